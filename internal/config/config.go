@@ -1,0 +1,96 @@
+package config
+
+import (
+	"time"
+)
+
+// Config is a loaded and validated configuration file.
+type Config struct {
+	// File is the absolute path the configuration was read from.
+	File string `toml:"-"`
+	// StateDir holds one state file, lock and ledger per task.
+	StateDir string              `toml:"state_dir"`
+	Accounts map[string]*Account `toml:"accounts"`
+	Tasks    []*Task             `toml:"task"`
+}
+
+// Account is one mailbox login.
+type Account struct {
+	Name               string `toml:"-"`
+	Protocol           string `toml:"protocol"`
+	Host               string `toml:"host"`
+	Port               int    `toml:"port"`
+	TLS                string `toml:"tls"`
+	CAFile             string `toml:"ca_file"`
+	InsecureSkipVerify bool   `toml:"insecure_skip_verify"`
+	Username           string `toml:"username"`
+	Auth               string `toml:"auth"`
+	Password           Secret `toml:"password"`
+	PasswordEnv        string `toml:"password_env"`
+	PasswordFile       string `toml:"password_file"`
+	// Timeout bounds every network operation (connect, each command, each
+	// read while streaming a message). A stalled server fails within it.
+	Timeout Duration `toml:"timeout"`
+}
+
+// Task is one ingestion job: a mailbox of an account, polled on a schedule,
+// whose attachments land in a destination folder.
+type Task struct {
+	Name        string `toml:"name"`
+	Account     string `toml:"account"`
+	Schedule    string `toml:"schedule"`
+	Mailbox     string `toml:"mailbox"`
+	Destination string `toml:"destination"`
+	After       string `toml:"after"`
+	MoveTo      string `toml:"move_to"`
+	// MaxMessages caps how many new messages one run takes (0: no cap), so
+	// a first poll of a large mailbox is spread over several runs.
+	MaxMessages int `toml:"max_messages"`
+	// BatchSize is how many messages are fetched per request and committed
+	// together.
+	BatchSize int `toml:"batch_size"`
+}
+
+// Protocols, TLS modes and after-actions accepted in the file.
+const (
+	ProtocolIMAP = "imap"
+	ProtocolPOP3 = "pop3"
+
+	TLSImplicit = "implicit"
+	TLSStartTLS = "starttls"
+	TLSNone     = "none"
+
+	AuthPassword = "password"
+
+	AfterNone   = "none"
+	AfterSeen   = "seen"
+	AfterFlag   = "flag"
+	AfterMove   = "move"
+	AfterDelete = "delete"
+)
+
+// Defaults applied where the file is silent.
+const (
+	DefaultTimeout   = 2 * time.Minute
+	DefaultBatchSize = 50
+	DefaultMailbox   = "INBOX"
+)
+
+// Task returns the task named name, or nil.
+func (c *Config) Task(name string) *Task {
+	for _, t := range c.Tasks {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// TaskNames lists the tasks in file order, for messages that suggest one.
+func (c *Config) TaskNames() []string {
+	names := make([]string, len(c.Tasks))
+	for i, t := range c.Tasks {
+		names[i] = t.Name
+	}
+	return names
+}

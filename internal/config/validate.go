@@ -1,0 +1,227 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// taskNamePattern keeps task names usable as file names (state, lock,
+// ledger) and as command-line arguments.
+var taskNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+func (c *Config) applyDefaults() {
+	if c.StateDir == "" {
+		c.StateDir = "state"
+	}
+	for _, a := range c.Accounts {
+		if a.Protocol == "" {
+			a.Protocol = ProtocolIMAP
+		}
+		if a.TLS == "" {
+			a.TLS = TLSImplicit
+		}
+		if a.Auth == "" {
+			a.Auth = AuthPassword
+		}
+		if a.Port == 0 {
+			a.Port = defaultPort(a.Protocol, a.TLS)
+		}
+		if a.Timeout == 0 {
+			a.Timeout = Duration(DefaultTimeout)
+		}
+	}
+	for _, t := range c.Tasks {
+		if t.Mailbox == "" {
+			t.Mailbox = DefaultMailbox
+		}
+		if t.After == "" {
+			t.After = AfterNone
+		}
+		if t.BatchSize == 0 {
+			t.BatchSize = DefaultBatchSize
+		}
+	}
+}
+
+func defaultPort(protocol, tls string) int {
+	implicit := tls == TLSImplicit
+	switch {
+	case protocol == ProtocolPOP3 && implicit:
+		return 995
+	case protocol == ProtocolPOP3:
+		return 110
+	case implicit:
+		return 993
+	default:
+		return 143
+	}
+}
+
+// validate checks everything that can be checked without connecting, and
+// turns relative paths into absolute ones.
+func (c *Config) validate() []error {
+	var errs []error
+	fail := func(section, key, format string, args ...any) {
+		errs = append(errs, &Error{File: c.File, Section: section, Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	base := filepath.Dir(c.File)
+	c.StateDir = resolve(base, c.StateDir)
+
+	for name, a := range c.Accounts {
+		at := fmt.Sprintf("account %q", name)
+		switch a.Protocol {
+		case ProtocolIMAP, ProtocolPOP3:
+		default:
+			fail(at, "protocol", "%q is not one of imap, pop3", a.Protocol)
+		}
+		if a.Host == "" {
+			fail(at, "host", "missing (e.g. host = \"outlook.office365.com\")")
+		}
+		if a.Port < 1 || a.Port > 65535 {
+			fail(at, "port", "%d is not a TCP port", a.Port)
+		}
+		switch a.TLS {
+		case TLSImplicit, TLSStartTLS:
+		case TLSNone:
+			if a.Host != "" && !isLoopback(a.Host) {
+				fail(at, "tls", "\"none\" sends the password in clear text and is allowed only for loopback hosts, not %q; use \"implicit\" or \"starttls\"", a.Host)
+			}
+		default:
+			fail(at, "tls", "%q is not one of implicit, starttls, none", a.TLS)
+		}
+		if a.CAFile != "" {
+			a.CAFile = resolve(base, a.CAFile)
+			if _, err := os.Stat(a.CAFile); err != nil {
+				fail(at, "ca_file", "%v", err)
+			}
+		}
+		if a.Username == "" {
+			fail(at, "username", "missing (the mailbox's sign-in name, e.g. \"invoices@contoso.com\")")
+		}
+		switch a.Auth {
+		case AuthPassword:
+			sources := 0
+			for _, set := range []bool{a.Password != "", a.PasswordEnv != "", a.PasswordFile != ""} {
+				if set {
+					sources++
+				}
+			}
+			switch {
+			case sources == 0:
+				fail(at, "password_env", "no password given: set one of password_env, password_file or password")
+			case sources > 1:
+				fail(at, "password", "set only one of password, password_env, password_file")
+			}
+			if a.PasswordFile != "" {
+				a.PasswordFile = resolve(base, a.PasswordFile)
+			}
+		default:
+			fail(at, "auth", "%q is not supported (use \"password\")", a.Auth)
+		}
+	}
+
+	firstIndex := map[string]int{}
+	for i, t := range c.Tasks {
+		at := taskLabel(i, t.Name)
+		switch {
+		case t.Name == "":
+			fail(at, "name", "missing")
+		case !taskNamePattern.MatchString(t.Name):
+			fail(at, "name", "%q may hold only letters, digits, '.', '_' and '-', start with a letter or digit, and be at most 64 characters", t.Name)
+		default:
+			if first, dup := firstIndex[t.Name]; dup {
+				fail(at, "name", "task #%d already has this name; task names must be unique", first+1)
+			} else {
+				firstIndex[t.Name] = i
+			}
+		}
+
+		acct, ok := c.Accounts[t.Account]
+		switch {
+		case t.Account == "":
+			fail(at, "account", "missing (one of: %s)", strings.Join(c.accountNames(), ", "))
+		case !ok:
+			fail(at, "account", "no account %q is defined (defined: %s)", t.Account, strings.Join(c.accountNames(), ", "))
+		}
+		if t.Destination == "" {
+			fail(at, "destination", "missing (the folder attachments are written to)")
+		} else {
+			t.Destination = resolve(base, t.Destination)
+		}
+		if t.Schedule != "" {
+			if _, err := ParseSchedule(t.Schedule); err != nil {
+				fail(at, "schedule", "%v", err)
+			}
+		}
+		switch t.After {
+		case AfterNone, AfterSeen, AfterFlag, AfterMove, AfterDelete:
+		default:
+			fail(at, "after", "%q is not one of none, seen, flag, move, delete", t.After)
+		}
+		switch {
+		case t.After == AfterMove && t.MoveTo == "":
+			fail(at, "move_to", "missing: after = \"move\" needs the folder to move messages to")
+		case t.After != AfterMove && t.MoveTo != "":
+			fail(at, "move_to", "is only used with after = \"move\" (after is %q)", t.After)
+		case t.After == AfterMove && t.MoveTo == t.Mailbox:
+			fail(at, "move_to", "is the task's own mailbox %q", t.Mailbox)
+		}
+		if ok && acct.Protocol == ProtocolPOP3 {
+			if t.After != AfterNone && t.After != AfterDelete {
+				fail(at, "after", "%q needs IMAP; POP3 account %q can only leave (\"none\") or \"delete\" messages", t.After, t.Account)
+			}
+			if t.Mailbox != DefaultMailbox {
+				fail(at, "mailbox", "POP3 account %q has only the inbox; remove mailbox or use IMAP", t.Account)
+			}
+		}
+		if t.MaxMessages < 0 {
+			fail(at, "max_messages", "must be 0 (no limit) or more")
+		}
+		if t.BatchSize < 1 || t.BatchSize > 1000 {
+			fail(at, "batch_size", "%d is outside 1..1000", t.BatchSize)
+		}
+	}
+	if len(c.Tasks) == 0 {
+		errs = append(errs, &Error{File: c.File, Msg: "no [[task]] defined"})
+	}
+	return errs
+}
+
+func (c *Config) accountNames() []string {
+	names := make([]string, 0, len(c.Accounts))
+	for n := range c.Accounts {
+		names = append(names, n)
+	}
+	if len(names) == 0 {
+		return []string{"none; add an [accounts.NAME] table"}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// resolve makes p absolute against the config file's directory, expanding
+// a leading "~/" the way shells do, since configs are often written by hand.
+func resolve(base, p string) string {
+	if strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			p = filepath.Join(home, p[2:])
+		}
+	}
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(base, p)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}

@@ -1,0 +1,8 @@
+// Package testmail holds the servers and fixtures mailtask is tested (and
+// demonstrated) against: a throwaway TLS certificate authority, an in-process
+// IMAP server, an in-process POP3 server, and a generated corpus of realistic
+// and hostile messages.
+//
+// It is an ordinary package rather than test-only code because `mailtask demo`
+// runs the real task path against these servers.
+package testmail
