@@ -1,0 +1,33 @@
+package extract
+
+import (
+	"bytes"
+	"encoding/base64"
+	"strings"
+	"testing"
+)
+
+func BenchmarkParse(b *testing.B) {
+	content := bytes.Repeat([]byte("%PDF-1.4 benchmark payload \x00\x01\x02\xff\n"), 1<<20/32)
+	encoded := base64.StdEncoding.EncodeToString(content)
+	var body strings.Builder
+	for len(encoded) > 76 {
+		body.WriteString(encoded[:76] + "\r\n")
+		encoded = encoded[76:]
+	}
+	body.WriteString(encoded)
+	raw := []byte(mixed(textBody, part(body.String(),
+		"Content-Type: application/pdf", "Content-Disposition: attachment; filename=big.pdf",
+		"Content-Transfer-Encoding: base64")))
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		m, err := Parse(bytes.NewReader(raw))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(m.Files) != 1 || !bytes.Equal(m.Files[0].Content, content) {
+			b.Fatal("attachment not recovered intact")
+		}
+	}
+}

@@ -1,0 +1,15 @@
+// Package extract owns the step from raw message bytes to what the pipeline
+// saves: the message's metadata and its attachments, each with a file name
+// that is safe as a single path segment on Linux, macOS and Windows.
+//
+// Parsing is done by enmime, which tolerates the malformed mail found in real
+// mailboxes; recoverable defects become Message.Problems rather than errors.
+// enmime runs in raw-content mode so that attachment bytes are only
+// transfer-decoded (base64, quoted-printable) here, never transcoded to UTF-8:
+// a windows-1252 CSV must land on disk as the sender's windows-1252 CSV.
+//
+// File names are resolved in the order MS-OXCMAIL gives (Content-Disposition
+// filename, then Content-Type name), decoded from RFC 2231 and RFC 2047 in
+// any charset, NFC-normalised and sanitised. Duplicate names are left to the
+// sink, which owns the destination folder.
+package extract

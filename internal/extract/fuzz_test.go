@@ -1,0 +1,64 @@
+package extract
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// seedMessages are realistic messages: what Outlook, Gmail, scanners and
+// broken mailers send.
+func seedMessages() []string {
+	pdf := part("JVBERi0xLjQK", "Content-Type: application/pdf", "Content-Transfer-Encoding: base64",
+		"Content-Disposition: attachment;\r\n filename*0*=UTF-8''Rechnung%20%C3%9C; filename*1=\"bersicht.pdf\"")
+	return []string{
+		mixed(textBody, pdf),
+		mixed(multipart("alternative", "alt",
+			part("plain", "Content-Type: text/plain"),
+			multipart("related", "rel",
+				part("<img src=cid:logo>", "Content-Type: text/html"),
+				part("iVBORw0KGgo=", "Content-Type: image/png; name=\"=?UTF-8?B?w6k=?=.png\"",
+					"Content-Disposition: inline", "Content-ID: <logo>", "Content-Transfer-Encoding: base64"))),
+			part("Subject: fwd\r\n\r\ninner\r\n", "Content-Type: message/rfc822")),
+		envelope + part("JVBERi0xLjQK", "Content-Type: application/pdf; name=\"../../scan.pdf\"", "Content-Transfer-Encoding: base64"),
+		envelope + "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n" + pdf,
+		mixed(part("a=3Db=\r\n", "Content-Type: text/csv; name=\"CON.csv\"", "Content-Transfer-Encoding: quoted-printable")),
+		"Subject: only headers\r\n",
+		"",
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range seedMessages() {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		m, err := Parse(bytes.NewReader(raw))
+		if err != nil {
+			if !errors.Is(err, ErrUnparseable) {
+				t.Fatalf("error %v does not wrap ErrUnparseable", err)
+			}
+			return
+		}
+		for _, f := range m.Files {
+			checkName(t, f.Name)
+			if f.ContentType != strings.ToLower(f.ContentType) || f.ContentType == "" {
+				t.Errorf("content type %q is empty or not lower case", f.ContentType)
+			}
+		}
+	})
+}
+
+func FuzzSanitizeName(f *testing.F) {
+	for _, s := range []string{
+		"invoice.pdf", "../../etc/passwd", `C:\a\b.pdf`, "a\x00b", "con.txt", "...",
+		".hidden", "Cafe\u0301.pdf", "e\x00\u0301", "invoice\u202Efdp.exe", "caf\xe9.pdf",
+		strings.Repeat("€", 100) + ".pdf", "CON" + strings.Repeat(" ", 300) + "x.pdf",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		checkName(t, SanitizeName(name))
+	})
+}

@@ -1,0 +1,136 @@
+package extract
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/jhillyerd/enmime/v2"
+)
+
+// ErrUnparseable is wrapped by Parse's error when a message cannot be used at
+// all; the pipeline quarantines such a message instead of retrying it.
+var ErrUnparseable = errors.New("message is not a parseable mail")
+
+// Message is what the pipeline needs of one parsed message.
+type Message struct {
+	From      string    // first From address, "" if none (addr only, e.g. "a@b.example")
+	To, Cc    []string  // addresses
+	Subject   string    // decoded
+	MessageID string    // without <>
+	Date      time.Time // zero if missing/unparseable
+	Files     []File    // attachments, in MIME order
+	Problems  []string  // enmime Envelope.Errors / warnings, human-readable
+}
+
+// File is one attachment to save.
+type File struct {
+	Name        string // final, sanitised file name: one safe path segment, never empty, never reserved
+	ContentType string // declared media type, lower case, e.g. "application/pdf"
+	Inline      bool   // came from an inline disposition
+	Content     []byte
+}
+
+// maxPartProblems bounds the defects kept per MIME part, so a hostile message
+// cannot turn its Problems into the largest thing in memory.
+const maxPartProblems = 10
+
+// Parse reads a whole message. It returns an error (wrapping ErrUnparseable) only when the
+// message is unusable (e.g. enmime fails outright, or it is not a mail at all: no header);
+// recoverable defects go to Problems.
+func Parse(r io.Reader) (msg *Message, err error) {
+	// enmime is fed untrusted bytes; a bug in it must cost one quarantined
+	// message, not the whole task run.
+	defer func() {
+		if v := recover(); v != nil {
+			msg, err = nil, fmt.Errorf("%w: parser panic: %v", ErrUnparseable, v)
+		}
+	}()
+	p := enmime.NewParser(
+		enmime.RawContent(true),
+		enmime.SkipMalformedParts(true),
+		enmime.MultipartWOBoundaryAsSinglePart(true),
+		enmime.DisableTextConversion(true),
+		enmime.MaxStoredPartErrors(maxPartProblems),
+	)
+	env, err := p.ReadEnvelope(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnparseable, err)
+	}
+	if len(env.GetHeaderKeys()) == 0 {
+		return nil, fmt.Errorf("%w: no header fields", ErrUnparseable)
+	}
+
+	m := &Message{
+		Subject:   env.GetHeader("Subject"),
+		MessageID: messageID(env.GetHeader("Message-Id")),
+	}
+	for _, e := range env.Errors {
+		// Raw-content mode leaves HTML bodies unconverted on purpose; that
+		// is not a defect of the message.
+		if e.Name == enmime.ErrorPlainTextFromHTML {
+			continue
+		}
+		m.Problems = append(m.Problems, e.Error())
+	}
+	if from := m.addresses(env, "From"); len(from) > 0 {
+		m.From = from[0]
+	}
+	m.To = m.addresses(env, "To")
+	m.Cc = m.addresses(env, "Cc")
+	m.Date = m.date(env)
+	m.Files = m.files(env)
+	return m, nil
+}
+
+func (m *Message) problemf(format string, args ...any) {
+	m.Problems = append(m.Problems, fmt.Sprintf(format, args...))
+}
+
+// addresses returns the bare addresses of header key; a header that is
+// present but unparseable becomes a problem, not an error, because the
+// attachments are still worth having.
+func (m *Message) addresses(env *enmime.Envelope, key string) []string {
+	if env.GetHeader(key) == "" {
+		return nil
+	}
+	list, err := env.AddressList(key)
+	if err != nil {
+		if !errors.Is(err, mail.ErrHeaderNotPresent) {
+			m.problemf("%s header %q: %v", key, env.GetHeader(key), err)
+		}
+		return nil
+	}
+	var out []string
+	for _, a := range list {
+		out = append(out, a.Address)
+	}
+	return out
+}
+
+func (m *Message) date(env *enmime.Envelope) time.Time {
+	if env.GetHeader("Date") == "" {
+		return time.Time{}
+	}
+	t, err := env.Date()
+	if err != nil {
+		m.problemf("Date header %q: %v", env.GetHeader("Date"), err)
+		return time.Time{}
+	}
+	return t
+}
+
+// messageID takes the id out of its angle brackets, ignoring any comment or
+// second id some mailers append.
+func messageID(h string) string {
+	h = strings.TrimSpace(h)
+	if i := strings.IndexByte(h, '<'); i >= 0 {
+		if j := strings.IndexByte(h[i:], '>'); j > 0 {
+			return strings.TrimSpace(h[i+1 : i+j])
+		}
+	}
+	return h
+}

@@ -1,0 +1,98 @@
+package extract
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/jhillyerd/enmime/v2"
+)
+
+// files returns the parts worth saving, in MIME order: every part with a
+// file name, whatever enmime filed it under (an inline image with a name is
+// a real file, a named text/plain part too), and every part that is an
+// attachment without one. Body parts without a name, and inline parts
+// without a name (signature logos referenced by cid:), are not files.
+//
+// Each part's content is released once copied out, so that the raw and the
+// decoded form of the same attachment are not both held for long.
+func (m *Message) files(env *enmime.Envelope) []File {
+	attached := make(map[*enmime.Part]bool, len(env.Attachments))
+	for _, p := range env.Attachments {
+		attached[p] = true
+	}
+	leaves := env.Root.DepthMatchAll(func(p *enmime.Part) bool { return p.FirstChild == nil })
+	var files []File
+	for _, p := range leaves {
+		if strings.HasPrefix(p.ContentType, "multipart/") {
+			if len(strings.TrimSpace(string(p.Content))) > 0 {
+				m.problemf("part %s: %s without a usable boundary, its content is not split into parts", p.PartID, p.ContentType)
+			}
+			continue
+		}
+		disp, name := partName(p.Header)
+		if name == "" && disp != "attachment" && !attached[p] {
+			continue
+		}
+		ctype := contentType(p)
+		if name == "" {
+			name = generatedName(len(files)+1, ctype)
+		}
+		content, problem := decodeTransfer(p.Header.Get("Content-Transfer-Encoding"), p.Content)
+		p.Content = nil
+		f := File{Name: SanitizeName(name), ContentType: ctype, Inline: disp == "inline", Content: content}
+		if problem != "" {
+			m.problemf("part %s (%s): %s", p.PartID, f.Name, problem)
+		}
+		files = append(files, f)
+	}
+	return files
+}
+
+// contentType is the part's declared media type, or the RFC 2046 default
+// when it declares none.
+func contentType(p *enmime.Part) string {
+	switch {
+	case p.ContentType != "":
+		return strings.ToLower(p.ContentType)
+	case p.Parent != nil && p.Parent.ContentType == "multipart/digest":
+		return "message/rfc822"
+	default:
+		return "text/plain"
+	}
+}
+
+// extensions maps the media types common in business mail to the extension
+// a generated name gets. A fixed table rather than mime.ExtensionsByType
+// keeps names the same on every host, whatever its mime.types says.
+var extensions = map[string]string{
+	"application/pdf":              "pdf",
+	"text/csv":                     "csv",
+	"image/png":                    "png",
+	"image/jpeg":                   "jpg",
+	"image/gif":                    "gif",
+	"image/tiff":                   "tif",
+	"text/plain":                   "txt",
+	"text/html":                    "html",
+	"text/calendar":                "ics",
+	"application/xml":              "xml",
+	"text/xml":                     "xml",
+	"application/json":             "json",
+	"application/zip":              "zip",
+	"application/x-zip-compressed": "zip",
+	"message/rfc822":               "eml",
+	"application/msword":           "doc",
+	"application/vnd.ms-excel":     "xls",
+	"application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+	"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":       "xlsx",
+}
+
+// generatedName names the n-th file of a message (1-based) when the sender
+// gave it no name. It depends only on the message, so a re-run after a crash
+// produces the same name and the sink recognises the file as already there.
+func generatedName(n int, ctype string) string {
+	ext, ok := extensions[ctype]
+	if !ok {
+		ext = "bin"
+	}
+	return fmt.Sprintf("attachment-%d.%s", n, ext)
+}

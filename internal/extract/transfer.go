@@ -1,0 +1,91 @@
+package extract
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"strings"
+)
+
+// decodeTransfer undoes a part's Content-Transfer-Encoding. It never fails:
+// damaged input yields what can be recovered plus a description of the
+// damage, because half an attachment reported as damaged is more use to an
+// operator than a dropped message.
+func decodeTransfer(cte string, raw []byte) (content []byte, problem string) {
+	switch cte = strings.ToLower(strings.TrimSpace(cte)); cte {
+	case "base64":
+		return decodeBase64(raw)
+	case "quoted-printable":
+		return decodeQuotedPrintable(raw), ""
+	case "", "7bit", "8bit", "binary":
+		return raw, ""
+	default:
+		return raw, fmt.Sprintf("unknown Content-Transfer-Encoding %q, saved undecoded", cte)
+	}
+}
+
+// decodeBase64 skips line breaks, padding and any stray character, then
+// decodes what remains; a dangling final character (6 bits, less than a
+// byte) is dropped.
+func decodeBase64(raw []byte) ([]byte, string) {
+	clean := make([]byte, 0, len(raw))
+	stray := 0
+	for _, c := range raw {
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '+', c == '/':
+			clean = append(clean, c)
+		case c == '=', c == '\r', c == '\n', c == ' ', c == '\t':
+		default:
+			stray++
+		}
+	}
+	var problems []string
+	if stray > 0 {
+		problems = append(problems, fmt.Sprintf("%d characters that are not base64 skipped", stray))
+	}
+	if len(clean)%4 == 1 {
+		clean = clean[:len(clean)-1]
+		problems = append(problems, "base64 truncated, last byte lost")
+	}
+	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))
+	n, err := base64.RawStdEncoding.Decode(out, clean)
+	if err != nil {
+		problems = append(problems, "base64: "+err.Error())
+	}
+	return out[:n], strings.Join(problems, "; ")
+}
+
+// decodeQuotedPrintable decodes leniently, unlike mime/quotedprintable which
+// stops at the first bad escape: an '=' not followed by two hex digits or a
+// line break is kept as it is. Trailing white space on a line is transport
+// padding and removed (RFC 2045 6.7 rule 3).
+func decodeQuotedPrintable(raw []byte) []byte {
+	out := make([]byte, 0, len(raw))
+	for len(raw) > 0 {
+		var line, eol []byte
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i+1], raw[i+1:]
+			eol = []byte("\n")
+			line = line[:len(line)-1]
+			if l := len(line); l > 0 && line[l-1] == '\r' {
+				line, eol = line[:l-1], []byte("\r\n")
+			}
+		} else {
+			line, raw = raw, nil
+		}
+		line = bytes.TrimRight(line, " \t")
+		if l := len(line); l > 0 && line[l-1] == '=' {
+			line, eol = line[:l-1], nil // soft line break
+		}
+		for i := 0; i < len(line); i++ {
+			if line[i] == '=' && i+2 < len(line) && isHex(line[i+1]) && isHex(line[i+2]) {
+				out = append(out, unhex(line[i+1])<<4|unhex(line[i+2]))
+				i += 2
+				continue
+			}
+			out = append(out, line[i])
+		}
+		out = append(out, eol...)
+	}
+	return out
+}
