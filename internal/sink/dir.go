@@ -1,0 +1,110 @@
+package sink
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync/atomic"
+)
+
+// tempPrefix marks files that are still being written. Anything carrying it
+// after a run is debris from a crash and is never a finished file.
+const tempPrefix = ".mailtask-tmp-"
+
+// Dir is one destination folder opened for writing.
+type Dir struct {
+	path string
+	root *os.Root
+	// noLink is set once the filesystem has refused a hard link, so later
+	// Puts go straight to the rename fallback.
+	noLink atomic.Bool
+}
+
+// Open creates path (with parents, mode 0755) if it is missing, opens it for
+// writing and removes temporary files left behind by a crashed earlier run.
+func Open(path string) (*Dir, error) {
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		return nil, fmt.Errorf("create destination %s: %w", path, err)
+	}
+	root, err := os.OpenRoot(path)
+	if err != nil {
+		return nil, fmt.Errorf("open destination %s: %w", path, cause(err))
+	}
+	d := &Dir{path: path, root: root}
+	if err := d.removeTemps(); err != nil {
+		root.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Path returns the destination folder as given to Open.
+func (d *Dir) Path() string { return d.path }
+
+// Sync makes every Put so far durable by flushing the folder's directory
+// entries. Callers do this once per batch rather than once per file.
+func (d *Dir) Sync() error {
+	f, err := d.root.Open(".")
+	if err != nil {
+		return fmt.Errorf("sync destination %s: %w", d.path, cause(err))
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync destination %s: %w", d.path, cause(err))
+	}
+	return nil
+}
+
+// Close releases the folder. It does not Sync.
+func (d *Dir) Close() error {
+	if err := d.root.Close(); err != nil {
+		return fmt.Errorf("close destination %s: %w", d.path, err)
+	}
+	return nil
+}
+
+func (d *Dir) removeTemps() error {
+	f, err := d.root.Open(".")
+	if err != nil {
+		return fmt.Errorf("list destination %s: %w", d.path, cause(err))
+	}
+	defer f.Close()
+	for {
+		// Read in chunks: a watched drop folder can hold many files.
+		entries, err := f.ReadDir(1024)
+		for _, e := range entries {
+			if e.IsDir() || !strings.HasPrefix(e.Name(), tempPrefix) {
+				continue
+			}
+			if err := d.root.Remove(e.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("remove leftover temporary file %q in %s: %w", e.Name(), d.path, cause(err))
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list destination %s: %w", d.path, cause(err))
+		}
+	}
+}
+
+// cause strips the path an *os.PathError or *os.LinkError carries: errors
+// from this package name the destination and the intended file themselves,
+// and the temporary name means nothing to an operator.
+func cause(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	return err
+}

@@ -1,0 +1,15 @@
+// Package sink owns the last step of ingestion: putting bytes into a
+// destination folder so that they are durable, never overwrite anything, and
+// can never land outside that folder.
+//
+// Every file is written to a temporary name inside the destination, fsynced,
+// then hard-linked to its final name, which fails instead of replacing an
+// existing entry. A partially written file therefore never appears under a
+// final name, and a crash leaves at most a temporary file that the next Open
+// removes. A name already holding the same bytes is reused rather than copied
+// again, which is what keeps a re-run after a crash from producing a
+// duplicate.
+//
+// All access goes through an os.Root, so neither "..", an absolute name, nor a
+// symlink planted in the destination can redirect a write elsewhere.
+package sink

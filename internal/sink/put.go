@@ -1,0 +1,182 @@
+package sink
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+)
+
+// Stored describes where Put left content.
+type Stored struct {
+	Name     string // the name used, relative to the folder
+	Size     int64
+	SHA256   [32]byte
+	Existing bool // identical content was already there under Name; nothing written
+}
+
+// Put stores content under name, a single path segment the caller has
+// already sanitised, and never overwrites anything.
+//
+// If name is free it is used. If a regular file of that name already holds
+// identical content, Put returns that name with Existing set and writes
+// nothing, so re-ingesting a message after a crash or a UIDVALIDITY change
+// leaves one copy. Otherwise it tries "stem (1).ext", "stem (2).ext", and so
+// on. Symlinks, folders and other non-regular entries count as taken by
+// something different and are never followed.
+//
+// Put is safe for concurrent use; two Puts racing for one name end up with
+// distinct names or, for equal content, one file. It does not make the new
+// directory entry durable: call Sync once for a batch.
+func (d *Dir) Put(name string, content io.Reader) (Stored, error) {
+	if err := checkName(name); err != nil {
+		return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
+	}
+	tmp, st, err := d.writeTemp(content)
+	if err != nil {
+		return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
+	}
+	// After a link the data lives on under the final name and tmp is a second
+	// name for it; after a rename tmp is already gone. Either way removing it
+	// is right, and a failure here only leaves debris the next Open clears.
+	defer d.root.Remove(tmp)
+
+	for n := 0; n <= maxSuffix; n++ {
+		cand := candidate(name, n)
+		existing, placed, err := d.claim(tmp, cand, st)
+		if err != nil {
+			return Stored{}, fmt.Errorf("write %q in %s: %w", cand, d.path, err)
+		}
+		if placed || existing {
+			st.Name = cand
+			st.Existing = existing
+			return st, nil
+		}
+	}
+	return Stored{}, fmt.Errorf("write %q in %s: more than %d files of that name already exist; move some away", name, d.path, maxSuffix)
+}
+
+// claim tries to put tmp under cand. It reports existing when cand already
+// holds the same content, placed when tmp now lives under cand, and neither
+// when cand is taken by something different.
+func (d *Dir) claim(tmp, cand string, st Stored) (existing, placed bool, err error) {
+	for {
+		fi, err := d.root.Lstat(cand)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = d.place(tmp, cand)
+			if errors.Is(err, fs.ErrExist) {
+				// Another writer won the name between Lstat and here; look
+				// at what it wrote, it may be our content.
+				continue
+			}
+			return false, err == nil, cause(err)
+		}
+		if err != nil {
+			return false, false, cause(err)
+		}
+		same, err := d.sameContent(cand, fi, st)
+		return same, false, err
+	}
+}
+
+// place gives tmp the name cand, failing with fs.ErrExist if cand is taken.
+func (d *Dir) place(tmp, cand string) error {
+	if !d.noLink.Load() {
+		err := d.root.Link(tmp, cand)
+		if err == nil || !linkUnsupported(err) {
+			return err
+		}
+		d.noLink.Store(true)
+	}
+	// Without hard links there is no atomic create-if-absent for a whole
+	// file; a concurrent writer could slip in between these two calls. Only
+	// filesystems that cannot link take this path.
+	if _, err := d.root.Lstat(cand); err == nil {
+		return fs.ErrExist
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return d.root.Rename(tmp, cand)
+}
+
+// writeTemp streams content into a new temporary file, fsyncs it, and
+// returns its name with the size and hash of what was written. On failure
+// nothing is left behind.
+func (d *Dir) writeTemp(content io.Reader) (string, Stored, error) {
+	tmp := tempPrefix + rand.Text()
+	f, err := d.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", Stored{}, cause(err)
+	}
+	st, err := fill(f, content)
+	if cerr := f.Close(); err == nil {
+		err = cause(cerr)
+	}
+	if err != nil {
+		d.root.Remove(tmp)
+		return "", Stored{}, err
+	}
+	return tmp, st, nil
+}
+
+// fill copies content into f and fsyncs it, hashing on the way.
+func fill(f *os.File, content io.Reader) (Stored, error) {
+	var st Stored
+	h := sha256.New()
+	src := &readErrReader{r: content}
+	n, err := io.Copy(f, io.TeeReader(src, h))
+	if src.err != nil {
+		return st, fmt.Errorf("reading content: %w", src.err)
+	}
+	if err != nil {
+		return st, cause(err)
+	}
+	if err := f.Sync(); err != nil {
+		return st, cause(err)
+	}
+	st.Size = n
+	h.Sum(st.SHA256[:0])
+	return st, nil
+}
+
+// sameContent reports whether the entry cand, which Lstat described as fi,
+// is a regular file holding exactly the bytes described by st.
+func (d *Dir) sameContent(cand string, fi fs.FileInfo, st Stored) (bool, error) {
+	if !fi.Mode().IsRegular() || fi.Size() != st.Size {
+		return false, nil
+	}
+	f, err := d.root.Open(cand)
+	if err != nil {
+		return false, cause(err)
+	}
+	defer f.Close()
+	// The entry may have been swapped (for a symlink to another file in the
+	// folder, say) since Lstat; only the file Lstat saw may count as a match.
+	if ofi, err := f.Stat(); err != nil || !os.SameFile(fi, ofi) {
+		return false, cause(err)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return false, cause(err)
+	}
+	return bytes.Equal(h.Sum(nil), st.SHA256[:]), nil
+}
+
+// readErrReader remembers the source's error so Put can tell a failing
+// message stream from a failing disk.
+type readErrReader struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErrReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
+}

@@ -1,0 +1,90 @@
+package state
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/gofrs/flock"
+)
+
+// TaskLock is the exclusive right to run one task, held across processes:
+// the daemon and a manual `mailtask run-task` never work on a task at once.
+type TaskLock struct {
+	fl   *flock.Flock
+	task string
+}
+
+// LockedError reports that another process is running the task.
+type LockedError struct {
+	Task string
+	PID  int // 0 if the holder's pid could not be read
+}
+
+func (e *LockedError) Error() string {
+	if e.PID == 0 {
+		return fmt.Sprintf("task %q is already running", e.Task)
+	}
+	return fmt.Sprintf("task %q is already running (pid %d)", e.Task, e.PID)
+}
+
+// Lock takes the task's lock in dir without waiting. If another process (or
+// another Lock in this one) holds it, the error is a *LockedError.
+//
+// The lock is flock(2) on <task>.lock, so it dies with its process; the pid
+// written into the file is only there to tell the user who holds it.
+func Lock(dir, task string) (*TaskLock, error) {
+	if err := checkTask(task); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("lock task %q: create state directory: %w", task, err)
+	}
+	path := lockPath(dir, task)
+	fl := flock.New(path, flock.SetPermissions(0o600))
+	ok, err := fl.TryLock()
+	if err != nil {
+		return nil, fmt.Errorf("lock task %q: %w", task, err)
+	}
+	if !ok {
+		return nil, &LockedError{Task: task, PID: readPID(path)}
+	}
+	// Written through a second descriptor: flock(2) locks belong to the
+	// open file description, so opening and closing another one leaves the
+	// lock alone.
+	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+		fl.Unlock()
+		return nil, fmt.Errorf("lock task %q: record pid: %w", task, err)
+	}
+	return &TaskLock{fl: fl, task: task}, nil
+}
+
+// Unlock releases the lock. The lock file stays: removing it would let a
+// process that opened the old file and one that creates a new one both
+// believe they hold the lock.
+func (l *TaskLock) Unlock() error {
+	if !l.fl.Locked() {
+		// Already released; the file may now belong to another holder.
+		return nil
+	}
+	// Clear the pid first so nobody is later blamed for a run that ended.
+	// A failure here is harmless: the next holder overwrites it.
+	os.Truncate(l.fl.Path(), 0)
+	if err := l.fl.Unlock(); err != nil {
+		return fmt.Errorf("unlock task %q: %w", l.task, err)
+	}
+	return nil
+}
+
+func readPID(path string) int {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid < 0 {
+		return 0
+	}
+	return pid
+}

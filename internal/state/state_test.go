@@ -1,0 +1,275 @@
+package state
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// listDir returns the names in dir, sorted.
+func listDir(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func TestLoadMissingIsFresh(t *testing.T) {
+	s, err := Load(filepath.Join(t.TempDir(), "not-yet"), "invoices")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Version != Version || s.Task != "invoices" || s.Done.Len() != 0 || s.UIDLs == nil || s.LastRun != nil {
+		t.Errorf("fresh state = %+v", s)
+	}
+}
+
+func TestSaveLoadRoundTrip(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	s, err := Load(dir, "invoices")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 3, 4, 5, 6, 7, 8, time.UTC)
+	s.UIDValidity = 12345
+	s.Done.AddRange(1, 500)
+	s.Done.Add(502)
+	s.UIDLs["AAA"] = at
+	s.AddFailure(Failure{Key: "uid:501", Reason: "no matching attachment", Path: "/srv/q/501.eml", At: at})
+	s.LastRun = &Run{Started: at, Duration: 1500 * time.Millisecond, Outcome: "failed", Error: "AUTHENTICATE failed.", Hint: "check the app password",
+		Seen: 10, Matched: 5, Saved: 4, Failed: 1, Files: 7, Bytes: 1 << 33}
+	s.LastSuccess = &Run{Started: at.Add(-time.Hour), Outcome: "ok"}
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(dir, "invoices")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(s, back) {
+		t.Errorf("loaded\n%+v\nwant\n%+v", back, s)
+	}
+	if got := listDir(t, dir); !slices.Equal(got, []string{"invoices.json"}) {
+		t.Errorf("state dir holds %q, want only invoices.json", got)
+	}
+	data, err := os.ReadFile(Path(dir, "invoices"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"done_uids": "1:500,502"`, `"uid_validity": 12345`, `"duration_ns": 1500000000`, `"bytes": 8589934592`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("state file lacks %s:\n%s", want, data)
+		}
+	}
+}
+
+func TestSaveMode0600(t *testing.T) {
+	dir := t.TempDir()
+	// A pre-existing, too-open file must not keep its mode.
+	if err := os.WriteFile(Path(dir, "t"), []byte(`{"version":1,"task":"t","done_uids":""}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(dir, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(Path(dir, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("state file mode %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+func TestSaveCreatesDir0700(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a", "state")
+	s, err := Load(dir, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		t.Errorf("state dir mode %v, want no group/other access", fi.Mode().Perm())
+	}
+}
+
+func TestSaveFailureKeepsOldFile(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Load(dir, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Done.Add(1)
+	if err := s.Save(); err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.ReadFile(Path(dir, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// time.Time refuses to encode years past 9999, so this Save fails.
+	s.Done.Add(2)
+	s.AddFailure(Failure{Key: "uid:2", At: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err := s.Save(); err == nil || !strings.Contains(err.Error(), `"t"`) {
+		t.Fatalf("Save = %v, want an error naming the task", err)
+	}
+	now, err := os.ReadFile(Path(dir, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(now) != string(old) {
+		t.Errorf("failed Save changed the file:\n%s\nwant\n%s", now, old)
+	}
+	if got := listDir(t, dir); !slices.Equal(got, []string{"t.json"}) {
+		t.Errorf("state dir holds %q, want only t.json", got)
+	}
+}
+
+func TestLoadCorrupt(t *testing.T) {
+	for name, content := range map[string]string{
+		"not json":      `{"version":1,"task":"inv`,
+		"empty":         ``,
+		"bad uid set":   `{"version":1,"task":"invoices","done_uids":"1:x"}`,
+		"wrong type":    `{"version":1,"task":"invoices","done_uids":"1","uidls":[1]}`,
+		"future":        `{"version":2,"task":"invoices","done_uids":""}`,
+		"no version":    `{"task":"invoices","done_uids":""}`,
+		"not an object": `[]`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := Path(dir, "invoices")
+			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(dir, "invoices")
+			if err == nil {
+				t.Fatal("Load accepted a corrupt file")
+			}
+			for _, want := range []string{path, `mailtask state reset invoices`} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not mention %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadTakesTaskName(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(Path(dir, "new"), []byte(`{"version":1,"task":"old","done_uids":"1:3"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(dir, "new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Task != "new" || s.Done.String() != "1:3" {
+		t.Errorf("got task %q done %q, want task new done 1:3", s.Task, s.Done.String())
+	}
+}
+
+func TestBadTaskNames(t *testing.T) {
+	dir := t.TempDir()
+	for _, task := range []string{"", ".", "..", "../x", "a/b", `a\b`, "a\x00b"} {
+		if _, err := Load(dir, task); err == nil {
+			t.Errorf("Load(%q) accepted the name", task)
+		}
+		if _, err := Lock(dir, task); err == nil {
+			t.Errorf("Lock(%q) accepted the name", task)
+		}
+		if _, err := OpenLedger(dir, task); err == nil {
+			t.Errorf("OpenLedger(%q) accepted the name", task)
+		}
+		if err := Reset(dir, task); err == nil {
+			t.Errorf("Reset(%q) accepted the name", task)
+		}
+	}
+	if got := listDir(t, dir); len(got) != 0 {
+		t.Errorf("bad names created %q", got)
+	}
+}
+
+func TestSaveWithoutLoad(t *testing.T) {
+	s := &State{Version: Version, Task: "t"}
+	if err := s.Save(); err == nil {
+		t.Error("Save of a State not from Load succeeded; where did it write?")
+	}
+}
+
+func TestPruneUIDLs(t *testing.T) {
+	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	s := &State{UIDLs: map[string]time.Time{
+		"present-old":   now.Add(-48 * time.Hour),
+		"absent-recent": now.Add(-30 * time.Minute),
+		"absent-edge":   now.Add(-time.Hour),
+		"absent-old":    now.Add(-2 * time.Hour),
+	}}
+	s.PruneUIDLs(map[string]bool{"present-old": true, "new-on-server": true, "absent-old": false}, now, time.Hour)
+	want := map[string]time.Time{
+		"present-old":   now,
+		"absent-recent": now.Add(-30 * time.Minute),
+		"absent-edge":   now.Add(-time.Hour),
+	}
+	if !reflect.DeepEqual(s.UIDLs, want) {
+		t.Errorf("after prune UIDLs = %v, want %v", s.UIDLs, want)
+	}
+}
+
+func TestAddFailureBounded(t *testing.T) {
+	var s State
+	for i := range MaxFailures + 10 {
+		s.AddFailure(Failure{Key: fmt.Sprint("uid:", i)})
+	}
+	if len(s.Failed) != MaxFailures {
+		t.Fatalf("len(Failed) = %d, want %d", len(s.Failed), MaxFailures)
+	}
+	if s.Failed[0].Key != "uid:10" {
+		t.Errorf("oldest kept failure is %q, want uid:10 (the first ten dropped)", s.Failed[0].Key)
+	}
+	s.AddFailure(Failure{Key: s.Failed[0].Key, Reason: "again"})
+	if len(s.Failed) != MaxFailures {
+		t.Errorf("re-failing a message grew the list to %d", len(s.Failed))
+	}
+	last := s.Failed[len(s.Failed)-1]
+	if last.Reason != "again" {
+		t.Errorf("re-failed message not moved to the end: %+v", last)
+	}
+}
+
+func BenchmarkSave(b *testing.B) {
+	s, err := Load(b.TempDir(), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for u := uint32(1); u <= 100_000; u++ {
+		if u%3 != 0 {
+			s.Done.Add(u)
+		}
+	}
+	for b.Loop() {
+		if err := s.Save(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
