@@ -1,0 +1,28 @@
+package pop3
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ServerError is a -ERR reply. Command is what was refused, without
+// secrets: "PASS", never its argument; "AUTH XOAUTH2", never the blob.
+type ServerError struct {
+	Command string
+	Text    string // the server's words after "-ERR", response codes such as [AUTH] included
+	// Challenge is the decoded SASL failure challenge the server sent
+	// before refusing AUTH (Exchange's {"status":"401",...}), if any.
+	Challenge string
+}
+
+func (e *ServerError) Error() string {
+	if e.Challenge != "" {
+		return fmt.Sprintf("%s refused: %s (server challenge: %s)", e.Command, e.Text, e.Challenge)
+	}
+	return fmt.Sprintf("%s refused: %s", e.Command, e.Text)
+}
+
+// ErrNoUIDL is returned (through errors.Is) by UIDLAll when the server does
+// not implement UIDL: without unique IDs a task cannot tell new messages
+// from those it already took.
+var ErrNoUIDL = errors.New("server does not support UIDL, so messages cannot be tracked between runs")
