@@ -1,0 +1,17 @@
+// Package imap implements mailbox.Session over IMAP4rev1/rev2 with
+// go-imap v2, working around its known traps:
+//
+//   - messages are fetched with BODY.PEEK[] (a plain BODY[] makes Exchange
+//     send UID after the literal, and the library then drops the message)
+//     and a message whose UID still arrives late is caught by the
+//     unilateral-data handler instead of being lost; every requested UID is
+//     checked to have come back;
+//   - literals stream from the socket, never Collect()ed;
+//   - the library's hard-coded deadlines are replaced by mailbox.IdleConn's
+//     inactivity timeout;
+//   - "UID SEARCH UID n:*" answers the highest UID even when n is beyond it,
+//     so results are filtered;
+//   - MOVE and delete are refused, before anything is taken, on servers
+//     without MOVE/UIDPLUS, where the library's fallback would EXPUNGE
+//     every \Deleted message of other clients.
+package imap

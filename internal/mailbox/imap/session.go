@@ -1,0 +1,262 @@
+package imap
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"mailtask/internal/config"
+	"mailtask/internal/mailbox"
+	"mailtask/internal/state"
+)
+
+// Session is an authenticated IMAP connection.
+type Session struct {
+	client  *imapclient.Client
+	conn    *mailbox.IdleConn
+	addr    string
+	timeout time.Duration
+	late    lateFetches
+}
+
+var _ mailbox.Session = (*Session)(nil)
+
+// Dial connects to the account's server, sets up TLS as configured and logs
+// in with the password.
+func Dial(ctx context.Context, a *config.Account, password config.Secret) (*Session, error) {
+	addr := net.JoinHostPort(a.Host, strconv.Itoa(a.Port))
+	s := &Session{addr: addr, timeout: a.Timeout.Std()}
+	tlsConfig, err := mailbox.TLSConfig(a)
+	if err != nil {
+		return nil, err
+	}
+	dialer := net.Dialer{Timeout: s.timeout}
+	raw, err := dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, &mailbox.Error{Step: mailbox.StepConnect, Addr: addr, Err: err, Transient: true}
+	}
+	s.conn = mailbox.NewIdleConn(raw)
+	defer s.guard(ctx)()
+
+	opts := &imapclient.Options{
+		TLSConfig:             tlsConfig,
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{Fetch: s.late.handle},
+	}
+	switch a.TLS {
+	case config.TLSImplicit:
+		tc := tls.Client(s.conn, tlsConfig)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, &mailbox.Error{Step: mailbox.StepTLS, Addr: addr, Err: err}
+		}
+		s.client = imapclient.New(tc, opts)
+	case config.TLSStartTLS:
+		s.client, err = imapclient.NewStartTLS(s.conn, opts)
+		if err != nil {
+			raw.Close()
+			return nil, &mailbox.Error{Step: mailbox.StepTLS, Addr: addr, Err: fmt.Errorf("STARTTLS: %w", err)}
+		}
+	default:
+		s.client = imapclient.New(s.conn, opts)
+	}
+	if err := s.client.WaitGreeting(); err != nil {
+		s.client.Close()
+		return nil, &mailbox.Error{Step: mailbox.StepConnect, Addr: addr, Err: fmt.Errorf("no IMAP greeting: %w", err)}
+	}
+	if err := s.client.Login(a.Username, password.Reveal()).Wait(); err != nil {
+		s.client.Close()
+		return nil, &mailbox.Error{Step: mailbox.StepLogin, Addr: addr, User: a.Username, Err: err}
+	}
+	return s, nil
+}
+
+// guard bounds the call in progress by the session timeout and ctx: the
+// connection is armed until the returned function is called, and closed if
+// ctx ends first so that nothing blocks past a cancellation.
+func (s *Session) guard(ctx context.Context) (release func()) {
+	s.conn.Arm(s.timeout)
+	stop := context.AfterFunc(ctx, func() { s.conn.Close() })
+	return func() {
+		stop()
+		s.conn.Disarm()
+	}
+}
+
+// Select opens folder; EXAMINE when nothing will be changed. It checks up
+// front that the server can carry out the after-action, so that a task
+// never takes messages it then cannot move or delete.
+func (s *Session) Select(ctx context.Context, folder string, after mailbox.After) (uint32, error) {
+	defer s.guard(ctx)()
+	caps := s.client.Caps()
+	switch after.Action {
+	case config.AfterMove:
+		if !caps.Has(imap.CapMove) && !caps.Has(imap.CapUIDPlus) {
+			return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: errors.New(`the server supports neither MOVE nor UIDPLUS, so after = "move" could only be done by expunging every deleted message in the folder, other clients' too; use after = "seen" or "flag"`)}
+		}
+	case config.AfterDelete:
+		if !caps.Has(imap.CapUIDPlus) && !caps.Has(imap.CapIMAP4rev2) {
+			return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: errors.New(`the server lacks UIDPLUS, so after = "delete" could only be done by expunging every deleted message in the folder, other clients' too; use after = "seen" or "flag"`)}
+		}
+	}
+	if after.Action == config.AfterMove {
+		if _, err := s.client.Status(after.MoveTo, &imap.StatusOptions{NumMessages: true}).Wait(); err != nil {
+			return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: fmt.Errorf("move_to folder %q: %w", after.MoveTo, err)}
+		}
+	}
+	data, err := s.client.Select(folder, &imap.SelectOptions{ReadOnly: after.Action == config.AfterNone}).Wait()
+	if err != nil {
+		return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: fmt.Errorf("folder %q: %w", folder, err)}
+	}
+	return data.UIDValidity, nil
+}
+
+// New searches for UIDs from the first one st has not recorded. UIDs below
+// the highest one found that the server did not return can never appear
+// again (UIDs are not reused within a UIDVALIDITY), so they are recorded as
+// done: the state stays a few ranges and the next search starts higher.
+func (s *Session) New(ctx context.Context, st *state.State) ([]mailbox.Message, error) {
+	defer s.guard(ctx)()
+	first := st.Done.FirstMissing()
+	criteria := &imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: imap.UID(first), Stop: 0}}}}
+	data, err := s.client.UIDSearch(criteria, nil).Wait()
+	if err != nil {
+		return nil, &mailbox.Error{Step: mailbox.StepList, Addr: s.addr, Err: err}
+	}
+	uids := data.AllUIDs()
+	slices.Sort(uids)
+	var msgs []mailbox.Message
+	next := first
+	for _, uid := range uids {
+		u := uint32(uid)
+		if u < first { // the highest UID, sent even when it is below the range
+			continue
+		}
+		if u > next {
+			st.Done.AddRange(next, u-1)
+		}
+		next = u + 1
+		if !st.Done.Contains(u) {
+			msgs = append(msgs, mailbox.Message{UID: u})
+		}
+	}
+	return msgs, nil
+}
+
+// Fetch streams msgs with one UID FETCH (UID BODY.PEEK[]).
+func (s *Session) Fetch(ctx context.Context, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error) error {
+	defer s.guard(ctx)()
+	wanted := make(map[uint32]mailbox.Message, len(msgs))
+	var set imap.UIDSet
+	for _, m := range msgs {
+		wanted[m.UID] = m
+		set.AddNum(imap.UID(m.UID))
+	}
+	s.late.reset()
+	cmd := s.client.Fetch(set, &imap.FetchOptions{
+		UID:         true,
+		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+	})
+	got := make(map[uint32]bool, len(msgs))
+	for fm := cmd.Next(); fm != nil; fm = cmd.Next() {
+		var uid uint32
+		for item := fm.Next(); item != nil; item = fm.Next() {
+			switch item := item.(type) {
+			case imapclient.FetchItemDataUID:
+				uid = uint32(item.UID)
+			case imapclient.FetchItemDataBodySection:
+				m, ok := wanted[uid]
+				if !ok || got[uid] || item.Literal == nil {
+					continue
+				}
+				m.Size = item.Literal.Size()
+				if err := deliver(m, item.Literal); err != nil {
+					cmd.Close()
+					return err
+				}
+				got[uid] = true
+			}
+		}
+	}
+	if err := cmd.Close(); err != nil {
+		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: err}
+	}
+	for _, lf := range s.late.wait() {
+		m, ok := wanted[lf.uid]
+		if !ok || got[lf.uid] {
+			continue
+		}
+		m.Size = int64(len(lf.body))
+		if err := deliver(m, bytes.NewReader(lf.body)); err != nil {
+			return err
+		}
+		got[lf.uid] = true
+	}
+	var missing []uint32
+	for _, m := range msgs {
+		if !got[m.UID] {
+			missing = append(missing, m.UID)
+		}
+	}
+	if len(missing) > 0 {
+		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("the server returned no content for UID %v; nothing was lost, the next run asks again", missing), Transient: true}
+	}
+	return nil
+}
+
+// Apply carries out the after-action on msgs.
+func (s *Session) Apply(ctx context.Context, after mailbox.After, msgs []mailbox.Message) error {
+	if after.Action == config.AfterNone || len(msgs) == 0 {
+		return nil
+	}
+	defer s.guard(ctx)()
+	var set imap.UIDSet
+	for _, m := range msgs {
+		set.AddNum(imap.UID(m.UID))
+	}
+	store := func(flag imap.Flag) error {
+		return s.client.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{flag}}, nil).Close()
+	}
+	var err error
+	switch after.Action {
+	case config.AfterSeen:
+		err = store(imap.FlagSeen)
+	case config.AfterFlag:
+		err = store(imap.FlagFlagged)
+	case config.AfterMove:
+		// Select verified MOVE or UIDPLUS, so the library's Move never
+		// falls back to a folder-wide EXPUNGE.
+		_, err = s.client.Move(set, after.MoveTo).Wait()
+	case config.AfterDelete:
+		if err = store(imap.FlagDeleted); err == nil {
+			err = s.client.UIDExpunge(set).Close()
+		}
+	default:
+		err = fmt.Errorf("unknown after-action %q", after.Action)
+	}
+	if err != nil {
+		return &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: fmt.Errorf("after = %q: %w", after.Action, err)}
+	}
+	return nil
+}
+
+// Logout sends LOGOUT and closes the connection.
+func (s *Session) Logout(ctx context.Context) error {
+	release := s.guard(ctx)
+	err := s.client.Logout().Wait()
+	release()
+	s.client.Close()
+	return err
+}
+
+// Close drops the connection.
+func (s *Session) Close() error { return s.client.Close() }

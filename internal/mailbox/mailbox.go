@@ -1,0 +1,70 @@
+package mailbox
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"mailtask/internal/state"
+)
+
+// Message identifies one message on the server.
+type Message struct {
+	UID  uint32 // IMAP UID; 0 on POP3
+	Num  int    // POP3 message number in this session; 0 on IMAP
+	UIDL string // POP3 unique ID; "" on IMAP
+	Size int64  // as the server reports it, for progress
+}
+
+// Key names the message in logs, failure records and file metadata:
+// "uid:123" or "uidl:AAQkAD...".
+func (m Message) Key() string {
+	if m.UIDL != "" {
+		return "uidl:" + m.UIDL
+	}
+	return fmt.Sprintf("uid:%d", m.UID)
+}
+
+// MarkDone records in st that the message needs no further work.
+func (m Message) MarkDone(st *state.State, now time.Time) {
+	if m.UIDL != "" {
+		if st.UIDLs == nil {
+			st.UIDLs = map[string]time.Time{}
+		}
+		st.UIDLs[m.UIDL] = now
+		return
+	}
+	st.Done.Add(m.UID)
+}
+
+// After is what happens on the server to a message once its files are
+// durable and the state that records it is saved.
+type After struct {
+	Action string // one of the config.After* values
+	MoveTo string // with "move"
+}
+
+// Session is one authenticated connection to a task's mailbox.
+type Session interface {
+	// Select opens the folder, read-only when the after-action changes
+	// nothing, and fails if the server cannot carry the after-action out, so
+	// that nothing is taken that could not then be moved or deleted. It
+	// returns the folder's UIDVALIDITY (0 for POP3).
+	Select(ctx context.Context, folder string, after After) (uidValidity uint32, err error)
+	// New returns the messages st has not recorded as done, oldest first.
+	// It may record in st what it learns for free (IMAP UIDs that no longer
+	// exist, POP3 UIDLs that left the server).
+	New(ctx context.Context, st *state.State) ([]Message, error)
+	// Fetch streams each of msgs to deliver, in order. The reader is valid
+	// only during the call. Every requested message is delivered or Fetch
+	// fails: a message the server silently leaves out is an error.
+	Fetch(ctx context.Context, msgs []Message, deliver func(Message, io.Reader) error) error
+	// Apply performs the after-action on msgs.
+	Apply(ctx context.Context, after After, msgs []Message) error
+	// Logout ends the session politely; for POP3 this is what makes
+	// deletions take effect.
+	Logout(ctx context.Context) error
+	// Close drops the connection without logging out.
+	Close() error
+}
