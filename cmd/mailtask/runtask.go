@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"mailtask/internal/diagnose"
+	"mailtask/tasks/popimap"
+)
+
+func runTask(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "run-task", "[--config F] [--dry-run] [--log-level L] TASK")
+	cfgPath := fs.String("config", "", "configuration file")
+	dryRun := fs.Bool("dry-run", false, "list what would be saved; write and change nothing")
+	level := fs.String("log-level", "info", "log detail: debug, info, warn or error")
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	lvl, err := logLevel(*level)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	name, err := oneTaskName("run-task", positional, cfg.TaskNames())
+	if err != nil {
+		return err
+	}
+	task := cfg.Task(name)
+	if task == nil {
+		return usageError{fmt.Sprintf("no task %q in %s (tasks: %s)", name, cfg.File, strings.Join(cfg.TaskNames(), ", "))}
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
+	bar := newProgressBar(e.stderr, task.Name)
+	sum, err := popimap.Run(ctx, popimap.Options{
+		Config:   cfg,
+		Task:     task,
+		Log:      log,
+		DryRun:   *dryRun,
+		Progress: bar.update,
+	})
+	bar.clear()
+	if *dryRun {
+		for _, name := range sum.Planned {
+			fmt.Fprintf(e.stdout, "would save %s\n", name)
+		}
+	}
+	fmt.Fprintln(e.stdout, summaryLine(sum, *dryRun))
+	if err != nil {
+		return taskFailure(e, task.Name, err)
+	}
+	return nil
+}
+
+// taskFailure reports a failed run with its hint, and returns an error
+// that maps to exit code 1 (or 3 when the task was already running).
+func taskFailure(e *env, task string, err error) error {
+	if isLocked(err) {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "mailtask: task %q failed: %v\n", task, err)
+	if hint := diagnose.Hint(err); hint != "" {
+		fmt.Fprintf(e.stderr, "hint: %s\n", hint)
+	}
+	return silentFailure
+}
+
+func summaryLine(s popimap.Summary, dryRun bool) string {
+	verb := "saved"
+	if dryRun {
+		verb = "would save"
+	}
+	line := fmt.Sprintf("%s: %d new, %d %s, %d already taken, %d failed; %d files, %s in %.2fs",
+		s.Task, s.Seen, s.Saved, verb, s.Skipped, s.Failed, s.Files, humanBytes(s.Bytes), s.Duration.Seconds())
+	return line
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	default:
+		return fmt.Sprintf("%d B", n)
+	}
+}

@@ -1,0 +1,123 @@
+package popimap
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"mailtask/internal/config"
+	"mailtask/internal/testmail"
+	"mailtask/internal/testmail/dovecot"
+)
+
+// dovecotConfig points a task at a real Dovecot over IMAPS.
+func dovecotConfig(t *testing.T, d *dovecot.Server, taskTOML ...string) *config.Config {
+	t.Helper()
+	dir := t.TempDir()
+	host, port, _ := strings.Cut(d.IMAPSAddr, ":")
+	text := fmt.Sprintf(`state_dir = "state"
+[accounts.dovecot]
+host = %q
+port = %s
+ca_file = %q
+username = %q
+password = %q
+timeout = "20s"
+[[task]]
+name = "t"
+account = "dovecot"
+destination = "dest"
+%s
+`, host, port, d.CACertFile, d.User, d.Password, strings.Join(taskTOML, "\n"))
+	path := filepath.Join(dir, "mailtask.toml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func runCfg(t *testing.T, cfg *config.Config) Summary {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sum, err := Run(ctx, Options{Config: cfg, Task: cfg.Tasks[0]})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return sum
+}
+
+func TestDovecotIngestAndRerun(t *testing.T) {
+	d := dovecot.Start(t, dovecot.Options{})
+	corpus := testmail.Generate(42, 60, 0.02)
+	wantFiles := 0
+	raws := make([][]byte, len(corpus))
+	for i, fx := range corpus {
+		raws[i] = fx.Raw
+		wantFiles += len(fx.Files)
+	}
+	d.Seed(t, d.User, "INBOX", raws...)
+	cfg := dovecotConfig(t, d)
+	sum := runCfg(t, cfg)
+	if sum.Seen != len(corpus) || sum.Failed != 0 {
+		t.Errorf("first run: %+v", sum)
+	}
+	files := filesIn(t, cfg.Tasks[0].Destination)
+	if len(files) != wantFiles {
+		t.Errorf("%d files, want %d", len(files), wantFiles)
+	}
+	if again := runCfg(t, cfg); again.Seen != 0 || again.Files != 0 {
+		t.Errorf("re-run: %+v", again)
+	}
+	if total, seen := d.Count(d.User, "INBOX"); total != len(corpus) || seen != 0 {
+		t.Errorf("after = none changed the mailbox: %d messages, %d seen", total, seen)
+	}
+}
+
+func TestDovecotAfterActions(t *testing.T) {
+	msg := func(i int) []byte {
+		return testmail.NewMessage(fmt.Sprintf("m%d", i), testmail.Attachment{Name: "scan.pdf", ContentType: "application/pdf", Content: pdf(fmt.Sprint(i))})
+	}
+	cases := []struct {
+		after                     string
+		inbox, inboxSeen, process int
+	}{
+		{"seen", 3, 3, 0},
+		{"move", 0, 0, 3},
+		{"delete", 0, 0, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.after, func(t *testing.T) {
+			user := "user-" + c.after
+			d := dovecot.Start(t, dovecot.Options{Users: map[string]string{user: "pw-" + c.after}})
+			d.Seed(t, user, "INBOX", msg(1), msg(2), msg(3))
+			d.Seed(t, user, "Processed")
+			lines := []string{`after = "` + c.after + `"`}
+			if c.after == "move" {
+				lines = append(lines, `move_to = "Processed"`)
+			}
+			cfg := dovecotConfig(t, d, lines...)
+			cfg.Accounts["dovecot"].Username = user
+			cfg.Accounts["dovecot"].Password = config.Secret("pw-" + c.after)
+			if sum := runCfg(t, cfg); sum.Files != 3 {
+				t.Fatalf("summary %+v", sum)
+			}
+			total, seen := d.Count(user, "INBOX")
+			processed, _ := d.Count(user, "Processed")
+			if total != c.inbox || seen != c.inboxSeen || processed != c.process {
+				t.Errorf("inbox %d (%d seen), Processed %d; want %d (%d), %d", total, seen, processed, c.inbox, c.inboxSeen, c.process)
+			}
+			if n := len(filesIn(t, cfg.Tasks[0].Destination)); n != 3 {
+				t.Errorf("%d files", n)
+			}
+		})
+	}
+}

@@ -1,0 +1,291 @@
+package popimap
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"mailtask/internal/config"
+	"mailtask/internal/extract"
+	"mailtask/internal/mailbox"
+	"mailtask/internal/sink"
+	"mailtask/internal/state"
+)
+
+// Options is what one run needs besides the task itself.
+type Options struct {
+	Config *config.Config
+	Task   *config.Task
+	Log    *slog.Logger
+	// DryRun fetches (without marking anything read) and reports what
+	// would be saved, writing nothing and changing nothing.
+	DryRun bool
+	// Progress, when set, is called after each message.
+	Progress func(Progress)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Progress is how far a run has come.
+type Progress struct {
+	Done, Total int
+	Bytes       int64
+}
+
+// Summary is the outcome of one run.
+type Summary struct {
+	Task     string
+	Seen     int   // new messages found on the server
+	Saved    int   // messages whose files were written (or already present)
+	Skipped  int   // messages already in the ledger (taken before under another UID)
+	Failed   int   // messages quarantined as unparseable
+	Files    int   // files written
+	Bytes    int64 // bytes written
+	Duration time.Duration
+	// Planned lists, on a dry run, the files that would be written.
+	Planned []string
+}
+
+// Run performs one run of opts.Task. It holds the task's lock for the
+// whole run; a concurrent run of the same task gets a *state.LockedError.
+func Run(ctx context.Context, opts Options) (sum Summary, err error) {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	task, cfg := opts.Task, opts.Config
+	acct := cfg.Accounts[task.Account]
+	sum.Task = task.Name
+	started := now()
+
+	lock, err := state.Lock(cfg.StateDir, task.Name)
+	if err != nil {
+		return sum, err
+	}
+	defer lock.Unlock()
+	st, err := state.Load(cfg.StateDir, task.Name)
+	if err != nil {
+		return sum, err
+	}
+	if !opts.DryRun {
+		defer func() {
+			sum.Duration = now().Sub(started)
+			if rerr := recordRun(st, sum, started, err); rerr != nil && err == nil {
+				err = rerr
+			}
+		}()
+	}
+
+	r := &run{opts: opts, log: log.With("task", task.Name), st: st, now: now, sum: &sum}
+	r.after = mailbox.After{Action: task.After, MoveTo: task.MoveTo}
+	if opts.DryRun {
+		r.after = mailbox.After{Action: config.AfterNone}
+	}
+	if err := r.open(ctx, acct); err != nil {
+		return sum, err
+	}
+	defer r.close(ctx)
+	return sum, r.ingest(ctx)
+}
+
+// run is the state of one run in progress.
+type run struct {
+	opts   Options
+	log    *slog.Logger
+	st     *state.State
+	now    func() time.Time
+	sum    *Summary
+	after  mailbox.After
+	sess   mailbox.Session
+	ledger *state.Ledger
+	dest   *sink.Dir
+	done   int
+	bytes  int64
+}
+
+func (r *run) open(ctx context.Context, acct *config.Account) error {
+	task, cfg := r.opts.Task, r.opts.Config
+	ledger, err := state.OpenLedger(cfg.StateDir, task.Name)
+	if err != nil {
+		return err
+	}
+	r.ledger = ledger
+	if !r.opts.DryRun {
+		if r.dest, err = sink.Open(task.Destination); err != nil {
+			return fmt.Errorf("task %q: destination: %w", task.Name, err)
+		}
+	}
+	if r.sess, err = dial(ctx, acct); err != nil {
+		return err
+	}
+	uidValidity, err := r.sess.Select(ctx, task.Mailbox, r.after)
+	if err != nil {
+		return err
+	}
+	if r.st.UIDValidity != uidValidity {
+		if r.st.UIDValidity != 0 {
+			// Every UID of the folder is new now. The ledger recognises the
+			// messages already taken, so nothing is written twice.
+			r.log.Warn("mailbox UIDVALIDITY changed; re-checking every message against the ledger",
+				"mailbox", task.Mailbox, "old", r.st.UIDValidity, "new", uidValidity)
+		}
+		r.st.UIDValidity = uidValidity
+		r.st.Done = state.UIDSet{}
+	}
+	return nil
+}
+
+func (r *run) close(ctx context.Context) {
+	if r.sess != nil {
+		if err := r.sess.Logout(ctx); err != nil {
+			r.log.Debug("logout", "err", err)
+		}
+	}
+	if r.dest != nil {
+		r.dest.Close()
+	}
+	if r.ledger != nil {
+		r.ledger.Close()
+	}
+}
+
+func (r *run) ingest(ctx context.Context) error {
+	task := r.opts.Task
+	msgs, err := r.sess.New(ctx, r.st)
+	if err != nil {
+		return err
+	}
+	if task.MaxMessages > 0 && len(msgs) > task.MaxMessages {
+		r.log.Info("taking the oldest messages first; the rest wait for the next run", "new", len(msgs), "max_messages", task.MaxMessages)
+		msgs = msgs[:task.MaxMessages]
+	}
+	r.sum.Seen = len(msgs)
+	r.report()
+	for start := 0; start < len(msgs); start += task.BatchSize {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		batch := msgs[start:min(start+task.BatchSize, len(msgs))]
+		if err := r.batch(ctx, batch); err != nil {
+			return err
+		}
+	}
+	if !r.opts.DryRun && len(msgs) == 0 {
+		// New may have learned of vanished UIDs; keep that.
+		return r.st.Save()
+	}
+	return nil
+}
+
+// batch fetches, writes and commits one batch of messages, then applies
+// the after-action to those taken.
+func (r *run) batch(ctx context.Context, msgs []mailbox.Message) error {
+	var (
+		processed    []mailbox.Message // to record as done
+		taken        []mailbox.Message // due for the after-action
+		fingerprints []state.Fingerprint
+	)
+	err := r.sess.Fetch(ctx, msgs, func(m mailbox.Message, body io.Reader) error {
+		raw, err := io.ReadAll(body)
+		if err != nil {
+			return &mailbox.Error{Step: mailbox.StepFetch, Err: fmt.Errorf("%s: %w", m.Key(), err), Transient: true}
+		}
+		r.bytes += int64(len(raw))
+		fp := state.FingerprintOf(sha256.Sum256(raw))
+		out, err := r.message(m, raw, fp)
+		if err != nil {
+			return err
+		}
+		r.done++
+		r.report()
+		processed = append(processed, m)
+		if out != quarantined {
+			taken = append(taken, m)
+		}
+		if out != known {
+			fingerprints = append(fingerprints, fp)
+		}
+		return nil
+	})
+	if err != nil || r.opts.DryRun {
+		return err
+	}
+	if err := r.commit(processed, fingerprints); err != nil {
+		return err
+	}
+	return r.sess.Apply(ctx, r.after, taken)
+}
+
+// commit makes a batch permanent: files durable first, then the ledger,
+// then the state file. Only after this may the server be changed.
+func (r *run) commit(processed []mailbox.Message, fingerprints []state.Fingerprint) error {
+	if err := r.dest.Sync(); err != nil {
+		return err
+	}
+	if err := r.ledger.Append(fingerprints...); err != nil {
+		return err
+	}
+	now := r.now()
+	for _, m := range processed {
+		m.MarkDone(r.st, now)
+	}
+	return r.st.Save()
+}
+
+// outcome is what became of one message.
+type outcome int
+
+const (
+	saved       outcome = iota // its files are in the destination
+	known                      // the ledger shows it was taken before
+	quarantined                // unparseable; its raw form is kept aside
+)
+
+// message writes one message's attachments, or recognises it as taken
+// before, or quarantines it. Nothing is committed here.
+func (r *run) message(m mailbox.Message, raw []byte, fp state.Fingerprint) (outcome, error) {
+	if r.ledger.Has(fp) {
+		r.sum.Skipped++
+		r.log.Debug("already taken", "msg", m.Key())
+		return known, nil
+	}
+	parsed, err := extract.Parse(bytes.NewReader(raw))
+	if err != nil {
+		r.sum.Failed++
+		return quarantined, r.quarantine(m, raw, err)
+	}
+	for _, p := range parsed.Problems {
+		r.log.Debug("message defect", "msg", m.Key(), "problem", p)
+	}
+	r.sum.Saved++
+	for _, f := range parsed.Files {
+		if r.opts.DryRun {
+			r.sum.Planned = append(r.sum.Planned, f.Name)
+			continue
+		}
+		stored, err := r.dest.Put(f.Name, bytes.NewReader(f.Content))
+		if err != nil {
+			return saved, fmt.Errorf("task %q: %s: %w", r.opts.Task.Name, m.Key(), err)
+		}
+		if !stored.Existing {
+			r.sum.Files++
+			r.sum.Bytes += stored.Size
+		}
+		r.log.Debug("file", "msg", m.Key(), "name", stored.Name, "size", stored.Size, "existing", stored.Existing)
+	}
+	return saved, nil
+}
+
+func (r *run) report() {
+	if r.opts.Progress != nil {
+		r.opts.Progress(Progress{Done: r.done, Total: r.sum.Seen, Bytes: r.bytes})
+	}
+}

@@ -1,0 +1,166 @@
+package popimap
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"mailtask/internal/config"
+	"mailtask/internal/testmail"
+)
+
+const (
+	testUser     = "alice@example.test"
+	testPassword = "app-password-123"
+)
+
+// fixture is an in-process IMAP server and a config pointing at it.
+type fixture struct {
+	t      *testing.T
+	srv    *testmail.IMAPServer
+	cfg    *config.Config
+	caFile string
+	dir    string
+}
+
+// newFixture starts an IMAP server over implicit TLS and writes a config
+// with one task, "t", whose keys can be overridden by taskTOML lines.
+func newFixture(t *testing.T, opts testmail.IMAPOptions, taskTOML ...string) *fixture {
+	t.Helper()
+	ca, err := testmail.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Username == "" {
+		opts.Username, opts.Password = testUser, testPassword
+	}
+	if opts.TLS == nil {
+		opts.TLS = ca.ServerTLS
+	}
+	srv, err := testmail.StartIMAP(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	dir := t.TempDir()
+	caFile, err := ca.WriteCertFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, srv: srv, caFile: caFile, dir: dir}
+	tls := "implicit"
+	if opts.StartTLS {
+		tls = "starttls"
+	}
+	f.writeConfig(srv.Addr, tls, testPassword, taskTOML...)
+	return f
+}
+
+func (f *fixture) writeConfig(addr, tls, password string, taskTOML ...string) {
+	f.t.Helper()
+	host, port, _ := strings.Cut(addr, ":")
+	text := `state_dir = "state"
+[accounts.a]
+host = "` + host + `"
+port = ` + port + `
+tls = "` + tls + `"
+ca_file = "` + f.caFile + `"
+username = "` + testUser + `"
+password = "` + password + `"
+timeout = "10s"
+[[task]]
+name = "t"
+account = "a"
+destination = "dest"
+` + strings.Join(taskTOML, "\n") + "\n"
+	path := filepath.Join(f.dir, "mailtask.toml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.cfg = cfg
+}
+
+func (f *fixture) append(raws ...[]byte) {
+	f.t.Helper()
+	for _, raw := range raws {
+		if _, err := f.srv.Append("INBOX", raw); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+}
+
+func (f *fixture) run() (Summary, error) {
+	f.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return Run(ctx, Options{Config: f.cfg, Task: f.cfg.Tasks[0]})
+}
+
+func (f *fixture) mustRun() Summary {
+	f.t.Helper()
+	sum, err := f.run()
+	if err != nil {
+		f.t.Fatalf("run: %v", err)
+	}
+	return sum
+}
+
+func (f *fixture) dest() string { return f.cfg.Tasks[0].Destination }
+
+// files returns the destination's files as relative name -> sha256 hex,
+// and fails the test on any leftover temp file.
+func (f *fixture) files() map[string]string {
+	f.t.Helper()
+	return filesIn(f.t, f.dest())
+}
+
+func filesIn(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) && path == root {
+				return fs.SkipDir
+			}
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil // directories, and symlinks a test planted
+		}
+		rel, _ := filepath.Rel(root, path)
+		if strings.HasPrefix(d.Name(), ".mailtask-tmp-") {
+			t.Errorf("temp file left behind: %s", rel)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		out[rel] = hex.EncodeToString(sum[:])
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
