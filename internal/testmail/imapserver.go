@@ -43,6 +43,7 @@ type IMAPServer struct {
 	srv   *imapserver.Server
 	ln    net.Listener
 	inner *pipeListener // pre-authenticated sessions for Messages and ResetUIDValidity
+	serve sync.WaitGroup
 
 	mu sync.Mutex
 	// uidValidity overrides what imapmemserver reports: it numbers mailboxes
@@ -107,19 +108,21 @@ func StartIMAP(opts IMAPOptions) (*IMAPServer, error) {
 		ln = tls.NewListener(ln, opts.TLS)
 	}
 	s.ln = ln
-	go s.srv.Serve(ln)
-	go s.srv.Serve(s.inner)
+	for _, l := range []net.Listener{ln, s.inner} {
+		s.serve.Go(func() { s.srv.Serve(l) })
+	}
 	return s, nil
 }
 
 // Close stops the server and drops every connection.
 func (s *IMAPServer) Close() error {
-	err := s.srv.Close()
-	// Serve may not have registered the listeners yet when Close comes
-	// quickly; closing them again is harmless.
+	// imapserver.Server.Close races with a Serve that has not yet
+	// registered its listener (WaitGroup.Add after Wait), so the listeners
+	// are closed and both Serve calls waited for before it runs.
 	s.ln.Close()
 	s.inner.Close()
-	return err
+	s.serve.Wait()
+	return s.srv.Close()
 }
 
 // Append adds a message to mailbox and returns its UID.
