@@ -38,6 +38,34 @@ func (m Message) MarkDone(st *state.State, now time.Time) {
 	st.Done.Add(m.UID)
 }
 
+// MarkPending records in st that the message's after-action is due and
+// not yet confirmed by the server.
+func (m Message) MarkPending(st *state.State) {
+	if m.UIDL != "" {
+		st.PendingUIDLs = append(st.PendingUIDLs, m.UIDL)
+		return
+	}
+	st.PendingUIDs.Add(m.UID)
+}
+
+// Pending returns the messages whose after-action st records as due.
+func Pending(st *state.State) []Message {
+	var msgs []Message
+	for uid := range st.PendingUIDs.All() {
+		msgs = append(msgs, Message{UID: uid})
+	}
+	for _, uidl := range st.PendingUIDLs {
+		msgs = append(msgs, Message{UIDL: uidl})
+	}
+	return msgs
+}
+
+// ClearPending records that the server has confirmed every due action.
+func ClearPending(st *state.State) {
+	st.PendingUIDs = state.UIDSet{}
+	st.PendingUIDLs = nil
+}
+
 // After is what happens on the server to a message once its files are
 // durable and the state that records it is saved.
 type After struct {
@@ -60,10 +88,12 @@ type Session interface {
 	// only during the call. Every requested message is delivered or Fetch
 	// fails: a message the server silently leaves out is an error.
 	Fetch(ctx context.Context, msgs []Message, deliver func(Message, io.Reader) error) error
-	// Apply performs the after-action on msgs.
+	// Apply performs the after-action on msgs, which may include messages
+	// of an earlier session (by UID or UIDL) that are already gone.
 	Apply(ctx context.Context, after After, msgs []Message) error
-	// Logout ends the session politely; for POP3 this is what makes
-	// deletions take effect.
+	// Logout ends the session politely. Only when it succeeds are the
+	// after-actions confirmed: for POP3, QUIT is what makes deletions
+	// take effect.
 	Logout(ctx context.Context) error
 	// Close drops the connection without logging out.
 	Close() error

@@ -26,8 +26,14 @@ type State struct {
 	Done        UIDSet               `json:"done_uids"`              // IMAP: UIDs taken, skipped as non-matching, failed, or known gone
 	UIDLs       map[string]time.Time `json:"uidls,omitempty"`        // POP3: UIDL -> last time seen on the server
 	Failed      []Failure            `json:"failed,omitempty"`       // quarantined messages, at most MaxFailures
-	LastRun     *Run                 `json:"last_run,omitempty"`
-	LastSuccess *Run                 `json:"last_success,omitempty"`
+	// Committed messages whose after-action (move, delete...) the server
+	// has not yet confirmed: a crash or a dropped connection between the
+	// commit and the action leaves them here, and the next run acts on
+	// them first. POP3 deletions are confirmed only by QUIT.
+	PendingUIDs  UIDSet   `json:"pending_uids,omitzero"`
+	PendingUIDLs []string `json:"pending_uidls,omitempty"`
+	LastRun      *Run     `json:"last_run,omitempty"`
+	LastSuccess  *Run     `json:"last_success,omitempty"`
 
 	dir string
 }

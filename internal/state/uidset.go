@@ -3,6 +3,7 @@ package state
 import (
 	"encoding/json"
 	"fmt"
+	"iter"
 	"math"
 	"slices"
 	"sort"
@@ -59,6 +60,25 @@ func (s *UIDSet) Len() uint64 {
 	}
 	return n
 }
+
+// All yields the UIDs in the set in ascending order.
+func (s *UIDSet) All() iter.Seq[uint32] {
+	return func(yield func(uint32) bool) {
+		for _, r := range s.r {
+			for uid := r.lo; ; uid++ {
+				if !yield(uid) {
+					return
+				}
+				if uid == r.hi {
+					break
+				}
+			}
+		}
+	}
+}
+
+// IsZero reports whether the set is empty, for JSON's omitzero.
+func (s UIDSet) IsZero() bool { return len(s.r) == 0 }
 
 // FirstMissing returns the smallest UID (at least 1) not in the set, or 0 if
 // the set holds every UID there is.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -207,5 +208,20 @@ func TestUIDSetEveryThirdMissing(t *testing.T) {
 	}
 	if back.FirstMissing() != 3 {
 		t.Errorf("FirstMissing() = %d, want 3", back.FirstMissing())
+	}
+}
+
+func TestUIDSetAll(t *testing.T) {
+	s, err := ParseUIDSet("1:3,7,4294967294:4294967295")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := slices.Collect(s.All())
+	want := []uint32{1, 2, 3, 7, 4294967294, 4294967295}
+	if !slices.Equal(got, want) {
+		t.Errorf("All() = %v, want %v", got, want)
+	}
+	if s.IsZero() || !(UIDSet{}).IsZero() {
+		t.Error("IsZero wrong")
 	}
 }

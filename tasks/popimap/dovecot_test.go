@@ -3,6 +3,7 @@ package popimap
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,10 +18,22 @@ import (
 // dovecotConfig points a task at a real Dovecot over IMAPS.
 func dovecotConfig(t *testing.T, d *dovecot.Server, taskTOML ...string) *config.Config {
 	t.Helper()
+	return dovecotProtocolConfig(t, d, config.ProtocolIMAP, taskTOML...)
+}
+
+// dovecotProtocolConfig points a task at a real Dovecot over IMAPS or
+// POP3S.
+func dovecotProtocolConfig(t *testing.T, d *dovecot.Server, protocol string, taskTOML ...string) *config.Config {
+	t.Helper()
 	dir := t.TempDir()
-	host, port, _ := strings.Cut(d.IMAPSAddr, ":")
+	addr := d.IMAPSAddr
+	if protocol == config.ProtocolPOP3 {
+		addr = d.POP3SAddr
+	}
+	host, port, _ := strings.Cut(addr, ":")
 	text := fmt.Sprintf(`state_dir = "state"
 [accounts.dovecot]
+protocol = %q
 host = %q
 port = %s
 ca_file = %q
@@ -32,7 +45,7 @@ name = "t"
 account = "dovecot"
 destination = "dest"
 %s
-`, host, port, d.CACertFile, d.User, d.Password, strings.Join(taskTOML, "\n"))
+`, protocol, host, port, d.CACertFile, d.User, d.Password, strings.Join(taskTOML, "\n"))
 	path := filepath.Join(dir, "mailtask.toml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
@@ -119,5 +132,36 @@ func TestDovecotAfterActions(t *testing.T) {
 				t.Errorf("%d files", n)
 			}
 		})
+	}
+}
+
+func TestDovecotPOP3IngestRerunAndDelete(t *testing.T) {
+	d := dovecot.Start(t, dovecot.Options{})
+	corpus := testmail.Generate(7, 40, 0.02)
+	raws := make([][]byte, len(corpus))
+	wantFiles := 0
+	for i, fx := range corpus {
+		raws[i] = fx.Raw
+		wantFiles += len(fx.Files)
+	}
+	d.Seed(t, d.User, "INBOX", raws...)
+
+	// The same messages over IMAPS and POP3S give the same files.
+	viaIMAP := dovecotConfig(t, d)
+	runCfg(t, viaIMAP)
+	cfg := dovecotProtocolConfig(t, d, config.ProtocolPOP3, `after = "delete"`, `batch_size = 16`)
+	sum := runCfg(t, cfg)
+	if sum.Seen != len(corpus) || sum.Failed != 0 {
+		t.Errorf("POP3 run: %+v", sum)
+	}
+	got, want := filesIn(t, cfg.Tasks[0].Destination), filesIn(t, viaIMAP.Tasks[0].Destination)
+	if len(got) != wantFiles || !maps.Equal(got, want) {
+		t.Errorf("POP3 wrote %d files, IMAP %d, want %d, identical", len(got), len(want), wantFiles)
+	}
+	if total, _ := d.Count(d.User, "INBOX"); total != 0 {
+		t.Errorf("%d messages left after after = \"delete\"", total)
+	}
+	if again := runCfg(t, cfg); again.Seen != 0 || again.Files != 0 {
+		t.Errorf("re-run: %+v", again)
 	}
 }

@@ -89,11 +89,13 @@ func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 	if opts.DryRun {
 		r.after = mailbox.After{Action: config.AfterNone}
 	}
+	defer r.close()
 	if err := r.open(ctx, acct); err != nil {
 		return sum, err
 	}
-	defer r.close(ctx)
-	return sum, r.ingest(ctx)
+	err = r.ingest(ctx)
+	r.logout(ctx)
+	return sum, err
 }
 
 // run is the state of one run in progress.
@@ -123,9 +125,11 @@ func (r *run) open(ctx context.Context, acct *config.Account) error {
 			return fmt.Errorf("task %q: destination: %w", task.Name, err)
 		}
 	}
-	if r.sess, err = dial(ctx, acct); err != nil {
+	sess, err := dial(ctx, acct, r.log)
+	if err != nil {
 		return err
 	}
+	r.sess = sess
 	uidValidity, err := r.sess.Select(ctx, task.Mailbox, r.after)
 	if err != nil {
 		return err
@@ -143,11 +147,22 @@ func (r *run) open(ctx context.Context, acct *config.Account) error {
 	return nil
 }
 
-func (r *run) close(ctx context.Context) {
+// logout ends the session, also after a failure: the after-actions of
+// committed messages are due either way. A successful logout confirms
+// them; otherwise they stay pending for the next run.
+func (r *run) logout(ctx context.Context) {
+	err := r.sess.Logout(ctx)
+	r.sess = nil
+	if err != nil {
+		r.log.Warn("logout failed; after-actions not confirmed by the server are retried next run", "err", err)
+		return
+	}
+	mailbox.ClearPending(r.st)
+}
+
+func (r *run) close() {
 	if r.sess != nil {
-		if err := r.sess.Logout(ctx); err != nil {
-			r.log.Debug("logout", "err", err)
-		}
+		r.sess.Close()
 	}
 	if r.dest != nil {
 		r.dest.Close()
@@ -162,6 +177,12 @@ func (r *run) ingest(ctx context.Context) error {
 	msgs, err := r.sess.New(ctx, r.st)
 	if err != nil {
 		return err
+	}
+	if pending := mailbox.Pending(r.st); len(pending) > 0 && !r.opts.DryRun {
+		r.log.Info("completing after-actions an earlier run left unconfirmed", "messages", len(pending), "after", r.after.Action)
+		if err := r.sess.Apply(ctx, r.after, pending); err != nil {
+			return err
+		}
 	}
 	if task.MaxMessages > 0 && len(msgs) > task.MaxMessages {
 		r.log.Info("taking the oldest messages first; the rest wait for the next run", "new", len(msgs), "max_messages", task.MaxMessages)
@@ -218,15 +239,16 @@ func (r *run) batch(ctx context.Context, msgs []mailbox.Message) error {
 	if err != nil || r.opts.DryRun {
 		return err
 	}
-	if err := r.commit(processed, fingerprints); err != nil {
+	if err := r.commit(processed, taken, fingerprints); err != nil {
 		return err
 	}
 	return r.sess.Apply(ctx, r.after, taken)
 }
 
 // commit makes a batch permanent: files durable first, then the ledger,
-// then the state file. Only after this may the server be changed.
-func (r *run) commit(processed []mailbox.Message, fingerprints []state.Fingerprint) error {
+// then the state file, which also records the after-actions now due. Only
+// after this may the server be changed.
+func (r *run) commit(processed, taken []mailbox.Message, fingerprints []state.Fingerprint) error {
 	if err := r.dest.Sync(); err != nil {
 		return err
 	}
@@ -236,6 +258,11 @@ func (r *run) commit(processed []mailbox.Message, fingerprints []state.Fingerpri
 	now := r.now()
 	for _, m := range processed {
 		m.MarkDone(r.st, now)
+	}
+	if r.after.Action != config.AfterNone {
+		for _, m := range taken {
+			m.MarkPending(r.st)
+		}
 	}
 	return r.st.Save()
 }

@@ -21,13 +21,15 @@ const (
 	testPassword = "app-password-123"
 )
 
-// fixture is an in-process IMAP server and a config pointing at it.
+// fixture is an in-process IMAP or POP3 server and a config pointing at it.
 type fixture struct {
-	t      *testing.T
-	srv    *testmail.IMAPServer
-	cfg    *config.Config
-	caFile string
-	dir    string
+	t        *testing.T
+	srv      *testmail.IMAPServer // IMAP fixtures
+	pop      *testmail.POP3Server // POP3 fixtures
+	protocol string
+	cfg      *config.Config
+	caFile   string
+	dir      string
 }
 
 // newFixture starts an IMAP server over implicit TLS and writes a config
@@ -54,7 +56,7 @@ func newFixture(t *testing.T, opts testmail.IMAPOptions, taskTOML ...string) *fi
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, srv: srv, caFile: caFile, dir: dir}
+	f := &fixture{t: t, srv: srv, protocol: config.ProtocolIMAP, caFile: caFile, dir: dir}
 	tls := "implicit"
 	if opts.StartTLS {
 		tls = "starttls"
@@ -68,6 +70,7 @@ func (f *fixture) writeConfig(addr, tls, password string, taskTOML ...string) {
 	host, port, _ := strings.Cut(addr, ":")
 	text := `state_dir = "state"
 [accounts.a]
+protocol = "` + f.protocol + `"
 host = "` + host + `"
 port = ` + port + `
 tls = "` + tls + `"
@@ -89,6 +92,31 @@ destination = "dest"
 		f.t.Fatal(err)
 	}
 	f.cfg = cfg
+}
+
+// newPOP3Fixture starts a POP3 server over implicit TLS holding msgs and
+// writes a config like newFixture's.
+func newPOP3Fixture(t *testing.T, opts testmail.POP3Options, msgs [][]byte, taskTOML ...string) *fixture {
+	t.Helper()
+	ca, err := testmail.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Username, opts.Password = testUser, testPassword
+	opts.TLS = ca.ServerTLS
+	srv, err := testmail.StartPOP3(opts, msgs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	dir := t.TempDir()
+	caFile, err := ca.WriteCertFile(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, pop: srv, protocol: config.ProtocolPOP3, caFile: caFile, dir: dir}
+	f.writeConfig(srv.Addr(), "implicit", testPassword, taskTOML...)
+	return f
 }
 
 func (f *fixture) append(raws ...[]byte) {

@@ -66,8 +66,10 @@ func (c *Client) UIDLAll(ctx context.Context) ([]UIDL, error) {
 		out = append(out, UIDL{Num: n, ID: id})
 		return nil
 	})
+	// A refusal means the server lacks UIDL, unless it says it is a
+	// passing or system problem (RFC 3206's SYS/TEMP, SYS/PERM, IN-USE).
 	var se *ServerError
-	if errors.As(err, &se) {
+	if errors.As(err, &se) && !strings.HasPrefix(se.Text, "[SYS/") && !strings.HasPrefix(se.Text, "[IN-USE]") {
 		return nil, fmt.Errorf("%w: %w", err, ErrNoUIDL)
 	}
 	return out, err

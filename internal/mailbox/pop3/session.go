@@ -1,0 +1,230 @@
+package pop3
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+
+	"mailtask/internal/config"
+	"mailtask/internal/mailbox"
+	"mailtask/internal/state"
+)
+
+// UIDLGrace is how long a UIDL stays in the state after its message has
+// left the server. A server may leave a message out of one listing (a
+// mailbox being repaired, Gmail's "recent" mode); forgetting at once would
+// download it again when it reappears.
+const UIDLGrace = 30 * 24 * time.Hour
+
+// Session adapts a Client to mailbox.Session: the inbox is the only folder,
+// UIDLs are the message identities, and deletion takes effect at Logout.
+type Session struct {
+	c    *Client
+	addr string
+	log  *slog.Logger
+	// nums maps each UIDL listed by New to its message number in this
+	// session, so that Apply can delete messages taken in earlier runs.
+	nums map[string]int
+}
+
+var _ mailbox.Session = (*Session)(nil)
+
+// Open connects to the account's server and logs in with USER/PASS: the
+// account-level counterpart of Dial.
+func Open(ctx context.Context, a *config.Account, password config.Secret, log *slog.Logger) (*Session, error) {
+	addr := net.JoinHostPort(a.Host, strconv.Itoa(a.Port))
+	tlsConfig, err := mailbox.TLSConfig(a)
+	if err != nil {
+		return nil, err
+	}
+	c, err := Dial(ctx, addr, Options{TLS: tlsConfig, Security: a.TLS, Timeout: a.Timeout.Std(), DialTimeout: a.Timeout.Std()})
+	if err != nil {
+		return nil, dialError(addr, err)
+	}
+	if err := c.Login(ctx, a.Username, password.Reveal()); err != nil {
+		c.Close()
+		var se *ServerError
+		return nil, &mailbox.Error{Step: mailbox.StepLogin, Addr: addr, User: a.Username, Err: err, Transient: !errors.As(err, &se)}
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Session{c: c, addr: addr, log: log}, nil
+}
+
+// dialError names the step that failed: a certificate problem and a
+// refused connection have different fixes.
+func dialError(addr string, err error) error {
+	var (
+		cert     *tls.CertificateVerificationError
+		alert    tls.AlertError
+		record   tls.RecordHeaderError
+		hostname x509.HostnameError
+	)
+	if errors.As(err, &cert) || errors.As(err, &alert) || errors.As(err, &record) || errors.As(err, &hostname) {
+		return &mailbox.Error{Step: mailbox.StepTLS, Addr: addr, Err: err}
+	}
+	var se *ServerError
+	return &mailbox.Error{Step: mailbox.StepConnect, Addr: addr, Err: err, Transient: !errors.As(err, &se)}
+}
+
+// Select accepts only the inbox, which is all POP3 has; configuration
+// validation refuses the rest, this is the last line of defence. POP3 has
+// no UIDVALIDITY, so it returns 0.
+func (s *Session) Select(_ context.Context, folder string, after mailbox.After) (uint32, error) {
+	if !strings.EqualFold(folder, config.DefaultMailbox) {
+		return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: fmt.Errorf("POP3 has only the inbox, not %q", folder)}
+	}
+	switch after.Action {
+	case config.AfterNone, config.AfterDelete:
+		return 0, nil
+	default:
+		return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: fmt.Errorf("after = %q needs IMAP; POP3 can only leave or delete messages", after.Action)}
+	}
+}
+
+// New lists the messages whose UIDL st does not know, oldest first, and
+// prunes from st the UIDLs that have been gone from the server longer than
+// UIDLGrace. Only UIDL (and LIST, when something is new) cross the wire.
+func (s *Session) New(ctx context.Context, st *state.State) ([]mailbox.Message, error) {
+	listing, err := s.c.UIDLAll(ctx)
+	if errors.Is(err, ErrNoUIDL) {
+		s.log.Warn("the POP3 server does not support UIDL; messages are recognised by Message-ID, Date and size instead, which costs one TOP command per message and every poll", "server", s.addr)
+		listing, err = s.headerKeys(ctx)
+	}
+	if err != nil {
+		return nil, s.listError(err)
+	}
+	present := make(map[string]bool, len(listing))
+	s.nums = make(map[string]int, len(listing))
+	var msgs []mailbox.Message
+	for _, u := range listing {
+		present[u.ID] = true
+		s.nums[u.ID] = u.Num
+		if _, done := st.UIDLs[u.ID]; !done {
+			msgs = append(msgs, mailbox.Message{Num: u.Num, UIDL: u.ID})
+		}
+	}
+	st.PruneUIDLs(present, time.Now(), UIDLGrace)
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	sizes, err := s.c.ListAll(ctx)
+	if err != nil {
+		return nil, s.listError(err)
+	}
+	for i := range msgs {
+		msgs[i].Size = sizes[msgs[i].Num]
+	}
+	return msgs, nil
+}
+
+func (s *Session) listError(err error) error {
+	return &mailbox.Error{Step: mailbox.StepList, Addr: s.addr, Err: err, Transient: s.c.broken != nil}
+}
+
+// headerKeys stands in for UIDL on servers without it: each message is
+// keyed by its Message-ID, Date and size, read with TOP n 0. A message
+// without a Message-ID is keyed by its whole header block instead, so that
+// two header-less messages of one size are not taken for one.
+func (s *Session) headerKeys(ctx context.Context) ([]UIDL, error) {
+	sizes, err := s.c.ListAll(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]UIDL, 0, len(sizes))
+	for num := 1; len(keys) < len(sizes); num++ {
+		size, ok := sizes[num]
+		if !ok {
+			continue // marked deleted in this session
+		}
+		rc, err := s.c.Top(ctx, num, 0)
+		if err != nil {
+			return nil, err
+		}
+		header, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, UIDL{Num: num, ID: headerKey(header, size)})
+	}
+	return keys, nil
+}
+
+func headerKey(header []byte, size int64) string {
+	h := sha256.New()
+	fields, _ := textproto.NewReader(bufio.NewReader(strings.NewReader(string(header)))).ReadMIMEHeader()
+	if id := fields.Get("Message-Id"); id != "" {
+		fmt.Fprintf(h, "%s\x00%s\x00%d", id, fields.Get("Date"), size)
+	} else {
+		fmt.Fprintf(h, "%s\x00%d", header, size)
+	}
+	return "hdr-" + hex.EncodeToString(h.Sum(nil))[:40]
+}
+
+// Fetch retrieves each message with RETR, streamed and dot-unstuffed.
+func (s *Session) Fetch(ctx context.Context, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error) error {
+	for _, m := range msgs {
+		body, err := s.c.Retr(ctx, m.Num)
+		if err != nil {
+			return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("%s: %w", m.Key(), err), Transient: s.c.broken != nil}
+		}
+		err = deliver(m, body)
+		if cerr := body.Close(); err == nil && cerr != nil {
+			err = &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("%s: %w", m.Key(), cerr), Transient: true}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Apply marks msgs deleted. The server removes them only when Logout sends
+// QUIT; a session that ends any other way deletes nothing (RFC 1939).
+// Messages are found by UIDL, so msgs may come from an earlier session
+// whose QUIT never happened; those no longer listed are already gone.
+func (s *Session) Apply(ctx context.Context, after mailbox.After, msgs []mailbox.Message) error {
+	switch after.Action {
+	case config.AfterNone:
+		return nil
+	case config.AfterDelete:
+	default:
+		return &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: fmt.Errorf("after = %q needs IMAP", after.Action)}
+	}
+	for _, m := range msgs {
+		num, ok := s.nums[m.UIDL]
+		if !ok {
+			continue
+		}
+		if err := s.c.Dele(ctx, num); err != nil {
+			return &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: fmt.Errorf("DELE %s: %w", m.Key(), err), Transient: s.c.broken != nil}
+		}
+		delete(s.nums, m.UIDL)
+	}
+	return nil
+}
+
+// Logout sends QUIT, which is what makes deletions take effect.
+func (s *Session) Logout(ctx context.Context) error {
+	if err := s.c.Quit(ctx); err != nil {
+		return &mailbox.Error{Step: mailbox.StepLogout, Addr: s.addr, Err: err, Transient: true}
+	}
+	return nil
+}
+
+// Close drops the connection without QUIT: nothing is deleted.
+func (s *Session) Close() error { return s.c.Close() }
