@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"net"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -34,10 +35,14 @@ var rules = []rule{
 		"Microsoft 365 Security Defaults block password sign-in for this mailbox. Either switch the account to OAuth2, or have an admin turn Security Defaults off (Entra admin center > Identity > Overview > Properties > Manage security defaults) and use an app password."},
 	{contains("basicauthblocked", "logondenied-basicauthblocked"),
 		"Basic authentication (passwords) is turned off for this tenant or mailbox. Use OAuth2, or an app password where the tenant allows them."},
-	{contains("authenticate failed", "login failed", "authenticationfailed", "invalid credentials", "[auth]", "authentication failed"),
+	{contains("5.7.139", "smtpclientauthentication is disabled"),
+		"Microsoft 365 has SMTP AUTH turned off for this tenant or mailbox, so notifications cannot be sent with a password or token. An admin can allow it for the mailbox: Microsoft 365 admin center > Users > the user > Mail > Manage email apps > Authenticated SMTP (or Set-CASMailbox -SmtpClientAuthenticationDisabled $false)."},
+	{contains("5.7.60", "sendasdenied"),
+		"The SMTP server refused to send as the From address: it must be the mailbox that signs in ([notify] from, or leave it out)."},
+	{contains("login failed", "authenticationfailed", "invalid credentials", "[auth]", "authentication failed"),
 		"The server refused the user name or password. Check username and the password source (password_env/password_file). For Microsoft 365 with MFA, use an app password (My Account > Security info > Add method > App password) or OAuth2; also check that IMAP/POP is enabled for the mailbox (Exchange admin center > Recipients > Mailboxes > the mailbox > Email apps)."},
 	{contains("user is authenticated but not connected"),
-		"Microsoft accepted the sign-in but cannot open the mailbox: username must be the mailbox the credentials belong to (or one it has FullAccess to)."},
+		"Microsoft accepted the sign-in but cannot open the mailbox: username must be the mailbox the credentials (or the OAuth2 token) belong to, or one that user has Full Access to. For app-only tokens (client_credentials), Exchange needs the app's service principal and a mailbox permission for it: New-ServicePrincipal and Add-MailboxPermission (see the README)."},
 	{contains("mailbox doesn't exist", "mailbox does not exist", "[nonexistent]", "no such mailbox", "folder not found", "unknown mailbox"),
 		"The folder does not exist on the server. Check the task's mailbox (and move_to); folder names are case-sensitive except INBOX, and sub-folders use the server's separator, e.g. \"INBOX/Invoices\" or \"Inbox.Invoices\"."},
 	{func(err error, _ string) bool {
@@ -75,7 +80,7 @@ func Hint(err error) string {
 		return ""
 	}
 	text := strings.ToLower(err.Error())
-	for _, r := range rules {
+	for _, r := range slices.Concat(identityRules, rules) {
 		if r.match(err, text) {
 			return r.hint
 		}

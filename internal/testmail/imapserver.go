@@ -30,6 +30,24 @@ type IMAPOptions struct {
 	// drops APPENDUID/COPYUID, as older servers do, so that a client's
 	// fallback to plain EXPUNGE can be observed.
 	NoUIDPlus bool
+	// KeepMove, with NoUIDPlus, still offers MOVE (without COPYUID), as
+	// some servers do.
+	KeepMove bool
+
+	// XOAUTH2, when set, offers AUTH=XOAUTH2 and AUTH=OAUTHBEARER beside
+	// PLAIN (imapsasl.go) and signs in a client whose user and token it
+	// accepts; a refused token gets a JSON failure challenge, then "NO
+	// AUTHENTICATE failed.", as from Exchange. NoXOAUTH2 withholds
+	// XOAUTH2, like servers that implement only the standard mechanism.
+	XOAUTH2   func(user, token string) bool
+	NoXOAUTH2 bool
+
+	// Fault, when set, is consulted before each LOGIN, SELECT and FETCH of
+	// a client (cmd is the command's name). A non-nil error is sent as the
+	// command's reply instead of running it (an *imap.Error carries NO or
+	// BAD and a response code such as UNAVAILABLE); ErrDrop closes the
+	// connection instead. Fault may block, to hold a client mid-run.
+	Fault func(cmd string) error
 }
 
 // IMAPServer is an in-process IMAP server on 127.0.0.1 with one user, built
@@ -51,6 +69,8 @@ type IMAPServer struct {
 	uidValidity map[string]uint32
 	fetched     []uint32
 	logins      int
+	// permanentFlags overrides what SELECT reports, when set.
+	permanentFlags []imap.Flag
 }
 
 // StoredMessage is one message as the server holds it.
@@ -86,6 +106,8 @@ func StartIMAP(opts IMAPOptions) (*IMAPServer, error) {
 	caps := imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapNamespace: {}}
 	if !opts.NoUIDPlus {
 		caps[imap.CapUIDPlus] = struct{}{}
+	}
+	if !opts.NoUIDPlus || opts.KeepMove {
 		caps[imap.CapMove] = struct{}{}
 	}
 	srvOpts := &imapserver.Options{
@@ -196,6 +218,21 @@ func (s *IMAPServer) FetchedUIDs() []uint32 {
 	return append([]uint32(nil), s.fetched...)
 }
 
+// SetPermanentFlags makes SELECT report flags as the folders' permanent
+// flags, e.g. without \* like Exchange Online, which keeps no custom
+// keywords.
+func (s *IMAPServer) SetPermanentFlags(flags []imap.Flag) {
+	s.mu.Lock()
+	s.permanentFlags = append([]imap.Flag{}, flags...)
+	s.mu.Unlock()
+}
+
+func (s *IMAPServer) permanentFlagsOverride() []imap.Flag {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.permanentFlags
+}
+
 // Logins returns how many clients logged in successfully.
 func (s *IMAPServer) Logins() int {
 	s.mu.Lock()
@@ -233,7 +270,7 @@ func (s *IMAPServer) newSession(c *imapserver.Conn) (imapserver.Session, *imapse
 		sess := &imapSession{UserSession: imapmemserver.NewUserSession(s.user), srv: s, internal: true}
 		return sess, &imapserver.GreetingData{PreAuth: true}, nil
 	}
-	return &imapSession{srv: s}, nil, nil
+	return &imapSession{srv: s, conn: c.NetConn()}, nil, nil
 }
 
 func (s *IMAPServer) uidValidityOf(mailbox string, internal uint32) uint32 {
@@ -276,10 +313,14 @@ type imapSession struct {
 	*imapmemserver.UserSession // nil until login
 
 	srv      *IMAPServer
-	internal bool // the server's own inspection, not counted
+	conn     net.Conn // the client's connection, for IMAPOptions.Fault
+	internal bool     // the server's own inspection, not counted
 }
 
 func (sess *imapSession) Login(username, password string) error {
+	if err := sess.fault("LOGIN"); err != nil {
+		return err
+	}
 	if err := sess.srv.user.Login(username, password); err != nil {
 		return err
 	}
@@ -289,11 +330,17 @@ func (sess *imapSession) Login(username, password string) error {
 }
 
 func (sess *imapSession) Select(mailbox string, options *imap.SelectOptions) (*imap.SelectData, error) {
+	if err := sess.fault("SELECT"); err != nil {
+		return nil, err
+	}
 	data, err := sess.UserSession.Select(mailbox, options)
 	if err != nil {
 		return nil, err
 	}
 	data.UIDValidity = sess.srv.uidValidityOf(mailbox, data.UIDValidity)
+	if flags := sess.srv.permanentFlagsOverride(); flags != nil {
+		data.PermanentFlags = flags
+	}
 	return data, nil
 }
 
@@ -331,10 +378,10 @@ func (sess *imapSession) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, 
 // COPYUID. The EXPUNGE responses reach the client through the poll that
 // follows every command.
 func (sess *imapSession) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
-	if sess.srv.opts.NoUIDPlus {
+	if sess.srv.opts.NoUIDPlus && !sess.srv.opts.KeepMove {
 		return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "MOVE is not supported"}
 	}
-	data, err := sess.Copy(numSet, dest)
+	data, err := sess.UserSession.Copy(numSet, dest)
 	if err != nil {
 		return err
 	}
@@ -346,6 +393,10 @@ func (sess *imapSession) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest
 	if err := sess.UserSession.Expunge(&imapserver.ExpungeWriter{}, &data.SourceUIDs); err != nil {
 		return err
 	}
+	if sess.srv.opts.NoUIDPlus {
+		return nil // COPYUID is part of UIDPLUS
+	}
+	data.UIDValidity = sess.srv.uidValidityOf(dest, data.UIDValidity)
 	return w.WriteCopyData(data)
 }
 
@@ -373,6 +424,9 @@ func (sess *imapSession) Rename(mailbox, newName string, options *imap.RenameOpt
 }
 
 func (sess *imapSession) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	if err := sess.fault("FETCH"); err != nil {
+		return err
+	}
 	err := sess.UserSession.Fetch(w, numSet, options)
 	if sess.internal || !fetchesWholeMessage(options) {
 		return err

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"mailtask/internal/auth"
 	"mailtask/internal/config"
 	"mailtask/internal/mailbox"
 	"mailtask/internal/state"
@@ -41,9 +42,9 @@ type Session struct {
 
 var _ mailbox.Session = (*Session)(nil)
 
-// Open connects to the account's server and logs in with USER/PASS: the
-// account-level counterpart of Dial.
-func Open(ctx context.Context, a *config.Account, password config.Secret, log *slog.Logger) (*Session, error) {
+// Open connects to the account's server and signs in with cred (USER/PASS
+// or AUTH, see signIn): the account-level counterpart of Dial.
+func Open(ctx context.Context, a *config.Account, cred auth.Credential, log *slog.Logger) (*Session, error) {
 	addr := net.JoinHostPort(a.Host, strconv.Itoa(a.Port))
 	tlsConfig, err := mailbox.TLSConfig(a)
 	if err != nil {
@@ -53,10 +54,12 @@ func Open(ctx context.Context, a *config.Account, password config.Secret, log *s
 	if err != nil {
 		return nil, dialError(addr, err)
 	}
-	if err := c.Login(ctx, a.Username, password.Reveal()); err != nil {
+	if err := signIn(ctx, c, cred); err != nil {
 		c.Close()
 		var se *ServerError
-		return nil, &mailbox.Error{Step: mailbox.StepLogin, Addr: addr, User: a.Username, Err: err, Transient: !errors.As(err, &se)}
+		var ce credentialError
+		transient := !errors.As(err, &se) && (!errors.As(err, &ce) || ce.transient())
+		return nil, &mailbox.Error{Step: mailbox.StepLogin, Addr: addr, User: cred.Username(), Err: err, Transient: transient}
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

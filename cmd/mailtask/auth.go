@@ -1,0 +1,281 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"mailtask/internal/auth"
+	"mailtask/internal/config"
+	"mailtask/internal/diagnose"
+)
+
+const authUsage = "usage: mailtask auth login [--config F] [--device] [--no-browser] ACCOUNT\n       mailtask auth status [--config F] [ACCOUNT]"
+
+func authCmd(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 {
+		return usageError{authUsage}
+	}
+	switch args[0] {
+	case "login":
+		return authLogin(ctx, e, args[1:])
+	case "status":
+		return authStatus(e, args[1:])
+	}
+	return usageError{authUsage}
+}
+
+func authLogin(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "auth login", "[--config F] [--device] [--no-browser] ACCOUNT")
+	cfgPath := fs.String("config", "", "configuration file")
+	device := fs.Bool("device", false, "sign in with a code on another device (for machines without a browser)")
+	noBrowser := fs.Bool("no-browser", false, "only print the sign-in URL; do not open a browser")
+	wait := fs.Duration("timeout", 10*time.Minute, "how long to wait for the sign-in")
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	acct, err := oauth2Account(cfg, "auth login", positional)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	src, err := auth.NewSource(acct, auth.Options{StateDir: cfg.StateDir, Log: log})
+	if err != nil {
+		return err
+	}
+	if w := auth.SecretExpiryWarning(acct, time.Now()); w != "" {
+		fmt.Fprintf(e.stderr, "warning: %s\n", w)
+	}
+	ctx, cancel := context.WithTimeout(ctx, *wait)
+	defer cancel()
+	o := acct.OAuth2
+
+	if !o.Delegated() {
+		fmt.Fprintf(e.stdout, "Account %q uses app-only tokens (client_credentials): there is no sign-in; tokens are fetched when needed.\nFetching one now to check the app registration...\n", acct.Name)
+		tok, err := src.Token(ctx)
+		if err != nil {
+			return authFailure(e, acct.Name, err)
+		}
+		fmt.Fprintf(e.stdout, "ok: the identity platform issued an app-only token, valid until %s.\nIf the mailbox still refuses it, see `mailtask check TASK`.\n", tok.Expiry.Local().Format(time.DateTime))
+		return nil
+	}
+
+	var rec *auth.Record
+	if *device || o.Flow == config.FlowDeviceCode {
+		rec, err = src.LoginDevice(ctx, func(c auth.DeviceCode) {
+			fmt.Fprintf(e.stdout, "To sign in as %s, open %s on any device and enter the code %s", acct.Username, c.VerificationURI, c.UserCode)
+			if !c.Expires.IsZero() {
+				fmt.Fprintf(e.stdout, " (valid until %s)", c.Expires.Local().Format(time.TimeOnly))
+			}
+			fmt.Fprintln(e.stdout, ".\nWaiting for the sign-in...")
+		})
+	} else {
+		rec, err = src.LoginBrowser(ctx, func(url string) {
+			fmt.Fprintf(e.stdout, "Open this page in a browser on this machine and sign in as %s:\n\n  %s\n\nWaiting for the browser to return to %s ...\n(On a machine without a browser, use --device, or forward the port with ssh -L.)\n", acct.Username, url, o.RedirectURL)
+			if !*noBrowser {
+				openBrowser(url)
+			}
+		})
+	}
+	if err != nil {
+		return authFailure(e, acct.Name, err)
+	}
+	who := rec.User
+	if who == "" {
+		who = "(the identity platform did not say who)"
+	}
+	fmt.Fprintf(e.stdout, "Signed in as %s. Tokens stored in %s.\n", who, src.Store().Path(acct.Name))
+	if rec.User != "" && !strings.EqualFold(rec.User, acct.Username) {
+		fmt.Fprintf(e.stdout, "note: the token belongs to %s, but the account's username is %s. Microsoft answers \"User is authenticated but not connected.\" unless %s has Full Access to that mailbox; sign in as the mailbox's user otherwise.\n", rec.User, acct.Username, rec.User)
+	}
+	return nil
+}
+
+// authFailure reports a failed sign-in or token request with its hint.
+func authFailure(e *env, account string, err error) error {
+	fmt.Fprintf(e.stderr, "mailtask: account %q: %v\n", account, err)
+	if hint := diagnose.Hint(err); hint != "" {
+		fmt.Fprintf(e.stderr, "hint: %s\n", hint)
+	}
+	return silentFailure
+}
+
+// oauth2Account resolves the one ACCOUNT argument to an auth = "oauth2"
+// account.
+func oauth2Account(cfg *config.Config, cmd string, positional []string) (*config.Account, error) {
+	names := oauth2Accounts(cfg)
+	if len(positional) != 1 {
+		return nil, usageError{fmt.Sprintf("%s needs exactly one account name (OAuth2 accounts: %s)", cmd, listOrNone(names))}
+	}
+	a := cfg.Accounts[positional[0]]
+	switch {
+	case a == nil:
+		return nil, usageError{fmt.Sprintf("no account %q in %s (OAuth2 accounts: %s)", positional[0], cfg.File, listOrNone(names))}
+	case a.Auth != config.AuthOAuth2:
+		return nil, usageError{fmt.Sprintf("account %q uses auth = %q; %s is for auth = \"oauth2\" accounts (%s)", a.Name, a.Auth, cmd, listOrNone(names))}
+	}
+	return a, nil
+}
+
+func oauth2Accounts(cfg *config.Config) []string {
+	var names []string
+	for name, a := range cfg.Accounts {
+		if a.Auth == config.AuthOAuth2 {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+func listOrNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// openBrowser shows url in the desktop's browser when there is a desktop;
+// the URL is printed either way.
+func openBrowser(url string) {
+	var cmd *exec.Cmd
+	switch runtime.GOOS {
+	case "darwin":
+		cmd = exec.Command("open", url)
+	case "windows":
+		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", url)
+	default:
+		if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
+			return
+		}
+		cmd = exec.Command("xdg-open", url)
+	}
+	if cmd.Start() == nil {
+		go cmd.Wait() // reap it; xdg-open and friends exit at once
+	}
+}
+
+func authStatus(e *env, args []string) error {
+	fs := newFlags(e, "auth status", "[--config F] [ACCOUNT]")
+	cfgPath := fs.String("config", "", "configuration file")
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	names := oauth2Accounts(cfg)
+	if len(positional) > 0 {
+		a, err := oauth2Account(cfg, "auth status", positional)
+		if err != nil {
+			return err
+		}
+		names = []string{a.Name}
+	}
+	if len(names) == 0 {
+		fmt.Fprintf(e.stdout, "No account in %s uses auth = \"oauth2\".\n", cfg.File)
+		return nil
+	}
+	needLogin := false
+	now := time.Now()
+	store := auth.Store{Dir: auth.StoreDir(cfg.StateDir)}
+	for i, name := range names {
+		if i > 0 {
+			fmt.Fprintln(e.stdout)
+		}
+		a := cfg.Accounts[name]
+		o := a.OAuth2
+		fmt.Fprintf(e.stdout, "%s: %s, client %s\n", name, describeAuth(a), o.ClientID)
+		line := func(k, format string, args ...any) {
+			fmt.Fprintf(e.stdout, "  %-14s %s\n", k, fmt.Sprintf(format, args...))
+		}
+		line("username", "%s", a.Username)
+		line("scopes", "%s", strings.Join(o.Scopes, " "))
+		var warnings []string
+		if !o.ClientSecretExpires.IsZero() {
+			exp := o.ClientSecretExpires.In(time.Local)
+			line("client secret", "expires %s (%s)", exp.Format(time.DateOnly), relative(exp, now))
+		}
+		if w := auth.SecretExpiryWarning(a, now); w != "" {
+			warnings = append(warnings, w)
+		}
+		rec, err := store.Load(name)
+		switch {
+		case err != nil:
+			warnings = append(warnings, err.Error())
+		case rec == nil && o.Delegated():
+			line("tokens", "none: not signed in; run `mailtask auth login %s`", name)
+			needLogin = true
+		case rec == nil:
+			line("tokens", "none yet (app-only tokens are fetched when needed)")
+		default:
+			if rec.User != "" {
+				line("signed in as", "%s", rec.User)
+			}
+			if !rec.SignedIn.IsZero() {
+				line("signed in", "%s (%s, %s)", rec.SignedIn.Local().Format(time.DateTime), relative(rec.SignedIn, now), rec.Flow)
+			}
+			switch {
+			case rec.AccessToken == "":
+				line("access token", "none")
+			case rec.Expiry.After(now):
+				line("access token", "valid until %s (%s)", rec.Expiry.Local().Format(time.DateTime), relative(rec.Expiry, now))
+			default:
+				line("access token", "expired %s (renewed at the next run)", relative(rec.Expiry, now))
+			}
+			if rec.RefreshToken != "" {
+				line("refresh token", "issued %s (%s)", rec.RefreshIssued.Local().Format(time.DateTime), relative(rec.RefreshIssued, now))
+			} else if o.Delegated() {
+				line("refresh token", "none: run `mailtask auth login %s`", name)
+				needLogin = true
+			}
+			if w := auth.RefreshAgeWarning(rec, now); w != "" {
+				warnings = append(warnings, w)
+			}
+			if rec.User != "" && !strings.EqualFold(rec.User, a.Username) {
+				warnings = append(warnings, fmt.Sprintf("the token belongs to %s, not to username %s: this works only if %s has Full Access to that mailbox", rec.User, a.Username, rec.User))
+			}
+		}
+		for _, w := range warnings {
+			fmt.Fprintf(e.stdout, "  warning: %s\n", w)
+		}
+	}
+	if needLogin {
+		return silentFailure
+	}
+	return nil
+}
+
+// relative says how far t is from now: "in 17 days", "12 minutes ago".
+func relative(t, now time.Time) string {
+	d := t.Sub(now)
+	prefix, suffix := "in ", ""
+	if d < 0 {
+		d, prefix, suffix = -d, "", " ago"
+	}
+	var s string
+	switch {
+	case d >= 36*time.Hour:
+		s = auth.Days(d)
+	case d >= 2*time.Hour:
+		s = fmt.Sprintf("%d hours", int(d.Hours()))
+	case int(d.Minutes()) == 1:
+		s = "1 minute"
+	default:
+		s = fmt.Sprintf("%d minutes", int(d.Minutes()))
+	}
+	return prefix + s + suffix
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"mailtask/internal/auth"
+	"mailtask/internal/config"
+	"mailtask/internal/diagnose"
+	"mailtask/tasks/popimap"
+)
+
+func check(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "check", "[--config F] [--log-level L] TASK")
+	cfgPath := fs.String("config", "", "configuration file")
+	level := fs.String("log-level", "warn", "log detail: debug, info, warn or error")
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	lvl, err := logLevel(*level)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	name, err := oneTaskName("check", positional, cfg.TaskNames())
+	if err != nil {
+		return err
+	}
+	task := cfg.Task(name)
+	if task == nil {
+		return usageError{fmt.Sprintf("no task %q in %s (tasks: %s)", name, cfg.File, strings.Join(cfg.TaskNames(), ", "))}
+	}
+	acct := cfg.Accounts[task.Account]
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
+
+	fmt.Fprintf(e.stdout, "check %s: account %q, %s %s:%d, %s\n", task.Name, acct.Name, acct.Protocol, acct.Host, acct.Port, describeAuth(acct))
+	for _, w := range authWarnings(cfg, acct) {
+		fmt.Fprintf(e.stdout, "  warning: %s\n", w)
+	}
+	ok := popimap.Check(ctx, cfg, task, log, func(s popimap.CheckStep) {
+		if s.Err == nil {
+			fmt.Fprintf(e.stdout, "  %-13s ok      %s\n", s.Name, s.Detail)
+			return
+		}
+		fmt.Fprintf(e.stdout, "  %-13s failed  %v\n", s.Name, s.Err)
+		if hint := diagnose.Hint(s.Err); hint != "" {
+			fmt.Fprintf(e.stdout, "  hint: %s\n", hint)
+		}
+	})
+	if !ok {
+		return silentFailure
+	}
+	fmt.Fprintf(e.stdout, "%s: ok, a run can reach its mailbox\n", task.Name)
+	return nil
+}
+
+func describeAuth(a *config.Account) string {
+	if a.Auth != config.AuthOAuth2 {
+		return "password"
+	}
+	o := a.OAuth2
+	s := fmt.Sprintf("oauth2 (%s, %s", o.Provider, o.Flow)
+	if o.Tenant != "" {
+		s += ", tenant " + o.Tenant
+	}
+	return s + ")"
+}
+
+// authWarnings are what needs an admin's attention soon: a client secret
+// about to expire, a Microsoft refresh token close to its idle limit.
+func authWarnings(cfg *config.Config, a *config.Account) []string {
+	if a.Auth != config.AuthOAuth2 {
+		return nil
+	}
+	now := time.Now()
+	var ws []string
+	if w := auth.SecretExpiryWarning(a, now); w != "" {
+		ws = append(ws, w)
+	}
+	rec, err := auth.Store{Dir: auth.StoreDir(cfg.StateDir)}.Load(a.Name)
+	if err != nil {
+		ws = append(ws, err.Error())
+	} else if w := auth.RefreshAgeWarning(rec, now); w != "" {
+		ws = append(ws, w)
+	}
+	return ws
+}

@@ -1,0 +1,282 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"mailtask/internal/clock"
+	"mailtask/internal/config"
+)
+
+// Options are what a Source needs besides the account.
+type Options struct {
+	// StateDir is the configuration's state_dir; the token store lives in
+	// its "tokens" directory.
+	StateDir string
+	Log      *slog.Logger
+	// Clock tells token expiry and paces device-code polling; nil means
+	// the real one.
+	Clock clock.Clock
+	// HTTPClient talks to the identity endpoints; nil means
+	// NewHTTPClient with the account's timeout.
+	HTTPClient *http.Client
+}
+
+// ReuseMargin is how long before its expiry an access token stops being
+// reused: a run must not start with a token that expires mid-way.
+const ReuseMargin = 5 * time.Minute
+
+// lockWait bounds the wait for another process's token refresh.
+const lockWait = 2 * time.Minute
+
+// AccessToken is a bearer token ready to present to a mail server.
+type AccessToken struct {
+	value  secret
+	Expiry time.Time
+	// User is who the token acts for; "" for app-only tokens.
+	User string
+}
+
+// Bearer returns the token itself, for the SASL exchange and nothing else.
+func (t AccessToken) Bearer() string { return string(t.value) }
+
+// String describes t without the token.
+func (t AccessToken) String() string {
+	return fmt.Sprintf("access token for %q until %s", t.User, t.Expiry.Format(time.RFC3339))
+}
+
+// GoString is String, for %#v.
+func (t AccessToken) GoString() string { return t.String() }
+
+// LogValue keeps the token out of structured logs.
+func (t AccessToken) LogValue() slog.Value { return slog.StringValue(t.String()) }
+
+// TokenSource yields access tokens.
+type TokenSource interface {
+	Token(ctx context.Context) (AccessToken, error)
+}
+
+// Source is an account's OAuth2 token source backed by the token store:
+// it reuses the stored access token while it has more than ReuseMargin
+// left, and otherwise gets a new one (refresh token, or client
+// credentials for app-only accounts) under the store's lock, saving every
+// new token, and every rotated refresh token, before returning it.
+type Source struct {
+	account *config.Account
+	o       *config.OAuth2
+	ep      oauth2.Endpoint
+	store   Store
+	http    *http.Client
+	clock   clock.Clock
+	log     *slog.Logger
+}
+
+var _ TokenSource = (*Source)(nil)
+
+// NewSource returns the token source of a validated auth = "oauth2"
+// account.
+func NewSource(a *config.Account, opts Options) (*Source, error) {
+	if a.Auth != config.AuthOAuth2 || a.OAuth2 == nil {
+		return nil, fmt.Errorf("account %q: auth is %q, not \"oauth2\"", a.Name, a.Auth)
+	}
+	s := &Source{
+		account: a,
+		o:       a.OAuth2,
+		ep:      endpoint(a.OAuth2),
+		store:   Store{Dir: StoreDir(opts.StateDir)},
+		http:    opts.HTTPClient,
+		clock:   opts.Clock,
+		log:     opts.Log,
+	}
+	if s.http == nil {
+		s.http = NewHTTPClient(a.Timeout.Std())
+	}
+	if s.clock == nil {
+		s.clock = clock.Real
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s, nil
+}
+
+// Account is the account the source serves.
+func (s *Source) Account() *config.Account { return s.account }
+
+// Store is where the source keeps its tokens.
+func (s *Source) Store() Store { return s.store }
+
+// Record returns what the store holds for the account, or nil.
+func (s *Source) Record() (*Record, error) { return s.store.Load(s.account.Name) }
+
+// Token returns an access token valid for at least ReuseMargin.
+func (s *Source) Token(ctx context.Context) (AccessToken, error) {
+	lockCtx, cancel := context.WithTimeout(ctx, lockWait)
+	unlock, err := s.store.Lock(lockCtx, s.account.Name)
+	cancel()
+	if err != nil {
+		return AccessToken{}, err
+	}
+	defer unlock()
+	rec, err := s.store.Load(s.account.Name)
+	if err != nil {
+		return AccessToken{}, err
+	}
+	if s.reusable(rec) {
+		s.log.Debug("reusing stored access token", "account", s.account.Name, "expires", rec.Expiry)
+		return AccessToken{value: rec.AccessToken, Expiry: rec.Expiry, User: rec.User}, nil
+	}
+	if s.o.Delegated() {
+		rec, err = s.refresh(ctx, rec)
+	} else {
+		rec, err = s.appOnly(ctx)
+	}
+	if err != nil {
+		return AccessToken{}, err
+	}
+	return AccessToken{value: rec.AccessToken, Expiry: rec.Expiry, User: rec.User}, nil
+}
+
+// reusable reports whether rec's access token was issued for the
+// configuration as it stands and lives on for more than ReuseMargin.
+func (s *Source) reusable(rec *Record) bool {
+	return rec != nil && s.sameClient(rec) && rec.AccessToken != "" &&
+		slices.Equal(rec.Scopes, s.o.Scopes) && (rec.Flow == config.FlowClientCredentials) == !s.o.Delegated() &&
+		s.clock.Now().Add(ReuseMargin).Before(rec.Expiry)
+}
+
+// sameClient reports whether rec was issued to the configured app.
+func (s *Source) sameClient(rec *Record) bool {
+	return rec.Provider == s.o.Provider && rec.ClientID == s.o.ClientID && strings.EqualFold(rec.Tenant, s.o.Tenant)
+}
+
+// refresh redeems rec's refresh token. The refresh token in the reply
+// replaces the old one on disk before anything else happens: Microsoft
+// rotates them on each use and may refuse the old one from then on.
+func (s *Source) refresh(ctx context.Context, rec *Record) (*Record, error) {
+	name := s.account.Name
+	switch {
+	case rec == nil:
+		return nil, &NotSignedInError{Account: name, Reason: "no one has signed in yet"}
+	case rec.Flow == config.FlowClientCredentials || rec.RefreshToken == "":
+		return nil, &NotSignedInError{Account: name, Reason: "the token store holds no refresh token"}
+	case !s.sameClient(rec):
+		return nil, &NotSignedInError{Account: name, Reason: fmt.Sprintf("the stored sign-in was made for client %s (tenant %q), but the configuration now names client %s (tenant %q)", rec.ClientID, rec.Tenant, s.o.ClientID, s.o.Tenant)}
+	}
+	form := url.Values{
+		"grant_type":    {"refresh_token"},
+		"refresh_token": {string(rec.RefreshToken)},
+		"client_id":     {s.o.ClientID},
+		"scope":         {strings.Join(s.o.Scopes, " ")},
+	}
+	if err := s.addClientSecret(form); err != nil {
+		return nil, err
+	}
+	g, err := s.postToken(ctx, "token refresh", form)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	next := *rec
+	next.AccessToken, next.Expiry, next.Scopes = g.access, g.expiry, slices.Clone(s.o.Scopes)
+	if g.refresh != "" && g.refresh != rec.RefreshToken {
+		next.RefreshToken, next.RefreshIssued = g.refresh, now
+	}
+	if err := s.store.Save(&next); err != nil {
+		return nil, fmt.Errorf("account %q: the identity platform issued a new refresh token that could not be saved, so the next run may need `mailtask auth login %s`: %w", name, name, err)
+	}
+	s.log.Debug("access token refreshed", "account", name, "expires", next.Expiry, "refresh_token_rotated", next.RefreshIssued.Equal(now))
+	return &next, nil
+}
+
+// appOnly gets an app-only token with the client credentials; there is no
+// refresh token and no sign-in.
+func (s *Source) appOnly(ctx context.Context) (*Record, error) {
+	form := url.Values{
+		"grant_type": {"client_credentials"},
+		"client_id":  {s.o.ClientID},
+		"scope":      {strings.Join(s.o.Scopes, " ")},
+	}
+	if err := s.addClientSecret(form); err != nil {
+		return nil, err
+	}
+	g, err := s.postToken(ctx, "app-only token", form)
+	if err != nil {
+		return nil, err
+	}
+	rec := s.newRecord(config.FlowClientCredentials, g)
+	if err := s.store.Save(rec); err != nil {
+		// The token is good; only its reuse by the next run is lost.
+		s.log.Warn("could not keep the app-only token for the next run", "account", s.account.Name, "err", err)
+	}
+	s.log.Debug("app-only token issued", "account", s.account.Name, "expires", rec.Expiry)
+	return rec, nil
+}
+
+func (s *Source) newRecord(flow string, g *grant) *Record {
+	now := s.clock.Now()
+	rec := &Record{
+		Account:     s.account.Name,
+		Provider:    s.o.Provider,
+		Flow:        flow,
+		Tenant:      s.o.Tenant,
+		ClientID:    s.o.ClientID,
+		Scopes:      slices.Clone(s.o.Scopes),
+		AccessToken: g.access,
+		Expiry:      g.expiry,
+	}
+	if flow != config.FlowClientCredentials {
+		rec.User = identity(g)
+		rec.SignedIn = now
+		rec.RefreshToken, rec.RefreshIssued = g.refresh, now
+	}
+	return rec
+}
+
+// addClientSecret adds the client secret to a token request, in the body
+// (what Entra and Google both accept); public clients have none.
+func (s *Source) addClientSecret(form url.Values) error {
+	secret, err := s.account.ResolveClientSecret()
+	if err != nil {
+		return err
+	}
+	if secret != "" {
+		form.Set("client_secret", secret.Reveal())
+	}
+	return nil
+}
+
+// saveSignIn stores the tokens of a completed sign-in, replacing whatever
+// the account had.
+func (s *Source) saveSignIn(ctx context.Context, flow string, g *grant) (*Record, error) {
+	if g.refresh == "" {
+		return nil, fmt.Errorf("account %q: the identity platform issued no refresh token, so runs could not renew access; for Microsoft, scopes must include %q", s.account.Name, config.ScopeOfflineAccess)
+	}
+	rec := s.newRecord(flow, g)
+	lockCtx, cancel := context.WithTimeout(ctx, lockWait)
+	defer cancel()
+	unlock, err := s.store.Lock(lockCtx, s.account.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := s.store.Save(rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// isCode reports whether err is an identity-platform refusal with code.
+func isCode(err error, code string) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == code
+}

@@ -1,0 +1,48 @@
+package pop3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"mailtask/internal/auth"
+)
+
+// signIn authenticates with cred: USER/PASS for a password, which every
+// server takes; otherwise AUTH with the mechanism cred picks from the SASL
+// line of CAPA (none listed: XOAUTH2, which Exchange takes).
+func signIn(ctx context.Context, c *Client, cred auth.Credential) error {
+	if pass, ok := cred.Password(); ok {
+		return c.Login(ctx, cred.Username(), pass)
+	}
+	caps, err := c.Capabilities(ctx)
+	if err != nil {
+		return err
+	}
+	mech, err := cred.SASL(ctx, caps["SASL"])
+	if err != nil {
+		return credentialError{err}
+	}
+	err = c.Authenticate(ctx, mech)
+	// The mechanism saw the failure challenge, also one it answered (the
+	// client keeps only those a mechanism cannot answer), and describes
+	// it the way IMAP sessions do.
+	var se *ServerError
+	if errors.As(err, &se) {
+		if challenge := auth.FailureChallenge(mech); challenge != "" {
+			se.Challenge = challenge
+			return fmt.Errorf("pop3 %s: %w", c.addr, se)
+		}
+	}
+	return err
+}
+
+// credentialError marks a failure to produce the credential (no sign-in
+// yet, a refused refresh, no token mechanism on the server), as opposed to
+// one of the connection: only a temporary identity-platform failure is
+// worth retrying.
+type credentialError struct{ error }
+
+func (e credentialError) Unwrap() error { return e.error }
+
+func (e credentialError) transient() bool { return auth.IsTemporary(e.error) }

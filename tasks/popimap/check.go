@@ -1,0 +1,181 @@
+package popimap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/emersion/go-sasl"
+
+	"mailtask/internal/auth"
+	"mailtask/internal/config"
+	"mailtask/internal/mailbox"
+	"mailtask/internal/state"
+)
+
+// CheckStep is one step of Check, reported as it ends.
+type CheckStep struct {
+	Name   string // "token", "password", "connect", "TLS", "authenticate", "list folders", "select", "messages"
+	Detail string // what was found
+	Err    error  // nil when the step succeeded
+}
+
+// Check goes through what a run of task does before it fetches anything —
+// credentials, connect, TLS, authenticate, list folders, select, count —
+// reporting each step as it ends, and stops at the first that fails. It
+// changes nothing: no state, no files, no flags (an OAuth2 token it renews
+// is kept, as a run would). It reports whether every step succeeded.
+func Check(ctx context.Context, cfg *config.Config, task *config.Task, log *slog.Logger, report func(CheckStep)) bool {
+	acct := cfg.Accounts[task.Account]
+	opts := auth.Options{StateDir: cfg.StateDir, Log: log}
+	var cred auth.Credential
+	if acct.Auth == config.AuthOAuth2 {
+		src, err := auth.NewSource(acct, opts)
+		if err != nil {
+			report(CheckStep{Name: "token", Err: err})
+			return false
+		}
+		tok, err := src.Token(ctx)
+		if err != nil {
+			report(CheckStep{Name: "token", Err: err})
+			return false
+		}
+		who := tok.User
+		if who == "" {
+			who = "app-only"
+		}
+		report(CheckStep{Name: "token", Detail: fmt.Sprintf("%s, valid until %s", who, tok.Expiry.Local().Format(time.DateTime))})
+		cred = auth.Bearer(acct.Username, src)
+	} else {
+		var err error
+		if cred, err = auth.New(acct, opts); err != nil {
+			report(CheckStep{Name: "password", Err: err})
+			return false
+		}
+	}
+
+	addr := net.JoinHostPort(acct.Host, strconv.Itoa(acct.Port))
+	rec := &mechRecorder{Credential: cred}
+	sess, err := open(ctx, acct, rec, log)
+	if err != nil {
+		reportOpenFailure(acct, addr, err, report)
+		return false
+	}
+	defer sess.Close()
+	reportOpened(acct, addr, rec, report)
+
+	if lister, ok := sess.(interface {
+		Folders(context.Context) ([]string, error)
+	}); ok {
+		folders, err := lister.Folders(ctx)
+		if err != nil {
+			report(CheckStep{Name: "list folders", Err: err})
+			return false
+		}
+		detail := fmt.Sprintf("%d folders", len(folders))
+		if len(folders) == 1 {
+			detail = "1 folder"
+		}
+		report(CheckStep{Name: "list folders", Detail: detail})
+	} else {
+		report(CheckStep{Name: "list folders", Detail: "POP3 has only the inbox"})
+	}
+
+	uidValidity, err := sess.Select(ctx, task.Mailbox, afterActions(task))
+	if err != nil {
+		report(CheckStep{Name: "select", Err: err})
+		return false
+	}
+	detail := task.Mailbox
+	if acct.Protocol == config.ProtocolIMAP {
+		detail += fmt.Sprintf(" (UIDVALIDITY %d)", uidValidity)
+	}
+	report(CheckStep{Name: "select", Detail: detail})
+
+	all, err := sess.New(ctx, &state.State{UIDLs: map[string]time.Time{}})
+	if err != nil {
+		report(CheckStep{Name: "messages", Err: err})
+		return false
+	}
+	detail = fmt.Sprintf("%d in %s", len(all), task.Mailbox)
+	// The task's state is read, never saved: New may prune it in memory.
+	if st, err := state.Load(cfg.StateDir, task.Name); err == nil {
+		untaken := len(all)
+		if st.UIDValidity == uidValidity {
+			if fresh, err := sess.New(ctx, st); err == nil {
+				untaken = len(fresh)
+			}
+		}
+		detail += fmt.Sprintf(", %d not yet taken by task %q", untaken, task.Name)
+	}
+	report(CheckStep{Name: "messages", Detail: detail})
+	if err := sess.Logout(ctx); err != nil {
+		log.Debug("logout after check", "err", err)
+	}
+	return true
+}
+
+// openSteps are the steps a session's opening goes through, with the
+// mailbox step each stands for.
+var openSteps = []struct {
+	name string
+	step mailbox.Step
+}{{"connect", mailbox.StepConnect}, {"TLS", mailbox.StepTLS}, {"authenticate", mailbox.StepLogin}}
+
+func reportOpenFailure(acct *config.Account, addr string, err error, report func(CheckStep)) {
+	failed := mailbox.StepConnect
+	var me *mailbox.Error
+	if errors.As(err, &me) {
+		failed = me.Step
+	}
+	for _, s := range openSteps {
+		if s.step == failed {
+			report(CheckStep{Name: s.name, Err: err})
+			return
+		}
+		report(CheckStep{Name: s.name, Detail: openedDetail(acct, addr, s.step, "")})
+	}
+}
+
+func reportOpened(acct *config.Account, addr string, rec *mechRecorder, report func(CheckStep)) {
+	for _, s := range openSteps {
+		report(CheckStep{Name: s.name, Detail: openedDetail(acct, addr, s.step, rec.mech)})
+	}
+}
+
+func openedDetail(acct *config.Account, addr string, step mailbox.Step, mech string) string {
+	switch step {
+	case mailbox.StepConnect:
+		return addr
+	case mailbox.StepTLS:
+		if acct.TLS == config.TLSNone {
+			return "none (tls = \"none\", loopback only)"
+		}
+		return acct.TLS
+	}
+	if mech == "" {
+		mech = "LOGIN"
+		if acct.Protocol == config.ProtocolPOP3 {
+			mech = "USER/PASS"
+		}
+	}
+	return fmt.Sprintf("as %s with %s", acct.Username, mech)
+}
+
+// mechRecorder notes which SASL mechanism the session used.
+type mechRecorder struct {
+	auth.Credential
+	mech string
+}
+
+func (m *mechRecorder) SASL(ctx context.Context, offered []string) (sasl.Client, error) {
+	c, err := m.Credential.SASL(ctx, offered)
+	if err == nil {
+		m.mech, _, _ = c.Start()
+	}
+	return c, err
+}
