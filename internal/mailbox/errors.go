@@ -3,7 +3,10 @@ package mailbox
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"strings"
+	"syscall"
 )
 
 // Step names the stage of a session at which something failed; an admin
@@ -45,7 +48,9 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // IsTransient reports whether err is worth retrying unchanged: network
-// failures and timeouts are, a refused login or a missing folder are not.
+// failures and timeouts are, and so are replies in which the server says it
+// is busy, throttling or briefly unavailable; a refused login or a missing
+// folder are not.
 func IsTransient(err error) bool {
 	var me *Error
 	if errors.As(err, &me) && me.Transient {
@@ -55,6 +60,47 @@ func IsTransient(err error) bool {
 	if errors.As(err, &ne) && ne.Timeout() {
 		return true
 	}
+	for _, errno := range transientErrnos {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	if me == nil {
+		// Only a session's failures are judged by their text: elsewhere
+		// (a state file, a destination) the same words mean something else.
+		return false
+	}
 	var oe *net.OpError
-	return errors.As(err, &oe) && me != nil && (me.Step == StepConnect || me.Step == StepFetch)
+	if errors.As(err, &oe) && (me.Step == StepConnect || me.Step == StepFetch) {
+		return true
+	}
+	// A connection the server dropped or the client closed after a reply it
+	// could not parse (Exchange's unknown [Error="..."] codes do that).
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	text := strings.ToLower(me.Err.Error())
+	for _, marker := range transientReplies {
+		if strings.Contains(text, marker) {
+			return true
+		}
+	}
+	return false
+}
+
+// transientErrnos are network failures that a later attempt may not meet.
+var transientErrnos = []error{
+	syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED, syscall.EPIPE,
+	syscall.ETIMEDOUT, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ENETDOWN,
+}
+
+// transientReplies are, lower-cased, what servers say when they want a
+// client to come back later: IMAP response codes (RFC 5530), POP3 ones
+// (RFC 3206), Exchange Online's throttling and outage texts, and the
+// go-imap client's complaint about a reply it could not parse.
+var transientReplies = []string{
+	"[unavailable]", "[inuse]", "[serverbug]", // IMAP
+	"[sys/temp]", "[in-use]", // POP3
+	"throttl", "server unavailable", "server busy", "try again later", "temporarily unavailable", // Exchange and others
+	"in resp-text", "in response:", // go-imap: unparseable reply, connection closed
 }

@@ -50,7 +50,7 @@ type Failure struct {
 type Run struct {
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"duration_ns"`
-	Outcome  string        `json:"outcome"` // "ok" | "failed"
+	Outcome  string        `json:"outcome"` // "ok" | "stopped" | "failed"
 	Error    string        `json:"error,omitempty"`
 	Hint     string        `json:"hint,omitempty"`
 	Seen     int           `json:"seen"`

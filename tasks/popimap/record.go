@@ -15,10 +15,14 @@ func recordRun(st *state.State, sum Summary, started time.Time, runErr error) er
 		Duration: sum.Duration,
 		Outcome:  "ok",
 		Seen:     sum.Seen,
+		Matched:  sum.Seen - sum.Unmatched,
 		Saved:    sum.Saved,
 		Failed:   sum.Failed,
 		Files:    sum.Files,
 		Bytes:    sum.Bytes,
+	}
+	if sum.Stopped {
+		rec.Outcome = "stopped" // cleanly, on request; what was taken is committed
 	}
 	if runErr != nil {
 		rec.Outcome = "failed"

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"mailtask/internal/clock"
+	"mailtask/internal/config"
+	"mailtask/internal/metrics"
+	"mailtask/internal/notify"
+	"mailtask/internal/scheduler"
+	"mailtask/tasks/popimap"
+)
+
+// stopGrace bounds a graceful stop: runs still going this long after the
+// stop signal are abandoned (nothing uncommitted is kept, and the next run
+// takes those messages again). Service managers should wait a little
+// longer than this before killing the process (contrib/ sets 60s).
+const stopGrace = 45 * time.Second
+
+// runDaemon is `mailtask run`: every task with a schedule, until stopped.
+func runDaemon(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "run", "[--config F]")
+	cfgPath := fs.String("config", "", "configuration file")
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) > 0 {
+		return usageError{fmt.Sprintf("run takes no arguments (got %q); it runs every task that has a schedule", positional)}
+	}
+	path := config.Find(*cfgPath)
+	cfg, err := loadDaemonConfig(path)
+	if err != nil {
+		return err
+	}
+	stop := e.gracefulStop()
+	level := new(slog.LevelVar)
+	level.Set(cfg.Level())
+	log := newLogger(e.stderr, cfg.LogFormat, level)
+
+	var current atomic.Pointer[config.Config] // the configuration in force
+	current.Store(cfg)
+	m := metrics.New()
+	m.WatchCredentials(func() []metrics.Credential { return credentials(current.Load()) })
+	sched, err := scheduler.New(cfg, scheduler.Options{Run: popimap.NotifyFailures(popimap.Unattended(clock.Real), log), Log: log, Metrics: m, Stop: stop})
+	if err != nil {
+		return err
+	}
+	if cfg.Listen != "" {
+		ln, err := net.Listen("tcp", cfg.Listen)
+		if err != nil {
+			return fmt.Errorf("listen (%s: listen): %w", cfg.File, err)
+		}
+		srv := &http.Server{Handler: m.Handler(sched.Health), ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		log.Info("serving /metrics and /healthz", "listen", ln.Addr().String())
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	runCtx, abandon := context.WithCancel(ctx)
+	defer abandon()
+	done := make(chan error, 1)
+	go func() { done <- sched.Run(runCtx) }()
+	go notify.Digests(runCtx, cfg, clock.Real, log)
+	log.Info("mailtask daemon started", "config", cfg.File, "pid", os.Getpid(), "tasks", len(sched.Tasks()), "max_concurrent_tasks", cfg.MaxConcurrentTasks)
+
+	var grace <-chan time.Time
+	abandoned := false
+	for {
+		select {
+		case <-hup:
+			if next := reload(path, cfg, sched, level, log); next != nil {
+				current.Store(next)
+			}
+		case <-stop:
+			stop = nil
+			log.Info("stop requested: no new runs; runs in progress finish the message in hand, commit and log out (signal again to exit at once)", "grace", stopGrace)
+			grace = time.After(stopGrace)
+		case <-grace:
+			grace = nil
+			abandoned = true
+			log.Warn("runs did not finish within the grace period; abandoning them (what they committed stays)", "grace", stopGrace)
+			abandon()
+		case err := <-done:
+			if err == nil && abandoned {
+				err = fmt.Errorf("runs were abandoned after %s", stopGrace)
+			}
+			if err == nil && ctx.Err() != nil {
+				err = ctx.Err()
+			}
+			if err != nil {
+				log.Error("mailtask daemon stopped uncleanly", "err", err)
+				return silentFailure
+			}
+			log.Info("mailtask daemon stopped")
+			return nil
+		}
+	}
+}
+
+// reload applies the file at path and returns it, or keeps the running
+// configuration when the new one is invalid and returns nil. Settings read
+// only at start are reported, not applied.
+func reload(path string, running *config.Config, sched *scheduler.Scheduler, level *slog.LevelVar, log *slog.Logger) *config.Config {
+	log.Info("SIGHUP: reloading the configuration", "config", path)
+	cfg, err := loadDaemonConfig(path)
+	if err == nil {
+		err = sched.Reload(cfg)
+	}
+	if err != nil {
+		log.Error("the new configuration is invalid; keeping the running one", "err", err)
+		return nil
+	}
+	level.Set(cfg.Level())
+	if cfg.LogFormat != running.LogFormat || cfg.Listen != running.Listen {
+		log.Warn("log_format and listen changes take effect when the daemon restarts")
+	}
+	log.Info("configuration reloaded", "tasks", len(sched.Tasks()))
+	return cfg
+}
+
+// credentials lists the expiring credentials cfg knows of, for the
+// metrics: OAuth2 client secrets whose client_secret_expires is set.
+func credentials(cfg *config.Config) []metrics.Credential {
+	var list []metrics.Credential
+	for _, name := range slices.Sorted(maps.Keys(cfg.Accounts)) {
+		if o := cfg.Accounts[name].OAuth2; o != nil && !o.ClientSecretExpires.IsZero() {
+			list = append(list, metrics.Credential{Account: name, Kind: "client_secret", Expires: o.ClientSecretExpires.In(time.Local)})
+		}
+	}
+	return list
+}
+
+// loadDaemonConfig loads the config and checks that the daemon has
+// something to do.
+func loadDaemonConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range cfg.Tasks {
+		if t.Schedule != "" {
+			return cfg, nil
+		}
+	}
+	return nil, &config.Error{File: cfg.File, Msg: `no task has a schedule, so "mailtask run" has nothing to do: add e.g. schedule = "*/5 * * * *" to a [[task]], or run tasks with "mailtask run-task NAME"`}
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"mailtask/internal/state"
+)
+
+func TestStatusReadsTheStateFiles(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "m.toml", `
+[accounts.a]
+host = "outlook.office365.com"
+username = "u"
+password_env = "P"
+[[task]]
+name = "invoices"
+account = "a"
+destination = "d1"
+schedule = "*/5 * * * *"
+jitter = "30s"
+[[task]]
+name = "broken"
+account = "a"
+destination = "d2"
+schedule = "@hourly"
+[[task]]
+name = "manual"
+account = "a"
+destination = "d3"
+`)
+	stateDir := filepath.Join(dir, "state")
+	started := time.Date(2025, 3, 1, 8, 0, 0, 0, time.Local)
+	save := func(task string, edit func(*state.State)) {
+		st, err := state.Load(stateDir, task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edit(st)
+		if err := st.Save(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save("invoices", func(st *state.State) {
+		st.LastRun = &state.Run{Started: started, Duration: 2 * time.Second, Outcome: "ok", Seen: 4, Saved: 3, Files: 5, Bytes: 3 << 20}
+		st.LastSuccess = st.LastRun
+		st.AddFailure(state.Failure{Key: "uid:7", Reason: "unparseable"})
+	})
+	save("broken", func(st *state.State) {
+		st.LastRun = &state.Run{Started: started.Add(time.Hour), Outcome: "failed", Error: "login to outlook.office365.com:993 as u failed: AUTHENTICATE failed.", Hint: "The server refused the user name or password."}
+		st.LastSuccess = &state.Run{Started: started.Add(-24 * time.Hour), Outcome: "ok"}
+	})
+
+	before := time.Now()
+	code, out, errOut := run(t, "status", "--config", cfg)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(out, "\n")
+	if !strings.HasPrefix(lines[0], "TASK") || !strings.Contains(lines[0], "NEXT RUN") {
+		t.Errorf("header = %q", lines[0])
+	}
+	for _, want := range []string{
+		"invoices  2025-03-01 08:00:00",
+		"ok ",
+		"3.0 MiB",
+		"(+ up to 30s)",
+		"broken    2025-03-01 09:00:00  failed",
+		"2025-02-28 08:00:00",
+		"manual    never",
+		"manual (run-task)",
+		"broken: last run failed: login to outlook.office365.com:993 as u failed: AUTHENTICATE failed.\n  hint: The server refused the user name or password.",
+		"invoices: 1 messages kept aside as unparseable (mailtask state show invoices)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+
+	code, out, errOut = run(t, "status", "--json", "--config", cfg)
+	if code != exitOK {
+		t.Fatalf("--json: exit %d: %s", code, errOut)
+	}
+	var rows []taskStatus
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if len(rows) != 3 || rows[0].Task != "invoices" || rows[2].Task != "manual" {
+		t.Fatalf("rows = %+v", rows)
+	}
+	inv := rows[0]
+	if inv.NextRun == nil || inv.NextRun.Minute()%5 != 0 || inv.NextRun.Second() != 0 || inv.NextRun.Before(before) || inv.NextRun.After(before.Add(5*time.Minute)) {
+		t.Errorf("next run of */5 = %v (now %v)", inv.NextRun, before)
+	}
+	if inv.LastRun == nil || inv.LastRun.Files != 5 || inv.LastSuccess == nil || inv.Quarantined != 1 || inv.Jitter != "30s" {
+		t.Errorf("invoices = %+v", inv)
+	}
+	if b := rows[1]; b.LastRun.Outcome != "failed" || b.LastRun.Hint == "" || !b.LastSuccess.Started.Equal(started.Add(-24*time.Hour)) {
+		t.Errorf("broken = %+v", b)
+	}
+	if m := rows[2]; m.NextRun != nil || m.LastRun != nil || m.Schedule != "" {
+		t.Errorf("manual = %+v", m)
+	}
+	if !strings.Contains(out, `"next_run": "`) {
+		t.Errorf("json:\n%s", out)
+	}
+
+	// A state file that cannot be read is reported, and the exit code says so.
+	if err := os.WriteFile(state.Path(stateDir, "manual"), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = run(t, "status", "--config", cfg)
+	if code != exitFailed || !strings.Contains(out, "manual: cannot read its state: state file") {
+		t.Errorf("corrupt state: exit %d\n%s", code, out)
+	}
+	if code, _, errOut := run(t, "status", "--config", cfg, "extra"); code != exitUsage || !strings.Contains(errOut, "status takes no arguments") {
+		t.Errorf("extra argument: exit %d %s", code, errOut)
+	}
+}

@@ -1,0 +1,53 @@
+package mailbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"testing"
+)
+
+func TestIsTransient(t *testing.T) {
+	at := func(step Step, err error) error {
+		return &Error{Step: step, Addr: "outlook.office365.com:993", Err: err}
+	}
+	opErr := func(errno syscall.Errno) error {
+		return &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", errno)}
+	}
+	cases := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"marked transient", &Error{Step: StepFetch, Err: errors.New("x"), Transient: true}, true},
+		{"connection refused", at(StepConnect, opErr(syscall.ECONNREFUSED)), true},
+		{"connection reset", at(StepFetch, opErr(syscall.ECONNRESET)), true},
+		{"reset while listing", at(StepList, fmt.Errorf("read: %w", syscall.ECONNRESET)), true},
+		{"network unreachable", at(StepConnect, opErr(syscall.ENETUNREACH)), true},
+		{"timeout", at(StepList, os.ErrDeadlineExceeded), true},
+		{"dropped connection", at(StepSelect, io.ErrUnexpectedEOF), true},
+		{"closed after an unparseable reply", at(StepSelect, errors.New(`in resp-text-code: imapwire: expected ']', got "="`)), true},
+		{"IMAP UNAVAILABLE", at(StepLogin, errors.New("imap: NO [UNAVAILABLE] Server Unavailable. 15")), true},
+		{"Exchange throttling", at(StepFetch, errors.New("imap: BAD Request is throttled. Suggested Backoff Time: 299 milliseconds")), true},
+		{"POP3 SYS/TEMP", at(StepLogin, errors.New("-ERR [SYS/TEMP] try again")), true},
+		{"POP3 IN-USE", at(StepLogin, errors.New("-ERR [IN-USE] mailbox locked")), true},
+
+		{"wrong password", at(StepLogin, errors.New("imap: NO AUTHENTICATE failed.")), false},
+		{"security defaults", at(StepLogin, errors.New("imap: NO Authentication unsuccessful, user is locked by your organization's security defaults policy")), false},
+		{"missing folder", at(StepSelect, errors.New("imap: NO [NONEXISTENT] Mailbox doesn't exist")), false},
+		{"unknown host", at(StepConnect, &net.DNSError{Err: "no such host", Name: "outlook.office356.com", IsNotFound: true}), false},
+		{"cancelled", at(StepFetch, context.Canceled), false},
+		{"a local failure that merely says unavailable", errors.New("destination: server unavailable"), false},
+		{"a local EOF", fmt.Errorf("read state: %w", io.ErrUnexpectedEOF), false},
+		{"nil", nil, false},
+	}
+	for _, c := range cases {
+		if got := IsTransient(c.err); got != c.want {
+			t.Errorf("%s: IsTransient(%v) = %v, want %v", c.name, c.err, got, c.want)
+		}
+	}
+}

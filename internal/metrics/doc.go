@@ -1,0 +1,8 @@
+// Package metrics is what the daemon tells a monitoring system: Prometheus
+// counters and gauges per task (runs, failures, skips, messages, files,
+// bytes, last success, next run) and per credential (expiry), served on
+// /metrics, with /healthz beside them for probes.
+//
+// Every Metrics has its own registry, so tests and several daemons in one
+// process never share state.
+package metrics

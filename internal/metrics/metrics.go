@@ -1,0 +1,170 @@
+package metrics
+
+import (
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics holds the daemon's metrics.
+type Metrics struct {
+	reg         *prometheus.Registry
+	runs        *prometheus.CounterVec
+	failures    *prometheus.CounterVec
+	skipped     *prometheus.CounterVec
+	messages    *prometheus.CounterVec
+	quarantined *prometheus.CounterVec
+	files       *prometheus.CounterVec
+	bytes       *prometheus.CounterVec
+	lastRun     *prometheus.GaugeVec
+	lastSuccess *prometheus.GaugeVec
+	duration    *prometheus.GaugeVec
+	nextRun     *prometheus.GaugeVec
+	credentials *credentialCollector
+}
+
+// Run is the outcome of one run, as the metrics count it.
+type Run struct {
+	Task        string
+	Outcome     string // "ok", "stopped" or "failed"
+	Messages    int    // messages taken
+	Quarantined int    // messages kept aside as unparseable
+	Files       int
+	Bytes       int64
+	Duration    time.Duration
+	End         time.Time
+}
+
+// Skip reasons.
+const (
+	SkipOverlap = "overlap" // the task's previous run was still going
+	SkipLocked  = "locked"  // another process (a manual run-task) held the task's lock
+)
+
+// New returns metrics in a registry of their own, with the Go runtime's
+// and the process's standard metrics beside them.
+func New() *Metrics {
+	task := []string{"task"}
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "mailtask", Name: name, Help: help}, labels)
+	}
+	gauge := func(name, help string, labels ...string) *prometheus.GaugeVec {
+		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "mailtask", Name: name, Help: help}, labels)
+	}
+	m := &Metrics{
+		reg:         prometheus.NewRegistry(),
+		runs:        counter("runs_total", "Runs of a task that ended (successful, stopped or failed).", task...),
+		failures:    counter("run_failures_total", "Runs of a task that failed, after their retries.", task...),
+		skipped:     counter("runs_skipped_total", "Scheduled runs of a task not started: its previous run was still going (overlap) or another process held its lock (locked).", "task", "reason"),
+		messages:    counter("messages_total", "Messages taken: their files are in the destination.", task...),
+		quarantined: counter("messages_quarantined_total", "Messages that could not be parsed and were kept aside.", task...),
+		files:       counter("files_total", "Files written into the task's destination.", task...),
+		bytes:       counter("bytes_total", "Bytes written into the task's destination.", task...),
+		lastRun:     gauge("last_run_timestamp_seconds", "When the task's last run ended, in Unix time.", task...),
+		lastSuccess: gauge("last_success_timestamp_seconds", "When the task's last successful run ended, in Unix time.", task...),
+		duration:    gauge("last_run_duration_seconds", "How long the task's last run took.", task...),
+		nextRun:     gauge("next_run_timestamp_seconds", "When the task runs next, jitter included, in Unix time.", task...),
+		credentials: &credentialCollector{desc: prometheus.NewDesc("mailtask_credential_expiry_timestamp_seconds",
+			"When an account's credential (such as an OAuth2 client secret) expires, in Unix time.", []string{"account", "credential"}, nil)},
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.runs, m.failures, m.skipped, m.messages, m.quarantined, m.files, m.bytes,
+		m.lastRun, m.lastSuccess, m.duration, m.nextRun, m.credentials,
+	)
+	return m
+}
+
+// Registry is where the metrics are registered.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Track makes task's counters exist at zero, so that rates and alerts on
+// them work before its first run.
+func (m *Metrics) Track(task string) {
+	for _, c := range []*prometheus.CounterVec{m.runs, m.failures, m.messages, m.quarantined, m.files, m.bytes} {
+		c.WithLabelValues(task)
+	}
+	for _, reason := range []string{SkipOverlap, SkipLocked} {
+		m.skipped.WithLabelValues(task, reason)
+	}
+}
+
+// Forget removes every series of a task no longer configured.
+func (m *Metrics) Forget(task string) {
+	match := prometheus.Labels{"task": task}
+	for _, c := range []*prometheus.CounterVec{m.runs, m.failures, m.skipped, m.messages, m.quarantined, m.files, m.bytes} {
+		c.DeletePartialMatch(match)
+	}
+	for _, g := range []*prometheus.GaugeVec{m.lastRun, m.lastSuccess, m.duration, m.nextRun} {
+		g.DeletePartialMatch(match)
+	}
+}
+
+// Observe counts a run that ended.
+func (m *Metrics) Observe(r Run) {
+	m.runs.WithLabelValues(r.Task).Inc()
+	if r.Outcome == "failed" {
+		m.failures.WithLabelValues(r.Task).Inc()
+	} else {
+		m.LastSuccess(r.Task, r.End)
+	}
+	m.messages.WithLabelValues(r.Task).Add(float64(r.Messages))
+	m.quarantined.WithLabelValues(r.Task).Add(float64(r.Quarantined))
+	m.files.WithLabelValues(r.Task).Add(float64(r.Files))
+	m.bytes.WithLabelValues(r.Task).Add(float64(r.Bytes))
+	m.lastRun.WithLabelValues(r.Task).Set(unix(r.End))
+	m.duration.WithLabelValues(r.Task).Set(r.Duration.Seconds())
+}
+
+// Skipped counts a scheduled run that was not started.
+func (m *Metrics) Skipped(task, reason string) { m.skipped.WithLabelValues(task, reason).Inc() }
+
+// LastSuccess records when the task last succeeded; the daemon sets it
+// from the state file when it starts.
+func (m *Metrics) LastSuccess(task string, at time.Time) {
+	m.lastSuccess.WithLabelValues(task).Set(unix(at))
+}
+
+// NextRun records when the task runs next.
+func (m *Metrics) NextRun(task string, at time.Time) { m.nextRun.WithLabelValues(task).Set(unix(at)) }
+
+// Credential is an account's credential that expires.
+type Credential struct {
+	Account string
+	Kind    string // e.g. "client_secret"
+	Expires time.Time
+}
+
+// WatchCredentials makes every scrape report the expiry of the credentials
+// list returns then, so that the figures follow a reloaded configuration.
+func (m *Metrics) WatchCredentials(list func() []Credential) {
+	m.credentials.mu.Lock()
+	m.credentials.list = list
+	m.credentials.mu.Unlock()
+}
+
+// credentialCollector asks for the credentials at each scrape.
+type credentialCollector struct {
+	desc *prometheus.Desc
+	mu   sync.Mutex
+	list func() []Credential
+}
+
+func (c *credentialCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *credentialCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	list := c.list
+	c.mu.Unlock()
+	if list == nil {
+		return
+	}
+	for _, cr := range list() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, unix(cr.Expires), cr.Account, cr.Kind)
+	}
+}
+
+func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }

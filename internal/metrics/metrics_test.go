@@ -1,0 +1,133 @@
+package metrics
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+var t0 = time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
+
+func TestRunsAreCountedPerTask(t *testing.T) {
+	m := New()
+	m.Track("invoices")
+	m.Track("scans")
+	m.Observe(Run{Task: "invoices", Outcome: "ok", Messages: 3, Quarantined: 1, Files: 4, Bytes: 1000, Duration: 2 * time.Second, End: t0})
+	m.Observe(Run{Task: "invoices", Outcome: "failed", Messages: 1, Files: 1, Bytes: 24, Duration: 500 * time.Millisecond, End: t0.Add(time.Minute)})
+	m.Skipped("invoices", SkipOverlap)
+	m.Skipped("scans", SkipLocked)
+	m.NextRun("invoices", t0.Add(5*time.Minute))
+	m.WatchCredentials(func() []Credential {
+		return []Credential{{Account: "shared-inbox", Kind: "client_secret", Expires: t0.Add(30 * 24 * time.Hour)}}
+	})
+
+	expected := `
+# HELP mailtask_bytes_total Bytes written into the task's destination.
+# TYPE mailtask_bytes_total counter
+mailtask_bytes_total{task="invoices"} 1024
+mailtask_bytes_total{task="scans"} 0
+# HELP mailtask_credential_expiry_timestamp_seconds When an account's credential (such as an OAuth2 client secret) expires, in Unix time.
+# TYPE mailtask_credential_expiry_timestamp_seconds gauge
+mailtask_credential_expiry_timestamp_seconds{account="shared-inbox",credential="client_secret"} 1.743408e+09
+# HELP mailtask_files_total Files written into the task's destination.
+# TYPE mailtask_files_total counter
+mailtask_files_total{task="invoices"} 5
+mailtask_files_total{task="scans"} 0
+# HELP mailtask_last_run_duration_seconds How long the task's last run took.
+# TYPE mailtask_last_run_duration_seconds gauge
+mailtask_last_run_duration_seconds{task="invoices"} 0.5
+# HELP mailtask_last_run_timestamp_seconds When the task's last run ended, in Unix time.
+# TYPE mailtask_last_run_timestamp_seconds gauge
+mailtask_last_run_timestamp_seconds{task="invoices"} 1.74081606e+09
+# HELP mailtask_last_success_timestamp_seconds When the task's last successful run ended, in Unix time.
+# TYPE mailtask_last_success_timestamp_seconds gauge
+mailtask_last_success_timestamp_seconds{task="invoices"} 1.740816e+09
+# HELP mailtask_messages_quarantined_total Messages that could not be parsed and were kept aside.
+# TYPE mailtask_messages_quarantined_total counter
+mailtask_messages_quarantined_total{task="invoices"} 1
+mailtask_messages_quarantined_total{task="scans"} 0
+# HELP mailtask_messages_total Messages taken: their files are in the destination.
+# TYPE mailtask_messages_total counter
+mailtask_messages_total{task="invoices"} 4
+mailtask_messages_total{task="scans"} 0
+# HELP mailtask_next_run_timestamp_seconds When the task runs next, jitter included, in Unix time.
+# TYPE mailtask_next_run_timestamp_seconds gauge
+mailtask_next_run_timestamp_seconds{task="invoices"} 1.7408163e+09
+# HELP mailtask_run_failures_total Runs of a task that failed, after their retries.
+# TYPE mailtask_run_failures_total counter
+mailtask_run_failures_total{task="invoices"} 1
+mailtask_run_failures_total{task="scans"} 0
+# HELP mailtask_runs_skipped_total Scheduled runs of a task not started: its previous run was still going (overlap) or another process held its lock (locked).
+# TYPE mailtask_runs_skipped_total counter
+mailtask_runs_skipped_total{reason="locked",task="invoices"} 0
+mailtask_runs_skipped_total{reason="locked",task="scans"} 1
+mailtask_runs_skipped_total{reason="overlap",task="invoices"} 1
+mailtask_runs_skipped_total{reason="overlap",task="scans"} 0
+# HELP mailtask_runs_total Runs of a task that ended (successful, stopped or failed).
+# TYPE mailtask_runs_total counter
+mailtask_runs_total{task="invoices"} 2
+mailtask_runs_total{task="scans"} 0
+`
+	names := []string{
+		"mailtask_bytes_total", "mailtask_credential_expiry_timestamp_seconds", "mailtask_files_total",
+		"mailtask_last_run_duration_seconds", "mailtask_last_run_timestamp_seconds", "mailtask_last_success_timestamp_seconds",
+		"mailtask_messages_quarantined_total", "mailtask_messages_total", "mailtask_next_run_timestamp_seconds",
+		"mailtask_run_failures_total", "mailtask_runs_skipped_total", "mailtask_runs_total",
+	}
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(expected), names...); err != nil {
+		t.Error(err)
+	}
+	if problems, err := testutil.GatherAndLint(m.Registry()); err != nil || len(problems) > 0 {
+		t.Errorf("lint: %v %v", problems, err)
+	}
+
+	// A task removed from the config leaves no series behind.
+	m.Forget("invoices")
+	if n := testutil.CollectAndCount(m.runs); n != 1 {
+		t.Errorf("%d runs_total series after Forget, want 1 (scans)", n)
+	}
+	if n := testutil.CollectAndCount(m.lastSuccess); n != 0 {
+		t.Errorf("%d last_success series after Forget", n)
+	}
+}
+
+func TestHandlerServesMetricsAndHealth(t *testing.T) {
+	m := New()
+	m.Track("invoices")
+	var problems []string
+	srv := httptest.NewServer(m.Handler(func() []string { return problems }))
+	defer srv.Close()
+
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, string(body)
+	}
+	code, body := get("/metrics")
+	if code != 200 || !strings.Contains(body, `mailtask_runs_total{task="invoices"} 0`) || !strings.Contains(body, "go_goroutines") {
+		t.Errorf("/metrics: %d\n%s", code, body)
+	}
+	if code, body := get("/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz healthy: %d %q", code, body)
+	}
+	problems = []string{`task "invoices": no successful run since 2025-03-01T08:00:00Z`}
+	if code, body := get("/healthz"); code != 503 || !strings.Contains(body, problems[0]) {
+		t.Errorf("/healthz unhealthy: %d %q", code, body)
+	}
+	if code, _ := get("/other"); code != 404 {
+		t.Errorf("/other: %d", code)
+	}
+}

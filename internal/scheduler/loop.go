@@ -1,0 +1,187 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"mailtask/internal/config"
+	"mailtask/internal/diagnose"
+	"mailtask/internal/metrics"
+	"mailtask/internal/state"
+	"mailtask/tasks/popimap"
+)
+
+// startLoop starts e's timer loop; s.mu is held.
+func (s *Scheduler) startLoop(e *entry) {
+	if s.stopped {
+		return
+	}
+	s.loops.Add(1)
+	go s.loop(s.ctx, e)
+}
+
+// loop waits for each of e's slots and starts a run in it. Slots follow
+// from one another, not from when a run ends, so that jitter and slow runs
+// do not make a schedule drift.
+func (s *Scheduler) loop(ctx context.Context, e *entry) {
+	defer s.loops.Done()
+	defer close(e.done)
+	name := e.task.Name
+	slot := e.sched.Next(s.clk.Now())
+	for {
+		if slot.IsZero() {
+			s.log.Error("the task's schedule has no further date; it will not run again until the configuration changes", "task", name, "schedule", e.task.Schedule)
+			return
+		}
+		at := slot
+		if j := e.task.Jitter.Std(); j > 0 {
+			at = at.Add(s.opts.Jitter(j))
+		}
+		s.metrics.NextRun(name, at)
+		timer := s.clk.NewTimer(at.Sub(s.clk.Now()))
+		select {
+		case <-timer.C():
+		case <-e.quit:
+			timer.Stop()
+			return
+		case <-s.opts.Stop:
+			timer.Stop()
+			return
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		}
+		s.start(ctx, e)
+		slot = e.sched.Next(slot)
+		if now := s.clk.Now(); slot.Before(now) {
+			// Slots missed while the machine slept or the clock jumped are
+			// not made up for; the schedule resumes from now.
+			slot = e.sched.Next(now)
+		}
+	}
+}
+
+// start runs e's task now unless its previous run is still going.
+func (s *Scheduler) start(ctx context.Context, e *entry) {
+	name := e.task.Name
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return
+	}
+	if s.running[name] {
+		s.mu.Unlock()
+		s.log.Warn("skipping this run: the previous run of the task is still going", "task", name)
+		s.metrics.Skipped(name, metrics.SkipOverlap)
+		return
+	}
+	s.running[name] = true
+	// A reload may hand an unchanged task a new configuration (for its
+	// other sections); the run keeps the one it starts with.
+	cfg, global, account := e.cfg, s.global, s.accounts[e.task.Account]
+	s.runs.Add(1)
+	s.mu.Unlock()
+
+	go func() {
+		defer s.runs.Done()
+		var report func()
+		if release, ok := s.acquire(ctx, e, account, global); ok {
+			report = s.execute(ctx, e, cfg)
+			release()
+		}
+		s.mu.Lock()
+		delete(s.running, name)
+		s.mu.Unlock()
+		// Reported once the task is free again: a run's log line means the
+		// next tick will start a new run.
+		if report != nil {
+			report()
+		}
+	}()
+}
+
+// acquire takes a slot of the task's account, then a global one, waiting
+// as long as needed; it fails when the scheduler stops first. The account
+// comes first so that a run waiting for its mailbox holds no global slot
+// that another account's task could use.
+func (s *Scheduler) acquire(ctx context.Context, e *entry, account, global limiter) (release func(), ok bool) {
+	take := func(l limiter, what string) bool {
+		select {
+		case l <- struct{}{}:
+			return true
+		default:
+		}
+		s.log.Info("run waits for a free slot", "task", e.task.Name, "limit", what, "max", cap(l))
+		select {
+		case l <- struct{}{}:
+			return true
+		case <-s.opts.Stop:
+		case <-ctx.Done():
+		}
+		s.log.Info("run dropped: the daemon is stopping", "task", e.task.Name)
+		return false
+	}
+	if !take(account, "max_connections of account "+e.task.Account) {
+		return nil, false
+	}
+	if !take(global, "max_concurrent_tasks") {
+		<-account
+		return nil, false
+	}
+	return func() { <-global; <-account }, true
+}
+
+// execute runs the task once and returns how to report it: one log line
+// per run, and the metrics.
+func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config) (report func()) {
+	name := e.task.Name
+	started := s.clk.Now()
+	sum, err := s.opts.Run(ctx, popimap.Options{Config: cfg, Task: e.task, Log: s.log, Now: s.clk.Now, Stop: s.opts.Stop})
+	end := s.clk.Now()
+
+	var locked *state.LockedError
+	if errors.As(err, &locked) {
+		return func() {
+			s.log.Info("skipping this run: another process is running the task", "task", name, "pid", locked.PID)
+			s.metrics.Skipped(name, metrics.SkipLocked)
+		}
+	}
+	outcome := "ok"
+	switch {
+	case err != nil:
+		outcome = "failed"
+	case sum.Stopped:
+		outcome = "stopped"
+	}
+	attrs := []any{
+		"task", name, "outcome", outcome,
+		"messages", sum.Seen, "saved", sum.Saved, "known", sum.Skipped, "quarantined", sum.Failed,
+		"files", sum.Files, "bytes", sum.Bytes, "duration", end.Sub(started).Round(time.Millisecond),
+	}
+	level := slog.LevelInfo
+	if err != nil {
+		level = slog.LevelError
+		attrs = append(attrs, "err", err)
+		if hint := diagnose.Hint(err); hint != "" {
+			attrs = append(attrs, "hint", hint)
+		}
+	}
+	return func() {
+		s.mu.Lock()
+		current := s.entries[name] != nil
+		if current && err == nil {
+			s.lastOK[name] = end
+		}
+		s.mu.Unlock()
+		s.log.Log(context.WithoutCancel(ctx), level, "run", attrs...)
+		if current { // a task removed meanwhile keeps no metrics
+			s.metrics.Observe(metrics.Run{
+				Task: name, Outcome: outcome,
+				Messages: sum.Saved, Quarantined: sum.Failed, Files: sum.Files, Bytes: sum.Bytes,
+				Duration: end.Sub(started), End: end,
+			})
+		}
+	}
+}

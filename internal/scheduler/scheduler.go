@@ -1,0 +1,262 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"mailtask/internal/clock"
+	"mailtask/internal/config"
+	"mailtask/internal/metrics"
+	"mailtask/internal/state"
+	"mailtask/tasks/popimap"
+)
+
+// Options are what a Scheduler needs besides the configuration.
+type Options struct {
+	// Run runs one task once; the daemon uses popimap.Unattended.
+	Run popimap.RunFunc
+	// Clock times the schedules; nil means the system clock.
+	Clock clock.Clock
+	Log   *slog.Logger
+	// Metrics receives what happens; nil keeps a private set.
+	Metrics *metrics.Metrics
+	// Jitter picks a delay in [0, max); nil picks at random.
+	Jitter func(max time.Duration) time.Duration
+	// Stop, once closed, ends scheduling. Runs in progress see it too, and
+	// finish the message in hand; runs waiting for a slot are dropped.
+	Stop <-chan struct{}
+}
+
+// Scheduler runs tasks on their schedules.
+type Scheduler struct {
+	opts    Options
+	log     *slog.Logger
+	clk     clock.Clock
+	metrics *metrics.Metrics
+
+	mu       sync.Mutex
+	cfg      *config.Config
+	entries  map[string]*entry    // scheduled tasks, by name
+	running  map[string]bool      // tasks with a run in progress or waiting for a slot
+	global   limiter              // max_concurrent_tasks
+	accounts map[string]limiter   // max_connections, by account
+	lastOK   map[string]time.Time // when each task last succeeded
+	since    map[string]time.Time // when each task was first scheduled by this daemon
+	ctx      context.Context      // set by Run
+	stopped  bool
+
+	loops sync.WaitGroup // one per entry
+	runs  sync.WaitGroup // one per run started
+}
+
+// entry is one scheduled task under one configuration.
+type entry struct {
+	cfg   *config.Config
+	task  *config.Task
+	sched cron.Schedule
+	quit  chan struct{} // closed when the task is removed or changed
+	done  chan struct{} // closed when its loop has ended
+}
+
+// limiter is a counting semaphore.
+type limiter chan struct{}
+
+// New prepares a scheduler for cfg's tasks that have a schedule; Run
+// starts it.
+func New(cfg *config.Config, opts Options) (*Scheduler, error) {
+	if opts.Run == nil {
+		return nil, errors.New("scheduler: Options.Run is required")
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
+	}
+	if opts.Jitter == nil {
+		opts.Jitter = func(max time.Duration) time.Duration { return rand.N(max) }
+	}
+	s := &Scheduler{
+		opts:     opts,
+		log:      opts.Log,
+		clk:      opts.Clock,
+		metrics:  opts.Metrics,
+		entries:  map[string]*entry{},
+		running:  map[string]bool{},
+		accounts: map[string]limiter{},
+		lastOK:   map[string]time.Time{},
+		since:    map[string]time.Time{},
+	}
+	entries, err := entriesOf(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.apply(cfg, entries)
+	return s, nil
+}
+
+// Run schedules the tasks until Stop is closed or ctx ends, then waits for
+// the runs in progress to end. Cancelling ctx abandons them instead.
+func (s *Scheduler) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.ctx != nil {
+		s.mu.Unlock()
+		return errors.New("scheduler: Run called twice")
+	}
+	s.ctx = ctx
+	for _, e := range s.entries {
+		s.startLoop(e)
+	}
+	s.mu.Unlock()
+
+	select {
+	case <-s.opts.Stop:
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	s.stopped = true // no loop starts after this, so no run either
+	s.mu.Unlock()
+	s.loops.Wait()
+	s.runs.Wait()
+	return nil
+}
+
+// Reload applies cfg: tasks added start, tasks removed stop being
+// scheduled, tasks changed are rescheduled with their new settings. Runs
+// in progress finish under the configuration they started with, and a
+// changed task's next run still waits for its previous one.
+func (s *Scheduler) Reload(cfg *config.Config) error {
+	entries, err := entriesOf(cfg)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return errors.New("scheduler: stopped")
+	}
+	replaced := s.apply(cfg, entries)
+	s.mu.Unlock()
+	// When Reload returns, no timer of the old configuration is left.
+	for _, e := range replaced {
+		<-e.done
+	}
+	return nil
+}
+
+// apply switches to cfg and its entries, and returns the entries whose
+// loops it told to end; s.mu is held (or s is new).
+func (s *Scheduler) apply(cfg *config.Config, next map[string]*entry) (replaced []*entry) {
+	for name, old := range s.entries {
+		e, kept := next[name]
+		switch {
+		case kept && old.same(e):
+			old.cfg = e.cfg // the task and account are equal; the rest may not be
+			next[name] = old
+			continue
+		case kept:
+			s.log.Info("task changed; rescheduled", "task", name, "schedule", e.task.Schedule)
+		default:
+			s.log.Info("task removed from the configuration; no longer scheduled", "task", name)
+			s.metrics.Forget(name)
+			delete(s.lastOK, name)
+			delete(s.since, name)
+		}
+		close(old.quit)
+		if s.ctx != nil {
+			replaced = append(replaced, old)
+		}
+	}
+	now := s.clk.Now()
+	for name, e := range next {
+		if s.entries[name] == e {
+			continue
+		}
+		if _, known := s.since[name]; !known {
+			s.since[name] = now
+			s.metrics.Track(name)
+			s.loadLastSuccess(e)
+			if s.ctx != nil {
+				s.log.Info("task added", "task", name, "schedule", e.task.Schedule)
+			}
+		}
+		if s.ctx != nil {
+			s.startLoop(e)
+		}
+	}
+	s.entries = next
+	// Runs already holding a slot release it into the limiter they took it
+	// from, so a changed limit applies to runs that start from now on.
+	if s.global == nil || cap(s.global) != cfg.MaxConcurrentTasks {
+		s.global = make(limiter, cfg.MaxConcurrentTasks)
+	}
+	for name, a := range cfg.Accounts {
+		if l, ok := s.accounts[name]; !ok || cap(l) != a.MaxConnections {
+			s.accounts[name] = make(limiter, a.MaxConnections)
+		}
+	}
+	s.cfg = cfg
+	return replaced
+}
+
+// loadLastSuccess reads when e's task last succeeded, for the health check
+// and the metrics, from its state file.
+func (s *Scheduler) loadLastSuccess(e *entry) {
+	st, err := state.Load(e.cfg.StateDir, e.task.Name)
+	if err != nil {
+		s.log.Warn("cannot read the task's state; its last success is unknown", "task", e.task.Name, "err", err)
+		return
+	}
+	if r := st.LastSuccess; r != nil {
+		end := r.Started.Add(r.Duration)
+		s.lastOK[e.task.Name] = end
+		s.metrics.LastSuccess(e.task.Name, end)
+	}
+}
+
+// entriesOf returns cfg's scheduled tasks.
+func entriesOf(cfg *config.Config) (map[string]*entry, error) {
+	entries := map[string]*entry{}
+	for _, t := range cfg.Tasks {
+		if t.Schedule == "" {
+			continue
+		}
+		sched, err := config.ParseSchedule(t.Schedule)
+		if err != nil {
+			return nil, &config.Error{File: cfg.File, Section: "task " + strconv.Quote(t.Name), Key: "schedule", Msg: err.Error()}
+		}
+		entries[t.Name] = &entry{cfg: cfg, task: t, sched: sched, quit: make(chan struct{}), done: make(chan struct{})}
+	}
+	return entries, nil
+}
+
+// same reports whether e and other schedule the same work.
+func (e *entry) same(other *entry) bool {
+	return e.cfg.StateDir == other.cfg.StateDir &&
+		reflect.DeepEqual(e.task, other.task) &&
+		reflect.DeepEqual(e.cfg.Accounts[e.task.Account], other.cfg.Accounts[other.task.Account])
+}
+
+// Tasks returns the names of the scheduled tasks, sorted.
+func (s *Scheduler) Tasks() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := make([]string, 0, len(s.entries))
+	for name := range s.entries {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}

@@ -1,0 +1,124 @@
+package popimap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"mailtask/internal/clock"
+	"mailtask/internal/mailbox"
+)
+
+// RunFunc is the shape of Run, so that runs can be decorated.
+type RunFunc func(context.Context, Options) (Summary, error)
+
+// Unattended is Run as the daemon and run-task use it: transient failures
+// are retried with backoff, and the whole run, retries included, ends at
+// the task's timeout.
+func Unattended(clk clock.Clock) RunFunc {
+	return WithDeadline(Retry(Run, Backoff{Clock: clk}))
+}
+
+// WithDeadline bounds each run by its task's timeout.
+func WithDeadline(run RunFunc) RunFunc {
+	return func(ctx context.Context, opts Options) (Summary, error) {
+		limit := opts.Task.Timeout.Std()
+		if limit <= 0 {
+			return run(ctx, opts)
+		}
+		runCtx, cancel := context.WithTimeout(ctx, limit)
+		defer cancel()
+		sum, err := run(runCtx, opts)
+		// The run sees its connection closed rather than the deadline, so
+		// the context says why it ended.
+		if err != nil && ctx.Err() == nil && errors.Is(runCtx.Err(), context.DeadlineExceeded) {
+			err = fmt.Errorf("task %q: the run did not finish within its timeout of %s and was abandoned; what was committed stays (raise the task's timeout if runs are legitimately this long): %w",
+				opts.Task.Name, limit, context.DeadlineExceeded)
+		}
+		return sum, err
+	}
+}
+
+// Backoff says how long to wait between attempts.
+type Backoff struct {
+	// Initial is the wait before the first retry; each later one doubles,
+	// up to Max. Zero values mean 10s and 5m.
+	Initial, Max time.Duration
+	// Clock times the waits; nil means the system clock.
+	Clock clock.Clock
+	// Jitter picks the wait from the doubled value d; nil picks at random
+	// in [d/2, d], so that tasks failing together do not retry together.
+	Jitter func(d time.Duration) time.Duration
+}
+
+// Retry returns run retried, up to the task's retries, while it fails for a
+// transient reason (mailbox.IsTransient). Authentication, configuration and
+// local failures fail at once. Retrying a whole run is safe: what an
+// attempt committed is in the state, and the next attempt goes on from
+// there. The Summary adds up the attempts.
+func Retry(run RunFunc, b Backoff) RunFunc {
+	if b.Initial <= 0 {
+		b.Initial = 10 * time.Second
+	}
+	if b.Max <= 0 {
+		b.Max = 5 * time.Minute
+	}
+	if b.Clock == nil {
+		b.Clock = clock.Real
+	}
+	if b.Jitter == nil {
+		b.Jitter = func(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
+	}
+	return func(ctx context.Context, opts Options) (Summary, error) {
+		log := opts.Log
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		retries := opts.Task.RetryLimit()
+		started := b.Clock.Now()
+		var total Summary
+		wait := b.Initial
+		for attempt := 0; ; attempt++ {
+			sum, err := run(ctx, opts)
+			total.add(sum)
+			if err == nil || attempt == retries || !mailbox.IsTransient(err) || ctx.Err() != nil {
+				total.Duration = b.Clock.Now().Sub(started)
+				return total, err
+			}
+			d := b.Jitter(wait)
+			log.Warn("run failed for a reason that may pass; retrying",
+				"task", opts.Task.Name, "attempt", attempt+1, "retries_left", retries-attempt, "wait", d.Round(time.Second), "err", err)
+			timer := b.Clock.NewTimer(d)
+			select {
+			case <-timer.C():
+			case <-ctx.Done():
+				timer.Stop()
+				total.Duration = b.Clock.Now().Sub(started)
+				return total, err
+			case <-opts.Stop:
+				timer.Stop()
+				total.Duration = b.Clock.Now().Sub(started)
+				return total, err
+			}
+			wait = min(2*wait, b.Max)
+		}
+	}
+}
+
+// add folds a later attempt's summary into s. Messages an earlier attempt
+// took are not new to the later one, so they are added to its count of new
+// messages rather than counted twice.
+func (s *Summary) add(later Summary) {
+	s.Task = later.Task
+	s.Seen = s.Saved + s.Skipped + s.Failed + later.Seen
+	s.Saved += later.Saved
+	s.Skipped += later.Skipped
+	s.Failed += later.Failed
+	s.Files += later.Files
+	s.Bytes += later.Bytes
+	s.Planned = append(s.Planned, later.Planned...)
+	s.Stopped = later.Stopped
+}

@@ -1,0 +1,223 @@
+package popimap
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"mailtask/internal/clock"
+	"mailtask/internal/mailbox"
+	"mailtask/internal/testmail"
+)
+
+// faults counts a test server's commands and fails the first few of one.
+type faults struct {
+	mu    sync.Mutex
+	calls map[string]int
+	cmd   string // the command to fail
+	times int    // how many of its calls fail; -1 for all
+	err   error  // the failure
+}
+
+func (f *faults) hook(cmd string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.calls == nil {
+		f.calls = map[string]int{}
+	}
+	f.calls[cmd]++
+	if cmd == f.cmd && (f.times < 0 || f.calls[cmd] <= f.times) {
+		return f.err
+	}
+	return nil
+}
+
+func (f *faults) count(cmd string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[cmd]
+}
+
+var unavailable = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Server Unavailable. 15"}
+
+// retrying runs f's task through Retry on a fake clock whose waits are the
+// doubled backoff exactly, and returns the waits it asked for.
+type retrying struct {
+	clk    *clock.Fake
+	result chan error
+	sum    Summary
+	log    bytes.Buffer
+}
+
+func startRetrying(t *testing.T, f *fixture, stop <-chan struct{}) *retrying {
+	t.Helper()
+	r := &retrying{clk: clock.NewFake(time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)), result: make(chan error, 1)}
+	run := Retry(Run, Backoff{Clock: r.clk, Jitter: func(d time.Duration) time.Duration { return d }})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	log := slog.New(slog.NewTextHandler(&r.log, nil))
+	go func() {
+		sum, err := run(ctx, Options{Config: f.cfg, Task: f.cfg.Tasks[0], Log: log, Stop: stop})
+		r.sum = sum
+		r.result <- err
+	}()
+	return r
+}
+
+// waits advances the clock through n backoff waits and returns them.
+func (r *retrying) waits(t *testing.T, n int) []time.Duration {
+	t.Helper()
+	var waits []time.Duration
+	for range n {
+		if err := r.clk.WaitForTimers(1, 20*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		d, err := r.clk.AdvanceToNext()
+		if err != nil {
+			t.Fatal(err)
+		}
+		waits = append(waits, d)
+	}
+	return waits
+}
+
+func (r *retrying) wait(t *testing.T) error {
+	t.Helper()
+	select {
+	case err := <-r.result:
+		return err
+	case <-time.After(20 * time.Second):
+		t.Fatal("the run did not end")
+		return nil
+	}
+}
+
+func TestRetryTransientFailuresWithBackoffThenSucceed(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		cmd  string
+		err  error
+	}{
+		{"NO [UNAVAILABLE] at login", "LOGIN", unavailable},
+		{"throttled select", "SELECT", &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Request is throttled. Suggested Backoff Time: 299 milliseconds"}},
+		{"connection dropped mid-fetch", "FETCH", testmail.ErrDrop},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			flt := &faults{cmd: c.cmd, times: 3, err: c.err}
+			f := newFixture(t, testmail.IMAPOptions{Fault: flt.hook}, "retries = 3")
+			f.append(testmail.NewMessage("m", testmail.Attachment{Name: "m.pdf", ContentType: "application/pdf", Content: pdf("m")}))
+			r := startRetrying(t, f, nil)
+			waits := r.waits(t, 3)
+			if err := r.wait(t); err != nil {
+				t.Fatalf("run failed after retries: %v\n%s", err, r.log.String())
+			}
+			if want := []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second}; fmt.Sprint(waits) != fmt.Sprint(want) {
+				t.Errorf("waits = %v, want %v", waits, want)
+			}
+			if n := flt.count(c.cmd); n != 4 {
+				t.Errorf("%s sent %d times, want 4", c.cmd, n)
+			}
+			if r.sum.Files != 1 || r.sum.Seen != 1 || len(f.files()) != 1 {
+				t.Errorf("summary %+v, files %v", r.sum, sortedKeys(f.files()))
+			}
+			if strings.Count(r.log.String(), "retrying") != 3 {
+				t.Errorf("log:\n%s", r.log.String())
+			}
+		})
+	}
+}
+
+func TestRetryIsBounded(t *testing.T) {
+	flt := &faults{cmd: "LOGIN", times: -1, err: unavailable}
+	f := newFixture(t, testmail.IMAPOptions{Fault: flt.hook}, "retries = 2")
+	r := startRetrying(t, f, nil)
+	r.waits(t, 2)
+	err := r.wait(t)
+	if err == nil || !mailbox.IsTransient(err) || !strings.Contains(err.Error(), "UNAVAILABLE") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := flt.count("LOGIN"); n != 3 {
+		t.Errorf("%d logins, want 3 (1 + 2 retries)", n)
+	}
+	if p := r.clk.Pending(); len(p) != 0 {
+		t.Errorf("timers left: %v", p)
+	}
+}
+
+func TestRetryNeverRetriesAuthenticationFailures(t *testing.T) {
+	flt := &faults{}
+	f := newFixture(t, testmail.IMAPOptions{Fault: flt.hook})
+	f.writeConfig(f.srv.Addr, "implicit", "wrong-password")
+	r := startRetrying(t, f, nil)
+	err := r.wait(t)
+	if err == nil || !strings.Contains(err.Error(), "login to") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := flt.count("LOGIN"); n != 1 {
+		t.Errorf("%d logins, want 1", n)
+	}
+	if strings.Contains(r.log.String(), "retrying") {
+		t.Errorf("retried:\n%s", r.log.String())
+	}
+}
+
+func TestRetryWaitEndsOnStop(t *testing.T) {
+	flt := &faults{cmd: "LOGIN", times: -1, err: unavailable}
+	f := newFixture(t, testmail.IMAPOptions{Fault: flt.hook})
+	stop := make(chan struct{})
+	r := startRetrying(t, f, stop)
+	if err := r.clk.WaitForTimers(1, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	if err := r.wait(t); err == nil || !strings.Contains(err.Error(), "UNAVAILABLE") {
+		t.Errorf("err = %v", err)
+	}
+	if n := flt.count("LOGIN"); n != 1 {
+		t.Errorf("%d logins after stop, want 1", n)
+	}
+}
+
+func TestDeadlineEndsAStalledRun(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	stall := func(cmd string) error {
+		if cmd == "FETCH" {
+			<-release
+		}
+		return nil
+	}
+	f := newFixture(t, testmail.IMAPOptions{Fault: stall}, `timeout = "300ms"`, "retries = 3")
+	f.append(testmail.NewMessage("m", testmail.Attachment{Name: "m.pdf", ContentType: "application/pdf", Content: pdf("m")}))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := Unattended(clock.Real)(ctx, Options{Config: f.cfg, Task: f.cfg.Tasks[0]})
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), `task "t": the run did not finish within its timeout of 300ms`) {
+		t.Fatalf("err = %v", err)
+	}
+	// The account's timeout (10s) would have ended it much later.
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the run took %s", d)
+	}
+	if len(f.files()) != 0 {
+		t.Errorf("files: %v", sortedKeys(f.files()))
+	}
+}
+
+func TestSummaryAddsUpAttempts(t *testing.T) {
+	var s Summary
+	s.add(Summary{Task: "t", Seen: 10, Saved: 3, Files: 4, Bytes: 100})
+	s.add(Summary{Task: "t", Seen: 7, Saved: 6, Failed: 1, Files: 6, Bytes: 50})
+	if s.Seen != 10 || s.Saved != 9 || s.Failed != 1 || s.Files != 10 || s.Bytes != 150 {
+		t.Errorf("summary = %+v", s)
+	}
+}
