@@ -114,6 +114,7 @@ mailbox = "INBOX"
 destination = "files"
 after = "move"
 move_to = "Processed"
+retries = 0  # the demo's server ends with the demo: retrying a connection could only wait
 `, host, port, caFile, demoUser, demoPassword)
 	path := filepath.Join(dir, "mailtask.toml")
 	return path, os.WriteFile(path, []byte(text), 0o600)

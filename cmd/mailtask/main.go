@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"mailtask/internal/config"
 	"mailtask/internal/state"
@@ -35,18 +33,25 @@ var commands = []command{
 	{"run-task", "[--config F] [--dry-run] [--log-level L] TASK", "run one task once, now", runTask},
 	{"validate", "[--config F]", "check the configuration without connecting", validate},
 	{"state", "show|reset [--config F] TASK", "show or forget what a task has taken", stateCmd},
+	{"check", "[--config F] TASK", "connect, sign in and select as a run would, step by step", check},
+	{"auth", "login|status [--config F] [--device] ACCOUNT", "sign an OAuth2 account in, or show its tokens", authCmd},
+	{"notify", "test|digest [--config F]", "send a test mail or the digest through [notify]", notifyCmd},
 	{"demo", "[--dir D]", "run a task against a built-in test server, twice", demo},
+	{"run", "[--config F]", "the daemon: run every task on its schedule until stopped", runDaemon},
+	{"status", "[--config F] [--json]", "show each task's last run, last success and next run", status},
 }
 
-// env is what commands share: where they print.
+// env is what commands share: where they print, and how the process is
+// asked to stop (nil in tests that run commands in-process).
 type env struct {
 	stdout, stderr io.Writer
+	shutdown       *shutdown
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := mainWithExit(ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr})
-	stop()
+	sd := handleShutdown(os.Stderr)
+	code := mainWithExit(sd.ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr, shutdown: sd})
+	sd.release()
 	os.Exit(code)
 }
 

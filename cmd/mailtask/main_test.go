@@ -67,6 +67,7 @@ timeout = "2s"
 name = "t"
 account = "a"
 destination = "out"
+retries = 0
 `)
 	bad := writeFile(t, dir, "bad.toml", "[accounts.a]\nhost = \"h\"\nbogus = 1\n")
 	cases := []struct {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"mailtask/internal/clock"
 	"mailtask/internal/diagnose"
 	"mailtask/tasks/popimap"
 )
@@ -14,18 +15,23 @@ func runTask(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "run-task", "[--config F] [--dry-run] [--log-level L] TASK")
 	cfgPath := fs.String("config", "", "configuration file")
 	dryRun := fs.Bool("dry-run", false, "list what would be saved; write and change nothing")
-	level := fs.String("log-level", "info", "log detail: debug, info, warn or error")
+	level := fs.String("log-level", "", "log detail: debug, info, warn or error (default: the config's log_level)")
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
-	lvl, err := logLevel(*level)
-	if err != nil {
-		return err
+	var lvl slog.Level
+	if *level != "" {
+		if lvl, err = logLevel(*level); err != nil {
+			return err
+		}
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		return err
+	}
+	if *level == "" {
+		lvl = cfg.Level()
 	}
 	name, err := oneTaskName("run-task", positional, cfg.TaskNames())
 	if err != nil {
@@ -35,15 +41,19 @@ func runTask(ctx context.Context, e *env, args []string) error {
 	if task == nil {
 		return usageError{fmt.Sprintf("no task %q in %s (tasks: %s)", name, cfg.File, strings.Join(cfg.TaskNames(), ", "))}
 	}
-	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
+	log := newLogger(e.stderr, cfg.LogFormat, lvl)
 	bar := newProgressBar(e.stderr, task.Name)
-	sum, err := popimap.Run(ctx, popimap.Options{
+	stop := e.gracefulStop()
+	stopWatch := announceStop(stop, log)
+	sum, err := popimap.NotifyFailures(popimap.Unattended(clock.Real), log)(ctx, popimap.Options{
 		Config:   cfg,
 		Task:     task,
 		Log:      log,
 		DryRun:   *dryRun,
 		Progress: bar.update,
+		Stop:     stop,
 	})
+	stopWatch()
 	bar.clear()
 	if *dryRun {
 		for _, name := range sum.Planned {
@@ -77,6 +87,12 @@ func summaryLine(s popimap.Summary, dryRun bool) string {
 	}
 	line := fmt.Sprintf("%s: %d new, %d %s, %d already taken, %d failed; %d files, %s in %.2fs",
 		s.Task, s.Seen, s.Saved, verb, s.Skipped, s.Failed, s.Files, humanBytes(s.Bytes), s.Duration.Seconds())
+	if s.Unmatched > 0 || s.Held > 0 {
+		line += fmt.Sprintf(" (%d not matching the rules, %d held back by failed hooks)", s.Unmatched, s.Held)
+	}
+	if s.Stopped {
+		line += " (stopped on request; the rest wait for the next run)"
+	}
 	return line
 }
 

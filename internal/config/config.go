@@ -12,6 +12,9 @@ type Config struct {
 	StateDir string              `toml:"state_dir"`
 	Accounts map[string]*Account `toml:"accounts"`
 	Tasks    []*Task             `toml:"task"`
+	Notify   *Notify             `toml:"notify"`
+	// The daemon's keys (max_concurrent_tasks, log_*, listen...): daemon.go.
+	Daemon
 }
 
 // Account is one mailbox login.
@@ -28,9 +31,13 @@ type Account struct {
 	Password           Secret `toml:"password"`
 	PasswordEnv        string `toml:"password_env"`
 	PasswordFile       string `toml:"password_file"`
+	// OAuth2 is the [accounts.NAME.oauth2] table, for auth = "oauth2": oauth2.go.
+	OAuth2 *OAuth2 `toml:"oauth2"`
 	// Timeout bounds every network operation (connect, each command, each
 	// read while streaming a message). A stalled server fails within it.
 	Timeout Duration `toml:"timeout"`
+	// MaxConnections bounds this account's concurrent runs: daemon.go.
+	MaxConnections int `toml:"max_connections"`
 }
 
 // Task is one ingestion job: a mailbox of an account, polled on a schedule,
@@ -49,6 +56,18 @@ type Task struct {
 	// BatchSize is how many messages are fetched per request and committed
 	// together.
 	BatchSize int `toml:"batch_size"`
+	// Scheduling and run bounds (jitter, timeout, retries): daemon.go.
+	RunLimits
+	// Rules, outputs, actions and hooks: rules.go.
+	Match       Match       `toml:"match"`
+	Attachments Attachments `toml:"attachments"`
+	Output      Output      `toml:"output"`
+	Actions
+	Hooks
+	// TimeZone is the zone of {yyyy}/{mm}/{dd} and of since dates; Location
+	// is it resolved (default: the host's).
+	TimeZone string         `toml:"time_zone"`
+	Location *time.Location `toml:"-"`
 }
 
 // Protocols, TLS modes and after-actions accepted in the file.

@@ -45,7 +45,10 @@ func (c *Config) applyDefaults() {
 		if t.BatchSize == 0 {
 			t.BatchSize = DefaultBatchSize
 		}
+		t.applyRuleDefaults()
 	}
+	c.Notify.applyDefaults()
+	c.applyDaemonDefaults()
 }
 
 func defaultPort(protocol, tls string) int {
@@ -120,9 +123,11 @@ func (c *Config) validate() []error {
 			if a.PasswordFile != "" {
 				a.PasswordFile = resolve(base, a.PasswordFile)
 			}
+		case AuthOAuth2:
 		default:
-			fail(at, "auth", "%q is not supported (use \"password\")", a.Auth)
+			fail(at, "auth", "%q is not one of password, oauth2", a.Auth)
 		}
+		c.validateOAuth2(at, a, base, fail)
 	}
 
 	firstIndex := map[string]int{}
@@ -159,9 +164,9 @@ func (c *Config) validate() []error {
 			}
 		}
 		switch t.After {
-		case AfterNone, AfterSeen, AfterFlag, AfterMove, AfterDelete:
+		case AfterNone, AfterSeen, AfterFlag, AfterKeyword, AfterMove, AfterDelete:
 		default:
-			fail(at, "after", "%q is not one of none, seen, flag, move, delete", t.After)
+			fail(at, "after", "%q is not one of none, seen, flag, keyword, move, delete", t.After)
 		}
 		switch {
 		case t.After == AfterMove && t.MoveTo == "":
@@ -185,7 +190,10 @@ func (c *Config) validate() []error {
 		if t.BatchSize < 1 || t.BatchSize > 1000 {
 			fail(at, "batch_size", "%d is outside 1..1000", t.BatchSize)
 		}
+		c.validateTaskRules(at, t, acct, fail)
 	}
+	c.validateNotify(fail)
+	c.validateDaemon(fail)
 	if len(c.Tasks) == 0 {
 		errs = append(errs, &Error{File: c.File, Msg: "no [[task]] defined"})
 	}

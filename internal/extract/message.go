@@ -24,6 +24,11 @@ type Message struct {
 	Date      time.Time // zero if missing/unparseable
 	Files     []File    // attachments, in MIME order
 	Problems  []string  // enmime Envelope.Errors / warnings, human-readable
+	// Header holds the top-level header fields by canonical name, values
+	// RFC 2047-decoded; Text and HTML the first body of each kind,
+	// decoded to UTF-8 ("" when there is none). See body.go.
+	Header     map[string][]string
+	Text, HTML string
 }
 
 // File is one attachment to save.
@@ -82,6 +87,8 @@ func Parse(r io.Reader) (msg *Message, err error) {
 	m.To = m.addresses(env, "To")
 	m.Cc = m.addresses(env, "Cc")
 	m.Date = m.date(env)
+	m.Header = headers(env)
+	m.Text, m.HTML = bodies(env)
 	m.Files = m.files(env)
 	return m, nil
 }

@@ -69,8 +69,12 @@ func ClearPending(st *state.State) {
 // After is what happens on the server to a message once its files are
 // durable and the state that records it is saved.
 type After struct {
-	Action string // one of the config.After* values
-	MoveTo string // with "move"
+	Action  string // one of the config.After* values
+	MoveTo  string // with "move"
+	Keyword string // with "keyword"
+	// Failure is the action for messages that could not be parsed; Select
+	// checks that the server can carry it out too.
+	Failure *After
 }
 
 // Session is one authenticated connection to a task's mailbox.

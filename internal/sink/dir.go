@@ -20,6 +20,10 @@ type Dir struct {
 	// noLink is set once the filesystem has refused a hard link, so later
 	// Puts go straight to the rename fallback.
 	noLink atomic.Bool
+	// rel is the folder's slash path below the destination ("" for the
+	// destination itself), tree what the destination's folders share.
+	rel  string
+	tree *tree
 }
 
 // Open creates path (with parents, mode 0755) if it is missing, opens it for
@@ -33,6 +37,7 @@ func Open(path string) (*Dir, error) {
 		return nil, fmt.Errorf("open destination %s: %w", path, cause(err))
 	}
 	d := &Dir{path: path, root: root}
+	d.tree = &tree{top: d, subs: map[string]*Dir{}}
 	if err := d.removeTemps(); err != nil {
 		root.Close()
 		return nil, err
@@ -44,8 +49,16 @@ func Open(path string) (*Dir, error) {
 func (d *Dir) Path() string { return d.path }
 
 // Sync makes every Put so far durable by flushing the folder's directory
-// entries. Callers do this once per batch rather than once per file.
+// entries, and those of the folders Folder opened or created below it.
+// Callers do this once per batch rather than once per file.
 func (d *Dir) Sync() error {
+	if err := d.tree.sync(d); err != nil {
+		return err
+	}
+	return d.syncSelf()
+}
+
+func (d *Dir) syncSelf() error {
 	f, err := d.root.Open(".")
 	if err != nil {
 		return fmt.Errorf("sync destination %s: %w", d.path, cause(err))
@@ -60,8 +73,10 @@ func (d *Dir) Sync() error {
 	return nil
 }
 
-// Close releases the folder. It does not Sync.
+// Close releases the folder and those Folder opened below it. It does not
+// Sync.
 func (d *Dir) Close() error {
+	d.tree.close(d)
 	if err := d.root.Close(); err != nil {
 		return fmt.Errorf("close destination %s: %w", d.path, err)
 	}

@@ -12,4 +12,9 @@
 //
 // All access goes through an os.Root, so neither "..", an absolute name, nor a
 // symlink planted in the destination can redirect a write elsewhere.
+//
+// Files may go into folders below the destination (Folder), created on
+// demand and made durable by the same Sync. PutWith applies the task's
+// collision policy (suffix, overwrite, skip, fail) and, with dedupe, skips
+// content already present anywhere under the destination.
 package sink

@@ -17,6 +17,14 @@ type Stored struct {
 	Size     int64
 	SHA256   [32]byte
 	Existing bool // identical content was already there under Name; nothing written
+	// Dir is the folder below the destination ("" for the destination
+	// itself); see Folder.
+	Dir string
+	// The outcomes of PutWith's policies; nothing was written unless
+	// Replaced.
+	Skipped   bool   // Name was taken by different content (Skip)
+	Replaced  bool   // Name held different content, now replaced (Overwrite)
+	Duplicate string // the identical file found elsewhere (Dedupe), relative to the destination
 }
 
 // Put stores content under name, a single path segment the caller has
@@ -33,31 +41,7 @@ type Stored struct {
 // distinct names or, for equal content, one file. It does not make the new
 // directory entry durable: call Sync once for a batch.
 func (d *Dir) Put(name string, content io.Reader) (Stored, error) {
-	if err := checkName(name); err != nil {
-		return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
-	}
-	tmp, st, err := d.writeTemp(content)
-	if err != nil {
-		return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
-	}
-	// After a link the data lives on under the final name and tmp is a second
-	// name for it; after a rename tmp is already gone. Either way removing it
-	// is right, and a failure here only leaves debris the next Open clears.
-	defer d.root.Remove(tmp)
-
-	for n := 0; n <= maxSuffix; n++ {
-		cand := candidate(name, n)
-		existing, placed, err := d.claim(tmp, cand, st)
-		if err != nil {
-			return Stored{}, fmt.Errorf("write %q in %s: %w", cand, d.path, err)
-		}
-		if placed || existing {
-			st.Name = cand
-			st.Existing = existing
-			return st, nil
-		}
-	}
-	return Stored{}, fmt.Errorf("write %q in %s: more than %d files of that name already exist; move some away", name, d.path, maxSuffix)
+	return d.PutWith(name, content, Policy{})
 }
 
 // claim tries to put tmp under cand. It reports existing when cand already

@@ -31,6 +31,12 @@ func dovecotProtocolConfig(t *testing.T, d *dovecot.Server, protocol string, tas
 		addr = d.POP3SAddr
 	}
 	host, port, _ := strings.Cut(addr, ":")
+	dest := `destination = "dest"`
+	for _, line := range taskTOML {
+		if strings.HasPrefix(line, "destination") {
+			dest = "" // the test's own
+		}
+	}
 	text := fmt.Sprintf(`state_dir = "state"
 [accounts.dovecot]
 protocol = %q
@@ -43,9 +49,9 @@ timeout = "20s"
 [[task]]
 name = "t"
 account = "dovecot"
-destination = "dest"
 %s
-`, protocol, host, port, d.CACertFile, d.User, d.Password, strings.Join(taskTOML, "\n"))
+%s
+`, protocol, host, port, d.CACertFile, d.User, d.Password, dest, strings.Join(taskTOML, "\n"))
 	path := filepath.Join(dir, "mailtask.toml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)

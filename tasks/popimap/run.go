@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,6 +29,11 @@ type Options struct {
 	Progress func(Progress)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Stop, once closed, ends the run early but cleanly: the message being
+	// received is finished and committed with those before it, no further
+	// one is fetched, and the session logs out. Run then returns no error
+	// and sets Summary.Stopped. Cancelling ctx instead abandons the batch.
+	Stop <-chan struct{}
 }
 
 // Progress is how far a run has come.
@@ -38,16 +44,24 @@ type Progress struct {
 
 // Summary is the outcome of one run.
 type Summary struct {
-	Task     string
-	Seen     int   // new messages found on the server
-	Saved    int   // messages whose files were written (or already present)
-	Skipped  int   // messages already in the ledger (taken before under another UID)
-	Failed   int   // messages quarantined as unparseable
-	Files    int   // files written
-	Bytes    int64 // bytes written
-	Duration time.Duration
+	Task    string
+	Seen    int // new messages found on the server
+	Saved   int // messages whose files were written (or already present)
+	Skipped int // messages already in the ledger (taken before under another UID)
+	Failed  int // messages quarantined as unparseable
+	// Unmatched counts messages fetched that [task.match] does not select
+	// (recorded as done, nothing written); Held, messages whose hooks
+	// failed under hook_failure = "retry" (left for the next run).
+	Unmatched int
+	Held      int
+	Files     int   // files written
+	Bytes     int64 // bytes written
+	Duration  time.Duration
 	// Planned lists, on a dry run, the files that would be written.
 	Planned []string
+	// Stopped reports that Options.Stop ended the run before every new
+	// message was taken; the rest wait for the next run.
+	Stopped bool
 }
 
 // Run performs one run of opts.Task. It holds the task's lock for the
@@ -85,7 +99,14 @@ func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 	}
 
 	r := &run{opts: opts, log: log.With("task", task.Name), st: st, now: now, sum: &sum}
-	r.after = mailbox.After{Action: task.After, MoveTo: task.MoveTo}
+	if r.sel, err = newSelection(task); err != nil {
+		return sum, err
+	}
+	if r.out, err = newOutputs(task); err != nil {
+		return sum, err
+	}
+	r.hooks = newHooks(cfg, task)
+	r.after = afterActions(task)
 	if opts.DryRun {
 		r.after = mailbox.After{Action: config.AfterNone}
 	}
@@ -111,6 +132,13 @@ type run struct {
 	dest   *sink.Dir
 	done   int
 	bytes  int64
+	// Rules, outputs and hooks: match.go, outputs.go, hooks.go.
+	sel      *selection
+	out      *outputs
+	hooks    hooks
+	searched bool // the server applied the rules' query
+	hookJobs []hookJob
+	heldErrs []error
 }
 
 func (r *run) open(ctx context.Context, acct *config.Account) error {
@@ -121,11 +149,11 @@ func (r *run) open(ctx context.Context, acct *config.Account) error {
 	}
 	r.ledger = ledger
 	if !r.opts.DryRun {
-		if r.dest, err = sink.Open(task.Destination); err != nil {
+		if r.dest, err = sink.Open(r.out.root); err != nil {
 			return fmt.Errorf("task %q: destination: %w", task.Name, err)
 		}
 	}
-	sess, err := dial(ctx, acct, r.log)
+	sess, err := dial(ctx, cfg.StateDir, acct, r.log)
 	if err != nil {
 		return err
 	}
@@ -174,7 +202,7 @@ func (r *run) close() {
 
 func (r *run) ingest(ctx context.Context) error {
 	task := r.opts.Task
-	msgs, err := r.sess.New(ctx, r.st)
+	msgs, err := r.newMessages(ctx)
 	if err != nil {
 		return err
 	}
@@ -194,6 +222,9 @@ func (r *run) ingest(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if r.stopping() {
+			return nil
+		}
 		batch := msgs[start:min(start+task.BatchSize, len(msgs))]
 		if err := r.batch(ctx, batch); err != nil {
 			return err
@@ -203,46 +234,82 @@ func (r *run) ingest(ctx context.Context) error {
 		// New may have learned of vanished UIDs; keep that.
 		return r.st.Save()
 	}
-	return nil
+	return r.heldBack()
 }
 
 // batch fetches, writes and commits one batch of messages, then applies
 // the after-action to those taken.
 func (r *run) batch(ctx context.Context, msgs []mailbox.Message) error {
-	var (
-		processed    []mailbox.Message // to record as done
-		taken        []mailbox.Message // due for the after-action
-		fingerprints []state.Fingerprint
-	)
+	type delivered struct {
+		m   mailbox.Message
+		out outcome
+		fp  state.Fingerprint
+	}
+	var got []delivered
 	err := r.sess.Fetch(ctx, msgs, func(m mailbox.Message, body io.Reader) error {
 		raw, err := io.ReadAll(body)
 		if err != nil {
 			return &mailbox.Error{Step: mailbox.StepFetch, Err: fmt.Errorf("%s: %w", m.Key(), err), Transient: true}
 		}
 		r.bytes += int64(len(raw))
-		fp := state.FingerprintOf(sha256.Sum256(raw))
-		out, err := r.message(m, raw, fp)
+		sum := sha256.Sum256(raw)
+		out, err := r.message(m, raw, sum)
 		if err != nil {
 			return err
 		}
 		r.done++
 		r.report()
-		processed = append(processed, m)
-		if out != quarantined {
-			taken = append(taken, m)
-		}
-		if out != known {
-			fingerprints = append(fingerprints, fp)
+		got = append(got, delivered{m, out, state.FingerprintOf(sum)})
+		if r.done < r.sum.Seen && r.stopping() {
+			return errStopped
 		}
 		return nil
 	})
+	if errors.Is(err, errStopped) {
+		err = nil // what was processed is committed below
+	}
 	if err != nil || r.opts.DryRun {
 		return err
+	}
+	held, err := r.runHooks(ctx)
+	if err != nil {
+		return err
+	}
+	var (
+		processed    []mailbox.Message // to record as done
+		taken        []mailbox.Message // due for the after-action
+		failed       []mailbox.Message // due for the failure action
+		fingerprints []state.Fingerprint
+	)
+	for _, d := range got {
+		if held[d.m.Key()] {
+			r.sum.Saved--
+			r.sum.Held++
+			continue
+		}
+		processed = append(processed, d.m)
+		switch d.out {
+		case quarantined:
+			failed = append(failed, d.m)
+		case saved, known:
+			taken = append(taken, d.m)
+		}
+		// Unmatched messages stay out of the ledger: under other rules
+		// they would be taken.
+		if d.out == saved || d.out == quarantined {
+			fingerprints = append(fingerprints, d.fp)
+		}
 	}
 	if err := r.commit(processed, taken, fingerprints); err != nil {
 		return err
 	}
-	return r.sess.Apply(ctx, r.after, taken)
+	if err := r.sess.Apply(ctx, r.after, taken); err != nil {
+		return err
+	}
+	if f := r.after.Failure; f != nil {
+		return r.sess.Apply(ctx, *f, failed)
+	}
+	return nil
 }
 
 // commit makes a batch permanent: files durable first, then the ledger,
@@ -274,12 +341,13 @@ const (
 	saved       outcome = iota // its files are in the destination
 	known                      // the ledger shows it was taken before
 	quarantined                // unparseable; its raw form is kept aside
+	unmatched                  // the task's rules do not select it
 )
 
-// message writes one message's attachments, or recognises it as taken
+// message writes one message's outputs (take), or recognises it as taken
 // before, or quarantines it. Nothing is committed here.
-func (r *run) message(m mailbox.Message, raw []byte, fp state.Fingerprint) (outcome, error) {
-	if r.ledger.Has(fp) {
+func (r *run) message(m mailbox.Message, raw []byte, sum [32]byte) (outcome, error) {
+	if r.ledger.Has(state.FingerprintOf(sum)) {
 		r.sum.Skipped++
 		r.log.Debug("already taken", "msg", m.Key())
 		return known, nil
@@ -292,23 +360,21 @@ func (r *run) message(m mailbox.Message, raw []byte, fp state.Fingerprint) (outc
 	for _, p := range parsed.Problems {
 		r.log.Debug("message defect", "msg", m.Key(), "problem", p)
 	}
-	r.sum.Saved++
-	for _, f := range parsed.Files {
-		if r.opts.DryRun {
-			r.sum.Planned = append(r.sum.Planned, f.Name)
-			continue
-		}
-		stored, err := r.dest.Put(f.Name, bytes.NewReader(f.Content))
-		if err != nil {
-			return saved, fmt.Errorf("task %q: %s: %w", r.opts.Task.Name, m.Key(), err)
-		}
-		if !stored.Existing {
-			r.sum.Files++
-			r.sum.Bytes += stored.Size
-		}
-		r.log.Debug("file", "msg", m.Key(), "name", stored.Name, "size", stored.Size, "existing", stored.Existing)
+	return r.take(m, raw, sum, parsed)
+}
+
+// errStopped ends a fetch early when the run is asked to stop.
+var errStopped = errors.New("stop requested")
+
+// stopping reports whether Options.Stop has been closed.
+func (r *run) stopping() bool {
+	select {
+	case <-r.opts.Stop:
+		r.sum.Stopped = true
+		return true
+	default:
+		return false
 	}
-	return saved, nil
 }
 
 func (r *run) report() {

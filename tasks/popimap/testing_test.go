@@ -68,6 +68,12 @@ func newFixture(t *testing.T, opts testmail.IMAPOptions, taskTOML ...string) *fi
 func (f *fixture) writeConfig(addr, tls, password string, taskTOML ...string) {
 	f.t.Helper()
 	host, port, _ := strings.Cut(addr, ":")
+	dest := `destination = "dest"`
+	for _, line := range taskTOML {
+		if strings.HasPrefix(line, "destination") {
+			dest = "" // the test's own
+		}
+	}
 	text := `state_dir = "state"
 [accounts.a]
 protocol = "` + f.protocol + `"
@@ -81,8 +87,7 @@ timeout = "10s"
 [[task]]
 name = "t"
 account = "a"
-destination = "dest"
-` + strings.Join(taskTOML, "\n") + "\n"
+` + dest + "\n" + strings.Join(taskTOML, "\n") + "\n"
 	path := filepath.Join(f.dir, "mailtask.toml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		f.t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"mailtask/internal/auth"
 	"mailtask/internal/config"
 	"mailtask/internal/mailbox"
 	"mailtask/internal/state"
@@ -27,13 +27,20 @@ type Session struct {
 	addr    string
 	timeout time.Duration
 	late    lateFetches
+	// answer carries every write of the client, to send its empty SASL
+	// responses the way RFC 3501 wants (signin.go); nil with STARTTLS,
+	// where imapclient makes the TLS connection itself.
+	answer *saslConn
+	// trash receives deleted messages on a server with MOVE but without
+	// UIDPLUS; "" when UID EXPUNGE is used.
+	trash string
 }
 
 var _ mailbox.Session = (*Session)(nil)
 
-// Dial connects to the account's server, sets up TLS as configured and logs
-// in with the password.
-func Dial(ctx context.Context, a *config.Account, password config.Secret) (*Session, error) {
+// Dial connects to the account's server, sets up TLS as configured and
+// signs in with cred (signin.go).
+func Dial(ctx context.Context, a *config.Account, cred auth.Credential) (*Session, error) {
 	addr := net.JoinHostPort(a.Host, strconv.Itoa(a.Port))
 	s := &Session{addr: addr, timeout: a.Timeout.Std()}
 	tlsConfig, err := mailbox.TLSConfig(a)
@@ -59,7 +66,8 @@ func Dial(ctx context.Context, a *config.Account, password config.Secret) (*Sess
 			raw.Close()
 			return nil, &mailbox.Error{Step: mailbox.StepTLS, Addr: addr, Err: err}
 		}
-		s.client = imapclient.New(tc, opts)
+		s.answer = &saslConn{Conn: tc}
+		s.client = imapclient.New(s.answer, opts)
 	case config.TLSStartTLS:
 		s.client, err = imapclient.NewStartTLS(s.conn, opts)
 		if err != nil {
@@ -67,15 +75,16 @@ func Dial(ctx context.Context, a *config.Account, password config.Secret) (*Sess
 			return nil, &mailbox.Error{Step: mailbox.StepTLS, Addr: addr, Err: fmt.Errorf("STARTTLS: %w", err)}
 		}
 	default:
-		s.client = imapclient.New(s.conn, opts)
+		s.answer = &saslConn{Conn: s.conn}
+		s.client = imapclient.New(s.answer, opts)
 	}
 	if err := s.client.WaitGreeting(); err != nil {
 		s.client.Close()
 		return nil, &mailbox.Error{Step: mailbox.StepConnect, Addr: addr, Err: fmt.Errorf("no IMAP greeting: %w", err)}
 	}
-	if err := s.client.Login(a.Username, password.Reveal()).Wait(); err != nil {
+	if err := s.signIn(ctx, cred); err != nil {
 		s.client.Close()
-		return nil, &mailbox.Error{Step: mailbox.StepLogin, Addr: addr, User: a.Username, Err: err}
+		return nil, err
 	}
 	return s, nil
 }
@@ -97,24 +106,16 @@ func (s *Session) guard(ctx context.Context) (release func()) {
 // never takes messages it then cannot move or delete.
 func (s *Session) Select(ctx context.Context, folder string, after mailbox.After) (uint32, error) {
 	defer s.guard(ctx)()
-	caps := s.client.Caps()
-	switch after.Action {
-	case config.AfterMove:
-		if !caps.Has(imap.CapMove) && !caps.Has(imap.CapUIDPlus) {
-			return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: errors.New(`the server supports neither MOVE nor UIDPLUS, so after = "move" could only be done by expunging every deleted message in the folder, other clients' too; use after = "seen" or "flag"`)}
-		}
-	case config.AfterDelete:
-		if !caps.Has(imap.CapUIDPlus) && !caps.Has(imap.CapIMAP4rev2) {
-			return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: errors.New(`the server lacks UIDPLUS, so after = "delete" could only be done by expunging every deleted message in the folder, other clients' too; use after = "seen" or "flag"`)}
+	for i, a := range actions(after) {
+		if err := s.canDo(a, i > 0); err != nil {
+			return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: err}
 		}
 	}
-	if after.Action == config.AfterMove {
-		if _, err := s.client.Status(after.MoveTo, &imap.StatusOptions{NumMessages: true}).Wait(); err != nil {
-			return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: fmt.Errorf("move_to folder %q: %w", after.MoveTo, err)}
-		}
-	}
-	data, err := s.client.Select(folder, &imap.SelectOptions{ReadOnly: after.Action == config.AfterNone}).Wait()
+	data, err := s.client.Select(folder, &imap.SelectOptions{ReadOnly: !writes(after)}).Wait()
 	if err != nil {
+		return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: fmt.Errorf("folder %q: %w", folder, err)}
+	}
+	if err := checkKeywords(after, data); err != nil {
 		return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: fmt.Errorf("folder %q: %w", folder, err)}
 	}
 	return data.UIDValidity, nil
@@ -232,12 +233,19 @@ func (s *Session) Apply(ctx context.Context, after mailbox.After, msgs []mailbox
 		err = store(imap.FlagSeen)
 	case config.AfterFlag:
 		err = store(imap.FlagFlagged)
+	case config.AfterKeyword:
+		err = store(imap.Flag(after.Keyword))
 	case config.AfterMove:
 		// Select verified MOVE or UIDPLUS, so the library's Move never
 		// falls back to a folder-wide EXPUNGE.
 		_, err = s.client.Move(set, after.MoveTo).Wait()
 	case config.AfterDelete:
-		if err = store(imap.FlagDeleted); err == nil {
+		if s.trash != "" {
+			// Select found MOVE but no UIDPLUS: a UID EXPUNGE is not
+			// available and a plain EXPUNGE would hit other clients'
+			// deleted messages.
+			_, err = s.client.Move(set, s.trash).Wait()
+		} else if err = store(imap.FlagDeleted); err == nil {
 			err = s.client.UIDExpunge(set).Close()
 		}
 	default:

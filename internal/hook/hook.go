@@ -1,0 +1,128 @@
+package hook
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Command is a configured hook.
+type Command struct {
+	Argv    []string
+	Timeout time.Duration
+	// Hide lists environment variables the hook must not inherit.
+	Hide []string
+}
+
+// Env is the MAILTASK_* variables of one run, name without the prefix ->
+// value: {"FILE": "/srv/drop/a.pdf"} becomes MAILTASK_FILE.
+type Env map[string]string
+
+// Prefix starts the name of every variable a hook is given.
+const Prefix = "MAILTASK_"
+
+// outputTail is how much of a hook's output an error quotes: enough for
+// the last lines of a failure, not a log's worth.
+const outputTail = 2048
+
+// Error is a hook run that failed: it could not start, exited non-zero or
+// ran out of time.
+type Error struct {
+	Argv     []string
+	Err      error
+	TimedOut bool
+	Output   string // the end of its stdout and stderr
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "hook %s: ", e.Argv[0])
+	if e.TimedOut {
+		b.WriteString("timed out")
+	} else {
+		b.WriteString(e.Err.Error())
+	}
+	if out := strings.TrimSpace(e.Output); out != "" {
+		fmt.Fprintf(&b, "; output ends: %q", out)
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Run runs c with env added to the process environment and waits for it,
+// at most c.Timeout.
+func (c Command) Run(ctx context.Context, env Env) error {
+	if c.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, c.Argv[0], c.Argv[1:]...)
+	cmd.Env = c.environ(env)
+	out := &tail{max: outputTail}
+	cmd.Stdout, cmd.Stderr = out, out
+	killGroup(cmd)
+	// Output pipes held open by an orphaned grandchild must not block
+	// Wait forever once the group is killed.
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	if err == nil {
+		return nil
+	}
+	herr := &Error{Argv: c.Argv, Err: err, Output: out.String()}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		herr.TimedOut = true
+	}
+	return herr
+}
+
+// environ is the process environment without the hidden variables and
+// any stale MAILTASK_* ones, plus env.
+func (c Command) environ(env Env) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if slices.Contains(c.Hide, name) || strings.HasPrefix(name, Prefix) {
+			continue
+		}
+		out = append(out, kv)
+	}
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		// A NUL cannot be passed in the environment; exec would refuse
+		// the whole run.
+		out = append(out, Prefix+k+"="+strings.ReplaceAll(env[k], "\x00", ""))
+	}
+	return out
+}
+
+// tail keeps the last max bytes written to it.
+type tail struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = slices.Clone(t.buf[over:])
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(bytes.ToValidUTF8(t.buf, []byte("?")))
+}

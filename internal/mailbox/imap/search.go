@@ -1,0 +1,69 @@
+package imap
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/emersion/go-imap/v2"
+
+	"mailtask/internal/mailbox"
+	"mailtask/internal/state"
+)
+
+var _ mailbox.Searcher = (*Session)(nil)
+
+// NewMatching is New narrowed by q with a second UID SEARCH over the range
+// of new UIDs. New UIDs that q leaves out are recorded as done. A message
+// that arrives between the two searches is not in New's answer and waits
+// for the next run.
+func (s *Session) NewMatching(ctx context.Context, st *state.State, q mailbox.Query) ([]mailbox.Message, error) {
+	msgs, err := s.New(ctx, st)
+	if err != nil || len(msgs) == 0 || q.IsZero() {
+		return msgs, err
+	}
+	defer s.guard(ctx)()
+	criteria := searchCriteria(q)
+	criteria.UID = []imap.UIDSet{{imap.UIDRange{Start: imap.UID(msgs[0].UID), Stop: imap.UID(msgs[len(msgs)-1].UID)}}}
+	data, err := s.client.UIDSearch(criteria, nil).Wait()
+	if err != nil {
+		return nil, &mailbox.Error{Step: mailbox.StepList, Addr: s.addr, Err: fmt.Errorf("search for the messages [task.match] selects: %w", err)}
+	}
+	matching := make(map[uint32]bool)
+	for _, uid := range data.AllUIDs() {
+		matching[uint32(uid)] = true
+	}
+	var out []mailbox.Message
+	for _, m := range msgs {
+		if matching[m.UID] {
+			out = append(out, m)
+		} else {
+			st.Done.Add(m.UID)
+		}
+	}
+	return out, nil
+}
+
+// searchCriteria translates q. Alternatives within a header term become a
+// chain of ORs.
+func searchCriteria(q mailbox.Query) *imap.SearchCriteria {
+	c := &imap.SearchCriteria{SentSince: q.SentSince, Larger: q.Larger, Smaller: q.Smaller}
+	if q.Unseen {
+		c.NotFlag = []imap.Flag{imap.FlagSeen}
+	}
+	// Not SearchCriteria.And: in go-imap v2.0.0-beta.8 it resets Smaller
+	// to 0 when the other side has none, dropping max_size.
+	for _, term := range q.Header {
+		alt := anyOf(term.Field, term.AnyOf)
+		c.Header = append(c.Header, alt.Header...)
+		c.Or = append(c.Or, alt.Or...)
+	}
+	return c
+}
+
+func anyOf(field string, values []string) *imap.SearchCriteria {
+	one := imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: field, Value: values[0]}}}
+	if len(values) == 1 {
+		return &one
+	}
+	return &imap.SearchCriteria{Or: [][2]imap.SearchCriteria{{one, *anyOf(field, values[1:])}}}
+}

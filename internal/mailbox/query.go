@@ -1,0 +1,40 @@
+package mailbox
+
+import (
+	"context"
+	"time"
+
+	"mailtask/internal/state"
+)
+
+// Query is what a server can evaluate of a task's rules (IMAP SEARCH).
+// Every term is a necessary condition of a match: a message the query
+// leaves out cannot match, so it is never downloaded.
+type Query struct {
+	Header    []HeaderTerm // each must hold
+	SentSince time.Time    // the Date header's day is this day or later
+	Larger    int64        // size greater than this, when not 0
+	Smaller   int64        // size less than this, when not 0
+	Unseen    bool         // no \Seen flag
+}
+
+// HeaderTerm holds when the field contains any of the substrings,
+// ignoring case.
+type HeaderTerm struct {
+	Field string
+	AnyOf []string
+}
+
+// IsZero reports whether the query holds no term.
+func (q Query) IsZero() bool {
+	return len(q.Header) == 0 && q.SentSince.IsZero() && q.Larger == 0 && q.Smaller == 0 && !q.Unseen
+}
+
+// Searcher is a Session that can narrow New by a Query on the server.
+type Searcher interface {
+	// NewMatching is New for the messages that satisfy q. The messages
+	// New would return that q leaves out are recorded in st as done:
+	// they do not match, and taking them later would take them by
+	// surprise.
+	NewMatching(ctx context.Context, st *state.State, q Query) ([]Message, error)
+}

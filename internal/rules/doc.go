@@ -1,0 +1,14 @@
+// Package rules decides what a task takes: which messages ([task.match])
+// and which of their files ([task.attachments]).
+//
+// Patterns are case-insensitive globs ('*' any run of characters, '?' one
+// character, '\' makes the next character literal) or, in the *_regex
+// keys, Go regular expressions (RE2: linear time whatever a sender puts in
+// a header). Keys are ANDed, patterns within a key ORed.
+//
+// A message rule set also says what of it a server can evaluate: Query
+// gives the terms an IMAP UID SEARCH can apply, each a necessary condition
+// of a match (a glob's longest literal run as a substring, a day before a
+// date bound, exact sizes and flags), so non-matching mail is never
+// downloaded; Match then decides exactly on the parsed message.
+package rules

@@ -1,0 +1,213 @@
+package rules
+
+import (
+	"fmt"
+	"maps"
+	"net/mail"
+	"net/textproto"
+	"slices"
+	"strings"
+	"time"
+
+	"mailtask/internal/config"
+	"mailtask/internal/extract"
+	"mailtask/internal/mailbox"
+)
+
+// Set is a task's compiled [task.match].
+type Set struct {
+	from, to, cc, subject Patterns
+	headers               []headerRule // sorted by field name
+	body                  []string     // lower case
+	since                 time.Time
+	maxAge                time.Duration
+	minSize, maxSize      int64
+	hasAttachments        *bool
+	unseenOnly            bool
+}
+
+type headerRule struct {
+	field    string // canonical
+	patterns Patterns
+}
+
+// New compiles m; dates written without a zone are read in loc.
+func New(m config.Match, loc *time.Location) (*Set, error) {
+	s := &Set{
+		since:          m.Since.In(loc),
+		maxAge:         m.MaxAge.Std(),
+		minSize:        int64(m.MinSize),
+		maxSize:        int64(m.MaxSize),
+		hasAttachments: m.HasAttachments,
+		unseenOnly:     m.UnseenOnly,
+	}
+	var err error
+	for _, f := range []struct {
+		dst            *Patterns
+		globs, regexes []string
+	}{
+		{&s.from, m.From, m.FromRegex},
+		{&s.to, m.To, m.ToRegex},
+		{&s.cc, m.Cc, m.CcRegex},
+		{&s.subject, m.Subject, m.SubjectRegex},
+	} {
+		if *f.dst, err = NewPatterns(f.globs, f.regexes); err != nil {
+			return nil, err
+		}
+	}
+	fields := map[string]bool{}
+	for name := range m.Header {
+		fields[name] = true
+	}
+	for name := range m.HeaderRegex {
+		fields[name] = true
+	}
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
+		var globs, regexes []string
+		if g, ok := m.Header[name]; ok {
+			globs = []string{g}
+		}
+		if r, ok := m.HeaderRegex[name]; ok {
+			regexes = []string{r}
+		}
+		p, err := NewPatterns(globs, regexes)
+		if err != nil {
+			return nil, fmt.Errorf("header %s: %w", name, err)
+		}
+		s.headers = append(s.headers, headerRule{field: textproto.CanonicalMIMEHeaderKey(name), patterns: p})
+	}
+	for _, b := range m.BodyContains {
+		s.body = append(s.body, strings.ToLower(b))
+	}
+	return s, nil
+}
+
+// Query returns what a server can evaluate of the rules at time now: the
+// flags and sizes exactly, the rest as necessary conditions.
+func (s *Set) Query(now time.Time) mailbox.Query {
+	var q mailbox.Query
+	for _, f := range []struct {
+		field string
+		p     Patterns
+	}{{"From", s.from}, {"To", s.to}, {"Cc", s.cc}, {"Subject", s.subject}} {
+		if lits, ok := f.p.literals(); ok {
+			q.Header = append(q.Header, mailbox.HeaderTerm{Field: f.field, AnyOf: lits})
+		}
+	}
+	for _, h := range s.headers {
+		if lits, ok := h.patterns.literals(); ok {
+			q.Header = append(q.Header, mailbox.HeaderTerm{Field: h.field, AnyOf: lits})
+		}
+	}
+	if earliest := s.earliest(now); !earliest.IsZero() {
+		// SENTSINCE compares the day of the Date header in its own zone;
+		// a day earlier in UTC covers every zone.
+		day := earliest.UTC().AddDate(0, 0, -1)
+		q.SentSince = time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
+	}
+	if s.minSize > 0 {
+		q.Larger = s.minSize - 1
+	}
+	if s.maxSize > 0 {
+		q.Smaller = s.maxSize + 1
+	}
+	q.Unseen = s.unseenOnly
+	return q
+}
+
+// earliest is the lower bound on a message's date, zero if none.
+func (s *Set) earliest(now time.Time) time.Time {
+	t := s.since
+	if s.maxAge > 0 {
+		if byAge := now.Add(-s.maxAge); byAge.After(t) {
+			t = byAge
+		}
+	}
+	return t
+}
+
+// Input is what Match needs besides the parsed message.
+type Input struct {
+	Size  int64     // the raw message's size in bytes
+	Files int       // attachments the task's [task.attachments] selects
+	Now   time.Time // for max_age
+	// Searched is set when the server applied Query: flags and sizes,
+	// which it evaluates exactly, are not checked again.
+	Searched bool
+}
+
+// Match reports whether msg satisfies every rule, and if not, the first
+// rule it fails, for the log.
+func (s *Set) Match(msg *extract.Message, in Input) (ok bool, why string) {
+	if s.from.Set() && !s.from.Match(addressValues(msg, "From")...) {
+		return false, "from"
+	}
+	if s.to.Set() && !s.to.Match(addressValues(msg, "To")...) {
+		return false, "to"
+	}
+	if s.cc.Set() && !s.cc.Match(addressValues(msg, "Cc")...) {
+		return false, "cc"
+	}
+	if s.subject.Set() && !s.subject.Match(msg.Subject) {
+		return false, "subject"
+	}
+	for _, h := range s.headers {
+		if !h.patterns.Match(msg.Header[h.field]...) {
+			return false, "header " + h.field
+		}
+	}
+	if earliest := s.earliest(in.Now); !earliest.IsZero() && (msg.Date.IsZero() || msg.Date.Before(earliest)) {
+		return false, "since/max_age"
+	}
+	if !in.Searched {
+		if s.minSize > 0 && in.Size < s.minSize {
+			return false, "min_size"
+		}
+		if s.maxSize > 0 && in.Size > s.maxSize {
+			return false, "max_size"
+		}
+	}
+	if len(s.body) > 0 && !bodyContains(msg, s.body) {
+		return false, "body_contains"
+	}
+	if s.hasAttachments != nil && (in.Files > 0) != *s.hasAttachments {
+		return false, "has_attachments"
+	}
+	return true, ""
+}
+
+// addressValues are what an address pattern is matched against: each bare
+// address and each display name of the field, or its whole text when it
+// does not parse as an address list.
+func addressValues(msg *extract.Message, field string) []string {
+	var values []string
+	for _, text := range msg.Header[field] {
+		if strings.TrimSpace(text) == "" {
+			continue
+		}
+		list, err := mail.ParseAddressList(text)
+		if err != nil {
+			values = append(values, text)
+			continue
+		}
+		for _, a := range list {
+			values = append(values, a.Address)
+			if a.Name != "" {
+				values = append(values, a.Name)
+			}
+		}
+	}
+	return values
+}
+
+func bodyContains(msg *extract.Message, needles []string) bool {
+	for _, body := range []string{msg.Text, msg.HTML} {
+		lower := strings.ToLower(body)
+		for _, n := range needles {
+			if strings.Contains(lower, n) {
+				return true
+			}
+		}
+	}
+	return false
+}

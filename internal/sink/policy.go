@@ -1,0 +1,120 @@
+package sink
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"path"
+)
+
+// Collision is what PutWith does when a name is taken by different
+// content. Identical content under the name is never a collision: it is
+// reported as Existing, which is what makes a re-run after a crash quiet.
+type Collision int
+
+const (
+	// Suffix tries "stem (1).ext", "stem (2).ext", ... (Put's behaviour).
+	Suffix Collision = iota
+	// Overwrite replaces what holds the name, atomically.
+	Overwrite
+	// Skip writes nothing and reports Skipped.
+	Skip
+	// Fail writes nothing and returns an error wrapping ErrCollision.
+	Fail
+)
+
+// ErrCollision is wrapped by PutWith's error under the Fail policy.
+var ErrCollision = errors.New("the name is taken by a different file")
+
+// Policy shapes one PutWith.
+type Policy struct {
+	Collision Collision
+	// Dedupe writes nothing when identical content is already anywhere
+	// under the destination, and reports where in Stored.Duplicate.
+	Dedupe bool
+}
+
+// Rel is where Put left the content, relative to the destination.
+func (s Stored) Rel() string { return path.Join(s.Dir, s.Name) }
+
+// PutWith is Put with a collision policy and optional dedupe; Put is
+// PutWith with the zero Policy.
+func (d *Dir) PutWith(name string, content io.Reader, p Policy) (Stored, error) {
+	if err := checkName(name); err != nil {
+		return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
+	}
+	tmp, st, err := d.writeTemp(content)
+	if err != nil {
+		return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
+	}
+	// After a link the data lives on under the final name and tmp is a second
+	// name for it; after a rename tmp is already gone. Either way removing it
+	// is right, and a failure here only leaves debris the next Open clears.
+	defer d.root.Remove(tmp)
+	st.Dir = d.rel
+
+	if p.Dedupe {
+		d.tree.mu.Lock()
+		defer d.tree.mu.Unlock()
+		if fi, err := d.root.Lstat(name); err == nil {
+			if same, err := d.sameContent(name, fi, st); err != nil {
+				return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
+			} else if same {
+				st.Name, st.Existing = name, true
+				return st, nil
+			}
+		}
+		dup, err := d.tree.find(st)
+		if err != nil {
+			return Stored{}, err
+		}
+		if dup != "" {
+			st.Duplicate = dup
+			return st, nil
+		}
+		defer func() {
+			if st.Name != "" && !st.Skipped && !st.Existing {
+				d.tree.add(st.Rel(), st)
+			}
+		}()
+	}
+
+	if p.Collision == Suffix {
+		for n := 0; n <= maxSuffix; n++ {
+			cand := candidate(name, n)
+			existing, placed, err := d.claim(tmp, cand, st)
+			if err != nil {
+				return Stored{}, fmt.Errorf("write %q in %s: %w", cand, d.path, err)
+			}
+			if placed || existing {
+				st.Name = cand
+				st.Existing = existing
+				return st, nil
+			}
+		}
+		return Stored{}, fmt.Errorf("write %q in %s: more than %d files of that name already exist; move some away", name, d.path, maxSuffix)
+	}
+
+	existing, placed, err := d.claim(tmp, name, st)
+	if err != nil {
+		return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
+	}
+	if placed || existing {
+		st.Name, st.Existing = name, existing
+		return st, nil
+	}
+	switch p.Collision {
+	case Skip:
+		st.Name, st.Skipped = name, true
+		return st, nil
+	case Fail:
+		return Stored{}, fmt.Errorf("write %q in %s: %w (on_collision = \"fail\")", name, d.path, ErrCollision)
+	}
+	// Overwrite. Rename replaces a file or a symlink itself, never what a
+	// symlink points to; it fails on a folder.
+	if err := d.root.Rename(tmp, name); err != nil {
+		return Stored{}, fmt.Errorf("replace %q in %s: %w", name, d.path, cause(err))
+	}
+	st.Name, st.Replaced = name, true
+	return st, nil
+}

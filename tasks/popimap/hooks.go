@@ -1,0 +1,177 @@
+package popimap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"mailtask/internal/config"
+	"mailtask/internal/extract"
+	"mailtask/internal/hook"
+	"mailtask/internal/mailbox"
+)
+
+// hookJob is the hooks due for one message once its files are durable.
+type hookJob struct {
+	m     mailbox.Message
+	env   hook.Env // the message's variables
+	files []output // present in the destination
+	dir   string   // the message's folder, absolute
+	meta  string   // the metadata sidecar, absolute, or ""
+}
+
+// hooks is the task's compiled run_after_file and run_after_message.
+type hooks struct {
+	file, message *hook.Command
+	policy        string
+}
+
+func newHooks(cfg *config.Config, task *config.Task) hooks {
+	// A hook must not inherit the secrets the configuration reads from
+	// the environment.
+	var hide []string
+	for _, a := range cfg.Accounts {
+		hide = append(hide, a.PasswordEnv)
+		if a.OAuth2 != nil {
+			hide = append(hide, a.OAuth2.ClientSecretEnv)
+		}
+	}
+	h := hooks{policy: task.HookFailure}
+	if len(task.RunAfterFile) > 0 {
+		h.file = &hook.Command{Argv: task.RunAfterFile, Timeout: task.HookTimeout.Std(), Hide: hide}
+	}
+	if len(task.RunAfterMessage) > 0 {
+		h.message = &hook.Command{Argv: task.RunAfterMessage, Timeout: task.HookTimeout.Std(), Hide: hide}
+	}
+	return h
+}
+
+func (h hooks) any() bool { return h.file != nil || h.message != nil }
+
+// queueHooks records the hooks a taken message is due, to be run once the
+// batch's files are durable.
+func (r *run) queueHooks(m mailbox.Message, msg *extract.Message, vars map[string]string, w *writer) {
+	if !r.hooks.any() || r.opts.DryRun {
+		return
+	}
+	job := hookJob{m: m, dir: filepath.Join(r.out.root, filepath.FromSlash(w.rel))}
+	for _, o := range w.outputs {
+		if o.present() {
+			job.files = append(job.files, o)
+		}
+	}
+	if m := w.metadata; m != nil && m.present() {
+		job.files = append(job.files, *m)
+		job.meta = filepath.Join(r.out.root, filepath.FromSlash(m.Path))
+	}
+	date := ""
+	if !msg.Date.IsZero() {
+		date = msg.Date.Format(time.RFC3339)
+	}
+	job.env = hook.Env{
+		"TASK":        r.opts.Task.Name,
+		"ACCOUNT":     r.opts.Task.Account,
+		"MAILBOX":     r.opts.Task.Mailbox,
+		"MESSAGE":     m.Key(),
+		"UID":         vars["uid"],
+		"FROM":        msg.From,
+		"SUBJECT":     msg.Subject,
+		"MESSAGE_ID":  msg.MessageID,
+		"DATE":        date,
+		"DESTINATION": r.out.root,
+		"DIR":         job.dir,
+	}
+	r.hookJobs = append(r.hookJobs, job)
+}
+
+// runHooks runs the hooks queued for a batch, after making its files
+// durable: a hook must never see a file a crash could still take away. It
+// returns the messages to hold back: with hook_failure = "retry" a message
+// whose hook failed is not committed, so the next run takes it again
+// (finding its files already there) and runs its hooks again. With "fail"
+// the first failure ends the run.
+func (r *run) runHooks(ctx context.Context) (held map[string]bool, err error) {
+	jobs := r.hookJobs
+	r.hookJobs = nil
+	if len(jobs) == 0 {
+		return nil, nil
+	}
+	if err := r.dest.Sync(); err != nil {
+		return nil, err
+	}
+	held = map[string]bool{}
+	for _, job := range jobs {
+		if err := r.hookJob(ctx, job); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			switch r.hooks.policy {
+			case config.HookIgnore:
+				r.log.Warn("hook failed; going on (hook_failure = \"ignore\")", "msg", job.m.Key(), "err", err)
+			case config.HookFail:
+				return nil, fmt.Errorf("task %q: %s: %w (hook_failure = \"fail\"; the message is taken again next run)", r.opts.Task.Name, job.m.Key(), err)
+			default:
+				r.log.Warn("hook failed; the message is taken again next run (hook_failure = \"retry\")", "msg", job.m.Key(), "err", err)
+				held[job.m.Key()] = true
+				r.heldErrs = append(r.heldErrs, fmt.Errorf("%s: %w", job.m.Key(), err))
+			}
+		}
+	}
+	return held, nil
+}
+
+// hookJob runs the file hook for each file of a message, then its message
+// hook; the first failure stops the message's hooks.
+func (r *run) hookJob(ctx context.Context, job hookJob) error {
+	if r.hooks.file != nil {
+		for _, f := range job.files {
+			env := job.fileEnv(r.out.root, f)
+			if err := r.hooks.file.Run(ctx, env); err != nil {
+				return err
+			}
+		}
+	}
+	if r.hooks.message != nil {
+		env := hook.Env{}
+		for k, v := range job.env {
+			env[k] = v
+		}
+		paths := make([]string, len(job.files))
+		for i, f := range job.files {
+			paths[i] = filepath.Join(r.out.root, filepath.FromSlash(f.Path))
+		}
+		env["FILES"] = strings.Join(paths, "\n")
+		env["FILE_COUNT"] = strconv.Itoa(len(paths))
+		env["METADATA"] = job.meta
+		return r.hooks.message.Run(ctx, env)
+	}
+	return nil
+}
+
+func (job hookJob) fileEnv(root string, f output) hook.Env {
+	env := hook.Env{}
+	for k, v := range job.env {
+		env[k] = v
+	}
+	env["FILE"] = filepath.Join(root, filepath.FromSlash(f.Path))
+	env["FILE_PATH"] = f.Path
+	env["KIND"] = f.Kind
+	env["SHA256"] = f.SHA256
+	env["SIZE"] = strconv.FormatInt(f.Size, 10)
+	env["CONTENT_TYPE"] = f.ContentType
+	return env
+}
+
+// heldBack reports the messages hook failures held back this run, as the
+// run's error: the operator should know even though nothing was lost.
+func (r *run) heldBack() error {
+	if len(r.heldErrs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("task %q: hooks failed for %d messages, which stay on the server as they were and are taken again next run: %w",
+		r.opts.Task.Name, len(r.heldErrs), errors.Join(r.heldErrs...))
+}

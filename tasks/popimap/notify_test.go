@@ -1,0 +1,56 @@
+package popimap
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"mailtask/internal/config"
+	"mailtask/internal/state"
+	"mailtask/internal/testmail"
+)
+
+func TestNotifyFailures(t *testing.T) {
+	ca, err := testmail.NewCA()
+	mustT(t, err)
+	srv, err := testmail.StartSMTP(testmail.SMTPOptions{TLS: ca.ServerTLS, Username: testUser, Password: testPassword})
+	mustT(t, err)
+	t.Cleanup(func() { srv.Close() })
+	f := newFixture(t, testmail.IMAPOptions{})
+	caFile, err := ca.WriteCertFile(t.TempDir())
+	mustT(t, err)
+	host, port, _ := strings.Cut(srv.Addr, ":")
+	p, err := strconv.Atoi(port)
+	mustT(t, err)
+	f.cfg.Notify = &config.Notify{Account: "a", Host: host, Port: p, TLS: config.TLSStartTLS, CAFile: caFile,
+		From: testUser, To: []string{"ops@example.test"}, Timeout: config.Duration(10 * time.Second)}
+
+	for _, tc := range []struct {
+		name   string
+		err    error
+		dryRun bool
+		mails  int
+	}{
+		{"failure", errors.New("boom"), false, 1},
+		{"success", nil, false, 0},
+		{"dry run", errors.New("boom"), true, 0},
+		{"already running", &state.LockedError{Task: "t"}, false, 0},
+		{"cancelled", context.Canceled, false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(srv.Received())
+			fake := func(context.Context, Options) (Summary, error) { return Summary{Task: "t"}, tc.err }
+			_, err := NotifyFailures(fake, slog.New(slog.DiscardHandler))(context.Background(), Options{Config: f.cfg, Task: f.cfg.Tasks[0], DryRun: tc.dryRun})
+			if !errors.Is(err, tc.err) {
+				t.Errorf("error %v, want the run's %v", err, tc.err)
+			}
+			if got := len(srv.Received()) - before; got != tc.mails {
+				t.Errorf("%d mails, want %d", got, tc.mails)
+			}
+		})
+	}
+}

@@ -1,0 +1,284 @@
+package popimap
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"mailtask/internal/config"
+	"mailtask/internal/extract"
+	"mailtask/internal/mailbox"
+	"mailtask/internal/pathtmpl"
+	"mailtask/internal/rules"
+	"mailtask/internal/sink"
+)
+
+// outputs is the task's compiled [task.output] and destination template.
+type outputs struct {
+	root     string             // the destination up to its first variable
+	folder   *pathtmpl.Template // the folders below root; nil without variables
+	fileName *pathtmpl.Template
+	msgName  *pathtmpl.Template
+	policy   sink.Policy
+	cfg      config.Output
+}
+
+func newOutputs(task *config.Task) (*outputs, error) {
+	o := &outputs{cfg: task.Output}
+	root, rel := pathtmpl.SplitRoot(task.Destination)
+	o.root = root
+	var err error
+	if rel != "" {
+		if o.folder, err = pathtmpl.Parse(rel, pathtmpl.MessageVars); err != nil {
+			return nil, fmt.Errorf("task %q: destination: %w", task.Name, err)
+		}
+	}
+	if o.fileName, err = pathtmpl.Parse(task.Output.FileName, append(pathtmpl.FileVars, pathtmpl.MessageVars...)); err != nil {
+		return nil, fmt.Errorf("task %q: output.file_name: %w", task.Name, err)
+	}
+	if o.msgName, err = pathtmpl.Parse(task.Output.MessageName, pathtmpl.MessageVars); err != nil {
+		return nil, fmt.Errorf("task %q: output.message_name: %w", task.Name, err)
+	}
+	o.policy.Dedupe = task.Output.Dedupe == config.DedupeSHA256
+	o.policy.Collision = map[string]sink.Collision{
+		config.CollisionSuffix:    sink.Suffix,
+		config.CollisionOverwrite: sink.Overwrite,
+		config.CollisionSkip:      sink.Skip,
+		config.CollisionFail:      sink.Fail,
+	}[task.Output.OnCollision]
+	return o, nil
+}
+
+// File kinds, in metadata and MAILTASK_KIND.
+const (
+	kindAttachment = "attachment"
+	kindEML        = "eml"
+	kindText       = "text"
+	kindHTML       = "html"
+	kindMetadata   = "metadata"
+)
+
+// output is one file a message produced, as the metadata sidecar and the
+// hooks describe it.
+type output struct {
+	Kind        string `json:"kind"`
+	Path        string `json:"path"` // relative to the destination
+	SHA256      string `json:"sha256"`
+	Size        int64  `json:"size"`
+	ContentType string `json:"content_type,omitempty"`
+	// DuplicateOf: identical content was elsewhere (dedupe) and nothing
+	// was written; Skipped: the name was taken (on_collision = "skip") and
+	// nothing was written. Whether this run or an earlier one wrote the
+	// file is left out: the sidecar must come out the same on a re-run.
+	DuplicateOf string `json:"duplicate_of,omitempty"`
+	Skipped     bool   `json:"skipped,omitempty"`
+}
+
+// present reports whether the file is in the destination for this
+// message, so that a hook should see it.
+func (o output) present() bool { return o.DuplicateOf == "" && !o.Skipped }
+
+// metadata is the JSON sidecar of a message. It holds nothing that
+// changes between runs, so a re-run finds it already there.
+type metadata struct {
+	Task      string    `json:"task"`
+	Account   string    `json:"account"`
+	Mailbox   string    `json:"mailbox"`
+	UID       uint32    `json:"uid,omitempty"`
+	UIDL      string    `json:"uidl,omitempty"`
+	MessageID string    `json:"message_id,omitempty"`
+	From      string    `json:"from,omitempty"`
+	To        []string  `json:"to,omitempty"`
+	Cc        []string  `json:"cc,omitempty"`
+	Subject   string    `json:"subject"`
+	Date      time.Time `json:"date,omitzero"`
+	SHA256    string    `json:"sha256"` // of the raw message
+	Size      int       `json:"size"`
+	Files     []output  `json:"files"`
+}
+
+// take decides whether a parsed message matches the task's rules and, if
+// so, writes what [task.output] asks for. Nothing is committed here.
+func (r *run) take(m mailbox.Message, raw []byte, sum [32]byte, msg *extract.Message) (outcome, error) {
+	if r.sel.nested {
+		msg.ExpandNested()
+	}
+	var files []extract.File
+	for _, f := range msg.Files {
+		if ok, why := r.sel.files.Keep(f); !ok {
+			r.log.Debug("file not selected", "msg", m.Key(), "name", f.Name, "rule", why)
+			continue
+		}
+		files = append(files, f)
+	}
+	in := rules.Input{Size: int64(len(raw)), Files: len(files), Now: r.now(), Searched: r.searched}
+	if ok, why := r.sel.set.Match(msg, in); !ok {
+		r.sum.Unmatched++
+		r.log.Debug("message does not match the task's rules; recorded as done", "msg", m.Key(), "rule", why)
+		return unmatched, nil
+	}
+	r.sum.Saved++
+	vars := r.messageVars(m, msg, sum)
+	rel := ""
+	if r.out.folder != nil {
+		rel = r.out.folder.Expand(vars)
+	}
+	w := &writer{r: r, m: m, rel: rel}
+	if !r.opts.DryRun {
+		dir, err := r.dest.Folder(rel)
+		if err != nil {
+			return saved, fmt.Errorf("task %q: %s: %w", r.opts.Task.Name, m.Key(), err)
+		}
+		w.dir = dir
+	}
+	cfg := r.out.cfg
+	if cfg.TakesAttachments() {
+		for i, f := range files {
+			fv := fileVars(vars, f.Name, i+1)
+			if err := w.put(kindAttachment, r.out.fileName.Expand(fv), f.Type(), f.Content); err != nil {
+				return saved, err
+			}
+		}
+	}
+	base := r.out.msgName.Expand(vars)
+	if cfg.EML {
+		if err := w.put(kindEML, base+".eml", "message/rfc822", raw); err != nil {
+			return saved, err
+		}
+	}
+	if (cfg.Body == config.BodyText || cfg.Body == config.BodyBoth) && msg.Text != "" {
+		if err := w.put(kindText, base+".txt", "text/plain; charset=utf-8", []byte(msg.Text)); err != nil {
+			return saved, err
+		}
+	}
+	if (cfg.Body == config.BodyHTML || cfg.Body == config.BodyBoth) && msg.HTML != "" {
+		if err := w.put(kindHTML, base+".html", "text/html; charset=utf-8", []byte(msg.HTML)); err != nil {
+			return saved, err
+		}
+	}
+	if cfg.Metadata {
+		meta := metadata{
+			Task: r.opts.Task.Name, Account: r.opts.Task.Account, Mailbox: r.opts.Task.Mailbox,
+			UID: m.UID, UIDL: m.UIDL, MessageID: msg.MessageID,
+			From: msg.From, To: msg.To, Cc: msg.Cc, Subject: msg.Subject, Date: msg.Date,
+			SHA256: hex.EncodeToString(sum[:]), Size: len(raw), Files: w.outputs,
+		}
+		if meta.Files == nil {
+			meta.Files = []output{}
+		}
+		data, err := json.MarshalIndent(meta, "", "  ")
+		if err != nil {
+			return saved, err
+		}
+		if err := w.put(kindMetadata, base+".json", "application/json", append(data, '\n')); err != nil {
+			return saved, err
+		}
+	}
+	r.queueHooks(m, msg, vars, w)
+	return saved, nil
+}
+
+// writer puts one message's files into its folder.
+type writer struct {
+	r        *run
+	m        mailbox.Message
+	rel      string    // the folder below the destination
+	dir      *sink.Dir // nil on a dry run
+	outputs  []output  // every file but the metadata sidecar
+	metadata *output   // the sidecar, once written
+}
+
+func (w *writer) put(kind, name, ctype string, content []byte) error {
+	r := w.r
+	if w.dir == nil {
+		r.sum.Planned = append(r.sum.Planned, path.Join(w.rel, name))
+		return nil
+	}
+	st, err := w.dir.PutWith(name, bytes.NewReader(content), r.out.policy)
+	if err != nil {
+		return fmt.Errorf("task %q: %s: %w", r.opts.Task.Name, w.m.Key(), err)
+	}
+	o := output{
+		Kind: kind, Path: st.Rel(), SHA256: hex.EncodeToString(st.SHA256[:]), Size: st.Size, ContentType: ctype,
+		DuplicateOf: st.Duplicate, Skipped: st.Skipped,
+	}
+	if st.Duplicate != "" {
+		o.Path = st.Duplicate
+	}
+	if kind != kindMetadata {
+		w.outputs = append(w.outputs, o)
+	}
+	if !st.Existing && !st.Skipped && st.Duplicate == "" {
+		r.sum.Files++
+		r.sum.Bytes += st.Size
+	}
+	r.log.Debug("file", "msg", w.m.Key(), "kind", kind, "path", o.Path, "size", st.Size,
+		"existing", st.Existing, "duplicate_of", st.Duplicate, "skipped", st.Skipped, "replaced", st.Replaced)
+	if kind == kindMetadata {
+		w.metadata = &o
+	}
+	return nil
+}
+
+// messageVars are the template variables of a message. Each is stable
+// across runs, so a message taken again lands on the same names.
+func (r *run) messageVars(m mailbox.Message, msg *extract.Message, sum [32]byte) map[string]string {
+	task := r.opts.Task
+	yyyy, mm, dd := "0000", "00", "00" // no usable Date header
+	if !msg.Date.IsZero() {
+		t := msg.Date.In(task.Location)
+		yyyy, mm, dd = fmt.Sprintf("%04d", t.Year()), fmt.Sprintf("%02d", int(t.Month())), fmt.Sprintf("%02d", t.Day())
+	}
+	id := sum[:]
+	if msg.MessageID != "" {
+		h := sha256.Sum256([]byte(msg.MessageID))
+		id = h[:]
+	}
+	uid := m.UIDL
+	if uid == "" {
+		uid = strconv.FormatUint(uint64(m.UID), 10)
+	}
+	return map[string]string{
+		"task":        task.Name,
+		"account":     task.Account,
+		"mailbox":     task.Mailbox,
+		"yyyy":        yyyy,
+		"mm":          mm,
+		"dd":          dd,
+		"from":        or(strings.ToLower(msg.From), "unknown-sender"),
+		"from_domain": or(pathtmpl.Domain(msg.From), "unknown-domain"),
+		"subject":     or(pathtmpl.Slug(msg.Subject), "no-subject"),
+		"message_id":  hex.EncodeToString(id)[:12],
+		"uid":         uid,
+	}
+}
+
+// fileVars adds a file's variables to a message's.
+func fileVars(vars map[string]string, name string, n int) map[string]string {
+	out := make(map[string]string, len(vars)+3)
+	for k, v := range vars {
+		out[k] = v
+	}
+	ext := filepath.Ext(name)
+	if len(ext) > 20 || strings.ContainsRune(ext, ' ') { // "Re. the meeting" has no extension
+		ext = ""
+	}
+	out["name"] = strings.TrimSuffix(name, ext)
+	out["ext"] = strings.TrimPrefix(ext, ".")
+	out["n"] = strconv.Itoa(n)
+	return out
+}
+
+func or(v, fallback string) string {
+	if v == "" {
+		return fallback
+	}
+	return v
+}
