@@ -1,7 +1,7 @@
 # mailtask — build, test, benchmark.
 GO ?= go
 
-.PHONY: build test vet fmt-check bench fuzz clean
+.PHONY: build test vet fmt-check bench soak fuzz clean
 
 build:
 	$(GO) build -o mailtask ./cmd/mailtask
@@ -18,9 +18,22 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-# Benchmarks; not part of `make test`.
+# Benchmarks; not part of `make test`. First the packages' own, then the
+# comparison of internal/bench: mailtask against the wire limit, getmail6
+# and fetchmail on a generated corpus in a loopback Dovecot, the 150 MB
+# message and the 100,000-message mailbox. It needs dovecot-imapd,
+# dovecot-pop3d, getmail6, fetchmail and time (Debian packages); BENCH_*
+# variables size it (see internal/bench/bench_test.go).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 $$($(GO) list ./... | grep -v /internal/bench)
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count=1 -timeout 90m ./internal/bench
+
+# The crash suite of `make test` (cmd/mailtask), with many more kills.
+SOAK_KILLS ?= 1000
+SOAK_MESSAGES ?= 2000
+soak:
+	MAILTASK_CRASH_KILLS=$(SOAK_KILLS) MAILTASK_CRASH_MESSAGES=$(SOAK_MESSAGES) \
+	  $(GO) test -run '^TestCrashSuite$$' -count=1 -timeout 90m -v ./cmd/mailtask
 
 # A short run of every fuzz target (go test allows one target per run).
 FUZZTIME ?= 20s

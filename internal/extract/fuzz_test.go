@@ -33,6 +33,9 @@ func FuzzParse(f *testing.F) {
 	for _, s := range seedMessages() {
 		f.Add([]byte(s))
 	}
+	for _, raw := range realWorldSeeds() {
+		f.Add(raw)
+	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		m, err := Parse(bytes.NewReader(raw))
 		if err != nil {
@@ -46,6 +49,14 @@ func FuzzParse(f *testing.F) {
 			if f.ContentType != strings.ToLower(f.ContentType) || f.ContentType == "" {
 				t.Errorf("content type %q is empty or not lower case", f.ContentType)
 			}
+			if f.Type() == "" && f.ContentType != "" {
+				t.Errorf("file %q of declared type %q has no type", f.Name, f.ContentType)
+			}
+		}
+		// Descending into attached messages holds to the same promises.
+		m.ExpandNested()
+		for _, f := range m.Files {
+			checkName(t, f.Name)
 		}
 	})
 }
@@ -56,6 +67,9 @@ func FuzzSanitizeName(f *testing.F) {
 		".hidden", "Cafe\u0301.pdf", "e\x00\u0301", "invoice\u202Efdp.exe", "caf\xe9.pdf",
 		strings.Repeat("€", 100) + ".pdf", "CON" + strings.Repeat(" ", 300) + "x.pdf",
 	} {
+		f.Add(s)
+	}
+	for _, s := range hostileNameSeeds() {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {

@@ -50,6 +50,9 @@ func checkName(t *testing.T, name string) {
 	if strings.HasPrefix(name, ".") {
 		t.Errorf("name %q starts with a dot", name)
 	}
+	if reservedOnWindows(name) {
+		t.Errorf("name %q is a reserved Windows device name", name)
+	}
 	if len(name) > maxNameBytes {
 		t.Errorf("name %q is %d bytes, over %d", name, len(name), maxNameBytes)
 	}

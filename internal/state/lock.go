@@ -57,6 +57,12 @@ func Lock(dir, task string) (*TaskLock, error) {
 		fl.Unlock()
 		return nil, fmt.Errorf("lock task %q: record pid: %w", task, err)
 	}
+	// A holder that was killed mid-save left its temporary file; only the
+	// new holder may safely remove it.
+	if err := removeSaveDebris(dir, task); err != nil {
+		fl.Unlock()
+		return nil, fmt.Errorf("lock task %q: %w", task, err)
+	}
 	return &TaskLock{fl: fl, task: task}, nil
 }
 

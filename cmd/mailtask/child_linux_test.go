@@ -1,0 +1,48 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"testing"
+)
+
+// Some tests run the real mailtask as a separate process, to kill it with
+// SIGKILL or to limit what it may write: the test binary re-executes
+// itself with these variables set, and TestMain runs main() instead of the
+// tests.
+const (
+	envChild = "MAILTASK_TEST_MAIN"  // "1": be mailtask
+	envFSize = "MAILTASK_TEST_FSIZE" // RLIMIT_FSIZE in bytes, as a full disk
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(envChild) == "1" {
+		if limit := os.Getenv(envFSize); limit != "" {
+			n, err := strconv.ParseUint(limit, 10, 64)
+			if err == nil {
+				err = syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: n, Max: n})
+			}
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "%s=%s: %v\n", envFSize, limit, err)
+				os.Exit(125)
+			}
+			// A write past the limit then fails with EFBIG instead of
+			// killing the process.
+			signal.Ignore(syscall.SIGXFSZ)
+		}
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// mailtaskCmd returns the real mailtask (this binary, as main) with args.
+func mailtaskCmd(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), envChild+"=1")
+	return cmd
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mailtask/internal/testmail/dovecot"
+)
+
+// taskDir is one task's config, state and destination in a directory of
+// its own, against a Dovecot account.
+type taskDir struct {
+	dir, config, state, dest string
+}
+
+// newTaskDir writes a config for task "t" fetching user's INBOX over
+// protocol ("imap" or "pop3", implicit TLS) into dir/dest.
+func newTaskDir(t *testing.T, d *dovecot.Server, protocol, user, password string, taskTOML ...string) taskDir {
+	t.Helper()
+	dir := t.TempDir()
+	addr := d.IMAPSAddr
+	if protocol == "pop3" {
+		addr = d.POP3SAddr
+	}
+	host, port, _ := strings.Cut(addr, ":")
+	text := fmt.Sprintf(`state_dir = "state"
+[accounts.dovecot]
+protocol = %q
+host = %q
+port = %s
+ca_file = %q
+username = %q
+password = %q
+timeout = "20s"
+[[task]]
+name = "t"
+account = "dovecot"
+destination = "dest"
+%s
+`, protocol, host, port, d.CACertFile, user, password, strings.Join(taskTOML, "\n"))
+	td := taskDir{dir: dir, config: filepath.Join(dir, "mailtask.toml"), state: filepath.Join(dir, "state"), dest: filepath.Join(dir, "dest")}
+	if err := os.WriteFile(td.config, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return td
+}
+
+// files returns the destination's files as name -> sha256 hex and fails t
+// on anything a reader of the folder should never see: temporary files,
+// subfolders.
+func (td taskDir) files(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(td.dest, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if os.IsNotExist(err) && path == td.dest {
+				return fs.SkipDir
+			}
+			return err
+		}
+		if path == td.dest {
+			return nil
+		}
+		rel, _ := filepath.Rel(td.dest, path)
+		if !e.Type().IsRegular() {
+			t.Errorf("destination holds %s, which is not a regular file", rel)
+			return nil
+		}
+		if strings.HasPrefix(e.Name(), ".") {
+			t.Errorf("temporary file left visible in the destination: %s", rel)
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		out[rel] = hex.EncodeToString(sum[:])
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// sameFiles reports every difference between got and want.
+func sameFiles(t *testing.T, what string, got, want map[string]string) {
+	t.Helper()
+	for name, sum := range got {
+		if w, ok := want[name]; !ok {
+			t.Errorf("%s: extra file %s", what, name)
+		} else if w != sum {
+			t.Errorf("%s: %s has other content than in a clean run", what, name)
+		}
+	}
+	for name := range want {
+		if _, ok := got[name]; !ok {
+			t.Errorf("%s: file %s missing", what, name)
+		}
+	}
+}

@@ -1,0 +1,255 @@
+package testmail
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// proxyClient is a raw IMAP client behind a FaultProxy, reading what the
+// proxy really sends.
+type proxyClient struct {
+	t    *testing.T
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+const proxyTestTimeout = 10 * time.Second
+
+// startProxied starts an in-process IMAP server holding msgs and a TLS
+// proxy in front of it with faults, and connects a raw client that has
+// logged in.
+func startProxied(t *testing.T, faults []Fault, msgs ...[]byte) (*FaultProxy, *proxyClient) {
+	t.Helper()
+	ca, err := NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startIMAP(t, IMAPOptions{Username: "u", Password: "p"})
+	for _, m := range msgs {
+		if _, err := srv.Append("INBOX", m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := StartFaultProxy(FaultProxyOptions{Target: srv.Addr, TLS: ca.ServerTLS, Faults: faults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	conn, err := tls.Dial("tcp", p.Addr(), ca.ClientTLS())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := conn.SetDeadline(time.Now().Add(proxyTestTimeout)); err != nil {
+		t.Fatal(err)
+	}
+	c := &proxyClient{t: t, conn: conn, r: bufio.NewReader(conn)}
+	c.line() // greeting
+	return p, c
+}
+
+func (c *proxyClient) send(line string) {
+	c.t.Helper()
+	if _, err := io.WriteString(c.conn, line+"\r\n"); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *proxyClient) line() string {
+	c.t.Helper()
+	s, err := c.r.ReadString('\n')
+	if err != nil {
+		c.t.Fatalf("read: %v (got %q)", err, s)
+	}
+	return s
+}
+
+// until reads lines, and the literals they announce, up to the tagged
+// completion of tag, and returns everything read.
+func (c *proxyClient) until(tag string) string {
+	c.t.Helper()
+	var all strings.Builder
+	for {
+		s := c.line()
+		all.WriteString(s)
+		if n, ok := literalSize([]byte(s)); ok {
+			buf := make([]byte, n)
+			if _, err := io.ReadFull(c.r, buf); err != nil {
+				c.t.Fatal(err)
+			}
+			all.Write(buf)
+			continue
+		}
+		if strings.HasPrefix(s, tag+" ") {
+			return all.String()
+		}
+	}
+}
+
+func (c *proxyClient) login() {
+	c.t.Helper()
+	c.send("a1 LOGIN u p")
+	if got := c.until("a1"); !strings.Contains(got, "a1 OK") {
+		c.t.Fatalf("LOGIN: %q", got)
+	}
+	c.send("a2 SELECT INBOX")
+	c.until("a2")
+}
+
+func msg(subject string, size int) []byte {
+	return NewMessage(subject, Attachment{Name: "x.bin", Content: []byte(strings.Repeat("x", size))})
+}
+
+func TestFaultProxyPassesCleanConnections(t *testing.T) {
+	m := msg("clean", 5000)
+	p, c := startProxied(t, nil, m)
+	c.login()
+	c.send("a3 UID FETCH 1:* (UID BODY.PEEK[])")
+	got := c.until("a3")
+	if !strings.Contains(got, string(m)) || !strings.Contains(got, "a3 OK") {
+		t.Errorf("FETCH through a clean proxy: %d bytes, message missing", len(got))
+	}
+	if p.Connections() != 1 || p.Struck() != 0 {
+		t.Errorf("connections %d, struck %d; want 1, 0", p.Connections(), p.Struck())
+	}
+}
+
+func TestFaultProxyUIDAfterLiteral(t *testing.T) {
+	m := msg("late uid", 3000)
+	p, c := startProxied(t, []Fault{{Kind: FaultUIDAfterLiteral, On: "UID FETCH"}}, m)
+	c.login()
+	c.send("a3 UID FETCH 1 (UID BODY.PEEK[])")
+	got := c.until("a3")
+	head, rest, ok := strings.Cut(got, "\r\n")
+	if !ok || strings.Contains(head, "UID") || !strings.HasSuffix(head, "{"+strconv.Itoa(len(m))+"}") {
+		t.Fatalf("first FETCH line %q still carries UID or lost the literal", head)
+	}
+	if !strings.HasPrefix(rest, string(m)+" UID 1)\r\n") {
+		t.Errorf("after the literal: %q, want \" UID 1)\"", strings.TrimPrefix(rest, string(m)))
+	}
+	if p.Struck() != 1 {
+		t.Errorf("struck %d, want 1", p.Struck())
+	}
+}
+
+func TestFaultProxyAnswer(t *testing.T) {
+	p, c := startProxied(t, []Fault{{Kind: FaultAnswer, On: "UID FETCH", Nth: 2, Reply: "{tag} NO [UNAVAILABLE] try later"}}, msg("a", 10))
+	c.login()
+	c.send("a3 UID FETCH 1 (UID)")
+	if got := c.until("a3"); !strings.Contains(got, "a3 OK") {
+		t.Errorf("first UID FETCH answered %q, want the server's OK", got)
+	}
+	c.send("a4 UID FETCH 1 (UID)")
+	if got := c.until("a4"); got != "a4 NO [UNAVAILABLE] try later\r\n" {
+		t.Errorf("second UID FETCH answered %q", got)
+	}
+	// The session goes on: the server never saw the answered command.
+	c.send("a5 NOOP")
+	if got := c.until("a5"); !strings.Contains(got, "a5 OK") {
+		t.Errorf("NOOP after the fault: %q", got)
+	}
+	if p.Struck() != 1 {
+		t.Errorf("struck %d, want 1", p.Struck())
+	}
+}
+
+func TestFaultProxyRewrite(t *testing.T) {
+	reply := `{tag} OK [Error="Microsoft.Exchange.Data.Storage.WrongServerException" Proxy=X:1993:SSL] LOGIN completed.`
+	_, c := startProxied(t, []Fault{{Kind: FaultRewrite, On: "LOGIN", Reply: reply}})
+	c.send("a1 LOGIN u p")
+	if got, want := c.until("a1"), strings.ReplaceAll(reply, "{tag}", "a1")+"\r\n"; got != want {
+		t.Errorf("LOGIN completion %q, want %q", got, want)
+	}
+}
+
+func TestFaultProxyDropMidLiteral(t *testing.T) {
+	m := msg("dropped", 200_000)
+	const after = 50_000
+	p, c := startProxied(t, []Fault{{Kind: FaultDrop, On: "UID FETCH", After: after}}, m)
+	c.login()
+	c.send("a3 UID FETCH 1 (UID BODY.PEEK[])")
+	n, err := io.Copy(io.Discard, c.r)
+	if err == nil {
+		// A clean EOF is possible when the reset races the last read;
+		// either way the message must be cut short.
+		t.Logf("connection ended with EOF after %d bytes", n)
+	}
+	if n > after || n == 0 {
+		t.Errorf("read %d bytes after arming, want some and at most %d", n, after)
+	}
+	if p.Struck() != 1 {
+		t.Errorf("struck %d, want 1", p.Struck())
+	}
+}
+
+func TestFaultProxyStall(t *testing.T) {
+	p, c := startProxied(t, []Fault{{Kind: FaultStall, On: "UID FETCH", After: 10_000}}, msg("stalled", 100_000))
+	c.login()
+	c.send("a3 UID FETCH 1 (UID BODY.PEEK[])")
+	// The client's own deadline is what ends a stall.
+	if err := c.conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, c.r)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("stalled read ended with %v after %d bytes, want a deadline", err, n)
+	}
+	if n == 0 || n > 10_000 {
+		t.Errorf("%d bytes before the stall, want 1..10000", n)
+	}
+	if p.Struck() != 1 {
+		t.Errorf("struck %d, want 1", p.Struck())
+	}
+}
+
+func TestFaultProxyLaterConnectionsPass(t *testing.T) {
+	p, c := startProxied(t, []Fault{{Kind: FaultAnswer, On: "LOGIN", Reply: "{tag} NO [UNAVAILABLE] down"}})
+	c.send("a1 LOGIN u p")
+	if got := c.until("a1"); !strings.Contains(got, "UNAVAILABLE") {
+		t.Fatalf("first connection: %q", got)
+	}
+	ca, err := NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := ca.ClientTLS()
+	conf.InsecureSkipVerify = true // the proxy's certificate is from startProxied's CA
+	conn, err := tls.Dial("tcp", p.Addr(), conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(proxyTestTimeout))
+	c2 := &proxyClient{t: t, conn: conn, r: bufio.NewReader(conn)}
+	c2.line()
+	c2.send("b1 LOGIN u p")
+	if got := c2.until("b1"); !strings.Contains(got, "b1 OK") {
+		t.Errorf("second connection: %q", got)
+	}
+}
+
+func TestLiteralSize(t *testing.T) {
+	for line, want := range map[string]int64{
+		"* 1 FETCH (BODY[] {123}\r\n": 123,
+		"a LOGIN u {5+}\r\n":          5,
+		"* OK done\r\n":               -1,
+		"{x}\r\n":                     -1,
+		"{-1}\r\n":                    -1,
+	} {
+		n, ok := literalSize([]byte(line))
+		if !ok {
+			n = -1
+		}
+		if n != want {
+			t.Errorf("literalSize(%q) = %d, want %d", line, n, want)
+		}
+	}
+}
