@@ -276,28 +276,6 @@ func TestPutFailingSourceLeavesNothing(t *testing.T) {
 	}
 }
 
-func TestPutReadOnlyDestination(t *testing.T) {
-	if os.Geteuid() == 0 {
-		t.Skip("root can write into a read-only folder; TestPutFailingSourceLeavesNothing and TestPutDestinationGone cover cleanup")
-	}
-	d, path := openTemp(t)
-	if err := os.Chmod(path, 0o555); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Chmod(path, 0o755) })
-	_, err := d.Put("report.pdf", strings.NewReader("x"))
-	if !errors.Is(err, os.ErrPermission) {
-		t.Fatalf("Put into read-only folder: error %v, want permission denied", err)
-	}
-	want := fmt.Sprintf("write %q in %s: permission denied", "report.pdf", path)
-	if err.Error() != want {
-		t.Errorf("error %q, want %q", err, want)
-	}
-	if got := listing(t, path); len(got) != 0 {
-		t.Errorf("folder holds %q, want nothing", got)
-	}
-}
-
 // TestPutDestinationGone fails even as root: the folder's inode is gone, so
 // no file can be created in it.
 func TestPutDestinationGone(t *testing.T) {

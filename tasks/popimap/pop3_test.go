@@ -214,9 +214,6 @@ func TestPOP3WithoutUIDLUsesHeaderKeys(t *testing.T) {
 }
 
 func TestPOP3TenThousandMessagesSecondPollRetrievesNothing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("10,000-message mailbox")
-	}
 	var log commandLog
 	msgs := make([][]byte, 10_000)
 	for i := range msgs {
