@@ -163,19 +163,7 @@ func (c *Config) validate() []error {
 				fail(at, "schedule", "%v", err)
 			}
 		}
-		switch t.After {
-		case AfterNone, AfterSeen, AfterFlag, AfterKeyword, AfterMove, AfterDelete:
-		default:
-			fail(at, "after", "%q is not one of none, seen, flag, keyword, move, delete", t.After)
-		}
-		switch {
-		case t.After == AfterMove && t.MoveTo == "":
-			fail(at, "move_to", "missing: after = \"move\" needs the folder to move messages to")
-		case t.After != AfterMove && t.MoveTo != "":
-			fail(at, "move_to", "is only used with after = \"move\" (after is %q)", t.After)
-		case t.After == AfterMove && t.MoveTo == t.Mailbox:
-			fail(at, "move_to", "is the task's own mailbox %q", t.Mailbox)
-		}
+		checkAction(at, "after", "move_to", t.After, t.MoveTo, t.Mailbox, fail)
 		if ok && acct.Protocol == ProtocolPOP3 {
 			if t.After != AfterNone && t.After != AfterDelete {
 				fail(at, "after", "%q needs IMAP; POP3 account %q can only leave (\"none\") or \"delete\" messages", t.After, t.Account)

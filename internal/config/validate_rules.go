@@ -179,24 +179,30 @@ func (c *Config) validateActions(at string, t *Task, pop3 bool, fail func(sectio
 			fail(at, key, "%q is not an IMAP keyword (printable ASCII without spaces or (){%%*\"\\], not starting with '\\', e.g. \"$Processed\")", kw)
 		}
 	}
-	switch t.AfterFailure {
-	case AfterNone, AfterSeen, AfterFlag, AfterKeyword, AfterMove, AfterDelete:
-	default:
-		fail(at, "after_failure", "%q is not one of none, seen, flag, keyword, move, delete", t.AfterFailure)
-	}
-	switch {
-	case t.AfterFailure == AfterMove && t.FailureMoveTo == "":
-		fail(at, "failure_move_to", "missing: after_failure = \"move\" needs the folder to move failed messages to")
-	case t.AfterFailure != AfterMove && t.FailureMoveTo != "":
-		fail(at, "failure_move_to", "is only used with after_failure = \"move\" (after_failure is %q)", t.AfterFailure)
-	case t.AfterFailure == AfterMove && t.FailureMoveTo == t.Mailbox:
-		fail(at, "failure_move_to", "is the task's own mailbox %q", t.Mailbox)
-	}
+	checkAction(at, "after_failure", "failure_move_to", t.AfterFailure, t.FailureMoveTo, t.Mailbox, fail)
 	if t.AfterFailure != AfterKeyword && t.FailureKeyword != "" {
 		fail(at, "failure_keyword", "is only used with after_failure = \"keyword\" (after_failure is %q)", t.AfterFailure)
 	}
 	if pop3 && t.AfterFailure != AfterNone && t.AfterFailure != AfterDelete {
 		fail(at, "after_failure", "%q needs IMAP; POP3 account %q can only leave (\"none\") or \"delete\" messages", t.AfterFailure, t.Account)
+	}
+}
+
+// checkAction checks an after-action key (after, after_failure) and the
+// folder key that goes with "move".
+func checkAction(at, key, moveKey, action, moveTo, mailbox string, fail func(section, key, format string, args ...any)) {
+	switch action {
+	case AfterNone, AfterSeen, AfterFlag, AfterKeyword, AfterMove, AfterDelete:
+	default:
+		fail(at, key, "%q is not one of none, seen, flag, keyword, move, delete", action)
+	}
+	switch {
+	case action == AfterMove && moveTo == "":
+		fail(at, moveKey, "missing: %s = \"move\" needs the folder to move messages to", key)
+	case action != AfterMove && moveTo != "":
+		fail(at, moveKey, "is only used with %s = \"move\" (%s is %q)", key, key, action)
+	case action == AfterMove && moveTo == mailbox:
+		fail(at, moveKey, "is the task's own mailbox %q", mailbox)
 	}
 }
 
