@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -43,9 +44,10 @@ type File struct {
 // cannot turn its Problems into the largest thing in memory.
 const maxPartProblems = 10
 
-// Parse reads a whole message. It returns an error (wrapping ErrUnparseable) only when the
-// message is unusable (e.g. enmime fails outright, or it is not a mail at all: no header);
-// recoverable defects go to Problems.
+// Parse reads a whole message. It returns an error wrapping ErrUnparseable only when the
+// message is unusable (e.g. enmime fails outright, it is not a mail at all: no header, or its
+// MIME shape exceeds maxParts or maxDepth); recoverable defects go to Problems. An error
+// reading r does not wrap ErrUnparseable: the message may be fine.
 func Parse(r io.Reader) (msg *Message, err error) {
 	// enmime is fed untrusted bytes; a bug in it must cost one quarantined
 	// message, not the whole task run.
@@ -54,14 +56,15 @@ func Parse(r io.Reader) (msg *Message, err error) {
 			msg, err = nil, fmt.Errorf("%w: parser panic: %v", ErrUnparseable, v)
 		}
 	}()
-	p := enmime.NewParser(
-		enmime.RawContent(true),
-		enmime.SkipMalformedParts(true),
-		enmime.MultipartWOBoundaryAsSinglePart(true),
-		enmime.DisableTextConversion(true),
-		enmime.MaxStoredPartErrors(maxPartProblems),
-	)
-	env, err := p.ReadEnvelope(r)
+	raw, err := readMessage(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading message: %w", err)
+	}
+	sh, err := scanShape(raw)
+	if err != nil {
+		return nil, err
+	}
+	env, err := readEnvelope(raw, sh)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnparseable, err)
 	}
@@ -91,6 +94,23 @@ func Parse(r io.Reader) (msg *Message, err error) {
 	m.Text, m.HTML = bodies(env)
 	m.Files = m.files(env)
 	return m, nil
+}
+
+// readMessage reads all of r into one buffer sized up front when r knows
+// its size (bytes.Reader, io.SectionReader over a spool file): io.ReadAll's
+// growing and copying cost as much as parsing.
+func readMessage(r io.Reader) ([]byte, error) {
+	var size int64
+	switch r := r.(type) {
+	case interface{ Len() int }:
+		size = int64(r.Len())
+	case interface{ Size() int64 }:
+		size = r.Size()
+	}
+	var b bytes.Buffer
+	b.Grow(int(min(max(size, 0), 1<<30)) + bytes.MinRead) // a hint, not a promise
+	_, err := b.ReadFrom(r)
+	return b.Bytes(), err
 }
 
 func (m *Message) problemf(format string, args ...any) {

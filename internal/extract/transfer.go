@@ -27,7 +27,24 @@ func decodeTransfer(cte string, raw []byte) (content []byte, problem string) {
 // decodeBase64 skips line breaks, padding and any stray character, then
 // decodes what remains; a dangling final character (6 bits, less than a
 // byte) is dropped.
+//
+// Nearly every attachment is well-formed base64 in CRLF-broken lines,
+// which the standard decoder takes as it is (it skips CR and LF itself) at
+// several times the speed of cleaning byte by byte. Wherever it accepts
+// the input, its result is what the lenient decoder would produce, so only
+// input it refuses takes the lenient path (FuzzDecodeBase64 checks this).
 func decodeBase64(raw []byte) ([]byte, string) {
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(raw)))
+	if n, err := base64.StdEncoding.Decode(out, raw); err == nil {
+		return out[:n], ""
+	}
+	return decodeBase64Lenient(raw)
+}
+
+// decodeBase64Lenient is decodeBase64 for input the standard decoder
+// refuses: stray characters, white space, padding in the middle, missing
+// padding, a truncated final quantum.
+func decodeBase64Lenient(raw []byte) ([]byte, string) {
 	clean := make([]byte, 0, len(raw))
 	stray := 0
 	for _, c := range raw {

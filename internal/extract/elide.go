@@ -1,0 +1,127 @@
+package extract
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/jhillyerd/enmime/v2"
+)
+
+// enmime's boundary reader looks at every byte of a part, several calls
+// deep, once per enclosing multipart: at about 60 MB/s it is most of the
+// time a message takes to parse. The bodies of large attachments (base64,
+// which has no "-" in it) cannot hold a boundary, so enmime is fed a
+// skeleton of the message with the inner bytes of each such body replaced
+// by a short placeholder, and the bytes are put back into the parts
+// afterwards.
+//
+// The skeleton parses exactly like the message. enmime's boundary reader
+// decides at each CR and LF, and at every byte of the first read of a part
+// (at most 4,096 bytes, its bufio buffer), looking ahead at most the
+// boundary's length plus 6 bytes; only a "--" within the next five bytes
+// can make it stop, and reaching the end of input within the look-ahead
+// marks the part unclosed. Everywhere else it copies one byte and moves on.
+// So a run of bytes that starts past the first read of its part, with no
+// "--" in it, nor in the look-ahead after it, nor in the placeholder, is
+// copied through whatever replaces it, and every decision before and after
+// it is taken on the same bytes. The placeholder holds no "-", CR or LF and
+// never occurs in the message. The argument needs every boundary enmime
+// uses to be short (checked on scanShape's view and on enmime's). Should
+// enmime still see the structure differently from scanShape (a placeholder
+// not found in exactly one part's content), the message is parsed whole.
+// TestShapeMatchesEnmime and FuzzElide hold the two parses to equality.
+const (
+	elideMin      = 1 << 10    // smaller runs are not worth it
+	elideHead     = 4096 + 256 // bytes kept after a part's start: enmime's first read, and more than its look-ahead
+	elideTail     = 512        // bytes kept at a body's end: more than its look-ahead
+	elideBoundary = 200        // longest boundary for which elideHead and elideTail hold (RFC 2046: 70)
+)
+
+var elideMark = []byte("\x00mailtask elided ")
+
+// readEnvelope parses raw with enmime, the skeleton way where it can.
+func readEnvelope(raw []byte, sh shape) (*enmime.Envelope, error) {
+	if skeleton, elided := elide(raw, sh); elided != nil {
+		env, err := parser().ReadEnvelope(bytes.NewReader(skeleton))
+		if err == nil && restore(env, raw, elided) {
+			return env, nil
+		}
+	}
+	return parser().ReadEnvelope(bytes.NewReader(raw))
+}
+
+func parser() *enmime.Parser {
+	return enmime.NewParser(
+		enmime.RawContent(true),
+		enmime.SkipMalformedParts(true),
+		enmime.MultipartWOBoundaryAsSinglePart(true),
+		enmime.DisableTextConversion(true),
+		enmime.MaxStoredPartErrors(maxPartProblems),
+	)
+}
+
+// elide returns the skeleton of raw and the spans it left out, in order,
+// or nil spans when there is nothing worth leaving out.
+func elide(raw []byte, sh shape) ([]byte, []span) {
+	if sh.longestBoundary > elideBoundary || bytes.Contains(raw, elideMark) {
+		return nil, nil
+	}
+	var out []span
+	for _, l := range sh.leaves {
+		s := span{max(l.body.start, l.part+elideHead), l.body.end - elideTail}
+		if s.end-s.start < elideMin || bytes.Contains(raw[l.body.start:l.body.end], []byte("--")) {
+			continue
+		}
+		out = append(out, s)
+	}
+	if out == nil {
+		return nil, nil
+	}
+	var b bytes.Buffer
+	last := 0
+	for i, s := range out {
+		b.Write(raw[last:s.start])
+		b.Write(placeholder(i))
+		last = s.end
+	}
+	b.Write(raw[last:])
+	return b.Bytes(), out
+}
+
+func placeholder(i int) []byte {
+	return fmt.Appendf(bytes.Clone(elideMark), "%d\x00", i)
+}
+
+// restore puts the elided spans back into the parts of env, which enmime
+// parsed from the skeleton. The content becomes a slice of raw. It reports
+// false when a placeholder is not where it must be.
+func restore(env *enmime.Envelope, raw []byte, elided []span) bool {
+	next := 0
+	ok := true
+	env.Root.DepthMatchAll(func(p *enmime.Part) bool {
+		if len(p.Boundary) > elideBoundary {
+			ok = false
+		}
+		if !ok || !bytes.Contains(p.Content, elideMark) {
+			return false
+		}
+		if p.FirstChild != nil || next == len(elided) {
+			ok = false
+			return false
+		}
+		mark := placeholder(next)
+		k := bytes.Index(p.Content, mark)
+		s := elided[next]
+		head, tail := p.Content[:max(k, 0)], p.Content[max(k, 0)+len(mark):]
+		if k < 0 || bytes.Contains(tail, elideMark) || bytes.Contains(head, elideMark) ||
+			len(head) > s.start || s.end+len(tail) > len(raw) ||
+			!bytes.Equal(raw[s.start-len(head):s.start], head) || !bytes.Equal(raw[s.end:s.end+len(tail)], tail) {
+			ok = false
+			return false
+		}
+		p.Content = raw[s.start-len(head) : s.end+len(tail)]
+		next++
+		return false
+	})
+	return ok && next == len(elided)
+}

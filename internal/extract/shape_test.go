@@ -1,0 +1,174 @@
+package extract
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/jhillyerd/enmime/v2"
+
+	"mailtask/internal/testmail"
+)
+
+// tinyParts is a message of n sibling parts of one byte each, each
+// delimiter after lead on its line.
+func tinyParts(n int, lead string) []byte {
+	var b strings.Builder
+	b.WriteString(envelope + "Content-Type: multipart/mixed; boundary=\"t\"\r\n\r\n")
+	for range n {
+		b.WriteString(lead + "--t\r\nContent-Type: text/plain\r\n\r\nx\r\n")
+	}
+	b.WriteString("--t--\r\n")
+	return []byte(b.String())
+}
+
+// TestHostileShapesRefused: shapes that make enmime quadratic are refused
+// with the reason before it sees them. Their time is in
+// BenchmarkHostileShapes.
+func TestHostileShapesRefused(t *testing.T) {
+	for _, c := range []struct {
+		name, reason string
+		raw          []byte
+	}{
+		{"40000-tiny-parts", "more than 2000 MIME parts", tinyParts(40000, "")},
+		// enmime takes a delimiter a byte into a line too.
+		{"40000-tiny-parts-indented", "more than 2000 MIME parts", tinyParts(40000, " ")},
+		{"nested-10000-deep", "nested more than 100 deep", nestedDeep(10000)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := Parse(bytes.NewReader(c.raw))
+			if !errors.Is(err, ErrUnparseable) || !strings.Contains(err.Error(), c.reason) {
+				t.Errorf("Parse = %v, %v; want ErrUnparseable: %s", m, err, c.reason)
+			}
+		})
+	}
+	// Just inside the limits, both are still extracted.
+	if m, err := Parse(bytes.NewReader(tinyParts(maxParts, ""))); err != nil || len(m.Problems) != 0 {
+		t.Errorf("%d parts: %v, %v", maxParts, err, m)
+	}
+	if m, err := Parse(bytes.NewReader(nestedDeep(maxDepth - 1))); err != nil || len(m.Files) != 1 {
+		t.Errorf("%d deep: %v, %v", maxDepth-1, err, m)
+	}
+}
+
+func BenchmarkHostileShapes(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		raw  []byte
+	}{
+		{"40000-tiny-parts", tinyParts(40000, "")},
+		{"nested-10000-deep", nestedDeep(10000)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.raw)))
+			for b.Loop() {
+				if _, err := Parse(bytes.NewReader(c.raw)); !errors.Is(err, ErrUnparseable) {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// oracleCorpus is every message the package is tested with, generated
+// ones with attachments large enough to be elided.
+func oracleCorpus() []testmail.Fixture {
+	corpus := testmail.Generate(20250314, 200, 0.2)
+	corpus = append(corpus, testmail.DemoCorpus()...)
+	corpus = append(corpus, testmail.MalformedCorpus()...)
+	corpus = append(corpus, testmail.Fixture{Name: "hostile", Raw: testmail.HostileMessage()})
+	for i, s := range seedMessages() {
+		corpus = append(corpus, testmail.Fixture{Name: fmt.Sprintf("seed-%d", i), Raw: []byte(s)})
+	}
+	return corpus
+}
+
+// TestShapeMatchesEnmime: scanShape sees the leaves enmime sees, and
+// feeding enmime the skeleton yields exactly the envelope the whole
+// message yields.
+func TestShapeMatchesEnmime(t *testing.T) {
+	elided := 0
+	for _, fx := range oracleCorpus() {
+		sh, err := scanShape(fx.Raw)
+		if err != nil {
+			continue // refused; TestMalformedCorpus checks which
+		}
+		whole, err := parser().ReadEnvelope(bytes.NewReader(fx.Raw))
+		if err != nil {
+			t.Errorf("%s: %v", fx.Name, err)
+			continue
+		}
+		if want := len(leafParts(whole)); len(sh.leaves) != want && !strings.HasPrefix(fx.Name, "multipart-without") {
+			t.Errorf("%s: scanShape found %d leaves, enmime %d", fx.Name, len(sh.leaves), want)
+		}
+		if _, spans := elide(fx.Raw, sh); spans != nil {
+			elided++
+		}
+		skel, err := readEnvelope(fx.Raw, sh)
+		if err != nil {
+			t.Errorf("%s: %v", fx.Name, err)
+			continue
+		}
+		if a, b := describe(whole), describe(skel); a != b {
+			t.Errorf("%s: envelope from the skeleton differs:\n%s\nwhole:\n%s", fx.Name, b, a)
+		}
+	}
+	if elided < 50 {
+		t.Errorf("only %d messages parsed as skeletons", elided)
+	}
+}
+
+func leafParts(env *enmime.Envelope) []*enmime.Part {
+	return env.Root.DepthMatchAll(func(p *enmime.Part) bool { return p.FirstChild == nil })
+}
+
+// describe is everything of env that Parse reads.
+func describe(env *enmime.Envelope) string {
+	var b strings.Builder
+	keys := env.GetHeaderKeys()
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s: %q\n", k, env.GetHeaderValues(k))
+	}
+	for _, e := range env.Errors {
+		fmt.Fprintf(&b, "error %v\n", e)
+	}
+	for _, p := range env.Attachments {
+		fmt.Fprintf(&b, "attachment %s\n", p.PartID)
+	}
+	for _, p := range env.Root.DepthMatchAll(func(*enmime.Part) bool { return true }) {
+		fmt.Fprintf(&b, "part %s %q %q %q leaf=%v header=%q content=%x\n", p.PartID, p.ContentType, p.Boundary,
+			p.Disposition, p.FirstChild == nil, p.Header, p.Content)
+		for _, e := range p.Errors {
+			fmt.Fprintf(&b, "  error %v\n", e)
+		}
+	}
+	return b.String()
+}
+
+// FuzzElide holds the skeleton parse to the whole one on arbitrary input;
+// the seeds have bodies large enough to be elided.
+func FuzzElide(f *testing.F) {
+	for _, fx := range testmail.Generate(7, 40, 0.1) {
+		if len(fx.Raw) < 64<<10 {
+			f.Add(fx.Raw)
+		}
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		sh, err := scanShape(raw)
+		if err != nil {
+			return
+		}
+		whole, werr := parser().ReadEnvelope(bytes.NewReader(raw))
+		skel, serr := readEnvelope(raw, sh)
+		if (werr == nil) != (serr == nil) {
+			t.Fatalf("whole: %v, skeleton: %v", werr, serr)
+		}
+		if werr == nil && describe(whole) != describe(skel) {
+			t.Errorf("envelope from the skeleton differs:\n%s\nwhole:\n%s", describe(skel), describe(whole))
+		}
+	})
+}
