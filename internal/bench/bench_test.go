@@ -363,9 +363,8 @@ func BenchmarkScale(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			now := time.Now()
 			for _, u := range uidls {
-				st.UIDLs[u] = now
+				st.UIDLs.Add(u)
 			}
 		}
 		if err := st.Save(); err != nil {

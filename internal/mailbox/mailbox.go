@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
 
 	"mailtask/internal/state"
 )
@@ -27,12 +26,9 @@ func (m Message) Key() string {
 }
 
 // MarkDone records in st that the message needs no further work.
-func (m Message) MarkDone(st *state.State, now time.Time) {
+func (m Message) MarkDone(st *state.State) {
 	if m.UIDL != "" {
-		if st.UIDLs == nil {
-			st.UIDLs = map[string]time.Time{}
-		}
-		st.UIDLs[m.UIDL] = now
+		st.UIDLs.Add(m.UIDL)
 		return
 	}
 	st.Done.Add(m.UID)

@@ -10,6 +10,10 @@
 //	               directory fsync) and readable only by its owner
 //	<task>.lock    flock(2)ed by the running process, holding its pid
 //	<task>.ledger  append-only 8-byte fingerprints, fsynced on every append
+//	<task>.uidls.0 the POP3 UIDL log (one of the two files, the one the
+//	<task>.uidls.1 state names): hashed UIDLs, appended to on each save
+//	               that changed them, rewritten into the other file when
+//	               mostly stale
 //
 // The ledger is separate from the JSON because it must be durable before
 // the state is saved: files are written, their message is appended to the

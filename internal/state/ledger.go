@@ -21,19 +21,22 @@ func FingerprintOf(sum [32]byte) Fingerprint {
 // saving state, and it remembers a message even after downstream has taken
 // its files away, so the message is never ingested a second time.
 //
-// The file is a plain sequence of 8-byte fingerprints. Ledger is safe for
-// concurrent use within a process; across processes the TaskLock guards it.
+// The file is a plain sequence of 8-byte fingerprints, read into memory on
+// the first Has or Append: a poll that finds nothing new never reads it.
+// Ledger is safe for concurrent use within a process; across processes the
+// TaskLock guards it.
 type Ledger struct {
 	mu   sync.Mutex
 	f    *os.File
 	path string
-	size int64 // bytes of whole records on disk
-	set  map[Fingerprint]struct{}
+	size int64                    // bytes of whole records on disk
+	set  map[Fingerprint]struct{} // nil until loaded
 }
 
-// OpenLedger opens (creating it if needed) the ledger of task in dir and
-// reads it into memory. A partial record at the end, left by a crash during
-// an append, is cut off; its message was not committed.
+// OpenLedger opens (creating it if needed) the ledger of task in dir. Its
+// records are read when first needed; a partial record at the end, left by
+// a crash during an append, is cut off then (its message was not
+// committed).
 func OpenLedger(dir, task string) (*Ledger, error) {
 	if err := checkTask(task); err != nil {
 		return nil, err
@@ -46,45 +49,52 @@ func OpenLedger(dir, task string) (*Ledger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open ledger of task %q: %w", task, err)
 	}
-	l, err := readLedger(f)
-	if err == nil {
-		// The file may be new: its directory entry must be as durable as
-		// the records about to be appended.
-		err = syncDir(dir)
-	}
-	if err != nil {
+	// The file may be new: its directory entry must be as durable as the
+	// records about to be appended.
+	if err := syncDir(dir); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open ledger of task %q (%s): %w", task, path, err)
 	}
-	return l, nil
+	return &Ledger{f: f, path: path}, nil
 }
 
-func readLedger(f *os.File) (*Ledger, error) {
-	data, err := io.ReadAll(f)
+// load reads the records into memory once; l.mu must be held.
+func (l *Ledger) load() error {
+	if l.set != nil {
+		return nil
+	}
+	data, err := io.ReadAll(io.NewSectionReader(l.f, 0, 1<<62))
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("read ledger %s: %w", l.path, err)
 	}
 	whole := len(data) - len(data)%len(Fingerprint{})
 	if whole != len(data) {
 		// Later appends must start on a record boundary.
-		if err := f.Truncate(int64(whole)); err != nil {
-			return nil, fmt.Errorf("cut off torn record: %w", err)
+		err := l.f.Truncate(int64(whole))
+		if err == nil {
+			err = l.f.Sync()
 		}
-		if err := f.Sync(); err != nil {
-			return nil, err
+		if err != nil {
+			return fmt.Errorf("ledger %s: cut off torn record: %w", l.path, err)
 		}
 	}
-	l := &Ledger{f: f, path: f.Name(), size: int64(whole), set: make(map[Fingerprint]struct{}, whole/8)}
+	set := make(map[Fingerprint]struct{}, whole/8)
 	for i := 0; i < whole; i += 8 {
-		l.set[Fingerprint(data[i:i+8])] = struct{}{}
+		set[Fingerprint(data[i:i+8])] = struct{}{}
 	}
-	return l, nil
+	l.size, l.set = int64(whole), set
+	return nil
 }
 
-// Has reports whether f was appended to the ledger.
+// Has reports whether f was appended to the ledger. A ledger that cannot
+// be read knows nothing; Append then fails with the reason, so the run
+// that took the message does not commit.
 func (l *Ledger) Has(f Fingerprint) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.load() != nil {
+		return false
+	}
 	_, ok := l.set[f]
 	return ok
 }
@@ -94,6 +104,9 @@ func (l *Ledger) Has(f Fingerprint) bool {
 func (l *Ledger) Append(fps ...Fingerprint) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if err := l.load(); err != nil {
+		return err
+	}
 	var buf []byte
 	fresh := make(map[Fingerprint]struct{}, len(fps))
 	for _, f := range fps {
@@ -130,6 +143,9 @@ func (l *Ledger) Append(fps ...Fingerprint) error {
 func (l *Ledger) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.load() != nil {
+		return 0
+	}
 	return len(l.set)
 }
 

@@ -12,20 +12,22 @@ import (
 	"github.com/google/renameio/v2"
 )
 
-// Version is the state file format this package reads and writes.
-const Version = 1
+// Version is the state file format this package writes. Version 1, which
+// held POP3 UIDLs in the state file itself, is still read.
+const Version = 2
 
 // MaxFailures bounds State.Failed; the oldest entries go first.
 const MaxFailures = 1000
 
 // State is everything mailtask remembers about one task.
 type State struct {
-	Version     int                  `json:"version"`
-	Task        string               `json:"task"`
-	UIDValidity uint32               `json:"uid_validity,omitempty"` // IMAP
-	Done        UIDSet               `json:"done_uids"`              // IMAP: UIDs taken, skipped as non-matching, failed, or known gone
-	UIDLs       map[string]time.Time `json:"uidls,omitempty"`        // POP3: UIDL -> last time seen on the server
-	Failed      []Failure            `json:"failed,omitempty"`       // quarantined messages, at most MaxFailures
+	Version     int       `json:"version"`
+	Task        string    `json:"task"`
+	UIDValidity uint32    `json:"uid_validity,omitempty"` // IMAP
+	Done        UIDSet    `json:"done_uids"`              // IMAP: UIDs taken, skipped as non-matching, failed, or known gone
+	UIDLs       UIDLSet   `json:"-"`                      // POP3: UIDLs taken, kept in the UIDL log
+	UIDLLog     *UIDLLog  `json:"uidl_log,omitempty"`     // POP3: the committed part of the UIDL log
+	Failed      []Failure `json:"failed,omitempty"`       // quarantined messages, at most MaxFailures
 	// Committed messages whose after-action (move, delete...) the server
 	// has not yet confirmed: a crash or a dropped connection between the
 	// commit and the action leaves them here, and the next run acts on
@@ -36,6 +38,9 @@ type State struct {
 	LastSuccess  *Run     `json:"last_success,omitempty"`
 
 	dir string
+	// committedGen is the UIDL log generation the state file on disk
+	// names; a rewrite of the log must go to the other file.
+	committedGen uint32
 }
 
 // Failure records a message that was quarantined instead of ingested.
@@ -70,24 +75,42 @@ func Load(dir, task string) (*State, error) {
 	path := Path(dir, task)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &State{Version: Version, Task: task, UIDLs: map[string]time.Time{}, dir: dir}, nil
+		return &State{Version: Version, Task: task, dir: dir}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read state of task %q: %w", task, err)
 	}
 	s := &State{dir: dir}
-	if err := json.Unmarshal(data, s); err != nil {
-		return nil, fmt.Errorf("state file %s is corrupt (%v); remove it or run \"mailtask state reset %s\" to start over (messages still on the server will then be fetched again)", path, err, task)
+	corrupt := func(err error) error {
+		return fmt.Errorf("state file %s is corrupt (%v); remove it or run \"mailtask state reset %s\" to start over (messages still on the server will then be fetched again)", path, err, task)
 	}
-	if s.Version != Version {
-		return nil, fmt.Errorf("state file %s has format version %d, this mailtask reads version %d; use the mailtask that wrote it, or run \"mailtask state reset %s\" to start over", path, s.Version, Version, task)
+	if err := json.Unmarshal(data, s); err != nil {
+		return nil, corrupt(err)
+	}
+	switch s.Version {
+	case 1:
+		var v1 struct {
+			UIDLs map[string]time.Time `json:"uidls"`
+		}
+		if err := json.Unmarshal(data, &v1); err != nil {
+			return nil, corrupt(err)
+		}
+		s.UIDLs = migrateUIDLs(v1.UIDLs)
+		s.UIDLLog = nil
+		s.Version = Version
+	case Version:
+		if s.UIDLLog != nil {
+			if s.UIDLs, err = loadUIDLs(dir, task, s.UIDLLog); err != nil {
+				return nil, fmt.Errorf("%w; run \"mailtask state reset %s\" to start over (messages still on the server will then be fetched again)", err, task)
+			}
+			s.committedGen = s.UIDLLog.Gen
+		}
+	default:
+		return nil, fmt.Errorf("state file %s has format version %d, this mailtask reads versions 1 and %d; use the mailtask that wrote it, or run \"mailtask state reset %s\" to start over", path, s.Version, Version, task)
 	}
 	// The file may have been copied from a task of another name; the name it
 	// is loaded under is the one that counts.
 	s.Task = task
-	if s.UIDLs == nil {
-		s.UIDLs = map[string]time.Time{}
-	}
 	return s, nil
 }
 
@@ -100,6 +123,13 @@ func (s *State) Save() error {
 		return fmt.Errorf("save state of task %q: it was not obtained from Load, so its directory is unknown", s.Task)
 	}
 	path := Path(s.dir, s.Task)
+	// The UIDLs go first: the state file must not name log bytes that
+	// are not durable yet.
+	ref, err := s.UIDLs.saveUIDLs(s.dir, s.Task, s.UIDLLog, s.committedGen)
+	if err != nil {
+		return fmt.Errorf("save state of task %q: %w", s.Task, err)
+	}
+	s.UIDLLog = ref
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return fmt.Errorf("save state of task %q: %w", s.Task, err)
@@ -125,6 +155,12 @@ func (s *State) Save() error {
 	if err := syncDir(s.dir); err != nil {
 		return fmt.Errorf("save state of task %q: %w", s.Task, err)
 	}
+	if ref != nil && ref.Gen != s.committedGen {
+		s.committedGen = ref.Gen
+		if err := removeStaleUIDLs(s.dir, s.Task, ref.Gen); err != nil {
+			return fmt.Errorf("save state of task %q: remove the old UIDL log: %w", s.Task, err)
+		}
+	}
 	return nil
 }
 
@@ -135,24 +171,6 @@ func (s *State) AddFailure(f Failure) {
 	s.Failed = append(s.Failed, f)
 	if over := len(s.Failed) - MaxFailures; over > 0 {
 		s.Failed = slices.Delete(s.Failed, 0, over)
-	}
-}
-
-// PruneUIDLs updates the POP3 ledger after a listing: known UIDLs in present
-// are marked seen at now, and known UIDLs absent from the server for longer
-// than grace are forgotten. The grace period covers a server that leaves a
-// message out of one listing: forgetting its UIDL at once would ingest the
-// message again when it reappears. UIDLs in
-// present that are not yet known are left alone; they become known when
-// their message is committed.
-func (s *State) PruneUIDLs(present map[string]bool, now time.Time, grace time.Duration) {
-	for uidl, last := range s.UIDLs {
-		switch {
-		case present[uidl]:
-			s.UIDLs[uidl] = now
-		case now.Sub(last) > grace:
-			delete(s.UIDLs, uidl)
-		}
 	}
 }
 

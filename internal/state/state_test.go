@@ -30,7 +30,7 @@ func TestLoadMissingIsFresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Version != Version || s.Task != "invoices" || s.Done.Len() != 0 || s.UIDLs == nil || s.LastRun != nil {
+	if s.Version != Version || s.Task != "invoices" || s.Done.Len() != 0 || s.UIDLs.Len() != 0 || s.LastRun != nil {
 		t.Errorf("fresh state = %+v", s)
 	}
 }
@@ -45,7 +45,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	s.UIDValidity = 12345
 	s.Done.AddRange(1, 500)
 	s.Done.Add(502)
-	s.UIDLs["AAA"] = at
+	s.UIDLs.Add("AAA")
 	s.AddFailure(Failure{Key: "uid:501", Reason: "no matching attachment", Path: "/srv/q/501.eml", At: at})
 	s.LastRun = &Run{Started: at, Duration: 1500 * time.Millisecond, Outcome: "failed", Error: "AUTHENTICATE failed.", Hint: "check the app password",
 		Seen: 10, Matched: 5, Saved: 4, Failed: 1, Files: 7, Bytes: 1 << 33}
@@ -60,8 +60,8 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(s, back) {
 		t.Errorf("loaded\n%+v\nwant\n%+v", back, s)
 	}
-	if got := listDir(t, dir); !slices.Equal(got, []string{"invoices.json"}) {
-		t.Errorf("state dir holds %q, want only invoices.json", got)
+	if got := listDir(t, dir); !slices.Equal(got, []string{"invoices.json", "invoices.uidls.1"}) {
+		t.Errorf("state dir holds %q, want only invoices.json and invoices.uidls.1", got)
 	}
 	data, err := os.ReadFile(Path(dir, "invoices"))
 	if err != nil {
@@ -152,7 +152,7 @@ func TestLoadCorrupt(t *testing.T) {
 		"empty":         ``,
 		"bad uid set":   `{"version":1,"task":"invoices","done_uids":"1:x"}`,
 		"wrong type":    `{"version":1,"task":"invoices","done_uids":"1","uidls":[1]}`,
-		"future":        `{"version":2,"task":"invoices","done_uids":""}`,
+		"future":        `{"version":3,"task":"invoices","done_uids":""}`,
 		"no version":    `{"task":"invoices","done_uids":""}`,
 		"not an object": `[]`,
 	} {
@@ -218,21 +218,30 @@ func TestSaveWithoutLoad(t *testing.T) {
 }
 
 func TestPruneUIDLs(t *testing.T) {
-	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
-	s := &State{UIDLs: map[string]time.Time{
-		"present-old":   now.Add(-48 * time.Hour),
-		"absent-recent": now.Add(-30 * time.Minute),
-		"absent-edge":   now.Add(-time.Hour),
-		"absent-old":    now.Add(-2 * time.Hour),
-	}}
-	s.PruneUIDLs(map[string]bool{"present-old": true, "new-on-server": true, "absent-old": false}, now, time.Hour)
-	want := map[string]time.Time{
-		"present-old":   now,
-		"absent-recent": now.Add(-30 * time.Minute),
-		"absent-edge":   now.Add(-time.Hour),
+	const day = 24 * time.Hour
+	now := time.Date(2025, 1, 10, 12, 0, 0, 0, time.UTC)
+	var s State
+	for _, u := range []string{"a", "b", "c"} {
+		s.UIDLs.Add(u)
 	}
-	if !reflect.DeepEqual(s.UIDLs, want) {
-		t.Errorf("after prune UIDLs = %v, want %v", s.UIDLs, want)
+	listed := []string{"a", "b"}
+	known := s.PruneUIDLs([]string{"new-on-server", "a"}, now, 2*day)
+	if s.UIDLs.Len() != 3 || s.UIDLs.Has("new-on-server") || !slices.Equal(known, []bool{false, true}) {
+		t.Fatalf("after b and c left: %d known, new one known %v, listing known %v; want 3, false, [false true]", s.UIDLs.Len(), s.UIDLs.Has("new-on-server"), known)
+	}
+	// b comes back; c stays away, for exactly the grace period and then
+	// for longer.
+	for i, wantC := range []bool{true, true, false} {
+		s.PruneUIDLs(listed, now.Add(time.Duration(i+1)*day), 2*day)
+		if s.UIDLs.Has("c") != wantC || !s.UIDLs.Has("a") || !s.UIDLs.Has("b") {
+			t.Errorf("%d days after c left: has a %v, b %v, c %v; want true, true, %v", i+1, s.UIDLs.Has("a"), s.UIDLs.Has("b"), s.UIDLs.Has("c"), wantC)
+		}
+	}
+	// b's absence was forgiven when it came back: its clock starts again.
+	s.PruneUIDLs([]string{"a"}, now.Add(4*day), 2*day)
+	s.PruneUIDLs([]string{"a"}, now.Add(6*day), 2*day)
+	if !s.UIDLs.Has("b") {
+		t.Error("b was forgotten 2 days after it left again")
 	}
 }
 

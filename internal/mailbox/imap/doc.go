@@ -9,6 +9,11 @@
 //   - literals stream from the socket, never Collect()ed;
 //   - the library's hard-coded deadlines are replaced by mailbox.IdleConn's
 //     inactivity timeout;
+//   - status responses with response codes the library cannot parse
+//     (Exchange's [Error="..." Proxy=...], even on a successful login) are
+//     rewritten on the way in (codes.go) instead of closing the connection;
+//     with STARTTLS, where the library makes the TLS connection itself, they
+//     still close it;
 //   - "UID SEARCH UID n:*" answers the highest UID even when n is beyond it,
 //     so results are filtered;
 //   - MOVE and delete are refused, before anything is taken, on servers

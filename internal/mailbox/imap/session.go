@@ -66,7 +66,7 @@ func Dial(ctx context.Context, a *config.Account, cred auth.Credential) (*Sessio
 			raw.Close()
 			return nil, &mailbox.Error{Step: mailbox.StepTLS, Addr: addr, Err: err}
 		}
-		s.answer = &saslConn{Conn: tc}
+		s.answer = &saslConn{Conn: newCodeFilter(tc)}
 		s.client = imapclient.New(s.answer, opts)
 	case config.TLSStartTLS:
 		s.client, err = imapclient.NewStartTLS(s.conn, opts)
@@ -75,7 +75,7 @@ func Dial(ctx context.Context, a *config.Account, cred auth.Credential) (*Sessio
 			return nil, &mailbox.Error{Step: mailbox.StepTLS, Addr: addr, Err: fmt.Errorf("STARTTLS: %w", err)}
 		}
 	default:
-		s.answer = &saslConn{Conn: s.conn}
+		s.answer = &saslConn{Conn: newCodeFilter(s.conn)}
 		s.client = imapclient.New(s.answer, opts)
 	}
 	if err := s.client.WaitGreeting(); err != nil {
@@ -189,7 +189,7 @@ func (s *Session) Fetch(ctx context.Context, msgs []mailbox.Message, deliver fun
 		}
 	}
 	if err := cmd.Close(); err != nil {
-		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: err}
+		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: err, Transient: unparseable(err)}
 	}
 	for _, lf := range s.late.wait() {
 		m, ok := wanted[lf.uid]

@@ -35,9 +35,11 @@ type Session struct {
 	c    *Client
 	addr string
 	log  *slog.Logger
-	// nums maps each UIDL listed by New to its message number in this
-	// session, so that Apply can delete messages taken in earlier runs.
-	nums map[string]int
+	// listing is what New listed; nums maps its UIDLs to their message
+	// numbers in this session, built when Apply first needs it, so that
+	// Apply can delete messages taken in earlier runs.
+	listing []UIDL
+	nums    map[string]int
 }
 
 var _ mailbox.Session = (*Session)(nil)
@@ -110,17 +112,18 @@ func (s *Session) New(ctx context.Context, st *state.State) ([]mailbox.Message, 
 	if err != nil {
 		return nil, s.listError(err)
 	}
-	present := make(map[string]bool, len(listing))
-	s.nums = make(map[string]int, len(listing))
+	s.listing, s.nums = listing, nil
+	ids := make([]string, len(listing))
+	for i, u := range listing {
+		ids[i] = u.ID
+	}
+	known := st.PruneUIDLs(ids, time.Now(), UIDLGrace)
 	var msgs []mailbox.Message
-	for _, u := range listing {
-		present[u.ID] = true
-		s.nums[u.ID] = u.Num
-		if _, done := st.UIDLs[u.ID]; !done {
+	for i, u := range listing {
+		if !known[i] {
 			msgs = append(msgs, mailbox.Message{Num: u.Num, UIDL: u.ID})
 		}
 	}
-	st.PruneUIDLs(present, time.Now(), UIDLGrace)
 	if len(msgs) == 0 {
 		return nil, nil
 	}
@@ -207,6 +210,12 @@ func (s *Session) Apply(ctx context.Context, after mailbox.After, msgs []mailbox
 	case config.AfterDelete:
 	default:
 		return &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: fmt.Errorf("after = %q needs IMAP", after.Action)}
+	}
+	if s.nums == nil {
+		s.nums = make(map[string]int, len(s.listing))
+		for _, u := range s.listing {
+			s.nums[u.ID] = u.Num
+		}
 	}
 	for _, m := range msgs {
 		num, ok := s.nums[m.UIDL]
