@@ -96,7 +96,7 @@ func Check(ctx context.Context, cfg *config.Config, task *config.Task, log *slog
 	}
 	report(CheckStep{Name: "select", Detail: detail})
 
-	all, err := sess.New(ctx, &state.State{UIDLs: map[string]time.Time{}})
+	all, err := sess.New(ctx, &state.State{})
 	if err != nil {
 		report(CheckStep{Name: "messages", Err: err})
 		return false

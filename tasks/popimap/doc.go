@@ -15,4 +15,8 @@
 // the message again, finds its files already there byte for byte, and adds
 // no copy) or everything committed. A UIDVALIDITY change makes every UID
 // new, and the ledger recognises each message already taken by its content.
+//
+// Within a batch, receiving, parsing and writing overlap (pipeline.go):
+// messages are spooled as they arrive (spool.go), parsed concurrently and
+// written in message order, then committed together.
 package popimap

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"path"
 	"path/filepath"
 	"strconv"
@@ -106,7 +107,7 @@ type metadata struct {
 
 // take decides whether a parsed message matches the task's rules and, if
 // so, writes what [task.output] asks for. Nothing is committed here.
-func (r *run) take(m mailbox.Message, raw []byte, sum [32]byte, msg *extract.Message) (outcome, error) {
+func (r *run) take(m mailbox.Message, raw *spool, msg *extract.Message) (outcome, error) {
 	if r.sel.nested {
 		msg.ExpandNested()
 	}
@@ -118,14 +119,14 @@ func (r *run) take(m mailbox.Message, raw []byte, sum [32]byte, msg *extract.Mes
 		}
 		files = append(files, f)
 	}
-	in := rules.Input{Size: int64(len(raw)), Files: len(files), Now: r.now(), Searched: r.searched}
+	in := rules.Input{Size: raw.size, Files: len(files), Now: r.now(), Searched: r.searched}
 	if ok, why := r.sel.set.Match(msg, in); !ok {
 		r.sum.Unmatched++
 		r.log.Debug("message does not match the task's rules; recorded as done", "msg", m.Key(), "rule", why)
 		return unmatched, nil
 	}
 	r.sum.Saved++
-	vars := r.messageVars(m, msg, sum)
+	vars := r.messageVars(m, msg, raw.sum)
 	rel := ""
 	if r.out.folder != nil {
 		rel = r.out.folder.Expand(vars)
@@ -142,24 +143,24 @@ func (r *run) take(m mailbox.Message, raw []byte, sum [32]byte, msg *extract.Mes
 	if cfg.TakesAttachments() {
 		for i, f := range files {
 			fv := fileVars(vars, f.Name, i+1)
-			if err := w.put(kindAttachment, r.out.fileName.Expand(fv), f.Type(), f.Content); err != nil {
+			if err := w.put(kindAttachment, r.out.fileName.Expand(fv), f.Type(), bytes.NewReader(f.Content)); err != nil {
 				return saved, err
 			}
 		}
 	}
 	base := r.out.msgName.Expand(vars)
 	if cfg.EML {
-		if err := w.put(kindEML, base+".eml", "message/rfc822", raw); err != nil {
+		if err := w.put(kindEML, base+".eml", "message/rfc822", raw.Reader()); err != nil {
 			return saved, err
 		}
 	}
 	if (cfg.Body == config.BodyText || cfg.Body == config.BodyBoth) && msg.Text != "" {
-		if err := w.put(kindText, base+".txt", "text/plain; charset=utf-8", []byte(msg.Text)); err != nil {
+		if err := w.put(kindText, base+".txt", "text/plain; charset=utf-8", strings.NewReader(msg.Text)); err != nil {
 			return saved, err
 		}
 	}
 	if (cfg.Body == config.BodyHTML || cfg.Body == config.BodyBoth) && msg.HTML != "" {
-		if err := w.put(kindHTML, base+".html", "text/html; charset=utf-8", []byte(msg.HTML)); err != nil {
+		if err := w.put(kindHTML, base+".html", "text/html; charset=utf-8", strings.NewReader(msg.HTML)); err != nil {
 			return saved, err
 		}
 	}
@@ -168,7 +169,7 @@ func (r *run) take(m mailbox.Message, raw []byte, sum [32]byte, msg *extract.Mes
 			Task: r.opts.Task.Name, Account: r.opts.Task.Account, Mailbox: r.opts.Task.Mailbox,
 			UID: m.UID, UIDL: m.UIDL, MessageID: msg.MessageID,
 			From: msg.From, To: msg.To, Cc: msg.Cc, Subject: msg.Subject, Date: msg.Date,
-			SHA256: hex.EncodeToString(sum[:]), Size: len(raw), Files: w.outputs,
+			SHA256: hex.EncodeToString(raw.sum[:]), Size: int(raw.size), Files: w.outputs,
 		}
 		if meta.Files == nil {
 			meta.Files = []output{}
@@ -177,7 +178,7 @@ func (r *run) take(m mailbox.Message, raw []byte, sum [32]byte, msg *extract.Mes
 		if err != nil {
 			return saved, err
 		}
-		if err := w.put(kindMetadata, base+".json", "application/json", append(data, '\n')); err != nil {
+		if err := w.put(kindMetadata, base+".json", "application/json", bytes.NewReader(append(data, '\n'))); err != nil {
 			return saved, err
 		}
 	}
@@ -195,13 +196,13 @@ type writer struct {
 	metadata *output   // the sidecar, once written
 }
 
-func (w *writer) put(kind, name, ctype string, content []byte) error {
+func (w *writer) put(kind, name, ctype string, content io.Reader) error {
 	r := w.r
 	if w.dir == nil {
 		r.sum.Planned = append(r.sum.Planned, path.Join(w.rel, name))
 		return nil
 	}
-	st, err := w.dir.PutWith(name, bytes.NewReader(content), r.out.policy)
+	st, err := w.dir.PutWith(name, content, r.out.policy)
 	if err != nil {
 		return fmt.Errorf("task %q: %s: %w", r.opts.Task.Name, w.m.Key(), err)
 	}

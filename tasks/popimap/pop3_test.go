@@ -115,8 +115,8 @@ func TestPOP3DeleteAfterConnectionDroppedBeforeQuit(t *testing.T) {
 		t.Errorf("server holds %d messages after a run that never sent QUIT, want 3", n)
 	}
 	st := loadState(t, f)
-	if len(st.UIDLs) != 2 || len(st.PendingUIDLs) != 2 {
-		t.Errorf("state after the drop: %d UIDLs taken, %d deletions pending; want 2 and 2", len(st.UIDLs), len(st.PendingUIDLs))
+	if st.UIDLs.Len() != 2 || len(st.PendingUIDLs) != 2 {
+		t.Errorf("state after the drop: %d UIDLs taken, %d deletions pending; want 2 and 2", st.UIDLs.Len(), len(st.PendingUIDLs))
 	}
 	if n := len(f.files()); n != 2 && n != 3 {
 		t.Errorf("%d files after the drop, want 2 (or 3 written but not committed)", n)
@@ -151,8 +151,8 @@ func TestPOP3DeleteAfterConnectionDroppedBeforeQuit(t *testing.T) {
 		t.Errorf("server still holds %d messages", n)
 	}
 	st = loadState(t, f)
-	if len(st.PendingUIDLs) != 0 || len(st.UIDLs) != 3 {
-		t.Errorf("final state: %d pending, %d UIDLs; want 0 and 3 (kept through the grace period)", len(st.PendingUIDLs), len(st.UIDLs))
+	if len(st.PendingUIDLs) != 0 || st.UIDLs.Len() != 3 {
+		t.Errorf("final state: %d pending, %d UIDLs; want 0 and 3 (kept through the grace period)", len(st.PendingUIDLs), st.UIDLs.Len())
 	}
 	want := []string{"scan-1.pdf", "scan-2.pdf", "scan-3.pdf"}
 	if got := sortedKeys(f.files()); !slices.Equal(got, want) {
@@ -164,24 +164,21 @@ func TestPOP3PrunesUIDLsAfterGrace(t *testing.T) {
 	f := newPOP3Fixture(t, testmail.POP3Options{}, [][]byte{scan(1), scan(2)}, `after = "delete"`)
 	f.mustRun()
 	st := loadState(t, f)
-	if len(st.UIDLs) != 2 {
-		t.Fatalf("%d UIDLs after the first run, want 2", len(st.UIDLs))
+	if st.UIDLs.Len() != 2 {
+		t.Fatalf("%d UIDLs after the first run, want 2", st.UIDLs.Len())
 	}
 	// The messages are gone from the server; once they have been gone
-	// longer than the grace period, their UIDLs go too.
-	var oldest string
-	for uidl := range st.UIDLs {
-		oldest = uidl
-		st.UIDLs[uidl] = time.Now().Add(-31 * 24 * time.Hour)
-		break
-	}
+	// longer than the grace period, their UIDLs go too, while a message
+	// taken since stays known.
+	st.UIDLs.Backdate(time.Now().Add(-31 * 24 * time.Hour))
 	if err := st.Save(); err != nil {
 		t.Fatal(err)
 	}
+	f.pop.Add(scan(3))
 	f.mustRun()
 	st = loadState(t, f)
-	if _, kept := st.UIDLs[oldest]; kept || len(st.UIDLs) != 1 {
-		t.Errorf("UIDLs after pruning: %v; want only the recently seen one", slices.Collect(maps.Keys(st.UIDLs)))
+	if st.UIDLs.Len() != 1 {
+		t.Errorf("%d UIDLs after pruning; want only the one taken since", st.UIDLs.Len())
 	}
 }
 

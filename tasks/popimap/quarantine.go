@@ -1,7 +1,6 @@
 package popimap
 
 import (
-	"bytes"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -21,7 +20,7 @@ func QuarantineDir(stateDir, task string) string {
 // quarantine keeps an unparseable message's raw bytes and the reason, and
 // records it so it is not retried on every run. It is recorded as done
 // with the rest of the batch.
-func (r *run) quarantine(m mailbox.Message, raw []byte, reason error) error {
+func (r *run) quarantine(m mailbox.Message, raw *spool, reason error) error {
 	r.log.Warn("message cannot be parsed; kept aside", "msg", m.Key(), "reason", reason)
 	if r.opts.DryRun {
 		return nil
@@ -32,7 +31,7 @@ func (r *run) quarantine(m mailbox.Message, raw []byte, reason error) error {
 	}
 	defer dir.Close()
 	base := strings.ReplaceAll(m.Key(), ":", "-")
-	stored, err := dir.Put(base+".eml", bytes.NewReader(raw))
+	stored, err := dir.Put(base+".eml", raw.Reader())
 	if err != nil {
 		return fmt.Errorf("task %q: quarantine: %w", r.opts.Task.Name, err)
 	}

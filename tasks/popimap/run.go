@@ -1,12 +1,9 @@
 package popimap
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
@@ -85,6 +82,10 @@ func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 		return sum, err
 	}
 	defer lock.Unlock()
+	spoolDir := SpoolDir(cfg.StateDir, task.Name)
+	if err := clearSpool(spoolDir); err != nil {
+		return sum, fmt.Errorf("task %q: %w", task.Name, err)
+	}
 	st, err := state.Load(cfg.StateDir, task.Name)
 	if err != nil {
 		return sum, err
@@ -98,7 +99,7 @@ func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 		}()
 	}
 
-	r := &run{opts: opts, log: log.With("task", task.Name), st: st, now: now, sum: &sum}
+	r := &run{opts: opts, log: log.With("task", task.Name), st: st, now: now, sum: &sum, spoolDir: spoolDir}
 	if r.sel, err = newSelection(task); err != nil {
 		return sum, err
 	}
@@ -132,6 +133,10 @@ type run struct {
 	dest   *sink.Dir
 	done   int
 	bytes  int64
+	// spoolDir holds messages too large to keep in memory (spool.go);
+	// fetched counts the messages received, on the fetching goroutine.
+	spoolDir string
+	fetched  int
 	// Rules, outputs and hooks: match.go, outputs.go, hooks.go.
 	sel      *selection
 	out      *outputs
@@ -240,34 +245,7 @@ func (r *run) ingest(ctx context.Context) error {
 // batch fetches, writes and commits one batch of messages, then applies
 // the after-action to those taken.
 func (r *run) batch(ctx context.Context, msgs []mailbox.Message) error {
-	type delivered struct {
-		m   mailbox.Message
-		out outcome
-		fp  state.Fingerprint
-	}
-	var got []delivered
-	err := r.sess.Fetch(ctx, msgs, func(m mailbox.Message, body io.Reader) error {
-		raw, err := io.ReadAll(body)
-		if err != nil {
-			return &mailbox.Error{Step: mailbox.StepFetch, Err: fmt.Errorf("%s: %w", m.Key(), err), Transient: true}
-		}
-		r.bytes += int64(len(raw))
-		sum := sha256.Sum256(raw)
-		out, err := r.message(m, raw, sum)
-		if err != nil {
-			return err
-		}
-		r.done++
-		r.report()
-		got = append(got, delivered{m, out, state.FingerprintOf(sum)})
-		if r.done < r.sum.Seen && r.stopping() {
-			return errStopped
-		}
-		return nil
-	})
-	if errors.Is(err, errStopped) {
-		err = nil // what was processed is committed below
-	}
+	got, err := r.receive(ctx, msgs)
 	if err != nil || r.opts.DryRun {
 		return err
 	}
@@ -322,9 +300,8 @@ func (r *run) commit(processed, taken []mailbox.Message, fingerprints []state.Fi
 	if err := r.ledger.Append(fingerprints...); err != nil {
 		return err
 	}
-	now := r.now()
 	for _, m := range processed {
-		m.MarkDone(r.st, now)
+		m.MarkDone(r.st)
 	}
 	if r.after.Action != config.AfterNone {
 		for _, m := range taken {
@@ -346,31 +323,45 @@ const (
 
 // message writes one message's outputs (take), or recognises it as taken
 // before, or quarantines it. Nothing is committed here.
-func (r *run) message(m mailbox.Message, raw []byte, sum [32]byte) (outcome, error) {
-	if r.ledger.Has(state.FingerprintOf(sum)) {
+func (r *run) message(j *job) (outcome, error) {
+	if j.known {
 		r.sum.Skipped++
-		r.log.Debug("already taken", "msg", m.Key())
+		r.log.Debug("already taken", "msg", j.m.Key())
 		return known, nil
 	}
-	parsed, err := extract.Parse(bytes.NewReader(raw))
-	if err != nil {
+	if j.err != nil {
+		// Only a message extract cannot make sense of is kept aside; a
+		// spool that cannot be read back fails the run and is retried.
+		if !errors.Is(j.err, extract.ErrUnparseable) {
+			return saved, fmt.Errorf("task %q: %s: %w", r.opts.Task.Name, j.m.Key(), j.err)
+		}
 		r.sum.Failed++
-		return quarantined, r.quarantine(m, raw, err)
+		return quarantined, r.quarantine(j.m, j.raw, j.err)
 	}
-	for _, p := range parsed.Problems {
-		r.log.Debug("message defect", "msg", m.Key(), "problem", p)
+	for _, p := range j.parsed.Problems {
+		r.log.Debug("message defect", "msg", j.m.Key(), "problem", p)
 	}
-	return r.take(m, raw, sum, parsed)
+	return r.take(j.m, j.raw, j.parsed)
 }
 
 // errStopped ends a fetch early when the run is asked to stop.
 var errStopped = errors.New("stop requested")
 
-// stopping reports whether Options.Stop has been closed.
+// stopping reports whether Options.Stop has been closed, and records
+// that the run stopped early.
 func (r *run) stopping() bool {
+	if r.stopRequested() {
+		r.sum.Stopped = true
+		return true
+	}
+	return false
+}
+
+// stopRequested reports whether Options.Stop has been closed; it is safe
+// on any goroutine.
+func (r *run) stopRequested() bool {
 	select {
 	case <-r.opts.Stop:
-		r.sum.Stopped = true
 		return true
 	default:
 		return false

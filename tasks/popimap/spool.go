@@ -1,0 +1,135 @@
+package popimap
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// spoolMemory is how much of one message is kept in memory; the rest of a
+// larger message goes to a file in the spool directory, so that a huge
+// message costs disk, not memory.
+const spoolMemory = 8 << 20
+
+// SpoolDir is where a task's messages larger than spoolMemory are kept while
+// they are processed, beside its state.
+func SpoolDir(stateDir, task string) string {
+	return filepath.Join(stateDir, "spool", task)
+}
+
+// clearSpool removes what a crashed run left in the task's spool. Run calls
+// it with the task's lock held, so no other run is using the directory.
+func clearSpool(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("list spool: %w", err)
+	}
+	for _, e := range entries {
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s left in the spool by an interrupted run: %w", e.Name(), err)
+		}
+	}
+	return nil
+}
+
+// spool is one received message: its bytes, in memory or in a file, and
+// their sha256.
+type spool struct {
+	mem  []byte
+	file *os.File // nil when the message fits in mem
+	size int64
+	sum  [32]byte
+}
+
+// readError is a failure to read the message from the server, as opposed
+// to one to store it.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+type errReader struct{ r io.Reader }
+
+func (e errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = &readError{err}
+	}
+	return n, err
+}
+
+// newSpool copies r into a spool, hashing it on the way. A failure to read
+// r is a *readError. sizeHint, the size the server announced, saves
+// growing the buffer step by step; it need not be exact.
+func newSpool(dir string, from io.Reader, sizeHint int64) (*spool, error) {
+	r := errReader{from}
+	h := sha256.New()
+	var buf bytes.Buffer
+	buf.Grow(int(min(max(sizeHint, 0), spoolMemory) + bytes.MinRead))
+	n, err := io.Copy(io.MultiWriter(&buf, h), io.LimitReader(r, spoolMemory+1))
+	if err != nil {
+		return nil, err
+	}
+	s := &spool{size: n}
+	if n <= spoolMemory {
+		s.mem = buf.Bytes()
+		h.Sum(s.sum[:0])
+		return s, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	f, err := os.CreateTemp(dir, "msg-*")
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	s.file = f
+	// Unlinked at once on success: the open file stays usable and nothing
+	// is left behind whatever happens next. clearSpool covers a crash in
+	// between.
+	if _, err := f.Write(buf.Bytes()); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	buf = bytes.Buffer{}
+	rest, err := io.Copy(io.MultiWriter(f, h), r)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.size += rest
+	h.Sum(s.sum[:0])
+	if err := os.Remove(f.Name()); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	return s, nil
+}
+
+// Reader reads the message from its start; readers may be used
+// concurrently.
+func (s *spool) Reader() io.Reader {
+	if s.file == nil {
+		return bytes.NewReader(s.mem)
+	}
+	return io.NewSectionReader(s.file, 0, s.size)
+}
+
+// Close releases the spool.
+func (s *spool) Close() {
+	s.mem = nil
+	if s.file != nil {
+		name := s.file.Name()
+		s.file.Close()
+		os.Remove(name) // already gone unless newSpool failed half-way
+		s.file = nil
+	}
+}

@@ -1,0 +1,192 @@
+package popimap
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"mailtask/internal/state"
+	"mailtask/internal/testmail"
+)
+
+func TestSpoolKeepsSmallMessagesInMemoryAndLargeOnesOnDisk(t *testing.T) {
+	for _, size := range []int{0, 1000, spoolMemory, spoolMemory + 1, spoolMemory + 300_000} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "spool")
+			data := make([]byte, size)
+			rand.NewChaCha8([32]byte{7}).Read(data)
+			s, err := newSpool(dir, bytes.NewReader(data), int64(size))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if s.size != int64(size) || s.sum != sha256.Sum256(data) {
+				t.Errorf("size %d sum %x, want %d %x", s.size, s.sum, size, sha256.Sum256(data))
+			}
+			if onDisk := s.file != nil; onDisk != (size > spoolMemory) {
+				t.Errorf("on disk = %v for %d bytes", onDisk, size)
+			}
+			// Read twice, as the parser and the .eml output do.
+			for range 2 {
+				got, err := io.ReadAll(s.Reader())
+				if err != nil || !bytes.Equal(got, data) {
+					t.Fatalf("read back %d bytes (%v), want the %d spooled", len(got), err, size)
+				}
+			}
+			// The spool file is unlinked while still open: a crash leaves
+			// nothing behind.
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("spool directory holds %d entries", len(entries))
+			}
+		})
+	}
+}
+
+// brokenConn fails after n bytes, like a connection dropped mid-message.
+type brokenConn struct{ n int }
+
+func (b *brokenConn) Read(p []byte) (int, error) {
+	if b.n == 0 {
+		return 0, errors.New("connection reset")
+	}
+	n := min(len(p), b.n)
+	b.n -= n
+	return n, nil
+}
+
+func TestSpoolTellsReadFailuresFromStorageFailures(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{10, spoolMemory + 10} {
+		_, err := newSpool(dir, &brokenConn{n: n}, 0)
+		if _, ok := errors.AsType[*readError](err); !ok {
+			t.Errorf("after %d bytes: err = %v, want a *readError", n, err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a failed spool left %d files", len(entries))
+	}
+	// A spool directory that cannot be created is not the server's fault.
+	blocker := filepath.Join(dir, "file")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := newSpool(filepath.Join(blocker, "spool"), bytes.NewReader(make([]byte, spoolMemory+1)), -1)
+	if _, ok := errors.AsType[*readError](err); err == nil || ok {
+		t.Errorf("err = %v, want a storage error", err)
+	}
+}
+
+func TestRunRemovesSpoolDebrisAndTakesLargeMessages(t *testing.T) {
+	content := make([]byte, spoolMemory+100_000) // the message is larger still
+	rand.NewChaCha8([32]byte{3}).Read(content)
+	raw := testmail.NewMessage("large", testmail.Attachment{Name: "large.bin", Content: content})
+	f := newFixture(t, testmail.IMAPOptions{}, `[task.output]`, `eml = true`)
+	f.append(raw)
+	debris := filepath.Join(SpoolDir(f.cfg.StateDir, "t"), "msg-123")
+	if err := os.MkdirAll(filepath.Dir(debris), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(debris, []byte("left by a crash"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if sum := f.mustRun(); sum.Saved != 1 || sum.Files != 2 {
+		t.Errorf("summary = %+v", sum)
+	}
+	if _, err := os.Stat(debris); !os.IsNotExist(err) {
+		t.Errorf("spool debris still there: %v", err)
+	}
+	got := f.files()
+	emls := 0
+	for name, sum := range got {
+		if filepath.Ext(name) == ".eml" {
+			emls++
+			if sum != sha(raw) {
+				t.Errorf("%s differs from the message as received", name)
+			}
+		}
+	}
+	if got["large.bin"] != sha(content) || emls != 1 || len(got) != 2 {
+		t.Errorf("files = %v, want large.bin as sent and one .eml", sortedKeys(got))
+	}
+}
+
+// Messages are parsed concurrently but written in message order, so the
+// names given on collision are the same on every run.
+func TestCollisionSuffixesFollowMessageOrder(t *testing.T) {
+	f := newFixture(t, testmail.IMAPOptions{})
+	var want []string
+	for i := range 12 {
+		// Sizes vary so that parsers finish out of order.
+		body := bytes.Repeat([]byte{byte('a' + i)}, 1+(11-i)*50_000)
+		f.append(testmail.NewMessage(fmt.Sprint(i), testmail.Attachment{Name: "report.txt", ContentType: "text/plain", Content: body}))
+		name := "report.txt"
+		if i > 0 {
+			name = fmt.Sprintf("report (%d).txt", i)
+		}
+		want = append(want, name+"="+sha(body))
+	}
+	f.mustRun()
+	var got []string
+	for name, sum := range f.files() {
+		got = append(got, name+"="+sum)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("files = %v\nwant %v", got, want)
+	}
+}
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// A message whose files cannot be written fails the batch: the messages
+// parsed ahead of it are not committed either, and the next run takes
+// every one of them exactly once.
+func TestWriteFailureMidBatchCommitsNothing(t *testing.T) {
+	f := newFixture(t, testmail.IMAPOptions{}, "[task.output]", `on_collision = "fail"`)
+	want := map[string]string{}
+	for i := range 8 {
+		name := fmt.Sprintf("file-%d.txt", i)
+		body := []byte(fmt.Sprintf("content %d\n", i))
+		f.append(testmail.NewMessage(name, testmail.Attachment{Name: name, ContentType: "text/plain", Content: body}))
+		want[name] = sha(body)
+	}
+	obstacle := filepath.Join(f.dest(), "file-3.txt")
+	if err := os.MkdirAll(f.dest(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(obstacle, []byte("someone else's\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.run(); err == nil {
+		t.Fatal("run succeeded over a name on_collision = \"fail\" forbids")
+	}
+	st, err := state.Load(f.cfg.StateDir, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Done.Len() != 0 {
+		t.Errorf("failed batch recorded %s as done", st.Done.String())
+	}
+	if err := os.Remove(obstacle); err != nil {
+		t.Fatal(err)
+	}
+	if sum := f.mustRun(); sum.Saved != 8 {
+		t.Errorf("second run summary = %+v", sum)
+	}
+	if got := f.files(); !maps.Equal(got, want) {
+		t.Errorf("files = %v, want %v", got, want)
+	}
+}
