@@ -12,7 +12,8 @@ import (
 	"time"
 
 	"github.com/gofrs/flock"
-	"github.com/google/renameio/v2"
+
+	"mailtask/internal/state"
 )
 
 // Record is what the token store keeps for one account. It holds live
@@ -122,25 +123,11 @@ func (s Store) Load(account string) (*Record, error) {
 // record or the new one, never a mix; a rotated refresh token is on disk
 // before it is ever used.
 func (s Store) Save(r *Record) error {
-	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
-		return fmt.Errorf("token store: %w", err)
-	}
 	data, err := json.MarshalIndent(r.file(), "", "  ")
 	if err != nil {
 		return fmt.Errorf("token store: %w", err)
 	}
-	pf, err := renameio.NewPendingFile(s.Path(r.Account), renameio.WithStaticPermissions(0o600))
-	if err != nil {
-		return fmt.Errorf("token store: %w", err)
-	}
-	defer pf.Cleanup()
-	if _, err := pf.Write(append(data, '\n')); err != nil {
-		return fmt.Errorf("token store: %w", err)
-	}
-	if err := pf.CloseAtomicallyReplace(); err != nil {
-		return fmt.Errorf("token store: %w", err)
-	}
-	if err := syncDir(s.Dir); err != nil {
+	if err := state.WriteFile(s.Path(r.Account), append(data, '\n')); err != nil {
 		return fmt.Errorf("token store: %w", err)
 	}
 	return nil
@@ -168,16 +155,4 @@ func (s Store) Lock(ctx context.Context, account string) (unlock func(), err err
 		return nil, fmt.Errorf("token store: account %q: lock not taken", account)
 	}
 	return func() { fl.Unlock() }, nil
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

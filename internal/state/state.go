@@ -8,8 +8,6 @@ import (
 	"os"
 	"slices"
 	"time"
-
-	"github.com/google/renameio/v2"
 )
 
 // Version is the state file format this package writes. Version 1, which
@@ -134,25 +132,7 @@ func (s *State) Save() error {
 	if err != nil {
 		return fmt.Errorf("save state of task %q: %w", s.Task, err)
 	}
-	data = append(data, '\n')
-	if err := os.MkdirAll(s.dir, 0o700); err != nil {
-		return fmt.Errorf("save state of task %q: create state directory: %w", s.Task, err)
-	}
-	// The temp file goes in the state directory itself: renameio would
-	// otherwise probe os.TempDir on every call, and a crash would leave
-	// debris there.
-	pf, err := renameio.NewPendingFile(path, renameio.WithTempDir(s.dir), renameio.WithStaticPermissions(0o600))
-	if err != nil {
-		return fmt.Errorf("save state of task %q: %w", s.Task, err)
-	}
-	defer pf.Cleanup()
-	if _, err := pf.Write(data); err != nil {
-		return fmt.Errorf("save state of task %q: %w", s.Task, err)
-	}
-	if err := pf.CloseAtomicallyReplace(); err != nil {
-		return fmt.Errorf("save state of task %q: %w", s.Task, err)
-	}
-	if err := syncDir(s.dir); err != nil {
+	if err := WriteFile(path, append(data, '\n')); err != nil {
 		return fmt.Errorf("save state of task %q: %w", s.Task, err)
 	}
 	if ref != nil && ref.Gen != s.committedGen {

@@ -1,0 +1,35 @@
+package state
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/google/renameio/v2"
+)
+
+// WriteFile replaces path with data atomically and durably, 0600: written
+// to a temporary file in the same directory, fsynced, renamed over the old
+// file, directory fsynced. A crash leaves the old content or the new, never
+// a mix. The directory is created (0700) if needed. State files and the
+// OAuth2 token store are written this way.
+func WriteFile(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	// The temp file goes in the target's directory: renameio would
+	// otherwise probe os.TempDir on every call, and a crash would leave
+	// debris there rather than where the lock-time cleanup looks.
+	pf, err := renameio.NewPendingFile(path, renameio.WithTempDir(dir), renameio.WithStaticPermissions(0o600))
+	if err != nil {
+		return err
+	}
+	defer pf.Cleanup()
+	if _, err := pf.Write(data); err != nil {
+		return err
+	}
+	if err := pf.CloseAtomicallyReplace(); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
