@@ -44,6 +44,6 @@ require (
 	go.yaml.in/yaml/v2 v2.4.2 // indirect
 	golang.org/x/net v0.50.0
 	golang.org/x/oauth2 v0.37.0
-	golang.org/x/sys v0.41.0 // indirect
+	golang.org/x/sys v0.41.0
 	google.golang.org/protobuf v1.36.8 // indirect
 )

@@ -24,6 +24,8 @@ type Dir struct {
 	// destination itself), tree what the destination's folders share.
 	rel  string
 	tree *tree
+	// spares keeps a file created ahead for the next Put.
+	spares spares
 }
 
 // Open creates path (with parents, mode 0755) if it is missing, opens it for
@@ -76,6 +78,7 @@ func (d *Dir) syncSelf() error {
 // Close releases the folder and those Folder opened below it. It does not
 // Sync.
 func (d *Dir) Close() error {
+	d.stopSpares()
 	d.tree.close(d)
 	if err := d.root.Close(); err != nil {
 		return fmt.Errorf("close destination %s: %w", d.path, err)

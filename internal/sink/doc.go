@@ -8,7 +8,10 @@
 // final name, and a crash leaves at most a temporary file that the next Open
 // removes. A name already holding the same bytes is reused rather than copied
 // again, which is what keeps a re-run after a crash from producing a
-// duplicate.
+// duplicate. On Linux a folder taking many files fills anonymous files
+// (O_TMPFILE) created ahead by goroutines instead, and gives each its
+// temporary name only once it is fsynced: creating files costs more than
+// writing them on some filesystems, and this takes it off the writer's path.
 //
 // All access goes through an os.Root, so neither "..", an absolute name, nor a
 // symlink planted in the destination can redirect a write elsewhere.

@@ -91,6 +91,9 @@ func (d *Dir) place(tmp, cand string) error {
 // returns its name with the size and hash of what was written. On failure
 // nothing is left behind.
 func (d *Dir) writeTemp(content io.Reader) (string, Stored, error) {
+	if tmp, st, ok, err := d.writeSpare(content); ok {
+		return tmp, st, cause(err)
+	}
 	tmp := tempPrefix + rand.Text()
 	f, err := d.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {

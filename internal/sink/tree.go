@@ -122,6 +122,7 @@ func (t *tree) close(d *Dir) {
 	defer t.mu.Unlock()
 	for rel, sub := range t.subs {
 		if sub != d && within(rel, d.rel) {
+			sub.stopSpares()
 			sub.root.Close()
 			delete(t.subs, rel)
 		}
