@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -24,26 +23,12 @@ type taskDir struct {
 func newTaskDir(t *testing.T, d *dovecot.Server, protocol, user, password string, taskTOML ...string) taskDir {
 	t.Helper()
 	dir := t.TempDir()
-	addr := d.IMAPSAddr
-	if protocol == "pop3" {
-		addr = d.POP3SAddr
-	}
-	host, port, _ := strings.Cut(addr, ":")
-	text := fmt.Sprintf(`state_dir = "state"
-[accounts.dovecot]
-protocol = %q
-host = %q
-port = %s
-ca_file = %q
-username = %q
-password = %q
-timeout = "20s"
-[[task]]
+	text := `state_dir = "state"
+` + d.AccountTOML("dovecot", protocol, user, password) + `[[task]]
 name = "t"
 account = "dovecot"
 destination = "dest"
-%s
-`, protocol, host, port, d.CACertFile, user, password, strings.Join(taskTOML, "\n"))
+` + strings.Join(taskTOML, "\n") + "\n"
 	td := taskDir{dir: dir, config: filepath.Join(dir, "mailtask.toml"), state: filepath.Join(dir, "state"), dest: filepath.Join(dir, "dest")}
 	if err := os.WriteFile(td.config, []byte(text), 0o644); err != nil {
 		t.Fatal(err)

@@ -26,32 +26,17 @@ func dovecotConfig(t *testing.T, d *dovecot.Server, taskTOML ...string) *config.
 func dovecotProtocolConfig(t *testing.T, d *dovecot.Server, protocol string, taskTOML ...string) *config.Config {
 	t.Helper()
 	dir := t.TempDir()
-	addr := d.IMAPSAddr
-	if protocol == config.ProtocolPOP3 {
-		addr = d.POP3SAddr
-	}
-	host, port, _ := strings.Cut(addr, ":")
 	dest := `destination = "dest"`
 	for _, line := range taskTOML {
 		if strings.HasPrefix(line, "destination") {
 			dest = "" // the test's own
 		}
 	}
-	text := fmt.Sprintf(`state_dir = "state"
-[accounts.dovecot]
-protocol = %q
-host = %q
-port = %s
-ca_file = %q
-username = %q
-password = %q
-timeout = "20s"
-[[task]]
+	text := `state_dir = "state"
+` + d.AccountTOML("dovecot", protocol, d.User, d.Password) + `[[task]]
 name = "t"
 account = "dovecot"
-%s
-%s
-`, protocol, host, port, d.CACertFile, d.User, d.Password, dest, strings.Join(taskTOML, "\n"))
+` + dest + "\n" + strings.Join(taskTOML, "\n") + "\n"
 	path := filepath.Join(dir, "mailtask.toml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
