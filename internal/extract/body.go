@@ -26,7 +26,7 @@ const maxBodyBytes = 4 << 20
 // bodies returns the first text/plain and the first text/html body part:
 // leaves that are not files (no name, no attachment disposition), decoded
 // from their transfer encoding and charset to UTF-8.
-func bodies(env *enmime.Envelope) (text, html string) {
+func bodies(env *enmime.Envelope, ps *parts) (text, html string) {
 	attached := make(map[*enmime.Part]bool, len(env.Attachments))
 	for _, p := range env.Attachments {
 		attached[p] = true
@@ -52,7 +52,9 @@ func bodies(env *enmime.Envelope) (text, html string) {
 		if *dst != "" {
 			continue
 		}
-		content, _ := decodeTransfer(p.Header.Get("Content-Transfer-Encoding"), p.Content)
+		// Enough of the content to decode maxBodyBytes from whatever its
+		// encoding; a quoted-printable escape cut short lies past them.
+		content, _ := decodeTransfer(p.Header.Get("Content-Transfer-Encoding"), ps.content(p, 3*maxBodyBytes+16))
 		if len(content) > maxBodyBytes {
 			content = content[:maxBodyBytes]
 		}

@@ -39,15 +39,20 @@ const (
 
 var elideMark = []byte("\x00mailtask elided ")
 
-// readEnvelope parses raw with enmime, the skeleton way where it can.
-func readEnvelope(raw []byte, sh shape) (*enmime.Envelope, error) {
-	if skeleton, elided := elide(raw, sh); elided != nil {
+// readEnvelope parses the message with enmime, the skeleton way where it
+// can. elided holds the parts whose content enmime did not see, with where
+// that content lies in the message; their Content is a placeholder.
+func readEnvelope(t *text, sh shape) (env *enmime.Envelope, elided map[*enmime.Part]span, err error) {
+	if skeleton, spans := elide(t, sh); spans != nil {
 		env, err := parser().ReadEnvelope(bytes.NewReader(skeleton))
-		if err == nil && restore(env, raw, elided) {
-			return env, nil
+		if err == nil {
+			if elided, ok := restore(env, t, spans); ok {
+				return env, elided, nil
+			}
 		}
 	}
-	return parser().ReadEnvelope(bytes.NewReader(raw))
+	env, err = parser().ReadEnvelope(t.section(0, t.size))
+	return env, nil, err
 }
 
 func parser() *enmime.Parser {
@@ -60,16 +65,19 @@ func parser() *enmime.Parser {
 	)
 }
 
-// elide returns the skeleton of raw and the spans it left out, in order,
-// or nil spans when there is nothing worth leaving out.
-func elide(raw []byte, sh shape) ([]byte, []span) {
-	if sh.longestBoundary > elideBoundary || bytes.Contains(raw, elideMark) {
+// elide returns the skeleton of the message and the spans it left out, in
+// order, or nil spans when there is nothing worth leaving out.
+func elide(t *text, sh shape) ([]byte, []span) {
+	if sh.longestBoundary > elideBoundary || t.index(0, elideMark) >= 0 {
 		return nil, nil
 	}
 	var out []span
 	for _, l := range sh.leaves {
 		s := span{max(l.body.start, l.part+elideHead), l.body.end - elideTail}
-		if s.end-s.start < elideMin || bytes.Contains(raw[l.body.start:l.body.end], []byte("--")) {
+		if s.end-s.start < elideMin {
+			continue
+		}
+		if i := t.index(l.body.start, []byte("--")); i >= 0 && i+2 <= l.body.end {
 			continue
 		}
 		out = append(out, s)
@@ -80,11 +88,11 @@ func elide(raw []byte, sh shape) ([]byte, []span) {
 	var b bytes.Buffer
 	last := 0
 	for i, s := range out {
-		b.Write(raw[last:s.start])
+		b.ReadFrom(t.section(last, s.start))
 		b.Write(placeholder(i))
 		last = s.end
 	}
-	b.Write(raw[last:])
+	b.ReadFrom(t.section(last, t.size))
 	return b.Bytes(), out
 }
 
@@ -92,10 +100,11 @@ func placeholder(i int) []byte {
 	return fmt.Appendf(bytes.Clone(elideMark), "%d\x00", i)
 }
 
-// restore puts the elided spans back into the parts of env, which enmime
-// parsed from the skeleton. The content becomes a slice of raw. It reports
-// false when a placeholder is not where it must be.
-func restore(env *enmime.Envelope, raw []byte, elided []span) bool {
+// restore finds where the content of each part holding a placeholder lies
+// in the message. It reports false when a placeholder is not where it must
+// be.
+func restore(env *enmime.Envelope, t *text, elided []span) (map[*enmime.Part]span, bool) {
+	parts := make(map[*enmime.Part]span, len(elided))
 	next := 0
 	ok := true
 	env.Root.DepthMatchAll(func(p *enmime.Part) bool {
@@ -114,14 +123,14 @@ func restore(env *enmime.Envelope, raw []byte, elided []span) bool {
 		s := elided[next]
 		head, tail := p.Content[:max(k, 0)], p.Content[max(k, 0)+len(mark):]
 		if k < 0 || bytes.Contains(tail, elideMark) || bytes.Contains(head, elideMark) ||
-			len(head) > s.start || s.end+len(tail) > len(raw) ||
-			!bytes.Equal(raw[s.start-len(head):s.start], head) || !bytes.Equal(raw[s.end:s.end+len(tail)], tail) {
+			len(head) > s.start || s.end+len(tail) > t.size ||
+			!bytes.Equal(t.slice(s.start-len(head), s.start), head) || !bytes.Equal(t.slice(s.end, s.end+len(tail)), tail) {
 			ok = false
 			return false
 		}
-		p.Content = raw[s.start-len(head) : s.end+len(tail)]
+		parts[p] = span{s.start - len(head), s.end + len(tail)}
 		next++
 		return false
 	})
-	return ok && next == len(elided)
+	return parts, ok && next == len(elided)
 }

@@ -30,7 +30,11 @@ func ExampleParse() {
 	}
 	fmt.Println(m.From, "-", m.Subject)
 	for _, f := range m.Files {
-		fmt.Printf("%s %s %q\n", f.Name, f.ContentType, f.Content)
+		content, err := f.Bytes()
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s %s %q\n", f.Name, f.ContentType, content)
 	}
 	// Output:
 	// billing@example.com - Rechnung März

@@ -60,3 +60,13 @@ func checkName(t *testing.T, name string) {
 		t.Errorf("SanitizeName(%q) = %q, not idempotent", name, again)
 	}
 }
+
+// contentOf reads f's content.
+func contentOf(t testing.TB, f File) []byte {
+	t.Helper()
+	b, err := f.Bytes()
+	if err != nil {
+		t.Fatalf("reading %s: %v", f.Name, err)
+	}
+	return b
+}

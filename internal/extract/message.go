@@ -32,23 +32,35 @@ type Message struct {
 	Text, HTML string
 }
 
-// File is one attachment to save.
-type File struct {
-	Name        string // final, sanitised file name: one safe path segment, never empty, never reserved
-	ContentType string // declared media type, lower case, e.g. "application/pdf"
-	Inline      bool   // came from an inline disposition
-	Content     []byte
-}
-
 // maxPartProblems bounds the defects kept per MIME part, so a hostile message
 // cannot turn its Problems into the largest thing in memory.
 const maxPartProblems = 10
 
-// Parse reads a whole message. It returns an error wrapping ErrUnparseable only when the
-// message is unusable (e.g. enmime fails outright, it is not a mail at all: no header, or its
-// MIME shape exceeds maxParts or maxDepth); recoverable defects go to Problems. An error
-// reading r does not wrap ErrUnparseable: the message may be fine.
-func Parse(r io.Reader) (msg *Message, err error) {
+// Parse reads a whole message into memory and parses it. It returns an
+// error wrapping ErrUnparseable only when the message is unusable (e.g.
+// enmime fails outright, it is not a mail at all: no header, or its MIME
+// shape exceeds maxParts or maxDepth); recoverable defects go to Problems.
+// An error reading r does not wrap ErrUnparseable: the message may be fine.
+func Parse(r io.Reader) (*Message, error) {
+	raw, err := readMessage(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading message: %w", err)
+	}
+	return parse(textOf(raw))
+}
+
+// ParseAt parses the message of size bytes stored in r, as Parse does, but
+// without holding it in memory: enmime sees the message with the bodies of
+// large attachments left out (elide.go), and the Files of those bodies read
+// and decode them from r when opened, so r must stay readable until they
+// have been written. Memory then does not grow with the size of the
+// message, except for the large bodies enmime must see whole:
+// quoted-printable ones and those with a "--" in them.
+func ParseAt(r io.ReaderAt, size int64) (*Message, error) {
+	return parse(textAt(r, size))
+}
+
+func parse(t *text) (msg *Message, err error) {
 	// enmime is fed untrusted bytes; a bug in it must cost one quarantined
 	// message, not the whole task run.
 	defer func() {
@@ -56,15 +68,16 @@ func Parse(r io.Reader) (msg *Message, err error) {
 			msg, err = nil, fmt.Errorf("%w: parser panic: %v", ErrUnparseable, v)
 		}
 	}()
-	raw, err := readMessage(r)
-	if err != nil {
-		return nil, fmt.Errorf("reading message: %w", err)
-	}
-	sh, err := scanShape(raw)
+	defer func() {
+		if t.err != nil {
+			msg, err = nil, fmt.Errorf("reading message: %w", t.err)
+		}
+	}()
+	sh, err := scanShape(t)
 	if err != nil {
 		return nil, err
 	}
-	env, err := readEnvelope(raw, sh)
+	env, elided, err := readEnvelope(t, sh)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnparseable, err)
 	}
@@ -91,14 +104,29 @@ func Parse(r io.Reader) (msg *Message, err error) {
 	m.Cc = m.addresses(env, "Cc")
 	m.Date = m.date(env)
 	m.Header = headers(env)
-	m.Text, m.HTML = bodies(env)
-	m.Files = m.files(env)
+	parts := &parts{t: t, elided: elided}
+	m.Text, m.HTML = bodies(env, parts)
+	m.Files = m.files(env, parts)
 	return m, nil
 }
 
+// parts gives the content of the parts of a parsed message.
+type parts struct {
+	t      *text
+	elided map[*enmime.Part]span // parts whose content enmime did not see
+}
+
+// content is at most the first limit bytes of p's content, undecoded.
+func (ps *parts) content(p *enmime.Part, limit int) []byte {
+	if s, ok := ps.elided[p]; ok {
+		return ps.t.read(s.start, s.start+min(s.end-s.start, limit))
+	}
+	return p.Content[:min(len(p.Content), limit)]
+}
+
 // readMessage reads all of r into one buffer sized up front when r knows
-// its size (bytes.Reader, io.SectionReader over a spool file): io.ReadAll's
-// growing and copying cost as much as parsing.
+// its size (bytes.Reader, io.SectionReader): io.ReadAll's growing and
+// copying cost as much as parsing.
 func readMessage(r io.Reader) ([]byte, error) {
 	var size int64
 	switch r := r.(type) {

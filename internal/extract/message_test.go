@@ -98,7 +98,7 @@ func TestParseContent(t *testing.T) {
 			if len(m.Files) != 1 {
 				t.Fatalf("got %d files, want 1", len(m.Files))
 			}
-			if got := m.Files[0].Content; !bytes.Equal(got, []byte(tt.want)) {
+			if got := contentOf(t, m.Files[0]); !bytes.Equal(got, []byte(tt.want)) {
 				t.Errorf("content = %q, want %q", got, tt.want)
 			}
 		})
@@ -168,8 +168,8 @@ func TestParseMalformed(t *testing.T) {
 			if len(m.Files) != tt.files {
 				t.Fatalf("got %d files, want %d (problems %q)", len(m.Files), tt.files, m.Problems)
 			}
-			if tt.files > 0 && string(m.Files[0].Content) != tt.content {
-				t.Errorf("content = %q, want %q", m.Files[0].Content, tt.content)
+			if tt.files > 0 && string(contentOf(t, m.Files[0])) != tt.content {
+				t.Errorf("content = %q, want %q", contentOf(t, m.Files[0]), tt.content)
 			}
 			if tt.problem == "" && len(m.Problems) > 0 {
 				t.Errorf("Problems = %q, want none", m.Problems)

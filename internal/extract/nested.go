@@ -1,9 +1,6 @@
 package extract
 
-import (
-	"bytes"
-	"fmt"
-)
+import "fmt"
 
 // maxNesting bounds how deep ExpandNested descends: a message attached to
 // a message attached to ... is a known way to exhaust a parser.
@@ -29,7 +26,7 @@ func (m *Message) expand(files []File, depth int) []File {
 			out = append(out, f)
 			continue
 		}
-		inner, err := Parse(bytes.NewReader(f.Content))
+		inner, err := ParseAt(f.Open(), f.Size)
 		if err != nil {
 			m.problemf("attached message %s: %v; kept whole", f.Name, err)
 			out = append(out, f)

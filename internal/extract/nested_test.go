@@ -35,8 +35,8 @@ func TestExpandNested(t *testing.T) {
 	if got, want := names(), []string{"outer.csv", "inner.pdf"}; !slices.Equal(got, want) {
 		t.Errorf("after: files %q, want %q (a nested message without files adds none)", got, want)
 	}
-	if string(m.Files[1].Content) != "%PDF-1.4\n" {
-		t.Errorf("inner.pdf holds %q", m.Files[1].Content)
+	if string(contentOf(t, m.Files[1])) != "%PDF-1.4\n" {
+		t.Errorf("inner.pdf holds %q", contentOf(t, m.Files[1]))
 	}
 }
 

@@ -1,7 +1,10 @@
 package extract
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"math"
 	"strings"
 
 	"github.com/jhillyerd/enmime/v2"
@@ -13,9 +16,11 @@ import (
 // attachment without one. Body parts without a name, and inline parts
 // without a name (signature logos referenced by cid:), are not files.
 //
-// Each part's content is released once copied out, so that the raw and the
-// decoded form of the same attachment are not both held for long.
-func (m *Message) files(env *enmime.Envelope) []File {
+// Each part's content is released once decoded, so that the raw and the
+// decoded form of the same attachment are not both held for long. The
+// content enmime did not see stays where it is unless the message is in
+// memory anyway: it is decoded when the File is read.
+func (m *Message) files(env *enmime.Envelope, ps *parts) []File {
 	attached := make(map[*enmime.Part]bool, len(env.Attachments))
 	for _, p := range env.Attachments {
 		attached[p] = true
@@ -37,15 +42,39 @@ func (m *Message) files(env *enmime.Envelope) []File {
 		if name == "" {
 			name = generatedName(len(files)+1, ctype)
 		}
-		content, problem := decodeTransfer(p.Header.Get("Content-Transfer-Encoding"), p.Content)
+		f := File{Name: SanitizeName(name), ContentType: ctype, Inline: disp == "inline"}
+		problem := ps.decode(&f, p)
 		p.Content = nil
-		f := File{Name: SanitizeName(name), ContentType: ctype, Inline: disp == "inline", Content: content}
 		if problem != "" {
 			m.problemf("part %s (%s): %s", p.PartID, f.Name, problem)
 		}
 		files = append(files, f)
 	}
 	return files
+}
+
+// decode gives f the content of p, transfer-decoded.
+func (ps *parts) decode(f *File, p *enmime.Part) (problem string) {
+	cte := p.Header.Get("Content-Transfer-Encoding")
+	s, elided := ps.elided[p]
+	enc, problem := transferEncoding(cte)
+	switch {
+	case !elided || ps.t.whole || enc == encQuotedPrintable:
+		content, problem := decodeTransfer(cte, ps.content(p, math.MaxInt))
+		f.Size, f.content = int64(len(content)), bytes.NewReader(content)
+		return problem
+	case enc == encBase64:
+		b, problem, err := scanBase64(ps.t.r, int64(s.start), int64(s.end))
+		if err != nil {
+			ps.t.fail(err)
+			return ""
+		}
+		f.Size, f.content = b.size(), b
+		return problem
+	default:
+		f.Size, f.content = int64(s.end-s.start), io.NewSectionReader(ps.t.r, int64(s.start), int64(s.end-s.start))
+		return problem
+	}
 }
 
 // contentType is the part's declared media type, or the RFC 2046 default

@@ -37,19 +37,19 @@ type leaf struct {
 	body span // its body, without the line break before the next boundary
 }
 
-// scanShape walks the MIME structure of raw in one pass, looking only at
+// scanShape walks the MIME structure of the message in one pass, looking only at
 // header blocks and at each "--", so its time is linear in the message
 // (times at most maxDepth boundaries compared at a "--"). It returns an error
 // wrapping ErrUnparseable when a limit is exceeded; it does not judge
 // anything else, enmime does.
-func scanShape(raw []byte) (shape, error) {
+func scanShape(t *text) (shape, error) {
 	var (
 		sh    shape
 		stack [][]byte // "--" + boundary of each open multipart, innermost last
 		pos   int      // start of the next entity's header
 	)
 	for {
-		ctype, body := scanHeader(raw, pos)
+		ctype, body := scanHeader(t, pos)
 		isLeaf := true
 		if b := multipartBoundary(ctype); b != "" {
 			if len(stack) == maxDepth {
@@ -62,11 +62,11 @@ func scanShape(raw []byte) (shape, error) {
 		}
 		from := body
 		for {
-			i, level, final := nextBoundary(raw, from, stack)
+			i, level, final := nextBoundary(t, from, stack)
 			if isLeaf {
-				end := len(raw)
+				end := t.size
 				if i >= 0 {
-					end = trimNewline(raw, body, i)
+					end = trimNewline(t, body, i)
 				}
 				sh.leaves = append(sh.leaves, leaf{pos, span{body, end}})
 				isLeaf = false
@@ -74,7 +74,7 @@ func scanShape(raw []byte) (shape, error) {
 			if i < 0 {
 				return sh, nil
 			}
-			from = lineEnd(raw, i)
+			from = lineEnd(t, i)
 			if final {
 				stack = stack[:level]
 				continue // the epilogue, in the enclosing multipart's part
@@ -91,12 +91,12 @@ func scanShape(raw []byte) (shape, error) {
 
 // scanHeader reads the header block starting at pos and returns its
 // Content-Type value (unfolded) and where the body starts.
-func scanHeader(raw []byte, pos int) (ctype string, body int) {
+func scanHeader(t *text, pos int) (ctype string, body int) {
 	var ct []byte
 	inCT := false
-	for pos < len(raw) {
-		end := lineEnd(raw, pos)
-		line := bytes.TrimRight(raw[pos:end], "\r\n")
+	for pos < t.size {
+		end := lineEnd(t, pos)
+		line := bytes.TrimRight(t.slice(pos, end), "\r\n")
 		pos = end
 		switch {
 		case len(line) == 0:
@@ -147,22 +147,21 @@ func multipartBoundary(ctype string) string {
 // A delimiter is taken anywhere, not only at the start of a line: enmime
 // takes one a byte or two into a line, and anywhere in the first 4 KB of a
 // part, and the limits must count every part enmime will see.
-func nextBoundary(raw []byte, from int, stack [][]byte) (i, level int, final bool) {
+func nextBoundary(t *text, from int, stack [][]byte) (i, level int, final bool) {
 	if len(stack) == 0 {
 		return -1, 0, false
 	}
-	for from < len(raw) {
-		j := bytes.Index(raw[from:], []byte("--"))
-		if j < 0 {
+	for {
+		i := t.index(from, []byte("--"))
+		if i < 0 {
 			break
 		}
-		i := from + j
 		from = i + 1
 		for level, b := range stack {
-			if !bytes.HasPrefix(raw[i:], b) {
+			if !t.hasPrefix(i, b) {
 				continue
 			}
-			rest := raw[i+len(b):]
+			rest := t.from(i+len(b), 2)
 			if bytes.HasPrefix(rest, []byte("--")) {
 				return i, level, true
 			}
@@ -175,19 +174,19 @@ func nextBoundary(raw []byte, from int, stack [][]byte) (i, level int, final boo
 }
 
 // lineEnd is the offset just past the line break of the line holding pos.
-func lineEnd(raw []byte, pos int) int {
-	if j := bytes.IndexByte(raw[pos:], '\n'); j >= 0 {
-		return pos + j + 1
+func lineEnd(t *text, pos int) int {
+	if j := t.index(pos, []byte("\n")); j >= 0 {
+		return j + 1
 	}
-	return len(raw)
+	return t.size
 }
 
 // trimNewline is the end of a body that a boundary line at i follows: the
 // line break before the boundary belongs to the boundary.
-func trimNewline(raw []byte, body, i int) int {
-	if i > body && raw[i-1] == '\n' {
+func trimNewline(t *text, body, i int) int {
+	if i > body && t.at(i-1) == '\n' {
 		i--
-		if i > body && raw[i-1] == '\r' {
+		if i > body && t.at(i-1) == '\r' {
 			i--
 		}
 	}

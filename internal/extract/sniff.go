@@ -65,19 +65,32 @@ var aliases = map[string]string{
 // they prove none (text, or a format without a signature). Zip archives
 // are looked into to tell Office Open XML and OpenDocument files apart.
 func Sniff(content []byte) string {
+	return sniff(bytes.NewReader(content), int64(len(content)))
+}
+
+// sniffHead is how much of the content the signatures look at.
+const sniffHead = 64
+
+// sniff is Sniff of the size bytes in r, which it reads only the start of,
+// and for a zip archive its central directory.
+func sniff(r io.ReaderAt, size int64) string {
+	head := make([]byte, min(size, sniffHead))
+	if _, err := r.ReadAt(head, 0); err != nil && err != io.EOF {
+		return ""
+	}
 	for _, s := range signatures {
-		if !bytes.HasPrefix(content[min(s.offset, len(content)):], []byte(s.magic)) {
+		if !bytes.HasPrefix(head[min(s.offset, len(head)):], []byte(s.magic)) {
 			continue
 		}
 		switch s.ctype {
 		case "image/webp":
-			if !bytes.HasPrefix(content, []byte("RIFF")) {
+			if !bytes.HasPrefix(head, []byte("RIFF")) {
 				continue
 			}
 		case "application/zip":
-			return sniffZip(content)
+			return sniffZip(r, size)
 		case "application/x-msdownload":
-			if len(content) < 64 { // shorter than a DOS header: just text starting "MZ"
+			if size < 64 { // shorter than a DOS header: just text starting "MZ"
 				continue
 			}
 		}
@@ -88,8 +101,8 @@ func Sniff(content []byte) string {
 
 // sniffZip tells the zip-based office formats from a plain archive by
 // their entries, read from the central directory only.
-func sniffZip(content []byte) string {
-	zr, err := zip.NewReader(bytes.NewReader(content), int64(len(content)))
+func sniffZip(r io.ReaderAt, size int64) string {
+	zr, err := zip.NewReader(r, size)
 	if err != nil {
 		return "application/zip"
 	}
@@ -136,7 +149,7 @@ func (f File) Type() string {
 	if a, ok := aliases[declared]; ok {
 		declared = a
 	}
-	sniffed := Sniff(f.Content)
+	sniffed := sniff(f.Open(), f.Size)
 	switch {
 	case sniffed == "":
 		if hasSignature(declared) {

@@ -77,7 +77,7 @@ func TestFileType(t *testing.T) {
 		{"text as declared", "text/csv", []byte("a,b\n"), "text/csv"},
 		{"docx declared as zip", "application/zip", zipOf(t, "[Content_Types].xml", "", "word/x.xml", ""), "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
 	} {
-		f := File{ContentType: tc.declared, Content: tc.content}
+		f := NewFile("", tc.declared, tc.content)
 		if got := f.Type(); got != tc.want {
 			t.Errorf("%s: Type() = %q, want %q", tc.name, got, tc.want)
 		}

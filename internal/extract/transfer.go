@@ -7,20 +7,39 @@ import (
 	"strings"
 )
 
+// Transfer encodings as transferEncoding names them.
+const (
+	encIdentity        = "" // 7bit, 8bit, binary, none, or one not known
+	encBase64          = "base64"
+	encQuotedPrintable = "quoted-printable"
+)
+
+// transferEncoding is the encoding a Content-Transfer-Encoding value names.
+// An unknown one is taken as identity, with a problem to report: the bytes
+// are saved as they came.
+func transferEncoding(cte string) (enc, problem string) {
+	switch cte = strings.ToLower(strings.TrimSpace(cte)); cte {
+	case encBase64, encQuotedPrintable:
+		return cte, ""
+	case "", "7bit", "8bit", "binary":
+		return encIdentity, ""
+	default:
+		return encIdentity, fmt.Sprintf("unknown Content-Transfer-Encoding %q, saved undecoded", cte)
+	}
+}
+
 // decodeTransfer undoes a part's Content-Transfer-Encoding. It never fails:
 // damaged input yields what can be recovered plus a description of the
 // damage, because half an attachment reported as damaged is more use to an
 // operator than a dropped message.
 func decodeTransfer(cte string, raw []byte) (content []byte, problem string) {
-	switch cte = strings.ToLower(strings.TrimSpace(cte)); cte {
-	case "base64":
+	switch enc, problem := transferEncoding(cte); enc {
+	case encBase64:
 		return decodeBase64(raw)
-	case "quoted-printable":
+	case encQuotedPrintable:
 		return decodeQuotedPrintable(raw), ""
-	case "", "7bit", "8bit", "binary":
-		return raw, ""
 	default:
-		return raw, fmt.Sprintf("unknown Content-Transfer-Encoding %q, saved undecoded", cte)
+		return raw, problem
 	}
 }
 

@@ -3,6 +3,7 @@ package extract
 import (
 	"bytes"
 	"encoding/base64"
+	"io"
 	"strings"
 	"testing"
 )
@@ -43,7 +44,57 @@ func FuzzDecodeBase64(f *testing.F) {
 		if !bytes.Equal(fast, slow) || fastProblem != slowProblem {
 			t.Errorf("decodeBase64(%q) = %q, %q; lenient decoder %q, %q", raw, fast, fastProblem, slow, slowProblem)
 		}
+		checkBase64Body(t, raw, fast, fastProblem)
 	})
+}
+
+// checkBase64Body fails t unless the streaming decoder makes of raw what
+// decodeBase64 made of it: want and problem, read whole and from every
+// offset up to a few past a mark.
+func checkBase64Body(t *testing.T, raw, want []byte, problem string) {
+	t.Helper()
+	b, gotProblem, err := scanBase64(bytes.NewReader(raw), 0, int64(len(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := File{Name: "x", Size: b.size(), content: b}
+	got, err := f.Bytes()
+	if err != nil || !bytes.Equal(got, want) || gotProblem != problem {
+		t.Fatalf("streamed %q: %q, %q, %v; decodeBase64 %q, %q", raw, got, gotProblem, err, want, problem)
+	}
+	for _, off := range []int64{0, 1, 2, 3, markDecoded - 1, markDecoded, markDecoded + 1, 3*markDecoded + 2, f.Size - 1} {
+		if off < 0 || off >= f.Size {
+			continue
+		}
+		p := make([]byte, min(5, f.Size-off))
+		if n, err := b.ReadAt(p, off); n != len(p) || (err != nil && err != io.EOF) || !bytes.Equal(p, want[off:off+int64(n)]) {
+			t.Fatalf("ReadAt(%d) = %q, %v; want %q", off, p[:n], err, want[off:off+int64(len(p))])
+		}
+	}
+}
+
+// TestBase64BodyLarge reads a body of many marks, with defects, at offsets
+// around them.
+func TestBase64BodyLarge(t *testing.T) {
+	content := make([]byte, 5*markDecoded+7)
+	for i := range content {
+		content[i] = byte(i * 7 % 251)
+	}
+	encoded := base64.StdEncoding.EncodeToString(content)
+	var raw bytes.Buffer
+	for i := 0; len(encoded) > 0; i++ {
+		line := encoded[:min(76, len(encoded))]
+		encoded = encoded[len(line):]
+		raw.WriteString(line + "\r\n")
+		if i%997 == 0 {
+			raw.WriteString("*") // a stray character now and then
+		}
+	}
+	want, problem := decodeBase64(raw.Bytes())
+	if !strings.Contains(problem, "not base64") {
+		t.Fatalf("problem %q, want the stray characters reported", problem)
+	}
+	checkBase64Body(t, raw.Bytes(), want, problem)
 }
 
 func BenchmarkDecodeBase64(b *testing.B) {

@@ -26,7 +26,7 @@ func NewFiles(a config.Attachments) Files {
 // Keep reports whether file is to be saved, and if not, which rule
 // refused it.
 func (f Files) Keep(file extract.File) (ok bool, why string) {
-	switch size := int64(len(file.Content)); {
+	switch size := file.Size; {
 	case !f.inline && file.Inline:
 		return false, "inline"
 	case f.include.Set() && !f.include.Match(file.Name):

@@ -143,7 +143,7 @@ func (r *run) take(m mailbox.Message, raw *spool, msg *extract.Message) (outcome
 	if cfg.TakesAttachments() {
 		for i, f := range files {
 			fv := fileVars(vars, f.Name, i+1)
-			if err := w.put(kindAttachment, r.out.fileName.Expand(fv), f.Type(), bytes.NewReader(f.Content)); err != nil {
+			if err := w.put(kindAttachment, r.out.fileName.Expand(fv), f.Type(), f.Open()); err != nil {
 				return saved, err
 			}
 		}

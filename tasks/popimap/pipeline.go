@@ -35,7 +35,7 @@ func (j *job) parse(ledger *state.Ledger) {
 		j.known = true
 		return
 	}
-	j.parsed, j.err = extract.Parse(j.raw.Reader())
+	j.parsed, j.err = j.raw.parse()
 }
 
 // delivered is one message a batch has processed, for the commit.

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"mailtask/internal/extract"
 )
 
 // spoolMemory is how much of one message is kept in memory; the rest of a
@@ -121,6 +123,16 @@ func (s *spool) Reader() io.Reader {
 		return bytes.NewReader(s.mem)
 	}
 	return io.NewSectionReader(s.file, 0, s.size)
+}
+
+// parse parses the message. One in a file is parsed where it lies: the
+// large attachments of its Files are read from the file when written, so
+// the spool must stay open until then.
+func (s *spool) parse() (*extract.Message, error) {
+	if s.file == nil {
+		return extract.Parse(bytes.NewReader(s.mem))
+	}
+	return extract.ParseAt(s.file, s.size)
 }
 
 // Close releases the spool.

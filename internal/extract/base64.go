@@ -1,0 +1,206 @@
+package extract
+
+import (
+	"encoding/base64"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+)
+
+// A large base64 body of a message parsed by ParseAt is decoded when its
+// File is read, not when the message is parsed, so that memory does not
+// grow with attachment size. scanBase64 reads the body once at parse time,
+// so that the File's size and the body's defects are known before anything
+// is written; base64Body then decodes exactly what decodeBase64 would.
+
+// base64Class sorts bytes the way decodeBase64Lenient does.
+var base64Class = func() (c [256]byte) {
+	for _, b := range []byte(" \t\r\n=") {
+		c[b] = base64Ignored
+	}
+	for _, b := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") {
+		c[b] = base64Char
+	}
+	return c
+}()
+
+// Byte classes; base64Char is the only one with bit 1 set, which allBase64
+// relies on.
+const (
+	base64Stray   = 0 // anything else: skipped and counted as a defect
+	base64Ignored = 1 // line breaks, white space, padding
+	base64Char    = 2
+)
+
+const (
+	markChars   = 64 << 10          // base64 characters between two marks
+	markDecoded = markChars / 4 * 3 // the bytes they decode to
+)
+
+// base64Body is the decoded content of a base64 body in src, read by
+// decoding from the nearest mark before the offset asked for: a zip's
+// directory lies at its end, and reading it must not decode all the rest.
+type base64Body struct {
+	src   io.ReaderAt
+	end   int64   // where the body ends in src
+	chars int64   // base64 characters decoded: a dangling last one is not
+	marks []int64 // marks[k] is where base64 character k*markChars lies in src
+
+	mu  sync.Mutex
+	dec io.Reader // decodes from pos on: a read that goes on where the last stopped does not start over
+	pos int64
+}
+
+// scanBase64 reads the base64 body at [start, end) of src and returns it
+// ready to decode, with the defects decodeBase64 would report.
+func scanBase64(src io.ReaderAt, start, end int64) (*base64Body, string, error) {
+	b := &base64Body{src: src, end: end}
+	buf := make([]byte, 64<<10)
+	stray := 0
+	for off := start; off < end; {
+		n, err := src.ReadAt(buf[:min(int64(len(buf)), end-off)], off)
+		if n == 0 && err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, "", err
+		}
+		for i := 0; i < n; {
+			// Eight base64 characters at a time, unless a mark falls among them.
+			if at := b.chars % markChars; i+8 <= n && at != 0 && at <= markChars-8 && allBase64(buf[i:i+8]) {
+				b.chars += 8
+				i += 8
+				continue
+			}
+			switch base64Class[buf[i]] {
+			case base64Char:
+				if b.chars%markChars == 0 {
+					b.marks = append(b.marks, off+int64(i))
+				}
+				b.chars++
+			case base64Stray:
+				stray++
+			}
+			i++
+		}
+		off += int64(n)
+	}
+	var problems []string
+	if stray > 0 {
+		problems = append(problems, fmt.Sprintf("%d characters that are not base64 skipped", stray))
+	}
+	if b.chars%4 == 1 {
+		b.chars--
+		problems = append(problems, "base64 truncated, last byte lost")
+	}
+	return b, strings.Join(problems, "; "), nil
+}
+
+// size is the number of bytes the body decodes to.
+func (b *base64Body) size() int64 {
+	return int64(base64.RawStdEncoding.DecodedLen(int(b.chars)))
+}
+
+func (b *base64Body) ReadAt(p []byte, off int64) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if off >= b.size() {
+		return 0, io.EOF
+	}
+	if b.dec == nil || off != b.pos {
+		k := off / markDecoded
+		from := b.marks[k]
+		b.dec = &base64Decoder{r: io.NewSectionReader(b.src, from, b.end-from), left: b.chars - k*markChars}
+		b.pos = k * markDecoded
+		if _, err := io.CopyN(io.Discard, b.dec, off-b.pos); err != nil {
+			b.dec = nil
+			return 0, err
+		}
+		b.pos = off
+	}
+	n, err := io.ReadFull(b.dec, p)
+	b.pos += int64(n)
+	switch {
+	case err == io.ErrUnexpectedEOF && b.pos == b.size():
+		err = io.EOF
+	case err != nil:
+		b.dec = nil
+	}
+	return n, err
+}
+
+// base64Decoder decodes the base64 characters of r, skipping everything
+// else, and stops after left of them.
+type base64Decoder struct {
+	r    io.Reader
+	left int64  // characters still to read
+	in   []byte // read, base64 characters only: in[:n]
+	n    int
+	out  []byte // decoded, not yet returned
+	buf  []byte // holds out
+	err  error
+}
+
+func (d *base64Decoder) Read(p []byte) (int, error) {
+	for len(d.out) == 0 {
+		if d.left == 0 && d.n == 0 {
+			return 0, io.EOF
+		}
+		if d.err != nil {
+			return 0, d.err
+		}
+		if d.in == nil {
+			d.in = make([]byte, 64<<10)
+			d.buf = make([]byte, base64.RawStdEncoding.DecodedLen(len(d.in)))
+		}
+		m, err := d.r.Read(d.in[d.n:])
+		kept := int(min(int64(keepBase64(d.in[d.n:d.n+m])), d.left))
+		d.left -= int64(kept)
+		d.n += kept
+		switch {
+		case d.left == 0:
+		case err == io.EOF:
+			d.err = io.ErrUnexpectedEOF // shorter than when it was scanned
+		case err != nil:
+			d.err = err
+		}
+		q := d.n / 4 * 4 // whole quanta; the last, short one once all is read
+		if d.left == 0 {
+			q = d.n
+		}
+		w, _ := base64.RawStdEncoding.Decode(d.buf, d.in[:q]) // cannot fail: base64 characters only, never one dangling
+		d.out = d.buf[:w]
+		d.n = copy(d.in, d.in[q:d.n])
+	}
+	n := copy(p, d.out)
+	d.out = d.out[n:]
+	return n, nil
+}
+
+// keepBase64 moves the base64 characters of b to its front and returns
+// how many there are.
+func keepBase64(b []byte) int {
+	k := 0
+	for i := 0; i < len(b); {
+		if i+8 <= len(b) && allBase64(b[i:i+8]) {
+			copy(b[k:k+8], b[i:i+8])
+			k += 8
+			i += 8
+			continue
+		}
+		if base64Class[b[i]] == base64Char {
+			b[k] = b[i]
+			k++
+		}
+		i++
+	}
+	return k
+}
+
+// allBase64 reports whether the eight bytes of b are base64 characters.
+func allBase64(b []byte) bool {
+	_ = b[7]
+	return base64Class[b[0]]&base64Class[b[1]]&base64Class[b[2]]&base64Class[b[3]]&
+		base64Class[b[4]]&base64Class[b[5]]&base64Class[b[6]]&base64Class[b[7]] == base64Char
+}

@@ -1,0 +1,37 @@
+package extract
+
+import (
+	"bytes"
+	"io"
+)
+
+// File is one attachment to save.
+type File struct {
+	Name        string // final, sanitised file name: one safe path segment, never empty, never reserved
+	ContentType string // declared media type, lower case, e.g. "application/pdf"
+	Inline      bool   // came from an inline disposition
+	Size        int64  // bytes of content, transfer-decoded
+	content     io.ReaderAt
+}
+
+// NewFile is a file whose content is held in memory.
+func NewFile(name, contentType string, content []byte) File {
+	return File{Name: name, ContentType: contentType, Size: int64(len(content)), content: bytes.NewReader(content)}
+}
+
+// Open reads the file's content, transfer-decoded. A file of a message
+// parsed by ParseAt may read the message when read: reading fails if the
+// message is no longer readable.
+func (f File) Open() *io.SectionReader {
+	if f.content == nil {
+		return io.NewSectionReader(bytes.NewReader(nil), 0, 0)
+	}
+	return io.NewSectionReader(f.content, 0, f.Size)
+}
+
+// Bytes reads the whole content into memory.
+func (f File) Bytes() ([]byte, error) {
+	b := make([]byte, f.Size)
+	_, err := io.ReadFull(f.Open(), b)
+	return b, err
+}

@@ -1,0 +1,89 @@
+package extract
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"testing"
+
+	"mailtask/internal/testmail"
+)
+
+// TestParseAtMatchesParse: a message parsed where it lies, through a small
+// window, yields what parsing it in memory yields, to the last byte of
+// every file.
+func TestParseAtMatchesParse(t *testing.T) {
+	lazy := 0
+	for _, fx := range oracleCorpus() {
+		want, werr := Parse(bytes.NewReader(fx.Raw))
+		got, gerr := parse(windowedText(fx.Raw))
+		if fmt.Sprint(werr) != fmt.Sprint(gerr) {
+			t.Errorf("%s: Parse: %v, ParseAt: %v", fx.Name, werr, gerr)
+			continue
+		}
+		if werr != nil {
+			continue
+		}
+		if a, b := describeMessage(t, want), describeMessage(t, got); a != b {
+			t.Errorf("%s: ParseAt differs:\n%s\nParse:\n%s", fx.Name, b, a)
+		}
+		for _, f := range got.Files {
+			if _, ok := f.content.(*bytes.Reader); !ok {
+				lazy++
+			}
+		}
+	}
+	if lazy < 50 {
+		t.Errorf("only %d files read where they lie", lazy)
+	}
+}
+
+// describeMessage is everything of m a caller can see.
+func describeMessage(t *testing.T, m *Message) string {
+	files := m.Files
+	m.Files = nil
+	s := fmt.Sprintf("%+v\n", *m)
+	m.Files = files
+	for _, f := range files {
+		s += fmt.Sprintf("%q %q inline=%v size=%d type=%q %x\n", f.Name, f.ContentType, f.Inline, f.Size, f.Type(), contentOf(t, f))
+	}
+	return s
+}
+
+// TestParseAtReadError: a message that cannot be read is an error to retry,
+// not an unparseable message to quarantine; a file that can no longer be
+// read fails to read, it does not come out short.
+func TestParseAtReadError(t *testing.T) {
+	content := bytes.Repeat([]byte("%PDF-1.4 large\n"), 200<<10/15)
+	raw := testmail.NewMessage("large", testmail.Attachment{Name: "large.pdf", ContentType: "application/pdf", Content: content})
+	if _, err := ParseAt(bytes.NewReader(raw), int64(len(raw))+100); err == nil || errors.Is(err, ErrUnparseable) {
+		t.Errorf("ParseAt of a message shorter than its size: %v, want a read error", err)
+	}
+
+	src := &closable{r: bytes.NewReader(raw)}
+	m, err := ParseAt(src, int64(len(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Files) != 1 || m.Files[0].Size != int64(len(content)) || !bytes.Equal(contentOf(t, m.Files[0]), content) {
+		t.Fatalf("files %+v, want large.pdf of %d bytes", m.Files, len(content))
+	}
+	src.closed = true
+	if _, err := m.Files[0].Bytes(); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("reading a file of a closed message: %v, want %v", err, os.ErrClosed)
+	}
+}
+
+type closable struct {
+	r      io.ReaderAt
+	closed bool
+}
+
+func (c *closable) ReadAt(p []byte, off int64) (int, error) {
+	if c.closed {
+		return 0, os.ErrClosed
+	}
+	return c.r.ReadAt(p, off)
+}
