@@ -3,8 +3,8 @@ package extract
 import (
 	"bytes"
 	"crypto/sha256"
-	"io"
 	"encoding/base64"
+	"io"
 	"strings"
 	"testing"
 
