@@ -87,7 +87,7 @@ func demo(ctx context.Context, e *env, args []string) error {
 	if err := listFiles(e, dest); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "demo: messages that could not be parsed are kept in %s\n", popimap.QuarantineDir(cfg.StateDir, cfg.Tasks[0].Name))
+	fmt.Fprintf(e.stdout, "demo: a message that cannot be parsed is kept aside in %s\n", popimap.QuarantineDir(cfg.StateDir, cfg.Tasks[0].Name))
 	fmt.Fprintf(e.stdout, "demo: try `mailtask state show --config %s demo-invoices`\n", cfgFile)
 	return nil
 }
