@@ -16,6 +16,10 @@
 // All access goes through an os.Root, so neither "..", an absolute name, nor a
 // symlink planted in the destination can redirect a write elsewhere.
 //
+// Writing and fsyncing can also be done ahead (Stage), on as many
+// goroutines as there are files, and the naming later (PutStaged), in the
+// order that keeps collision suffixes stable.
+//
 // Files may go into folders below the destination (Folder), created on
 // demand and made durable by the same Sync. PutWith applies the task's
 // collision policy (suffix, overwrite, skip, fail) and, with dedupe, skips

@@ -40,17 +40,53 @@ func (s Stored) Rel() string { return path.Join(s.Dir, s.Name) }
 // PutWith is Put with a collision policy and optional dedupe; Put is
 // PutWith with the zero Policy.
 func (d *Dir) PutWith(name string, content io.Reader, p Policy) (Stored, error) {
-	if err := checkName(name); err != nil {
-		return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
-	}
-	tmp, st, err := d.writeTemp(content)
+	s, err := d.Stage(content)
 	if err != nil {
 		return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
 	}
+	return d.PutStaged(name, s, p)
+}
+
+// Staged is content written into a folder and made durable, under no name
+// yet. Writing and fsyncing is the slow part of a Put and may run on many
+// goroutines at once; PutStaged then only names the content, which callers
+// wanting stable names do in order.
+type Staged struct {
+	d   *Dir
+	tmp string
+	st  Stored
+}
+
+// Stage writes content into d under a temporary name and fsyncs it. The
+// Staged is given a name by PutStaged, or released by Discard; a crash
+// in between leaves a temporary file the next Open removes.
+func (d *Dir) Stage(content io.Reader) (*Staged, error) {
+	tmp, st, err := d.writeTemp(content)
+	if err != nil {
+		return nil, err
+	}
+	return &Staged{d: d, tmp: tmp, st: st}, nil
+}
+
+// Discard removes content staged and not put.
+func (s *Staged) Discard() {
+	s.d.root.Remove(s.tmp)
+}
+
+// PutStaged is PutWith for content staged in d: it names it, applying the
+// policy, and releases the Staged whatever the outcome.
+func (d *Dir) PutStaged(name string, s *Staged, p Policy) (Stored, error) {
 	// After a link the data lives on under the final name and tmp is a second
 	// name for it; after a rename tmp is already gone. Either way removing it
 	// is right, and a failure here only leaves debris the next Open clears.
-	defer d.root.Remove(tmp)
+	defer s.Discard()
+	if s.d != d {
+		return Stored{}, fmt.Errorf("write %q in %s: content staged in %s", name, d.path, s.d.path)
+	}
+	if err := checkName(name); err != nil {
+		return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
+	}
+	tmp, st := s.tmp, s.st
 	st.Dir = d.rel
 
 	if p.Dedupe {

@@ -186,3 +186,42 @@ func TestDedupeIgnoresSymlinks(t *testing.T) {
 		t.Errorf("stored %+v: content behind a symlink counted as present", st)
 	}
 }
+
+// TestStageThenPut: staged content appears only when put, under the name
+// and policy PutStaged gets; discarded content leaves nothing.
+func TestStageThenPut(t *testing.T) {
+	d, path := openTemp(t)
+	kept, err := d.Stage(strings.NewReader("kept"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped, err := d.Stage(strings.NewReader("dropped"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	putWith(t, d, "r.pdf", "old", Policy{})
+	st, err := d.PutStaged("r.pdf", kept, Policy{})
+	if err != nil || st.Name != "r (1).pdf" || st.Size != 4 {
+		t.Fatalf("PutStaged: %+v, %v; want r (1).pdf of 4 bytes", st, err)
+	}
+	dropped.Discard()
+	if got := listing(t, path); !slices.Equal(got, []string{"r (1).pdf", "r.pdf"}) {
+		t.Errorf("folder holds %q, want the two files and no temporary one", got)
+	}
+	assertFile(t, filepath.Join(path, "r (1).pdf"), "kept")
+
+	other, err := d.Folder("sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	elsewhere, err := other.Stage(strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.PutStaged("x.pdf", elsewhere, Policy{}); err == nil {
+		t.Error("PutStaged of content staged in another folder succeeded")
+	}
+	if got := listing(t, filepath.Join(path, "sub")); len(got) != 0 {
+		t.Errorf("sub holds %q after a refused PutStaged, want nothing", got)
+	}
+}

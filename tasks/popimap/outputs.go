@@ -105,50 +105,104 @@ type metadata struct {
 	Files     []output  `json:"files"`
 }
 
-// take decides whether a parsed message matches the task's rules and, if
-// so, writes what [task.output] asks for. Nothing is committed here.
-func (r *run) take(m mailbox.Message, raw *spool, msg *extract.Message) (outcome, error) {
+// plan is what take will do with a parsed message, decided on a parse
+// worker: the attachments it keeps, their names, the folder, and whether
+// the rules match. The attachments' content is staged in the folder there
+// too (written and fsynced, under no name yet), so that the writer, which
+// names files in message order, does not wait for each fsync in turn.
+type plan struct {
+	files   []extract.File
+	matched bool
+	why     string // the rule that refused the message
+	vars    map[string]string
+	rel     string    // the folder below the destination
+	dir     *sink.Dir // nil on a dry run
+	names   []string  // the attachments' file names; none when attachments are not taken
+	staged  []*sink.Staged
+	err     error // the folder or the staging failed
+}
+
+func (r *run) plan(m mailbox.Message, raw *spool, msg *extract.Message) *plan {
 	if r.sel.nested {
 		msg.ExpandNested()
 	}
-	var files []extract.File
+	p := &plan{}
 	for _, f := range msg.Files {
 		if ok, why := r.sel.files.Keep(f); !ok {
 			r.log.Debug("file not selected", "msg", m.Key(), "name", f.Name, "rule", why)
 			continue
 		}
-		files = append(files, f)
+		p.files = append(p.files, f)
 	}
-	in := rules.Input{Size: raw.size, Files: len(files), Now: r.now(), Searched: r.searched}
-	if ok, why := r.sel.set.Match(msg, in); !ok {
+	in := rules.Input{Size: raw.size, Files: len(p.files), Now: r.now(), Searched: r.searched}
+	if p.matched, p.why = r.sel.set.Match(msg, in); !p.matched {
+		return p
+	}
+	p.vars = r.messageVars(m, msg, raw.sum)
+	if r.out.folder != nil {
+		p.rel = r.out.folder.Expand(p.vars)
+	}
+	if r.out.cfg.TakesAttachments() {
+		for i, f := range p.files {
+			p.names = append(p.names, r.out.fileName.Expand(fileVars(p.vars, f.Name, i+1)))
+		}
+	}
+	if r.opts.DryRun {
+		return p
+	}
+	if p.dir, p.err = r.dest.Folder(p.rel); p.err != nil {
+		p.err = fmt.Errorf("task %q: %s: %w", r.opts.Task.Name, m.Key(), p.err)
+		return p
+	}
+	for i, name := range p.names {
+		s, err := p.dir.Stage(p.files[i].Open())
+		if err != nil {
+			p.err = r.writeError(m, name, p.dir, err)
+			return p
+		}
+		p.staged = append(p.staged, s)
+	}
+	return p
+}
+
+// discard releases the content staged and not put.
+func (p *plan) discard() {
+	for _, s := range p.staged {
+		if s != nil {
+			s.Discard()
+		}
+	}
+}
+
+func (r *run) writeError(m mailbox.Message, name string, dir *sink.Dir, err error) error {
+	return fmt.Errorf("task %q: %s: write %q in %s: %w", r.opts.Task.Name, m.Key(), name, dir.Path(), err)
+}
+
+// take carries out the plan of a parsed message: if it matches the
+// task's rules, it writes what [task.output] asks for. Nothing is
+// committed here.
+func (r *run) take(m mailbox.Message, raw *spool, msg *extract.Message, p *plan) (outcome, error) {
+	if !p.matched {
 		r.sum.Unmatched++
-		r.log.Debug("message does not match the task's rules; recorded as done", "msg", m.Key(), "rule", why)
+		r.log.Debug("message does not match the task's rules; recorded as done", "msg", m.Key(), "rule", p.why)
 		return unmatched, nil
 	}
 	r.sum.Saved++
-	vars := r.messageVars(m, msg, raw.sum)
-	rel := ""
-	if r.out.folder != nil {
-		rel = r.out.folder.Expand(vars)
+	if p.err != nil {
+		return saved, p.err
 	}
-	w := &writer{r: r, m: m, rel: rel}
-	if !r.opts.DryRun {
-		dir, err := r.dest.Folder(rel)
-		if err != nil {
-			return saved, fmt.Errorf("task %q: %s: %w", r.opts.Task.Name, m.Key(), err)
+	w := &writer{r: r, m: m, rel: p.rel, dir: p.dir}
+	for i, name := range p.names {
+		var s *sink.Staged
+		if p.staged != nil {
+			s, p.staged[i] = p.staged[i], nil
 		}
-		w.dir = dir
+		if err := w.putStaged(kindAttachment, name, p.files[i].Type(), s); err != nil {
+			return saved, err
+		}
 	}
 	cfg := r.out.cfg
-	if cfg.TakesAttachments() {
-		for i, f := range files {
-			fv := fileVars(vars, f.Name, i+1)
-			if err := w.put(kindAttachment, r.out.fileName.Expand(fv), f.Type(), f.Open()); err != nil {
-				return saved, err
-			}
-		}
-	}
-	base := r.out.msgName.Expand(vars)
+	base := r.out.msgName.Expand(p.vars)
 	if cfg.EML {
 		if err := w.put(kindEML, base+".eml", "message/rfc822", raw.Reader()); err != nil {
 			return saved, err
@@ -182,7 +236,7 @@ func (r *run) take(m mailbox.Message, raw *spool, msg *extract.Message) (outcome
 			return saved, err
 		}
 	}
-	r.queueHooks(m, msg, vars, w)
+	r.queueHooks(m, msg, p.vars, w)
 	return saved, nil
 }
 
@@ -196,13 +250,27 @@ type writer struct {
 	metadata *output   // the sidecar, once written
 }
 
+// put writes content as the file name of the message.
 func (w *writer) put(kind, name, ctype string, content io.Reader) error {
+	var s *sink.Staged
+	if w.dir != nil {
+		var err error
+		if s, err = w.dir.Stage(content); err != nil {
+			return w.r.writeError(w.m, name, w.dir, err)
+		}
+	}
+	return w.putStaged(kind, name, ctype, s)
+}
+
+// putStaged gives content staged in the message's folder (nil on a dry
+// run) the file name of the message.
+func (w *writer) putStaged(kind, name, ctype string, s *sink.Staged) error {
 	r := w.r
 	if w.dir == nil {
 		r.sum.Planned = append(r.sum.Planned, path.Join(w.rel, name))
 		return nil
 	}
-	st, err := w.dir.PutWith(name, content, r.out.policy)
+	st, err := w.dir.PutStaged(name, s, r.out.policy)
 	if err != nil {
 		return fmt.Errorf("task %q: %s: %w", r.opts.Task.Name, w.m.Key(), err)
 	}

@@ -12,30 +12,42 @@ import (
 	"mailtask/internal/state"
 )
 
-// A batch flows in three stages so that the network and the CPU overlap:
-// the session's Fetch spools each message as it arrives, up to
-// runtime.GOMAXPROCS parsers work on those received, and the run's own
-// goroutine writes each message's files in message order, so that names
-// given on collision ("report (1).pdf") come out the same on every run.
+// A batch flows in three stages so that the network, the CPU and the disk
+// overlap: the session's Fetch spools each message as it arrives, up to
+// runtime.GOMAXPROCS workers parse those received, plan them and stage
+// their attachments (plan in outputs.go), and the run's own goroutine
+// names each message's files in message order, so that names given on
+// collision ("report (1).pdf") come out the same on every run.
 
 // job is one received message on its way through the stages.
 type job struct {
 	m     mailbox.Message
 	raw   *spool
 	ready chan struct{} // closed once parsed (or known)
-	// Set by the parser before ready is closed.
+	// Set by the worker before ready is closed.
 	known  bool // the ledger shows it was taken before
 	parsed *extract.Message
 	err    error // unparseable
+	plan   *plan // for a message parsed
 }
 
-func (j *job) parse(ledger *state.Ledger) {
+func (r *run) prepare(j *job) {
 	defer close(j.ready)
-	if ledger.Has(state.FingerprintOf(j.raw.sum)) {
+	if r.ledger.Has(state.FingerprintOf(j.raw.sum)) {
 		j.known = true
 		return
 	}
-	j.parsed, j.err = j.raw.parse()
+	if j.parsed, j.err = j.raw.parse(); j.err == nil {
+		j.plan = r.plan(j.m, j.raw, j.parsed)
+	}
+}
+
+// release frees what the job holds once it is written or abandoned.
+func (j *job) release() {
+	if j.plan != nil {
+		j.plan.discard()
+	}
+	j.raw.Close()
 }
 
 // delivered is one message a batch has processed, for the commit.
@@ -74,14 +86,14 @@ func (r *run) receive(ctx context.Context, msgs []mailbox.Message) ([]delivered,
 			j := &job{m: m, raw: raw, ready: make(chan struct{})}
 			go func() {
 				parsers <- struct{}{}
-				j.parse(r.ledger)
+				r.prepare(j)
 				<-parsers
 			}()
 			select {
 			case order <- j:
 			case <-fetchCtx.Done():
 				<-j.ready
-				raw.Close()
+				j.release()
 				return fetchCtx.Err()
 			}
 			r.fetched++
@@ -112,7 +124,7 @@ func (r *run) receive(ctx context.Context, msgs []mailbox.Message) ([]delivered,
 				got = append(got, delivered{j.m, out, state.FingerprintOf(j.raw.sum)})
 			}
 		}
-		j.raw.Close()
+		j.release()
 	}
 	if err != nil {
 		return nil, err

@@ -341,7 +341,7 @@ func (r *run) message(j *job) (outcome, error) {
 	for _, p := range j.parsed.Problems {
 		r.log.Debug("message defect", "msg", j.m.Key(), "problem", p)
 	}
-	return r.take(j.m, j.raw, j.parsed)
+	return r.take(j.m, j.raw, j.parsed, j.plan)
 }
 
 // errStopped ends a fetch early when the run is asked to stop.
