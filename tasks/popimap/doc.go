@@ -17,6 +17,7 @@
 // new, and the ledger recognises each message already taken by its content.
 //
 // Within a batch, receiving, parsing and writing overlap (pipeline.go):
-// messages are spooled as they arrive (spool.go), parsed concurrently and
-// written in message order, then committed together.
+// messages are spooled as they arrive (spool.go), parsed concurrently, their
+// attachments written and fsynced concurrently under no name yet (plan in
+// outputs.go), named in message order, then committed together.
 package popimap
