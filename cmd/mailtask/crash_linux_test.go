@@ -233,7 +233,7 @@ func checkCrashRound(t *testing.T, d *dovecot.Server, sc crashScenario, td taskD
 			t.Errorf("%s: state records %d UIDLs, want %d", sc.name, st.UIDLs.Len(), n)
 		}
 	}
-	if !st.PendingUIDs.IsZero() || len(st.PendingUIDLs) != 0 {
+	if !st.PendingUIDs.IsZero() || len(st.PendingUIDLs) != 0 || !st.PendingFailedUIDs.IsZero() || len(st.PendingFailedUIDLs) != 0 {
 		t.Errorf("%s: after-actions still pending: %s %v", sc.name, st.PendingUIDs.String(), st.PendingUIDLs)
 	}
 	if len(st.Failed) != 0 {

@@ -34,23 +34,32 @@ func (m Message) MarkDone(st *state.State) {
 	st.Done.Add(m.UID)
 }
 
-// MarkPending records in st that the message's after-action is due and
-// not yet confirmed by the server.
-func (m Message) MarkPending(st *state.State) {
+// MarkPending records in st that m's after-action is due, or with
+// failed its failure action.
+func (m Message) MarkPending(st *state.State, failed bool) {
+	uids, uidls := &st.PendingUIDs, &st.PendingUIDLs
+	if failed {
+		uids, uidls = &st.PendingFailedUIDs, &st.PendingFailedUIDLs
+	}
 	if m.UIDL != "" {
-		st.PendingUIDLs = append(st.PendingUIDLs, m.UIDL)
+		*uidls = append(*uidls, m.UIDL)
 		return
 	}
-	st.PendingUIDs.Add(m.UID)
+	uids.Add(m.UID)
 }
 
-// Pending returns the messages whose after-action st records as due.
-func Pending(st *state.State) []Message {
+// Pending returns the messages whose after-action st records as due, and
+// those whose failure action it does.
+func Pending(st *state.State) (taken, failed []Message) {
+	return pending(st.PendingUIDs, st.PendingUIDLs), pending(st.PendingFailedUIDs, st.PendingFailedUIDLs)
+}
+
+func pending(uids state.UIDSet, uidls []string) []Message {
 	var msgs []Message
-	for uid := range st.PendingUIDs.All() {
+	for uid := range uids.All() {
 		msgs = append(msgs, Message{UID: uid})
 	}
-	for _, uidl := range st.PendingUIDLs {
+	for _, uidl := range uidls {
 		msgs = append(msgs, Message{UIDL: uidl})
 	}
 	return msgs
@@ -58,8 +67,8 @@ func Pending(st *state.State) []Message {
 
 // ClearPending records that the server has confirmed every due action.
 func ClearPending(st *state.State) {
-	st.PendingUIDs = state.UIDSet{}
-	st.PendingUIDLs = nil
+	st.PendingUIDs, st.PendingFailedUIDs = state.UIDSet{}, state.UIDSet{}
+	st.PendingUIDLs, st.PendingFailedUIDLs = nil, nil
 }
 
 // After is what happens on the server to a message once its files are

@@ -32,8 +32,11 @@ type State struct {
 	// them first. POP3 deletions are confirmed only by QUIT.
 	PendingUIDs  UIDSet   `json:"pending_uids,omitzero"`
 	PendingUIDLs []string `json:"pending_uidls,omitempty"`
-	LastRun      *Run     `json:"last_run,omitempty"`
-	LastSuccess  *Run     `json:"last_success,omitempty"`
+	// The same for quarantined messages and the failure action.
+	PendingFailedUIDs  UIDSet   `json:"pending_failed_uids,omitzero"`
+	PendingFailedUIDLs []string `json:"pending_failed_uidls,omitempty"`
+	LastRun            *Run     `json:"last_run,omitempty"`
+	LastSuccess        *Run     `json:"last_success,omitempty"`
 
 	dir string
 	// committedGen is the UIDL log generation the state file on disk

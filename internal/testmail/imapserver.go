@@ -42,7 +42,7 @@ type IMAPOptions struct {
 	XOAUTH2   func(user, token string) bool
 	NoXOAUTH2 bool
 
-	// Fault, when set, is consulted before each LOGIN, SELECT and FETCH of
+	// Fault, when set, is consulted before each LOGIN, SELECT, FETCH and MOVE of
 	// a client (cmd is the command's name). A non-nil error is sent as the
 	// command's reply instead of running it (an *imap.Error carries NO or
 	// BAD and a response code such as UNAVAILABLE); ErrDrop closes the
@@ -378,6 +378,9 @@ func (sess *imapSession) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, 
 // COPYUID. The EXPUNGE responses reach the client through the poll that
 // follows every command.
 func (sess *imapSession) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
+	if err := sess.fault("MOVE"); err != nil {
+		return err
+	}
 	if sess.srv.opts.NoUIDPlus && !sess.srv.opts.KeepMove {
 		return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "MOVE is not supported"}
 	}

@@ -211,9 +211,10 @@ func (r *run) ingest(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if pending := mailbox.Pending(r.st); len(pending) > 0 && !r.opts.DryRun {
-		r.log.Info("completing after-actions an earlier run left unconfirmed", "messages", len(pending), "after", r.after.Action)
-		if err := r.sess.Apply(ctx, r.after, pending); err != nil {
+	if taken, failed := mailbox.Pending(r.st); len(taken)+len(failed) > 0 && !r.opts.DryRun {
+		r.log.Info("completing after-actions an earlier run left unconfirmed",
+			"messages", len(taken), "after", r.after.Action, "failed_messages", len(failed), "after_failure", task.AfterFailure)
+		if err := r.applyAfter(ctx, taken, failed); err != nil {
 			return err
 		}
 	}
@@ -278,9 +279,15 @@ func (r *run) batch(ctx context.Context, msgs []mailbox.Message) error {
 			fingerprints = append(fingerprints, d.fp)
 		}
 	}
-	if err := r.commit(processed, taken, fingerprints); err != nil {
+	if err := r.commit(processed, taken, failed, fingerprints); err != nil {
 		return err
 	}
+	return r.applyAfter(ctx, taken, failed)
+}
+
+// applyAfter carries out the after-action on the messages taken and the
+// failure action on those quarantined.
+func (r *run) applyAfter(ctx context.Context, taken, failed []mailbox.Message) error {
 	if err := r.sess.Apply(ctx, r.after, taken); err != nil {
 		return err
 	}
@@ -293,7 +300,7 @@ func (r *run) batch(ctx context.Context, msgs []mailbox.Message) error {
 // commit makes a batch permanent: files durable first, then the ledger,
 // then the state file, which also records the after-actions now due. Only
 // after this may the server be changed.
-func (r *run) commit(processed, taken []mailbox.Message, fingerprints []state.Fingerprint) error {
+func (r *run) commit(processed, taken, failed []mailbox.Message, fingerprints []state.Fingerprint) error {
 	if err := r.dest.Sync(); err != nil {
 		return err
 	}
@@ -305,7 +312,12 @@ func (r *run) commit(processed, taken []mailbox.Message, fingerprints []state.Fi
 	}
 	if r.after.Action != config.AfterNone {
 		for _, m := range taken {
-			m.MarkPending(r.st)
+			m.MarkPending(r.st, false)
+		}
+	}
+	if f := r.after.Failure; f != nil && f.Action != config.AfterNone {
+		for _, m := range failed {
+			m.MarkPending(r.st, true)
 		}
 	}
 	return r.st.Save()
