@@ -76,7 +76,8 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 	defer abandon()
 	done := make(chan error, 1)
 	go func() { done <- sched.Run(runCtx) }()
-	go notify.Digests(runCtx, cfg, clock.Real, log)
+	digestReload := make(chan struct{}, 1)
+	go notify.Digests(runCtx, current.Load, digestReload, clock.Real, log)
 	log.Info("mailtask daemon started", "config", cfg.File, "pid", os.Getpid(), "tasks", len(sched.Tasks()), "max_concurrent_tasks", cfg.MaxConcurrentTasks)
 
 	var grace <-chan time.Time
@@ -86,6 +87,10 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 		case <-hup:
 			if next := reload(path, cfg, sched, level, log); next != nil {
 				current.Store(next)
+				select {
+				case digestReload <- struct{}{}:
+				default: // one is pending already
+				}
 			}
 		case <-stop:
 			stop = nil

@@ -77,19 +77,36 @@ func (f *Fake) AdvanceToNext() (time.Duration, error) {
 // within (a real duration): the way a test learns that the code under test
 // has reached its wait before moving time on.
 func (f *Fake) WaitForTimers(n int, within time.Duration) error {
+	return f.waitFor(func() bool { return len(f.timers) >= n }, within,
+		func() string { return fmt.Sprintf("%d timers pending, want %d", len(f.timers), n) })
+}
+
+// WaitForTimerAt blocks until a timer due at t is pending, or fails after
+// within: the way a test learns that the code under test has armed the
+// timer it should, when others come and go.
+func (f *Fake) WaitForTimerAt(t time.Time, within time.Duration) error {
+	return f.waitFor(func() bool { return slices.ContainsFunc(f.timers, func(ft *fakeTimer) bool { return ft.due.Equal(t) }) }, within,
+		func() string { return fmt.Sprintf("no timer due at %s", t.Format(time.RFC3339)) })
+}
+
+// waitFor waits until cond, called with f.mu held, holds; it is checked
+// again whenever a timer is added.
+func (f *Fake) waitFor(cond func() bool, within time.Duration, describe func() string) error {
 	deadline := time.NewTimer(within)
 	defer deadline.Stop()
 	for {
 		f.mu.Lock()
-		pending, changed := len(f.timers), f.changed
+		ok, changed := cond(), f.changed
 		f.mu.Unlock()
-		if pending >= n {
+		if ok {
 			return nil
 		}
 		select {
 		case <-changed:
 		case <-deadline.C:
-			return fmt.Errorf("clock: %d timers pending after %s, want %d", pending, within, n)
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return fmt.Errorf("clock: after %s: %s", within, describe())
 		}
 	}
 }

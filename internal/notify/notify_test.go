@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -274,7 +275,7 @@ func TestDigestsOnSchedule(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		Digests(ctx, f.cfg, clk, slog.New(slog.DiscardHandler))
+		Digests(ctx, func() *config.Config { return f.cfg }, nil, clk, slog.New(slog.DiscardHandler))
 		close(done)
 	}()
 	// 07:59 to 08:00, then a day to the next 08:00.
@@ -291,6 +292,52 @@ func TestDigestsOnSchedule(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// A reload (SIGHUP) moves the digest to the new schedule, or stops it.
+func TestDigestsFollowReload(t *testing.T) {
+	f := newSMTPFixture(t, testmail.SMTPOptions{}, `digest = "0 8 * * *"`)
+	start := time.Date(2025, 3, 14, 7, 59, 0, 0, time.Local)
+	clk := clock.NewFake(start)
+	var current atomic.Pointer[config.Config]
+	current.Store(f.cfg)
+	reloaded := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		Digests(ctx, current.Load, reloaded, clk, slog.New(slog.DiscardHandler))
+		close(done)
+	}()
+	defer func() { cancel(); <-done }()
+	mustWait(t, clk.WaitForTimerAt(start.Add(time.Minute), 10*time.Second))
+
+	later := *f.cfg
+	n := *later.Notify
+	n.Digest = "30 7 * * *"
+	later.Notify = &n
+	current.Store(&later)
+	reloaded <- struct{}{}
+	next := time.Date(2025, 3, 15, 7, 30, 0, 0, time.Local)
+	mustWait(t, clk.WaitForTimerAt(next, 10*time.Second))
+	if p := clk.Pending(); len(p) != 1 {
+		t.Fatalf("timers pending %v, want only the new schedule's", p)
+	}
+	if d, err := clk.AdvanceToNext(); err != nil || d != next.Sub(start) {
+		t.Errorf("waited %s (%v), want %s", d, err, next.Sub(start))
+	}
+	mustWait(t, clk.WaitForTimers(1, 10*time.Second)) // sent, and the next one armed
+	if got := f.srv.Received(); len(got) != 1 {
+		t.Errorf("received %d mails, want the digest at 07:30", len(got))
+	}
+
+	none := *f.cfg
+	none.Notify = nil
+	current.Store(&none)
+	reloaded <- struct{}{}
+	reloaded <- struct{}{} // taken only once the loop is waiting again, with no timer
+	if p := clk.Pending(); len(p) != 0 {
+		t.Errorf("timers pending %v after the digest was removed", p)
+	}
 }
 
 func mustWait(t *testing.T, err error) {
