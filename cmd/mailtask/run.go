@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"mailtask/internal/auth"
 	"mailtask/internal/clock"
 	"mailtask/internal/config"
 	"mailtask/internal/metrics"
@@ -140,12 +141,25 @@ func reload(path string, running *config.Config, sched *scheduler.Scheduler, lev
 }
 
 // credentials lists the expiring credentials cfg knows of, for the
-// metrics: OAuth2 client secrets whose client_secret_expires is set.
+// metrics: OAuth2 client secrets whose client_secret_expires is set, and
+// Microsoft refresh tokens in the token store, which lapse after 90 days
+// unused.
 func credentials(cfg *config.Config) []metrics.Credential {
 	var list []metrics.Credential
+	store := auth.Store{Dir: auth.StoreDir(cfg.StateDir)}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Accounts)) {
-		if o := cfg.Accounts[name].OAuth2; o != nil && !o.ClientSecretExpires.IsZero() {
+		o := cfg.Accounts[name].OAuth2
+		if o == nil {
+			continue
+		}
+		if !o.ClientSecretExpires.IsZero() {
 			list = append(list, metrics.Credential{Account: name, Kind: "client_secret", Expires: o.ClientSecretExpires.In(time.Local)})
+		}
+		// A record that cannot be read is reported by the runs that need it.
+		if rec, err := store.Load(name); err == nil {
+			if expires, ok := auth.RefreshExpiry(rec); ok {
+				list = append(list, metrics.Credential{Account: name, Kind: "refresh_token", Expires: expires})
+			}
 		}
 	}
 	return list

@@ -36,11 +36,21 @@ func SecretExpiryWarning(a *config.Account, now time.Time) string {
 	return ""
 }
 
+// RefreshExpiry is when rec's refresh token lapses if it stays unused:
+// Microsoft's drop after 90 idle days. False for other providers, whose
+// refresh tokens last far longer, and when rec holds no refresh token.
+func RefreshExpiry(rec *Record) (time.Time, bool) {
+	if rec == nil || rec.Provider != config.ProviderMicrosoft || rec.RefreshToken == "" || rec.RefreshIssued.IsZero() {
+		return time.Time{}, false
+	}
+	return rec.RefreshIssued.Add(microsoftIdleLimit), true
+}
+
 // RefreshAgeWarning returns a warning when a Microsoft refresh token has
 // gone unused past RefreshAgeNotice; "" otherwise. Other providers keep
 // refresh tokens far longer, so their age says nothing.
 func RefreshAgeWarning(rec *Record, now time.Time) string {
-	if rec == nil || rec.Provider != config.ProviderMicrosoft || rec.RefreshToken == "" || rec.RefreshIssued.IsZero() {
+	if _, ok := RefreshExpiry(rec); !ok {
 		return ""
 	}
 	age := now.Sub(rec.RefreshIssued)
