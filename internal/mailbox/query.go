@@ -2,6 +2,7 @@ package mailbox
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"mailtask/internal/state"
@@ -37,4 +38,14 @@ type Searcher interface {
 	// they do not match, and taking them later would take them by
 	// surprise.
 	NewMatching(ctx context.Context, st *state.State, q Query) ([]Message, error)
+}
+
+// HeaderFetcher is a Session that can fetch the header of a message alone,
+// so that rules the server cannot search for are checked before the whole
+// message is downloaded.
+type HeaderFetcher interface {
+	// FetchHeaders streams the header block of each of msgs to deliver,
+	// in order, as Fetch does whole messages; it changes nothing on the
+	// server (no \Seen).
+	FetchHeaders(ctx context.Context, msgs []Message, deliver func(Message, io.Reader) error) error
 }

@@ -10,5 +10,8 @@
 // gives the terms an IMAP UID SEARCH can apply, each a necessary condition
 // of a match (a glob's longest literal run as a substring, a day before a
 // date bound, exact sizes and flags), so non-matching mail is never
-// downloaded; Match then decides exactly on the parsed message.
+// downloaded. What the search cannot say, MatchHeader checks on a message's
+// header alone, before it is downloaded, when NeedsHeader says it is worth
+// fetching the header first; Match then decides exactly on the parsed
+// message.
 package rules

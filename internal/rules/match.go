@@ -139,6 +139,46 @@ type Input struct {
 // Match reports whether msg satisfies every rule, and if not, the first
 // rule it fails, for the log.
 func (s *Set) Match(msg *extract.Message, in Input) (ok bool, why string) {
+	if ok, why := s.MatchHeader(msg, in); !ok {
+		return false, why
+	}
+	if len(s.body) > 0 && !bodyContains(msg, s.body) {
+		return false, "body_contains"
+	}
+	if s.hasAttachments != nil && (in.Files > 0) != *s.hasAttachments {
+		return false, "has_attachments"
+	}
+	return true, ""
+}
+
+// NeedsHeader reports whether reading a message's header first can spare
+// downloading it: whether there are rules on header fields or the date
+// that the server did not already apply (searched: Query was used, and
+// every field rule went into it as exact text).
+func (s *Set) NeedsHeader(searched bool) bool {
+	fields := []Patterns{s.from, s.to, s.cc, s.subject}
+	for _, h := range s.headers {
+		fields = append(fields, h.patterns)
+	}
+	some := !s.since.IsZero() || s.maxAge > 0
+	for _, p := range fields {
+		if !p.Set() {
+			continue
+		}
+		some = true
+		if _, pushed := p.literals(); searched && !pushed {
+			return true
+		}
+	}
+	return some && !searched
+}
+
+// MatchHeader is Match on what a message's header and size say, leaving
+// out the rules on its body and attachments. A message it refuses is
+// refused by Match too; one it accepts must still pass Match once parsed
+// whole. Called with a message parsed from the header alone, it decides
+// whether the message is worth downloading.
+func (s *Set) MatchHeader(msg *extract.Message, in Input) (ok bool, why string) {
 	if s.from.Set() && !s.from.Match(addressValues(msg, "From")...) {
 		return false, "from"
 	}
@@ -166,12 +206,6 @@ func (s *Set) Match(msg *extract.Message, in Input) (ok bool, why string) {
 		if s.maxSize > 0 && in.Size > s.maxSize {
 			return false, "max_size"
 		}
-	}
-	if len(s.body) > 0 && !bodyContains(msg, s.body) {
-		return false, "body_contains"
-	}
-	if s.hasAttachments != nil && (in.Files > 0) != *s.hasAttachments {
-		return false, "has_attachments"
 	}
 	return true, ""
 }

@@ -100,7 +100,44 @@ func TestMatchRules(t *testing.T) {
 			if !got && why == "" {
 				t.Error("no reason given for a mismatch")
 			}
+			// Parsed from the header alone, the message passes MatchHeader
+			// whenever it passes Match, and fails it for the same reason
+			// when a header rule refuses it.
+			headerOnly := message(t, "", tc.header...)
+			hok, hwhy := s.MatchHeader(headerOnly, in)
+			if got && !hok {
+				t.Errorf("MatchHeader refuses (%s) what Match accepts", hwhy)
+			}
+			if !hok && hwhy != why {
+				t.Errorf("MatchHeader refuses for %q, Match for %q", hwhy, why)
+			}
 		})
+	}
+}
+
+func TestNeedsHeader(t *testing.T) {
+	for _, tc := range []struct {
+		rules              string
+		unsearched, search bool
+	}{
+		{"", false, false},
+		{`body_contains = "x"`, false, false},
+		{`min_size = 10`, false, false},
+		{`subject = "Invoice*"`, true, false},      // a literal the server searches for
+		{`subject = "*4711*"`, true, false},        // the same
+		{`subject_regex = "^Invoice"`, true, true}, // no server can search for that
+		{`to = "?*"`, true, true},                  // no literal text to search for
+		{`from = "a*b@*"`, true, false},            // "b@", a necessary substring
+		{`since = 2025-03-01`, true, false},        // SENTSINCE
+		{"[task.match.header]\nX-Mailer = \"Canon*\"", true, false},
+	} {
+		s := compile(t, tc.rules)
+		if got := s.NeedsHeader(false); got != tc.unsearched {
+			t.Errorf("%q: NeedsHeader(not searched) = %v", tc.rules, got)
+		}
+		if got := s.NeedsHeader(true); got != tc.search {
+			t.Errorf("%q: NeedsHeader(searched) = %v", tc.rules, got)
+		}
 	}
 }
 

@@ -1,9 +1,12 @@
 package popimap
 
 import (
+	"bytes"
 	"context"
+	"io"
 
 	"mailtask/internal/config"
+	"mailtask/internal/extract"
 	"mailtask/internal/mailbox"
 	"mailtask/internal/rules"
 )
@@ -37,6 +40,68 @@ func (r *run) newMessages(ctx context.Context) ([]mailbox.Message, error) {
 		return s.NewMatching(ctx, r.st, q)
 	}
 	return r.sess.New(ctx, r.st)
+}
+
+// maxHeader bounds the header read to check the rules before download; a
+// message with a larger one is downloaded and checked whole.
+const maxHeader = 1 << 20
+
+// prefilter checks the rules on header fields that the server could not
+// search for against each message's header alone (IMAP BODY.PEEK[HEADER],
+// POP3 TOP n 0), so that the messages they refuse are never downloaded.
+// Those are recorded as done at once, as after a full parse; it returns
+// the others, and how many it refused.
+func (r *run) prefilter(ctx context.Context, msgs []mailbox.Message) ([]mailbox.Message, int, error) {
+	hf, ok := r.sess.(mailbox.HeaderFetcher)
+	if !ok || len(msgs) == 0 || !r.sel.set.NeedsHeader(r.searched) {
+		return msgs, 0, nil
+	}
+	var keep, refused []mailbox.Message
+	for start := 0; start < len(msgs); start += r.opts.Task.BatchSize {
+		batch := msgs[start:min(start+r.opts.Task.BatchSize, len(msgs))]
+		err := hf.FetchHeaders(ctx, batch, func(m mailbox.Message, header io.Reader) error {
+			if !r.headerMatches(m, header) {
+				refused = append(refused, m)
+				return nil
+			}
+			keep = append(keep, m)
+			return nil
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	if len(refused) > 0 && !r.opts.DryRun {
+		for _, m := range refused {
+			m.MarkDone(r.st)
+		}
+		if err := r.st.Save(); err != nil {
+			return nil, 0, err
+		}
+	}
+	r.sum.Unmatched += len(refused)
+	return keep, len(refused), nil
+}
+
+// headerMatches reports whether m's header passes the rules on headers;
+// a header it cannot judge (too large, unparseable) passes, and the whole
+// message decides.
+func (r *run) headerMatches(m mailbox.Message, header io.Reader) bool {
+	raw, err := io.ReadAll(io.LimitReader(header, maxHeader+1))
+	if err != nil || len(raw) > maxHeader {
+		return true
+	}
+	msg, err := extract.Parse(bytes.NewReader(raw))
+	if err != nil {
+		return true
+	}
+	// A size the session does not know yet (IMAP) is not judged here.
+	in := rules.Input{Size: m.Size, Now: r.now(), Searched: r.searched || m.Size == 0}
+	ok, why := r.sel.set.MatchHeader(msg, in)
+	if !ok {
+		r.log.Debug("message does not match the task's rules; recorded as done without downloading it", "msg", m.Key(), "rule", why)
+	}
+	return ok
 }
 
 // afterActions is what the server does with a taken message and with one

@@ -211,6 +211,10 @@ func (r *run) ingest(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	msgs, refused, err := r.prefilter(ctx, msgs)
+	if err != nil {
+		return err
+	}
 	if taken, failed := mailbox.Pending(r.st); len(taken)+len(failed) > 0 && !r.opts.DryRun {
 		r.log.Info("completing after-actions an earlier run left unconfirmed",
 			"messages", len(taken), "after", r.after.Action, "failed_messages", len(failed), "after_failure", task.AfterFailure)
@@ -222,7 +226,7 @@ func (r *run) ingest(ctx context.Context) error {
 		r.log.Info("taking the oldest messages first; the rest wait for the next run", "new", len(msgs), "max_messages", task.MaxMessages)
 		msgs = msgs[:task.MaxMessages]
 	}
-	r.sum.Seen = len(msgs)
+	r.sum.Seen = refused + len(msgs)
 	r.report()
 	for start := 0; start < len(msgs); start += task.BatchSize {
 		if err := ctx.Err(); err != nil {

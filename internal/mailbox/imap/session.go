@@ -155,6 +155,22 @@ func (s *Session) New(ctx context.Context, st *state.State) ([]mailbox.Message, 
 
 // Fetch streams msgs with one UID FETCH (UID BODY.PEEK[]).
 func (s *Session) Fetch(ctx context.Context, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error) error {
+	return s.fetch(ctx, msgs, &imap.FetchItemBodySection{Peek: true}, func(m mailbox.Message, r io.Reader, size int64) error {
+		m.Size = size
+		return deliver(m, r)
+	})
+}
+
+// FetchHeaders fetches each message's header, BODY.PEEK[HEADER].
+func (s *Session) FetchHeaders(ctx context.Context, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error) error {
+	return s.fetch(ctx, msgs, &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}, func(m mailbox.Message, r io.Reader, _ int64) error {
+		return deliver(m, r)
+	})
+}
+
+// fetch fetches section of each of msgs and hands it to deliver with its
+// size, checking that every one arrived.
+func (s *Session) fetch(ctx context.Context, msgs []mailbox.Message, section *imap.FetchItemBodySection, deliver func(mailbox.Message, io.Reader, int64) error) error {
 	defer s.guard(ctx)()
 	wanted := make(map[uint32]mailbox.Message, len(msgs))
 	var set imap.UIDSet
@@ -165,7 +181,7 @@ func (s *Session) Fetch(ctx context.Context, msgs []mailbox.Message, deliver fun
 	s.late.reset()
 	cmd := s.client.Fetch(set, &imap.FetchOptions{
 		UID:         true,
-		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+		BodySection: []*imap.FetchItemBodySection{section},
 	})
 	got := make(map[uint32]bool, len(msgs))
 	for fm := cmd.Next(); fm != nil; fm = cmd.Next() {
@@ -179,8 +195,7 @@ func (s *Session) Fetch(ctx context.Context, msgs []mailbox.Message, deliver fun
 				if !ok || got[uid] || item.Literal == nil {
 					continue
 				}
-				m.Size = item.Literal.Size()
-				if err := deliver(m, item.Literal); err != nil {
+				if err := deliver(m, item.Literal, item.Literal.Size()); err != nil {
 					cmd.Close()
 					return err
 				}
@@ -196,8 +211,7 @@ func (s *Session) Fetch(ctx context.Context, msgs []mailbox.Message, deliver fun
 		if !ok || got[lf.uid] {
 			continue
 		}
-		m.Size = int64(len(lf.body))
-		if err := deliver(m, bytes.NewReader(lf.body)); err != nil {
+		if err := deliver(m, bytes.NewReader(lf.body), int64(len(lf.body))); err != nil {
 			return err
 		}
 		got[lf.uid] = true

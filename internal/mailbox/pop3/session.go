@@ -183,8 +183,18 @@ func headerKey(header []byte, size int64) string {
 
 // Fetch retrieves each message with RETR, streamed and dot-unstuffed.
 func (s *Session) Fetch(ctx context.Context, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error) error {
+	return s.fetch(ctx, msgs, deliver, s.c.Retr)
+}
+
+// FetchHeaders retrieves each message's header with TOP n 0.
+func (s *Session) FetchHeaders(ctx context.Context, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error) error {
+	return s.fetch(ctx, msgs, deliver, func(ctx context.Context, num int) (io.ReadCloser, error) { return s.c.Top(ctx, num, 0) })
+}
+
+func (s *Session) fetch(ctx context.Context, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error,
+	retrieve func(ctx context.Context, num int) (io.ReadCloser, error)) error {
 	for _, m := range msgs {
-		body, err := s.c.Retr(ctx, m.Num)
+		body, err := retrieve(ctx, m.Num)
 		if err != nil {
 			return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("%s: %w", m.Key(), err), Transient: s.c.broken != nil}
 		}
