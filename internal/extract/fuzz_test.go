@@ -3,6 +3,7 @@ package extract
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -38,11 +39,19 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		m, err := Parse(bytes.NewReader(raw))
+		// Parsed where it lies, through a small window, it is the same.
+		at, atErr := parse(windowedText(raw))
+		if fmt.Sprint(err) != fmt.Sprint(atErr) {
+			t.Fatalf("Parse: %v; ParseAt: %v", err, atErr)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrUnparseable) {
 				t.Fatalf("error %v does not wrap ErrUnparseable", err)
 			}
 			return
+		}
+		if a, b := describeMessage(t, m), describeMessage(t, at); a != b {
+			t.Fatalf("ParseAt differs:\n%s\nParse:\n%s", b, a)
 		}
 		for _, f := range m.Files {
 			checkName(t, f.Name)
