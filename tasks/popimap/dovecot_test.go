@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -154,5 +155,24 @@ func TestDovecotPOP3IngestRerunAndDelete(t *testing.T) {
 	}
 	if again := runCfg(t, cfg); again.Seen != 0 || again.Files != 0 {
 		t.Errorf("re-run: %+v", again)
+	}
+}
+
+// STARTTLS on Dovecot's plain IMAP port takes the same messages as
+// implicit TLS, and POP3's STLS likewise.
+func TestDovecotStartTLS(t *testing.T) {
+	d := dovecot.Start(t, dovecot.Options{})
+	d.Seed(t, d.User, "INBOX", scan(1), scan(2))
+	for _, tc := range []struct {
+		protocol, addr string
+	}{{config.ProtocolIMAP, d.IMAPAddr}, {config.ProtocolPOP3, d.POP3Addr}} {
+		cfg := dovecotProtocolConfig(t, d, tc.protocol)
+		a := cfg.Accounts["dovecot"]
+		_, port, _ := strings.Cut(tc.addr, ":")
+		a.TLS = config.TLSStartTLS
+		a.Port, _ = strconv.Atoi(port)
+		if sum := runCfg(t, cfg); sum.Saved != 2 || sum.Files != 2 {
+			t.Errorf("%s over STARTTLS: %+v, want both messages and their files", tc.protocol, sum)
+		}
 	}
 }

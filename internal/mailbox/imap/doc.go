@@ -12,8 +12,9 @@
 //   - status responses with response codes the library cannot parse
 //     (Exchange's [Error="..." Proxy=...], even on a successful login) are
 //     rewritten on the way in (codes.go) instead of closing the connection;
-//     with STARTTLS, where the library makes the TLS connection itself, they
-//     still close it;
+//     STARTTLS is done here rather than by the library (starttls.go), so
+//     that the upgraded stream goes through the same rewriting, and data a
+//     server sends between its STARTTLS reply and the handshake is refused;
 //   - "UID SEARCH UID n:*" answers the highest UID even when n is beyond it,
 //     so results are filtered;
 //   - MOVE and delete are refused, before anything is taken, on servers

@@ -28,8 +28,7 @@ type Session struct {
 	timeout time.Duration
 	late    lateFetches
 	// answer carries every write of the client, to send its empty SASL
-	// responses the way RFC 3501 wants (signin.go); nil with STARTTLS,
-	// where imapclient makes the TLS connection itself.
+	// responses the way RFC 3501 wants (signin.go).
 	answer *saslConn
 	// trash receives deleted messages on a server with MOVE but without
 	// UIDPLUS; "" when UID EXPUNGE is used.
@@ -59,6 +58,7 @@ func Dial(ctx context.Context, a *config.Account, cred auth.Credential) (*Sessio
 		TLSConfig:             tlsConfig,
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{Fetch: s.late.handle},
 	}
+	var conn net.Conn = s.conn
 	switch a.TLS {
 	case config.TLSImplicit:
 		tc := tls.Client(s.conn, tlsConfig)
@@ -66,18 +66,17 @@ func Dial(ctx context.Context, a *config.Account, cred auth.Credential) (*Sessio
 			raw.Close()
 			return nil, &mailbox.Error{Step: mailbox.StepTLS, Addr: addr, Err: err}
 		}
-		s.answer = &saslConn{Conn: newCodeFilter(tc)}
-		s.client = imapclient.New(s.answer, opts)
+		conn = tc
 	case config.TLSStartTLS:
-		s.client, err = imapclient.NewStartTLS(s.conn, opts)
+		tc, err := startTLS(ctx, s.conn, tlsConfig)
 		if err != nil {
 			raw.Close()
 			return nil, &mailbox.Error{Step: mailbox.StepTLS, Addr: addr, Err: fmt.Errorf("STARTTLS: %w", err)}
 		}
-	default:
-		s.answer = &saslConn{Conn: newCodeFilter(s.conn)}
-		s.client = imapclient.New(s.answer, opts)
+		conn = &greetedConn{Conn: tc, greeting: []byte(afterStartTLS)}
 	}
+	s.answer = &saslConn{Conn: newCodeFilter(conn)}
+	s.client = imapclient.New(s.answer, opts)
 	if err := s.client.WaitGreeting(); err != nil {
 		s.client.Close()
 		return nil, &mailbox.Error{Step: mailbox.StepConnect, Addr: addr, Err: fmt.Errorf("no IMAP greeting: %w", err)}

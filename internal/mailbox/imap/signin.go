@@ -62,9 +62,6 @@ func (e emptyAnswer) Next(challenge []byte) ([]byte, error) {
 // RFC 3501 asks for. imapclient writes "=" instead (go-imap issue 760),
 // which is valid only for an initial response: Dovecot and Gmail refuse it
 // as bad base64, and the server's real reply to a refused token is lost.
-// With STARTTLS imapclient makes the TLS connection itself, below which
-// nothing can be rewritten; there the "=" goes out, and the failure
-// challenge still explains the refusal.
 type saslConn struct {
 	net.Conn
 	emptyNext atomic.Bool

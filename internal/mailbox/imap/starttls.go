@@ -1,0 +1,76 @@
+package imap
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+)
+
+// startTLS reads the server's greeting on conn, asks for STARTTLS and
+// returns the TLS connection, handshake done. mailtask does this itself
+// rather than through go-imap so that the TLS stream can be read through
+// the same filters as an implicit-TLS one (codeFilter: Exchange's
+// `OK [Error=...]` completions; saslConn): go-imap would own the upgraded
+// connection. imapclient.New then reads greeting, which stands in for the
+// one the server sent before TLS.
+func startTLS(ctx context.Context, conn net.Conn, config *tls.Config) (*tls.Conn, error) {
+	r := bufio.NewReader(conn)
+	line, err := r.ReadBytes('\n')
+	if err != nil {
+		return nil, fmt.Errorf("no IMAP greeting: %w", err)
+	}
+	if !bytes.HasPrefix(line, []byte("* OK")) {
+		return nil, fmt.Errorf("the server greeted with %q, not OK, so STARTTLS cannot follow", bytes.TrimSpace(line))
+	}
+	if _, err := io.WriteString(conn, "S0 STARTTLS\r\n"); err != nil {
+		return nil, err
+	}
+	for {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			return nil, fmt.Errorf("STARTTLS: %w", err)
+		}
+		if bytes.HasPrefix(line, []byte("* ")) {
+			continue // untagged data before the reply
+		}
+		if !bytes.HasPrefix(line, []byte("S0 OK")) {
+			return nil, fmt.Errorf("the server refused STARTTLS: %q", bytes.TrimSpace(line))
+		}
+		break
+	}
+	// Anything the server sent after its OK and before the handshake came
+	// in plain text, and would be read as if it had come over TLS
+	// (CVE-2011-0411 and its kin): refuse it.
+	if r.Buffered() > 0 {
+		return nil, errors.New("the server sent data after its STARTTLS reply, before TLS began; refusing it as a possible injection")
+	}
+	tc := tls.Client(conn, config)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, err
+	}
+	return tc, nil
+}
+
+// afterStartTLS is the greeting go-imap reads on a connection that
+// startTLS upgraded.
+const afterStartTLS = "* OK TLS started\r\n"
+
+// greetedConn reads greeting before what the connection reads.
+type greetedConn struct {
+	net.Conn
+	greeting []byte
+}
+
+func (c *greetedConn) Read(p []byte) (int, error) {
+	if len(c.greeting) > 0 {
+		n := copy(p, c.greeting)
+		c.greeting = c.greeting[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
