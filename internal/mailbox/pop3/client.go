@@ -122,6 +122,11 @@ func (c *Client) open(ctx context.Context, security string, tlsConfig *tls.Confi
 	if _, err := c.cmd(ctx, "STLS"); err != nil {
 		return err
 	}
+	// Anything already received after the +OK came in plain text, yet
+	// would be taken as the server's first words over TLS: refuse it.
+	if c.br.Buffered() > 0 {
+		return c.fail(ctx, "STLS", &protocolError{"the server sent data after its STLS reply, before TLS began; refusing it as a possible injection"})
+	}
 	return c.handshake(ctx, tlsConfig)
 }
 

@@ -648,3 +648,23 @@ func TestBadArguments(t *testing.T) {
 		t.Errorf("unknown security: got %v", err)
 	}
 }
+
+// Plain text after the +OK to STLS would be read as the server's first
+// words over TLS; the connection is refused instead (or, should it arrive
+// after the reply was read, the handshake refuses it).
+func TestSTLSRefusesInjectedData(t *testing.T) {
+	ca, err := testmail.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, testmail.POP3Options{TLS: ca.ServerTLS, StartTLS: true, Fault: func(cmd string) string {
+		if cmd == "STLS" {
+			return "+OK Begin TLS\r\n+OK injected\r\n"
+		}
+		return ""
+	}})
+	_, err = Dial(testCtx(t), srv.Addr(), Options{Security: "starttls", TLS: ca.ClientTLS()})
+	if err == nil || !strings.Contains(err.Error(), "injection") && !strings.Contains(err.Error(), "TLS handshake") {
+		t.Fatalf("Dial: %v, want the injected data refused", err)
+	}
+}
