@@ -201,3 +201,46 @@ func BenchmarkCodeFilter(b *testing.B) {
 		}
 	}
 }
+
+// FuzzCodeFilter: whatever a server sends, the filter ends, changes nothing
+// in a stream without a response code, and only ever adds the UNPARSEABLE
+// code to a line it rewrites, keeping every byte it was given in order.
+func FuzzCodeFilter(f *testing.F) {
+	for _, s := range []string{
+		"* OK ready\r\n",
+		"A1 OK " + exchangeCode + " LOGIN completed.\r\n",
+		"* 1 FETCH (UID 7 BODY[] {12}\r\nA1 OK [x\"]\r\n)\r\nA2 OK done\r\n",
+		`A1 NO ["a]b" c]` + "\r\n",
+		"* 2 FETCH (BODY[] {3+}\r\nabc UID 8)\r\n",
+		"A1 OK [",
+		"{99999999999999999999}\r\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, err := io.ReadAll(newCodeFilter(fakeConn{Reader: bytes.NewReader(in)}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(in, []byte("[")) && !bytes.Equal(out, in) {
+			t.Fatalf("a stream without response codes changed:\n%q\n%q", in, out)
+		}
+		// Remove what a rewrite adds; the rest is the input's bytes in order.
+		rest := bytes.ReplaceAll(out, []byte("["+unparseableCode+"] "), nil)
+		if !isSubsequence(rest, in) {
+			t.Fatalf("output %q is not the input %q with codes added", out, in)
+		}
+	})
+}
+
+// isSubsequence reports whether a's bytes appear in b in order.
+func isSubsequence(a, b []byte) bool {
+	for _, c := range a {
+		i := bytes.IndexByte(b, c)
+		if i < 0 {
+			return false
+		}
+		b = b[i+1:]
+	}
+	return true
+}
