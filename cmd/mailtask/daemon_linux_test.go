@@ -371,6 +371,29 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	}
 }
 
+// A run that cannot finish within stop_grace is abandoned: the daemon
+// exits 1, what was committed stays, and nothing half-written is visible.
+func TestStopGraceAbandonsStuckRuns(t *testing.T) {
+	m := startMailServer(t, true, 5)
+	dir := t.TempDir()
+	proc := startChild(t, "run", "--config", m.writeConfig(t, dir, `stop_grace = "1s"`))
+	m.waitFetching(t) // the server holds the second FETCH and never lets go
+	proc.signal(t, syscall.SIGTERM)
+	proc.waitLine(t, "stop requested", "grace=1s")
+	code, took := proc.wait(t)
+	if code != exitFailed || took > 20*time.Second {
+		t.Errorf("exit %d after %s, want %d soon after the grace", code, took, exitFailed)
+	}
+	proc.waitLine(t, "abandoning them")
+	if files := filesOf(t, filepath.Join(dir, "dest")); strings.Join(files, ",") != "1.pdf,2.pdf" {
+		t.Errorf("files = %v", files)
+	}
+	st, err := state.Load(filepath.Join(dir, "state"), "t")
+	if err != nil || st.Done.String() != "1:2" {
+		t.Errorf("state: %v, done %s", err, st.Done.String())
+	}
+}
+
 func TestSIGHUPReloadsAValidConfigAndKeepsTheOldOnAnInvalidOne(t *testing.T) {
 	m := startMailServer(t, false, 0)
 	dir := t.TempDir()

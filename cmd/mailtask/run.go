@@ -23,12 +23,6 @@ import (
 	"mailtask/tasks/popimap"
 )
 
-// stopGrace bounds a graceful stop: runs still going this long after the
-// stop signal are abandoned (nothing uncommitted is kept, and the next run
-// takes those messages again). Service managers should wait a little
-// longer than this before killing the process (contrib/ sets 60s).
-const stopGrace = 45 * time.Second
-
 // runDaemon is `mailtask run`: every task with a schedule, until stopped.
 func runDaemon(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "run", "[--config F]")
@@ -81,8 +75,11 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 	go notify.Digests(runCtx, current.Load, digestReload, clock.Real, log)
 	log.Info("mailtask daemon started", "config", cfg.File, "pid", os.Getpid(), "tasks", len(sched.Tasks()), "max_concurrent_tasks", cfg.MaxConcurrentTasks)
 
-	var grace <-chan time.Time
-	abandoned := false
+	var (
+		grace     <-chan time.Time
+		stopGrace time.Duration
+		abandoned = false
+	)
 	for {
 		select {
 		case <-hup:
@@ -94,7 +91,11 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 				}
 			}
 		case <-stop:
+			// stop_grace bounds a graceful stop: runs still going this long
+			// after the signal are abandoned (nothing uncommitted is kept,
+			// and the next run takes those messages again).
 			stop = nil
+			stopGrace = current.Load().StopGrace.Std()
 			log.Info("stop requested: no new runs; runs in progress finish the message in hand, commit and log out (signal again to exit at once)", "grace", stopGrace)
 			grace = time.After(stopGrace)
 		case <-grace:

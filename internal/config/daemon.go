@@ -19,6 +19,9 @@ type Daemon struct {
 	// UnhealthyAfter is how many of its schedule intervals a task may go
 	// without a successful run before /healthz reports it.
 	UnhealthyAfter int `toml:"unhealthy_after"`
+	// StopGrace is how long runs in progress get, after SIGTERM, to commit
+	// the message in hand and log out before they are abandoned.
+	StopGrace Duration `toml:"stop_grace"`
 }
 
 // RunLimits are the task keys that bound each run.
@@ -50,6 +53,10 @@ const (
 	DefaultRetries        = 3
 	DefaultUnhealthyAfter = 3
 	DefaultLogLevel       = "info"
+	// DefaultStopGrace leaves a service manager's usual stop timeout
+	// (systemd's 90 s, Kubernetes' 30 s raised to 60 in contrib/) room to
+	// spare.
+	DefaultStopGrace = 45 * time.Second
 )
 
 // Level returns log_level as a slog level; the value was validated on load.
@@ -79,6 +86,9 @@ func (c *Config) applyDaemonDefaults() {
 	}
 	if c.UnhealthyAfter == 0 {
 		c.UnhealthyAfter = DefaultUnhealthyAfter
+	}
+	if c.StopGrace == 0 {
+		c.StopGrace = Duration(DefaultStopGrace)
 	}
 	for _, a := range c.Accounts {
 		if a.MaxConnections == 0 {
@@ -120,6 +130,9 @@ func (c *Config) validateDaemon(fail func(section, key, format string, args ...a
 	}
 	if c.UnhealthyAfter < 1 {
 		fail("", "unhealthy_after", "must be 1 or more (schedule intervals without a successful run)")
+	}
+	if g := c.StopGrace.Std(); g < time.Second || g > time.Hour {
+		fail("", "stop_grace", "%s is outside 1s..1h (set the service manager's stop timeout a little longer)", g)
 	}
 	for name, a := range c.Accounts {
 		if a.MaxConnections < 1 || a.MaxConnections > 100 {

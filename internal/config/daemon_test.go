@@ -22,6 +22,7 @@ log_format = "json"
 log_level = "debug"
 listen = "127.0.0.1:9464"
 unhealthy_after = 5
+stop_grace = "20s"
 `+daemonBase+`
 max_connections = 5
 [[task]]
@@ -36,7 +37,7 @@ retries = 0
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.MaxConcurrentTasks != 8 || cfg.LogFormat != LogFormatJSON || cfg.Level() != slog.LevelDebug || cfg.Listen != "127.0.0.1:9464" || cfg.UnhealthyAfter != 5 {
+	if cfg.MaxConcurrentTasks != 8 || cfg.LogFormat != LogFormatJSON || cfg.Level() != slog.LevelDebug || cfg.Listen != "127.0.0.1:9464" || cfg.UnhealthyAfter != 5 || cfg.StopGrace.Std() != 20*time.Second {
 		t.Errorf("daemon = %+v", cfg.Daemon)
 	}
 	if a := cfg.Accounts["a"]; a.MaxConnections != 5 {
@@ -58,7 +59,7 @@ destination = "d"
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.MaxConcurrentTasks != 4 || cfg.LogFormat != "text" || cfg.Level() != slog.LevelInfo || cfg.Listen != "" || cfg.UnhealthyAfter != 3 {
+	if cfg.MaxConcurrentTasks != 4 || cfg.LogFormat != "text" || cfg.Level() != slog.LevelInfo || cfg.Listen != "" || cfg.UnhealthyAfter != 3 || cfg.StopGrace.Std() != 45*time.Second {
 		t.Errorf("daemon defaults = %+v", cfg.Daemon)
 	}
 	if a := cfg.Accounts["a"]; a.MaxConnections != 2 {
@@ -79,6 +80,7 @@ log_format = "xml"
 log_level = "loud"
 listen = "metrics.example.com:9464"
 unhealthy_after = -2
+stop_grace = "2h"
 `+daemonBase+`
 max_connections = 0
 [[task]]
@@ -108,6 +110,7 @@ jitter = "1h"
 		`/m.toml: log_level: "loud" is not one of debug, info, warn, error`,
 		`/m.toml: listen: "metrics.example.com:9464": give an IP address or localhost`,
 		"/m.toml: unhealthy_after: must be 1 or more",
+		"/m.toml: stop_grace: 2h0m0s is outside 1s..1h",
 		`/m.toml: task "manual": jitter: is only used with schedule`,
 		`/m.toml: task "manual": retries: 11 is outside 0..10`,
 		`/m.toml: task "scheduled": schedule: "0 0 31 2 *" never fires`,
