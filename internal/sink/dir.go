@@ -1,6 +1,9 @@
 package sink
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,8 +13,35 @@ import (
 )
 
 // tempPrefix marks files that are still being written. Anything carrying it
-// after a run is debris from a crash and is never a finished file.
+// after a run is debris from a crash and is never a finished file. The
+// writer's owner tag follows (tempName), so that a writer cleans up only
+// its own debris: several tasks may share a destination, and another's
+// temporary file may be content it has staged and not yet named.
 const tempPrefix = ".mailtask-tmp-"
+
+// tempName is a new temporary file name of the writer tagged tag.
+func tempName(tag string) string {
+	return tempPrefix + tag + "." + rand.Text()
+}
+
+// ownerTag is the part of temporary names that stands for owner: short,
+// and safe in a file name whatever owner holds.
+func ownerTag(owner string) string {
+	sum := sha256.Sum256([]byte(owner))
+	return hex.EncodeToString(sum[:6])
+}
+
+// isDebris reports whether name is a temporary file that the writer
+// tagged tag may remove: its own, or one from before temporary names
+// carried a tag.
+func isDebris(name, tag string) bool {
+	rest, ok := strings.CutPrefix(name, tempPrefix)
+	if !ok {
+		return false
+	}
+	owner, _, tagged := strings.Cut(rest, ".")
+	return !tagged || owner == tag
+}
 
 // Dir is one destination folder opened for writing.
 type Dir struct {
@@ -29,8 +59,11 @@ type Dir struct {
 }
 
 // Open creates path (with parents, mode 0755) if it is missing, opens it for
-// writing and removes temporary files left behind by a crashed earlier run.
-func Open(path string) (*Dir, error) {
+// writing on behalf of owner (mailtask passes the task), and removes the
+// temporary files a crashed earlier run of owner left behind. Only one
+// writer per owner may use a destination at a time (the task lock sees to
+// that); those of other owners may share it.
+func Open(path, owner string) (*Dir, error) {
 	if err := os.MkdirAll(path, 0o755); err != nil {
 		return nil, fmt.Errorf("create destination %s: %w", path, err)
 	}
@@ -39,7 +72,7 @@ func Open(path string) (*Dir, error) {
 		return nil, fmt.Errorf("open destination %s: %w", path, cause(err))
 	}
 	d := &Dir{path: path, root: root}
-	d.tree = &tree{top: d, subs: map[string]*Dir{}}
+	d.tree = &tree{top: d, subs: map[string]*Dir{}, tag: ownerTag(owner)}
 	if err := d.removeTemps(); err != nil {
 		root.Close()
 		return nil, err
@@ -96,7 +129,7 @@ func (d *Dir) removeTemps() error {
 		// Read in chunks: a watched drop folder can hold many files.
 		entries, err := f.ReadDir(1024)
 		for _, e := range entries {
-			if e.IsDir() || !strings.HasPrefix(e.Name(), tempPrefix) {
+			if e.IsDir() || !isDebris(e.Name(), d.tree.tag) {
 				continue
 			}
 			if err := d.root.Remove(e.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {

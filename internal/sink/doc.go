@@ -6,7 +6,9 @@
 // then hard-linked to its final name, which fails instead of replacing an
 // existing entry. A partially written file therefore never appears under a
 // final name, and a crash leaves at most a temporary file that the next Open
-// removes. A name already holding the same bytes is reused rather than copied
+// of the same owner (a task) removes; temporary files of other owners sharing
+// the destination are left alone, as they may be content staged a moment
+// ago. A name already holding the same bytes is reused rather than copied
 // again, which is what keeps a re-run after a crash from producing a
 // duplicate. On Linux a folder taking many files fills anonymous files
 // (O_TMPFILE) created ahead by goroutines instead, and gives each its

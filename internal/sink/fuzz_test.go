@@ -48,7 +48,7 @@ func FuzzPutStaysInside(f *testing.F) {
 		if err := os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dest, "secret")); err != nil {
 			t.Fatal(err)
 		}
-		d, err := Open(dest)
+		d, err := Open(dest, "t")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,7 +2,6 @@ package sink
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -94,7 +93,7 @@ func (d *Dir) writeTemp(content io.Reader) (string, Stored, error) {
 	if tmp, st, ok, err := d.writeSpare(content); ok {
 		return tmp, st, cause(err)
 	}
-	tmp := tempPrefix + rand.Text()
+	tmp := tempName(d.tree.tag)
 	f, err := d.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return "", Stored{}, cause(err)

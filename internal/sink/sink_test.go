@@ -16,7 +16,7 @@ import (
 func openTemp(t *testing.T) (*Dir, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "drop")
-	d, err := Open(path)
+	d, err := Open(path, "t")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,30 +201,36 @@ func TestPutRejectsNames(t *testing.T) {
 	}
 }
 
+// Open removes what a crashed run of its owner left, and temporary files
+// from before they carried an owner; another owner's, which may be content
+// it has staged, stay.
 func TestOpenRemovesLeftoverTemp(t *testing.T) {
 	path := t.TempDir()
+	other := tempName(ownerTag("other task"))
 	for name, content := range map[string]string{
-		tempPrefix + "ABC": "partial",
-		"keep.txt":         "keep",
-		".hidden":          "keep",
+		tempPrefix + "ABC":      "partial, from an older version",
+		tempName(ownerTag("t")): "partial, own",
+		other:                   "staged by another task",
+		"keep.txt":              "keep",
+		".hidden":               "keep",
 	} {
 		if err := os.WriteFile(filepath.Join(path, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	d, err := Open(path)
+	d, err := Open(path, "t")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	if got := listing(t, path); !slices.Equal(got, []string{".hidden", "keep.txt"}) {
-		t.Errorf("after Open folder holds %q, want the temp file gone and the rest kept", got)
+	if got := listing(t, path); !slices.Equal(got, []string{".hidden", other, "keep.txt"}) {
+		t.Errorf("after Open folder holds %q, want its own and untagged temporary files gone and the rest kept", got)
 	}
 }
 
 func TestOpenCreatesMissing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a", "b")
-	d, err := Open(path)
+	d, err := Open(path, "t")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +248,7 @@ func TestOpenFileInTheWay(t *testing.T) {
 	if err := os.WriteFile(path, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Open(path)
+	_, err := Open(path, "t")
 	if err == nil || !strings.Contains(err.Error(), path) {
 		t.Fatalf("Open over a file: error %v, want one naming %s", err, path)
 	}
@@ -373,7 +379,7 @@ func TestPlaceFallbackWithoutLink(t *testing.T) {
 }
 
 func BenchmarkPut(b *testing.B) {
-	d, err := Open(b.TempDir())
+	d, err := Open(b.TempDir(), "t")
 	if err != nil {
 		b.Fatal(err)
 	}

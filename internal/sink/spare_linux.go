@@ -1,7 +1,6 @@
 package sink
 
 import (
-	"crypto/rand"
 	"io"
 	"os"
 	"runtime"
@@ -30,6 +29,7 @@ type spares struct {
 	mu      sync.Mutex
 	puts    int
 	dir     *os.File // the folder itself, for openat and linkat
+	tag     string   // the owner's tag, for the probe's temporary name
 	ready   chan *os.File
 	quit    chan struct{}
 	done    chan struct{}
@@ -66,7 +66,7 @@ func (s *spares) start(d *Dir) {
 		s.stopped = true
 		return
 	}
-	s.dir = dir
+	s.dir, s.tag = dir, d.tree.tag
 	s.ready = make(chan *os.File)
 	s.quit = make(chan struct{})
 	s.done = make(chan struct{})
@@ -84,7 +84,7 @@ func (s *spares) keep() {
 	if probe == nil {
 		return
 	}
-	name := tempPrefix + rand.Text()
+	name := tempName(s.tag)
 	err := linkAnonymous(probe, s.dir, name)
 	probe.Close()
 	if err != nil {
@@ -156,7 +156,7 @@ func (d *Dir) fillSpare(f *os.File, content io.Reader) (string, Stored, error) {
 	if err != nil {
 		return "", Stored{}, err
 	}
-	tmp := tempPrefix + rand.Text()
+	tmp := tempName(d.tree.tag)
 	if err := linkAnonymous(f, d.spares.dir, tmp); err != nil {
 		return "", Stored{}, err
 	}

@@ -52,7 +52,7 @@ func TestSpareBecomesTheFile(t *testing.T) {
 // leaves no temporary file.
 func TestSparesLeaveNothing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "drop")
-	d, err := Open(path)
+	d, err := Open(path, "t")
 	if err != nil {
 		t.Fatal(err)
 	}

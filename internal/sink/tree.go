@@ -17,6 +17,7 @@ import (
 // entries must be flushed too), and the content index for dedupe.
 type tree struct {
 	top *Dir
+	tag string // the owner's, in temporary names (tempName)
 
 	mu      sync.Mutex
 	subs    map[string]*Dir

@@ -154,7 +154,7 @@ func (r *run) open(ctx context.Context, acct *config.Account) error {
 	}
 	r.ledger = ledger
 	if !r.opts.DryRun {
-		if r.dest, err = sink.Open(r.out.root); err != nil {
+		if r.dest, err = sink.Open(r.out.root, task.Name); err != nil {
 			return fmt.Errorf("task %q: destination: %w", task.Name, err)
 		}
 	}
