@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -35,15 +36,17 @@ type Result struct {
 // Median returns the median wall time; with an even count, the upper of
 // the two middle samples, so that it is always a measured value.
 func (r Result) Median() time.Duration {
+	return r.median().Wall
+}
+
+// median is the sample of the median wall time.
+func (r Result) median() Sample {
 	if len(r.Samples) == 0 {
-		return 0
+		return Sample{}
 	}
-	walls := make([]time.Duration, len(r.Samples))
-	for i, s := range r.Samples {
-		walls[i] = s.Wall
-	}
-	slices.Sort(walls)
-	return walls[len(walls)/2]
+	sorted := slices.Clone(r.Samples)
+	slices.SortStableFunc(sorted, func(a, b Sample) int { return cmp.Compare(a.Wall, b.Wall) })
+	return sorted[len(sorted)/2]
 }
 
 // PeakRSS returns the highest peak RSS of any sample.
@@ -129,6 +132,19 @@ func WriteTable(w io.Writer, c Corpus, results []Result) {
 			ratioCell(results, p, ToolWire, TargetWire),
 			ratioCell(results, p, ToolGetmail, TargetGetmail),
 			ratioCell(results, p, ToolFetchmail, TargetFetchmail))
+	}
+	// Where the time goes: a tool near the machine's capacity is bound by
+	// the CPU it shares with the server, not by waiting.
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| protocol | tool | CPU s (tool, of the median run) | machine busy |")
+	fmt.Fprintln(w, "|---|---|--:|--:|")
+	for _, p := range Protocols {
+		for _, tool := range Tools {
+			if r, ok := find(results, p, tool); ok {
+				m := r.median()
+				fmt.Fprintf(w, "| %s | %s | %.2f | %.0f %% |\n", p, tool, m.CPU.Seconds(), 100*m.Busy)
+			}
+		}
 	}
 }
 

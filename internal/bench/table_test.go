@@ -10,7 +10,7 @@ import (
 func samples(walls ...time.Duration) []Sample {
 	var s []Sample
 	for i, w := range walls {
-		s = append(s, Sample{Wall: w, MaxRSS: int64(i+1) * 10_000_000})
+		s = append(s, Sample{Wall: w, MaxRSS: int64(i+1) * 10_000_000, CPU: w / 2, Busy: float64(i+1) / 10})
 	}
 	return s
 }
@@ -59,6 +59,13 @@ func TestWriteTable(t *testing.T) {
 |---|--:|--:|--:|
 | IMAPS | 2.000 (misses by 1.43×) | 0.040 (meets) | – |
 | POP3S | – | – | – |
+
+| protocol | tool | CPU s (tool, of the median run) | machine busy |
+|---|---|--:|--:|
+| IMAPS | wire | 0.50 | 10 % |
+| IMAPS | mailtask | 1.00 | 20 % |
+| IMAPS | getmail6 | 25.00 | 10 % |
+| POP3S | wire | 0.50 | 10 % |
 `
 	if out.String() != want {
 		t.Errorf("table:\n%s\nwant:\n%s", out.String(), want)
