@@ -1,6 +1,7 @@
 package mailbox
 
 import (
+	"context"
 	"net"
 	"sync"
 	"time"
@@ -33,6 +34,18 @@ func (c *IdleConn) Arm(timeout time.Duration) {
 	c.timeout = timeout
 	c.mu.Unlock()
 	_ = c.Conn.SetDeadline(time.Now().Add(timeout))
+}
+
+// Guard bounds one operation: it arms c with timeout and closes it should
+// ctx end first (a cancelled run must not wait on a stalled server), until
+// release is called, which disarms it.
+func (c *IdleConn) Guard(ctx context.Context, timeout time.Duration) (release func()) {
+	c.Arm(timeout)
+	stop := context.AfterFunc(ctx, func() { c.Conn.Close() })
+	return func() {
+		stop()
+		c.Disarm()
+	}
 }
 
 // Disarm lets the connection wait for the server indefinitely.

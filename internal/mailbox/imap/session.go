@@ -92,12 +92,7 @@ func Dial(ctx context.Context, a *config.Account, cred auth.Credential) (*Sessio
 // connection is armed until the returned function is called, and closed if
 // ctx ends first so that nothing blocks past a cancellation.
 func (s *Session) guard(ctx context.Context) (release func()) {
-	s.conn.Arm(s.timeout)
-	stop := context.AfterFunc(ctx, func() { s.conn.Close() })
-	return func() {
-		stop()
-		s.conn.Disarm()
-	}
+	return s.conn.Guard(ctx, s.timeout)
 }
 
 // Select opens folder; EXAMINE when nothing will be changed. It checks up

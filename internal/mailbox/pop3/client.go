@@ -11,6 +11,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"mailtask/internal/mailbox"
 )
 
 // Options configure a connection.
@@ -29,7 +31,7 @@ type Options struct {
 // Client is one POP3 connection. It is not safe for concurrent use.
 type Client struct {
 	addr    string
-	dc      *deadlineConn
+	dc      *mailbox.IdleConn
 	conn    net.Conn // dc, or TLS over it
 	br      *bufio.Reader
 	bw      *bufio.Writer
@@ -77,7 +79,7 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 		return nil, fmt.Errorf("pop3: connect to %s: %w", addr, err)
 	}
 	c := &Client{addr: addr, timeout: opts.Timeout}
-	c.dc = &deadlineConn{Conn: raw, timeout: opts.Timeout}
+	c.dc = mailbox.NewIdleConn(raw)
 	c.setConn(c.dc)
 	if err := c.open(ctx, security, tlsConfig); err != nil {
 		_ = raw.Close()
@@ -98,7 +100,7 @@ func (c *Client) open(ctx context.Context, security string, tlsConfig *tls.Confi
 			return err
 		}
 	}
-	release := c.dc.bind(ctx)
+	release := c.dc.Guard(ctx, c.timeout)
 	_, err := c.readStatus("greeting")
 	release()
 	if err != nil {
@@ -131,7 +133,7 @@ func (c *Client) open(ctx context.Context, security string, tlsConfig *tls.Confi
 }
 
 func (c *Client) handshake(ctx context.Context, cfg *tls.Config) error {
-	release := c.dc.bind(ctx)
+	release := c.dc.Guard(ctx, c.timeout)
 	defer release()
 	tc := tls.Client(c.dc, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
@@ -151,7 +153,7 @@ func (c *Client) begin(ctx context.Context, cmd string) (release func(), err err
 	case c.body != nil:
 		return nil, fmt.Errorf("pop3 %s: %s: the body of %s must be read to the end or closed first", c.addr, cmd, c.body.cmd)
 	}
-	return c.dc.bind(ctx), nil
+	return c.dc.Guard(ctx, c.timeout), nil
 }
 
 // cmd sends line and reads a single-line reply, returning its text.
@@ -298,5 +300,5 @@ func (c *Client) Close() error {
 		return nil
 	}
 	c.closed = true
-	return c.dc.Conn.Close()
+	return c.dc.Close()
 }
