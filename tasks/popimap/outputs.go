@@ -118,6 +118,7 @@ type plan struct {
 	rel     string    // the folder below the destination
 	dir     *sink.Dir // nil on a dry run
 	names   []string  // the attachments' file names; none when attachments are not taken
+	types   []string  // their media types, sniffed (extract.File.Type) here rather than on the writer
 	staged  []*sink.Staged
 	err     error // the folder or the staging failed
 }
@@ -145,6 +146,7 @@ func (r *run) plan(m mailbox.Message, raw *spool, msg *extract.Message) *plan {
 	if r.out.cfg.TakesAttachments() {
 		for i, f := range p.files {
 			p.names = append(p.names, r.out.fileName.Expand(fileVars(p.vars, f.Name, i+1)))
+			p.types = append(p.types, f.Type())
 		}
 	}
 	if r.opts.DryRun {
@@ -197,7 +199,7 @@ func (r *run) take(m mailbox.Message, raw *spool, msg *extract.Message, p *plan)
 		if p.staged != nil {
 			s, p.staged[i] = p.staged[i], nil
 		}
-		if err := w.putStaged(kindAttachment, name, p.files[i].Type(), s); err != nil {
+		if err := w.putStaged(kindAttachment, name, p.types[i], s); err != nil {
 			return saved, err
 		}
 	}
