@@ -34,12 +34,24 @@ type fixture struct {
 
 // newFixture starts an IMAP server over implicit TLS and writes a config
 // with one task, "t", whose keys can be overridden by taskTOML lines.
-func newFixture(t *testing.T, opts testmail.IMAPOptions, taskTOML ...string) *fixture {
+// fixtureCA is a fixture's certificate authority, its folder, and the CA
+// certificate written there for the account's ca_file.
+func fixtureCA(t *testing.T) (ca *testmail.CA, dir, caFile string) {
 	t.Helper()
 	ca, err := testmail.NewCA()
 	if err != nil {
 		t.Fatal(err)
 	}
+	dir = t.TempDir()
+	if caFile, err = ca.WriteCertFile(dir); err != nil {
+		t.Fatal(err)
+	}
+	return ca, dir, caFile
+}
+
+func newFixture(t *testing.T, opts testmail.IMAPOptions, taskTOML ...string) *fixture {
+	t.Helper()
+	ca, dir, caFile := fixtureCA(t)
 	if opts.Username == "" {
 		opts.Username, opts.Password = testUser, testPassword
 	}
@@ -51,11 +63,6 @@ func newFixture(t *testing.T, opts testmail.IMAPOptions, taskTOML ...string) *fi
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	dir := t.TempDir()
-	caFile, err := ca.WriteCertFile(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	f := &fixture{t: t, srv: srv, protocol: config.ProtocolIMAP, caFile: caFile, dir: dir}
 	tls := "implicit"
 	if opts.StartTLS {
@@ -103,10 +110,7 @@ account = "a"
 // writes a config like newFixture's.
 func newPOP3Fixture(t *testing.T, opts testmail.POP3Options, msgs [][]byte, taskTOML ...string) *fixture {
 	t.Helper()
-	ca, err := testmail.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca, dir, caFile := fixtureCA(t)
 	opts.Username, opts.Password = testUser, testPassword
 	opts.TLS = ca.ServerTLS
 	srv, err := testmail.StartPOP3(opts, msgs...)
@@ -114,11 +118,6 @@ func newPOP3Fixture(t *testing.T, opts testmail.POP3Options, msgs [][]byte, task
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	dir := t.TempDir()
-	caFile, err := ca.WriteCertFile(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	f := &fixture{t: t, pop: srv, protocol: config.ProtocolPOP3, caFile: caFile, dir: dir}
 	f.writeConfig(srv.Addr(), "implicit", testPassword, taskTOML...)
 	return f
