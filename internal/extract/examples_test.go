@@ -34,7 +34,7 @@ func ExampleParse() {
 	}
 	fmt.Println(m.From, "-", m.Subject)
 	for _, f := range m.Files {
-		content, err := f.Bytes()
+		content, err := io.ReadAll(f.Open())
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -28,10 +28,3 @@ func (f File) Open() *io.SectionReader {
 	}
 	return io.NewSectionReader(f.content, 0, f.Size)
 }
-
-// Bytes reads the whole content into memory.
-func (f File) Bytes() ([]byte, error) {
-	b := make([]byte, f.Size)
-	_, err := io.ReadFull(f.Open(), b)
-	return b, err
-}

@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"io"
 	"strings"
 	"testing"
 )
@@ -64,7 +65,7 @@ func checkName(t *testing.T, name string) {
 // contentOf reads f's content.
 func contentOf(t testing.TB, f File) []byte {
 	t.Helper()
-	b, err := f.Bytes()
+	b, err := io.ReadAll(f.Open())
 	if err != nil {
 		t.Fatalf("reading %s: %v", f.Name, err)
 	}

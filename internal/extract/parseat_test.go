@@ -71,7 +71,7 @@ func TestParseAtReadError(t *testing.T) {
 		t.Fatalf("files %+v, want large.pdf of %d bytes", m.Files, len(content))
 	}
 	src.closed = true
-	if _, err := m.Files[0].Bytes(); !errors.Is(err, os.ErrClosed) {
+	if _, err := io.ReadAll(m.Files[0].Open()); !errors.Is(err, os.ErrClosed) {
 		t.Errorf("reading a file of a closed message: %v, want %v", err, os.ErrClosed)
 	}
 }
