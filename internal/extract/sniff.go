@@ -61,18 +61,13 @@ var aliases = map[string]string{
 	"application/x-dosexec":        "application/x-msdownload",
 }
 
-// Sniff returns the media type content's first bytes prove, or "" when
-// they prove none (text, or a format without a signature). Zip archives
-// are looked into to tell Office Open XML and OpenDocument files apart.
-func Sniff(content []byte) string {
-	return sniff(bytes.NewReader(content), int64(len(content)))
-}
-
 // sniffHead is how much of the content the signatures look at.
 const sniffHead = 64
 
-// sniff is Sniff of the size bytes in r, which it reads only the start of,
-// and for a zip archive its central directory.
+// sniff returns the media type the first of the size bytes in r prove,
+// or "" when they prove none (text, or a format without a signature). It
+// reads only their start, and for a zip archive its central directory, to
+// tell Office Open XML and OpenDocument files from a plain archive.
 func sniff(r io.ReaderAt, size int64) string {
 	head := make([]byte, min(size, sniffHead))
 	if _, err := r.ReadAt(head, 0); err != nil && err != io.EOF {
@@ -168,7 +163,7 @@ func (f File) Type() string {
 }
 
 // hasSignature reports whether content of type ctype always starts with
-// a signature Sniff knows.
+// a signature sniff knows.
 func hasSignature(ctype string) bool {
 	if _, ok := containers[ctype]; ok {
 		return true

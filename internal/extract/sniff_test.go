@@ -52,8 +52,8 @@ func TestSniff(t *testing.T) {
 		{"csv", []byte("a;b\n1;2\n"), ""},
 		{"empty", nil, ""},
 	} {
-		if got := Sniff(tc.content); got != tc.want {
-			t.Errorf("Sniff(%s) = %q, want %q", tc.name, got, tc.want)
+		if got := sniff(bytes.NewReader(tc.content), int64(len(tc.content))); got != tc.want {
+			t.Errorf("sniff(%s) = %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }
