@@ -16,25 +16,30 @@ import (
 // afterwards.
 //
 // The skeleton parses exactly like the message. enmime's boundary reader
-// decides at each CR and LF, and at every byte of the first read of a part
-// (at most 4,096 bytes, its bufio buffer), looking ahead at most the
-// boundary's length plus 6 bytes; only a "--" within the next five bytes
-// can make it stop, and reaching the end of input within the look-ahead
-// marks the part unclosed. Everywhere else it copies one byte and moves on.
-// So a run of bytes that starts past the first read of its part, with no
-// "--" in it, nor in the look-ahead after it, nor in the placeholder, is
-// copied through whatever replaces it, and every decision before and after
-// it is taken on the same bytes. The placeholder holds no "-", CR or LF and
-// never occurs in the message. The argument needs every boundary enmime
-// uses to be short (checked on scanShape's view and on enmime's). Should
-// enmime still see the structure differently from scanShape (a placeholder
-// not found in exactly one part's content), the message is parsed whole.
+// decides at each CR and LF, looking ahead at most the boundary's length
+// plus 6 bytes, and also at every other byte of the first read of an
+// entity (at most 4,096 bytes, its bufio buffer) — there only a "--" at
+// that byte or the next can make it stop, and reaching the end of input
+// within the look-ahead marks the part unclosed. Everywhere else it copies
+// one byte and moves on. So a run of bytes with no "--" in it, nor in the
+// look-ahead around it, nor in the placeholder, is copied through whatever
+// replaces it, first read or not, and every decision before and after it
+// is taken on the same bytes — with two exceptions, where the run must
+// start past the first read: the skeleton being shorter, bytes after the
+// run move into the first read of each multipart that encloses the leaf
+// and is itself a part (those bytes may hold "--"), and into the leaf's
+// own first read, where a body that ends near the end of input would be
+// taken for unclosed. The placeholder holds no "-", CR or LF and never
+// occurs in the message. The argument needs every boundary enmime uses to
+// be short (checked on scanShape's view and on enmime's). Should enmime
+// still see the structure differently from scanShape (a placeholder not
+// found in exactly one part's content), the message is parsed whole.
 // TestShapeMatchesEnmime and FuzzElide hold the two parses to equality.
 const (
 	elideMin      = 1 << 10    // smaller runs are not worth it
-	elideHead     = 4096 + 256 // bytes kept after a part's start: enmime's first read, and more than its look-ahead
-	elideTail     = 512        // bytes kept at a body's end: more than its look-ahead
-	elideBoundary = 200        // longest boundary for which elideHead and elideTail hold (RFC 2046: 70)
+	elideEdge     = 256        // bytes kept at each end of a body: more than the look-ahead
+	elideHead     = 4096 + 256 // bytes kept after an entity's start where needed: its first read, and more than the look-ahead
+	elideBoundary = 200        // longest boundary for which elideEdge and elideHead hold (RFC 2046: 70)
 )
 
 var elideMark = []byte("\x00mailtask elided ")
@@ -73,7 +78,13 @@ func elide(t *text, sh shape) ([]byte, []span) {
 	}
 	var out []span
 	for _, l := range sh.leaves {
-		s := span{max(l.body.start, l.part+elideHead), l.body.end - elideTail}
+		s := span{l.body.start + elideEdge, l.body.end - elideEdge}
+		if l.outer >= 0 {
+			s.start = max(s.start, l.outer+elideHead)
+		}
+		if t.size-l.body.end < elideEdge {
+			s.start = max(s.start, l.part+elideHead)
+		}
 		if s.end-s.start < elideMin {
 			continue
 		}

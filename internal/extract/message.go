@@ -46,6 +46,13 @@ func Parse(r io.Reader) (*Message, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading message: %w", err)
 	}
+	return ParseBytes(raw)
+}
+
+// ParseBytes parses the message held in raw, as Parse does, without
+// copying it: the Message and its Files may refer to raw, which must not
+// change while they are in use.
+func ParseBytes(raw []byte) (*Message, error) {
 	return parse(textOf(raw))
 }
 

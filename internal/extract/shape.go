@@ -35,6 +35,9 @@ type span struct{ start, end int }
 type leaf struct {
 	part int  // where its header starts
 	body span // its body, without the line break before the next boundary
+	// outer is where the innermost multipart holding the leaf starts, if
+	// that multipart is itself a part of another; -1 otherwise.
+	outer int
 }
 
 // scanShape walks the MIME structure of the message in one pass, looking only at
@@ -44,9 +47,10 @@ type leaf struct {
 // anything else, enmime does.
 func scanShape(t *text) (shape, error) {
 	var (
-		sh    shape
-		stack [][]byte // "--" + boundary of each open multipart, innermost last
-		pos   int      // start of the next entity's header
+		sh     shape
+		stack  [][]byte // "--" + boundary of each open multipart, innermost last
+		starts []int    // where each multipart on stack starts
+		pos    int      // start of the next entity's header
 	)
 	for {
 		ctype, body := scanHeader(t, pos)
@@ -56,6 +60,7 @@ func scanShape(t *text) (shape, error) {
 				return sh, fmt.Errorf("%w: multiparts nested more than %d deep", ErrUnparseable, maxDepth)
 			}
 			stack = append(stack, []byte("--"+b))
+			starts = append(starts[:len(stack)-1], pos)
 			sh.depth = max(sh.depth, len(stack))
 			sh.longestBoundary = max(sh.longestBoundary, len(b))
 			isLeaf = false
@@ -68,7 +73,11 @@ func scanShape(t *text) (shape, error) {
 				if i >= 0 {
 					end = trimNewline(t, body, i)
 				}
-				sh.leaves = append(sh.leaves, leaf{pos, span{body, end}})
+				outer := -1
+				if len(stack) > 1 {
+					outer = starts[len(stack)-1]
+				}
+				sh.leaves = append(sh.leaves, leaf{pos, span{body, end}, outer})
 				isLeaf = false
 			}
 			if i < 0 {

@@ -84,7 +84,22 @@ func oracleCorpus() []testmail.Fixture {
 	for i, s := range seedMessages() {
 		corpus = append(corpus, testmail.Fixture{Name: fmt.Sprintf("seed-%d", i), Raw: []byte(s)})
 	}
-	return corpus
+	return append(corpus, testmail.Fixture{Name: "delimiter-mid-line-after-nested-leaf", Raw: midLineDelimiter()})
+}
+
+// midLineDelimiter is a multipart inside a multipart whose first leaf is
+// large and whose second has a header line with the outer delimiter in
+// mid-line. enmime's outer boundary reader stops at such a delimiter only
+// within its first read of the inner multipart, which here ends inside the
+// large leaf; elide must not shorten that leaf so far that the header line
+// moves into the first read.
+func midLineDelimiter() []byte {
+	body := strings.Repeat(strings.Repeat("QUJD", 19)+"\r\n", 120) // 9,360 bytes, no "--"
+	return []byte(envelope + "Content-Type: multipart/mixed; boundary=\"OB\"\r\n\r\n" +
+		"--OB\r\nContent-Type: multipart/related; boundary=\"IB\"\r\n\r\n" +
+		"--IB\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" + body +
+		"--IB\r\nContent-Type: text/plain\r\nX-Note: a--OB b\r\n\r\nafter\r\n--IB--\r\n" +
+		"--OB\r\nContent-Type: text/plain\r\n\r\n" + strings.Repeat("last part, far from the end of input\r\n", 10) + "--OB--\r\n")
 }
 
 // TestShapeMatchesEnmime: scanShape sees the leaves enmime sees, and
@@ -179,6 +194,7 @@ func FuzzElide(f *testing.F) {
 			f.Add(fx.Raw)
 		}
 	}
+	f.Add(midLineDelimiter())
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		sh, err := scanShape(textOf(raw))
 		if err != nil {
