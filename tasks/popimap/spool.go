@@ -5,10 +5,13 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 
 	"mailtask/internal/extract"
 )
@@ -68,24 +71,50 @@ func (e errReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// spoolBuffers holds the memory of messages already written, for the next
+// ones: allocating it afresh for each message cost more CPU (zeroing, page
+// faults, garbage collection) than parsing them did.
+var spoolBuffers sync.Pool // of *[]byte, empty, at most spoolMemory+bytes.MinRead
+
+func spoolBuffer(size int64) []byte {
+	if p, _ := spoolBuffers.Get().(*[]byte); p != nil && int64(cap(*p)) >= size {
+		return *p
+	}
+	return make([]byte, 0, size)
+}
+
 // newSpool copies r into a spool, hashing it on the way. A failure to read
 // r is a *readError. sizeHint, the size the server announced, saves
 // growing the buffer step by step; it need not be exact.
 func newSpool(dir string, from io.Reader, sizeHint int64) (*spool, error) {
 	r := errReader{from}
 	h := sha256.New()
-	var buf bytes.Buffer
-	buf.Grow(int(min(max(sizeHint, 0), spoolMemory) + bytes.MinRead))
-	n, err := io.Copy(io.MultiWriter(&buf, h), io.LimitReader(r, spoolMemory+1))
-	if err != nil {
-		return nil, err
+	buf := spoolBuffer(min(max(sizeHint, 0), spoolMemory) + bytes.MinRead)
+	for len(buf) <= spoolMemory {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(len(buf), spoolMemory+bytes.MinRead-len(buf)))
+		}
+		n, err := r.Read(buf[len(buf):min(cap(buf), spoolMemory+1)])
+		h.Write(buf[len(buf) : len(buf)+n])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			s := &spool{mem: buf, size: int64(len(buf))}
+			h.Sum(s.sum[:0])
+			return s, nil
+		}
+		if err != nil {
+			releaseBuffer(buf)
+			return nil, err
+		}
 	}
-	s := &spool{size: n}
-	if n <= spoolMemory {
-		s.mem = buf.Bytes()
-		h.Sum(s.sum[:0])
-		return s, nil
-	}
+	s, err := spoolFile(dir, buf, r, h)
+	releaseBuffer(buf)
+	return s, err
+}
+
+// spoolFile is newSpool for a message larger than spoolMemory, of which
+// head has been read and hashed into h.
+func spoolFile(dir string, head []byte, r io.Reader, h hash.Hash) (*spool, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
@@ -93,15 +122,14 @@ func newSpool(dir string, from io.Reader, sizeHint int64) (*spool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	s.file = f
+	s := &spool{file: f, size: int64(len(head))}
 	// Unlinked at once on success: the open file stays usable and nothing
 	// is left behind whatever happens next. clearSpool covers a crash in
 	// between.
-	if _, err := f.Write(buf.Bytes()); err != nil {
+	if _, err := f.Write(head); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	buf = bytes.Buffer{}
 	rest, err := io.Copy(io.MultiWriter(f, h), r)
 	if err != nil {
 		s.Close()
@@ -114,6 +142,11 @@ func newSpool(dir string, from io.Reader, sizeHint int64) (*spool, error) {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
 	return s, nil
+}
+
+func releaseBuffer(b []byte) {
+	b = b[:0]
+	spoolBuffers.Put(&b)
 }
 
 // Reader reads the message from its start; readers may be used
@@ -130,14 +163,18 @@ func (s *spool) Reader() io.Reader {
 // the spool must stay open until then.
 func (s *spool) parse() (*extract.Message, error) {
 	if s.file == nil {
-		return extract.Parse(bytes.NewReader(s.mem))
+		return extract.ParseBytes(s.mem)
 	}
 	return extract.ParseAt(s.file, s.size)
 }
 
-// Close releases the spool.
+// Close releases the spool; what was parsed from it must no longer be
+// used.
 func (s *spool) Close() {
-	s.mem = nil
+	if s.mem != nil {
+		releaseBuffer(s.mem)
+		s.mem = nil
+	}
 	if s.file != nil {
 		name := s.file.Name()
 		s.file.Close()
