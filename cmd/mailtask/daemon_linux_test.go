@@ -351,8 +351,10 @@ func TestSIGTERMMidRunCommitsTheMessageInHandAndExits0(t *testing.T) {
 func TestSecondSignalExitsAtOnce(t *testing.T) {
 	m := startMailServer(t, true, 5)
 	dir := t.TempDir()
-	proc := startChild(t, "run", "--config", m.writeConfig(t, dir))
+	proc := startChild(t, "run", "--config", m.writeConfig(t, dir, `log_level = "debug"`))
 	m.waitFetching(t)
+	// The first batch is committed while the second is being fetched.
+	proc.waitLine(t, "batch committed", "messages=2")
 	proc.signal(t, syscall.SIGTERM)
 	proc.waitLine(t, "stop requested")
 	proc.signal(t, syscall.SIGINT)

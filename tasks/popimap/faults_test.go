@@ -230,8 +230,10 @@ func TestFaultsIMAPAfterAction(t *testing.T) {
 	d := dovecot.Start(t, dovecot.Options{Users: map[string]string{user: "pw-" + user}})
 	b := newFaultBed(t, d, user)
 	// STORE reaches the server, its reply never reaches mailtask: the
-	// action is pending in the state, and the re-run completes it.
-	err := b.faulted(t, config.ProtocolIMAP, testmail.Fault{Kind: testmail.FaultDrop, On: "UID STORE", After: 0}, faultBatch, `after = "seen"`)
+	// action is pending in the state, and the re-run completes it. The
+	// STORE of a batch is sent between later fetches, by when any number
+	// of batches may have been committed.
+	err := b.faulted(t, config.ProtocolIMAP, testmail.Fault{Kind: testmail.FaultDrop, On: "UID STORE", After: 0}, faultMessages, `after = "seen"`)
 	if err != nil && !mailbox.IsTransient(err) {
 		t.Errorf("a connection dropped during the after-action is not transient: %v", err)
 	}

@@ -6,20 +6,29 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 
 	"mailtask/internal/extract"
 	"mailtask/internal/mailbox"
 	"mailtask/internal/state"
 )
 
-// A batch flows in three stages so that the network, the CPU and the disk
+// Messages flow in three stages so that the network, the CPU and the disk
 // overlap: the session's Fetch spools each message as it arrives, up to
 // runtime.GOMAXPROCS workers parse those received, plan them and stage
 // their attachments (plan in outputs.go), and the run's own goroutine
 // names each message's files in message order, so that names given on
 // collision ("report (1).pdf") come out the same on every run.
+//
+// Batches overlap too: the run's goroutine commits a batch once its last
+// message is written, while the next batch is already arriving. The
+// session belongs to the fetching goroutine, so it carries out the
+// after-actions of the batches committed so far between two fetches, and
+// the run's goroutine those left at the end. Until then they are pending
+// in the state, as they would be after a crash.
 
-// job is one received message on its way through the stages.
+// job is one received message on its way through the stages, or the end
+// of a batch.
 type job struct {
 	m     mailbox.Message
 	raw   *spool
@@ -29,6 +38,9 @@ type job struct {
 	parsed *extract.Message
 	err    error // unparseable
 	plan   *plan // for a message parsed
+	// batchEnd marks no message but the end of a batch fetched whole: the
+	// messages before it since the last mark are to be committed.
+	batchEnd bool
 }
 
 func (r *run) prepare(j *job) {
@@ -47,7 +59,15 @@ func (j *job) release() {
 	if j.plan != nil {
 		j.plan.discard()
 	}
-	j.raw.Close()
+	if j.raw != nil {
+		j.raw.Close()
+	}
+}
+
+func batchEnd() *job {
+	j := &job{batchEnd: true, ready: make(chan struct{})}
+	close(j.ready)
+	return j
 }
 
 // delivered is one message a batch has processed, for the commit.
@@ -57,23 +77,97 @@ type delivered struct {
 	fp  state.Fingerprint
 }
 
-// receive fetches msgs and writes their files, returning the messages
-// processed. It stops early, without error, when the run is asked to
-// stop; the messages received until then are processed.
-func (r *run) receive(ctx context.Context, msgs []mailbox.Message) ([]delivered, error) {
+// receive fetches msgs, batch by batch, writes their files and commits
+// them. It stops early, without error, when the run is asked to stop; the
+// messages received until then are committed.
+func (r *run) receive(ctx context.Context, msgs []mailbox.Message) error {
 	workers := runtime.GOMAXPROCS(0)
 	fetchCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// order bounds the messages received and not yet written: each may
 	// hold up to spoolMemory.
 	order := make(chan *job, 2*workers)
-	parsers := make(chan struct{}, workers)
+	batches := slices.Collect(slices.Chunk(msgs, r.opts.Task.BatchSize))
+	due := make(chan dueActions, len(batches)) // never blocks the committer
 	var fetchErr error
-	seen := r.sum.Seen
 	go func() {
 		defer close(order)
-		fetchErr = r.sess.Fetch(fetchCtx, msgs, func(m mailbox.Message, body io.Reader) error {
-			if err := fetchCtx.Err(); err != nil {
+		fetchErr = r.fetchBatches(fetchCtx, batches, order, due)
+	}()
+
+	var (
+		got []delivered
+		err error
+	)
+	for j := range order {
+		<-j.ready
+		if err == nil {
+			err = ctx.Err() // cancelled: the batch is abandoned, write no more
+		}
+		switch {
+		case err != nil:
+		case j.batchEnd:
+			err = r.commitBatch(ctx, got, due)
+			got = nil
+		default:
+			var out outcome
+			if out, err = r.message(j); err == nil {
+				r.bytes += j.raw.size
+				r.done++
+				r.report()
+				got = append(got, delivered{j.m, out, state.FingerprintOf(j.raw.sum)})
+			}
+		}
+		if err != nil {
+			cancel() // nothing more is written; let Fetch end
+		}
+		j.release()
+	}
+	if err != nil {
+		return err
+	}
+	if errors.Is(fetchErr, errStopped) {
+		r.sum.Stopped = true
+	} else if fetchErr != nil {
+		return fetchErr
+	}
+	return r.applyDue(ctx, due)
+}
+
+// dueActions are the after-actions of one committed batch.
+type dueActions struct{ taken, failed []mailbox.Message }
+
+// applyDue carries out the after-actions committed and not yet carried
+// out.
+func (r *run) applyDue(ctx context.Context, due <-chan dueActions) error {
+	for {
+		select {
+		case a := <-due:
+			if err := r.applyAfter(ctx, a.taken, a.failed); err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+	}
+}
+
+// fetchBatches fetches the batches in turn into order, each followed by
+// its end mark, and carries out between two the after-actions due.
+func (r *run) fetchBatches(ctx context.Context, batches [][]mailbox.Message, order chan<- *job, due <-chan dueActions) error {
+	parsers := make(chan struct{}, runtime.GOMAXPROCS(0))
+	seen := r.sum.Seen
+	for i, batch := range batches {
+		if i > 0 {
+			if r.stopRequested() {
+				return errStopped
+			}
+			if err := r.applyDue(ctx, due); err != nil {
+				return err
+			}
+		}
+		err := r.sess.Fetch(ctx, batch, func(m mailbox.Message, body io.Reader) error {
+			if err := ctx.Err(); err != nil {
 				return err // the writer failed
 			}
 			raw, err := newSpool(r.spoolDir, body, m.Size)
@@ -91,10 +185,10 @@ func (r *run) receive(ctx context.Context, msgs []mailbox.Message) ([]delivered,
 			}()
 			select {
 			case order <- j:
-			case <-fetchCtx.Done():
+			case <-ctx.Done():
 				<-j.ready
 				j.release()
-				return fetchCtx.Err()
+				return ctx.Err()
 			}
 			r.fetched++
 			if r.fetched < seen && r.stopRequested() {
@@ -102,36 +196,17 @@ func (r *run) receive(ctx context.Context, msgs []mailbox.Message) ([]delivered,
 			}
 			return nil
 		})
-	}()
-
-	var (
-		got []delivered
-		err error
-	)
-	for j := range order {
-		<-j.ready
-		if err == nil {
-			err = ctx.Err() // cancelled: the batch is abandoned, write no more
+		if err != nil && !errors.Is(err, errStopped) {
+			return err // what this batch received is written, not committed
 		}
-		if err == nil {
-			var out outcome
-			if out, err = r.message(j); err != nil {
-				cancel() // nothing more is written; let Fetch end
-			} else {
-				r.bytes += j.raw.size
-				r.done++
-				r.report()
-				got = append(got, delivered{j.m, out, state.FingerprintOf(j.raw.sum)})
-			}
+		select {
+		case order <- batchEnd():
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		j.release()
+		if err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	if errors.Is(fetchErr, errStopped) {
-		r.sum.Stopped = true
-		return got, nil // what was processed is committed
-	}
-	return got, fetchErr
+	return nil
 }

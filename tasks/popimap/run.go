@@ -228,31 +228,31 @@ func (r *run) ingest(ctx context.Context) error {
 	}
 	r.sum.Seen = refused + len(msgs)
 	r.report()
-	for start := 0; start < len(msgs); start += task.BatchSize {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if r.stopping() {
+	if len(msgs) == 0 {
+		if r.opts.DryRun {
 			return nil
 		}
-		batch := msgs[start:min(start+task.BatchSize, len(msgs))]
-		if err := r.batch(ctx, batch); err != nil {
-			return err
-		}
-	}
-	if !r.opts.DryRun && len(msgs) == 0 {
 		// New may have learned of vanished UIDs; keep that.
 		return r.st.Save()
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if r.stopping() {
+		return nil
+	}
+	if err := r.receive(ctx, msgs); err != nil {
+		return err
 	}
 	return r.heldBack()
 }
 
-// batch fetches, writes and commits one batch of messages, then applies
-// the after-action to those taken.
-func (r *run) batch(ctx context.Context, msgs []mailbox.Message) error {
-	got, err := r.receive(ctx, msgs)
-	if err != nil || r.opts.DryRun {
-		return err
+// commitBatch runs the hooks of a batch written and commits it; its
+// after-actions are then due, to be carried out by whoever has the
+// session next.
+func (r *run) commitBatch(ctx context.Context, got []delivered, due chan<- dueActions) error {
+	if r.opts.DryRun {
+		return nil
 	}
 	held, err := r.runHooks(ctx)
 	if err != nil {
@@ -286,7 +286,9 @@ func (r *run) batch(ctx context.Context, msgs []mailbox.Message) error {
 	if err := r.commit(processed, taken, failed, fingerprints); err != nil {
 		return err
 	}
-	return r.applyAfter(ctx, taken, failed)
+	r.log.Debug("batch committed", "messages", len(processed))
+	due <- dueActions{taken, failed}
+	return nil
 }
 
 // applyAfter carries out the after-action on the messages taken and the
