@@ -56,6 +56,9 @@ type Dir struct {
 	tree *tree
 	// spares keeps a file created ahead for the next Put.
 	spares spares
+	// flushes is set when the destination's Flush makes content staged
+	// here durable, so that Stage need not fsync it (flush.go).
+	flushes bool
 }
 
 // Open creates path (with parents, mode 0755) if it is missing, opens it for
@@ -73,6 +76,7 @@ func Open(path, owner string) (*Dir, error) {
 	}
 	d := &Dir{path: path, root: root}
 	d.tree = &tree{top: d, subs: map[string]*Dir{}, tag: ownerTag(owner)}
+	d.flushes = canFlush(root, root)
 	if err := d.removeTemps(); err != nil {
 		root.Close()
 		return nil, err

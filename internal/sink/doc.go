@@ -2,9 +2,10 @@
 // destination folder so that they are durable, never overwrite anything, and
 // can never land outside that folder.
 //
-// Every file is written to a temporary name inside the destination, fsynced,
-// then hard-linked to its final name, which fails instead of replacing an
-// existing entry. A partially written file therefore never appears under a
+// Every file is written to a temporary name inside the destination, made
+// durable (fsynced, or, where the filesystem can sync as a whole, covered
+// by one Flush for many files: flush.go), then hard-linked to its final
+// name, which fails instead of replacing an existing entry. A partially written file therefore never appears under a
 // final name, and a crash leaves at most a temporary file that the next Open
 // of the same owner (a task) removes; temporary files of other owners sharing
 // the destination are left alone, as they may be content staged a moment
@@ -18,9 +19,9 @@
 // All access goes through an os.Root, so neither "..", an absolute name, nor a
 // symlink planted in the destination can redirect a write elsewhere.
 //
-// Writing and fsyncing can also be done ahead (Stage), on as many
-// goroutines as there are files, and the naming later (PutStaged), in the
-// order that keeps collision suffixes stable.
+// Writing can also be done ahead (Stage), on as many goroutines as there
+// are files, and the naming later (PutStaged), in the order that keeps
+// collision suffixes stable.
 //
 // Files may go into folders below the destination (Folder), created on
 // demand and made durable by the same Sync. PutWith applies the task's

@@ -47,25 +47,35 @@ func (d *Dir) PutWith(name string, content io.Reader, p Policy) (Stored, error) 
 	return d.PutStaged(name, s, p)
 }
 
-// Staged is content written into a folder and made durable, under no name
-// yet. Writing and fsyncing is the slow part of a Put and may run on many
-// goroutines at once; PutStaged then only names the content, which callers
-// wanting stable names do in order.
+// Staged is content written into a folder, under no name yet. Writing is
+// the slow part of a Put and may run on many goroutines at once;
+// PutStaged then only names the content, which callers wanting stable
+// names do in order.
 type Staged struct {
 	d   *Dir
 	tmp string
 	st  Stored
+	seq uint64 // the destination's count of Stages when this one was done; 0 if fsynced
 }
 
-// Stage writes content into d under a temporary name and fsyncs it. The
-// Staged is given a name by PutStaged, or released by Discard; a crash
-// in between leaves a temporary file the next Open removes.
+// Stage writes content into d under a temporary name. The Staged is given
+// a name by PutStaged, or released by Discard; a crash in between leaves a
+// temporary file the next Open removes.
+//
+// The content is durable before PutStaged gives it its name: Stage fsyncs
+// it, or, where the destination's filesystem can flush everything at once
+// (flush.go), the next Flush covers it, and PutStaged fsyncs whatever no
+// Flush has covered.
 func (d *Dir) Stage(content io.Reader) (*Staged, error) {
 	tmp, st, err := d.writeTemp(content)
 	if err != nil {
 		return nil, err
 	}
-	return &Staged{d: d, tmp: tmp, st: st}, nil
+	s := &Staged{d: d, tmp: tmp, st: st}
+	if d.flushes {
+		s.seq = d.tree.staged.Add(1)
+	}
+	return s, nil
 }
 
 // Discard removes content staged and not put.
@@ -84,6 +94,9 @@ func (d *Dir) PutStaged(name string, s *Staged, p Policy) (Stored, error) {
 		return Stored{}, fmt.Errorf("write %q in %s: content staged in %s", name, d.path, s.d.path)
 	}
 	if err := checkName(name); err != nil {
+		return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
+	}
+	if err := s.makeDurable(); err != nil {
 		return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
 	}
 	tmp, st := s.tmp, s.st

@@ -86,7 +86,8 @@ func (d *Dir) place(tmp, cand string) error {
 	return d.root.Rename(tmp, cand)
 }
 
-// writeTemp streams content into a new temporary file, fsyncs it, and
+// writeTemp streams content into a new temporary file, fsyncs it unless
+// a flush of the whole filesystem is to make it durable (Flush), and
 // returns its name with the size and hash of what was written. On failure
 // nothing is left behind.
 func (d *Dir) writeTemp(content io.Reader) (string, Stored, error) {
@@ -98,7 +99,7 @@ func (d *Dir) writeTemp(content io.Reader) (string, Stored, error) {
 	if err != nil {
 		return "", Stored{}, cause(err)
 	}
-	st, err := fill(f, content)
+	st, err := fill(f, content, !d.flushes)
 	if cerr := f.Close(); err == nil {
 		err = cause(cerr)
 	}
@@ -109,8 +110,8 @@ func (d *Dir) writeTemp(content io.Reader) (string, Stored, error) {
 	return tmp, st, nil
 }
 
-// fill copies content into f and fsyncs it, hashing on the way.
-func fill(f *os.File, content io.Reader) (Stored, error) {
+// fill copies content into f, hashing on the way, and fsyncs it if sync.
+func fill(f *os.File, content io.Reader, sync bool) (Stored, error) {
 	var st Stored
 	h := sha256.New()
 	src := &readErrReader{r: content}
@@ -121,8 +122,10 @@ func fill(f *os.File, content io.Reader) (Stored, error) {
 	if err != nil {
 		return st, cause(err)
 	}
-	if err := f.Sync(); err != nil {
-		return st, cause(err)
+	if sync {
+		if err := f.Sync(); err != nil {
+			return st, cause(err)
+		}
 	}
 	st.Size = n
 	h.Sum(st.SHA256[:0])

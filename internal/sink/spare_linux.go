@@ -16,7 +16,7 @@ import (
 // do not run in parallel. So a folder that takes several files keeps a few
 // anonymous files (O_TMPFILE) created ahead by goroutines, which overlaps
 // that cost with the writer's fsyncs. An anonymous file has no name until
-// writeTemp has filled and fsynced it and linked it under a temporary name,
+// writeTemp has filled (and fsynced) it and linked it under a temporary name,
 // so from there on a Put is exactly what it was, and a crash leaves
 // nothing behind.
 
@@ -139,7 +139,7 @@ func (d *Dir) stopSpares() {
 }
 
 // writeSpare is writeTemp into a spare, if the folder has one ready: it
-// fills and fsyncs the spare and only then gives it a temporary name.
+// fills the spare and only then gives it a temporary name.
 func (d *Dir) writeSpare(content io.Reader) (tmp string, st Stored, ok bool, err error) {
 	f := d.spare()
 	if f == nil {
@@ -149,10 +149,11 @@ func (d *Dir) writeSpare(content io.Reader) (tmp string, st Stored, ok bool, err
 	return tmp, st, true, err
 }
 
-// fillSpare fills the spare f, fsyncs it, names it and closes it.
+// fillSpare fills the spare f, fsyncs it unless Flush is to, names it and
+// closes it.
 func (d *Dir) fillSpare(f *os.File, content io.Reader) (string, Stored, error) {
 	defer f.Close()
-	st, err := fill(f, content)
+	st, err := fill(f, content, !d.flushes)
 	if err != nil {
 		return "", Stored{}, err
 	}

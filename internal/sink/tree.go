@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // tree is what a destination and the folders opened below it share: the
@@ -23,6 +24,10 @@ type tree struct {
 	subs    map[string]*Dir
 	created []string // rel paths
 	index   *index
+
+	// staged counts the Stages that left their content to Flush; flushed
+	// is the count the last Flush covered.
+	staged, flushed atomic.Uint64
 }
 
 // Folder returns the folder rel below d, a slash-separated path of single
@@ -65,6 +70,7 @@ func (d *Dir) Folder(rel string) (*Dir, error) {
 		return nil, fmt.Errorf("open folder %q in %s: %w", full, top.path, cause(err))
 	}
 	sub := &Dir{path: filepath.Join(top.path, filepath.FromSlash(full)), root: root, rel: full, tree: t}
+	sub.flushes = top.flushes && canFlush(root, top.root)
 	if err := sub.removeTemps(); err != nil {
 		root.Close()
 		return nil, err

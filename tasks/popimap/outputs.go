@@ -108,8 +108,9 @@ type metadata struct {
 // plan is what take will do with a parsed message, decided on a parse
 // worker: the attachments it keeps, their names, the folder, and whether
 // the rules match. The attachments' content is staged in the folder there
-// too (written and fsynced, under no name yet), so that the writer, which
-// names files in message order, does not wait for each fsync in turn.
+// too (written, under no name yet), so that the writer, which names files
+// in message order, only names them, once one Flush has made the content
+// of many durable.
 type plan struct {
 	files   []extract.File
 	matched bool

@@ -18,7 +18,10 @@ import (
 // runtime.GOMAXPROCS workers parse those received, plan them and stage
 // their attachments (plan in outputs.go), and the run's own goroutine
 // names each message's files in message order, so that names given on
-// collision ("report (1).pdf") come out the same on every run.
+// collision ("report (1).pdf") come out the same on every run. It names
+// them once the content staged for them is durable: it holds the messages
+// of a batch until the batch ends (or they hold waitingMemory), makes all
+// their content durable with one sink Flush, and only then names it.
 //
 // Batches overlap too: the run's goroutine commits a batch once its last
 // message is written, while the next batch is already arriving. The
@@ -47,10 +50,16 @@ func (r *run) prepare(j *job) {
 	defer close(j.ready)
 	if r.ledger.Has(state.FingerprintOf(j.raw.sum)) {
 		j.known = true
+		j.raw.Close()
 		return
 	}
 	if j.parsed, j.err = j.raw.parse(); j.err == nil {
 		j.plan = r.plan(j.m, j.raw, j.parsed)
+		// The attachments are staged now; only the .eml output still
+		// reads the message, and it waits in memory for its batch.
+		if !r.out.cfg.EML || !j.plan.matched || r.opts.DryRun {
+			j.raw.Close()
+		}
 	}
 }
 
@@ -96,32 +105,40 @@ func (r *run) receive(ctx context.Context, msgs []mailbox.Message) error {
 	}()
 
 	var (
-		got []delivered
-		err error
+		waiting []*job // parsed and staged, not yet written
+		held    int64  // bytes of message the waiting jobs hold in memory
+		got     []delivered
+		err     error
 	)
 	for j := range order {
 		<-j.ready
 		if err == nil {
 			err = ctx.Err() // cancelled: the batch is abandoned, write no more
 		}
-		switch {
-		case err != nil:
-		case j.batchEnd:
+		if err != nil {
+			j.release()
+			continue
+		}
+		if !j.batchEnd {
+			waiting = append(waiting, j)
+			if held += j.raw.inMemory(); held < waitingMemory {
+				continue
+			}
+		}
+		var written []delivered
+		written, err = r.write(ctx, waiting)
+		got = append(got, written...)
+		waiting, held = nil, 0
+		if err == nil && j.batchEnd {
 			err = r.commitBatch(ctx, got, due)
 			got = nil
-		default:
-			var out outcome
-			if out, err = r.message(j); err == nil {
-				r.bytes += j.raw.size
-				r.done++
-				r.report()
-				got = append(got, delivered{j.m, out, state.FingerprintOf(j.raw.sum)})
-			}
 		}
 		if err != nil {
 			cancel() // nothing more is written; let Fetch end
 		}
-		j.release()
+	}
+	for _, j := range waiting {
+		j.release() // abandoned
 	}
 	if err != nil {
 		return err
@@ -132,6 +149,43 @@ func (r *run) receive(ctx context.Context, msgs []mailbox.Message) error {
 		return fetchErr
 	}
 	return r.applyDue(ctx, due)
+}
+
+// waitingMemory bounds the memory held by messages staged and waiting to
+// be written; past it they are written before the batch ends.
+const waitingMemory = 4 * spoolMemory
+
+// write names the files of the jobs, in order, once one Flush has made
+// the content they staged durable, and releases them.
+func (r *run) write(ctx context.Context, jobs []*job) ([]delivered, error) {
+	defer func() {
+		for _, j := range jobs {
+			j.release()
+		}
+	}()
+	if len(jobs) == 0 {
+		return nil, nil
+	}
+	if r.dest != nil {
+		if err := r.dest.Flush(); err != nil {
+			return nil, fmt.Errorf("task %q: %w", r.opts.Task.Name, err)
+		}
+	}
+	var got []delivered
+	for _, j := range jobs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		out, err := r.message(j)
+		if err != nil {
+			return nil, err
+		}
+		r.bytes += j.raw.size
+		r.done++
+		r.report()
+		got = append(got, delivered{j.m, out, state.FingerprintOf(j.raw.sum)})
+	}
+	return got, nil
 }
 
 // dueActions are the after-actions of one committed batch.

@@ -168,6 +168,9 @@ func (s *spool) parse() (*extract.Message, error) {
 	return extract.ParseAt(s.file, s.size)
 }
 
+// inMemory is how many bytes of memory the spool holds.
+func (s *spool) inMemory() int64 { return int64(len(s.mem)) }
+
 // Close releases the spool; what was parsed from it must no longer be
 // used.
 func (s *spool) Close() {

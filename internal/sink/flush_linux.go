@@ -1,0 +1,75 @@
+package sink
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Filesystems whose syncfs writes back and reports like an fsync of each
+// file (statfs f_type).
+var flushingFilesystems = map[int64]bool{
+	unix.EXT4_SUPER_MAGIC:  true, // also ext2 and ext3
+	unix.XFS_SUPER_MAGIC:   true,
+	unix.BTRFS_SUPER_MAGIC: true,
+}
+
+// canFlush reports whether the filesystem holding root can make
+// everything durable at once, errors included (before Linux 5.8 syncfs did
+// not report write-back errors), and is the one holding top: a folder may
+// be another filesystem mounted below the destination.
+func canFlush(root, top *os.Root) bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil || !kernelAtLeast(unix.ByteSliceToString(u.Release[:]), 5, 8) {
+		return false
+	}
+	f, err := root.Open(".")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var st unix.Statfs_t
+	if unix.Fstatfs(int(f.Fd()), &st) != nil || !flushingFilesystems[int64(st.Type)] {
+		return false
+	}
+	return root == top || sameFilesystem(root, top)
+}
+
+func sameFilesystem(a, b *os.Root) bool {
+	fa, err1 := a.Stat(".")
+	fb, err2 := b.Stat(".")
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	sa, ok1 := fa.Sys().(*syscall.Stat_t)
+	sb, ok2 := fb.Sys().(*syscall.Stat_t)
+	return ok1 && ok2 && sa.Dev == sb.Dev
+}
+
+// kernelAtLeast reports whether a kernel release ("6.1.0-18-amd64") is
+// major.minor or later.
+func kernelAtLeast(release string, major, minor int) bool {
+	parts := strings.SplitN(release, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	maj, err1 := strconv.Atoi(parts[0])
+	digits := strings.IndexFunc(parts[1]+".", func(r rune) bool { return r < '0' || r > '9' })
+	mnr, err2 := strconv.Atoi(parts[1][:digits])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return maj > major || maj == major && mnr >= minor
+}
+
+func syncFilesystem(root *os.Root) error {
+	f, err := root.Open(".")
+	if err != nil {
+		return cause(err)
+	}
+	defer f.Close()
+	return unix.Syncfs(int(f.Fd()))
+}
