@@ -37,9 +37,9 @@ import (
 // TestShapeMatchesEnmime and FuzzElide hold the two parses to equality.
 const (
 	elideMin      = 1 << 10    // smaller runs are not worth it
-	elideEdge     = 256        // bytes kept at each end of a body: more than the look-ahead
+	elideLook     = 8          // kept at each end of a body with the longest boundary's length: more than the look-ahead (boundary + 6)
 	elideHead     = 4096 + 256 // bytes kept after an entity's start where needed: its first read, and more than the look-ahead
-	elideBoundary = 200        // longest boundary for which elideEdge and elideHead hold (RFC 2046: 70)
+	elideBoundary = 200        // longest boundary for which elideHead holds (RFC 2046: 70)
 )
 
 var elideMark = []byte("\x00mailtask elided ")
@@ -76,13 +76,14 @@ func elide(t *text, sh shape) ([]byte, []span) {
 	if sh.longestBoundary > elideBoundary || t.index(0, elideMark) >= 0 {
 		return nil, nil
 	}
+	edge := sh.longestBoundary + elideLook
 	var out []span
 	for _, l := range sh.leaves {
-		s := span{l.body.start + elideEdge, l.body.end - elideEdge}
+		s := span{l.body.start + edge, l.body.end - edge}
 		if l.outer >= 0 {
 			s.start = max(s.start, l.outer+elideHead)
 		}
-		if t.size-l.body.end < elideEdge {
+		if t.size-l.body.end < edge {
 			s.start = max(s.start, l.part+elideHead)
 		}
 		if s.end-s.start < elideMin {
