@@ -18,6 +18,8 @@ type dotReader struct {
 	done      bool
 }
 
+var lineEnd, lineEndDot = []byte("\r\n"), []byte("\r\n.")
+
 func newDotReader(br *bufio.Reader) *dotReader {
 	return &dotReader{br: br, lineStart: true}
 }
@@ -46,9 +48,17 @@ func (d *dotReader) Read(p []byte) (int, error) {
 			}
 		}
 		buf, _ := d.br.Peek(min(d.br.Buffered(), len(p)-n))
-		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
-			buf = buf[:i+1]
-			d.lineStart = i > 0 && buf[i-1] == '\r' || i == 0 && d.prevCR
+		switch {
+		case d.prevCR && buf[0] == '\n':
+			buf, d.lineStart = buf[:1], true
+		default:
+			// Everything up to the next line that starts with a dot is
+			// data; only there is there anything to undo.
+			if i := bytes.Index(buf, lineEndDot); i >= 0 {
+				buf, d.lineStart = buf[:i+2], true
+			} else {
+				d.lineStart = bytes.HasSuffix(buf, lineEnd)
+			}
 		}
 		n += copy(p[n:], buf)
 		d.prevCR = buf[len(buf)-1] == '\r'
