@@ -42,6 +42,11 @@ type Client struct {
 	broken error
 	body   *bodyReader // an unfinished RETR or TOP
 	closed bool
+	// pipelining is set when the server's CAPA lists PIPELINING (RFC
+	// 2449); ahead holds the commands then sent before their turn, whose
+	// replies are still to come (pipeline.go).
+	pipelining bool
+	ahead      []string
 }
 
 // Dial connects to addr (host:port), reads the greeting and, with
@@ -168,7 +173,7 @@ func (c *Client) cmdShown(ctx context.Context, line, shown string) (string, erro
 		return "", err
 	}
 	defer release()
-	err = c.send(line)
+	err = c.turn(line)
 	var text string
 	if err == nil {
 		text, err = c.readStatus(shown)

@@ -24,6 +24,7 @@ func (c *Client) Capabilities(ctx context.Context) (map[string][]string, error) 
 	if errors.As(err, &se) {
 		return caps, nil
 	}
+	_, c.pipelining = caps["PIPELINING"]
 	return caps, err
 }
 
@@ -147,7 +148,7 @@ func (c *Client) multiline(ctx context.Context, cmd string, each func(line []byt
 		return err
 	}
 	defer release()
-	err = c.send(cmd)
+	err = c.turn(cmd)
 	if err == nil {
 		_, err = c.readStatus(cmd)
 	}

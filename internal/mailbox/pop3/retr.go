@@ -16,8 +16,10 @@ func (c *Client) Retr(ctx context.Context, num int) (io.ReadCloser, error) {
 	if err := checkNum(num); err != nil {
 		return nil, err
 	}
-	return c.stream(ctx, "RETR "+strconv.Itoa(num))
+	return c.stream(ctx, retrCommand(num))
 }
+
+func retrCommand(num int) string { return "RETR " + strconv.Itoa(num) }
 
 // Top streams the header of message num, the blank line after it and the
 // first lines lines of its body, like Retr.
@@ -28,15 +30,17 @@ func (c *Client) Top(ctx context.Context, num, lines int) (io.ReadCloser, error)
 	if lines < 0 {
 		return nil, fmt.Errorf("pop3: TOP line count %d is negative", lines)
 	}
-	return c.stream(ctx, "TOP "+strconv.Itoa(num)+" "+strconv.Itoa(lines))
+	return c.stream(ctx, topCommand(num, lines))
 }
+
+func topCommand(num, lines int) string { return "TOP " + strconv.Itoa(num) + " " + strconv.Itoa(lines) }
 
 func (c *Client) stream(ctx context.Context, cmd string) (io.ReadCloser, error) {
 	release, err := c.begin(ctx, cmd)
 	if err != nil {
 		return nil, err
 	}
-	err = c.send(cmd)
+	err = c.turn(cmd)
 	if err == nil {
 		_, err = c.readStatus(cmd)
 	}

@@ -183,18 +183,39 @@ func headerKey(header []byte, size int64) string {
 
 // Fetch retrieves each message with RETR, streamed and dot-unstuffed.
 func (s *Session) Fetch(ctx context.Context, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error) error {
-	return s.fetch(ctx, msgs, deliver, s.c.Retr)
+	return s.fetch(ctx, msgs, deliver, retrCommand)
 }
 
 // FetchHeaders retrieves each message's header with TOP n 0.
 func (s *Session) FetchHeaders(ctx context.Context, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error) error {
-	return s.fetch(ctx, msgs, deliver, func(ctx context.Context, num int) (io.ReadCloser, error) { return s.c.Top(ctx, num, 0) })
+	return s.fetch(ctx, msgs, deliver, func(num int) string { return topCommand(num, 0) })
 }
 
-func (s *Session) fetch(ctx context.Context, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error,
-	retrieve func(ctx context.Context, num int) (io.ReadCloser, error)) error {
-	for _, m := range msgs {
-		body, err := retrieve(ctx, m.Num)
+// What is sent ahead (pipeline.go) is what must be read and discarded
+// should the caller stop early: a few messages, and not much of them.
+const (
+	aheadMessages = 8
+	aheadBytes    = 1 << 20
+)
+
+func (s *Session) fetch(ctx context.Context, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error, command func(num int) string) error {
+	sent, inFlight := 0, int64(0) // msgs[i:sent] are sent, of inFlight bytes
+	for i, m := range msgs {
+		for s.c.Pipelining() && sent < len(msgs) &&
+			(sent == i || sent-i < aheadMessages && inFlight+msgs[sent].Size <= aheadBytes) {
+			if err := checkNum(msgs[sent].Num); err != nil {
+				return err
+			}
+			if err := s.c.sendAhead(ctx, command(msgs[sent].Num)); err != nil {
+				return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("%s: %w", msgs[sent].Key(), err), Transient: s.c.broken != nil}
+			}
+			inFlight += msgs[sent].Size
+			sent++
+		}
+		if err := checkNum(m.Num); err != nil {
+			return err
+		}
+		body, err := s.c.stream(ctx, command(m.Num))
 		if err != nil {
 			return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("%s: %w", m.Key(), err), Transient: s.c.broken != nil}
 		}
@@ -202,6 +223,7 @@ func (s *Session) fetch(ctx context.Context, msgs []mailbox.Message, deliver fun
 		if cerr := body.Close(); err == nil && cerr != nil {
 			err = &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("%s: %w", m.Key(), cerr), Transient: true}
 		}
+		inFlight -= m.Size
 		if err != nil {
 			return err
 		}
