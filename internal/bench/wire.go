@@ -79,8 +79,9 @@ func WireIMAP(ctx context.Context, addr string, conf *tls.Config, user, pass str
 	return f, nil
 }
 
-// WirePOP3 logs in over implicit TLS and retrieves every message with one
-// RETR after the other, as a simple client does.
+// WirePOP3 logs in over implicit TLS and retrieves every message, all the
+// RETRs sent at once (Dovecot allows pipelining), so that no message waits
+// on a round trip: the fastest a client can go.
 func WirePOP3(ctx context.Context, addr string, conf *tls.Config, user, pass string) (Fetched, error) {
 	c, err := dialWire(ctx, addr, conf)
 	if err != nil {
@@ -105,9 +106,21 @@ func WirePOP3(ctx context.Context, addr string, conf *tls.Config, user, pass str
 	if _, err := fmt.Sscanf(stat, "+OK %d", &count); err != nil {
 		return f, fmt.Errorf("POP3 STAT: %q", stat)
 	}
+	// A goroutine writes the commands, so that neither side can block the
+	// other however many there are.
+	sent := make(chan error, 1)
+	go func() {
+		for i := 1; i <= count; i++ {
+			if _, err := io.WriteString(c.w, "RETR "+strconv.Itoa(i)+"\r\n"); err != nil {
+				sent <- err
+				return
+			}
+		}
+		sent <- c.w.Flush()
+	}()
 	for i := 1; i <= count; i++ {
-		if _, err := c.status("RETR " + strconv.Itoa(i)); err != nil {
-			return f, err
+		if _, err := c.status(""); err != nil {
+			return f, fmt.Errorf("POP3 RETR %d: %w", i, err)
 		}
 		for {
 			line, err := c.r.ReadSlice('\n')
@@ -127,6 +140,9 @@ func WirePOP3(ctx context.Context, addr string, conf *tls.Config, user, pass str
 			}
 		}
 		f.Messages++
+	}
+	if err := <-sent; err != nil {
+		return f, err
 	}
 	_, err = c.status("QUIT")
 	return f, err
