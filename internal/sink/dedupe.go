@@ -1,9 +1,7 @@
 package sink
 
 import (
-	"crypto/sha256"
 	"fmt"
-	"io"
 	"io/fs"
 	"path"
 	"strings"
@@ -85,10 +83,5 @@ func (t *tree) hash(rel string) ([32]byte, error) {
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
 		return sum, fmt.Errorf("%s is not a regular file", rel)
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return sum, err
-	}
-	h.Sum(sum[:0])
-	return sum, nil
+	return hashOf(f)
 }

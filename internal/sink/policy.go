@@ -32,6 +32,9 @@ type Policy struct {
 	// Dedupe writes nothing when identical content is already anywhere
 	// under the destination, and reports where in Stored.Duplicate.
 	Dedupe bool
+	// Hash fills Stored.SHA256. It costs reading the content again, so
+	// callers that do not show it leave it off.
+	Hash bool
 }
 
 // Rel is where Put left the content, relative to the destination.
@@ -101,12 +104,18 @@ func (d *Dir) PutStaged(name string, s *Staged, p Policy) (Stored, error) {
 	}
 	tmp, st := s.tmp, s.st
 	st.Dir = d.rel
+	if p.Hash || p.Dedupe {
+		var err error
+		if st.SHA256, err = hashFile(d.root, tmp); err != nil {
+			return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
+		}
+	}
 
 	if p.Dedupe {
 		d.tree.mu.Lock()
 		defer d.tree.mu.Unlock()
 		if fi, err := d.root.Lstat(name); err == nil {
-			if same, err := d.sameContent(name, fi, st); err != nil {
+			if same, err := d.sameContent(name, fi, tmp, st.Size); err != nil {
 				return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
 			} else if same {
 				st.Name, st.Existing = name, true
@@ -131,7 +140,7 @@ func (d *Dir) PutStaged(name string, s *Staged, p Policy) (Stored, error) {
 	if p.Collision == Suffix {
 		for n := 0; n <= maxSuffix; n++ {
 			cand := candidate(name, n)
-			existing, placed, err := d.claim(tmp, cand, st)
+			existing, placed, err := d.claim(tmp, cand, st.Size)
 			if err != nil {
 				return Stored{}, fmt.Errorf("write %q in %s: %w", cand, d.path, err)
 			}
@@ -144,7 +153,7 @@ func (d *Dir) PutStaged(name string, s *Staged, p Policy) (Stored, error) {
 		return Stored{}, fmt.Errorf("write %q in %s: more than %d files of that name already exist; move some away", name, d.path, maxSuffix)
 	}
 
-	existing, placed, err := d.claim(tmp, name, st)
+	existing, placed, err := d.claim(tmp, name, st.Size)
 	if err != nil {
 		return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
 	}

@@ -1,12 +1,14 @@
 package sink
 
 import (
+	"crypto/sha256"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func putWith(t *testing.T, d *Dir, name, content string, p Policy) Stored {
@@ -223,5 +225,63 @@ func TestStageThenPut(t *testing.T) {
 	}
 	if got := listing(t, filepath.Join(path, "sub")); len(got) != 0 {
 		t.Errorf("sub holds %q after a refused PutStaged, want nothing", got)
+	}
+}
+
+// TestHashOnlyWhenAsked: Stored.SHA256 is filled when the policy asks
+// (Hash, Dedupe, and Put always) and left zero otherwise; recognising
+// identical content under a taken name needs no hash either way, and
+// content of the same size but different bytes is not taken for it.
+func TestHashOnlyWhenAsked(t *testing.T) {
+	d, _ := openTemp(t)
+	want := sha256.Sum256([]byte("abcd"))
+	for _, c := range []struct {
+		name string
+		p    Policy
+		hash bool
+	}{
+		{"plain.txt", Policy{}, false},
+		{"hashed.txt", Policy{Hash: true}, true},
+		{"deduped.txt", Policy{Dedupe: true}, true},
+	} {
+		st, err := d.PutWith(c.name, strings.NewReader("abcd"), c.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.SHA256 == want; got != c.hash {
+			t.Errorf("%s with %+v: SHA256 %x", c.name, c.p, st.SHA256)
+		}
+	}
+	if st := put(t, d, "put.txt", "abcd"); st.SHA256 != want {
+		t.Errorf("Put: SHA256 %x, want %x", st.SHA256, want)
+	}
+	same, err := d.PutWith("plain.txt", strings.NewReader("abcd"), Policy{})
+	if err != nil || !same.Existing || same.Name != "plain.txt" {
+		t.Errorf("identical content again: %+v, %v; want plain.txt, existing", same, err)
+	}
+	other, err := d.PutWith("plain.txt", strings.NewReader("abce"), Policy{})
+	if err != nil || other.Existing || other.Name != "plain (1).txt" {
+		t.Errorf("same size, other bytes: %+v, %v; want plain (1).txt", other, err)
+	}
+}
+
+func TestSameBytes(t *testing.T) {
+	long := strings.Repeat("x", 200<<10)
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"", "", true},
+		{"a", "a", true},
+		{"a", "b", false},
+		{"a", "ab", false},
+		{long, long, true},
+		{long, long + "y", false},
+		{long + "y", long + "z", false},
+	} {
+		got, err := sameBytes(iotest.HalfReader(strings.NewReader(c.a)), strings.NewReader(c.b))
+		if err != nil || got != c.want {
+			t.Errorf("sameBytes(%d bytes, %d bytes) = %v, %v; want %v", len(c.a), len(c.b), got, err, c.want)
+		}
 	}
 }

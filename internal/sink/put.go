@@ -12,8 +12,10 @@ import (
 
 // Stored describes where Put left content.
 type Stored struct {
-	Name     string // the name used, relative to the folder
-	Size     int64
+	Name string // the name used, relative to the folder
+	Size int64
+	// SHA256 is the content's, when the Policy asked for it (Hash or
+	// Dedupe), as Put does; zero otherwise.
 	SHA256   [32]byte
 	Existing bool // identical content was already there under Name; nothing written
 	// Dir is the folder below the destination ("" for the destination
@@ -40,13 +42,13 @@ type Stored struct {
 // distinct names or, for equal content, one file. It does not make the new
 // directory entry durable: call Sync once for a batch.
 func (d *Dir) Put(name string, content io.Reader) (Stored, error) {
-	return d.PutWith(name, content, Policy{})
+	return d.PutWith(name, content, Policy{Hash: true})
 }
 
-// claim tries to put tmp under cand. It reports existing when cand already
-// holds the same content, placed when tmp now lives under cand, and neither
-// when cand is taken by something different.
-func (d *Dir) claim(tmp, cand string, st Stored) (existing, placed bool, err error) {
+// claim tries to put tmp, of size bytes, under cand. It reports existing
+// when cand already holds the same content, placed when tmp now lives
+// under cand, and neither when cand is taken by something different.
+func (d *Dir) claim(tmp, cand string, size int64) (existing, placed bool, err error) {
 	for {
 		fi, err := d.root.Lstat(cand)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -61,7 +63,7 @@ func (d *Dir) claim(tmp, cand string, st Stored) (existing, placed bool, err err
 		if err != nil {
 			return false, false, cause(err)
 		}
-		same, err := d.sameContent(cand, fi, st)
+		same, err := d.sameContent(cand, fi, tmp, size)
 		return same, false, err
 	}
 }
@@ -110,12 +112,11 @@ func (d *Dir) writeTemp(content io.Reader) (string, Stored, error) {
 	return tmp, st, nil
 }
 
-// fill copies content into f, hashing on the way, and fsyncs it if sync.
+// fill copies content into f and fsyncs it if sync.
 func fill(f *os.File, content io.Reader, sync bool) (Stored, error) {
 	var st Stored
-	h := sha256.New()
 	src := &readErrReader{r: content}
-	n, err := io.Copy(f, io.TeeReader(src, h))
+	n, err := io.Copy(f, src)
 	if src.err != nil {
 		return st, fmt.Errorf("reading content: %w", src.err)
 	}
@@ -128,14 +129,13 @@ func fill(f *os.File, content io.Reader, sync bool) (Stored, error) {
 		}
 	}
 	st.Size = n
-	h.Sum(st.SHA256[:0])
 	return st, nil
 }
 
 // sameContent reports whether the entry cand, which Lstat described as fi,
-// is a regular file holding exactly the bytes described by st.
-func (d *Dir) sameContent(cand string, fi fs.FileInfo, st Stored) (bool, error) {
-	if !fi.Mode().IsRegular() || fi.Size() != st.Size {
+// is a regular file holding exactly the size bytes of the file tmp.
+func (d *Dir) sameContent(cand string, fi fs.FileInfo, tmp string, size int64) (bool, error) {
+	if !fi.Mode().IsRegular() || fi.Size() != size {
 		return false, nil
 	}
 	f, err := d.root.Open(cand)
@@ -148,11 +148,54 @@ func (d *Dir) sameContent(cand string, fi fs.FileInfo, st Stored) (bool, error) 
 	if ofi, err := f.Stat(); err != nil || !os.SameFile(fi, ofi) {
 		return false, cause(err)
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	ours, err := d.root.Open(tmp)
+	if err != nil {
 		return false, cause(err)
 	}
-	return bytes.Equal(h.Sum(nil), st.SHA256[:]), nil
+	defer ours.Close()
+	return sameBytes(f, ours)
+}
+
+// sameBytes reports whether a and b read the same bytes.
+func sameBytes(a, b io.Reader) (bool, error) {
+	bufA, bufB := make([]byte, 64<<10), make([]byte, 64<<10)
+	for {
+		n, errA := io.ReadFull(a, bufA)
+		m, errB := io.ReadFull(b, bufB)
+		if n != m || !bytes.Equal(bufA[:n], bufB[:m]) {
+			return false, nil
+		}
+		endA := errA == io.EOF || errA == io.ErrUnexpectedEOF
+		endB := errB == io.EOF || errB == io.ErrUnexpectedEOF
+		switch {
+		case errA != nil && !endA:
+			return false, cause(errA)
+		case errB != nil && !endB:
+			return false, cause(errB)
+		case endA || endB:
+			return endA && endB, nil
+		}
+	}
+}
+
+// hashFile is the sha256 of the file name in root.
+func hashFile(root *os.Root, name string) ([32]byte, error) {
+	f, err := root.Open(name)
+	if err != nil {
+		return [32]byte{}, cause(err)
+	}
+	defer f.Close()
+	return hashOf(f)
+}
+
+func hashOf(r io.Reader) ([32]byte, error) {
+	var sum [32]byte
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return sum, cause(err)
+	}
+	h.Sum(sum[:0])
+	return sum, nil
 }
 
 // readErrReader remembers the source's error so Put can tell a failing

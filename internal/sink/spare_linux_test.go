@@ -1,7 +1,6 @@
 package sink
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -41,7 +40,7 @@ func TestSpareBecomesTheFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(tmp, tempPrefix) || st.Size != 13 || st.SHA256 != sha256.Sum256([]byte("spare content")) {
+	if !strings.HasPrefix(tmp, tempPrefix) || st.Size != 13 {
 		t.Errorf("fillSpare = %q, %+v", tmp, st)
 	}
 	assertFile(t, filepath.Join(path, tmp), "spare content")

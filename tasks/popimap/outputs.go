@@ -48,6 +48,8 @@ func newOutputs(task *config.Task) (*outputs, error) {
 		return nil, fmt.Errorf("task %q: output.message_name: %w", task.Name, err)
 	}
 	o.policy.Dedupe = task.Output.Dedupe == config.DedupeSHA256
+	// Files' hashes are shown in the metadata sidecar and to hooks only.
+	o.policy.Hash = task.Output.Metadata || len(task.RunAfterFile) > 0 || len(task.RunAfterMessage) > 0
 	o.policy.Collision = map[string]sink.Collision{
 		config.CollisionSuffix:    sink.Suffix,
 		config.CollisionOverwrite: sink.Overwrite,
