@@ -76,9 +76,13 @@ func Open(path, owner string) (*Dir, error) {
 	}
 	d := &Dir{path: path, root: root}
 	d.tree = &tree{top: d, subs: map[string]*Dir{}, tag: ownerTag(owner)}
-	d.flushes = canFlush(root, root)
+	if canFlush(root, root) {
+		if d.tree.flushDir, err = root.Open("."); err == nil {
+			d.flushes = true
+		}
+	}
 	if err := d.removeTemps(); err != nil {
-		root.Close()
+		d.Close()
 		return nil, err
 	}
 	return d, nil
@@ -117,6 +121,9 @@ func (d *Dir) syncSelf() error {
 func (d *Dir) Close() error {
 	d.stopSpares()
 	d.tree.close(d)
+	if d == d.tree.top && d.tree.flushDir != nil {
+		d.tree.flushDir.Close()
+	}
 	if err := d.root.Close(); err != nil {
 		return fmt.Errorf("close destination %s: %w", d.path, err)
 	}

@@ -12,6 +12,11 @@ import "fmt"
 // Flush has covered, so no content gets a name before it is durable,
 // whether the caller flushes or not. Elsewhere (FUSE and network mounts,
 // whose sync as a whole may not reach the storage) Stage fsyncs each file.
+//
+// syncfs reports a write-back error to a file descriptor only if it
+// happened since the descriptor was opened, or nobody has seen it yet; the
+// destination keeps one open from Open on, so that an error in writing
+// back staged content early, before the Flush, is not missed.
 
 // Flush makes the content staged so far anywhere under the destination
 // durable, with one sync of its filesystem where it can and otherwise
@@ -23,7 +28,7 @@ func (d *Dir) Flush() error {
 		return nil
 	}
 	covered := t.staged.Load()
-	if err := syncFilesystem(t.top.root); err != nil {
+	if err := syncFilesystem(t.flushDir); err != nil {
 		return fmt.Errorf("flush destination %s: %w", t.top.path, err)
 	}
 	// Only forward: a Flush that started earlier may end later.

@@ -65,11 +65,6 @@ func kernelAtLeast(release string, major, minor int) bool {
 	return maj > major || maj == major && mnr >= minor
 }
 
-func syncFilesystem(root *os.Root) error {
-	f, err := root.Open(".")
-	if err != nil {
-		return cause(err)
-	}
-	defer f.Close()
+func syncFilesystem(f *os.File) error {
 	return unix.Syncfs(int(f.Fd()))
 }

@@ -10,4 +10,4 @@ import (
 // Elsewhere Stage fsyncs each file; see flush.go.
 func canFlush(root, top *os.Root) bool { return false }
 
-func syncFilesystem(*os.Root) error { return errors.ErrUnsupported }
+func syncFilesystem(*os.File) error { return errors.ErrUnsupported }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -26,8 +27,10 @@ type tree struct {
 	index   *index
 
 	// staged counts the Stages that left their content to Flush; flushed
-	// is the count the last Flush covered.
+	// is the count the last Flush covered. flushDir, the destination open
+	// since Open, is what Flush syncs through (flush.go).
 	staged, flushed atomic.Uint64
+	flushDir        *os.File
 }
 
 // Folder returns the folder rel below d, a slash-separated path of single

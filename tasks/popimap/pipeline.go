@@ -93,8 +93,8 @@ func (r *run) receive(ctx context.Context, msgs []mailbox.Message) error {
 	workers := runtime.GOMAXPROCS(0)
 	fetchCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// order bounds the messages received and not yet written: each may
-	// hold up to spoolMemory.
+	// order bounds the messages received and not yet parsed, each of up
+	// to spoolMemory; waitingMemory those parsed and not yet written.
 	order := make(chan *job, 2*workers)
 	batches := slices.Collect(slices.Chunk(msgs, r.opts.Task.BatchSize))
 	due := make(chan dueActions, len(batches)) // never blocks the committer
@@ -251,7 +251,7 @@ func (r *run) fetchBatches(ctx context.Context, batches [][]mailbox.Message, ord
 			return nil
 		})
 		if err != nil && !errors.Is(err, errStopped) {
-			return err // what this batch received is written, not committed
+			return err // what this batch received is not committed
 		}
 		select {
 		case order <- batchEnd():
