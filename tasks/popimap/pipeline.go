@@ -20,7 +20,7 @@ import (
 // names each message's files in message order, so that names given on
 // collision ("report (1).pdf") come out the same on every run. It names
 // them once the content staged for them is durable: it holds the messages
-// of a batch until the batch ends (or they hold waitingMemory), makes all
+// of a batch until the batch ends (or they hold waitingBytes), makes all
 // their content durable with one sink Flush, and only then names it.
 //
 // Batches overlap too: the run's goroutine commits a batch once its last
@@ -94,7 +94,8 @@ func (r *run) receive(ctx context.Context, msgs []mailbox.Message) error {
 	fetchCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// order bounds the messages received and not yet parsed, each of up
-	// to spoolMemory; waitingMemory those parsed and not yet written.
+	// to spoolMemory in memory; waitingBytes those parsed and not yet
+	// written.
 	order := make(chan *job, 2*workers)
 	batches := slices.Collect(slices.Chunk(msgs, r.opts.Task.BatchSize))
 	due := make(chan dueActions, len(batches)) // never blocks the committer
@@ -106,7 +107,7 @@ func (r *run) receive(ctx context.Context, msgs []mailbox.Message) error {
 
 	var (
 		waiting []*job // parsed and staged, not yet written
-		held    int64  // bytes of message the waiting jobs hold in memory
+		held    int64  // bytes of message the waiting jobs still hold
 		got     []delivered
 		err     error
 	)
@@ -121,7 +122,7 @@ func (r *run) receive(ctx context.Context, msgs []mailbox.Message) error {
 		}
 		if !j.batchEnd {
 			waiting = append(waiting, j)
-			if held += j.raw.inMemory(); held < waitingMemory {
+			if held += j.raw.held(); held < waitingBytes {
 				continue
 			}
 		}
@@ -151,9 +152,10 @@ func (r *run) receive(ctx context.Context, msgs []mailbox.Message) error {
 	return r.applyDue(ctx, due)
 }
 
-// waitingMemory bounds the memory held by messages staged and waiting to
-// be written; past it they are written before the batch ends.
-const waitingMemory = 4 * spoolMemory
+// waitingBytes bounds the memory and spool held by messages staged and
+// waiting to be written (those with an .eml output or to quarantine);
+// past it they are written before the batch ends.
+const waitingBytes = 4 * spoolMemory
 
 // write names the files of the jobs, in order, once one Flush has made
 // the content they staged durable, and releases them.

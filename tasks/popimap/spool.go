@@ -168,8 +168,14 @@ func (s *spool) parse() (*extract.Message, error) {
 	return extract.ParseAt(s.file, s.size)
 }
 
-// inMemory is how many bytes of memory the spool holds.
-func (s *spool) inMemory() int64 { return int64(len(s.mem)) }
+// held is how many bytes of message the spool still holds, in memory or
+// on disk.
+func (s *spool) held() int64 {
+	if s.mem == nil && s.file == nil {
+		return 0
+	}
+	return s.size
+}
 
 // Close releases the spool; what was parsed from it must no longer be
 // used.

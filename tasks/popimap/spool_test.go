@@ -85,12 +85,23 @@ func TestSpoolTellsReadFailuresFromStorageFailures(t *testing.T) {
 	}
 }
 
+// More large messages than waitingBytes allows to wait for their batch's
+// end, with an .eml output that keeps each one's spool until written: the
+// run writes them before the batch ends, and takes every one intact.
 func TestRunRemovesSpoolDebrisAndTakesLargeMessages(t *testing.T) {
-	content := make([]byte, spoolMemory+100_000) // the message is larger still
-	rand.NewChaCha8([32]byte{3}).Read(content)
-	raw := testmail.NewMessage("large", testmail.Attachment{Name: "large.bin", Content: content})
+	const n = waitingBytes/spoolMemory + 1
 	f := newFixture(t, testmail.IMAPOptions{}, `[task.output]`, `eml = true`)
-	f.append(raw)
+	want := map[string]string{}
+	var raws [][]byte
+	for i := range n {
+		content := make([]byte, spoolMemory+100_000) // the message is larger still
+		rand.NewChaCha8([32]byte{3, byte(i)}).Read(content)
+		name := fmt.Sprintf("large-%d.bin", i)
+		raw := testmail.NewMessage(name, testmail.Attachment{Name: name, Content: content})
+		f.append(raw)
+		want[name] = sha(content)
+		raws = append(raws, raw)
+	}
 	debris := filepath.Join(SpoolDir(f.cfg.StateDir, "t"), "msg-123")
 	if err := os.MkdirAll(filepath.Dir(debris), 0o700); err != nil {
 		t.Fatal(err)
@@ -98,24 +109,29 @@ func TestRunRemovesSpoolDebrisAndTakesLargeMessages(t *testing.T) {
 	if err := os.WriteFile(debris, []byte("left by a crash"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if sum := f.mustRun(); sum.Saved != 1 || sum.Files != 2 {
+	if sum := f.mustRun(); sum.Saved != n || sum.Files != 2*n {
 		t.Errorf("summary = %+v", sum)
 	}
 	if _, err := os.Stat(debris); !os.IsNotExist(err) {
 		t.Errorf("spool debris still there: %v", err)
 	}
+	emls := map[string]bool{}
+	for _, raw := range raws {
+		emls[sha(raw)] = true
+	}
 	got := f.files()
-	emls := 0
 	for name, sum := range got {
 		if filepath.Ext(name) == ".eml" {
-			emls++
-			if sum != sha(raw) {
-				t.Errorf("%s differs from the message as received", name)
+			if !emls[sum] {
+				t.Errorf("%s differs from every message as received", name)
 			}
+			delete(emls, sum)
+		} else if want[name] != sum {
+			t.Errorf("%s is not an attachment as sent", name)
 		}
 	}
-	if got["large.bin"] != sha(content) || emls != 1 || len(got) != 2 {
-		t.Errorf("files = %v, want large.bin as sent and one .eml", sortedKeys(got))
+	if len(emls) != 0 || len(got) != 2*n {
+		t.Errorf("files = %v, want %d attachments as sent and their .eml", sortedKeys(got), n)
 	}
 }
 
