@@ -2,6 +2,7 @@ package pop3
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -36,7 +37,7 @@ func TestFetchPipelines(t *testing.T) {
 	}
 	defer ln.Close()
 	served := make(chan error, 1)
-	go func() { served <- servePipelined(ln, raws) }()
+	go func() { served <- servePipelined(ln, raws, "RETR") }()
 
 	ctx := testCtx(t)
 	c, err := Dial(ctx, ln.Addr().String(), Options{Security: "none", Timeout: 5 * time.Second})
@@ -76,9 +77,11 @@ func TestFetchPipelines(t *testing.T) {
 	}
 }
 
-// servePipelined speaks just enough POP3 for TestFetchPipelines, and
-// fails unless RETR 2 arrives before RETR 1 is answered.
-func servePipelined(ln net.Listener, raws [][]byte) error {
+// servePipelined speaks just enough POP3 for the pipelining tests, and
+// fails unless "<verb> 2" arrives before "<verb> 1" is answered. verb is
+// RETR, or TOP for a server without UIDL whose TOP n 0 the client reads
+// instead.
+func servePipelined(ln net.Listener, raws [][]byte, verb string) error {
 	conn, err := ln.Accept()
 	if err != nil {
 		return err
@@ -92,37 +95,97 @@ func servePipelined(ln net.Listener, raws [][]byte) error {
 		}
 		bw.Flush()
 	}
-	var retrs []int
+	var asked []int
 	say("+OK ready")
 	for {
 		line, err := br.ReadString('\n')
 		if err != nil {
-			return fmt.Errorf("after RETRs %v: %w", retrs, err)
+			return fmt.Errorf("after %s %v: %w", verb, asked, err)
 		}
 		cmd := strings.TrimRight(line, "\r\n")
-		switch verb, arg, _ := strings.Cut(cmd, " "); verb {
+		switch v, arg, _ := strings.Cut(cmd, " "); v {
 		case "CAPA":
-			say("+OK", "USER", "UIDL", "PIPELINING", ".")
+			if verb == "TOP" {
+				say("+OK", "USER", "TOP", "PIPELINING", ".")
+			} else {
+				say("+OK", "USER", "UIDL", "PIPELINING", ".")
+			}
 		case "USER", "PASS":
 			say("+OK")
+		case "LIST":
+			say("+OK")
+			for i, raw := range raws {
+				say(fmt.Sprintf("%d %d", i+1, len(raw)))
+			}
+			say(".")
 		case "QUIT":
 			say("+OK bye")
 			return nil
-		case "RETR":
+		case verb:
 			var n int
 			fmt.Sscan(arg, &n)
-			retrs = append(retrs, n)
+			asked = append(asked, n)
 			if n == 1 && br.Buffered() == 0 {
-				// RETR 2 must come without the client waiting for this reply.
+				// The next command must come without the client waiting for this reply.
 				if _, err := br.Peek(1); err != nil {
-					return fmt.Errorf("RETR 2 did not follow RETR 1 before its reply: %w", err)
+					return fmt.Errorf("%s 2 did not follow %s 1 before its reply: %w", verb, verb, err)
 				}
 			}
+			reply := raws[n-1]
+			if verb == "TOP" {
+				reply = reply[:bytes.Index(reply, []byte("\r\n\r\n"))+4]
+			}
 			say("+OK")
-			bw.Write(raws[n-1])
+			bw.Write(reply)
 			say(".")
 		default:
 			say("-ERR unknown " + cmd)
+		}
+	}
+}
+
+// TestHeaderKeysPipeline: without UIDL, the TOP n 0 that key each message
+// are sent ahead too, and each message gets the key of its own header.
+func TestHeaderKeysPipeline(t *testing.T) {
+	raws, _ := numbered(3)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	served := make(chan error, 1)
+	go func() { served <- servePipelined(ln, raws, "TOP") }()
+
+	ctx := testCtx(t)
+	c, err := Dial(ctx, ln.Addr().String(), Options{Security: "none", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(ctx, testUser, testPass); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Capabilities(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := &Session{c: c, addr: ln.Addr().String()}
+	keys, err := s.headerKeys(ctx)
+	if err != nil {
+		t.Fatalf("headerKeys: %v (server: %v)", err, <-served)
+	}
+	if err := c.Quit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != len(raws) {
+		t.Fatalf("%d keys for %d messages", len(keys), len(raws))
+	}
+	for i, k := range keys {
+		header := raws[i][:bytes.Index(raws[i], []byte("\r\n\r\n"))+4]
+		if want := headerKey(header, int64(len(raws[i]))); k.Num != i+1 || k.ID != want {
+			t.Errorf("key %d = %+v, want message %d keyed %s", i, k, i+1, want)
 		}
 	}
 }

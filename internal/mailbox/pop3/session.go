@@ -105,11 +105,13 @@ func (s *Session) Select(_ context.Context, folder string, after mailbox.After) 
 // UIDLGrace. Only UIDL (and LIST, when something is new) cross the wire.
 func (s *Session) New(ctx context.Context, st *state.State) ([]mailbox.Message, error) {
 	listing, err := s.c.UIDLAll(ctx)
-	if errors.Is(err, ErrNoUIDL) {
+	switch {
+	case errors.Is(err, ErrNoUIDL):
 		s.log.Warn("the POP3 server does not support UIDL; messages are recognised by Message-ID, Date and size instead, which costs one TOP command per message and every poll", "server", s.addr)
-		listing, err = s.headerKeys(ctx)
-	}
-	if err != nil {
+		if listing, err = s.headerKeys(ctx); err != nil {
+			return nil, err
+		}
+	case err != nil:
 		return nil, s.listError(err)
 	}
 	s.listing, s.nums = listing, nil
@@ -142,32 +144,31 @@ func (s *Session) listError(err error) error {
 }
 
 // headerKeys stands in for UIDL on servers without it: each message is
-// keyed by its Message-ID, Date and size, read with TOP n 0. A message
-// without a Message-ID is keyed by its whole header block instead, so that
-// two header-less messages of one size are not taken for one.
+// keyed by its Message-ID, Date and size, read with TOP n 0 (sent ahead
+// like RETRs where the server pipelines). A message without a Message-ID
+// is keyed by its whole header block instead, so that two header-less
+// messages of one size are not taken for one.
 func (s *Session) headerKeys(ctx context.Context) ([]UIDL, error) {
 	sizes, err := s.c.ListAll(ctx)
 	if err != nil {
-		return nil, err
+		return nil, s.listError(err)
 	}
-	keys := make([]UIDL, 0, len(sizes))
-	for num := 1; len(keys) < len(sizes); num++ {
-		size, ok := sizes[num]
-		if !ok {
-			continue // marked deleted in this session
+	msgs := make([]mailbox.Message, 0, len(sizes))
+	for num := 1; len(msgs) < len(sizes); num++ {
+		if size, ok := sizes[num]; ok { // not marked deleted in this session
+			msgs = append(msgs, mailbox.Message{Num: num, Size: size})
 		}
-		rc, err := s.c.Top(ctx, num, 0)
-		if err != nil {
-			return nil, err
-		}
-		header, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			return nil, err
-		}
-		keys = append(keys, UIDL{Num: num, ID: headerKey(header, size)})
 	}
-	return keys, nil
+	keys := make([]UIDL, 0, len(msgs))
+	err = s.fetch(ctx, mailbox.StepList, msgs, func(m mailbox.Message, header io.Reader) error {
+		b, err := io.ReadAll(header)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, UIDL{Num: m.Num, ID: headerKey(b, m.Size)})
+		return nil
+	}, headerCommand)
+	return keys, err
 }
 
 func headerKey(header []byte, size int64) string {
@@ -183,12 +184,12 @@ func headerKey(header []byte, size int64) string {
 
 // Fetch retrieves each message with RETR, streamed and dot-unstuffed.
 func (s *Session) Fetch(ctx context.Context, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error) error {
-	return s.fetch(ctx, msgs, deliver, retrCommand)
+	return s.fetch(ctx, mailbox.StepFetch, msgs, deliver, messageCommand)
 }
 
 // FetchHeaders retrieves each message's header with TOP n 0.
 func (s *Session) FetchHeaders(ctx context.Context, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error) error {
-	return s.fetch(ctx, msgs, deliver, func(num int) string { return topCommand(num, 0) })
+	return s.fetch(ctx, mailbox.StepFetch, msgs, deliver, headerCommand)
 }
 
 // What is sent ahead (pipeline.go) is what must be read and discarded
@@ -198,37 +199,66 @@ const (
 	aheadBytes    = 1 << 20
 )
 
-func (s *Session) fetch(ctx context.Context, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error, command func(num int) string) error {
-	sent, inFlight := 0, int64(0) // msgs[i:sent] are sent, of inFlight bytes
+// A fetchCommand asks for (part of) a message: its command line, and how
+// much of the message its reply may hold, for the bound on what is sent
+// ahead.
+type fetchCommand struct {
+	line  func(num int) string
+	reply func(size int64) int64
+}
+
+var (
+	messageCommand = fetchCommand{retrCommand, func(size int64) int64 { return size }}
+	// A header is rarely more than a few kilobytes, whatever the size of
+	// the message below it.
+	headerCommand = fetchCommand{func(num int) string { return topCommand(num, 0) }, func(size int64) int64 { return min(size, 64<<10) }}
+)
+
+// fetch sends cmd for each of msgs and streams its reply to deliver;
+// failures on the wire are reported as step's.
+func (s *Session) fetch(ctx context.Context, step mailbox.Step, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error, cmd fetchCommand) error {
+	fail := func(m mailbox.Message, err error, transient bool) error {
+		return &mailbox.Error{Step: step, Addr: s.addr, Err: fmt.Errorf("%s: %w", describe(m), err), Transient: transient}
+	}
+	sent, inFlight := 0, int64(0) // msgs[i:sent] are sent, their replies of inFlight bytes
 	for i, m := range msgs {
 		for s.c.Pipelining() && sent < len(msgs) &&
-			(sent == i || sent-i < aheadMessages && inFlight+msgs[sent].Size <= aheadBytes) {
+			(sent == i || sent-i < aheadMessages && inFlight+cmd.reply(msgs[sent].Size) <= aheadBytes) {
 			if err := checkNum(msgs[sent].Num); err != nil {
 				return err
 			}
-			if err := s.c.sendAhead(ctx, command(msgs[sent].Num)); err != nil {
-				return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("%s: %w", msgs[sent].Key(), err), Transient: s.c.broken != nil}
+			if err := s.c.sendAhead(ctx, cmd.line(msgs[sent].Num)); err != nil {
+				return fail(msgs[sent], err, s.c.broken != nil)
 			}
-			inFlight += msgs[sent].Size
+			inFlight += cmd.reply(msgs[sent].Size)
 			sent++
 		}
 		if err := checkNum(m.Num); err != nil {
 			return err
 		}
-		body, err := s.c.stream(ctx, command(m.Num))
+		body, err := s.c.stream(ctx, cmd.line(m.Num))
 		if err != nil {
-			return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("%s: %w", m.Key(), err), Transient: s.c.broken != nil}
+			return fail(m, err, s.c.broken != nil)
 		}
 		err = deliver(m, body)
 		if cerr := body.Close(); err == nil && cerr != nil {
-			err = &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("%s: %w", m.Key(), cerr), Transient: true}
+			err = fail(m, cerr, true)
 		}
-		inFlight -= m.Size
+		inFlight -= cmd.reply(m.Size)
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// describe names m in an error: by its UIDL once known, else (while
+// headerKeys stands in for UIDL) by its number in this session.
+func describe(m mailbox.Message) string {
+	if m.UIDL == "" {
+		return fmt.Sprintf("message %d", m.Num)
+	}
+	return m.Key()
 }
 
 // Apply marks msgs deleted. The server removes them only when Logout sends
