@@ -31,32 +31,13 @@ func numbered(n int) (raws [][]byte, msgs []mailbox.Message) {
 // The scripted server answers RETR 1 only once RETR 2 has arrived.
 func TestFetchPipelines(t *testing.T) {
 	raws, msgs := numbered(3)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	served := make(chan error, 1)
-	go func() { served <- servePipelined(ln, raws, "RETR") }()
-
-	ctx := testCtx(t)
-	c, err := Dial(ctx, ln.Addr().String(), Options{Security: "none", Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login(ctx, testUser, testPass); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Capabilities(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s, served := scripted(t, raws, "RETR")
+	c, ctx := s.c, testCtx(t)
 	if !c.Pipelining() {
 		t.Fatal("CAPA lists PIPELINING, yet the client does not pipeline")
 	}
-	s := &Session{c: c, addr: ln.Addr().String()}
 	var got []string
-	err = s.Fetch(ctx, msgs, func(m mailbox.Message, body io.Reader) error {
+	err := s.Fetch(ctx, msgs, func(m mailbox.Message, body io.Reader) error {
 		b, err := io.ReadAll(body)
 		got = append(got, string(b))
 		return err
@@ -75,6 +56,33 @@ func TestFetchPipelines(t *testing.T) {
 			t.Errorf("message %d = %q, want %q", i+1, got[i], raw)
 		}
 	}
+}
+
+// scripted starts servePipelined(raws, verb) and returns a Session signed
+// in to it, its capabilities read, and where the server's verdict arrives.
+func scripted(t *testing.T, raws [][]byte, verb string) (*Session, <-chan error) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	served := make(chan error, 1)
+	go func() { served <- servePipelined(ln, raws, verb) }()
+
+	ctx := testCtx(t)
+	c, err := Dial(ctx, ln.Addr().String(), Options{Security: "none", Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Login(ctx, testUser, testPass); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Capabilities(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return &Session{c: c, addr: ln.Addr().String()}, served
 }
 
 // servePipelined speaks just enough POP3 for the pipelining tests, and
@@ -148,27 +156,8 @@ func servePipelined(ln net.Listener, raws [][]byte, verb string) error {
 // are sent ahead too, and each message gets the key of its own header.
 func TestHeaderKeysPipeline(t *testing.T) {
 	raws, _ := numbered(3)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	served := make(chan error, 1)
-	go func() { served <- servePipelined(ln, raws, "TOP") }()
-
-	ctx := testCtx(t)
-	c, err := Dial(ctx, ln.Addr().String(), Options{Security: "none", Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login(ctx, testUser, testPass); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Capabilities(ctx); err != nil {
-		t.Fatal(err)
-	}
-	s := &Session{c: c, addr: ln.Addr().String()}
+	s, served := scripted(t, raws, "TOP")
+	c, ctx := s.c, testCtx(t)
 	keys, err := s.headerKeys(ctx)
 	if err != nil {
 		t.Fatalf("headerKeys: %v (server: %v)", err, <-served)
