@@ -19,8 +19,9 @@
 // ParseAt parses a message stored on disk without reading it into memory:
 // the scan reads it a window at a time (text.go), enmime sees only the
 // skeleton, and the Files of the elided bodies decode them from the disk
-// when opened (base64.go), so memory stays flat whatever the message's
-// size. Parse, for messages in memory, decodes everything at once.
+// when opened (base64.go, quotedprintable.go), so memory stays flat
+// whatever the message's size. Parse, for messages in memory, decodes
+// everything at once.
 //
 // File names are resolved in the order MS-OXCMAIL gives (Content-Disposition
 // filename, then Content-Type name), decoded from RFC 2231 and RFC 2047 in

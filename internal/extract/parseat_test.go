@@ -2,10 +2,12 @@ package extract
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"testing"
 
 	"mailtask/internal/testmail"
@@ -37,6 +39,33 @@ func TestParseAtMatchesParse(t *testing.T) {
 	}
 	if lazy < 50 {
 		t.Errorf("only %d files read where they lie", lazy)
+	}
+}
+
+// TestParseAtQuotedPrintableFlat: a large quoted-printable attachment is
+// decoded as it is read, not held in memory: parsing and reading it
+// allocates a fraction of its size.
+func TestParseAtQuotedPrintableFlat(t *testing.T) {
+	raw, content := quotedPrintableMessage(16 << 20)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	m, err := ParseAt(bytes.NewReader(raw), int64(len(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Files) != 1 || m.Files[0].Size != int64(len(content)) {
+		t.Fatalf("files %+v, want export.csv of %d bytes", m.Files, len(content))
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, m.Files[0].Open()); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if got, want := h.Sum(nil), sha256.Sum256(content); !bytes.Equal(got, want[:]) {
+		t.Fatal("export.csv read from the spool differs from the content encoded")
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4<<20 {
+		t.Errorf("parsing and reading a %d MB attachment allocated %d MB; it should not grow with the attachment", len(content)>>20, alloc>>20)
 	}
 }
 

@@ -59,7 +59,7 @@ func (ps *parts) decode(f *File, p *enmime.Part) (problem string) {
 	s, elided := ps.elided[p]
 	enc, problem := transferEncoding(cte)
 	switch {
-	case !elided || ps.t.whole || enc == encQuotedPrintable:
+	case !elided || ps.t.whole:
 		content, problem := decodeTransfer(cte, ps.content(p, math.MaxInt))
 		f.Size, f.content = int64(len(content)), bytes.NewReader(content)
 		return problem
@@ -70,6 +70,14 @@ func (ps *parts) decode(f *File, p *enmime.Part) (problem string) {
 			return ""
 		}
 		f.Size, f.content = b.size(), b
+		return problem
+	case enc == encQuotedPrintable:
+		b, err := scanQuotedPrintable(ps.t.r, int64(s.start), int64(s.end))
+		if err != nil {
+			ps.t.fail(err)
+			return ""
+		}
+		f.Size, f.content = b.size, b
 		return problem
 	default:
 		f.Size, f.content = int64(s.end-s.start), io.NewSectionReader(ps.t.r, int64(s.start), int64(s.end-s.start))

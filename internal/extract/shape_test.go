@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"mime/quotedprintable"
 	"reflect"
 	"slices"
 	"strings"
@@ -84,7 +85,34 @@ func oracleCorpus() []testmail.Fixture {
 	for i, s := range seedMessages() {
 		corpus = append(corpus, testmail.Fixture{Name: fmt.Sprintf("seed-%d", i), Raw: []byte(s)})
 	}
+	corpus = append(corpus, testmail.Fixture{Name: "large-quoted-printable", Raw: quotedPrintableCSV(40 << 10)})
 	return append(corpus, testmail.Fixture{Name: "delimiter-mid-line-after-nested-leaf", Raw: midLineDelimiter()})
+}
+
+// quotedPrintableCSV is a message with a CSV attachment of about size
+// bytes, quoted-printable encoded: escapes, soft line breaks, and white
+// space that ends lines (transport padding) and that does not; and the
+// content itself.
+func quotedPrintableCSV(size int) (raw []byte) {
+	raw, _ = quotedPrintableMessage(size)
+	return raw
+}
+
+func quotedPrintableMessage(size int) (raw, content []byte) {
+	var csv bytes.Buffer
+	for i := 0; csv.Len() < size; i++ {
+		fmt.Fprintf(&csv, "%d;Müller;Straße %d;%s;=;%s\n", i, i%97, strings.Repeat("Grüße ", i%23), strings.Repeat(" ", i%3))
+	}
+	var body bytes.Buffer
+	w := quotedprintable.NewWriter(&body)
+	w.Write(csv.Bytes())
+	w.Close()
+	// Padding the decoder must drop, as a relay might have added it.
+	padded := strings.ReplaceAll(body.String(), "=\r\n", "= \t\r\n")
+	return []byte(envelope + "Content-Type: multipart/mixed; boundary=\"QP\"\r\n\r\n" +
+		"--QP\r\nContent-Type: text/plain\r\n\r\nthe export\r\n" +
+		"--QP\r\nContent-Type: text/csv; charset=utf-8\r\nContent-Disposition: attachment; filename=export.csv\r\n" +
+		"Content-Transfer-Encoding: quoted-printable\r\n\r\n" + padded + "\r\n--QP--\r\n"), decodeQuotedPrintable([]byte(padded))
 }
 
 // midLineDelimiter is a multipart inside a multipart whose first leaf is

@@ -3,6 +3,7 @@ package extract
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -111,6 +112,99 @@ func BenchmarkDecodeBase64(b *testing.B) {
 	for b.Loop() {
 		if got, _ := decodeBase64(raw); len(got) != len(content) {
 			b.Fatal("wrong length")
+		}
+	}
+}
+
+func TestDecodeQuotedPrintable(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"a=3Db  \r\nsoft=\r\nbreak =C3=A9\r\n", "a=b\r\nsoftbreak \xc3\xa9\r\n"},
+		{"100% =ZZ =\r\n=4", "100% =ZZ =4"}, // bad escapes kept
+		{"pad \t \nend\t", "pad\nend"},      // padding before LF and at the end
+		{"soft= \t\r\nbreak", "softbreak"},  // blanks after a soft break's '='
+		{"a \rb \r", "a \rb \r"},            // a lone CR ends no line
+		{"abc==\r\n=\r\r\n", "abc==\r\r\n"}, // '=' before a soft break; CR CR LF
+		{"tail=", "tail"},                   // soft break at the end
+		{"=41=4=\r\n1 =4 1", "A=41 =4 1"},   // escapes cut short stay as they are
+		{"", ""},
+	} {
+		if got := decodeQuotedPrintable([]byte(c.in)); string(got) != c.want {
+			t.Errorf("decodeQuotedPrintable(%q) = %q, want %q", c.in, got, c.want)
+		}
+		checkQPBody(t, []byte(c.in))
+	}
+}
+
+// FuzzDecodeQuotedPrintable holds the streaming decoder, read whole and
+// from offsets around its marks, to decodeQuotedPrintable.
+func FuzzDecodeQuotedPrintable(f *testing.F) {
+	for _, s := range []string{
+		"a=3Db  \r\nsoft=\r\nbreak =C3=A9\r\n", "100% =ZZ =\r\n=4", "pad \t \nend\t", "soft= \t\r\nbreak",
+		"a \rb \r", "abc==\r\n=\r\r\n", "tail=", "=41=4=\r\n1 =4 1", "=", " ", "\r", "=\r", "= \r\n",
+		strings.Repeat("Gr=FC=DFe, Stra=DFe    \r\n", 20) + strings.Repeat(" ", 300) + "=",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		checkQPBody(t, raw)
+	})
+}
+
+// checkQPBody fails t unless the streaming decoder, with marks and windows
+// small enough for raw to span several, makes of raw what
+// decodeQuotedPrintable makes of it, read whole and from every offset.
+func checkQPBody(t *testing.T, raw []byte) {
+	t.Helper()
+	want := decodeQuotedPrintable(raw)
+	b, err := scanQP(bytes.NewReader(raw), 0, int64(len(raw)), 7, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := File{Name: "x", Size: b.size, content: b}
+	got, err := io.ReadAll(f.Open())
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("streamed %q: %q, %v; decodeQuotedPrintable %q", raw, got, err, want)
+	}
+	for off := range f.Size {
+		p := make([]byte, min(3, f.Size-off))
+		if n, err := b.ReadAt(p, off); n != len(p) || (err != nil && err != io.EOF) || !bytes.Equal(p, want[off:off+int64(n)]) {
+			t.Fatalf("%q: ReadAt(%d) = %q, %v; want %q", raw, off, p[:n], err, want[off:off+int64(len(p))])
+		}
+	}
+}
+
+// TestQPBodyLarge: a body of many marks, with long runs of white space
+// across windows, read at offsets around the marks.
+func TestQPBodyLarge(t *testing.T) {
+	var raw bytes.Buffer
+	for i := 0; raw.Len() < 3*qpMarkEvery; i++ {
+		fmt.Fprintf(&raw, "line %d =C3=A9 caf=C3=A9%s\r\n", i, strings.Repeat(" ", i%3))
+		if i%500 == 0 {
+			raw.WriteString(strings.Repeat(" \t", qpWindow) + "x=\r\n") // blanks kept: the line goes on
+			raw.WriteString(strings.Repeat(" ", qpWindow+3) + "\r\n")   // blanks dropped: the line ends
+		}
+	}
+	want := decodeQuotedPrintable(raw.Bytes())
+	b, err := scanQuotedPrintable(bytes.NewReader(raw.Bytes()), 0, int64(raw.Len()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.marks) < 3 {
+		t.Fatalf("%d marks; the test reads around at least 3", len(b.marks))
+	}
+	got, err := io.ReadAll(File{Name: "x", Size: b.size, content: b}.Open())
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("streamed %d bytes, %v; decodeQuotedPrintable %d bytes", len(got), err, len(want))
+	}
+	for _, m := range b.marks {
+		for _, off := range []int64{m.out - 1, m.out, m.out + 1} {
+			if off < 0 || off >= b.size {
+				continue
+			}
+			p := make([]byte, min(9, b.size-off))
+			if n, err := b.ReadAt(p, off); n != len(p) || (err != nil && err != io.EOF) || !bytes.Equal(p, want[off:off+int64(n)]) {
+				t.Fatalf("ReadAt(%d) = %q, %v; want %q", off, p[:n], err, want[off:off+int64(len(p))])
+			}
 		}
 	}
 }
