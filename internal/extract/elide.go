@@ -29,7 +29,8 @@ import (
 // run move into the first read of each multipart that encloses the leaf
 // and is itself a part (those bytes may hold "--"), and into the leaf's
 // own first read, where a body that ends near the end of input would be
-// taken for unclosed. The placeholder holds no "-", CR or LF and never
+// taken for unclosed and a delimiter that ends it in mid-line would be
+// taken wherever it lies. The placeholder holds no "-", CR or LF and never
 // occurs in the message. The argument needs every boundary enmime uses to
 // be short (checked on scanShape's view and on enmime's). Should enmime
 // still see the structure differently from scanShape (a placeholder not
@@ -83,13 +84,17 @@ func elide(t *text, sh shape) ([]byte, []span) {
 		if l.outer >= 0 {
 			s.start = max(s.start, l.outer+elideHead)
 		}
-		if t.size-l.body.end < edge {
+		// The bytes after the run move into the leaf's first read, where
+		// enmime takes a delimiter in mid-line that it may pass over
+		// further on: one that ends the body so is not to move there.
+		dash := t.index(l.body.start, []byte("--"))
+		if t.size-l.body.end < edge || dash >= 0 && dash <= l.body.end {
 			s.start = max(s.start, l.part+elideHead)
 		}
 		if s.end-s.start < elideMin {
 			continue
 		}
-		if i := t.index(l.body.start, []byte("--")); i >= 0 && i+2 <= l.body.end {
+		if dash >= 0 && dash+2 <= l.body.end {
 			continue
 		}
 		out = append(out, s)
