@@ -10,10 +10,10 @@ import (
 // enmime's boundary reader looks at every byte of a part, several calls
 // deep, once per enclosing multipart: at about 60 MB/s it is most of the
 // time a message takes to parse. The bodies of large attachments (base64,
-// which has no "-" in it) cannot hold a boundary, so enmime is fed a
-// skeleton of the message with the inner bytes of each such body replaced
-// by a short placeholder, and the bytes are put back into the parts
-// afterwards.
+// which has no "-" in it) cannot hold a boundary, nor can the stretches of
+// other bodies between their "--"s, so enmime is fed a skeleton of the
+// message with the inner bytes of each such stretch replaced by a short
+// placeholder, and the bytes are put back into the parts afterwards.
 //
 // The skeleton parses exactly like the message. enmime's boundary reader
 // decides at each CR and LF, looking ahead at most the boundary's length
@@ -27,14 +27,16 @@ import (
 // is taken on the same bytes — with two exceptions, where the run must
 // start past the first read: the skeleton being shorter, bytes after the
 // run move into the first read of each multipart that encloses the leaf
-// and is itself a part (those bytes may hold "--"), and into the leaf's
-// own first read, where a body that ends near the end of input would be
-// taken for unclosed and a delimiter that ends it in mid-line would be
-// taken wherever it lies. The placeholder holds no "-", CR or LF and never
+// and is itself a part, and into the leaf's own first read; there a "--"
+// after the run could end the part (so a leaf whose body has one, or is
+// ended by a delimiter in mid-line, or ends so near the end of input that
+// the look-ahead would reach it and take the part for unclosed, is left
+// out only past its first read). The placeholder holds no "-", CR or LF and never
 // occurs in the message. The argument needs every boundary enmime uses to
 // be short (checked on scanShape's view and on enmime's). Should enmime
-// still see the structure differently from scanShape (a placeholder not
-// found in exactly one part's content), the message is parsed whole.
+// still see the structure differently from scanShape (placeholders not
+// found in order, each in a leaf between the message's own bytes), the
+// message is parsed whole.
 // TestShapeMatchesEnmime and FuzzElide hold the two parses to equality.
 const (
 	elideMin      = 1 << 10    // smaller runs are not worth it
@@ -72,7 +74,12 @@ func parser() *enmime.Parser {
 }
 
 // elide returns the skeleton of the message and the spans it left out, in
-// order, or nil spans when there is nothing worth leaving out.
+// order, or nil spans when there is nothing worth leaving out. A body with
+// "--" in it is left out around each "--", with the look-ahead kept on
+// either side. What is left out starts past the leaf's first read when a
+// "--" follows it in the body or ends the body in mid-line: the bytes
+// after it move into the first read, where enmime takes a "--boundary" in
+// mid-line that it may pass over further on.
 func elide(t *text, sh shape) ([]byte, []span) {
 	if sh.longestBoundary > elideBoundary || t.index(0, elideMark) >= 0 {
 		return nil, nil
@@ -80,24 +87,26 @@ func elide(t *text, sh shape) ([]byte, []span) {
 	edge := sh.longestBoundary + elideLook
 	var out []span
 	for _, l := range sh.leaves {
-		s := span{l.body.start + edge, l.body.end - edge}
+		lo, hi := l.body.start+edge, l.body.end-edge
 		if l.outer >= 0 {
-			s.start = max(s.start, l.outer+elideHead)
+			lo = max(lo, l.outer+elideHead)
 		}
-		// The bytes after the run move into the leaf's first read, where
-		// enmime takes a delimiter in mid-line that it may pass over
-		// further on: one that ends the body so is not to move there.
+		// A "--" in the body, or a delimiter that ends the body in mid-line
+		// (which enmime takes in a first read, and may not elsewhere).
 		dash := t.index(l.body.start, []byte("--"))
 		if t.size-l.body.end < edge || dash >= 0 && dash <= l.body.end {
-			s.start = max(s.start, l.part+elideHead)
+			lo = max(lo, l.part+elideHead)
 		}
-		if s.end-s.start < elideMin {
-			continue
+		for s := lo; s < hi; {
+			e, next := hi, hi
+			if dash = t.index(s-edge, []byte("--")); dash >= 0 && dash < hi+edge {
+				e, next = min(hi, dash-edge), dash+2+edge
+			}
+			if e-s >= elideMin {
+				out = append(out, span{s, e})
+			}
+			s = next
 		}
-		if dash >= 0 && dash+2 <= l.body.end {
-			continue
-		}
-		out = append(out, s)
 	}
 	if out == nil {
 		return nil, nil
@@ -117,9 +126,10 @@ func placeholder(i int) []byte {
 	return fmt.Appendf(bytes.Clone(elideMark), "%d\x00", i)
 }
 
-// restore finds where the content of each part holding a placeholder lies
+// restore finds where the content of each part holding placeholders lies
 // in the message. It reports false when a placeholder is not where it must
-// be.
+// be, or the bytes around and between a part's placeholders are not the
+// message's.
 func restore(env *enmime.Envelope, t *text, elided []span) (map[*enmime.Part]span, bool) {
 	parts := make(map[*enmime.Part]span, len(elided))
 	next := 0
@@ -137,16 +147,30 @@ func restore(env *enmime.Envelope, t *text, elided []span) (map[*enmime.Part]spa
 		}
 		mark := placeholder(next)
 		k := bytes.Index(p.Content, mark)
-		s := elided[next]
-		head, tail := p.Content[:max(k, 0)], p.Content[max(k, 0)+len(mark):]
-		if k < 0 || bytes.Contains(tail, elideMark) || bytes.Contains(head, elideMark) ||
-			len(head) > s.start || s.end+len(tail) > t.size ||
-			!bytes.Equal(t.slice(s.start-len(head), s.start), head) || !bytes.Equal(t.slice(s.end, s.end+len(tail)), tail) {
+		first := elided[next]
+		head := p.Content[:max(k, 0)]
+		if k < 0 || len(head) > first.start || !bytes.Equal(t.slice(first.start-len(head), first.start), head) {
 			ok = false
 			return false
 		}
-		parts[p] = span{s.start - len(head), s.end + len(tail)}
-		next++
+		rest, last := p.Content[k+len(mark):], first
+		for next++; ; next++ {
+			i := bytes.Index(rest, elideMark)
+			if i < 0 {
+				break
+			}
+			if next == len(elided) || !bytes.HasPrefix(rest[i:], placeholder(next)) ||
+				elided[next].start-last.end != i || !bytes.Equal(t.slice(last.end, elided[next].start), rest[:i]) {
+				ok = false
+				return false
+			}
+			rest, last = rest[i+len(placeholder(next)):], elided[next]
+		}
+		if last.end+len(rest) > t.size || !bytes.Equal(t.slice(last.end, last.end+len(rest)), rest) {
+			ok = false
+			return false
+		}
+		parts[p] = span{first.start - len(head), last.end + len(rest)}
 		return false
 	})
 	return parts, ok && next == len(elided)

@@ -61,8 +61,8 @@ func ParseBytes(raw []byte) (*Message, error) {
 // large attachments left out (elide.go), and the Files of those bodies read
 // and decode them from r when opened, so r must stay readable until they
 // have been written. Memory then does not grow with the size of the
-// message, except for the large bodies enmime must see whole: those with
-// a "--" in them.
+// message, except for what enmime must see: a body's "--"s and the bytes
+// around them, so only a body with one every kilobyte or so is held whole.
 func ParseAt(r io.ReaderAt, size int64) (*Message, error) {
 	return parse(textAt(r, size))
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 
 	"mailtask/internal/testmail"
@@ -42,31 +43,59 @@ func TestParseAtMatchesParse(t *testing.T) {
 	}
 }
 
-// TestParseAtQuotedPrintableFlat: a large quoted-printable attachment is
-// decoded as it is read, not held in memory: parsing and reading it
+// TestParseAtFlat: a large attachment is decoded as it is read, not held
+// in memory, whether quoted-printable or a text with the odd "--" line
+// (which enmime must see, and only that): parsing and reading it
 // allocates a fraction of its size.
-func TestParseAtQuotedPrintableFlat(t *testing.T) {
-	raw, content := quotedPrintableMessage(16 << 20)
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	m, err := ParseAt(bytes.NewReader(raw), int64(len(raw)))
-	if err != nil {
-		t.Fatal(err)
+func TestParseAtFlat(t *testing.T) {
+	qp, qpContent := quotedPrintableMessage(16 << 20)
+	dashed, dashedContent := dashedText(16 << 20)
+	for _, c := range []struct {
+		name         string
+		raw, content []byte
+	}{
+		{"quoted-printable", qp, qpContent},
+		{"text with dashes", dashed, dashedContent},
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		m, err := ParseAt(bytes.NewReader(c.raw), int64(len(c.raw)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Files) != 1 || m.Files[0].Size != int64(len(c.content)) {
+			t.Fatalf("%s: files %+v, want one of %d bytes", c.name, m.Files, len(c.content))
+		}
+		h := sha256.New()
+		if _, err := io.Copy(h, m.Files[0].Open()); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&after)
+		if got, want := h.Sum(nil), sha256.Sum256(c.content); !bytes.Equal(got, want[:]) {
+			t.Fatalf("%s: the attachment read from the message differs from its content", c.name)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4<<20 {
+			t.Errorf("%s: parsing and reading a %d MB attachment allocated %d MB; it should not grow with the attachment", c.name, len(c.content)>>20, alloc>>20)
+		}
 	}
-	if len(m.Files) != 1 || m.Files[0].Size != int64(len(content)) {
-		t.Fatalf("files %+v, want export.csv of %d bytes", m.Files, len(content))
+}
+
+// dashedText is a message with a plain text attachment of about size
+// bytes with a "-- " line every 20 KB, and that content.
+func dashedText(size int) (raw, content []byte) {
+	var b bytes.Buffer
+	for i := 0; b.Len() < size; i++ {
+		fmt.Fprintf(&b, "entry %d: %s\r\n", i, strings.Repeat("log text ", i%9))
+		if i%400 == 399 {
+			b.WriteString("-- \r\n")
+		}
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, m.Files[0].Open()); err != nil {
-		t.Fatal(err)
-	}
-	runtime.ReadMemStats(&after)
-	if got, want := h.Sum(nil), sha256.Sum256(content); !bytes.Equal(got, want[:]) {
-		t.Fatal("export.csv read from the spool differs from the content encoded")
-	}
-	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4<<20 {
-		t.Errorf("parsing and reading a %d MB attachment allocated %d MB; it should not grow with the attachment", len(content)>>20, alloc>>20)
-	}
+	content = b.Bytes()
+	raw = []byte(envelope + "Content-Type: multipart/mixed; boundary=\"TX\"\r\n\r\n" +
+		"--TX\r\nContent-Type: text/plain\r\n\r\nthe log\r\n" +
+		"--TX\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=app.log\r\n\r\n" +
+		string(content) + "\r\n--TX--\r\n")
+	return raw, content
 }
 
 // describeMessage is everything of m a caller can see.

@@ -86,6 +86,7 @@ func oracleCorpus() []testmail.Fixture {
 		corpus = append(corpus, testmail.Fixture{Name: fmt.Sprintf("seed-%d", i), Raw: []byte(s)})
 	}
 	corpus = append(corpus, testmail.Fixture{Name: "large-quoted-printable", Raw: quotedPrintableCSV(40 << 10)})
+	corpus = append(corpus, testmail.Fixture{Name: "dashes-in-large-bodies", Raw: dashedBodies()})
 	corpus = append(corpus, testmail.Fixture{Name: "delimiter-mid-line-in-large-leaf", Raw: midLineDelimiterInLeaf()})
 	return append(corpus, testmail.Fixture{Name: "delimiter-mid-line-after-nested-leaf", Raw: midLineDelimiter()})
 }
@@ -116,6 +117,33 @@ func quotedPrintableMessage(size int) (raw, content []byte) {
 		"Content-Transfer-Encoding: quoted-printable\r\n\r\n" + padded + "\r\n--QP--\r\n"), decodeQuotedPrintable([]byte(padded))
 }
 
+// TestElideAroundDashes: bodies with "--" in them are left out between
+// their dashes, never within the look-ahead of one, and only past the
+// leaf's first read; TestShapeMatchesEnmime parses the skeleton.
+func TestElideAroundDashes(t *testing.T) {
+	raw := dashedBodies()
+	sh, err := scanShape(textOf(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, spans := elide(textOf(raw), sh)
+	if len(spans) < 4 {
+		t.Fatalf("%d spans left out of two bodies with dashes every few kilobytes, want 4 or more", len(spans))
+	}
+	edge := sh.longestBoundary + elideLook
+	for _, s := range spans {
+		if i := bytes.Index(raw[s.start-edge:s.end+edge], []byte("--")); i >= 0 {
+			t.Errorf("span %v: a \"--\" %d bytes from where it starts", s, i-edge)
+		}
+		for _, l := range sh.leaves {
+			dash := bytes.Index(raw[l.body.start:], []byte("--"))
+			if l.body.start <= s.start && s.end <= l.body.end && dash <= l.body.end-l.body.start && s.start < l.part+elideHead {
+				t.Errorf("span %v starts within the first read of the leaf at %d, whose body has a \"--\"", s, l.part)
+			}
+		}
+	}
+}
+
 // TestMidLineDelimiterKeepsAttachmentWhole: the attachment of
 // midLineDelimiterInLeaf comes out whole, as enmime reads the message, not
 // cut at the delimiter in its middle.
@@ -133,6 +161,32 @@ func TestMidLineDelimiterKeepsAttachmentWhole(t *testing.T) {
 	if !bytes.Contains(notes, []byte("see a--OB and more\r\n")) || !bytes.HasSuffix(notes, []byte("line 299 text text ")) {
 		t.Errorf("notes.txt is %d bytes, ending %q; want it whole, through line 299", len(notes), notes[max(0, len(notes)-40):])
 	}
+}
+
+// dashedBodies has large bodies with "--" in them: a plain text export
+// with separator lines and SQL comments, and, in a nested multipart, one
+// whose lines hold a delimiter of each enclosing multipart in mid-line,
+// which enmime honours only within an entity's first read. The stretches
+// between the dashes are left out of the skeleton; the delimiters must
+// not move into a first read.
+func dashedBodies() []byte {
+	var export, nested strings.Builder
+	for i := range 400 {
+		fmt.Fprintf(&export, "row %d;%s\r\n", i, strings.Repeat("value ", i%13))
+		if i%150 == 0 {
+			export.WriteString("-- section\r\n----------------\r\n")
+		}
+		fmt.Fprintf(&nested, "line %d %s\r\n", i, strings.Repeat("text ", i%11))
+		if i%90 == 45 && i > 150 { // past the first reads: there enmime would end the part
+			nested.WriteString("see a--OB and b--IB in mid-line\r\n")
+		}
+	}
+	return []byte(envelope + "Content-Type: multipart/mixed; boundary=\"OB\"\r\n\r\n" +
+		"--OB\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=export.sql\r\n\r\n" + export.String() +
+		"--OB\r\nContent-Type: multipart/related; boundary=\"IB\"\r\n\r\n" +
+		"--IB\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=notes.txt\r\n\r\n" + nested.String() +
+		"--IB\r\nContent-Type: text/plain\r\n\r\nafter\r\n--IB--\r\n" +
+		"--OB--\r\n")
 }
 
 // midLineDelimiterInLeaf is a large text attachment with a delimiter of
@@ -265,6 +319,7 @@ func FuzzElide(f *testing.F) {
 		}
 	}
 	f.Add(midLineDelimiter())
+	f.Add(dashedBodies())
 	f.Add(midLineDelimiterInLeaf())
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		sh, err := scanShape(textOf(raw))
