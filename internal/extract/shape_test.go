@@ -163,6 +163,57 @@ func TestMidLineDelimiterKeepsAttachmentWhole(t *testing.T) {
 	}
 }
 
+// TestSkeletonAroundDelimiters: a large text attachment with, on a line of
+// its own, one of the byte sequences on which enmime's boundary readers
+// decide (delimiters whole, in mid-line, followed by what counts as white
+// space or not, dashes alone), within its first read or past it, with
+// CRLF or LF line breaks, in a multipart or in one nested in another:
+// the skeleton always parses as the whole message does. Byte-level
+// fuzzing seldom grows inputs past a first read; this walks the cases.
+func TestSkeletonAroundDelimiters(t *testing.T) {
+	inserts := []string{
+		"see a--OB and more", "see a--IB and more", "x--OB y", "--OB y", "a--OB\v", "a--OB\x85x", "a--OB--", "a--IB--x",
+		"--OB\v", "--IB--", "-- ", "--", "---OB ", "a -- b", "\r--OB \r", "\n--OB x", "--OB\t",
+	}
+	for _, nl := range []string{"\r\n", "\n"} {
+		for _, nested := range []bool{false, true} {
+			for _, insert := range inserts {
+				for _, at := range []int{10, 60, 100, 110, 120, 200, 299} { // a first read ends near line 130
+					raw := delimiterCase(nl, nested, insert, at)
+					sh, err := scanShape(textOf(raw))
+					if err != nil {
+						continue
+					}
+					whole, werr := parser().ReadEnvelope(bytes.NewReader(raw))
+					skel, serr := skeletonEnvelope(windowedText(raw), sh)
+					if (werr == nil) != (serr == nil) || werr == nil && describe(whole) != describe(skel) {
+						t.Errorf("line break %q, nested %v, %q after line %d: the skeleton parses differently (%v, %v)", nl, nested, insert, at, werr, serr)
+					}
+				}
+			}
+		}
+	}
+}
+
+func delimiterCase(nl string, nested bool, insert string, at int) []byte {
+	var text strings.Builder
+	for i := range 300 {
+		fmt.Fprintf(&text, "line %d %s%s", i, strings.Repeat("text ", i%11), nl)
+		if i == at {
+			text.WriteString(insert + nl)
+		}
+	}
+	leaf := "Content-Type: text/plain" + nl + "Content-Disposition: attachment; filename=notes.txt" + nl + nl + text.String()
+	first := "--OB" + nl + "Content-Type: text/plain" + nl + nl + "first" + nl
+	body := first + "--OB" + nl + leaf + "--OB--" + nl
+	if nested {
+		body = first + "--OB" + nl + "Content-Type: multipart/related; boundary=\"IB\"" + nl + nl +
+			"--IB" + nl + leaf + "--IB" + nl + "Content-Type: text/plain" + nl + nl + "after" + nl + "--IB--" + nl +
+			"--OB--" + nl
+	}
+	return []byte(strings.ReplaceAll(envelope, "\r\n", nl) + "Content-Type: multipart/mixed; boundary=\"OB\"" + nl + nl + body)
+}
+
 // dashedBodies has large bodies with "--" in them: a plain text export
 // with separator lines and SQL comments, and, in a nested multipart, one
 // whose lines hold a delimiter of each enclosing multipart in mid-line,
