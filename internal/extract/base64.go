@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 )
 
 // A large base64 body of a message parsed by ParseAt is decoded when its
@@ -38,18 +37,13 @@ const (
 	markDecoded = markChars / 4 * 3 // the bytes they decode to
 )
 
-// base64Body is the decoded content of a base64 body in src, read by
-// decoding from the nearest mark before the offset asked for: a zip's
-// directory lies at its end, and reading it must not decode all the rest.
+// base64Body is the decoded content of a base64 body in src.
 type base64Body struct {
+	markedBody
 	src   io.ReaderAt
 	end   int64   // where the body ends in src
 	chars int64   // base64 characters decoded: a dangling last one is not
 	marks []int64 // marks[k] is where base64 character k*markChars lies in src
-
-	mu  sync.Mutex
-	dec io.Reader // decodes from pos on: a read that goes on where the last stopped does not start over
-	pos int64
 }
 
 // scanBase64 reads the base64 body at [start, end) of src and returns it
@@ -94,40 +88,15 @@ func scanBase64(src io.ReaderAt, start, end int64) (*base64Body, string, error) 
 		b.chars--
 		problems = append(problems, "base64 truncated, last byte lost")
 	}
+	b.size = int64(base64.RawStdEncoding.DecodedLen(int(b.chars)))
+	b.decoder = b.decoderAt
 	return b, strings.Join(problems, "; "), nil
 }
 
-// size is the number of bytes the body decodes to.
-func (b *base64Body) size() int64 {
-	return int64(base64.RawStdEncoding.DecodedLen(int(b.chars)))
-}
-
-func (b *base64Body) ReadAt(p []byte, off int64) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if off >= b.size() {
-		return 0, io.EOF
-	}
-	if b.dec == nil || off != b.pos {
-		k := off / markDecoded
-		from := b.marks[k]
-		b.dec = &base64Decoder{r: io.NewSectionReader(b.src, from, b.end-from), left: b.chars - k*markChars}
-		b.pos = k * markDecoded
-		if _, err := io.CopyN(io.Discard, b.dec, off-b.pos); err != nil {
-			b.dec = nil
-			return 0, err
-		}
-		b.pos = off
-	}
-	n, err := io.ReadFull(b.dec, p)
-	b.pos += int64(n)
-	switch {
-	case err == io.ErrUnexpectedEOF && b.pos == b.size():
-		err = io.EOF
-	case err != nil:
-		b.dec = nil
-	}
-	return n, err
+func (b *base64Body) decoderAt(off int64) (io.Reader, int64) {
+	k := off / markDecoded
+	from := b.marks[k]
+	return &base64Decoder{r: io.NewSectionReader(b.src, from, b.end-from), left: b.chars - k*markChars}, k * markDecoded
 }
 
 // base64Decoder decodes the base64 characters of r, skipping everything

@@ -69,7 +69,7 @@ func (ps *parts) decode(f *File, p *enmime.Part) (problem string) {
 			ps.t.fail(err)
 			return ""
 		}
-		f.Size, f.content = b.size(), b
+		f.Size, f.content = b.size, b
 		return problem
 	case enc == encQuotedPrintable:
 		b, err := scanQuotedPrintable(ps.t.r, int64(s.start), int64(s.end))

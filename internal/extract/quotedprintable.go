@@ -3,7 +3,6 @@ package extract
 import (
 	"io"
 	"sort"
-	"sync"
 )
 
 // A large quoted-printable body of a message parsed by ParseAt is decoded
@@ -24,18 +23,13 @@ const (
 	qpWindow    = 64 << 10 // bytes a decoder reads at a time
 )
 
-// qpBody is the decoded content of a quoted-printable body in src, read by
-// decoding from the nearest mark before the offset asked for.
+// qpBody is the decoded content of a quoted-printable body in src.
 type qpBody struct {
+	markedBody
 	src        io.ReaderAt
 	start, end int64 // where the body lies in src
-	size       int64 // decoded
 	marks      []qpMark
 	window     int // bytes a decoder reads at a time
-
-	mu  sync.Mutex
-	dec *qpDecoder // decodes from pos on: a read that goes on where the last stopped does not start over
-	pos int64
 }
 
 // qpMark is a token that starts at body offset at, after out decoded bytes.
@@ -52,7 +46,7 @@ func scanQuotedPrintable(src io.ReaderAt, start, end int64) (*qpBody, error) {
 // a decoder window of so many bytes; tests make both small.
 func scanQP(src io.ReaderAt, start, end, every int64, window int) (*qpBody, error) {
 	b := &qpBody{src: src, start: start, end: end, window: window}
-	d := b.decoder(0)
+	d := b.decoderFrom(0)
 	for {
 		if b.size >= int64(len(b.marks))*every {
 			b.marks = append(b.marks, qpMark{int64(d.pos), b.size})
@@ -63,41 +57,19 @@ func scanQP(src io.ReaderAt, start, end, every int64, window int) (*qpBody, erro
 		b.size += int64(len(d.out) + d.b - d.a)
 		d.out, d.a = nil, d.b
 	}
+	b.decoder = b.decoderAt
 	return b, d.t.err
 }
 
-func (b *qpBody) decoder(at int64) *qpDecoder {
+func (b *qpBody) decoderAt(off int64) (io.Reader, int64) {
+	m := b.marks[sort.Search(len(b.marks), func(i int) bool { return b.marks[i].out > off })-1]
+	return b.decoderFrom(m.at), m.out
+}
+
+func (b *qpBody) decoderFrom(at int64) *qpDecoder {
 	t := textAt(io.NewSectionReader(b.src, b.start, b.end-b.start), b.end-b.start)
 	t.block = b.window
 	return &qpDecoder{t: t, pos: int(at)}
-}
-
-func (b *qpBody) ReadAt(p []byte, off int64) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if off >= b.size {
-		return 0, io.EOF
-	}
-	if b.dec == nil || off != b.pos {
-		k := sort.Search(len(b.marks), func(i int) bool { return b.marks[i].out > off }) - 1
-		b.dec, b.pos = b.decoder(b.marks[k].at), b.marks[k].out
-		if _, err := io.CopyN(io.Discard, b.dec, off-b.pos); err != nil {
-			b.dec = nil
-			return 0, err
-		}
-		b.pos = off
-	}
-	n, err := io.ReadFull(b.dec, p)
-	b.pos += int64(n)
-	switch {
-	case err == io.ErrUnexpectedEOF && b.pos == b.size:
-		err = io.EOF
-	case err == io.ErrUnexpectedEOF || err == io.EOF:
-		err, b.dec = io.ErrUnexpectedEOF, nil // shorter than when it was scanned
-	case err != nil:
-		b.dec = nil
-	}
-	return n, err
 }
 
 // qpDecoder decodes a quoted-printable body a window at a time.

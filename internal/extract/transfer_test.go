@@ -58,7 +58,7 @@ func checkBase64Body(t *testing.T, raw, want []byte, problem string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := File{Name: "x", Size: b.size(), content: b}
+	f := File{Name: "x", Size: b.size, content: b}
 	got, err := io.ReadAll(f.Open())
 	if err != nil || !bytes.Equal(got, want) || gotProblem != problem {
 		t.Fatalf("streamed %q: %q, %q, %v; decodeBase64 %q, %q", raw, got, gotProblem, err, want, problem)
