@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/jhillyerd/enmime/v2/mediatype"
 )
@@ -174,7 +175,9 @@ func nextBoundary(t *text, from int, stack [][]byte) (i, level int, final bool) 
 			if bytes.HasPrefix(rest, []byte("--")) {
 				return i, level, true
 			}
-			if len(rest) == 0 || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\r' || rest[0] == '\n' {
+			// enmime takes any byte that is white space as a rune for the
+			// end of a boundary: \v, \f, 0x85 and 0xA0 too.
+			if len(rest) == 0 || unicode.IsSpace(rune(rest[0])) {
 				return i, level, false
 			}
 		}

@@ -16,12 +16,12 @@ import (
 )
 
 // tinyParts is a message of n sibling parts of one byte each, each
-// delimiter after lead on its line.
-func tinyParts(n int, lead string) []byte {
+// delimiter after lead on its line and followed by trail.
+func tinyParts(n int, lead, trail string) []byte {
 	var b strings.Builder
 	b.WriteString(envelope + "Content-Type: multipart/mixed; boundary=\"t\"\r\n\r\n")
 	for range n {
-		b.WriteString(lead + "--t\r\nContent-Type: text/plain\r\n\r\nx\r\n")
+		b.WriteString(lead + "--t" + trail + "\r\nContent-Type: text/plain\r\n\r\nx\r\n")
 	}
 	b.WriteString("--t--\r\n")
 	return []byte(b.String())
@@ -35,9 +35,12 @@ func TestHostileShapesRefused(t *testing.T) {
 		name, reason string
 		raw          []byte
 	}{
-		{"40000-tiny-parts", "more than 2000 MIME parts", tinyParts(40000, "")},
-		// enmime takes a delimiter a byte into a line too.
-		{"40000-tiny-parts-indented", "more than 2000 MIME parts", tinyParts(40000, " ")},
+		{"40000-tiny-parts", "more than 2000 MIME parts", tinyParts(40000, "", "")},
+		// enmime takes a delimiter a byte into a line too,
+		{"40000-tiny-parts-indented", "more than 2000 MIME parts", tinyParts(40000, " ", "")},
+		// and one followed by any byte that is white space as a rune.
+		{"40000-tiny-parts-vertical-tab", "more than 2000 MIME parts", tinyParts(40000, "", "\v")},
+		{"40000-tiny-parts-nbsp", "more than 2000 MIME parts", tinyParts(40000, "", "\xa0")},
 		{"nested-10000-deep", "nested more than 100 deep", nestedDeep(10000)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -48,7 +51,7 @@ func TestHostileShapesRefused(t *testing.T) {
 		})
 	}
 	// Just inside the limits, both are still extracted.
-	if m, err := Parse(bytes.NewReader(tinyParts(maxParts, ""))); err != nil || len(m.Problems) != 0 {
+	if m, err := Parse(bytes.NewReader(tinyParts(maxParts, "", ""))); err != nil || len(m.Problems) != 0 {
 		t.Errorf("%d parts: %v, %v", maxParts, err, m)
 	}
 	if m, err := Parse(bytes.NewReader(nestedDeep(maxDepth - 1))); err != nil || len(m.Files) != 1 {
@@ -61,7 +64,7 @@ func BenchmarkHostileShapes(b *testing.B) {
 		name string
 		raw  []byte
 	}{
-		{"40000-tiny-parts", tinyParts(40000, "")},
+		{"40000-tiny-parts", tinyParts(40000, "", "")},
 		{"nested-10000-deep", nestedDeep(10000)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
@@ -174,6 +177,7 @@ func TestSkeletonAroundDelimiters(t *testing.T) {
 	inserts := []string{
 		"see a--OB and more", "see a--IB and more", "x--OB y", "--OB y", "a--OB\v", "a--OB\x85x", "a--OB--", "a--IB--x",
 		"--OB\v", "--IB--", "-- ", "--", "---OB ", "a -- b", "\r--OB \r", "\n--OB x", "--OB\t",
+		"--OB\f\r\nContent-Type: text/plain", "--IB\x85\r\nContent-Type: text/plain", "--OB\xa0\nContent-Type: text/plain",
 	}
 	for _, nl := range []string{"\r\n", "\n"} {
 		for _, nested := range []bool{false, true} {
