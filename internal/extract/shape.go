@@ -100,10 +100,11 @@ func scanShape(t *text) (shape, error) {
 }
 
 // scanHeader reads the header block starting at pos and returns its
-// Content-Type value (unfolded) and where the body starts.
+// Content-Type value (unfolded) and where the body starts. Of several
+// Content-Type fields the first counts, as for enmime.
 func scanHeader(t *text, pos int) (ctype string, body int) {
 	var ct []byte
-	inCT := false
+	inCT, seen := false, false
 	for pos < t.size {
 		end := lineEnd(t, pos)
 		line := bytes.TrimRight(t.slice(pos, end), "\r\n")
@@ -115,9 +116,9 @@ func scanHeader(t *text, pos int) (ctype string, body int) {
 			if inCT {
 				ct = append(ct, line...)
 			}
-		case isContentType(line):
+		case isContentType(line) && !seen:
 			_, value, _ := bytes.Cut(line, []byte(":"))
-			ct, inCT = append([]byte(nil), value...), true
+			ct, inCT, seen = append([]byte(nil), value...), true, true
 		default:
 			inCT = false
 		}

@@ -18,8 +18,13 @@ import (
 // tinyParts is a message of n sibling parts of one byte each, each
 // delimiter after lead on its line and followed by trail.
 func tinyParts(n int, lead, trail string) []byte {
+	return tinyPartsUnder(n, lead, trail, "Content-Type: multipart/mixed; boundary=\"t\"\r\n")
+}
+
+// tinyPartsUnder is tinyParts with header lines of the message's own.
+func tinyPartsUnder(n int, lead, trail, header string) []byte {
 	var b strings.Builder
-	b.WriteString(envelope + "Content-Type: multipart/mixed; boundary=\"t\"\r\n\r\n")
+	b.WriteString(envelope + header + "\r\n")
 	for range n {
 		b.WriteString(lead + "--t" + trail + "\r\nContent-Type: text/plain\r\n\r\nx\r\n")
 	}
@@ -41,6 +46,9 @@ func TestHostileShapesRefused(t *testing.T) {
 		// and one followed by any byte that is white space as a rune.
 		{"40000-tiny-parts-vertical-tab", "more than 2000 MIME parts", tinyParts(40000, "", "\v")},
 		{"40000-tiny-parts-nbsp", "more than 2000 MIME parts", tinyParts(40000, "", "\xa0")},
+		// Of two Content-Type fields enmime reads the first.
+		{"40000-tiny-parts-second-content-type", "more than 2000 MIME parts",
+			tinyPartsUnder(40000, "", "", "Content-Type: multipart/mixed; boundary=\"t\"\r\nContent-Type: text/plain\r\n")},
 		{"nested-10000-deep", "nested more than 100 deep", nestedDeep(10000)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
