@@ -53,10 +53,10 @@ func scanShape(t *text) (shape, error) {
 		starts []int    // where each multipart on stack starts
 		pos    int      // start of the next entity's header
 	)
-	for {
-		ctype, body := scanHeader(t, pos)
+	for root := true; ; root = false {
+		ctype, body := scanHeader(t, pos, stack)
 		isLeaf := true
-		if b := multipartBoundary(ctype); b != "" {
+		if b := multipartBoundary(ctype, root); b != "" {
 			if len(stack) == maxDepth {
 				return sh, fmt.Errorf("%w: multiparts nested more than %d deep", ErrUnparseable, maxDepth)
 			}
@@ -100,51 +100,85 @@ func scanShape(t *text) (shape, error) {
 }
 
 // scanHeader reads the header block starting at pos and returns its
-// Content-Type value (unfolded) and where the body starts. Of several
-// Content-Type fields the first counts, as for enmime.
-func scanHeader(t *text, pos int) (ctype string, body int) {
+// Content-Type value and where the body starts, reading lines as enmime's
+// header reader does (header.go there): a line that starts with white
+// space continues the field before it, and so does one with no colon;
+// one that starts with a colon, or has a field name with a byte no name
+// may hold, is skipped; "Name :" is "Name:"; of several Content-Type
+// fields the first counts. A delimiter of a multipart on stack ends the
+// header block, and the part, as it ends them for enmime: a run of
+// delimiter lines is as many empty parts.
+func scanHeader(t *text, pos int, stack [][]byte) (ctype string, body int) {
 	var ct []byte
 	inCT, seen := false, false
+	value := func() string { return string(bytes.TrimRight(ct, " \t")) }
 	for pos < t.size {
 		end := lineEnd(t, pos)
-		line := bytes.TrimRight(t.slice(pos, end), "\r\n")
+		if i := firstDelimiter(t, pos, end, stack); i >= 0 {
+			return value(), i
+		}
+		line := t.slice(pos, end)
+		if l, ok := bytes.CutSuffix(line, []byte("\n")); ok {
+			line = bytes.TrimSuffix(l, []byte("\r"))
+		}
 		pos = end
+		colon := bytes.IndexByte(line, ':')
 		switch {
 		case len(line) == 0:
-			return string(ct), pos
-		case line[0] == ' ' || line[0] == '\t':
+			return value(), pos
+		case line[0] == ' ' || line[0] == '\t' || line[0] == '\r':
 			if inCT {
-				ct = append(ct, line...)
+				ct = append(append(ct, ' '), bytes.Trim(line, " \t\r\n")...)
 			}
-		case isContentType(line) && !seen:
-			_, value, _ := bytes.Cut(line, []byte(":"))
-			ct, inCT, seen = append([]byte(nil), value...), true, true
+		case colon == 0:
+		case colon > 0:
+			rest := line[colon+1:]
+			if k := bytes.Index(line[:colon+1], []byte(" :")); k >= 0 {
+				colon, rest = k, line[k+2:]
+			}
+			if !fieldName(line[:colon]) {
+				continue
+			}
+			inCT = !seen && strings.EqualFold(string(line[:colon]), "content-type")
+			if inCT {
+				ct, seen = append([]byte(nil), bytes.Trim(rest, " \t\r\n")...), true
+			}
 		default:
-			inCT = false
+			if inCT {
+				ct = append(append(ct, ' '), line...)
+			}
 		}
 	}
-	return string(ct), pos
+	return value(), pos
 }
 
-// isContentType reports whether a header line is a Content-Type field,
-// with white space before the colon allowed as lenient parsers do.
-func isContentType(line []byte) bool {
-	const key = "content-type"
-	if len(line) <= len(key) || !strings.EqualFold(string(line[:len(key)]), key) {
-		return false
+// fieldName reports whether enmime takes name as a field name: printable
+// ASCII but the colon, and spaces.
+func fieldName(name []byte) bool {
+	for _, c := range name {
+		if c != ' ' && (c < '!' || c > '~') {
+			return false
+		}
 	}
-	rest := bytes.TrimLeft(line[len(key):], " \t")
-	return len(rest) > 0 && rest[0] == ':'
+	return true
 }
 
-// multipartBoundary is the boundary of a multipart Content-Type, "" for
-// anything else.
-func multipartBoundary(ctype string) string {
+// multipartBoundary is the boundary of an entity that enmime reads as a
+// multipart, "" for anything else: the message itself if its type is
+// multipart/*, a part whatever its type (but text/plain and text/html)
+// as long as it has a boundary.
+func multipartBoundary(ctype string, root bool) string {
 	if ctype == "" {
 		return ""
 	}
 	mtype, params, _, err := mediatype.Parse(ctype)
-	if err != nil || !strings.HasPrefix(strings.ToLower(mtype), "multipart/") {
+	mtype = strings.ToLower(mtype)
+	switch {
+	case err != nil:
+		return ""
+	case root && !strings.HasPrefix(mtype, "multipart/"):
+		return ""
+	case !root && (mtype == "text/plain" || mtype == "text/html"):
 		return ""
 	}
 	return params["boundary"]
@@ -168,22 +202,48 @@ func nextBoundary(t *text, from int, stack [][]byte) (i, level int, final bool) 
 			break
 		}
 		from = i + 1
-		for level, b := range stack {
-			if !t.hasPrefix(i, b) {
-				continue
-			}
-			rest := t.from(i+len(b), 2)
-			if bytes.HasPrefix(rest, []byte("--")) {
-				return i, level, true
-			}
-			// enmime takes any byte that is white space as a rune for the
-			// end of a boundary: \v, \f, 0x85 and 0xA0 too.
-			if len(rest) == 0 || unicode.IsSpace(rune(rest[0])) {
-				return i, level, false
-			}
+		if level, final, ok := delimiterAt(t, i, stack); ok {
+			return i, level, final
 		}
 	}
 	return -1, 0, false
+}
+
+// firstDelimiter is where the first delimiter of a multipart on stack in
+// [from, to) starts, or -1.
+func firstDelimiter(t *text, from, to int, stack [][]byte) int {
+	for len(stack) > 0 && from < to {
+		j := bytes.Index(t.slice(from, to), []byte("--"))
+		if j < 0 {
+			break
+		}
+		if _, _, ok := delimiterAt(t, from+j, stack); ok {
+			return from + j
+		}
+		from += j + 1
+	}
+	return -1
+}
+
+// delimiterAt reports whether a delimiter or close delimiter of a
+// multipart on stack starts at i, the outermost first; and which
+// multipart's, and whether it closes it.
+func delimiterAt(t *text, i int, stack [][]byte) (level int, final, ok bool) {
+	for level, b := range stack {
+		if !t.hasPrefix(i, b) {
+			continue
+		}
+		rest := t.from(i+len(b), 2)
+		if bytes.HasPrefix(rest, []byte("--")) {
+			return level, true, true
+		}
+		// enmime takes any byte that is white space as a rune for the
+		// end of a boundary: \v, \f, 0x85 and 0xA0 too.
+		if len(rest) == 0 || unicode.IsSpace(rune(rest[0])) {
+			return level, false, true
+		}
+	}
+	return 0, false, false
 }
 
 // lineEnd is the offset just past the line break of the line holding pos.

@@ -32,6 +32,14 @@ func tinyPartsUnder(n int, lead, trail, header string) []byte {
 	return []byte(b.String())
 }
 
+// nestedBelowTop is nestedDeep with every multipart below the top one
+// declared as ctype.
+func nestedBelowTop(depth int, ctype string) []byte {
+	raw := nestedDeep(depth)
+	i := bytes.Index(raw, []byte("multipart/mixed")) + len("multipart/mixed")
+	return append(raw[:i:i], bytes.ReplaceAll(raw[i:], []byte("multipart/mixed"), []byte(ctype))...)
+}
+
 // TestHostileShapesRefused: shapes that make enmime quadratic are refused
 // with the reason before it sees them. Their time is in
 // BenchmarkHostileShapes.
@@ -49,7 +57,15 @@ func TestHostileShapesRefused(t *testing.T) {
 		// Of two Content-Type fields enmime reads the first.
 		{"40000-tiny-parts-second-content-type", "more than 2000 MIME parts",
 			tinyPartsUnder(40000, "", "", "Content-Type: multipart/mixed; boundary=\"t\"\r\nContent-Type: text/plain\r\n")},
+		// A boundary on a line without a colon continues the field.
+		{"40000-tiny-parts-unindented-boundary", "more than 2000 MIME parts",
+			tinyPartsUnder(40000, "", "", "Content-Type: multipart/mixed;\r\nboundary=\"t\"\r\n")},
+		// Delimiter lines with nothing between are parts too.
+		{"40000-empty-parts", "more than 2000 MIME parts",
+			[]byte(envelope + "Content-Type: multipart/mixed; boundary=\"t\"\r\n\r\n" + strings.Repeat("--t\r\n", 40000) + "--t--\r\n")},
 		{"nested-10000-deep", "nested more than 100 deep", nestedDeep(10000)},
+		// Below the top, any part with a boundary is a multipart to enmime.
+		{"nested-10000-deep-octet-stream", "nested more than 100 deep", nestedBelowTop(10000, "application/octet-stream")},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m, err := Parse(bytes.NewReader(c.raw))
@@ -285,6 +301,14 @@ func midLineDelimiter() []byte {
 		"--OB\r\nContent-Type: text/plain\r\n\r\n" + strings.Repeat("last part, far from the end of input\r\n", 10) + "--OB--\r\n")
 }
 
+// midLineFixtures are the oracle corpus's messages with delimiters in
+// mid-line past a first read, where scanShape sees parts enmime does not.
+var midLineFixtures = map[string]bool{
+	"delimiter-mid-line-in-large-leaf":     true,
+	"delimiter-mid-line-after-nested-leaf": true,
+	"dashes-in-large-bodies":               true,
+}
+
 // TestShapeMatchesEnmime: scanShape sees the leaves enmime sees, and
 // feeding enmime the skeleton yields exactly the envelope the whole
 // message yields.
@@ -307,7 +331,7 @@ func TestShapeMatchesEnmime(t *testing.T) {
 		// near a line's start or in an entity's first read: it may see more
 		// leaves, never fewer.
 		want := len(leafParts(whole))
-		if midLine := fx.Name == "delimiter-mid-line-in-large-leaf"; len(sh.leaves) < want || len(sh.leaves) > want && !midLine && !strings.HasPrefix(fx.Name, "multipart-without") {
+		if len(sh.leaves) < want || len(sh.leaves) > want && !midLineFixtures[fx.Name] && !strings.HasPrefix(fx.Name, "multipart-without") {
 			t.Errorf("%s: scanShape found %d leaves, enmime %d", fx.Name, len(sh.leaves), want)
 		}
 		if _, spans := elide(textOf(fx.Raw), sh); spans != nil {
@@ -396,6 +420,43 @@ func FuzzElide(f *testing.F) {
 		}
 		if werr == nil && describe(whole) != describe(skel) {
 			t.Errorf("envelope from the skeleton differs:\n%s\nwhole:\n%s", describe(skel), describe(whole))
+		}
+	})
+}
+
+// FuzzShapeCountsWhatEnmimeSees: scanShape may see more parts, or deeper
+// nesting, than enmime does, never fewer or shallower; the limits it
+// enforces on enmime's behalf would otherwise not hold.
+func FuzzShapeCountsWhatEnmimeSees(f *testing.F) {
+	for _, s := range seedMessages() {
+		f.Add([]byte(s))
+	}
+	f.Add(tinyParts(3, "", "\v"))
+	f.Add(tinyPartsUnder(3, " ", "", "Content-Type: multipart/mixed; boundary=\"t\"\r\nContent-Type: text/plain\r\n"))
+	f.Add(nestedDeep(3))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		sh, err := scanShape(textOf(raw))
+		if err != nil {
+			return
+		}
+		env, err := parser().ReadEnvelope(bytes.NewReader(raw))
+		if err != nil {
+			return
+		}
+		parts, depth := 0, 0
+		var walk func(p *enmime.Part, d int)
+		walk = func(p *enmime.Part, d int) {
+			for c := p.FirstChild; c != nil; c = c.NextSibling {
+				parts++
+				walk(c, d+1)
+			}
+			if p.FirstChild != nil {
+				depth = max(depth, d+1)
+			}
+		}
+		walk(env.Root, 0)
+		if parts > sh.parts || depth > sh.depth {
+			t.Errorf("enmime sees %d parts %d deep, scanShape %d parts %d deep", parts, depth, sh.parts, sh.depth)
 		}
 	})
 }
