@@ -202,6 +202,8 @@ func TestSkeletonAroundDelimiters(t *testing.T) {
 		"see a--OB and more", "see a--IB and more", "x--OB y", "--OB y", "a--OB\v", "a--OB\x85x", "a--OB--", "a--IB--x",
 		"--OB\v", "--IB--", "-- ", "--", "---OB ", "a -- b", "\r--OB \r", "\n--OB x", "--OB\t",
 		"--OB\f\r\nContent-Type: text/plain", "--IB\x85\r\nContent-Type: text/plain", "--OB\xa0\nContent-Type: text/plain",
+		"--OB\r\n--OB\r\n--IB", "--IB\r\nContent-Type: application/x-thing;\r\nboundary=\"in\"\r\n\r\n--in\r\n\r\nx\r\n--in--",
+		"--OB\r\nContent-Type: text/plain\r\nContent-Type: multipart/mixed; boundary=z\r\n\r\n--z",
 	}
 	for _, nl := range []string{"\r\n", "\n"} {
 		for _, nested := range []bool{false, true} {
