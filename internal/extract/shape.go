@@ -68,7 +68,7 @@ func scanShape(t *text) (shape, error) {
 		}
 		from := body
 		for {
-			i, level, final := nextBoundary(t, from, stack)
+			i, level, final := nextBoundary(t, from, t.size, stack)
 			if isLeaf {
 				end := t.size
 				if i >= 0 {
@@ -114,7 +114,7 @@ func scanHeader(t *text, pos int, stack [][]byte) (ctype string, body int) {
 	value := func() string { return string(bytes.TrimRight(ct, " \t")) }
 	for pos < t.size {
 		end := lineEnd(t, pos)
-		if i := firstDelimiter(t, pos, end, stack); i >= 0 {
+		if i, _, _ := nextBoundary(t, pos, end, stack); i >= 0 {
 			return value(), i
 		}
 		line := t.slice(pos, end)
@@ -185,19 +185,16 @@ func multipartBoundary(ctype string, root bool) string {
 }
 
 // nextBoundary finds the first delimiter or close delimiter of an open
-// multipart at or after from, the outermost matching one first as enmime's
-// nested readers see them. It returns where the delimiter starts (-1 if
-// none), the multipart's index in stack, and whether it closes it.
+// multipart that starts in [from, to), the outermost matching one first as
+// enmime's nested readers see them. It returns where the delimiter starts
+// (-1 if none), the multipart's index in stack, and whether it closes it.
 //
 // A delimiter is taken anywhere, not only at the start of a line: enmime
 // takes one a byte or two into a line, and anywhere in the first 4 KB of a
 // part, and the limits must count every part enmime will see.
-func nextBoundary(t *text, from int, stack [][]byte) (i, level int, final bool) {
-	if len(stack) == 0 {
-		return -1, 0, false
-	}
-	for {
-		i := t.index(from, []byte("--"))
+func nextBoundary(t *text, from, to int, stack [][]byte) (i, level int, final bool) {
+	for len(stack) > 0 {
+		i := t.indexBefore(from, to, []byte("--"))
 		if i < 0 {
 			break
 		}
@@ -207,22 +204,6 @@ func nextBoundary(t *text, from int, stack [][]byte) (i, level int, final bool) 
 		}
 	}
 	return -1, 0, false
-}
-
-// firstDelimiter is where the first delimiter of a multipart on stack in
-// [from, to) starts, or -1.
-func firstDelimiter(t *text, from, to int, stack [][]byte) int {
-	for len(stack) > 0 && from < to {
-		j := bytes.Index(t.slice(from, to), []byte("--"))
-		if j < 0 {
-			break
-		}
-		if _, _, ok := delimiterAt(t, from+j, stack); ok {
-			return from + j
-		}
-		from += j + 1
-	}
-	return -1
 }
 
 // delimiterAt reports whether a delimiter or close delimiter of a

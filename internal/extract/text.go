@@ -82,8 +82,17 @@ func (t *text) at(i int) byte {
 
 // index is the offset of the first sep at or after from, -1 if none.
 func (t *text) index(from int, sep []byte) int {
-	for from < t.size {
+	return t.indexBefore(from, t.size, sep)
+}
+
+// indexBefore is index for a sep that starts before to; it looks at no
+// byte past the last such sep could hold.
+func (t *text) indexBefore(from, to int, sep []byte) int {
+	for from < to {
 		w := t.from(from, len(sep))
+		if lim := to - from + len(sep) - 1; len(w) > lim {
+			w = w[:lim]
+		}
 		if j := bytes.Index(w, sep); j >= 0 {
 			return from + j
 		}
