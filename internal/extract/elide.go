@@ -31,8 +31,8 @@ import (
 // after the run could end the part (so a leaf whose body has one, or is
 // ended by a delimiter in mid-line, or ends so near the end of input that
 // the look-ahead would reach it and take the part for unclosed, is left
-// out only past its first read). The placeholder holds no "-", CR or LF and never
-// occurs in the message. The argument needs every boundary enmime uses to
+// out only past its first read). The placeholder holds no "-", CR or LF
+// and never occurs in the message. The argument needs every boundary enmime uses to
 // be short (checked on scanShape's view and on enmime's). Should enmime
 // still see the structure differently from scanShape (placeholders not
 // found in order, each in a leaf between the message's own bytes), the
@@ -97,9 +97,13 @@ func elide(t *text, sh shape) ([]byte, []span) {
 		if t.size-l.body.end < edge || dash >= 0 && dash <= l.body.end {
 			lo = max(lo, l.part+elideHead)
 		}
+		// dash is the first "--" from s-edge on: the body is searched once.
 		for s := lo; s < hi; {
+			if dash >= 0 && dash < s-edge {
+				dash = t.index(s-edge, []byte("--"))
+			}
 			e, next := hi, hi
-			if dash = t.index(s-edge, []byte("--")); dash >= 0 && dash < hi+edge {
+			if dash >= 0 && dash < hi+edge {
 				e, next = min(hi, dash-edge), dash+2+edge
 			}
 			if e-s >= elideMin {
