@@ -92,9 +92,9 @@ func (d *qpDecoder) next() bool {
 	}
 	out := d.buf[:0]
 	i := 0
-	// The common tokens, decided within the next three bytes; the rest,
-	// and the window's last two bytes, are token's.
-	for i+2 < len(w) {
+	// The common tokens, when the window holds all that decides them; the
+	// rest are token's.
+	for i < len(w) {
 		switch c := w[i]; {
 		case !qpSpecial[c]:
 			j := i + 1
@@ -103,18 +103,17 @@ func (d *qpDecoder) next() bool {
 			}
 			out = append(out, w[i:j]...)
 			i = j
-		case c == '=' && isHex(w[i+1]) && isHex(w[i+2]):
+		case c == '\n':
+			out = append(out, c)
+			i++
+		case c == '\r' && i+1 < len(w) && w[i+1] == '\n':
+			out = append(out, w[i:i+2]...)
+			i += 2
+		case c == '=' && i+2 < len(w) && isHex(w[i+1]) && isHex(w[i+2]):
 			out = append(out, unhex(w[i+1])<<4|unhex(w[i+2]))
 			i += 3
-		case c == '=' && w[i+1] == '\r' && w[i+2] == '\n': // soft line break
+		case c == '=' && i+2 < len(w) && w[i+1] == '\r' && w[i+2] == '\n': // soft line break
 			i += 3
-		case c == '\r' && w[i+1] == '\n', c == '\n':
-			j := i + 1
-			if c == '\r' {
-				j++
-			}
-			out = append(out, w[i:j]...)
-			i = j
 		default:
 			d.pos += i
 			d.out = out
@@ -126,8 +125,9 @@ func (d *qpDecoder) next() bool {
 	return i > 0 || d.token()
 }
 
-// token decodes the token at pos into out or [a, b); it returns false at
-// the end of the body.
+// token decodes the token at pos that next could not, a CR, white space
+// or an '=' whose meaning lies further on, into out or [a, b); it returns
+// false at the end of the body.
 func (d *qpDecoder) token() bool {
 	t := d.t
 	if d.pos >= t.size {
@@ -138,14 +138,6 @@ func (d *qpDecoder) token() bool {
 		return false // a read error, in t.err
 	}
 	switch c := w[0]; {
-	case !qpSpecial[c]:
-		n := 1
-		for n < len(w) && !qpSpecial[w[n]] {
-			n++
-		}
-		d.verbatim(n)
-	case c == '\n':
-		d.verbatim(1)
 	case c == '\r':
 		if len(w) > 1 && w[1] == '\n' {
 			d.verbatim(2)
