@@ -49,6 +49,19 @@ func FuzzDecodeBase64(f *testing.F) {
 	})
 }
 
+// checkReadAt fails t unless r, holding want, reads at off the (up to) n
+// bytes of want there. Offsets outside want are not checked.
+func checkReadAt(t *testing.T, r io.ReaderAt, want []byte, off, n int64) {
+	t.Helper()
+	if off < 0 || off >= int64(len(want)) {
+		return
+	}
+	p := make([]byte, min(n, int64(len(want))-off))
+	if k, err := r.ReadAt(p, off); k != len(p) || (err != nil && err != io.EOF) || !bytes.Equal(p, want[off:off+int64(k)]) {
+		t.Fatalf("ReadAt(%d) = %q, %v; want %q", off, p[:k], err, want[off:off+int64(len(p))])
+	}
+}
+
 // checkBase64Body fails t unless the streaming decoder makes of raw what
 // decodeBase64 made of it: want and problem, read whole and from every
 // offset up to a few past a mark.
@@ -64,13 +77,7 @@ func checkBase64Body(t *testing.T, raw, want []byte, problem string) {
 		t.Fatalf("streamed %q: %q, %q, %v; decodeBase64 %q, %q", raw, got, gotProblem, err, want, problem)
 	}
 	for _, off := range []int64{0, 1, 2, 3, markDecoded - 1, markDecoded, markDecoded + 1, 3*markDecoded + 2, f.Size - 1} {
-		if off < 0 || off >= f.Size {
-			continue
-		}
-		p := make([]byte, min(5, f.Size-off))
-		if n, err := b.ReadAt(p, off); n != len(p) || (err != nil && err != io.EOF) || !bytes.Equal(p, want[off:off+int64(n)]) {
-			t.Fatalf("ReadAt(%d) = %q, %v; want %q", off, p[:n], err, want[off:off+int64(len(p))])
-		}
+		checkReadAt(t, b, want, off, 5)
 	}
 }
 
@@ -166,10 +173,7 @@ func checkQPBody(t *testing.T, raw []byte) {
 		t.Fatalf("streamed %q: %q, %v; decodeQuotedPrintable %q", raw, got, err, want)
 	}
 	for off := range f.Size {
-		p := make([]byte, min(3, f.Size-off))
-		if n, err := b.ReadAt(p, off); n != len(p) || (err != nil && err != io.EOF) || !bytes.Equal(p, want[off:off+int64(n)]) {
-			t.Fatalf("%q: ReadAt(%d) = %q, %v; want %q", raw, off, p[:n], err, want[off:off+int64(len(p))])
-		}
+		checkReadAt(t, b, want, off, 3)
 	}
 }
 
@@ -198,13 +202,7 @@ func TestQPBodyLarge(t *testing.T) {
 	}
 	for _, m := range b.marks {
 		for _, off := range []int64{m.out - 1, m.out, m.out + 1} {
-			if off < 0 || off >= b.size {
-				continue
-			}
-			p := make([]byte, min(9, b.size-off))
-			if n, err := b.ReadAt(p, off); n != len(p) || (err != nil && err != io.EOF) || !bytes.Equal(p, want[off:off+int64(n)]) {
-				t.Fatalf("ReadAt(%d) = %q, %v; want %q", off, p[:n], err, want[off:off+int64(len(p))])
-			}
+			checkReadAt(t, b, want, off, 9)
 		}
 	}
 }
