@@ -18,7 +18,7 @@ func TestFlushCoversStaged(t *testing.T) {
 	}
 	var before []*Staged
 	for i := range 3 {
-		s, err := d.Stage(strings.NewReader(fmt.Sprint("before ", i)))
+		s, err := d.Stage(strings.NewReader(fmt.Sprint("before ", i)), Policy{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -27,7 +27,7 @@ func TestFlushCoversStaged(t *testing.T) {
 	if err := d.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	after, err := d.Stage(strings.NewReader("after"))
+	after, err := d.Stage(strings.NewReader("after"), Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestFlushCoversStaged(t *testing.T) {
 		if s.seq == 0 || s.seq > flushed {
 			t.Errorf("staged before the Flush: seq %d, flushed %d", s.seq, flushed)
 		}
-		if _, err := d.PutStaged(fmt.Sprintf("b%d.txt", i), s, Policy{}); err != nil {
+		if _, err := d.PutStaged(fmt.Sprintf("b%d.txt", i), s); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -46,7 +46,7 @@ func TestFlushCoversStaged(t *testing.T) {
 	if err := after.makeDurable(); err != nil || after.seq != 0 {
 		t.Errorf("makeDurable: %v, seq %d; want it fsynced", err, after.seq)
 	}
-	if _, err := d.PutStaged("a.txt", after, Policy{}); err != nil {
+	if _, err := d.PutStaged("a.txt", after); err != nil {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]string{"b2.txt": "before 2", "a.txt": "after"} {

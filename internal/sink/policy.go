@@ -32,22 +32,24 @@ type Policy struct {
 	// Dedupe writes nothing when identical content is already anywhere
 	// under the destination, and reports where in Stored.Duplicate.
 	Dedupe bool
-	// Hash fills Stored.SHA256. It costs reading the content again, so
-	// callers that do not show it leave it off.
+	// Hash fills Stored.SHA256. It costs hashing the content as it is
+	// written, so callers that do not show it leave it off.
 	Hash bool
 }
+
+func (p Policy) needsHash() bool { return p.Hash || p.Dedupe }
 
 // Rel is where Put left the content, relative to the destination.
 func (s Stored) Rel() string { return path.Join(s.Dir, s.Name) }
 
 // PutWith is Put with a collision policy and optional dedupe; Put is
-// PutWith with the zero Policy.
+// PutWith with a Policy that only asks for the hash.
 func (d *Dir) PutWith(name string, content io.Reader, p Policy) (Stored, error) {
-	s, err := d.Stage(content)
+	s, err := d.Stage(content, p)
 	if err != nil {
 		return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
 	}
-	return d.PutStaged(name, s, p)
+	return d.PutStaged(name, s)
 }
 
 // Staged is content written into a folder, under no name yet. Writing is
@@ -57,24 +59,27 @@ func (d *Dir) PutWith(name string, content io.Reader, p Policy) (Stored, error) 
 type Staged struct {
 	d   *Dir
 	tmp string
-	st  Stored
+	p   Policy // the one PutStaged applies
+	st  Stored // with the SHA256 if p asks for it
 	seq uint64 // the destination's count of Stages when this one was done; 0 if fsynced
 }
 
-// Stage writes content into d under a temporary name. The Staged is given
-// a name by PutStaged, or released by Discard; a crash in between leaves a
-// temporary file the next Open removes.
+// Stage writes content into d under a temporary name, to be named under
+// policy p; if p needs the content's hash, it is taken as the content is
+// written, on the caller's goroutine. The Staged is given a name by
+// PutStaged, or released by Discard; a crash in between leaves a temporary
+// file the next Open removes.
 //
 // The content is durable before PutStaged gives it its name: Stage fsyncs
 // it, or, where the destination's filesystem can flush everything at once
 // (flush.go), the next Flush covers it, and PutStaged fsyncs whatever no
 // Flush has covered.
-func (d *Dir) Stage(content io.Reader) (*Staged, error) {
-	tmp, st, err := d.writeTemp(content)
+func (d *Dir) Stage(content io.Reader, p Policy) (*Staged, error) {
+	tmp, st, err := d.writeTemp(content, p.needsHash())
 	if err != nil {
 		return nil, err
 	}
-	s := &Staged{d: d, tmp: tmp, st: st}
+	s := &Staged{d: d, tmp: tmp, p: p, st: st}
 	if d.flushes {
 		s.seq = d.tree.staged.Add(1)
 	}
@@ -87,8 +92,9 @@ func (s *Staged) Discard() {
 }
 
 // PutStaged is PutWith for content staged in d: it names it, applying the
-// policy, and releases the Staged whatever the outcome.
-func (d *Dir) PutStaged(name string, s *Staged, p Policy) (Stored, error) {
+// policy it was staged under, and releases the Staged whatever the
+// outcome.
+func (d *Dir) PutStaged(name string, s *Staged) (Stored, error) {
 	// After a link the data lives on under the final name and tmp is a second
 	// name for it; after a rename tmp is already gone. Either way removing it
 	// is right, and a failure here only leaves debris the next Open clears.
@@ -102,14 +108,8 @@ func (d *Dir) PutStaged(name string, s *Staged, p Policy) (Stored, error) {
 	if err := s.makeDurable(); err != nil {
 		return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
 	}
-	tmp, st := s.tmp, s.st
+	tmp, st, p := s.tmp, s.st, s.p
 	st.Dir = d.rel
-	if p.Hash || p.Dedupe {
-		var err error
-		if st.SHA256, err = hashFile(d.root, tmp); err != nil {
-			return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
-		}
-	}
 
 	if p.Dedupe {
 		d.tree.mu.Lock()

@@ -193,16 +193,16 @@ func TestDedupeIgnoresSymlinks(t *testing.T) {
 // and policy PutStaged gets; discarded content leaves nothing.
 func TestStageThenPut(t *testing.T) {
 	d, path := openTemp(t)
-	kept, err := d.Stage(strings.NewReader("kept"))
+	kept, err := d.Stage(strings.NewReader("kept"), Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dropped, err := d.Stage(strings.NewReader("dropped"))
+	dropped, err := d.Stage(strings.NewReader("dropped"), Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	putWith(t, d, "r.pdf", "old", Policy{})
-	st, err := d.PutStaged("r.pdf", kept, Policy{})
+	st, err := d.PutStaged("r.pdf", kept)
 	if err != nil || st.Name != "r (1).pdf" || st.Size != 4 {
 		t.Fatalf("PutStaged: %+v, %v; want r (1).pdf of 4 bytes", st, err)
 	}
@@ -216,11 +216,11 @@ func TestStageThenPut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	elsewhere, err := other.Stage(strings.NewReader("x"))
+	elsewhere, err := other.Stage(strings.NewReader("x"), Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.PutStaged("x.pdf", elsewhere, Policy{}); err == nil {
+	if _, err := d.PutStaged("x.pdf", elsewhere); err == nil {
 		t.Error("PutStaged of content staged in another folder succeeded")
 	}
 	if got := listing(t, filepath.Join(path, "sub")); len(got) != 0 {

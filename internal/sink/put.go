@@ -90,10 +90,10 @@ func (d *Dir) place(tmp, cand string) error {
 
 // writeTemp streams content into a new temporary file, fsyncs it unless
 // a flush of the whole filesystem is to make it durable (Flush), and
-// returns its name with the size and hash of what was written. On failure
-// nothing is left behind.
-func (d *Dir) writeTemp(content io.Reader) (string, Stored, error) {
-	if tmp, st, ok, err := d.writeSpare(content); ok {
+// returns its name with the size of what was written, and its hash if
+// hash. On failure nothing is left behind.
+func (d *Dir) writeTemp(content io.Reader, hash bool) (string, Stored, error) {
+	if tmp, st, ok, err := d.writeSpare(content, hash); ok {
 		return tmp, st, cause(err)
 	}
 	tmp := tempName(d.tree.tag)
@@ -101,7 +101,7 @@ func (d *Dir) writeTemp(content io.Reader) (string, Stored, error) {
 	if err != nil {
 		return "", Stored{}, cause(err)
 	}
-	st, err := fill(f, content, !d.flushes)
+	st, err := fill(f, content, !d.flushes, hash)
 	if cerr := f.Close(); err == nil {
 		err = cause(cerr)
 	}
@@ -112,11 +112,17 @@ func (d *Dir) writeTemp(content io.Reader) (string, Stored, error) {
 	return tmp, st, nil
 }
 
-// fill copies content into f and fsyncs it if sync.
-func fill(f *os.File, content io.Reader, sync bool) (Stored, error) {
+// fill copies content into f, hashing it on the way if hash, and fsyncs
+// it if sync.
+func fill(f *os.File, content io.Reader, sync, hash bool) (Stored, error) {
 	var st Stored
 	src := &readErrReader{r: content}
-	n, err := io.Copy(f, src)
+	var r io.Reader = src
+	h := sha256.New()
+	if hash {
+		r = io.TeeReader(src, h)
+	}
+	n, err := io.Copy(f, r)
 	if src.err != nil {
 		return st, fmt.Errorf("reading content: %w", src.err)
 	}
@@ -129,6 +135,9 @@ func fill(f *os.File, content io.Reader, sync bool) (Stored, error) {
 		}
 	}
 	st.Size = n
+	if hash {
+		h.Sum(st.SHA256[:0])
+	}
 	return st, nil
 }
 
@@ -176,16 +185,6 @@ func sameBytes(a, b io.Reader) (bool, error) {
 			return endA && endB, nil
 		}
 	}
-}
-
-// hashFile is the sha256 of the file name in root.
-func hashFile(root *os.Root, name string) ([32]byte, error) {
-	f, err := root.Open(name)
-	if err != nil {
-		return [32]byte{}, cause(err)
-	}
-	defer f.Close()
-	return hashOf(f)
 }
 
 func hashOf(r io.Reader) ([32]byte, error) {

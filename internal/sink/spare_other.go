@@ -7,6 +7,8 @@ import "io"
 // Elsewhere every Put creates its file itself; see spare_linux.go.
 type spares struct{}
 
-func (d *Dir) writeSpare(io.Reader) (string, Stored, bool, error) { return "", Stored{}, false, nil }
+func (d *Dir) writeSpare(io.Reader, bool) (string, Stored, bool, error) {
+	return "", Stored{}, false, nil
+}
 
 func (d *Dir) stopSpares() {}

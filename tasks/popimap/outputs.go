@@ -160,7 +160,7 @@ func (r *run) plan(m mailbox.Message, raw *spool, msg *extract.Message) *plan {
 		return p
 	}
 	for i, name := range p.names {
-		s, err := p.dir.Stage(p.files[i].Open())
+		s, err := p.dir.Stage(p.files[i].Open(), r.out.policy)
 		if err != nil {
 			p.err = r.writeError(m, name, p.dir, err)
 			return p
@@ -260,7 +260,7 @@ func (w *writer) put(kind, name, ctype string, content io.Reader) error {
 	var s *sink.Staged
 	if w.dir != nil {
 		var err error
-		if s, err = w.dir.Stage(content); err != nil {
+		if s, err = w.dir.Stage(content, w.r.out.policy); err != nil {
 			return w.r.writeError(w.m, name, w.dir, err)
 		}
 	}
@@ -275,7 +275,7 @@ func (w *writer) putStaged(kind, name, ctype string, s *sink.Staged) error {
 		r.sum.Planned = append(r.sum.Planned, path.Join(w.rel, name))
 		return nil
 	}
-	st, err := w.dir.PutStaged(name, s, r.out.policy)
+	st, err := w.dir.PutStaged(name, s)
 	if err != nil {
 		return fmt.Errorf("task %q: %s: %w", r.opts.Task.Name, w.m.Key(), err)
 	}
