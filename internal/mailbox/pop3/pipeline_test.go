@@ -45,12 +45,7 @@ func TestFetchPipelines(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Fetch: %v (server: %v)", err, <-served)
 	}
-	if err := c.Quit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-served; err != nil {
-		t.Fatal(err)
-	}
+	quitScripted(t, s, served)
 	for i, raw := range raws {
 		if got[i] != string(raw) {
 			t.Errorf("message %d = %q, want %q", i+1, got[i], raw)
@@ -83,6 +78,18 @@ func scripted(t *testing.T, raws [][]byte, verb string) (*Session, <-chan error)
 		t.Fatal(err)
 	}
 	return &Session{c: c, addr: ln.Addr().String()}, served
+}
+
+// quitScripted ends the session with the scripted server and fails t if
+// the server found fault with what it was sent.
+func quitScripted(t *testing.T, s *Session, served <-chan error) {
+	t.Helper()
+	if err := s.c.Quit(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
 }
 
 // servePipelined speaks just enough POP3 for the pipelining tests, and
@@ -157,17 +164,11 @@ func servePipelined(ln net.Listener, raws [][]byte, verb string) error {
 func TestHeaderKeysPipeline(t *testing.T) {
 	raws, _ := numbered(3)
 	s, served := scripted(t, raws, "TOP")
-	c, ctx := s.c, testCtx(t)
-	keys, err := s.headerKeys(ctx)
+	keys, err := s.headerKeys(testCtx(t))
 	if err != nil {
 		t.Fatalf("headerKeys: %v (server: %v)", err, <-served)
 	}
-	if err := c.Quit(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-served; err != nil {
-		t.Fatal(err)
-	}
+	quitScripted(t, s, served)
 	if len(keys) != len(raws) {
 		t.Fatalf("%d keys for %d messages", len(keys), len(raws))
 	}
