@@ -76,9 +76,12 @@ func Open(path, owner string) (*Dir, error) {
 	}
 	d := &Dir{path: path, root: root}
 	d.tree = &tree{top: d, subs: map[string]*Dir{}, tag: ownerTag(owner)}
-	if canFlush(root, root) {
-		if d.tree.flushDir, err = root.Open("."); err == nil {
-			d.flushes = true
+	// The destination stays open for Flush to sync through (flush.go).
+	if f, err := root.Open("."); err == nil {
+		if canFlush(f) {
+			d.tree.flushDir, d.flushes = f, true
+		} else {
+			f.Close()
 		}
 	}
 	if err := d.removeTemps(); err != nil {

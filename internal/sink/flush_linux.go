@@ -17,27 +17,21 @@ var flushingFilesystems = map[int64]bool{
 	unix.BTRFS_SUPER_MAGIC: true,
 }
 
-// canFlush reports whether the filesystem holding root can make
-// everything durable at once, errors included (before Linux 5.8 syncfs did
-// not report write-back errors), and is the one holding top: a folder may
-// be another filesystem mounted below the destination.
-func canFlush(root, top *os.Root) bool {
+// canFlush reports whether the filesystem holding dir, the destination,
+// can make everything durable at once, errors included (before Linux 5.8
+// syncfs did not report write-back errors).
+func canFlush(dir *os.File) bool {
 	var u unix.Utsname
 	if unix.Uname(&u) != nil || !kernelAtLeast(unix.ByteSliceToString(u.Release[:]), 5, 8) {
 		return false
 	}
-	f, err := root.Open(".")
-	if err != nil {
-		return false
-	}
-	defer f.Close()
 	var st unix.Statfs_t
-	if unix.Fstatfs(int(f.Fd()), &st) != nil || !flushingFilesystems[int64(st.Type)] {
-		return false
-	}
-	return root == top || sameFilesystem(root, top)
+	return unix.Fstatfs(int(dir.Fd()), &st) == nil && flushingFilesystems[int64(st.Type)]
 }
 
+// sameFilesystem reports whether a and b lie on one filesystem: a folder
+// may be another filesystem mounted below the destination, which the
+// destination's Flush does not reach.
 func sameFilesystem(a, b *os.Root) bool {
 	fa, err1 := a.Stat(".")
 	fb, err2 := b.Stat(".")

@@ -73,7 +73,7 @@ func (d *Dir) Folder(rel string) (*Dir, error) {
 		return nil, fmt.Errorf("open folder %q in %s: %w", full, top.path, cause(err))
 	}
 	sub := &Dir{path: filepath.Join(top.path, filepath.FromSlash(full)), root: root, rel: full, tree: t}
-	sub.flushes = top.flushes && canFlush(root, top.root)
+	sub.flushes = top.flushes && sameFilesystem(root, top.root)
 	if err := sub.removeTemps(); err != nil {
 		root.Close()
 		return nil, err
