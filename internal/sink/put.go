@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -112,14 +113,15 @@ func (d *Dir) writeTemp(content io.Reader, hash bool) (string, Stored, error) {
 	return tmp, st, nil
 }
 
-// fill copies content into f, hashing it on the way if hash, and fsyncs
+// fill copies content into f, hashing it on the way if hashed, and fsyncs
 // it if sync.
-func fill(f *os.File, content io.Reader, sync, hash bool) (Stored, error) {
+func fill(f *os.File, content io.Reader, sync, hashed bool) (Stored, error) {
 	var st Stored
 	src := &readErrReader{r: content}
 	var r io.Reader = src
-	h := sha256.New()
-	if hash {
+	var h hash.Hash
+	if hashed {
+		h = sha256.New()
 		r = io.TeeReader(src, h)
 	}
 	n, err := io.Copy(f, r)
@@ -135,7 +137,7 @@ func fill(f *os.File, content io.Reader, sync, hash bool) (Stored, error) {
 		}
 	}
 	st.Size = n
-	if hash {
+	if h != nil {
 		h.Sum(st.SHA256[:0])
 	}
 	return st, nil
