@@ -94,6 +94,7 @@ func (d *qpDecoder) next() bool {
 	i := 0
 	// The common tokens, when the window holds all that decides them; the
 	// rest are token's.
+common:
 	for i < len(w) {
 		switch c := w[i]; {
 		case !qpSpecial[c]:
@@ -115,9 +116,7 @@ func (d *qpDecoder) next() bool {
 		case c == '=' && i+2 < len(w) && w[i+1] == '\r' && w[i+2] == '\n': // soft line break
 			i += 3
 		default:
-			d.pos += i
-			d.out = out
-			return i > 0 || d.token()
+			break common
 		}
 	}
 	d.pos += i
