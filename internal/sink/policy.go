@@ -43,9 +43,10 @@ func (p Policy) needsHash() bool { return p.Hash || p.Dedupe }
 func (s Stored) Rel() string { return path.Join(s.Dir, s.Name) }
 
 // PutWith is Put with a collision policy and optional dedupe; Put is
-// PutWith with a Policy that only asks for the hash.
+// PutWith with a Policy that only asks for the hash. Named at once, the
+// content has no Flush to wait for: it is fsynced as it is written.
 func (d *Dir) PutWith(name string, content io.Reader, p Policy) (Stored, error) {
-	s, err := d.Stage(content, p)
+	s, err := d.stage(content, p, fillMode{hash: p.needsHash(), sync: true})
 	if err != nil {
 		return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
 	}
@@ -75,12 +76,16 @@ type Staged struct {
 // (flush.go), the next Flush covers it, and PutStaged fsyncs whatever no
 // Flush has covered.
 func (d *Dir) Stage(content io.Reader, p Policy) (*Staged, error) {
-	tmp, st, err := d.writeTemp(content, p.needsHash())
+	return d.stage(content, p, fillMode{hash: p.needsHash(), sync: !d.flushes})
+}
+
+func (d *Dir) stage(content io.Reader, p Policy, m fillMode) (*Staged, error) {
+	tmp, st, err := d.writeTemp(content, m)
 	if err != nil {
 		return nil, err
 	}
 	s := &Staged{d: d, tmp: tmp, p: p, st: st}
-	if d.flushes {
+	if !m.sync {
 		s.seq = d.tree.staged.Add(1)
 	}
 	return s, nil

@@ -89,12 +89,11 @@ func (d *Dir) place(tmp, cand string) error {
 	return d.root.Rename(tmp, cand)
 }
 
-// writeTemp streams content into a new temporary file, fsyncs it unless
-// a flush of the whole filesystem is to make it durable (Flush), and
-// returns its name with the size of what was written, and its hash if
-// hash. On failure nothing is left behind.
-func (d *Dir) writeTemp(content io.Reader, hash bool) (string, Stored, error) {
-	if tmp, st, ok, err := d.writeSpare(content, hash); ok {
+// writeTemp streams content into a new temporary file, filling it as m
+// says, and returns its name with the size of what was written, and its
+// hash if m.hash. On failure nothing is left behind.
+func (d *Dir) writeTemp(content io.Reader, m fillMode) (string, Stored, error) {
+	if tmp, st, ok, err := d.writeSpare(content, m); ok {
 		return tmp, st, cause(err)
 	}
 	tmp := tempName(d.tree.tag)
@@ -102,7 +101,7 @@ func (d *Dir) writeTemp(content io.Reader, hash bool) (string, Stored, error) {
 	if err != nil {
 		return "", Stored{}, cause(err)
 	}
-	st, err := fill(f, content, !d.flushes, hash)
+	st, err := fill(f, content, m)
 	if cerr := f.Close(); err == nil {
 		err = cause(cerr)
 	}
@@ -113,14 +112,17 @@ func (d *Dir) writeTemp(content io.Reader, hash bool) (string, Stored, error) {
 	return tmp, st, nil
 }
 
-// fill copies content into f, hashing it on the way if hashed, and fsyncs
-// it if sync.
-func fill(f *os.File, content io.Reader, sync, hashed bool) (Stored, error) {
+// fillMode is what fill does besides copying: hash the content on the
+// way, and fsync it (unless a Flush is to make it durable).
+type fillMode struct{ hash, sync bool }
+
+// fill copies content into f as m says.
+func fill(f *os.File, content io.Reader, m fillMode) (Stored, error) {
 	var st Stored
 	src := &readErrReader{r: content}
 	var r io.Reader = src
 	var h hash.Hash
-	if hashed {
+	if m.hash {
 		h = sha256.New()
 		r = io.TeeReader(src, h)
 	}
@@ -131,7 +133,7 @@ func fill(f *os.File, content io.Reader, sync, hashed bool) (Stored, error) {
 	if err != nil {
 		return st, cause(err)
 	}
-	if sync {
+	if m.sync {
 		if err := f.Sync(); err != nil {
 			return st, cause(err)
 		}

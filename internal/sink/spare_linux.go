@@ -140,20 +140,19 @@ func (d *Dir) stopSpares() {
 
 // writeSpare is writeTemp into a spare, if the folder has one ready: it
 // fills the spare and only then gives it a temporary name.
-func (d *Dir) writeSpare(content io.Reader, hash bool) (tmp string, st Stored, ok bool, err error) {
+func (d *Dir) writeSpare(content io.Reader, m fillMode) (tmp string, st Stored, ok bool, err error) {
 	f := d.spare()
 	if f == nil {
 		return "", Stored{}, false, nil
 	}
-	tmp, st, err = d.fillSpare(f, content, hash)
+	tmp, st, err = d.fillSpare(f, content, m)
 	return tmp, st, true, err
 }
 
-// fillSpare fills the spare f (hashing it if hash), fsyncs it unless
-// Flush is to, names it and closes it.
-func (d *Dir) fillSpare(f *os.File, content io.Reader, hash bool) (string, Stored, error) {
+// fillSpare fills the spare f as m says, names it and closes it.
+func (d *Dir) fillSpare(f *os.File, content io.Reader, m fillMode) (string, Stored, error) {
 	defer f.Close()
-	st, err := fill(f, content, !d.flushes, hash)
+	st, err := fill(f, content, m)
 	if err != nil {
 		return "", Stored{}, err
 	}

@@ -36,7 +36,7 @@ func TestSpareBecomesTheFile(t *testing.T) {
 	for i := range sparesAfter {
 		put(t, d, fmt.Sprintf("f%d.pdf", i), fmt.Sprint(i))
 	}
-	tmp, st, err := d.fillSpare(waitSpare(t, d), strings.NewReader("spare content"), false)
+	tmp, st, err := d.fillSpare(waitSpare(t, d), strings.NewReader("spare content"), fillMode{})
 	if err != nil {
 		t.Fatal(err)
 	}

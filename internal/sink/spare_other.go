@@ -7,7 +7,7 @@ import "io"
 // Elsewhere every Put creates its file itself; see spare_linux.go.
 type spares struct{}
 
-func (d *Dir) writeSpare(io.Reader, bool) (string, Stored, bool, error) {
+func (d *Dir) writeSpare(io.Reader, fillMode) (string, Stored, bool, error) {
 	return "", Stored{}, false, nil
 }
 

@@ -257,14 +257,15 @@ type writer struct {
 
 // put writes content as the file name of the message.
 func (w *writer) put(kind, name, ctype string, content io.Reader) error {
-	var s *sink.Staged
-	if w.dir != nil {
-		var err error
-		if s, err = w.dir.Stage(content, w.r.out.policy); err != nil {
-			return w.r.writeError(w.m, name, w.dir, err)
-		}
+	if w.dir == nil {
+		return w.putStaged(kind, name, ctype, nil)
 	}
-	return w.putStaged(kind, name, ctype, s)
+	st, err := w.dir.PutWith(name, content, w.r.out.policy)
+	if err != nil {
+		return fmt.Errorf("task %q: %s: %w", w.r.opts.Task.Name, w.m.Key(), err)
+	}
+	w.record(kind, ctype, st)
+	return nil
 }
 
 // putStaged gives content staged in the message's folder (nil on a dry
@@ -279,6 +280,13 @@ func (w *writer) putStaged(kind, name, ctype string, s *sink.Staged) error {
 	if err != nil {
 		return fmt.Errorf("task %q: %s: %w", r.opts.Task.Name, w.m.Key(), err)
 	}
+	w.record(kind, ctype, st)
+	return nil
+}
+
+// record notes a file put: in the outputs, the summary and the log.
+func (w *writer) record(kind, ctype string, st sink.Stored) {
+	r := w.r
 	o := output{
 		Kind: kind, Path: st.Rel(), SHA256: hex.EncodeToString(st.SHA256[:]), Size: st.Size, ContentType: ctype,
 		DuplicateOf: st.Duplicate, Skipped: st.Skipped,
@@ -298,7 +306,6 @@ func (w *writer) putStaged(kind, name, ctype string, s *sink.Staged) error {
 	if kind == kindMetadata {
 		w.metadata = &o
 	}
-	return nil
 }
 
 // messageVars are the template variables of a message. Each is stable
