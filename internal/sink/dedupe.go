@@ -1,7 +1,9 @@
 package sink
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"io"
 	"io/fs"
 	"path"
 	"strings"
@@ -84,4 +86,15 @@ func (t *tree) hash(rel string) ([32]byte, error) {
 		return sum, fmt.Errorf("%s is not a regular file", rel)
 	}
 	return hashOf(f)
+}
+
+// hashOf is the SHA-256 of what r reads.
+func hashOf(r io.Reader) ([32]byte, error) {
+	var sum [32]byte
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return sum, cause(err)
+	}
+	h.Sum(sum[:0])
+	return sum, nil
 }

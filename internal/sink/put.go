@@ -191,16 +191,6 @@ func sameBytes(a, b io.Reader) (bool, error) {
 	}
 }
 
-func hashOf(r io.Reader) ([32]byte, error) {
-	var sum [32]byte
-	h := sha256.New()
-	if _, err := io.Copy(h, r); err != nil {
-		return sum, cause(err)
-	}
-	h.Sum(sum[:0])
-	return sum, nil
-}
-
 // readErrReader remembers the source's error so Put can tell a failing
 // message stream from a failing disk.
 type readErrReader struct {
