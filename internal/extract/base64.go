@@ -2,6 +2,7 @@ package extract
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"strings"
@@ -172,4 +173,62 @@ func allBase64(b []byte) bool {
 	_ = b[7]
 	return base64Class[b[0]]&base64Class[b[1]]&base64Class[b[2]]&base64Class[b[3]]&
 		base64Class[b[4]]&base64Class[b[5]]&base64Class[b[6]]&base64Class[b[7]] == base64Char
+}
+
+// quantumBits[k][c] is the 6 bits base64 character c stands for, shifted to
+// where they go when c is character k of a quantum; any byte that is not a
+// base64 character sets quantumBad.
+var quantumBits = func() (t [4][256]uint32) {
+	for k := range t {
+		for c := range t[k] {
+			t[k][c] = quantumBad
+		}
+		for v, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") {
+			t[k][c] = uint32(v) << (18 - 6*k)
+		}
+	}
+	return t
+}()
+
+const quantumBad = 0xff << 24
+
+// quantum is the 24 bits the four characters of q stand for, with
+// quantumBad set if one of them is not a base64 character.
+func quantum(q []byte) uint32 {
+	_ = q[3]
+	return quantumBits[0][q[0]] | quantumBits[1][q[1]] | quantumBits[2][q[2]] | quantumBits[3][q[3]]
+}
+
+// decodeQuanta decodes whole quanta of four base64 characters from src
+// into dst, passing over CR and LF between them. It stops at the first
+// quantum with another byte in it (padding included), at the end of src,
+// or when dst has no room for the next quantum; it returns the bytes written and
+// read.
+func decodeQuanta(dst, src []byte) (written, read int) {
+	for {
+		// Two quanta at a time, written as 8 bytes of which 6 count.
+		for len(src)-read >= 8 && len(dst)-written >= 8 {
+			a, b := quantum(src[read:read+4]), quantum(src[read+4:read+8])
+			if (a|b)&quantumBad != 0 {
+				break
+			}
+			binary.BigEndian.PutUint64(dst[written:], uint64(a)<<40|uint64(b)<<16)
+			written, read = written+6, read+8
+		}
+		if len(src)-read >= 4 && len(dst)-written >= 4 {
+			if q := quantum(src[read : read+4]); q&quantumBad == 0 {
+				binary.BigEndian.PutUint32(dst[written:], q<<8)
+				written, read = written+3, read+4
+				continue
+			}
+		}
+		breaks := read
+		for breaks < len(src) && (src[breaks] == '\r' || src[breaks] == '\n') {
+			breaks++
+		}
+		if breaks == read {
+			return written, read
+		}
+		read = breaks
+	}
 }

@@ -47,17 +47,19 @@ func decodeTransfer(cte string, raw []byte) (content []byte, problem string) {
 // decodes what remains; a dangling final character (6 bits, less than a
 // byte) is dropped.
 //
-// Nearly every attachment is well-formed base64 in CRLF-broken lines,
-// which the standard decoder takes as it is (it skips CR and LF itself) at
-// several times the speed of cleaning byte by byte. Wherever it accepts
-// the input, its result is what the lenient decoder would produce, so only
-// input it refuses takes the lenient path (FuzzDecodeBase64 checks this).
+// Nearly every attachment is well-formed base64 in CRLF-broken lines:
+// decodeQuanta takes those at about 1.5 times the speed of the standard
+// decoder, and leaves the first quantum it cannot take whole (the padded
+// last one, or damage) with the rest of the input to the lenient decoder.
+// The quanta it took hold a multiple of four base64 characters and nothing
+// else, so the lenient decoder would have decoded them to the same bytes
+// and found no defect in them: the result is its result for the whole
+// input (FuzzDecodeBase64 checks this).
 func decodeBase64(raw []byte) ([]byte, string) {
-	out := make([]byte, base64.StdEncoding.DecodedLen(len(raw)))
-	if n, err := base64.StdEncoding.Decode(out, raw); err == nil {
-		return out[:n], ""
-	}
-	return decodeBase64Lenient(raw)
+	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(raw))) // enough for any result
+	n, read := decodeQuanta(out, raw)
+	rest, problem := decodeBase64Lenient(raw[read:])
+	return append(out[:n], rest...), problem
 }
 
 // decodeBase64Lenient is decodeBase64 for input the standard decoder

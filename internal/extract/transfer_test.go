@@ -20,6 +20,7 @@ func TestDecodeBase64(t *testing.T) {
 		{"QQ==QQ==", "A\x04\x10", ""},                   // padding in the middle
 		{"SGVs*bG8s", "Hello,", "1 characters that are not base64 skipped"},
 		{"SGVsb", "Hel", "base64 truncated, last byte lost"},
+		{"QUJDREVGR0hJ\r\nSk*tMTU5P", "ABCDEFGHIJKLMNO", "1 characters that are not base64 skipped"}, // damage after whole quanta
 		{"", "", ""},
 	} {
 		got, problem := decodeBase64([]byte(c.in))
