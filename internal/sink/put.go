@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sync"
 )
 
 // Stored describes where Put left content.
@@ -126,7 +127,9 @@ func fill(f *os.File, content io.Reader, m fillMode) (Stored, error) {
 		h = sha256.New()
 		r = io.TeeReader(src, h)
 	}
-	n, err := io.Copy(f, r)
+	buf := copyBuffers.Get().(*[copyBufferSize]byte)
+	n, err := io.CopyBuffer(writerOnly{f}, r, buf[:])
+	copyBuffers.Put(buf)
 	if src.err != nil {
 		return st, fmt.Errorf("reading content: %w", src.err)
 	}
@@ -144,6 +147,17 @@ func fill(f *os.File, content io.Reader, m fillMode) (Stored, error) {
 	}
 	return st, nil
 }
+
+// copyBuffers hold the buffers of fill and sameBytes: io.Copy into an
+// *os.File from a reader that is not a file allocated a new 32 KB buffer
+// for each file, a fifth of the memory a run allocated.
+var copyBuffers = sync.Pool{New: func() any { return new([copyBufferSize]byte) }}
+
+const copyBufferSize = 64 << 10
+
+// writerOnly hides the file's ReadFrom, which would copy through a buffer
+// of its own.
+type writerOnly struct{ io.Writer }
 
 // sameContent reports whether the entry cand, which Lstat described as fi,
 // is a regular file holding exactly the size bytes of the file tmp.
@@ -171,7 +185,10 @@ func (d *Dir) sameContent(cand string, fi fs.FileInfo, tmp string, size int64) (
 
 // sameBytes reports whether a and b read the same bytes.
 func sameBytes(a, b io.Reader) (bool, error) {
-	bufA, bufB := make([]byte, 64<<10), make([]byte, 64<<10)
+	pa, pb := copyBuffers.Get().(*[copyBufferSize]byte), copyBuffers.Get().(*[copyBufferSize]byte)
+	defer copyBuffers.Put(pa)
+	defer copyBuffers.Put(pb)
+	bufA, bufB := pa[:], pb[:]
 	for {
 		n, errA := io.ReadFull(a, bufA)
 		m, errB := io.ReadFull(b, bufB)
