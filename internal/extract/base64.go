@@ -14,12 +14,18 @@ import (
 // so that the File's size and the body's defects are known before anything
 // is written; base64Body then decodes exactly what decodeBase64 would.
 
-// base64Class sorts bytes the way decodeBase64Lenient does.
+// base64Alphabet holds the base64 characters in the order of the values
+// they stand for.
+const base64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+// base64Class sorts bytes for every decoder of this package that skips
+// what is not base64: the lenient one, and the scan and decoder of a large
+// body.
 var base64Class = func() (c [256]byte) {
 	for _, b := range []byte(" \t\r\n=") {
 		c[b] = base64Ignored
 	}
-	for _, b := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") {
+	for _, b := range []byte(base64Alphabet) {
 		c[b] = base64Char
 	}
 	return c
@@ -183,7 +189,7 @@ var quantumBits = func() (t [4][256]uint32) {
 		for c := range t[k] {
 			t[k][c] = quantumBad
 		}
-		for v, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") {
+		for v, c := range []byte(base64Alphabet) {
 			t[k][c] = uint32(v) << (18 - 6*k)
 		}
 	}

@@ -62,18 +62,17 @@ func decodeBase64(raw []byte) ([]byte, string) {
 	return append(out[:n], rest...), problem
 }
 
-// decodeBase64Lenient is decodeBase64 for input the standard decoder
-// refuses: stray characters, white space, padding in the middle, missing
-// padding, a truncated final quantum.
+// decodeBase64Lenient is decodeBase64 for what decodeQuanta leaves:
+// stray characters, white space, padding in the middle, missing padding, a
+// truncated final quantum.
 func decodeBase64Lenient(raw []byte) ([]byte, string) {
 	clean := make([]byte, 0, len(raw))
 	stray := 0
 	for _, c := range raw {
-		switch {
-		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '+', c == '/':
+		switch base64Class[c] {
+		case base64Char:
 			clean = append(clean, c)
-		case c == '=', c == '\r', c == '\n', c == ' ', c == '\t':
-		default:
+		case base64Stray:
 			stray++
 		}
 	}
