@@ -145,7 +145,7 @@ func (d *base64Decoder) Read(p []byte) (int, error) {
 		if d.left == 0 {
 			q = d.n
 		}
-		w, _ := base64.RawStdEncoding.Decode(d.buf, d.in[:q]) // cannot fail: base64 characters only, never one dangling
+		w, _ := decodeChars(d.buf, d.in[:q]) // cannot fail: base64 characters only, never one dangling
 		d.out = d.buf[:w]
 		d.n = copy(d.in, d.in[q:d.n])
 	}
@@ -237,4 +237,13 @@ func decodeQuanta(dst, src []byte) (written, read int) {
 		}
 		read = breaks
 	}
+}
+
+// decodeChars decodes src, which holds base64 characters only, into dst,
+// which has room for all of them: whole quanta by table, a short last one
+// by the standard decoder, which fails only on a single dangling character.
+func decodeChars(dst, src []byte) (int, error) {
+	n, read := decodeQuanta(dst, src)
+	m, err := base64.RawStdEncoding.Decode(dst[n:], src[read:])
+	return n + m, err
 }

@@ -85,7 +85,7 @@ func decodeBase64Lenient(raw []byte) ([]byte, string) {
 		problems = append(problems, "base64 truncated, last byte lost")
 	}
 	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))
-	n, err := base64.RawStdEncoding.Decode(out, clean)
+	n, err := decodeChars(out, clean)
 	if err != nil {
 		problems = append(problems, "base64: "+err.Error())
 	}
