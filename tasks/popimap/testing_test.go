@@ -23,7 +23,7 @@ const (
 
 // fixture is an in-process IMAP or POP3 server and a config pointing at it.
 type fixture struct {
-	t        *testing.T
+	t        testing.TB
 	srv      *testmail.IMAPServer // IMAP fixtures
 	pop      *testmail.POP3Server // POP3 fixtures
 	protocol string
@@ -36,7 +36,7 @@ type fixture struct {
 // with one task, "t", whose keys can be overridden by taskTOML lines.
 // fixtureCA is a fixture's certificate authority, its folder, and the CA
 // certificate written there for the account's ca_file.
-func fixtureCA(t *testing.T) (ca *testmail.CA, dir, caFile string) {
+func fixtureCA(t testing.TB) (ca *testmail.CA, dir, caFile string) {
 	t.Helper()
 	ca, err := testmail.NewCA()
 	if err != nil {
@@ -49,7 +49,7 @@ func fixtureCA(t *testing.T) (ca *testmail.CA, dir, caFile string) {
 	return ca, dir, caFile
 }
 
-func newFixture(t *testing.T, opts testmail.IMAPOptions, taskTOML ...string) *fixture {
+func newFixture(t testing.TB, opts testmail.IMAPOptions, taskTOML ...string) *fixture {
 	t.Helper()
 	ca, dir, caFile := fixtureCA(t)
 	if opts.Username == "" {
@@ -108,7 +108,7 @@ account = "a"
 
 // newPOP3Fixture starts a POP3 server over implicit TLS holding msgs and
 // writes a config like newFixture's.
-func newPOP3Fixture(t *testing.T, opts testmail.POP3Options, msgs [][]byte, taskTOML ...string) *fixture {
+func newPOP3Fixture(t testing.TB, opts testmail.POP3Options, msgs [][]byte, taskTOML ...string) *fixture {
 	t.Helper()
 	ca, dir, caFile := fixtureCA(t)
 	opts.Username, opts.Password = testUser, testPassword
@@ -157,7 +157,7 @@ func (f *fixture) files() map[string]string {
 	return filesIn(f.t, f.dest())
 }
 
-func filesIn(t *testing.T, root string) map[string]string {
+func filesIn(t testing.TB, root string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
