@@ -18,6 +18,6 @@
 //
 // Within a batch, receiving, parsing and writing overlap (pipeline.go):
 // messages are spooled as they arrive (spool.go), parsed concurrently, their
-// attachments written and fsynced concurrently under no name yet (plan in
-// outputs.go), named in message order, then committed together.
+// files written concurrently under no name yet (plan in outputs.go), made
+// durable together, named in message order, then committed together.
 package popimap

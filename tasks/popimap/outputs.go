@@ -108,11 +108,11 @@ type metadata struct {
 }
 
 // plan is what take will do with a parsed message, decided on a parse
-// worker: the attachments it keeps, their names, the folder, and whether
-// the rules match. The attachments' content is staged in the folder there
-// too (written, under no name yet), so that the writer, which names files
-// in message order, only names them, once one Flush has made the content
-// of many durable.
+// worker: the attachments it keeps, the files it writes and their names,
+// the folder, and whether the rules match. The files' content is staged in
+// the folder there too (written, under no name yet), so that the writer,
+// which names files in message order, only names them, once one Flush has
+// made the content of many durable.
 type plan struct {
 	files   []extract.File
 	matched bool
@@ -120,10 +120,21 @@ type plan struct {
 	vars    map[string]string
 	rel     string    // the folder below the destination
 	dir     *sink.Dir // nil on a dry run
-	names   []string  // the attachments' file names; none when attachments are not taken
-	types   []string  // their media types, sniffed (extract.File.Type) here rather than on the writer
-	staged  []*sink.Staged
+	outs    []*planned
 	err     error // the folder or the staging failed
+	// Set by take: the message's writer, and its metadata sidecar, which
+	// lists the names the other files were given and so is staged only
+	// once they are named; finish names it.
+	w    *writer
+	meta *planned
+}
+
+// planned is one file of a message: what it holds and the name it is to
+// get, and its content once staged (never on a dry run).
+type planned struct {
+	kind, name, ctype string
+	content           func() io.Reader
+	staged            *sink.Staged
 }
 
 func (r *run) plan(m mailbox.Message, raw *spool, msg *extract.Message) *plan {
@@ -146,11 +157,29 @@ func (r *run) plan(m mailbox.Message, raw *spool, msg *extract.Message) *plan {
 	if r.out.folder != nil {
 		p.rel = r.out.folder.Expand(p.vars)
 	}
-	if r.out.cfg.TakesAttachments() {
+	cfg := r.out.cfg
+	if cfg.TakesAttachments() {
 		for i, f := range p.files {
-			p.names = append(p.names, r.out.fileName.Expand(fileVars(p.vars, f.Name, i+1)))
-			p.types = append(p.types, f.Type())
+			name := r.out.fileName.Expand(fileVars(p.vars, f.Name, i+1))
+			// The media type is sniffed (extract.File.Type) here rather than on the writer.
+			p.outs = append(p.outs, &planned{kind: kindAttachment, name: name, ctype: f.Type(),
+				content: func() io.Reader { return f.Open() }})
 		}
+	}
+	base := r.out.msgName.Expand(p.vars)
+	if cfg.EML {
+		p.outs = append(p.outs, &planned{kind: kindEML, name: base + ".eml", ctype: "message/rfc822", content: raw.Reader})
+	}
+	if (cfg.Body == config.BodyText || cfg.Body == config.BodyBoth) && msg.Text != "" {
+		p.outs = append(p.outs, &planned{kind: kindText, name: base + ".txt", ctype: "text/plain; charset=utf-8",
+			content: func() io.Reader { return strings.NewReader(msg.Text) }})
+	}
+	if (cfg.Body == config.BodyHTML || cfg.Body == config.BodyBoth) && msg.HTML != "" {
+		p.outs = append(p.outs, &planned{kind: kindHTML, name: base + ".html", ctype: "text/html; charset=utf-8",
+			content: func() io.Reader { return strings.NewReader(msg.HTML) }})
+	}
+	if cfg.Metadata {
+		p.meta = &planned{kind: kindMetadata, name: base + ".json", ctype: "application/json"}
 	}
 	if r.opts.DryRun {
 		return p
@@ -159,23 +188,29 @@ func (r *run) plan(m mailbox.Message, raw *spool, msg *extract.Message) *plan {
 		p.err = fmt.Errorf("task %q: %s: %w", r.opts.Task.Name, m.Key(), p.err)
 		return p
 	}
-	for i, name := range p.names {
-		s, err := p.dir.Stage(p.files[i].Open(), r.out.policy)
-		if err != nil {
-			p.err = r.writeError(m, name, p.dir, err)
+	for _, o := range p.outs {
+		if o.staged, p.err = p.dir.Stage(o.content(), r.out.policy); p.err != nil {
+			p.err = r.writeError(m, o.name, p.dir, p.err)
 			return p
 		}
-		p.staged = append(p.staged, s)
 	}
 	return p
 }
 
 // discard releases the content staged and not put.
 func (p *plan) discard() {
-	for _, s := range p.staged {
-		if s != nil {
-			s.Discard()
-		}
+	for _, o := range p.outs {
+		o.discard()
+	}
+	if p.meta != nil {
+		p.meta.discard()
+	}
+}
+
+func (o *planned) discard() {
+	if o.staged != nil {
+		o.staged.Discard()
+		o.staged = nil
 	}
 }
 
@@ -184,8 +219,8 @@ func (r *run) writeError(m mailbox.Message, name string, dir *sink.Dir, err erro
 }
 
 // take carries out the plan of a parsed message: if it matches the
-// task's rules, it writes what [task.output] asks for. Nothing is
-// committed here.
+// task's rules, it names the files [task.output] asks for and stages the
+// metadata sidecar, for finish to name. Nothing is committed here.
 func (r *run) take(m mailbox.Message, raw *spool, msg *extract.Message, p *plan) (outcome, error) {
 	if !p.matched {
 		r.sum.Unmatched++
@@ -196,56 +231,56 @@ func (r *run) take(m mailbox.Message, raw *spool, msg *extract.Message, p *plan)
 	if p.err != nil {
 		return saved, p.err
 	}
-	w := &writer{r: r, m: m, rel: p.rel, dir: p.dir}
-	for i, name := range p.names {
-		var s *sink.Staged
-		if p.staged != nil {
-			s, p.staged[i] = p.staged[i], nil
-		}
-		if err := w.putStaged(kindAttachment, name, p.types[i], s); err != nil {
+	p.w = &writer{r: r, m: m, rel: p.rel, dir: p.dir}
+	for _, o := range p.outs {
+		s := o.staged
+		o.staged = nil // PutStaged releases it, whatever the outcome
+		if err := p.w.putStaged(o.kind, o.name, o.ctype, s); err != nil {
 			return saved, err
 		}
 	}
-	cfg := r.out.cfg
-	base := r.out.msgName.Expand(p.vars)
-	if cfg.EML {
-		if err := w.put(kindEML, base+".eml", "message/rfc822", raw.Reader()); err != nil {
-			return saved, err
-		}
+	if p.meta == nil || p.dir == nil {
+		return saved, nil
 	}
-	if (cfg.Body == config.BodyText || cfg.Body == config.BodyBoth) && msg.Text != "" {
-		if err := w.put(kindText, base+".txt", "text/plain; charset=utf-8", strings.NewReader(msg.Text)); err != nil {
-			return saved, err
-		}
+	meta := metadata{
+		Task: r.opts.Task.Name, Account: r.opts.Task.Account, Mailbox: r.opts.Task.Mailbox,
+		UID: m.UID, UIDL: m.UIDL, MessageID: msg.MessageID,
+		From: msg.From, To: msg.To, Cc: msg.Cc, Subject: msg.Subject, Date: msg.Date,
+		SHA256: hex.EncodeToString(raw.sum[:]), Size: int(raw.size), Files: p.w.outputs,
 	}
-	if (cfg.Body == config.BodyHTML || cfg.Body == config.BodyBoth) && msg.HTML != "" {
-		if err := w.put(kindHTML, base+".html", "text/html; charset=utf-8", strings.NewReader(msg.HTML)); err != nil {
-			return saved, err
-		}
+	if meta.Files == nil {
+		meta.Files = []output{}
 	}
-	if cfg.Metadata {
-		meta := metadata{
-			Task: r.opts.Task.Name, Account: r.opts.Task.Account, Mailbox: r.opts.Task.Mailbox,
-			UID: m.UID, UIDL: m.UIDL, MessageID: msg.MessageID,
-			From: msg.From, To: msg.To, Cc: msg.Cc, Subject: msg.Subject, Date: msg.Date,
-			SHA256: hex.EncodeToString(raw.sum[:]), Size: int(raw.size), Files: w.outputs,
-		}
-		if meta.Files == nil {
-			meta.Files = []output{}
-		}
-		data, err := json.MarshalIndent(meta, "", "  ")
-		if err != nil {
-			return saved, err
-		}
-		if err := w.put(kindMetadata, base+".json", "application/json", bytes.NewReader(append(data, '\n'))); err != nil {
-			return saved, err
-		}
+	data, err := json.MarshalIndent(meta, "", "  ")
+	if err != nil {
+		return saved, err
 	}
-	r.queueHooks(m, msg, p.vars, w)
+	if p.meta.staged, err = p.dir.Stage(bytes.NewReader(append(data, '\n')), r.out.policy); err != nil {
+		return saved, r.writeError(m, p.meta.name, p.dir, err)
+	}
 	return saved, nil
 }
 
-// writer puts one message's files into its folder.
+// finish names the metadata sidecar take staged for a job, once a Flush
+// has made it durable, and queues the message's hooks, which see every
+// file.
+func (r *run) finish(j *job) error {
+	p := j.plan
+	if p == nil || p.w == nil {
+		return nil // known, quarantined or not matched
+	}
+	if o := p.meta; o != nil {
+		s := o.staged
+		o.staged = nil // PutStaged releases it, whatever the outcome
+		if err := p.w.putStaged(o.kind, o.name, o.ctype, s); err != nil {
+			return err
+		}
+	}
+	r.queueHooks(j.m, j.parsed, p.vars, p.w)
+	return nil
+}
+
+// writer names one message's files in its folder.
 type writer struct {
 	r        *run
 	m        mailbox.Message
@@ -253,19 +288,6 @@ type writer struct {
 	dir      *sink.Dir // nil on a dry run
 	outputs  []output  // every file but the metadata sidecar
 	metadata *output   // the sidecar, once written
-}
-
-// put writes content as the file name of the message.
-func (w *writer) put(kind, name, ctype string, content io.Reader) error {
-	if w.dir == nil {
-		return w.putStaged(kind, name, ctype, nil)
-	}
-	st, err := w.dir.PutWith(name, content, w.r.out.policy)
-	if err != nil {
-		return fmt.Errorf("task %q: %s: %w", w.r.opts.Task.Name, w.m.Key(), err)
-	}
-	w.record(kind, ctype, st)
-	return nil
 }
 
 // putStaged gives content staged in the message's folder (nil on a dry

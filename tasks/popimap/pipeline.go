@@ -16,12 +16,14 @@ import (
 // Messages flow in three stages so that the network, the CPU and the disk
 // overlap: the session's Fetch spools each message as it arrives, up to
 // runtime.GOMAXPROCS workers parse those received, plan them and stage
-// their attachments (plan in outputs.go), and the run's own goroutine
+// the files they write (plan in outputs.go), and the run's own goroutine
 // names each message's files in message order, so that names given on
 // collision ("report (1).pdf") come out the same on every run. It names
 // them once the content staged for them is durable: it holds the messages
 // of a batch until the batch ends (or they hold waitingBytes), makes all
-// their content durable with one sink Flush, and only then names it.
+// their content durable with one sink Flush, and only then names it. The
+// metadata sidecars, which list those names, are staged as they are
+// given and named after a second Flush.
 //
 // Batches overlap too: the run's goroutine commits a batch once its last
 // message is written, while the next batch is already arriving. The
@@ -55,11 +57,10 @@ func (r *run) prepare(j *job) {
 	}
 	if j.parsed, j.err = j.raw.parse(); j.err == nil {
 		j.plan = r.plan(j.m, j.raw, j.parsed)
-		// The attachments are staged now; only the .eml output still
-		// reads the message, and it waits in memory for its batch.
-		if !r.out.cfg.EML || !j.plan.matched || r.opts.DryRun {
-			j.raw.Close()
-		}
+		// Everything the message writes is staged now (or, on a dry
+		// run, only listed); only a message to quarantine keeps its
+		// spool until written.
+		j.raw.Close()
 	}
 }
 
@@ -152,13 +153,15 @@ func (r *run) receive(ctx context.Context, msgs []mailbox.Message) error {
 	return r.applyDue(ctx, due)
 }
 
-// waitingBytes bounds the memory and spool held by messages staged and
-// waiting to be written (those with an .eml output or to quarantine);
-// past it they are written before the batch ends.
+// waitingBytes bounds the memory and spool held by messages waiting to be
+// written (those to quarantine); past it they are written before the
+// batch ends.
 const waitingBytes = 4 * spoolMemory
 
 // write names the files of the jobs, in order, once one Flush has made
-// the content they staged durable, and releases them.
+// the content they staged durable, and releases them. The metadata
+// sidecars, staged as the other files are named, take a second Flush and
+// are named last.
 func (r *run) write(ctx context.Context, jobs []*job) ([]delivered, error) {
 	defer func() {
 		for _, j := range jobs {
@@ -168,12 +171,10 @@ func (r *run) write(ctx context.Context, jobs []*job) ([]delivered, error) {
 	if len(jobs) == 0 {
 		return nil, nil
 	}
-	if r.dest != nil {
-		if err := r.dest.Flush(); err != nil {
-			return nil, fmt.Errorf("task %q: %w", r.opts.Task.Name, err)
-		}
+	if err := r.flush(); err != nil {
+		return nil, err
 	}
-	var got []delivered
+	got := make([]delivered, 0, len(jobs))
 	for _, j := range jobs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -182,12 +183,33 @@ func (r *run) write(ctx context.Context, jobs []*job) ([]delivered, error) {
 		if err != nil {
 			return nil, err
 		}
+		got = append(got, delivered{j.m, out, state.FingerprintOf(j.raw.sum)})
+	}
+	if r.out.cfg.Metadata {
+		if err := r.flush(); err != nil {
+			return nil, err
+		}
+	}
+	for _, j := range jobs {
+		if err := r.finish(j); err != nil {
+			return nil, err
+		}
 		r.bytes += j.raw.size
 		r.done++
 		r.report()
-		got = append(got, delivered{j.m, out, state.FingerprintOf(j.raw.sum)})
 	}
 	return got, nil
+}
+
+// flush makes the content staged in the destination so far durable.
+func (r *run) flush() error {
+	if r.dest == nil {
+		return nil
+	}
+	if err := r.dest.Flush(); err != nil {
+		return fmt.Errorf("task %q: %w", r.opts.Task.Name, err)
+	}
+	return nil
 }
 
 // dueActions are the after-actions of one committed batch.
