@@ -147,7 +147,11 @@ func (s *IMAPServer) Close() error {
 	return s.srv.Close()
 }
 
-// Append adds a message to mailbox and returns its UID.
+// Append adds a message to mailbox and returns its UID. go-imap's memory
+// server answers a FETCH of BODY[] with nothing when the message's header
+// does not parse (binary junk, say), so a test of unparseable mail over it
+// fetches an empty message; Dovecot, or a header-less message that starts
+// with a blank line, keeps the bytes.
 func (s *IMAPServer) Append(mailbox string, raw []byte, flags ...imap.Flag) (uint32, error) {
 	data, err := s.user.Append(mailbox, bytes.NewReader(raw), &imap.AppendOptions{Flags: flags})
 	if err != nil {

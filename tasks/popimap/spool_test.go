@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"mailtask/internal/state"
@@ -85,9 +86,9 @@ func TestSpoolTellsReadFailuresFromStorageFailures(t *testing.T) {
 	}
 }
 
-// More large messages than waitingBytes allows to wait for their batch's
-// end, with an .eml output that keeps each one's spool until written: the
-// run writes them before the batch ends, and takes every one intact.
+// Large messages, spooled to files, with an .eml output read from each
+// spool as it is staged: the run clears a crash's spool debris and takes
+// every message intact.
 func TestRunRemovesSpoolDebrisAndTakesLargeMessages(t *testing.T) {
 	const n = waitingBytes/spoolMemory + 1
 	f := newFixture(t, testmail.IMAPOptions{}, `[task.output]`, `eml = true`)
@@ -132,6 +133,37 @@ func TestRunRemovesSpoolDebrisAndTakesLargeMessages(t *testing.T) {
 	}
 	if len(emls) != 0 || len(got) != 2*n {
 		t.Errorf("files = %v, want %d attachments as sent and their .eml", sortedKeys(got), n)
+	}
+}
+
+// More large unparseable messages than waitingBytes allows to wait for
+// their batch's end: each keeps its spool until quarantined, so the run
+// writes them before the batch ends, and keeps every one intact.
+func TestLargeUnparseableMessagesAreQuarantinedIntact(t *testing.T) {
+	const n = waitingBytes/spoolMemory + 1
+	f := newFixture(t, testmail.IMAPOptions{})
+	want := map[string]bool{}
+	for i := range n {
+		// No header fields: a blank line, then lines of text.
+		line := fmt.Sprintf("line of message %d, which has no header\r\n", i)
+		raw := []byte("\r\n" + strings.Repeat(line, spoolMemory/len(line)+1000))
+		f.append(raw)
+		want[sha(raw)] = true
+	}
+	if sum := f.mustRun(); sum.Failed != n || sum.Saved != 0 {
+		t.Errorf("summary = %+v, want %d quarantined", sum, n)
+	}
+	got := filesIn(t, QuarantineDir(f.cfg.StateDir, "t"))
+	for name, sum := range got {
+		if filepath.Ext(name) == ".eml" {
+			if !want[sum] {
+				t.Errorf("%s differs from every message as received", name)
+			}
+			delete(want, sum)
+		}
+	}
+	if len(want) != 0 {
+		t.Errorf("quarantine holds %v; %d messages missing", sortedKeys(got), len(want))
 	}
 }
 
