@@ -13,7 +13,10 @@ import (
 // bodies, the metadata sidecar): what the extra files cost. Each run
 // starts from fresh state in a fresh destination; nothing is deleted
 // between runs, as deleting thousands of files slows the creating of the
-// next ones on some filesystems (see internal/bench/doc.go).
+// next ones on some filesystems (see internal/bench/doc.go). The figures
+// are the filesystem's as much as mailtask's: what the extra files cost is
+// mostly fsyncs, dear on a journaled ext4 and cheap without a journal.
+// TMPDIR picks the filesystem.
 func BenchmarkOutputs(b *testing.B) {
 	corpus := testmail.Generate(20250314, 200, 0.05)
 	var size int64
