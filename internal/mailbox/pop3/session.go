@@ -40,6 +40,8 @@ type Session struct {
 	// Apply can delete messages taken in earlier runs.
 	listing []UIDL
 	nums    map[string]int
+	// capsAsked: CAPA has been asked since signing in (see fetch).
+	capsAsked bool
 }
 
 var _ mailbox.Session = (*Session)(nil)
@@ -219,6 +221,16 @@ var (
 func (s *Session) fetch(ctx context.Context, step mailbox.Step, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error, cmd fetchCommand) error {
 	fail := func(m mailbox.Message, err error, transient bool) error {
 		return &mailbox.Error{Step: step, Addr: s.addr, Err: fmt.Errorf("%s: %w", describe(m), err), Transient: transient}
+	}
+	// Whether commands may be sent ahead is in CAPA, which signing in
+	// with USER and PASS over implicit TLS never asks: it is asked here,
+	// once something is to be fetched, so that a poll finding nothing new
+	// pays no round trip for it.
+	if !s.capsAsked && len(msgs) > 0 {
+		if _, err := s.c.Capabilities(ctx); err != nil {
+			return &mailbox.Error{Step: step, Addr: s.addr, Err: err, Transient: s.c.broken != nil}
+		}
+		s.capsAsked = true
 	}
 	sent, inFlight := 0, int64(0) // msgs[i:sent] are sent, their replies of inFlight bytes
 	for i, m := range msgs {
