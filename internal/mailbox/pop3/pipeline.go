@@ -17,17 +17,23 @@ import (
 // replies to earlier ones (RFC 2449 PIPELINING, as its CAPA said).
 func (c *Client) Pipelining() bool { return c.pipelining }
 
-// sendAhead sends cmd, a RETR or TOP, before its turn.
-func (c *Client) sendAhead(ctx context.Context, cmd string) error {
-	release, err := c.begin(ctx, cmd)
+// sendAhead sends cmds, RETRs or TOPs, before their turn, in one write:
+// a write per command would cost a system call and a wake-up of the
+// server for each.
+func (c *Client) sendAhead(ctx context.Context, cmds ...string) error {
+	release, err := c.begin(ctx, cmds[0])
 	if err != nil {
 		return err
 	}
 	defer release()
-	if err := c.send(cmd); err != nil {
-		return c.fail(ctx, cmd, err)
+	for _, cmd := range cmds {
+		c.bw.WriteString(cmd)
+		c.bw.WriteString("\r\n")
 	}
-	c.ahead = append(c.ahead, cmd)
+	if err := c.bw.Flush(); err != nil {
+		return c.fail(ctx, cmds[0], err)
+	}
+	c.ahead = append(c.ahead, cmds...)
 	return nil
 }
 
