@@ -184,9 +184,12 @@ func (c *Client) cmdShown(ctx context.Context, line, shown string) (string, erro
 	return text, nil
 }
 
-func (c *Client) send(line string) error {
-	c.bw.WriteString(line)
-	c.bw.WriteString("\r\n")
+// send writes the command lines in one write.
+func (c *Client) send(lines ...string) error {
+	for _, line := range lines {
+		c.bw.WriteString(line)
+		c.bw.WriteString("\r\n")
+	}
 	return c.bw.Flush()
 }
 

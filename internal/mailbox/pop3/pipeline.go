@@ -26,11 +26,7 @@ func (c *Client) sendAhead(ctx context.Context, cmds ...string) error {
 		return err
 	}
 	defer release()
-	for _, cmd := range cmds {
-		c.bw.WriteString(cmd)
-		c.bw.WriteString("\r\n")
-	}
-	if err := c.bw.Flush(); err != nil {
+	if err := c.send(cmds...); err != nil {
 		return c.fail(ctx, cmds[0], err)
 	}
 	c.ahead = append(c.ahead, cmds...)
