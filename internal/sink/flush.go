@@ -21,13 +21,17 @@ import "fmt"
 // Flush makes the content staged so far anywhere under the destination
 // durable, with one sync of its filesystem where it can and otherwise
 // nothing to do: Stage has fsynced it. It syncs whatever else is pending
-// on that filesystem too, so callers flush once per batch, not per file.
+// on that filesystem too, so callers flush once per batch, not per file;
+// with nothing staged since the last Flush there is nothing to sync for.
 func (d *Dir) Flush() error {
 	t := d.tree
 	if !t.top.flushes {
 		return nil
 	}
 	covered := t.staged.Load()
+	if covered <= t.flushed.Load() {
+		return nil // nothing staged since the last Flush
+	}
 	if err := syncFilesystem(t.flushDir); err != nil {
 		return fmt.Errorf("flush destination %s: %w", t.top.path, err)
 	}
