@@ -209,3 +209,38 @@ func TestFetchStopsInStep(t *testing.T) {
 		t.Errorf("after DELE 1 and QUIT: %d messages left, first %q", len(left), left[0])
 	}
 }
+
+// TestFetchWithoutCAPA: a server of RFC 1939 alone answers CAPA with -ERR.
+// The CAPA that Fetch asks must not fail the fetch: the messages come one
+// command at a time, each byte for byte.
+func TestFetchWithoutCAPA(t *testing.T) {
+	raws, msgs := numbered(5)
+	srv := startServer(t, testmail.POP3Options{Fault: func(cmd string) string {
+		if strings.EqualFold(cmd, "CAPA") {
+			return "-ERR unknown command"
+		}
+		return ""
+	}}, raws...)
+	c := login(t, srv, Options{})
+	s := &Session{c: c, addr: srv.Addr()}
+	var got [][]byte
+	err := s.Fetch(testCtx(t), msgs, func(m mailbox.Message, body io.Reader) error {
+		b, err := io.ReadAll(body)
+		got = append(got, b)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("Fetch from a server without CAPA: %v", err)
+	}
+	if c.Pipelining() {
+		t.Error("pipelining without PIPELINING in a CAPA")
+	}
+	if len(got) != len(raws) {
+		t.Fatalf("%d of %d messages fetched", len(got), len(raws))
+	}
+	for i := range raws {
+		if !bytes.Equal(got[i], raws[i]) {
+			t.Errorf("message %d = %q, want %q", i+1, got[i], raws[i])
+		}
+	}
+}
