@@ -233,9 +233,7 @@ func (r *run) take(m mailbox.Message, raw *spool, msg *extract.Message, p *plan)
 	}
 	p.w = &writer{r: r, m: m, rel: p.rel, dir: p.dir}
 	for _, o := range p.outs {
-		s := o.staged
-		o.staged = nil // PutStaged releases it, whatever the outcome
-		if err := p.w.putStaged(o.kind, o.name, o.ctype, s); err != nil {
+		if err := p.w.putStaged(o); err != nil {
 			return saved, err
 		}
 	}
@@ -269,10 +267,8 @@ func (r *run) finish(j *job) error {
 	if p == nil || p.w == nil {
 		return nil // known, quarantined or not matched
 	}
-	if o := p.meta; o != nil {
-		s := o.staged
-		o.staged = nil // PutStaged releases it, whatever the outcome
-		if err := p.w.putStaged(o.kind, o.name, o.ctype, s); err != nil {
+	if p.meta != nil {
+		if err := p.w.putStaged(p.meta); err != nil {
 			return err
 		}
 	}
@@ -290,19 +286,22 @@ type writer struct {
 	metadata *output   // the sidecar, once written
 }
 
-// putStaged gives content staged in the message's folder (nil on a dry
-// run) the file name of the message.
-func (w *writer) putStaged(kind, name, ctype string, s *sink.Staged) error {
+// putStaged gives the content staged for o in the message's folder (none
+// on a dry run) o's name, and hands the staged content over: PutStaged
+// releases it, whatever the outcome.
+func (w *writer) putStaged(o *planned) error {
 	r := w.r
+	s := o.staged
+	o.staged = nil
 	if w.dir == nil {
-		r.sum.Planned = append(r.sum.Planned, path.Join(w.rel, name))
+		r.sum.Planned = append(r.sum.Planned, path.Join(w.rel, o.name))
 		return nil
 	}
-	st, err := w.dir.PutStaged(name, s)
+	st, err := w.dir.PutStaged(o.name, s)
 	if err != nil {
 		return fmt.Errorf("task %q: %s: %w", r.opts.Task.Name, w.m.Key(), err)
 	}
-	w.record(kind, ctype, st)
+	w.record(o.kind, o.ctype, st)
 	return nil
 }
 
