@@ -73,8 +73,8 @@ func (s *Scheduler) start(ctx context.Context, e *entry) {
 	}
 	if s.running[name] {
 		s.mu.Unlock()
-		s.log.Warn("skipping this run: the previous run of the task is still going", "task", name)
 		s.metrics.Skipped(name, metrics.SkipOverlap)
+		s.log.Warn("skipping this run: the previous run of the task is still going", "task", name)
 		return
 	}
 	s.running[name] = true
@@ -95,7 +95,8 @@ func (s *Scheduler) start(ctx context.Context, e *entry) {
 		delete(s.running, name)
 		s.mu.Unlock()
 		// Reported once the task is free again: a run's log line means the
-		// next tick will start a new run.
+		// next tick will start a new run. Metrics are counted before the
+		// line is logged, so whoever reads the line finds them counted.
 		if report != nil {
 			report()
 		}
@@ -144,8 +145,8 @@ func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config) (
 	var locked *state.LockedError
 	if errors.As(err, &locked) {
 		return func() {
-			s.log.Info("skipping this run: another process is running the task", "task", name, "pid", locked.PID)
 			s.metrics.Skipped(name, metrics.SkipLocked)
+			s.log.Info("skipping this run: another process is running the task", "task", name, "pid", locked.PID)
 		}
 	}
 	outcome := "ok"
@@ -175,7 +176,6 @@ func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config) (
 			s.lastOK[name] = end
 		}
 		s.mu.Unlock()
-		s.log.Log(context.WithoutCancel(ctx), level, "run", attrs...)
 		if current { // a task removed meanwhile keeps no metrics
 			s.metrics.Observe(metrics.Run{
 				Task: name, Outcome: outcome,
@@ -183,5 +183,6 @@ func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config) (
 				Duration: end.Sub(started), End: end,
 			})
 		}
+		s.log.Log(context.WithoutCancel(ctx), level, "run", attrs...)
 	}
 }
