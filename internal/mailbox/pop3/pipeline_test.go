@@ -16,12 +16,13 @@ import (
 )
 
 // numbered is n one-line messages, "message 1" to "message n", as Fetch
-// sees them.
+// sees them. They carry no UIDL, so Fetch takes them by their numbers
+// without listing first, which the scripted servers do not answer.
 func numbered(n int) (raws [][]byte, msgs []mailbox.Message) {
 	for i := 1; i <= n; i++ {
 		raw := fmt.Appendf(nil, "Subject: %d\r\n\r\nmessage %d\r\n", i, i)
 		raws = append(raws, raw)
-		msgs = append(msgs, mailbox.Message{Num: i, UIDL: fmt.Sprint(i), Size: int64(len(raw))})
+		msgs = append(msgs, mailbox.Message{Num: i, Size: int64(len(raw))})
 	}
 	return raws, msgs
 }

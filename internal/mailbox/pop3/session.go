@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/textproto"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,9 +36,11 @@ type Session struct {
 	c    *Client
 	addr string
 	log  *slog.Logger
-	// listing is what New listed; nums maps its UIDLs to their message
-	// numbers in this session, built when Apply first needs it, so that
-	// Apply can delete messages taken in earlier runs.
+	// listing is what New (or Fetch, in a session that never ran New)
+	// listed; nums maps its UIDLs to their message numbers in this session,
+	// built when first needed, so that Apply can delete messages taken in
+	// earlier runs and Fetch can take messages another session listed.
+	listed  bool
 	listing []UIDL
 	nums    map[string]int
 	// capsAsked: CAPA has been asked since signing in (see fetch).
@@ -106,17 +109,10 @@ func (s *Session) Select(_ context.Context, folder string, after mailbox.After) 
 // prunes from st the UIDLs that have been gone from the server longer than
 // UIDLGrace. Only UIDL (and LIST, when something is new) cross the wire.
 func (s *Session) New(ctx context.Context, st *state.State) ([]mailbox.Message, error) {
-	listing, err := s.c.UIDLAll(ctx)
-	switch {
-	case errors.Is(err, ErrNoUIDL):
-		s.log.Warn("the POP3 server does not support UIDL; messages are recognised by Message-ID, Date and size instead, which costs one TOP command per message and every poll", "server", s.addr)
-		if listing, err = s.headerKeys(ctx); err != nil {
-			return nil, err
-		}
-	case err != nil:
-		return nil, s.listError(err)
+	listing, err := s.list(ctx)
+	if err != nil {
+		return nil, err
 	}
-	s.listing, s.nums = listing, nil
 	ids := make([]string, len(listing))
 	for i, u := range listing {
 		ids[i] = u.ID
@@ -139,6 +135,40 @@ func (s *Session) New(ctx context.Context, st *state.State) ([]mailbox.Message, 
 		msgs[i].Size = sizes[msgs[i].Num]
 	}
 	return msgs, nil
+}
+
+// list lists every message's UIDL, or the key headerKeys makes for it on
+// a server without UIDL, and keeps the listing for Apply and Fetch.
+func (s *Session) list(ctx context.Context) ([]UIDL, error) {
+	listing, err := s.c.UIDLAll(ctx)
+	switch {
+	case errors.Is(err, ErrNoUIDL):
+		s.log.Warn("the POP3 server does not support UIDL; messages are recognised by Message-ID, Date and size instead, which costs one TOP command per message and every poll", "server", s.addr)
+		if listing, err = s.headerKeys(ctx); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, s.listError(err)
+	}
+	s.listed, s.listing, s.nums = true, listing, nil
+	return listing, nil
+}
+
+// numbers maps the UIDLs of the last listing to their message numbers in
+// this session, listing first in a session that has not.
+func (s *Session) numbers(ctx context.Context) (map[string]int, error) {
+	if !s.listed {
+		if _, err := s.list(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if s.nums == nil {
+		s.nums = make(map[string]int, len(s.listing))
+		for _, u := range s.listing {
+			s.nums[u.ID] = u.Num
+		}
+	}
+	return s.nums, nil
 }
 
 func (s *Session) listError(err error) error {
@@ -186,12 +216,42 @@ func headerKey(header []byte, size int64) string {
 
 // Fetch retrieves each message with RETR, streamed and dot-unstuffed.
 func (s *Session) Fetch(ctx context.Context, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error) error {
-	return s.fetch(ctx, mailbox.StepFetch, msgs, deliver, messageCommand)
+	return s.fetchListed(ctx, msgs, deliver, messageCommand)
 }
 
 // FetchHeaders retrieves each message's header with TOP n 0.
 func (s *Session) FetchHeaders(ctx context.Context, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error) error {
-	return s.fetch(ctx, mailbox.StepFetch, msgs, deliver, headerCommand)
+	return s.fetchListed(ctx, msgs, deliver, headerCommand)
+}
+
+// fetchListed fetches msgs by their UIDLs. Message numbers belong to one
+// session, and msgs may come from another one's listing (a run fetching
+// over several connections), where a message deleted in between would
+// shift every number after it: each is looked up again in this session's
+// listing, and one missing from it fails the fetch. A message without a
+// UIDL is taken by the number it carries.
+func (s *Session) fetchListed(ctx context.Context, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error, cmd fetchCommand) error {
+	if !slices.ContainsFunc(msgs, func(m mailbox.Message) bool { return m.UIDL != "" }) {
+		return s.fetch(ctx, mailbox.StepFetch, msgs, deliver, cmd)
+	}
+	nums, err := s.numbers(ctx)
+	if err != nil {
+		return err
+	}
+	here := make([]mailbox.Message, len(msgs))
+	for i, m := range msgs {
+		if m.UIDL == "" {
+			here[i] = m
+			continue
+		}
+		num, ok := nums[m.UIDL]
+		if !ok {
+			return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("%s: no longer on the server", m.Key()), Transient: true}
+		}
+		m.Num = num
+		here[i] = m
+	}
+	return s.fetch(ctx, mailbox.StepFetch, here, deliver, cmd)
 }
 
 // What is sent ahead (pipeline.go) keeps the server sending while the
@@ -297,21 +357,19 @@ func (s *Session) Apply(ctx context.Context, after mailbox.After, msgs []mailbox
 	default:
 		return &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: fmt.Errorf("after = %q needs IMAP", after.Action)}
 	}
-	if s.nums == nil {
-		s.nums = make(map[string]int, len(s.listing))
-		for _, u := range s.listing {
-			s.nums[u.ID] = u.Num
-		}
+	nums, err := s.numbers(ctx)
+	if err != nil {
+		return err
 	}
 	for _, m := range msgs {
-		num, ok := s.nums[m.UIDL]
+		num, ok := nums[m.UIDL]
 		if !ok {
 			continue
 		}
 		if err := s.c.Dele(ctx, num); err != nil {
 			return &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: fmt.Errorf("DELE %s: %w", m.Key(), err), Transient: s.c.broken != nil}
 		}
-		delete(s.nums, m.UIDL)
+		delete(nums, m.UIDL)
 	}
 	return nil
 }
