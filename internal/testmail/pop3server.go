@@ -3,6 +3,7 @@ package testmail
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
@@ -38,11 +39,16 @@ type POP3Options struct {
 	// handling the command, except "STALL" (never answer again) and "DROP"
 	// (close the connection). AUTH continuation lines are not commands.
 	Fault func(cmd string) string
+
+	// LockWait is how long a login waits for another session to release
+	// the mailbox before it is refused with [IN-USE]; 0 means a second.
+	LockWait time.Duration
 }
 
 // pop3LockWait is how long a login waits for another session to release
-// the mailbox. Real servers wait too; it also spares tests a race between a
-// client dropping its connection and the server noticing.
+// the mailbox, unless POP3Options.LockWait says otherwise. Real servers
+// wait too; it also spares tests a race between a client dropping its
+// connection and the server noticing.
 const pop3LockWait = time.Second
 
 // POP3Server is an in-process POP3 server (RFC 1939, 2449, 2595, 5034) on
@@ -454,7 +460,7 @@ func (p *pop3Session) login() {
 	s := p.srv
 	select {
 	case s.lock <- struct{}{}:
-	case <-time.After(pop3LockWait):
+	case <-time.After(cmp.Or(s.opts.LockWait, pop3LockWait)):
 		p.reply("-ERR [IN-USE] mailbox is locked by another POP3 session")
 		return
 	case <-s.done:
