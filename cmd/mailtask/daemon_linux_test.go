@@ -98,8 +98,9 @@ func (m *mailServer) waitFetching(t *testing.T) {
 	}
 }
 
-// writeConfig writes a config for task "t" on m (batches of two) and
-// returns its path.
+// writeConfig writes a config for task "t" on m (batches of two, over one
+// connection, so that holding its second FETCH holds the run) and returns
+// its path.
 func (m *mailServer) writeConfig(t *testing.T, dir string, extra ...string) string {
 	t.Helper()
 	host, port, _ := strings.Cut(m.srv.Addr, ":")
@@ -118,6 +119,7 @@ account = "a"
 destination = "dest"
 schedule = "@every 1s"
 batch_size = 2
+connections = 1
 `, strings.Join(extra, "\n"), host, port, m.caFile)
 	path := filepath.Join(dir, "mailtask.toml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {

@@ -45,6 +45,9 @@ func (c *Config) applyDefaults() {
 		if t.BatchSize == 0 {
 			t.BatchSize = DefaultBatchSize
 		}
+		if t.Connections == 0 {
+			t.Connections = DefaultConnections
+		}
 		t.applyRuleDefaults()
 	}
 	c.Notify.applyDefaults()
@@ -177,6 +180,9 @@ func (c *Config) validate() []error {
 		}
 		if t.BatchSize < 1 || t.BatchSize > 1000 {
 			fail(at, "batch_size", "%d is outside 1..1000", t.BatchSize)
+		}
+		if t.Connections < 1 || t.Connections > 100 {
+			fail(at, "connections", "%d is outside 1..100", t.Connections)
 		}
 		c.validateTaskRules(at, t, acct, fail)
 	}

@@ -88,7 +88,7 @@ func (s *Scheduler) start(ctx context.Context, e *entry) {
 		defer s.runs.Done()
 		var report func()
 		if release, ok := s.acquire(ctx, e, account, global); ok {
-			report = s.execute(ctx, e, cfg)
+			report = s.execute(ctx, e, cfg, account)
 			release()
 		}
 		s.mu.Lock()
@@ -135,11 +135,20 @@ func (s *Scheduler) acquire(ctx context.Context, e *entry, account, global limit
 }
 
 // execute runs the task once and returns how to report it: one log line
-// per run, and the metrics.
-func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config) (report func()) {
+// per run, and the metrics. The run may fetch over more connections to
+// its mailbox while account has them free.
+func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, account limiter) (report func()) {
 	name := e.task.Name
 	started := s.clk.Now()
-	sum, err := s.opts.Run(ctx, popimap.Options{Config: cfg, Task: e.task, Log: s.log, Now: s.clk.Now, Stop: s.opts.Stop})
+	more := func() (release func(), ok bool) {
+		select {
+		case account <- struct{}{}:
+			return func() { <-account }, true
+		default:
+			return nil, false
+		}
+	}
+	sum, err := s.opts.Run(ctx, popimap.Options{Config: cfg, Task: e.task, Log: s.log, Now: s.clk.Now, Stop: s.opts.Stop, MoreConnections: more})
 	end := s.clk.Now()
 
 	var locked *state.LockedError

@@ -150,6 +150,38 @@ func TestConcurrencyLimitsHold(t *testing.T) {
 	}
 }
 
+// A run fetches over a further connection of its account only while one
+// is free, and holds it from the account's other runs until it gives it
+// back.
+func TestFurtherConnectionsOnlyWhenFree(t *testing.T) {
+	cfg := parse(t, t.TempDir(), task("big", "a", "@every 1m")+task("small", "a", "@every 90s"))
+	r := newRunner()
+	d := startDaemon(t, cfg, r.run, nil)
+	d.tick(t, 2) // 1m: big
+	big := r.next(t)
+	release, ok := big.opts.MoreConnections()
+	if !ok {
+		t.Fatal("no further connection with one of two free")
+	}
+	if _, ok := big.opts.MoreConnections(); ok {
+		t.Fatal("a third connection beyond max_connections = 2")
+	}
+	d.tick(t, 2) // 1m30s: small, while big holds both connections
+	d.logs.waitFor(t, "run waits for a free slot", "task=small", "limit=max_connections of account a")
+	r.noCall(t)
+	release()
+	small := r.next(t)
+	if small.opts.Task.Name != "small" {
+		t.Fatalf("started %q", small.opts.Task.Name)
+	}
+	if _, ok := small.opts.MoreConnections(); ok {
+		t.Error("a further connection while big and small hold both")
+	}
+	small.release <- result{}
+	big.release <- result{}
+	d.logs.waitCount(t, 2, "INFO run ")
+}
+
 func TestJitterDelaysWithoutDrift(t *testing.T) {
 	cfg := parse(t, t.TempDir(), task("j", "a", "@every 1m", `jitter = "20s"`))
 	r := newRunner()

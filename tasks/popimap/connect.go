@@ -12,18 +12,8 @@ import (
 	"mailtask/internal/mailbox/pop3"
 )
 
-// dial opens a session of the account's protocol, signed in with the
-// credential its configuration describes (a password, or OAuth2 tokens
-// kept in stateDir). It is the one place that knows which protocols exist.
-func dial(ctx context.Context, stateDir string, a *config.Account, log *slog.Logger) (mailbox.Session, error) {
-	cred, err := auth.New(a, auth.Options{StateDir: stateDir, Log: log})
-	if err != nil {
-		return nil, err
-	}
-	return open(ctx, a, cred, log)
-}
-
-// open opens a session of the account's protocol signed in with cred.
+// open opens a session of the account's protocol signed in with cred. It
+// is the one place that knows which protocols exist.
 func open(ctx context.Context, a *config.Account, cred auth.Credential, log *slog.Logger) (mailbox.Session, error) {
 	// Each case checks its own error: a nil *Session in the interface
 	// would not be a nil Session.

@@ -6,6 +6,8 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -26,6 +28,12 @@ func dovecotConfig(t *testing.T, d *dovecot.Server, taskTOML ...string) *config.
 // POP3S.
 func dovecotProtocolConfig(t *testing.T, d *dovecot.Server, protocol string, taskTOML ...string) *config.Config {
 	t.Helper()
+	return dovecotUserConfig(t, d, protocol, d.User, d.Password, taskTOML...)
+}
+
+// dovecotUserConfig points a task at user's mailbox on a real Dovecot.
+func dovecotUserConfig(t *testing.T, d *dovecot.Server, protocol, user, password string, taskTOML ...string) *config.Config {
+	t.Helper()
 	dir := t.TempDir()
 	dest := `destination = "dest"`
 	for _, line := range taskTOML {
@@ -34,7 +42,7 @@ func dovecotProtocolConfig(t *testing.T, d *dovecot.Server, protocol string, tas
 		}
 	}
 	text := `state_dir = "state"
-` + d.AccountTOML("dovecot", protocol, d.User, d.Password) + `[[task]]
+` + d.AccountTOML("dovecot", protocol, user, password) + `[[task]]
 name = "t"
 account = "dovecot"
 ` + dest + "\n" + strings.Join(taskTOML, "\n") + "\n"
@@ -175,4 +183,88 @@ func TestDovecotStartTLS(t *testing.T) {
 			t.Errorf("%s over STARTTLS: %+v, want both messages and their files", tc.protocol, sum)
 		}
 	}
+}
+
+// A run fetches over two connections to a real Dovecot, and only its own
+// connection carries out the after-action: every message is taken once,
+// the files are those of a run over one connection, and every message is
+// deleted (POP3) or moved (IMAP), also those the other connection fetched.
+// Dovecot's log line for each session's end says what it fetched.
+func TestDovecotFetchesOverTwoConnections(t *testing.T) {
+	const user, password = "two", "two-pass"
+	for _, c := range []struct {
+		protocol, after string
+		// fetched matches the logout line of a session of user: messages
+		// fetched, and for POP3 deleted.
+		fetched *regexp.Regexp
+	}{
+		{config.ProtocolPOP3, `after = "delete"`, regexp.MustCompile(`pop3\(` + user + `\).*Logged out .* retr=(\d+)/\d+, del=(\d+)/`)},
+		{config.ProtocolIMAP, "after = \"move\"\nmove_to = \"Taken\"", regexp.MustCompile(`imap\(` + user + `\).*Logged out .* body_count=(\d+)`)},
+	} {
+		t.Run(c.protocol, func(t *testing.T) {
+			d := dovecot.Start(t, dovecot.Options{Users: map[string]string{user: password}})
+			corpus := testmail.Generate(11, 48, 0.02)
+			raws := make([][]byte, len(corpus))
+			for i, fx := range corpus {
+				raws[i] = fx.Raw
+			}
+			d.Seed(t, d.User, "INBOX", raws...)
+			d.Seed(t, user, "INBOX", raws...)
+			d.Seed(t, user, "Taken")
+			overOne := dovecotConfig(t, d, "connections = 1")
+			runCfg(t, overOne)
+
+			cfg := dovecotUserConfig(t, d, c.protocol, user, password, c.after, "batch_size = 8", "connections = 2")
+			if sum := runCfg(t, cfg); sum.Seen != len(corpus) || sum.Saved != len(corpus) {
+				t.Errorf("run: %+v", sum)
+			}
+			if got, want := filesIn(t, cfg.Tasks[0].Destination), filesIn(t, overOne.Tasks[0].Destination); !maps.Equal(got, want) {
+				t.Errorf("%d files over two connections differ from %d over one", len(got), len(want))
+			}
+			if total, _ := d.Count(user, "INBOX"); total != 0 {
+				t.Errorf("%d messages left in INBOX", total)
+			}
+			if c.protocol == config.ProtocolIMAP {
+				if moved, _ := d.Count(user, "Taken"); moved != len(corpus) {
+					t.Errorf("%d messages moved, want %d", moved, len(corpus))
+				}
+			}
+			// Dovecot logs a session's end once the client has gone, which
+			// may be after the run returned: the log is read until it holds
+			// both lines, or for 10 s.
+			var lines [][]string
+			poll := time.NewTicker(10 * time.Millisecond)
+			defer poll.Stop()
+			for deadline := time.Now().Add(10 * time.Second); len(lines) < 2 && time.Now().Before(deadline); <-poll.C {
+				log, err := os.ReadFile(filepath.Join(d.Dir, "dovecot.log"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				lines = c.fetched.FindAllStringSubmatch(string(log), -1)
+			}
+			var fetched, deleted []int
+			for _, m := range lines {
+				n, _ := strconv.Atoi(m[1])
+				fetched = append(fetched, n)
+				if len(m) > 2 {
+					del, _ := strconv.Atoi(m[2])
+					deleted = append(deleted, del)
+				}
+			}
+			// Which connection takes how many batches is up to their speed
+			// (TestFetchesOverTwoConnections makes both take some).
+			if len(fetched) != 2 || fetched[0]+fetched[1] != len(corpus) {
+				t.Errorf("sessions fetched %v messages, want two sessions sharing %d", fetched, len(corpus))
+			}
+			if c.protocol == config.ProtocolPOP3 && !slices.Equal(sortedInts(deleted), []int{0, len(corpus)}) {
+				t.Errorf("sessions deleted %v messages, want one session deleting all %d", deleted, len(corpus))
+			}
+		})
+	}
+}
+
+func sortedInts(s []int) []int {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"runtime"
 	"slices"
 
@@ -14,7 +13,8 @@ import (
 )
 
 // Messages flow in three stages so that the network, the CPU and the disk
-// overlap: the session's Fetch spools each message as it arrives, up to
+// overlap: the sessions' Fetch (over one connection or several: fetch.go)
+// spools each message as it arrives, up to
 // runtime.GOMAXPROCS workers parse those received, plan them and stage
 // the files they write (plan in outputs.go), and the run's own goroutine
 // names each message's files in message order, so that names given on
@@ -26,11 +26,11 @@ import (
 // given and named after a second Flush.
 //
 // Batches overlap too: the run's goroutine commits a batch once its last
-// message is written, while the next batch is already arriving. The
-// session belongs to the fetching goroutine, so it carries out the
-// after-actions of the batches committed so far between two fetches, and
-// the run's goroutine those left at the end. Until then they are pending
-// in the state, as they would be after a crash.
+// message is written, while the next batches are already arriving. The
+// run's session belongs to the goroutine fetching over it, so that one
+// carries out the after-actions of the batches committed so far between
+// two fetches, and the run's goroutine those left at the end. Until then
+// they are pending in the state, as they would be after a crash.
 
 // job is one received message on its way through the stages, or the end
 // of a batch.
@@ -91,19 +91,17 @@ type delivered struct {
 // them. It stops early, without error, when the run is asked to stop; the
 // messages received until then are committed.
 func (r *run) receive(ctx context.Context, msgs []mailbox.Message) error {
-	workers := runtime.GOMAXPROCS(0)
 	fetchCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// order bounds the messages received and not yet parsed, each of up
-	// to spoolMemory in memory; waitingBytes those parsed and not yet
-	// written.
-	order := make(chan *job, 2*workers)
+	// The fetching (fetch.go) bounds the messages received and not yet
+	// parsed; waitingBytes bounds those parsed and not yet written.
+	order := make(chan *job, 2*runtime.GOMAXPROCS(0))
 	batches := slices.Collect(slices.Chunk(msgs, r.opts.Task.BatchSize))
 	due := make(chan dueActions, len(batches)) // never blocks the committer
 	var fetchErr error
 	go func() {
 		defer close(order)
-		fetchErr = r.fetchBatches(fetchCtx, batches, order, due)
+		fetchErr = r.fetchAll(fetchCtx, batches, order, due)
 	}()
 
 	var (
@@ -228,63 +226,4 @@ func (r *run) applyDue(ctx context.Context, due <-chan dueActions) error {
 			return nil
 		}
 	}
-}
-
-// fetchBatches fetches the batches in turn into order, each followed by
-// its end mark, and carries out between two the after-actions due.
-func (r *run) fetchBatches(ctx context.Context, batches [][]mailbox.Message, order chan<- *job, due <-chan dueActions) error {
-	parsers := make(chan struct{}, runtime.GOMAXPROCS(0))
-	seen := r.sum.Seen
-	for i, batch := range batches {
-		if i > 0 {
-			if r.stopRequested() {
-				return errStopped
-			}
-			if err := r.applyDue(ctx, due); err != nil {
-				return err
-			}
-		}
-		err := r.sess.Fetch(ctx, batch, func(m mailbox.Message, body io.Reader) error {
-			if err := ctx.Err(); err != nil {
-				return err // the writer failed
-			}
-			raw, err := newSpool(r.spoolDir, body, m.Size)
-			if err != nil {
-				if _, ok := errors.AsType[*readError](err); ok {
-					return &mailbox.Error{Step: mailbox.StepFetch, Err: fmt.Errorf("%s: %w", m.Key(), err), Transient: true}
-				}
-				return fmt.Errorf("task %q: %s: %w", r.opts.Task.Name, m.Key(), err)
-			}
-			j := &job{m: m, raw: raw, ready: make(chan struct{})}
-			go func() {
-				parsers <- struct{}{}
-				r.prepare(j)
-				<-parsers
-			}()
-			select {
-			case order <- j:
-			case <-ctx.Done():
-				<-j.ready
-				j.release()
-				return ctx.Err()
-			}
-			r.fetched++
-			if r.fetched < seen && r.stopRequested() {
-				return errStopped
-			}
-			return nil
-		})
-		if err != nil && !errors.Is(err, errStopped) {
-			return err // what this batch received is not committed
-		}
-		select {
-		case order <- batchEnd():
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
+	"mailtask/internal/auth"
 	"mailtask/internal/config"
 	"mailtask/internal/extract"
 	"mailtask/internal/mailbox"
@@ -31,6 +33,11 @@ type Options struct {
 	// one is fetched, and the session logs out. Run then returns no error
 	// and sets Summary.Stopped. Cancelling ctx instead abandons the batch.
 	Stop <-chan struct{}
+	// MoreConnections, when set, is asked before each connection beyond
+	// the first that the run opens to fetch over (fetch.go): it says
+	// whether the account has one free, and release gives it back.
+	// Without it a run opens as many as the task's connections allow.
+	MoreConnections func() (release func(), ok bool)
 }
 
 // Progress is how far a run has come.
@@ -122,21 +129,26 @@ func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 
 // run is the state of one run in progress.
 type run struct {
-	opts   Options
-	log    *slog.Logger
-	st     *state.State
-	now    func() time.Time
-	sum    *Summary
-	after  mailbox.After
-	sess   mailbox.Session
-	ledger *state.Ledger
-	dest   *sink.Dir
-	done   int
-	bytes  int64
+	opts  Options
+	log   *slog.Logger
+	st    *state.State
+	now   func() time.Time
+	sum   *Summary
+	after mailbox.After
+	// sess is the run's session, and the only one that changes the
+	// mailbox; cred signs in the further ones fetch.go opens, which must
+	// find the UIDVALIDITY uidValidity.
+	sess        mailbox.Session
+	cred        auth.Credential
+	uidValidity uint32
+	ledger      *state.Ledger
+	dest        *sink.Dir
+	done        int
+	bytes       int64
 	// spoolDir holds messages too large to keep in memory (spool.go);
-	// fetched counts the messages received, on the fetching goroutine.
+	// fetched counts the messages received, over every connection.
 	spoolDir string
-	fetched  int
+	fetched  atomic.Int64
 	// Rules, outputs and hooks: match.go, outputs.go, hooks.go.
 	sel      *selection
 	out      *outputs
@@ -158,15 +170,17 @@ func (r *run) open(ctx context.Context, acct *config.Account) error {
 			return fmt.Errorf("task %q: destination: %w", task.Name, err)
 		}
 	}
-	sess, err := dial(ctx, cfg.StateDir, acct, r.log)
-	if err != nil {
+	if r.cred, err = auth.New(acct, auth.Options{StateDir: cfg.StateDir, Log: r.log}); err != nil {
 		return err
 	}
-	r.sess = sess
+	if r.sess, err = open(ctx, acct, r.cred, r.log); err != nil {
+		return err
+	}
 	uidValidity, err := r.sess.Select(ctx, task.Mailbox, r.after)
 	if err != nil {
 		return err
 	}
+	r.uidValidity = uidValidity
 	if r.st.UIDValidity != uidValidity {
 		if r.st.UIDValidity != 0 {
 			// Every UID of the folder is new now. The ledger recognises the

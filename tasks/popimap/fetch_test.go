@@ -1,0 +1,84 @@
+package popimap
+
+import (
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"mailtask/internal/testmail"
+)
+
+// Both connections fetch: the server holds the first FETCH until a second
+// one arrives, which only a second connection can send. The run takes
+// every message once, and its own connection marks them all seen, those
+// the other fetched too.
+func TestFetchesOverTwoConnections(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		fetches int
+		second  = make(chan struct{})
+	)
+	fault := func(cmd string) error {
+		if cmd != "FETCH" {
+			return nil
+		}
+		mu.Lock()
+		fetches++
+		n := fetches
+		mu.Unlock()
+		switch n {
+		case 1:
+			select {
+			case <-second:
+			case <-time.After(3 * time.Second): // the test fails below
+			}
+		case 2:
+			close(second)
+		}
+		return nil
+	}
+	f := newFixture(t, testmail.IMAPOptions{Fault: fault}, `after = "seen"`, "batch_size = 2", "connections = 2")
+	for i := 1; i <= 6; i++ {
+		f.append(scan(i))
+	}
+	sum := f.mustRun()
+	select {
+	case <-second:
+	default:
+		t.Error("no second connection fetched")
+	}
+	if sum.Saved != 6 || sum.Files != 6 || len(f.files()) != 6 {
+		t.Errorf("run: %+v, files %v", sum, sortedKeys(f.files()))
+	}
+	for _, m := range f.srv.Messages("INBOX") {
+		if !slices.Contains(m.Flags, imap.FlagSeen) {
+			t.Errorf("message %d not marked seen", m.UID)
+		}
+	}
+}
+
+// A POP3 server that locks the maildrop for the first session (RFC 1939)
+// keeps a second login waiting, here for an hour: the run takes every
+// message over its own connection, once each, and gives the second up
+// once nothing is left to fetch instead of waiting for the refusal (the
+// fixture's run fails after 30 s).
+func TestMaildropLockedLeavesOneConnection(t *testing.T) {
+	var raws [][]byte
+	for i := 1; i <= 6; i++ {
+		raws = append(raws, scan(i))
+	}
+	f := newPOP3Fixture(t, testmail.POP3Options{LockWait: time.Hour}, raws, `after = "delete"`, "batch_size = 2", "connections = 2")
+	sum := f.mustRun()
+	if sum.Saved != 6 || len(f.files()) != 6 {
+		t.Errorf("run: %+v, files %v", sum, sortedKeys(f.files()))
+	}
+	if n := f.pop.Retrieved(); n != 6 {
+		t.Errorf("%d messages retrieved, want 6", n)
+	}
+	if left := len(f.pop.Messages()); left != 0 {
+		t.Errorf("%d messages left after after = \"delete\"", left)
+	}
+}
