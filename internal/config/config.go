@@ -36,7 +36,9 @@ type Account struct {
 	// Timeout bounds every network operation (connect, each command, each
 	// read while streaming a message). A stalled server fails within it.
 	Timeout Duration `toml:"timeout"`
-	// MaxConnections bounds this account's concurrent runs: daemon.go.
+	// MaxConnections bounds the connections to this account's mailbox at
+	// once: each run's own, and those its task's Connections add while
+	// they are free (daemon.go).
 	MaxConnections int `toml:"max_connections"`
 }
 
