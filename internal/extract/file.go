@@ -2,6 +2,7 @@ package extract
 
 import (
 	"bytes"
+	"errors"
 	"io"
 )
 
@@ -28,3 +29,22 @@ func (f File) Open() *io.SectionReader {
 	}
 	return io.NewSectionReader(f.content, 0, f.Size)
 }
+
+// DropContent lets go of what m's Files and bodies hold, keeping what
+// describes them (names, types, sizes, the header fields), for a caller
+// that has written the content elsewhere and keeps the message only to
+// name what it wrote. Reading a File afterwards fails with ErrDropped.
+func (m *Message) DropContent() {
+	for i := range m.Files {
+		m.Files[i].content = dropped{}
+	}
+	m.Text, m.HTML = "", ""
+}
+
+// ErrDropped is what reading a File of a message fails with after
+// DropContent.
+var ErrDropped = errors.New("extract: the file's content was dropped after it was written")
+
+type dropped struct{}
+
+func (dropped) ReadAt([]byte, int64) (int, error) { return 0, ErrDropped }

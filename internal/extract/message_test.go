@@ -3,6 +3,7 @@ package extract
 import (
 	"bytes"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -199,4 +200,24 @@ func TestParseUnparseable(t *testing.T) {
 
 func hasProblem(m *Message, sub string) bool {
 	return slices.ContainsFunc(m.Problems, func(p string) bool { return strings.Contains(p, sub) })
+}
+
+// Once its content is dropped, a message still describes its files and
+// header, and reading a file fails rather than giving empty content.
+func TestDropContent(t *testing.T) {
+	raw := mixed(textBody, part("JVBERi0xLjQK", "Content-Type: application/pdf; name=a.pdf", "Content-Transfer-Encoding: base64"))
+	m, err := ParseBytes([]byte(raw))
+	if err != nil || len(m.Files) != 1 || m.Text == "" {
+		t.Fatalf("ParseBytes = %+v, %v", m, err)
+	}
+	m.DropContent()
+	if f := m.Files[0]; f.Name != "a.pdf" || f.Size != 9 || f.ContentType != "application/pdf" || m.Subject != "test" {
+		t.Errorf("after DropContent: %+v, subject %q", f, m.Subject)
+	}
+	if m.Text != "" || m.HTML != "" {
+		t.Errorf("bodies kept: %q %q", m.Text, m.HTML)
+	}
+	if _, err := io.ReadAll(m.Files[0].Open()); !errors.Is(err, ErrDropped) {
+		t.Errorf("reading a dropped file: %v, want ErrDropped", err)
+	}
 }
