@@ -114,7 +114,6 @@ type metadata struct {
 // which names files in message order, only names them, once one Flush has
 // made the content of many durable.
 type plan struct {
-	files   []extract.File
 	matched bool
 	why     string // the rule that refused the message
 	vars    map[string]string
@@ -142,14 +141,20 @@ func (r *run) plan(m mailbox.Message, raw *spool, msg *extract.Message) *plan {
 		msg.ExpandNested()
 	}
 	p := &plan{}
+	// Once staged (or, on a dry run, listed), the content is no longer
+	// needed: a message waiting for its batch to be named keeps only what
+	// describes it, so that the batches fetched ahead hold kilobytes per
+	// message rather than its attachments.
+	defer p.dropContent(msg)
+	var files []extract.File
 	for _, f := range msg.Files {
 		if ok, why := r.sel.files.Keep(f); !ok {
 			r.log.Debug("file not selected", "msg", m.Key(), "name", f.Name, "rule", why)
 			continue
 		}
-		p.files = append(p.files, f)
+		files = append(files, f)
 	}
-	in := rules.Input{Size: raw.size, Files: len(p.files), Now: r.now(), Searched: r.searched}
+	in := rules.Input{Size: raw.size, Files: len(files), Now: r.now(), Searched: r.searched}
 	if p.matched, p.why = r.sel.set.Match(msg, in); !p.matched {
 		return p
 	}
@@ -159,7 +164,7 @@ func (r *run) plan(m mailbox.Message, raw *spool, msg *extract.Message) *plan {
 	}
 	cfg := r.out.cfg
 	if cfg.TakesAttachments() {
-		for i, f := range p.files {
+		for i, f := range files {
 			name := r.out.fileName.Expand(fileVars(p.vars, f.Name, i+1))
 			// The media type is sniffed (extract.File.Type) here rather than on the writer.
 			p.outs = append(p.outs, &planned{kind: kindAttachment, name: name, ctype: f.Type(),
@@ -195,6 +200,13 @@ func (r *run) plan(m mailbox.Message, raw *spool, msg *extract.Message) *plan {
 		}
 	}
 	return p
+}
+
+func (p *plan) dropContent(msg *extract.Message) {
+	for _, o := range p.outs {
+		o.content = nil
+	}
+	msg.DropContent()
 }
 
 // discard releases the content staged and not put.

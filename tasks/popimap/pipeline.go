@@ -55,12 +55,18 @@ func (r *run) prepare(j *job) {
 		j.raw.Close()
 		return
 	}
-	if j.parsed, j.err = j.raw.parse(); j.err == nil {
+	j.parsed, j.err = j.raw.parse()
+	switch {
+	case j.err == nil:
 		j.plan = r.plan(j.m, j.raw, j.parsed)
 		// Everything the message writes is staged now (or, on a dry
 		// run, only listed); only a message to quarantine keeps its
 		// spool until written.
 		j.raw.Close()
+	case errors.Is(j.err, extract.ErrUnparseable):
+		if err := j.raw.spill(r.spoolDir); err != nil {
+			j.err = err // not unparseable: the run fails, naming the spool
+		}
 	}
 }
 

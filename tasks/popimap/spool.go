@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"mailtask/internal/extract"
@@ -142,6 +143,22 @@ func spoolFile(dir string, head []byte, r io.Reader, h hash.Hash) (*spool, error
 		return nil, fmt.Errorf("spool: %w", err)
 	}
 	return s, nil
+}
+
+// spill moves a spool held in memory to a file in dir: a message kept
+// until its batch is written (one to quarantine) may wait behind batches
+// fetched ahead, and should hold disk meanwhile, not memory.
+func (s *spool) spill(dir string) error {
+	if s.mem == nil {
+		return nil
+	}
+	f, err := spoolFile(dir, s.mem, strings.NewReader(""), sha256.New())
+	if err != nil {
+		return err
+	}
+	releaseBuffer(s.mem)
+	s.mem, s.file = nil, f.file
+	return nil
 }
 
 func releaseBuffer(b []byte) {

@@ -43,6 +43,16 @@ func TestSpoolKeepsSmallMessagesInMemoryAndLargeOnesOnDisk(t *testing.T) {
 					t.Fatalf("read back %d bytes (%v), want the %d spooled", len(got), err, size)
 				}
 			}
+			// A spool kept for the quarantine moves to disk unchanged.
+			if err := s.spill(dir); err != nil {
+				t.Fatal(err)
+			}
+			if s.file == nil || s.mem != nil || s.held() != int64(size) {
+				t.Errorf("after spill: on disk %v, in memory %v, holds %d", s.file != nil, s.mem != nil, s.held())
+			}
+			if got, err := io.ReadAll(s.Reader()); err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("read back %d bytes after spill (%v), want %d", len(got), err, size)
+			}
 			// The spool file is unlinked while still open: a crash leaves
 			// nothing behind.
 			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
