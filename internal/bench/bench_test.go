@@ -257,12 +257,22 @@ func BenchmarkCompare(b *testing.B) {
 // base64 attachment of random (incompressible) bytes; it returns the
 // attachment's size too.
 func bigMessage(size int) ([]byte, int) {
+	return largeMessage(size, 0)
+}
+
+// largeMessage is bigMessage with the attachment's bytes drawn from seed,
+// so that messages of different seeds differ.
+func largeMessage(size int, seed byte) ([]byte, int) {
 	// base64 at 76 characters a line turns 57 bytes into 78.
 	n := (size - 1024) / 78 * 57
 	content := make([]byte, n)
-	r := rand.NewChaCha8([32]byte{1, 5, 0})
+	r := rand.NewChaCha8([32]byte{1, 5, 0, seed})
 	r.Read(content)
-	return testmail.NewMessage("One very large attachment", testmail.Attachment{Name: "large.bin", Content: content}), n
+	subject := "One very large attachment"
+	if seed != 0 {
+		subject = fmt.Sprintf("Large attachment %d", seed)
+	}
+	return testmail.NewMessage(subject, testmail.Attachment{Name: "large.bin", Content: content}), n
 }
 
 // BenchmarkMemory ingests one message of 150 MB (Exchange Online's
@@ -296,6 +306,54 @@ func BenchmarkMemory(b *testing.B) {
 				target = "< 100 MB"
 				if err == nil {
 					b.ReportMetric(float64(s.MaxRSS)/mb, strings.ToLower(p)+"-peak-RSS-MB")
+				}
+			}
+			if err != nil {
+				fmt.Fprintf(&out, "| %s | %s | – | – | failed: %s |\n", p, c.Name, oneLine(err))
+				continue
+			}
+			fmt.Fprintf(&out, "| %s | %s | %.2f | %.1f | %s |\n", p, c.Name, s.Wall.Seconds(), float64(s.MaxRSS)/mb, target)
+		}
+	}
+	os.Stdout.Write(out.Bytes())
+}
+
+// BenchmarkMemoryBatch ingests one batch of messages each just under the
+// size mailtask parses in memory rather than from its spool, and reports
+// the peak RSS of run-task: memory must not grow with the messages of a
+// batch either, nor with the batches fetched ahead over a second
+// connection. Knobs: BENCH_BATCH_MESSAGES (50), BENCH_BATCH_MB (6).
+func BenchmarkMemoryBatch(b *testing.B) {
+	n := envInt(b, "BENCH_BATCH_MESSAGES", 50)
+	size := envInt(b, "BENCH_BATCH_MB", 6) * 1_000_000
+	d := dovecot.Start(b, dovecot.Options{})
+	attachments := 0
+	for i := range n {
+		raw, attachment := largeMessage(size, byte(i+1))
+		d.Seed(b, d.User, "INBOX", raw)
+		attachments += attachment
+	}
+	a := account(d, d.User, d.Password)
+	bin := buildMailtask(b)
+	contestants := []Contestant{wire(), Mailtask(bin)}
+	for _, p := range Protocols {
+		if _, err := once(b, contestants[0], a, p, n); err != nil {
+			b.Fatalf("warm-up over %s: %v", p, err)
+		}
+	}
+	b.ResetTimer()
+	var out bytes.Buffer
+	fmt.Fprintf(&out, "\n## make bench: a batch of %d messages of %.0f MB (%.1f MB of attachments)\n\n", n, float64(size)/mb, float64(attachments)/mb)
+	fmt.Fprintln(&out, "| protocol | tool | wall s | peak RSS MB | target peak RSS |")
+	fmt.Fprintln(&out, "|---|---|--:|--:|---|")
+	for _, p := range Protocols {
+		for _, c := range contestants {
+			s, err := once(b, c, a, p, n)
+			target := "–"
+			if c.Name == ToolMailtask {
+				target = "< 100 MB"
+				if err == nil {
+					b.ReportMetric(float64(s.MaxRSS)/mb, strings.ToLower(p)+"-batch-peak-RSS-MB")
 				}
 			}
 			if err != nil {
