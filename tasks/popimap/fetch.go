@@ -7,7 +7,6 @@ import (
 	"io"
 	"runtime"
 	"sync"
-	"sync/atomic"
 
 	"mailtask/internal/config"
 	"mailtask/internal/mailbox"
@@ -22,8 +21,9 @@ import (
 //
 // Each connection takes the next batch nobody has taken, so one that
 // cannot be opened (a POP3 server that locks the maildrop, as RFC 1939
-// allows) or that is slow leaves its share to the others. The batches
-// are passed on to be written and committed in batch order, whichever
+// allows) or that is slow leaves its share to the others, and a further
+// connection that fails hands its batch back to them. The batches are
+// passed on to be written and committed in batch order, whichever
 // connection fetched them, so that files are named in the same order as
 // over one connection. Only the run's own session changes the mailbox:
 // the others open it read-only, and the after-actions of committed
@@ -37,26 +37,39 @@ type fetchQueue struct {
 	// was fetched whole or up to a stop, and is closed once the batch is
 	// over; it has room for all of that, so fetching never waits for it.
 	jobs []chan *job
-	next int // the first batch not taken; under mu
-	mu   sync.Mutex
 	// ahead holds a token for each batch taken and not yet passed on, so
 	// that fetching runs at most cap(ahead) batches ahead of writing.
 	ahead chan struct{}
-	// failed stops the taking of batches once a fetch failed.
-	failed atomic.Bool
+
+	mu      sync.Mutex
+	changed *sync.Cond // a batch was handed back or finished, or the fetch ended
+	next    int        // the first batch never taken
+	retry   []int      // batches handed back by a connection that failed
+	taken   int        // batches being fetched
+	failed  bool       // a fetch failed: take no more
 }
 
-func newFetchQueue(batches [][]mailbox.Message, connections int) *fetchQueue {
+func newFetchQueue(ctx context.Context, batches [][]mailbox.Message, connections int) *fetchQueue {
 	q := &fetchQueue{batches: batches, jobs: make([]chan *job, len(batches)), ahead: make(chan struct{}, connections+1)}
+	q.changed = sync.NewCond(&q.mu)
 	for k, b := range batches {
 		q.jobs[k] = make(chan *job, len(b)+1)
 	}
+	context.AfterFunc(ctx, q.broadcast)
 	return q
 }
 
+func (q *fetchQueue) broadcast() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.changed.Broadcast()
+}
+
 // take returns the next batch to fetch, waiting while cap(ahead) batches
-// are fetched and not passed on; ok is false when none is left to take.
-func (q *fetchQueue) take(ctx context.Context) (k int, ok bool) {
+// are fetched and not passed on. ok is false when none is left to take,
+// or, if wait, once none is left and none is being fetched either, since
+// a batch being fetched over another connection may yet be handed back.
+func (q *fetchQueue) take(ctx context.Context, wait bool) (k int, ok bool) {
 	select {
 	case q.ahead <- struct{}{}:
 	case <-ctx.Done():
@@ -64,12 +77,51 @@ func (q *fetchQueue) take(ctx context.Context) (k int, ok bool) {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.failed.Load() || q.next == len(q.batches) || ctx.Err() != nil {
+	for {
+		switch {
+		case q.failed || ctx.Err() != nil:
+		case len(q.retry) > 0:
+			k, q.retry = q.retry[0], q.retry[1:]
+			q.taken++
+			return k, true
+		case q.next < len(q.batches):
+			q.next++
+			q.taken++
+			return q.next - 1, true
+		case wait && q.taken > 0:
+			q.changed.Wait()
+			continue
+		}
 		<-q.ahead
 		return 0, false
 	}
-	q.next++
-	return q.next - 1, true
+}
+
+// done records that a batch taken is fetched.
+func (q *fetchQueue) done() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.taken--
+	q.changed.Broadcast()
+}
+
+// fail records that the fetch failed: no more batches are taken.
+func (q *fetchQueue) fail() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.failed = true
+	q.changed.Broadcast()
+}
+
+// handBack returns batch k, which a connection failed to fetch, for
+// another to take.
+func (q *fetchQueue) handBack(k int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.taken--
+	q.retry = append(q.retry, k)
+	<-q.ahead
+	q.changed.Broadcast()
 }
 
 // closeUntaken closes the batches nobody will take, once every
@@ -77,6 +129,10 @@ func (q *fetchQueue) take(ctx context.Context) (k int, ok bool) {
 func (q *fetchQueue) closeUntaken() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	for _, k := range q.retry {
+		close(q.jobs[k])
+	}
+	q.retry = nil
 	for ; q.next < len(q.batches); q.next++ {
 		close(q.jobs[q.next])
 	}
@@ -121,9 +177,9 @@ func (q *fetchQueue) pass(ctx context.Context, order chan<- *job, stop func()) {
 func (r *run) fetchAll(ctx context.Context, batches [][]mailbox.Message, order chan<- *job, due <-chan dueActions) error {
 	task := r.opts.Task
 	connections := min(task.Connections, r.opts.Config.Accounts[task.Account].MaxConnections, len(batches))
-	q := newFetchQueue(batches, connections)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	q := newFetchQueue(ctx, batches, connections)
 	// parsers bounds the messages parsed at once; unparsed, those received
 	// and not yet parsed, each of up to spoolMemory in memory.
 	workers := runtime.GOMAXPROCS(0)
@@ -211,7 +267,11 @@ func (r *run) fetchOver(ctx, opening context.Context, q *fetchQueue, f *fetchers
 		return nil
 	}
 	if err := r.fetchBatches(ctx, sess, q, f, nil); err != nil {
-		return err
+		if errors.Is(err, errStopped) || ctx.Err() != nil {
+			return err
+		}
+		r.log.Warn("a further connection failed; the others fetch its batch", "err", err)
+		return nil
 	}
 	if err := sess.Logout(ctx); err != nil {
 		r.log.Debug("logout of a further connection failed", "err", err)
@@ -220,36 +280,63 @@ func (r *run) fetchOver(ctx, opening context.Context, q *fetchQueue, f *fetchers
 }
 
 // fetchBatches fetches the batches it takes from q over sess until none
-// is left, carrying out between two the after-actions due, if given.
+// is left. Over the run's own session (due given) it carries out between
+// two the after-actions due, and a failure fails the fetch; over a further
+// one, the batch that failed is handed back, and the error returned ends
+// only this connection.
 func (r *run) fetchBatches(ctx context.Context, sess mailbox.Session, q *fetchQueue, f *fetchers, due <-chan dueActions) error {
+	own := due != nil
 	for {
 		if r.stopRequested() {
 			return errStopped
 		}
-		if due != nil {
+		if own {
 			if err := r.applyDue(ctx, due); err != nil {
-				q.failed.Store(true)
+				q.fail()
 				return err
 			}
 		}
-		k, ok := q.take(ctx)
+		k, ok := q.take(ctx, own)
 		if !ok {
 			return ctx.Err()
 		}
-		if err := r.fetchBatch(ctx, sess, q.batches[k], q.jobs[k], f); err != nil {
-			if !errors.Is(err, errStopped) {
-				q.failed.Store(true)
+		got, err := r.fetchBatch(ctx, sess, q.batches[k], f)
+		switch {
+		case err == nil || errors.Is(err, errStopped):
+			for _, j := range got {
+				q.jobs[k] <- j
 			}
+			q.jobs[k] <- batchEnd()
+			close(q.jobs[k])
+			q.done()
+		case !own && ctx.Err() == nil:
+			releaseAll(got)
+			r.fetched.Add(-int64(len(got)))
+			q.handBack(k)
+		default:
+			releaseAll(got) // what this batch received is not committed
+			close(q.jobs[k])
+			q.fail()
+		}
+		if err != nil {
 			return err
 		}
 	}
 }
 
-// fetchBatch fetches one batch over sess into jobs, followed by its end
-// mark unless the fetch failed, and closes jobs.
-func (r *run) fetchBatch(ctx context.Context, sess mailbox.Session, batch []mailbox.Message, jobs chan<- *job, f *fetchers) error {
-	defer close(jobs)
+// releaseAll frees the jobs of a batch abandoned.
+func releaseAll(jobs []*job) {
+	for _, j := range jobs {
+		<-j.ready
+		j.release()
+	}
+}
+
+// fetchBatch fetches one batch over sess and returns its messages,
+// received until the fetch failed or was stopped.
+func (r *run) fetchBatch(ctx context.Context, sess mailbox.Session, batch []mailbox.Message, f *fetchers) ([]*job, error) {
 	seen := int64(r.sum.Seen)
+	var got []*job
 	err := sess.Fetch(ctx, batch, func(m mailbox.Message, body io.Reader) error {
 		select {
 		case f.unparsed <- struct{}{}:
@@ -271,15 +358,11 @@ func (r *run) fetchBatch(ctx context.Context, sess mailbox.Session, batch []mail
 			<-f.parsers
 			<-f.unparsed
 		}()
-		jobs <- j
+		got = append(got, j)
 		if r.fetched.Add(1) < seen && r.stopRequested() {
 			return errStopped
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, errStopped) {
-		return err // what this batch received is not committed
-	}
-	jobs <- batchEnd()
-	return err
+	return got, err
 }

@@ -1,7 +1,11 @@
 package popimap
 
 import (
+	"bytes"
+	"context"
+	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -80,5 +84,65 @@ func TestMaildropLockedLeavesOneConnection(t *testing.T) {
 	}
 	if left := len(f.pop.Messages()); left != 0 {
 		t.Errorf("%d messages left after after = \"delete\"", left)
+	}
+}
+
+// A further connection that drops mid-batch hands its batch back: the
+// run's own connection fetches it, and the run ends without error, every
+// message taken once. The server holds the first FETCH (the run's own
+// connection's) until the second arrives, and drops the connection that
+// sent the second.
+func TestFailedConnectionHandsItsBatchBack(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		fetches int
+		second  = make(chan struct{})
+	)
+	fault := func(cmd string) error {
+		if cmd != "FETCH" {
+			return nil
+		}
+		mu.Lock()
+		fetches++
+		n := fetches
+		mu.Unlock()
+		switch n {
+		case 1:
+			select {
+			case <-second:
+			case <-time.After(3 * time.Second): // the test fails below
+			}
+		case 2:
+			close(second)
+			return testmail.ErrDrop
+		}
+		return nil
+	}
+	f := newFixture(t, testmail.IMAPOptions{Fault: fault}, `after = "seen"`, "batch_size = 2", "connections = 2")
+	for i := 1; i <= 6; i++ {
+		f.append(scan(i))
+	}
+	var logs bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sum, err := Run(ctx, Options{Config: f.cfg, Task: f.cfg.Tasks[0], Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, logs.String())
+	}
+	select {
+	case <-second:
+	default:
+		t.Error("no second connection fetched")
+	}
+	if sum.Saved != 6 || sum.Files != 6 || len(f.files()) != 6 {
+		t.Errorf("run: %+v, files %v", sum, sortedKeys(f.files()))
+	}
+	if !strings.Contains(logs.String(), "a further connection failed; the others fetch its batch") {
+		t.Errorf("no warning of the failed connection:\n%s", logs.String())
+	}
+	for _, m := range f.srv.Messages("INBOX") {
+		if !slices.Contains(m.Flags, imap.FlagSeen) {
+			t.Errorf("message %d not marked seen", m.UID)
+		}
 	}
 }
