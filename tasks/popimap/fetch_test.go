@@ -20,48 +20,8 @@ import (
 // every message once, and its own connection marks them all seen, those
 // the other fetched too.
 func TestFetchesOverTwoConnections(t *testing.T) {
-	var (
-		mu      sync.Mutex
-		fetches int
-		second  = make(chan struct{})
-	)
-	fault := func(cmd string) error {
-		if cmd != "FETCH" {
-			return nil
-		}
-		mu.Lock()
-		fetches++
-		n := fetches
-		mu.Unlock()
-		switch n {
-		case 1:
-			select {
-			case <-second:
-			case <-time.After(3 * time.Second): // the test fails below
-			}
-		case 2:
-			close(second)
-		}
-		return nil
-	}
-	f := newFixture(t, testmail.IMAPOptions{Fault: fault}, `after = "seen"`, "batch_size = 2", "connections = 2")
-	for i := 1; i <= 6; i++ {
-		f.append(scan(i))
-	}
-	sum := f.mustRun()
-	select {
-	case <-second:
-	default:
-		t.Error("no second connection fetched")
-	}
-	if sum.Saved != 6 || sum.Files != 6 || len(f.files()) != 6 {
-		t.Errorf("run: %+v, files %v", sum, sortedKeys(f.files()))
-	}
-	for _, m := range f.srv.Messages("INBOX") {
-		if !slices.Contains(m.Flags, imap.FlagSeen) {
-			t.Errorf("message %d not marked seen", m.UID)
-		}
-	}
+	f, second := twoConnectionFixture(t, nil)
+	checkEachTakenOnce(t, f, f.mustRun(), second)
 }
 
 // A POP3 server that locks the maildrop for the first session (RFC 1939)
@@ -93,35 +53,7 @@ func TestMaildropLockedLeavesOneConnection(t *testing.T) {
 // connection's) until the second arrives, and drops the connection that
 // sent the second.
 func TestFailedConnectionHandsItsBatchBack(t *testing.T) {
-	var (
-		mu      sync.Mutex
-		fetches int
-		second  = make(chan struct{})
-	)
-	fault := func(cmd string) error {
-		if cmd != "FETCH" {
-			return nil
-		}
-		mu.Lock()
-		fetches++
-		n := fetches
-		mu.Unlock()
-		switch n {
-		case 1:
-			select {
-			case <-second:
-			case <-time.After(3 * time.Second): // the test fails below
-			}
-		case 2:
-			close(second)
-			return testmail.ErrDrop
-		}
-		return nil
-	}
-	f := newFixture(t, testmail.IMAPOptions{Fault: fault}, `after = "seen"`, "batch_size = 2", "connections = 2")
-	for i := 1; i <= 6; i++ {
-		f.append(scan(i))
-	}
+	f, second := twoConnectionFixture(t, testmail.ErrDrop)
 	var logs bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -129,6 +61,29 @@ func TestFailedConnectionHandsItsBatchBack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, logs.String())
 	}
+	checkEachTakenOnce(t, f, sum, second)
+	if !strings.Contains(logs.String(), "a further connection failed; the others fetch its batch") {
+		t.Errorf("no warning of the failed connection:\n%s", logs.String())
+	}
+}
+
+// twoConnectionFixture is an IMAP mailbox of 6 messages, taken in batches
+// of 2 over two connections with after = "seen", whose server holds the
+// run's first FETCH until the second connection's arrives and answers
+// that one with err (holdFirstFetch).
+func twoConnectionFixture(t *testing.T, err error) (f *fixture, second <-chan struct{}) {
+	fault, second := holdFirstFetch(err)
+	f = newFixture(t, testmail.IMAPOptions{Fault: fault}, `after = "seen"`, "batch_size = 2", "connections = 2")
+	for i := 1; i <= 6; i++ {
+		f.append(scan(i))
+	}
+	return f, second
+}
+
+// checkEachTakenOnce checks that a run of twoConnectionFixture's mailbox
+// used the second connection, saved each message once and marked it seen.
+func checkEachTakenOnce(t *testing.T, f *fixture, sum Summary, second <-chan struct{}) {
+	t.Helper()
 	select {
 	case <-second:
 	default:
@@ -137,12 +92,47 @@ func TestFailedConnectionHandsItsBatchBack(t *testing.T) {
 	if sum.Saved != 6 || sum.Files != 6 || len(f.files()) != 6 {
 		t.Errorf("run: %+v, files %v", sum, sortedKeys(f.files()))
 	}
-	if !strings.Contains(logs.String(), "a further connection failed; the others fetch its batch") {
-		t.Errorf("no warning of the failed connection:\n%s", logs.String())
-	}
 	for _, m := range f.srv.Messages("INBOX") {
 		if !slices.Contains(m.Flags, imap.FlagSeen) {
 			t.Errorf("message %d not marked seen", m.UID)
 		}
 	}
+}
+
+// holdFirstFetch is an IMAP Fault that holds a run's first FETCH for up
+// to 3 s, until a second one arrives: one arriving meanwhile can only come
+// from a second connection. It answers that one with err (nil serves it)
+// and closes second.
+func holdFirstFetch(err error) (fault func(cmd string) error, second <-chan struct{}) {
+	var (
+		mu      sync.Mutex
+		fetches int
+		held    bool // the first FETCH is being held
+		arrived = make(chan struct{})
+	)
+	return func(cmd string) error {
+		if cmd != "FETCH" {
+			return nil
+		}
+		mu.Lock()
+		fetches++
+		n, first := fetches, fetches == 1
+		held = held || first
+		duringHold := n == 2 && held
+		mu.Unlock()
+		switch {
+		case first:
+			select {
+			case <-arrived:
+			case <-time.After(3 * time.Second): // the test fails: no second connection
+			}
+			mu.Lock()
+			held = false
+			mu.Unlock()
+		case duringHold:
+			close(arrived)
+			return err
+		}
+		return nil
+	}, arrived
 }

@@ -26,7 +26,9 @@ func TestStopFinishesTheMessageInHand(t *testing.T) {
 		}
 		return nil
 	}
-	f := newFixture(t, testmail.IMAPOptions{Fault: hold}, "batch_size = 2", `after = "seen"`)
+	// One connection: its FETCHes come one at a time, and holding the
+	// second holds the run.
+	f := newFixture(t, testmail.IMAPOptions{Fault: hold}, "batch_size = 2", `after = "seen"`, "connections = 1")
 	for _, name := range []string{"1", "2", "3", "4", "5"} {
 		f.append(testmail.NewMessage(name, testmail.Attachment{Name: name + ".pdf", ContentType: "application/pdf", Content: pdf(name)}))
 	}
