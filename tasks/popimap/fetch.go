@@ -33,10 +33,10 @@ import (
 // messages on in batch order.
 type fetchQueue struct {
 	batches [][]mailbox.Message
-	// jobs[k] receives batch k's messages, then its end mark if the batch
-	// was fetched whole or up to a stop, and is closed once the batch is
-	// over; it has room for all of that, so fetching never waits for it.
-	jobs []chan *job
+	// fetched[k] receives batch k's messages once it is fetched whole or
+	// up to a stop; it is closed without them when the batch failed or was
+	// never taken. It has room for them, so fetching never waits for it.
+	fetched []chan []*job
 	// ahead holds a token for each batch taken and not yet passed on, so
 	// that fetching runs at most cap(ahead) batches ahead of writing.
 	ahead chan struct{}
@@ -50,10 +50,10 @@ type fetchQueue struct {
 }
 
 func newFetchQueue(ctx context.Context, batches [][]mailbox.Message, connections int) *fetchQueue {
-	q := &fetchQueue{batches: batches, jobs: make([]chan *job, len(batches)), ahead: make(chan struct{}, connections+1)}
+	q := &fetchQueue{batches: batches, fetched: make([]chan []*job, len(batches)), ahead: make(chan struct{}, connections+1)}
 	q.changed = sync.NewCond(&q.mu)
-	for k, b := range batches {
-		q.jobs[k] = make(chan *job, len(b)+1)
+	for k := range batches {
+		q.fetched[k] = make(chan []*job, 1)
 	}
 	context.AfterFunc(ctx, q.broadcast)
 	return q
@@ -97,12 +97,19 @@ func (q *fetchQueue) take(ctx context.Context, wait bool) (k int, ok bool) {
 	}
 }
 
-// done records that a batch taken is fetched.
-func (q *fetchQueue) done() {
+// done hands on batch k's messages, fetched whole or up to a stop.
+func (q *fetchQueue) done(k int, got []*job) {
+	q.fetched[k] <- got
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.taken--
 	q.changed.Broadcast()
+}
+
+// failBatch records that batch k failed, and with it the fetch.
+func (q *fetchQueue) failBatch(k int) {
+	close(q.fetched[k])
+	q.fail()
 }
 
 // fail records that the fetch failed: no more batches are taken.
@@ -130,23 +137,26 @@ func (q *fetchQueue) closeUntaken() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, k := range q.retry {
-		close(q.jobs[k])
+		close(q.fetched[k])
 	}
 	q.retry = nil
 	for ; q.next < len(q.batches); q.next++ {
-		close(q.jobs[q.next])
+		close(q.fetched[q.next])
 	}
 }
 
-// pass passes the messages on to order, batch by batch, until a batch
-// that was not fetched whole: what follows it cannot be committed in
-// order. It then stops the fetching (stop) and releases the rest.
+// pass passes the messages on to order, batch by batch and each batch
+// followed by its end mark, until a batch that failed or was never taken:
+// what follows it cannot be committed in order. It then stops the
+// fetching (stop) and releases the rest.
 func (q *fetchQueue) pass(ctx context.Context, order chan<- *job, stop func()) {
 	k := 0
 	for ; k < len(q.batches); k++ {
-		whole := false
-		for j := range q.jobs[k] {
-			whole = j.batchEnd
+		got, ok := <-q.fetched[k]
+		if !ok {
+			break
+		}
+		for _, j := range append(got, batchEnd()) {
 			select {
 			case order <- j:
 			case <-ctx.Done():
@@ -154,20 +164,14 @@ func (q *fetchQueue) pass(ctx context.Context, order chan<- *job, stop func()) {
 				j.release()
 			}
 		}
-		if !whole {
-			break
-		}
-		<-q.ahead // only a batch taken ends with a mark
+		<-q.ahead // the batch was taken
 	}
 	if k == len(q.batches) {
 		return
 	}
 	stop()
 	for k++; k < len(q.batches); k++ {
-		for j := range q.jobs[k] {
-			<-j.ready
-			j.release()
-		}
+		releaseAll(<-q.fetched[k])
 	}
 }
 
@@ -303,20 +307,14 @@ func (r *run) fetchBatches(ctx context.Context, sess mailbox.Session, q *fetchQu
 		got, err := r.fetchBatch(ctx, sess, q.batches[k], f)
 		switch {
 		case err == nil || errors.Is(err, errStopped):
-			for _, j := range got {
-				q.jobs[k] <- j
-			}
-			q.jobs[k] <- batchEnd()
-			close(q.jobs[k])
-			q.done()
+			q.done(k, got)
 		case !own && ctx.Err() == nil:
 			releaseAll(got)
 			r.fetched.Add(-int64(len(got)))
 			q.handBack(k)
 		default:
 			releaseAll(got) // what this batch received is not committed
-			close(q.jobs[k])
-			q.fail()
+			q.failBatch(k)
 		}
 		if err != nil {
 			return err
