@@ -19,9 +19,9 @@ import (
 // the files they write (plan in outputs.go), and the run's own goroutine
 // names each message's files in message order, so that names given on
 // collision ("report (1).pdf") come out the same on every run. It names
-// them once the content staged for them is durable: it holds the messages
-// of a batch until the batch ends (or they hold waitingBytes), makes all
-// their content durable with one sink Flush, and only then names it. The
+// them once the content staged for them is durable: a batch reaches it
+// whole, and it makes all the batch's content durable with one sink Flush
+// before naming any of it. The
 // metadata sidecars, which list those names, are staged as they are
 // given and named after a second Flush.
 //
@@ -100,7 +100,7 @@ func (r *run) receive(ctx context.Context, msgs []mailbox.Message) error {
 	fetchCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// The fetching (fetch.go) bounds the messages received and not yet
-	// parsed; waitingBytes bounds those parsed and not yet written.
+	// parsed, and the batches fetched and not yet written.
 	order := make(chan *job, 2*runtime.GOMAXPROCS(0))
 	batches := slices.Collect(slices.Chunk(msgs, r.opts.Task.BatchSize))
 	due := make(chan dueActions, len(batches)) // never blocks the committer
@@ -111,9 +111,7 @@ func (r *run) receive(ctx context.Context, msgs []mailbox.Message) error {
 	}()
 
 	var (
-		waiting []*job // parsed and staged, not yet written
-		held    int64  // bytes of message the waiting jobs still hold
-		got     []delivered
+		waiting []*job // the batch's messages, parsed and staged
 		err     error
 	)
 	for j := range order {
@@ -127,17 +125,13 @@ func (r *run) receive(ctx context.Context, msgs []mailbox.Message) error {
 		}
 		if !j.batchEnd {
 			waiting = append(waiting, j)
-			if held += j.raw.held(); held < waitingBytes {
-				continue
-			}
+			continue
 		}
 		var written []delivered
 		written, err = r.write(ctx, waiting)
-		got = append(got, written...)
-		waiting, held = nil, 0
-		if err == nil && j.batchEnd {
-			err = r.commitBatch(ctx, got, due)
-			got = nil
+		waiting = nil
+		if err == nil {
+			err = r.commitBatch(ctx, written, due)
 		}
 		if err != nil {
 			cancel() // nothing more is written; let Fetch end
@@ -156,11 +150,6 @@ func (r *run) receive(ctx context.Context, msgs []mailbox.Message) error {
 	}
 	return r.applyDue(ctx, due)
 }
-
-// waitingBytes bounds the memory and spool held by messages waiting to be
-// written (those to quarantine); past it they are written before the
-// batch ends.
-const waitingBytes = 4 * spoolMemory
 
 // write names the files of the jobs, in order, once one Flush has made
 // the content they staged durable, and releases them. The metadata

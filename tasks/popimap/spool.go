@@ -185,15 +185,6 @@ func (s *spool) parse() (*extract.Message, error) {
 	return extract.ParseAt(s.file, s.size)
 }
 
-// held is how many bytes of message the spool still holds, in memory or
-// on disk.
-func (s *spool) held() int64 {
-	if s.mem == nil && s.file == nil {
-		return 0
-	}
-	return s.size
-}
-
 // Close releases the spool; what was parsed from it must no longer be
 // used.
 func (s *spool) Close() {

@@ -47,8 +47,8 @@ func TestSpoolKeepsSmallMessagesInMemoryAndLargeOnesOnDisk(t *testing.T) {
 			if err := s.spill(dir); err != nil {
 				t.Fatal(err)
 			}
-			if s.file == nil || s.mem != nil || s.held() != int64(size) {
-				t.Errorf("after spill: on disk %v, in memory %v, holds %d", s.file != nil, s.mem != nil, s.held())
+			if s.file == nil || s.mem != nil || s.size != int64(size) {
+				t.Errorf("after spill: on disk %v, in memory %v, holds %d", s.file != nil, s.mem != nil, s.size)
 			}
 			if got, err := io.ReadAll(s.Reader()); err != nil || !bytes.Equal(got, data) {
 				t.Fatalf("read back %d bytes after spill (%v), want %d", len(got), err, size)
@@ -100,7 +100,7 @@ func TestSpoolTellsReadFailuresFromStorageFailures(t *testing.T) {
 // spool as it is staged: the run clears a crash's spool debris and takes
 // every message intact.
 func TestRunRemovesSpoolDebrisAndTakesLargeMessages(t *testing.T) {
-	const n = waitingBytes/spoolMemory + 1
+	const n = 5
 	f := newFixture(t, testmail.IMAPOptions{}, `[task.output]`, `eml = true`)
 	want := map[string]string{}
 	var raws [][]byte
@@ -146,11 +146,10 @@ func TestRunRemovesSpoolDebrisAndTakesLargeMessages(t *testing.T) {
 	}
 }
 
-// More large unparseable messages than waitingBytes allows to wait for
-// their batch's end: each keeps its spool until quarantined, so the run
-// writes them before the batch ends, and keeps every one intact.
+// Large unparseable messages, each spooled to a file: each keeps its
+// spool until its batch is written, and every one is quarantined intact.
 func TestLargeUnparseableMessagesAreQuarantinedIntact(t *testing.T) {
-	const n = waitingBytes/spoolMemory + 1
+	const n = 5
 	f := newFixture(t, testmail.IMAPOptions{})
 	want := map[string]bool{}
 	for i := range n {
