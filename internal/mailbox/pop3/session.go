@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/textproto"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -231,24 +230,22 @@ func (s *Session) FetchHeaders(ctx context.Context, msgs []mailbox.Message, deli
 // listing, and one missing from it fails the fetch. A message without a
 // UIDL is taken by the number it carries.
 func (s *Session) fetchListed(ctx context.Context, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error, cmd fetchCommand) error {
-	if !slices.ContainsFunc(msgs, func(m mailbox.Message) bool { return m.UIDL != "" }) {
-		return s.fetch(ctx, mailbox.StepFetch, msgs, deliver, cmd)
-	}
-	nums, err := s.numbers(ctx)
-	if err != nil {
-		return err
-	}
 	here := make([]mailbox.Message, len(msgs))
+	var nums map[string]int // listed once a message has a UIDL
 	for i, m := range msgs {
-		if m.UIDL == "" {
-			here[i] = m
-			continue
+		if m.UIDL != "" {
+			if nums == nil {
+				var err error
+				if nums, err = s.numbers(ctx); err != nil {
+					return err
+				}
+			}
+			num, ok := nums[m.UIDL]
+			if !ok {
+				return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("%s: no longer on the server", m.Key()), Transient: true}
+			}
+			m.Num = num
 		}
-		num, ok := nums[m.UIDL]
-		if !ok {
-			return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("%s: no longer on the server", m.Key()), Transient: true}
-		}
-		m.Num = num
 		here[i] = m
 	}
 	return s.fetch(ctx, mailbox.StepFetch, here, deliver, cmd)
