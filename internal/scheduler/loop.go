@@ -109,10 +109,8 @@ func (s *Scheduler) start(ctx context.Context, e *entry) {
 // that another account's task could use.
 func (s *Scheduler) acquire(ctx context.Context, e *entry, account, global limiter) (release func(), ok bool) {
 	take := func(l limiter, what string) bool {
-		select {
-		case l <- struct{}{}:
+		if l.tryTake() {
 			return true
-		default:
 		}
 		s.log.Info("run waits for a free slot", "task", e.task.Name, "limit", what, "max", cap(l))
 		select {
@@ -141,12 +139,10 @@ func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, a
 	name := e.task.Name
 	started := s.clk.Now()
 	more := func() (release func(), ok bool) {
-		select {
-		case account <- struct{}{}:
-			return func() { <-account }, true
-		default:
+		if !account.tryTake() {
 			return nil, false
 		}
+		return func() { <-account }, true
 	}
 	sum, err := s.opts.Run(ctx, popimap.Options{Config: cfg, Task: e.task, Log: s.log, Now: s.clk.Now, Stop: s.opts.Stop, MoreConnections: more})
 	end := s.clk.Now()

@@ -70,6 +70,16 @@ type entry struct {
 // limiter is a counting semaphore.
 type limiter chan struct{}
 
+// tryTake takes a slot of l if one is free, without waiting.
+func (l limiter) tryTake() bool {
+	select {
+	case l <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
 // New prepares a scheduler for cfg's tasks that have a schedule; Run
 // starts it.
 func New(cfg *config.Config, opts Options) (*Scheduler, error) {
