@@ -73,7 +73,7 @@ func Dial(ctx context.Context, a *config.Account, cred auth.Credential) (*Sessio
 			raw.Close()
 			return nil, &mailbox.Error{Step: mailbox.StepTLS, Addr: addr, Err: fmt.Errorf("STARTTLS: %w", err)}
 		}
-		conn = &greetedConn{Conn: tc, greeting: []byte(afterStartTLS)}
+		conn = tc
 	}
 	s.answer = &saslConn{Conn: newCodeFilter(conn)}
 	s.client = imapclient.New(s.answer, opts)

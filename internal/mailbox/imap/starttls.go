@@ -16,9 +16,9 @@ import (
 // rather than through go-imap so that the TLS stream can be read through
 // the same filters as an implicit-TLS one (codeFilter: Exchange's
 // `OK [Error=...]` completions; saslConn): go-imap would own the upgraded
-// connection. imapclient.New then reads greeting, which stands in for the
-// one the server sent before TLS.
-func startTLS(ctx context.Context, conn net.Conn, config *tls.Config) (*tls.Conn, error) {
+// connection. imapclient.New then reads the greeting afterStartTLS gives,
+// which stands in for the one the server sent before TLS.
+func startTLS(ctx context.Context, conn net.Conn, config *tls.Config) (net.Conn, error) {
 	r := bufio.NewReader(conn)
 	line, err := r.ReadBytes('\n')
 	if err != nil {
@@ -53,12 +53,43 @@ func startTLS(ctx context.Context, conn net.Conn, config *tls.Config) (*tls.Conn
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return nil, err
 	}
-	return tc, nil
+	return afterStartTLS(tc)
 }
 
-// afterStartTLS is the greeting go-imap reads on a connection that
-// startTLS upgraded.
-const afterStartTLS = "* OK TLS started\r\n"
+// afterStartTLS asks the capabilities over the upgraded connection, as
+// RFC 3501 has a client do after STARTTLS, and returns the connection
+// with a greeting for go-imap to read that carries them. Given a greeting
+// without them, go-imap v2.0.0-beta.8 asks them itself from a goroutine of
+// its own, whose result it hands over with a data race (the race detector
+// caught it about once in a hundred runs of this package's tests).
+func afterStartTLS(tc *tls.Conn) (net.Conn, error) {
+	if _, err := io.WriteString(tc, "S1 CAPABILITY\r\n"); err != nil {
+		return nil, err
+	}
+	r := bufio.NewReader(tc)
+	caps := ""
+	for {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			return nil, fmt.Errorf("CAPABILITY after TLS began: %w", err)
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if rest, ok := bytes.CutPrefix(line, []byte("* CAPABILITY ")); ok {
+			caps = string(rest)
+			continue
+		}
+		if bytes.HasPrefix(line, []byte("* ")) {
+			continue // other untagged data
+		}
+		if !bytes.HasPrefix(line, []byte("S1 OK")) || caps == "" {
+			return nil, fmt.Errorf("the server answered CAPABILITY after TLS began with %q", line)
+		}
+		break
+	}
+	greeting := "* OK [CAPABILITY " + caps + "] TLS started\r\n"
+	rest, _ := r.Peek(r.Buffered()) // nothing, unless the server sent unasked
+	return &greetedConn{Conn: tc, greeting: append([]byte(greeting), rest...)}, nil
+}
 
 // greetedConn reads greeting before what the connection reads.
 type greetedConn struct {
