@@ -33,6 +33,9 @@ type oauthFixture struct {
 	cfg      string
 	redirect string
 	refuse   atomic.Bool // the IMAP server refuses every token
+	// fault, when set, answers the IMAP commands testmail.IMAPOptions.Fault
+	// sees.
+	fault atomic.Pointer[func(cmd string) error]
 }
 
 func newOAuthFixture(t *testing.T, idpOpts testmail.IdPOptions, oauthTOML string) *oauthFixture {
@@ -57,6 +60,12 @@ func newOAuthFixture(t *testing.T, idpOpts testmail.IdPOptions, oauthTOML string
 		TLS: ca.ServerTLS, Username: oauthUser, Password: "unused",
 		XOAUTH2: func(user, token string) bool {
 			return !f.refuse.Load() && f.idp.CheckToken("IMAP.AccessAsUser.All")(user, token)
+		},
+		Fault: func(cmd string) error {
+			if fault := f.fault.Load(); fault != nil {
+				return (*fault)(cmd)
+			}
+			return nil
 		},
 	})
 	if err != nil {
