@@ -82,11 +82,21 @@ func newOAuthFixture(t *testing.T, idpOpts testmail.IdPOptions, oauthTOML string
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, port, _ := strings.Cut(f.srv.Addr, ":")
+	f.cfg = f.writeConfig(dir, f.srv.Addr, caFile, oauthUser, "client_secret = \""+oauthSecret+"\"\n"+oauthTOML)
+	return f
+}
+
+// writeConfig writes dir/mailtask.toml: account m365 signs in at addr
+// (implicit TLS, trusting caFile) as username with the fixture's IdP and
+// oauthTOML, and task "invoices" reads it. A browser sign-in comes back to
+// f.redirect.
+func (f *oauthFixture) writeConfig(dir, addr, caFile, username, oauthTOML string) string {
+	f.t.Helper()
+	host, port, _ := strings.Cut(addr, ":")
 	if !strings.Contains(oauthTOML, "flow") {
 		oauthTOML += "\nredirect_url = \"" + f.redirect + "\""
 	}
-	f.cfg = writeFile(t, dir, "mailtask.toml", fmt.Sprintf(`state_dir = "state"
+	return writeFile(f.t, dir, "mailtask.toml", fmt.Sprintf(`state_dir = "state"
 [accounts.m365]
 host = %q
 port = %s
@@ -97,7 +107,6 @@ timeout = "10s"
 [accounts.m365.oauth2]
 tenant = %q
 client_id = %q
-client_secret = %q
 token_url = %q
 auth_url = %q
 device_url = %q
@@ -106,9 +115,8 @@ device_url = %q
 name = "invoices"
 account = "m365"
 destination = "out"
-`, host, port, caFile, oauthUser, oauthTenant, f.idp.ClientID(), oauthSecret,
+`, host, port, caFile, username, oauthTenant, f.idp.ClientID(),
 		f.idp.Endpoint(oauthTenant, "token"), f.idp.Endpoint(oauthTenant, "authorize"), f.idp.Endpoint(oauthTenant, "devicecode"), oauthTOML))
-	return f
 }
 
 // watchedWriter is a terminal the test reads while the command runs: every

@@ -106,31 +106,7 @@ func dovecotOAuthFixture(t *testing.T, idpOpts testmail.IdPOptions, oauth string
 	t.Cleanup(func() { f.idp.Close() })
 	d := dovecot.Start(t, dovecot.OAuth2(f.idp.IntrospectURL(), "xoauth2 oauthbearer"))
 	d.Seed(t, d.User, "INBOX", []byte("Subject: one\r\n\r\nbody\r\n"), []byte("Subject: two\r\n\r\nbody\r\n"))
-	if !strings.Contains(oauth, "flow") {
-		oauth += "\nredirect_url = \"" + f.redirect + "\""
-	}
-	host, port, _ := strings.Cut(d.IMAPSAddr, ":")
-	f.cfg = writeFile(t, t.TempDir(), "mailtask.toml", fmt.Sprintf(`state_dir = "state"
-[accounts.m365]
-host = %q
-port = %s
-ca_file = %q
-username = %q
-auth = "oauth2"
-timeout = "10s"
-[accounts.m365.oauth2]
-tenant = %q
-client_id = %q
-token_url = %q
-auth_url = %q
-device_url = %q
-%s
-[[task]]
-name = "invoices"
-account = "m365"
-destination = "out"
-`, host, port, d.CACertFile, dovecot.DefaultUser, oauthTenant, f.idp.ClientID(),
-		f.idp.Endpoint(oauthTenant, "token"), f.idp.Endpoint(oauthTenant, "authorize"), f.idp.Endpoint(oauthTenant, "devicecode"), oauth))
+	f.cfg = f.writeConfig(t.TempDir(), d.IMAPSAddr, d.CACertFile, dovecot.DefaultUser, oauth)
 	return f
 }
 
