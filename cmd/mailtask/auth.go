@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,7 +17,7 @@ import (
 	"mailtask/internal/diagnose"
 )
 
-const authUsage = "usage: mailtask auth login [--config F] [--device] [--no-browser] ACCOUNT\n       mailtask auth status [--config F] [ACCOUNT]"
+const authUsage = "usage: mailtask auth login [--config F] [--device] [--no-browser] [--timeout D] ACCOUNT\n       mailtask auth status [--config F] [ACCOUNT]"
 
 func authCmd(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
@@ -32,11 +33,11 @@ func authCmd(ctx context.Context, e *env, args []string) error {
 }
 
 func authLogin(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "auth login", "[--config F] [--device] [--no-browser] ACCOUNT")
+	fs := newFlags(e, "auth login", "[--config F] [--device] [--no-browser] [--timeout D] ACCOUNT")
 	cfgPath := fs.String("config", "", "configuration file")
 	device := fs.Bool("device", false, "sign in with a code on another device (for machines without a browser)")
 	noBrowser := fs.Bool("no-browser", false, "only print the sign-in URL; do not open a browser")
-	wait := fs.Duration("timeout", 10*time.Minute, "how long to wait for the sign-in")
+	wait := fs.Duration("timeout", 10*time.Minute, "how long to wait for the browser's return or the device-code sign-in")
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -62,10 +63,12 @@ func authLogin(ctx context.Context, e *env, args []string) error {
 	o := acct.OAuth2
 
 	if !o.Delegated() {
-		fmt.Fprintf(e.stdout, "Account %q uses app-only tokens (client_credentials): there is no sign-in; tokens are fetched when needed.\nFetching one now to check the app registration...\n", acct.Name)
-		tok, err := src.Token(ctx)
+		fmt.Fprintf(e.stdout, "Account %q uses app-only tokens (client_credentials): there is no sign-in; tokens are fetched when needed.\nFetching a new one now to check the app registration and its client secret...\n", acct.Name)
+		// A new token, never the stored one: a rotated secret must be
+		// proven now, not when the stored token runs out in an hour.
+		tok, err := src.FreshToken(ctx)
 		if err != nil {
-			return authFailure(e, acct.Name, err)
+			return authFailure(e, acct.Name, *wait, err)
 		}
 		fmt.Fprintf(e.stdout, "ok: the identity platform issued an app-only token, valid until %s.\nIf the mailbox still refuses it, see `mailtask check TASK`.\n", tok.Expiry.Local().Format(time.DateTime))
 		return nil
@@ -89,7 +92,7 @@ func authLogin(ctx context.Context, e *env, args []string) error {
 		})
 	}
 	if err != nil {
-		return authFailure(e, acct.Name, err)
+		return authFailure(e, acct.Name, *wait, err)
 	}
 	who := rec.User
 	if who == "" {
@@ -102,9 +105,17 @@ func authLogin(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// authFailure reports a failed sign-in or token request with its hint.
-func authFailure(e *env, account string, err error) error {
-	fmt.Fprintf(e.stderr, "mailtask: account %q: %v\n", account, err)
+// authFailure reports a failed sign-in or token request with its hint,
+// naming the account once.
+func authFailure(e *env, account string, waited time.Duration, err error) error {
+	msg := err.Error()
+	if !strings.Contains(msg, fmt.Sprintf("account %q", account)) {
+		msg = fmt.Sprintf("account %q: %s", account, msg)
+	}
+	if errors.Is(err, auth.ErrWaitEnded) {
+		msg += fmt.Sprintf(" (waited %s; --timeout sets how long)", waited)
+	}
+	fmt.Fprintf(e.stderr, "mailtask: %s\n", msg)
 	if hint := diagnose.Hint(err); hint != "" {
 		fmt.Fprintf(e.stderr, "hint: %s\n", hint)
 	}
@@ -244,6 +255,13 @@ func authStatus(e *env, args []string) error {
 			}
 			if w := auth.RefreshAgeWarning(rec, now); w != "" {
 				warnings = append(warnings, w)
+			}
+			if lapse, ok := auth.RefreshExpiry(rec); ok && o.Delegated() && !now.Before(lapse) {
+				needLogin = true
+			}
+			if o.Delegated() && !rec.IssuedTo(o) {
+				warnings = append(warnings, fmt.Sprintf("the stored sign-in was made for client %s (tenant %q), but the configuration names client %s (tenant %q): run `mailtask auth login %s`", rec.ClientID, rec.Tenant, o.ClientID, o.Tenant, name))
+				needLogin = true
 			}
 			if rec.User != "" && !strings.EqualFold(rec.User, a.Username) {
 				warnings = append(warnings, fmt.Sprintf("the token belongs to %s, not to username %s: this works only if %s has Full Access to that mailbox", rec.User, a.Username, rec.User))

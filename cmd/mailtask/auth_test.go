@@ -33,6 +33,9 @@ type oauthFixture struct {
 	cfg      string
 	redirect string
 	refuse   atomic.Bool // the IMAP server refuses every token
+	// fault, when set, answers the IMAP commands testmail.IMAPOptions.Fault
+	// sees.
+	fault atomic.Pointer[func(cmd string) error]
 }
 
 func newOAuthFixture(t *testing.T, idpOpts testmail.IdPOptions, oauthTOML string) *oauthFixture {
@@ -58,6 +61,12 @@ func newOAuthFixture(t *testing.T, idpOpts testmail.IdPOptions, oauthTOML string
 		XOAUTH2: func(user, token string) bool {
 			return !f.refuse.Load() && f.idp.CheckToken("IMAP.AccessAsUser.All")(user, token)
 		},
+		Fault: func(cmd string) error {
+			if fault := f.fault.Load(); fault != nil {
+				return (*fault)(cmd)
+			}
+			return nil
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -73,11 +82,21 @@ func newOAuthFixture(t *testing.T, idpOpts testmail.IdPOptions, oauthTOML string
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, port, _ := strings.Cut(f.srv.Addr, ":")
+	f.cfg = f.writeConfig(dir, f.srv.Addr, caFile, oauthUser, "client_secret = \""+oauthSecret+"\"\n"+oauthTOML)
+	return f
+}
+
+// writeConfig writes dir/mailtask.toml: account m365 signs in at addr
+// (implicit TLS, trusting caFile) as username with the fixture's IdP and
+// oauthTOML, and task "invoices" reads it. A browser sign-in comes back to
+// f.redirect.
+func (f *oauthFixture) writeConfig(dir, addr, caFile, username, oauthTOML string) string {
+	f.t.Helper()
+	host, port, _ := strings.Cut(addr, ":")
 	if !strings.Contains(oauthTOML, "flow") {
 		oauthTOML += "\nredirect_url = \"" + f.redirect + "\""
 	}
-	f.cfg = writeFile(t, dir, "mailtask.toml", fmt.Sprintf(`state_dir = "state"
+	return writeFile(f.t, dir, "mailtask.toml", fmt.Sprintf(`state_dir = "state"
 [accounts.m365]
 host = %q
 port = %s
@@ -88,7 +107,6 @@ timeout = "10s"
 [accounts.m365.oauth2]
 tenant = %q
 client_id = %q
-client_secret = %q
 token_url = %q
 auth_url = %q
 device_url = %q
@@ -97,9 +115,8 @@ device_url = %q
 name = "invoices"
 account = "m365"
 destination = "out"
-`, host, port, caFile, oauthUser, oauthTenant, f.idp.ClientID(), oauthSecret,
+`, host, port, caFile, username, oauthTenant, f.idp.ClientID(),
 		f.idp.Endpoint(oauthTenant, "token"), f.idp.Endpoint(oauthTenant, "authorize"), f.idp.Endpoint(oauthTenant, "devicecode"), oauthTOML))
-	return f
 }
 
 // watchedWriter is a terminal the test reads while the command runs: every

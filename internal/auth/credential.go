@@ -81,8 +81,14 @@ func (b bearerCredential) SASL(ctx context.Context, offered []string) (sasl.Clie
 	if err != nil {
 		return nil, err
 	}
+	var c sasl.Client
 	if mech == XOAUTH2 {
-		return NewXOAUTH2(b.user, tok.Bearer()), nil
+		c = NewXOAUTH2(b.user, tok.Bearer())
+	} else {
+		c = NewOAuthBearer(b.user, tok.Bearer())
 	}
-	return NewOAuthBearer(b.user, tok.Bearer()), nil
+	if tok.AppOnly && len(tok.Roles) == 0 && isJWT(tok.Bearer()) {
+		c = shortOf{Client: c, note: NoRolesNote}
+	}
+	return c, nil
 }

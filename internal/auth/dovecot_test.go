@@ -2,7 +2,6 @@ package auth_test
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -20,21 +19,7 @@ import (
 // against the introspection endpoint of the IdP that idp returns.
 func startDovecotOAuth2(t *testing.T, idp func() *testmail.IdP, mechanisms string) *dovecot.Server {
 	t.Helper()
-	return dovecot.Start(t, dovecot.Options{
-		Files: map[string]string{"dovecot-oauth2.conf.ext": fmt.Sprintf(`introspection_mode = post
-introspection_url = %s
-username_attribute = username
-active_attribute = active
-active_value = true
-force_introspection = yes
-`, idp().IntrospectURL())},
-		Extra: `auth_mechanisms = plain login ` + mechanisms + `
-passdb {
-  driver = oauth2
-  mechanisms = ` + mechanisms + `
-  args = {DIR}/dovecot-oauth2.conf.ext
-}`,
-	})
+	return dovecot.Start(t, dovecot.OAuth2(idp().IntrospectURL(), mechanisms))
 }
 
 // openSession signs in to the account's server with cred and lists the

@@ -41,6 +41,10 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// ServerHost is the identity endpoint's host, for hints that hold only for
+// Microsoft's.
+func (e *Error) ServerHost() string { return e.Host }
+
 // Temporary reports whether the same request may well succeed later: the
 // platform could not be reached or failed on its side.
 func (e *Error) Temporary() bool { return e.Err != nil || e.Status >= 500 || e.Status == 429 }
@@ -55,6 +59,24 @@ type NotSignedInError struct {
 func (e *NotSignedInError) Error() string {
 	return fmt.Sprintf("account %q: %s; sign in with `mailtask auth login %s`", e.Account, e.Reason, e.Account)
 }
+
+// NoReturnError means a browser sign-in never came back to the redirect
+// URL before the wait ended: the platform showed an error on its own page,
+// or nobody finished signing in.
+type NoReturnError struct {
+	Account     string
+	RedirectURL string
+}
+
+func (e *NoReturnError) Error() string {
+	return fmt.Sprintf("account %q: no browser came back to %s with a sign-in before the wait ended; the identity platform shows some errors on its own page and never sends the browser back", e.Account, e.RedirectURL)
+}
+
+func (e *NoReturnError) Unwrap() error { return ErrWaitEnded }
+
+// ErrWaitEnded is in the chain of a sign-in that nobody completed before
+// the caller's deadline: no server was slow, the user was.
+var ErrWaitEnded = errors.New("the wait for the sign-in ended")
 
 // IsTemporary reports whether err is an identity-platform failure worth
 // retrying unchanged.

@@ -22,6 +22,22 @@ func identity(g *grant) string {
 	return ""
 }
 
+// tokenRoles returns the application permissions (the "roles" claim) of a
+// JWT access token, or nil; a token that is no JWT says nothing.
+func tokenRoles(jwt string) []string {
+	roles, _ := jwtClaims(jwt)["roles"].([]any)
+	var out []string
+	for _, r := range roles {
+		if s, ok := r.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// isJWT reports whether token has claims this package can read.
+func isJWT(token string) bool { return jwtClaims(token) != nil }
+
 func jwtClaims(jwt string) map[string]any {
 	parts := strings.Split(jwt, ".")
 	if len(parts) != 3 {

@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -56,7 +58,7 @@ func (s *Source) LoginBrowser(ctx context.Context, show func(signInURL string)) 
 	}
 	listeners, err := listenRedirect(redirect)
 	if err != nil {
-		return nil, fmt.Errorf("account %q: cannot listen on %s for the browser's return (oauth2.redirect_url): %w", s.account.Name, redirect.Host, err)
+		return nil, fmt.Errorf("account %q: cannot wait for the browser's return at %s (oauth2.redirect_url): %w", s.account.Name, s.o.RedirectURL, err)
 	}
 	srv := &http.Server{Handler: cb, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan struct{})
@@ -82,6 +84,9 @@ func (s *Source) LoginBrowser(ctx context.Context, show func(signInURL string)) 
 	select {
 	case res = <-results:
 	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, &NoReturnError{Account: s.account.Name, RedirectURL: s.o.RedirectURL}
+		}
 		return nil, fmt.Errorf("account %q: sign-in not completed: %w", s.account.Name, ctx.Err())
 	}
 	if res.errCode != "" {
@@ -107,9 +112,12 @@ func (s *Source) LoginBrowser(ctx context.Context, show func(signInURL string)) 
 	return s.saveSignIn(ctx, config.FlowAuthorizationCode, g)
 }
 
-// listenRedirect listens where the browser will be sent. "localhost" may
-// resolve to either loopback address in the browser, so both are taken
-// when available.
+// listenRedirect listens where the browser will be sent. A browser may
+// resolve "localhost" to either loopback address, so both are taken; only
+// an address this machine lacks (no IPv6) is left out. A port another
+// program holds on either fails at once, naming that program when it can
+// be known: listening on the other address alone would send the browser
+// to the other program (CrushFTP itself, on 9090).
 func listenRedirect(u *url.URL) ([]net.Listener, error) {
 	port := u.Port()
 	if port == "" {
@@ -120,17 +128,30 @@ func listenRedirect(u *url.URL) ([]net.Listener, error) {
 		hosts = []string{"127.0.0.1", "::1"}
 	}
 	var ls []net.Listener
-	var errs []error
-	for _, h := range hosts {
-		l, err := net.Listen("tcp", net.JoinHostPort(h, port))
-		if err != nil {
-			errs = append(errs, err)
-			continue
+	closeAll := func() {
+		for _, l := range ls {
+			l.Close()
 		}
-		ls = append(ls, l)
 	}
-	if len(ls) == 0 {
-		return nil, errors.Join(errs...)
+	for i, h := range hosts {
+		l, err := net.Listen("tcp", net.JoinHostPort(h, port))
+		switch {
+		case err == nil:
+			ls = append(ls, l)
+		case errors.Is(err, syscall.EADDRINUSE):
+			closeAll()
+			n, _ := strconv.Atoi(port)
+			holder := portOwner(n)
+			if holder == "" {
+				holder = "another program"
+			}
+			return nil, fmt.Errorf("port %s on %s is taken by %s: stop it, or register another redirect URL with the app and set oauth2.redirect_url to it (e.g. http://localhost:%d%s)", port, h, holder, n+1, u.EscapedPath())
+		case i > 0 && (errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EAFNOSUPPORT)):
+			// No such address here (IPv6 off): no browser reaches it either.
+		default:
+			closeAll()
+			return nil, err
+		}
 	}
 	return ls, nil
 }
@@ -253,6 +274,10 @@ func (s *Source) LoginDevice(ctx context.Context, show func(DeviceCode)) (*Recor
 		select {
 		case <-ctx.Done():
 			t.Stop()
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				// Not a server's silence: nobody finished signing in.
+				return nil, fmt.Errorf("account %q: nobody signed in with the code %s: %w", name, code.UserCode, ErrWaitEnded)
+			}
 			return nil, fmt.Errorf("account %q: sign-in not completed: %w", name, ctx.Err())
 		case <-t.C():
 		}

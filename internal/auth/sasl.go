@@ -72,6 +72,33 @@ func FailureChallenge(c sasl.Client) string {
 	return describeChallenge(fc.failureChallenge())
 }
 
+// NoRolesNote is what TokenShortfall says of an app-only token without
+// application permissions, which Exchange refuses.
+const NoRolesNote = "the app-only token carries no roles (application permissions)"
+
+// shortOf is a mechanism whose token is known to lack what the server
+// will want.
+type shortOf struct {
+	sasl.Client
+	note string
+}
+
+func (s shortOf) failureChallenge() string {
+	if fc, ok := s.Client.(interface{ failureChallenge() string }); ok {
+		return fc.failureChallenge()
+	}
+	return ""
+}
+
+// TokenShortfall says what the token c presents lacks, when that is known
+// and explains a refusal (NoRolesNote); "" otherwise.
+func TokenShortfall(c sasl.Client) string {
+	if s, ok := c.(shortOf); ok {
+		return s.note
+	}
+	return ""
+}
+
 // describeChallenge turns {"status":"401","schemes":"bearer","scope":"…"}
 // into words; anything else is shown as it came, quoted.
 func describeChallenge(raw string) string {

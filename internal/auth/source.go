@@ -44,6 +44,10 @@ type AccessToken struct {
 	Expiry time.Time
 	// User is who the token acts for; "" for app-only tokens.
 	User string
+	// AppOnly marks a client-credentials token; Roles are the application
+	// permissions it carries, when it is a JWT that says (Microsoft's are).
+	AppOnly bool
+	Roles   []string
 }
 
 // Bearer returns the token itself, for the SASL exchange and nothing else.
@@ -119,7 +123,14 @@ func (s *Source) Store() Store { return s.store }
 func (s *Source) Record() (*Record, error) { return s.store.Load(s.account.Name) }
 
 // Token returns an access token valid for at least ReuseMargin.
-func (s *Source) Token(ctx context.Context) (AccessToken, error) {
+func (s *Source) Token(ctx context.Context) (AccessToken, error) { return s.token(ctx, true) }
+
+// FreshToken returns a newly issued access token, never a stored one: it
+// proves that the identity platform takes the configuration as it is now
+// (a rotated client secret, say).
+func (s *Source) FreshToken(ctx context.Context) (AccessToken, error) { return s.token(ctx, false) }
+
+func (s *Source) token(ctx context.Context, reuse bool) (AccessToken, error) {
 	lockCtx, cancel := context.WithTimeout(ctx, lockWait)
 	unlock, err := s.store.Lock(lockCtx, s.account.Name)
 	cancel()
@@ -131,9 +142,9 @@ func (s *Source) Token(ctx context.Context) (AccessToken, error) {
 	if err != nil {
 		return AccessToken{}, err
 	}
-	if s.reusable(rec) {
+	if reuse && s.reusable(rec) {
 		s.log.Debug("reusing stored access token", "account", s.account.Name, "expires", rec.Expiry)
-		return AccessToken{value: rec.AccessToken, Expiry: rec.Expiry, User: rec.User}, nil
+		return accessToken(rec), nil
 	}
 	if s.o.Delegated() {
 		rec, err = s.refresh(ctx, rec)
@@ -143,7 +154,15 @@ func (s *Source) Token(ctx context.Context) (AccessToken, error) {
 	if err != nil {
 		return AccessToken{}, err
 	}
-	return AccessToken{value: rec.AccessToken, Expiry: rec.Expiry, User: rec.User}, nil
+	return accessToken(rec), nil
+}
+
+func accessToken(rec *Record) AccessToken {
+	t := AccessToken{value: rec.AccessToken, Expiry: rec.Expiry, User: rec.User, AppOnly: rec.Flow == config.FlowClientCredentials}
+	if t.AppOnly {
+		t.Roles = tokenRoles(string(rec.AccessToken))
+	}
+	return t
 }
 
 // reusable reports whether rec's access token was issued for the
@@ -155,8 +174,13 @@ func (s *Source) reusable(rec *Record) bool {
 }
 
 // sameClient reports whether rec was issued to the configured app.
-func (s *Source) sameClient(rec *Record) bool {
-	return rec.Provider == s.o.Provider && rec.ClientID == s.o.ClientID && strings.EqualFold(rec.Tenant, s.o.Tenant)
+func (s *Source) sameClient(rec *Record) bool { return rec.IssuedTo(s.o) }
+
+// IssuedTo reports whether r was issued to the app o configures: the same
+// provider, client ID and tenant. A sign-in made for another app cannot be
+// refreshed for this one.
+func (r *Record) IssuedTo(o *config.OAuth2) bool {
+	return r.Provider == o.Provider && r.ClientID == o.ClientID && strings.EqualFold(r.Tenant, o.Tenant)
 }
 
 // refresh redeems rec's refresh token. The refresh token in the reply

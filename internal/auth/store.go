@@ -133,6 +133,29 @@ func (s Store) Save(r *Record) error {
 	return nil
 }
 
+// ensureDir creates the store's directory 0700, or makes an existing one
+// 0700: tokens are as good as passwords, and a directory others can list
+// or enter (a state_dir made 0755 by hand) gives their names and more away.
+// A directory owned by another user is refused rather than changed.
+func (s Store) ensureDir() error {
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return fmt.Errorf("token store: %w", err)
+	}
+	fi, err := os.Stat(s.Dir)
+	if err != nil {
+		return fmt.Errorf("token store: %w", err)
+	}
+	if owner, ok := ownerOf(fi); ok && owner != os.Geteuid() {
+		return fmt.Errorf("token store: %s belongs to user %d, not to this process's user %d: make it this user's (chown) with mode 0700, or point state_dir elsewhere", s.Dir, owner, os.Geteuid())
+	}
+	if fi.Mode().Perm() != 0o700 {
+		if err := os.Chmod(s.Dir, 0o700); err != nil {
+			return fmt.Errorf("token store: %s is mode %04o and could not be made 0700: %w", s.Dir, fi.Mode().Perm(), err)
+		}
+	}
+	return nil
+}
+
 // lockRetry is how often a waiting Lock tries again.
 const lockRetry = 25 * time.Millisecond
 
@@ -140,8 +163,8 @@ const lockRetry = 25 * time.Millisecond
 // run, a manual run, `auth login`) refreshes the same token, until ctx
 // ends. The caller must call the returned function.
 func (s Store) Lock(ctx context.Context, account string) (unlock func(), err error) {
-	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("token store: %w", err)
+	if err := s.ensureDir(); err != nil {
+		return nil, err
 	}
 	fl := flock.New(filepath.Join(s.Dir, account+".lock"), flock.SetPermissions(0o600))
 	ok, err := fl.TryLockContext(ctx, lockRetry)

@@ -1,26 +1,149 @@
 package diagnose
 
 import (
-	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"net"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
-	"syscall"
+
+	"github.com/emersion/go-smtp"
+
+	"mailtask/internal/auth"
 )
 
-// rule maps a recognisable failure to its hint.
-type rule struct {
-	match func(err error, text string) bool
-	hint  string
+// row is one entry of the catalogue: the reply it recognises and the advice
+// for it.
+type row struct {
+	// name identifies the row in tests and in the README's table.
+	name string
+	// reply describes what the row recognises, as it arrives.
+	reply string
+	match func(f *failure) bool
+	hint  func(f *failure) string
 }
 
-func contains(substrings ...string) func(error, string) bool {
-	return func(_ error, text string) bool {
-		for _, s := range substrings {
-			if strings.Contains(text, strings.ToLower(s)) {
+// failure is an error with what the rows look at, worked out once.
+type failure struct {
+	err  error
+	text string // err's message, lower case
+	// host is the server the failure came from ("" when unknown);
+	// microsoft says whether it is one of Microsoft's.
+	host      string
+	microsoft bool
+	smtp      *smtp.SMTPError // an SMTP reply, with its enhanced code
+	idp       *auth.Error     // an identity-platform refusal or failure
+}
+
+// ServerHost is implemented by errors that know which server they came
+// from: mailbox sessions, notifications, identity requests.
+type ServerHost interface {
+	ServerHost() string
+}
+
+func newFailure(err error) *failure {
+	f := &failure{err: err, text: strings.ToLower(err.Error())}
+	var sh ServerHost
+	if errors.As(err, &sh) {
+		f.host = sh.ServerHost()
+		f.microsoft = MicrosoftHost(f.host)
+	}
+	errors.As(err, &f.smtp)
+	errors.As(err, &f.idp)
+	return f
+}
+
+// Hint returns advice for err, or "" when there is none better than the
+// error itself.
+func Hint(err error) string {
+	if r := find(err); r != nil {
+		return r.hint(newFailure(err))
+	}
+	return ""
+}
+
+// find returns the first row of the catalogue that matches err: specific
+// replies come before the generic ones that would also match them.
+func find(err error) *row {
+	if err == nil {
+		return nil
+	}
+	f := newFailure(err)
+	for i := range catalogue {
+		if catalogue[i].match(f) {
+			return &catalogue[i]
+		}
+	}
+	return nil
+}
+
+// microsoftDomains are the domains of Microsoft's mail and identity
+// servers: Exchange Online worldwide and in the national clouds, and
+// Outlook.com.
+var microsoftDomains = []string{
+	"office365.com", "outlook.com", "office.com", "office365.us", "outlook.cn", "office.de",
+	"microsoftonline.com", "microsoftonline.us", "chinacloudapi.cn", "microsoftonline.cn",
+}
+
+// MicrosoftHost reports whether host is one of Microsoft's mail or identity
+// servers (outlook.office365.com, smtp.office365.com,
+// imap-mail.outlook.com, login.microsoftonline.com, ...).
+func MicrosoftHost(host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return slices.ContainsFunc(microsoftDomains, func(d string) bool {
+		return host == d || strings.HasSuffix(host, "."+d)
+	})
+}
+
+// say is a hint that does not depend on the failure.
+func say(hint string) func(*failure) string { return func(*failure) string { return hint } }
+
+// byHost is a hint with a version for Microsoft's servers and one for
+// every other.
+func byHost(microsoft, other string) func(*failure) string {
+	return func(f *failure) string {
+		if f.microsoft {
+			return microsoft
+		}
+		return other
+	}
+}
+
+// contains matches a message holding any of substrings, ignoring case.
+func contains(substrings ...string) func(*failure) bool {
+	return func(f *failure) bool {
+		return slices.ContainsFunc(substrings, func(s string) bool { return strings.Contains(f.text, strings.ToLower(s)) })
+	}
+}
+
+// all matches when every one of matches does.
+func all(matches ...func(*failure) bool) func(*failure) bool {
+	return func(f *failure) bool {
+		for _, m := range matches {
+			if !m(f) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// fromMicrosoft matches failures of Microsoft's servers.
+func fromMicrosoft(f *failure) bool { return f.microsoft }
+
+// aadstsCode finds Microsoft identity-platform error numbers in a message.
+var aadstsCode = regexp.MustCompile(`aadsts(\d+)`)
+
+// aadsts matches an identity-platform refusal carrying one of codes
+// exactly: AADSTS70008 is not AADSTS700082.
+func aadsts(codes ...int) func(*failure) bool {
+	return func(f *failure) bool {
+		for _, m := range aadstsCode.FindAllStringSubmatch(f.text, -1) {
+			if n, err := strconv.Atoi(m[1]); err == nil && slices.Contains(codes, n) {
 				return true
 			}
 		}
@@ -28,62 +151,40 @@ func contains(substrings ...string) func(error, string) bool {
 	}
 }
 
-// rules are tried in order; the first match wins, so specific server texts
-// come before generic network classes.
-var rules = []rule{
-	{contains("user is locked by your organization's security defaults policy"),
-		"Microsoft 365 Security Defaults block password sign-in for this mailbox. Either switch the account to OAuth2, or have an admin turn Security Defaults off (Entra admin center > Identity > Overview > Properties > Manage security defaults) and use an app password."},
-	{contains("basicauthblocked", "logondenied-basicauthblocked"),
-		"Basic authentication (passwords) is turned off for this tenant or mailbox. Use OAuth2, or an app password where the tenant allows them."},
-	{contains("5.7.139", "smtpclientauthentication is disabled"),
-		"Microsoft 365 has SMTP AUTH turned off for this tenant or mailbox, so notifications cannot be sent with a password or token. An admin can allow it for the mailbox: Microsoft 365 admin center > Users > the user > Mail > Manage email apps > Authenticated SMTP (or Set-CASMailbox -SmtpClientAuthenticationDisabled $false)."},
-	{contains("5.7.60", "sendasdenied"),
-		"The SMTP server refused to send as the From address: it must be the mailbox that signs in ([notify] from, or leave it out)."},
-	{contains("login failed", "authenticationfailed", "invalid credentials", "[auth]", "authentication failed"),
-		"The server refused the user name or password. Check username and the password source (password_env/password_file). For Microsoft 365 with MFA, use an app password (My Account > Security info > Add method > App password) or OAuth2; also check that IMAP/POP is enabled for the mailbox (Exchange admin center > Recipients > Mailboxes > the mailbox > Email apps)."},
-	{contains("user is authenticated but not connected"),
-		"Microsoft accepted the sign-in but cannot open the mailbox: username must be the mailbox the credentials (or the OAuth2 token) belong to, or one that user has Full Access to. For app-only tokens (client_credentials), Exchange needs the app's service principal and a mailbox permission for it: New-ServicePrincipal and Add-MailboxPermission (see the README)."},
-	{contains("mailbox doesn't exist", "mailbox does not exist", "[nonexistent]", "no such mailbox", "folder not found", "unknown mailbox"),
-		"The folder does not exist on the server. Check the task's mailbox (and move_to); folder names are case-sensitive except INBOX, and sub-folders use the server's separator, e.g. \"INBOX/Invoices\" or \"Inbox.Invoices\"."},
-	{func(err error, _ string) bool {
-		var uae x509.UnknownAuthorityError
-		return errors.As(err, &uae)
-	}, "The server's certificate is signed by an authority this machine does not trust. If it is a private CA, put its PEM in the account's ca_file."},
-	{func(err error, _ string) bool {
-		var he x509.HostnameError
-		return errors.As(err, &he)
-	}, "The server's certificate is not valid for the host name in the config. Use the name on the certificate as host (for Microsoft 365: outlook.office365.com)."},
-	{func(err error, _ string) bool {
-		var ce x509.CertificateInvalidError
-		return errors.As(err, &ce)
-	}, "The server's certificate is invalid (expired or not yet valid?). Check the clock of this machine and the server's certificate."},
-	{func(err error, _ string) bool {
-		var rh tls.RecordHeaderError
-		return errors.As(err, &rh)
-	}, "The server did not answer with TLS. The port probably expects plain text first: use tls = \"starttls\" (ports 143/110), or tls = \"implicit\" with ports 993/995."},
-	{func(err error, _ string) bool { return errors.Is(err, syscall.ECONNREFUSED) },
-		"Nothing accepts connections at that host and port. Check host and port (IMAP 993 implicit TLS / 143 STARTTLS; POP3 995 / 110) and any firewall."},
-	{func(err error, _ string) bool {
-		var dnsErr *net.DNSError
-		return errors.As(err, &dnsErr)
-	}, "The host name does not resolve. Check host (for Microsoft 365: outlook.office365.com) and this machine's DNS."},
-	{func(err error, _ string) bool {
-		var ne net.Error
-		return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
-	}, "The server did not answer in time. Check that the host and port are reachable from this machine (firewall, proxy); raise the account's timeout if the server is just slow."},
+// oauthError matches an identity-platform refusal with the OAuth2 error
+// code ("invalid_grant"), from the token endpoint's JSON or the redirect.
+func oauthError(code string) func(*failure) bool {
+	return func(f *failure) bool { return f.idp != nil && f.idp.Code == code }
 }
 
-// Hint returns advice for err, or "" when there is none better than the
-// error itself.
-func Hint(err error) string {
-	if err == nil {
-		return ""
+// smtpCode matches an SMTP reply with the enhanced status code (RFC 3463)
+// class.subject.detail, whatever its basic code; go-smtp keeps the enhanced
+// code out of the error's text.
+func smtpCode(class, subject, detail int) func(*failure) bool {
+	return func(f *failure) bool {
+		return f.smtp != nil && f.smtp.EnhancedCode == smtp.EnhancedCode{class, subject, detail}
 	}
-	text := strings.ToLower(err.Error())
-	for _, r := range slices.Concat(identityRules, rules) {
-		if r.match(err, text) {
-			return r.hint
+}
+
+// smtpSays matches an SMTP reply whose text holds any of substrings.
+func smtpSays(substrings ...string) func(*failure) bool {
+	return func(f *failure) bool {
+		if f.smtp == nil {
+			return false
 		}
+		msg := strings.ToLower(f.smtp.Message)
+		return slices.ContainsFunc(substrings, func(s string) bool { return strings.Contains(msg, s) })
 	}
-	return ""
+}
+
+// smtpAuthRefused matches an SMTP reply refusing AUTH (535, or 5.7.8 and
+// 5.7.3 elsewhere).
+func smtpAuthRefused(f *failure) bool {
+	return f.smtp != nil && (f.smtp.Code == 535 || f.smtp.EnhancedCode == smtp.EnhancedCode{5, 7, 8})
+}
+
+// isError matches when err holds an error of type T.
+func isError[T error](f *failure) bool {
+	var target T
+	return errors.As(f.err, &target)
 }

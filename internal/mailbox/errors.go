@@ -47,6 +47,15 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// ServerHost is the server's host name as configured, for hints that hold
+// only for some servers.
+func (e *Error) ServerHost() string {
+	if host, _, err := net.SplitHostPort(e.Addr); err == nil {
+		return host
+	}
+	return e.Addr
+}
+
 // IsTransient reports whether err is worth retrying unchanged: network
 // failures and timeouts are, and so are replies in which the server says it
 // is busy, throttling or briefly unavailable; a refused login or a missing

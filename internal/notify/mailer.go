@@ -74,6 +74,39 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// ServerHost is the SMTP server's host, for hints that hold only for
+// Microsoft's.
+func (e *Error) ServerHost() string {
+	if host, _, err := net.SplitHostPort(e.Addr); err == nil {
+		return host
+	}
+	return e.Addr
+}
+
+// reply shows an SMTP reply as the server sent it: go-smtp's text leaves
+// out the enhanced status code (5.7.139), which says the most. The
+// *smtp.SMTPError stays reachable with errors.As.
+type reply struct{ *smtp.SMTPError }
+
+func (r reply) Error() string {
+	code := r.EnhancedCode
+	if code == smtp.NoEnhancedCode || code == (smtp.EnhancedCode{}) {
+		return fmt.Sprintf("%d %s", r.Code, r.Message)
+	}
+	return fmt.Sprintf("%d %d.%d.%d %s", r.Code, code[0], code[1], code[2], r.Message)
+}
+
+func (r reply) Unwrap() error { return r.SMTPError }
+
+// withReply makes an SMTP reply in err show its enhanced status code.
+func withReply(err error) error {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) && err == error(se) {
+		return reply{se}
+	}
+	return err
+}
+
 // Send mails subject and body to every recipient.
 func (m *Mailer) Send(ctx context.Context, subject, body string) error {
 	now := time.Now
@@ -81,7 +114,7 @@ func (m *Mailer) Send(ctx context.Context, subject, body string) error {
 		now = m.Now
 	}
 	msg := compose(m.From, m.To, subject, body, now())
-	fail := func(step string, err error) error { return &Error{Addr: m.Addr, Step: step, Err: err} }
+	fail := func(step string, err error) error { return &Error{Addr: m.Addr, Step: step, Err: withReply(err)} }
 
 	dialer := net.Dialer{Timeout: m.Timeout}
 	conn, err := dialer.DialContext(ctx, "tcp", m.Addr)

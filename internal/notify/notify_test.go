@@ -21,6 +21,7 @@ import (
 	"mailtask/internal/clock"
 	"mailtask/internal/config"
 	"mailtask/internal/diagnose"
+	"mailtask/internal/mailbox"
 	"mailtask/internal/state"
 	"mailtask/internal/testmail"
 )
@@ -194,7 +195,7 @@ func TestSendNoAuthOffered(t *testing.T) {
 
 func TestTaskFailedAndDigest(t *testing.T) {
 	f := newSMTPFixture(t, testmail.SMTPOptions{}, `digest = "0 8 * * *"`)
-	runErr := errors.New("login to outlook.office365.com:993 as invoices@contoso.example failed: AUTHENTICATE failed.")
+	runErr := &mailbox.Error{Step: mailbox.StepLogin, Addr: "outlook.office365.com:993", User: user, Err: errors.New("AUTHENTICATE XOAUTH2: imap: NO AUTHENTICATE failed.")}
 	if err := TaskFailed(context.Background(), f.cfg, "invoices", runErr, time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,11 @@ type IdPOptions struct {
 	Tenant       string
 	ClientID     string // default "00000000-0000-0000-0000-00000000c11e"
 	ClientSecret string // "" makes a public client: no app-only tokens
+	// WebPlatform registers RedirectURL under the Web platform, as CrushFTP
+	// does: the app is then a confidential client, and redeeming a code or
+	// a refresh token (or polling a device code) without ClientSecret is
+	// refused with AADSTS7000218, as Entra refuses it.
+	WebPlatform bool
 	// RedirectURL is the registered redirect URI; /authorize refuses any
 	// other (AADSTS50011), as Entra does.
 	RedirectURL string
@@ -45,9 +50,16 @@ type IdPOptions struct {
 	// (approved or not) counts.
 	DeviceReplies []string
 	// AppRoles are the application permissions app-only tokens carry
-	// (default IMAP.AccessAsApp and POP.AccessAsApp).
+	// (default IMAP.AccessAsApp and POP.AccessAsApp; an empty, non-nil
+	// list: none, as before admin consent).
 	AppRoles []string
-	Clock    clock.Clock // default the real one
+	// AppMailbox is the mailbox the app's service principal was given
+	// (New-ServicePrincipal, Add-MailboxPermission): introspection names it
+	// as the user of app-only tokens that carry roles, so that a mail
+	// server checking tokens that way (Dovecot's oauth2 passdb) lets the
+	// app into that mailbox only. "" gives the app no mailbox.
+	AppMailbox string
+	Clock      clock.Clock // default the real one
 }
 
 // IdPError is a refusal the IdP sends, shaped like Entra's: an OAuth2
@@ -352,7 +364,7 @@ func (p *IdP) token(w http.ResponseWriter, r *http.Request) {
 	case f.Has("client_secret") && f.Get("client_secret") != p.opts.ClientSecret:
 		writeError(w, IdPError{Status: http.StatusUnauthorized, Code: "invalid_client", AADSTS: 7000215, Message: "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID."})
 		return
-	case appOnly && (p.opts.ClientSecret == "" || !f.Has("client_secret")):
+	case (appOnly || p.opts.WebPlatform) && (p.opts.ClientSecret == "" || !f.Has("client_secret")):
 		writeError(w, IdPError{Status: http.StatusUnauthorized, Code: "invalid_client", AADSTS: 7000218, Message: "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."})
 		return
 	}
@@ -565,13 +577,18 @@ func (p *IdP) introspect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g, ok := p.Introspect(r.PostForm.Get("token"))
+	user := g.User
+	if ok && user == "" { // app-only
+		user = p.opts.AppMailbox
+		ok = user != "" && len(g.Roles) > 0
+	}
 	if !ok {
 		writeJSON(w, http.StatusOK, map[string]any{"active": false})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"active":   true,
-		"username": g.User,
+		"username": user,
 		"scope":    strings.Join(g.Scopes, " "),
 		"exp":      g.Expiry.Unix(),
 	})

@@ -258,7 +258,7 @@ func TestIdPDeviceCode(t *testing.T) {
 
 func TestIdPIntrospection(t *testing.T) {
 	clk := clock.NewFake(time.Date(2025, 1, 31, 8, 0, 0, 0, time.UTC))
-	p := startIdP(t, IdPOptions{ClientSecret: "s", Clock: clk})
+	p := startIdP(t, IdPOptions{ClientSecret: "s", Clock: clk, AppMailbox: "invoices@contoso.com"})
 	tok := postForm(t, p.Endpoint(p.Tenant(), "token"), url.Values{"grant_type": {"client_credentials"}, "client_id": {p.ClientID()}, "client_secret": {"s"}, "scope": {"https://outlook.office365.com/.default"}}).AccessToken
 	introspect := func(token string) map[string]any {
 		resp, err := http.PostForm(p.IntrospectURL(), url.Values{"token": {token}})
@@ -270,8 +270,24 @@ func TestIdPIntrospection(t *testing.T) {
 		json.NewDecoder(resp.Body).Decode(&v)
 		return v
 	}
-	if v := introspect(tok); v["active"] != true {
-		t.Errorf("live token: %v", v)
+	if v := introspect(tok); v["active"] != true || v["username"] != "invoices@contoso.com" {
+		t.Errorf("live app-only token: %v, want it active for the app's mailbox", v)
+	}
+	// Without a mailbox permission, or without roles, the app gets in
+	// nowhere.
+	for _, opts := range []IdPOptions{{ClientSecret: "s"}, {ClientSecret: "s", AppMailbox: "invoices@contoso.com", AppRoles: []string{}}} {
+		q := startIdP(t, opts)
+		other := postForm(t, q.Endpoint(q.Tenant(), "token"), url.Values{"grant_type": {"client_credentials"}, "client_id": {q.ClientID()}, "client_secret": {"s"}, "scope": {"https://outlook.office365.com/.default"}}).AccessToken
+		resp, err := http.PostForm(q.IntrospectURL(), url.Values{"token": {other}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v map[string]any
+		json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		if v["active"] != false {
+			t.Errorf("app-only token with mailbox %q and roles %v: %v, want inactive", opts.AppMailbox, opts.AppRoles, v)
+		}
 	}
 	if v := introspect("forged"); v["active"] != false {
 		t.Errorf("unknown token: %v", v)

@@ -60,6 +60,9 @@ func (sess *imapSession) tokenLogin(user, token string) error {
 	if !strings.EqualFold(user, sess.srv.opts.Username) || !sess.srv.opts.XOAUTH2(user, token) {
 		return errAuthenticateFailed
 	}
+	if err := sess.fault("AUTHENTICATE"); err != nil {
+		return err
+	}
 	sess.srv.recordLogin()
 	sess.UserSession = imapmemserver.NewUserSession(sess.srv.user)
 	return nil
@@ -80,8 +83,14 @@ func (x *imapXOAUTH2) Next(resp []byte) ([]byte, bool, error) {
 	case resp == nil:
 		return nil, false, nil // no initial response: "+ " asks for it
 	}
-	if user, token, ok := parseXOAUTH2(string(resp)); ok && x.login(user, token) == nil {
-		return nil, true, nil
+	user, token, ok := parseXOAUTH2(string(resp))
+	if ok {
+		switch err := x.login(user, token); {
+		case err == nil:
+			return nil, true, nil
+		case err != errAuthenticateFailed:
+			return nil, true, err // a fault: the reply as it is, no challenge
+		}
 	}
 	x.failed = true
 	challenge, _ := json.Marshal(map[string]string{

@@ -43,7 +43,10 @@ type IMAPOptions struct {
 	NoXOAUTH2 bool
 
 	// Fault, when set, is consulted before each LOGIN, SELECT, FETCH and MOVE of
-	// a client (cmd is the command's name). A non-nil error is sent as the
+	// a client (cmd is the command's name), and as "AUTHENTICATE" once a
+	// token was accepted, whose refusal is then the command's tagged reply
+	// without a failure challenge (Exchange's "NO User is authenticated but
+	// not connected."). A non-nil error is sent as the
 	// command's reply instead of running it (an *imap.Error carries NO or
 	// BAD and a response code such as UNAVAILABLE); ErrDrop closes the
 	// connection instead. Fault may block, to hold a client mid-run.

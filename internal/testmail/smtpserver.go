@@ -31,6 +31,10 @@ type SMTPOptions struct {
 	// XOAUTH2, when set, accepts "XOAUTH2" among Mechanisms and signs in
 	// a client whose user and token it accepts.
 	XOAUTH2 func(user, token string) bool
+	// TokenRefusal is the final reply to a refused token, after the
+	// failure challenge; default 535 5.7.8. Microsoft 365 sends 535 5.7.3
+	// "Authentication unsuccessful".
+	TokenRefusal *smtp.SMTPError
 }
 
 // SMTPServer is an in-process submission server on 127.0.0.1 with one
@@ -205,6 +209,8 @@ type smtpXOAUTH2 struct {
 
 func (x *smtpXOAUTH2) Next(response []byte) ([]byte, bool, error) {
 	switch {
+	case x.refused && x.srv.opts.TokenRefusal != nil:
+		return nil, true, x.srv.opts.TokenRefusal
 	case x.refused:
 		return nil, true, smtp.ErrAuthFailed
 	case x.srv.opts.AuthError != nil:

@@ -17,7 +17,8 @@ import (
 )
 
 // CA is a throwaway certificate authority with one server certificate for
-// localhost, 127.0.0.1 and ::1. Clients trust it through CertPEM (a file for
+// localhost, 127.0.0.1, ::1 and MicrosoftHosts (which tests reach on
+// loopback, see WithMicrosoftHosts). Clients trust it through CertPEM (a file for
 // the account's ca_file) or Pool.
 type CA struct {
 	CertPEM           []byte         // the CA certificate, PEM encoded
@@ -57,7 +58,7 @@ func NewCA() (*CA, error) {
 	srvTmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2),
 		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     []string{"localhost"},
+		DNSNames:     append([]string{"localhost"}, MicrosoftHosts...),
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(24 * time.Hour),

@@ -38,6 +38,9 @@ func (s *Session) signIn(ctx context.Context, cred auth.Credential) error {
 		if challenge := auth.FailureChallenge(mech); challenge != "" {
 			err = fmt.Errorf("%w (server challenge: %s)", err, challenge)
 		}
+		if lack := auth.TokenShortfall(mech); lack != "" {
+			err = fmt.Errorf("%w; %s", err, lack)
+		}
 		return fail(fmt.Errorf("AUTHENTICATE %s: %w", name, err), false)
 	}
 	return nil

@@ -31,7 +31,10 @@ func signIn(ctx context.Context, c *Client, cred auth.Credential) error {
 	if errors.As(err, &se) {
 		if challenge := auth.FailureChallenge(mech); challenge != "" {
 			se.Challenge = challenge
-			return fmt.Errorf("pop3 %s: %w", c.addr, se)
+			err = fmt.Errorf("pop3 %s: %w", c.addr, se)
+		}
+		if lack := auth.TokenShortfall(mech); lack != "" {
+			err = fmt.Errorf("%w; %s", err, lack)
 		}
 	}
 	return err

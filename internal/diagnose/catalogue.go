@@ -1,0 +1,140 @@
+package diagnose
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"syscall"
+
+	"mailtask/internal/auth"
+)
+
+// Hints that several rows share.
+const (
+	// exchangeOnlineNoPasswords is the truth about passwords and app
+	// passwords on Exchange Online.
+	exchangeOnlineNoPasswords = "Exchange Online has refused passwords and app passwords (Basic authentication) for IMAP and POP since October 2022, whatever the tenant's settings: switch the account to auth = \"oauth2\" (README: Microsoft 365 with OAuth2; `mailtask auth login ACCOUNT` for a delegated sign-in, or flow = \"client_credentials\" for app-only)."
+	signInAgain               = "Sign in again with `mailtask auth login ACCOUNT`."
+)
+
+// catalogue is every hint mailtask knows, tried in order: the first row
+// that matches wins, so a specific reply comes before the generic one that
+// would also match it. Each row has a test that builds the failure the
+// way mailtask receives it (hints_test.go).
+var catalogue = []row{
+	// The identity platform: Microsoft's AADSTS codes first, then the
+	// OAuth2 error codes every provider sends.
+	{"AADSTS50076", "token endpoint error, AADSTS50076 or AADSTS50079", aadsts(50076, 50079),
+		say("Microsoft requires multi-factor authentication for this sign-in (AADSTS50076/50079). Sign in again with `mailtask auth login ACCOUNT` and complete MFA in the browser (or with --device). If it recurs at every refresh, a Conditional Access policy demands fresh MFA: an admin can exclude this app or the server's location from it.")},
+	{"AADSTS53003", "token endpoint error, AADSTS53003", aadsts(53003),
+		say("A Conditional Access policy blocked the sign-in (AADSTS53003). Policies often block the device code flow alone: sign in with the browser instead (`mailtask auth login ACCOUNT` without --device and with flow = \"authorization_code\"; from a server, through `ssh -L 9090:localhost:9090 server`). Otherwise an admin must allow this app, device or location: Entra admin center > Protection > Conditional Access (the sign-in logs name the policy).")},
+	{"AADSTS65001", "token endpoint error, AADSTS65001", aadsts(65001),
+		say("The app lacks consent for the permissions it asks for (AADSTS65001). An admin: Entra admin center > App registrations > the app > API permissions: add IMAP.AccessAsUser.All / POP.AccessAsUser.All (Microsoft Graph, delegated) or IMAP.AccessAsApp / POP.AccessAsApp (Office 365 Exchange Online, application), then Grant admin consent. Then sign in again with `mailtask auth login ACCOUNT`.")},
+	{"AADSTS65004", "redirect or token endpoint error, AADSTS65004", aadsts(65004),
+		say("The sign-in was declined at the consent prompt (AADSTS65004). Run `mailtask auth login ACCOUNT` again and accept, or have an admin grant consent for the organisation (App registrations > the app > API permissions > Grant admin consent).")},
+	{"AADSTS700082", "token endpoint error, AADSTS700082", aadsts(700082),
+		say("The refresh token expired after 90 days without use (AADSTS700082). Sign in again with `mailtask auth login ACCOUNT`, and run a task of this account at least every few weeks (`mailtask auth status` warns after 60 days).")},
+	{"AADSTS70008", "token endpoint error, AADSTS70008", aadsts(70008),
+		say("The refresh token has expired or was revoked (AADSTS70008: a password change, an admin's revocation, or long disuse). " + signInAgain)},
+	{"AADSTS700016", "token endpoint error, AADSTS700016", aadsts(700016),
+		say("Microsoft does not know this app in that tenant (AADSTS700016). Check oauth2.client_id (the Application (client) ID) and oauth2.tenant; an app registered in another tenant must be multi-tenant and consented in this one.")},
+	{"AADSTS7000215", "token endpoint error, AADSTS7000215", aadsts(7000215),
+		say("The client secret is wrong (AADSTS7000215): use the secret's Value, shown once when it was created, not its Secret ID.")},
+	{"AADSTS7000222", "token endpoint error, AADSTS7000222", aadsts(7000222),
+		say("The client secret has expired (AADSTS7000222). Create a new one (Entra admin center > App registrations > the app > Certificates & secrets), then update the account's client secret and oauth2.client_secret_expires.")},
+	{"AADSTS7000218", "token endpoint error, AADSTS7000218", aadsts(7000218),
+		say("Entra treats this app as a confidential client and wants its client secret (AADSTS7000218); a redirect URI registered under the Web platform (as CrushFTP registers it) does that. Either fix works: keep the Web registration and set the account's client secret (oauth2.client_secret_env or client_secret_file; App registrations > the app > Certificates & secrets > New client secret, its Value), or move the redirect URI to the \"Mobile and desktop applications\" platform and set Authentication > Allow public client flows: Yes. For app-only (client_credentials) a secret is always needed.")},
+	{"AADSTS90002", "token endpoint error, AADSTS90002", aadsts(90002),
+		say("Microsoft does not know that tenant (AADSTS90002). oauth2.tenant must be the directory's domain (contoso.onmicrosoft.com or a verified domain) or its Directory (tenant) ID, as shown on the app registration's Overview; in a national cloud the tenant must also be in token_url, auth_url and device_url.")},
+	{"AADSTS50011", "redirect error, AADSTS50011", aadsts(50011),
+		say("The redirect URL is not registered with the app (AADSTS50011). Add oauth2.redirect_url exactly (default http://localhost:9090/register_microsoft_graph_api/) under App registrations > the app > Authentication, or set redirect_url to the one registered there.")},
+	{"AADSTS50194", "redirect or token endpoint error, AADSTS50194", aadsts(50194),
+		say("The app is registered for its own directory only, so it cannot sign in through the 'common' endpoint (AADSTS50194). Set oauth2.tenant to the directory's domain (contoso.onmicrosoft.com) or its Directory (tenant) ID.")},
+	{"AADSTS50057", "token endpoint error, AADSTS50057", aadsts(50057),
+		say("The account that signed in is disabled (AADSTS50057). Shared mailboxes have sign-in blocked on purpose: sign in with `mailtask auth login ACCOUNT` as a user who has Full Access to the mailbox (Add-MailboxPermission -Identity MAILBOX -User USER -AccessRights FullAccess) and keep username as the mailbox, or have an admin unblock sign-in for the account (Microsoft 365 admin center > Users > the user > Block sign-in).")},
+	{"AADSTS50034", "token endpoint error, AADSTS50034", aadsts(50034),
+		say("Microsoft does not know that user in this tenant (AADSTS50034): a wrong account was picked at sign-in, or oauth2.tenant names another directory. Run `mailtask auth login ACCOUNT` again and sign in as the mailbox's user (or a user with Full Access to it), and check oauth2.tenant.")},
+	{"AADSTS50126", "token endpoint error, AADSTS50126", aadsts(50126),
+		say("Microsoft refused the user name or password typed at the sign-in (AADSTS50126). Run `mailtask auth login ACCOUNT` again with the right password; in a federated tenant, the password is the one of the organisation's own sign-in page.")},
+	{"AADSTS50053", "token endpoint error, AADSTS50053", aadsts(50053),
+		say("Microsoft has locked the account after too many failed sign-ins, or blocked sign-ins from this address (AADSTS50053). Wait for the lock to lapse or have an admin unlock it (Entra admin center > Users > the user), then run `mailtask auth login ACCOUNT`.")},
+	{"AADSTS50055", "token endpoint error, AADSTS50055", aadsts(50055),
+		say("The user's password has expired (AADSTS50055). Change it (sign in at https://myaccount.microsoft.com), then run `mailtask auth login ACCOUNT`.")},
+	{"AADSTS7000112", "token endpoint error, AADSTS7000112", aadsts(7000112),
+		say("The app is disabled in this tenant (AADSTS7000112). An admin: Entra admin center > Enterprise applications > the app > Properties > Enabled for users to sign in: Yes.")},
+	{"AADSTS500011", "token endpoint error, AADSTS500011", aadsts(500011),
+		say("The tenant has no such resource (AADSTS500011): Exchange Online is not set up in it (no licensed mailbox), or a scope names the wrong resource. App-only scopes must be https://outlook.office365.com/.default (leave oauth2.scopes out), and oauth2.tenant the directory that holds the mailbox.")},
+	{"browser never returned", "`auth login`: no redirect reached the listener before --timeout", isError[*auth.NoReturnError],
+		say("Microsoft shows some errors on its own page and never sends the browser back: AADSTS50011 (the redirect URL is not registered: add oauth2.redirect_url under App registrations > the app > Authentication), AADSTS50194 (a single-tenant app: set oauth2.tenant), AADSTS700016 (wrong oauth2.client_id or tenant), AADSTS90002 (unknown oauth2.tenant). Read the browser page, fix the setting, and run `mailtask auth login ACCOUNT` again; --timeout sets how long it waits (default 10m). Without a browser on this machine, use --device or `ssh -L PORT:localhost:PORT`.")},
+	{"access_denied", "OAuth2 error access_denied", oauthError("access_denied"),
+		say("The sign-in was cancelled or consent was refused. Run `mailtask auth login ACCOUNT` again and accept the permissions, or have an admin grant consent.")},
+	{"invalid_grant", "OAuth2 error invalid_grant", oauthError("invalid_grant"),
+		say("The identity platform no longer accepts the stored sign-in (invalid_grant: expired, revoked, or made for other scopes). " + signInAgain)},
+	{"invalid_scope", "OAuth2 error invalid_scope", oauthError("invalid_scope"),
+		say("A scope is not valid for this app or flow (invalid_scope). Microsoft delegated: https://outlook.office.com/IMAP.AccessAsUser.All (or POP.AccessAsUser.All) and offline_access; app-only: https://outlook.office365.com/.default; Google: https://mail.google.com/. Leave oauth2.scopes out to get these.")},
+	{"unauthorized_client", "OAuth2 error unauthorized_client", oauthError("unauthorized_client"),
+		say("The app may not use this flow (unauthorized_client). For device_code, or for a sign-in without a client secret, allow public client flows (App registrations > the app > Authentication); check oauth2.client_id and oauth2.tenant.")},
+	{"invalid_client", "OAuth2 error invalid_client", oauthError("invalid_client"),
+		say("The identity platform refused the app's credentials (invalid_client): check oauth2.client_id and the client secret.")},
+
+	// Mail servers refusing a sign-in. Microsoft's own texts first, then
+	// the generic refusals of a token and of a password.
+	{"not connected", "IMAP NO/BAD `User is authenticated but not connected.` (to AUTHENTICATE or SELECT)", contains("user is authenticated but not connected"),
+		say("Microsoft accepted the token but will not open the mailbox: username must be the mailbox the token's user owns, or one that user has Full Access to. For a delegated user and a shared mailbox: Add-MailboxPermission -Identity MAILBOX -User USER -AccessRights FullAccess (check with Get-MailboxPermission -Identity MAILBOX). For app-only tokens (client_credentials), Exchange needs the app's service principal and a mailbox permission for it: New-ServicePrincipal and Add-MailboxPermission (verify with Get-ServicePrincipal and Get-MailboxPermission; see the README). Changes take up to an hour to reach the servers.")},
+	{"app-only token without roles", "IMAP NO `AUTHENTICATE failed.` / POP3 -ERR to an app-only token that carries no roles", contains(auth.NoRolesNote),
+		say("The app-only token carries no application permission (roles), so Exchange refuses it. An admin: Entra admin center > App registrations > the app > API permissions > Add a permission > APIs my organization uses > Office 365 Exchange Online > Application permissions: IMAP.AccessAsApp (or POP.AccessAsApp; SMTP.SendAsApp for notifications), then Grant admin consent. New tokens carry it once consented: run `mailtask auth login ACCOUNT` to fetch one.")},
+	{"security defaults", "IMAP NO / SMTP 535 5.7.139 `... user is locked by your organization's security defaults policy`", contains("user is locked by your organization's security defaults policy"),
+		byHost(exchangeOnlineNoPasswords+" Security Defaults block passwords too; turning them off does not bring IMAP or POP passwords back.",
+			"The server refused the password because the organisation's security defaults policy blocks password sign-in for this user. Use OAuth2 (auth = \"oauth2\") where the server takes it, or ask its admin.")},
+	{"BasicAuthBlocked", "IMAP NO `LOGIN failed.` with `BasicAuthBlocked`", contains("basicauthblocked"),
+		say(exchangeOnlineNoPasswords)},
+	{"SMTP 5.7.30", "SMTP 550 5.7.30 `Basic authentication is not supported for Client Submission`", smtpCode(5, 7, 30),
+		say("Microsoft 365 no longer takes passwords or app passwords for sending mail (SMTP AUTH Basic authentication, 5.7.30). Give [notify] an account with auth = \"oauth2\": delegated with the scope https://outlook.office.com/SMTP.Send added (then `mailtask auth login ACCOUNT`), or app-only with the application permission SMTP.SendAsApp (README: Notifications).")},
+	{"SMTP 5.7.139 basic auth disabled", "SMTP 535 5.7.139 `Authentication unsuccessful, basic authentication is disabled.`", all(smtpCode(5, 7, 139), smtpSays("basic authentication is disabled")),
+		say("Microsoft 365 has Basic authentication (passwords, app passwords) turned off for SMTP in this tenant (5.7.139). Give [notify] an account with auth = \"oauth2\": delegated with the scope https://outlook.office.com/SMTP.Send added (then `mailtask auth login ACCOUNT`), or app-only with the application permission SMTP.SendAsApp (README: Notifications).")},
+	{"SMTP 5.7.139 SMTP AUTH disabled", "SMTP 535 5.7.139 `Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant/Mailbox.`", all(smtpCode(5, 7, 139), smtpSays("smtpclientauthentication is disabled")),
+		say("Microsoft 365 has SMTP AUTH turned off for this tenant or mailbox, so notifications cannot be sent with a password or token. An admin can allow it for the mailbox: Microsoft 365 admin center > Users > the user > Mail > Manage email apps > Authenticated SMTP (or Set-CASMailbox -Identity MAILBOX -SmtpClientAuthenticationDisabled $false).")},
+	{"SMTP 5.7.139", "SMTP 535 5.7.139 `Authentication unsuccessful, ...` (other reasons)", smtpCode(5, 7, 139),
+		say("Microsoft 365 refused the SMTP sign-in (5.7.139): the password is wrong, or a policy (Conditional Access, Basic authentication turned off) blocks it. Passwords and app passwords are being retired for SMTP AUTH: give [notify] an auth = \"oauth2\" account (delegated with the scope https://outlook.office.com/SMTP.Send, or app-only with SMTP.SendAsApp).")},
+	{"SMTP 5.7.3", "SMTP 535 5.7.3 `Authentication unsuccessful`", all(smtpCode(5, 7, 3), fromMicrosoft),
+		say("Microsoft 365 refused the SMTP sign-in (5.7.3). With an app-only token: the app needs the application permission SMTP.SendAsApp (Office 365 Exchange Online) with admin consent, its service principal in Exchange (New-ServicePrincipal) with a permission on the mailbox (Add-MailboxPermission), and SMTP AUTH allowed for the mailbox (Set-CASMailbox -Identity MAILBOX -SmtpClientAuthenticationDisabled $false). With a delegated token: the scope https://outlook.office.com/SMTP.Send (then `mailtask auth login ACCOUNT`) and SMTP AUTH for the mailbox. With a password: Microsoft is retiring it, use OAuth2.")},
+	{"SendAsDenied", "SMTP 554 5.2.0 `...SendAsDeniedException...` or 5.7.60", func(f *failure) bool {
+		return smtpCode(5, 7, 60)(f) || contains("sendasdenied")(f)
+	}, say("The SMTP server refused to send as the From address: it must be the mailbox that signs in ([notify] from, or leave it out).")},
+	{"SMTP AUTH refused", "SMTP 535 (5.7.8, 5.7.3, ...) to AUTH", smtpAuthRefused,
+		byHost("Microsoft refused the SMTP sign-in: check [notify]'s account (username and its password or token) and that SMTP AUTH is allowed for the mailbox (Microsoft 365 admin center > Users > the user > Mail > Manage email apps > Authenticated SMTP).",
+			"The SMTP server refused the user name or password of [notify]'s account. Check its username and password source; a provider with 2-step verification (Gmail, Yahoo, iCloud) wants an app password there, not the account's own.")},
+	{"no token mechanism", "IMAP/POP3 capabilities without XOAUTH2 or OAUTHBEARER", contains("offers neither xoauth2 nor oauthbearer"),
+		say("This server does not take OAuth2 tokens. For Microsoft 365 use host outlook.office365.com; for Gmail imap.gmail.com or pop.gmail.com; for other servers use auth = \"password\".")},
+	{"token refused", "IMAP NO `AUTHENTICATE failed.` after AUTHENTICATE XOAUTH2/OAUTHBEARER; POP3 -ERR to AUTH XOAUTH2", contains("authenticate xoauth2", "auth xoauth2 refused", "authenticate oauthbearer", "auth oauthbearer refused"),
+		byHost("Exchange refused the OAuth2 token. Most often: the token is for the wrong resource, such as a Microsoft Graph scope (IMAP needs https://outlook.office.com/IMAP.AccessAsUser.All, POP https://outlook.office.com/POP.AccessAsUser.All, app-only https://outlook.office365.com/.default); IMAP or POP is disabled for the mailbox (Exchange admin center > Recipients > Mailboxes > the mailbox > Manage email apps); username is not the mailbox the token belongs to; the user has no Exchange Online licence; or, for app-only tokens, Exchange lacks the app's service principal or its mailbox permission (New-ServicePrincipal and Add-MailboxPermission; verify with Get-ServicePrincipal and Get-MailboxPermission; see the README).",
+			"The mail server refused the OAuth2 token. Check that username is the account that signed in (`mailtask auth status ACCOUNT` shows who), that the scopes are the ones this server wants (Google: https://mail.google.com/; leave oauth2.scopes out for the provider's defaults), and that IMAP or POP is allowed for the account; then sign in again with `mailtask auth login ACCOUNT`.")},
+	{"password refused", "IMAP NO `LOGIN failed.` / `[AUTHENTICATIONFAILED] ...`; POP3 -ERR to PASS or AUTH PLAIN", func(f *failure) bool {
+		return f.smtp == nil && contains("login failed", "authenticationfailed", "invalid credentials", "[auth]", "authentication failed", "authentication failure", "logon failure")(f)
+	}, byHost(exchangeOnlineNoPasswords,
+		"The server refused the user name or password. Check username and the password source (password_env, password_file); a provider with 2-step verification (Gmail, Yahoo, iCloud) wants an app password here, not the account's own; and check that IMAP or POP is enabled for the account.")},
+
+	// What is asked of the server once signed in.
+	{"missing folder", "IMAP NO `[NONEXISTENT] ...` to SELECT", contains("mailbox doesn't exist", "mailbox does not exist", "[nonexistent]", "no such mailbox", "folder not found", "unknown mailbox"),
+		say("The folder does not exist on the server. Check the task's mailbox (and move_to); folder names are case-sensitive except INBOX, and sub-folders use the server's separator, e.g. \"INBOX/Invoices\" or \"Inbox.Invoices\".")},
+
+	// TLS and the network.
+	{"unknown CA", "TLS handshake: certificate signed by an unknown authority", isError[x509.UnknownAuthorityError],
+		say("The server's certificate is signed by an authority this machine does not trust. If it is a private CA, put its PEM in the account's ca_file.")},
+	{"wrong host name", "TLS handshake: certificate not valid for the host", isError[x509.HostnameError],
+		say("The server's certificate is not valid for the host name in the config. Use the name on the certificate as host (for Microsoft 365: outlook.office365.com).")},
+	{"invalid certificate", "TLS handshake: certificate expired or not yet valid", isError[x509.CertificateInvalidError],
+		say("The server's certificate is invalid (expired or not yet valid?). Check the clock of this machine and the server's certificate.")},
+	{"not TLS", "TLS handshake: the server answered in plain text", isError[tls.RecordHeaderError],
+		say("The server did not answer with TLS. The port probably expects plain text first: use tls = \"starttls\" (ports 143/110), or tls = \"implicit\" with ports 993/995.")},
+	{"connection refused", "connect: ECONNREFUSED", func(f *failure) bool { return errors.Is(f.err, syscall.ECONNREFUSED) },
+		say("Nothing accepts connections at that host and port. Check host and port (IMAP 993 implicit TLS / 143 STARTTLS; POP3 995 / 110) and any firewall.")},
+	{"unknown host", "connect: the host name does not resolve", isError[*net.DNSError],
+		say("The host name does not resolve. Check host (for Microsoft 365: outlook.office365.com) and this machine's DNS.")},
+	{"timeout", "no answer within the account's timeout", func(f *failure) bool {
+		var ne net.Error
+		return errors.Is(f.err, context.DeadlineExceeded) || (errors.As(f.err, &ne) && ne.Timeout())
+	}, say("The server did not answer in time. Check that the host and port are reachable from this machine (firewall, proxy); raise the account's timeout if the server is just slow.")},
+}
