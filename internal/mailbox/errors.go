@@ -104,3 +104,44 @@ var transientReplies = []string{
 	"throttl", "server unavailable", "server busy", "try again later", "temporarily unavailable", // Exchange and others
 	"in resp-text", "in response:", // go-imap: unparseable reply, connection closed
 }
+
+// RefusedError is an after-action the server refused (an IMAP tagged NO or
+// BAD, a POP3 -ERR) for Msgs; the other messages Apply was given have it
+// done. Refused messages stay due: nothing is lost, and the next run
+// tries again.
+type RefusedError struct {
+	Action string // the config.After* value
+	Msgs   []Message
+	// Copied says that the server confirmed the copy of Msgs to the move
+	// folder and refused only their removal from this one, which alone
+	// stays due.
+	Copied bool
+	Err    error // an *Error of StepAfter, with the server's reply
+}
+
+func (e *RefusedError) Error() string {
+	what := fmt.Sprintf("after = %q", e.Action)
+	if e.Copied {
+		what = fmt.Sprintf("the removal of the messages after = %q copied", e.Action)
+	}
+	return fmt.Sprintf("the server refused %s for %d message(s) (%s): %v", what, len(e.Msgs), keys(e.Msgs), e.Err)
+}
+
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// keys names up to a few messages.
+func keys(msgs []Message) string {
+	const show = 5
+	var b strings.Builder
+	for i, m := range msgs {
+		if i == show {
+			fmt.Fprintf(&b, " and %d more", len(msgs)-show)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(m.Key())
+	}
+	return b.String()
+}

@@ -121,4 +121,5 @@ func (s *Summary) add(later Summary) {
 	s.Bytes += later.Bytes
 	s.Planned = append(s.Planned, later.Planned...)
 	s.Stopped = later.Stopped
+	s.ActionsDue, s.FailureActionsDue = later.ActionsDue, later.FailureActionsDue
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -104,6 +105,9 @@ func (s *Session) Select(ctx context.Context, folder string, after mailbox.After
 		if err := s.canDo(a, i > 0); err != nil {
 			return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: err}
 		}
+	}
+	if err := s.checkRights(folder, after); err != nil {
+		return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: err}
 	}
 	data, err := s.client.Select(folder, &imap.SelectOptions{ReadOnly: !writes(after)}).Wait()
 	if err != nil {
@@ -222,7 +226,8 @@ func (s *Session) fetch(ctx context.Context, msgs []mailbox.Message, section *im
 	return nil
 }
 
-// Apply carries out the after-action on msgs.
+// Apply carries out the after-action on msgs. A refusal by the server is
+// a *mailbox.RefusedError naming the messages it concerns.
 func (s *Session) Apply(ctx context.Context, after mailbox.After, msgs []mailbox.Message) error {
 	if after.Action == config.AfterNone || len(msgs) == 0 {
 		return nil
@@ -232,37 +237,56 @@ func (s *Session) Apply(ctx context.Context, after mailbox.After, msgs []mailbox
 	for _, m := range msgs {
 		set.AddNum(imap.UID(m.UID))
 	}
-	store := func(flag imap.Flag) error {
-		return s.client.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{flag}}, nil).Close()
-	}
 	var err error
 	switch after.Action {
 	case config.AfterSeen:
-		err = store(imap.FlagSeen)
+		err = s.store(set, imap.FlagSeen)
 	case config.AfterFlag:
-		err = store(imap.FlagFlagged)
+		err = s.store(set, imap.FlagFlagged)
 	case config.AfterKeyword:
-		err = store(imap.Flag(after.Keyword))
+		err = s.store(set, imap.Flag(after.Keyword))
 	case config.AfterMove:
-		// Select verified MOVE or UIDPLUS, so the library's Move never
-		// falls back to a folder-wide EXPUNGE.
-		_, err = s.client.Move(set, after.MoveTo).Wait()
+		return s.move(after, msgs, set, after.MoveTo)
 	case config.AfterDelete:
 		if s.trash != "" {
 			// Select found MOVE but no UIDPLUS: a UID EXPUNGE is not
 			// available and a plain EXPUNGE would hit other clients'
 			// deleted messages.
-			_, err = s.client.Move(set, s.trash).Wait()
-		} else if err = store(imap.FlagDeleted); err == nil {
-			err = s.client.UIDExpunge(set).Close()
+			return s.move(after, msgs, set, s.trash)
 		}
+		err = s.remove(set)
 	default:
-		err = fmt.Errorf("unknown after-action %q", after.Action)
+		return &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: fmt.Errorf("unknown after-action %q", after.Action)}
 	}
-	if err != nil {
-		return &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: fmt.Errorf("after = %q: %w", after.Action, err)}
+	return s.afterError(after, msgs, err, false)
+}
+
+// store adds flag to the messages of set.
+func (s *Session) store(set imap.UIDSet, flag imap.Flag) error {
+	return s.client.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{flag}}, nil).Close()
+}
+
+// remove flags the messages of set \Deleted and expunges exactly them.
+func (s *Session) remove(set imap.UIDSet) error {
+	if err := s.store(set, imap.FlagDeleted); err != nil {
+		return err
 	}
-	return nil
+	return s.client.UIDExpunge(set).Close()
+}
+
+// afterError turns err, from the after-action on msgs, into what Apply
+// returns: a refusal by the server is a *mailbox.RefusedError, anything
+// else leaves unknown what the server did.
+func (s *Session) afterError(after mailbox.After, msgs []mailbox.Message, err error, copied bool) error {
+	if err == nil {
+		return nil
+	}
+	me := &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: fmt.Errorf("after = %q: %w", after.Action, err)}
+	var ie *imap.Error
+	if !errors.As(err, &ie) {
+		return me
+	}
+	return &mailbox.RefusedError{Action: after.Action, Msgs: msgs, Copied: copied, Err: me}
 }
 
 // Logout sends LOGOUT and closes the connection.

@@ -358,15 +358,31 @@ func (s *Session) Apply(ctx context.Context, after mailbox.After, msgs []mailbox
 	if err != nil {
 		return err
 	}
+	var refused []mailbox.Message
+	var firstRefusal error
 	for _, m := range msgs {
 		num, ok := nums[m.UIDL]
 		if !ok {
 			continue
 		}
-		if err := s.c.Dele(ctx, num); err != nil {
+		err := s.c.Dele(ctx, num)
+		var se *ServerError
+		if errors.As(err, &se) {
+			// -ERR leaves the session usable: the other messages go on.
+			refused = append(refused, m)
+			if firstRefusal == nil {
+				firstRefusal = err
+			}
+			continue
+		}
+		if err != nil {
 			return &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: fmt.Errorf("DELE %s: %w", m.Key(), err), Transient: s.c.broken != nil}
 		}
 		delete(nums, m.UIDL)
+	}
+	if len(refused) > 0 {
+		return &mailbox.RefusedError{Action: after.Action, Msgs: refused,
+			Err: &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: fmt.Errorf("DELE: %w", firstRefusal)}}
 	}
 	return nil
 }
