@@ -28,6 +28,18 @@ func contains(substrings ...string) func(error, string) bool {
 	}
 }
 
+// all matches when every one of matchers does.
+func all(matchers ...func(error, string) bool) func(error, string) bool {
+	return func(err error, text string) bool {
+		for _, m := range matchers {
+			if !m(err, text) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
 // rules are tried in order; the first match wins, so specific server texts
 // come before generic network classes.
 var rules = []rule{
@@ -39,11 +51,29 @@ var rules = []rule{
 		"Microsoft 365 has SMTP AUTH turned off for this tenant or mailbox, so notifications cannot be sent with a password or token. An admin can allow it for the mailbox: Microsoft 365 admin center > Users > the user > Mail > Manage email apps > Authenticated SMTP (or Set-CASMailbox -SmtpClientAuthenticationDisabled $false)."},
 	{contains("5.7.60", "sendasdenied"),
 		"The SMTP server refused to send as the From address: it must be the mailbox that signs in ([notify] from, or leave it out)."},
-	{contains("login failed", "authenticationfailed", "invalid credentials", "[auth]", "authentication failed"),
+	// Refused after-actions come first: the server's words in them
+	// (quota, rights, a missing folder) concern the action, not the login.
+	{all(contains("the server refused after ="), contains("quota")),
+		"The folder the after-action moves to (move_to, failure_move_to) is over quota. Free space there or raise its quota; the messages are taken, and their action stays due and is retried by every run."},
+	{all(contains("the server refused after =", "the server refused the removal"), contains("permission denied", "access denied", "[noperm]", "not allowed", "no permission")),
+		"The account lacks a right the after-action needs (RFC 4314: i, insert, on move_to for a move; t and e on the folder for move and delete; s for seen, w for flag and keyword). Ask the server's admin to grant it; the messages are taken, and their action stays due and is retried by every run."},
+	{contains("the server refused after =", "the server refused the removal"),
+		"The server refused the after-action (its reply says why); the messages are taken, and their action stays due and is retried by every run. Fix the cause on the server, or change after."},
+	{contains("[login-delay]"),
+		"The POP3 server allows only one sign-in per mailbox in a given time (RFC 2449 LOGIN-DELAY; Cyrus: popminpoll). The run retries after the delay it announces; schedule the task no more often than that, or ask the admin to shorten it."},
+	{contains("plaintext", "only available under a layer", "logindisabled", "encryption required", "requires tls", "requires ssl"),
+		"The server refuses passwords over an unencrypted connection. Use tls = \"starttls\" (ports 143/110) or tls = \"implicit\" (ports 993/995)."},
+	{contains("this port speaks tls"),
+		"The port answers with TLS from the first byte: set tls = \"implicit\" (the usual ports are 993 for IMAP and 995 for POP3), or use the plain-text port with tls = \"starttls\"."},
+	{contains("login failed", "authenticationfailed", "invalid credentials", "[auth]", "authentication failed", "user name or passwd rejected"),
 		"The server refused the user name or password. Check username and the password source (password_env/password_file). For Microsoft 365 with MFA, use an app password (My Account > Security info > Add method > App password) or OAuth2; also check that IMAP/POP is enabled for the mailbox (Exchange admin center > Recipients > Mailboxes > the mailbox > Email apps)."},
 	{contains("user is authenticated but not connected"),
 		"Microsoft accepted the sign-in but cannot open the mailbox: username must be the mailbox the credentials (or the OAuth2 token) belong to, or one that user has Full Access to. For app-only tokens (client_credentials), Exchange needs the app's service principal and a mailbox permission for it: New-ServicePrincipal and Add-MailboxPermission (see the README)."},
-	{contains("mailbox doesn't exist", "mailbox does not exist", "[nonexistent]", "no such mailbox", "folder not found", "unknown mailbox"),
+	{func(err error, text string) bool {
+		return contains("mailbox doesn't exist", "mailbox does not exist", "[nonexistent]", "no such mailbox", "folder not found", "unknown mailbox")(err, text) ||
+			// GNU Mailutils: "NO EXAMINE Could not open Invoices: No such file or directory"
+			all(contains("could not open"), contains("no such file or directory"))(err, text)
+	},
 		"The folder does not exist on the server. Check the task's mailbox (and move_to); folder names are case-sensitive except INBOX, and sub-folders use the server's separator, e.g. \"INBOX/Invoices\" or \"Inbox.Invoices\"."},
 	{func(err error, _ string) bool {
 		var uae x509.UnknownAuthorityError

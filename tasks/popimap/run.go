@@ -197,7 +197,9 @@ func (r *run) open(ctx context.Context, acct *config.Account) error {
 		if r.st.UIDValidity != 0 {
 			// Every UID of the folder is new now. The ledger recognises the
 			// messages already taken, so nothing is written twice.
-			r.log.Warn("mailbox UIDVALIDITY changed; re-checking every message against the ledger",
+			r.log.Warn("mailbox UIDVALIDITY changed; re-checking every message against the ledger. "+
+				"If this happens on every run, the server may number each read-only session afresh, as GNU Mailutils' imap4d does for an mbox "+
+				"that was never opened read-write: have any client open the folder read-write once (an after-action other than none does)",
 				"mailbox", task.Mailbox, "old", r.st.UIDValidity, "new", uidValidity)
 		}
 		r.st.UIDValidity = uidValidity

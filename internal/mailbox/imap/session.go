@@ -126,13 +126,10 @@ func (s *Session) Select(ctx context.Context, folder string, after mailbox.After
 func (s *Session) New(ctx context.Context, st *state.State) ([]mailbox.Message, error) {
 	defer s.guard(ctx)()
 	first := st.Done.FirstMissing()
-	criteria := &imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: imap.UID(first), Stop: 0}}}}
-	data, err := s.client.UIDSearch(criteria, nil).Wait()
+	uids, err := s.uidsFrom(first)
 	if err != nil {
 		return nil, &mailbox.Error{Step: mailbox.StepList, Addr: s.addr, Err: err}
 	}
-	uids := data.AllUIDs()
-	slices.Sort(uids)
 	var msgs []mailbox.Message
 	next := first
 	for _, uid := range uids {
@@ -149,6 +146,38 @@ func (s *Session) New(ctx context.Context, st *state.State) ([]mailbox.Message, 
 		}
 	}
 	return msgs, nil
+}
+
+// uidsFrom returns, sorted, the UIDs of the folder's messages from first
+// on (and perhaps the highest one below it), with UID SEARCH UID first:*.
+// RFC 3501 has that range always include the highest UID, so an empty
+// answer while the folder holds messages, or from 1 on fewer UIDs than it
+// holds, is a server bug: GNU Mailutils' imap4d (3.15) answers an empty
+// SEARCH to every "UID n:*". The UIDs are then listed with UID FETCH
+// first:* (UID) instead, which it answers right.
+func (s *Session) uidsFrom(first uint32) ([]imap.UID, error) {
+	criteria := &imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: imap.UID(first), Stop: 0}}}}
+	data, err := s.client.UIDSearch(criteria, nil).Wait()
+	if err != nil {
+		return nil, err
+	}
+	uids := data.AllUIDs()
+	exists := uint32(0)
+	if mb := s.client.Mailbox(); mb != nil {
+		exists = mb.NumMessages
+	}
+	if len(uids) == 0 && exists > 0 || first == 1 && uint32(len(uids)) < exists {
+		msgs, err := s.client.Fetch(imap.UIDSet{imap.UIDRange{Start: imap.UID(first), Stop: 0}}, &imap.FetchOptions{UID: true}).Collect()
+		if err != nil {
+			return nil, fmt.Errorf("the server's UID SEARCH found %d of the folder's %d messages; listing them with UID FETCH instead: %w", len(uids), exists, err)
+		}
+		uids = uids[:0]
+		for _, m := range msgs {
+			uids = append(uids, m.UID)
+		}
+	}
+	slices.Sort(uids)
+	return uids, nil
 }
 
 // Fetch streams msgs with one UID FETCH (UID BODY.PEEK[]).
