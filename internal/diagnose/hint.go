@@ -61,7 +61,7 @@ var rules = []rule{
 		"The server refused the after-action (its reply says why); the messages are taken, and their action stays due and is retried by every run. Fix the cause on the server, or change after."},
 	{contains("[login-delay]"),
 		"The POP3 server allows only one sign-in per mailbox in a given time (RFC 2449 LOGIN-DELAY; Cyrus: popminpoll). The run retries after the delay it announces; schedule the task no more often than that, or ask the admin to shorten it."},
-	{contains("plaintext", "only available under a layer", "logindisabled", "encryption required", "requires tls", "requires ssl"),
+	{contains("plaintext", "only available under a layer", "logindisabled", "over this unencrypted connection", "encryption required", "requires tls", "requires ssl"),
 		"The server refuses passwords over an unencrypted connection. Use tls = \"starttls\" (ports 143/110) or tls = \"implicit\" (ports 993/995)."},
 	{contains("this port speaks tls"),
 		"The port answers with TLS from the first byte: set tls = \"implicit\" (the usual ports are 993 for IMAP and 995 for POP3), or use the plain-text port with tls = \"starttls\"."},

@@ -77,7 +77,7 @@ func checkSteps(t *testing.T, cfg *config.Config) (map[string]CheckStep, bool) {
 // folder holds messages: they must be found all the same, by a run and by
 // check, which must not report "0 in INBOX".
 func TestMailutilsIMAPFindsEveryMessage(t *testing.T) {
-	s := mailutils.Start(t, map[string]string{"alice": mailutilsPassword})
+	s := mailutils.Start(t, mailutils.Options{Users: map[string]string{"alice": mailutilsPassword}})
 	s.Seed(t, "alice", "INBOX", scan(1), scan(2), scan(3))
 	cfg := mailutilsConfig(t, s, config.ProtocolIMAP, mailutilsPassword)
 
@@ -98,7 +98,7 @@ func TestMailutilsIMAPFindsEveryMessage(t *testing.T) {
 // search over a UID range works there. (imap4d has neither MOVE nor
 // UIDPLUS, so after = "move" is refused before anything is taken.)
 func TestMailutilsIMAPSeenWithRules(t *testing.T) {
-	s := mailutils.Start(t, map[string]string{"alice": mailutilsPassword})
+	s := mailutils.Start(t, mailutils.Options{Users: map[string]string{"alice": mailutilsPassword}})
 	s.Seed(t, "alice", "INBOX", scan(1), mail{subject: "newsletter"}.raw(), scan(2))
 	cfg := mailutilsConfig(t, s, config.ProtocolIMAP, mailutilsPassword, `after = "seen"`, "[task.match]", `subject = ["scan*"]`)
 	sum, err := runMailutils(cfg, nil)
@@ -118,7 +118,7 @@ func TestMailutilsIMAPSeenWithRules(t *testing.T) {
 // session a new UIDVALIDITY (from the clock, so sessions within one
 // second share one): the warning says so, and what to do.
 func TestMailutilsUIDValidityWarningNamesTheCause(t *testing.T) {
-	s := mailutils.Start(t, map[string]string{"alice": mailutilsPassword})
+	s := mailutils.Start(t, mailutils.Options{Users: map[string]string{"alice": mailutilsPassword}})
 	s.Seed(t, "alice", "INBOX", scan(1))
 	cfg := mailutilsConfig(t, s, config.ProtocolIMAP, mailutilsPassword)
 	if _, err := runMailutils(cfg, nil); err != nil {
@@ -142,7 +142,7 @@ func TestMailutilsUIDValidityWarningNamesTheCause(t *testing.T) {
 // Mailutils' own wording of a wrong password and of a missing folder gets
 // a hint, over IMAP and POP3.
 func TestMailutilsRefusalsGetHints(t *testing.T) {
-	s := mailutils.Start(t, map[string]string{"alice": mailutilsPassword})
+	s := mailutils.Start(t, mailutils.Options{Users: map[string]string{"alice": mailutilsPassword}})
 	s.Seed(t, "alice", "INBOX", scan(1))
 	for _, protocol := range []string{config.ProtocolIMAP, config.ProtocolPOP3} {
 		_, err := runMailutils(mailutilsConfig(t, s, protocol, "wrong"), nil)
@@ -158,7 +158,7 @@ func TestMailutilsRefusalsGetHints(t *testing.T) {
 
 // pop3d serves the same mbox; a delete run empties it.
 func TestMailutilsPOP3Delete(t *testing.T) {
-	s := mailutils.Start(t, map[string]string{"alice": mailutilsPassword})
+	s := mailutils.Start(t, mailutils.Options{Users: map[string]string{"alice": mailutilsPassword}})
 	s.Seed(t, "alice", "INBOX", scan(1), scan(2))
 	cfg := mailutilsConfig(t, s, config.ProtocolPOP3, mailutilsPassword, `after = "delete"`)
 	sum, err := runMailutils(cfg, nil)

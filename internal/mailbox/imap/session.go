@@ -52,6 +52,16 @@ func Dial(ctx context.Context, a *config.Account, cred auth.Credential) (*Sessio
 	if err != nil {
 		return nil, &mailbox.Error{Step: mailbox.StepConnect, Addr: addr, Err: err, Transient: true}
 	}
+	if a.TLS != config.TLSImplicit {
+		// A TLS port would leave a plain-text client waiting its whole
+		// timeout for a greeting.
+		plain, err := mailbox.PlainGreeting(ctx, raw, addr, min(mailbox.GreetingQuiet, s.timeout))
+		if err != nil {
+			raw.Close()
+			return nil, &mailbox.Error{Step: mailbox.StepConnect, Addr: addr, Err: fmt.Errorf("no IMAP greeting: %w", err), Transient: !errors.Is(err, mailbox.ErrTLSPort)}
+		}
+		raw = plain
+	}
 	s.conn = mailbox.NewIdleConn(raw)
 	defer s.guard(ctx)()
 

@@ -64,7 +64,7 @@ func Open(ctx context.Context, a *config.Account, cred auth.Credential, log *slo
 		c.Close()
 		var se *ServerError
 		var ce credentialError
-		transient := !errors.As(err, &se) && (!errors.As(err, &ce) || ce.transient())
+		transient := !errors.As(err, &se) && !errors.Is(err, ErrNoPlaintext) && (!errors.As(err, &ce) || ce.transient())
 		return nil, &mailbox.Error{Step: mailbox.StepLogin, Addr: addr, User: cred.Username(), Err: err, Transient: transient}
 	}
 	if log == nil {
@@ -86,7 +86,7 @@ func dialError(addr string, err error) error {
 		return &mailbox.Error{Step: mailbox.StepTLS, Addr: addr, Err: err}
 	}
 	var se *ServerError
-	return &mailbox.Error{Step: mailbox.StepConnect, Addr: addr, Err: err, Transient: !errors.As(err, &se)}
+	return &mailbox.Error{Step: mailbox.StepConnect, Addr: addr, Err: err, Transient: !errors.As(err, &se) && !errors.Is(err, mailbox.ErrTLSPort)}
 }
 
 // Select accepts only the inbox, which is all POP3 has; configuration

@@ -13,6 +13,9 @@ import (
 // line of CAPA (none listed: XOAUTH2, which Exchange takes).
 func signIn(ctx context.Context, c *Client, cred auth.Credential) error {
 	if pass, ok := cred.Password(); ok {
+		if err := c.checkPlaintext(ctx); err != nil {
+			return err
+		}
 		return c.Login(ctx, cred.Username(), pass)
 	}
 	caps, err := c.Capabilities(ctx)
@@ -46,3 +49,23 @@ type credentialError struct{ error }
 func (e credentialError) Unwrap() error { return e.error }
 
 func (e credentialError) transient() bool { return auth.IsTemporary(e.error) }
+
+// checkPlaintext refuses, before anything secret is sent, a password over
+// a connection without TLS to a server whose CAPA (RFC 2449) lists STLS
+// but not USER: Dovecot, for one, then takes no plain-text password. A
+// server that answers CAPA with -ERR, or lists USER, is tried.
+func (c *Client) checkPlaintext(ctx context.Context) error {
+	if c.tls {
+		return nil
+	}
+	caps, err := c.Capabilities(ctx)
+	if err != nil {
+		return err
+	}
+	_, user := caps["USER"]
+	_, stls := caps["STLS"]
+	if stls && !user {
+		return fmt.Errorf("pop3 %s: %w", c.addr, ErrNoPlaintext)
+	}
+	return nil
+}

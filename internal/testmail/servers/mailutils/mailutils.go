@@ -18,6 +18,7 @@ import (
 	"strings"
 	"testing"
 
+	"mailtask/internal/testmail"
 	"mailtask/internal/testmail/servers"
 )
 
@@ -30,22 +31,37 @@ var programs = []string{"usr/sbin/imap4d", "usr/sbin/pop3d"}
 // Server is one configuration of imap4d and pop3d serving users'
 // mailboxes under Dir.
 type Server struct {
-	IMAPAddr, POP3Addr string // 127.0.0.1:port, plain text
+	IMAPAddr, POP3Addr string // 127.0.0.1:port, plain text (STARTTLS/STLS with Options.Extra)
 	Dir                string
+	CA                 *testmail.CA // signs the certificate Dir/cert.pem, key Dir/key.pem
 	uid, gid           int
 }
 
-// Start serves users (name -> password) over IMAP and POP3 until t ends.
-// Without the servers it skips t, or fails it under CI=true.
-func Start(t testing.TB, users map[string]string) *Server {
+// Options shape a Server.
+type Options struct {
+	Users map[string]string // name -> password
+	// Extra is appended to the servers' configuration; "{DIR}" in it
+	// stands for Dir, e.g. for the certificate:
+	//
+	//	tls { ssl-certificate-file "{DIR}/cert.pem"; ssl-key-file "{DIR}/key.pem"; };
+	Extra string
+}
+
+// Start serves opts.Users over IMAP and POP3 until t ends. Without the
+// servers it skips t, or fails it under CI=true.
+func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	root := servers.Find(t, programs...)
-	s := &Server{Dir: t.TempDir(), uid: os.Getuid(), gid: os.Getgid()}
+	ca, err := testmail.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Dir: t.TempDir(), CA: ca, uid: os.Getuid(), gid: os.Getgid()}
 	if s.uid == 0 {
 		// The servers switch to the user's IDs: not root's.
 		s.uid, s.gid = 65534, 65534
 	}
-	if err := s.write(users); err != nil {
+	if err := s.write(opts); err != nil {
 		t.Fatal(err)
 	}
 	log, err := os.Create(filepath.Join(s.Dir, "server.log"))
@@ -76,13 +92,20 @@ func Start(t testing.TB, users map[string]string) *Server {
 }
 
 // write writes the configuration, the password file and the users' homes.
-func (s *Server) write(users map[string]string) error {
+func (s *Server) write(opts Options) error {
 	pwDir := filepath.Join(s.Dir, "passwd")
 	if err := os.MkdirAll(pwDir, 0o755); err != nil {
 		return err
 	}
+	// The servers refuse a key in a directory others may write to.
+	if err := os.WriteFile(filepath.Join(s.Dir, "cert.pem"), s.CA.ServerPEM, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(s.Dir, "key.pem"), s.CA.KeyPEM, 0o600); err != nil {
+		return err
+	}
 	var pw strings.Builder
-	for name, pass := range users {
+	for name, pass := range opts.Users {
 		home := s.home(name)
 		if err := os.MkdirAll(home, 0o700); err != nil {
 			return err
@@ -114,7 +137,7 @@ virtdomain {
 logging {
   syslog false;
 };
-`, pwDir)
+`, pwDir) + strings.ReplaceAll(opts.Extra, "{DIR}", s.Dir)
 	return os.WriteFile(filepath.Join(s.Dir, "mailutils.conf"), []byte(conf), 0o644)
 }
 
