@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Step names the stage of a session at which something failed; an admin
@@ -34,6 +35,9 @@ type Error struct {
 	// Transient marks failures worth retrying as they are (a dropped
 	// connection, a timeout, a message the server left out).
 	Transient bool
+	// RetryAfter is how long the server asked to be left alone before the
+	// next attempt (POP3's LOGIN-DELAY), 0 if it did not say.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -46,6 +50,16 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// RetryAfter returns how long the server that failed err asked to be left
+// alone, 0 if it did not say.
+func RetryAfter(err error) time.Duration {
+	var me *Error
+	if errors.As(err, &me) {
+		return me.RetryAfter
+	}
+	return 0
+}
 
 // IsTransient reports whether err is worth retrying unchanged: network
 // failures and timeouts are, and so are replies in which the server says it
@@ -100,7 +114,7 @@ var transientErrnos = []error{
 // go-imap client's complaint about a reply it could not parse.
 var transientReplies = []string{
 	"[unavailable]", "[inuse]", "[serverbug]", // IMAP
-	"[sys/temp]", "[in-use]", // POP3
+	"[sys/temp]", "[in-use]", "[login-delay]", // POP3
 	"throttl", "server unavailable", "server busy", "try again later", "temporarily unavailable", // Exchange and others
 	"in resp-text", "in response:", // go-imap: unparseable reply, connection closed
 }

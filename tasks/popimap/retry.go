@@ -88,7 +88,9 @@ func Retry(run RunFunc, b Backoff) RunFunc {
 				total.Duration = b.Clock.Now().Sub(started)
 				return total, err
 			}
-			d := b.Jitter(wait)
+			// A server that says how long to stay away (POP3's
+			// LOGIN-DELAY) is taken at its word.
+			d := max(b.Jitter(wait), mailbox.RetryAfter(err))
 			log.Warn("run failed for a reason that may pass; retrying",
 				"task", opts.Task.Name, "attempt", attempt+1, "retries_left", retries-attempt, "wait", d.Round(time.Second), "err", err)
 			timer := b.Clock.NewTimer(d)

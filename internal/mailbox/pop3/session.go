@@ -65,6 +65,10 @@ func Open(ctx context.Context, a *config.Account, cred auth.Credential, log *slo
 		var se *ServerError
 		var ce credentialError
 		transient := !errors.As(err, &se) && !errors.Is(err, ErrNoPlaintext) && (!errors.As(err, &ce) || ce.transient())
+		var delay *LoginDelayError
+		if errors.As(err, &delay) {
+			return nil, &mailbox.Error{Step: mailbox.StepLogin, Addr: addr, User: cred.Username(), Err: err, Transient: true, RetryAfter: delay.Delay}
+		}
 		return nil, &mailbox.Error{Step: mailbox.StepLogin, Addr: addr, User: cred.Username(), Err: err, Transient: transient}
 	}
 	if log == nil {

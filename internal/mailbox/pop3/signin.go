@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	"mailtask/internal/auth"
 )
@@ -16,7 +19,7 @@ func signIn(ctx context.Context, c *Client, cred auth.Credential) error {
 		if err := c.checkPlaintext(ctx); err != nil {
 			return err
 		}
-		return c.Login(ctx, cred.Username(), pass)
+		return c.loginDelay(ctx, c.Login(ctx, cred.Username(), pass))
 	}
 	caps, err := c.Capabilities(ctx)
 	if err != nil {
@@ -68,4 +71,39 @@ func (c *Client) checkPlaintext(ctx context.Context) error {
 		return fmt.Errorf("pop3 %s: %w", c.addr, ErrNoPlaintext)
 	}
 	return nil
+}
+
+// LoginDelayError is a login refused with RFC 2449's [LOGIN-DELAY] code:
+// the server allows one login per mailbox in a given time (Cyrus'
+// popminpoll), which its CAPA announces as LOGIN-DELAY seconds.
+type LoginDelayError struct {
+	Err   error
+	Delay time.Duration // from CAPA; defaultLoginDelay if it did not say
+}
+
+func (e *LoginDelayError) Error() string {
+	return fmt.Sprintf("%v (the server allows one login every %s)", e.Err, e.Delay)
+}
+
+func (e *LoginDelayError) Unwrap() error { return e.Err }
+
+// defaultLoginDelay is the wait after a LOGIN-DELAY refusal from a server
+// whose CAPA names no delay: Cyrus' popminpoll counts minutes.
+const defaultLoginDelay = time.Minute
+
+// loginDelay turns a login refused with [LOGIN-DELAY] into a
+// *LoginDelayError, asking CAPA (still allowed before login) for the
+// delay; it returns any other err as it is.
+func (c *Client) loginDelay(ctx context.Context, err error) error {
+	var se *ServerError
+	if !errors.As(err, &se) || !strings.HasPrefix(strings.ToUpper(se.Text), "[LOGIN-DELAY]") {
+		return err
+	}
+	delay := defaultLoginDelay
+	if caps, cerr := c.Capabilities(ctx); cerr == nil && len(caps["LOGIN-DELAY"]) > 0 {
+		if n, perr := strconv.Atoi(caps["LOGIN-DELAY"][0]); perr == nil && n > 0 {
+			delay = time.Duration(n) * time.Second
+		}
+	}
+	return &LoginDelayError{Err: err, Delay: delay}
 }
