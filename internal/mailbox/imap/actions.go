@@ -210,7 +210,7 @@ func (s *Session) hasRights(folder, key, needed string, a mailbox.After) error {
 		if strings.ContainsRune(have, r) || strings.ContainsRune("te", r) && strings.ContainsRune(have, 'd') {
 			continue
 		}
-		return fmt.Errorf("%s folder %q: the account lacks the %q right (%s) that after = %q needs: its rights there are %q (MYRIGHTS); ask the server's admin to grant it", key, folder, r, rightNames[imap.Right(r)], a.Action, have)
+		return fmt.Errorf("%s folder %q: the account lacks the \"%c\" right (%s) that after = %q needs: its rights there are %q (MYRIGHTS); ask the server's admin to grant it", key, folder, r, rightNames[imap.Right(r)], a.Action, have)
 	}
 	return nil
 }
