@@ -320,12 +320,11 @@ func (s *Session) afterError(after mailbox.After, msgs []mailbox.Message, err er
 	if err == nil {
 		return nil
 	}
-	me := &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: fmt.Errorf("after = %q: %w", after.Action, err)}
 	var ie *imap.Error
 	if !errors.As(err, &ie) {
-		return me
+		return &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: fmt.Errorf("after = %q: %w", after.Action, err)}
 	}
-	return &mailbox.RefusedError{Action: after.Action, Msgs: msgs, Copied: copied, Err: me}
+	return &mailbox.RefusedError{Action: after.Action, Msgs: msgs, Copied: copied, Err: &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: err}}
 }
 
 // Logout sends LOGOUT and closes the connection.
