@@ -1,9 +1,7 @@
 package main
 
 import (
-	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -145,23 +143,14 @@ func crashRefused(t *testing.T, d *dovecot.Server, sc refusedScenario, raws [][]
 func refusedTaskDir(t *testing.T, d *dovecot.Server, addr string, sc refusedScenario) taskDir {
 	t.Helper()
 	dir := t.TempDir()
-	host, port, _ := net.SplitHostPort(addr)
-	text := fmt.Sprintf(`state_dir = "state"
-[accounts.proxied]
-host = %q
-port = %s
-ca_file = %q
-username = %q
-password = %q
-timeout = "20s"
-[[task]]
+	text := `state_dir = "state"
+` + d.AccountTOMLAt("proxied", "imap", addr, sc.name, "pw-"+sc.name) + `[[task]]
 name = "t"
 account = "proxied"
 destination = "dest"
 batch_size = 10
 retries = 0
-%s
-`, host, port, d.CACertFile, sc.name, "pw-"+sc.name, strings.Join(sc.task, "\n"))
+` + strings.Join(sc.task, "\n") + "\n"
 	td := taskDir{dir: dir, config: filepath.Join(dir, "mailtask.toml"), state: filepath.Join(dir, "state"), dest: filepath.Join(dir, "dest")}
 	if err := os.WriteFile(td.config, []byte(text), 0o644); err != nil {
 		t.Fatal(err)

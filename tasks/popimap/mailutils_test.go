@@ -3,10 +3,7 @@ package popimap
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,32 +26,7 @@ func mailutilsConfig(t *testing.T, s *mailutils.Server, protocol, password strin
 	if protocol == config.ProtocolPOP3 {
 		addr = s.POP3Addr
 	}
-	host, port, _ := strings.Cut(addr, ":")
-	dir := t.TempDir()
-	text := fmt.Sprintf(`state_dir = "state"
-[accounts.mu]
-protocol = %q
-host = %q
-port = %s
-tls = "none"
-username = "alice@%s"
-password = %q
-timeout = "20s"
-[[task]]
-name = "t"
-account = "mu"
-destination = "dest"
-%s
-`, protocol, host, port, mailutils.Domain, password, strings.Join(taskTOML, "\n"))
-	path := filepath.Join(dir, "mailtask.toml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return taskConfig(t, "mu", accountTOML("mu", protocol, addr, config.TLSNone, "", "alice@"+mailutils.Domain, password), taskTOML...)
 }
 
 func runMailutils(cfg *config.Config, log *slog.Logger) (Summary, error) {

@@ -3,8 +3,6 @@ package popimap
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,32 +19,19 @@ import (
 // user's on d; the CA is d's, for STARTTLS.
 func plainConfig(t *testing.T, d *dovecot.Server, protocol, addr, tls, user string) *config.Config {
 	t.Helper()
+	return taskConfig(t, "d", accountTOML("d", protocol, addr, tls, d.CACertFile, user, dovecotPassword(d, user)))
+}
+
+// accountTOML is an [accounts.NAME] table for addr with tls; caFile may
+// be empty.
+func accountTOML(name, protocol, addr, tls, caFile, user, password string) string {
 	host, port, _ := strings.Cut(addr, ":")
-	dir := t.TempDir()
-	text := fmt.Sprintf(`state_dir = "state"
-[accounts.d]
-protocol = %q
-host = %q
-port = %s
-tls = %q
-ca_file = %q
-username = %q
-password = %q
-timeout = "20s"
-[[task]]
-name = "t"
-account = "d"
-destination = "dest"
-`, protocol, host, port, tls, d.CACertFile, user, dovecotPassword(d, user))
-	path := filepath.Join(dir, "mailtask.toml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
+	text := fmt.Sprintf("[accounts.%s]\nprotocol = %q\nhost = %q\nport = %s\ntls = %q\nusername = %q\npassword = %q\ntimeout = \"20s\"\n",
+		name, protocol, host, port, tls, user, password)
+	if caFile != "" {
+		text += fmt.Sprintf("ca_file = %q\n", caFile)
 	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
+	return text
 }
 
 // A plain-text connection to a port that speaks TLS fails within seconds,

@@ -127,7 +127,6 @@ func (b *refusedBed) checkUntouched(t *testing.T) {
 }
 
 func pendingUIDs(st *state.State) uint64        { return st.PendingUIDs.Len() }
-func pendingFailedUIDs(st *state.State) uint64  { return st.PendingFailedUIDs.Len() }
 func pendingRemovalUIDs(st *state.State) uint64 { return st.PendingRemovalUIDs.Len() }
 
 // On a server with UIDPLUS but no MOVE (Courier), a move is a COPY that
