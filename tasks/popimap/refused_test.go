@@ -220,3 +220,29 @@ func TestCopiedButNotRemovedIsNotCopiedTwice(t *testing.T) {
 	b.completed(t)
 	b.checkMoved(t)
 }
+
+// A POP3 server that answers DELE with -ERR refuses that deletion only:
+// the others take effect at QUIT, and the refused one stays due until a
+// later session deletes it.
+func TestRefusedDeleStaysDue(t *testing.T) {
+	var log commandLog
+	log.set("DELE 2", "-ERR [SYS/PERM] message cannot be deleted")
+	f := newPOP3Fixture(t, testmail.POP3Options{Fault: log.hook}, [][]byte{scan(1), scan(2), scan(3)}, `after = "delete"`)
+	sum, err := f.run()
+	if err == nil || !strings.Contains(err.Error(), "refused") || sum.Saved != 3 || sum.ActionsDue != 1 {
+		t.Fatalf("run: %+v, %v; want three taken and one deletion due", sum, err)
+	}
+	if st := loadState(t, f); len(st.PendingUIDLs) != 1 || st.ActionRefused == "" {
+		t.Fatalf("deletions due %v (%q), want the refused one", st.PendingUIDLs, st.ActionRefused)
+	}
+	if n := len(f.pop.Messages()); n != 1 {
+		t.Fatalf("server holds %d messages, want only the one whose DELE was refused", n)
+	}
+	log.set("DELE 2", "")
+	if sum := f.mustRun(); sum.Seen != 0 || sum.ActionsDue != 0 {
+		t.Errorf("run with the cause gone: %+v", sum)
+	}
+	if n := len(f.pop.Messages()); n != 0 {
+		t.Errorf("server holds %d messages, want none", n)
+	}
+}
