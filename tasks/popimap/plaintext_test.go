@@ -45,6 +45,7 @@ func TestPlainTextToTLSPort(t *testing.T) {
 		{config.ProtocolPOP3, d.POP3SAddr, config.TLSNone},
 	} {
 		t.Run(c.protocol+"-"+c.tls, func(t *testing.T) {
+			t.Parallel() // each waits out the quiet seconds
 			_, err := runOnce(plainConfig(t, d, c.protocol, c.addr, c.tls, d.User))
 			if !errors.Is(err, mailbox.ErrTLSPort) || mailbox.IsTransient(err) {
 				t.Fatalf("run: %v (transient %v); want the TLS port recognised, not retried", err, mailbox.IsTransient(err))
