@@ -89,6 +89,17 @@ func (w *inotifyWatch) Close() error { return w.f.Close() }
 // by itself, its output; the events seen are for calibration.
 func attempt(t *testing.T, td taskDir, killAt int) (killed bool, events int, out string) {
 	t.Helper()
+	killed, events, out, err := attemptMayFail(t, td, killAt)
+	if err != nil {
+		t.Fatalf("run-task failed by itself: %v\n%s", err, out)
+	}
+	return killed, events, out
+}
+
+// attemptMayFail is attempt for a run that may fail by itself: it returns
+// the failure, with the run's output and errors, instead.
+func attemptMayFail(t *testing.T, td taskDir, killAt int) (killed bool, events int, out string, err error) {
+	t.Helper()
 	for _, dir := range []string{td.dest, td.state} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
@@ -122,14 +133,14 @@ func attempt(t *testing.T, td taskDir, killAt int) (killed bool, events int, out
 			t.Fatal(err)
 		}
 	}
-	err := <-exited
+	err = <-exited
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-		return true, events, ""
+		return true, events, "", nil
 	}
 	if err != nil {
-		t.Fatalf("run-task failed by itself: %v\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+		return false, events, "stdout: " + stdout.String() + "\nstderr: " + stderr.String(), err
 	}
-	return false, events, stdout.String()
+	return false, events, stdout.String(), nil
 }
 
 // crashScenario is one kind of task the suite interrupts.

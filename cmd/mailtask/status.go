@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"mailtask/internal/config"
+	"mailtask/internal/diagnose"
 	"mailtask/internal/state"
 )
 
@@ -23,8 +25,14 @@ type taskStatus struct {
 	LastRun     *state.Run `json:"last_run,omitempty"`
 	LastSuccess *state.Run `json:"last_success,omitempty"`
 	// Quarantined counts messages kept aside as unparseable.
-	Quarantined int    `json:"quarantined"`
-	StateError  string `json:"state_error,omitempty"`
+	Quarantined int `json:"quarantined"`
+	// ActionsDue and FailureActionsDue count the messages taken whose
+	// after-action or failure action the server has not confirmed;
+	// ActionRefused is its last refusal of one.
+	ActionsDue        int    `json:"actions_due"`
+	FailureActionsDue int    `json:"failure_actions_due"`
+	ActionRefused     string `json:"action_refused,omitempty"`
+	StateError        string `json:"state_error,omitempty"`
 }
 
 // status is `mailtask status`: what the state files say, so it works
@@ -65,6 +73,8 @@ func status(_ context.Context, e *env, args []string) error {
 			unreadable = true
 		} else {
 			row.LastRun, row.LastSuccess, row.Quarantined = st.LastRun, st.LastSuccess, len(st.Failed)
+			row.ActionsDue, row.FailureActionsDue = st.Due()
+			row.ActionRefused = st.ActionRefused
 		}
 		rows = append(rows, row)
 	}
@@ -113,6 +123,16 @@ func printStatus(w io.Writer, rows []taskStatus) {
 			note := fmt.Sprintf("%s: last run failed: %s", r.Task, r.LastRun.Error)
 			if r.LastRun.Hint != "" {
 				note += "\n  hint: " + r.LastRun.Hint
+			}
+			notes = append(notes, note)
+		}
+		if due := r.ActionsDue + r.FailureActionsDue; due > 0 {
+			note := fmt.Sprintf("%s: the actions on %d taken messages are due, not yet confirmed by the server; every run retries them", r.Task, due)
+			if r.ActionRefused != "" {
+				note += "\n  refused: " + r.ActionRefused
+				if hint := diagnose.Hint(errors.New(r.ActionRefused)); hint != "" {
+					note += "\n  hint: " + hint
+				}
 			}
 			notes = append(notes, note)
 		}

@@ -54,6 +54,8 @@ destination = "d3"
 	save("broken", func(st *state.State) {
 		st.LastRun = &state.Run{Started: started.Add(time.Hour), Outcome: "failed", Error: "login to outlook.office365.com:993 as u failed: AUTHENTICATE failed.", Hint: "The server refused the user name or password."}
 		st.LastSuccess = &state.Run{Started: started.Add(-24 * time.Hour), Outcome: "ok"}
+		st.PendingUIDs.AddRange(1, 19)
+		st.ActionRefused = `after: the server refused after = "move" for 19 message(s) (uid:1): imap: NO Over quota`
 	})
 
 	before := time.Now()
@@ -76,6 +78,8 @@ destination = "d3"
 		"manual (run-task)",
 		"broken: last run failed: login to outlook.office365.com:993 as u failed: AUTHENTICATE failed.\n  hint: The server refused the user name or password.",
 		"invoices: 1 messages kept aside as unparseable (mailtask state show invoices)",
+		"broken: the actions on 19 taken messages are due, not yet confirmed by the server; every run retries them\n  refused: after: the server refused after = \"move\"",
+		"over quota",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
@@ -100,7 +104,7 @@ destination = "d3"
 	if inv.LastRun == nil || inv.LastRun.Files != 5 || inv.LastSuccess == nil || inv.Quarantined != 1 || inv.Jitter != "30s" {
 		t.Errorf("invoices = %+v", inv)
 	}
-	if b := rows[1]; b.LastRun.Outcome != "failed" || b.LastRun.Hint == "" || !b.LastSuccess.Started.Equal(started.Add(-24*time.Hour)) {
+	if b := rows[1]; b.LastRun.Outcome != "failed" || b.LastRun.Hint == "" || !b.LastSuccess.Started.Equal(started.Add(-24*time.Hour)) || b.ActionsDue != 19 || b.ActionRefused == "" {
 		t.Errorf("broken = %+v", b)
 	}
 	if m := rows[2]; m.NextRun != nil || m.LastRun != nil || m.Schedule != "" {

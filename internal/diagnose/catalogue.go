@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"mailtask/internal/auth"
+	"mailtask/internal/mailbox"
 )
 
 // Hints that several rows share.
@@ -111,13 +112,29 @@ var catalogue = []row{
 	{"token refused", "IMAP NO `AUTHENTICATE failed.` after AUTHENTICATE XOAUTH2/OAUTHBEARER; POP3 -ERR to AUTH XOAUTH2", contains("authenticate xoauth2", "auth xoauth2 refused", "authenticate oauthbearer", "auth oauthbearer refused"),
 		byHost("Exchange refused the OAuth2 token. Most often: the token is for the wrong resource, such as a Microsoft Graph scope (IMAP needs https://outlook.office.com/IMAP.AccessAsUser.All, POP https://outlook.office.com/POP.AccessAsUser.All, app-only https://outlook.office365.com/.default); IMAP or POP is disabled for the mailbox (Exchange admin center > Recipients > Mailboxes > the mailbox > Manage email apps); username is not the mailbox the token belongs to; the user has no Exchange Online licence; or, for app-only tokens, Exchange lacks the app's service principal or its mailbox permission (New-ServicePrincipal and Add-MailboxPermission; verify with Get-ServicePrincipal and Get-MailboxPermission; see the README).",
 			"The mail server refused the OAuth2 token. Check that username is the account that signed in (`mailtask auth status ACCOUNT` shows who), that the scopes are the ones this server wants (Google: https://mail.google.com/; leave oauth2.scopes out for the provider's defaults), and that IMAP or POP is allowed for the account; then sign in again with `mailtask auth login ACCOUNT`.")},
+	{"login delay", "POP3 -ERR `[LOGIN-DELAY] ...` to USER/PASS (RFC 2449; Cyrus popminpoll)", contains("[login-delay]"),
+		say("The POP3 server allows only one sign-in per mailbox in a given time (RFC 2449 LOGIN-DELAY; Cyrus: popminpoll). The run retries after the delay it announces; schedule the task no more often than that, or ask the server's admin to shorten it.")},
+	{"plain text refused", "IMAP LOGINDISABLED or NO `[PRIVACYREQUIRED] ...`; POP3 -ERR `... only available under a layer`", contains("logindisabled", "[privacyrequired]", "plaintext authentication disallowed", "only available under a layer", "no password was sent"),
+		say("The server takes no password over an unencrypted connection, so none was sent. Set the account's tls = \"starttls\" (ports 143/110) or tls = \"implicit\" (ports 993/995).")},
 	{"password refused", "IMAP NO `LOGIN failed.` / `[AUTHENTICATIONFAILED] ...`; POP3 -ERR to PASS or AUTH PLAIN", func(f *failure) bool {
-		return f.smtp == nil && contains("login failed", "authenticationfailed", "invalid credentials", "[auth]", "authentication failed", "authentication failure", "logon failure")(f)
+		return f.smtp == nil && contains("login failed", "authenticationfailed", "invalid credentials", "[auth]", "authentication failed", "authentication failure", "logon failure",
+			"user name or passwd rejected")(f) // GNU Mailutils
 	}, byHost(exchangeOnlineNoPasswords,
 		"The server refused the user name or password. Check username and the password source (password_env, password_file); a provider with 2-step verification (Gmail, Yahoo, iCloud) wants an app password here, not the account's own; and check that IMAP or POP is enabled for the account.")},
 
-	// What is asked of the server once signed in.
-	{"missing folder", "IMAP NO `[NONEXISTENT] ...` to SELECT", contains("mailbox doesn't exist", "mailbox does not exist", "[nonexistent]", "no such mailbox", "folder not found", "unknown mailbox"),
+	// What is asked of the server once signed in. A refused after-action
+	// comes first: the server's words in it (quota, rights, a missing
+	// folder) concern move_to, not the task's mailbox.
+	{"action over quota", "IMAP NO `Over quota` / `[OVERQUOTA] ...` to UID MOVE or UID COPY", all(isError[*mailbox.RefusedError], contains("quota")),
+		say("The folder the after-action moves to (move_to, or the failure action's) is over quota. Free space there or raise its quota; the messages are taken, and their action stays due and is retried by every run.")},
+	{"action without the right", "IMAP NO `[NOPERM] ...` / `Access denied ...` to UID MOVE, COPY, STORE or EXPUNGE", all(isError[*mailbox.RefusedError], contains("permission denied", "access denied", "[noperm]", "not allowed", "no permission")),
+		say("The account lacks a right the after-action needs (RFC 4314: i, insert, on move_to for a move; t and e on the folder for move and delete; s for seen, w for flag and keyword). Ask the server's admin to grant it; the messages are taken, and their action stays due and is retried by every run.")},
+	{"action refused", "IMAP NO/BAD to UID MOVE, COPY, STORE or EXPUNGE; POP3 -ERR to DELE", isError[*mailbox.RefusedError],
+		say("The server refused the after-action (its reply says why); the messages are taken, and their action stays due and is retried by every run. Fix the cause on the server, or change after.")},
+	{"missing folder", "IMAP NO `[NONEXISTENT] ...` to SELECT; GNU Mailutils `NO ... Could not open ...: No such file or directory`", func(f *failure) bool {
+		return contains("mailbox doesn't exist", "mailbox does not exist", "[nonexistent]", "no such mailbox", "folder not found", "unknown mailbox")(f) ||
+			all(contains("could not open"), contains("no such file or directory"))(f)
+	},
 		say("The folder does not exist on the server. Check the task's mailbox (and move_to); folder names are case-sensitive except INBOX, and sub-folders use the server's separator, e.g. \"INBOX/Invoices\" or \"Inbox.Invoices\".")},
 
 	// TLS and the network.
@@ -127,6 +144,8 @@ var catalogue = []row{
 		say("The server's certificate is not valid for the host name in the config. Use the name on the certificate as host (for Microsoft 365: outlook.office365.com).")},
 	{"invalid certificate", "TLS handshake: certificate expired or not yet valid", isError[x509.CertificateInvalidError],
 		say("The server's certificate is invalid (expired or not yet valid?). Check the clock of this machine and the server's certificate.")},
+	{"port speaks TLS", "greeting: TLS bytes, or silence, where tls = \"none\" or \"starttls\" expects text", contains("this port speaks tls"),
+		say("The port answers with TLS from the first byte: set the account's tls = \"implicit\" (the usual ports are 993 for IMAP and 995 for POP3), or use the plain-text port with tls = \"starttls\".")},
 	{"not TLS", "TLS handshake: the server answered in plain text", isError[tls.RecordHeaderError],
 		say("The server did not answer with TLS. The port probably expects plain text first: use tls = \"starttls\" (ports 143/110), or tls = \"implicit\" with ports 993/995.")},
 	{"connection refused", "connect: ECONNREFUSED", func(f *failure) bool { return errors.Is(f.err, syscall.ECONNREFUSED) },

@@ -189,6 +189,88 @@ func imapMissingFolder(t *testing.T) error {
 	return err
 }
 
+// imapMissingFolderMailutils is GNU Mailutils' answer to EXAMINE of a
+// folder it lacks.
+func imapMissingFolderMailutils(t *testing.T) error {
+	ca := newCA(t)
+	srv := imapServer(t, ca, testmail.IMAPOptions{Fault: func(cmd string) error {
+		if cmd == "SELECT" {
+			return &imap.Error{Type: imap.StatusResponseTypeNo, Text: "EXAMINE Could not open Invoices: No such file or directory"}
+		}
+		return nil
+	}})
+	_, acct := loadAccount(t, serverAccount(t, ca, "imap", local, srv.Addr)+"password = \"unused\"")
+	s, err := mimap.Dial(ctxFor(t), acct, auth.Password(mailboxUser, password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Logout(ctxFor(t))
+	_, err = s.Select(ctxFor(t), "Invoices", mailbox.After{Action: "none"})
+	if err == nil {
+		t.Fatal("EXAMINE of a missing folder succeeded")
+	}
+	return err
+}
+
+// imapLoginDisabled signs in with a password over plain text to a server
+// that offers STARTTLS and advertises LOGINDISABLED until then.
+func imapLoginDisabled(t *testing.T) error {
+	ca := newCA(t)
+	srv, err := testmail.StartIMAP(testmail.IMAPOptions{TLS: ca.ServerTLS, StartTLS: true, Username: mailboxUser, Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	_, port, _ := net.SplitHostPort(srv.Addr)
+	return dialIMAP(t, "host = \"127.0.0.1\"\nport = "+port+"\ntls = \"none\"")
+}
+
+// imapActionRefused applies after = "move" to a message of a server that
+// answers cmd (MOVE, COPY or STORE) with reply; caps, when given, are the
+// ones the server offers instead of MOVE (UIDPLUS alone, as Courier).
+func imapActionRefused(cmd string, caps []imap.Cap, reply *imap.Error) func(*testing.T) error {
+	return func(t *testing.T) error {
+		ca := newCA(t)
+		opts := testmail.IMAPOptions{Mailboxes: []string{"Processed"}, NoMove: len(caps) > 0, Fault: func(c string) error {
+			if c == cmd {
+				return reply
+			}
+			return nil
+		}}
+		srv := imapServer(t, ca, opts)
+		uid, err := srv.Append("INBOX", []byte("Subject: scan\r\n\r\nbody\r\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, acct := loadAccount(t, serverAccount(t, ca, "imap", local, srv.Addr)+"password = \"unused\"")
+		s, err := mimap.Dial(ctxFor(t), acct, auth.Password(mailboxUser, password))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Logout(ctxFor(t))
+		after := mailbox.After{Action: "move", MoveTo: "Processed"}
+		if cmd == "STORE" {
+			after = mailbox.After{Action: "seen"}
+		}
+		if _, err := s.Select(ctxFor(t), "INBOX", after); err != nil {
+			t.Fatal(err)
+		}
+		err = s.Apply(ctxFor(t), after, []mailbox.Message{{UID: uid}})
+		if err == nil {
+			t.Fatalf("%s was not refused", cmd)
+		}
+		return err
+	}
+}
+
+// tlsPortInPlainText connects with tls = "none" to a port that speaks TLS
+// and waits for the client's first bytes, as an IMAPS port does.
+func tlsPortInPlainText(t *testing.T) error {
+	addr := tlsServer(t, "127.0.0.1:0", newCA(t).ServerTLS)
+	_, port, _ := net.SplitHostPort(addr)
+	return dialIMAP(t, "host = \"127.0.0.1\"\nport = "+port+"\ntls = \"none\"\ntimeout = \"30s\"")
+}
+
 // pop3Refused is a POP3 server's -ERR line to the command starting with
 // verb, with a password or a token.
 func pop3Refused(host, verb, line string, token bool) func(*testing.T) error {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Step names the stage of a session at which something failed; an admin
@@ -34,6 +35,9 @@ type Error struct {
 	// Transient marks failures worth retrying as they are (a dropped
 	// connection, a timeout, a message the server left out).
 	Transient bool
+	// RetryAfter is how long the server asked to be left alone before the
+	// next attempt (POP3's LOGIN-DELAY), 0 if it did not say.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -54,6 +58,16 @@ func (e *Error) ServerHost() string {
 		return host
 	}
 	return e.Addr
+}
+
+// RetryAfter returns how long the server that failed err asked to be left
+// alone, 0 if it did not say.
+func RetryAfter(err error) time.Duration {
+	var me *Error
+	if errors.As(err, &me) {
+		return me.RetryAfter
+	}
+	return 0
 }
 
 // IsTransient reports whether err is worth retrying unchanged: network
@@ -109,7 +123,48 @@ var transientErrnos = []error{
 // go-imap client's complaint about a reply it could not parse.
 var transientReplies = []string{
 	"[unavailable]", "[inuse]", "[serverbug]", // IMAP
-	"[sys/temp]", "[in-use]", // POP3
+	"[sys/temp]", "[in-use]", "[login-delay]", // POP3
 	"throttl", "server unavailable", "server busy", "try again later", "temporarily unavailable", // Exchange and others
 	"in resp-text", "in response:", // go-imap: unparseable reply, connection closed
+}
+
+// RefusedError is an after-action the server refused (an IMAP tagged NO or
+// BAD, a POP3 -ERR) for Msgs; the other messages Apply was given have it
+// done. Refused messages stay due: nothing is lost, and the next run
+// tries again.
+type RefusedError struct {
+	Action string // the config.After* value
+	Msgs   []Message
+	// Copied says that the server confirmed the copy of Msgs to the move
+	// folder and refused only their removal from this one, which alone
+	// stays due.
+	Copied bool
+	Err    error // an *Error of StepAfter, with the server's reply
+}
+
+func (e *RefusedError) Error() string {
+	what := fmt.Sprintf("after = %q", e.Action)
+	if e.Copied {
+		what = fmt.Sprintf("the removal of the messages after = %q copied", e.Action)
+	}
+	return fmt.Sprintf("the server refused %s for %d message(s) (%s): %v", what, len(e.Msgs), keys(e.Msgs), e.Err)
+}
+
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// keys names up to a few messages.
+func keys(msgs []Message) string {
+	const show = 5
+	var b strings.Builder
+	for i, m := range msgs {
+		if i == show {
+			fmt.Fprintf(&b, " and %d more", len(msgs)-show)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(m.Key())
+	}
+	return b.String()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 
 	"mailtask/internal/state"
 )
@@ -65,10 +66,48 @@ func pending(uids state.UIDSet, uidls []string) []Message {
 	return msgs
 }
 
-// ClearPending records that the server has confirmed every due action.
-func ClearPending(st *state.State) {
-	st.PendingUIDs, st.PendingFailedUIDs = state.UIDSet{}, state.UIDSet{}
-	st.PendingUIDLs, st.PendingFailedUIDLs = nil, nil
+// PendingRemoval returns the messages moved by a copy the server
+// confirmed whose removal from the folder it has not confirmed (see
+// RefusedError.Copied): only that removal is still due.
+func PendingRemoval(st *state.State) []Message {
+	return pending(st.PendingRemovalUIDs, nil)
+}
+
+// Settled is what the server said of the actions due: the messages whose
+// after-action (Taken), failure action (Failed) or removal (Removed) it
+// confirmed, and those whose move it copied and refused to remove.
+type Settled struct {
+	Taken, Failed, Removed    []Message
+	CopiedTaken, CopiedFailed []Message
+}
+
+// Settle records in st what the server said. With confirmed false (the
+// session did not end cleanly, so a POP3 server applied no DELE) only the
+// copies are recorded: the rest stays due.
+func Settle(st *state.State, s Settled, confirmed bool) {
+	for _, m := range s.CopiedTaken {
+		st.PendingUIDs.Remove(m.UID)
+		st.PendingRemovalUIDs.Add(m.UID)
+	}
+	for _, m := range s.CopiedFailed {
+		st.PendingFailedUIDs.Remove(m.UID)
+		st.PendingRemovalUIDs.Add(m.UID)
+	}
+	if !confirmed {
+		return
+	}
+	clear := func(uids *state.UIDSet, uidls *[]string, msgs []Message) {
+		for _, m := range msgs {
+			if m.UIDL != "" {
+				*uidls = slices.DeleteFunc(*uidls, func(u string) bool { return u == m.UIDL })
+				continue
+			}
+			uids.Remove(m.UID)
+		}
+	}
+	clear(&st.PendingUIDs, &st.PendingUIDLs, s.Taken)
+	clear(&st.PendingFailedUIDs, &st.PendingFailedUIDLs, s.Failed)
+	clear(&st.PendingRemovalUIDs, new([]string), s.Removed)
 }
 
 // After is what happens on the server to a message once its files are
@@ -98,7 +137,11 @@ type Session interface {
 	// fails: a message the server silently leaves out is an error.
 	Fetch(ctx context.Context, msgs []Message, deliver func(Message, io.Reader) error) error
 	// Apply performs the after-action on msgs, which may include messages
-	// of an earlier session (by UID or UIDL) that are already gone.
+	// of an earlier session (by UID or UIDL) that are already gone. It
+	// returns nil when the server confirmed it for every message (a POP3
+	// DELE takes effect only at Logout), a *RefusedError when the server
+	// refused it for some (the others have it done), and any other error
+	// when it is unknown what the server did.
 	Apply(ctx context.Context, after After, msgs []Message) error
 	// Logout ends the session politely. Only when it succeeds are the
 	// after-actions confirmed: for POP3, QUIT is what makes deletions

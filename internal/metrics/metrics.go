@@ -22,6 +22,7 @@ type Metrics struct {
 	lastSuccess *prometheus.GaugeVec
 	duration    *prometheus.GaugeVec
 	nextRun     *prometheus.GaugeVec
+	actionsDue  *prometheus.GaugeVec
 	credentials *credentialCollector
 }
 
@@ -35,7 +36,16 @@ type Run struct {
 	Bytes       int64
 	Duration    time.Duration
 	End         time.Time
+	// ActionsDue and FailureActionsDue count the messages whose
+	// after-action or failure action the server has not confirmed.
+	ActionsDue, FailureActionsDue int
 }
+
+// Actions of ActionsDue.
+const (
+	ActionAfter   = "after"
+	ActionFailure = "after_failure"
+)
 
 // Skip reasons.
 const (
@@ -66,6 +76,7 @@ func New() *Metrics {
 		lastSuccess: gauge("last_success_timestamp_seconds", "When the task's last successful run ended, in Unix time.", task...),
 		duration:    gauge("last_run_duration_seconds", "How long the task's last run took.", task...),
 		nextRun:     gauge("next_run_timestamp_seconds", "When the task runs next, jitter included, in Unix time.", task...),
+		actionsDue:  gauge("actions_due", "Messages taken whose after-action (after) or failure action (after_failure) the server has not confirmed yet, refused ones included: every run retries them.", "task", "action"),
 		credentials: &credentialCollector{desc: prometheus.NewDesc("mailtask_credential_expiry_timestamp_seconds",
 			"When an account's credential (such as an OAuth2 client secret) expires, in Unix time.", []string{"account", "credential"}, nil)},
 	}
@@ -73,7 +84,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.runs, m.failures, m.skipped, m.messages, m.quarantined, m.files, m.bytes,
-		m.lastRun, m.lastSuccess, m.duration, m.nextRun, m.credentials,
+		m.lastRun, m.lastSuccess, m.duration, m.nextRun, m.actionsDue, m.credentials,
 	)
 	return m
 }
@@ -98,7 +109,7 @@ func (m *Metrics) Forget(task string) {
 	for _, c := range []*prometheus.CounterVec{m.runs, m.failures, m.skipped, m.messages, m.quarantined, m.files, m.bytes} {
 		c.DeletePartialMatch(match)
 	}
-	for _, g := range []*prometheus.GaugeVec{m.lastRun, m.lastSuccess, m.duration, m.nextRun} {
+	for _, g := range []*prometheus.GaugeVec{m.lastRun, m.lastSuccess, m.duration, m.nextRun, m.actionsDue} {
 		g.DeletePartialMatch(match)
 	}
 }
@@ -117,6 +128,14 @@ func (m *Metrics) Observe(r Run) {
 	m.bytes.WithLabelValues(r.Task).Add(float64(r.Bytes))
 	m.lastRun.WithLabelValues(r.Task).Set(unix(r.End))
 	m.duration.WithLabelValues(r.Task).Set(r.Duration.Seconds())
+	m.ActionsDue(r.Task, r.ActionsDue, r.FailureActionsDue)
+}
+
+// ActionsDue records how many messages' after-actions and failure actions
+// are due; the daemon sets it from the state file when it starts.
+func (m *Metrics) ActionsDue(task string, after, failure int) {
+	m.actionsDue.WithLabelValues(task, ActionAfter).Set(float64(after))
+	m.actionsDue.WithLabelValues(task, ActionFailure).Set(float64(failure))
 }
 
 // Skipped counts a scheduled run that was not started.

@@ -18,7 +18,7 @@ func TestRunsAreCountedPerTask(t *testing.T) {
 	m.Track("invoices")
 	m.Track("scans")
 	m.Observe(Run{Task: "invoices", Outcome: "ok", Messages: 3, Quarantined: 1, Files: 4, Bytes: 1000, Duration: 2 * time.Second, End: t0})
-	m.Observe(Run{Task: "invoices", Outcome: "failed", Messages: 1, Files: 1, Bytes: 24, Duration: 500 * time.Millisecond, End: t0.Add(time.Minute)})
+	m.Observe(Run{Task: "invoices", Outcome: "failed", Messages: 1, Files: 1, Bytes: 24, Duration: 500 * time.Millisecond, End: t0.Add(time.Minute), ActionsDue: 19})
 	m.Skipped("invoices", SkipOverlap)
 	m.Skipped("scans", SkipLocked)
 	m.NextRun("invoices", t0.Add(5*time.Minute))
@@ -27,6 +27,10 @@ func TestRunsAreCountedPerTask(t *testing.T) {
 	})
 
 	expected := `
+# HELP mailtask_actions_due Messages taken whose after-action (after) or failure action (after_failure) the server has not confirmed yet, refused ones included: every run retries them.
+# TYPE mailtask_actions_due gauge
+mailtask_actions_due{action="after",task="invoices"} 19
+mailtask_actions_due{action="after_failure",task="invoices"} 0
 # HELP mailtask_bytes_total Bytes written into the task's destination.
 # TYPE mailtask_bytes_total counter
 mailtask_bytes_total{task="invoices"} 1024
@@ -74,7 +78,7 @@ mailtask_runs_total{task="invoices"} 2
 mailtask_runs_total{task="scans"} 0
 `
 	names := []string{
-		"mailtask_bytes_total", "mailtask_credential_expiry_timestamp_seconds", "mailtask_files_total",
+		"mailtask_actions_due", "mailtask_bytes_total", "mailtask_credential_expiry_timestamp_seconds", "mailtask_files_total",
 		"mailtask_last_run_duration_seconds", "mailtask_last_run_timestamp_seconds", "mailtask_last_success_timestamp_seconds",
 		"mailtask_messages_quarantined_total", "mailtask_messages_total", "mailtask_next_run_timestamp_seconds",
 		"mailtask_run_failures_total", "mailtask_runs_skipped_total", "mailtask_runs_total",
@@ -90,6 +94,9 @@ mailtask_runs_total{task="scans"} 0
 	m.Forget("invoices")
 	if n := testutil.CollectAndCount(m.runs); n != 1 {
 		t.Errorf("%d runs_total series after Forget, want 1 (scans)", n)
+	}
+	if n := testutil.CollectAndCount(m.actionsDue); n != 0 {
+		t.Errorf("%d actions_due series after Forget", n)
 	}
 	if n := testutil.CollectAndCount(m.lastSuccess); n != 0 {
 		t.Errorf("%d last_success series after Forget", n)

@@ -186,6 +186,7 @@ func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, a
 				Task: name, Outcome: outcome,
 				Messages: sum.Saved, Quarantined: sum.Failed, Files: sum.Files, Bytes: sum.Bytes,
 				Duration: end.Sub(started), End: end,
+				ActionsDue: sum.ActionsDue, FailureActionsDue: sum.FailureActionsDue,
 			})
 		}
 		s.log.Log(context.WithoutCancel(ctx), level, "run", attrs...)

@@ -35,8 +35,17 @@ type State struct {
 	// The same for quarantined messages and the failure action.
 	PendingFailedUIDs  UIDSet   `json:"pending_failed_uids,omitzero"`
 	PendingFailedUIDLs []string `json:"pending_failed_uidls,omitempty"`
-	LastRun            *Run     `json:"last_run,omitempty"`
-	LastSuccess        *Run     `json:"last_success,omitempty"`
+	// Messages of a move (after or after_failure) the server copied to
+	// the move folder and then refused to remove from this one: only
+	// their removal (\Deleted and UID EXPUNGE) is due, so that the next
+	// run does not copy them twice.
+	PendingRemovalUIDs UIDSet `json:"pending_removal_uids,omitzero"`
+	// ActionRefused is the server's last refusal of a due action, kept
+	// until the server confirms every action due, so that `status` can
+	// say why they are still due.
+	ActionRefused string `json:"action_refused,omitempty"`
+	LastRun       *Run   `json:"last_run,omitempty"`
+	LastSuccess   *Run   `json:"last_success,omitempty"`
 
 	dir string
 	// committedGen is the UIDL log generation the state file on disk
@@ -145,6 +154,15 @@ func (s *State) Save() error {
 		}
 	}
 	return nil
+}
+
+// Due counts the messages whose after-action (the removal of moved
+// messages included) and whose failure action the server has not
+// confirmed.
+func (s *State) Due() (after, failure int) {
+	after = int(s.PendingUIDs.Len()+s.PendingRemovalUIDs.Len()) + len(s.PendingUIDLs)
+	failure = int(s.PendingFailedUIDs.Len()) + len(s.PendingFailedUIDLs)
+	return after, failure
 }
 
 // AddFailure quarantines a message. A message failing again replaces its

@@ -46,6 +46,23 @@ func (s *UIDSet) AddRange(lo, hi uint32) {
 	s.r = slices.Replace(s.r, i, j, uidRange{lo, hi})
 }
 
+// Remove takes uid out of the set.
+func (s *UIDSet) Remove(uid uint32) {
+	i := sort.Search(len(s.r), func(k int) bool { return s.r[k].hi >= uid })
+	if i == len(s.r) || s.r[i].lo > uid {
+		return
+	}
+	r := s.r[i]
+	var rest []uidRange
+	if r.lo < uid {
+		rest = append(rest, uidRange{r.lo, uid - 1})
+	}
+	if uid < r.hi {
+		rest = append(rest, uidRange{uid + 1, r.hi})
+	}
+	s.r = slices.Replace(s.r, i, i+1, rest...)
+}
+
 // Contains reports whether uid is in the set.
 func (s *UIDSet) Contains(uid uint32) bool {
 	i := sort.Search(len(s.r), func(k int) bool { return s.r[k].hi >= uid })

@@ -225,3 +225,21 @@ func TestUIDSetAll(t *testing.T) {
 		t.Error("IsZero wrong")
 	}
 }
+
+func TestUIDSetRemove(t *testing.T) {
+	var s UIDSet
+	s.AddRange(1, 10)
+	s.Add(20)
+	for _, uid := range []uint32{1, 5, 10, 20, 30, 0} {
+		s.Remove(uid)
+	}
+	if got := s.String(); got != "2:4,6:9" {
+		t.Errorf("after removals: %q, want 2:4,6:9", got)
+	}
+	s.Remove(3)
+	s.Remove(2)
+	s.Remove(4)
+	if got := s.String(); got != "6:9" {
+		t.Errorf("after emptying a range: %q, want 6:9", got)
+	}
+}

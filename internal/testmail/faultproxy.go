@@ -83,6 +83,23 @@ type FaultProxy struct {
 	closed bool
 	count  atomic.Int64
 	struck atomic.Int64
+	// refusal, when set, answers every matching command of every
+	// connection (Refuse).
+	refusal atomic.Pointer[Fault]
+}
+
+// Refuse makes the proxy answer every client command line containing on
+// (case-insensitive), on every connection, with reply ("{tag}" standing
+// for the command's IMAP tag) instead of forwarding it, until Refuse is
+// called with on empty: a server that keeps refusing an action, such as a
+// folder over quota, until an admin fixes it. Each refusal counts in
+// Struck.
+func (p *FaultProxy) Refuse(on, reply string) {
+	if on == "" {
+		p.refusal.Store(nil)
+		return
+	}
+	p.refusal.Store(&Fault{Kind: FaultAnswer, On: on, Reply: reply})
 }
 
 // StartFaultProxy listens on a loopback port and proxies each connection to
@@ -266,6 +283,14 @@ func (c *proxyConn) fromClient() {
 		line, err := r.ReadBytes('\n')
 		if err != nil {
 			return
+		}
+		if r := c.p.refusal.Load(); r != nil && bytes.Contains(bytes.ToLower(line), []byte(strings.ToLower(r.On))) {
+			tag, _, _ := strings.Cut(string(line), " ")
+			c.p.struck.Add(1)
+			if err := c.writeClient([]byte(strings.ReplaceAll(r.Reply, "{tag}", tag) + "\r\n")); err != nil {
+				return
+			}
+			continue
 		}
 		if on != "" && !c.armed.Load() && bytes.Contains(bytes.ToLower(line), []byte(on)) {
 			seen++

@@ -253,3 +253,25 @@ func TestLiteralSize(t *testing.T) {
 		}
 	}
 }
+
+// Refuse answers every matching command of every connection until it is
+// lifted.
+func TestFaultProxyRefuse(t *testing.T) {
+	p, c := startProxied(t, nil, msg("a", 10))
+	c.login()
+	p.Refuse("UID STORE", "{tag} NO [OVERQUOTA] Quota exceeded")
+	for _, tag := range []string{"a3", "a4"} {
+		c.send(tag + " UID STORE 1 +FLAGS.SILENT (\\Seen)")
+		if got := c.until(tag); got != tag+" NO [OVERQUOTA] Quota exceeded\r\n" {
+			t.Errorf("UID STORE answered %q while refused", got)
+		}
+	}
+	p.Refuse("", "")
+	c.send("a5 UID STORE 1 +FLAGS.SILENT (\\Seen)")
+	if got := c.until("a5"); !strings.Contains(got, "a5 OK") {
+		t.Errorf("UID STORE after the refusal was lifted: %q", got)
+	}
+	if p.Struck() != 2 {
+		t.Errorf("struck %d, want 2", p.Struck())
+	}
+}

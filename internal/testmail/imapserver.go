@@ -33,6 +33,9 @@ type IMAPOptions struct {
 	// KeepMove, with NoUIDPlus, still offers MOVE (without COPYUID), as
 	// some servers do.
 	KeepMove bool
+	// NoMove offers UIDPLUS without MOVE, as Courier does, and refuses
+	// MOVE.
+	NoMove bool
 
 	// XOAUTH2, when set, offers AUTH=XOAUTH2 and AUTH=OAUTHBEARER beside
 	// PLAIN (imapsasl.go) and signs in a client whose user and token it
@@ -42,11 +45,12 @@ type IMAPOptions struct {
 	XOAUTH2   func(user, token string) bool
 	NoXOAUTH2 bool
 
-	// Fault, when set, is consulted before each LOGIN, SELECT, FETCH and MOVE of
-	// a client (cmd is the command's name), and as "AUTHENTICATE" once a
-	// token was accepted, whose refusal is then the command's tagged reply
-	// without a failure challenge (Exchange's "NO User is authenticated but
-	// not connected."). A non-nil error is sent as the
+	// Fault, when set, is consulted before each LOGIN, SELECT, FETCH,
+	// MOVE, COPY, STORE and EXPUNGE of a client (cmd is the command's
+	// name, without UID), and as "AUTHENTICATE" once a token was accepted,
+	// whose refusal is then the command's tagged reply without a failure
+	// challenge (Exchange's "NO User is authenticated but not
+	// connected."). A non-nil error is sent as the
 	// command's reply instead of running it (an *imap.Error carries NO or
 	// BAD and a response code such as UNAVAILABLE); ErrDrop closes the
 	// connection instead. Fault may block, to hold a client mid-run.
@@ -110,7 +114,7 @@ func StartIMAP(opts IMAPOptions) (*IMAPServer, error) {
 	if !opts.NoUIDPlus {
 		caps[imap.CapUIDPlus] = struct{}{}
 	}
-	if !opts.NoUIDPlus || opts.KeepMove {
+	if (!opts.NoUIDPlus || opts.KeepMove) && !opts.NoMove {
 		caps[imap.CapMove] = struct{}{}
 	}
 	srvOpts := &imapserver.Options{
@@ -372,6 +376,9 @@ func (sess *imapSession) Append(mailbox string, r imap.LiteralReader, options *i
 }
 
 func (sess *imapSession) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
+	if err := sess.fault("COPY"); err != nil {
+		return nil, err
+	}
 	data, err := sess.UserSession.Copy(numSet, dest)
 	if err != nil || sess.srv.opts.NoUIDPlus {
 		return nil, err
@@ -388,7 +395,7 @@ func (sess *imapSession) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest
 	if err := sess.fault("MOVE"); err != nil {
 		return err
 	}
-	if sess.srv.opts.NoUIDPlus && !sess.srv.opts.KeepMove {
+	if sess.srv.opts.NoUIDPlus && !sess.srv.opts.KeepMove || sess.srv.opts.NoMove {
 		return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "MOVE is not supported"}
 	}
 	data, err := sess.UserSession.Copy(numSet, dest)
@@ -410,7 +417,17 @@ func (sess *imapSession) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest
 	return w.WriteCopyData(data)
 }
 
+func (sess *imapSession) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) error {
+	if err := sess.fault("STORE"); err != nil {
+		return err
+	}
+	return sess.UserSession.Store(w, numSet, flags, options)
+}
+
 func (sess *imapSession) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+	if err := sess.fault("EXPUNGE"); err != nil {
+		return err
+	}
 	if uids != nil && sess.srv.opts.NoUIDPlus {
 		return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "UID EXPUNGE is not supported"}
 	}

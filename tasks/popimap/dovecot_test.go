@@ -34,6 +34,14 @@ func dovecotProtocolConfig(t *testing.T, d *dovecot.Server, protocol string, tas
 // dovecotUserConfig points a task at user's mailbox on a real Dovecot.
 func dovecotUserConfig(t *testing.T, d *dovecot.Server, protocol, user, password string, taskTOML ...string) *config.Config {
 	t.Helper()
+	return taskConfig(t, "dovecot", d.AccountTOML("dovecot", protocol, user, password), taskTOML...)
+}
+
+// taskConfig loads a configuration of one account, named account and
+// given by accountTOML, and task "t" on it writing into "dest" (unless
+// taskTOML, lines of the task's table, names another destination).
+func taskConfig(t *testing.T, account, accountTOML string, taskTOML ...string) *config.Config {
+	t.Helper()
 	dir := t.TempDir()
 	dest := `destination = "dest"`
 	for _, line := range taskTOML {
@@ -42,9 +50,9 @@ func dovecotUserConfig(t *testing.T, d *dovecot.Server, protocol, user, password
 		}
 	}
 	text := `state_dir = "state"
-` + d.AccountTOML("dovecot", protocol, user, password) + `[[task]]
+` + accountTOML + `[[task]]
 name = "t"
-account = "dovecot"
+account = "` + account + `"
 ` + dest + "\n" + strings.Join(taskTOML, "\n") + "\n"
 	path := filepath.Join(dir, "mailtask.toml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {

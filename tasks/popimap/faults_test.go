@@ -304,3 +304,75 @@ func TestFaultsPOP3(t *testing.T) {
 func exchangeErrorCode(cmd string) string {
 	return `{tag} OK [Error="Microsoft.Exchange.Data.Storage.WrongServerException:Cross Server access is not allowed for mailbox 5d3c" AuthResultFromPopImapEnd=0 Proxy=AM0PR01MB1234.EURPRD01.PROD.OUTLOOK.COM:1993:SSL MailboxBE=AM0PR01MB5678.EURPRD01.PROD.OUTLOOK.COM Service=Imap4] ` + cmd + ` completed.`
 }
+
+// The refused-action cases: the proxy answers one after-action command
+// with the refusal a real server sends. The run takes every message all
+// the same, fails naming the refusal, and leaves the refused batch's
+// action due in the state; the next run, with the cause gone, completes
+// it, so that the folders end exactly as after a clean run.
+func TestFaultsIMAPRefusedActions(t *testing.T) {
+	d := dovecot.Start(t, dovecot.Options{Users: map[string]string{"move": "pw-move", "seen": "pw-seen"}})
+	// Courier's capabilities: UIDPLUS without MOVE, so a move is a COPY.
+	noMove := dovecot.Start(t, dovecot.Options{Users: map[string]string{"copy": "pw-copy"},
+		Extra: "imap_capability = IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN UIDPLUS\n"})
+	moved := func(t *testing.T, d *dovecot.Server, user string) {
+		t.Helper()
+		inbox, _ := d.Count(user, "INBOX")
+		processed, _ := d.Count(user, "Processed")
+		if inbox != 0 || processed != faultMessages {
+			t.Errorf("INBOX %d, Processed %d; want every message moved, once", inbox, processed)
+		}
+	}
+	move := []string{`after = "move"`, `move_to = "Processed"`}
+
+	t.Run("refused-copy", func(t *testing.T) {
+		b := newFaultBed(t, noMove, "copy")
+		noMove.Seed(t, "copy", "Processed")
+		b.refused(t, "UID COPY", "{tag} NO [OVERQUOTA] Quota exceeded (mailbox for user is full)", move...)
+		moved(t, noMove, "copy")
+	})
+	t.Run("refused-move", func(t *testing.T) {
+		b := newFaultBed(t, d, "move")
+		d.Seed(t, "move", "Processed")
+		b.refused(t, "UID MOVE", "{tag} NO Over quota", move...)
+		moved(t, d, "move")
+	})
+	t.Run("refused-store", func(t *testing.T) {
+		b := newFaultBed(t, d, "seen")
+		b.refused(t, "UID STORE", "{tag} NO [NOPERM] Permission denied", `after = "seen"`)
+		if total, seen := d.Count("seen", "INBOX"); total != faultMessages || seen != faultMessages {
+			t.Errorf("INBOX: %d messages, %d seen; want %d, all seen", total, seen, faultMessages)
+		}
+	})
+}
+
+// refused runs the task through a proxy that answers the first command
+// containing on with reply, then again without it.
+func (b *faultBed) refused(t *testing.T, on, reply string, taskTOML ...string) {
+	t.Helper()
+	p := b.proxy(t, config.ProtocolIMAP, testmail.Fault{Kind: testmail.FaultAnswer, On: on, Reply: reply})
+	cfg := b.config(t, config.ProtocolIMAP, p.Addr(), taskTOML...)
+	sum, err := runOnce(cfg)
+	if p.Struck() != 1 {
+		t.Fatalf("the refusal struck %d times, want 1 (run: %v)", p.Struck(), err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("run: %v; want the refusal named", err)
+	}
+	if got := filesIn(t, cfg.Tasks[0].Destination); !maps.Equal(got, b.want) {
+		t.Errorf("the run with a refused action wrote %d files, want the clean run's %d", len(got), len(b.want))
+	}
+	st, err := state.Load(cfg.StateDir, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := st.Due(); due != faultBatch || sum.ActionsDue != faultBatch || st.ActionRefused == "" {
+		t.Errorf("after the refusal: %d actions due (summary %d), refusal %q; want the refused batch's %d due and why",
+			due, sum.ActionsDue, st.ActionRefused, faultBatch)
+	}
+	sum, err = runOnce(cfg)
+	if err != nil || sum.ActionsDue != 0 {
+		t.Fatalf("re-run with the cause gone: %+v, %v", sum, err)
+	}
+	b.checkExact(t, cfg, sum)
+}

@@ -88,7 +88,9 @@ func Retry(run RunFunc, b Backoff) RunFunc {
 				total.Duration = b.Clock.Now().Sub(started)
 				return total, err
 			}
-			d := b.Jitter(wait)
+			// A server that says how long to stay away (POP3's
+			// LOGIN-DELAY) is taken at its word.
+			d := max(b.Jitter(wait), mailbox.RetryAfter(err))
 			log.Warn("run failed for a reason that may pass; retrying",
 				"task", opts.Task.Name, "attempt", attempt+1, "retries_left", retries-attempt, "wait", d.Round(time.Second), "err", err)
 			timer := b.Clock.NewTimer(d)
@@ -121,4 +123,5 @@ func (s *Summary) add(later Summary) {
 	s.Bytes += later.Bytes
 	s.Planned = append(s.Planned, later.Planned...)
 	s.Stopped = later.Stopped
+	s.ActionsDue, s.FailureActionsDue = later.ActionsDue, later.FailureActionsDue
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -219,5 +220,37 @@ func TestSummaryAddsUpAttempts(t *testing.T) {
 	s.add(Summary{Task: "t", Seen: 7, Saved: 6, Failed: 1, Files: 6, Bytes: 50})
 	if s.Seen != 10 || s.Saved != 9 || s.Failed != 1 || s.Files != 10 || s.Bytes != 150 {
 		t.Errorf("summary = %+v", s)
+	}
+}
+
+// cyrusCAPA is Cyrus pop3d's CAPA with popminpoll: 1 (Debian's default),
+// which announces the delay in seconds.
+const cyrusCAPA = "+OK List of capabilities follows\r\nSASL PLAIN\r\nSTLS\r\nEXPIRE NEVER\r\nLOGIN-DELAY 60\r\nTOP\r\nUIDL\r\nPIPELINING\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nUSER\r\nIMPLEMENTATION Cyrus POP3 3.6.1\r\n."
+
+// Cyrus refuses a second login within popminpoll with [LOGIN-DELAY]
+// (RFC 2449): a passing failure, retried after the delay its CAPA
+// announces rather than the shorter backoff.
+func TestPOP3LoginDelayIsWaitedOut(t *testing.T) {
+	var refusals atomic.Int32
+	fault := func(cmd string) string {
+		switch {
+		case cmd == "CAPA":
+			return cyrusCAPA
+		case strings.HasPrefix(cmd, "PASS ") && refusals.Add(1) == 1:
+			return "-ERR [LOGIN-DELAY] Logins must be at least 1 minute apart"
+		}
+		return ""
+	}
+	f := newPOP3Fixture(t, testmail.POP3Options{Fault: fault}, [][]byte{scan(1)}, "retries = 3")
+	r := startRetrying(t, f, nil)
+	waits := r.waits(t, 1)
+	if err := r.wait(t); err != nil {
+		t.Fatalf("run failed: %v\n%s", err, r.log.String())
+	}
+	if len(waits) != 1 || waits[0] != time.Minute {
+		t.Errorf("waits %v, want the minute CAPA's LOGIN-DELAY announces", waits)
+	}
+	if r.sum.Saved != 1 || !strings.Contains(r.log.String(), "LOGIN-DELAY") {
+		t.Errorf("summary %+v, log:\n%s", r.sum, r.log.String())
 	}
 }

@@ -66,6 +66,10 @@ type Summary struct {
 	// Stopped reports that Options.Stop ended the run before every new
 	// message was taken; the rest wait for the next run.
 	Stopped bool
+	// ActionsDue and FailureActionsDue count the messages whose
+	// after-action (the removal of moved messages included) or failure
+	// action the server has not confirmed when the run ends.
+	ActionsDue, FailureActionsDue int
 }
 
 // Run performs one run of opts.Task. It holds the task's lock for the
@@ -124,6 +128,9 @@ func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 	}
 	err = r.ingest(ctx)
 	r.logout(ctx)
+	if err == nil {
+		err = r.refused()
+	}
 	return sum, err
 }
 
@@ -156,6 +163,11 @@ type run struct {
 	searched bool // the server applied the rules' query
 	hookJobs []hookJob
 	heldErrs []error
+	// settled is what the server said of the actions carried out, and
+	// refusals its refusals (settle.go); both belong to whoever holds
+	// the session.
+	settled  mailbox.Settled
+	refusals []error
 }
 
 func (r *run) open(ctx context.Context, acct *config.Account) error {
@@ -185,7 +197,9 @@ func (r *run) open(ctx context.Context, acct *config.Account) error {
 		if r.st.UIDValidity != 0 {
 			// Every UID of the folder is new now. The ledger recognises the
 			// messages already taken, so nothing is written twice.
-			r.log.Warn("mailbox UIDVALIDITY changed; re-checking every message against the ledger",
+			r.log.Warn("mailbox UIDVALIDITY changed; re-checking every message against the ledger. "+
+				"If this happens on every run, the server may number each read-only session afresh, as GNU Mailutils' imap4d does for an mbox "+
+				"that was never opened read-write: have any client open the folder read-write once (an after-action other than none does)",
 				"mailbox", task.Mailbox, "old", r.st.UIDValidity, "new", uidValidity)
 		}
 		r.st.UIDValidity = uidValidity
@@ -196,15 +210,14 @@ func (r *run) open(ctx context.Context, acct *config.Account) error {
 
 // logout ends the session, also after a failure: the after-actions of
 // committed messages are due either way. A successful logout confirms
-// them; otherwise they stay pending for the next run.
+// those the server accepted (settle.go); the others stay due.
 func (r *run) logout(ctx context.Context) {
 	err := r.sess.Logout(ctx)
 	r.sess = nil
 	if err != nil {
 		r.log.Warn("logout failed; after-actions not confirmed by the server are retried next run", "err", err)
-		return
 	}
-	mailbox.ClearPending(r.st)
+	r.settle(err == nil)
 }
 
 func (r *run) close() {
@@ -229,10 +242,8 @@ func (r *run) ingest(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if taken, failed := mailbox.Pending(r.st); len(taken)+len(failed) > 0 && !r.opts.DryRun {
-		r.log.Info("completing after-actions an earlier run left unconfirmed",
-			"messages", len(taken), "after", r.after.Action, "failed_messages", len(failed), "after_failure", task.AfterFailure)
-		if err := r.applyAfter(ctx, taken, failed); err != nil {
+	if !r.opts.DryRun {
+		if err := r.applyPending(ctx); err != nil {
 			return err
 		}
 	}
@@ -302,18 +313,6 @@ func (r *run) commitBatch(ctx context.Context, got []delivered, due chan<- dueAc
 	}
 	r.log.Debug("batch committed", "messages", len(processed))
 	due <- dueActions{taken, failed}
-	return nil
-}
-
-// applyAfter carries out the after-action on the messages taken and the
-// failure action on those quarantined.
-func (r *run) applyAfter(ctx context.Context, taken, failed []mailbox.Message) error {
-	if err := r.sess.Apply(ctx, r.after, taken); err != nil {
-		return err
-	}
-	if f := r.after.Failure; f != nil {
-		return r.sess.Apply(ctx, *f, failed)
-	}
 	return nil
 }
 

@@ -111,3 +111,106 @@ func checkKeywords(after mailbox.After, data *imap.SelectData) error {
 	}
 	return nil
 }
+
+// move moves msgs (whose UIDs set holds) to folder. With MOVE, or without
+// UIDPLUS (where Select allowed it only with MOVE), that is UID MOVE. With
+// UIDPLUS but no MOVE (Courier), it is UID COPY alone, and only once the
+// server has confirmed the copy UID STORE \Deleted and UID EXPUNGE of the
+// messages it copied: go-imap's Move would send the three at once, and
+// expunge the messages even when the server refused to copy them.
+func (s *Session) move(after mailbox.After, msgs []mailbox.Message, set imap.UIDSet, folder string) error {
+	caps := s.client.Caps()
+	if caps.Has(imap.CapMove) || !caps.Has(imap.CapUIDPlus) {
+		_, err := s.client.Move(set, folder).Wait()
+		return s.afterError(after, msgs, err, false)
+	}
+	data, err := s.client.Copy(set, folder).Wait()
+	if err != nil {
+		return s.afterError(after, msgs, err, false)
+	}
+	copied, copiedMsgs := set, msgs
+	// COPYUID names the messages copied; the others no longer exist, and
+	// need nothing more.
+	if uids, ok := data.SourceUIDs.Nums(); ok && len(uids) > 0 {
+		copied, copiedMsgs = imap.UIDSetNum(uids...), nil
+		for _, m := range msgs {
+			if copied.Contains(imap.UID(m.UID)) {
+				copiedMsgs = append(copiedMsgs, m)
+			}
+		}
+	}
+	return s.afterError(after, copiedMsgs, s.remove(copied), true)
+}
+
+// rightNames say what each ACL right (RFC 4314) that the actions need
+// allows.
+var rightNames = map[imap.Right]string{
+	'i': "insert: add messages",
+	's': "keep seen: set \\Seen",
+	'w': "write: set flags and keywords",
+	't': "delete-message: set \\Deleted",
+	'e': "expunge",
+}
+
+// neededRights returns the rights a needs on the folder it acts on, and
+// on the folder it moves to.
+func neededRights(a mailbox.After) (here, there string) {
+	switch a.Action {
+	case config.AfterSeen:
+		return "s", ""
+	case config.AfterFlag, config.AfterKeyword:
+		return "w", ""
+	case config.AfterMove:
+		return "te", "i"
+	case config.AfterDelete:
+		return "te", ""
+	}
+	return "", ""
+}
+
+// checkRights asks a server that has ACL (RFC 4314) for the account's
+// rights on folder and the move folders, and fails naming the first right
+// an action lacks: without it every action would be refused, each message
+// left due. A server that will not say (MYRIGHTS refused) is not checked.
+func (s *Session) checkRights(folder string, after mailbox.After) error {
+	if !s.client.Caps().Has(imap.CapACL) {
+		return nil
+	}
+	for i, a := range actions(after) {
+		here, there := neededRights(a)
+		if err := s.hasRights(folder, "mailbox", here, a); err != nil {
+			return err
+		}
+		key := "move_to"
+		if i > 0 {
+			key = "failure_move_to"
+		}
+		if err := s.hasRights(a.MoveTo, key, there, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Session) hasRights(folder, key, needed string, a mailbox.After) error {
+	if needed == "" {
+		return nil
+	}
+	data, err := s.client.MyRights(folder).Wait()
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	have := string(data.Rights)
+	for _, r := range needed {
+		// "d" is RFC 2086's right that covers both t and e.
+		if strings.ContainsRune(have, r) || strings.ContainsRune("te", r) && strings.ContainsRune(have, 'd') {
+			continue
+		}
+		return fmt.Errorf("%s folder %q: the account lacks the \"%c\" right (%s) that after = %q needs: its rights there are %q (MYRIGHTS); ask the server's admin to grant it", key, folder, r, rightNames[imap.Right(r)], a.Action, have)
+	}
+	return nil
+}

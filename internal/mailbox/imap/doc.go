@@ -19,5 +19,15 @@
 //     so results are filtered;
 //   - MOVE and delete are refused, before anything is taken, on servers
 //     without MOVE/UIDPLUS, where the library's fallback would EXPUNGE
-//     every \Deleted message of other clients.
+//     every \Deleted message of other clients;
+//   - on servers with UIDPLUS but no MOVE (Courier) the library's Move
+//     sends COPY, STORE \Deleted and EXPUNGE at once, expunging messages
+//     whose copy was refused: a move is UID COPY alone, then STORE and
+//     UID EXPUNGE of what the server confirmed it copied (actions.go);
+//   - a refused action is a *mailbox.RefusedError naming its messages,
+//     and where the server has ACL, MYRIGHTS is asked before anything is
+//     taken;
+//   - GNU Mailutils answers "UID SEARCH UID n:*" with nothing: UIDs are
+//     then listed with UID FETCH (session.go);
+//   - LOGINDISABLED is honoured: no password is sent where it is.
 package imap

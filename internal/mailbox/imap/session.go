@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -50,6 +51,16 @@ func Dial(ctx context.Context, a *config.Account, cred auth.Credential) (*Sessio
 	raw, err := dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, &mailbox.Error{Step: mailbox.StepConnect, Addr: addr, Err: err, Transient: true}
+	}
+	if a.TLS != config.TLSImplicit {
+		// A TLS port would leave a plain-text client waiting its whole
+		// timeout for a greeting.
+		plain, err := mailbox.PlainGreeting(ctx, raw, addr, min(mailbox.GreetingQuiet, s.timeout))
+		if err != nil {
+			raw.Close()
+			return nil, &mailbox.Error{Step: mailbox.StepConnect, Addr: addr, Err: fmt.Errorf("no IMAP greeting: %w", err), Transient: !errors.Is(err, mailbox.ErrTLSPort)}
+		}
+		raw = plain
 	}
 	s.conn = mailbox.NewIdleConn(raw)
 	defer s.guard(ctx)()
@@ -105,6 +116,9 @@ func (s *Session) Select(ctx context.Context, folder string, after mailbox.After
 			return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: err}
 		}
 	}
+	if err := s.checkRights(folder, after); err != nil {
+		return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: err}
+	}
 	data, err := s.client.Select(folder, &imap.SelectOptions{ReadOnly: !writes(after)}).Wait()
 	if err != nil {
 		return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: fmt.Errorf("folder %q: %w", folder, err)}
@@ -122,13 +136,10 @@ func (s *Session) Select(ctx context.Context, folder string, after mailbox.After
 func (s *Session) New(ctx context.Context, st *state.State) ([]mailbox.Message, error) {
 	defer s.guard(ctx)()
 	first := st.Done.FirstMissing()
-	criteria := &imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: imap.UID(first), Stop: 0}}}}
-	data, err := s.client.UIDSearch(criteria, nil).Wait()
+	uids, err := s.uidsFrom(first)
 	if err != nil {
 		return nil, &mailbox.Error{Step: mailbox.StepList, Addr: s.addr, Err: err}
 	}
-	uids := data.AllUIDs()
-	slices.Sort(uids)
 	var msgs []mailbox.Message
 	next := first
 	for _, uid := range uids {
@@ -145,6 +156,38 @@ func (s *Session) New(ctx context.Context, st *state.State) ([]mailbox.Message, 
 		}
 	}
 	return msgs, nil
+}
+
+// uidsFrom returns, sorted, the UIDs of the folder's messages from first
+// on (and perhaps the highest one below it), with UID SEARCH UID first:*.
+// RFC 3501 has that range always include the highest UID, so an empty
+// answer while the folder holds messages, or from 1 on fewer UIDs than it
+// holds, is a server bug: GNU Mailutils' imap4d (3.15) answers an empty
+// SEARCH to every "UID n:*". The UIDs are then listed with UID FETCH
+// first:* (UID) instead, which it answers right.
+func (s *Session) uidsFrom(first uint32) ([]imap.UID, error) {
+	criteria := &imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: imap.UID(first), Stop: 0}}}}
+	data, err := s.client.UIDSearch(criteria, nil).Wait()
+	if err != nil {
+		return nil, err
+	}
+	uids := data.AllUIDs()
+	exists := uint32(0)
+	if mb := s.client.Mailbox(); mb != nil {
+		exists = mb.NumMessages
+	}
+	if len(uids) == 0 && exists > 0 || first == 1 && uint32(len(uids)) < exists {
+		msgs, err := s.client.Fetch(imap.UIDSet{imap.UIDRange{Start: imap.UID(first), Stop: 0}}, &imap.FetchOptions{UID: true}).Collect()
+		if err != nil {
+			return nil, fmt.Errorf("the server's UID SEARCH found %d of the folder's %d messages; listing them with UID FETCH instead: %w", len(uids), exists, err)
+		}
+		uids = uids[:0]
+		for _, m := range msgs {
+			uids = append(uids, m.UID)
+		}
+	}
+	slices.Sort(uids)
+	return uids, nil
 }
 
 // Fetch streams msgs with one UID FETCH (UID BODY.PEEK[]).
@@ -222,7 +265,8 @@ func (s *Session) fetch(ctx context.Context, msgs []mailbox.Message, section *im
 	return nil
 }
 
-// Apply carries out the after-action on msgs.
+// Apply carries out the after-action on msgs. A refusal by the server is
+// a *mailbox.RefusedError naming the messages it concerns.
 func (s *Session) Apply(ctx context.Context, after mailbox.After, msgs []mailbox.Message) error {
 	if after.Action == config.AfterNone || len(msgs) == 0 {
 		return nil
@@ -232,37 +276,55 @@ func (s *Session) Apply(ctx context.Context, after mailbox.After, msgs []mailbox
 	for _, m := range msgs {
 		set.AddNum(imap.UID(m.UID))
 	}
-	store := func(flag imap.Flag) error {
-		return s.client.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{flag}}, nil).Close()
-	}
 	var err error
 	switch after.Action {
 	case config.AfterSeen:
-		err = store(imap.FlagSeen)
+		err = s.store(set, imap.FlagSeen)
 	case config.AfterFlag:
-		err = store(imap.FlagFlagged)
+		err = s.store(set, imap.FlagFlagged)
 	case config.AfterKeyword:
-		err = store(imap.Flag(after.Keyword))
+		err = s.store(set, imap.Flag(after.Keyword))
 	case config.AfterMove:
-		// Select verified MOVE or UIDPLUS, so the library's Move never
-		// falls back to a folder-wide EXPUNGE.
-		_, err = s.client.Move(set, after.MoveTo).Wait()
+		return s.move(after, msgs, set, after.MoveTo)
 	case config.AfterDelete:
 		if s.trash != "" {
 			// Select found MOVE but no UIDPLUS: a UID EXPUNGE is not
 			// available and a plain EXPUNGE would hit other clients'
 			// deleted messages.
-			_, err = s.client.Move(set, s.trash).Wait()
-		} else if err = store(imap.FlagDeleted); err == nil {
-			err = s.client.UIDExpunge(set).Close()
+			return s.move(after, msgs, set, s.trash)
 		}
+		err = s.remove(set)
 	default:
-		err = fmt.Errorf("unknown after-action %q", after.Action)
+		return &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: fmt.Errorf("unknown after-action %q", after.Action)}
 	}
-	if err != nil {
+	return s.afterError(after, msgs, err, false)
+}
+
+// store adds flag to the messages of set.
+func (s *Session) store(set imap.UIDSet, flag imap.Flag) error {
+	return s.client.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{flag}}, nil).Close()
+}
+
+// remove flags the messages of set \Deleted and expunges exactly them.
+func (s *Session) remove(set imap.UIDSet) error {
+	if err := s.store(set, imap.FlagDeleted); err != nil {
+		return err
+	}
+	return s.client.UIDExpunge(set).Close()
+}
+
+// afterError turns err, from the after-action on msgs, into what Apply
+// returns: a refusal by the server is a *mailbox.RefusedError, anything
+// else leaves unknown what the server did.
+func (s *Session) afterError(after mailbox.After, msgs []mailbox.Message, err error, copied bool) error {
+	if err == nil {
+		return nil
+	}
+	var ie *imap.Error
+	if !errors.As(err, &ie) {
 		return &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: fmt.Errorf("after = %q: %w", after.Action, err)}
 	}
-	return nil
+	return &mailbox.RefusedError{Action: after.Action, Msgs: msgs, Copied: copied, Err: &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: err}}
 }
 
 // Logout sends LOGOUT and closes the connection.

@@ -2,10 +2,12 @@ package imap
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync/atomic"
 
+	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-sasl"
 
 	"mailtask/internal/auth"
@@ -22,6 +24,11 @@ func (s *Session) signIn(ctx context.Context, cred auth.Credential) error {
 		return &mailbox.Error{Step: mailbox.StepLogin, Addr: s.addr, User: user, Err: err, Transient: transient}
 	}
 	if pass, ok := cred.Password(); ok {
+		// RFC 3501: a server that advertises LOGINDISABLED refuses LOGIN
+		// (here, over a connection without TLS); the password is not sent.
+		if s.client.Caps().Has(imap.CapLoginDisabled) {
+			return fail(errors.New(`the server advertises LOGINDISABLED: it takes no password over this unencrypted connection, so no password was sent; use tls = "starttls" (port 143) or tls = "implicit" (port 993)`), false)
+		}
 		if err := s.client.Login(user, pass).Wait(); err != nil {
 			return fail(err, false)
 		}

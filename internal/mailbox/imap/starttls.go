@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+
+	"mailtask/internal/mailbox"
 )
 
 // startTLS reads the server's greeting on conn, asks for STARTTLS and
@@ -88,20 +90,5 @@ func afterStartTLS(tc *tls.Conn) (net.Conn, error) {
 	}
 	greeting := "* OK [CAPABILITY " + caps + "] TLS started\r\n"
 	rest, _ := r.Peek(r.Buffered()) // nothing, unless the server sent unasked
-	return &greetedConn{Conn: tc, greeting: append([]byte(greeting), rest...)}, nil
-}
-
-// greetedConn reads greeting before what the connection reads.
-type greetedConn struct {
-	net.Conn
-	greeting []byte
-}
-
-func (c *greetedConn) Read(p []byte) (int, error) {
-	if len(c.greeting) > 0 {
-		n := copy(p, c.greeting)
-		c.greeting = c.greeting[n:]
-		return n, nil
-	}
-	return c.Conn.Read(p)
+	return mailbox.WithPrefix(tc, append([]byte(greeting), rest...)), nil
 }

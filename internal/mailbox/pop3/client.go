@@ -47,6 +47,8 @@ type Client struct {
 	// replies are still to come (pipeline.go).
 	pipelining bool
 	ahead      []string
+	// tls is set once the connection is encrypted.
+	tls bool
 }
 
 // Dial connects to addr (host:port), reads the greeting and, with
@@ -82,6 +84,16 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("pop3: connect to %s: %w", addr, err)
+	}
+	if security != "implicit" {
+		// A TLS port would leave a plain-text client waiting its whole
+		// timeout for a greeting.
+		plain, err := mailbox.PlainGreeting(ctx, raw, addr, min(mailbox.GreetingQuiet, opts.Timeout))
+		if err != nil {
+			_ = raw.Close()
+			return nil, fmt.Errorf("pop3 %s: greeting: %w", addr, err)
+		}
+		raw = plain
 	}
 	c := &Client{addr: addr, timeout: opts.Timeout}
 	c.dc = mailbox.NewIdleConn(raw)
@@ -145,6 +157,7 @@ func (c *Client) handshake(ctx context.Context, cfg *tls.Config) error {
 		return c.fail(ctx, "TLS handshake", err)
 	}
 	c.setConn(tc)
+	c.tls = true
 	return nil
 }
 

@@ -26,3 +26,7 @@ func (e *ServerError) Error() string {
 // not implement UIDL: without unique IDs a task cannot tell new messages
 // from those it already took.
 var ErrNoUIDL = errors.New("server does not support UIDL, so messages cannot be tracked between runs")
+
+// ErrNoPlaintext is returned (through errors.Is) when a server takes no
+// password over a connection without TLS; none was sent.
+var ErrNoPlaintext = errors.New(`the server offers no USER/PASS over this unencrypted connection (its CAPA lists STLS but not USER), so no password was sent; use tls = "starttls" (port 110) or tls = "implicit" (port 995)`)

@@ -64,7 +64,11 @@ func Open(ctx context.Context, a *config.Account, cred auth.Credential, log *slo
 		c.Close()
 		var se *ServerError
 		var ce credentialError
-		transient := !errors.As(err, &se) && (!errors.As(err, &ce) || ce.transient())
+		transient := !errors.As(err, &se) && !errors.Is(err, ErrNoPlaintext) && (!errors.As(err, &ce) || ce.transient())
+		var delay *LoginDelayError
+		if errors.As(err, &delay) {
+			return nil, &mailbox.Error{Step: mailbox.StepLogin, Addr: addr, User: cred.Username(), Err: err, Transient: true, RetryAfter: delay.Delay}
+		}
 		return nil, &mailbox.Error{Step: mailbox.StepLogin, Addr: addr, User: cred.Username(), Err: err, Transient: transient}
 	}
 	if log == nil {
@@ -86,7 +90,7 @@ func dialError(addr string, err error) error {
 		return &mailbox.Error{Step: mailbox.StepTLS, Addr: addr, Err: err}
 	}
 	var se *ServerError
-	return &mailbox.Error{Step: mailbox.StepConnect, Addr: addr, Err: err, Transient: !errors.As(err, &se)}
+	return &mailbox.Error{Step: mailbox.StepConnect, Addr: addr, Err: err, Transient: !errors.As(err, &se) && !errors.Is(err, mailbox.ErrTLSPort)}
 }
 
 // Select accepts only the inbox, which is all POP3 has; configuration
@@ -358,15 +362,31 @@ func (s *Session) Apply(ctx context.Context, after mailbox.After, msgs []mailbox
 	if err != nil {
 		return err
 	}
+	var refused []mailbox.Message
+	var firstRefusal error
 	for _, m := range msgs {
 		num, ok := nums[m.UIDL]
 		if !ok {
 			continue
 		}
-		if err := s.c.Dele(ctx, num); err != nil {
+		err := s.c.Dele(ctx, num)
+		var se *ServerError
+		if errors.As(err, &se) {
+			// -ERR leaves the session usable: the other messages go on.
+			refused = append(refused, m)
+			if firstRefusal == nil {
+				firstRefusal = err
+			}
+			continue
+		}
+		if err != nil {
 			return &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: fmt.Errorf("DELE %s: %w", m.Key(), err), Transient: s.c.broken != nil}
 		}
 		delete(nums, m.UIDL)
+	}
+	if len(refused) > 0 {
+		return &mailbox.RefusedError{Action: after.Action, Msgs: refused,
+			Err: &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: fmt.Errorf("DELE: %w", firstRefusal)}}
 	}
 	return nil
 }

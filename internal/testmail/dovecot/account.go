@@ -14,6 +14,13 @@ func (s *Server) AccountTOML(name, protocol, user, password string) string {
 	if protocol == "pop3" {
 		addr = s.POP3SAddr
 	}
+	return s.AccountTOMLAt(name, protocol, addr, user, password)
+}
+
+// AccountTOMLAt is AccountTOML for another address that speaks implicit
+// TLS with this server's certificate, such as a fault proxy in front of
+// it.
+func (s *Server) AccountTOMLAt(name, protocol, addr, user, password string) string {
 	host, port, _ := strings.Cut(addr, ":")
 	return fmt.Sprintf(`[accounts.%s]
 protocol = %q

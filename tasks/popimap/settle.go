@@ -1,0 +1,105 @@
+package popimap
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"mailtask/internal/config"
+	"mailtask/internal/mailbox"
+)
+
+// A server may refuse an after-action (a move folder over quota or
+// without the right to insert, a flag it will not keep). The messages are
+// taken all the same, their files safe: the refused actions stay due in
+// the state, are retried first by every later run, and the run goes on
+// taking mail but ends failed, naming the refusal, so that whoever runs
+// it sees that the mailbox needs attention. Pending actions are cleared
+// only for the messages the server confirmed, once the session has ended
+// cleanly (for POP3 that is what applies the DELEs).
+
+// applyPending carries out the actions an earlier run left due.
+func (r *run) applyPending(ctx context.Context) error {
+	taken, failed := mailbox.Pending(r.st)
+	removal := mailbox.PendingRemoval(r.st)
+	if len(taken)+len(failed)+len(removal) == 0 {
+		return nil
+	}
+	r.log.Info("completing after-actions an earlier run left unconfirmed",
+		"messages", len(taken), "after", r.after.Action, "failed_messages", len(failed), "after_failure", r.opts.Task.AfterFailure,
+		"copied_messages_to_remove", len(removal))
+	if err := r.applyAfter(ctx, taken, failed); err != nil {
+		return err
+	}
+	if len(removal) == 0 {
+		return nil
+	}
+	err := r.sess.Apply(ctx, mailbox.After{Action: config.AfterDelete}, removal)
+	return r.noteApplied(err, removal, &r.settled.Removed, nil, "the removal of moved messages")
+}
+
+// applyAfter carries out the after-action on the messages taken and the
+// failure action on those quarantined. A refusal is noted, not returned.
+func (r *run) applyAfter(ctx context.Context, taken, failed []mailbox.Message) error {
+	err := r.sess.Apply(ctx, r.after, taken)
+	if err := r.noteApplied(err, taken, &r.settled.Taken, &r.settled.CopiedTaken, "after"); err != nil {
+		return err
+	}
+	if f := r.after.Failure; f != nil {
+		err := r.sess.Apply(ctx, *f, failed)
+		return r.noteApplied(err, failed, &r.settled.Failed, &r.settled.CopiedFailed, "after_failure")
+	}
+	return nil
+}
+
+// noteApplied records the outcome err of an action on msgs: the messages
+// confirmed go to confirmed, those the server copied and refused to remove
+// to copied. A refusal is kept for the run's result; any other error is
+// returned, and leaves every message due.
+func (r *run) noteApplied(err error, msgs []mailbox.Message, confirmed, copied *[]mailbox.Message, key string) error {
+	var re *mailbox.RefusedError
+	if err != nil && !errors.As(err, &re) {
+		return err
+	}
+	refused := map[string]bool{}
+	if re != nil {
+		for _, m := range re.Msgs {
+			refused[m.Key()] = true
+		}
+		if re.Copied && copied != nil {
+			*copied = append(*copied, re.Msgs...)
+		}
+		r.log.Warn("the server refused an action; its messages are taken and the action stays due for the next run", "action", key, "messages", len(re.Msgs), "err", err)
+		r.refusals = append(r.refusals, fmt.Errorf("%s: %w", key, err))
+	}
+	for _, m := range msgs {
+		if !refused[m.Key()] {
+			*confirmed = append(*confirmed, m)
+		}
+	}
+	return nil
+}
+
+// settle records in the state what the server said of the actions, once
+// the session has ended (cleanly, if confirmed), and why any are still
+// due.
+func (r *run) settle(confirmed bool) {
+	mailbox.Settle(r.st, r.settled, confirmed)
+	r.settled = mailbox.Settled{}
+	r.sum.ActionsDue, r.sum.FailureActionsDue = r.st.Due()
+	switch {
+	case len(r.refusals) > 0:
+		r.st.ActionRefused = r.refusals[len(r.refusals)-1].Error()
+	case r.sum.ActionsDue+r.sum.FailureActionsDue == 0:
+		r.st.ActionRefused = ""
+	}
+}
+
+// refused returns the error of a run whose actions the server refused.
+func (r *run) refused() error {
+	if len(r.refusals) == 0 {
+		return nil
+	}
+	return fmt.Errorf("task %q: the messages were taken, but %d action(s) were refused and stay due, retried by the next run: %w",
+		r.opts.Task.Name, len(r.refusals), errors.Join(r.refusals...))
+}
