@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"mailtask/internal/state"
+	"mailtask/tasks/popimap"
 )
 
 // run invokes the CLI in-process and returns exit code and output.
@@ -111,4 +112,37 @@ func TestEnvSelectsConfig(t *testing.T) {
 	if code, out, errOut := run(t, "validate"); code != exitOK || !strings.Contains(out, cfg) {
 		t.Errorf("exit %d: %s %s", code, out, errOut)
 	}
+}
+
+// A run that panics is a failed run: run-task exits 1, naming the task
+// and the internal error, not 2 (a configuration error) as Go's own exit
+// on a panic would; the task's lock is free again afterwards.
+func TestRunTaskPanicExitsOne(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "m.toml", "[accounts.a]\nhost = \"h\"\nusername = \"u\"\npassword = \"p\"\n[[task]]\nname = \"t\"\naccount = \"a\"\ndestination = \"d\"\n")
+	panicking := func(ctx context.Context, opts popimap.Options) (popimap.Summary, error) {
+		lock, err := state.Lock(opts.Config.StateDir, opts.Task.Name)
+		if err != nil {
+			return popimap.Summary{}, err
+		}
+		defer lock.Unlock()
+		var m map[string]int
+		m["boom"]++
+		return popimap.Summary{}, nil
+	}
+	var out, errOut bytes.Buffer
+	code := mainWithExit(context.Background(), []string{"run-task", "--config", cfg, "t"}, &env{stdout: &out, stderr: &errOut, run: panicking})
+	if code != exitFailed {
+		t.Errorf("exit %d, want %d\n%s", code, exitFailed, errOut.String())
+	}
+	for _, want := range []string{`task "t" failed`, "internal error", "assignment to entry in nil map", "stack="} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
+		}
+	}
+	lock, err := state.Lock(filepath.Join(dir, "state"), "t")
+	if err != nil {
+		t.Fatalf("the task's lock after the panic: %v", err)
+	}
+	lock.Unlock()
 }

@@ -20,7 +20,6 @@ import (
 	"mailtask/internal/metrics"
 	"mailtask/internal/notify"
 	"mailtask/internal/scheduler"
-	"mailtask/tasks/popimap"
 )
 
 // runDaemon is `mailtask run`: every task with a schedule, until stopped.
@@ -48,7 +47,7 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 	current.Store(cfg)
 	m := metrics.New()
 	m.WatchCredentials(func() []metrics.Credential { return credentials(current.Load()) })
-	sched, err := scheduler.New(cfg, scheduler.Options{Run: popimap.NotifyFailures(popimap.Unattended(clock.Real), log), Log: log, Metrics: m, Stop: stop})
+	sched, err := scheduler.New(cfg, scheduler.Options{Run: e.taskRun(log), Log: log, Metrics: m, Stop: stop})
 	if err != nil {
 		return err
 	}
