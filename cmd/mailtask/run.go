@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"maps"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -56,8 +55,7 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("listen (%s: listen): %w", cfg.File, err)
 		}
-		srv := &http.Server{Handler: m.Handler(sched.Health), ReadHeaderTimeout: 10 * time.Second}
-		go srv.Serve(ln)
+		srv := metrics.Serve(ln, m.Handler(sched.Health), metrics.DefaultLimits)
 		defer srv.Close()
 		log.Info("serving /metrics and /healthz", "listen", ln.Addr().String())
 	}
