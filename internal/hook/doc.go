@@ -4,7 +4,8 @@
 //
 // A hook is an argv list run directly, never through a shell, so nothing a
 // sender controls (a subject, a file name) can become shell syntax. What
-// it needs to know comes in MAILTASK_* environment variables. Each run is
+// it needs to know comes in MAILTASK_* environment variables, none longer
+// than MaxValue: a longer one is cut and passed whole in a file. Each run is
 // bounded by a timeout; on expiry the hook's whole process group is
 // killed, so a hook that started children cannot leave them running.
 // Secrets of the configuration (the variables password_env names) are
