@@ -3,6 +3,7 @@ package hook
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"maps"
@@ -77,7 +78,8 @@ func (c Command) Run(ctx context.Context, env Env) error {
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
 	}
-	env, spilled, err := spill(env, c.TempDir)
+	marker := rand.Text()
+	env, spilled, err := spill(withMarker(env, marker), c.TempDir)
 	defer removeAll(spilled)
 	if err != nil {
 		return &Error{Argv: c.Argv, Err: err}
@@ -86,7 +88,7 @@ func (c Command) Run(ctx context.Context, env Env) error {
 	cmd.Env = c.environ(env)
 	out := &tail{max: outputTail}
 	cmd.Stdout, cmd.Stderr = out, out
-	killGroup(cmd)
+	killGroup(cmd, marker)
 	// Output pipes held open by an orphaned grandchild must not block
 	// Wait forever once the group is killed.
 	cmd.WaitDelay = 5 * time.Second
@@ -99,6 +101,19 @@ func (c Command) Run(ctx context.Context, env Env) error {
 		herr.TimedOut = true
 	}
 	return herr
+}
+
+// markerVar is the variable that marks a hook and whatever it starts, so
+// that what escaped its process group can be found and killed with it.
+const markerVar = "HOOK"
+
+func withMarker(env Env, marker string) Env {
+	out := maps.Clone(env)
+	if out == nil {
+		out = Env{}
+	}
+	out[markerVar] = marker
+	return out
 }
 
 // environ is the process environment without the hidden variables and

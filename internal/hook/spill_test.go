@@ -75,7 +75,7 @@ printf '%s\n%s' "$MAILTASK_SUBJECT_FILE" "$MAILTASK_FILES_FILE" > "`+out+`/names
 // Short values pass as they are, with no files and no TRUNCATED.
 func TestShortValuesPassAsTheyAre(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "out")
-	sh := script(t, `env | grep -E '^MAILTASK_' | sort > "`+out+`"`)
+	sh := script(t, `env | grep -E '^MAILTASK_' | grep -v '^MAILTASK_HOOK=' | sort > "`+out+`"`)
 	value := strings.Repeat("x", MaxValue)
 	if err := (Command{Argv: []string{sh}, Timeout: 30 * time.Second}).Run(context.Background(), Env{"SUBJECT": value}); err != nil {
 		t.Fatal(err)
