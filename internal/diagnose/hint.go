@@ -67,6 +67,7 @@ var rules = []rule{
 		var dnsErr *net.DNSError
 		return errors.As(err, &dnsErr)
 	}, "The host name does not resolve. Check host (for Microsoft 365: outlook.office365.com) and this machine's DNS."},
+	{func(err error, _ string) bool { return runDeadline(err) }, runDeadlineHint},
 	{func(err error, _ string) bool {
 		var ne net.Error
 		return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())

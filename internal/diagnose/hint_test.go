@@ -1,11 +1,11 @@
 package diagnose
 
 import (
-	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,7 +29,7 @@ func TestHints(t *testing.T) {
 		{"wrong host name", fmt.Errorf("tls: %w", x509.HostnameError{Certificate: &x509.Certificate{}, Host: "x"}), "not valid for the host name"},
 		{"refused", &net.OpError{Op: "dial", Err: &wrapErrno{syscall.ECONNREFUSED}}, "Nothing accepts connections"},
 		{"dns", &net.OpError{Op: "dial", Err: &net.DNSError{Err: "no such host", Name: "nope.invalid"}}, "does not resolve"},
-		{"timeout", fmt.Errorf("fetch: %w", context.DeadlineExceeded), "did not answer in time"},
+		{"timeout", fmt.Errorf("fetch: %w", &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}), "did not answer in time"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
