@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -59,6 +60,13 @@ type Dir struct {
 	// flushes is set when the destination's Flush makes content staged
 	// here durable, so that Stage need not fsync it (flush.go).
 	flushes bool
+	// families is what PutStaged learnt of each name's " (n)" variants
+	// (suffix.go).
+	familiesMu sync.Mutex
+	families   map[string]*family
+	// looks counts the entries looked up or read to name content, which
+	// is what naming costs (the tests bound it).
+	looks atomic.Int64
 }
 
 // Open creates path (with parents, mode 0755) if it is missing, opens it for
