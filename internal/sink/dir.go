@@ -75,7 +75,29 @@ type Dir struct {
 // writer per owner may use a destination at a time (the task lock sees to
 // that); those of other owners may share it.
 func Open(path, owner string) (*Dir, error) {
-	if err := os.MkdirAll(path, 0o755); err != nil {
+	return open(path, owner, modes{file: 0o644, dir: 0o755})
+}
+
+// OpenPrivate is Open for a folder only its owner may read, such as the
+// quarantine under the state directory: files are created 0600 and
+// folders 0700, path itself included, even if it was there before.
+func OpenPrivate(path, owner string) (*Dir, error) {
+	d, err := open(path, owner, modes{file: 0o600, dir: 0o700})
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o700); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("open %s: %w", path, cause(err))
+	}
+	return d, nil
+}
+
+// modes are the permissions of what a Dir creates.
+type modes struct{ file, dir os.FileMode }
+
+func open(path, owner string, m modes) (*Dir, error) {
+	if err := os.MkdirAll(path, m.dir); err != nil {
 		return nil, fmt.Errorf("create destination %s: %w", path, err)
 	}
 	root, err := os.OpenRoot(path)
@@ -83,7 +105,7 @@ func Open(path, owner string) (*Dir, error) {
 		return nil, fmt.Errorf("open destination %s: %w", path, cause(err))
 	}
 	d := &Dir{path: path, root: root}
-	d.tree = &tree{top: d, subs: map[string]*Dir{}, tag: ownerTag(owner)}
+	d.tree = &tree{top: d, subs: map[string]*Dir{}, tag: ownerTag(owner), modes: m}
 	// The destination stays open for Flush to sync through (flush.go).
 	if f, err := root.Open("."); err == nil {
 		if canFlush(f) {

@@ -105,7 +105,7 @@ func (d *Dir) writeTemp(content io.Reader, m fillMode) (string, Stored, error) {
 		return tmp, st, cause(err)
 	}
 	tmp := tempName(d.tree.tag)
-	f, err := d.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := d.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, d.tree.modes.file)
 	if err != nil {
 		return "", Stored{}, cause(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"math/rand/v2"
 	"os"
@@ -173,7 +174,13 @@ func TestLargeUnparseableMessagesAreQuarantinedIntact(t *testing.T) {
 	}
 	if len(want) != 0 {
 		t.Errorf("quarantine holds %v; %d messages missing", sortedKeys(got), len(want))
-	}
+	} // Quarantined mail is readable by its owner alone.
+	filepath.WalkDir(filepath.Join(f.cfg.StateDir, "failed"), func(p string, e fs.DirEntry, err error) error {
+		if fi, ierr := e.Info(); err == nil && ierr == nil && fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s: mode %v, want none for group and others", p, fi.Mode().Perm())
+		}
+		return err
+	})
 }
 
 // Messages are parsed concurrently but written in message order, so the
