@@ -34,6 +34,10 @@ func openFile(name string, flag int, perm fs.FileMode) (*os.File, error) {
 	return os.OpenFile(name, flag|noFollow, perm)
 }
 
+// ReadFile is os.ReadFile, except that a symbolic link in name's place
+// is an error rather than followed: for files in the state directory.
+func ReadFile(name string) ([]byte, error) { return readFile(name) }
+
 // readFile is os.ReadFile through openFile.
 func readFile(name string) ([]byte, error) {
 	f, err := openFile(name, os.O_RDONLY, 0)
