@@ -18,10 +18,17 @@ type family struct {
 	// next is the first suffix not yet looked at: every variant below it
 	// was found taken (or was placed here).
 	next int
-	// The regular files among the variants below next: by content hash
-	// once read, by size until then.
-	bySum    map[[32]byte]int
+	// The regular files among the variants below next: by size and
+	// content hash once read, by size until then.
+	bySum    map[content]int
 	unhashed map[int64][]int
+	hashed   map[int64]bool // sizes in bySum
+}
+
+// content identifies a file's content.
+type content struct {
+	size int64
+	sum  [32]byte
 }
 
 // family returns name's family in d.
@@ -33,7 +40,7 @@ func (d *Dir) family(name string) *family {
 	}
 	f := d.families[name]
 	if f == nil {
-		f = &family{bySum: map[[32]byte]int{}, unhashed: map[int64][]int{}}
+		f = &family{bySum: map[content]int{}, unhashed: map[int64][]int{}, hashed: map[int64]bool{}}
 		d.families[name] = f
 	}
 	return f
@@ -52,7 +59,7 @@ func (d *Dir) putSuffixed(name, tmp string, st Stored) (Stored, error) {
 
 	// Identical content under a variant passed over before: only a file
 	// of the same size can be one.
-	if len(f.unhashed[st.Size]) > 0 || len(f.bySum) > 0 {
+	if len(f.unhashed[st.Size]) > 0 || f.hashed[st.Size] {
 		if err := f.hashSize(d, name, st.Size); err != nil {
 			return Stored{}, err
 		}
@@ -60,7 +67,7 @@ func (d *Dir) putSuffixed(name, tmp string, st Stored) (Stored, error) {
 		if err != nil {
 			return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
 		}
-		if n, ok := f.bySum[sum]; ok {
+		if n, ok := f.bySum[content{st.Size, sum}]; ok {
 			if s, done, err := d.tryName(tmp, candidate(name, n), st); done || err != nil {
 				return s, err
 			}
@@ -75,7 +82,7 @@ func (d *Dir) putSuffixed(name, tmp string, st Stored) (Stored, error) {
 		switch {
 		case placed || existing:
 			if sum, ok := h.known(); ok {
-				f.bySum[sum] = f.next
+				f.add(st.Size, sum, f.next)
 			} else {
 				f.unhashed[st.Size] = append(f.unhashed[st.Size], f.next)
 			}
@@ -117,7 +124,7 @@ func (f *family) hashSize(d *Dir, name string, size int64) error {
 		sum, err := d.hashFile(candidate(name, n))
 		switch {
 		case err == nil:
-			f.bySum[sum] = n
+			f.add(size, sum, n)
 		case errorsIsNotExist(err):
 			// Gone since (downstream took it): nothing to match.
 		default:
@@ -126,6 +133,11 @@ func (f *family) hashSize(d *Dir, name string, size int64) error {
 	}
 	delete(f.unhashed, size)
 	return nil
+}
+
+func (f *family) add(size int64, sum [32]byte, n int) {
+	f.bySum[content{size, sum}] = n
+	f.hashed[size] = true
 }
 
 // hashedName is the variant of name past maxSuffix: "stem (#digits of the
