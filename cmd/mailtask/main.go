@@ -9,10 +9,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 
+	"mailtask/internal/clock"
 	"mailtask/internal/config"
+	"mailtask/internal/scheduler"
 	"mailtask/internal/state"
+	"mailtask/tasks/popimap"
 )
 
 // Exit codes, documented in the README.
@@ -46,6 +50,20 @@ var commands = []command{
 type env struct {
 	stdout, stderr io.Writer
 	shutdown       *shutdown
+	// run runs a task once; nil means popimap.Unattended on the system
+	// clock (tests hand in others).
+	run popimap.RunFunc
+}
+
+// taskRun is how run-task and the daemon run a task: e.run, with a panic
+// turned into a failure of that run alone (exit 1, not Go's 2), mailed
+// like any other failure.
+func (e *env) taskRun(log *slog.Logger) popimap.RunFunc {
+	run := e.run
+	if run == nil {
+		run = popimap.Unattended(clock.Real)
+	}
+	return popimap.NotifyFailures(scheduler.Recover(run), log)
 }
 
 func main() {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"mailtask/internal/state"
+	"mailtask/tasks/popimap"
 )
 
 // run invokes the CLI in-process and returns exit code and output.
@@ -110,5 +111,102 @@ func TestEnvSelectsConfig(t *testing.T) {
 	t.Setenv("MAILTASK_CONFIG", cfg)
 	if code, out, errOut := run(t, "validate"); code != exitOK || !strings.Contains(out, cfg) {
 		t.Errorf("exit %d: %s %s", code, out, errOut)
+	}
+}
+
+// A run that panics is a failed run: run-task exits 1, naming the task
+// and the internal error, not 2 (a configuration error) as Go's own exit
+// on a panic would; the task's lock is free again afterwards.
+func TestRunTaskPanicExitsOne(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "m.toml", "[accounts.a]\nhost = \"h\"\nusername = \"u\"\npassword = \"p\"\n[[task]]\nname = \"t\"\naccount = \"a\"\ndestination = \"d\"\n")
+	panicking := func(ctx context.Context, opts popimap.Options) (popimap.Summary, error) {
+		lock, err := state.Lock(opts.Config.StateDir, opts.Task.Name)
+		if err != nil {
+			return popimap.Summary{}, err
+		}
+		defer lock.Unlock()
+		var none []string
+		_ = none[len(opts.Task.Name)]
+		return popimap.Summary{}, nil
+	}
+	var out, errOut bytes.Buffer
+	code := mainWithExit(context.Background(), []string{"run-task", "--config", cfg, "t"}, &env{stdout: &out, stderr: &errOut, run: panicking})
+	if code != exitFailed {
+		t.Errorf("exit %d, want %d\n%s", code, exitFailed, errOut.String())
+	}
+	for _, want := range []string{`task "t" failed`, "internal error", "index out of range", "stack="} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
+		}
+	}
+	lock, err := state.Lock(filepath.Join(dir, "state"), "t")
+	if err != nil {
+		t.Fatalf("the task's lock after the panic: %v", err)
+	}
+	lock.Unlock()
+}
+
+// validate refuses a state_dir other accounts could plant links in, and
+// warns of secrets other accounts can read.
+func TestValidateChecksStateDirAndSecrets(t *testing.T) {
+	dir := t.TempDir()
+	pass := writeFile(t, dir, "a.pass", "secret\n")
+	if err := os.Chmod(pass, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeFile(t, dir, "m.toml", `
+[accounts.a]
+host = "h"
+username = "u"
+password_file = "a.pass"
+[accounts.b]
+host = "h"
+username = "u"
+password = "inline"
+[[task]]
+name = "t"
+account = "a"
+destination = "d"
+`)
+	if err := os.Chmod(cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := run(t, "validate", "--config", cfg)
+	if code != exitOK {
+		t.Errorf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		`warning: account "a": password_file: ` + pass + ` is readable by other accounts (mode 0644): run "chmod 600 ` + pass + `"`,
+		"warning: " + cfg + " holds a password or client secret and is readable by other accounts (mode 0644)",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	for _, f := range []string{pass, cfg} {
+		if err := os.Chmod(f, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code, _, errOut := run(t, "validate", "--config", cfg); code != exitOK || errOut != "" {
+		t.Errorf("with 0600 secrets: exit %d, stderr %q", code, errOut)
+	}
+
+	stateDir := filepath.Join(dir, "state")
+	if err := os.Mkdir(stateDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(stateDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = run(t, "validate", "--config", cfg)
+	if code != exitUsage || !strings.Contains(errOut, "state_dir "+stateDir+" is writable by group or others") {
+		t.Errorf("world-writable state_dir: exit %d, %s", code, errOut)
+	}
+	// A run refuses it too, before touching anything in it.
+	code, _, errOut = run(t, "run-task", "--config", cfg, "t")
+	if code != exitFailed || !strings.Contains(errOut, "chmod go-w "+stateDir) {
+		t.Errorf("run-task with a world-writable state_dir: exit %d, %s", code, errOut)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"maps"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"slices"
@@ -20,7 +19,6 @@ import (
 	"mailtask/internal/metrics"
 	"mailtask/internal/notify"
 	"mailtask/internal/scheduler"
-	"mailtask/tasks/popimap"
 )
 
 // runDaemon is `mailtask run`: every task with a schedule, until stopped.
@@ -48,7 +46,7 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 	current.Store(cfg)
 	m := metrics.New()
 	m.WatchCredentials(func() []metrics.Credential { return credentials(current.Load()) })
-	sched, err := scheduler.New(cfg, scheduler.Options{Run: popimap.NotifyFailures(popimap.Unattended(clock.Real), log), Log: log, Metrics: m, Stop: stop})
+	sched, err := scheduler.New(cfg, scheduler.Options{Run: e.taskRun(log), Log: log, Metrics: m, Stop: stop})
 	if err != nil {
 		return err
 	}
@@ -57,8 +55,7 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("listen (%s: listen): %w", cfg.File, err)
 		}
-		srv := &http.Server{Handler: m.Handler(sched.Health), ReadHeaderTimeout: 10 * time.Second}
-		go srv.Serve(ln)
+		srv := metrics.Serve(ln, m.Handler(sched.Health), metrics.DefaultLimits)
 		defer srv.Close()
 		log.Info("serving /metrics and /healthz", "listen", ln.Addr().String())
 	}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"strings"
 
-	"mailtask/internal/clock"
 	"mailtask/internal/diagnose"
 	"mailtask/tasks/popimap"
 )
@@ -45,7 +44,7 @@ func runTask(ctx context.Context, e *env, args []string) error {
 	bar := newProgressBar(e.stderr, task.Name)
 	stop := e.gracefulStop()
 	stopWatch := announceStop(stop, log)
-	sum, err := popimap.NotifyFailures(popimap.Unattended(clock.Real), log)(ctx, popimap.Options{
+	sum, err := e.taskRun(log)(ctx, popimap.Options{
 		Config:   cfg,
 		Task:     task,
 		Log:      log,

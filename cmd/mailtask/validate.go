@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+
+	"mailtask/internal/config"
+	"mailtask/internal/state"
 )
 
 func validate(_ context.Context, e *env, args []string) error {
@@ -14,6 +17,12 @@ func validate(_ context.Context, e *env, args []string) error {
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		return err
+	}
+	if err := state.CheckDir(cfg.StateDir); err != nil {
+		return &config.Error{File: cfg.File, Key: "state_dir", Msg: err.Error()}
+	}
+	for _, w := range cfg.LaxSecrets() {
+		fmt.Fprintf(e.stderr, "warning: %s\n", w)
 	}
 	fmt.Fprintf(e.stdout, "%s: ok (%d accounts, %d tasks)\n", cfg.File, len(cfg.Accounts), len(cfg.Tasks))
 	return nil

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"net"
+	"strconv"
 	"time"
 )
 
@@ -41,6 +43,9 @@ type Account struct {
 	// they are free (daemon.go).
 	MaxConnections int `toml:"max_connections"`
 }
+
+// Addr is the account's server as host:port.
+func (a *Account) Addr() string { return net.JoinHostPort(a.Host, strconv.Itoa(a.Port)) }
 
 // Task is one ingestion job: a mailbox of an account, polled on a schedule,
 // whose attachments land in a destination folder.

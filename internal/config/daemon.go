@@ -107,10 +107,8 @@ func (c *Config) applyDaemonDefaults() {
 
 // validateDaemon checks the daemon's keys, the accounts' connection limits
 // and the tasks' run limits.
-func (c *Config) validateDaemon(fail func(section, key, format string, args ...any)) {
-	if c.MaxConcurrentTasks < 1 || c.MaxConcurrentTasks > 1000 {
-		fail("", "max_concurrent_tasks", "%d is outside 1..1000", c.MaxConcurrentTasks)
-	}
+func (c *Config) validateDaemon(fail failFunc) {
+	checkCount(fail, "", "max_concurrent_tasks", c.MaxConcurrentTasks, 1, 1000)
 	switch c.LogFormat {
 	case LogFormatText, LogFormatJSON:
 	default:
@@ -128,30 +126,25 @@ func (c *Config) validateDaemon(fail func(section, key, format string, args ...a
 			fail("", "listen", "%q: give an IP address or localhost, not a host name", c.Listen)
 		}
 	}
-	if c.UnhealthyAfter < 1 {
-		fail("", "unhealthy_after", "must be 1 or more (schedule intervals without a successful run)")
-	}
-	if g := c.StopGrace.Std(); g < time.Second || g > time.Hour {
-		fail("", "stop_grace", "%s is outside 1s..1h (set the service manager's stop timeout a little longer)", g)
-	}
+	checkCount(fail, "", "unhealthy_after", c.UnhealthyAfter, 1, MaxUnhealthyAfter)
+	checkDuration(fail, "", "stop_grace", c.StopGrace.Std(), time.Second, time.Hour, "set the service manager's stop timeout a little longer")
 	for name, a := range c.Accounts {
-		if a.MaxConnections < 1 || a.MaxConnections > 100 {
-			fail("account "+strconv.Quote(name), "max_connections", "%d is outside 1..100", a.MaxConnections)
-		}
+		checkCount(fail, "account "+strconv.Quote(name), "max_connections", a.MaxConnections, 1, 100)
 	}
 	for i, t := range c.Tasks {
 		at := taskLabel(i, t.Name)
 		switch {
 		case t.Jitter != 0 && t.Schedule == "":
 			fail(at, "jitter", "is only used with schedule, and this task has none")
+		case t.Jitter.Std() > MaxJitter:
+			fail(at, "jitter", "%s is longer than %s", t.Jitter.Std(), short(MaxJitter))
 		case t.Jitter != 0:
 			if gap := shortestInterval(t.Schedule); gap > 0 && t.Jitter.Std() >= gap {
 				fail(at, "jitter", "%s is not shorter than the schedule's interval (%s): runs would be skipped", t.Jitter.Std(), gap)
 			}
 		}
-		if r := t.RetryLimit(); r < 0 || r > 10 {
-			fail(at, "retries", "%d is outside 0..10", r)
-		}
+		checkCount(fail, at, "retries", t.RetryLimit(), 0, 10)
+		checkDuration(fail, at, "timeout", t.Timeout.Std(), MinTimeout, MaxRunTimeout, "")
 	}
 }
 

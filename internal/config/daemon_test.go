@@ -109,7 +109,7 @@ jitter = "1h"
 		`/m.toml: log_format: "xml" is not one of text, json`,
 		`/m.toml: log_level: "loud" is not one of debug, info, warn, error`,
 		`/m.toml: listen: "metrics.example.com:9464": give an IP address or localhost`,
-		"/m.toml: unhealthy_after: must be 1 or more",
+		"/m.toml: unhealthy_after: -2 is outside 1..10000",
 		"/m.toml: stop_grace: 2h0m0s is outside 1s..1h",
 		`/m.toml: task "manual": jitter: is only used with schedule`,
 		`/m.toml: task "manual": retries: 11 is outside 0..10`,

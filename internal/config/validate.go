@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"mailtask/internal/pathtmpl"
 )
 
 // taskNamePattern keeps task names usable as file names (state, lock,
@@ -77,6 +79,9 @@ func (c *Config) validate() []error {
 	}
 	base := filepath.Dir(c.File)
 	c.StateDir = resolve(base, c.StateDir)
+	if isFilesystemRoot(c.StateDir) {
+		fail("", "state_dir", "%q is the filesystem's root; give a folder of mailtask's own, e.g. \"/var/lib/mailtask\"", c.StateDir)
+	}
 
 	for name, a := range c.Accounts {
 		at := fmt.Sprintf("account %q", name)
@@ -106,6 +111,7 @@ func (c *Config) validate() []error {
 				fail(at, "ca_file", "%v", err)
 			}
 		}
+		checkDuration(fail, at, "timeout", a.Timeout.Std(), MinTimeout, MaxAccountTimeout, "")
 		if a.Username == "" {
 			fail(at, "username", "missing (the mailbox's sign-in name, e.g. \"invoices@contoso.com\")")
 		}
@@ -160,6 +166,9 @@ func (c *Config) validate() []error {
 			fail(at, "destination", "missing (the folder attachments are written to)")
 		} else {
 			t.Destination = resolve(base, t.Destination)
+			if root, _ := pathtmpl.SplitRoot(t.Destination); isFilesystemRoot(root) {
+				fail(at, "destination", "%q puts files at the filesystem's root; give a folder of their own, e.g. \"/srv/drop/invoices\"", t.Destination)
+			}
 		}
 		if t.Schedule != "" {
 			if _, err := ParseSchedule(t.Schedule); err != nil {
@@ -175,15 +184,9 @@ func (c *Config) validate() []error {
 				fail(at, "mailbox", "POP3 account %q has only the inbox; remove mailbox or use IMAP", t.Account)
 			}
 		}
-		if t.MaxMessages < 0 {
-			fail(at, "max_messages", "must be 0 (no limit) or more")
-		}
-		if t.BatchSize < 1 || t.BatchSize > 1000 {
-			fail(at, "batch_size", "%d is outside 1..1000", t.BatchSize)
-		}
-		if t.Connections < 1 || t.Connections > 100 {
-			fail(at, "connections", "%d is outside 1..100", t.Connections)
-		}
+		checkCount(fail, at, "max_messages", t.MaxMessages, 0, MaxMaxMessages)
+		checkCount(fail, at, "batch_size", t.BatchSize, 1, 1000)
+		checkCount(fail, at, "connections", t.Connections, 1, 100)
 		c.validateTaskRules(at, t, acct, fail)
 	}
 	c.validateNotify(fail)

@@ -98,6 +98,9 @@ func (c *Config) validateTaskRules(at string, t *Task, acct *Account, fail func(
 			fail(at, "match.body_contains", "an empty text matches every message; remove it")
 		}
 	}
+	if m.MaxAge != 0 {
+		checkDuration(fail, at, "match.max_age", m.MaxAge.Std(), time.Minute, MaxAge, "")
+	}
 	if m.MaxSize > 0 && m.MinSize > m.MaxSize {
 		fail(at, "match.min_size", "%v is larger than max_size %v", m.MinSize, m.MaxSize)
 	}
@@ -156,6 +159,7 @@ func (c *Config) validateTaskRules(at string, t *Task, acct *Account, fail func(
 	c.validateActions(at, t, pop3, fail)
 	validateCommand(at, "run_after_file", base, t.RunAfterFile, fail)
 	validateCommand(at, "run_after_message", base, t.RunAfterMessage, fail)
+	checkDuration(fail, at, "hook_timeout", t.HookTimeout.Std(), MinTimeout, MaxHookTimeout, "")
 	switch t.HookFailure {
 	case HookRetry, HookFail, HookIgnore:
 	default:
@@ -267,6 +271,7 @@ func (c *Config) validateNotify(fail func(section, key, format string, args ...a
 	if n.Port < 1 || n.Port > 65535 {
 		fail(at, "port", "%d is not a TCP port", n.Port)
 	}
+	checkDuration(fail, at, "timeout", n.Timeout.Std(), MinTimeout, MaxNotifyTimeout, "")
 	switch n.TLS {
 	case TLSImplicit, TLSStartTLS:
 	case TLSNone:

@@ -152,6 +152,8 @@ var catalogue = []row{
 		say("Nothing accepts connections at that host and port. Check host and port (IMAP 993 implicit TLS / 143 STARTTLS; POP3 995 / 110) and any firewall.")},
 	{"unknown host", "connect: the host name does not resolve", isError[*net.DNSError],
 		say("The host name does not resolve. Check host (for Microsoft 365: outlook.office365.com) and this machine's DNS.")},
+	{"run timeout", "the task's own timeout ran out while the server kept answering (local work, or more mail than a run can take)", func(f *failure) bool { return runDeadline(f.err) },
+		say(runDeadlineHint)},
 	{"timeout", "no answer within the account's timeout", func(f *failure) bool {
 		var ne net.Error
 		return errors.Is(f.err, context.DeadlineExceeded) || (errors.As(f.err, &ne) && ne.Timeout())

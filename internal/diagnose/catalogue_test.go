@@ -101,6 +101,7 @@ var localCases = []catalogueCase{
 	{"connection refused", "connection refused", connectionRefused, "Check host and port", false},
 	{"unknown host", "unknown host", unknownHost, "does not resolve", false},
 	{"timeout", "timeout", silentServer, "raise the account's timeout", false},
+	{"the task's timeout", "run timeout", runTimeout, "set max_messages", false},
 }
 
 // microsoftCases reach their servers by Microsoft's names, on loopback in a

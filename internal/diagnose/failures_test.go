@@ -31,6 +31,7 @@ import (
 	"mailtask/internal/mailbox/pop3"
 	"mailtask/internal/notify"
 	"mailtask/internal/testmail"
+	"mailtask/tasks/popimap"
 )
 
 // This file makes each failure the way mailtask receives it: a real IMAP,
@@ -509,6 +510,23 @@ func silentServer(t *testing.T) error {
 	})
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	return dialIMAP(t, "host = \"127.0.0.1\"\nport = "+port+"\ntimeout = \"1s\"")
+}
+
+// runTimeout is a run whose task's timeout runs out while nothing waits
+// on the network, as popimap.WithDeadline reports it.
+func runTimeout(t *testing.T) error {
+	cfg, _ := loadAccount(t, "host = \"127.0.0.1\"\nusername = \"u\"\npassword = \"p\"")
+	task := cfg.Task("t")
+	task.Timeout = config.Duration(time.Second)
+	run := popimap.WithDeadline(func(ctx context.Context, _ popimap.Options) (popimap.Summary, error) {
+		<-ctx.Done() // local work that outlasts the timeout
+		return popimap.Summary{}, ctx.Err()
+	})
+	_, err := run(ctxFor(t), popimap.Options{Config: cfg, Task: task})
+	if err == nil {
+		t.Fatal("the run outlasted its timeout without error")
+	}
+	return err
 }
 
 // bearer is a token credential that never asks an identity platform.

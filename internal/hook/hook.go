@@ -3,6 +3,7 @@ package hook
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"maps"
@@ -20,6 +21,9 @@ type Command struct {
 	Timeout time.Duration
 	// Hide lists environment variables the hook must not inherit.
 	Hide []string
+	// TempDir holds, while the hook runs, the files of values too long for
+	// the environment (see MaxValue); "" means os.TempDir().
+	TempDir string
 }
 
 // Env is the MAILTASK_* variables of one run, name without the prefix ->
@@ -28,6 +32,14 @@ type Env map[string]string
 
 // Prefix starts the name of every variable a hook is given.
 const Prefix = "MAILTASK_"
+
+// MaxValue is the longest value a variable is given. Linux refuses to
+// start a program with one longer than 128 KB ("argument list too long"),
+// and a sender chooses the subject: a longer value is cut, at a line's
+// end for lists such as FILES, its name is listed in MAILTASK_TRUNCATED,
+// and the whole value is in the file MAILTASK_<NAME>_FILE names (0600,
+// removed once the hook has ended).
+const MaxValue = 4 << 10
 
 // outputTail is how much of a hook's output an error quotes: enough for
 // the last lines of a failure, not a log's worth.
@@ -66,15 +78,21 @@ func (c Command) Run(ctx context.Context, env Env) error {
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
 		defer cancel()
 	}
+	marker := rand.Text()
+	env, spilled, err := spill(withMarker(env, marker), c.TempDir)
+	defer removeAll(spilled)
+	if err != nil {
+		return &Error{Argv: c.Argv, Err: err}
+	}
 	cmd := exec.CommandContext(ctx, c.Argv[0], c.Argv[1:]...)
 	cmd.Env = c.environ(env)
 	out := &tail{max: outputTail}
 	cmd.Stdout, cmd.Stderr = out, out
-	killGroup(cmd)
+	killGroup(cmd, marker)
 	// Output pipes held open by an orphaned grandchild must not block
 	// Wait forever once the group is killed.
 	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
+	err = cmd.Run()
 	if err == nil {
 		return nil
 	}
@@ -83,6 +101,19 @@ func (c Command) Run(ctx context.Context, env Env) error {
 		herr.TimedOut = true
 	}
 	return herr
+}
+
+// markerVar is the variable that marks a hook and whatever it starts, so
+// that what escaped its process group can be found and killed with it.
+const markerVar = "HOOK"
+
+func withMarker(env Env, marker string) Env {
+	out := maps.Clone(env)
+	if out == nil {
+		out = Env{}
+	}
+	out[markerVar] = marker
+	return out
 }
 
 // environ is the process environment without the hidden variables and

@@ -32,7 +32,7 @@ func TestEnvironmentAndArgv(t *testing.T) {
 	t.Setenv("SHARED_INBOX_PASSWORD", "s3cret")
 	t.Setenv("MAILTASK_STALE", "from the parent")
 	t.Setenv("KEEP_ME", "kept")
-	sh := script(t, `{ printf '%s|' "$@"; echo; env | grep -E '^(MAILTASK_|SHARED_INBOX_PASSWORD|KEEP_ME)' | sort; } > "`+out+`"`)
+	sh := script(t, `{ printf '%s|' "$@"; echo; env | grep -E '^(MAILTASK_|SHARED_INBOX_PASSWORD|KEEP_ME)' | grep -v '^MAILTASK_HOOK=' | sort; } > "`+out+`"`)
 	c := Command{Argv: []string{sh, "$(touch /tmp/pwned)", "a b;c"}, Timeout: 10 * time.Second, Hide: []string{"SHARED_INBOX_PASSWORD"}}
 	err := c.Run(context.Background(), Env{"FILE": "/srv/drop/a b.pdf", "SUBJECT": "Re: `rm -rf /`", "FROM": "a\x00b@x"})
 	if err != nil {
@@ -87,36 +87,27 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
-// TestCancelKillsTheGroup starts a hook whose child would outlive it. The
-// child holds a FIFO open for writing, so the test's reader sees EOF
-// exactly when the child is gone.
+// TestCancelKillsTheGroup starts a hook whose child would outlive it.
 func TestCancelKillsTheGroup(t *testing.T) {
+	cancelOutlives(t, `{ echo ready; exec sleep 300; } > "$FIFO" & wait`)
+}
+
+// cancelOutlives runs the hook script body, which starts a child that
+// writes "ready" to the FIFO $FIFO and sleeps, cancels the hook once the
+// child is ready, and fails unless the child dies with it. The child
+// holds the FIFO open for writing, so the test's reader sees EOF exactly
+// when the child is gone.
+func cancelOutlives(t *testing.T, body string) {
+	t.Helper()
 	fifo := filepath.Join(t.TempDir(), "fifo")
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan struct{})
-	gone := make(chan error, 1)
-	go func() {
-		f, err := os.Open(fifo) // blocks until the child opens it
-		if err != nil {
-			gone <- err
-			return
-		}
-		defer f.Close()
-		buf := make([]byte, 6)
-		if _, err := io.ReadFull(f, buf); err != nil {
-			gone <- err
-			return
-		}
-		close(ready)
-		_, err = io.Copy(io.Discard, f) // EOF once every writer is dead
-		gone <- err
-	}()
-	sh := script(t, `{ echo ready; exec sleep 300; } > "`+fifo+`" & wait`)
+	t.Setenv("FIFO", fifo)
+	ready, gone := watchFIFO(fifo)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Command{Argv: []string{sh}, Timeout: time.Minute}.Run(ctx, nil) }()
+	go func() { done <- Command{Argv: []string{script(t, body)}, Timeout: time.Minute}.Run(ctx, nil) }()
 	select {
 	case <-ready:
 	case err := <-gone:
@@ -136,4 +127,27 @@ func TestCancelKillsTheGroup(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the hook's child outlived the cancellation")
 	}
+}
+
+// watchFIFO reads the FIFO at path: ready is closed once a writer has
+// said "ready\n", and gone receives nil when every writer is dead.
+func watchFIFO(path string) (ready chan struct{}, gone chan error) {
+	ready, gone = make(chan struct{}), make(chan error, 1)
+	go func() {
+		f, err := os.Open(path) // blocks until the child opens it
+		if err != nil {
+			gone <- err
+			return
+		}
+		defer f.Close()
+		buf := make([]byte, 6)
+		if _, err := io.ReadFull(f, buf); err != nil {
+			gone <- err
+			return
+		}
+		close(ready)
+		_, err = io.Copy(io.Discard, f) // EOF once every writer is dead
+		gone <- err
+	}()
+	return ready, gone
 }

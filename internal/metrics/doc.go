@@ -1,7 +1,8 @@
 // Package metrics is what the daemon tells a monitoring system: Prometheus
 // counters and gauges per task (runs, failures, skips, messages, files,
 // bytes, last success, next run) and per credential (expiry), served on
-// /metrics, with /healthz beside them for probes.
+// /metrics, with /healthz beside them for probes, by a server whose
+// clients can hold neither connections nor descriptors for long (Serve).
 //
 // Every Metrics has its own registry, so tests and several daemons in one
 // process never share state.

@@ -1,5 +1,7 @@
-// Package notify mails an operator about tasks over SMTP: a failed run as
-// it happens, and a digest of every task's last run.
+// Package notify mails an operator about tasks over SMTP: a failure as it
+// starts, reminders while it goes on (spaced out, remembered across
+// restarts in the state directory), the recovery, and a digest of every
+// task's last run.
 //
 // Microsoft 365's submission endpoint (smtp.office365.com:587) is the
 // default: STARTTLS, then AUTH with the same mailbox credentials the task

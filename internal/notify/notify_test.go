@@ -3,12 +3,14 @@ package notify
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
 	"net/mail"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -196,11 +198,11 @@ func TestSendNoAuthOffered(t *testing.T) {
 func TestTaskFailedAndDigest(t *testing.T) {
 	f := newSMTPFixture(t, testmail.SMTPOptions{}, `digest = "0 8 * * *"`)
 	runErr := &mailbox.Error{Step: mailbox.StepLogin, Addr: "outlook.office365.com:993", User: user, Err: errors.New("AUTHENTICATE XOAUTH2: imap: NO AUTHENTICATE failed.")}
-	if err := TaskFailed(context.Background(), f.cfg, "invoices", runErr, time.Now(), nil); err != nil {
+	if err := RunEnded(context.Background(), f.cfg, "invoices", runErr, time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	// Cancelled runs are not failures worth a mail.
-	if err := TaskFailed(context.Background(), f.cfg, "invoices", context.Canceled, time.Now(), nil); err != nil {
+	if err := RunEnded(context.Background(), f.cfg, "invoices", context.Canceled, time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	got := f.srv.Received()
@@ -245,7 +247,7 @@ func TestTaskFailedAndDigest(t *testing.T) {
 
 func TestNoNotifySectionSendsNothing(t *testing.T) {
 	cfg := &config.Config{}
-	if err := TaskFailed(context.Background(), cfg, "t", errors.New("x"), time.Now(), nil); err != nil {
+	if err := RunEnded(context.Background(), cfg, "t", errors.New("x"), time.Now(), nil); err != nil {
 		t.Errorf("TaskFailed without [notify] = %v", err)
 	}
 	if m, err := New(cfg, nil); m != nil || err != nil {
@@ -371,5 +373,74 @@ func TestSendXOAUTH2(t *testing.T) {
 	err = m.Send(context.Background(), "s", "b")
 	if err == nil || strings.Contains(err.Error(), "expired") {
 		t.Errorf("a refused token: error %v (it must not carry the token)", err)
+	}
+}
+
+// Every failed run was mailed: 288 mails a day for a task failing at
+// */5. Now a failure is mailed once, reminders follow at growing gaps, a
+// failure of another kind is new, and a success after failures is
+// mailed once. What was mailed is kept on disk (0600), so a restart
+// (here: every call, which keeps nothing in memory) changes nothing.
+func TestFailureMailsAreDeduplicatedAndBackedOff(t *testing.T) {
+	f := newSMTPFixture(t, testmail.SMTPOptions{})
+	t0 := time.Date(2025, 3, 14, 7, 0, 0, 0, time.UTC)
+	login := func(uid int) error { // the same failure, with details that vary
+		return fmt.Errorf("login to outlook.office365.com:993 as %s failed (attempt %d): AUTHENTICATE failed.", user, uid)
+	}
+	disk := errors.New("write \"a.pdf\" in /srv/drop: no space left on device")
+	var subjects []string
+	at := func(d time.Duration, runErr error) {
+		t.Helper()
+		before := len(f.srv.Received())
+		if err := RunEnded(context.Background(), f.cfg, "invoices", runErr, t0.Add(d), nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range f.srv.Received()[before:] {
+			msg, err := mail.ReadMessage(strings.NewReader(string(m.Data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+			subjects = append(subjects, fmt.Sprintf("+%s %s", d, s))
+		}
+	}
+	// A day failing every five minutes.
+	for d := time.Duration(0); d < 24*time.Hour; d += 5 * time.Minute {
+		at(d, login(int(d/time.Minute)))
+	}
+	since := t0.Format(time.RFC1123Z)
+	want := []string{
+		`+0s mailtask: task "invoices" failed`,
+		`+1h0m0s mailtask: task "invoices" still failing (since ` + since + `)`,
+		`+3h0m0s mailtask: task "invoices" still failing (since ` + since + `)`,
+		`+7h0m0s mailtask: task "invoices" still failing (since ` + since + `)`,
+		`+15h0m0s mailtask: task "invoices" still failing (since ` + since + `)`,
+	}
+	if !slices.Equal(subjects, want) {
+		t.Errorf("a day of failures mailed:\n%s\nwant:\n%s", strings.Join(subjects, "\n"), strings.Join(want, "\n"))
+	}
+	fi, err := os.Stat(alertPath(f.cfg, "invoices"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("alert file: %v, %v; want 0600", fi, err)
+	}
+	subjects = nil
+	at(24*time.Hour, disk)                    // another kind of failure: new
+	at(24*time.Hour+5*time.Minute, disk)      // the same: quiet
+	at(24*time.Hour+10*time.Minute, nil)      // success: the recovery
+	at(24*time.Hour+15*time.Minute, nil)      // and quiet again
+	at(24*time.Hour+20*time.Minute, login(1)) // a new failure
+	want = []string{
+		`+24h0m0s mailtask: task "invoices" failed`,
+		`+24h10m0s mailtask: task "invoices" recovered`,
+		`+24h20m0s mailtask: task "invoices" failed`,
+	}
+	if !slices.Equal(subjects, want) {
+		t.Errorf("mailed:\n%s\nwant:\n%s", strings.Join(subjects, "\n"), strings.Join(want, "\n"))
+	}
+	got := f.srv.Received()
+	for _, w := range []string{"succeeded at", "after 2 failed runs since"} {
+		if body := decodedBody(t, got[len(got)-2].Data); !strings.Contains(body, w) {
+			t.Errorf("recovery mail lacks %q:\n%s", w, body)
+		}
 	}
 }

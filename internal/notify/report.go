@@ -28,6 +28,28 @@ func Failure(task string, runErr error, at time.Time) (subject, body string) {
 	return fmt.Sprintf("mailtask: task %q failed", task), b.String()
 }
 
+// reminder is the subject and body of a mail about a failure that goes
+// on, a of them so far.
+func reminder(task string, runErr error, a alert, at time.Time) (subject, body string) {
+	_, failure := Failure(task, runErr, at)
+	host, _ := os.Hostname()
+	var b strings.Builder
+	fmt.Fprintf(&b, "The mailtask task %q on %s is still failing, the same way: %d failed runs since %s.\n",
+		task, host, a.Failures, a.Since.Format(time.RFC1123Z))
+	fmt.Fprintf(&b, "The next reminder comes in %s unless it succeeds (then a mail says so) or fails another way.\n\n", reminderGap(a.Mailed+1))
+	b.WriteString(failure)
+	return fmt.Sprintf("mailtask: task %q still failing (since %s)", task, a.Since.Format(time.RFC1123Z)), b.String()
+}
+
+// recovery is the subject and body of the mail saying a task that failed
+// (a) has succeeded again.
+func recovery(task string, a alert, at time.Time) (subject, body string) {
+	host, _ := os.Hostname()
+	body = fmt.Sprintf("The mailtask task %q on %s succeeded at %s, after %d failed runs since %s.\n",
+		task, host, at.Format(time.RFC1123Z), a.Failures, a.Since.Format(time.RFC1123Z))
+	return fmt.Sprintf("mailtask: task %q recovered", task), body
+}
+
 // Digest is the subject and body of a summary of every task's last run, as
 // recorded in the state files.
 func Digest(cfg *config.Config, now time.Time) (subject, body string, err error) {
@@ -70,24 +92,6 @@ func Digest(cfg *config.Config, now time.Time) (subject, body string, err error)
 		subject = fmt.Sprintf("mailtask digest: %d of %d tasks failing", failing, len(cfg.Tasks))
 	}
 	return subject, b.String(), nil
-}
-
-// TaskFailed mails the failure of a run of task when [notify] asks for it
-// (on_failure, the default). A run cancelled by the operator is not a
-// failure worth a mail. The error is about sending; the caller logs it,
-// it never changes the run's outcome.
-func TaskFailed(ctx context.Context, cfg *config.Config, task string, runErr error, at time.Time, log *slog.Logger) error {
-	if !cfg.Notify.SendOnFailure() || errors.Is(runErr, context.Canceled) {
-		return nil
-	}
-	m, err := New(cfg, log)
-	if err != nil {
-		return err
-	}
-	subject, body := Failure(task, runErr, at)
-	// A run stopped by its deadline still deserves the mail; the mailer's
-	// own timeout bounds the send.
-	return m.Send(context.WithoutCancel(ctx), subject, body)
 }
 
 // SendDigest mails the digest of every task now.

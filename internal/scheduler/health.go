@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/robfig/cron/v3"
 )
 
 // Health returns one line per scheduled task that has not succeeded for
@@ -11,31 +13,57 @@ import (
 // its last success or, if that is older, from when this daemon started
 // scheduling it: a restart gives every task a fresh allowance, so that a
 // probe restarting an unhealthy daemon does not loop. No lines: healthy.
+//
+// It holds the scheduler's lock only to copy what it needs: working out a
+// task's due time walks its schedule, and a probe must never hold up a run.
 func (s *Scheduler) Health() []string {
+	type check struct {
+		name, spec string
+		sched      cron.Schedule
+		jitter     time.Duration
+		from, ok   time.Time
+		hadSuccess bool
+		intervals  int
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := s.clk.Now()
-	var problems []string
+	checks := make([]check, 0, len(s.entries))
 	for name, e := range s.entries {
-		from := s.since[name]
-		ok, hadSuccess := s.lastOK[name]
-		if ok.After(from) {
-			from = ok
+		c := check{name: name, spec: e.task.Schedule, sched: e.sched, jitter: e.task.Jitter.Std(), from: s.since[name], intervals: s.cfg.UnhealthyAfter}
+		c.ok, c.hadSuccess = s.lastOK[name]
+		if c.ok.After(c.from) {
+			c.from = c.ok
 		}
-		due := from
-		for range s.cfg.UnhealthyAfter {
-			due = e.sched.Next(due)
-		}
-		if due.IsZero() || !now.After(due.Add(e.task.Jitter.Std())) {
+		checks = append(checks, c)
+	}
+	s.mu.Unlock()
+
+	var problems []string
+	for _, c := range checks {
+		if !overdue(c.sched, c.from, c.intervals, now.Add(-c.jitter)) {
 			continue
 		}
 		last := "none recorded"
-		if hadSuccess {
-			last = ok.Format(time.RFC3339)
+		if c.hadSuccess {
+			last = c.ok.Format(time.RFC3339)
 		}
 		problems = append(problems, fmt.Sprintf("task %q: no successful run in %d schedule intervals (%s) since %s; last success: %s",
-			name, s.cfg.UnhealthyAfter, e.task.Schedule, from.Format(time.RFC3339), last))
+			c.name, c.intervals, c.spec, c.from.Format(time.RFC3339), last))
 	}
 	slices.Sort(problems)
 	return problems
+}
+
+// overdue reports whether the intervals-th firing of sched after from came
+// before at. It walks no further than at: a task that ran recently is
+// healthy after a step or two, whatever unhealthy_after says.
+func overdue(sched cron.Schedule, from time.Time, intervals int, at time.Time) bool {
+	due := from
+	for range intervals {
+		due = sched.Next(due)
+		if due.IsZero() || !due.Before(at) {
+			return false
+		}
+	}
+	return true
 }

@@ -144,7 +144,8 @@ func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, a
 		}
 		return func() { <-account }, true
 	}
-	sum, err := s.opts.Run(ctx, popimap.Options{Config: cfg, Task: e.task, Log: s.log, Now: s.clk.Now, Stop: s.opts.Stop, MoreConnections: more})
+	// Whatever Run the daemon was given, a panic fails this run only.
+	sum, err := Recover(s.opts.Run)(ctx, popimap.Options{Config: cfg, Task: e.task, Log: s.log, Now: s.clk.Now, Stop: s.opts.Stop, MoreConnections: more})
 	end := s.clk.Now()
 
 	var locked *state.LockedError

@@ -376,3 +376,28 @@ func TestNewRejectsMissingRunner(t *testing.T) {
 		t.Error("New without Run succeeded")
 	}
 }
+
+// A huge unhealthy_after made every /healthz walk the schedule that many
+// intervals ahead while holding the scheduler's lock, stalling runs for
+// seconds. Health now walks no further than the present. (Validation
+// bounds unhealthy_after; this sets it beyond, as an old file could.)
+func TestHealthWithHugeUnhealthyAfterIsQuick(t *testing.T) {
+	cfg := parse(t, t.TempDir(), task("t", "a", "@every 1s"))
+	cfg.UnhealthyAfter = 1 << 40
+	r := newRunner()
+	r.auto = &result{}
+	d := startDaemon(t, cfg, r.run, nil)
+	health := make(chan []string, 1)
+	go func() { health <- d.Health() }()
+	select {
+	case h := <-health:
+		if len(h) != 0 {
+			t.Errorf("health = %v", h)
+		}
+	case <-time.After(within):
+		t.Fatal("Health did not return")
+	}
+	d.tick(t, 1) // and the scheduler still runs the task
+	r.next(t)
+	d.logs.waitFor(t, "INFO run", "task=t")
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -59,6 +60,13 @@ type Dir struct {
 	// flushes is set when the destination's Flush makes content staged
 	// here durable, so that Stage need not fsync it (flush.go).
 	flushes bool
+	// families is what PutStaged learnt of each name's " (n)" variants
+	// (suffix.go).
+	familiesMu sync.Mutex
+	families   map[string]*family
+	// looks counts the entries looked up or read to name content, which
+	// is what naming costs (the tests bound it).
+	looks atomic.Int64
 }
 
 // Open creates path (with parents, mode 0755) if it is missing, opens it for
@@ -67,7 +75,29 @@ type Dir struct {
 // writer per owner may use a destination at a time (the task lock sees to
 // that); those of other owners may share it.
 func Open(path, owner string) (*Dir, error) {
-	if err := os.MkdirAll(path, 0o755); err != nil {
+	return open(path, owner, modes{file: 0o644, dir: 0o755})
+}
+
+// OpenPrivate is Open for a folder only its owner may read, such as the
+// quarantine under the state directory: files are created 0600 and
+// folders 0700, path itself included, even if it was there before.
+func OpenPrivate(path, owner string) (*Dir, error) {
+	d, err := open(path, owner, modes{file: 0o600, dir: 0o700})
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o700); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("open %s: %w", path, cause(err))
+	}
+	return d, nil
+}
+
+// modes are the permissions of what a Dir creates.
+type modes struct{ file, dir os.FileMode }
+
+func open(path, owner string, m modes) (*Dir, error) {
+	if err := os.MkdirAll(path, m.dir); err != nil {
 		return nil, fmt.Errorf("create destination %s: %w", path, err)
 	}
 	root, err := os.OpenRoot(path)
@@ -75,7 +105,7 @@ func Open(path, owner string) (*Dir, error) {
 		return nil, fmt.Errorf("open destination %s: %w", path, cause(err))
 	}
 	d := &Dir{path: path, root: root}
-	d.tree = &tree{top: d, subs: map[string]*Dir{}, tag: ownerTag(owner)}
+	d.tree = &tree{top: d, subs: map[string]*Dir{}, tag: ownerTag(owner), modes: m}
 	// The destination stays open for Flush to sync through (flush.go).
 	if f, err := root.Open("."); err == nil {
 		if canFlush(f) {

@@ -23,6 +23,11 @@
 // are files, and the naming later (PutStaged), in the order that keeps
 // collision suffixes stable.
 //
+// Suffixes cost the same for the thousandth file of a name as for the
+// first: a folder remembers, per name, how far its " (n)" variants are
+// taken and the hashes of those it has read (suffix.go); past the last
+// numbered variant, names carry the content's hash.
+//
 // Files may go into folders below the destination (Folder), created on
 // demand and made durable by the same Sync. PutWith applies the task's
 // collision policy (suffix, overwrite, skip, fail) and, with dedupe, skips

@@ -6,9 +6,11 @@ import (
 	"strings"
 )
 
-// maxSuffix bounds the search for a free name so a folder full of
-// "x (n).pdf" fails loudly instead of slowing every run down.
-const maxSuffix = 10000
+// maxSuffix is the last numbered variant of a name; past it, names carry
+// the content's hash (hashedName), so that a folder full of "x (n).pdf"
+// neither slows every run down nor fails it. A variable only so that
+// tests can reach it without creating ten thousand files.
+var maxSuffix = 10000
 
 var errBadName = errors.New(`name must be a single path segment: not empty, ".", or "..", no '/', '\', or NUL, and not starting with ` + tempPrefix)
 
@@ -31,7 +33,12 @@ func candidate(name string, n int) string {
 	if n == 0 {
 		return name
 	}
-	suffix := " (" + strconv.Itoa(n) + ")"
+	return candidateWith(name, strconv.Itoa(n))
+}
+
+// candidateWith puts " (tag)" into name before its extension.
+func candidateWith(name, tag string) string {
+	suffix := " (" + tag + ")"
 	if i := strings.LastIndexByte(name, '.'); i > 0 {
 		return name[:i] + suffix + name[i:]
 	}

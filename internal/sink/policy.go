@@ -143,22 +143,13 @@ func (d *Dir) PutStaged(name string, s *Staged) (Stored, error) {
 	}
 
 	if p.Collision == Suffix {
-		for n := 0; n <= maxSuffix; n++ {
-			cand := candidate(name, n)
-			existing, placed, err := d.claim(tmp, cand, st.Size)
-			if err != nil {
-				return Stored{}, fmt.Errorf("write %q in %s: %w", cand, d.path, err)
-			}
-			if placed || existing {
-				st.Name = cand
-				st.Existing = existing
-				return st, nil
-			}
-		}
-		return Stored{}, fmt.Errorf("write %q in %s: more than %d files of that name already exist; move some away", name, d.path, maxSuffix)
+		// Into st itself, which the dedupe index (deferred above) reads.
+		var err error
+		st, err = d.putSuffixed(name, tmp, st)
+		return st, err
 	}
 
-	existing, placed, err := d.claim(tmp, name, st.Size)
+	existing, placed, _, err := d.claim(tmp, name, st.Size)
 	if err != nil {
 		return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
 	}

@@ -49,9 +49,11 @@ func (d *Dir) Put(name string, content io.Reader) (Stored, error) {
 
 // claim tries to put tmp, of size bytes, under cand. It reports existing
 // when cand already holds the same content, placed when tmp now lives
-// under cand, and neither when cand is taken by something different.
-func (d *Dir) claim(tmp, cand string, size int64) (existing, placed bool, err error) {
+// under cand, and neither when cand is taken by something different,
+// described by taker.
+func (d *Dir) claim(tmp, cand string, size int64) (existing, placed bool, taker fs.FileInfo, err error) {
 	for {
+		d.looks.Add(1)
 		fi, err := d.root.Lstat(cand)
 		if errors.Is(err, fs.ErrNotExist) {
 			err = d.place(tmp, cand)
@@ -60,15 +62,20 @@ func (d *Dir) claim(tmp, cand string, size int64) (existing, placed bool, err er
 				// at what it wrote, it may be our content.
 				continue
 			}
-			return false, err == nil, cause(err)
+			return false, err == nil, nil, cause(err)
 		}
 		if err != nil {
-			return false, false, cause(err)
+			return false, false, nil, cause(err)
 		}
 		same, err := d.sameContent(cand, fi, tmp, size)
-		return same, false, err
+		if same || err != nil {
+			return same, false, nil, err
+		}
+		return false, false, fi, nil
 	}
 }
+
+func errorsIsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
 
 // place gives tmp the name cand, failing with fs.ErrExist if cand is taken.
 func (d *Dir) place(tmp, cand string) error {
@@ -98,7 +105,7 @@ func (d *Dir) writeTemp(content io.Reader, m fillMode) (string, Stored, error) {
 		return tmp, st, cause(err)
 	}
 	tmp := tempName(d.tree.tag)
-	f, err := d.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := d.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, d.tree.modes.file)
 	if err != nil {
 		return "", Stored{}, cause(err)
 	}

@@ -28,8 +28,9 @@ const sparesAfter = 8
 type spares struct {
 	mu      sync.Mutex
 	puts    int
-	dir     *os.File // the folder itself, for openat and linkat
-	tag     string   // the owner's tag, for the probe's temporary name
+	dir     *os.File    // the folder itself, for openat and linkat
+	tag     string      // the owner's tag, for the probe's temporary name
+	perm    os.FileMode // of the files created
 	ready   chan *os.File
 	quit    chan struct{}
 	done    chan struct{}
@@ -66,7 +67,7 @@ func (s *spares) start(d *Dir) {
 		s.stopped = true
 		return
 	}
-	s.dir, s.tag = dir, d.tree.tag
+	s.dir, s.tag, s.perm = dir, d.tree.tag, d.tree.modes.file
 	s.ready = make(chan *os.File)
 	s.quit = make(chan struct{})
 	s.done = make(chan struct{})
@@ -116,7 +117,7 @@ func (s *spares) keep() {
 
 // create returns a new anonymous file in the folder, or nil.
 func (s *spares) create() *os.File {
-	fd, err := unix.Openat(int(s.dir.Fd()), ".", unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+	fd, err := unix.Openat(int(s.dir.Fd()), ".", unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, uint32(s.perm))
 	if err != nil {
 		return nil
 	}

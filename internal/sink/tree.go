@@ -18,8 +18,9 @@ import (
 // open subfolders, the folders created since the last Sync (whose parents'
 // entries must be flushed too), and the content index for dedupe.
 type tree struct {
-	top *Dir
-	tag string // the owner's, in temporary names (tempName)
+	top   *Dir
+	tag   string // the owner's, in temporary names (tempName)
+	modes modes  // of the files and folders created
 
 	mu      sync.Mutex
 	subs    map[string]*Dir
@@ -35,7 +36,7 @@ type tree struct {
 
 // Folder returns the folder rel below d, a slash-separated path of single
 // segments (each as Put requires of a name), creating missing folders with
-// mode 0755. It is opened once and stays open until d is closed; Syncing d
+// mode 0755 (0700 under OpenPrivate). It is opened once and stays open until d is closed; Syncing d
 // makes the new folders and their files durable. Like Put, it never leaves
 // the destination: a symlink on the way that points outside fails.
 func (d *Dir) Folder(rel string) (*Dir, error) {
@@ -59,7 +60,7 @@ func (d *Dir) Folder(rel string) (*Dir, error) {
 	at := ""
 	for seg := range strings.SplitSeq(full, "/") {
 		at = path.Join(at, seg)
-		err := top.root.Mkdir(at, 0o755)
+		err := top.root.Mkdir(at, t.modes.dir)
 		switch {
 		case err == nil:
 			t.created = append(t.created, at)

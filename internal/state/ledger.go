@@ -45,7 +45,7 @@ func OpenLedger(dir, task string) (*Ledger, error) {
 		return nil, fmt.Errorf("open ledger of task %q: create state directory: %w", task, err)
 	}
 	path := ledgerPath(dir, task)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := openFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open ledger of task %q: %w", task, err)
 	}

@@ -38,11 +38,14 @@ func Lock(dir, task string) (*TaskLock, error) {
 	if err := checkTask(task); err != nil {
 		return nil, err
 	}
+	if err := CheckDir(dir); err != nil {
+		return nil, fmt.Errorf("lock task %q: %w", task, err)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("lock task %q: create state directory: %w", task, err)
 	}
 	path := lockPath(dir, task)
-	fl := flock.New(path, flock.SetPermissions(0o600))
+	fl := flock.New(path, flock.SetPermissions(0o600), flock.SetFlag(os.O_CREATE|os.O_RDWR|noFollow))
 	ok, err := fl.TryLock()
 	if err != nil {
 		return nil, fmt.Errorf("lock task %q: %w", task, err)
@@ -53,7 +56,7 @@ func Lock(dir, task string) (*TaskLock, error) {
 	// Written through a second descriptor: flock(2) locks belong to the
 	// open file description, so opening and closing another one leaves the
 	// lock alone.
-	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+	if err := writePID(path); err != nil {
 		fl.Unlock()
 		return nil, fmt.Errorf("lock task %q: record pid: %w", task, err)
 	}
@@ -76,15 +79,30 @@ func (l *TaskLock) Unlock() error {
 	}
 	// Clear the pid first so nobody is later blamed for a run that ended.
 	// A failure here is harmless: the next holder overwrites it.
-	os.Truncate(l.fl.Path(), 0)
+	if f, err := openFile(l.fl.Path(), os.O_WRONLY|os.O_TRUNC, 0); err == nil {
+		f.Close()
+	}
 	if err := l.fl.Unlock(); err != nil {
 		return fmt.Errorf("unlock task %q: %w", l.task, err)
 	}
 	return nil
 }
 
+// writePID replaces the lock file's content with this process's pid.
+func writePID(path string) error {
+	f, err := openFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 func readPID(path string) int {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		return 0
 	}

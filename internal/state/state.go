@@ -83,7 +83,7 @@ func Load(dir, task string) (*State, error) {
 		return nil, err
 	}
 	path := Path(dir, task)
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &State{Version: Version, Task: task, dir: dir}, nil
 	}

@@ -160,7 +160,7 @@ func appendRecord(b []byte, h uidlHash, day uint32) []byte {
 // loadUIDLs reads the committed part of the log ref names.
 func loadUIDLs(dir, task string, ref *UIDLLog) (UIDLSet, error) {
 	path := uidlPath(dir, task, ref.Gen)
-	f, err := os.Open(path)
+	f, err := openFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return UIDLSet{}, fmt.Errorf("read UIDL log of task %q: %w", task, err)
 	}
@@ -235,7 +235,7 @@ func (s *UIDLSet) saveUIDLs(dir, task string, ref *UIDLLog, committed uint32) (*
 		return s.rewriteUIDLs(dir, task, committed)
 	}
 	path := uidlPath(dir, task, ref.Gen)
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	f, err := openFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return nil, fmt.Errorf("append to UIDL log %s: %w", path, err)
 	}
@@ -265,7 +265,7 @@ func (s *UIDLSet) rewriteUIDLs(dir, task string, committed uint32) (*UIDLLog, er
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("write UIDL log of task %q: create state directory: %w", task, err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := openFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("write UIDL log %s: %w", path, err)
 	}

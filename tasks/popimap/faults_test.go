@@ -252,6 +252,9 @@ func TestFaultsPOP3(t *testing.T) {
 		if err != nil && !mailbox.IsTransient(err) {
 			t.Errorf("a dropped connection is not transient: %v", err)
 		}
+		if err != nil && !strings.Contains(err.Error(), "fetch to 127.0.0.1:") {
+			t.Errorf("the error does not name the server: %v", err)
+		}
 	})
 	t.Run("stall", func(t *testing.T) {
 		err := b.faulted(t, config.ProtocolPOP3, testmail.Fault{Kind: testmail.FaultStall, On: "RETR", Nth: faultBatch + 3, After: 2_000}, faultBatch)

@@ -345,7 +345,8 @@ func (r *run) fetchBatch(ctx context.Context, sess mailbox.Session, batch []mail
 		if err != nil {
 			<-f.unparsed
 			if _, ok := errors.AsType[*readError](err); ok {
-				return &mailbox.Error{Step: mailbox.StepFetch, Err: fmt.Errorf("%s: %w", m.Key(), err), Transient: true}
+				acct := r.opts.Config.Accounts[r.opts.Task.Account]
+				return &mailbox.Error{Step: mailbox.StepFetch, Addr: acct.Addr(), Err: fmt.Errorf("%s: %w", m.Key(), err), Transient: true}
 			}
 			return fmt.Errorf("task %q: %s: %w", r.opts.Task.Name, m.Key(), err)
 		}

@@ -41,11 +41,14 @@ func newHooks(cfg *config.Config, task *config.Task) hooks {
 		}
 	}
 	h := hooks{policy: task.HookFailure}
+	// Values too long for the environment wait for the hook in the spool,
+	// which the next run empties should a crash leave them there.
+	tmp := SpoolDir(cfg.StateDir, task.Name)
 	if len(task.RunAfterFile) > 0 {
-		h.file = &hook.Command{Argv: task.RunAfterFile, Timeout: task.HookTimeout.Std(), Hide: hide}
+		h.file = &hook.Command{Argv: task.RunAfterFile, Timeout: task.HookTimeout.Std(), Hide: hide, TempDir: tmp}
 	}
 	if len(task.RunAfterMessage) > 0 {
-		h.message = &hook.Command{Argv: task.RunAfterMessage, Timeout: task.HookTimeout.Std(), Hide: hide}
+		h.message = &hook.Command{Argv: task.RunAfterMessage, Timeout: task.HookTimeout.Std(), Hide: hide, TempDir: tmp}
 	}
 	return h
 }

@@ -11,23 +11,23 @@ import (
 	"mailtask/internal/state"
 )
 
-// NotifyFailures mails each failed run of run through [notify], when the
-// configuration asks for it. A dry run, a run cancelled by the operator
-// and a run that found its task already running are not failures worth a
-// mail. A mail that cannot be sent is logged; the run's outcome stays
-// what it was.
+// NotifyFailures tells [notify] how each run of run ended, when the
+// configuration asks for failure mails: it mails new failures, reminders
+// and recoveries (notify.RunEnded). A dry run, a run cancelled by the
+// operator and a run that found its task already running tell nothing. A
+// mail that cannot be sent is logged; the run's outcome stays what it was.
 func NotifyFailures(run RunFunc, log *slog.Logger) RunFunc {
 	return func(ctx context.Context, opts Options) (Summary, error) {
 		sum, err := run(ctx, opts)
 		var locked *state.LockedError
-		if err == nil || opts.DryRun || errors.As(err, &locked) {
+		if opts.DryRun || errors.As(err, &locked) {
 			return sum, err
 		}
 		now := opts.Now
 		if now == nil {
 			now = time.Now
 		}
-		if nerr := notify.TaskFailed(ctx, opts.Config, opts.Task.Name, err, now(), log); nerr != nil {
+		if nerr := notify.RunEnded(ctx, opts.Config, opts.Task.Name, err, now(), log); nerr != nil {
 			log.Error("could not send the notification", "task", opts.Task.Name, "err", nerr, "hint", diagnose.Hint(nerr))
 		}
 		return sum, err

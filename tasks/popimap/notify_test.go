@@ -36,6 +36,8 @@ func TestNotifyFailures(t *testing.T) {
 		mails  int
 	}{
 		{"failure", errors.New("boom"), false, 1},
+		{"the same failure again", errors.New("boom"), false, 0},
+		{"success: the recovery", nil, false, 1},
 		{"success", nil, false, 0},
 		{"dry run", errors.New("boom"), true, 0},
 		{"already running", &state.LockedError{Task: "t"}, false, 0},

@@ -25,7 +25,7 @@ func (r *run) quarantine(m mailbox.Message, raw *spool, reason error) error {
 	if r.opts.DryRun {
 		return nil
 	}
-	dir, err := sink.Open(QuarantineDir(r.opts.Config.StateDir, r.opts.Task.Name), r.opts.Task.Name)
+	dir, err := sink.OpenPrivate(QuarantineDir(r.opts.Config.StateDir, r.opts.Task.Name), r.opts.Task.Name)
 	if err != nil {
 		return fmt.Errorf("task %q: quarantine: %w", r.opts.Task.Name, err)
 	}

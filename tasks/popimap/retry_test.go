@@ -196,13 +196,13 @@ func TestDeadlineEndsAStalledRun(t *testing.T) {
 		}
 		return nil
 	}
-	f := newFixture(t, testmail.IMAPOptions{Fault: stall}, `timeout = "300ms"`, "retries = 3")
+	f := newFixture(t, testmail.IMAPOptions{Fault: stall}, `timeout = "1s"`, "retries = 3")
 	f.append(testmail.NewMessage("m", testmail.Attachment{Name: "m.pdf", ContentType: "application/pdf", Content: pdf("m")}))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	start := time.Now()
 	_, err := Unattended(clock.Real)(ctx, Options{Config: f.cfg, Task: f.cfg.Tasks[0]})
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), `task "t": the run did not finish within its timeout of 300ms`) {
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), `task "t": the run did not finish within its timeout of 1s`) {
 		t.Fatalf("err = %v", err)
 	}
 	// The account's timeout (10s) would have ended it much later.

@@ -31,6 +31,13 @@ func SpoolDir(stateDir, task string) string {
 // clearSpool removes what a crashed run left in the task's spool. Run calls
 // it with the task's lock held, so no other run is using the directory.
 func clearSpool(dir string) error {
+	// A link in place of the spool, or of the folder of spools, would
+	// have the run empty whatever folder it points to.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if fi, err := os.Lstat(d); err == nil && !fi.IsDir() {
+			return fmt.Errorf("spool %s is not a folder (a link?); remove it, and mailtask creates the folder again", d)
+		}
+	}
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil

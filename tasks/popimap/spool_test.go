@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"math/rand/v2"
 	"os"
@@ -173,7 +174,13 @@ func TestLargeUnparseableMessagesAreQuarantinedIntact(t *testing.T) {
 	}
 	if len(want) != 0 {
 		t.Errorf("quarantine holds %v; %d messages missing", sortedKeys(got), len(want))
-	}
+	} // Quarantined mail is readable by its owner alone.
+	filepath.WalkDir(filepath.Join(f.cfg.StateDir, "failed"), func(p string, e fs.DirEntry, err error) error {
+		if fi, ierr := e.Info(); err == nil && ierr == nil && fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s: mode %v, want none for group and others", p, fi.Mode().Perm())
+		}
+		return err
+	})
 }
 
 // Messages are parsed concurrently but written in message order, so the
@@ -245,5 +252,30 @@ func TestWriteFailureMidBatchCommitsNothing(t *testing.T) {
 	}
 	if got := f.files(); !maps.Equal(got, want) {
 		t.Errorf("files = %v, want %v", got, want)
+	}
+}
+
+// A link planted in place of the task's spool made the run delete every
+// file in the folder it pointed to. The run now refuses it.
+func TestLinkInPlaceOfTheSpoolIsRefused(t *testing.T) {
+	f := newFixture(t, testmail.IMAPOptions{})
+	f.append(testmail.NewMessage("m", testmail.Attachment{Name: "m.pdf", ContentType: "application/pdf", Content: pdf("m")}))
+	victim := t.TempDir()
+	keep := filepath.Join(victim, "precious")
+	if err := os.WriteFile(keep, []byte("precious"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	spool := SpoolDir(f.cfg.StateDir, "t")
+	if err := os.MkdirAll(filepath.Dir(spool), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, spool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.run(); err == nil || !strings.Contains(err.Error(), "is not a folder (a link?)") {
+		t.Errorf("err = %v, want the link refused", err)
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Errorf("the file in the folder the spool link pointed to: %v", err)
 	}
 }

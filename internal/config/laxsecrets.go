@@ -1,0 +1,59 @@
+package config
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+)
+
+// LaxSecrets lists, for `mailtask validate`, the secrets other local
+// accounts can read: a password_file or client_secret_file readable by
+// others or by a group other than this user's own, and an inline password
+// or client_secret in a configuration file that is. A group of this
+// user's own is the usual way to share them with a service account
+// (contrib/systemd), and is not reported.
+func (c *Config) LaxSecrets() []string {
+	var warnings []string
+	inline := false
+	for _, name := range slices.Sorted(maps.Keys(c.Accounts)) {
+		a := c.Accounts[name]
+		at := fmt.Sprintf("account %q", name)
+		if a.PasswordFile != "" {
+			warnings = append(warnings, laxFile(at, "password_file", a.PasswordFile)...)
+		}
+		inline = inline || a.Password != ""
+		if o := a.OAuth2; o != nil {
+			if o.ClientSecretFile != "" {
+				warnings = append(warnings, laxFile(at, "oauth2.client_secret_file", o.ClientSecretFile)...)
+			}
+			inline = inline || o.ClientSecret != ""
+		}
+	}
+	if inline {
+		if perm, lax := readableByOthers(c.File); lax {
+			warnings = append(warnings, fmt.Sprintf("%s holds a password or client secret and is readable by other accounts (mode %04o): run \"chmod 600 %s\", or move the secret to password_env / password_file", c.File, perm, c.File))
+		}
+	}
+	return warnings
+}
+
+func laxFile(at, key, path string) []string {
+	perm, lax := readableByOthers(path)
+	if !lax {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s: %s: %s is readable by other accounts (mode %04o): run \"chmod 600 %s\" (or 640 with a group of the service's own)", at, key, path, perm, path)}
+}
+
+// readableByOthers reports whether accounts other than this user and its
+// own group may read path; a file that cannot be looked at is reported
+// where it is read.
+func readableByOthers(path string) (os.FileMode, bool) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, false
+	}
+	perm := fi.Mode().Perm()
+	return perm, perm&0o004 != 0 || (perm&0o040 != 0 && !ownGroup(fi))
+}

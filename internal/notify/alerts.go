@@ -1,0 +1,161 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"mailtask/internal/config"
+	"mailtask/internal/diagnose"
+	"mailtask/internal/state"
+)
+
+// Reminders of a failure that goes on wait FirstReminder after its first
+// mail, then twice as long as the time before, up to MaxReminderGap: a task
+// failing every five minutes is mailed about 7 times the first day and once
+// a day after, not 288 times a day.
+const (
+	FirstReminder  = time.Hour
+	MaxReminderGap = 24 * time.Hour
+)
+
+// alert is what has been mailed about a task's failure, kept from run to
+// run (and across restarts) in the state directory.
+type alert struct {
+	// Class is the failure's kind (class): a run failing the same way is
+	// the same failure, whatever the message ids or times in its error.
+	Class    string    `json:"class"`
+	Since    time.Time `json:"since"` // the first failed run of this kind
+	Failures int       `json:"failures"`
+	Mailed   int       `json:"mailed"` // mails sent about it
+	LastMail time.Time `json:"last_mail"`
+}
+
+// alertPath is where the alert of task is kept: beside its state, 0600.
+func alertPath(cfg *config.Config, task string) string {
+	return filepath.Join(cfg.StateDir, task+".alert.json")
+}
+
+// RunEnded mails about a run of task that ended with runErr (nil: it
+// succeeded), when [notify] asks for failures (on_failure, the default):
+// a mail for each new failure (a first one, or one of another kind than
+// the last), reminders while the same failure goes on, spaced out (see
+// FirstReminder), and a mail when the task succeeds again. A run cancelled
+// by the operator tells nothing. The error is about sending or about the
+// alert file; the caller logs it, it never changes the run's outcome.
+func RunEnded(ctx context.Context, cfg *config.Config, task string, runErr error, at time.Time, log *slog.Logger) error {
+	if !cfg.Notify.SendOnFailure() || errors.Is(runErr, context.Canceled) {
+		return nil
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	path := alertPath(cfg, task)
+	prev, err := loadAlert(path)
+	if err != nil {
+		return err
+	}
+	if runErr == nil && prev == nil {
+		return nil
+	}
+	var subject, body string
+	next := prev
+	switch {
+	case runErr == nil:
+		subject, body = recovery(task, *prev, at)
+		next = nil
+	case prev == nil || prev.Class != class(runErr):
+		subject, body = Failure(task, runErr, at)
+		next = &alert{Class: class(runErr), Since: at, Failures: 1}
+	default:
+		next = &alert{Class: prev.Class, Since: prev.Since, Failures: prev.Failures + 1, Mailed: prev.Mailed, LastMail: prev.LastMail}
+		if due := prev.LastMail.Add(reminderGap(prev.Mailed)); at.Before(due) {
+			log.Info("failure not mailed: the same failure was mailed before; the next reminder is due later", "task", task, "failing_since", prev.Since, "reminder_due", due)
+			return saveAlert(path, next)
+		}
+		subject, body = reminder(task, runErr, *next, at)
+	}
+	if err := send(ctx, cfg, log, subject, body); err != nil {
+		return err // nothing recorded: the next run tries again
+	}
+	if next == nil {
+		return removeAlert(path)
+	}
+	next.Mailed++
+	next.LastMail = at
+	return saveAlert(path, next)
+}
+
+// reminderGap is how long after its mailed-th mail a failure that goes on
+// is mailed again.
+func reminderGap(mailed int) time.Duration {
+	gap := FirstReminder
+	for i := 1; i < mailed && gap < MaxReminderGap; i++ {
+		gap *= 2
+	}
+	return min(gap, MaxReminderGap)
+}
+
+// digits are what differs between two runs failing the same way: ports,
+// message numbers, times.
+var digits = regexp.MustCompile(`[0-9]+`)
+
+// class is the kind of failure err is: its hint where it has one (the
+// cause an operator acts on), else its message with the numbers taken out.
+func class(err error) string {
+	if hint := diagnose.Hint(err); hint != "" {
+		return "hint: " + hint
+	}
+	return "error: " + digits.ReplaceAllString(err.Error(), "#")
+}
+
+func send(ctx context.Context, cfg *config.Config, log *slog.Logger, subject, body string) error {
+	m, err := New(cfg, log)
+	if err != nil {
+		return err
+	}
+	// A run stopped by its deadline still deserves the mail; the mailer's
+	// own timeout bounds the send.
+	return m.Send(context.WithoutCancel(ctx), subject, body)
+}
+
+func loadAlert(path string) (*alert, error) {
+	data, err := state.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read what was mailed about failures: %w", err)
+	}
+	var a alert
+	if err := json.Unmarshal(data, &a); err != nil {
+		// A damaged record costs at most one mail too many.
+		return nil, nil
+	}
+	return &a, nil
+}
+
+func saveAlert(path string, a *alert) error {
+	data, err := json.MarshalIndent(a, "", "  ")
+	if err == nil {
+		err = state.WriteFile(path, append(data, '\n'))
+	}
+	if err != nil {
+		return fmt.Errorf("record what was mailed about failures: %w", err)
+	}
+	return nil
+}
+
+func removeAlert(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("record the recovery: %w", err)
+	}
+	return nil
+}
