@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"mailtask/internal/testmail/child"
 )
 
 // Superuser is the role the cluster is created with; it signs in without a
@@ -135,7 +137,7 @@ func (s *Server) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(filepath.Join(s.inst.bin, name), args...)
 	cmd.Dir = s.Dir
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	cmd.SysProcAttr = procAttr(s.inst.cred)
+	cmd.SysProcAttr = child.Attr(s.inst.cred, syscall.SIGQUIT) // SIGQUIT: immediate shutdown
 	return cmd
 }
 
@@ -248,7 +250,7 @@ func (s *Server) Stop() {
 		return
 	case <-time.After(stopTimeout):
 	}
-	_ = killGroup(cmd.Process)
+	_ = child.KillGroup(cmd.Process)
 	select {
 	case <-exited:
 	case <-time.After(stopTimeout):
