@@ -15,9 +15,9 @@ func TestConnectionSlotsNeverExceedTheCap(t *testing.T) {
 	nodes := []*Store{openNode(t, url, "a"), openNode(t, url, "b"), openNode(t, url, "c")}
 	var (
 		peak, taken atomic.Int64
-		wg                 sync.WaitGroup
-		mu                 sync.Mutex
-		errs               []error
+		wg          sync.WaitGroup
+		mu          sync.Mutex
+		errs        []error
 	)
 	fail := func(err error) {
 		mu.Lock()
