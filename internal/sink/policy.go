@@ -107,7 +107,7 @@ func (d *Dir) PutStaged(name string, s *Staged) (Stored, error) {
 	if s.d != d {
 		return Stored{}, fmt.Errorf("write %q in %s: content staged in %s", name, d.path, s.d.path)
 	}
-	if err := checkName(name); err != nil {
+	if err := CheckName(name); err != nil {
 		return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
 	}
 	if err := s.makeDurable(); err != nil {
@@ -143,8 +143,8 @@ func (d *Dir) PutStaged(name string, s *Staged) (Stored, error) {
 	}
 
 	if p.Collision == Suffix {
-		for n := 0; n <= maxSuffix; n++ {
-			cand := candidate(name, n)
+		for n := 0; n <= MaxSuffix; n++ {
+			cand := Candidate(name, n)
 			existing, placed, err := d.claim(tmp, cand, st.Size)
 			if err != nil {
 				return Stored{}, fmt.Errorf("write %q in %s: %w", cand, d.path, err)
@@ -155,7 +155,7 @@ func (d *Dir) PutStaged(name string, s *Staged) (Stored, error) {
 				return st, nil
 			}
 		}
-		return Stored{}, fmt.Errorf("write %q in %s: more than %d files of that name already exist; move some away", name, d.path, maxSuffix)
+		return Stored{}, fmt.Errorf("write %q in %s: more than %d files of that name already exist; move some away", name, d.path, MaxSuffix)
 	}
 
 	existing, placed, err := d.claim(tmp, name, st.Size)
