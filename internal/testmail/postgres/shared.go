@@ -43,16 +43,25 @@ func Shared(t testing.TB) *Server {
 // was started, and removes its directory:
 //
 //	func TestMain(m *testing.M) { postgres.Main(m) }
+//
+// A package that shares several harnesses' servers calls StopShared of
+// each after m.Run instead.
 func Main(m *testing.M) {
 	code := m.Run()
+	if code != 0 && sharedServer != nil {
+		fmt.Fprintf(os.Stderr, "postgres log tail (%s):\n%s\n", sharedServer.Dir, sharedServer.LogTail())
+	}
+	StopShared()
+	os.Exit(code)
+}
+
+// StopShared stops the shared cluster, if one was started, and removes its
+// directory.
+func StopShared() {
 	if sharedUsed.Load() && sharedServer != nil {
-		if code != 0 {
-			fmt.Fprintf(os.Stderr, "postgres log tail (%s):\n%s\n", sharedServer.Dir, sharedServer.LogTail())
-		}
 		sharedServer.Stop()
 		os.RemoveAll(sharedServer.Dir)
 	}
-	os.Exit(code)
 }
 
 const adminTimeout = 30 * time.Second

@@ -37,14 +37,23 @@ func Shared(t testing.TB) *Server {
 // was started, and removes its directory:
 //
 //	func TestMain(m *testing.M) { versitygw.Main(m) }
+//
+// A package that shares several harnesses' servers calls StopShared of
+// each after m.Run instead.
 func Main(m *testing.M) {
 	code := m.Run()
+	if code != 0 && sharedServer != nil {
+		fmt.Fprintf(os.Stderr, "versitygw log tail (%s):\n%s\n", sharedServer.Dir, sharedServer.LogTail())
+	}
+	StopShared()
+	os.Exit(code)
+}
+
+// StopShared stops the shared server, if one was started, and removes its
+// directory.
+func StopShared() {
 	if sharedUsed.Load() && sharedServer != nil {
-		if code != 0 {
-			fmt.Fprintf(os.Stderr, "versitygw log tail (%s):\n%s\n", sharedServer.Dir, sharedServer.LogTail())
-		}
 		sharedServer.Stop()
 		os.RemoveAll(sharedServer.Dir)
 	}
-	os.Exit(code)
 }
