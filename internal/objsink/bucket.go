@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"mailtask/internal/s3url"
 	"mailtask/internal/sink"
 )
 
@@ -75,7 +76,7 @@ const spoolPrefix = "objsink-"
 // Open opens the destination o.Root for writing. It does not contact the
 // store: the first put does.
 func Open(o Options) (*Bucket, error) {
-	bucket, prefix, err := ParseURL(o.Root)
+	bucket, prefix, err := s3url.Parse(o.Root)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +156,7 @@ func (b *Bucket) Close() error {
 // Locate returns the key and URL of the object at rel.
 func (b *Bucket) Locate(rel string) sink.Location {
 	key := b.key(rel)
-	return sink.Location{Key: key, URL: Scheme + b.bucket + "/" + key}
+	return sink.Location{Key: key, URL: s3url.Scheme + b.bucket + "/" + key}
 }
 
 // key is the object key of rel, a path below the destination.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"mailtask/internal/s3url"
 	"mailtask/internal/sink"
 	"mailtask/internal/testmail/versitygw"
 )
@@ -66,7 +67,7 @@ func TestClientFromConfiguredKeysAndEndpoint(t *testing.T) {
 func putThrough(t *testing.T, srv *versitygw.Server, client *s3.Client) {
 	t.Helper()
 	bucket := srv.NewBucket(t)
-	dest, err := Open(Options{Root: Scheme + bucket + "/env", Client: client, SpoolDir: t.TempDir()})
+	dest, err := Open(Options{Root: s3url.Scheme + bucket + "/env", Client: client, SpoolDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"mailtask/internal/s3url"
 	"mailtask/internal/sink"
 	"mailtask/internal/testmail/postgres"
 	"mailtask/internal/testmail/versitygw"
@@ -45,7 +46,7 @@ func openTarget(t *testing.T, prefix string, o Options) *target {
 	t.Helper()
 	srv := versitygw.Shared(t)
 	bucket := srv.NewBucket(t)
-	o.Root = Scheme + bucket
+	o.Root = s3url.Scheme + bucket
 	if prefix != "" {
 		o.Root += "/" + prefix
 	}

@@ -1,4 +1,7 @@
-package objsink
+// Package s3url reads the destinations of tasks that write to an object
+// store: s3://bucket/prefix/..., checked without the S3 client, so that
+// the configuration can be validated on load.
+package s3url
 
 import (
 	"fmt"
@@ -11,17 +14,17 @@ import (
 // Scheme is how a destination names an object store.
 const Scheme = "s3://"
 
-// IsURL reports whether a task's destination is an object store's.
-func IsURL(destination string) bool { return strings.HasPrefix(destination, Scheme) }
+// Is reports whether a task's destination is an object store's.
+func Is(destination string) bool { return strings.HasPrefix(destination, Scheme) }
 
 // bucketPattern is S3's rule for bucket names (3 to 63 lowercase letters,
 // digits, dots and hyphens, starting and ending with a letter or digit).
 var bucketPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 
-// ParseURL splits the root of a destination (s3://bucket/prefix, the part
+// Parse splits the root of a destination (s3://bucket/prefix, the part
 // before its first variable) into the bucket and the key prefix ("" for
 // the bucket's top), checking both.
-func ParseURL(root string) (bucket, prefix string, err error) {
+func Parse(root string) (bucket, prefix string, err error) {
 	rest, ok := strings.CutPrefix(root, Scheme)
 	if !ok {
 		return "", "", fmt.Errorf("%q is not an s3:// URL", root)
