@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"mailtask/internal/s3url"
 )
 
 // taskNamePattern keeps task names usable as file names (state, lock,
@@ -157,8 +159,8 @@ func (c *Config) validate() []error {
 			fail(at, "account", "no account %q is defined (defined: %s)", t.Account, strings.Join(c.accountNames(), ", "))
 		}
 		if t.Destination == "" {
-			fail(at, "destination", "missing (the folder attachments are written to)")
-		} else {
+			fail(at, "destination", "missing (the folder attachments are written to, or s3://bucket/prefix)")
+		} else if !s3url.Is(t.Destination) {
 			t.Destination = resolve(base, t.Destination)
 		}
 		if t.Schedule != "" {
@@ -188,6 +190,7 @@ func (c *Config) validate() []error {
 	}
 	c.validateNotify(fail)
 	c.validateDaemon(fail)
+	c.validateCluster(base, fail)
 	if len(c.Tasks) == 0 {
 		errs = append(errs, &Error{File: c.File, Msg: "no [[task]] defined"})
 	}
