@@ -13,17 +13,13 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+
+	"mailtask/internal/testmail/child"
 )
 
 // missingMessage is the skip (or, under CI, failure) message when
 // PostgreSQL is absent.
 const missingMessage = "PostgreSQL not installed: apt-get install postgresql (the tests run its initdb and postgres from /usr/lib/postgresql/N/bin)"
-
-// unavailableError means this machine cannot run the harness as it is;
-// tests skip on it locally and fail on it in CI.
-type unavailableError string
-
-func (e unavailableError) Error() string { return string(e) }
 
 // install is what starting a cluster needs to know about the machine.
 type install struct {
@@ -55,7 +51,7 @@ func probeInstall() (install, error) {
 	// initdb and postgres refuse to run as root.
 	u, err := user.Lookup("postgres")
 	if err != nil {
-		return install{}, unavailableError("PostgreSQL is installed but there is no postgres user to run it as (the tests run as root, which initdb refuses): " + err.Error())
+		return install{}, child.Unavailable("PostgreSQL is installed but there is no postgres user to run it as (the tests run as root, which initdb refuses): " + err.Error())
 	}
 	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
 	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
@@ -83,7 +79,7 @@ func findBin() (string, error) {
 			return dir, nil
 		}
 	}
-	return "", unavailableError(missingMessage)
+	return "", child.Unavailable(missingMessage)
 }
 
 // majorOf is N of /usr/lib/postgresql/N/bin, 0 if it is not a number.

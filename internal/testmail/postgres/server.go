@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -30,7 +29,6 @@ const Superuser = "postgres"
 const (
 	readyTimeout = 30 * time.Second
 	stopTimeout  = 15 * time.Second
-	logTailLines = 40
 )
 
 // Server is one running PostgreSQL cluster.
@@ -41,9 +39,8 @@ type Server struct {
 
 	inst install
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{} // closed once the postmaster has been reaped
+	mu   sync.Mutex
+	proc *child.Process // the postmaster
 }
 
 // Start starts a cluster of t's own; t.Cleanup stops it by PID and removes
@@ -54,29 +51,15 @@ func Start(t testing.TB) *Server {
 	t.Helper()
 	s, err := start()
 	if err != nil {
-		skipOrFatal(t, err)
+		child.SkipOrFatal(t, err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("postgres log tail (%s):\n%s", s.Dir, s.LogTail())
 		}
-		s.remove(t)
+		s.remove()
 	})
 	return s
-}
-
-func skipOrFatal(t testing.TB, err error) {
-	t.Helper()
-	var unavailable unavailableError
-	switch {
-	case !errors.As(err, &unavailable):
-		t.Fatal(err)
-	case os.Getenv("CI") == "true":
-		// CI must not pass by skipping.
-		t.Fatal(unavailable.Error())
-	default:
-		t.Skip(unavailable.Error())
-	}
 }
 
 func start() (s *Server, err error) {
@@ -105,13 +88,13 @@ func start() (s *Server, err error) {
 		return nil, err
 	}
 	// Another process may take the free port before the postmaster binds
-	// it; a second port then.
+	// it; another port then.
 	for try := 0; ; try++ {
-		if s.Port, err = freePort(); err != nil {
+		if s.Port, err = child.FreePort(); err != nil {
 			return nil, err
 		}
 		err = s.launch()
-		if err == nil || !errors.Is(err, errPortTaken) || try == 2 {
+		if err == nil || !errors.Is(err, child.ErrPortTaken) || try == 2 {
 			return s, err
 		}
 	}
@@ -132,27 +115,21 @@ func (s *Server) initdb() error {
 func (s *Server) dataDir() string { return filepath.Join(s.Dir, "data") }
 func (s *Server) logPath() string { return filepath.Join(s.Dir, "postgres.log") }
 
-// command is one of the cluster's binaries, run as the user that owns it.
+// command is one of the cluster's binaries, run as the user that owns it;
+// the postmaster gets SIGQUIT (immediate shutdown) if the test binary
+// dies.
 func (s *Server) command(name string, args ...string) *exec.Cmd {
 	cmd := exec.Command(filepath.Join(s.inst.bin, name), args...)
 	cmd.Dir = s.Dir
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	cmd.SysProcAttr = child.Attr(s.inst.cred, syscall.SIGQUIT) // SIGQUIT: immediate shutdown
+	cmd.SysProcAttr = child.Attr(s.inst.cred, syscall.SIGQUIT)
 	return cmd
 }
-
-// errPortTaken means another process bound the port first.
-var errPortTaken = errors.New("postgres: the port was taken before the postmaster could bind it")
 
 // launch starts the postmaster itself, not through pg_ctl, which would
 // detach it: as our child it is stopped by its PID and dies with us. It
 // listens on 127.0.0.1:Port and a socket in Dir, never elsewhere.
 func (s *Server) launch() error {
-	log, err := os.OpenFile(s.logPath(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return fmt.Errorf("postgres: %w", err)
-	}
-	defer log.Close()
 	cmd := s.command("postgres", "-D", s.dataDir(),
 		"-p", strconv.Itoa(s.Port),
 		"-c", "listen_addresses="+s.Host,
@@ -163,50 +140,17 @@ func (s *Server) launch() error {
 		"-c", "max_connections=300",
 		"-c", "logging_collector=off",
 	)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("postgres: start %s: %w", cmd.Path, err)
+	proc, err := child.Start(cmd, s.logPath(), s.ping, readyTimeout)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
 	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait() // the log says why
-		close(exited)
-	}()
 	s.mu.Lock()
-	s.cmd, s.exited = cmd, exited
+	s.proc = proc
 	s.mu.Unlock()
-	if err := s.waitReady(exited); err != nil {
-		s.Stop()
-		tail := s.LogTail()
-		if strings.Contains(tail, "could not bind") || strings.Contains(tail, "already in use") {
-			return fmt.Errorf("%w\n%s", errPortTaken, tail)
-		}
-		return fmt.Errorf("postgres did not become ready: %w\nlog tail:\n%s", err, tail)
-	}
 	return nil
 }
 
-// waitReady polls until a query succeeds over TCP.
-func (s *Server) waitReady(exited <-chan struct{}) error {
-	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
-	defer cancel()
-	tick := time.NewTicker(25 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := s.ping(ctx)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-exited:
-			return errors.New("the postmaster exited during startup")
-		case <-ctx.Done():
-			return fmt.Errorf("no answer within %v: %w", readyTimeout, err)
-		case <-tick.C:
-		}
-	}
-}
-
+// ping succeeds once a query does over TCP.
 func (s *Server) ping(ctx context.Context) error {
 	conn, err := pgx.Connect(ctx, s.URL("postgres"))
 	if err != nil {
@@ -234,26 +178,10 @@ func (s *Server) URL(db string) string {
 // more than once; Restart starts it again.
 func (s *Server) Stop() {
 	s.mu.Lock()
-	cmd, exited := s.cmd, s.exited
+	proc := s.proc
 	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	select {
-	case <-exited:
-		return
-	default:
-	}
-	_ = cmd.Process.Signal(syscall.SIGINT) // an error means it has exited
-	select {
-	case <-exited:
-		return
-	case <-time.After(stopTimeout):
-	}
-	_ = child.KillGroup(cmd.Process)
-	select {
-	case <-exited:
-	case <-time.After(stopTimeout):
+	if proc != nil {
+		proc.Stop(syscall.SIGINT, stopTimeout)
 	}
 }
 
@@ -268,34 +196,11 @@ func (s *Server) Restart(t testing.TB) {
 }
 
 // remove stops the cluster and deletes its directory.
-func (s *Server) remove(t testing.TB) {
+func (s *Server) remove() {
 	s.Stop()
-	if err := os.RemoveAll(s.Dir); err != nil {
-		t.Errorf("postgres: remove %s: %v", s.Dir, err)
-	}
+	os.RemoveAll(s.Dir)
 }
 
 // LogTail returns the last lines of the server's log, for failure
 // messages.
-func (s *Server) LogTail() string {
-	data, err := os.ReadFile(s.logPath())
-	text := strings.TrimRight(string(data), "\n")
-	if err != nil || text == "" {
-		return "(postgres wrote no log)"
-	}
-	lines := strings.Split(text, "\n")
-	if len(lines) > logTailLines {
-		lines = lines[len(lines)-logTailLines:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// freePort asks the kernel for a free loopback port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("postgres: find a free loopback port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func (s *Server) LogTail() string { return child.LogTail(s.logPath()) }

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+
+	"mailtask/internal/testmail/child"
 )
 
 // Version is the only versitygw release the harness runs.
@@ -19,12 +21,6 @@ const modulePath = "github.com/versity/versitygw"
 // missingMessage is the skip (or, under CI, failure) message when the
 // binary is absent.
 const missingMessage = "versitygw " + Version + " not found in PATH, $GOBIN or $(go env GOPATH)/bin: go install " + modulePath + "/cmd/versitygw@" + Version
-
-// unavailableError means this machine cannot run the harness as it is;
-// tests skip on it locally and fail on it in CI.
-type unavailableError string
-
-func (e unavailableError) Error() string { return string(e) }
 
 var (
 	probeOnce sync.Once
@@ -69,7 +65,7 @@ func findBinary() (string, error) {
 		wrong = append(wrong, fmt.Sprintf("%s is %s %s", p, info.Main.Path, info.Main.Version))
 	}
 	if len(wrong) > 0 {
-		return "", unavailableError(fmt.Sprintf("%s (found: %v)", missingMessage, wrong))
+		return "", child.Unavailable(fmt.Sprintf("%s (found: %v)", missingMessage, wrong))
 	}
-	return "", unavailableError(missingMessage)
+	return "", child.Unavailable(missingMessage)
 }

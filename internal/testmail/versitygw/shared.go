@@ -5,32 +5,24 @@ package versitygw
 import (
 	"fmt"
 	"os"
-	"sync"
-	"sync/atomic"
 	"testing"
+
+	"mailtask/internal/testmail/child"
 )
 
-var (
-	sharedOnce   sync.Once
-	sharedServer *Server
-	sharedErr    error
-	sharedUsed   atomic.Bool
-)
+var shared child.Shared[*Server]
 
 // Shared returns the server of the test binary, starting it on first use;
 // tests keep apart by bucket (NewBucket). The package's TestMain must be
-// Main, which stops it after the last test. Without versitygw it skips t,
-// or fails it under CI=true.
+// Main (or call StopShared), which stops it after the last test. Without
+// versitygw it skips t, or fails it under CI=true.
 func Shared(t testing.TB) *Server {
 	t.Helper()
-	sharedOnce.Do(func() {
-		sharedUsed.Store(true)
-		sharedServer, sharedErr = start()
-	})
-	if sharedErr != nil {
-		skipOrFatal(t, sharedErr)
+	s, err := shared.Get(start)
+	if err != nil {
+		child.SkipOrFatal(t, err)
 	}
-	return sharedServer
+	return s
 }
 
 // Main runs a package's tests and then stops the shared server, if one
@@ -42,8 +34,8 @@ func Shared(t testing.TB) *Server {
 // each after m.Run instead.
 func Main(m *testing.M) {
 	code := m.Run()
-	if code != 0 && sharedServer != nil {
-		fmt.Fprintf(os.Stderr, "versitygw log tail (%s):\n%s\n", sharedServer.Dir, sharedServer.LogTail())
+	if s, ok := shared.Started(); ok && code != 0 {
+		fmt.Fprintf(os.Stderr, "versitygw log tail (%s):\n%s\n", s.Dir, s.LogTail())
 	}
 	StopShared()
 	os.Exit(code)
@@ -52,8 +44,7 @@ func Main(m *testing.M) {
 // StopShared stops the shared server, if one was started, and removes its
 // directory.
 func StopShared() {
-	if sharedUsed.Load() && sharedServer != nil {
-		sharedServer.Stop()
-		os.RemoveAll(sharedServer.Dir)
+	if s, ok := shared.Started(); ok {
+		s.remove()
 	}
 }
