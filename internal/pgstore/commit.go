@@ -31,15 +31,8 @@ func (l *Lease) Commit(ctx context.Context, st *state.State, fps []state.Fingerp
 	}
 	changes := st.UIDLs.Changes()
 	err := pgx.BeginFunc(ctx, l.store.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
-			UPDATE tasks SET committed_at = clock_timestamp()
-			WHERE task = $1 AND epoch = $2 AND holder = $3 AND lease_until > clock_timestamp()`,
-			l.Task, l.Epoch, l.store.node)
-		if err != nil {
+		if err := l.fence(ctx, tx); err != nil {
 			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return ErrFenced
 		}
 		if err := writeLedger(ctx, tx, l.Task, fps); err != nil {
 			return err
@@ -61,6 +54,24 @@ func (l *Lease) Commit(ctx context.Context, st *state.State, fps []state.Fingerp
 	l.mu.Unlock()
 	if ledger != nil {
 		ledger.add(fps)
+	}
+	return nil
+}
+
+// fence checks, first thing in a commit's transaction, that this node
+// still holds the lease under its epoch and that it has not run out by
+// the database's clock, and locks the lease row until the transaction
+// ends; otherwise it returns ErrFenced.
+func (l *Lease) fence(ctx context.Context, tx pgx.Tx) error {
+	tag, err := tx.Exec(ctx, `
+		UPDATE tasks SET committed_at = clock_timestamp()
+		WHERE task = $1 AND epoch = $2 AND holder = $3 AND lease_until > clock_timestamp()`,
+		l.Task, l.Epoch, l.store.node)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrFenced
 	}
 	return nil
 }

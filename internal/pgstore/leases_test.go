@@ -334,3 +334,49 @@ func TestKeepRenewsUntilTheLeaseIsLost(t *testing.T) {
 		t.Fatalf("Keep of a lease that ran out: %v, want ErrLeaseLost", err)
 	}
 }
+
+func TestReplaceMovesAWholeStateIn(t *testing.T) {
+	url := migratedDB(t)
+	ctx := testContext(t)
+	s := openNode(t, url, "n")
+	l, err := s.ClaimTask(ctx, "pop", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _, err := l.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.UIDLs.Add("stale")
+	if err := l.Commit(ctx, old, []state.Fingerprint{{0xee}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A state as the file store loads it: its UIDLs are no changes.
+	var imported state.State
+	imported.Version, imported.Task, imported.UIDValidity = state.Version, "pop", 3
+	imported.UIDLs.Restore(1, 0)
+	imported.UIDLs.Restore(2, 5)
+	fps := []state.Fingerprint{{1}, {2}}
+	if err := l.Replace(ctx, &imported, fps); err != nil {
+		t.Fatal(err)
+	}
+	got, ledger, err := l.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.UIDValidity != 3 || got.UIDLs.Len() != 2 || got.UIDLs.Has("stale") || ledger.Len() != 2 || ledger.Has(state.Fingerprint{0xee}) {
+		t.Fatalf("after Replace: validity %d, %d UIDLs (stale %v), ledger of %d", got.UIDValidity, got.UIDLs.Len(), got.UIDLs.Has("stale"), ledger.Len())
+	}
+	var exported []state.Fingerprint
+	for f := range ledger.All() {
+		exported = append(exported, f)
+	}
+	if len(exported) != 2 {
+		t.Fatalf("Ledger.All yields %d", len(exported))
+	}
+	expire(t, url, "pop")
+	if err := l.Replace(ctx, &imported, fps); !errors.Is(err, ErrFenced) {
+		t.Fatalf("Replace after the lease ran out: %v, want ErrFenced", err)
+	}
+}
