@@ -7,7 +7,8 @@ build:
 	$(GO) build -o mailtask ./cmd/mailtask
 
 # The one test command (README, .ci/run). Integration tests start their own
-# Dovecot on loopback; with CI=true a missing Dovecot fails instead of skips.
+# Dovecot, PostgreSQL and versitygw on loopback; with CI=true a missing one
+# fails instead of skips (.ci/run installs them).
 test: fmt-check vet
 	$(GO) test -race -count=1 -timeout 9m ./...
 

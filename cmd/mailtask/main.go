@@ -43,6 +43,7 @@ var commands = []command{
 	{"demo", "[--dir D]", "run a task against a built-in test server, twice", demo},
 	{"run", "[--config F]", "the daemon: run every task on its schedule until stopped", runDaemon},
 	{"status", "[--config F] [--json]", "show each task's last run, last success and next run", status},
+	{"db", "migrate [--config F]", "create or upgrade cluster mode's database schema", dbCmd},
 }
 
 // env is what commands share: where they print, and how the process is
@@ -162,6 +163,15 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// loadConfig loads the configuration for a command that runs tasks or
+// touches their state, which cluster mode cannot do yet (db.go).
 func loadConfig(path string) (*config.Config, error) {
-	return config.Load(config.Find(path))
+	cfg, err := config.Load(config.Find(path))
+	if err != nil {
+		return nil, err
+	}
+	if err := refuseClusterMode(cfg); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }

@@ -170,6 +170,9 @@ func loadDaemonConfig(path string) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := refuseClusterMode(cfg); err != nil {
+		return nil, err
+	}
 	for _, t := range cfg.Tasks {
 		if t.Schedule != "" {
 			return cfg, nil

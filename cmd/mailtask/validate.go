@@ -14,7 +14,9 @@ func validate(_ context.Context, e *env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*cfgPath)
+	// Cluster mode's keys are validated, though tasks cannot run with
+	// them yet (loadConfig).
+	cfg, err := config.Load(config.Find(*cfgPath))
 	if err != nil {
 		return err
 	}

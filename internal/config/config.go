@@ -17,6 +17,8 @@ type Config struct {
 	Notify   *Notify             `toml:"notify"`
 	// The daemon's keys (max_concurrent_tasks, log_*, listen...): daemon.go.
 	Daemon
+	// Cluster mode's keys (state_store, token_key_*, s3_*): cluster.go.
+	Cluster
 }
 
 // Account is one mailbox login.

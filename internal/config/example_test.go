@@ -39,6 +39,11 @@ func tomlKeys(typ reflect.Type, seen map[reflect.Type]bool) []string {
 	for i := range typ.NumField() {
 		f := typ.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		if f.Anonymous && name == "" {
+			// Embedded (Daemon, Cluster): its keys are the parent's.
+			keys = append(keys, tomlKeys(f.Type, seen)...)
+			continue
+		}
 		if name == "" || name == "-" || !f.IsExported() {
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"mailtask/internal/pathtmpl"
+	"mailtask/internal/s3url"
 )
 
 // taskNamePattern keeps task names usable as file names (state, lock,
@@ -163,8 +164,8 @@ func (c *Config) validate() []error {
 			fail(at, "account", "no account %q is defined (defined: %s)", t.Account, strings.Join(c.accountNames(), ", "))
 		}
 		if t.Destination == "" {
-			fail(at, "destination", "missing (the folder attachments are written to)")
-		} else {
+			fail(at, "destination", "missing (the folder attachments are written to, or s3://bucket/prefix)")
+		} else if !s3url.Is(t.Destination) {
 			t.Destination = resolve(base, t.Destination)
 			if root, _ := pathtmpl.SplitRoot(t.Destination); isFilesystemRoot(root) {
 				fail(at, "destination", "%q puts files at the filesystem's root; give a folder of their own, e.g. \"/srv/drop/invoices\"", t.Destination)
@@ -191,6 +192,7 @@ func (c *Config) validate() []error {
 	}
 	c.validateNotify(fail)
 	c.validateDaemon(fail)
+	c.validateCluster(base, fail)
 	if len(c.Tasks) == 0 {
 		errs = append(errs, &Error{File: c.File, Msg: "no [[task]] defined"})
 	}

@@ -107,7 +107,7 @@ func (d *Dir) PutStaged(name string, s *Staged) (Stored, error) {
 	if s.d != d {
 		return Stored{}, fmt.Errorf("write %q in %s: content staged in %s", name, d.path, s.d.path)
 	}
-	if err := checkName(name); err != nil {
+	if err := CheckName(name); err != nil {
 		return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
 	}
 	if err := s.makeDurable(); err != nil {

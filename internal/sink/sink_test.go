@@ -126,8 +126,8 @@ func TestCandidate(t *testing.T) {
 		{".profile", 1, ".profile (1)"},
 		{"trailing.", 1, "trailing (1)."},
 	} {
-		if got := candidate(tc.name, tc.n); got != tc.want {
-			t.Errorf("candidate(%q, %d) = %q, want %q", tc.name, tc.n, got, tc.want)
+		if got := Candidate(tc.name, tc.n); got != tc.want {
+			t.Errorf("Candidate(%q, %d) = %q, want %q", tc.name, tc.n, got, tc.want)
 		}
 	}
 }

@@ -68,13 +68,13 @@ func (d *Dir) putSuffixed(name, tmp string, st Stored) (Stored, error) {
 			return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
 		}
 		if n, ok := f.bySum[content{st.Size, sum}]; ok {
-			if s, done, err := d.tryName(tmp, candidate(name, n), st); done || err != nil {
+			if s, done, err := d.tryName(tmp, Candidate(name, n), st); done || err != nil {
 				return s, err
 			}
 		}
 	}
 	for ; f.next <= maxSuffix; f.next++ {
-		cand := candidate(name, f.next)
+		cand := Candidate(name, f.next)
 		existing, placed, taker, err := d.claim(tmp, cand, st.Size)
 		if err != nil {
 			return Stored{}, fmt.Errorf("write %q in %s: %w", cand, d.path, err)
@@ -121,14 +121,14 @@ func (d *Dir) tryName(tmp, cand string, st Stored) (_ Stored, done bool, _ error
 // hashSize reads the variants of size bytes not hashed yet, once each.
 func (f *family) hashSize(d *Dir, name string, size int64) error {
 	for _, n := range f.unhashed[size] {
-		sum, err := d.hashFile(candidate(name, n))
+		sum, err := d.hashFile(Candidate(name, n))
 		switch {
 		case err == nil:
 			f.add(size, sum, n)
 		case errorsIsNotExist(err):
 			// Gone since (downstream took it): nothing to match.
 		default:
-			return fmt.Errorf("write %q in %s: read %q: %w", name, d.path, candidate(name, n), err)
+			return fmt.Errorf("write %q in %s: read %q: %w", name, d.path, Candidate(name, n), err)
 		}
 	}
 	delete(f.unhashed, size)

@@ -55,7 +55,7 @@ func TestManySameNamedFilesCostEachAFewLooks(t *testing.T) {
 	contents := sameSize(n, "a")
 	stored := stageAll(t, d, "invoice.pdf", contents)
 	for i, st := range stored {
-		if want := candidate("invoice.pdf", i); st.Name != want || st.Existing {
+		if want := Candidate("invoice.pdf", i); st.Name != want || st.Existing {
 			t.Fatalf("file %d named %q (existing %v), want %q", i, st.Name, st.Existing, want)
 		}
 	}
@@ -94,7 +94,7 @@ func TestPastTheLastNumberedNameTheContentsHashNamesTheFile(t *testing.T) {
 	maxSuffix = 30 // 10,000 files take a minute to create on some disks
 	d, path := openTemp(t)
 	for i := 0; i <= maxSuffix; i++ {
-		if err := os.WriteFile(filepath.Join(path, candidate("scan.pdf", i)), []byte(fmt.Sprint("older scan ", i)), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(path, Candidate("scan.pdf", i)), []byte(fmt.Sprint("older scan ", i)), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

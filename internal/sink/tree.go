@@ -45,7 +45,7 @@ func (d *Dir) Folder(rel string) (*Dir, error) {
 	}
 	full := path.Join(d.rel, rel)
 	for seg := range strings.SplitSeq(rel, "/") {
-		if err := checkName(seg); err != nil {
+		if err := CheckName(seg); err != nil {
 			return nil, fmt.Errorf("folder %q in %s: %w", rel, d.path, err)
 		}
 	}

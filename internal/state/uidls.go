@@ -194,29 +194,44 @@ func parseUIDLs(data []byte, gen uint32) (UIDLSet, error) {
 		return UIDLSet{}, fmt.Errorf("generation %d, the state names %d", g, gen)
 	}
 	s := UIDLSet{missing: make(map[uidlHash]uint32, (len(data)-headerSize)/9)}
-	for rest := data[headerSize:]; len(rest) > 0; {
-		if len(rest) < 9 {
-			return UIDLSet{}, errors.New("truncated record")
+	err := eachRecord(data[headerSize:], func(c UIDLChange) {
+		if c.Forget {
+			delete(s.missing, uidlHash(c.Hash))
+		} else {
+			s.missing[uidlHash(c.Hash)] = c.MissingDay
 		}
-		h := uidlHash(binary.BigEndian.Uint64(rest[1:9]))
+	})
+	if err != nil {
+		return UIDLSet{}, err
+	}
+	return s, nil
+}
+
+// eachRecord calls fn with each record of data, in order.
+func eachRecord(data []byte, fn func(UIDLChange)) error {
+	for rest := data; len(rest) > 0; {
+		if len(rest) < 9 {
+			return errors.New("truncated record")
+		}
+		c := UIDLChange{Hash: binary.BigEndian.Uint64(rest[1:9])}
 		switch rest[0] {
 		case recPresent:
-			s.missing[h] = 0
 			rest = rest[9:]
 		case recForget:
-			delete(s.missing, h)
+			c.Forget = true
 			rest = rest[9:]
 		case recMissing:
 			if len(rest) < 13 {
-				return UIDLSet{}, errors.New("truncated record")
+				return errors.New("truncated record")
 			}
-			s.missing[h] = binary.BigEndian.Uint32(rest[9:13])
+			c.MissingDay = binary.BigEndian.Uint32(rest[9:13])
 			rest = rest[13:]
 		default:
-			return UIDLSet{}, fmt.Errorf("unknown record %q", rest[0])
+			return fmt.Errorf("unknown record %q", rest[0])
 		}
+		fn(c)
 	}
-	return s, nil
+	return nil
 }
 
 // saveUIDLs makes the set's changes durable in the log and returns the

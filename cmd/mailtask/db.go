@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"mailtask/internal/config"
+	"mailtask/internal/pgstore"
+	"mailtask/internal/s3url"
+)
+
+// migrateTimeout bounds `mailtask db migrate`, waiting for another node's
+// migration included.
+const migrateTimeout = 10 * time.Minute
+
+// dbCmd is `mailtask db migrate`: it brings the cluster-mode database's
+// schema up to the version this mailtask needs.
+func dbCmd(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "migrate" {
+		return usageError{"usage: mailtask db migrate [--config F]"}
+	}
+	fs := newFlags(e, "db migrate", "[--config F]")
+	cfgPath := fs.String("config", "", "configuration file")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	cfg, err := config.Load(config.Find(*cfgPath))
+	if err != nil {
+		return err
+	}
+	if !cfg.SharedState() {
+		return usageError{fmt.Sprintf("%s sets no state_store: the file store under state_dir needs no migration (db migrate is for cluster mode's PostgreSQL)", cfg.File)}
+	}
+	url, err := cfg.ResolveStateStore()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, migrateTimeout)
+	defer cancel()
+	done, err := pgstore.Migrate(ctx, url.Reveal())
+	if err != nil {
+		return fmt.Errorf("%s: %w", pgstore.Redact(url.Reveal()), err)
+	}
+	if done.From == done.To {
+		fmt.Fprintf(e.stdout, "%s: schema already at version %d\n", pgstore.Redact(url.Reveal()), done.To)
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "%s: schema migrated from version %d to %d\n", pgstore.Redact(url.Reveal()), done.From, done.To)
+	return nil
+}
+
+// refuseClusterMode stops the commands that run tasks or touch their
+// state from running a configuration of cluster mode, which this
+// mailtask validates and migrates but does not run yet: it would keep
+// the state in local files that other nodes never see, and write an
+// s3:// destination as a local folder.
+func refuseClusterMode(cfg *config.Config) error {
+	key := ""
+	switch {
+	case cfg.StateStore != "":
+		key = "state_store"
+	case cfg.StateStoreEnv != "":
+		key = "state_store_env"
+	case cfg.StateStoreFile != "":
+		key = "state_store_file"
+	}
+	for _, t := range cfg.Tasks {
+		if key == "" && s3url.Is(t.Destination) {
+			return &config.Error{File: cfg.File, Section: fmt.Sprintf("task %q", t.Name), Key: "destination",
+				Msg: "s3:// destinations are part of cluster mode, which is being built: this mailtask validates them but cannot write to them yet"}
+		}
+	}
+	if key != "" {
+		return &config.Error{File: cfg.File, Key: key,
+			Msg: "cluster mode is being built: this mailtask validates it and migrates the database (mailtask db migrate), but cannot run tasks, sign in or show state with it yet"}
+	}
+	return nil
+}

@@ -1,0 +1,194 @@
+package objsink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"mailtask/internal/s3url"
+	"mailtask/internal/sink"
+)
+
+// Index finds content already under a destination by its SHA-256, for
+// dedupe without listing the bucket. pgstore.DedupeIndex is one.
+type Index interface {
+	// Lookup returns the key recorded for content of sum, "" if none.
+	Lookup(ctx context.Context, sum [32]byte) (string, error)
+	// Record notes that key holds content of sum.
+	Record(ctx context.Context, sum [32]byte, key string) error
+	// Forget drops the entry of sum if it names key.
+	Forget(ctx context.Context, sum [32]byte, key string) error
+}
+
+// Options are what Open needs.
+type Options struct {
+	// Root is the destination up to its first variable:
+	// s3://bucket/prefix (pathtmpl.SplitRoot).
+	Root   string
+	Client *s3.Client
+	// SpoolDir holds staged content until it is uploaded. It must be the
+	// owner's own (the task's spool folder): Open removes what a crashed
+	// run left in it.
+	SpoolDir string
+	// Index serves Policy.Dedupe; without one, a Dedupe put fails.
+	Index Index
+	// Objects larger than MultipartThreshold go up in parts of PartSize
+	// (defaults DefaultMultipartThreshold and DefaultPartSize; S3 takes
+	// parts of 5 MiB and more, and at most 10,000 of them).
+	MultipartThreshold, PartSize int64
+}
+
+// Defaults of Options. A single PUT may carry 5 GiB; parts keep a retry
+// from sending a large file again from the start.
+const (
+	DefaultMultipartThreshold = 64 << 20
+	DefaultPartSize           = 16 << 20
+	minPartSize               = 5 << 20
+	maxParts                  = 10000
+	// maxKeyLen is S3's limit on a key, in bytes.
+	maxKeyLen = 1024
+)
+
+// Bucket is a destination in an object store: a bucket and a key prefix.
+// It implements sink.Destination and is safe for concurrent use.
+type Bucket struct {
+	root     string // s3://bucket/prefix, as the configuration gave it
+	bucket   string
+	prefix   string // "" or "a/b", no slash at either end
+	client   *s3.Client
+	index    Index
+	spool    string // this Open's own folder in SpoolDir
+	mpAbove  int64
+	partSize int64
+}
+
+var _ sink.Destination = (*Bucket)(nil)
+
+// spoolPrefix names the folders Open makes in SpoolDir.
+const spoolPrefix = "objsink-"
+
+// Open opens the destination o.Root for writing. It does not contact the
+// store: the first put does.
+func Open(o Options) (*Bucket, error) {
+	bucket, prefix, err := s3url.Parse(o.Root)
+	if err != nil {
+		return nil, err
+	}
+	if o.Client == nil || o.SpoolDir == "" {
+		return nil, errors.New("objsink: Options need a Client and a SpoolDir")
+	}
+	b := &Bucket{root: o.Root, bucket: bucket, prefix: prefix, client: o.Client, index: o.Index,
+		mpAbove: o.MultipartThreshold, partSize: o.PartSize}
+	if b.mpAbove <= 0 {
+		b.mpAbove = DefaultMultipartThreshold
+	}
+	if b.partSize <= 0 {
+		b.partSize = DefaultPartSize
+	}
+	if b.partSize < minPartSize {
+		return nil, fmt.Errorf("objsink: part size %d is below S3's minimum of 5 MiB", b.partSize)
+	}
+	if err := os.MkdirAll(o.SpoolDir, 0o700); err != nil {
+		return nil, fmt.Errorf("destination %s: spool: %w", o.Root, err)
+	}
+	if err := removeDebris(o.SpoolDir); err != nil {
+		return nil, fmt.Errorf("destination %s: spool: %w", o.Root, err)
+	}
+	if b.spool, err = os.MkdirTemp(o.SpoolDir, spoolPrefix); err != nil {
+		return nil, fmt.Errorf("destination %s: spool: %w", o.Root, err)
+	}
+	return b, nil
+}
+
+// removeDebris deletes the spool folders earlier Opens left in dir.
+func removeDebris(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), spoolPrefix) {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Path is the destination's URL.
+func (b *Bucket) Path() string { return b.root }
+
+// Folder returns the folder rel below the destination: a key prefix.
+// Nothing is created: object stores have no folders.
+func (b *Bucket) Folder(rel string) (sink.Folder, error) {
+	if rel != "" {
+		for seg := range strings.SplitSeq(rel, "/") {
+			if err := sink.CheckName(seg); err != nil {
+				return nil, fmt.Errorf("folder %q in %s: %w", rel, b.root, err)
+			}
+		}
+	}
+	return &folder{b: b, rel: rel}, nil
+}
+
+// Flush does nothing: staged content is uploaded when it is named.
+func (b *Bucket) Flush(context.Context) error { return nil }
+
+// Sync does nothing: an object is durable once the store has
+// acknowledged it.
+func (b *Bucket) Sync(context.Context) error { return nil }
+
+// Close removes what is left in the spool.
+func (b *Bucket) Close() error {
+	if err := os.RemoveAll(b.spool); err != nil {
+		return fmt.Errorf("destination %s: spool: %w", b.root, err)
+	}
+	return nil
+}
+
+// Locate returns the key and URL of the object at rel.
+func (b *Bucket) Locate(rel string) sink.Location {
+	key := b.key(rel)
+	return sink.Location{Key: key, URL: s3url.Scheme + b.bucket + "/" + key}
+}
+
+// key is the object key of rel, a path below the destination.
+func (b *Bucket) key(rel string) string {
+	if b.prefix == "" {
+		return rel
+	}
+	return b.prefix + "/" + rel
+}
+
+// rel is the path below the destination of key, which lies under the
+// prefix.
+func (b *Bucket) rel(key string) string {
+	if b.prefix == "" {
+		return key
+	}
+	return strings.TrimPrefix(key, b.prefix+"/")
+}
+
+// folder is a key prefix below the destination.
+type folder struct {
+	b   *Bucket
+	rel string
+}
+
+// Path is the folder's URL.
+func (f *folder) Path() string {
+	if f.rel == "" {
+		return f.b.root
+	}
+	return strings.TrimSuffix(f.b.root, "/") + "/" + f.rel
+}
+
+// relOf is the path below the destination of the file name in f.
+func (f *folder) relOf(name string) string { return path.Join(f.rel, name) }

@@ -1,0 +1,127 @@
+package objsink
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"mailtask/internal/s3url"
+	"mailtask/internal/sink"
+	"mailtask/internal/testmail/postgres"
+	"mailtask/internal/testmail/versitygw"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	versitygw.StopShared()
+	postgres.StopShared()
+	os.Exit(code)
+}
+
+func testContext(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// target is a bucket of the shared server, opened as a destination.
+type target struct {
+	srv    *versitygw.Server
+	bucket string
+	dest   *Bucket
+}
+
+// openTarget opens s3://<new bucket>/prefix with o's sizes and index.
+func openTarget(t *testing.T, prefix string, o Options) *target {
+	t.Helper()
+	srv := versitygw.Shared(t)
+	bucket := srv.NewBucket(t)
+	o.Root = s3url.Scheme + bucket
+	if prefix != "" {
+		o.Root += "/" + prefix
+	}
+	o.Client = srv.Client()
+	o.SpoolDir = t.TempDir()
+	dest, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dest.Close() })
+	return &target{srv: srv, bucket: bucket, dest: dest}
+}
+
+// put stages content in folder rel and names it name, under p.
+func (tg *target) put(t *testing.T, rel, name string, content []byte, p sink.Policy) (sink.Stored, error) {
+	t.Helper()
+	f, err := tg.dest.Folder(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := f.Stage(bytes.NewReader(content), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	if err := tg.dest.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := f.PutStaged(ctx, name, s)
+	if err == nil {
+		err = tg.dest.Sync(ctx)
+	}
+	return st, err
+}
+
+// keys lists the bucket, as a test may and the sink never does.
+func (tg *target) keys(t *testing.T) []string {
+	t.Helper()
+	out, err := tg.srv.Client().ListObjectsV2(testContext(t), &s3.ListObjectsV2Input{Bucket: aws.String(tg.bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range out.Contents {
+		keys = append(keys, aws.ToString(o.Key))
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// get returns an object's content and metadata.
+func (tg *target) get(t *testing.T, key string) ([]byte, map[string]string) {
+	t.Helper()
+	out, err := tg.srv.Client().GetObject(testContext(t), &s3.GetObjectInput{Bucket: aws.String(tg.bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatalf("get %s: %v", key, err)
+	}
+	defer out.Body.Close()
+	data, err := io.ReadAll(out.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, out.Metadata
+}
+
+// rawPut writes an object as another program would: no metadata.
+func (tg *target) rawPut(t *testing.T, key string, content []byte) {
+	t.Helper()
+	_, err := tg.srv.Client().PutObject(testContext(t), &s3.PutObjectInput{
+		Bucket: aws.String(tg.bucket), Key: aws.String(key), Body: bytes.NewReader(content)})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sumOf(b []byte) [32]byte { return sha256.Sum256(b) }
+
+func join(keys []string) string { return strings.Join(keys, ", ") }

@@ -1,0 +1,88 @@
+package objsink
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+
+	"mailtask/internal/sink"
+)
+
+// memLimit is the size up to which staged content stays in memory; larger
+// content goes to a spool file, so that a run holds little memory however
+// many files it stages ahead.
+const memLimit = 256 << 10
+
+// staged is content written ahead, with its size and SHA-256.
+type staged struct {
+	f    *folder
+	p    sink.Policy
+	mem  []byte   // the content, if it fit in memLimit
+	file *os.File // otherwise the spool file holding it
+	size int64
+	sum  [32]byte
+}
+
+// Stage reads content into memory or a spool file, taking its SHA-256,
+// which the object's metadata needs before the upload starts.
+func (f *folder) Stage(content io.Reader, p sink.Policy) (sink.Pending, error) {
+	h := sha256.New()
+	r := io.TeeReader(content, h)
+	s := &staged{f: f, p: p}
+	head, err := io.ReadAll(io.LimitReader(r, memLimit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading content: %w", err)
+	}
+	if len(head) <= memLimit {
+		s.mem, s.size = head, int64(len(head))
+	} else if err := s.spill(head, r); err != nil {
+		return nil, err
+	}
+	h.Sum(s.sum[:0])
+	return s, nil
+}
+
+// spill writes head and the rest of r to a spool file.
+func (s *staged) spill(head []byte, r io.Reader) error {
+	file, err := os.CreateTemp(s.f.b.spool, "stage-")
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	// Unlinked at once: the open file is all that is needed, and a crash
+	// leaves nothing behind.
+	os.Remove(file.Name())
+	n, err := io.Copy(file, io.MultiReader(bytes.NewReader(head), r))
+	if err != nil {
+		file.Close()
+		return fmt.Errorf("spool: %w", err)
+	}
+	s.file, s.size = file, n
+	return nil
+}
+
+// body returns a reader of the whole content, from its start.
+func (s *staged) body() io.ReadSeeker {
+	if s.file != nil {
+		return io.NewSectionReader(s.file, 0, s.size)
+	}
+	return bytes.NewReader(s.mem)
+}
+
+// section returns a reader of size bytes of the content from off.
+func (s *staged) section(off, size int64) io.ReadSeeker {
+	if s.file != nil {
+		return io.NewSectionReader(s.file, off, size)
+	}
+	return bytes.NewReader(s.mem[off : off+size])
+}
+
+// Discard releases the content.
+func (s *staged) Discard() {
+	if s.file != nil {
+		s.file.Close()
+		s.file = nil
+	}
+	s.mem = nil
+}

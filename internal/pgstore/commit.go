@@ -1,0 +1,166 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"mailtask/internal/state"
+)
+
+// Commit makes a batch permanent, as the file store's ledger append and
+// state save do, in one transaction: the fingerprints of the messages
+// taken, the UIDL changes st has had since the last commit, and the rest
+// of st (UIDVALIDITY, UIDs done, after-actions now due, quarantined
+// messages, last run). It is fenced: the transaction first checks, and
+// locks, that this node still holds the lease under its epoch and that
+// the lease has not run out by the database's clock; otherwise it writes
+// nothing and returns an error wrapping ErrFenced, and the run must stop
+// without acting on the mailbox. The files the batch wrote must be
+// durable before Commit is called.
+//
+// Holding the lease row locked until the commit ends keeps any other node
+// from claiming the task in between: a claim that comes after sees the
+// commit.
+func (l *Lease) Commit(ctx context.Context, st *state.State, fps []state.Fingerprint) error {
+	if st.Task != l.Task {
+		return fmt.Errorf("commit the state of task %q under the lease of task %q", st.Task, l.Task)
+	}
+	changes := st.UIDLs.Changes()
+	err := pgx.BeginFunc(ctx, l.store.pool, func(tx pgx.Tx) error {
+		if err := l.fence(ctx, tx); err != nil {
+			return err
+		}
+		if err := writeLedger(ctx, tx, l.Task, fps); err != nil {
+			return err
+		}
+		if err := writeUIDLs(ctx, tx, l.Task, changes); err != nil {
+			return err
+		}
+		return writeState(ctx, tx, st)
+	})
+	if errors.Is(err, ErrFenced) {
+		return fmt.Errorf("task %q, epoch %d: %w", l.Task, l.Epoch, ErrFenced)
+	}
+	if err != nil {
+		return fmt.Errorf("commit task %q: %w", l.Task, err)
+	}
+	st.UIDLs.ChangesSaved()
+	l.mu.Lock()
+	ledger := l.ledger
+	l.mu.Unlock()
+	if ledger != nil {
+		ledger.add(fps)
+	}
+	return nil
+}
+
+// fence checks, first thing in a commit's transaction, that this node
+// still holds the lease under its epoch and that it has not run out by
+// the database's clock, and locks the lease row until the transaction
+// ends; otherwise it returns ErrFenced.
+func (l *Lease) fence(ctx context.Context, tx pgx.Tx) error {
+	tag, err := tx.Exec(ctx, `
+		UPDATE tasks SET committed_at = clock_timestamp()
+		WHERE task = $1 AND epoch = $2 AND holder = $3 AND lease_until > clock_timestamp()`,
+		l.Task, l.Epoch, l.store.node)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrFenced
+	}
+	return nil
+}
+
+func writeLedger(ctx context.Context, tx pgx.Tx, task string, fps []state.Fingerprint) error {
+	if len(fps) == 0 {
+		return nil
+	}
+	values := make([]int64, len(fps))
+	for i, f := range fps {
+		values[i] = fpValue(f)
+	}
+	_, err := tx.Exec(ctx, "INSERT INTO ledger (task, fp) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING", task, values)
+	return err
+}
+
+// writeUIDLs applies the changes: the last change of each UIDL is what
+// counts.
+func writeUIDLs(ctx context.Context, tx pgx.Tx, task string, changes []state.UIDLChange) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	last := make(map[uint64]state.UIDLChange, len(changes))
+	for _, c := range changes {
+		last[c.Hash] = c
+	}
+	var (
+		setHash, forget []int64
+		setDay          []int32
+	)
+	for h, c := range last {
+		if c.Forget {
+			forget = append(forget, int64(h))
+		} else {
+			setHash, setDay = append(setHash, int64(h)), append(setDay, int32(c.MissingDay))
+		}
+	}
+	if len(forget) > 0 {
+		if _, err := tx.Exec(ctx, "DELETE FROM uidls WHERE task = $1 AND hash = ANY($2::bigint[])", task, forget); err != nil {
+			return err
+		}
+	}
+	if len(setHash) > 0 {
+		_, err := tx.Exec(ctx, `INSERT INTO uidls (task, hash, missing_day)
+			SELECT $1, unnest($2::bigint[]), unnest($3::integer[])
+			ON CONFLICT (task, hash) DO UPDATE SET missing_day = excluded.missing_day`, task, setHash, setDay)
+		return err
+	}
+	return nil
+}
+
+func writeState(ctx context.Context, tx pgx.Tx, st *state.State) error {
+	failed, err := json.Marshal(nonNil(st.Failed))
+	if err != nil {
+		return err
+	}
+	lastRun, err := jsonOrNull(st.LastRun)
+	if err != nil {
+		return err
+	}
+	lastSuccess, err := jsonOrNull(st.LastSuccess)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `
+		INSERT INTO task_state (task, uid_validity, done_uids, pending_uids, pending_uidls,
+			pending_failed_uids, pending_failed_uidls, failed, last_run, last_success, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
+		ON CONFLICT (task) DO UPDATE SET
+			uid_validity = excluded.uid_validity, done_uids = excluded.done_uids,
+			pending_uids = excluded.pending_uids, pending_uidls = excluded.pending_uidls,
+			pending_failed_uids = excluded.pending_failed_uids, pending_failed_uidls = excluded.pending_failed_uidls,
+			failed = excluded.failed, last_run = excluded.last_run, last_success = excluded.last_success,
+			updated_at = now()`,
+		st.Task, int64(st.UIDValidity), st.Done.String(), st.PendingUIDs.String(), nonNil(st.PendingUIDLs),
+		st.PendingFailedUIDs.String(), nonNil(st.PendingFailedUIDLs), failed, lastRun, lastSuccess)
+	return err
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func jsonOrNull(v *state.Run) ([]byte, error) {
+	if v == nil {
+		return nil, nil
+	}
+	return json.Marshal(v)
+}

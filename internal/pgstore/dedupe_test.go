@@ -1,0 +1,74 @@
+package pgstore
+
+import (
+	"crypto/sha256"
+	"testing"
+	"time"
+
+	"mailtask/internal/state"
+)
+
+func TestDedupeIndexKeepsTheFirstKeyPerDestination(t *testing.T) {
+	url := migratedDB(t)
+	ctx := testContext(t)
+	s := openNode(t, url, "n")
+	idx, other := s.DedupeIndex("s3://bucket/a"), s.DedupeIndex("s3://bucket/b")
+	sum := sha256.Sum256([]byte("invoice"))
+	if key, err := idx.Lookup(ctx, sum); err != nil || key != "" {
+		t.Fatalf("Lookup in an empty index: %q, %v", key, err)
+	}
+	for _, key := range []string{"a/x/invoice.pdf", "a/y/copy.pdf"} {
+		if err := idx.Record(ctx, sum, key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if key, err := idx.Lookup(ctx, sum); err != nil || key != "a/x/invoice.pdf" {
+		t.Fatalf("Lookup: %q, %v; want the first key recorded", key, err)
+	}
+	if key, err := other.Lookup(ctx, sum); err != nil || key != "" {
+		t.Fatalf("another destination's Lookup: %q, %v; want nothing", key, err)
+	}
+	if err := idx.Forget(ctx, sum, "a/y/copy.pdf"); err != nil {
+		t.Fatal(err)
+	}
+	if key, _ := idx.Lookup(ctx, sum); key != "a/x/invoice.pdf" {
+		t.Fatalf("Forget of a key the entry does not name removed it (now %q)", key)
+	}
+	if err := idx.Forget(ctx, sum, "a/x/invoice.pdf"); err != nil {
+		t.Fatal(err)
+	}
+	if key, _ := idx.Lookup(ctx, sum); key != "" {
+		t.Fatalf("after Forget: %q", key)
+	}
+}
+
+func TestRunHistoryKeepsTheNewest(t *testing.T) {
+	url := migratedDB(t)
+	ctx := testContext(t)
+	s := openNode(t, url, "n")
+	l, err := s.ClaimTask(ctx, "inbox", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Unix(1700000000, 0).UTC()
+	for i := range RunsKept + 5 {
+		run := state.Run{Started: start.Add(time.Duration(i) * time.Minute), Duration: time.Second, Outcome: "ok", Seen: i}
+		if err := l.RecordRun(ctx, run); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expire(t, url, "inbox")
+	if err := l.RecordRun(ctx, state.Run{Started: start.Add(time.Hour * 24), Outcome: "failed", Error: "lease lost"}); err != nil {
+		t.Fatalf("recording a run after the lease ran out: %v", err)
+	}
+	runs, err := s.Runs(ctx, "inbox", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != RunsKept {
+		t.Fatalf("%d runs kept, want %d", len(runs), RunsKept)
+	}
+	if runs[0].Outcome != "failed" || runs[0].Node != "n" || runs[0].Epoch != l.Epoch || runs[1].Seen != RunsKept+4 {
+		t.Fatalf("newest runs: %+v, %+v", runs[0], runs[1])
+	}
+}

@@ -1,0 +1,29 @@
+// Package pgstore is cluster mode's store: what every node running the
+// same configuration shares, in one PostgreSQL database. It holds
+//
+//   - task leases (leases.go): a node claims due tasks with FOR UPDATE SKIP
+//     LOCKED, holding each for a while measured by the database's clock,
+//     under an epoch that grows with every claim; it renews the lease
+//     while it runs and releases it with the task's next due time;
+//   - task state, ledger and POP3 UIDLs (commit.go, load.go), written only
+//     by a fenced commit: one transaction that succeeds only while the
+//     committing node still holds the epoch it claimed and the lease has
+//     not run out, so that a node paused past its lease (GC, VM freeze,
+//     SIGSTOP) and resumed commits nothing (ErrFenced);
+//   - run history (runs.go);
+//   - OAuth2 tokens per account and app-only tokens per tenant, client and
+//     scopes (tokens.go), sealed with AES-GCM under a key given by
+//     reference (seal.go), and updated under a row lock, so that a
+//     rotating refresh token is spent once across the cluster;
+//   - connection slots per account (slots.go), bounding connections to a
+//     mailbox across the cluster, leased so that a dead node's expire;
+//   - the object sink's dedupe index (dedupe.go).
+//
+// The schema is versioned: migrations are embedded (migrations/*.sql),
+// applied by `mailtask db migrate` (Migrate), and checked by Open, which
+// refuses a schema that is behind (naming the command) or ahead of this
+// mailtask.
+//
+// Times that decide who holds what are the database's (now(),
+// clock_timestamp()), never a node's, whose clocks may disagree.
+package pgstore

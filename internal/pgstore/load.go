@@ -1,0 +1,169 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+
+	"mailtask/internal/state"
+)
+
+// Ledger is a task's ledger as loaded: the fingerprints of the messages it
+// has taken. Has answers from memory; Lease.Commit adds what it commits.
+// It is safe for concurrent use.
+type Ledger struct {
+	mu  sync.Mutex
+	set map[state.Fingerprint]struct{}
+}
+
+// Has reports whether f was committed.
+func (l *Ledger) Has(f state.Fingerprint) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.set[f]
+	return ok
+}
+
+// Len returns the number of fingerprints committed.
+func (l *Ledger) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.set)
+}
+
+func (l *Ledger) add(fps []state.Fingerprint) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, f := range fps {
+		l.set[f] = struct{}{}
+	}
+}
+
+// fpValue is a fingerprint as the ledger table holds it.
+func fpValue(f state.Fingerprint) int64 { return int64(binary.BigEndian.Uint64(f[:])) }
+
+func fpOf(v int64) state.Fingerprint {
+	var f state.Fingerprint
+	binary.BigEndian.PutUint64(f[:], uint64(v))
+	return f
+}
+
+// Load reads the task's state and ledger, as the lease's run starts from.
+// The State has no directory, so its Save refuses: it is committed by
+// Commit. A task never run yields a fresh State and an empty ledger.
+func (l *Lease) Load(ctx context.Context) (*state.State, *Ledger, error) {
+	st, ledger, err := l.store.load(ctx, l.Task)
+	if err != nil {
+		return nil, nil, err
+	}
+	l.mu.Lock()
+	l.ledger = ledger
+	l.mu.Unlock()
+	return st, ledger, nil
+}
+
+// LoadState reads a task's state without holding its lease, for `mailtask
+// status` and `state show|export`.
+func (s *Store) LoadState(ctx context.Context, task string) (*state.State, error) {
+	st, _, err := s.load(ctx, task)
+	return st, err
+}
+
+// load reads everything in one repeatable-read transaction, so that the
+// state, its UIDLs and the ledger are of one commit.
+func (s *Store) load(ctx context.Context, task string) (*state.State, *Ledger, error) {
+	st := &state.State{Version: state.Version, Task: task}
+	ledger := &Ledger{set: map[state.Fingerprint]struct{}{}}
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := loadState(ctx, tx, st); err != nil {
+			return err
+		}
+		if err := loadUIDLs(ctx, tx, st); err != nil {
+			return err
+		}
+		return loadLedger(ctx, tx, task, ledger)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("load the state of task %q: %w", task, err)
+	}
+	return st, ledger, nil
+}
+
+func loadState(ctx context.Context, tx pgx.Tx, st *state.State) error {
+	var (
+		uidValidity                 int64
+		done, pending, pendingFail  string
+		failed, lastRun, lastSucess []byte
+	)
+	err := tx.QueryRow(ctx, `SELECT uid_validity, done_uids, pending_uids, pending_uidls,
+			pending_failed_uids, pending_failed_uidls, failed, last_run, last_success
+		FROM task_state WHERE task = $1`, st.Task).
+		Scan(&uidValidity, &done, &pending, &st.PendingUIDLs, &pendingFail, &st.PendingFailedUIDLs, &failed, &lastRun, &lastSucess)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	st.UIDValidity = uint32(uidValidity)
+	var errs []error
+	for _, f := range []struct {
+		text string
+		set  *state.UIDSet
+	}{{done, &st.Done}, {pending, &st.PendingUIDs}, {pendingFail, &st.PendingFailedUIDs}} {
+		var err error
+		*f.set, err = state.ParseUIDSet(f.text)
+		errs = append(errs, err)
+	}
+	errs = append(errs, json.Unmarshal(failed, &st.Failed))
+	if lastRun != nil {
+		errs = append(errs, json.Unmarshal(lastRun, &st.LastRun))
+	}
+	if lastSucess != nil {
+		errs = append(errs, json.Unmarshal(lastSucess, &st.LastSuccess))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("the task_state row is damaged: %w", err)
+	}
+	if len(st.PendingUIDLs) == 0 {
+		st.PendingUIDLs = nil
+	}
+	if len(st.PendingFailedUIDLs) == 0 {
+		st.PendingFailedUIDLs = nil
+	}
+	return nil
+}
+
+func loadUIDLs(ctx context.Context, tx pgx.Tx, st *state.State) error {
+	rows, err := tx.Query(ctx, "SELECT hash, missing_day FROM uidls WHERE task = $1", st.Task)
+	if err != nil {
+		return err
+	}
+	var (
+		hash int64
+		day  int32
+	)
+	_, err = pgx.ForEachRow(rows, []any{&hash, &day}, func() error {
+		st.UIDLs.Restore(uint64(hash), uint32(day))
+		return nil
+	})
+	return err
+}
+
+func loadLedger(ctx context.Context, tx pgx.Tx, task string, ledger *Ledger) error {
+	rows, err := tx.Query(ctx, "SELECT fp FROM ledger WHERE task = $1", task)
+	if err != nil {
+		return err
+	}
+	var fp int64
+	_, err = pgx.ForEachRow(rows, []any{&fp}, func() error {
+		ledger.set[fpOf(fp)] = struct{}{}
+		return nil
+	})
+	return err
+}

@@ -1,0 +1,69 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/jackc/pgx/v5"
+
+	"mailtask/internal/state"
+)
+
+// All yields every fingerprint in the ledger, in no order (for `state
+// export`).
+func (l *Ledger) All() iter.Seq[state.Fingerprint] {
+	return func(yield func(state.Fingerprint) bool) {
+		l.mu.Lock()
+		fps := make([]state.Fingerprint, 0, len(l.set))
+		for f := range l.set {
+			fps = append(fps, f)
+		}
+		l.mu.Unlock()
+		for _, f := range fps {
+			if !yield(f) {
+				return
+			}
+		}
+	}
+}
+
+// Replace makes st, all its UIDLs and exactly the fingerprints fps the
+// task's whole state, in place of whatever the database held, as `state
+// import` moving a task from the file store needs; Commit writes only
+// what changed. It is fenced as Commit is.
+func (l *Lease) Replace(ctx context.Context, st *state.State, fps []state.Fingerprint) error {
+	if st.Task != l.Task {
+		return fmt.Errorf("replace the state of task %q under the lease of task %q", st.Task, l.Task)
+	}
+	var all []state.UIDLChange
+	for h, day := range st.UIDLs.All() {
+		all = append(all, state.UIDLChange{Hash: h, MissingDay: day})
+	}
+	err := pgx.BeginFunc(ctx, l.store.pool, func(tx pgx.Tx) error {
+		if err := l.fence(ctx, tx); err != nil {
+			return err
+		}
+		for _, table := range []string{"ledger", "uidls", "task_state"} {
+			if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE task = $1", l.Task); err != nil {
+				return err
+			}
+		}
+		if err := writeLedger(ctx, tx, l.Task, fps); err != nil {
+			return err
+		}
+		if err := writeUIDLs(ctx, tx, l.Task, all); err != nil {
+			return err
+		}
+		return writeState(ctx, tx, st)
+	})
+	if errors.Is(err, ErrFenced) {
+		return fmt.Errorf("task %q, epoch %d: %w", l.Task, l.Epoch, ErrFenced)
+	}
+	if err != nil {
+		return fmt.Errorf("replace the state of task %q: %w", l.Task, err)
+	}
+	st.UIDLs.ChangesSaved()
+	return nil
+}

@@ -1,0 +1,112 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"mailtask/internal/state"
+)
+
+// RunsKept is how many runs of each task the history keeps.
+const RunsKept = 100
+
+// RunRecord is one run in the history: which node ran it, under which
+// epoch.
+type RunRecord struct {
+	state.Run
+	Node  string
+	Epoch int64
+}
+
+// RecordRun adds the run to the task's history, keeping the newest
+// RunsKept. It is not fenced: a run that lost its lease is history too,
+// and says so. The task's last run as its state shows it is committed
+// with the state (Commit).
+func (l *Lease) RecordRun(ctx context.Context, run state.Run) error {
+	err := pgx.BeginFunc(ctx, l.store.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+			INSERT INTO runs (task, node, epoch, started, duration_ms, outcome, error, hint,
+				seen, matched, saved, failed, files, bytes)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			l.Task, l.store.node, l.Epoch, run.Started, run.Duration.Milliseconds(), run.Outcome, run.Error, run.Hint,
+			run.Seen, run.Matched, run.Saved, run.Failed, run.Files, run.Bytes)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `
+			DELETE FROM runs WHERE task = $1 AND id < (
+				SELECT id FROM runs WHERE task = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)`,
+			l.Task, RunsKept-1)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record the run of task %q: %w", l.Task, err)
+	}
+	return nil
+}
+
+// Runs returns the newest runs of task, newest first, at most limit.
+func (s *Store) Runs(ctx context.Context, task string, limit int) ([]RunRecord, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT node, epoch, started, duration_ms, outcome, error, hint, seen, matched, saved, failed, files, bytes
+		FROM runs WHERE task = $1 ORDER BY id DESC LIMIT $2`, task, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read the runs of task %q: %w", task, err)
+	}
+	runs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RunRecord, error) {
+		var (
+			rec RunRecord
+			ms  int64
+		)
+		err := r.Scan(&rec.Node, &rec.Epoch, &rec.Started, &ms, &rec.Outcome, &rec.Error, &rec.Hint,
+			&rec.Seen, &rec.Matched, &rec.Saved, &rec.Failed, &rec.Files, &rec.Bytes)
+		rec.Duration = time.Duration(ms) * time.Millisecond
+		return rec, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the runs of task %q: %w", task, err)
+	}
+	return runs, nil
+}
+
+// LeaseInfo is a task's lease row as `mailtask status` shows it.
+type LeaseInfo struct {
+	Task       string
+	Holder     string    // "" when free
+	Epoch      int64     // claims so far
+	LeaseUntil time.Time // zero when free
+	ClaimedAt  time.Time // of the last claim; zero if never claimed
+	NextDue    time.Time
+	Now        time.Time // the database's clock, to tell lease ages by
+}
+
+// Leases returns every task's lease row, by task name.
+func (s *Store) Leases(ctx context.Context) ([]LeaseInfo, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT task, coalesce(holder, ''), epoch, lease_until, claimed_at, next_due, now()
+		FROM tasks ORDER BY task`)
+	if err != nil {
+		return nil, fmt.Errorf("read the leases: %w", err)
+	}
+	leases, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LeaseInfo, error) {
+		var (
+			li           LeaseInfo
+			until, since *time.Time
+		)
+		err := r.Scan(&li.Task, &li.Holder, &li.Epoch, &until, &since, &li.NextDue, &li.Now)
+		if until != nil {
+			li.LeaseUntil = *until
+		}
+		if since != nil {
+			li.ClaimedAt = *since
+		}
+		return li, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the leases: %w", err)
+	}
+	return leases, nil
+}

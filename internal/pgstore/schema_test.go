@@ -1,0 +1,89 @@
+package pgstore
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"mailtask/internal/testmail/postgres"
+)
+
+func TestMigrateFromEmptyThenOpen(t *testing.T) {
+	url := postgres.Shared(t).NewDatabase(t)
+	ctx := testContext(t)
+	_, err := Open(ctx, Options{URL: url})
+	var se *SchemaError
+	if !errors.As(err, &se) || se.Have != 0 || !strings.Contains(err.Error(), "mailtask db migrate") {
+		t.Fatalf("Open before any migration: %v; want a SchemaError naming `mailtask db migrate`", err)
+	}
+	got, err := Migrate(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.From != 0 || got.To != SchemaVersion {
+		t.Fatalf("Migrate from empty: %+v, want 0 -> %d", got, SchemaVersion)
+	}
+	again, err := Migrate(ctx, url)
+	if err != nil || again.From != SchemaVersion || again.To != SchemaVersion {
+		t.Fatalf("second Migrate: %+v, %v; want nothing to do", again, err)
+	}
+	s, err := Open(ctx, Options{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+}
+
+func TestOpenRefusesASchemaBehindOrAhead(t *testing.T) {
+	url := migratedDB(t)
+	ctx := testContext(t)
+	sql(t, url, "DELETE FROM mailtask_schema WHERE version = $1", SchemaVersion)
+	_, err := Open(ctx, Options{URL: url})
+	var se *SchemaError
+	if !errors.As(err, &se) || se.Have != SchemaVersion-1 || !strings.Contains(err.Error(), "mailtask db migrate") {
+		t.Fatalf("Open with the schema one behind: %v", err)
+	}
+	sql(t, url, "INSERT INTO mailtask_schema (version, name) VALUES ($1, 'x'), ($2, 'from the future') ON CONFLICT DO NOTHING", SchemaVersion, SchemaVersion+1)
+	_, err = Open(ctx, Options{URL: url})
+	if !errors.As(err, &se) || se.Have != SchemaVersion+1 || !strings.Contains(err.Error(), "newer than this mailtask") {
+		t.Fatalf("Open with a newer schema: %v", err)
+	}
+	if _, err := Migrate(ctx, url); !errors.As(err, &se) {
+		t.Fatalf("Migrate of a newer schema: %v; want a SchemaError", err)
+	}
+}
+
+func TestNodesMigratingAtOnceTakeTurns(t *testing.T) {
+	url := postgres.Shared(t).NewDatabase(t)
+	ctx := testContext(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = Migrate(ctx, url) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, url, "SELECT count(*) FROM mailtask_schema"); n != SchemaVersion {
+		t.Fatalf("%d schema versions recorded, want %d", n, SchemaVersion)
+	}
+}
+
+func TestErrorsHideTheDatabasePassword(t *testing.T) {
+	ctx := testContext(t)
+	for _, url := range []string{
+		"postgres://mailtask:hunter2-secret@127.0.0.1:1/db?connect_timeout=1",
+		"postgres://mailtask:hunter2-secret@127.0.0.1:notaport/db",
+	} {
+		_, err := Open(ctx, Options{URL: url})
+		if err == nil || strings.Contains(err.Error(), "hunter2-secret") {
+			t.Errorf("Open(%s): %v; want an error without the password", Redact(url), err)
+		}
+		_, err = Migrate(ctx, url)
+		if err == nil || strings.Contains(err.Error(), "hunter2-secret") {
+			t.Errorf("Migrate(%s): %v; want an error without the password", Redact(url), err)
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Slot is the right to hold one connection to an account's mailbox,
+// counted across the cluster. It is leased like a task: renew it while
+// the connection stays open, and close the connection if renewal fails
+// (the slot may have gone to another node by then).
+type Slot struct {
+	Account string
+	id      int64
+	store   *Store
+}
+
+// TryAcquireSlot takes one of account's max connection slots, leased for
+// leaseFor by the database's clock, or fails with ErrNoSlot when max are
+// held. Acquirers of one account take turns under an advisory lock, so
+// the count never exceeds max, whatever nodes race; slots whose lease ran
+// out (their node died) are removed and no longer count.
+func (s *Store) TryAcquireSlot(ctx context.Context, account string, max int, leaseFor time.Duration) (*Slot, error) {
+	sl := &Slot{Account: account, store: s}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('mailtask conn_slots ' || $1, 0))", account); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM conn_slots WHERE account = $1 AND lease_until <= clock_timestamp()", account); err != nil {
+			return err
+		}
+		var held int
+		if err := tx.QueryRow(ctx, "SELECT count(*) FROM conn_slots WHERE account = $1", account).Scan(&held); err != nil {
+			return err
+		}
+		if held >= max {
+			return ErrNoSlot
+		}
+		return tx.QueryRow(ctx, `INSERT INTO conn_slots (account, holder, lease_until)
+			VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond') RETURNING id`,
+			account, s.node, interval(leaseFor)).Scan(&sl.id)
+	})
+	if errors.Is(err, ErrNoSlot) {
+		return nil, fmt.Errorf("account %q (max_connections = %d): %w", account, max, ErrNoSlot)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("take a connection slot of account %q: %w", account, err)
+	}
+	return sl, nil
+}
+
+// AcquireSlot is TryAcquireSlot that waits, trying again every poll, until
+// a slot is free or ctx ends.
+func (s *Store) AcquireSlot(ctx context.Context, account string, max int, leaseFor, poll time.Duration) (*Slot, error) {
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	for {
+		sl, err := s.TryAcquireSlot(ctx, account, max, leaseFor)
+		if !errors.Is(err, ErrNoSlot) {
+			return sl, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("account %q: waiting for a connection slot: %w", account, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// Renew extends the slot's lease to leaseFor from now. It fails with
+// ErrLeaseLost once the lease has run out.
+func (sl *Slot) Renew(ctx context.Context, leaseFor time.Duration) error {
+	tag, err := sl.store.pool.Exec(ctx, `UPDATE conn_slots SET lease_until = clock_timestamp() + $2 * interval '1 millisecond'
+		WHERE id = $1 AND lease_until > clock_timestamp()`, sl.id, interval(leaseFor))
+	if err != nil {
+		return fmt.Errorf("renew a connection slot of account %q: %w", sl.Account, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("connection slot of account %q: %w", sl.Account, ErrLeaseLost)
+	}
+	return nil
+}
+
+// Release gives the slot back.
+func (sl *Slot) Release(ctx context.Context) error {
+	if _, err := sl.store.pool.Exec(ctx, "DELETE FROM conn_slots WHERE id = $1", sl.id); err != nil {
+		return fmt.Errorf("release a connection slot of account %q: %w", sl.Account, err)
+	}
+	return nil
+}

@@ -1,0 +1,172 @@
+//go:build unix
+
+package child
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Process is a server running as a child of the test binary.
+type Process struct {
+	cmd    *exec.Cmd
+	exited chan struct{} // closed once the process has been reaped
+}
+
+// ErrPortTaken means another process bound the server's port between
+// FreePort closing it and the server binding it; a caller tries another.
+var ErrPortTaken = errors.New("the port was taken before the server could bind it")
+
+// Start starts cmd, whose SysProcAttr Attr made, with its output appended
+// to logPath, and polls ready until it returns nil, the process exits or
+// timeout passes. On failure it stops the process, and the error carries
+// the log's tail; it wraps ErrPortTaken if the log says a port was in
+// use.
+func Start(cmd *exec.Cmd, logPath string, ready func(context.Context) error, timeout time.Duration) (*Process, error) {
+	log, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer log.Close()
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", cmd.Path, err)
+	}
+	p := &Process{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait() // the log says why
+		close(p.exited)
+	}()
+	if err := p.waitReady(ready, timeout); err != nil {
+		p.Stop(os.Kill, 0)
+		tail := LogTail(logPath)
+		if strings.Contains(tail, "could not bind") || strings.Contains(strings.ToLower(tail), "address already in use") {
+			return nil, fmt.Errorf("%w\n%s", ErrPortTaken, tail)
+		}
+		return nil, fmt.Errorf("%s did not become ready: %w\nlog tail:\n%s", cmd.Path, err, tail)
+	}
+	return p, nil
+}
+
+func (p *Process) waitReady(ready func(context.Context) error, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := ready(ctx)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-p.exited:
+			return errors.New("it exited during startup")
+		case <-ctx.Done():
+			return fmt.Errorf("not ready within %v: %w", timeout, err)
+		case <-tick.C:
+		}
+	}
+}
+
+// Stop sends sig to the process and waits up to grace for it to exit,
+// then sends SIGKILL to its process group and waits up to 15 s more. It
+// may be called more than once.
+func (p *Process) Stop(sig os.Signal, grace time.Duration) {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	if sig != os.Kill {
+		_ = p.cmd.Process.Signal(sig) // an error means it has exited
+		select {
+		case <-p.exited:
+			return
+		case <-time.After(grace):
+		}
+	}
+	if err := KillGroup(p.cmd.Process); err != nil {
+		_ = p.cmd.Process.Kill()
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(15 * time.Second):
+	}
+}
+
+const logTailLines = 40
+
+// LogTail returns the last lines of a server's log, for failure messages.
+func LogTail(path string) string {
+	data, err := os.ReadFile(path)
+	text := strings.TrimRight(string(data), "\n")
+	if err != nil || text == "" {
+		return "(the server wrote no log)"
+	}
+	lines := strings.Split(text, "\n")
+	if len(lines) > logTailLines {
+		lines = lines[len(lines)-logTailLines:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// FreePort asks the kernel for a free loopback port.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free loopback port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Unavailable is a server this machine does not have (or cannot run), and
+// what to install.
+type Unavailable string
+
+func (e Unavailable) Error() string { return string(e) }
+
+// SkipOrFatal ends t for err: a skip when err is Unavailable, for a
+// developer without the server, except under CI=true, where a machine
+// must not pass by skipping; a failure otherwise.
+func SkipOrFatal(t testing.TB, err error) {
+	t.Helper()
+	var unavailable Unavailable
+	switch {
+	case !errors.As(err, &unavailable):
+		t.Fatal(err)
+	case os.Getenv("CI") == "true":
+		t.Fatal(unavailable.Error())
+	default:
+		t.Skip(unavailable.Error())
+	}
+}
+
+// Shared is a server started once per test binary, on first use.
+type Shared[S any] struct {
+	once    sync.Once
+	server  S
+	err     error
+	started bool
+}
+
+// Get returns the server, starting it with start the first time.
+func (sh *Shared[S]) Get(start func() (S, error)) (S, error) {
+	sh.once.Do(func() {
+		sh.server, sh.err = start()
+		sh.started = sh.err == nil
+	})
+	return sh.server, sh.err
+}
+
+// Started returns the server if Get started one. Call it once the tests
+// are over (from TestMain), not while Get may be running.
+func (sh *Shared[S]) Started() (S, bool) { return sh.server, sh.started }

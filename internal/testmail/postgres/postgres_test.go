@@ -1,0 +1,92 @@
+//go:build unix
+
+package postgres
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func TestMain(m *testing.M) { Main(m) }
+
+func connect(t *testing.T, url, app string) *pgx.Conn {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RuntimeParams["application_name"] = app
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func TestDatabasesAreSeparate(t *testing.T) {
+	s := Shared(t)
+	a, b := s.NewDatabase(t), s.NewDatabase(t)
+	if a == b {
+		t.Fatalf("two databases share the URL %s", a)
+	}
+	ctx := context.Background()
+	ca := connect(t, a, "a")
+	if _, err := ca.Exec(ctx, "CREATE TABLE only_in_a (x int)"); err != nil {
+		t.Fatal(err)
+	}
+	cb := connect(t, b, "b")
+	var n int
+	if err := cb.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE tablename = 'only_in_a'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatal("a table created in one test's database is visible in another's")
+	}
+	if got := DatabaseOf(a); got == "" || got == DatabaseOf(b) {
+		t.Fatalf("DatabaseOf(%q) = %q", a, got)
+	}
+}
+
+func TestTerminateConnectionsEndsOnlyThatApplication(t *testing.T) {
+	s := Shared(t)
+	url := s.NewDatabase(t)
+	victim := connect(t, url, "node-1")
+	bystander := connect(t, url, "node-2")
+	if n := s.TerminateConnections(t, DatabaseOf(url), "node-1"); n != 1 {
+		t.Fatalf("terminated %d connections, want 1", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := victim.Ping(ctx); err == nil {
+		t.Fatal("the terminated connection still answers")
+	}
+	if err := bystander.Ping(ctx); err != nil {
+		t.Fatalf("another application's connection was cut: %v", err)
+	}
+}
+
+func TestRestartKeepsCommittedData(t *testing.T) {
+	s := Start(t)
+	url := s.URL("postgres")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	before := connect(t, url, "before")
+	if _, err := before.Exec(ctx, "CREATE TABLE kept (x int); INSERT INTO kept VALUES (42)"); err != nil {
+		t.Fatal(err)
+	}
+	s.Restart(t)
+	if err := before.Ping(ctx); err == nil {
+		t.Fatal("a connection from before the restart still answers")
+	}
+	after := connect(t, url, "after")
+	var x int
+	if err := after.QueryRow(ctx, "SELECT x FROM kept").Scan(&x); err != nil || x != 42 {
+		t.Fatalf("after restart: x = %d, %v; want 42", x, err)
+	}
+}

@@ -1,0 +1,126 @@
+//go:build unix
+
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"mailtask/internal/testmail/child"
+)
+
+var shared child.Shared[*Server]
+
+// Shared returns the cluster of the test binary, starting it on first use;
+// tests keep apart by database (NewDatabase). The package's TestMain must
+// be Main (or call StopShared), which stops it after the last test.
+// Without PostgreSQL it skips t, or fails it under CI=true.
+func Shared(t testing.TB) *Server {
+	t.Helper()
+	s, err := shared.Get(start)
+	if err != nil {
+		child.SkipOrFatal(t, err)
+	}
+	return s
+}
+
+// Main runs a package's tests and then stops the shared cluster, if one
+// was started, and removes its directory:
+//
+//	func TestMain(m *testing.M) { postgres.Main(m) }
+//
+// A package that shares several harnesses' servers calls StopShared of
+// each after m.Run instead.
+func Main(m *testing.M) {
+	code := m.Run()
+	if s, ok := shared.Started(); ok && code != 0 {
+		fmt.Fprintf(os.Stderr, "postgres log tail (%s):\n%s\n", s.Dir, s.LogTail())
+	}
+	StopShared()
+	os.Exit(code)
+}
+
+// StopShared stops the shared cluster, if one was started, and removes its
+// directory.
+func StopShared() {
+	if s, ok := shared.Started(); ok {
+		s.remove()
+	}
+}
+
+const adminTimeout = 30 * time.Second
+
+var (
+	dbSeq      atomic.Int64
+	unsafeName = regexp.MustCompile(`[^a-z0-9_]+`)
+)
+
+// NewDatabase creates an empty database for t, dropped (with whatever
+// connections are left to it) when t ends, and returns its URL.
+func (s *Server) NewDatabase(t testing.TB) string {
+	t.Helper()
+	name := unsafeName.ReplaceAllString(strings.ToLower(t.Name()), "_")
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	name = fmt.Sprintf("t%d_%s", dbSeq.Add(1), name)
+	s.admin(t, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	t.Cleanup(func() {
+		// FORCE ends the connections a failed test left open.
+		s.admin(t, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	})
+	return s.URL(name)
+}
+
+// admin runs a statement in the maintenance database.
+func (s *Server) admin(t testing.TB, sql string, args ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, s.URL("postgres"))
+	if err != nil {
+		t.Fatalf("postgres: %v", err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		t.Fatalf("postgres: %s: %v", sql, err)
+	}
+}
+
+// TerminateConnections ends, with pg_terminate_backend, the connections
+// to database db whose application_name is app (every connection to db if
+// app is ""), as an administrator or a network failure would, and returns
+// how many it ended.
+func (s *Server) TerminateConnections(t testing.TB, db, app string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, s.URL("postgres"))
+	if err != nil {
+		t.Fatalf("postgres: %v", err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	err = conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
+		FROM pg_stat_activity
+		WHERE datname = $1 AND ($2 = '' OR application_name = $2) AND pid <> pg_backend_pid()`, db, app).Scan(&n)
+	if err != nil {
+		t.Fatalf("postgres: terminate connections to %s: %v", db, err)
+	}
+	return n
+}
+
+// DatabaseOf returns the database name of a URL NewDatabase returned.
+func DatabaseOf(url string) string {
+	rest := url[strings.LastIndexByte(url, '/')+1:]
+	name, _, _ := strings.Cut(rest, "?")
+	return name
+}

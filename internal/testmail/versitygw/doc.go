@@ -1,0 +1,18 @@
+// Package versitygw runs a real S3 server for tests: the Versity S3
+// Gateway (versitygw, Apache 2.0) v1.8.0 with its posix backend, on a free
+// loopback port, storing buckets as folders of a temporary directory and
+// object metadata in a sidecar folder beside them (so the filesystem need
+// not support extended attributes). One server serves a test binary
+// (Shared, stopped by Main) or one test (Start); each test gets a bucket of
+// its own (NewBucket).
+//
+// The binary is built by `.ci/run` with
+//
+//	go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+//
+// and found in PATH, $GOBIN or $(go env GOPATH)/bin. Only v1.8.0 is
+// accepted (its build information is read): it is the version checked to
+// refuse a second create-only write (If-None-Match: *) with 412, also on
+// CompleteMultipartUpload, which the object sink's tests rely on. Without
+// it the tests that need it skip, or fail under CI=true.
+package versitygw

@@ -1,0 +1,178 @@
+//go:build unix
+
+package versitygw
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"mailtask/internal/testmail/child"
+)
+
+// Region is the region the server answers for.
+const Region = "us-east-1"
+
+const (
+	readyTimeout = 20 * time.Second
+	healthPath   = "/mailtask-health"
+)
+
+// Server is one running versitygw.
+type Server struct {
+	// Endpoint is http://127.0.0.1:port; AccessKeyID and SecretAccessKey
+	// are its root user's.
+	Endpoint                     string
+	AccessKeyID, SecretAccessKey string
+	Dir                          string // root/ holds the buckets, meta/ their metadata
+
+	binary string
+	proc   *child.Process
+}
+
+// Start starts a server of t's own; t.Cleanup stops it by PID and removes
+// Dir. Without versitygw it skips t, or fails it under CI=true.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s, err := start()
+	if err != nil {
+		child.SkipOrFatal(t, err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("versitygw log tail (%s):\n%s", s.Dir, s.LogTail())
+		}
+		s.remove()
+	})
+	return s
+}
+
+func start() (s *Server, err error) {
+	binary, err := probe()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "mailtask-s3-")
+	if err != nil {
+		return nil, fmt.Errorf("versitygw: server dir: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+		}
+	}()
+	for _, sub := range []string{"root", "meta"} {
+		if err := os.Mkdir(filepath.Join(dir, sub), 0o700); err != nil {
+			return nil, fmt.Errorf("versitygw: %w", err)
+		}
+	}
+	s = &Server{AccessKeyID: "mailtask-test", SecretAccessKey: rand.Text(), Dir: dir, binary: binary}
+	// Another process may take the free port before versitygw binds it;
+	// another port then.
+	for try := 0; ; try++ {
+		port, err := child.FreePort()
+		if err != nil {
+			return nil, err
+		}
+		err = s.launch(port)
+		if err == nil || !errors.Is(err, child.ErrPortTaken) || try == 2 {
+			return s, err
+		}
+	}
+}
+
+func (s *Server) logPath() string { return filepath.Join(s.Dir, "versitygw.log") }
+
+// launch starts versitygw as our child, listening on 127.0.0.1:port only,
+// and sent SIGTERM if the test binary dies.
+func (s *Server) launch(port int) error {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	s.Endpoint = "http://" + addr
+	cmd := exec.Command(s.binary, "--port", addr, "--region", Region, "--health", healthPath,
+		"posix", "--sidecar", filepath.Join(s.Dir, "meta"), filepath.Join(s.Dir, "root"))
+	// The keys go by environment, not on the command line that ps shows.
+	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+s.AccessKeyID, "ROOT_SECRET_ACCESS_KEY="+s.SecretAccessKey)
+	cmd.Dir = s.Dir
+	cmd.SysProcAttr = child.Attr(nil, syscall.SIGTERM)
+	proc, err := child.Start(cmd, s.logPath(), s.healthy, readyTimeout)
+	if err != nil {
+		return fmt.Errorf("versitygw: %w", err)
+	}
+	s.proc = proc
+	return nil
+}
+
+// healthy succeeds once the health endpoint answers 200.
+func (s *Server) healthy(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.Endpoint+healthPath, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("health check: %s", resp.Status)
+	}
+	return nil
+}
+
+// Stop stops the server by its PID (SIGKILL to its process group: an
+// acknowledged write is already on disk) and waits for it to be reaped.
+// It may be called more than once.
+func (s *Server) Stop() {
+	if s.proc != nil {
+		s.proc.Stop(os.Kill, 0)
+	}
+}
+
+// remove stops the server and deletes its directory.
+func (s *Server) remove() {
+	s.Stop()
+	os.RemoveAll(s.Dir)
+}
+
+// LogTail returns the last lines of the server's output, for failure
+// messages.
+func (s *Server) LogTail() string { return child.LogTail(s.logPath()) }
+
+// Client returns an S3 client of the root user, path-style, as tests use
+// to look at what a sink wrote.
+func (s *Server) Client() *s3.Client {
+	return s3.New(s3.Options{
+		Region:       Region,
+		BaseEndpoint: aws.String(s.Endpoint),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider(s.AccessKeyID, s.SecretAccessKey, ""),
+	})
+}
+
+// NewBucket creates an empty bucket for t and returns its name. It is
+// left in place when t ends: Dir goes with the server.
+func (s *Server) NewBucket(t testing.TB) string {
+	t.Helper()
+	name := "t" + strings.ToLower(rand.Text())[:16]
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := s.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		t.Fatalf("versitygw: create bucket %s: %v", name, err)
+	}
+	return name
+}

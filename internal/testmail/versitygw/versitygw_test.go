@@ -1,0 +1,57 @@
+//go:build unix
+
+package versitygw
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+)
+
+func TestMain(m *testing.M) { Main(m) }
+
+// The object sink relies on these two behaviours of the server.
+func TestCreateOnlyPutIsRefusedWith412AndKeepsMetadata(t *testing.T) {
+	s := Shared(t)
+	bucket := s.NewBucket(t)
+	c := s.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	put := func(body string) error {
+		_, err := c.PutObject(ctx, &s3.PutObjectInput{
+			Bucket: aws.String(bucket), Key: aws.String("a/b.txt"),
+			Body: strings.NewReader(body), IfNoneMatch: aws.String("*"),
+			Metadata: map[string]string{"sha256": "first"},
+		})
+		return err
+	}
+	if err := put("one"); err != nil {
+		t.Fatal(err)
+	}
+	err := put("two")
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode() != "PreconditionFailed" {
+		t.Fatalf("second create-only PUT: %v, want PreconditionFailed", err)
+	}
+	head, err := c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("a/b.txt")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := head.Metadata["sha256"]; got != "first" || aws.ToInt64(head.ContentLength) != 3 {
+		t.Fatalf("after the refused PUT: metadata %v, length %d; want the first object's", head.Metadata, aws.ToInt64(head.ContentLength))
+	}
+}
+
+func TestBucketsAreSeparate(t *testing.T) {
+	s := Shared(t)
+	a, b := s.NewBucket(t), s.NewBucket(t)
+	if a == b {
+		t.Fatal("two tests got one bucket")
+	}
+}
