@@ -49,6 +49,7 @@ func (c *Config) applyDefaults() {
 			t.Connections = DefaultConnections
 		}
 		t.applyRuleDefaults()
+		t.applyPushDefaults()
 	}
 	c.Notify.applyDefaults()
 	c.applyDaemonDefaults()
@@ -188,6 +189,7 @@ func (c *Config) validate() []error {
 	}
 	c.validateNotify(fail)
 	c.validateDaemon(fail)
+	c.validatePush(fail)
 	if len(c.Tasks) == 0 {
 		errs = append(errs, &Error{File: c.File, Msg: "no [[task]] defined"})
 	}
