@@ -19,5 +19,8 @@
 //     so results are filtered;
 //   - MOVE and delete are refused, before anything is taken, on servers
 //     without MOVE/UIDPLUS, where the library's fallback would EXPUNGE
-//     every \Deleted message of other clients.
+//     every \Deleted message of other clients;
+//   - IDLE (idle.go) bounds the wait for the reply to DONE, which the
+//     library would wait for forever, and reports a connection dropped
+//     while idling.
 package imap
