@@ -45,9 +45,7 @@ func idleBed(t *testing.T, n int, timeout time.Duration, faults ...testmail.Faul
 
 func appendMessage(t *testing.T, srv *testmail.IMAPServer, i int) {
 	t.Helper()
-	name := strconv.Itoa(i) + ".pdf"
-	raw := testmail.NewMessage(name, testmail.Attachment{Name: name, ContentType: "application/pdf", Content: []byte("%PDF-1.4\n" + name + "\n%%EOF\n")})
-	if _, err := srv.Append("INBOX", raw); err != nil {
+	if _, err := srv.Append("INBOX", testmail.PDFMessage(strconv.Itoa(i)+".pdf")); err != nil {
 		t.Fatal(err)
 	}
 }
