@@ -121,4 +121,7 @@ func (s *Summary) add(later Summary) {
 	s.Bytes += later.Bytes
 	s.Planned = append(s.Planned, later.Planned...)
 	s.Stopped = later.Stopped
+	if later.Committed.After(s.Committed) {
+		s.Committed = later.Committed
+	}
 }

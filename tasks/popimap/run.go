@@ -66,6 +66,9 @@ type Summary struct {
 	// Stopped reports that Options.Stop ended the run before every new
 	// message was taken; the rest wait for the next run.
 	Stopped bool
+	// Committed is when the run last committed a batch (its files durable,
+	// the state saved); zero if it committed none.
+	Committed time.Time
 }
 
 // Run performs one run of opts.Task. It holds the task's lock for the
@@ -300,6 +303,7 @@ func (r *run) commitBatch(ctx context.Context, got []delivered, due chan<- dueAc
 	if err := r.commit(processed, taken, failed, fingerprints); err != nil {
 		return err
 	}
+	r.sum.Committed = r.now()
 	r.log.Debug("batch committed", "messages", len(processed))
 	due <- dueActions{taken, failed}
 	return nil
