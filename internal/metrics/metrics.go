@@ -23,6 +23,7 @@ type Metrics struct {
 	duration    *prometheus.GaugeVec
 	nextRun     *prometheus.GaugeVec
 	credentials *credentialCollector
+	idle        *idleMetrics // idle.go
 }
 
 // Run is the outcome of one run, as the metrics count it.
@@ -68,6 +69,7 @@ func New() *Metrics {
 		nextRun:     gauge("next_run_timestamp_seconds", "When the task runs next, jitter included, in Unix time.", task...),
 		credentials: &credentialCollector{desc: prometheus.NewDesc("mailtask_credential_expiry_timestamp_seconds",
 			"When an account's credential (such as an OAuth2 client secret) expires, in Unix time.", []string{"account", "credential"}, nil)},
+		idle: newIdleMetrics(),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -75,6 +77,7 @@ func New() *Metrics {
 		m.runs, m.failures, m.skipped, m.messages, m.quarantined, m.files, m.bytes,
 		m.lastRun, m.lastSuccess, m.duration, m.nextRun, m.credentials,
 	)
+	m.reg.MustRegister(m.idle.collectors()...)
 	return m
 }
 
@@ -101,6 +104,7 @@ func (m *Metrics) Forget(task string) {
 	for _, g := range []*prometheus.GaugeVec{m.lastRun, m.lastSuccess, m.duration, m.nextRun} {
 		g.DeletePartialMatch(match)
 	}
+	m.ForgetIdle(task)
 }
 
 // Observe counts a run that ended.
