@@ -148,7 +148,10 @@ func (w *Watcher) run(ctx context.Context) {
 		}
 		cancel()
 	}()
-	defer w.update(func(s *Status) { s.State, s.Since = Stopped, time.Time{} })
+	defer func() {
+		w.update(func(s *Status) { s.State, s.Since = Stopped, time.Time{} })
+		w.log.Info("no longer watching the folder", "mailbox", w.opts.Task.Mailbox)
+	}()
 
 	var cred auth.Credential
 	from := resume{}
