@@ -116,6 +116,9 @@ func TestWatcherDetectsAStalledServer(t *testing.T) {
 	if !strings.Contains(st.LastError, "DONE") || b.proxy.Struck() != 1 {
 		t.Errorf("after the stall: %+v (fault struck %d times)", st, b.proxy.Struck())
 	}
+	if err := clk.WaitForTimerAt(clk.Now().Add(firstBackoff), within); err != nil {
+		t.Fatal(err)
+	}
 	clk.Advance(firstBackoff)
 	h.nextTrigger(t)
 	close(h.nextRun(t))
