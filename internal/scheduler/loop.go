@@ -113,11 +113,12 @@ func (s *Scheduler) launch(ctx context.Context, e *entry, reserved bool) <-chan 
 
 	go func() {
 		defer s.runs.Done()
+		var committed time.Time // by the run before, in this chain
 		for {
 			var report func()
 			arrived := s.takeArrival(name)
 			if release, ok := s.acquire(ctx, e, account, global, reserved); ok {
-				report = s.execute(ctx, e, cfg, account, arrived)
+				report, committed = s.execute(ctx, e, cfg, account, arrived, committed)
 				release()
 			}
 			reserved = false
@@ -177,9 +178,12 @@ func (s *Scheduler) acquire(ctx context.Context, e *entry, account, global limit
 
 // execute runs the task once and returns how to report it: one log line
 // per run, and the metrics, with the delay from arrived (if known) to the
-// run's commit. The run may fetch over more connections to its mailbox
-// while account has them free.
-func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, account limiter, arrived time.Time) (report func()) {
+// commit that took the mail: the run's own, or, if it committed nothing,
+// the run's before it (before, if not earlier than arrived), which found the
+// mail before it was reported. It returns when the run committed last.
+// The run may fetch over more connections to its mailbox while account
+// has them free.
+func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, account limiter, arrived, before time.Time) (report func(), committed time.Time) {
 	name := e.task.Name
 	started := s.clk.Now()
 	more := func() (release func(), ok bool) {
@@ -196,7 +200,7 @@ func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, a
 		return func() {
 			s.metrics.Skipped(name, metrics.SkipLocked)
 			s.log.Info("skipping this run: another process is running the task", "task", name, "pid", locked.PID)
-		}
+		}, time.Time{}
 	}
 	outcome := "ok"
 	switch {
@@ -234,10 +238,14 @@ func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, a
 				Messages: sum.Saved, Quarantined: sum.Failed, Files: sum.Files, Bytes: sum.Bytes,
 				Duration: end.Sub(started), End: end,
 			})
-			if !arrived.IsZero() && !sum.Committed.IsZero() {
-				s.metrics.Delivered(name, sum.Committed.Sub(arrived))
+			served := sum.Committed
+			if served.IsZero() {
+				served = before
+			}
+			if !arrived.IsZero() && !served.IsZero() && !served.Before(arrived) {
+				s.metrics.Delivered(name, served.Sub(arrived))
 			}
 		}
 		s.log.Log(context.WithoutCancel(ctx), level, "run", attrs...)
-	}
+	}, sum.Committed
 }

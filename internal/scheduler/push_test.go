@@ -209,8 +209,25 @@ func TestIdleTriggersDuringARunAreTakenByOneRunAfterIt(t *testing.T) {
 		t.Errorf("runs_total = %v", n)
 	}
 	// 3s - 1s for the first run, 10s - 2s for the second.
-	if _, sum := histogram(t, d, "mailtask_idle_delivery_seconds", "push"); sum != 10 {
-		t.Errorf("delivery delays add up to %v s, want 10", sum)
+	if n, sum := histogram(t, d, "mailtask_idle_delivery_seconds", "push"); n != 2 || sum != 10 {
+		t.Errorf("%d delivery delays adding up to %v s, want 2 and 10", n, sum)
+	}
+
+	// Mail reported during a run that the run found itself: the run after
+	// it finds nothing, and the delay is to the commit of the one before.
+	_, ended = d.trigger(ctx, e, t0.Add(20*time.Second))
+	third := r.next(t)
+	d.trigger(ctx, e, t0.Add(21*time.Second))
+	third.release <- result{sum: popimap.Summary{Saved: 2, Committed: t0.Add(25 * time.Second)}}
+	r.next(t).release <- result{}
+	select {
+	case <-ended:
+	case <-time.After(within):
+		t.Fatal("the task's runs never ended")
+	}
+	d.logs.waitCount(t, 4, "INFO run", "task=push")
+	if n, sum := histogram(t, d, "mailtask_idle_delivery_seconds", "push"); n != 4 || sum != 10+5+4 {
+		t.Errorf("%d delivery delays adding up to %v s, want 4 and 19", n, sum)
 	}
 }
 
