@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -13,32 +11,11 @@ import (
 	"mailtask/internal/testmail"
 )
 
-// writeIdleConfig writes a config for task "t" on m, with the task's keys
-// given, serving /metrics on a free port; it returns the path.
+// writeIdleConfig writes a config for task "t" on m with taskKeys,
+// serving /metrics on a free port, and returns its path.
 func (m *mailServer) writeIdleConfig(t *testing.T, dir string, taskKeys ...string) string {
 	t.Helper()
-	host, port, _ := strings.Cut(m.srv.Addr, ":")
-	text := fmt.Sprintf(`state_dir = "state"
-listen = "127.0.0.1:0"
-stop_grace = "30s"
-[accounts.a]
-host = %q
-port = %s
-ca_file = %q
-username = "u@example.test"
-password = "pw"
-timeout = "20s"
-[[task]]
-name = "t"
-account = "a"
-destination = "dest"
-%s
-`, host, port, m.caFile, strings.Join(taskKeys, "\n"))
-	path := filepath.Join(dir, "mailtask.toml")
-	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return m.writeConfigFor(t, dir, "listen = \"127.0.0.1:0\"\nstop_grace = \"30s\"", strings.Join(taskKeys, "\n"))
 }
 
 func (m *mailServer) deliver(t *testing.T, name string) {

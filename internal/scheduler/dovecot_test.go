@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -34,28 +33,10 @@ func dovecotIdle(t *testing.T, noIdle bool) *dovecot.Server {
 
 // dovecotIdleConfig is task "t" with idle on d's IMAPS port, or on addr
 // (a fault proxy that speaks TLS with d's certificate) when given.
-func dovecotIdleConfig(t *testing.T, d *dovecot.Server, addr string, timeout time.Duration, taskKeys string) *config.Config {
+func dovecotIdleConfig(t *testing.T, d *dovecot.Server, addr string, timeout time.Duration) *config.Config {
 	t.Helper()
-	if addr == "" {
-		addr = d.IMAPSAddr
-	}
-	host, port, _ := net.SplitHostPort(addr)
-	dir := t.TempDir()
-	text := fmt.Sprintf(`[accounts.dovecot]
-host = %q
-port = %s
-ca_file = %q
-username = %q
-password = %q
-timeout = %q
-[[task]]
-name = "t"
-account = "dovecot"
-destination = "dest"
-idle = true
-%s
-`, host, port, d.CACertFile, d.User, d.Password, timeout, taskKeys)
-	path := filepath.Join(dir, "mailtask.toml")
+	path := filepath.Join(t.TempDir(), "mailtask.toml")
+	text := d.AccountTOML("dovecot", "imap", d.User, d.Password) + "[[task]]\nname = \"t\"\naccount = \"dovecot\"\ndestination = \"dest\"\nidle = true\n"
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +44,25 @@ idle = true
 	if err != nil {
 		t.Fatal(err)
 	}
+	a := cfg.Accounts["dovecot"]
+	a.Timeout = config.Duration(timeout)
+	if addr != "" {
+		host, port, _ := net.SplitHostPort(addr)
+		a.Host = host
+		a.Port, _ = strconv.Atoi(port)
+	}
 	return cfg
+}
+
+// faultProxy puts a fault proxy speaking TLS before d's plain IMAP port.
+func faultProxy(t *testing.T, d *dovecot.Server, fault testmail.Fault) *testmail.FaultProxy {
+	t.Helper()
+	p, err := testmail.StartFaultProxy(testmail.FaultProxyOptions{Target: d.IMAPAddr, TLS: d.CA.ServerTLS, Faults: []testmail.Fault{fault}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
 }
 
 // idleDelivery hands out messages with one file each.
@@ -79,7 +78,7 @@ func (m *idleDelivery) next() (string, []byte) {
 // Maildir, is written within the bound.
 func TestDovecotIdleTakesNewMail(t *testing.T) {
 	d := dovecotIdle(t, false)
-	cfg := dovecotIdleConfig(t, d, "", 20*time.Second, "")
+	cfg := dovecotIdleConfig(t, d, "", 20*time.Second)
 	daemon := startDaemon(t, cfg, popimap.Run, nil)
 	daemon.logs.waitFor(t, "INFO run", "task=t", "outcome=ok", "messages=0")
 	daemon.logs.waitFor(t, "idling: waiting for new mail", "task=t")
@@ -103,13 +102,8 @@ func TestDovecotIdleDropIsReconnectedAndNothingMissed(t *testing.T) {
 	d := dovecotIdle(t, false)
 	// The first connection dies when Dovecot next writes after accepting
 	// IDLE: with the EXISTS of the first message.
-	p, err := testmail.StartFaultProxy(testmail.FaultProxyOptions{Target: d.IMAPAddr, TLS: d.CA.ServerTLS,
-		Faults: []testmail.Fault{{Kind: testmail.FaultDrop, On: "IDLE", After: int64(len("+ idling\r\n")) + 1}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	cfg := dovecotIdleConfig(t, d, p.Addr(), 20*time.Second, "")
+	p := faultProxy(t, d, testmail.Fault{Kind: testmail.FaultDrop, On: "IDLE", After: int64(len("+ idling\r\n")) + 1})
+	cfg := dovecotIdleConfig(t, d, p.Addr(), 20*time.Second)
 	daemon := startDaemon(t, cfg, popimap.Run, nil)
 	daemon.logs.waitFor(t, "INFO run", "task=t", "outcome=ok", "messages=0")
 	daemon.logs.waitFor(t, "idling: waiting for new mail", "task=t")
@@ -138,13 +132,8 @@ func TestDovecotIdleDropIsReconnectedAndNothingMissed(t *testing.T) {
 // goes unanswered for the account's timeout, and the watcher reconnects.
 func TestDovecotIdleStalledServerIsDetected(t *testing.T) {
 	d := dovecotIdle(t, false)
-	p, err := testmail.StartFaultProxy(testmail.FaultProxyOptions{Target: d.IMAPAddr, TLS: d.CA.ServerTLS,
-		Faults: []testmail.Fault{{Kind: testmail.FaultStall, On: "DONE"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	cfg := dovecotIdleConfig(t, d, p.Addr(), time.Second, "")
+	p := faultProxy(t, d, testmail.Fault{Kind: testmail.FaultStall, On: "DONE"})
+	cfg := dovecotIdleConfig(t, d, p.Addr(), time.Second)
 	daemon := startDaemon(t, cfg, popimap.Run, nil)
 	daemon.logs.waitFor(t, "INFO run", "task=t", "outcome=ok", "messages=0")
 	daemon.logs.waitFor(t, "idling: waiting for new mail", "task=t")
@@ -165,7 +154,7 @@ func TestDovecotIdleStalledServerIsDetected(t *testing.T) {
 // config.IdlePoll when it has no schedule, with one warning.
 func TestDovecotWithoutIdleIsPolled(t *testing.T) {
 	d := dovecotIdle(t, true)
-	cfg := dovecotIdleConfig(t, d, "", 20*time.Second, "")
+	cfg := dovecotIdleConfig(t, d, "", 20*time.Second)
 	daemon := startDaemon(t, cfg, popimap.Run, nil)
 	daemon.logs.waitFor(t, "WARN the server does not offer IDLE; polling the task instead", "task=t", "every=5m0s")
 	daemon.logs.waitFor(t, "INFO run", "task=t", "outcome=ok", "messages=0")
