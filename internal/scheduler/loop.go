@@ -85,16 +85,18 @@ func (s *Scheduler) loop(ctx context.Context, e *entry) {
 func (s *Scheduler) start(ctx context.Context, e *entry) {
 	name := e.task.Name
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.stopped {
+		s.mu.Unlock()
 		return
 	}
 	if s.running[name] {
+		s.mu.Unlock()
 		s.metrics.Skipped(name, metrics.SkipOverlap)
 		s.log.Warn("skipping this run: the previous run of the task is still going", "task", name)
 		return
 	}
 	s.launch(ctx, e, false)
+	s.mu.Unlock()
 }
 
 // launch starts a run of e's task, and after it the runs asked for while
