@@ -103,6 +103,13 @@ func (m *mailServer) waitFetching(t *testing.T) {
 // its path.
 func (m *mailServer) writeConfig(t *testing.T, dir string, extra ...string) string {
 	t.Helper()
+	return m.writeConfigFor(t, dir, strings.Join(extra, "\n"), "schedule = \"@every 1s\"\nbatch_size = 2\nconnections = 1")
+}
+
+// writeConfigFor writes a config of the top-level keys top and task "t"
+// on m with taskKeys, and returns its path.
+func (m *mailServer) writeConfigFor(t *testing.T, dir, top, taskKeys string) string {
+	t.Helper()
 	host, port, _ := strings.Cut(m.srv.Addr, ":")
 	text := fmt.Sprintf(`state_dir = "state"
 %s
@@ -117,10 +124,8 @@ timeout = "20s"
 name = "t"
 account = "a"
 destination = "dest"
-schedule = "@every 1s"
-batch_size = 2
-connections = 1
-`, strings.Join(extra, "\n"), host, port, m.caFile)
+%s
+`, top, host, port, m.caFile, taskKeys)
 	path := filepath.Join(dir, "mailtask.toml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)

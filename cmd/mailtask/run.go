@@ -21,7 +21,8 @@ import (
 	"mailtask/internal/scheduler"
 )
 
-// runDaemon is `mailtask run`: every task with a schedule, until stopped.
+// runDaemon is `mailtask run`: every task with a schedule or idle, until
+// stopped.
 func runDaemon(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "run", "[--config F]")
 	cfgPath := fs.String("config", "", "configuration file")
@@ -30,7 +31,7 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if len(positional) > 0 {
-		return usageError{fmt.Sprintf("run takes no arguments (got %q); it runs every task that has a schedule", positional)}
+		return usageError{fmt.Sprintf("run takes no arguments (got %q); it runs every task that has a schedule or idle = true", positional)}
 	}
 	path := config.Find(*cfgPath)
 	cfg, err := loadDaemonConfig(path)
@@ -174,9 +175,9 @@ func loadDaemonConfig(path string) (*config.Config, error) {
 		return nil, err
 	}
 	for _, t := range cfg.Tasks {
-		if t.Schedule != "" {
+		if t.Scheduled() {
 			return cfg, nil
 		}
 	}
-	return nil, &config.Error{File: cfg.File, Msg: `no task has a schedule, so "mailtask run" has nothing to do: add e.g. schedule = "*/5 * * * *" to a [[task]], or run tasks with "mailtask run-task NAME"`}
+	return nil, &config.Error{File: cfg.File, Msg: `no task has a schedule or idle = true, so "mailtask run" has nothing to do: add e.g. schedule = "*/5 * * * *" (or, for IMAP, idle = true) to a [[task]], or run tasks with "mailtask run-task NAME"`}
 }

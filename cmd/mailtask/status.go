@@ -33,6 +33,24 @@ type taskStatus struct {
 	FailureActionsDue int    `json:"failure_actions_due"`
 	ActionRefused     string `json:"action_refused,omitempty"`
 	StateError        string `json:"state_error,omitempty"`
+	// Idle is what the daemon's IDLE watcher last reported, for a task
+	// with idle = true.
+	Idle *idleStatus `json:"idle,omitempty"`
+}
+
+// idleStatus is a task's IDLE connection as `mailtask status` shows it.
+type idleStatus struct {
+	// State is the watcher's (idling, connecting, lent, polling, failing,
+	// stopped), "not running" when the daemon that wrote it is gone, or
+	// "not started" when no daemon has watched the task.
+	State      string     `json:"state"`
+	Since      *time.Time `json:"since,omitempty"`
+	Reconnects int        `json:"reconnects"`
+	Failures   int        `json:"failures"`
+	LastError  string     `json:"last_error,omitempty"`
+	PID        int        `json:"pid,omitempty"`
+	// Unhealthy: the connection failed unhealthy_after times in a row.
+	Unhealthy bool `json:"unhealthy"`
 }
 
 // status is `mailtask status`: what the state files say, so it works
@@ -76,6 +94,12 @@ func status(_ context.Context, e *env, args []string) error {
 			row.ActionsDue, row.FailureActionsDue = st.Due()
 			row.ActionRefused = st.ActionRefused
 		}
+		if t.Idle {
+			if row.Idle, err = loadIdle(cfg, t.Name); err != nil {
+				row.StateError = err.Error()
+				unreadable = true
+			}
+		}
 		rows = append(rows, row)
 	}
 	if *asJSON {
@@ -114,6 +138,12 @@ func printStatus(w io.Writer, rows []taskStatus) {
 				next += " (+ up to " + r.Jitter + ")"
 			}
 		}
+		switch {
+		case r.Idle != nil && r.NextRun != nil:
+			next += ", and on new mail"
+		case r.Idle != nil:
+			next = "on new mail (IDLE)"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Task, last, outcome, counts, success, next)
 
 		switch {
@@ -139,12 +169,63 @@ func printStatus(w io.Writer, rows []taskStatus) {
 		if r.Quarantined > 0 {
 			notes = append(notes, fmt.Sprintf("%s: %d messages kept aside as unparseable (mailtask state show %s)", r.Task, r.Quarantined, r.Task))
 		}
+		if r.Idle != nil {
+			notes = append(notes, r.Task+": "+r.Idle.describe())
+		}
 	}
 	tw.Flush()
 	if len(notes) > 0 {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, strings.Join(notes, "\n"))
 	}
+}
+
+// loadIdle reads what the daemon's watcher of task last reported.
+func loadIdle(cfg *config.Config, task string) (*idleStatus, error) {
+	st, err := state.LoadIdle(cfg.StateDir, task)
+	if err != nil || st == nil {
+		return &idleStatus{State: "not started"}, err
+	}
+	is := &idleStatus{
+		State: st.State, Reconnects: st.Reconnects, Failures: st.Failures, LastError: st.LastError, PID: st.PID,
+		Unhealthy: st.Failures >= cfg.UnhealthyAfter,
+	}
+	if !st.Since.IsZero() {
+		is.Since = &st.Since
+	}
+	if alive, known := processAlive(st.PID); known && !alive && st.State != "stopped" {
+		is.State, is.Since, is.Unhealthy = "not running", nil, false
+	}
+	return is, nil
+}
+
+// describe says in a line what the IDLE connection does.
+func (s *idleStatus) describe() string {
+	var line string
+	switch s.State {
+	case "idling":
+		line = "IDLE: waiting for new mail since " + stamp(*s.Since)
+	case "not started":
+		return "IDLE: no daemon has watched the folder yet (mailtask run)"
+	case "not running":
+		return fmt.Sprintf("IDLE: the daemon that watched the folder (pid %d) is not running", s.PID)
+	case "lent":
+		line = "IDLE: connection lent to a run of the task"
+	case "polling":
+		line = "IDLE: the server does not offer IDLE; the task is polled instead"
+	default:
+		line = "IDLE: " + s.State
+	}
+	if s.Reconnects > 0 {
+		line += fmt.Sprintf(" (%d reconnects)", s.Reconnects)
+	}
+	if s.Failures > 0 {
+		line += fmt.Sprintf("; %d failures in a row, last: %s", s.Failures, s.LastError)
+	}
+	if s.Unhealthy {
+		line += " (unhealthy)"
+	}
+	return line
 }
 
 // stamp formats t in local time, to the second.

@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -124,5 +126,86 @@ destination = "d3"
 	}
 	if code, _, errOut := run(t, "status", "--config", cfg, "extra"); code != exitUsage || !strings.Contains(errOut, "status takes no arguments") {
 		t.Errorf("extra argument: exit %d %s", code, errOut)
+	}
+}
+
+// For tasks with idle, status shows what the daemon's watcher last
+// reported, and says so when that daemon is gone.
+func TestStatusShowsTheIDLEConnection(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeFile(t, dir, "m.toml", `
+[accounts.a]
+host = "outlook.office365.com"
+username = "u"
+password_env = "P"
+max_connections = 5
+[[task]]
+name = "push"
+account = "a"
+destination = "d1"
+idle = true
+[[task]]
+name = "both"
+account = "a"
+destination = "d2"
+idle = true
+schedule = "@hourly"
+[[task]]
+name = "gone"
+account = "a"
+destination = "d3"
+idle = true
+[[task]]
+name = "never"
+account = "a"
+destination = "d4"
+idle = true
+`)
+	stateDir := filepath.Join(dir, "state")
+	since := time.Date(2025, 3, 1, 8, 0, 0, 0, time.Local)
+	// A process that has exited: its pid is free (or reused, which a
+	// status can only take at its word).
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for task, st := range map[string]state.IdleStatus{
+		"push": {PID: os.Getpid(), State: "idling", Since: since, Reconnects: 2},
+		"both": {PID: os.Getpid(), State: "failing", Failures: 3, LastError: "connect to outlook.office365.com:993 failed: i/o timeout"},
+		"gone": {PID: dead.Process.Pid, State: "idling", Since: since},
+	} {
+		if err := state.SaveIdle(stateDir, task, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errOut := run(t, "status", "--config", cfg)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		"on new mail (IDLE)",
+		", and on new mail",
+		"push: IDLE: waiting for new mail since 2025-03-01 08:00:00 (2 reconnects)",
+		"both: IDLE: failing; 3 failures in a row, last: connect to outlook.office365.com:993 failed: i/o timeout (unhealthy)",
+		fmt.Sprintf("gone: IDLE: the daemon that watched the folder (pid %d) is not running", dead.Process.Pid),
+		"never: IDLE: no daemon has watched the folder yet (mailtask run)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	code, out, _ = run(t, "status", "--json", "--config", cfg)
+	var rows []taskStatus
+	if err := json.Unmarshal([]byte(out), &rows); code != exitOK || err != nil {
+		t.Fatalf("exit %d, %v:\n%s", code, err, out)
+	}
+	if p := rows[0].Idle; p == nil || p.State != "idling" || p.Since == nil || !p.Since.Equal(since) || p.Reconnects != 2 || p.Unhealthy {
+		t.Errorf("push idle = %+v", p)
+	}
+	if b := rows[1].Idle; b == nil || b.State != "failing" || !b.Unhealthy || b.Failures != 3 {
+		t.Errorf("both idle = %+v", b)
+	}
+	if g := rows[2].Idle; g == nil || g.State != "not running" || g.Since != nil {
+		t.Errorf("gone idle = %+v", g)
 	}
 }

@@ -5,6 +5,10 @@
 // markdown table whose format stays stable from run to run so that runs
 // can be compared.
 //
+// BenchmarkIdleDelivery is of another kind: the delay from APPEND to files
+// durable for a task with idle = true, run in-process under the daemon's
+// scheduler, beside the delays of a one-minute schedule (delay.go).
+//
 // Every tool runs as a child process, so wall time and peak RSS (from
 // wait4) are the tool's own. The benchmarks themselves (bench_test.go)
 // are run with `go test -bench`, never by `make test`.

@@ -70,6 +70,8 @@ type Task struct {
 	Connections int `toml:"connections"`
 	// Scheduling and run bounds (jitter, timeout, retries): daemon.go.
 	RunLimits
+	// Push delivery over IMAP IDLE (idle, idle_reissue): push.go.
+	Push
 	// Rules, outputs, actions and hooks: rules.go.
 	Match       Match       `toml:"match"`
 	Attachments Attachments `toml:"attachments"`

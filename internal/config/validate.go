@@ -52,6 +52,7 @@ func (c *Config) applyDefaults() {
 			t.Connections = DefaultConnections
 		}
 		t.applyRuleDefaults()
+		t.applyPushDefaults()
 	}
 	c.Notify.applyDefaults()
 	c.applyDaemonDefaults()
@@ -193,6 +194,7 @@ func (c *Config) validate() []error {
 	c.validateNotify(fail)
 	c.validateDaemon(fail)
 	c.validateCluster(base, fail)
+	c.validatePush(fail)
 	if len(c.Tasks) == 0 {
 		errs = append(errs, &Error{File: c.File, Msg: "no [[task]] defined"})
 	}

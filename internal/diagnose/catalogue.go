@@ -20,6 +20,12 @@ const (
 	signInAgain               = "Sign in again with `mailtask auth login ACCOUNT`."
 )
 
+// refusedAction matches an after-action the server refused, as the run
+// returns it or as the state keeps its text for `mailtask status`.
+func refusedAction(f *failure) bool {
+	return isError[*mailbox.RefusedError](f) || contains("the server refused after =", "the server refused the removal")(f)
+}
+
 // catalogue is every hint mailtask knows, tried in order: the first row
 // that matches wins, so a specific reply comes before the generic one that
 // would also match it. Each row has a test that builds the failure the
@@ -125,9 +131,9 @@ var catalogue = []row{
 	// What is asked of the server once signed in. A refused after-action
 	// comes first: the server's words in it (quota, rights, a missing
 	// folder) concern move_to, not the task's mailbox.
-	{"action over quota", "IMAP NO `Over quota` / `[OVERQUOTA] ...` to UID MOVE or UID COPY", all(isError[*mailbox.RefusedError], contains("quota")),
+	{"action over quota", "IMAP NO `Over quota` / `[OVERQUOTA] ...` to UID MOVE or UID COPY", all(refusedAction, contains("quota")),
 		say("The folder the after-action moves to (move_to, or the failure action's) is over quota. Free space there or raise its quota; the messages are taken, and their action stays due and is retried by every run.")},
-	{"action without the right", "IMAP NO `[NOPERM] ...` / `Access denied ...` to UID MOVE, COPY, STORE or EXPUNGE", all(isError[*mailbox.RefusedError], contains("permission denied", "access denied", "[noperm]", "not allowed", "no permission")),
+	{"action without the right", "IMAP NO `[NOPERM] ...` / `Access denied ...` to UID MOVE, COPY, STORE or EXPUNGE", all(refusedAction, contains("permission denied", "access denied", "[noperm]", "not allowed", "no permission")),
 		say("The account lacks a right the after-action needs (RFC 4314: i, insert, on move_to for a move; t and e on the folder for move and delete; s for seen, w for flag and keyword). Ask the server's admin to grant it; the messages are taken, and their action stays due and is retried by every run.")},
 	{"action refused", "IMAP NO/BAD to UID MOVE, COPY, STORE or EXPUNGE; POP3 -ERR to DELE", isError[*mailbox.RefusedError],
 		say("The server refused the after-action (its reply says why); the messages are taken, and their action stays due and is retried by every run. Fix the cause on the server, or change after.")},

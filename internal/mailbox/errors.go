@@ -23,6 +23,7 @@ const (
 	StepFetch   Step = "fetch"
 	StepAfter   Step = "after-action"
 	StepLogout  Step = "logout"
+	StepIdle    Step = "IDLE"
 )
 
 // Error is a failed step of a mailbox session. It never carries a secret:

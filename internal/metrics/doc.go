@@ -1,6 +1,8 @@
 // Package metrics is what the daemon tells a monitoring system: Prometheus
 // counters and gauges per task (runs, failures, skips, messages, files,
-// bytes, last success, next run) and per credential (expiry), served on
+// bytes, last success, next run), per task with idle = true (whether its
+// IDLE connection idles and since when, its failures and reconnects, the
+// delay from new mail to files written) and per credential (expiry), served on
 // /metrics, with /healthz beside them for probes, by a server whose
 // clients can hold neither connections nor descriptors for long (Serve).
 //

@@ -24,6 +24,7 @@ type Metrics struct {
 	nextRun     *prometheus.GaugeVec
 	actionsDue  *prometheus.GaugeVec
 	credentials *credentialCollector
+	idle        *idleMetrics // idle.go
 }
 
 // Run is the outcome of one run, as the metrics count it.
@@ -79,6 +80,7 @@ func New() *Metrics {
 		actionsDue:  gauge("actions_due", "Messages taken whose after-action (after) or failure action (after_failure) the server has not confirmed yet, refused ones included: every run retries them.", "task", "action"),
 		credentials: &credentialCollector{desc: prometheus.NewDesc("mailtask_credential_expiry_timestamp_seconds",
 			"When an account's credential (such as an OAuth2 client secret) expires, in Unix time.", []string{"account", "credential"}, nil)},
+		idle: newIdleMetrics(),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -86,6 +88,7 @@ func New() *Metrics {
 		m.runs, m.failures, m.skipped, m.messages, m.quarantined, m.files, m.bytes,
 		m.lastRun, m.lastSuccess, m.duration, m.nextRun, m.actionsDue, m.credentials,
 	)
+	m.reg.MustRegister(m.idle.collectors()...)
 	return m
 }
 
@@ -112,6 +115,7 @@ func (m *Metrics) Forget(task string) {
 	for _, g := range []*prometheus.GaugeVec{m.lastRun, m.lastSuccess, m.duration, m.nextRun, m.actionsDue} {
 		g.DeletePartialMatch(match)
 	}
+	m.ForgetIdle(task)
 }
 
 // Observe counts a run that ended.

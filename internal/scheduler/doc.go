@@ -1,5 +1,6 @@
 // Package scheduler runs every scheduled task of a configuration on its
-// cron schedule, unattended, for as long as the daemon lives.
+// cron schedule, and every task with idle = true when new mail arrives,
+// unattended, for as long as the daemon lives.
 //
 // Schedules are parsed by robfig/cron (five fields, an optional seconds
 // field, descriptors, CRON_TZ=); the waiting is done here, on an injectable
@@ -13,6 +14,9 @@
 //   - at most max_concurrent_tasks runs at once, and at most an account's
 //     max_connections runs against one mailbox; a run waits for a free slot;
 //   - an optional per-task jitter spreads tasks sharing a schedule;
+//   - a task with idle has a watcher (package push, started and stopped
+//     here: push.go) whose IDLE connection counts against max_connections;
+//     a run it asks for while one is going runs once right after it;
 //   - Reload applies a new configuration: added, removed and changed tasks
 //     take effect at once, runs in progress finish under the configuration
 //     they started with;

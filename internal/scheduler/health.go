@@ -12,7 +12,10 @@ import (
 // unhealthy_after of its schedule intervals (plus its jitter), counted from
 // its last success or, if that is older, from when this daemon started
 // scheduling it: a restart gives every task a fresh allowance, so that a
-// probe restarting an unhealthy daemon does not loop. No lines: healthy.
+// probe restarting an unhealthy daemon does not loop. A task with idle is
+// also unhealthy while its IDLE connection has failed unhealthy_after
+// times in a row, and one without a schedule when its last unhealthy_after
+// runs failed. No lines: healthy.
 //
 // It holds the scheduler's lock only to copy what it needs: working out a
 // task's due time walks its schedule, and a probe must never hold up a run.
@@ -25,10 +28,21 @@ func (s *Scheduler) Health() []string {
 		hadSuccess bool
 		intervals  int
 	}
+	var problems []string
 	s.mu.Lock()
 	now := s.clk.Now()
 	checks := make([]check, 0, len(s.entries))
 	for name, e := range s.entries {
+		if st, ok := s.idle[name]; ok && st.Unhealthy(s.cfg.UnhealthyAfter) {
+			problems = append(problems, fmt.Sprintf("task %q: its IDLE connection failed %d times in a row (last: %s); reconnecting with backoff",
+				name, st.Failures, st.LastError))
+		}
+		if e.sched == nil {
+			if n := s.failures[name]; n >= s.cfg.UnhealthyAfter {
+				problems = append(problems, fmt.Sprintf("task %q: its last %d runs failed", name, n))
+			}
+			continue
+		}
 		c := check{name: name, spec: e.task.Schedule, sched: e.sched, jitter: e.task.Jitter.Std(), from: s.since[name], intervals: s.cfg.UnhealthyAfter}
 		c.ok, c.hadSuccess = s.lastOK[name]
 		if c.ok.After(c.from) {
@@ -38,7 +52,6 @@ func (s *Scheduler) Health() []string {
 	}
 	s.mu.Unlock()
 
-	var problems []string
 	for _, c := range checks {
 		if !overdue(c.sched, c.from, c.intervals, now.Add(-c.jitter)) {
 			continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -136,8 +137,25 @@ type logs struct {
 func newLogs() *logs { return &logs{changed: make(chan struct{})} }
 
 func (l *logs) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logs) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logs) WithAttrs(as []slog.Attr) slog.Handler    { return withAttrs{l, as} }
 func (l *logs) WithGroup(string) slog.Handler            { return l }
+
+// withAttrs is a logger's With: its attributes follow the record's own.
+type withAttrs struct {
+	l     *logs
+	attrs []slog.Attr
+}
+
+func (h withAttrs) Enabled(context.Context, slog.Level) bool { return true }
+func (h withAttrs) WithGroup(string) slog.Handler            { return h }
+func (h withAttrs) WithAttrs(as []slog.Attr) slog.Handler {
+	return withAttrs{h.l, append(slices.Clip(h.attrs), as...)}
+}
+func (h withAttrs) Handle(ctx context.Context, r slog.Record) error {
+	r = r.Clone()
+	r.AddAttrs(h.attrs...)
+	return h.l.Handle(ctx, r)
+}
 func (l *logs) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
 	b.WriteString(r.Level.String() + " " + r.Message)

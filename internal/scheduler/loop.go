@@ -13,21 +13,39 @@ import (
 	"mailtask/tasks/popimap"
 )
 
-// startLoop starts e's timer loop; s.mu is held.
+// startLoop starts tending e; s.mu is held.
 func (s *Scheduler) startLoop(e *entry) {
 	if s.stopped {
 		return
 	}
 	s.loops.Add(1)
-	go s.loop(s.ctx, e)
+	go s.tend(s.ctx, e)
+}
+
+// tend runs e's task on its schedule and keeps its watcher if it has idle,
+// until e is replaced or removed or the scheduler stops.
+func (s *Scheduler) tend(ctx context.Context, e *entry) {
+	defer s.loops.Done()
+	defer close(e.done)
+	if e.task.Idle {
+		w := s.watch(ctx, e)
+		defer w.Stop()
+	}
+	if e.sched != nil {
+		s.loop(ctx, e)
+		return
+	}
+	select {
+	case <-e.quit:
+	case <-s.opts.Stop:
+	case <-ctx.Done():
+	}
 }
 
 // loop waits for each of e's slots and starts a run in it. Slots follow
 // from one another, not from when a run ends, so that jitter and slow runs
 // do not make a schedule drift.
 func (s *Scheduler) loop(ctx context.Context, e *entry) {
-	defer s.loops.Done()
-	defer close(e.done)
 	name := e.task.Name
 	slot := e.sched.Next(s.clk.Now())
 	for {
@@ -77,37 +95,65 @@ func (s *Scheduler) start(ctx context.Context, e *entry) {
 		s.log.Warn("skipping this run: the previous run of the task is still going", "task", name)
 		return
 	}
+	s.launch(ctx, e, false)
+	s.mu.Unlock()
+}
+
+// launch starts a run of e's task, and after it the runs asked for while
+// it went (push.go); reserved says that the caller took the first run's
+// account slot already. It returns a channel closed once the task's runs
+// end. s.mu is held.
+func (s *Scheduler) launch(ctx context.Context, e *entry, reserved bool) <-chan struct{} {
+	name := e.task.Name
 	s.running[name] = true
+	ended := make(chan struct{})
+	s.ended[name] = ended
 	// A reload may hand an unchanged task a new configuration (for its
-	// other sections); the run keeps the one it starts with.
+	// other sections); the runs keep the one they start with.
 	cfg, global, account := e.cfg, s.global, s.accounts[e.task.Account]
 	s.runs.Add(1)
-	s.mu.Unlock()
 
 	go func() {
 		defer s.runs.Done()
-		var report func()
-		if release, ok := s.acquire(ctx, e, account, global); ok {
-			report = s.execute(ctx, e, cfg, account)
-			release()
-		}
-		s.mu.Lock()
-		delete(s.running, name)
-		s.mu.Unlock()
-		// Reported once the task is free again: a run's log line means the
-		// next tick will start a new run. Metrics are counted before the
-		// line is logged, so whoever reads the line finds them counted.
-		if report != nil {
-			report()
+		var committed time.Time // by the run before, in this chain
+		for {
+			var report func()
+			arrived := s.takeArrival(name)
+			if release, ok := s.acquire(ctx, e, account, global, reserved); ok {
+				report, committed = s.execute(ctx, e, cfg, account, arrived, committed)
+				release()
+			}
+			reserved = false
+			s.mu.Lock()
+			again := report != nil && s.again[name] && !s.stopped && s.entries[name] == e
+			delete(s.again, name)
+			if !again {
+				delete(s.running, name)
+				delete(s.ended, name)
+				close(ended)
+			}
+			s.mu.Unlock()
+			// Reported once the task is free again (or its next run due):
+			// a run's log line means the next tick will start a new run.
+			// Metrics are counted before the line is logged, so whoever
+			// reads the line finds them counted.
+			if report != nil {
+				report()
+			}
+			if !again {
+				return
+			}
 		}
 	}()
+	return ended
 }
 
-// acquire takes a slot of the task's account, then a global one, waiting
-// as long as needed; it fails when the scheduler stops first. The account
-// comes first so that a run waiting for its mailbox holds no global slot
-// that another account's task could use.
-func (s *Scheduler) acquire(ctx context.Context, e *entry, account, global limiter) (release func(), ok bool) {
+// acquire takes a slot of the task's account, unless reserved says the
+// run has one, then a global one, waiting as long as needed; it fails when
+// the scheduler stops first. The account comes first so that a run waiting
+// for its mailbox holds no global slot that another account's task could
+// use.
+func (s *Scheduler) acquire(ctx context.Context, e *entry, account, global limiter, reserved bool) (release func(), ok bool) {
 	take := func(l limiter, what string) bool {
 		if l.tryTake() {
 			return true
@@ -122,7 +168,7 @@ func (s *Scheduler) acquire(ctx context.Context, e *entry, account, global limit
 		s.log.Info("run dropped: the daemon is stopping", "task", e.task.Name)
 		return false
 	}
-	if !take(account, "max_connections of account "+e.task.Account) {
+	if !reserved && !take(account, "max_connections of account "+e.task.Account) {
 		return nil, false
 	}
 	if !take(global, "max_concurrent_tasks") {
@@ -133,9 +179,13 @@ func (s *Scheduler) acquire(ctx context.Context, e *entry, account, global limit
 }
 
 // execute runs the task once and returns how to report it: one log line
-// per run, and the metrics. The run may fetch over more connections to
-// its mailbox while account has them free.
-func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, account limiter) (report func()) {
+// per run, and the metrics, with the delay from arrived (if known) to the
+// commit that took the mail: the run's own, or, if it committed nothing,
+// the run's before it (before, if not earlier than arrived), which found the
+// mail before it was reported. It returns when the run committed last.
+// The run may fetch over more connections to its mailbox while account
+// has them free.
+func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, account limiter, arrived, before time.Time) (report func(), committed time.Time) {
 	name := e.task.Name
 	started := s.clk.Now()
 	more := func() (release func(), ok bool) {
@@ -153,7 +203,7 @@ func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, a
 		return func() {
 			s.metrics.Skipped(name, metrics.SkipLocked)
 			s.log.Info("skipping this run: another process is running the task", "task", name, "pid", locked.PID)
-		}
+		}, time.Time{}
 	}
 	outcome := "ok"
 	switch {
@@ -181,6 +231,9 @@ func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, a
 		if current && err == nil {
 			s.lastOK[name] = end
 		}
+		if current {
+			s.countFailure(name, err != nil)
+		}
 		s.mu.Unlock()
 		if current { // a task removed meanwhile keeps no metrics
 			s.metrics.Observe(metrics.Run{
@@ -189,7 +242,14 @@ func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, a
 				Duration: end.Sub(started), End: end,
 				ActionsDue: sum.ActionsDue, FailureActionsDue: sum.FailureActionsDue,
 			})
+			served := sum.Committed
+			if served.IsZero() {
+				served = before
+			}
+			if !arrived.IsZero() && !served.IsZero() && !served.Before(arrived) {
+				s.metrics.Delivered(name, served.Sub(arrived))
+			}
 		}
 		s.log.Log(context.WithoutCancel(ctx), level, "run", attrs...)
-	}
+	}, sum.Committed
 }

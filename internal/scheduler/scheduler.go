@@ -16,6 +16,7 @@ import (
 	"mailtask/internal/clock"
 	"mailtask/internal/config"
 	"mailtask/internal/metrics"
+	"mailtask/internal/push"
 	"mailtask/internal/state"
 	"mailtask/tasks/popimap"
 )
@@ -53,6 +54,15 @@ type Scheduler struct {
 	since    map[string]time.Time // when each task was first scheduled by this daemon
 	ctx      context.Context      // set by Run
 	stopped  bool
+	// For tasks with idle (push.go): a run asked for while one is going,
+	// the earliest arrival of mail not yet taken, the channel closed when
+	// the task's runs end, its watcher's status, and its failed runs in a
+	// row.
+	again    map[string]bool
+	arrivals map[string]time.Time
+	ended    map[string]chan struct{}
+	idle     map[string]push.Status
+	failures map[string]int
 
 	loops sync.WaitGroup // one per entry
 	runs  sync.WaitGroup // one per run started
@@ -62,9 +72,9 @@ type Scheduler struct {
 type entry struct {
 	cfg   *config.Config
 	task  *config.Task
-	sched cron.Schedule
+	sched cron.Schedule // nil for a task with idle and no schedule
 	quit  chan struct{} // closed when the task is removed or changed
-	done  chan struct{} // closed when its loop has ended
+	done  chan struct{} // closed when its loop and watcher have ended
 }
 
 // limiter is a counting semaphore.
@@ -80,8 +90,8 @@ func (l limiter) tryTake() bool {
 	}
 }
 
-// New prepares a scheduler for cfg's tasks that have a schedule; Run
-// starts it.
+// New prepares a scheduler for cfg's tasks that have a schedule or idle;
+// Run starts it.
 func New(cfg *config.Config, opts Options) (*Scheduler, error) {
 	if opts.Run == nil {
 		return nil, errors.New("scheduler: Options.Run is required")
@@ -108,6 +118,11 @@ func New(cfg *config.Config, opts Options) (*Scheduler, error) {
 		accounts: map[string]limiter{},
 		lastOK:   map[string]time.Time{},
 		since:    map[string]time.Time{},
+		again:    map[string]bool{},
+		arrivals: map[string]time.Time{},
+		ended:    map[string]chan struct{}{},
+		idle:     map[string]push.Status{},
+		failures: map[string]int{},
 	}
 	entries, err := entriesOf(cfg)
 	if err != nil {
@@ -177,12 +192,17 @@ func (s *Scheduler) apply(cfg *config.Config, next map[string]*entry) (replaced 
 			next[name] = old
 			continue
 		case kept:
-			s.log.Info("task changed; rescheduled", "task", name, "schedule", e.task.Schedule)
+			s.log.Info("task changed; rescheduled", "task", name, "schedule", e.task.Schedule, "idle", e.task.Idle)
 		default:
 			s.log.Info("task removed from the configuration; no longer scheduled", "task", name)
 			s.metrics.Forget(name)
 			delete(s.lastOK, name)
 			delete(s.since, name)
+			delete(s.failures, name)
+		}
+		if !kept || !e.task.Idle {
+			delete(s.idle, name)
+			s.metrics.ForgetIdle(name)
 		}
 		close(old.quit)
 		if s.ctx != nil {
@@ -194,12 +214,15 @@ func (s *Scheduler) apply(cfg *config.Config, next map[string]*entry) (replaced 
 		if s.entries[name] == e {
 			continue
 		}
+		if e.task.Idle {
+			s.metrics.TrackIdle(name)
+		}
 		if _, known := s.since[name]; !known {
 			s.since[name] = now
 			s.metrics.Track(name)
 			s.loadLastSuccess(e)
 			if s.ctx != nil {
-				s.log.Info("task added", "task", name, "schedule", e.task.Schedule)
+				s.log.Info("task added", "task", name, "schedule", e.task.Schedule, "idle", e.task.Idle)
 			}
 		}
 		if s.ctx != nil {
@@ -238,18 +261,23 @@ func (s *Scheduler) loadLastSuccess(e *entry) {
 	}
 }
 
-// entriesOf returns cfg's scheduled tasks.
+// entriesOf returns cfg's tasks that the daemon runs: on a schedule, on
+// new mail, or both.
 func entriesOf(cfg *config.Config) (map[string]*entry, error) {
 	entries := map[string]*entry{}
 	for _, t := range cfg.Tasks {
-		if t.Schedule == "" {
+		if !t.Scheduled() {
 			continue
 		}
-		sched, err := config.ParseSchedule(t.Schedule)
-		if err != nil {
-			return nil, &config.Error{File: cfg.File, Section: "task " + strconv.Quote(t.Name), Key: "schedule", Msg: err.Error()}
+		e := &entry{cfg: cfg, task: t, quit: make(chan struct{}), done: make(chan struct{})}
+		if t.Schedule != "" {
+			sched, err := config.ParseSchedule(t.Schedule)
+			if err != nil {
+				return nil, &config.Error{File: cfg.File, Section: "task " + strconv.Quote(t.Name), Key: "schedule", Msg: err.Error()}
+			}
+			e.sched = sched
 		}
-		entries[t.Name] = &entry{cfg: cfg, task: t, sched: sched, quit: make(chan struct{}), done: make(chan struct{})}
+		entries[t.Name] = e
 	}
 	return entries, nil
 }

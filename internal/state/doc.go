@@ -14,6 +14,8 @@
 //	<task>.uidls.1 state names): hashed UIDLs, appended to on each save
 //	               that changed them, rewritten into the other file when
 //	               mostly stale
+//	<task>.idle    what the daemon's IDLE watcher last reported (idle =
+//	               true), for `mailtask status`
 //
 // The ledger is separate from the JSON because it must be durable before
 // the state is saved: files are written, their message is appended to the

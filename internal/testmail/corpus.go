@@ -712,3 +712,10 @@ func csvTable(r *rand.Rand, size int) []byte {
 		b.WriteString(row)
 	}
 }
+
+// PDFMessage is a message whose one attachment is a small PDF named name,
+// different for every name: one file per message, for tests that count
+// what arrived.
+func PDFMessage(name string) []byte {
+	return NewMessage(name, Attachment{Name: name, ContentType: "application/pdf", Content: []byte("%PDF-1.4\n" + name + "\n%%EOF\n")})
+}

@@ -9,6 +9,7 @@ import (
 	"log"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -422,6 +423,29 @@ func (sess *imapSession) Store(w *imapserver.FetchWriter, numSet imap.NumSet, fl
 		return err
 	}
 	return sess.UserSession.Store(w, numSet, flags, options)
+}
+
+// idlePoll is how often an idling session looks for changes.
+const idlePoll = 10 * time.Millisecond
+
+// Idle reports changes to the selected folder as they come. imapmemserver's
+// own Idle only listens for changes made after it starts, which is after
+// the client has been told "+ idling": a message delivered in between
+// would wait for the next change. Like a real server, this looks at the
+// folder at once, and then every idlePoll.
+func (sess *imapSession) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	tick := time.NewTicker(idlePoll)
+	defer tick.Stop()
+	for {
+		if err := sess.UserSession.Poll(w, true); err != nil {
+			return err
+		}
+		select {
+		case <-stop:
+			return nil
+		case <-tick.C:
+		}
+	}
 }
 
 func (sess *imapSession) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {

@@ -124,4 +124,7 @@ func (s *Summary) add(later Summary) {
 	s.Planned = append(s.Planned, later.Planned...)
 	s.Stopped = later.Stopped
 	s.ActionsDue, s.FailureActionsDue = later.ActionsDue, later.FailureActionsDue
+	if later.Committed.After(s.Committed) {
+		s.Committed = later.Committed
+	}
 }

@@ -216,9 +216,11 @@ func TestDeadlineEndsAStalledRun(t *testing.T) {
 
 func TestSummaryAddsUpAttempts(t *testing.T) {
 	var s Summary
-	s.add(Summary{Task: "t", Seen: 10, Saved: 3, Files: 4, Bytes: 100})
-	s.add(Summary{Task: "t", Seen: 7, Saved: 6, Failed: 1, Files: 6, Bytes: 50})
-	if s.Seen != 10 || s.Saved != 9 || s.Failed != 1 || s.Files != 10 || s.Bytes != 150 {
+	committed := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
+	s.add(Summary{Task: "t", Seen: 10, Saved: 3, Files: 4, Bytes: 100, Committed: committed})
+	s.add(Summary{Task: "t", Seen: 7, Saved: 6, Failed: 1, Files: 6, Bytes: 50, Committed: committed.Add(time.Minute)})
+	s.add(Summary{Task: "t"}) // an attempt that committed nothing
+	if s.Seen != 10 || s.Saved != 9 || s.Failed != 1 || s.Files != 10 || s.Bytes != 150 || !s.Committed.Equal(committed.Add(time.Minute)) {
 		t.Errorf("summary = %+v", s)
 	}
 }

@@ -70,6 +70,9 @@ type Summary struct {
 	// after-action (the removal of moved messages included) or failure
 	// action the server has not confirmed when the run ends.
 	ActionsDue, FailureActionsDue int
+	// Committed is when the run last committed a batch (its files durable,
+	// the state saved); zero if it committed none.
+	Committed time.Time
 }
 
 // Run performs one run of opts.Task. It holds the task's lock for the
@@ -311,6 +314,7 @@ func (r *run) commitBatch(ctx context.Context, got []delivered, due chan<- dueAc
 	if err := r.commit(processed, taken, failed, fingerprints); err != nil {
 		return err
 	}
+	r.sum.Committed = r.now()
 	r.log.Debug("batch committed", "messages", len(processed))
 	due <- dueActions{taken, failed}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -26,9 +27,13 @@ func TestIngestsEveryAttachmentOnceAcrossRuns(t *testing.T) {
 		testmail.NewMessage("two files", testmail.Attachment{Name: "a.csv", ContentType: "text/csv", Content: []byte("x,y\n1,2\n")},
 			testmail.Attachment{Name: "invoice.pdf", ContentType: "application/pdf", Content: pdf("two")}),
 	)
+	before := time.Now()
 	sum := f.mustRun()
 	if sum.Seen != 3 || sum.Saved != 3 || sum.Files != 3 || sum.Failed != 0 {
 		t.Errorf("first run summary = %+v", sum)
+	}
+	if sum.Committed.Before(before) || sum.Committed.After(time.Now()) {
+		t.Errorf("first run committed at %v, not during the run", sum.Committed)
 	}
 	got := f.files()
 	want := []string{"a.csv", "invoice (1).pdf", "invoice.pdf"}
@@ -39,7 +44,7 @@ func TestIngestsEveryAttachmentOnceAcrossRuns(t *testing.T) {
 	// A second run takes nothing and downloads nothing.
 	fetched := len(f.srv.FetchedUIDs())
 	sum = f.mustRun()
-	if sum.Seen != 0 || sum.Files != 0 {
+	if sum.Seen != 0 || sum.Files != 0 || !sum.Committed.IsZero() {
 		t.Errorf("second run summary = %+v", sum)
 	}
 	if n := len(f.srv.FetchedUIDs()); n != fetched {

@@ -29,5 +29,8 @@
 //     taken;
 //   - GNU Mailutils answers "UID SEARCH UID n:*" with nothing: UIDs are
 //     then listed with UID FETCH (session.go);
-//   - LOGINDISABLED is honoured: no password is sent where it is.
+//   - LOGINDISABLED is honoured: no password is sent where it is;
+//   - IDLE (idle.go) bounds the wait for the reply to DONE, which the
+//     library would wait for forever, and reports a connection dropped
+//     while idling.
 package imap

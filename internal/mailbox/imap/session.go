@@ -28,6 +28,7 @@ type Session struct {
 	addr    string
 	timeout time.Duration
 	late    lateFetches
+	mail    *newMail // for Watch and Idle (idle.go)
 	// answer carries every write of the client, to send its empty SASL
 	// responses the way RFC 3501 wants (signin.go).
 	answer *saslConn
@@ -42,7 +43,7 @@ var _ mailbox.Session = (*Session)(nil)
 // signs in with cred (signin.go).
 func Dial(ctx context.Context, a *config.Account, cred auth.Credential) (*Session, error) {
 	addr := net.JoinHostPort(a.Host, strconv.Itoa(a.Port))
-	s := &Session{addr: addr, timeout: a.Timeout.Std()}
+	s := &Session{addr: addr, timeout: a.Timeout.Std(), mail: newNewMail()}
 	tlsConfig, err := mailbox.TLSConfig(a)
 	if err != nil {
 		return nil, err
@@ -67,7 +68,7 @@ func Dial(ctx context.Context, a *config.Account, cred auth.Credential) (*Sessio
 
 	opts := &imapclient.Options{
 		TLSConfig:             tlsConfig,
-		UnilateralDataHandler: &imapclient.UnilateralDataHandler{Fetch: s.late.handle},
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{Fetch: s.late.handle, Mailbox: s.mail.mailbox, Expunge: s.mail.expunge},
 	}
 	var conn net.Conn = s.conn
 	switch a.TLS {

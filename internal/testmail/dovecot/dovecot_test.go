@@ -396,3 +396,15 @@ func TestMissingDovecotSkipsLocallyAndFailsInCI(t *testing.T) {
 		t.Errorf("in CI: skipped %q, failed %q; want a failure", ci.skipped, ci.failed)
 	}
 }
+
+func TestAppendDeliversOverIMAP(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Options{Users: map[string]string{"bob": "bob-pass"}})
+	s.Append(t, "bob", "INBOX", message("appended"))
+	if total, seen := s.Count("bob", "INBOX"); total != 1 || seen != 0 {
+		t.Errorf("Count = %d, %d seen; want 1, 0 seen", total, seen)
+	}
+	if err := s.append("nobody", "INBOX", message("x")); err == nil || !strings.Contains(err.Error(), `no user "nobody"`) {
+		t.Errorf("APPEND for an unknown user: %v", err)
+	}
+}
