@@ -80,6 +80,10 @@ func parse(t *text) (msg *Message, err error) {
 			msg, err = nil, fmt.Errorf("reading message: %w", t.err)
 		}
 	}()
+	start, leading := leadingLines(t)
+	if start > 0 && t.err == nil {
+		t = t.after(start)
+	}
 	sh, err := scanShape(t)
 	if err != nil {
 		return nil, err
@@ -95,6 +99,7 @@ func parse(t *text) (msg *Message, err error) {
 	m := &Message{
 		Subject:   env.GetHeader("Subject"),
 		MessageID: messageID(env.GetHeader("Message-Id")),
+		Problems:  leading,
 	}
 	for _, e := range env.Errors {
 		// Raw-content mode leaves HTML bodies unconverted on purpose; that
