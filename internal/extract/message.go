@@ -67,7 +67,13 @@ func ParseAt(r io.ReaderAt, size int64) (*Message, error) {
 	return parse(textAt(r, size))
 }
 
-func parse(t *text) (msg *Message, err error) {
+func parse(t *text) (*Message, error) {
+	return parseNested(t, 0)
+}
+
+// parseNested parses a message nested depth deep in the one the pipeline
+// fetched (0: that one).
+func parseNested(t *text, depth int) (msg *Message, err error) {
 	// enmime is fed untrusted bytes; a bug in it must cost one quarantined
 	// message, not the whole task run.
 	defer func() {
@@ -118,7 +124,7 @@ func parse(t *text) (msg *Message, err error) {
 	m.Header = headers(env)
 	parts := &parts{t: t, elided: elided}
 	m.Text, m.HTML = bodies(env, parts)
-	m.Files = m.files(env, parts)
+	m.Files = m.files(env, parts, depth)
 	return m, nil
 }
 

@@ -26,7 +26,7 @@ func (m *Message) expand(files []File, depth int) []File {
 			out = append(out, f)
 			continue
 		}
-		inner, err := ParseAt(f.Open(), f.Size)
+		inner, err := parseNested(textAt(f.Open(), f.Size), depth)
 		if err != nil {
 			m.problemf("attached message %s: %v; kept whole", f.Name, err)
 			out = append(out, f)

@@ -14,13 +14,17 @@ import (
 // file name, whatever enmime filed it under (an inline image with a name is
 // a real file, a named text/plain part too), and every part that is an
 // attachment without one. Body parts without a name, and inline parts
-// without a name (signature logos referenced by cid:), are not files.
+// without a name (signature logos referenced by cid:), are not files,
+// except a message: an unnamed message shown in the text (an inline
+// forward, a member of a multipart/digest) is a file when it holds files,
+// so that they are not lost (see heldMessage). depth is how deep the
+// message itself is nested in the one the pipeline fetched.
 //
 // Each part's content is released once decoded, so that the raw and the
 // decoded form of the same attachment are not both held for long. The
 // content enmime did not see stays where it is unless the message is in
 // memory anyway: it is decoded when the File is read.
-func (m *Message) files(env *enmime.Envelope, ps *parts) []File {
+func (m *Message) files(env *enmime.Envelope, ps *parts, depth int) []File {
 	attached := make(map[*enmime.Part]bool, len(env.Attachments))
 	for _, p := range env.Attachments {
 		attached[p] = true
@@ -35,22 +39,39 @@ func (m *Message) files(env *enmime.Envelope, ps *parts) []File {
 			continue
 		}
 		disp, name := partName(p.Header)
-		if name == "" && disp != "attachment" && !attached[p] {
+		ctype := contentType(p)
+		shown := name == "" && disp != "attachment" && !attached[p]
+		if shown && ctype != "message/rfc822" {
 			continue
 		}
-		ctype := contentType(p)
 		if name == "" {
 			name = generatedName(len(files)+1, ctype)
 		}
 		f := File{Name: SanitizeName(name), ContentType: ctype, Inline: disp == "inline"}
 		problem := ps.decode(&f, p)
 		p.Content = nil
+		if shown && !m.heldMessage(f, depth+1) {
+			continue
+		}
 		if problem != "" {
 			m.problemf("part %s (%s): %s", p.PartID, f.Name, problem)
 		}
 		files = append(files, f)
 	}
 	return files
+}
+
+// heldMessage reports whether f, an unnamed message shown in the text of
+// a message, is to be saved: when it holds files, at any depth. One that
+// cannot be parsed holds nothing worth saving; one nested too deep to look
+// into is kept, so that nothing is lost unseen.
+func (m *Message) heldMessage(f File, depth int) bool {
+	if depth > maxNesting {
+		m.problemf("message %s nested more than %d deep, kept whole", f.Name, maxNesting)
+		return true
+	}
+	inner, err := parseNested(textAt(f.Open(), f.Size), depth)
+	return err == nil && len(inner.Files) > 0
 }
 
 // decode gives f the content of p, transfer-decoded.
