@@ -42,6 +42,13 @@ func (m *Message) files(env *enmime.Envelope, ps *parts, depth int) []File {
 		ctype := contentType(p)
 		shown := name == "" && disp != "attachment" && !attached[p]
 		if shown && ctype != "message/rfc822" {
+			if ctype == "text/plain" {
+				uu, problems := ps.uuFiles(p, len(files)+1)
+				for _, problem := range problems {
+					m.problemf("part %s %s", p.PartID, problem)
+				}
+				files = append(files, uu...)
+			}
 			continue
 		}
 		if name == "" {
@@ -99,6 +106,18 @@ func (ps *parts) decode(f *File, p *enmime.Part) (problem string) {
 			return ""
 		}
 		f.Size, f.content = b.size, b
+		return problem
+	case enc == encUUencode:
+		b, problem, err := uuPart(ps.t.r, int64(s.start), int64(s.end))
+		switch {
+		case err != nil:
+			ps.t.fail(err)
+			return ""
+		case b == nil:
+			f.Size, f.content = int64(s.end-s.start), io.NewSectionReader(ps.t.r, int64(s.start), int64(s.end-s.start))
+		default:
+			f.Size, f.content = b.size, b
+		}
 		return problem
 	default:
 		f.Size, f.content = int64(s.end-s.start), io.NewSectionReader(ps.t.r, int64(s.start), int64(s.end-s.start))
