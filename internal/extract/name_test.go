@@ -108,7 +108,7 @@ func TestParseFileNames(t *testing.T) {
 		},
 		{
 			name: "type name after a fold, no disposition",
-			msg: mixed(textBody, part(pdfBody, "Content-Type: application/pdf; name=\r\n \"=?utf-8?Q?Rechnung_M=C3=A4rz.pdf?=\"", pdf)),
+			msg:  mixed(textBody, part(pdfBody, "Content-Type: application/pdf; name=\r\n \"=?utf-8?Q?Rechnung_M=C3=A4rz.pdf?=\"", pdf)),
 			want: []want{{"Rechnung März.pdf", "application/pdf", false}},
 		},
 		{

@@ -102,7 +102,7 @@ func TestUUencodeDefects(t *testing.T) {
 	damaged := strings.Join(append(append([]string{}, lines[:2]...), append([]string{"M" + strings.Repeat("a", 60)}, lines[2:]...)...), "\r\n")
 	for _, c := range []struct {
 		name, body, problem string
-		size               int
+		size                int
 	}{
 		{"no end line", strings.TrimSuffix(good, "`\r\nend\r\n"), "without an end line", len(content)},
 		{"lower-case line", damaged, "1 uuencoded lines damaged", len(content) + 45},
