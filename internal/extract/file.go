@@ -12,7 +12,10 @@ type File struct {
 	ContentType string // declared media type, lower case, e.g. "application/pdf"
 	Inline      bool   // came from an inline disposition
 	Size        int64  // bytes of content, transfer-decoded
-	content     io.ReaderAt
+	// Defects are what was wrong with the content as the message carried
+	// it; none for a file that came through intact.
+	Defects []Defect
+	content io.ReaderAt
 }
 
 // NewFile is a file whose content is held in memory.

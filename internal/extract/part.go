@@ -43,9 +43,14 @@ func (m *Message) files(env *enmime.Envelope, ps *parts, depth int) []File {
 		shown := name == "" && disp != "attachment" && !attached[p]
 		if shown && ctype != "message/rfc822" {
 			if ctype == "text/plain" {
-				uu, problems := ps.uuFiles(p, len(files)+1)
-				for _, problem := range problems {
-					m.problemf("part %s %s", p.PartID, problem)
+				uu, problem := ps.uuFiles(p, len(files)+1)
+				if problem != "" {
+					m.problemf("part %s: %s", p.PartID, problem)
+				}
+				for _, f := range uu {
+					for _, d := range f.Defects {
+						m.problemf("part %s (%s): %s", p.PartID, f.Name, d.Detail)
+					}
 				}
 				files = append(files, uu...)
 			}
@@ -61,6 +66,8 @@ func (m *Message) files(env *enmime.Envelope, ps *parts, depth int) []File {
 			continue
 		}
 		if problem != "" {
+			enc, _ := transferEncoding(p.Header.Get("Content-Transfer-Encoding"))
+			f.Defects = append(f.Defects, encodingDefect(enc, problem))
 			m.problemf("part %s (%s): %s", p.PartID, f.Name, problem)
 		}
 		files = append(files, f)

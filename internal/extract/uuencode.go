@@ -261,12 +261,13 @@ func uuPart(src io.ReaderAt, start, end int64) (*uuBody, string, error) {
 }
 
 // uuFiles returns the files uuencoded in the plain text body p, in order,
-// numbered from n on where a block names none, and what is wrong with
-// them. A body in base64 or quoted-printable is not looked into: old
-// clients that uuencode into the text send it as it is.
-func (ps *parts) uuFiles(p *enmime.Part, n int) (files []File, problems []string) {
+// numbered from n on where a block names none, with their defects, and a
+// problem of the body when it holds more blocks than are taken. A body in
+// base64 or quoted-printable is not looked into: old clients that
+// uuencode into the text send it as it is.
+func (ps *parts) uuFiles(p *enmime.Part, n int) (files []File, problem string) {
 	if enc, _ := transferEncoding(p.Header.Get("Content-Transfer-Encoding")); enc != encIdentity {
-		return nil, nil
+		return nil, ""
 	}
 	src, start, end := ps.source(p)
 	t := textAt(io.NewSectionReader(src, start, end-start), end-start)
@@ -276,30 +277,30 @@ func (ps *parts) uuFiles(p *enmime.Part, n int) (files []File, problems []string
 			break
 		}
 		if len(files) == maxUUBlocks {
-			problems = append(problems, fmt.Sprintf("more than %d uuencoded blocks in the text, the rest left in it", maxUUBlocks))
+			problem = fmt.Sprintf("more than %d uuencoded blocks in the text, the rest left in it", maxUUBlocks)
 			break
 		}
-		b, problem, next, err := scanUU(src, start+int64(begin.start), end, uuWindow)
+		b, damage, next, err := scanUU(src, start+int64(begin.start), end, uuWindow)
 		if err != nil {
 			ps.t.fail(err)
-			return nil, nil
+			return nil, ""
 		}
 		name := begin.name
 		if strings.TrimSpace(name) == "" {
 			name = generatedName(n+len(files), "application/octet-stream")
 		}
 		f := File{Name: SanitizeName(name), ContentType: typeOfName(name), Size: b.size, content: b}
-		if problem != "" {
-			problems = append(problems, fmt.Sprintf("(%s): %s", f.Name, problem))
+		if damage != "" {
+			f.Defects = []Defect{{DefectUUencode, damage}}
 		}
 		files = append(files, f)
 		from = int(next - start)
 	}
 	if t.err != nil {
 		ps.t.fail(t.err)
-		return nil, nil
+		return nil, ""
 	}
-	return files, problems
+	return files, problem
 }
 
 // source is where p's content lies, undecoded: in the message, for a part
