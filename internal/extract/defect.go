@@ -21,6 +21,12 @@ const (
 	// DefectUUencode: damaged uuencoded lines, a missing end line, or a
 	// uuencoded part without a begin line (saved undecoded).
 	DefectUUencode = "damaged-uuencode"
+	// DefectTNEF: a TNEF stream (winmail.dat) that is cut short or holds
+	// what it should not; it is kept whole beside the files taken out.
+	DefectTNEF = "damaged-tnef"
+	// DefectTNEFMessage: a TNEF stream holds an attached message, which is
+	// not taken out; the stream is kept whole.
+	DefectTNEFMessage = "tnef-attached-message"
 )
 
 // encodingDefect is the defect a transfer decoder's problem stands for.
