@@ -15,7 +15,11 @@ type File struct {
 	// Defects are what was wrong with the content as the message carried
 	// it; none for a file that came through intact.
 	Defects []Defect
-	content io.ReaderAt
+	// Signature is SignatureUnchecked for a file taken from inside an
+	// S/MIME signed message, whose signature mailtask does not check;
+	// "" for any other.
+	Signature string
+	content   io.ReaderAt
 }
 
 // NewFile is a file whose content is held in memory.

@@ -2,6 +2,7 @@ package extract
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"math"
@@ -40,7 +41,9 @@ func (m *Message) files(env *enmime.Envelope, ps *parts, depth int) []File {
 		}
 		disp, name := partName(p.Header)
 		ctype := contentType(p)
-		shown := name == "" && disp != "attachment" && !attached[p]
+		// A message that is an S/MIME envelope is the message inside it.
+		envelope := p.Parent == nil && isSMIME(ctype, name)
+		shown := name == "" && disp != "attachment" && !attached[p] && !envelope
 		if shown && ctype != "message/rfc822" {
 			if ctype == "text/plain" {
 				uu, problem := ps.uuFiles(p, len(files)+1)
@@ -64,6 +67,13 @@ func (m *Message) files(env *enmime.Envelope, ps *parts, depth int) []File {
 		p.Content = nil
 		if shown && !m.heldMessage(f, depth+1) {
 			continue
+		}
+		if envelope {
+			if inner, ok := m.signedMessage(f, depth+1); ok {
+				m.Text, m.HTML = cmp.Or(m.Text, inner.Text), cmp.Or(m.HTML, inner.HTML)
+				files = append(files, inner.Files...)
+				continue
+			}
 		}
 		if problem != "" {
 			enc, _ := transferEncoding(p.Header.Get("Content-Transfer-Encoding"))
@@ -164,6 +174,9 @@ var extensions = map[string]string{
 	"application/zip":              "zip",
 	"application/x-zip-compressed": "zip",
 	"message/rfc822":               "eml",
+	"application/pkcs7-mime":       "p7m",
+	"application/x-pkcs7-mime":     "p7m",
+	"application/ms-tnef":          "dat",
 	"application/msword":           "doc",
 	"application/vnd.ms-excel":     "xls",
 	"application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",

@@ -85,6 +85,9 @@ type output struct {
 	// Defects: what was wrong with the file's content as the message
 	// carried it (extract.Defect); the file holds what was recovered.
 	Defects []extract.Defect `json:"defects,omitempty"`
+	// Signature: "unchecked" for a file taken from inside an S/MIME
+	// signed message, whose signature mailtask does not check.
+	Signature string `json:"signature,omitempty"`
 }
 
 // present reports whether the file is in the destination for this
@@ -136,6 +139,7 @@ type plan struct {
 type planned struct {
 	kind, name, ctype string
 	defects           []extract.Defect
+	signature         string
 	content           func() io.Reader
 	staged            *sink.Staged
 }
@@ -174,7 +178,7 @@ func (r *run) plan(m mailbox.Message, raw *spool, msg *extract.Message) *plan {
 		for i, f := range files {
 			name := r.out.fileName.Expand(fileVars(p.vars, f.Name, i+1))
 			// The media type is sniffed (extract.File.Type) here rather than on the writer.
-			p.outs = append(p.outs, &planned{kind: kindAttachment, name: name, ctype: f.Type(), defects: f.Defects,
+			p.outs = append(p.outs, &planned{kind: kindAttachment, name: name, ctype: f.Type(), defects: f.Defects, signature: f.Signature,
 				content: func() io.Reader { return f.Open() }})
 		}
 	}
@@ -320,16 +324,17 @@ func (w *writer) putStaged(o *planned) error {
 	if err != nil {
 		return fmt.Errorf("task %q: %s: %w", r.opts.Task.Name, w.m.Key(), err)
 	}
-	w.record(o.kind, o.ctype, o.defects, st)
+	w.record(o, st)
 	return nil
 }
 
 // record notes a file put: in the outputs, the summary and the log.
-func (w *writer) record(kind, ctype string, defects []extract.Defect, st sink.Stored) {
+func (w *writer) record(p *planned, st sink.Stored) {
 	r := w.r
+	kind := p.kind
 	o := output{
-		Kind: kind, Path: st.Rel(), SHA256: hex.EncodeToString(st.SHA256[:]), Size: st.Size, ContentType: ctype,
-		DuplicateOf: st.Duplicate, Skipped: st.Skipped, Defects: defects,
+		Kind: kind, Path: st.Rel(), SHA256: hex.EncodeToString(st.SHA256[:]), Size: st.Size, ContentType: p.ctype,
+		DuplicateOf: st.Duplicate, Skipped: st.Skipped, Defects: p.defects, Signature: p.signature,
 	}
 	if st.Duplicate != "" {
 		o.Path = st.Duplicate
