@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"mailtask/internal/testmail"
 )
 
 // signer is a key and self-signed certificate made by openssl for the
@@ -77,10 +79,7 @@ func p7mPart(der []byte, name string) string {
 // An opaque signed message is the message inside its envelope: its files
 // and body, the files marked as from inside a signature not checked.
 func TestOpaqueSignedMessage(t *testing.T) {
-	fixture, err := os.ReadFile("testdata/smime/opaque-signed.eml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	fixture := testmail.OpaqueSigned()
 	cases := map[string]struct {
 		raw []byte
 		pdf []byte
@@ -140,10 +139,7 @@ func TestAttachedSignedMessage(t *testing.T) {
 // FuzzSignedContent: any envelope is read without panic, and what is
 // found of its content lies inside it, in a bounded number of pieces.
 func FuzzSignedContent(f *testing.F) {
-	fixture, err := os.ReadFile("testdata/smime/opaque-signed.eml")
-	if err != nil {
-		f.Fatal(err)
-	}
+	fixture := testmail.OpaqueSigned()
 	m, err := Parse(bytes.NewReader(fixture))
 	if err != nil || len(m.Files) != 1 {
 		f.Fatalf("fixture: %v", err)

@@ -13,8 +13,7 @@ import (
 // The files of an opaque S/MIME signed message are taken from inside the
 // envelope, and the sidecar says their signature was not checked.
 func TestSignedMessageSidecar(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "..", "internal", "extract", "testdata", "smime", "opaque-signed.eml"))
-	mustT(t, err)
+	raw := testmail.OpaqueSigned()
 	f := newFixture(t, testmail.IMAPOptions{}, "[task.output]", "metadata = true", `message_name = "signed"`)
 	f.append(raw)
 	f.mustRun()
