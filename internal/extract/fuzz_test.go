@@ -65,8 +65,10 @@ func FuzzParse(f *testing.F) {
 				t.Errorf("file %q of declared type %q has no type", f.Name, f.ContentType)
 			}
 		}
-		// Descending into attached messages holds to the same promises.
+		// Descending into attached messages and winmail.dat holds to the
+		// same promises.
 		m.ExpandNested()
+		m.ExpandTNEF()
 		for _, f := range m.Files {
 			checkName(t, f.Name)
 		}
