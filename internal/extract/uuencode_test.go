@@ -6,34 +6,11 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"mailtask/internal/testmail"
 )
 
-// uuencode encodes content as uuencode(1) does, begin and end lines
-// included, with CRLF line breaks.
-func uuencode(name string, content []byte) string {
-	var b strings.Builder
-	b.WriteString("begin 644 " + name + "\r\n")
-	enc := func(v byte) byte {
-		if v == 0 {
-			return '`'
-		}
-		return v + ' '
-	}
-	for len(content) > 0 {
-		n := min(45, len(content))
-		line := content[:n]
-		content = content[n:]
-		b.WriteByte(enc(byte(n)))
-		for i := 0; i < n; i += 3 {
-			var q [3]byte
-			copy(q[:], line[i:min(i+3, n)])
-			b.Write([]byte{enc(q[0] >> 2), enc((q[0]<<4 | q[1]>>4) & 0x3f), enc((q[1]<<2 | q[2]>>6) & 0x3f), enc(q[2] & 0x3f)})
-		}
-		b.WriteString("\r\n")
-	}
-	b.WriteString("`\r\nend\r\n")
-	return b.String()
-}
+var uuencode = testmail.UUencode
 
 func randomContent(seed uint64, n int) []byte {
 	r := rand.New(rand.NewPCG(seed, 1))

@@ -57,10 +57,10 @@ func FidelityCorpus() []Fixture {
 			{"Content-Type", ctypeOf(name) + `; name="` + name + `"`},
 			{"Content-Disposition", `attachment; filename="` + name + `"`},
 			{"Content-Transfer-Encoding", cte},
-		}, body: []byte(uuencode(name, content))}), name)
+		}, body: []byte(UUencode(name, content))}), name)
 	}
 	// uuencoded blocks in the text, as old clients and scanners send them.
-	blocks := "Hello,\r\n\r\nthe files:\r\n\r\n" + uuencode("scan0001.pdf", pdf("scan")) + "\r\n" + uuencode("chart.png", pngSized(r, 1500)) + "Regards\r\n"
+	blocks := "Hello,\r\n\r\nthe files:\r\n\r\n" + UUencode("scan0001.pdf", pdf("scan")) + "\r\n" + UUencode("chart.png", pngSized(r, 1500)) + "Regards\r\n"
 	add("uuencode-in-mime-text", multipart("mixed", entity{header: header{{"Content-Type", "text/plain; charset=us-ascii"}}, body: []byte(blocks)},
 		att("cover.pdf", "application/pdf", pdf("cover"))), "scan0001.pdf", "chart.png", "cover.pdf")
 	add("uuencode-in-plain-message", entity{body: []byte(blocks)}, "scan0001.pdf", "chart.png")
@@ -205,8 +205,9 @@ func ctypeOf(name string) string {
 	return "application/octet-stream"
 }
 
-// uuencode encodes content as uuencode(1) does, with CRLF line ends.
-func uuencode(name string, content []byte) string {
+// UUencode encodes content as uuencode(1) does, begin and end lines
+// included, with CRLF line ends.
+func UUencode(name string, content []byte) string {
 	var b strings.Builder
 	b.WriteString("begin 644 " + name + "\r\n")
 	enc := func(v byte) byte {
