@@ -136,7 +136,9 @@ func FuzzUUencode(f *testing.F) {
 			t.Fatal(err)
 		}
 		if b != nil {
-			for off := range b.size {
+			// Each read at a new offset decodes again from the last mark:
+			// the first offsets, and a sample of the rest.
+			for off := int64(0); off < b.size; off += 1 + off/16 {
 				checkReadAt(t, b, whole, off, 7)
 			}
 		}
