@@ -121,7 +121,7 @@ func (m *Message) tnefFiles(f File) []File {
 		if strings.TrimSpace(name) == "" {
 			name = generatedName(len(out)+1, ctype)
 		}
-		out = append(out, File{Name: SanitizeName(name), ContentType: ctype, Size: t.data.n,
+		out = append(out, File{Name: SanitizeName(name), ContentType: ctype, Size: t.data.n, Signature: f.Signature,
 			content: io.NewSectionReader(src, t.data.off, t.data.n)})
 	}
 	if len(defects) > 0 {

@@ -109,6 +109,18 @@ func TestExpandTNEFKeepsWhatItCannotTake(t *testing.T) {
 	}
 }
 
+// The files of a winmail.dat taken from inside a signed message are from
+// inside it too.
+func TestExpandTNEFKeepsSignature(t *testing.T) {
+	f := NewFile("winmail.dat", "application/ms-tnef", testmail.TNEF(tnefFiles()[:1]...))
+	f.Signature = SignatureUnchecked
+	m := &Message{Files: []File{f}}
+	m.ExpandTNEF()
+	if len(m.Files) != 1 || m.Files[0].Signature != SignatureUnchecked {
+		t.Errorf("files %+v", m.Files)
+	}
+}
+
 // Debian's tnef(1), an independent decoder, takes the same files out of
 // the streams the tests build, under the same names.
 func TestTNEFMatchesTNEFTool(t *testing.T) {
