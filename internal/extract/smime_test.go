@@ -2,6 +2,7 @@ package extract
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -171,4 +172,28 @@ func FuzzSignedContent(f *testing.F) {
 			checkReadAt(t, ch, got, off, 3)
 		}
 	})
+}
+
+// Content that lies in pieces a few bytes apart (an S/MIME envelope's
+// chunks in a large base64 body) is decoded once, front to back, not
+// again from a mark for every piece.
+func TestPiecesDecodeOnce(t *testing.T) {
+	content := randomContent(30, 5*markDecoded)
+	raw := base64Lines(content)
+	b, _, err := scanBase64(bytes.NewReader(raw), 0, int64(len(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	starts := 0
+	decoder := b.decoder
+	b.decoder = func(off int64) (io.Reader, int64) { starts++; return decoder(off) }
+	p := make([]byte, 4096)
+	for off := int64(0); off+4096 <= b.size; off += 4096 + 4 {
+		if n, err := b.ReadAt(p, off); n != len(p) || err != nil || !bytes.Equal(p, content[off:off+4096]) {
+			t.Fatalf("ReadAt(%d) = %d, %v", off, n, err)
+		}
+	}
+	if starts != 1 {
+		t.Errorf("decoding started %d times, want once", starts)
+	}
 }
