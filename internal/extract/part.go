@@ -46,16 +46,7 @@ func (m *Message) files(env *enmime.Envelope, ps *parts, depth int) []File {
 		shown := name == "" && disp != "attachment" && !attached[p] && !envelope
 		if shown && ctype != "message/rfc822" {
 			if ctype == "text/plain" {
-				uu, problem := ps.uuFiles(p, len(files)+1)
-				if problem != "" {
-					m.problemf("part %s: %s", p.PartID, problem)
-				}
-				for _, f := range uu {
-					for _, d := range f.Defects {
-						m.problemf("part %s (%s): %s", p.PartID, f.Name, d.Detail)
-					}
-				}
-				files = append(files, uu...)
+				files = append(files, m.uuFiles(ps, p, len(files)+1)...)
 			}
 			continue
 		}
@@ -81,6 +72,21 @@ func (m *Message) files(env *enmime.Envelope, ps *parts, depth int) []File {
 			m.problemf("part %s (%s): %s", p.PartID, f.Name, problem)
 		}
 		files = append(files, f)
+	}
+	return files
+}
+
+// uuFiles returns the files uuencoded in the text body p, numbered from
+// n on where they have no name, noting their defects as problems.
+func (m *Message) uuFiles(ps *parts, p *enmime.Part, n int) []File {
+	files, problem := ps.uuFiles(p, n)
+	if problem != "" {
+		m.problemf("part %s: %s", p.PartID, problem)
+	}
+	for _, f := range files {
+		for _, d := range f.Defects {
+			m.problemf("part %s (%s): %s", p.PartID, f.Name, d.Detail)
+		}
 	}
 	return files
 }
