@@ -80,6 +80,9 @@ type Attachments struct {
 	// Nested is what happens to attached messages (message/rfc822):
 	// "eml" saves them whole, "extract" saves their attachments instead.
 	Nested string `toml:"nested"`
+	// TNEF is what happens to Outlook's winmail.dat (application/ms-tnef):
+	// "extract" saves the files inside it, "keep" saves it as it is.
+	TNEF string `toml:"tnef"`
 }
 
 // Output ([task.output]) says what is written for a taken message, and how
@@ -146,6 +149,9 @@ const (
 
 	NestedEML     = "eml"
 	NestedExtract = "extract"
+
+	TNEFExtract = "extract"
+	TNEFKeep    = "keep"
 )
 
 // Defaults of the rules and outputs.

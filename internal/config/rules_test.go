@@ -53,6 +53,7 @@ content_types = ["application/pdf", "application/xml"]
 max_size = "20MB"
 inline = false
 nested = "extract"
+tnef = "keep"
 [task.output]
 eml = true
 body = "text"
@@ -81,7 +82,7 @@ digest = "0 8 * * *"
 		t.Errorf("since = %v in %v", got, task.Location)
 	}
 	a := task.Attachments
-	if a.KeepsInline() || a.Nested != NestedExtract || len(a.Exclude) != 1 || a.MaxSize != 20e6 {
+	if a.KeepsInline() || a.Nested != NestedExtract || a.TNEF != TNEFKeep || len(a.Exclude) != 1 || a.MaxSize != 20e6 {
 		t.Errorf("attachments = %+v", a)
 	}
 	o := task.Output
@@ -110,7 +111,7 @@ func TestRulesDefaults(t *testing.T) {
 	}
 	task := cfg.Tasks[0]
 	if task.Output.FileName != DefaultFileName || task.Output.OnCollision != CollisionSuffix || task.AfterFailure != AfterNone ||
-		task.HookFailure != HookRetry || task.HookTimeout != DefaultHookTimeout || task.Attachments.Nested != NestedEML ||
+		task.HookFailure != HookRetry || task.HookTimeout != DefaultHookTimeout || task.Attachments.Nested != NestedEML || task.Attachments.TNEF != TNEFExtract ||
 		!task.Attachments.KeepsInline() || !task.Output.TakesAttachments() || task.Location != time.Local || cfg.Notify != nil {
 		t.Errorf("defaults: %+v", task)
 	}
@@ -130,6 +131,7 @@ func TestRulesErrors(t *testing.T) {
 		{"unseen on pop3", "[task.match]\nunseen_only = true", `match.unseen_only: POP3 account "p" has no \Seen flag`},
 		{"bad content type", "[task.attachments]\ncontent_types = \"pdf\"", `attachments.content_types: "pdf" is not a media type`},
 		{"bad nested", "[task.attachments]\nnested = \"flatten\"", `attachments.nested: "flatten" is not one of eml, extract`},
+		{"bad tnef", "[task.attachments]\ntnef = \"open\"", `attachments.tnef: "open" is not one of extract, keep`},
 		{"nothing to write", "[task.output]\nattachments = false", `output.attachments: false, and eml, body and metadata are off too`},
 		{"bad body", "[task.output]\nbody = \"pdf\"", `"pdf" is not one of true, false`},
 		{"unknown variable", "[task.output]\nfile_name = \"{nam}.{ext}\"", `output.file_name: "{nam}.{ext}": unknown variable {nam}`},

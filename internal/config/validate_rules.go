@@ -19,6 +19,9 @@ func (t *Task) applyRuleDefaults() {
 	if t.Attachments.Nested == "" {
 		t.Attachments.Nested = NestedEML
 	}
+	if t.Attachments.TNEF == "" {
+		t.Attachments.TNEF = TNEFExtract
+	}
 	if t.Output.FileName == "" {
 		t.Output.FileName = DefaultFileName
 	}
@@ -121,6 +124,11 @@ func (c *Config) validateTaskRules(at string, t *Task, acct *Account, fail func(
 	case NestedEML, NestedExtract:
 	default:
 		fail(at, "attachments.nested", "%q is not one of eml, extract", a.Nested)
+	}
+	switch a.TNEF {
+	case TNEFExtract, TNEFKeep:
+	default:
+		fail(at, "attachments.tnef", "%q is not one of extract, keep", a.TNEF)
 	}
 
 	o := &t.Output

@@ -25,6 +25,20 @@
 //
 // File names are resolved in the order MS-OXCMAIL gives (Content-Disposition
 // filename, then Content-Type name), decoded from RFC 2231 and RFC 2047 in
-// any charset, NFC-normalised and sanitised. Duplicate names are left to the
-// sink, which owns the destination folder.
+// any charset, NFC-normalised and sanitised; parameters are parsed strictly
+// first (mime.ParseMediaType reads Exchange's folded quoted values), then
+// leniently. Duplicate names are left to the sink, which owns the
+// destination folder.
+//
+// Beyond plain MIME, what mail clients show as files is taken out too:
+// uuencoded parts and uuencoded blocks in a plain text body
+// (uuencode.go); an unnamed message shown in the text (an inline forward,
+// a digest member) when it holds files; the message inside an opaque
+// S/MIME signed envelope (smime.go, its signature not checked); and, when
+// the pipeline asks, the files inside attached messages (ExpandNested)
+// and inside Outlook's winmail.dat (ExpandTNEF, tnef.go). Each of these
+// decoders reads where the bytes lie and decodes as the File is read, so
+// memory stays bounded whatever the size. What was wrong with a file's
+// content as the message carried it is kept on the file as Defects
+// (defect.go), by kind, for the pipeline to show.
 package extract

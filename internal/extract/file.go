@@ -12,7 +12,14 @@ type File struct {
 	ContentType string // declared media type, lower case, e.g. "application/pdf"
 	Inline      bool   // came from an inline disposition
 	Size        int64  // bytes of content, transfer-decoded
-	content     io.ReaderAt
+	// Defects are what was wrong with the content as the message carried
+	// it; none for a file that came through intact.
+	Defects []Defect
+	// Signature is SignatureUnchecked for a file taken from inside an
+	// S/MIME signed message, whose signature mailtask does not check;
+	// "" for any other.
+	Signature string
+	content   io.ReaderAt
 }
 
 // NewFile is a file whose content is held in memory.

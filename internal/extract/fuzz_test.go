@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"mime"
+	"net/textproto"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // seedMessages are realistic messages: what Outlook, Gmail, scanners and
@@ -62,8 +65,10 @@ func FuzzParse(f *testing.F) {
 				t.Errorf("file %q of declared type %q has no type", f.Name, f.ContentType)
 			}
 		}
-		// Descending into attached messages holds to the same promises.
+		// Descending into attached messages and winmail.dat holds to the
+		// same promises.
 		m.ExpandNested()
+		m.ExpandTNEF()
 		for _, f := range m.Files {
 			checkName(t, f.Name)
 		}
@@ -83,5 +88,33 @@ func FuzzSanitizeName(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, name string) {
 		checkName(t, SanitizeName(name))
+	})
+}
+
+// FuzzPartName: whatever the parameters, the name is valid UTF-8, and
+// where the strict RFC 2045 parse reads a plain filename (and no RFC 2231
+// form competes), that is the name, decoded.
+func FuzzPartName(f *testing.F) {
+	for _, s := range []string{
+		`attachment; filename= "=?utf-8?Q?Rechnung_M=C3=A4rz.pdf?="`,
+		"attachment; filename=\r\n\t\"=?iso-8859-1?Q?a.?=\r\n =?iso-8859-1?Q?pdf?=\"; size=631148; creation-date=\"Fri, 05 Jul 2019 10:00:00 GMT\"",
+		`attachment; filename*=iso-8859-1''caf%E9.pdf`, `attachment; filename=Rechnung April.pdf`,
+		`inline; filename="a"; filename="b"`, `attachment; filename*0*=UTF-8''a; filename*1=".pdf"`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		h := textproto.MIMEHeader{"Content-Disposition": {v}}
+		_, name := partName(h)
+		if !utf8.ValidString(name) {
+			t.Fatalf("name %q is not UTF-8", name)
+		}
+		_, params, err := mime.ParseMediaType(headerText(v))
+		if err != nil || strings.Contains(strings.ToLower(v), "filename*") || strings.TrimSpace(decodeName(params["filename"])) == "" {
+			return
+		}
+		if want := decodeName(params["filename"]); name != want {
+			t.Fatalf("name %q, the strict parse reads %q", name, want)
+		}
 	})
 }

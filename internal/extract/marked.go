@@ -9,6 +9,10 @@ import (
 // the nearest mark before the offset asked for: a zip's directory lies at
 // its end, and reading it must not decode all the rest. A read that goes
 // on where the last one stopped goes on decoding; it does not start over.
+// markedSkip is how far ahead of where the last read stopped a read may
+// start and still go on decoding from there.
+const markedSkip = 16 << 10
+
 type markedBody struct {
 	size int64 // decoded
 	// decoder decodes from the last mark at or before off, which lies at
@@ -26,8 +30,13 @@ func (b *markedBody) ReadAt(p []byte, off int64) (int, error) {
 	if off >= b.size {
 		return 0, io.EOF
 	}
-	if b.dec == nil || off != b.pos {
+	// A read a little past where the last stopped (the next piece of
+	// content that lies in pieces, as an S/MIME envelope's does) goes on
+	// decoding rather than starting again from a mark.
+	if b.dec == nil || off < b.pos || off-b.pos > markedSkip {
 		b.dec, b.pos = b.decoder(off)
+	}
+	if off > b.pos {
 		if _, err := io.CopyN(io.Discard, b.dec, off-b.pos); err != nil {
 			b.dec = nil
 			return 0, err

@@ -67,7 +67,13 @@ func ParseAt(r io.ReaderAt, size int64) (*Message, error) {
 	return parse(textAt(r, size))
 }
 
-func parse(t *text) (msg *Message, err error) {
+func parse(t *text) (*Message, error) {
+	return parseNested(t, 0)
+}
+
+// parseNested parses a message nested depth deep in the one the pipeline
+// fetched (0: that one).
+func parseNested(t *text, depth int) (msg *Message, err error) {
 	// enmime is fed untrusted bytes; a bug in it must cost one quarantined
 	// message, not the whole task run.
 	defer func() {
@@ -80,6 +86,10 @@ func parse(t *text) (msg *Message, err error) {
 			msg, err = nil, fmt.Errorf("reading message: %w", t.err)
 		}
 	}()
+	start, leading := leadingLines(t)
+	if start > 0 && t.err == nil {
+		t = t.after(start)
+	}
 	sh, err := scanShape(t)
 	if err != nil {
 		return nil, err
@@ -95,6 +105,7 @@ func parse(t *text) (msg *Message, err error) {
 	m := &Message{
 		Subject:   env.GetHeader("Subject"),
 		MessageID: messageID(env.GetHeader("Message-Id")),
+		Problems:  leading,
 	}
 	for _, e := range env.Errors {
 		// Raw-content mode leaves HTML bodies unconverted on purpose; that
@@ -113,7 +124,7 @@ func parse(t *text) (msg *Message, err error) {
 	m.Header = headers(env)
 	parts := &parts{t: t, elided: elided}
 	m.Text, m.HTML = bodies(env, parts)
-	m.Files = m.files(env, parts)
+	m.Files = m.files(env, parts, depth)
 	return m, nil
 }
 

@@ -140,11 +140,11 @@ func TestParseMalformed(t *testing.T) {
 		},
 		{
 			name: "unknown transfer encoding",
-			msg: mixed(textBody, part("begin 644 a.pdf\r\n",
-				"Content-Type: application/pdf; name=a.pdf", "Content-Transfer-Encoding: x-uuencode")),
+			msg: mixed(textBody, part("(This file must be converted with BinHex 4.0)\r\n",
+				"Content-Type: application/pdf; name=a.pdf", "Content-Transfer-Encoding: x-binhex")),
 			files:   1,
-			content: "begin 644 a.pdf\r\n",
-			problem: "x-uuencode",
+			content: "(This file must be converted with BinHex 4.0)\r\n",
+			problem: "x-binhex",
 		},
 		{
 			name:    "multipart without boundary",

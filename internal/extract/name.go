@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"mime"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -17,11 +18,12 @@ import (
 // The name is looked up in MS-OXCMAIL order: Content-Disposition filename,
 // then Content-Type name. Within each header the RFC 2231 form is read first
 // by our own parser, because mime.ParseMediaType silently drops extended
-// values in any charset but UTF-8 and US-ASCII.
+// values in any charset but UTF-8 and US-ASCII; then the plain parameter,
+// by parseParams.
 func partName(h textproto.MIMEHeader) (disp, name string) {
 	rawDisp, rawType := headerText(h.Get("Content-Disposition")), headerText(h.Get("Content-Type"))
-	disp, dparams, _, _ := mediatype.Parse(rawDisp)
-	_, tparams, _, _ := mediatype.Parse(rawType)
+	disp, dparams := parseParams(rawDisp)
+	_, tparams := parseParams(rawType)
 	for _, v := range []string{
 		extendedParam(rawDisp, "filename"),
 		dparams["filename"],
@@ -33,6 +35,22 @@ func partName(h textproto.MIMEHeader) (disp, name string) {
 		}
 	}
 	return strings.ToLower(disp), ""
+}
+
+// parseParams parses a Content-Type or Content-Disposition value. The
+// strict RFC 2045 parse comes first: it reads what Exchange sends, a
+// quoted value after white space or a fold ("filename=\r\n\t\"...\""),
+// which the lenient parser takes for the start of an unquoted value that
+// runs on to the end of the header, taking the quotes, the extension's
+// place and every parameter after it. What the strict parse refuses
+// (unquoted spaces, a missing quote, a duplicate parameter, ...) the
+// lenient one reads as enmime does.
+func parseParams(v string) (value string, params map[string]string) {
+	if value, params, err := mime.ParseMediaType(v); err == nil {
+		return value, params
+	}
+	value, params, _, _ = mediatype.Parse(v)
+	return value, params
 }
 
 // headerText makes a raw header value valid UTF-8 before it is parsed:

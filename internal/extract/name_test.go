@@ -94,6 +94,30 @@ func TestParseFileNames(t *testing.T) {
 			want: []want{{"é.pdf", "application/pdf", false}},
 		},
 		{
+			name: "Exchange: quoted encoded-words after a fold, more parameters after",
+			msg: mixed(textBody, part(pdfBody,
+				"Content-Type: application/pdf;\r\n\tname=\r\n\t\"=?iso-8859-1?Q?50032266_Rechnung_f=FCr_1467829.?=\r\n =?iso-8859-1?Q?pdf?=\"",
+				"Content-Disposition: attachment; filename=\r\n\t\"=?iso-8859-1?Q?50032266_Rechnung_f=FCr_1467829.?=\r\n =?iso-8859-1?Q?pdf?=\"; size=631148;\r\n\tcreation-date=\"Fri, 05 Jul 2019 10:00:00 GMT\"", pdf)),
+			want: []want{{"50032266 Rechnung für 1467829.pdf", "application/pdf", false}},
+		},
+		{
+			name: "quoted encoded-word after a space",
+			msg: mixed(textBody, part(pdfBody, "Content-Type: application/pdf",
+				`Content-Disposition: attachment; filename= "=?utf-8?Q?Rechnung_M=C3=A4rz.pdf?="`, pdf)),
+			want: []want{{"Rechnung März.pdf", "application/pdf", false}},
+		},
+		{
+			name: "type name after a fold, no disposition",
+			msg:  mixed(textBody, part(pdfBody, "Content-Type: application/pdf; name=\r\n \"=?utf-8?Q?Rechnung_M=C3=A4rz.pdf?=\"", pdf)),
+			want: []want{{"Rechnung März.pdf", "application/pdf", false}},
+		},
+		{
+			name: "unquoted spaces: the lenient parse still reads the name",
+			msg: mixed(textBody, part(pdfBody, "Content-Type: application/pdf",
+				`Content-Disposition: attachment; filename=Rechnung April 2025.pdf`, pdf)),
+			want: []want{{"Rechnung April 2025.pdf", "application/pdf", false}},
+		},
+		{
 			name: "NFD raw UTF-8 becomes NFC",
 			msg: mixed(textBody, part(pdfBody,
 				"Content-Type: application/pdf",

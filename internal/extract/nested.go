@@ -7,9 +7,11 @@ import "fmt"
 const maxNesting = 8
 
 // ExpandNested replaces every attached message (message/rfc822) among
-// m.Files by the files inside it, at any depth, in MIME order. An attached
-// message that cannot be parsed stays a file, with a problem noted; one
-// nested deeper than maxNesting too.
+// m.Files by the files inside it, at any depth, in MIME order; and every
+// attached S/MIME signed message (smime.p7m, a .p7m holding a message) by
+// the files inside its envelope, marked as such. An attached message that
+// cannot be parsed stays a file, with a problem noted; one nested deeper
+// than maxNesting too; a .p7m that holds no message stays as it is.
 func (m *Message) ExpandNested() {
 	m.Files = m.expand(m.Files, 1)
 }
@@ -17,6 +19,17 @@ func (m *Message) ExpandNested() {
 func (m *Message) expand(files []File, depth int) []File {
 	var out []File
 	for _, f := range files {
+		if isSMIME(f.ContentType, f.Name) {
+			inner, ok := m.signedMessage(f, depth)
+			if !ok {
+				out = append(out, f)
+				continue
+			}
+			inside := m.expand(inner.Files, depth+1)
+			signed(inside)
+			out = append(out, inside...)
+			continue
+		}
 		if f.ContentType != "message/rfc822" {
 			out = append(out, f)
 			continue
@@ -26,7 +39,7 @@ func (m *Message) expand(files []File, depth int) []File {
 			out = append(out, f)
 			continue
 		}
-		inner, err := ParseAt(f.Open(), f.Size)
+		inner, err := parseNested(textAt(f.Open(), f.Size), depth)
 		if err != nil {
 			m.problemf("attached message %s: %v; kept whole", f.Name, err)
 			out = append(out, f)

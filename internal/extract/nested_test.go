@@ -57,3 +57,74 @@ func TestExpandNestedDepthBound(t *testing.T) {
 		t.Errorf("problems %q do not mention the bound", m.Problems)
 	}
 }
+
+// inlineForward is a message forwarded inline, as Netscape and many
+// clients send it: an unnamed message/rfc822 part with an inline
+// disposition, here holding one nested the same way, depth levels in all,
+// with a PDF in the innermost.
+func inlineForward(depth int) string {
+	msg := envelope + multipart("mixed", "b0", textBody,
+		part("JVBERi0xLjQK", "Content-Type: application/pdf; name=deep.pdf", "Content-Disposition: attachment; filename=deep.pdf", "Content-Transfer-Encoding: base64"))
+	for i := 1; i <= depth; i++ {
+		msg = envelope + multipart("mixed", "b"+strings.Repeat("x", i),
+			part("-------- Original Message --------\r\n", "Content-Type: text/plain"),
+			part(msg, "Content-Type: message/rfc822", "Content-Disposition: inline"))
+	}
+	return msg
+}
+
+// Files inside an unnamed message shown in the text are not lost: with
+// nested = "eml" the message is a file, with "extract" its files are.
+func TestUnnamedShownMessages(t *testing.T) {
+	withFile := "Subject: one\r\nContent-Type: multipart/mixed; boundary=m\r\n\r\n--m\r\nContent-Type: text/plain\r\n\r\nsee\r\n--m\r\n" +
+		"Content-Type: text/csv; name=data.csv\r\nContent-Disposition: attachment\r\n\r\na,b\r\n--m--\r\n"
+	textOnly := "Subject: two\r\n\r\njust text\r\n"
+	for _, c := range []struct {
+		name           string
+		msg            string
+		eml, extracted []string
+	}{
+		{"inline forward three deep", inlineForward(3), []string{"attachment-1.eml"}, []string{"deep.pdf"}},
+		{"inline forward without files", mixed(textBody, part(textOnly, "Content-Type: message/rfc822", "Content-Disposition: inline")), nil, nil},
+		{"message/rfc822 without a disposition", mixed(textBody, part(withFile, "Content-Type: message/rfc822")), []string{"attachment-1.eml"}, []string{"data.csv"}},
+		{
+			"digest members, typed by default",
+			envelope + multipart("digest", "dig", "\r\n"+textOnly, "\r\n"+withFile, part(withFile, "Content-Type: message/rfc822")),
+			[]string{"attachment-1.eml", "attachment-2.eml"}, []string{"data.csv", "data.csv"},
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := Parse(strings.NewReader(c.msg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fileNames(m); !slices.Equal(got, c.eml) {
+				t.Errorf("files %q, want %q", got, c.eml)
+			}
+			m.ExpandNested()
+			if got := fileNames(m); !slices.Equal(got, c.extracted) {
+				t.Errorf("expanded: files %q, want %q", got, c.extracted)
+			}
+		})
+	}
+}
+
+// An unnamed shown message nested deeper than maxNesting is kept whole:
+// what it holds is not looked at, and not lost.
+func TestUnnamedShownMessageDepthBound(t *testing.T) {
+	m, err := Parse(strings.NewReader(inlineForward(maxNesting + 2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Files) != 1 || m.Files[0].ContentType != "message/rfc822" {
+		t.Errorf("files %q, want the outermost message kept whole", fileNames(m))
+	}
+}
+
+func fileNames(m *Message) []string {
+	var n []string
+	for _, f := range m.Files {
+		n = append(n, f.Name)
+	}
+	return n
+}

@@ -2,6 +2,7 @@ package extract
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"math"
@@ -14,13 +15,17 @@ import (
 // file name, whatever enmime filed it under (an inline image with a name is
 // a real file, a named text/plain part too), and every part that is an
 // attachment without one. Body parts without a name, and inline parts
-// without a name (signature logos referenced by cid:), are not files.
+// without a name (signature logos referenced by cid:), are not files,
+// except a message: an unnamed message shown in the text (an inline
+// forward, a member of a multipart/digest) is a file when it holds files,
+// so that they are not lost (see heldMessage). depth is how deep the
+// message itself is nested in the one the pipeline fetched.
 //
 // Each part's content is released once decoded, so that the raw and the
 // decoded form of the same attachment are not both held for long. The
 // content enmime did not see stays where it is unless the message is in
 // memory anyway: it is decoded when the File is read.
-func (m *Message) files(env *enmime.Envelope, ps *parts) []File {
+func (m *Message) files(env *enmime.Envelope, ps *parts, depth int) []File {
 	attached := make(map[*enmime.Part]bool, len(env.Attachments))
 	for _, p := range env.Attachments {
 		attached[p] = true
@@ -35,22 +40,68 @@ func (m *Message) files(env *enmime.Envelope, ps *parts) []File {
 			continue
 		}
 		disp, name := partName(p.Header)
-		if name == "" && disp != "attachment" && !attached[p] {
+		ctype := contentType(p)
+		// A message that is an S/MIME envelope is the message inside it.
+		envelope := p.Parent == nil && isSMIME(ctype, name)
+		shown := name == "" && disp != "attachment" && !attached[p] && !envelope
+		if shown && ctype != "message/rfc822" {
+			if ctype == "text/plain" {
+				files = append(files, m.uuFiles(ps, p, len(files)+1)...)
+			}
 			continue
 		}
-		ctype := contentType(p)
 		if name == "" {
 			name = generatedName(len(files)+1, ctype)
 		}
 		f := File{Name: SanitizeName(name), ContentType: ctype, Inline: disp == "inline"}
 		problem := ps.decode(&f, p)
 		p.Content = nil
+		if shown && !m.heldMessage(f, depth+1) {
+			continue
+		}
+		if envelope {
+			if inner, ok := m.signedMessage(f, depth+1); ok {
+				m.Text, m.HTML = cmp.Or(m.Text, inner.Text), cmp.Or(m.HTML, inner.HTML)
+				files = append(files, inner.Files...)
+				continue
+			}
+		}
 		if problem != "" {
+			enc, _ := transferEncoding(p.Header.Get("Content-Transfer-Encoding"))
+			f.Defects = append(f.Defects, encodingDefect(enc, problem))
 			m.problemf("part %s (%s): %s", p.PartID, f.Name, problem)
 		}
 		files = append(files, f)
 	}
 	return files
+}
+
+// uuFiles returns the files uuencoded in the text body p, numbered from
+// n on where they have no name, noting their defects as problems.
+func (m *Message) uuFiles(ps *parts, p *enmime.Part, n int) []File {
+	files, problem := ps.uuFiles(p, n)
+	if problem != "" {
+		m.problemf("part %s: %s", p.PartID, problem)
+	}
+	for _, f := range files {
+		for _, d := range f.Defects {
+			m.problemf("part %s (%s): %s", p.PartID, f.Name, d.Detail)
+		}
+	}
+	return files
+}
+
+// heldMessage reports whether f, an unnamed message shown in the text of
+// a message, is to be saved: when it holds files, at any depth. One that
+// cannot be parsed holds nothing worth saving; one nested too deep to look
+// into is kept, so that nothing is lost unseen.
+func (m *Message) heldMessage(f File, depth int) bool {
+	if depth > maxNesting {
+		m.problemf("message %s nested more than %d deep, kept whole", f.Name, maxNesting)
+		return true
+	}
+	inner, err := parseNested(textAt(f.Open(), f.Size), depth)
+	return err == nil && len(inner.Files) > 0
 }
 
 // decode gives f the content of p, transfer-decoded.
@@ -78,6 +129,18 @@ func (ps *parts) decode(f *File, p *enmime.Part) (problem string) {
 			return ""
 		}
 		f.Size, f.content = b.size, b
+		return problem
+	case enc == encUUencode:
+		b, problem, err := uuPart(ps.t.r, int64(s.start), int64(s.end))
+		switch {
+		case err != nil:
+			ps.t.fail(err)
+			return ""
+		case b == nil:
+			f.Size, f.content = int64(s.end-s.start), io.NewSectionReader(ps.t.r, int64(s.start), int64(s.end-s.start))
+		default:
+			f.Size, f.content = b.size, b
+		}
 		return problem
 	default:
 		f.Size, f.content = int64(s.end-s.start), io.NewSectionReader(ps.t.r, int64(s.start), int64(s.end-s.start))
@@ -117,6 +180,9 @@ var extensions = map[string]string{
 	"application/zip":              "zip",
 	"application/x-zip-compressed": "zip",
 	"message/rfc822":               "eml",
+	"application/pkcs7-mime":       "p7m",
+	"application/x-pkcs7-mime":     "p7m",
+	"application/ms-tnef":          "dat",
 	"application/msword":           "doc",
 	"application/vnd.ms-excel":     "xls",
 	"application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",

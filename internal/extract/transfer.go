@@ -12,6 +12,7 @@ const (
 	encIdentity        = "" // 7bit, 8bit, binary, none, or one not known
 	encBase64          = "base64"
 	encQuotedPrintable = "quoted-printable"
+	encUUencode        = "x-uuencode"
 )
 
 // transferEncoding is the encoding a Content-Transfer-Encoding value names.
@@ -21,6 +22,8 @@ func transferEncoding(cte string) (enc, problem string) {
 	switch cte = strings.ToLower(strings.TrimSpace(cte)); cte {
 	case encBase64, encQuotedPrintable:
 		return cte, ""
+	case encUUencode, "uuencode", "x-uue", "uue":
+		return encUUencode, ""
 	case "", "7bit", "8bit", "binary":
 		return encIdentity, ""
 	default:
@@ -38,6 +41,8 @@ func decodeTransfer(cte string, raw []byte) (content []byte, problem string) {
 		return decodeBase64(raw)
 	case encQuotedPrintable:
 		return decodeQuotedPrintable(raw), ""
+	case encUUencode:
+		return decodeUU(raw)
 	default:
 		return raw, problem
 	}

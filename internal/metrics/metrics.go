@@ -18,6 +18,7 @@ type Metrics struct {
 	quarantined *prometheus.CounterVec
 	files       *prometheus.CounterVec
 	bytes       *prometheus.CounterVec
+	defects     *prometheus.CounterVec
 	lastRun     *prometheus.GaugeVec
 	lastSuccess *prometheus.GaugeVec
 	duration    *prometheus.GaugeVec
@@ -35,6 +36,7 @@ type Run struct {
 	Quarantined int    // messages kept aside as unparseable
 	Files       int
 	Bytes       int64
+	Defects     map[string]int // defects of the files written, by kind
 	Duration    time.Duration
 	End         time.Time
 	// ActionsDue and FailureActionsDue count the messages whose
@@ -73,6 +75,7 @@ func New() *Metrics {
 		quarantined: counter("messages_quarantined_total", "Messages that could not be parsed and were kept aside.", task...),
 		files:       counter("files_total", "Files written into the task's destination.", task...),
 		bytes:       counter("bytes_total", "Bytes written into the task's destination.", task...),
+		defects:     counter("file_defects_total", "Defects of the files written (damaged base64, an unknown transfer encoding, ...), by kind: such a file holds what could be recovered.", "task", "defect"),
 		lastRun:     gauge("last_run_timestamp_seconds", "When the task's last run ended, in Unix time.", task...),
 		lastSuccess: gauge("last_success_timestamp_seconds", "When the task's last successful run ended, in Unix time.", task...),
 		duration:    gauge("last_run_duration_seconds", "How long the task's last run took.", task...),
@@ -85,7 +88,7 @@ func New() *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.runs, m.failures, m.skipped, m.messages, m.quarantined, m.files, m.bytes,
+		m.runs, m.failures, m.skipped, m.messages, m.quarantined, m.files, m.bytes, m.defects,
 		m.lastRun, m.lastSuccess, m.duration, m.nextRun, m.actionsDue, m.credentials,
 	)
 	m.reg.MustRegister(m.idle.collectors()...)
@@ -109,7 +112,7 @@ func (m *Metrics) Track(task string) {
 // Forget removes every series of a task no longer configured.
 func (m *Metrics) Forget(task string) {
 	match := prometheus.Labels{"task": task}
-	for _, c := range []*prometheus.CounterVec{m.runs, m.failures, m.skipped, m.messages, m.quarantined, m.files, m.bytes} {
+	for _, c := range []*prometheus.CounterVec{m.runs, m.failures, m.skipped, m.messages, m.quarantined, m.files, m.bytes, m.defects} {
 		c.DeletePartialMatch(match)
 	}
 	for _, g := range []*prometheus.GaugeVec{m.lastRun, m.lastSuccess, m.duration, m.nextRun, m.actionsDue} {
@@ -130,6 +133,9 @@ func (m *Metrics) Observe(r Run) {
 	m.quarantined.WithLabelValues(r.Task).Add(float64(r.Quarantined))
 	m.files.WithLabelValues(r.Task).Add(float64(r.Files))
 	m.bytes.WithLabelValues(r.Task).Add(float64(r.Bytes))
+	for kind, n := range r.Defects {
+		m.defects.WithLabelValues(r.Task, kind).Add(float64(n))
+	}
 	m.lastRun.WithLabelValues(r.Task).Set(unix(r.End))
 	m.duration.WithLabelValues(r.Task).Set(r.Duration.Seconds())
 	m.ActionsDue(r.Task, r.ActionsDue, r.FailureActionsDue)

@@ -138,3 +138,25 @@ func TestHandlerServesMetricsAndHealth(t *testing.T) {
 		t.Errorf("/other: %d", code)
 	}
 }
+
+// Defects of the files written are counted by task and kind, and go with
+// a task that is forgotten.
+func TestFileDefectsCounted(t *testing.T) {
+	m := New()
+	m.Track("invoices")
+	m.Observe(Run{Task: "invoices", Outcome: "ok", Files: 3, Defects: map[string]int{"damaged-base64": 2}, End: t0})
+	m.Observe(Run{Task: "invoices", Outcome: "ok", Files: 1, Defects: map[string]int{"damaged-base64": 1, "unknown-transfer-encoding": 1}, End: t0})
+	expected := `
+# HELP mailtask_file_defects_total Defects of the files written (damaged base64, an unknown transfer encoding, ...), by kind: such a file holds what could be recovered.
+# TYPE mailtask_file_defects_total counter
+mailtask_file_defects_total{defect="damaged-base64",task="invoices"} 3
+mailtask_file_defects_total{defect="unknown-transfer-encoding",task="invoices"} 1
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(expected), "mailtask_file_defects_total"); err != nil {
+		t.Error(err)
+	}
+	m.Forget("invoices")
+	if n := testutil.CollectAndCount(m.defects); n != 0 {
+		t.Errorf("%d defect series after Forget", n)
+	}
+}

@@ -238,7 +238,7 @@ func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, a
 		if current { // a task removed meanwhile keeps no metrics
 			s.metrics.Observe(metrics.Run{
 				Task: name, Outcome: outcome,
-				Messages: sum.Saved, Quarantined: sum.Failed, Files: sum.Files, Bytes: sum.Bytes,
+				Messages: sum.Saved, Quarantined: sum.Failed, Files: sum.Files, Bytes: sum.Bytes, Defects: sum.Defects,
 				Duration: end.Sub(started), End: end,
 				ActionsDue: sum.ActionsDue, FailureActionsDue: sum.FailureActionsDue,
 			})

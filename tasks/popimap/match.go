@@ -16,6 +16,7 @@ type selection struct {
 	set    *rules.Set
 	files  rules.Files
 	nested bool // descend into attached messages
+	tnef   bool // take the files out of winmail.dat
 }
 
 func newSelection(task *config.Task) (*selection, error) {
@@ -27,6 +28,7 @@ func newSelection(task *config.Task) (*selection, error) {
 		set:    set,
 		files:  rules.NewFiles(task.Attachments),
 		nested: task.Attachments.Nested == config.NestedExtract,
+		tnef:   task.Attachments.TNEF == config.TNEFExtract,
 	}, nil
 }
 

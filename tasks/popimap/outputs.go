@@ -82,6 +82,12 @@ type output struct {
 	// file is left out: the sidecar must come out the same on a re-run.
 	DuplicateOf string `json:"duplicate_of,omitempty"`
 	Skipped     bool   `json:"skipped,omitempty"`
+	// Defects: what was wrong with the file's content as the message
+	// carried it (extract.Defect); the file holds what was recovered.
+	Defects []extract.Defect `json:"defects,omitempty"`
+	// Signature: "unchecked" for a file taken from inside an S/MIME
+	// signed message, whose signature mailtask does not check.
+	Signature string `json:"signature,omitempty"`
 }
 
 // present reports whether the file is in the destination for this
@@ -132,6 +138,8 @@ type plan struct {
 // get, and its content once staged (never on a dry run).
 type planned struct {
 	kind, name, ctype string
+	defects           []extract.Defect
+	signature         string
 	content           func() io.Reader
 	staged            *sink.Staged
 }
@@ -139,6 +147,9 @@ type planned struct {
 func (r *run) plan(m mailbox.Message, raw *spool, msg *extract.Message) *plan {
 	if r.sel.nested {
 		msg.ExpandNested()
+	}
+	if r.sel.tnef {
+		msg.ExpandTNEF()
 	}
 	p := &plan{}
 	// Once staged (or, on a dry run, listed), the content is no longer
@@ -167,7 +178,7 @@ func (r *run) plan(m mailbox.Message, raw *spool, msg *extract.Message) *plan {
 		for i, f := range files {
 			name := r.out.fileName.Expand(fileVars(p.vars, f.Name, i+1))
 			// The media type is sniffed (extract.File.Type) here rather than on the writer.
-			p.outs = append(p.outs, &planned{kind: kindAttachment, name: name, ctype: f.Type(),
+			p.outs = append(p.outs, &planned{kind: kindAttachment, name: name, ctype: f.Type(), defects: f.Defects, signature: f.Signature,
 				content: func() io.Reader { return f.Open() }})
 		}
 	}
@@ -313,16 +324,17 @@ func (w *writer) putStaged(o *planned) error {
 	if err != nil {
 		return fmt.Errorf("task %q: %s: %w", r.opts.Task.Name, w.m.Key(), err)
 	}
-	w.record(o.kind, o.ctype, st)
+	w.record(o, st)
 	return nil
 }
 
 // record notes a file put: in the outputs, the summary and the log.
-func (w *writer) record(kind, ctype string, st sink.Stored) {
+func (w *writer) record(p *planned, st sink.Stored) {
 	r := w.r
+	kind := p.kind
 	o := output{
-		Kind: kind, Path: st.Rel(), SHA256: hex.EncodeToString(st.SHA256[:]), Size: st.Size, ContentType: ctype,
-		DuplicateOf: st.Duplicate, Skipped: st.Skipped,
+		Kind: kind, Path: st.Rel(), SHA256: hex.EncodeToString(st.SHA256[:]), Size: st.Size, ContentType: p.ctype,
+		DuplicateOf: st.Duplicate, Skipped: st.Skipped, Defects: p.defects, Signature: p.signature,
 	}
 	if st.Duplicate != "" {
 		o.Path = st.Duplicate
@@ -333,11 +345,25 @@ func (w *writer) record(kind, ctype string, st sink.Stored) {
 	if !st.Existing && !st.Skipped && st.Duplicate == "" {
 		r.sum.Files++
 		r.sum.Bytes += st.Size
+		w.defective(o)
 	}
 	r.log.Debug("file", "msg", w.m.Key(), "kind", kind, "path", o.Path, "size", st.Size,
 		"existing", st.Existing, "duplicate_of", st.Duplicate, "skipped", st.Skipped, "replaced", st.Replaced)
 	if kind == kindMetadata {
 		w.metadata = &o
+	}
+}
+
+// defective makes the defects of a file written visible: a warning and
+// a count by kind.
+func (w *writer) defective(o output) {
+	r := w.r
+	for _, d := range o.Defects {
+		if r.sum.Defects == nil {
+			r.sum.Defects = make(map[string]int)
+		}
+		r.sum.Defects[d.Kind]++
+		r.log.Warn("file written with a defect", "msg", w.m.Key(), "path", o.Path, "defect", d.Kind, "detail", d.Detail)
 	}
 }
 

@@ -60,7 +60,10 @@ type Summary struct {
 	Held      int
 	Files     int   // files written
 	Bytes     int64 // bytes written
-	Duration  time.Duration
+	// Defects counts the defects of the files written, by kind
+	// (extract.Defect); nil when there were none.
+	Defects  map[string]int
+	Duration time.Duration
 	// Planned lists, on a dry run, the files that would be written.
 	Planned []string
 	// Stopped reports that Options.Stop ended the run before every new

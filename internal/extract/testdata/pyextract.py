@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""The independent side of TestDifferential: the files a person sees in
+each message, found with Python's standard email package, tnef(1) for
+winmail.dat and openssl for opaque S/MIME envelopes.
+
+Usage: pyextract.py DIR; prints JSON {"message.eml": [[name, sha256], ...]}
+for every .eml in DIR. A name is as decoded, not made safe; "" when the
+sender gave none.
+"""
+import binascii
+import email
+import email.policy
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from email.header import decode_header, make_header
+
+BEGIN = re.compile(rb"^begin [0-7]{3,4} (.*?)\r?$", re.M)
+
+
+def decoded_name(part):
+    name = part.get_filename()
+    if name is None:
+        return None
+    name = str(name)
+    if "=?" in name:  # encoded-words inside a quoted parameter, as mailers send them
+        name = str(make_header(decode_header(name)))
+    return name
+
+
+def uu_blocks(text):
+    """Files uuencoded in a text, begin to end, with binascii's decoder."""
+    out = []
+    for m in BEGIN.finditer(text):
+        data = b""
+        for line in text[m.end():].split(b"\n")[1:]:
+            line = line.rstrip(b"\r")
+            if line.strip() == b"end":
+                break
+            if line:
+                data += binascii.a2b_uu(line)
+        out.append((m.group(1).decode("latin-1").strip(), data))
+    return out
+
+
+def tnef_files(data):
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "winmail.dat")
+        with open(path, "wb") as f:
+            f.write(data)
+        out = os.path.join(d, "out")
+        os.mkdir(out)
+        listed = subprocess.run(["tnef", "-f", path, "--list"], check=True, capture_output=True).stdout
+        subprocess.run(["tnef", "-f", path, "-C", out], check=True, capture_output=True)
+        files = []
+        for line in listed.split(b"\n"):  # in the stream's order: "name<TAB>|<TAB>file written"
+            if not line:
+                continue
+            n, _, written = line.partition(b"\t|\t")
+            with open(os.path.join(os.fsencode(out), written or n), "rb") as f:
+                data = f.read()
+            try:
+                name = n.decode("utf-8")
+            except UnicodeDecodeError:  # an 8-bit name, in the stream's code page
+                name = n.decode("cp1252")
+            files.append((name, data))
+        return files
+
+
+def smime_content(data):
+    r = subprocess.run(["openssl", "cms", "-verify", "-noverify", "-inform", "DER"],
+                       input=data, capture_output=True)
+    if r.returncode != 0:
+        return None
+    return r.stdout
+
+
+def files_of(msg):
+    out = []
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        disp = part.get_content_disposition()
+        name = decoded_name(part)
+        payload = part.get_payload(decode=True) or b""
+        if ctype in ("application/pkcs7-mime", "application/x-pkcs7-mime"):
+            inner = smime_content(payload)
+            if inner is not None:
+                out += files_of(email.message_from_bytes(inner, policy=email.policy.default))
+                continue
+        if ctype == "application/ms-tnef" or (name or "").lower() == "winmail.dat":
+            out += tnef_files(payload)
+            continue
+        if name is None and disp != "attachment":
+            if ctype == "text/plain":
+                out += uu_blocks(payload)
+            continue
+        out.append((name or "", payload))
+    return out
+
+
+def main():
+    d = sys.argv[1]
+    result = {}
+    for n in sorted(os.listdir(d)):
+        if not n.endswith(".eml"):
+            continue
+        with open(os.path.join(d, n), "rb") as f:
+            msg = email.message_from_binary_file(f, policy=email.policy.default)
+        result[n] = [[name, hashlib.sha256(data).hexdigest()] for name, data in files_of(msg)]
+    json.dump(result, sys.stdout, ensure_ascii=False, indent=1)
+
+
+main()

@@ -1,0 +1,85 @@
+package popimap
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"maps"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mailtask/internal/config"
+	"mailtask/internal/testmail"
+	"mailtask/internal/testmail/dovecot"
+)
+
+// The shapes of real-world mail (uuencode, Exchange's folded names,
+// inline forwards and digests, an mbox From line, winmail.dat, S/MIME
+// envelopes, names in every charset) go through a real Dovecot and come
+// out the same over IMAP and POP3: each message's files are the ones its
+// fixture names, and its .eml is the message byte for byte.
+func TestDovecotFidelityIMAPMatchesPOP3(t *testing.T) {
+	d := dovecot.Start(t, dovecot.Options{})
+	corpus := testmail.FidelityCorpus()
+	raws := make([][]byte, len(corpus))
+	for i, fx := range corpus {
+		raws[i] = fx.Raw
+	}
+	d.Seed(t, d.User, "INBOX", raws...)
+	task := []string{`destination = "dest/{message_id}"`, "[task.attachments]", `nested = "extract"`,
+		"[task.output]", "eml = true", `message_name = "message"`}
+	viaIMAP := dovecotConfig(t, d, task...)
+	viaPOP3 := dovecotProtocolConfig(t, d, config.ProtocolPOP3, task...)
+	for _, cfg := range []*config.Config{viaIMAP, viaPOP3} {
+		if sum := runCfg(t, cfg); sum.Saved != len(corpus) || sum.Failed != 0 {
+			t.Fatalf("%s: %+v", cfg.Accounts["dovecot"].Protocol, sum)
+		}
+	}
+	root := filepath.Dir(viaIMAP.Tasks[0].Destination) // the destination up to {message_id}
+	imap, pop := filesIn(t, root), filesIn(t, filepath.Dir(viaPOP3.Tasks[0].Destination))
+	if !maps.Equal(imap, pop) {
+		t.Errorf("IMAP wrote %d files, POP3 %d: they differ", len(imap), len(pop))
+	}
+	// Each message's folder holds its .eml, the message as sent, and the
+	// files its fixture names (a name taken twice by different content
+	// gets a suffix; identical content is one file).
+	folders := map[string][]string{}
+	for rel := range imap {
+		folders[path.Dir(rel)] = append(folders[path.Dir(rel)], path.Base(rel))
+	}
+	emls := map[string]string{} // sha256 of each .eml -> folder
+	for dir, names := range folders {
+		for _, n := range names {
+			if n == "message.eml" {
+				emls[imap[path.Join(dir, n)]] = dir
+			}
+		}
+	}
+	for _, fx := range corpus {
+		sum := sha256.Sum256(fx.Raw)
+		dir, ok := emls[hex.EncodeToString(sum[:])]
+		if !ok {
+			t.Errorf("%s: no .eml is the message byte for byte", fx.Name)
+			continue
+		}
+		have := map[string]bool{}
+		for _, n := range folders[dir] {
+			have[n] = true
+		}
+		for _, want := range fx.Files {
+			if !have[want] {
+				t.Errorf("%s: %q missing; the folder holds %q", fx.Name, want, folders[dir])
+			}
+		}
+		if n := len(folders[dir]) - 1; n > len(fx.Files) || n == 0 && len(fx.Files) > 0 {
+			t.Errorf("%s: %d files, the fixture names %d: %q", fx.Name, n, len(fx.Files), folders[dir])
+		}
+		if strings.HasPrefix(fx.Name, "mbox-from-line") {
+			if b, _ := os.ReadFile(filepath.Join(root, dir, "message.eml")); !strings.HasPrefix(string(b), "From ") {
+				t.Errorf("%s: the .eml lost its From line", fx.Name)
+			}
+		}
+	}
+}
