@@ -134,8 +134,8 @@ func (c *Config) validateDaemon(fail func(section, key, format string, args ...a
 	if g := c.StopGrace.Std(); g < time.Second || g > time.Hour {
 		fail("", "stop_grace", "%s is outside 1s..1h (set the service manager's stop timeout a little longer)", g)
 	}
-	for name, a := range c.Accounts {
-		if a.MaxConnections < 1 || a.MaxConnections > 100 {
+	for _, name := range c.AccountNames() {
+		if a := c.Accounts[name]; a.MaxConnections < 1 || a.MaxConnections > 100 {
 			fail("account "+strconv.Quote(name), "max_connections", "%d is outside 1..100", a.MaxConnections)
 		}
 	}

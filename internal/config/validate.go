@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 )
 
@@ -78,7 +77,8 @@ func (c *Config) validate() []error {
 	base := filepath.Dir(c.File)
 	c.StateDir = resolve(base, c.StateDir)
 
-	for name, a := range c.Accounts {
+	for _, name := range c.AccountNames() {
+		a := c.Accounts[name]
 		at := fmt.Sprintf("account %q", name)
 		switch a.Protocol {
 		case ProtocolIMAP, ProtocolPOP3:
@@ -194,16 +194,12 @@ func (c *Config) validate() []error {
 	return errs
 }
 
+// accountNames is AccountNames for a message that suggests one.
 func (c *Config) accountNames() []string {
-	names := make([]string, 0, len(c.Accounts))
-	for n := range c.Accounts {
-		names = append(names, n)
-	}
-	if len(names) == 0 {
+	if len(c.Accounts) == 0 {
 		return []string{"none; add an [accounts.NAME] table"}
 	}
-	slices.Sort(names)
-	return names
+	return c.AccountNames()
 }
 
 // resolve makes p absolute against the config file's directory, expanding
