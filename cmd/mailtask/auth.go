@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,32 +17,18 @@ import (
 	"mailtask/internal/diagnose"
 )
 
-const authUsage = "usage: mailtask auth login [--config F] [--device] [--no-browser] ACCOUNT\n       mailtask auth status [--config F] [ACCOUNT]"
-
-func authCmd(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 {
-		return usageError{authUsage}
-	}
-	switch args[0] {
-	case "login":
-		return authLogin(ctx, e, args[1:])
-	case "status":
-		return authStatus(e, args[1:])
-	}
-	return usageError{authUsage}
-}
-
-func authLogin(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "auth login", "[--config F] [--device] [--no-browser] ACCOUNT")
-	cfgPath := fs.String("config", "", "configuration file")
+func authLoginFlags(fs *flag.FlagSet) runFunc {
+	cfgPath := configFlag(fs)
 	device := fs.Bool("device", false, "sign in with a code on another device (for machines without a browser)")
 	noBrowser := fs.Bool("no-browser", false, "only print the sign-in URL; do not open a browser")
-	wait := fs.Duration("timeout", 10*time.Minute, "how long to wait for the sign-in")
-	positional, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
+	wait := fs.Duration("timeout", 10*time.Minute, "how long to wait for the sign-in, a `DURATION` such as 10m")
+	return func(ctx context.Context, e *env, positional []string) error {
+		return authLogin(ctx, e, *cfgPath, *device, *noBrowser, *wait, positional)
 	}
-	cfg, err := loadConfig(*cfgPath)
+}
+
+func authLogin(ctx context.Context, e *env, cfgPath string, device, noBrowser bool, wait time.Duration, positional []string) error {
+	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return err
 	}
@@ -57,7 +44,7 @@ func authLogin(ctx context.Context, e *env, args []string) error {
 	if w := auth.SecretExpiryWarning(acct, time.Now()); w != "" {
 		fmt.Fprintf(e.stderr, "warning: %s\n", w)
 	}
-	ctx, cancel := context.WithTimeout(ctx, *wait)
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	o := acct.OAuth2
 
@@ -72,7 +59,7 @@ func authLogin(ctx context.Context, e *env, args []string) error {
 	}
 
 	var rec *auth.Record
-	if *device || o.Flow == config.FlowDeviceCode {
+	if device || o.Flow == config.FlowDeviceCode {
 		rec, err = src.LoginDevice(ctx, func(c auth.DeviceCode) {
 			fmt.Fprintf(e.stdout, "To sign in as %s, open %s on any device and enter the code %s", acct.Username, c.VerificationURI, c.UserCode)
 			if !c.Expires.IsZero() {
@@ -83,7 +70,7 @@ func authLogin(ctx context.Context, e *env, args []string) error {
 	} else {
 		rec, err = src.LoginBrowser(ctx, func(url string) {
 			fmt.Fprintf(e.stdout, "Open this page in a browser on this machine and sign in as %s:\n\n  %s\n\nWaiting for the browser to return to %s ...\n(On a machine without a browser, use --device, or forward the port with ssh -L.)\n", acct.Username, url, o.RedirectURL)
-			if !*noBrowser {
+			if !noBrowser {
 				openBrowser(url)
 			}
 		})
@@ -166,14 +153,13 @@ func openBrowser(url string) {
 	}
 }
 
-func authStatus(e *env, args []string) error {
-	fs := newFlags(e, "auth status", "[--config F] [ACCOUNT]")
-	cfgPath := fs.String("config", "", "configuration file")
-	positional, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*cfgPath)
+func authStatusFlags(fs *flag.FlagSet) runFunc {
+	cfgPath := configFlag(fs)
+	return func(_ context.Context, e *env, positional []string) error { return authStatus(e, *cfgPath, positional) }
+}
+
+func authStatus(e *env, cfgPath string, positional []string) error {
+	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return err
 	}

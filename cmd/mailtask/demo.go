@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -21,20 +22,20 @@ const (
 
 // demo runs the real task path against an in-process IMAP server over TLS,
 // preloaded with realistic mail, twice: the second run must take nothing.
-func demo(ctx context.Context, e *env, args []string) error {
-	flags := newFlags(e, "demo", "[--dir D]")
-	dir := flags.String("dir", "", "where to put the config, state and files (default: a new temporary directory)")
-	if err := parseFlags(flags, args); err != nil {
-		return err
-	}
-	if *dir == "" {
+func demoFlags(fs *flag.FlagSet) runFunc {
+	dir := fs.String("dir", "", "the `DIR` to put the config, state and files in (default: a new temporary directory)")
+	return func(ctx context.Context, e *env, _ []string) error { return demo(ctx, e, *dir) }
+}
+
+func demo(ctx context.Context, e *env, dir string) error {
+	if dir == "" {
 		d, err := os.MkdirTemp("", "mailtask-demo-")
 		if err != nil {
 			return err
 		}
-		*dir = d
+		dir = d
 	}
-	if err := os.MkdirAll(*dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	ca, err := testmail.NewCA()
@@ -57,11 +58,11 @@ func demo(ctx context.Context, e *env, args []string) error {
 			return fmt.Errorf("demo: preload %s: %w", f.Name, err)
 		}
 	}
-	caFile, err := ca.WriteCertFile(*dir)
+	caFile, err := ca.WriteCertFile(dir)
 	if err != nil {
 		return err
 	}
-	cfgFile, err := writeDemoConfig(*dir, srv.Addr, caFile)
+	cfgFile, err := writeDemoConfig(dir, srv.Addr, caFile)
 	if err != nil {
 		return err
 	}

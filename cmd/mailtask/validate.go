@@ -2,16 +2,17 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 )
 
-func validate(_ context.Context, e *env, args []string) error {
-	fs := newFlags(e, "validate", "[--config F]")
-	cfgPath := fs.String("config", "", "configuration file")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*cfgPath)
+func validateFlags(fs *flag.FlagSet) runFunc {
+	cfgPath := configFlag(fs)
+	return func(_ context.Context, e *env, _ []string) error { return validate(e, *cfgPath) }
+}
+
+func validate(e *env, cfgPath string) error {
+	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return err
 	}
