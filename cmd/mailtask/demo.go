@@ -11,23 +11,18 @@ import (
 	"strings"
 
 	"mailtask/internal/config"
-	"mailtask/internal/testmail"
+	"mailtask/internal/demo"
 	"mailtask/tasks/popimap"
-)
-
-const (
-	demoUser     = "invoices@demo.example"
-	demoPassword = "demo-app-password"
 )
 
 // demo runs the real task path against an in-process IMAP server over TLS,
 // preloaded with realistic mail, twice: the second run must take nothing.
 func demoFlags(fs *flag.FlagSet) runFunc {
 	dir := fs.String("dir", "", "the `DIR` to put the config, state and files in (default: a new temporary directory)")
-	return func(ctx context.Context, e *env, _ []string) error { return demo(ctx, e, *dir) }
+	return func(ctx context.Context, e *env, _ []string) error { return runDemo(ctx, e, *dir) }
 }
 
-func demo(ctx context.Context, e *env, dir string) error {
+func runDemo(ctx context.Context, e *env, dir string) error {
 	if dir == "" {
 		d, err := os.MkdirTemp("", "mailtask-demo-")
 		if err != nil {
@@ -38,31 +33,16 @@ func demo(ctx context.Context, e *env, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	ca, err := testmail.NewCA()
+	mbox, err := demo.StartMailbox()
 	if err != nil {
 		return err
 	}
-	srv, err := testmail.StartIMAP(testmail.IMAPOptions{
-		TLS:       ca.ServerTLS,
-		Username:  demoUser,
-		Password:  demoPassword,
-		Mailboxes: []string{"Processed"},
-	})
+	defer mbox.Close()
+	caFile, err := mbox.CA.WriteCertFile(dir)
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
-	corpus := testmail.DemoCorpus()
-	for _, f := range corpus {
-		if _, err := srv.Append("INBOX", f.Raw); err != nil {
-			return fmt.Errorf("demo: preload %s: %w", f.Name, err)
-		}
-	}
-	caFile, err := ca.WriteCertFile(dir)
-	if err != nil {
-		return err
-	}
-	cfgFile, err := writeDemoConfig(dir, srv.Addr, caFile)
+	cfgFile, err := writeDemoConfig(dir, mbox.Addr, caFile)
 	if err != nil {
 		return err
 	}
@@ -70,26 +50,26 @@ func demo(ctx context.Context, e *env, dir string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "demo: IMAP server with TLS on %s holding %d messages; config %s\n", srv.Addr, len(corpus), cfgFile)
+	task := cfg.Tasks[0]
+	fmt.Fprintf(e.stdout, "demo: IMAP server with TLS on %s holding %d messages; config %s\n", mbox.Addr, mbox.Messages, cfgFile)
 
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	for i, label := range []string{"first run", "second run (nothing new expected)"} {
-		sum, err := popimap.Run(ctx, popimap.Options{Config: cfg, Task: cfg.Tasks[0], Log: log})
+		sum, err := popimap.Run(ctx, popimap.Options{Config: cfg, Task: task, Log: log})
 		fmt.Fprintf(e.stdout, "demo: %s: %s\n", label, summaryLine(sum, false))
 		if err != nil {
-			return taskFailure(e, cfg.Tasks[0].Name, err)
+			return taskFailure(e, task.Name, err)
 		}
 		if i == 1 && sum.Seen != 0 {
 			return fmt.Errorf("demo: the second run found %d new messages; it should have found none", sum.Seen)
 		}
 	}
-	dest := cfg.Tasks[0].Destination
-	fmt.Fprintf(e.stdout, "demo: files are in %s:\n", dest)
-	if err := listFiles(e, dest); err != nil {
+	fmt.Fprintf(e.stdout, "demo: files are in %s:\n", task.Destination)
+	if err := listFiles(e, task.Destination); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "demo: a message that cannot be parsed is kept aside in %s\n", popimap.QuarantineDir(cfg.StateDir, cfg.Tasks[0].Name))
-	fmt.Fprintf(e.stdout, "demo: try `mailtask state show --config %s demo-invoices`\n", cfgFile)
+	fmt.Fprintf(e.stdout, "demo: a message that cannot be parsed is kept aside in %s\n", popimap.QuarantineDir(cfg.StateDir, task.Name))
+	fmt.Fprintf(e.stdout, "demo: try `mailtask state show --config %s %s`\n", cfgFile, task.Name)
 	return nil
 }
 
@@ -114,9 +94,9 @@ schedule = "@every 5m"
 mailbox = "INBOX"
 destination = "files"
 after = "move"
-move_to = "Processed"
+move_to = %q
 retries = 0  # the demo's server ends with the demo: retrying a connection could only wait
-`, host, port, caFile, demoUser, demoPassword)
+`, host, port, caFile, demo.User, demo.Password, demo.Processed)
 	path := filepath.Join(dir, "mailtask.toml")
 	return path, os.WriteFile(path, []byte(text), 0o600)
 }

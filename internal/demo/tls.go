@@ -1,4 +1,4 @@
-package testmail
+package demo
 
 import (
 	"crypto/ecdsa"
