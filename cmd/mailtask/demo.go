@@ -12,6 +12,7 @@ import (
 
 	"mailtask/internal/config"
 	"mailtask/internal/demo"
+	"mailtask/internal/state"
 	"mailtask/tasks/popimap"
 )
 
@@ -68,8 +69,28 @@ func runDemo(ctx context.Context, e *env, dir string) error {
 	if err := listFiles(e, task.Destination); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "demo: a message that cannot be parsed is kept aside in %s\n", popimap.QuarantineDir(cfg.StateDir, task.Name))
+	if err := reportKeptAside(e, cfg, task); err != nil {
+		return err
+	}
 	fmt.Fprintf(e.stdout, "demo: try `mailtask state show --config %s %s`\n", cfgFile, task.Name)
+	return nil
+}
+
+// reportKeptAside says which messages the runs kept aside as unparseable,
+// as the task's state records them, or that there were none.
+func reportKeptAside(e *env, cfg *config.Config, task *config.Task) error {
+	st, err := state.Load(cfg.StateDir, task.Name)
+	if err != nil {
+		return err
+	}
+	if len(st.Failed) == 0 {
+		fmt.Fprintf(e.stdout, "demo: no message had to be kept aside: every one could be parsed (one that cannot be would be kept in %s, with its reason)\n", popimap.QuarantineDir(cfg.StateDir, task.Name))
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "demo: kept aside because they could not be parsed (%d):\n", len(st.Failed))
+	for _, f := range st.Failed {
+		fmt.Fprintf(e.stdout, "  %s (%s)\n", f.Path, f.Reason)
+	}
 	return nil
 }
 
