@@ -95,7 +95,7 @@ func authFailure(e *env, account string, err error) error {
 	if hint := diagnose.Hint(err); hint != "" {
 		fmt.Fprintf(e.stderr, "hint: %s\n", hint)
 	}
-	return silentFailure
+	return errReported
 }
 
 // oauth2Account resolves the one ACCOUNT argument to an auth = "oauth2"
@@ -240,7 +240,7 @@ func authStatus(e *env, cfgPath string, positional []string) error {
 		}
 	}
 	if needLogin {
-		return silentFailure
+		return errReported
 	}
 	return nil
 }

@@ -52,7 +52,7 @@ func check(ctx context.Context, e *env, cfgPath, level string, positional []stri
 		}
 	})
 	if !ok {
-		return silentFailure
+		return errReported
 	}
 	fmt.Fprintf(e.stdout, "%s: ok, a run can reach its mailbox\n", task.Name)
 	return nil

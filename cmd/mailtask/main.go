@@ -144,8 +144,8 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-// silentFailure is a failure already reported to the user in full.
-var silentFailure = errors.New("failed")
+// errReported is a failure already reported to the user in full.
+var errReported = errors.New("failed")
 
 func exitCode(e *env, err error) int {
 	if err == nil {
@@ -168,7 +168,7 @@ func exitCode(e *env, err error) int {
 	case errors.As(err, &locked):
 		fmt.Fprintf(e.stderr, "mailtask: %v\n", err)
 		return exitRunning
-	case errors.Is(err, silentFailure):
+	case errors.Is(err, errReported):
 		return exitFailed
 	default:
 		fmt.Fprintf(e.stderr, "mailtask: %v\n", err)

@@ -28,7 +28,7 @@ func notifyFlags(send func(ctx context.Context, cfg *config.Config, log *slog.Lo
 			}
 			if err := send(ctx, cfg, newLogger(e.stderr, cfg.LogFormat, cfg.Level())); err != nil {
 				reportNotifyError(e, err)
-				return silentFailure
+				return errReported
 			}
 			fmt.Fprintf(e.stdout, "sent to %v through %s\n", cfg.Notify.To, cfg.Notify)
 			return nil

@@ -109,7 +109,7 @@ func runDaemon(ctx context.Context, e *env, cfgPath string) error {
 			}
 			if err != nil {
 				log.Error("mailtask daemon stopped uncleanly", "err", err)
-				return silentFailure
+				return errReported
 			}
 			log.Info("mailtask daemon stopped")
 			return nil

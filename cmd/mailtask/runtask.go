@@ -77,7 +77,7 @@ func taskFailure(e *env, task string, err error) error {
 	if hint := diagnose.Hint(err); hint != "" {
 		fmt.Fprintf(e.stderr, "hint: %s\n", hint)
 	}
-	return silentFailure
+	return errReported
 }
 
 func summaryLine(s popimap.Summary, dryRun bool) string {

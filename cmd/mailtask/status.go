@@ -75,7 +75,7 @@ func status(e *env, cfgPath string, asJSON bool) error {
 		printStatus(e.stdout, rows)
 	}
 	if unreadable {
-		return silentFailure
+		return errReported
 	}
 	return nil
 }
