@@ -1,18 +1,30 @@
 # mailtask — build, test, benchmark.
 GO ?= go
 
-.PHONY: build test vet fmt-check bench soak fuzz clean
+.PHONY: build test vet lint fmt-check bench soak fuzz clean
 
 build:
 	$(GO) build -o mailtask ./cmd/mailtask
 
 # The one test command (README, .ci/run). Integration tests start their own
 # Dovecot on loopback; with CI=true a missing Dovecot fails instead of skips.
-test: fmt-check vet
+# The import rules (which package may use which; testmail never in the
+# binary) are a test of their own, internal/layering.
+test: fmt-check vet lint
 	$(GO) test -race -count=1 -timeout 9m ./...
 
 vet:
 	$(GO) vet ./...
+
+# staticcheck, and deadcode for functions nothing reaches (from main or a
+# test). Their versions are pinned in tools/go.mod, a module of its own so
+# that the linters' dependencies never change the binary's; the first run
+# downloads them, later ones work offline.
+TOOL = $(GO) tool -modfile=tools/go.mod
+lint:
+	$(TOOL) staticcheck ./...
+	@out=$$($(TOOL) deadcode -test ./...); \
+	if [ -n "$$out" ]; then echo "deadcode: unreachable functions:"; echo "$$out"; exit 1; fi
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
