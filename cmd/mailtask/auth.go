@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -17,32 +18,18 @@ import (
 	"mailtask/internal/diagnose"
 )
 
-const authUsage = "usage: mailtask auth login [--config F] [--device] [--no-browser] [--timeout D] ACCOUNT\n       mailtask auth status [--config F] [ACCOUNT]"
-
-func authCmd(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 {
-		return usageError{authUsage}
-	}
-	switch args[0] {
-	case "login":
-		return authLogin(ctx, e, args[1:])
-	case "status":
-		return authStatus(e, args[1:])
-	}
-	return usageError{authUsage}
-}
-
-func authLogin(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "auth login", "[--config F] [--device] [--no-browser] [--timeout D] ACCOUNT")
-	cfgPath := fs.String("config", "", "configuration file")
+func authLoginFlags(fs *flag.FlagSet) runFunc {
+	cfgPath := configFlag(fs)
 	device := fs.Bool("device", false, "sign in with a code on another device (for machines without a browser)")
 	noBrowser := fs.Bool("no-browser", false, "only print the sign-in URL; do not open a browser")
-	wait := fs.Duration("timeout", 10*time.Minute, "how long to wait for the browser's return or the device-code sign-in")
-	positional, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
+	wait := fs.Duration("timeout", 10*time.Minute, "how long to wait for the browser's return or the device-code sign-in, a `DURATION` such as 10m")
+	return func(ctx context.Context, e *env, positional []string) error {
+		return authLogin(ctx, e, *cfgPath, *device, *noBrowser, *wait, positional)
 	}
-	cfg, err := loadConfig(*cfgPath)
+}
+
+func authLogin(ctx context.Context, e *env, cfgPath string, device, noBrowser bool, wait time.Duration, positional []string) error {
+	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return err
 	}
@@ -58,7 +45,7 @@ func authLogin(ctx context.Context, e *env, args []string) error {
 	if w := auth.SecretExpiryWarning(acct, time.Now()); w != "" {
 		fmt.Fprintf(e.stderr, "warning: %s\n", w)
 	}
-	ctx, cancel := context.WithTimeout(ctx, *wait)
+	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	o := acct.OAuth2
 
@@ -68,14 +55,14 @@ func authLogin(ctx context.Context, e *env, args []string) error {
 		// proven now, not when the stored token runs out in an hour.
 		tok, err := src.FreshToken(ctx)
 		if err != nil {
-			return authFailure(e, acct.Name, *wait, err)
+			return authFailure(e, acct.Name, wait, err)
 		}
 		fmt.Fprintf(e.stdout, "ok: the identity platform issued an app-only token, valid until %s.\nIf the mailbox still refuses it, see `mailtask check TASK`.\n", tok.Expiry.Local().Format(time.DateTime))
 		return nil
 	}
 
 	var rec *auth.Record
-	if *device || o.Flow == config.FlowDeviceCode {
+	if device || o.Flow == config.FlowDeviceCode {
 		rec, err = src.LoginDevice(ctx, func(c auth.DeviceCode) {
 			fmt.Fprintf(e.stdout, "To sign in as %s, open %s on any device and enter the code %s", acct.Username, c.VerificationURI, c.UserCode)
 			if !c.Expires.IsZero() {
@@ -86,13 +73,13 @@ func authLogin(ctx context.Context, e *env, args []string) error {
 	} else {
 		rec, err = src.LoginBrowser(ctx, func(url string) {
 			fmt.Fprintf(e.stdout, "Open this page in a browser on this machine and sign in as %s:\n\n  %s\n\nWaiting for the browser to return to %s ...\n(On a machine without a browser, use --device, or forward the port with ssh -L.)\n", acct.Username, url, o.RedirectURL)
-			if !*noBrowser {
+			if !noBrowser {
 				openBrowser(url)
 			}
 		})
 	}
 	if err != nil {
-		return authFailure(e, acct.Name, *wait, err)
+		return authFailure(e, acct.Name, wait, err)
 	}
 	who := rec.User
 	if who == "" {
@@ -119,7 +106,7 @@ func authFailure(e *env, account string, waited time.Duration, err error) error 
 	if hint := diagnose.Hint(err); hint != "" {
 		fmt.Fprintf(e.stderr, "hint: %s\n", hint)
 	}
-	return silentFailure
+	return errReported
 }
 
 // oauth2Account resolves the one ACCOUNT argument to an auth = "oauth2"
@@ -177,14 +164,13 @@ func openBrowser(url string) {
 	}
 }
 
-func authStatus(e *env, args []string) error {
-	fs := newFlags(e, "auth status", "[--config F] [ACCOUNT]")
-	cfgPath := fs.String("config", "", "configuration file")
-	positional, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*cfgPath)
+func authStatusFlags(fs *flag.FlagSet) runFunc {
+	cfgPath := configFlag(fs)
+	return func(_ context.Context, e *env, positional []string) error { return authStatus(e, *cfgPath, positional) }
+}
+
+func authStatus(e *env, cfgPath string, positional []string) error {
+	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return err
 	}
@@ -272,7 +258,7 @@ func authStatus(e *env, args []string) error {
 		}
 	}
 	if needLogin {
-		return silentFailure
+		return errReported
 	}
 	return nil
 }

@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"mailtask/internal/auth"
@@ -13,29 +13,26 @@ import (
 	"mailtask/tasks/popimap"
 )
 
-func check(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "check", "[--config F] [--log-level L] TASK")
-	cfgPath := fs.String("config", "", "configuration file")
-	level := fs.String("log-level", "warn", "log detail: debug, info, warn or error")
-	positional, err := parseInterspersed(fs, args)
+func checkFlags(fs *flag.FlagSet) runFunc {
+	cfgPath := configFlag(fs)
+	level := logLevelFlag(fs, "warn")
+	return func(ctx context.Context, e *env, positional []string) error {
+		return check(ctx, e, *cfgPath, *level, positional)
+	}
+}
+
+func check(ctx context.Context, e *env, cfgPath, level string, positional []string) error {
+	lvl, err := logLevel(level)
 	if err != nil {
 		return err
 	}
-	lvl, err := logLevel(*level)
+	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*cfgPath)
+	task, err := oneTask("check", cfg, positional)
 	if err != nil {
 		return err
-	}
-	name, err := oneTaskName("check", positional, cfg.TaskNames())
-	if err != nil {
-		return err
-	}
-	task := cfg.Task(name)
-	if task == nil {
-		return usageError{fmt.Sprintf("no task %q in %s (tasks: %s)", name, cfg.File, strings.Join(cfg.TaskNames(), ", "))}
 	}
 	acct := cfg.Accounts[task.Account]
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
@@ -55,7 +52,7 @@ func check(ctx context.Context, e *env, args []string) error {
 		}
 	})
 	if !ok {
-		return silentFailure
+		return errReported
 	}
 	fmt.Fprintf(e.stdout, "%s: ok, a run can reach its mailbox\n", task.Name)
 	return nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"time"
 
@@ -14,18 +15,15 @@ import (
 // migration included.
 const migrateTimeout = 10 * time.Minute
 
-// dbCmd is `mailtask db migrate`: it brings the cluster-mode database's
-// schema up to the version this mailtask needs.
-func dbCmd(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] != "migrate" {
-		return usageError{"usage: mailtask db migrate [--config F]"}
-	}
-	fs := newFlags(e, "db migrate", "[--config F]")
-	cfgPath := fs.String("config", "", "configuration file")
-	if err := parseFlags(fs, args[1:]); err != nil {
-		return err
-	}
-	cfg, err := config.Load(config.Find(*cfgPath))
+func dbMigrateFlags(fs *flag.FlagSet) runFunc {
+	cfgPath := configFlag(fs)
+	return func(ctx context.Context, e *env, _ []string) error { return dbMigrate(ctx, e, *cfgPath) }
+}
+
+// dbMigrate is `mailtask db migrate`: it brings the cluster-mode
+// database's schema up to the version this mailtask needs.
+func dbMigrate(ctx context.Context, e *env, cfgPath string) error {
+	cfg, err := config.Load(config.Find(cfgPath))
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -10,58 +11,39 @@ import (
 	"strings"
 
 	"mailtask/internal/config"
-	"mailtask/internal/testmail"
+	"mailtask/internal/demo"
+	"mailtask/internal/state"
 	"mailtask/tasks/popimap"
-)
-
-const (
-	demoUser     = "invoices@demo.example"
-	demoPassword = "demo-app-password"
 )
 
 // demo runs the real task path against an in-process IMAP server over TLS,
 // preloaded with realistic mail, twice: the second run must take nothing.
-func demo(ctx context.Context, e *env, args []string) error {
-	flags := newFlags(e, "demo", "[--dir D]")
-	dir := flags.String("dir", "", "where to put the config, state and files (default: a new temporary directory)")
-	if err := parseFlags(flags, args); err != nil {
-		return err
-	}
-	if *dir == "" {
+func demoFlags(fs *flag.FlagSet) runFunc {
+	dir := fs.String("dir", "", "the `DIR` to put the config, state and files in (default: a new temporary directory)")
+	return func(ctx context.Context, e *env, _ []string) error { return runDemo(ctx, e, *dir) }
+}
+
+func runDemo(ctx context.Context, e *env, dir string) error {
+	if dir == "" {
 		d, err := os.MkdirTemp("", "mailtask-demo-")
 		if err != nil {
 			return err
 		}
-		*dir = d
+		dir = d
 	}
-	if err := os.MkdirAll(*dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	ca, err := testmail.NewCA()
+	mbox, err := demo.StartMailbox()
 	if err != nil {
 		return err
 	}
-	srv, err := testmail.StartIMAP(testmail.IMAPOptions{
-		TLS:       ca.ServerTLS,
-		Username:  demoUser,
-		Password:  demoPassword,
-		Mailboxes: []string{"Processed"},
-	})
+	defer mbox.Close()
+	caFile, err := mbox.CA.WriteCertFile(dir)
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
-	corpus := testmail.DemoCorpus()
-	for _, f := range corpus {
-		if _, err := srv.Append("INBOX", f.Raw); err != nil {
-			return fmt.Errorf("demo: preload %s: %w", f.Name, err)
-		}
-	}
-	caFile, err := ca.WriteCertFile(*dir)
-	if err != nil {
-		return err
-	}
-	cfgFile, err := writeDemoConfig(*dir, srv.Addr, caFile)
+	cfgFile, err := writeDemoConfig(dir, mbox.Addr, caFile)
 	if err != nil {
 		return err
 	}
@@ -69,26 +51,46 @@ func demo(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "demo: IMAP server with TLS on %s holding %d messages; config %s\n", srv.Addr, len(corpus), cfgFile)
+	task := cfg.Tasks[0]
+	fmt.Fprintf(e.stdout, "demo: IMAP server with TLS on %s holding %d messages; config %s\n", mbox.Addr, mbox.Messages, cfgFile)
 
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	for i, label := range []string{"first run", "second run (nothing new expected)"} {
-		sum, err := popimap.Run(ctx, popimap.Options{Config: cfg, Task: cfg.Tasks[0], Log: log})
+		sum, err := popimap.Run(ctx, popimap.Options{Config: cfg, Task: task, Log: log})
 		fmt.Fprintf(e.stdout, "demo: %s: %s\n", label, summaryLine(sum, false))
 		if err != nil {
-			return taskFailure(e, cfg.Tasks[0].Name, err)
+			return taskFailure(e, task.Name, err)
 		}
 		if i == 1 && sum.Seen != 0 {
 			return fmt.Errorf("demo: the second run found %d new messages; it should have found none", sum.Seen)
 		}
 	}
-	dest := cfg.Tasks[0].Destination
-	fmt.Fprintf(e.stdout, "demo: files are in %s:\n", dest)
-	if err := listFiles(e, dest); err != nil {
+	fmt.Fprintf(e.stdout, "demo: files are in %s:\n", task.Destination)
+	if err := listFiles(e, task.Destination); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "demo: a message that cannot be parsed is kept aside in %s\n", popimap.QuarantineDir(cfg.StateDir, cfg.Tasks[0].Name))
-	fmt.Fprintf(e.stdout, "demo: try `mailtask state show --config %s demo-invoices`\n", cfgFile)
+	if err := reportKeptAside(e, cfg, task); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "demo: try `mailtask state show --config %s %s`\n", cfgFile, task.Name)
+	return nil
+}
+
+// reportKeptAside says which messages the runs kept aside as unparseable,
+// as the task's state records them, or that there were none.
+func reportKeptAside(e *env, cfg *config.Config, task *config.Task) error {
+	st, err := state.Load(cfg.StateDir, task.Name)
+	if err != nil {
+		return err
+	}
+	if len(st.Failed) == 0 {
+		fmt.Fprintf(e.stdout, "demo: no message had to be kept aside: every one could be parsed (one that cannot be would be kept in %s, with its reason)\n", popimap.QuarantineDir(cfg.StateDir, task.Name))
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "demo: kept aside because they could not be parsed (%d):\n", len(st.Failed))
+	for _, f := range st.Failed {
+		fmt.Fprintf(e.stdout, "  %s (%s)\n", f.Path, f.Reason)
+	}
 	return nil
 }
 
@@ -113,9 +115,9 @@ schedule = "@every 5m"
 mailbox = "INBOX"
 destination = "files"
 after = "move"
-move_to = "Processed"
+move_to = %q
 retries = 0  # the demo's server ends with the demo: retrying a connection could only wait
-`, host, port, caFile, demoUser, demoPassword)
+`, host, port, caFile, demo.User, demo.Password, demo.Processed)
 	path := filepath.Join(dir, "mailtask.toml")
 	return path, os.WriteFile(path, []byte(text), 0o600)
 }

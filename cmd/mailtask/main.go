@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 
 	"mailtask/internal/clock"
 	"mailtask/internal/config"
@@ -27,23 +28,34 @@ const (
 	exitRunning = 3 // the task is already running elsewhere
 )
 
-// command is one subcommand.
+// command is one subcommand. Its flags, declared once in flags, make its
+// --help, its line in `mailtask --help` and its usage errors.
 type command struct {
-	name, args, summary string
-	run                 func(ctx context.Context, env *env, args []string) error
+	name     string // "run-task", or a verb under a noun: "state show"
+	operands string // what follows the flags, for the synopsis: "TASK", "[ACCOUNT]", or ""
+	summary  string
+	// flags declares the command's flags on fs and returns what runs the
+	// command once they are parsed.
+	flags func(fs *flag.FlagSet) runFunc
 }
 
+// runFunc runs a command with its operands, its flags already parsed.
+type runFunc func(ctx context.Context, e *env, operands []string) error
+
 var commands = []command{
-	{"run-task", "[--config F] [--dry-run] [--log-level L] TASK", "run one task once, now", runTask},
-	{"validate", "[--config F]", "check the configuration without connecting", validate},
-	{"state", "show|reset [--config F] TASK", "show or forget what a task has taken", stateCmd},
-	{"check", "[--config F] TASK", "connect, sign in and select as a run would, step by step", check},
-	{"auth", "login|status [--config F] [--device] ACCOUNT", "sign an OAuth2 account in, or show its tokens", authCmd},
-	{"notify", "test|digest [--config F]", "send a test mail or the digest through [notify]", notifyCmd},
-	{"demo", "[--dir D]", "run a task against a built-in test server, twice", demo},
-	{"run", "[--config F]", "the daemon: run every task on its schedule until stopped", runDaemon},
-	{"status", "[--config F] [--json]", "show each task's last run, last success and next run", status},
-	{"db", "migrate [--config F]", "create or upgrade cluster mode's database schema", dbCmd},
+	{"run-task", "TASK", "run one task once, now", runTaskFlags},
+	{"validate", "", "check the configuration without connecting", validateFlags},
+	{"state show", "TASK", "print what a task remembers", stateFlags(stateShow)},
+	{"state reset", "TASK", "forget what a task has taken", stateFlags(stateReset)},
+	{"check", "TASK", "connect, sign in and select as a run would, step by step", checkFlags},
+	{"auth login", "ACCOUNT", "sign an OAuth2 account in once and store its tokens", authLoginFlags},
+	{"auth status", "[ACCOUNT]", "show the OAuth2 accounts' tokens and what expires when", authStatusFlags},
+	{"notify test", "", "send a test mail through [notify]", notifyFlags(notifyTest)},
+	{"notify digest", "", "send the digest of every task's last run through [notify]", notifyFlags(notifyDigest)},
+	{"demo", "", "run a task against a built-in test server, twice", demoFlags},
+	{"run", "", "the daemon: run every task on its schedule until stopped", runDaemonFlags},
+	{"status", "", "show each task's last run, last success and next run", statusFlags},
+	{"db migrate", "", "create or upgrade cluster mode's database schema", dbMigrateFlags},
 }
 
 // env is what commands share: where they print, and how the process is
@@ -82,25 +94,68 @@ func mainWithExit(ctx context.Context, args []string, e *env) int {
 		}
 		return exitOK
 	}
+	if list := commandList(args[0]); list != "" && len(args) == 2 && (args[1] == "--help" || args[1] == "-h") {
+		fmt.Fprint(e.stdout, list) // `mailtask state --help`: its verbs
+		return exitOK
+	}
+	c, args, err := findCommand(args)
+	if err != nil {
+		return exitCode(e, err)
+	}
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	run := c.flags(fs)
+	operands, err := parseCommand(e, c, fs, args)
+	if err == nil {
+		err = run(ctx, e, operands)
+	}
+	return exitCode(e, err)
+}
+
+// findCommand returns the command args name and the arguments after its
+// name.
+func findCommand(args []string) (command, []string, error) {
+	var verbs []string // of the noun args[0], if it is one
 	for _, c := range commands {
-		if c.name == args[0] {
-			return exitCode(e, c.run(ctx, e, args[1:]))
+		noun, verb, _ := strings.Cut(c.name, " ")
+		switch {
+		case noun != args[0]:
+		case verb == "":
+			return c, args[1:], nil
+		case len(args) > 1 && args[1] == verb:
+			return c, args[2:], nil
+		default:
+			verbs = append(verbs, verb)
 		}
 	}
-	fmt.Fprintf(e.stderr, "mailtask: unknown command %q\n\n", args[0])
-	usage(e.stderr)
-	return exitUsage
+	if verbs == nil {
+		return command{}, nil, usageError{fmt.Sprintf("unknown command %q\n\n%s", args[0], commandList())}
+	}
+	return command{}, nil, usageError{fmt.Sprintf("%s needs one of: %s\n\n%s", args[0], strings.Join(verbs, ", "), commandList(args[0]))}
 }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: mailtask COMMAND [options]")
 	fmt.Fprintln(w)
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %-45s %s\n", c.name, c.args, c.summary)
-	}
+	fmt.Fprint(w, commandList())
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "The configuration is --config, else $%s, else ./%s.\n", config.EnvConfig, config.DefaultFile)
+	fmt.Fprintln(w, "mailtask COMMAND --help says more about a command.")
 	fmt.Fprintln(w, "Exit codes: 0 success, 1 task failed, 2 usage or configuration error, 3 task already running.")
+}
+
+// commandList is each command's synopsis and summary, of the commands
+// under noun when one is given.
+func commandList(noun ...string) string {
+	var b strings.Builder
+	for _, c := range commands {
+		if len(noun) > 0 && !strings.HasPrefix(c.name, noun[0]+" ") {
+			continue
+		}
+		fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+		c.flags(fs)
+		fmt.Fprintf(&b, "  mailtask %s\n      %s\n", synopsis(c, fs), c.summary)
+	}
+	return b.String()
 }
 
 // usageError is a bad command line.
@@ -108,8 +163,8 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-// silentFailure is a failure already reported to the user in full.
-var silentFailure = errors.New("failed")
+// errReported is a failure already reported to the user in full.
+var errReported = errors.New("failed")
 
 func exitCode(e *env, err error) int {
 	if err == nil {
@@ -132,35 +187,12 @@ func exitCode(e *env, err error) int {
 	case errors.As(err, &locked):
 		fmt.Fprintf(e.stderr, "mailtask: %v\n", err)
 		return exitRunning
-	case errors.Is(err, silentFailure):
+	case errors.Is(err, errReported):
 		return exitFailed
 	default:
 		fmt.Fprintf(e.stderr, "mailtask: %v\n", err)
 		return exitFailed
 	}
-}
-
-// newFlags returns a flag set that reports errors as usage errors rather
-// than exiting.
-func newFlags(e *env, name, args string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "usage: mailtask %s %s\n", name, args)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parseFlags parses args, turning flag errors into usage errors.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err.Error()}
-	}
-	return nil
 }
 
 // loadConfig loads the configuration for a command that runs tasks or

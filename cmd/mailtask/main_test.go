@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"mailtask/internal/config"
 	"mailtask/internal/state"
 	"mailtask/tasks/popimap"
 )
@@ -41,6 +43,14 @@ func TestDemoRunsTwiceAndTakesNothingTheSecondTime(t *testing.T) {
 	entries, err := os.ReadDir(filepath.Join(dir, "files"))
 	if err != nil || len(entries) < 10 {
 		t.Errorf("demo wrote %d files (%v)", len(entries), err)
+	}
+	// Every demo message parses, so nothing is kept aside, and the demo
+	// says so rather than pointing at a folder that does not exist.
+	if !strings.Contains(out, "demo: no message had to be kept aside") {
+		t.Errorf("the demo does not say that nothing was kept aside:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "state", "failed")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state/failed: %v; the demo corpus has no unparseable message", err)
 	}
 	// The config the demo wrote is a valid config for the other commands.
 	code, out, _ = run(t, "state", "show", "--config", filepath.Join(dir, "mailtask.toml"), "demo-invoices")
@@ -208,5 +218,31 @@ destination = "d"
 	code, _, errOut = run(t, "run-task", "--config", cfg, "t")
 	if code != exitFailed || !strings.Contains(errOut, "chmod go-w "+stateDir) {
 		t.Errorf("run-task with a world-writable state_dir: exit %d, %s", code, errOut)
+	}
+}
+
+// TestDemoListsWhatWasKeptAside: what the demo says was kept aside is what
+// the task's state records.
+func TestDemoListsWhatWasKeptAside(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Parse(filepath.Join(dir, "m.toml"), []byte("[accounts.a]\nhost = \"h\"\nusername = \"u\"\npassword = \"p\"\n[[task]]\nname = \"t\"\naccount = \"a\"\ndestination = \"d\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.Load(cfg.StateDir, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(cfg.StateDir, "failed", "t", "uid-7.eml")
+	st.AddFailure(state.Failure{Key: "uid:7", Reason: "more than 2000 MIME parts", Path: kept})
+	if err := st.Save(); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := reportKeptAside(&env{stdout: &out}, cfg, cfg.Tasks[0]); err != nil {
+		t.Fatal(err)
+	}
+	if want := "demo: kept aside because they could not be parsed (1):\n  " + kept + " (more than 2000 MIME parts)\n"; out.String() != want {
+		t.Errorf("printed\n%s\nwant\n%s", out.String(), want)
 	}
 }

@@ -70,7 +70,7 @@ func TestNotifyCommand(t *testing.T) {
 	if len(got) != 2 || got[0].Mechanism != sasl.Login || !strings.Contains(string(got[1].Data), "t (a ") {
 		t.Errorf("received %d mails: %+v", len(got), got)
 	}
-	if code, _, errOut := run(t, "notify", "send", "--config", cfg); code != exitUsage || !strings.Contains(errOut, "notify test|digest") {
+	if code, _, errOut := run(t, "notify", "send", "--config", cfg); code != exitUsage || !strings.Contains(errOut, "notify needs one of: test, digest") {
 		t.Errorf("notify send: exit %d, %q", code, errOut)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -21,19 +22,15 @@ import (
 	"mailtask/internal/scheduler"
 )
 
+func runDaemonFlags(fs *flag.FlagSet) runFunc {
+	cfgPath := configFlag(fs)
+	return func(ctx context.Context, e *env, _ []string) error { return runDaemon(ctx, e, *cfgPath) }
+}
+
 // runDaemon is `mailtask run`: every task with a schedule or idle, until
 // stopped.
-func runDaemon(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "run", "[--config F]")
-	cfgPath := fs.String("config", "", "configuration file")
-	positional, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(positional) > 0 {
-		return usageError{fmt.Sprintf("run takes no arguments (got %q); it runs every task that has a schedule or idle = true", positional)}
-	}
-	path := config.Find(*cfgPath)
+func runDaemon(ctx context.Context, e *env, cfgPath string) error {
+	path := config.Find(cfgPath)
 	cfg, err := loadDaemonConfig(path)
 	if err != nil {
 		return err
@@ -110,7 +107,7 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 			}
 			if err != nil {
 				log.Error("mailtask daemon stopped uncleanly", "err", err)
-				return silentFailure
+				return errReported
 			}
 			log.Info("mailtask daemon stopped")
 			return nil

@@ -2,43 +2,43 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"mailtask/internal/diagnose"
 	"mailtask/tasks/popimap"
 )
 
-func runTask(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "run-task", "[--config F] [--dry-run] [--log-level L] TASK")
-	cfgPath := fs.String("config", "", "configuration file")
+func runTaskFlags(fs *flag.FlagSet) runFunc {
+	cfgPath := configFlag(fs)
 	dryRun := fs.Bool("dry-run", false, "list what would be saved; write and change nothing")
-	level := fs.String("log-level", "", "log detail: debug, info, warn or error (default: the config's log_level)")
-	positional, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
+	level := logLevelFlag(fs, "")
+	return func(ctx context.Context, e *env, positional []string) error {
+		return runTask(ctx, e, *cfgPath, *dryRun, *level, positional)
 	}
-	var lvl slog.Level
-	if *level != "" {
-		if lvl, err = logLevel(*level); err != nil {
+}
+
+func runTask(ctx context.Context, e *env, cfgPath string, dryRun bool, level string, positional []string) error {
+	var (
+		lvl slog.Level
+		err error
+	)
+	if level != "" {
+		if lvl, err = logLevel(level); err != nil {
 			return err
 		}
 	}
-	cfg, err := loadConfig(*cfgPath)
+	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return err
 	}
-	if *level == "" {
+	if level == "" {
 		lvl = cfg.Level()
 	}
-	name, err := oneTaskName("run-task", positional, cfg.TaskNames())
+	task, err := oneTask("run-task", cfg, positional)
 	if err != nil {
 		return err
-	}
-	task := cfg.Task(name)
-	if task == nil {
-		return usageError{fmt.Sprintf("no task %q in %s (tasks: %s)", name, cfg.File, strings.Join(cfg.TaskNames(), ", "))}
 	}
 	log := newLogger(e.stderr, cfg.LogFormat, lvl)
 	bar := newProgressBar(e.stderr, task.Name)
@@ -48,18 +48,18 @@ func runTask(ctx context.Context, e *env, args []string) error {
 		Config:   cfg,
 		Task:     task,
 		Log:      log,
-		DryRun:   *dryRun,
+		DryRun:   dryRun,
 		Progress: bar.update,
 		Stop:     stop,
 	})
 	stopWatch()
 	bar.clear()
-	if *dryRun {
+	if dryRun {
 		for _, name := range sum.Planned {
 			fmt.Fprintf(e.stdout, "would save %s\n", name)
 		}
 	}
-	fmt.Fprintln(e.stdout, summaryLine(sum, *dryRun))
+	fmt.Fprintln(e.stdout, summaryLine(sum, dryRun))
 	if err != nil {
 		return taskFailure(e, task.Name, err)
 	}
@@ -76,7 +76,7 @@ func taskFailure(e *env, task string, err error) error {
 	if hint := diagnose.Hint(err); hint != "" {
 		fmt.Fprintf(e.stderr, "hint: %s\n", hint)
 	}
-	return silentFailure
+	return errReported
 }
 
 func summaryLine(s popimap.Summary, dryRun bool) string {

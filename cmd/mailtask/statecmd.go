@@ -4,41 +4,41 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
-	"strings"
 
+	"mailtask/internal/config"
 	"mailtask/internal/state"
 )
 
-func stateCmd(_ context.Context, e *env, args []string) error {
-	if len(args) == 0 || (args[0] != "show" && args[0] != "reset") {
-		return usageError{"usage: mailtask state show|reset [--config F] TASK"}
-	}
-	verb := args[0]
-	fs := newFlags(e, "state "+verb, "[--config F] TASK")
-	cfgPath := fs.String("config", "", "configuration file")
-	positional, err := parseInterspersed(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	name, err := oneTaskName("state "+verb, positional, cfg.TaskNames())
-	if err != nil {
-		return err
-	}
-	if cfg.Task(name) == nil {
-		return usageError{fmt.Sprintf("no task %q in %s (tasks: %s)", name, cfg.File, strings.Join(cfg.TaskNames(), ", "))}
-	}
-	if verb == "reset" {
-		if err := state.Reset(cfg.StateDir, name); err != nil {
-			return err
+// stateFlags declares the flags of `state show` and `state reset`, which
+// act on the state of one task.
+func stateFlags(act func(e *env, cfg *config.Config, task string) error) func(fs *flag.FlagSet) runFunc {
+	return func(fs *flag.FlagSet) runFunc {
+		cfgPath := configFlag(fs)
+		return func(_ context.Context, e *env, positional []string) error {
+			cfg, err := loadConfig(*cfgPath)
+			if err != nil {
+				return err
+			}
+			task, err := oneTask(fs.Name(), cfg, positional)
+			if err != nil {
+				return err
+			}
+			return act(e, cfg, task.Name)
 		}
-		fmt.Fprintf(e.stdout, "%s: state forgotten; the next run takes every message again (files already in the destination are not written twice)\n", name)
-		return nil
 	}
+}
+
+func stateReset(e *env, cfg *config.Config, name string) error {
+	if err := state.Reset(cfg.StateDir, name); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s: state forgotten; the next run takes every message again (files already in the destination are not written twice)\n", name)
+	return nil
+}
+
+func stateShow(e *env, cfg *config.Config, name string) error {
 	st, err := state.Load(cfg.StateDir, name)
 	if err != nil {
 		return err

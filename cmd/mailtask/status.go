@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -55,18 +56,14 @@ type idleStatus struct {
 
 // status is `mailtask status`: what the state files say, so it works
 // whether or not the daemon is running.
-func status(_ context.Context, e *env, args []string) error {
-	fs := newFlags(e, "status", "[--config F] [--json]")
-	cfgPath := fs.String("config", "", "configuration file")
+func statusFlags(fs *flag.FlagSet) runFunc {
+	cfgPath := configFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	positional, err := parseInterspersed(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(positional) > 0 {
-		return usageError{fmt.Sprintf("status takes no arguments (got %q)", positional)}
-	}
-	cfg, err := loadConfig(*cfgPath)
+	return func(_ context.Context, e *env, _ []string) error { return status(e, *cfgPath, *asJSON) }
+}
+
+func status(e *env, cfgPath string, asJSON bool) error {
+	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return err
 	}
@@ -102,7 +99,7 @@ func status(_ context.Context, e *env, args []string) error {
 		}
 		rows = append(rows, row)
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rows); err != nil {
@@ -112,7 +109,7 @@ func status(_ context.Context, e *env, args []string) error {
 		printStatus(e.stdout, rows)
 	}
 	if unreadable {
-		return silentFailure
+		return errReported
 	}
 	return nil
 }

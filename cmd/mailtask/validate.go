@@ -2,21 +2,22 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 
 	"mailtask/internal/config"
 	"mailtask/internal/state"
 )
 
-func validate(_ context.Context, e *env, args []string) error {
-	fs := newFlags(e, "validate", "[--config F]")
-	cfgPath := fs.String("config", "", "configuration file")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
+func validateFlags(fs *flag.FlagSet) runFunc {
+	cfgPath := configFlag(fs)
+	return func(_ context.Context, e *env, _ []string) error { return validate(e, *cfgPath) }
+}
+
+func validate(e *env, cfgPath string) error {
 	// Cluster mode's keys are validated, though tasks cannot run with
 	// them yet (loadConfig).
-	cfg, err := config.Load(config.Find(*cfgPath))
+	cfg, err := config.Load(config.Find(cfgPath))
 	if err != nil {
 		return err
 	}

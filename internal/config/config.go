@@ -2,6 +2,7 @@ package config
 
 import (
 	"net"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -19,6 +20,11 @@ type Config struct {
 	Daemon
 	// Cluster mode's keys (state_store, token_key_*, s3_*): cluster.go.
 	Cluster
+
+	// accountOrder names the accounts in the order the file defines them,
+	// so that what lists them (validation errors above all) comes out the
+	// same on every run, not in the map's order.
+	accountOrder []string
 }
 
 // Account is one mailbox login.
@@ -121,6 +127,26 @@ func (c *Config) Task(name string) *Task {
 		}
 	}
 	return nil
+}
+
+// AccountNames lists the accounts in the order the file defines them;
+// accounts the file did not define (a Config built in code) follow,
+// sorted.
+func (c *Config) AccountNames() []string {
+	names := make([]string, 0, len(c.Accounts))
+	for _, n := range c.accountOrder {
+		if _, ok := c.Accounts[n]; ok && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	var rest []string
+	for n := range c.Accounts {
+		if !slices.Contains(names, n) {
+			rest = append(rest, n)
+		}
+	}
+	slices.Sort(rest)
+	return append(names, rest...)
 }
 
 // TaskNames lists the tasks in file order, for messages that suggest one.

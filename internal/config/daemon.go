@@ -128,8 +128,8 @@ func (c *Config) validateDaemon(fail failFunc) {
 	}
 	checkCount(fail, "", "unhealthy_after", c.UnhealthyAfter, 1, MaxUnhealthyAfter)
 	checkDuration(fail, "", "stop_grace", c.StopGrace.Std(), time.Second, time.Hour, "set the service manager's stop timeout a little longer")
-	for name, a := range c.Accounts {
-		checkCount(fail, "account "+strconv.Quote(name), "max_connections", a.MaxConnections, 1, 100)
+	for _, name := range c.AccountNames() {
+		checkCount(fail, "account "+strconv.Quote(name), "max_connections", c.Accounts[name].MaxConnections, 1, 100)
 	}
 	for i, t := range c.Tasks {
 		at := taskLabel(i, t.Name)

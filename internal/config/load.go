@@ -59,7 +59,9 @@ func Parse(file string, data []byte) (*Config, error) {
 		return nil, &Error{File: file, Msg: err.Error()}
 	}
 	errs := unknownKeys(file, data, md)
-	for name, a := range cfg.Accounts {
+	cfg.accountOrder = accountOrder(md)
+	for _, name := range cfg.AccountNames() {
+		a := cfg.Accounts[name]
 		if a == nil { // [accounts.x] with nothing in it still decodes to a value; this is defence.
 			a = &Account{}
 			cfg.Accounts[name] = a
@@ -72,6 +74,18 @@ func Parse(file string, data []byte) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	return cfg, nil
+}
+
+// accountOrder returns the names of the [accounts.NAME] tables in the
+// order the file gives them.
+func accountOrder(md toml.MetaData) []string {
+	var names []string
+	for _, key := range md.Keys() {
+		if len(key) == 2 && key[0] == "accounts" {
+			names = append(names, key[1])
+		}
+	}
+	return names
 }
 
 // unknownKeys reports every key the file sets that mailtask does not know,

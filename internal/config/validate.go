@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 
 	"mailtask/internal/pathtmpl"
@@ -85,7 +84,8 @@ func (c *Config) validate() []error {
 		fail("", "state_dir", "%q is the filesystem's root; give a folder of mailtask's own, e.g. \"/var/lib/mailtask\"", c.StateDir)
 	}
 
-	for name, a := range c.Accounts {
+	for _, name := range c.AccountNames() {
+		a := c.Accounts[name]
 		at := fmt.Sprintf("account %q", name)
 		switch a.Protocol {
 		case ProtocolIMAP, ProtocolPOP3:
@@ -201,16 +201,12 @@ func (c *Config) validate() []error {
 	return errs
 }
 
+// accountNames is AccountNames for a message that suggests one.
 func (c *Config) accountNames() []string {
-	names := make([]string, 0, len(c.Accounts))
-	for n := range c.Accounts {
-		names = append(names, n)
-	}
-	if len(names) == 0 {
+	if len(c.Accounts) == 0 {
 		return []string{"none; add an [accounts.NAME] table"}
 	}
-	slices.Sort(names)
-	return names
+	return c.AccountNames()
 }
 
 // resolve makes p absolute against the config file's directory, expanding

@@ -70,9 +70,12 @@ func (c *Config) validateOAuth2(at string, a *Account, base string, fail func(se
 		}
 		return
 	}
-	for key, set := range map[string]bool{"password": a.Password != "", "password_env": a.PasswordEnv != "", "password_file": a.PasswordFile != ""} {
-		if set {
-			fail(at, key, "is not used with auth = \"oauth2\"; remove it")
+	for _, p := range []struct {
+		key string
+		set bool
+	}{{"password", a.Password != ""}, {"password_env", a.PasswordEnv != ""}, {"password_file", a.PasswordFile != ""}} {
+		if p.set {
+			fail(at, p.key, "is not used with auth = \"oauth2\"; remove it")
 		}
 	}
 	if !taskNamePattern.MatchString(a.Name) {

@@ -18,7 +18,6 @@ var (
 
 // Template is a parsed path template.
 type Template struct {
-	src  string
 	segs [][]part
 }
 
@@ -31,7 +30,7 @@ type part struct {
 // Parse parses src, a relative template of folder segments separated by
 // '/', allowing only the variables in known.
 func Parse(src string, known []string) (*Template, error) {
-	t := &Template{src: src}
+	t := &Template{}
 	for seg := range strings.SplitSeq(src, "/") {
 		parts, err := parseSegment(seg, known)
 		if err != nil {
@@ -74,21 +73,6 @@ func parseSegment(seg string, known []string) ([]part, error) {
 		seg = seg[open+end+1:]
 	}
 	return parts, nil
-}
-
-// String returns the template as written.
-func (t *Template) String() string { return t.src }
-
-// Uses reports whether the template refers to variable v.
-func (t *Template) Uses(v string) bool {
-	for _, seg := range t.segs {
-		for _, p := range seg {
-			if p.v == v {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // Expand substitutes vars and returns a relative, slash-separated path

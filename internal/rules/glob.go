@@ -8,7 +8,6 @@ import (
 
 // Glob is a compiled case-insensitive glob.
 type Glob struct {
-	src string
 	re  *regexp.Regexp
 	lit string // longest literal run without white space, for server search
 }
@@ -48,13 +47,11 @@ func NewGlob(pattern string) Glob {
 	}
 	flush()
 	re.WriteString(`\z`)
-	return Glob{src: pattern, re: regexp.MustCompile(re.String()), lit: best.String()}
+	return Glob{re: regexp.MustCompile(re.String()), lit: best.String()}
 }
 
 // Match reports whether s matches the whole glob, ignoring case.
 func (g Glob) Match(s string) bool { return g.re.MatchString(s) }
-
-func (g Glob) String() string { return g.src }
 
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {

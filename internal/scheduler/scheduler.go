@@ -184,7 +184,8 @@ func (s *Scheduler) Reload(cfg *config.Config) error {
 // apply switches to cfg and its entries, and returns the entries whose
 // loops it told to end; s.mu is held (or s is new).
 func (s *Scheduler) apply(cfg *config.Config, next map[string]*entry) (replaced []*entry) {
-	for name, old := range s.entries {
+	for _, name := range inFileOrder(s.cfg, s.entries) {
+		old := s.entries[name]
 		e, kept := next[name]
 		switch {
 		case kept && old.same(e):
@@ -210,7 +211,8 @@ func (s *Scheduler) apply(cfg *config.Config, next map[string]*entry) (replaced 
 		}
 	}
 	now := s.clk.Now()
-	for name, e := range next {
+	for _, name := range inFileOrder(cfg, next) {
+		e := next[name]
 		if s.entries[name] == e {
 			continue
 		}
@@ -242,6 +244,22 @@ func (s *Scheduler) apply(cfg *config.Config, next map[string]*entry) (replaced 
 	}
 	s.cfg = cfg
 	return replaced
+}
+
+// inFileOrder returns the names of entries, the scheduled tasks of cfg, in
+// the order cfg lists them, so that what a reload logs comes out in one
+// order.
+func inFileOrder(cfg *config.Config, entries map[string]*entry) []string {
+	var names []string
+	if cfg == nil {
+		return nil
+	}
+	for _, t := range cfg.Tasks {
+		if _, ok := entries[t.Name]; ok {
+			names = append(names, t.Name)
+		}
+	}
+	return names
 }
 
 // loadLastSuccess reads when e's task last succeeded, for the health check

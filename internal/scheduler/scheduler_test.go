@@ -401,3 +401,39 @@ func TestHealthWithHugeUnhealthyAfterIsQuick(t *testing.T) {
 	r.next(t)
 	d.logs.waitFor(t, "INFO run", "task=t")
 }
+
+// TestReloadLogsInFileOrder: a reload that removes and adds many tasks
+// logs them in the order of the files, the same every time.
+func TestReloadLogsInFileOrder(t *testing.T) {
+	names := []string{"k", "c", "x", "a", "q", "f", "m", "b", "z", "h", "t", "e"}
+	var before, after string
+	for _, n := range names {
+		before += task("old-"+n, "a", "@every 1m")
+		after += task("new-"+n, "b", "@every 1m")
+	}
+	dir := t.TempDir()
+	d := startDaemon(t, parse(t, dir, before), newRunner().run, nil)
+	if err := d.clk.WaitForTimers(len(names), within); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Reload(parse(t, dir, after)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ message, prefix string }{
+		{"task removed from the configuration", "task=old-"},
+		{"task added", "task=new-"},
+	} {
+		d.logs.waitCount(t, len(names), c.message)
+		var got []string
+		for line := range strings.Lines(d.logs.String()) {
+			if strings.Contains(line, c.message) {
+				_, rest, _ := strings.Cut(line, c.prefix)
+				name, _, _ := strings.Cut(strings.TrimSpace(rest), " ")
+				got = append(got, name)
+			}
+		}
+		if strings.Join(got, ",") != strings.Join(names, ",") {
+			t.Errorf("%q logged for %s, want the file's order %s", c.message, strings.Join(got, ","), strings.Join(names, ","))
+		}
+	}
+}

@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/htmlindex"
+
+	"mailtask/internal/mailgen"
 )
 
 // opaqueSigned is an opaque S/MIME signed message made with openssl (see
@@ -35,85 +37,85 @@ func OpaqueSigned() []byte { return append([]byte(nil), opaqueSigned...) }
 func FidelityCorpus() []Fixture {
 	r := rand.New(rand.NewPCG(18, 2026))
 	var fx []Fixture
-	add := func(name string, body entity, files ...string) {
-		env := envelope{
-			from: mail.Address{Name: "Fidelity Sender", Address: "sender@fidelity.example"}, to: mail.Address{Address: "inbox@example.test"},
-			subject: "Fidelity: " + name, date: time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC).Add(time.Duration(len(fx)) * time.Hour),
-			id: fmt.Sprintf("fidelity-%02d@mailtask.example", len(fx)),
+	add := func(name string, body mailgen.Entity, files ...string) {
+		env := mailgen.Envelope{
+			From: mail.Address{Name: "Fidelity Sender", Address: "sender@fidelity.example"}, To: mail.Address{Address: "inbox@example.test"},
+			Subject: "Fidelity: " + name, Date: time.Date(2026, 1, 5, 8, 0, 0, 0, time.UTC).Add(time.Duration(len(fx)) * time.Hour),
+			ID: fmt.Sprintf("fidelity-%02d@mailtask.example", len(fx)),
 		}
-		fx = append(fx, Fixture{Name: name, Raw: env.message(body), Files: files})
+		fx = append(fx, Fixture{Name: name, Raw: env.Message(body), Files: files})
 	}
-	pdf := func(title string) []byte { return pdfSized(r, title, 2000+r.IntN(3000)) }
-	att := func(name, ctype string, content []byte) entity {
-		return attachmentPart(Attachment{Name: name, ContentType: ctype, Content: content}, namePlain)
+	pdf := func(title string) []byte { return mailgen.PDF(r, title, 2000+r.IntN(3000)) }
+	att := func(name, ctype string, content []byte) mailgen.Entity {
+		return mailgen.AttachmentPart(Attachment{Name: name, ContentType: ctype, Content: content}, mailgen.NamePlain)
 	}
-	text := textPart("Please see the attachment.\n")
+	text := mailgen.TextPart("Please see the attachment.\n")
 
 	// uuencoded parts, under every name mailers give the encoding.
 	for i, cte := range []string{"x-uuencode", "uuencode", "x-uue"} {
 		name := []string{"REQUEST FOR QUOTE.zip", "redball.png", "Lieferschein.pdf"}[i]
-		content := [][]byte{zipArchive(r, "quote.txt", 3000), pngSized(r, 2000), pdf("uu")}[i]
-		add("uuencode-"+cte, multipart("mixed", text, entity{header: header{
-			{"Content-Type", ctypeOf(name) + `; name="` + name + `"`},
-			{"Content-Disposition", `attachment; filename="` + name + `"`},
-			{"Content-Transfer-Encoding", cte},
-		}, body: []byte(UUencode(name, content))}), name)
+		content := [][]byte{mailgen.ZIP(r, "quote.txt", 3000), mailgen.PNG(r, 2000), pdf("uu")}[i]
+		add("uuencode-"+cte, mailgen.Multipart("mixed", text, mailgen.Entity{Header: mailgen.Header{
+			{Key: "Content-Type", Value: ctypeOf(name) + `; name="` + name + `"`},
+			{Key: "Content-Disposition", Value: `attachment; filename="` + name + `"`},
+			{Key: "Content-Transfer-Encoding", Value: cte},
+		}, Body: []byte(UUencode(name, content))}), name)
 	}
 	// uuencoded blocks in the text, as old clients and scanners send them.
-	blocks := "Hello,\r\n\r\nthe files:\r\n\r\n" + UUencode("scan0001.pdf", pdf("scan")) + "\r\n" + UUencode("chart.png", pngSized(r, 1500)) + "Regards\r\n"
-	add("uuencode-in-mime-text", multipart("mixed", entity{header: header{{"Content-Type", "text/plain; charset=us-ascii"}}, body: []byte(blocks)},
+	blocks := "Hello,\r\n\r\nthe files:\r\n\r\n" + UUencode("scan0001.pdf", pdf("scan")) + "\r\n" + UUencode("chart.png", mailgen.PNG(r, 1500)) + "Regards\r\n"
+	add("uuencode-in-mime-text", mailgen.Multipart("mixed", mailgen.Entity{Header: mailgen.Header{{Key: "Content-Type", Value: "text/plain; charset=us-ascii"}}, Body: []byte(blocks)},
 		att("cover.pdf", "application/pdf", pdf("cover"))), "scan0001.pdf", "chart.png", "cover.pdf")
-	add("uuencode-in-plain-message", entity{body: []byte(blocks)}, "scan0001.pdf", "chart.png")
+	add("uuencode-in-plain-message", mailgen.Entity{Body: []byte(blocks)}, "scan0001.pdf", "chart.png")
 
 	// Exchange: the quoted encoded-words after a fold, more parameters after.
 	for _, c := range []struct{ charset, name string }{
 		{"iso-8859-1", "50032266 Rechnung für 1467829.pdf"}, {"utf-8", "Auftragsbestätigung Nr. 88.pdf"}, {"windows-1252", "Offerte – Müller.pdf"},
 	} {
 		w := encodedWords(c.charset, c.name, 30)
-		add("exchange-folded-"+c.charset, multipart("mixed", text, entity{header: header{
-			{"Content-Type", "application/pdf;\r\n\tname=\r\n\t\"" + w + "\""},
-			{"Content-Disposition", "attachment; filename=\r\n\t\"" + w + "\"; size=4711;\r\n\tcreation-date=\"Fri, 05 Jul 2019 10:00:00 GMT\";\r\n\tmodification-date=\"Fri, 05 Jul 2019 10:00:00 GMT\""},
-			{"Content-Transfer-Encoding", "base64"},
-		}, body: base64Lines(pdf(c.name))}), c.name)
+		add("exchange-folded-"+c.charset, mailgen.Multipart("mixed", text, mailgen.Entity{Header: mailgen.Header{
+			{Key: "Content-Type", Value: "application/pdf;\r\n\tname=\r\n\t\"" + w + "\""},
+			{Key: "Content-Disposition", Value: "attachment; filename=\r\n\t\"" + w + "\"; size=4711;\r\n\tcreation-date=\"Fri, 05 Jul 2019 10:00:00 GMT\";\r\n\tmodification-date=\"Fri, 05 Jul 2019 10:00:00 GMT\""},
+			{Key: "Content-Transfer-Encoding", Value: "base64"},
+		}, Body: mailgen.Base64Lines(pdf(c.name))}), c.name)
 	}
-	add("space-before-quoted-name", multipart("mixed", text, entity{header: header{
-		{"Content-Type", "application/pdf"}, {"Content-Disposition", `attachment; filename= "=?utf-8?Q?Rechnung_M=C3=A4rz.pdf?="`}, {"Content-Transfer-Encoding", "base64"},
-	}, body: base64Lines(pdf("märz"))}), "Rechnung März.pdf")
+	add("space-before-quoted-name", mailgen.Multipart("mixed", text, mailgen.Entity{Header: mailgen.Header{
+		{Key: "Content-Type", Value: "application/pdf"}, {Key: "Content-Disposition", Value: `attachment; filename= "=?utf-8?Q?Rechnung_M=C3=A4rz.pdf?="`}, {Key: "Content-Transfer-Encoding", Value: "base64"},
+	}, Body: mailgen.Base64Lines(pdf("märz"))}), "Rechnung März.pdf")
 
 	// Unnamed messages shown in the text.
-	inner := envelope{from: mail.Address{Address: "origin@example.test"}, subject: "Original", date: time.Date(2025, 12, 1, 9, 0, 0, 0, time.UTC), id: "orig@example.test"}.
-		message(multipart("mixed", textPart("Original text.\n"), att("offer-77.pdf", "application/pdf", pdf("offer"))))
+	inner := mailgen.Envelope{From: mail.Address{Address: "origin@example.test"}, Subject: "Original", Date: time.Date(2025, 12, 1, 9, 0, 0, 0, time.UTC), ID: "orig@example.test"}.
+		Message(mailgen.Multipart("mixed", mailgen.TextPart("Original text.\n"), att("offer-77.pdf", "application/pdf", pdf("offer"))))
 	fwd := inner
 	for range 3 {
-		fwd = envelope{from: mail.Address{Address: "fwd@example.test"}, subject: "Fwd: Original", date: time.Date(2025, 12, 2, 9, 0, 0, 0, time.UTC), id: "fwd@example.test"}.
-			message(multipart("mixed", textPart("-------- Original Message --------\n"), entity{header: header{{"Content-Type", "message/rfc822"}, {"Content-Disposition", "inline"}}, body: fwd}))
+		fwd = mailgen.Envelope{From: mail.Address{Address: "fwd@example.test"}, Subject: "Fwd: Original", Date: time.Date(2025, 12, 2, 9, 0, 0, 0, time.UTC), ID: "fwd@example.test"}.
+			Message(mailgen.Multipart("mixed", mailgen.TextPart("-------- Original Message --------\n"), mailgen.Entity{Header: mailgen.Header{{Key: "Content-Type", Value: "message/rfc822"}, {Key: "Content-Disposition", Value: "inline"}}, Body: fwd}))
 	}
-	add("inline-forward-3-deep", multipart("mixed", textPart("FYI\n"), entity{header: header{{"Content-Type", "message/rfc822"}, {"Content-Disposition", "inline"}}, body: fwd}), "offer-77.pdf")
-	add("digest", multipart("digest",
-		entity{body: []byte("Subject: text only\r\n\r\nno files here\r\n")},
-		entity{body: inner},
-		entity{header: header{{"Content-Type", "message/rfc822"}}, body: inner},
+	add("inline-forward-3-deep", mailgen.Multipart("mixed", mailgen.TextPart("FYI\n"), mailgen.Entity{Header: mailgen.Header{{Key: "Content-Type", Value: "message/rfc822"}, {Key: "Content-Disposition", Value: "inline"}}, Body: fwd}), "offer-77.pdf")
+	add("digest", mailgen.Multipart("digest",
+		mailgen.Entity{Body: []byte("Subject: text only\r\n\r\nno files here\r\n")},
+		mailgen.Entity{Body: inner},
+		mailgen.Entity{Header: mailgen.Header{{Key: "Content-Type", Value: "message/rfc822"}}, Body: inner},
 	), "offer-77.pdf", "offer-77.pdf")
-	add("rfc822-no-disposition", multipart("mixed", text, entity{header: header{{"Content-Type", "message/rfc822"}}, body: inner}), "offer-77.pdf")
-	add("rfc822-attached-named", multipart("mixed", text, entity{header: header{{"Content-Type", "message/rfc822"}, {"Content-Disposition", `attachment; filename="Original.eml"`}}, body: inner}), "offer-77.pdf")
+	add("rfc822-no-disposition", mailgen.Multipart("mixed", text, mailgen.Entity{Header: mailgen.Header{{Key: "Content-Type", Value: "message/rfc822"}}, Body: inner}), "offer-77.pdf")
+	add("rfc822-attached-named", mailgen.Multipart("mixed", text, mailgen.Entity{Header: mailgen.Header{{Key: "Content-Type", Value: "message/rfc822"}, {Key: "Content-Disposition", Value: `attachment; filename="Original.eml"`}}, Body: inner}), "offer-77.pdf")
 
 	// TNEF.
-	add("tnef-unicode-names", multipart("mixed", text, att("winmail.dat", "application/ms-tnef", TNEF(
-		TNEFFile{Name: "Jahresübersicht 2024 – Entwurf.xlsx", Content: zipArchive(r, "xl/workbook.xml", 2000)},
+	add("tnef-unicode-names", mailgen.Multipart("mixed", text, att("winmail.dat", "application/ms-tnef", TNEF(
+		TNEFFile{Name: "Jahresübersicht 2024 – Entwurf.xlsx", Content: mailgen.ZIP(r, "xl/workbook.xml", 2000)},
 		TNEFFile{Name: "報告書.pdf", MIMEType: "application/pdf", Content: pdf("tnef")},
 	))), "Jahresübersicht 2024 – Entwurf.xlsx", "報告書.pdf")
-	add("tnef-8bit-names", multipart("mixed", text, att("winmail.dat", "application/ms-tnef", TNEF(
-		TNEFFile{Name: "Preisübersicht.csv", String8: true, Content: csvTable(r, 800)},
+	add("tnef-8bit-names", mailgen.Multipart("mixed", text, att("winmail.dat", "application/ms-tnef", TNEF(
+		TNEFFile{Name: "Preisübersicht.csv", String8: true, Content: mailgen.CSV(r, 800)},
 		TNEFFile{Name: "Anlage.pdf", String8: true, Content: pdf("anlage")},
 	))), "Preisübersicht.csv", "Anlage.pdf")
 
-	add("tnef-with-attached-message", multipart("mixed", text, att("winmail.dat", "application/ms-tnef", TNEF(
+	add("tnef-with-attached-message", mailgen.Multipart("mixed", text, att("winmail.dat", "application/ms-tnef", TNEF(
 		TNEFFile{Name: "Angebot.pdf", Content: pdf("angebot")},
 		TNEFFile{Name: "Fwd: Anfrage", Message: true, Content: TNEF(TNEFFile{Name: "Anfrage.pdf", Content: pdf("anfrage")})},
 	))), "Angebot.pdf", "winmail.dat")
-	add("tnef-in-attached-message", multipart("mixed", text, entity{header: header{{"Content-Type", "message/rfc822"}, {"Content-Disposition", `attachment; filename="Outlook.eml"`}},
-		body: envelope{from: mail.Address{Address: "outlook@example.test"}, subject: "rich", date: time.Date(2025, 11, 3, 9, 0, 0, 0, time.UTC), id: "rich@example.test"}.
-			message(multipart("mixed", textPart("Rich text.\n"), att("winmail.dat", "application/ms-tnef", TNEF(TNEFFile{Name: "Bericht Q3.docx", Content: zipArchive(r, "word/document.xml", 1500)}))))}),
+	add("tnef-in-attached-message", mailgen.Multipart("mixed", text, mailgen.Entity{Header: mailgen.Header{{Key: "Content-Type", Value: "message/rfc822"}, {Key: "Content-Disposition", Value: `attachment; filename="Outlook.eml"`}},
+		Body: mailgen.Envelope{From: mail.Address{Address: "outlook@example.test"}, Subject: "rich", Date: time.Date(2025, 11, 3, 9, 0, 0, 0, time.UTC), ID: "rich@example.test"}.
+			Message(mailgen.Multipart("mixed", mailgen.TextPart("Rich text.\n"), att("winmail.dat", "application/ms-tnef", TNEF(TNEFFile{Name: "Bericht Q3.docx", Content: mailgen.ZIP(r, "word/document.xml", 1500)}))))}),
 		"Bericht Q3.docx")
 
 	// Opaque S/MIME signed.
@@ -127,64 +129,64 @@ func FidelityCorpus() []Fixture {
 		{"windows-1252", "Café – menu.pdf"}, {"koi8-r", "Отчёт за март.pdf"}, {"shift_jis", "見積書 2026.pdf"},
 		{"euc-jp", "請求書.pdf"}, {"iso-2022-jp", "納品書.pdf"}, {"gbk", "发票 2026.pdf"}, {"big5", "報價單.pdf"}, {"euc-kr", "견적서.pdf"},
 	} {
-		add("rfc2047-"+c.charset, multipart("mixed", text, entity{header: header{
-			{"Content-Type", `application/pdf; name="` + encodedWords(c.charset, c.name, 40) + `"`},
-			{"Content-Disposition", `attachment; filename="` + encodedWords(c.charset, c.name, 40) + `"`},
-			{"Content-Transfer-Encoding", "base64"},
-		}, body: base64Lines(pdf(c.name))}), c.name)
-		add("rfc2231-"+c.charset, multipart("mixed", text, entity{header: header{
-			{"Content-Type", "application/pdf"},
-			{"Content-Disposition", "attachment;\r\n " + continued(c.charset, c.name)},
-			{"Content-Transfer-Encoding", "base64"},
-		}, body: base64Lines(pdf(c.name))}), c.name)
+		add("rfc2047-"+c.charset, mailgen.Multipart("mixed", text, mailgen.Entity{Header: mailgen.Header{
+			{Key: "Content-Type", Value: `application/pdf; name="` + encodedWords(c.charset, c.name, 40) + `"`},
+			{Key: "Content-Disposition", Value: `attachment; filename="` + encodedWords(c.charset, c.name, 40) + `"`},
+			{Key: "Content-Transfer-Encoding", Value: "base64"},
+		}, Body: mailgen.Base64Lines(pdf(c.name))}), c.name)
+		add("rfc2231-"+c.charset, mailgen.Multipart("mixed", text, mailgen.Entity{Header: mailgen.Header{
+			{Key: "Content-Type", Value: "application/pdf"},
+			{Key: "Content-Disposition", Value: "attachment;\r\n " + continued(c.charset, c.name)},
+			{Key: "Content-Transfer-Encoding", Value: "base64"},
+		}, Body: mailgen.Base64Lines(pdf(c.name))}), c.name)
 	}
 
 	// The usual shapes around them.
-	add("inline-image-named", multipart("mixed", multipart("related",
-		htmlPart(`<p>Chart: <img src="cid:chart"></p>`),
-		attachmentPart(Attachment{Name: "chart.png", ContentType: "image/png", Content: pngSized(r, 1200), Inline: true}, namePlain)),
-		att("data.csv", "text/csv", csvTable(r, 500))), "chart.png", "data.csv")
-	add("inline-logo-unnamed", multipart("mixed", multipart("related",
-		htmlPart(`<p>Logo: <img src="cid:logo"></p>`), inlineImage(pngSized(r, 900), "logo")),
+	add("inline-image-named", mailgen.Multipart("mixed", mailgen.Multipart("related",
+		mailgen.HTMLPart(`<p>Chart: <img src="cid:chart"></p>`),
+		mailgen.AttachmentPart(Attachment{Name: "chart.png", ContentType: "image/png", Content: mailgen.PNG(r, 1200), Inline: true}, mailgen.NamePlain)),
+		att("data.csv", "text/csv", mailgen.CSV(r, 500))), "chart.png", "data.csv")
+	add("inline-logo-unnamed", mailgen.Multipart("mixed", mailgen.Multipart("related",
+		mailgen.HTMLPart(`<p>Logo: <img src="cid:logo"></p>`), mailgen.InlineImage(mailgen.PNG(r, 900), "logo")),
 		att("order.pdf", "application/pdf", pdf("order"))), "order.pdf")
-	add("quoted-printable-attachment", multipart("mixed", text, quotedPrintableAttachment("notes.txt", "Grüße,\nnotes with = signs and long lines "+strings.Repeat("abc ", 40)+"\n")), "notes.txt")
-	add("8bit-csv", multipart("mixed", text, entity{header: header{
-		{"Content-Type", `text/csv; charset=windows-1252; name="liste.csv"`}, {"Content-Disposition", `attachment; filename="liste.csv"`}, {"Content-Transfer-Encoding", "8bit"},
-	}, body: []byte("Name;Ort\r\nM\xfcller;K\xf6ln\r\n")}), "liste.csv")
-	add("bounce-with-original", multipart("report; report-type=delivery-status",
-		textPart("This is the mail system at host mx.example.test.\n\nYour message could not be delivered.\n"),
-		entity{header: header{{"Content-Type", "message/delivery-status"}}, body: crlf("Reporting-MTA: dns; mx.example.test\n\nFinal-Recipient: rfc822; gone@example.test\nAction: failed\nStatus: 5.1.1\n")},
-		entity{header: header{{"Content-Type", "message/rfc822"}}, body: inner},
+	add("quoted-printable-attachment", mailgen.Multipart("mixed", text, mailgen.QuotedPrintableAttachment("notes.txt", "Grüße,\nnotes with = signs and long lines "+strings.Repeat("abc ", 40)+"\n")), "notes.txt")
+	add("8bit-csv", mailgen.Multipart("mixed", text, mailgen.Entity{Header: mailgen.Header{
+		{Key: "Content-Type", Value: `text/csv; charset=windows-1252; name="liste.csv"`}, {Key: "Content-Disposition", Value: `attachment; filename="liste.csv"`}, {Key: "Content-Transfer-Encoding", Value: "8bit"},
+	}, Body: []byte("Name;Ort\r\nM\xfcller;K\xf6ln\r\n")}), "liste.csv")
+	add("bounce-with-original", mailgen.Multipart("report; report-type=delivery-status",
+		mailgen.TextPart("This is the mail system at host mx.example.test.\n\nYour message could not be delivered.\n"),
+		mailgen.Entity{Header: mailgen.Header{{Key: "Content-Type", Value: "message/delivery-status"}}, Body: mailgen.CRLF("Reporting-MTA: dns; mx.example.test\n\nFinal-Recipient: rfc822; gone@example.test\nAction: failed\nStatus: 5.1.1\n")},
+		mailgen.Entity{Header: mailgen.Header{{Key: "Content-Type", Value: "message/rfc822"}}, Body: inner},
 	), "offer-77.pdf")
-	add("bounce-headers-only", multipart("report; report-type=delivery-status",
-		textPart("Delivery has failed.\n"),
-		entity{header: header{{"Content-Type", "message/delivery-status"}}, body: crlf("Reporting-MTA: dns; mx.example.test\n\nFinal-Recipient: rfc822; gone@example.test\nAction: failed\nStatus: 5.2.2\n")},
-		entity{header: header{{"Content-Type", "text/rfc822-headers"}}, body: crlf("From: a@example.test\nSubject: big\n")},
+	add("bounce-headers-only", mailgen.Multipart("report; report-type=delivery-status",
+		mailgen.TextPart("Delivery has failed.\n"),
+		mailgen.Entity{Header: mailgen.Header{{Key: "Content-Type", Value: "message/delivery-status"}}, Body: mailgen.CRLF("Reporting-MTA: dns; mx.example.test\n\nFinal-Recipient: rfc822; gone@example.test\nAction: failed\nStatus: 5.2.2\n")},
+		mailgen.Entity{Header: mailgen.Header{{Key: "Content-Type", Value: "text/rfc822-headers"}}, Body: mailgen.CRLF("From: a@example.test\nSubject: big\n")},
 	))
-	add("alternative-and-attachments", multipart("mixed",
-		multipart("alternative", textPart("plain\n"), htmlPart("<p>html</p>")),
-		att("a.pdf", "application/pdf", pdf("a")), att("b.jpg", "image/jpeg", jpegSized(r, 2000)), att("c.zip", "application/zip", zipArchive(r, "c.txt", 1000))),
+	add("alternative-and-attachments", mailgen.Multipart("mixed",
+		mailgen.Multipart("alternative", mailgen.TextPart("plain\n"), mailgen.HTMLPart("<p>html</p>")),
+		att("a.pdf", "application/pdf", pdf("a")), att("b.jpg", "image/jpeg", mailgen.JPEG(r, 2000)), att("c.zip", "application/zip", mailgen.ZIP(r, "c.txt", 1000))),
 		"a.pdf", "b.jpg", "c.zip")
-	add("octet-stream-named-by-type", multipart("mixed", text, entity{header: header{
-		{"Content-Type", `application/octet-stream; name="export.dat"`}, {"Content-Transfer-Encoding", "base64"},
-	}, body: base64Lines(randomBytes(r, 700))}), "export.dat")
-	add("single-part-attachment", entity{header: header{
-		{"Content-Type", `application/pdf; name="scan.pdf"`}, {"Content-Disposition", `attachment; filename="scan.pdf"`}, {"Content-Transfer-Encoding", "base64"},
-	}, body: base64Lines(pdf("single"))}, "scan.pdf")
-	add("signed-multipart-detached", multipart("signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256",
-		multipart("mixed", text, att("contract.pdf", "application/pdf", pdf("contract"))),
-		entity{header: header{{"Content-Type", `application/pkcs7-signature; name="smime.p7s"`}, {"Content-Disposition", `attachment; filename="smime.p7s"`}, {"Content-Transfer-Encoding", "base64"}}, body: base64Lines(randomBytes(r, 400))},
+	add("octet-stream-named-by-type", mailgen.Multipart("mixed", text, mailgen.Entity{Header: mailgen.Header{
+		{Key: "Content-Type", Value: `application/octet-stream; name="export.dat"`}, {Key: "Content-Transfer-Encoding", Value: "base64"},
+	}, Body: mailgen.Base64Lines(mailgen.RandomBytes(r, 700))}), "export.dat")
+	add("single-part-attachment", mailgen.Entity{Header: mailgen.Header{
+		{Key: "Content-Type", Value: `application/pdf; name="scan.pdf"`}, {Key: "Content-Disposition", Value: `attachment; filename="scan.pdf"`}, {Key: "Content-Transfer-Encoding", Value: "base64"},
+	}, Body: mailgen.Base64Lines(pdf("single"))}, "scan.pdf")
+	add("signed-multipart-detached", mailgen.Multipart("signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256",
+		mailgen.Multipart("mixed", text, att("contract.pdf", "application/pdf", pdf("contract"))),
+		mailgen.Entity{Header: mailgen.Header{{Key: "Content-Type", Value: `application/pkcs7-signature; name="smime.p7s"`}, {Key: "Content-Disposition", Value: `attachment; filename="smime.p7s"`}, {Key: "Content-Transfer-Encoding", Value: "base64"}}, Body: mailgen.Base64Lines(mailgen.RandomBytes(r, 400))},
 	), "contract.pdf", "smime.p7s")
 
-	add("duplicate-names", multipart("mixed", text, att("report.pdf", "application/pdf", pdf("r1")), att("report.pdf", "application/pdf", pdf("r2"))), "report.pdf", "report.pdf")
+	add("duplicate-names", mailgen.Multipart("mixed", text, att("report.pdf", "application/pdf", pdf("r1")), att("report.pdf", "application/pdf", pdf("r2"))), "report.pdf", "report.pdf")
 	long := strings.Repeat("Sehr langer Dateiname ", 8) + "Ende.pdf"
-	add("long-rfc2231-name", multipart("mixed", text, entity{header: header{
-		{"Content-Type", "application/pdf"}, {"Content-Disposition", "attachment;\r\n " + continued("utf-8", long)}, {"Content-Transfer-Encoding", "base64"},
-	}, body: base64Lines(pdf("long"))}), long)
-	add("inline-pdf-named", multipart("mixed", text, attachmentPart(Attachment{Name: "shown.pdf", ContentType: "application/pdf", Content: pdf("shown"), Inline: true}, namePlain)), "shown.pdf")
+	add("long-rfc2231-name", mailgen.Multipart("mixed", text, mailgen.Entity{Header: mailgen.Header{
+		{Key: "Content-Type", Value: "application/pdf"}, {Key: "Content-Disposition", Value: "attachment;\r\n " + continued("utf-8", long)}, {Key: "Content-Transfer-Encoding", Value: "base64"},
+	}, Body: mailgen.Base64Lines(pdf("long"))}), long)
+	add("inline-pdf-named", mailgen.Multipart("mixed", text, mailgen.AttachmentPart(Attachment{Name: "shown.pdf", ContentType: "application/pdf", Content: pdf("shown"), Inline: true}, mailgen.NamePlain)), "shown.pdf")
 
 	// A harmless first line: the mbox separator, a line of spaces.
-	withFile := multipart("mixed", text, att("after-from-line.pdf", "application/pdf", pdf("from")))
+	withFile := mailgen.Multipart("mixed", text, att("after-from-line.pdf", "application/pdf", pdf("from")))
 	add("mbox-from-line", withFile, "after-from-line.pdf")
 	fx[len(fx)-1].Raw = append([]byte("From sender@fidelity.example Mon Jan  5 08:00:00 2026\r\n"), fx[len(fx)-1].Raw...)
 	add("spaces-line-first", withFile, "after-from-line.pdf")
@@ -299,7 +301,7 @@ func continued(charset, name string) string {
 			sections = append(sections, cur.String())
 			cur.Reset()
 		}
-		cur.WriteString(percentEncode(string(b)))
+		cur.WriteString(mailgen.PercentEncode(string(b)))
 	}
 	sections = append(sections, cur.String())
 	var parts []string

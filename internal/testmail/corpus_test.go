@@ -7,7 +7,6 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
-	"math/rand/v2"
 	"mime"
 	mimemultipart "mime/multipart"
 	"net/mail"
@@ -16,6 +15,8 @@ import (
 	"testing"
 
 	"github.com/jhillyerd/enmime/v2"
+
+	"mailtask/internal/mailgen"
 )
 
 // parsedFile is an attachment as enmime sees it.
@@ -232,33 +233,6 @@ func TestGenerateSizes(t *testing.T) {
 	}
 }
 
-// TestPDFDoc checks the cross-reference table, the part of a PDF that
-// readers refuse to open without.
-func TestPDFDoc(t *testing.T) {
-	doc := pdfSized(rand.New(rand.NewPCG(1, 2)), "Invoice (draft)", 5000)
-	if n := len(doc); n < 4900 || n > 5000 {
-		t.Errorf("pdfSized(5000) is %d bytes", n)
-	}
-	var startxref int
-	tail := doc[bytes.LastIndex(doc, []byte("startxref\n")):]
-	if _, err := fmt.Sscanf(string(tail), "startxref\n%d\n%%%%EOF\n", &startxref); err != nil {
-		t.Fatalf("trailer %q: %v", tail, err)
-	}
-	if !bytes.HasPrefix(doc[startxref:], []byte("xref\n0 7\n")) {
-		t.Fatalf("startxref %d does not point at the xref table", startxref)
-	}
-	entries := strings.Split(string(doc[startxref:]), "\n")[3:9]
-	for i, e := range entries {
-		var off int
-		if _, err := fmt.Sscanf(e, "%010d 00000 n ", &off); err != nil || len(e)+1 != 20 {
-			t.Fatalf("xref entry %q: %v", e, err)
-		}
-		if want := fmt.Sprintf("%d 0 obj\n", i+1); !bytes.HasPrefix(doc[off:], []byte(want)) {
-			t.Errorf("xref entry %d points at %q", i+1, doc[off:off+10])
-		}
-	}
-}
-
 // flatAttachments decodes the base64 parts of a one-level multipart
 // message with the standard library, which is much quicker than enmime
 // for megabytes under the race detector.
@@ -294,23 +268,8 @@ func flatAttachments(t *testing.T, raw []byte) []parsedFile {
 	}
 }
 
-func TestBase64Lines(t *testing.T) {
-	content := randomBytes(rand.New(rand.NewPCG(1, 2)), 1000)
-	enc := base64Lines(content)
-	lines := strings.Split(strings.TrimSuffix(string(enc), "\r\n"), "\r\n")
-	for i, line := range lines[:len(lines)-1] {
-		if len(line) != 76 {
-			t.Fatalf("line %d has %d characters, want 76", i, len(line))
-		}
-	}
-	dec, err := base64.StdEncoding.DecodeString(strings.Join(lines, ""))
-	if err != nil || !bytes.Equal(dec, content) {
-		t.Fatalf("base64Lines does not round-trip: %v", err)
-	}
-}
-
 func TestNewMessage(t *testing.T) {
-	pdf := pdfDoc("x", nil)
+	pdf := mailgen.PDFDoc("x", nil)
 	raw := NewMessage("Grüße", Attachment{Name: "a.pdf", ContentType: "application/pdf", Content: pdf},
 		Attachment{Name: "März.txt", Content: []byte("hi")},
 		Attachment{Name: "logo.png", ContentType: "image/png", Content: []byte("\x89PNG"), Inline: true})

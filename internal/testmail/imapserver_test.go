@@ -11,6 +11,8 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+
+	"mailtask/internal/mailgen"
 )
 
 const (
@@ -110,7 +112,7 @@ func TestIMAPServerTransports(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := startIMAP(t, tc.opts)
-			raw := NewMessage("round trip", Attachment{Name: "a.pdf", ContentType: "application/pdf", Content: pdfDoc("Round trip", nil)})
+			raw := NewMessage("round trip", Attachment{Name: "a.pdf", ContentType: "application/pdf", Content: mailgen.PDFDoc("Round trip", nil)})
 			uid, err := s.Append("INBOX", raw)
 			if err != nil {
 				t.Fatal(err)

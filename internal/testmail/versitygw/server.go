@@ -45,23 +45,6 @@ type Server struct {
 	proc   *child.Process
 }
 
-// Start starts a server of t's own; t.Cleanup stops it by PID and removes
-// Dir. Without versitygw it skips t, or fails it under CI=true.
-func Start(t testing.TB) *Server {
-	t.Helper()
-	s, err := start()
-	if err != nil {
-		child.SkipOrFatal(t, err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("versitygw log tail (%s):\n%s", s.Dir, s.LogTail())
-		}
-		s.remove()
-	})
-	return s
-}
-
 func start() (s *Server, err error) {
 	binary, err := probe()
 	if err != nil {

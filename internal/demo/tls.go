@@ -1,4 +1,4 @@
-package testmail
+package demo
 
 import (
 	"crypto/ecdsa"
@@ -17,9 +17,8 @@ import (
 )
 
 // CA is a throwaway certificate authority with one server certificate for
-// localhost, 127.0.0.1, ::1 and MicrosoftHosts (which tests reach on
-// loopback, see WithMicrosoftHosts). Clients trust it through CertPEM (a file for
-// the account's ca_file) or Pool.
+// localhost, 127.0.0.1, ::1 and the further names NewCA was given. Clients
+// trust it through CertPEM (a file for the account's ca_file) or Pool.
 type CA struct {
 	CertPEM           []byte         // the CA certificate, PEM encoded
 	Pool              *x509.CertPool // a pool holding only the CA
@@ -27,8 +26,9 @@ type CA struct {
 	ServerPEM, KeyPEM []byte         // the server certificate and key, PEM encoded (for Dovecot)
 }
 
-// NewCA creates a CA and a server certificate valid for one day.
-func NewCA() (*CA, error) {
+// NewCA creates a CA and a server certificate valid for one day, for
+// loopback and names (tests reach Microsoft's host names on loopback).
+func NewCA(names ...string) (*CA, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -58,7 +58,7 @@ func NewCA() (*CA, error) {
 	srvTmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2),
 		Subject:      pkix.Name{CommonName: "localhost"},
-		DNSNames:     append([]string{"localhost"}, MicrosoftHosts...),
+		DNSNames:     append([]string{"localhost"}, names...),
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(24 * time.Hour),
