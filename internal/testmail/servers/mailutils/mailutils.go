@@ -113,7 +113,7 @@ func (s *Server) write(opts Options) error {
 		if err := os.Chown(home, s.uid, s.gid); err != nil {
 			return err
 		}
-		hash, err := cryptSHA512(pass)
+		hash, err := servers.CryptSHA512(pass)
 		if err != nil {
 			return err
 		}
