@@ -23,10 +23,8 @@ import (
 	"maps"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -165,14 +163,14 @@ func (s *Server) startGamin(t testing.TB, clientID string, log *os.File) error {
 		Credential: &syscall.Credential{Uid: uint32(s.uid), Gid: uint32(s.gid)},
 		Pdeathsig:  syscall.SIGKILL,
 	}
-	exited, err := startUntil(t, cmd)
+	exited, err := servers.Start(t, cmd)
 	if err != nil {
 		return err
 	}
 	// An abstract socket named for the user and the client ID, padded
 	// with NULs, which the kernel's table shows as "@".
-	socket := fmt.Sprintf(" @/tmp/fam-%s-%s", userName(s.uid), strings.TrimPrefix(clientID, "GAM_CLIENT_ID="))
-	return waitFor("gam_server's socket", exited, func() bool {
+	socket := fmt.Sprintf(" @/tmp/fam-%s-%s", servers.UserName(s.uid), strings.TrimPrefix(clientID, "GAM_CLIENT_ID="))
+	return servers.WaitFor("courier: gam_server's socket", exited, func() bool {
 		table, err := os.ReadFile("/proc/net/unix")
 		return err == nil && (bytes.Contains(table, []byte(socket+"@")) || bytes.Contains(table, []byte(socket+"\n")))
 	})
@@ -188,67 +186,14 @@ func (s *Server) startAuthdaemond(t testing.TB, ns *servers.Namespace, log *os.F
 	// In a group of its own, with the children it forks, so that one
 	// signal to its PID's group ends them all.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	exited, err := startUntil(t, cmd)
+	exited, err := servers.Start(t, cmd)
 	if err != nil {
 		return err
 	}
-	return waitFor("authdaemond's socket", exited, func() bool {
+	return servers.WaitFor("courier: authdaemond's socket", exited, func() bool {
 		_, err := os.Stat(filepath.Join(s.Dir, "run/courier/authdaemon/socket"))
 		return err == nil
 	})
-}
-
-// startUntil starts cmd and has t's cleanup end it by its PID: SIGTERM,
-// on which authdaemond ends and reaps the children it forked, then, should
-// it linger, SIGKILL to it and its process group. The channel closes when
-// it has exited.
-func startUntil(t testing.TB, cmd *exec.Cmd) (<-chan struct{}, error) {
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("courier: %s: %w", cmd.Path, err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			if cmd.SysProcAttr.Setpgid {
-				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			}
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	})
-	return exited, nil
-}
-
-// waitFor polls ready until it holds, for up to 20 s, while the program
-// runs.
-func waitFor(what string, exited <-chan struct{}, ready func() bool) error {
-	for deadline := time.Now().Add(20 * time.Second); !ready(); {
-		select {
-		case <-exited:
-			return fmt.Errorf("courier: no %s: the program exited", what)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("courier: no %s within 20s", what)
-		}
-	}
-	return nil
-}
-
-// userName is the name of uid, as gamin names its socket.
-func userName(uid int) string {
-	u, err := user.LookupId(strconv.Itoa(uid))
-	if err != nil {
-		return strconv.Itoa(uid)
-	}
-	return u.Username
 }
 
 func (s *Server) home(user string) string    { return filepath.Join(s.Dir, "home", user) }
