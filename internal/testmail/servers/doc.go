@@ -5,7 +5,8 @@
 // (MAILTASK_SERVERS, by default /opt/mailtask-servers), and the subpackages
 // run them from there on loopback ports, from a temporary directory,
 // started and stopped by the tests. Package mailutils runs GNU Mailutils'
-// imap4d and pop3d, package courier Courier IMAP and POP3.
+// imap4d and pop3d, package courier Courier IMAP and POP3, package cyrus
+// Cyrus IMAP's imapd and pop3d.
 //
 // Servers that read files at paths compiled into them (Courier's
 // /etc/courier) run in a private mount namespace
