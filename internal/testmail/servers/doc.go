@@ -6,10 +6,10 @@
 // run them from there on loopback ports, from a temporary directory,
 // started and stopped by the tests. Package mailutils runs GNU Mailutils'
 // imap4d and pop3d, package courier Courier IMAP and POP3, package cyrus
-// Cyrus IMAP's imapd and pop3d.
+// Cyrus IMAP's imapd and pop3d, package popa3d popa3d.
 //
 // Servers that read files at paths compiled into them (Courier's
-// /etc/courier) run in a private mount namespace
+// /etc/courier, popa3d's /var/mail) run in a private mount namespace
 // (Namespace) where those paths are the test's; that needs root.
 //
 // Without the root, or without root where a namespace is needed, tests
