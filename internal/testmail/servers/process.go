@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -93,4 +95,22 @@ func Greets(addr, prefix string) bool {
 	_ = conn.SetDeadline(time.Now().Add(time.Second))
 	line, err := bufio.NewReader(conn).ReadString('\n')
 	return err == nil && strings.HasPrefix(line, prefix)
+}
+
+// Log is the file dir/server.log, for a server's output, shown when t
+// fails and closed when it ends.
+func Log(t testing.TB, dir, server string) *os.File {
+	t.Helper()
+	log, err := os.Create(filepath.Join(dir, "server.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		log.Close()
+		if t.Failed() {
+			out, _ := os.ReadFile(log.Name())
+			t.Logf("%s log:\n%s", server, out)
+		}
+	})
+	return log
 }

@@ -67,17 +67,7 @@ func Start(t testing.TB, opts Options) *Server {
 		servers.Mount{Target: "/etc", Layers: []string{filepath.Join(s.Dir, "etc"), root.Path("etc")}},
 		servers.Mount{Target: "/run", Bind: filepath.Join(s.Dir, "run")},
 	)
-	log, err := os.Create(filepath.Join(s.Dir, "server.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		log.Close()
-		if t.Failed() {
-			out, _ := os.ReadFile(log.Name())
-			t.Logf("courier log:\n%s", out)
-		}
-	})
+	log := servers.Log(t, s.Dir, "courier")
 	gamin := "GAM_CLIENT_ID=" + filepath.Base(s.Dir)
 	if err := s.startGamin(t, gamin, log); err != nil {
 		t.Fatal(err)

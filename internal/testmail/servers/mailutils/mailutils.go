@@ -63,17 +63,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if err := s.write(opts); err != nil {
 		t.Fatal(err)
 	}
-	log, err := os.Create(filepath.Join(s.Dir, "server.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		log.Close()
-		if t.Failed() {
-			out, _ := os.ReadFile(log.Name())
-			t.Logf("mailutils log:\n%s", out)
-		}
-	})
+	log := servers.Log(t, s.Dir, "mailutils")
 	conf := filepath.Join(s.Dir, "mailutils.conf")
 	for i, program := range programs {
 		d, err := servers.StartInetd([]string{root.Path(program), "--config-file=" + conf, "--inetd"}, root.Env(), log)

@@ -55,17 +55,7 @@ func Start(t testing.TB, opts Options) *Server {
 		servers.Mount{Target: "/var", Layers: []string{filepath.Join(s.Dir, "var"), root.Path("var")}},
 		servers.Mount{Target: "/var/mail", Bind: filepath.Join(s.Dir, "mail")},
 	)
-	log, err := os.Create(filepath.Join(s.Dir, "server.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		log.Close()
-		if t.Failed() {
-			out, _ := os.ReadFile(log.Name())
-			t.Logf("popa3d log:\n%s", out)
-		}
-	})
+	log := servers.Log(t, s.Dir, "popa3d")
 	d, err := servers.StartInetd(ns.Command(root.Path("usr/sbin/popa3d")), root.Env(), log)
 	if err != nil {
 		t.Fatal(err)
