@@ -110,6 +110,7 @@ func (w *waitLog) NewTimer(d time.Duration) clock.Timer {
 // delay in CAPA. The run waits as long as CAPA says, not its own shorter
 // backoff, and its retry then takes the mail.
 func TestCyrusPOP3LoginDelayIsWaitedOut(t *testing.T) {
+	t.Parallel() // it mostly waits
 	s := cyrus.Start(t, cyrus.Options{PopMinPoll: fmt.Sprintf("%ds", int(cyrusMinPoll.Seconds()))})
 	// Another client's login, just before the run's: the run's falls
 	// within popminpoll of it unless the machine stalls for seconds

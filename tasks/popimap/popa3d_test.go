@@ -15,6 +15,7 @@ const popa3dPassword = "popa3d-secret"
 // A delete run takes every message and empties the mailbox; the next run
 // finds nothing.
 func TestPopa3dTakesAndDeletes(t *testing.T) {
+	t.Parallel() // popa3d holds its lock up to a second after each change
 	s := popa3d.Start(t, popa3d.Options{Users: map[string]string{"carol": popa3dPassword}})
 	s.Seed(t, "carol", scan(1), scan(2), scan(3))
 	cfg := taskConfig(t, "popa3d", accountTOML("popa3d", config.ProtocolPOP3, s.POP3Addr, config.TLSNone, "", "carol", popa3dPassword), `after = "delete"`)
