@@ -32,13 +32,20 @@ type Namespace struct {
 	done   chan struct{}
 }
 
-// Namespace makes a mount namespace with mounts, in order, until t ends.
-// Making one needs root: elsewhere it skips t, or fails it under CI=true.
-func (r Root) Namespace(t testing.TB, mounts ...Mount) *Namespace {
+// NeedRoot skips t, or fails it under CI=true, unless the test runs as
+// root, which a Namespace needs; harnesses call it before preparing one.
+func NeedRoot(t testing.TB) {
 	t.Helper()
 	if os.Getuid() != 0 {
-		skipOrFail(t, "these servers read files at paths compiled into them, which the tests mount over in a private mount namespace: that needs root")
+		skipOrFail(t, "this server reads files at paths compiled into it, which the test mounts over in a private mount namespace: that needs root")
 	}
+}
+
+// Namespace makes a mount namespace with mounts, in order, until t ends.
+// Making one needs root (NeedRoot).
+func (r Root) Namespace(t testing.TB, mounts ...Mount) *Namespace {
+	t.Helper()
+	NeedRoot(t)
 	ns, err := newNamespace(mounts)
 	if err != nil {
 		t.Fatal(err)

@@ -58,6 +58,7 @@ type Options struct {
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	root := servers.Find(t, programs...)
+	servers.NeedRoot(t)
 	s := &Server{Dir: servers.Dir(t, "courier"), root: root, uid: 65534, gid: 65534}
 	if err := s.write(opts); err != nil {
 		t.Fatal(err)

@@ -46,6 +46,7 @@ type Options struct {
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
 	root := servers.Find(t, programs...)
+	servers.NeedRoot(t)
 	s := &Server{Dir: servers.Dir(t, "popa3d")}
 	if err := s.write(opts); err != nil {
 		t.Fatal(err)
