@@ -133,7 +133,8 @@ func pendingRemovalUIDs(st *state.State) uint64 { return st.PendingRemovalUIDs.L
 // must be confirmed before anything is flagged or expunged: a refused COPY
 // (Courier's reply to a folder over quota or without the insert right)
 // leaves every message in the inbox and the move due; once the cause is
-// gone, the next run moves exactly the taken messages.
+// gone, the next run moves exactly the taken messages. (The real Courier
+// does the same in courier_test.go.)
 func TestRefusedCopyKeepsMessagesAndStaysDue(t *testing.T) {
 	r := refuse("Access denied for COPY", "", "COPY")
 	b := newRefusedBed(t, testmail.IMAPOptions{NoMove: true, Fault: r.fault}, `after = "move"`, `move_to = "Processed"`)
@@ -169,10 +170,11 @@ func TestRefusedFailureCopyStaysDue(t *testing.T) {
 	}
 }
 
-// Cyrus answers UID MOVE into a folder over quota with a tagged NO. The
-// run's LOGOUT, which succeeds, must not count as the server's consent.
+// Cyrus answers UID MOVE into a folder over quota with a tagged NO, with
+// no response code (the real Cyrus in cyrus_test.go). The run's LOGOUT,
+// which succeeds, must not count as the server's consent.
 func TestRefusedMoveStaysDue(t *testing.T) {
-	r := refuse("Over quota", "OVERQUOTA", "MOVE")
+	r := refuse("Over quota", "", "MOVE")
 	b := newRefusedBed(t, testmail.IMAPOptions{Fault: r.fault}, `after = "move"`, `move_to = "Processed"`)
 	b.refusedRun(t, pendingUIDs)
 	b.checkUntouched(t)

@@ -226,7 +226,9 @@ func TestSummaryAddsUpAttempts(t *testing.T) {
 }
 
 // cyrusCAPA is Cyrus pop3d's CAPA with popminpoll: 1 (Debian's default),
-// which announces the delay in seconds.
+// which announces the delay in seconds. The real pop3d, with a delay of
+// seconds the test can wait out, is in cyrus_test.go; with Debian's, it
+// announces LOGIN-DELAY 60 and refuses with the text below, word for word.
 const cyrusCAPA = "+OK List of capabilities follows\r\nSASL PLAIN\r\nSTLS\r\nEXPIRE NEVER\r\nLOGIN-DELAY 60\r\nTOP\r\nUIDL\r\nPIPELINING\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nUSER\r\nIMPLEMENTATION Cyrus POP3 3.6.1\r\n."
 
 // Cyrus refuses a second login within popminpoll with [LOGIN-DELAY]

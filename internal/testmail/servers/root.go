@@ -26,14 +26,20 @@ func Find(t testing.TB, programs ...string) Root {
 	}
 	for _, p := range programs {
 		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
-			msg := fmt.Sprintf("%s not in %s: run .ci/servers (as root) to unpack the test servers there, or set MAILTASK_SERVERS", p, dir)
-			if os.Getenv("CI") == "true" {
-				t.Fatal(msg)
-			}
-			t.Skip(msg)
+			skipOrFail(t, fmt.Sprintf("%s not in %s: run .ci/servers (as root) to unpack the test servers there, or set MAILTASK_SERVERS", p, dir))
 		}
 	}
 	return Root(dir)
+}
+
+// skipOrFail skips t for want of something a server needs, or fails it
+// under CI=true: CI must not pass by skipping.
+func skipOrFail(t testing.TB, msg string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
 }
 
 // Path returns the path of p inside the root.
@@ -55,4 +61,23 @@ func (r Root) Env() []string {
 		}
 	}
 	return env
+}
+
+// Dir makes a directory for a server until t ends, reachable by the
+// unprivileged IDs servers switch to (which t.TempDir's is not).
+func Dir(t testing.TB, name string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "mailtask-"+name+"-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Errorf("servers: remove %s: %v", dir, err)
+		}
+	})
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -11,7 +11,6 @@
 package mailutils
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -64,17 +63,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if err := s.write(opts); err != nil {
 		t.Fatal(err)
 	}
-	log, err := os.Create(filepath.Join(s.Dir, "server.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		log.Close()
-		if t.Failed() {
-			out, _ := os.ReadFile(log.Name())
-			t.Logf("mailutils log:\n%s", out)
-		}
-	})
+	log := servers.Log(t, s.Dir, "mailutils")
 	conf := filepath.Join(s.Dir, "mailutils.conf")
 	for i, program := range programs {
 		d, err := servers.StartInetd([]string{root.Path(program), "--config-file=" + conf, "--inetd"}, root.Env(), log)
@@ -113,7 +102,7 @@ func (s *Server) write(opts Options) error {
 		if err := os.Chown(home, s.uid, s.gid); err != nil {
 			return err
 		}
-		hash, err := cryptSHA512(pass)
+		hash, err := servers.CryptSHA512(pass)
 		if err != nil {
 			return err
 		}
@@ -153,48 +142,12 @@ func (s *Server) folder(user, name string) string {
 // in mboxrd form.
 func (s *Server) Seed(t testing.TB, user, folder string, raws ...[]byte) {
 	t.Helper()
-	path := s.folder(user, folder)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, raw := range raws {
-		f.WriteString("From sender@example.test Sat Mar  1 09:00:00 2025\n")
-		for _, line := range strings.SplitAfter(strings.ReplaceAll(string(raw), "\r\n", "\n"), "\n") {
-			if strings.HasPrefix(strings.TrimLeft(line, ">"), "From ") {
-				f.WriteString(">")
-			}
-			f.WriteString(line)
-		}
-		if !bytes.HasSuffix(raw, []byte("\n")) {
-			f.WriteString("\n")
-		}
-		f.WriteString("\n")
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(path, s.uid, s.gid); err != nil {
-		t.Fatal(err)
-	}
+	servers.AppendMbox(t, s.folder(user, folder), s.uid, s.gid, raws...)
 }
 
 // Count returns how many messages the user's folder holds, 0 when it does
 // not exist.
 func (s *Server) Count(t testing.TB, user, folder string) int {
 	t.Helper()
-	data, err := os.ReadFile(s.folder(user, folder))
-	if os.IsNotExist(err) {
-		return 0
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "From ") {
-			n++
-		}
-	}
-	return n
+	return servers.CountMbox(t, s.folder(user, folder))
 }
