@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"mailtask/internal/config"
+	"mailtask/internal/outcome"
 	"mailtask/internal/testmail"
 	"mailtask/tasks/popimap"
 )
@@ -130,7 +131,7 @@ func listFiles(e *env, root string) error {
 			return err
 		}
 		rel, _ := filepath.Rel(root, path)
-		fmt.Fprintf(e.stdout, "  %-40s %10s\n", rel, humanBytes(info.Size()))
+		fmt.Fprintf(e.stdout, "  %-40s %10s\n", rel, outcome.Bytes(info.Size()))
 		return nil
 	})
 }

@@ -91,7 +91,7 @@ func printStatus(w io.Writer, rows []taskStatus) {
 		last, outcome, counts := "never", "-", "-\t-\t-\t-"
 		if run := r.LastRun; run != nil {
 			last, outcome = stamp(run.Started), run.Outcome
-			counts = fmt.Sprintf("%d\t%d\t%d\t%s", run.Seen, run.Saved, run.Files, humanBytes(run.Bytes))
+			counts = fmt.Sprintf("%d\t%d\t%d\t%s", run.Seen, run.Saved, run.Files, run.Bytes)
 		}
 		success := "never"
 		if r.LastSuccess != nil {

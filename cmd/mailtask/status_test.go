@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"mailtask/internal/outcome"
 	"mailtask/internal/state"
 )
 
@@ -47,7 +48,7 @@ destination = "d3"
 		}
 	}
 	save("invoices", func(st *state.State) {
-		st.LastRun = &state.Run{Started: started, Duration: 2 * time.Second, Outcome: "ok", Seen: 4, Saved: 3, Files: 5, Bytes: 3 << 20}
+		st.LastRun = &state.Run{Started: started, Duration: 2 * time.Second, Outcome: "ok", Counts: outcome.Counts{Seen: 4, Saved: 3, Files: 5, Bytes: 3 << 20}}
 		st.LastSuccess = st.LastRun
 		st.AddFailure(state.Failure{Key: "uid:7", Reason: "unparseable"})
 	})

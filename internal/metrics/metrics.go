@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"mailtask/internal/outcome"
 )
 
 // Metrics holds the daemon's metrics.
@@ -14,10 +16,7 @@ type Metrics struct {
 	runs        *prometheus.CounterVec
 	failures    *prometheus.CounterVec
 	skipped     *prometheus.CounterVec
-	messages    *prometheus.CounterVec
-	quarantined *prometheus.CounterVec
-	files       *prometheus.CounterVec
-	bytes       *prometheus.CounterVec
+	counts      []*prometheus.CounterVec // one per outcome.Counters
 	lastRun     *prometheus.GaugeVec
 	lastSuccess *prometheus.GaugeVec
 	duration    *prometheus.GaugeVec
@@ -27,14 +26,11 @@ type Metrics struct {
 
 // Run is the outcome of one run, as the metrics count it.
 type Run struct {
-	Task        string
-	Outcome     string // "ok", "stopped" or "failed"
-	Messages    int    // messages taken
-	Quarantined int    // messages kept aside as unparseable
-	Files       int
-	Bytes       int64
-	Duration    time.Duration
-	End         time.Time
+	Task    string
+	Outcome string // outcome.OK, outcome.Stopped or outcome.Failed
+	outcome.Counts
+	Duration time.Duration
+	End      time.Time
 }
 
 // Skip reasons.
@@ -58,10 +54,6 @@ func New() *Metrics {
 		runs:        counter("runs_total", "Runs of a task that ended (successful, stopped or failed).", task...),
 		failures:    counter("run_failures_total", "Runs of a task that failed, after their retries.", task...),
 		skipped:     counter("runs_skipped_total", "Scheduled runs of a task not started: its previous run was still going (overlap) or another process held its lock (locked).", "task", "reason"),
-		messages:    counter("messages_total", "Messages taken: their files are in the destination.", task...),
-		quarantined: counter("messages_quarantined_total", "Messages that could not be parsed and were kept aside.", task...),
-		files:       counter("files_total", "Files written into the task's destination.", task...),
-		bytes:       counter("bytes_total", "Bytes written into the task's destination.", task...),
 		lastRun:     gauge("last_run_timestamp_seconds", "When the task's last run ended, in Unix time.", task...),
 		lastSuccess: gauge("last_success_timestamp_seconds", "When the task's last successful run ended, in Unix time.", task...),
 		duration:    gauge("last_run_duration_seconds", "How long the task's last run took.", task...),
@@ -69,10 +61,15 @@ func New() *Metrics {
 		credentials: &credentialCollector{desc: prometheus.NewDesc("mailtask_credential_expiry_timestamp_seconds",
 			"When an account's credential (such as an OAuth2 client secret) expires, in Unix time.", []string{"account", "credential"}, nil)},
 	}
+	for _, k := range outcome.Counters {
+		c := counter(k.Metric, k.Help, task...)
+		m.counts = append(m.counts, c)
+		m.reg.MustRegister(c)
+	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.runs, m.failures, m.skipped, m.messages, m.quarantined, m.files, m.bytes,
+		m.runs, m.failures, m.skipped,
 		m.lastRun, m.lastSuccess, m.duration, m.nextRun, m.credentials,
 	)
 	return m
@@ -84,7 +81,7 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // Track makes task's counters exist at zero, so that rates and alerts on
 // them work before its first run.
 func (m *Metrics) Track(task string) {
-	for _, c := range []*prometheus.CounterVec{m.runs, m.failures, m.messages, m.quarantined, m.files, m.bytes} {
+	for _, c := range append([]*prometheus.CounterVec{m.runs, m.failures}, m.counts...) {
 		c.WithLabelValues(task)
 	}
 	for _, reason := range []string{SkipOverlap, SkipLocked} {
@@ -95,7 +92,7 @@ func (m *Metrics) Track(task string) {
 // Forget removes every series of a task no longer configured.
 func (m *Metrics) Forget(task string) {
 	match := prometheus.Labels{"task": task}
-	for _, c := range []*prometheus.CounterVec{m.runs, m.failures, m.skipped, m.messages, m.quarantined, m.files, m.bytes} {
+	for _, c := range append([]*prometheus.CounterVec{m.runs, m.failures, m.skipped}, m.counts...) {
 		c.DeletePartialMatch(match)
 	}
 	for _, g := range []*prometheus.GaugeVec{m.lastRun, m.lastSuccess, m.duration, m.nextRun} {
@@ -106,15 +103,14 @@ func (m *Metrics) Forget(task string) {
 // Observe counts a run that ended.
 func (m *Metrics) Observe(r Run) {
 	m.runs.WithLabelValues(r.Task).Inc()
-	if r.Outcome == "failed" {
+	if r.Outcome == outcome.Failed {
 		m.failures.WithLabelValues(r.Task).Inc()
 	} else {
 		m.LastSuccess(r.Task, r.End)
 	}
-	m.messages.WithLabelValues(r.Task).Add(float64(r.Messages))
-	m.quarantined.WithLabelValues(r.Task).Add(float64(r.Quarantined))
-	m.files.WithLabelValues(r.Task).Add(float64(r.Files))
-	m.bytes.WithLabelValues(r.Task).Add(float64(r.Bytes))
+	for i, k := range outcome.Counters {
+		m.counts[i].WithLabelValues(r.Task).Add(float64(k.In(r.Counts)))
+	}
 	m.lastRun.WithLabelValues(r.Task).Set(unix(r.End))
 	m.duration.WithLabelValues(r.Task).Set(r.Duration.Seconds())
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"slices"
 	"time"
+
+	"mailtask/internal/outcome"
 )
 
 // Version is the state file format this package writes. Version 1, which
@@ -56,15 +58,10 @@ type Failure struct {
 type Run struct {
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"duration_ns"`
-	Outcome  string        `json:"outcome"` // "ok" | "stopped" | "failed"
+	Outcome  string        `json:"outcome"` // outcome.OK, outcome.Stopped or outcome.Failed
 	Error    string        `json:"error,omitempty"`
 	Hint     string        `json:"hint,omitempty"`
-	Seen     int           `json:"seen"`
-	Matched  int           `json:"matched"`
-	Saved    int           `json:"saved"`
-	Failed   int           `json:"failed"`
-	Files    int           `json:"files"`
-	Bytes    int64         `json:"bytes"`
+	outcome.Counts
 }
 
 // Load reads the state of task from dir. A missing file is a task that has

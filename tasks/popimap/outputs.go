@@ -16,6 +16,7 @@ import (
 	"mailtask/internal/config"
 	"mailtask/internal/extract"
 	"mailtask/internal/mailbox"
+	"mailtask/internal/outcome"
 	"mailtask/internal/pathtmpl"
 	"mailtask/internal/rules"
 	"mailtask/internal/sink"
@@ -233,7 +234,7 @@ func (r *run) writeError(m mailbox.Message, name string, dir *sink.Dir, err erro
 // take carries out the plan of a parsed message: if it matches the
 // task's rules, it names the files [task.output] asks for and stages the
 // metadata sidecar, for finish to name. Nothing is committed here.
-func (r *run) take(m mailbox.Message, raw *spool, msg *extract.Message, p *plan) (outcome, error) {
+func (r *run) take(m mailbox.Message, raw *spool, msg *extract.Message, p *plan) (fate, error) {
 	if !p.matched {
 		r.sum.Unmatched++
 		r.log.Debug("message does not match the task's rules; recorded as done", "msg", m.Key(), "rule", p.why)
@@ -332,7 +333,7 @@ func (w *writer) record(kind, ctype string, st sink.Stored) {
 	}
 	if !st.Existing && !st.Skipped && st.Duplicate == "" {
 		r.sum.Files++
-		r.sum.Bytes += st.Size
+		r.sum.Bytes += outcome.Bytes(st.Size)
 	}
 	r.log.Debug("file", "msg", w.m.Key(), "kind", kind, "path", o.Path, "size", st.Size,
 		"existing", st.Existing, "duplicate_of", st.Duplicate, "skipped", st.Skipped, "replaced", st.Replaced)

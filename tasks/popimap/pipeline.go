@@ -89,7 +89,7 @@ func batchEnd() *job {
 // delivered is one message a batch has processed, for the commit.
 type delivered struct {
 	m   mailbox.Message
-	out outcome
+	out fate
 	fp  state.Fingerprint
 }
 

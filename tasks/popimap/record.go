@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"mailtask/internal/diagnose"
+	"mailtask/internal/outcome"
 	"mailtask/internal/state"
 )
 
@@ -13,19 +14,10 @@ func recordRun(st *state.State, sum Summary, started time.Time, runErr error) er
 	rec := &state.Run{
 		Started:  started,
 		Duration: sum.Duration,
-		Outcome:  "ok",
-		Seen:     sum.Seen,
-		Matched:  sum.Seen - sum.Unmatched,
-		Saved:    sum.Saved,
-		Failed:   sum.Failed,
-		Files:    sum.Files,
-		Bytes:    sum.Bytes,
-	}
-	if sum.Stopped {
-		rec.Outcome = "stopped" // cleanly, on request; what was taken is committed
+		Outcome:  outcome.Of(runErr, sum.Stopped),
+		Counts:   sum.Counts,
 	}
 	if runErr != nil {
-		rec.Outcome = "failed"
 		rec.Error = runErr.Error()
 		rec.Hint = diagnose.Hint(runErr)
 	}

@@ -108,17 +108,10 @@ func Retry(run RunFunc, b Backoff) RunFunc {
 	}
 }
 
-// add folds a later attempt's summary into s. Messages an earlier attempt
-// took are not new to the later one, so they are added to its count of new
-// messages rather than counted twice.
+// add folds a later attempt's summary into s (outcome.Counts.Then).
 func (s *Summary) add(later Summary) {
 	s.Task = later.Task
-	s.Seen = s.Saved + s.Skipped + s.Failed + later.Seen
-	s.Saved += later.Saved
-	s.Skipped += later.Skipped
-	s.Failed += later.Failed
-	s.Files += later.Files
-	s.Bytes += later.Bytes
+	s.Counts = s.Counts.Then(later.Counts)
 	s.Planned = append(s.Planned, later.Planned...)
 	s.Stopped = later.Stopped
 }

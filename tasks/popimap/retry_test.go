@@ -15,6 +15,7 @@ import (
 
 	"mailtask/internal/clock"
 	"mailtask/internal/mailbox"
+	"mailtask/internal/outcome"
 	"mailtask/internal/testmail"
 )
 
@@ -213,11 +214,29 @@ func TestDeadlineEndsAStalledRun(t *testing.T) {
 	}
 }
 
+// Every counter adds up over the attempts, and a message the first one
+// committed, taken or refused by the rules, is new to the run only once.
 func TestSummaryAddsUpAttempts(t *testing.T) {
 	var s Summary
-	s.add(Summary{Task: "t", Seen: 10, Saved: 3, Files: 4, Bytes: 100})
-	s.add(Summary{Task: "t", Seen: 7, Saved: 6, Failed: 1, Files: 6, Bytes: 50})
-	if s.Seen != 10 || s.Saved != 9 || s.Failed != 1 || s.Files != 10 || s.Bytes != 150 {
-		t.Errorf("summary = %+v", s)
+	s.add(Summary{Task: "t", Counts: outcome.Counts{Seen: 12, Saved: 3, Unmatched: 2, Files: 4, Bytes: 100}})
+	s.add(Summary{Task: "t", Counts: outcome.Counts{Seen: 7, Saved: 5, Failed: 1, Held: 1, Files: 6, Bytes: 50}})
+	want := outcome.Counts{Seen: 12, Saved: 8, Failed: 1, Unmatched: 2, Held: 1, Files: 10, Bytes: 150}
+	if s.Counts != want {
+		t.Errorf("summary = %+v, want %+v", s.Counts, want)
+	}
+}
+
+// run-task and the daemon run through Retry, whose summary keeps the
+// messages the rules refused.
+func TestUnattendedCountsWhatTheRulesRefuse(t *testing.T) {
+	f := newPOP3Fixture(t, testmail.POP3Options{}, prefilterMails(), "[task.match]", `subject = "Invoice*"`)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sum, err := Unattended(clock.Real)(ctx, Options{Config: f.cfg, Task: f.cfg.Tasks[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Seen != 4 || sum.Saved != 2 || sum.Unmatched != 2 {
+		t.Errorf("summary %+v, want 4 new, 2 saved, 2 not matching the rules", sum.Counts)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"mailtask/internal/config"
 	"mailtask/internal/extract"
 	"mailtask/internal/mailbox"
+	"mailtask/internal/outcome"
 	"mailtask/internal/sink"
 	"mailtask/internal/state"
 )
@@ -48,19 +49,11 @@ type Progress struct {
 
 // Summary is the outcome of one run.
 type Summary struct {
-	Task    string
-	Seen    int // new messages found on the server
-	Saved   int // messages whose files were written (or already present)
-	Skipped int // messages already in the ledger (taken before under another UID)
-	Failed  int // messages quarantined as unparseable
-	// Unmatched counts messages fetched that [task.match] does not select
-	// (recorded as done, nothing written); Held, messages whose hooks
-	// failed under hook_failure = "retry" (left for the next run).
-	Unmatched int
-	Held      int
-	Files     int   // files written
-	Bytes     int64 // bytes written
-	Duration  time.Duration
+	Task string
+	// Counts are what the run committed (on a dry run, what it would
+	// have).
+	outcome.Counts
+	Duration time.Duration
 	// Planned lists, on a dry run, the files that would be written.
 	Planned []string
 	// Stopped reports that Options.Stop ended the run before every new
@@ -343,21 +336,21 @@ func (r *run) commit(processed, taken, failed []mailbox.Message, fingerprints []
 	return r.st.Save()
 }
 
-// outcome is what became of one message.
-type outcome int
+// fate is what became of one message.
+type fate int
 
 const (
-	saved       outcome = iota // its files are in the destination
-	known                      // the ledger shows it was taken before
-	quarantined                // unparseable; its raw form is kept aside
-	unmatched                  // the task's rules do not select it
+	saved       fate = iota // its files are in the destination
+	known                   // the ledger shows it was taken before
+	quarantined             // unparseable; its raw form is kept aside
+	unmatched               // the task's rules do not select it
 )
 
 // message writes one message's outputs (take), or recognises it as taken
 // before, or quarantines it. Nothing is committed here.
-func (r *run) message(j *job) (outcome, error) {
+func (r *run) message(j *job) (fate, error) {
 	if j.known {
-		r.sum.Skipped++
+		r.sum.Known++
 		r.log.Debug("already taken", "msg", j.m.Key())
 		return known, nil
 	}
