@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-
-	"mailtask/internal/state"
 )
 
 // Message identifies one message on the server.
@@ -25,51 +23,42 @@ func (m Message) Key() string {
 	return fmt.Sprintf("uid:%d", m.UID)
 }
 
-// MarkDone records in st that the message needs no further work.
-func (m Message) MarkDone(st *state.State) {
-	if m.UIDL != "" {
-		st.UIDLs.Add(m.UIDL)
-		return
-	}
-	st.Done.Add(m.UID)
+// Taken is what a task has taken, as New needs it to tell the new
+// messages from the others. The pipeline keeps it, in the task's state.
+type Taken interface {
+	// FirstUID is the lowest UID not taken (IMAP): New searches from there.
+	FirstUID() uint32
+	// HasUID reports whether the message with uid is taken (IMAP).
+	HasUID(uid uint32) bool
+	// HasUIDLs reports which of listed, every UIDL a listing of the server
+	// holds, are taken (POP3). New calls it once per listing, so that the
+	// taker also learns which of those it took have left the server.
+	HasUIDLs(listed []string) []bool
 }
 
-// MarkPending records in st that m's after-action is due, or with
-// failed its failure action.
-func (m Message) MarkPending(st *state.State, failed bool) {
-	uids, uidls := &st.PendingUIDs, &st.PendingUIDLs
-	if failed {
-		uids, uidls = &st.PendingFailedUIDs, &st.PendingFailedUIDLs
-	}
-	if m.UIDL != "" {
-		*uidls = append(*uidls, m.UIDL)
-		return
-	}
-	uids.Add(m.UID)
+// NoneTaken is a Taken that has taken nothing: New finds every message.
+var NoneTaken Taken = noneTaken{}
+
+type noneTaken struct{}
+
+func (noneTaken) FirstUID() uint32                { return 1 }
+func (noneTaken) HasUID(uint32) bool              { return false }
+func (noneTaken) HasUIDLs(listed []string) []bool { return make([]bool, len(listed)) }
+
+// Found is what New found on the server.
+type Found struct {
+	// New are the messages not taken yet, oldest first.
+	New []Message
+	// Done are UIDs (IMAP) that need no taking: below the highest UID on
+	// the server and not on it, so gone for good (UIDs are not reused
+	// within a UIDVALIDITY), or, from NewMatching, new ones the query
+	// leaves out. Recording them as taken keeps the record a few ranges,
+	// and the next search starts higher.
+	Done []UIDRange
 }
 
-// Pending returns the messages whose after-action st records as due, and
-// those whose failure action it does.
-func Pending(st *state.State) (taken, failed []Message) {
-	return pending(st.PendingUIDs, st.PendingUIDLs), pending(st.PendingFailedUIDs, st.PendingFailedUIDLs)
-}
-
-func pending(uids state.UIDSet, uidls []string) []Message {
-	var msgs []Message
-	for uid := range uids.All() {
-		msgs = append(msgs, Message{UID: uid})
-	}
-	for _, uidl := range uidls {
-		msgs = append(msgs, Message{UIDL: uidl})
-	}
-	return msgs
-}
-
-// ClearPending records that the server has confirmed every due action.
-func ClearPending(st *state.State) {
-	st.PendingUIDs, st.PendingFailedUIDs = state.UIDSet{}, state.UIDSet{}
-	st.PendingUIDLs, st.PendingFailedUIDLs = nil, nil
-}
+// UIDRange is the UIDs from First to Last, both included.
+type UIDRange struct{ First, Last uint32 }
 
 // After is what happens on the server to a message once its files are
 // durable and the state that records it is saved.
@@ -89,10 +78,9 @@ type Session interface {
 	// that nothing is taken that could not then be moved or deleted. It
 	// returns the folder's UIDVALIDITY (0 for POP3).
 	Select(ctx context.Context, folder string, after After) (uidValidity uint32, err error)
-	// New returns the messages st has not recorded as done, oldest first.
-	// It may record in st what it learns for free (IMAP UIDs that no longer
-	// exist, POP3 UIDLs that left the server).
-	New(ctx context.Context, st *state.State) ([]Message, error)
+	// New finds the messages not taken, oldest first, and what else it
+	// learns for free (Found.Done).
+	New(ctx context.Context, taken Taken) (Found, error)
 	// Fetch streams each of msgs to deliver, in order. The reader is valid
 	// only during the call. Every requested message is delivered or Fetch
 	// fails: a message the server silently leaves out is an error.

@@ -35,11 +35,17 @@ func newSelection(task *config.Task) (*selection, error) {
 // mail is never downloaded; what it leaves out is recorded as done.
 func (r *run) newMessages(ctx context.Context) ([]mailbox.Message, error) {
 	q := r.sel.set.Query(r.now())
+	have := taken{st: r.st, prune: true, now: r.now()}
+	var found mailbox.Found
+	var err error
 	if s, ok := r.sess.(mailbox.Searcher); ok && !q.IsZero() {
 		r.searched = true
-		return s.NewMatching(ctx, r.st, q)
+		found, err = s.NewMatching(ctx, have, q)
+	} else {
+		found, err = r.sess.New(ctx, have)
 	}
-	return r.sess.New(ctx, r.st)
+	markFound(r.st, found)
+	return found.New, err
 }
 
 // maxHeader bounds the header read to check the rules before download; a
@@ -73,7 +79,7 @@ func (r *run) prefilter(ctx context.Context, msgs []mailbox.Message) ([]mailbox.
 	}
 	if len(refused) > 0 && !r.opts.DryRun {
 		for _, m := range refused {
-			m.MarkDone(r.st)
+			markDone(r.st, m)
 		}
 		if err := r.st.Save(); err != nil {
 			return nil, 0, err

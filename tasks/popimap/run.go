@@ -197,7 +197,7 @@ func (r *run) logout(ctx context.Context) {
 		r.log.Warn("logout failed; after-actions not confirmed by the server are retried next run", "err", err)
 		return
 	}
-	mailbox.ClearPending(r.st)
+	clearPending(r.st)
 }
 
 func (r *run) close() {
@@ -222,7 +222,7 @@ func (r *run) ingest(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if taken, failed := mailbox.Pending(r.st); len(taken)+len(failed) > 0 && !r.opts.DryRun {
+	if taken, failed := pending(r.st); len(taken)+len(failed) > 0 && !r.opts.DryRun {
 		r.log.Info("completing after-actions an earlier run left unconfirmed",
 			"messages", len(taken), "after", r.after.Action, "failed_messages", len(failed), "after_failure", task.AfterFailure)
 		if err := r.applyAfter(ctx, taken, failed); err != nil {
@@ -321,16 +321,16 @@ func (r *run) commit(processed, taken, failed []mailbox.Message, fingerprints []
 		return err
 	}
 	for _, m := range processed {
-		m.MarkDone(r.st)
+		markDone(r.st, m)
 	}
 	if r.after.Action != config.AfterNone {
 		for _, m := range taken {
-			m.MarkPending(r.st, false)
+			markPending(r.st, m, false)
 		}
 	}
 	if f := r.after.Failure; f != nil && f.Action != config.AfterNone {
 		for _, m := range failed {
-			m.MarkPending(r.st, true)
+			markPending(r.st, m, true)
 		}
 	}
 	return r.st.Save()
