@@ -12,6 +12,7 @@ require (
 	github.com/jhillyerd/enmime/v2 v2.3.0
 	github.com/prometheus/client_golang v1.23.2
 	github.com/robfig/cron/v3 v3.0.1
+	golang.org/x/sync v0.19.0
 	golang.org/x/text v0.34.0
 )
 

@@ -10,10 +10,10 @@ import (
 
 // recordRun stores the run's outcome in state, for `mailtask status` and
 // the daemon's health check, whether the run succeeded or not.
-func recordRun(st *state.State, sum Summary, started time.Time, runErr error) error {
+func recordRun(st *state.State, sum Summary, started time.Time, took time.Duration, runErr error) error {
 	rec := &state.Run{
 		Started:  started,
-		Duration: sum.Duration,
+		Duration: took,
 		Outcome:  outcome.Of(runErr, sum.Stopped),
 		Counts:   sum.Counts,
 	}

@@ -35,8 +35,8 @@ func WithDeadline(run RunFunc) RunFunc {
 		// The run sees its connection closed rather than the deadline, so
 		// the context says why it ended.
 		if err != nil && ctx.Err() == nil && errors.Is(runCtx.Err(), context.DeadlineExceeded) {
-			err = fmt.Errorf("task %q: the run did not finish within its timeout of %s and was abandoned; what was committed stays (raise the task's timeout if runs are legitimately this long): %w",
-				opts.Task.Name, limit, context.DeadlineExceeded)
+			err = fmt.Errorf("the run did not finish within the task's timeout of %s and was abandoned; what was committed stays (raise the task's timeout if runs are legitimately this long): %w",
+				limit, context.DeadlineExceeded)
 		}
 		return sum, err
 	}

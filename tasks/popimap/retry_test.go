@@ -202,7 +202,7 @@ func TestDeadlineEndsAStalledRun(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	_, err := Unattended(clock.Real)(ctx, Options{Config: f.cfg, Task: f.cfg.Tasks[0]})
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), `task "t": the run did not finish within its timeout of 300ms`) {
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), `the run did not finish within the task's timeout of 300ms`) {
 		t.Fatalf("err = %v", err)
 	}
 	// The account's timeout (10s) would have ended it much later.
