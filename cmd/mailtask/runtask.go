@@ -42,6 +42,7 @@ func runTask(ctx context.Context, e *env, args []string) error {
 		return usageError{fmt.Sprintf("no task %q in %s (tasks: %s)", name, cfg.File, strings.Join(cfg.TaskNames(), ", "))}
 	}
 	log := newLogger(e.stderr, cfg.LogFormat, lvl)
+	limitMemory(1)
 	bar := newProgressBar(e.stderr, task.Name)
 	stop := e.gracefulStop()
 	stopWatch := announceStop(stop, log)

@@ -61,14 +61,20 @@ type prepared struct {
 // messages it receives.
 type parsing struct {
 	// parsers bounds the messages prepared at once; unparsed, those
-	// received and not yet prepared, each of up to spoolMemory in memory.
+	// received and not yet prepared; memory, the bytes they hold.
 	parsers, unparsed chan struct{}
+	memory            *memory
 	searched          bool // the server applied the rules' query
 }
 
-func newParsing(searched bool) *parsing {
+func newParsing(budget int64, searched bool) *parsing {
 	workers := runtime.GOMAXPROCS(0)
-	return &parsing{parsers: make(chan struct{}, workers), unparsed: make(chan struct{}, 2*workers), searched: searched}
+	return &parsing{
+		parsers:  make(chan struct{}, workers),
+		unparsed: make(chan struct{}, 2*workers),
+		memory:   newMemory(budget),
+		searched: searched,
+	}
 }
 
 // receive spools the message m arriving as body, and hands it to a parse
@@ -79,7 +85,7 @@ func (r *run) receive(ctx context.Context, m mailbox.Message, body io.Reader, p 
 	case <-ctx.Done():
 		return nil, ctx.Err() // the writer failed
 	}
-	raw, err := newSpool(r.spoolDir, body, m.Size)
+	raw, err := newSpool(ctx, r.spoolDir, body, m.Size, p.memory)
 	if err != nil {
 		<-p.unparsed
 		if _, ok := errors.AsType[*readError](err); ok {
@@ -139,7 +145,11 @@ func (r *run) process(ctx context.Context, msgs []mailbox.Message, searched bool
 	fetchCtx, abandon := context.WithCancel(ctx)
 	defer abandon()
 	batches := slices.Collect(slices.Chunk(msgs, r.opts.Task.BatchSize))
-	f := r.startFetch(fetchCtx, batches, newParsing(searched))
+	budget := r.opts.memory
+	if budget == 0 {
+		budget = MemoryBudget
+	}
+	f := r.startFetch(fetchCtx, batches, newParsing(budget, searched))
 	var (
 		sum      Summary
 		held     []error // hook failures that held messages back

@@ -37,6 +37,8 @@ type Options struct {
 	// whether the account has one free, and release gives it back.
 	// Without it a run opens as many as the task's connections allow.
 	MoreConnections func() (release func(), ok bool)
+	// memory, when set, replaces MemoryBudget, for tests.
+	memory int64
 }
 
 // Progress is how far a run has come.
