@@ -16,8 +16,8 @@ import (
 
 // One message's way through a run, and the function of each stage:
 //
-//	fetchers (fetch.go)   one per connection, under an errgroup: receive (spool.go),
-//	   │ batch k's future       then prepare on a parse worker
+//	fetchers (fetch.go)   one per connection, under an errgroup: receive (spool the
+//	   │ batch k's future       message, spool.go), then prepare it on a parse worker
 //	   ▼
 //	writer (process)      batch by batch, in batch order:
 //	   │                    write   name the files staged, in message order (outputs.go)
@@ -107,7 +107,8 @@ func (r *run) receive(ctx context.Context, m mailbox.Message, body io.Reader, p 
 // prepare recognises a message taken before, or parses it and stages what
 // it writes. Everything the message writes is staged then (or, on a dry
 // run, only listed): only a message to quarantine keeps its spool, moved
-// to disk.
+// to disk, so that no message waiting for its batch to be written holds
+// memory a message before it waits for.
 func (r *run) prepare(m mailbox.Message, raw *spool, searched bool) prepared {
 	if r.ledger.Has(state.FingerprintOf(raw.sum)) {
 		raw.Close()
@@ -120,10 +121,13 @@ func (r *run) prepare(m mailbox.Message, raw *spool, searched bool) prepared {
 		raw.Close()
 		return prepared{parsed: parsed, plan: p}
 	case errors.Is(err, extract.ErrUnparseable):
-		if serr := raw.spill(r.spoolDir); serr != nil {
-			err = serr // not unparseable: the run fails, naming the spool
+		serr := raw.spill(r.spoolDir)
+		if serr == nil {
+			return prepared{err: err}
 		}
+		err = serr // not unparseable: the run fails, naming the spool
 	}
+	raw.Close() // the run fails on err: nothing reads the spool again
 	return prepared{err: err}
 }
 
