@@ -114,6 +114,7 @@ func Retry(run RunFunc, b Backoff) RunFunc {
 func (s *Summary) add(later Summary) {
 	s.Task = later.Task
 	s.Counts = s.Counts.Then(later.Counts)
+	s.Defects = s.Defects.Plus(later.Defects)
 	s.Planned = append(s.Planned, later.Planned...)
 	s.Stopped = later.Stopped
 	s.Due = later.Due

@@ -220,14 +220,17 @@ func TestSummaryAddsUpAttempts(t *testing.T) {
 	var s Summary
 	committed := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
 	s.add(Summary{Task: "t", Counts: outcome.Counts{Seen: 12, Saved: 3, Unmatched: 2, Files: 4, Bytes: 100},
-		Due: outcome.Due{After: 3}, Committed: committed})
+		Defects: outcome.Defects{"damaged-base64": 1}, Due: outcome.Due{After: 3}, Committed: committed})
 	s.add(Summary{Task: "t", Counts: outcome.Counts{Seen: 7, Saved: 5, Failed: 1, Held: 1, Files: 6, Bytes: 50},
-		Due: outcome.Due{Failure: 1}, Committed: committed.Add(time.Minute)})
+		Defects: outcome.Defects{"damaged-base64": 1, "damaged-tnef": 1}, Due: outcome.Due{Failure: 1}, Committed: committed.Add(time.Minute)})
 	want := outcome.Counts{Seen: 12, Saved: 8, Failed: 1, Unmatched: 2, Held: 1, Files: 10, Bytes: 150}
 	if s.Counts != want {
 		t.Errorf("summary = %+v, want %+v", s.Counts, want)
 	}
 	s.add(Summary{Task: "t"}) // an attempt that committed nothing
+	if s.Defects["damaged-base64"] != 2 || s.Defects["damaged-tnef"] != 1 || len(s.Defects) != 2 {
+		t.Errorf("defects %v, want those of both attempts", s.Defects)
+	}
 	if !s.Committed.Equal(committed.Add(time.Minute)) {
 		t.Errorf("committed %v, want the later attempt's", s.Committed)
 	}
