@@ -246,3 +246,25 @@ func TestRefusedDeleStaysDue(t *testing.T) {
 		t.Errorf("server holds %d messages, want none", n)
 	}
 }
+
+// A run that fails before it reaches the mailbox (here, its sign-in
+// refused) still reports the actions the state holds due: the daemon's
+// mailtask_actions_due is set from each run's summary and must not fall
+// to 0 while they wait.
+func TestActionsStayDueWhenARunCannotSignIn(t *testing.T) {
+	r := refuse("Over quota", "OVERQUOTA", "MOVE")
+	var signIn atomic.Bool
+	fault := func(cmd string) error {
+		if cmd == "LOGIN" && signIn.Load() {
+			return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAuthenticationFailed, Text: "Invalid credentials"}
+		}
+		return r.fault(cmd)
+	}
+	b := newRefusedBed(t, testmail.IMAPOptions{Fault: fault}, `after = "move"`, `move_to = "Processed"`)
+	b.refusedRun(t, pendingUIDs)
+	signIn.Store(true)
+	sum, err := b.run()
+	if err == nil || sum.Due.After != len(b.taken) {
+		t.Errorf("run whose sign-in was refused: %+v, %v; want an error and the %d actions still due", sum, err, len(b.taken))
+	}
+}

@@ -114,6 +114,9 @@ func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 	if err != nil {
 		return sum, err
 	}
+	// However the run ends, even before it reaches the mailbox, it
+	// reports the actions the state then holds due (settle.go).
+	defer func() { sum.Due = st.Due() }()
 	if !opts.DryRun {
 		defer func() {
 			if rerr := recordRun(st, sum, started, now().Sub(started), err); rerr != nil && err == nil {
@@ -131,7 +134,7 @@ func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 		return sum, err
 	}
 	sum, err = r.ingest(ctx)
-	sum.Due = r.logout(ctx)
+	r.logout(ctx)
 	if err == nil {
 		err = r.applied.refused()
 	}
@@ -223,15 +226,14 @@ func (r *run) open(ctx context.Context, acct *config.Account) error {
 
 // logout ends the session, also after a failure: the after-actions of
 // committed messages are due either way. A successful logout confirms
-// those the server accepted (settle.go); the others stay due. It returns
-// what is due then.
-func (r *run) logout(ctx context.Context) outcome.Due {
+// those the server accepted (settle.go); the others stay due.
+func (r *run) logout(ctx context.Context) {
 	err := r.sess.Logout(ctx)
 	r.sess = nil
 	if err != nil {
 		r.log.Warn("logout failed; after-actions not confirmed by the server are retried next run", "err", err)
 	}
-	return r.settle(err == nil)
+	r.settle(err == nil)
 }
 
 func (r *run) close() {

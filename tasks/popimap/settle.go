@@ -7,7 +7,6 @@ import (
 
 	"mailtask/internal/config"
 	"mailtask/internal/mailbox"
-	"mailtask/internal/outcome"
 )
 
 // A server may refuse an after-action (a move folder over quota or
@@ -95,18 +94,16 @@ func (r *run) note(err error, msgs []mailbox.Message, confirmed, copied *[]mailb
 
 // settle records in the state what the server said of the actions, once
 // the session has ended (cleanly, if confirmed), and why any are still
-// due. It returns what is due.
-func (r *run) settle(confirmed bool) outcome.Due {
+// due.
+func (r *run) settle(confirmed bool) {
 	a := r.applied
 	settle(r.st, a, confirmed)
-	due := r.st.Due()
 	switch {
 	case len(a.refusals) > 0:
 		r.st.ActionRefused = a.refusals[len(a.refusals)-1].Error()
-	case due.Total() == 0:
+	case r.st.Due().Total() == 0:
 		r.st.ActionRefused = ""
 	}
-	return due
 }
 
 // refused returns the error of a run whose actions the server refused.
