@@ -337,7 +337,7 @@ func TestSIGTERMMidRunCommitsTheMessageInHandAndExits0(t *testing.T) {
 				t.Errorf("state: done %s, last run %+v", st.Done.String(), st.LastRun)
 			}
 			if c.name == "daemon" {
-				proc.waitLine(t, "msg=run", "task=t", "outcome=stopped", "messages=5", "saved=3", "files=3")
+				proc.waitLine(t, "msg=run", "task=t", "outcome=stopped", "seen=5", "saved=3", "files=3")
 				proc.waitLine(t, "mailtask daemon stopped")
 			} else {
 				proc.waitLine(t, "t: 5 new, 3 saved", "(stopped on request; the rest wait for the next run)")

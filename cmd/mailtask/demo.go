@@ -12,6 +12,7 @@ import (
 
 	"mailtask/internal/config"
 	"mailtask/internal/demo"
+	"mailtask/internal/outcome"
 	"mailtask/internal/state"
 	"mailtask/tasks/popimap"
 )
@@ -132,7 +133,7 @@ func listFiles(e *env, root string) error {
 			return err
 		}
 		rel, _ := filepath.Rel(root, path)
-		fmt.Fprintf(e.stdout, "  %-40s %10s\n", rel, humanBytes(info.Size()))
+		fmt.Fprintf(e.stdout, "  %-40s %10s\n", rel, outcome.Bytes(info.Size()))
 		return nil
 	})
 }

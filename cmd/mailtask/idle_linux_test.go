@@ -42,7 +42,7 @@ func TestDaemonIdlesAndStopsPromptlyOnSIGTERM(t *testing.T) {
 	addr := metricsAddr(t, proc)
 	// The run after connecting ends before the mail comes, so that the
 	// one for the mail measures its delay.
-	proc.waitLine(t, "msg=run", "task=t", "outcome=ok", "messages=0")
+	proc.waitLine(t, "msg=run", "task=t", "outcome=ok", "seen=0")
 	proc.waitLine(t, "idling: waiting for new mail", "task=t")
 
 	m.deliver(t, "invoice.pdf")

@@ -125,7 +125,7 @@ func TestEnvSelectsConfig(t *testing.T) {
 }
 
 // A run that panics is a failed run: run-task exits 1, naming the task
-// and the internal error, not 2 (a configuration error) as Go's own exit
+// once and the internal error, not 2 (a configuration error) as Go's own exit
 // on a panic would; the task's lock is free again afterwards.
 func TestRunTaskPanicExitsOne(t *testing.T) {
 	dir := t.TempDir()
@@ -149,6 +149,9 @@ func TestRunTaskPanicExitsOne(t *testing.T) {
 		if !strings.Contains(errOut.String(), want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
 		}
+	}
+	if n := strings.Count(errOut.String(), `task "t"`); n != 1 {
+		t.Errorf("stderr names the task %d times, want once:\n%s", n, errOut.String())
 	}
 	lock, err := state.Lock(filepath.Join(dir, "state"), "t")
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"mailtask/internal/outcome"
 	"mailtask/tasks/popimap"
 )
 
@@ -39,7 +40,7 @@ func (p *progressBar) update(pr popimap.Progress) {
 		return
 	}
 	p.last = time.Now()
-	fmt.Fprintf(p.w, "\r\033[K%s: %d/%d messages, %s", p.task, pr.Done, pr.Total, humanBytes(pr.Bytes))
+	fmt.Fprintf(p.w, "\r\033[K%s: %d/%d messages, %s", p.task, pr.Done, pr.Total, outcome.Bytes(pr.Bytes))
 	p.shown = true
 }
 

@@ -35,6 +35,7 @@ func runDaemon(ctx context.Context, e *env, cfgPath string) error {
 	if err != nil {
 		return err
 	}
+	limitMemory(cfg.MaxConcurrentTasks)
 	stop := e.gracefulStop()
 	level := new(slog.LevelVar)
 	level.Set(cfg.Level())

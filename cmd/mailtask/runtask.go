@@ -41,6 +41,7 @@ func runTask(ctx context.Context, e *env, cfgPath string, dryRun bool, level str
 		return err
 	}
 	log := newLogger(e.stderr, cfg.LogFormat, lvl)
+	limitMemory(1)
 	bar := newProgressBar(e.stderr, task.Name)
 	stop := e.gracefulStop()
 	stopWatch := announceStop(stop, log)
@@ -80,30 +81,9 @@ func taskFailure(e *env, task string, err error) error {
 }
 
 func summaryLine(s popimap.Summary, dryRun bool) string {
-	verb := "saved"
-	if dryRun {
-		verb = "would save"
-	}
-	line := fmt.Sprintf("%s: %d new, %d %s, %d already taken, %d failed; %d files, %s in %.2fs",
-		s.Task, s.Seen, s.Saved, verb, s.Skipped, s.Failed, s.Files, humanBytes(s.Bytes), s.Duration.Seconds())
-	if s.Unmatched > 0 || s.Held > 0 {
-		line += fmt.Sprintf(" (%d not matching the rules, %d held back by failed hooks)", s.Unmatched, s.Held)
-	}
+	line := fmt.Sprintf("%s: %s in %.2fs", s.Task, s.Counts.Summary(dryRun), s.Duration.Seconds())
 	if s.Stopped {
 		line += " (stopped on request; the rest wait for the next run)"
 	}
 	return line
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	default:
-		return fmt.Sprintf("%d B", n)
-	}
 }

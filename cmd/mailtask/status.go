@@ -13,6 +13,7 @@ import (
 
 	"mailtask/internal/config"
 	"mailtask/internal/diagnose"
+	"mailtask/internal/outcome"
 	"mailtask/internal/state"
 )
 
@@ -27,13 +28,12 @@ type taskStatus struct {
 	LastSuccess *state.Run `json:"last_success,omitempty"`
 	// Quarantined counts messages kept aside as unparseable.
 	Quarantined int `json:"quarantined"`
-	// ActionsDue and FailureActionsDue count the messages taken whose
-	// after-action or failure action the server has not confirmed;
+	// Due counts the messages taken whose after-action or failure action
+	// the server has not confirmed (actions_due, failure_actions_due);
 	// ActionRefused is its last refusal of one.
-	ActionsDue        int    `json:"actions_due"`
-	FailureActionsDue int    `json:"failure_actions_due"`
-	ActionRefused     string `json:"action_refused,omitempty"`
-	StateError        string `json:"state_error,omitempty"`
+	outcome.Due
+	ActionRefused string `json:"action_refused,omitempty"`
+	StateError    string `json:"state_error,omitempty"`
 	// Idle is what the daemon's IDLE watcher last reported, for a task
 	// with idle = true.
 	Idle *idleStatus `json:"idle,omitempty"`
@@ -88,7 +88,7 @@ func status(e *env, cfgPath string, asJSON bool) error {
 			unreadable = true
 		} else {
 			row.LastRun, row.LastSuccess, row.Quarantined = st.LastRun, st.LastSuccess, len(st.Failed)
-			row.ActionsDue, row.FailureActionsDue = st.Due()
+			row.Due = st.Due()
 			row.ActionRefused = st.ActionRefused
 		}
 		if t.Idle {
@@ -119,10 +119,10 @@ func printStatus(w io.Writer, rows []taskStatus) {
 	fmt.Fprintln(tw, "TASK\tLAST RUN\tOUTCOME\tNEW\tSAVED\tFILES\tBYTES\tLAST SUCCESS\tNEXT RUN")
 	var notes []string
 	for _, r := range rows {
-		last, outcome, counts := "never", "-", "-\t-\t-\t-"
+		last, how, counts := "never", "-", "-\t-\t-\t-"
 		if run := r.LastRun; run != nil {
-			last, outcome = stamp(run.Started), run.Outcome
-			counts = fmt.Sprintf("%d\t%d\t%d\t%s", run.Seen, run.Saved, run.Files, humanBytes(run.Bytes))
+			last, how = stamp(run.Started), run.Outcome
+			counts = fmt.Sprintf("%d\t%d\t%d\t%s", run.Seen, run.Saved, run.Files, run.Bytes)
 		}
 		success := "never"
 		if r.LastSuccess != nil {
@@ -141,19 +141,19 @@ func printStatus(w io.Writer, rows []taskStatus) {
 		case r.Idle != nil:
 			next = "on new mail (IDLE)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Task, last, outcome, counts, success, next)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Task, last, how, counts, success, next)
 
 		switch {
 		case r.StateError != "":
 			notes = append(notes, fmt.Sprintf("%s: cannot read its state: %s", r.Task, r.StateError))
-		case r.LastRun != nil && r.LastRun.Outcome == "failed":
+		case r.LastRun != nil && r.LastRun.Outcome == outcome.Failed:
 			note := fmt.Sprintf("%s: last run failed: %s", r.Task, r.LastRun.Error)
 			if r.LastRun.Hint != "" {
 				note += "\n  hint: " + r.LastRun.Hint
 			}
 			notes = append(notes, note)
 		}
-		if due := r.ActionsDue + r.FailureActionsDue; due > 0 {
+		if due := r.Due.Total(); due > 0 {
 			note := fmt.Sprintf("%s: the actions on %d taken messages are due, not yet confirmed by the server; every run retries them", r.Task, due)
 			if r.ActionRefused != "" {
 				note += "\n  refused: " + r.ActionRefused

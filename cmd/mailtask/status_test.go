@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"mailtask/internal/outcome"
 	"mailtask/internal/state"
 )
 
@@ -49,7 +50,7 @@ destination = "d3"
 		}
 	}
 	save("invoices", func(st *state.State) {
-		st.LastRun = &state.Run{Started: started, Duration: 2 * time.Second, Outcome: "ok", Seen: 4, Saved: 3, Files: 5, Bytes: 3 << 20}
+		st.LastRun = &state.Run{Started: started, Duration: 2 * time.Second, Outcome: "ok", Counts: outcome.Counts{Seen: 4, Saved: 3, Files: 5, Bytes: 3 << 20}}
 		st.LastSuccess = st.LastRun
 		st.AddFailure(state.Failure{Key: "uid:7", Reason: "unparseable"})
 	})
@@ -106,7 +107,7 @@ destination = "d3"
 	if inv.LastRun == nil || inv.LastRun.Files != 5 || inv.LastSuccess == nil || inv.Quarantined != 1 || inv.Jitter != "30s" {
 		t.Errorf("invoices = %+v", inv)
 	}
-	if b := rows[1]; b.LastRun.Outcome != "failed" || b.LastRun.Hint == "" || !b.LastSuccess.Started.Equal(started.Add(-24*time.Hour)) || b.ActionsDue != 19 || b.ActionRefused == "" {
+	if b := rows[1]; b.LastRun.Outcome != "failed" || b.LastRun.Hint == "" || !b.LastSuccess.Started.Equal(started.Add(-24*time.Hour)) || b.Due.After != 19 || b.ActionRefused == "" {
 		t.Errorf("broken = %+v", b)
 	}
 	if m := rows[2]; m.NextRun != nil || m.LastRun != nil || m.Schedule != "" {

@@ -9,7 +9,6 @@ import (
 	"mailtask/internal/mailbox"
 	"mailtask/internal/mailbox/imap"
 	"mailtask/internal/mailbox/pop3"
-	"mailtask/internal/state"
 	"mailtask/internal/testmail"
 	"mailtask/internal/testmail/dovecot"
 )
@@ -33,8 +32,8 @@ func openSession(t *testing.T, f *fixture, cred auth.Credential) (int, error) {
 			return 0, err
 		}
 		defer s.Logout(ctx)
-		msgs, err := s.New(ctx, &state.State{})
-		return len(msgs), err
+		found, err := s.New(ctx, mailbox.NoneTaken)
+		return len(found.New), err
 	}
 	s, err := imap.Dial(ctx, f.acct, cred)
 	if err != nil {
@@ -44,8 +43,8 @@ func openSession(t *testing.T, f *fixture, cred auth.Credential) (int, error) {
 	if _, err := s.Select(ctx, "INBOX", mailbox.After{Action: "none"}); err != nil {
 		return 0, err
 	}
-	msgs, err := s.New(ctx, &state.State{})
-	return len(msgs), err
+	found, err := s.New(ctx, mailbox.NoneTaken)
+	return len(found.New), err
 }
 
 // TestDovecotTokenSignIn signs in to a real Dovecot over IMAP and POP3

@@ -12,7 +12,6 @@ import (
 	"mailtask/internal/mailbox"
 	"mailtask/internal/mailbox/imap"
 	"mailtask/internal/mailbox/pop3"
-	"mailtask/internal/state"
 	"mailtask/internal/testmail"
 )
 
@@ -93,7 +92,8 @@ func TestIMAPSignInWithTokens(t *testing.T) {
 			if _, err := s.Select(testCtx(t), "INBOX", mailbox.After{Action: "none"}); err != nil {
 				t.Fatal(err)
 			}
-			msgs, err := s.New(testCtx(t), &state.State{})
+			found, err := s.New(testCtx(t), mailbox.NoneTaken)
+			msgs := found.New
 			if err != nil || len(msgs) != 1 {
 				t.Fatalf("New: %v, %v", msgs, err)
 			}
@@ -152,7 +152,8 @@ func TestPOP3SignInWithTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msgs, err := s.New(testCtx(t), &state.State{})
+	found, err := s.New(testCtx(t), mailbox.NoneTaken)
+	msgs := found.New
 	if err != nil || len(msgs) != 2 {
 		t.Fatalf("New: %v, %v", msgs, err)
 	}

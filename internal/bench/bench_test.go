@@ -470,3 +470,92 @@ func BenchmarkScale(b *testing.B) {
 	}
 	os.Stdout.Write(out.Bytes())
 }
+
+// BenchmarkBudget measures mailtask against the wire limit on the two
+// corpora of issue 22 and reports all three ratios against their targets:
+// wall time within 1.1x of the wire limit's, client CPU within 1.25x, and
+// peak RSS at most 64 MB. The corpora are the reference corpus at full
+// size (BENCH_BUDGET_MESSAGES, 500: about 330 MB, with some fifty messages
+// of several MB) and BENCH_BUDGET_LARGE (30) messages of a 4 MB
+// attachment each. Each figure is the median of BENCH_RUNS (3) runs, taken
+// round-robin; the RSS is the peak of them.
+func BenchmarkBudget(b *testing.B) {
+	const seed = 20250314
+	const mixedUser, largeUser, password = "mixed", "large", "bench-pass"
+	n := envInt(b, "BENCH_BUDGET_MESSAGES", 500)
+	large := envInt(b, "BENCH_BUDGET_LARGE", 30)
+	runs := envInt(b, "BENCH_RUNS", 3)
+	d := dovecot.Start(b, dovecot.Options{Users: map[string]string{mixedUser: password, largeUser: password}})
+	var mixedBytes int64
+	for _, fx := range testmail.Generate(seed, n, 1.0) {
+		d.Seed(b, mixedUser, "INBOX", fx.Raw)
+		mixedBytes += int64(len(fx.Raw))
+	}
+	var largeBytes int64
+	for i := range large {
+		raw, _ := largeMessage(4<<20*78/57+1024, byte(i+1))
+		d.Seed(b, largeUser, "INBOX", raw)
+		largeBytes += int64(len(raw))
+	}
+	corpora := []struct {
+		name     string
+		a        Account
+		messages int
+		bytes    int64
+	}{
+		{fmt.Sprintf("%d messages, %.0f MB", n, float64(mixedBytes)/mb), account(d, mixedUser, password), n, mixedBytes},
+		{fmt.Sprintf("%d messages of a 4 MB attachment, %.0f MB", large, float64(largeBytes)/mb), account(d, largeUser, password), large, largeBytes},
+	}
+	contestants := []Contestant{wire(), Mailtask(buildMailtask(b))}
+	for _, c := range corpora {
+		for _, p := range Protocols {
+			if _, err := once(b, contestants[0], c.a, p, c.messages); err != nil {
+				b.Fatalf("warm-up over %s: %v", p, err)
+			}
+		}
+	}
+	type cell struct{ wire, mailtask Result }
+	cells := make([]cell, len(corpora)*len(Protocols))
+	b.ResetTimer()
+	for range runs {
+		for i := range cells {
+			c, p := corpora[i/len(Protocols)], Protocols[i%len(Protocols)]
+			for j, r := range []*Result{&cells[i].wire, &cells[i].mailtask} {
+				if r.Err != nil {
+					continue
+				}
+				s, err := once(b, contestants[j], c.a, p, c.messages)
+				if err != nil {
+					r.Err = err
+					b.Logf("%s over %s failed: %v", contestants[j].Name, p, err)
+					continue
+				}
+				r.Samples = append(r.Samples, s)
+			}
+		}
+	}
+	b.StopTimer()
+
+	var out bytes.Buffer
+	fmt.Fprintln(&out, "\n## make bench: mailtask against the wire limit, the budget of issue 22")
+	fmt.Fprintln(&out, "\n| corpus | protocol | wire wall s | wire CPU s | wire RSS MB | mailtask wall s | mailtask CPU s | mailtask RSS MB | wall ratio (≤ 1.10) | CPU ratio (≤ 1.25) | RSS (≤ 64 MB) | busy |")
+	fmt.Fprintln(&out, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	for i, c := range cells {
+		corpus, p := corpora[i/len(Protocols)], Protocols[i%len(Protocols)]
+		if !c.wire.ok() || !c.mailtask.ok() {
+			fmt.Fprintf(&out, "| %s | %s | failed: %v %v |\n", corpus.name, p, c.wire.Err, c.mailtask.Err)
+			continue
+		}
+		w, m := c.wire.median(), c.mailtask.median()
+		wallRatio, cpuRatio := m.Wall.Seconds()/w.Wall.Seconds(), m.CPU.Seconds()/w.CPU.Seconds()
+		fmt.Fprintf(&out, "| %s | %s | %.2f | %.2f | %.0f | %.2f | %.2f | %.0f | %.2f | %.2f | %.0f | %.2f |\n",
+			corpus.name, p, w.Wall.Seconds(), w.CPU.Seconds(), float64(c.wire.PeakRSS())/mb,
+			m.Wall.Seconds(), m.CPU.Seconds(), float64(c.mailtask.PeakRSS())/mb, wallRatio, cpuRatio, float64(c.mailtask.PeakRSS())/mb, m.Busy)
+		name := []string{"mixed", "large"}[i/len(Protocols)] + "-" + strings.ToLower(p)
+		b.ReportMetric(wallRatio, name+"-wall/wire")
+		b.ReportMetric(cpuRatio, name+"-cpu/wire")
+		b.ReportMetric(float64(c.mailtask.PeakRSS())/mb, name+"-peak-RSS-MB")
+	}
+	fmt.Fprintln(&out, "\nbusy: the share of the machine's CPUs busy during mailtask's median run, the server's included; near 1, the figures are the machine's limit, not mailtask's.")
+	os.Stdout.Write(out.Bytes())
+}

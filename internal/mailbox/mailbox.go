@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
-
-	"mailtask/internal/state"
 )
 
 // Message identifies one message on the server.
@@ -26,89 +23,42 @@ func (m Message) Key() string {
 	return fmt.Sprintf("uid:%d", m.UID)
 }
 
-// MarkDone records in st that the message needs no further work.
-func (m Message) MarkDone(st *state.State) {
-	if m.UIDL != "" {
-		st.UIDLs.Add(m.UIDL)
-		return
-	}
-	st.Done.Add(m.UID)
+// Taken is what a task has taken, as New needs it to tell the new
+// messages from the others. The pipeline keeps it, in the task's state.
+type Taken interface {
+	// FirstUID is the lowest UID not taken (IMAP): New searches from there.
+	FirstUID() uint32
+	// HasUID reports whether the message with uid is taken (IMAP).
+	HasUID(uid uint32) bool
+	// HasUIDLs reports which of listed, every UIDL a listing of the server
+	// holds, are taken (POP3). New calls it once per listing, so that the
+	// taker also learns which of those it took have left the server.
+	HasUIDLs(listed []string) []bool
 }
 
-// MarkPending records in st that m's after-action is due, or with
-// failed its failure action.
-func (m Message) MarkPending(st *state.State, failed bool) {
-	uids, uidls := &st.PendingUIDs, &st.PendingUIDLs
-	if failed {
-		uids, uidls = &st.PendingFailedUIDs, &st.PendingFailedUIDLs
-	}
-	if m.UIDL != "" {
-		*uidls = append(*uidls, m.UIDL)
-		return
-	}
-	uids.Add(m.UID)
+// NoneTaken is a Taken that has taken nothing: New finds every message.
+var NoneTaken Taken = noneTaken{}
+
+type noneTaken struct{}
+
+func (noneTaken) FirstUID() uint32                { return 1 }
+func (noneTaken) HasUID(uint32) bool              { return false }
+func (noneTaken) HasUIDLs(listed []string) []bool { return make([]bool, len(listed)) }
+
+// Found is what New found on the server.
+type Found struct {
+	// New are the messages not taken yet, oldest first.
+	New []Message
+	// Done are UIDs (IMAP) that need no taking: below the highest UID on
+	// the server and not on it, so gone for good (UIDs are not reused
+	// within a UIDVALIDITY), or, from NewMatching, new ones the query
+	// leaves out. Recording them as taken keeps the record a few ranges,
+	// and the next search starts higher.
+	Done []UIDRange
 }
 
-// Pending returns the messages whose after-action st records as due, and
-// those whose failure action it does.
-func Pending(st *state.State) (taken, failed []Message) {
-	return pending(st.PendingUIDs, st.PendingUIDLs), pending(st.PendingFailedUIDs, st.PendingFailedUIDLs)
-}
-
-func pending(uids state.UIDSet, uidls []string) []Message {
-	var msgs []Message
-	for uid := range uids.All() {
-		msgs = append(msgs, Message{UID: uid})
-	}
-	for _, uidl := range uidls {
-		msgs = append(msgs, Message{UIDL: uidl})
-	}
-	return msgs
-}
-
-// PendingRemoval returns the messages moved by a copy the server
-// confirmed whose removal from the folder it has not confirmed (see
-// RefusedError.Copied): only that removal is still due.
-func PendingRemoval(st *state.State) []Message {
-	return pending(st.PendingRemovalUIDs, nil)
-}
-
-// Settled is what the server said of the actions due: the messages whose
-// after-action (Taken), failure action (Failed) or removal (Removed) it
-// confirmed, and those whose move it copied and refused to remove.
-type Settled struct {
-	Taken, Failed, Removed    []Message
-	CopiedTaken, CopiedFailed []Message
-}
-
-// Settle records in st what the server said. With confirmed false (the
-// session did not end cleanly, so a POP3 server applied no DELE) only the
-// copies are recorded: the rest stays due.
-func Settle(st *state.State, s Settled, confirmed bool) {
-	for _, m := range s.CopiedTaken {
-		st.PendingUIDs.Remove(m.UID)
-		st.PendingRemovalUIDs.Add(m.UID)
-	}
-	for _, m := range s.CopiedFailed {
-		st.PendingFailedUIDs.Remove(m.UID)
-		st.PendingRemovalUIDs.Add(m.UID)
-	}
-	if !confirmed {
-		return
-	}
-	clear := func(uids *state.UIDSet, uidls *[]string, msgs []Message) {
-		for _, m := range msgs {
-			if m.UIDL != "" {
-				*uidls = slices.DeleteFunc(*uidls, func(u string) bool { return u == m.UIDL })
-				continue
-			}
-			uids.Remove(m.UID)
-		}
-	}
-	clear(&st.PendingUIDs, &st.PendingUIDLs, s.Taken)
-	clear(&st.PendingFailedUIDs, &st.PendingFailedUIDLs, s.Failed)
-	clear(&st.PendingRemovalUIDs, new([]string), s.Removed)
-}
+// UIDRange is the UIDs from First to Last, both included.
+type UIDRange struct{ First, Last uint32 }
 
 // After is what happens on the server to a message once its files are
 // durable and the state that records it is saved.
@@ -128,10 +78,9 @@ type Session interface {
 	// that nothing is taken that could not then be moved or deleted. It
 	// returns the folder's UIDVALIDITY (0 for POP3).
 	Select(ctx context.Context, folder string, after After) (uidValidity uint32, err error)
-	// New returns the messages st has not recorded as done, oldest first.
-	// It may record in st what it learns for free (IMAP UIDs that no longer
-	// exist, POP3 UIDLs that left the server).
-	New(ctx context.Context, st *state.State) ([]Message, error)
+	// New finds the messages not taken, oldest first, and what else it
+	// learns for free (Found.Done).
+	New(ctx context.Context, taken Taken) (Found, error)
 	// Fetch streams each of msgs to deliver, in order. The reader is valid
 	// only during the call. Every requested message is delivered or Fetch
 	// fails: a message the server silently leaves out is an error.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"io"
 	"time"
-
-	"mailtask/internal/state"
 )
 
 // Query is what a server can evaluate of a task's rules (IMAP SEARCH).
@@ -34,10 +32,9 @@ func (q Query) IsZero() bool {
 // Searcher is a Session that can narrow New by a Query on the server.
 type Searcher interface {
 	// NewMatching is New for the messages that satisfy q. The messages
-	// New would return that q leaves out are recorded in st as done:
-	// they do not match, and taking them later would take them by
-	// surprise.
-	NewMatching(ctx context.Context, st *state.State, q Query) ([]Message, error)
+	// New would return that q leaves out are in Found.Done: they do not
+	// match, and taking them later would take them by surprise.
+	NewMatching(ctx context.Context, taken Taken, q Query) (Found, error)
 }
 
 // HeaderFetcher is a Session that can fetch the header of a message alone,

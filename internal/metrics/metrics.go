@@ -6,6 +6,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"mailtask/internal/outcome"
 )
 
 // Metrics holds the daemon's metrics.
@@ -14,10 +16,7 @@ type Metrics struct {
 	runs        *prometheus.CounterVec
 	failures    *prometheus.CounterVec
 	skipped     *prometheus.CounterVec
-	messages    *prometheus.CounterVec
-	quarantined *prometheus.CounterVec
-	files       *prometheus.CounterVec
-	bytes       *prometheus.CounterVec
+	counts      []*prometheus.CounterVec // one per outcome.Counters
 	defects     *prometheus.CounterVec
 	lastRun     *prometheus.GaugeVec
 	lastSuccess *prometheus.GaugeVec
@@ -30,21 +29,18 @@ type Metrics struct {
 
 // Run is the outcome of one run, as the metrics count it.
 type Run struct {
-	Task        string
-	Outcome     string // "ok", "stopped" or "failed"
-	Messages    int    // messages taken
-	Quarantined int    // messages kept aside as unparseable
-	Files       int
-	Bytes       int64
-	Defects     map[string]int // defects of the files written, by kind
-	Duration    time.Duration
-	End         time.Time
-	// ActionsDue and FailureActionsDue count the messages whose
-	// after-action or failure action the server has not confirmed.
-	ActionsDue, FailureActionsDue int
+	Task    string
+	Outcome string // outcome.OK, outcome.Stopped or outcome.Failed
+	outcome.Counts
+	Defects  outcome.Defects // of the files written, by kind
+	Duration time.Duration
+	End      time.Time
+	// Due counts the messages whose after-action or failure action the
+	// server has not confirmed when the run ends.
+	Due outcome.Due
 }
 
-// Actions of ActionsDue.
+// Actions of ActionsDue: the action label of mailtask_actions_due.
 const (
 	ActionAfter   = "after"
 	ActionFailure = "after_failure"
@@ -71,10 +67,6 @@ func New() *Metrics {
 		runs:        counter("runs_total", "Runs of a task that ended (successful, stopped or failed).", task...),
 		failures:    counter("run_failures_total", "Runs of a task that failed, after their retries.", task...),
 		skipped:     counter("runs_skipped_total", "Scheduled runs of a task not started: its previous run was still going (overlap) or another process held its lock (locked).", "task", "reason"),
-		messages:    counter("messages_total", "Messages taken: their files are in the destination.", task...),
-		quarantined: counter("messages_quarantined_total", "Messages that could not be parsed and were kept aside.", task...),
-		files:       counter("files_total", "Files written into the task's destination.", task...),
-		bytes:       counter("bytes_total", "Bytes written into the task's destination.", task...),
 		defects:     counter("file_defects_total", "Defects of the files written (damaged base64, an unknown transfer encoding, ...), by kind: such a file holds what could be recovered.", "task", "defect"),
 		lastRun:     gauge("last_run_timestamp_seconds", "When the task's last run ended, in Unix time.", task...),
 		lastSuccess: gauge("last_success_timestamp_seconds", "When the task's last successful run ended, in Unix time.", task...),
@@ -85,10 +77,15 @@ func New() *Metrics {
 			"When an account's credential (such as an OAuth2 client secret) expires, in Unix time.", []string{"account", "credential"}, nil)},
 		idle: newIdleMetrics(),
 	}
+	for _, k := range outcome.Counters {
+		c := counter(k.Metric, k.Help, task...)
+		m.counts = append(m.counts, c)
+		m.reg.MustRegister(c)
+	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.runs, m.failures, m.skipped, m.messages, m.quarantined, m.files, m.bytes, m.defects,
+		m.runs, m.failures, m.skipped, m.defects,
 		m.lastRun, m.lastSuccess, m.duration, m.nextRun, m.actionsDue, m.credentials,
 	)
 	m.reg.MustRegister(m.idle.collectors()...)
@@ -101,7 +98,7 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // Track makes task's counters exist at zero, so that rates and alerts on
 // them work before its first run.
 func (m *Metrics) Track(task string) {
-	for _, c := range []*prometheus.CounterVec{m.runs, m.failures, m.messages, m.quarantined, m.files, m.bytes} {
+	for _, c := range append([]*prometheus.CounterVec{m.runs, m.failures}, m.counts...) {
 		c.WithLabelValues(task)
 	}
 	for _, reason := range []string{SkipOverlap, SkipLocked} {
@@ -112,7 +109,7 @@ func (m *Metrics) Track(task string) {
 // Forget removes every series of a task no longer configured.
 func (m *Metrics) Forget(task string) {
 	match := prometheus.Labels{"task": task}
-	for _, c := range []*prometheus.CounterVec{m.runs, m.failures, m.skipped, m.messages, m.quarantined, m.files, m.bytes, m.defects} {
+	for _, c := range append([]*prometheus.CounterVec{m.runs, m.failures, m.skipped, m.defects}, m.counts...) {
 		c.DeletePartialMatch(match)
 	}
 	for _, g := range []*prometheus.GaugeVec{m.lastRun, m.lastSuccess, m.duration, m.nextRun, m.actionsDue} {
@@ -124,28 +121,27 @@ func (m *Metrics) Forget(task string) {
 // Observe counts a run that ended.
 func (m *Metrics) Observe(r Run) {
 	m.runs.WithLabelValues(r.Task).Inc()
-	if r.Outcome == "failed" {
+	if r.Outcome == outcome.Failed {
 		m.failures.WithLabelValues(r.Task).Inc()
 	} else {
 		m.LastSuccess(r.Task, r.End)
 	}
-	m.messages.WithLabelValues(r.Task).Add(float64(r.Messages))
-	m.quarantined.WithLabelValues(r.Task).Add(float64(r.Quarantined))
-	m.files.WithLabelValues(r.Task).Add(float64(r.Files))
-	m.bytes.WithLabelValues(r.Task).Add(float64(r.Bytes))
+	for i, k := range outcome.Counters {
+		m.counts[i].WithLabelValues(r.Task).Add(float64(k.In(r.Counts)))
+	}
 	for kind, n := range r.Defects {
 		m.defects.WithLabelValues(r.Task, kind).Add(float64(n))
 	}
 	m.lastRun.WithLabelValues(r.Task).Set(unix(r.End))
 	m.duration.WithLabelValues(r.Task).Set(r.Duration.Seconds())
-	m.ActionsDue(r.Task, r.ActionsDue, r.FailureActionsDue)
+	m.ActionsDue(r.Task, r.Due)
 }
 
 // ActionsDue records how many messages' after-actions and failure actions
 // are due; the daemon sets it from the state file when it starts.
-func (m *Metrics) ActionsDue(task string, after, failure int) {
-	m.actionsDue.WithLabelValues(task, ActionAfter).Set(float64(after))
-	m.actionsDue.WithLabelValues(task, ActionFailure).Set(float64(failure))
+func (m *Metrics) ActionsDue(task string, due outcome.Due) {
+	m.actionsDue.WithLabelValues(task, ActionAfter).Set(float64(due.After))
+	m.actionsDue.WithLabelValues(task, ActionFailure).Set(float64(due.Failure))
 }
 
 // Skipped counts a scheduled run that was not started.

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"mailtask/internal/outcome"
 )
 
 var t0 = time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
@@ -17,8 +19,8 @@ func TestRunsAreCountedPerTask(t *testing.T) {
 	m := New()
 	m.Track("invoices")
 	m.Track("scans")
-	m.Observe(Run{Task: "invoices", Outcome: "ok", Messages: 3, Quarantined: 1, Files: 4, Bytes: 1000, Duration: 2 * time.Second, End: t0})
-	m.Observe(Run{Task: "invoices", Outcome: "failed", Messages: 1, Files: 1, Bytes: 24, Duration: 500 * time.Millisecond, End: t0.Add(time.Minute), ActionsDue: 19})
+	m.Observe(Run{Task: "invoices", Outcome: "ok", Counts: outcome.Counts{Seen: 5, Saved: 3, Failed: 1, Known: 1, Files: 4, Bytes: 1000}, Duration: 2 * time.Second, End: t0})
+	m.Observe(Run{Task: "invoices", Outcome: "failed", Counts: outcome.Counts{Seen: 3, Saved: 1, Unmatched: 1, Held: 1, Files: 1, Bytes: 24}, Duration: 500 * time.Millisecond, End: t0.Add(time.Minute), Due: outcome.Due{After: 19}})
 	m.Skipped("invoices", SkipOverlap)
 	m.Skipped("scans", SkipLocked)
 	m.NextRun("invoices", t0.Add(5*time.Minute))
@@ -51,14 +53,30 @@ mailtask_last_run_timestamp_seconds{task="invoices"} 1.74081606e+09
 # HELP mailtask_last_success_timestamp_seconds When the task's last successful run ended, in Unix time.
 # TYPE mailtask_last_success_timestamp_seconds gauge
 mailtask_last_success_timestamp_seconds{task="invoices"} 1.740816e+09
+# HELP mailtask_messages_held_total Messages whose hooks failed under hook_failure = "retry": left on the server as they were, taken again next run.
+# TYPE mailtask_messages_held_total counter
+mailtask_messages_held_total{task="invoices"} 1
+mailtask_messages_held_total{task="scans"} 0
+# HELP mailtask_messages_known_total Messages the ledger shows were taken before (under another UID): nothing was written.
+# TYPE mailtask_messages_known_total counter
+mailtask_messages_known_total{task="invoices"} 1
+mailtask_messages_known_total{task="scans"} 0
 # HELP mailtask_messages_quarantined_total Messages that could not be parsed and were kept aside.
 # TYPE mailtask_messages_quarantined_total counter
 mailtask_messages_quarantined_total{task="invoices"} 1
 mailtask_messages_quarantined_total{task="scans"} 0
+# HELP mailtask_messages_seen_total New messages found on the server, those the task's rules refuse included.
+# TYPE mailtask_messages_seen_total counter
+mailtask_messages_seen_total{task="invoices"} 8
+mailtask_messages_seen_total{task="scans"} 0
 # HELP mailtask_messages_total Messages taken: their files are in the destination.
 # TYPE mailtask_messages_total counter
 mailtask_messages_total{task="invoices"} 4
 mailtask_messages_total{task="scans"} 0
+# HELP mailtask_messages_unmatched_total Messages the task's [task.match] rules refuse, recorded as done with nothing written.
+# TYPE mailtask_messages_unmatched_total counter
+mailtask_messages_unmatched_total{task="invoices"} 1
+mailtask_messages_unmatched_total{task="scans"} 0
 # HELP mailtask_next_run_timestamp_seconds When the task runs next, jitter included, in Unix time.
 # TYPE mailtask_next_run_timestamp_seconds gauge
 mailtask_next_run_timestamp_seconds{task="invoices"} 1.7408163e+09
@@ -80,7 +98,8 @@ mailtask_runs_total{task="scans"} 0
 	names := []string{
 		"mailtask_actions_due", "mailtask_bytes_total", "mailtask_credential_expiry_timestamp_seconds", "mailtask_files_total",
 		"mailtask_last_run_duration_seconds", "mailtask_last_run_timestamp_seconds", "mailtask_last_success_timestamp_seconds",
-		"mailtask_messages_quarantined_total", "mailtask_messages_total", "mailtask_next_run_timestamp_seconds",
+		"mailtask_messages_held_total", "mailtask_messages_known_total", "mailtask_messages_quarantined_total",
+		"mailtask_messages_seen_total", "mailtask_messages_total", "mailtask_messages_unmatched_total", "mailtask_next_run_timestamp_seconds",
 		"mailtask_run_failures_total", "mailtask_runs_skipped_total", "mailtask_runs_total",
 	}
 	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(expected), names...); err != nil {
@@ -144,8 +163,8 @@ func TestHandlerServesMetricsAndHealth(t *testing.T) {
 func TestFileDefectsCounted(t *testing.T) {
 	m := New()
 	m.Track("invoices")
-	m.Observe(Run{Task: "invoices", Outcome: "ok", Files: 3, Defects: map[string]int{"damaged-base64": 2}, End: t0})
-	m.Observe(Run{Task: "invoices", Outcome: "ok", Files: 1, Defects: map[string]int{"damaged-base64": 1, "unknown-transfer-encoding": 1}, End: t0})
+	m.Observe(Run{Task: "invoices", Outcome: "ok", Counts: outcome.Counts{Files: 3}, Defects: outcome.Defects{"damaged-base64": 2}, End: t0})
+	m.Observe(Run{Task: "invoices", Outcome: "ok", Counts: outcome.Counts{Files: 1}, Defects: outcome.Defects{"damaged-base64": 1, "unknown-transfer-encoding": 1}, End: t0})
 	expected := `
 # HELP mailtask_file_defects_total Defects of the files written (damaged base64, an unknown transfer encoding, ...), by kind: such a file holds what could be recovered.
 # TYPE mailtask_file_defects_total counter

@@ -24,6 +24,7 @@ import (
 	"mailtask/internal/config"
 	"mailtask/internal/diagnose"
 	"mailtask/internal/mailbox"
+	"mailtask/internal/outcome"
 	"mailtask/internal/state"
 	"mailtask/internal/testmail"
 )
@@ -222,7 +223,7 @@ func TestTaskFailedAndDigest(t *testing.T) {
 	}
 	started := time.Date(2025, 3, 14, 7, 0, 0, 0, time.UTC)
 	st.LastRun = &state.Run{Started: started, Outcome: "failed", Error: runErr.Error(), Hint: "check the password"}
-	st.LastSuccess = &state.Run{Started: started.Add(-time.Hour), Outcome: "ok", Files: 3}
+	st.LastSuccess = &state.Run{Started: started.Add(-time.Hour), Outcome: "ok", Counts: outcome.Counts{Files: 3}}
 	if err := st.Save(); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"mailtask/internal/outcome"
 	"mailtask/internal/state"
 )
 
@@ -52,7 +53,7 @@ func TestRunHistoryKeepsTheNewest(t *testing.T) {
 	}
 	start := time.Unix(1700000000, 0).UTC()
 	for i := range RunsKept + 5 {
-		run := state.Run{Started: start.Add(time.Duration(i) * time.Minute), Duration: time.Second, Outcome: "ok", Seen: i}
+		run := state.Run{Started: start.Add(time.Duration(i) * time.Minute), Duration: time.Second, Outcome: "ok", Counts: outcome.Counts{Seen: i}}
 		if err := l.RecordRun(ctx, run); err != nil {
 			t.Fatal(err)
 		}

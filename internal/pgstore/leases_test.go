@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"mailtask/internal/outcome"
 	"mailtask/internal/state"
 )
 
@@ -234,7 +235,7 @@ func TestCommitThenLoadRoundTrips(t *testing.T) {
 		st.UIDLs.Add(u)
 	}
 	st.AddFailure(state.Failure{Key: "uid:4", Reason: "unparseable", Path: "/q/4.eml", At: time.Unix(1700000000, 0).UTC()})
-	run := &state.Run{Started: time.Unix(1700000100, 0).UTC(), Duration: 1500 * time.Millisecond, Outcome: "ok", Seen: 7, Saved: 6, Files: 3, Bytes: 1234}
+	run := &state.Run{Started: time.Unix(1700000100, 0).UTC(), Duration: 1500 * time.Millisecond, Outcome: "ok", Counts: outcome.Counts{Seen: 7, Saved: 6, Files: 3, Bytes: 1234}}
 	st.LastRun, st.LastSuccess = run, run
 	fps := []state.Fingerprint{{1}, {2}, {3}}
 	if err := l.Commit(ctx, st, fps); err != nil {

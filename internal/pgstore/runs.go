@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"mailtask/internal/outcome"
 	"mailtask/internal/state"
 )
 
@@ -32,7 +33,7 @@ func (l *Lease) RecordRun(ctx context.Context, run state.Run) error {
 				seen, matched, saved, failed, files, bytes)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 			l.Task, l.store.node, l.Epoch, run.Started, run.Duration.Milliseconds(), run.Outcome, run.Error, run.Hint,
-			run.Seen, run.Matched, run.Saved, run.Failed, run.Files, run.Bytes)
+			run.Seen, run.Seen-run.Unmatched, run.Saved, run.Failed, run.Files, int64(run.Bytes))
 		if err != nil {
 			return err
 		}
@@ -58,12 +59,15 @@ func (s *Store) Runs(ctx context.Context, task string, limit int) ([]RunRecord, 
 	}
 	runs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RunRecord, error) {
 		var (
-			rec RunRecord
-			ms  int64
+			rec       RunRecord
+			ms, bytes int64
+			matched   int
 		)
 		err := r.Scan(&rec.Node, &rec.Epoch, &rec.Started, &ms, &rec.Outcome, &rec.Error, &rec.Hint,
-			&rec.Seen, &rec.Matched, &rec.Saved, &rec.Failed, &rec.Files, &rec.Bytes)
+			&rec.Seen, &matched, &rec.Saved, &rec.Failed, &rec.Files, &bytes)
 		rec.Duration = time.Duration(ms) * time.Millisecond
+		rec.Unmatched = rec.Seen - matched
+		rec.Bytes = outcome.Bytes(bytes)
 		return rec, err
 	})
 	if err != nil {

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"testing"
 
+	"mailtask/internal/outcome"
 	"mailtask/tasks/popimap"
 )
 
@@ -10,7 +11,7 @@ import (
 func TestRunDefectsAreCounted(t *testing.T) {
 	cfg := parse(t, t.TempDir(), task("t", "a", "@every 1s"))
 	r := newRunner()
-	r.auto = &result{sum: popimap.Summary{Saved: 1, Files: 2, Defects: map[string]int{"damaged-base64": 2}}}
+	r.auto = &result{sum: popimap.Summary{Counts: outcome.Counts{Saved: 1, Files: 2}, Defects: outcome.Defects{"damaged-base64": 2}}}
 	d := startDaemon(t, cfg, r.run, nil)
 	d.tick(t, 1)
 	r.next(t)

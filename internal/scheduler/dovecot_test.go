@@ -80,7 +80,7 @@ func TestDovecotIdleTakesNewMail(t *testing.T) {
 	d := dovecotIdle(t, false)
 	cfg := dovecotIdleConfig(t, d, "", 20*time.Second)
 	daemon := startDaemon(t, cfg, popimap.Run, nil)
-	daemon.logs.waitFor(t, "INFO run", "task=t", "outcome=ok", "messages=0")
+	daemon.logs.waitFor(t, "INFO run", "task=t", "outcome=ok", "seen=0")
 	daemon.logs.waitFor(t, "idling: waiting for new mail", "task=t")
 	var m idleDelivery
 
@@ -105,7 +105,7 @@ func TestDovecotIdleDropIsReconnectedAndNothingMissed(t *testing.T) {
 	p := faultProxy(t, d, testmail.Fault{Kind: testmail.FaultDrop, On: "IDLE", After: int64(len("+ idling\r\n")) + 1})
 	cfg := dovecotIdleConfig(t, d, p.Addr(), 20*time.Second)
 	daemon := startDaemon(t, cfg, popimap.Run, nil)
-	daemon.logs.waitFor(t, "INFO run", "task=t", "outcome=ok", "messages=0")
+	daemon.logs.waitFor(t, "INFO run", "task=t", "outcome=ok", "seen=0")
 	daemon.logs.waitFor(t, "idling: waiting for new mail", "task=t")
 	var m idleDelivery
 
@@ -135,7 +135,7 @@ func TestDovecotIdleStalledServerIsDetected(t *testing.T) {
 	p := faultProxy(t, d, testmail.Fault{Kind: testmail.FaultStall, On: "DONE"})
 	cfg := dovecotIdleConfig(t, d, p.Addr(), time.Second)
 	daemon := startDaemon(t, cfg, popimap.Run, nil)
-	daemon.logs.waitFor(t, "INFO run", "task=t", "outcome=ok", "messages=0")
+	daemon.logs.waitFor(t, "INFO run", "task=t", "outcome=ok", "seen=0")
 	daemon.logs.waitFor(t, "idling: waiting for new mail", "task=t")
 	if err := daemon.clk.WaitForTimerAt(t0.Add(config.DefaultIdleReissue), within); err != nil {
 		t.Fatal(err)
@@ -157,7 +157,7 @@ func TestDovecotWithoutIdleIsPolled(t *testing.T) {
 	cfg := dovecotIdleConfig(t, d, "", 20*time.Second)
 	daemon := startDaemon(t, cfg, popimap.Run, nil)
 	daemon.logs.waitFor(t, "WARN the server does not offer IDLE; polling the task instead", "task=t", "every=5m0s")
-	daemon.logs.waitFor(t, "INFO run", "task=t", "outcome=ok", "messages=0")
+	daemon.logs.waitFor(t, "INFO run", "task=t", "outcome=ok", "seen=0")
 	var m idleDelivery
 	name, raw := m.next()
 	d.Append(t, d.User, "INBOX", raw)

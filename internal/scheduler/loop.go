@@ -9,6 +9,7 @@ import (
 	"mailtask/internal/config"
 	"mailtask/internal/diagnose"
 	"mailtask/internal/metrics"
+	"mailtask/internal/outcome"
 	"mailtask/internal/state"
 	"mailtask/tasks/popimap"
 )
@@ -205,18 +206,9 @@ func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, a
 			s.log.Info("skipping this run: another process is running the task", "task", name, "pid", locked.PID)
 		}, time.Time{}
 	}
-	outcome := "ok"
-	switch {
-	case err != nil:
-		outcome = "failed"
-	case sum.Stopped:
-		outcome = "stopped"
-	}
-	attrs := []any{
-		"task", name, "outcome", outcome,
-		"messages", sum.Seen, "saved", sum.Saved, "known", sum.Skipped, "quarantined", sum.Failed,
-		"files", sum.Files, "bytes", sum.Bytes, "duration", end.Sub(started).Round(time.Millisecond),
-	}
+	how := outcome.Of(err, sum.Stopped)
+	attrs := append([]any{"task", name, "outcome", how}, sum.Counts.Attrs()...)
+	attrs = append(attrs, "duration", end.Sub(started).Round(time.Millisecond))
 	level := slog.LevelInfo
 	if err != nil {
 		level = slog.LevelError
@@ -237,10 +229,8 @@ func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, a
 		s.mu.Unlock()
 		if current { // a task removed meanwhile keeps no metrics
 			s.metrics.Observe(metrics.Run{
-				Task: name, Outcome: outcome,
-				Messages: sum.Saved, Quarantined: sum.Failed, Files: sum.Files, Bytes: sum.Bytes, Defects: sum.Defects,
-				Duration: end.Sub(started), End: end,
-				ActionsDue: sum.ActionsDue, FailureActionsDue: sum.FailureActionsDue,
+				Task: name, Outcome: how, Counts: sum.Counts, Defects: sum.Defects,
+				Duration: end.Sub(started), End: end, Due: sum.Due,
 			})
 			served := sum.Committed
 			if served.IsZero() {

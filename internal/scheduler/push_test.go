@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"mailtask/internal/config"
+	"mailtask/internal/outcome"
 	"mailtask/internal/state"
 	"mailtask/internal/testmail"
 	"mailtask/tasks/popimap"
@@ -93,7 +94,7 @@ func TestIdleTaskRunsOnNewMail(t *testing.T) {
 	if got := strings.Join(d.Tasks(), ","); got != "push" {
 		t.Errorf("tasks = %s", got)
 	}
-	d.logs.waitFor(t, "INFO run", "task=push", "outcome=ok", "messages=0")
+	d.logs.waitFor(t, "INFO run", "task=push", "outcome=ok", "seen=0")
 	d.logs.waitFor(t, "idling: waiting for new mail", "task=push")
 	if n := value(t, d.metrics, "mailtask_idle_active", "task=push"); n != 1 {
 		t.Errorf("idle_active = %v", n)
@@ -105,7 +106,7 @@ func TestIdleTaskRunsOnNewMail(t *testing.T) {
 
 	name := m.deliver(t)
 	waitFile(t, d, cfg, "push", name)
-	d.logs.waitFor(t, "INFO run", "task=push", "outcome=ok", "messages=1", "saved=1", "files=1")
+	d.logs.waitFor(t, "INFO run", "task=push", "outcome=ok", "seen=1", "saved=1", "files=1")
 	if n, _ := histogram(t, d, "mailtask_idle_delivery_seconds", "push"); n != 1 {
 		t.Errorf("%d delivery delays observed, want 1", n)
 	}
@@ -161,7 +162,7 @@ func TestIdleTaskAloneOnOneConnection(t *testing.T) {
 	m := newMailbox(t)
 	cfg := mailConfig(t, t.TempDir(), m.srv.Addr, "", "max_connections = 1", idleTask("push"))
 	d := startDaemon(t, cfg, popimap.Run, nil)
-	d.logs.waitFor(t, "INFO run", "task=push", "outcome=ok", "messages=0")
+	d.logs.waitFor(t, "INFO run", "task=push", "outcome=ok", "seen=0")
 	d.logs.waitFor(t, "idling: waiting for new mail", "task=push")
 	for range 3 {
 		waitFile(t, d, cfg, "push", m.deliver(t))
@@ -194,10 +195,10 @@ func TestIdleTriggersDuringARunAreTakenByOneRunAfterIt(t *testing.T) {
 			t.Errorf("trigger %d during the run: starved %v, a channel of its own", i, starved)
 		}
 	}
-	first.release <- result{sum: popimap.Summary{Saved: 1, Committed: t0.Add(3 * time.Second)}}
+	first.release <- result{sum: popimap.Summary{Counts: outcome.Counts{Saved: 1}, Committed: t0.Add(3 * time.Second)}}
 	second := r.next(t)
 	r.noCall(t)
-	second.release <- result{sum: popimap.Summary{Saved: 3, Committed: t0.Add(10 * time.Second)}}
+	second.release <- result{sum: popimap.Summary{Counts: outcome.Counts{Saved: 3}, Committed: t0.Add(10 * time.Second)}}
 	select {
 	case <-ended:
 	case <-time.After(within):
@@ -218,7 +219,7 @@ func TestIdleTriggersDuringARunAreTakenByOneRunAfterIt(t *testing.T) {
 	_, ended = d.trigger(ctx, e, t0.Add(20*time.Second))
 	third := r.next(t)
 	d.trigger(ctx, e, t0.Add(21*time.Second))
-	third.release <- result{sum: popimap.Summary{Saved: 2, Committed: t0.Add(25 * time.Second)}}
+	third.release <- result{sum: popimap.Summary{Counts: outcome.Counts{Saved: 2}, Committed: t0.Add(25 * time.Second)}}
 	r.next(t).release <- result{}
 	select {
 	case <-ended:

@@ -10,7 +10,9 @@ import (
 )
 
 // PanicError is a run that panicked. It fails that run only: the daemon
-// and its other tasks go on, and the task stays scheduled.
+// and its other tasks go on, and the task stays scheduled. Like the errors
+// of popimap.Run, its text does not name the task: whoever reports it
+// does, once.
 type PanicError struct {
 	Task  string
 	Value any
@@ -18,7 +20,7 @@ type PanicError struct {
 }
 
 func (e *PanicError) Error() string {
-	return fmt.Sprintf("task %q: the run stopped on an internal error (a bug in mailtask; the log holds its stack, please report it): %v", e.Task, e.Value)
+	return fmt.Sprintf("the run stopped on an internal error (a bug in mailtask; the log holds its stack, please report it): %v", e.Value)
 }
 
 // Recover returns run with a panic on its goroutine turned into a

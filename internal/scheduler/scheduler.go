@@ -270,8 +270,7 @@ func (s *Scheduler) loadLastSuccess(e *entry) {
 		s.log.Warn("cannot read the task's state; its last success is unknown", "task", e.task.Name, "err", err)
 		return
 	}
-	after, failure := st.Due()
-	s.metrics.ActionsDue(e.task.Name, after, failure)
+	s.metrics.ActionsDue(e.task.Name, st.Due())
 	if r := st.LastSuccess; r != nil {
 		end := r.Started.Add(r.Duration)
 		s.lastOK[e.task.Name] = end

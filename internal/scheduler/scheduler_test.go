@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"mailtask/internal/clock"
+	"mailtask/internal/outcome"
 	"mailtask/internal/state"
 	"mailtask/tasks/popimap"
 )
@@ -53,7 +54,7 @@ func TestTasksRunOnTheirSchedules(t *testing.T) {
 			t.Errorf("even-seconds ran at %s", at)
 		}
 	}
-	d.logs.waitFor(t, "INFO run", "task=every-second", "outcome=ok", "messages=0", "files=0", "bytes=0", "duration=")
+	d.logs.waitFor(t, "INFO run", "task=every-second", "outcome=ok", "seen=0", "files=0", "bytes=0", "duration=")
 	d.shutdown(t)
 	r.noCall(t)
 }
@@ -73,12 +74,12 @@ func TestOverlappingTickIsSkipped(t *testing.T) {
 	}
 	r.noCall(t)
 
-	first.release <- result{sum: popimap.Summary{Seen: 2, Saved: 2, Files: 3, Bytes: 300}}
-	d.logs.waitFor(t, "INFO run", "task=slow", "outcome=ok", "messages=2", "files=3", "bytes=300")
+	first.release <- result{sum: popimap.Summary{Counts: outcome.Counts{Seen: 2, Saved: 2, Files: 3, Bytes: 300}}}
+	d.logs.waitFor(t, "INFO run", "task=slow", "outcome=ok", "seen=2", "files=3", "bytes=300")
 	d.tick(t, 1)
 	second := r.next(t)
 	second.release <- result{}
-	d.logs.waitFor(t, "INFO run", "task=slow", "messages=0")
+	d.logs.waitFor(t, "INFO run", "task=slow", "seen=0")
 	if n := value(t, d.metrics, "mailtask_runs_total", "task=slow"); n != 2 {
 		t.Errorf("runs_total = %v", n)
 	}
@@ -301,7 +302,7 @@ func TestStopEndsSchedulingAndLetsRunsFinish(t *testing.T) {
 		t.Fatal("Run returned while a run was in progress")
 	default:
 	}
-	c.release <- result{sum: popimap.Summary{Saved: 1, Stopped: true}}
+	c.release <- result{sum: popimap.Summary{Counts: outcome.Counts{Saved: 1}, Stopped: true}}
 	select {
 	case <-d.done:
 	case <-time.After(within):

@@ -8,6 +8,8 @@ import (
 	"os"
 	"slices"
 	"time"
+
+	"mailtask/internal/outcome"
 )
 
 // Version is the state file format this package writes. Version 1, which
@@ -65,15 +67,10 @@ type Failure struct {
 type Run struct {
 	Started  time.Time     `json:"started"`
 	Duration time.Duration `json:"duration_ns"`
-	Outcome  string        `json:"outcome"` // "ok" | "stopped" | "failed"
+	Outcome  string        `json:"outcome"` // outcome.OK, outcome.Stopped or outcome.Failed
 	Error    string        `json:"error,omitempty"`
 	Hint     string        `json:"hint,omitempty"`
-	Seen     int           `json:"seen"`
-	Matched  int           `json:"matched"`
-	Saved    int           `json:"saved"`
-	Failed   int           `json:"failed"`
-	Files    int           `json:"files"`
-	Bytes    int64         `json:"bytes"`
+	outcome.Counts
 }
 
 // Load reads the state of task from dir. A missing file is a task that has
@@ -159,10 +156,11 @@ func (s *State) Save() error {
 // Due counts the messages whose after-action (the removal of moved
 // messages included) and whose failure action the server has not
 // confirmed.
-func (s *State) Due() (after, failure int) {
-	after = int(s.PendingUIDs.Len()+s.PendingRemovalUIDs.Len()) + len(s.PendingUIDLs)
-	failure = int(s.PendingFailedUIDs.Len()) + len(s.PendingFailedUIDLs)
-	return after, failure
+func (s *State) Due() outcome.Due {
+	return outcome.Due{
+		After:   int(s.PendingUIDs.Len()+s.PendingRemovalUIDs.Len()) + len(s.PendingUIDLs),
+		Failure: int(s.PendingFailedUIDs.Len()) + len(s.PendingFailedUIDLs),
+	}
 }
 
 // AddFailure quarantines a message. A message failing again replaces its

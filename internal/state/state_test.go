@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"mailtask/internal/outcome"
 )
 
 // listDir returns the names in dir, sorted.
@@ -48,7 +50,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	s.UIDLs.Add("AAA")
 	s.AddFailure(Failure{Key: "uid:501", Reason: "no matching attachment", Path: "/srv/q/501.eml", At: at})
 	s.LastRun = &Run{Started: at, Duration: 1500 * time.Millisecond, Outcome: "failed", Error: "AUTHENTICATE failed.", Hint: "check the app password",
-		Seen: 10, Matched: 5, Saved: 4, Failed: 1, Files: 7, Bytes: 1 << 33}
+		Counts: outcome.Counts{Seen: 10, Unmatched: 5, Saved: 4, Failed: 1, Files: 7, Bytes: 1 << 33}}
 	s.LastSuccess = &Run{Started: at.Add(-time.Hour), Outcome: "ok"}
 	if err := s.Save(); err != nil {
 		t.Fatal(err)

@@ -69,6 +69,12 @@ func (s *UIDLSet) forget(h uidlHash) {
 	s.journal = binary.BigEndian.AppendUint64(append(s.journal, recForget), uint64(h))
 }
 
+// UIDLGrace is how long a UIDL stays known after its message has left the
+// server. A server may leave a message out of one listing (a mailbox being
+// repaired, Gmail's "recent" mode); forgetting at once would download it
+// again when it reappears.
+const UIDLGrace = 30 * 24 * time.Hour
+
 // PruneUIDLs updates the POP3 UIDLs after a listing of the server and
 // reports which of the listed UIDLs are known. A known UIDL absent from
 // listed is stamped with the day it went missing, and forgotten once it

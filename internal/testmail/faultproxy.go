@@ -41,6 +41,10 @@ const (
 	// every FETCH response from the arming command on (IMAP only), as
 	// Exchange does when a fetch sets \Seen.
 	FaultUIDAfterLiteral
+	// FaultCall calls Call when the arming command arrives, before
+	// forwarding it, and forwards everything untouched: a Call that blocks
+	// holds this connection there, whatever the others do.
+	FaultCall
 )
 
 // Fault is what happens to one proxied connection.
@@ -57,6 +61,8 @@ type Fault struct {
 	// Reply is the line FaultAnswer or FaultRewrite sends, without CRLF; "{tag}"
 	// stands for the IMAP tag of the arming command.
 	Reply string
+	// Call is what FaultCall calls.
+	Call func()
 }
 
 // FaultProxyOptions configure StartFaultProxy.
@@ -111,6 +117,9 @@ func StartFaultProxy(opts FaultProxyOptions) (*FaultProxy, error) {
 	for i, f := range opts.Faults {
 		if (f.Kind == FaultAnswer || f.Kind == FaultRewrite) && f.On == "" {
 			return nil, fmt.Errorf("testmail: Faults[%d]: FaultAnswer and FaultRewrite need On, the command to answer", i)
+		}
+		if f.Kind == FaultCall && (f.On == "" || f.Call == nil) {
+			return nil, fmt.Errorf("testmail: Faults[%d]: FaultCall needs On and Call", i)
 		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -297,12 +306,16 @@ func (c *proxyConn) fromClient() {
 			if seen == c.fault.Nth {
 				tag, _, _ := strings.Cut(string(line), " ")
 				c.arm(tag)
-				if c.fault.Kind == FaultAnswer {
+				switch c.fault.Kind {
+				case FaultAnswer:
 					c.p.struck.Add(1)
 					if err := c.writeClient([]byte(c.reply() + "\r\n")); err != nil {
 						return
 					}
 					continue
+				case FaultCall:
+					c.p.struck.Add(1)
+					c.fault.Call()
 				}
 			}
 		}

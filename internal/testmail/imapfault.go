@@ -7,12 +7,19 @@ import "errors"
 // does.
 var ErrDrop = errors.New("testmail: drop the connection")
 
-// fault applies IMAPOptions.Fault to a client's command.
+// fault applies IMAPOptions.Fault and ConnFault to a client's command.
 func (sess *imapSession) fault(cmd string) error {
-	if sess.internal || sess.srv.opts.Fault == nil {
+	opts := sess.srv.opts
+	if sess.internal || opts.Fault == nil && opts.ConnFault == nil {
 		return nil
 	}
-	err := sess.srv.opts.Fault(cmd)
+	var err error
+	if opts.Fault != nil {
+		err = opts.Fault(cmd)
+	}
+	if err == nil && opts.ConnFault != nil {
+		err = opts.ConnFault(sess.n, cmd)
+	}
 	if errors.Is(err, ErrDrop) {
 		sess.conn.Close()
 	}

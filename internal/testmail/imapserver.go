@@ -56,6 +56,12 @@ type IMAPOptions struct {
 	// BAD and a response code such as UNAVAILABLE); ErrDrop closes the
 	// connection instead. Fault may block, to hold a client mid-run.
 	Fault func(cmd string) error
+	// ConnFault is Fault told which connection sent the command: conn
+	// numbers the clients' connections from 1, in the order their sessions
+	// began. A run opens further connections only once its own is signed
+	// in, so its own is 1 and a fault keyed on conn never depends on which
+	// connection's command arrives first.
+	ConnFault func(conn int, cmd string) error
 }
 
 // IMAPServer is an in-process IMAP server on 127.0.0.1 with one user, built
@@ -77,6 +83,7 @@ type IMAPServer struct {
 	uidValidity map[string]uint32
 	fetched     []uint32
 	logins      int
+	conns       int // client sessions begun
 	// permanentFlags overrides what SELECT reports, when set.
 	permanentFlags []imap.Flag
 }
@@ -282,7 +289,11 @@ func (s *IMAPServer) newSession(c *imapserver.Conn) (imapserver.Session, *imapse
 		sess := &imapSession{UserSession: imapmemserver.NewUserSession(s.user), srv: s, internal: true}
 		return sess, &imapserver.GreetingData{PreAuth: true}, nil
 	}
-	return &imapSession{srv: s, conn: c.NetConn()}, nil, nil
+	s.mu.Lock()
+	s.conns++
+	n := s.conns
+	s.mu.Unlock()
+	return &imapSession{srv: s, conn: c.NetConn(), n: n}, nil, nil
 }
 
 func (s *IMAPServer) uidValidityOf(mailbox string, internal uint32) uint32 {
@@ -326,6 +337,7 @@ type imapSession struct {
 
 	srv      *IMAPServer
 	conn     net.Conn // the client's connection, for IMAPOptions.Fault
+	n        int      // its number, for IMAPOptions.ConnFault
 	internal bool     // the server's own inspection, not counted
 }
 

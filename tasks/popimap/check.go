@@ -96,18 +96,17 @@ func Check(ctx context.Context, cfg *config.Config, task *config.Task, log *slog
 	}
 	report(CheckStep{Name: "select", Detail: detail})
 
-	all, err := sess.New(ctx, &state.State{})
+	all, err := sess.New(ctx, mailbox.NoneTaken)
 	if err != nil {
 		report(CheckStep{Name: "messages", Err: err})
 		return false
 	}
-	detail = fmt.Sprintf("%d in %s", len(all), task.Mailbox)
-	// The task's state is read, never saved: New may prune it in memory.
+	detail = fmt.Sprintf("%d in %s", len(all.New), task.Mailbox)
 	if st, err := state.Load(cfg.StateDir, task.Name); err == nil {
-		untaken := len(all)
+		untaken := len(all.New)
 		if st.UIDValidity == uidValidity {
-			if fresh, err := sess.New(ctx, st); err == nil {
-				untaken = len(fresh)
+			if fresh, err := sess.New(ctx, taken{st: st}); err == nil {
+				untaken = len(fresh.New)
 			}
 		}
 		detail += fmt.Sprintf(", %d not yet taken by task %q", untaken, task.Name)

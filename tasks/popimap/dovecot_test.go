@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -197,17 +198,19 @@ func TestDovecotStartTLS(t *testing.T) {
 // connection carries out the after-action: every message is taken once,
 // the files are those of a run over one connection, and every message is
 // deleted (POP3) or moved (IMAP), also those the other connection fetched.
-// Dovecot's log line for each session's end says what it fetched.
+// Dovecot's log line for each session's end says what it fetched. A proxy
+// makes the first fetch of each connection wait for the other's (meeting),
+// so that both surely fetch, whichever is faster.
 func TestDovecotFetchesOverTwoConnections(t *testing.T) {
 	const user, password = "two", "two-pass"
 	for _, c := range []struct {
-		protocol, after string
+		protocol, after, fetch string
 		// fetched matches the logout line of a session of user: messages
 		// fetched, and for POP3 deleted.
 		fetched *regexp.Regexp
 	}{
-		{config.ProtocolPOP3, `after = "delete"`, regexp.MustCompile(`pop3\(` + user + `\).*Logged out .* retr=(\d+)/\d+, del=(\d+)/`)},
-		{config.ProtocolIMAP, "after = \"move\"\nmove_to = \"Taken\"", regexp.MustCompile(`imap\(` + user + `\).*Logged out .* body_count=(\d+)`)},
+		{config.ProtocolPOP3, `after = "delete"`, "RETR", regexp.MustCompile(`pop3\(` + user + `\).*Logged out .* retr=(\d+)/\d+, del=(\d+)/`)},
+		{config.ProtocolIMAP, "after = \"move\"\nmove_to = \"Taken\"", "UID FETCH", regexp.MustCompile(`imap\(` + user + `\).*Logged out .* body_count=(\d+)`)},
 	} {
 		t.Run(c.protocol, func(t *testing.T) {
 			d := dovecot.Start(t, dovecot.Options{Users: map[string]string{user: password}})
@@ -222,7 +225,23 @@ func TestDovecotFetchesOverTwoConnections(t *testing.T) {
 			overOne := dovecotConfig(t, d, "connections = 1")
 			runCfg(t, overOne)
 
+			m := newMeeting()
+			meet := func(i int) testmail.Fault {
+				return testmail.Fault{Kind: testmail.FaultCall, On: c.fetch, Call: func() { m.arrive(i) }}
+			}
+			target := d.IMAPAddr
+			if c.protocol == config.ProtocolPOP3 {
+				target = d.POP3Addr
+			}
+			p, err := testmail.StartFaultProxy(testmail.FaultProxyOptions{Target: target, TLS: d.CA.ServerTLS, Faults: []testmail.Fault{meet(0), meet(1)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { p.Close() })
 			cfg := dovecotUserConfig(t, d, c.protocol, user, password, c.after, "batch_size = 8", "connections = 2")
+			host, port, _ := net.SplitHostPort(p.Addr())
+			cfg.Accounts["dovecot"].Host = host
+			cfg.Accounts["dovecot"].Port, _ = strconv.Atoi(port)
 			if sum := runCfg(t, cfg); sum.Seen != len(corpus) || sum.Saved != len(corpus) {
 				t.Errorf("run: %+v", sum)
 			}
@@ -259,9 +278,12 @@ func TestDovecotFetchesOverTwoConnections(t *testing.T) {
 					deleted = append(deleted, del)
 				}
 			}
-			// Which connection takes how many batches is up to their speed
-			// (TestFetchesOverTwoConnections makes both take some).
-			if len(fetched) != 2 || fetched[0]+fetched[1] != len(corpus) {
+			if !m.met() {
+				t.Error("the two connections did not both fetch")
+			}
+			// Which connection takes how many batches beyond the first is
+			// up to their speed.
+			if len(fetched) != 2 || fetched[0] == 0 || fetched[1] == 0 || fetched[0]+fetched[1] != len(corpus) {
 				t.Errorf("sessions fetched %v messages, want two sessions sharing %d", fetched, len(corpus))
 			}
 			if c.protocol == config.ProtocolPOP3 && !slices.Equal(sortedInts(deleted), []int{0, len(corpus)}) {

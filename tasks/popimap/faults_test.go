@@ -369,12 +369,12 @@ func (b *faultBed) refused(t *testing.T, on, reply string, taskTOML ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if due, _ := st.Due(); due != faultBatch || sum.ActionsDue != faultBatch || st.ActionRefused == "" {
+	if due := st.Due().After; due != faultBatch || sum.Due.After != faultBatch || st.ActionRefused == "" {
 		t.Errorf("after the refusal: %d actions due (summary %d), refusal %q; want the refused batch's %d due and why",
-			due, sum.ActionsDue, st.ActionRefused, faultBatch)
+			due, sum.Due.After, st.ActionRefused, faultBatch)
 	}
 	sum, err = runOnce(cfg)
-	if err != nil || sum.ActionsDue != 0 {
+	if err != nil || sum.Due.After != 0 {
 		t.Fatalf("re-run with the cause gone: %+v, %v", sum, err)
 	}
 	b.checkExact(t, cfg, sum)

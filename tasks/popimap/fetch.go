@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
-	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
 
 	"mailtask/internal/config"
 	"mailtask/internal/mailbox"
@@ -19,263 +20,240 @@ import (
 // on two cores the benchmark corpus over POP3S takes 1.00 s over two
 // connections and 1.20 s over one.
 //
-// Each connection takes the next batch nobody has taken, so one that
-// cannot be opened (a POP3 server that locks the maildrop, as RFC 1939
-// allows) or that is slow leaves its share to the others, and a further
-// connection that fails hands its batch back to them. The batches are
-// passed on to be written and committed in batch order, whichever
-// connection fetched them, so that files are named in the same order as
-// over one connection. Only the run's own session changes the mailbox:
-// the others open it read-only, and the after-actions of committed
-// batches are carried out by the run's session between its batches.
+// The connections are a fixed pool of fetchers, one per connection, under
+// an errgroup. Each takes the index of the next batch nobody has taken
+// from a channel, fetches it, and resolves the batch's future; the writer
+// reads the futures in batch order (a reorder buffer), so batches are
+// written and committed in batch order whichever connection fetched them,
+// and files are named as over one connection. A connection that cannot be
+// opened (a POP3 server that locks the maildrop, as RFC 1939 allows) or
+// that is slow leaves its share to the others; a further connection that
+// fails hands its batch's index back, and the others fetch it. Only the
+// run's own session changes the mailbox: the others open it read-only,
+// and the run's session carries out the after-actions of committed
+// batches between its own.
 
-// fetchQueue hands the batches out to the connections and passes their
-// messages on in batch order.
-type fetchQueue struct {
+// fetch is the fetching of a run's batches.
+type fetch struct {
 	batches [][]mailbox.Message
-	// fetched[k] receives batch k's messages once it is fetched whole or
-	// up to a stop; it is closed without them when the batch failed or was
-	// never taken. It has room for them, so fetching never waits for it.
-	fetched []chan []*job
-	// ahead holds a token for each batch taken and not yet passed on, so
-	// that fetching runs at most cap(ahead) batches ahead of writing.
+	// todo holds the index of each batch nobody has taken, in order, and
+	// is closed; retry, those a further connection handed back.
+	todo, retry chan int
+	// ahead holds a slot for each batch taken and not yet written, so
+	// that fetching runs at most cap(ahead) batches ahead of writing. A
+	// batch handed back keeps the slot it was taken with.
 	ahead chan struct{}
-
-	mu      sync.Mutex
-	changed *sync.Cond // a batch was handed back or finished, or the fetch ended
-	next    int        // the first batch never taken
-	retry   []int      // batches handed back by a connection that failed
-	taken   int        // batches being fetched
-	failed  bool       // a fetch failed: take no more
+	// futures[k] receives batch k once it is fetched, up to a stop, or has
+	// failed; a batch never fetched leaves it empty.
+	futures []chan fetched
+	// due receives the after-actions of each committed batch, for the
+	// run's session to carry out.
+	due chan dueActions
+	// finish ends the taking of batches and the opening of connections,
+	// once the writer needs no more.
+	finish context.CancelFunc
+	// ended is closed once every connection has stopped fetching, and err
+	// set to why the fetch ended early, if it did.
+	ended chan struct{}
+	err   error
+	// received counts the messages received, over every connection, out
+	// of total: a stop requested after the last one stops nothing.
+	received atomic.Int64
+	total    int64
+	parsing  *parsing
 }
 
-func newFetchQueue(ctx context.Context, batches [][]mailbox.Message, connections int) *fetchQueue {
-	q := &fetchQueue{batches: batches, fetched: make([]chan []*job, len(batches)), ahead: make(chan struct{}, connections+1)}
-	q.changed = sync.NewCond(&q.mu)
+// fetched is one batch as a connection fetched it.
+type fetched struct {
+	jobs []*job
+	err  error // why the batch ends early: errStopped, or the failure that ends the fetch
+}
+
+// dueActions are the after-actions of one committed batch.
+type dueActions struct{ taken, failed []mailbox.Message }
+
+// startFetch starts fetching batches over as many connections as the run
+// may use. Messages are fetched within ctx; the fetch ends when every
+// batch has been fetched and written, or early when a batch fails, the run
+// is stopped or ctx ends.
+func (r *run) startFetch(ctx context.Context, batches [][]mailbox.Message, p *parsing) *fetch {
+	task := r.opts.Task
+	connections := min(task.Connections, r.opts.Config.Accounts[task.Account].MaxConnections, len(batches))
+	f := &fetch{
+		batches: batches,
+		todo:    make(chan int, len(batches)),
+		retry:   make(chan int, len(batches)),
+		ahead:   make(chan struct{}, connections+1),
+		futures: make([]chan fetched, len(batches)),
+		due:     make(chan dueActions, len(batches)), // never blocks the writer
+		ended:   make(chan struct{}),
+		parsing: p,
+	}
 	for k := range batches {
-		q.fetched[k] = make(chan []*job, 1)
+		f.todo <- k
+		f.futures[k] = make(chan fetched, 1)
+		f.total += int64(len(batches[k]))
 	}
-	context.AfterFunc(ctx, q.broadcast)
-	return q
+	close(f.todo)
+	// Batches are taken, and further connections opened, within taking,
+	// which ends when one connection ends the fetch or the writer calls
+	// finish; what is being fetched then goes on within ctx.
+	writing, finish := context.WithCancel(ctx)
+	g, taking := errgroup.WithContext(writing)
+	f.finish = finish
+	g.Go(func() error { return r.fetchOwn(ctx, taking, f) })
+	for range connections - 1 {
+		g.Go(func() error { return r.fetchOver(ctx, taking, f) })
+	}
+	go func() {
+		f.err = g.Wait()
+		close(f.ended)
+	}()
+	return f
 }
 
-func (q *fetchQueue) broadcast() {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.changed.Broadcast()
-}
-
-// take returns the next batch to fetch, waiting while cap(ahead) batches
-// are fetched and not passed on. ok is false when none is left to take,
-// or, if wait, once none is left and none is being fetched either, since
-// a batch being fetched over another connection may yet be handed back.
-func (q *fetchQueue) take(ctx context.Context, wait bool) (k int, ok bool) {
+// next waits for batch k. It is false when batch k will never come: the
+// fetch ended before anyone fetched it, or ctx ended.
+func (f *fetch) next(ctx context.Context, k int) (fetched, bool) {
 	select {
-	case q.ahead <- struct{}{}:
-	case <-ctx.Done():
-		return 0, false
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for {
-		switch {
-		case q.failed || ctx.Err() != nil:
-		case len(q.retry) > 0:
-			k, q.retry = q.retry[0], q.retry[1:]
-			q.taken++
-			return k, true
-		case q.next < len(q.batches):
-			q.next++
-			q.taken++
-			return q.next - 1, true
-		case wait && q.taken > 0:
-			q.changed.Wait()
-			continue
+	case b := <-f.futures[k]:
+		return b, true
+	case <-f.ended:
+		select {
+		case b := <-f.futures[k]:
+			return b, true
+		default:
+			return fetched{}, false
 		}
-		<-q.ahead
-		return 0, false
+	case <-ctx.Done():
+		return fetched{}, false
 	}
 }
 
-// done hands on batch k's messages, fetched whole or up to a stop.
-func (q *fetchQueue) done(k int, got []*job) {
-	q.fetched[k] <- got
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.taken--
-	q.changed.Broadcast()
-}
-
-// failBatch records that batch k failed, and with it the fetch.
-func (q *fetchQueue) failBatch(k int) {
-	close(q.fetched[k])
-	q.fail()
-}
-
-// fail records that the fetch failed: no more batches are taken.
-func (q *fetchQueue) fail() {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.failed = true
-	q.changed.Broadcast()
-}
-
-// handBack returns batch k, which a connection failed to fetch, for
-// another to take.
-func (q *fetchQueue) handBack(k int) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.taken--
-	q.retry = append(q.retry, k)
-	<-q.ahead
-	q.changed.Broadcast()
-}
-
-// closeUntaken closes the batches nobody will take, once every
-// connection has stopped taking them.
-func (q *fetchQueue) closeUntaken() {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for _, k := range q.retry {
-		close(q.fetched[k])
+// resolve passes batch k on as a connection fetched it: whole, or up to a
+// stop. A batch that failed passes on its failure alone: what was
+// received of it cannot be committed in order.
+func (f *fetch) resolve(k int, jobs []*job, err error) {
+	if err != nil && !errors.Is(err, errStopped) {
+		releaseAll(jobs)
+		jobs = nil
 	}
-	q.retry = nil
-	for ; q.next < len(q.batches); q.next++ {
-		close(q.fetched[q.next])
+	f.futures[k] <- fetched{jobs, err}
+}
+
+// written frees the slot of a batch written and hands its after-actions to
+// the run's session.
+func (f *fetch) written(due dueActions) {
+	<-f.ahead
+	f.due <- due
+}
+
+// wait ends the fetch (finish), waits for every connection to stop
+// fetching, releases what the batches nobody wrote still hold, and
+// returns why the fetch ended early.
+func (f *fetch) wait() error {
+	f.finish()
+	<-f.ended
+	for _, future := range f.futures {
+		select {
+		case b := <-future:
+			releaseAll(b.jobs)
+		default:
+		}
+	}
+	return f.err
+}
+
+// claim returns the next batch for a connection to fetch: one handed back
+// first, else the next nobody has taken once a slot is free. It is false
+// once taking ends, or for a further connection (without due) once none is
+// left to take. The run's own connection (with due) waits for batches
+// handed back until taking ends, carrying out meanwhile the after-actions
+// due, first of all, within ctx.
+func (r *run) claim(ctx, taking context.Context, f *fetch, due <-chan dueActions) (k int, ok bool, err error) {
+	ahead := f.ahead
+	for {
+		if err := r.applyDue(ctx, due); err != nil {
+			return 0, false, err
+		}
+		if r.stopRequested() && f.received.Load() < f.total {
+			return 0, false, errStopped
+		}
+		select {
+		case k := <-f.retry:
+			return k, true, nil
+		default:
+		}
+		select {
+		case k := <-f.retry:
+			return k, true, nil
+		case ahead <- struct{}{}:
+			if k, ok := <-f.todo; ok {
+				return k, true, nil
+			}
+			<-f.ahead // none left: only one handed back may come
+			if due == nil {
+				return 0, false, nil
+			}
+			ahead = nil
+		case a := <-due:
+			if err := r.applyAfter(ctx, a.taken, a.failed); err != nil {
+				return 0, false, err
+			}
+		case <-taking.Done():
+			return 0, false, nil
+		}
 	}
 }
 
-// pass passes the messages on to order, batch by batch and each batch
-// followed by its end mark, until a batch that failed or was never taken:
-// what follows it cannot be committed in order. It then stops the
-// fetching (stop) and releases the rest.
-func (q *fetchQueue) pass(ctx context.Context, order chan<- *job, stop func()) {
-	k := 0
-	for ; k < len(q.batches); k++ {
-		got, ok := <-q.fetched[k]
+// fetchOwn fetches batches over the run's own session until taking ends,
+// carrying out between them the after-actions due. A failure, and a stop,
+// end the fetch.
+func (r *run) fetchOwn(ctx, taking context.Context, f *fetch) error {
+	for {
+		k, ok, err := r.claim(ctx, taking, f, f.due)
+		if !ok {
+			return err
+		}
+		got, err := r.fetchBatch(ctx, r.sess, f.batches[k], f)
+		f.resolve(k, got, err)
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// fetchOver opens one more connection (within taking) and fetches batches
+// over it. A connection the account has not free, or that cannot be
+// opened, is no error: the run's own session takes its share; one that
+// fails hands its batch back.
+func (r *run) fetchOver(ctx, taking context.Context, f *fetch) error {
+	sess, release, ok := r.openFurther(taking)
+	if !ok {
+		return nil
+	}
+	defer release()
+	defer sess.Close()
+	for {
+		k, ok, err := r.claim(ctx, taking, f, nil)
+		if err != nil {
+			return err // stopped
+		}
 		if !ok {
 			break
 		}
-		for _, j := range append(got, batchEnd()) {
-			select {
-			case order <- j:
-			case <-ctx.Done():
-				<-j.ready
-				j.release()
-			}
-		}
-		<-q.ahead // the batch was taken
-	}
-	if k == len(q.batches) {
-		return
-	}
-	stop()
-	for k++; k < len(q.batches); k++ {
-		releaseAll(<-q.fetched[k])
-	}
-}
-
-// fetchAll fetches the batches into order, over as many connections as
-// the run may use, and carries out the after-actions due between the
-// batches of the run's own session.
-func (r *run) fetchAll(ctx context.Context, batches [][]mailbox.Message, order chan<- *job, due <-chan dueActions) error {
-	task := r.opts.Task
-	connections := min(task.Connections, r.opts.Config.Accounts[task.Account].MaxConnections, len(batches))
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	q := newFetchQueue(ctx, batches, connections)
-	// parsers bounds the messages parsed at once; unparsed, those received
-	// and not yet parsed, each of up to spoolMemory in memory.
-	workers := runtime.GOMAXPROCS(0)
-	f := &fetchers{parsers: make(chan struct{}, workers), unparsed: make(chan struct{}, 2*workers)}
-	// A connection still being opened once every batch is passed on is
-	// given up: a server that makes a second login wait for the first
-	// session's lock would otherwise hold the run that long.
-	opening, allPassed := context.WithCancel(ctx)
-	defer allPassed()
-	errs := make([]error, connections)
-	var wg sync.WaitGroup
-	for i := range connections {
-		wg.Go(func() {
-			if i == 0 {
-				errs[i] = r.fetchBatches(ctx, r.sess, q, f, due)
-				return
-			}
-			errs[i] = r.fetchOver(ctx, opening, q, f)
-		})
-	}
-	go func() {
-		wg.Wait()
-		q.closeUntaken()
-	}()
-	q.pass(ctx, order, cancel)
-	allPassed()
-	wg.Wait()
-	return fetchError(errs)
-}
-
-// fetchError picks the error fetchAll reports: a failure, or else a stop,
-// over the cancellations a failure or stop caused on other connections.
-func fetchError(errs []error) error {
-	var stopped, cancelled error
-	for _, err := range errs {
-		switch {
-		case err == nil:
-		case errors.Is(err, errStopped):
-			stopped = err
-		case errors.Is(err, context.Canceled):
-			cancelled = err
-		default:
-			return err
-		}
-	}
-	if stopped != nil {
-		return stopped
-	}
-	return cancelled
-}
-
-// fetchers is what the connections of a run share for the messages they
-// receive.
-type fetchers struct {
-	parsers, unparsed chan struct{}
-}
-
-// fetchOver opens one more connection (within opening) and fetches
-// batches over it. A connection the account has not free, or that cannot
-// be opened, is no error: the run's own session takes its share.
-func (r *run) fetchOver(ctx, opening context.Context, q *fetchQueue, f *fetchers) error {
-	release := func() {}
-	if more := r.opts.MoreConnections; more != nil {
-		var ok bool
-		if release, ok = more(); !ok {
-			r.log.Debug("fetching over fewer connections: the account's max_connections are in use")
+		got, err := r.fetchBatch(ctx, sess, f.batches[k], f)
+		if err != nil && !errors.Is(err, errStopped) && ctx.Err() == nil {
+			releaseAll(got)
+			f.received.Add(-int64(len(got)))
+			f.retry <- k
+			r.log.Warn("a further connection failed; the others fetch its batch", "err", err)
 			return nil
 		}
-	}
-	defer release()
-	acct := r.opts.Config.Accounts[r.opts.Task.Account]
-	sess, err := open(opening, acct, r.cred, r.log)
-	if err != nil {
-		r.log.Debug("fetching over fewer connections: another one could not be opened", "err", err)
-		return nil
-	}
-	defer sess.Close()
-	// Read-only, whatever the after-action: the run's session carries it out.
-	uidValidity, err := sess.Select(opening, r.opts.Task.Mailbox, mailbox.After{Action: config.AfterNone})
-	if err == nil && uidValidity != r.uidValidity {
-		err = fmt.Errorf("UIDVALIDITY is %d here and %d on the run's connection", uidValidity, r.uidValidity)
-	}
-	if err != nil {
-		r.log.Debug("fetching over fewer connections: another one could not open the mailbox", "err", err)
-		return nil
-	}
-	if err := r.fetchBatches(ctx, sess, q, f, nil); err != nil {
-		if errors.Is(err, errStopped) || ctx.Err() != nil {
+		f.resolve(k, got, err)
+		if err != nil {
 			return err
 		}
-		r.log.Warn("a further connection failed; the others fetch its batch", "err", err)
-		return nil
 	}
 	if err := sess.Logout(ctx); err != nil {
 		r.log.Debug("logout of a further connection failed", "err", err)
@@ -283,43 +261,70 @@ func (r *run) fetchOver(ctx, opening context.Context, q *fetchQueue, f *fetchers
 	return nil
 }
 
-// fetchBatches fetches the batches it takes from q over sess until none
-// is left. Over the run's own session (due given) it carries out between
-// two the after-actions due, and a failure fails the fetch; over a further
-// one, the batch that failed is handed back, and the error returned ends
-// only this connection.
-func (r *run) fetchBatches(ctx context.Context, sess mailbox.Session, q *fetchQueue, f *fetchers, due <-chan dueActions) error {
-	own := due != nil
-	for {
-		if r.stopRequested() {
-			return errStopped
+// openFurther opens a further connection and opens the mailbox read-only
+// there, within ctx: a server that makes a second login wait for the first
+// session's lock would otherwise hold the run that long.
+func (r *run) openFurther(ctx context.Context) (sess mailbox.Session, release func(), ok bool) {
+	release = func() {}
+	if more := r.opts.MoreConnections; more != nil {
+		if release, ok = more(); !ok {
+			r.log.Debug("fetching over fewer connections: the account's max_connections are in use")
+			return nil, nil, false
 		}
-		if own {
-			if err := r.applyDue(ctx, due); err != nil {
-				q.fail()
+	}
+	acct := r.opts.Config.Accounts[r.opts.Task.Account]
+	sess, err := open(ctx, acct, r.cred, r.log)
+	if err != nil {
+		release()
+		r.log.Debug("fetching over fewer connections: another one could not be opened", "err", err)
+		return nil, nil, false
+	}
+	// Read-only, whatever the after-action: the run's session carries it out.
+	uidValidity, err := sess.Select(ctx, r.opts.Task.Mailbox, mailbox.After{Action: config.AfterNone})
+	if err == nil && uidValidity != r.uidValidity {
+		err = fmt.Errorf("UIDVALIDITY is %d here and %d on the run's connection", uidValidity, r.uidValidity)
+	}
+	if err != nil {
+		sess.Close()
+		release()
+		r.log.Debug("fetching over fewer connections: another one could not open the mailbox", "err", err)
+		return nil, nil, false
+	}
+	return sess, release, true
+}
+
+// applyDue carries out the after-actions committed and not yet carried
+// out.
+func (r *run) applyDue(ctx context.Context, due <-chan dueActions) error {
+	for {
+		select {
+		case a := <-due:
+			if err := r.applyAfter(ctx, a.taken, a.failed); err != nil {
 				return err
 			}
-		}
-		k, ok := q.take(ctx, own)
-		if !ok {
-			return ctx.Err()
-		}
-		got, err := r.fetchBatch(ctx, sess, q.batches[k], f)
-		switch {
-		case err == nil || errors.Is(err, errStopped):
-			q.done(k, got)
-		case !own && ctx.Err() == nil:
-			releaseAll(got)
-			r.fetched.Add(-int64(len(got)))
-			q.handBack(k)
 		default:
-			releaseAll(got) // what this batch received is not committed
-			q.failBatch(k)
+			return nil
 		}
+	}
+}
+
+// fetchBatch fetches one batch over sess and returns its messages,
+// received until the fetch failed or was stopped; each goes on to be
+// prepared (pipeline.go) as soon as it is received.
+func (r *run) fetchBatch(ctx context.Context, sess mailbox.Session, batch []mailbox.Message, f *fetch) ([]*job, error) {
+	var got []*job
+	err := sess.Fetch(ctx, batch, func(m mailbox.Message, body io.Reader) error {
+		j, err := r.receive(ctx, m, body, f.parsing)
 		if err != nil {
 			return err
 		}
-	}
+		got = append(got, j)
+		if f.received.Add(1) < f.total && r.stopRequested() {
+			return errStopped
+		}
+		return nil
+	})
+	return got, err
 }
 
 // releaseAll frees the jobs of a batch abandoned.
@@ -328,40 +333,4 @@ func releaseAll(jobs []*job) {
 		<-j.ready
 		j.release()
 	}
-}
-
-// fetchBatch fetches one batch over sess and returns its messages,
-// received until the fetch failed or was stopped.
-func (r *run) fetchBatch(ctx context.Context, sess mailbox.Session, batch []mailbox.Message, f *fetchers) ([]*job, error) {
-	seen := int64(r.sum.Seen)
-	var got []*job
-	err := sess.Fetch(ctx, batch, func(m mailbox.Message, body io.Reader) error {
-		select {
-		case f.unparsed <- struct{}{}:
-		case <-ctx.Done():
-			return ctx.Err() // the writer failed
-		}
-		raw, err := newSpool(r.spoolDir, body, m.Size)
-		if err != nil {
-			<-f.unparsed
-			if _, ok := errors.AsType[*readError](err); ok {
-				acct := r.opts.Config.Accounts[r.opts.Task.Account]
-				return &mailbox.Error{Step: mailbox.StepFetch, Addr: acct.Addr(), Err: fmt.Errorf("%s: %w", m.Key(), err), Transient: true}
-			}
-			return fmt.Errorf("task %q: %s: %w", r.opts.Task.Name, m.Key(), err)
-		}
-		j := &job{m: m, raw: raw, ready: make(chan struct{})}
-		go func() {
-			f.parsers <- struct{}{}
-			r.prepare(j)
-			<-f.parsers
-			<-f.unparsed
-		}()
-		got = append(got, j)
-		if r.fetched.Add(1) < seen && r.stopRequested() {
-			return errStopped
-		}
-		return nil
-	})
-	return got, err
 }

@@ -15,13 +15,12 @@ import (
 	"mailtask/internal/testmail"
 )
 
-// Both connections fetch: the server holds the first FETCH until a second
-// one arrives, which only a second connection can send. The run takes
-// every message once, and its own connection marks them all seen, those
-// the other fetched too.
+// Both connections fetch: the first FETCH of each waits for the other's
+// (meeting). The run takes every message once, and its own connection
+// marks them all seen, those the other fetched too.
 func TestFetchesOverTwoConnections(t *testing.T) {
-	f, second := twoConnectionFixture(t, nil)
-	checkEachTakenOnce(t, f, f.mustRun(), second)
+	f, m := twoConnectionFixture(t, nil)
+	checkEachTakenOnce(t, f, f.mustRun(), m)
 }
 
 // A POP3 server that locks the maildrop for the first session (RFC 1939)
@@ -49,11 +48,10 @@ func TestMaildropLockedLeavesOneConnection(t *testing.T) {
 
 // A further connection that drops mid-batch hands its batch back: the
 // run's own connection fetches it, and the run ends without error, every
-// message taken once. The server holds the first FETCH (the run's own
-// connection's) until the second arrives, and drops the connection that
-// sent the second.
+// message taken once. The server drops the second connection on its
+// first FETCH, once the run's own has sent one too.
 func TestFailedConnectionHandsItsBatchBack(t *testing.T) {
-	f, second := twoConnectionFixture(t, testmail.ErrDrop)
+	f, m := twoConnectionFixture(t, testmail.ErrDrop)
 	var logs bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -61,33 +59,45 @@ func TestFailedConnectionHandsItsBatchBack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, logs.String())
 	}
-	checkEachTakenOnce(t, f, sum, second)
+	checkEachTakenOnce(t, f, sum, m)
 	if !strings.Contains(logs.String(), "a further connection failed; the others fetch its batch") {
 		t.Errorf("no warning of the failed connection:\n%s", logs.String())
 	}
 }
 
 // twoConnectionFixture is an IMAP mailbox of 6 messages, taken in batches
-// of 2 over two connections with after = "seen", whose server holds the
-// run's first FETCH until the second connection's arrives and answers
-// that one with err (holdFirstFetch).
-func twoConnectionFixture(t *testing.T, err error) (f *fixture, second <-chan struct{}) {
-	fault, second := holdFirstFetch(err)
-	f = newFixture(t, testmail.IMAPOptions{Fault: fault}, `after = "seen"`, "batch_size = 2", "connections = 2")
+// of 2 over two connections with after = "seen", whose server makes the
+// first FETCH of the run's connection (1) and of the second (2) wait for
+// each other, and answers the second's first FETCH with err (nil serves
+// it).
+func twoConnectionFixture(t *testing.T, err error) (*fixture, *meeting) {
+	m := newMeeting()
+	var answered sync.Once
+	fault := func(conn int, cmd string) error {
+		if cmd != "FETCH" || conn > 2 {
+			return nil
+		}
+		m.arrive(conn - 1)
+		var reply error
+		if conn == 2 {
+			answered.Do(func() { reply = err })
+		}
+		return reply
+	}
+	f := newFixture(t, testmail.IMAPOptions{ConnFault: fault}, `after = "seen"`, "batch_size = 2", "connections = 2")
 	for i := 1; i <= 6; i++ {
 		f.append(scan(i))
 	}
-	return f, second
+	return f, m
 }
 
 // checkEachTakenOnce checks that a run of twoConnectionFixture's mailbox
-// used the second connection, saved each message once and marked it seen.
-func checkEachTakenOnce(t *testing.T, f *fixture, sum Summary, second <-chan struct{}) {
+// fetched over both connections, saved each message once and marked it
+// seen.
+func checkEachTakenOnce(t *testing.T, f *fixture, sum Summary, m *meeting) {
 	t.Helper()
-	select {
-	case <-second:
-	default:
-		t.Error("no second connection fetched")
+	if !m.met() {
+		t.Error("the two connections did not both fetch")
 	}
 	if sum.Saved != 6 || sum.Files != 6 || len(f.files()) != 6 {
 		t.Errorf("run: %+v, files %v", sum, sortedKeys(f.files()))
@@ -99,40 +109,35 @@ func checkEachTakenOnce(t *testing.T, f *fixture, sum Summary, second <-chan str
 	}
 }
 
-// holdFirstFetch is an IMAP Fault that holds a run's first FETCH for up
-// to 3 s, until a second one arrives: one arriving meanwhile can only come
-// from a second connection. It answers that one with err (nil serves it)
-// and closes second.
-func holdFirstFetch(err error) (fault func(cmd string) error, second <-chan struct{}) {
-	var (
-		mu      sync.Mutex
-		fetches int
-		held    bool // the first FETCH is being held
-		arrived = make(chan struct{})
-	)
-	return func(cmd string) error {
-		if cmd != "FETCH" {
-			return nil
+// meeting makes the first fetch of two connections wait for each other,
+// so that both surely fetch whichever is faster. A connection that never
+// comes lets the other go after 10 s, and the test fails on met.
+type meeting struct {
+	came [2]chan struct{}
+	once [2]sync.Once
+}
+
+func newMeeting() *meeting {
+	return &meeting{came: [2]chan struct{}{make(chan struct{}), make(chan struct{})}}
+}
+
+// arrive marks connection i (0 or 1) as fetching and waits for the other.
+func (m *meeting) arrive(i int) {
+	m.once[i].Do(func() { close(m.came[i]) })
+	select {
+	case <-m.came[1-i]:
+	case <-time.After(10 * time.Second):
+	}
+}
+
+// met reports whether both connections came.
+func (m *meeting) met() bool {
+	for _, c := range m.came {
+		select {
+		case <-c:
+		default:
+			return false
 		}
-		mu.Lock()
-		fetches++
-		n, first := fetches, fetches == 1
-		held = held || first
-		duringHold := n == 2 && held
-		mu.Unlock()
-		switch {
-		case first:
-			select {
-			case <-arrived:
-			case <-time.After(3 * time.Second): // the test fails: no second connection
-			}
-			mu.Lock()
-			held = false
-			mu.Unlock()
-		case duringHold:
-			close(arrived)
-			return err
-		}
-		return nil
-	}, arrived
+	}
+	return true
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,13 +56,13 @@ func newHooks(cfg *config.Config, task *config.Task) hooks {
 
 func (h hooks) any() bool { return h.file != nil || h.message != nil }
 
-// queueHooks records the hooks a taken message is due, to be run once the
-// batch's files are durable.
-func (r *run) queueHooks(m mailbox.Message, msg *extract.Message, vars map[string]string, w *writer) {
+// hookJob returns the hooks a taken message is due, to be run once the
+// batch's files are durable; nil when it has none.
+func (r *run) hookJob(m mailbox.Message, msg *extract.Message, vars map[string]string, w *writer) *hookJob {
 	if !r.hooks.any() || r.opts.DryRun {
-		return
+		return nil
 	}
-	job := hookJob{m: m, dir: filepath.Join(r.out.root, filepath.FromSlash(w.rel))}
+	job := &hookJob{m: m, dir: filepath.Join(r.out.root, filepath.FromSlash(w.rel))}
 	for _, o := range w.outputs {
 		if o.present() {
 			job.files = append(job.files, o)
@@ -88,48 +89,50 @@ func (r *run) queueHooks(m mailbox.Message, msg *extract.Message, vars map[strin
 		"DESTINATION": r.out.root,
 		"DIR":         job.dir,
 	}
-	r.hookJobs = append(r.hookJobs, job)
+	return job
 }
 
-// runHooks runs the hooks queued for a batch, after making its files
+// runHooks runs the hooks of a batch's messages, after making their files
 // durable: a hook must never see a file a crash could still take away. It
-// returns the messages to hold back: with hook_failure = "retry" a message
-// whose hook failed is not committed, so the next run takes it again
-// (finding its files already there) and runs its hooks again. With "fail"
-// the first failure ends the run.
-func (r *run) runHooks(ctx context.Context) (held map[string]bool, err error) {
-	jobs := r.hookJobs
-	r.hookJobs = nil
-	if len(jobs) == 0 {
-		return nil, nil
+// returns the messages to commit, and the failures that held the others
+// back: with hook_failure = "retry" a message whose hook failed is not
+// committed, so the next run takes it again (finding its files already
+// there) and runs its hooks again. With "fail" the first failure ends the
+// run.
+func (r *run) runHooks(ctx context.Context, got []delivered) (kept []delivered, held []error, err error) {
+	if !slices.ContainsFunc(got, func(d delivered) bool { return d.hook != nil }) {
+		return got, nil, nil
 	}
 	if err := r.dest.Sync(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	held = map[string]bool{}
-	for _, job := range jobs {
-		if err := r.hookJob(ctx, job); err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			switch r.hooks.policy {
-			case config.HookIgnore:
-				r.log.Warn("hook failed; going on (hook_failure = \"ignore\")", "msg", job.m.Key(), "err", err)
-			case config.HookFail:
-				return nil, fmt.Errorf("task %q: %s: %w (hook_failure = \"fail\"; the message is taken again next run)", r.opts.Task.Name, job.m.Key(), err)
-			default:
-				r.log.Warn("hook failed; the message is taken again next run (hook_failure = \"retry\")", "msg", job.m.Key(), "err", err)
-				held[job.m.Key()] = true
-				r.heldErrs = append(r.heldErrs, fmt.Errorf("%s: %w", job.m.Key(), err))
-			}
+	for _, d := range got {
+		if d.hook == nil {
+			kept = append(kept, d)
+			continue
+		}
+		err := r.runHookJob(ctx, d.hook)
+		switch {
+		case err == nil:
+			kept = append(kept, d)
+		case ctx.Err() != nil:
+			return nil, nil, ctx.Err()
+		case r.hooks.policy == config.HookIgnore:
+			r.log.Warn("hook failed; going on (hook_failure = \"ignore\")", "msg", d.m.Key(), "err", err)
+			kept = append(kept, d)
+		case r.hooks.policy == config.HookFail:
+			return nil, nil, fmt.Errorf("%s: %w (hook_failure = \"fail\"; the message is taken again next run)", d.m.Key(), err)
+		default:
+			r.log.Warn("hook failed; the message is taken again next run (hook_failure = \"retry\")", "msg", d.m.Key(), "err", err)
+			held = append(held, fmt.Errorf("%s: %w", d.m.Key(), err))
 		}
 	}
-	return held, nil
+	return kept, held, nil
 }
 
-// hookJob runs the file hook for each file of a message, then its message
-// hook; the first failure stops the message's hooks.
-func (r *run) hookJob(ctx context.Context, job hookJob) error {
+// runHookJob runs the file hook for each file of a message, then its
+// message hook; the first failure stops the message's hooks.
+func (r *run) runHookJob(ctx context.Context, job *hookJob) error {
 	if r.hooks.file != nil {
 		for _, f := range job.files {
 			env := job.fileEnv(r.out.root, f)
@@ -155,7 +158,7 @@ func (r *run) hookJob(ctx context.Context, job hookJob) error {
 	return nil
 }
 
-func (job hookJob) fileEnv(root string, f output) hook.Env {
+func (job *hookJob) fileEnv(root string, f output) hook.Env {
 	env := hook.Env{}
 	for k, v := range job.env {
 		env[k] = v
@@ -171,10 +174,10 @@ func (job hookJob) fileEnv(root string, f output) hook.Env {
 
 // heldBack reports the messages hook failures held back this run, as the
 // run's error: the operator should know even though nothing was lost.
-func (r *run) heldBack() error {
-	if len(r.heldErrs) == 0 {
+func heldBack(held []error) error {
+	if len(held) == 0 {
 		return nil
 	}
-	return fmt.Errorf("task %q: hooks failed for %d messages, which stay on the server as they were and are taken again next run: %w",
-		r.opts.Task.Name, len(r.heldErrs), errors.Join(r.heldErrs...))
+	return fmt.Errorf("hooks failed for %d messages, which stay on the server as they were and are taken again next run: %w",
+		len(held), errors.Join(held...))
 }

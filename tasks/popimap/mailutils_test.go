@@ -74,7 +74,7 @@ func TestMailutilsIMAPSeenWithRules(t *testing.T) {
 	s.Seed(t, "alice", "INBOX", scan(1), mail{subject: "newsletter"}.raw(), scan(2))
 	cfg := mailutilsConfig(t, s, config.ProtocolIMAP, mailutilsPassword, `after = "seen"`, "[task.match]", `subject = ["scan*"]`)
 	sum, err := runMailutils(cfg, nil)
-	if err != nil || sum.Saved != 2 || sum.ActionsDue != 0 {
+	if err != nil || sum.Saved != 2 || sum.Due.After != 0 {
 		t.Fatalf("run: %+v, %v; want the two scans taken and marked", sum, err)
 	}
 	if again, err := runMailutils(cfg, nil); err != nil || again.Seen != 0 {
@@ -134,7 +134,7 @@ func TestMailutilsPOP3Delete(t *testing.T) {
 	s.Seed(t, "alice", "INBOX", scan(1), scan(2))
 	cfg := mailutilsConfig(t, s, config.ProtocolPOP3, mailutilsPassword, `after = "delete"`)
 	sum, err := runMailutils(cfg, nil)
-	if err != nil || sum.Saved != 2 || sum.ActionsDue != 0 {
+	if err != nil || sum.Saved != 2 || sum.Due.After != 0 {
 		t.Fatalf("run: %+v, %v", sum, err)
 	}
 	if n := s.Count(t, "alice", "INBOX"); n != 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"slices"
 
 	"mailtask/internal/config"
 	"mailtask/internal/extract"
@@ -32,16 +33,37 @@ func newSelection(task *config.Task) (*selection, error) {
 	}, nil
 }
 
-// newMessages lists the messages to fetch. A session that can search
-// applies what it can of the rules on the server, so that non-matching
-// mail is never downloaded; what it leaves out is recorded as done.
-func (r *run) newMessages(ctx context.Context) ([]mailbox.Message, error) {
+// listing is what a run found to take.
+type listing struct {
+	msgs     []mailbox.Message // to fetch, oldest first
+	refused  []mailbox.Message // refused on their header alone, and recorded as done
+	searched bool              // the server applied the rules' query
+}
+
+// list lists the messages to fetch. A session that can search applies what
+// it can of the rules on the server, so that non-matching mail is never
+// downloaded; what it leaves out is recorded as done. The rules the server
+// could not apply are then checked on each header (prefilter).
+func (r *run) list(ctx context.Context) (listing, error) {
 	q := r.sel.set.Query(r.now())
+	have := taken{st: r.st, prune: true, now: r.now()}
+	var (
+		l     listing
+		found mailbox.Found
+		err   error
+	)
 	if s, ok := r.sess.(mailbox.Searcher); ok && !q.IsZero() {
-		r.searched = true
-		return s.NewMatching(ctx, r.st, q)
+		l.searched = true
+		found, err = s.NewMatching(ctx, have, q)
+	} else {
+		found, err = r.sess.New(ctx, have)
 	}
-	return r.sess.New(ctx, r.st)
+	if err != nil {
+		return l, err
+	}
+	markFound(r.st, found)
+	l.msgs, l.refused, err = r.prefilter(ctx, found.New, l.searched)
+	return l, err
 }
 
 // maxHeader bounds the header read to check the rules before download; a
@@ -52,17 +74,15 @@ const maxHeader = 1 << 20
 // search for against each message's header alone (IMAP BODY.PEEK[HEADER],
 // POP3 TOP n 0), so that the messages they refuse are never downloaded.
 // Those are recorded as done at once, as after a full parse; it returns
-// the others, and how many it refused.
-func (r *run) prefilter(ctx context.Context, msgs []mailbox.Message) ([]mailbox.Message, int, error) {
+// the others, and those it refused.
+func (r *run) prefilter(ctx context.Context, msgs []mailbox.Message, searched bool) (keep, refused []mailbox.Message, err error) {
 	hf, ok := r.sess.(mailbox.HeaderFetcher)
-	if !ok || len(msgs) == 0 || !r.sel.set.NeedsHeader(r.searched) {
-		return msgs, 0, nil
+	if !ok || len(msgs) == 0 || !r.sel.set.NeedsHeader(searched) {
+		return msgs, nil, nil
 	}
-	var keep, refused []mailbox.Message
-	for start := 0; start < len(msgs); start += r.opts.Task.BatchSize {
-		batch := msgs[start:min(start+r.opts.Task.BatchSize, len(msgs))]
+	for batch := range slices.Chunk(msgs, r.opts.Task.BatchSize) {
 		err := hf.FetchHeaders(ctx, batch, func(m mailbox.Message, header io.Reader) error {
-			if !r.headerMatches(m, header) {
+			if !r.headerMatches(m, header, searched) {
 				refused = append(refused, m)
 				return nil
 			}
@@ -70,25 +90,24 @@ func (r *run) prefilter(ctx context.Context, msgs []mailbox.Message) ([]mailbox.
 			return nil
 		})
 		if err != nil {
-			return nil, 0, err
+			return nil, nil, err
 		}
 	}
 	if len(refused) > 0 && !r.opts.DryRun {
 		for _, m := range refused {
-			m.MarkDone(r.st)
+			markDone(r.st, m)
 		}
 		if err := r.st.Save(); err != nil {
-			return nil, 0, err
+			return nil, nil, err
 		}
 	}
-	r.sum.Unmatched += len(refused)
-	return keep, len(refused), nil
+	return keep, refused, nil
 }
 
 // headerMatches reports whether m's header passes the rules on headers;
 // a header it cannot judge (too large, unparseable) passes, and the whole
 // message decides.
-func (r *run) headerMatches(m mailbox.Message, header io.Reader) bool {
+func (r *run) headerMatches(m mailbox.Message, header io.Reader, searched bool) bool {
 	raw, err := io.ReadAll(io.LimitReader(header, maxHeader+1))
 	if err != nil || len(raw) > maxHeader {
 		return true
@@ -98,7 +117,7 @@ func (r *run) headerMatches(m mailbox.Message, header io.Reader) bool {
 		return true
 	}
 	// A size the session does not know yet (IMAP) is not judged here.
-	in := rules.Input{Size: m.Size, Now: r.now(), Searched: r.searched || m.Size == 0}
+	in := rules.Input{Size: m.Size, Now: r.now(), Searched: searched || m.Size == 0}
 	ok, why := r.sel.set.MatchHeader(msg, in)
 	if !ok {
 		r.log.Debug("message does not match the task's rules; recorded as done without downloading it", "msg", m.Key(), "rule", why)

@@ -16,6 +16,7 @@ import (
 	"mailtask/internal/config"
 	"mailtask/internal/extract"
 	"mailtask/internal/mailbox"
+	"mailtask/internal/outcome"
 	"mailtask/internal/pathtmpl"
 	"mailtask/internal/rules"
 	"mailtask/internal/sink"
@@ -38,14 +39,14 @@ func newOutputs(task *config.Task) (*outputs, error) {
 	var err error
 	if rel != "" {
 		if o.folder, err = pathtmpl.Parse(rel, pathtmpl.MessageVars); err != nil {
-			return nil, fmt.Errorf("task %q: destination: %w", task.Name, err)
+			return nil, fmt.Errorf("destination: %w", err)
 		}
 	}
 	if o.fileName, err = pathtmpl.Parse(task.Output.FileName, append(pathtmpl.FileVars, pathtmpl.MessageVars...)); err != nil {
-		return nil, fmt.Errorf("task %q: output.file_name: %w", task.Name, err)
+		return nil, fmt.Errorf("output.file_name: %w", err)
 	}
 	if o.msgName, err = pathtmpl.Parse(task.Output.MessageName, pathtmpl.MessageVars); err != nil {
-		return nil, fmt.Errorf("task %q: output.message_name: %w", task.Name, err)
+		return nil, fmt.Errorf("output.message_name: %w", err)
 	}
 	o.policy.Dedupe = task.Output.Dedupe == config.DedupeSHA256
 	// Files' hashes are shown in the metadata sidecar and to hooks only.
@@ -144,7 +145,7 @@ type planned struct {
 	staged            *sink.Staged
 }
 
-func (r *run) plan(m mailbox.Message, raw *spool, msg *extract.Message) *plan {
+func (r *run) plan(m mailbox.Message, raw *spool, msg *extract.Message, searched bool) *plan {
 	if r.sel.nested {
 		msg.ExpandNested()
 	}
@@ -165,7 +166,7 @@ func (r *run) plan(m mailbox.Message, raw *spool, msg *extract.Message) *plan {
 		}
 		files = append(files, f)
 	}
-	in := rules.Input{Size: raw.size, Files: len(files), Now: r.now(), Searched: r.searched}
+	in := rules.Input{Size: raw.size, Files: len(files), Now: r.now(), Searched: searched}
 	if p.matched, p.why = r.sel.set.Match(msg, in); !p.matched {
 		return p
 	}
@@ -201,7 +202,7 @@ func (r *run) plan(m mailbox.Message, raw *spool, msg *extract.Message) *plan {
 		return p
 	}
 	if p.dir, p.err = r.dest.Folder(p.rel); p.err != nil {
-		p.err = fmt.Errorf("task %q: %s: %w", r.opts.Task.Name, m.Key(), p.err)
+		p.err = fmt.Errorf("%s: %w", m.Key(), p.err)
 		return p
 	}
 	for _, o := range p.outs {
@@ -238,30 +239,30 @@ func (o *planned) discard() {
 }
 
 func (r *run) writeError(m mailbox.Message, name string, dir *sink.Dir, err error) error {
-	return fmt.Errorf("task %q: %s: write %q in %s: %w", r.opts.Task.Name, m.Key(), name, dir.Path(), err)
+	return fmt.Errorf("%s: write %q in %s: %w", m.Key(), name, dir.Path(), err)
 }
 
 // take carries out the plan of a parsed message: if it matches the
 // task's rules, it names the files [task.output] asks for and stages the
-// metadata sidecar, for finish to name. Nothing is committed here.
-func (r *run) take(m mailbox.Message, raw *spool, msg *extract.Message, p *plan) (outcome, error) {
+// metadata sidecar, for finish to name. It returns the message's writer,
+// which holds what it wrote, also when it fails part way. Nothing is
+// committed here.
+func (r *run) take(m mailbox.Message, raw *spool, msg *extract.Message, p *plan) (fate, *writer, error) {
 	if !p.matched {
-		r.sum.Unmatched++
 		r.log.Debug("message does not match the task's rules; recorded as done", "msg", m.Key(), "rule", p.why)
-		return unmatched, nil
+		return unmatched, nil, nil
 	}
-	r.sum.Saved++
 	if p.err != nil {
-		return saved, p.err
+		return saved, nil, p.err
 	}
 	p.w = &writer{r: r, m: m, rel: p.rel, dir: p.dir}
 	for _, o := range p.outs {
 		if err := p.w.putStaged(o); err != nil {
-			return saved, err
+			return saved, p.w, err
 		}
 	}
 	if p.meta == nil || p.dir == nil {
-		return saved, nil
+		return saved, p.w, nil
 	}
 	meta := metadata{
 		Task: r.opts.Task.Name, Account: r.opts.Task.Account, Mailbox: r.opts.Task.Mailbox,
@@ -274,32 +275,32 @@ func (r *run) take(m mailbox.Message, raw *spool, msg *extract.Message, p *plan)
 	}
 	data, err := json.MarshalIndent(meta, "", "  ")
 	if err != nil {
-		return saved, err
+		return saved, p.w, err
 	}
 	if p.meta.staged, err = p.dir.Stage(bytes.NewReader(append(data, '\n')), r.out.policy); err != nil {
-		return saved, r.writeError(m, p.meta.name, p.dir, err)
+		return saved, p.w, r.writeError(m, p.meta.name, p.dir, err)
 	}
-	return saved, nil
+	return saved, p.w, nil
 }
 
-// finish names the metadata sidecar take staged for a job, once a Flush
-// has made it durable, and queues the message's hooks, which see every
-// file.
-func (r *run) finish(j *job) error {
+// finish names the metadata sidecar take staged for a message, once a
+// Flush has made it durable, and returns the message's hooks, which see
+// every file; nil when it has none.
+func (r *run) finish(j *job) (*hookJob, error) {
 	p := j.plan
 	if p == nil || p.w == nil {
-		return nil // known, quarantined or not matched
+		return nil, nil // known, quarantined or not matched
 	}
 	if p.meta != nil {
 		if err := p.w.putStaged(p.meta); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	r.queueHooks(j.m, j.parsed, p.vars, p.w)
-	return nil
+	return r.hookJob(j.m, j.parsed, p.vars, p.w), nil
 }
 
-// writer names one message's files in its folder.
+// writer names one message's files in its folder, and keeps what it
+// wrote.
 type writer struct {
 	r        *run
 	m        mailbox.Message
@@ -307,30 +308,34 @@ type writer struct {
 	dir      *sink.Dir // nil on a dry run
 	outputs  []output  // every file but the metadata sidecar
 	metadata *output   // the sidecar, once written
+	// files and bytes count the files written anew, and defects their
+	// defects; planned lists, on a dry run, those that would be.
+	files   int
+	bytes   int64
+	defects outcome.Defects
+	planned []string
 }
 
 // putStaged gives the content staged for o in the message's folder (none
 // on a dry run) o's name, and hands the staged content over: PutStaged
 // releases it, whatever the outcome.
 func (w *writer) putStaged(o *planned) error {
-	r := w.r
 	s := o.staged
 	o.staged = nil
 	if w.dir == nil {
-		r.sum.Planned = append(r.sum.Planned, path.Join(w.rel, o.name))
+		w.planned = append(w.planned, path.Join(w.rel, o.name))
 		return nil
 	}
 	st, err := w.dir.PutStaged(o.name, s)
 	if err != nil {
-		return fmt.Errorf("task %q: %s: %w", r.opts.Task.Name, w.m.Key(), err)
+		return fmt.Errorf("%s: %w", w.m.Key(), err)
 	}
 	w.record(o, st)
 	return nil
 }
 
-// record notes a file put: in the outputs, the summary and the log.
+// record notes a file put: in the outputs, the counts and the log.
 func (w *writer) record(p *planned, st sink.Stored) {
-	r := w.r
 	kind := p.kind
 	o := output{
 		Kind: kind, Path: st.Rel(), SHA256: hex.EncodeToString(st.SHA256[:]), Size: st.Size, ContentType: p.ctype,
@@ -343,11 +348,11 @@ func (w *writer) record(p *planned, st sink.Stored) {
 		w.outputs = append(w.outputs, o)
 	}
 	if !st.Existing && !st.Skipped && st.Duplicate == "" {
-		r.sum.Files++
-		r.sum.Bytes += st.Size
+		w.files++
+		w.bytes += st.Size
 		w.defective(o)
 	}
-	r.log.Debug("file", "msg", w.m.Key(), "kind", kind, "path", o.Path, "size", st.Size,
+	w.r.log.Debug("file", "msg", w.m.Key(), "kind", kind, "path", o.Path, "size", st.Size,
 		"existing", st.Existing, "duplicate_of", st.Duplicate, "skipped", st.Skipped, "replaced", st.Replaced)
 	if kind == kindMetadata {
 		w.metadata = &o
@@ -357,13 +362,12 @@ func (w *writer) record(p *planned, st sink.Stored) {
 // defective makes the defects of a file written visible: a warning and
 // a count by kind.
 func (w *writer) defective(o output) {
-	r := w.r
 	for _, d := range o.Defects {
-		if r.sum.Defects == nil {
-			r.sum.Defects = make(map[string]int)
+		if w.defects == nil {
+			w.defects = outcome.Defects{}
 		}
-		r.sum.Defects[d.Kind]++
-		r.log.Warn("file written with a defect", "msg", w.m.Key(), "path", o.Path, "defect", d.Kind, "detail", d.Detail)
+		w.defects[d.Kind]++
+		w.r.log.Warn("file written with a defect", "msg", w.m.Key(), "path", o.Path, "defect", d.Kind, "detail", d.Detail)
 	}
 }
 

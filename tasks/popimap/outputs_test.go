@@ -134,7 +134,7 @@ func TestOnCollision(t *testing.T) {
 		t.Run(tc.policy, func(t *testing.T) {
 			f := newFixture(t, testmail.IMAPOptions{}, "[task.output]", `on_collision = "`+tc.policy+`"`)
 			f.append(first, second)
-			_, err := f.run()
+			sum, err := f.run()
 			if tc.fails != (err != nil) || (tc.fails && !errors.Is(err, sink.ErrCollision)) {
 				t.Fatalf("run error %v", err)
 			}
@@ -145,8 +145,12 @@ func TestOnCollision(t *testing.T) {
 				t.Errorf("report.pdf holds %q", b)
 			}
 			if tc.fails {
-				// Nothing of the failed batch is committed: both messages
+				// Nothing of the failed batch is committed, so the summary
+				// saved none, though one file was written: both messages
 				// stay new, and the next run meets the same collision.
+				if sum.Saved != 0 || sum.Files != 1 {
+					t.Errorf("summary of the failed run: %+v, want 0 saved and 1 file", sum.Counts)
+				}
 				if sum, err := f.run(); sum.Seen != 2 || !errors.Is(err, sink.ErrCollision) {
 					t.Errorf("after the failure: %+v, %v", sum, err)
 				}

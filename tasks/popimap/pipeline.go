@@ -4,70 +4,132 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"slices"
 
+	"mailtask/internal/config"
 	"mailtask/internal/extract"
 	"mailtask/internal/mailbox"
 	"mailtask/internal/state"
 )
 
-// Messages flow in three stages so that the network, the CPU and the disk
-// overlap: the sessions' Fetch (over one connection or several: fetch.go)
-// spools each message as it arrives, up to
-// runtime.GOMAXPROCS workers parse those received, plan them and stage
-// the files they write (plan in outputs.go), and the run's own goroutine
-// names each message's files in message order, so that names given on
-// collision ("report (1).pdf") come out the same on every run. It names
-// them once the content staged for them is durable: a batch reaches it
-// whole, and it makes all the batch's content durable with one sink Flush
-// before naming any of it. The
-// metadata sidecars, which list those names, are staged as they are
-// given and named after a second Flush.
+// One message's way through a run, and the function of each stage:
 //
-// Batches overlap too: the run's goroutine commits a batch once its last
-// message is written, while the next batches are already arriving. The
-// run's session belongs to the goroutine fetching over it, so that one
-// carries out the after-actions of the batches committed so far between
-// two fetches, and the run's goroutine those left at the end. Until then
-// they are pending in the state, as they would be after a crash.
+//	fetchers (fetch.go)   one per connection, under an errgroup: receive (spool the
+//	   │ batch k's future       message, spool.go), then prepare it on a parse worker
+//	   ▼
+//	writer (process)      batch by batch, in batch order:
+//	   │                    write   name the files staged, in message order (outputs.go)
+//	   │                    hooks   run once the files are durable (hooks.go)
+//	   │                    commit  ledger, then state
+//	   ▼
+//	run's session         carries out the after-actions due (fetch.go)
+//
+// Messages flow through these stages so that the network, the CPU and the
+// disk overlap. A message is spooled as it arrives, and up to
+// runtime.GOMAXPROCS parse workers prepare those received: they parse it,
+// decide what it writes (plan) and stage the files it writes, written under
+// no name yet. The writer names each message's files in message order, so
+// that names given on collision ("report (1).pdf") come out the same on
+// every run, once one sink Flush has made the content of its whole batch
+// durable. The metadata sidecars, which list those names, are staged as
+// they are given and named after a second Flush. Only then do the batch's
+// hooks run, and the batch is committed. Batches overlap too: the writer
+// commits a batch while the next ones are already arriving, and the run's
+// session carries out the after-actions of the batches committed so far
+// between two fetches. Until then they are pending in the state, as they
+// would be after a crash.
 
-// job is one received message on its way through the stages, or the end
-// of a batch.
+// job is one received message on its way through the stages.
 type job struct {
 	m     mailbox.Message
 	raw   *spool
-	ready chan struct{} // closed once parsed (or known)
-	// Set by the worker before ready is closed.
-	known  bool // the ledger shows it was taken before
-	parsed *extract.Message
-	err    error // unparseable
-	plan   *plan // for a message parsed
-	// batchEnd marks no message but the end of a batch fetched whole: the
-	// messages before it since the last mark are to be committed.
-	batchEnd bool
+	ready chan struct{} // closed once prepared
+	prepared
 }
 
-func (r *run) prepare(j *job) {
-	defer close(j.ready)
-	if r.ledger.Has(state.FingerprintOf(j.raw.sum)) {
-		j.known = true
-		j.raw.Close()
-		return
+// prepared is what a parse worker made of a message.
+type prepared struct {
+	known  bool // the ledger shows it was taken before
+	parsed *extract.Message
+	err    error // unparseable, or a spool that cannot be kept
+	plan   *plan // for a message parsed
+}
+
+// parsing is what every connection of a run shares to prepare the
+// messages it receives.
+type parsing struct {
+	// parsers bounds the messages prepared at once; unparsed, those
+	// received and not yet prepared; memory, the bytes they hold.
+	parsers, unparsed chan struct{}
+	memory            *memory
+	searched          bool // the server applied the rules' query
+}
+
+func newParsing(budget int64, searched bool) *parsing {
+	workers := runtime.GOMAXPROCS(0)
+	return &parsing{
+		parsers:  make(chan struct{}, workers),
+		unparsed: make(chan struct{}, 2*workers),
+		memory:   newMemory(budget),
+		searched: searched,
 	}
-	j.parsed, j.err = j.raw.parse()
-	switch {
-	case j.err == nil:
-		j.plan = r.plan(j.m, j.raw, j.parsed)
-		// Everything the message writes is staged now (or, on a dry
-		// run, only listed); only a message to quarantine keeps its
-		// spool until written.
-		j.raw.Close()
-	case errors.Is(j.err, extract.ErrUnparseable):
-		if err := j.raw.spill(r.spoolDir); err != nil {
-			j.err = err // not unparseable: the run fails, naming the spool
+}
+
+// receive spools the message m arriving as body, and hands it to a parse
+// worker: the job is ready once prepared.
+func (r *run) receive(ctx context.Context, m mailbox.Message, body io.Reader, p *parsing) (*job, error) {
+	select {
+	case p.unparsed <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err() // the writer failed
+	}
+	raw, err := newSpool(ctx, r.spoolDir, body, m.Size, p.memory)
+	if err != nil {
+		<-p.unparsed
+		if _, ok := errors.AsType[*readError](err); ok {
+			acct := r.opts.Config.Accounts[r.opts.Task.Account]
+			return nil, &mailbox.Error{Step: mailbox.StepFetch, Addr: acct.Addr(), Err: fmt.Errorf("%s: %w", m.Key(), err), Transient: true}
 		}
+		return nil, fmt.Errorf("%s: %w", m.Key(), err)
 	}
+	j := &job{m: m, raw: raw, ready: make(chan struct{})}
+	go func() {
+		p.parsers <- struct{}{}
+		j.prepared = r.prepare(m, raw, p.searched)
+		close(j.ready)
+		<-p.parsers
+		<-p.unparsed
+	}()
+	return j, nil
+}
+
+// prepare recognises a message taken before, or parses it and stages what
+// it writes. Everything the message writes is staged then (or, on a dry
+// run, only listed): only a message to quarantine keeps its spool, moved
+// to disk, so that no message waiting for its batch to be written holds
+// memory a message before it waits for.
+func (r *run) prepare(m mailbox.Message, raw *spool, searched bool) prepared {
+	if r.ledger.Has(state.FingerprintOf(raw.sum)) {
+		raw.Close()
+		return prepared{known: true}
+	}
+	parsed, err := raw.parse()
+	switch {
+	case err == nil:
+		p := r.plan(m, raw, parsed, searched)
+		raw.Close()
+		return prepared{parsed: parsed, plan: p}
+	case errors.Is(err, extract.ErrUnparseable):
+		serr := raw.spill(r.spoolDir)
+		if serr == nil {
+			return prepared{err: err}
+		}
+		err = serr // not unparseable: the run fails, naming the spool
+	}
+	raw.Close() // the run fails on err: nothing reads the spool again
+	return prepared{err: err}
 }
 
 // release frees what the job holds once it is written or abandoned.
@@ -80,89 +142,104 @@ func (j *job) release() {
 	}
 }
 
-func batchEnd() *job {
-	j := &job{batchEnd: true, ready: make(chan struct{})}
-	close(j.ready)
-	return j
-}
-
-// delivered is one message a batch has processed, for the commit.
-type delivered struct {
-	m   mailbox.Message
-	out outcome
-	fp  state.Fingerprint
-}
-
-// receive fetches msgs, batch by batch, writes their files and commits
-// them. It stops early, without error, when the run is asked to stop; the
-// messages received until then are committed.
-func (r *run) receive(ctx context.Context, msgs []mailbox.Message) error {
-	fetchCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// The fetching (fetch.go) bounds the messages received and not yet
-	// parsed, and the batches fetched and not yet written.
-	order := make(chan *job, 2*runtime.GOMAXPROCS(0))
+// process fetches msgs batch by batch, writes each batch's files and
+// commits it, in batch order. It stops early, without error, when the run
+// is asked to stop: the messages received until then are committed. What
+// was committed (on a dry run, what would have been) is in the Summary.
+func (r *run) process(ctx context.Context, msgs []mailbox.Message, searched bool) (Summary, error) {
+	fetchCtx, abandon := context.WithCancel(ctx)
+	defer abandon()
 	batches := slices.Collect(slices.Chunk(msgs, r.opts.Task.BatchSize))
-	due := make(chan dueActions, len(batches)) // never blocks the committer
-	var fetchErr error
-	go func() {
-		defer close(order)
-		fetchErr = r.fetchAll(fetchCtx, batches, order, due)
-	}()
-
+	budget := r.opts.memory
+	if budget == 0 {
+		budget = MemoryBudget
+	}
+	f := r.startFetch(fetchCtx, batches, newParsing(budget, searched))
 	var (
-		waiting []*job // the batch's messages, parsed and staged
-		err     error
+		sum      Summary
+		held     []error // hook failures that held messages back
+		progress = Progress{Total: len(msgs)}
 	)
-	for j := range order {
-		<-j.ready
-		if err == nil {
-			err = ctx.Err() // cancelled: the batch is abandoned, write no more
+	for k := range batches {
+		b, ok := f.next(ctx, k)
+		if !ok || b.err != nil && !errors.Is(b.err, errStopped) {
+			break // the fetch ended before batch k: f.wait says why
 		}
+		got, due, heldErrs, err := r.batch(ctx, b.jobs, &progress)
+		sum = sum.plus(got)
+		held = append(held, heldErrs...)
 		if err != nil {
-			j.release()
-			continue
+			abandon() // nothing more is written: let the fetching end
+			f.wait()
+			return sum, err
 		}
-		if !j.batchEnd {
-			waiting = append(waiting, j)
-			continue
-		}
-		var written []delivered
-		written, err = r.write(ctx, waiting)
-		waiting = nil
-		if err == nil {
-			err = r.commitBatch(ctx, written, due)
-		}
-		if err != nil {
-			cancel() // nothing more is written; let Fetch end
+		f.written(due)
+		if b.err != nil {
+			break // stopped after this batch
 		}
 	}
-	for _, j := range waiting {
-		j.release() // abandoned
+	switch fetchErr := f.wait(); {
+	case errors.Is(fetchErr, errStopped):
+		sum.Stopped = true
+	case fetchErr != nil:
+		return sum, fetchErr
+	case ctx.Err() != nil:
+		return sum, ctx.Err()
 	}
+	if err := r.applyDue(ctx, f.due); err != nil {
+		return sum, err
+	}
+	return sum, heldBack(held)
+}
+
+// batch writes a batch's files, runs their hooks and commits the batch. It
+// returns what it committed (and the files it wrote whatever happens),
+// the after-actions then due, and the failures of hooks that held messages
+// back.
+func (r *run) batch(ctx context.Context, jobs []*job, progress *Progress) (Summary, dueActions, []error, error) {
+	if len(jobs) == 0 {
+		return Summary{}, dueActions{}, nil, nil
+	}
+	got, err := r.write(ctx, jobs, progress)
+	sum := written(got)
 	if err != nil {
-		return err
+		return sum, dueActions{}, nil, err
 	}
-	if errors.Is(fetchErr, errStopped) {
-		r.sum.Stopped = true
-	} else if fetchErr != nil {
-		return fetchErr
+	if r.opts.DryRun {
+		return sum.plus(tally(got)), dueActions{}, nil, nil
 	}
-	return r.applyDue(ctx, due)
+	kept, held, err := r.runHooks(ctx, got)
+	if err != nil {
+		return sum, dueActions{}, nil, err
+	}
+	due, err := r.commit(kept)
+	if err != nil {
+		return sum, dueActions{}, nil, err
+	}
+	r.log.Debug("batch committed", "messages", len(kept))
+	sum = sum.plus(tally(kept))
+	sum.Held = len(held)
+	sum.Committed = r.now()
+	return sum, due, held, nil
 }
 
 // write names the files of the jobs, in order, once one Flush has made
 // the content they staged durable, and releases them. The metadata
 // sidecars, staged as the other files are named, take a second Flush and
-// are named last.
-func (r *run) write(ctx context.Context, jobs []*job) ([]delivered, error) {
+// are named last. It returns what became of each message written, also
+// when it fails part way: the files named so far are in the destination.
+func (r *run) write(ctx context.Context, jobs []*job, progress *Progress) ([]delivered, error) {
 	defer func() {
 		for _, j := range jobs {
+			<-j.ready
 			j.release()
 		}
 	}()
 	if len(jobs) == 0 {
 		return nil, nil
+	}
+	for _, j := range jobs {
+		<-j.ready
 	}
 	if err := r.flush(); err != nil {
 		return nil, err
@@ -170,26 +247,28 @@ func (r *run) write(ctx context.Context, jobs []*job) ([]delivered, error) {
 	got := make([]delivered, 0, len(jobs))
 	for _, j := range jobs {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return got, err
 		}
-		out, err := r.message(j)
+		d, err := r.message(j)
+		got = append(got, d)
 		if err != nil {
-			return nil, err
+			return got, err
 		}
-		got = append(got, delivered{j.m, out, state.FingerprintOf(j.raw.sum)})
 	}
 	if r.out.cfg.Metadata {
 		if err := r.flush(); err != nil {
-			return nil, err
+			return got, err
 		}
 	}
-	for _, j := range jobs {
-		if err := r.finish(j); err != nil {
-			return nil, err
+	for i, j := range jobs {
+		hook, err := r.finish(j)
+		if err != nil {
+			return got, err
 		}
-		r.bytes += j.raw.size
-		r.done++
-		r.report()
+		got[i].hook = hook
+		progress.Done++
+		progress.Bytes += j.raw.size
+		r.report(*progress)
 	}
 	return got, nil
 }
@@ -199,26 +278,48 @@ func (r *run) flush() error {
 	if r.dest == nil {
 		return nil
 	}
-	if err := r.dest.Flush(); err != nil {
-		return fmt.Errorf("task %q: %w", r.opts.Task.Name, err)
-	}
-	return nil
+	return r.dest.Flush()
 }
 
-// dueActions are the after-actions of one committed batch.
-type dueActions struct{ taken, failed []mailbox.Message }
-
-// applyDue carries out the after-actions committed and not yet carried
-// out.
-func (r *run) applyDue(ctx context.Context, due <-chan dueActions) error {
-	for {
-		select {
-		case a := <-due:
-			if err := r.applyAfter(ctx, a.taken, a.failed); err != nil {
-				return err
-			}
-		default:
-			return nil
+// commit makes a batch permanent: files durable first, then the ledger,
+// then the state file, which also records the after-actions now due. Only
+// after this may the server be changed. It returns those after-actions.
+func (r *run) commit(got []delivered) (dueActions, error) {
+	var (
+		due          dueActions
+		fingerprints []state.Fingerprint
+	)
+	for _, d := range got {
+		switch d.fate {
+		case quarantined:
+			due.failed = append(due.failed, d.m)
+		case saved, known:
+			due.taken = append(due.taken, d.m)
+		}
+		// Unmatched messages stay out of the ledger: under other rules
+		// they would be taken.
+		if d.fate == saved || d.fate == quarantined {
+			fingerprints = append(fingerprints, d.fp)
 		}
 	}
+	if err := r.dest.Sync(); err != nil {
+		return dueActions{}, err
+	}
+	if err := r.ledger.Append(fingerprints...); err != nil {
+		return dueActions{}, err
+	}
+	for _, d := range got {
+		markDone(r.st, d.m)
+	}
+	if r.after.Action != config.AfterNone {
+		for _, m := range due.taken {
+			markPending(r.st, m, false)
+		}
+	}
+	if f := r.after.Failure; f != nil && f.Action != config.AfterNone {
+		for _, m := range due.failed {
+			markPending(r.st, m, true)
+		}
+	}
+	return due, r.st.Save()
 }

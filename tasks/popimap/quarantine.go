@@ -27,20 +27,20 @@ func (r *run) quarantine(m mailbox.Message, raw *spool, reason error) error {
 	}
 	dir, err := sink.OpenPrivate(QuarantineDir(r.opts.Config.StateDir, r.opts.Task.Name), r.opts.Task.Name)
 	if err != nil {
-		return fmt.Errorf("task %q: quarantine: %w", r.opts.Task.Name, err)
+		return fmt.Errorf("quarantine: %w", err)
 	}
 	defer dir.Close()
 	base := strings.ReplaceAll(m.Key(), ":", "-")
 	stored, err := dir.Put(base+".eml", raw.Reader())
 	if err != nil {
-		return fmt.Errorf("task %q: quarantine: %w", r.opts.Task.Name, err)
+		return fmt.Errorf("quarantine: %w", err)
 	}
 	note := fmt.Sprintf("message %s of task %q could not be parsed: %v\n", m.Key(), r.opts.Task.Name, reason)
 	if _, err := dir.Put(strings.TrimSuffix(stored.Name, ".eml")+".reason.txt", strings.NewReader(note)); err != nil {
-		return fmt.Errorf("task %q: quarantine: %w", r.opts.Task.Name, err)
+		return fmt.Errorf("quarantine: %w", err)
 	}
 	if err := dir.Sync(); err != nil {
-		return fmt.Errorf("task %q: quarantine: %w", r.opts.Task.Name, err)
+		return fmt.Errorf("quarantine: %w", err)
 	}
 	r.st.AddFailure(state.Failure{
 		Key:    m.Key(),

@@ -67,7 +67,7 @@ func (b *refusedBed) refusedRun(t *testing.T, due func(*state.State) uint64) {
 	if err == nil || !strings.Contains(err.Error(), "refused") {
 		t.Fatalf("run error %v, want the refusal named", err)
 	}
-	if sum.Saved != len(b.taken) || sum.ActionsDue != len(b.taken) {
+	if sum.Saved != len(b.taken) || sum.Due.After != len(b.taken) {
 		t.Errorf("summary %+v: want %d saved and their actions due", sum, len(b.taken))
 	}
 	st := loadState(t, b.fixture)
@@ -83,11 +83,11 @@ func (b *refusedBed) refusedRun(t *testing.T, due func(*state.State) uint64) {
 // that a further one finds nothing due.
 func (b *refusedBed) completed(t *testing.T) {
 	t.Helper()
-	if sum := b.mustRun(); sum.Seen != 0 || sum.ActionsDue != 0 {
+	if sum := b.mustRun(); sum.Seen != 0 || sum.Due.After != 0 {
 		t.Errorf("run with the cause gone: %+v, want nothing new and nothing due", sum)
 	}
 	st := loadState(t, b.fixture)
-	if n, _ := st.Due(); n != 0 || st.ActionRefused != "" {
+	if n := st.Due().After; n != 0 || st.ActionRefused != "" {
 		t.Errorf("still due after the server confirmed: %d (%q)", n, st.ActionRefused)
 	}
 	if n := len(b.files()); n != len(b.taken) {
@@ -152,7 +152,7 @@ func TestRefusedFailureCopyStaysDue(t *testing.T) {
 		`after_failure = "move"`, `failure_move_to = "Failed"`)
 	bad := f.appendUIDs(scan(1), []byte("\x00\x01 not mail"))[1]
 	sum, err := f.run()
-	if err == nil || sum.Failed != 1 || sum.FailureActionsDue != 1 {
+	if err == nil || sum.Failed != 1 || sum.Due.Failure != 1 {
 		t.Fatalf("run: %+v, %v; want the failure action refused and due", sum, err)
 	}
 	if st := loadState(t, f); !st.PendingFailedUIDs.Contains(bad) {
@@ -162,7 +162,7 @@ func TestRefusedFailureCopyStaysDue(t *testing.T) {
 		t.Fatalf("inbox %d, Failed %d after the refusal; want 2 and 0", inbox, failed)
 	}
 	r.armed.Store(false)
-	if sum := f.mustRun(); sum.Seen != 0 || sum.FailureActionsDue != 0 {
+	if sum := f.mustRun(); sum.Seen != 0 || sum.Due.Failure != 0 {
 		t.Errorf("run with the cause gone: %+v", sum)
 	}
 	if inbox, failed := len(f.srv.Messages("INBOX")), len(f.srv.Messages("Failed")); inbox != 1 || failed != 1 {
@@ -190,7 +190,7 @@ func TestRefusedMoveStaysDue(t *testing.T) {
 func (b *refusedBed) refusedRetry(t *testing.T) {
 	t.Helper()
 	sum, err := b.run()
-	if err == nil || sum.Seen != 0 || sum.ActionsDue != len(b.taken) {
+	if err == nil || sum.Seen != 0 || sum.Due.After != len(b.taken) {
 		t.Errorf("run while still refused: %+v, %v; want an error and the actions still due", sum, err)
 	}
 }
@@ -231,7 +231,7 @@ func TestRefusedDeleStaysDue(t *testing.T) {
 	log.set("DELE 2", "-ERR [SYS/PERM] message cannot be deleted")
 	f := newPOP3Fixture(t, testmail.POP3Options{Fault: log.hook}, [][]byte{scan(1), scan(2), scan(3)}, `after = "delete"`)
 	sum, err := f.run()
-	if err == nil || !strings.Contains(err.Error(), "refused") || sum.Saved != 3 || sum.ActionsDue != 1 {
+	if err == nil || !strings.Contains(err.Error(), "refused") || sum.Saved != 3 || sum.Due.After != 1 {
 		t.Fatalf("run: %+v, %v; want three taken and one deletion due", sum, err)
 	}
 	if st := loadState(t, f); len(st.PendingUIDLs) != 1 || st.ActionRefused == "" {
@@ -241,10 +241,32 @@ func TestRefusedDeleStaysDue(t *testing.T) {
 		t.Fatalf("server holds %d messages, want only the one whose DELE was refused", n)
 	}
 	log.set("DELE 2", "")
-	if sum := f.mustRun(); sum.Seen != 0 || sum.ActionsDue != 0 {
+	if sum := f.mustRun(); sum.Seen != 0 || sum.Due.After != 0 {
 		t.Errorf("run with the cause gone: %+v", sum)
 	}
 	if n := len(f.pop.Messages()); n != 0 {
 		t.Errorf("server holds %d messages, want none", n)
+	}
+}
+
+// A run that fails before it reaches the mailbox (here, its sign-in
+// refused) still reports the actions the state holds due: the daemon's
+// mailtask_actions_due is set from each run's summary and must not fall
+// to 0 while they wait.
+func TestActionsStayDueWhenARunCannotSignIn(t *testing.T) {
+	r := refuse("Over quota", "OVERQUOTA", "MOVE")
+	var signIn atomic.Bool
+	fault := func(cmd string) error {
+		if cmd == "LOGIN" && signIn.Load() {
+			return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAuthenticationFailed, Text: "Invalid credentials"}
+		}
+		return r.fault(cmd)
+	}
+	b := newRefusedBed(t, testmail.IMAPOptions{Fault: fault}, `after = "move"`, `move_to = "Processed"`)
+	b.refusedRun(t, pendingUIDs)
+	signIn.Store(true)
+	sum, err := b.run()
+	if err == nil || sum.Due.After != len(b.taken) {
+		t.Errorf("run whose sign-in was refused: %+v, %v; want an error and the %d actions still due", sum, err, len(b.taken))
 	}
 }

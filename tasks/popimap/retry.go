@@ -35,8 +35,8 @@ func WithDeadline(run RunFunc) RunFunc {
 		// The run sees its connection closed rather than the deadline, so
 		// the context says why it ended.
 		if err != nil && ctx.Err() == nil && errors.Is(runCtx.Err(), context.DeadlineExceeded) {
-			err = fmt.Errorf("task %q: the run did not finish within its timeout of %s and was abandoned; what was committed stays (raise the task's timeout if runs are legitimately this long): %w",
-				opts.Task.Name, limit, context.DeadlineExceeded)
+			err = fmt.Errorf("the run did not finish within the task's timeout of %s and was abandoned; what was committed stays (raise the task's timeout if runs are legitimately this long): %w",
+				limit, context.DeadlineExceeded)
 		}
 		return sum, err
 	}
@@ -110,20 +110,14 @@ func Retry(run RunFunc, b Backoff) RunFunc {
 	}
 }
 
-// add folds a later attempt's summary into s. Messages an earlier attempt
-// took are not new to the later one, so they are added to its count of new
-// messages rather than counted twice.
+// add folds a later attempt's summary into s (outcome.Counts.Then).
 func (s *Summary) add(later Summary) {
 	s.Task = later.Task
-	s.Seen = s.Saved + s.Skipped + s.Failed + later.Seen
-	s.Saved += later.Saved
-	s.Skipped += later.Skipped
-	s.Failed += later.Failed
-	s.Files += later.Files
-	s.Bytes += later.Bytes
+	s.Counts = s.Counts.Then(later.Counts)
+	s.Defects = s.Defects.Plus(later.Defects)
 	s.Planned = append(s.Planned, later.Planned...)
 	s.Stopped = later.Stopped
-	s.ActionsDue, s.FailureActionsDue = later.ActionsDue, later.FailureActionsDue
+	s.Due = later.Due
 	if later.Committed.After(s.Committed) {
 		s.Committed = later.Committed
 	}

@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"mailtask/internal/auth"
 	"mailtask/internal/config"
-	"mailtask/internal/extract"
 	"mailtask/internal/mailbox"
+	"mailtask/internal/outcome"
 	"mailtask/internal/sink"
 	"mailtask/internal/state"
 )
@@ -38,6 +37,8 @@ type Options struct {
 	// whether the account has one free, and release gives it back.
 	// Without it a run opens as many as the task's connections allow.
 	MoreConnections func() (release func(), ok bool)
+	// memory, when set, replaces MemoryBudget, for tests.
+	memory int64
 }
 
 // Progress is how far a run has come.
@@ -48,38 +49,42 @@ type Progress struct {
 
 // Summary is the outcome of one run.
 type Summary struct {
-	Task    string
-	Seen    int // new messages found on the server
-	Saved   int // messages whose files were written (or already present)
-	Skipped int // messages already in the ledger (taken before under another UID)
-	Failed  int // messages quarantined as unparseable
-	// Unmatched counts messages fetched that [task.match] does not select
-	// (recorded as done, nothing written); Held, messages whose hooks
-	// failed under hook_failure = "retry" (left for the next run).
-	Unmatched int
-	Held      int
-	Files     int   // files written
-	Bytes     int64 // bytes written
-	// Defects counts the defects of the files written, by kind
-	// (extract.Defect); nil when there were none.
-	Defects  map[string]int
+	Task string
+	// Counts are what the run committed (on a dry run, what it would
+	// have).
+	outcome.Counts
+	// Defects counts the defects of the files written, by kind; nil when
+	// there were none.
+	Defects  outcome.Defects
 	Duration time.Duration
 	// Planned lists, on a dry run, the files that would be written.
 	Planned []string
 	// Stopped reports that Options.Stop ended the run before every new
 	// message was taken; the rest wait for the next run.
 	Stopped bool
-	// ActionsDue and FailureActionsDue count the messages whose
-	// after-action (the removal of moved messages included) or failure
-	// action the server has not confirmed when the run ends.
-	ActionsDue, FailureActionsDue int
+	// Due counts the messages whose actions the server has not confirmed
+	// when the run ends (settle.go).
+	Due outcome.Due
 	// Committed is when the run last committed a batch (its files durable,
 	// the state saved); zero if it committed none.
 	Committed time.Time
 }
 
+// plus is s followed by more of the same attempt.
+func (s Summary) plus(more Summary) Summary {
+	s.Counts = s.Counts.Plus(more.Counts)
+	s.Defects = s.Defects.Plus(more.Defects)
+	s.Planned = append(s.Planned, more.Planned...)
+	s.Stopped = s.Stopped || more.Stopped
+	if more.Committed.After(s.Committed) {
+		s.Committed = more.Committed
+	}
+	return s
+}
+
 // Run performs one run of opts.Task. It holds the task's lock for the
 // whole run; a concurrent run of the same task gets a *state.LockedError.
+// Its errors do not name the task: the caller knows which it ran.
 func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 	now := opts.Now
 	if now == nil {
@@ -90,9 +95,11 @@ func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	task, cfg := opts.Task, opts.Config
-	acct := cfg.Accounts[task.Account]
-	sum.Task = task.Name
 	started := now()
+	defer func() {
+		sum.Task = task.Name
+		sum.Duration = now().Sub(started)
+	}()
 
 	lock, err := state.Lock(cfg.StateDir, task.Name)
 	if err != nil {
@@ -101,52 +108,47 @@ func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 	defer lock.Unlock()
 	spoolDir := SpoolDir(cfg.StateDir, task.Name)
 	if err := clearSpool(spoolDir); err != nil {
-		return sum, fmt.Errorf("task %q: %w", task.Name, err)
+		return sum, err
 	}
 	st, err := state.Load(cfg.StateDir, task.Name)
 	if err != nil {
 		return sum, err
 	}
+	// However the run ends, even before it reaches the mailbox, it
+	// reports the actions the state then holds due (settle.go).
+	defer func() { sum.Due = st.Due() }()
 	if !opts.DryRun {
 		defer func() {
-			sum.Duration = now().Sub(started)
-			if rerr := recordRun(st, sum, started, err); rerr != nil && err == nil {
+			if rerr := recordRun(st, sum, started, now().Sub(started), err); rerr != nil && err == nil {
 				err = rerr
 			}
 		}()
 	}
 
-	r := &run{opts: opts, log: log.With("task", task.Name), st: st, now: now, sum: &sum, spoolDir: spoolDir}
-	if r.sel, err = newSelection(task); err != nil {
+	r, err := newRun(opts, log.With("task", task.Name), st, now, spoolDir)
+	if err != nil {
 		return sum, err
-	}
-	if r.out, err = newOutputs(task); err != nil {
-		return sum, err
-	}
-	r.hooks = newHooks(cfg, task)
-	r.after = afterActions(task)
-	if opts.DryRun {
-		r.after = mailbox.After{Action: config.AfterNone}
 	}
 	defer r.close()
-	if err := r.open(ctx, acct); err != nil {
+	if err := r.open(ctx, cfg.Accounts[task.Account]); err != nil {
 		return sum, err
 	}
-	err = r.ingest(ctx)
+	sum, err = r.ingest(ctx)
 	r.logout(ctx)
 	if err == nil {
-		err = r.refused()
+		err = r.applied.refused()
 	}
 	return sum, err
 }
 
-// run is the state of one run in progress.
+// run is what one run in progress works with. What it does is passed from
+// stage to stage as values (pipeline.go); only the writer changes the
+// state, the ledger and the destination.
 type run struct {
 	opts  Options
 	log   *slog.Logger
-	st    *state.State
 	now   func() time.Time
-	sum   *Summary
+	st    *state.State
 	after mailbox.After
 	// sess is the run's session, and the only one that changes the
 	// mailbox; cred signs in the further ones fetch.go opens, which must
@@ -155,25 +157,33 @@ type run struct {
 	cred        auth.Credential
 	uidValidity uint32
 	ledger      *state.Ledger
-	dest        *sink.Dir
-	done        int
-	bytes       int64
-	// spoolDir holds messages too large to keep in memory (spool.go);
-	// fetched counts the messages received, over every connection.
+	dest        *sink.Dir // nil on a dry run
+	// spoolDir holds messages too large to keep in memory (spool.go).
 	spoolDir string
-	fetched  atomic.Int64
+	// applied is what the server said of the actions sess carried out
+	// (settle.go); like sess, it belongs to whoever holds the session.
+	applied applied
 	// Rules, outputs and hooks: match.go, outputs.go, hooks.go.
-	sel      *selection
-	out      *outputs
-	hooks    hooks
-	searched bool // the server applied the rules' query
-	hookJobs []hookJob
-	heldErrs []error
-	// settled is what the server said of the actions carried out, and
-	// refusals its refusals (settle.go); both belong to whoever holds
-	// the session.
-	settled  mailbox.Settled
-	refusals []error
+	sel   *selection
+	out   *outputs
+	hooks hooks
+}
+
+func newRun(opts Options, log *slog.Logger, st *state.State, now func() time.Time, spoolDir string) (*run, error) {
+	r := &run{opts: opts, log: log, st: st, now: now, spoolDir: spoolDir}
+	var err error
+	if r.sel, err = newSelection(opts.Task); err != nil {
+		return nil, err
+	}
+	if r.out, err = newOutputs(opts.Task); err != nil {
+		return nil, err
+	}
+	r.hooks = newHooks(opts.Config, opts.Task)
+	r.after = afterActions(opts.Task)
+	if opts.DryRun {
+		r.after = mailbox.After{Action: config.AfterNone}
+	}
+	return r, nil
 }
 
 func (r *run) open(ctx context.Context, acct *config.Account) error {
@@ -185,7 +195,7 @@ func (r *run) open(ctx context.Context, acct *config.Account) error {
 	r.ledger = ledger
 	if !r.opts.DryRun {
 		if r.dest, err = sink.Open(r.out.root, task.Name); err != nil {
-			return fmt.Errorf("task %q: destination: %w", task.Name, err)
+			return fmt.Errorf("destination: %w", err)
 		}
 	}
 	if r.cred, err = auth.New(acct, auth.Options{StateDir: cfg.StateDir, Log: r.log}); err != nil {
@@ -238,162 +248,48 @@ func (r *run) close() {
 	}
 }
 
-func (r *run) ingest(ctx context.Context) error {
+// ingest takes the new messages: it lists them, completes the
+// after-actions an earlier run left, and processes what is new.
+func (r *run) ingest(ctx context.Context) (Summary, error) {
 	task := r.opts.Task
-	msgs, err := r.newMessages(ctx)
+	var sum Summary
+	l, err := r.list(ctx)
 	if err != nil {
-		return err
+		return sum, err
 	}
-	msgs, refused, err := r.prefilter(ctx, msgs)
-	if err != nil {
-		return err
-	}
+	sum.Unmatched = len(l.refused)
 	if !r.opts.DryRun {
 		if err := r.applyPending(ctx); err != nil {
-			return err
+			return sum, err
 		}
 	}
+	msgs := l.msgs
 	if task.MaxMessages > 0 && len(msgs) > task.MaxMessages {
 		r.log.Info("taking the oldest messages first; the rest wait for the next run", "new", len(msgs), "max_messages", task.MaxMessages)
 		msgs = msgs[:task.MaxMessages]
 	}
-	r.sum.Seen = refused + len(msgs)
-	r.report()
+	sum.Seen = len(l.refused) + len(msgs)
+	r.report(Progress{Total: len(msgs)})
 	if len(msgs) == 0 {
 		if r.opts.DryRun {
-			return nil
+			return sum, nil
 		}
 		// New may have learned of vanished UIDs; keep that.
-		return r.st.Save()
+		return sum, r.st.Save()
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return sum, err
 	}
-	if r.stopping() {
-		return nil
+	if r.stopRequested() {
+		sum.Stopped = true
+		return sum, nil
 	}
-	if err := r.receive(ctx, msgs); err != nil {
-		return err
-	}
-	return r.heldBack()
-}
-
-// commitBatch runs the hooks of a batch written and commits it; its
-// after-actions are then due, to be carried out by whoever has the
-// session next.
-func (r *run) commitBatch(ctx context.Context, got []delivered, due chan<- dueActions) error {
-	if r.opts.DryRun {
-		return nil
-	}
-	held, err := r.runHooks(ctx)
-	if err != nil {
-		return err
-	}
-	var (
-		processed    []mailbox.Message // to record as done
-		taken        []mailbox.Message // due for the after-action
-		failed       []mailbox.Message // due for the failure action
-		fingerprints []state.Fingerprint
-	)
-	for _, d := range got {
-		if held[d.m.Key()] {
-			r.sum.Saved--
-			r.sum.Held++
-			continue
-		}
-		processed = append(processed, d.m)
-		switch d.out {
-		case quarantined:
-			failed = append(failed, d.m)
-		case saved, known:
-			taken = append(taken, d.m)
-		}
-		// Unmatched messages stay out of the ledger: under other rules
-		// they would be taken.
-		if d.out == saved || d.out == quarantined {
-			fingerprints = append(fingerprints, d.fp)
-		}
-	}
-	if err := r.commit(processed, taken, failed, fingerprints); err != nil {
-		return err
-	}
-	r.sum.Committed = r.now()
-	r.log.Debug("batch committed", "messages", len(processed))
-	due <- dueActions{taken, failed}
-	return nil
-}
-
-// commit makes a batch permanent: files durable first, then the ledger,
-// then the state file, which also records the after-actions now due. Only
-// after this may the server be changed.
-func (r *run) commit(processed, taken, failed []mailbox.Message, fingerprints []state.Fingerprint) error {
-	if err := r.dest.Sync(); err != nil {
-		return err
-	}
-	if err := r.ledger.Append(fingerprints...); err != nil {
-		return err
-	}
-	for _, m := range processed {
-		m.MarkDone(r.st)
-	}
-	if r.after.Action != config.AfterNone {
-		for _, m := range taken {
-			m.MarkPending(r.st, false)
-		}
-	}
-	if f := r.after.Failure; f != nil && f.Action != config.AfterNone {
-		for _, m := range failed {
-			m.MarkPending(r.st, true)
-		}
-	}
-	return r.st.Save()
-}
-
-// outcome is what became of one message.
-type outcome int
-
-const (
-	saved       outcome = iota // its files are in the destination
-	known                      // the ledger shows it was taken before
-	quarantined                // unparseable; its raw form is kept aside
-	unmatched                  // the task's rules do not select it
-)
-
-// message writes one message's outputs (take), or recognises it as taken
-// before, or quarantines it. Nothing is committed here.
-func (r *run) message(j *job) (outcome, error) {
-	if j.known {
-		r.sum.Skipped++
-		r.log.Debug("already taken", "msg", j.m.Key())
-		return known, nil
-	}
-	if j.err != nil {
-		// Only a message extract cannot make sense of is kept aside; a
-		// spool that cannot be read back fails the run and is retried.
-		if !errors.Is(j.err, extract.ErrUnparseable) {
-			return saved, fmt.Errorf("task %q: %s: %w", r.opts.Task.Name, j.m.Key(), j.err)
-		}
-		r.sum.Failed++
-		return quarantined, r.quarantine(j.m, j.raw, j.err)
-	}
-	for _, p := range j.parsed.Problems {
-		r.log.Debug("message defect", "msg", j.m.Key(), "problem", p)
-	}
-	return r.take(j.m, j.raw, j.parsed, j.plan)
+	got, err := r.process(ctx, msgs, l.searched)
+	return sum.plus(got), err
 }
 
 // errStopped ends a fetch early when the run is asked to stop.
 var errStopped = errors.New("stop requested")
-
-// stopping reports whether Options.Stop has been closed, and records
-// that the run stopped early.
-func (r *run) stopping() bool {
-	if r.stopRequested() {
-		r.sum.Stopped = true
-		return true
-	}
-	return false
-}
 
 // stopRequested reports whether Options.Stop has been closed; it is safe
 // on any goroutine.
@@ -406,8 +302,8 @@ func (r *run) stopRequested() bool {
 	}
 }
 
-func (r *run) report() {
+func (r *run) report(p Progress) {
 	if r.opts.Progress != nil {
-		r.opts.Progress(Progress{Done: r.done, Total: r.sum.Seen, Bytes: r.bytes})
+		r.opts.Progress(p)
 	}
 }

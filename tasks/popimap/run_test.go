@@ -127,7 +127,7 @@ func TestUIDValidityChangeReingestsNothing(t *testing.T) {
 	}
 	f.append(testmail.NewMessage("c", testmail.Attachment{Name: "c.pdf", ContentType: "application/pdf", Content: pdf("c")}))
 	sum := f.mustRun()
-	if sum.Seen != 3 || sum.Skipped != 2 || sum.Files != 1 {
+	if sum.Seen != 3 || sum.Known != 2 || sum.Files != 1 {
 		t.Errorf("summary after UIDVALIDITY change = %+v", sum)
 	}
 	if got := sortedKeys(f.files()); !slices.Equal(got, []string{"b.pdf", "c.pdf"}) {

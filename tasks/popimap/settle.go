@@ -18,10 +18,21 @@ import (
 // only for the messages the server confirmed, once the session has ended
 // cleanly (for POP3 that is what applies the DELEs).
 
+// applied is what the server said of the actions the run's session
+// carried out: the messages whose after-action (taken), failure action
+// (failed) or removal (removed) it confirmed, those whose move it copied
+// and refused to remove, and its refusals. settle records it in the state
+// once the session has ended.
+type applied struct {
+	taken, failed, removed    []mailbox.Message
+	copiedTaken, copiedFailed []mailbox.Message
+	refusals                  []error
+}
+
 // applyPending carries out the actions an earlier run left due.
 func (r *run) applyPending(ctx context.Context) error {
-	taken, failed := mailbox.Pending(r.st)
-	removal := mailbox.PendingRemoval(r.st)
+	taken, failed := pending(r.st)
+	removal := pendingRemoval(r.st)
 	if len(taken)+len(failed)+len(removal) == 0 {
 		return nil
 	}
@@ -35,28 +46,29 @@ func (r *run) applyPending(ctx context.Context) error {
 		return nil
 	}
 	err := r.sess.Apply(ctx, mailbox.After{Action: config.AfterDelete}, removal)
-	return r.noteApplied(err, removal, &r.settled.Removed, nil, "the removal of moved messages")
+	return r.note(err, removal, &r.applied.removed, nil, "the removal of moved messages")
 }
 
 // applyAfter carries out the after-action on the messages taken and the
 // failure action on those quarantined. A refusal is noted, not returned.
 func (r *run) applyAfter(ctx context.Context, taken, failed []mailbox.Message) error {
+	a := &r.applied
 	err := r.sess.Apply(ctx, r.after, taken)
-	if err := r.noteApplied(err, taken, &r.settled.Taken, &r.settled.CopiedTaken, "after"); err != nil {
+	if err := r.note(err, taken, &a.taken, &a.copiedTaken, "after"); err != nil {
 		return err
 	}
 	if f := r.after.Failure; f != nil {
 		err := r.sess.Apply(ctx, *f, failed)
-		return r.noteApplied(err, failed, &r.settled.Failed, &r.settled.CopiedFailed, "after_failure")
+		return r.note(err, failed, &a.failed, &a.copiedFailed, "after_failure")
 	}
 	return nil
 }
 
-// noteApplied records the outcome err of an action on msgs: the messages
+// note records the outcome err of an action on msgs: the messages
 // confirmed go to confirmed, those the server copied and refused to remove
 // to copied. A refusal is kept for the run's result; any other error is
 // returned, and leaves every message due.
-func (r *run) noteApplied(err error, msgs []mailbox.Message, confirmed, copied *[]mailbox.Message, key string) error {
+func (r *run) note(err error, msgs []mailbox.Message, confirmed, copied *[]mailbox.Message, key string) error {
 	var re *mailbox.RefusedError
 	if err != nil && !errors.As(err, &re) {
 		return err
@@ -70,7 +82,7 @@ func (r *run) noteApplied(err error, msgs []mailbox.Message, confirmed, copied *
 			*copied = append(*copied, re.Msgs...)
 		}
 		r.log.Warn("the server refused an action; its messages are taken and the action stays due for the next run", "action", key, "messages", len(re.Msgs), "err", err)
-		r.refusals = append(r.refusals, fmt.Errorf("%s: %w", key, err))
+		r.applied.refusals = append(r.applied.refusals, fmt.Errorf("%s: %w", key, err))
 	}
 	for _, m := range msgs {
 		if !refused[m.Key()] {
@@ -84,22 +96,21 @@ func (r *run) noteApplied(err error, msgs []mailbox.Message, confirmed, copied *
 // the session has ended (cleanly, if confirmed), and why any are still
 // due.
 func (r *run) settle(confirmed bool) {
-	mailbox.Settle(r.st, r.settled, confirmed)
-	r.settled = mailbox.Settled{}
-	r.sum.ActionsDue, r.sum.FailureActionsDue = r.st.Due()
+	a := r.applied
+	settle(r.st, a, confirmed)
 	switch {
-	case len(r.refusals) > 0:
-		r.st.ActionRefused = r.refusals[len(r.refusals)-1].Error()
-	case r.sum.ActionsDue+r.sum.FailureActionsDue == 0:
+	case len(a.refusals) > 0:
+		r.st.ActionRefused = a.refusals[len(a.refusals)-1].Error()
+	case r.st.Due().Total() == 0:
 		r.st.ActionRefused = ""
 	}
 }
 
 // refused returns the error of a run whose actions the server refused.
-func (r *run) refused() error {
-	if len(r.refusals) == 0 {
+func (a applied) refused() error {
+	if len(a.refusals) == 0 {
 		return nil
 	}
-	return fmt.Errorf("task %q: the messages were taken, but %d action(s) were refused and stay due, retried by the next run: %w",
-		r.opts.Task.Name, len(r.refusals), errors.Join(r.refusals...))
+	return fmt.Errorf("the messages were taken, but %d action(s) were refused and stay due, retried by the next run: %w",
+		len(a.refusals), errors.Join(a.refusals...))
 }

@@ -2,6 +2,7 @@ package popimap
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -10,20 +11,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
 
 	"mailtask/internal/extract"
 )
 
-// spoolMemory is how much of one message is kept in memory; the rest of a
-// larger message goes to a file in the spool directory, so that a huge
-// message costs disk, not memory.
-const spoolMemory = 8 << 20
-
-// SpoolDir is where a task's messages larger than spoolMemory are kept while
-// they are processed, beside its state.
+// SpoolDir is where a task's messages too large to keep in memory (see
+// memory.go) are kept while they are processed, beside its state.
 func SpoolDir(stateDir, task string) string {
 	return filepath.Join(stateDir, "spool", task)
 }
@@ -56,8 +50,9 @@ func clearSpool(dir string) error {
 // spool is one received message: its bytes, in memory or in a file, and
 // their sha256.
 type spool struct {
-	mem  []byte
-	file *os.File // nil when the message fits in mem
+	mem  []byte  // from pool, nil when the message is in file
+	pool *memory // where mem goes back
+	file *os.File
 	size int64
 	sum  [32]byte
 }
@@ -79,49 +74,47 @@ func (e errReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// spoolBuffers holds the memory of messages already written, for the next
-// ones: allocating it afresh for each message cost more CPU (zeroing, page
-// faults, garbage collection) than parsing them did.
-var spoolBuffers sync.Pool // of *[]byte, empty, at most spoolMemory+bytes.MinRead
-
-func spoolBuffer(size int64) []byte {
-	if p, _ := spoolBuffers.Get().(*[]byte); p != nil && int64(cap(*p)) >= size {
-		return *p
-	}
-	return make([]byte, 0, size)
-}
-
-// newSpool copies r into a spool, hashing it on the way. A failure to read
-// r is a *readError. sizeHint, the size the server announced, saves
-// growing the buffer step by step; it need not be exact.
-func newSpool(dir string, from io.Reader, sizeHint int64) (*spool, error) {
+// newSpool copies from into a spool, hashing it on the way: into a buffer
+// of mem when sizeHint, the size the server announced (which need not be
+// exact), is at most mem.largest() and the message fits, waiting for room
+// in mem's budget; into a file in dir for a larger message, or for the
+// rest of one larger than announced. A failure to read from is a
+// *readError.
+func newSpool(ctx context.Context, dir string, from io.Reader, sizeHint int64, mem *memory) (*spool, error) {
 	r := errReader{from}
 	h := sha256.New()
-	buf := spoolBuffer(min(max(sizeHint, 0), spoolMemory) + bytes.MinRead)
-	for len(buf) <= spoolMemory {
-		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, min(len(buf), spoolMemory+bytes.MinRead-len(buf)))
-		}
-		n, err := r.Read(buf[len(buf):min(cap(buf), spoolMemory+1)])
+	if sizeHint > mem.largest() {
+		return spoolFile(dir, nil, r, h)
+	}
+	buf, err := mem.take(ctx, max(sizeHint, 0)+bytes.MinRead)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		n, err := r.Read(buf[len(buf):cap(buf)])
 		h.Write(buf[len(buf) : len(buf)+n])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
-			s := &spool{mem: buf, size: int64(len(buf))}
+			s := &spool{mem: buf, pool: mem, size: int64(len(buf))}
 			h.Sum(s.sum[:0])
 			return s, nil
 		}
 		if err != nil {
-			releaseBuffer(buf)
+			mem.give(buf)
 			return nil, err
 		}
+		if len(buf) == cap(buf) {
+			break
+		}
 	}
+	// Larger than announced: the rest goes to a file after what was read.
 	s, err := spoolFile(dir, buf, r, h)
-	releaseBuffer(buf)
+	mem.give(buf)
 	return s, err
 }
 
-// spoolFile is newSpool for a message larger than spoolMemory, of which
-// head has been read and hashed into h.
+// spoolFile spools a message to a file in dir: head, already read and
+// hashed into h, then the rest of r.
 func spoolFile(dir string, head []byte, r io.Reader, h hash.Hash) (*spool, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
@@ -163,14 +156,9 @@ func (s *spool) spill(dir string) error {
 	if err != nil {
 		return err
 	}
-	releaseBuffer(s.mem)
+	s.pool.give(s.mem)
 	s.mem, s.file = nil, f.file
 	return nil
-}
-
-func releaseBuffer(b []byte) {
-	b = b[:0]
-	spoolBuffers.Put(&b)
 }
 
 // Reader reads the message from its start; readers may be used
@@ -196,7 +184,7 @@ func (s *spool) parse() (*extract.Message, error) {
 // used.
 func (s *spool) Close() {
 	if s.mem != nil {
-		releaseBuffer(s.mem)
+		s.pool.give(s.mem)
 		s.mem = nil
 	}
 	if s.file != nil {

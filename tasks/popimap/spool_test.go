@@ -2,6 +2,7 @@ package popimap
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -20,39 +21,50 @@ import (
 	"mailtask/internal/testmail"
 )
 
+// testMemory is the memory budget of the tests that spool messages to
+// disk: messages over 128 KiB go there, so that those tests need no
+// messages of many megabytes.
+const testMemory = 256 << 10
+
 func TestSpoolKeepsSmallMessagesInMemoryAndLargeOnesOnDisk(t *testing.T) {
-	for _, size := range []int{0, 1000, spoolMemory, spoolMemory + 1, spoolMemory + 300_000} {
-		t.Run(fmt.Sprint(size), func(t *testing.T) {
+	mem := newMemory(testMemory)
+	largest := int(mem.largest())
+	for _, c := range []struct {
+		size, hint int
+	}{{0, 0}, {1000, 1000}, {largest, largest}, {largest + 1, largest + 1}, {largest + 300_000, largest + 300_000},
+		// A server that announces less than it sends, or nothing.
+		{largest + 300_000, 1000}, {5000, -1}} {
+		t.Run(fmt.Sprint(c.size, "/", c.hint), func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "spool")
-			data := make([]byte, size)
+			data := make([]byte, c.size)
 			rand.NewChaCha8([32]byte{7}).Read(data)
-			s, err := newSpool(dir, bytes.NewReader(data), int64(size))
+			s, err := newSpool(context.Background(), dir, bytes.NewReader(data), int64(c.hint), mem)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			if s.size != int64(size) || s.sum != sha256.Sum256(data) {
-				t.Errorf("size %d sum %x, want %d %x", s.size, s.sum, size, sha256.Sum256(data))
+			if s.size != int64(c.size) || s.sum != sha256.Sum256(data) {
+				t.Errorf("size %d sum %x, want %d %x", s.size, s.sum, c.size, sha256.Sum256(data))
 			}
-			if onDisk := s.file != nil; onDisk != (size > spoolMemory) {
-				t.Errorf("on disk = %v for %d bytes", onDisk, size)
+			if onDisk := s.file != nil; onDisk != (c.size > largest) {
+				t.Errorf("on disk = %v for %d bytes", onDisk, c.size)
 			}
 			// Read twice, as the parser and the .eml output do.
 			for range 2 {
 				got, err := io.ReadAll(s.Reader())
 				if err != nil || !bytes.Equal(got, data) {
-					t.Fatalf("read back %d bytes (%v), want the %d spooled", len(got), err, size)
+					t.Fatalf("read back %d bytes (%v), want the %d spooled", len(got), err, c.size)
 				}
 			}
 			// A spool kept for the quarantine moves to disk unchanged.
 			if err := s.spill(dir); err != nil {
 				t.Fatal(err)
 			}
-			if s.file == nil || s.mem != nil || s.size != int64(size) {
+			if s.file == nil || s.mem != nil || s.size != int64(c.size) {
 				t.Errorf("after spill: on disk %v, in memory %v, holds %d", s.file != nil, s.mem != nil, s.size)
 			}
 			if got, err := io.ReadAll(s.Reader()); err != nil || !bytes.Equal(got, data) {
-				t.Fatalf("read back %d bytes after spill (%v), want %d", len(got), err, size)
+				t.Fatalf("read back %d bytes after spill (%v), want %d", len(got), err, c.size)
 			}
 			// The spool file is unlinked while still open: a crash leaves
 			// nothing behind.
@@ -60,6 +72,9 @@ func TestSpoolKeepsSmallMessagesInMemoryAndLargeOnesOnDisk(t *testing.T) {
 				t.Errorf("spool directory holds %d entries", len(entries))
 			}
 		})
+	}
+	if free := mem.available(); free != testMemory {
+		t.Errorf("%d bytes of the budget free once every spool is closed, want all %d", free, testMemory)
 	}
 }
 
@@ -77,8 +92,9 @@ func (b *brokenConn) Read(p []byte) (int, error) {
 
 func TestSpoolTellsReadFailuresFromStorageFailures(t *testing.T) {
 	dir := t.TempDir()
-	for _, n := range []int{10, spoolMemory + 10} {
-		_, err := newSpool(dir, &brokenConn{n: n}, 0)
+	mem := newMemory(testMemory)
+	for _, n := range []int{10, testMemory + 10} {
+		_, err := newSpool(context.Background(), dir, &brokenConn{n: n}, 0, mem)
 		if _, ok := errors.AsType[*readError](err); !ok {
 			t.Errorf("after %d bytes: err = %v, want a *readError", n, err)
 		}
@@ -91,7 +107,7 @@ func TestSpoolTellsReadFailuresFromStorageFailures(t *testing.T) {
 	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := newSpool(filepath.Join(blocker, "spool"), bytes.NewReader(make([]byte, spoolMemory+1)), -1)
+	_, err := newSpool(context.Background(), filepath.Join(blocker, "spool"), bytes.NewReader(make([]byte, testMemory)), -1, mem)
 	if _, ok := errors.AsType[*readError](err); err == nil || ok {
 		t.Errorf("err = %v, want a storage error", err)
 	}
@@ -103,10 +119,11 @@ func TestSpoolTellsReadFailuresFromStorageFailures(t *testing.T) {
 func TestRunRemovesSpoolDebrisAndTakesLargeMessages(t *testing.T) {
 	const n = 5
 	f := newFixture(t, testmail.IMAPOptions{}, `[task.output]`, `eml = true`)
+	f.memory = testMemory
 	want := map[string]string{}
 	var raws [][]byte
 	for i := range n {
-		content := make([]byte, spoolMemory+100_000) // the message is larger still
+		content := make([]byte, testMemory) // the message is larger still
 		rand.NewChaCha8([32]byte{3, byte(i)}).Read(content)
 		name := fmt.Sprintf("large-%d.bin", i)
 		raw := testmail.NewMessage(name, testmail.Attachment{Name: name, Content: content})
@@ -152,11 +169,12 @@ func TestRunRemovesSpoolDebrisAndTakesLargeMessages(t *testing.T) {
 func TestLargeUnparseableMessagesAreQuarantinedIntact(t *testing.T) {
 	const n = 5
 	f := newFixture(t, testmail.IMAPOptions{})
+	f.memory = testMemory
 	want := map[string]bool{}
 	for i := range n {
 		// No header fields: a blank line, then lines of text.
 		line := fmt.Sprintf("line of message %d, which has no header\r\n", i)
-		raw := []byte("\r\n" + strings.Repeat(line, spoolMemory/len(line)+1000))
+		raw := []byte("\r\n" + strings.Repeat(line, testMemory/len(line)))
 		f.append(raw)
 		want[sha(raw)] = true
 	}

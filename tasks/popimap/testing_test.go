@@ -30,6 +30,7 @@ type fixture struct {
 	cfg      *config.Config
 	caFile   string
 	dir      string
+	memory   int64 // the runs' memory budget; 0: MemoryBudget
 }
 
 // newFixture starts an IMAP server over implicit TLS and writes a config
@@ -136,7 +137,7 @@ func (f *fixture) run() (Summary, error) {
 	f.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return Run(ctx, Options{Config: f.cfg, Task: f.cfg.Tasks[0]})
+	return Run(ctx, Options{Config: f.cfg, Task: f.cfg.Tasks[0], memory: f.memory})
 }
 
 func (f *fixture) mustRun() Summary {

@@ -14,7 +14,6 @@ import (
 	"mailtask/internal/auth"
 	"mailtask/internal/config"
 	"mailtask/internal/mailbox"
-	"mailtask/internal/state"
 	"mailtask/internal/testmail"
 )
 
@@ -163,7 +162,8 @@ func TestExchangeCodeInsideLiteralArrivesUnchanged(t *testing.T) {
 	if _, err := s.Select(ctx, "INBOX", mailbox.After{Action: config.AfterNone}); err != nil {
 		t.Fatal(err)
 	}
-	msgs, err := s.New(ctx, &state.State{})
+	found, err := s.New(ctx, mailbox.NoneTaken)
+	msgs := found.New
 	if err != nil || len(msgs) != 1 {
 		t.Fatalf("New: %v, %v", msgs, err)
 	}

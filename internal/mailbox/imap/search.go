@@ -7,40 +7,40 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"mailtask/internal/mailbox"
-	"mailtask/internal/state"
 )
 
 var _ mailbox.Searcher = (*Session)(nil)
 
 // NewMatching is New narrowed by q with a second UID SEARCH over the range
-// of new UIDs. New UIDs that q leaves out are recorded as done. A message
+// of new UIDs. New UIDs that q leaves out are in Found.Done. A message
 // that arrives between the two searches is not in New's answer and waits
 // for the next run.
-func (s *Session) NewMatching(ctx context.Context, st *state.State, q mailbox.Query) ([]mailbox.Message, error) {
-	msgs, err := s.New(ctx, st)
+func (s *Session) NewMatching(ctx context.Context, taken mailbox.Taken, q mailbox.Query) (mailbox.Found, error) {
+	found, err := s.New(ctx, taken)
+	msgs := found.New
 	if err != nil || len(msgs) == 0 || q.IsZero() {
-		return msgs, err
+		return found, err
 	}
 	defer s.guard(ctx)()
 	criteria := searchCriteria(q)
 	criteria.UID = []imap.UIDSet{{imap.UIDRange{Start: imap.UID(msgs[0].UID), Stop: imap.UID(msgs[len(msgs)-1].UID)}}}
 	data, err := s.client.UIDSearch(criteria, nil).Wait()
 	if err != nil {
-		return nil, &mailbox.Error{Step: mailbox.StepList, Addr: s.addr, Err: fmt.Errorf("search for the messages [task.match] selects: %w", err)}
+		return mailbox.Found{}, &mailbox.Error{Step: mailbox.StepList, Addr: s.addr, Err: fmt.Errorf("search for the messages [task.match] selects: %w", err)}
 	}
 	matching := make(map[uint32]bool)
 	for _, uid := range data.AllUIDs() {
 		matching[uint32(uid)] = true
 	}
-	var out []mailbox.Message
+	found.New = nil
 	for _, m := range msgs {
 		if matching[m.UID] {
-			out = append(out, m)
+			found.New = append(found.New, m)
 		} else {
-			st.Done.Add(m.UID)
+			found.Done = append(found.Done, mailbox.UIDRange{First: m.UID, Last: m.UID})
 		}
 	}
-	return out, nil
+	return found, nil
 }
 
 // searchCriteria translates q. Alternatives within a header term become a

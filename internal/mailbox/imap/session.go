@@ -18,7 +18,6 @@ import (
 	"mailtask/internal/auth"
 	"mailtask/internal/config"
 	"mailtask/internal/mailbox"
-	"mailtask/internal/state"
 )
 
 // Session is an authenticated IMAP connection.
@@ -130,18 +129,19 @@ func (s *Session) Select(ctx context.Context, folder string, after mailbox.After
 	return data.UIDValidity, nil
 }
 
-// New searches for UIDs from the first one st has not recorded. UIDs below
-// the highest one found that the server did not return can never appear
-// again (UIDs are not reused within a UIDVALIDITY), so they are recorded as
-// done: the state stays a few ranges and the next search starts higher.
-func (s *Session) New(ctx context.Context, st *state.State) ([]mailbox.Message, error) {
+// New searches for UIDs from the first one not taken. UIDs below the
+// highest one found that the server did not return can never appear again
+// (UIDs are not reused within a UIDVALIDITY), so they are in Found.Done: the
+// record of what is taken stays a few ranges and the next search starts
+// higher.
+func (s *Session) New(ctx context.Context, taken mailbox.Taken) (mailbox.Found, error) {
 	defer s.guard(ctx)()
-	first := st.Done.FirstMissing()
+	first := taken.FirstUID()
 	uids, err := s.uidsFrom(first)
 	if err != nil {
-		return nil, &mailbox.Error{Step: mailbox.StepList, Addr: s.addr, Err: err}
+		return mailbox.Found{}, &mailbox.Error{Step: mailbox.StepList, Addr: s.addr, Err: err}
 	}
-	var msgs []mailbox.Message
+	var found mailbox.Found
 	next := first
 	for _, uid := range uids {
 		u := uint32(uid)
@@ -149,14 +149,14 @@ func (s *Session) New(ctx context.Context, st *state.State) ([]mailbox.Message, 
 			continue
 		}
 		if u > next {
-			st.Done.AddRange(next, u-1)
+			found.Done = append(found.Done, mailbox.UIDRange{First: next, Last: u - 1})
 		}
 		next = u + 1
-		if !st.Done.Contains(u) {
-			msgs = append(msgs, mailbox.Message{UID: u})
+		if !taken.HasUID(u) {
+			found.New = append(found.New, mailbox.Message{UID: u})
 		}
 	}
-	return msgs, nil
+	return found, nil
 }
 
 // uidsFrom returns, sorted, the UIDs of the folder's messages from first

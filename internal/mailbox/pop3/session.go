@@ -15,19 +15,11 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
-	"time"
 
 	"mailtask/internal/auth"
 	"mailtask/internal/config"
 	"mailtask/internal/mailbox"
-	"mailtask/internal/state"
 )
-
-// UIDLGrace is how long a UIDL stays in the state after its message has
-// left the server. A server may leave a message out of one listing (a
-// mailbox being repaired, Gmail's "recent" mode); forgetting at once would
-// download it again when it reappears.
-const UIDLGrace = 30 * 24 * time.Hour
 
 // Session adapts a Client to mailbox.Session: the inbox is the only folder,
 // UIDLs are the message identities, and deletion takes effect at Logout.
@@ -108,19 +100,19 @@ func (s *Session) Select(_ context.Context, folder string, after mailbox.After) 
 	}
 }
 
-// New lists the messages whose UIDL st does not know, oldest first, and
-// prunes from st the UIDLs that have been gone from the server longer than
-// UIDLGrace. Only UIDL (and LIST, when something is new) cross the wire.
-func (s *Session) New(ctx context.Context, st *state.State) ([]mailbox.Message, error) {
+// New lists the messages whose UIDL is not taken, oldest first, handing
+// taken the whole listing. Only UIDL (and LIST, when something is new)
+// cross the wire.
+func (s *Session) New(ctx context.Context, taken mailbox.Taken) (mailbox.Found, error) {
 	listing, err := s.list(ctx)
 	if err != nil {
-		return nil, err
+		return mailbox.Found{}, err
 	}
 	ids := make([]string, len(listing))
 	for i, u := range listing {
 		ids[i] = u.ID
 	}
-	known := st.PruneUIDLs(ids, time.Now(), UIDLGrace)
+	known := taken.HasUIDLs(ids)
 	var msgs []mailbox.Message
 	for i, u := range listing {
 		if !known[i] {
@@ -128,16 +120,16 @@ func (s *Session) New(ctx context.Context, st *state.State) ([]mailbox.Message, 
 		}
 	}
 	if len(msgs) == 0 {
-		return nil, nil
+		return mailbox.Found{}, nil
 	}
 	sizes, err := s.c.ListAll(ctx)
 	if err != nil {
-		return nil, s.listError(err)
+		return mailbox.Found{}, s.listError(err)
 	}
 	for i := range msgs {
 		msgs[i].Size = sizes[msgs[i].Num]
 	}
-	return msgs, nil
+	return mailbox.Found{New: msgs}, nil
 }
 
 // list lists every message's UIDL, or the key headerKeys makes for it on

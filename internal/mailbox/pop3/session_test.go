@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"mailtask/internal/mailbox"
-	"mailtask/internal/state"
 	"mailtask/internal/testmail"
 )
 
@@ -20,8 +19,8 @@ func TestFetchFindsMessagesByUIDL(t *testing.T) {
 	srv := startServer(t, testmail.POP3Options{}, []byte("one\r\n"), []byte("two\r\n"), []byte("three\r\n"))
 	ctx := testCtx(t)
 	first := &Session{c: login(t, srv, Options{}), addr: srv.Addr()}
-	var st state.State
-	listed, err := first.New(ctx, &st)
+	found, err := first.New(ctx, mailbox.NoneTaken)
+	listed := found.New
 	if err != nil || len(listed) != 3 {
 		t.Fatalf("New = %v, %v", listed, err)
 	}

@@ -1,0 +1,90 @@
+package popimap
+
+import (
+	"errors"
+	"fmt"
+
+	"mailtask/internal/extract"
+	"mailtask/internal/mailbox"
+	"mailtask/internal/outcome"
+	"mailtask/internal/state"
+)
+
+// fate is what became of one message.
+type fate int
+
+const (
+	saved       fate = iota // its files are in the destination
+	known                   // the ledger shows it was taken before
+	quarantined             // unparseable; its raw form is kept aside
+	unmatched               // the task's rules do not select it
+)
+
+// delivered is one message a batch has written, recognised or
+// quarantined, on its way to the commit.
+type delivered struct {
+	m    mailbox.Message
+	fate fate
+	fp   state.Fingerprint
+	w    *writer  // the files it wrote, when taken
+	hook *hookJob // its hooks, due once its files are durable
+}
+
+// message writes one prepared message's outputs (take), or recognises it
+// as taken before, or quarantines it. Nothing is committed here.
+func (r *run) message(j *job) (delivered, error) {
+	d := delivered{m: j.m, fp: state.FingerprintOf(j.raw.sum)}
+	var err error
+	switch {
+	case j.known:
+		d.fate = known
+		r.log.Debug("already taken", "msg", j.m.Key())
+	case j.err != nil:
+		// Only a message extract cannot make sense of is kept aside; a
+		// spool that cannot be read back fails the run and is retried.
+		if !errors.Is(j.err, extract.ErrUnparseable) {
+			return d, fmt.Errorf("%s: %w", j.m.Key(), j.err)
+		}
+		d.fate = quarantined
+		err = r.quarantine(j.m, j.raw, j.err)
+	default:
+		for _, p := range j.parsed.Problems {
+			r.log.Debug("message defect", "msg", j.m.Key(), "problem", p)
+		}
+		d.fate, d.w, err = r.take(j.m, j.raw, j.parsed, j.plan)
+	}
+	return d, err
+}
+
+// written is what the messages got wrote into the destination: files
+// there whether or not their batch is then committed.
+func written(got []delivered) Summary {
+	var sum Summary
+	for _, d := range got {
+		if d.w != nil {
+			sum.Files += d.w.files
+			sum.Bytes += outcome.Bytes(d.w.bytes)
+			sum.Defects = sum.Defects.Plus(d.w.defects)
+			sum.Planned = append(sum.Planned, d.w.planned...)
+		}
+	}
+	return sum
+}
+
+// tally counts the messages got by what became of them.
+func tally(got []delivered) Summary {
+	var sum Summary
+	for _, d := range got {
+		switch d.fate {
+		case saved:
+			sum.Saved++
+		case known:
+			sum.Known++
+		case quarantined:
+			sum.Failed++
+		case unmatched:
+			sum.Unmatched++
+		}
+	}
+	return sum
+}
