@@ -48,22 +48,22 @@ func TestCourierRefusedCopyLosesNothing(t *testing.T) {
 	cfg := courierConfig(t, s, config.ProtocolIMAP, `after = "move"`, `move_to = "INBOX.Processed"`, "[task.match]", `subject = ["scan*"]`)
 
 	sum, err := runOnce(cfg)
-	if err == nil || !strings.Contains(err.Error(), "exceeded your mail quota") || sum.Saved != len(taken) || sum.ActionsDue != len(taken) {
+	if err == nil || !strings.Contains(err.Error(), "exceeded your mail quota") || sum.Saved != len(taken) || sum.Due.After != len(taken) {
 		t.Fatalf("run: %+v, %v; want the messages taken and their move refused and due", sum, err)
 	}
 	courierUntouched(t, s, len(taken)+1)
 	st := courierState(t, cfg)
-	if n, _ := st.Due(); n != len(taken) || !strings.Contains(st.ActionRefused, "quota") {
+	if n := st.Due().After; n != len(taken) || !strings.Contains(st.ActionRefused, "quota") {
 		t.Fatalf("state: %d due, refusal %q; want %d due, naming the quota", n, st.ActionRefused, len(taken))
 	}
 
-	if sum, err := runOnce(cfg); err == nil || sum.Seen != 0 || sum.ActionsDue != len(taken) {
+	if sum, err := runOnce(cfg); err == nil || sum.Seen != 0 || sum.Due.After != len(taken) {
 		t.Fatalf("run while still over quota: %+v, %v; want the move retried, refused and due", sum, err)
 	}
 	courierUntouched(t, s, len(taken)+1)
 
 	s.ClearQuota(t, "alice")
-	if sum, err := runOnce(cfg); err != nil || sum.Seen != 0 || sum.ActionsDue != 0 {
+	if sum, err := runOnce(cfg); err != nil || sum.Seen != 0 || sum.Due.After != 0 {
 		t.Fatalf("run with the quota lifted: %+v, %v; want the move done", sum, err)
 	}
 	processed := s.Messages(t, "alice", "INBOX.Processed")
@@ -127,7 +127,7 @@ func TestCourierPOP3Delete(t *testing.T) {
 	s := startCourier(t)
 	s.Seed(t, "alice", "INBOX", "", scan(1), scan(2))
 	cfg := courierConfig(t, s, config.ProtocolPOP3, `after = "delete"`)
-	if sum, err := runOnce(cfg); err != nil || sum.Saved != 2 || sum.ActionsDue != 0 {
+	if sum, err := runOnce(cfg); err != nil || sum.Saved != 2 || sum.Due.After != 0 {
 		t.Fatalf("run: %+v, %v", sum, err)
 	}
 	if n := len(s.Messages(t, "alice", "INBOX")); n != 0 {

@@ -51,7 +51,7 @@ func TestCyrusRefusedMoveStaysDueUntilTheQuotaIsLifted(t *testing.T) {
 
 	for run := range 2 { // the second retries the move, and is refused again
 		sum, err := runOnce(cfg)
-		if err == nil || !strings.Contains(err.Error(), "NO Over quota") || sum.ActionsDue != len(taken) {
+		if err == nil || !strings.Contains(err.Error(), "NO Over quota") || sum.Due.After != len(taken) {
 			t.Fatalf("run %d: %+v, %v; want the move refused and due", run+1, sum, err)
 		}
 		if hint := diagnose.Hint(err); !strings.Contains(hint, "quota") {
@@ -65,12 +65,12 @@ func TestCyrusRefusedMoveStaysDueUntilTheQuotaIsLifted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := st.Due(); n != len(taken) || !strings.Contains(st.ActionRefused, "Over quota") {
+	if n := st.Due().After; n != len(taken) || !strings.Contains(st.ActionRefused, "Over quota") {
 		t.Fatalf("state: %d due, refusal %q", n, st.ActionRefused)
 	}
 
 	s.SetQuota(t, "alice", "Processed", nil)
-	if sum, err := runOnce(cfg); err != nil || sum.Seen != 0 || sum.ActionsDue != 0 {
+	if sum, err := runOnce(cfg); err != nil || sum.Seen != 0 || sum.Due.After != 0 {
 		t.Fatalf("run with the quota lifted: %+v, %v; want the move done", sum, err)
 	}
 	processed := s.Messages(t, "alice", "INBOX.Processed")

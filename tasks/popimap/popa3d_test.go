@@ -19,7 +19,7 @@ func TestPopa3dTakesAndDeletes(t *testing.T) {
 	s := popa3d.Start(t, popa3d.Options{Users: map[string]string{"carol": popa3dPassword}})
 	s.Seed(t, "carol", scan(1), scan(2), scan(3))
 	cfg := taskConfig(t, "popa3d", accountTOML("popa3d", config.ProtocolPOP3, s.POP3Addr, config.TLSNone, "", "carol", popa3dPassword), `after = "delete"`)
-	if sum, err := runOnce(cfg); err != nil || sum.Saved != 3 || sum.ActionsDue != 0 {
+	if sum, err := runOnce(cfg); err != nil || sum.Saved != 3 || sum.Due.After != 0 {
 		t.Fatalf("run: %+v, %v; want the 3 messages taken and deleted", sum, err)
 	}
 	if n := s.Count(t, "carol"); n != 0 {
