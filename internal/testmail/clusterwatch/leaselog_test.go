@@ -1,6 +1,6 @@
 //go:build unix
 
-package leaselog
+package clusterwatch
 
 import (
 	"context"

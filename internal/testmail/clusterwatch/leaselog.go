@@ -1,4 +1,4 @@
-package leaselog
+package clusterwatch
 
 import (
 	"context"
