@@ -175,6 +175,20 @@ func (h *IMAPHost) Append(user, folder string, raw []byte) (uint32, error) {
 	return uint32(data.UID), nil
 }
 
+// Count returns how many messages a folder of user holds now; cheaper
+// than Messages, for polling.
+func (h *IMAPHost) Count(user, folder string) (int, error) {
+	u, err := h.user(user)
+	if err != nil {
+		return 0, err
+	}
+	data, err := u.mem.Status(folder, &imap.StatusOptions{NumMessages: true})
+	if err != nil {
+		return 0, fmt.Errorf("count %s of test user %q: %w", folder, user, err)
+	}
+	return int(*data.NumMessages), nil
+}
+
 // Messages returns what a folder of user holds now, in UID order.
 func (h *IMAPHost) Messages(user, folder string) ([]StoredMessage, error) {
 	u, err := h.user(user)

@@ -163,6 +163,11 @@ func TestIMAPHostMovesAndShowsWhereEachMessageIs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for folder, want := range map[string]int{"INBOX": 3, "Processed": 1} {
+		if n, err := h.Count("a", folder); err != nil || n != want {
+			t.Errorf("Count(a, %s) = %d, %v; want %d", folder, n, err, want)
+		}
+	}
 	if got := subjects(inbox); got != "one,three,four" {
 		t.Errorf("INBOX holds %s", got)
 	}

@@ -33,6 +33,10 @@ const (
 	// FenceStatement matches (LIKE) the statement of pgstore's fence
 	// (Lease.fence) as pg_stat_activity shows it while it waits.
 	FenceStatement = "%SET committed_at = clock_timestamp()%"
+
+	// TasksRanSince counts the tasks with a run that started after $1 and
+	// succeeded, from the run history (pgstore's Lease.RecordRun).
+	TasksRanSince = "SELECT count(DISTINCT task) FROM runs WHERE started > $1 AND outcome = 'ok'"
 )
 
 // NodeName is the name a node with process ID pid gives itself in leases
