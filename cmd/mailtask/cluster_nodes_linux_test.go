@@ -1,8 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"os/exec"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -147,45 +147,16 @@ func lastLines(s string, n int) string {
 }
 
 // skipUntilClusterModeRuns skips t while `mailtask run` refuses a
-// cluster configuration (before the wiring of branch i23b): it runs it on
-// a configuration of one task on PostgreSQL and S3, and skips if it exits
-// 2 saying cluster mode is being built. Once the wiring has landed the
-// refusal is gone and the test runs (remove this then).
+// cluster configuration, as it does before the wiring of branch i23b.
+// Once the wiring has landed the refusal is gone and the test runs
+// (remove this then).
 func skipUntilClusterModeRuns(t *testing.T) {
 	t.Helper()
-	dir := t.TempDir()
-	cfg := writeFile(t, dir, "mailtask.toml", `state_store_env = "MAILTASK_CHAOS_PROBE_DB"
-[accounts.a]
-host = "127.0.0.1"
-port = 1
-tls = "none"
-username = "u"
-password = "p"
-[[task]]
-name = "t"
-account = "a"
-schedule = "@every 1h"
-destination = "s3://probe/t"
-`)
-	cmd := mailtaskCmd("run", "--config", cfg)
-	cmd.Env = append(cmd.Env, "MAILTASK_CHAOS_PROBE_DB=postgres://127.0.0.1:1/none")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	refused, said, err := clusterwatch.Refused(t.TempDir(), func(config string) *exec.Cmd { return mailtaskCmd("run", "--config", config) })
+	if err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	select {
-	case <-exited:
-	case <-time.After(within):
-		cmd.Process.Kill() // by its pid: it runs, so cluster mode does
-		<-exited
-	}
-	if cmd.ProcessState.ExitCode() == exitUsage && strings.Contains(out.String(), clusterwatch.BeingBuilt) {
-		t.Skipf("`mailtask run` refuses cluster mode until its wiring lands (branch i23b), which removes this skip: %s", strings.TrimSpace(out.String()))
+	if refused {
+		t.Skipf("`mailtask run` refuses cluster mode until its wiring lands (branch i23b), which removes this skip: %s", said)
 	}
 }

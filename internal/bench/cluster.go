@@ -3,6 +3,11 @@ package bench
 import (
 	"context"
 	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -48,5 +53,94 @@ func WaitGone(ctx context.Context, url, prefix string) error {
 			return fmt.Errorf("%d sessions of %q still open: %w", n, prefix, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+}
+
+// ToolMailtaskCluster is mailtask with its state on PostgreSQL and its
+// files on S3 (cluster mode), beside ToolMailtask on the file store.
+const ToolMailtaskCluster = "mailtask on PostgreSQL + S3"
+
+// TargetCluster is the issue's target for cluster mode: the corpus
+// within 1.25 times the file store's wall time.
+const TargetCluster = 1.25
+
+// ClusterStores are where MailtaskCluster keeps a run's state and files:
+// NewDatabase returns the URL of a fresh, migrated database for each run;
+// the objects go under a prefix of the run's own in Bucket.
+type ClusterStores struct {
+	NewDatabase                  func() (string, error)
+	Endpoint, Bucket, Region     string
+	AccessKeyID, SecretAccessKey string
+}
+
+// MailtaskCluster runs `bin run-task` as Mailtask does, with the state in
+// a fresh database and the attachments written to
+// s3://Bucket/<the run's directory name, lower case>/files.
+func MailtaskCluster(bin string, stores ClusterStores) Contestant {
+	return Contestant{
+		Name: ToolMailtaskCluster,
+		Command: func(a Account, protocol, dir string) (*exec.Cmd, error) {
+			db, err := stores.NewDatabase()
+			if err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(filepath.Join(dir, "database"), []byte(db), 0o600); err != nil {
+				return nil, err
+			}
+			host, port, _ := net.SplitHostPort(a.Addr(protocol))
+			proto := "imap"
+			if protocol == "POP3S" {
+				proto = "pop3"
+			}
+			prefix := strings.Map(func(r rune) rune {
+				if 'a' <= r && r <= 'z' || '0' <= r && r <= '9' {
+					return r
+				}
+				return '-'
+			}, strings.ToLower(filepath.Base(dir)))
+			cfg := fmt.Sprintf(`state_dir = "state"
+state_store_env = "MAILTASK_BENCH_DB"
+s3_endpoint = %q
+s3_region = %q
+s3_access_key_id_env = "MAILTASK_BENCH_S3_ID"
+s3_secret_access_key_env = "MAILTASK_BENCH_S3_SECRET"
+[accounts.bench]
+protocol = %q
+host = %q
+port = %s
+ca_file = %q
+username = %q
+password_env = "MAILTASK_BENCH_PASSWORD"
+[[task]]
+name = "bench"
+account = "bench"
+destination = "s3://%s/%s/files"
+`, stores.Endpoint, stores.Region, proto, host, port, a.CAFile, a.User, stores.Bucket, prefix)
+			path := filepath.Join(dir, "mailtask.toml")
+			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+				return nil, err
+			}
+			cmd := exec.Command(bin, "run-task", "--config", path, "bench")
+			cmd.Env = append(os.Environ(), "MAILTASK_BENCH_PASSWORD="+a.Password, "MAILTASK_BENCH_DB="+db,
+				"MAILTASK_BENCH_S3_ID="+stores.AccessKeyID, "MAILTASK_BENCH_S3_SECRET="+stores.SecretAccessKey)
+			return cmd, nil
+		},
+		// The ledger holds one fingerprint per message taken.
+		Check: func(dir string) (int, error) {
+			db, err := os.ReadFile(filepath.Join(dir, "database"))
+			if err != nil {
+				return 0, err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			conn, err := pgx.Connect(ctx, string(db))
+			if err != nil {
+				return 0, err
+			}
+			defer conn.Close(context.Background())
+			var n int
+			err = conn.QueryRow(ctx, "SELECT count(*) FROM ledger WHERE task = 'bench'").Scan(&n)
+			return n, err
+		},
 	}
 }

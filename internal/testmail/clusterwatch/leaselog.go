@@ -89,17 +89,13 @@ CREATE TRIGGER lease_log_write AFTER INSERT OR UPDATE ON task_state
 // Install adds the log to the database at url, whose schema pgstore has
 // migrated (mailtask db migrate).
 func Install(ctx context.Context, url string) error {
-	return exec(ctx, url, schema)
-}
-
-func exec(ctx context.Context, url, sql string) error {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return fmt.Errorf("leaselog: %w", err)
+		return fmt.Errorf("lease log: %w", err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, sql); err != nil {
-		return fmt.Errorf("leaselog: %w", err)
+	if _, err := conn.Exec(ctx, schema); err != nil {
+		return fmt.Errorf("lease log: %w", err)
 	}
 	return nil
 }
@@ -108,12 +104,12 @@ func exec(ctx context.Context, url, sql string) error {
 func Read(ctx context.Context, url string) ([]Entry, error) {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
-		return nil, fmt.Errorf("leaselog: %w", err)
+		return nil, fmt.Errorf("lease log: %w", err)
 	}
 	defer conn.Close(context.Background())
 	rows, err := conn.Query(ctx, "SELECT id, task, kind, epoch, holder, writer, live, due, at FROM lease_log ORDER BY id")
 	if err != nil {
-		return nil, fmt.Errorf("leaselog: %w", err)
+		return nil, fmt.Errorf("lease log: %w", err)
 	}
 	entries, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Entry, error) {
 		var (
@@ -127,7 +123,7 @@ func Read(ctx context.Context, url string) ([]Entry, error) {
 		return e, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("leaselog: %w", err)
+		return nil, fmt.Errorf("lease log: %w", err)
 	}
 	return entries, nil
 }
