@@ -303,7 +303,7 @@ func (f *chaosFaults) cutFetch(user string, _ net.Addr) int64 {
 	hold := f.holds[user]
 	delete(f.holds, user)
 	var cut int64
-	if f.cutting && f.rng.Float64() < chaosCutChance {
+	if f.cutting && hold == nil && f.rng.Float64() < chaosCutChance { // a held FETCH is to reach its commit
 		cut = 100 + f.rng.Int64N(4000)
 	}
 	f.mu.Unlock()
@@ -457,24 +457,26 @@ func (c *chaosCluster) query(t *testing.T, sql string, args []any, dest ...any) 
 }
 
 // waitFor polls cond, which asks the database or the IMAP host, until it
-// holds; after limit it fails t, saying what.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+// holds; after limit it fails t with what failure says.
+func waitFor(t *testing.T, limit time.Duration, failure func() string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", limit, what)
+			t.Fatalf("after %s: %s", limit, failure())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+func said(what string) func() string { return func() string { return what } }
 
 // waitLeasesRunOut waits until no lease of n's process is live, by the
 // database's clock.
 func (c *chaosCluster) waitLeasesRunOut(t *testing.T, n *chaosNode) {
 	t.Helper()
 	holder := clusterwatch.NodeName(n.pid())
-	waitFor(t, 3*time.Minute, "the leases of a paused node never ran out", func() bool {
+	waitFor(t, 3*time.Minute, said("the leases of a paused node never ran out"), func() bool {
 		var live int
 		c.query(t, "SELECT count(*) FROM tasks WHERE holder = $1 AND lease_until > clock_timestamp()", []any{holder}, &live)
 		return live == 0
@@ -591,7 +593,7 @@ func (c *chaosCluster) nodeOfApp(app string) *chaosNode {
 // more, and ends the nodes with SIGTERM.
 func (c *chaosCluster) quiesce(t *testing.T) {
 	t.Helper()
-	waitFor(t, 3*time.Minute, "mail is still waiting in some INBOX, or after-actions pending: "+c.leftovers(t), func() bool {
+	waitFor(t, 3*time.Minute, c.leftovers, func() bool {
 		for _, box := range c.boxes {
 			if n, err := c.host.Count(box, "INBOX"); err != nil || n > 0 {
 				return false
@@ -603,7 +605,7 @@ func (c *chaosCluster) quiesce(t *testing.T) {
 	})
 	var since time.Time
 	c.query(t, "SELECT now()", nil, &since)
-	waitFor(t, 3*time.Minute, "not every task ran once more", func() bool {
+	waitFor(t, 3*time.Minute, said("not every task ran once more"), func() bool {
 		var ran int
 		c.query(t, clusterwatch.TasksRanSince, []any{since}, &ran)
 		return ran == len(c.boxes)
@@ -614,7 +616,7 @@ func (c *chaosCluster) quiesce(t *testing.T) {
 }
 
 // leftovers describes the mailboxes still holding mail, for a failure.
-func (c *chaosCluster) leftovers(t *testing.T) string {
+func (c *chaosCluster) leftovers() string {
 	var boxes []string
 	for _, box := range c.boxes {
 		if n, _ := c.host.Count(box, "INBOX"); n > 0 {
@@ -622,7 +624,7 @@ func (c *chaosCluster) leftovers(t *testing.T) string {
 		}
 	}
 	var out strings.Builder
-	fmt.Fprintf(&out, "mailboxes with mail: %v", boxes)
+	fmt.Fprintf(&out, "mail still waits in some INBOX, or after-actions are pending; mailboxes with mail: %v", boxes)
 	for _, n := range c.nodes {
 		fmt.Fprintf(&out, "\n%s:\n%s", n.name, lastLines(n.proc.output(), 20))
 	}
@@ -830,7 +832,7 @@ func (c *chaosCluster) checkWipedNodesLoseNothing(t *testing.T, want map[string]
 	for _, n := range c.nodes {
 		n.wipe(t)
 	}
-	waitFor(t, 3*time.Minute, "a lease of a terminated node is still live", func() bool {
+	waitFor(t, 3*time.Minute, said("a lease of a terminated node is still live"), func() bool {
 		var live int
 		c.query(t, "SELECT count(*) FROM tasks WHERE lease_until > clock_timestamp()", nil, &live)
 		return live == 0
