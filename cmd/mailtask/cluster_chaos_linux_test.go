@@ -491,14 +491,15 @@ func (c *chaosCluster) waitLeasesRunOut(t *testing.T, n *chaosNode) {
 // commit then waits on that lock, where pg_stat_activity shows it.
 func (c *chaosCluster) pauseInsideCommit(t *testing.T, rng *rand.Rand) {
 	t.Helper()
-	for attempt := 1; attempt <= 5; attempt++ {
+	const attempts = 5
+	for attempt := 1; attempt <= attempts; attempt++ {
 		box := c.boxes[rng.IntN(len(c.boxes))]
 		if c.tryPauseInsideCommit(t, box) {
 			return
 		}
 		t.Logf("  attempt %d on %s found no commit to catch; again", attempt, box)
 	}
-	t.Error("no node was caught inside a commit in 5 attempts")
+	t.Errorf("no node was caught inside a commit in %d attempts", attempts)
 }
 
 func (c *chaosCluster) tryPauseInsideCommit(t *testing.T, box string) bool {
