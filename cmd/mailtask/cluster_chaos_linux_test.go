@@ -540,10 +540,7 @@ func (c *chaosCluster) tryPauseInsideCommit(t *testing.T, box string) bool {
 		if time.Now().After(deadline) {
 			return false
 		}
-		err := locker.QueryRow(ctx, `SELECT application_name FROM pg_stat_activity
-			WHERE datname = $1 AND wait_event_type = 'Lock' AND query LIKE $2 LIMIT 1`,
-			postgres.DatabaseOf(c.db), clusterwatch.FenceStatement).Scan(&app)
-		if err != nil && err != pgx.ErrNoRows {
+		if app, err = clusterwatch.WaitingAtFence(ctx, locker); err != nil {
 			t.Fatal(err)
 		}
 		if app == "" {

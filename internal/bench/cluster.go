@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,42 +86,22 @@ func MailtaskCluster(bin string, stores ClusterStores) Contestant {
 			if err := os.WriteFile(filepath.Join(dir, "database"), []byte(db), 0o600); err != nil {
 				return nil, err
 			}
-			host, port, _ := net.SplitHostPort(a.Addr(protocol))
-			proto := "imap"
-			if protocol == "POP3S" {
-				proto = "pop3"
-			}
 			prefix := strings.Map(func(r rune) rune {
 				if 'a' <= r && r <= 'z' || '0' <= r && r <= '9' {
 					return r
 				}
 				return '-'
 			}, strings.ToLower(filepath.Base(dir)))
-			cfg := fmt.Sprintf(`state_dir = "state"
-state_store_env = "MAILTASK_BENCH_DB"
+			top := fmt.Sprintf(`state_store_env = "MAILTASK_BENCH_DB"
 s3_endpoint = %q
 s3_region = %q
 s3_access_key_id_env = "MAILTASK_BENCH_S3_ID"
-s3_secret_access_key_env = "MAILTASK_BENCH_S3_SECRET"
-[accounts.bench]
-protocol = %q
-host = %q
-port = %s
-ca_file = %q
-username = %q
-password_env = "MAILTASK_BENCH_PASSWORD"
-[[task]]
-name = "bench"
-account = "bench"
-destination = "s3://%s/%s/files"
-`, stores.Endpoint, stores.Region, proto, host, port, a.CAFile, a.User, stores.Bucket, prefix)
-			path := filepath.Join(dir, "mailtask.toml")
-			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+s3_secret_access_key_env = "MAILTASK_BENCH_S3_SECRET"`, stores.Endpoint, stores.Region)
+			cmd, err := runTask(bin, a, protocol, dir, top, fmt.Sprintf("s3://%s/%s/files", stores.Bucket, prefix))
+			if err != nil {
 				return nil, err
 			}
-			cmd := exec.Command(bin, "run-task", "--config", path, "bench")
-			cmd.Env = append(os.Environ(), "MAILTASK_BENCH_PASSWORD="+a.Password, "MAILTASK_BENCH_DB="+db,
-				"MAILTASK_BENCH_S3_ID="+stores.AccessKeyID, "MAILTASK_BENCH_S3_SECRET="+stores.SecretAccessKey)
+			cmd.Env = append(cmd.Env, "MAILTASK_BENCH_DB="+db, "MAILTASK_BENCH_S3_ID="+stores.AccessKeyID, "MAILTASK_BENCH_S3_SECRET="+stores.SecretAccessKey)
 			return cmd, nil
 		},
 		// The ledger holds one fingerprint per message taken.

@@ -23,7 +23,6 @@ import (
 	"mailtask/internal/testmail"
 	"mailtask/internal/testmail/child"
 	"mailtask/internal/testmail/clusterwatch"
-	"mailtask/internal/testmail/dovecot"
 	"mailtask/internal/testmail/postgres"
 	"mailtask/internal/testmail/versitygw"
 )
@@ -288,14 +287,7 @@ func BenchmarkClusterCorpus(b *testing.B) {
 	bin := buildMailtask(b)
 	skipUntilClusterModeRuns(b, bin)
 
-	d := dovecot.Start(b, dovecot.Options{})
-	var raws [][]byte
-	for _, fx := range testmail.Generate(seed, n, scale) {
-		raws = append(raws, fx.Raw)
-	}
-	d.Seed(b, d.User, "INBOX", raws...)
-	raws = nil
-	a := account(d, d.User, d.Password)
+	a, _ := corpusMailbox(b, seed, n, scale)
 	pg := postgres.Start(b)
 	gw := versitygw.Start(b)
 	stores := ClusterStores{

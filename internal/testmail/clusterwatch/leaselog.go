@@ -2,6 +2,7 @@ package clusterwatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -174,4 +175,17 @@ func ClaimDelays(entries []Entry) []time.Duration {
 		}
 	}
 	return delays
+}
+
+// WaitingAtFence returns the application_name of a session of conn's
+// database whose commit waits at the fence for a lock (another session
+// holds the task's lease row), or "" if none does.
+func WaitingAtFence(ctx context.Context, conn *pgx.Conn) (string, error) {
+	var app string
+	err := conn.QueryRow(ctx, `SELECT application_name FROM pg_stat_activity
+		WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1 LIMIT 1`, FenceStatement).Scan(&app)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return app, err
 }

@@ -62,17 +62,15 @@ func TestNamesMatchPgstore(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no commit waits at the fence as FenceStatement (%s) matches it", FenceStatement)
 		}
-		err := locker.QueryRow(ctx, `SELECT application_name FROM pg_stat_activity
-			WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1`, FenceStatement).Scan(&app)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
+		if app, err = WaitingAtFence(ctx, locker); err != nil {
+			t.Fatal(err)
+		}
+		if app == "" {
 			select {
 			case err := <-committed:
 				t.Fatalf("the commit ended (%v) without waiting at the fence as FenceStatement matches it", err)
 			case <-time.After(10 * time.Millisecond):
 			}
-		case err != nil:
-			t.Fatal(err)
 		}
 	}
 	if want := NodeApp(os.Getpid()); app != want {
