@@ -376,7 +376,11 @@ func (c *chaosCluster) runChaos(t *testing.T) {
 		}
 		time.Sleep(time.Duration(500+rng.IntN(2500)) * time.Millisecond) // pacing, not waiting for anything
 		n := c.nodes[rng.IntN(len(c.nodes))]
-		t.Logf("chaos %5.1fs: %s (%s)", time.Since(start).Seconds(), ev, n.name)
+		on := " (" + n.name + ")"
+		if ev == pauseInsideCommit || ev == restartDatabase { // no node of the test's choosing
+			on = ""
+		}
+		t.Logf("chaos %5.1fs: %s%s", time.Since(start).Seconds(), ev, on)
 		c.strike(t, ev, n, rng)
 	}
 	c.faults.setCutting(false)
