@@ -77,7 +77,7 @@ func (s *Session) findTrash() (string, error) {
 	if s.client.Caps().Has(imap.CapSpecialUse) {
 		opts = &imap.ListOptions{ReturnSpecialUse: true}
 	}
-	list, err := s.client.List("", "*", opts).Collect()
+	list, err := s.list(opts)
 	if err != nil {
 		return "", fmt.Errorf("list folders to find the Trash: %w", err)
 	}
