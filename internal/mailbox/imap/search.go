@@ -28,13 +28,13 @@ func (s *Session) NewMatching(ctx context.Context, st *state.State, q mailbox.Qu
 	if err != nil {
 		return nil, &mailbox.Error{Step: mailbox.StepList, Addr: s.addr, Err: fmt.Errorf("search for the messages [task.match] selects: %w", err)}
 	}
-	matching := make(map[uint32]bool)
-	for _, uid := range data.AllUIDs() {
-		matching[uint32(uid)] = true
+	matching, err := serverUIDs(data)
+	if err != nil {
+		return nil, &mailbox.Error{Step: mailbox.StepList, Addr: s.addr, Err: fmt.Errorf("search for the messages [task.match] selects: %w", err)}
 	}
 	var out []mailbox.Message
 	for _, m := range msgs {
-		if matching[m.UID] {
+		if matching.Contains(imap.UID(m.UID)) {
 			out = append(out, m)
 		} else {
 			st.Done.Add(m.UID)
