@@ -1,7 +1,6 @@
 package imap
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -38,6 +37,7 @@ type Session struct {
 	// uidNext and exists are what SELECT reported, to check the UIDs the
 	// server lists against (uids.go); uidNext is 0 if it did not say.
 	uidNext, exists uint32
+	maxSize         int64 // of a message, see LimitMessageSize
 	log             *slog.Logger
 }
 
@@ -47,7 +47,7 @@ var _ mailbox.Session = (*Session)(nil)
 // signs in with cred (signin.go).
 func Dial(ctx context.Context, a *config.Account, cred auth.Credential) (*Session, error) {
 	addr := net.JoinHostPort(a.Host, strconv.Itoa(a.Port))
-	s := &Session{addr: addr, timeout: a.Timeout.Std(), log: slog.New(slog.DiscardHandler)}
+	s := &Session{addr: addr, timeout: a.Timeout.Std(), maxSize: mailbox.DefaultMaxMessageSize, log: slog.New(slog.DiscardHandler)}
 	tlsConfig, err := mailbox.TLSConfig(a)
 	if err != nil {
 		return nil, err
@@ -235,7 +235,7 @@ func (s *Session) fetch(ctx context.Context, msgs []mailbox.Message, section *im
 		wanted[m.UID] = m
 		set.AddNum(imap.UID(m.UID))
 	}
-	s.late.reset()
+	s.late.reset(len(msgs), s.maxSize, func() { s.conn.Close() })
 	cmd := s.client.Fetch(set, &imap.FetchOptions{
 		UID:         true,
 		BodySection: []*imap.FetchItemBodySection{section},
@@ -252,26 +252,23 @@ func (s *Session) fetch(ctx context.Context, msgs []mailbox.Message, section *im
 				if !ok || got[uid] || item.Literal == nil {
 					continue
 				}
-				if err := deliver(m, item.Literal, item.Literal.Size()); err != nil {
-					cmd.Close()
+				if err := s.deliver(cmd, m, item.Literal, deliver); err != nil {
 					return err
 				}
 				got[uid] = true
 			}
 		}
 	}
-	if err := cmd.Close(); err != nil {
+	err := cmd.Close()
+	late, oversize := s.late.wait()
+	if oversize > 0 {
+		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("the server sent a message of %d bytes, more than the %d a message may have (max_message_size), outside the messages asked for or without its UID first; the connection was closed rather than read it", oversize, s.maxSize)}
+	}
+	if err != nil {
 		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: err, Transient: unparseable(err)}
 	}
-	for _, lf := range s.late.wait() {
-		m, ok := wanted[lf.uid]
-		if !ok || got[lf.uid] {
-			continue
-		}
-		if err := deliver(m, bytes.NewReader(lf.body), int64(len(lf.body))); err != nil {
-			return err
-		}
-		got[lf.uid] = true
+	if err := s.fetchLate(late, wanted, got, section, deliver); err != nil {
+		return err
 	}
 	var missing []uint32
 	for _, m := range msgs {
