@@ -104,8 +104,11 @@ func (s *ScriptedServer) serve(conn net.Conn) {
 		s.mu.Unlock()
 	}()
 	w := bufio.NewWriterSize(countingWriter{conn, &s.sent}, 64<<10)
-	if s.script.Greet != nil && (s.script.Greet(w) != nil || w.Flush() != nil) {
-		return
+	if s.script.Greet != nil {
+		err := s.script.Greet(w)
+		if w.Flush() != nil || err != nil {
+			return
+		}
 	}
 	r := bufio.NewReaderSize(conn, 64<<10)
 	for {
@@ -117,7 +120,8 @@ func (s *ScriptedServer) serve(conn net.Conn) {
 		s.mu.Lock()
 		s.lines = append(s.lines, line)
 		s.mu.Unlock()
-		if s.script.Answer(w, line) != nil || w.Flush() != nil {
+		err = s.script.Answer(w, line)
+		if w.Flush() != nil || err != nil {
 			return
 		}
 	}
