@@ -1,0 +1,226 @@
+package pop3
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"mailtask/internal/auth"
+	"mailtask/internal/config"
+	"mailtask/internal/mailbox"
+	"mailtask/internal/state"
+	"mailtask/internal/testmail"
+)
+
+// What a hostile server sends at most in these tests, and what reading
+// it may cost the client.
+const (
+	hostileBytes = 32 << 20
+	boundedAlloc = 16 << 20
+)
+
+// hostile starts a scripted POP3 server and returns an account for it.
+func hostile(t *testing.T, script testmail.Script) (*testmail.ScriptedServer, *config.Account) {
+	t.Helper()
+	srv, err := testmail.StartScripted(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	host, port, _ := net.SplitHostPort(srv.Addr())
+	n, _ := strconv.Atoi(port)
+	return srv, &config.Account{Host: host, Port: n, TLS: config.TLSNone, Username: testUser, Timeout: config.Duration(10 * time.Second)}
+}
+
+func open(t *testing.T, a *config.Account) (*Session, error) {
+	t.Helper()
+	s, err := Open(testCtx(t), a, auth.Password(testUser, testPass), slog.New(slog.DiscardHandler))
+	if err == nil {
+		t.Cleanup(func() { s.Close() })
+	}
+	return s, err
+}
+
+// signedIn signs in to a scripted server.
+func signedIn(t *testing.T, script testmail.POP3Script) (*testmail.ScriptedServer, *Session) {
+	t.Helper()
+	srv, a := hostile(t, script.Script())
+	s, err := open(t, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, s
+}
+
+// inTime runs f, failing t if it does not return in time: a client that
+// loops for ever must fail the test, not hang it.
+func inTime(t *testing.T, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("did not return within 30s")
+	}
+}
+
+// fetchAll fetches msgs and returns their contents, by key.
+func fetchAll(s *Session, msgs []mailbox.Message) (map[string]string, error) {
+	got := map[string]string{}
+	err := s.Fetch(context.Background(), msgs, func(m mailbox.Message, r io.Reader) error {
+		b, err := io.ReadAll(r)
+		got[m.Key()] = string(b)
+		return err
+	})
+	return got, err
+}
+
+func raws(subjects ...string) [][]byte {
+	var out [][]byte
+	for _, s := range subjects {
+		out = append(out, fmt.Appendf(nil, "Subject: %s\r\n\r\nbody of %s\r\n", s, s))
+	}
+	return out
+}
+
+func answer(reply string) func(io.Writer, string) error {
+	return func(w io.Writer, _ string) error {
+		_, err := io.WriteString(w, reply)
+		return err
+	}
+}
+
+// Without UIDL, messages are keyed by their headers, message number by
+// message number: a LIST naming message 9223372036854775807 had that loop
+// run for ever at full CPU, deaf to the run's timeout.
+func TestHugeMessageNumberFailsTheListing(t *testing.T) {
+	_, s := signedIn(t, testmail.POP3Script{NoUIDL: true, Messages: raws("a", "b"), Replies: map[string]func(io.Writer, string) error{
+		"LIST": answer("+OK\r\n1 30\r\n9223372036854775807 30\r\n.\r\n"),
+	}})
+	var err error
+	inTime(t, func() { _, err = s.New(testCtx(t), &state.State{}) })
+	if err == nil || !strings.Contains(err.Error(), "message number 9223372036854775807") {
+		t.Errorf("New: %v, want the listing refused", err)
+	}
+}
+
+// Numbers are checked in every listing: none twice, none beyond the
+// maildrop, which the session's first listing counts.
+func TestListingNumbersAreChecked(t *testing.T) {
+	for name, uidl := range map[string]string{
+		"twice":              "+OK\r\n1 a\r\n1 b\r\n.\r\n",
+		"beyond the listing": "+OK\r\n1 a\r\n7 b\r\n.\r\n",
+		"beyond any bound":   fmt.Sprintf("+OK\r\n%d a\r\n.\r\n", mailbox.MaxListing+1),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, s := signedIn(t, testmail.POP3Script{Messages: raws("a", "b"), Replies: map[string]func(io.Writer, string) error{"UIDL": answer(uidl)}})
+			if _, err := s.New(testCtx(t), &state.State{}); err == nil || !strings.Contains(err.Error(), "message number") {
+				t.Errorf("New: %v, want the listing refused", err)
+			}
+		})
+	}
+}
+
+// Two messages listed with one UIDL: by it, one was fetched twice and
+// the other never, yet both recorded as taken. They are keyed by their
+// headers instead, and each is fetched.
+func TestDuplicateUIDLLosesNoMessage(t *testing.T) {
+	msgs := raws("first", "second", "third")
+	_, s := signedIn(t, testmail.POP3Script{Messages: msgs, UIDLs: []string{"one", "dup", "dup"}})
+	listed, err := s.New(testCtx(t), &state.State{})
+	if err != nil || len(listed) != 3 {
+		t.Fatalf("New: %v, %v", listed, err)
+	}
+	got, err := fetchAll(s, listed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range listed {
+		if got[m.Key()] != string(msgs[i]) {
+			t.Errorf("%s (message %d) = %q, want %q", m.Key(), m.Num, got[m.Key()], msgs[i])
+		}
+	}
+	if listed[0].UIDL != "one" || !strings.HasPrefix(listed[1].UIDL, "hdr-") || listed[1].UIDL == listed[2].UIDL {
+		t.Errorf("UIDLs %q, %q, %q: want the shared one replaced by distinct header keys", listed[0].UIDL, listed[1].UIDL, listed[2].UIDL)
+	}
+}
+
+// Without UIDL, two copies of one message (same Message-ID, Date and size)
+// have distinct keys, the same in every session.
+func TestIdenticalMessagesWithoutUIDLAreKeyedApart(t *testing.T) {
+	same := "Message-ID: <same@example.com>\r\nDate: Mon, 7 Dec 2026 10:00:00 +0000\r\n\r\nbody\r\n"
+	script := testmail.POP3Script{NoUIDL: true, Messages: [][]byte{[]byte(same), []byte(same), raws("other")[0]}}
+	var keys [2][]string
+	for i := range keys {
+		_, s := signedIn(t, script)
+		listed, err := s.New(testCtx(t), &state.State{})
+		if err != nil || len(listed) != 3 {
+			t.Fatalf("New: %v, %v", listed, err)
+		}
+		for _, m := range listed {
+			keys[i] = append(keys[i], m.UIDL)
+		}
+	}
+	if keys[0][0] == keys[0][1] || keys[0][1] != keys[0][0]+"-2" {
+		t.Errorf("keys %q: want the second copy keyed apart", keys[0])
+	}
+	if !slices.Equal(keys[0], keys[1]) {
+		t.Errorf("keys %q, then %q: want the same in every session", keys[0], keys[1])
+	}
+}
+
+func TestEndlessLinesAreRefused(t *testing.T) {
+	for name, script := range map[string]testmail.Script{
+		"greeting": {Greet: func(w io.Writer) error {
+			io.WriteString(w, "+OK ")
+			return testmail.Endless(w, "ready ", hostileBytes)
+		}},
+		"capabilities": testmail.POP3Script{Replies: map[string]func(io.Writer, string) error{
+			"CAPA": func(w io.Writer, _ string) error {
+				io.WriteString(w, "+OK\r\n")
+				for i := 0; ; i++ {
+					if _, err := fmt.Fprintf(w, "X-CAPABILITY-%d\r\n", i); err != nil {
+						return err
+					}
+				}
+			},
+		}}.Script(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, a := hostile(t, script)
+			var err error
+			cost := testmail.Allocated(func() { _, err = open(t, a) })
+			if err == nil {
+				t.Error("Open succeeded")
+			}
+			if cost > boundedAlloc {
+				t.Errorf("reading it cost %d MB", cost>>20)
+			}
+		})
+	}
+}
+
+// Escape sequences in a server's reply reach no terminal.
+func TestServerTextIsPrintable(t *testing.T) {
+	_, a := hostile(t, testmail.POP3Script{Replies: map[string]func(io.Writer, string) error{
+		"PASS": answer("-ERR \x1b]0;owned\x07\x1b[2J bad password\r\n"),
+	}}.Script())
+	_, err := open(t, a)
+	if err == nil {
+		t.Fatal("login succeeded")
+	}
+	if text := err.Error(); strings.ContainsFunc(text, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		t.Errorf("error %q carries the server's control characters", text)
+	}
+}
