@@ -2,6 +2,7 @@ package pop3
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -208,6 +209,57 @@ func TestEndlessLinesAreRefused(t *testing.T) {
 				t.Errorf("reading it cost %d MB", cost>>20)
 			}
 		})
+	}
+}
+
+// A message LIST announces larger than a message may be is not asked for.
+func TestTooLargeMessageIsNotRetrieved(t *testing.T) {
+	msgs := raws("small", "large")
+	srv, s := signedIn(t, testmail.POP3Script{Messages: msgs, Replies: map[string]func(io.Writer, string) error{
+		"LIST": answer(fmt.Sprintf("+OK\r\n1 %d\r\n2 99999999999\r\n.\r\n", len(msgs[0]))),
+	}})
+	listed, err := s.New(testCtx(t), &state.State{})
+	if err != nil || len(listed) != 2 {
+		t.Fatalf("New: %v, %v", listed, err)
+	}
+	got, err := fetchAll(s, listed)
+	var tl *mailbox.TooLargeError
+	if !errors.As(err, &tl) || tl.Msg.UIDL != "uidl-2" || tl.Size != 99999999999 || mailbox.IsTransient(err) {
+		t.Fatalf("Fetch: %v, want a TooLargeError for uidl-2, not transient", err)
+	}
+	if len(got) != 1 || got["uidl:uidl-1"] != string(msgs[0]) {
+		t.Errorf("delivered %q, want the small message only", got)
+	}
+	if slices.Contains(srv.Lines(), "RETR 2") {
+		t.Error("RETR 2 was sent")
+	}
+	if err := s.Logout(testCtx(t)); err != nil {
+		t.Errorf("the session is unusable after the refusal: %v", err)
+	}
+}
+
+// A message larger than LIST said stops at the limit.
+func TestMessageSentLargerThanTheLimitStops(t *testing.T) {
+	_, s := signedIn(t, testmail.POP3Script{Messages: raws("a"), Replies: map[string]func(io.Writer, string) error{
+		"RETR": func(w io.Writer, _ string) error {
+			io.WriteString(w, "+OK\r\n")
+			return testmail.Endless(w, "an endless message\r\n", hostileBytes)
+		},
+	}})
+	s.LimitMessageSize(1 << 20)
+	listed, err := s.New(testCtx(t), &state.State{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var read int64
+	err = s.Fetch(testCtx(t), listed, func(m mailbox.Message, r io.Reader) error {
+		n, err := io.Copy(io.Discard, r)
+		read = n
+		return err
+	})
+	var tl *mailbox.TooLargeError
+	if !errors.As(err, &tl) || read != 1<<20 {
+		t.Errorf("Fetch: %v after %d bytes, want a TooLargeError after %d", err, read, 1<<20)
 	}
 }
 

@@ -48,6 +48,7 @@ type Session struct {
 	// (listing.go), once counted.
 	count   int
 	counted bool
+	maxSize int64 // of a message, see LimitMessageSize
 }
 
 var _ mailbox.Session = (*Session)(nil)
@@ -245,9 +246,10 @@ func headerKey(header []byte, size int64) string {
 	return "hdr-" + hex.EncodeToString(h.Sum(nil))[:40]
 }
 
-// Fetch retrieves each message with RETR, streamed and dot-unstuffed.
+// Fetch retrieves each message with RETR, streamed and dot-unstuffed, up
+// to the size limit (limits.go).
 func (s *Session) Fetch(ctx context.Context, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error) error {
-	return s.fetchListed(ctx, msgs, deliver, messageCommand)
+	return s.fetchWithin(ctx, msgs, deliver)
 }
 
 // FetchHeaders retrieves each message's header with TOP n 0.
