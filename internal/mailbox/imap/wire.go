@@ -35,10 +35,11 @@ var errTooLong = errors.New("mailtask: the server sent a response longer than ma
 type responseKind int
 
 const (
-	untagged   responseKind = iota
-	tagged                  // a command's completion
-	fetchData               // "* n FETCH", which may carry message literals
-	searchData              // "* SEARCH", which may be long
+	untagged       responseKind = iota
+	tagged                      // a command's completion
+	fetchData                   // "* n FETCH", which may carry message literals
+	searchData                  // "* SEARCH", which may be long
+	capabilityData              // "* CAPABILITY"
 )
 
 // wireBounds measures the responses the code filter passes on.
@@ -46,6 +47,7 @@ type wireBounds struct {
 	kind     responseKind // of the response being passed on
 	size     int64        // its bytes so far, outside message literals
 	searched int64        // bytes of SEARCH responses since the last completion
+	caps     capsScan
 }
 
 // line measures chunk, a line or the next part of a long one, start
@@ -56,6 +58,10 @@ func (b *wireBounds) line(chunk []byte, start bool) error {
 		if b.kind == tagged {
 			b.searched = 0
 		}
+		b.caps = capsScan{in: b.kind == capabilityData, toEOL: true}
+	}
+	if b.kind != searchData && b.caps.paren(chunk) {
+		return errors.New(`mailtask: the server listed a capability with "(", on which go-imap would spin for ever`)
 	}
 	if b.kind == searchData {
 		b.searched += int64(len(chunk))
@@ -94,8 +100,11 @@ func kindOf(line []byte) responseKind {
 		return tagged
 	}
 	word, _, _ := bytes.Cut(bytes.TrimRight(rest, "\r\n"), []byte(" "))
-	if bytes.EqualFold(word, []byte("SEARCH")) {
+	switch {
+	case bytes.EqualFold(word, []byte("SEARCH")):
 		return searchData
+	case bytes.EqualFold(word, []byte("CAPABILITY")):
+		return capabilityData
 	}
 	digits := len(word) > 0
 	for _, c := range word {
@@ -106,6 +115,42 @@ func kindOf(line []byte) responseKind {
 		return fetchData
 	}
 	return untagged
+}
+
+// capsScan spots a "(" in a capability list, "* CAPABILITY ..." or a
+// "[CAPABILITY ...]" code, which go-imap (v2.0.0-beta.8) reads with
+// "for dec.SP() {}": its SP accepts a "(" without consuming it, so the
+// loop, and the connection's reader with it, spins for ever, past every
+// timeout.
+type capsScan struct {
+	in    bool // inside a capability list
+	toEOL bool // which ends at the line's end, not at "]"
+	match int  // bytes of "[CAPABILITY" just passed, outside one
+}
+
+const capabilityCode = "[CAPABILITY"
+
+// paren scans the next chunk of a response's lines.
+func (c *capsScan) paren(chunk []byte) bool {
+	for _, b := range chunk {
+		switch {
+		case c.in && b == '(':
+			return true
+		case c.in && (b == '\n' || b == ']' && !c.toEOL):
+			c.in = false
+		case c.in:
+		case b == capabilityCode[c.match]:
+			c.match++
+			if c.match == len(capabilityCode) {
+				c.in, c.toEOL, c.match = true, false, 0
+			}
+		case b == '[':
+			c.match = 1
+		default:
+			c.match = 0
+		}
+	}
+	return false
 }
 
 // messageLiteral reports whether the literal announced at the end of tail

@@ -102,3 +102,37 @@ func TestSearchAnswerBeyondItsBound(t *testing.T) {
 		})
 	}
 }
+
+// go-imap spins for ever, past every timeout, on a "(" in a capability
+// list: such a list fails the connection instead.
+func TestParenInCapabilitiesFailsTheConnection(t *testing.T) {
+	for name, script := range map[string]testmail.IMAPScript{
+		"greeting": {Greeting: "* OK [CAPABILITY IMAP4rev1 (] ready"},
+		"CAPABILITY": {Replies: map[string]func(io.Writer, string, string) error{
+			"LOGIN": func(w io.Writer, tag, _ string) error {
+				_, err := io.WriteString(w, "* CAPABILITY IMAP4rev1 UIDPLUS(\r\n"+tag+" OK LOGIN completed\r\n")
+				return err
+			},
+		}},
+		"LOGIN code": {Replies: map[string]func(io.Writer, string, string) error{
+			"LOGIN": func(w io.Writer, tag, _ string) error {
+				_, err := io.WriteString(w, tag+" OK [CAPABILITY IMAP4rev1 (MOVE)] LOGIN completed\r\n")
+				return err
+			},
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, a := hostile(t, script.Script())
+			var err error
+			inTime(t, func() {
+				var s *Session
+				if s, err = dialBed(t, a); err == nil {
+					_, err = s.Select(context.Background(), "INBOX", mailbox.After{Action: config.AfterNone})
+				}
+			})
+			if err == nil || !strings.Contains(err.Error(), `capability with "("`) {
+				t.Errorf("got %v, want the capability list refused", err)
+			}
+		})
+	}
+}
