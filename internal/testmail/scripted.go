@@ -2,6 +2,7 @@ package testmail
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
+	"time"
 )
 
 // Script is a server's part in a conversation, scripted line by line: a
@@ -175,4 +178,64 @@ func Literal(w io.Writer, size int64) error {
 	}
 	_, err := io.WriteString(w, strings.Repeat("x", int(size)))
 	return err
+}
+
+// Converse runs f, a client's whole conversation with a scripted server,
+// and fails t if f does not return within limit, allocates more than
+// maxAlloc bytes meanwhile, or leaves goroutines behind (a protocol
+// library's reader spinning on input it cannot leave, say).
+func Converse(t testing.TB, limit time.Duration, maxAlloc uint64, f func()) {
+	t.Helper()
+	base := runtime.NumGoroutine()
+	done := make(chan struct{})
+	cost := Allocated(func() {
+		go func() {
+			defer close(done)
+			f()
+		}()
+		select {
+		case <-done:
+		case <-time.After(limit):
+			t.Fatalf("the conversation did not end within %s", limit)
+		}
+	})
+	if cost > maxAlloc {
+		t.Fatalf("the conversation allocated %d bytes, more than %d", cost, maxAlloc)
+	}
+	// What f closed ends shortly after it.
+	for deadline := time.Now().Add(3 * time.Second); runtime.NumGoroutine() > base && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > base {
+		buf := make([]byte, 1<<20)
+		t.Fatalf("%d goroutines left behind:\n%s", n-base, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// Played is the script of a fuzz test: input split at NUL bytes, its
+// first part the greeting and the next ones the answers to the client's
+// lines in turn, "{tag}" in them standing for the line's first word (an
+// IMAP command's tag). An empty part, and lines beyond the parts, get
+// plain's greeting or answer.
+func Played(input []byte, plain Script) Script {
+	parts := bytes.Split(input, []byte{0})
+	line := 0
+	return Script{
+		Greet: func(w io.Writer) error {
+			if len(parts[0]) == 0 {
+				return plain.Greet(w)
+			}
+			_, err := w.Write(parts[0])
+			return err
+		},
+		Answer: func(w io.Writer, text string) error {
+			line++
+			if line >= len(parts) || len(parts[line]) == 0 {
+				return plain.Answer(w, text)
+			}
+			tag, _, _ := strings.Cut(text, " ")
+			_, err := w.Write(bytes.ReplaceAll(parts[line], []byte("{tag}"), []byte(tag)))
+			return err
+		},
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"strings"
 	"testing"
 	"time"
 
@@ -46,47 +45,13 @@ func FuzzSession(f *testing.F) {
 		f.Add(bytes.TrimRight(bytes.Join(parts, []byte{0}), "\x00"))
 	}
 	f.Fuzz(func(t *testing.T, input []byte) {
-		parts := bytes.Split(input, []byte{0})
-		plain := testmail.IMAPScript{Capabilities: "IMAP4rev1 UIDPLUS", Messages: messages(3)}.Script()
-		command := 0
-		srv, err := testmail.StartScripted(testmail.Script{
-			Greet: func(w io.Writer) error {
-				if len(parts[0]) == 0 {
-					return plain.Greet(w)
-				}
-				_, err := w.Write(parts[0])
-				return err
-			},
-			Answer: func(w io.Writer, line string) error {
-				command++
-				if command >= len(parts) || len(parts[command]) == 0 {
-					return plain.Answer(w, line)
-				}
-				tag, _, _ := strings.Cut(line, " ")
-				_, err := w.Write(bytes.ReplaceAll(parts[command], []byte("{tag}"), []byte(tag)))
-				return err
-			},
-		})
+		srv, err := testmail.StartScripted(testmail.Played(input, testmail.IMAPScript{Capabilities: "IMAP4rev1 UIDPLUS", Messages: messages(3)}.Script()))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer srv.Close()
-		a := account(srv.Addr(), 200*time.Millisecond)
-		done := make(chan struct{})
-		cost := testmail.Allocated(func() {
-			go func() {
-				defer close(done)
-				converse(a)
-			}()
-			select {
-			case <-done:
-			case <-time.After(20 * time.Second):
-				t.Fatal("the session did not end within 20s")
-			}
-		})
-		if limit := uint64(32<<20 + 64*len(input)); cost > limit {
-			t.Fatalf("the session cost %d bytes for %d sent", cost, len(input))
-		}
+		a := account(srv.Addr(), 50*time.Millisecond)
+		testmail.Converse(t, 20*time.Second, uint64(32<<20+64*len(input)), func() { converse(a) })
 	})
 }
 
