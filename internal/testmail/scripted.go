@@ -187,18 +187,7 @@ func Literal(w io.Writer, size int64) error {
 func Converse(t testing.TB, limit time.Duration, maxAlloc uint64, f func()) {
 	t.Helper()
 	base := runtime.NumGoroutine()
-	done := make(chan struct{})
-	cost := Allocated(func() {
-		go func() {
-			defer close(done)
-			f()
-		}()
-		select {
-		case <-done:
-		case <-time.After(limit):
-			t.Fatalf("the conversation did not end within %s", limit)
-		}
-	})
+	cost := Allocated(func() { Within(t, limit, f) })
 	if cost > maxAlloc {
 		t.Fatalf("the conversation allocated %d bytes, more than %d", cost, maxAlloc)
 	}
@@ -237,5 +226,22 @@ func Played(input []byte, plain Script) Script {
 			_, err := w.Write(bytes.ReplaceAll(parts[line], []byte("{tag}"), []byte(tag)))
 			return err
 		},
+	}
+}
+
+// Within runs f and fails t if it does not return within limit: a client
+// that loops for ever fails the test rather than hang it (f's goroutine is
+// then left running).
+func Within(t testing.TB, limit time.Duration, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(limit):
+		t.Fatalf("did not return within %s", limit)
 	}
 }

@@ -54,22 +54,6 @@ func selected(t *testing.T, script testmail.IMAPScript) (*testmail.ScriptedServe
 	return srv, s
 }
 
-// inTime runs f, failing t if it does not return in time: a client that
-// loops for ever must fail the test, not hang it.
-func inTime(t *testing.T, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("did not return within 30s")
-	}
-}
-
 func messages(n int) [][]byte {
 	var raws [][]byte
 	for i := range n {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"mailtask/internal/config"
 	"mailtask/internal/mailbox"
@@ -35,7 +36,7 @@ func TestSearchWithTheLargestUID(t *testing.T) {
 			var msgs []mailbox.Message
 			var err error
 			st := &state.State{}
-			inTime(t, func() { msgs, err = s.New(context.Background(), st) })
+			testmail.Within(t, 30*time.Second, func() { msgs, err = s.New(context.Background(), st) })
 			if err != nil || !slices.Equal(uidsOf(msgs), []uint32{1, 2, 3}) {
 				t.Errorf("New: %v, %v; want UIDs 1 to 3", uidsOf(msgs), err)
 			}
@@ -99,7 +100,7 @@ func TestCopyUIDNamesOnlyWhatIsRemoved(t *testing.T) {
 			if _, err := s.Select(ctx, "INBOX", after); err != nil {
 				t.Fatal(err)
 			}
-			inTime(t, func() { err = s.Apply(ctx, after, []mailbox.Message{{UID: 2}}) })
+			testmail.Within(t, 30*time.Second, func() { err = s.Apply(ctx, after, []mailbox.Message{{UID: 2}}) })
 			if err != nil {
 				t.Fatalf("Apply: %v", err)
 			}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"mailtask/internal/config"
 	"mailtask/internal/mailbox"
@@ -124,7 +125,7 @@ func TestParenInCapabilitiesFailsTheConnection(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			_, a := hostile(t, script.Script())
 			var err error
-			inTime(t, func() {
+			testmail.Within(t, 30*time.Second, func() {
 				var s *Session
 				if s, err = dialBed(t, a); err == nil {
 					_, err = s.Select(context.Background(), "INBOX", mailbox.After{Action: config.AfterNone})

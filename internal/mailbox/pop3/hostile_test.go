@@ -60,22 +60,6 @@ func signedIn(t *testing.T, script testmail.POP3Script) (*testmail.ScriptedServe
 	return srv, s
 }
 
-// inTime runs f, failing t if it does not return in time: a client that
-// loops for ever must fail the test, not hang it.
-func inTime(t *testing.T, f func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f()
-	}()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("did not return within 30s")
-	}
-}
-
 // fetchAll fetches msgs and returns their contents, by key.
 func fetchAll(s *Session, msgs []mailbox.Message) (map[string]string, error) {
 	got := map[string]string{}
@@ -110,7 +94,7 @@ func TestHugeMessageNumberFailsTheListing(t *testing.T) {
 		"LIST": answer("+OK\r\n1 30\r\n9223372036854775807 30\r\n.\r\n"),
 	}})
 	var err error
-	inTime(t, func() { _, err = s.New(testCtx(t), &state.State{}) })
+	testmail.Within(t, 30*time.Second, func() { _, err = s.New(testCtx(t), &state.State{}) })
 	if err == nil || !strings.Contains(err.Error(), "message number 9223372036854775807") {
 		t.Errorf("New: %v, want the listing refused", err)
 	}
