@@ -201,6 +201,18 @@ func Converse(t testing.TB, limit time.Duration, maxAlloc uint64, f func()) {
 	}
 }
 
+// PlayedInput is the input Played plays parts from, by their index.
+func PlayedInput(parts map[int]string) []byte {
+	var out [][]byte
+	for i, part := range parts {
+		for len(out) <= i {
+			out = append(out, nil)
+		}
+		out[i] = []byte(part)
+	}
+	return bytes.Join(out, []byte{0})
+}
+
 // Played is the script of a fuzz test: input split at NUL bytes, its
 // first part the greeting and the next ones the answers to the client's
 // lines in turn, "{tag}" in them standing for the line's first word (an

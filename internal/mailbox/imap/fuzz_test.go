@@ -1,7 +1,6 @@
 package imap
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"testing"
@@ -38,11 +37,7 @@ func FuzzSession(f *testing.F) {
 		{fetch: "* 1 FETCH (UID 1 BODY[] {99999999999}\r\nabc"},
 		{copyUID: "{tag} OK [COPYUID 7 1:4294967295 1:4294967295] done\r\n"},
 	} {
-		parts := make([][]byte, 11)
-		for i, part := range seed {
-			parts[i] = []byte(part)
-		}
-		f.Add(bytes.TrimRight(bytes.Join(parts, []byte{0}), "\x00"))
+		f.Add(testmail.PlayedInput(seed))
 	}
 	f.Fuzz(func(t *testing.T, input []byte) {
 		srv, err := testmail.StartScripted(testmail.Played(input, testmail.IMAPScript{Capabilities: "IMAP4rev1 UIDPLUS", Messages: messages(3)}.Script()))

@@ -1,12 +1,9 @@
 package pop3
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
-	"net"
-	"strconv"
 	"testing"
 	"time"
 
@@ -38,11 +35,7 @@ func FuzzSession(f *testing.F) {
 		{list: "+OK\r\n1 99999999999\r\n2 10\r\n.\r\n"},
 		{retr: "+OK\r\n..\r\n.x\r\nno end"},
 	} {
-		parts := make([][]byte, 12)
-		for i, part := range seed {
-			parts[i] = []byte(part)
-		}
-		f.Add(bytes.TrimRight(bytes.Join(parts, []byte{0}), "\x00"))
+		f.Add(testmail.PlayedInput(seed))
 	}
 	f.Fuzz(func(t *testing.T, input []byte) {
 		srv, err := testmail.StartScripted(testmail.Played(input, testmail.POP3Script{Messages: raws("a", "b")}.Script()))
@@ -50,9 +43,7 @@ func FuzzSession(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer srv.Close()
-		host, port, _ := net.SplitHostPort(srv.Addr())
-		n, _ := strconv.Atoi(port)
-		a := &config.Account{Host: host, Port: n, TLS: config.TLSNone, Username: testUser, Timeout: config.Duration(50 * time.Millisecond)}
+		a := account(srv.Addr(), 50*time.Millisecond)
 		testmail.Converse(t, 20*time.Second, uint64(32<<20+64*len(input)), func() { converse(a) })
 	})
 }

@@ -35,9 +35,14 @@ func hostile(t *testing.T, script testmail.Script) (*testmail.ScriptedServer, *c
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	host, port, _ := net.SplitHostPort(srv.Addr())
+	return srv, account(srv.Addr(), 10*time.Second)
+}
+
+// account is an account for a plain-text server at addr.
+func account(addr string, timeout time.Duration) *config.Account {
+	host, port, _ := net.SplitHostPort(addr)
 	n, _ := strconv.Atoi(port)
-	return srv, &config.Account{Host: host, Port: n, TLS: config.TLSNone, Username: testUser, Timeout: config.Duration(10 * time.Second)}
+	return &config.Account{Host: host, Port: n, TLS: config.TLSNone, Username: testUser, Timeout: config.Duration(timeout)}
 }
 
 func open(t *testing.T, a *config.Account) (*Session, error) {
