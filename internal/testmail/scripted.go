@@ -201,6 +201,20 @@ func Converse(t testing.TB, limit time.Duration, maxAlloc uint64, f func()) {
 	}
 }
 
+// Play is a fuzz test's body: a scripted server plays input (Played, plain
+// standing in for what it leaves out) to converse, given the server's
+// address, which must end within 20 seconds, allocating at most 32 MB and
+// 64 bytes for each byte of input (Converse).
+func Play(t testing.TB, input []byte, plain Script, converse func(addr string)) {
+	t.Helper()
+	srv, err := StartScripted(Played(input, plain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	Converse(t, 20*time.Second, uint64(32<<20+64*len(input)), func() { converse(srv.Addr()) })
+}
+
 // PlayedInput is the input Played plays parts from, by their index.
 func PlayedInput(parts map[int]string) []byte {
 	var out [][]byte

@@ -40,13 +40,7 @@ func FuzzSession(f *testing.F) {
 		f.Add(testmail.PlayedInput(seed))
 	}
 	f.Fuzz(func(t *testing.T, input []byte) {
-		srv, err := testmail.StartScripted(testmail.Played(input, testmail.IMAPScript{Capabilities: "IMAP4rev1 UIDPLUS", Messages: messages(3)}.Script()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer srv.Close()
-		a := account(srv.Addr(), 50*time.Millisecond)
-		testmail.Converse(t, 20*time.Second, uint64(32<<20+64*len(input)), func() { converse(a) })
+		testmail.Play(t, input, testmail.IMAPScript{Capabilities: "IMAP4rev1 UIDPLUS", Messages: messages(3)}.Script(), func(addr string) { converse(account(addr, 50*time.Millisecond)) })
 	})
 }
 
