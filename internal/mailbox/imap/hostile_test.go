@@ -18,7 +18,7 @@ import (
 // What a hostile server sends at most in these tests, and what reading
 // it may cost the client: before the bounds, the client held all of it.
 const (
-	hostileBytes = 32 << 20
+	hostileBytes = 24 << 20
 	boundedAlloc = 16 << 20
 )
 

@@ -23,7 +23,7 @@ import (
 // What a hostile server sends at most in these tests, and what reading
 // it may cost the client.
 const (
-	hostileBytes = 32 << 20
+	hostileBytes = 24 << 20
 	boundedAlloc = 16 << 20
 )
 
