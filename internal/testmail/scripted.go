@@ -234,7 +234,7 @@ func PlayedInput(parts map[int]string) []byte {
 // plain's greeting or answer.
 func Played(input []byte, plain Script) Script {
 	parts := bytes.Split(input, []byte{0})
-	line := 0
+	var lines atomic.Int64 // over every connection: a client may open two
 	return Script{
 		Greet: func(w io.Writer) error {
 			if len(parts[0]) == 0 {
@@ -244,7 +244,7 @@ func Played(input []byte, plain Script) Script {
 			return err
 		},
 		Answer: func(w io.Writer, text string) error {
-			line++
+			line := int(lines.Add(1))
 			if line >= len(parts) || len(parts[line]) == 0 {
 				return plain.Answer(w, text)
 			}
