@@ -101,9 +101,9 @@ func (r *run) startFetch(ctx context.Context, batches [][]mailbox.Message, p *pa
 	writing, finish := context.WithCancel(ctx)
 	g, taking := errgroup.WithContext(writing)
 	f.finish = finish
-	g.Go(func() error { return r.fetchOwn(ctx, taking, f) })
+	g.Go(r.guarded(func() error { return r.fetchOwn(ctx, taking, f) }))
 	for range connections - 1 {
-		g.Go(func() error { return r.fetchOver(ctx, taking, f) })
+		g.Go(r.guarded(func() error { return r.fetchOver(ctx, taking, f) }))
 	}
 	go func() {
 		f.err = g.Wait()

@@ -97,7 +97,7 @@ func (r *run) receive(ctx context.Context, m mailbox.Message, body io.Reader, p 
 	j := &job{m: m, raw: raw, ready: make(chan struct{})}
 	go func() {
 		p.parsers <- struct{}{}
-		j.prepared = r.prepare(m, raw, p.searched)
+		j.prepared = r.prepareGuarded(m, raw, p.searched)
 		close(j.ready)
 		<-p.parsers
 		<-p.unparsed
@@ -130,6 +130,17 @@ func (r *run) prepare(m mailbox.Message, raw *spool, searched bool) prepared {
 	}
 	raw.Close() // the run fails on err: nothing reads the spool again
 	return prepared{err: err}
+}
+
+// prepareGuarded is prepare on a parse worker of its own: a panic there
+// fails the run, as on the run's goroutine, rather than the program.
+func (r *run) prepareGuarded(m mailbox.Message, raw *spool, searched bool) (p prepared) {
+	defer func() {
+		if v := recover(); v != nil {
+			p = prepared{err: Panicked(v, r.log.With("msg", m.Key()))}
+		}
+	}()
+	return r.prepare(m, raw, searched)
 }
 
 // release frees what the job holds once it is written or abandoned.
