@@ -116,6 +116,9 @@ func (r *run) prepare(m mailbox.Message, raw *spool, searched bool) prepared {
 		return prepared{known: true}
 	}
 	parsed, err := raw.parse()
+	if err == nil {
+		err = r.sel.open(parsed)
+	}
 	switch {
 	case err == nil:
 		p := r.plan(m, raw, parsed, searched)
