@@ -271,14 +271,14 @@ func (s *Session) fetch(ctx context.Context, msgs []mailbox.Message, section *im
 	if err := s.fetchLate(late, wanted, got, section, deliver); err != nil {
 		return err
 	}
-	var missing []uint32
+	var missing []mailbox.Message
 	for _, m := range msgs {
 		if !got[m.UID] {
-			missing = append(missing, m.UID)
+			missing = append(missing, m)
 		}
 	}
 	if len(missing) > 0 {
-		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("the server returned no content for UID %v; nothing was lost, the next run asks again", missing), Transient: true}
+		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: &mailbox.NotDeliveredError{Msgs: missing}, Transient: true}
 	}
 	return nil
 }
