@@ -141,6 +141,15 @@ func (s *Session) Select(ctx context.Context, folder string, after mailbox.After
 // record of what is taken stays a few ranges and the next search starts
 // higher.
 func (s *Session) New(ctx context.Context, taken mailbox.Taken) (mailbox.Found, error) {
+	found, err := s.listNew(ctx, taken)
+	if err != nil {
+		return found, err
+	}
+	return found, s.sized(ctx, found.New)
+}
+
+// listNew is New without the sizes.
+func (s *Session) listNew(ctx context.Context, taken mailbox.Taken) (mailbox.Found, error) {
 	defer s.guard(ctx)()
 	first := taken.FirstUID()
 	set, err := s.uidsFrom(first)
