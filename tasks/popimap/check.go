@@ -60,7 +60,7 @@ func Check(ctx context.Context, cfg *config.Config, task *config.Task, log *slog
 
 	addr := net.JoinHostPort(acct.Host, strconv.Itoa(acct.Port))
 	rec := &mechRecorder{Credential: cred}
-	sess, err := open(ctx, acct, rec, log)
+	sess, err := open(ctx, acct, rec, 0, log)
 	if err != nil {
 		reportOpenFailure(acct, addr, err, report)
 		return false

@@ -163,7 +163,7 @@ func (j *job) release() {
 func (r *run) process(ctx context.Context, msgs []mailbox.Message, searched bool) (Summary, error) {
 	fetchCtx, abandon := context.WithCancel(ctx)
 	defer abandon()
-	batches := slices.Collect(slices.Chunk(msgs, r.opts.Task.BatchSize))
+	batches := r.batches(msgs)
 	budget := r.opts.memory
 	if budget == 0 {
 		budget = MemoryBudget
@@ -172,6 +172,7 @@ func (r *run) process(ctx context.Context, msgs []mailbox.Message, searched bool
 	var (
 		sum      Summary
 		held     []error // hook failures that held messages back
+		again    []error // messages the server did not deliver, asked for again next run
 		progress = Progress{Total: len(msgs)}
 	)
 	for k := range batches {
@@ -182,6 +183,17 @@ func (r *run) process(ctx context.Context, msgs []mailbox.Message, searched bool
 		got, due, heldErrs, err := r.batch(ctx, b.jobs, &progress)
 		sum = sum.plus(got)
 		held = append(held, heldErrs...)
+		if err == nil && b.missing != nil {
+			var (
+				lost  Summary
+				more  dueActions
+				retry error
+			)
+			lost, more, retry, err = r.leftOut(b.missing)
+			sum = sum.plus(lost)
+			due.failed = append(due.failed, more.failed...)
+			again = append(again, retry)
+		}
 		if err != nil {
 			abandon() // nothing more is written: let the fetching end
 			f.wait()
@@ -196,12 +208,16 @@ func (r *run) process(ctx context.Context, msgs []mailbox.Message, searched bool
 	case errors.Is(fetchErr, errStopped):
 		sum.Stopped = true
 	case fetchErr != nil:
-		return sum, fetchErr
+		lost, err := r.fetchFailed(fetchErr)
+		return sum.plus(lost), err
 	case ctx.Err() != nil:
 		return sum, ctx.Err()
 	}
 	if err := r.applyDue(ctx, f.due); err != nil {
 		return sum, err
+	}
+	if again = slices.DeleteFunc(again, func(err error) bool { return err == nil }); len(again) > 0 {
+		return sum, errors.Join(append(again, heldBack(held))...)
 	}
 	return sum, heldBack(held)
 }
@@ -303,16 +319,19 @@ func (r *run) commit(got []delivered) (dueActions, error) {
 		due          dueActions
 		fingerprints []state.Fingerprint
 	)
+	deleting := r.after.Failure != nil && r.after.Failure.Action == config.AfterDelete
 	for _, d := range got {
-		switch d.fate {
-		case quarantined:
+		switch {
+		case d.partial && deleting:
+			r.log.Warn("not deleted, after_failure notwithstanding: the server holds its only whole copy", "msg", d.m.Key())
+		case d.fate == quarantined:
 			due.failed = append(due.failed, d.m)
-		case saved, known:
+		case d.fate == saved || d.fate == known:
 			due.taken = append(due.taken, d.m)
 		}
 		// Unmatched messages stay out of the ledger: under other rules
 		// they would be taken.
-		if d.fate == saved || d.fate == quarantined {
+		if (d.fate == saved || d.fate == quarantined) && !d.partial {
 			fingerprints = append(fingerprints, d.fp)
 		}
 	}

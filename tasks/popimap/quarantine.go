@@ -2,6 +2,7 @@ package popimap
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 
@@ -22,6 +23,15 @@ func QuarantineDir(stateDir, task string) string {
 // with the rest of the batch.
 func (r *run) quarantine(m mailbox.Message, raw *spool, reason error) error {
 	r.log.Warn("message cannot be parsed; kept aside", "msg", m.Key(), "reason", reason)
+	return r.keepAside(m, raw.Reader(), ".eml", fmt.Sprintf("could not be parsed: %v", reason))
+}
+
+// keepAside writes what there is of a failed message, kept (nil: nothing)
+// as base-of-its-key + suffix, with a note of why in a .reason.txt beside
+// it, into the task's quarantine, and records the failure in the state.
+// A message recorded so is done: its failure action becomes due with its
+// batch's commit.
+func (r *run) keepAside(m mailbox.Message, kept io.Reader, suffix, why string) error {
 	if r.opts.DryRun {
 		return nil
 	}
@@ -31,22 +41,25 @@ func (r *run) quarantine(m mailbox.Message, raw *spool, reason error) error {
 	}
 	defer dir.Close()
 	base := strings.ReplaceAll(m.Key(), ":", "-")
-	stored, err := dir.Put(base+".eml", raw.Reader())
+	path := ""
+	if kept != nil {
+		stored, err := dir.Put(base+suffix, kept)
+		if err != nil {
+			return fmt.Errorf("quarantine: %w", err)
+		}
+		base, path = strings.TrimSuffix(stored.Name, ".eml"), filepath.Join(dir.Path(), stored.Name)
+	}
+	note := fmt.Sprintf("message %s of task %q %s\n", m.Key(), r.opts.Task.Name, why)
+	stored, err := dir.Put(base+".reason.txt", strings.NewReader(note))
 	if err != nil {
 		return fmt.Errorf("quarantine: %w", err)
 	}
-	note := fmt.Sprintf("message %s of task %q could not be parsed: %v\n", m.Key(), r.opts.Task.Name, reason)
-	if _, err := dir.Put(strings.TrimSuffix(stored.Name, ".eml")+".reason.txt", strings.NewReader(note)); err != nil {
-		return fmt.Errorf("quarantine: %w", err)
+	if path == "" {
+		path = filepath.Join(dir.Path(), stored.Name)
 	}
 	if err := dir.Sync(); err != nil {
 		return fmt.Errorf("quarantine: %w", err)
 	}
-	r.st.AddFailure(state.Failure{
-		Key:    m.Key(),
-		Reason: reason.Error(),
-		Path:   filepath.Join(dir.Path(), stored.Name),
-		At:     r.now(),
-	})
+	r.st.AddFailure(state.Failure{Key: m.Key(), Reason: why, Path: path, At: r.now()})
 	return nil
 }

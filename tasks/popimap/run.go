@@ -39,6 +39,10 @@ type Options struct {
 	MoreConnections func() (release func(), ok bool)
 	// memory, when set, replaces MemoryBudget, for tests.
 	memory int64
+	// retryFollows is set by Retry on each attempt but the last: a run
+	// that fails for a transient reason is then attempted again, and
+	// counts no message as undelivered (undelivered.go).
+	retryFollows bool
 }
 
 // Progress is how far a run has come.
@@ -201,7 +205,7 @@ func (r *run) open(ctx context.Context, acct *config.Account) error {
 	if r.cred, err = auth.New(acct, auth.Options{StateDir: cfg.StateDir, Log: r.log}); err != nil {
 		return err
 	}
-	if r.sess, err = open(ctx, acct, r.cred, r.log); err != nil {
+	if r.sess, err = open(ctx, acct, r.cred, int64(task.MaxMessageSize), r.log); err != nil {
 		return err
 	}
 	uidValidity, err := r.sess.Select(ctx, task.Mailbox, r.after)
@@ -264,11 +268,20 @@ func (r *run) ingest(ctx context.Context) (Summary, error) {
 		}
 	}
 	msgs := l.msgs
+	forgetUndelivered(r.st, msgs)
 	if task.MaxMessages > 0 && len(msgs) > task.MaxMessages {
 		r.log.Info("taking the oldest messages first; the rest wait for the next run", "new", len(msgs), "max_messages", task.MaxMessages)
 		msgs = msgs[:task.MaxMessages]
 	}
 	sum.Seen = len(l.refused) + len(msgs)
+	msgs, large := r.tooLarge(msgs)
+	if len(large) > 0 {
+		aside, err := r.setAside(ctx, large)
+		sum = sum.plus(aside)
+		if err != nil {
+			return sum, err
+		}
+	}
 	r.report(Progress{Total: len(msgs)})
 	if len(msgs) == 0 {
 		if r.opts.DryRun {

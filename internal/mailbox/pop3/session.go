@@ -304,8 +304,9 @@ var (
 
 // fetch sends cmd for each of msgs and streams its reply to deliver;
 // failures on the wire are reported as step's. A message the server
-// refuses (-ERR) while fetching is passed over, and named once the others
-// are delivered (mailbox.NotDeliveredError).
+// refuses (-ERR, without a code that refuses the session) while fetching is
+// passed over, and named once the others are delivered
+// (mailbox.NotDeliveredError).
 func (s *Session) fetch(ctx context.Context, step mailbox.Step, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error, cmd fetchCommand) error {
 	fail := func(m mailbox.Message, err error, transient bool) error {
 		return &mailbox.Error{Step: step, Addr: s.addr, Err: fmt.Errorf("%s: %w", describe(m), err), Transient: transient}
@@ -347,7 +348,7 @@ func (s *Session) fetch(ctx context.Context, step mailbox.Step, msgs []mailbox.M
 			return err
 		}
 		body, err := s.c.stream(ctx, cmd.line(m.Num))
-		if _, ok := errors.AsType[*ServerError](err); ok && step == mailbox.StepFetch {
+		if se, ok := errors.AsType[*ServerError](err); ok && se.ofMessage() && step == mailbox.StepFetch {
 			// -ERR leaves the session usable: the other messages go on.
 			refused.Msgs = append(refused.Msgs, m)
 			if refused.Reply == nil {
