@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"mailtask/internal/config"
+	"mailtask/internal/notify"
 	"mailtask/internal/state"
 )
 
@@ -33,6 +34,9 @@ func stateFlags(act func(e *env, cfg *config.Config, task string) error) func(fs
 func stateReset(e *env, cfg *config.Config, name string) error {
 	if err := state.Reset(cfg.StateDir, name); err != nil {
 		return err
+	}
+	if err := notify.ForgetAlert(cfg, name); err != nil {
+		return fmt.Errorf("reset task %q: %w", name, err)
 	}
 	fmt.Fprintf(e.stdout, "%s: state forgotten; the next run takes every message again (files already in the destination are not written twice)\n", name)
 	return nil

@@ -153,6 +153,13 @@ func saveAlert(path string, a *alert) error {
 	return nil
 }
 
+// ForgetAlert removes what has been mailed about task's failures, as
+// `mailtask state reset` forgets the task: a failure after it is a new
+// one, mailed at once.
+func ForgetAlert(cfg *config.Config, task string) error {
+	return removeAlert(alertPath(cfg, task))
+}
+
 func removeAlert(path string) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("record the recovery: %w", err)
