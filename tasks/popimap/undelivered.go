@@ -222,7 +222,7 @@ func tooLargeReason(size, limit int64, kept string) string {
 
 // setAside keeps aside, as failed, the messages the server announced
 // larger than max_message_size, with their header alone (up to maxHeader
-// bytes of it), and commits them; their failure action becomes due. They
+// bytes of it), commits them and carries out their failure action. They
 // are never downloaded.
 func (r *run) setAside(ctx context.Context, msgs []mailbox.Message) (Summary, error) {
 	limit := int64(r.opts.Task.MaxMessageSize)
@@ -254,10 +254,11 @@ func (r *run) setAside(ctx context.Context, msgs []mailbox.Message) (Summary, er
 		}
 	}
 	got := quarantinedAll(msgs)
-	if _, err := r.commit(got); err != nil {
+	due, err := r.commit(got)
+	if err != nil {
 		return Summary{}, err
 	}
-	return tally(got), nil
+	return tally(got), r.applyAfter(ctx, due.taken, due.failed)
 }
 
 // quarantinedAll is msgs kept aside without their whole raw form.

@@ -92,7 +92,7 @@ func TestMessageAboveMaxMessageSizeIsNotDownloaded(t *testing.T) {
 		t.Run(protocol, func(t *testing.T) {
 			var f *fixture
 			if protocol == "imap" {
-				f = newFixture(t, testmail.IMAPOptions{}, `max_message_size = "1MiB"`)
+				f = newFixture(t, testmail.IMAPOptions{}, `max_message_size = "1MiB"`, `after_failure = "keyword"`)
 				f.append(scan(1), large(), scan(3))
 			} else {
 				f = newPOP3Fixture(t, testmail.POP3Options{}, [][]byte{scan(1), large(), scan(3)}, `max_message_size = "1MiB"`)
@@ -103,6 +103,12 @@ func TestMessageAboveMaxMessageSizeIsNotDownloaded(t *testing.T) {
 			}
 			if f.srv != nil && slices.Contains(f.srv.FetchedUIDs(), 2) {
 				t.Errorf("the large message was downloaded: UIDs fetched %v", f.srv.FetchedUIDs())
+			}
+			if f.srv != nil && !hasFlag(f.srv.Messages("INBOX")[1].Flags, "$MailtaskFailed") {
+				t.Errorf("the large message's failure action was not carried out: flags %v", f.srv.Messages("INBOX")[1].Flags)
+			}
+			if sum.Due.Failure != 0 {
+				t.Errorf("%d failure actions left due", sum.Due.Failure)
 			}
 			if f.pop != nil && f.pop.Retrieved() != 2 {
 				t.Errorf("%d messages retrieved, want 2", f.pop.Retrieved())
