@@ -96,14 +96,16 @@ func (s *Store) load(ctx context.Context, task string) (*state.State, *Ledger, e
 
 func loadState(ctx context.Context, tx pgx.Tx, st *state.State) error {
 	var (
-		uidValidity                 int64
-		done, pending, pendingFail  string
-		failed, lastRun, lastSucess []byte
+		uidValidity                         int64
+		done, pending, pendingFail, removal string
+		failed, lastRun, lastSucess         []byte
 	)
 	err := tx.QueryRow(ctx, `SELECT uid_validity, done_uids, pending_uids, pending_uidls,
-			pending_failed_uids, pending_failed_uidls, failed, last_run, last_success
+			pending_failed_uids, pending_failed_uidls, pending_removal_uids, action_refused,
+			failed, last_run, last_success
 		FROM task_state WHERE task = $1`, st.Task).
-		Scan(&uidValidity, &done, &pending, &st.PendingUIDLs, &pendingFail, &st.PendingFailedUIDLs, &failed, &lastRun, &lastSucess)
+		Scan(&uidValidity, &done, &pending, &st.PendingUIDLs, &pendingFail, &st.PendingFailedUIDLs, &removal, &st.ActionRefused,
+			&failed, &lastRun, &lastSucess)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
@@ -115,7 +117,7 @@ func loadState(ctx context.Context, tx pgx.Tx, st *state.State) error {
 	for _, f := range []struct {
 		text string
 		set  *state.UIDSet
-	}{{done, &st.Done}, {pending, &st.PendingUIDs}, {pendingFail, &st.PendingFailedUIDs}} {
+	}{{done, &st.Done}, {pending, &st.PendingUIDs}, {pendingFail, &st.PendingFailedUIDs}, {removal, &st.PendingRemovalUIDs}} {
 		var err error
 		*f.set, err = state.ParseUIDSet(f.text)
 		errs = append(errs, err)
