@@ -85,7 +85,7 @@ func authLogin(ctx context.Context, e *env, cfgPath string, device, noBrowser bo
 	if who == "" {
 		who = "(the identity platform did not say who)"
 	}
-	fmt.Fprintf(e.stdout, "Signed in as %s. Tokens stored in %s.\n", who, src.Store().Path(acct.Name))
+	fmt.Fprintf(e.stdout, "Signed in as %s. Tokens stored in %s.\n", who, src.Where())
 	if rec.User != "" && !strings.EqualFold(rec.User, acct.Username) {
 		fmt.Fprintf(e.stdout, "note: the token belongs to %s, but the account's username is %s. Microsoft answers \"User is authenticated but not connected.\" unless %s has Full Access to that mailbox; sign in as the mailbox's user otherwise.\n", rec.User, acct.Username, rec.User)
 	}
@@ -209,7 +209,7 @@ func authStatus(e *env, cfgPath string, positional []string) error {
 		if w := auth.SecretExpiryWarning(a, now); w != "" {
 			warnings = append(warnings, w)
 		}
-		rec, err := store.Load(name)
+		rec, err := store.Load(context.Background(), auth.TokenKey{Account: name})
 		switch {
 		case err != nil:
 			warnings = append(warnings, err.Error())

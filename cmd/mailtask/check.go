@@ -41,7 +41,7 @@ func check(ctx context.Context, e *env, cfgPath, level string, positional []stri
 	for _, w := range authWarnings(cfg, acct) {
 		fmt.Fprintf(e.stdout, "  warning: %s\n", w)
 	}
-	ok := popimap.Check(ctx, cfg, task, log, func(s popimap.CheckStep) {
+	ok := popimap.Check(ctx, popimap.Options{Config: cfg, Task: task, Log: log}, func(s popimap.CheckStep) {
 		if s.Err == nil {
 			fmt.Fprintf(e.stdout, "  %-13s ok      %s\n", s.Name, s.Detail)
 			return
@@ -81,7 +81,7 @@ func authWarnings(cfg *config.Config, a *config.Account) []string {
 	if w := auth.SecretExpiryWarning(a, now); w != "" {
 		ws = append(ws, w)
 	}
-	rec, err := auth.Store{Dir: auth.StoreDir(cfg.StateDir)}.Load(a.Name)
+	rec, err := auth.Store{Dir: auth.StoreDir(cfg.StateDir)}.Load(context.Background(), auth.TokenKey{Account: a.Name})
 	if err != nil {
 		ws = append(ws, err.Error())
 	} else if w := auth.RefreshAgeWarning(rec, now); w != "" {

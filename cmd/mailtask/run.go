@@ -153,7 +153,7 @@ func credentials(cfg *config.Config) []metrics.Credential {
 			list = append(list, metrics.Credential{Account: name, Kind: "client_secret", Expires: o.ClientSecretExpires.In(time.Local)})
 		}
 		// A record that cannot be read is reported by the runs that need it.
-		if rec, err := store.Load(name); err == nil {
+		if rec, err := store.Load(context.Background(), auth.TokenKey{Account: name}); err == nil {
 			if expires, ok := auth.RefreshExpiry(rec); ok {
 				list = append(list, metrics.Credential{Account: name, Kind: "refresh_token", Expires: expires})
 			}
