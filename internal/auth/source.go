@@ -131,10 +131,14 @@ func (s *Source) Record(ctx context.Context) (*Record, error) { return s.store.L
 // key names the account's record in the store: for an app-only account,
 // its app's token, which the store may share with the app's other
 // accounts.
-func (s *Source) key() TokenKey {
-	k := TokenKey{Account: s.account.Name}
-	if !s.o.Delegated() {
-		k.App = &AppKey{Tenant: s.o.Tenant, ClientID: s.o.ClientID, Scopes: s.o.Scopes}
+func (s *Source) key() TokenKey { return KeyOf(s.account) }
+
+// KeyOf names the record of the auth = "oauth2" account a in a
+// TokenStore.
+func KeyOf(a *config.Account) TokenKey {
+	k := TokenKey{Account: a.Name}
+	if o := a.OAuth2; o != nil && !o.Delegated() {
+		k.App = &AppKey{Tenant: o.Tenant, ClientID: o.ClientID, Scopes: o.Scopes}
 	}
 	return k
 }
