@@ -247,6 +247,7 @@ func (s *Scheduler) own(ctx context.Context, e *entry) {
 		case err == nil:
 			s.watchOwned(ctx, e, l)
 		case errors.As(err, &held):
+			s.log.Debug("another node watches the idle task", "task", name, "holder", held.Holder)
 		case ctx.Err() == nil:
 			s.log.Warn("could not claim the idle task from the database; trying again", "task", name, "err", err)
 		}

@@ -6,6 +6,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +25,13 @@ import (
 // top-level lines, then tasks.
 func clusterConfig(t *testing.T, text string) *config.Config {
 	t.Helper()
+	return parse(t, t.TempDir(), clusterDB(t)+text)
+}
+
+// clusterDB makes a fresh database and returns the top-level line of a
+// configuration that keeps its state there.
+func clusterDB(t *testing.T) string {
+	t.Helper()
 	url := postgres.Shared(t).NewDatabase(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -30,7 +39,7 @@ func clusterConfig(t *testing.T, text string) *config.Config {
 		t.Fatal(err)
 	}
 	t.Setenv("MAILTASK_SCHEDULER_TEST_DB", url)
-	return parse(t, t.TempDir(), "state_store_env = \"MAILTASK_SCHEDULER_TEST_DB\"\n"+text)
+	return "state_store_env = \"MAILTASK_SCHEDULER_TEST_DB\"\n"
 }
 
 // node is a Scheduler of one node of a cluster, on the real clock: the
@@ -282,5 +291,29 @@ func TestMaxConnectionsHoldAcrossNodes(t *testing.T) {
 	defer ta.mu.Unlock()
 	if n := ta.most["a@"]; n != 1 {
 		t.Errorf("%d connections to account a at once across the nodes, want at most its max_connections 1", n)
+	}
+}
+
+func TestAnIdleTaskIsWatchedByOneNode(t *testing.T) {
+	m := newMailbox(t)
+	cfg := mailConfig(t, t.TempDir(), m.srv.Addr, clusterDB(t)+`lease = "3s"`, "max_connections = 4", idleTask("push"))
+	l := newLogs()
+	startNode(t, cfg, "node-a", l, popimap.Run)
+	startNode(t, cfg, "node-b", l, popimap.Run)
+	l.waitFor(t, "watching the idle task on this node", "task=push")
+	l.waitFor(t, "idling: waiting for new mail", "task=push")
+	// The other node tries, and finds the task held.
+	l.waitFor(t, "another node watches the idle task", "task=push")
+
+	name := m.deliver(t)
+	l.waitFor(t, "INFO run", "task=push", "outcome=ok", "seen=1", "saved=1")
+	if _, err := os.Stat(filepath.Join(cfg.Task("push").Destination, name)); err != nil {
+		t.Errorf("the new mail's file: %v", err)
+	}
+	if n := l.count("watching the idle task on this node"); n != 1 {
+		t.Errorf("%d nodes watch the idle task, want one:\n%s", n, l)
+	}
+	if n := l.count("INFO idling: waiting for new mail", "task=push"); n != 1 {
+		t.Errorf("%d IDLE connections went idle, want one:\n%s", n, l)
 	}
 }
