@@ -5,6 +5,7 @@ import (
 	"os"
 	"time"
 
+	"mailtask/internal/auth"
 	"mailtask/internal/config"
 	"mailtask/internal/push"
 	"mailtask/internal/state"
@@ -32,9 +33,14 @@ func (s *Scheduler) watch(ctx context.Context, e *entry) *push.Watcher {
 	if e.sched == nil {
 		poll = config.IdlePoll // the server may lack IDLE; nothing else would run the task
 	}
+	var tokens auth.TokenStore
+	if s.opts.Node != nil {
+		tokens = s.opts.Node.Tokens()
+	}
 	return push.Start(ctx, push.Options{
 		Config: e.cfg,
 		Task:   e.task,
+		Tokens: tokens,
 		Trigger: func(arrived time.Time) (bool, <-chan struct{}) {
 			return s.trigger(ctx, e, arrived)
 		},
