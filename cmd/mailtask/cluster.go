@@ -27,7 +27,9 @@ func openNode(ctx context.Context, cfg *config.Config) (*cluster.Node, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, openTimeout)
 	defer cancel()
-	node, err := cluster.Open(ctx, cfg, cluster.Options{})
+	// Every run renews its lease and its connection slots and commits on
+	// a connection of its own now and then, besides claims and tokens.
+	node, err := cluster.Open(ctx, cfg, cluster.Options{MaxConns: int32(4 + 2*cfg.MaxConcurrentTasks)})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.File, err)
 	}
