@@ -28,8 +28,9 @@ func openNode(ctx context.Context, cfg *config.Config) (*cluster.Node, error) {
 	ctx, cancel := context.WithTimeout(ctx, openTimeout)
 	defer cancel()
 	// Every run renews its lease and its connection slots and commits on
-	// a connection of its own now and then, besides claims and tokens.
-	node, err := cluster.Open(ctx, cfg, cluster.Options{MaxConns: int32(4 + 2*cfg.MaxConcurrentTasks)})
+	// a connection of its own now and then, besides claims and tokens;
+	// at most 32, since PostgreSQL serves 100 connections by default.
+	node, err := cluster.Open(ctx, cfg, cluster.Options{MaxConns: int32(min(4+2*cfg.MaxConcurrentTasks, 32))})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.File, err)
 	}
