@@ -101,9 +101,10 @@ func (h *hold) outcome(ctx context.Context, s *Scheduler, err error) error {
 }
 
 // done ends a run's hold: a claimed lease stops being renewed and is
-// released with the task's next due time; an owned one stays with its
-// owner (own).
-func (h *hold) done(s *Scheduler, e *entry) {
+// released with the task's next due time, or, if the run never started
+// (the daemon stopped while it waited for a slot), due as it was; an
+// owned one stays with its owner (own).
+func (h *hold) done(s *Scheduler, e *entry, ran bool) {
 	if h == nil || h.owned {
 		return
 	}
@@ -112,7 +113,11 @@ func (h *hold) done(s *Scheduler, e *entry) {
 		s.log.Warn("the task's lease was lost; its run was stopped and another node may run it", "task", e.task.Name, "err", lost)
 		return
 	}
-	s.release(h.lease, s.nextDue(e))
+	next := time.Time{}
+	if ran {
+		next = s.nextDue(e)
+	}
+	s.release(h.lease, next)
 }
 
 // releaseTimeout bounds giving a lease back, which happens also when the

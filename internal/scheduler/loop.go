@@ -142,11 +142,12 @@ func (s *Scheduler) launch(ctx context.Context, e *entry, reserved func()) <-cha
 			var report func()
 			arrived := s.takeArrival(name)
 			if h, ok := s.holdFor(e); ok {
-				if release, ok := s.acquire(h.runContext(ctx), e, account, global, reserved); ok {
+				release, ran := s.acquire(h.runContext(ctx), e, account, global, reserved)
+				if ran {
 					report, committed = s.execute(h.runContext(ctx), e, cfg, account, h, arrived, committed)
 					release()
 				}
-				h.done(s, e)
+				h.done(s, e, ran)
 			} else if reserved != nil {
 				reserved()
 			}
