@@ -141,14 +141,10 @@ func TestStateImportThenExportKeepsEverythingTaken(t *testing.T) {
 	if got := comparable(t, imported); got != want {
 		t.Errorf("the database holds\n%s\nwant\n%s", got, want)
 	}
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
 	var ledger int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM ledger WHERE task = 't'").Scan(&ledger); err != nil || ledger != len(fps) {
-		t.Errorf("the database's ledger holds %d fingerprints (%v), want %d", ledger, err, len(fps))
+	dbQuery(t, url, func(r pgx.Rows) { r.Scan(&ledger) }, "SELECT count(*) FROM ledger WHERE task = 't'")
+	if ledger != len(fps) {
+		t.Errorf("the database's ledger holds %d fingerprints, want %d", ledger, len(fps))
 	}
 	// Once is enough: a second import would take the files' state over
 	// what the cluster has done since.
