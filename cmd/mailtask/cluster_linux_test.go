@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"mailtask/internal/outcome"
 	"mailtask/internal/pgstore"
 	"mailtask/internal/state"
@@ -127,22 +125,10 @@ func TestStateImportThenExportKeepsEverythingTaken(t *testing.T) {
 	if code, out, errOut := run(t, "state", "import", "--config", cfg, "t"); code != exitOK || !strings.Contains(out, "3 messages in the ledger") {
 		t.Fatalf("state import: exit %d\n%s%s", code, out, errOut)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s, err := pgstore.Open(ctx, pgstore.Options{URL: url, Node: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	imported, err := s.LoadState(ctx, "t")
-	if err != nil {
-		t.Fatal(err)
-	}
+	imported, ledger := dbState(t, url)
 	if got := comparable(t, imported); got != want {
 		t.Errorf("the database holds\n%s\nwant\n%s", got, want)
 	}
-	var ledger int
-	dbQuery(t, url, func(r pgx.Rows) { r.Scan(&ledger) }, "SELECT count(*) FROM ledger WHERE task = 't'")
 	if ledger != len(fps) {
 		t.Errorf("the database's ledger holds %d fingerprints, want %d", ledger, len(fps))
 	}

@@ -76,6 +76,13 @@ func (td taskDir) stored(t *testing.T) (*state.State, int) {
 		}
 		return st, int(fi.Size() / 8)
 	}
+	return dbState(t, url)
+}
+
+// dbState returns task "t"'s state and the number of fingerprints in its
+// ledger in the database at url.
+func dbState(t *testing.T, url string) (*state.State, int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	s, err := pgstore.Open(ctx, pgstore.Options{URL: url, Node: "test"})
