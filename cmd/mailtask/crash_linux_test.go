@@ -168,10 +168,10 @@ func TestCrashSuite(t *testing.T) {
 // TestCrashSuitePostgres is the crash suite with the state in cluster
 // mode's database: a commit is a transaction there, and a kill leaves the
 // task's lease held until it runs out (the suite makes it run out at
-// once). MAILTASK_CRASH_PG_KILLS (default 12) and
-// MAILTASK_CRASH_PG_MESSAGES (200) size it; `make soak` raises them.
+// once). MAILTASK_CRASH_PG_KILLS (default 10) and
+// MAILTASK_CRASH_PG_MESSAGES (100) size it; `make soak` raises them.
 func TestCrashSuitePostgres(t *testing.T) {
-	crashSuite(t, crashKnob(t, "MAILTASK_CRASH_PG_KILLS", 12), crashKnob(t, "MAILTASK_CRASH_PG_MESSAGES", 200), []crashScenario{
+	crashSuite(t, crashKnob(t, "MAILTASK_CRASH_PG_KILLS", 10), crashKnob(t, "MAILTASK_CRASH_PG_MESSAGES", 100), []crashScenario{
 		{name: "imap-seen-pg", protocol: "imap", after: "seen", outputs: allOutputs, postgres: true},
 		{name: "pop3-delete-pg", protocol: "pop3", after: "delete", outputs: allButMetadata, postgres: true},
 	})
