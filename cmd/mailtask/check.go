@@ -48,7 +48,11 @@ func check(ctx context.Context, e *env, cfgPath, level string, positional []stri
 	}
 	if clustered(node) {
 		// The check's connection counts against max_connections as a run's.
-		release, err := node.Slot(ctx, acct.Name, acct.MaxConnections, nil)
+		release, ok, err := node.TrySlot(ctx, acct.Name, acct.MaxConnections, nil)
+		if err == nil && !ok {
+			fmt.Fprintf(e.stderr, "waiting for a free connection: the %d connections of account %q are in use across the cluster\n", acct.MaxConnections, acct.Name)
+			release, err = node.Slot(ctx, acct.Name, acct.MaxConnections, nil)
+		}
 		if err != nil {
 			return err
 		}

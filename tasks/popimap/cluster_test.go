@@ -44,7 +44,8 @@ type clusterFixture struct {
 
 // newCluster configures task "t" on d's mailbox in cluster mode; dest is
 // its destination, "s3://BUCKET/..." for the fixture's bucket, and top
-// adds top-level lines.
+// adds top-level lines, or is fileStore for a configuration without a
+// state_store.
 func newCluster(t *testing.T, d *dovecot.Server, dest, top string, taskTOML ...string) *clusterFixture {
 	t.Helper()
 	c := &clusterFixture{url: postgres.Shared(t).NewDatabase(t)}
@@ -68,9 +69,12 @@ s3_secret_access_key_env = "MAILTASK_POPIMAP_TEST_S3_SECRET"
 `, c.gw.Endpoint, versitygw.Region)
 	}
 	dir := t.TempDir()
+	store := "state_store_env = \"MAILTASK_POPIMAP_TEST_DB\"\n"
+	if top == fileStore {
+		store, top = "", ""
+	}
 	text := `state_dir = "state"
-state_store_env = "MAILTASK_POPIMAP_TEST_DB"
-` + s3keys + top + "\n" + d.AccountTOML("dovecot", config.ProtocolIMAP, d.User, d.Password) + `[[task]]
+` + store + s3keys + top + "\n" + d.AccountTOML("dovecot", config.ProtocolIMAP, d.User, d.Password) + `[[task]]
 name = "t"
 account = "dovecot"
 destination = "` + dest + `"
@@ -160,6 +164,9 @@ func (c *clusterFixture) stored(t *testing.T) (*state.State, int) {
 	mustT(t, err)
 	return st, ledger
 }
+
+// fileStore, as newCluster's top, keeps the state under state_dir.
+const fileStore = "(the file store)"
 
 func invoice(subject, name string, content []byte) []byte {
 	return testmail.NewMessage(subject, testmail.Attachment{Name: name, ContentType: "application/pdf", Content: content})
@@ -489,5 +496,41 @@ func sqlExec(t *testing.T, url, sql string) {
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+func TestS3DestinationWithTheFileStore(t *testing.T) {
+	d := dovecot.Start(t, dovecot.Options{})
+	d.Seed(t, d.User, "INBOX", invoice("March", "invoice.pdf", pdf("march")))
+	c := newCluster(t, d, "s3://BUCKET/in", fileStore)
+	n := c.node(t, "node-a")
+	run := func() Summary {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		sum, err := Run(ctx, Options{Config: c.cfg, Task: c.cfg.Tasks[0], Shared: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	if sum := run(); sum.Files != 1 {
+		t.Fatalf("first run: %+v", sum)
+	}
+	first := c.objects(t)
+	if len(first) != 1 {
+		t.Fatalf("bucket holds %v, want the attachment", first)
+	}
+	// The state is in the files under state_dir; a run that finds the
+	// message again writes no object twice.
+	mustT(t, state.Reset(c.cfg.StateDir, "t"))
+	if sum := run(); sum.Files != 0 || sum.Saved != 1 {
+		t.Errorf("re-run: %+v", sum)
+	}
+	if got := c.objects(t); !sameMap(got, first) {
+		t.Errorf("the re-run changed the bucket: %v", got)
+	}
+	if _, err := os.Stat(state.Path(c.cfg.StateDir, "t")); err != nil {
+		t.Errorf("no state file under state_dir: %v", err)
 	}
 }
