@@ -34,12 +34,14 @@ fmt-check:
 # Benchmarks; not part of `make test`. First the comparison of
 # internal/bench: mailtask against the wire limit, getmail6 and fetchmail on
 # a generated corpus in a loopback Dovecot, the 150 MB message, a batch of
-# 6 MB messages, the budget of issue 22 (wall, CPU and peak RSS against the
-# wire limit on 500 messages of 330 MB and 30 of 4 MB attachments), the
+# 6 MB messages, the memory budget (wall, CPU and peak RSS against the wire
+# limit on 500 messages of 330 MB and 30 of 4 MB attachments), the
 # 100,000-message mailbox and the delay from APPEND to files durable under
-# IMAP IDLE; then the packages' own. It needs dovecot-imapd,
-# dovecot-pop3d, getmail6, fetchmail and time (Debian packages); BENCH_*
-# variables size it (see internal/bench/bench_test.go). The comparison
+# IMAP IDLE, and cluster mode's claims, scale and corpus on PostgreSQL and
+# S3; then the packages' own. It needs dovecot-imapd, dovecot-pop3d,
+# getmail6, fetchmail, time and postgresql (Debian packages) and versitygw
+# (.ci/run builds it); BENCH_* variables size it (see
+# internal/bench/bench_test.go, claims_test.go, cluster_test.go). The comparison
 # comes first because the package benchmarks delete thousands of files, and
 # on ext4 without a journal creating a file within minutes of that costs far
 # more (see internal/bench/doc.go).

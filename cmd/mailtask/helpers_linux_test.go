@@ -41,18 +41,29 @@ destination = "dest"
 // subfolders.
 func (td taskDir) files(t *testing.T) map[string]string {
 	t.Helper()
+	return treeFiles(t, td.dest, false)
+}
+
+// treeFiles returns the files below root as path (relative, with '/') ->
+// sha256 hex, and fails t on temporary files, and on subfolders unless
+// nested is set. A root that does not exist holds nothing.
+func treeFiles(t *testing.T, root string, nested bool) map[string]string {
+	t.Helper()
 	out := map[string]string{}
-	err := filepath.WalkDir(td.dest, func(path string, e fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
-			if os.IsNotExist(err) && path == td.dest {
+			if os.IsNotExist(err) && path == root {
 				return fs.SkipDir
 			}
 			return err
 		}
-		if path == td.dest {
+		if path == root {
 			return nil
 		}
-		rel, _ := filepath.Rel(td.dest, path)
+		rel, _ := filepath.Rel(root, path)
+		if nested && e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			return nil
+		}
 		if !e.Type().IsRegular() {
 			t.Errorf("destination holds %s, which is not a regular file", rel)
 			return nil
@@ -66,7 +77,7 @@ func (td taskDir) files(t *testing.T) map[string]string {
 			return err
 		}
 		sum := sha256.Sum256(b)
-		out[rel] = hex.EncodeToString(sum[:])
+		out[filepath.ToSlash(rel)] = hex.EncodeToString(sum[:])
 		return nil
 	})
 	if err != nil {

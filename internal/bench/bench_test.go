@@ -189,16 +189,8 @@ func BenchmarkCompare(b *testing.B) {
 	scale := envFloat(b, "BENCH_SCALE", 0.2)
 	runs := envInt(b, "BENCH_RUNS", 3)
 
-	d := dovecot.Start(b, dovecot.Options{})
-	corpus := Corpus{Messages: n, Seed: seed, Scale: scale, Runs: runs}
-	var raws [][]byte
-	for _, fx := range testmail.Generate(seed, n, scale) {
-		raws = append(raws, fx.Raw)
-		corpus.Bytes += int64(len(fx.Raw))
-	}
-	d.Seed(b, d.User, "INBOX", raws...)
-	raws = nil
-	a := account(d, d.User, d.Password)
+	a, size := corpusMailbox(b, seed, n, scale)
+	corpus := Corpus{Messages: n, Seed: seed, Scale: scale, Runs: runs, Bytes: size}
 	contestants := []Contestant{wire(), Mailtask(buildMailtask(b)), Getmail(), Fetchmail()}
 
 	// Dovecot indexes the Maildir on the first IMAP session and computes
@@ -251,6 +243,24 @@ func BenchmarkCompare(b *testing.B) {
 			}
 		}
 	}
+}
+
+// corpusMailbox starts a Dovecot whose user's INBOX holds the generated
+// corpus of n messages (testmail.Generate) and returns the account and
+// the corpus's size in bytes.
+func corpusMailbox(b *testing.B, seed uint64, n int, scale float64) (Account, int64) {
+	b.Helper()
+	d := dovecot.Start(b, dovecot.Options{})
+	var (
+		raws [][]byte
+		size int64
+	)
+	for _, fx := range testmail.Generate(seed, n, scale) {
+		raws = append(raws, fx.Raw)
+		size += int64(len(fx.Raw))
+	}
+	d.Seed(b, d.User, "INBOX", raws...)
+	return account(d, d.User, d.Password), size
 }
 
 // largeMessage is one message of size bytes, nearly all of it a single

@@ -45,31 +45,7 @@ func Mailtask(bin string) Contestant {
 	return Contestant{
 		Name: ToolMailtask,
 		Command: func(a Account, protocol, dir string) (*exec.Cmd, error) {
-			host, port, _ := net.SplitHostPort(a.Addr(protocol))
-			proto := "imap"
-			if protocol == "POP3S" {
-				proto = "pop3"
-			}
-			cfg := fmt.Sprintf(`state_dir = "state"
-[accounts.bench]
-protocol = %q
-host = %q
-port = %s
-ca_file = %q
-username = %q
-password_env = "MAILTASK_BENCH_PASSWORD"
-[[task]]
-name = "bench"
-account = "bench"
-destination = "files"
-`, proto, host, port, a.CAFile, a.User)
-			path := filepath.Join(dir, "mailtask.toml")
-			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-				return nil, err
-			}
-			cmd := exec.Command(bin, "run-task", "--config", path, "bench")
-			cmd.Env = append(os.Environ(), "MAILTASK_BENCH_PASSWORD="+a.Password)
-			return cmd, nil
+			return runTask(bin, a, protocol, dir, "", "files")
 		},
 		// The ledger holds one fingerprint per message taken.
 		Check: func(dir string) (int, error) {
@@ -80,6 +56,38 @@ destination = "files"
 			return int(fi.Size() / 8), nil
 		},
 	}
+}
+
+// runTask writes dir/mailtask.toml, the top-level keys top and a task
+// "bench" taking a's mailbox over protocol into destination, and returns
+// `bin run-task` on it, with the password in its environment.
+func runTask(bin string, a Account, protocol, dir, top, destination string) (*exec.Cmd, error) {
+	host, port, _ := net.SplitHostPort(a.Addr(protocol))
+	proto := "imap"
+	if protocol == "POP3S" {
+		proto = "pop3"
+	}
+	cfg := fmt.Sprintf(`state_dir = "state"
+%s
+[accounts.bench]
+protocol = %q
+host = %q
+port = %s
+ca_file = %q
+username = %q
+password_env = "MAILTASK_BENCH_PASSWORD"
+[[task]]
+name = "bench"
+account = "bench"
+destination = %q
+`, top, proto, host, port, a.CAFile, a.User, destination)
+	path := filepath.Join(dir, "mailtask.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "run-task", "--config", path, "bench")
+	cmd.Env = append(os.Environ(), "MAILTASK_BENCH_PASSWORD="+a.Password)
+	return cmd, nil
 }
 
 // Getmail runs getmail6 delivering whole messages into a Maildir.

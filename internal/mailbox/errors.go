@@ -41,12 +41,14 @@ type Error struct {
 	RetryAfter time.Duration
 }
 
+// Error holds the server's words escaped (Printable): they end up on
+// terminals.
 func (e *Error) Error() string {
 	switch {
 	case e.User != "":
-		return fmt.Sprintf("%s to %s as %s failed: %v", e.Step, e.Addr, e.User, e.Err)
+		return Printable(fmt.Sprintf("%s to %s as %s failed: %v", e.Step, e.Addr, e.User, e.Err))
 	default:
-		return fmt.Sprintf("%s to %s failed: %v", e.Step, e.Addr, e.Err)
+		return Printable(fmt.Sprintf("%s to %s failed: %v", e.Step, e.Addr, e.Err))
 	}
 }
 

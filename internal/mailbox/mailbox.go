@@ -83,7 +83,8 @@ type Session interface {
 	New(ctx context.Context, taken Taken) (Found, error)
 	// Fetch streams each of msgs to deliver, in order. The reader is valid
 	// only during the call. Every requested message is delivered or Fetch
-	// fails: a message the server silently leaves out is an error.
+	// fails: a message the server silently leaves out is an error. When
+	// Fetch fails, the caller discards what it delivered.
 	Fetch(ctx context.Context, msgs []Message, deliver func(Message, io.Reader) error) error
 	// Apply performs the after-action on msgs, which may include messages
 	// of an earlier session (by UID or UIDL) that are already gone. It

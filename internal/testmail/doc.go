@@ -1,5 +1,7 @@
 // Package testmail holds the servers and fixtures mailtask is tested
-// against: an in-process IMAP server, an in-process POP3 server, an SMTP
+// against: an in-process IMAP server, an in-process IMAP host of many
+// mailboxes that counts each one's connections and cuts them on demand
+// (imaphost.go, for cluster chaos tests), an in-process POP3 server, an SMTP
 // server, a fake Microsoft identity platform (idp.go: the OAuth2
 // endpoints, AADSTS errors, token introspection), a fault proxy, and
 // generated corpora of realistic and hostile messages, with the shapes of

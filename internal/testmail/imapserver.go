@@ -562,9 +562,15 @@ func (l *pipeListener) Close() error {
 func (l *pipeListener) Addr() net.Addr { return &net.UnixAddr{Name: "testmail", Net: "pipe"} }
 
 func (l *pipeListener) dial() (net.Conn, error) {
+	return l.dialAs(func(server net.Conn) net.Conn { return pipeConn{server} })
+}
+
+// dialAs is dial with the server's end wrapped by mark, which tells the
+// server's NewSession what the connection is for.
+func (l *pipeListener) dialAs(mark func(server net.Conn) net.Conn) (net.Conn, error) {
 	client, server := net.Pipe()
 	select {
-	case l.conns <- pipeConn{server}:
+	case l.conns <- mark(server):
 		return client, nil
 	case <-l.done:
 		client.Close()

@@ -23,6 +23,7 @@ func open(ctx context.Context, a *config.Account, cred auth.Credential, log *slo
 		if err != nil {
 			return nil, err
 		}
+		s.SetLogger(log)
 		return s, nil
 	case config.ProtocolPOP3:
 		s, err := pop3.Open(ctx, a, cred, log)

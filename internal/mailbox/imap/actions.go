@@ -77,7 +77,7 @@ func (s *Session) findTrash() (string, error) {
 	if s.client.Caps().Has(imap.CapSpecialUse) {
 		opts = &imap.ListOptions{ReturnSpecialUse: true}
 	}
-	list, err := s.client.List("", "*", opts).Collect()
+	list, err := s.list(opts)
 	if err != nil {
 		return "", fmt.Errorf("list folders to find the Trash: %w", err)
 	}
@@ -130,13 +130,18 @@ func (s *Session) move(after mailbox.After, msgs []mailbox.Message, set imap.UID
 	}
 	copied, copiedMsgs := set, msgs
 	// COPYUID names the messages copied; the others no longer exist, and
-	// need nothing more.
-	if uids, ok := data.SourceUIDs.Nums(); ok && len(uids) > 0 {
-		copied, copiedMsgs = imap.UIDSetNum(uids...), nil
+	// need nothing more. Only messages asked for are removed, whatever
+	// else it names.
+	if len(data.SourceUIDs) > 0 && checkStatic(data.SourceUIDs) == nil {
+		copied, copiedMsgs = nil, nil
 		for _, m := range msgs {
-			if copied.Contains(imap.UID(m.UID)) {
+			if data.SourceUIDs.Contains(imap.UID(m.UID)) {
+				copied.AddNum(imap.UID(m.UID))
 				copiedMsgs = append(copiedMsgs, m)
 			}
+		}
+		if len(copiedMsgs) == 0 {
+			return nil
 		}
 	}
 	return s.afterError(after, copiedMsgs, s.remove(copied), true)

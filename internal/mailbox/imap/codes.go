@@ -29,6 +29,9 @@ import (
 // filter tracks {n} literals and passes their bytes through untouched, so a
 // message quoting such a line arrives as sent. A line longer than the
 // filter's buffer is passed through unexamined.
+//
+// Tracking lines and literals, the filter also bounds what go-imap would
+// hold in memory (wireBounds, bounds.go).
 type codeFilter struct {
 	net.Conn
 	r       *bufio.Reader
@@ -38,6 +41,7 @@ type codeFilter struct {
 	tail    []byte // the end of the current line, to spot a literal
 	line    []byte // backs pending
 	err     error  // a read error to report once pending is drained
+	bounds  wireBounds
 }
 
 // unparseableCode replaces response codes go-imap cannot parse.
@@ -78,6 +82,10 @@ func (f *codeFilter) next() {
 	if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 		f.err = err
 	}
+	if berr := f.bounds.line(chunk, !f.inLine); berr != nil {
+		f.err = berr
+		return
+	}
 	// ReadSlice's slice is valid only until the next read; line is free
 	// again because pending has been drained.
 	f.line = append(f.line[:0], chunk...)
@@ -88,8 +96,8 @@ func (f *codeFilter) next() {
 	}
 	f.pending = out
 	f.tail = append(f.tail, chunk...)
-	if len(f.tail) > 32 {
-		f.tail = append(f.tail[:0], f.tail[len(f.tail)-32:]...)
+	if len(f.tail) > tailSize {
+		f.tail = append(f.tail[:0], f.tail[len(f.tail)-tailSize:]...)
 	}
 	if !complete {
 		f.inLine = true
@@ -97,9 +105,19 @@ func (f *codeFilter) next() {
 	}
 	// A line that announces a literal continues after its data.
 	n, ok := literalAtEnd(f.tail)
+	if ok {
+		if berr := f.bounds.literal(n, f.tail); berr != nil {
+			// go-imap reads the line, then fails on the literal.
+			f.err, n = berr, 0
+		}
+	}
 	f.literal, f.inLine = n, ok
 	f.tail = f.tail[:0]
 }
+
+// tailSize is as much of a line's end as the filter keeps to read the
+// literal it announces and what precedes it ("BODY[]<4294967295> ~{n}").
+const tailSize = 64
 
 // literalAtEnd reports the size of the literal that line, ending in CRLF,
 // announces ({n} or the non-synchronising {n+}).

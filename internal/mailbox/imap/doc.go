@@ -3,10 +3,18 @@
 //
 //   - messages are fetched with BODY.PEEK[] (a plain BODY[] makes Exchange
 //     send UID after the literal, and the library then drops the message)
-//     and a message whose UID still arrives late is caught by the
-//     unilateral-data handler instead of being lost; every requested UID is
-//     checked to have come back;
-//   - literals stream from the socket, never Collect()ed;
+//     and a message whose UID still arrives late is noted by the
+//     unilateral-data handler and asked for again by its message number,
+//     instead of being lost; every requested UID is checked to have come
+//     back;
+//   - literals stream from the socket, never Collect()ed; a message the
+//     server announces larger than the session's limit is not read, and
+//     bodies nobody asked for are discarded as they arrive;
+//   - go-imap holds every response line and literal but a message's in
+//     memory, whatever its length: the code filter bounds them (wire.go);
+//   - go-imap's NumSet.Nums and SearchData.AllUIDs loop for ever on UID
+//     4294967295 and panic on a "*" in a server's answer: UID sets are
+//     read here (uids.go), and UIDs at or above UIDNEXT left out;
 //   - the library's hard-coded deadlines are replaced by mailbox.IdleConn's
 //     inactivity timeout;
 //   - status responses with response codes the library cannot parse

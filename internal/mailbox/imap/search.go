@@ -28,13 +28,13 @@ func (s *Session) NewMatching(ctx context.Context, taken mailbox.Taken, q mailbo
 	if err != nil {
 		return mailbox.Found{}, &mailbox.Error{Step: mailbox.StepList, Addr: s.addr, Err: fmt.Errorf("search for the messages [task.match] selects: %w", err)}
 	}
-	matching := make(map[uint32]bool)
-	for _, uid := range data.AllUIDs() {
-		matching[uint32(uid)] = true
+	matching, err := serverUIDs(data)
+	if err != nil {
+		return mailbox.Found{}, &mailbox.Error{Step: mailbox.StepList, Addr: s.addr, Err: fmt.Errorf("search for the messages [task.match] selects: %w", err)}
 	}
 	found.New = nil
 	for _, m := range msgs {
-		if matching[m.UID] {
+		if matching.Contains(imap.UID(m.UID)) {
 			found.New = append(found.New, m)
 		} else {
 			found.Done = append(found.Done, mailbox.UIDRange{First: m.UID, Last: m.UID})

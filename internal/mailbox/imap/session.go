@@ -1,14 +1,14 @@
 package imap
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"math"
 	"net"
-	"slices"
 	"strconv"
 	"time"
 
@@ -34,6 +34,11 @@ type Session struct {
 	// trash receives deleted messages on a server with MOVE but without
 	// UIDPLUS; "" when UID EXPUNGE is used.
 	trash string
+	// uidNext and exists are what SELECT reported, to check the UIDs the
+	// server lists against (uids.go); uidNext is 0 if it did not say.
+	uidNext, exists uint32
+	maxSize         int64 // of a message, see LimitMessageSize
+	log             *slog.Logger
 }
 
 var _ mailbox.Session = (*Session)(nil)
@@ -42,7 +47,7 @@ var _ mailbox.Session = (*Session)(nil)
 // signs in with cred (signin.go).
 func Dial(ctx context.Context, a *config.Account, cred auth.Credential) (*Session, error) {
 	addr := net.JoinHostPort(a.Host, strconv.Itoa(a.Port))
-	s := &Session{addr: addr, timeout: a.Timeout.Std(), mail: newNewMail()}
+	s := &Session{addr: addr, timeout: a.Timeout.Std(), mail: newNewMail(), maxSize: mailbox.DefaultMaxMessageSize, log: slog.New(slog.DiscardHandler)}
 	tlsConfig, err := mailbox.TLSConfig(a)
 	if err != nil {
 		return nil, err
@@ -126,6 +131,7 @@ func (s *Session) Select(ctx context.Context, folder string, after mailbox.After
 	if err := checkKeywords(after, data); err != nil {
 		return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: fmt.Errorf("folder %q: %w", folder, err)}
 	}
+	s.uidNext, s.exists = uint32(data.UIDNext), data.NumMessages
 	return data.UIDValidity, nil
 }
 
@@ -137,17 +143,14 @@ func (s *Session) Select(ctx context.Context, folder string, after mailbox.After
 func (s *Session) New(ctx context.Context, taken mailbox.Taken) (mailbox.Found, error) {
 	defer s.guard(ctx)()
 	first := taken.FirstUID()
-	uids, err := s.uidsFrom(first)
+	set, err := s.uidsFrom(first)
 	if err != nil {
 		return mailbox.Found{}, &mailbox.Error{Step: mailbox.StepList, Addr: s.addr, Err: err}
 	}
 	var found mailbox.Found
 	next := first
-	for _, uid := range uids {
-		u := uint32(uid)
-		if u < first { // the highest UID, sent even when it is below the range
-			continue
-		}
+	// Not the highest UID below first, which the server sends even so.
+	for _, u := range s.listed(set, first) {
 		if u > next {
 			found.Done = append(found.Done, mailbox.UIDRange{First: next, Last: u - 1})
 		}
@@ -159,36 +162,53 @@ func (s *Session) New(ctx context.Context, taken mailbox.Taken) (mailbox.Found, 
 	return found, nil
 }
 
-// uidsFrom returns, sorted, the UIDs of the folder's messages from first
-// on (and perhaps the highest one below it), with UID SEARCH UID first:*.
-// RFC 3501 has that range always include the highest UID, so an empty
-// answer while the folder holds messages, or from 1 on fewer UIDs than it
-// holds, is a server bug: GNU Mailutils' imap4d (3.15) answers an empty
-// SEARCH to every "UID n:*". The UIDs are then listed with UID FETCH
-// first:* (UID) instead, which it answers right.
-func (s *Session) uidsFrom(first uint32) ([]imap.UID, error) {
+// uidsFrom returns the UIDs of the folder's messages from first on (and
+// perhaps the highest one below it), with UID SEARCH UID first:*. RFC 3501
+// has that range always include the highest UID, so an empty answer while
+// the folder holds messages, or from 1 on fewer UIDs than it holds, is a
+// server bug: GNU Mailutils' imap4d (3.15) answers an empty SEARCH to
+// every "UID n:*". The UIDs are then listed with UID FETCH first:* (UID)
+// instead, which it answers right.
+func (s *Session) uidsFrom(first uint32) (imap.UIDSet, error) {
 	criteria := &imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: imap.UID(first), Stop: 0}}}}
 	data, err := s.client.UIDSearch(criteria, nil).Wait()
 	if err != nil {
 		return nil, err
 	}
-	uids := data.AllUIDs()
+	set, err := serverUIDs(data)
+	if err != nil {
+		return nil, err
+	}
 	exists := uint32(0)
 	if mb := s.client.Mailbox(); mb != nil {
 		exists = mb.NumMessages
 	}
-	if len(uids) == 0 && exists > 0 || first == 1 && uint32(len(uids)) < exists {
-		msgs, err := s.client.Fetch(imap.UIDSet{imap.UIDRange{Start: imap.UID(first), Stop: 0}}, &imap.FetchOptions{UID: true}).Collect()
-		if err != nil {
-			return nil, fmt.Errorf("the server's UID SEARCH found %d of the folder's %d messages; listing them with UID FETCH instead: %w", len(uids), exists, err)
-		}
-		uids = uids[:0]
-		for _, m := range msgs {
-			uids = append(uids, m.UID)
+	found := count(set, uidRange{1, math.MaxUint32})
+	if found == 0 && exists > 0 || first == 1 && found < uint64(exists) {
+		if set, err = s.fetchUIDs(first); err != nil {
+			return nil, fmt.Errorf("the server's UID SEARCH found %d of the folder's %d messages; listing them with UID FETCH instead: %w", found, exists, err)
 		}
 	}
-	slices.Sort(uids)
-	return uids, nil
+	return set, nil
+}
+
+// fetchUIDs lists the UIDs from first on with UID FETCH first:* (UID),
+// keeping no more than mailbox.MaxListing of them.
+func (s *Session) fetchUIDs(first uint32) (imap.UIDSet, error) {
+	cmd := s.client.Fetch(imap.UIDSet{imap.UIDRange{Start: imap.UID(first), Stop: 0}}, &imap.FetchOptions{UID: true})
+	var set imap.UIDSet
+	for n := 0; ; n++ {
+		fm := cmd.Next()
+		if fm == nil {
+			break
+		}
+		for item := fm.Next(); item != nil; item = fm.Next() {
+			if uid, ok := item.(imapclient.FetchItemDataUID); ok && uid.UID != 0 && n < mailbox.MaxListing {
+				set.AddNum(uid.UID)
+			}
+		}
+	}
+	return set, cmd.Close()
 }
 
 // Fetch streams msgs with one UID FETCH (UID BODY.PEEK[]).
@@ -216,7 +236,7 @@ func (s *Session) fetch(ctx context.Context, msgs []mailbox.Message, section *im
 		wanted[m.UID] = m
 		set.AddNum(imap.UID(m.UID))
 	}
-	s.late.reset()
+	s.late.reset(len(msgs), s.maxSize, func() { s.conn.Close() })
 	cmd := s.client.Fetch(set, &imap.FetchOptions{
 		UID:         true,
 		BodySection: []*imap.FetchItemBodySection{section},
@@ -233,26 +253,23 @@ func (s *Session) fetch(ctx context.Context, msgs []mailbox.Message, section *im
 				if !ok || got[uid] || item.Literal == nil {
 					continue
 				}
-				if err := deliver(m, item.Literal, item.Literal.Size()); err != nil {
-					cmd.Close()
+				if err := s.deliver(cmd, m, item.Literal, deliver); err != nil {
 					return err
 				}
 				got[uid] = true
 			}
 		}
 	}
-	if err := cmd.Close(); err != nil {
+	err := cmd.Close()
+	late, oversize := s.late.wait()
+	if oversize > 0 {
+		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("the server sent a message of %d bytes, more than the %d a message may have (max_message_size), outside the messages asked for or without its UID first; the connection was closed rather than read it", oversize, s.maxSize)}
+	}
+	if err != nil {
 		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: err, Transient: unparseable(err)}
 	}
-	for _, lf := range s.late.wait() {
-		m, ok := wanted[lf.uid]
-		if !ok || got[lf.uid] {
-			continue
-		}
-		if err := deliver(m, bytes.NewReader(lf.body), int64(len(lf.body))); err != nil {
-			return err
-		}
-		got[lf.uid] = true
+	if err := s.fetchLate(late, wanted, got, section, deliver); err != nil {
+		return err
 	}
 	var missing []uint32
 	for _, m := range msgs {

@@ -1,7 +1,6 @@
 package imap
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -21,8 +20,8 @@ import (
 // connection. imapclient.New then reads the greeting afterStartTLS gives,
 // which stands in for the one the server sent before TLS.
 func startTLS(ctx context.Context, conn net.Conn, config *tls.Config) (net.Conn, error) {
-	r := bufio.NewReader(conn)
-	line, err := r.ReadBytes('\n')
+	r := newLineReader(conn)
+	line, err := readLine(r)
 	if err != nil {
 		return nil, fmt.Errorf("no IMAP greeting: %w", err)
 	}
@@ -33,7 +32,7 @@ func startTLS(ctx context.Context, conn net.Conn, config *tls.Config) (net.Conn,
 		return nil, err
 	}
 	for {
-		line, err := r.ReadBytes('\n')
+		line, err := readLine(r)
 		if err != nil {
 			return nil, fmt.Errorf("STARTTLS: %w", err)
 		}
@@ -68,10 +67,10 @@ func afterStartTLS(tc *tls.Conn) (net.Conn, error) {
 	if _, err := io.WriteString(tc, "S1 CAPABILITY\r\n"); err != nil {
 		return nil, err
 	}
-	r := bufio.NewReader(tc)
+	r := newLineReader(tc)
 	caps := ""
 	for {
-		line, err := r.ReadBytes('\n')
+		line, err := readLine(r)
 		if err != nil {
 			return nil, fmt.Errorf("CAPABILITY after TLS began: %w", err)
 		}

@@ -182,11 +182,11 @@ func TestListings(t *testing.T) {
 	if err != nil || count != 2 || size != 12 {
 		t.Fatalf("STAT = %d, %d, %v; want 2, 12 (the login snapshot)", count, size, err)
 	}
-	sizes, err := c.ListAll(ctx)
-	if err != nil || len(sizes) != 2 || sizes[1] != 5 || sizes[2] != 7 {
+	sizes, err := c.ListAll(ctx, count)
+	if err != nil || len(sizes) != 3 || sizes[0] != -1 || sizes[1] != 5 || sizes[2] != 7 {
 		t.Fatalf("LIST = %v, %v", sizes, err)
 	}
-	ids, err := c.UIDLAll(ctx)
+	ids, err := c.UIDLAll(ctx, count)
 	if err != nil || len(ids) != 2 || ids[0].Num != 1 || ids[1].Num != 2 || ids[0].ID == ids[1].ID {
 		t.Fatalf("UIDL = %v, %v", ids, err)
 	}
@@ -209,7 +209,7 @@ func TestManyUIDLs(t *testing.T) {
 	c := login(t, srv, Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	ids, err := c.UIDLAll(ctx)
+	ids, err := c.UIDLAll(ctx, n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +228,7 @@ func TestManyUIDLs(t *testing.T) {
 func TestNoUIDL(t *testing.T) {
 	srv := startServer(t, testmail.POP3Options{NoUIDL: true}, []byte("a\r\n"))
 	c := login(t, srv, Options{})
-	_, err := c.UIDLAll(testCtx(t))
+	_, err := c.UIDLAll(testCtx(t), 1)
 	if !errors.Is(err, ErrNoUIDL) {
 		t.Fatalf("got %v, want ErrNoUIDL", err)
 	}
@@ -378,8 +378,8 @@ func TestServerErrors(t *testing.T) {
 		{"USER " + testUser, "USER " + testUser, func(ctx context.Context, c *Client) error { return c.Login(ctx, testUser, testPass) }},
 		{"PASS " + testPass, "PASS", func(ctx context.Context, c *Client) error { return c.Login(ctx, testUser, testPass) }},
 		{"STAT", "STAT", func(ctx context.Context, c *Client) error { _, _, err := c.Stat(ctx); return err }},
-		{"LIST", "LIST", func(ctx context.Context, c *Client) error { _, err := c.ListAll(ctx); return err }},
-		{"UIDL", "UIDL", func(ctx context.Context, c *Client) error { _, err := c.UIDLAll(ctx); return err }},
+		{"LIST", "LIST", func(ctx context.Context, c *Client) error { _, err := c.ListAll(ctx, 1); return err }},
+		{"UIDL", "UIDL", func(ctx context.Context, c *Client) error { _, err := c.UIDLAll(ctx, 1); return err }},
 		{"RETR 1", "RETR 1", func(ctx context.Context, c *Client) error { _, err := c.Retr(ctx, 1); return err }},
 		{"TOP 1 0", "TOP 1 0", func(ctx context.Context, c *Client) error { _, err := c.Top(ctx, 1, 0); return err }},
 		{"DELE 1", "DELE 1", func(ctx context.Context, c *Client) error { return c.Dele(ctx, 1) }},
@@ -458,9 +458,9 @@ func TestGarbage(t *testing.T) {
 				case "RETR 1":
 					_, err = c.Retr(ctx, 1)
 				case "UIDL":
-					_, err = c.UIDLAll(ctx)
+					_, err = c.UIDLAll(ctx, 1)
 				case "LIST":
-					_, err = c.ListAll(ctx)
+					_, err = c.ListAll(ctx, 1)
 				}
 			}
 			if err == nil || errors.As(err, new(*ServerError)) {

@@ -1,6 +1,7 @@
 package pop3
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,9 @@ import (
 func (c *Client) Capabilities(ctx context.Context) (map[string][]string, error) {
 	caps := map[string][]string{}
 	err := c.multiline(ctx, "CAPA", func(line []byte) error {
+		if len(caps) == maxCapabilities {
+			return &protocolError{fmt.Sprintf("CAPA lists more than %d capabilities", maxCapabilities)}
+		}
 		f := strings.Fields(string(line))
 		if len(f) > 0 {
 			caps[strings.ToUpper(f[0])] = f[1:]
@@ -27,6 +31,9 @@ func (c *Client) Capabilities(ctx context.Context) (map[string][]string, error) 
 	_, c.pipelining = caps["PIPELINING"]
 	return caps, err
 }
+
+// maxCapabilities bounds a CAPA listing; servers list about ten.
+const maxCapabilities = 1000
 
 // Stat returns the number of messages and their total size in octets.
 func (c *Client) Stat(ctx context.Context) (count int, size int64, err error) {
@@ -54,17 +61,23 @@ type UIDL struct {
 	ID  string
 }
 
-// UIDLAll lists the unique IDs of all messages not marked deleted. A
-// server without UIDL yields an error matching ErrNoUIDL.
-func (c *Client) UIDLAll(ctx context.Context) ([]UIDL, error) {
+// UIDLAll lists the unique IDs of all messages not marked deleted. A line
+// naming a number beyond bound, or a number twice, is a protocol error,
+// so a listing holds at most bound lines. A server without UIDL yields an
+// error matching ErrNoUIDL.
+func (c *Client) UIDLAll(ctx context.Context, bound int) ([]UIDL, error) {
 	var out []UIDL
+	listed := newNumberSet(bound)
 	err := c.multiline(ctx, "UIDL", func(line []byte) error {
-		num, id, ok := strings.Cut(string(line), " ")
-		n, err := strconv.Atoi(num)
-		if !ok || err != nil || n < 1 || !validUIDL(id) {
+		num, id, ok := bytes.Cut(line, []byte(" "))
+		n, err := strconv.Atoi(string(num))
+		if !ok || err != nil || !validUIDL(id) {
 			return &protocolError{fmt.Sprintf("malformed UIDL line %q", line)}
 		}
-		out = append(out, UIDL{Num: n, ID: id})
+		if err := listed.add(n); err != nil {
+			return err
+		}
+		out = append(out, UIDL{Num: n, ID: string(id)})
 		return nil
 	})
 	// A refusal means the server lacks UIDL, unless it says it is a
@@ -78,7 +91,7 @@ func (c *Client) UIDLAll(ctx context.Context) ([]UIDL, error) {
 
 // validUIDL checks RFC 1939's 1 to 70 characters in 0x21..0x7E: the IDs
 // end up as keys in the state file.
-func validUIDL(id string) bool {
+func validUIDL(id []byte) bool {
 	if len(id) < 1 || len(id) > 70 {
 		return false
 	}
@@ -91,16 +104,25 @@ func validUIDL(id string) bool {
 }
 
 // ListAll returns the size in octets of each message not marked deleted,
-// by message number.
-func (c *Client) ListAll(ctx context.Context) (map[int]int64, error) {
-	out := map[int]int64{}
-	err := c.multiline(ctx, "LIST", func(line []byte) error {
+// by message number: sizes[n] is message n's, -1 for one not listed
+// (marked deleted); sizes ends at the highest number listed. bound bounds
+// the numbers as for UIDLAll.
+func (c *Client) ListAll(ctx context.Context, bound int) (sizes []int64, err error) {
+	sizes = []int64{-1}
+	listed := newNumberSet(bound)
+	err = c.multiline(ctx, "LIST", func(line []byte) error {
 		f := strings.Fields(string(line))
 		if len(f) >= 2 {
 			n, err1 := strconv.Atoi(f[0])
 			size, err2 := strconv.ParseInt(f[1], 10, 64)
-			if err1 == nil && err2 == nil && n >= 1 && size >= 0 {
-				out[n] = size
+			if err1 == nil && err2 == nil && size >= 0 {
+				if err := listed.add(n); err != nil {
+					return err
+				}
+				for len(sizes) <= n {
+					sizes = append(sizes, -1)
+				}
+				sizes[n] = size
 				return nil
 			}
 		}
@@ -109,7 +131,30 @@ func (c *Client) ListAll(ctx context.Context) (map[int]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return sizes, nil
+}
+
+// numberSet notes the message numbers a listing names: each at most once,
+// and none beyond a bound.
+type numberSet struct {
+	bits  []uint64
+	bound int
+}
+
+func newNumberSet(bound int) numberSet {
+	return numberSet{bits: make([]uint64, bound/64+1), bound: bound}
+}
+
+func (s numberSet) add(n int) error {
+	if n < 1 || n > s.bound {
+		return &protocolError{fmt.Sprintf("message number %d listed, beyond %d", n, s.bound)}
+	}
+	word, bit := n/64, uint64(1)<<(n%64)
+	if s.bits[word]&bit != 0 {
+		return &protocolError{fmt.Sprintf("message number %d listed twice", n)}
+	}
+	s.bits[word] |= bit
+	return nil
 }
 
 // Dele marks message num deleted; the server removes it only on Quit.

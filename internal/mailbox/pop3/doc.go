@@ -8,4 +8,10 @@
 // server fails in seconds while a large message streaming steadily never
 // does. Errors name the server and the command, never a password or an
 // authentication blob.
+//
+// Whatever a server sends is bounded: reply lines (8 KB), CAPA listings,
+// and UIDL and LIST listings, whose message numbers are checked
+// (listing.go); a message larger than the session's limit is not
+// retrieved (limits.go). UIDLs a server lists twice, and identical
+// messages on a server without UIDL, are told apart so that none is lost.
 package pop3

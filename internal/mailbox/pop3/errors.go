@@ -3,6 +3,8 @@ package pop3
 import (
 	"errors"
 	"fmt"
+
+	"mailtask/internal/mailbox"
 )
 
 // ServerError is a -ERR reply. Command is what was refused, without
@@ -17,9 +19,9 @@ type ServerError struct {
 
 func (e *ServerError) Error() string {
 	if e.Challenge != "" {
-		return fmt.Sprintf("%s refused: %s (server challenge: %s)", e.Command, e.Text, e.Challenge)
+		return mailbox.Printable(fmt.Sprintf("%s refused: %s (server challenge: %s)", e.Command, e.Text, e.Challenge))
 	}
-	return fmt.Sprintf("%s refused: %s", e.Command, e.Text)
+	return mailbox.Printable(fmt.Sprintf("%s refused: %s", e.Command, e.Text))
 }
 
 // ErrNoUIDL is returned (through errors.Is) by UIDLAll when the server does

@@ -161,7 +161,7 @@ func servePipelined(ln net.Listener, raws [][]byte, verb string) error {
 func TestHeaderKeysPipeline(t *testing.T) {
 	raws, _ := numbered(3)
 	s, served := scripted(t, raws, "TOP")
-	keys, err := s.headerKeys(testCtx(t))
+	keys, err := s.headerKeys(testCtx(t), nil)
 	if err != nil {
 		t.Fatalf("headerKeys: %v (server: %v)", err, <-served)
 	}

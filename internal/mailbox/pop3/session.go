@@ -28,14 +28,19 @@ type Session struct {
 	addr string
 	log  *slog.Logger
 	// listing is what New (or Fetch, in a session that never ran New)
-	// listed; nums maps its UIDLs to their message numbers in this session,
-	// built when first needed, so that Apply can delete messages taken in
-	// earlier runs and Fetch can take messages another session listed.
+	// listed; nums finds its messages' numbers in this session by UIDL,
+	// so that Apply can delete messages taken in earlier runs and Fetch
+	// can take messages another session listed.
 	listed  bool
 	listing []UIDL
-	nums    map[string]int
+	nums    *uidlIndex
 	// capsAsked: CAPA has been asked since signing in (see fetch).
 	capsAsked bool
+	// count is how many messages the maildrop held when first listed
+	// (listing.go), once counted.
+	count   int
+	counted bool
+	maxSize int64 // of a message, see LimitMessageSize
 }
 
 var _ mailbox.Session = (*Session)(nil)
@@ -122,12 +127,14 @@ func (s *Session) New(ctx context.Context, taken mailbox.Taken) (mailbox.Found, 
 	if len(msgs) == 0 {
 		return mailbox.Found{}, nil
 	}
-	sizes, err := s.c.ListAll(ctx)
+	sizes, err := s.c.ListAll(ctx, s.numberBound())
 	if err != nil {
 		return mailbox.Found{}, s.listError(err)
 	}
 	for i := range msgs {
-		msgs[i].Size = sizes[msgs[i].Num]
+		if n := msgs[i].Num; n < len(sizes) {
+			msgs[i].Size = max(sizes[n], 0)
+		}
 	}
 	return mailbox.Found{New: msgs}, nil
 }
@@ -135,32 +142,39 @@ func (s *Session) New(ctx context.Context, taken mailbox.Taken) (mailbox.Found, 
 // list lists every message's UIDL, or the key headerKeys makes for it on
 // a server without UIDL, and keeps the listing for Apply and Fetch.
 func (s *Session) list(ctx context.Context) ([]UIDL, error) {
-	listing, err := s.c.UIDLAll(ctx)
+	var nums *uidlIndex
+	listing, err := s.c.UIDLAll(ctx, s.numberBound())
 	switch {
 	case errors.Is(err, ErrNoUIDL):
 		s.log.Warn("the POP3 server does not support UIDL; messages are recognised by Message-ID, Date and size instead, which costs one TOP command per message and every poll", "server", s.addr)
-		if listing, err = s.headerKeys(ctx); err != nil {
+		if listing, err = s.headerKeys(ctx, nil); err != nil {
 			return nil, err
 		}
+		nums = newUIDLIndex(listing)
 	case err != nil:
 		return nil, s.listError(err)
+	default:
+		highest := 0
+		for _, u := range listing {
+			highest = max(highest, u.Num)
+		}
+		if err := s.counts(len(listing), highest); err != nil {
+			return nil, err
+		}
+		if listing, nums, err = s.distinct(ctx, listing); err != nil {
+			return nil, err
+		}
 	}
-	s.listed, s.listing, s.nums = true, listing, nil
+	s.listed, s.listing, s.nums = true, listing, nums
 	return listing, nil
 }
 
-// numbers maps the UIDLs of the last listing to their message numbers in
-// this session, listing first in a session that has not.
-func (s *Session) numbers(ctx context.Context) (map[string]int, error) {
+// numbers finds the messages of the last listing by UIDL, listing first
+// in a session that has not.
+func (s *Session) numbers(ctx context.Context) (*uidlIndex, error) {
 	if !s.listed {
 		if _, err := s.list(ctx); err != nil {
 			return nil, err
-		}
-	}
-	if s.nums == nil {
-		s.nums = make(map[string]int, len(s.listing))
-		for _, u := range s.listing {
-			s.nums[u.ID] = u.Num
 		}
 	}
 	return s.nums, nil
@@ -173,30 +187,45 @@ func (s *Session) listError(err error) error {
 // headerKeys stands in for UIDL on servers without it: each message is
 // keyed by its Message-ID, Date and size, read with TOP n 0 (sent ahead
 // like RETRs where the server pipelines). A message without a Message-ID
-// is keyed by its whole header block instead, so that two header-less
-// messages of one size are not taken for one.
-func (s *Session) headerKeys(ctx context.Context) ([]UIDL, error) {
-	sizes, err := s.c.ListAll(ctx)
+// is keyed by its header block instead (its first maxKeyedHeader bytes),
+// so that two header-less messages of one size are not taken for one;
+// keys that still collide are told apart by uniqueKeys. Only the messages
+// whose numbers which accepts are keyed, all if which is nil.
+func (s *Session) headerKeys(ctx context.Context, which func(num int) bool) ([]UIDL, error) {
+	sizes, err := s.c.ListAll(ctx, s.numberBound())
 	if err != nil {
 		return nil, s.listError(err)
 	}
-	msgs := make([]mailbox.Message, 0, len(sizes))
-	for num := 1; len(msgs) < len(sizes); num++ {
-		if size, ok := sizes[num]; ok { // not marked deleted in this session
+	listed := 0
+	for _, size := range sizes {
+		if size >= 0 {
+			listed++
+		}
+	}
+	if err := s.counts(listed, len(sizes)-1); err != nil {
+		return nil, err
+	}
+	var msgs []mailbox.Message
+	for num, size := range sizes {
+		if size >= 0 && (which == nil || which(num)) { // not marked deleted in this session
 			msgs = append(msgs, mailbox.Message{Num: num, Size: size})
 		}
 	}
 	keys := make([]UIDL, 0, len(msgs))
 	err = s.fetch(ctx, mailbox.StepList, msgs, func(m mailbox.Message, header io.Reader) error {
-		b, err := io.ReadAll(header)
+		b, err := io.ReadAll(io.LimitReader(header, maxKeyedHeader))
 		if err != nil {
 			return err
 		}
 		keys = append(keys, UIDL{Num: m.Num, ID: headerKey(b, m.Size)})
 		return nil
 	}, headerCommand)
+	uniqueKeys(keys)
 	return keys, err
 }
+
+// maxKeyedHeader bounds what headerKey reads of a header.
+const maxKeyedHeader = 1 << 20
 
 func headerKey(header []byte, size int64) string {
 	h := sha256.New()
@@ -209,9 +238,10 @@ func headerKey(header []byte, size int64) string {
 	return "hdr-" + hex.EncodeToString(h.Sum(nil))[:40]
 }
 
-// Fetch retrieves each message with RETR, streamed and dot-unstuffed.
+// Fetch retrieves each message with RETR, streamed and dot-unstuffed, up
+// to the size limit (limits.go).
 func (s *Session) Fetch(ctx context.Context, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error) error {
-	return s.fetchListed(ctx, msgs, deliver, messageCommand)
+	return s.fetchWithin(ctx, msgs, deliver)
 }
 
 // FetchHeaders retrieves each message's header with TOP n 0.
@@ -227,7 +257,7 @@ func (s *Session) FetchHeaders(ctx context.Context, msgs []mailbox.Message, deli
 // UIDL is taken by the number it carries.
 func (s *Session) fetchListed(ctx context.Context, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error, cmd fetchCommand) error {
 	here := make([]mailbox.Message, len(msgs))
-	var nums map[string]int // listed once a message has a UIDL
+	var nums *uidlIndex // listed once a message has a UIDL
 	for i, m := range msgs {
 		if m.UIDL != "" {
 			if nums == nil {
@@ -236,7 +266,7 @@ func (s *Session) fetchListed(ctx context.Context, msgs []mailbox.Message, deliv
 					return err
 				}
 			}
-			num, ok := nums[m.UIDL]
+			num, ok := nums.get(m.UIDL)
 			if !ok {
 				return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("%s: no longer on the server", m.Key()), Transient: true}
 			}
@@ -357,7 +387,7 @@ func (s *Session) Apply(ctx context.Context, after mailbox.After, msgs []mailbox
 	var refused []mailbox.Message
 	var firstRefusal error
 	for _, m := range msgs {
-		num, ok := nums[m.UIDL]
+		num, ok := nums.get(m.UIDL)
 		if !ok {
 			continue
 		}
@@ -374,7 +404,7 @@ func (s *Session) Apply(ctx context.Context, after mailbox.After, msgs []mailbox
 		if err != nil {
 			return &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: fmt.Errorf("DELE %s: %w", m.Key(), err), Transient: s.c.broken != nil}
 		}
-		delete(nums, m.UIDL)
+		nums.forget(m.UIDL)
 	}
 	if len(refused) > 0 {
 		return &mailbox.RefusedError{Action: after.Action, Msgs: refused,

@@ -45,6 +45,26 @@ type Server struct {
 	proc   *child.Process
 }
 
+// Start starts a server of t's own; t.Cleanup stops it by PID and removes
+// Dir. Most tests share one server instead (Shared); a test whose server
+// must not outlive it, or that runs beside a package's other servers
+// without a TestMain of this package's, starts its own. Without versitygw
+// it skips t, or fails it under CI=true.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s, err := start()
+	if err != nil {
+		child.SkipOrFatal(t, err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("versitygw log tail (%s):\n%s", s.Dir, s.LogTail())
+		}
+		s.remove()
+	})
+	return s
+}
+
 func start() (s *Server, err error) {
 	binary, err := probe()
 	if err != nil {

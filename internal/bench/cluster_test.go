@@ -1,0 +1,333 @@
+//go:build unix
+
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"mailtask/internal/pgstore"
+	"mailtask/internal/testmail"
+	"mailtask/internal/testmail/child"
+	"mailtask/internal/testmail/clusterwatch"
+	"mailtask/internal/testmail/postgres"
+	"mailtask/internal/testmail/versitygw"
+)
+
+// skipUntilClusterModeRuns skips b while bin refuses cluster mode, as
+// before the wiring of branch i23b (which removes this).
+func skipUntilClusterModeRuns(b *testing.B, bin string) {
+	b.Helper()
+	refused, said, err := clusterwatch.Refused(b.TempDir(), func(config string) *exec.Cmd { return exec.Command(bin, "run", "--config", config) })
+	if err != nil {
+		b.Fatal(err)
+	}
+	if refused {
+		b.Skipf("mailtask refuses cluster mode until its wiring lands (branch i23b): %s", said)
+	}
+}
+
+// BenchmarkClusterScale runs BENCH_CLUSTER_NODES (3) `mailtask run`
+// nodes on one PostgreSQL with BENCH_CLUSTER_TASKS (10,000) tasks every 5
+// minutes, each polling an empty mailbox of an in-process IMAP host, for
+// BENCH_CLUSTER_MINUTES (7), and reports, from clusterwatch's lease log
+// and the nodes' /metrics:
+//
+//   - the claims per second while the nodes work off the backlog of a
+//     first start, when every task is due at once (the capacity; target
+//     10 times the 33 a second 10,000 mailboxes every 5 minutes need);
+//   - the delay from due time to claim, p50 and p99, of the claims after
+//     that, at the schedule's own pace;
+//   - the database's transactions (round trips, for single statements)
+//     per poll while nothing is due: pg_stat_database's over a minute of
+//     the quiet after the backlog, over the polls the nodes counted
+//     (clusterwatch.MetricClaimSeconds).
+func BenchmarkClusterScale(b *testing.B) {
+	tasks := envInt(b, "BENCH_CLUSTER_TASKS", 10_000)
+	nodes := envInt(b, "BENCH_CLUSTER_NODES", 3)
+	minutes := envInt(b, "BENCH_CLUSTER_MINUTES", 7)
+	bin := buildMailtask(b)
+	skipUntilClusterModeRuns(b, bin)
+
+	pg := postgres.Start(b)
+	url := pg.NewDatabase(b)
+	gw := versitygw.Start(b)
+	bucket := gw.NewBucket(b)
+	host, err := testmail.StartIMAPHost(testmail.IMAPHostOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { host.Close() })
+	var boxes []string
+	for i := range tasks {
+		box := fmt.Sprintf("box-%05d", i)
+		if err := host.AddUser(box, "pw"); err != nil {
+			b.Fatal(err)
+		}
+		boxes = append(boxes, box)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(minutes+10)*time.Minute)
+	defer cancel()
+	if _, err := pgstore.Migrate(ctx, url); err != nil {
+		b.Fatal(err)
+	}
+	if err := clusterwatch.Install(ctx, url); err != nil {
+		b.Fatal(err)
+	}
+	env := append(os.Environ(), "MAILTASK_BENCH_DB="+url, "MAILTASK_BENCH_S3_ID="+gw.AccessKeyID, "MAILTASK_BENCH_S3_SECRET="+gw.SecretAccessKey)
+
+	b.ResetTimer()
+	start := time.Now()
+	var addrs []string
+	for i := range nodes {
+		addr := startScaleNode(b, bin, env, scaleConfig(host.Addr, gw, bucket, boxes), i+1)
+		addrs = append(addrs, addr)
+	}
+	backlog := waitEveryTaskClaimed(b, ctx, url, tasks)
+	quiet := measureQuietPolls(b, ctx, url, addrs, backlog.firstClaim.Add(5*time.Minute))
+	if rest := time.Duration(minutes)*time.Minute - time.Since(start); rest > 0 {
+		time.Sleep(rest) // the schedule's pace is what is measured
+	}
+	entries, err := clusterwatch.Read(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var later []clusterwatch.Entry // claims after each task's first
+	for _, e := range entries {
+		if e.Kind == clusterwatch.Claim && e.Epoch > 1 {
+			later = append(later, e)
+		}
+	}
+	delays := Delays(clusterwatch.ClaimDelays(later))
+	b.StopTimer()
+
+	var out bytes.Buffer
+	fmt.Fprintf(&out, "\n## make bench: %d tasks every 5 minutes on %d nodes and one PostgreSQL, %d minutes\n\n", tasks, nodes, minutes)
+	fmt.Fprintln(&out, "| measure | value | target |")
+	fmt.Fprintln(&out, "|---|--:|---|")
+	fmt.Fprintf(&out, "| first start: claims per second working off %d tasks due at once (%.0f s) | %.0f | ≥ %.0f |\n",
+		tasks, backlog.took.Seconds(), backlog.perSecond(), 10*float64(tasks)/300)
+	fmt.Fprintf(&out, "| at the schedule's pace: claims, delay due → claim p50 / p99 s | %d, %.2f / %.2f | – |\n",
+		len(delays), delays.Percentile(0.5).Seconds(), delays.Percentile(0.99).Seconds())
+	if quiet.polls > 0 {
+		fmt.Fprintf(&out, "| nothing due: database transactions (round trips) per poll | %.2f | – |\n", quiet.perPoll())
+		fmt.Fprintf(&out, "| nothing due: polls per second, all nodes | %.1f | – |\n", quiet.polls/quiet.took.Seconds())
+	} else {
+		fmt.Fprintf(&out, "| nothing due: round trips per poll | not measured: %s | – |\n", quiet.why)
+	}
+	os.Stdout.Write(out.Bytes())
+	b.ReportMetric(backlog.perSecond(), "claims/s")
+	b.ReportMetric(delays.Percentile(0.99).Seconds(), "p99-claim-delay-s")
+	if quiet.polls > 0 {
+		b.ReportMetric(quiet.perPoll(), "xacts/noop-poll")
+	}
+}
+
+// scaleConfig is a node's configuration: a task every 5 minutes per
+// mailbox of the IMAP host at addr.
+func scaleConfig(addr string, gw *versitygw.Server, bucket string, boxes []string) string {
+	host, port, _ := net.SplitHostPort(addr)
+	var b strings.Builder
+	fmt.Fprintf(&b, `state_dir = "state"
+state_store_env = "MAILTASK_BENCH_DB"
+s3_endpoint = %q
+s3_region = %q
+s3_access_key_id_env = "MAILTASK_BENCH_S3_ID"
+s3_secret_access_key_env = "MAILTASK_BENCH_S3_SECRET"
+max_concurrent_tasks = 16
+log_level = "warn"
+`, gw.Endpoint, versitygw.Region)
+	for _, box := range boxes {
+		fmt.Fprintf(&b, "[accounts.%[1]s]\nhost = %[2]q\nport = %[3]s\ntls = \"none\"\nusername = %[1]q\npassword = \"pw\"\n"+
+			"[[task]]\nname = %[1]q\naccount = %[1]q\nschedule = \"@every 5m\"\ndestination = \"s3://%[4]s/scale/{task}\"\n",
+			box, host, port, bucket)
+	}
+	return b.String()
+}
+
+// startScaleNode starts node i in a directory of its own, serving
+// /metrics on a port of its own, and returns that address.
+func startScaleNode(b *testing.B, bin string, env []string, config string, i int) string {
+	b.Helper()
+	dir := b.TempDir()
+	port, err := child.FreePort()
+	if err != nil {
+		b.Fatal(err)
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	path := filepath.Join(dir, "mailtask.toml")
+	if err := os.WriteFile(path, []byte(fmt.Sprintf("listen = %q\n%s", addr, config)), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "--config", path)
+	cmd.Env, cmd.Dir = env, dir
+	cmd.SysProcAttr = child.Attr(nil, syscall.SIGTERM)
+	proc, err := child.Start(cmd, filepath.Join(dir, "node.log"), func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	}, 5*time.Minute)
+	if err != nil {
+		b.Fatalf("node %d: %v", i, err)
+	}
+	b.Cleanup(func() { proc.Stop(syscall.SIGTERM, time.Minute) })
+	return addr
+}
+
+// backlogRun is how the nodes worked off the tasks all due at once.
+type backlogRun struct {
+	firstClaim time.Time
+	took       time.Duration // from the first claim to the last task's first
+	tasks      int
+}
+
+func (r backlogRun) perSecond() float64 { return float64(r.tasks) / r.took.Seconds() }
+
+// waitEveryTaskClaimed waits until every task has been claimed once.
+func waitEveryTaskClaimed(b *testing.B, ctx context.Context, url string, tasks int) backlogRun {
+	b.Helper()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for {
+		var (
+			claimed     int
+			first, last *time.Time
+		)
+		err := conn.QueryRow(ctx, `SELECT count(*), min(at), max(at) FROM lease_log WHERE kind = 'claim' AND epoch = 1`).Scan(&claimed, &first, &last)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if claimed == tasks {
+			return backlogRun{firstClaim: *first, took: last.Sub(*first), tasks: tasks}
+		}
+		select {
+		case <-ctx.Done():
+			b.Fatalf("%d of %d tasks claimed: %v", claimed, tasks, ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// quietPolls is what the nodes' polls cost while nothing was due.
+type quietPolls struct {
+	xacts, polls float64
+	took         time.Duration
+	why          string // when not measured
+}
+
+func (q quietPolls) perPoll() float64 { return q.xacts / q.polls }
+
+// measureQuietPolls counts, over a minute before the tasks come due
+// again at dueAgain, the database's transactions and the nodes' polls.
+func measureQuietPolls(b *testing.B, ctx context.Context, url string, nodes []string, dueAgain time.Time) quietPolls {
+	b.Helper()
+	const window = time.Minute
+	time.Sleep(5 * time.Second) // the last runs of the backlog end, and report
+	if time.Until(dueAgain) < window+5*time.Second {
+		return quietPolls{why: "the backlog took too long to leave a quiet minute before the tasks came due again"}
+	}
+	x0, p0 := quietCounts(b, ctx, url, nodes)
+	start := time.Now()
+	time.Sleep(window)
+	x1, p1 := quietCounts(b, ctx, url, nodes)
+	return quietPolls{xacts: float64(x1 - x0), polls: p1 - p0, took: time.Since(start)}
+}
+
+func quietCounts(b *testing.B, ctx context.Context, url string, nodes []string) (int64, float64) {
+	b.Helper()
+	xacts, err := Transactions(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	polls := 0.0
+	for _, addr := range nodes {
+		m, err := clusterwatch.Scrape(ctx, addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		polls += m.Sum(clusterwatch.MetricClaimSeconds + "_count")
+	}
+	return xacts, polls
+}
+
+// BenchmarkClusterCorpus runs the corpus of BenchmarkCompare (the same
+// knobs) through `mailtask run-task` over IMAPS twice over: with the file
+// store and a local destination, and in cluster mode, with its state on
+// PostgreSQL and its files on S3 (versitygw), each run with a fresh
+// database and prefix. Target: cluster mode within 1.25 times the file
+// store's wall time.
+func BenchmarkClusterCorpus(b *testing.B) {
+	const seed = 20250314
+	n := envInt(b, "BENCH_MESSAGES", 1000)
+	scale := envFloat(b, "BENCH_SCALE", 0.2)
+	runs := envInt(b, "BENCH_RUNS", 3)
+	bin := buildMailtask(b)
+	skipUntilClusterModeRuns(b, bin)
+
+	a, _ := corpusMailbox(b, seed, n, scale)
+	pg := postgres.Start(b)
+	gw := versitygw.Start(b)
+	stores := ClusterStores{
+		NewDatabase: func() (string, error) {
+			url := pg.NewDatabase(b)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_, err := pgstore.Migrate(ctx, url)
+			return url, err
+		},
+		Endpoint: gw.Endpoint, Bucket: gw.NewBucket(b), Region: versitygw.Region,
+		AccessKeyID: gw.AccessKeyID, SecretAccessKey: gw.SecretAccessKey,
+	}
+	const protocol = "IMAPS"
+	if _, err := once(b, wire(), a, protocol, n); err != nil { // Dovecot indexes the mailbox
+		b.Fatalf("warm-up: %v", err)
+	}
+	contestants := []Contestant{Mailtask(bin), MailtaskCluster(bin, stores)}
+	results := []Result{{Protocol: protocol, Tool: ToolMailtask}, {Protocol: protocol, Tool: ToolMailtaskCluster}}
+	b.ResetTimer()
+	for range runs { // round-robin, so that noise spreads over both
+		for i, c := range contestants {
+			s, err := once(b, c, a, protocol, n)
+			if err != nil {
+				b.Fatalf("%s: %v", c.Name, err)
+			}
+			results[i].Samples = append(results[i].Samples, s)
+		}
+	}
+	b.StopTimer()
+
+	ratio, _ := Ratio(results, protocol, ToolMailtaskCluster, ToolMailtask)
+	var out bytes.Buffer
+	fmt.Fprintf(&out, "\n## make bench: the corpus in cluster mode (PostgreSQL + S3) against the file store, %d messages over IMAPS, median of %d runs\n\n", n, runs)
+	fmt.Fprintln(&out, "| store | median s | peak RSS MB |")
+	fmt.Fprintln(&out, "|---|--:|--:|")
+	for _, r := range results {
+		fmt.Fprintf(&out, "| %s | %.2f | %.1f |\n", r.Tool, r.Median().Seconds(), float64(r.PeakRSS())/mb)
+	}
+	fmt.Fprintf(&out, "\ncluster mode / file store: %.2f× (target ≤ %.2f×)\n", ratio, TargetCluster)
+	os.Stdout.Write(out.Bytes())
+	b.ReportMetric(ratio, "cluster/file-store")
+}

@@ -1,0 +1,88 @@
+//go:build unix
+
+package clusterwatch
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"mailtask/internal/pgstore"
+)
+
+// The names this package expects of cluster mode hold for pgstore as it
+// is: a node's default name and its connections' application_name, and
+// the fence's statement as pg_stat_activity shows it while it waits.
+// The chaos test catches a node inside a commit that way: it locks the
+// task's lease row, finds the commit waiting at the fence, pauses the
+// node and lets the lease run out; the commit is then refused.
+func TestNamesMatchPgstore(t *testing.T) {
+	url := loggedDB(t)
+	ctx := testContext(t)
+	s, err := pgstore.Open(ctx, pgstore.Options{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, want := s.Node(), NodeName(os.Getpid()); got != want {
+		t.Fatalf("pgstore names this process %q, NodeName says %q", got, want)
+	}
+	lease, err := s.ClaimTask(ctx, "t", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := lease.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	locker, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close(context.Background())
+	tx, err := locker.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM tasks WHERE task = 't' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	committed := make(chan error, 1)
+	go func() { committed <- lease.Commit(ctx, st, nil) }()
+
+	var app string
+	deadline := time.Now().Add(30 * time.Second)
+	for app == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no commit waits at the fence as FenceStatement (%s) matches it", FenceStatement)
+		}
+		if app, err = WaitingAtFence(ctx, locker); err != nil {
+			t.Fatal(err)
+		}
+		if app == "" {
+			select {
+			case err := <-committed:
+				t.Fatalf("the commit ended (%v) without waiting at the fence as FenceStatement matches it", err)
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}
+	if want := NodeApp(os.Getpid()); app != want {
+		t.Errorf("the waiting commit's application_name is %q, NodeApp says %q", app, want)
+	}
+	if _, err := tx.Exec(ctx, "UPDATE tasks SET lease_until = clock_timestamp() WHERE task = 't'"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-committed; !errors.Is(err, pgstore.ErrFenced) {
+		t.Fatalf("the commit that waited past the lease: %v, want ErrFenced", err)
+	}
+}
