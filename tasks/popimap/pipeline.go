@@ -189,7 +189,7 @@ func (r *run) process(ctx context.Context, msgs []mailbox.Message, searched bool
 				more  dueActions
 				retry error
 			)
-			lost, more, retry, err = r.leftOut(b.missing)
+			lost, more, retry, err = r.leftOut(ctx, b.missing)
 			sum = sum.plus(lost)
 			due.failed = append(due.failed, more.failed...)
 			again = append(again, retry)
@@ -208,7 +208,7 @@ func (r *run) process(ctx context.Context, msgs []mailbox.Message, searched bool
 	case errors.Is(fetchErr, errStopped):
 		sum.Stopped = true
 	case fetchErr != nil:
-		lost, err := r.fetchFailed(fetchErr)
+		lost, err := r.fetchFailed(ctx, fetchErr)
 		return sum.plus(lost), err
 	case ctx.Err() != nil:
 		return sum, ctx.Err()
@@ -242,7 +242,7 @@ func (r *run) batch(ctx context.Context, jobs []*job, progress *Progress) (Summa
 	if err != nil {
 		return sum, dueActions{}, nil, err
 	}
-	due, err := r.commit(kept)
+	due, err := r.commit(ctx, kept)
 	if err != nil {
 		return sum, dueActions{}, nil, err
 	}
@@ -271,7 +271,7 @@ func (r *run) write(ctx context.Context, jobs []*job, progress *Progress) ([]del
 	for _, j := range jobs {
 		<-j.ready
 	}
-	if err := r.flush(); err != nil {
+	if err := r.flush(ctx); err != nil {
 		return nil, err
 	}
 	got := make([]delivered, 0, len(jobs))
@@ -279,19 +279,19 @@ func (r *run) write(ctx context.Context, jobs []*job, progress *Progress) ([]del
 		if err := ctx.Err(); err != nil {
 			return got, err
 		}
-		d, err := r.message(j)
+		d, err := r.message(ctx, j)
 		got = append(got, d)
 		if err != nil {
 			return got, err
 		}
 	}
 	if r.out.cfg.Metadata {
-		if err := r.flush(); err != nil {
+		if err := r.flush(ctx); err != nil {
 			return got, err
 		}
 	}
 	for i, j := range jobs {
-		hook, err := r.finish(j)
+		hook, err := r.finish(ctx, j)
 		if err != nil {
 			return got, err
 		}
@@ -304,17 +304,18 @@ func (r *run) write(ctx context.Context, jobs []*job, progress *Progress) ([]del
 }
 
 // flush makes the content staged in the destination so far durable.
-func (r *run) flush() error {
+func (r *run) flush(ctx context.Context) error {
 	if r.dest == nil {
 		return nil
 	}
-	return r.dest.Flush()
+	return r.dest.Flush(ctx)
 }
 
-// commit makes a batch permanent: files durable first, then the ledger,
-// then the state file, which also records the after-actions now due. Only
-// after this may the server be changed. It returns those after-actions.
-func (r *run) commit(got []delivered) (dueActions, error) {
+// commit makes a batch permanent: files durable first, then the ledger
+// and the state, which also records the after-actions now due (Held).
+// Only after this may the server be changed. It returns those
+// after-actions.
+func (r *run) commit(ctx context.Context, got []delivered) (dueActions, error) {
 	var (
 		due          dueActions
 		fingerprints []state.Fingerprint
@@ -335,10 +336,7 @@ func (r *run) commit(got []delivered) (dueActions, error) {
 			fingerprints = append(fingerprints, d.fp)
 		}
 	}
-	if err := r.dest.Sync(); err != nil {
-		return dueActions{}, err
-	}
-	if err := r.ledger.Append(fingerprints...); err != nil {
+	if err := r.dest.Sync(ctx); err != nil {
 		return dueActions{}, err
 	}
 	for _, d := range got {
@@ -354,5 +352,5 @@ func (r *run) commit(got []delivered) (dueActions, error) {
 			markPending(r.st, m, true)
 		}
 	}
-	return due, r.st.Save()
+	return due, r.held.Commit(ctx, r.st, fingerprints)
 }

@@ -1,8 +1,10 @@
 package popimap
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -18,12 +20,18 @@ func QuarantineDir(stateDir, task string) string {
 	return filepath.Join(stateDir, "failed", task)
 }
 
+// QuarantineFolder is where cluster mode keeps a task's unparseable
+// messages: in its destination (the bucket), under this folder, since
+// whatever one node keeps on its own disk is lost with the node.
+// Downstream readers of the destination should skip it.
+func QuarantineFolder(task string) string { return path.Join("_failed", task) }
+
 // quarantine keeps an unparseable message's raw bytes and the reason, and
 // records it so it is not retried on every run. It is recorded as done
 // with the rest of the batch.
-func (r *run) quarantine(m mailbox.Message, raw *spool, reason error) error {
+func (r *run) quarantine(ctx context.Context, m mailbox.Message, raw *spool, reason error) error {
 	r.log.Warn("message cannot be parsed; kept aside", "msg", m.Key(), "reason", reason)
-	return r.keepAside(m, raw.Reader(), ".eml", fmt.Sprintf("could not be parsed: %v", reason))
+	return r.keepAside(ctx, m, raw.Reader(), ".eml", fmt.Sprintf("could not be parsed: %v", reason))
 }
 
 // keepAside writes what there is of a failed message, kept (nil: nothing)
@@ -31,35 +39,105 @@ func (r *run) quarantine(m mailbox.Message, raw *spool, reason error) error {
 // it, into the task's quarantine, and records the failure in the state.
 // A message recorded so is done: its failure action becomes due with its
 // batch's commit.
-func (r *run) keepAside(m mailbox.Message, kept io.Reader, suffix, why string) error {
+func (r *run) keepAside(ctx context.Context, m mailbox.Message, kept io.Reader, suffix, why string) error {
 	if r.opts.DryRun {
 		return nil
 	}
+	base := strings.ReplaceAll(m.Key(), ":", "-")
+	note := fmt.Sprintf("message %s of task %q %s\n", m.Key(), r.opts.Task.Name, why)
+	put := r.quarantineLocally
+	if r.opts.Config.SharedState() {
+		put = r.quarantineShared
+	}
+	where, err := put(ctx, aside{base: base, kept: kept, suffix: suffix, note: note})
+	if err != nil {
+		return fmt.Errorf("quarantine: %w", err)
+	}
+	r.st.AddFailure(state.Failure{Key: m.Key(), Reason: why, Path: where, At: r.now()})
+	return nil
+}
+
+// aside is what keepAside keeps of a message: kept (nil: nothing) as
+// base + suffix, and the note as base + ".reason.txt".
+type aside struct {
+	base, suffix, note string
+	kept               io.Reader
+}
+
+// reasonName is the name of the note beside stored, the name its message
+// was kept under ("" when nothing of it was kept).
+func (a aside) reasonName(stored string) string {
+	if stored == "" {
+		return a.base + ".reason.txt"
+	}
+	return strings.TrimSuffix(stored, a.suffix) + ".reason.txt"
+}
+
+// quarantineLocally keeps the message under state_dir, readable by its
+// owner only, and returns its path: the message's, or the note's when
+// nothing of it is kept.
+func (r *run) quarantineLocally(_ context.Context, a aside) (string, error) {
 	dir, err := sink.OpenPrivate(QuarantineDir(r.opts.Config.StateDir, r.opts.Task.Name), r.opts.Task.Name)
 	if err != nil {
-		return fmt.Errorf("quarantine: %w", err)
+		return "", err
 	}
 	defer dir.Close()
-	base := strings.ReplaceAll(m.Key(), ":", "-")
-	path := ""
-	if kept != nil {
-		stored, err := dir.Put(base+suffix, kept)
-		if err != nil {
-			return fmt.Errorf("quarantine: %w", err)
+	var stored sink.Stored
+	if a.kept != nil {
+		if stored, err = dir.Put(a.base+a.suffix, a.kept); err != nil {
+			return "", err
 		}
-		base, path = strings.TrimSuffix(stored.Name, ".eml"), filepath.Join(dir.Path(), stored.Name)
 	}
-	note := fmt.Sprintf("message %s of task %q %s\n", m.Key(), r.opts.Task.Name, why)
-	stored, err := dir.Put(base+".reason.txt", strings.NewReader(note))
+	note, err := dir.Put(a.reasonName(stored.Name), strings.NewReader(a.note))
 	if err != nil {
-		return fmt.Errorf("quarantine: %w", err)
-	}
-	if path == "" {
-		path = filepath.Join(dir.Path(), stored.Name)
+		return "", err
 	}
 	if err := dir.Sync(); err != nil {
-		return fmt.Errorf("quarantine: %w", err)
+		return "", err
 	}
-	r.st.AddFailure(state.Failure{Key: m.Key(), Reason: why, Path: path, At: r.now()})
-	return nil
+	if stored.Name == "" {
+		stored = note
+	}
+	return filepath.Join(dir.Path(), stored.Name), nil
+}
+
+// quarantineShared keeps the message in the destination's quarantine
+// folder, where every node finds it, and returns where it is: its path,
+// or its URL in an object store.
+func (r *run) quarantineShared(ctx context.Context, a aside) (string, error) {
+	rel := QuarantineFolder(r.opts.Task.Name)
+	dir, err := r.dest.Folder(rel)
+	if err != nil {
+		return "", err
+	}
+	put := func(name string, content io.Reader, p sink.Policy) (sink.Stored, error) {
+		s, err := dir.Stage(content, p)
+		if err != nil {
+			return sink.Stored{}, err
+		}
+		return dir.PutStaged(ctx, name, s)
+	}
+	// A message numbered the same after a UIDVALIDITY change is another
+	// message: it gets a name of its own, and its reason goes beside it.
+	var stored sink.Stored
+	if a.kept != nil {
+		if stored, err = put(a.base+a.suffix, a.kept, sink.Policy{Collision: sink.Suffix}); err != nil {
+			return "", err
+		}
+	}
+	note, err := put(a.reasonName(stored.Name), strings.NewReader(a.note), sink.Policy{Collision: sink.Overwrite})
+	if err != nil {
+		return "", err
+	}
+	if err := r.dest.Sync(ctx); err != nil {
+		return "", err
+	}
+	if stored.Name == "" {
+		stored = note
+	}
+	loc := r.dest.Locate(path.Join(rel, stored.Name))
+	if loc.URL != "" {
+		return loc.URL, nil
+	}
+	return loc.Path, nil
 }

@@ -120,7 +120,7 @@ func forgetUndelivered(st *state.State, listed []mailbox.Message) {
 // After maxFetchAttempts of them m is kept aside as failed, and lost
 // returns it, to be committed; it is nil while m is to be asked for
 // again.
-func (r *run) undelivered(m mailbox.Message, why error, retried bool) (lost *delivered, err error) {
+func (r *run) undelivered(ctx context.Context, m mailbox.Message, why error, retried bool) (lost *delivered, err error) {
 	if r.opts.DryRun || retried {
 		return nil, nil
 	}
@@ -136,14 +136,14 @@ func (r *run) undelivered(m mailbox.Message, why error, retried bool) (lost *del
 	}
 	r.log.Warn("the server did not deliver a message in any of its attempts; kept aside as failed", "msg", m.Key(), "attempts", n, "err", why)
 	reason := fmt.Sprintf("the server did not deliver this message after %d attempts (the last: %v)", n, why)
-	return &delivered{m: m, fate: quarantined, partial: true}, r.keepAside(m, nil, "", reason)
+	return &delivered{m: m, fate: quarantined, partial: true}, r.keepAside(ctx, m, nil, "", reason)
 }
 
 // leftOut counts a run for each message of a batch the server left out
 // or refused, and commits those now kept aside, with their batch. It
 // returns what it committed, the after-actions then due, and an error
 // naming the messages asked for again, for the run's result.
-func (r *run) leftOut(missing *mailbox.NotDeliveredError) (Summary, dueActions, error, error) {
+func (r *run) leftOut(ctx context.Context, missing *mailbox.NotDeliveredError) (Summary, dueActions, error, error) {
 	var (
 		lost    []delivered
 		retried []mailbox.Message
@@ -153,7 +153,7 @@ func (r *run) leftOut(missing *mailbox.NotDeliveredError) (Summary, dueActions, 
 		why = errors.New("left out of the server's answer")
 	}
 	for _, m := range missing.Msgs {
-		d, err := r.undelivered(m, why, r.opts.retryFollows)
+		d, err := r.undelivered(ctx, m, why, r.opts.retryFollows)
 		if err != nil {
 			return Summary{}, dueActions{}, nil, err
 		}
@@ -172,7 +172,7 @@ func (r *run) leftOut(missing *mailbox.NotDeliveredError) (Summary, dueActions, 
 	if len(lost) == 0 {
 		return Summary{}, dueActions{}, again, nil
 	}
-	due, err := r.commit(lost)
+	due, err := r.commit(ctx, lost)
 	if err != nil {
 		return Summary{}, dueActions{}, nil, err
 	}
@@ -183,7 +183,7 @@ func (r *run) leftOut(missing *mailbox.NotDeliveredError) (Summary, dueActions, 
 // larger than announced is kept aside at once, and a message the session
 // failed on counts an attempt. It returns what it committed, and the
 // run's error.
-func (r *run) fetchFailed(err error) (Summary, error) {
+func (r *run) fetchFailed(ctx context.Context, err error) (Summary, error) {
 	ff, ok := errors.AsType[*fetchFailure](err)
 	if !ok || r.opts.DryRun {
 		return Summary{}, err
@@ -192,7 +192,7 @@ func (r *run) fetchFailed(err error) (Summary, error) {
 	if tl, ok := errors.AsType[*mailbox.TooLargeError](err); ok {
 		r.log.Warn("a message turned out larger than max_message_size; kept aside as failed", "msg", ff.m.Key(), "max_message_size", tl.Limit)
 		lost = &delivered{m: ff.m, fate: quarantined, partial: true}
-		if kerr := r.keepAside(ff.m, nil, "", tooLargeReason(tl.Size, tl.Limit, "while it arrived, so nothing of it is kept")); kerr != nil {
+		if kerr := r.keepAside(ctx, ff.m, nil, "", tooLargeReason(tl.Size, tl.Limit, "while it arrived, so nothing of it is kept")); kerr != nil {
 			return Summary{}, kerr
 		}
 		// The connection, closed rather than read the message, is opened
@@ -201,14 +201,14 @@ func (r *run) fetchFailed(err error) (Summary, error) {
 		err = &mailbox.Error{Step: mailbox.StepFetch, Addr: acct.Addr(), Transient: true, Err: fmt.Errorf("%w; it is kept aside as failed", tl)}
 	} else {
 		var kerr error
-		if lost, kerr = r.undelivered(ff.m, ff.err, r.opts.retryFollows && mailbox.IsTransient(err)); kerr != nil {
+		if lost, kerr = r.undelivered(ctx, ff.m, ff.err, r.opts.retryFollows && mailbox.IsTransient(err)); kerr != nil {
 			return Summary{}, kerr
 		}
 	}
 	if lost == nil {
 		return Summary{}, err
 	}
-	if _, cerr := r.commit([]delivered{*lost}); cerr != nil {
+	if _, cerr := r.commit(ctx, []delivered{*lost}); cerr != nil {
 		return Summary{}, cerr
 	}
 	return tally([]delivered{*lost}), err
@@ -240,7 +240,7 @@ func (r *run) setAside(ctx context.Context, msgs []mailbox.Message) (Summary, er
 				return err
 			}
 			kept[m.Key()] = true
-			return r.keepAside(m, bytes.NewReader(h), ".header.eml", tooLargeReason(m.Size, limit, "its header alone is kept, in the .header.eml beside this note"))
+			return r.keepAside(ctx, m, bytes.NewReader(h), ".header.eml", tooLargeReason(m.Size, limit, "its header alone is kept, in the .header.eml beside this note"))
 		})
 		if _, ok := errors.AsType[*mailbox.NotDeliveredError](err); !ok && err != nil {
 			return Summary{}, err
@@ -248,13 +248,13 @@ func (r *run) setAside(ctx context.Context, msgs []mailbox.Message) (Summary, er
 	}
 	for _, m := range msgs {
 		if !kept[m.Key()] {
-			if err := r.keepAside(m, nil, "", tooLargeReason(m.Size, limit, "the server did not send its header either, so nothing of it is kept")); err != nil {
+			if err := r.keepAside(ctx, m, nil, "", tooLargeReason(m.Size, limit, "the server did not send its header either, so nothing of it is kept")); err != nil {
 				return Summary{}, err
 			}
 		}
 	}
 	got := quarantinedAll(msgs)
-	due, err := r.commit(got)
+	due, err := r.commit(ctx, got)
 	if err != nil {
 		return Summary{}, err
 	}
