@@ -308,30 +308,38 @@ func (r *run) ingest(ctx context.Context) (Summary, error) {
 	}
 	sum.Seen = len(l.refused) + len(msgs)
 	msgs, large := r.tooLarge(msgs)
-	if len(large) > 0 {
-		aside, err := r.setAside(ctx, large)
-		sum = sum.plus(aside)
-		if err != nil {
-			return sum, err
-		}
+	aside, asideDue, err := r.setAside(ctx, large)
+	sum = sum.plus(aside)
+	if err != nil {
+		return sum, err
 	}
+	got, err := r.takeNew(ctx, msgs, l.searched)
+	sum = sum.plus(got)
+	if err != nil {
+		return sum, err
+	}
+	// The failure actions of the messages set aside come after the others
+	// are taken: a server failing them cannot hold the others back.
+	return sum, r.applyAfter(ctx, asideDue.taken, asideDue.failed)
+}
+
+// takeNew processes the new messages msgs, unless the run is to stop.
+func (r *run) takeNew(ctx context.Context, msgs []mailbox.Message, searched bool) (Summary, error) {
 	r.report(Progress{Total: len(msgs)})
 	if len(msgs) == 0 {
 		if r.opts.DryRun {
-			return sum, nil
+			return Summary{}, nil
 		}
 		// New may have learned of vanished UIDs; keep that.
-		return sum, r.held.Commit(ctx, r.st, nil)
+		return Summary{}, r.held.Commit(ctx, r.st, nil)
 	}
 	if err := ctx.Err(); err != nil {
-		return sum, err
+		return Summary{}, err
 	}
 	if r.stopRequested() {
-		sum.Stopped = true
-		return sum, nil
+		return Summary{Stopped: true}, nil
 	}
-	got, err := r.process(ctx, msgs, l.searched)
-	return sum.plus(got), err
+	return r.process(ctx, msgs, searched)
 }
 
 // errStopped ends a fetch early when the run is asked to stop.

@@ -222,15 +222,18 @@ func tooLargeReason(size, limit int64, kept string) string {
 
 // setAside keeps aside, as failed, the messages the server announced
 // larger than max_message_size, with their header alone (up to maxHeader
-// bytes of it), commits them and carries out their failure action. They
-// are never downloaded.
-func (r *run) setAside(ctx context.Context, msgs []mailbox.Message) (Summary, error) {
+// bytes of it), and commits them. They are never downloaded. It returns
+// what it committed, and their failure actions, then due.
+func (r *run) setAside(ctx context.Context, msgs []mailbox.Message) (Summary, dueActions, error) {
+	if len(msgs) == 0 {
+		return Summary{}, dueActions{}, nil
+	}
 	limit := int64(r.opts.Task.MaxMessageSize)
 	for _, m := range msgs {
 		r.log.Warn("message larger than max_message_size; its header alone is kept aside", "msg", m.Key(), "size", m.Size, "max_message_size", limit)
 	}
 	if r.opts.DryRun {
-		return tally(quarantinedAll(msgs)), nil
+		return tally(quarantinedAll(msgs)), dueActions{}, nil
 	}
 	kept := map[string]bool{}
 	if hf, ok := r.sess.(mailbox.HeaderFetcher); ok {
@@ -243,22 +246,22 @@ func (r *run) setAside(ctx context.Context, msgs []mailbox.Message) (Summary, er
 			return r.keepAside(ctx, m, bytes.NewReader(h), ".header.eml", tooLargeReason(m.Size, limit, "its header alone is kept, in the .header.eml beside this note"))
 		})
 		if _, ok := errors.AsType[*mailbox.NotDeliveredError](err); !ok && err != nil {
-			return Summary{}, err
+			return Summary{}, dueActions{}, err
 		}
 	}
 	for _, m := range msgs {
 		if !kept[m.Key()] {
 			if err := r.keepAside(ctx, m, nil, "", tooLargeReason(m.Size, limit, "the server did not send its header either, so nothing of it is kept")); err != nil {
-				return Summary{}, err
+				return Summary{}, dueActions{}, err
 			}
 		}
 	}
 	got := quarantinedAll(msgs)
 	due, err := r.commit(ctx, got)
 	if err != nil {
-		return Summary{}, err
+		return Summary{}, dueActions{}, err
 	}
-	return tally(got), r.applyAfter(ctx, due.taken, due.failed)
+	return tally(got), due, nil
 }
 
 // quarantinedAll is msgs kept aside without their whole raw form.
