@@ -8,11 +8,13 @@ import (
 	"strings"
 )
 
-// A large base64 body of a message parsed by ParseAt is decoded when its
-// File is read, not when the message is parsed, so that memory does not
-// grow with attachment size. scanBase64 reads the body once at parse time,
-// so that the File's size and the body's defects are known before anything
-// is written; base64Body then decodes exactly what decodeBase64 would.
+// A large base64 body is decoded when its File is read, not when the
+// message is parsed, so that memory does not grow with attachment size:
+// from the disk for a message parsed by ParseAt, from the message's bytes
+// in place for one parsed by ParseBytes. scanBase64 reads the body once at
+// parse time, so that the File's size and the body's defects are known
+// before anything is written; base64Body then decodes exactly what
+// decodeBase64 would.
 
 // base64Alphabet holds the base64 characters in the order of the values
 // they stand for.
@@ -103,22 +105,50 @@ func (b *base64Body) scan(w []byte, off int64) (stray int) {
 func (b *base64Body) decoderAt(off int64) (io.Reader, int64) {
 	k := off / markDecoded
 	from := b.marks[k]
-	return &base64Decoder{r: io.NewSectionReader(b.src, from, b.end-from), left: b.chars - k*markChars}, k * markDecoded
+	d := &base64Decoder{left: b.chars - k*markChars}
+	if m, ok := b.src.(inMemory); ok {
+		d.mem = m[from:b.end]
+	} else {
+		d.r = io.NewSectionReader(b.src, from, b.end-from)
+	}
+	return d, k * markDecoded
 }
 
-// base64Decoder decodes the base64 characters of r, skipping everything
-// else, and stops after left of them.
+// base64Decoder decodes the base64 characters of r, or of mem for a body
+// in memory, skipping everything else, and stops after left of them.
 type base64Decoder struct {
-	r    io.Reader
-	left int64             // characters still to read
-	in   *[windowSize]byte // read, base64 characters only: in[:n]
-	n    int
-	out  []byte            // decoded, not yet returned
-	buf  *[windowSize]byte // holds out
-	err  error
+	r     io.Reader
+	mem   []byte            // what is left of a body in memory
+	left  int64             // characters still to read
+	in    *[windowSize]byte // read, base64 characters only: in[:n]
+	n     int
+	out   []byte            // decoded, not yet returned
+	buf   *[windowSize]byte // holds out
+	short [48]byte          // holds out for a small p
+	err   error
 }
 
 func (d *base64Decoder) Read(p []byte) (int, error) {
+	// A body in memory is decoded from where it lies straight into p, a
+	// whole number of quanta at a time, as long as they are regular (see
+	// decodeQuanta); the rest goes the way of a body read into buffers.
+	// The quanta taken never hold a character beyond left: they hold four
+	// each, and only a body of 4k+1 characters has one more than left.
+	// A p too small for a quantum or two (the end of a caller's buffer)
+	// takes a few through short.
+	if d.r == nil && len(d.out) == 0 && d.n == 0 {
+		dst := p
+		if len(p) < 8 {
+			dst = d.short[:]
+		}
+		if w, read := decodeQuanta(dst, d.mem); w > 0 {
+			d.mem, d.left = d.mem[read:], d.left-int64(w/3*4)
+			if len(p) >= 8 {
+				return w, nil
+			}
+			d.out = d.short[:w]
+		}
+	}
 	for len(d.out) == 0 {
 		if d.left == 0 && d.n == 0 {
 			d.release()
@@ -131,7 +161,7 @@ func (d *base64Decoder) Read(p []byte) (int, error) {
 		if d.in == nil {
 			d.in, d.buf = windowBuffers.Get().(*[windowSize]byte), windowBuffers.Get().(*[windowSize]byte)
 		}
-		m, err := d.r.Read(d.in[d.n:])
+		m, err := d.read(d.in[d.n:])
 		kept := int(min(int64(keepBase64(d.in[d.n:d.n+m])), d.left))
 		d.left -= int64(kept)
 		d.n += kept
@@ -152,6 +182,19 @@ func (d *base64Decoder) Read(p []byte) (int, error) {
 	}
 	n := copy(p, d.out)
 	d.out = d.out[n:]
+	return n, nil
+}
+
+// read reads the next bytes of the body into p.
+func (d *base64Decoder) read(p []byte) (int, error) {
+	if d.r != nil {
+		return d.r.Read(p)
+	}
+	n := copy(p, d.mem)
+	d.mem = d.mem[n:]
+	if len(d.mem) == 0 {
+		return n, io.EOF
+	}
 	return n, nil
 }
 

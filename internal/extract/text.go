@@ -26,10 +26,27 @@ type text struct {
 
 // textOf is the text of a message held in memory.
 func textOf(raw []byte) *text {
-	return &text{r: bytes.NewReader(raw), size: len(raw), buf: raw, whole: true}
+	return &text{r: inMemory(raw), size: len(raw), buf: raw, whole: true}
 }
 
-// windowSize is how much windows reads at a time.
+// inMemory is a message held in memory, as the source of the Files that
+// read it: the decoders of this package read it in place rather than
+// copying it window by window (see windows).
+type inMemory []byte
+
+func (m inMemory) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(len(m)) {
+		return 0, io.EOF
+	}
+	n := copy(p, m[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// windowSize is how much windows reads at a time from a source not in
+// memory.
 const windowSize = 64 << 10
 
 // windowBuffers hold the windows of windows and of the decoders that read
@@ -38,8 +55,13 @@ const windowSize = 64 << 10
 var windowBuffers = sync.Pool{New: func() any { return new([windowSize]byte) }}
 
 // windows calls fn with the bytes of src in [start, end), a window at a
-// time read into a buffer, and where each window starts.
+// time, and where each window starts: in place for a message in memory,
+// read into a buffer otherwise.
 func windows(src io.ReaderAt, start, end int64, fn func(w []byte, off int64)) error {
+	if m, ok := src.(inMemory); ok {
+		fn(m[start:end], start)
+		return nil
+	}
 	buf := windowBuffers.Get().(*[windowSize]byte)
 	defer windowBuffers.Put(buf)
 	for off := start; off < end; {
