@@ -49,14 +49,16 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count=1 -timeout 90m ./internal/bench
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $$($(GO) list ./... | grep -v /internal/bench)
 
-# The crash suite of `make test` (cmd/mailtask), with many more kills; then
-# the exhaustive variants of the tests that `make test` runs a sample of
-# (MAILTASK_SOAK=1: internal/extract's skeleton and ParseAt oracles).
+# The crash suites of `make test` (cmd/mailtask: the file store's and
+# PostgreSQL's), with many more kills; then the exhaustive variants of the
+# tests that `make test` runs a sample of (MAILTASK_SOAK=1:
+# internal/extract's skeleton and ParseAt oracles).
 SOAK_KILLS ?= 1000
 SOAK_MESSAGES ?= 2000
 soak:
 	MAILTASK_CRASH_KILLS=$(SOAK_KILLS) MAILTASK_CRASH_MESSAGES=$(SOAK_MESSAGES) \
-	  $(GO) test -run '^TestCrashSuite$$' -count=1 -timeout 90m -v ./cmd/mailtask
+	MAILTASK_CRASH_PG_KILLS=$(SOAK_KILLS) MAILTASK_CRASH_PG_MESSAGES=$(SOAK_MESSAGES) \
+	  $(GO) test -run '^TestCrashSuite(Postgres)?$$' -count=1 -timeout 90m -v ./cmd/mailtask
 	MAILTASK_SOAK=1 $(GO) test -race -count=1 -timeout 90m ./internal/extract
 
 # A short run of every fuzz target (go test allows one target per run).

@@ -37,8 +37,13 @@ func authLogin(ctx context.Context, e *env, cfgPath string, device, noBrowser bo
 	if err != nil {
 		return err
 	}
+	node, err := openNode(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeNode(node)
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	src, err := auth.NewSource(acct, auth.Options{StateDir: cfg.StateDir, Log: log})
+	src, err := auth.NewSource(acct, auth.Options{StateDir: cfg.StateDir, Tokens: tokenStore(cfg, node), Log: log})
 	if err != nil {
 		return err
 	}
@@ -85,7 +90,7 @@ func authLogin(ctx context.Context, e *env, cfgPath string, device, noBrowser bo
 	if who == "" {
 		who = "(the identity platform did not say who)"
 	}
-	fmt.Fprintf(e.stdout, "Signed in as %s. Tokens stored in %s.\n", who, src.Store().Path(acct.Name))
+	fmt.Fprintf(e.stdout, "Signed in as %s. Tokens stored in %s.\n", who, src.Where())
 	if rec.User != "" && !strings.EqualFold(rec.User, acct.Username) {
 		fmt.Fprintf(e.stdout, "note: the token belongs to %s, but the account's username is %s. Microsoft answers \"User is authenticated but not connected.\" unless %s has Full Access to that mailbox; sign in as the mailbox's user otherwise.\n", rec.User, acct.Username, rec.User)
 	}
@@ -166,10 +171,12 @@ func openBrowser(url string) {
 
 func authStatusFlags(fs *flag.FlagSet) runFunc {
 	cfgPath := configFlag(fs)
-	return func(_ context.Context, e *env, positional []string) error { return authStatus(e, *cfgPath, positional) }
+	return func(ctx context.Context, e *env, positional []string) error {
+		return authStatus(ctx, e, *cfgPath, positional)
+	}
 }
 
-func authStatus(e *env, cfgPath string, positional []string) error {
+func authStatus(ctx context.Context, e *env, cfgPath string, positional []string) error {
 	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return err
@@ -186,9 +193,14 @@ func authStatus(e *env, cfgPath string, positional []string) error {
 		fmt.Fprintf(e.stdout, "No account in %s uses auth = \"oauth2\".\n", cfg.File)
 		return nil
 	}
+	node, err := openNode(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeNode(node)
 	needLogin := false
 	now := time.Now()
-	store := auth.Store{Dir: auth.StoreDir(cfg.StateDir)}
+	store := tokenStore(cfg, node)
 	for i, name := range names {
 		if i > 0 {
 			fmt.Fprintln(e.stdout)
@@ -209,7 +221,7 @@ func authStatus(e *env, cfgPath string, positional []string) error {
 		if w := auth.SecretExpiryWarning(a, now); w != "" {
 			warnings = append(warnings, w)
 		}
-		rec, err := store.Load(name)
+		rec, err := store.Load(ctx, auth.KeyOf(a))
 		switch {
 		case err != nil:
 			warnings = append(warnings, err.Error())

@@ -36,12 +36,29 @@ func check(ctx context.Context, e *env, cfgPath, level string, positional []stri
 	}
 	acct := cfg.Accounts[task.Account]
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
+	node, err := openNode(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeNode(node)
 
 	fmt.Fprintf(e.stdout, "check %s: account %q, %s %s:%d, %s\n", task.Name, acct.Name, acct.Protocol, acct.Host, acct.Port, describeAuth(acct))
-	for _, w := range authWarnings(cfg, acct) {
+	for _, w := range authWarnings(ctx, acct, tokenStore(cfg, node)) {
 		fmt.Fprintf(e.stdout, "  warning: %s\n", w)
 	}
-	ok := popimap.Check(ctx, cfg, task, log, func(s popimap.CheckStep) {
+	if clustered(node) {
+		// The check's connection counts against max_connections as a run's.
+		release, ok, err := node.TrySlot(ctx, acct.Name, acct.MaxConnections, nil)
+		if err == nil && !ok {
+			fmt.Fprintf(e.stderr, "waiting for a free connection: the %d connections of account %q are in use across the cluster\n", acct.MaxConnections, acct.Name)
+			release, err = node.Slot(ctx, acct.Name, acct.MaxConnections, nil)
+		}
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	ok := popimap.Check(ctx, popimap.Options{Config: cfg, Task: task, Log: log, Shared: shared(node)}, func(s popimap.CheckStep) {
 		if s.Err == nil {
 			fmt.Fprintf(e.stdout, "  %-13s ok      %s\n", s.Name, s.Detail)
 			return
@@ -72,7 +89,7 @@ func describeAuth(a *config.Account) string {
 
 // authWarnings are what needs an admin's attention soon: a client secret
 // about to expire, a Microsoft refresh token close to its idle limit.
-func authWarnings(cfg *config.Config, a *config.Account) []string {
+func authWarnings(ctx context.Context, a *config.Account, store auth.TokenStore) []string {
 	if a.Auth != config.AuthOAuth2 {
 		return nil
 	}
@@ -81,7 +98,7 @@ func authWarnings(cfg *config.Config, a *config.Account) []string {
 	if w := auth.SecretExpiryWarning(a, now); w != "" {
 		ws = append(ws, w)
 	}
-	rec, err := auth.Store{Dir: auth.StoreDir(cfg.StateDir)}.Load(a.Name)
+	rec, err := store.Load(ctx, auth.KeyOf(a))
 	if err != nil {
 		ws = append(ws, err.Error())
 	} else if w := auth.RefreshAgeWarning(rec, now); w != "" {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"mailtask/internal/testmail"
+	"mailtask/internal/testmail/postgres"
 )
 
 // Some tests run the real mailtask as a separate process, to kill it with
@@ -45,7 +46,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(125)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	postgres.StopShared() // if a test of cluster mode started it
+	os.Exit(code)
 }
 
 // mailtaskCmd returns the real mailtask (this binary, as main) with args.

@@ -8,7 +8,6 @@ import (
 
 	"mailtask/internal/config"
 	"mailtask/internal/pgstore"
-	"mailtask/internal/s3url"
 )
 
 // migrateTimeout bounds `mailtask db migrate`, waiting for another node's
@@ -45,33 +44,5 @@ func dbMigrate(ctx context.Context, e *env, cfgPath string) error {
 		return nil
 	}
 	fmt.Fprintf(e.stdout, "%s: schema migrated from version %d to %d\n", pgstore.Redact(url.Reveal()), done.From, done.To)
-	return nil
-}
-
-// refuseClusterMode stops the commands that run tasks or touch their
-// state from running a configuration of cluster mode, which this
-// mailtask validates and migrates but does not run yet: it would keep
-// the state in local files that other nodes never see, and write an
-// s3:// destination as a local folder.
-func refuseClusterMode(cfg *config.Config) error {
-	key := ""
-	switch {
-	case cfg.StateStore != "":
-		key = "state_store"
-	case cfg.StateStoreEnv != "":
-		key = "state_store_env"
-	case cfg.StateStoreFile != "":
-		key = "state_store_file"
-	}
-	for _, t := range cfg.Tasks {
-		if key == "" && s3url.Is(t.Destination) {
-			return &config.Error{File: cfg.File, Section: fmt.Sprintf("task %q", t.Name), Key: "destination",
-				Msg: "s3:// destinations are part of cluster mode, which is being built: this mailtask validates them but cannot write to them yet"}
-		}
-	}
-	if key != "" {
-		return &config.Error{File: cfg.File, Key: key,
-			Msg: "cluster mode is being built: this mailtask validates it and migrates the database (mailtask db migrate), but cannot run tasks, sign in or show state with it yet"}
-	}
 	return nil
 }

@@ -61,7 +61,7 @@ func TestDBMigrateCreatesTheSchemaOnce(t *testing.T) {
 	}
 }
 
-func TestClusterModeIsValidatedButNotRunYet(t *testing.T) {
+func TestClusterKeysNeedAStateStore(t *testing.T) {
 	dir := t.TempDir()
 	cluster := writeFile(t, dir, "cluster.toml", clusterConfig(`state_store_env = "MAILTASK_TEST_DB"`))
 	s3only := writeFile(t, dir, "s3.toml", clusterConfig(""))
@@ -69,21 +69,13 @@ func TestClusterModeIsValidatedButNotRunYet(t *testing.T) {
 	if code, out, errOut := run(t, "validate", "--config", cluster); code != exitOK {
 		t.Fatalf("validate of a cluster config: exit %d\n%s%s", code, out, errOut)
 	}
-	for _, args := range [][]string{
-		{"run-task", "--config", cluster, "t"},
-		{"run", "--config", cluster},
-		{"state", "show", "--config", cluster, "t"},
-		{"run-task", "--config", fileStore, "t"},
-	} {
-		code, _, errOut := run(t, args...)
-		if code != exitUsage || !strings.Contains(errOut, "cluster mode") {
-			t.Errorf("%v: exit %d, want %d saying cluster mode is being built\n%s", args, code, exitUsage, errOut)
-		}
-	}
 	if code, _, errOut := run(t, "validate", "--config", s3only); code != exitUsage || !strings.Contains(errOut, "token_key_env: is only used with state_store") {
 		t.Errorf("validate with a token key and no state_store: exit %d\n%s", code, errOut)
 	}
 	if code, _, errOut := run(t, "db", "migrate", "--config", fileStore); code != exitUsage || !strings.Contains(errOut, "sets no state_store") {
 		t.Errorf("db migrate without state_store: exit %d\n%s", code, errOut)
+	}
+	if code, _, errOut := run(t, "state", "import", "--config", fileStore, "t"); code != exitUsage || !strings.Contains(errOut, "sets no state_store") {
+		t.Errorf("state import without state_store: exit %d\n%s", code, errOut)
 	}
 }

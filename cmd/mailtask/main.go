@@ -15,6 +15,7 @@ import (
 
 	"mailtask/internal/clock"
 	"mailtask/internal/config"
+	"mailtask/internal/pgstore"
 	"mailtask/internal/scheduler"
 	"mailtask/internal/state"
 	"mailtask/tasks/popimap"
@@ -47,6 +48,8 @@ var commands = []command{
 	{"validate", "", "check the configuration without connecting", validateFlags},
 	{"state show", "TASK", "print what a task remembers", stateFlags(stateShow)},
 	{"state reset", "TASK", "forget what a task has taken", stateFlags(stateReset)},
+	{"state export", "TASK", "copy a task's state from cluster mode's database into state_dir", stateMoveFlags("export", stateExport)},
+	{"state import", "TASK", "move a task's state from state_dir into cluster mode's database", stateMoveFlags("import", stateImport)},
 	{"check", "TASK", "connect, sign in and select as a run would, step by step", checkFlags},
 	{"auth login", "ACCOUNT", "sign an OAuth2 account in once and store its tokens", authLoginFlags},
 	{"auth status", "[ACCOUNT]", "show the OAuth2 accounts' tokens and what expires when", authStatusFlags},
@@ -174,6 +177,7 @@ func exitCode(e *env, err error) int {
 		ue     usageError
 		ce     *config.Error
 		locked *state.LockedError
+		held   *pgstore.HeldError
 	)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
@@ -184,7 +188,7 @@ func exitCode(e *env, err error) int {
 	case errors.As(err, &ce):
 		fmt.Fprintf(e.stderr, "mailtask: invalid configuration:\n%v\n", err)
 		return exitUsage
-	case errors.As(err, &locked):
+	case errors.As(err, &locked), errors.As(err, &held):
 		fmt.Fprintf(e.stderr, "mailtask: %v\n", err)
 		return exitRunning
 	case errors.Is(err, errReported):
@@ -195,15 +199,8 @@ func exitCode(e *env, err error) int {
 	}
 }
 
-// loadConfig loads the configuration for a command that runs tasks or
-// touches their state, which cluster mode cannot do yet (db.go).
+// loadConfig loads the configuration at path, or the one config.Find
+// finds.
 func loadConfig(path string) (*config.Config, error) {
-	cfg, err := config.Load(config.Find(path))
-	if err != nil {
-		return nil, err
-	}
-	if err := refuseClusterMode(cfg); err != nil {
-		return nil, err
-	}
-	return cfg, nil
+	return config.Load(config.Find(path))
 }

@@ -41,11 +41,22 @@ func runDaemon(ctx context.Context, e *env, cfgPath string) error {
 	level.Set(cfg.Level())
 	log := newLogger(e.stderr, cfg.LogFormat, level)
 
+	node, err := openNode(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeNode(node)
 	var current atomic.Pointer[config.Config] // the configuration in force
 	current.Store(cfg)
 	m := metrics.New()
-	m.WatchCredentials(func() []metrics.Credential { return credentials(current.Load()) })
-	sched, err := scheduler.New(cfg, scheduler.Options{Run: e.taskRun(log), Log: log, Metrics: m, Stop: stop})
+	if clustered(node) {
+		m.TrackCluster()
+	}
+	m.WatchCredentials(func() []metrics.Credential {
+		cfg := current.Load()
+		return credentials(cfg, tokenStore(cfg, node))
+	})
+	sched, err := scheduler.New(cfg, scheduler.Options{Run: e.taskRun(log), Log: log, Metrics: m, Stop: stop, Node: node})
 	if err != nil {
 		return err
 	}
@@ -69,7 +80,11 @@ func runDaemon(ctx context.Context, e *env, cfgPath string) error {
 	go func() { done <- sched.Run(runCtx) }()
 	digestReload := make(chan struct{}, 1)
 	go notify.Digests(runCtx, current.Load, digestReload, clock.Real, log)
-	log.Info("mailtask daemon started", "config", cfg.File, "pid", os.Getpid(), "tasks", len(sched.Tasks()), "max_concurrent_tasks", cfg.MaxConcurrentTasks)
+	attrs := []any{"config", cfg.File, "pid", os.Getpid(), "tasks", len(sched.Tasks()), "max_concurrent_tasks", cfg.MaxConcurrentTasks}
+	if clustered(node) {
+		attrs = append(attrs, "node", node.Name(), "lease", node.Lease())
+	}
+	log.Info("mailtask daemon started", attrs...)
 
 	var (
 		grace     <-chan time.Time
@@ -141,9 +156,8 @@ func reload(path string, running *config.Config, sched *scheduler.Scheduler, lev
 // metrics: OAuth2 client secrets whose client_secret_expires is set, and
 // Microsoft refresh tokens in the token store, which lapse after 90 days
 // unused.
-func credentials(cfg *config.Config) []metrics.Credential {
+func credentials(cfg *config.Config, store auth.TokenStore) []metrics.Credential {
 	var list []metrics.Credential
-	store := auth.Store{Dir: auth.StoreDir(cfg.StateDir)}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Accounts)) {
 		o := cfg.Accounts[name].OAuth2
 		if o == nil {
@@ -153,7 +167,7 @@ func credentials(cfg *config.Config) []metrics.Credential {
 			list = append(list, metrics.Credential{Account: name, Kind: "client_secret", Expires: o.ClientSecretExpires.In(time.Local)})
 		}
 		// A record that cannot be read is reported by the runs that need it.
-		if rec, err := store.Load(name); err == nil {
+		if rec, err := store.Load(context.Background(), auth.KeyOf(cfg.Accounts[name])); err == nil {
 			if expires, ok := auth.RefreshExpiry(rec); ok {
 				list = append(list, metrics.Credential{Account: name, Kind: "refresh_token", Expires: expires})
 			}
@@ -167,9 +181,6 @@ func credentials(cfg *config.Config) []metrics.Credential {
 func loadDaemonConfig(path string) (*config.Config, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
-		return nil, err
-	}
-	if err := refuseClusterMode(cfg); err != nil {
 		return nil, err
 	}
 	for _, t := range cfg.Tasks {

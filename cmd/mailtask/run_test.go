@@ -46,7 +46,7 @@ destination = "/d"
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := credentials(cfg); len(got) != 1 || got[0].Account != "app" || got[0].Kind != "client_secret" || got[0].Expires.Format(time.DateOnly) != "2026-03-31" {
+	if got := credentials(cfg, auth.Store{Dir: auth.StoreDir(stateDir)}); len(got) != 1 || got[0].Account != "app" || got[0].Kind != "client_secret" || got[0].Expires.Format(time.DateOnly) != "2026-03-31" {
 		t.Errorf("credentials without a token record = %+v", got)
 	}
 
@@ -55,7 +55,7 @@ destination = "/d"
 	if err := (auth.Store{Dir: auth.StoreDir(stateDir)}).Save(rec); err != nil {
 		t.Fatal(err)
 	}
-	got := credentials(cfg)
+	got := credentials(cfg, auth.Store{Dir: auth.StoreDir(stateDir)})
 	if len(got) != 2 || got[1].Account != "delegated" || got[1].Kind != "refresh_token" || !got[1].Expires.Equal(issued.Add(90*24*time.Hour)) {
 		t.Errorf("credentials = %+v, want the client secret and the delegated account's refresh token lapsing on %s", got, issued.Add(90*24*time.Hour))
 	}

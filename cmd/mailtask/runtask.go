@@ -45,14 +45,26 @@ func runTask(ctx context.Context, e *env, cfgPath string, dryRun bool, level str
 	bar := newProgressBar(e.stderr, task.Name)
 	stop := e.gracefulStop()
 	stopWatch := announceStop(stop, log)
-	sum, err := e.taskRun(log)(ctx, popimap.Options{
+	node, err := openNode(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeNode(node)
+	opts := popimap.Options{
 		Config:   cfg,
 		Task:     task,
 		Log:      log,
 		DryRun:   dryRun,
 		Progress: bar.update,
 		Stop:     stop,
-	})
+		Shared:   shared(node),
+	}
+	var sum popimap.Summary
+	if clustered(node) {
+		sum, err = runHeld(ctx, node, opts, e.taskRun(log), log)
+	} else {
+		sum, err = e.taskRun(log)(ctx, opts)
+	}
 	stopWatch()
 	bar.clear()
 	if dryRun {
@@ -70,7 +82,7 @@ func runTask(ctx context.Context, e *env, cfgPath string, dryRun bool, level str
 // taskFailure reports a failed run with its hint, and returns an error
 // that maps to exit code 1 (or 3 when the task was already running).
 func taskFailure(e *env, task string, err error) error {
-	if isLocked(err) {
+	if isHeld(err) {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "mailtask: task %q failed: %v\n", task, err)

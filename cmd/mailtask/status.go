@@ -14,6 +14,7 @@ import (
 	"mailtask/internal/config"
 	"mailtask/internal/diagnose"
 	"mailtask/internal/outcome"
+	"mailtask/internal/pgstore"
 	"mailtask/internal/state"
 )
 
@@ -37,6 +38,21 @@ type taskStatus struct {
 	// Idle is what the daemon's IDLE watcher last reported, for a task
 	// with idle = true.
 	Idle *idleStatus `json:"idle,omitempty"`
+	// Lease is, in cluster mode, which node holds the task now, and
+	// LastNode the node its last run went on.
+	Lease    *leaseStatus `json:"lease,omitempty"`
+	LastNode string       `json:"last_node,omitempty"`
+}
+
+// leaseStatus is a task's lease as `mailtask status` shows it, by the
+// database's clock.
+type leaseStatus struct {
+	Holder string    `json:"holder"`
+	Epoch  int64     `json:"epoch"`
+	Since  time.Time `json:"since"`
+	Until  time.Time `json:"until"`
+	// Age is how long the holder has held it, in seconds.
+	Age float64 `json:"age_seconds"`
 }
 
 // idleStatus is a task's IDLE connection as `mailtask status` shows it.
@@ -59,13 +75,24 @@ type idleStatus struct {
 func statusFlags(fs *flag.FlagSet) runFunc {
 	cfgPath := configFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	return func(_ context.Context, e *env, _ []string) error { return status(e, *cfgPath, *asJSON) }
+	return func(ctx context.Context, e *env, _ []string) error { return status(ctx, e, *cfgPath, *asJSON) }
 }
 
-func status(e *env, cfgPath string, asJSON bool) error {
+func status(ctx context.Context, e *env, cfgPath string, asJSON bool) error {
 	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return err
+	}
+	node, err := openNode(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeNode(node)
+	var leases map[string]pgstore.LeaseInfo
+	if clustered(node) {
+		if leases, err = leasesOf(ctx, node.Store()); err != nil {
+			return err
+		}
 	}
 	now := time.Now()
 	var rows []taskStatus
@@ -82,7 +109,15 @@ func status(e *env, cfgPath string, asJSON bool) error {
 				row.Jitter = t.Jitter.Std().String()
 			}
 		}
-		st, err := state.Load(cfg.StateDir, t.Name)
+		var st *state.State
+		if clustered(node) {
+			st, err = node.LoadState(ctx, t.Name)
+			if err == nil {
+				err = clusterRow(ctx, node.Store(), &row, leases[t.Name])
+			}
+		} else {
+			st, err = state.Load(cfg.StateDir, t.Name)
+		}
 		if err != nil {
 			row.StateError = err.Error()
 			unreadable = true
@@ -91,7 +126,7 @@ func status(e *env, cfgPath string, asJSON bool) error {
 			row.Due = st.Due()
 			row.ActionRefused = st.ActionRefused
 		}
-		if t.Idle {
+		if t.Idle && !clustered(node) {
 			if row.Idle, err = loadIdle(cfg, t.Name); err != nil {
 				row.StateError = err.Error()
 				unreadable = true
@@ -169,6 +204,13 @@ func printStatus(w io.Writer, rows []taskStatus) {
 		if r.Idle != nil {
 			notes = append(notes, r.Task+": "+r.Idle.describe())
 		}
+		switch l := r.Lease; {
+		case l != nil:
+			notes = append(notes, fmt.Sprintf("%s: held by %s for %s (lease epoch %d, until %s)", r.Task, l.Holder,
+				(time.Duration(l.Age)*time.Second).String(), l.Epoch, stamp(l.Until)))
+		case r.LastNode != "":
+			notes = append(notes, fmt.Sprintf("%s: last ran on %s", r.Task, r.LastNode))
+		}
 	}
 	tw.Flush()
 	if len(notes) > 0 {
@@ -227,3 +269,38 @@ func (s *idleStatus) describe() string {
 
 // stamp formats t in local time, to the second.
 func stamp(t time.Time) string { return t.Local().Format("2006-01-02 15:04:05") }
+
+// leasesOf reads every task's lease row, by task.
+func leasesOf(ctx context.Context, store *pgstore.Store) (map[string]pgstore.LeaseInfo, error) {
+	list, err := store.Leases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	leases := make(map[string]pgstore.LeaseInfo, len(list))
+	for _, l := range list {
+		leases[l.Task] = l
+	}
+	return leases, nil
+}
+
+// clusterRow fills in what the database says of a task: who holds it now
+// (a lease running by the database's clock), when it is due next, and
+// where its last run went.
+func clusterRow(ctx context.Context, store *pgstore.Store, row *taskStatus, l pgstore.LeaseInfo) error {
+	if l.Holder != "" && l.LeaseUntil.After(l.Now) {
+		row.Lease = &leaseStatus{Holder: l.Holder, Epoch: l.Epoch, Since: l.ClaimedAt, Until: l.LeaseUntil,
+			Age: l.Now.Sub(l.ClaimedAt).Round(time.Second).Seconds()}
+	}
+	if row.Schedule != "" && !l.NextDue.IsZero() {
+		next := l.NextDue
+		row.NextRun = &next
+	}
+	runs, err := store.Runs(ctx, row.Task, 1)
+	if err != nil {
+		return err
+	}
+	if len(runs) > 0 {
+		row.LastNode = runs[0].Node
+	}
+	return nil
+}

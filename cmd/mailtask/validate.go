@@ -15,8 +15,6 @@ func validateFlags(fs *flag.FlagSet) runFunc {
 }
 
 func validate(e *env, cfgPath string) error {
-	// Cluster mode's keys are validated, though tasks cannot run with
-	// them yet (loadConfig).
 	cfg, err := config.Load(config.Find(cfgPath))
 	if err != nil {
 		return err

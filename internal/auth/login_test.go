@@ -1,6 +1,7 @@
 package auth_test
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/url"
@@ -51,11 +52,15 @@ func TestLoginBrowserEndToEnd(t *testing.T) {
 		t.Errorf("%d code redemptions, want 1", n)
 	}
 	// The store holds the record, in a private file in a private directory.
-	stored, err := src.Record()
+	stored, err := src.Record(context.Background())
 	if err != nil || stored == nil || stored.RefreshToken != rec.RefreshToken {
 		t.Fatalf("stored record %v, %v", stored, err)
 	}
-	for path, want := range map[string]os.FileMode{src.Store().Path("m365"): 0o600, src.Store().Dir: 0o700 | os.ModeDir} {
+	store := auth.Store{Dir: auth.StoreDir(f.cfg.StateDir)}
+	if src.Where() != store.Path("m365") {
+		t.Errorf("the source says its tokens are in %s, not %s", src.Where(), store.Path("m365"))
+	}
+	for path, want := range map[string]os.FileMode{store.Path("m365"): 0o600, store.Dir: 0o700 | os.ModeDir} {
 		fi, err := os.Stat(path)
 		if err != nil || fi.Mode() != want {
 			t.Errorf("%s: mode %v (%v), want %v", path, fi.Mode(), err, want)
@@ -77,7 +82,7 @@ func TestLoginBrowserConsentDeclined(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Code != "access_denied" || !strings.Contains(ae.Description, "AADSTS65004") || ae.Account != "m365" {
 		t.Fatalf("got %v, want the platform's access_denied", err)
 	}
-	if rec, _ := f.source().Record(); rec != nil {
+	if rec, _ := f.source().Record(context.Background()); rec != nil {
 		t.Errorf("a declined sign-in stored %v", rec)
 	}
 }

@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -50,7 +51,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	fmt.Fprintf(&printed, "%v %+v %#v %s\n", tok, tok, tok, tok)
 	slog.New(slog.NewJSONHandler(&printed, nil)).Info("token", "tok", tok)
 	json.NewEncoder(&printed).Encode(tok)
-	rec, _ := f.source().Record()
+	rec, _ := f.source().Record(context.Background())
 	keep(rec)
 	f.idp.FailNext("refresh_token", testmail.IdPError{Code: "invalid_grant", AADSTS: 700082, Message: "The refresh token has expired due to inactivity."})
 	clk.Advance(time.Hour)
@@ -62,7 +63,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	if _, err := app.source().Token(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	rec, _ = app.source().Record()
+	rec, _ = app.source().Record(context.Background())
 	keep(rec)
 	app.acct.OAuth2.ClientSecret = "wrong-" + clientSecret
 	secrets = append(secrets, "wrong-"+clientSecret)

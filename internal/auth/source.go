@@ -20,9 +20,12 @@ import (
 // Options are what a Source needs besides the account.
 type Options struct {
 	// StateDir is the configuration's state_dir; the token store lives in
-	// its "tokens" directory.
+	// its "tokens" directory unless Tokens names another.
 	StateDir string
-	Log      *slog.Logger
+	// Tokens keeps the tokens in place of the files under StateDir:
+	// cluster mode's database.
+	Tokens TokenStore
+	Log    *slog.Logger
 	// Clock tells token expiry and paces device-code polling; nil means
 	// the real one.
 	Clock clock.Clock
@@ -78,7 +81,7 @@ type Source struct {
 	account *config.Account
 	o       *config.OAuth2
 	ep      oauth2.Endpoint
-	store   Store
+	store   TokenStore
 	http    *http.Client
 	clock   clock.Clock
 	log     *slog.Logger
@@ -96,10 +99,13 @@ func NewSource(a *config.Account, opts Options) (*Source, error) {
 		account: a,
 		o:       a.OAuth2,
 		ep:      endpoint(a.OAuth2),
-		store:   Store{Dir: StoreDir(opts.StateDir)},
+		store:   opts.Tokens,
 		http:    opts.HTTPClient,
 		clock:   opts.Clock,
 		log:     opts.Log,
+	}
+	if s.store == nil {
+		s.store = Store{Dir: StoreDir(opts.StateDir)}
 	}
 	if s.http == nil {
 		s.http = NewHTTPClient(a.Timeout.Std())
@@ -116,11 +122,26 @@ func NewSource(a *config.Account, opts Options) (*Source, error) {
 // Account is the account the source serves.
 func (s *Source) Account() *config.Account { return s.account }
 
-// Store is where the source keeps its tokens.
-func (s *Source) Store() Store { return s.store }
+// Where says where the source keeps its tokens.
+func (s *Source) Where() string { return s.store.Where(s.account.Name) }
 
 // Record returns what the store holds for the account, or nil.
-func (s *Source) Record() (*Record, error) { return s.store.Load(s.account.Name) }
+func (s *Source) Record(ctx context.Context) (*Record, error) { return s.store.Load(ctx, s.key()) }
+
+// key names the account's record in the store: for an app-only account,
+// its app's token, which the store may share with the app's other
+// accounts.
+func (s *Source) key() TokenKey { return KeyOf(s.account) }
+
+// KeyOf names the record of the auth = "oauth2" account a in a
+// TokenStore.
+func KeyOf(a *config.Account) TokenKey {
+	k := TokenKey{Account: a.Name}
+	if o := a.OAuth2; o != nil && !o.Delegated() {
+		k.App = &AppKey{Tenant: o.Tenant, ClientID: o.ClientID, Scopes: o.Scopes}
+	}
+	return k
+}
 
 // Token returns an access token valid for at least ReuseMargin.
 func (s *Source) Token(ctx context.Context) (AccessToken, error) { return s.token(ctx, true) }
@@ -131,30 +152,49 @@ func (s *Source) Token(ctx context.Context) (AccessToken, error) { return s.toke
 func (s *Source) FreshToken(ctx context.Context) (AccessToken, error) { return s.token(ctx, false) }
 
 func (s *Source) token(ctx context.Context, reuse bool) (AccessToken, error) {
-	lockCtx, cancel := context.WithTimeout(ctx, lockWait)
-	unlock, err := s.store.Lock(lockCtx, s.account.Name)
-	cancel()
-	if err != nil {
+	// A token still good is taken without the store's lock, which only a
+	// renewal needs; under the lock it is looked at again, since whoever
+	// held it may just have renewed it.
+	key := s.key()
+	if reuse {
+		rec, err := s.store.Load(ctx, key)
+		if err != nil {
+			return AccessToken{}, err
+		}
+		if s.reusable(rec) {
+			s.log.Debug("reusing stored access token", "account", s.account.Name, "expires", rec.Expiry)
+			return accessToken(rec), nil
+		}
+	}
+	var (
+		got   *Record
+		fnErr error
+	)
+	err := s.store.Update(ctx, key, func(rec *Record) (*Record, error) {
+		if reuse && s.reusable(rec) {
+			got = rec
+			return nil, nil
+		}
+		if s.o.Delegated() {
+			got, fnErr = s.refresh(ctx, rec)
+		} else {
+			got, fnErr = s.appOnly(ctx)
+		}
+		return got, fnErr
+	})
+	switch {
+	case fnErr != nil:
+		return AccessToken{}, fnErr
+	case err != nil && got != nil && !s.o.Delegated():
+		// The token is good; only its reuse by the next run is lost.
+		s.log.Warn("could not keep the app-only token for the next run", "account", s.account.Name, "err", err)
+	case err != nil && got != nil:
+		name := s.account.Name
+		return AccessToken{}, fmt.Errorf("account %q: the identity platform issued a new refresh token that could not be saved, so the next run may need `mailtask auth login %s`: %w", name, name, err)
+	case err != nil:
 		return AccessToken{}, err
 	}
-	defer unlock()
-	rec, err := s.store.Load(s.account.Name)
-	if err != nil {
-		return AccessToken{}, err
-	}
-	if reuse && s.reusable(rec) {
-		s.log.Debug("reusing stored access token", "account", s.account.Name, "expires", rec.Expiry)
-		return accessToken(rec), nil
-	}
-	if s.o.Delegated() {
-		rec, err = s.refresh(ctx, rec)
-	} else {
-		rec, err = s.appOnly(ctx)
-	}
-	if err != nil {
-		return AccessToken{}, err
-	}
-	return accessToken(rec), nil
+	return accessToken(got), nil
 }
 
 func accessToken(rec *Record) AccessToken {
@@ -215,9 +255,6 @@ func (s *Source) refresh(ctx context.Context, rec *Record) (*Record, error) {
 	if g.refresh != "" && g.refresh != rec.RefreshToken {
 		next.RefreshToken, next.RefreshIssued = g.refresh, now
 	}
-	if err := s.store.Save(&next); err != nil {
-		return nil, fmt.Errorf("account %q: the identity platform issued a new refresh token that could not be saved, so the next run may need `mailtask auth login %s`: %w", name, name, err)
-	}
 	s.log.Debug("access token refreshed", "account", name, "expires", next.Expiry, "refresh_token_rotated", next.RefreshIssued.Equal(now))
 	return &next, nil
 }
@@ -238,10 +275,6 @@ func (s *Source) appOnly(ctx context.Context) (*Record, error) {
 		return nil, err
 	}
 	rec := s.newRecord(config.FlowClientCredentials, g)
-	if err := s.store.Save(rec); err != nil {
-		// The token is good; only its reuse by the next run is lost.
-		s.log.Warn("could not keep the app-only token for the next run", "account", s.account.Name, "err", err)
-	}
 	s.log.Debug("app-only token issued", "account", s.account.Name, "expires", rec.Expiry)
 	return rec, nil
 }
@@ -286,14 +319,8 @@ func (s *Source) saveSignIn(ctx context.Context, flow string, g *grant) (*Record
 		return nil, fmt.Errorf("account %q: the identity platform issued no refresh token, so runs could not renew access; for Microsoft, scopes must include %q", s.account.Name, config.ScopeOfflineAccess)
 	}
 	rec := s.newRecord(flow, g)
-	lockCtx, cancel := context.WithTimeout(ctx, lockWait)
-	defer cancel()
-	unlock, err := s.store.Lock(lockCtx, s.account.Name)
+	err := s.store.Update(ctx, s.key(), func(*Record) (*Record, error) { return rec, nil })
 	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	if err := s.store.Save(rec); err != nil {
 		return nil, err
 	}
 	return rec, nil

@@ -53,7 +53,7 @@ func TestAccessTokenReusedUntilCloseToExpiry(t *testing.T) {
 
 	// The rotated refresh token is on disk: the one signed in with is dead
 	// at the IdP, the stored one works.
-	rec, err := src.Record()
+	rec, err := src.Record(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -101,9 +101,16 @@ func StoreDir(stateDir string) string { return filepath.Join(stateDir, "tokens")
 // Path is the file holding account's record.
 func (s Store) Path(account string) string { return filepath.Join(s.Dir, account+".json") }
 
-// Load returns account's record, or nil when there is none. Reading needs
-// no lock: files are only ever replaced whole.
-func (s Store) Load(account string) (*Record, error) {
+var _ TokenStore = Store{}
+
+// Load returns the record of k's account, or nil when there is none.
+// Reading needs no lock: files are only ever replaced whole. App-only
+// tokens are kept per account.
+func (s Store) Load(_ context.Context, k TokenKey) (*Record, error) {
+	return s.load(k.Account)
+}
+
+func (s Store) load(account string) (*Record, error) {
 	data, err := os.ReadFile(s.Path(account))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -132,6 +139,30 @@ func (s Store) Save(r *Record) error {
 	}
 	return nil
 }
+
+// Update runs fn on the record of k's account under the account's lock
+// file, and saves what it returns.
+func (s Store) Update(ctx context.Context, k TokenKey, fn func(*Record) (*Record, error)) error {
+	lockCtx, cancel := context.WithTimeout(ctx, lockWait)
+	unlock, err := s.Lock(lockCtx, k.Account)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	rec, err := s.load(k.Account)
+	if err != nil {
+		return err
+	}
+	next, err := fn(rec)
+	if err != nil || next == nil {
+		return err
+	}
+	return s.Save(next)
+}
+
+// Where is the file of account's record.
+func (s Store) Where(account string) string { return s.Path(account) }
 
 // ensureDir creates the store's directory 0700, or makes an existing one
 // 0700: tokens are as good as passwords, and a directory others can list

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"mailtask/internal/pathtmpl"
 	"mailtask/internal/s3url"
@@ -37,6 +38,26 @@ type Cluster struct {
 	S3AccessKeyIDFile     string `toml:"s3_access_key_id_file"`
 	S3SecretAccessKeyEnv  string `toml:"s3_secret_access_key_env"`
 	S3SecretAccessKeyFile string `toml:"s3_secret_access_key_file"`
+	// Lease is how long a node holds a task (and a connection slot)
+	// without renewing it: it renews every third of it, and a node that
+	// stops for longer loses the task to another. Zero means DefaultLease.
+	Lease Duration `toml:"lease"`
+}
+
+// Bounds and default of lease: long enough for a renewal to survive a
+// slow database, short enough that a dead node's tasks move on soon.
+const (
+	DefaultLease = time.Minute
+	MinLease     = 3 * time.Second
+	MaxLease     = time.Hour
+)
+
+// LeaseTime is the lease setting, or its default.
+func (c *Cluster) LeaseTime() time.Duration {
+	if c.Lease == 0 {
+		return DefaultLease
+	}
+	return c.Lease.Std()
 }
 
 // TokenKeySize is the size of the token key once decoded.
@@ -162,6 +183,12 @@ func (c *Config) validateCluster(base string, fail func(section, key, format str
 		fail("", "state_store", "not a postgres:// URL (postgres://USER:PASSWORD@HOST:5432/DATABASE); leave it out for the file store under state_dir")
 	}
 	cl.StateStoreFile = resolveIfSet(base, cl.StateStoreFile)
+	switch {
+	case cl.Lease != 0 && !cl.SharedState():
+		fail("", "lease", "is only used with state_store: the file store's runs hold a lock file, not a lease")
+	case cl.Lease != 0:
+		checkDuration(fail, "", "lease", cl.Lease.Std(), MinLease, MaxLease, "")
+	}
 
 	tokenKey := cl.TokenKeyEnv != "" || cl.TokenKeyFile != ""
 	switch {

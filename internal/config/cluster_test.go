@@ -49,6 +49,9 @@ s3_secret_access_key_file = "secrets/s3.secret"
 	if d := cfg.Tasks[0].Destination; d != "s3://invoices-bucket/mail/{from_domain}/{yyyy}" {
 		t.Errorf("an s3:// destination was changed to %q", d)
 	}
+	if cl.LeaseTime() != DefaultLease {
+		t.Errorf("lease %s, want the default %s", cl.LeaseTime(), DefaultLease)
+	}
 	if cl.S3PathStyle == nil || !*cl.S3PathStyle || cl.S3Region != "eu-west-1" {
 		t.Errorf("s3 keys: %+v", cl)
 	}
@@ -121,6 +124,10 @@ func TestClusterKeyErrors(t *testing.T) {
 			`task "t": destination:`},
 		{"dedupe without a store", daemonBase + "[[task]]\nname = \"t\"\naccount = \"a\"\ndestination = \"s3://bkt/x\"\n[task.output]\ndedupe = \"sha256\"\n",
 			`task "t": output.dedupe: "sha256" on an s3:// destination needs state_store`},
+		{"lease without a store", `lease = "30s"` + "\n" + daemonBase + "[[task]]\nname = \"t\"\naccount = \"a\"\ndestination = \"d\"\n",
+			"lease: is only used with state_store"},
+		{"lease too short", `lease = "1s"` + "\n" + `state_store_env = "DB"` + "\ntoken_key_env = \"K\"\n" + clusterAccounts + clusterTask,
+			"lease: 1s is outside 3s..1h"},
 		{"typo", `state_stor = "x"` + "\n" + daemonBase + "[[task]]\nname = \"t\"\naccount = \"a\"\ndestination = \"d\"\n",
 			"state_stor: unknown key"},
 	} {

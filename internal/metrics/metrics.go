@@ -24,7 +24,8 @@ type Metrics struct {
 	nextRun     *prometheus.GaugeVec
 	actionsDue  *prometheus.GaugeVec
 	credentials *credentialCollector
-	idle        *idleMetrics // idle.go
+	idle        *idleMetrics    // idle.go
+	cluster     *clusterMetrics // cluster.go
 }
 
 // Run is the outcome of one run, as the metrics count it.
@@ -75,7 +76,8 @@ func New() *Metrics {
 		actionsDue:  gauge("actions_due", "Messages taken whose after-action (after) or failure action (after_failure) the server has not confirmed yet, refused ones included: every run retries them.", "task", "action"),
 		credentials: &credentialCollector{desc: prometheus.NewDesc("mailtask_credential_expiry_timestamp_seconds",
 			"When an account's credential (such as an OAuth2 client secret) expires, in Unix time.", []string{"account", "credential"}, nil)},
-		idle: newIdleMetrics(),
+		idle:    newIdleMetrics(),
+		cluster: newClusterMetrics(),
 	}
 	for _, k := range outcome.Counters {
 		c := counter(k.Metric, k.Help, task...)

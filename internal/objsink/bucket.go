@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -66,6 +67,10 @@ type Bucket struct {
 	spool    string // this Open's own folder in SpoolDir
 	mpAbove  int64
 	partSize int64
+	// families is what suffix naming learnt of each name's " (n)"
+	// variants (suffix.go).
+	familiesMu sync.Mutex
+	families   map[string]*family
 }
 
 var _ sink.Destination = (*Bucket)(nil)

@@ -86,20 +86,9 @@ func (f *folder) put(ctx context.Context, name string, s *staged) (sink.Stored, 
 func (f *folder) place(ctx context.Context, name string, s *staged, st sink.Stored) (sink.Stored, error) {
 	b := f.b
 	if s.p.Collision == sink.Suffix {
-		for n := 0; n <= sink.MaxSuffix; n++ {
-			cand := sink.Candidate(name, n)
-			got, err := b.create(ctx, f.relOf(cand), s)
-			if err != nil {
-				return st, err
-			}
-			if got != taken {
-				st.Name, st.Existing = cand, got == existing
-				return st, nil
-			}
-		}
-		return st, fmt.Errorf("more than %d objects of that name already exist; move some away", sink.MaxSuffix)
+		return f.placeSuffixed(ctx, name, s, st)
 	}
-	got, err := b.create(ctx, f.relOf(name), s)
+	got, _, err := b.create(ctx, f.relOf(name), s)
 	if err != nil {
 		return st, err
 	}
@@ -133,87 +122,115 @@ const (
 )
 
 // create puts the content under rel unless the key exists, and tells
-// what it found.
-func (b *Bucket) create(ctx context.Context, rel string, s *staged) (outcome, error) {
+// what it found there: when it was taken, what is known of the object
+// that took it.
+func (b *Bucket) create(ctx context.Context, rel string, s *staged) (outcome, object, error) {
 	key := b.key(rel)
 	if len(key) > maxKeyLen {
-		return 0, fmt.Errorf("the object key %q is longer than S3's %d bytes; shorten the destination or the file name template", key, maxKeyLen)
+		return 0, object{}, fmt.Errorf("the object key %q is longer than S3's %d bytes; shorten the destination or the file name template", key, maxKeyLen)
 	}
 	for range createAttempts {
 		if s.size > headFirst {
-			same, found, err := b.holds(ctx, key, s)
+			o, err := b.look(ctx, key, s)
 			if err != nil {
-				return 0, err
+				return 0, o, err
 			}
-			if found {
-				return sameOutcome(same), nil
+			if o.found {
+				return o.outcome(s), o, nil
 			}
 		}
 		err := b.upload(ctx, key, s, true)
 		if err == nil {
-			return placed, nil
+			return placed, object{}, nil
 		}
 		if hasStatus(err, http.StatusConflict) {
 			continue // another writer's conditional put of this key was in flight
 		}
 		if !hasStatus(err, http.StatusPreconditionFailed) {
-			return 0, err
+			return 0, object{}, err
 		}
-		same, found, err := b.holds(ctx, key, s)
+		o, err := b.look(ctx, key, s)
 		if err != nil {
-			return 0, err
+			return 0, o, err
 		}
-		if found {
-			return sameOutcome(same), nil
+		if o.found {
+			return o.outcome(s), o, nil
 		}
 		// Deleted since it refused us: try again.
 	}
-	return 0, fmt.Errorf("the object %s kept changing while it was written; try again", key)
+	return 0, object{}, fmt.Errorf("the object %s kept changing while it was written; try again", key)
 }
 
-func sameOutcome(same bool) outcome {
-	if same {
+// object is what a look at a key found.
+type object struct {
+	found bool
+	size  int64
+	// sum is the object's SHA-256 when known: from its metadata or
+	// checksum, or read when it had the size of the content compared.
+	sum    [32]byte
+	summed bool
+}
+
+// outcome is what an object found at a key means for content s.
+func (o object) outcome(s *staged) outcome {
+	if o.size == s.size && o.summed && o.sum == s.sum {
 		return existing
 	}
 	return taken
 }
 
 // holds reports whether key exists (found) and holds exactly s's content
-// (same): by the SHA-256 in its metadata, or in its checksum, or, for an
-// object of the same size that has neither, by reading it.
+// (same).
 func (b *Bucket) holds(ctx context.Context, key string, s *staged) (same, found bool, err error) {
+	o, err := b.look(ctx, key, s)
+	return o.found && o.outcome(s) == existing, o.found, err
+}
+
+// look finds out what key holds: its size and SHA-256, by the SHA-256 in
+// its metadata, or in its checksum, or, for an object of s's size that
+// has neither, by reading it.
+func (b *Bucket) look(ctx context.Context, key string, s *staged) (object, error) {
 	head, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{
 		Bucket: aws.String(b.bucket), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled,
 	})
 	if hasStatus(err, http.StatusNotFound) {
-		return false, false, nil
+		return object{}, nil
 	}
 	if err != nil {
-		return false, false, fmt.Errorf("look at %s: %w", key, err)
+		return object{}, fmt.Errorf("look at %s: %w", key, err)
 	}
-	if aws.ToInt64(head.ContentLength) != s.size {
-		return false, true, nil
-	}
+	o := object{found: true, size: aws.ToInt64(head.ContentLength)}
 	if sum, ok := head.Metadata[SHA256Metadata]; ok {
-		return sum == hex.EncodeToString(s.sum[:]), true, nil
+		got, err := hex.DecodeString(sum)
+		o.summed = err == nil && len(got) == len(o.sum)
+		copy(o.sum[:], got)
+		return o, nil
 	}
 	if sum := aws.ToString(head.ChecksumSHA256); sum != "" && head.ChecksumType != types.ChecksumTypeComposite {
-		return sum == base64.StdEncoding.EncodeToString(s.sum[:]), true, nil
+		got, err := base64.StdEncoding.DecodeString(sum)
+		o.summed = err == nil && len(got) == len(o.sum)
+		copy(o.sum[:], got)
+		return o, nil
+	}
+	if o.size != s.size {
+		return o, nil
 	}
 	// Written by something else: read it.
 	got, err := b.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(key)})
 	if hasStatus(err, http.StatusNotFound) {
-		return false, false, nil
+		return object{}, nil
 	}
 	if err != nil {
-		return false, false, fmt.Errorf("read %s: %w", key, err)
+		return object{}, fmt.Errorf("read %s: %w", key, err)
 	}
 	defer got.Body.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, got.Body); err != nil {
-		return false, false, fmt.Errorf("read %s: %w", key, err)
+		return object{}, fmt.Errorf("read %s: %w", key, err)
 	}
-	return [32]byte(h.Sum(nil)) == s.sum, true, nil
+	h.Sum(o.sum[:0])
+	o.summed = true
+	return o, nil
 }
 
 // duplicate returns the path below the destination of an object the index

@@ -138,16 +138,19 @@ func writeState(ctx context.Context, tx pgx.Tx, st *state.State) error {
 	}
 	_, err = tx.Exec(ctx, `
 		INSERT INTO task_state (task, uid_validity, done_uids, pending_uids, pending_uidls,
-			pending_failed_uids, pending_failed_uidls, failed, last_run, last_success, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now())
+			pending_failed_uids, pending_failed_uidls, pending_removal_uids, action_refused,
+			failed, last_run, last_success, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())
 		ON CONFLICT (task) DO UPDATE SET
 			uid_validity = excluded.uid_validity, done_uids = excluded.done_uids,
 			pending_uids = excluded.pending_uids, pending_uidls = excluded.pending_uidls,
 			pending_failed_uids = excluded.pending_failed_uids, pending_failed_uidls = excluded.pending_failed_uidls,
+			pending_removal_uids = excluded.pending_removal_uids, action_refused = excluded.action_refused,
 			failed = excluded.failed, last_run = excluded.last_run, last_success = excluded.last_success,
 			updated_at = now()`,
 		st.Task, int64(st.UIDValidity), st.Done.String(), st.PendingUIDs.String(), nonNil(st.PendingUIDLs),
-		st.PendingFailedUIDs.String(), nonNil(st.PendingFailedUIDLs), failed, lastRun, lastSuccess)
+		st.PendingFailedUIDs.String(), nonNil(st.PendingFailedUIDLs), st.PendingRemovalUIDs.String(), st.ActionRefused,
+		failed, lastRun, lastSuccess)
 	return err
 }
 

@@ -53,7 +53,7 @@ func TestRunHistoryKeepsTheNewest(t *testing.T) {
 	}
 	start := time.Unix(1700000000, 0).UTC()
 	for i := range RunsKept + 5 {
-		run := state.Run{Started: start.Add(time.Duration(i) * time.Minute), Duration: time.Second, Outcome: "ok", Counts: outcome.Counts{Seen: i}}
+		run := state.Run{Started: start.Add(time.Duration(i) * time.Minute), Duration: time.Second, Outcome: "ok", Counts: outcome.Counts{Seen: i, Known: 1, Unmatched: 2, Held: 3}}
 		if err := l.RecordRun(ctx, run); err != nil {
 			t.Fatal(err)
 		}
@@ -69,7 +69,8 @@ func TestRunHistoryKeepsTheNewest(t *testing.T) {
 	if len(runs) != RunsKept {
 		t.Fatalf("%d runs kept, want %d", len(runs), RunsKept)
 	}
-	if runs[0].Outcome != "failed" || runs[0].Node != "n" || runs[0].Epoch != l.Epoch || runs[1].Seen != RunsKept+4 {
+	if runs[0].Outcome != "failed" || runs[0].Node != "n" || runs[0].Epoch != l.Epoch || runs[1].Seen != RunsKept+4 ||
+		runs[1].Known != 1 || runs[1].Unmatched != 2 || runs[1].Held != 3 {
 		t.Fatalf("newest runs: %+v, %+v", runs[0], runs[1])
 	}
 }

@@ -163,6 +163,15 @@ func (l *Lease) Release(ctx context.Context, nextDue time.Time) error {
 // lost, since another node may have claimed it. every must be well below
 // leaseFor (a third, say), so that a renewal or two may fail in time.
 func (l *Lease) Keep(ctx context.Context, leaseFor, every time.Duration) error {
+	return keep(ctx, leaseFor, every, l.Renew, func() error {
+		return fmt.Errorf("task %q, epoch %d: not renewed in time: %w", l.Task, l.Epoch, ErrLeaseLost)
+	})
+}
+
+// keep calls renew every `every` until ctx ends (nil), renew reports the
+// lease lost (its error), or no renewal has got through for leaseFor
+// (expired's error).
+func keep(ctx context.Context, leaseFor, every time.Duration, renew func(context.Context, time.Duration) error, expired func() error) error {
 	// The node's own deadline: leaseFor after the last renewal was
 	// asked for, which is no later than the database's.
 	deadline := time.Now().Add(leaseFor)
@@ -176,10 +185,10 @@ func (l *Lease) Keep(ctx context.Context, leaseFor, every time.Duration) error {
 		}
 		asked := time.Now()
 		if asked.After(deadline) {
-			return fmt.Errorf("task %q, epoch %d: not renewed in time: %w", l.Task, l.Epoch, ErrLeaseLost)
+			return expired()
 		}
 		rctx, cancel := context.WithDeadline(ctx, deadline)
-		err := l.Renew(rctx, leaseFor)
+		err := renew(rctx, leaseFor)
 		cancel()
 		switch {
 		case err == nil:

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -231,11 +232,13 @@ func TestCommitThenLoadRoundTrips(t *testing.T) {
 	st.PendingFailedUIDs.Add(4)
 	st.PendingUIDLs = []string{"u1"}
 	st.PendingFailedUIDLs = []string{"u2"}
+	st.PendingRemovalUIDs.Add(5)
+	st.ActionRefused = "after: NO [OVERQUOTA] Quota exceeded"
 	for _, u := range []string{"u1", "u2", "u3"} {
 		st.UIDLs.Add(u)
 	}
 	st.AddFailure(state.Failure{Key: "uid:4", Reason: "unparseable", Path: "/q/4.eml", At: time.Unix(1700000000, 0).UTC()})
-	run := &state.Run{Started: time.Unix(1700000100, 0).UTC(), Duration: 1500 * time.Millisecond, Outcome: "ok", Counts: outcome.Counts{Seen: 7, Saved: 6, Files: 3, Bytes: 1234}}
+	run := &state.Run{Started: time.Unix(1700000100, 0).UTC(), Duration: 1500 * time.Millisecond, Outcome: "ok", Counts: outcome.Counts{Seen: 7, Saved: 6, Known: 1, Files: 3, Bytes: 1234}}
 	st.LastRun, st.LastSuccess = run, run
 	fps := []state.Fingerprint{{1}, {2}, {3}}
 	if err := l.Commit(ctx, st, fps); err != nil {
@@ -270,6 +273,11 @@ func TestCommitThenLoadRoundTrips(t *testing.T) {
 		t.Errorf("loaded last run %+v, want %+v", got.LastRun, run)
 	case gotLedger.Len() != 3 || !gotLedger.Has(fps[2]):
 		t.Errorf("loaded ledger of %d, want the 3 fingerprints", gotLedger.Len())
+	}
+	// Every field the state file keeps comes back: one the store forgot
+	// (as schema 1 forgot the refused actions) shows here.
+	if want, have := stateJSON(t, st), stateJSON(t, got); have != want {
+		t.Errorf("loaded state\n%s\nwant\n%s", have, want)
 	}
 	if len(got.UIDLs.Changes()) != 0 {
 		t.Error("a loaded state counts its UIDLs as changes")
@@ -380,4 +388,14 @@ func TestReplaceMovesAWholeStateIn(t *testing.T) {
 	if err := l.Replace(ctx, &imported, fps); !errors.Is(err, ErrFenced) {
 		t.Fatalf("Replace after the lease ran out: %v, want ErrFenced", err)
 	}
+}
+
+// stateJSON is st as the file store would write it.
+func stateJSON(t *testing.T, st *state.State) string {
+	t.Helper()
+	data, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }

@@ -57,7 +57,7 @@ func fpOf(v int64) state.Fingerprint {
 // The State has no directory, so its Save refuses: it is committed by
 // Commit. A task never run yields a fresh State and an empty ledger.
 func (l *Lease) Load(ctx context.Context) (*state.State, *Ledger, error) {
-	st, ledger, err := l.store.load(ctx, l.Task)
+	st, ledger, err := l.store.load(ctx, l.Task, true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -67,16 +67,16 @@ func (l *Lease) Load(ctx context.Context) (*state.State, *Ledger, error) {
 	return st, ledger, nil
 }
 
-// LoadState reads a task's state without holding its lease, for `mailtask
-// status` and `state show|export`.
+// LoadState reads a task's state without holding its lease and without
+// its ledger, for `mailtask status`, `state show` and `check`.
 func (s *Store) LoadState(ctx context.Context, task string) (*state.State, error) {
-	st, _, err := s.load(ctx, task)
+	st, _, err := s.load(ctx, task, false)
 	return st, err
 }
 
 // load reads everything in one repeatable-read transaction, so that the
-// state, its UIDLs and the ledger are of one commit.
-func (s *Store) load(ctx context.Context, task string) (*state.State, *Ledger, error) {
+// state, its UIDLs and the ledger (if asked for) are of one commit.
+func (s *Store) load(ctx context.Context, task string, withLedger bool) (*state.State, *Ledger, error) {
 	st := &state.State{Version: state.Version, Task: task}
 	ledger := &Ledger{set: map[state.Fingerprint]struct{}{}}
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -85,6 +85,9 @@ func (s *Store) load(ctx context.Context, task string) (*state.State, *Ledger, e
 		}
 		if err := loadUIDLs(ctx, tx, st); err != nil {
 			return err
+		}
+		if !withLedger {
+			return nil
 		}
 		return loadLedger(ctx, tx, task, ledger)
 	})
@@ -96,14 +99,16 @@ func (s *Store) load(ctx context.Context, task string) (*state.State, *Ledger, e
 
 func loadState(ctx context.Context, tx pgx.Tx, st *state.State) error {
 	var (
-		uidValidity                 int64
-		done, pending, pendingFail  string
-		failed, lastRun, lastSucess []byte
+		uidValidity                         int64
+		done, pending, pendingFail, removal string
+		failed, lastRun, lastSucess         []byte
 	)
 	err := tx.QueryRow(ctx, `SELECT uid_validity, done_uids, pending_uids, pending_uidls,
-			pending_failed_uids, pending_failed_uidls, failed, last_run, last_success
+			pending_failed_uids, pending_failed_uidls, pending_removal_uids, action_refused,
+			failed, last_run, last_success
 		FROM task_state WHERE task = $1`, st.Task).
-		Scan(&uidValidity, &done, &pending, &st.PendingUIDLs, &pendingFail, &st.PendingFailedUIDLs, &failed, &lastRun, &lastSucess)
+		Scan(&uidValidity, &done, &pending, &st.PendingUIDLs, &pendingFail, &st.PendingFailedUIDLs, &removal, &st.ActionRefused,
+			&failed, &lastRun, &lastSucess)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
@@ -115,7 +120,7 @@ func loadState(ctx context.Context, tx pgx.Tx, st *state.State) error {
 	for _, f := range []struct {
 		text string
 		set  *state.UIDSet
-	}{{done, &st.Done}, {pending, &st.PendingUIDs}, {pendingFail, &st.PendingFailedUIDs}} {
+	}{{done, &st.Done}, {pending, &st.PendingUIDs}, {pendingFail, &st.PendingFailedUIDs}, {removal, &st.PendingRemovalUIDs}} {
 		var err error
 		*f.set, err = state.ParseUIDSet(f.text)
 		errs = append(errs, err)

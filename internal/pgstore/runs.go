@@ -30,10 +30,10 @@ func (l *Lease) RecordRun(ctx context.Context, run state.Run) error {
 	err := pgx.BeginFunc(ctx, l.store.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `
 			INSERT INTO runs (task, node, epoch, started, duration_ms, outcome, error, hint,
-				seen, matched, saved, failed, files, bytes)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+				seen, matched, saved, failed, files, bytes, known, unmatched, held)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 			l.Task, l.store.node, l.Epoch, run.Started, run.Duration.Milliseconds(), run.Outcome, run.Error, run.Hint,
-			run.Seen, run.Seen-run.Unmatched, run.Saved, run.Failed, run.Files, int64(run.Bytes))
+			run.Seen, run.Seen-run.Unmatched, run.Saved, run.Failed, run.Files, int64(run.Bytes), run.Known, run.Unmatched, run.Held)
 		if err != nil {
 			return err
 		}
@@ -52,7 +52,7 @@ func (l *Lease) RecordRun(ctx context.Context, run state.Run) error {
 // Runs returns the newest runs of task, newest first, at most limit.
 func (s *Store) Runs(ctx context.Context, task string, limit int) ([]RunRecord, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT node, epoch, started, duration_ms, outcome, error, hint, seen, matched, saved, failed, files, bytes
+		SELECT node, epoch, started, duration_ms, outcome, error, hint, seen, saved, failed, files, bytes, known, unmatched, held
 		FROM runs WHERE task = $1 ORDER BY id DESC LIMIT $2`, task, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read the runs of task %q: %w", task, err)
@@ -61,12 +61,10 @@ func (s *Store) Runs(ctx context.Context, task string, limit int) ([]RunRecord, 
 		var (
 			rec       RunRecord
 			ms, bytes int64
-			matched   int
 		)
 		err := r.Scan(&rec.Node, &rec.Epoch, &rec.Started, &ms, &rec.Outcome, &rec.Error, &rec.Hint,
-			&rec.Seen, &matched, &rec.Saved, &rec.Failed, &rec.Files, &bytes)
+			&rec.Seen, &rec.Saved, &rec.Failed, &rec.Files, &bytes, &rec.Known, &rec.Unmatched, &rec.Held)
 		rec.Duration = time.Duration(ms) * time.Millisecond
-		rec.Unmatched = rec.Seen - matched
 		rec.Bytes = outcome.Bytes(bytes)
 		return rec, err
 	})

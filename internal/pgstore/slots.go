@@ -85,6 +85,14 @@ func (sl *Slot) Renew(ctx context.Context, leaseFor time.Duration) error {
 	return nil
 }
 
+// Keep renews the slot every `every` until ctx ends (nil) or the slot is
+// lost (an error wrapping ErrLeaseLost), as Lease.Keep does a lease.
+func (sl *Slot) Keep(ctx context.Context, leaseFor, every time.Duration) error {
+	return keep(ctx, leaseFor, every, sl.Renew, func() error {
+		return fmt.Errorf("connection slot of account %q: not renewed in time: %w", sl.Account, ErrLeaseLost)
+	})
+}
+
 // Release gives the slot back.
 func (sl *Slot) Release(ctx context.Context) error {
 	if _, err := sl.store.pool.Exec(ctx, "DELETE FROM conn_slots WHERE id = $1", sl.id); err != nil {

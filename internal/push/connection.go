@@ -55,7 +55,7 @@ func (w *Watcher) connection(ctx, quit context.Context, release func(), cred *au
 func (w *Watcher) dial(ctx context.Context, cred *auth.Credential) (*imap.Session, error) {
 	acct := w.opts.Config.Accounts[w.opts.Task.Account]
 	if *cred == nil {
-		c, err := auth.New(acct, auth.Options{StateDir: w.opts.Config.StateDir, Log: w.log})
+		c, err := auth.New(acct, auth.Options{StateDir: w.opts.Config.StateDir, Tokens: w.opts.Tokens, Log: w.log})
 		if err != nil {
 			return nil, err
 		}

@@ -26,6 +26,9 @@ type Options struct {
 	// Slot waits for a connection of the account and returns how to give
 	// it back; ok is false when ctx ends first.
 	Slot func(ctx context.Context) (release func(), ok bool)
+	// Tokens keeps the account's OAuth2 tokens in place of the files
+	// under state_dir (cluster mode's database).
+	Tokens auth.TokenStore
 	// Report, when set, receives the watcher's status each time it
 	// changes, on the watcher's goroutine.
 	Report func(Status)

@@ -17,6 +17,9 @@ import (
 // times in a row, and one without a schedule when its last unhealthy_after
 // runs failed. No lines: healthy.
 //
+// In cluster mode the lines are this node's: its claims failing
+// unhealthy_after times in a row, and the IDLE connections it keeps.
+//
 // It holds the scheduler's lock only to copy what it needs: working out a
 // task's due time walks its schedule, and a probe must never hold up a run.
 func (s *Scheduler) Health() []string {
@@ -32,10 +35,18 @@ func (s *Scheduler) Health() []string {
 	s.mu.Lock()
 	now := s.clk.Now()
 	checks := make([]check, 0, len(s.entries))
+	if s.clustered() && s.claimFailures >= s.cfg.UnhealthyAfter {
+		problems = append(problems, fmt.Sprintf("this node could not claim due tasks from the database %d times in a row", s.claimFailures))
+	}
 	for name, e := range s.entries {
 		if st, ok := s.idle[name]; ok && st.Unhealthy(s.cfg.UnhealthyAfter) {
 			problems = append(problems, fmt.Sprintf("task %q: its IDLE connection failed %d times in a row (last: %s); reconnecting with backoff",
 				name, st.Failures, st.LastError))
+		}
+		if s.clustered() {
+			// Any node may run the task: whether it succeeds lately is
+			// the cluster's to tell (mailtask status), not this node's.
+			continue
 		}
 		if e.sched == nil {
 			if n := s.failures[name]; n >= s.cfg.UnhealthyAfter {

@@ -28,6 +28,21 @@ func (s *Scheduler) startLoop(e *entry) {
 func (s *Scheduler) tend(ctx context.Context, e *entry) {
 	defer s.loops.Done()
 	defer close(e.done)
+	switch {
+	case !s.clustered():
+		s.watchAndLoop(ctx, e)
+	case e.task.Idle:
+		s.own(ctx, e) // cluster.go
+	default:
+		// Claimed when due (cluster.go); there is nothing to tend.
+		s.waitForEnd(ctx, e)
+	}
+}
+
+// watchAndLoop keeps e's watcher if it has idle and runs it on its
+// schedule, until e is replaced or removed, the scheduler stops or ctx
+// ends.
+func (s *Scheduler) watchAndLoop(ctx context.Context, e *entry) {
 	if e.task.Idle {
 		w := s.watch(ctx, e)
 		defer w.Stop()
@@ -36,6 +51,12 @@ func (s *Scheduler) tend(ctx context.Context, e *entry) {
 		s.loop(ctx, e)
 		return
 	}
+	s.waitForEnd(ctx, e)
+}
+
+// waitForEnd waits until e is replaced or removed, the scheduler stops or
+// ctx ends.
+func (s *Scheduler) waitForEnd(ctx context.Context, e *entry) {
 	select {
 	case <-e.quit:
 	case <-s.opts.Stop:
@@ -96,15 +117,15 @@ func (s *Scheduler) start(ctx context.Context, e *entry) {
 		s.log.Warn("skipping this run: the previous run of the task is still going", "task", name)
 		return
 	}
-	s.launch(ctx, e, false)
+	s.launch(ctx, e, nil)
 	s.mu.Unlock()
 }
 
 // launch starts a run of e's task, and after it the runs asked for while
-// it went (push.go); reserved says that the caller took the first run's
-// account slot already. It returns a channel closed once the task's runs
-// end. s.mu is held.
-func (s *Scheduler) launch(ctx context.Context, e *entry, reserved bool) <-chan struct{} {
+// it went (push.go); reserved, when set, gives back the first run's
+// account slot, which the caller took already. It returns a channel
+// closed once the task's runs end. s.mu is held.
+func (s *Scheduler) launch(ctx context.Context, e *entry, reserved func()) <-chan struct{} {
 	name := e.task.Name
 	s.running[name] = true
 	ended := make(chan struct{})
@@ -120,11 +141,17 @@ func (s *Scheduler) launch(ctx context.Context, e *entry, reserved bool) <-chan 
 		for {
 			var report func()
 			arrived := s.takeArrival(name)
-			if release, ok := s.acquire(ctx, e, account, global, reserved); ok {
-				report, committed = s.execute(ctx, e, cfg, account, arrived, committed)
-				release()
+			if h, ok := s.holdFor(e); ok {
+				release, ran := s.acquire(h.runContext(ctx), e, account, global, reserved)
+				if ran {
+					report, committed = s.execute(h.runContext(ctx), e, cfg, account, h, arrived, committed)
+					release()
+				}
+				h.done(s, e, ran)
+			} else if reserved != nil {
+				reserved()
 			}
-			reserved = false
+			reserved = nil
 			s.mu.Lock()
 			again := report != nil && s.again[name] && !s.stopped && s.entries[name] == e
 			delete(s.again, name)
@@ -134,6 +161,9 @@ func (s *Scheduler) launch(ctx context.Context, e *entry, reserved bool) <-chan 
 				close(ended)
 			}
 			s.mu.Unlock()
+			if !again {
+				s.wakeClaims() // a run slot is free
+			}
 			// Reported once the task is free again (or its next run due):
 			// a run's log line means the next tick will start a new run.
 			// Metrics are counted before the line is logged, so whoever
@@ -149,12 +179,13 @@ func (s *Scheduler) launch(ctx context.Context, e *entry, reserved bool) <-chan 
 	return ended
 }
 
-// acquire takes a slot of the task's account, unless reserved says the
-// run has one, then a global one, waiting as long as needed; it fails when
-// the scheduler stops first. The account comes first so that a run waiting
-// for its mailbox holds no global slot that another account's task could
-// use.
-func (s *Scheduler) acquire(ctx context.Context, e *entry, account, global limiter, reserved bool) (release func(), ok bool) {
+// acquire takes a slot of the task's account, unless reserved gives back
+// one the run has, then a global one, waiting as long as needed; it fails
+// when the scheduler stops first. The account comes first so that a run
+// waiting for its mailbox holds no global slot that another account's
+// task could use. In cluster mode the account's slots are counted across
+// the cluster (cluster.go).
+func (s *Scheduler) acquire(ctx context.Context, e *entry, account, global limiter, reserved func()) (release func(), ok bool) {
 	take := func(l limiter, what string) bool {
 		if l.tryTake() {
 			return true
@@ -169,14 +200,23 @@ func (s *Scheduler) acquire(ctx context.Context, e *entry, account, global limit
 		s.log.Info("run dropped: the daemon is stopping", "task", e.task.Name)
 		return false
 	}
-	if !reserved && !take(account, "max_connections of account "+e.task.Account) {
+	releaseAccount := reserved
+	switch {
+	case releaseAccount != nil:
+	case s.clustered():
+		if releaseAccount, ok = s.clusterSlot(ctx, e); !ok {
+			return nil, false
+		}
+	case !take(account, "max_connections of account "+e.task.Account):
 		return nil, false
+	default:
+		releaseAccount = func() { <-account }
 	}
 	if !take(global, "max_concurrent_tasks") {
-		<-account
+		releaseAccount()
 		return nil, false
 	}
-	return func() { <-global; <-account }, true
+	return func() { <-global; releaseAccount() }, true
 }
 
 // execute runs the task once and returns how to report it: one log line
@@ -186,17 +226,25 @@ func (s *Scheduler) acquire(ctx context.Context, e *entry, account, global limit
 // mail before it was reported. It returns when the run committed last.
 // The run may fetch over more connections to its mailbox while account
 // has them free.
-func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, account limiter, arrived, before time.Time) (report func(), committed time.Time) {
+func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, account limiter, h *hold, arrived, before time.Time) (report func(), committed time.Time) {
 	name := e.task.Name
 	started := s.clk.Now()
-	more := func() (release func(), ok bool) {
+	opts := popimap.Options{Config: cfg, Task: e.task, Log: s.log, Now: s.clk.Now, Stop: s.opts.Stop}
+	opts.MoreConnections = func() (release func(), ok bool) {
 		if !account.tryTake() {
 			return nil, false
 		}
 		return func() { <-account }, true
 	}
+	if s.opts.Node != nil {
+		opts.Shared = s.opts.Node
+	}
+	if h != nil {
+		h.prepare(ctx, s, e, &opts)
+	}
 	// Whatever Run the daemon was given, a panic fails this run only.
-	sum, err := Recover(s.opts.Run)(ctx, popimap.Options{Config: cfg, Task: e.task, Log: s.log, Now: s.clk.Now, Stop: s.opts.Stop, MoreConnections: more})
+	sum, err := Recover(s.opts.Run)(ctx, opts)
+	err = h.outcome(ctx, s, err)
 	end := s.clk.Now()
 
 	var locked *state.LockedError

@@ -5,6 +5,7 @@ import (
 	"os"
 	"time"
 
+	"mailtask/internal/auth"
 	"mailtask/internal/config"
 	"mailtask/internal/push"
 	"mailtask/internal/state"
@@ -32,9 +33,14 @@ func (s *Scheduler) watch(ctx context.Context, e *entry) *push.Watcher {
 	if e.sched == nil {
 		poll = config.IdlePoll // the server may lack IDLE; nothing else would run the task
 	}
+	var tokens auth.TokenStore
+	if s.opts.Node != nil {
+		tokens = s.opts.Node.Tokens()
+	}
 	return push.Start(ctx, push.Options{
 		Config: e.cfg,
 		Task:   e.task,
+		Tokens: tokens,
 		Trigger: func(arrived time.Time) (bool, <-chan struct{}) {
 			return s.trigger(ctx, e, arrived)
 		},
@@ -70,8 +76,22 @@ func (s *Scheduler) trigger(ctx context.Context, e *entry, arrived time.Time) (s
 		s.again[name] = true
 		return false, s.ended[name]
 	}
-	reserved := s.accounts[e.task.Account].tryTake()
-	return !reserved, s.launch(ctx, e, reserved)
+	reserved := s.reserve(ctx, e)
+	return reserved == nil, s.launch(ctx, e, reserved)
+}
+
+// reserve takes a free connection slot of e's account for a run, if there
+// is one, and returns how to give it back; s.mu is held.
+func (s *Scheduler) reserve(ctx context.Context, e *entry) (release func()) {
+	if s.clustered() {
+		release, _ := s.tryClusterSlot(ctx, e)
+		return release
+	}
+	l := s.accounts[e.task.Account]
+	if !l.tryTake() {
+		return nil
+	}
+	return func() { <-l }
 }
 
 // takeArrival returns and forgets the earliest arrival of mail that no run
@@ -87,6 +107,11 @@ func (s *Scheduler) takeArrival(task string) time.Time {
 // connection waits for a connection slot of account, for a watcher.
 func (s *Scheduler) connection(ctx context.Context, account string) (release func(), ok bool) {
 	s.mu.Lock()
+	if s.clustered() {
+		max := s.cfg.Accounts[account].MaxConnections
+		s.mu.Unlock()
+		return s.waitClusterSlot(ctx, account, max)
+	}
 	l := s.accounts[account]
 	s.mu.Unlock()
 	select {

@@ -14,6 +14,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"mailtask/internal/clock"
+	"mailtask/internal/cluster"
 	"mailtask/internal/config"
 	"mailtask/internal/metrics"
 	"mailtask/internal/push"
@@ -35,6 +36,11 @@ type Options struct {
 	// Stop, once closed, ends scheduling. Runs in progress see it too, and
 	// finish the message in hand; runs waiting for a slot are dropped.
 	Stop <-chan struct{}
+	// Node is this process's share of cluster mode (cluster.go): with a
+	// state_store, tasks are claimed from the database and run under
+	// leases; without one it only reaches s3:// destinations. Nil for
+	// the file store and folders.
+	Node *cluster.Node
 }
 
 // Scheduler runs tasks on their schedules.
@@ -63,6 +69,13 @@ type Scheduler struct {
 	ended    map[string]chan struct{}
 	idle     map[string]push.Status
 	failures map[string]int
+	// Cluster mode (cluster.go): leases claimed and not yet picked up by
+	// their run, leases of the idle tasks this node watches, a wake-up
+	// for the claim loop, and its failed claims in a row.
+	claimed       map[string]*hold
+	owners        map[string]*hold
+	wake          chan struct{}
+	claimFailures int
 
 	loops sync.WaitGroup // one per entry
 	runs  sync.WaitGroup // one per run started
@@ -123,6 +136,9 @@ func New(cfg *config.Config, opts Options) (*Scheduler, error) {
 		ended:    map[string]chan struct{}{},
 		idle:     map[string]push.Status{},
 		failures: map[string]int{},
+		claimed:  map[string]*hold{},
+		owners:   map[string]*hold{},
+		wake:     make(chan struct{}, 1),
 	}
 	entries, err := entriesOf(cfg)
 	if err != nil {
@@ -140,9 +156,19 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.mu.Unlock()
 		return errors.New("scheduler: Run called twice")
 	}
+	names := s.taskNames()
+	s.mu.Unlock()
+	if err := s.register(ctx, names); err != nil {
+		return err
+	}
+	s.mu.Lock()
 	s.ctx = ctx
 	for _, e := range s.entries {
 		s.startLoop(e)
+	}
+	if s.clustered() {
+		s.loops.Add(1)
+		go s.claimLoop(ctx)
 	}
 	s.mu.Unlock()
 
@@ -173,7 +199,14 @@ func (s *Scheduler) Reload(cfg *config.Config) error {
 		return errors.New("scheduler: stopped")
 	}
 	replaced := s.apply(cfg, entries)
+	names := s.taskNames()
+	ctx := s.ctx
 	s.mu.Unlock()
+	if ctx != nil {
+		if err := s.register(ctx, names); err != nil {
+			s.log.Error("could not add the configuration's new tasks to the database; they run once it can be reached and the configuration is reloaded", "err", err)
+		}
+	}
 	// When Reload returns, no timer of the old configuration is left.
 	for _, e := range replaced {
 		<-e.done
@@ -265,6 +298,9 @@ func inFileOrder(cfg *config.Config, entries map[string]*entry) []string {
 // loadLastSuccess reads when e's task last succeeded, for the health check
 // and the metrics, from its state file.
 func (s *Scheduler) loadLastSuccess(e *entry) {
+	if s.clustered() {
+		return // the database says, for `mailtask status`; any node may run the task
+	}
 	st, err := state.Load(e.cfg.StateDir, e.task.Name)
 	if err != nil {
 		s.log.Warn("cannot read the task's state; its last success is unknown", "task", e.task.Name, "err", err)
@@ -310,10 +346,30 @@ func (e *entry) same(other *entry) bool {
 func (s *Scheduler) Tasks() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.taskNames()
+}
+
+// taskNames returns the names of the scheduled tasks; s.mu is held.
+func (s *Scheduler) taskNames() []string {
 	names := make([]string, 0, len(s.entries))
 	for name := range s.entries {
 		names = append(names, name)
 	}
 	slices.Sort(names)
 	return names
+}
+
+// registerTimeout bounds adding the configuration's tasks to the
+// database.
+const registerTimeout = time.Minute
+
+// register makes sure, in cluster mode, that the database has a lease row
+// for each of names: a task new to it is due at once.
+func (s *Scheduler) register(ctx context.Context, names []string) error {
+	if !s.clustered() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, registerTimeout)
+	defer cancel()
+	return s.opts.Node.Store().AddTasks(ctx, names)
 }

@@ -7,7 +7,7 @@ import (
 )
 
 // MaxSuffix is the last numbered variant of a name ("x (10000).pdf");
-// past it, names carry the content's hash (hashedName), so that a folder
+// past it, names carry the content's hash (HashedName), so that a folder
 // full of "x (n).pdf" neither slows every run down nor fails it.
 const MaxSuffix = 10000
 

@@ -49,7 +49,7 @@ func (d *Dir) family(name string) *family {
 // putSuffixed names the staged tmp (st) name, or the first variant
 // "stem (n).ext" that is free, unless a variant already holds the same
 // content. Past maxSuffix variants, the name carries the content's hash
-// instead of a number (hashedName), so that a folder holding that many
+// instead of a number (HashedName), so that a folder holding that many
 // files of one name slows nothing down and fails no run.
 func (d *Dir) putSuffixed(name, tmp string, st Stored) (Stored, error) {
 	f := d.family(name)
@@ -98,7 +98,7 @@ func (d *Dir) putSuffixed(name, tmp string, st Stored) (Stored, error) {
 		return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
 	}
 	for _, digits := range []int{12, 64} {
-		if s, done, err := d.tryName(tmp, hashedName(name, sum, digits), st); done || err != nil {
+		if s, done, err := d.tryName(tmp, HashedName(name, sum, digits), st); done || err != nil {
 			return s, err
 		}
 	}
@@ -140,10 +140,10 @@ func (f *family) add(size int64, sum [32]byte, n int) {
 	f.hashed[size] = true
 }
 
-// hashedName is the variant of name past maxSuffix: "stem (#digits of the
+// HashedName is the variant of name past maxSuffix: "stem (#digits of the
 // content's SHA-256).ext". The same content always gets the same name, so
 // a re-run after a crash finds it there.
-func hashedName(name string, sum [32]byte, digits int) string {
+func HashedName(name string, sum [32]byte, digits int) string {
 	return candidateWith(name, "#"+hex.EncodeToString(sum[:])[:digits])
 }
 

@@ -60,3 +60,8 @@ func (s *UIDLSet) All() iter.Seq2[uint64, uint32] {
 		}
 	}
 }
+
+// Rewrite makes the set's next save (State.Save, Changes) write every
+// UIDL it holds, as a set restored from another store must be when it is
+// moved into a state directory (`mailtask state export`).
+func (s *UIDLSet) Rewrite() { s.rewrite = true }

@@ -149,6 +149,21 @@ func (l *Ledger) Len() int {
 	return len(l.set)
 }
 
+// All returns every fingerprint recorded, in no order, for moving a
+// task's ledger into another store (`mailtask state import`).
+func (l *Ledger) All() ([]Fingerprint, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.load(); err != nil {
+		return nil, err
+	}
+	fps := make([]Fingerprint, 0, len(l.set))
+	for f := range l.set {
+		fps = append(fps, f)
+	}
+	return fps, nil
+}
+
 // Close closes the ledger file.
 func (l *Ledger) Close() error {
 	if err := l.f.Close(); err != nil {

@@ -28,13 +28,21 @@ type CheckStep struct {
 // credentials, connect, TLS, authenticate, list folders, select, count —
 // reporting each step as it ends, and stops at the first that fails. It
 // changes nothing: no state, no files, no flags (an OAuth2 token it renews
-// is kept, as a run would). It reports whether every step succeeded.
-func Check(ctx context.Context, cfg *config.Config, task *config.Task, log *slog.Logger, report func(CheckStep)) bool {
+// is kept, as a run would). It reports whether every step succeeded. Of
+// opts, it uses Config, Task, Log and Shared.
+func Check(ctx context.Context, opts Options, report func(CheckStep)) bool {
+	cfg, task, log := opts.Config, opts.Task, opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	acct := cfg.Accounts[task.Account]
-	opts := auth.Options{StateDir: cfg.StateDir, Log: log}
+	aopts := auth.Options{StateDir: cfg.StateDir, Log: log}
+	if opts.Shared != nil {
+		aopts.Tokens = opts.Shared.Tokens()
+	}
 	var cred auth.Credential
 	if acct.Auth == config.AuthOAuth2 {
-		src, err := auth.NewSource(acct, opts)
+		src, err := auth.NewSource(acct, aopts)
 		if err != nil {
 			report(CheckStep{Name: "token", Err: err})
 			return false
@@ -52,7 +60,7 @@ func Check(ctx context.Context, cfg *config.Config, task *config.Task, log *slog
 		cred = auth.Bearer(acct.Username, src)
 	} else {
 		var err error
-		if cred, err = auth.New(acct, opts); err != nil {
+		if cred, err = auth.New(acct, aopts); err != nil {
 			report(CheckStep{Name: "password", Err: err})
 			return false
 		}
@@ -102,7 +110,11 @@ func Check(ctx context.Context, cfg *config.Config, task *config.Task, log *slog
 		return false
 	}
 	detail = fmt.Sprintf("%d in %s", len(all.New), task.Mailbox)
-	if st, err := state.Load(cfg.StateDir, task.Name); err == nil {
+	load := func(context.Context, string) (*state.State, error) { return state.Load(cfg.StateDir, task.Name) }
+	if opts.Shared != nil {
+		load = opts.Shared.LoadState
+	}
+	if st, err := load(ctx, task.Name); err == nil {
 		untaken := len(all.New)
 		if st.UIDValidity == uidValidity {
 			if fresh, err := sess.New(ctx, taken{st: st}); err == nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"mailtask/internal/extract"
 	"mailtask/internal/hook"
 	"mailtask/internal/mailbox"
+	"mailtask/internal/sink"
 )
 
 // hookJob is the hooks due for one message once its files are durable.
@@ -21,8 +21,7 @@ type hookJob struct {
 	m     mailbox.Message
 	env   hook.Env // the message's variables
 	files []output // present in the destination
-	dir   string   // the message's folder, absolute
-	meta  string   // the metadata sidecar, absolute, or ""
+	meta  *output  // the metadata sidecar, if present
 }
 
 // hooks is the task's compiled run_after_file and run_after_message.
@@ -62,7 +61,7 @@ func (r *run) hookJob(m mailbox.Message, msg *extract.Message, vars map[string]s
 	if !r.hooks.any() || r.opts.DryRun {
 		return nil
 	}
-	job := &hookJob{m: m, dir: filepath.Join(r.out.root, filepath.FromSlash(w.rel))}
+	job := &hookJob{m: m}
 	for _, o := range w.outputs {
 		if o.present() {
 			job.files = append(job.files, o)
@@ -70,7 +69,7 @@ func (r *run) hookJob(m mailbox.Message, msg *extract.Message, vars map[string]s
 	}
 	if m := w.metadata; m != nil && m.present() {
 		job.files = append(job.files, *m)
-		job.meta = filepath.Join(r.out.root, filepath.FromSlash(m.Path))
+		job.meta = m
 	}
 	date := ""
 	if !msg.Date.IsZero() {
@@ -87,7 +86,10 @@ func (r *run) hookJob(m mailbox.Message, msg *extract.Message, vars map[string]s
 		"MESSAGE_ID":  msg.MessageID,
 		"DATE":        date,
 		"DESTINATION": r.out.root,
-		"DIR":         job.dir,
+	}
+	// An object store has keys, not folders.
+	if dir := r.dest.Locate(w.rel); dir.Path != "" {
+		job.env["DIR"] = dir.Path
 	}
 	return job
 }
@@ -103,7 +105,7 @@ func (r *run) runHooks(ctx context.Context, got []delivered) (kept []delivered, 
 	if !slices.ContainsFunc(got, func(d delivered) bool { return d.hook != nil }) {
 		return got, nil, nil
 	}
-	if err := r.dest.Sync(); err != nil {
+	if err := r.dest.Sync(ctx); err != nil {
 		return nil, nil, err
 	}
 	for _, d := range got {
@@ -135,35 +137,64 @@ func (r *run) runHooks(ctx context.Context, got []delivered) (kept []delivered, 
 func (r *run) runHookJob(ctx context.Context, job *hookJob) error {
 	if r.hooks.file != nil {
 		for _, f := range job.files {
-			env := job.fileEnv(r.out.root, f)
+			env := job.fileEnv(r.dest.Locate(f.Path), f)
 			if err := r.hooks.file.Run(ctx, env); err != nil {
 				return err
 			}
 		}
 	}
 	if r.hooks.message != nil {
-		env := hook.Env{}
-		for k, v := range job.env {
-			env[k] = v
-		}
-		paths := make([]string, len(job.files))
-		for i, f := range job.files {
-			paths[i] = filepath.Join(r.out.root, filepath.FromSlash(f.Path))
-		}
-		env["FILES"] = strings.Join(paths, "\n")
-		env["FILE_COUNT"] = strconv.Itoa(len(paths))
-		env["METADATA"] = job.meta
-		return r.hooks.message.Run(ctx, env)
+		return r.hooks.message.Run(ctx, job.messageEnv(r.dest))
 	}
 	return nil
 }
 
-func (job *hookJob) fileEnv(root string, f output) hook.Env {
+// messageEnv is what a message hook is told: the message's variables,
+// and where its files are, by path on a filesystem (FILES, METADATA), by
+// key and URL in an object store (OBJECT_KEYS, OBJECT_URLS,
+// METADATA_URL), one per line.
+func (job *hookJob) messageEnv(dest sink.Destination) hook.Env {
 	env := hook.Env{}
 	for k, v := range job.env {
 		env[k] = v
 	}
-	env["FILE"] = filepath.Join(root, filepath.FromSlash(f.Path))
+	var paths, keys, urls []string
+	for _, f := range job.files {
+		loc := dest.Locate(f.Path)
+		if loc.Path != "" {
+			paths = append(paths, loc.Path)
+			continue
+		}
+		keys, urls = append(keys, loc.Key), append(urls, loc.URL)
+	}
+	env["FILE_COUNT"] = strconv.Itoa(len(job.files))
+	var meta sink.Location
+	if job.meta != nil {
+		meta = dest.Locate(job.meta.Path)
+	}
+	if keys == nil {
+		env["FILES"] = strings.Join(paths, "\n")
+		env["METADATA"] = meta.Path
+		return env
+	}
+	env["OBJECT_KEYS"] = strings.Join(keys, "\n")
+	env["OBJECT_URLS"] = strings.Join(urls, "\n")
+	env["METADATA_URL"] = meta.URL
+	return env
+}
+
+// fileEnv is what a file hook is told of f, which is at loc: its path, or
+// its key and URL in an object store.
+func (job *hookJob) fileEnv(loc sink.Location, f output) hook.Env {
+	env := hook.Env{}
+	for k, v := range job.env {
+		env[k] = v
+	}
+	if loc.Path != "" {
+		env["FILE"] = loc.Path
+	} else {
+		env["OBJECT_KEY"], env["OBJECT_URL"] = loc.Key, loc.URL
+	}
 	env["FILE_PATH"] = f.Path
 	env["KIND"] = f.Kind
 	env["SHA256"] = f.SHA256

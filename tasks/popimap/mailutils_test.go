@@ -41,7 +41,7 @@ func checkSteps(t *testing.T, cfg *config.Config) (map[string]CheckStep, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	steps := map[string]CheckStep{}
-	ok := Check(ctx, cfg, cfg.Tasks[0], nil, func(s CheckStep) { steps[s.Name] = s })
+	ok := Check(ctx, Options{Config: cfg, Task: cfg.Tasks[0]}, func(s CheckStep) { steps[s.Name] = s })
 	return steps, ok
 }
 

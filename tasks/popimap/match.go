@@ -97,7 +97,7 @@ func (r *run) prefilter(ctx context.Context, msgs []mailbox.Message, searched bo
 		for _, m := range refused {
 			markDone(r.st, m)
 		}
-		if err := r.st.Save(); err != nil {
+		if err := r.held.Commit(ctx, r.st, nil); err != nil {
 			return nil, nil, err
 		}
 	}

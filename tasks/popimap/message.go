@@ -1,6 +1,7 @@
 package popimap
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -32,7 +33,7 @@ type delivered struct {
 
 // message writes one prepared message's outputs (take), or recognises it
 // as taken before, or quarantines it. Nothing is committed here.
-func (r *run) message(j *job) (delivered, error) {
+func (r *run) message(ctx context.Context, j *job) (delivered, error) {
 	d := delivered{m: j.m, fp: state.FingerprintOf(j.raw.sum)}
 	var err error
 	switch {
@@ -46,12 +47,12 @@ func (r *run) message(j *job) (delivered, error) {
 			return d, fmt.Errorf("%s: %w", j.m.Key(), j.err)
 		}
 		d.fate = quarantined
-		err = r.quarantine(j.m, j.raw, j.err)
+		err = r.quarantine(ctx, j.m, j.raw, j.err)
 	default:
 		for _, p := range j.parsed.Problems {
 			r.log.Debug("message defect", "msg", j.m.Key(), "problem", p)
 		}
-		d.fate, d.w, err = r.take(j.m, j.raw, j.parsed, j.plan)
+		d.fate, d.w, err = r.take(ctx, j.m, j.raw, j.parsed, j.plan)
 	}
 	return d, err
 }

@@ -2,6 +2,7 @@ package popimap
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -124,8 +125,8 @@ type plan struct {
 	matched bool
 	why     string // the rule that refused the message
 	vars    map[string]string
-	rel     string    // the folder below the destination
-	dir     *sink.Dir // nil on a dry run
+	rel     string      // the folder below the destination
+	dir     sink.Folder // nil on a dry run
 	outs    []*planned
 	err     error // the folder or the staging failed
 	// Set by take: the message's writer, and its metadata sidecar, which
@@ -142,7 +143,7 @@ type planned struct {
 	defects           []extract.Defect
 	signature         string
 	content           func() io.Reader
-	staged            *sink.Staged
+	staged            sink.Pending
 }
 
 func (r *run) plan(m mailbox.Message, raw *spool, msg *extract.Message, searched bool) *plan {
@@ -238,7 +239,7 @@ func (o *planned) discard() {
 	}
 }
 
-func (r *run) writeError(m mailbox.Message, name string, dir *sink.Dir, err error) error {
+func (r *run) writeError(m mailbox.Message, name string, dir sink.Folder, err error) error {
 	return fmt.Errorf("%s: write %q in %s: %w", m.Key(), name, dir.Path(), err)
 }
 
@@ -247,7 +248,7 @@ func (r *run) writeError(m mailbox.Message, name string, dir *sink.Dir, err erro
 // metadata sidecar, for finish to name. It returns the message's writer,
 // which holds what it wrote, also when it fails part way. Nothing is
 // committed here.
-func (r *run) take(m mailbox.Message, raw *spool, msg *extract.Message, p *plan) (fate, *writer, error) {
+func (r *run) take(ctx context.Context, m mailbox.Message, raw *spool, msg *extract.Message, p *plan) (fate, *writer, error) {
 	if !p.matched {
 		r.log.Debug("message does not match the task's rules; recorded as done", "msg", m.Key(), "rule", p.why)
 		return unmatched, nil, nil
@@ -257,7 +258,7 @@ func (r *run) take(m mailbox.Message, raw *spool, msg *extract.Message, p *plan)
 	}
 	p.w = &writer{r: r, m: m, rel: p.rel, dir: p.dir}
 	for _, o := range p.outs {
-		if err := p.w.putStaged(o); err != nil {
+		if err := p.w.putStaged(ctx, o); err != nil {
 			return saved, p.w, err
 		}
 	}
@@ -286,13 +287,13 @@ func (r *run) take(m mailbox.Message, raw *spool, msg *extract.Message, p *plan)
 // finish names the metadata sidecar take staged for a message, once a
 // Flush has made it durable, and returns the message's hooks, which see
 // every file; nil when it has none.
-func (r *run) finish(j *job) (*hookJob, error) {
+func (r *run) finish(ctx context.Context, j *job) (*hookJob, error) {
 	p := j.plan
 	if p == nil || p.w == nil {
 		return nil, nil // known, quarantined or not matched
 	}
 	if p.meta != nil {
-		if err := p.w.putStaged(p.meta); err != nil {
+		if err := p.w.putStaged(ctx, p.meta); err != nil {
 			return nil, err
 		}
 	}
@@ -304,10 +305,10 @@ func (r *run) finish(j *job) (*hookJob, error) {
 type writer struct {
 	r        *run
 	m        mailbox.Message
-	rel      string    // the folder below the destination
-	dir      *sink.Dir // nil on a dry run
-	outputs  []output  // every file but the metadata sidecar
-	metadata *output   // the sidecar, once written
+	rel      string      // the folder below the destination
+	dir      sink.Folder // nil on a dry run
+	outputs  []output    // every file but the metadata sidecar
+	metadata *output     // the sidecar, once written
 	// files and bytes count the files written anew, and defects their
 	// defects; planned lists, on a dry run, those that would be.
 	files   int
@@ -319,14 +320,14 @@ type writer struct {
 // putStaged gives the content staged for o in the message's folder (none
 // on a dry run) o's name, and hands the staged content over: PutStaged
 // releases it, whatever the outcome.
-func (w *writer) putStaged(o *planned) error {
+func (w *writer) putStaged(ctx context.Context, o *planned) error {
 	s := o.staged
 	o.staged = nil
 	if w.dir == nil {
 		w.planned = append(w.planned, path.Join(w.rel, o.name))
 		return nil
 	}
-	st, err := w.dir.PutStaged(o.name, s)
+	st, err := w.dir.PutStaged(ctx, o.name, s)
 	if err != nil {
 		return fmt.Errorf("%s: %w", w.m.Key(), err)
 	}

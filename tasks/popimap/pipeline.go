@@ -212,7 +212,7 @@ func (r *run) batch(ctx context.Context, jobs []*job, progress *Progress) (Summa
 	if err != nil {
 		return sum, dueActions{}, nil, err
 	}
-	due, err := r.commit(kept)
+	due, err := r.commit(ctx, kept)
 	if err != nil {
 		return sum, dueActions{}, nil, err
 	}
@@ -241,7 +241,7 @@ func (r *run) write(ctx context.Context, jobs []*job, progress *Progress) ([]del
 	for _, j := range jobs {
 		<-j.ready
 	}
-	if err := r.flush(); err != nil {
+	if err := r.flush(ctx); err != nil {
 		return nil, err
 	}
 	got := make([]delivered, 0, len(jobs))
@@ -249,19 +249,19 @@ func (r *run) write(ctx context.Context, jobs []*job, progress *Progress) ([]del
 		if err := ctx.Err(); err != nil {
 			return got, err
 		}
-		d, err := r.message(j)
+		d, err := r.message(ctx, j)
 		got = append(got, d)
 		if err != nil {
 			return got, err
 		}
 	}
 	if r.out.cfg.Metadata {
-		if err := r.flush(); err != nil {
+		if err := r.flush(ctx); err != nil {
 			return got, err
 		}
 	}
 	for i, j := range jobs {
-		hook, err := r.finish(j)
+		hook, err := r.finish(ctx, j)
 		if err != nil {
 			return got, err
 		}
@@ -274,17 +274,18 @@ func (r *run) write(ctx context.Context, jobs []*job, progress *Progress) ([]del
 }
 
 // flush makes the content staged in the destination so far durable.
-func (r *run) flush() error {
+func (r *run) flush(ctx context.Context) error {
 	if r.dest == nil {
 		return nil
 	}
-	return r.dest.Flush()
+	return r.dest.Flush(ctx)
 }
 
-// commit makes a batch permanent: files durable first, then the ledger,
-// then the state file, which also records the after-actions now due. Only
-// after this may the server be changed. It returns those after-actions.
-func (r *run) commit(got []delivered) (dueActions, error) {
+// commit makes a batch permanent: files durable first, then the ledger
+// and the state, which also records the after-actions now due (Held).
+// Only after this may the server be changed. It returns those
+// after-actions.
+func (r *run) commit(ctx context.Context, got []delivered) (dueActions, error) {
 	var (
 		due          dueActions
 		fingerprints []state.Fingerprint
@@ -302,10 +303,7 @@ func (r *run) commit(got []delivered) (dueActions, error) {
 			fingerprints = append(fingerprints, d.fp)
 		}
 	}
-	if err := r.dest.Sync(); err != nil {
-		return dueActions{}, err
-	}
-	if err := r.ledger.Append(fingerprints...); err != nil {
+	if err := r.dest.Sync(ctx); err != nil {
 		return dueActions{}, err
 	}
 	for _, d := range got {
@@ -321,5 +319,5 @@ func (r *run) commit(got []delivered) (dueActions, error) {
 			markPending(r.st, m, true)
 		}
 	}
-	return due, r.st.Save()
+	return due, r.held.Commit(ctx, r.st, fingerprints)
 }

@@ -1,6 +1,7 @@
 package popimap
 
 import (
+	"context"
 	"time"
 
 	"mailtask/internal/diagnose"
@@ -10,7 +11,7 @@ import (
 
 // recordRun stores the run's outcome in state, for `mailtask status` and
 // the daemon's health check, whether the run succeeded or not.
-func recordRun(st *state.State, sum Summary, started time.Time, took time.Duration, runErr error) error {
+func recordRun(ctx context.Context, held Held, st *state.State, sum Summary, started time.Time, took time.Duration, runErr error) error {
 	rec := &state.Run{
 		Started:  started,
 		Duration: took,
@@ -25,5 +26,5 @@ func recordRun(st *state.State, sum Summary, started time.Time, took time.Durati
 	if runErr == nil {
 		st.LastSuccess = rec
 	}
-	return st.Save()
+	return held.Record(ctx, st)
 }

@@ -11,6 +11,7 @@ import (
 	"mailtask/internal/config"
 	"mailtask/internal/mailbox"
 	"mailtask/internal/outcome"
+	"mailtask/internal/s3url"
 	"mailtask/internal/sink"
 	"mailtask/internal/state"
 )
@@ -37,6 +38,14 @@ type Options struct {
 	// whether the account has one free, and release gives it back.
 	// Without it a run opens as many as the task's connections allow.
 	MoreConnections func() (release func(), ok bool)
+	// Held is the task's state as the caller holds it for this run:
+	// cluster mode's lease, which the caller renews, cancelling ctx if it
+	// is lost, and releases. Nil means the file store under state_dir,
+	// under the task's lock, which Run takes (held.go).
+	Held Held
+	// Shared is what cluster mode's nodes share besides the state; nil
+	// means token files under state_dir, and folders for destinations.
+	Shared Shared
 	// memory, when set, replaces MemoryBudget, for tests.
 	memory int64
 }
@@ -82,9 +91,10 @@ func (s Summary) plus(more Summary) Summary {
 	return s
 }
 
-// Run performs one run of opts.Task. It holds the task's lock for the
-// whole run; a concurrent run of the same task gets a *state.LockedError.
-// Its errors do not name the task: the caller knows which it ran.
+// Run performs one run of opts.Task. Without opts.Held it holds the
+// task's lock for the whole run; a concurrent run of the same task gets a
+// *state.LockedError. Its errors do not name the task: the caller knows
+// which it ran.
 func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 	now := opts.Now
 	if now == nil {
@@ -101,16 +111,20 @@ func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 		sum.Duration = now().Sub(started)
 	}()
 
-	lock, err := state.Lock(cfg.StateDir, task.Name)
-	if err != nil {
-		return sum, err
+	held := opts.Held
+	if held == nil {
+		f, err := holdFiles(cfg.StateDir, task.Name)
+		if err != nil {
+			return sum, err
+		}
+		defer f.release()
+		held = f
 	}
-	defer lock.Unlock()
 	spoolDir := SpoolDir(cfg.StateDir, task.Name)
 	if err := clearSpool(spoolDir); err != nil {
 		return sum, err
 	}
-	st, err := state.Load(cfg.StateDir, task.Name)
+	st, ledger, err := held.Load(ctx)
 	if err != nil {
 		return sum, err
 	}
@@ -119,13 +133,13 @@ func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 	defer func() { sum.Due = st.Due() }()
 	if !opts.DryRun {
 		defer func() {
-			if rerr := recordRun(st, sum, started, now().Sub(started), err); rerr != nil && err == nil {
+			if rerr := recordRun(ctx, held, st, sum, started, now().Sub(started), err); rerr != nil && err == nil {
 				err = rerr
 			}
 		}()
 	}
 
-	r, err := newRun(opts, log.With("task", task.Name), st, now, spoolDir)
+	r, err := newRun(opts, log.With("task", task.Name), held, st, ledger, now, spoolDir)
 	if err != nil {
 		return sum, err
 	}
@@ -148,6 +162,7 @@ type run struct {
 	opts  Options
 	log   *slog.Logger
 	now   func() time.Time
+	held  Held
 	st    *state.State
 	after mailbox.After
 	// sess is the run's session, and the only one that changes the
@@ -156,8 +171,8 @@ type run struct {
 	sess        mailbox.Session
 	cred        auth.Credential
 	uidValidity uint32
-	ledger      *state.Ledger
-	dest        *sink.Dir // nil on a dry run
+	ledger      Ledger
+	dest        sink.Destination // nil on a dry run
 	// spoolDir holds messages too large to keep in memory (spool.go).
 	spoolDir string
 	// applied is what the server said of the actions sess carried out
@@ -169,8 +184,8 @@ type run struct {
 	hooks hooks
 }
 
-func newRun(opts Options, log *slog.Logger, st *state.State, now func() time.Time, spoolDir string) (*run, error) {
-	r := &run{opts: opts, log: log, st: st, now: now, spoolDir: spoolDir}
+func newRun(opts Options, log *slog.Logger, held Held, st *state.State, ledger Ledger, now func() time.Time, spoolDir string) (*run, error) {
+	r := &run{opts: opts, log: log, held: held, st: st, ledger: ledger, now: now, spoolDir: spoolDir}
 	var err error
 	if r.sel, err = newSelection(opts.Task); err != nil {
 		return nil, err
@@ -188,17 +203,13 @@ func newRun(opts Options, log *slog.Logger, st *state.State, now func() time.Tim
 
 func (r *run) open(ctx context.Context, acct *config.Account) error {
 	task, cfg := r.opts.Task, r.opts.Config
-	ledger, err := state.OpenLedger(cfg.StateDir, task.Name)
-	if err != nil {
-		return err
-	}
-	r.ledger = ledger
+	var err error
 	if !r.opts.DryRun {
-		if r.dest, err = sink.Open(r.out.root, task.Name); err != nil {
+		if r.dest, err = r.openDestination(ctx); err != nil {
 			return fmt.Errorf("destination: %w", err)
 		}
 	}
-	if r.cred, err = auth.New(acct, auth.Options{StateDir: cfg.StateDir, Log: r.log}); err != nil {
+	if r.cred, err = auth.New(acct, auth.Options{StateDir: cfg.StateDir, Tokens: r.tokens(), Log: r.log}); err != nil {
 		return err
 	}
 	if r.sess, err = open(ctx, acct, r.cred, r.log); err != nil {
@@ -243,9 +254,31 @@ func (r *run) close() {
 	if r.dest != nil {
 		r.dest.Close()
 	}
-	if r.ledger != nil {
-		r.ledger.Close()
+}
+
+// openDestination opens the task's destination: a folder, unless the
+// nodes of cluster mode share another kind (an object store).
+func (r *run) openDestination(ctx context.Context) (sink.Destination, error) {
+	task := r.opts.Task
+	if r.opts.Shared != nil {
+		return r.opts.Shared.Destination(ctx, r.out.root, task.Name, r.spoolDir)
 	}
+	if s3url.Is(r.out.root) {
+		return nil, fmt.Errorf("%s is an object store, which this run was not given the means to reach", r.out.root)
+	}
+	d, err := sink.Open(r.out.root, task.Name)
+	if err != nil {
+		return nil, err
+	}
+	return sink.Local(d), nil
+}
+
+// tokens is where the OAuth2 tokens of the task's account are kept.
+func (r *run) tokens() auth.TokenStore {
+	if r.opts.Shared == nil {
+		return nil
+	}
+	return r.opts.Shared.Tokens()
 }
 
 // ingest takes the new messages: it lists them, completes the
@@ -275,7 +308,7 @@ func (r *run) ingest(ctx context.Context) (Summary, error) {
 			return sum, nil
 		}
 		// New may have learned of vanished UIDs; keep that.
-		return sum, r.st.Save()
+		return sum, r.held.Commit(ctx, r.st, nil)
 	}
 	if err := ctx.Err(); err != nil {
 		return sum, err

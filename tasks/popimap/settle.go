@@ -45,7 +45,7 @@ func (r *run) applyPending(ctx context.Context) error {
 	if len(removal) == 0 {
 		return nil
 	}
-	err := r.sess.Apply(ctx, mailbox.After{Action: config.AfterDelete}, removal)
+	err := r.apply(ctx, mailbox.After{Action: config.AfterDelete}, removal)
 	return r.note(err, removal, &r.applied.removed, nil, "the removal of moved messages")
 }
 
@@ -53,15 +53,28 @@ func (r *run) applyPending(ctx context.Context) error {
 // failure action on those quarantined. A refusal is noted, not returned.
 func (r *run) applyAfter(ctx context.Context, taken, failed []mailbox.Message) error {
 	a := &r.applied
-	err := r.sess.Apply(ctx, r.after, taken)
+	err := r.apply(ctx, r.after, taken)
 	if err := r.note(err, taken, &a.taken, &a.copiedTaken, "after"); err != nil {
 		return err
 	}
 	if f := r.after.Failure; f != nil {
-		err := r.sess.Apply(ctx, *f, failed)
+		err := r.apply(ctx, *f, failed)
 		return r.note(err, failed, &a.failed, &a.copiedFailed, "after_failure")
 	}
 	return nil
+}
+
+// apply carries out an action on msgs over the run's session, once it has
+// made sure that the run still holds its task (Held.Confirm): a run that
+// lost it to another node leaves the server to that node, which finds the
+// action due in the state.
+func (r *run) apply(ctx context.Context, a mailbox.After, msgs []mailbox.Message) error {
+	if len(msgs) > 0 {
+		if err := r.held.Confirm(ctx); err != nil {
+			return err
+		}
+	}
+	return r.sess.Apply(ctx, a, msgs)
 }
 
 // note records the outcome err of an action on msgs: the messages

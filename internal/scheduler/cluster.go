@@ -1,0 +1,364 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"mailtask/internal/cluster"
+	"mailtask/internal/pgstore"
+	"mailtask/tasks/popimap"
+)
+
+// In cluster mode (Options.Node with a state_store) every node runs the
+// same configuration and there is no leader. A task's schedule lives in
+// the database as its next due time: every claimPoll, and whenever a run
+// ends, a node claims as many due tasks as it has free run slots
+// (pgstore's Claim: FOR UPDATE SKIP LOCKED, so no task goes to two nodes),
+// runs each under its lease, which it keeps renewed, and releases it with
+// the next due time its schedule gives. A lease lost mid-run (the node
+// stalled, or lost the database, for as long as the lease) cancels the run
+// at once; a commit it attempts after losing the lease is refused
+// (fenced).
+//
+// A task with idle is different: its watcher must run on one node only,
+// the one holding its lease, for as long as it watches. Each node tries
+// to claim the idle tasks nobody holds (own); the one that does keeps the
+// lease renewed, watches the folder, runs the task on new mail and on its
+// schedule, under that lease, and lets it go when it stops or loses it.
+//
+// Connection slots of an account are counted across the cluster
+// (cluster.Node.Slot): a run's own connection, its further ones, and a
+// watcher's.
+
+// claimPoll is how often a node looks for due tasks when no run ending
+// has made it look sooner.
+const claimPoll = time.Second
+
+// hold is a task's lease as this node's runs use it: claimed for one run,
+// or owned by the node while it watches an idle task.
+type hold struct {
+	lease *pgstore.Lease
+	ctx   context.Context // ends when the lease is lost
+	stop  func() error    // stops the renewals, returns the loss
+	owned bool
+}
+
+// clustered reports whether the scheduler runs in cluster mode.
+func (s *Scheduler) clustered() bool {
+	return s.opts.Node != nil && s.opts.Node.Store() != nil
+}
+
+// holdFor returns the hold a run of e's task goes under: none on the file
+// store; in cluster mode the lease a claim handed it or the one the node
+// owns the task by. ok is false when the node does not hold the task
+// (any longer): no run then.
+func (s *Scheduler) holdFor(e *entry) (h *hold, ok bool) {
+	if !s.clustered() {
+		return nil, true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name := e.task.Name
+	if h := s.owners[name]; h != nil {
+		return h, true
+	}
+	if h := s.claimed[name]; h != nil {
+		delete(s.claimed, name)
+		return h, true
+	}
+	s.log.Info("skipping this run: another node holds the task", "task", name)
+	return nil, false
+}
+
+// runContext is the context a run under h goes in: one that ends when the
+// lease is lost.
+func (h *hold) runContext(ctx context.Context) context.Context {
+	if h == nil {
+		return ctx
+	}
+	return h.ctx
+}
+
+// prepare gives the run the task's state as the lease holds it, and its
+// further connections from the cluster's slots.
+func (h *hold) prepare(ctx context.Context, s *Scheduler, e *entry, opts *popimap.Options) {
+	opts.Held = s.opts.Node.Held(h.lease)
+	opts.MoreConnections = func() (func(), bool) { return s.tryClusterSlot(ctx, e) }
+}
+
+// outcome is err, the run's error, said as the lease's loss if that is
+// what stopped it; a commit the fence refused is counted.
+func (h *hold) outcome(ctx context.Context, s *Scheduler, err error) error {
+	if h == nil {
+		return err
+	}
+	if errors.Is(err, pgstore.ErrFenced) {
+		s.metrics.Fenced()
+	}
+	return cluster.LeaseLost(ctx, err)
+}
+
+// done ends a run's hold: a claimed lease stops being renewed and is
+// released with the task's next due time, or, if the run never started
+// (the daemon stopped while it waited for a slot), due as it was; an
+// owned one stays with its owner (own).
+func (h *hold) done(s *Scheduler, e *entry, ran bool) {
+	if h == nil || h.owned {
+		return
+	}
+	if lost := h.stop(); lost != nil {
+		s.metrics.LeaseLost()
+		s.log.Warn("the task's lease was lost; its run was stopped and another node may run it", "task", e.task.Name, "err", lost)
+		return
+	}
+	next := time.Time{}
+	if ran {
+		next = s.nextDue(e)
+	}
+	s.release(h.lease, next)
+}
+
+// releaseTimeout bounds giving a lease back, which happens also when the
+// daemon is stopping.
+const releaseTimeout = 10 * time.Second
+
+// release gives l back with next as the task's next due time (zero: as
+// it was).
+func (s *Scheduler) release(l *pgstore.Lease, next time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+	defer cancel()
+	if err := l.Release(ctx, next); err != nil {
+		// The lease runs out by itself; the task is due as it was.
+		s.log.Warn("could not give the task's lease back; it runs out by itself", "task", l.Task, "err", err)
+	}
+}
+
+// nextDue is when e's task is due next by its schedule, from now, jitter
+// included.
+func (s *Scheduler) nextDue(e *entry) time.Time {
+	if e.sched == nil {
+		return time.Time{}
+	}
+	next := e.sched.Next(s.clk.Now())
+	if next.IsZero() {
+		// No further date: far enough not to be due again.
+		return s.clk.Now().AddDate(100, 0, 0)
+	}
+	if j := e.task.Jitter.Std(); j > 0 {
+		next = next.Add(s.opts.Jitter(j))
+	}
+	s.metrics.NextRun(e.task.Name, next)
+	return next
+}
+
+// claimLoop claims due tasks until the scheduler stops.
+func (s *Scheduler) claimLoop(ctx context.Context) {
+	defer s.loops.Done()
+	for {
+		s.claimDue(ctx)
+		timer := time.NewTimer(claimPoll)
+		select {
+		case <-timer.C:
+		case <-s.wake:
+		case <-s.opts.Stop:
+			timer.Stop()
+			return
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		}
+		timer.Stop()
+	}
+}
+
+// wakeClaims makes the claim loop look for due tasks now: a run slot is
+// free.
+func (s *Scheduler) wakeClaims() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// claimDue claims as many due tasks as the node has free run slots, and
+// starts their runs.
+func (s *Scheduler) claimDue(ctx context.Context) {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return
+	}
+	free := cap(s.global) - len(s.running)
+	var names []string
+	for name, e := range s.entries {
+		if e.sched != nil && !e.task.Idle && !s.running[name] {
+			names = append(names, name)
+		}
+	}
+	s.mu.Unlock()
+	if free <= 0 || len(names) == 0 {
+		return
+	}
+	store := s.opts.Node.Store()
+	started := time.Now()
+	leases, err := store.Claim(ctx, names, free, s.opts.Node.Lease())
+	s.metrics.Claimed(time.Since(started))
+	s.mu.Lock()
+	if err != nil {
+		s.claimFailures++
+		s.mu.Unlock()
+		if ctx.Err() == nil {
+			s.log.Warn("could not claim due tasks from the database; trying again", "err", err)
+		}
+		return
+	}
+	s.claimFailures = 0
+	s.mu.Unlock()
+	for _, l := range leases {
+		s.startClaimed(ctx, l)
+	}
+}
+
+// startClaimed starts the run of a task the node has just claimed, unless
+// the task is gone from the configuration or already running here: the
+// lease then goes back at once, the task due as it was.
+func (s *Scheduler) startClaimed(ctx context.Context, l *pgstore.Lease) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.entries[l.Task]
+	if s.stopped || e == nil || e.task.Idle || s.running[l.Task] {
+		go s.release(l, time.Time{})
+		return
+	}
+	held, stop := s.opts.Node.Hold(ctx, l)
+	s.claimed[l.Task] = &hold{lease: l, ctx: held, stop: stop}
+	s.launch(ctx, e, nil)
+}
+
+// own watches e's idle task while this node holds its lease: it claims
+// the task when nobody holds it, keeps the lease renewed, runs the
+// watcher and the task's schedule until the lease is lost, the task
+// changes or the daemon stops, then lets the lease go once the task's
+// runs have ended, and tries again.
+func (s *Scheduler) own(ctx context.Context, e *entry) {
+	name := e.task.Name
+	node := s.opts.Node
+	for {
+		l, err := node.Store().ClaimTask(ctx, name, node.Lease())
+		var held *pgstore.HeldError
+		switch {
+		case err == nil:
+			s.watchOwned(ctx, e, l)
+		case errors.As(err, &held):
+			s.log.Debug("another node watches the idle task", "task", name, "holder", held.Holder)
+		case ctx.Err() == nil:
+			s.log.Warn("could not claim the idle task from the database; trying again", "task", name, "err", err)
+		}
+		// Those who hold no lease try again at random within half a
+		// lease, so that idle tasks spread over the nodes that ask.
+		wait := node.Lease()/4 + rand.N(node.Lease()/4+1)
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-e.quit:
+			timer.Stop()
+			return
+		case <-s.opts.Stop:
+			timer.Stop()
+			return
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		}
+	}
+}
+
+// watchOwned watches e's task under l until l is lost, the task is
+// replaced or removed, or the daemon stops.
+func (s *Scheduler) watchOwned(ctx context.Context, e *entry, l *pgstore.Lease) {
+	name := e.task.Name
+	held, stop := s.opts.Node.Hold(ctx, l)
+	h := &hold{lease: l, ctx: held, stop: stop, owned: true}
+	s.mu.Lock()
+	s.owners[name] = h
+	s.mu.Unlock()
+	s.log.Info("watching the idle task on this node", "task", name, "epoch", l.Epoch)
+
+	s.watchAndLoop(held, e)
+	s.mu.Lock()
+	ended := s.ended[name]
+	s.mu.Unlock()
+	if ended != nil {
+		<-ended // its runs use the lease
+	}
+	s.mu.Lock()
+	delete(s.owners, name)
+	s.mu.Unlock()
+	if lost := stop(); lost != nil {
+		s.metrics.LeaseLost()
+		s.log.Warn("the idle task's lease was lost; another node may watch it now", "task", name, "err", lost)
+		return
+	}
+	s.release(l, time.Time{})
+}
+
+// clusterSlot waits for a connection slot of e's account across the
+// cluster, for a run's own connection; it fails when ctx ends or the
+// daemon stops first.
+func (s *Scheduler) clusterSlot(ctx context.Context, e *entry) (release func(), ok bool) {
+	if release, ok := s.tryClusterSlot(ctx, e); ok {
+		return release, true
+	}
+	s.log.Info("run waits for a free slot", "task", e.task.Name, "limit", "max_connections of account "+e.task.Account+" across the cluster",
+		"max", e.cfg.Accounts[e.task.Account].MaxConnections)
+	release, ok = s.waitClusterSlot(ctx, e.task.Account, e.cfg.Accounts[e.task.Account].MaxConnections)
+	if !ok && ctx.Err() == nil {
+		s.log.Info("run dropped: the daemon is stopping", "task", e.task.Name)
+	}
+	return release, ok
+}
+
+// tryClusterSlot takes a connection slot of e's account if one is free
+// across the cluster.
+func (s *Scheduler) tryClusterSlot(ctx context.Context, e *entry) (release func(), ok bool) {
+	account := e.task.Account
+	release, ok, err := s.opts.Node.TrySlot(ctx, account, e.cfg.Accounts[account].MaxConnections, s.slotLost(account))
+	if err != nil {
+		s.log.Warn("could not take a connection slot from the database", "account", account, "err", err)
+		return nil, false
+	}
+	return release, ok
+}
+
+// waitClusterSlot waits for a connection slot of account across the
+// cluster until ctx ends or the daemon stops.
+func (s *Scheduler) waitClusterSlot(ctx context.Context, account string, max int) (release func(), ok bool) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.opts.Stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	release, err := s.opts.Node.Slot(ctx, account, max, s.slotLost(account))
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("could not take a connection slot from the database", "account", account, "err", err)
+		}
+		return nil, false
+	}
+	return release, true
+}
+
+// slotLost reports a connection slot whose lease ran out. The node's task
+// leases, renewed as often against the same database, run out with it, so
+// the runs and watchers using the connection stop on that.
+func (s *Scheduler) slotLost(account string) func(error) {
+	return func(err error) {
+		s.log.Warn("a connection slot of the account was lost", "account", account, "err", err)
+	}
+}

@@ -1,0 +1,18 @@
+package popimap
+
+import (
+	"os"
+	"testing"
+
+	"mailtask/internal/testmail/postgres"
+	"mailtask/internal/testmail/versitygw"
+)
+
+// TestMain stops the PostgreSQL and S3 servers the cluster tests share,
+// if they started them.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	versitygw.StopShared()
+	postgres.StopShared()
+	os.Exit(code)
+}
