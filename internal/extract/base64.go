@@ -8,11 +8,13 @@ import (
 	"strings"
 )
 
-// A large base64 body of a message parsed by ParseAt is decoded when its
-// File is read, not when the message is parsed, so that memory does not
-// grow with attachment size. scanBase64 reads the body once at parse time,
-// so that the File's size and the body's defects are known before anything
-// is written; base64Body then decodes exactly what decodeBase64 would.
+// A large base64 body is decoded when its File is read, not when the
+// message is parsed, so that memory does not grow with attachment size:
+// from the disk for a message parsed by ParseAt, from the message's bytes
+// in place for one parsed by ParseBytes. scanBase64 reads the body once at
+// parse time, so that the File's size and the body's defects are known
+// before anything is written; base64Body then decodes exactly what
+// decodeBase64 would.
 
 // base64Alphabet holds the base64 characters in the order of the values
 // they stand for.
@@ -57,35 +59,10 @@ type base64Body struct {
 // ready to decode, with the defects decodeBase64 would report.
 func scanBase64(src io.ReaderAt, start, end int64) (*base64Body, string, error) {
 	b := &base64Body{src: src, end: end}
-	buf := make([]byte, 64<<10)
 	stray := 0
-	for off := start; off < end; {
-		n, err := src.ReadAt(buf[:min(int64(len(buf)), end-off)], off)
-		if n == 0 && err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, "", err
-		}
-		for i := 0; i < n; {
-			// Eight base64 characters at a time, unless a mark falls among them.
-			if at := b.chars % markChars; i+8 <= n && at != 0 && at <= markChars-8 && allBase64(buf[i:i+8]) {
-				b.chars += 8
-				i += 8
-				continue
-			}
-			switch base64Class[buf[i]] {
-			case base64Char:
-				if b.chars%markChars == 0 {
-					b.marks = append(b.marks, off+int64(i))
-				}
-				b.chars++
-			case base64Stray:
-				stray++
-			}
-			i++
-		}
-		off += int64(n)
+	err := windows(src, start, end, func(w []byte, off int64) { stray += b.scan(w, off) })
+	if err != nil {
+		return nil, "", err
 	}
 	var problems []string
 	if stray > 0 {
@@ -100,37 +77,91 @@ func scanBase64(src io.ReaderAt, start, end int64) (*base64Body, string, error) 
 	return b, strings.Join(problems, "; "), nil
 }
 
+// scan counts the base64 characters of w, which lies at off in the
+// source, marking every markChars-th, and returns how many characters of
+// w are stray.
+func (b *base64Body) scan(w []byte, off int64) (stray int) {
+	for i := 0; i < len(w); {
+		// Eight base64 characters at a time, unless a mark falls among them.
+		if at := b.chars % markChars; i+8 <= len(w) && at != 0 && at <= markChars-8 && allBase64(w[i:i+8]) {
+			b.chars += 8
+			i += 8
+			continue
+		}
+		switch base64Class[w[i]] {
+		case base64Char:
+			if b.chars%markChars == 0 {
+				b.marks = append(b.marks, off+int64(i))
+			}
+			b.chars++
+		case base64Stray:
+			stray++
+		}
+		i++
+	}
+	return stray
+}
+
 func (b *base64Body) decoderAt(off int64) (io.Reader, int64) {
 	k := off / markDecoded
 	from := b.marks[k]
-	return &base64Decoder{r: io.NewSectionReader(b.src, from, b.end-from), left: b.chars - k*markChars}, k * markDecoded
+	d := &base64Decoder{left: b.chars - k*markChars}
+	if m, ok := b.src.(inMemory); ok {
+		d.mem = m[from:b.end]
+	} else {
+		d.r = io.NewSectionReader(b.src, from, b.end-from)
+	}
+	return d, k * markDecoded
 }
 
-// base64Decoder decodes the base64 characters of r, skipping everything
-// else, and stops after left of them.
+// base64Decoder decodes the base64 characters of r, or of mem for a body
+// in memory, skipping everything else, and stops after left of them.
 type base64Decoder struct {
-	r    io.Reader
-	left int64  // characters still to read
-	in   []byte // read, base64 characters only: in[:n]
-	n    int
-	out  []byte // decoded, not yet returned
-	buf  []byte // holds out
-	err  error
+	r     io.Reader
+	mem   []byte            // what is left of a body in memory
+	left  int64             // characters still to read
+	in    *[windowSize]byte // read, base64 characters only: in[:n]
+	n     int
+	out   []byte            // decoded, not yet returned
+	buf   *[windowSize]byte // holds out
+	short [48]byte          // holds out for a small p
+	err   error
 }
 
 func (d *base64Decoder) Read(p []byte) (int, error) {
+	// A body in memory is decoded from where it lies straight into p, a
+	// whole number of quanta at a time, as long as they are regular (see
+	// decodeQuanta); the rest goes the way of a body read into buffers.
+	// The quanta taken never hold a character beyond left: they hold four
+	// each, and only a body of 4k+1 characters has one more than left.
+	// A p too small for a quantum or two (the end of a caller's buffer)
+	// takes a few through short.
+	if d.r == nil && len(d.out) == 0 && d.n == 0 {
+		dst := p
+		if len(p) < 8 {
+			dst = d.short[:]
+		}
+		if w, read := decodeQuanta(dst, d.mem); w > 0 {
+			d.mem, d.left = d.mem[read:], d.left-int64(w/3*4)
+			if len(p) >= 8 {
+				return w, nil
+			}
+			d.out = d.short[:w]
+		}
+	}
 	for len(d.out) == 0 {
 		if d.left == 0 && d.n == 0 {
+			d.release()
 			return 0, io.EOF
 		}
 		if d.err != nil {
+			d.release()
 			return 0, d.err
 		}
 		if d.in == nil {
-			d.in = make([]byte, 64<<10)
-			d.buf = make([]byte, base64.RawStdEncoding.DecodedLen(len(d.in)))
+			d.in, d.buf = windowBuffers.Get().(*[windowSize]byte), windowBuffers.Get().(*[windowSize]byte)
 		}
-		m, err := d.r.Read(d.in[d.n:])
+		m, err := d.read(d.in[d.n:])
 		kept := int(min(int64(keepBase64(d.in[d.n:d.n+m])), d.left))
 		d.left -= int64(kept)
 		d.n += kept
@@ -145,13 +176,35 @@ func (d *base64Decoder) Read(p []byte) (int, error) {
 		if d.left == 0 {
 			q = d.n
 		}
-		w, _ := decodeChars(d.buf, d.in[:q]) // cannot fail: base64 characters only, never one dangling
+		w, _ := decodeChars(d.buf[:], d.in[:q]) // cannot fail: base64 characters only, never one dangling
 		d.out = d.buf[:w]
-		d.n = copy(d.in, d.in[q:d.n])
+		d.n = copy(d.in[:], d.in[q:d.n])
 	}
 	n := copy(p, d.out)
 	d.out = d.out[n:]
 	return n, nil
+}
+
+// read reads the next bytes of the body into p.
+func (d *base64Decoder) read(p []byte) (int, error) {
+	if d.r != nil {
+		return d.r.Read(p)
+	}
+	n := copy(p, d.mem)
+	d.mem = d.mem[n:]
+	if len(d.mem) == 0 {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// release gives the decoder's buffers back once it is done with them.
+func (d *base64Decoder) release() {
+	if d.in != nil {
+		windowBuffers.Put(d.in)
+		windowBuffers.Put(d.buf)
+		d.in, d.buf = nil, nil
+	}
 }
 
 // keepBase64 moves the base64 characters of b to its front and returns

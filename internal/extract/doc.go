@@ -22,8 +22,10 @@
 // the scan reads it a window at a time (text.go), enmime sees only the
 // skeleton, and the Files of the elided bodies decode them from the disk
 // when opened (base64.go, quotedprintable.go), so memory stays flat
-// whatever the message's size. Parse, for messages in memory, decodes
-// everything at once.
+// whatever the message's size. Parse and ParseBytes, for messages in
+// memory, decode every part at once but the large base64 ones: those too
+// are decoded as their File is read, from the message's bytes in place,
+// so that an attachment is never held twice, encoded and decoded.
 //
 // File names are resolved in the order MS-OXCMAIL gives (Content-Disposition
 // filename, then Content-Type name), decoded from RFC 2231 and RFC 2047 in

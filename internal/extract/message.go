@@ -55,7 +55,8 @@ func Parse(r io.Reader) (*Message, error) {
 
 // ParseBytes parses the message held in raw, as Parse does, without
 // copying it: the Message and its Files may refer to raw, which must not
-// change while they are in use.
+// change while they are in use. The File of a large base64 body decodes
+// it from raw as it is read.
 func ParseBytes(raw []byte) (*Message, error) {
 	return parse(textOf(raw))
 }

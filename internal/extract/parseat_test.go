@@ -82,6 +82,37 @@ func TestParseAtFlat(t *testing.T) {
 	}
 }
 
+// TestParseBytesDecodesBase64AsRead: a message in memory with a large
+// base64 attachment is not decoded into a copy of its own: parsing it and
+// reading the attachment allocates a fraction of its size.
+func TestParseBytesDecodesBase64AsRead(t *testing.T) {
+	content := make([]byte, 4<<20)
+	for i := range content {
+		content[i] = byte(i * 7 % 251)
+	}
+	raw := testmail.NewMessage("large", testmail.Attachment{Name: "large.bin", Content: content})
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	m, err := ParseBytes(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Files) != 1 || m.Files[0].Size != int64(len(content)) {
+		t.Fatalf("files %+v, want one of %d bytes", m.Files, len(content))
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, m.Files[0].Open()); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if got, want := h.Sum(nil), sha256.Sum256(content); !bytes.Equal(got, want[:]) {
+		t.Fatal("the attachment read from the message differs from its content")
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
+		t.Errorf("parsing and reading a 4 MB attachment in memory allocated %d KB; it should not be decoded into a copy", alloc>>10)
+	}
+}
+
 // dashedText is a message with a plain text attachment of about size
 // bytes with a "-- " line every 20 KB, and that content.
 func dashedText(size int) (raw, content []byte) {

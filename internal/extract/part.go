@@ -110,7 +110,7 @@ func (ps *parts) decode(f *File, p *enmime.Part) (problem string) {
 	s, elided := ps.elided[p]
 	enc, problem := transferEncoding(cte)
 	switch {
-	case !elided || ps.t.whole:
+	case !elided || ps.t.whole && enc != encBase64:
 		content, problem := decodeTransfer(cte, ps.content(p, math.MaxInt))
 		f.Size, f.content = int64(len(content)), bytes.NewReader(content)
 		return problem

@@ -3,6 +3,7 @@ package extract
 import (
 	"bytes"
 	"io"
+	"sync"
 )
 
 // textBlock is how much of a message text reads at a time when the message
@@ -25,7 +26,56 @@ type text struct {
 
 // textOf is the text of a message held in memory.
 func textOf(raw []byte) *text {
-	return &text{r: bytes.NewReader(raw), size: len(raw), buf: raw, whole: true}
+	return &text{r: inMemory(raw), size: len(raw), buf: raw, whole: true}
+}
+
+// inMemory is a message held in memory, as the source of the Files that
+// read it: the decoders of this package read it in place rather than
+// copying it window by window (see windows).
+type inMemory []byte
+
+func (m inMemory) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(len(m)) {
+		return 0, io.EOF
+	}
+	n := copy(p, m[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// windowSize is how much windows reads at a time from a source not in
+// memory.
+const windowSize = 64 << 10
+
+// windowBuffers hold the windows of windows and of the decoders that read
+// a body as its File is read: allocated for each, they were most of what
+// writing an attachment allocated.
+var windowBuffers = sync.Pool{New: func() any { return new([windowSize]byte) }}
+
+// windows calls fn with the bytes of src in [start, end), a window at a
+// time, and where each window starts: in place for a message in memory,
+// read into a buffer otherwise.
+func windows(src io.ReaderAt, start, end int64, fn func(w []byte, off int64)) error {
+	if m, ok := src.(inMemory); ok {
+		fn(m[start:end], start)
+		return nil
+	}
+	buf := windowBuffers.Get().(*[windowSize]byte)
+	defer windowBuffers.Put(buf)
+	for off := start; off < end; {
+		n, err := src.ReadAt(buf[:min(int64(len(buf)), end-off)], off)
+		if n == 0 && err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		fn(buf[:n], off)
+		off += int64(n)
+	}
+	return nil
 }
 
 // textAt is the text of a message of size bytes stored in r.

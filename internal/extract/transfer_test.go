@@ -66,19 +66,23 @@ func checkReadAt(t *testing.T, r io.ReaderAt, want []byte, off, n int64) {
 // checkBase64Body fails t unless the streaming decoder makes of raw what
 // decodeBase64 made of it: want and problem, read whole and from every
 // offset up to a few past a mark.
+// The body is read from a message on disk (through windows) and in memory
+// (in place).
 func checkBase64Body(t *testing.T, raw, want []byte, problem string) {
 	t.Helper()
-	b, gotProblem, err := scanBase64(bytes.NewReader(raw), 0, int64(len(raw)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := File{Name: "x", Size: b.size, content: b}
-	got, err := io.ReadAll(f.Open())
-	if err != nil || !bytes.Equal(got, want) || gotProblem != problem {
-		t.Fatalf("streamed %q: %q, %q, %v; decodeBase64 %q, %q", raw, got, gotProblem, err, want, problem)
-	}
-	for _, off := range []int64{0, 1, 2, 3, markDecoded - 1, markDecoded, markDecoded + 1, 3*markDecoded + 2, f.Size - 1} {
-		checkReadAt(t, b, want, off, 5)
+	for _, src := range []io.ReaderAt{bytes.NewReader(raw), inMemory(raw)} {
+		b, gotProblem, err := scanBase64(src, 0, int64(len(raw)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := File{Name: "x", Size: b.size, content: b}
+		got, err := io.ReadAll(f.Open())
+		if err != nil || !bytes.Equal(got, want) || gotProblem != problem {
+			t.Fatalf("streamed %q from %T: %q, %q, %v; decodeBase64 %q, %q", raw, src, got, gotProblem, err, want, problem)
+		}
+		for _, off := range []int64{0, 1, 2, 3, markDecoded - 1, markDecoded, markDecoded + 1, 3*markDecoded + 2, f.Size - 1} {
+			checkReadAt(t, b, want, off, 5)
+		}
 	}
 }
 
