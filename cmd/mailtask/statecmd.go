@@ -10,6 +10,7 @@ import (
 
 	"mailtask/internal/cluster"
 	"mailtask/internal/config"
+	"mailtask/internal/notify"
 	"mailtask/internal/pgstore"
 	"mailtask/internal/state"
 )
@@ -62,6 +63,9 @@ func stateReset(ctx context.Context, e *env, cfg *config.Config, node *cluster.N
 		}
 	} else if err := state.Reset(cfg.StateDir, name); err != nil {
 		return err
+	}
+	if err := notify.ForgetAlert(cfg, name); err != nil {
+		return fmt.Errorf("reset task %q: %w", name, err)
 	}
 	fmt.Fprintf(e.stdout, "%s: state forgotten; the next run takes every message again (files already in the destination are not written twice)\n", name)
 	return nil

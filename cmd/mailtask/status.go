@@ -13,6 +13,7 @@ import (
 
 	"mailtask/internal/config"
 	"mailtask/internal/diagnose"
+	"mailtask/internal/notify"
 	"mailtask/internal/outcome"
 	"mailtask/internal/pgstore"
 	"mailtask/internal/state"
@@ -27,8 +28,11 @@ type taskStatus struct {
 	Jitter      string     `json:"jitter,omitempty"`
 	LastRun     *state.Run `json:"last_run,omitempty"`
 	LastSuccess *state.Run `json:"last_success,omitempty"`
-	// Quarantined counts messages kept aside as unparseable.
+	// Quarantined counts messages kept aside as failed: unparseable, too
+	// large, or never delivered.
 	Quarantined int `json:"quarantined"`
+	// Alert is what has been mailed about a failure going on ([notify]).
+	Alert *notify.Alerted `json:"alert,omitempty"`
 	// Due counts the messages taken whose after-action or failure action
 	// the server has not confirmed (actions_due, failure_actions_due);
 	// ActionRefused is its last refusal of one.
@@ -126,6 +130,10 @@ func status(ctx context.Context, e *env, cfgPath string, asJSON bool) error {
 			row.Due = st.Due()
 			row.ActionRefused = st.ActionRefused
 		}
+		if row.Alert, err = notify.AlertOf(cfg, t.Name); err != nil {
+			row.StateError = err.Error()
+			unreadable = true
+		}
 		if t.Idle && !clustered(node) {
 			if row.Idle, err = loadIdle(cfg, t.Name); err != nil {
 				row.StateError = err.Error()
@@ -199,7 +207,10 @@ func printStatus(w io.Writer, rows []taskStatus) {
 			notes = append(notes, note)
 		}
 		if r.Quarantined > 0 {
-			notes = append(notes, fmt.Sprintf("%s: %d messages kept aside as unparseable (mailtask state show %s)", r.Task, r.Quarantined, r.Task))
+			notes = append(notes, fmt.Sprintf("%s: %d messages kept aside as failed (mailtask state show %s)", r.Task, r.Quarantined, r.Task))
+		}
+		if a := r.Alert; a != nil {
+			notes = append(notes, fmt.Sprintf("%s: failing since %s (%d runs); %d failure mails sent", r.Task, stamp(a.Since), a.Failures, a.Mailed))
 		}
 		if r.Idle != nil {
 			notes = append(notes, r.Task+": "+r.Idle.describe())

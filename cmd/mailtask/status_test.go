@@ -61,6 +61,11 @@ destination = "d3"
 		st.ActionRefused = `after: the server refused after = "move" for 19 message(s) (uid:1): imap: NO Over quota`
 	})
 
+	alert := fmt.Sprintf(`{"class":"auth","since":%q,"failures":4,"mailed":2}`, started.Add(time.Hour).Format(time.RFC3339))
+	if err := state.WriteFile(filepath.Join(stateDir, "broken.alert.json"), []byte(alert)); err != nil {
+		t.Fatal(err)
+	}
+
 	before := time.Now()
 	code, out, errOut := run(t, "status", "--config", cfg)
 	if code != exitOK {
@@ -80,7 +85,8 @@ destination = "d3"
 		"manual    never",
 		"manual (run-task)",
 		"broken: last run failed: login to outlook.office365.com:993 as u failed: AUTHENTICATE failed.\n  hint: The server refused the user name or password.",
-		"invoices: 1 messages kept aside as unparseable (mailtask state show invoices)",
+		"invoices: 1 messages kept aside as failed (mailtask state show invoices)",
+		"broken: failing since 2025-03-01 09:00:00 (4 runs); 2 failure mails sent",
 		"broken: the actions on 19 taken messages are due, not yet confirmed by the server; every run retries them\n  refused: after: the server refused after = \"move\"",
 		"over quota",
 	} {
@@ -107,7 +113,7 @@ destination = "d3"
 	if inv.LastRun == nil || inv.LastRun.Files != 5 || inv.LastSuccess == nil || inv.Quarantined != 1 || inv.Jitter != "30s" {
 		t.Errorf("invoices = %+v", inv)
 	}
-	if b := rows[1]; b.LastRun.Outcome != "failed" || b.LastRun.Hint == "" || !b.LastSuccess.Started.Equal(started.Add(-24*time.Hour)) || b.Due.After != 19 || b.ActionRefused == "" {
+	if b := rows[1]; b.LastRun.Outcome != "failed" || b.LastRun.Hint == "" || b.Alert == nil || b.Alert.Mailed != 2 || !b.LastSuccess.Started.Equal(started.Add(-24*time.Hour)) || b.Due.After != 19 || b.ActionRefused == "" {
 		t.Errorf("broken = %+v", b)
 	}
 	if m := rows[2]; m.NextRun != nil || m.LastRun != nil || m.Schedule != "" {

@@ -22,6 +22,14 @@ const (
 	MaxUnhealthyAfter = 10_000
 )
 
+// A message must be allowed its header and then some; a message larger
+// than 8 MB waits on disk in state_dir while it is processed, so the
+// maximum is what a disk holds, not memory.
+const (
+	MinMaxMessageSize Size = 1 << 20
+	MaxMaxMessageSize Size = 64 << 30
+)
+
 // failFunc reports one problem of the file: section and key name it.
 type failFunc func(section, key, format string, args ...any)
 
@@ -29,6 +37,13 @@ type failFunc func(section, key, format string, args ...any)
 func checkCount(fail failFunc, section, key string, n, lo, hi int) {
 	if n < lo || n > hi {
 		fail(section, key, "%d is outside %d..%d", n, lo, hi)
+	}
+}
+
+// checkSize fails when n is outside lo..hi, which are whole MiB.
+func checkSize(fail failFunc, section, key string, n, lo, hi Size) {
+	if n < lo || n > hi {
+		fail(section, key, "%d is outside %d..%d (%dMiB..%dMiB)", n, lo, hi, lo>>20, hi>>20)
 	}
 }
 

@@ -26,6 +26,8 @@ func TestBoundsOnEveryDurationAndCount(t *testing.T) {
 		{"huge max_messages", file("", "", "max_messages = 20000000", ""), `task "t": max_messages: 20000000 is outside 0..10000000`},
 		{"batch_size", file("", "", "batch_size = 5000", ""), `task "t": batch_size: 5000 is outside 1..1000`},
 		{"connections", file("", "", "connections = -3", ""), `task "t": connections: -3 is outside 1..100`},
+		{"tiny max_message_size", file("", "", `max_message_size = "100KB"`, ""), `task "t": max_message_size: 100000 is outside 1048576..68719476736 (1MiB..65536MiB)`},
+		{"huge max_message_size", file("", "", `max_message_size = 100000000000`, ""), `task "t": max_message_size: 100000000000 is outside 1048576..68719476736`},
 		{"huge unhealthy_after", file("unhealthy_after = 100000000", "", "", ""), `/cfg/m.toml: unhealthy_after: 100000000 is outside 1..10000`},
 		{"huge jitter", file("", "", "schedule = \"@every 72h\"\njitter = \"25h\"", ""), `task "t": jitter: 25h0m0s is longer than 24h`},
 		{"tiny max_age", file("", "", "[task.match]\nmax_age = \"1s\"", ""), `task "t": match.max_age: 1s is outside 1m..876000h`},
@@ -45,7 +47,7 @@ func TestBoundsOnEveryDurationAndCount(t *testing.T) {
 		})
 	}
 	// The bounds themselves are accepted.
-	edge := file("unhealthy_after = 10000", "timeout = \"1s\"", "timeout = \"168h\"\nmax_messages = 10000000\nrun_after_file = [\"/bin/true\"]\nhook_timeout = \"24h\"", `timeout = "1h"`)
+	edge := file("unhealthy_after = 10000", "timeout = \"1s\"", "timeout = \"168h\"\nmax_messages = 10000000\nmax_message_size = \"64GiB\"\nrun_after_file = [\"/bin/true\"]\nhook_timeout = \"24h\"", `timeout = "1h"`)
 	if _, err := Parse("/cfg/m.toml", []byte(edge)); err != nil {
 		t.Errorf("the bounds themselves are refused: %v", err)
 	}

@@ -68,6 +68,9 @@ type Task struct {
 	// MaxMessages caps how many new messages one run takes (0: no cap), so
 	// a first poll of a large mailbox is spread over several runs.
 	MaxMessages int `toml:"max_messages"`
+	// MaxMessageSize is the largest message a run downloads; a larger one
+	// is kept aside with its header only.
+	MaxMessageSize Size `toml:"max_message_size"`
 	// BatchSize is how many messages are fetched per request and committed
 	// together.
 	BatchSize int `toml:"batch_size"`
@@ -112,6 +115,9 @@ const (
 const (
 	DefaultTimeout   = 2 * time.Minute
 	DefaultBatchSize = 50
+	// A message of a gigabyte is far beyond what any mail server passes
+	// on, and still fits on the disk of the state_dir.
+	DefaultMaxMessageSize Size = 1 << 30
 	// Two connections keep the server sending while mailtask writes; on
 	// the benchmark corpus over POP3S they take 1.00 s where one takes
 	// 1.20 s.

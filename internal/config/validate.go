@@ -47,6 +47,9 @@ func (c *Config) applyDefaults() {
 		if t.BatchSize == 0 {
 			t.BatchSize = DefaultBatchSize
 		}
+		if t.MaxMessageSize == 0 {
+			t.MaxMessageSize = DefaultMaxMessageSize
+		}
 		if t.Connections == 0 {
 			t.Connections = DefaultConnections
 		}
@@ -188,6 +191,7 @@ func (c *Config) validate() []error {
 		}
 		checkCount(fail, at, "max_messages", t.MaxMessages, 0, MaxMaxMessages)
 		checkCount(fail, at, "batch_size", t.BatchSize, 1, 1000)
+		checkSize(fail, at, "max_message_size", t.MaxMessageSize, MinMaxMessageSize, MaxMaxMessageSize)
 		checkCount(fail, at, "connections", t.Connections, 1, 100)
 		c.validateTaskRules(at, t, acct, fail)
 	}

@@ -10,8 +10,10 @@
 //
 // Before enmime sees a message, scanShape walks its MIME structure in one
 // linear pass and refuses, as unparseable, shapes no real mail has and on
-// which enmime is quadratic: more than 2,000 parts or multiparts nested more
-// than 100 deep (shape.go). The same pass finds the bodies of large
+// which enmime is quadratic or worse: more than 2,000 parts, multiparts
+// nested more than 100 deep, more than 12 multiparts left open at once
+// (or chains of them again and again), or a header block of more than
+// 1 MB, which enmime would hold whole several times over (shape.go). The same pass finds the bodies of large
 // attachments; enmime is given a skeleton of the message without their
 // inner bytes, which are put back afterwards, because its byte-at-a-time
 // boundary reader is otherwise most of the parsing time (elide.go).

@@ -67,8 +67,11 @@ func FuzzParse(f *testing.F) {
 		}
 		// Descending into attached messages and winmail.dat holds to the
 		// same promises.
-		m.ExpandNested()
-		m.ExpandTNEF()
+		for _, expand := range []func() error{m.ExpandNested, m.ExpandTNEF} {
+			if err := expand(); err != nil && !errors.Is(err, ErrUnparseable) {
+				t.Fatalf("error %v does not wrap ErrUnparseable", err)
+			}
+		}
 		for _, f := range m.Files {
 			checkName(t, f.Name)
 		}

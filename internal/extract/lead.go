@@ -17,6 +17,9 @@ const maxLeadingLines = 8
 func leadingLines(t *text) (start int, problems []string) {
 	for range maxLeadingLines {
 		end := lineEnd(t, start)
+		if end-start > maxHeader {
+			return start, problems // scanShape refuses it, unread
+		}
 		line := bytes.TrimRight(t.slice(start, end), "\r\n")
 		switch {
 		case start == 0 && bytes.HasPrefix(line, []byte("From ")) && !bytes.HasPrefix(bytes.TrimLeft(line[4:], " \t"), []byte(":")):

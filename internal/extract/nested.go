@@ -11,12 +11,19 @@ const maxNesting = 8
 // attached S/MIME signed message (smime.p7m, a .p7m holding a message) by
 // the files inside its envelope, marked as such. An attached message that
 // cannot be parsed stays a file, with a problem noted; one nested deeper
-// than maxNesting too; a .p7m that holds no message stays as it is.
-func (m *Message) ExpandNested() {
-	m.Files = m.expand(m.Files, 1)
+// than maxNesting too; a .p7m that holds no message stays as it is. It
+// fails, with an error wrapping ErrUnparseable and m.Files unchanged, when the
+// message and those it opens hold more than maxParts parts together.
+func (m *Message) ExpandNested() error {
+	files, err := m.expand(m.Files, 1)
+	if err != nil {
+		return err
+	}
+	m.Files = files
+	return nil
 }
 
-func (m *Message) expand(files []File, depth int) []File {
+func (m *Message) expand(files []File, depth int) ([]File, error) {
 	var out []File
 	for _, f := range files {
 		if isSMIME(f.ContentType, f.Name) {
@@ -25,7 +32,13 @@ func (m *Message) expand(files []File, depth int) []File {
 				out = append(out, f)
 				continue
 			}
-			inside := m.expand(inner.Files, depth+1)
+			if err := m.opened(inner.parts, "attached messages"); err != nil {
+				return nil, err
+			}
+			inside, err := m.expand(inner.Files, depth+1)
+			if err != nil {
+				return nil, err
+			}
 			signed(inside)
 			out = append(out, inside...)
 			continue
@@ -45,10 +58,17 @@ func (m *Message) expand(files []File, depth int) []File {
 			out = append(out, f)
 			continue
 		}
+		if err := m.opened(inner.parts, "attached messages"); err != nil {
+			return nil, err
+		}
 		for _, p := range inner.Problems {
 			m.Problems = append(m.Problems, fmt.Sprintf("in attached message %s: %s", f.Name, p))
 		}
-		out = append(out, m.expand(inner.Files, depth+1)...)
+		inside, err := m.expand(inner.Files, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, inside...)
 	}
-	return out
+	return out, nil
 }

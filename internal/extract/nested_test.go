@@ -1,9 +1,13 @@
 package extract
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+
+	"mailtask/internal/testmail"
 )
 
 func TestExpandNested(t *testing.T) {
@@ -127,4 +131,74 @@ func fileNames(m *Message) []string {
 		n = append(n, f.Name)
 	}
 	return n
+}
+
+// tinyMessages is a message of n attached messages, each of perMessage
+// tiny PDF parts: under maxParts each, far over it together.
+func tinyMessages(n, perMessage int) string {
+	var pdfs []string
+	for i := range perMessage {
+		pdfs = append(pdfs, part("JVBERi0xLjQK", "Content-Type: application/pdf", "Content-Transfer-Encoding: base64",
+			fmt.Sprintf("Content-Disposition: attachment; filename=%d.pdf", i)))
+	}
+	inner := envelope + multipart("mixed", "in", pdfs...)
+	var outer []string
+	for range n {
+		outer = append(outer, part(inner, "Content-Type: message/rfc822", "Content-Disposition: attachment"))
+	}
+	return mixed(outer...)
+}
+
+// Attached messages opened hold to the limit on the parts of the message
+// that holds them: ten of 1,500 parts each (1.6 MB) made 15,000 files.
+func TestExpandNestedCountsEveryPart(t *testing.T) {
+	m, err := Parse(strings.NewReader(tinyMessages(10, 1500)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(m.Files)
+	if err := m.ExpandNested(); !errors.Is(err, ErrUnparseable) || !strings.Contains(err.Error(), "more than 2000 MIME parts, counting those of the attached messages") {
+		t.Errorf("ExpandNested: %v", err)
+	}
+	if len(m.Files) != before {
+		t.Errorf("files %d after a refused expansion, %d before", len(m.Files), before)
+	}
+	// Within the limit together, they are opened.
+	m, err = Parse(strings.NewReader(tinyMessages(3, 600)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ExpandNested(); err != nil || len(m.Files) != 1800 {
+		t.Errorf("ExpandNested: %v, %d files", err, len(m.Files))
+	}
+}
+
+// So do winmail.dat files opened.
+func TestExpandTNEFCountsEveryFile(t *testing.T) {
+	files := make([]testmail.TNEFFile, 900)
+	for i := range files {
+		files[i] = testmail.TNEFFile{Name: fmt.Sprintf("%d.pdf", i), Content: []byte("%PDF-1.4\n")}
+	}
+	stream := base64Lines(testmail.TNEF(files...))
+	var parts []string
+	for range 3 {
+		parts = append(parts, part(string(stream), "Content-Type: application/ms-tnef; name=\"winmail.dat\"", "Content-Transfer-Encoding: base64"))
+	}
+	m, err := Parse(strings.NewReader(mixed(parts...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ExpandTNEF(); !errors.Is(err, ErrUnparseable) || !strings.Contains(err.Error(), "counting those of the winmail.dat files") {
+		t.Errorf("ExpandTNEF: %v", err)
+	}
+	if len(m.Files) != 3 {
+		t.Errorf("files %d after a refused expansion", len(m.Files))
+	}
+	m, err = Parse(strings.NewReader(mixed(parts[:2]...)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ExpandTNEF(); err != nil || len(m.Files) != 1800 {
+		t.Errorf("ExpandTNEF: %v, %d files", err, len(m.Files))
+	}
 }

@@ -10,20 +10,37 @@ import (
 )
 
 // Limits on a message's MIME shape, checked before enmime sees it. enmime
-// is quadratic in both: 40,000 tiny sibling parts cost it 8 s, 10,000
-// nested multiparts a minute. Real mail stays far below: a mail with
-// hundreds of attachments is rare, and forwarding chains nest a dozen
-// multiparts deep, not a hundred (the malformed corpus' 100-deep message
-// still passes). A message beyond either limit is refused as unparseable,
-// so the pipeline quarantines it with the reason.
+// is quadratic in parts and depth: 40,000 tiny sibling parts cost it 8 s,
+// 10,000 nested multiparts a minute. Real mail stays far below: a mail
+// with hundreds of attachments is rare, and forwarding chains nest a
+// dozen multiparts deep, not a hundred (the malformed corpus' 100-deep
+// message still passes). A message beyond a limit is refused as
+// unparseable, so the pipeline quarantines it with the reason.
 const (
 	maxParts = 2000 // MIME parts (boundary delimiters), at all depths together
 	maxDepth = 100  // multiparts open at once
+	// enmime is exponential in the multiparts that end together without
+	// their close delimiter, at the end of the message or at a delimiter
+	// of one around them: each such chain of u costs it about 2^u steps
+	// (12 nested multiparts left open take it 3 ms, 16 take 30 ms, 37 more
+	// than ten minutes). A message cut short leaves a few open; one with
+	// more than maxUnclosed open at once, or whose chains add up to more
+	// than maxUnclosedWork steps, is refused.
+	maxUnclosed     = 12
+	maxUnclosedWork = 1 << 14
+	// maxHeader bounds each header block, the message's and each part's:
+	// enmime holds a header whole, several times over (a header line of
+	// 100 MB cost it 750 MB). Exchange Online refuses mail with more than
+	// 256 KB of header, Postfix cuts headers at 100 KB by default.
+	maxHeader = 1 << 20
 )
 
 // shape is what scanShape learns of a message without parsing it.
 type shape struct {
 	parts, depth int
+	// unclosedWork adds up 2^u for each chain of u multiparts that end
+	// together without their close delimiter.
+	unclosedWork int
 	// leaves are the parts that are not multiparts, in order.
 	leaves []leaf
 	// longestBoundary is the length of the longest boundary in use.
@@ -54,7 +71,10 @@ func scanShape(t *text) (shape, error) {
 		pos    int      // start of the next entity's header
 	)
 	for root := true; ; root = false {
-		ctype, body := scanHeader(t, pos, stack)
+		ctype, body, err := scanHeader(t, pos, stack)
+		if err != nil {
+			return sh, err
+		}
 		isLeaf := true
 		if b := multipartBoundary(ctype, root); b != "" {
 			if len(stack) == maxDepth {
@@ -82,7 +102,10 @@ func scanShape(t *text) (shape, error) {
 				isLeaf = false
 			}
 			if i < 0 {
-				return sh, nil
+				return sh, sh.unclosed(len(stack))
+			}
+			if err := sh.unclosed(len(stack) - level - 1); err != nil {
+				return sh, err
 			}
 			from = lineEnd(t, i)
 			if final {
@@ -99,6 +122,21 @@ func scanShape(t *text) (shape, error) {
 	}
 }
 
+// unclosed counts u multiparts that end together without their close
+// delimiter, and fails when they cost enmime too much.
+func (sh *shape) unclosed(u int) error {
+	if u == 0 {
+		return nil
+	}
+	if u > maxUnclosed {
+		return fmt.Errorf("%w: %d multiparts left open at once, more than %d", ErrUnparseable, u, maxUnclosed)
+	}
+	if sh.unclosedWork += 1 << u; sh.unclosedWork > maxUnclosedWork {
+		return fmt.Errorf("%w: multiparts left open, nested, again and again", ErrUnparseable)
+	}
+	return nil
+}
+
 // scanHeader reads the header block starting at pos and returns its
 // Content-Type value and where the body starts, reading lines as enmime's
 // header reader does (header.go there): a line that starts with white
@@ -107,15 +145,21 @@ func scanShape(t *text) (shape, error) {
 // may hold, is skipped; "Name :" is "Name:"; of several Content-Type
 // fields the first counts. A delimiter of a multipart on stack ends the
 // header block, and the part, as it ends them for enmime: a run of
-// delimiter lines is as many empty parts.
-func scanHeader(t *text, pos int, stack [][]byte) (ctype string, body int) {
+// delimiter lines is as many empty parts. A header block larger than
+// maxHeader is an error wrapping ErrUnparseable, found before any of its
+// lines is read into memory.
+func scanHeader(t *text, pos int, stack [][]byte) (ctype string, body int, err error) {
 	var ct []byte
 	inCT, seen := false, false
 	value := func() string { return string(bytes.TrimRight(ct, " \t")) }
+	start := pos
 	for pos < t.size {
 		end := lineEnd(t, pos)
 		if i, _, _ := nextBoundary(t, pos, end, stack); i >= 0 {
-			return value(), i
+			return value(), i, nil
+		}
+		if end-start > maxHeader {
+			return "", 0, fmt.Errorf("%w: a header of more than %d bytes (at byte %d)", ErrUnparseable, maxHeader, start)
 		}
 		line := t.slice(pos, end)
 		if l, ok := bytes.CutSuffix(line, []byte("\n")); ok {
@@ -125,7 +169,7 @@ func scanHeader(t *text, pos int, stack [][]byte) (ctype string, body int) {
 		colon := bytes.IndexByte(line, ':')
 		switch {
 		case len(line) == 0:
-			return value(), pos
+			return value(), pos, nil
 		case line[0] == ' ' || line[0] == '\t' || line[0] == '\r':
 			if inCT {
 				ct = append(append(ct, ' '), bytes.Trim(line, " \t\r\n")...)
@@ -149,7 +193,7 @@ func scanHeader(t *text, pos int, stack [][]byte) (ctype string, body int) {
 			}
 		}
 	}
-	return value(), pos
+	return value(), pos, nil
 }
 
 // fieldName reports whether enmime takes name as a field name: printable

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"math/rand"
 	"mime/quotedprintable"
+	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jhillyerd/enmime/v2"
 
@@ -65,6 +68,22 @@ func TestHostileShapesRefused(t *testing.T) {
 		{"40000-empty-parts", "more than 2000 MIME parts",
 			[]byte(envelope + "Content-Type: multipart/mixed; boundary=\"t\"\r\n\r\n" + strings.Repeat("--t\r\n", 40000) + "--t--\r\n")},
 		{"nested-10000-deep", "nested more than 100 deep", nestedDeep(10000)},
+		// enmime is exponential in the multiparts that end together
+		// without their close delimiter: at the end of the message,
+		{"37-left-open", "37 multiparts left open at once", leftOpen(37, "")},
+		// at the close delimiter of one around them,
+		{"36-closed-by-the-outermost", "36 multiparts left open at once", leftOpen(37, "--level-0--\r\n")},
+		// at a delimiter of one around them,
+		{"36-ended-by-a-sibling", "36 multiparts left open at once", leftOpen(37, "--level-0\r\nContent-Type: text/plain\r\n\r\nx\r\n--level-0--\r\n")},
+		// and again and again.
+		{"20-siblings-10-left-open", "left open, nested, again and again", openSiblings(20, 10)},
+		// A header is held whole, several times over.
+		{"header-line-of-2mb", "a header of more than 1048576 bytes", []byte("X-Long: " + strings.Repeat("a", 2<<20) + "\r\n" + envelope + "\r\nbody\r\n")},
+		{"part-header-of-2mb", "a header of more than 1048576 bytes",
+			[]byte(envelope + "Content-Type: multipart/mixed; boundary=\"t\"\r\n\r\n--t\r\nX-Long: " + strings.Repeat("a", 2<<20) + "\r\n\r\nx\r\n--t--\r\n")},
+		// A part whose header never ends is all header to enmime.
+		{"part-of-2mb-without-header", "a header of more than 1048576 bytes",
+			[]byte(envelope + "Content-Type: multipart/mixed; boundary=\"t\"\r\n\r\n--t\r\n" + strings.Repeat("JVBERi0xLjQK\r\n", 200000) + "--t--\r\n")},
 		// Below the top, any part with a boundary is a multipart to enmime.
 		{"nested-10000-deep-octet-stream", "nested more than 100 deep", nestedBelowTop(10000, "application/octet-stream")},
 	} {
@@ -82,6 +101,76 @@ func TestHostileShapesRefused(t *testing.T) {
 	if m, err := Parse(bytes.NewReader(nestedDeep(maxDepth - 1))); err != nil || len(m.Files) != 1 {
 		t.Errorf("%d deep: %v, %v", maxDepth-1, err, m)
 	}
+	if m, err := Parse(bytes.NewReader(leftOpen(maxUnclosed, ""))); err != nil || len(m.Files) != 1 {
+		t.Errorf("%d left open: %v, %v", maxUnclosed, err, m)
+	}
+	if m, err := Parse(bytes.NewReader(openSiblings(maxUnclosedWork>>10, 10))); err != nil || len(m.Files) != maxUnclosedWork>>10 {
+		t.Errorf("%d siblings of 10 left open: %v, %v", maxUnclosedWork>>10, err, m)
+	}
+	header := "X-Long: " + strings.Repeat("a", maxHeader-len(envelope)-20) + "\r\n"
+	if m, err := Parse(strings.NewReader(header + envelope + "\r\nbody\r\n")); err != nil || m.Text != "body\r\n" {
+		t.Errorf("a header of %d bytes: %v, %v", len(header)+len(envelope)+2, err, m)
+	}
+}
+
+// leftOpen is a message of depth multiparts nested, the innermost holding
+// a PDF, that never closes them, followed by end.
+func leftOpen(depth int, end string) []byte {
+	raw := nestedDeep(depth)
+	body := []byte("JVBERi0xLjQK\r\n")
+	i := bytes.Index(raw, body) + len(body)
+	return append(raw[:i:i], end...)
+}
+
+// openSiblings is a message of n parts, each depth multiparts nested and
+// left open around a PDF, ended by the next part.
+func openSiblings(n, depth int) []byte {
+	var b strings.Builder
+	b.WriteString(envelope + "Content-Type: multipart/mixed; boundary=\"top\"\r\n\r\n")
+	for s := range n {
+		b.WriteString("--top\r\n")
+		for l := range depth {
+			fmt.Fprintf(&b, "Content-Type: multipart/mixed; boundary=\"s%d-%d\"\r\n\r\n--s%d-%d\r\n", s, l, s, l)
+		}
+		fmt.Fprintf(&b, "Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"%d.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n", s)
+	}
+	b.WriteString("--top--\r\n")
+	return []byte(b.String())
+}
+
+// The message FuzzParse found enmime spinning on for more than ten
+// minutes (a malformed message 100 deep cut short, 37 multiparts left
+// open; testdata/fuzz/FuzzParse holds it too) is refused at once.
+func TestFuzzParseHangRefused(t *testing.T) {
+	seed, err := os.ReadFile("testdata/fuzz/FuzzParse/4266a6317f0b96ee")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := fuzzInput(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testmail.Within(t, 10*time.Second, func() {
+		if _, err := Parse(bytes.NewReader(raw)); !errors.Is(err, ErrUnparseable) || !strings.Contains(err.Error(), "left open") {
+			t.Errorf("Parse: %v, want multiparts left open", err)
+		}
+	})
+}
+
+// fuzzInput is the []byte of a corpus file of a fuzz target that takes
+// one.
+func fuzzInput(file []byte) ([]byte, error) {
+	_, value, ok := bytes.Cut(file, []byte("\n"))
+	if !ok {
+		return nil, errors.New("not a fuzz corpus file")
+	}
+	text := strings.TrimSuffix(strings.TrimSpace(string(value)), ")")
+	text, ok = strings.CutPrefix(text, "[]byte(")
+	if !ok {
+		return nil, errors.New("not a []byte corpus file")
+	}
+	s, err := strconv.Unquote(text)
+	return []byte(s), err
 }
 
 func BenchmarkHostileShapes(b *testing.B) {
@@ -528,4 +617,26 @@ func FuzzShapeCountsWhatEnmimeSees(f *testing.F) {
 			t.Errorf("enmime sees %d parts %d deep, scanShape %d parts %d deep", parts, depth, sh.parts, sh.depth)
 		}
 	})
+}
+
+// A header line of 64 MB in a message parsed where it lies is refused
+// having read a few windows of it, not the line: enmime held a header of
+// 100 MB several times over.
+func TestHugeHeaderLineIsRefusedUnread(t *testing.T) {
+	for _, c := range []struct{ name, before, after string }{
+		{"message", "X-Long: ", "\r\n" + envelope + "\r\nbody\r\n"},
+		{"part", envelope + "Content-Type: multipart/mixed; boundary=\"t\"\r\n\r\n--t\r\nX-Long: ", "\r\n\r\nx\r\n--t--\r\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			raw := []byte(c.before + strings.Repeat("a", 64<<20) + c.after)
+			var err error
+			alloc := testmail.Allocated(func() { _, err = ParseAt(bytes.NewReader(raw), int64(len(raw))) })
+			if !errors.Is(err, ErrUnparseable) || !strings.Contains(err.Error(), "a header of more than") {
+				t.Errorf("ParseAt: %v", err)
+			}
+			if alloc > 8<<20 {
+				t.Errorf("ParseAt allocated %d MB for a header line of 64 MB", alloc>>20)
+			}
+		})
+	}
 }

@@ -69,17 +69,25 @@ const (
 // a stream that holds one, or that is damaged, is kept whole beside the
 // files that could be taken, with a defect, so that nothing is lost
 // unseen. A stream that holds no files (only Outlook's rich text) is
-// dropped: there is nothing in it a person would see as a file.
-func (m *Message) ExpandTNEF() {
+// dropped: there is nothing in it a person would see as a file. It
+// fails, with an error wrapping ErrUnparseable and m.Files unchanged, when the
+// message holds more than maxParts parts counting the files in its
+// streams.
+func (m *Message) ExpandTNEF() error {
 	var out []File
 	for _, f := range m.Files {
 		if !isTNEF(f) {
 			out = append(out, f)
 			continue
 		}
-		out = append(out, m.tnefFiles(f)...)
+		inside := m.tnefFiles(f)
+		if err := m.opened(len(inside)-1, "winmail.dat files"); err != nil {
+			return err
+		}
+		out = append(out, inside...)
 	}
 	m.Files = out
+	return nil
 }
 
 // isTNEF reports whether f is a TNEF stream, by its type or Outlook's

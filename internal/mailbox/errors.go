@@ -131,6 +131,24 @@ var transientReplies = []string{
 	"in resp-text", "in response:", // go-imap: unparseable reply, connection closed
 }
 
+// NotDeliveredError is a fetch the server completed without some of the
+// messages asked for: it left them out (an IMAP FETCH without their
+// body) or refused them (a POP3 -ERR to RETR). Those it delivered were
+// delivered whole, and the session still works. Nothing is lost: the
+// messages are asked for again.
+type NotDeliveredError struct {
+	Msgs []Message
+	// Reply is the server's refusal of the first, if it said anything.
+	Reply error
+}
+
+func (e *NotDeliveredError) Error() string {
+	if e.Reply != nil {
+		return fmt.Sprintf("the server did not deliver %s: %v", keys(e.Msgs), e.Reply)
+	}
+	return fmt.Sprintf("the server did not deliver %s, but completed the fetch without them", keys(e.Msgs))
+}
+
 // RefusedError is an after-action the server refused (an IMAP tagged NO or
 // BAD, a POP3 -ERR) for Msgs; the other messages Apply was given have it
 // done. Refused messages stay due: nothing is lost, and the next run

@@ -11,7 +11,9 @@ type Message struct {
 	UID  uint32 // IMAP UID; 0 on POP3
 	Num  int    // POP3 message number in this session; 0 on IMAP
 	UIDL string // POP3 unique ID; "" on IMAP
-	Size int64  // as the server reports it, for progress
+	// Size is as the server announces it before the message is asked for
+	// (POP3 LIST, IMAP RFC822.SIZE), 0 if it does not.
+	Size int64
 }
 
 // Key names the message in logs, failure records and file metadata:
@@ -83,8 +85,10 @@ type Session interface {
 	New(ctx context.Context, taken Taken) (Found, error)
 	// Fetch streams each of msgs to deliver, in order. The reader is valid
 	// only during the call. Every requested message is delivered or Fetch
-	// fails: a message the server silently leaves out is an error. When
-	// Fetch fails, the caller discards what it delivered.
+	// fails: a message the server leaves out or refuses is a
+	// *NotDeliveredError, for which the caller keeps the others, delivered
+	// whole, and the session goes on. After any other failure the caller
+	// discards what Fetch delivered.
 	Fetch(ctx context.Context, msgs []Message, deliver func(Message, io.Reader) error) error
 	// Apply performs the after-action on msgs, which may include messages
 	// of an earlier session (by UID or UIDL) that are already gone. It

@@ -61,7 +61,7 @@ mailtask_messages_held_total{task="scans"} 0
 # TYPE mailtask_messages_known_total counter
 mailtask_messages_known_total{task="invoices"} 1
 mailtask_messages_known_total{task="scans"} 0
-# HELP mailtask_messages_quarantined_total Messages that could not be parsed and were kept aside.
+# HELP mailtask_messages_quarantined_total Messages kept aside: unparseable, larger than max_message_size, or never delivered by the server.
 # TYPE mailtask_messages_quarantined_total counter
 mailtask_messages_quarantined_total{task="invoices"} 1
 mailtask_messages_quarantined_total{task="scans"} 0

@@ -153,6 +153,31 @@ func saveAlert(path string, a *alert) error {
 	return nil
 }
 
+// Alerted is what has been mailed about a task's failure going on, as
+// `mailtask status` shows it.
+type Alerted struct {
+	Since    time.Time `json:"since"`    // its first failed run
+	Failures int       `json:"failures"` // failed runs since
+	Mailed   int       `json:"mailed"`   // mails sent about it
+}
+
+// AlertOf returns what has been mailed about task's failure going on, nil
+// when none is: the task's last run succeeded, or no mail is asked for.
+func AlertOf(cfg *config.Config, task string) (*Alerted, error) {
+	a, err := loadAlert(alertPath(cfg, task))
+	if a == nil || err != nil {
+		return nil, err
+	}
+	return &Alerted{Since: a.Since, Failures: a.Failures, Mailed: a.Mailed}, nil
+}
+
+// ForgetAlert removes what has been mailed about task's failures, as
+// `mailtask state reset` forgets the task: a failure after it is a new
+// one, mailed at once.
+func ForgetAlert(cfg *config.Config, task string) error {
+	return removeAlert(alertPath(cfg, task))
+}
+
 func removeAlert(path string) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("record the recovery: %w", err)

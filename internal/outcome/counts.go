@@ -19,7 +19,7 @@ type Counts struct {
 	Seen      int   `json:"seen" metric:"messages_seen_total" help:"New messages found on the server, those the task's rules refuse included." say:"%d new"`
 	Saved     int   `json:"saved" metric:"messages_total" help:"Messages taken: their files are in the destination." say:"%d saved" dry:"%d would save"`
 	Known     int   `json:"known" metric:"messages_known_total" help:"Messages the ledger shows were taken before (under another UID): nothing was written." say:"%d already taken"`
-	Failed    int   `json:"failed" metric:"messages_quarantined_total" help:"Messages that could not be parsed and were kept aside." say:"%d failed"`
+	Failed    int   `json:"failed" metric:"messages_quarantined_total" help:"Messages kept aside: unparseable, larger than max_message_size, or never delivered by the server." say:"%d failed"`
 	Unmatched int   `json:"unmatched" metric:"messages_unmatched_total" help:"Messages the task's [task.match] rules refuse, recorded as done with nothing written." say:"%d not matching the rules,omitzero"`
 	Held      int   `json:"held" metric:"messages_held_total" help:"Messages whose hooks failed under hook_failure = \"retry\": left on the server as they were, taken again next run." say:"%d held back by failed hooks,omitzero"`
 	Files     int   `json:"files" metric:"files_total" help:"Files written into the task's destination." say:"%d files"`

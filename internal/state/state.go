@@ -28,6 +28,11 @@ type State struct {
 	UIDLs       UIDLSet   `json:"-"`                      // POP3: UIDLs taken, kept in the UIDL log
 	UIDLLog     *UIDLLog  `json:"uidl_log,omitempty"`     // POP3: the committed part of the UIDL log
 	Failed      []Failure `json:"failed,omitempty"`       // quarantined messages, at most MaxFailures
+	// Undelivered counts, by message key, the runs in which the server
+	// did not deliver a message it listed: it left it out, refused it, or
+	// the connection failed while it was being sent. After a few such
+	// runs the message is recorded as failed (tasks/popimap).
+	Undelivered map[string]int `json:"undelivered,omitempty"`
 	// Committed messages whose after-action (move, delete...) the server
 	// has not yet confirmed: a crash or a dropped connection between the
 	// commit and the action leaves them here, and the next run acts on

@@ -48,7 +48,8 @@ type IMAPOptions struct {
 
 	// Fault, when set, is consulted before each LOGIN, SELECT, FETCH,
 	// MOVE, COPY, STORE and EXPUNGE of a client (cmd is the command's
-	// name, without UID), and as "AUTHENTICATE" once a token was accepted,
+	// name, without UID; a FETCH of no section, only sizes or flags, is
+	// "FETCH SIZE"), and as "AUTHENTICATE" once a token was accepted,
 	// whose refusal is then the command's tagged reply without a failure
 	// challenge (Exchange's "NO User is authenticated but not
 	// connected."). A non-nil error is sent as the
@@ -487,7 +488,7 @@ func (sess *imapSession) Rename(mailbox, newName string, options *imap.RenameOpt
 }
 
 func (sess *imapSession) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
-	if err := sess.fault("FETCH"); err != nil {
+	if err := sess.fault(fetchName(options)); err != nil {
 		return err
 	}
 	err := sess.UserSession.Fetch(w, numSet, options)
@@ -509,6 +510,16 @@ func (sess *imapSession) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, op
 	}
 	sess.srv.recordFetch(fetched)
 	return err
+}
+
+// fetchName is how Fault names a FETCH: "FETCH" when it asks for content
+// (a message, its header), "FETCH SIZE" when it asks for no section, as
+// the RFC822.SIZE a run asks for with its listing.
+func fetchName(options *imap.FetchOptions) string {
+	if len(options.BodySection) == 0 {
+		return "FETCH SIZE"
+	}
+	return "FETCH"
 }
 
 func fetchesWholeMessage(options *imap.FetchOptions) bool {

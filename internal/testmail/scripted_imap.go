@@ -101,7 +101,7 @@ func (s IMAPScript) answer(w io.Writer, line string) error {
 
 // fetchResponse writes message num's FETCH response: its UID, and its
 // whole text or header when items ask for BODY.PEEK[] or
-// BODY.PEEK[HEADER].
+// BODY.PEEK[HEADER], or its size for RFC822.SIZE.
 func (s IMAPScript) fetchResponse(w io.Writer, num uint32, items string) error {
 	raw := s.Messages[num-1]
 	var err error
@@ -114,6 +114,8 @@ func (s IMAPScript) fetchResponse(w io.Writer, num uint32, items string) error {
 		_, err = fmt.Fprintf(w, "* %d FETCH (UID %d BODY[HEADER] {%d}\r\n%s)\r\n", num, num, len(header), header)
 	case strings.Contains(items, "BODY.PEEK[]"):
 		_, err = fmt.Fprintf(w, "* %d FETCH (UID %d BODY[] {%d}\r\n%s)\r\n", num, num, len(raw), raw)
+	case strings.Contains(items, "RFC822.SIZE"):
+		_, err = fmt.Fprintf(w, "* %d FETCH (UID %d RFC822.SIZE %d)\r\n", num, num, len(raw))
 	default:
 		_, err = fmt.Fprintf(w, "* %d FETCH (UID %d)\r\n", num, num)
 	}

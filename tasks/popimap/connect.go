@@ -12,9 +12,11 @@ import (
 	"mailtask/internal/mailbox/pop3"
 )
 
-// open opens a session of the account's protocol signed in with cred. It
-// is the one place that knows which protocols exist.
-func open(ctx context.Context, a *config.Account, cred auth.Credential, log *slog.Logger) (mailbox.Session, error) {
+// open opens a session of the account's protocol signed in with cred,
+// which refuses a message larger than maxSize bytes (0: the default of
+// mailbox.DefaultMaxMessageSize). It is the one place that knows which
+// protocols exist.
+func open(ctx context.Context, a *config.Account, cred auth.Credential, maxSize int64, log *slog.Logger) (mailbox.Session, error) {
 	// Each case checks its own error: a nil *Session in the interface
 	// would not be a nil Session.
 	switch a.Protocol {
@@ -24,12 +26,14 @@ func open(ctx context.Context, a *config.Account, cred auth.Credential, log *slo
 			return nil, err
 		}
 		s.SetLogger(log)
+		s.LimitMessageSize(maxSize)
 		return s, nil
 	case config.ProtocolPOP3:
 		s, err := pop3.Open(ctx, a, cred, log)
 		if err != nil {
 			return nil, err
 		}
+		s.LimitMessageSize(maxSize)
 		return s, nil
 	default:
 		return nil, fmt.Errorf("account %q: protocol %q is not supported", a.Name, a.Protocol)

@@ -66,7 +66,10 @@ type fetch struct {
 // fetched is one batch as a connection fetched it.
 type fetched struct {
 	jobs []*job
-	err  error // why the batch ends early: errStopped, or the failure that ends the fetch
+	// missing are the messages the server did not deliver, the others
+	// being whole; nil when it delivered every one.
+	missing *mailbox.NotDeliveredError
+	err     error // why the batch ends early: errStopped, or the failure that ends the fetch
 }
 
 // dueActions are the after-actions of one committed batch.
@@ -101,9 +104,9 @@ func (r *run) startFetch(ctx context.Context, batches [][]mailbox.Message, p *pa
 	writing, finish := context.WithCancel(ctx)
 	g, taking := errgroup.WithContext(writing)
 	f.finish = finish
-	g.Go(func() error { return r.fetchOwn(ctx, taking, f) })
+	g.Go(r.guarded(func() error { return r.fetchOwn(ctx, taking, f) }))
 	for range connections - 1 {
-		g.Go(func() error { return r.fetchOver(ctx, taking, f) })
+		g.Go(r.guarded(func() error { return r.fetchOver(ctx, taking, f) }))
 	}
 	go func() {
 		f.err = g.Wait()
@@ -133,12 +136,12 @@ func (f *fetch) next(ctx context.Context, k int) (fetched, bool) {
 // resolve passes batch k on as a connection fetched it: whole, or up to a
 // stop. A batch that failed passes on its failure alone: what was
 // received of it cannot be committed in order.
-func (f *fetch) resolve(k int, jobs []*job, err error) {
-	if err != nil && !errors.Is(err, errStopped) {
-		releaseAll(jobs)
-		jobs = nil
+func (f *fetch) resolve(k int, b fetched) {
+	if b.err != nil && !errors.Is(b.err, errStopped) {
+		releaseAll(b.jobs)
+		b.jobs = nil
 	}
-	f.futures[k] <- fetched{jobs, err}
+	f.futures[k] <- b
 }
 
 // written frees the slot of a batch written and hands its after-actions to
@@ -215,10 +218,10 @@ func (r *run) fetchOwn(ctx, taking context.Context, f *fetch) error {
 		if !ok {
 			return err
 		}
-		got, err := r.fetchBatch(ctx, r.sess, f.batches[k], f)
-		f.resolve(k, got, err)
-		if err != nil {
-			return err
+		b := r.fetchBatch(ctx, r.sess, f.batches[k], f)
+		f.resolve(k, b)
+		if b.err != nil {
+			return b.err
 		}
 	}
 }
@@ -242,17 +245,17 @@ func (r *run) fetchOver(ctx, taking context.Context, f *fetch) error {
 		if !ok {
 			break
 		}
-		got, err := r.fetchBatch(ctx, sess, f.batches[k], f)
-		if err != nil && !errors.Is(err, errStopped) && ctx.Err() == nil {
-			releaseAll(got)
-			f.received.Add(-int64(len(got)))
+		b := r.fetchBatch(ctx, sess, f.batches[k], f)
+		if b.err != nil && !errors.Is(b.err, errStopped) && ctx.Err() == nil {
+			releaseAll(b.jobs)
+			f.received.Add(-int64(len(b.jobs)))
 			f.retry <- k
-			r.log.Warn("a further connection failed; the others fetch its batch", "err", err)
+			r.log.Warn("a further connection failed; the others fetch its batch", "err", b.err)
 			return nil
 		}
-		f.resolve(k, got, err)
-		if err != nil {
-			return err
+		f.resolve(k, b)
+		if b.err != nil {
+			return b.err
 		}
 	}
 	if err := sess.Logout(ctx); err != nil {
@@ -273,7 +276,7 @@ func (r *run) openFurther(ctx context.Context) (sess mailbox.Session, release fu
 		}
 	}
 	acct := r.opts.Config.Accounts[r.opts.Task.Account]
-	sess, err := open(ctx, acct, r.cred, r.log)
+	sess, err := open(ctx, acct, r.cred, int64(r.opts.Task.MaxMessageSize), r.log)
 	if err != nil {
 		release()
 		r.log.Debug("fetching over fewer connections: another one could not be opened", "err", err)
@@ -310,21 +313,33 @@ func (r *run) applyDue(ctx context.Context, due <-chan dueActions) error {
 
 // fetchBatch fetches one batch over sess and returns its messages,
 // received until the fetch failed or was stopped; each goes on to be
-// prepared (pipeline.go) as soon as it is received.
-func (r *run) fetchBatch(ctx context.Context, sess mailbox.Session, batch []mailbox.Message, f *fetch) ([]*job, error) {
-	var got []*job
+// prepared (pipeline.go) as soon as it is received. A failure of the
+// session while a message was on its way names that message
+// (*fetchFailure).
+func (r *run) fetchBatch(ctx context.Context, sess mailbox.Session, batch []mailbox.Message, f *fetch) fetched {
+	var (
+		b        fetched
+		inFlight *mailbox.Message
+	)
 	err := sess.Fetch(ctx, batch, func(m mailbox.Message, body io.Reader) error {
+		inFlight = &m
 		j, err := r.receive(ctx, m, body, f.parsing)
 		if err != nil {
 			return err
 		}
-		got = append(got, j)
+		inFlight = nil
+		b.jobs = append(b.jobs, j)
 		if f.received.Add(1) < f.total && r.stopRequested() {
 			return errStopped
 		}
 		return nil
 	})
-	return got, err
+	if nd, ok := errors.AsType[*mailbox.NotDeliveredError](err); ok {
+		b.missing = nd
+		return b
+	}
+	b.err = r.attribute(ctx, err, batch, b.jobs, inFlight)
+	return b
 }
 
 // releaseAll frees the jobs of a batch abandoned.

@@ -143,3 +143,42 @@ func TestHookFailurePolicies(t *testing.T) {
 		})
 	}
 }
+
+// A subject of 200 KB, past what Linux lets a program's environment hold
+// in one variable, reaches the hooks cut, and whole in a file: the hooks
+// run, and under hook_failure = "retry" no run fails for it.
+func TestHugeSubjectReachesHooksCut(t *testing.T) {
+	fileHook, fileLog := hookScript(t, "SUBJECT", "TRUNCATED")
+	msgHook, msgLog := hookScript(t, "SUBJECT", "TRUNCATED")
+	// The file hook also keeps the file of the whole subject.
+	script, err := os.ReadFile(fileHook)
+	mustT(t, err)
+	keep := `cp "$MAILTASK_SUBJECT_FILE" "` + filepath.Join(filepath.Dir(fileLog), "subject") + `"` + "\n"
+	mustT(t, os.WriteFile(fileHook, append(script, keep...), 0o755))
+	f := newFixture(t, testmail.IMAPOptions{},
+		`run_after_file = ["`+fileHook+`"]`,
+		`run_after_message = ["`+msgHook+`"]`,
+		`hook_failure = "retry"`)
+	subject := strings.Repeat("long subject ", 200_000/13) + "end"
+	f.append(mail{subject: subject, files: []testmail.Attachment{pdfFile("a.pdf")}}.raw())
+	if sum := f.mustRun(); sum.Saved != 1 || sum.Held != 0 {
+		t.Fatalf("run: %+v", sum.Counts)
+	}
+	for _, log := range []string{fileLog, msgLog} {
+		lines := logLines(t, log)
+		if len(lines) != 1 {
+			t.Fatalf("hook ran %d times: %.200q", len(lines), lines)
+		}
+		p := strings.Split(lines[0], "|")
+		if len(p[0]) > 4096 || !strings.HasPrefix(subject, p[0]) || !strings.Contains(p[1], "SUBJECT") {
+			t.Errorf("hook saw a subject of %d bytes, truncated %q", len(p[0]), p[1])
+		}
+	}
+	whole, err := os.ReadFile(filepath.Join(filepath.Dir(fileLog), "subject"))
+	if err != nil || string(whole) != subject {
+		t.Errorf("the file of the whole subject held %d bytes (%v), want %d", len(whole), err, len(subject))
+	}
+	if sum := f.mustRun(); sum.Seen != 0 {
+		t.Errorf("next run: %+v", sum.Counts)
+	}
+}

@@ -33,6 +33,21 @@ func newSelection(task *config.Task) (*selection, error) {
 	}, nil
 }
 
+// open replaces, as the task asks, the attached messages and winmail.dat
+// files among msg's files by the files inside them. A message that holds
+// too many parts then is unparseable (extract.ErrUnparseable).
+func (s *selection) open(msg *extract.Message) error {
+	if s.nested {
+		if err := msg.ExpandNested(); err != nil {
+			return err
+		}
+	}
+	if s.tnef {
+		return msg.ExpandTNEF()
+	}
+	return nil
+}
+
 // listing is what a run found to take.
 type listing struct {
 	msgs     []mailbox.Message // to fetch, oldest first

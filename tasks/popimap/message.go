@@ -17,7 +17,7 @@ type fate int
 const (
 	saved       fate = iota // its files are in the destination
 	known                   // the ledger shows it was taken before
-	quarantined             // unparseable; its raw form is kept aside
+	quarantined             // unparseable, too large or never delivered; kept aside
 	unmatched               // the task's rules do not select it
 )
 
@@ -27,8 +27,12 @@ type delivered struct {
 	m    mailbox.Message
 	fate fate
 	fp   state.Fingerprint
-	w    *writer  // the files it wrote, when taken
-	hook *hookJob // its hooks, due once its files are durable
+	// partial: a message quarantined without its whole raw form (too
+	// large, or never delivered); it has no fingerprint, and is never
+	// deleted from the server, which holds the only copy.
+	partial bool
+	w       *writer  // the files it wrote, when taken
+	hook    *hookJob // its hooks, due once its files are durable
 }
 
 // message writes one prepared message's outputs (take), or recognises it

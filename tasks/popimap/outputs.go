@@ -147,12 +147,6 @@ type planned struct {
 }
 
 func (r *run) plan(m mailbox.Message, raw *spool, msg *extract.Message, searched bool) *plan {
-	if r.sel.nested {
-		msg.ExpandNested()
-	}
-	if r.sel.tnef {
-		msg.ExpandTNEF()
-	}
 	p := &plan{}
 	// Once staged (or, on a dry run, listed), the content is no longer
 	// needed: a message waiting for its batch to be named keeps only what

@@ -97,7 +97,7 @@ func (r *run) receive(ctx context.Context, m mailbox.Message, body io.Reader, p 
 	j := &job{m: m, raw: raw, ready: make(chan struct{})}
 	go func() {
 		p.parsers <- struct{}{}
-		j.prepared = r.prepare(m, raw, p.searched)
+		j.prepared = r.prepareGuarded(m, raw, p.searched)
 		close(j.ready)
 		<-p.parsers
 		<-p.unparsed
@@ -116,6 +116,9 @@ func (r *run) prepare(m mailbox.Message, raw *spool, searched bool) prepared {
 		return prepared{known: true}
 	}
 	parsed, err := raw.parse()
+	if err == nil {
+		err = r.sel.open(parsed)
+	}
 	switch {
 	case err == nil:
 		p := r.plan(m, raw, parsed, searched)
@@ -130,6 +133,17 @@ func (r *run) prepare(m mailbox.Message, raw *spool, searched bool) prepared {
 	}
 	raw.Close() // the run fails on err: nothing reads the spool again
 	return prepared{err: err}
+}
+
+// prepareGuarded is prepare on a parse worker of its own: a panic there
+// fails the run, as on the run's goroutine, rather than the program.
+func (r *run) prepareGuarded(m mailbox.Message, raw *spool, searched bool) (p prepared) {
+	defer func() {
+		if v := recover(); v != nil {
+			p = prepared{err: Panicked(v, r.log.With("msg", m.Key()))}
+		}
+	}()
+	return r.prepare(m, raw, searched)
 }
 
 // release frees what the job holds once it is written or abandoned.
@@ -149,7 +163,7 @@ func (j *job) release() {
 func (r *run) process(ctx context.Context, msgs []mailbox.Message, searched bool) (Summary, error) {
 	fetchCtx, abandon := context.WithCancel(ctx)
 	defer abandon()
-	batches := slices.Collect(slices.Chunk(msgs, r.opts.Task.BatchSize))
+	batches := r.batches(msgs)
 	budget := r.opts.memory
 	if budget == 0 {
 		budget = MemoryBudget
@@ -158,6 +172,7 @@ func (r *run) process(ctx context.Context, msgs []mailbox.Message, searched bool
 	var (
 		sum      Summary
 		held     []error // hook failures that held messages back
+		again    []error // messages the server did not deliver, asked for again next run
 		progress = Progress{Total: len(msgs)}
 	)
 	for k := range batches {
@@ -168,6 +183,17 @@ func (r *run) process(ctx context.Context, msgs []mailbox.Message, searched bool
 		got, due, heldErrs, err := r.batch(ctx, b.jobs, &progress)
 		sum = sum.plus(got)
 		held = append(held, heldErrs...)
+		if err == nil && b.missing != nil {
+			var (
+				lost  Summary
+				more  dueActions
+				retry error
+			)
+			lost, more, retry, err = r.leftOut(ctx, b.missing)
+			sum = sum.plus(lost)
+			due.failed = append(due.failed, more.failed...)
+			again = append(again, retry)
+		}
 		if err != nil {
 			abandon() // nothing more is written: let the fetching end
 			f.wait()
@@ -182,12 +208,16 @@ func (r *run) process(ctx context.Context, msgs []mailbox.Message, searched bool
 	case errors.Is(fetchErr, errStopped):
 		sum.Stopped = true
 	case fetchErr != nil:
-		return sum, fetchErr
+		lost, err := r.fetchFailed(ctx, fetchErr)
+		return sum.plus(lost), err
 	case ctx.Err() != nil:
 		return sum, ctx.Err()
 	}
 	if err := r.applyDue(ctx, f.due); err != nil {
 		return sum, err
+	}
+	if again = slices.DeleteFunc(again, func(err error) bool { return err == nil }); len(again) > 0 {
+		return sum, errors.Join(append(again, heldBack(held))...)
 	}
 	return sum, heldBack(held)
 }
@@ -290,16 +320,19 @@ func (r *run) commit(ctx context.Context, got []delivered) (dueActions, error) {
 		due          dueActions
 		fingerprints []state.Fingerprint
 	)
+	deleting := r.after.Failure != nil && r.after.Failure.Action == config.AfterDelete
 	for _, d := range got {
-		switch d.fate {
-		case quarantined:
+		switch {
+		case d.partial && deleting:
+			r.log.Warn("not deleted, after_failure notwithstanding: the server holds its only whole copy", "msg", d.m.Key())
+		case d.fate == quarantined:
 			due.failed = append(due.failed, d.m)
-		case saved, known:
+		case d.fate == saved || d.fate == known:
 			due.taken = append(due.taken, d.m)
 		}
 		// Unmatched messages stay out of the ledger: under other rules
 		// they would be taken.
-		if d.fate == saved || d.fate == quarantined {
+		if (d.fate == saved || d.fate == quarantined) && !d.partial {
 			fingerprints = append(fingerprints, d.fp)
 		}
 	}

@@ -31,40 +31,72 @@ func QuarantineFolder(task string) string { return path.Join("_failed", task) }
 // with the rest of the batch.
 func (r *run) quarantine(ctx context.Context, m mailbox.Message, raw *spool, reason error) error {
 	r.log.Warn("message cannot be parsed; kept aside", "msg", m.Key(), "reason", reason)
+	return r.keepAside(ctx, m, raw.Reader(), ".eml", fmt.Sprintf("could not be parsed: %v", reason))
+}
+
+// keepAside writes what there is of a failed message, kept (nil: nothing)
+// as base-of-its-key + suffix, with a note of why in a .reason.txt beside
+// it, into the task's quarantine, and records the failure in the state.
+// A message recorded so is done: its failure action becomes due with its
+// batch's commit.
+func (r *run) keepAside(ctx context.Context, m mailbox.Message, kept io.Reader, suffix, why string) error {
 	if r.opts.DryRun {
 		return nil
 	}
 	base := strings.ReplaceAll(m.Key(), ":", "-")
-	note := fmt.Sprintf("message %s of task %q could not be parsed: %v\n", m.Key(), r.opts.Task.Name, reason)
+	note := fmt.Sprintf("message %s of task %q %s\n", m.Key(), r.opts.Task.Name, why)
 	put := r.quarantineLocally
 	if r.opts.Config.SharedState() {
 		put = r.quarantineShared
 	}
-	where, err := put(ctx, base, raw, note)
+	where, err := put(ctx, aside{base: base, kept: kept, suffix: suffix, note: note})
 	if err != nil {
 		return fmt.Errorf("quarantine: %w", err)
 	}
-	r.st.AddFailure(state.Failure{Key: m.Key(), Reason: reason.Error(), Path: where, At: r.now()})
+	r.st.AddFailure(state.Failure{Key: m.Key(), Reason: why, Path: where, At: r.now()})
 	return nil
 }
 
+// aside is what keepAside keeps of a message: kept (nil: nothing) as
+// base + suffix, and the note as base + ".reason.txt".
+type aside struct {
+	base, suffix, note string
+	kept               io.Reader
+}
+
+// reasonName is the name of the note beside stored, the name its message
+// was kept under ("" when nothing of it was kept).
+func (a aside) reasonName(stored string) string {
+	if stored == "" {
+		return a.base + ".reason.txt"
+	}
+	return strings.TrimSuffix(stored, a.suffix) + ".reason.txt"
+}
+
 // quarantineLocally keeps the message under state_dir, readable by its
-// owner only, and returns its path.
-func (r *run) quarantineLocally(_ context.Context, base string, raw *spool, note string) (string, error) {
+// owner only, and returns its path: the message's, or the note's when
+// nothing of it is kept.
+func (r *run) quarantineLocally(_ context.Context, a aside) (string, error) {
 	dir, err := sink.OpenPrivate(QuarantineDir(r.opts.Config.StateDir, r.opts.Task.Name), r.opts.Task.Name)
 	if err != nil {
 		return "", err
 	}
 	defer dir.Close()
-	stored, err := dir.Put(base+".eml", raw.Reader())
-	if err != nil {
-		return "", err
+	var stored sink.Stored
+	if a.kept != nil {
+		if stored, err = dir.Put(a.base+a.suffix, a.kept); err != nil {
+			return "", err
+		}
 	}
-	if _, err := dir.Put(strings.TrimSuffix(stored.Name, ".eml")+".reason.txt", strings.NewReader(note)); err != nil {
+	note, err := dir.Put(a.reasonName(stored.Name), strings.NewReader(a.note))
+	if err != nil {
 		return "", err
 	}
 	if err := dir.Sync(); err != nil {
 		return "", err
+	}
+	if stored.Name == "" {
+		stored = note
 	}
 	return filepath.Join(dir.Path(), stored.Name), nil
 }
@@ -72,7 +104,7 @@ func (r *run) quarantineLocally(_ context.Context, base string, raw *spool, note
 // quarantineShared keeps the message in the destination's quarantine
 // folder, where every node finds it, and returns where it is: its path,
 // or its URL in an object store.
-func (r *run) quarantineShared(ctx context.Context, base string, raw *spool, note string) (string, error) {
+func (r *run) quarantineShared(ctx context.Context, a aside) (string, error) {
 	rel := QuarantineFolder(r.opts.Task.Name)
 	dir, err := r.dest.Folder(rel)
 	if err != nil {
@@ -87,15 +119,21 @@ func (r *run) quarantineShared(ctx context.Context, base string, raw *spool, not
 	}
 	// A message numbered the same after a UIDVALIDITY change is another
 	// message: it gets a name of its own, and its reason goes beside it.
-	stored, err := put(base+".eml", raw.Reader(), sink.Policy{Collision: sink.Suffix})
-	if err != nil {
-		return "", err
+	var stored sink.Stored
+	if a.kept != nil {
+		if stored, err = put(a.base+a.suffix, a.kept, sink.Policy{Collision: sink.Suffix}); err != nil {
+			return "", err
+		}
 	}
-	if _, err := put(strings.TrimSuffix(stored.Name, ".eml")+".reason.txt", strings.NewReader(note), sink.Policy{Collision: sink.Overwrite}); err != nil {
+	note, err := put(a.reasonName(stored.Name), strings.NewReader(a.note), sink.Policy{Collision: sink.Overwrite})
+	if err != nil {
 		return "", err
 	}
 	if err := r.dest.Sync(ctx); err != nil {
 		return "", err
+	}
+	if stored.Name == "" {
+		stored = note
 	}
 	loc := r.dest.Locate(path.Join(rel, stored.Name))
 	if loc.URL != "" {

@@ -82,6 +82,7 @@ func Retry(run RunFunc, b Backoff) RunFunc {
 		var total Summary
 		wait := b.Initial
 		for attempt := 0; ; attempt++ {
+			opts.retryFollows = attempt < retries
 			sum, err := run(ctx, opts)
 			total.add(sum)
 			if err == nil || attempt == retries || !mailbox.IsTransient(err) || ctx.Err() != nil {

@@ -48,6 +48,10 @@ type Options struct {
 	Shared Shared
 	// memory, when set, replaces MemoryBudget, for tests.
 	memory int64
+	// retryFollows is set by Retry on each attempt but the last: a run
+	// that fails for a transient reason is then attempted again, and
+	// counts no message as undelivered (undelivered.go).
+	retryFollows bool
 }
 
 // Progress is how far a run has come.
@@ -212,7 +216,7 @@ func (r *run) open(ctx context.Context, acct *config.Account) error {
 	if r.cred, err = auth.New(acct, auth.Options{StateDir: cfg.StateDir, Tokens: r.tokens(), Log: r.log}); err != nil {
 		return err
 	}
-	if r.sess, err = open(ctx, acct, r.cred, r.log); err != nil {
+	if r.sess, err = open(ctx, acct, r.cred, int64(task.MaxMessageSize), r.log); err != nil {
 		return err
 	}
 	uidValidity, err := r.sess.Select(ctx, task.Mailbox, r.after)
@@ -297,28 +301,45 @@ func (r *run) ingest(ctx context.Context) (Summary, error) {
 		}
 	}
 	msgs := l.msgs
+	forgetUndelivered(r.st, msgs)
 	if task.MaxMessages > 0 && len(msgs) > task.MaxMessages {
 		r.log.Info("taking the oldest messages first; the rest wait for the next run", "new", len(msgs), "max_messages", task.MaxMessages)
 		msgs = msgs[:task.MaxMessages]
 	}
 	sum.Seen = len(l.refused) + len(msgs)
+	msgs, large := r.tooLarge(msgs)
+	aside, asideDue, err := r.setAside(ctx, large)
+	sum = sum.plus(aside)
+	if err != nil {
+		return sum, err
+	}
+	got, err := r.takeNew(ctx, msgs, l.searched)
+	sum = sum.plus(got)
+	if err != nil {
+		return sum, err
+	}
+	// The failure actions of the messages set aside come after the others
+	// are taken: a server failing them cannot hold the others back.
+	return sum, r.applyAfter(ctx, asideDue.taken, asideDue.failed)
+}
+
+// takeNew processes the new messages msgs, unless the run is to stop.
+func (r *run) takeNew(ctx context.Context, msgs []mailbox.Message, searched bool) (Summary, error) {
 	r.report(Progress{Total: len(msgs)})
 	if len(msgs) == 0 {
 		if r.opts.DryRun {
-			return sum, nil
+			return Summary{}, nil
 		}
 		// New may have learned of vanished UIDs; keep that.
-		return sum, r.held.Commit(ctx, r.st, nil)
+		return Summary{}, r.held.Commit(ctx, r.st, nil)
 	}
 	if err := ctx.Err(); err != nil {
-		return sum, err
+		return Summary{}, err
 	}
 	if r.stopRequested() {
-		sum.Stopped = true
-		return sum, nil
+		return Summary{Stopped: true}, nil
 	}
-	got, err := r.process(ctx, msgs, l.searched)
-	return sum.plus(got), err
+	return r.process(ctx, msgs, searched)
 }
 
 // errStopped ends a fetch early when the run is asked to stop.

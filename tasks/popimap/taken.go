@@ -45,6 +45,7 @@ func markFound(st *state.State, found mailbox.Found) {
 
 // markDone records that m needs no further work.
 func markDone(st *state.State, m mailbox.Message) {
+	delete(st.Undelivered, m.Key())
 	if m.UIDL != "" {
 		st.UIDLs.Add(m.UIDL)
 		return

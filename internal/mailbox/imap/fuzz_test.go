@@ -21,9 +21,9 @@ import (
 // commands beyond the parts, get a plain server's answer.
 func FuzzSession(f *testing.F) {
 	// The commands of a session, in turn: LOGIN, CAPABILITY, STATUS (the
-	// move folder), SELECT, UID SEARCH, UID FETCH, UID COPY, UID STORE,
-	// UID EXPUNGE, LOGOUT.
-	const search, fetch, copyUID = 5, 6, 7
+	// move folder), SELECT, UID SEARCH, UID FETCH (RFC822.SIZE), UID FETCH
+	// (BODY.PEEK[]), UID COPY, UID STORE, UID EXPUNGE, LOGOUT.
+	const search, sizes, fetch, copyUID = 5, 6, 7, 8
 	for _, seed := range []map[int]string{
 		{},
 		{0: "* OK [CAPABILITY IMAP4rev1 UIDPLUS MOVE] ready\r\n"},
@@ -32,6 +32,8 @@ func FuzzSession(f *testing.F) {
 		{search: "* SEARCH 0 1 2\r\n{tag} OK done\r\n"},
 		{search: "* SEARCH 1 4294967295\r\n{tag} OK done\r\n"},
 		{search: "* ESEARCH (TAG \"{tag}\") UID ALL 1:4294967295\r\n{tag} OK done\r\n"},
+		{sizes: "* 1 FETCH (UID 1 RFC822.SIZE 99999999999999999999)\r\n* 2 FETCH (RFC822.SIZE {3}\r\nabc UID 2)\r\n{tag} OK done\r\n"},
+		{sizes: "* 1 FETCH (UID 1 RFC822.SIZE 2000000)\r\n{tag} OK done\r\n"},
 		{fetch: "* 1 FETCH (BODY[] {5}\r\nhello UID 1)\r\n* 9 FETCH (UID 99 BODY[] {3}\r\nabc)\r\n{tag} OK done\r\n"},
 		{fetch: "* 1 FETCH (UID 1 BODY[] {99999999999}\r\nabc"},
 		{copyUID: "{tag} OK [COPYUID 7 1:4294967295 1:4294967295] done\r\n"},

@@ -157,3 +157,32 @@ func TestLimitMessageSize(t *testing.T) {
 		t.Errorf("Fetch: %v, got %d; want the message of 5000 bytes refused, the other delivered", err, len(got))
 	}
 }
+
+// A FETCH the server completes without one of the messages asked for, as
+// Exchange does for a message it cannot read, delivers the others and
+// names the one left out, for the caller to count an attempt of it; the
+// session goes on.
+func TestMessageLeftOutIsNamed(t *testing.T) {
+	raws := messages(3)
+	script := testmail.IMAPScript{Messages: raws, Replies: map[string]func(io.Writer, string, string) error{
+		"UID FETCH": func(w io.Writer, tag, _ string) error {
+			for _, uid := range []int{1, 3} {
+				fmt.Fprintf(w, "* %d FETCH (UID %d BODY[] {%d}\r\n%s)\r\n", uid, uid, len(raws[uid-1]), raws[uid-1])
+			}
+			_, err := io.WriteString(w, tag+" OK done\r\n")
+			return err
+		},
+	}}
+	_, s := selected(t, script)
+	got, err := fetchAll(s, []mailbox.Message{{UID: 1}, {UID: 2}, {UID: 3}})
+	nd, ok := errors.AsType[*mailbox.NotDeliveredError](err)
+	if !ok || len(nd.Msgs) != 1 || nd.Msgs[0].UID != 2 || !mailbox.IsTransient(err) {
+		t.Fatalf("Fetch: %v, want UID 2 named as not delivered", err)
+	}
+	if len(got) != 2 || string(got[3]) != string(raws[2]) {
+		t.Errorf("delivered %d messages", len(got))
+	}
+	if got, err := fetchAll(s, []mailbox.Message{{UID: 1}}); err != nil || len(got) != 1 {
+		t.Errorf("the session does not go on: %v", err)
+	}
+}

@@ -16,10 +16,22 @@ var _ mailbox.Searcher = (*Session)(nil)
 // that arrives between the two searches is not in New's answer and waits
 // for the next run.
 func (s *Session) NewMatching(ctx context.Context, taken mailbox.Taken, q mailbox.Query) (mailbox.Found, error) {
-	found, err := s.New(ctx, taken)
-	msgs := found.New
-	if err != nil || len(msgs) == 0 || q.IsZero() {
+	found, err := s.listNew(ctx, taken)
+	if err != nil {
 		return found, err
+	}
+	if found, err = s.matching(ctx, found, q); err != nil {
+		return found, err
+	}
+	return found, s.sized(ctx, found.New)
+}
+
+// matching leaves out of found.New, as Done, what the server finds q
+// does not select.
+func (s *Session) matching(ctx context.Context, found mailbox.Found, q mailbox.Query) (mailbox.Found, error) {
+	msgs := found.New
+	if len(msgs) == 0 || q.IsZero() {
+		return found, nil
 	}
 	defer s.guard(ctx)()
 	criteria := searchCriteria(q)

@@ -141,6 +141,15 @@ func (s *Session) Select(ctx context.Context, folder string, after mailbox.After
 // record of what is taken stays a few ranges and the next search starts
 // higher.
 func (s *Session) New(ctx context.Context, taken mailbox.Taken) (mailbox.Found, error) {
+	found, err := s.listNew(ctx, taken)
+	if err != nil {
+		return found, err
+	}
+	return found, s.sized(ctx, found.New)
+}
+
+// listNew is New without the sizes.
+func (s *Session) listNew(ctx context.Context, taken mailbox.Taken) (mailbox.Found, error) {
 	defer s.guard(ctx)()
 	first := taken.FirstUID()
 	set, err := s.uidsFrom(first)
@@ -271,14 +280,14 @@ func (s *Session) fetch(ctx context.Context, msgs []mailbox.Message, section *im
 	if err := s.fetchLate(late, wanted, got, section, deliver); err != nil {
 		return err
 	}
-	var missing []uint32
+	var missing []mailbox.Message
 	for _, m := range msgs {
 		if !got[m.UID] {
-			missing = append(missing, m.UID)
+			missing = append(missing, m)
 		}
 	}
 	if len(missing) > 0 {
-		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("the server returned no content for UID %v; nothing was lost, the next run asks again", missing), Transient: true}
+		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: &mailbox.NotDeliveredError{Msgs: missing}, Transient: true}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package pop3
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"mailtask/internal/mailbox"
 )
@@ -22,6 +23,19 @@ func (e *ServerError) Error() string {
 		return mailbox.Printable(fmt.Sprintf("%s refused: %s (server challenge: %s)", e.Command, e.Text, e.Challenge))
 	}
 	return mailbox.Printable(fmt.Sprintf("%s refused: %s", e.Command, e.Text))
+}
+
+// ofMessage reports whether the refusal is of the message the command
+// named rather than of the session: one without a response code of the
+// mailbox or the system (RFC 3206's SYS/TEMP, SYS/PERM; RFC 2449's IN-USE,
+// LOGIN-DELAY, AUTH), which say that the other messages fare no better.
+func (e *ServerError) ofMessage() bool {
+	for _, code := range []string{"[SYS/", "[IN-USE]", "[LOGIN-DELAY]", "[AUTH]"} {
+		if strings.HasPrefix(strings.ToUpper(e.Text), code) {
+			return false
+		}
+	}
+	return true
 }
 
 // ErrNoUIDL is returned (through errors.Is) by UIDLAll when the server does

@@ -303,7 +303,10 @@ var (
 )
 
 // fetch sends cmd for each of msgs and streams its reply to deliver;
-// failures on the wire are reported as step's.
+// failures on the wire are reported as step's. A message the server
+// refuses (-ERR, without a code that refuses the session) while fetching is
+// passed over, and named once the others are delivered
+// (mailbox.NotDeliveredError).
 func (s *Session) fetch(ctx context.Context, step mailbox.Step, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error, cmd fetchCommand) error {
 	fail := func(m mailbox.Message, err error, transient bool) error {
 		return &mailbox.Error{Step: step, Addr: s.addr, Err: fmt.Errorf("%s: %w", describe(m), err), Transient: transient}
@@ -320,6 +323,7 @@ func (s *Session) fetch(ctx context.Context, step mailbox.Step, msgs []mailbox.M
 	}
 	sent, inFlight := 0, int64(0) // msgs[i:sent] are sent, their replies of inFlight bytes
 	var ahead []string
+	refused := &mailbox.NotDeliveredError{}
 	for i, m := range msgs {
 		// Refilled once half the window is read, so that commands go out
 		// several to a write however small the messages.
@@ -344,6 +348,15 @@ func (s *Session) fetch(ctx context.Context, step mailbox.Step, msgs []mailbox.M
 			return err
 		}
 		body, err := s.c.stream(ctx, cmd.line(m.Num))
+		if se, ok := errors.AsType[*ServerError](err); ok && se.ofMessage() && step == mailbox.StepFetch {
+			// -ERR leaves the session usable: the other messages go on.
+			refused.Msgs = append(refused.Msgs, m)
+			if refused.Reply == nil {
+				refused.Reply = fmt.Errorf("%s: %w", describe(m), err)
+			}
+			inFlight -= cmd.reply(m.Size)
+			continue
+		}
 		if err != nil {
 			return fail(m, err, s.c.broken != nil)
 		}
@@ -355,6 +368,9 @@ func (s *Session) fetch(ctx context.Context, step mailbox.Step, msgs []mailbox.M
 		if err != nil {
 			return err
 		}
+	}
+	if len(refused.Msgs) > 0 {
+		return &mailbox.Error{Step: step, Addr: s.addr, Err: refused, Transient: true}
 	}
 	return nil
 }

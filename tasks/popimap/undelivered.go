@@ -1,0 +1,288 @@
+package popimap
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"mailtask/internal/mailbox"
+	"mailtask/internal/state"
+)
+
+// A message the server lists but never delivers must not halt its task:
+// one that a FETCH always leaves out, a RETR the server always answers
+// with -ERR or by dropping the connection, would otherwise fail its batch
+// on every run and hold back every message after it. And a message larger
+// than the task's max_message_size is not downloaded at all. Each is kept
+// aside as failed, with what there is of it, and the run takes the rest.
+//
+// A run that the server did not deliver a message to counts an attempt for
+// it in the state (State.Undelivered) when the message itself failed: the
+// server answered the fetch without it, or the connection failed while
+// the message was on its way, over a session that had signed in, opened
+// the folder and listed it. Nothing is counted when a run fails before
+// that (a server that is down, a refused login), when it is stopped or
+// out of time, or when the failure is mailtask's own (a full disk). Nor
+// does an attempt that Retry follows with another: a scheduled run counts
+// once, in its last attempt, so that the retries of one outage, 10 s, 20 s
+// and 40 s apart, count one attempt and not four. A message with an
+// attempt counted is fetched last in later runs, alone in its batch: the
+// others are taken first, and its failure can no longer take a batch down
+// with it. After maxFetchAttempts scheduled runs it is recorded as failed.
+// An outage would have to cut the connection at the end of three
+// scheduled runs in a row, each time while the same message was on its
+// way, to do that to a message the server could deliver.
+
+// maxFetchAttempts is how many runs may fail to get a message before it is
+// kept aside as failed.
+const maxFetchAttempts = 3
+
+// fetchFailure is a session that failed while m was on its way: the
+// message being received, or else the first of the batch not delivered.
+type fetchFailure struct {
+	m   mailbox.Message
+	err error
+}
+
+func (e *fetchFailure) Error() string { return e.err.Error() }
+func (e *fetchFailure) Unwrap() error { return e.err }
+
+// attribute returns err, from fetching batch of which got were delivered
+// and inFlight was on its way, as a *fetchFailure naming the message the
+// session failed on. Failures that are not the session's (a stop, the end
+// of the run, a full disk) are returned as they are.
+func (r *run) attribute(ctx context.Context, err error, batch []mailbox.Message, got []*job, inFlight *mailbox.Message) error {
+	if err == nil || errors.Is(err, errStopped) || ctx.Err() != nil {
+		return err
+	}
+	if tl, ok := errors.AsType[*mailbox.TooLargeError](err); ok {
+		return &fetchFailure{m: tl.Msg, err: err}
+	}
+	if me, ok := errors.AsType[*mailbox.Error](err); !ok || me.Step != mailbox.StepFetch {
+		return err
+	}
+	if inFlight != nil {
+		return &fetchFailure{m: *inFlight, err: err}
+	}
+	delivered := make(map[string]bool, len(got))
+	for _, j := range got {
+		delivered[j.m.Key()] = true
+	}
+	for _, m := range batch {
+		if !delivered[m.Key()] {
+			return &fetchFailure{m: m, err: err}
+		}
+	}
+	return err
+}
+
+// batches divides msgs into batches of the task's batch_size, but for the
+// messages the server did not deliver in an earlier run: each of those
+// comes last, in a batch of its own.
+func (r *run) batches(msgs []mailbox.Message) [][]mailbox.Message {
+	var plain, suspect []mailbox.Message
+	for _, m := range msgs {
+		if r.st.Undelivered[m.Key()] > 0 {
+			suspect = append(suspect, m)
+		} else {
+			plain = append(plain, m)
+		}
+	}
+	batches := slices.Collect(slices.Chunk(plain, r.opts.Task.BatchSize))
+	for _, m := range suspect {
+		batches = append(batches, []mailbox.Message{m})
+	}
+	return batches
+}
+
+// forgetUndelivered drops the attempts counted for messages no longer
+// listed as new: gone from the server, or taken.
+func forgetUndelivered(st *state.State, listed []mailbox.Message) {
+	if len(st.Undelivered) == 0 {
+		return
+	}
+	keep := make(map[string]bool, len(listed))
+	for _, m := range listed {
+		keep[m.Key()] = true
+	}
+	for key := range st.Undelivered {
+		if !keep[key] {
+			delete(st.Undelivered, key)
+		}
+	}
+}
+
+// undelivered counts a run in which the server did not deliver m (why),
+// unless the run is attempted again (retried: see above) or a dry run.
+// After maxFetchAttempts of them m is kept aside as failed, and lost
+// returns it, to be committed; it is nil while m is to be asked for
+// again.
+func (r *run) undelivered(ctx context.Context, m mailbox.Message, why error, retried bool) (lost *delivered, err error) {
+	if r.opts.DryRun || retried {
+		return nil, nil
+	}
+	if r.st.Undelivered == nil {
+		r.st.Undelivered = map[string]int{}
+	}
+	r.st.Undelivered[m.Key()]++
+	n := r.st.Undelivered[m.Key()]
+	if n < maxFetchAttempts {
+		r.log.Warn("the server did not deliver a message; later runs ask for it again, after the others",
+			"msg", m.Key(), "attempt", n, "attempts", maxFetchAttempts, "err", why)
+		return nil, nil
+	}
+	r.log.Warn("the server did not deliver a message in any of its attempts; kept aside as failed", "msg", m.Key(), "attempts", n, "err", why)
+	reason := fmt.Sprintf("the server did not deliver this message after %d attempts (the last: %v)", n, why)
+	return &delivered{m: m, fate: quarantined, partial: true}, r.keepAside(ctx, m, nil, "", reason)
+}
+
+// leftOut counts a run for each message of a batch the server left out
+// or refused, and commits those now kept aside, with their batch. It
+// returns what it committed, the after-actions then due, and an error
+// naming the messages asked for again, for the run's result.
+func (r *run) leftOut(ctx context.Context, missing *mailbox.NotDeliveredError) (Summary, dueActions, error, error) {
+	var (
+		lost    []delivered
+		retried []mailbox.Message
+	)
+	why := missing.Reply
+	if why == nil {
+		why = errors.New("left out of the server's answer")
+	}
+	for _, m := range missing.Msgs {
+		d, err := r.undelivered(ctx, m, why, r.opts.retryFollows)
+		if err != nil {
+			return Summary{}, dueActions{}, nil, err
+		}
+		if d == nil {
+			retried = append(retried, m)
+			continue
+		}
+		lost = append(lost, *d)
+	}
+	var again error
+	if len(retried) > 0 {
+		acct := r.opts.Config.Accounts[r.opts.Task.Account]
+		again = &mailbox.Error{Step: mailbox.StepFetch, Addr: acct.Addr(), Transient: true,
+			Err: fmt.Errorf("%w; the others were taken, these are asked for again, after %d attempts they are kept aside as failed", &mailbox.NotDeliveredError{Msgs: retried, Reply: missing.Reply}, maxFetchAttempts)}
+	}
+	if len(lost) == 0 {
+		return Summary{}, dueActions{}, again, nil
+	}
+	due, err := r.commit(ctx, lost)
+	if err != nil {
+		return Summary{}, dueActions{}, nil, err
+	}
+	return tally(lost), due, again, nil
+}
+
+// fetchFailed handles the failure that ended a run's fetch: a message
+// larger than announced is kept aside at once, and a message the session
+// failed on counts an attempt. It returns what it committed, and the
+// run's error.
+func (r *run) fetchFailed(ctx context.Context, err error) (Summary, error) {
+	ff, ok := errors.AsType[*fetchFailure](err)
+	if !ok || r.opts.DryRun {
+		return Summary{}, err
+	}
+	var lost *delivered
+	if tl, ok := errors.AsType[*mailbox.TooLargeError](err); ok {
+		r.log.Warn("a message turned out larger than max_message_size; kept aside as failed", "msg", ff.m.Key(), "max_message_size", tl.Limit)
+		lost = &delivered{m: ff.m, fate: quarantined, partial: true}
+		if kerr := r.keepAside(ctx, ff.m, nil, "", tooLargeReason(tl.Size, tl.Limit, "while it arrived, so nothing of it is kept")); kerr != nil {
+			return Summary{}, kerr
+		}
+		// The connection, closed rather than read the message, is opened
+		// again by the next attempt, which goes on with the rest.
+		acct := r.opts.Config.Accounts[r.opts.Task.Account]
+		err = &mailbox.Error{Step: mailbox.StepFetch, Addr: acct.Addr(), Transient: true, Err: fmt.Errorf("%w; it is kept aside as failed", tl)}
+	} else {
+		var kerr error
+		if lost, kerr = r.undelivered(ctx, ff.m, ff.err, r.opts.retryFollows && mailbox.IsTransient(err)); kerr != nil {
+			return Summary{}, kerr
+		}
+	}
+	if lost == nil {
+		return Summary{}, err
+	}
+	if _, cerr := r.commit(ctx, []delivered{*lost}); cerr != nil {
+		return Summary{}, cerr
+	}
+	return tally([]delivered{*lost}), err
+}
+
+// tooLargeReason says why a message larger than max_message_size was kept
+// aside, and what of it.
+func tooLargeReason(size, limit int64, kept string) string {
+	return fmt.Sprintf("is larger than max_message_size (the server announced %d bytes, more than %d) and was not downloaded: %s", size, limit, kept)
+}
+
+// setAside keeps aside, as failed, the messages the server announced
+// larger than max_message_size, with their header alone (up to maxHeader
+// bytes of it), and commits them. They are never downloaded. It returns
+// what it committed, and their failure actions, then due.
+func (r *run) setAside(ctx context.Context, msgs []mailbox.Message) (Summary, dueActions, error) {
+	if len(msgs) == 0 {
+		return Summary{}, dueActions{}, nil
+	}
+	limit := int64(r.opts.Task.MaxMessageSize)
+	for _, m := range msgs {
+		r.log.Warn("message larger than max_message_size; its header alone is kept aside", "msg", m.Key(), "size", m.Size, "max_message_size", limit)
+	}
+	if r.opts.DryRun {
+		return tally(quarantinedAll(msgs)), dueActions{}, nil
+	}
+	kept := map[string]bool{}
+	if hf, ok := r.sess.(mailbox.HeaderFetcher); ok {
+		err := hf.FetchHeaders(ctx, msgs, func(m mailbox.Message, header io.Reader) error {
+			h, err := io.ReadAll(io.LimitReader(header, maxHeader))
+			if err != nil {
+				return err
+			}
+			kept[m.Key()] = true
+			return r.keepAside(ctx, m, bytes.NewReader(h), ".header.eml", tooLargeReason(m.Size, limit, "its header alone is kept, in the .header.eml beside this note"))
+		})
+		if _, ok := errors.AsType[*mailbox.NotDeliveredError](err); !ok && err != nil {
+			return Summary{}, dueActions{}, err
+		}
+	}
+	for _, m := range msgs {
+		if !kept[m.Key()] {
+			if err := r.keepAside(ctx, m, nil, "", tooLargeReason(m.Size, limit, "the server did not send its header either, so nothing of it is kept")); err != nil {
+				return Summary{}, dueActions{}, err
+			}
+		}
+	}
+	got := quarantinedAll(msgs)
+	due, err := r.commit(ctx, got)
+	if err != nil {
+		return Summary{}, dueActions{}, err
+	}
+	return tally(got), due, nil
+}
+
+// quarantinedAll is msgs kept aside without their whole raw form.
+func quarantinedAll(msgs []mailbox.Message) []delivered {
+	got := make([]delivered, len(msgs))
+	for i, m := range msgs {
+		got[i] = delivered{m: m, fate: quarantined, partial: true}
+	}
+	return got
+}
+
+// tooLarge divides msgs into those a run may download and those the
+// server announces larger than max_message_size.
+func (r *run) tooLarge(msgs []mailbox.Message) (fit, large []mailbox.Message) {
+	limit := int64(r.opts.Task.MaxMessageSize)
+	for _, m := range msgs {
+		if m.Size > limit {
+			large = append(large, m)
+		} else {
+			fit = append(fit, m)
+		}
+	}
+	return fit, large
+}
