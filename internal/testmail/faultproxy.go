@@ -89,6 +89,9 @@ type FaultProxy struct {
 	closed bool
 	count  atomic.Int64
 	struck atomic.Int64
+	// armedBy is the client's command line that armed the first fault
+	// (ArmedBy).
+	armedBy atomic.Value
 	// refusal, when set, answers every matching command of every
 	// connection (Refuse).
 	refusal atomic.Pointer[Fault]
@@ -141,6 +144,15 @@ func (p *FaultProxy) Connections() int { return int(p.count.Load()) }
 // Struck returns how many planned faults actually happened: a fault whose
 // arming command never came, or whose After bytes never passed, did not.
 func (p *FaultProxy) Struck() int { return int(p.struck.Load()) }
+
+// ArmedBy returns the client's command line (without CRLF) that armed the
+// first fault to arm, or "" if none did or the fault armed at connect. It
+// says which messages a fault keyed on the Nth command hit, which depends
+// on how the client spread its commands over its connections.
+func (p *FaultProxy) ArmedBy() string {
+	line, _ := p.armedBy.Load().(string)
+	return line
+}
 
 // Close stops accepting, drops every connection and waits for the proxy's
 // goroutines to end.
@@ -306,6 +318,7 @@ func (c *proxyConn) fromClient() {
 			if seen == c.fault.Nth {
 				tag, _, _ := strings.Cut(string(line), " ")
 				c.arm(tag)
+				c.p.armedBy.CompareAndSwap(nil, strings.TrimRight(string(line), "\r\n"))
 				switch c.fault.Kind {
 				case FaultAnswer:
 					c.p.struck.Add(1)

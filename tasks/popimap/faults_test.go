@@ -98,10 +98,10 @@ func runOnce(cfg *config.Config) (Summary, error) {
 // as planned. A run that fails must leave nothing visible but whole files
 // of the clean result, and a re-run must then end with exactly the clean
 // result; a run that recovers by itself must end with it at once. It
-// returns the first run's error. maxCommitted is how many messages a
-// failed run may have committed: those before the one the fault broke
-// (today, whole batches before it).
-func (b *faultBed) faulted(t *testing.T, protocol string, fault testmail.Fault, maxCommitted int, taskTOML ...string) error {
+// returns the first run's error. A failed run may have committed only
+// the whole batches before the first message the fault broke
+// (committedBefore).
+func (b *faultBed) faulted(t *testing.T, protocol string, fault testmail.Fault, taskTOML ...string) error {
 	t.Helper()
 	p := b.proxy(t, protocol, fault)
 	cfg := b.config(t, protocol, p.Addr(), taskTOML...)
@@ -123,8 +123,8 @@ func (b *faultBed) faulted(t *testing.T, protocol string, fault testmail.Fault, 
 			t.Errorf("after the failed run: %s is not a file of the clean run", name)
 		}
 	}
-	if n := committed(t, cfg); n > maxCommitted {
-		t.Errorf("the failed run committed %d messages, want at most the %d before the fault", n, maxCommitted)
+	if n, before := committed(t, cfg), committedBefore(t, p.ArmedBy()); n > before {
+		t.Errorf("the failed run committed %d messages, want at most the %d before the fault (armed by %q)", n, before, p.ArmedBy())
 	}
 	sum, rerr := runOnce(cfg)
 	if rerr != nil {
@@ -159,6 +159,33 @@ func (b *faultBed) checkExact(t *testing.T, cfg *config.Config, last Summary) {
 	}
 }
 
+// committedBefore is how many messages a run may commit before a fault
+// armed by the command line armedBy: the whole batches before the first
+// message it fetches (RETR n, or the lowest of a UID FETCH's set, the
+// seeded messages being numbered 1.. in order), all of them for a fault
+// on an after-action (STORE), none for any other command. Which batch a
+// fault keyed on the Nth fetch of the run's own connection hits depends
+// on which batches its further connections took, so it is read from the
+// proxy, not assumed.
+func committedBefore(t *testing.T, armedBy string) int {
+	t.Helper()
+	words := strings.Fields(strings.ToUpper(armedBy))
+	for i, w := range words {
+		switch {
+		case w == "STORE":
+			return faultMessages
+		case (w == "RETR" || w == "FETCH") && i+1 < len(words):
+			first, _, _ := strings.Cut(strings.SplitN(words[i+1], ",", 2)[0], ":")
+			n, err := strconv.Atoi(first)
+			if err != nil || n < 1 {
+				t.Fatalf("the fault was armed by %q: no message number in it", armedBy)
+			}
+			return (n - 1) / faultBatch * faultBatch
+		}
+	}
+	return 0
+}
+
 // committed returns how many messages the task's state records as done.
 func committed(t *testing.T, cfg *config.Config) int {
 	t.Helper()
@@ -175,19 +202,19 @@ func TestFaultsIMAP(t *testing.T) {
 
 	t.Run("drop-mid-literal", func(t *testing.T) {
 		// Batch 1 is committed; the second UID FETCH dies inside a message.
-		err := b.faulted(t, config.ProtocolIMAP, testmail.Fault{Kind: testmail.FaultDrop, On: "UID FETCH", Nth: 2, After: 30_000}, faultBatch)
+		err := b.faulted(t, config.ProtocolIMAP, testmail.Fault{Kind: testmail.FaultDrop, On: "UID FETCH", Nth: 2, After: 30_000})
 		if err != nil && !mailbox.IsTransient(err) {
 			t.Errorf("a dropped connection is not transient: %v", err)
 		}
 	})
 	t.Run("stall", func(t *testing.T) {
-		err := b.faulted(t, config.ProtocolIMAP, testmail.Fault{Kind: testmail.FaultStall, On: "UID FETCH", Nth: 2, After: 30_000}, faultBatch)
+		err := b.faulted(t, config.ProtocolIMAP, testmail.Fault{Kind: testmail.FaultStall, On: "UID FETCH", Nth: 2, After: 30_000})
 		if err != nil && !mailbox.IsTransient(err) {
 			t.Errorf("a stalled server is not transient: %v", err)
 		}
 	})
 	t.Run("no-unavailable", func(t *testing.T) {
-		err := b.faulted(t, config.ProtocolIMAP, testmail.Fault{Kind: testmail.FaultAnswer, On: "UID FETCH", Nth: 2, Reply: "{tag} NO [UNAVAILABLE] Mailbox server temporarily unavailable"}, faultBatch)
+		err := b.faulted(t, config.ProtocolIMAP, testmail.Fault{Kind: testmail.FaultAnswer, On: "UID FETCH", Nth: 2, Reply: "{tag} NO [UNAVAILABLE] Mailbox server temporarily unavailable"})
 		if err != nil && !strings.Contains(err.Error(), "temporarily unavailable") {
 			t.Errorf("the error does not carry the server's reply: %v", err)
 		}
@@ -196,13 +223,13 @@ func TestFaultsIMAP(t *testing.T) {
 	t.Run("exchange-error-code-on-fetch", func(t *testing.T) {
 		// The completion of batch 2 carries a code go-imap cannot
 		// parse; the session rewrites it and the run goes on.
-		err := b.faulted(t, config.ProtocolIMAP, testmail.Fault{Kind: testmail.FaultRewrite, On: "UID FETCH", Nth: 2, Reply: exchangeErrorCode("FETCH")}, faultBatch)
+		err := b.faulted(t, config.ProtocolIMAP, testmail.Fault{Kind: testmail.FaultRewrite, On: "UID FETCH", Nth: 2, Reply: exchangeErrorCode("FETCH")})
 		if err != nil {
 			t.Errorf("a FETCH Exchange completed with OK [Error=...] failed: %v", err)
 		}
 	})
 	t.Run("exchange-error-code-on-login", func(t *testing.T) {
-		err := b.faulted(t, config.ProtocolIMAP, testmail.Fault{Kind: testmail.FaultRewrite, On: "LOGIN", Reply: exchangeErrorCode("LOGIN")}, 0)
+		err := b.faulted(t, config.ProtocolIMAP, testmail.Fault{Kind: testmail.FaultRewrite, On: "LOGIN", Reply: exchangeErrorCode("LOGIN")})
 		if err != nil {
 			t.Errorf("a login Exchange accepted with OK [Error=...] failed: %v", err)
 		}
@@ -233,7 +260,7 @@ func TestFaultsIMAPAfterAction(t *testing.T) {
 	// action is pending in the state, and the re-run completes it. The
 	// STORE of a batch is sent between later fetches, by when any number
 	// of batches may have been committed.
-	err := b.faulted(t, config.ProtocolIMAP, testmail.Fault{Kind: testmail.FaultDrop, On: "UID STORE", After: 0}, faultMessages, `after = "seen"`)
+	err := b.faulted(t, config.ProtocolIMAP, testmail.Fault{Kind: testmail.FaultDrop, On: "UID STORE", After: 0}, `after = "seen"`)
 	if err != nil && !mailbox.IsTransient(err) {
 		t.Errorf("a connection dropped during the after-action is not transient: %v", err)
 	}
@@ -248,7 +275,7 @@ func TestFaultsPOP3(t *testing.T) {
 	b := newFaultBed(t, d, user)
 
 	t.Run("drop-mid-message", func(t *testing.T) {
-		err := b.faulted(t, config.ProtocolPOP3, testmail.Fault{Kind: testmail.FaultDrop, On: "RETR", Nth: faultBatch + 3, After: 2_000}, faultBatch)
+		err := b.faulted(t, config.ProtocolPOP3, testmail.Fault{Kind: testmail.FaultDrop, On: "RETR", Nth: faultBatch + 3, After: 2_000})
 		if err != nil && !mailbox.IsTransient(err) {
 			t.Errorf("a dropped connection is not transient: %v", err)
 		}
@@ -257,13 +284,13 @@ func TestFaultsPOP3(t *testing.T) {
 		}
 	})
 	t.Run("stall", func(t *testing.T) {
-		err := b.faulted(t, config.ProtocolPOP3, testmail.Fault{Kind: testmail.FaultStall, On: "RETR", Nth: faultBatch + 3, After: 2_000}, faultBatch)
+		err := b.faulted(t, config.ProtocolPOP3, testmail.Fault{Kind: testmail.FaultStall, On: "RETR", Nth: faultBatch + 3, After: 2_000})
 		if err != nil && !mailbox.IsTransient(err) {
 			t.Errorf("a stalled server is not transient: %v", err)
 		}
 	})
 	t.Run("err-sys-temp", func(t *testing.T) {
-		err := b.faulted(t, config.ProtocolPOP3, testmail.Fault{Kind: testmail.FaultAnswer, On: "RETR", Nth: faultBatch + 3, Reply: "-ERR [SYS/TEMP] Mailbox temporarily unavailable"}, faultBatch)
+		err := b.faulted(t, config.ProtocolPOP3, testmail.Fault{Kind: testmail.FaultAnswer, On: "RETR", Nth: faultBatch + 3, Reply: "-ERR [SYS/TEMP] Mailbox temporarily unavailable"})
 		if err != nil && !strings.Contains(err.Error(), "temporarily unavailable") {
 			t.Errorf("the error does not carry the server's reply: %v", err)
 		}
