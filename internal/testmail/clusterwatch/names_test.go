@@ -53,6 +53,11 @@ func TestNamesMatchPgstore(t *testing.T) {
 	if _, err := tx.Exec(ctx, "SELECT 1 FROM tasks WHERE task = 't' FOR UPDATE"); err != nil {
 		t.Fatal(err)
 	}
+	// A look before the commit starts, in the same transaction: what
+	// pg_stat_activity showed then must not hide the commit waiting later.
+	if app, err := WaitingAtFence(ctx, locker); err != nil || app != "" {
+		t.Fatalf("before the commit, WaitingAtFence = %q, %v", app, err)
+	}
 	committed := make(chan error, 1)
 	go func() { committed <- lease.Commit(ctx, st, nil) }()
 
