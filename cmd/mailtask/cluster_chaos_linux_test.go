@@ -61,9 +61,8 @@ import (
 // second implementation of it in the test; the objects' keys below the
 // prefix must equal the files' paths below the destination.
 //
-// Names the wiring of cluster mode (branch i23b) chose are read from
-// internal/testmail/clusterwatch/names.go. Until it lands `mailtask run`
-// refuses the configuration and the test skips.
+// The names of cluster mode's metrics, settings and statements the test
+// reads are in internal/testmail/clusterwatch/names.go.
 
 const (
 	chaosMaxConns = 2 // each account's max_connections, and the IMAP host's cap per mailbox
@@ -100,7 +99,6 @@ func chaosSeed(t *testing.T) uint64 {
 }
 
 func TestClusterChaos(t *testing.T) {
-	skipUntilClusterModeRuns(t)
 	plan := chaosPlan{
 		mailboxes: crashKnob(t, "MAILTASK_CHAOS_MAILBOXES", 200),
 		window:    time.Duration(crashKnob(t, "MAILTASK_CHAOS_SECONDS", 90)) * time.Second,
