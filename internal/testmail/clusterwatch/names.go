@@ -27,9 +27,10 @@ const (
 	// wait for leases by the database's clock, whatever their length).
 	LeaseTOML = `lease = "6s"`
 
-	// FenceStatement matches (LIKE) the statement of pgstore's fence
-	// (Lease.fence) as pg_stat_activity shows it while it waits.
-	FenceStatement = "%SET committed_at = clock_timestamp()%"
+	// FenceStatement matches (LIKE) the statement with which pgstore's
+	// fence (Lease.fence) takes the task's row, as pg_stat_activity shows
+	// it while it waits.
+	FenceStatement = "SELECT 1 FROM tasks WHERE task = $1 FOR UPDATE"
 
 	// TasksRanSince counts the tasks with a run that started after $1 and
 	// succeeded, from the run history (pgstore's Lease.RecordRun).
