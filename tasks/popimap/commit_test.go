@@ -34,13 +34,7 @@ func (f *failFirstBatch) Commit(ctx context.Context, st *state.State, fps []stat
 // leave their fingerprints out of the ledger.
 func TestARunRecordsNoBatchItFailedToCommit(t *testing.T) {
 	const n = 3
-	d := dovecot.Start(t, dovecot.Options{})
-	var msgs [][]byte
-	for i := range n {
-		msgs = append(msgs, invoice(fmt.Sprintf("m%d", i), fmt.Sprintf("scan-%d.pdf", i), pdf(fmt.Sprint(i))))
-	}
-	d.Seed(t, d.User, "INBOX", msgs...)
-	d.Seed(t, d.User, "Processed")
+	d := invoicesToMove(t, n)
 	c := newCluster(t, d, "dest", fileStore, `after = "move"`, `move_to = "Processed"`, "connections = 1")
 	f, err := holdFiles(c.cfg.StateDir, "t")
 	if err != nil {
@@ -64,4 +58,18 @@ func TestARunRecordsNoBatchItFailedToCommit(t *testing.T) {
 	if n, _ := d.Count(d.User, "Processed"); n != 0 {
 		t.Errorf("%d messages moved without a commit", n)
 	}
+}
+
+// invoicesToMove starts a Dovecot whose INBOX holds n invoices, m0 with
+// scan-0.pdf and so on, and whose Processed folder is empty.
+func invoicesToMove(t *testing.T, n int) *dovecot.Server {
+	t.Helper()
+	d := dovecot.Start(t, dovecot.Options{})
+	var msgs [][]byte
+	for i := range n {
+		msgs = append(msgs, invoice(fmt.Sprintf("m%d", i), fmt.Sprintf("scan-%d.pdf", i), pdf(fmt.Sprint(i))))
+	}
+	d.Seed(t, d.User, "INBOX", msgs...)
+	d.Seed(t, d.User, "Processed")
+	return d
 }
