@@ -48,6 +48,13 @@ type Entry struct {
 // the claim's or commit's own transaction, under the row lock both take,
 // so a claim or commit that rolls back leaves no entry, and the IDs of one
 // task's entries follow the order the lease row changed in.
+//
+// A state write is judged live by the fence its transaction passed (the
+// transaction updated the lease row: committed_at is then its fence's
+// time), not by the clock when it wrote: from its fence to its end a
+// commit holds the lease row locked, so no other node can claim the task
+// in between, however long the committing node stands still there. A
+// write in a transaction that passed no fence is judged by the clock.
 const schema = `
 CREATE TABLE lease_log (
 	id     bigserial PRIMARY KEY,
@@ -79,7 +86,8 @@ CREATE FUNCTION lease_log_write() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	INSERT INTO lease_log (task, kind, epoch, holder, writer, live, at)
 	SELECT NEW.task, 'write', t.epoch, coalesce(t.holder, ''), current_setting('application_name'),
-		coalesce(t.lease_until > clock_timestamp(), false), clock_timestamp()
+		coalesce(t.lease_until > CASE WHEN t.xmin::text = (pg_current_xact_id()::text::bigint % 4294967296)::text
+			THEN t.committed_at ELSE clock_timestamp() END, false), clock_timestamp()
 	FROM tasks t WHERE t.task = NEW.task;
 	RETURN NULL;
 END $$;
