@@ -50,15 +50,20 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $$($(GO) list ./... | grep -v /internal/bench)
 
 # The crash suites of `make test` (cmd/mailtask: the file store's and
-# PostgreSQL's), with many more kills; then the exhaustive variants of the
+# PostgreSQL's), with many more kills; the cluster chaos test at full size
+# (200 mailboxes, 90 seconds of faults); then the exhaustive variants of the
 # tests that `make test` runs a sample of (MAILTASK_SOAK=1:
 # internal/extract's skeleton and ParseAt oracles).
 SOAK_KILLS ?= 1000
 SOAK_MESSAGES ?= 2000
+SOAK_CHAOS_MAILBOXES ?= 200
+SOAK_CHAOS_SECONDS ?= 90
 soak:
 	MAILTASK_CRASH_KILLS=$(SOAK_KILLS) MAILTASK_CRASH_MESSAGES=$(SOAK_MESSAGES) \
 	MAILTASK_CRASH_PG_KILLS=$(SOAK_KILLS) MAILTASK_CRASH_PG_MESSAGES=$(SOAK_MESSAGES) \
 	  $(GO) test -run '^TestCrashSuite(Postgres)?$$' -count=1 -timeout 90m -v ./cmd/mailtask
+	MAILTASK_CHAOS_MAILBOXES=$(SOAK_CHAOS_MAILBOXES) MAILTASK_CHAOS_SECONDS=$(SOAK_CHAOS_SECONDS) \
+	  $(GO) test -race -run '^TestClusterChaos$$' -count=1 -timeout 60m -v ./cmd/mailtask
 	MAILTASK_SOAK=1 $(GO) test -race -count=1 -timeout 90m ./internal/extract
 
 # A short run of every fuzz target (go test allows one target per run).

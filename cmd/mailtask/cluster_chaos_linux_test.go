@@ -32,10 +32,11 @@ import (
 
 // The cluster chaos test runs three real `mailtask run` processes with
 // the same configuration against one PostgreSQL, one S3 server
-// (versitygw) and an IMAP host of MAILTASK_CHAOS_MAILBOXES (200)
-// mailboxes, a task per mailbox every few seconds that moves what it took
-// to Processed and writes to s3://. New mail arrives throughout. For
-// MAILTASK_CHAOS_SECONDS (90) faults strike at random, from a seeded
+// (versitygw) and an IMAP host of MAILTASK_CHAOS_MAILBOXES (20; `make
+// soak` runs 200) mailboxes, a task per mailbox every few seconds that
+// moves what it took to Processed and writes to s3://. New mail arrives
+// throughout. For MAILTASK_CHAOS_SECONDS (20; `make soak`: 90), and until
+// every kind of fault has struck, faults strike at random, from a seeded
 // schedule (MAILTASK_CHAOS_SEED repeats one; the seed is logged): a node
 // killed with SIGKILL and restarted (once with its local directories
 // wiped), a node stopped with SIGSTOP until its leases have run out and
@@ -61,9 +62,8 @@ import (
 // second implementation of it in the test; the objects' keys below the
 // prefix must equal the files' paths below the destination.
 //
-// Names the wiring of cluster mode (branch i23b) chose are read from
-// internal/testmail/clusterwatch/names.go. Until it lands `mailtask run`
-// refuses the configuration and the test skips.
+// The names of cluster mode's metrics, settings and statements the test
+// reads are in internal/testmail/clusterwatch/names.go.
 
 const (
 	chaosMaxConns = 2 // each account's max_connections, and the IMAP host's cap per mailbox
@@ -100,10 +100,9 @@ func chaosSeed(t *testing.T) uint64 {
 }
 
 func TestClusterChaos(t *testing.T) {
-	skipUntilClusterModeRuns(t)
 	plan := chaosPlan{
-		mailboxes: crashKnob(t, "MAILTASK_CHAOS_MAILBOXES", 200),
-		window:    time.Duration(crashKnob(t, "MAILTASK_CHAOS_SECONDS", 90)) * time.Second,
+		mailboxes: crashKnob(t, "MAILTASK_CHAOS_MAILBOXES", 20),
+		window:    time.Duration(crashKnob(t, "MAILTASK_CHAOS_SECONDS", 20)) * time.Second,
 		seed:      chaosSeed(t),
 	}
 	t.Logf("chaos seed %d (MAILTASK_CHAOS_SEED=%d repeats this schedule of faults)", plan.seed, plan.seed)
@@ -488,8 +487,8 @@ func (c *chaosCluster) waitLeasesRunOut(t *testing.T, n *chaosNode) {
 }
 
 // pauseInsideCommit stops a node while its commit waits at the fence,
-// keeps it stopped until its lease has run out and another node has
-// claimed the task, and continues it: its commit must be refused. The
+// keeps it stopped until its lease has run out, and continues it: its
+// commit must be refused. The
 // node is caught there by holding its FETCH of new mail at the IMAP host
 // while the test locks the task's lease row, then letting it go on: its
 // commit then waits on that lock, where pg_stat_activity shows it.
@@ -565,18 +564,14 @@ func (c *chaosCluster) tryPauseInsideCommit(t *testing.T, box string) bool {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	if err := tx.Rollback(ctx); err != nil { // the stopped node's fence runs now, and refuses
+	// The stopped node's fence runs now, takes the row and refuses: the
+	// lease has run out by the database's clock. It holds the row until it
+	// resumes and rolls back (or the server ends its transaction, idle
+	// too long), so no other node can claim the task before that.
+	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	claimed := false
-	for wait := time.Now().Add(within); !claimed && time.Now().Before(wait); {
-		var now int64
-		c.query(t, "SELECT epoch FROM tasks WHERE task = $1", []any{box}, &now)
-		if claimed = now > epoch; !claimed {
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
-	t.Logf("  %s continued; another node had claimed %s: %v", n.name, box, claimed)
+	t.Logf("  %s continued after its lease on %s had run out", n.name, box)
 	c.pauses.resume(t, n)
 	return true
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -144,19 +143,4 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// skipUntilClusterModeRuns skips t while `mailtask run` refuses a
-// cluster configuration, as it does before the wiring of branch i23b.
-// Once the wiring has landed the refusal is gone and the test runs
-// (remove this then).
-func skipUntilClusterModeRuns(t *testing.T) {
-	t.Helper()
-	refused, said, err := clusterwatch.Refused(t.TempDir(), func(config string) *exec.Cmd { return mailtaskCmd("run", "--config", config) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if refused {
-		t.Skipf("`mailtask run` refuses cluster mode until its wiring lands (branch i23b), which removes this skip: %s", said)
-	}
 }

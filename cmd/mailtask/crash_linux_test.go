@@ -28,8 +28,8 @@ import (
 // created, written, linked into place, the ledger appended to, the state
 // renamed), so they fall between and inside every step without a sleep.
 //
-// MAILTASK_CRASH_KILLS (default 50) and MAILTASK_CRASH_MESSAGES (500) size
-// it; `make soak` raises them.
+// MAILTASK_CRASH_KILLS (default 24) and MAILTASK_CRASH_MESSAGES (240) size
+// it; `make soak` raises them (1000 kills).
 
 func crashKnob(t *testing.T, name string, def int) int {
 	t.Helper()
@@ -159,7 +159,7 @@ var (
 )
 
 func TestCrashSuite(t *testing.T) {
-	crashSuite(t, crashKnob(t, "MAILTASK_CRASH_KILLS", 50), crashKnob(t, "MAILTASK_CRASH_MESSAGES", 500), []crashScenario{
+	crashSuite(t, crashKnob(t, "MAILTASK_CRASH_KILLS", 24), crashKnob(t, "MAILTASK_CRASH_MESSAGES", 240), []crashScenario{
 		{name: "imap-seen", protocol: "imap", after: "seen", outputs: allOutputs},
 		{name: "pop3-delete", protocol: "pop3", after: "delete", outputs: allButMetadata},
 	})

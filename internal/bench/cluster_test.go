@@ -27,19 +27,6 @@ import (
 	"mailtask/internal/testmail/versitygw"
 )
 
-// skipUntilClusterModeRuns skips b while bin refuses cluster mode, as
-// before the wiring of branch i23b (which removes this).
-func skipUntilClusterModeRuns(b *testing.B, bin string) {
-	b.Helper()
-	refused, said, err := clusterwatch.Refused(b.TempDir(), func(config string) *exec.Cmd { return exec.Command(bin, "run", "--config", config) })
-	if err != nil {
-		b.Fatal(err)
-	}
-	if refused {
-		b.Skipf("mailtask refuses cluster mode until its wiring lands (branch i23b): %s", said)
-	}
-}
-
 // BenchmarkClusterScale runs BENCH_CLUSTER_NODES (3) `mailtask run`
 // nodes on one PostgreSQL with BENCH_CLUSTER_TASKS (10,000) tasks every 5
 // minutes, each polling an empty mailbox of an in-process IMAP host, for
@@ -60,7 +47,6 @@ func BenchmarkClusterScale(b *testing.B) {
 	nodes := envInt(b, "BENCH_CLUSTER_NODES", 3)
 	minutes := envInt(b, "BENCH_CLUSTER_MINUTES", 7)
 	bin := buildMailtask(b)
-	skipUntilClusterModeRuns(b, bin)
 
 	pg := postgres.Start(b)
 	url := pg.NewDatabase(b)
@@ -285,7 +271,6 @@ func BenchmarkClusterCorpus(b *testing.B) {
 	scale := envFloat(b, "BENCH_SCALE", 0.2)
 	runs := envInt(b, "BENCH_RUNS", 3)
 	bin := buildMailtask(b)
-	skipUntilClusterModeRuns(b, bin)
 
 	a, _ := corpusMailbox(b, seed, n, scale)
 	pg := postgres.Start(b)

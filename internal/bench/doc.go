@@ -15,7 +15,7 @@
 // BenchmarkClusterScale 3 `mailtask run` nodes with 10,000 tasks every 5
 // minutes (claims per second, delay from due time to claim, round trips
 // per poll), BenchmarkClusterCorpus the corpus in cluster mode against
-// the file store. The last two skip while mailtask refuses cluster mode.
+// the file store.
 //
 // Every tool runs as a child process, so wall time and peak RSS (from
 // wait4) are the tool's own. The benchmarks themselves (bench_test.go)

@@ -9,9 +9,15 @@ import (
 	"mailtask/internal/state"
 )
 
-// recordTimeout bounds the recording of a run's end, which goes on after
-// the run's own context has ended (its lease lost, its deadline passed).
-const recordTimeout = 30 * time.Second
+// storeTimeout bounds a commit and the recording of a run's end, which go
+// on after the run's own context has ended (its lease lost, its deadline
+// passed).
+const storeTimeout = 30 * time.Second
+
+// detached is ctx without its cancellation, bounded by storeTimeout.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
+}
 
 // Held is a task's state as a run holds it under the node's lease: a
 // popimap.Held whose commits are fenced. A commit of a node that no
@@ -35,7 +41,13 @@ func (h Held) Load(ctx context.Context) (*state.State, interface{ Has(state.Fing
 	return st, ledger, nil
 }
 
+// Commit is fenced, so it goes on when the run's context ends: a node that
+// finds its lease lost while it commits (it was paused) hears the
+// database's answer, the refusal pgstore.ErrFenced that is counted, and
+// not a context error in its place.
 func (h Held) Commit(ctx context.Context, st *state.State, fps []state.Fingerprint) error {
+	ctx, cancel := detached(ctx)
+	defer cancel()
 	return h.lease.Commit(ctx, st, fps)
 }
 
@@ -45,7 +57,7 @@ func (h Held) Confirm(ctx context.Context) error { return h.lease.Renew(ctx, h.l
 // to the history (not fenced: a run that lost its lease is history too),
 // whether or not the run's context has ended.
 func (h Held) Record(ctx context.Context, st *state.State) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	ctx, cancel := detached(ctx)
 	defer cancel()
 	err := h.lease.Commit(ctx, st, nil)
 	if st.LastRun != nil {

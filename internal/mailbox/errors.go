@@ -123,11 +123,17 @@ var transientErrnos = []error{
 // transientReplies are, lower-cased, what servers say when they want a
 // client to come back later: IMAP response codes (RFC 5530), POP3 ones
 // (RFC 3206), Exchange Online's throttling and outage texts, and the
-// go-imap client's complaint about a reply it could not parse.
+// go-imap client's complaint about a reply it could not parse. Exchange
+// says "User is authenticated but not connected." when a mailbox has
+// more connections than it allows, which passes as others close, and
+// also when the signed-in user lacks access to the mailbox, which does
+// not: retried, that costs a few attempts before the run fails with the
+// hint for it.
 var transientReplies = []string{
 	"[unavailable]", "[inuse]", "[serverbug]", // IMAP
 	"[sys/temp]", "[in-use]", "[login-delay]", // POP3
 	"throttl", "server unavailable", "server busy", "try again later", "temporarily unavailable", // Exchange and others
+	"user is authenticated but not connected", // Exchange: too many connections to the mailbox
 	"in resp-text", "in response:", // go-imap: unparseable reply, connection closed
 }
 

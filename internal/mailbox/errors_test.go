@@ -35,6 +35,7 @@ func TestIsTransient(t *testing.T) {
 		{"Exchange throttling", at(StepFetch, errors.New("imap: BAD Request is throttled. Suggested Backoff Time: 299 milliseconds")), true},
 		{"POP3 SYS/TEMP", at(StepLogin, errors.New("-ERR [SYS/TEMP] try again")), true},
 		{"POP3 IN-USE", at(StepLogin, errors.New("-ERR [IN-USE] mailbox locked")), true},
+		{"Exchange over its connections per mailbox", at(StepLogin, errors.New("imap: NO User is authenticated but not connected.")), true},
 
 		{"wrong password", at(StepLogin, errors.New("imap: NO AUTHENTICATE failed.")), false},
 		{"security defaults", at(StepLogin, errors.New("imap: NO Authentication unsuccessful, user is locked by your organization's security defaults policy")), false},

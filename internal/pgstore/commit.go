@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"mailtask/internal/state"
 )
@@ -62,19 +63,37 @@ func (l *Lease) Commit(ctx context.Context, st *state.State, fps []state.Fingerp
 // still holds the lease under its epoch and that it has not run out by
 // the database's clock, and locks the lease row until the transaction
 // ends; otherwise it returns ErrFenced.
+//
+// The row is locked first and the lease judged after: an UPDATE that
+// waits for a row another session holds locked, and that session lets go
+// without changing it, goes ahead on what its WHERE found before the
+// wait, so a commit waiting there while its lease ran out would pass.
+// Both statements go in one round trip.
 func (l *Lease) fence(ctx context.Context, tx pgx.Tx) error {
-	tag, err := tx.Exec(ctx, `
+	batch := &pgx.Batch{}
+	batch.Queue(fenceLock, l.Task)
+	check := batch.Queue(`
 		UPDATE tasks SET committed_at = clock_timestamp()
 		WHERE task = $1 AND epoch = $2 AND holder = $3 AND lease_until > clock_timestamp()`,
 		l.Task, l.Epoch, l.store.node)
-	if err != nil {
+	var fenced bool
+	check.Exec(func(tag pgconn.CommandTag) error {
+		fenced = tag.RowsAffected() == 0
+		return nil
+	})
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return err
 	}
-	if tag.RowsAffected() == 0 {
+	if fenced {
 		return ErrFenced
 	}
 	return nil
 }
+
+// fenceLock is the statement with which a commit takes its task's lease
+// row, as pg_stat_activity shows it while it waits for it (the chaos
+// test finds a commit waiting at the fence by it).
+const fenceLock = "SELECT 1 FROM tasks WHERE task = $1 FOR UPDATE"
 
 func writeLedger(ctx context.Context, tx pgx.Tx, task string, fps []state.Fingerprint) error {
 	if len(fps) == 0 {

@@ -8,6 +8,7 @@ import (
 
 	"mailtask/internal/cluster"
 	"mailtask/internal/pgstore"
+	"mailtask/internal/state"
 	"mailtask/tasks/popimap"
 )
 
@@ -84,18 +85,32 @@ func (h *hold) runContext(ctx context.Context) context.Context {
 // prepare gives the run the task's state as the lease holds it, and its
 // further connections from the cluster's slots.
 func (h *hold) prepare(ctx context.Context, s *Scheduler, e *entry, opts *popimap.Options) {
-	opts.Held = s.opts.Node.Held(h.lease)
+	opts.Held = countFenced{Held: s.opts.Node.Held(h.lease), fenced: s.metrics.Fenced}
 	opts.MoreConnections = func() (func(), bool) { return s.tryClusterSlot(ctx, e) }
 }
 
+// countFenced counts each commit of a run that the fence refuses, where
+// it happens: the run's stages stop together when its lease is lost, and
+// the error the run returns is the first of theirs, not always the
+// refusal.
+type countFenced struct {
+	popimap.Held
+	fenced func()
+}
+
+func (c countFenced) Commit(ctx context.Context, st *state.State, fps []state.Fingerprint) error {
+	err := c.Held.Commit(ctx, st, fps)
+	if errors.Is(err, pgstore.ErrFenced) {
+		c.fenced()
+	}
+	return err
+}
+
 // outcome is err, the run's error, said as the lease's loss if that is
-// what stopped it; a commit the fence refused is counted.
-func (h *hold) outcome(ctx context.Context, s *Scheduler, err error) error {
+// what stopped it.
+func (h *hold) outcome(ctx context.Context, err error) error {
 	if h == nil {
 		return err
-	}
-	if errors.Is(err, pgstore.ErrFenced) {
-		s.metrics.Fenced()
 	}
 	return cluster.LeaseLost(ctx, err)
 }

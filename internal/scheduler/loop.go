@@ -244,7 +244,7 @@ func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, a
 	}
 	// Whatever Run the daemon was given, a panic fails this run only.
 	sum, err := Recover(s.opts.Run)(ctx, opts)
-	err = h.outcome(ctx, s, err)
+	err = h.outcome(ctx, err)
 	end := s.clk.Now()
 
 	var locked *state.LockedError

@@ -360,13 +360,7 @@ func TestAStalledNodeCommitsNothingAndActsOnNothing(t *testing.T) {
 
 func stalledNode(t *testing.T, before, after int, want []error) {
 	const n = 4
-	d := dovecot.Start(t, dovecot.Options{})
-	var msgs [][]byte
-	for i := range n {
-		msgs = append(msgs, invoice(fmt.Sprintf("m%d", i), fmt.Sprintf("scan-%d.pdf", i), pdf(fmt.Sprint(i))))
-	}
-	d.Seed(t, d.User, "INBOX", msgs...)
-	d.Seed(t, d.User, "Processed")
+	d := invoicesToMove(t, n)
 	c := newCluster(t, d, "dest", "", `after = "move"`, `move_to = "Processed"`, "batch_size = 1", "connections = 1")
 	a, b := c.node(t, "node-a"), c.node(t, "node-b")
 

@@ -352,5 +352,9 @@ func (r *run) commit(ctx context.Context, got []delivered) (dueActions, error) {
 			markPending(r.st, m, true)
 		}
 	}
-	return due, r.held.Commit(ctx, r.st, fingerprints)
+	if err := r.held.Commit(ctx, r.st, fingerprints); err != nil {
+		r.uncommitted = true
+		return dueActions{}, err
+	}
+	return due, nil
 }

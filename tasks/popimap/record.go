@@ -28,3 +28,18 @@ func recordRun(ctx context.Context, held Held, st *state.State, sum Summary, sta
 	}
 	return held.Record(ctx, st)
 }
+
+// committedState reads the task's state as its last commit left it, for
+// recording the end of a run whose state in memory holds a batch it could
+// not commit: that batch's messages marked taken and their actions due,
+// while the ledger lacks them. The next run takes them again.
+func committedState(ctx context.Context, held Held) (*state.State, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reloadTimeout)
+	defer cancel()
+	st, _, err := held.Load(ctx)
+	return st, err
+}
+
+// reloadTimeout bounds committedState, which goes on after the run's
+// context has ended.
+const reloadTimeout = 30 * time.Second

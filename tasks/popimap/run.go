@@ -135,15 +135,23 @@ func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 	// However the run ends, even before it reaches the mailbox, it
 	// reports the actions the state then holds due (settle.go).
 	defer func() { sum.Due = st.Due() }()
+	var r *run
 	if !opts.DryRun {
 		defer func() {
-			if rerr := recordRun(ctx, held, st, sum, started, now().Sub(started), err); rerr != nil && err == nil {
+			recorded, rerr := st, error(nil)
+			if r != nil && r.uncommitted {
+				recorded, rerr = committedState(ctx, held)
+			}
+			if rerr == nil {
+				rerr = recordRun(ctx, held, recorded, sum, started, now().Sub(started), err)
+			}
+			if rerr != nil && err == nil {
 				err = rerr
 			}
 		}()
 	}
 
-	r, err := newRun(opts, log.With("task", task.Name), held, st, ledger, now, spoolDir)
+	r, err = newRun(opts, log.With("task", task.Name), held, st, ledger, now, spoolDir)
 	if err != nil {
 		return sum, err
 	}
@@ -163,12 +171,15 @@ func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 // stage to stage as values (pipeline.go); only the writer changes the
 // state, the ledger and the destination.
 type run struct {
-	opts  Options
-	log   *slog.Logger
-	now   func() time.Time
-	held  Held
-	st    *state.State
-	after mailbox.After
+	opts Options
+	log  *slog.Logger
+	now  func() time.Time
+	held Held
+	st   *state.State
+	// uncommitted says that a batch's commit failed: st holds its
+	// messages taken and their actions due, which the store does not.
+	uncommitted bool
+	after       mailbox.After
 	// sess is the run's session, and the only one that changes the
 	// mailbox; cred signs in the further ones fetch.go opens, which must
 	// find the UIDVALIDITY uidValidity.

@@ -1,7 +1,9 @@
 package imap
 
 import (
+	"fmt"
 	"io"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -28,9 +30,51 @@ func (s *Session) deliver(cmd *imapclient.FetchCommand, m mailbox.Message, lit i
 		cmd.Close()
 		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: &mailbox.TooLargeError{Msg: m, Size: size, Limit: s.maxSize}}
 	}
-	if err := deliver(m, lit, lit.Size()); err != nil {
+	if err := deliver(m, &literal{s: s, m: m, r: lit, left: lit.Size()}, lit.Size()); err != nil {
 		cmd.Close()
 		return err
 	}
 	return nil
+}
+
+// literal is a message's literal as deliver reads it: a connection that
+// ends before its last byte fails it, where imapclient would hand out a
+// clean end of stream and the message would look whole.
+//
+// Any failure reading a literal also lets imapclient's reading goroutine
+// go on reading the connection, while the literal, which Next and Close
+// of the FETCH go on to drain, reads it too (go-imap v2.0.0-beta.8): so
+// on a failure literal closes the connection and waits for that goroutine
+// to end before anything reads again.
+type literal struct {
+	s    *Session
+	m    mailbox.Message
+	r    io.Reader
+	left int64
+	err  error
+}
+
+// literalCutWait bounds the wait for imapclient's goroutine once the
+// connection is closed, which ends it at once.
+const literalCutWait = 10 * time.Second
+
+func (l *literal) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if err == nil || err == io.EOF && l.left == 0 {
+		return n, err
+	}
+	if err == io.EOF {
+		err = fmt.Errorf("UID %d: the connection ended %d bytes before the end of the message: %w", l.m.UID, l.left, io.ErrUnexpectedEOF)
+	}
+	l.err = &mailbox.Error{Step: mailbox.StepFetch, Addr: l.s.addr, Err: err, Transient: true}
+	l.s.conn.Close()
+	select {
+	case <-l.s.client.Closed():
+	case <-time.After(literalCutWait):
+	}
+	return n, l.err
 }

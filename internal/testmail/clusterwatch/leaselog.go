@@ -48,6 +48,13 @@ type Entry struct {
 // the claim's or commit's own transaction, under the row lock both take,
 // so a claim or commit that rolls back leaves no entry, and the IDs of one
 // task's entries follow the order the lease row changed in.
+//
+// A state write is judged live by the fence its transaction passed (the
+// transaction updated the lease row: committed_at is then its fence's
+// time), not by the clock when it wrote: from its fence to its end a
+// commit holds the lease row locked, so no other node can claim the task
+// in between, however long the committing node stands still there. A
+// write in a transaction that passed no fence is judged by the clock.
 const schema = `
 CREATE TABLE lease_log (
 	id     bigserial PRIMARY KEY,
@@ -79,7 +86,8 @@ CREATE FUNCTION lease_log_write() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	INSERT INTO lease_log (task, kind, epoch, holder, writer, live, at)
 	SELECT NEW.task, 'write', t.epoch, coalesce(t.holder, ''), current_setting('application_name'),
-		coalesce(t.lease_until > clock_timestamp(), false), clock_timestamp()
+		coalesce(t.lease_until > CASE WHEN t.xmin::text = (pg_current_xact_id()::text::bigint % 4294967296)::text
+			THEN t.committed_at ELSE clock_timestamp() END, false), clock_timestamp()
 	FROM tasks t WHERE t.task = NEW.task;
 	RETURN NULL;
 END $$;
@@ -179,8 +187,14 @@ func ClaimDelays(entries []Entry) []time.Duration {
 
 // WaitingAtFence returns the application_name of a session of conn's
 // database whose commit waits at the fence for a lock (another session
-// holds the task's lease row), or "" if none does.
+// holds the task's lease row), or "" if none does. conn may be inside a
+// transaction, such as the one holding that lock: PostgreSQL keeps one
+// snapshot of pg_stat_activity per transaction, so it is cleared first to
+// see the sessions as they are now.
 func WaitingAtFence(ctx context.Context, conn *pgx.Conn) (string, error) {
+	if _, err := conn.Exec(ctx, "SELECT pg_stat_clear_snapshot()"); err != nil {
+		return "", err
+	}
 	var app string
 	err := conn.QueryRow(ctx, `SELECT application_name FROM pg_stat_activity
 		WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1 LIMIT 1`, FenceStatement).Scan(&app)

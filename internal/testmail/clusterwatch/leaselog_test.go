@@ -205,6 +205,30 @@ func TestOverlapsFindsWhatABrokenFenceLetsThrough(t *testing.T) {
 	}
 }
 
+// A commit that passed its fence with the lease live and then stood still
+// past the lease before writing (a node paused inside its commit) held
+// the lease row all along: no other node could claim the task, and its
+// write is no overlap.
+func TestAWriteBehindALiveFenceIsNoOverlap(t *testing.T) {
+	url := loggedDB(t)
+	a := openNode(t, url, "node-a")
+	if _, err := a.ClaimTask(testContext(t), "t", 3*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	adminAs(t, url, "node-a", `BEGIN;
+		UPDATE tasks SET committed_at = clock_timestamp() WHERE task = 't' AND holder = 'node-a' AND lease_until > clock_timestamp();
+		SELECT pg_sleep(extract(epoch FROM lease_until - clock_timestamp()) + 0.2) FROM tasks WHERE task = 't';
+		INSERT INTO task_state (task) VALUES ('t');
+		COMMIT`)
+	entries := read(t, url)
+	if got := summary(entries); !strings.Contains(got, "commit") || !strings.Contains(got, "write") {
+		t.Fatalf("the log has no commit and write: %s", got)
+	}
+	if problems := Overlaps(entries); len(problems) > 0 {
+		t.Errorf("a write behind a fence passed while the lease was live: %s", strings.Join(problems, "\n"))
+	}
+}
+
 func TestClaimDelaysLeaveOutClaimsBeforeTheirDueTime(t *testing.T) {
 	due := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	entries := []Entry{

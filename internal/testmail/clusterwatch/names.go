@@ -5,10 +5,12 @@ import (
 	"strconv"
 )
 
-// The names cluster mode's wiring (branch i23b) gives its metrics,
-// settings and statements, which the chaos test (cmd/mailtask) and the
-// scale benchmark (internal/bench) read. They were written before that
-// wiring existed: adapt to i23b's names.
+// The names cluster mode gives its metrics (internal/metrics/cluster.go),
+// settings (internal/config) and statements (internal/pgstore), which the
+// chaos test (cmd/mailtask) and the scale benchmark (internal/bench) read.
+// The tests of this package check them against pgstore (statements, node
+// names) and against a node's /metrics; the setting is checked by every
+// node the chaos test starts, which refuses a key it does not know.
 const (
 	// MetricFencedCommits counts commits the fence refused: a node that
 	// lost its lease (paused past it) tried to commit.
@@ -21,18 +23,14 @@ const (
 	MetricClaimSeconds = "mailtask_claim_duration_seconds"
 
 	// LeaseTOML is the top-level setting that makes the nodes' leases
-	// short, so that "paused past its lease" takes seconds; "" if the
-	// wiring has none (the tests wait for leases by the database's clock,
-	// whatever their length).
+	// short, so that "paused past its lease" takes seconds (the tests
+	// wait for leases by the database's clock, whatever their length).
 	LeaseTOML = `lease = "6s"`
 
-	// BeingBuilt is what `mailtask run` says when it refuses a cluster
-	// configuration, before the wiring: the tests skip on it.
-	BeingBuilt = "cluster mode is being built"
-
-	// FenceStatement matches (LIKE) the statement of pgstore's fence
-	// (Lease.fence) as pg_stat_activity shows it while it waits.
-	FenceStatement = "%SET committed_at = clock_timestamp()%"
+	// FenceStatement matches (LIKE) the statement with which pgstore's
+	// fence (Lease.fence) takes the task's row, as pg_stat_activity shows
+	// it while it waits.
+	FenceStatement = "SELECT 1 FROM tasks WHERE task = $1 FOR UPDATE"
 
 	// TasksRanSince counts the tasks with a run that started after $1 and
 	// succeeded, from the run history (pgstore's Lease.RecordRun).
@@ -40,8 +38,8 @@ const (
 )
 
 // NodeName is the name a node with process ID pid gives itself in leases
-// and run history: pgstore's default, the host name and the PID, as long
-// as the wiring gives nodes no name of their own.
+// and run history: `mailtask run` leaves it to pgstore's default, the host
+// name and the PID.
 func NodeName(pid int) string {
 	host, err := os.Hostname()
 	if err != nil || host == "" {

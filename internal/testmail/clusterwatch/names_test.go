@@ -5,12 +5,15 @@ package clusterwatch
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"mailtask/internal/metrics"
 	"mailtask/internal/pgstore"
 )
 
@@ -53,6 +56,11 @@ func TestNamesMatchPgstore(t *testing.T) {
 	if _, err := tx.Exec(ctx, "SELECT 1 FROM tasks WHERE task = 't' FOR UPDATE"); err != nil {
 		t.Fatal(err)
 	}
+	// A look before the commit starts, in the same transaction: what
+	// pg_stat_activity showed then must not hide the commit waiting later.
+	if app, err := WaitingAtFence(ctx, locker); err != nil || app != "" {
+		t.Fatalf("before the commit, WaitingAtFence = %q, %v", app, err)
+	}
 	committed := make(chan error, 1)
 	go func() { committed <- lease.Commit(ctx, st, nil) }()
 
@@ -84,5 +92,25 @@ func TestNamesMatchPgstore(t *testing.T) {
 	}
 	if err := <-committed; !errors.Is(err, pgstore.ErrFenced) {
 		t.Fatalf("the commit that waited past the lease: %v, want ErrFenced", err)
+	}
+}
+
+// The metric names are those a node of cluster mode serves on /metrics.
+func TestMetricNamesMatchANodes(t *testing.T) {
+	m := metrics.New()
+	m.TrackCluster()
+	m.Fenced()
+	m.LeaseLost()
+	m.Claimed(time.Millisecond)
+	rec := httptest.NewRecorder()
+	m.Handler(func() []string { return nil }).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	page, err := ParseMetrics(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{MetricFencedCommits, MetricLeaseLosses, MetricClaimSeconds + "_count"} {
+		if page.Sum(name) != 1 {
+			t.Errorf("a node's /metrics has no %s of 1:\n%s", name, rec.Body)
+		}
 	}
 }

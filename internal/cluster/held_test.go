@@ -1,0 +1,63 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"mailtask/internal/pgstore"
+	"mailtask/internal/state"
+)
+
+const heldTask = `[accounts.a]
+host = "127.0.0.1"
+port = 1
+tls = "none"
+username = "u"
+password = "p"
+[[task]]
+name = "t"
+account = "a"
+destination = "d"
+`
+
+// A node that learns of its lease's loss while it commits (it was
+// paused, and its renewals now fail) must still hear the database refuse
+// the commit: the refusal is what the fenced-commits counter counts, and
+// a context error in its place would hide that the fence worked.
+func TestACommitAfterTheLeaseWasLostIsRefusedByTheFence(t *testing.T) {
+	url := migratedDB(t)
+	cfg := clusterConfig(t, url, `lease = "3s"`, heldTask)
+	stale, other := openNode(t, cfg, "stale"), openNode(t, cfg, "other")
+	ctx := testContext(t)
+	lease, err := stale.Store().ClaimTask(ctx, "t", stale.Lease())
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := stale.Held(lease)
+	st, _, err := held.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The lease runs out while the stale node is paused, and the other
+	// node claims the task.
+	query(t, url, func([]byte) {}, "UPDATE tasks SET lease_until = now() - interval '1 second' WHERE task = 't' RETURNING task")
+	if _, err := other.Store().ClaimTask(ctx, "t", other.Lease()); err != nil {
+		t.Fatal(err)
+	}
+
+	run, lost := context.WithCancelCause(ctx) // as Hold cancels a run whose lease is lost
+	lost(pgstore.ErrLeaseLost)
+	st.UIDValidity = 7
+	err = held.Commit(run, st, []state.Fingerprint{{1}})
+	if !errors.Is(err, pgstore.ErrFenced) {
+		t.Fatalf("commit of a lease lost: %v, want the fence's refusal (pgstore.ErrFenced)", err)
+	}
+	now, err := other.Store().LoadState(ctx, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now.UIDValidity == 7 {
+		t.Fatal("the refused commit wrote the state")
+	}
+}

@@ -1,0 +1,75 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// A commit that waits for the task's row (another session holds it
+// locked, without changing it) while its lease runs out is refused when
+// it gets the row: the fence judges the lease when it holds the row, not
+// when it began to wait. Otherwise a node paused inside a commit, as the
+// chaos test pauses one, would commit past its lease, and hold the row
+// locked while paused, so that no other node could claim the task.
+func TestACommitThatWaitedPastItsLeaseIsFenced(t *testing.T) {
+	url := migratedDB(t)
+	ctx := testContext(t)
+	s := openNode(t, url, "waiting")
+	const lease = 2 * time.Second
+	l, err := s.ClaimTask(ctx, "t", lease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := l.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	locker, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close(context.Background())
+	tx, err := locker.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM tasks WHERE task = 't' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	committed := make(chan error, 1)
+	go func() { committed <- l.Commit(ctx, st, nil) }()
+	// Once the commit waits and the lease has run out, the lock goes
+	// without a change to the row.
+	for waiting := 0; waiting == 0; {
+		if _, err := tx.Exec(ctx, "SELECT pg_stat_clear_snapshot()"); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()").Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-committed:
+			t.Fatalf("the commit ended (%v) without waiting for the row", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	for expired := false; !expired; {
+		if err := tx.QueryRow(ctx, "SELECT lease_until <= clock_timestamp() FROM tasks WHERE task = 't'").Scan(&expired); err != nil {
+			t.Fatal(err)
+		}
+		if !expired {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-committed; !errors.Is(err, ErrFenced) {
+		t.Fatalf("a commit that got the row after its lease ran out: %v, want ErrFenced", err)
+	}
+}
