@@ -275,16 +275,9 @@ func (s *Scheduler) own(ctx context.Context, e *entry) {
 		// lease, so that idle tasks spread over the nodes that ask.
 		wait := node.Lease()/4 + rand.N(node.Lease()/4+1)
 		timer := time.NewTimer(wait)
-		select {
-		case <-timer.C:
-		case <-e.quit:
-			timer.Stop()
-			return
-		case <-s.opts.Stop:
-			timer.Stop()
-			return
-		case <-ctx.Done():
-			timer.Stop()
+		fired := s.waitFor(ctx, e, timer.C)
+		timer.Stop()
+		if !fired {
 			return
 		}
 	}

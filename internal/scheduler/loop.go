@@ -35,7 +35,7 @@ func (s *Scheduler) tend(ctx context.Context, e *entry) {
 		s.own(ctx, e) // cluster.go
 	default:
 		// Claimed when due (cluster.go); there is nothing to tend.
-		s.waitForEnd(ctx, e)
+		s.waitFor(ctx, e, nil)
 	}
 }
 
@@ -51,17 +51,21 @@ func (s *Scheduler) watchAndLoop(ctx context.Context, e *entry) {
 		s.loop(ctx, e)
 		return
 	}
-	s.waitForEnd(ctx, e)
+	s.waitFor(ctx, e, nil)
 }
 
-// waitForEnd waits until e is replaced or removed, the scheduler stops or
-// ctx ends.
-func (s *Scheduler) waitForEnd(ctx context.Context, e *entry) {
+// waitFor waits for fired (nil: for nothing) until e is replaced or
+// removed, the scheduler stops or ctx ends, and reports whether fired came
+// first.
+func (s *Scheduler) waitFor(ctx context.Context, e *entry, fired <-chan time.Time) bool {
 	select {
+	case <-fired:
+		return true
 	case <-e.quit:
 	case <-s.opts.Stop:
 	case <-ctx.Done():
 	}
+	return false
 }
 
 // loop waits for each of e's slots and starts a run in it. Slots follow
@@ -81,16 +85,9 @@ func (s *Scheduler) loop(ctx context.Context, e *entry) {
 		}
 		s.metrics.NextRun(name, at)
 		timer := s.clk.NewTimer(at.Sub(s.clk.Now()))
-		select {
-		case <-timer.C():
-		case <-e.quit:
-			timer.Stop()
-			return
-		case <-s.opts.Stop:
-			timer.Stop()
-			return
-		case <-ctx.Done():
-			timer.Stop()
+		fired := s.waitFor(ctx, e, timer.C())
+		timer.Stop()
+		if !fired {
 			return
 		}
 		s.start(ctx, e)
