@@ -150,23 +150,75 @@ func SkipOrFatal(t testing.TB, err error) {
 	}
 }
 
-// Shared is a server started once per test binary, on first use.
-type Shared[S any] struct {
+// Server is what a harness starts: a process with a directory of its own.
+type Server interface {
+	// LogTail returns the last lines of its log, for failure messages.
+	LogTail() string
+	// Remove stops it by PID and removes its directory.
+	Remove()
+}
+
+// Own starts a server of t's own with start; t.Cleanup removes it, first
+// logging its log's tail if t failed. Without the server (start returns
+// Unavailable) it skips t, or fails it under CI=true.
+func Own[S Server](t testing.TB, name string, start func() (S, error)) S {
+	t.Helper()
+	s, err := start()
+	if err != nil {
+		SkipOrFatal(t, err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s log tail:\n%s", name, s.LogTail())
+		}
+		s.Remove()
+	})
+	return s
+}
+
+// Shared is a server started once per test binary, on first use, by
+// Start; Name names it in failure messages.
+type Shared[S Server] struct {
+	Name  string
+	Start func() (S, error)
+
 	once    sync.Once
 	server  S
 	err     error
 	started bool
 }
 
-// Get returns the server, starting it with start the first time.
-func (sh *Shared[S]) Get(start func() (S, error)) (S, error) {
+// Get returns the server, starting it the first time. Without the server
+// it skips t, or fails it under CI=true.
+func (sh *Shared[S]) Get(t testing.TB) S {
+	t.Helper()
 	sh.once.Do(func() {
-		sh.server, sh.err = start()
+		sh.server, sh.err = sh.Start()
 		sh.started = sh.err == nil
 	})
-	return sh.server, sh.err
+	if sh.err != nil {
+		SkipOrFatal(t, sh.err)
+	}
+	return sh.server
 }
 
-// Started returns the server if Get started one. Call it once the tests
-// are over (from TestMain), not while Get may be running.
-func (sh *Shared[S]) Started() (S, bool) { return sh.server, sh.started }
+// Main runs a package's tests, then removes the server if one was started,
+// showing its log's tail if a test failed. It is the package's TestMain,
+// or a package sharing several harnesses' servers calls Stop of each after
+// m.Run instead.
+func (sh *Shared[S]) Main(m *testing.M) {
+	code := m.Run()
+	if sh.started && code != 0 {
+		fmt.Fprintf(os.Stderr, "%s log tail:\n%s\n", sh.Name, sh.server.LogTail())
+	}
+	sh.Stop()
+	os.Exit(code)
+}
+
+// Stop removes the server, if one was started. Call it once the tests are
+// over (from TestMain), not while Get may be running.
+func (sh *Shared[S]) Stop() {
+	if sh.started {
+		sh.server.Remove()
+	}
+}

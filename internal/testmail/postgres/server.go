@@ -47,20 +47,7 @@ type Server struct {
 // Dir. Most tests share one cluster instead (Shared); a test that restarts
 // the server needs its own. Without PostgreSQL it skips t, or fails it
 // under CI=true.
-func Start(t testing.TB) *Server {
-	t.Helper()
-	s, err := start()
-	if err != nil {
-		child.SkipOrFatal(t, err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("postgres log tail (%s):\n%s", s.Dir, s.LogTail())
-		}
-		s.remove()
-	})
-	return s
-}
+func Start(t testing.TB) *Server { return child.Own(t, "postgres", start) }
 
 func start() (s *Server, err error) {
 	inst, err := probe()
@@ -195,8 +182,8 @@ func (s *Server) Restart(t testing.TB) {
 	}
 }
 
-// remove stops the cluster and deletes its directory.
-func (s *Server) remove() {
+// Remove stops the server by PID and deletes Dir.
+func (s *Server) Remove() {
 	s.Stop()
 	os.RemoveAll(s.Dir)
 }

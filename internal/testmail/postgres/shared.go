@@ -5,7 +5,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -17,7 +16,7 @@ import (
 	"mailtask/internal/testmail/child"
 )
 
-var shared child.Shared[*Server]
+var shared = child.Shared[*Server]{Name: "postgres", Start: start}
 
 // Shared returns the cluster of the test binary, starting it on first use;
 // tests keep apart by database (NewDatabase). The package's TestMain must
@@ -25,11 +24,7 @@ var shared child.Shared[*Server]
 // Without PostgreSQL it skips t, or fails it under CI=true.
 func Shared(t testing.TB) *Server {
 	t.Helper()
-	s, err := shared.Get(start)
-	if err != nil {
-		child.SkipOrFatal(t, err)
-	}
-	return s
+	return shared.Get(t)
 }
 
 // Main runs a package's tests and then stops the shared cluster, if one
@@ -39,22 +34,11 @@ func Shared(t testing.TB) *Server {
 //
 // A package that shares several harnesses' servers calls StopShared of
 // each after m.Run instead.
-func Main(m *testing.M) {
-	code := m.Run()
-	if s, ok := shared.Started(); ok && code != 0 {
-		fmt.Fprintf(os.Stderr, "postgres log tail (%s):\n%s\n", s.Dir, s.LogTail())
-	}
-	StopShared()
-	os.Exit(code)
-}
+func Main(m *testing.M) { shared.Main(m) }
 
 // StopShared stops the shared cluster, if one was started, and removes its
 // directory.
-func StopShared() {
-	if s, ok := shared.Started(); ok {
-		s.remove()
-	}
-}
+func StopShared() { shared.Stop() }
 
 const adminTimeout = 30 * time.Second
 

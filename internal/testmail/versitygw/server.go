@@ -50,20 +50,7 @@ type Server struct {
 // must not outlive it, or that runs beside a package's other servers
 // without a TestMain of this package's, starts its own. Without versitygw
 // it skips t, or fails it under CI=true.
-func Start(t testing.TB) *Server {
-	t.Helper()
-	s, err := start()
-	if err != nil {
-		child.SkipOrFatal(t, err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("versitygw log tail (%s):\n%s", s.Dir, s.LogTail())
-		}
-		s.remove()
-	})
-	return s
-}
+func Start(t testing.TB) *Server { return child.Own(t, "versitygw", start) }
 
 func start() (s *Server, err error) {
 	binary, err := probe()
@@ -146,8 +133,8 @@ func (s *Server) Stop() {
 	}
 }
 
-// remove stops the server and deletes its directory.
-func (s *Server) remove() {
+// Remove stops the server by PID and deletes Dir.
+func (s *Server) Remove() {
 	s.Stop()
 	os.RemoveAll(s.Dir)
 }

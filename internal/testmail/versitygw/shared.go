@@ -3,26 +3,20 @@
 package versitygw
 
 import (
-	"fmt"
-	"os"
 	"testing"
 
 	"mailtask/internal/testmail/child"
 )
 
-var shared child.Shared[*Server]
+var shared = child.Shared[*Server]{Name: "versitygw", Start: start}
 
 // Shared returns the server of the test binary, starting it on first use;
-// tests keep apart by bucket (NewBucket). The package's TestMain must be
-// Main (or call StopShared), which stops it after the last test. Without
-// versitygw it skips t, or fails it under CI=true.
+// tests keep apart by bucket (NewBucket). The package's TestMain must
+// be Main (or call StopShared), which stops it after the last test.
+// Without versitygw it skips t, or fails it under CI=true.
 func Shared(t testing.TB) *Server {
 	t.Helper()
-	s, err := shared.Get(start)
-	if err != nil {
-		child.SkipOrFatal(t, err)
-	}
-	return s
+	return shared.Get(t)
 }
 
 // Main runs a package's tests and then stops the shared server, if one
@@ -32,19 +26,8 @@ func Shared(t testing.TB) *Server {
 //
 // A package that shares several harnesses' servers calls StopShared of
 // each after m.Run instead.
-func Main(m *testing.M) {
-	code := m.Run()
-	if s, ok := shared.Started(); ok && code != 0 {
-		fmt.Fprintf(os.Stderr, "versitygw log tail (%s):\n%s\n", s.Dir, s.LogTail())
-	}
-	StopShared()
-	os.Exit(code)
-}
+func Main(m *testing.M) { shared.Main(m) }
 
 // StopShared stops the shared server, if one was started, and removes its
 // directory.
-func StopShared() {
-	if s, ok := shared.Started(); ok {
-		s.remove()
-	}
-}
+func StopShared() { shared.Stop() }
