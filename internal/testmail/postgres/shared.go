@@ -67,6 +67,18 @@ func (s *Server) NewDatabase(t testing.TB) string {
 // admin runs a statement in the maintenance database.
 func (s *Server) admin(t testing.TB, sql string, args ...any) {
 	t.Helper()
+	s.maintenance(t, func(ctx context.Context, conn *pgx.Conn) error {
+		if _, err := conn.Exec(ctx, sql, args...); err != nil {
+			return fmt.Errorf("%s: %w", sql, err)
+		}
+		return nil
+	})
+}
+
+// maintenance calls do with a connection to the maintenance database,
+// within adminTimeout, and fails t if either fails.
+func (s *Server) maintenance(t testing.TB, do func(ctx context.Context, conn *pgx.Conn) error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, s.URL("postgres"))
@@ -74,8 +86,8 @@ func (s *Server) admin(t testing.TB, sql string, args ...any) {
 		t.Fatalf("postgres: %v", err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, sql, args...); err != nil {
-		t.Fatalf("postgres: %s: %v", sql, err)
+	if err := do(ctx, conn); err != nil {
+		t.Fatalf("postgres: %v", err)
 	}
 }
 
@@ -85,20 +97,16 @@ func (s *Server) admin(t testing.TB, sql string, args ...any) {
 // how many it ended.
 func (s *Server) TerminateConnections(t testing.TB, db, app string) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, s.URL("postgres"))
-	if err != nil {
-		t.Fatalf("postgres: %v", err)
-	}
-	defer conn.Close(context.Background())
 	var n int
-	err = conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
-		FROM pg_stat_activity
-		WHERE datname = $1 AND ($2 = '' OR application_name = $2) AND pid <> pg_backend_pid()`, db, app).Scan(&n)
-	if err != nil {
-		t.Fatalf("postgres: terminate connections to %s: %v", db, err)
-	}
+	s.maintenance(t, func(ctx context.Context, conn *pgx.Conn) error {
+		err := conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
+			FROM pg_stat_activity
+			WHERE datname = $1 AND ($2 = '' OR application_name = $2) AND pid <> pg_backend_pid()`, db, app).Scan(&n)
+		if err != nil {
+			return fmt.Errorf("terminate connections to %s: %w", db, err)
+		}
+		return nil
+	})
 	return n
 }
 
