@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"runtime"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -173,5 +174,35 @@ func TestStagingLargeContentUsesTheSpoolAndCloseEmptiesIt(t *testing.T) {
 	}
 	if err := tg.dest.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStagingAllocatesTheContentOnce checks that content staged in memory
+// costs about its own size in allocations, not the two to three times of
+// a slice grown as it is read (most of the CPU the sink's staging took).
+func TestStagingAllocatesTheContentOnce(t *testing.T) {
+	tg := openTarget(t, "", Options{})
+	f, _ := tg.dest.Folder("")
+	content := bytes.Repeat([]byte("attachment "), memLimit/12)
+	stage := func() {
+		p, err := f.Stage(bytes.NewReader(content), sink.Policy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := p.(*staged); !bytes.Equal(s.mem, content) || s.sum != sumOf(content) {
+			t.Fatalf("staged %d bytes in memory, want the %d of the content", len(s.mem), len(content))
+		}
+		p.Discard()
+	}
+	stage() // the scratch buffer
+	const runs = 20
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		stage()
+	}
+	runtime.ReadMemStats(&after)
+	if per := float64(after.TotalAlloc-before.TotalAlloc) / runs; per > 1.25*float64(len(content)) {
+		t.Errorf("staging %d bytes allocated %.0f bytes", len(content), per)
 	}
 }
