@@ -59,27 +59,20 @@ func TestInOrderChain(t *testing.T) {
 			keys[i] = []string{"x.pdf"}
 		}
 	}
-	var (
-		mu       sync.Mutex
-		order    []int
-		inFlight atomic.Int32
-	)
+	var calls recorder
 	_, err := inOrder(context.Background(), 8, keys, func(_ context.Context, i int) error {
-		if inFlight.Add(1) > 1 {
-			t.Errorf("call %d overlaps another of its key", i)
-		}
-		mu.Lock()
-		order = append(order, i)
-		mu.Unlock()
-		inFlight.Add(-1)
+		calls.call(i)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, got := range order {
+	if calls.most.Load() > 1 {
+		t.Errorf("%d calls of one key ran at once", calls.most.Load())
+	}
+	for i, got := range calls.order {
 		if got != i {
-			t.Fatalf("calls ran in the order %v", order)
+			t.Fatalf("calls ran in the order %v", calls.order)
 		}
 	}
 }
@@ -87,34 +80,40 @@ func TestInOrderChain(t *testing.T) {
 // TestInOrderLimit checks that no more than limit calls run at once, and
 // that limit 1 runs calls of different keys in index order.
 func TestInOrderLimit(t *testing.T) {
+	distinctKeys := [][]string{{"a"}, {"b"}, {"c"}, {"d"}, {"e"}, {"f"}, {"g"}, {"h"}}
 	for _, limit := range []int{1, 3} {
-		var (
-			mu           sync.Mutex
-			order        []int
-			inFlight     atomic.Int32
-			most         atomic.Int32
-			distinctKeys = [][]string{{"a"}, {"b"}, {"c"}, {"d"}, {"e"}, {"f"}, {"g"}, {"h"}}
-		)
+		var calls recorder
 		_, err := inOrder(context.Background(), limit, distinctKeys, func(_ context.Context, i int) error {
-			now := inFlight.Add(1)
-			for m := most.Load(); now > m && !most.CompareAndSwap(m, now); m = most.Load() {
-			}
-			mu.Lock()
-			order = append(order, i)
-			mu.Unlock()
-			inFlight.Add(-1)
+			calls.call(i)
 			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if most.Load() > int32(limit) {
-			t.Errorf("limit %d: %d calls ran at once", limit, most.Load())
+		if calls.most.Load() > int32(limit) {
+			t.Errorf("limit %d: %d calls ran at once", limit, calls.most.Load())
 		}
-		if limit == 1 && !slices.IsSorted(order) {
-			t.Errorf("limit 1: calls ran in the order %v", order)
+		if limit == 1 && !slices.IsSorted(calls.order) {
+			t.Errorf("limit 1: calls ran in the order %v", calls.order)
 		}
 	}
+}
+
+// recorder notes the order calls ran in and the most that ran at once.
+type recorder struct {
+	mu             sync.Mutex
+	order          []int
+	inFlight, most atomic.Int32
+}
+
+func (r *recorder) call(i int) {
+	now := r.inFlight.Add(1)
+	for m := r.most.Load(); now > m && !r.most.CompareAndSwap(m, now); m = r.most.Load() {
+	}
+	r.mu.Lock()
+	r.order = append(r.order, i)
+	r.mu.Unlock()
+	r.inFlight.Add(-1)
 }
 
 // TestInOrderError checks that a failure stops the calls not yet started
