@@ -7,6 +7,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"mailtask/internal/config"
+	"mailtask/internal/extract"
 )
 
 // TestInOrderKeyOrder checks that calls sharing a key run one after
@@ -154,5 +157,37 @@ func TestInOrderStopped(t *testing.T) {
 	})
 	if !errors.Is(err, context.Canceled) || !ran[0] || ran[1] || ran[2] {
 		t.Errorf("ran %v, err %v: want the first only, and context.Canceled", ran, err)
+	}
+}
+
+// TestNamesKeys checks the keys the writer orders files by: a file's
+// folder and name family; one key for every message kept aside, and for
+// a file in the quarantine folder; and, with dedupe, one key for all.
+func TestNamesKeys(t *testing.T) {
+	quarantine := QuarantineFolder("t")
+	planned := func(rel string, names ...string) *job {
+		p := &plan{rel: rel}
+		for _, n := range names {
+			p.outs = append(p.outs, &planned{name: n})
+		}
+		return &job{prepared: prepared{plan: p}}
+	}
+	jobs := []*job{
+		planned("acme", "invoice.pdf", "invoice (1).pdf"),
+		planned("acme", "report.pdf"),
+		{prepared: prepared{err: extract.ErrUnparseable}},
+		planned(quarantine, "x.eml"),
+		{prepared: prepared{known: true}},
+	}
+	r := &run{opts: Options{Task: &config.Task{Name: "t"}}, out: &outputs{}}
+	want := [][]string{{"acme/invoice.pdf", "acme/invoice.pdf"}, {"acme/report.pdf"}, {quarantine + "/"}, {quarantine + "/x.eml", quarantine + "/"}, nil}
+	if got := r.names(jobs, (*plan).fileNames); !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("keys %q, want %q", got, want)
+	}
+	r.out.policy.Dedupe = true
+	for i, keys := range r.names(jobs, (*plan).fileNames) {
+		if !slices.Contains(keys, "") {
+			t.Errorf("with dedupe, job %d's keys %q leave out the one all share", i, keys)
+		}
 	}
 }
