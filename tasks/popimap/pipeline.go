@@ -282,9 +282,10 @@ func (r *run) write(ctx context.Context, jobs []*job, progress *Progress) ([]del
 	}
 	all := make([]delivered, len(jobs))
 	ran, err := inOrder(ctx, r.putsAtOnce(), r.names(jobs, (*plan).fileNames), func(ctx context.Context, i int) error {
-		var err error
-		all[i], err = r.message(ctx, jobs[i])
-		return err
+		return r.guarded(func() (err error) {
+			all[i], err = r.message(ctx, jobs[i])
+			return err
+		})()
 	})
 	got := make([]delivered, 0, len(jobs))
 	for i, ok := range ran {
@@ -301,7 +302,7 @@ func (r *run) write(ctx context.Context, jobs []*job, progress *Progress) ([]del
 		}
 	}
 	if _, err := inOrder(ctx, r.putsAtOnce(), r.names(jobs, (*plan).sidecarNames), func(ctx context.Context, i int) error {
-		return r.nameSidecar(ctx, jobs[i])
+		return r.guarded(func() error { return r.nameSidecar(ctx, jobs[i]) })()
 	}); err != nil {
 		return got, err
 	}
