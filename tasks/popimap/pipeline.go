@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mailtask/internal/sink"
 	"path"
 	"runtime"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"mailtask/internal/config"
 	"mailtask/internal/extract"
 	"mailtask/internal/mailbox"
+	"mailtask/internal/sink"
 	"mailtask/internal/state"
 )
 
@@ -37,13 +37,14 @@ import (
 // every run, once one sink Flush has made the content of its whole batch
 // durable; files of different name families (sink.Family), which cannot
 // take each other's names, may be named at once (inOrder), as many as the
-// destination takes (an object store's puts wait on the store). The metadata sidecars, which list those names, are staged as
-// they are given and named after a second Flush. Only then do the batch's
-// hooks run, and the batch is committed. Batches overlap too: the writer
-// commits a batch while the next ones are already arriving, and the run's
-// session carries out the after-actions of the batches committed so far
-// between two fetches. Until then they are pending in the state, as they
-// would be after a crash.
+// destination takes (an object store's puts wait on the store). The
+// metadata sidecars, which list those names, are staged as they are given
+// and named after a second Flush. Only then do the batch's hooks run, and
+// the batch is committed. Batches overlap too: the writer commits a batch
+// while the next ones are already arriving, and the run's session carries
+// out the after-actions of the batches committed so far between two
+// fetches. Until then they are pending in the state, as they would be
+// after a crash.
 
 // job is one received message on its way through the stages.
 type job struct {
@@ -260,9 +261,9 @@ func (r *run) batch(ctx context.Context, jobs []*job, progress *Progress) (Summa
 // write names the files of the jobs once one Flush has made the content
 // they staged durable, and releases them: in message order within each
 // name family, up to the destination's PutsAtOnce at a time (an object
-// store's puts overlap; a folder's names go one after another). The metadata
-// sidecars, staged as the other files are named, take a second Flush and
-// are named last. It returns what became of each message written, also
+// store's puts overlap; a folder's names go one after another). The
+// metadata sidecars, staged as the other files are named, take a second
+// Flush and are named last. It returns what became of each message written, also
 // when it fails part way: the files named so far are in the destination.
 func (r *run) write(ctx context.Context, jobs []*job, progress *Progress) ([]delivered, error) {
 	defer func() {
