@@ -4,6 +4,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -42,14 +44,36 @@ import (
 //     per poll while nothing is due: pg_stat_database's over a minute of
 //     the quiet after the backlog, over the polls the nodes counted
 //     (clusterwatch.MetricClaimSeconds).
+//
+// It also reports what the first runs cost per run: the database's
+// transactions and statements (pg_stat_statements), and the CPU time of
+// the nodes, of PostgreSQL and of its own process, which serves the
+// mailboxes. With BENCH_CLUSTER_PROFILE set to a directory, each node
+// writes a CPU profile of its first BENCH_CLUSTER_PROFILE_SECONDS (60)
+// there, node-N.pprof (a binary built with -tags cpuprofile).
 func BenchmarkClusterScale(b *testing.B) {
 	tasks := envInt(b, "BENCH_CLUSTER_TASKS", 10_000)
 	nodes := envInt(b, "BENCH_CLUSTER_NODES", 3)
 	minutes := envInt(b, "BENCH_CLUSTER_MINUTES", 7)
-	bin := buildMailtask(b)
+	profiles := os.Getenv("BENCH_CLUSTER_PROFILE")
+	var bin string
+	if profiles != "" {
+		bin = buildMailtask(b, "cpuprofile")
+	} else {
+		bin = buildMailtask(b)
+	}
 
 	pg := postgres.Start(b)
+	setup, cancelSetup := context.WithTimeout(context.Background(), time.Minute)
+	defer cancelSetup()
+	if err := PreloadStatements(setup, pg.URL("postgres")); err != nil {
+		b.Fatal(err)
+	}
+	pg.Restart(b)
 	url := pg.NewDatabase(b)
+	if err := EnableStatements(setup, url); err != nil {
+		b.Fatal(err)
+	}
 	gw := versitygw.Start(b)
 	bucket := gw.NewBucket(b)
 	host, err := testmail.StartIMAPHost(testmail.IMAPHostOptions{})
@@ -75,14 +99,23 @@ func BenchmarkClusterScale(b *testing.B) {
 	}
 	env := append(os.Environ(), "MAILTASK_BENCH_DB="+url, "MAILTASK_BENCH_S3_ID="+gw.AccessKeyID, "MAILTASK_BENCH_S3_SECRET="+gw.SecretAccessKey)
 
+	cost := startCost(b, ctx, url, pg.Dir)
 	b.ResetTimer()
 	start := time.Now()
 	var addrs []string
 	for i := range nodes {
-		addr := startScaleNode(b, bin, env, scaleConfig(host.Addr, gw, bucket, boxes), i+1)
+		nodeEnv := env
+		if profiles != "" {
+			nodeEnv = append(slices.Clip(env), fmt.Sprintf("MAILTASK_CPUPROFILE=%s/node-%d.pprof", profiles, i+1),
+				"MAILTASK_CPUPROFILE_SECONDS="+cmp.Or(os.Getenv("BENCH_CLUSTER_PROFILE_SECONDS"), "60"))
+		}
+		addr, pid := startScaleNode(b, bin, nodeEnv, scaleConfig(host.Addr, gw, bucket, boxes), i+1)
 		addrs = append(addrs, addr)
+		cost.addNode(b, pid)
 	}
 	backlog := waitEveryTaskClaimed(b, ctx, url, tasks)
+	waitEveryTaskRan(b, ctx, url, tasks)
+	firstRuns := cost.end(b, ctx)
 	quiet := measureQuietPolls(b, ctx, url, addrs, backlog.firstClaim.Add(5*time.Minute))
 	if rest := time.Duration(minutes)*time.Minute - time.Since(start); rest > 0 {
 		time.Sleep(rest) // the schedule's pace is what is measured
@@ -114,8 +147,13 @@ func BenchmarkClusterScale(b *testing.B) {
 	} else {
 		fmt.Fprintf(&out, "| nothing due: round trips per poll | not measured: %s | – |\n", quiet.why)
 	}
+	firstRuns.report(&out, tasks)
+	if quiet.polls > 0 {
+		fmt.Fprintf(&out, "\nnothing due: the statements of a minute's polls, all nodes\n\n%s", quiet.statements.Table(quiet.polls, "poll", 110))
+	}
 	os.Stdout.Write(out.Bytes())
 	b.ReportMetric(backlog.perSecond(), "claims/s")
+	b.ReportMetric(firstRuns.xactsPerRun(tasks), "xacts/run")
 	b.ReportMetric(delays.Percentile(0.99).Seconds(), "p99-claim-delay-s")
 	if quiet.polls > 0 {
 		b.ReportMetric(quiet.perPoll(), "xacts/noop-poll")
@@ -145,8 +183,8 @@ log_level = "warn"
 }
 
 // startScaleNode starts node i in a directory of its own, serving
-// /metrics on a port of its own, and returns that address.
-func startScaleNode(b *testing.B, bin string, env []string, config string, i int) string {
+// /metrics on a port of its own, and returns that address and its PID.
+func startScaleNode(b *testing.B, bin string, env []string, config string, i int) (string, int) {
 	b.Helper()
 	dir := b.TempDir()
 	port, err := child.FreePort()
@@ -177,7 +215,7 @@ func startScaleNode(b *testing.B, bin string, env []string, config string, i int
 		b.Fatalf("node %d: %v", i, err)
 	}
 	b.Cleanup(func() { proc.Stop(syscall.SIGTERM, time.Minute) })
-	return addr
+	return addr, cmd.Process.Pid
 }
 
 // backlogRun is how the nodes worked off the tasks all due at once.
@@ -220,6 +258,7 @@ func waitEveryTaskClaimed(b *testing.B, ctx context.Context, url string, tasks i
 // quietPolls is what the nodes' polls cost while nothing was due.
 type quietPolls struct {
 	xacts, polls float64
+	statements   Statements
 	took         time.Duration
 	why          string // when not measured
 }
@@ -231,15 +270,17 @@ func (q quietPolls) perPoll() float64 { return q.xacts / q.polls }
 func measureQuietPolls(b *testing.B, ctx context.Context, url string, nodes []string, dueAgain time.Time) quietPolls {
 	b.Helper()
 	const window = time.Minute
-	time.Sleep(5 * time.Second) // the last runs of the backlog end, and report
+	// The transactions of the backlog's last runs are all counted by now
+	// (statsSettle, in end), so that they do not land in the window.
 	if time.Until(dueAgain) < window+5*time.Second {
 		return quietPolls{why: "the backlog took too long to leave a quiet minute before the tasks came due again"}
 	}
+	s0 := readStatements(b, ctx, url)
 	x0, p0 := quietCounts(b, ctx, url, nodes)
 	start := time.Now()
 	time.Sleep(window)
 	x1, p1 := quietCounts(b, ctx, url, nodes)
-	return quietPolls{xacts: float64(x1 - x0), polls: p1 - p0, took: time.Since(start)}
+	return quietPolls{xacts: float64(x1 - x0), polls: p1 - p0, statements: readStatements(b, ctx, url).Since(s0), took: time.Since(start)}
 }
 
 func quietCounts(b *testing.B, ctx context.Context, url string, nodes []string) (int64, float64) {
