@@ -150,6 +150,15 @@ func (s *Scheduler) release(l *pgstore.Lease, next time.Time) {
 	}
 }
 
+// skip gives l back as a task this node does not run by its schedule.
+func (s *Scheduler) skip(l *pgstore.Lease) {
+	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+	defer cancel()
+	if err := l.Skip(ctx); err != nil {
+		s.log.Warn("could not give back the lease of a task this node does not run; it runs out by itself", "task", l.Task, "err", err)
+	}
+}
+
 // nextDue is when e's task is due next by its schedule, from now, jitter
 // included.
 func (s *Scheduler) nextDue(e *entry) time.Time {
@@ -206,19 +215,13 @@ func (s *Scheduler) claimDue(ctx context.Context) {
 		return
 	}
 	free := cap(s.global) - len(s.running)
-	var names []string
-	for name, e := range s.entries {
-		if e.sched != nil && !e.task.Idle && !s.running[name] {
-			names = append(names, name)
-		}
-	}
 	s.mu.Unlock()
-	if free <= 0 || len(names) == 0 {
+	if free <= 0 {
 		return
 	}
 	store := s.opts.Node.Store()
 	started := time.Now()
-	leases, err := store.Claim(ctx, names, free, s.opts.Node.Lease())
+	leases, err := store.Claim(ctx, free, s.opts.Node.Lease())
 	s.metrics.Claimed(time.Since(started))
 	s.mu.Lock()
 	if err != nil {
@@ -237,14 +240,20 @@ func (s *Scheduler) claimDue(ctx context.Context) {
 }
 
 // startClaimed starts the run of a task the node has just claimed, unless
-// the task is gone from the configuration or already running here: the
-// lease then goes back at once, the task due as it was.
+// the task is not the node's to run by its schedule (it is not in the
+// configuration, or has idle) or already running here: the lease then goes
+// back at once, the task due as it was, and in the first case the node's
+// claims pass the task over from then on.
 func (s *Scheduler) startClaimed(ctx context.Context, l *pgstore.Lease) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.entries[l.Task]
-	if s.stopped || e == nil || e.task.Idle || s.running[l.Task] {
+	switch {
+	case s.stopped || s.running[l.Task]:
 		go s.release(l, time.Time{})
+		return
+	case e == nil || e.task.Idle:
+		go s.skip(l)
 		return
 	}
 	held, stop := s.opts.Node.Hold(ctx, l)

@@ -317,3 +317,43 @@ func TestAnIdleTaskIsWatchedByOneNode(t *testing.T) {
 		t.Errorf("%d IDLE connections went idle, want one:\n%s", n, l)
 	}
 }
+
+// A node that claims a task its configuration does not have (another
+// node's configuration has it, or had it) gives it back due as it was,
+// and passes it over from then on: it does not claim it again on every
+// poll, and other nodes still can.
+func TestANodePassesOverTasksNotInItsConfiguration(t *testing.T) {
+	cfg := clusterConfig(t, task("mine", "a", "@every 1h"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	other, err := pgstore.Open(ctx, pgstore.Options{URL: os.Getenv("MAILTASK_SCHEDULER_TEST_DB"), Node: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.AddTasks(ctx, []string{"theirs"}); err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan string, 10)
+	n := startNode(t, cfg, "node-a", newLogs(), func(_ context.Context, opts popimap.Options) (popimap.Summary, error) {
+		ran <- opts.Task.Name
+		return popimap.Summary{Task: opts.Task.Name}, nil
+	})
+	if name := <-ran; name != "mine" {
+		t.Fatalf("ran %s, want mine", name)
+	}
+	waitPolls(t, 3, n)
+	leases, err := other.Leases(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range leases {
+		if l.Task == "theirs" && (l.Epoch != 1 || l.Holder != "") {
+			t.Fatalf("theirs: claimed %d times, held by %q; want claimed once by node-a and given back", l.Epoch, l.Holder)
+		}
+	}
+	got, err := other.Claim(ctx, 10, time.Minute)
+	if err != nil || len(got) != 1 || got[0].Task != "theirs" {
+		t.Fatalf("the other node claimed %d tasks (err %v), want theirs, due as it was", len(got), err)
+	}
+}

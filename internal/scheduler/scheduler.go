@@ -156,9 +156,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.mu.Unlock()
 		return errors.New("scheduler: Run called twice")
 	}
-	names := s.taskNames()
+	names, skip := s.taskNames(), s.unclaimed()
 	s.mu.Unlock()
-	if err := s.register(ctx, names); err != nil {
+	if err := s.register(ctx, names, skip); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -199,11 +199,11 @@ func (s *Scheduler) Reload(cfg *config.Config) error {
 		return errors.New("scheduler: stopped")
 	}
 	replaced := s.apply(cfg, entries)
-	names := s.taskNames()
+	names, skip := s.taskNames(), s.unclaimed()
 	ctx := s.ctx
 	s.mu.Unlock()
 	if ctx != nil {
-		if err := s.register(ctx, names); err != nil {
+		if err := s.register(ctx, names, skip); err != nil {
 			s.log.Error("could not add the configuration's new tasks to the database; they run once it can be reached and the configuration is reloaded", "err", err)
 		}
 	}
@@ -364,12 +364,31 @@ func (s *Scheduler) taskNames() []string {
 const registerTimeout = time.Minute
 
 // register makes sure, in cluster mode, that the database has a lease row
-// for each of names: a task new to it is due at once.
-func (s *Scheduler) register(ctx context.Context, names []string) error {
+// for each of names (a task new to it is due at once), and that this
+// node's claims pass over skip, the tasks it does not run by a schedule,
+// and no others.
+func (s *Scheduler) register(ctx context.Context, names, skip []string) error {
 	if !s.clustered() {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, registerTimeout)
 	defer cancel()
-	return s.opts.Node.Store().AddTasks(ctx, names)
+	store := s.opts.Node.Store()
+	if err := store.AddTasks(ctx, names); err != nil {
+		return err
+	}
+	return store.Skip(ctx, skip)
+}
+
+// unclaimed returns the names of the scheduled tasks that are not claimed
+// when due (cluster.go): those with idle, which the node watching them
+// holds; s.mu is held.
+func (s *Scheduler) unclaimed() []string {
+	var names []string
+	for name, e := range s.entries {
+		if e.task.Idle {
+			names = append(names, name)
+		}
+	}
+	return names
 }
