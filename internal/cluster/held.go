@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"mailtask/internal/pgstore"
@@ -55,13 +54,13 @@ func (h Held) Confirm(ctx context.Context) error { return h.lease.Renew(ctx, h.l
 
 // Record commits the state with the run's end (fenced) and adds the run
 // to the history (not fenced: a run that lost its lease is history too),
-// whether or not the run's context has ended.
+// in one transaction when the fence lets it, whether or not the run's
+// context has ended.
 func (h Held) Record(ctx context.Context, st *state.State) error {
 	ctx, cancel := detached(ctx)
 	defer cancel()
-	err := h.lease.Commit(ctx, st, nil)
-	if st.LastRun != nil {
-		err = errors.Join(err, h.lease.RecordRun(ctx, *st.LastRun))
+	if st.LastRun == nil {
+		return h.lease.Commit(ctx, st, nil)
 	}
-	return err
+	return h.lease.CommitRun(ctx, st, *st.LastRun)
 }
