@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"mailtask/internal/cluster"
@@ -85,21 +86,30 @@ func (h *hold) runContext(ctx context.Context) context.Context {
 // prepare gives the run the task's state as the lease holds it, and its
 // further connections from the cluster's slots.
 func (h *hold) prepare(ctx context.Context, s *Scheduler, e *entry, opts *popimap.Options) {
-	opts.Held = countFenced{Held: s.opts.Node.Held(h.lease), fenced: s.metrics.Fenced}
+	opts.Held = countFenced{Held: s.opts.Node.Held(h.lease), fenced: sync.OnceFunc(s.metrics.Fenced)}
 	opts.MoreConnections = func() (func(), bool) { return s.tryClusterSlot(ctx, e) }
 }
 
-// countFenced counts each commit of a run that the fence refuses, where
+// countFenced counts a run whose commit the fence refused, once, where
 // it happens: the run's stages stop together when its lease is lost, and
 // the error the run returns is the first of theirs, not always the
-// refusal.
+// refusal. The refusal may come at the commit of a batch, or at the
+// commit of the run's end (Record), which follows a refused batch too, or
+// is a run's first commit when it had nothing to commit before.
 type countFenced struct {
 	popimap.Held
 	fenced func()
 }
 
 func (c countFenced) Commit(ctx context.Context, st *state.State, fps []state.Fingerprint) error {
-	err := c.Held.Commit(ctx, st, fps)
+	return c.count(c.Held.Commit(ctx, st, fps))
+}
+
+func (c countFenced) Record(ctx context.Context, st *state.State) error {
+	return c.count(c.Held.Record(ctx, st))
+}
+
+func (c countFenced) count(err error) error {
 	if errors.Is(err, pgstore.ErrFenced) {
 		c.fenced()
 	}
