@@ -19,8 +19,9 @@ import (
 // nodes, of PostgreSQL and of the benchmark's own process, which serves
 // the mailboxes (the in-process IMAP host).
 type scaleCost struct {
-	url        string
+	url, pgDir string
 	postmaster int
+	lastRun    int64 // the history's newest run when counting began
 	nodes      []int
 	nodeCPU0   []time.Duration
 
@@ -37,7 +38,7 @@ func startCost(b *testing.B, ctx context.Context, url, pgDir string) *scaleCost 
 	if err != nil {
 		b.Fatal(err)
 	}
-	c := &scaleCost{url: url, postmaster: pid}
+	c := &scaleCost{url: url, pgDir: pgDir, postmaster: pid}
 	if c.xacts0, err = Transactions(ctx, url); err != nil {
 		b.Fatal(err)
 	}
@@ -45,6 +46,40 @@ func startCost(b *testing.B, ctx context.Context, url, pgDir string) *scaleCost 
 	c.pgCPU0 = treeCPU(b, pid)
 	c.selfCPU0 = selfCPU(b)
 	return c
+}
+
+// again starts counting anew, for the same nodes, and from the runs
+// recorded so far.
+func (c *scaleCost) again(b *testing.B, ctx context.Context) *scaleCost {
+	b.Helper()
+	next := startCost(b, ctx, c.url, c.pgDir)
+	for _, pid := range c.nodes {
+		next.addNode(b, pid)
+	}
+	conn, err := pgx.Connect(ctx, c.url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if err := conn.QueryRow(ctx, "SELECT coalesce(max(id), 0) FROM runs").Scan(&next.lastRun); err != nil {
+		b.Fatal(err)
+	}
+	return next
+}
+
+// runsSince returns how many runs were recorded since again.
+func (c *scaleCost) runsSince(b *testing.B, ctx context.Context) int {
+	b.Helper()
+	conn, err := pgx.Connect(ctx, c.url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM runs WHERE id > $1", c.lastRun).Scan(&n); err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
 
 // addNode counts the CPU of node pid from now on (its start-up, reading
@@ -59,18 +94,18 @@ func (c *scaleCost) addNode(b *testing.B, pid int) {
 	c.nodeCPU0 = append(c.nodeCPU0, cpu)
 }
 
-// firstRunsCost is what the first runs cost, in all.
-type firstRunsCost struct {
+// runsCost is what runs cost, in all.
+type runsCost struct {
 	xacts                   int64
 	statements              Statements
 	nodeCPU, pgCPU, selfCPU time.Duration
 }
 
-// end takes the counts once every task has run once, after statsSettle.
-func (c *scaleCost) end(b *testing.B, ctx context.Context) firstRunsCost {
+// end takes the counts, after statsSettle.
+func (c *scaleCost) end(b *testing.B, ctx context.Context) runsCost {
 	b.Helper()
 	time.Sleep(statsSettle)
-	var r firstRunsCost
+	var r runsCost
 	xacts, err := Transactions(ctx, c.url)
 	if err != nil {
 		b.Fatal(err)
@@ -89,14 +124,14 @@ func (c *scaleCost) end(b *testing.B, ctx context.Context) firstRunsCost {
 	return r
 }
 
-func (r firstRunsCost) xactsPerRun(runs int) float64 { return float64(r.xacts) / float64(runs) }
+func (r runsCost) xactsPerRun(runs int) float64 { return float64(r.xacts) / float64(runs) }
 
-// report writes the costs per run.
-func (r firstRunsCost) report(w io.Writer, runs int) {
+// report writes the costs per run, under title.
+func (r runsCost) report(w io.Writer, title string, runs int) {
 	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(runs) }
 	total := r.statements.Total()
-	fmt.Fprintf(w, "\nfirst start, per run of an empty mailbox (%d runs): %.2f transactions, %.2f statements (server %.2f ms); CPU ms: nodes %.2f, PostgreSQL %.2f, benchmark process (IMAP host) %.2f\n\n",
-		runs, r.xactsPerRun(runs), float64(total.Calls)/float64(runs), per(total.Time), per(r.nodeCPU), per(r.pgCPU), per(r.selfCPU))
+	fmt.Fprintf(w, "\n%s (%d runs): %.2f transactions, %.2f statements (server %.2f ms); CPU ms: nodes %.2f, PostgreSQL %.2f, benchmark process (IMAP host) %.2f\n\n",
+		title, runs, r.xactsPerRun(runs), float64(total.Calls)/float64(runs), per(total.Time), per(r.nodeCPU), per(r.pgCPU), per(r.selfCPU))
 	fmt.Fprint(w, r.statements.Table(float64(runs), "run", 110))
 }
 
