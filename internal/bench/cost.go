@@ -19,24 +19,23 @@ import (
 // (a superuser's): the server must have been started with it in
 // shared_preload_libraries, which PreloadStatements asks for.
 func EnableStatements(ctx context.Context, url string) error {
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-	return err
+	return execOnce(ctx, url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
 }
 
 // PreloadStatements asks the server at url (a superuser's) to load
 // pg_stat_statements when it next starts.
 func PreloadStatements(ctx context.Context, url string) error {
+	return execOnce(ctx, url, "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+}
+
+// execOnce runs statement on a connection of its own to url.
+func execOnce(ctx context.Context, url, statement string) error {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+	_, err = conn.Exec(ctx, statement)
 	return err
 }
 
