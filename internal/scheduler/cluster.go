@@ -19,7 +19,10 @@ import (
 // ends, a node claims as many due tasks as it has free run slots
 // (pgstore's Claim: FOR UPDATE SKIP LOCKED, so no task goes to two nodes),
 // runs each under its lease, which it keeps renewed, and releases it with
-// the next due time its schedule gives. A lease lost mid-run (the node
+// the next due time its schedule gives. A claim does not name the node's
+// tasks: a task it is handed and does not run by a schedule (not in its
+// configuration, or idle) it gives back at once, and its claims pass that
+// task over until its configuration changes. A lease lost mid-run (the node
 // stalled, or lost the database, for as long as the lease) cancels the run
 // at once; a commit it attempts after losing the lease is refused
 // (fenced).
