@@ -84,7 +84,7 @@ func (s *Store) load(ctx context.Context, task string, withLedger bool) (*state.
 	batch.Queue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 	batch.Queue(`SELECT uid_validity, done_uids, pending_uids, pending_uidls,
 			pending_failed_uids, pending_failed_uidls, pending_removal_uids, action_refused,
-			failed, last_run, last_success
+			failed, undelivered, last_run, last_success
 		FROM task_state WHERE task = $1`, task).QueryRow(func(row pgx.Row) error { return loadState(row, st) })
 	batch.Queue("SELECT hash, missing_day FROM uidls WHERE task = $1", task).Query(func(rows pgx.Rows) error { return loadUIDLs(rows, st) })
 	if withLedger {
@@ -104,10 +104,11 @@ func loadState(row pgx.Row, st *state.State) error {
 	var (
 		uidValidity                         int64
 		done, pending, pendingFail, removal string
-		failed, lastRun, lastSucess         []byte
+		failed, undelivered                 []byte
+		lastRun, lastSucess                 []byte
 	)
 	err := row.Scan(&uidValidity, &done, &pending, &st.PendingUIDLs, &pendingFail, &st.PendingFailedUIDLs, &removal, &st.ActionRefused,
-		&failed, &lastRun, &lastSucess)
+		&failed, &undelivered, &lastRun, &lastSucess)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
@@ -124,7 +125,7 @@ func loadState(row pgx.Row, st *state.State) error {
 		*f.set, err = state.ParseUIDSet(f.text)
 		errs = append(errs, err)
 	}
-	errs = append(errs, json.Unmarshal(failed, &st.Failed))
+	errs = append(errs, json.Unmarshal(failed, &st.Failed), json.Unmarshal(undelivered, &st.Undelivered))
 	if lastRun != nil {
 		errs = append(errs, json.Unmarshal(lastRun, &st.LastRun))
 	}
@@ -139,6 +140,9 @@ func loadState(row pgx.Row, st *state.State) error {
 	}
 	if len(st.PendingFailedUIDLs) == 0 {
 		st.PendingFailedUIDLs = nil
+	}
+	if len(st.Undelivered) == 0 {
+		st.Undelivered = nil
 	}
 	return nil
 }
