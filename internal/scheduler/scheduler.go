@@ -16,6 +16,7 @@ import (
 	"mailtask/internal/clock"
 	"mailtask/internal/cluster"
 	"mailtask/internal/config"
+	mbox "mailtask/internal/mailbox"
 	"mailtask/internal/metrics"
 	"mailtask/internal/push"
 	"mailtask/internal/state"
@@ -52,6 +53,7 @@ type Scheduler struct {
 
 	mu       sync.Mutex
 	cfg      *config.Config
+	tls      *mbox.TLSCache       // of cfg's accounts, for its runs
 	entries  map[string]*entry    // scheduled tasks, by name
 	running  map[string]bool      // tasks with a run in progress or waiting for a slot
 	global   limiter              // max_concurrent_tasks
@@ -275,6 +277,10 @@ func (s *Scheduler) apply(cfg *config.Config, next map[string]*entry) (replaced 
 			s.accounts[name] = make(limiter, a.MaxConnections)
 		}
 	}
+	// A reload may have changed a ca_file's content under its name: the
+	// runs it starts read the roots again, and resume no session made
+	// under the old ones.
+	s.tls = mbox.NewTLSCache()
 	s.cfg = cfg
 	return replaced
 }
