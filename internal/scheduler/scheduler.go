@@ -160,8 +160,8 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	names, skip := s.taskNames(), s.unclaimed()
 	s.mu.Unlock()
-	if err := s.register(ctx, names, skip); err != nil {
-		return err
+	if !s.registerAtStart(ctx, names, skip) {
+		return nil // stopped before it could
 	}
 	s.mu.Lock()
 	s.ctx = ctx
@@ -384,6 +384,31 @@ func (s *Scheduler) register(ctx context.Context, names, skip []string) error {
 		return err
 	}
 	return store.Skip(ctx, skip)
+}
+
+// registerAtStart registers the tasks (register), trying again every
+// claimPoll while the database fails (it restarts, the node's connections
+// are cut), as claims do, until it succeeds or the scheduler is stopped
+// first: then it returns false. Each failure counts as a failed claim
+// for the health check: the node claims nothing until it succeeds.
+func (s *Scheduler) registerAtStart(ctx context.Context, names, skip []string) bool {
+	for {
+		err := s.register(ctx, names, skip)
+		if err == nil {
+			return true
+		}
+		s.mu.Lock()
+		s.claimFailures++
+		s.mu.Unlock()
+		s.log.Warn("could not register the configuration's tasks in the database; trying again", "err", err)
+		select {
+		case <-time.After(claimPoll):
+		case <-s.opts.Stop:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 // unclaimed returns the names of the scheduled tasks that are not claimed
