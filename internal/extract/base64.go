@@ -82,11 +82,14 @@ func scanBase64(src io.ReaderAt, start, end int64) (*base64Body, string, error) 
 // w are stray.
 func (b *base64Body) scan(w []byte, off int64) (stray int) {
 	for i := 0; i < len(w); {
-		// Eight base64 characters at a time, unless a mark falls among them.
-		if at := b.chars % markChars; i+8 <= len(w) && at != 0 && at <= markChars-8 && allBase64(w[i:i+8]) {
-			b.chars += 8
-			i += 8
-			continue
+		// Eight bytes at a time while they are base64 characters and line
+		// breaks, unless a mark may fall among them.
+		if at := b.chars % markChars; i+8 <= len(w) && at != 0 && at <= markChars-8 {
+			if n, ok := charsAndBreaks(w[i : i+8]); ok {
+				b.chars += int64(n)
+				i += 8
+				continue
+			}
 		}
 		switch base64Class[w[i]] {
 		case base64Char:
@@ -226,6 +229,28 @@ func keepBase64(b []byte) int {
 	}
 	return k
 }
+
+// charsAndBreaks reports whether the eight bytes of b are all base64
+// characters, CR and LF, and how many are base64 characters. Line breaks
+// are taken in the stride: stepping over each one byte at a time cost the
+// scan of a body of 76-character lines as much as its characters.
+func charsAndBreaks(b []byte) (chars int, ok bool) {
+	_ = b[7]
+	sum := base64Tally[b[0]] + base64Tally[b[1]] + base64Tally[b[2]] + base64Tally[b[3]] +
+		base64Tally[b[4]] + base64Tally[b[5]] + base64Tally[b[6]] + base64Tally[b[7]]
+	chars = int(sum & 0x0f)
+	return chars, chars+int(sum>>4) == 8
+}
+
+// base64Tally counts a base64 character in the low four bits and a CR or
+// LF in the high four; eight of them cannot overflow either.
+var base64Tally = func() (t [256]byte) {
+	for _, b := range []byte(base64Alphabet) {
+		t[b] = 0x01
+	}
+	t['\r'], t['\n'] = 0x10, 0x10
+	return t
+}()
 
 // allBase64 reports whether the eight bytes of b are base64 characters.
 func allBase64(b []byte) bool {

@@ -211,3 +211,21 @@ func TestQPBodyLarge(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkScanBase64(b *testing.B) {
+	content := bytes.Repeat([]byte("%PDF-1.4 benchmark payload \x00\x01\x02\xff\n"), 4<<20/32)
+	encoded := base64.StdEncoding.EncodeToString(content)
+	var body strings.Builder
+	for len(encoded) > 76 {
+		body.WriteString(encoded[:76] + "\r\n")
+		encoded = encoded[76:]
+	}
+	body.WriteString(encoded + "\r\n")
+	raw := inMemory(body.String())
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		if s, _, err := scanBase64(raw, 0, int64(len(raw))); err != nil || s.size != int64(len(content)) {
+			b.Fatal("wrong size", err)
+		}
+	}
+}
