@@ -157,6 +157,7 @@ func (d *Dir) Close() error {
 	d.stopSpares()
 	d.tree.close(d)
 	if d == d.tree.top && d.tree.flushDir != nil {
+		d.tree.earlyRun.Wait()
 		d.tree.flushDir.Close()
 	}
 	if err := d.root.Close(); err != nil {
