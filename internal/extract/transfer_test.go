@@ -229,3 +229,27 @@ func BenchmarkScanBase64(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkReadBase64Body(b *testing.B) {
+	content := bytes.Repeat([]byte("%PDF-1.4 benchmark payload \x00\x01\x02\xff\n"), 4<<20/32)
+	encoded := base64.StdEncoding.EncodeToString(content)
+	var body strings.Builder
+	for len(encoded) > 76 {
+		body.WriteString(encoded[:76] + "\r\n")
+		encoded = encoded[76:]
+	}
+	body.WriteString(encoded + "\r\n")
+	raw := inMemory(body.String())
+	s, _, err := scanBase64(raw, 0, int64(len(raw)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 64<<10)
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		f := File{Size: s.size, content: s}
+		if n, err := io.CopyBuffer(io.Discard, f.Open(), buf); err != nil || n != int64(len(content)) {
+			b.Fatal("wrong size", n, err)
+		}
+	}
+}
