@@ -147,6 +147,14 @@ func writeState(ctx context.Context, tx pgx.Tx, st *state.State) error {
 	if err != nil {
 		return err
 	}
+	undelivered := st.Undelivered
+	if undelivered == nil {
+		undelivered = map[string]int{} // {} rather than null, as the column's default
+	}
+	undeliveredJSON, err := json.Marshal(undelivered)
+	if err != nil {
+		return err
+	}
 	lastRun, err := jsonOrNull(st.LastRun)
 	if err != nil {
 		return err
@@ -158,18 +166,18 @@ func writeState(ctx context.Context, tx pgx.Tx, st *state.State) error {
 	_, err = tx.Exec(ctx, `
 		INSERT INTO task_state (task, uid_validity, done_uids, pending_uids, pending_uidls,
 			pending_failed_uids, pending_failed_uidls, pending_removal_uids, action_refused,
-			failed, last_run, last_success, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now())
+			failed, undelivered, last_run, last_success, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, now())
 		ON CONFLICT (task) DO UPDATE SET
 			uid_validity = excluded.uid_validity, done_uids = excluded.done_uids,
 			pending_uids = excluded.pending_uids, pending_uidls = excluded.pending_uidls,
 			pending_failed_uids = excluded.pending_failed_uids, pending_failed_uidls = excluded.pending_failed_uidls,
 			pending_removal_uids = excluded.pending_removal_uids, action_refused = excluded.action_refused,
-			failed = excluded.failed, last_run = excluded.last_run, last_success = excluded.last_success,
+			failed = excluded.failed, undelivered = excluded.undelivered, last_run = excluded.last_run, last_success = excluded.last_success,
 			updated_at = now()`,
 		st.Task, int64(st.UIDValidity), st.Done.String(), st.PendingUIDs.String(), nonNil(st.PendingUIDLs),
 		st.PendingFailedUIDs.String(), nonNil(st.PendingFailedUIDLs), st.PendingRemovalUIDs.String(), st.ActionRefused,
-		failed, lastRun, lastSuccess)
+		failed, undeliveredJSON, lastRun, lastSuccess)
 	return err
 }
 

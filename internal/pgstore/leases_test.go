@@ -234,6 +234,7 @@ func TestCommitThenLoadRoundTrips(t *testing.T) {
 	st.PendingFailedUIDLs = []string{"u2"}
 	st.PendingRemovalUIDs.Add(5)
 	st.ActionRefused = "after: NO [OVERQUOTA] Quota exceeded"
+	st.Undelivered = map[string]int{"uid:11": 2}
 	for _, u := range []string{"u1", "u2", "u3"} {
 		st.UIDLs.Add(u)
 	}

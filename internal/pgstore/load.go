@@ -101,14 +101,15 @@ func loadState(ctx context.Context, tx pgx.Tx, st *state.State) error {
 	var (
 		uidValidity                         int64
 		done, pending, pendingFail, removal string
-		failed, lastRun, lastSucess         []byte
+		failed, undelivered                 []byte
+		lastRun, lastSucess                 []byte
 	)
 	err := tx.QueryRow(ctx, `SELECT uid_validity, done_uids, pending_uids, pending_uidls,
 			pending_failed_uids, pending_failed_uidls, pending_removal_uids, action_refused,
-			failed, last_run, last_success
+			failed, undelivered, last_run, last_success
 		FROM task_state WHERE task = $1`, st.Task).
 		Scan(&uidValidity, &done, &pending, &st.PendingUIDLs, &pendingFail, &st.PendingFailedUIDLs, &removal, &st.ActionRefused,
-			&failed, &lastRun, &lastSucess)
+			&failed, &undelivered, &lastRun, &lastSucess)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
@@ -125,7 +126,7 @@ func loadState(ctx context.Context, tx pgx.Tx, st *state.State) error {
 		*f.set, err = state.ParseUIDSet(f.text)
 		errs = append(errs, err)
 	}
-	errs = append(errs, json.Unmarshal(failed, &st.Failed))
+	errs = append(errs, json.Unmarshal(failed, &st.Failed), json.Unmarshal(undelivered, &st.Undelivered))
 	if lastRun != nil {
 		errs = append(errs, json.Unmarshal(lastRun, &st.LastRun))
 	}
@@ -140,6 +141,9 @@ func loadState(ctx context.Context, tx pgx.Tx, st *state.State) error {
 	}
 	if len(st.PendingFailedUIDLs) == 0 {
 		st.PendingFailedUIDLs = nil
+	}
+	if len(st.Undelivered) == 0 {
+		st.Undelivered = nil
 	}
 	return nil
 }

@@ -12,6 +12,13 @@
 //     bodies nobody asked for are discarded as they arrive;
 //   - go-imap holds every response line and literal but a message's in
 //     memory, whatever its length: the code filter bounds them (wire.go);
+//   - a literal cut short (the server or a proxy closed the connection
+//     mid-message) reads from go-imap as a clean end of stream: a literal
+//     that ends before its announced size fails its reader, and the rest
+//     of that FETCH is drained by one goroutine at a time, since the
+//     library's reader races the caller's otherwise (limits.go);
+//   - go-imap spins for ever on a "(" in a capability list: such a
+//     listing is refused as it arrives (wire.go);
 //   - go-imap's NumSet.Nums and SearchData.AllUIDs loop for ever on UID
 //     4294967295 and panic on a "*" in a server's answer: UID sets are
 //     read here (uids.go), and UIDs at or above UIDNEXT left out;
