@@ -65,20 +65,8 @@ func (d *dotReader) Read(p []byte) (int, error) {
 			}
 		}
 		buf, _ := d.br.Peek(min(d.br.Buffered(), len(p)-n))
-		switch {
-		case d.prevCR && buf[0] == '\n':
-			buf, d.lineStart = buf[:1], true
-		default:
-			// Everything up to the next line that starts with a dot is
-			// data; only there is there anything to undo.
-			if i := bytes.Index(buf, lineEndDot); i >= 0 {
-				buf, d.lineStart = buf[:i+2], true
-			} else {
-				d.lineStart = bytes.HasSuffix(buf, lineEnd)
-			}
-		}
+		buf = d.data(buf)
 		n += copy(p[n:], buf)
-		d.prevCR = buf[len(buf)-1] == '\r'
 		_, _ = d.br.Discard(len(buf))
 	}
 	if d.done && n == 0 {
@@ -114,22 +102,29 @@ func (d *dotReader) readDirect(p []byte) (int, error) {
 			}
 			d.lineStart = false
 		}
-		seg := p[i:n]
-		switch {
-		case d.prevCR && seg[0] == '\n':
-			seg, d.lineStart = seg[:1], true
-		default:
-			if j := bytes.Index(seg, lineEndDot); j >= 0 {
-				seg, d.lineStart = seg[:j+2], true
-			} else {
-				d.lineStart = bytes.HasSuffix(seg, lineEnd)
-			}
-		}
-		d.prevCR = seg[len(seg)-1] == '\r'
+		seg := d.data(p[i:n])
 		w += copy(p[w:], seg)
 		i += len(seg)
 	}
 	return d.end(w)
+}
+
+// data returns the bytes at the front of buf, which holds at least one,
+// that are data as they are: everything up to the next line that starts
+// with a dot, where alone there is anything to undo.
+func (d *dotReader) data(buf []byte) []byte {
+	switch {
+	case d.prevCR && buf[0] == '\n':
+		buf, d.lineStart = buf[:1], true
+	default:
+		if i := bytes.Index(buf, lineEndDot); i >= 0 {
+			buf, d.lineStart = buf[:i+2], true
+		} else {
+			d.lineStart = bytes.HasSuffix(buf, lineEnd)
+		}
+	}
+	d.prevCR = buf[len(buf)-1] == '\r'
+	return buf
 }
 
 // end is what readDirect returns once it has kept w bytes.

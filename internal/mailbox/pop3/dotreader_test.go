@@ -105,20 +105,24 @@ func TestDotReaderLongLine(t *testing.T) {
 	line := bytes.Repeat([]byte("x"), 1<<20)
 	msg := append(append([]byte(".start"), line...), "\r\n"...)
 	r, _ := readers(bytes.NewReader(stuff(msg)), 4096)
-	buf := make([]byte, 1000)
+	if got := readWith(t, r, make([]byte, 1000)); !bytes.Equal(got, msg) {
+		t.Fatalf("got %d bytes, want %d, equal prefix %v", len(got), len(msg), bytes.HasPrefix(msg, got))
+	}
+}
+
+// readWith reads r to its end through buf, as a spool does.
+func readWith(t testing.TB, r io.Reader, buf []byte) []byte {
+	t.Helper()
 	var got bytes.Buffer
 	for {
 		n, err := r.Read(buf)
 		got.Write(buf[:n])
 		if err == io.EOF {
-			break
+			return got.Bytes()
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	if !bytes.Equal(got.Bytes(), msg) {
-		t.Fatalf("got %d bytes, want %d, equal prefix %v", got.Len(), len(msg), bytes.HasPrefix(msg, got.Bytes()))
 	}
 }
 
@@ -165,20 +169,9 @@ func TestDotReaderReadsDirectInPieces(t *testing.T) {
 			msg[i] = alphabet[rnd.IntN(len(alphabet))]
 		}
 		d, br := readers(chunks{bytes.NewReader(append(stuff(msg), "+OK next\r\n"...)), rnd}, 16)
-		var got bytes.Buffer
-		buf := make([]byte, directRead+rnd.IntN(100))
-		for {
-			n, err := d.Read(buf)
-			got.Write(buf[:n])
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatalf("%q: %v", msg, err)
-			}
-		}
-		if want := delivered(msg); !bytes.Equal(got.Bytes(), want) {
-			t.Fatalf("%q: got %q, want %q", msg, got.Bytes(), want)
+		got := readWith(t, d, make([]byte, directRead+rnd.IntN(100)))
+		if want := delivered(msg); !bytes.Equal(got, want) {
+			t.Fatalf("%q: got %q, want %q", msg, got, want)
 		}
 		if rest, _ := io.ReadAll(br); string(rest) != "+OK next\r\n" {
 			t.Fatalf("%q: left %q after the body", msg, rest)
@@ -208,19 +201,8 @@ func TestDotReaderReadsLargeBodiesIntoTheCallersBuffer(t *testing.T) {
 	buf := make([]byte, 64<<10)
 	src := &into{r: bytes.NewReader(stuff(msg)), dst: buf}
 	d, _ := readers(src, 64<<10)
-	var got bytes.Buffer
-	for {
-		n, err := d.Read(buf)
-		got.Write(buf[:n])
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	if !bytes.Equal(got.Bytes(), msg) {
-		t.Fatalf("got %d bytes, want %d", got.Len(), len(msg))
+	if got := readWith(t, d, buf); !bytes.Equal(got, msg) {
+		t.Fatalf("got %d bytes, want %d", len(got), len(msg))
 	}
 	if src.direct < 3 {
 		t.Errorf("%d of the reads of a body of %d bytes went into the caller's buffer, want at least 3", src.direct, len(msg))
