@@ -114,11 +114,12 @@ func envFloat(b *testing.B, name string, def float64) float64 {
 	return f
 }
 
-// buildMailtask builds the real binary once per benchmark.
-func buildMailtask(b *testing.B) string {
+// buildMailtask builds the real binary once per benchmark, with the build
+// tags given.
+func buildMailtask(b *testing.B, tags ...string) string {
 	b.Helper()
 	bin := filepath.Join(b.TempDir(), "mailtask")
-	cmd := exec.Command("go", "build", "-o", bin, "mailtask/cmd/mailtask")
+	cmd := exec.Command("go", "build", "-tags", strings.Join(tags, ","), "-o", bin, "mailtask/cmd/mailtask")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("go build mailtask: %v\n%s", err, out)
 	}

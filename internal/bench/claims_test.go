@@ -24,8 +24,7 @@ import (
 // them, each with a connection pool of its own, for BENCH_CLUSTER_TASKS
 // (10,000) tasks, without mailtask's runs (see BenchmarkClusterScale for
 // those). A claimed task is released at once with its next due time five
-// minutes on, as after a run that found nothing; every Claim names every
-// task, as a node names those its configuration has.
+// minutes on, as after a run that found nothing.
 //
 //   - Backlog: every task due at once; claims per second until each has
 //     been claimed once. 10,000 mailboxes every 5 minutes need 33 a second;
@@ -67,9 +66,9 @@ func BenchmarkClaims(b *testing.B) {
 	}
 
 	b.ResetTimer()
-	backlog := claimAll(b, ctx, stores, names, limit, 0)
+	backlog := claimAll(b, ctx, stores, tasks, limit, 0)
 	dueOver(b, ctx, url, spread)
-	paced := claimAll(b, ctx, stores, names, limit, 50*time.Millisecond)
+	paced := claimAll(b, ctx, stores, tasks, limit, 50*time.Millisecond)
 	entries, err := clusterwatch.Read(ctx, url)
 	if err != nil {
 		b.Fatal(err)
@@ -78,8 +77,7 @@ func BenchmarkClaims(b *testing.B) {
 	for _, s := range stores {
 		s.Close()
 	}
-	perPoll, allNames := noopPolls(b, ctx, url, names, nodes, polls)
-	_, oneName := noopPolls(b, ctx, url, names[:1], nodes, polls)
+	perPoll, noop := noopPolls(b, ctx, url, nodes, polls)
 	b.StopTimer()
 
 	var out bytes.Buffer
@@ -91,8 +89,7 @@ func BenchmarkClaims(b *testing.B) {
 	fmt.Fprintf(&out, "| paced at %.0f due a second: delay due → claim p50 / p99 ms | %.0f / %.0f | – |\n", float64(tasks)/spread.Seconds(), ms(delays.Percentile(0.5)), ms(delays.Percentile(0.99)))
 	fmt.Fprintf(&out, "| paced: Claim round trip p50 / p99 ms | %.1f / %.1f | – |\n", ms(paced.calls.Percentile(0.5)), ms(paced.calls.Percentile(0.99)))
 	fmt.Fprintf(&out, "| no-op poll: database transactions (round trips) per poll | %.2f | 1 |\n", perPoll)
-	fmt.Fprintf(&out, "| no-op poll: Claim round trip p50 / p99 ms, naming all %d tasks | %.1f / %.1f | – |\n", tasks, ms(allNames.Percentile(0.5)), ms(allNames.Percentile(0.99)))
-	fmt.Fprintf(&out, "| no-op poll: Claim round trip p50 / p99 ms, naming one task | %.1f / %.1f | – |\n", ms(oneName.Percentile(0.5)), ms(oneName.Percentile(0.99)))
+	fmt.Fprintf(&out, "| no-op poll: Claim round trip p50 / p99 ms | %.1f / %.1f | – |\n", ms(noop.Percentile(0.5)), ms(noop.Percentile(0.99)))
 	os.Stdout.Write(out.Bytes())
 	b.ReportMetric(backlog.perSecond(), "claims/s")
 	b.ReportMetric(ms(delays.Percentile(0.99)), "p99-claim-delay-ms")
@@ -125,10 +122,10 @@ type claimRun struct {
 
 func (r claimRun) perSecond() float64 { return float64(r.claims) / r.took.Seconds() }
 
-// claimAll has every store claim and release tasks until each of names
-// has been claimed once; a store whose claim found nothing polls again
-// after idle.
-func claimAll(b *testing.B, ctx context.Context, stores []*pgstore.Store, names []string, limit int, idle time.Duration) claimRun {
+// claimAll has every store claim and release tasks until each of the
+// tasks has been claimed once; a store whose claim found nothing polls
+// again after idle.
+func claimAll(b *testing.B, ctx context.Context, stores []*pgstore.Store, tasks, limit int, idle time.Duration) claimRun {
 	b.Helper()
 	var (
 		claimed atomic.Int64
@@ -146,9 +143,9 @@ func claimAll(b *testing.B, ctx context.Context, stores []*pgstore.Store, names 
 				run.calls = append(run.calls, calls...)
 				mu.Unlock()
 			}()
-			for claimed.Load() < int64(len(names)) {
+			for claimed.Load() < int64(tasks) {
 				asked := time.Now()
-				leases, err := s.Claim(ctx, names, limit, time.Minute)
+				leases, err := s.Claim(ctx, limit, time.Minute)
 				calls = append(calls, time.Since(asked))
 				if err != nil {
 					failed.Store(err)
@@ -193,21 +190,21 @@ func dueOver(b *testing.B, ctx context.Context, url string, spread time.Duration
 	}
 }
 
-// noopPolls has n nodes poll polls times each while nothing is due, for
-// names, and returns the database's transactions per poll (what that
-// costs less what the same without polls costs: opening the stores, the
-// harness's own queries) and each poll's round trip.
-func noopPolls(b *testing.B, ctx context.Context, url string, names []string, n, polls int) (float64, Delays) {
+// noopPolls has n nodes poll polls times each while nothing is due, and
+// returns the database's transactions per poll (what that costs less
+// what the same without polls costs: opening the stores, the harness's
+// own queries) and each poll's round trip.
+func noopPolls(b *testing.B, ctx context.Context, url string, n, polls int) (float64, Delays) {
 	b.Helper()
-	overhead, _ := pollTransactions(b, ctx, url, names, n, 0)
-	total, calls := pollTransactions(b, ctx, url, names, n, polls)
+	overhead, _ := pollTransactions(b, ctx, url, n, 0)
+	total, calls := pollTransactions(b, ctx, url, n, polls)
 	return float64(total-overhead) / float64(n*polls), calls
 }
 
 // pollTransactions has n new stores poll polls times each and returns
 // how many transactions the database counted from before the stores
 // opened to after they had closed, and each poll's round trip.
-func pollTransactions(b *testing.B, ctx context.Context, url string, names []string, n, polls int) (int64, Delays) {
+func pollTransactions(b *testing.B, ctx context.Context, url string, n, polls int) (int64, Delays) {
 	b.Helper()
 	if err := WaitGone(ctx, url, "mailtask bench-"); err != nil {
 		b.Fatal(err)
@@ -227,7 +224,7 @@ func pollTransactions(b *testing.B, ctx context.Context, url string, names []str
 		wg.Go(func() {
 			for range polls {
 				asked := time.Now()
-				leases, err := s.Claim(ctx, names, 8, time.Minute)
+				leases, err := s.Claim(ctx, 8, time.Minute)
 				took := time.Since(asked)
 				if err == nil && len(leases) > 0 {
 					err = fmt.Errorf("a no-op poll claimed %d tasks", len(leases))

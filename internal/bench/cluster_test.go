@@ -4,6 +4,7 @@ package bench
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,7 +31,8 @@ import (
 
 // BenchmarkClusterScale runs BENCH_CLUSTER_NODES (3) `mailtask run`
 // nodes on one PostgreSQL with BENCH_CLUSTER_TASKS (10,000) tasks every 5
-// minutes, each polling an empty mailbox of an in-process IMAP host, for
+// minutes, each polling an empty mailbox of an in-process IMAP host (in
+// plain text, or over implicit TLS with BENCH_CLUSTER_TLS set), for
 // BENCH_CLUSTER_MINUTES (7), and reports, from clusterwatch's lease log
 // and the nodes' /metrics:
 //
@@ -42,17 +45,55 @@ import (
 //     per poll while nothing is due: pg_stat_database's over a minute of
 //     the quiet after the backlog, over the polls the nodes counted
 //     (clusterwatch.MetricClaimSeconds).
+//
+// It also reports what the first runs cost per run: the database's
+// transactions and statements (pg_stat_statements), and the CPU time of
+// the nodes, of PostgreSQL and of its own process, which serves the
+// mailboxes. With BENCH_CLUSTER_PROFILE set to a directory, each node
+// writes a CPU profile of its first BENCH_CLUSTER_PROFILE_SECONDS (60)
+// there, node-N.pprof (a binary built with -tags cpuprofile).
 func BenchmarkClusterScale(b *testing.B) {
 	tasks := envInt(b, "BENCH_CLUSTER_TASKS", 10_000)
 	nodes := envInt(b, "BENCH_CLUSTER_NODES", 3)
 	minutes := envInt(b, "BENCH_CLUSTER_MINUTES", 7)
-	bin := buildMailtask(b)
+	profiles := os.Getenv("BENCH_CLUSTER_PROFILE")
+	var bin string
+	if profiles != "" {
+		bin = buildMailtask(b, "cpuprofile")
+	} else {
+		bin = buildMailtask(b)
+	}
 
 	pg := postgres.Start(b)
+	setup, cancelSetup := context.WithTimeout(context.Background(), time.Minute)
+	defer cancelSetup()
+	if err := PreloadStatements(setup, pg.URL("postgres")); err != nil {
+		b.Fatal(err)
+	}
+	pg.Restart(b)
 	url := pg.NewDatabase(b)
+	if err := EnableStatements(setup, url); err != nil {
+		b.Fatal(err)
+	}
 	gw := versitygw.Start(b)
 	bucket := gw.NewBucket(b)
-	host, err := testmail.StartIMAPHost(testmail.IMAPHostOptions{})
+	// With BENCH_CLUSTER_TLS, the mailboxes are reached over implicit TLS,
+	// as Microsoft 365's are; else in plain text.
+	var hostOpts testmail.IMAPHostOptions
+	security := `tls = "none"`
+	if os.Getenv("BENCH_CLUSTER_TLS") != "" {
+		ca, err := testmail.NewCA()
+		if err != nil {
+			b.Fatal(err)
+		}
+		caFile := filepath.Join(b.TempDir(), "ca.pem")
+		if err := os.WriteFile(caFile, ca.CertPEM, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		hostOpts.TLS = ca.ServerTLS
+		security = fmt.Sprintf("tls = \"implicit\"\nca_file = %q", caFile)
+	}
+	host, err := testmail.StartIMAPHost(hostOpts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -75,18 +116,29 @@ func BenchmarkClusterScale(b *testing.B) {
 	}
 	env := append(os.Environ(), "MAILTASK_BENCH_DB="+url, "MAILTASK_BENCH_S3_ID="+gw.AccessKeyID, "MAILTASK_BENCH_S3_SECRET="+gw.SecretAccessKey)
 
+	cost := startCost(b, ctx, url, pg.Dir)
 	b.ResetTimer()
 	start := time.Now()
 	var addrs []string
 	for i := range nodes {
-		addr := startScaleNode(b, bin, env, scaleConfig(host.Addr, gw, bucket, boxes), i+1)
+		nodeEnv := env
+		if profiles != "" {
+			nodeEnv = append(slices.Clip(env), fmt.Sprintf("MAILTASK_CPUPROFILE=%s/node-%d.pprof", profiles, i+1),
+				"MAILTASK_CPUPROFILE_SECONDS="+cmp.Or(os.Getenv("BENCH_CLUSTER_PROFILE_SECONDS"), "60"))
+		}
+		addr, pid := startScaleNode(b, bin, nodeEnv, scaleConfig(host.Addr, security, gw, bucket, boxes), i+1)
 		addrs = append(addrs, addr)
+		cost.addNode(b, pid)
 	}
 	backlog := waitEveryTaskClaimed(b, ctx, url, tasks)
+	waitEveryTaskRan(b, ctx, url, tasks)
+	firstRuns := cost.end(b, ctx)
 	quiet := measureQuietPolls(b, ctx, url, addrs, backlog.firstClaim.Add(5*time.Minute))
+	cost = cost.again(b, ctx)
 	if rest := time.Duration(minutes)*time.Minute - time.Since(start); rest > 0 {
 		time.Sleep(rest) // the schedule's pace is what is measured
 	}
+	laterRuns, laterCost := cost.runsSince(b, ctx), cost.end(b, ctx)
 	entries, err := clusterwatch.Read(ctx, url)
 	if err != nil {
 		b.Fatal(err)
@@ -109,13 +161,22 @@ func BenchmarkClusterScale(b *testing.B) {
 	fmt.Fprintf(&out, "| at the schedule's pace: claims, delay due → claim p50 / p99 s | %d, %.2f / %.2f | – |\n",
 		len(delays), delays.Percentile(0.5).Seconds(), delays.Percentile(0.99).Seconds())
 	if quiet.polls > 0 {
-		fmt.Fprintf(&out, "| nothing due: database transactions (round trips) per poll | %.2f | – |\n", quiet.perPoll())
+		fmt.Fprintf(&out, "| nothing due: database transactions per poll (autovacuum ran %d times meanwhile) | %.2f | – |\n", quiet.maintenance, quiet.perPoll())
+		fmt.Fprintf(&out, "| nothing due: statements per poll | %.2f | 1 |\n", float64(quiet.statements.Total().Calls)/quiet.polls)
 		fmt.Fprintf(&out, "| nothing due: polls per second, all nodes | %.1f | – |\n", quiet.polls/quiet.took.Seconds())
 	} else {
 		fmt.Fprintf(&out, "| nothing due: round trips per poll | not measured: %s | – |\n", quiet.why)
 	}
+	firstRuns.report(&out, "first start, per run of an empty mailbox (its first)", tasks)
+	if laterRuns > 0 {
+		laterCost.report(&out, "at the schedule's pace, per run of an empty mailbox (not its first)", laterRuns)
+	}
+	if quiet.polls > 0 {
+		fmt.Fprintf(&out, "\nnothing due: the statements of a minute's polls, all nodes\n\n%s", quiet.statements.Table(quiet.polls, "poll", 110))
+	}
 	os.Stdout.Write(out.Bytes())
 	b.ReportMetric(backlog.perSecond(), "claims/s")
+	b.ReportMetric(firstRuns.xactsPerRun(tasks), "xacts/run")
 	b.ReportMetric(delays.Percentile(0.99).Seconds(), "p99-claim-delay-s")
 	if quiet.polls > 0 {
 		b.ReportMetric(quiet.perPoll(), "xacts/noop-poll")
@@ -123,8 +184,10 @@ func BenchmarkClusterScale(b *testing.B) {
 }
 
 // scaleConfig is a node's configuration: a task every 5 minutes per
-// mailbox of the IMAP host at addr.
-func scaleConfig(addr string, gw *versitygw.Server, bucket string, boxes []string) string {
+// mailbox of the IMAP host at addr, reached with the account keys
+// security (tls, ca_file). max_concurrent_tasks is what the README's
+// sizing gives 3 nodes polling 10,000 mailboxes every 5 minutes.
+func scaleConfig(addr, security string, gw *versitygw.Server, bucket string, boxes []string) string {
 	host, port, _ := net.SplitHostPort(addr)
 	var b strings.Builder
 	fmt.Fprintf(&b, `state_dir = "state"
@@ -133,20 +196,20 @@ s3_endpoint = %q
 s3_region = %q
 s3_access_key_id_env = "MAILTASK_BENCH_S3_ID"
 s3_secret_access_key_env = "MAILTASK_BENCH_S3_SECRET"
-max_concurrent_tasks = 16
+max_concurrent_tasks = 48
 log_level = "warn"
 `, gw.Endpoint, versitygw.Region)
 	for _, box := range boxes {
-		fmt.Fprintf(&b, "[accounts.%[1]s]\nhost = %[2]q\nport = %[3]s\ntls = \"none\"\nusername = %[1]q\npassword = \"pw\"\n"+
+		fmt.Fprintf(&b, "[accounts.%[1]s]\nhost = %[2]q\nport = %[3]s\n%[5]s\nusername = %[1]q\npassword = \"pw\"\n"+
 			"[[task]]\nname = %[1]q\naccount = %[1]q\nschedule = \"@every 5m\"\ndestination = \"s3://%[4]s/scale/{task}\"\n",
-			box, host, port, bucket)
+			box, host, port, bucket, security)
 	}
 	return b.String()
 }
 
 // startScaleNode starts node i in a directory of its own, serving
-// /metrics on a port of its own, and returns that address.
-func startScaleNode(b *testing.B, bin string, env []string, config string, i int) string {
+// /metrics on a port of its own, and returns that address and its PID.
+func startScaleNode(b *testing.B, bin string, env []string, config string, i int) (string, int) {
 	b.Helper()
 	dir := b.TempDir()
 	port, err := child.FreePort()
@@ -177,7 +240,7 @@ func startScaleNode(b *testing.B, bin string, env []string, config string, i int
 		b.Fatalf("node %d: %v", i, err)
 	}
 	b.Cleanup(func() { proc.Stop(syscall.SIGTERM, time.Minute) })
-	return addr
+	return addr, cmd.Process.Pid
 }
 
 // backlogRun is how the nodes worked off the tasks all due at once.
@@ -220,8 +283,12 @@ func waitEveryTaskClaimed(b *testing.B, ctx context.Context, url string, tasks i
 // quietPolls is what the nodes' polls cost while nothing was due.
 type quietPolls struct {
 	xacts, polls float64
-	took         time.Duration
-	why          string // when not measured
+	statements   Statements
+	// maintenance is how many times autovacuum vacuumed or analysed a
+	// table meanwhile: transactions of the database, not of the nodes.
+	maintenance int64
+	took        time.Duration
+	why         string // when not measured
 }
 
 func (q quietPolls) perPoll() float64 { return q.xacts / q.polls }
@@ -231,15 +298,35 @@ func (q quietPolls) perPoll() float64 { return q.xacts / q.polls }
 func measureQuietPolls(b *testing.B, ctx context.Context, url string, nodes []string, dueAgain time.Time) quietPolls {
 	b.Helper()
 	const window = time.Minute
-	time.Sleep(5 * time.Second) // the last runs of the backlog end, and report
+	// The transactions of the backlog's last runs are all counted by now
+	// (statsSettle, in end), so that they do not land in the window.
 	if time.Until(dueAgain) < window+5*time.Second {
 		return quietPolls{why: "the backlog took too long to leave a quiet minute before the tasks came due again"}
 	}
+	s0 := readStatements(b, ctx, url)
+	m0 := maintenance(b, ctx, url)
 	x0, p0 := quietCounts(b, ctx, url, nodes)
 	start := time.Now()
 	time.Sleep(window)
 	x1, p1 := quietCounts(b, ctx, url, nodes)
-	return quietPolls{xacts: float64(x1 - x0), polls: p1 - p0, took: time.Since(start)}
+	return quietPolls{xacts: float64(x1 - x0), polls: p1 - p0, statements: readStatements(b, ctx, url).Since(s0),
+		maintenance: maintenance(b, ctx, url) - m0, took: time.Since(start)}
+}
+
+// maintenance returns how many times autovacuum has vacuumed or analysed
+// the tables of the database at url.
+func maintenance(b *testing.B, ctx context.Context, url string) int64 {
+	b.Helper()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int64
+	if err := conn.QueryRow(ctx, "SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0)::bigint FROM pg_stat_user_tables").Scan(&n); err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
 
 func quietCounts(b *testing.B, ctx context.Context, url string, nodes []string) (int64, float64) {

@@ -1,8 +1,10 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
-	"errors"
+	"encoding/json"
+	"sync"
 	"time"
 
 	"mailtask/internal/pgstore"
@@ -28,16 +30,27 @@ func detached(ctx context.Context) (context.Context, context.CancelFunc) {
 type Held struct {
 	lease    *pgstore.Lease
 	leaseFor time.Duration
+	stored   *stored
+}
+
+// stored is the state as the database has it, as far as this run knows:
+// as it loaded or last committed it, encoded.
+type stored struct {
+	mu    sync.Mutex
+	state []byte
 }
 
 // Held is the state of l's task as a run holds it.
-func (n *Node) Held(l *pgstore.Lease) Held { return Held{lease: l, leaseFor: n.lease} }
+func (n *Node) Held(l *pgstore.Lease) Held {
+	return Held{lease: l, leaseFor: n.lease, stored: &stored{}}
+}
 
 func (h Held) Load(ctx context.Context) (*state.State, interface{ Has(state.Fingerprint) bool }, error) {
 	st, ledger, err := h.lease.Load(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
+	h.stored.set(st)
 	return st, ledger, nil
 }
 
@@ -45,23 +58,57 @@ func (h Held) Load(ctx context.Context) (*state.State, interface{ Has(state.Fing
 // finds its lease lost while it commits (it was paused) hears the
 // database's answer, the refusal pgstore.ErrFenced that is counted, and
 // not a context error in its place.
+//
+// A commit of no messages that would write the state as the database
+// has it already (a run of a mailbox with nothing new) is not sent: it
+// would change nothing, and before each change to the mailbox the run
+// makes sure it still holds the task (Confirm), and its end is committed
+// behind the fence (Record).
 func (h Held) Commit(ctx context.Context, st *state.State, fps []state.Fingerprint) error {
+	if len(fps) == 0 && len(st.UIDLs.Changes()) == 0 && h.stored.same(st) {
+		return nil
+	}
 	ctx, cancel := detached(ctx)
 	defer cancel()
-	return h.lease.Commit(ctx, st, fps)
+	if err := h.lease.Commit(ctx, st, fps); err != nil {
+		return err
+	}
+	h.stored.set(st)
+	return nil
+}
+
+// set remembers st as the database has it.
+func (s *stored) set(st *state.State) {
+	data, err := json.Marshal(st)
+	if err != nil {
+		data = nil // never the same: the next commit is sent
+	}
+	s.mu.Lock()
+	s.state = data
+	s.mu.Unlock()
+}
+
+// same reports whether st is the state the database has: its encoding
+// holds every field the store writes but the UIDLs, whose changes are
+// kept apart.
+func (s *stored) same(st *state.State) bool {
+	data, err := json.Marshal(st)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return err == nil && s.state != nil && bytes.Equal(data, s.state)
 }
 
 func (h Held) Confirm(ctx context.Context) error { return h.lease.Renew(ctx, h.leaseFor) }
 
 // Record commits the state with the run's end (fenced) and adds the run
 // to the history (not fenced: a run that lost its lease is history too),
-// whether or not the run's context has ended.
+// in one transaction when the fence lets it, whether or not the run's
+// context has ended.
 func (h Held) Record(ctx context.Context, st *state.State) error {
 	ctx, cancel := detached(ctx)
 	defer cancel()
-	err := h.lease.Commit(ctx, st, nil)
-	if st.LastRun != nil {
-		err = errors.Join(err, h.lease.RecordRun(ctx, *st.LastRun))
+	if st.LastRun == nil {
+		return h.lease.Commit(ctx, st, nil)
 	}
-	return err
+	return h.lease.CommitRun(ctx, st, *st.LastRun)
 }

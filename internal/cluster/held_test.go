@@ -61,3 +61,35 @@ func TestACommitAfterTheLeaseWasLostIsRefusedByTheFence(t *testing.T) {
 		t.Fatal("the refused commit wrote the state")
 	}
 }
+
+// A run of a mailbox with nothing new commits no batch and leaves the
+// state as it loaded it: such a commit would write nothing, and is not
+// sent (here: it succeeds with the database out of reach), while one that
+// changes the state is.
+func TestACommitThatChangesNothingIsNotSent(t *testing.T) {
+	url := migratedDB(t)
+	cfg := clusterConfig(t, url, "", heldTask)
+	n := openNode(t, cfg, "n")
+	ctx := testContext(t)
+	lease, err := n.Store().ClaimTask(ctx, "t", n.Lease())
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := n.Held(lease)
+	st, _, err := held.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+	if err := held.Commit(ctx, st, nil); err != nil {
+		t.Fatalf("a commit that changes nothing: %v, want nothing sent", err)
+	}
+	st.UIDValidity = 7
+	if err := held.Commit(ctx, st, nil); err == nil {
+		t.Fatal("a commit that changes the state succeeded with the database closed")
+	}
+	st.UIDValidity = 0
+	if err := held.Commit(ctx, st, []state.Fingerprint{{1}}); err == nil {
+		t.Fatal("a commit of a message succeeded with the database closed")
+	}
+}

@@ -113,6 +113,41 @@ func TestParseBytesDecodesBase64AsRead(t *testing.T) {
 	}
 }
 
+// Reading the file of a body in memory whose end takes the slow way (the
+// padding of a size not a multiple of 3) took two 64 KB windows from a
+// pool that every collection empties: for a run of 500 messages, 30-40 ms
+// of allocating and zeroing them anew. It needs a few bytes.
+func TestParseBytesReadsPaddedBodyWithoutWindows(t *testing.T) {
+	content := make([]byte, 200<<10+2)
+	for i := range content {
+		content[i] = byte(i * 7 % 251)
+	}
+	raw := testmail.NewMessage("padded", testmail.Attachment{Name: "padded.bin", Content: content})
+	m, err := ParseBytes(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Files) != 1 || m.Files[0].Size != int64(len(content)) {
+		t.Fatalf("files %+v, want one of %d bytes", m.Files, len(content))
+	}
+	buf := make([]byte, 64<<10)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.GC() // the pool's victims too
+	runtime.ReadMemStats(&before)
+	got := sha256.New()
+	if _, err := io.CopyBuffer(got, m.Files[0].Open(), buf); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if want := sha256.Sum256(content); !bytes.Equal(got.Sum(nil), want[:]) {
+		t.Fatal("the attachment read from the message differs from its content")
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc >= windowSize {
+		t.Errorf("reading a padded body in memory allocated %d KB, want less than a window (%d KB)", alloc>>10, windowSize>>10)
+	}
+}
+
 // dashedText is a message with a plain text attachment of about size
 // bytes with a "-- " line every 20 KB, and that content.
 func dashedText(size int) (raw, content []byte) {

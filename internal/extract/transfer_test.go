@@ -110,16 +110,22 @@ func TestBase64BodyLarge(t *testing.T) {
 	checkBase64Body(t, raw.Bytes(), want, problem)
 }
 
-func BenchmarkDecodeBase64(b *testing.B) {
-	content := bytes.Repeat([]byte("%PDF-1.4 benchmark payload \x00\x01\x02\xff\n"), 1<<20/32)
+// benchBase64 is size bytes of binary content and the body that carries
+// it in base64 as mail does, in lines of 76 characters.
+func benchBase64(size int) (content, body []byte) {
+	content = bytes.Repeat([]byte("%PDF-1.4 benchmark payload \x00\x01\x02\xff\n"), size/32)
 	encoded := base64.StdEncoding.EncodeToString(content)
-	var body strings.Builder
+	var lines strings.Builder
 	for len(encoded) > 76 {
-		body.WriteString(encoded[:76] + "\r\n")
+		lines.WriteString(encoded[:76] + "\r\n")
 		encoded = encoded[76:]
 	}
-	body.WriteString(encoded + "\r\n")
-	raw := []byte(body.String())
+	lines.WriteString(encoded + "\r\n")
+	return content, []byte(lines.String())
+}
+
+func BenchmarkDecodeBase64(b *testing.B) {
+	content, raw := benchBase64(1 << 20)
 	b.SetBytes(int64(len(raw)))
 	for b.Loop() {
 		if got, _ := decodeBase64(raw); len(got) != len(content) {
@@ -208,6 +214,34 @@ func TestQPBodyLarge(t *testing.T) {
 	for _, m := range b.marks {
 		for _, off := range []int64{m.out - 1, m.out, m.out + 1} {
 			checkReadAt(t, b, want, off, 9)
+		}
+	}
+}
+
+func BenchmarkScanBase64(b *testing.B) {
+	content, body := benchBase64(4 << 20)
+	raw := inMemory(body)
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		if s, _, err := scanBase64(raw, 0, int64(len(raw))); err != nil || s.size != int64(len(content)) {
+			b.Fatal("wrong size", err)
+		}
+	}
+}
+
+func BenchmarkReadBase64Body(b *testing.B) {
+	content, body := benchBase64(4 << 20)
+	raw := inMemory(body)
+	s, _, err := scanBase64(raw, 0, int64(len(raw)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 64<<10)
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		f := File{Size: s.size, content: s}
+		if n, err := io.CopyBuffer(io.Discard, f.Open(), buf); err != nil || n != int64(len(content)) {
+			b.Fatal("wrong size", n, err)
 		}
 	}
 }

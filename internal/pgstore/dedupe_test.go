@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"crypto/sha256"
+	"errors"
 	"testing"
 	"time"
 
@@ -72,5 +73,48 @@ func TestRunHistoryKeepsTheNewest(t *testing.T) {
 	if runs[0].Outcome != "failed" || runs[0].Node != "n" || runs[0].Epoch != l.Epoch || runs[1].Seen != RunsKept+4 ||
 		runs[1].Known != 1 || runs[1].Unmatched != 2 || runs[1].Held != 3 {
 		t.Fatalf("newest runs: %+v, %+v", runs[0], runs[1])
+	}
+}
+
+// CommitRun commits a run's end with its state and history in one
+// transaction; the fence still guards the state, and a run whose commit
+// the fence refuses is history all the same.
+func TestCommitRunIsFencedAndRecordsTheRunAnyway(t *testing.T) {
+	url := migratedDB(t)
+	ctx := testContext(t)
+	s := openNode(t, url, "n")
+	l, err := s.ClaimTask(ctx, "inbox", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := l.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := time.Unix(1700000000, 0).UTC()
+	st.UIDValidity = 7
+	st.LastRun = &state.Run{Started: started, Outcome: "ok"}
+	if err := l.CommitRun(ctx, st, *st.LastRun); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.LoadState(ctx, "inbox"); err != nil || got.UIDValidity != 7 || got.LastRun == nil || !got.LastRun.Started.Equal(started) {
+		t.Fatalf("state after CommitRun: %+v (err %v), want UIDVALIDITY 7 and the run's end", got, err)
+	}
+
+	expire(t, url, "inbox")
+	st.UIDValidity = 8
+	st.LastRun = &state.Run{Started: started.Add(time.Hour), Outcome: "failed", Error: "lease lost"}
+	if err := l.CommitRun(ctx, st, *st.LastRun); !errors.Is(err, ErrFenced) {
+		t.Fatalf("CommitRun past the lease: %v, want ErrFenced", err)
+	}
+	if got, err := s.LoadState(ctx, "inbox"); err != nil || got.UIDValidity != 7 {
+		t.Fatalf("the fenced CommitRun wrote the state: %+v (err %v)", got, err)
+	}
+	runs, err := s.Runs(ctx, "inbox", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 2 || runs[0].Outcome != "failed" || runs[1].Outcome != "ok" {
+		t.Fatalf("history: %+v, want the fenced run after the first", runs)
 	}
 }

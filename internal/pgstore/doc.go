@@ -2,7 +2,8 @@
 // same configuration shares, in one PostgreSQL database. It holds
 //
 //   - task leases (leases.go): a node claims due tasks with FOR UPDATE SKIP
-//     LOCKED, holding each for a while measured by the database's clock,
+//     LOCKED (passing over those it has said it does not run, Skip),
+//     holding each for a while measured by the database's clock,
 //     under an epoch that grows with every claim; it renews the lease
 //     while it runs and releases it with the task's next due time;
 //   - task state, ledger and POP3 UIDLs (commit.go, load.go), written only

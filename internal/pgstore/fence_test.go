@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +72,45 @@ func TestACommitThatWaitedPastItsLeaseIsFenced(t *testing.T) {
 	}
 	if err := <-committed; !errors.Is(err, ErrFenced) {
 		t.Fatalf("a commit that got the row after its lease ran out: %v, want ErrFenced", err)
+	}
+}
+
+// A load is one batch that opens and commits its own transaction: one
+// that fails, on a damaged row or a statement the server refuses, must
+// leave no transaction open on the connection the next load gets (the
+// store here has one).
+func TestAFailedLoadLeavesTheConnectionUsable(t *testing.T) {
+	url := migratedDB(t)
+	ctx := testContext(t)
+	s, err := Open(ctx, Options{URL: url, Node: "one-conn", MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l, err := s.ClaimTask(ctx, "t", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := l.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.UIDValidity = 7
+	if err := l.Commit(ctx, st, nil); err != nil {
+		t.Fatal(err)
+	}
+	sql(t, url, "UPDATE task_state SET done_uids = 'not a set' WHERE task = 't'")
+	if _, _, err := l.Load(ctx); err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Fatalf("load of a damaged row: %v, want it named damaged", err)
+	}
+	sql(t, url, "UPDATE task_state SET done_uids = '' WHERE task = 't'")
+	sql(t, url, "ALTER TABLE uidls RENAME TO uidls_away")
+	if _, _, err := l.Load(ctx); err == nil {
+		t.Fatal("a load whose statement the server refused succeeded")
+	}
+	sql(t, url, "ALTER TABLE uidls_away RENAME TO uidls")
+	got, _, err := l.Load(ctx)
+	if err != nil || got.UIDValidity != 7 {
+		t.Fatalf("load after failed ones: %+v, %v; want the state committed", got, err)
 	}
 }

@@ -36,7 +36,8 @@ func interval(d time.Duration) int64 { return d.Milliseconds() }
 
 // AddTasks makes sure the tasks have lease rows, due at once if new. Rows
 // of tasks the configuration no longer has are left alone (their state
-// stays for `state export`); Claim only hands out the names it is given.
+// stays for `state export`); a node that claims one gives it back and is
+// not handed it again (Lease.Skip).
 func (s *Store) AddTasks(ctx context.Context, names []string) error {
 	_, err := s.pool.Exec(ctx, "INSERT INTO tasks (task) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING", names)
 	if err != nil {
@@ -45,29 +46,58 @@ func (s *Store) AddTasks(ctx context.Context, names []string) error {
 	return nil
 }
 
-// Claim leases up to limit of the named tasks that are due (next_due has
-// passed) and that nobody holds (no lease, or one that has run out), the
-// longest overdue first, each for leaseFor from now by the database's
-// clock, under an epoch one above the last. Rows other nodes are claiming
-// at the same moment are skipped, not waited for (FOR UPDATE SKIP
-// LOCKED), so that no task is handed to two nodes and no node waits on
-// another.
-func (s *Store) Claim(ctx context.Context, names []string, limit int, leaseFor time.Duration) ([]*Lease, error) {
+// Skip makes names the tasks this node's claims pass over (those it
+// watches with idle, which it claims with ClaimTask for as long as it
+// watches), and forgets the tasks it gave back as not its own
+// (Lease.Skip): its configuration has changed, and may have them now.
+func (s *Store) Skip(ctx context.Context, names []string) error {
+	batch := &pgx.Batch{}
+	batch.Queue(`UPDATE tasks SET skipped_by = array_remove(skipped_by, $1)
+		WHERE $1 = ANY(skipped_by) AND task <> ALL($2::text[])`, s.node, nonNil(names))
+	batch.Queue(`UPDATE tasks SET skipped_by = `+addSkipper+`
+		WHERE task = ANY($2::text[]) AND NOT $1 = ANY(skipped_by)`, s.node, nonNil(names))
+	// One round trip, in one (implicit) transaction.
+	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("register the tasks this node does not claim: %w", err)
+	}
+	return nil
+}
+
+// skippersKept bounds the nodes a task's row remembers as passing it over:
+// a node that restarts comes back under another name (its PID), and those
+// of nodes long gone would otherwise pile up. A node dropped from the list
+// while it runs is handed the task once more, and gives it back again.
+const skippersKept = 32
+
+// addSkipper is skipped_by with the node $1 added, as the newest of at
+// most skippersKept: the last skippersKept of the cardinality + 1.
+var addSkipper = fmt.Sprintf("(skipped_by || $1::text)[greatest(1, cardinality(skipped_by) + 2 - %d):]", skippersKept)
+
+// Claim leases up to limit of the due tasks (next_due has passed) that
+// nobody holds (no lease, or one that has run out) and that this node does
+// not pass over (Skip, Lease.Skip), the longest overdue first, each for
+// leaseFor from now by the database's clock, under an epoch one above the
+// last. Rows other nodes are claiming at the same moment are skipped, not
+// waited for (FOR UPDATE SKIP LOCKED), so that no task is handed to two
+// nodes and no node waits on another. It costs the same whatever the
+// number of tasks: the node does not name them.
+func (s *Store) Claim(ctx context.Context, limit int, leaseFor time.Duration) ([]*Lease, error) {
 	rows, err := s.pool.Query(ctx, `
 		WITH due AS (
 			SELECT task FROM tasks
-			WHERE task = ANY($1::text[]) AND next_due <= now()
+			WHERE next_due <= now()
 			  AND (lease_until IS NULL OR lease_until <= now())
+			  AND NOT $2 = ANY(skipped_by)
 			ORDER BY next_due
-			LIMIT $2
+			LIMIT $1
 			FOR UPDATE SKIP LOCKED
 		)
 		UPDATE tasks t
-		SET holder = $3, epoch = t.epoch + 1, claimed_at = now(),
-		    lease_until = now() + $4 * interval '1 millisecond'
+		SET holder = $2, epoch = t.epoch + 1, claimed_at = now(),
+		    lease_until = now() + $3 * interval '1 millisecond'
 		FROM due WHERE t.task = due.task
 		RETURNING t.task, t.epoch, t.lease_until`,
-		names, limit, s.node, interval(leaseFor))
+		limit, s.node, interval(leaseFor))
 	if err != nil {
 		return nil, fmt.Errorf("claim due tasks: %w", err)
 	}
@@ -148,6 +178,26 @@ func (l *Lease) Release(ctx context.Context, nextDue time.Time) error {
 		l.Task, l.Epoch, due)
 	if err != nil {
 		return fmt.Errorf("release the lease of task %q: %w", l.Task, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("task %q, epoch %d: %w", l.Task, l.Epoch, ErrLeaseLost)
+	}
+	return nil
+}
+
+// Skip gives the task back, due as it was, as one this node does not
+// run by its schedule (it is not in the node's configuration, or the node
+// watches it with idle): the node's claims pass it over from now on,
+// until Skip of the store says otherwise. It fails with ErrLeaseLost,
+// changing nothing, if another node has claimed the task since.
+func (l *Lease) Skip(ctx context.Context) error {
+	tag, err := l.store.pool.Exec(ctx, `
+		UPDATE tasks SET holder = NULL, lease_until = NULL,
+			skipped_by = CASE WHEN $1 = ANY(skipped_by) THEN skipped_by ELSE `+addSkipper+` END
+		WHERE task = $2 AND epoch = $3`,
+		l.store.node, l.Task, l.Epoch)
+	if err != nil {
+		return fmt.Errorf("give back the lease of task %q: %w", l.Task, err)
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("task %q, epoch %d: %w", l.Task, l.Epoch, ErrLeaseLost)

@@ -40,7 +40,7 @@ func TestConcurrentClaimsNeverGiveATaskToTwoHolders(t *testing.T) {
 		for range 3 {
 			wg.Go(func() {
 				for {
-					leases, err := n.Claim(ctx, names, 2, time.Hour)
+					leases, err := n.Claim(ctx, 2, time.Hour)
 					if err != nil {
 						mu.Lock()
 						errs = append(errs, err)
@@ -85,7 +85,7 @@ func TestClaimTakesOnlyDueAndFreeTasks(t *testing.T) {
 	if _, err := a.ClaimTask(ctx, "held", time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	leases, err := b.Claim(ctx, append(names, "not-in-config"), 10, time.Hour)
+	leases, err := b.Claim(ctx, 10, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +96,83 @@ func TestClaimTakesOnlyDueAndFreeTasks(t *testing.T) {
 	var held *HeldError
 	if !errors.As(err, &held) || held.Holder != "a" {
 		t.Fatalf("ClaimTask of a held task: %v, want a HeldError naming a", err)
+	}
+}
+
+// A node hands back at once a task it does not run by its schedule (not
+// in its configuration, or watched with idle): its claims must pass that
+// task over from then on, or it would claim and hand it back on every
+// poll, while other nodes still get it; a change of its configuration
+// (Skip) makes it claim the task again.
+func TestClaimPassesOverTasksTheNodeSkips(t *testing.T) {
+	url := migratedDB(t)
+	ctx := testContext(t)
+	a, b := openNode(t, url, "a"), openNode(t, url, "b")
+	if err := a.AddTasks(ctx, []string{"theirs", "watched"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Skip(ctx, []string{"watched"}); err != nil {
+		t.Fatal(err)
+	}
+	leases, err := a.Claim(ctx, 10, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(leases) != 1 || leases[0].Task != "theirs" {
+		t.Fatalf("a claimed %v, want theirs only: it skips watched", leaseTasks(leases))
+	}
+	if err := leases[0].Skip(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := a.Claim(ctx, 10, time.Hour); err != nil || len(again) != 0 {
+		t.Fatalf("a claimed %v (err %v) after skipping both, want nothing", leaseTasks(again), err)
+	}
+	got, err := b.Claim(ctx, 10, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tasks := leaseTasks(got); len(tasks) != 2 {
+		t.Fatalf("b claimed %v, want both tasks a skips", tasks)
+	}
+	for _, l := range got {
+		if err := l.Release(ctx, time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A's configuration changes: it has theirs now, and watches nothing.
+	if err := a.Skip(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if back, err := a.Claim(ctx, 10, time.Hour); err != nil || len(back) != 2 {
+		t.Fatalf("a claimed %v (err %v) once it skips nothing, want both", leaseTasks(back), err)
+	}
+}
+
+// The nodes a row remembers as skipping it are bounded: nodes come back
+// under new names (their PIDs) when they restart.
+func TestSkippersAreBounded(t *testing.T) {
+	url := migratedDB(t)
+	ctx := testContext(t)
+	for i := range skippersKept + 5 {
+		n := openNode(t, url, fmt.Sprintf("node-%02d", i))
+		if err := n.AddTasks(ctx, []string{"gone"}); err != nil {
+			t.Fatal(err)
+		}
+		leases, err := n.Claim(ctx, 1, time.Hour)
+		if err != nil || len(leases) != 1 {
+			t.Fatalf("node %d claimed %d (err %v), want gone", i, len(leases), err)
+		}
+		if err := leases[0].Skip(ctx); err != nil {
+			t.Fatal(err)
+		}
+		n.Close()
+	}
+	if n := count(t, url, "SELECT cardinality(skipped_by) FROM tasks WHERE task = 'gone'"); n != skippersKept {
+		t.Fatalf("skipped_by holds %d nodes, want the newest %d", n, skippersKept)
+	}
+	newest := fmt.Sprintf("node-%02d", skippersKept+4)
+	if count(t, url, "SELECT count(*) FROM tasks WHERE task = 'gone' AND skipped_by[cardinality(skipped_by)] = $1", newest) != 1 {
+		t.Fatalf("the newest skipper, %s, is not last in skipped_by", newest)
 	}
 }
 
@@ -298,14 +375,14 @@ func TestReleaseSetsTheNextDueTime(t *testing.T) {
 	if err := s.AddTasks(ctx, []string{"x"}); err != nil {
 		t.Fatal(err)
 	}
-	leases, err := s.Claim(ctx, []string{"x"}, 5, time.Hour)
+	leases, err := s.Claim(ctx, 5, time.Hour)
 	if err != nil || len(leases) != 1 {
 		t.Fatalf("claim: %v, %v", leaseTasks(leases), err)
 	}
 	if err := leases[0].Release(ctx, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if again, err := s.Claim(ctx, []string{"x"}, 5, time.Hour); err != nil || len(again) != 0 {
+	if again, err := s.Claim(ctx, 5, time.Hour); err != nil || len(again) != 0 {
 		t.Fatalf("claimed %v (%v) before its next due time", leaseTasks(again), err)
 	}
 	infos, err := s.Leases(ctx)

@@ -75,41 +75,40 @@ func (s *Store) LoadState(ctx context.Context, task string) (*state.State, error
 }
 
 // load reads everything in one repeatable-read transaction, so that the
-// state, its UIDLs and the ledger (if asked for) are of one commit.
+// state, its UIDLs and the ledger (if asked for) are of one commit; the
+// transaction and its statements go as one batch, one round trip.
 func (s *Store) load(ctx context.Context, task string, withLedger bool) (*state.State, *Ledger, error) {
 	st := &state.State{Version: state.Version, Task: task}
 	ledger := &Ledger{set: map[state.Fingerprint]struct{}{}}
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if err := loadState(ctx, tx, st); err != nil {
-			return err
-		}
-		if err := loadUIDLs(ctx, tx, st); err != nil {
-			return err
-		}
-		if !withLedger {
-			return nil
-		}
-		return loadLedger(ctx, tx, task, ledger)
-	})
-	if err != nil {
+	batch := &pgx.Batch{}
+	batch.Queue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+	batch.Queue(`SELECT uid_validity, done_uids, pending_uids, pending_uidls,
+			pending_failed_uids, pending_failed_uidls, pending_removal_uids, action_refused,
+			failed, undelivered, last_run, last_success
+		FROM task_state WHERE task = $1`, task).QueryRow(func(row pgx.Row) error { return loadState(row, st) })
+	batch.Queue("SELECT hash, missing_day FROM uidls WHERE task = $1", task).Query(func(rows pgx.Rows) error { return loadUIDLs(rows, st) })
+	if withLedger {
+		batch.Queue("SELECT fp FROM ledger WHERE task = $1", task).Query(func(rows pgx.Rows) error { return loadLedger(rows, ledger) })
+	}
+	batch.Queue("COMMIT")
+	// A batch that fails leaves its connection in the transaction; the
+	// pool closes such a connection rather than reuse it.
+	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
 		return nil, nil, fmt.Errorf("load the state of task %q: %w", task, err)
 	}
 	return st, ledger, nil
 }
 
-func loadState(ctx context.Context, tx pgx.Tx, st *state.State) error {
+// loadState reads the task_state row into st; no row leaves st fresh.
+func loadState(row pgx.Row, st *state.State) error {
 	var (
 		uidValidity                         int64
 		done, pending, pendingFail, removal string
 		failed, undelivered                 []byte
 		lastRun, lastSucess                 []byte
 	)
-	err := tx.QueryRow(ctx, `SELECT uid_validity, done_uids, pending_uids, pending_uidls,
-			pending_failed_uids, pending_failed_uidls, pending_removal_uids, action_refused,
-			failed, undelivered, last_run, last_success
-		FROM task_state WHERE task = $1`, st.Task).
-		Scan(&uidValidity, &done, &pending, &st.PendingUIDLs, &pendingFail, &st.PendingFailedUIDLs, &removal, &st.ActionRefused,
-			&failed, &undelivered, &lastRun, &lastSucess)
+	err := row.Scan(&uidValidity, &done, &pending, &st.PendingUIDLs, &pendingFail, &st.PendingFailedUIDLs, &removal, &st.ActionRefused,
+		&failed, &undelivered, &lastRun, &lastSucess)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
@@ -148,29 +147,21 @@ func loadState(ctx context.Context, tx pgx.Tx, st *state.State) error {
 	return nil
 }
 
-func loadUIDLs(ctx context.Context, tx pgx.Tx, st *state.State) error {
-	rows, err := tx.Query(ctx, "SELECT hash, missing_day FROM uidls WHERE task = $1", st.Task)
-	if err != nil {
-		return err
-	}
+func loadUIDLs(rows pgx.Rows, st *state.State) error {
 	var (
 		hash int64
 		day  int32
 	)
-	_, err = pgx.ForEachRow(rows, []any{&hash, &day}, func() error {
+	_, err := pgx.ForEachRow(rows, []any{&hash, &day}, func() error {
 		st.UIDLs.Restore(uint64(hash), uint32(day))
 		return nil
 	})
 	return err
 }
 
-func loadLedger(ctx context.Context, tx pgx.Tx, task string, ledger *Ledger) error {
-	rows, err := tx.Query(ctx, "SELECT fp FROM ledger WHERE task = $1", task)
-	if err != nil {
-		return err
-	}
+func loadLedger(rows pgx.Rows, ledger *Ledger) error {
 	var fp int64
-	_, err = pgx.ForEachRow(rows, []any{&fp}, func() error {
+	_, err := pgx.ForEachRow(rows, []any{&fp}, func() error {
 		ledger.set[fpOf(fp)] = struct{}{}
 		return nil
 	})

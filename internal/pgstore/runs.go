@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,28 +26,66 @@ type RunRecord struct {
 // RecordRun adds the run to the task's history, keeping the newest
 // RunsKept. It is not fenced: a run that lost its lease is history too,
 // and says so. The task's last run as its state shows it is committed
-// with the state (Commit).
+// with the state (CommitRun).
 func (l *Lease) RecordRun(ctx context.Context, run state.Run) error {
-	err := pgx.BeginFunc(ctx, l.store.pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `
-			INSERT INTO runs (task, node, epoch, started, duration_ms, outcome, error, hint,
-				seen, matched, saved, failed, files, bytes, known, unmatched, held)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
-			l.Task, l.store.node, l.Epoch, run.Started, run.Duration.Milliseconds(), run.Outcome, run.Error, run.Hint,
-			run.Seen, run.Seen-run.Unmatched, run.Saved, run.Failed, run.Files, int64(run.Bytes), run.Known, run.Unmatched, run.Held)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, `
-			DELETE FROM runs WHERE task = $1 AND id < (
-				SELECT id FROM runs WHERE task = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)`,
-			l.Task, RunsKept-1)
-		return err
-	})
-	if err != nil {
+	batch := &pgx.Batch{}
+	l.queueRun(batch, run)
+	// One round trip, in one (implicit) transaction.
+	if err := l.store.pool.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("record the run of task %q: %w", l.Task, err)
 	}
 	return nil
+}
+
+// CommitRun commits st, which holds how the run ended, as Commit commits
+// a batch without messages (fenced), and adds run to the history, in one
+// transaction. If that fails, the fence's refusal included, the run still
+// goes into the history, and the error says why the state was not
+// committed (wrapping ErrFenced for the fence).
+func (l *Lease) CommitRun(ctx context.Context, st *state.State, run state.Run) error {
+	if st.Task != l.Task {
+		return fmt.Errorf("commit the state of task %q under the lease of task %q", st.Task, l.Task)
+	}
+	changes := st.UIDLs.Changes()
+	err := pgx.BeginFunc(ctx, l.store.pool, func(tx pgx.Tx) error {
+		if err := l.fence(ctx, tx); err != nil {
+			return err
+		}
+		if err := writeUIDLs(ctx, tx, l.Task, changes); err != nil {
+			return err
+		}
+		if err := writeState(ctx, tx, st); err != nil {
+			return err
+		}
+		batch := &pgx.Batch{}
+		l.queueRun(batch, run)
+		return tx.SendBatch(ctx, batch).Close()
+	})
+	if err == nil {
+		st.UIDLs.ChangesSaved()
+		return nil
+	}
+	if errors.Is(err, ErrFenced) {
+		err = fmt.Errorf("task %q, epoch %d: %w", l.Task, l.Epoch, ErrFenced)
+	} else {
+		err = fmt.Errorf("commit task %q: %w", l.Task, err)
+	}
+	return errors.Join(err, l.RecordRun(ctx, run))
+}
+
+// queueRun adds to batch the statements that add run to the history and
+// drop what is beyond the newest RunsKept.
+func (l *Lease) queueRun(batch *pgx.Batch, run state.Run) {
+	batch.Queue(`
+		INSERT INTO runs (task, node, epoch, started, duration_ms, outcome, error, hint,
+			seen, matched, saved, failed, files, bytes, known, unmatched, held)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		l.Task, l.store.node, l.Epoch, run.Started, run.Duration.Milliseconds(), run.Outcome, run.Error, run.Hint,
+		run.Seen, run.Seen-run.Unmatched, run.Saved, run.Failed, run.Files, int64(run.Bytes), run.Known, run.Unmatched, run.Held)
+	batch.Queue(`
+		DELETE FROM runs WHERE task = $1 AND id < (
+			SELECT id FROM runs WHERE task = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)`,
+		l.Task, RunsKept-1)
 }
 
 // Runs returns the newest runs of task, newest first, at most limit.

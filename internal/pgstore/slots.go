@@ -23,32 +23,33 @@ type Slot struct {
 // leaseFor by the database's clock, or fails with ErrNoSlot when max are
 // held. Acquirers of one account take turns under an advisory lock, so
 // the count never exceeds max, whatever nodes race; slots whose lease ran
-// out (their node died) are removed and no longer count.
+// out (their node died) are removed and no longer count. It is one round
+// trip: the statements go as one batch, which PostgreSQL runs as one
+// transaction, each statement seeing what the ones before it did and
+// what others committed before the lock was granted.
 func (s *Store) TryAcquireSlot(ctx context.Context, account string, max int, leaseFor time.Duration) (*Slot, error) {
 	sl := &Slot{Account: account, store: s}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtextextended('mailtask conn_slots ' || $1, 0))", account); err != nil {
-			return err
+	batch := &pgx.Batch{}
+	batch.Queue("SELECT pg_advisory_xact_lock(hashtextextended('mailtask conn_slots ' || $1, 0))", account)
+	batch.Queue("DELETE FROM conn_slots WHERE account = $1 AND lease_until <= clock_timestamp()", account)
+	taken := false
+	batch.Queue(`INSERT INTO conn_slots (account, holder, lease_until)
+		SELECT $1, $2, clock_timestamp() + $3 * interval '1 millisecond'
+		WHERE (SELECT count(*) FROM conn_slots WHERE account = $1) < $4
+		RETURNING id`,
+		account, s.node, interval(leaseFor), max).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(&sl.id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
 		}
-		if _, err := tx.Exec(ctx, "DELETE FROM conn_slots WHERE account = $1 AND lease_until <= clock_timestamp()", account); err != nil {
-			return err
-		}
-		var held int
-		if err := tx.QueryRow(ctx, "SELECT count(*) FROM conn_slots WHERE account = $1", account).Scan(&held); err != nil {
-			return err
-		}
-		if held >= max {
-			return ErrNoSlot
-		}
-		return tx.QueryRow(ctx, `INSERT INTO conn_slots (account, holder, lease_until)
-			VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond') RETURNING id`,
-			account, s.node, interval(leaseFor)).Scan(&sl.id)
+		taken = err == nil
+		return err
 	})
-	if errors.Is(err, ErrNoSlot) {
-		return nil, fmt.Errorf("account %q (max_connections = %d): %w", account, max, ErrNoSlot)
-	}
-	if err != nil {
+	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
 		return nil, fmt.Errorf("take a connection slot of account %q: %w", account, err)
+	}
+	if !taken {
+		return nil, fmt.Errorf("account %q (max_connections = %d): %w", account, max, ErrNoSlot)
 	}
 	return sl, nil
 }

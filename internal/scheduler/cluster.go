@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"mailtask/internal/cluster"
@@ -18,7 +19,10 @@ import (
 // ends, a node claims as many due tasks as it has free run slots
 // (pgstore's Claim: FOR UPDATE SKIP LOCKED, so no task goes to two nodes),
 // runs each under its lease, which it keeps renewed, and releases it with
-// the next due time its schedule gives. A lease lost mid-run (the node
+// the next due time its schedule gives. A claim does not name the node's
+// tasks: a task it is handed and does not run by a schedule (not in its
+// configuration, or idle) it gives back at once, and its claims pass that
+// task over until its configuration changes. A lease lost mid-run (the node
 // stalled, or lost the database, for as long as the lease) cancels the run
 // at once; a commit it attempts after losing the lease is refused
 // (fenced).
@@ -85,21 +89,30 @@ func (h *hold) runContext(ctx context.Context) context.Context {
 // prepare gives the run the task's state as the lease holds it, and its
 // further connections from the cluster's slots.
 func (h *hold) prepare(ctx context.Context, s *Scheduler, e *entry, opts *popimap.Options) {
-	opts.Held = countFenced{Held: s.opts.Node.Held(h.lease), fenced: s.metrics.Fenced}
+	opts.Held = countFenced{Held: s.opts.Node.Held(h.lease), fenced: sync.OnceFunc(s.metrics.Fenced)}
 	opts.MoreConnections = func() (func(), bool) { return s.tryClusterSlot(ctx, e) }
 }
 
-// countFenced counts each commit of a run that the fence refuses, where
+// countFenced counts a run whose commit the fence refused, once, where
 // it happens: the run's stages stop together when its lease is lost, and
 // the error the run returns is the first of theirs, not always the
-// refusal.
+// refusal. The refusal may come at the commit of a batch, or at the
+// commit of the run's end (Record), which follows a refused batch too, or
+// is a run's first commit when it had nothing to commit before.
 type countFenced struct {
 	popimap.Held
 	fenced func()
 }
 
 func (c countFenced) Commit(ctx context.Context, st *state.State, fps []state.Fingerprint) error {
-	err := c.Held.Commit(ctx, st, fps)
+	return c.count(c.Held.Commit(ctx, st, fps))
+}
+
+func (c countFenced) Record(ctx context.Context, st *state.State) error {
+	return c.count(c.Held.Record(ctx, st))
+}
+
+func (c countFenced) count(err error) error {
 	if errors.Is(err, pgstore.ErrFenced) {
 		c.fenced()
 	}
@@ -147,6 +160,15 @@ func (s *Scheduler) release(l *pgstore.Lease, next time.Time) {
 	if err := l.Release(ctx, next); err != nil {
 		// The lease runs out by itself; the task is due as it was.
 		s.log.Warn("could not give the task's lease back; it runs out by itself", "task", l.Task, "err", err)
+	}
+}
+
+// skip gives l back as a task this node does not run by its schedule.
+func (s *Scheduler) skip(l *pgstore.Lease) {
+	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+	defer cancel()
+	if err := l.Skip(ctx); err != nil {
+		s.log.Warn("could not give back the lease of a task this node does not run; it runs out by itself", "task", l.Task, "err", err)
 	}
 }
 
@@ -206,19 +228,13 @@ func (s *Scheduler) claimDue(ctx context.Context) {
 		return
 	}
 	free := cap(s.global) - len(s.running)
-	var names []string
-	for name, e := range s.entries {
-		if e.sched != nil && !e.task.Idle && !s.running[name] {
-			names = append(names, name)
-		}
-	}
 	s.mu.Unlock()
-	if free <= 0 || len(names) == 0 {
+	if free <= 0 {
 		return
 	}
 	store := s.opts.Node.Store()
 	started := time.Now()
-	leases, err := store.Claim(ctx, names, free, s.opts.Node.Lease())
+	leases, err := store.Claim(ctx, free, s.opts.Node.Lease())
 	s.metrics.Claimed(time.Since(started))
 	s.mu.Lock()
 	if err != nil {
@@ -237,14 +253,20 @@ func (s *Scheduler) claimDue(ctx context.Context) {
 }
 
 // startClaimed starts the run of a task the node has just claimed, unless
-// the task is gone from the configuration or already running here: the
-// lease then goes back at once, the task due as it was.
+// the task is not the node's to run by its schedule (it is not in the
+// configuration, or has idle) or already running here: the lease then goes
+// back at once, the task due as it was, and in the first case the node's
+// claims pass the task over from then on.
 func (s *Scheduler) startClaimed(ctx context.Context, l *pgstore.Lease) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.entries[l.Task]
-	if s.stopped || e == nil || e.task.Idle || s.running[l.Task] {
+	switch {
+	case s.stopped || s.running[l.Task]:
 		go s.release(l, time.Time{})
+		return
+	case e == nil || e.task.Idle:
+		go s.skip(l)
 		return
 	}
 	held, stop := s.opts.Node.Hold(ctx, l)

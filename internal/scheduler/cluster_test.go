@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"mailtask/internal/cluster"
 	"mailtask/internal/config"
 	"mailtask/internal/metrics"
@@ -315,5 +317,82 @@ func TestAnIdleTaskIsWatchedByOneNode(t *testing.T) {
 	}
 	if n := l.count("INFO idling: waiting for new mail", "task=push"); n != 1 {
 		t.Errorf("%d IDLE connections went idle, want one:\n%s", n, l)
+	}
+}
+
+// A node that claims a task its configuration does not have (another
+// node's configuration has it, or had it) gives it back due as it was,
+// and passes it over from then on: it does not claim it again on every
+// poll, and other nodes still can.
+func TestANodePassesOverTasksNotInItsConfiguration(t *testing.T) {
+	cfg := clusterConfig(t, task("mine", "a", "@every 1h"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	other, err := pgstore.Open(ctx, pgstore.Options{URL: os.Getenv("MAILTASK_SCHEDULER_TEST_DB"), Node: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.AddTasks(ctx, []string{"theirs"}); err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan string, 10)
+	n := startNode(t, cfg, "node-a", newLogs(), func(_ context.Context, opts popimap.Options) (popimap.Summary, error) {
+		ran <- opts.Task.Name
+		return popimap.Summary{Task: opts.Task.Name}, nil
+	})
+	if name := <-ran; name != "mine" {
+		t.Fatalf("ran %s, want mine", name)
+	}
+	waitPolls(t, 3, n)
+	leases, err := other.Leases(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range leases {
+		if l.Task == "theirs" && (l.Epoch != 1 || l.Holder != "") {
+			t.Fatalf("theirs: claimed %d times, held by %q; want claimed once by node-a and given back", l.Epoch, l.Holder)
+		}
+	}
+	got, err := other.Claim(ctx, 10, time.Minute)
+	if err != nil || len(got) != 1 || got[0].Task != "theirs" {
+		t.Fatalf("the other node claimed %d tasks (err %v), want theirs, due as it was", len(got), err)
+	}
+}
+
+// A node that starts while the database fails it (it restarts, the
+// node's connections are cut: here, its tasks table is away) keeps trying
+// to register its tasks rather than exit, and runs them once it can.
+func TestANodeRegistersItsTasksOnceTheDatabaseLetsIt(t *testing.T) {
+	cfg := clusterConfig(t, task("t", "a", "@every 1h"))
+	url := os.Getenv("MAILTASK_SCHEDULER_TEST_DB") // clusterDB set it
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin := func(statement string) {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(ctx, statement); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admin("ALTER TABLE tasks RENAME TO tasks_away")
+	ran := make(chan string, 10)
+	l := newLogs()
+	startNode(t, cfg, "node-a", l, func(_ context.Context, opts popimap.Options) (popimap.Summary, error) {
+		ran <- opts.Task.Name
+		return popimap.Summary{Task: opts.Task.Name}, nil
+	})
+	l.waitFor(t, "could not register the configuration's tasks in the database; trying again")
+	admin("ALTER TABLE tasks_away RENAME TO tasks")
+	select {
+	case name := <-ran:
+		if name != "t" {
+			t.Fatalf("ran %s, want t", name)
+		}
+	case <-time.After(within):
+		t.Fatal("the task never ran once the database let the node register it")
 	}
 }

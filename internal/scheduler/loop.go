@@ -8,6 +8,7 @@ import (
 
 	"mailtask/internal/config"
 	"mailtask/internal/diagnose"
+	mbox "mailtask/internal/mailbox"
 	"mailtask/internal/metrics"
 	"mailtask/internal/outcome"
 	"mailtask/internal/state"
@@ -129,7 +130,7 @@ func (s *Scheduler) launch(ctx context.Context, e *entry, reserved func()) <-cha
 	s.ended[name] = ended
 	// A reload may hand an unchanged task a new configuration (for its
 	// other sections); the runs keep the one they start with.
-	cfg, global, account := e.cfg, s.global, s.accounts[e.task.Account]
+	cfg, global, account, tlsc := e.cfg, s.global, s.accounts[e.task.Account], s.tls
 	s.runs.Add(1)
 
 	go func() {
@@ -141,7 +142,7 @@ func (s *Scheduler) launch(ctx context.Context, e *entry, reserved func()) <-cha
 			if h, ok := s.holdFor(e); ok {
 				release, ran := s.acquire(h.runContext(ctx), e, account, global, reserved)
 				if ran {
-					report, committed = s.execute(h.runContext(ctx), e, cfg, account, h, arrived, committed)
+					report, committed = s.execute(h.runContext(ctx), e, cfg, account, tlsc, h, arrived, committed)
 					release()
 				}
 				h.done(s, e, ran)
@@ -222,11 +223,11 @@ func (s *Scheduler) acquire(ctx context.Context, e *entry, account, global limit
 // the run's before it (before, if not earlier than arrived), which found the
 // mail before it was reported. It returns when the run committed last.
 // The run may fetch over more connections to its mailbox while account
-// has them free.
-func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, account limiter, h *hold, arrived, before time.Time) (report func(), committed time.Time) {
+// has them free; it connects with the TLS settings and sessions of tlsc.
+func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, account limiter, tlsc *mbox.TLSCache, h *hold, arrived, before time.Time) (report func(), committed time.Time) {
 	name := e.task.Name
 	started := s.clk.Now()
-	opts := popimap.Options{Config: cfg, Task: e.task, Log: s.log, Now: s.clk.Now, Stop: s.opts.Stop}
+	opts := popimap.Options{Config: cfg, Task: e.task, Log: s.log, Now: s.clk.Now, Stop: s.opts.Stop, TLS: tlsc}
 	opts.MoreConnections = func() (release func(), ok bool) {
 		if !account.tryTake() {
 			return nil, false

@@ -16,6 +16,7 @@ import (
 	"mailtask/internal/clock"
 	"mailtask/internal/cluster"
 	"mailtask/internal/config"
+	mbox "mailtask/internal/mailbox"
 	"mailtask/internal/metrics"
 	"mailtask/internal/push"
 	"mailtask/internal/state"
@@ -52,6 +53,7 @@ type Scheduler struct {
 
 	mu       sync.Mutex
 	cfg      *config.Config
+	tls      *mbox.TLSCache       // of cfg's accounts, for its runs
 	entries  map[string]*entry    // scheduled tasks, by name
 	running  map[string]bool      // tasks with a run in progress or waiting for a slot
 	global   limiter              // max_concurrent_tasks
@@ -156,10 +158,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.mu.Unlock()
 		return errors.New("scheduler: Run called twice")
 	}
-	names := s.taskNames()
+	names, skip := s.taskNames(), s.unclaimed()
 	s.mu.Unlock()
-	if err := s.register(ctx, names); err != nil {
-		return err
+	if !s.registerAtStart(ctx, names, skip) {
+		return nil // stopped before it could
 	}
 	s.mu.Lock()
 	s.ctx = ctx
@@ -199,11 +201,11 @@ func (s *Scheduler) Reload(cfg *config.Config) error {
 		return errors.New("scheduler: stopped")
 	}
 	replaced := s.apply(cfg, entries)
-	names := s.taskNames()
+	names, skip := s.taskNames(), s.unclaimed()
 	ctx := s.ctx
 	s.mu.Unlock()
 	if ctx != nil {
-		if err := s.register(ctx, names); err != nil {
+		if err := s.register(ctx, names, skip); err != nil {
 			s.log.Error("could not add the configuration's new tasks to the database; they run once it can be reached and the configuration is reloaded", "err", err)
 		}
 	}
@@ -275,6 +277,10 @@ func (s *Scheduler) apply(cfg *config.Config, next map[string]*entry) (replaced 
 			s.accounts[name] = make(limiter, a.MaxConnections)
 		}
 	}
+	// A reload may have changed a ca_file's content under its name: the
+	// runs it starts read the roots again, and resume no session made
+	// under the old ones.
+	s.tls = mbox.NewTLSCache()
 	s.cfg = cfg
 	return replaced
 }
@@ -364,12 +370,56 @@ func (s *Scheduler) taskNames() []string {
 const registerTimeout = time.Minute
 
 // register makes sure, in cluster mode, that the database has a lease row
-// for each of names: a task new to it is due at once.
-func (s *Scheduler) register(ctx context.Context, names []string) error {
+// for each of names (a task new to it is due at once), and that this
+// node's claims pass over skip, the tasks it does not run by a schedule,
+// and no others.
+func (s *Scheduler) register(ctx context.Context, names, skip []string) error {
 	if !s.clustered() {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, registerTimeout)
 	defer cancel()
-	return s.opts.Node.Store().AddTasks(ctx, names)
+	store := s.opts.Node.Store()
+	if err := store.AddTasks(ctx, names); err != nil {
+		return err
+	}
+	return store.Skip(ctx, skip)
+}
+
+// registerAtStart registers the tasks (register), trying again every
+// claimPoll while the database fails (it restarts, the node's connections
+// are cut), as claims do, until it succeeds or the scheduler is stopped
+// first: then it returns false. Each failure counts as a failed claim
+// for the health check: the node claims nothing until it succeeds.
+func (s *Scheduler) registerAtStart(ctx context.Context, names, skip []string) bool {
+	for {
+		err := s.register(ctx, names, skip)
+		if err == nil {
+			return true
+		}
+		s.mu.Lock()
+		s.claimFailures++
+		s.mu.Unlock()
+		s.log.Warn("could not register the configuration's tasks in the database; trying again", "err", err)
+		select {
+		case <-time.After(claimPoll):
+		case <-s.opts.Stop:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// unclaimed returns the names of the scheduled tasks that are not claimed
+// when due (cluster.go): those with idle, which the node watching them
+// holds; s.mu is held.
+func (s *Scheduler) unclaimed() []string {
+	var names []string
+	for name, e := range s.entries {
+		if e.task.Idle {
+			names = append(names, name)
+		}
+	}
+	return names
 }

@@ -438,3 +438,26 @@ func TestReloadLogsInFileOrder(t *testing.T) {
 		}
 	}
 }
+
+// The daemon's runs share one TLS cache, so that a run's connection
+// resumes the TLS session of the one before; a reload starts a new one,
+// since a ca_file may have changed under its name.
+func TestRunsShareATLSCacheUntilAReload(t *testing.T) {
+	dir := t.TempDir()
+	cfg := parse(t, dir, task("one", "a", "@every 1m")+task("two", "b", "@every 1m"))
+	r := newRunner()
+	r.auto = &result{}
+	d := startDaemon(t, cfg, r.run, nil)
+	d.tick(t, 2)
+	first, second := r.next(t), r.next(t)
+	if first.opts.TLS == nil || first.opts.TLS != second.opts.TLS {
+		t.Fatalf("the runs' TLS caches: %p and %p, want one shared", first.opts.TLS, second.opts.TLS)
+	}
+	if err := d.Reload(parse(t, dir, task("one", "a", "@every 1m")+task("two", "b", "@every 1m"))); err != nil {
+		t.Fatal(err)
+	}
+	d.tick(t, 2)
+	if after := r.next(t); after.opts.TLS == nil || after.opts.TLS == first.opts.TLS {
+		t.Fatalf("after a reload the run's TLS cache is %p, want a new one (was %p)", after.opts.TLS, first.opts.TLS)
+	}
+}

@@ -67,6 +67,8 @@ type Dir struct {
 	// looks counts the entries looked up or read to name content, which
 	// is what naming costs (the tests bound it).
 	looks atomic.Int64
+	// reread counts the bytes of files read back to hash them for naming.
+	reread atomic.Int64
 }
 
 // Open creates path (with parents, mode 0755) if it is missing, opens it for
@@ -155,6 +157,7 @@ func (d *Dir) Close() error {
 	d.stopSpares()
 	d.tree.close(d)
 	if d == d.tree.top && d.tree.flushDir != nil {
+		d.tree.earlyRun.Wait()
 		d.tree.flushDir.Close()
 	}
 	if err := d.root.Close(); err != nil {

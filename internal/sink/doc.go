@@ -25,7 +25,7 @@
 //
 // Suffixes cost the same for the thousandth file of a name as for the
 // first: a folder remembers, per name, how far its " (n)" variants are
-// taken and the hashes of those it has read (suffix.go); past the last
+// taken and the heads of those it has read (suffix.go); past the last
 // numbered variant, names carry the content's hash.
 //
 // Files may go into folders below the destination (Folder), created on

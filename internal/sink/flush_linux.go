@@ -59,6 +59,7 @@ func kernelAtLeast(release string, major, minor int) bool {
 	return maj > major || maj == major && mnr >= minor
 }
 
-func syncFilesystem(f *os.File) error {
+// syncFilesystem is a variable so that the tests can make it fail.
+var syncFilesystem = func(f *os.File) error {
 	return unix.Syncfs(int(f.Fd()))
 }

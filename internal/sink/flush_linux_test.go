@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -95,5 +96,82 @@ func TestKernelAtLeast(t *testing.T) {
 		if got := kernelAtLeast(release, 5, 8); got != want {
 			t.Errorf("kernelAtLeast(%q, 5, 8) = %v, want %v", release, got, want)
 		}
+	}
+}
+
+// stageLarge stages n files of half flushAhead and a byte, so that the
+// second starts a Flush in the background, and waits for it to end.
+func stageLarge(t *testing.T, d *Dir, n int) []*Staged {
+	t.Helper()
+	if !d.flushes {
+		t.Skipf("the test directory's filesystem does not flush as a whole; every Stage fsyncs")
+	}
+	var staged []*Staged
+	for i := range n {
+		s, err := d.Stage(strings.NewReader(strings.Repeat(fmt.Sprint(i), flushAhead/2+1)), Policy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		staged = append(staged, s)
+	}
+	d.tree.earlyRun.Wait()
+	return staged
+}
+
+// A batch of large files used to be written to the disk only by the
+// batch's Flush, after the last was staged, and the run waited for all of
+// it. Every flushAhead bytes staged now start a Flush of their own.
+func TestLargeStagedContentIsFlushedAhead(t *testing.T) {
+	d, _ := openTemp(t)
+	staged := stageLarge(t, d, 2)
+	if flushed := d.tree.flushed.Load(); flushed < staged[1].seq {
+		t.Fatalf("%d bytes staged, and what a Flush covered is %d of %d Stages", 2*(flushAhead/2+1), flushed, staged[1].seq)
+	}
+	small, err := d.Stage(strings.NewReader("small"), Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.tree.flushed.Load() >= small.seq {
+		t.Fatal("a small file staged after the early Flush counts as flushed")
+	}
+	if err := d.Flush(); err != nil || d.tree.flushed.Load() < small.seq {
+		t.Fatalf("Flush: %v; flushed %d, want %d", err, d.tree.flushed.Load(), small.seq)
+	}
+	for i, s := range append(staged, small) {
+		if _, err := d.PutStaged(fmt.Sprintf("f%d", i), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// syncfs reports a write-back error to one call only: one that failed in
+// the background must fail the batch's own Flush, and every later one,
+// even though syncing the filesystem again succeeds.
+func TestAFailedFlushAheadFailsTheFlush(t *testing.T) {
+	failure := fmt.Errorf("write-back failed")
+	calls := 0
+	defer func(was func(*os.File) error) { syncFilesystem = was }(syncFilesystem)
+	syncfs := syncFilesystem
+	syncFilesystem = func(f *os.File) error {
+		if calls++; calls == 1 {
+			return failure
+		}
+		return syncfs(f)
+	}
+	d, _ := openTemp(t)
+	staged := stageLarge(t, d, 2)
+	if calls != 1 {
+		t.Fatalf("the filesystem was synced %d times while staging, want once", calls)
+	}
+	for range 2 {
+		if err := d.Flush(); !errors.Is(err, failure) {
+			t.Fatalf("Flush after a failed flush ahead: %v, want %v", err, failure)
+		}
+	}
+	if flushed := d.tree.flushed.Load(); flushed != 0 {
+		t.Errorf("flushed %d after the failures, want 0", flushed)
+	}
+	for _, s := range staged {
+		s.Discard()
 	}
 }

@@ -87,6 +87,7 @@ func (d *Dir) stage(content io.Reader, p Policy, m fillMode) (*Staged, error) {
 	s := &Staged{d: d, tmp: tmp, p: p, st: st}
 	if !m.sync {
 		s.seq = d.tree.staged.Add(1)
+		d.tree.flushEarly(st.Size)
 	}
 	return s, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"sync"
 )
 
@@ -18,18 +19,26 @@ type family struct {
 	// next is the first suffix not yet looked at: every variant below it
 	// was found taken (or was placed here).
 	next int
-	// The regular files among the variants below next: by size and
-	// content hash once read, by size until then.
-	bySum    map[content]int
-	unhashed map[int64][]int
-	hashed   map[int64]bool // sizes in bySum
+	// The regular files among the variants below next: by size until
+	// their head is read, then by size and head (headOf).
+	unread map[int64][]int
+	byHead map[head][]int
+	headed map[int64]bool // sizes in byHead
 }
 
-// content identifies a file's content.
-type content struct {
+// head identifies a file by its size and the SHA-256 of its first
+// headSize bytes. Two files of one name and size seldom begin alike
+// unless they are the same (the same logo in every message); those that
+// do are compared whole.
+type head struct {
 	size int64
 	sum  [32]byte
 }
+
+// headSize is how much of a file head reads: a file of a name and size
+// met before used to be read back whole, to hash it, which cost a run of
+// same-named 4 MB attachments a tenth of its CPU.
+const headSize = copyBufferSize
 
 // family returns name's family in d.
 func (d *Dir) family(name string) *family {
@@ -40,7 +49,7 @@ func (d *Dir) family(name string) *family {
 	}
 	f := d.families[name]
 	if f == nil {
-		f = &family{bySum: map[content]int{}, unhashed: map[int64][]int{}, hashed: map[int64]bool{}}
+		f = &family{unread: map[int64][]int{}, byHead: map[head][]int{}, headed: map[int64]bool{}}
 		d.families[name] = f
 	}
 	return f
@@ -55,19 +64,20 @@ func (d *Dir) putSuffixed(name, tmp string, st Stored) (Stored, error) {
 	f := d.family(name)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	h := stagedHash{d: d, tmp: tmp, st: st}
 
 	// Identical content under a variant passed over before: only a file
-	// of the same size can be one.
-	if len(f.unhashed[st.Size]) > 0 || f.hashed[st.Size] {
-		if err := f.hashSize(d, name, st.Size); err != nil {
+	// of the same size and head can be one.
+	var ours *head
+	if len(f.unread[st.Size]) > 0 || f.headed[st.Size] {
+		if err := f.readHeads(d, name, st.Size); err != nil {
 			return Stored{}, err
 		}
-		sum, err := h.sum()
+		h, err := d.headOf(tmp)
 		if err != nil {
 			return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
 		}
-		if n, ok := f.bySum[content{st.Size, sum}]; ok {
+		ours = &h
+		for _, n := range f.byHead[h] {
 			if s, done, err := d.tryName(tmp, Candidate(name, n), st); done || err != nil {
 				return s, err
 			}
@@ -81,19 +91,19 @@ func (d *Dir) putSuffixed(name, tmp string, st Stored) (Stored, error) {
 		}
 		switch {
 		case placed || existing:
-			if sum, ok := h.known(); ok {
-				f.add(st.Size, sum, f.next)
+			if ours != nil {
+				f.add(*ours, f.next)
 			} else {
-				f.unhashed[st.Size] = append(f.unhashed[st.Size], f.next)
+				f.unread[st.Size] = append(f.unread[st.Size], f.next)
 			}
 			st.Name, st.Existing = cand, existing
 			f.next++
 			return st, nil
 		case taker != nil && taker.Mode().IsRegular():
-			f.unhashed[taker.Size()] = append(f.unhashed[taker.Size()], f.next)
+			f.unread[taker.Size()] = append(f.unread[taker.Size()], f.next)
 		}
 	}
-	sum, err := h.sum()
+	sum, err := d.stagedSum(tmp, st)
 	if err != nil {
 		return Stored{}, fmt.Errorf("write %q in %s: %w", name, d.path, err)
 	}
@@ -118,26 +128,27 @@ func (d *Dir) tryName(tmp, cand string, st Stored) (_ Stored, done bool, _ error
 	return st, true, nil
 }
 
-// hashSize reads the variants of size bytes not hashed yet, once each.
-func (f *family) hashSize(d *Dir, name string, size int64) error {
-	for _, n := range f.unhashed[size] {
-		sum, err := d.hashFile(Candidate(name, n))
+// readHeads reads the heads of the variants of size bytes not read yet,
+// once each.
+func (f *family) readHeads(d *Dir, name string, size int64) error {
+	for _, n := range f.unread[size] {
+		h, err := d.headOf(Candidate(name, n))
 		switch {
 		case err == nil:
-			f.add(size, sum, n)
+			f.add(h, n)
 		case errorsIsNotExist(err):
 			// Gone since (downstream took it): nothing to match.
 		default:
 			return fmt.Errorf("write %q in %s: read %q: %w", name, d.path, Candidate(name, n), err)
 		}
 	}
-	delete(f.unhashed, size)
+	delete(f.unread, size)
 	return nil
 }
 
-func (f *family) add(size int64, sum [32]byte, n int) {
-	f.bySum[content{size, sum}] = n
-	f.hashed[size] = true
+func (f *family) add(h head, n int) {
+	f.byHead[h] = append(f.byHead[h], n)
+	f.headed[h.size] = true
 }
 
 // HashedName is the variant of name past maxSuffix: "stem (#digits of the
@@ -147,52 +158,64 @@ func HashedName(name string, sum [32]byte, digits int) string {
 	return candidateWith(name, "#"+hex.EncodeToString(sum[:])[:digits])
 }
 
-// stagedHash is the staged content's SHA-256, read from its file only if
-// Stage did not take it.
-type stagedHash struct {
-	d   *Dir
-	tmp string
-	st  Stored
-	got bool
-}
-
-func (h *stagedHash) known() ([32]byte, bool) {
-	return h.st.SHA256, h.got || h.st.SHA256 != [32]byte{}
-}
-
-func (h *stagedHash) sum() ([32]byte, error) {
-	if sum, ok := h.known(); ok {
-		return sum, nil
+// stagedSum is the SHA-256 of the content staged as tmp: the one Stage
+// took as it wrote it, if the policy asked for it, else read back.
+func (d *Dir) stagedSum(tmp string, st Stored) ([32]byte, error) {
+	if st.SHA256 != [32]byte{} {
+		return st.SHA256, nil
 	}
-	sum, err := h.d.hashFile(h.tmp)
+	f, err := d.openRegular(tmp)
 	if err != nil {
-		return sum, err
+		return [32]byte{}, err
 	}
-	h.st.SHA256, h.got = sum, true
-	return sum, nil
+	defer f.Close()
+	return d.hashRead(f, -1)
 }
 
-// hashFile returns the SHA-256 of the regular file name in d, never
-// following a symlink.
-func (d *Dir) hashFile(name string) ([32]byte, error) {
-	var sum [32]byte
+// headOf is the head of the regular file name in d, never following a
+// symlink.
+func (d *Dir) headOf(name string) (head, error) {
+	f, err := d.openRegular(name)
+	if err != nil {
+		return head{}, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return head{}, cause(err)
+	}
+	sum, err := d.hashRead(f, headSize)
+	return head{size: fi.Size(), sum: sum}, err
+}
+
+// openRegular opens the regular file name in d, never following a
+// symlink; anything else is fs.ErrNotExist.
+func (d *Dir) openRegular(name string) (*os.File, error) {
 	d.looks.Add(1)
 	fi, err := d.root.Lstat(name)
 	if err != nil {
-		return sum, cause(err)
+		return nil, cause(err)
 	}
 	if !fi.Mode().IsRegular() {
-		return sum, fs.ErrNotExist
+		return nil, fs.ErrNotExist
 	}
 	f, err := d.root.Open(name)
-	if err != nil {
-		return sum, cause(err)
+	return f, cause(err)
+}
+
+// hashRead returns the SHA-256 of the first limit bytes of f, or of all
+// of it if limit is negative, counting them in d.reread.
+func (d *Dir) hashRead(f *os.File, limit int64) ([32]byte, error) {
+	var sum [32]byte
+	var r io.Reader = f
+	if limit >= 0 {
+		r = io.LimitReader(f, limit)
 	}
-	defer f.Close()
 	h := sha256.New()
 	buf := copyBuffers.Get().(*[copyBufferSize]byte)
-	_, err = io.CopyBuffer(h, f, buf[:])
+	n, err := io.CopyBuffer(h, r, buf[:])
 	copyBuffers.Put(buf)
+	d.reread.Add(n)
 	if err != nil {
 		return sum, cause(err)
 	}

@@ -32,6 +32,16 @@ type tree struct {
 	// since Open, is what Flush syncs through (flush.go).
 	staged, flushed atomic.Uint64
 	flushDir        *os.File
+	// ahead counts the bytes staged since a Flush last started, which
+	// start one in the background past flushAhead (flush.go).
+	ahead atomic.Int64
+	// flushing is held by each Flush while it syncs; flushErr is why one
+	// failed, which every later one returns; early is set while a Flush
+	// runs in the background, and done once it is over.
+	flushing sync.Mutex
+	flushErr error
+	early    atomic.Bool
+	earlyRun sync.WaitGroup
 }
 
 // Folder returns the folder rel below d, a slash-separated path of single

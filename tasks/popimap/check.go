@@ -68,7 +68,7 @@ func Check(ctx context.Context, opts Options, report func(CheckStep)) bool {
 
 	addr := net.JoinHostPort(acct.Host, strconv.Itoa(acct.Port))
 	rec := &mechRecorder{Credential: cred}
-	sess, err := open(ctx, acct, rec, 0, log)
+	sess, err := open(ctx, acct, rec, 0, nil, log)
 	if err != nil {
 		reportOpenFailure(acct, addr, err, report)
 		return false

@@ -276,7 +276,7 @@ func (r *run) openFurther(ctx context.Context) (sess mailbox.Session, release fu
 		}
 	}
 	acct := r.opts.Config.Accounts[r.opts.Task.Account]
-	sess, err := open(ctx, acct, r.cred, int64(r.opts.Task.MaxMessageSize), r.log)
+	sess, err := open(ctx, acct, r.cred, int64(r.opts.Task.MaxMessageSize), r.opts.TLS, r.log)
 	if err != nil {
 		release()
 		r.log.Debug("fetching over fewer connections: another one could not be opened", "err", err)

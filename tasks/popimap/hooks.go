@@ -31,6 +31,13 @@ type hooks struct {
 }
 
 func newHooks(cfg *config.Config, task *config.Task) hooks {
+	h := hooks{policy: task.HookFailure}
+	if len(task.RunAfterFile) == 0 && len(task.RunAfterMessage) == 0 {
+		// No list of secrets to hide either: it walks every account, and
+		// this is every run of every task (10,000 accounts for 10,000
+		// mailboxes).
+		return h
+	}
 	// A hook must not inherit the secrets the configuration reads from
 	// the environment.
 	var hide []string
@@ -40,7 +47,6 @@ func newHooks(cfg *config.Config, task *config.Task) hooks {
 			hide = append(hide, a.OAuth2.ClientSecretEnv)
 		}
 	}
-	h := hooks{policy: task.HookFailure}
 	// Values too long for the environment wait for the hook in the spool,
 	// which the next run empties should a crash leave them there.
 	tmp := SpoolDir(cfg.StateDir, task.Name)

@@ -46,6 +46,10 @@ type Options struct {
 	// Shared is what cluster mode's nodes share besides the state; nil
 	// means token files under state_dir, and folders for destinations.
 	Shared Shared
+	// TLS keeps the client TLS settings and sessions of the accounts
+	// across runs (the daemon's); nil makes them anew for each
+	// connection.
+	TLS *mailbox.TLSCache
 	// memory, when set, replaces MemoryBudget, for tests.
 	memory int64
 	// retryFollows is set by Retry on each attempt but the last: a run
@@ -227,7 +231,7 @@ func (r *run) open(ctx context.Context, acct *config.Account) error {
 	if r.cred, err = auth.New(acct, auth.Options{StateDir: cfg.StateDir, Tokens: r.tokens(), Log: r.log}); err != nil {
 		return err
 	}
-	if r.sess, err = open(ctx, acct, r.cred, int64(task.MaxMessageSize), r.log); err != nil {
+	if r.sess, err = open(ctx, acct, r.cred, int64(task.MaxMessageSize), r.opts.TLS, r.log); err != nil {
 		return err
 	}
 	uidValidity, err := r.sess.Select(ctx, task.Mailbox, r.after)

@@ -46,9 +46,15 @@ var _ mailbox.Session = (*Session)(nil)
 // Dial connects to the account's server, sets up TLS as configured and
 // signs in with cred (signin.go).
 func Dial(ctx context.Context, a *config.Account, cred auth.Credential) (*Session, error) {
+	return DialCached(ctx, a, cred, nil)
+}
+
+// DialCached is Dial with the TLS settings and sessions of tlsc, which a
+// process that connects again and again keeps (nil: none).
+func DialCached(ctx context.Context, a *config.Account, cred auth.Credential, tlsc *mailbox.TLSCache) (*Session, error) {
 	addr := net.JoinHostPort(a.Host, strconv.Itoa(a.Port))
 	s := &Session{addr: addr, timeout: a.Timeout.Std(), mail: newNewMail(), maxSize: mailbox.DefaultMaxMessageSize, log: slog.New(slog.DiscardHandler)}
-	tlsConfig, err := mailbox.TLSConfig(a)
+	tlsConfig, err := tlsc.Config(a)
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,7 @@ type Client struct {
 	addr    string
 	dc      *mailbox.IdleConn
 	conn    net.Conn // dc, or TLS over it
+	src     *unread  // conn, as br reads it
 	br      *bufio.Reader
 	bw      *bufio.Writer
 	timeout time.Duration
@@ -107,7 +108,8 @@ func Dial(ctx context.Context, addr string, opts Options) (*Client, error) {
 
 func (c *Client) setConn(conn net.Conn) {
 	c.conn = conn
-	c.br = bufio.NewReaderSize(conn, 64<<10)
+	c.src = &unread{r: conn}
+	c.br = bufio.NewReaderSize(c.src, 64<<10)
 	c.bw = bufio.NewWriterSize(conn, 4<<10)
 }
 

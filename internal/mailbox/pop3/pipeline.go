@@ -50,7 +50,7 @@ func (c *Client) turn(line string) error {
 			}
 			return err
 		}
-		if _, err := io.Copy(io.Discard, newDotReader(c.br)); err != nil {
+		if _, err := io.Copy(io.Discard, newDotReader(c.br, c.src)); err != nil {
 			return err
 		}
 	}

@@ -48,7 +48,7 @@ func (c *Client) stream(ctx context.Context, cmd string) (io.ReadCloser, error) 
 		release()
 		return nil, c.fail(ctx, cmd, err)
 	}
-	b := &bodyReader{c: c, ctx: ctx, cmd: cmd, release: release, dot: newDotReader(c.br)}
+	b := &bodyReader{c: c, ctx: ctx, cmd: cmd, release: release, dot: newDotReader(c.br, c.src)}
 	c.body = b
 	return b, nil
 }

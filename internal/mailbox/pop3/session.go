@@ -48,8 +48,14 @@ var _ mailbox.Session = (*Session)(nil)
 // Open connects to the account's server and signs in with cred (USER/PASS
 // or AUTH, see signIn): the account-level counterpart of Dial.
 func Open(ctx context.Context, a *config.Account, cred auth.Credential, log *slog.Logger) (*Session, error) {
+	return OpenCached(ctx, a, cred, log, nil)
+}
+
+// OpenCached is Open with the TLS settings and sessions of tlsc, which a
+// process that connects again and again keeps (nil: none).
+func OpenCached(ctx context.Context, a *config.Account, cred auth.Credential, log *slog.Logger, tlsc *mailbox.TLSCache) (*Session, error) {
 	addr := net.JoinHostPort(a.Host, strconv.Itoa(a.Port))
-	tlsConfig, err := mailbox.TLSConfig(a)
+	tlsConfig, err := tlsc.Config(a)
 	if err != nil {
 		return nil, err
 	}
