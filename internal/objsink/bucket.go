@@ -146,6 +146,15 @@ func (b *Bucket) Folder(rel string) (sink.Folder, error) {
 // Flush does nothing: staged content is uploaded when it is named.
 func (b *Bucket) Flush(context.Context) error { return nil }
 
+// PutsAtOnce is how many files the pipeline may name at once: a put waits
+// mostly on the store (a few milliseconds each, for a server that syncs
+// every object), so one at a time would leave it and this machine idle.
+// It is below the SDK's idle connections per host (10), so that every
+// put finds a connection kept alive.
+func (b *Bucket) PutsAtOnce() int { return putsAtOnce }
+
+const putsAtOnce = 8
+
 // Sync does nothing: an object is durable once the store has
 // acknowledged it.
 func (b *Bucket) Sync(context.Context) error { return nil }

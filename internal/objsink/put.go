@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/middleware"
 
 	"mailtask/internal/sink"
 )
@@ -266,11 +268,30 @@ func (b *Bucket) upload(ctx context.Context, key string, s *staged, createOnly b
 	if createOnly {
 		in.IfNoneMatch = aws.String("*")
 	}
-	if _, err := b.client.PutObject(ctx, in); err != nil {
+	if _, err := b.client.PutObject(ctx, in, withPayloadHash(s.sum)); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil
 }
+
+// withPayloadHash hands the request signer the content's SHA-256, which
+// Stage took: without it the SDK reads the whole content once more to
+// take it before sending it (over plain HTTP, where the signature covers
+// the content).
+func withPayloadHash(sum [32]byte) func(*s3.Options) {
+	set := middleware.FinalizeMiddlewareFunc("mailtaskPayloadHash", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+		return next.HandleFinalize(v4.SetPayloadHash(ctx, hex.EncodeToString(sum[:])), in)
+	})
+	return func(o *s3.Options) {
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+			return st.Finalize.Insert(set, payloadHashID, middleware.Before)
+		})
+	}
+}
+
+// payloadHashID is the SDK's middleware that takes the SHA-256 of a
+// request's content for its signature.
+const payloadHashID = "ComputePayloadHash"
 
 // abortTimeout bounds the abort of a failed multipart upload, which runs
 // even when the run's context has ended.

@@ -2,14 +2,23 @@ package objsink
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"errors"
+	"io"
+	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"mailtask/internal/s3url"
 	"mailtask/internal/sink"
+	"mailtask/internal/testmail/versitygw"
 )
 
 var (
@@ -174,4 +183,88 @@ func TestStagingLargeContentUsesTheSpoolAndCloseEmptiesIt(t *testing.T) {
 	if err := tg.dest.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestStagingAllocatesTheContentOnce checks that content staged in memory
+// costs about its own size in allocations, not the two to three times of
+// a slice grown as it is read (most of the CPU the sink's staging took).
+func TestStagingAllocatesTheContentOnce(t *testing.T) {
+	if raceDetector {
+		t.Skip("sync.Pool drops buffers at random under -race")
+	}
+	tg := openTarget(t, "", Options{})
+	f, _ := tg.dest.Folder("")
+	content := bytes.Repeat([]byte("attachment "), memLimit/12)
+	stage := func() {
+		p, err := f.Stage(bytes.NewReader(content), sink.Policy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := p.(*staged); !bytes.Equal(s.mem, content) || s.sum != sumOf(content) {
+			t.Fatalf("staged %d bytes in memory, want the %d of the content", len(s.mem), len(content))
+		}
+		p.Discard()
+	}
+	stage() // the scratch buffer
+	const runs = 20
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range runs {
+		stage()
+	}
+	runtime.ReadMemStats(&after)
+	if per := float64(after.TotalAlloc-before.TotalAlloc) / runs; per > 1.25*float64(len(content)) {
+		t.Errorf("staging %d bytes allocated %.0f bytes", len(content), per)
+	}
+}
+
+// TestContentIsReadOnceToPutIt checks that a put reads its content once,
+// to send it: the SHA-256 the signature needs is the one Stage took, not
+// taken again (as the SDK does over plain HTTP) by reading it all first.
+func TestContentIsReadOnceToPutIt(t *testing.T) {
+	srv := versitygw.Shared(t)
+	var read atomic.Int64
+	count := middleware.FinalizeMiddlewareFunc("countContent", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+		req := in.Request.(*smithyhttp.Request)
+		if body, ok := req.GetStream().(io.ReadSeeker); ok {
+			counted, err := req.SetStream(countedReader{body, &read})
+			if err != nil {
+				return middleware.FinalizeOutput{}, middleware.Metadata{}, err
+			}
+			in.Request = counted
+		}
+		return next.HandleFinalize(ctx, in)
+	})
+	client := s3.New(s3.Options{
+		Region: versitygw.Region, BaseEndpoint: aws.String(srv.Endpoint), UsePathStyle: true,
+		Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKeyID, srv.SecretAccessKey, ""),
+		APIOptions: []func(*middleware.Stack) error{func(st *middleware.Stack) error {
+			return st.Finalize.Insert(count, payloadHashID, middleware.Before)
+		}},
+	})
+	b, err := Open(Options{Root: s3url.Scheme + srv.NewBucket(t) + "/in", Client: client, SpoolDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	content := bytes.Repeat([]byte("invoice "), 8<<10)
+	st := putNamed(t, b, "invoice.pdf", content)
+	if st.Name != "invoice.pdf" || st.Existing {
+		t.Fatalf("put: %+v", st)
+	}
+	if got := read.Load(); got != int64(len(content)) {
+		t.Errorf("the put read %d bytes of its %d-byte content", got, len(content))
+	}
+}
+
+// countedReader counts the bytes read through it.
+type countedReader struct {
+	io.ReadSeeker
+	n *atomic.Int64
+}
+
+func (c countedReader) Read(p []byte) (int, error) {
+	n, err := c.ReadSeeker.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }

@@ -16,7 +16,8 @@ import (
 // The pipeline uses it as it uses a Dir: Folder for the folder below the
 // destination a message goes to; Stage on as many goroutines as there are
 // files (writing, under no name yet); Flush once per batch; PutStaged in
-// message order (naming); Sync once per batch before the commit.
+// message order (naming), or, up to PutsAtOnce at a time, in message
+// order within each name Family; Sync once per batch before the commit.
 type Destination interface {
 	// Folder returns the folder rel below the destination, a slash path
 	// of segments each as CheckName requires ("" for the destination).
@@ -26,6 +27,11 @@ type Destination interface {
 	// Sync makes every name given so far durable, once per batch before
 	// its commit.
 	Sync(ctx context.Context) error
+	// PutsAtOnce is how many PutStaged calls may run at once, for names
+	// of different families: 1 for a folder on disk, where naming is a
+	// link on the same disk; more for an object store, where each is a
+	// request that waits on the store.
+	PutsAtOnce() int
 	// Locate tells where a file put at rel (Stored.Rel) is, for hooks.
 	Locate(rel string) Location
 	// Path names the destination in messages.
@@ -76,6 +82,7 @@ func (l local) Folder(rel string) (Folder, error) {
 func (l local) Flush(context.Context) error { return l.d.Flush() }
 func (l local) Sync(context.Context) error  { return l.d.Sync() }
 func (l local) Path() string                { return l.d.Path() }
+func (l local) PutsAtOnce() int             { return 1 }
 func (l local) Close() error                { return l.d.Close() }
 
 func (l local) Locate(rel string) Location {

@@ -41,6 +41,40 @@ func Candidate(name string, n int) string {
 	return candidateWith(name, strconv.Itoa(n))
 }
 
+// Family returns the name every variant of name comes from: name with
+// each " (n)" or " (#hash)" that Candidate or HashedName puts before the
+// extension taken out ("x (1) (2).pdf" is of the family "x.pdf"). A name's
+// variants are all of its family, so files of different families can
+// never take each other's name, whatever the order they are named in.
+func Family(name string) string {
+	stem, ext := name, ""
+	if i := strings.LastIndexByte(name, '.'); i > 0 {
+		stem, ext = name[:i], name[i:]
+	}
+	for {
+		open := strings.LastIndex(stem, " (")
+		if open < 0 || !strings.HasSuffix(stem, ")") || !isTag(stem[open+2:len(stem)-1]) {
+			return stem + ext
+		}
+		stem = stem[:open]
+	}
+}
+
+// isTag reports whether tag is what Candidate or HashedName puts between
+// the parentheses: a number, or "#" and hex digits.
+func isTag(tag string) bool {
+	digits := strings.TrimPrefix(tag, "#")
+	if digits == "" {
+		return false
+	}
+	for _, c := range digits {
+		if !('0' <= c && c <= '9' || len(digits) < len(tag) && 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // candidateWith puts " (tag)" into name before its extension.
 func candidateWith(name, tag string) string {
 	suffix := " (" + tag + ")"

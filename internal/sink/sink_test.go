@@ -132,6 +132,29 @@ func TestCandidate(t *testing.T) {
 	}
 }
 
+// TestFamily checks that every variant the Suffix policy may give a name,
+// of the name itself or of one of its variants, is of the name's family,
+// and that names no variant can take are not.
+func TestFamily(t *testing.T) {
+	sum := sha256.Sum256([]byte("content"))
+	for _, name := range []string{"report.pdf", "README", "archive.tar.gz", ".profile", "trailing.", "x (1).pdf", "x (#ab) (2)", "a (b).pdf", "(3).txt"} {
+		want := Family(name)
+		for _, variant := range []string{Candidate(name, 1), Candidate(Candidate(name, 7), 10000), HashedName(name, sum, 12), HashedName(Candidate(name, 3), sum, 64)} {
+			if got := Family(variant); got != want {
+				t.Errorf("Family(%q) = %q, but Family(%q) = %q: one family", variant, got, name, want)
+			}
+		}
+	}
+	for name, want := range map[string]string{
+		"x (1) (2).pdf": "x.pdf", "x (#0a1b).pdf": "x.pdf", "README (3)": "README",
+		"a (1).tar.gz": "a (1).tar.gz", "a (b).pdf": "a (b).pdf", "a (#xy).pdf": "a (#xy).pdf", "a ().pdf": "a ().pdf", "(3).txt": "(3).txt",
+	} {
+		if got := Family(name); got != want {
+			t.Errorf("Family(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
 func TestPutNoExtension(t *testing.T) {
 	d, _ := openTemp(t)
 	put(t, d, "README", "a")

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"mailtask/internal/cluster"
 	"mailtask/internal/config"
 	"mailtask/internal/pgstore"
+	"mailtask/internal/sink"
 	"mailtask/internal/state"
 	"mailtask/internal/testmail"
 	"mailtask/internal/testmail/dovecot"
@@ -526,5 +528,51 @@ func TestS3DestinationWithTheFileStore(t *testing.T) {
 	}
 	if _, err := os.Stat(state.Path(c.cfg.StateDir, "t")); err != nil {
 		t.Errorf("no state file under state_dir: %v", err)
+	}
+}
+
+// TestS3NamesInMessageOrder checks that the object sink's puts, which run
+// several at once, give names as one put after another in message order
+// would: a batch of messages that each carry "same.pdf" (and a sidecar
+// named alike) gets "same.pdf", "same (1).pdf", ... in message order, and
+// each sidecar lists the name its own message's file got.
+func TestS3NamesInMessageOrder(t *testing.T) {
+	const n = 24
+	d := dovecot.Start(t, dovecot.Options{})
+	var raws [][]byte
+	for i := range n {
+		raws = append(raws, invoice("Same", "same.pdf", pdf(fmt.Sprintf("copy %d", i))))
+	}
+	d.Seed(t, d.User, "INBOX", raws...)
+	c := newCluster(t, d, "s3://BUCKET/in", "", "[task.output]", `metadata = true`, `message_name = "{subject}"`)
+	if sum, err := c.runOn(t, c.node(t, "node-a"), nil); err != nil || sum.Saved != n {
+		t.Fatalf("run: %+v, %v", sum, err)
+	}
+	byHash := map[string]string{}
+	for key, sum := range c.objects(t) {
+		byHash[sum] = key
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := range n {
+		content := sha256.Sum256(pdf(fmt.Sprintf("copy %d", i)))
+		want := "in/" + sink.Candidate("same.pdf", i)
+		if got := byHash[hex.EncodeToString(content[:])]; got != want {
+			t.Errorf("message %d's file is at %q, want %q", i+1, got, want)
+		}
+		got, err := c.gw.Client().GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(c.bucket), Key: aws.String("in/" + sink.Candidate("same.json", i))})
+		mustT(t, err)
+		var meta struct {
+			UID   uint32 `json:"uid"`
+			Files []struct {
+				Path string `json:"path"`
+			} `json:"files"`
+		}
+		err = json.NewDecoder(got.Body).Decode(&meta)
+		got.Body.Close()
+		mustT(t, err)
+		if meta.UID != uint32(i+1) || len(meta.Files) != 1 || meta.Files[0].Path != sink.Candidate("same.pdf", i) {
+			t.Errorf("%s holds UID %d and %+v, want UID %d and %q", sink.Candidate("same.json", i), meta.UID, meta.Files, i+1, sink.Candidate("same.pdf", i))
+		}
 	}
 }

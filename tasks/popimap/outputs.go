@@ -278,20 +278,31 @@ func (r *run) take(ctx context.Context, m mailbox.Message, raw *spool, msg *extr
 	return saved, p.w, nil
 }
 
-// finish names the metadata sidecar take staged for a message, once a
-// Flush has made it durable, and returns the message's hooks, which see
-// every file; nil when it has none.
-func (r *run) finish(ctx context.Context, j *job) (*hookJob, error) {
+// nameSidecar names the metadata sidecar take staged for a message, once
+// a Flush has made it durable.
+func (r *run) nameSidecar(ctx context.Context, j *job) error {
 	p := j.plan
-	if p == nil || p.w == nil {
-		return nil, nil // known, quarantined or not matched
+	if p == nil || p.w == nil || p.meta == nil {
+		return nil // known, quarantined, not matched or no sidecar
 	}
-	if p.meta != nil {
-		if err := p.w.putStaged(ctx, p.meta); err != nil {
-			return nil, err
-		}
+	return p.w.putStaged(ctx, p.meta)
+}
+
+// fileNames are the names of the files a plan writes, but its sidecar.
+func (p *plan) fileNames() []string {
+	names := make([]string, len(p.outs))
+	for i, o := range p.outs {
+		names[i] = o.name
 	}
-	return r.hookJob(j.m, j.parsed, p.vars, p.w), nil
+	return names
+}
+
+// sidecarNames is the name of a plan's metadata sidecar, if it has one.
+func (p *plan) sidecarNames() []string {
+	if p.meta == nil {
+		return nil
+	}
+	return []string{p.meta.name}
 }
 
 // writer names one message's files in its folder, and keeps what it

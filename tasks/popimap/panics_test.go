@@ -60,10 +60,10 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-// A panic on a goroutine the run starts, a parse worker or a fetcher,
-// fails that run with a *PanicError, its stack logged, instead of ending
-// the program; the task's lock is free again and the next run takes the
-// messages.
+// A panic on a goroutine the run starts, a parse worker, a fetcher or one
+// naming files, fails that run with a *PanicError, its stack logged,
+// instead of ending the program; the task's lock is free again and the
+// next run takes the messages.
 func TestPanicOnARunsGoroutineFailsTheRun(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -76,6 +76,10 @@ func TestPanicOnARunsGoroutineFailsTheRun(t *testing.T) {
 			name:     "parse worker",
 			panicOn:  "file not selected",
 			taskTOML: []string{"[task.attachments]", `include = ["*.pdf"]`},
+		},
+		{
+			name:    "writer, naming a file",
+			panicOn: "file",
 		},
 		{
 			name:     "fetcher",

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"runtime"
 	"slices"
 
 	"mailtask/internal/config"
 	"mailtask/internal/extract"
 	"mailtask/internal/mailbox"
+	"mailtask/internal/sink"
 	"mailtask/internal/state"
 )
 
@@ -33,13 +35,16 @@ import (
 // no name yet. The writer names each message's files in message order, so
 // that names given on collision ("report (1).pdf") come out the same on
 // every run, once one sink Flush has made the content of its whole batch
-// durable. The metadata sidecars, which list those names, are staged as
-// they are given and named after a second Flush. Only then do the batch's
-// hooks run, and the batch is committed. Batches overlap too: the writer
-// commits a batch while the next ones are already arriving, and the run's
-// session carries out the after-actions of the batches committed so far
-// between two fetches. Until then they are pending in the state, as they
-// would be after a crash.
+// durable; files of different name families (sink.Family), which cannot
+// take each other's names, may be named at once (inOrder), as many as the
+// destination takes (an object store's puts wait on the store). The
+// metadata sidecars, which list those names, are staged as they are given
+// and named after a second Flush. Only then do the batch's hooks run, and
+// the batch is committed. Batches overlap too: the writer commits a batch
+// while the next ones are already arriving, and the run's session carries
+// out the after-actions of the batches committed so far between two
+// fetches. Until then they are pending in the state, as they would be
+// after a crash.
 
 // job is one received message on its way through the stages.
 type job struct {
@@ -253,10 +258,12 @@ func (r *run) batch(ctx context.Context, jobs []*job, progress *Progress) (Summa
 	return sum, due, held, nil
 }
 
-// write names the files of the jobs, in order, once one Flush has made
-// the content they staged durable, and releases them. The metadata
-// sidecars, staged as the other files are named, take a second Flush and
-// are named last. It returns what became of each message written, also
+// write names the files of the jobs once one Flush has made the content
+// they staged durable, and releases them: in message order within each
+// name family, up to the destination's PutsAtOnce at a time (an object
+// store's puts overlap; a folder's names go one after another). The
+// metadata sidecars, staged as the other files are named, take a second
+// Flush and are named last. It returns what became of each message written, also
 // when it fails part way: the files named so far are in the destination.
 func (r *run) write(ctx context.Context, jobs []*job, progress *Progress) ([]delivered, error) {
 	defer func() {
@@ -274,33 +281,79 @@ func (r *run) write(ctx context.Context, jobs []*job, progress *Progress) ([]del
 	if err := r.flush(ctx); err != nil {
 		return nil, err
 	}
+	all := make([]delivered, len(jobs))
+	ran, err := inOrder(ctx, r.putsAtOnce(), r.names(jobs, (*plan).fileNames), func(ctx context.Context, i int) error {
+		return r.guarded(func() (err error) {
+			all[i], err = r.message(ctx, jobs[i])
+			return err
+		})()
+	})
 	got := make([]delivered, 0, len(jobs))
-	for _, j := range jobs {
-		if err := ctx.Err(); err != nil {
-			return got, err
+	for i, ok := range ran {
+		if ok {
+			got = append(got, all[i])
 		}
-		d, err := r.message(ctx, j)
-		got = append(got, d)
-		if err != nil {
-			return got, err
-		}
+	}
+	if err != nil {
+		return got, err
 	}
 	if r.out.cfg.Metadata {
 		if err := r.flush(ctx); err != nil {
 			return got, err
 		}
 	}
+	if _, err := inOrder(ctx, r.putsAtOnce(), r.names(jobs, (*plan).sidecarNames), func(ctx context.Context, i int) error {
+		return r.guarded(func() error { return r.nameSidecar(ctx, jobs[i]) })()
+	}); err != nil {
+		return got, err
+	}
 	for i, j := range jobs {
-		hook, err := r.finish(ctx, j)
-		if err != nil {
-			return got, err
+		if p := j.plan; p != nil && p.w != nil {
+			got[i].hook = r.hookJob(j.m, j.parsed, p.vars, p.w)
 		}
-		got[i].hook = hook
 		progress.Done++
 		progress.Bytes += j.raw.size
 		r.report(*progress)
 	}
 	return got, nil
+}
+
+// putsAtOnce is how many files the writer names at once.
+func (r *run) putsAtOnce() int {
+	if r.dest == nil {
+		return 1
+	}
+	return r.dest.PutsAtOnce()
+}
+
+// names returns, for each job, the keys inOrder keeps in message order:
+// the name families (sink.Family) of the files names gives it, in its
+// folder, so that no two files that could take the same name are named
+// out of message order. A message kept aside writes into the quarantine
+// folder and records its failure in the state, so those go one at a time
+// (as does a file in that folder); with dedupe, where the first of two
+// files of one content is kept and the second points at it, all go one
+// at a time.
+func (r *run) names(jobs []*job, names func(*plan) []string) [][]string {
+	quarantine := QuarantineFolder(r.opts.Task.Name)
+	keys := make([][]string, len(jobs))
+	for i, j := range jobs {
+		switch {
+		case j.err != nil:
+			keys[i] = []string{quarantine + "/"}
+		case j.plan != nil:
+			for _, name := range names(j.plan) {
+				keys[i] = append(keys[i], path.Join(j.plan.rel, sink.Family(name)))
+			}
+			if j.plan.rel == quarantine {
+				keys[i] = append(keys[i], quarantine+"/")
+			}
+		}
+		if r.out.policy.Dedupe {
+			keys[i] = append(keys[i], "")
+		}
+	}
+	return keys
 }
 
 // flush makes the content staged in the destination so far durable.

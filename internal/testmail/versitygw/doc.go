@@ -1,5 +1,6 @@
 // Package versitygw runs a real S3 server for tests: the Versity S3
-// Gateway (versitygw, Apache 2.0) v1.8.0 with its posix backend, on a free
+// Gateway (versitygw, Apache 2.0) v1.8.0 with its posix backend, keeping
+// connections alive as AWS does, on a free
 // loopback port, storing buckets as folders of a temporary directory and
 // object metadata in a sidecar folder beside them (so the filesystem need
 // not support extended attributes). One server serves a test binary

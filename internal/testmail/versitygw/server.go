@@ -93,7 +93,10 @@ func (s *Server) logPath() string { return filepath.Join(s.Dir, "versitygw.log")
 func (s *Server) launch(port int) error {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	s.Endpoint = "http://" + addr
-	cmd := exec.Command(s.binary, "--port", addr, "--region", Region, "--health", healthPath,
+	// Keep-alive, off by default in versitygw, is what AWS and the other
+	// S3 servers do; without it every request of the sink is a new TCP
+	// connection, which is not what users' puts cost.
+	cmd := exec.Command(s.binary, "--port", addr, "--region", Region, "--health", healthPath, "--keep-alive",
 		"posix", "--sidecar", filepath.Join(s.Dir, "meta"), filepath.Join(s.Dir, "root"))
 	// The keys go by environment, not on the command line that ps shows.
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+s.AccessKeyID, "ROOT_SECRET_ACCESS_KEY="+s.SecretAccessKey)

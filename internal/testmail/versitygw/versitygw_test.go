@@ -5,6 +5,7 @@ package versitygw
 import (
 	"context"
 	"errors"
+	"net/http/httptrace"
 	"strings"
 	"testing"
 	"time"
@@ -53,5 +54,26 @@ func TestBucketsAreSeparate(t *testing.T) {
 	a, b := s.NewBucket(t), s.NewBucket(t)
 	if a == b {
 		t.Fatal("two tests got one bucket")
+	}
+}
+
+// TestConnectionsAreKeptAlive checks that the server keeps a connection
+// open for the next request, as AWS does: the object sink's puts are
+// measured against it.
+func TestConnectionsAreKeptAlive(t *testing.T) {
+	s := Shared(t)
+	bucket := s.NewBucket(t)
+	client := s.Client()
+	var reused []bool
+	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) { reused = append(reused, info.Reused) },
+	})
+	for range 3 {
+		if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(reused) != 3 || !reused[1] || !reused[2] {
+		t.Errorf("connections reused, request by request: %v; want every request after the first on the first's connection", reused)
 	}
 }
