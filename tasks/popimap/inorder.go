@@ -15,9 +15,9 @@ import (
 // another, in index order.
 //
 // Each call runs on a goroutine of its own: do must not panic (wrap it
-// in run.guarded). The first call to fail stops the calls not yet started. inOrder returns
-// which calls ran, and the error of the first by index that failed, not
-// counting those that only saw the stop.
+// in run.guarded). The first call to fail stops the calls not yet
+// started. inOrder returns which calls ran, and the error of the first by
+// index that failed, not counting those that only saw the stop.
 func inOrder(ctx context.Context, limit int, keys [][]string, do func(ctx context.Context, i int) error) ([]bool, error) {
 	run, stop := context.WithCancel(ctx)
 	defer stop()
