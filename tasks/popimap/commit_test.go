@@ -73,3 +73,45 @@ func invoicesToMove(t *testing.T, n int) *dovecot.Server {
 	d.Seed(t, d.User, "Processed")
 	return d
 }
+
+// countCommits is a Held that counts the commits sent to it.
+type countCommits struct {
+	Held
+	commits int
+}
+
+func (c *countCommits) Commit(ctx context.Context, st *state.State, fps []state.Fingerprint) error {
+	c.commits++
+	return c.Held.Commit(ctx, st, fps)
+}
+
+// A run of a mailbox with nothing new writes its state once, with its
+// record: in cluster mode every write is a fenced transaction, and the
+// first runs of thousands of empty mailboxes paid for two. What the run
+// learned (the UIDVALIDITY) is kept all the same.
+func TestAnEmptyMailboxsRunWritesItsStateOnce(t *testing.T) {
+	d := invoicesToMove(t, 0)
+	c := newCluster(t, d, "dest", fileStore)
+	f, err := holdFiles(c.cfg.StateDir, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	counted := &countCommits{Held: f}
+	_, err = Run(ctx, Options{Config: c.cfg, Task: c.cfg.Tasks[0], Held: counted})
+	f.release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counted.commits != 0 {
+		t.Errorf("the run of an empty mailbox committed %d batches besides its record", counted.commits)
+	}
+	st, err := state.Load(c.cfg.StateDir, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.UIDValidity == 0 || st.LastRun == nil {
+		t.Errorf("after the run the state holds UIDVALIDITY %d and last run %v; want the mailbox's and the run", st.UIDValidity, st.LastRun)
+	}
+}

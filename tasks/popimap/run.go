@@ -342,11 +342,10 @@ func (r *run) ingest(ctx context.Context) (Summary, error) {
 func (r *run) takeNew(ctx context.Context, msgs []mailbox.Message, searched bool) (Summary, error) {
 	r.report(Progress{Total: len(msgs)})
 	if len(msgs) == 0 {
-		if r.opts.DryRun {
-			return Summary{}, nil
-		}
-		// New may have learned of vanished UIDs; keep that.
-		return Summary{}, r.held.Commit(ctx, r.st, nil)
+		// What New learned (the UIDVALIDITY, vanished UIDs) is kept by
+		// the run's record (recordRun), in the same write: a commit of
+		// its own would cost an empty mailbox's run a second transaction.
+		return Summary{}, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return Summary{}, err
