@@ -53,7 +53,7 @@ func BenchmarkClaims(b *testing.B) {
 	if _, err := pgstore.Migrate(ctx, url); err != nil {
 		b.Fatal(err)
 	}
-	if err := clusterwatch.Install(ctx, url); err != nil {
+	if err := clusterwatch.InstallClaims(ctx, url); err != nil {
 		b.Fatal(err)
 	}
 	names := make([]string, tasks)

@@ -111,7 +111,7 @@ func BenchmarkClusterScale(b *testing.B) {
 	if _, err := pgstore.Migrate(ctx, url); err != nil {
 		b.Fatal(err)
 	}
-	if err := clusterwatch.Install(ctx, url); err != nil {
+	if err := clusterwatch.InstallClaims(ctx, url); err != nil {
 		b.Fatal(err)
 	}
 	env := append(os.Environ(), "MAILTASK_BENCH_DB="+url, "MAILTASK_BENCH_S3_ID="+gw.AccessKeyID, "MAILTASK_BENCH_S3_SECRET="+gw.SecretAccessKey)

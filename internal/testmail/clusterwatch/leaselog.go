@@ -55,18 +55,7 @@ type Entry struct {
 // commit holds the lease row locked, so no other node can claim the task
 // in between, however long the committing node stands still there. A
 // write in a transaction that passed no fence is judged by the clock.
-const schema = `
-CREATE TABLE lease_log (
-	id     bigserial PRIMARY KEY,
-	task   text NOT NULL,
-	kind   text NOT NULL,
-	epoch  bigint NOT NULL,
-	holder text NOT NULL DEFAULT '',
-	writer text NOT NULL DEFAULT '',
-	live   boolean NOT NULL DEFAULT false,
-	due    timestamptz,
-	at     timestamptz NOT NULL
-);
+const schema = logTable + `
 CREATE FUNCTION lease_log_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	IF NEW.epoch <> OLD.epoch THEN
@@ -95,15 +84,49 @@ CREATE TRIGGER lease_log_write AFTER INSERT OR UPDATE ON task_state
 	FOR EACH ROW EXECUTE FUNCTION lease_log_write();
 `
 
+// logTable is the log itself.
+const logTable = `
+CREATE TABLE lease_log (
+	id     bigserial PRIMARY KEY,
+	task   text NOT NULL,
+	kind   text NOT NULL,
+	epoch  bigint NOT NULL,
+	holder text NOT NULL DEFAULT '',
+	writer text NOT NULL DEFAULT '',
+	live   boolean NOT NULL DEFAULT false,
+	due    timestamptz,
+	at     timestamptz NOT NULL
+);
+`
+
+// claimsSchema logs the claims alone (Kind Claim), for the benchmarks:
+// the commits and writes the chaos test judges cost every run two more
+// inserts by triggers, which a cluster without the log does not pay.
+const claimsSchema = logTable + `
+CREATE FUNCTION lease_log_claim() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO lease_log (task, kind, epoch, holder, due, at)
+	VALUES (NEW.task, 'claim', NEW.epoch, coalesce(NEW.holder, ''), OLD.next_due, coalesce(NEW.claimed_at, clock_timestamp()));
+	RETURN NULL;
+END $$;
+CREATE TRIGGER lease_log_claim AFTER UPDATE OF epoch ON tasks
+	FOR EACH ROW WHEN (NEW.epoch <> OLD.epoch) EXECUTE FUNCTION lease_log_claim();
+`
+
 // Install adds the log to the database at url, whose schema pgstore has
 // migrated (mailtask db migrate).
-func Install(ctx context.Context, url string) error {
+func Install(ctx context.Context, url string) error { return install(ctx, url, schema) }
+
+// InstallClaims adds a log of the claims alone to the database at url.
+func InstallClaims(ctx context.Context, url string) error { return install(ctx, url, claimsSchema) }
+
+func install(ctx context.Context, url, sql string) error {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		return fmt.Errorf("lease log: %w", err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, schema); err != nil {
+	if _, err := conn.Exec(ctx, sql); err != nil {
 		return fmt.Errorf("lease log: %w", err)
 	}
 	return nil
