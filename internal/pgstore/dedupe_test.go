@@ -48,10 +48,7 @@ func TestRunHistoryKeepsTheNewest(t *testing.T) {
 	url := migratedDB(t)
 	ctx := testContext(t)
 	s := openNode(t, url, "n")
-	l, err := s.ClaimTask(ctx, "inbox", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := claim(t, s, "inbox", time.Hour)
 	start := time.Unix(1700000000, 0).UTC()
 	for i := range RunsKept + 5 {
 		run := state.Run{Started: start.Add(time.Duration(i) * time.Minute), Duration: time.Second, Outcome: "ok", Counts: outcome.Counts{Seen: i, Known: 1, Unmatched: 2, Held: 3}}
@@ -83,10 +80,7 @@ func TestCommitRunIsFencedAndRecordsTheRunAnyway(t *testing.T) {
 	url := migratedDB(t)
 	ctx := testContext(t)
 	s := openNode(t, url, "n")
-	l, err := s.ClaimTask(ctx, "inbox", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := claim(t, s, "inbox", time.Hour)
 	st, _, err := l.Load(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -21,10 +21,7 @@ func TestACommitThatWaitedPastItsLeaseIsFenced(t *testing.T) {
 	ctx := testContext(t)
 	s := openNode(t, url, "waiting")
 	const lease = 2 * time.Second
-	l, err := s.ClaimTask(ctx, "t", lease)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := claim(t, s, "t", lease)
 	st, _, err := l.Load(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -87,10 +84,7 @@ func TestAFailedLoadLeavesTheConnectionUsable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	l, err := s.ClaimTask(ctx, "t", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := claim(t, s, "t", time.Hour)
 	st, _, err := l.Load(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -203,10 +203,7 @@ func TestCommitAfterTheLeaseRanOutIsFencedAndWritesNothing(t *testing.T) {
 	url := migratedDB(t)
 	ctx := testContext(t)
 	paused, other := openNode(t, url, "paused"), openNode(t, url, "other")
-	l, err := paused.ClaimTask(ctx, "inbox", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := claim(t, paused, "inbox", time.Hour)
 	st, ledger, err := l.Load(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -270,10 +267,7 @@ func TestALeaseRunsOutByTheDatabaseClock(t *testing.T) {
 	url := migratedDB(t)
 	ctx := testContext(t)
 	s := openNode(t, url, "n")
-	l, err := s.ClaimTask(ctx, "inbox", 300*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := claim(t, s, "inbox", 300*time.Millisecond)
 	// Wait for the database, not for a local timer.
 	for count(t, url, "SELECT count(*) FROM tasks WHERE task = 'inbox' AND lease_until > clock_timestamp()") != 0 {
 		select {
@@ -295,10 +289,7 @@ func TestCommitThenLoadRoundTrips(t *testing.T) {
 	url := migratedDB(t)
 	ctx := testContext(t)
 	s := openNode(t, url, "n")
-	l, err := s.ClaimTask(ctx, "pop", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := claim(t, s, "pop", time.Hour)
 	st, ledger, err := l.Load(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -395,10 +386,7 @@ func TestKeepRenewsUntilTheLeaseIsLost(t *testing.T) {
 	url := migratedDB(t)
 	ctx := testContext(t)
 	s := openNode(t, url, "n")
-	l, err := s.ClaimTask(ctx, "inbox", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := claim(t, s, "inbox", time.Hour)
 	before := l.Until()
 	stop, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -416,7 +404,7 @@ func TestKeepRenewsUntilTheLeaseIsLost(t *testing.T) {
 	}
 
 	expire(t, url, "inbox")
-	err = l.Keep(ctx, time.Hour, 5*time.Millisecond)
+	err := l.Keep(ctx, time.Hour, 5*time.Millisecond)
 	if !errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("Keep of a lease that ran out: %v, want ErrLeaseLost", err)
 	}
@@ -426,10 +414,7 @@ func TestReplaceMovesAWholeStateIn(t *testing.T) {
 	url := migratedDB(t)
 	ctx := testContext(t)
 	s := openNode(t, url, "n")
-	l, err := s.ClaimTask(ctx, "pop", time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := claim(t, s, "pop", time.Hour)
 	old, _, err := l.Load(ctx)
 	if err != nil {
 		t.Fatal(err)

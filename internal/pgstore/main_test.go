@@ -74,3 +74,13 @@ func count(t *testing.T, url, query string, args ...any) int {
 	}
 	return n
 }
+
+// claim leases task to s for leaseFor, as a node's run would hold it.
+func claim(t *testing.T, s *Store, task string, leaseFor time.Duration) *Lease {
+	t.Helper()
+	l, err := s.ClaimTask(testContext(t), task, leaseFor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
