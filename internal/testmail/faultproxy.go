@@ -31,7 +31,10 @@ const (
 	// open, so only the client's own timeout ends the wait.
 	FaultStall
 	// FaultAnswer does not forward the arming command; the proxy answers it
-	// with Reply instead, e.g. "{tag} NO [UNAVAILABLE] ...".
+	// with Reply instead, e.g. "{tag} NO [UNAVAILABLE] ...". The answer
+	// comes in its place in the stream, after the server's replies to the
+	// commands the client pipelined before it: the proxy sends the server
+	// a NOOP instead and puts Reply in the place of the NOOP's reply.
 	FaultAnswer
 	// FaultRewrite forwards the arming command and replaces the server's tagged
 	// completion of it with Reply (IMAP only), e.g. the "{tag} OK
@@ -102,7 +105,9 @@ type FaultProxy struct {
 // for the command's IMAP tag) instead of forwarding it, until Refuse is
 // called with on empty: a server that keeps refusing an action, such as a
 // folder over quota, until an admin fixes it. Each refusal counts in
-// Struck.
+// Struck. Like FaultAnswer, a refusal comes in pipeline order. It applies
+// to every connection but those whose planned fault is FaultDrop or
+// FaultStall, which pass the server's stream on as bytes.
 func (p *FaultProxy) Refuse(on, reply string) {
 	if on == "" {
 		p.refusal.Store(nil)
@@ -204,8 +209,18 @@ type proxyConn struct {
 	clientRaw net.Conn // the TCP connection, closed abruptly on FaultDrop
 	client    net.Conn // clientRaw, or TLS over it
 	server    net.Conn
+	// replies reads the server's stream once the greeting has been read
+	// from it (all but FaultDrop and FaultStall); nil otherwise.
+	replies *bufio.Reader
+	pop3    bool // the greeting was POP3's "+OK"
 
-	writeMu sync.Mutex // client writes come from both directions (FaultAnswer)
+	// answers maps the tag of an IMAP command the proxy answers to the
+	// reply that replaces the server's completion of the NOOP sent for it.
+	answers sync.Map
+	// expect holds, for a POP3 connection, one entry per line sent to the
+	// server, in order: the server answers POP3 commands in order, so its
+	// k-th reply belongs to the k-th line.
+	expect chan pop3Expect
 
 	armed atomic.Bool
 	tag   atomic.Value // string: the arming command's IMAP tag
@@ -242,6 +257,11 @@ func (c *proxyConn) serve() {
 	if stopped {
 		server.Close()
 		return
+	}
+	if c.fault.Kind != FaultDrop && c.fault.Kind != FaultStall {
+		if !c.readGreeting() {
+			return
+		}
 	}
 	if c.fault.On == "" && c.fault.Kind != FaultNone {
 		c.arm("")
@@ -287,9 +307,22 @@ func (c *proxyConn) arm(tag string) {
 	c.armed.Store(true)
 }
 
+// readGreeting passes the server's greeting on and tells POP3 from IMAP
+// by it.
+func (c *proxyConn) readGreeting() bool {
+	c.replies = bufio.NewReader(c.server)
+	greeting, err := c.replies.ReadBytes('\n')
+	if err != nil || c.writeClient(greeting) != nil {
+		return false
+	}
+	if bytes.HasPrefix(greeting, []byte("+OK")) {
+		c.pop3 = true
+		c.expect = make(chan pop3Expect, 4096)
+	}
+	return true
+}
+
 func (c *proxyConn) writeClient(b []byte) error {
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
 	_, err := c.client.Write(b)
 	return err
 }
@@ -305,10 +338,10 @@ func (c *proxyConn) fromClient() {
 		if err != nil {
 			return
 		}
-		if r := c.p.refusal.Load(); r != nil && bytes.Contains(bytes.ToLower(line), []byte(strings.ToLower(r.On))) {
+		if r := c.p.refusal.Load(); r != nil && c.replies != nil && bytes.Contains(bytes.ToLower(line), []byte(strings.ToLower(r.On))) {
 			tag, _, _ := strings.Cut(string(line), " ")
 			c.p.struck.Add(1)
-			if err := c.writeClient([]byte(strings.ReplaceAll(r.Reply, "{tag}", tag) + "\r\n")); err != nil {
+			if err := c.answer(tag, strings.ReplaceAll(r.Reply, "{tag}", tag)); err != nil {
 				return
 			}
 			continue
@@ -322,7 +355,7 @@ func (c *proxyConn) fromClient() {
 				switch c.fault.Kind {
 				case FaultAnswer:
 					c.p.struck.Add(1)
-					if err := c.writeClient([]byte(c.reply() + "\r\n")); err != nil {
+					if err := c.answer(tag, c.reply()); err != nil {
 						return
 					}
 					continue
@@ -331,6 +364,9 @@ func (c *proxyConn) fromClient() {
 					c.fault.Call()
 				}
 			}
+		}
+		if c.pop3 {
+			c.expect <- pop3Expect{multiLine: pop3MultiLine(line)}
 		}
 		if _, err := c.server.Write(line); err != nil {
 			return
@@ -343,6 +379,21 @@ func (c *proxyConn) fromClient() {
 	}
 }
 
+// answer sends the server a NOOP in place of the client's command and
+// has the server's side of the proxy put reply where the NOOP's reply
+// comes, so that it reaches the client after the replies to everything
+// pipelined before it.
+func (c *proxyConn) answer(tag, reply string) error {
+	if c.pop3 {
+		c.expect <- pop3Expect{answer: reply}
+		_, err := c.server.Write([]byte("NOOP\r\n"))
+		return err
+	}
+	c.answers.Store(tag, reply)
+	_, err := c.server.Write([]byte(tag + " NOOP\r\n"))
+	return err
+}
+
 func (c *proxyConn) reply() string {
 	tag, _ := c.tag.Load().(string)
 	return strings.ReplaceAll(c.fault.Reply, "{tag}", tag)
@@ -351,11 +402,13 @@ func (c *proxyConn) reply() string {
 // fromServer forwards the server's stream to the client, applying the
 // fault once armed.
 func (c *proxyConn) fromServer() {
-	switch c.fault.Kind {
-	case FaultRewrite, FaultUIDAfterLiteral:
-		c.imapResponses()
-	default:
+	switch {
+	case c.replies == nil:
 		c.bytes()
+	case c.pop3:
+		c.pop3Replies()
+	default:
+		c.imapResponses()
 	}
 }
 
@@ -400,12 +453,17 @@ var fetchWithUID = regexp.MustCompile(`^(\* \d+ FETCH \()(.*?)UID (\d+) ?(.*\{\d
 // imapResponses forwards the server's stream response by response, for
 // the faults that rewrite IMAP responses.
 func (c *proxyConn) imapResponses() {
-	r := bufio.NewReader(c.server)
+	r := c.replies
 	for {
 		line, err := r.ReadBytes('\n')
 		if err != nil {
 			c.writeClient(line)
 			return
+		}
+		if tag, _, ok := bytes.Cut(line, []byte(" ")); ok {
+			if reply, answered := c.answers.LoadAndDelete(string(tag)); answered {
+				line = []byte(reply.(string) + "\r\n")
+			}
 		}
 		if c.armed.Load() {
 			tag, _ := c.tag.Load().(string)
@@ -477,10 +535,69 @@ func (c *proxyConn) uidAfterLiteral(r *bufio.Reader, m [][]byte) error {
 }
 
 func (c *proxyConn) copyToClient(r *bufio.Reader, n int64) error {
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
 	_, err := io.CopyN(c.client, r, n)
 	return err
+}
+
+// pop3Expect is what the proxy expects of the server's reply to one line
+// it sent.
+type pop3Expect struct {
+	multiLine bool   // a "+OK" starts a dot-terminated block
+	answer    string // the reply to put in its place, for an answered command
+}
+
+// pop3MultiLine reports whether a "+OK" reply to the POP3 command line is
+// followed by a dot-terminated block (RFC 1939, RFC 2449).
+func pop3MultiLine(line []byte) bool {
+	verb, args, _ := strings.Cut(strings.TrimRight(string(line), "\r\n"), " ")
+	switch strings.ToUpper(verb) {
+	case "RETR", "TOP", "CAPA":
+		return true
+	case "LIST", "UIDL":
+		return args == ""
+	}
+	return false
+}
+
+// pop3Replies forwards the server's POP3 replies one by one, each matched
+// to the line it answers, and puts the planned answers in their places.
+func (c *proxyConn) pop3Replies() {
+	r := c.replies
+	var block []byte
+	for {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			c.writeClient(line)
+			return
+		}
+		var e pop3Expect
+		select {
+		case e = <-c.expect:
+		default: // a reply to nothing, such as a timeout's "-ERR" before the server hangs up
+		}
+		if e.answer != "" {
+			line = []byte(e.answer + "\r\n")
+		}
+		block = append(block[:0], line...)
+		if e.multiLine && bytes.HasPrefix(line, []byte("+OK")) {
+			for !bytes.Equal(line, []byte(".\r\n")) {
+				if line, err = r.ReadBytes('\n'); err != nil {
+					c.writeClient(append(block, line...))
+					return
+				}
+				block = append(block, line...)
+				if len(block) >= 64*1024 {
+					if c.writeClient(block) != nil {
+						return
+					}
+					block = block[:0]
+				}
+			}
+		}
+		if c.writeClient(block) != nil {
+			return
+		}
+	}
 }
 
 // literalSize reports the size of the IMAP literal a line announces at its

@@ -161,6 +161,76 @@ func TestFaultProxyAnswer(t *testing.T) {
 	}
 }
 
+// A client that pipelines gets the answer where the server's reply would
+// have been: after the whole reply to the command before it, not inside
+// its literal.
+func TestFaultProxyAnswersInPipelineOrder(t *testing.T) {
+	big := msg("big", 2_000_000)
+	p, c := startProxied(t, []Fault{{Kind: FaultAnswer, On: "UID FETCH", Nth: 2, Reply: "{tag} NO [UNAVAILABLE] try later"}}, big)
+	c.login()
+	c.send("a3 UID FETCH 1 (BODY.PEEK[])\r\na4 UID FETCH 1 (BODY.PEEK[])\r\na5 UID FETCH 1 (BODY.PEEK[])")
+	if got := c.until("a3"); !strings.Contains(got, string(big)) || !strings.Contains(got, "\r\na3 OK") {
+		t.Fatalf("first FETCH: %d bytes, not the whole message then its OK (ends %q)", len(got), got[max(0, len(got)-80):])
+	}
+	if got := c.until("a4"); got != "a4 NO [UNAVAILABLE] try later\r\n" {
+		t.Fatalf("second FETCH answered %q", got[:min(len(got), 200)])
+	}
+	if got := c.until("a5"); !strings.Contains(got, string(big)) {
+		t.Errorf("third FETCH did not carry the message")
+	}
+	if p.Struck() != 1 {
+		t.Errorf("struck %d, want 1", p.Struck())
+	}
+}
+
+// The same for POP3, whose replies carry no tag: the answer to RETR 2
+// comes after the whole of RETR 1's message and before RETR 3's.
+func TestFaultProxyAnswersPOP3InPipelineOrder(t *testing.T) {
+	body := strings.Repeat("x", 1_000_000)
+	mail := "Subject: big\r\n\r\n" + body + "\r\n"
+	srv := startPOP3(t, POP3Options{}, mail, mail, mail)
+	p, err := StartFaultProxy(FaultProxyOptions{Target: srv.Addr(), Faults: []Fault{{Kind: FaultAnswer, On: "RETR", Nth: 2, Reply: "-ERR [SYS/TEMP] try later"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	conn, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := conn.SetDeadline(time.Now().Add(proxyTestTimeout)); err != nil {
+		t.Fatal(err)
+	}
+	c := &proxyClient{t: t, conn: conn, r: bufio.NewReader(conn)}
+	c.line() // greeting
+	c.send("USER bob\r\nPASS pw\r\nRETR 1\r\nRETR 2\r\nRETR 3")
+	for _, want := range []string{"+OK", "+OK"} {
+		if got := c.line(); !strings.HasPrefix(got, want) {
+			t.Fatalf("login: %q", got)
+		}
+	}
+	readMessage := func(n int) {
+		t.Helper()
+		if got := c.line(); !strings.HasPrefix(got, "+OK") {
+			t.Fatalf("RETR %d: %q", n, got)
+		}
+		if got := c.line(); got != "Subject: big\r\n" {
+			t.Fatalf("RETR %d: first line %q", n, got)
+		}
+		for c.line() != ".\r\n" {
+		}
+	}
+	readMessage(1)
+	if got := c.line(); got != "-ERR [SYS/TEMP] try later\r\n" {
+		t.Fatalf("RETR 2 answered %q", got)
+	}
+	readMessage(3)
+	if p.Struck() != 1 {
+		t.Errorf("struck %d, want 1", p.Struck())
+	}
+}
+
 func TestFaultProxyRewrite(t *testing.T) {
 	reply := `{tag} OK [Error="Microsoft.Exchange.Data.Storage.WrongServerException" Proxy=X:1993:SSL] LOGIN completed.`
 	_, c := startProxied(t, []Fault{{Kind: FaultRewrite, On: "LOGIN", Reply: reply}})
