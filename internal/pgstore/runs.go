@@ -47,30 +47,19 @@ func (l *Lease) CommitRun(ctx context.Context, st *state.State, run state.Run) e
 		return fmt.Errorf("commit the state of task %q under the lease of task %q", st.Task, l.Task)
 	}
 	changes := st.UIDLs.Changes()
-	err := pgx.BeginFunc(ctx, l.store.pool, func(tx pgx.Tx) error {
-		if err := l.fence(ctx, tx); err != nil {
-			return err
-		}
-		if err := writeUIDLs(ctx, tx, l.Task, changes); err != nil {
-			return err
-		}
-		if err := writeState(ctx, tx, st); err != nil {
-			return err
-		}
-		batch := &pgx.Batch{}
+	batch := &pgx.Batch{}
+	l.queueFence(batch)
+	queueUIDLs(batch, l.Task, changes)
+	err := queueState(batch, st)
+	if err == nil {
 		l.queueRun(batch, run)
-		return tx.SendBatch(ctx, batch).Close()
-	})
+		err = l.send(ctx, batch)
+	}
 	if err == nil {
 		st.UIDLs.ChangesSaved()
 		return nil
 	}
-	if errors.Is(err, ErrFenced) {
-		err = fmt.Errorf("task %q, epoch %d: %w", l.Task, l.Epoch, ErrFenced)
-	} else {
-		err = fmt.Errorf("commit task %q: %w", l.Task, err)
-	}
-	return errors.Join(err, l.RecordRun(ctx, run))
+	return errors.Join(l.commitError(err), l.RecordRun(ctx, run))
 }
 
 // queueRun adds to batch the statements that add run to the history and
