@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -126,7 +127,7 @@ func TestACommitIsOneRoundTrip(t *testing.T) {
 	}
 	for i := range 2 {
 		st.LastRun = &state.Run{Started: time.Now(), Outcome: "ok"}
-		if n := trips.during(func() { err = l.CommitRun(ctx, st, *st.LastRun) }); err != nil || i == 1 && n != 1 {
+		if n := trips.during(func() { err = l.CommitRun(ctx, st, *st.LastRun, nil) }); err != nil || i == 1 && n != 1 {
 			t.Fatalf("run's commit %d: %d round trips, %v; want 1", i, n, err)
 		}
 	}
@@ -135,5 +136,68 @@ func TestACommitIsOneRoundTrip(t *testing.T) {
 	}
 	if got := count(t, url, "SELECT count(*) FROM runs WHERE task = 't'"); got != 2 {
 		t.Fatalf("%d runs recorded, want 2", got)
+	}
+}
+
+// A run's last commit can give back, in its one round trip, the lease
+// (due next as the Ending says) and the run's connection slot, which
+// cost two more round trips after it; refused by the fence, it gives
+// back nothing: the lease is the next holder's, and the slot is released
+// on its own.
+func TestARunsLastCommitGivesBackTheLeaseAndSlot(t *testing.T) {
+	url, trips := countRoundTrips(t, migratedDB(t))
+	ctx := testContext(t)
+	s, err := Open(ctx, Options{URL: url, Node: "counted", MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	next := time.Now().Add(5 * time.Minute).Truncate(time.Millisecond)
+	for i := range 2 { // the second counted, its statements prepared
+		task := fmt.Sprint("t", i)
+		l := claim(t, s, task, time.Hour)
+		sl, err := s.TryAcquireSlot(ctx, "a", 1, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _, err := l.Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.LastRun = &state.Run{Started: time.Now(), Outcome: "ok"}
+		end := &Ending{NextDue: next, Slots: []*Slot{sl}}
+		if n := trips.during(func() { err = l.CommitRun(ctx, st, *st.LastRun, end) }); err != nil || i == 1 && n != 1 {
+			t.Fatalf("run's commit %d: %d round trips, %v; want 1", i, n, err)
+		}
+		if got := count(t, url, "SELECT count(*) FROM tasks WHERE task = $1 AND holder IS NULL AND lease_until IS NULL AND next_due = $2", task, next); got != 1 {
+			t.Fatalf("task %s: the lease was not given back due at %s", task, next)
+		}
+	}
+	if got := count(t, url, "SELECT count(*) FROM conn_slots"); got != 0 {
+		t.Fatalf("%d connection slots held after the runs' commits gave theirs back", got)
+	}
+
+	l := claim(t, s, "fenced", time.Hour)
+	sl, err := s.TryAcquireSlot(ctx, "a", 1, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := l.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sql(t, url, "UPDATE tasks SET lease_until = now() - interval '1 second' WHERE task = 'fenced'")
+	st.LastRun = &state.Run{Started: time.Now(), Outcome: "ok"}
+	if err := l.CommitRun(ctx, st, *st.LastRun, &Ending{NextDue: next, Slots: []*Slot{sl}}); !errors.Is(err, ErrFenced) {
+		t.Fatalf("run's commit past its lease: %v, want ErrFenced", err)
+	}
+	if got := count(t, url, "SELECT count(*) FROM tasks WHERE task = 'fenced' AND holder = 'counted' AND next_due < now()"); got != 1 {
+		t.Fatal("a fenced commit gave the lease back")
+	}
+	if got := count(t, url, "SELECT count(*) FROM conn_slots"); got != 1 {
+		t.Fatalf("%d connection slots held after a fenced commit, want the run's 1", got)
+	}
+	if got := count(t, url, "SELECT count(*) FROM runs WHERE task = 'fenced'"); got != 1 {
+		t.Fatalf("%d runs recorded of the fenced one, want 1", got)
 	}
 }

@@ -96,8 +96,22 @@ func (sl *Slot) Keep(ctx context.Context, leaseFor, every time.Duration) error {
 
 // Release gives the slot back.
 func (sl *Slot) Release(ctx context.Context) error {
-	if _, err := sl.store.pool.Exec(ctx, "DELETE FROM conn_slots WHERE id = $1", sl.id); err != nil {
+	batch := &pgx.Batch{}
+	queueSlotsRelease(batch, []*Slot{sl})
+	if err := sl.store.pool.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("release a connection slot of account %q: %w", sl.Account, err)
 	}
 	return nil
+}
+
+// queueSlotsRelease queues giving the slots back.
+func queueSlotsRelease(batch *pgx.Batch, slots []*Slot) {
+	if len(slots) == 0 {
+		return
+	}
+	ids := make([]int64, len(slots))
+	for i, sl := range slots {
+		ids[i] = sl.id
+	}
+	batch.Queue("DELETE FROM conn_slots WHERE id = ANY($1::bigint[])", ids)
 }
