@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/jackc/pgx/v5"
-
 	"mailtask/internal/state"
 )
 
@@ -74,96 +72,90 @@ func (s *Store) LoadState(ctx context.Context, task string) (*state.State, error
 	return st, err
 }
 
-// load reads everything in one repeatable-read transaction, so that the
-// state, its UIDLs and the ledger (if asked for) are of one commit; the
-// transaction and its statements go as one batch, one round trip.
+// load reads everything in one statement, whose one snapshot makes the
+// state, its UIDLs and the ledger (if asked for) of one commit: the
+// UIDLs and fingerprints come as arrays beside the state row, which is
+// one round trip and one statement for the database, where a
+// repeatable-read transaction of a statement per table took five.
 func (s *Store) load(ctx context.Context, task string, withLedger bool) (*state.State, *Ledger, error) {
 	st := &state.State{Version: state.Version, Task: task}
 	ledger := &Ledger{set: map[state.Fingerprint]struct{}{}}
-	batch := &pgx.Batch{}
-	batch.Queue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-	batch.Queue(`SELECT uid_validity, done_uids, pending_uids, pending_uidls,
-			pending_failed_uids, pending_failed_uidls, pending_removal_uids, action_refused,
-			failed, undelivered, last_run, last_success
-		FROM task_state WHERE task = $1`, task).QueryRow(func(row pgx.Row) error { return loadState(row, st) })
-	batch.Queue("SELECT hash, missing_day FROM uidls WHERE task = $1", task).Query(func(rows pgx.Rows) error { return loadUIDLs(rows, st) })
-	if withLedger {
-		batch.Queue("SELECT fp FROM ledger WHERE task = $1", task).Query(func(rows pgx.Rows) error { return loadLedger(rows, ledger) })
+	var (
+		row         stateRow
+		hashes, fps []int64
+		days        []int32
+	)
+	err := s.pool.QueryRow(ctx, `
+		SELECT s.task IS NOT NULL, s.uid_validity, s.done_uids, s.pending_uids, s.pending_uidls,
+			s.pending_failed_uids, s.pending_failed_uidls, s.pending_removal_uids, s.action_refused,
+			s.failed, s.undelivered, s.last_run, s.last_success,
+			ARRAY(SELECT hash FROM uidls WHERE task = $1 ORDER BY hash),
+			ARRAY(SELECT missing_day FROM uidls WHERE task = $1 ORDER BY hash),
+			ARRAY(SELECT fp FROM ledger WHERE task = $1 AND $2)
+		FROM (SELECT) AS one LEFT JOIN task_state s ON s.task = $1`, task, withLedger).
+		Scan(&row.found, &row.uidValidity, &row.done, &row.pending, &row.pendingUIDLs, &row.pendingFail, &row.pendingFailUIDLs,
+			&row.removal, &row.actionRefused, &row.failed, &row.undelivered, &row.lastRun, &row.lastSuccess, &hashes, &days, &fps)
+	if err == nil && row.found {
+		err = row.fill(st)
 	}
-	batch.Queue("COMMIT")
-	// A batch that fails leaves its connection in the transaction; the
-	// pool closes such a connection rather than reuse it.
-	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
+	if err != nil {
 		return nil, nil, fmt.Errorf("load the state of task %q: %w", task, err)
+	}
+	if len(hashes) != len(days) {
+		return nil, nil, fmt.Errorf("load the state of task %q: %d UIDLs with %d days", task, len(hashes), len(days))
+	}
+	for i, h := range hashes {
+		st.UIDLs.Restore(uint64(h), uint32(days[i]))
+	}
+	for _, fp := range fps {
+		ledger.set[fpOf(fp)] = struct{}{}
 	}
 	return st, ledger, nil
 }
 
-// loadState reads the task_state row into st; no row leaves st fresh.
-func loadState(row pgx.Row, st *state.State) error {
-	var (
-		uidValidity                         int64
-		done, pending, pendingFail, removal string
-		failed, undelivered                 []byte
-		lastRun, lastSucess                 []byte
-	)
-	err := row.Scan(&uidValidity, &done, &pending, &st.PendingUIDLs, &pendingFail, &st.PendingFailedUIDLs, &removal, &st.ActionRefused,
-		&failed, &undelivered, &lastRun, &lastSucess)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	st.UIDValidity = uint32(uidValidity)
+// stateRow is a task_state row as load reads it: its columns are NULL
+// (found false) when the task has none.
+type stateRow struct {
+	found                               bool
+	uidValidity                         *int64
+	done, pending, pendingFail, removal *string
+	pendingUIDLs, pendingFailUIDLs      []string
+	actionRefused                       *string
+	failed, undelivered                 []byte
+	lastRun, lastSuccess                []byte
+}
+
+// fill sets st from the row.
+func (r *stateRow) fill(st *state.State) error {
+	st.UIDValidity = uint32(*r.uidValidity)
+	st.ActionRefused = *r.actionRefused
 	var errs []error
 	for _, f := range []struct {
-		text string
+		text *string
 		set  *state.UIDSet
-	}{{done, &st.Done}, {pending, &st.PendingUIDs}, {pendingFail, &st.PendingFailedUIDs}, {removal, &st.PendingRemovalUIDs}} {
+	}{{r.done, &st.Done}, {r.pending, &st.PendingUIDs}, {r.pendingFail, &st.PendingFailedUIDs}, {r.removal, &st.PendingRemovalUIDs}} {
 		var err error
-		*f.set, err = state.ParseUIDSet(f.text)
+		*f.set, err = state.ParseUIDSet(*f.text)
 		errs = append(errs, err)
 	}
-	errs = append(errs, json.Unmarshal(failed, &st.Failed), json.Unmarshal(undelivered, &st.Undelivered))
-	if lastRun != nil {
-		errs = append(errs, json.Unmarshal(lastRun, &st.LastRun))
+	errs = append(errs, json.Unmarshal(r.failed, &st.Failed), json.Unmarshal(r.undelivered, &st.Undelivered))
+	if r.lastRun != nil {
+		errs = append(errs, json.Unmarshal(r.lastRun, &st.LastRun))
 	}
-	if lastSucess != nil {
-		errs = append(errs, json.Unmarshal(lastSucess, &st.LastSuccess))
+	if r.lastSuccess != nil {
+		errs = append(errs, json.Unmarshal(r.lastSuccess, &st.LastSuccess))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("the task_state row is damaged: %w", err)
 	}
-	if len(st.PendingUIDLs) == 0 {
-		st.PendingUIDLs = nil
+	if len(r.pendingUIDLs) > 0 {
+		st.PendingUIDLs = r.pendingUIDLs
 	}
-	if len(st.PendingFailedUIDLs) == 0 {
-		st.PendingFailedUIDLs = nil
+	if len(r.pendingFailUIDLs) > 0 {
+		st.PendingFailedUIDLs = r.pendingFailUIDLs
 	}
 	if len(st.Undelivered) == 0 {
 		st.Undelivered = nil
 	}
 	return nil
-}
-
-func loadUIDLs(rows pgx.Rows, st *state.State) error {
-	var (
-		hash int64
-		day  int32
-	)
-	_, err := pgx.ForEachRow(rows, []any{&hash, &day}, func() error {
-		st.UIDLs.Restore(uint64(hash), uint32(day))
-		return nil
-	})
-	return err
-}
-
-func loadLedger(rows pgx.Rows, ledger *Ledger) error {
-	var fp int64
-	_, err := pgx.ForEachRow(rows, []any{&fp}, func() error {
-		ledger.set[fpOf(fp)] = struct{}{}
-		return nil
-	})
-	return err
 }

@@ -20,8 +20,9 @@ import (
 // roundTrips counts the round trips the clients of a proxy in front of
 // the database make: the Syncs of the extended protocol, each of which
 // ends a batch, and the queries of the simple protocol but pgx's pings of
-// connections that sat idle in the pool, which come when they please.
-type roundTrips struct{ n atomic.Int64 }
+// connections that sat idle in the pool, which come when they please;
+// and the statements they run by the extended protocol (Executes).
+type roundTrips struct{ n, executes atomic.Int64 }
 
 // countRoundTrips returns the URL of such a proxy to the database at
 // rawURL (whose server speaks no TLS: sslmode=disable), and its count.
@@ -86,6 +87,8 @@ func (p *roundTrips) forward(client, server net.Conn) {
 		switch {
 		case head[0] == 'S', head[0] == 'Q' && !bytes.HasPrefix(body, []byte("-- ping")):
 			p.n.Add(1)
+		case head[0] == 'E':
+			p.executes.Add(1)
 		}
 		if _, err := server.Write(append(head[:], body...)); err != nil {
 			return
@@ -98,6 +101,49 @@ func (p *roundTrips) during(f func()) int64 {
 	before := p.n.Load()
 	f()
 	return p.n.Load() - before
+}
+
+// statementsDuring returns the statements f runs.
+func (p *roundTrips) statementsDuring(f func()) int64 {
+	before := p.executes.Load()
+	f()
+	return p.executes.Load() - before
+}
+
+// A run's load is one statement in one round trip: the state row with
+// the task's UIDLs and ledger beside it, of one snapshot, where a
+// repeatable-read transaction took five statements. What it loads is
+// what was committed.
+func TestALoadIsOneStatement(t *testing.T) {
+	url, trips := countRoundTrips(t, migratedDB(t))
+	ctx := testContext(t)
+	s, err := Open(ctx, Options{URL: url, Node: "counted", MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	l := claim(t, s, "t", time.Hour)
+	st, _, err := l.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.UIDValidity = 9
+	st.UIDLs.Add("a")
+	st.UIDLs.Add("b")
+	if err := l.Commit(ctx, st, []state.Fingerprint{{1}, {2}, {3}}); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		got    *state.State
+		ledger *Ledger
+	)
+	n := trips.statementsDuring(func() { got, ledger, err = l.Load(ctx) })
+	if err != nil || n != 1 {
+		t.Fatalf("load: %d statements, %v; want 1", n, err)
+	}
+	if got.UIDValidity != 9 || !got.UIDLs.Has("a") || !got.UIDLs.Has("b") || got.UIDLs.Len() != 2 || ledger.Len() != 3 || !ledger.Has(state.Fingerprint{2}) {
+		t.Fatalf("loaded UIDVALIDITY %d, %d UIDLs, %d fingerprints; want what was committed", got.UIDValidity, got.UIDLs.Len(), ledger.Len())
+	}
 }
 
 // A commit is one round trip, the fence and all it writes, whether it
