@@ -51,25 +51,21 @@ func (l *Lease) Commit(ctx context.Context, st *state.State, fps []state.Fingerp
 	return nil
 }
 
-// queueFence queues, first in a commit's batch, the fence: it locks the
-// lease row until the transaction ends, then checks that this node still
-// holds the lease under its epoch and that it has not run out by the
-// database's clock, and fails the batch otherwise (mailtask_fence, with
-// the code fencedCode), so that nothing queued after it is written.
-//
-// The row is locked first and the lease judged after: an UPDATE that
-// waits for a row another session holds locked, and that session lets go
-// without changing it, goes ahead on what its WHERE found before the
-// wait, so a commit waiting there while its lease ran out would pass.
+// queueFence queues, first in a commit's batch, the fence: it takes the
+// lease row, which the transaction keeps until it ends, then checks that
+// this node still holds the lease under its epoch and that it has not run
+// out by the database's clock, and fails the batch otherwise, so that
+// nothing queued after it is written (mailtask_fence, with the code
+// fencedCode; migrations/0005_fence.sql says why the lease is judged
+// after the row is taken).
 func (l *Lease) queueFence(batch *pgx.Batch) {
-	batch.Queue(fenceLock, l.Task)
-	batch.Queue("SELECT mailtask_fence($1, $2, $3)", l.Task, l.Epoch, l.store.node)
+	batch.Queue(fenceStatement, l.Task, l.Epoch, l.store.node)
 }
 
-// fenceLock is the statement with which a commit takes its task's lease
-// row, as pg_stat_activity shows it while it waits for it (the chaos
-// test finds a commit waiting at the fence by it).
-const fenceLock = "SELECT 1 FROM tasks WHERE task = $1 FOR UPDATE"
+// fenceStatement is the fence, as pg_stat_activity shows it while it
+// waits for the lease row (the chaos test finds a commit waiting at the
+// fence by it).
+const fenceStatement = "SELECT mailtask_fence($1, $2, $3)"
 
 // fencedCode is the SQLSTATE with which mailtask_fence refuses a commit
 // (migrations/0005_fence.sql).
