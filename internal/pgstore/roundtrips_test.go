@@ -250,3 +250,25 @@ func TestARunsLastCommitGivesBackTheLeaseAndSlot(t *testing.T) {
 		t.Fatalf("%d runs recorded of the fenced one, want 1", got)
 	}
 }
+
+// Taking a connection slot, which every run does, is one round trip of
+// two statements: the account's lock, then the insert that passes over
+// the slots that ran out and removes them.
+func TestTakingASlotIsTwoStatements(t *testing.T) {
+	url, trips := countRoundTrips(t, migratedDB(t))
+	ctx := testContext(t)
+	s, err := Open(ctx, Options{URL: url, Node: "counted", MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 2 { // the second counted, its statements prepared
+		var n, statements int64
+		statements = trips.statementsDuring(func() {
+			n = trips.during(func() { _, err = s.TryAcquireSlot(ctx, fmt.Sprint("a", i), 1, time.Hour) })
+		})
+		if err != nil || i == 1 && (n != 1 || statements != 2) {
+			t.Fatalf("slot %d: %d round trips, %d statements, %v; want 1 and 2", i, n, statements, err)
+		}
+	}
+}

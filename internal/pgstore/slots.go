@@ -23,19 +23,20 @@ type Slot struct {
 // leaseFor by the database's clock, or fails with ErrNoSlot when max are
 // held. Acquirers of one account take turns under an advisory lock, so
 // the count never exceeds max, whatever nodes race; slots whose lease ran
-// out (their node died) are removed and no longer count. It is one round
+// out (their node died) no longer count, and are removed. It is one round
 // trip: the statements go as one batch, which PostgreSQL runs as one
-// transaction, each statement seeing what the ones before it did and
-// what others committed before the lock was granted.
+// transaction, the second seeing what others committed before the lock
+// was granted (its snapshot is taken when it starts).
 func (s *Store) TryAcquireSlot(ctx context.Context, account string, max int, leaseFor time.Duration) (*Slot, error) {
 	sl := &Slot{Account: account, store: s}
 	batch := &pgx.Batch{}
 	batch.Queue("SELECT pg_advisory_xact_lock(hashtextextended('mailtask conn_slots ' || $1, 0))", account)
-	batch.Queue("DELETE FROM conn_slots WHERE account = $1 AND lease_until <= clock_timestamp()", account)
 	taken := false
-	batch.Queue(`INSERT INTO conn_slots (account, holder, lease_until)
+	batch.Queue(`
+		WITH expired AS (DELETE FROM conn_slots WHERE account = $1 AND lease_until <= clock_timestamp())
+		INSERT INTO conn_slots (account, holder, lease_until)
 		SELECT $1, $2, clock_timestamp() + $3 * interval '1 millisecond'
-		WHERE (SELECT count(*) FROM conn_slots WHERE account = $1) < $4
+		WHERE (SELECT count(*) FROM conn_slots WHERE account = $1 AND lease_until > clock_timestamp()) < $4
 		RETURNING id`,
 		account, s.node, interval(leaseFor), max).QueryRow(func(row pgx.Row) error {
 		err := row.Scan(&sl.id)

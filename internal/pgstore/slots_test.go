@@ -97,4 +97,8 @@ func TestSlotsOfADeadNodeExpire(t *testing.T) {
 	if err := sl.Renew(ctx, time.Hour); err != nil {
 		t.Fatalf("renewing a live slot: %v", err)
 	}
+	// The slots that ran out are gone, not only passed over.
+	if n := count(t, url, "SELECT count(*) FROM conn_slots WHERE holder = 'dead'"); n != 0 {
+		t.Fatalf("%d slots of the dead node left", n)
+	}
 }
