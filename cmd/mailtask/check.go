@@ -48,7 +48,7 @@ func check(ctx context.Context, e *env, cfgPath, level string, positional []stri
 	}
 	if clustered(node) {
 		// The check's connection counts against max_connections as a run's.
-		slot, err := node.TrySlot(ctx, acct.Name, acct.MaxConnections, nil)
+		slot, err := node.TrySlot(ctx, acct.Name, acct.MaxConnections, nil, nil)
 		if err == nil && slot == nil {
 			fmt.Fprintf(e.stderr, "waiting for a free connection: the %d connections of account %q are in use across the cluster\n", acct.MaxConnections, acct.Name)
 			slot, err = node.Slot(ctx, acct.Name, acct.MaxConnections, nil)

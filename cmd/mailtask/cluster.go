@@ -85,7 +85,7 @@ func runHeld(ctx context.Context, node *cluster.Node, opts popimap.Options, run 
 	lost := func(err error) {
 		log.Warn("a connection slot of the account was lost", "account", account.Name, "err", err)
 	}
-	slot, err := node.TrySlot(held, account.Name, account.MaxConnections, lost)
+	slot, err := node.TrySlot(held, account.Name, account.MaxConnections, lost, lease)
 	if err == nil && slot == nil {
 		log.Info("waiting for a free connection: the account's max_connections are in use across the cluster", "account", account.Name, "max", account.MaxConnections)
 		slot, err = node.Slot(held, account.Name, account.MaxConnections, lost)
@@ -96,7 +96,7 @@ func runHeld(ctx context.Context, node *cluster.Node, opts popimap.Options, run 
 	defer slot.Release()
 	opts.Held = node.Held(lease, nil)
 	opts.MoreConnections = func() (func(), bool) {
-		slot, err := node.TrySlot(held, account.Name, account.MaxConnections, lost)
+		slot, err := node.TrySlot(held, account.Name, account.MaxConnections, lost, nil)
 		if slot == nil || err != nil {
 			return nil, false
 		}

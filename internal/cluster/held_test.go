@@ -117,7 +117,7 @@ func TestARunsRecordGivesBackTheLeaseAndSlot(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, stop := n.Hold(ctx, lease)
-		slot, err := n.TrySlot(ctx, "a", 1, nil)
+		slot, err := n.TrySlot(ctx, "a", 1, nil, nil)
 		if err != nil || slot == nil {
 			t.Fatalf("slot: %v, %v", slot, err)
 		}
@@ -141,7 +141,7 @@ func TestARunsRecordGivesBackTheLeaseAndSlot(t *testing.T) {
 	if rows("SELECT task FROM tasks WHERE holder IS NULL AND next_due > now()") != 1 || rows("SELECT account FROM conn_slots") != 0 {
 		t.Fatal("the record did not give back the lease, due next, and the slot")
 	}
-	other, err := n.TrySlot(ctx, "a", 1, nil)
+	other, err := n.TrySlot(ctx, "a", 1, nil, nil)
 	if err != nil || other == nil {
 		t.Fatalf("the slot given back could not be taken again: %v, %v", other, err)
 	}

@@ -33,9 +33,11 @@ func (n *Node) Slot(ctx context.Context, account string, max int, lost func(erro
 }
 
 // TrySlot is Slot without the wait: nil when every connection of the
-// account is in use across the cluster.
-func (n *Node) TrySlot(ctx context.Context, account string, max int, lost func(error)) (*Slot, error) {
-	sl, err := n.store.TryAcquireSlot(ctx, account, max, n.lease)
+// account is in use across the cluster. With preload, the lease of the
+// run the connection is for, the same round trip reads the run's state
+// (pgstore's TryAcquireSlot).
+func (n *Node) TrySlot(ctx context.Context, account string, max int, lost func(error), preload *pgstore.Lease) (*Slot, error) {
+	sl, err := n.store.TryAcquireSlot(ctx, account, max, n.lease, preload)
 	if errors.Is(err, pgstore.ErrNoSlot) {
 		return nil, nil
 	}

@@ -22,6 +22,8 @@ type Lease struct {
 	until time.Time // by the database's clock
 	// ledger is the one Load returned, which Commit keeps current.
 	ledger *Ledger
+	// preloaded is what a TryAcquireSlot read for the next Load.
+	preloaded *loaded
 }
 
 // Until is when the lease runs out, by the database's clock, as the last

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/jackc/pgx/v5"
+
 	"mailtask/internal/state"
 )
 
@@ -53,64 +55,102 @@ func fpOf(v int64) state.Fingerprint {
 
 // Load reads the task's state and ledger, as the lease's run starts from.
 // The State has no directory, so its Save refuses: it is committed by
-// Commit. A task never run yields a fresh State and an empty ledger.
+// Commit. A task never run yields a fresh State and an empty ledger. The
+// first Load after a TryAcquireSlot that preloaded the task returns what
+// that read, which nobody but this lease's holder can have changed since.
 func (l *Lease) Load(ctx context.Context) (*state.State, *Ledger, error) {
-	st, ledger, err := l.store.load(ctx, l.Task, true)
-	if err != nil {
-		return nil, nil, err
+	l.mu.Lock()
+	r := l.preloaded
+	l.preloaded = nil
+	l.mu.Unlock()
+	if r == nil || r.err != nil {
+		batch := &pgx.Batch{}
+		r = l.store.queueLoad(batch, l.Task, true)
+		if err := l.store.pool.SendBatch(ctx, batch).Close(); err != nil {
+			return nil, nil, fmt.Errorf("load the state of task %q: %w", l.Task, err)
+		}
+		if r.err != nil {
+			return nil, nil, r.err
+		}
 	}
 	l.mu.Lock()
-	l.ledger = ledger
+	l.ledger = r.ledger
 	l.mu.Unlock()
-	return st, ledger, nil
+	return r.st, r.ledger, nil
 }
 
 // LoadState reads a task's state without holding its lease and without
 // its ledger, for `mailtask status`, `state show` and `check`.
 func (s *Store) LoadState(ctx context.Context, task string) (*state.State, error) {
-	st, _, err := s.load(ctx, task, false)
-	return st, err
+	batch := &pgx.Batch{}
+	r := s.queueLoad(batch, task, false)
+	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
+		return nil, fmt.Errorf("load the state of task %q: %w", task, err)
+	}
+	return r.st, r.err
 }
 
-// load reads everything in one statement, whose one snapshot makes the
-// state, its UIDLs and the ledger (if asked for) of one commit: the
-// UIDLs and fingerprints come as arrays beside the state row, which is
-// one round trip and one statement for the database, where a
-// repeatable-read transaction of a statement per table took five.
-func (s *Store) load(ctx context.Context, task string, withLedger bool) (*state.State, *Ledger, error) {
-	st := &state.State{Version: state.Version, Task: task}
-	ledger := &Ledger{set: map[state.Fingerprint]struct{}{}}
-	var (
-		row         stateRow
-		hashes, fps []int64
-		days        []int32
-	)
-	err := s.pool.QueryRow(ctx, `
+// loaded is what a load read, once its batch has run.
+type loaded struct {
+	st     *state.State
+	ledger *Ledger
+	err    error // the row could not be read
+}
+
+// queueLoad queues a load of everything in one statement, whose one
+// snapshot makes the state, its UIDLs and the ledger (if asked for) of
+// one commit: the UIDLs and fingerprints come as arrays beside the state
+// row, one statement for the database where a repeatable-read
+// transaction of a statement per table took five. A row that cannot be
+// read is the result's error, not the batch's, which may have taken a
+// slot that must not be lost with it (TryAcquireSlot).
+func (s *Store) queueLoad(batch *pgx.Batch, task string, withLedger bool) *loaded {
+	r := &loaded{}
+	batch.Queue(`
 		SELECT s.task IS NOT NULL, s.uid_validity, s.done_uids, s.pending_uids, s.pending_uidls,
 			s.pending_failed_uids, s.pending_failed_uidls, s.pending_removal_uids, s.action_refused,
 			s.failed, s.undelivered, s.last_run, s.last_success,
 			ARRAY(SELECT hash FROM uidls WHERE task = $1 ORDER BY hash),
 			ARRAY(SELECT missing_day FROM uidls WHERE task = $1 ORDER BY hash),
 			ARRAY(SELECT fp FROM ledger WHERE task = $1 AND $2)
-		FROM (SELECT) AS one LEFT JOIN task_state s ON s.task = $1`, task, withLedger).
-		Scan(&row.found, &row.uidValidity, &row.done, &row.pending, &row.pendingUIDLs, &row.pendingFail, &row.pendingFailUIDLs,
-			&row.removal, &row.actionRefused, &row.failed, &row.undelivered, &row.lastRun, &row.lastSuccess, &hashes, &days, &fps)
-	if err == nil && row.found {
-		err = row.fill(st)
-	}
+		FROM (SELECT) AS one LEFT JOIN task_state s ON s.task = $1`, task, withLedger).QueryRow(func(row pgx.Row) error {
+		if err := r.read(row, task); err != nil {
+			r.err = fmt.Errorf("load the state of task %q: %w", task, err)
+		}
+		return nil
+	})
+	return r
+}
+
+func (r *loaded) read(row pgx.Row, task string) error {
+	var (
+		sr          stateRow
+		hashes, fps []int64
+		days        []int32
+	)
+	err := row.Scan(&sr.found, &sr.uidValidity, &sr.done, &sr.pending, &sr.pendingUIDLs, &sr.pendingFail, &sr.pendingFailUIDLs,
+		&sr.removal, &sr.actionRefused, &sr.failed, &sr.undelivered, &sr.lastRun, &sr.lastSuccess, &hashes, &days, &fps)
 	if err != nil {
-		return nil, nil, fmt.Errorf("load the state of task %q: %w", task, err)
+		return err
+	}
+	st := &state.State{Version: state.Version, Task: task}
+	if sr.found {
+		if err := sr.fill(st); err != nil {
+			return err
+		}
 	}
 	if len(hashes) != len(days) {
-		return nil, nil, fmt.Errorf("load the state of task %q: %d UIDLs with %d days", task, len(hashes), len(days))
+		return fmt.Errorf("%d UIDLs with %d days", len(hashes), len(days))
 	}
 	for i, h := range hashes {
 		st.UIDLs.Restore(uint64(h), uint32(days[i]))
 	}
+	ledger := &Ledger{set: make(map[state.Fingerprint]struct{}, len(fps))}
 	for _, fp := range fps {
 		ledger.set[fpOf(fp)] = struct{}{}
 	}
-	return st, ledger, nil
+	r.st, r.ledger = st, ledger
+	return nil
 }
 
 // stateRow is a task_state row as load reads it: its columns are NULL

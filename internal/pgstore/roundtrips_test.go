@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -205,7 +206,7 @@ func TestARunsLastCommitGivesBackTheLeaseAndSlot(t *testing.T) {
 	for i := range 2 { // the second counted, its statements prepared
 		task := fmt.Sprint("t", i)
 		l := claim(t, s, task, time.Hour)
-		sl, err := s.TryAcquireSlot(ctx, "a", 1, time.Hour)
+		sl, err := s.TryAcquireSlot(ctx, "a", 1, time.Hour, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,7 +228,7 @@ func TestARunsLastCommitGivesBackTheLeaseAndSlot(t *testing.T) {
 	}
 
 	l := claim(t, s, "fenced", time.Hour)
-	sl, err := s.TryAcquireSlot(ctx, "a", 1, time.Hour)
+	sl, err := s.TryAcquireSlot(ctx, "a", 1, time.Hour, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,10 +266,75 @@ func TestTakingASlotIsTwoStatements(t *testing.T) {
 	for i := range 2 { // the second counted, its statements prepared
 		var n, statements int64
 		statements = trips.statementsDuring(func() {
-			n = trips.during(func() { _, err = s.TryAcquireSlot(ctx, fmt.Sprint("a", i), 1, time.Hour) })
+			n = trips.during(func() { _, err = s.TryAcquireSlot(ctx, fmt.Sprint("a", i), 1, time.Hour, nil) })
 		})
 		if err != nil || i == 1 && (n != 1 || statements != 2) {
 			t.Fatalf("slot %d: %d round trips, %d statements, %v; want 1 and 2", i, n, statements, err)
 		}
+	}
+}
+
+// A run's slot can come with its state: TryAcquireSlot with the run's
+// lease reads it in the same round trip, and the Load after it asks the
+// database nothing. A state row that cannot be read does not cost the
+// slot: the slot is taken, and the Load reports the damage.
+func TestASlotComesWithTheRunsState(t *testing.T) {
+	db := migratedDB(t)
+	url, trips := countRoundTrips(t, db)
+	ctx := testContext(t)
+	s, err := Open(ctx, Options{URL: url, Node: "counted", MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 2 { // the second counted, its statements prepared
+		task := fmt.Sprint("t", i)
+		l := claim(t, s, task, time.Hour)
+		st, _, err := l.Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.UIDValidity = 7
+		if err := l.Commit(ctx, st, []state.Fingerprint{{1}}); err != nil {
+			t.Fatal(err)
+		}
+		var (
+			got    *state.State
+			ledger *Ledger
+		)
+		slot := trips.during(func() { _, err = s.TryAcquireSlot(ctx, task, 1, time.Hour, l) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		load := trips.during(func() { got, ledger, err = l.Load(ctx) })
+		if err != nil || i == 1 && (slot != 1 || load != 0) {
+			t.Fatalf("slot and load %d: %d and %d round trips, %v; want 1 and 0", i, slot, load, err)
+		}
+		if got.UIDValidity != 7 || !ledger.Has(state.Fingerprint{1}) {
+			t.Fatalf("preloaded UIDVALIDITY %d, %d fingerprints; want what was committed", got.UIDValidity, ledger.Len())
+		}
+		// Only the first Load after the slot is the preloaded one.
+		if again := trips.during(func() { _, _, err = l.Load(ctx) }); err != nil || again != 1 {
+			t.Fatalf("a second load: %d round trips, %v; want 1", again, err)
+		}
+	}
+
+	l := claim(t, s, "damaged", time.Hour)
+	st, _, err := l.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Commit(ctx, st, nil); err != nil {
+		t.Fatal(err)
+	}
+	sql(t, db, "UPDATE task_state SET done_uids = 'not a set' WHERE task = 'damaged'")
+	if _, err := s.TryAcquireSlot(ctx, "damaged", 1, time.Hour, l); err != nil {
+		t.Fatalf("a slot whose run's state is damaged: %v, want it taken", err)
+	}
+	if _, _, err := l.Load(ctx); err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Fatalf("load of a damaged row after the slot: %v, want it named damaged", err)
+	}
+	if n := count(t, db, "SELECT count(*) FROM conn_slots WHERE account = 'damaged'"); n != 1 {
+		t.Fatalf("%d slots of the account, want the one taken", n)
 	}
 }

@@ -27,7 +27,11 @@ type Slot struct {
 // trip: the statements go as one batch, which PostgreSQL runs as one
 // transaction, the second seeing what others committed before the lock
 // was granted (its snapshot is taken when it starts).
-func (s *Store) TryAcquireSlot(ctx context.Context, account string, max int, leaseFor time.Duration) (*Slot, error) {
+//
+// With preload, the same round trip reads the state of preload's task,
+// which its next Load returns: a run takes its connection's slot, then
+// loads its state, and needs one round trip for both.
+func (s *Store) TryAcquireSlot(ctx context.Context, account string, max int, leaseFor time.Duration, preload *Lease) (*Slot, error) {
 	sl := &Slot{Account: account, store: s}
 	batch := &pgx.Batch{}
 	batch.Queue("SELECT pg_advisory_xact_lock(hashtextextended('mailtask conn_slots ' || $1, 0))", account)
@@ -46,11 +50,20 @@ func (s *Store) TryAcquireSlot(ctx context.Context, account string, max int, lea
 		taken = err == nil
 		return err
 	})
+	var read *loaded
+	if preload != nil {
+		read = s.queueLoad(batch, preload.Task, true)
+	}
 	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
 		return nil, fmt.Errorf("take a connection slot of account %q: %w", account, err)
 	}
 	if !taken {
 		return nil, fmt.Errorf("account %q (max_connections = %d): %w", account, max, ErrNoSlot)
+	}
+	if preload != nil {
+		preload.mu.Lock()
+		preload.preloaded = read
+		preload.mu.Unlock()
 	}
 	return sl, nil
 }
@@ -61,7 +74,7 @@ func (s *Store) AcquireSlot(ctx context.Context, account string, max int, leaseF
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for {
-		sl, err := s.TryAcquireSlot(ctx, account, max, leaseFor)
+		sl, err := s.TryAcquireSlot(ctx, account, max, leaseFor, nil)
 		if !errors.Is(err, ErrNoSlot) {
 			return sl, err
 		}

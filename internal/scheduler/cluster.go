@@ -100,7 +100,7 @@ func (h *hold) prepare(ctx context.Context, s *Scheduler, e *entry, opts *popima
 	}
 	opts.Held = countFenced{Held: s.opts.Node.Held(h.lease, h.end), fenced: sync.OnceFunc(s.metrics.Fenced)}
 	opts.MoreConnections = func() (func(), bool) {
-		sl := s.tryClusterSlot(ctx, e)
+		sl := s.tryClusterSlot(ctx, e, nil)
 		if sl == nil {
 			return nil, false
 		}
@@ -351,10 +351,11 @@ func (s *Scheduler) watchOwned(ctx context.Context, e *entry, l *pgstore.Lease) 
 }
 
 // clusterSlot waits for a connection slot of e's account across the
-// cluster, for a run's own connection; nil when ctx ends or the daemon
-// stops first.
-func (s *Scheduler) clusterSlot(ctx context.Context, e *entry) *cluster.Slot {
-	if sl := s.tryClusterSlot(ctx, e); sl != nil {
+// cluster, for a run's own connection under l; nil when ctx ends or the
+// daemon stops first. A slot free at once comes with the run's state,
+// read in the same round trip.
+func (s *Scheduler) clusterSlot(ctx context.Context, e *entry, l *pgstore.Lease) *cluster.Slot {
+	if sl := s.tryClusterSlot(ctx, e, l); sl != nil {
 		return sl
 	}
 	s.log.Info("run waits for a free slot", "task", e.task.Name, "limit", "max_connections of account "+e.task.Account+" across the cluster",
@@ -367,10 +368,11 @@ func (s *Scheduler) clusterSlot(ctx context.Context, e *entry) *cluster.Slot {
 }
 
 // tryClusterSlot takes a connection slot of e's account if one is free
-// across the cluster; nil if none is.
-func (s *Scheduler) tryClusterSlot(ctx context.Context, e *entry) *cluster.Slot {
+// across the cluster; nil if none is. With preload, the run's lease, it
+// reads the run's state too (cluster.Node.TrySlot).
+func (s *Scheduler) tryClusterSlot(ctx context.Context, e *entry, preload *pgstore.Lease) *cluster.Slot {
 	account := e.task.Account
-	sl, err := s.opts.Node.TrySlot(ctx, account, e.cfg.Accounts[account].MaxConnections, s.slotLost(account))
+	sl, err := s.opts.Node.TrySlot(ctx, account, e.cfg.Accounts[account].MaxConnections, s.slotLost(account), preload)
 	if err != nil {
 		s.log.Warn("could not take a connection slot from the database", "account", account, "err", err)
 		return nil

@@ -452,3 +452,49 @@ func TestARunsRecordGivesBackItsLeaseAndSlot(t *testing.T) {
 		t.Fatal("the task did not run")
 	}
 }
+
+// A claimed run's state comes with its connection slot, read in the
+// round trip that takes the slot: the run's Load asks the database
+// nothing, so a change made behind the lease's back after the slot was
+// taken (which no node could make, holding no lease) is not what it
+// returns.
+func TestARunsStateComesWithItsSlot(t *testing.T) {
+	cfg := clusterConfig(t, task("t", "a", "@every 1h"))
+	db := os.Getenv("MAILTASK_SCHEDULER_TEST_DB")
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	type seen struct {
+		uidValidity uint32
+		err         error
+	}
+	after := make(chan seen, 1)
+	run := func(ctx context.Context, opts popimap.Options) (popimap.Summary, error) {
+		_, err := conn.Exec(context.Background(), "INSERT INTO task_state (task, uid_validity) VALUES ('t', 99)")
+		if err == nil {
+			var st *state.State
+			if st, _, err = opts.Held.Load(ctx); err == nil {
+				after <- seen{uidValidity: st.UIDValidity}
+				return popimap.Summary{Task: "t"}, nil
+			}
+		}
+		after <- seen{err: err}
+		return popimap.Summary{Task: "t"}, err
+	}
+	startNode(t, cfg, "node", newLogs(), run)
+	select {
+	case s := <-after:
+		if s.err != nil {
+			t.Fatal(s.err)
+		}
+		if s.uidValidity != 0 {
+			t.Fatalf("the run loaded UIDVALIDITY %d, written after its slot was taken; want the state read with the slot", s.uidValidity)
+		}
+	case <-time.After(within):
+		t.Fatal("the task did not run")
+	}
+}

@@ -202,7 +202,7 @@ func (s *Scheduler) acquire(ctx context.Context, h *hold, e *entry, account, glo
 	switch {
 	case releaseAccount != nil:
 	case s.clustered():
-		if h.slot = s.clusterSlot(ctx, e); h.slot == nil {
+		if h.slot = s.clusterSlot(ctx, e, h.lease); h.slot == nil {
 			return nil, false
 		}
 		releaseAccount = h.slot.Release

@@ -84,7 +84,7 @@ func (s *Scheduler) trigger(ctx context.Context, e *entry, arrived time.Time) (s
 // is one, and returns how to give it back; s.mu is held.
 func (s *Scheduler) reserve(ctx context.Context, e *entry) (release func()) {
 	if s.clustered() {
-		if sl := s.tryClusterSlot(ctx, e); sl != nil {
+		if sl := s.tryClusterSlot(ctx, e, nil); sl != nil {
 			return sl.Release
 		}
 		return nil
