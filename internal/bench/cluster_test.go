@@ -377,16 +377,28 @@ func BenchmarkClusterCorpus(b *testing.B) {
 	if _, err := once(b, wire(), a, protocol, n); err != nil { // Dovecot indexes the mailbox
 		b.Fatalf("warm-up: %v", err)
 	}
+	postmaster, err := PostmasterPID(filepath.Join(pg.Dir, "data"))
+	if err != nil {
+		b.Fatal(err)
+	}
 	contestants := []Contestant{Mailtask(bin), MailtaskCluster(bin, stores)}
 	results := []Result{{Protocol: protocol, Tool: ToolMailtask}, {Protocol: protocol, Tool: ToolMailtaskCluster}}
+	// The CPU time the servers spent on each cluster run, which shares
+	// the machine's CPUs with mailtask's.
+	var s3CPU, pgCPU []time.Duration
 	b.ResetTimer()
 	for range runs { // round-robin, so that noise spreads over both
 		for i, c := range contestants {
+			gw0, pg0 := processCPU(b, gw.PID()), treeCPU(b, postmaster)
 			s, err := once(b, c, a, protocol, n)
 			if err != nil {
 				b.Fatalf("%s: %v", c.Name, err)
 			}
 			results[i].Samples = append(results[i].Samples, s)
+			if c.Name == ToolMailtaskCluster {
+				s3CPU = append(s3CPU, processCPU(b, gw.PID())-gw0)
+				pgCPU = append(pgCPU, treeCPU(b, postmaster)-pg0)
+			}
 		}
 	}
 	b.StopTimer()
@@ -394,12 +406,26 @@ func BenchmarkClusterCorpus(b *testing.B) {
 	ratio, _ := Ratio(results, protocol, ToolMailtaskCluster, ToolMailtask)
 	var out bytes.Buffer
 	fmt.Fprintf(&out, "\n## make bench: the corpus in cluster mode (PostgreSQL + S3) against the file store, %d messages over IMAPS, median of %d runs\n\n", n, runs)
-	fmt.Fprintln(&out, "| store | median s | peak RSS MB |")
-	fmt.Fprintln(&out, "|---|--:|--:|")
+	fmt.Fprintln(&out, "| store | median s | mailtask CPU s | versitygw CPU s | PostgreSQL CPU s | peak RSS MB |")
+	fmt.Fprintln(&out, "|---|--:|--:|--:|--:|--:|")
 	for _, r := range results {
-		fmt.Fprintf(&out, "| %s | %.2f | %.1f |\n", r.Tool, r.Median().Seconds(), float64(r.PeakRSS())/mb)
+		servers := "| – | –"
+		if r.Tool == ToolMailtaskCluster {
+			servers = fmt.Sprintf("| %.2f | %.2f", medianCPU(s3CPU).Seconds(), medianCPU(pgCPU).Seconds())
+		}
+		fmt.Fprintf(&out, "| %s | %.2f | %.2f %s | %.1f |\n", r.Tool, r.Median().Seconds(), r.MedianCPU().Seconds(), servers, float64(r.PeakRSS())/mb)
 	}
 	fmt.Fprintf(&out, "\ncluster mode / file store: %.2f× (target ≤ %.2f×)\n", ratio, TargetCluster)
 	os.Stdout.Write(out.Bytes())
 	b.ReportMetric(ratio, "cluster/file-store")
+	b.ReportMetric(medianCPU(s3CPU).Seconds(), "versitygw-cpu-s")
+}
+
+func processCPU(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	cpu, err := ProcessCPU(pid, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cpu
 }
