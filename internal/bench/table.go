@@ -49,15 +49,6 @@ func (r Result) median() Sample {
 	return sorted[len(sorted)/2]
 }
 
-// MedianCPU returns the median CPU time of the samples.
-func (r Result) MedianCPU() time.Duration {
-	cpu := make([]time.Duration, len(r.Samples))
-	for i, s := range r.Samples {
-		cpu[i] = s.CPU
-	}
-	return medianCPU(cpu)
-}
-
 // medianCPU returns the median of cpu; with an even count, the upper of
 // the two middle ones.
 func medianCPU(cpu []time.Duration) time.Duration {
