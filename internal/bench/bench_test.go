@@ -190,7 +190,7 @@ func BenchmarkCompare(b *testing.B) {
 	scale := envFloat(b, "BENCH_SCALE", 0.2)
 	runs := envInt(b, "BENCH_RUNS", 3)
 
-	a, size := corpusMailbox(b, seed, n, scale)
+	a, size, _ := corpusMailbox(b, seed, n, scale)
 	corpus := Corpus{Messages: n, Seed: seed, Scale: scale, Runs: runs, Bytes: size}
 	contestants := []Contestant{wire(), Mailtask(buildMailtask(b)), Getmail(), Fetchmail()}
 
@@ -247,9 +247,9 @@ func BenchmarkCompare(b *testing.B) {
 }
 
 // corpusMailbox starts a Dovecot whose user's INBOX holds the generated
-// corpus of n messages (testmail.Generate) and returns the account and
-// the corpus's size in bytes.
-func corpusMailbox(b *testing.B, seed uint64, n int, scale float64) (Account, int64) {
+// corpus of n messages (testmail.Generate) and returns the account, the
+// corpus's size in bytes and the server.
+func corpusMailbox(b *testing.B, seed uint64, n int, scale float64) (Account, int64, *dovecot.Server) {
 	b.Helper()
 	d := dovecot.Start(b, dovecot.Options{})
 	var (
@@ -261,7 +261,7 @@ func corpusMailbox(b *testing.B, seed uint64, n int, scale float64) (Account, in
 		size += int64(len(fx.Raw))
 	}
 	d.Seed(b, d.User, "INBOX", raws...)
-	return account(d, d.User, d.Password), size
+	return account(d, d.User, d.Password), size, d
 }
 
 // largeMessage is one message of size bytes, nearly all of it a single
