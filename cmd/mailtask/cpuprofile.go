@@ -6,14 +6,17 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"sync"
 	"time"
 )
 
 // Built with -tags cpuprofile (benchmarks only; never the shipped
 // binary), mailtask writes a CPU profile of its first
 // MAILTASK_CPUPROFILE_SECONDS (60) to the file MAILTASK_CPUPROFILE names.
-// The profile ends after that time rather than at exit, so that a daemon
-// stopped by a signal still leaves a whole one.
+// The profile ends after that time, so that a daemon stopped by a signal
+// still leaves a whole one, or when main returns, whichever comes first:
+// a run-task of a few seconds that exits without having ended it left an
+// empty file.
 func init() {
 	path := os.Getenv("MAILTASK_CPUPROFILE")
 	if path == "" {
@@ -35,8 +38,10 @@ func init() {
 		fmt.Fprintf(os.Stderr, "mailtask: %v\n", err)
 		os.Exit(exitUsage)
 	}
-	time.AfterFunc(time.Duration(seconds)*time.Second, func() {
+	end := sync.OnceFunc(func() {
 		pprof.StopCPUProfile()
 		f.Close()
 	})
+	time.AfterFunc(time.Duration(seconds)*time.Second, end)
+	endProfile = end
 }

@@ -425,10 +425,12 @@ func TestSIGHUPReloadsAValidConfigAndKeepsTheOldOnAnInvalidOne(t *testing.T) {
 	proc.signal(t, syscall.SIGHUP)
 	proc.waitLine(t, "task added", "task=hourly")
 	proc.waitLine(t, "configuration reloaded", "tasks=2")
-	body := get(t, "http://"+addr+"/metrics", 200)
-	if !strings.Contains(body, `mailtask_next_run_timestamp_seconds{task="hourly"}`) || !strings.Contains(body, `mailtask_runs_total{task="t"}`) {
-		t.Errorf("/metrics after reload:\n%s", body)
-	}
+	// The new task's loop, started by the reload, publishes its next run.
+	var body string
+	waitFor(t, within, func() string { return "/metrics after reload:\n" + body }, func() bool {
+		body = get(t, "http://"+addr+"/metrics", 200)
+		return strings.Contains(body, `mailtask_next_run_timestamp_seconds{task="hourly"}`) && strings.Contains(body, `mailtask_runs_total{task="t"}`)
+	})
 	if body := get(t, "http://"+addr+"/healthz", 200); body != "ok\n" {
 		t.Errorf("/healthz = %q", body)
 	}

@@ -82,10 +82,15 @@ func (e *env) taskRun(log *slog.Logger) popimap.RunFunc {
 	return popimap.NotifyFailures(scheduler.Recover(run), log)
 }
 
+// endProfile ends the CPU profile of a binary built with -tags cpuprofile
+// (cpuprofile.go) before main exits.
+var endProfile = func() {}
+
 func main() {
 	sd := handleShutdown(os.Stderr)
 	code := mainWithExit(sd.ctx, os.Args[1:], &env{stdout: os.Stdout, stderr: os.Stderr, shutdown: sd})
 	sd.release()
+	endProfile()
 	os.Exit(code)
 }
 

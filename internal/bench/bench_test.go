@@ -190,7 +190,7 @@ func BenchmarkCompare(b *testing.B) {
 	scale := envFloat(b, "BENCH_SCALE", 0.2)
 	runs := envInt(b, "BENCH_RUNS", 3)
 
-	a, size := corpusMailbox(b, seed, n, scale)
+	a, size, _ := corpusMailbox(b, seed, n, scale)
 	corpus := Corpus{Messages: n, Seed: seed, Scale: scale, Runs: runs, Bytes: size}
 	contestants := []Contestant{wire(), Mailtask(buildMailtask(b)), Getmail(), Fetchmail()}
 
@@ -247,9 +247,9 @@ func BenchmarkCompare(b *testing.B) {
 }
 
 // corpusMailbox starts a Dovecot whose user's INBOX holds the generated
-// corpus of n messages (testmail.Generate) and returns the account and
-// the corpus's size in bytes.
-func corpusMailbox(b *testing.B, seed uint64, n int, scale float64) (Account, int64) {
+// corpus of n messages (testmail.Generate) and returns the account, the
+// corpus's size in bytes and the server.
+func corpusMailbox(b *testing.B, seed uint64, n int, scale float64) (Account, int64, *dovecot.Server) {
 	b.Helper()
 	d := dovecot.Start(b, dovecot.Options{})
 	var (
@@ -261,7 +261,7 @@ func corpusMailbox(b *testing.B, seed uint64, n int, scale float64) (Account, in
 		size += int64(len(fx.Raw))
 	}
 	d.Seed(b, d.User, "INBOX", raws...)
-	return account(d, d.User, d.Password), size
+	return account(d, d.User, d.Password), size, d
 }
 
 // largeMessage is one message of size bytes, nearly all of it a single
@@ -279,6 +279,12 @@ func largeMessage(size int, seed byte) ([]byte, int) {
 		subject = fmt.Sprintf("Large attachment %d", seed)
 	}
 	return testmail.NewMessage(subject, testmail.Attachment{Name: "large.bin", Content: content}), n
+}
+
+// budgetCell names the i-th cell of BenchmarkBudget: its corpus and
+// protocol, as its metrics and profiles are named.
+func budgetCell(i int) string {
+	return []string{"mixed", "large"}[i/len(Protocols)] + "-" + strings.ToLower(Protocols[i%len(Protocols)])
 }
 
 // BenchmarkMemory ingests one message of 150 MB (Exchange Online's
@@ -489,7 +495,11 @@ func BenchmarkScale(b *testing.B) {
 // size (BENCH_BUDGET_MESSAGES, 500: about 330 MB, with some fifty messages
 // of several MB) and BENCH_BUDGET_LARGE (30) messages of a 4 MB
 // attachment each. Each figure is the median of BENCH_RUNS (3) runs, taken
-// round-robin; the RSS is the peak of them.
+// round-robin; the RSS is the peak of them. With BENCH_BUDGET_PROFILE set
+// to a directory, each mailtask run writes a CPU profile there,
+// CORPUS-PROTOCOL-RUN.pprof (a binary built with -tags cpuprofile, whose
+// profiling costs it a little CPU): the ratios say how far mailtask is
+// from the wire, the profiles where its CPU goes.
 func BenchmarkBudget(b *testing.B) {
 	const seed = 20250314
 	const mixedUser, largeUser, password = "mixed", "large", "bench-pass"
@@ -517,7 +527,12 @@ func BenchmarkBudget(b *testing.B) {
 		{fmt.Sprintf("%d messages, %.0f MB", n, float64(mixedBytes)/mb), account(d, mixedUser, password), n, mixedBytes},
 		{fmt.Sprintf("%d messages of a 4 MB attachment, %.0f MB", large, float64(largeBytes)/mb), account(d, largeUser, password), large, largeBytes},
 	}
-	contestants := []Contestant{wire(), Mailtask(buildMailtask(b))}
+	profiles := os.Getenv("BENCH_BUDGET_PROFILE")
+	var tags []string
+	if profiles != "" {
+		tags = append(tags, "cpuprofile")
+	}
+	contestants := []Contestant{wire(), Mailtask(buildMailtask(b, tags...))}
 	for _, c := range corpora {
 		for _, p := range Protocols {
 			if _, err := once(b, contestants[0], c.a, p, c.messages); err != nil {
@@ -528,9 +543,12 @@ func BenchmarkBudget(b *testing.B) {
 	type cell struct{ wire, mailtask Result }
 	cells := make([]cell, len(corpora)*len(Protocols))
 	b.ResetTimer()
-	for range runs {
+	for run := range runs {
 		for i := range cells {
 			c, p := corpora[i/len(Protocols)], Protocols[i%len(Protocols)]
+			if profiles != "" {
+				b.Setenv("MAILTASK_CPUPROFILE", filepath.Join(profiles, fmt.Sprintf("%s-%d.pprof", budgetCell(i), run+1)))
+			}
 			for j, r := range []*Result{&cells[i].wire, &cells[i].mailtask} {
 				if r.Err != nil {
 					continue
@@ -562,7 +580,7 @@ func BenchmarkBudget(b *testing.B) {
 		fmt.Fprintf(&out, "| %s | %s | %.2f | %.2f | %.0f | %.2f | %.2f | %.0f | %.2f | %.2f | %.0f | %.2f |\n",
 			corpus.name, p, w.Wall.Seconds(), w.CPU.Seconds(), float64(c.wire.PeakRSS())/mb,
 			m.Wall.Seconds(), m.CPU.Seconds(), float64(c.mailtask.PeakRSS())/mb, wallRatio, cpuRatio, float64(c.mailtask.PeakRSS())/mb, m.Busy)
-		name := []string{"mixed", "large"}[i/len(Protocols)] + "-" + strings.ToLower(p)
+		name := budgetCell(i)
 		b.ReportMetric(wallRatio, name+"-wall/wire")
 		b.ReportMetric(cpuRatio, name+"-cpu/wire")
 		b.ReportMetric(float64(c.mailtask.PeakRSS())/mb, name+"-peak-RSS-MB")

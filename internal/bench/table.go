@@ -49,6 +49,17 @@ func (r Result) median() Sample {
 	return sorted[len(sorted)/2]
 }
 
+// medianCPU returns the median of cpu; with an even count, the upper of
+// the two middle ones.
+func medianCPU(cpu []time.Duration) time.Duration {
+	if len(cpu) == 0 {
+		return 0
+	}
+	sorted := slices.Clone(cpu)
+	slices.Sort(sorted)
+	return sorted[len(sorted)/2]
+}
+
 // PeakRSS returns the highest peak RSS of any sample.
 func (r Result) PeakRSS() int64 {
 	var peak int64

@@ -420,9 +420,11 @@ func (c *cutConn) Write(p []byte) (int, error) {
 	c.cut, c.left = true, 0
 	onCut := c.onCut
 	c.mu.Unlock()
+	// Counted before the close: a client that has seen the connection
+	// end must find the cut in Cuts.
+	onCut()
 	c.Conn.Write(p[:n])
 	c.Conn.Close()
-	onCut()
 	return len(p), nil
 }
 

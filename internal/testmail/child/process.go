@@ -76,6 +76,9 @@ func (p *Process) waitReady(ready func(context.Context) error, timeout time.Dura
 	}
 }
 
+// PID is the process's ID, for reading what it costs (/proc/PID/stat).
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
 // Stop sends sig to the process and waits up to grace for it to exit,
 // then sends SIGKILL to its process group and waits up to 15 s more. It
 // may be called more than once.

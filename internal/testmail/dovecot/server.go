@@ -298,6 +298,10 @@ func greeted(addr, okPrefix string, deadline time.Time) error {
 	}
 }
 
+// PID is the master process's ID: its CPU time, with that of the
+// processes it has reaped (logins, sessions), is what the server spent.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // Stop stops the instance by its PID: SIGKILL to the process group the
 // master leads, then a wait (bounded by 10 s) for the master to be reaped.
 // It may be called more than once; Dir and the Maildirs stay for inspection

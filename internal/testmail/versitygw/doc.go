@@ -2,8 +2,12 @@
 // Gateway (versitygw, Apache 2.0) v1.8.0 with its posix backend, keeping
 // connections alive as AWS does, on a free
 // loopback port, storing buckets as folders of a temporary directory and
-// object metadata in a sidecar folder beside them (so the filesystem need
-// not support extended attributes). One server serves a test binary
+// object metadata as their extended attributes, versitygw's default, or,
+// on a filesystem without user extended attributes, in a sidecar folder
+// beside them. A sidecar costs every put a folder and a file per
+// attribute (checksum, ETag, content type, user metadata); where creating
+// a file is dear, as on an ext4 without a journal, that was half the
+// server's CPU time per put. One server serves a test binary
 // (Shared, stopped by Main) or one test (Start); each test gets a bucket of
 // its own (NewBucket).
 //

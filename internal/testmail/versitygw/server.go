@@ -39,7 +39,9 @@ type Server struct {
 	// are its root user's.
 	Endpoint                     string
 	AccessKeyID, SecretAccessKey string
-	Dir                          string // root/ holds the buckets, meta/ their metadata
+	// Dir's root/ holds the buckets; meta/ their metadata when root's
+	// filesystem takes no extended attributes.
+	Dir string
 
 	binary string
 	proc   *child.Process
@@ -96,8 +98,11 @@ func (s *Server) launch(port int) error {
 	// Keep-alive, off by default in versitygw, is what AWS and the other
 	// S3 servers do; without it every request of the sink is a new TCP
 	// connection, which is not what users' puts cost.
-	cmd := exec.Command(s.binary, "--port", addr, "--region", Region, "--health", healthPath, "--keep-alive",
-		"posix", "--sidecar", filepath.Join(s.Dir, "meta"), filepath.Join(s.Dir, "root"))
+	args := []string{"--port", addr, "--region", Region, "--health", healthPath, "--keep-alive", "posix"}
+	if !takesXattrs(filepath.Join(s.Dir, "root")) {
+		args = append(args, "--sidecar", filepath.Join(s.Dir, "meta"))
+	}
+	cmd := exec.Command(s.binary, append(args, filepath.Join(s.Dir, "root"))...)
 	// The keys go by environment, not on the command line that ps shows.
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+s.AccessKeyID, "ROOT_SECRET_ACCESS_KEY="+s.SecretAccessKey)
 	cmd.Dir = s.Dir
@@ -108,6 +113,17 @@ func (s *Server) launch(port int) error {
 	}
 	s.proc = proc
 	return nil
+}
+
+// takesXattrs reports whether dir's filesystem stores user extended
+// attributes, where versitygw keeps object metadata by default.
+func takesXattrs(dir string) bool {
+	const probe = "user.mailtask-probe"
+	if syscall.Setxattr(dir, probe, []byte("1"), 0) != nil {
+		return false
+	}
+	syscall.Removexattr(dir, probe)
+	return true
 }
 
 // healthy succeeds once the health endpoint answers 200.
@@ -135,6 +151,9 @@ func (s *Server) Stop() {
 		s.proc.Stop(os.Kill, 0)
 	}
 }
+
+// PID is the server's process ID, for benchmarks that read its CPU time.
+func (s *Server) PID() int { return s.proc.PID() }
 
 // Remove stops the server by PID and deletes Dir.
 func (s *Server) Remove() {

@@ -5,8 +5,12 @@ package versitygw
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"net/http/httptrace"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,5 +79,38 @@ func TestConnectionsAreKeptAlive(t *testing.T) {
 	}
 	if len(reused) != 3 || !reused[1] || !reused[2] {
 		t.Errorf("connections reused, request by request: %v; want every request after the first on the first's connection", reused)
+	}
+}
+
+// TestMetadataIsKeptInExtendedAttributes checks that, on a filesystem that
+// takes them, the server keeps an object's metadata as extended
+// attributes of its file, as versitygw does by default, not as a folder
+// of sidecar files, which cost each put several files of its own.
+func TestMetadataIsKeptInExtendedAttributes(t *testing.T) {
+	s := Shared(t)
+	if !takesXattrs(t.TempDir()) {
+		t.Skip("the temporary directory's filesystem takes no user extended attributes")
+	}
+	bucket := s.NewBucket(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := s.Client().PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String("a/b.txt"), Body: strings.NewReader("one"),
+		Metadata: map[string]string{"sha256": "first"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sidecars, err := os.ReadDir(filepath.Join(s.Dir, "meta"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	if len(sidecars) > 0 {
+		t.Errorf("metadata went to sidecar files under %s: %v", filepath.Join(s.Dir, "meta"), sidecars)
+	}
+	attrs := make([]byte, 1024)
+	n, err := syscall.Listxattr(filepath.Join(s.Dir, "root", bucket, "a", "b.txt"), attrs)
+	if err != nil || !strings.Contains(string(attrs[:n]), "user.") {
+		t.Errorf("the object's file has no user extended attributes (%q, %v)", attrs[:n], err)
 	}
 }
