@@ -48,15 +48,15 @@ func check(ctx context.Context, e *env, cfgPath, level string, positional []stri
 	}
 	if clustered(node) {
 		// The check's connection counts against max_connections as a run's.
-		release, ok, err := node.TrySlot(ctx, acct.Name, acct.MaxConnections, nil)
-		if err == nil && !ok {
+		slot, err := node.TrySlot(ctx, acct.Name, acct.MaxConnections, nil, nil)
+		if err == nil && slot == nil {
 			fmt.Fprintf(e.stderr, "waiting for a free connection: the %d connections of account %q are in use across the cluster\n", acct.MaxConnections, acct.Name)
-			release, err = node.Slot(ctx, acct.Name, acct.MaxConnections, nil)
+			slot, err = node.Slot(ctx, acct.Name, acct.MaxConnections, nil)
 		}
 		if err != nil {
 			return err
 		}
-		defer release()
+		defer slot.Release()
 	}
 	ok := popimap.Check(ctx, popimap.Options{Config: cfg, Task: task, Log: log, Shared: shared(node)}, func(s popimap.CheckStep) {
 		if s.Err == nil {

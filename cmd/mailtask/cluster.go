@@ -85,19 +85,22 @@ func runHeld(ctx context.Context, node *cluster.Node, opts popimap.Options, run 
 	lost := func(err error) {
 		log.Warn("a connection slot of the account was lost", "account", account.Name, "err", err)
 	}
-	release, ok, err := node.TrySlot(held, account.Name, account.MaxConnections, lost)
-	if err == nil && !ok {
+	slot, err := node.TrySlot(held, account.Name, account.MaxConnections, lost, lease)
+	if err == nil && slot == nil {
 		log.Info("waiting for a free connection: the account's max_connections are in use across the cluster", "account", account.Name, "max", account.MaxConnections)
-		release, err = node.Slot(held, account.Name, account.MaxConnections, lost)
+		slot, err = node.Slot(held, account.Name, account.MaxConnections, lost)
 	}
 	if err != nil {
 		return popimap.Summary{Task: task.Name}, cluster.LeaseLost(held, err)
 	}
-	defer release()
-	opts.Held = node.Held(lease)
+	defer slot.Release()
+	opts.Held = node.Held(lease, nil)
 	opts.MoreConnections = func() (func(), bool) {
-		release, ok, err := node.TrySlot(held, account.Name, account.MaxConnections, lost)
-		return release, ok && err == nil
+		slot, err := node.TrySlot(held, account.Name, account.MaxConnections, lost, nil)
+		if slot == nil || err != nil {
+			return nil, false
+		}
+		return slot.Release, true
 	}
 	sum, err := run(held, opts)
 	return sum, cluster.LeaseLost(held, err)

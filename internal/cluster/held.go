@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"mailtask/internal/pgstore"
@@ -31,6 +32,7 @@ type Held struct {
 	lease    *pgstore.Lease
 	leaseFor time.Duration
 	stored   *stored
+	end      *End
 }
 
 // stored is the state as the database has it, as far as this run knows:
@@ -40,9 +42,47 @@ type stored struct {
 	state []byte
 }
 
-// Held is the state of l's task as a run holds it.
-func (n *Node) Held(l *pgstore.Lease) Held {
-	return Held{lease: l, leaseFor: n.lease, stored: &stored{}}
+// Held is the state of l's task as a run holds it; with end, the run's
+// record gives back the lease and its connection slot (End).
+func (n *Node) Held(l *pgstore.Lease, end *End) Held {
+	return Held{lease: l, leaseFor: n.lease, stored: &stored{}, end: end}
+}
+
+// End is how a run under a lease claimed for it alone ends: the commit
+// of its record (Held.Record) also gives back the lease, the task due
+// next when NextDue says, and Slot, the run's own connection slot, whose
+// connection has closed by then: one round trip where giving each back
+// after the run took two more.
+type End struct {
+	// Stop stops the lease's renewals and returns its loss, if it was
+	// lost (Node.Hold's stop): then nothing is given back.
+	Stop    func() error
+	NextDue func() time.Time
+	Slot    *Slot // nil if the run holds none
+	ended   atomic.Bool
+}
+
+// Ended reports whether the run's record gave the lease back (and the
+// slot, which then needs no release of its own).
+func (e *End) Ended() bool { return e != nil && e.ended.Load() }
+
+// ending returns what the record gives back, with what to call once it
+// has; nil if it gives nothing back.
+func (e *End) ending() (*pgstore.Ending, func()) {
+	if e == nil || e.Stop() != nil {
+		return nil, nil
+	}
+	end := &pgstore.Ending{NextDue: e.NextDue()}
+	slotGiven := func() {}
+	if e.Slot != nil {
+		var sl *pgstore.Slot
+		sl, slotGiven = e.Slot.handOver()
+		end.Slots = []*pgstore.Slot{sl}
+	}
+	return end, func() {
+		slotGiven()
+		e.ended.Store(true)
+	}
 }
 
 func (h Held) Load(ctx context.Context) (*state.State, interface{ Has(state.Fingerprint) bool }, error) {
@@ -103,12 +143,20 @@ func (h Held) Confirm(ctx context.Context) error { return h.lease.Renew(ctx, h.l
 // Record commits the state with the run's end (fenced) and adds the run
 // to the history (not fenced: a run that lost its lease is history too),
 // in one transaction when the fence lets it, whether or not the run's
-// context has ended.
+// context has ended; with an End, that transaction gives back the lease
+// and the run's slot.
 func (h Held) Record(ctx context.Context, st *state.State) error {
 	ctx, cancel := detached(ctx)
 	defer cancel()
 	if st.LastRun == nil {
 		return h.lease.Commit(ctx, st, nil)
 	}
-	return h.lease.CommitRun(ctx, st, *st.LastRun)
+	ending, given := h.end.ending()
+	if err := h.lease.CommitRun(ctx, st, *st.LastRun, ending); err != nil {
+		return err
+	}
+	if given != nil {
+		given()
+	}
+	return nil
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
+	"mailtask/internal/cluster"
 	"mailtask/internal/pgstore"
 	"mailtask/internal/state"
 )
@@ -34,7 +36,7 @@ func TestACommitAfterTheLeaseWasLostIsRefusedByTheFence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	held := stale.Held(lease)
+	held := stale.Held(lease, nil)
 	st, _, err := held.Load(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +77,7 @@ func TestACommitThatChangesNothingIsNotSent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	held := n.Held(lease)
+	held := n.Held(lease, nil)
 	st, _, err := held.Load(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -91,5 +93,73 @@ func TestACommitThatChangesNothingIsNotSent(t *testing.T) {
 	st.UIDValidity = 0
 	if err := held.Commit(ctx, st, []state.Fingerprint{{1}}); err == nil {
 		t.Fatal("a commit of a message succeeded with the database closed")
+	}
+}
+
+// A run under a lease claimed for it alone ends with its record, which
+// gives back the lease, due next as End says, and the run's slot: Ended
+// says so, and the slot's Release afterwards leaves alone the slot
+// another run has taken since. A record the fence refuses gives back
+// neither: the slot goes back by its Release.
+func TestARunsRecordGivesBackTheLeaseAndSlot(t *testing.T) {
+	url := migratedDB(t)
+	cfg := clusterConfig(t, url, "", heldTask)
+	n := openNode(t, cfg, "n")
+	ctx := testContext(t)
+	next := time.Now().Add(time.Hour).Truncate(time.Millisecond)
+	rows := func(q string) (n int) {
+		query(t, url, func([]byte) { n++ }, q)
+		return n
+	}
+	record := func(expire bool) (*cluster.End, *cluster.Slot, error) {
+		lease, err := n.Store().ClaimTask(ctx, "t", n.Lease())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, stop := n.Hold(ctx, lease)
+		slot, err := n.TrySlot(ctx, "a", 1, nil, nil)
+		if err != nil || slot == nil {
+			t.Fatalf("slot: %v, %v", slot, err)
+		}
+		end := &cluster.End{Stop: stop, NextDue: func() time.Time { return next }, Slot: slot}
+		held := n.Held(lease, end)
+		st, _, err := held.Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if expire {
+			query(t, url, func([]byte) {}, "UPDATE tasks SET lease_until = now() - interval '1 second' RETURNING task")
+		}
+		st.LastRun = &state.Run{Started: time.Now(), Outcome: "ok"}
+		return end, slot, held.Record(ctx, st)
+	}
+
+	end, slot, err := record(false)
+	if err != nil || !end.Ended() {
+		t.Fatalf("record: %v, ended %v; want the lease given back", err, end.Ended())
+	}
+	if rows("SELECT task FROM tasks WHERE holder IS NULL AND next_due > now()") != 1 || rows("SELECT account FROM conn_slots") != 0 {
+		t.Fatal("the record did not give back the lease, due next, and the slot")
+	}
+	other, err := n.TrySlot(ctx, "a", 1, nil, nil)
+	if err != nil || other == nil {
+		t.Fatalf("the slot given back could not be taken again: %v, %v", other, err)
+	}
+	slot.Release()
+	if rows("SELECT account FROM conn_slots") != 1 {
+		t.Fatal("the Release of a slot the record gave back gave back another's")
+	}
+	other.Release()
+
+	end, slot, err = record(true)
+	if !errors.Is(err, pgstore.ErrFenced) || end.Ended() {
+		t.Fatalf("record past the lease: %v, ended %v; want the fence's refusal", err, end.Ended())
+	}
+	if rows("SELECT task FROM tasks WHERE holder IS NOT NULL") != 1 || rows("SELECT account FROM conn_slots") != 1 {
+		t.Fatal("a record the fence refused gave back the lease or the slot")
+	}
+	slot.Release()
+	if rows("SELECT account FROM conn_slots") != 0 {
+		t.Fatal("the slot of a refused record was not given back by its Release")
 	}
 }

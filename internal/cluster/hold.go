@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"mailtask/internal/pgstore"
 )
@@ -13,7 +14,7 @@ import (
 // moment the lease is lost (a renewal refused, or none got through before
 // the lease would have run out), with a cause wrapping
 // pgstore.ErrLeaseLost. stop ends the renewals and returns that loss, if
-// there was one.
+// there was one; it may be called more than once.
 func (n *Node) Hold(ctx context.Context, l *pgstore.Lease) (held context.Context, stop func() (lost error)) {
 	held, cancel := context.WithCancelCause(ctx)
 	keep, stopKeeping := context.WithCancel(held)
@@ -25,12 +26,12 @@ func (n *Node) Hold(ctx context.Context, l *pgstore.Lease) (held context.Context
 		}
 		done <- err
 	}()
-	return held, func() error {
+	return held, sync.OnceValue(func() error {
 		stopKeeping()
 		err := <-done
 		cancel(nil)
 		return err
-	}
+	})
 }
 
 // LeaseLost returns the error of a run whose context Hold cancelled

@@ -34,8 +34,8 @@ type Options struct {
 	Root   string
 	Client *s3.Client
 	// SpoolDir holds staged content until it is uploaded. It must be the
-	// owner's own (the task's spool folder): Open removes what a crashed
-	// run left in it.
+	// owner's own (the task's spool folder): the first content staged
+	// there removes what a crashed run left in it.
 	SpoolDir string
 	// Index serves Policy.Dedupe; without one, a Dedupe put fails.
 	Index Index
@@ -64,13 +64,17 @@ type Bucket struct {
 	prefix   string // "" or "a/b", no slash at either end
 	client   *s3.Client
 	index    Index
-	spool    string // this Open's own folder in SpoolDir
+	spoolDir string // Options.SpoolDir
 	mpAbove  int64
 	partSize int64
 	// families is what suffix naming learnt of each name's " (n)"
 	// variants (suffix.go).
 	familiesMu sync.Mutex
 	families   map[string]*family
+	// spool is this Open's own folder in spoolDir, made when content is
+	// first staged in a file (spoolFolder).
+	spoolMu sync.Mutex
+	spool   string
 }
 
 var _ sink.Destination = (*Bucket)(nil)
@@ -89,7 +93,7 @@ func Open(o Options) (*Bucket, error) {
 		return nil, errors.New("objsink: Options need a Client and a SpoolDir")
 	}
 	b := &Bucket{root: o.Root, bucket: bucket, prefix: prefix, client: o.Client, index: o.Index,
-		mpAbove: o.MultipartThreshold, partSize: o.PartSize}
+		spoolDir: o.SpoolDir, mpAbove: o.MultipartThreshold, partSize: o.PartSize}
 	if b.mpAbove <= 0 {
 		b.mpAbove = DefaultMultipartThreshold
 	}
@@ -99,19 +103,36 @@ func Open(o Options) (*Bucket, error) {
 	if b.partSize < minPartSize {
 		return nil, fmt.Errorf("objsink: part size %d is below S3's minimum of 5 MiB", b.partSize)
 	}
-	if err := os.MkdirAll(o.SpoolDir, 0o700); err != nil {
-		return nil, fmt.Errorf("destination %s: spool: %w", o.Root, err)
-	}
-	if err := removeDebris(o.SpoolDir); err != nil {
-		return nil, fmt.Errorf("destination %s: spool: %w", o.Root, err)
-	}
-	if b.spool, err = os.MkdirTemp(o.SpoolDir, spoolPrefix); err != nil {
-		return nil, fmt.Errorf("destination %s: spool: %w", o.Root, err)
-	}
 	return b, nil
 }
 
-// removeDebris deletes the spool folders earlier Opens left in dir.
+// spoolFolder returns this Open's own folder in the spool, made the
+// first time content is staged in a file: most runs stage nothing that
+// large, and a folder made (and removed) on every Open was most of the
+// CPU of a node running thousands of tasks over empty mailboxes (an inode
+// each, which costs up to a millisecond on ext4 without a journal while
+// other processes delete files).
+func (b *Bucket) spoolFolder() (string, error) {
+	b.spoolMu.Lock()
+	defer b.spoolMu.Unlock()
+	if b.spool != "" {
+		return b.spool, nil
+	}
+	if err := os.MkdirAll(b.spoolDir, 0o700); err != nil {
+		return "", err
+	}
+	if err := removeDebris(b.spoolDir); err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp(b.spoolDir, spoolPrefix)
+	if err != nil {
+		return "", err
+	}
+	b.spool = dir
+	return dir, nil
+}
+
+// removeDebris deletes the spool folders earlier Buckets left in dir.
 func removeDebris(dir string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -161,6 +182,11 @@ func (b *Bucket) Sync(context.Context) error { return nil }
 
 // Close removes what is left in the spool.
 func (b *Bucket) Close() error {
+	b.spoolMu.Lock()
+	defer b.spoolMu.Unlock()
+	if b.spool == "" {
+		return nil
+	}
 	if err := os.RemoveAll(b.spool); err != nil {
 		return fmt.Errorf("destination %s: spool: %w", b.root, err)
 	}

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -182,6 +184,53 @@ func TestStagingLargeContentUsesTheSpoolAndCloseEmptiesIt(t *testing.T) {
 	}
 	if err := tg.dest.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A destination makes its folder in the spool only once content is
+// staged in a file: a run of a mailbox with nothing large (most runs of
+// a cluster polling thousands) makes and removes no folder, which cost
+// an inode per run. The first spill clears what a crashed run left.
+func TestTheSpoolFolderIsMadeAtTheFirstSpill(t *testing.T) {
+	tg := openTarget(t, "", Options{})
+	spool := tg.dest.spoolDir
+	debris := filepath.Join(spool, spoolPrefix+"crashed")
+	if err := os.Mkdir(debris, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	entries := func() []string {
+		des, err := os.ReadDir(spool)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, de := range des {
+			names = append(names, de.Name())
+		}
+		return names
+	}
+	f, _ := tg.dest.Folder("")
+	small, err := f.Stage(bytes.NewReader([]byte("small")), sink.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	small.Discard()
+	if got := entries(); len(got) != 1 || got[0] != filepath.Base(debris) {
+		t.Fatalf("after staging in memory the spool holds %v, want only the debris", got)
+	}
+	big, err := f.Stage(bytes.NewReader(bytes.Repeat([]byte{'x'}, memLimit+1)), sink.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := entries(); len(got) != 1 || got[0] == filepath.Base(debris) {
+		t.Fatalf("after a spill the spool holds %v, want the destination's own folder alone", got)
+	}
+	big.Discard()
+	if err := tg.dest.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := entries(); len(got) != 0 {
+		t.Fatalf("after Close the spool holds %v", got)
 	}
 }
 

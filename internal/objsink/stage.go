@@ -56,7 +56,11 @@ func (f *folder) Stage(content io.Reader, p sink.Policy) (sink.Pending, error) {
 
 // spill writes head and the rest of r to a spool file.
 func (s *staged) spill(head []byte, r io.Reader) error {
-	file, err := os.CreateTemp(s.f.b.spool, "stage-")
+	dir, err := s.f.b.spoolFolder()
+	if err != nil {
+		return fmt.Errorf("spool: %w", err)
+	}
+	file, err := os.CreateTemp(dir, "stage-")
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}

@@ -31,23 +31,15 @@ func (l *Lease) Commit(ctx context.Context, st *state.State, fps []state.Fingerp
 		return fmt.Errorf("commit the state of task %q under the lease of task %q", st.Task, l.Task)
 	}
 	changes := st.UIDLs.Changes()
-	err := pgx.BeginFunc(ctx, l.store.pool, func(tx pgx.Tx) error {
-		if err := l.fence(ctx, tx); err != nil {
-			return err
-		}
-		if err := writeLedger(ctx, tx, l.Task, fps); err != nil {
-			return err
-		}
-		if err := writeUIDLs(ctx, tx, l.Task, changes); err != nil {
-			return err
-		}
-		return writeState(ctx, tx, st)
-	})
-	if errors.Is(err, ErrFenced) {
-		return fmt.Errorf("task %q, epoch %d: %w", l.Task, l.Epoch, ErrFenced)
-	}
-	if err != nil {
+	batch := &pgx.Batch{}
+	l.queueFence(batch)
+	queueLedger(batch, l.Task, fps)
+	queueUIDLs(batch, l.Task, changes)
+	if err := queueState(batch, st); err != nil {
 		return fmt.Errorf("commit task %q: %w", l.Task, err)
+	}
+	if err := l.send(ctx, batch); err != nil {
+		return l.commitError(err)
 	}
 	st.UIDLs.ChangesSaved()
 	l.mu.Lock()
@@ -59,59 +51,62 @@ func (l *Lease) Commit(ctx context.Context, st *state.State, fps []state.Fingerp
 	return nil
 }
 
-// fence checks, first thing in a commit's transaction, that this node
-// still holds the lease under its epoch and that it has not run out by
-// the database's clock, and locks the lease row until the transaction
-// ends; otherwise it returns ErrFenced.
-//
-// The row is locked first and the lease judged after: an UPDATE that
-// waits for a row another session holds locked, and that session lets go
-// without changing it, goes ahead on what its WHERE found before the
-// wait, so a commit waiting there while its lease ran out would pass.
-// Both statements go in one round trip.
-func (l *Lease) fence(ctx context.Context, tx pgx.Tx) error {
-	batch := &pgx.Batch{}
-	batch.Queue(fenceLock, l.Task)
-	check := batch.Queue(`
-		UPDATE tasks SET committed_at = clock_timestamp()
-		WHERE task = $1 AND epoch = $2 AND holder = $3 AND lease_until > clock_timestamp()`,
-		l.Task, l.Epoch, l.store.node)
-	var fenced bool
-	check.Exec(func(tag pgconn.CommandTag) error {
-		fenced = tag.RowsAffected() == 0
-		return nil
-	})
-	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-		return err
-	}
-	if fenced {
-		return ErrFenced
-	}
-	return nil
+// queueFence queues, first in a commit's batch, the fence: it takes the
+// lease row, which the transaction keeps until it ends, then checks that
+// this node still holds the lease under its epoch and that it has not run
+// out by the database's clock, and fails the batch otherwise, so that
+// nothing queued after it is written (mailtask_fence, with the code
+// fencedCode; migrations/0005_fence.sql says why the lease is judged
+// after the row is taken).
+func (l *Lease) queueFence(batch *pgx.Batch) {
+	batch.Queue(fenceStatement, l.Task, l.Epoch, l.store.node)
 }
 
-// fenceLock is the statement with which a commit takes its task's lease
-// row, as pg_stat_activity shows it while it waits for it (the chaos
-// test finds a commit waiting at the fence by it).
-const fenceLock = "SELECT 1 FROM tasks WHERE task = $1 FOR UPDATE"
+// fenceStatement is the fence, as pg_stat_activity shows it while it
+// waits for the lease row (the chaos test finds a commit waiting at the
+// fence by it).
+const fenceStatement = "SELECT mailtask_fence($1, $2, $3)"
 
-func writeLedger(ctx context.Context, tx pgx.Tx, task string, fps []state.Fingerprint) error {
+// fencedCode is the SQLSTATE with which mailtask_fence refuses a commit
+// (migrations/0005_fence.sql).
+const fencedCode = "MTF01"
+
+// send sends a batch that begins with the fence (queueFence) as one round
+// trip: the statements of a batch before its one Sync run in one implicit
+// transaction, which the first to fail rolls back whole, leaving the
+// connection fit for reuse. The fence's refusal comes back as ErrFenced.
+func (l *Lease) send(ctx context.Context, batch *pgx.Batch) error {
+	err := l.store.pool.SendBatch(ctx, batch).Close()
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == fencedCode {
+		return ErrFenced
+	}
+	return err
+}
+
+// commitError is err, a commit's failure, said for the lease.
+func (l *Lease) commitError(err error) error {
+	if errors.Is(err, ErrFenced) {
+		return fmt.Errorf("task %q, epoch %d: %w", l.Task, l.Epoch, ErrFenced)
+	}
+	return fmt.Errorf("commit task %q: %w", l.Task, err)
+}
+
+func queueLedger(batch *pgx.Batch, task string, fps []state.Fingerprint) {
 	if len(fps) == 0 {
-		return nil
+		return
 	}
 	values := make([]int64, len(fps))
 	for i, f := range fps {
 		values[i] = fpValue(f)
 	}
-	_, err := tx.Exec(ctx, "INSERT INTO ledger (task, fp) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING", task, values)
-	return err
+	batch.Queue("INSERT INTO ledger (task, fp) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING", task, values)
 }
 
-// writeUIDLs applies the changes: the last change of each UIDL is what
+// queueUIDLs applies the changes: the last change of each UIDL is what
 // counts.
-func writeUIDLs(ctx context.Context, tx pgx.Tx, task string, changes []state.UIDLChange) error {
+func queueUIDLs(batch *pgx.Batch, task string, changes []state.UIDLChange) {
 	if len(changes) == 0 {
-		return nil
+		return
 	}
 	last := make(map[uint64]state.UIDLChange, len(changes))
 	for _, c := range changes {
@@ -129,20 +124,16 @@ func writeUIDLs(ctx context.Context, tx pgx.Tx, task string, changes []state.UID
 		}
 	}
 	if len(forget) > 0 {
-		if _, err := tx.Exec(ctx, "DELETE FROM uidls WHERE task = $1 AND hash = ANY($2::bigint[])", task, forget); err != nil {
-			return err
-		}
+		batch.Queue("DELETE FROM uidls WHERE task = $1 AND hash = ANY($2::bigint[])", task, forget)
 	}
 	if len(setHash) > 0 {
-		_, err := tx.Exec(ctx, `INSERT INTO uidls (task, hash, missing_day)
+		batch.Queue(`INSERT INTO uidls (task, hash, missing_day)
 			SELECT $1, unnest($2::bigint[]), unnest($3::integer[])
 			ON CONFLICT (task, hash) DO UPDATE SET missing_day = excluded.missing_day`, task, setHash, setDay)
-		return err
 	}
-	return nil
 }
 
-func writeState(ctx context.Context, tx pgx.Tx, st *state.State) error {
+func queueState(batch *pgx.Batch, st *state.State) error {
 	failed, err := json.Marshal(nonNil(st.Failed))
 	if err != nil {
 		return err
@@ -163,7 +154,7 @@ func writeState(ctx context.Context, tx pgx.Tx, st *state.State) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `
+	batch.Queue(`
 		INSERT INTO task_state (task, uid_validity, done_uids, pending_uids, pending_uidls,
 			pending_failed_uids, pending_failed_uidls, pending_removal_uids, action_refused,
 			failed, undelivered, last_run, last_success, updated_at)
@@ -178,7 +169,7 @@ func writeState(ctx context.Context, tx pgx.Tx, st *state.State) error {
 		st.Task, int64(st.UIDValidity), st.Done.String(), st.PendingUIDs.String(), nonNil(st.PendingUIDLs),
 		st.PendingFailedUIDs.String(), nonNil(st.PendingFailedUIDLs), st.PendingRemovalUIDs.String(), st.ActionRefused,
 		failed, undeliveredJSON, lastRun, lastSuccess)
-	return err
+	return nil
 }
 
 func nonNil[T any](s []T) []T {

@@ -88,7 +88,7 @@ func TestCommitRunIsFencedAndRecordsTheRunAnyway(t *testing.T) {
 	started := time.Unix(1700000000, 0).UTC()
 	st.UIDValidity = 7
 	st.LastRun = &state.Run{Started: started, Outcome: "ok"}
-	if err := l.CommitRun(ctx, st, *st.LastRun); err != nil {
+	if err := l.CommitRun(ctx, st, *st.LastRun, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.LoadState(ctx, "inbox"); err != nil || got.UIDValidity != 7 || got.LastRun == nil || !got.LastRun.Started.Equal(started) {
@@ -98,7 +98,7 @@ func TestCommitRunIsFencedAndRecordsTheRunAnyway(t *testing.T) {
 	expire(t, url, "inbox")
 	st.UIDValidity = 8
 	st.LastRun = &state.Run{Started: started.Add(time.Hour), Outcome: "failed", Error: "lease lost"}
-	if err := l.CommitRun(ctx, st, *st.LastRun); !errors.Is(err, ErrFenced) {
+	if err := l.CommitRun(ctx, st, *st.LastRun, nil); !errors.Is(err, ErrFenced) {
 		t.Fatalf("CommitRun past the lease: %v, want ErrFenced", err)
 	}
 	if got, err := s.LoadState(ctx, "inbox"); err != nil || got.UIDValidity != 7 {

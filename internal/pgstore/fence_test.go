@@ -72,10 +72,9 @@ func TestACommitThatWaitedPastItsLeaseIsFenced(t *testing.T) {
 	}
 }
 
-// A load is one batch that opens and commits its own transaction: one
-// that fails, on a damaged row or a statement the server refuses, must
-// leave no transaction open on the connection the next load gets (the
-// store here has one).
+// A load that fails, on a damaged row or a statement the server refuses,
+// must leave the connection fit for the next load (the store here has
+// one).
 func TestAFailedLoadLeavesTheConnectionUsable(t *testing.T) {
 	url := migratedDB(t)
 	ctx := testContext(t)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Lease is a node's hold on one task, under the epoch its claim set. The
@@ -21,6 +22,8 @@ type Lease struct {
 	until time.Time // by the database's clock
 	// ledger is the one Load returned, which Commit keeps current.
 	ledger *Ledger
+	// preloaded is what a TryAcquireSlot read for the next Load.
+	preloaded *loaded
 }
 
 // Until is when the lease runs out, by the database's clock, as the last
@@ -168,21 +171,33 @@ func (l *Lease) Renew(ctx context.Context, leaseFor time.Duration) error {
 // leaves next_due as it is). It fails with ErrLeaseLost, changing
 // nothing, if another node has claimed the task since.
 func (l *Lease) Release(ctx context.Context, nextDue time.Time) error {
+	batch := &pgx.Batch{}
+	released := l.queueRelease(batch, nextDue)
+	if err := l.store.pool.SendBatch(ctx, batch).Close(); err != nil {
+		return fmt.Errorf("release the lease of task %q: %w", l.Task, err)
+	}
+	if !*released {
+		return fmt.Errorf("task %q, epoch %d: %w", l.Task, l.Epoch, ErrLeaseLost)
+	}
+	return nil
+}
+
+// queueRelease queues the release of the lease (Release); the flag it
+// returns says, once the batch has run, whether it took place.
+func (l *Lease) queueRelease(batch *pgx.Batch, nextDue time.Time) *bool {
 	var due *time.Time
 	if !nextDue.IsZero() {
 		due = &nextDue
 	}
-	tag, err := l.store.pool.Exec(ctx, `
+	released := new(bool)
+	batch.Queue(`
 		UPDATE tasks SET holder = NULL, lease_until = NULL, next_due = coalesce($3, next_due)
 		WHERE task = $1 AND epoch = $2`,
-		l.Task, l.Epoch, due)
-	if err != nil {
-		return fmt.Errorf("release the lease of task %q: %w", l.Task, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("task %q, epoch %d: %w", l.Task, l.Epoch, ErrLeaseLost)
-	}
-	return nil
+		l.Task, l.Epoch, due).Exec(func(tag pgconn.CommandTag) error {
+		*released = tag.RowsAffected() > 0
+		return nil
+	})
+	return released
 }
 
 // Skip gives the task back, due as it was, as one this node does not

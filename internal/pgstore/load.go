@@ -55,115 +55,147 @@ func fpOf(v int64) state.Fingerprint {
 
 // Load reads the task's state and ledger, as the lease's run starts from.
 // The State has no directory, so its Save refuses: it is committed by
-// Commit. A task never run yields a fresh State and an empty ledger.
+// Commit. A task never run yields a fresh State and an empty ledger. The
+// first Load after a TryAcquireSlot that preloaded the task returns what
+// that read, which nobody but this lease's holder can have changed since.
 func (l *Lease) Load(ctx context.Context) (*state.State, *Ledger, error) {
-	st, ledger, err := l.store.load(ctx, l.Task, true)
-	if err != nil {
-		return nil, nil, err
+	l.mu.Lock()
+	r := l.preloaded
+	l.preloaded = nil
+	l.mu.Unlock()
+	if r == nil || r.err != nil {
+		batch := &pgx.Batch{}
+		r = l.store.queueLoad(batch, l.Task, true)
+		if err := l.store.pool.SendBatch(ctx, batch).Close(); err != nil {
+			return nil, nil, fmt.Errorf("load the state of task %q: %w", l.Task, err)
+		}
+		if r.err != nil {
+			return nil, nil, r.err
+		}
 	}
 	l.mu.Lock()
-	l.ledger = ledger
+	l.ledger = r.ledger
 	l.mu.Unlock()
-	return st, ledger, nil
+	return r.st, r.ledger, nil
 }
 
 // LoadState reads a task's state without holding its lease and without
 // its ledger, for `mailtask status`, `state show` and `check`.
 func (s *Store) LoadState(ctx context.Context, task string) (*state.State, error) {
-	st, _, err := s.load(ctx, task, false)
-	return st, err
-}
-
-// load reads everything in one repeatable-read transaction, so that the
-// state, its UIDLs and the ledger (if asked for) are of one commit; the
-// transaction and its statements go as one batch, one round trip.
-func (s *Store) load(ctx context.Context, task string, withLedger bool) (*state.State, *Ledger, error) {
-	st := &state.State{Version: state.Version, Task: task}
-	ledger := &Ledger{set: map[state.Fingerprint]struct{}{}}
 	batch := &pgx.Batch{}
-	batch.Queue("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-	batch.Queue(`SELECT uid_validity, done_uids, pending_uids, pending_uidls,
-			pending_failed_uids, pending_failed_uidls, pending_removal_uids, action_refused,
-			failed, undelivered, last_run, last_success
-		FROM task_state WHERE task = $1`, task).QueryRow(func(row pgx.Row) error { return loadState(row, st) })
-	batch.Queue("SELECT hash, missing_day FROM uidls WHERE task = $1", task).Query(func(rows pgx.Rows) error { return loadUIDLs(rows, st) })
-	if withLedger {
-		batch.Queue("SELECT fp FROM ledger WHERE task = $1", task).Query(func(rows pgx.Rows) error { return loadLedger(rows, ledger) })
-	}
-	batch.Queue("COMMIT")
-	// A batch that fails leaves its connection in the transaction; the
-	// pool closes such a connection rather than reuse it.
+	r := s.queueLoad(batch, task, false)
 	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
-		return nil, nil, fmt.Errorf("load the state of task %q: %w", task, err)
+		return nil, fmt.Errorf("load the state of task %q: %w", task, err)
 	}
-	return st, ledger, nil
+	return r.st, r.err
 }
 
-// loadState reads the task_state row into st; no row leaves st fresh.
-func loadState(row pgx.Row, st *state.State) error {
-	var (
-		uidValidity                         int64
-		done, pending, pendingFail, removal string
-		failed, undelivered                 []byte
-		lastRun, lastSucess                 []byte
-	)
-	err := row.Scan(&uidValidity, &done, &pending, &st.PendingUIDLs, &pendingFail, &st.PendingFailedUIDLs, &removal, &st.ActionRefused,
-		&failed, &undelivered, &lastRun, &lastSucess)
-	if errors.Is(err, pgx.ErrNoRows) {
+// loaded is what a load read, once its batch has run.
+type loaded struct {
+	st     *state.State
+	ledger *Ledger
+	err    error // the row could not be read
+}
+
+// queueLoad queues a load of everything in one statement, whose one
+// snapshot makes the state, its UIDLs and the ledger (if asked for) of
+// one commit: the UIDLs and fingerprints come as arrays beside the state
+// row, one statement for the database where a repeatable-read
+// transaction of a statement per table took five. A row that cannot be
+// read is the result's error, not the batch's, which may have taken a
+// slot that must not be lost with it (TryAcquireSlot).
+func (s *Store) queueLoad(batch *pgx.Batch, task string, withLedger bool) *loaded {
+	r := &loaded{}
+	batch.Queue(`
+		SELECT s.task IS NOT NULL, s.uid_validity, s.done_uids, s.pending_uids, s.pending_uidls,
+			s.pending_failed_uids, s.pending_failed_uidls, s.pending_removal_uids, s.action_refused,
+			s.failed, s.undelivered, s.last_run, s.last_success,
+			ARRAY(SELECT hash FROM uidls WHERE task = $1 ORDER BY hash),
+			ARRAY(SELECT missing_day FROM uidls WHERE task = $1 ORDER BY hash),
+			ARRAY(SELECT fp FROM ledger WHERE task = $1 AND $2)
+		FROM (SELECT) AS one LEFT JOIN task_state s ON s.task = $1`, task, withLedger).QueryRow(func(row pgx.Row) error {
+		if err := r.read(row, task); err != nil {
+			r.err = fmt.Errorf("load the state of task %q: %w", task, err)
+		}
 		return nil
-	}
+	})
+	return r
+}
+
+func (r *loaded) read(row pgx.Row, task string) error {
+	var (
+		sr          stateRow
+		hashes, fps []int64
+		days        []int32
+	)
+	err := row.Scan(&sr.found, &sr.uidValidity, &sr.done, &sr.pending, &sr.pendingUIDLs, &sr.pendingFail, &sr.pendingFailUIDLs,
+		&sr.removal, &sr.actionRefused, &sr.failed, &sr.undelivered, &sr.lastRun, &sr.lastSuccess, &hashes, &days, &fps)
 	if err != nil {
 		return err
 	}
-	st.UIDValidity = uint32(uidValidity)
+	st := &state.State{Version: state.Version, Task: task}
+	if sr.found {
+		if err := sr.fill(st); err != nil {
+			return err
+		}
+	}
+	if len(hashes) != len(days) {
+		return fmt.Errorf("%d UIDLs with %d days", len(hashes), len(days))
+	}
+	for i, h := range hashes {
+		st.UIDLs.Restore(uint64(h), uint32(days[i]))
+	}
+	ledger := &Ledger{set: make(map[state.Fingerprint]struct{}, len(fps))}
+	for _, fp := range fps {
+		ledger.set[fpOf(fp)] = struct{}{}
+	}
+	r.st, r.ledger = st, ledger
+	return nil
+}
+
+// stateRow is a task_state row as load reads it: its columns are NULL
+// (found false) when the task has none.
+type stateRow struct {
+	found                               bool
+	uidValidity                         *int64
+	done, pending, pendingFail, removal *string
+	pendingUIDLs, pendingFailUIDLs      []string
+	actionRefused                       *string
+	failed, undelivered                 []byte
+	lastRun, lastSuccess                []byte
+}
+
+// fill sets st from the row.
+func (r *stateRow) fill(st *state.State) error {
+	st.UIDValidity = uint32(*r.uidValidity)
+	st.ActionRefused = *r.actionRefused
 	var errs []error
 	for _, f := range []struct {
-		text string
+		text *string
 		set  *state.UIDSet
-	}{{done, &st.Done}, {pending, &st.PendingUIDs}, {pendingFail, &st.PendingFailedUIDs}, {removal, &st.PendingRemovalUIDs}} {
+	}{{r.done, &st.Done}, {r.pending, &st.PendingUIDs}, {r.pendingFail, &st.PendingFailedUIDs}, {r.removal, &st.PendingRemovalUIDs}} {
 		var err error
-		*f.set, err = state.ParseUIDSet(f.text)
+		*f.set, err = state.ParseUIDSet(*f.text)
 		errs = append(errs, err)
 	}
-	errs = append(errs, json.Unmarshal(failed, &st.Failed), json.Unmarshal(undelivered, &st.Undelivered))
-	if lastRun != nil {
-		errs = append(errs, json.Unmarshal(lastRun, &st.LastRun))
+	errs = append(errs, json.Unmarshal(r.failed, &st.Failed), json.Unmarshal(r.undelivered, &st.Undelivered))
+	if r.lastRun != nil {
+		errs = append(errs, json.Unmarshal(r.lastRun, &st.LastRun))
 	}
-	if lastSucess != nil {
-		errs = append(errs, json.Unmarshal(lastSucess, &st.LastSuccess))
+	if r.lastSuccess != nil {
+		errs = append(errs, json.Unmarshal(r.lastSuccess, &st.LastSuccess))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("the task_state row is damaged: %w", err)
 	}
-	if len(st.PendingUIDLs) == 0 {
-		st.PendingUIDLs = nil
+	if len(r.pendingUIDLs) > 0 {
+		st.PendingUIDLs = r.pendingUIDLs
 	}
-	if len(st.PendingFailedUIDLs) == 0 {
-		st.PendingFailedUIDLs = nil
+	if len(r.pendingFailUIDLs) > 0 {
+		st.PendingFailedUIDLs = r.pendingFailUIDLs
 	}
 	if len(st.Undelivered) == 0 {
 		st.Undelivered = nil
 	}
 	return nil
-}
-
-func loadUIDLs(rows pgx.Rows, st *state.State) error {
-	var (
-		hash int64
-		day  int32
-	)
-	_, err := pgx.ForEachRow(rows, []any{&hash, &day}, func() error {
-		st.UIDLs.Restore(uint64(hash), uint32(day))
-		return nil
-	})
-	return err
-}
-
-func loadLedger(rows pgx.Rows, ledger *Ledger) error {
-	var fp int64
-	_, err := pgx.ForEachRow(rows, []any{&fp}, func() error {
-		ledger.set[fpOf(fp)] = struct{}{}
-		return nil
-	})
-	return err
 }

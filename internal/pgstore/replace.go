@@ -41,23 +41,17 @@ func (l *Lease) Replace(ctx context.Context, st *state.State, fps []state.Finger
 	for h, day := range st.UIDLs.All() {
 		all = append(all, state.UIDLChange{Hash: h, MissingDay: day})
 	}
-	err := pgx.BeginFunc(ctx, l.store.pool, func(tx pgx.Tx) error {
-		if err := l.fence(ctx, tx); err != nil {
-			return err
-		}
-		for _, table := range []string{"ledger", "uidls", "task_state"} {
-			if _, err := tx.Exec(ctx, "DELETE FROM "+table+" WHERE task = $1", l.Task); err != nil {
-				return err
-			}
-		}
-		if err := writeLedger(ctx, tx, l.Task, fps); err != nil {
-			return err
-		}
-		if err := writeUIDLs(ctx, tx, l.Task, all); err != nil {
-			return err
-		}
-		return writeState(ctx, tx, st)
-	})
+	batch := &pgx.Batch{}
+	l.queueFence(batch)
+	for _, table := range []string{"ledger", "uidls", "task_state"} {
+		batch.Queue("DELETE FROM "+table+" WHERE task = $1", l.Task)
+	}
+	queueLedger(batch, l.Task, fps)
+	queueUIDLs(batch, l.Task, all)
+	err := queueState(batch, st)
+	if err == nil {
+		err = l.send(ctx, batch)
+	}
 	if errors.Is(err, ErrFenced) {
 		return fmt.Errorf("task %q, epoch %d: %w", l.Task, l.Epoch, ErrFenced)
 	}

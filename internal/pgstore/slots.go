@@ -23,19 +23,24 @@ type Slot struct {
 // leaseFor by the database's clock, or fails with ErrNoSlot when max are
 // held. Acquirers of one account take turns under an advisory lock, so
 // the count never exceeds max, whatever nodes race; slots whose lease ran
-// out (their node died) are removed and no longer count. It is one round
+// out (their node died) no longer count, and are removed. It is one round
 // trip: the statements go as one batch, which PostgreSQL runs as one
-// transaction, each statement seeing what the ones before it did and
-// what others committed before the lock was granted.
-func (s *Store) TryAcquireSlot(ctx context.Context, account string, max int, leaseFor time.Duration) (*Slot, error) {
+// transaction, the second seeing what others committed before the lock
+// was granted (its snapshot is taken when it starts).
+//
+// With preload, the same round trip reads the state of preload's task,
+// which its next Load returns: a run takes its connection's slot, then
+// loads its state, and needs one round trip for both.
+func (s *Store) TryAcquireSlot(ctx context.Context, account string, max int, leaseFor time.Duration, preload *Lease) (*Slot, error) {
 	sl := &Slot{Account: account, store: s}
 	batch := &pgx.Batch{}
 	batch.Queue("SELECT pg_advisory_xact_lock(hashtextextended('mailtask conn_slots ' || $1, 0))", account)
-	batch.Queue("DELETE FROM conn_slots WHERE account = $1 AND lease_until <= clock_timestamp()", account)
 	taken := false
-	batch.Queue(`INSERT INTO conn_slots (account, holder, lease_until)
+	batch.Queue(`
+		WITH expired AS (DELETE FROM conn_slots WHERE account = $1 AND lease_until <= clock_timestamp())
+		INSERT INTO conn_slots (account, holder, lease_until)
 		SELECT $1, $2, clock_timestamp() + $3 * interval '1 millisecond'
-		WHERE (SELECT count(*) FROM conn_slots WHERE account = $1) < $4
+		WHERE (SELECT count(*) FROM conn_slots WHERE account = $1 AND lease_until > clock_timestamp()) < $4
 		RETURNING id`,
 		account, s.node, interval(leaseFor), max).QueryRow(func(row pgx.Row) error {
 		err := row.Scan(&sl.id)
@@ -45,11 +50,20 @@ func (s *Store) TryAcquireSlot(ctx context.Context, account string, max int, lea
 		taken = err == nil
 		return err
 	})
+	var read *loaded
+	if preload != nil {
+		read = s.queueLoad(batch, preload.Task, true)
+	}
 	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
 		return nil, fmt.Errorf("take a connection slot of account %q: %w", account, err)
 	}
 	if !taken {
 		return nil, fmt.Errorf("account %q (max_connections = %d): %w", account, max, ErrNoSlot)
+	}
+	if preload != nil {
+		preload.mu.Lock()
+		preload.preloaded = read
+		preload.mu.Unlock()
 	}
 	return sl, nil
 }
@@ -60,7 +74,7 @@ func (s *Store) AcquireSlot(ctx context.Context, account string, max int, leaseF
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for {
-		sl, err := s.TryAcquireSlot(ctx, account, max, leaseFor)
+		sl, err := s.TryAcquireSlot(ctx, account, max, leaseFor, nil)
 		if !errors.Is(err, ErrNoSlot) {
 			return sl, err
 		}
@@ -96,8 +110,22 @@ func (sl *Slot) Keep(ctx context.Context, leaseFor, every time.Duration) error {
 
 // Release gives the slot back.
 func (sl *Slot) Release(ctx context.Context) error {
-	if _, err := sl.store.pool.Exec(ctx, "DELETE FROM conn_slots WHERE id = $1", sl.id); err != nil {
+	batch := &pgx.Batch{}
+	queueSlotsRelease(batch, []*Slot{sl})
+	if err := sl.store.pool.SendBatch(ctx, batch).Close(); err != nil {
 		return fmt.Errorf("release a connection slot of account %q: %w", sl.Account, err)
 	}
 	return nil
+}
+
+// queueSlotsRelease queues giving the slots back.
+func queueSlotsRelease(batch *pgx.Batch, slots []*Slot) {
+	if len(slots) == 0 {
+		return
+	}
+	ids := make([]int64, len(slots))
+	for i, sl := range slots {
+		ids[i] = sl.id
+	}
+	batch.Queue("DELETE FROM conn_slots WHERE id = ANY($1::bigint[])", ids)
 }

@@ -28,7 +28,7 @@ func TestConnectionSlotsNeverExceedTheCap(t *testing.T) {
 		for range 4 {
 			wg.Go(func() {
 				for range 15 {
-					sl, err := n.TryAcquireSlot(ctx, "shared", max, time.Hour)
+					sl, err := n.TryAcquireSlot(ctx, "shared", max, time.Hour, nil)
 					if errors.Is(err, ErrNoSlot) {
 						continue
 					}
@@ -74,16 +74,16 @@ func TestSlotsOfADeadNodeExpire(t *testing.T) {
 	dead, alive := openNode(t, url, "dead"), openNode(t, url, "alive")
 	var slots []*Slot
 	for range 2 {
-		sl, err := dead.TryAcquireSlot(ctx, "acct", 2, time.Hour)
+		sl, err := dead.TryAcquireSlot(ctx, "acct", 2, time.Hour, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		slots = append(slots, sl)
 	}
-	if _, err := alive.TryAcquireSlot(ctx, "acct", 2, time.Hour); !errors.Is(err, ErrNoSlot) {
+	if _, err := alive.TryAcquireSlot(ctx, "acct", 2, time.Hour, nil); !errors.Is(err, ErrNoSlot) {
 		t.Fatalf("a third slot of two: %v, want ErrNoSlot", err)
 	}
-	if _, err := alive.TryAcquireSlot(ctx, "other-account", 2, time.Hour); err != nil {
+	if _, err := alive.TryAcquireSlot(ctx, "other-account", 2, time.Hour, nil); err != nil {
 		t.Fatalf("another account's slot: %v", err)
 	}
 	sql(t, url, "UPDATE conn_slots SET lease_until = now() - interval '1 second' WHERE holder = 'dead'")
@@ -96,5 +96,9 @@ func TestSlotsOfADeadNodeExpire(t *testing.T) {
 	}
 	if err := sl.Renew(ctx, time.Hour); err != nil {
 		t.Fatalf("renewing a live slot: %v", err)
+	}
+	// The slots that ran out are gone, not only passed over.
+	if n := count(t, url, "SELECT count(*) FROM conn_slots WHERE holder = 'dead'"); n != 0 {
+		t.Fatalf("%d slots of the dead node left", n)
 	}
 }

@@ -48,6 +48,10 @@ type hold struct {
 	ctx   context.Context // ends when the lease is lost
 	stop  func() error    // stops the renewals, returns the loss
 	owned bool
+	// slot is the run's own connection slot; end, for a claimed lease,
+	// lets the run's record give it and the lease back (cluster.End).
+	slot *cluster.Slot
+	end  *cluster.End
 }
 
 // clustered reports whether the scheduler runs in cluster mode.
@@ -87,10 +91,21 @@ func (h *hold) runContext(ctx context.Context) context.Context {
 }
 
 // prepare gives the run the task's state as the lease holds it, and its
-// further connections from the cluster's slots.
+// further connections from the cluster's slots. A claimed lease and the
+// run's slot go back with the run's record, the task due next by its
+// schedule from then.
 func (h *hold) prepare(ctx context.Context, s *Scheduler, e *entry, opts *popimap.Options) {
-	opts.Held = countFenced{Held: s.opts.Node.Held(h.lease), fenced: sync.OnceFunc(s.metrics.Fenced)}
-	opts.MoreConnections = func() (func(), bool) { return s.tryClusterSlot(ctx, e) }
+	if !h.owned {
+		h.end = &cluster.End{Stop: h.stop, NextDue: func() time.Time { return s.nextDue(e) }, Slot: h.slot}
+	}
+	opts.Held = countFenced{Held: s.opts.Node.Held(h.lease, h.end), fenced: sync.OnceFunc(s.metrics.Fenced)}
+	opts.MoreConnections = func() (func(), bool) {
+		sl := s.tryClusterSlot(ctx, e, nil)
+		if sl == nil {
+			return nil, false
+		}
+		return sl.Release, true
+	}
 }
 
 // countFenced counts a run whose commit the fence refused, once, where
@@ -130,10 +145,11 @@ func (h *hold) outcome(ctx context.Context, err error) error {
 
 // done ends a run's hold: a claimed lease stops being renewed and is
 // released with the task's next due time, or, if the run never started
-// (the daemon stopped while it waited for a slot), due as it was; an
-// owned one stays with its owner (own).
+// (the daemon stopped while it waited for a slot), due as it was, unless
+// the run's record gave it back already; an owned one stays with its
+// owner (own).
 func (h *hold) done(s *Scheduler, e *entry, ran bool) {
-	if h == nil || h.owned {
+	if h == nil || h.owned || h.end.Ended() {
 		return
 	}
 	if lost := h.stop(); lost != nil {
@@ -335,36 +351,38 @@ func (s *Scheduler) watchOwned(ctx context.Context, e *entry, l *pgstore.Lease) 
 }
 
 // clusterSlot waits for a connection slot of e's account across the
-// cluster, for a run's own connection; it fails when ctx ends or the
-// daemon stops first.
-func (s *Scheduler) clusterSlot(ctx context.Context, e *entry) (release func(), ok bool) {
-	if release, ok := s.tryClusterSlot(ctx, e); ok {
-		return release, true
+// cluster, for a run's own connection under l; nil when ctx ends or the
+// daemon stops first. A slot free at once comes with the run's state,
+// read in the same round trip.
+func (s *Scheduler) clusterSlot(ctx context.Context, e *entry, l *pgstore.Lease) *cluster.Slot {
+	if sl := s.tryClusterSlot(ctx, e, l); sl != nil {
+		return sl
 	}
 	s.log.Info("run waits for a free slot", "task", e.task.Name, "limit", "max_connections of account "+e.task.Account+" across the cluster",
 		"max", e.cfg.Accounts[e.task.Account].MaxConnections)
-	release, ok = s.waitClusterSlot(ctx, e.task.Account, e.cfg.Accounts[e.task.Account].MaxConnections)
-	if !ok && ctx.Err() == nil {
+	sl := s.waitClusterSlot(ctx, e.task.Account, e.cfg.Accounts[e.task.Account].MaxConnections)
+	if sl == nil && ctx.Err() == nil {
 		s.log.Info("run dropped: the daemon is stopping", "task", e.task.Name)
 	}
-	return release, ok
+	return sl
 }
 
 // tryClusterSlot takes a connection slot of e's account if one is free
-// across the cluster.
-func (s *Scheduler) tryClusterSlot(ctx context.Context, e *entry) (release func(), ok bool) {
+// across the cluster; nil if none is. With preload, the run's lease, it
+// reads the run's state too (cluster.Node.TrySlot).
+func (s *Scheduler) tryClusterSlot(ctx context.Context, e *entry, preload *pgstore.Lease) *cluster.Slot {
 	account := e.task.Account
-	release, ok, err := s.opts.Node.TrySlot(ctx, account, e.cfg.Accounts[account].MaxConnections, s.slotLost(account))
+	sl, err := s.opts.Node.TrySlot(ctx, account, e.cfg.Accounts[account].MaxConnections, s.slotLost(account), preload)
 	if err != nil {
 		s.log.Warn("could not take a connection slot from the database", "account", account, "err", err)
-		return nil, false
+		return nil
 	}
-	return release, ok
+	return sl
 }
 
 // waitClusterSlot waits for a connection slot of account across the
-// cluster until ctx ends or the daemon stops.
-func (s *Scheduler) waitClusterSlot(ctx context.Context, account string, max int) (release func(), ok bool) {
+// cluster until ctx ends or the daemon stops (nil).
+func (s *Scheduler) waitClusterSlot(ctx context.Context, account string, max int) *cluster.Slot {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -374,14 +392,14 @@ func (s *Scheduler) waitClusterSlot(ctx context.Context, account string, max int
 		case <-ctx.Done():
 		}
 	}()
-	release, err := s.opts.Node.Slot(ctx, account, max, s.slotLost(account))
+	sl, err := s.opts.Node.Slot(ctx, account, max, s.slotLost(account))
 	if err != nil {
 		if ctx.Err() == nil {
 			s.log.Warn("could not take a connection slot from the database", "account", account, "err", err)
 		}
-		return nil, false
+		return nil
 	}
-	return release, true
+	return sl
 }
 
 // slotLost reports a connection slot whose lease ran out. The node's task

@@ -19,6 +19,7 @@ import (
 	"mailtask/internal/config"
 	"mailtask/internal/metrics"
 	"mailtask/internal/pgstore"
+	"mailtask/internal/state"
 	"mailtask/internal/testmail/postgres"
 	"mailtask/tasks/popimap"
 )
@@ -394,5 +395,106 @@ func TestANodeRegistersItsTasksOnceTheDatabaseLetsIt(t *testing.T) {
 		}
 	case <-time.After(within):
 		t.Fatal("the task never ran once the database let the node register it")
+	}
+}
+
+// A run's record gives back the task's lease, due next by the schedule,
+// and the run's own connection slot, in the commit that records the run:
+// by the time Record returns, the lease row has no holder and the slot is
+// gone, where they used to go back after the run in two more round trips.
+func TestARunsRecordGivesBackItsLeaseAndSlot(t *testing.T) {
+	cfg := clusterConfig(t, task("t", "a", "@every 1h"))
+	db := os.Getenv("MAILTASK_SCHEDULER_TEST_DB")
+	type seen struct {
+		holders, slots int
+		due            time.Time
+		err            error
+	}
+	after := make(chan seen, 1)
+	run := func(ctx context.Context, opts popimap.Options) (popimap.Summary, error) {
+		st, _, err := opts.Held.Load(ctx)
+		if err == nil {
+			st.LastRun = &state.Run{Started: time.Now(), Outcome: "ok"}
+			err = opts.Held.Record(ctx, st)
+		}
+		var s seen
+		if err == nil {
+			// The run's context ends with the lease's renewals, which
+			// stop before the lease goes back.
+			ctx, cancel := context.WithTimeout(context.Background(), within)
+			defer cancel()
+			conn, cerr := pgx.Connect(ctx, db)
+			if cerr != nil {
+				after <- seen{err: cerr}
+				return popimap.Summary{}, cerr
+			}
+			defer conn.Close(context.Background())
+			err = conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM tasks WHERE holder IS NOT NULL),
+				(SELECT count(*) FROM conn_slots), (SELECT next_due FROM tasks WHERE task = 't')`).Scan(&s.holders, &s.slots, &s.due)
+		}
+		s.err = err
+		after <- s
+		return popimap.Summary{Task: "t"}, err
+	}
+	startNode(t, cfg, "node", newLogs(), run)
+	select {
+	case s := <-after:
+		if s.err != nil {
+			t.Fatal(s.err)
+		}
+		if s.holders != 0 || s.slots != 0 {
+			t.Fatalf("after the run's record: %d leases held, %d connection slots; want both given back", s.holders, s.slots)
+		}
+		if until := time.Until(s.due); until < 50*time.Minute {
+			t.Fatalf("the task is due next in %s, want the schedule's hour", until)
+		}
+	case <-time.After(within):
+		t.Fatal("the task did not run")
+	}
+}
+
+// A claimed run's state comes with its connection slot, read in the
+// round trip that takes the slot: the run's Load asks the database
+// nothing, so a change made behind the lease's back after the slot was
+// taken (which no node could make, holding no lease) is not what it
+// returns.
+func TestARunsStateComesWithItsSlot(t *testing.T) {
+	cfg := clusterConfig(t, task("t", "a", "@every 1h"))
+	db := os.Getenv("MAILTASK_SCHEDULER_TEST_DB")
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	type seen struct {
+		uidValidity uint32
+		err         error
+	}
+	after := make(chan seen, 1)
+	run := func(ctx context.Context, opts popimap.Options) (popimap.Summary, error) {
+		_, err := conn.Exec(context.Background(), "INSERT INTO task_state (task, uid_validity) VALUES ('t', 99)")
+		if err == nil {
+			var st *state.State
+			if st, _, err = opts.Held.Load(ctx); err == nil {
+				after <- seen{uidValidity: st.UIDValidity}
+				return popimap.Summary{Task: "t"}, nil
+			}
+		}
+		after <- seen{err: err}
+		return popimap.Summary{Task: "t"}, err
+	}
+	startNode(t, cfg, "node", newLogs(), run)
+	select {
+	case s := <-after:
+		if s.err != nil {
+			t.Fatal(s.err)
+		}
+		if s.uidValidity != 0 {
+			t.Fatalf("the run loaded UIDVALIDITY %d, written after its slot was taken; want the state read with the slot", s.uidValidity)
+		}
+	case <-time.After(within):
+		t.Fatal("the task did not run")
 	}
 }

@@ -140,7 +140,7 @@ func (s *Scheduler) launch(ctx context.Context, e *entry, reserved func()) <-cha
 			var report func()
 			arrived := s.takeArrival(name)
 			if h, ok := s.holdFor(e); ok {
-				release, ran := s.acquire(h.runContext(ctx), e, account, global, reserved)
+				release, ran := s.acquire(h.runContext(ctx), h, e, account, global, reserved)
 				if ran {
 					report, committed = s.execute(h.runContext(ctx), e, cfg, account, tlsc, h, arrived, committed)
 					release()
@@ -182,8 +182,8 @@ func (s *Scheduler) launch(ctx context.Context, e *entry, reserved func()) <-cha
 // when the scheduler stops first. The account comes first so that a run
 // waiting for its mailbox holds no global slot that another account's
 // task could use. In cluster mode the account's slots are counted across
-// the cluster (cluster.go).
-func (s *Scheduler) acquire(ctx context.Context, e *entry, account, global limiter, reserved func()) (release func(), ok bool) {
+// the cluster (cluster.go), and the run's goes to h, its hold.
+func (s *Scheduler) acquire(ctx context.Context, h *hold, e *entry, account, global limiter, reserved func()) (release func(), ok bool) {
 	take := func(l limiter, what string) bool {
 		if l.tryTake() {
 			return true
@@ -202,9 +202,10 @@ func (s *Scheduler) acquire(ctx context.Context, e *entry, account, global limit
 	switch {
 	case releaseAccount != nil:
 	case s.clustered():
-		if releaseAccount, ok = s.clusterSlot(ctx, e); !ok {
+		if h.slot = s.clusterSlot(ctx, e, h.lease); h.slot == nil {
 			return nil, false
 		}
+		releaseAccount = h.slot.Release
 	case !take(account, "max_connections of account "+e.task.Account):
 		return nil, false
 	default:

@@ -84,8 +84,10 @@ func (s *Scheduler) trigger(ctx context.Context, e *entry, arrived time.Time) (s
 // is one, and returns how to give it back; s.mu is held.
 func (s *Scheduler) reserve(ctx context.Context, e *entry) (release func()) {
 	if s.clustered() {
-		release, _ := s.tryClusterSlot(ctx, e)
-		return release
+		if sl := s.tryClusterSlot(ctx, e, nil); sl != nil {
+			return sl.Release
+		}
+		return nil
 	}
 	l := s.accounts[e.task.Account]
 	if !l.tryTake() {
@@ -110,7 +112,10 @@ func (s *Scheduler) connection(ctx context.Context, account string) (release fun
 	if s.clustered() {
 		max := s.cfg.Accounts[account].MaxConnections
 		s.mu.Unlock()
-		return s.waitClusterSlot(ctx, account, max)
+		if sl := s.waitClusterSlot(ctx, account, max); sl != nil {
+			return sl.Release, true
+		}
+		return nil, false
 	}
 	l := s.accounts[account]
 	s.mu.Unlock()

@@ -115,7 +115,7 @@ func (c *clusterFixture) runOn(t *testing.T, n *cluster.Node, held func(Held) He
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := Held(n.Held(lease))
+	h := Held(n.Held(lease, nil))
 	if held != nil {
 		h = held(h)
 	}
@@ -443,7 +443,7 @@ func TestALostLeaseStopsTheRun(t *testing.T) {
 	held, stop := n.Hold(ctx, lease)
 	done := make(chan error, 1)
 	go func() {
-		_, err := Run(held, Options{Config: c.cfg, Task: c.cfg.Tasks[0], Held: n.Held(lease), Shared: n})
+		_, err := Run(held, Options{Config: c.cfg, Task: c.cfg.Tasks[0], Held: n.Held(lease, nil), Shared: n})
 		done <- cluster.LeaseLost(held, err)
 	}()
 	hookStarted := make(chan error, 1)

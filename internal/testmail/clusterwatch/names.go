@@ -28,9 +28,9 @@ const (
 	LeaseTOML = `lease = "6s"`
 
 	// FenceStatement matches (LIKE) the statement with which pgstore's
-	// fence (Lease.fence) takes the task's row, as pg_stat_activity shows
-	// it while it waits.
-	FenceStatement = "SELECT 1 FROM tasks WHERE task = $1 FOR UPDATE"
+	// fence (Lease.queueFence) takes the task's row, as pg_stat_activity
+	// shows it while it waits.
+	FenceStatement = "SELECT mailtask_fence($1, $2, $3)"
 
 	// TasksRanSince counts the tasks with a run that started after $1 and
 	// succeeded, from the run history (pgstore's Lease.RecordRun).
