@@ -25,6 +25,20 @@ import (
 // and the statements they run by the extended protocol (Executes).
 type roundTrips struct{ n, executes atomic.Int64 }
 
+// openCounted opens a store of one connection, as node "counted", to a
+// new migrated database through a round-trip counter, and returns the
+// counter's URL and count beside it.
+func openCounted(t *testing.T) (string, *roundTrips, *Store) {
+	t.Helper()
+	url, trips := countRoundTrips(t, migratedDB(t))
+	s, err := Open(testContext(t), Options{URL: url, Node: "counted", MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return url, trips, s
+}
+
 // countRoundTrips returns the URL of such a proxy to the database at
 // rawURL (whose server speaks no TLS: sslmode=disable), and its count.
 func countRoundTrips(t *testing.T, rawURL string) (string, *roundTrips) {
@@ -116,13 +130,8 @@ func (p *roundTrips) statementsDuring(f func()) int64 {
 // repeatable-read transaction took five statements. What it loads is
 // what was committed.
 func TestALoadIsOneStatement(t *testing.T) {
-	url, trips := countRoundTrips(t, migratedDB(t))
+	_, trips, s := openCounted(t)
 	ctx := testContext(t)
-	s, err := Open(ctx, Options{URL: url, Node: "counted", MaxConns: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	l := claim(t, s, "t", time.Hour)
 	st, _, err := l.Load(ctx)
 	if err != nil {
@@ -153,13 +162,8 @@ func TestALoadIsOneStatement(t *testing.T) {
 // the database. Each is done twice, and the second counted, so that the
 // statements are prepared on the store's one connection by then.
 func TestACommitIsOneRoundTrip(t *testing.T) {
-	url, trips := countRoundTrips(t, migratedDB(t))
+	url, trips, s := openCounted(t)
 	ctx := testContext(t)
-	s, err := Open(ctx, Options{URL: url, Node: "counted", MaxConns: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	l := claim(t, s, "t", time.Hour)
 	st, _, err := l.Load(ctx)
 	if err != nil {
@@ -195,13 +199,8 @@ func TestACommitIsOneRoundTrip(t *testing.T) {
 // back nothing: the lease is the next holder's, and the slot is released
 // on its own.
 func TestARunsLastCommitGivesBackTheLeaseAndSlot(t *testing.T) {
-	url, trips := countRoundTrips(t, migratedDB(t))
+	url, trips, s := openCounted(t)
 	ctx := testContext(t)
-	s, err := Open(ctx, Options{URL: url, Node: "counted", MaxConns: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	next := time.Now().Add(5 * time.Minute).Truncate(time.Millisecond)
 	for i := range 2 { // the second counted, its statements prepared
 		task := fmt.Sprint("t", i)
@@ -256,15 +255,13 @@ func TestARunsLastCommitGivesBackTheLeaseAndSlot(t *testing.T) {
 // two statements: the account's lock, then the insert that passes over
 // the slots that ran out and removes them.
 func TestTakingASlotIsTwoStatements(t *testing.T) {
-	url, trips := countRoundTrips(t, migratedDB(t))
+	_, trips, s := openCounted(t)
 	ctx := testContext(t)
-	s, err := Open(ctx, Options{URL: url, Node: "counted", MaxConns: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	for i := range 2 { // the second counted, its statements prepared
-		var n, statements int64
+		var (
+			n, statements int64
+			err           error
+		)
 		statements = trips.statementsDuring(func() {
 			n = trips.during(func() { _, err = s.TryAcquireSlot(ctx, fmt.Sprint("a", i), 1, time.Hour, nil) })
 		})
