@@ -43,7 +43,20 @@ func startProxied(t *testing.T, faults []Fault, msgs ...[]byte) (*FaultProxy, *p
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	conn, err := tls.Dial("tcp", p.Addr(), ca.ClientTLS())
+	return p, connectProxied(t, p, ca.ClientTLS())
+}
+
+// connectProxied connects a raw client to p, over TLS with conf unless it
+// is nil, and reads the greeting.
+func connectProxied(t *testing.T, p *FaultProxy, conf *tls.Config) *proxyClient {
+	t.Helper()
+	var conn net.Conn
+	var err error
+	if conf != nil {
+		conn, err = tls.Dial("tcp", p.Addr(), conf)
+	} else {
+		conn, err = net.Dial("tcp", p.Addr())
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +66,7 @@ func startProxied(t *testing.T, faults []Fault, msgs ...[]byte) (*FaultProxy, *p
 	}
 	c := &proxyClient{t: t, conn: conn, r: bufio.NewReader(conn)}
 	c.line() // greeting
-	return p, c
+	return c
 }
 
 func (c *proxyClient) send(line string) {
@@ -194,16 +207,7 @@ func TestFaultProxyAnswersPOP3InPipelineOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	conn, err := net.Dial("tcp", p.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	if err := conn.SetDeadline(time.Now().Add(proxyTestTimeout)); err != nil {
-		t.Fatal(err)
-	}
-	c := &proxyClient{t: t, conn: conn, r: bufio.NewReader(conn)}
-	c.line() // greeting
+	c := connectProxied(t, p, nil)
 	c.send("USER bob\r\nPASS pw\r\nRETR 1\r\nRETR 2\r\nRETR 3")
 	for _, want := range []string{"+OK", "+OK"} {
 		if got := c.line(); !strings.HasPrefix(got, want) {
@@ -292,14 +296,7 @@ func TestFaultProxyLaterConnectionsPass(t *testing.T) {
 	}
 	conf := ca.ClientTLS()
 	conf.InsecureSkipVerify = true // the proxy's certificate is from startProxied's CA
-	conn, err := tls.Dial("tcp", p.Addr(), conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(proxyTestTimeout))
-	c2 := &proxyClient{t: t, conn: conn, r: bufio.NewReader(conn)}
-	c2.line()
+	c2 := connectProxied(t, p, conf)
 	c2.send("b1 LOGIN u p")
 	if got := c2.until("b1"); !strings.Contains(got, "b1 OK") {
 		t.Errorf("second connection: %q", got)
