@@ -365,8 +365,8 @@ func (c *proxyConn) fromClient() {
 				}
 			}
 		}
-		if c.pop3 {
-			c.expect <- pop3Expect{multiLine: pop3MultiLine(line)}
+		if c.pop3 && !c.expectReply(pop3Expect{multiLine: pop3MultiLine(line)}) {
+			return
 		}
 		if _, err := c.server.Write(line); err != nil {
 			return
@@ -385,13 +385,28 @@ func (c *proxyConn) fromClient() {
 // pipelined before it.
 func (c *proxyConn) answer(tag, reply string) error {
 	if c.pop3 {
-		c.expect <- pop3Expect{answer: reply}
+		if !c.expectReply(pop3Expect{answer: reply}) {
+			return net.ErrClosed
+		}
 		_, err := c.server.Write([]byte("NOOP\r\n"))
 		return err
 	}
 	c.answers.Store(tag, reply)
 	_, err := c.server.Write([]byte(tag + " NOOP\r\n"))
 	return err
+}
+
+// expectReply queues what the server's reply to the next line sent
+// should be, or reports false once the connection is shut: a client that
+// pipelines thousands of lines must not hold the proxy's Close when the
+// server's side has stopped taking them.
+func (c *proxyConn) expectReply(e pop3Expect) bool {
+	select {
+	case c.expect <- e:
+		return true
+	case <-c.stop:
+		return false
+	}
 }
 
 func (c *proxyConn) reply() string {
