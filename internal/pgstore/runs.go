@@ -125,13 +125,16 @@ type LeaseInfo struct {
 	ClaimedAt  time.Time // of the last claim; zero if never claimed
 	NextDue    time.Time
 	Now        time.Time // the database's clock, to tell lease ages by
+	LastNode   string    // the node of the task's last run; "" if none
 }
 
-// Leases returns every task's lease row, by task name.
+// Leases returns every task's lease row, by task name, in one statement
+// whatever the number of tasks.
 func (s *Store) Leases(ctx context.Context) ([]LeaseInfo, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT task, coalesce(holder, ''), epoch, lease_until, claimed_at, next_due, now()
-		FROM tasks ORDER BY task`)
+		SELECT t.task, coalesce(t.holder, ''), t.epoch, t.lease_until, t.claimed_at, t.next_due, now(), coalesce(r.node, '')
+		FROM tasks t LEFT JOIN LATERAL (SELECT node FROM runs WHERE runs.task = t.task ORDER BY id DESC LIMIT 1) r ON true
+		ORDER BY t.task`)
 	if err != nil {
 		return nil, fmt.Errorf("read the leases: %w", err)
 	}
@@ -140,7 +143,7 @@ func (s *Store) Leases(ctx context.Context) ([]LeaseInfo, error) {
 			li           LeaseInfo
 			until, since *time.Time
 		)
-		err := r.Scan(&li.Task, &li.Holder, &li.Epoch, &until, &since, &li.NextDue, &li.Now)
+		err := r.Scan(&li.Task, &li.Holder, &li.Epoch, &until, &since, &li.NextDue, &li.Now, &li.LastNode)
 		if until != nil {
 			li.LeaseUntil = *until
 		}
