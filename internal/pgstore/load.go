@@ -67,7 +67,7 @@ func (l *Lease) Load(ctx context.Context) (*state.State, *Ledger, error) {
 		batch := &pgx.Batch{}
 		r = l.store.queueLoad(batch, l.Task, true)
 		if err := l.store.pool.SendBatch(ctx, batch).Close(); err != nil {
-			return nil, nil, fmt.Errorf("load the state of task %q: %w", l.Task, err)
+			return nil, nil, fmt.Errorf("load the state: %w", err)
 		}
 		if r.err != nil {
 			return nil, nil, r.err
@@ -85,7 +85,7 @@ func (s *Store) LoadState(ctx context.Context, task string) (*state.State, error
 	batch := &pgx.Batch{}
 	r := s.queueLoad(batch, task, false)
 	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
-		return nil, fmt.Errorf("load the state of task %q: %w", task, err)
+		return nil, fmt.Errorf("load the state: %w", err)
 	}
 	return r.st, r.err
 }
@@ -115,7 +115,7 @@ func (s *Store) queueLoad(batch *pgx.Batch, task string, withLedger bool) *loade
 			ARRAY(SELECT fp FROM ledger WHERE task = $1 AND $2)
 		FROM (SELECT) AS one LEFT JOIN task_state s ON s.task = $1`, task, withLedger).QueryRow(func(row pgx.Row) error {
 		if err := r.read(row, task); err != nil {
-			r.err = fmt.Errorf("load the state of task %q: %w", task, err)
+			r.err = fmt.Errorf("load the state: %w", err)
 		}
 		return nil
 	})

@@ -32,7 +32,7 @@ func (l *Lease) RecordRun(ctx context.Context, run state.Run) error {
 	l.queueRun(batch, run)
 	// One round trip, in one (implicit) transaction.
 	if err := l.store.pool.SendBatch(ctx, batch).Close(); err != nil {
-		return fmt.Errorf("record the run of task %q: %w", l.Task, err)
+		return fmt.Errorf("record the run: %w", err)
 	}
 	return nil
 }
@@ -97,7 +97,7 @@ func (s *Store) Runs(ctx context.Context, task string, limit int) ([]RunRecord, 
 		SELECT node, epoch, started, duration_ms, outcome, error, hint, seen, saved, failed, files, bytes, known, unmatched, held
 		FROM runs WHERE task = $1 ORDER BY id DESC LIMIT $2`, task, limit)
 	if err != nil {
-		return nil, fmt.Errorf("read the runs of task %q: %w", task, err)
+		return nil, fmt.Errorf("read the runs: %w", err)
 	}
 	runs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RunRecord, error) {
 		var (
@@ -111,7 +111,7 @@ func (s *Store) Runs(ctx context.Context, task string, limit int) ([]RunRecord, 
 		return rec, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read the runs of task %q: %w", task, err)
+		return nil, fmt.Errorf("read the runs: %w", err)
 	}
 	return runs, nil
 }
