@@ -97,7 +97,7 @@ func startNode(t *testing.T, cfg *config.Config, name string, l *logs, run popim
 // polls is how many times the node has asked the database for due tasks.
 func (n *node) polls(t *testing.T) uint64 {
 	t.Helper()
-	families, err := n.metrics.Registry().Gather()
+	families, err := n.metrics.Gatherer().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
