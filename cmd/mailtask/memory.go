@@ -25,9 +25,9 @@ const baseMemory = 24 << 20
 // what is live: the limit makes it collect sooner instead, which costs
 // little CPU, since those buffers hold no pointers to scan. A limit that
 // left out the staged content kept the heap of cluster mode so close to
-// it that the collector ran four times as often (70 cycles a run of the
-// corpus of make bench instead of 16, 11 % more of mailtask's CPU), and
-// handed pages back to the system only to fault them in again.
+// it that the collector ran three times as often (70 cycles a run of the
+// corpus of make bench instead of 23), and handed pages back to the
+// system only to fault them in again.
 func limitMemory(runs int, tasks []*config.Task) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return

@@ -52,12 +52,11 @@ type Options struct {
 // MemoryBudget is how many bytes of staged content a destination holds in
 // memory at once, over all the files staged and not yet put; a file that
 // would go over it is staged in a spool file, as large ones are. Content
-// stays staged until its batch is written, and a batch of 50 messages of
-// small attachments holds several megabytes, outside popimap's budget
-// (which ends when a message is staged): a program running tasks that
-// write to an object store adds it to its memory limit (cmd/mailtask
-// does).
-const MemoryBudget = 16 << 20
+// stays staged until its batch is written, outside popimap's budget
+// (which ends when a message is staged): a batch of the corpus of make
+// bench held up to 5 MB. A program running tasks that write to an object
+// store adds it to its memory limit (cmd/mailtask does).
+const MemoryBudget = 8 << 20
 
 // Defaults of Options. A single PUT may carry 5 GiB; parts keep a retry
 // from sending a large file again from the start.
