@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -41,13 +40,9 @@ type oauthFixture struct {
 func newOAuthFixture(t *testing.T, idpOpts testmail.IdPOptions, oauthTOML string) *oauthFixture {
 	t.Helper()
 	f := &oauthFixture{t: t}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.redirect = fmt.Sprintf("http://localhost:%d/register_microsoft_graph_api/", l.Addr().(*net.TCPAddr).Port)
-	l.Close()
+	f.redirect = testmail.RedirectURL(t)
 	idpOpts.Tenant, idpOpts.User, idpOpts.ClientSecret, idpOpts.RedirectURL = oauthTenant, oauthUser, oauthSecret, f.redirect
+	var err error
 	if f.idp, err = testmail.StartIdP(idpOpts); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"regexp"
 	"slices"
@@ -90,16 +89,12 @@ func TestREADMEPathsEndInAWorkingCheck(t *testing.T) {
 func dovecotOAuthFixture(t *testing.T, idpOpts testmail.IdPOptions, oauth string) *oauthFixture {
 	t.Helper()
 	f := &oauthFixture{t: t}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.redirect = fmt.Sprintf("http://localhost:%d/register_microsoft_graph_api/", l.Addr().(*net.TCPAddr).Port)
-	l.Close()
+	f.redirect = testmail.RedirectURL(t)
 	idpOpts.Tenant, idpOpts.User, idpOpts.RedirectURL = oauthTenant, dovecot.DefaultUser, f.redirect
 	if idpOpts.WebPlatform || strings.Contains(oauth, "client_secret") {
 		idpOpts.ClientSecret = oauthSecret
 	}
+	var err error
 	if f.idp, err = testmail.StartIdP(idpOpts); err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	if f.clock == nil {
 		f.clock = clock.Real
 	}
-	f.redirect = fmt.Sprintf("http://localhost:%d/register_microsoft_graph_api/", freePort(t))
+	f.redirect = testmail.RedirectURL(t)
 	o.idp.RedirectURL = f.redirect
 	o.idp.Tenant = tenant
 	o.idp.User = f.user
