@@ -38,9 +38,9 @@ type Slot struct {
 // its row inserted only the first time. An update that changes no
 // indexed column and finds room in its page (the table's fillfactor
 // leaves it) is a HOT update, which adds no index entry and whose dead
-// version the next visit of the page prunes; a row inserted and deleted
-// by every run, as before, left dead rows and index entries that every
-// count of the account's slots walked until autovacuum came by. The
+// version the next visit of the page prunes, where a row inserted and
+// deleted by every run left dead rows and index entries that every count
+// of the account's slots walked until autovacuum came by. The
 // update re-checks that the slot is free on the row as it is then, so a
 // renewal that got in after the count was taken keeps its slot.
 //
