@@ -174,7 +174,8 @@ func TestRunTaskNamesTheNodeThatHoldsTheTask(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := s.ClaimTask(ctx, "t", time.Hour); err != nil {
+	l, err := s.ClaimTask(ctx, "t", time.Hour)
+	if err != nil {
 		t.Fatal(err)
 	}
 	code, _, errOut := run(t, "run-task", "--config", cfg, "t")
@@ -184,5 +185,25 @@ func TestRunTaskNamesTheNodeThatHoldsTheTask(t *testing.T) {
 	code, out, _ := run(t, "status", "--config", cfg)
 	if code != exitOK || !strings.Contains(out, "t: held by node-elsewhere") {
 		t.Errorf("status: exit %d\n%s", code, out)
+	}
+
+	// Once that node's run ended and let the task go, status tells, from
+	// the database, how it went and where.
+	st, _, err := l.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.LastRun = &state.Run{Started: time.Now(), Outcome: outcome.Failed, Error: "the server went away"}
+	if err := l.CommitRun(ctx, st, *st.LastRun, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Release(ctx, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = run(t, "status", "--config", cfg)
+	for _, want := range []string{"t: last run failed: the server went away", "t: last ran on node-elsewhere"} {
+		if code != exitOK || !strings.Contains(out, want) {
+			t.Errorf("status after the run: exit %d, want %q\n%s", code, want, out)
+		}
 	}
 }

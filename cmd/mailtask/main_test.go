@@ -160,6 +160,29 @@ func TestRunTaskPanicExitsOne(t *testing.T) {
 	lock.Unlock()
 }
 
+// A run that fails on its own state names the task once, in run-task's
+// own words, and the file to fix: the state package's errors leave the
+// task to their caller and name the path.
+func TestRunTaskStateErrorNamesTheTaskOnce(t *testing.T) {
+	for _, file := range []string{"t.json", "t.ledger"} {
+		t.Run(file, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := writeFile(t, dir, "m.toml", "[accounts.a]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"u\"\npassword = \"p\"\n[[task]]\nname = \"t\"\naccount = \"a\"\ndestination = \"d\"\n")
+			unreadable := filepath.Join(dir, "state", file)
+			if err := os.MkdirAll(unreadable, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			code, _, errOut := run(t, "run-task", "--config", cfg, "t")
+			if code != exitFailed || !strings.Contains(errOut, unreadable) {
+				t.Errorf("exit %d, want %d and the path %s:\n%s", code, exitFailed, unreadable, errOut)
+			}
+			if n := strings.Count(errOut, `task "t"`); n != 1 {
+				t.Errorf("stderr names the task %d times, want once:\n%s", n, errOut)
+			}
+		})
+	}
+}
+
 // validate refuses a state_dir other accounts could plant links in, and
 // warns of secrets other accounts can read.
 func TestValidateChecksStateDirAndSecrets(t *testing.T) {

@@ -92,9 +92,17 @@ func status(ctx context.Context, e *env, cfgPath string, asJSON bool) error {
 		return err
 	}
 	defer closeNode(node)
-	var leases map[string]pgstore.LeaseInfo
+	// In cluster mode every task's lease and state come in two statements,
+	// whatever the number of tasks.
+	var (
+		leases map[string]pgstore.LeaseInfo
+		states map[string]pgstore.TaskState
+	)
 	if clustered(node) {
 		if leases, err = leasesOf(ctx, node.Store()); err != nil {
+			return err
+		}
+		if states, err = node.Store().States(ctx); err != nil {
 			return err
 		}
 	}
@@ -115,10 +123,8 @@ func status(ctx context.Context, e *env, cfgPath string, asJSON bool) error {
 		}
 		var st *state.State
 		if clustered(node) {
-			st, err = node.LoadState(ctx, t.Name)
-			if err == nil {
-				err = clusterRow(ctx, node.Store(), &row, leases[t.Name])
-			}
+			st, err = stateOf(states, t.Name)
+			clusterRow(&row, leases[t.Name])
 		} else {
 			st, err = state.Load(cfg.StateDir, t.Name)
 		}
@@ -297,7 +303,7 @@ func leasesOf(ctx context.Context, store *pgstore.Store) (map[string]pgstore.Lea
 // clusterRow fills in what the database says of a task: who holds it now
 // (a lease running by the database's clock), when it is due next, and
 // where its last run went.
-func clusterRow(ctx context.Context, store *pgstore.Store, row *taskStatus, l pgstore.LeaseInfo) error {
+func clusterRow(row *taskStatus, l pgstore.LeaseInfo) {
 	if l.Holder != "" && l.LeaseUntil.After(l.Now) {
 		row.Lease = &leaseStatus{Holder: l.Holder, Epoch: l.Epoch, Since: l.ClaimedAt, Until: l.LeaseUntil,
 			Age: l.Now.Sub(l.ClaimedAt).Round(time.Second).Seconds()}
@@ -306,12 +312,14 @@ func clusterRow(ctx context.Context, store *pgstore.Store, row *taskStatus, l pg
 		next := l.NextDue
 		row.NextRun = &next
 	}
-	runs, err := store.Runs(ctx, row.Task, 1)
-	if err != nil {
-		return err
+	row.LastNode = l.LastNode
+}
+
+// stateOf is task's state among states: a task without a row has not run.
+func stateOf(states map[string]pgstore.TaskState, task string) (*state.State, error) {
+	ts, ok := states[task]
+	if !ok {
+		return &state.State{Version: state.Version, Task: task}, nil
 	}
-	if len(runs) > 0 {
-		row.LastNode = runs[0].Node
-	}
-	return nil
+	return ts.State, ts.Err
 }

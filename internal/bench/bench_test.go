@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,6 +33,9 @@ const (
 	envWireUser = "MAILTASK_BENCH_USER"
 	envWirePass = "MAILTASK_BENCH_PASSWORD"
 	envWireOut  = "MAILTASK_BENCH_OUT" // file the child writes "messages bytes" to
+	// envWireProfile names the file the child writes a CPU profile of its
+	// fetch to (BENCH_BUDGET_PROFILE), to set beside mailtask's.
+	envWireProfile = "MAILTASK_BENCH_CPUPROFILE"
 )
 
 func TestMain(m *testing.M) {
@@ -52,6 +56,18 @@ func wireChild(protocol string) int {
 	fetch := WireIMAP
 	if protocol == "POP3S" {
 		fetch = WirePOP3
+	}
+	if path := os.Getenv(envWireProfile); path != "" {
+		f, err := os.Create(path)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
 	}
 	f, err := fetch(ctx, os.Getenv(envWireAddr), conf, os.Getenv(envWireUser), os.Getenv(envWirePass))
 	if err != nil {
@@ -498,8 +514,9 @@ func BenchmarkScale(b *testing.B) {
 // round-robin; the RSS is the peak of them. With BENCH_BUDGET_PROFILE set
 // to a directory, each mailtask run writes a CPU profile there,
 // CORPUS-PROTOCOL-RUN.pprof (a binary built with -tags cpuprofile, whose
-// profiling costs it a little CPU): the ratios say how far mailtask is
-// from the wire, the profiles where its CPU goes.
+// profiling costs it a little CPU), and the wire limit's run beside it
+// CORPUS-PROTOCOL-RUN-wire.pprof: the ratios say how far mailtask is from
+// the wire, the two profiles where its CPU goes beyond the wire's.
 func BenchmarkBudget(b *testing.B) {
 	const seed = 20250314
 	const mixedUser, largeUser, password = "mixed", "large", "bench-pass"
@@ -548,6 +565,7 @@ func BenchmarkBudget(b *testing.B) {
 			c, p := corpora[i/len(Protocols)], Protocols[i%len(Protocols)]
 			if profiles != "" {
 				b.Setenv("MAILTASK_CPUPROFILE", filepath.Join(profiles, fmt.Sprintf("%s-%d.pprof", budgetCell(i), run+1)))
+				b.Setenv(envWireProfile, filepath.Join(profiles, fmt.Sprintf("%s-%d-wire.pprof", budgetCell(i), run+1)))
 			}
 			for j, r := range []*Result{&cells[i].wire, &cells[i].mailtask} {
 				if r.Err != nil {

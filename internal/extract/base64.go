@@ -81,27 +81,38 @@ func scanBase64(src io.ReaderAt, start, end int64) (*base64Body, string, error) 
 // source, marking every markChars-th, and returns how many characters of
 // w are stray.
 func (b *base64Body) scan(w []byte, off int64) (stray int) {
-	for i := 0; i < len(w); {
-		// Eight bytes at a time while they are base64 characters and line
-		// breaks, unless a mark may fall among them.
-		if at := b.chars % markChars; i+8 <= len(w) && at != 0 && at <= markChars-8 {
-			if n, ok := charsAndBreaks(w[i : i+8]); ok {
-				b.chars += int64(n)
-				i += 8
-				continue
+	// The count is kept in a local: kept in b, it was loaded and stored
+	// back at every stride.
+	chars := b.chars
+	for i := 0; i < len(w); i++ {
+		// Sixteen bytes at a time while they are base64 characters and
+		// line breaks, unless a mark may fall among them.
+		for i+16 <= len(w) {
+			if at := chars % markChars; at == 0 || at > markChars-16 {
+				break
 			}
+			n1, ok1 := charsAndBreaks(w[i : i+8])
+			n2, ok2 := charsAndBreaks(w[i+8 : i+16])
+			if !ok1 || !ok2 {
+				break
+			}
+			chars += int64(n1 + n2)
+			i += 16
+		}
+		if i == len(w) {
+			break
 		}
 		switch base64Class[w[i]] {
 		case base64Char:
-			if b.chars%markChars == 0 {
+			if chars%markChars == 0 {
 				b.marks = append(b.marks, off+int64(i))
 			}
-			b.chars++
+			chars++
 		case base64Stray:
 			stray++
 		}
-		i++
 	}
+	b.chars = chars
 	return stray
 }
 

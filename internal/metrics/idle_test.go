@@ -35,16 +35,16 @@ mailtask_idle_reconnects_total{task="push"} 2
 mailtask_idle_since_timestamp_seconds{task="push"} 1.7408232e+09
 `
 	names := []string{"mailtask_idle_active", "mailtask_idle_failures", "mailtask_idle_reconnects_total", "mailtask_idle_since_timestamp_seconds"}
-	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(expected), names...); err != nil {
+	if err := testutil.GatherAndCompare(m.Gatherer(), strings.NewReader(expected), names...); err != nil {
 		t.Error(err)
 	}
 	if n := testutil.CollectAndCount(m.idle.delivery); n != 1 {
 		t.Errorf("%d delivery series", n)
 	}
-	if problems, err := testutil.GatherAndLint(m.Registry()); err != nil || len(problems) > 0 {
+	if problems, err := testutil.GatherAndLint(m.Gatherer()); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %v", problems, err)
 	}
-	families, err := m.Registry().Gather()
+	families, err := m.Gatherer().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ mailtask_idle_since_timestamp_seconds{task="push"} 1.7408232e+09
 	}
 	m.Forget("push")
 	for _, name := range append(names, "mailtask_idle_delivery_seconds") {
-		if n := testutil.CollectAndCount(m.Registry(), name); n != 0 {
+		if n := testutil.CollectAndCount(m.reg, name); n != 0 {
 			t.Errorf("%d %s series after Forget", n, name)
 		}
 	}

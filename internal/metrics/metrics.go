@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -10,19 +11,11 @@ import (
 	"mailtask/internal/outcome"
 )
 
-// Metrics holds the daemon's metrics.
+// Metrics holds the daemon's metrics: the per-task series in a table of
+// their own (tasks.go), the rest in a registry.
 type Metrics struct {
 	reg         *prometheus.Registry
-	runs        *prometheus.CounterVec
-	failures    *prometheus.CounterVec
-	skipped     *prometheus.CounterVec
-	counts      []*prometheus.CounterVec // one per outcome.Counters
-	defects     *prometheus.CounterVec
-	lastRun     *prometheus.GaugeVec
-	lastSuccess *prometheus.GaugeVec
-	duration    *prometheus.GaugeVec
-	nextRun     *prometheus.GaugeVec
-	actionsDue  *prometheus.GaugeVec
+	tasks       *taskTable
 	credentials *credentialCollector
 	idle        *idleMetrics    // idle.go
 	cluster     *clusterMetrics // cluster.go
@@ -56,107 +49,83 @@ const (
 // New returns metrics in a registry of their own, with the Go runtime's
 // and the process's standard metrics beside them.
 func New() *Metrics {
-	task := []string{"task"}
-	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
-		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "mailtask", Name: name, Help: help}, labels)
-	}
-	gauge := func(name, help string, labels ...string) *prometheus.GaugeVec {
-		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "mailtask", Name: name, Help: help}, labels)
-	}
 	m := &Metrics{
-		reg:         prometheus.NewRegistry(),
-		runs:        counter("runs_total", "Runs of a task that ended (successful, stopped or failed).", task...),
-		failures:    counter("run_failures_total", "Runs of a task that failed, after their retries.", task...),
-		skipped:     counter("runs_skipped_total", "Scheduled runs of a task not started: its previous run was still going (overlap) or another process held its lock (locked).", "task", "reason"),
-		defects:     counter("file_defects_total", "Defects of the files written (damaged base64, an unknown transfer encoding, ...), by kind: such a file holds what could be recovered.", "task", "defect"),
-		lastRun:     gauge("last_run_timestamp_seconds", "When the task's last run ended, in Unix time.", task...),
-		lastSuccess: gauge("last_success_timestamp_seconds", "When the task's last successful run ended, in Unix time.", task...),
-		duration:    gauge("last_run_duration_seconds", "How long the task's last run took.", task...),
-		nextRun:     gauge("next_run_timestamp_seconds", "When the task runs next, jitter included, in Unix time.", task...),
-		actionsDue:  gauge("actions_due", "Messages taken whose after-action (after) or failure action (after_failure) the server has not confirmed yet, refused ones included: every run retries them.", "task", "action"),
+		reg:   prometheus.NewRegistry(),
+		tasks: newTaskTable(),
 		credentials: &credentialCollector{desc: prometheus.NewDesc("mailtask_credential_expiry_timestamp_seconds",
 			"When an account's credential (such as an OAuth2 client secret) expires, in Unix time.", []string{"account", "credential"}, nil)},
 		idle:    newIdleMetrics(),
 		cluster: newClusterMetrics(),
 	}
-	for _, k := range outcome.Counters {
-		c := counter(k.Metric, k.Help, task...)
-		m.counts = append(m.counts, c)
-		m.reg.MustRegister(c)
-	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.runs, m.failures, m.skipped, m.defects,
-		m.lastRun, m.lastSuccess, m.duration, m.nextRun, m.actionsDue, m.credentials,
+		m.credentials,
 	)
 	m.reg.MustRegister(m.idle.collectors()...)
 	return m
 }
 
-// Registry is where the metrics are registered.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // Track makes task's counters exist at zero, so that rates and alerts on
 // them work before its first run.
-func (m *Metrics) Track(task string) {
-	for _, c := range append([]*prometheus.CounterVec{m.runs, m.failures}, m.counts...) {
-		c.WithLabelValues(task)
-	}
-	for _, reason := range []string{SkipOverlap, SkipLocked} {
-		m.skipped.WithLabelValues(task, reason)
-	}
-}
+func (m *Metrics) Track(task string) { m.tasks.update(task, func(*taskFigures) {}) }
 
 // Forget removes every series of a task no longer configured.
 func (m *Metrics) Forget(task string) {
-	match := prometheus.Labels{"task": task}
-	for _, c := range append([]*prometheus.CounterVec{m.runs, m.failures, m.skipped, m.defects}, m.counts...) {
-		c.DeletePartialMatch(match)
-	}
-	for _, g := range []*prometheus.GaugeVec{m.lastRun, m.lastSuccess, m.duration, m.nextRun, m.actionsDue} {
-		g.DeletePartialMatch(match)
-	}
+	m.tasks.forget(task)
 	m.ForgetIdle(task)
 }
 
 // Observe counts a run that ended.
 func (m *Metrics) Observe(r Run) {
-	m.runs.WithLabelValues(r.Task).Inc()
-	if r.Outcome == outcome.Failed {
-		m.failures.WithLabelValues(r.Task).Inc()
-	} else {
-		m.LastSuccess(r.Task, r.End)
-	}
-	for i, k := range outcome.Counters {
-		m.counts[i].WithLabelValues(r.Task).Add(float64(k.In(r.Counts)))
-	}
-	for kind, n := range r.Defects {
-		m.defects.WithLabelValues(r.Task, kind).Add(float64(n))
-	}
-	m.lastRun.WithLabelValues(r.Task).Set(unix(r.End))
-	m.duration.WithLabelValues(r.Task).Set(r.Duration.Seconds())
-	m.ActionsDue(r.Task, r.Due)
+	m.tasks.update(r.Task, func(f *taskFigures) {
+		f.runs++
+		if r.Outcome == outcome.Failed {
+			f.failures++
+		} else {
+			f.lastSuccess.put(unix(r.End))
+		}
+		for i, k := range outcome.Counters {
+			f.counts[i] += float64(k.In(r.Counts))
+		}
+		for kind, n := range r.Defects {
+			if f.defects == nil {
+				f.defects = map[string]float64{}
+			}
+			f.defects[kind] += float64(n)
+		}
+		f.lastRun.put(unix(r.End))
+		f.duration.put(r.Duration.Seconds())
+		f.setDue(r.Due)
+	})
 }
 
 // ActionsDue records how many messages' after-actions and failure actions
 // are due; the daemon sets it from the state file when it starts.
 func (m *Metrics) ActionsDue(task string, due outcome.Due) {
-	m.actionsDue.WithLabelValues(task, ActionAfter).Set(float64(due.After))
-	m.actionsDue.WithLabelValues(task, ActionFailure).Set(float64(due.Failure))
+	m.tasks.update(task, func(f *taskFigures) { f.setDue(due) })
+}
+
+func (f *taskFigures) setDue(due outcome.Due) {
+	f.due[slices.Index(dueActions, ActionAfter)].put(float64(due.After))
+	f.due[slices.Index(dueActions, ActionFailure)].put(float64(due.Failure))
 }
 
 // Skipped counts a scheduled run that was not started.
-func (m *Metrics) Skipped(task, reason string) { m.skipped.WithLabelValues(task, reason).Inc() }
+func (m *Metrics) Skipped(task, reason string) {
+	m.tasks.update(task, func(f *taskFigures) { f.skipped[slices.Index(skipReasons, reason)]++ })
+}
 
 // LastSuccess records when the task last succeeded; the daemon sets it
 // from the state file when it starts.
 func (m *Metrics) LastSuccess(task string, at time.Time) {
-	m.lastSuccess.WithLabelValues(task).Set(unix(at))
+	m.tasks.update(task, func(f *taskFigures) { f.lastSuccess.put(unix(at)) })
 }
 
 // NextRun records when the task runs next.
-func (m *Metrics) NextRun(task string, at time.Time) { m.nextRun.WithLabelValues(task).Set(unix(at)) }
+func (m *Metrics) NextRun(task string, at time.Time) {
+	m.tasks.update(task, func(f *taskFigures) { f.nextRun.put(unix(at)) })
+}
 
 // Credential is an account's credential that expires.
 type Credential struct {

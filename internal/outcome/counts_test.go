@@ -80,7 +80,7 @@ func TestEveryCounterReachesStateMetricsAndSummary(t *testing.T) {
 // values gathers the counters of task "t" from m, by name.
 func values(t *testing.T, m *metrics.Metrics) map[string]float64 {
 	t.Helper()
-	families, err := m.Registry().Gather()
+	families, err := m.Gatherer().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func (l *Lease) Commit(ctx context.Context, st *state.State, fps []state.Fingerp
 	queueLedger(batch, l.Task, fps)
 	queueUIDLs(batch, l.Task, changes)
 	if err := queueState(batch, st); err != nil {
-		return fmt.Errorf("commit task %q: %w", l.Task, err)
+		return fmt.Errorf("commit: %w", err)
 	}
 	if err := l.send(ctx, batch); err != nil {
 		return l.commitError(err)
@@ -86,9 +86,9 @@ func (l *Lease) send(ctx context.Context, batch *pgx.Batch) error {
 // commitError is err, a commit's failure, said for the lease.
 func (l *Lease) commitError(err error) error {
 	if errors.Is(err, ErrFenced) {
-		return fmt.Errorf("task %q, epoch %d: %w", l.Task, l.Epoch, ErrFenced)
+		return fmt.Errorf("epoch %d: %w", l.Epoch, ErrFenced)
 	}
-	return fmt.Errorf("commit task %q: %w", l.Task, err)
+	return fmt.Errorf("commit: %w", err)
 }
 
 func queueLedger(batch *pgx.Batch, task string, fps []state.Fingerprint) {

@@ -159,13 +159,13 @@ func (s *Store) ClaimTask(ctx context.Context, task string, leaseFor time.Durati
 		return l, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("claim task %q: %w", task, err)
+		return nil, fmt.Errorf("claim the task: %w", err)
 	}
 	held := &HeldError{Task: task}
 	err = s.pool.QueryRow(ctx, "SELECT coalesce(holder, ''), coalesce(lease_until, now()) FROM tasks WHERE task = $1", task).
 		Scan(&held.Holder, &held.Until)
 	if err != nil {
-		return nil, fmt.Errorf("claim task %q: %w", task, err)
+		return nil, fmt.Errorf("claim the task: %w", err)
 	}
 	return nil, held
 }
@@ -182,10 +182,10 @@ func (l *Lease) Renew(ctx context.Context, leaseFor time.Duration) error {
 		RETURNING lease_until`,
 		l.Task, l.Epoch, l.store.node, interval(leaseFor)).Scan(&until)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("task %q, epoch %d: %w", l.Task, l.Epoch, ErrLeaseLost)
+		return fmt.Errorf("epoch %d: %w", l.Epoch, ErrLeaseLost)
 	}
 	if err != nil {
-		return fmt.Errorf("renew the lease of task %q: %w", l.Task, err)
+		return fmt.Errorf("renew the lease: %w", err)
 	}
 	l.mu.Lock()
 	l.until = until
@@ -200,10 +200,10 @@ func (l *Lease) Release(ctx context.Context, nextDue time.Time) error {
 	batch := &pgx.Batch{}
 	released := l.queueRelease(batch, nextDue)
 	if err := l.store.pool.SendBatch(ctx, batch).Close(); err != nil {
-		return fmt.Errorf("release the lease of task %q: %w", l.Task, err)
+		return fmt.Errorf("release the lease: %w", err)
 	}
 	if !*released {
-		return fmt.Errorf("task %q, epoch %d: %w", l.Task, l.Epoch, ErrLeaseLost)
+		return fmt.Errorf("epoch %d: %w", l.Epoch, ErrLeaseLost)
 	}
 	return nil
 }
@@ -238,10 +238,10 @@ func (l *Lease) Skip(ctx context.Context) error {
 		WHERE task = $2 AND epoch = $3`,
 		l.store.node, l.Task, l.Epoch)
 	if err != nil {
-		return fmt.Errorf("give back the lease of task %q: %w", l.Task, err)
+		return fmt.Errorf("give back the lease: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("task %q, epoch %d: %w", l.Task, l.Epoch, ErrLeaseLost)
+		return fmt.Errorf("epoch %d: %w", l.Epoch, ErrLeaseLost)
 	}
 	return nil
 }
@@ -255,7 +255,7 @@ func (l *Lease) Skip(ctx context.Context) error {
 // leaseFor (a third, say), so that a renewal or two may fail in time.
 func (l *Lease) Keep(ctx context.Context, leaseFor, every time.Duration) error {
 	return keep(ctx, leaseFor, every, l.Renew, func() error {
-		return fmt.Errorf("task %q, epoch %d: not renewed in time: %w", l.Task, l.Epoch, ErrLeaseLost)
+		return fmt.Errorf("epoch %d: not renewed in time: %w", l.Epoch, ErrLeaseLost)
 	})
 }
 

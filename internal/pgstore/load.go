@@ -67,7 +67,7 @@ func (l *Lease) Load(ctx context.Context) (*state.State, *Ledger, error) {
 		batch := &pgx.Batch{}
 		r = l.store.queueLoad(batch, l.Task, true)
 		if err := l.store.pool.SendBatch(ctx, batch).Close(); err != nil {
-			return nil, nil, fmt.Errorf("load the state of task %q: %w", l.Task, err)
+			return nil, nil, fmt.Errorf("load the state: %w", err)
 		}
 		if r.err != nil {
 			return nil, nil, r.err
@@ -85,9 +85,46 @@ func (s *Store) LoadState(ctx context.Context, task string) (*state.State, error
 	batch := &pgx.Batch{}
 	r := s.queueLoad(batch, task, false)
 	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
-		return nil, fmt.Errorf("load the state of task %q: %w", task, err)
+		return nil, fmt.Errorf("load the state: %w", err)
 	}
 	return r.st, r.err
+}
+
+// A TaskState is a task's state as States reads it, or why it could not.
+type TaskState struct {
+	State *state.State
+	Err   error // the task's row is damaged
+}
+
+// States reads the state of every task that has one, in one statement,
+// without the UIDLs and the ledger, which only a run needs: what `mailtask
+// status` shows of thousands of tasks, where a load per task cost a round
+// trip each.
+func (s *Store) States(ctx context.Context) (map[string]TaskState, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT s.task, true, `+stateColumns+` FROM task_state s`)
+	if err != nil {
+		return nil, fmt.Errorf("read the states: %w", err)
+	}
+	states := map[string]TaskState{}
+	for rows.Next() {
+		var (
+			task string
+			sr   stateRow
+		)
+		err := rows.Scan(append([]any{&task}, sr.fields()...)...)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read the states: %w", err)
+		}
+		st := &state.State{Version: state.Version, Task: task}
+		err = sr.fill(st)
+		states[task] = TaskState{State: st, Err: err}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read the states: %w", err)
+	}
+	return states, nil
 }
 
 // loaded is what a load read, once its batch has run.
@@ -107,15 +144,13 @@ type loaded struct {
 func (s *Store) queueLoad(batch *pgx.Batch, task string, withLedger bool) *loaded {
 	r := &loaded{}
 	batch.Queue(`
-		SELECT s.task IS NOT NULL, s.uid_validity, s.done_uids, s.pending_uids, s.pending_uidls,
-			s.pending_failed_uids, s.pending_failed_uidls, s.pending_removal_uids, s.action_refused,
-			s.failed, s.undelivered, s.last_run, s.last_success,
+		SELECT s.task IS NOT NULL, `+stateColumns+`,
 			ARRAY(SELECT hash FROM uidls WHERE task = $1 ORDER BY hash),
 			ARRAY(SELECT missing_day FROM uidls WHERE task = $1 ORDER BY hash),
 			ARRAY(SELECT fp FROM ledger WHERE task = $1 AND $2)
 		FROM (SELECT) AS one LEFT JOIN task_state s ON s.task = $1`, task, withLedger).QueryRow(func(row pgx.Row) error {
 		if err := r.read(row, task); err != nil {
-			r.err = fmt.Errorf("load the state of task %q: %w", task, err)
+			r.err = fmt.Errorf("load the state: %w", err)
 		}
 		return nil
 	})
@@ -128,8 +163,7 @@ func (r *loaded) read(row pgx.Row, task string) error {
 		hashes, fps []int64
 		days        []int32
 	)
-	err := row.Scan(&sr.found, &sr.uidValidity, &sr.done, &sr.pending, &sr.pendingUIDLs, &sr.pendingFail, &sr.pendingFailUIDLs,
-		&sr.removal, &sr.actionRefused, &sr.failed, &sr.undelivered, &sr.lastRun, &sr.lastSuccess, &hashes, &days, &fps)
+	err := row.Scan(append(sr.fields(), &hashes, &days, &fps)...)
 	if err != nil {
 		return err
 	}
@@ -163,6 +197,18 @@ type stateRow struct {
 	actionRefused                       *string
 	failed, undelivered                 []byte
 	lastRun, lastSuccess                []byte
+}
+
+// stateColumns are the columns of task_state (as s) that a stateRow reads,
+// after whether the row was found.
+const stateColumns = `s.uid_validity, s.done_uids, s.pending_uids, s.pending_uidls,
+	s.pending_failed_uids, s.pending_failed_uidls, s.pending_removal_uids, s.action_refused,
+	s.failed, s.undelivered, s.last_run, s.last_success`
+
+// fields are where a scan puts found and stateColumns.
+func (r *stateRow) fields() []any {
+	return []any{&r.found, &r.uidValidity, &r.done, &r.pending, &r.pendingUIDLs, &r.pendingFail, &r.pendingFailUIDLs,
+		&r.removal, &r.actionRefused, &r.failed, &r.undelivered, &r.lastRun, &r.lastSuccess}
 }
 
 // fill sets st from the row.

@@ -53,10 +53,10 @@ func (l *Lease) Replace(ctx context.Context, st *state.State, fps []state.Finger
 		err = l.send(ctx, batch)
 	}
 	if errors.Is(err, ErrFenced) {
-		return fmt.Errorf("task %q, epoch %d: %w", l.Task, l.Epoch, ErrFenced)
+		return fmt.Errorf("epoch %d: %w", l.Epoch, ErrFenced)
 	}
 	if err != nil {
-		return fmt.Errorf("replace the state of task %q: %w", l.Task, err)
+		return fmt.Errorf("replace the state: %w", err)
 	}
 	st.UIDLs.ChangesSaved()
 	return nil

@@ -335,3 +335,66 @@ func TestASlotComesWithTheRunsState(t *testing.T) {
 		t.Fatalf("%d slots of the account, want the one taken", n)
 	}
 }
+
+// `mailtask status` reads every task's lease, last node and state in two
+// statements whatever the number of tasks (Leases, States), where it took
+// two round trips per task; States gives what a load per task gives, but
+// the UIDLs and the ledger.
+func TestStatusReadsEveryTaskInTwoStatements(t *testing.T) {
+	_, trips, s := openCounted(t)
+	ctx := testContext(t)
+	const tasks = 30
+	for i := range tasks {
+		task := fmt.Sprintf("t%02d", i)
+		l := claim(t, s, task, time.Hour)
+		if i%3 == 0 {
+			continue // claimed, never run: no state row
+		}
+		st, _, err := l.Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.UIDValidity = uint32(i)
+		st.Done.Add(uint32(i))
+		st.UIDLs.Add("kept out of the status")
+		st.AddFailure(state.Failure{Key: fmt.Sprint("uid:", i), Reason: "unparseable"})
+		run := state.Run{Started: time.Unix(int64(1e9+i), 0).UTC(), Outcome: "ok"}
+		st.LastRun = &run
+		if err := l.CommitRun(ctx, st, run, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var (
+		leases []LeaseInfo
+		states map[string]TaskState
+		err    error
+	)
+	n := trips.statementsDuring(func() {
+		if leases, err = s.Leases(ctx); err == nil {
+			states, err = s.States(ctx)
+		}
+	})
+	if err != nil || n != 2 {
+		t.Fatalf("status read: %d statements, %v; want 2", n, err)
+	}
+	if len(leases) != tasks || len(states) != tasks-tasks/3 {
+		t.Fatalf("%d leases and %d states, want %d and %d", len(leases), len(states), tasks, tasks-tasks/3)
+	}
+	for _, li := range leases {
+		want, err := s.LoadState(ctx, li.Task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := states[li.Task]
+		if ok != (want.LastRun != nil) || li.LastNode != map[bool]string{true: "counted"}[ok] {
+			t.Fatalf("%s: in States %v, last node %q; its state ran: %v", li.Task, ok, li.LastNode, want.LastRun != nil)
+		}
+		if !ok {
+			continue
+		}
+		if got.Err != nil || got.State.UIDValidity != want.UIDValidity || got.State.Done.String() != want.Done.String() ||
+			len(got.State.Failed) != 1 || !got.State.LastRun.Started.Equal(want.LastRun.Started) || got.State.UIDLs.Len() != 0 {
+			t.Fatalf("%s: States gives %+v (%v), a load %+v", li.Task, got.State, got.Err, want)
+		}
+	}
+}

@@ -8,20 +8,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"mailtask/internal/outcome"
 	"mailtask/internal/state"
 )
 
 // RunsKept is how many runs of each task the history keeps.
 const RunsKept = 100
-
-// RunRecord is one run in the history: which node ran it, under which
-// epoch.
-type RunRecord struct {
-	state.Run
-	Node  string
-	Epoch int64
-}
 
 // RecordRun adds the run to the task's history, keeping the newest
 // RunsKept. It is not fenced: a run that lost its lease is history too,
@@ -32,7 +23,7 @@ func (l *Lease) RecordRun(ctx context.Context, run state.Run) error {
 	l.queueRun(batch, run)
 	// One round trip, in one (implicit) transaction.
 	if err := l.store.pool.SendBatch(ctx, batch).Close(); err != nil {
-		return fmt.Errorf("record the run of task %q: %w", l.Task, err)
+		return fmt.Errorf("record the run: %w", err)
 	}
 	return nil
 }
@@ -91,31 +82,6 @@ func (l *Lease) queueRun(batch *pgx.Batch, run state.Run) {
 		l.Task, RunsKept-1)
 }
 
-// Runs returns the newest runs of task, newest first, at most limit.
-func (s *Store) Runs(ctx context.Context, task string, limit int) ([]RunRecord, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT node, epoch, started, duration_ms, outcome, error, hint, seen, saved, failed, files, bytes, known, unmatched, held
-		FROM runs WHERE task = $1 ORDER BY id DESC LIMIT $2`, task, limit)
-	if err != nil {
-		return nil, fmt.Errorf("read the runs of task %q: %w", task, err)
-	}
-	runs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RunRecord, error) {
-		var (
-			rec       RunRecord
-			ms, bytes int64
-		)
-		err := r.Scan(&rec.Node, &rec.Epoch, &rec.Started, &ms, &rec.Outcome, &rec.Error, &rec.Hint,
-			&rec.Seen, &rec.Saved, &rec.Failed, &rec.Files, &bytes, &rec.Known, &rec.Unmatched, &rec.Held)
-		rec.Duration = time.Duration(ms) * time.Millisecond
-		rec.Bytes = outcome.Bytes(bytes)
-		return rec, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read the runs of task %q: %w", task, err)
-	}
-	return runs, nil
-}
-
 // LeaseInfo is a task's lease row as `mailtask status` shows it.
 type LeaseInfo struct {
 	Task       string
@@ -125,13 +91,16 @@ type LeaseInfo struct {
 	ClaimedAt  time.Time // of the last claim; zero if never claimed
 	NextDue    time.Time
 	Now        time.Time // the database's clock, to tell lease ages by
+	LastNode   string    // the node of the task's last run; "" if none
 }
 
-// Leases returns every task's lease row, by task name.
+// Leases returns every task's lease row, by task name, in one statement
+// whatever the number of tasks.
 func (s *Store) Leases(ctx context.Context) ([]LeaseInfo, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT task, coalesce(holder, ''), epoch, lease_until, claimed_at, next_due, now()
-		FROM tasks ORDER BY task`)
+		SELECT t.task, coalesce(t.holder, ''), t.epoch, t.lease_until, t.claimed_at, t.next_due, now(), coalesce(r.node, '')
+		FROM tasks t LEFT JOIN LATERAL (SELECT node FROM runs WHERE runs.task = t.task ORDER BY id DESC LIMIT 1) r ON true
+		ORDER BY t.task`)
 	if err != nil {
 		return nil, fmt.Errorf("read the leases: %w", err)
 	}
@@ -140,7 +109,7 @@ func (s *Store) Leases(ctx context.Context) ([]LeaseInfo, error) {
 			li           LeaseInfo
 			until, since *time.Time
 		)
-		err := r.Scan(&li.Task, &li.Holder, &li.Epoch, &until, &since, &li.NextDue, &li.Now)
+		err := r.Scan(&li.Task, &li.Holder, &li.Epoch, &until, &since, &li.NextDue, &li.Now, &li.LastNode)
 		if until != nil {
 			li.LeaseUntil = *until
 		}

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,7 +99,7 @@ func startNode(t *testing.T, cfg *config.Config, name string, l *logs, run popim
 // polls is how many times the node has asked the database for due tasks.
 func (n *node) polls(t *testing.T) uint64 {
 	t.Helper()
-	families, err := n.metrics.Registry().Gather()
+	families, err := n.metrics.Gatherer().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -496,5 +498,34 @@ func TestARunsStateComesWithItsSlot(t *testing.T) {
 		}
 	case <-time.After(within):
 		t.Fatal("the task did not run")
+	}
+}
+
+// A node of cluster mode keeps no goroutine per task: its tasks are
+// claimed when due. At 10,000 tasks, a goroutine each waiting for nothing
+// held tens of MB of stacks.
+func TestANodeKeepsNoGoroutinePerTask(t *testing.T) {
+	const tasks = 200
+	var b strings.Builder
+	for i := range tasks {
+		b.WriteString(task(fmt.Sprintf("t%03d", i), "a", "@every 1h"))
+	}
+	cfg := clusterConfig(t, b.String())
+	before := runtime.NumGoroutine()
+	var ran atomic.Int64
+	n := startNode(t, cfg, "node-a", newLogs(), func(_ context.Context, opts popimap.Options) (popimap.Summary, error) {
+		ran.Add(1)
+		return popimap.Summary{Task: opts.Task.Name}, nil
+	})
+	deadline := time.Now().Add(time.Minute)
+	for {
+		waitPolls(t, 1, n)
+		extra := runtime.NumGoroutine() - before
+		if ran.Load() == tasks && extra < tasks/4 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines more than before the node started, after %d of %d tasks ran; want fewer than %d", extra, ran.Load(), tasks, tasks/4)
+		}
 	}
 }

@@ -86,7 +86,7 @@ func testFencedRunCounted(t *testing.T, commit func(context.Context, popimap.Hel
 // counter is the value of the node's counter name.
 func (n *node) counter(t *testing.T, name string) float64 {
 	t.Helper()
-	families, err := n.metrics.Registry().Gather()
+	families, err := n.metrics.Gatherer().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

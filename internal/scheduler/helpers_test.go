@@ -303,7 +303,7 @@ func (d *daemon) shutdown(t *testing.T) {
 // labels ("key=value" each), or fails.
 func value(t *testing.T, m *metrics.Metrics, name string, labels ...string) float64 {
 	t.Helper()
-	families, err := m.Registry().Gather()
+	families, err := m.Gatherer().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -123,7 +123,7 @@ func TestIdleTaskRunsOnNewMail(t *testing.T) {
 // histogram returns the count and sum of the histogram name of task.
 func histogram(t *testing.T, d *daemon, name, task string) (uint64, float64) {
 	t.Helper()
-	families, err := d.metrics.Registry().Gather()
+	families, err := d.metrics.Gatherer().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func histogram(t *testing.T, d *daemon, name, task string) (uint64, float64) {
 // series counts the series of the metric name.
 func series(t *testing.T, d *daemon, name string) int {
 	t.Helper()
-	families, err := d.metrics.Registry().Gather()
+	families, err := d.metrics.Gatherer().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

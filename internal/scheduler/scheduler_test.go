@@ -260,8 +260,8 @@ func TestReloadAddsRemovesAndChangesTasks(t *testing.T) {
 		t.Errorf("at %s ran %v", d.clk.Now().Format(time.TimeOnly), got)
 	}
 	r.noCall(t)
-	if n := testutil.CollectAndCount(d.metrics.Registry(), "mailtask_runs_total"); n != 3 {
-		t.Errorf("%d runs_total series, want 3 (the removed task's are gone)", n)
+	if n, err := testutil.GatherAndCount(d.metrics.Gatherer(), "mailtask_runs_total"); n != 3 {
+		t.Errorf("%d runs_total series (%v), want 3 (the removed task's are gone)", n, err)
 	}
 }
 

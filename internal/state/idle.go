@@ -34,10 +34,10 @@ func SaveIdle(dir, task string, s IdleStatus) error {
 	}
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
-		return fmt.Errorf("save IDLE status of task %q: %w", task, err)
+		return fmt.Errorf("save IDLE status: %w", err)
 	}
 	if err := WriteFile(idlePath(dir, task), append(data, '\n')); err != nil {
-		return fmt.Errorf("save IDLE status of task %q: %w", task, err)
+		return fmt.Errorf("save IDLE status: %w", err)
 	}
 	return nil
 }
@@ -54,7 +54,7 @@ func LoadIdle(dir, task string) (*IdleStatus, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read IDLE status of task %q: %w", task, err)
+		return nil, fmt.Errorf("read IDLE status: %w", err)
 	}
 	var s IdleStatus
 	if err := json.Unmarshal(data, &s); err != nil {

@@ -42,18 +42,18 @@ func OpenLedger(dir, task string) (*Ledger, error) {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("open ledger of task %q: create state directory: %w", task, err)
+		return nil, fmt.Errorf("open ledger: create state directory: %w", err)
 	}
 	path := ledgerPath(dir, task)
 	f, err := openFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("open ledger of task %q: %w", task, err)
+		return nil, fmt.Errorf("open ledger: %w", err)
 	}
 	// The file may be new: its directory entry must be as durable as the
 	// records about to be appended.
 	if err := syncDir(dir); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("open ledger of task %q (%s): %w", task, path, err)
+		return nil, fmt.Errorf("open ledger %s: %w", path, err)
 	}
 	return &Ledger{f: f, path: path}, nil
 }

@@ -12,8 +12,7 @@ import (
 // TaskLock is the exclusive right to run one task, held across processes:
 // the daemon and a manual `mailtask run-task` never work on a task at once.
 type TaskLock struct {
-	fl   *flock.Flock
-	task string
+	fl *flock.Flock
 }
 
 // LockedError reports that another process is running the task.
@@ -39,16 +38,16 @@ func Lock(dir, task string) (*TaskLock, error) {
 		return nil, err
 	}
 	if err := CheckDir(dir); err != nil {
-		return nil, fmt.Errorf("lock task %q: %w", task, err)
+		return nil, fmt.Errorf("take the task's lock: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("lock task %q: create state directory: %w", task, err)
+		return nil, fmt.Errorf("take the task's lock: create state directory: %w", err)
 	}
 	path := lockPath(dir, task)
 	fl := flock.New(path, flock.SetPermissions(0o600), flock.SetFlag(os.O_CREATE|os.O_RDWR|noFollow))
 	ok, err := fl.TryLock()
 	if err != nil {
-		return nil, fmt.Errorf("lock task %q: %w", task, err)
+		return nil, fmt.Errorf("take the task's lock: %w", err)
 	}
 	if !ok {
 		return nil, &LockedError{Task: task, PID: readPID(path)}
@@ -58,15 +57,15 @@ func Lock(dir, task string) (*TaskLock, error) {
 	// lock alone.
 	if err := writePID(path); err != nil {
 		fl.Unlock()
-		return nil, fmt.Errorf("lock task %q: record pid: %w", task, err)
+		return nil, fmt.Errorf("take the task's lock: record pid: %w", err)
 	}
 	// A holder that was killed mid-save left its temporary file; only the
 	// new holder may safely remove it.
 	if err := removeSaveDebris(dir, task); err != nil {
 		fl.Unlock()
-		return nil, fmt.Errorf("lock task %q: %w", task, err)
+		return nil, fmt.Errorf("take the task's lock: %w", err)
 	}
-	return &TaskLock{fl: fl, task: task}, nil
+	return &TaskLock{fl: fl}, nil
 }
 
 // Unlock releases the lock. The lock file stays: removing it would let a
@@ -83,7 +82,7 @@ func (l *TaskLock) Unlock() error {
 		f.Close()
 	}
 	if err := l.fl.Unlock(); err != nil {
-		return fmt.Errorf("unlock task %q: %w", l.task, err)
+		return fmt.Errorf("release the task's lock: %w", err)
 	}
 	return nil
 }

@@ -19,11 +19,11 @@ func Reset(dir, task string) error {
 	defer lock.Unlock()
 	for _, path := range []string{Path(dir, task), ledgerPath(dir, task), uidlPath(dir, task, 0), uidlPath(dir, task, 1)} {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("reset task %q: %w", task, err)
+			return fmt.Errorf("reset: %w", err)
 		}
 	}
 	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("reset task %q: %w", task, err)
+		return fmt.Errorf("reset: %w", err)
 	}
 	return nil
 }

@@ -90,7 +90,7 @@ func Load(dir, task string) (*State, error) {
 		return &State{Version: Version, Task: task, dir: dir}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read state of task %q: %w", task, err)
+		return nil, fmt.Errorf("read state: %w", err)
 	}
 	s := &State{dir: dir}
 	corrupt := func(err error) error {
@@ -139,20 +139,20 @@ func (s *State) Save() error {
 	// are not durable yet.
 	ref, err := s.UIDLs.saveUIDLs(s.dir, s.Task, s.UIDLLog, s.committedGen)
 	if err != nil {
-		return fmt.Errorf("save state of task %q: %w", s.Task, err)
+		return fmt.Errorf("save state: %w", err)
 	}
 	s.UIDLLog = ref
 	data, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
-		return fmt.Errorf("save state of task %q: %w", s.Task, err)
+		return fmt.Errorf("save state %s: %w", path, err)
 	}
 	if err := WriteFile(path, append(data, '\n')); err != nil {
-		return fmt.Errorf("save state of task %q: %w", s.Task, err)
+		return fmt.Errorf("save state: %w", err)
 	}
 	if ref != nil && ref.Gen != s.committedGen {
 		s.committedGen = ref.Gen
 		if err := removeStaleUIDLs(s.dir, s.Task, ref.Gen); err != nil {
-			return fmt.Errorf("save state of task %q: remove the old UIDL log: %w", s.Task, err)
+			return fmt.Errorf("save state: remove the old UIDL log: %w", err)
 		}
 	}
 	return nil

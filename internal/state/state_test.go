@@ -133,8 +133,8 @@ func TestSaveFailureKeepsOldFile(t *testing.T) {
 	// time.Time refuses to encode years past 9999, so this Save fails.
 	s.Done.Add(2)
 	s.AddFailure(Failure{Key: "uid:2", At: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)})
-	if err := s.Save(); err == nil || !strings.Contains(err.Error(), `"t"`) {
-		t.Fatalf("Save = %v, want an error naming the task", err)
+	if err := s.Save(); err == nil || !strings.Contains(err.Error(), Path(dir, "t")) {
+		t.Fatalf("Save = %v, want an error naming the state file", err)
 	}
 	now, err := os.ReadFile(Path(dir, "t"))
 	if err != nil {

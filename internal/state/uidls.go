@@ -168,12 +168,12 @@ func loadUIDLs(dir, task string, ref *UIDLLog) (UIDLSet, error) {
 	path := uidlPath(dir, task, ref.Gen)
 	f, err := openFile(path, os.O_RDONLY, 0)
 	if err != nil {
-		return UIDLSet{}, fmt.Errorf("read UIDL log of task %q: %w", task, err)
+		return UIDLSet{}, fmt.Errorf("read UIDL log: %w", err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return UIDLSet{}, fmt.Errorf("read UIDL log of task %q: %w", task, err)
+		return UIDLSet{}, fmt.Errorf("read UIDL log: %w", err)
 	}
 	if ref.Size < headerSize || ref.Size > fi.Size() {
 		return UIDLSet{}, fmt.Errorf("UIDL log %s is corrupt: it has %d bytes, the state says %d are committed", path, fi.Size(), ref.Size)
@@ -284,7 +284,7 @@ func (s *UIDLSet) rewriteUIDLs(dir, task string, committed uint32) (*UIDLLog, er
 		buf = appendRecord(buf, h, day)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("write UIDL log of task %q: create state directory: %w", task, err)
+		return nil, fmt.Errorf("write UIDL log: create state directory: %w", err)
 	}
 	f, err := openFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
