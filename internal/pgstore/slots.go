@@ -15,11 +15,9 @@ import (
 // (the slot may have gone to another node by then).
 type Slot struct {
 	Account string
-	// n is the slot's number among the account's, and epoch its
-	// taking's: a slot given back is taken again under a new epoch, so
-	// that a late release or renewal of an earlier holder touches
-	// nothing.
-	n     int32
+	// epoch is the slot's taking, unique across the table: a slot given
+	// back is taken again under a new epoch, so that a late release or
+	// renewal of an earlier holder touches nothing.
 	epoch int64
 	store *Store
 }
@@ -60,11 +58,11 @@ func (s *Store) TryAcquireSlot(ctx context.Context, account string, max int, lea
 		WHERE (SELECT count(*) FROM held) < $4 AND free.n NOT IN (SELECT n FROM held)
 		ORDER BY free.n LIMIT 1
 		ON CONFLICT (account, n) DO UPDATE
-		SET holder = excluded.holder, lease_until = excluded.lease_until, epoch = s.epoch + 1
+		SET holder = excluded.holder, lease_until = excluded.lease_until, epoch = DEFAULT
 		WHERE s.lease_until <= clock_timestamp()
-		RETURNING n, epoch`,
+		RETURNING epoch`,
 		account, s.node, interval(leaseFor), max).QueryRow(func(row pgx.Row) error {
-		err := row.Scan(&sl.n, &sl.epoch)
+		err := row.Scan(&sl.epoch)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -110,8 +108,8 @@ func (s *Store) AcquireSlot(ctx context.Context, account string, max int, leaseF
 // Renew extends the slot's lease to leaseFor from now. It fails with
 // ErrLeaseLost once the lease has run out.
 func (sl *Slot) Renew(ctx context.Context, leaseFor time.Duration) error {
-	tag, err := sl.store.pool.Exec(ctx, `UPDATE conn_slots SET lease_until = clock_timestamp() + $4 * interval '1 millisecond'
-		WHERE account = $1 AND n = $2 AND epoch = $3 AND lease_until > clock_timestamp()`, sl.Account, sl.n, sl.epoch, interval(leaseFor))
+	tag, err := sl.store.pool.Exec(ctx, `UPDATE conn_slots SET lease_until = clock_timestamp() + $3 * interval '1 millisecond'
+		WHERE account = $1 AND epoch = $2 AND lease_until > clock_timestamp()`, sl.Account, sl.epoch, interval(leaseFor))
 	if err != nil {
 		return fmt.Errorf("renew a connection slot of account %q: %w", sl.Account, err)
 	}
@@ -140,16 +138,18 @@ func (sl *Slot) Release(ctx context.Context) error {
 }
 
 // queueSlotsRelease queues giving the slots back: their rows stay, free
-// (a lease that ran out at the dawn of time), for the next taker.
+// (a lease that ran out at the dawn of time), for the next taker. The
+// epochs alone name the slots; the accounts let the primary key find the
+// rows. (A join on the three columns of each was planned anew on every
+// call, and cost PostgreSQL more than the slot's taking.)
 func queueSlotsRelease(batch *pgx.Batch, slots []*Slot) {
 	if len(slots) == 0 {
 		return
 	}
-	accounts, ns, epochs := make([]string, len(slots)), make([]int32, len(slots)), make([]int64, len(slots))
+	accounts, epochs := make([]string, len(slots)), make([]int64, len(slots))
 	for i, sl := range slots {
-		accounts[i], ns[i], epochs[i] = sl.Account, sl.n, sl.epoch
+		accounts[i], epochs[i] = sl.Account, sl.epoch
 	}
-	batch.Queue(`UPDATE conn_slots s SET lease_until = '-infinity'
-		FROM unnest($1::text[], $2::integer[], $3::bigint[]) AS given (account, n, epoch)
-		WHERE s.account = given.account AND s.n = given.n AND s.epoch = given.epoch`, accounts, ns, epochs)
+	batch.Queue(`UPDATE conn_slots SET lease_until = '-infinity'
+		WHERE account = ANY($1::text[]) AND epoch = ANY($2::bigint[])`, accounts, epochs)
 }
