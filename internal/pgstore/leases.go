@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"time"
 
@@ -85,13 +84,7 @@ var addSkipper = fmt.Sprintf("(skipped_by || $1::text)[greatest(1, cardinality(s
 // waited for (FOR UPDATE SKIP LOCKED), so that no task is handed to two
 // nodes and no node waits on another. It costs the same whatever the
 // number of tasks: the node does not name them.
-//
-// next is how long, by the database's clock, until the next of the tasks
-// this node does not pass over comes due (NoneDue if none will): the same
-// statement reads it off the next_due index, so that the node can look
-// again when a task comes due instead of at some interval, which a task
-// due just after a look waited out whole.
-func (s *Store) Claim(ctx context.Context, limit int, leaseFor time.Duration) (leases []*Lease, next time.Duration, err error) {
+func (s *Store) Claim(ctx context.Context, limit int, leaseFor time.Duration) ([]*Lease, error) {
 	rows, err := s.pool.Query(ctx, `
 		WITH due AS (
 			SELECT task FROM tasks
@@ -101,44 +94,25 @@ func (s *Store) Claim(ctx context.Context, limit int, leaseFor time.Duration) (l
 			ORDER BY next_due
 			LIMIT $1
 			FOR UPDATE SKIP LOCKED
-		), claimed AS (
-			UPDATE tasks t
-			SET holder = $2, epoch = t.epoch + 1, claimed_at = now(),
-			    lease_until = now() + $3 * interval '1 millisecond'
-			FROM due WHERE t.task = due.task
-			RETURNING t.task, t.epoch, t.lease_until
 		)
-		SELECT c.task, c.epoch, c.lease_until, later.ms
-		FROM (SELECT ceil(extract(epoch FROM min(next_due) - clock_timestamp()) * 1000)::bigint AS ms
-			FROM tasks WHERE next_due > now() AND NOT $2 = ANY(skipped_by)) later
-		LEFT JOIN claimed c ON true`,
+		UPDATE tasks t
+		SET holder = $2, epoch = t.epoch + 1, claimed_at = now(),
+		    lease_until = now() + $3 * interval '1 millisecond'
+		FROM due WHERE t.task = due.task
+		RETURNING t.task, t.epoch, t.lease_until`,
 		limit, s.node, interval(leaseFor))
 	if err != nil {
-		return nil, 0, fmt.Errorf("claim due tasks: %w", err)
+		return nil, fmt.Errorf("claim due tasks: %w", err)
 	}
-	next = NoneDue
-	var (
-		epoch, ms *int64
-		name      *string
-		until     *time.Time
-	)
-	_, err = pgx.ForEachRow(rows, []any{&name, &epoch, &until, &ms}, func() error {
-		if ms != nil {
-			next = time.Duration(*ms) * time.Millisecond
-		}
-		if name != nil {
-			leases = append(leases, &Lease{Task: *name, Epoch: *epoch, until: *until, store: s})
-		}
-		return nil
+	leases, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Lease, error) {
+		l := &Lease{store: s}
+		return l, r.Scan(&l.Task, &l.Epoch, &l.until)
 	})
 	if err != nil {
-		return nil, 0, fmt.Errorf("claim due tasks: %w", err)
+		return nil, fmt.Errorf("claim due tasks: %w", err)
 	}
-	return leases, next, nil
+	return leases, nil
 }
-
-// NoneDue is Claim's next when no task will come due for the node.
-const NoneDue time.Duration = math.MaxInt64
 
 // ClaimTask leases one task whether or not it is due, as `mailtask
 // run-task` does; if another holder's lease is running it fails with a
