@@ -554,6 +554,7 @@ func (c *chaosCluster) tryPauseInsideCommit(t *testing.T, box string) bool {
 	if n == nil {
 		t.Fatalf("a commit waits at the fence for %q, which is no node's: %v", app, *c.pids.Load())
 	}
+	fenced := n.scrape(t).Sum(clusterwatch.MetricFencedCommits)
 	c.pauses.stop(t, n)
 	t.Logf("  %s stopped inside a commit of %s (epoch %d)", n.name, box, epoch)
 	for expired := false; !expired; {
@@ -573,6 +574,11 @@ func (c *chaosCluster) tryPauseInsideCommit(t *testing.T, box string) bool {
 	}
 	t.Logf("  %s continued after its lease on %s had run out", n.name, box)
 	c.pauses.resume(t, n)
+	// The node counts the refusal when it has read it, some time after it
+	// continues: the next event, a kill, must not end it before then.
+	waitFor(t, 2*within, said(n.name+" never counted the refusal of its commit"), func() bool {
+		return n.scrape(t).Sum(clusterwatch.MetricFencedCommits) > fenced
+	})
 	return true
 }
 

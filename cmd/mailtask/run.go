@@ -35,7 +35,7 @@ func runDaemon(ctx context.Context, e *env, cfgPath string) error {
 	if err != nil {
 		return err
 	}
-	limitMemory(cfg.MaxConcurrentTasks)
+	limitMemory(cfg.MaxConcurrentTasks, cfg.Tasks)
 	stop := e.gracefulStop()
 	level := new(slog.LevelVar)
 	level.Set(cfg.Level())

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"mailtask/internal/config"
 	"mailtask/internal/diagnose"
 	"mailtask/tasks/popimap"
 )
@@ -41,7 +42,7 @@ func runTask(ctx context.Context, e *env, cfgPath string, dryRun bool, level str
 		return err
 	}
 	log := newLogger(e.stderr, cfg.LogFormat, lvl)
-	limitMemory(1)
+	limitMemory(1, []*config.Task{task})
 	bar := newProgressBar(e.stderr, task.Name)
 	stop := e.gracefulStop()
 	stopWatch := announceStop(stop, log)

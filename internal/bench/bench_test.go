@@ -516,7 +516,12 @@ func BenchmarkScale(b *testing.B) {
 // CORPUS-PROTOCOL-RUN.pprof (a binary built with -tags cpuprofile, whose
 // profiling costs it a little CPU), and the wire limit's run beside it
 // CORPUS-PROTOCOL-RUN-wire.pprof: the ratios say how far mailtask is from
-// the wire, the two profiles where its CPU goes beyond the wire's.
+// the wire, the two profiles where its CPU goes beyond the wire's. With
+// BENCH_BUDGET_TRACE set to a directory, each mailtask run writes an
+// execution trace there, CORPUS-PROTOCOL-RUN.trace (-tags exectrace), for
+// where its wall time goes beyond its CPU: `go tool trace -pprof=net`
+// shows how long the fetching waited for the server, -pprof=syscall how
+// long the writing waited for the disk.
 func BenchmarkBudget(b *testing.B) {
 	const seed = 20250314
 	const mixedUser, largeUser, password = "mixed", "large", "bench-pass"
@@ -549,6 +554,10 @@ func BenchmarkBudget(b *testing.B) {
 	if profiles != "" {
 		tags = append(tags, "cpuprofile")
 	}
+	traces := os.Getenv("BENCH_BUDGET_TRACE")
+	if traces != "" {
+		tags = append(tags, "exectrace")
+	}
 	contestants := []Contestant{wire(), Mailtask(buildMailtask(b, tags...))}
 	for _, c := range corpora {
 		for _, p := range Protocols {
@@ -566,6 +575,9 @@ func BenchmarkBudget(b *testing.B) {
 			if profiles != "" {
 				b.Setenv("MAILTASK_CPUPROFILE", filepath.Join(profiles, fmt.Sprintf("%s-%d.pprof", budgetCell(i), run+1)))
 				b.Setenv(envWireProfile, filepath.Join(profiles, fmt.Sprintf("%s-%d-wire.pprof", budgetCell(i), run+1)))
+			}
+			if traces != "" {
+				b.Setenv("MAILTASK_TRACE", filepath.Join(traces, fmt.Sprintf("%s-%d.trace", budgetCell(i), run+1)))
 			}
 			for j, r := range []*Result{&cells[i].wire, &cells[i].mailtask} {
 				if r.Err != nil {

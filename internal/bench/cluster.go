@@ -59,6 +59,15 @@ func WaitGone(ctx context.Context, url, prefix string) error {
 // files on S3 (cluster mode), beside ToolMailtask on the file store.
 const ToolMailtaskCluster = "mailtask on PostgreSQL + S3"
 
+// ToolMailtaskTmpfs and ToolMailtaskClusterTmpfs are the file store and
+// cluster mode with their files on a tmpfs (BenchmarkClusterCorpus with
+// BENCH_CLUSTER_TMPFS): the destination folder, and the S3 server's
+// storage.
+const (
+	ToolMailtaskTmpfs        = "mailtask, files on tmpfs"
+	ToolMailtaskClusterTmpfs = "mailtask on PostgreSQL + S3, S3 on tmpfs"
+)
+
 // TargetCluster is the target for cluster mode: the corpus
 // within 1.25 times the file store's wall time.
 const TargetCluster = 1.25

@@ -359,28 +359,45 @@ func quietCounts(b *testing.B, ctx context.Context, url string, nodes []string) 
 // store's wall time. It reports the CPU time each process spent per run,
 // mailtask, Dovecot, versitygw and PostgreSQL, and what their sum over
 // the machine's CPUs alone takes against the file store's time: on two
-// cores, the floor the servers set.
+// cores, the floor the servers set. With BENCH_CLUSTER_PROFILE set to a
+// directory, each mailtask run writes a CPU profile there,
+// corpus-STORE-RUN.pprof (STORE file, cluster, file-tmpfs or
+// cluster-tmpfs; a binary built with -tags cpuprofile).
+//
+// With BENCH_CLUSTER_TMPFS set to a directory on a tmpfs (/dev/shm), both
+// run once more in each round with the files out of the disk's way: the
+// file store's destination there, and versitygw's storage, through a
+// second server; the ratio of that pair is a second line. A disk that is
+// dear to create files on (ext4 without a journal, in a VM) costs
+// versitygw more than the file store: it creates a file per object and
+// holds its metadata in extended attributes.
 func BenchmarkClusterCorpus(b *testing.B) {
 	const seed = 20250314
 	n := envInt(b, "BENCH_MESSAGES", 1000)
 	scale := envFloat(b, "BENCH_SCALE", 0.2)
 	runs := envInt(b, "BENCH_RUNS", 3)
-	bin := buildMailtask(b)
+	profiles := os.Getenv("BENCH_CLUSTER_PROFILE")
+	tmpfs := os.Getenv("BENCH_CLUSTER_TMPFS")
+	var tags []string
+	if profiles != "" {
+		tags = append(tags, "cpuprofile")
+	}
+	bin := buildMailtask(b, tags...)
 
 	a, _, imap := corpusMailbox(b, seed, n, scale)
 	pg := postgres.Start(b)
-	gw := versitygw.Start(b)
-	stores := ClusterStores{
-		NewDatabase: func() (string, error) {
-			url := pg.NewDatabase(b)
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			_, err := pgstore.Migrate(ctx, url)
-			return url, err
-		},
-		Endpoint: gw.Endpoint, Bucket: gw.NewBucket(b), Region: versitygw.Region,
-		AccessKeyID: gw.AccessKeyID, SecretAccessKey: gw.SecretAccessKey,
+	newDatabase := func() (string, error) {
+		url := pg.NewDatabase(b)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, err := pgstore.Migrate(ctx, url)
+		return url, err
 	}
+	storesOn := func(gw *versitygw.Server) ClusterStores {
+		return ClusterStores{NewDatabase: newDatabase, Endpoint: gw.Endpoint, Bucket: gw.NewBucket(b), Region: versitygw.Region,
+			AccessKeyID: gw.AccessKeyID, SecretAccessKey: gw.SecretAccessKey}
+	}
+	gw := versitygw.Start(b)
 	const protocol = "IMAPS"
 	if _, err := once(b, wire(), a, protocol, n); err != nil { // Dovecot indexes the mailbox
 		b.Fatalf("warm-up: %v", err)
@@ -389,19 +406,46 @@ func BenchmarkClusterCorpus(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// The servers' CPU time during each run: on two cores they share the
-	// CPUs with mailtask, so the sum of all is the wall time's floor.
-	servers := func() runCPU {
-		return runCPU{imap: treeCPU(b, imap.PID()), s3: processCPU(b, gw.PID()), pg: treeCPU(b, postmaster)}
+	type contestant struct {
+		Contestant
+		s3      *versitygw.Server
+		profile string
 	}
-	contestants := []Contestant{Mailtask(bin), MailtaskCluster(bin, stores)}
-	results := []Result{{Protocol: protocol, Tool: ToolMailtask}, {Protocol: protocol, Tool: ToolMailtaskCluster}}
+	contestants := []contestant{
+		{Mailtask(bin), gw, "file"},
+		{MailtaskCluster(bin, storesOn(gw)), gw, "cluster"},
+	}
+	if tmpfs != "" {
+		files, err := os.MkdirTemp(tmpfs, "mailtask-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { os.RemoveAll(files) })
+		onTmpfs := versitygw.StartIn(b, tmpfs)
+		cluster := MailtaskCluster(bin, storesOn(onTmpfs))
+		cluster.Name = ToolMailtaskClusterTmpfs
+		contestants = append(contestants, contestant{MailtaskFilesIn(bin, files), onTmpfs, "file-tmpfs"},
+			contestant{cluster, onTmpfs, "cluster-tmpfs"})
+	}
+	results := make([]Result, len(contestants))
+	for i, c := range contestants {
+		results[i] = Result{Protocol: protocol, Tool: c.Name}
+	}
 	spent := make([][]runCPU, len(contestants))
 	b.ResetTimer()
-	for range runs { // round-robin, so that noise spreads over both
+	for run := range runs { // round-robin, so that noise spreads over all
 		for i, c := range contestants {
+			if profiles != "" {
+				b.Setenv("MAILTASK_CPUPROFILE", filepath.Join(profiles, fmt.Sprintf("corpus-%s-%d.pprof", c.profile, run+1)))
+			}
+			// The servers' CPU time during each run: on two cores they
+			// share the CPUs with mailtask, so the sum of all is the wall
+			// time's floor.
+			servers := func() runCPU {
+				return runCPU{imap: treeCPU(b, imap.PID()), s3: processCPU(b, c.s3.PID()), pg: treeCPU(b, postmaster)}
+			}
 			before := servers()
-			s, err := once(b, c, a, protocol, n)
+			s, err := once(b, c.Contestant, a, protocol, n)
 			if err != nil {
 				b.Fatalf("%s: %v", c.Name, err)
 			}
@@ -411,7 +455,6 @@ func BenchmarkClusterCorpus(b *testing.B) {
 	}
 	b.StopTimer()
 
-	ratio, _ := Ratio(results, protocol, ToolMailtaskCluster, ToolMailtask)
 	var out bytes.Buffer
 	fmt.Fprintf(&out, "\n## make bench: the corpus in cluster mode (PostgreSQL + S3) against the file store, %d messages over IMAPS, median of %d runs\n\n", n, runs)
 	fmt.Fprintln(&out, "| store | median s | machine busy | CPU s: mailtask | Dovecot | versitygw | PostgreSQL | all | peak RSS MB |")
@@ -426,14 +469,23 @@ func BenchmarkClusterCorpus(b *testing.B) {
 	}
 	// On a machine busy with other work the wall times stretch; the CPU
 	// time of the processes a run involves does not, much.
+	ratio, _ := Ratio(results, protocol, ToolMailtaskCluster, ToolMailtask)
 	cpuRatio := medianOf(spent[1], runCPU.all) / medianOf(spent[0], runCPU.all)
 	floor := medianOf(spent[1], runCPU.all) / float64(runtime.NumCPU()) / results[0].Median().Seconds()
 	fmt.Fprintf(&out, "\ncluster mode / file store: %.2f× the wall time (target ≤ %.2f×), %.2f× the CPU time of all processes; "+
 		"cluster mode's over %d CPUs alone takes %.2f× the file store's wall time\n", ratio, TargetCluster, cpuRatio, runtime.NumCPU(), floor)
-	os.Stdout.Write(out.Bytes())
 	b.ReportMetric(ratio, "cluster/file-store")
 	b.ReportMetric(cpuRatio, "cpu-cluster/file-store")
 	b.ReportMetric(floor, "cpu-floor/file-store")
+	if tmpfs != "" {
+		ratio, _ := Ratio(results, protocol, ToolMailtaskClusterTmpfs, ToolMailtaskTmpfs)
+		cpuRatio := medianOf(spent[3], runCPU.all) / medianOf(spent[2], runCPU.all)
+		fmt.Fprintf(&out, "the same with the file store's destination and versitygw's storage on a tmpfs (%s), not the disk: %.2f× the wall time, %.2f× the CPU time of all processes\n",
+			tmpfs, ratio, cpuRatio)
+		b.ReportMetric(ratio, "tmpfs-cluster/file-store")
+		b.ReportMetric(cpuRatio, "tmpfs-cpu-cluster/file-store")
+	}
+	os.Stdout.Write(out.Bytes())
 }
 
 // runCPU is the CPU time the processes of a run spent: the IMAP

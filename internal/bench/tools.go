@@ -58,6 +58,22 @@ func Mailtask(bin string) Contestant {
 	}
 }
 
+// MailtaskFilesIn is ToolMailtaskTmpfs: Mailtask with each run's destination a folder of
+// its own in root rather than in the run's directory, its state left
+// there: root on another filesystem tells the disk's share.
+func MailtaskFilesIn(bin, root string) Contestant {
+	c := Mailtask(bin)
+	c.Name = ToolMailtaskTmpfs
+	c.Command = func(a Account, protocol, dir string) (*exec.Cmd, error) {
+		files := filepath.Join(root, filepath.Base(dir), "files")
+		if err := os.MkdirAll(files, 0o755); err != nil {
+			return nil, err
+		}
+		return runTask(bin, a, protocol, dir, "", files)
+	}
+	return c
+}
+
 // runTask writes dir/mailtask.toml, the top-level keys top and a task
 // "bench" taking a's mailbox over protocol into destination, and returns
 // `bin run-task` on it, with the password in its environment.

@@ -72,7 +72,8 @@ type Task struct {
 	// is kept aside with its header only.
 	MaxMessageSize Size `toml:"max_message_size"`
 	// BatchSize is how many messages are fetched per request and committed
-	// together.
+	// together; a run makes a batch smaller when its messages announce
+	// more than 64 MiB (tasks/popimap).
 	BatchSize int `toml:"batch_size"`
 	// Connections is how many connections a run may fetch over at once,
 	// bounded by the account's max_connections.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
@@ -43,7 +44,19 @@ type Options struct {
 	// (defaults DefaultMultipartThreshold and DefaultPartSize; S3 takes
 	// parts of 5 MiB and more, and at most 10,000 of them).
 	MultipartThreshold, PartSize int64
+	// MemoryBudget bounds the staged content held in memory at once
+	// (default MemoryBudget).
+	MemoryBudget int64
 }
+
+// MemoryBudget is how many bytes of staged content a destination holds in
+// memory at once, over all the files staged and not yet put; a file that
+// would go over it is staged in a spool file, as large ones are. Content
+// stays staged until its batch is written, outside popimap's budget
+// (which ends when a message is staged): a batch of the corpus of make
+// bench held up to 5 MB. A program running tasks that write to an object
+// store adds it to its memory limit (cmd/mailtask does).
+const MemoryBudget = 8 << 20
 
 // Defaults of Options. A single PUT may carry 5 GiB; parts keep a retry
 // from sending a large file again from the start.
@@ -67,6 +80,10 @@ type Bucket struct {
 	spoolDir string // Options.SpoolDir
 	mpAbove  int64
 	partSize int64
+	// memBudget is Options.MemoryBudget; inMemory the bytes of staged
+	// content held in memory now.
+	memBudget int64
+	inMemory  atomic.Int64
 	// families is what suffix naming learnt of each name's " (n)"
 	// variants (suffix.go).
 	familiesMu sync.Mutex
@@ -93,7 +110,10 @@ func Open(o Options) (*Bucket, error) {
 		return nil, errors.New("objsink: Options need a Client and a SpoolDir")
 	}
 	b := &Bucket{root: o.Root, bucket: bucket, prefix: prefix, client: o.Client, index: o.Index,
-		spoolDir: o.SpoolDir, mpAbove: o.MultipartThreshold, partSize: o.PartSize}
+		spoolDir: o.SpoolDir, mpAbove: o.MultipartThreshold, partSize: o.PartSize, memBudget: o.MemoryBudget}
+	if b.memBudget <= 0 {
+		b.memBudget = MemoryBudget
+	}
 	if b.mpAbove <= 0 {
 		b.mpAbove = DefaultMultipartThreshold
 	}

@@ -69,5 +69,8 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*s3.Client, error) {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 		o.UsePathStyle = pathStyle
+		// Wrapped once the SDK has given its own client the timeouts it
+		// gives S3 (it leaves a client not its own as it is).
+		o.HTTPClient = fileBodies{next: o.HTTPClient}
 	}), nil
 }

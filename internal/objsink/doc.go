@@ -15,9 +15,10 @@
 // larger than Options.MultipartThreshold go up in parts, and the
 // create-only condition is on CompleteMultipartUpload.
 //
-// Content is staged first (Stage): written to a spool file of the task's
-// while its SHA-256 is taken, since the hash must travel in the request
-// that creates the object; PutStaged then uploads it. Dedupe finds content
+// Content is staged first (Stage): held in memory when it is small and
+// the destination's MemoryBudget has room, else written to a spool file
+// of the task's, while its SHA-256 is taken, since the hash must travel
+// in the request that creates the object; PutStaged then uploads it. Dedupe finds content
 // already under the destination through an index (Index; the PostgreSQL
 // store's DedupeIndex), never by listing the bucket.
 //

@@ -268,6 +268,9 @@ func (b *Bucket) upload(ctx context.Context, key string, s *staged, createOnly b
 	if createOnly {
 		in.IfNoneMatch = aws.String("*")
 	}
+	if s.file != nil {
+		ctx = withFileBody(ctx, s.file)
+	}
 	if _, err := b.client.PutObject(ctx, in, withPayloadHash(s.sum)); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}

@@ -187,6 +187,39 @@ func TestStagingLargeContentUsesTheSpoolAndCloseEmptiesIt(t *testing.T) {
 	}
 }
 
+// Small content stays in memory only while the destination's budget has
+// room: what would go over it is staged in a file, until content put or
+// discarded makes room again.
+func TestStagedContentInMemoryKeepsToTheBudget(t *testing.T) {
+	tg := openTarget(t, "", Options{MemoryBudget: 250})
+	f, _ := tg.dest.Folder("")
+	stage := func(content []byte) *staged {
+		t.Helper()
+		p, err := f.Stage(bytes.NewReader(content), sink.Policy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.(*staged)
+	}
+	a, b := stage(bytes.Repeat([]byte{'a'}, 100)), stage(bytes.Repeat([]byte{'b'}, 100))
+	c := stage(bytes.Repeat([]byte{'c'}, 100))
+	if a.mem == nil || b.mem == nil || c.file == nil || c.mem != nil {
+		t.Fatalf("in memory: %v %v %v; want the first two, the third in a file", a.mem != nil, b.mem != nil, c.mem != nil)
+	}
+	if _, err := f.PutStaged(testContext(t), "a.txt", a); err != nil {
+		t.Fatal(err)
+	}
+	if d := stage(bytes.Repeat([]byte{'d'}, 100)); d.mem == nil {
+		t.Fatal("content put did not give its memory back")
+	}
+	if _, err := f.PutStaged(testContext(t), "c.txt", c); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := tg.get(t, "c.txt"); !bytes.Equal(data, bytes.Repeat([]byte{'c'}, 100)) {
+		t.Fatalf("c.txt holds %q", data)
+	}
+}
+
 // A destination makes its folder in the spool only once content is
 // staged in a file: a run of a mailbox with nothing large (most runs of
 // a cluster polling thousands) makes and removes no folder, which cost

@@ -11,9 +11,9 @@ import (
 	"mailtask/internal/sink"
 )
 
-// memLimit is the size up to which staged content stays in memory; larger
-// content goes to a spool file, so that a run holds little memory however
-// many files it stages ahead.
+// memLimit is the size up to which staged content stays in memory (while
+// the destination's memory budget has room); larger content goes to a
+// spool file.
 const memLimit = 256 << 10
 
 // staged is content written ahead, with its size and SHA-256.
@@ -40,9 +40,14 @@ func (f *folder) Stage(content io.Reader, p sink.Policy) (sink.Pending, error) {
 	buf := scratch.Get().(*[]byte)
 	defer scratch.Put(buf)
 	n, err := io.ReadFull(r, *buf)
+	fits := err == io.EOF || err == io.ErrUnexpectedEOF
 	switch {
-	case err == io.EOF || err == io.ErrUnexpectedEOF: // it fits
+	case fits && f.b.holdInMemory(int64(n)):
 		s.mem, s.size = bytes.Clone((*buf)[:n]), int64(n)
+	case fits:
+		if err := s.spill((*buf)[:n], r); err != nil {
+			return nil, err
+		}
 	case err != nil:
 		return nil, fmt.Errorf("reading content: %w", err)
 	default:
@@ -52,6 +57,16 @@ func (f *folder) Stage(content io.Reader, p sink.Policy) (sink.Pending, error) {
 	}
 	h.Sum(s.sum[:0])
 	return s, nil
+}
+
+// holdInMemory takes n bytes of the destination's memory budget, if it
+// has room for them.
+func (b *Bucket) holdInMemory(n int64) bool {
+	if b.inMemory.Add(n) > b.memBudget {
+		b.inMemory.Add(-n)
+		return false
+	}
+	return true
 }
 
 // spill writes head and the rest of r to a spool file.
@@ -98,5 +113,8 @@ func (s *staged) Discard() {
 		s.file.Close()
 		s.file = nil
 	}
-	s.mem = nil
+	if s.mem != nil {
+		s.f.b.inMemory.Add(-int64(len(s.mem)))
+		s.mem = nil
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 
 	"mailtask/internal/mailbox"
 	"mailtask/internal/state"
@@ -79,19 +78,36 @@ func (r *run) attribute(ctx context.Context, err error, batch []mailbox.Message,
 	return err
 }
 
-// batches divides msgs into batches of the task's batch_size, but for the
-// messages the server did not deliver in an earlier run: each of those
-// comes last, in a batch of its own.
+// batchBytes bounds the bytes a batch's messages announce, beside
+// batch_size. Fifty messages of several MB each were one batch of
+// hundreds of MB: nothing was named or committed until the last of them
+// had arrived, all of it after the transfer, and a run of one such batch
+// used one connection only. A batch always holds at least one message.
+const batchBytes = 64 << 20
+
+// batches divides msgs into batches of the task's batch_size, or fewer
+// messages when they announce more than batchBytes, but for the messages
+// the server did not deliver in an earlier run: each of those comes last,
+// in a batch of its own.
 func (r *run) batches(msgs []mailbox.Message) [][]mailbox.Message {
-	var plain, suspect []mailbox.Message
+	var (
+		batches [][]mailbox.Message
+		suspect []mailbox.Message
+		bytes   int64
+	)
 	for _, m := range msgs {
 		if r.st.Undelivered[m.Key()] > 0 {
 			suspect = append(suspect, m)
-		} else {
-			plain = append(plain, m)
+			continue
 		}
+		size := max(m.Size, 0)
+		if n := len(batches); n == 0 || len(batches[n-1]) == r.opts.Task.BatchSize || bytes+size > batchBytes {
+			batches = append(batches, nil)
+			bytes = 0
+		}
+		batches[len(batches)-1] = append(batches[len(batches)-1], m)
+		bytes += size
 	}
-	batches := slices.Collect(slices.Chunk(plain, r.opts.Task.BatchSize))
 	for _, m := range suspect {
 		batches = append(batches, []mailbox.Message{m})
 	}

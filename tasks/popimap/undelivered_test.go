@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"mailtask/internal/config"
+	"mailtask/internal/mailbox"
 	"mailtask/internal/state"
 	"mailtask/internal/testmail"
 )
@@ -154,5 +156,34 @@ func TestMessageLargerThanAnnouncedIsCutOff(t *testing.T) {
 	}
 	if spooled := filesIn(t, SpoolDir(f.cfg.StateDir, "t")); len(spooled) != 0 {
 		t.Errorf("spool holds %v", sortedKeys(spooled))
+	}
+}
+
+// Batches end at batch_size messages or, before that, where the next
+// message would take the sizes announced past batchBytes; a message
+// larger than that is a batch alone, and a message the server did not
+// deliver before still comes last, alone.
+func TestBatchesAreBoundedInBytes(t *testing.T) {
+	const mb = 1 << 20
+	sizes := []int64{5 * mb, 30 * mb, 30 * mb, 1 * mb, 70 * mb, 0, 2 * mb, 3 * mb, 4 * mb, 5 * mb}
+	var msgs []mailbox.Message
+	for i, size := range sizes {
+		msgs = append(msgs, mailbox.Message{UID: uint32(i + 1), Size: size})
+	}
+	r := &run{
+		opts: Options{Task: &config.Task{Name: "t", BatchSize: 3}},
+		st:   &state.State{Undelivered: map[string]int{"uid:4": 1}},
+	}
+	var got [][]uint32
+	for _, b := range r.batches(msgs) {
+		var uids []uint32
+		for _, m := range b {
+			uids = append(uids, m.UID)
+		}
+		got = append(got, uids)
+	}
+	want := [][]uint32{{1, 2}, {3}, {5}, {6, 7, 8}, {9, 10}, {4}}
+	if !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("batches %v, want %v", got, want)
 	}
 }

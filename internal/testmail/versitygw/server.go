@@ -52,14 +52,21 @@ type Server struct {
 // must not outlive it, or that runs beside a package's other servers
 // without a TestMain of this package's, starts its own. Without versitygw
 // it skips t, or fails it under CI=true.
-func Start(t testing.TB) *Server { return child.Own(t, "versitygw", start) }
+func Start(t testing.TB) *Server { return StartIn(t, "") }
 
-func start() (s *Server, err error) {
+// StartIn is Start with Dir made in parent ("" for the default
+// temporary directory): a benchmark puts the server's storage on another
+// filesystem, such as a tmpfs, to tell the disk's share of its cost.
+func StartIn(t testing.TB, parent string) *Server {
+	return child.Own(t, "versitygw", func() (*Server, error) { return start(parent) })
+}
+
+func start(parent string) (s *Server, err error) {
 	binary, err := probe()
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "mailtask-s3-")
+	dir, err := os.MkdirTemp(parent, "mailtask-s3-")
 	if err != nil {
 		return nil, fmt.Errorf("versitygw: server dir: %w", err)
 	}

@@ -8,7 +8,7 @@ import (
 	"mailtask/internal/testmail/child"
 )
 
-var shared = child.Shared[*Server]{Name: "versitygw", Start: start}
+var shared = child.Shared[*Server]{Name: "versitygw", Start: func() (*Server, error) { return start("") }}
 
 // Shared returns the server of the test binary, starting it on first use;
 // tests keep apart by bucket (NewBucket). The package's TestMain must

@@ -1,0 +1,64 @@
+package objsink
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	"mailtask/internal/s3url"
+	"mailtask/internal/sink"
+	"mailtask/internal/testmail/versitygw"
+)
+
+// BenchmarkPutStaged stages and puts objects of a few sizes, create-only,
+// through the client mailtask builds (NewClient) to versitygw, and
+// reports the CPU time this process spent per put (the client's alone:
+// the server is another process) beside the allocations.
+func BenchmarkPutStaged(b *testing.B) {
+	srv := versitygw.Shared(b)
+	ctx := context.Background()
+	client, err := NewClient(ctx, ClientConfig{Endpoint: srv.Endpoint, Region: versitygw.Region,
+		AccessKeyID: srv.AccessKeyID, SecretAccessKey: srv.SecretAccessKey})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, size := range []int{16 << 10, 128 << 10, 1 << 20} {
+		b.Run(fmt.Sprintf("%dKiB", size>>10), func(b *testing.B) {
+			dest, err := Open(Options{Root: s3url.Scheme + srv.NewBucket(b), Client: client, SpoolDir: b.TempDir()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer dest.Close()
+			f, err := dest.Folder("")
+			if err != nil {
+				b.Fatal(err)
+			}
+			content := bytes.Repeat([]byte("mailtask "), size/9+1)[:size]
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			cpu0 := processCPU()
+			b.ResetTimer()
+			for i := range b.N {
+				s, err := f.Stage(bytes.NewReader(content), sink.Policy{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := f.PutStaged(ctx, fmt.Sprintf("object-%d", i), s); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "client-CPU-µs/op")
+		})
+	}
+}
+
+// processCPU is the user and system time this process has spent.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
