@@ -136,10 +136,12 @@ func BenchmarkClusterScale(b *testing.B) {
 	firstRuns := cost.end(b, ctx)
 	quiet := measureQuietPolls(b, ctx, url, addrs, backlog.firstClaim.Add(5*time.Minute))
 	cost = cost.again(b, ctx)
+	churn0 := readChurn(b, ctx, url)
 	if rest := time.Duration(minutes)*time.Minute - time.Since(start); rest > 0 {
 		time.Sleep(rest) // the schedule's pace is what is measured
 	}
 	laterRuns, laterCost := cost.runsSince(b, ctx), cost.end(b, ctx)
+	churn := readChurn(b, ctx, url)
 	entries, err := clusterwatch.Read(ctx, url)
 	if err != nil {
 		b.Fatal(err)
@@ -171,6 +173,8 @@ func BenchmarkClusterScale(b *testing.B) {
 	firstRuns.report(&out, "first start, per run of an empty mailbox (its first)", tasks)
 	if laterRuns > 0 {
 		laterCost.report(&out, "at the schedule's pace, per run of an empty mailbox (not its first)", laterRuns)
+		reportChurn(&out, "at the schedule's pace, what the runs did to the tables they write (PostgreSQL's statistics)", churn0, churn, laterRuns)
+		reportPacedRuns(b, ctx, &out, url, cost.lastRun, later)
 	}
 	if quiet.polls > 0 {
 		fmt.Fprintf(&out, "\nnothing due: the statements of a minute's polls, all nodes\n\n%s", quiet.statements.Table(quiet.polls, "poll", 110))

@@ -15,18 +15,32 @@ import (
 // (the slot may have gone to another node by then).
 type Slot struct {
 	Account string
-	id      int64
-	store   *Store
+	// epoch is the slot's taking, unique across the table: a slot given
+	// back is taken again under a new epoch, so that a late release or
+	// renewal of an earlier holder touches nothing.
+	epoch int64
+	store *Store
 }
 
 // TryAcquireSlot takes one of account's max connection slots, leased for
 // leaseFor by the database's clock, or fails with ErrNoSlot when max are
 // held. Acquirers of one account take turns under an advisory lock, so
 // the count never exceeds max, whatever nodes race; slots whose lease ran
-// out (their node died) no longer count, and are removed. It is one round
-// trip: the statements go as one batch, which PostgreSQL runs as one
-// transaction, the second seeing what others committed before the lock
-// was granted (its snapshot is taken when it starts).
+// out (their node died) no longer count, and are taken again. It is one
+// round trip: the statements go as one batch, which PostgreSQL runs as
+// one transaction, the second seeing what others committed before the
+// lock was granted (its snapshot is taken when it starts).
+//
+// An account's slots are rows numbered from 0, each taken and given back
+// by updating it in place: the lowest free number below max is taken,
+// its row inserted only the first time. An update that changes no
+// indexed column and finds room in its page (the table's fillfactor
+// leaves it) is a HOT update, which adds no index entry and whose dead
+// version the next visit of the page prunes, where a row inserted and
+// deleted by every run left dead rows and index entries that every count
+// of the account's slots walked until autovacuum came by. The
+// update re-checks that the slot is free on the row as it is then, so a
+// renewal that got in after the count was taken keeps its slot.
 //
 // With preload, the same round trip reads the state of preload's task,
 // which its next Load returns: a run takes its connection's slot, then
@@ -37,13 +51,18 @@ func (s *Store) TryAcquireSlot(ctx context.Context, account string, max int, lea
 	batch.Queue("SELECT pg_advisory_xact_lock(hashtextextended('mailtask conn_slots ' || $1, 0))", account)
 	taken := false
 	batch.Queue(`
-		WITH expired AS (DELETE FROM conn_slots WHERE account = $1 AND lease_until <= clock_timestamp())
-		INSERT INTO conn_slots (account, holder, lease_until)
-		SELECT $1, $2, clock_timestamp() + $3 * interval '1 millisecond'
-		WHERE (SELECT count(*) FROM conn_slots WHERE account = $1 AND lease_until > clock_timestamp()) < $4
-		RETURNING id`,
+		WITH held AS (SELECT n FROM conn_slots WHERE account = $1 AND lease_until > clock_timestamp())
+		INSERT INTO conn_slots AS s (account, n, holder, lease_until)
+		SELECT $1, free.n, $2, clock_timestamp() + $3 * interval '1 millisecond'
+		FROM generate_series(0, $4 - 1) AS free (n)
+		WHERE (SELECT count(*) FROM held) < $4 AND free.n NOT IN (SELECT n FROM held)
+		ORDER BY free.n LIMIT 1
+		ON CONFLICT (account, n) DO UPDATE
+		SET holder = excluded.holder, lease_until = excluded.lease_until, epoch = DEFAULT
+		WHERE s.lease_until <= clock_timestamp()
+		RETURNING epoch`,
 		account, s.node, interval(leaseFor), max).QueryRow(func(row pgx.Row) error {
-		err := row.Scan(&sl.id)
+		err := row.Scan(&sl.epoch)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
@@ -89,8 +108,8 @@ func (s *Store) AcquireSlot(ctx context.Context, account string, max int, leaseF
 // Renew extends the slot's lease to leaseFor from now. It fails with
 // ErrLeaseLost once the lease has run out.
 func (sl *Slot) Renew(ctx context.Context, leaseFor time.Duration) error {
-	tag, err := sl.store.pool.Exec(ctx, `UPDATE conn_slots SET lease_until = clock_timestamp() + $2 * interval '1 millisecond'
-		WHERE id = $1 AND lease_until > clock_timestamp()`, sl.id, interval(leaseFor))
+	tag, err := sl.store.pool.Exec(ctx, `UPDATE conn_slots SET lease_until = clock_timestamp() + $3 * interval '1 millisecond'
+		WHERE account = $1 AND epoch = $2 AND lease_until > clock_timestamp()`, sl.Account, sl.epoch, interval(leaseFor))
 	if err != nil {
 		return fmt.Errorf("renew a connection slot of account %q: %w", sl.Account, err)
 	}
@@ -118,14 +137,19 @@ func (sl *Slot) Release(ctx context.Context) error {
 	return nil
 }
 
-// queueSlotsRelease queues giving the slots back.
+// queueSlotsRelease queues giving the slots back: their rows stay, free
+// (a lease that ran out at the dawn of time), for the next taker. The
+// epochs alone name the slots; the accounts let the primary key find the
+// rows. (A join on the three columns of each was planned anew on every
+// call, and cost PostgreSQL more than the slot's taking.)
 func queueSlotsRelease(batch *pgx.Batch, slots []*Slot) {
 	if len(slots) == 0 {
 		return
 	}
-	ids := make([]int64, len(slots))
+	accounts, epochs := make([]string, len(slots)), make([]int64, len(slots))
 	for i, sl := range slots {
-		ids[i] = sl.id
+		accounts[i], epochs[i] = sl.Account, sl.epoch
 	}
-	batch.Queue("DELETE FROM conn_slots WHERE id = ANY($1::bigint[])", ids)
+	batch.Queue(`UPDATE conn_slots SET lease_until = '-infinity'
+		WHERE account = ANY($1::text[]) AND epoch = ANY($2::bigint[])`, accounts, epochs)
 }

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"mailtask/internal/testmail/postgres"
 )
 
 func TestConnectionSlotsNeverExceedTheCap(t *testing.T) {
@@ -39,7 +41,7 @@ func TestConnectionSlotsNeverExceedTheCap(t *testing.T) {
 					taken.Add(1)
 					// While the slot is held, count what the cluster holds.
 					var held int64
-					if err := n.pool.QueryRow(ctx, "SELECT count(*) FROM conn_slots WHERE account = 'shared'").Scan(&held); err != nil {
+					if err := n.pool.QueryRow(ctx, "SELECT count(*) FROM conn_slots WHERE account = 'shared' AND lease_until > now()").Scan(&held); err != nil {
 						fail(err)
 						return
 					}
@@ -63,8 +65,14 @@ func TestConnectionSlotsNeverExceedTheCap(t *testing.T) {
 	if taken.Load() == 0 {
 		t.Fatal("no acquirer ever got a slot")
 	}
-	if n := count(t, url, "SELECT count(*) FROM conn_slots"); n != 0 {
+	if n := count(t, url, "SELECT count(*) FROM conn_slots WHERE lease_until > now()"); n != 0 {
 		t.Fatalf("%d slots left after every holder released", n)
+	}
+	// Given back, a slot's row stays for the next taker, who updates it
+	// in place: the account has a row per slot held at once, whatever
+	// the number of takings.
+	if n := count(t, url, "SELECT count(*) FROM conn_slots"); n < 1 || n > max {
+		t.Fatalf("%d rows of slots after %d takings of %d slots, want 1 to %d", n, taken.Load(), max, max)
 	}
 }
 
@@ -97,8 +105,51 @@ func TestSlotsOfADeadNodeExpire(t *testing.T) {
 	if err := sl.Renew(ctx, time.Hour); err != nil {
 		t.Fatalf("renewing a live slot: %v", err)
 	}
-	// The slots that ran out are gone, not only passed over.
-	if n := count(t, url, "SELECT count(*) FROM conn_slots WHERE holder = 'dead'"); n != 0 {
-		t.Fatalf("%d slots of the dead node left", n)
+	second, err := alive.TryAcquireSlot(ctx, "acct", 2, time.Hour, nil)
+	if err != nil {
+		t.Fatalf("a second slot after the dead node's ran out: %v", err)
+	}
+	// A late release by the dead node gives back nothing of what the
+	// alive one took since, in the same rows.
+	if err := slots[1].Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.Renew(ctx, time.Hour); err != nil {
+		t.Fatalf("renewing a slot another holder had before: %v", err)
+	}
+	if _, err := alive.TryAcquireSlot(ctx, "acct", 2, time.Hour, nil); !errors.Is(err, ErrNoSlot) {
+		t.Fatalf("a third slot of two after the dead node's late release: %v, want ErrNoSlot", err)
+	}
+	// The slots that ran out were taken again, not passed over: the
+	// account has no more rows than its cap, however many takings.
+	if n := count(t, url, "SELECT count(*) FROM conn_slots WHERE account = 'acct'"); n != 2 {
+		t.Fatalf("%d rows of the account's slots, want its 2", n)
+	}
+}
+
+// The migration to slots kept in place keeps the slots held when it runs,
+// so that the cap holds while they run out, and drops those that ran out.
+func TestMigratingSlotsKeepsThoseHeld(t *testing.T) {
+	url := postgres.Shared(t).NewDatabase(t)
+	sql(t, url, "CREATE TABLE mailtask_schema (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
+	for _, m := range migrations[:5] {
+		sql(t, url, m.sql)
+		sql(t, url, "INSERT INTO mailtask_schema (version, name) VALUES ($1, $2)", m.version, m.name)
+	}
+	sql(t, url, `INSERT INTO conn_slots (account, holder, lease_until) VALUES
+		('a', 'old', now() + interval '1 hour'), ('a', 'old', now() - interval '1 second'), ('a', 'old', now() + interval '1 hour')`)
+	if _, err := Migrate(testContext(t), url); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, url, "SELECT count(*) FROM conn_slots WHERE account = 'a' AND lease_until > now()"); n != 2 {
+		t.Fatalf("%d slots held after the migration, want the 2 held before", n)
+	}
+	s := openNode(t, url, "new")
+	ctx := testContext(t)
+	if _, err := s.TryAcquireSlot(ctx, "a", 3, time.Hour, nil); err != nil {
+		t.Fatalf("a third slot of three: %v", err)
+	}
+	if _, err := s.TryAcquireSlot(ctx, "a", 3, time.Hour, nil); !errors.Is(err, ErrNoSlot) {
+		t.Fatalf("a fourth slot of three: %v, want ErrNoSlot", err)
 	}
 }
