@@ -17,101 +17,73 @@ import (
 )
 
 // vectors keeps the per-task series the way client_golang's vectors do:
-// the reference the task table must give the same families as.
+// the reference the task table must give the same families as. Its
+// vectors are named as the table's families, without "mailtask_".
 type vectors struct {
-	reg                                                 *prometheus.Registry
-	runs, failures, skipped, defects                    *prometheus.CounterVec
-	counts                                              []*prometheus.CounterVec
-	lastRun, lastSuccess, duration, nextRun, actionsDue *prometheus.GaugeVec
+	reg      *prometheus.Registry
+	counters map[string]*prometheus.CounterVec
+	gauges   map[string]*prometheus.GaugeVec
 }
 
 func newVectors() *vectors {
-	v := &vectors{reg: prometheus.NewRegistry()}
-	counts := map[string]*prometheus.CounterVec{}
+	v := &vectors{reg: prometheus.NewRegistry(), counters: map[string]*prometheus.CounterVec{}, gauges: map[string]*prometheus.GaugeVec{}}
 	for _, fam := range taskFamilies {
 		name := strings.TrimPrefix(fam.name, "mailtask_")
 		labels := []string{"task"}
 		if fam.label != "" {
 			labels = append(labels, fam.label)
 		}
-		var c prometheus.Collector
 		if fam.kind == "counter" {
-			vec := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "mailtask", Name: name, Help: fam.help}, labels)
-			switch name {
-			case "runs_total":
-				v.runs = vec
-			case "run_failures_total":
-				v.failures = vec
-			case "runs_skipped_total":
-				v.skipped = vec
-			case "file_defects_total":
-				v.defects = vec
-			default:
-				counts[fam.name] = vec
-			}
-			c = vec
+			v.counters[name] = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "mailtask", Name: name, Help: fam.help}, labels)
+			v.reg.MustRegister(v.counters[name])
 		} else {
-			vec := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "mailtask", Name: name, Help: fam.help}, labels)
-			switch name {
-			case "last_run_timestamp_seconds":
-				v.lastRun = vec
-			case "last_success_timestamp_seconds":
-				v.lastSuccess = vec
-			case "last_run_duration_seconds":
-				v.duration = vec
-			case "next_run_timestamp_seconds":
-				v.nextRun = vec
-			case "actions_due":
-				v.actionsDue = vec
-			}
-			c = vec
+			v.gauges[name] = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "mailtask", Name: name, Help: fam.help}, labels)
+			v.reg.MustRegister(v.gauges[name])
 		}
-		v.reg.MustRegister(c)
-	}
-	for _, k := range outcome.Counters {
-		v.counts = append(v.counts, counts["mailtask_"+k.Metric])
 	}
 	return v
 }
 
 func (v *vectors) track(task string) {
-	for _, c := range append([]*prometheus.CounterVec{v.runs, v.failures}, v.counts...) {
-		c.WithLabelValues(task)
+	v.counters["runs_total"].WithLabelValues(task)
+	v.counters["run_failures_total"].WithLabelValues(task)
+	for _, k := range outcome.Counters {
+		v.counters[k.Metric].WithLabelValues(task)
 	}
 	for _, reason := range skipReasons {
-		v.skipped.WithLabelValues(task, reason)
+		v.counters["runs_skipped_total"].WithLabelValues(task, reason)
 	}
 }
 
 func (v *vectors) observe(r Run) {
-	v.runs.WithLabelValues(r.Task).Inc()
+	v.counters["runs_total"].WithLabelValues(r.Task).Inc()
 	if r.Outcome == outcome.Failed {
-		v.failures.WithLabelValues(r.Task).Inc()
+		v.counters["run_failures_total"].WithLabelValues(r.Task).Inc()
 	} else {
-		v.lastSuccess.WithLabelValues(r.Task).Set(unix(r.End))
+		v.gauges["last_success_timestamp_seconds"].WithLabelValues(r.Task).Set(unix(r.End))
 	}
-	for i, k := range outcome.Counters {
-		v.counts[i].WithLabelValues(r.Task).Add(float64(k.In(r.Counts)))
+	for _, k := range outcome.Counters {
+		v.counters[k.Metric].WithLabelValues(r.Task).Add(float64(k.In(r.Counts)))
 	}
 	for kind, n := range r.Defects {
-		v.defects.WithLabelValues(r.Task, kind).Add(float64(n))
+		v.counters["file_defects_total"].WithLabelValues(r.Task, kind).Add(float64(n))
 	}
-	v.lastRun.WithLabelValues(r.Task).Set(unix(r.End))
-	v.duration.WithLabelValues(r.Task).Set(r.Duration.Seconds())
+	v.gauges["last_run_timestamp_seconds"].WithLabelValues(r.Task).Set(unix(r.End))
+	v.gauges["last_run_duration_seconds"].WithLabelValues(r.Task).Set(r.Duration.Seconds())
 	v.due(r.Task, r.Due)
 }
 
 func (v *vectors) due(task string, due outcome.Due) {
-	v.actionsDue.WithLabelValues(task, ActionAfter).Set(float64(due.After))
-	v.actionsDue.WithLabelValues(task, ActionFailure).Set(float64(due.Failure))
+	v.gauges["actions_due"].WithLabelValues(task, ActionAfter).Set(float64(due.After))
+	v.gauges["actions_due"].WithLabelValues(task, ActionFailure).Set(float64(due.Failure))
 }
 
 func (v *vectors) forget(task string) {
 	match := prometheus.Labels{"task": task}
-	for _, c := range append([]*prometheus.CounterVec{v.runs, v.failures, v.skipped, v.defects}, v.counts...) {
+	for _, c := range v.counters {
 		c.DeletePartialMatch(match)
 	}
-	for _, g := range []*prometheus.GaugeVec{v.lastRun, v.lastSuccess, v.duration, v.nextRun, v.actionsDue} {
+	for _, g := range v.gauges {
 		g.DeletePartialMatch(match)
 	}
 }
@@ -170,17 +142,17 @@ func TestTaskTableMatchesVectors(t *testing.T) {
 		case 1:
 			reason := skipReasons[rng.IntN(len(skipReasons))]
 			m.Skipped(task, reason)
-			v.skipped.WithLabelValues(task, reason).Inc()
+			v.counters["runs_skipped_total"].WithLabelValues(task, reason).Inc()
 		case 2:
 			m.NextRun(task, at)
-			v.nextRun.WithLabelValues(task).Set(unix(at))
+			v.gauges["next_run_timestamp_seconds"].WithLabelValues(task).Set(unix(at))
 		case 3:
 			due := outcome.Due{After: rng.IntN(3), Failure: rng.IntN(2)}
 			m.ActionsDue(task, due)
 			v.due(task, due)
 		case 4:
 			m.LastSuccess(task, at)
-			v.lastSuccess.WithLabelValues(task).Set(unix(at))
+			v.gauges["last_success_timestamp_seconds"].WithLabelValues(task).Set(unix(at))
 		default:
 			r := Run{Task: task, Outcome: []string{outcome.OK, outcome.Stopped, outcome.Failed}[rng.IntN(3)],
 				Counts:   outcome.Counts{Seen: rng.IntN(9), Saved: rng.IntN(5), Files: rng.IntN(7), Bytes: outcome.Bytes(rng.IntN(1 << 20))},
