@@ -350,3 +350,35 @@ func (c countedReader) Read(p []byte) (int, error) {
 	c.n.Add(int64(n))
 	return n, err
 }
+
+// TestContentThatDoesNotMatchItsSumIsRefused checks that content changed
+// between Stage and the put never becomes an object: the signature does
+// not cover the content (unsignedPayload), so the SHA-256 in the
+// checksum header, which it covers, is what the store checks it by.
+func TestContentThatDoesNotMatchItsSumIsRefused(t *testing.T) {
+	tg := openTarget(t, "in", Options{})
+	f, err := tg.dest.Folder("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{4 << 10, memLimit + 1} { // in memory, spooled
+		p, err := f.Stage(bytes.NewReader(bytes.Repeat([]byte("invoice "), size/8+1)[:size]), sink.Policy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := p.(*staged)
+		if s.file != nil {
+			if _, err := s.file.WriteAt([]byte("X"), 10); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			s.mem[10] = 'X'
+		}
+		if st, err := f.PutStaged(testContext(t), "invoice.pdf", p); err == nil {
+			t.Fatalf("%d bytes unlike their SHA-256 were put: %+v", size, st)
+		}
+		if keys := tg.keys(t); len(keys) != 0 {
+			t.Fatalf("after a refused put of %d bytes the bucket holds %v", size, keys)
+		}
+	}
+}
