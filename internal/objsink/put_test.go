@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -184,6 +185,52 @@ func TestStagingLargeContentUsesTheSpoolAndCloseEmptiesIt(t *testing.T) {
 	}
 	if err := tg.dest.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A spool file whose content was put stages the next content spooled,
+// emptied first: no new file (an inode each), and nothing of the earlier
+// content reaches the next object.
+func TestSpoolFilesAreReusedEmptied(t *testing.T) {
+	srv := versitygw.Shared(t)
+	// The client mailtask builds: it sends a spool file itself
+	// (fileBodies), not a reader of the staged size of it.
+	client, err := NewClient(testContext(t), ClientConfig{Endpoint: srv.Endpoint, Region: versitygw.Region,
+		AccessKeyID: srv.AccessKeyID, SecretAccessKey: srv.SecretAccessKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucket := srv.NewBucket(t)
+	dest, err := Open(Options{Root: s3url.Scheme + bucket, Client: client, SpoolDir: t.TempDir(), MemoryBudget: 1}) // everything spooled
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dest.Close()
+	tg := &target{srv: srv, bucket: bucket, dest: dest}
+	f, _ := dest.Folder("")
+	contents := map[string][]byte{"long.txt": bytes.Repeat([]byte("long "), 1000), "short.txt": []byte("short")}
+	var inodes []uint64
+	for _, name := range []string{"long.txt", "short.txt"} {
+		p, err := f.Stage(bytes.NewReader(contents[name]), sink.Policy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, err := p.(*staged).file.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		inodes = append(inodes, fi.Sys().(*syscall.Stat_t).Ino)
+		if _, err := f.PutStaged(testContext(t), name, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if inodes[0] != inodes[1] {
+		t.Errorf("the second content was spooled in a new file (inode %d, then %d)", inodes[0], inodes[1])
+	}
+	for name, want := range contents {
+		if data, _ := tg.get(t, name); !bytes.Equal(data, want) {
+			t.Errorf("%s holds %q, want %q", name, data, want)
+		}
 	}
 }
 
