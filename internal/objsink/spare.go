@@ -7,10 +7,10 @@ import (
 
 // A spool file whose content has been put is emptied and kept open, to
 // stage the next content that does not stay in memory. A new file cost
-// an inode taken and, once closed, freed, and on ext4 without a journal
-// each inode taken passes over those freed in the last minutes: every
-// spill of a run made the next ones dearer, up to 5 % of the client's
-// CPU in the corpus of make bench.
+// an inode taken and, once closed, freed; on ext4 without a journal each
+// inode taken passes over those freed in the last minutes, so every
+// spill of a run made the next ones dearer (creating them was 2 to 6 %
+// of the client's CPU in the corpus of make bench).
 //
 // maxSpares bounds the spool files kept per destination; a batch puts
 // putsAtOnce files at once.
