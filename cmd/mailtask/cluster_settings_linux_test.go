@@ -169,3 +169,29 @@ retries = 0
 		})
 	}
 }
+
+// TestStateMoveRefusalsSayWhatToFix: moving a task into the cluster from
+// a state_dir that holds nothing of it is refused (the operator pointed
+// state_dir elsewhere than where the task ran, and the cluster would take
+// its mail again); an export refused over the files' state says to remove
+// those files, not to `state reset`, which with this configuration resets
+// the database's copy being exported.
+func TestStateMoveRefusalsSayWhatToFix(t *testing.T) {
+	cfg, url, stateDir := clusterTask(t)
+	code, out, errOut := run(t, "state", "import", "--config", cfg, "t")
+	if code != exitFailed || !strings.Contains(errOut, "no state under "+stateDir) || !strings.Contains(errOut, "set state_dir") {
+		t.Errorf("import of a state_dir without the task's state: exit %d\n%s%s", code, out, errOut)
+	}
+
+	fileState(t, stateDir)
+	if code, out, errOut := run(t, "state", "import", "--config", cfg, "t"); code != exitOK {
+		t.Fatalf("state import: exit %d\n%s%s", code, out, errOut)
+	}
+	code, _, errOut = run(t, "state", "export", "--config", cfg, "t")
+	if code != exitFailed || !strings.Contains(errOut, "remove its files there first (t.json, t.ledger, t.uidls.*)") {
+		t.Errorf("an export over the files' state: exit %d\n%s", code, errOut)
+	}
+	if st, ledger := dbState(t, url); st.UIDValidity != 7 || ledger != 3 {
+		t.Errorf("the refusals changed the database's state: UIDVALIDITY %d, %d in the ledger", st.UIDValidity, ledger)
+	}
+}
