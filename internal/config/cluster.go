@@ -226,7 +226,10 @@ func (c *Config) validateCluster(base string, fail func(section, key, format str
 		anyS3 = true
 		at := taskLabel(i, t.Name)
 		root, _ := pathtmpl.SplitRoot(t.Destination)
-		if _, _, err := s3url.Parse(root); err != nil {
+		bucket, _, _ := strings.Cut(strings.TrimPrefix(t.Destination, s3url.Scheme), "/")
+		if strings.Contains(bucket, "{") {
+			fail(at, "destination", "%q: the bucket may not hold a variable: name it, and put variables after it (s3://bucket/{from_domain}/...)", t.Destination)
+		} else if _, _, err := s3url.Parse(root); err != nil {
 			fail(at, "destination", "%v (variables may follow the bucket and prefix, not stand in them)", err)
 		}
 		if t.Output.Dedupe == DedupeSHA256 && !cl.SharedState() {
