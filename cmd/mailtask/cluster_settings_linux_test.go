@@ -123,14 +123,29 @@ func closedAddr(t *testing.T) string {
 }
 
 // TestObjectStoreRefusalsNameTheS3Key: a real S3 server refusing the
-// secret, and a bucket that does not exist. The run fails (exit 1), taking
-// nothing, with advice naming the s3_* key or the destination, not the
-// mailbox's.
+// secret, and a bucket that does not exist. `check` finds either before
+// any run, and the run fails (exit 1), taking nothing; both with advice
+// naming the s3_* key or the destination, not the mailbox's.
 func TestObjectStoreRefusalsNameTheS3Key(t *testing.T) {
 	gw := versitygw.Start(t)
 	bucket := gw.NewBucket(t)
 	d := dovecot.Start(t, dovecot.Options{})
 	d.Seed(t, dovecot.DefaultUser, "INBOX", []byte("From: billing@acme.example\r\nTo: alice@example.com\r\nSubject: invoice\r\nMessage-ID: <s3-1@acme.example>\r\nDate: Mon, 07 Dec 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nattached\r\n--b\r\nContent-Type: application/pdf; name=invoice.pdf\r\nContent-Disposition: attachment; filename=invoice.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n"))
+	t.Setenv("OPS_S3_ID", gw.AccessKeyID)
+	configFor := func(t *testing.T, bucket, secret string) string {
+		t.Setenv("OPS_S3_SECRET", secret)
+		return writeFile(t, t.TempDir(), "mailtask.toml", `state_dir = "state"
+s3_endpoint = "`+gw.Endpoint+`"
+s3_region = "`+versitygw.Region+`"
+s3_access_key_id_env = "OPS_S3_ID"
+s3_secret_access_key_env = "OPS_S3_SECRET"
+`+d.AccountTOML("dovecot", "imap", d.User, d.Password)+`[[task]]
+name = "t"
+account = "dovecot"
+destination = "s3://`+bucket+`/in"
+retries = 0
+`)
+	}
 	for _, tc := range []struct {
 		name, bucket, secret string
 		want                 []string
@@ -139,34 +154,33 @@ func TestObjectStoreRefusalsNameTheS3Key(t *testing.T) {
 		{"no such bucket", bucket + "-missing", gw.SecretAccessKey, []string{"NoSuchBucket", "correct the bucket in the task's destination"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			t.Setenv("OPS_S3_ID", gw.AccessKeyID)
-			t.Setenv("OPS_S3_SECRET", tc.secret)
-			cfg := writeFile(t, dir, "mailtask.toml", `state_dir = "state"
-s3_endpoint = "`+gw.Endpoint+`"
-s3_region = "`+versitygw.Region+`"
-s3_access_key_id_env = "OPS_S3_ID"
-s3_secret_access_key_env = "OPS_S3_SECRET"
-`+d.AccountTOML("dovecot", "imap", d.User, d.Password)+`[[task]]
-name = "t"
-account = "dovecot"
-destination = "s3://`+tc.bucket+`/in"
-retries = 0
-`)
-			code, _, stderr := run(t, "run-task", "--config", cfg, "t")
+			cfg := configFor(t, tc.bucket, tc.secret)
+			code, stdout, stderr := run(t, "check", "--config", cfg, "t")
+			if code != exitFailed || !strings.Contains(stdout, "destination   failed") || !strings.Contains(stdout, tc.want[1]) {
+				t.Errorf("check: exit %d, want %d with the destination failed and %q\n%s%s", code, exitFailed, tc.want[1], stdout, stderr)
+			}
+			code, _, stderr = run(t, "run-task", "--config", cfg, "t")
 			if code != exitFailed {
-				t.Errorf("exit %d, want %d\n%s", code, exitFailed, stderr)
+				t.Errorf("run-task: exit %d, want %d\n%s", code, exitFailed, stderr)
 			}
 			_, hint, _ := strings.Cut(stderr, "\nhint: ")
 			for _, w := range tc.want {
 				if !strings.Contains(stderr, w) {
-					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+					t.Errorf("run-task: stderr lacks %q:\n%s", w, stderr)
 				}
 			}
 			if strings.Contains(hint, "IMAP") || strings.Contains(hint, "ca_file") || strings.Contains(stderr, "not-the-secret") {
-				t.Errorf("the hint is the mailbox's, or shows the secret:\n%s", stderr)
+				t.Errorf("run-task: the hint is the mailbox's, or shows the secret:\n%s", stderr)
 			}
 		})
+	}
+	// Set right, check passes and the run takes the message.
+	cfg := configFor(t, bucket, gw.SecretAccessKey)
+	if code, stdout, stderr := run(t, "check", "--config", cfg, "t"); code != exitOK || !strings.Contains(stdout, "destination   ok      bucket "+bucket+" answers") {
+		t.Errorf("check of the right settings: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, stdout, stderr := run(t, "run-task", "--config", cfg, "t"); code != exitOK || !strings.Contains(stdout, "1 saved") {
+		t.Errorf("run-task with the right settings: exit %d\n%s%s", code, stdout, stderr)
 	}
 }
 

@@ -68,6 +68,6 @@ func containsFold(list []string, s string) bool {
 
 // Hints the cluster's rows share.
 const (
-	notCommitted  = " The batch in hand was not committed: the next run takes its messages again, and recognises the objects already written."
+	notCommitted  = " A run that meets this commits nothing of its batch: the next run takes those messages again, and recognises the objects already written."
 	databaseSetup = "state_store_env, state_store_file or state_store"
 )
