@@ -33,9 +33,11 @@ func (s *Scheduler) claimWorked() (failures int, lasted time.Duration) {
 	return failures, s.clk.Now().Sub(s.claimFailingSince).Round(time.Second)
 }
 
-// logClaimsBack says that claims work again after failures in a row.
+// logClaimsBack says that claims work again after failures in a row; a
+// single failure (a connection the database ended, met once) was its own
+// line.
 func (s *Scheduler) logClaimsBack(failures int, lasted time.Duration) {
-	if failures > 0 {
+	if failures > 1 {
 		s.log.Info("the database answers again; claiming due tasks", "failures", failures, "for", lasted)
 	}
 }
