@@ -56,7 +56,7 @@ var catalogue = []row{
 	{"database missing", "PostgreSQL SQLSTATE 3D000 (no such database)", sqlState("3D000"),
 		say("The database named in the cluster's database URL (" + databaseSetup + ") does not exist: create it (createdb -O USER DATABASE) and run `mailtask db migrate`, or correct the URL's path.")},
 	{"database unreachable", "PostgreSQL unreachable, restarting, or the connection ended (SQLSTATE 57..., 08..., 53...)", databaseGone,
-		say("The cluster's database did not answer, or ended the connection (a restart, a failover, pg_terminate_backend). What a run had not committed is taken again by the next run; a node keeps trying. Check that PostgreSQL is up and that this machine reaches the host and port of its URL (" + databaseSetup + ").")},
+		say("The cluster's database did not answer, or ended the connection (a restart, a failover, pg_terminate_backend). What a run had not committed is taken again by the next run; a running node keeps trying, one starting exits for its service manager to start it again. Check that PostgreSQL is up and that this machine reaches the host and port of its URL (" + databaseSetup + ").")},
 
 	// The identity platform: Microsoft's AADSTS codes first, then the
 	// OAuth2 error codes every provider sends.
