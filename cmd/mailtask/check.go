@@ -10,6 +10,8 @@ import (
 	"mailtask/internal/auth"
 	"mailtask/internal/config"
 	"mailtask/internal/diagnose"
+	"mailtask/internal/pathtmpl"
+	"mailtask/internal/s3url"
 	"mailtask/tasks/popimap"
 )
 
@@ -58,7 +60,7 @@ func check(ctx context.Context, e *env, cfgPath, level string, positional []stri
 		}
 		defer slot.Release()
 	}
-	ok := popimap.Check(ctx, popimap.Options{Config: cfg, Task: task, Log: log, Shared: shared(node)}, func(s popimap.CheckStep) {
+	report := func(s popimap.CheckStep) {
 		if s.Err == nil {
 			fmt.Fprintf(e.stdout, "  %-13s ok      %s\n", s.Name, s.Detail)
 			return
@@ -67,7 +69,15 @@ func check(ctx context.Context, e *env, cfgPath, level string, positional []stri
 		if hint := diagnose.Hint(s.Err); hint != "" {
 			fmt.Fprintf(e.stdout, "  hint: %s\n", hint)
 		}
-	})
+	}
+	ok := popimap.Check(ctx, popimap.Options{Config: cfg, Task: task, Log: log, Shared: shared(node)}, report)
+	// The object store is asked even when the mailbox failed: an operator
+	// setting up a node learns of both at once.
+	if root, _ := pathtmpl.SplitRoot(task.Destination); s3url.Is(root) {
+		detail, err := node.CheckDestination(ctx, root)
+		report(popimap.CheckStep{Name: "destination", Detail: detail, Err: err})
+		ok = ok && err == nil
+	}
 	if !ok {
 		return errReported
 	}

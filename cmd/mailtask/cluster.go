@@ -31,6 +31,10 @@ func openNode(ctx context.Context, cfg *config.Config) (*cluster.Node, error) {
 	// a connection of its own now and then, besides claims and tokens;
 	// at most 32, since PostgreSQL serves 100 connections by default.
 	node, err := cluster.Open(ctx, cfg, cluster.Options{MaxConns: int32(min(4+2*cfg.MaxConcurrentTasks, 32))})
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		return nil, err // it names the file already
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.File, err)
 	}

@@ -29,7 +29,7 @@ func dbMigrate(ctx context.Context, e *env, cfgPath string) error {
 	if !cfg.SharedState() {
 		return usageError{fmt.Sprintf("%s sets no state_store: the file store under state_dir needs no migration (db migrate is for cluster mode's PostgreSQL)", cfg.File)}
 	}
-	url, err := cfg.ResolveStateStore()
+	url, err := cfg.StateStoreURL()
 	if err != nil {
 		return err
 	}
@@ -37,7 +37,8 @@ func dbMigrate(ctx context.Context, e *env, cfgPath string) error {
 	defer cancel()
 	done, err := pgstore.Migrate(ctx, url.Reveal())
 	if err != nil {
-		return fmt.Errorf("%s: %w", pgstore.Redact(url.Reveal()), err)
+		// Migrate's connection errors name the URL already.
+		return fmt.Errorf("%s: %w", cfg.File, err)
 	}
 	if done.From == done.To {
 		fmt.Fprintf(e.stdout, "%s: schema already at version %d\n", pgstore.Redact(url.Reveal()), done.To)

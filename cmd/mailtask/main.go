@@ -15,6 +15,7 @@ import (
 
 	"mailtask/internal/clock"
 	"mailtask/internal/config"
+	"mailtask/internal/diagnose"
 	"mailtask/internal/pgstore"
 	"mailtask/internal/scheduler"
 	"mailtask/internal/state"
@@ -200,6 +201,11 @@ func exitCode(e *env, err error) int {
 		return exitFailed
 	default:
 		fmt.Fprintf(e.stderr, "mailtask: %v\n", err)
+		// A command that fails before any run (the cluster's database
+		// unreachable, say) gets the advice a run's failure would.
+		if hint := diagnose.Hint(err); hint != "" {
+			fmt.Fprintf(e.stderr, "hint: %s\n", hint)
+		}
 		return exitFailed
 	}
 }

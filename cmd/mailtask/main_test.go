@@ -214,7 +214,7 @@ destination = "d"
 	}
 	for _, want := range []string{
 		`warning: account "a": password_file: ` + pass + ` is readable by other accounts (mode 0644): run "chmod 600 ` + pass + `"`,
-		"warning: " + cfg + " holds a password or client secret and is readable by other accounts (mode 0644)",
+		"warning: " + cfg + " holds a password, client secret or database URL and is readable by other accounts (mode 0644)",
 	} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, errOut)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -145,8 +146,8 @@ func reload(path string, running *config.Config, sched *scheduler.Scheduler, lev
 		return nil
 	}
 	level.Set(cfg.Level())
-	if cfg.LogFormat != running.LogFormat || cfg.Listen != running.Listen {
-		log.Warn("log_format and listen changes take effect when the daemon restarts")
+	if keys := startOnly(running, cfg); len(keys) > 0 {
+		log.Warn("settings read only when the daemon starts have changed: restart it for them to take effect", "settings", strings.Join(keys, ", "))
 	}
 	log.Info("configuration reloaded", "tasks", len(sched.Tasks()))
 	return cfg

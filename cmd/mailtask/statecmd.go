@@ -108,7 +108,9 @@ func stateExport(ctx context.Context, e *env, cfg *config.Config, node *cluster.
 	if have, err := state.Load(cfg.StateDir, name); err != nil {
 		return err
 	} else if taken(have) {
-		return fmt.Errorf("task %q already has a state under %s: `mailtask state reset` it there first, or remove its files", name, cfg.StateDir)
+		// Not `state reset` with this configuration: that resets the
+		// database's copy, the one being exported.
+		return fmt.Errorf("task %q already has a state under %s: remove its files there first (%s.json, %s.ledger, %s.uidls.*); `mailtask state reset` with this configuration would reset the database's copy instead", name, cfg.StateDir, name, name, name)
 	}
 	var ledgerLen int
 	err = withLease(ctx, node, name, func(l *pgstore.Lease) error {
@@ -164,6 +166,12 @@ func stateImport(ctx context.Context, e *env, cfg *config.Config, node *cluster.
 	fps, err := ledger.All()
 	if err != nil {
 		return err
+	}
+	if !taken(from) && len(fps) == 0 {
+		// Most likely state_dir is not where the machine that ran the
+		// task kept its state: importing nothing would let the cluster
+		// take the task's mail again.
+		return fmt.Errorf("task %q has no state under %s to import: set state_dir to the directory where the machine that ran it kept its state", name, cfg.StateDir)
 	}
 	err = withLease(ctx, node, name, func(l *pgstore.Lease) error {
 		have, held, err := l.Load(ctx)

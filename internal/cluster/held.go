@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -138,7 +139,35 @@ func (s *stored) same(st *state.State) bool {
 	return err == nil && s.state != nil && bytes.Equal(data, s.state)
 }
 
-func (h Held) Confirm(ctx context.Context) error { return h.lease.Renew(ctx, h.leaseFor) }
+// confirmRetry is how long Confirm first waits before it asks again; the
+// wait doubles up to a second.
+const confirmRetry = 100 * time.Millisecond
+
+// Confirm renews the lease before a change to the mailbox. A renewal that
+// fails for another reason than the lease's loss (a connection the
+// database ended: a restart, a failover, pg_terminate_backend; each dead
+// connection of the pool fails one query) is tried again, as the lease's
+// keeper does, until the lease would have run out or the run's context
+// ends (the keeper ends it once the lease is lost): a run is not failed
+// by one connection the database dropped.
+func (h Held) Confirm(ctx context.Context) error {
+	deadline := time.Now().Add(h.leaseFor)
+	wait := confirmRetry
+	for {
+		err := h.lease.Renew(ctx, h.leaseFor)
+		if err == nil || errors.Is(err, pgstore.ErrLeaseLost) || ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return err
+		case <-timer.C:
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
 
 // Record commits the state with the run's end (fenced) and adds the run
 // to the history (not fenced: a run that lost its lease is history too),

@@ -65,9 +65,9 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	if !cfg.SharedState() {
 		return n, nil
 	}
-	url, err := cfg.ResolveStateStore()
+	url, err := cfg.StateStoreURL()
 	if err != nil {
-		return nil, &config.Error{File: cfg.File, Key: "state_store", Msg: err.Error()}
+		return nil, err
 	}
 	key, err := cfg.ResolveTokenKey()
 	if err != nil {

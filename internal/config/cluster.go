@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"mailtask/internal/pathtmpl"
 	"mailtask/internal/s3url"
 )
@@ -78,6 +80,21 @@ func (c *Cluster) ResolveStateStore() (Secret, error) {
 	}
 	if !isPostgresURL(v.Reveal()) {
 		return "", fmt.Errorf("%s: not a postgres:// URL (postgres://USER:PASSWORD@HOST:5432/DATABASE)", key)
+	}
+	// pgx's own parser, which takes more than net/url does (a password
+	// holding '#' or '?'); its error quotes the URL, password and all.
+	if _, err := pgx.ParseConfig(v.Reveal()); err != nil {
+		return "", fmt.Errorf("%s: the URL does not parse: percent-encode the characters of the user name and password other than letters, digits and - . _ ~ (p/ss becomes p%%2Fss, p%%ss p%%25ss), and check its port and parameters (sslmode=disable, require, verify-full ...)", key)
+	}
+	return v, nil
+}
+
+// StateStoreURL is ResolveStateStore with the file and key to fix named,
+// as a configuration error.
+func (c *Config) StateStoreURL() (Secret, error) {
+	v, err := c.ResolveStateStore()
+	if err != nil {
+		return "", &Error{File: c.File, Key: "state_store", Msg: err.Error()}
 	}
 	return v, nil
 }
@@ -209,7 +226,10 @@ func (c *Config) validateCluster(base string, fail func(section, key, format str
 		anyS3 = true
 		at := taskLabel(i, t.Name)
 		root, _ := pathtmpl.SplitRoot(t.Destination)
-		if _, _, err := s3url.Parse(root); err != nil {
+		bucket, _, _ := strings.Cut(strings.TrimPrefix(t.Destination, s3url.Scheme), "/")
+		if strings.Contains(bucket, "{") {
+			fail(at, "destination", "%q: the bucket may not hold a variable: name it, and put variables after it (s3://bucket/{from_domain}/...)", t.Destination)
+		} else if _, _, err := s3url.Parse(root); err != nil {
 			fail(at, "destination", "%v (variables may follow the bucket and prefix, not stand in them)", err)
 		}
 		if t.Output.Dedupe == DedupeSHA256 && !cl.SharedState() {

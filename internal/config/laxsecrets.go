@@ -8,14 +8,24 @@ import (
 )
 
 // LaxSecrets lists, for `mailtask validate`, the secrets other local
-// accounts can read: a password_file or client_secret_file readable by
-// others or by a group other than this user's own, and an inline password
-// or client_secret in a configuration file that is. A group of this
-// user's own is the usual way to share them with a service account
-// (contrib/systemd), and is not reported.
+// accounts can read: a password_file, client_secret_file, or one of
+// cluster mode's files (the database URL with its password, the token
+// key, the S3 secret) readable by others or by a group other than this
+// user's own, and an inline password, client_secret or state_store in a
+// configuration file that is. A group of this user's own is the usual way
+// to share them with a service account (contrib/systemd), and is not
+// reported.
 func (c *Config) LaxSecrets() []string {
 	var warnings []string
-	inline := false
+	cl := &c.Cluster
+	for _, f := range []struct{ key, path string }{
+		{"state_store_file", cl.StateStoreFile}, {"token_key_file", cl.TokenKeyFile}, {"s3_secret_access_key_file", cl.S3SecretAccessKeyFile},
+	} {
+		if f.path != "" {
+			warnings = append(warnings, laxFile("", f.key, f.path)...)
+		}
+	}
+	inline := cl.StateStore != ""
 	for _, name := range slices.Sorted(maps.Keys(c.Accounts)) {
 		a := c.Accounts[name]
 		at := fmt.Sprintf("account %q", name)
@@ -32,18 +42,23 @@ func (c *Config) LaxSecrets() []string {
 	}
 	if inline {
 		if perm, lax := readableByOthers(c.File); lax {
-			warnings = append(warnings, fmt.Sprintf("%s holds a password or client secret and is readable by other accounts (mode %04o): run \"chmod 600 %s\", or move the secret to password_env / password_file", c.File, perm, c.File))
+			warnings = append(warnings, fmt.Sprintf("%s holds a password, client secret or database URL and is readable by other accounts (mode %04o): run \"chmod 600 %s\", or move the secret to password_env / password_file (state_store_env / state_store_file)", c.File, perm, c.File))
 		}
 	}
 	return warnings
 }
 
+// laxFile warns of path, the file of key (in section at, "" for a
+// top-level key), if others can read it.
 func laxFile(at, key, path string) []string {
 	perm, lax := readableByOthers(path)
 	if !lax {
 		return nil
 	}
-	return []string{fmt.Sprintf("%s: %s: %s is readable by other accounts (mode %04o): run \"chmod 600 %s\" (or 640 with a group of the service's own)", at, key, path, perm, path)}
+	if at != "" {
+		key = at + ": " + key
+	}
+	return []string{fmt.Sprintf("%s: %s is readable by other accounts (mode %04o): run \"chmod 600 %s\" (or 640 with a group of the service's own)", key, path, perm, path)}
 }
 
 // readableByOthers reports whether accounts other than this user and its

@@ -16,6 +16,10 @@ import (
 // ledger) and as command-line arguments.
 var taskNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
+// urlLike matches a destination written as a URL (scheme://...); a
+// drive letter (C:/) is no scheme.
+var urlLike = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]+://`)
+
 func (c *Config) applyDefaults() {
 	if c.StateDir == "" {
 		c.StateDir = "state"
@@ -169,6 +173,10 @@ func (c *Config) validate() []error {
 		}
 		if t.Destination == "" {
 			fail(at, "destination", "missing (the folder attachments are written to, or s3://bucket/prefix)")
+		} else if urlLike.MatchString(t.Destination) && !s3url.Is(t.Destination) {
+			// It would be taken for a folder named "S3:" or "gs:" beside
+			// the configuration file.
+			fail(at, "destination", "%q looks like a URL, but the only one a destination may be is s3://bucket/prefix (the scheme in lowercase); anything else is a folder", t.Destination)
 		} else if !s3url.Is(t.Destination) {
 			t.Destination = resolve(base, t.Destination)
 			if root, _ := pathtmpl.SplitRoot(t.Destination); isFilesystemRoot(root) {

@@ -8,6 +8,8 @@ import (
 	"net"
 	"syscall"
 
+	"github.com/aws/smithy-go"
+
 	"mailtask/internal/auth"
 	"mailtask/internal/mailbox"
 )
@@ -31,6 +33,31 @@ func refusedAction(f *failure) bool {
 // would also match it. Each row has a test that builds the failure the
 // way mailtask receives it (hints_test.go).
 var catalogue = []row{
+	// Cluster mode: the object store of s3:// destinations and the
+	// state_store database (cluster.go).
+	{"S3 no such bucket", "object store: S3 error NoSuchBucket", s3Code("NoSuchBucket"),
+		say("The object store has no such bucket. Create it, or correct the bucket in the task's destination (s3://BUCKET/prefix); check that s3_endpoint and s3_region name the store that holds it." + notCommitted)},
+	{"S3 access key unknown", "object store: S3 error InvalidAccessKeyId (versitygw: XAdminUserNotFound)", s3Code("InvalidAccessKeyId", "XAdminUserNotFound"),
+		say("The object store does not know the access key ID. Check s3_access_key_id_env or s3_access_key_id_file (without them, AWS_ACCESS_KEY_ID and the rest of the AWS chain), and that s3_endpoint is the store the key belongs to." + notCommitted)},
+	{"S3 secret wrong", "object store: S3 error SignatureDoesNotMatch", s3Code("SignatureDoesNotMatch"),
+		say("The object store refused the secret access key for this access key ID. Check s3_secret_access_key_env or s3_secret_access_key_file (without them, AWS_SECRET_ACCESS_KEY and the rest of the AWS chain)." + notCommitted)},
+	{"S3 wrong region", "object store: S3 error AuthorizationHeaderMalformed (region), PermanentRedirect", s3Code("AuthorizationHeaderMalformed", "PermanentRedirect", "IllegalLocationConstraintException"),
+		say("The bucket is in another region than the one requests are signed for. Set s3_region to the bucket's region (the reply names it), or s3_endpoint to the region's endpoint." + notCommitted)},
+	{"S3 access denied", "object store: S3 error AccessDenied", s3Code("AccessDenied", "AllAccessDisabled"),
+		say("The object store's credentials may not write to the destination. Their policy needs s3:PutObject and s3:GetObject on the bucket's keys under the destination's prefix (and s3:AbortMultipartUpload for files above 64 MiB)." + notCommitted)},
+	{"S3 clock skew", "object store: S3 error RequestTimeTooSkewed", s3Code("RequestTimeTooSkewed"),
+		say("The object store refuses requests signed by this machine's clock, which is too far off: synchronise it (NTP)." + notCommitted)},
+	{"S3 unreachable", "object store: no answer (connection refused, unknown host, timeout, TLS, not an S3 server)", func(f *failure) bool {
+		var api smithy.APIError
+		return objectStore(f) && !errors.As(f.err, &api)
+	}, say("The object store did not answer. Check s3_endpoint (scheme, host and port of an S3 server; without it, AWS's endpoint for s3_region), that this machine reaches it (firewall, proxy), and its certificate." + notCommitted)},
+	{"database sign-in refused", "PostgreSQL SQLSTATE 28P01 / 28000 (password or pg_hba.conf)", sqlState("28P01", "28000"),
+		say("PostgreSQL refused the user name or password of the cluster's database URL (" + databaseSetup + "). Check them; in the URL a password holding @ : / ? # or % is percent-encoded (p@ss becomes p%40ss); and the server's pg_hba.conf must let this user in from this machine.")},
+	{"database missing", "PostgreSQL SQLSTATE 3D000 (no such database)", sqlState("3D000"),
+		say("The database named in the cluster's database URL (" + databaseSetup + ") does not exist: create it (createdb -O USER DATABASE) and run `mailtask db migrate`, or correct the URL's path.")},
+	{"database unreachable", "PostgreSQL unreachable, restarting, or the connection ended (SQLSTATE 57..., 08..., 53...)", databaseGone,
+		say("The cluster's database did not answer, or ended the connection (a restart, a failover, pg_terminate_backend). What a run had not committed is taken again by the next run; a running node keeps trying, one starting exits for its service manager to start it again. Check that PostgreSQL is up and that this machine reaches the host and port of its URL (" + databaseSetup + ").")},
+
 	// The identity platform: Microsoft's AADSTS codes first, then the
 	// OAuth2 error codes every provider sends.
 	{"AADSTS50076", "token endpoint error, AADSTS50076 or AADSTS50079", aadsts(50076, 50079),

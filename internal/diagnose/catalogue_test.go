@@ -155,7 +155,7 @@ func TestCatalogueAtMicrosoft(t *testing.T) {
 // without a case is a hint nobody has seen fire.
 func TestEveryRowHasACase(t *testing.T) {
 	var covered []string
-	for _, c := range slices.Concat(localCases, microsoftCases) {
+	for _, c := range slices.Concat(localCases, microsoftCases, clusterCases) {
 		covered = append(covered, c.row)
 	}
 	for _, name := range diagnose.RowNames() {

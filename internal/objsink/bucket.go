@@ -92,6 +92,11 @@ type Bucket struct {
 	// first staged in a file (spoolFolder).
 	spoolMu sync.Mutex
 	spool   string
+	// spares are spool files kept for reuse (spare.go); closed once the
+	// destination is.
+	sparesMu sync.Mutex
+	spares   []*os.File
+	closed   bool
 }
 
 var _ sink.Destination = (*Bucket)(nil)
@@ -202,6 +207,7 @@ func (b *Bucket) Sync(context.Context) error { return nil }
 
 // Close removes what is left in the spool.
 func (b *Bucket) Close() error {
+	b.closeSpares()
 	b.spoolMu.Lock()
 	defer b.spoolMu.Unlock()
 	if b.spool == "" {

@@ -1,14 +1,19 @@
 package objsink
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/logging"
 )
 
 // ClientConfig is how to reach the object store. Every field may be left
@@ -30,6 +35,9 @@ type ClientConfig struct {
 	// AccessKeyID and SecretAccessKey, both or neither, replace the
 	// chain's credentials.
 	AccessKeyID, SecretAccessKey string
+	// StallTimeout bounds how long a connection to the store may move
+	// nothing; 0 means DefaultStallTimeout.
+	StallTimeout time.Duration
 }
 
 // DefaultRegion is the region when nothing names one.
@@ -69,8 +77,20 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*s3.Client, error) {
 			o.BaseEndpoint = aws.String(cfg.Endpoint)
 		}
 		o.UsePathStyle = pathStyle
-		// Wrapped once the SDK has given its own client the timeouts it
-		// gives S3 (it leaves a client not its own as it is).
+		// The SDK has given its own client the timeouts it gives S3 by
+		// now (it leaves a client not its own as it is). Its read
+		// timeout, off by default, would wrap the connections in one
+		// that hides sendfile(2) from net/http: ours bounds reads and
+		// writes and keeps it.
+		if c, ok := o.HTTPClient.(*awshttp.BuildableClient); ok {
+			o.HTTPClient = c.WithReadTimeout(0).WithTransportOptions(func(tr *http.Transport) {
+				tr.DialContext = stallingDialer(tr.DialContext, cmp.Or(cfg.StallTimeout, DefaultStallTimeout))
+			})
+		}
 		o.HTTPClient = fileBodies{next: o.HTTPClient}
+		// The SDK's own log lines (a response body it could not drain,
+		// a checksum it did not check) go to stderr past the configured
+		// format; whatever fails reaches the run as an error.
+		o.Logger = logging.Nop{}
 	}), nil
 }

@@ -271,26 +271,34 @@ func (b *Bucket) upload(ctx context.Context, key string, s *staged, createOnly b
 	if s.file != nil {
 		ctx = withFileBody(ctx, s.file)
 	}
-	if _, err := b.client.PutObject(ctx, in, withPayloadHash(s.sum)); err != nil {
+	if _, err := b.client.PutObject(ctx, in, unsignedPayload); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil
 }
 
-// withPayloadHash hands the request signer the content's SHA-256, which
-// Stage took: without it the SDK reads the whole content once more to
-// take it before sending it (over plain HTTP, where the signature covers
-// the content).
-func withPayloadHash(sum [32]byte) func(*s3.Options) {
-	set := middleware.FinalizeMiddlewareFunc("mailtaskPayloadHash", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-		return next.HandleFinalize(v4.SetPayloadHash(ctx, hex.EncodeToString(sum[:])), in)
+// unsignedPayload signs a put's headers but not its content: the
+// content's integrity rides on its SHA-256 in x-amz-checksum-sha256, a
+// header the signature covers, which the store checks against what it
+// received and refuses the put (BadDigest) when they differ. Signing the
+// content as well (x-amz-content-sha256 set to its hash, which the SDK
+// does over plain HTTP) made the store hash every byte twice, once per
+// header, for no more assurance; AWS's SDKs send the same over HTTPS.
+// Setting the payload hash before the SDK's middleware that would take
+// it also keeps the SDK from reading the content once more to take it.
+func unsignedPayload(o *s3.Options) {
+	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+		return st.Finalize.Insert(setUnsignedPayload, payloadHashID, middleware.Before)
 	})
-	return func(o *s3.Options) {
-		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
-			return st.Finalize.Insert(set, payloadHashID, middleware.Before)
-		})
-	}
 }
+
+var setUnsignedPayload = middleware.FinalizeMiddlewareFunc("mailtaskUnsignedPayload", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+	return next.HandleFinalize(v4.SetPayloadHash(ctx, unsignedPayloadHash), in)
+})
+
+// unsignedPayloadHash is SigV4's x-amz-content-sha256 for content the
+// signature does not cover.
+const unsignedPayloadHash = "UNSIGNED-PAYLOAD"
 
 // payloadHashID is the SDK's middleware that takes the SHA-256 of a
 // request's content for its signature.

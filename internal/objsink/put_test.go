@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -187,6 +188,52 @@ func TestStagingLargeContentUsesTheSpoolAndCloseEmptiesIt(t *testing.T) {
 	}
 }
 
+// A spool file whose content was put stages the next content spooled,
+// emptied first: no new file (an inode each), and nothing of the earlier
+// content reaches the next object.
+func TestSpoolFilesAreReusedEmptied(t *testing.T) {
+	srv := versitygw.Shared(t)
+	// The client mailtask builds: it sends a spool file itself
+	// (fileBodies), not a reader of the staged size of it.
+	client, err := NewClient(testContext(t), ClientConfig{Endpoint: srv.Endpoint, Region: versitygw.Region,
+		AccessKeyID: srv.AccessKeyID, SecretAccessKey: srv.SecretAccessKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucket := srv.NewBucket(t)
+	dest, err := Open(Options{Root: s3url.Scheme + bucket, Client: client, SpoolDir: t.TempDir(), MemoryBudget: 1}) // everything spooled
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dest.Close()
+	tg := &target{srv: srv, bucket: bucket, dest: dest}
+	f, _ := dest.Folder("")
+	contents := map[string][]byte{"long.txt": bytes.Repeat([]byte("long "), 1000), "short.txt": []byte("short")}
+	var inodes []uint64
+	for _, name := range []string{"long.txt", "short.txt"} {
+		p, err := f.Stage(bytes.NewReader(contents[name]), sink.Policy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, err := p.(*staged).file.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		inodes = append(inodes, fi.Sys().(*syscall.Stat_t).Ino)
+		if _, err := f.PutStaged(testContext(t), name, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if inodes[0] != inodes[1] {
+		t.Errorf("the second content was spooled in a new file (inode %d, then %d)", inodes[0], inodes[1])
+	}
+	for name, want := range contents {
+		if data, _ := tg.get(t, name); !bytes.Equal(data, want) {
+			t.Errorf("%s holds %q, want %q", name, data, want)
+		}
+	}
+}
+
 // Small content stays in memory only while the destination's budget has
 // room: what would go over it is staged in a file, until content put or
 // discarded makes room again.
@@ -349,4 +396,36 @@ func (c countedReader) Read(p []byte) (int, error) {
 	n, err := c.ReadSeeker.Read(p)
 	c.n.Add(int64(n))
 	return n, err
+}
+
+// TestContentThatDoesNotMatchItsSumIsRefused checks that content changed
+// between Stage and the put never becomes an object: the signature does
+// not cover the content (unsignedPayload), so the SHA-256 in the
+// checksum header, which it covers, is what the store checks it by.
+func TestContentThatDoesNotMatchItsSumIsRefused(t *testing.T) {
+	tg := openTarget(t, "in", Options{})
+	f, err := tg.dest.Folder("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int{4 << 10, memLimit + 1} { // in memory, spooled
+		p, err := f.Stage(bytes.NewReader(bytes.Repeat([]byte("invoice "), size/8+1)[:size]), sink.Policy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := p.(*staged)
+		if s.file != nil {
+			if _, err := s.file.WriteAt([]byte("X"), 10); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			s.mem[10] = 'X'
+		}
+		if st, err := f.PutStaged(testContext(t), "invoice.pdf", p); err == nil {
+			t.Fatalf("%d bytes unlike their SHA-256 were put: %+v", size, st)
+		}
+		if keys := tg.keys(t); len(keys) != 0 {
+			t.Fatalf("after a refused put of %d bytes the bucket holds %v", size, keys)
+		}
+	}
 }

@@ -71,17 +71,10 @@ func (b *Bucket) holdInMemory(n int64) bool {
 
 // spill writes head and the rest of r to a spool file.
 func (s *staged) spill(head []byte, r io.Reader) error {
-	dir, err := s.f.b.spoolFolder()
+	file, err := s.f.b.spoolFile()
 	if err != nil {
 		return fmt.Errorf("spool: %w", err)
 	}
-	file, err := os.CreateTemp(dir, "stage-")
-	if err != nil {
-		return fmt.Errorf("spool: %w", err)
-	}
-	// Unlinked at once: the open file is all that is needed, and a crash
-	// leaves nothing behind.
-	os.Remove(file.Name())
 	n, err := io.Copy(file, io.MultiReader(bytes.NewReader(head), r))
 	if err != nil {
 		file.Close()
@@ -110,7 +103,7 @@ func (s *staged) section(off, size int64) io.ReadSeeker {
 // Discard releases the content.
 func (s *staged) Discard() {
 	if s.file != nil {
-		s.file.Close()
+		s.f.b.spare(s.file)
 		s.file = nil
 	}
 	if s.mem != nil {

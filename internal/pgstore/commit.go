@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -31,15 +32,26 @@ func (l *Lease) Commit(ctx context.Context, st *state.State, fps []state.Fingerp
 		return fmt.Errorf("commit the state of task %q under the lease of task %q", st.Task, l.Task)
 	}
 	changes := st.UIDLs.Changes()
-	batch := &pgx.Batch{}
-	l.queueFence(batch)
-	queueLedger(batch, l.Task, fps)
-	queueUIDLs(batch, l.Task, changes)
-	if err := queueState(batch, st); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	if err := l.send(ctx, batch); err != nil {
-		return l.commitError(err)
+	// Every statement of the batch may run twice (the ledger and the
+	// UIDLs are upserts, the state is written whole), so a commit that
+	// met a connection the database had ended is sent again, fence
+	// first, on another: after a restart or pg_terminate_backend each
+	// dead connection of the pool fails one query.
+	for attempt := 1; ; attempt++ {
+		batch := &pgx.Batch{}
+		l.queueFence(batch)
+		queueLedger(batch, l.Task, fps)
+		queueUIDLs(batch, l.Task, changes)
+		if err := queueState(batch, st); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		err := l.send(ctx, batch)
+		if err == nil {
+			break
+		}
+		if attempt == commitAttempts || errors.Is(err, ErrFenced) || !ConnectionEnded(err) || !pause(ctx, attempt) {
+			return l.commitError(err)
+		}
 	}
 	st.UIDLs.ChangesSaved()
 	l.mu.Lock()
@@ -49,6 +61,24 @@ func (l *Lease) Commit(ctx context.Context, st *state.State, fps []state.Fingerp
 		ledger.add(fps)
 	}
 	return nil
+}
+
+// commitAttempts bounds how often Commit sends a batch that meets
+// connections the database ended: a database that is down fails the
+// commit within seconds, as before, rather than after its context.
+const commitAttempts = 6
+
+// pause waits before the attempt after attempt: 50 ms, doubling, at most
+// a second; false if ctx ended first.
+func pause(ctx context.Context, attempt int) bool {
+	timer := time.NewTimer(min(50*time.Millisecond<<(attempt-1), time.Second))
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
 }
 
 // queueFence queues, first in a commit's batch, the fence: it takes the

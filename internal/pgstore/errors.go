@@ -3,7 +3,12 @@ package pgstore
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // ErrFenced is a commit refused because the node no longer holds the
@@ -30,4 +35,20 @@ type HeldError struct {
 
 func (e *HeldError) Error() string {
 	return fmt.Sprintf("task %q is running on %s (its lease runs until %s)", e.Task, e.Holder, e.Until.Format(time.RFC3339))
+}
+
+// ConnectionEnded reports whether err is the database ending or refusing
+// the connection rather than refusing the statements: an administrator
+// or a shutdown ending the session (SQLSTATE class 57, as after
+// pg_terminate_backend or a restart, which each dead connection of a pool
+// meets once), the connection failing (class 08, or the network), or
+// none to be had. A batch whose every statement can be sent twice may be
+// sent again on another connection.
+func ConnectionEnded(err error) bool {
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return strings.HasPrefix(pgErr.Code, "57") || strings.HasPrefix(pgErr.Code, "08")
+	}
+	_, connect := errors.AsType[*pgconn.ConnectError](err)
+	_, network := errors.AsType[*net.OpError](err)
+	return connect || network || pgconn.SafeToRetry(err) || errors.Is(err, io.ErrUnexpectedEOF)
 }

@@ -254,15 +254,17 @@ func (s *Scheduler) claimDue(ctx context.Context) {
 	s.metrics.Claimed(time.Since(started))
 	s.mu.Lock()
 	if err != nil {
-		s.claimFailures++
+		log := s.claimFailed()
+		n := s.claimFailures
 		s.mu.Unlock()
-		if ctx.Err() == nil {
-			s.log.Warn("could not claim due tasks from the database; trying again", "err", err)
+		if log && ctx.Err() == nil {
+			s.log.Warn("could not claim due tasks from the database; trying again every second, logged once a minute", "failures", n, "err", err)
 		}
 		return
 	}
-	s.claimFailures = 0
+	failures, lasted := s.claimWorked()
 	s.mu.Unlock()
+	s.logClaimsBack(failures, lasted)
 	for _, l := range leases {
 		s.startClaimed(ctx, l)
 	}

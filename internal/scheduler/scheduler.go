@@ -78,6 +78,9 @@ type Scheduler struct {
 	owners        map[string]*hold
 	wake          chan struct{}
 	claimFailures int
+	// claimFailingSince is when the row of failed claims began,
+	// claimLogged when one was last logged (claimlog.go).
+	claimFailingSince, claimLogged time.Time
 
 	loops sync.WaitGroup // one per entry
 	runs  sync.WaitGroup // one per run started
@@ -395,12 +398,19 @@ func (s *Scheduler) registerAtStart(ctx context.Context, names, skip []string) b
 	for {
 		err := s.register(ctx, names, skip)
 		if err == nil {
+			s.mu.Lock()
+			failures, lasted := s.claimWorked()
+			s.mu.Unlock()
+			s.logClaimsBack(failures, lasted)
 			return true
 		}
 		s.mu.Lock()
-		s.claimFailures++
+		log := s.claimFailed()
+		n := s.claimFailures
 		s.mu.Unlock()
-		s.log.Warn("could not register the configuration's tasks in the database; trying again", "err", err)
+		if log {
+			s.log.Warn("could not register the configuration's tasks in the database; trying again every second, logged once a minute", "failures", n, "err", err)
+		}
 		select {
 		case <-time.After(claimPoll):
 		case <-s.opts.Stop:

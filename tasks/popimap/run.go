@@ -283,7 +283,9 @@ func (r *run) openDestination(ctx context.Context) (sink.Destination, error) {
 		return r.opts.Shared.Destination(ctx, r.out.root, task.Name, r.spoolDir)
 	}
 	if s3url.Is(r.out.root) {
-		return nil, fmt.Errorf("%s is an object store, which this run was not given the means to reach", r.out.root)
+		// Commands open the object store when a destination needs it; only
+		// a daemon reloaded with a first s3:// destination comes here.
+		return nil, fmt.Errorf("%s is an object store, and this daemon started without one: restart it (cluster mode's settings are read at start, not on SIGHUP)", r.out.root)
 	}
 	d, err := sink.Open(r.out.root, task.Name)
 	if err != nil {
