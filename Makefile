@@ -1,7 +1,7 @@
 # mailtask — build, test, benchmark.
 GO ?= go
 
-.PHONY: build test vet lint fmt-check bench soak fuzz clean
+.PHONY: build test race-tests vet lint fmt-check bench soak fuzz clean
 
 build:
 	$(GO) build -o mailtask ./cmd/mailtask
@@ -14,7 +14,15 @@ build:
 # the servers and child processes they start, so four at once keep two
 # cores busy where the default (one per core) leaves them idle a third of
 # the time.
-test: fmt-check vet lint
+#
+# vet and lint run beside the tests, not before them: from a fresh clone
+# they took 80 s before the first test could start, much of it on one
+# core; beside the tests' compile the whole ends about 25 s sooner on two
+# quiet cores. make fails if any of the three does.
+test: fmt-check
+	@$(MAKE) --no-print-directory -j 3 --output-sync=line vet lint race-tests
+
+race-tests:
 	$(GO) test -race -count=1 -p 4 -timeout 9m ./...
 
 vet:

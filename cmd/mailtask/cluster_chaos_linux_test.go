@@ -100,6 +100,7 @@ func chaosSeed(t *testing.T) uint64 {
 }
 
 func TestClusterChaos(t *testing.T) {
+	t.Parallel() // it mostly waits: for leases to run out, for tasks to come round
 	plan := chaosPlan{
 		mailboxes: crashKnob(t, "MAILTASK_CHAOS_MAILBOXES", 20),
 		window:    time.Duration(crashKnob(t, "MAILTASK_CHAOS_SECONDS", 20)) * time.Second,
@@ -169,12 +170,15 @@ func startChaosCluster(t *testing.T, plan chaosPlan) *chaosCluster {
 		}
 	}
 
-	t.Setenv("MAILTASK_CHAOS_DB", c.db)
-	t.Setenv("MAILTASK_CHAOS_S3_ID", c.gw.AccessKeyID)
-	t.Setenv("MAILTASK_CHAOS_S3_SECRET", c.gw.SecretAccessKey)
+	// The database's URL and the S3 keys are files beside each node's
+	// configuration, not environment variables: the test runs in
+	// parallel with others, where t.Setenv is refused.
 	text := c.clusterConfig()
 	for i := range 3 {
 		dir := t.TempDir()
+		writeFile(t, dir, "db.url", c.db)
+		writeFile(t, dir, "s3.id", c.gw.AccessKeyID)
+		writeFile(t, dir, "s3.secret", c.gw.SecretAccessKey)
 		c.nodes = append(c.nodes, &chaosNode{name: fmt.Sprintf("node-%d", i+1), dir: dir, config: writeFile(t, dir, "mailtask.toml", text)})
 	}
 	if code, out, errOut := run(t, "db", "migrate", "--config", c.nodes[0].config); code != exitOK {
@@ -198,11 +202,11 @@ func (c *chaosCluster) clusterConfig() string {
 	host, port, _ := net.SplitHostPort(c.host.Addr)
 	var b strings.Builder
 	fmt.Fprintf(&b, `state_dir = "state"
-state_store_env = "MAILTASK_CHAOS_DB"
+state_store_file = "db.url"
 s3_endpoint = %q
 s3_region = %q
-s3_access_key_id_env = "MAILTASK_CHAOS_S3_ID"
-s3_secret_access_key_env = "MAILTASK_CHAOS_S3_SECRET"
+s3_access_key_id_file = "s3.id"
+s3_secret_access_key_file = "s3.secret"
 listen = "127.0.0.1:0"
 max_concurrent_tasks = 8
 stop_grace = "20s"

@@ -159,6 +159,7 @@ var (
 )
 
 func TestCrashSuite(t *testing.T) {
+	t.Parallel() // a server and directories of its own; much of it waits on child processes
 	crashSuite(t, crashKnob(t, "MAILTASK_CRASH_KILLS", 24), crashKnob(t, "MAILTASK_CRASH_MESSAGES", 240), []crashScenario{
 		{name: "imap-seen", protocol: "imap", after: "seen", outputs: allOutputs},
 		{name: "pop3-delete", protocol: "pop3", after: "delete", outputs: allButMetadata},
@@ -171,6 +172,7 @@ func TestCrashSuite(t *testing.T) {
 // once). MAILTASK_CRASH_PG_KILLS (default 10) and
 // MAILTASK_CRASH_PG_MESSAGES (100) size it; `make soak` raises them.
 func TestCrashSuitePostgres(t *testing.T) {
+	t.Parallel()
 	crashSuite(t, crashKnob(t, "MAILTASK_CRASH_PG_KILLS", 10), crashKnob(t, "MAILTASK_CRASH_PG_MESSAGES", 100), []crashScenario{
 		{name: "imap-seen-pg", protocol: "imap", after: "seen", outputs: allOutputs, postgres: true},
 		{name: "pop3-delete-pg", protocol: "pop3", after: "delete", outputs: allButMetadata, postgres: true},

@@ -29,6 +29,7 @@ type refusedScenario struct {
 }
 
 func TestCrashSuiteRefusedActions(t *testing.T) {
+	t.Parallel()
 	kills := max(3, crashKnob(t, "MAILTASK_CRASH_KILLS", 50)/15)
 	move := []string{`after = "move"`, `move_to = "Processed"`}
 	scenarios := []refusedScenario{
