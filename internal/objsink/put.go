@@ -270,10 +270,12 @@ func (b *Bucket) upload(ctx context.Context, key string, s *staged, createOnly b
 	}
 	if s.file != nil {
 		ctx = withFileBody(ctx, s.file)
+		s.sending = true
 	}
 	if _, err := b.client.PutObject(ctx, in, unsignedPayload); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
+	s.sending = false // the store answered once it had the whole body
 	return nil
 }
 

@@ -24,6 +24,13 @@ type staged struct {
 	file *os.File // otherwise the spool file holding it
 	size int64
 	sum  [32]byte
+	// sending is set while a put sends the spool file itself (filebody.go)
+	// and has not succeeded. net/http may go on sending it after the put
+	// returned: a store answers 412 to a create-only put before reading
+	// its body. Such a file is closed, not reused: the next content
+	// staged in it would go out in its stead, shuffled by that send's
+	// moves of the file's offset.
+	sending bool
 }
 
 // scratch holds content while Stage reads it, before it is known whether
@@ -102,10 +109,13 @@ func (s *staged) section(off, size int64) io.ReadSeeker {
 
 // Discard releases the content.
 func (s *staged) Discard() {
-	if s.file != nil {
+	switch {
+	case s.file != nil && s.sending:
+		s.file.Close()
+	case s.file != nil:
 		s.f.b.spare(s.file)
-		s.file = nil
 	}
+	s.file = nil
 	if s.mem != nil {
 		s.f.b.inMemory.Add(-int64(len(s.mem)))
 		s.mem = nil

@@ -168,3 +168,34 @@ func TestStallConnSendsFilesWhole(t *testing.T) {
 		}
 	}
 }
+
+// A put that failed may leave net/http sending its spool file after it
+// returned (a store answers 412 to a create-only put before reading the
+// body), so the file is closed rather than kept for the next content.
+func TestASpoolFileAPutFailedOnIsNotReused(t *testing.T) {
+	isolateAWSEnv(t)
+	client, err := NewClient(testContext(t), ClientConfig{Endpoint: stalledStore(t), Region: "us-east-1",
+		AccessKeyID: "id", SecretAccessKey: "secret", StallTimeout: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest, err := Open(Options{Root: "s3://stalled", Client: client, SpoolDir: t.TempDir(), MemoryBudget: 1}) // everything spooled
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dest.Close()
+	f, err := dest.Folder("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	staged, err := f.Stage(bytes.NewReader([]byte("content")), sink.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.PutStaged(testContext(t), "a.txt", staged); err == nil {
+		t.Fatal("a put to a stalled store succeeded")
+	}
+	if n := len(dest.spares); n != 0 {
+		t.Errorf("%d spool files kept after a failed put, want none", n)
+	}
+}
