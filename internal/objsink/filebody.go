@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
@@ -24,19 +25,29 @@ type fileBodies struct{ next s3.HTTPClient }
 // content.
 type fileBodyKey struct{}
 
-// withFileBody marks ctx's put as sending all of file.
-func withFileBody(ctx context.Context, file *os.File) context.Context {
-	return context.WithValue(ctx, fileBodyKey{}, file)
+// fileBody is a put's content in a spool file, and the attempts made at
+// sending it.
+type fileBody struct {
+	file     *os.File
+	attempts atomic.Int32
+}
+
+// withFileBody marks ctx's put as sending all of body's file.
+func withFileBody(ctx context.Context, body *fileBody) context.Context {
+	return context.WithValue(ctx, fileBodyKey{}, body)
 }
 
 func (c fileBodies) Do(req *http.Request) (*http.Response, error) {
-	if file, ok := req.Context().Value(fileBodyKey{}).(*os.File); ok && req.Body != nil {
-		// Each attempt sends the file from its start, as the SDK
-		// rewinds its own reader for a retry.
-		if _, err := file.Seek(0, io.SeekStart); err != nil {
+	// Only a put's first attempt sends the file itself: sendfile moves
+	// the file's offset, which an attempt that failed may still be moving
+	// when the SDK tries again (net/http sends on after a reply it took
+	// early). A retry reads the file through the SDK's reader, which reads
+	// at offsets of its own.
+	if body, ok := req.Context().Value(fileBodyKey{}).(*fileBody); ok && req.Body != nil && body.attempts.Add(1) == 1 {
+		if _, err := body.file.Seek(0, io.SeekStart); err != nil {
 			return nil, err
 		}
-		req.Body = spoolBody{file}
+		req.Body = spoolBody{body.file}
 	}
 	return c.next.Do(req)
 }
@@ -44,8 +55,8 @@ func (c fileBodies) Do(req *http.Request) (*http.Response, error) {
 // spoolBody is a spool file as a request's body. net/http sends it with
 // sendfile(2) because it is a syscall.Conn (it looks through its own
 // wrappers to the body, but not through io.NopCloser once it has wrapped
-// that), and closes it once sent: that must leave the file open, for a
-// retry and for Discard.
+// that), and closes it once sent: that must leave the file open, for
+// Discard.
 type spoolBody struct{ *os.File }
 
 func (spoolBody) Close() error { return nil }

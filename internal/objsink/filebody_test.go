@@ -5,9 +5,11 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -26,7 +28,9 @@ func (c *takeRequest) Do(req *http.Request) (*http.Response, error) {
 
 // A put of spooled content hands net/http the file itself, from its
 // start, as something it can sendfile(2) from (a syscall.Conn), whose
-// Close leaves the file open for a retry; other requests pass unchanged.
+// Close leaves the file open; a retry of the put sends the SDK's reader,
+// since the first attempt may still be moving the file's offset; other
+// requests pass unchanged.
 func TestPutOfSpooledContentSendsTheFile(t *testing.T) {
 	file, err := os.Create(filepath.Join(t.TempDir(), "spool"))
 	if err != nil {
@@ -38,15 +42,16 @@ func TestPutOfSpooledContentSendsTheFile(t *testing.T) {
 	}
 	next := &takeRequest{}
 	c := fileBodies{next: next}
-	for attempt := range 2 {
-		req, _ := http.NewRequestWithContext(withFileBody(context.Background(), file), http.MethodPut, "http://127.0.0.1:1/b/k", strings.NewReader("the SDK's reader"))
+	ctx := withFileBody(context.Background(), &fileBody{file: file})
+	for attempt, want := range []string{"staged content", "the SDK's reader"} {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, "http://127.0.0.1:1/b/k", strings.NewReader("the SDK's reader"))
 		c.Do(req)
-		if _, ok := next.req.Body.(syscall.Conn); !ok {
-			t.Fatalf("attempt %d: body %T, not a file net/http can send with sendfile", attempt, next.req.Body)
+		if _, ok := next.req.Body.(syscall.Conn); ok != (attempt == 0) {
+			t.Fatalf("attempt %d: body %T", attempt, next.req.Body)
 		}
 		got, err := io.ReadAll(next.req.Body)
-		if err != nil || string(got) != "staged content" {
-			t.Fatalf("attempt %d: body %q, %v", attempt, got, err)
+		if err != nil || string(got) != want {
+			t.Fatalf("attempt %d: body %q, %v; want %q", attempt, got, err, want)
 		}
 		next.req.Body.Close()
 	}
@@ -87,5 +92,45 @@ func TestSpooledContentArrivesThroughTheClient(t *testing.T) {
 	tg := &target{srv: srv, bucket: bucket, dest: dest}
 	if data, _ := tg.get(t, "big.bin"); !bytes.Equal(data, big) {
 		t.Fatalf("object of %d bytes, want the %d staged", len(data), len(big))
+	}
+}
+
+// A put that succeeded only when the SDK tried again leaves its spool
+// file closed, not kept: the first attempt, which sent the file itself,
+// may still be sending it.
+func TestASpoolFileSentTwiceIsNotReused(t *testing.T) {
+	isolateAWSEnv(t)
+	var puts atomic.Int32
+	store := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if puts.Add(1) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("ETag", `"etag"`)
+	}))
+	defer store.Close()
+	client, err := NewClient(testContext(t), ClientConfig{Endpoint: store.URL, Region: "us-east-1", AccessKeyID: "id", SecretAccessKey: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest, err := Open(Options{Root: "s3://retried", Client: client, SpoolDir: t.TempDir(), MemoryBudget: 1}) // everything spooled
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dest.Close()
+	f, _ := dest.Folder("")
+	p, err := f.Stage(strings.NewReader("content"), sink.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.PutStaged(testContext(t), "a.txt", p); err != nil {
+		t.Fatal(err)
+	}
+	if n := puts.Load(); n != 2 {
+		t.Fatalf("%d puts, want a refused one and its retry", n)
+	}
+	if n := len(dest.spares); n != 0 {
+		t.Errorf("%d spool files kept after a put sent twice, want none", n)
 	}
 }

@@ -268,14 +268,18 @@ func (b *Bucket) upload(ctx context.Context, key string, s *staged, createOnly b
 	if createOnly {
 		in.IfNoneMatch = aws.String("*")
 	}
+	var body *fileBody
 	if s.file != nil {
-		ctx = withFileBody(ctx, s.file)
+		body = &fileBody{file: s.file}
+		ctx = withFileBody(ctx, body)
 		s.sending = true
 	}
 	if _, err := b.client.PutObject(ctx, in, unsignedPayload); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	s.sending = false // the store answered once it had the whole body
+	// The store answered once it had the whole body. Only a first attempt
+	// sends the file itself, and one that failed may be sending it still.
+	s.sending = body != nil && body.attempts.Load() > 1
 	return nil
 }
 

@@ -24,12 +24,12 @@ type staged struct {
 	file *os.File // otherwise the spool file holding it
 	size int64
 	sum  [32]byte
-	// sending is set while a put sends the spool file itself (filebody.go)
-	// and has not succeeded. net/http may go on sending it after the put
-	// returned: a store answers 412 to a create-only put before reading
-	// its body. Such a file is closed, not reused: the next content
-	// staged in it would go out in its stead, shuffled by that send's
-	// moves of the file's offset.
+	// sending is set while an attempt at a put that sent the spool file
+	// itself (filebody.go) may be sending it still: net/http goes on
+	// after a reply it took early, as a store answers 412 to a
+	// create-only put before reading its body. Such a file is closed,
+	// not reused: the next content staged in it would go out in its
+	// stead, shuffled by that send's moves of the file's offset.
 	sending bool
 }
 
