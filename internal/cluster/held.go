@@ -139,10 +139,6 @@ func (s *stored) same(st *state.State) bool {
 	return err == nil && s.state != nil && bytes.Equal(data, s.state)
 }
 
-// confirmRetry is how long Confirm first waits before it asks again; the
-// wait doubles up to a second.
-const confirmRetry = 100 * time.Millisecond
-
 // Confirm renews the lease before a change to the mailbox. A renewal that
 // fails for another reason than the lease's loss (a connection the
 // database ended: a restart, a failover, pg_terminate_backend; each dead
@@ -152,20 +148,12 @@ const confirmRetry = 100 * time.Millisecond
 // by one connection the database dropped.
 func (h Held) Confirm(ctx context.Context) error {
 	deadline := time.Now().Add(h.leaseFor)
-	wait := confirmRetry
-	for {
+	for attempt := 1; ; attempt++ {
 		err := h.lease.Renew(ctx, h.leaseFor)
-		if err == nil || errors.Is(err, pgstore.ErrLeaseLost) || ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
+		if err == nil || errors.Is(err, pgstore.ErrLeaseLost) || ctx.Err() != nil ||
+			time.Now().Add(pgstore.RetryWait(attempt)).After(deadline) || !pgstore.Pause(ctx, attempt) {
 			return err
 		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return err
-		case <-timer.C:
-		}
-		wait = min(2*wait, time.Second)
 	}
 }
 

@@ -49,7 +49,7 @@ func (l *Lease) Commit(ctx context.Context, st *state.State, fps []state.Fingerp
 		if err == nil {
 			break
 		}
-		if attempt == commitAttempts || errors.Is(err, ErrFenced) || !ConnectionEnded(err) || !pause(ctx, attempt) {
+		if attempt == commitAttempts || errors.Is(err, ErrFenced) || !ConnectionEnded(err) || !Pause(ctx, attempt) {
 			return l.commitError(err)
 		}
 	}
@@ -68,10 +68,16 @@ func (l *Lease) Commit(ctx context.Context, st *state.State, fps []state.Fingerp
 // commit within seconds, as before, rather than after its context.
 const commitAttempts = 6
 
-// pause waits before the attempt after attempt: 50 ms, doubling, at most
-// a second; false if ctx ended first.
-func pause(ctx context.Context, attempt int) bool {
-	timer := time.NewTimer(min(50*time.Millisecond<<(attempt-1), time.Second))
+// RetryWait is how long to wait before trying again, after attempt, a
+// statement that met a connection the database ended (ConnectionEnded):
+// 50 ms, doubling, at most a second.
+func RetryWait(attempt int) time.Duration {
+	return min(50*time.Millisecond<<(attempt-1), time.Second)
+}
+
+// Pause waits RetryWait(attempt); false if ctx ended first.
+func Pause(ctx context.Context, attempt int) bool {
+	timer := time.NewTimer(RetryWait(attempt))
 	defer timer.Stop()
 	select {
 	case <-ctx.Done():

@@ -252,19 +252,11 @@ func (s *Scheduler) claimDue(ctx context.Context) {
 	started := time.Now()
 	leases, err := store.Claim(ctx, free, s.opts.Node.Lease())
 	s.metrics.Claimed(time.Since(started))
-	s.mu.Lock()
 	if err != nil {
-		log := s.claimFailed()
-		n := s.claimFailures
-		s.mu.Unlock()
-		if log && ctx.Err() == nil {
-			s.log.Warn("could not claim due tasks from the database; trying again every second, logged once a minute", "failures", n, "err", err)
-		}
+		s.claimFailed(ctx, "claim due tasks from the database", err)
 		return
 	}
-	failures, lasted := s.claimWorked()
-	s.mu.Unlock()
-	s.logClaimsBack(failures, lasted)
+	s.claimWorked()
 	for _, l := range leases {
 		s.startClaimed(ctx, l)
 	}

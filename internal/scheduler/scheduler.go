@@ -398,19 +398,10 @@ func (s *Scheduler) registerAtStart(ctx context.Context, names, skip []string) b
 	for {
 		err := s.register(ctx, names, skip)
 		if err == nil {
-			s.mu.Lock()
-			failures, lasted := s.claimWorked()
-			s.mu.Unlock()
-			s.logClaimsBack(failures, lasted)
+			s.claimWorked()
 			return true
 		}
-		s.mu.Lock()
-		log := s.claimFailed()
-		n := s.claimFailures
-		s.mu.Unlock()
-		if log {
-			s.log.Warn("could not register the configuration's tasks in the database; trying again every second, logged once a minute", "failures", n, "err", err)
-		}
+		s.claimFailed(ctx, "register the configuration's tasks in the database", err)
 		select {
 		case <-time.After(claimPoll):
 		case <-s.opts.Stop:
