@@ -20,12 +20,66 @@ func TestACommitThatWaitedPastItsLeaseIsFenced(t *testing.T) {
 	url := migratedDB(t)
 	ctx := testContext(t)
 	s := openNode(t, url, "waiting")
-	const lease = 2 * time.Second
-	l := claim(t, s, "t", lease)
+	l := claim(t, s, "t", 2*time.Second)
 	st, _, err := l.Load(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	err = waitedPastLease(t, url, "tasks WHERE task = 't'", func() error { return l.Commit(ctx, st, nil) })
+	if !errors.Is(err, ErrFenced) {
+		t.Fatalf("a commit that got the row after its lease ran out: %v, want ErrFenced", err)
+	}
+}
+
+// A renewal that waits for the task's row while the lease runs out finds
+// the lease lost, and leaves it run out: an UPDATE that waited for a row
+// whose locker let go without changing it goes ahead on what its WHERE
+// found before the wait (migrations/0005_fence.sql), so a renewal judged
+// there revived the lease, and a commit queued behind it then passed the
+// fence: a node paused past its lease committed (the chaos test caught
+// it when the keeper's renewal reached the row before the commit).
+func TestARenewalThatWaitedPastItsLeaseFindsItLost(t *testing.T) {
+	url := migratedDB(t)
+	ctx := testContext(t)
+	s := openNode(t, url, "waiting")
+	const lease = 2 * time.Second
+	l := claim(t, s, "t", lease)
+	err := waitedPastLease(t, url, "tasks WHERE task = 't'", func() error { return l.Renew(ctx, lease) })
+	if !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("a renewal that got the row after the lease ran out: %v, want ErrLeaseLost", err)
+	}
+	var live bool
+	if err := s.pool.QueryRow(ctx, "SELECT lease_until > clock_timestamp() FROM tasks WHERE task = 't'").Scan(&live); err != nil {
+		t.Fatal(err)
+	}
+	if live {
+		t.Fatal("the renewal that found the lease lost revived it")
+	}
+}
+
+// A connection slot's renewal is judged the same way.
+func TestASlotRenewalThatWaitedPastItsLeaseFindsItLost(t *testing.T) {
+	url := migratedDB(t)
+	ctx := testContext(t)
+	s := openNode(t, url, "waiting")
+	const lease = 2 * time.Second
+	sl, err := s.TryAcquireSlot(ctx, "acct", 1, lease, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = waitedPastLease(t, url, "conn_slots WHERE account = 'acct'", func() error { return sl.Renew(ctx, lease) })
+	if !errors.Is(err, ErrLeaseLost) {
+		t.Fatalf("a slot renewal that got the row after the lease ran out: %v, want ErrLeaseLost", err)
+	}
+}
+
+// waitedPastLease holds the row of `from` ("table WHERE ...") locked on a
+// connection of its own while do, in a goroutine, waits for it, until the
+// row's lease_until has passed by the database's clock; then it lets the
+// row go unchanged and returns what do returned.
+func waitedPastLease(t *testing.T, url, from string, do func() error) error {
+	t.Helper()
+	ctx := testContext(t)
 	locker, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
@@ -36,13 +90,11 @@ func TestACommitThatWaitedPastItsLeaseIsFenced(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(ctx, "SELECT 1 FROM tasks WHERE task = 't' FOR UPDATE"); err != nil {
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM "+from+" FOR UPDATE"); err != nil {
 		t.Fatal(err)
 	}
-	committed := make(chan error, 1)
-	go func() { committed <- l.Commit(ctx, st, nil) }()
-	// Once the commit waits and the lease has run out, the lock goes
-	// without a change to the row.
+	done := make(chan error, 1)
+	go func() { done <- do() }()
 	for waiting := 0; waiting == 0; {
 		if _, err := tx.Exec(ctx, "SELECT pg_stat_clear_snapshot()"); err != nil {
 			t.Fatal(err)
@@ -51,13 +103,13 @@ func TestACommitThatWaitedPastItsLeaseIsFenced(t *testing.T) {
 			t.Fatal(err)
 		}
 		select {
-		case err := <-committed:
-			t.Fatalf("the commit ended (%v) without waiting for the row", err)
+		case err := <-done:
+			t.Fatalf("it ended (%v) without waiting for the row", err)
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
 	for expired := false; !expired; {
-		if err := tx.QueryRow(ctx, "SELECT lease_until <= clock_timestamp() FROM tasks WHERE task = 't'").Scan(&expired); err != nil {
+		if err := tx.QueryRow(ctx, "SELECT lease_until <= clock_timestamp() FROM "+from).Scan(&expired); err != nil {
 			t.Fatal(err)
 		}
 		if !expired {
@@ -67,9 +119,7 @@ func TestACommitThatWaitedPastItsLeaseIsFenced(t *testing.T) {
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-committed; !errors.Is(err, ErrFenced) {
-		t.Fatalf("a commit that got the row after its lease ran out: %v, want ErrFenced", err)
-	}
+	return <-done
 }
 
 // A load that fails, on a damaged row or a statement the server refuses,

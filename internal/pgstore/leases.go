@@ -150,21 +150,48 @@ func (s *Store) ClaimTask(ctx context.Context, task string, leaseFor time.Durati
 // nobody took it, because the node cannot know that nobody did.
 func (l *Lease) Renew(ctx context.Context, leaseFor time.Duration) error {
 	var until time.Time
-	err := l.store.pool.QueryRow(ctx, `
+	renewed, err := l.store.renew(ctx, "SELECT FROM tasks WHERE task = $1 FOR UPDATE", []any{l.Task}, `
 		UPDATE tasks SET lease_until = clock_timestamp() + $4 * interval '1 millisecond'
 		WHERE task = $1 AND epoch = $2 AND holder = $3 AND lease_until > clock_timestamp()
 		RETURNING lease_until`,
-		l.Task, l.Epoch, l.store.node, interval(leaseFor)).Scan(&until)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("epoch %d: %w", l.Epoch, ErrLeaseLost)
-	}
+		[]any{l.Task, l.Epoch, l.store.node, interval(leaseFor)}, &until)
 	if err != nil {
 		return fmt.Errorf("renew the lease: %w", err)
+	}
+	if !renewed {
+		return fmt.Errorf("epoch %d: %w", l.Epoch, ErrLeaseLost)
 	}
 	l.mu.Lock()
 	l.until = until
 	l.mu.Unlock()
 	return nil
+}
+
+// renew runs update, a renewal's UPDATE … RETURNING, after lock, a
+// SELECT … FOR UPDATE of the row it extends, in one batch (one round
+// trip, one implicit transaction), and reports whether update returned
+// its row, scanned into dest. Taking the row first makes the UPDATE judge
+// the lease by the row and the clock of a moment it holds the row: an
+// UPDATE that waited for a row another session held locked, and let go
+// without changing it (a commit's fence that refused, a SELECT … FOR
+// UPDATE), goes ahead on what its WHERE found, and the values its SET
+// computed, before the wait (migrations/0005_fence.sql). A renewal
+// alone so revived a lease that ran out while it waited, and a commit
+// queued behind it then passed the fence: a node paused past its lease
+// committed.
+func (s *Store) renew(ctx context.Context, lock string, lockArgs []any, update string, args []any, dest ...any) (bool, error) {
+	renewed := false
+	batch := &pgx.Batch{}
+	batch.Queue(lock, lockArgs...)
+	batch.Queue(update, args...).QueryRow(func(row pgx.Row) error {
+		err := row.Scan(dest...)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		renewed = err == nil
+		return err
+	})
+	return renewed, s.pool.SendBatch(ctx, batch).Close()
 }
 
 // Release gives the task up and sets when it is next due (the zero time

@@ -108,12 +108,15 @@ func (s *Store) AcquireSlot(ctx context.Context, account string, max int, leaseF
 // Renew extends the slot's lease to leaseFor from now. It fails with
 // ErrLeaseLost once the lease has run out.
 func (sl *Slot) Renew(ctx context.Context, leaseFor time.Duration) error {
-	tag, err := sl.store.pool.Exec(ctx, `UPDATE conn_slots SET lease_until = clock_timestamp() + $3 * interval '1 millisecond'
-		WHERE account = $1 AND epoch = $2 AND lease_until > clock_timestamp()`, sl.Account, sl.epoch, interval(leaseFor))
+	var until time.Time
+	renewed, err := sl.store.renew(ctx, "SELECT FROM conn_slots WHERE account = $1 AND epoch = $2 FOR UPDATE", []any{sl.Account, sl.epoch},
+		`UPDATE conn_slots SET lease_until = clock_timestamp() + $3 * interval '1 millisecond'
+		WHERE account = $1 AND epoch = $2 AND lease_until > clock_timestamp()
+		RETURNING lease_until`, []any{sl.Account, sl.epoch, interval(leaseFor)}, &until)
 	if err != nil {
 		return fmt.Errorf("renew a connection slot of account %q: %w", sl.Account, err)
 	}
-	if tag.RowsAffected() == 0 {
+	if !renewed {
 		return fmt.Errorf("connection slot of account %q: %w", sl.Account, ErrLeaseLost)
 	}
 	return nil
