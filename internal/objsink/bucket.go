@@ -259,3 +259,19 @@ func (f *folder) Path() string {
 
 // relOf is the path below the destination of the file name in f.
 func (f *folder) relOf(name string) string { return path.Join(f.rel, name) }
+
+// Fits refuses a name whose key would be longer than S3 takes.
+func (f *folder) Fits(name string) error {
+	if key := f.b.key(f.relOf(name)); len(key) > maxKeyLen {
+		return &KeyTooLongError{Key: key}
+	}
+	return nil
+}
+
+// KeyTooLongError is an object key longer than S3's maxKeyLen bytes.
+type KeyTooLongError struct{ Key string }
+
+func (e *KeyTooLongError) Error() string {
+	return fmt.Sprintf("the object key %q is %d bytes, longer than S3's %d: shorten the task's destination, file_name or message_name",
+		e.Key, len(e.Key), maxKeyLen)
+}

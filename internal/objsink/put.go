@@ -127,7 +127,7 @@ const (
 func (b *Bucket) create(ctx context.Context, rel string, s *staged) (outcome, object, error) {
 	key := b.key(rel)
 	if len(key) > maxKeyLen {
-		return 0, object{}, fmt.Errorf("the object key %q is longer than S3's %d bytes; shorten the destination or the file name template", key, maxKeyLen)
+		return 0, object{}, &KeyTooLongError{Key: key}
 	}
 	for range createAttempts {
 		if s.size > headFirst {
