@@ -197,7 +197,9 @@ func TestASpoolFileSentTwiceIsNotReused(t *testing.T) {
 	}
 }
 
-// Through the client mailtask builds, spooled content arrives whole.
+// Through the client mailtask builds, spooled content arrives whole,
+// also when it is large enough for the put to wait for the store's
+// 100 Continue.
 func TestSpooledContentArrivesThroughTheClient(t *testing.T) {
 	srv := versitygw.Shared(t)
 	ctx := testContext(t)
@@ -213,7 +215,7 @@ func TestSpooledContentArrivesThroughTheClient(t *testing.T) {
 	}
 	defer dest.Close()
 	f, _ := dest.Folder("")
-	big := bytes.Repeat([]byte("0123456789abcdef"), (memLimit+1000)/16)
+	big := bytes.Repeat([]byte("0123456789abcdef"), (continueAbove+1000)/16)
 	p, err := f.Stage(bytes.NewReader(big), sink.Policy{})
 	if err != nil {
 		t.Fatal(err)
