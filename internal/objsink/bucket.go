@@ -76,6 +76,7 @@ type Bucket struct {
 	bucket   string
 	prefix   string // "" or "a/b", no slash at either end
 	client   *s3.Client
+	puts     *putter
 	index    Index
 	spoolDir string // Options.SpoolDir
 	mpAbove  int64
@@ -114,7 +115,7 @@ func Open(o Options) (*Bucket, error) {
 	if o.Client == nil || o.SpoolDir == "" {
 		return nil, errors.New("objsink: Options need a Client and a SpoolDir")
 	}
-	b := &Bucket{root: o.Root, bucket: bucket, prefix: prefix, client: o.Client, index: o.Index,
+	b := &Bucket{root: o.Root, bucket: bucket, prefix: prefix, client: o.Client, puts: newPutter(o.Client, bucket), index: o.Index,
 		spoolDir: o.SpoolDir, mpAbove: o.MultipartThreshold, partSize: o.PartSize, memBudget: o.MemoryBudget}
 	if b.memBudget <= 0 {
 		b.memBudget = MemoryBudget
