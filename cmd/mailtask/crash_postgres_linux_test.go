@@ -48,14 +48,14 @@ func (td taskDir) database(t *testing.T) string {
 	return strings.TrimSpace(string(url))
 }
 
-// expireLeases makes the leases of td's database (the task's, and its
-// account's connection slots) run out now, as they would an hour after
-// their holder was killed.
+// expireLeases makes the leases of td's database (the task's, its
+// account's connection slots and waits for them) run out now, as they
+// would an hour after their holder was killed.
 func (td taskDir) expireLeases(t *testing.T) {
 	t.Helper()
 	if url := td.database(t); url != "" {
-		for _, table := range []string{"tasks", "conn_slots"} {
-			dbQuery(t, url, func(pgx.Rows) {}, "UPDATE "+table+" SET lease_until = clock_timestamp() WHERE lease_until > clock_timestamp()")
+		for table, column := range map[string]string{"tasks": "lease_until", "conn_slots": "lease_until", "conn_slot_waits": "wait_until"} {
+			dbQuery(t, url, func(pgx.Rows) {}, "UPDATE "+table+" SET "+column+" = clock_timestamp() WHERE "+column+" > clock_timestamp()")
 		}
 	}
 }

@@ -145,7 +145,7 @@ func claimAll(b *testing.B, ctx context.Context, stores []*pgstore.Store, tasks,
 			}()
 			for claimed.Load() < int64(tasks) {
 				asked := time.Now()
-				leases, err := s.Claim(ctx, limit, time.Minute)
+				leases, _, err := s.Claim(ctx, limit, time.Minute)
 				calls = append(calls, time.Since(asked))
 				if err != nil {
 					failed.Store(err)
@@ -224,7 +224,7 @@ func pollTransactions(b *testing.B, ctx context.Context, url string, n, polls in
 		wg.Go(func() {
 			for range polls {
 				asked := time.Now()
-				leases, err := s.Claim(ctx, 8, time.Minute)
+				leases, _, err := s.Claim(ctx, 8, time.Minute)
 				took := time.Since(asked)
 				if err == nil && len(leases) > 0 {
 					err = fmt.Errorf("a no-op poll claimed %d tasks", len(leases))

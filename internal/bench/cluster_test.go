@@ -374,6 +374,12 @@ func quietCounts(b *testing.B, ctx context.Context, url string, nodes []string) 
 // dear to create files on (ext4 without a journal, in a VM) costs
 // versitygw more than the file store: it creates a file per object and
 // holds its metadata in extended attributes.
+//
+// With BENCH_CLUSTER_AGAINST set to another mailtask binary (main's, say),
+// that binary runs in cluster mode too, in each round, on the same
+// servers, before or after this tree's by turns (whichever runs later
+// finds versitygw's disk busier); a last line gives the median, over the
+// rounds, of this tree's mailtask CPU time against that binary's.
 func BenchmarkClusterCorpus(b *testing.B) {
 	const seed = 20250314
 	n := envInt(b, "BENCH_MESSAGES", 1000)
@@ -381,6 +387,7 @@ func BenchmarkClusterCorpus(b *testing.B) {
 	runs := envInt(b, "BENCH_RUNS", 3)
 	profiles := os.Getenv("BENCH_CLUSTER_PROFILE")
 	tmpfs := os.Getenv("BENCH_CLUSTER_TMPFS")
+	against := os.Getenv("BENCH_CLUSTER_AGAINST")
 	var tags []string
 	if profiles != "" {
 		tags = append(tags, "cpuprofile")
@@ -395,7 +402,10 @@ func BenchmarkClusterCorpus(b *testing.B) {
 	// commits did.
 	clusterRuns := runs
 	if tmpfs != "" {
-		clusterRuns *= 2
+		clusterRuns += runs
+	}
+	if against != "" {
+		clusterRuns += runs
 	}
 	var databases []string
 	for range clusterRuns {
@@ -450,14 +460,28 @@ func BenchmarkClusterCorpus(b *testing.B) {
 		contestants = append(contestants, contestant{MailtaskFilesIn(bin, files), onTmpfs, "file-tmpfs"},
 			contestant{cluster, onTmpfs, "cluster-tmpfs"})
 	}
+	if against != "" {
+		c := MailtaskCluster(against, storesOn(gw))
+		c.Name = ToolMailtaskCluster + ", the other binary"
+		contestants = append(contestants, contestant{c, gw, "cluster-against"})
+	}
 	results := make([]Result, len(contestants))
 	for i, c := range contestants {
 		results[i] = Result{Protocol: protocol, Tool: c.Name}
 	}
 	spent := make([][]runCPU, len(contestants))
 	b.ResetTimer()
+	order := make([]int, len(contestants))
 	for run := range runs { // round-robin, so that noise spreads over all
-		for i, c := range contestants {
+		for i := range order {
+			order[i] = i
+		}
+		if against != "" && run%2 == 1 {
+			last := len(order) - 1
+			order[1], order[last] = order[last], order[1]
+		}
+		for _, i := range order {
+			c := contestants[i]
 			if profiles != "" {
 				b.Setenv("MAILTASK_CPUPROFILE", filepath.Join(profiles, fmt.Sprintf("corpus-%s-%d.pprof", c.profile, run+1)))
 			}
@@ -516,6 +540,17 @@ func BenchmarkClusterCorpus(b *testing.B) {
 			tmpfs, ratio, cpuRatio)
 		b.ReportMetric(ratio, "tmpfs-cluster/file-store")
 		b.ReportMetric(cpuRatio, "tmpfs-cpu-cluster/file-store")
+	}
+	if against != "" {
+		last := len(contestants) - 1
+		ratios := make([]float64, runs)
+		for run := range runs {
+			ratios[run] = spent[1][run].mailtask.Seconds() / spent[last][run].mailtask.Seconds()
+		}
+		slices.Sort(ratios)
+		fmt.Fprintf(&out, "this tree's mailtask in cluster mode spent %.2f× the CPU time of %s's, the median of the rounds' ratios (%.2f to %.2f)\n",
+			ratios[runs/2], against, ratios[0], ratios[runs-1])
+		b.ReportMetric(ratios[runs/2], "cpu-mailtask/against")
 	}
 	os.Stdout.Write(out.Bytes())
 }

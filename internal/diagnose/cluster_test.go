@@ -18,10 +18,12 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"mailtask/internal/diagnose"
+	"mailtask/internal/objsink"
+	"mailtask/internal/sink"
 )
 
 // clusterCases are failures of cluster mode's object store and database,
-// made by the S3 SDK and pgx as a run meets them: none of them may get
+// made by objsink and pgx as a run meets them: none of them may get
 // the hint of a mail server's host, port or password.
 var clusterCases = []catalogueCase{
 	{"S3 NoSuchBucket", "S3 no such bucket", s3Refused(http.StatusNotFound, "NoSuchBucket", "The specified bucket does not exist."), "correct the bucket in the task's destination", true},
@@ -51,8 +53,8 @@ func TestClusterCatalogue(t *testing.T) {
 	}
 }
 
-// s3Refused is a PutObject that an S3 server refuses with code, as the
-// SDK reports it, wrapped as a run's write wraps it.
+// s3Refused is a put that an S3 server refuses with code, as objsink
+// reports it to a run.
 func s3Refused(status int, code, message string) func(*testing.T) error {
 	return func(t *testing.T) error {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -65,22 +67,35 @@ func s3Refused(status int, code, message string) func(*testing.T) error {
 	}
 }
 
-// s3Unreachable is a PutObject to an endpoint where nothing listens.
+// s3Unreachable is a put to an endpoint where nothing listens.
 func s3Unreachable(t *testing.T) error { return put(t, "http://"+closedPort(t)) }
 
+// put writes a file to endpoint as a run does, through objsink.
 func put(t *testing.T, endpoint string) error {
 	client := s3.New(s3.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(endpoint), UsePathStyle: true,
 		Credentials:      credentials.NewStaticCredentialsProvider("id", "secret", ""),
 		RetryMaxAttempts: 1,
 	})
+	dest, err := objsink.Open(objsink.Options{Root: "s3://invoices/a", Client: client, SpoolDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dest.Close()
+	f, err := dest.Folder("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.Stage(bytes.NewReader([]byte("%PDF")), sink.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("invoices"), Key: aws.String("a/report.pdf"), Body: bytes.NewReader([]byte("%PDF"))})
-	if err == nil {
+	if _, err = f.PutStaged(ctx, "report.pdf", p); err == nil {
 		t.Fatal("the put succeeded")
 	}
-	return fmt.Errorf(`uid:7: write "report.pdf" in s3://invoices/a: put a/report.pdf: %w`, err)
+	return fmt.Errorf("uid:7: %w", err)
 }
 
 // pgRefused is a connection that a PostgreSQL server refuses with the

@@ -76,6 +76,7 @@ type Bucket struct {
 	bucket   string
 	prefix   string // "" or "a/b", no slash at either end
 	client   *s3.Client
+	puts     *putter
 	index    Index
 	spoolDir string // Options.SpoolDir
 	mpAbove  int64
@@ -114,7 +115,7 @@ func Open(o Options) (*Bucket, error) {
 	if o.Client == nil || o.SpoolDir == "" {
 		return nil, errors.New("objsink: Options need a Client and a SpoolDir")
 	}
-	b := &Bucket{root: o.Root, bucket: bucket, prefix: prefix, client: o.Client, index: o.Index,
+	b := &Bucket{root: o.Root, bucket: bucket, prefix: prefix, client: o.Client, puts: newPutter(o.Client, bucket), index: o.Index,
 		spoolDir: o.SpoolDir, mpAbove: o.MultipartThreshold, partSize: o.PartSize, memBudget: o.MemoryBudget}
 	if b.memBudget <= 0 {
 		b.memBudget = MemoryBudget
@@ -258,3 +259,19 @@ func (f *folder) Path() string {
 
 // relOf is the path below the destination of the file name in f.
 func (f *folder) relOf(name string) string { return path.Join(f.rel, name) }
+
+// Fits refuses a name whose key would be longer than S3 takes.
+func (f *folder) Fits(name string) error {
+	if key := f.b.key(f.relOf(name)); len(key) > maxKeyLen {
+		return &KeyTooLongError{Key: key}
+	}
+	return nil
+}
+
+// KeyTooLongError is an object key longer than S3's maxKeyLen bytes.
+type KeyTooLongError struct{ Key string }
+
+func (e *KeyTooLongError) Error() string {
+	return fmt.Sprintf("the object key %q is %d bytes, longer than S3's %d: shorten the task's destination, file_name or message_name",
+		e.Key, len(e.Key), maxKeyLen)
+}

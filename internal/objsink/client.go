@@ -87,7 +87,6 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*s3.Client, error) {
 				tr.DialContext = stallingDialer(tr.DialContext, cmp.Or(cfg.StallTimeout, DefaultStallTimeout))
 			})
 		}
-		o.HTTPClient = fileBodies{next: o.HTTPClient}
 		// The SDK's own log lines (a response body it could not drain,
 		// a checksum it did not check) go to stderr past the configured
 		// format; whatever fails reaches the run as an error.

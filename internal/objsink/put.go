@@ -14,10 +14,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go/middleware"
 
 	"mailtask/internal/sink"
 )
@@ -129,7 +127,7 @@ const (
 func (b *Bucket) create(ctx context.Context, rel string, s *staged) (outcome, object, error) {
 	key := b.key(rel)
 	if len(key) > maxKeyLen {
-		return 0, object{}, fmt.Errorf("the object key %q is longer than S3's %d bytes; shorten the destination or the file name template", key, maxKeyLen)
+		return 0, object{}, &KeyTooLongError{Key: key}
 	}
 	for range createAttempts {
 		if s.size > headFirst {
@@ -259,56 +257,11 @@ func (b *Bucket) upload(ctx context.Context, key string, s *staged, createOnly b
 	if s.size > b.mpAbove {
 		return b.uploadParts(ctx, key, s, createOnly)
 	}
-	in := &s3.PutObjectInput{
-		Bucket: aws.String(b.bucket), Key: aws.String(key),
-		Body: s.body(), ContentLength: aws.Int64(s.size), ContentType: aws.String(contentType(key)),
-		Metadata:       map[string]string{SHA256Metadata: hex.EncodeToString(s.sum[:])},
-		ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(s.sum[:])),
-	}
-	if createOnly {
-		in.IfNoneMatch = aws.String("*")
-	}
-	var body *fileBody
-	if s.file != nil {
-		body = &fileBody{file: s.file}
-		ctx = withFileBody(ctx, body)
-		s.sending = true
-	}
-	if _, err := b.client.PutObject(ctx, in, unsignedPayload); err != nil {
+	if err := b.puts.put(ctx, key, s, createOnly); err != nil {
 		return fmt.Errorf("put %s: %w", key, err)
 	}
-	// The store answered once it had the whole body. Only a first attempt
-	// sends the file itself, and one that failed may be sending it still.
-	s.sending = body != nil && body.attempts.Load() > 1
 	return nil
 }
-
-// unsignedPayload signs a put's headers but not its content: the
-// content's integrity rides on its SHA-256 in x-amz-checksum-sha256, a
-// header the signature covers, which the store checks against what it
-// received and refuses the put (BadDigest) when they differ. Signing the
-// content as well (x-amz-content-sha256 set to its hash, which the SDK
-// does over plain HTTP) made the store hash every byte twice, once per
-// header, for no more assurance; AWS's SDKs send the same over HTTPS.
-// Setting the payload hash before the SDK's middleware that would take
-// it also keeps the SDK from reading the content once more to take it.
-func unsignedPayload(o *s3.Options) {
-	o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
-		return st.Finalize.Insert(setUnsignedPayload, payloadHashID, middleware.Before)
-	})
-}
-
-var setUnsignedPayload = middleware.FinalizeMiddlewareFunc("mailtaskUnsignedPayload", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-	return next.HandleFinalize(v4.SetPayloadHash(ctx, unsignedPayloadHash), in)
-})
-
-// unsignedPayloadHash is SigV4's x-amz-content-sha256 for content the
-// signature does not cover.
-const unsignedPayloadHash = "UNSIGNED-PAYLOAD"
-
-// payloadHashID is the SDK's middleware that takes the SHA-256 of a
-// request's content for its signature.
-const payloadHashID = "ComputePayloadHash"
 
 // abortTimeout bounds the abort of a failed multipart upload, which runs
 // even when the run's context has ended.

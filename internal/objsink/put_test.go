@@ -2,10 +2,10 @@ package objsink
 
 import (
 	"bytes"
-	"context"
 	"encoding/hex"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -16,8 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go/middleware"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"mailtask/internal/s3url"
 	"mailtask/internal/sink"
@@ -193,8 +191,8 @@ func TestStagingLargeContentUsesTheSpoolAndCloseEmptiesIt(t *testing.T) {
 // content reaches the next object.
 func TestSpoolFilesAreReusedEmptied(t *testing.T) {
 	srv := versitygw.Shared(t)
-	// The client mailtask builds: it sends a spool file itself
-	// (fileBodies), not a reader of the staged size of it.
+	// A put's first attempt sends the spool file itself (putobject.go),
+	// not a reader of the staged size of it.
 	client, err := NewClient(testContext(t), ClientConfig{Endpoint: srv.Endpoint, Region: versitygw.Region,
 		AccessKeyID: srv.AccessKeyID, SecretAccessKey: srv.SecretAccessKey})
 	if err != nil {
@@ -348,28 +346,15 @@ func TestStagingAllocatesTheContentOnce(t *testing.T) {
 }
 
 // TestContentIsReadOnceToPutIt checks that a put reads its content once,
-// to send it: the SHA-256 the signature needs is the one Stage took, not
-// taken again (as the SDK does over plain HTTP) by reading it all first.
+// to send it: the SHA-256 the request needs is the one Stage took, not
+// taken again (as the SDK does over plain HTTP when the payload is
+// signed) by reading it all first.
 func TestContentIsReadOnceToPutIt(t *testing.T) {
 	srv := versitygw.Shared(t)
-	var read atomic.Int64
-	count := middleware.FinalizeMiddlewareFunc("countContent", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
-		req := in.Request.(*smithyhttp.Request)
-		if body, ok := req.GetStream().(io.ReadSeeker); ok {
-			counted, err := req.SetStream(countedReader{body, &read})
-			if err != nil {
-				return middleware.FinalizeOutput{}, middleware.Metadata{}, err
-			}
-			in.Request = counted
-		}
-		return next.HandleFinalize(ctx, in)
-	})
+	c := &countingBodies{}
 	client := s3.New(s3.Options{
-		Region: versitygw.Region, BaseEndpoint: aws.String(srv.Endpoint), UsePathStyle: true,
+		Region: versitygw.Region, BaseEndpoint: aws.String(srv.Endpoint), UsePathStyle: true, HTTPClient: c,
 		Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKeyID, srv.SecretAccessKey, ""),
-		APIOptions: []func(*middleware.Stack) error{func(st *middleware.Stack) error {
-			return st.Finalize.Insert(count, payloadHashID, middleware.Before)
-		}},
 	})
 	b, err := Open(Options{Root: s3url.Scheme + srv.NewBucket(t) + "/in", Client: client, SpoolDir: t.TempDir()})
 	if err != nil {
@@ -381,26 +366,37 @@ func TestContentIsReadOnceToPutIt(t *testing.T) {
 	if st.Name != "invoice.pdf" || st.Existing {
 		t.Fatalf("put: %+v", st)
 	}
-	if got := read.Load(); got != int64(len(content)) {
+	if got := c.read.Load(); got != int64(len(content)) {
 		t.Errorf("the put read %d bytes of its %d-byte content", got, len(content))
 	}
 }
 
+// countingBodies is an HTTP client that counts the bytes read of the
+// bodies of the requests it sends.
+type countingBodies struct{ read atomic.Int64 }
+
+func (c *countingBodies) Do(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = countedReader{r.Body, &c.read}
+	}
+	return http.DefaultClient.Do(r)
+}
+
 // countedReader counts the bytes read through it.
 type countedReader struct {
-	io.ReadSeeker
+	io.ReadCloser
 	n *atomic.Int64
 }
 
 func (c countedReader) Read(p []byte) (int, error) {
-	n, err := c.ReadSeeker.Read(p)
+	n, err := c.ReadCloser.Read(p)
 	c.n.Add(int64(n))
 	return n, err
 }
 
 // TestContentThatDoesNotMatchItsSumIsRefused checks that content changed
 // between Stage and the put never becomes an object: the signature does
-// not cover the content (unsignedPayload), so the SHA-256 in the
+// not cover the content (unsignedPayloadHash), so the SHA-256 in the
 // checksum header, which it covers, is what the store checks it by.
 func TestContentThatDoesNotMatchItsSumIsRefused(t *testing.T) {
 	tg := openTarget(t, "in", Options{})

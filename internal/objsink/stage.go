@@ -25,7 +25,7 @@ type staged struct {
 	size int64
 	sum  [32]byte
 	// sending is set while an attempt at a put that sent the spool file
-	// itself (filebody.go) may be sending it still: net/http goes on
+	// itself (putobject.go) may be sending it still: net/http goes on
 	// after a reply it took early, as a store answers 412 to a
 	// create-only put before reading its body. Such a file is closed,
 	// not reused: the next content staged in it would go out in its
@@ -89,14 +89,6 @@ func (s *staged) spill(head []byte, r io.Reader) error {
 	}
 	s.file, s.size = file, n
 	return nil
-}
-
-// body returns a reader of the whole content, from its start.
-func (s *staged) body() io.ReadSeeker {
-	if s.file != nil {
-		return io.NewSectionReader(s.file, 0, s.size)
-	}
-	return bytes.NewReader(s.mem)
 }
 
 // section returns a reader of size bytes of the content from off.

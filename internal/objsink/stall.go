@@ -73,7 +73,7 @@ func (c *stallConn) Write(p []byte) (int, error) {
 
 // ReadFrom keeps the connection's own ReadFrom, which net/http reaches
 // for a request's body and which sends a spool file with sendfile(2)
-// (filebody.go), a chunk at a time, each chunk counting as a move.
+// (putobject.go), a chunk at a time, each chunk counting as a move.
 func (c *stallConn) ReadFrom(r io.Reader) (int64, error) {
 	to, ok := c.Conn.(io.ReaderFrom)
 	if !ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -84,7 +85,13 @@ var addSkipper = fmt.Sprintf("(skipped_by || $1::text)[greatest(1, cardinality(s
 // waited for (FOR UPDATE SKIP LOCKED), so that no task is handed to two
 // nodes and no node waits on another. It costs the same whatever the
 // number of tasks: the node does not name them.
-func (s *Store) Claim(ctx context.Context, limit int, leaseFor time.Duration) ([]*Lease, error) {
+//
+// next is how long, by the database's clock, until the next of the tasks
+// this node does not pass over comes due (NoneDue if none will): the same
+// statement reads it off the next_due index, so that the node can look
+// again when a task comes due instead of at some interval, which a task
+// due just after a look waited out whole.
+func (s *Store) Claim(ctx context.Context, limit int, leaseFor time.Duration) (leases []*Lease, next time.Duration, err error) {
 	rows, err := s.pool.Query(ctx, `
 		WITH due AS (
 			SELECT task FROM tasks
@@ -94,25 +101,44 @@ func (s *Store) Claim(ctx context.Context, limit int, leaseFor time.Duration) ([
 			ORDER BY next_due
 			LIMIT $1
 			FOR UPDATE SKIP LOCKED
+		), claimed AS (
+			UPDATE tasks t
+			SET holder = $2, epoch = t.epoch + 1, claimed_at = now(),
+			    lease_until = now() + $3 * interval '1 millisecond'
+			FROM due WHERE t.task = due.task
+			RETURNING t.task, t.epoch, t.lease_until
 		)
-		UPDATE tasks t
-		SET holder = $2, epoch = t.epoch + 1, claimed_at = now(),
-		    lease_until = now() + $3 * interval '1 millisecond'
-		FROM due WHERE t.task = due.task
-		RETURNING t.task, t.epoch, t.lease_until`,
+		SELECT c.task, c.epoch, c.lease_until, later.ms
+		FROM (SELECT ceil(extract(epoch FROM min(next_due) - clock_timestamp()) * 1000)::bigint AS ms
+			FROM tasks WHERE next_due > now() AND NOT $2 = ANY(skipped_by)) later
+		LEFT JOIN claimed c ON true`,
 		limit, s.node, interval(leaseFor))
 	if err != nil {
-		return nil, fmt.Errorf("claim due tasks: %w", err)
+		return nil, 0, fmt.Errorf("claim due tasks: %w", err)
 	}
-	leases, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Lease, error) {
-		l := &Lease{store: s}
-		return l, r.Scan(&l.Task, &l.Epoch, &l.until)
+	next = NoneDue
+	var (
+		epoch, ms *int64
+		name      *string
+		until     *time.Time
+	)
+	_, err = pgx.ForEachRow(rows, []any{&name, &epoch, &until, &ms}, func() error {
+		if ms != nil {
+			next = time.Duration(*ms) * time.Millisecond
+		}
+		if name != nil {
+			leases = append(leases, &Lease{Task: *name, Epoch: *epoch, until: *until, store: s})
+		}
+		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("claim due tasks: %w", err)
+		return nil, 0, fmt.Errorf("claim due tasks: %w", err)
 	}
-	return leases, nil
+	return leases, next, nil
 }
+
+// NoneDue is Claim's next when no task will come due for the node.
+const NoneDue time.Duration = math.MaxInt64
 
 // ClaimTask leases one task whether or not it is due, as `mailtask
 // run-task` does; if another holder's lease is running it fails with a

@@ -40,7 +40,7 @@ func TestConcurrentClaimsNeverGiveATaskToTwoHolders(t *testing.T) {
 		for range 3 {
 			wg.Go(func() {
 				for {
-					leases, err := n.Claim(ctx, 2, time.Hour)
+					leases, _, err := n.Claim(ctx, 2, time.Hour)
 					if err != nil {
 						mu.Lock()
 						errs = append(errs, err)
@@ -85,7 +85,7 @@ func TestClaimTakesOnlyDueAndFreeTasks(t *testing.T) {
 	if _, err := a.ClaimTask(ctx, "held", time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	leases, err := b.Claim(ctx, 10, time.Hour)
+	leases, _, err := b.Claim(ctx, 10, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestClaimPassesOverTasksTheNodeSkips(t *testing.T) {
 	if err := a.Skip(ctx, []string{"watched"}); err != nil {
 		t.Fatal(err)
 	}
-	leases, err := a.Claim(ctx, 10, time.Hour)
+	leases, _, err := a.Claim(ctx, 10, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,10 +124,10 @@ func TestClaimPassesOverTasksTheNodeSkips(t *testing.T) {
 	if err := leases[0].Skip(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if again, err := a.Claim(ctx, 10, time.Hour); err != nil || len(again) != 0 {
+	if again, _, err := a.Claim(ctx, 10, time.Hour); err != nil || len(again) != 0 {
 		t.Fatalf("a claimed %v (err %v) after skipping both, want nothing", leaseTasks(again), err)
 	}
-	got, err := b.Claim(ctx, 10, time.Hour)
+	got, _, err := b.Claim(ctx, 10, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestClaimPassesOverTasksTheNodeSkips(t *testing.T) {
 	if err := a.Skip(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
-	if back, err := a.Claim(ctx, 10, time.Hour); err != nil || len(back) != 2 {
+	if back, _, err := a.Claim(ctx, 10, time.Hour); err != nil || len(back) != 2 {
 		t.Fatalf("a claimed %v (err %v) once it skips nothing, want both", leaseTasks(back), err)
 	}
 }
@@ -158,7 +158,7 @@ func TestSkippersAreBounded(t *testing.T) {
 		if err := n.AddTasks(ctx, []string{"gone"}); err != nil {
 			t.Fatal(err)
 		}
-		leases, err := n.Claim(ctx, 1, time.Hour)
+		leases, _, err := n.Claim(ctx, 1, time.Hour)
 		if err != nil || len(leases) != 1 {
 			t.Fatalf("node %d claimed %d (err %v), want gone", i, len(leases), err)
 		}
@@ -366,19 +366,49 @@ func TestReleaseSetsTheNextDueTime(t *testing.T) {
 	if err := s.AddTasks(ctx, []string{"x"}); err != nil {
 		t.Fatal(err)
 	}
-	leases, err := s.Claim(ctx, 5, time.Hour)
+	leases, _, err := s.Claim(ctx, 5, time.Hour)
 	if err != nil || len(leases) != 1 {
 		t.Fatalf("claim: %v, %v", leaseTasks(leases), err)
 	}
 	if err := leases[0].Release(ctx, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if again, err := s.Claim(ctx, 5, time.Hour); err != nil || len(again) != 0 {
+	if again, _, err := s.Claim(ctx, 5, time.Hour); err != nil || len(again) != 0 {
 		t.Fatalf("claimed %v (%v) before its next due time", leaseTasks(again), err)
 	}
 	infos, err := s.Leases(ctx)
 	if err != nil || len(infos) != 1 || infos[0].Holder != "" || infos[0].Epoch != 1 || !infos[0].NextDue.After(infos[0].Now) {
 		t.Fatalf("Leases: %+v, %v", infos, err)
+	}
+}
+
+// A claim says, by the database's clock, when the next task the node
+// does not pass over comes due, so that the node looks again then rather
+// than at an interval that a task due just after a look waits out.
+func TestClaimSaysWhenTheNextTaskComesDue(t *testing.T) {
+	url := migratedDB(t)
+	ctx := testContext(t)
+	a, b := openNode(t, url, "a"), openNode(t, url, "b")
+	if _, next, err := a.Claim(ctx, 5, time.Hour); err != nil || next != NoneDue {
+		t.Fatalf("a claim with no tasks: next %v, %v; want NoneDue", next, err)
+	}
+	if err := a.AddTasks(ctx, []string{"now", "hour", "minute"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Skip(ctx, []string{"minute"}); err != nil {
+		t.Fatal(err)
+	}
+	sql(t, url, "UPDATE tasks SET next_due = now() + interval '1 hour' WHERE task = 'hour'")
+	sql(t, url, "UPDATE tasks SET next_due = now() + interval '1 minute' WHERE task = 'minute'")
+	leases, next, err := a.Claim(ctx, 5, time.Hour)
+	if err != nil || len(leases) != 1 || leases[0].Task != "now" {
+		t.Fatalf("a claimed %v, %v; want the task due now", leaseTasks(leases), err)
+	}
+	if next <= 59*time.Minute || next > time.Hour {
+		t.Fatalf("a's next task due in %v, want within the hour of hour's (a passes minute over)", next)
+	}
+	if _, next, err := b.Claim(ctx, 5, time.Hour); err != nil || next <= 0 || next > time.Minute {
+		t.Fatalf("b's next task due in %v (%v), want within minute's minute", next, err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,12 +25,13 @@ type Slot struct {
 
 // TryAcquireSlot takes one of account's max connection slots, leased for
 // leaseFor by the database's clock, or fails with ErrNoSlot when max are
-// held. Acquirers of one account take turns under an advisory lock, so
-// the count never exceeds max, whatever nodes race; slots whose lease ran
-// out (their node died) no longer count, and are taken again. It is one
-// round trip: the statements go as one batch, which PostgreSQL runs as
-// one transaction, the second seeing what others committed before the
-// lock was granted (its snapshot is taken when it starts).
+// held, or are held and waited for (AcquireSlot): a run that waits is
+// served first. Acquirers of one account take turns under an advisory
+// lock, so the count never exceeds max, whatever nodes race; slots whose
+// lease ran out (their node died) no longer count, and are taken again.
+// It is one round trip: the statements go as one batch, which PostgreSQL
+// runs as one transaction, the second seeing what others committed
+// before the lock was granted (its snapshot is taken when it starts).
 //
 // An account's slots are rows numbered from 0, each taken and given back
 // by updating it in place: the lowest free number below max is taken,
@@ -46,22 +48,38 @@ type Slot struct {
 // which its next Load returns: a run takes its connection's slot, then
 // loads its state, and needs one round trip for both.
 func (s *Store) TryAcquireSlot(ctx context.Context, account string, max int, leaseFor time.Duration, preload *Lease) (*Slot, error) {
+	return s.takeSlot(ctx, account, max, leaseFor, preload, notWaiting)
+}
+
+// notWaiting is the ticket of a taker that has not waited: every live
+// wait of the account comes before it.
+const notWaiting = math.MaxInt64
+
+// takeSlot is TryAcquireSlot for the holder of ticket, a wait of the
+// account (or notWaiting): the waits before it come first, and its own
+// is renewed.
+func (s *Store) takeSlot(ctx context.Context, account string, max int, leaseFor time.Duration, preload *Lease, ticket int64) (*Slot, error) {
 	sl := &Slot{Account: account, store: s}
 	batch := &pgx.Batch{}
 	batch.Queue("SELECT pg_advisory_xact_lock(hashtextextended('mailtask conn_slots ' || $1, 0))", account)
+	if ticket != notWaiting {
+		batch.Queue(`UPDATE conn_slot_waits SET wait_until = clock_timestamp() + $3 * interval '1 millisecond'
+			WHERE account = $1 AND ticket = $2`, account, ticket, interval(leaseFor))
+	}
 	taken := false
 	batch.Queue(`
-		WITH held AS (SELECT n FROM conn_slots WHERE account = $1 AND lease_until > clock_timestamp())
+		WITH held AS (SELECT n FROM conn_slots WHERE account = $1 AND lease_until > clock_timestamp()),
+		ahead AS (SELECT 1 FROM conn_slot_waits WHERE account = $1 AND ticket < $5 AND wait_until > clock_timestamp())
 		INSERT INTO conn_slots AS s (account, n, holder, lease_until)
 		SELECT $1, free.n, $2, clock_timestamp() + $3 * interval '1 millisecond'
 		FROM generate_series(0, $4 - 1) AS free (n)
-		WHERE (SELECT count(*) FROM held) < $4 AND free.n NOT IN (SELECT n FROM held)
+		WHERE (SELECT count(*) FROM held) + (SELECT count(*) FROM ahead) < $4 AND free.n NOT IN (SELECT n FROM held)
 		ORDER BY free.n LIMIT 1
 		ON CONFLICT (account, n) DO UPDATE
 		SET holder = excluded.holder, lease_until = excluded.lease_until, epoch = DEFAULT
 		WHERE s.lease_until <= clock_timestamp()
 		RETURNING epoch`,
-		account, s.node, interval(leaseFor), max).QueryRow(func(row pgx.Row) error {
+		account, s.node, interval(leaseFor), max, ticket).QueryRow(func(row pgx.Row) error {
 		err := row.Scan(&sl.epoch)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
@@ -87,13 +105,27 @@ func (s *Store) TryAcquireSlot(ctx context.Context, account string, max int, lea
 	return sl, nil
 }
 
-// AcquireSlot is TryAcquireSlot that waits, trying again every poll, until
-// a slot is free or ctx ends.
+// AcquireSlot is TryAcquireSlot that waits until a slot is free or ctx
+// ends. It waits in turn: it takes a ticket in the account's queue of
+// waits (conn_slot_waits), leased for leaseFor and renewed each time it
+// asks again, every poll, so that a slot given back goes to the wait
+// that began first, not to whoever asks first after (migrations/0007).
 func (s *Store) AcquireSlot(ctx context.Context, account string, max int, leaseFor, poll time.Duration) (*Slot, error) {
+	sl, err := s.TryAcquireSlot(ctx, account, max, leaseFor, nil)
+	if !errors.Is(err, ErrNoSlot) {
+		return sl, err
+	}
+	var ticket int64
+	if err := s.pool.QueryRow(ctx, `INSERT INTO conn_slot_waits (account, holder, wait_until)
+		VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond') RETURNING ticket`,
+		account, s.node, interval(leaseFor)).Scan(&ticket); err != nil {
+		return nil, fmt.Errorf("wait for a connection slot of account %q: %w", account, err)
+	}
+	defer s.endWait(ctx, account, ticket)
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for {
-		sl, err := s.TryAcquireSlot(ctx, account, max, leaseFor, nil)
+		sl, err := s.takeSlot(ctx, account, max, leaseFor, nil, ticket)
 		if !errors.Is(err, ErrNoSlot) {
 			return sl, err
 		}
@@ -104,6 +136,18 @@ func (s *Store) AcquireSlot(ctx context.Context, account string, max int, leaseF
 		}
 	}
 }
+
+// endWait leaves the queue of waits, also once ctx has ended; if the
+// database cannot be told, the wait stops counting when its lease runs
+// out. Waits whose lease ran out (their node died) go too.
+func (s *Store) endWait(ctx context.Context, account string, ticket int64) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endWaitTimeout)
+	defer cancel()
+	s.pool.Exec(ctx, "DELETE FROM conn_slot_waits WHERE account = $1 AND (ticket = $2 OR wait_until <= clock_timestamp())", account, ticket)
+}
+
+// endWaitTimeout bounds leaving the queue of waits.
+const endWaitTimeout = 10 * time.Second
 
 // Renew extends the slot's lease to leaseFor from now. It fails with
 // ErrLeaseLost once the lease has run out.

@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
@@ -151,5 +152,93 @@ func TestMigratingSlotsKeepsThoseHeld(t *testing.T) {
 	}
 	if _, err := s.TryAcquireSlot(ctx, "a", 3, time.Hour, nil); !errors.Is(err, ErrNoSlot) {
 		t.Fatalf("a fourth slot of three: %v, want ErrNoSlot", err)
+	}
+}
+
+// A slot given back goes to the taker that has waited for it longest, not
+// to whoever asks first after: a run that polled for it lost it, every
+// time, to fresh takers (a task due again at once, a run's further
+// connections), which ask the moment they need one.
+func TestAWaitingTakerIsServedBeforeAFreshOne(t *testing.T) {
+	url := migratedDB(t)
+	ctx := testContext(t)
+	holder, waiter, fresh := openNode(t, url, "holder"), openNode(t, url, "waiter"), openNode(t, url, "fresh")
+	held, err := holder.TryAcquireSlot(ctx, "acct", 1, time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *Slot, 1)
+	go func() {
+		// Asking again as seldom as a node does, the waiter seldom asks
+		// between the release and the fresh taker's ask.
+		sl, err := waiter.AcquireSlot(ctx, "acct", 1, time.Hour, 500*time.Millisecond)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- sl
+	}()
+	waitForRows(t, url, "SELECT count(*) FROM conn_slot_waits WHERE account = 'acct'", 1)
+	if err := held.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fresh.TryAcquireSlot(ctx, "acct", 1, time.Hour, nil); !errors.Is(err, ErrNoSlot) {
+		t.Fatalf("a fresh taker while another waits for the slot given back: %v, want ErrNoSlot", err)
+	}
+	sl := <-got
+	if sl == nil {
+		t.Fatal("the waiting taker got no slot")
+	}
+	if n := count(t, url, "SELECT count(*) FROM conn_slot_waits"); n != 0 {
+		t.Fatalf("%d waits left once the waiter had its slot", n)
+	}
+	if err := sl.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fresh.TryAcquireSlot(ctx, "acct", 1, time.Hour, nil); err != nil {
+		t.Fatalf("a fresh taker once nobody waits: %v", err)
+	}
+}
+
+// A wait given up leaves the queue, and one whose node died stops
+// counting when its lease has run out: neither holds back a slot.
+func TestAWaitGivenUpOrRunOutHoldsNothingBack(t *testing.T) {
+	url := migratedDB(t)
+	ctx := testContext(t)
+	holder, waiter, fresh := openNode(t, url, "holder"), openNode(t, url, "waiter"), openNode(t, url, "fresh")
+	held, err := holder.TryAcquireSlot(ctx, "acct", 1, time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCtx, giveUp := context.WithCancel(ctx)
+	gaveUp := make(chan error, 1)
+	go func() {
+		_, err := waiter.AcquireSlot(waitCtx, "acct", 1, time.Hour, 20*time.Millisecond)
+		gaveUp <- err
+	}()
+	waitForRows(t, url, "SELECT count(*) FROM conn_slot_waits WHERE account = 'acct'", 1)
+	giveUp()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("a wait given up: %v, want context.Canceled", err)
+	}
+	if n := count(t, url, "SELECT count(*) FROM conn_slot_waits"); n != 0 {
+		t.Fatalf("%d waits left after the waiter gave up", n)
+	}
+	sql(t, url, "INSERT INTO conn_slot_waits (account, holder, wait_until) VALUES ('acct', 'dead', now() - interval '1 second')")
+	if err := held.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fresh.TryAcquireSlot(ctx, "acct", 1, time.Hour, nil); err != nil {
+		t.Fatalf("a fresh taker behind a wait that ran out: %v", err)
+	}
+}
+
+// waitForRows polls query, a count, until it is want.
+func waitForRows(t *testing.T, url, query string, want int) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); count(t, url, query) != want; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never came to %d", query, want)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -15,7 +15,8 @@ import (
 
 // In cluster mode (Options.Node with a state_store) every node runs the
 // same configuration and there is no leader. A task's schedule lives in
-// the database as its next due time: every claimPoll, and whenever a run
+// the database as its next due time: when the next task comes due (as
+// its last claim said), at least every claimPoll, and whenever a run
 // ends, a node claims as many due tasks as it has free run slots
 // (pgstore's Claim: FOR UPDATE SKIP LOCKED, so no task goes to two nodes),
 // runs each under its lease, which it keeps renewed, and releases it with
@@ -37,9 +38,18 @@ import (
 // (cluster.Node.Slot): a run's own connection, its further ones, and a
 // watcher's.
 
-// claimPoll is how often a node looks for due tasks when no run ending
-// has made it look sooner.
+// claimPoll is how often a node looks for due tasks at least: sooner when
+// a task comes due (a claim tells when the next will, by the database's
+// clock), or a run ending has freed a run slot. Looking at an interval
+// alone, a task due just after a look waited out the interval: schedules
+// such as @every put due times on whole seconds, where every task due
+// then waited as long as the nodes' looks happened to fall after them.
 const claimPoll = time.Second
+
+// claimPollMin is how soon at most a node looks again when a task comes
+// due sooner than that: with due times spread out (jitter), a look for
+// each would cost the database more than the delay is worth.
+const claimPollMin = 100 * time.Millisecond
 
 // hold is a task's lease as this node's runs use it: claimed for one run,
 // or owned by the node while it watches an idle task.
@@ -210,8 +220,7 @@ func (s *Scheduler) nextDue(e *entry) time.Time {
 func (s *Scheduler) claimLoop(ctx context.Context) {
 	defer s.loops.Done()
 	for {
-		s.claimDue(ctx)
-		timer := time.NewTimer(claimPoll)
+		timer := time.NewTimer(s.claimDue(ctx))
 		select {
 		case <-timer.C:
 		case <-s.wake:
@@ -235,31 +244,33 @@ func (s *Scheduler) wakeClaims() {
 	}
 }
 
-// claimDue claims as many due tasks as the node has free run slots, and
-// starts their runs.
-func (s *Scheduler) claimDue(ctx context.Context) {
+// claimDue claims as many due tasks as the node has free run slots,
+// starts their runs, and returns when to look again: when the next task
+// comes due, within claimPollMin and claimPoll.
+func (s *Scheduler) claimDue(ctx context.Context) time.Duration {
 	s.mu.Lock()
 	if s.stopped {
 		s.mu.Unlock()
-		return
+		return claimPoll
 	}
 	free := cap(s.global) - len(s.running)
 	s.mu.Unlock()
 	if free <= 0 {
-		return
+		return claimPoll
 	}
 	store := s.opts.Node.Store()
 	started := time.Now()
-	leases, err := store.Claim(ctx, free, s.opts.Node.Lease())
+	leases, next, err := store.Claim(ctx, free, s.opts.Node.Lease())
 	s.metrics.Claimed(time.Since(started))
 	if err != nil {
 		s.claimFailed(ctx, "claim due tasks from the database", err)
-		return
+		return claimPoll
 	}
 	s.claimWorked()
 	for _, l := range leases {
 		s.startClaimed(ctx, l)
 	}
+	return min(max(next, claimPollMin), claimPoll)
 }
 
 // startClaimed starts the run of a task the node has just claimed, unless

@@ -367,7 +367,7 @@ func TestANodePassesOverTasksNotInItsConfiguration(t *testing.T) {
 			t.Fatalf("theirs: claimed %d times, held by %q; want claimed once by node-a and given back", l.Epoch, l.Holder)
 		}
 	}
-	got, err := other.Claim(ctx, 10, time.Minute)
+	got, _, err := other.Claim(ctx, 10, time.Minute)
 	if err != nil || len(got) != 1 || got[0].Task != "theirs" {
 		t.Fatalf("the other node claimed %d tasks (err %v), want theirs, due as it was", len(got), err)
 	}

@@ -48,6 +48,12 @@ type Folder interface {
 	// releases it whatever the outcome. name is a single segment
 	// (CheckName).
 	PutStaged(ctx context.Context, name string, s Pending) (Stored, error)
+	// Fits tells why a file named name (a single segment, CheckName)
+	// cannot be put in the folder, nil if it can: an object store's keys
+	// are at most 1,024 bytes. It is asked before anything of a message
+	// is staged, so that a message whose names do not fit is kept aside
+	// whole rather than failing its batch on every run.
+	Fits(name string) error
 	// Path names the folder in messages.
 	Path() string
 }
@@ -107,5 +113,9 @@ func (f localFolder) PutStaged(_ context.Context, name string, p Pending) (Store
 	}
 	return f.d.PutStaged(name, s)
 }
+
+// Fits is nil: every segment CheckName lets through fits a folder on
+// disk, which is opened segment by segment, so no path limit applies.
+func (f localFolder) Fits(string) error { return nil }
 
 func (f localFolder) Path() string { return f.d.Path() }

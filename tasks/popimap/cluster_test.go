@@ -576,3 +576,67 @@ func TestS3NamesInMessageOrder(t *testing.T) {
 		}
 	}
 }
+
+// A message with a file whose object key would be longer than S3 takes
+// (1,024 bytes) is kept aside whole, with the reason naming the settings
+// to shorten, and the run takes the others: before, its put failed the
+// batch on every run, and held back every message after it.
+func TestAMessageWhoseKeyIsTooLongIsKeptAside(t *testing.T) {
+	d := dovecot.Start(t, dovecot.Options{})
+	long := "quarterly-statement-" + strings.Repeat("a", 176) + ".pdf" // 200 bytes, as long as a sanitised name gets
+	d.Seed(t, d.User, "INBOX",
+		invoice("March", "march.pdf", pdf("march")),
+		invoice("Statement", long, pdf("statement")),
+		invoice("April", "april.pdf", pdf("april")))
+	prefix := strings.Repeat(strings.Repeat("p", 150)+"/", 6) + "in" // 908 bytes: a short name fits, the long one not
+	c := newCluster(t, d, "s3://BUCKET/"+prefix, fileStore)
+	n := c.node(t, "node-a")
+	run := func() Summary {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		sum, err := Run(ctx, Options{Config: c.cfg, Task: c.cfg.Tasks[0], Shared: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	if sum := run(); sum.Saved != 2 || sum.Failed != 1 {
+		t.Fatalf("run: %+v, want 2 saved and 1 kept aside", sum)
+	}
+	want := map[string]bool{prefix + "/march.pdf": true, prefix + "/april.pdf": true}
+	got := c.objects(t)
+	for key := range got {
+		if !want[key] {
+			t.Errorf("unexpected object %q", key)
+		}
+		delete(want, key)
+	}
+	if len(want) > 0 {
+		t.Errorf("missing objects %v", want)
+	}
+	aside, err := os.ReadDir(QuarantineDir(c.cfg.StateDir, "t"))
+	mustT(t, err)
+	var eml, reason string
+	for _, e := range aside {
+		data, err := os.ReadFile(filepath.Join(QuarantineDir(c.cfg.StateDir, "t"), e.Name()))
+		mustT(t, err)
+		switch {
+		case strings.HasSuffix(e.Name(), ".eml"):
+			eml = string(data)
+		case strings.HasSuffix(e.Name(), ".reason.txt"):
+			reason = string(data)
+		}
+	}
+	if !strings.Contains(eml, "Subject: Statement") {
+		t.Errorf("the message kept aside is not the statement: %.200q (in %v)", eml, aside)
+	}
+	for _, part := range []string{long, "1024", "destination, file_name or message_name"} {
+		if !strings.Contains(reason, part) {
+			t.Errorf("the reason does not name %q: %s", part, reason)
+		}
+	}
+	if sum := run(); sum.Saved != 0 || sum.Failed != 0 {
+		t.Errorf("second run: %+v, want nothing new: the message kept aside is done", sum)
+	}
+}

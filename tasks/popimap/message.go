@@ -17,7 +17,7 @@ type fate int
 const (
 	saved       fate = iota // its files are in the destination
 	known                   // the ledger shows it was taken before
-	quarantined             // unparseable, too large or never delivered; kept aside
+	quarantined             // unparseable, too large, never delivered or unfit to name; kept aside
 	unmatched               // the task's rules do not select it
 )
 
@@ -52,6 +52,10 @@ func (r *run) message(ctx context.Context, j *job) (delivered, error) {
 		}
 		d.fate = quarantined
 		err = r.quarantine(ctx, j.m, j.raw, j.err)
+	case j.plan != nil && j.plan.unfit != nil:
+		r.log.Warn("message kept aside: the destination cannot hold one of its files", "msg", j.m.Key(), "reason", j.plan.unfit)
+		d.fate = quarantined
+		err = r.keepAside(ctx, j.m, j.raw.Reader(), ".eml", fmt.Sprintf("was not taken: %v", j.plan.unfit))
 	default:
 		for _, p := range j.parsed.Problems {
 			r.log.Debug("message defect", "msg", j.m.Key(), "problem", p)

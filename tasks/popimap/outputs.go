@@ -129,6 +129,10 @@ type plan struct {
 	dir     sink.Folder // nil on a dry run
 	outs    []*planned
 	err     error // the folder or the staging failed
+	// unfit is why the destination cannot hold a file of the message
+	// under the name the templates give it (Folder.Fits): the message is
+	// kept aside, nothing of it staged.
+	unfit error
 	// Set by take: the message's writer, and its metadata sidecar, which
 	// lists the names the other files were given and so is staged only
 	// once they are named; finish names it.
@@ -199,6 +203,15 @@ func (r *run) plan(m mailbox.Message, raw *spool, msg *extract.Message, searched
 	if p.dir, p.err = r.dest.Folder(p.rel); p.err != nil {
 		p.err = fmt.Errorf("%s: %w", m.Key(), p.err)
 		return p
+	}
+	for _, o := range append(p.outs, p.meta) {
+		if o == nil {
+			continue
+		}
+		if err := p.dir.Fits(o.name); err != nil {
+			p.unfit = fmt.Errorf("its file %q: %w", o.name, err)
+			return p
+		}
 	}
 	for _, o := range p.outs {
 		if o.staged, p.err = p.dir.Stage(o.content(), r.out.policy); p.err != nil {

@@ -127,8 +127,13 @@ func (r *run) prepare(m mailbox.Message, raw *spool, searched bool) prepared {
 	switch {
 	case err == nil:
 		p := r.plan(m, raw, parsed, searched)
-		raw.Close()
-		return prepared{parsed: parsed, plan: p}
+		if p.unfit == nil {
+			raw.Close()
+			return prepared{parsed: parsed, plan: p}
+		}
+		if err = raw.spill(r.spoolDir); err == nil {
+			return prepared{parsed: parsed, plan: p}
+		}
 	case errors.Is(err, extract.ErrUnparseable):
 		serr := raw.spill(r.spoolDir)
 		if serr == nil {

@@ -99,7 +99,7 @@ func TestTheLogRecordsClaimsAndCommitsThePoolMakes(t *testing.T) {
 	if err := a.AddTasks(ctx, []string{"t"}); err != nil {
 		t.Fatal(err)
 	}
-	leases, err := a.Claim(ctx, 10, time.Hour)
+	leases, _, err := a.Claim(ctx, 10, time.Hour)
 	if err != nil || len(leases) != 1 {
 		t.Fatalf("claim: %v, %d leases", err, len(leases))
 	}
