@@ -3,7 +3,6 @@ package cluster_test
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"sync"
 	"testing"
@@ -23,12 +22,9 @@ type idpFixture struct {
 
 func startIdP(t *testing.T) *idpFixture {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	redirect := fmt.Sprintf("http://localhost:%d/register_microsoft_graph_api/", l.Addr().(*net.TCPAddr).Port)
-	l.Close()
+	// Below the range of outgoing connections' source ports, one of which
+	// could take a port closed here before the sign-in listens on it.
+	redirect := testmail.RedirectURL(t)
 	idp, err := testmail.StartIdP(testmail.IdPOptions{RedirectURL: redirect, ClientSecret: "app-secret"})
 	if err != nil {
 		t.Fatal(err)

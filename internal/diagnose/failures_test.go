@@ -372,12 +372,10 @@ func idpRefused(code string, aadsts int, message string) func(*testing.T) error 
 // browserNeverReturned waits for a browser sign-in that never comes back.
 func browserNeverReturned(t *testing.T) error {
 	idp := startIdP(t, testmail.IdPOptions{})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	redirect := fmt.Sprintf("http://127.0.0.1:%d/", l.Addr().(*net.TCPAddr).Port)
-	l.Close()
+	// Not a port from a listener on port 0: outgoing connections take
+	// their source ports from that range, and one could have it by the
+	// time the sign-in listens ("port … is taken", the wrong row).
+	redirect := testmail.RedirectURL(t)
 	cfg, acct := loadAccount(t, fmt.Sprintf("host = \"127.0.0.1\"\nusername = %q\nauth = \"oauth2\"\n[accounts.a.oauth2]\ntenant = %q\nclient_id = %q\nredirect_url = %q\nauth_url = %q\ntoken_url = %q\n",
 		mailboxUser, idp.Tenant(), idp.ClientID(), redirect, idp.Endpoint(idp.Tenant(), "authorize"), idp.Endpoint(idp.Tenant(), "token")))
 	src, err := auth.NewSource(acct, auth.Options{StateDir: cfg.StateDir})

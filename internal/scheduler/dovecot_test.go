@@ -130,10 +130,17 @@ func TestDovecotIdleDropIsReconnectedAndNothingMissed(t *testing.T) {
 
 // A server that stops answering is found out at the next re-issue: DONE
 // goes unanswered for the account's timeout, and the watcher reconnects.
+//
+// The timeout bounds every wait for the server, logins included, and
+// nothing but its passing can show a stall. At 1 s it failed the first
+// run beside busy loops: Dovecot, loaded, answered a LOGIN 3 s after it
+// came ("cannot read tag: i/o timeout"); a proxy that holds LOGIN's reply
+// 1.5 s fails it every time. 10 s is what the Dovecot harness gives any
+// answer (its tests' ioDeadline); the stall is then found 10 s after DONE.
 func TestDovecotIdleStalledServerIsDetected(t *testing.T) {
 	d := dovecotIdle(t, false)
 	p := faultProxy(t, d, testmail.Fault{Kind: testmail.FaultStall, On: "DONE"})
-	cfg := dovecotIdleConfig(t, d, p.Addr(), time.Second)
+	cfg := dovecotIdleConfig(t, d, p.Addr(), 10*time.Second)
 	daemon := startDaemon(t, cfg, popimap.Run, nil)
 	daemon.logs.waitFor(t, "INFO run", "task=t", "outcome=ok", "seen=0")
 	daemon.logs.waitFor(t, "idling: waiting for new mail", "task=t")
