@@ -105,7 +105,7 @@ func attemptMayFail(t *testing.T, td taskDir, killAt int) (killed bool, events i
 	}
 	w := watchDirs(t, td.dest, td.state)
 	var stdout, stderr bytes.Buffer
-	cmd := mailtaskCmd("run-task", "--config", td.config, "t")
+	cmd := plainMailtaskCmd(t, "run-task", "--config", td.config, "t")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		w.Close()
