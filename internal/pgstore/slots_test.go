@@ -162,36 +162,24 @@ func TestMigratingSlotsKeepsThoseHeld(t *testing.T) {
 func TestAWaitingTakerIsServedBeforeAFreshOne(t *testing.T) {
 	url := migratedDB(t)
 	ctx := testContext(t)
-	holder, waiter, fresh := openNode(t, url, "holder"), openNode(t, url, "waiter"), openNode(t, url, "fresh")
-	held, err := holder.TryAcquireSlot(ctx, "acct", 1, time.Hour, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan *Slot, 1)
-	go func() {
-		// Asking again as seldom as a node does, the waiter seldom asks
-		// between the release and the fresh taker's ask.
-		sl, err := waiter.AcquireSlot(ctx, "acct", 1, time.Hour, 500*time.Millisecond)
-		if err != nil {
-			t.Error(err)
-		}
-		got <- sl
-	}()
-	waitForRows(t, url, "SELECT count(*) FROM conn_slot_waits WHERE account = 'acct'", 1)
+	// Asking again as seldom as a node does, the waiter seldom asks
+	// between the release and the fresh taker's ask.
+	held, wait := waitBehind(t, ctx, url, 500*time.Millisecond)
+	fresh := openNode(t, url, "fresh")
 	if err := held.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := fresh.TryAcquireSlot(ctx, "acct", 1, time.Hour, nil); !errors.Is(err, ErrNoSlot) {
 		t.Fatalf("a fresh taker while another waits for the slot given back: %v, want ErrNoSlot", err)
 	}
-	sl := <-got
-	if sl == nil {
-		t.Fatal("the waiting taker got no slot")
+	got := <-wait
+	if got.err != nil {
+		t.Fatalf("the waiting taker got no slot: %v", got.err)
 	}
 	if n := count(t, url, "SELECT count(*) FROM conn_slot_waits"); n != 0 {
 		t.Fatalf("%d waits left once the waiter had its slot", n)
 	}
-	if err := sl.Release(ctx); err != nil {
+	if err := got.slot.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := fresh.TryAcquireSlot(ctx, "acct", 1, time.Hour, nil); err != nil {
@@ -204,32 +192,47 @@ func TestAWaitingTakerIsServedBeforeAFreshOne(t *testing.T) {
 func TestAWaitGivenUpOrRunOutHoldsNothingBack(t *testing.T) {
 	url := migratedDB(t)
 	ctx := testContext(t)
-	holder, waiter, fresh := openNode(t, url, "holder"), openNode(t, url, "waiter"), openNode(t, url, "fresh")
-	held, err := holder.TryAcquireSlot(ctx, "acct", 1, time.Hour, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	waitCtx, giveUp := context.WithCancel(ctx)
-	gaveUp := make(chan error, 1)
-	go func() {
-		_, err := waiter.AcquireSlot(waitCtx, "acct", 1, time.Hour, 20*time.Millisecond)
-		gaveUp <- err
-	}()
-	waitForRows(t, url, "SELECT count(*) FROM conn_slot_waits WHERE account = 'acct'", 1)
+	held, wait := waitBehind(t, waitCtx, url, 20*time.Millisecond)
 	giveUp()
-	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
-		t.Fatalf("a wait given up: %v, want context.Canceled", err)
+	if got := <-wait; !errors.Is(got.err, context.Canceled) {
+		t.Fatalf("a wait given up: %v, want context.Canceled", got.err)
 	}
 	if n := count(t, url, "SELECT count(*) FROM conn_slot_waits"); n != 0 {
 		t.Fatalf("%d waits left after the waiter gave up", n)
 	}
 	sql(t, url, "INSERT INTO conn_slot_waits (account, holder, wait_until) VALUES ('acct', 'dead', now() - interval '1 second')")
-	if err := held.Release(ctx); err != nil {
+	if err := held.Release(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fresh.TryAcquireSlot(ctx, "acct", 1, time.Hour, nil); err != nil {
+	if _, err := openNode(t, url, "fresh").TryAcquireSlot(ctx, "acct", 1, time.Hour, nil); err != nil {
 		t.Fatalf("a fresh taker behind a wait that ran out: %v", err)
 	}
+}
+
+// waited is how a wait for a slot ended.
+type waited struct {
+	slot *Slot
+	err  error
+}
+
+// waitBehind gives account "acct" one slot, held by node "holder", and
+// returns once node "waiter" waits for it in the queue (AcquireSlot under
+// ctx, asking every poll); how the wait ends comes on the channel.
+func waitBehind(t *testing.T, ctx context.Context, url string, poll time.Duration) (*Slot, <-chan waited) {
+	t.Helper()
+	held, err := openNode(t, url, "holder").TryAcquireSlot(ctx, "acct", 1, time.Hour, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waiter := openNode(t, url, "waiter")
+	wait := make(chan waited, 1)
+	go func() {
+		sl, err := waiter.AcquireSlot(ctx, "acct", 1, time.Hour, poll)
+		wait <- waited{sl, err}
+	}()
+	waitForRows(t, url, "SELECT count(*) FROM conn_slot_waits WHERE account = 'acct'", 1)
+	return held, wait
 }
 
 // waitForRows polls query, a count, until it is want.

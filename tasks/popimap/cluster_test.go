@@ -124,6 +124,19 @@ func (c *clusterFixture) runOn(t *testing.T, n *cluster.Node, held func(Held) He
 	return sum, err
 }
 
+// runShared runs the task once with n's shared resources (its object
+// store) and the fixture's state store, and fails t if the run fails.
+func (c *clusterFixture) runShared(t *testing.T, n *cluster.Node) Summary {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sum, err := Run(ctx, Options{Config: c.cfg, Task: c.cfg.Tasks[0], Shared: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
 // objects lists the bucket: key -> SHA-256 of the content.
 func (c *clusterFixture) objects(t *testing.T) map[string]string {
 	t.Helper()
@@ -500,16 +513,7 @@ func TestS3DestinationWithTheFileStore(t *testing.T) {
 	d.Seed(t, d.User, "INBOX", invoice("March", "invoice.pdf", pdf("march")))
 	c := newCluster(t, d, "s3://BUCKET/in", fileStore)
 	n := c.node(t, "node-a")
-	run := func() Summary {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		sum, err := Run(ctx, Options{Config: c.cfg, Task: c.cfg.Tasks[0], Shared: n})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sum
-	}
+	run := func() Summary { return c.runShared(t, n) }
 	if sum := run(); sum.Files != 1 {
 		t.Fatalf("first run: %+v", sum)
 	}
@@ -591,16 +595,7 @@ func TestAMessageWhoseKeyIsTooLongIsKeptAside(t *testing.T) {
 	prefix := strings.Repeat(strings.Repeat("p", 150)+"/", 6) + "in" // 908 bytes: a short name fits, the long one not
 	c := newCluster(t, d, "s3://BUCKET/"+prefix, fileStore)
 	n := c.node(t, "node-a")
-	run := func() Summary {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		sum, err := Run(ctx, Options{Config: c.cfg, Task: c.cfg.Tasks[0], Shared: n})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sum
-	}
+	run := func() Summary { return c.runShared(t, n) }
 	if sum := run(); sum.Saved != 2 || sum.Failed != 1 {
 		t.Fatalf("run: %+v, want 2 saved and 1 kept aside", sum)
 	}
