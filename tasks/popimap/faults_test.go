@@ -105,11 +105,19 @@ func (b *faultBed) faulted(t *testing.T, protocol string, fault testmail.Fault, 
 	t.Helper()
 	p := b.proxy(t, protocol, fault)
 	cfg := b.config(t, protocol, p.Addr(), taskTOML...)
+	acct := cfg.Accounts["dovecot"]
+	own := acct.Timeout
 	if fault.Kind == testmail.FaultStall {
-		// Only the client's timeout ends a stall.
-		cfg.Accounts["dovecot"].Timeout = config.Duration(time.Second)
+		// Only the client's timeout ends a stall. It bounds every wait for
+		// the server, the greeting and the login included: at 1 s a
+		// loaded Dovecot's greeting outlasted it once in make test ("no
+		// IMAP greeting: i/o timeout"). 10 s is what the Dovecot harness
+		// gives any answer; the runs after the stall have the account's
+		// own.
+		acct.Timeout = config.Duration(10 * time.Second)
 	}
 	sum, err := runOnce(cfg)
+	acct.Timeout = own
 	if p.Struck() != 1 {
 		t.Fatalf("the planned fault struck %d times, want 1 (run error: %v)", p.Struck(), err)
 	}
