@@ -263,7 +263,10 @@ func (p *putter) send(ctx context.Context, ep *bucketEndpoint, key string, s *st
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 == 2 {
-		io.Copy(io.Discard, resp.Body)
+		// Read to the end, so that the connection is kept for the next
+		// put, but no further than a reply of S3's is long: a store that
+		// sends on and on loses the connection, not the run.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxReplyBody))
 		return nil
 	}
 	return p.clockSkew(resp, refusal(resp))
@@ -333,9 +336,9 @@ type spoolBody struct{ *os.File }
 
 func (spoolBody) Close() error { return nil }
 
-// refusalBody bounds what is read of a refusal's body: an S3 error is
-// a short XML document.
-const refusalBody = 64 << 10
+// maxReplyBody bounds what is read of a reply's body: an S3 error is a
+// short XML document, a put's success has none.
+const maxReplyBody = 64 << 10
 
 // refusal is the error of a put the store refused, as the SDK makes it:
 // an API error with the S3 error code of the reply's body, in a
@@ -346,7 +349,7 @@ func refusal(resp *http.Response) error {
 		Message   string `xml:"Message"`
 		RequestID string `xml:"RequestId"`
 	}
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, refusalBody))
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxReplyBody))
 	xml.Unmarshal(data, &e)
 	api := &smithy.GenericAPIError{Code: e.Code, Message: e.Message}
 	if api.Code == "" {

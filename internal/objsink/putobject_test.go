@@ -303,3 +303,48 @@ func TestAPutSignedByAClockThatIsOffIsSignedAgainByTheStores(t *testing.T) {
 		}
 	}
 }
+
+// A store that answers a put with a body that goes on and on costs the
+// connection, not the run: the put reads no more of it than an S3 reply
+// is long.
+func TestAnEndlessReplyToAPutIsNotReadToItsEnd(t *testing.T) {
+	isolateAWSEnv(t)
+	const endless = 256 << 20 // as good as endless, and the test ends either way
+	sent := make(chan int, 1)
+	store := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		chunk := make([]byte, 32<<10)
+		n := 0
+		for n < endless {
+			k, err := w.Write(chunk)
+			n += k
+			if err != nil {
+				break
+			}
+		}
+		sent <- n
+	}))
+	defer store.Close()
+	client, err := NewClient(testContext(t), ClientConfig{Endpoint: store.URL, Region: "us-east-1", AccessKeyID: "id", SecretAccessKey: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest, err := Open(Options{Root: "s3://endless", Client: client, SpoolDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dest.Close()
+	f, _ := dest.Folder("")
+	p, err := f.Stage(strings.NewReader("content"), sink.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.PutStaged(testContext(t), "a.txt", p); err != nil {
+		t.Fatal(err)
+	}
+	// What the kernel's buffers took before the connection closed is
+	// sent too: a few MB at most on loopback.
+	if n := <-sent; n >= endless {
+		t.Fatalf("the put read the store's reply of %d bytes to its end", n)
+	}
+}
