@@ -122,17 +122,18 @@ func (s *Store) AcquireSlot(ctx context.Context, account string, max int, leaseF
 		return nil, fmt.Errorf("wait for a connection slot of account %q: %w", account, err)
 	}
 	defer s.endWait(ctx, account, ticket)
+	// The take above has just failed: the wait asks first a poll later.
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for {
-		sl, err := s.takeSlot(ctx, account, max, leaseFor, nil, ticket)
-		if !errors.Is(err, ErrNoSlot) {
-			return sl, err
-		}
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("account %q: waiting for a connection slot: %w", account, ctx.Err())
 		case <-tick.C:
+		}
+		sl, err := s.takeSlot(ctx, account, max, leaseFor, nil, ticket)
+		if !errors.Is(err, ErrNoSlot) {
+			return sl, err
 		}
 	}
 }
