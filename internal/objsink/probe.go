@@ -94,14 +94,19 @@ func (p *Probes) learn(id string) {
 // probing at once each find the same: one of them creates the object,
 // and every other put is refused. A put refused for the condition (400,
 // 501) is tried once without it: if that is taken, the store refuses the
-// condition; if not, its error is the answer.
-func Probe(ctx context.Context, client *s3.Client, root string) (Support, error) {
+// condition; if not, its error is the answer. With Require, a store that
+// does not honour the condition is also a CreateOnlyError.
+func Probe(ctx context.Context, client *s3.Client, root string, mode CreateOnly) (Support, error) {
 	bucket, prefix, err := s3url.Parse(root)
 	if err != nil {
 		return 0, err
 	}
-	b := &Bucket{root: root, bucket: bucket, prefix: prefix, client: client, puts: newPutter(client, bucket)}
-	return b.probe(ctx)
+	b := &Bucket{root: root, bucket: bucket, prefix: prefix, client: client, puts: newPutter(client, bucket), createOnly: mode}
+	support, err := b.probe(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return support, b.admit(support)
 }
 
 func (b *Bucket) probe(ctx context.Context) (Support, error) {
@@ -152,13 +157,16 @@ func (b *Bucket) unconditional(ctx context.Context) (bool, error) {
 			b.probes.learn(b.probeID())
 		}
 	}
-	switch {
-	case b.support == Honoured:
-		return false, nil
-	case b.createOnly == CheckFirst:
-		return true, nil
+	return b.support != Honoured, b.admit(b.support)
+}
+
+// admit is nil if the destination may write to a store of that support
+// of the create-only condition, else a CreateOnlyError.
+func (b *Bucket) admit(support Support) error {
+	if support == Honoured || b.createOnly == CheckFirst {
+		return nil
 	}
-	return false, &CreateOnlyError{Endpoint: b.endpoint(), Root: b.root, Support: b.support}
+	return &CreateOnlyError{Endpoint: b.endpoint(), Root: b.root, Support: support}
 }
 
 // probeID names what a probe's answer holds for: the store and the

@@ -174,7 +174,7 @@ func TestProbesRacingEachOtherAgree(t *testing.T) {
 		for i := range nodes {
 			wg.Go(func() {
 				<-start
-				got[i], errs[i] = Probe(testContext(t), tc.srv.Client(), root)
+				got[i], errs[i] = Probe(testContext(t), tc.srv.Client(), root, CheckFirst)
 			})
 		}
 		close(start)
