@@ -23,9 +23,11 @@ import (
 // A GET, not a HEAD: the refusal of a HEAD has no body, so a wrong secret
 // and a missing right would read alike. Then it probes the store's
 // create-only puts as a run's first put does, which writes the probe's
-// object (objsink.ProbeName) if it is not there yet, and tells whether
-// the credentials may write: a store that ignores the condition fails
-// the check unless s3_create_only is "check_first".
+// object (objsink.ProbeName) if it is not there yet, and then, as a
+// run's first multipart upload does, its multipart uploads (which tells
+// whether the credentials may write, and abort uploads): a store that
+// ignores the condition fails the check unless s3_create_only is
+// "check_first".
 func (n *Node) CheckDestination(ctx context.Context, root string) (detail string, err error) {
 	bucket, prefix, err := s3url.Parse(root)
 	if err != nil {
@@ -48,7 +50,7 @@ func (n *Node) CheckDestination(ctx context.Context, root string) (detail string
 	default:
 		return "", fmt.Errorf("%s: %w", root, err)
 	}
-	support, err := objsink.Probe(ctx, client, root, n.createOnly)
+	puts, parts, err := objsink.Probe(ctx, client, root, n.createOnly)
 	var refused *objsink.CreateOnlyError
 	switch {
 	case errors.As(err, &refused):
@@ -57,9 +59,13 @@ func (n *Node) CheckDestination(ctx context.Context, root string) (detail string
 		return "", fmt.Errorf("%s: %w", root, err)
 	}
 	probe := path.Join(prefix, objsink.ProbeName)
-	if support == objsink.Honoured {
-		return fmt.Sprintf("bucket %s answers and honours create-only puts (probe object %s)", bucket, probe), nil
+	switch {
+	case puts != objsink.Honoured:
+		return fmt.Sprintf("bucket %s answers; it %s create-only puts (If-None-Match: *; probe object %s), so each put looks at its key first (s3_create_only = %q)",
+			bucket, puts, probe, config.S3CreateOnlyCheckFirst), nil
+	case parts != objsink.Honoured:
+		return fmt.Sprintf("bucket %s answers and honours create-only puts, but %s the condition on multipart uploads (probe object %s), so each put of a large file looks at its key first (s3_create_only = %q)",
+			bucket, parts, probe, config.S3CreateOnlyCheckFirst), nil
 	}
-	return fmt.Sprintf("bucket %s answers; it %s create-only puts (If-None-Match: *; probe object %s), so each put looks at its key first (s3_create_only = %q)",
-		bucket, support, probe, config.S3CreateOnlyCheckFirst), nil
+	return fmt.Sprintf("bucket %s answers and honours create-only puts, multipart uploads too (probe object %s)", bucket, probe), nil
 }

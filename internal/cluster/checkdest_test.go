@@ -63,7 +63,7 @@ func TestCheckDestinationProbesCreateOnlyPuts(t *testing.T) {
 		srv       *versitygw.Server
 		detail    string // "" for a failed check
 	}{
-		{"honoured", "", versitygw.Shared(t), "honours create-only puts (probe object in/_mailtask/create-only-probe)"},
+		{"honoured", "", versitygw.Shared(t), "honours create-only puts, multipart uploads too (probe object in/_mailtask/create-only-probe)"},
 		{"ignored", "", versitygw.SharedLegacy(t), ""},
 		{"ignored, check first", `s3_create_only = "check_first"`, versitygw.SharedLegacy(t), `ignores create-only puts (If-None-Match: *; probe object in/_mailtask/create-only-probe), so each put looks at its key first`},
 	} {

@@ -103,12 +103,14 @@ type Bucket struct {
 	sparesMu sync.Mutex
 	spares   []*os.File
 	closed   bool
-	// createOnly is Options.CreateOnly; support what the store does
-	// with the create-only condition, once probed (probe.go).
-	createOnly CreateOnly
-	probes     *Probes
-	supportMu  sync.Mutex
-	support    Support
+	// createOnly is Options.CreateOnly; support and partsSupport what
+	// the store does with the create-only condition of a put and of the
+	// completion of a multipart upload, once probed (probe.go).
+	createOnly   CreateOnly
+	probes       *Probes
+	supportMu    sync.Mutex
+	support      Support
+	partsSupport Support
 }
 
 var _ sink.Destination = (*Bucket)(nil)

@@ -20,8 +20,8 @@ type Support int
 const (
 	// Honoured: a put to a key that exists is refused (412).
 	Honoured Support = iota + 1
-	// Ignored: a put to a key that exists replaces its object, as older
-	// releases of versitygw (v1.0.14), MinIO and Ceph RGW do.
+	// Ignored: a put to a key that exists replaces its object, as
+	// versitygw v1.0.14 does, and other S3 servers' older releases.
 	Ignored
 	// Refused: every put carrying the condition is refused (400, 501).
 	Refused
@@ -94,19 +94,19 @@ func (p *Probes) learn(id string) {
 // probing at once each find the same: one of them creates the object,
 // and every other put is refused. A put refused for the condition (400,
 // 501) is tried once without it: if that is taken, the store refuses the
-// condition; if not, its error is the answer. With Require, a store that
-// does not honour the condition is also a CreateOnlyError.
-func Probe(ctx context.Context, client *s3.Client, root string, mode CreateOnly) (Support, error) {
+// condition; if not, its error is the answer. A store honouring the
+// condition on puts is then probed on the completion of multipart
+// uploads (probeParts); parts is 0 if it was not. With Require, a store
+// that does not honour the condition is also a CreateOnlyError.
+func Probe(ctx context.Context, client *s3.Client, root string, mode CreateOnly) (puts, parts Support, err error) {
 	bucket, prefix, err := s3url.Parse(root)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	b := &Bucket{root: root, bucket: bucket, prefix: prefix, client: client, puts: newPutter(client, bucket), createOnly: mode}
-	support, err := b.probe(ctx)
-	if err != nil {
-		return 0, err
-	}
-	return support, b.admit(support)
+	b := &Bucket{root: root, bucket: bucket, prefix: prefix, client: client, puts: newPutter(client, bucket),
+		partSize: DefaultPartSize, createOnly: mode, probes: &Probes{}}
+	_, err = b.unconditional(ctx, true)
+	return b.support, b.partsSupport, err
 }
 
 func (b *Bucket) probe(ctx context.Context) (Support, error) {
@@ -136,37 +136,82 @@ func (b *Bucket) probe(ctx context.Context) (Support, error) {
 	return 0, fmt.Errorf("the object %s kept changing while it was written; try again", key)
 }
 
-// unconditional reports whether puts go without the create-only
-// condition, each looking at its key first: the store does not honour
-// it, and the destination is to check first. With Require, such a store
-// is a CreateOnlyError. The store is probed before the destination's
-// first put.
-func (b *Bucket) unconditional(ctx context.Context) (bool, error) {
+// probeParts finds out what the store does with the create-only
+// condition on the completion of a multipart upload, which a store may
+// honour on single puts and not there: it uploads the probe's content
+// in parts to the probe's key, which exists once probe found the
+// condition honoured, and completes with the condition. A refusal proves
+// it honoured (and the upload is aborted); a completion taken replaced
+// the object with the same content.
+func (b *Bucket) probeParts(ctx context.Context) (Support, error) {
+	key := b.key(ProbeName)
+	s := &staged{mem: probeContent, size: int64(len(probeContent)), sum: sha256.Sum256(probeContent)}
+	for range createAttempts {
+		err := b.uploadParts(ctx, key, s, true)
+		switch {
+		case err == nil:
+			return Ignored, nil
+		case hasStatus(err, http.StatusPreconditionFailed):
+			return Honoured, nil
+		case hasStatus(err, http.StatusConflict):
+			continue
+		case hasStatus(err, http.StatusBadRequest) || hasStatus(err, http.StatusNotImplemented):
+			return Refused, nil
+		}
+		return 0, err
+	}
+	return 0, fmt.Errorf("the object %s kept changing while it was written; try again", key)
+}
+
+// unconditional reports whether puts (with parts, multipart uploads) go
+// without the create-only condition, each looking at its key first: the
+// store does not honour it, and the destination is to check first. With
+// Require, such a store is a CreateOnlyError. The store is probed before
+// the destination's first put, and its multipart uploads before the
+// first of those.
+func (b *Bucket) unconditional(ctx context.Context, parts bool) (bool, error) {
 	b.supportMu.Lock()
 	defer b.supportMu.Unlock()
-	if b.support == 0 && b.probes.known(b.probeID()) {
-		b.support = Honoured
+	if err := b.learn(ctx, &b.support, b.probeID(), b.probe); err != nil {
+		return false, err
 	}
-	if b.support == 0 {
-		got, err := b.probe(ctx)
-		if err != nil {
-			return false, fmt.Errorf("find out whether the object store honours create-only puts: %w", err)
-		}
-		b.support = got
-		if got == Honoured {
-			b.probes.learn(b.probeID())
-		}
+	if b.support != Honoured || !parts {
+		return b.support != Honoured, b.admit(b.support, false)
 	}
-	return b.support != Honoured, b.admit(b.support)
+	if err := b.learn(ctx, &b.partsSupport, b.probeID()+" parts", b.probeParts); err != nil {
+		return false, err
+	}
+	return b.partsSupport != Honoured, b.admit(b.partsSupport, true)
+}
+
+// learn fills *support, unless known, from what the process knows under
+// id or else from probe, and tells the process what was found honoured.
+func (b *Bucket) learn(ctx context.Context, support *Support, id string, probe func(context.Context) (Support, error)) error {
+	if *support == 0 && b.probes.known(id) {
+		*support = Honoured
+	}
+	if *support != 0 {
+		return nil
+	}
+	got, err := probe(ctx)
+	if err != nil {
+		return fmt.Errorf("find out whether the object store honours create-only puts: %w", err)
+	}
+	*support = got
+	if got == Honoured {
+		b.probes.learn(id)
+	}
+	return nil
 }
 
 // admit is nil if the destination may write to a store of that support
-// of the create-only condition, else a CreateOnlyError.
-func (b *Bucket) admit(support Support) error {
+// of the create-only condition (on the completion of multipart uploads,
+// with parts), else a CreateOnlyError.
+func (b *Bucket) admit(support Support, parts bool) error {
 	if support == Honoured || b.createOnly == CheckFirst {
 		return nil
 	}
-	return &CreateOnlyError{Endpoint: b.endpoint(), Root: b.root, Support: support}
+	return &CreateOnlyError{Endpoint: b.endpoint(), Root: b.root, Support: support, Parts: parts}
 }
 
 // probeID names what a probe's answer holds for: the store and the
@@ -182,6 +227,9 @@ type CreateOnlyError struct {
 	// Endpoint is the store's URL, "" for AWS's; Root the destination.
 	Endpoint, Root string
 	Support        Support
+	// Parts: on the completion of multipart uploads (large files), the
+	// store honouring it on single puts.
+	Parts bool
 }
 
 func (e *CreateOnlyError) Error() string {
@@ -189,9 +237,13 @@ func (e *CreateOnlyError) Error() string {
 	if e.Endpoint != "" {
 		store += " at " + e.Endpoint
 	}
-	what := "ignores the create-only condition of a put (If-None-Match: *): a put there replaces an object of the same key, so one invoice.pdf would silently replace another"
+	put := "a put"
+	if e.Parts {
+		put = "the completion of a multipart upload, which large files take,"
+	}
+	what := "ignores the create-only condition of " + put + " (If-None-Match: *): a put there replaces an object of the same key, so one invoice.pdf would silently replace another"
 	if e.Support == Refused {
-		what = "refuses the create-only condition of a put (If-None-Match: *), which every put of mailtask's carries"
+		what = "refuses the create-only condition of " + put + " (If-None-Match: *), which every put of mailtask's carries"
 	}
 	return fmt.Sprintf("%s %s; nothing is written to %s while s3_create_only is \"require\" (the default): upgrade the store to a release that honours If-None-Match: *, or set s3_create_only = \"check_first\" to look at each key before writing it",
 		store, what, e.Root)

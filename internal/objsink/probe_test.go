@@ -2,9 +2,13 @@ package objsink
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -174,7 +178,7 @@ func TestProbesRacingEachOtherAgree(t *testing.T) {
 		for i := range nodes {
 			wg.Go(func() {
 				<-start
-				got[i], errs[i] = Probe(testContext(t), tc.srv.Client(), root, CheckFirst)
+				got[i], _, errs[i] = Probe(testContext(t), tc.srv.Client(), root, CheckFirst)
 			})
 		}
 		close(start)
@@ -217,5 +221,135 @@ func TestAStoreRefusingTheConditionIsToldApart(t *testing.T) {
 	err := (&CreateOnlyError{Root: "s3://b/p", Support: Refused}).Error()
 	if !strings.Contains(err, "refuses the create-only condition") || !strings.Contains(err, "s3_create_only") {
 		t.Errorf("the error of a store refusing the condition: %s", err)
+	}
+}
+
+// A store's multipart uploads are probed before a destination's first
+// one, once: on a store that honours the condition, the probe's upload
+// is refused at completion and aborted, leaving no upload behind.
+func TestMultipartUploadsAreProbedBeforeTheFirst(t *testing.T) {
+	srv := versitygw.Shared(t)
+	bucket := srv.NewBucket(t)
+	log := &requestLog{}
+	client := s3.New(s3.Options{
+		Region: versitygw.Region, BaseEndpoint: aws.String(srv.Endpoint), UsePathStyle: true, HTTPClient: log,
+		Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKeyID, srv.SecretAccessKey, ""),
+	})
+	b, err := Open(Options{Root: s3url.Scheme + bucket + "/in", Client: client, SpoolDir: t.TempDir(), MultipartThreshold: 4 << 10, PartSize: 5 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	probe, file := "/"+bucket+"/in/"+ProbeName, "/"+bucket+"/in/acme/"
+	putNamed(t, b, "small.pdf", invoiceA)
+	if got, want := log.take(), "PUT "+probe+", PUT "+probe+", PUT "+file+"small.pdf"; got != want {
+		t.Errorf("a small file: requests %s, want %s", got, want)
+	}
+	upload := func(name string) string {
+		return "POST " + file + name + ", PUT " + file + name + ", POST " + file + name
+	}
+	putNamed(t, b, "big.pdf", bytes.Repeat([]byte("big "), 2<<10))
+	if got, want := log.take(), "POST "+probe+", PUT "+probe+", POST "+probe+", DELETE "+probe+", "+upload("big.pdf"); got != want {
+		t.Errorf("the first large file: requests %s,\nwant %s", got, want)
+	}
+	putNamed(t, b, "big2.pdf", bytes.Repeat([]byte("BIG "), 2<<10))
+	if got, want := log.take(), upload("big2.pdf"); got != want {
+		t.Errorf("the next large file: requests %s, want %s", got, want)
+	}
+	ups, err := srv.Client().ListMultipartUploads(testContext(t), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
+	if err != nil || len(ups.Uploads) != 0 {
+		t.Fatalf("uploads left: %d, %v", len(ups.Uploads), err)
+	}
+}
+
+// partsIgnoringStore stands for a store that honours If-None-Match: * on
+// single puts but not on the completion of multipart uploads, which
+// replaces the object: no store at hand does that, and one may. It keeps
+// objects in memory and counts the completions sent with the condition.
+type partsIgnoringStore struct {
+	mu          sync.Mutex
+	objects     map[string][]byte
+	conditional int // completions carrying If-None-Match
+}
+
+func (s *partsIgnoringStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	body, _ := io.ReadAll(r.Body)
+	key, q := r.URL.Path, r.URL.Query()
+	switch {
+	case r.Method == http.MethodPost && q.Has("uploads"):
+		fmt.Fprintf(w, `<InitiateMultipartUploadResult><UploadId>u1</UploadId></InitiateMultipartUploadResult>`)
+	case r.Method == http.MethodPut && q.Has("partNumber"):
+		s.objects["part "+key] = body
+		w.Header().Set("ETag", `"p1"`)
+	case r.Method == http.MethodPost && q.Has("uploadId"):
+		if r.Header.Get("If-None-Match") != "" {
+			s.conditional++
+		}
+		s.objects[key] = s.objects["part "+key]
+		fmt.Fprintf(w, `<CompleteMultipartUploadResult><ETag>"c1"</ETag></CompleteMultipartUploadResult>`)
+	case r.Method == http.MethodPut:
+		if _, ok := s.objects[key]; ok && r.Header.Get("If-None-Match") == "*" {
+			w.WriteHeader(http.StatusPreconditionFailed)
+			fmt.Fprint(w, `<Error><Code>PreconditionFailed</Code></Error>`)
+			return
+		}
+		s.objects[key] = body
+	case r.Method == http.MethodHead:
+		data, ok := s.objects[key]
+		if !ok {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		sum := sha256.Sum256(data)
+		w.Header().Set("X-Amz-Meta-"+SHA256Metadata, hex.EncodeToString(sum[:]))
+		w.Header().Set("Content-Length", fmt.Sprint(len(data)))
+	case r.Method == http.MethodDelete:
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		w.WriteHeader(http.StatusNotImplemented)
+	}
+}
+
+// A store that honours the condition on single puts but not on the
+// completion of multipart uploads takes small files, and large ones only
+// with check_first, which looks at the key first and completes without
+// the condition.
+func TestAStoreIgnoringCreateOnlyOnMultipartUploadsIsFound(t *testing.T) {
+	for _, mode := range []CreateOnly{Require, CheckFirst} {
+		store := &partsIgnoringStore{objects: map[string][]byte{}}
+		srv := httptest.NewServer(store)
+		defer srv.Close()
+		client := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), UsePathStyle: true,
+			Credentials: credentials.NewStaticCredentialsProvider("id", "secret", "")})
+		b, err := Open(Options{Root: "s3://mixed/in", Client: client, SpoolDir: t.TempDir(), MultipartThreshold: 4 << 10, PartSize: 5 << 20, CreateOnly: mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		putNamed(t, b, "small.pdf", invoiceA)
+		f, _ := b.Folder("acme")
+		big := bytes.Repeat([]byte("big "), 2<<10)
+		for i := range 2 {
+			p, err := f.Stage(bytes.NewReader(big), sink.Policy{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := f.PutStaged(testContext(t), "big.pdf", p)
+			var co *CreateOnlyError
+			switch {
+			case mode == Require && (!errors.As(err, &co) || !co.Parts || !strings.Contains(err.Error(), "multipart upload")):
+				t.Fatalf("require, large file %d: %+v, %v; want a CreateOnlyError of multipart uploads", i, st, err)
+			case mode == CheckFirst && (err != nil || st.Existing != (i == 1)):
+				t.Fatalf("check_first, large file %d: %+v, %v; want it new, then Existing", i, st, err)
+			}
+		}
+		if store.conditional != 1 {
+			t.Errorf("mode %d: %d completions carried the condition, want the probe's alone", mode, store.conditional)
+		}
+		if _, ok := store.objects["/mixed/in/acme/big.pdf"]; ok != (mode == CheckFirst) {
+			t.Errorf("mode %d: the large file written: %v", mode, ok)
+		}
 	}
 }

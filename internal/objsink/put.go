@@ -132,7 +132,7 @@ func (b *Bucket) create(ctx context.Context, rel string, s *staged) (outcome, ob
 	if len(key) > maxKeyLen {
 		return 0, object{}, &KeyTooLongError{Key: key}
 	}
-	unconditional, err := b.unconditional(ctx)
+	unconditional, err := b.unconditional(ctx, s.size > b.mpAbove)
 	if err != nil {
 		return 0, object{}, err
 	}

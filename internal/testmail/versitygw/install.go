@@ -19,8 +19,8 @@ const Version = "v1.8.0"
 // LegacyVersion is the release the harness runs as a store that ignores
 // the create-only condition of a put (If-None-Match: *), on PutObject
 // and CompleteMultipartUpload alike, as versitygw did before its
-// conditional writes (2025), and MinIO and Ceph RGW releases still in
-// service do. Its binary lives apart from Version's, under
+// conditional writes (2025), and older releases of other S3 servers
+// still in service do. Its binary lives apart from Version's, under
 // $(go env GOPATH)/versitygw-LegacyVersion/bin.
 const LegacyVersion = "v1.0.14"
 
