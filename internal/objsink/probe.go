@@ -172,25 +172,28 @@ func (b *Bucket) probeParts(ctx context.Context) (Support, error) {
 func (b *Bucket) unconditional(ctx context.Context, parts bool) (bool, error) {
 	b.supportMu.Lock()
 	defer b.supportMu.Unlock()
-	if err := b.learn(ctx, &b.support, b.probeID(), b.probe); err != nil {
-		return false, err
+	if b.support == 0 {
+		if err := b.learn(ctx, &b.support, b.probeID(), b.probe); err != nil {
+			return false, err
+		}
 	}
 	if b.support != Honoured || !parts {
 		return b.support != Honoured, b.admit(b.support, false)
 	}
-	if err := b.learn(ctx, &b.partsSupport, b.probeID()+" parts", b.probeParts); err != nil {
-		return false, err
+	if b.partsSupport == 0 {
+		if err := b.learn(ctx, &b.partsSupport, b.probeID()+" parts", b.probeParts); err != nil {
+			return false, err
+		}
 	}
 	return b.partsSupport != Honoured, b.admit(b.partsSupport, true)
 }
 
-// learn fills *support, unless known, from what the process knows under
-// id or else from probe, and tells the process what was found honoured.
+// learn fills *support from what the process knows under id or else from
+// probe, and tells the process what was found honoured. It runs once per
+// destination, not on every put: id costs an allocation.
 func (b *Bucket) learn(ctx context.Context, support *Support, id string, probe func(context.Context) (Support, error)) error {
-	if *support == 0 && b.probes.known(id) {
+	if b.probes.known(id) {
 		*support = Honoured
-	}
-	if *support != 0 {
 		return nil
 	}
 	got, err := probe(ctx)
