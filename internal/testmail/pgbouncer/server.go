@@ -117,11 +117,13 @@ func runAs() (*syscall.Credential, error) {
 // config is PgBouncer's configuration: every database of pg, reached
 // over loopback, trust for every user as pg itself has, no unix socket;
 // no ignore_startup_parameters: as PgBouncer comes, it refuses a startup
-// parameter it does not know, and a client must cope with that; and few
-// server connections per database, as a busy pooler shares them among
-// many clients, so that what one client leaves on a server connection
-// another meets (enough for a test's transaction holding a row while
-// others wait for it, and the test's own queries beside them).
+// parameter it does not know, and a client must cope with that. In
+// transaction mode few server connections per database, as a busy pooler
+// shares them among many clients, so that what one client leaves on a
+// server connection another meets (enough for a test's transaction
+// holding a row while others wait for it, and the test's own queries
+// beside them); in session mode a client holds its server connection
+// while it is connected, so there are as many as a test's nodes open.
 func (s *Server) config(pg *postgres.Server) string {
 	return fmt.Sprintf(`[databases]
 * = host=%s port=%d
@@ -134,8 +136,15 @@ auth_type = trust
 auth_file = %s
 pool_mode = %s
 max_client_conn = 1000
-default_pool_size = 4
-`, pg.Host, pg.Port, s.Host, s.Port, filepath.Join(s.Dir, "users.txt"), s.Mode)
+default_pool_size = %d
+`, pg.Host, pg.Port, s.Host, s.Port, filepath.Join(s.Dir, "users.txt"), s.Mode, s.poolSize())
+}
+
+func (s *Server) poolSize() int {
+	if s.Mode == Transaction {
+		return 4
+	}
+	return 200
 }
 
 func (s *Server) launch(pg *postgres.Server, cred *syscall.Credential) error {
