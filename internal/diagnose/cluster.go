@@ -57,6 +57,15 @@ func sqlState(codes ...string) func(*failure) bool {
 	}
 }
 
+// pgMessage matches a PostgreSQL error whose message has text in it and,
+// if code is not "", whose SQLSTATE is code.
+func pgMessage(code, text string) func(*failure) bool {
+	return func(f *failure) bool {
+		var pe *pgconn.PgError
+		return errors.As(f.err, &pe) && (code == "" || pe.Code == code) && strings.Contains(pe.Message, text)
+	}
+}
+
 func containsFold(list []string, s string) bool {
 	for _, v := range list {
 		if strings.EqualFold(v, s) {
