@@ -74,7 +74,8 @@ bench:
 
 # The crash suites of `make test` (cmd/mailtask: the file store's and
 # PostgreSQL's), with many more kills; the cluster chaos test at full size
-# (200 mailboxes, 90 seconds of faults); then the exhaustive variants of the
+# (200 mailboxes, 90 seconds of faults), straight to PostgreSQL and again
+# through PgBouncer in transaction mode; then the exhaustive variants of the
 # tests that `make test` runs a sample of (MAILTASK_SOAK=1:
 # internal/extract's skeleton and ParseAt oracles, without -race for the
 # reason make test's extract-tests gives), and every test of
@@ -89,6 +90,8 @@ soak:
 	MAILTASK_CRASH_PG_KILLS=$(SOAK_KILLS) MAILTASK_CRASH_PG_MESSAGES=$(SOAK_MESSAGES) \
 	  $(GO) test -run '^TestCrashSuite(Postgres)?$$' -count=1 -timeout 90m -v ./cmd/mailtask
 	MAILTASK_CHAOS_MAILBOXES=$(SOAK_CHAOS_MAILBOXES) MAILTASK_CHAOS_SECONDS=$(SOAK_CHAOS_SECONDS) \
+	  $(GO) test -race -run '^TestClusterChaos$$' -count=1 -timeout 60m -v ./cmd/mailtask
+	MAILTASK_CHAOS_POOL_MODE=transaction MAILTASK_CHAOS_MAILBOXES=$(SOAK_CHAOS_MAILBOXES) MAILTASK_CHAOS_SECONDS=$(SOAK_CHAOS_SECONDS) \
 	  $(GO) test -race -run '^TestClusterChaos$$' -count=1 -timeout 60m -v ./cmd/mailtask
 	MAILTASK_SOAK=1 $(GO) test -count=1 -timeout 90m ./internal/extract
 	MAILTASK_TEST_POOL_MODE=transaction $(GO) test -race -count=1 -timeout 30m ./internal/pgstore

@@ -43,7 +43,7 @@ func runDaemon(ctx context.Context, e *env, cfgPath string) error {
 	level.Set(cfg.Level())
 	log := newLogger(e.stderr, cfg.LogFormat, level)
 
-	node, err := openNode(ctx, cfg)
+	node, err := openNodePatiently(ctx, cfg, log)
 	if err != nil {
 		return err
 	}

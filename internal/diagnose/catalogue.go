@@ -62,8 +62,8 @@ var catalogue = []row{
 		say("A connection pooler between this node and PostgreSQL (PgBouncer, a managed database's pooled port) refused a setting the cluster's database URL (" + databaseSetup + ") sends when it connects; the error names it. Remove it from the URL's query (mailtask itself sends only application_name), or add it to the pooler's ignore_startup_parameters.")},
 	{"database pooler statements", "PostgreSQL SQLSTATE 42P05 / 26000 on a prepared statement (a pooler in transaction mode)", pgMessage("", "prepared statement"),
 		say("The cluster's database is reached through a connection pooler in transaction mode (PgBouncer, a managed database's pooled port), which hands each transaction another server connection, and the database URL (" + databaseSetup + ") asks for prepared statements, which stay on the connection that made them. Remove default_query_exec_mode from the URL: mailtask then uses unnamed statements, which work through any pooler.")},
-	{"database unreachable", "PostgreSQL unreachable, restarting, or the connection ended (SQLSTATE 57..., 08..., 53...)", databaseGone,
-		say("The cluster's database did not answer, or ended the connection (a restart, a failover, pg_terminate_backend). What a run had not committed is taken again by the next run; a running node keeps trying, one starting exits for its service manager to start it again. Check that PostgreSQL is up and that this machine reaches the host and port of its URL (" + databaseSetup + ").")},
+	{rowDatabaseUnreachable, "PostgreSQL unreachable, restarting, or the connection ended (SQLSTATE 57..., 08..., 53...)", databaseGone,
+		say("The cluster's database did not answer, or ended the connection (a restart, a failover, pg_terminate_backend). What a run had not committed is taken again by the next run; a running node keeps trying, and `mailtask run` starting waits a minute for it, then exits for its service manager to start it again. Check that PostgreSQL is up and that this machine reaches the host and port of its URL (" + databaseSetup + ").")},
 
 	// The identity platform: Microsoft's AADSTS codes first, then the
 	// OAuth2 error codes every provider sends.
