@@ -12,6 +12,7 @@ import (
 
 	"mailtask/internal/auth"
 	"mailtask/internal/mailbox"
+	"mailtask/internal/objsink"
 )
 
 // Hints that several rows share.
@@ -35,6 +36,8 @@ func refusedAction(f *failure) bool {
 var catalogue = []row{
 	// Cluster mode: the object store of s3:// destinations and the
 	// state_store database (cluster.go).
+	{"S3 create-only ignored", "object store ignores or refuses If-None-Match: * (objsink.CreateOnlyError)", isError[*objsink.CreateOnlyError],
+		say("The object store does not honour create-only puts (If-None-Match: *), on which mailtask relies never to replace one file with another of the same name, so it writes nothing to that destination. Upgrade the store to a release that honours conditional writes (AWS S3 does, and versitygw since its 2025 releases), or set s3_create_only = \"check_first\" in the configuration: each put then looks at its key first, which leaves one race (README: Running on many machines, Files). The messages stay in the mailbox and are taken by the next run.")},
 	{"S3 no such bucket", "object store: S3 error NoSuchBucket", s3Code("NoSuchBucket"),
 		say("The object store has no such bucket. Create it, or correct the bucket in the task's destination (s3://BUCKET/prefix); check that s3_endpoint and s3_region name the store that holds it." + notCommitted)},
 	{"S3 access key unknown", "object store: S3 error InvalidAccessKeyId (versitygw: XAdminUserNotFound)", s3Code("InvalidAccessKeyId", "XAdminUserNotFound"),

@@ -34,6 +34,7 @@ var clusterCases = []catalogueCase{
 	{"S3 AccessDenied", "S3 access denied", s3Refused(http.StatusForbidden, "AccessDenied", "Access Denied"), "s3:PutObject", true},
 	{"S3 clock", "S3 clock skew", s3Refused(http.StatusForbidden, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large."), "clock", true},
 	{"S3 connection refused", "S3 unreachable", s3Unreachable, "s3_endpoint", true},
+	{"S3 If-None-Match ignored", "S3 create-only ignored", s3Ignoring, `s3_create_only = "check_first"`, true},
 	{"database password", "database sign-in refused", pgRefused("28P01", `password authentication failed for user "mailtask"`), "percent-encoded", true},
 	{"database missing", "database missing", pgRefused("3D000", `database "mailtsak" does not exist`), "createdb", true},
 	{"database pooler parameter", "database pooler parameter", pgRefused("08P01", "unsupported startup parameter: search_path"), "ignore_startup_parameters", true},
@@ -67,6 +68,16 @@ func s3Refused(status int, code, message string) func(*testing.T) error {
 		t.Cleanup(srv.Close)
 		return put(t, srv.URL)
 	}
+}
+
+// s3Ignoring is a put to a store that takes every put, also one of a
+// key that exists: one that ignores If-None-Match: *.
+func s3Ignoring(t *testing.T) error {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"etag"`)
+	}))
+	t.Cleanup(srv.Close)
+	return put(t, srv.URL)
 }
 
 // s3Unreachable is a put to an endpoint where nothing listens.

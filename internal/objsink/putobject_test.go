@@ -68,7 +68,7 @@ func scriptedBucket(t *testing.T, store *scriptedStore, memoryBudget int64) *Buc
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	return b
+	return honouring(b)
 }
 
 // A put is tried again as the SDK's standard retryer says: a store's
@@ -180,6 +180,7 @@ func TestASpoolFileSentTwiceIsNotReused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dest = honouring(dest)
 	defer dest.Close()
 	f, _ := dest.Folder("")
 	p, err := f.Stage(strings.NewReader("content"), sink.Policy{})
@@ -283,6 +284,7 @@ func TestAPutSignedByAClockThatIsOffIsSignedAgainByTheStores(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b = honouring(b)
 	defer b.Close()
 	f, _ := b.Folder("")
 	for _, name := range []string{"a.txt", "b.txt"} {
@@ -333,6 +335,7 @@ func TestAnEndlessReplyToAPutIsNotReadToItsEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dest = honouring(dest)
 	defer dest.Close()
 	f, _ := dest.Folder("")
 	p, err := f.Stage(strings.NewReader("content"), sink.Policy{})
