@@ -204,19 +204,24 @@ func ClaimDelays(entries []Entry) []time.Duration {
 	return delays
 }
 
-// WaitingAtFence returns the application_name of a session of conn's
-// database whose commit waits at the fence for a lock (another session
-// holds the task's lease row), or "" if none does. conn may be inside a
-// transaction, such as the one holding that lock: PostgreSQL keeps one
-// snapshot of pg_stat_activity per transaction, so it is cleared first to
-// see the sessions as they are now.
+// WaitingAtFence returns the application_name of a session whose commit
+// waits at the fence for a lock that conn holds (conn's transaction has
+// the task's lease row), or "" if none does. A commit waiting for some
+// other session's lock does not count: under load a fence can wait a
+// while on a row its own node is renewing, and that commit is not the one
+// the caller caught. conn may be inside a transaction, as it is while it
+// holds the lock: PostgreSQL keeps one snapshot of pg_stat_activity per
+// transaction, so it is cleared first to see the sessions as they are
+// now.
 func WaitingAtFence(ctx context.Context, conn *pgx.Conn) (string, error) {
 	if _, err := conn.Exec(ctx, "SELECT pg_stat_clear_snapshot()"); err != nil {
 		return "", err
 	}
 	var app string
 	err := conn.QueryRow(ctx, `SELECT application_name FROM pg_stat_activity
-		WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1 LIMIT 1`, FenceStatement).Scan(&app)
+		WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE $1
+		  AND pg_backend_pid() = ANY(pg_blocking_pids(pid))
+		LIMIT 1`, FenceStatement).Scan(&app)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
 	}

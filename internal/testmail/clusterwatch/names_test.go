@@ -95,6 +95,75 @@ func TestNamesMatchPgstore(t *testing.T) {
 	}
 }
 
+// WaitingAtFence sees only a commit that waits for the lock its caller
+// holds, not one that waits on another task's row: under load a commit
+// can wait a while for a row some other session holds (its own node's
+// renewal, say), and the chaos test, taking that one for the commit it
+// caught, paused the wrong node and waited in vain for it to count a
+// refusal.
+func TestWaitingAtFenceSeesOnlyCommitsWaitingForItsLock(t *testing.T) {
+	url := loggedDB(t)
+	ctx := testContext(t)
+	s, err := pgstore.Open(ctx, pgstore.Options{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	lease, err := s.ClaimTask(ctx, "other", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := lease.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddTasks(ctx, []string{"mine"}); err != nil {
+		t.Fatal(err)
+	}
+	lockRow := func(task string) pgx.Tx {
+		t.Helper()
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close(context.Background()) })
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tx.Rollback(context.Background()) })
+		if _, err := tx.Exec(ctx, "SELECT 1 FROM tasks WHERE task = $1 FOR UPDATE", task); err != nil {
+			t.Fatal(err)
+		}
+		return tx
+	}
+	bystander, locker := lockRow("other"), lockRow("mine")
+	committed := make(chan error, 1)
+	go func() { committed <- lease.Commit(ctx, st, nil) }()
+	var app string
+	deadline := time.Now().Add(30 * time.Second)
+	for app == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("the commit of \"other\" never waited at the fence for the bystander's lock")
+		}
+		if app, err = WaitingAtFence(ctx, bystander.Conn()); err != nil {
+			t.Fatal(err)
+		}
+		if app == "" {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if app, err := WaitingAtFence(ctx, locker.Conn()); err != nil || app != "" {
+		t.Errorf("WaitingAtFence of the session locking \"mine\" = %q, %v; the only commit waiting waits for another's lock", app, err)
+	}
+	if err := bystander.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-committed; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // The metric names are those a node of cluster mode serves on /metrics.
 func TestMetricNamesMatchANodes(t *testing.T) {
 	m := metrics.New()
