@@ -1,7 +1,7 @@
 # mailtask — build, test, benchmark.
 GO ?= go
 
-.PHONY: build test race-tests extract-tests vet lint fmt-check bench soak fuzz clean
+.PHONY: build test race-tests extract-tests vet lint staticcheck deadcode fmt-check bench soak fuzz clean
 
 build:
 	$(GO) build -o mailtask ./cmd/mailtask
@@ -29,10 +29,12 @@ build:
 # pipeline's tests (tasks/popimap) run it in parallel parse workers and
 # read its files from another goroutine, under -race.
 test: fmt-check
-	@$(MAKE) --no-print-directory -j 4 --output-sync=line vet lint race-tests extract-tests
+	@$(MAKE) --no-print-directory -j 5 --output-sync=line vet staticcheck deadcode race-tests extract-tests
 
+LONG_TESTS = ./cmd/mailtask ./internal/scheduler ./internal/pgstore ./tasks/popimap ./internal/testmail
 race-tests:
-	$(GO) test -race -vet=off -count=1 -p 4 -timeout 9m $$($(GO) list ./... | grep -v '/internal/extract$$')
+	pkgs=$$($(GO) list ./...) && \
+	$(GO) test -race -vet=off -count=1 -p 6 -timeout 9m $(LONG_TESTS) $$(echo "$$pkgs" | grep -v '/internal/extract$$')
 
 extract-tests:
 	$(GO) test -vet=off -count=1 -timeout 9m ./internal/extract
@@ -44,9 +46,14 @@ vet:
 # test). Their versions are pinned in tools/go.mod, a module of its own so
 # that the linters' dependencies never change the binary's; the first run
 # downloads them, later ones work offline.
+# make test runs the two side by side (see test).
 TOOL = $(GO) tool -modfile=tools/go.mod
-lint:
+lint: staticcheck deadcode
+
+staticcheck:
 	$(TOOL) staticcheck ./...
+
+deadcode:
 	@out=$$($(TOOL) deadcode -test ./...); \
 	if [ -n "$$out" ]; then echo "deadcode: unreachable functions:"; echo "$$out"; exit 1; fi
 
