@@ -1,7 +1,7 @@
 # mailtask — build, test, benchmark.
 GO ?= go
 
-.PHONY: build test race-tests extract-tests vet lint staticcheck deadcode fmt-check bench soak fuzz clean
+.PHONY: build test race-tests extract-tests vet vet-then-staticcheck lint staticcheck deadcode fmt-check bench soak fuzz clean
 
 build:
 	$(GO) build -o mailtask ./cmd/mailtask
@@ -29,7 +29,11 @@ build:
 # pipeline's tests (tasks/popimap) run it in parallel parse workers and
 # read its files from another goroutine, under -race.
 test: fmt-check
-	@$(MAKE) --no-print-directory -j 5 --output-sync=line vet staticcheck deadcode race-tests extract-tests
+	@$(MAKE) --no-print-directory -j 4 --output-sync=line vet-then-staticcheck deadcode race-tests extract-tests
+
+vet-then-staticcheck:
+	@$(MAKE) --no-print-directory vet
+	@$(MAKE) --no-print-directory staticcheck
 
 LONG_TESTS = ./cmd/mailtask ./internal/scheduler ./internal/pgstore ./tasks/popimap ./internal/testmail
 race-tests:
