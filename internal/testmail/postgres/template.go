@@ -53,7 +53,14 @@ func (inst install) template() (string, error) {
 		if !fi.IsDir() || !ok || st.Uid != inst.uid() {
 			return "", fmt.Errorf("postgres: template %s is not a directory of uid %d: remove it", dir, inst.uid())
 		}
-		return dir, nil
+		// A cleaner of old files in the temporary directory
+		// (systemd-tmpfiles) may have emptied it.
+		if _, err := os.Stat(filepath.Join(dir, "global", "pg_control")); err == nil {
+			return dir, nil
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return "", fmt.Errorf("postgres: template: %w", err)
+		}
 	case !errors.Is(err, fs.ErrNotExist):
 		return "", fmt.Errorf("postgres: template: %w", err)
 	}
