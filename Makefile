@@ -85,10 +85,13 @@ bench:
 
 # The crash suites of `make test` (cmd/mailtask: the file store's and
 # PostgreSQL's), with many more kills; the cluster chaos test at full size
-# (200 mailboxes, 90 seconds of faults); then the exhaustive variants of the
+# (200 mailboxes, 90 seconds of faults), straight to PostgreSQL and again
+# through PgBouncer in transaction mode; then the exhaustive variants of the
 # tests that `make test` runs a sample of (MAILTASK_SOAK=1:
 # internal/extract's skeleton and ParseAt oracles, without -race for the
-# reason make test's extract-tests gives).
+# reason make test's extract-tests gives), and every test of
+# internal/pgstore through PgBouncer in transaction and in session mode
+# (make test runs a sample through it).
 SOAK_KILLS ?= 1000
 SOAK_MESSAGES ?= 2000
 SOAK_CHAOS_MAILBOXES ?= 200
@@ -99,7 +102,11 @@ soak:
 	  $(GO) test -run '^TestCrashSuite(Postgres)?$$' -count=1 -timeout 90m -v ./cmd/mailtask
 	MAILTASK_CHAOS_MAILBOXES=$(SOAK_CHAOS_MAILBOXES) MAILTASK_CHAOS_SECONDS=$(SOAK_CHAOS_SECONDS) \
 	  $(GO) test -race -run '^TestClusterChaos$$' -count=1 -timeout 60m -v ./cmd/mailtask
+	MAILTASK_CHAOS_POOL_MODE=transaction MAILTASK_CHAOS_MAILBOXES=$(SOAK_CHAOS_MAILBOXES) MAILTASK_CHAOS_SECONDS=$(SOAK_CHAOS_SECONDS) \
+	  $(GO) test -race -run '^TestClusterChaos$$' -count=1 -timeout 60m -v ./cmd/mailtask
 	MAILTASK_SOAK=1 $(GO) test -count=1 -timeout 90m ./internal/extract
+	MAILTASK_TEST_POOL_MODE=transaction $(GO) test -race -count=1 -timeout 30m ./internal/pgstore
+	MAILTASK_TEST_POOL_MODE=session $(GO) test -race -count=1 -timeout 30m ./internal/pgstore
 
 # A short run of every fuzz target (go test allows one target per run).
 FUZZTIME ?= 20s

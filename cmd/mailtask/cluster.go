@@ -10,6 +10,7 @@ import (
 	"mailtask/internal/auth"
 	"mailtask/internal/cluster"
 	"mailtask/internal/config"
+	"mailtask/internal/diagnose"
 	"mailtask/internal/pgstore"
 	"mailtask/tasks/popimap"
 )
@@ -39,6 +40,39 @@ func openNode(ctx context.Context, cfg *config.Config) (*cluster.Node, error) {
 		return nil, fmt.Errorf("%s: %w", cfg.File, err)
 	}
 	return node, nil
+}
+
+// startPatience is how long `mailtask run` waits at start for a database
+// that does not answer — restarting, failing over, or behind a pooler
+// that has not reached it again (PgBouncer refuses logins for 15 s after
+// one failed) — before it exits for its service manager to start it
+// again. Less than the contrib Deployment's liveness probe allows (three
+// failures 30 s apart), which the daemon answers only once it runs.
+const startPatience = time.Minute
+
+// openNodePatiently is openNode for the daemon: while the database does
+// not answer it tries again every second, for up to startPatience, so
+// that nodes restarted during a short outage come up when it ends rather
+// than after their service manager's growing back-off.
+func openNodePatiently(ctx context.Context, cfg *config.Config, log *slog.Logger) (*cluster.Node, error) {
+	giveUp := time.Now().Add(startPatience)
+	for tries := 1; ; tries++ {
+		node, err := openNode(ctx, cfg)
+		if err == nil && tries > 1 {
+			log.Info("the database answers", "tries", tries)
+		}
+		if err == nil || !diagnose.DatabaseDown(err) || time.Now().After(giveUp) {
+			return node, err
+		}
+		if tries == 1 {
+			log.Warn("the database does not answer; trying again every second for up to "+startPatience.String(), "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // closeNode closes node, if there is one.

@@ -23,9 +23,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5"
 
+	"mailtask/internal/objsink"
 	"mailtask/internal/state"
 	"mailtask/internal/testmail"
 	"mailtask/internal/testmail/clusterwatch"
+	"mailtask/internal/testmail/pgbouncer"
 	"mailtask/internal/testmail/postgres"
 	"mailtask/internal/testmail/versitygw"
 )
@@ -43,7 +45,10 @@ import (
 // then continued (once inside a commit, so that its late commit meets the
 // fence), a node's database connections terminated, PostgreSQL
 // restarted, IMAP connections cut in the middle of a message. Then the
-// mail stops, every task runs once more, and SIGTERM ends the nodes.
+// mail stops, every task runs once more, and SIGTERM ends the nodes. With
+// MAILTASK_CHAOS_POOL_MODE set to a PgBouncer pool mode (`make soak`:
+// transaction), the nodes reach the database through a PgBouncer in that
+// mode, and the faults strike the server connections it holds for them.
 //
 // It asserts: the objects are exactly those of one clean run per mailbox
 // (key and SHA-256; no " (1)"; nothing extra); every message sent is in
@@ -84,6 +89,9 @@ type chaosPlan struct {
 	mailboxes int
 	window    time.Duration
 	seed      uint64
+	// poolMode, if set, puts a PgBouncer in that mode between the nodes
+	// and the database.
+	poolMode pgbouncer.Mode
 }
 
 func chaosSeed(t *testing.T) uint64 {
@@ -105,6 +113,7 @@ func TestClusterChaos(t *testing.T) {
 		mailboxes: crashKnob(t, "MAILTASK_CHAOS_MAILBOXES", 20),
 		window:    time.Duration(crashKnob(t, "MAILTASK_CHAOS_SECONDS", 20)) * time.Second,
 		seed:      chaosSeed(t),
+		poolMode:  pgbouncer.Mode(os.Getenv("MAILTASK_CHAOS_POOL_MODE")),
 	}
 	t.Logf("chaos seed %d (MAILTASK_CHAOS_SEED=%d repeats this schedule of faults)", plan.seed, plan.seed)
 	start := time.Now()
@@ -122,7 +131,8 @@ func TestClusterChaos(t *testing.T) {
 type chaosCluster struct {
 	plan   chaosPlan
 	pg     *postgres.Server
-	db     string // the database's URL
+	db     string // the database's URL; the test's own queries use it
+	nodeDB string // the URL the nodes use: db's, or a PgBouncer's
 	gw     *versitygw.Server
 	bucket string
 	host   *testmail.IMAPHost
@@ -139,6 +149,11 @@ func startChaosCluster(t *testing.T, plan chaosPlan) *chaosCluster {
 	c := &chaosCluster{plan: plan}
 	c.pg = postgres.Start(t) // its own: it is restarted
 	c.db = c.pg.NewDatabase(t)
+	c.nodeDB = c.db
+	if plan.poolMode != "" {
+		c.nodeDB = pgbouncer.Start(t, c.pg, plan.poolMode).Route(c.db)
+		t.Logf("the nodes reach the database through PgBouncer in %s mode", plan.poolMode)
+	}
 	c.gw = versitygw.Start(t)
 	c.bucket = c.gw.NewBucket(t)
 	c.mail.rng = rand.New(rand.NewPCG(plan.seed, 2))
@@ -176,7 +191,7 @@ func startChaosCluster(t *testing.T, plan chaosPlan) *chaosCluster {
 	text := c.clusterConfig()
 	for i := range 3 {
 		dir := t.TempDir()
-		writeFile(t, dir, "db.url", c.db)
+		writeFile(t, dir, "db.url", c.nodeDB)
 		writeFile(t, dir, "s3.id", c.gw.AccessKeyID)
 		writeFile(t, dir, "s3.secret", c.gw.SecretAccessKey)
 		c.nodes = append(c.nodes, &chaosNode{name: fmt.Sprintf("node-%d", i+1), dir: dir, config: writeFile(t, dir, "mailtask.toml", text)})
@@ -727,7 +742,8 @@ func (c *chaosCluster) cleanRun(t *testing.T, raws map[string][][]byte) map[stri
 }
 
 // objects returns the bucket's objects below the prefix as key (without
-// the prefix) -> SHA-256.
+// the prefix) -> SHA-256, but for the object of the store's create-only
+// probe.
 func (c *chaosCluster) objects(t *testing.T) map[string]string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -741,6 +757,9 @@ func (c *chaosCluster) objects(t *testing.T) map[string]string {
 			t.Fatal(err)
 		}
 		for _, obj := range page.Contents {
+			if strings.HasSuffix(*obj.Key, objsink.ProbeName) {
+				continue
+			}
 			resp, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(c.bucket), Key: obj.Key})
 			if err != nil {
 				t.Fatal(err)

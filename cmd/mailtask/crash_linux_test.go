@@ -145,8 +145,9 @@ func attemptMayFail(t *testing.T, td taskDir, killAt int) (killed bool, events i
 type crashScenario struct {
 	name, protocol, after string
 	outputs               []string // the task's [task.output]
-	// postgres keeps the state in cluster mode's database.
-	postgres bool
+	// postgres keeps the state in cluster mode's database; pooled
+	// reaches it through a PgBouncer in transaction mode.
+	postgres, pooled bool
 }
 
 // Every output is on, so that kills also fall between the files of one
@@ -169,13 +170,14 @@ func TestCrashSuite(t *testing.T) {
 // TestCrashSuitePostgres is the crash suite with the state in cluster
 // mode's database: a commit is a transaction there, and a kill leaves the
 // task's lease held until it runs out (the suite makes it run out at
-// once). MAILTASK_CRASH_PG_KILLS (default 10) and
+// once); once more with the database behind a connection pooler. MAILTASK_CRASH_PG_KILLS (default 10) and
 // MAILTASK_CRASH_PG_MESSAGES (100) size it; `make soak` raises them.
 func TestCrashSuitePostgres(t *testing.T) {
 	t.Parallel()
 	crashSuite(t, crashKnob(t, "MAILTASK_CRASH_PG_KILLS", 10), crashKnob(t, "MAILTASK_CRASH_PG_MESSAGES", 100), []crashScenario{
 		{name: "imap-seen-pg", protocol: "imap", after: "seen", outputs: allOutputs, postgres: true},
 		{name: "pop3-delete-pg", protocol: "pop3", after: "delete", outputs: allButMetadata, postgres: true},
+		{name: "imap-seen-pgbouncer", protocol: "imap", after: "seen", outputs: allOutputs, postgres: true, pooled: true},
 	})
 }
 
@@ -230,7 +232,7 @@ func crashRounds(t *testing.T, d *dovecot.Server, sc crashScenario, password str
 		}
 		td := newTaskDir(t, d, sc.protocol, sc.name, password, append([]string{"batch_size = 10", `after = "` + sc.after + `"`}, sc.outputs...)...)
 		if sc.postgres {
-			onPostgres(t, td)
+			onPostgres(t, td, sc.pooled)
 		}
 		var out string
 		for total < kills {

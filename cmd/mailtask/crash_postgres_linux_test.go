@@ -12,27 +12,36 @@ import (
 
 	"mailtask/internal/pgstore"
 	"mailtask/internal/state"
+	"mailtask/internal/testmail/pgbouncer"
 	"mailtask/internal/testmail/postgres"
 )
 
 // onPostgres moves td's state into a fresh database of the shared
 // PostgreSQL: its configuration gains a state_store (the URL in the file
-// db.url beside it) and a lease of an hour, which the suite makes run out
-// after each kill (expireLeases).
-func onPostgres(t *testing.T, td taskDir) {
+// state.url beside it) and a lease of an hour, which the suite makes run
+// out after each kill (expireLeases). With pooled, mailtask reaches the
+// database through a PgBouncer in transaction mode, and a kill leaves the
+// pooler to end what the killed node had sent; the suite's own queries
+// go straight to PostgreSQL (the URL in db.url).
+func onPostgres(t *testing.T, td taskDir, pooled bool) {
 	t.Helper()
-	url := postgres.Shared(t).NewDatabase(t)
+	pg := postgres.Shared(t)
+	url := pg.NewDatabase(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := pgstore.Migrate(ctx, url); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, td.dir, "db.url", url)
+	if pooled {
+		url = pgbouncer.Start(t, pg, pgbouncer.Transaction).Route(url)
+	}
+	writeFile(t, td.dir, "state.url", url)
 	text, err := os.ReadFile(td.config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, td.dir, filepath.Base(td.config), "state_store_file = \"db.url\"\nlease = \"1h\"\n"+string(text))
+	writeFile(t, td.dir, filepath.Base(td.config), "state_store_file = \"state.url\"\nlease = \"1h\"\n"+string(text))
 }
 
 // database is the URL of td's database; "" for the file store.

@@ -60,6 +60,7 @@ var commands = []command{
 	{"run", "", "the daemon: run every task on its schedule until stopped", runDaemonFlags},
 	{"status", "", "show each task's last run, last success and next run", statusFlags},
 	{"db migrate", "", "create or upgrade cluster mode's database schema", dbMigrateFlags},
+	{"version", "", "print which mailtask this is", versionFlags},
 }
 
 // env is what commands share: where they print, and how the process is

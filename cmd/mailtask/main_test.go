@@ -11,6 +11,7 @@ import (
 
 	"mailtask/internal/config"
 	"mailtask/internal/state"
+	"mailtask/internal/version"
 	"mailtask/tasks/popimap"
 )
 
@@ -270,5 +271,12 @@ func TestDemoListsWhatWasKeptAside(t *testing.T) {
 	}
 	if want := "demo: kept aside because they could not be parsed (1):\n  " + kept + " (more than 2000 MIME parts)\n"; out.String() != want {
 		t.Errorf("printed\n%s\nwant\n%s", out.String(), want)
+	}
+}
+
+func TestVersionSaysWhichMailtask(t *testing.T) {
+	code, out, _ := run(t, "version")
+	if want := "mailtask " + version.String() + " (go"; code != exitOK || !strings.HasPrefix(out, want) {
+		t.Errorf("mailtask version: exit %d, %q; want a line beginning %q", code, out, want)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"mailtask/internal/metrics"
 	"mailtask/internal/notify"
 	"mailtask/internal/scheduler"
+	"mailtask/internal/version"
 )
 
 func runDaemonFlags(fs *flag.FlagSet) runFunc {
@@ -42,7 +43,7 @@ func runDaemon(ctx context.Context, e *env, cfgPath string) error {
 	level.Set(cfg.Level())
 	log := newLogger(e.stderr, cfg.LogFormat, level)
 
-	node, err := openNode(ctx, cfg)
+	node, err := openNodePatiently(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -81,7 +82,7 @@ func runDaemon(ctx context.Context, e *env, cfgPath string) error {
 	go func() { done <- sched.Run(runCtx) }()
 	digestReload := make(chan struct{}, 1)
 	go notify.Digests(runCtx, current.Load, digestReload, clock.Real, log)
-	attrs := []any{"config", cfg.File, "pid", os.Getpid(), "tasks", len(sched.Tasks()), "max_concurrent_tasks", cfg.MaxConcurrentTasks}
+	attrs := []any{"version", version.String(), "config", cfg.File, "pid", os.Getpid(), "tasks", len(sched.Tasks()), "max_concurrent_tasks", cfg.MaxConcurrentTasks}
 	if clustered(node) {
 		attrs = append(attrs, "node", node.Name(), "lease", node.Lease())
 	}

@@ -17,6 +17,7 @@ import (
 	"mailtask/internal/auth"
 	"mailtask/internal/clock"
 	"mailtask/internal/config"
+	"mailtask/internal/version"
 )
 
 var start = time.Date(2025, 1, 31, 8, 0, 0, 0, time.UTC)
@@ -186,10 +187,13 @@ func TestTokenEndpointUnreachable(t *testing.T) {
 }
 
 // TestProxyFromEnvironment: identity endpoints are reached through the
-// proxy that HTTP_PROXY / HTTPS_PROXY name, unless NO_PROXY exempts them.
+// proxy that HTTP_PROXY / HTTPS_PROXY name, unless NO_PROXY exempts them;
+// the proxy's log, like the identity platform's, tells mailtask's
+// requests by their User-Agent.
 func TestProxyFromEnvironment(t *testing.T) {
 	f := newFixture(t, fixtureOptions{oauth: "flow = \"client_credentials\"\nclient_secret = \"" + clientSecret + "\""})
 	var proxied atomic.Int32
+	var agent atomic.Value
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// A forward proxy sees the absolute URL of a host it alone can reach.
 		if r.URL.Host != "login.idp.test" {
@@ -197,6 +201,7 @@ func TestProxyFromEnvironment(t *testing.T) {
 			return
 		}
 		proxied.Add(1)
+		agent.Store(r.Header.Get("User-Agent"))
 		out, _ := http.NewRequestWithContext(r.Context(), r.Method, f.idp.URL+r.URL.Path, r.Body)
 		out.Header = r.Header.Clone()
 		resp, err := http.DefaultTransport.RoundTrip(out)
@@ -216,6 +221,9 @@ func TestProxyFromEnvironment(t *testing.T) {
 	t.Setenv("NO_PROXY", "")
 	if _, err := f.source().Token(testCtx(t)); err != nil {
 		t.Fatalf("through the proxy: %v", err)
+	}
+	if ua, _ := agent.Load().(string); ua != version.UserAgent() {
+		t.Errorf("the token request's User-Agent is %q, want %q", ua, version.UserAgent())
 	}
 	if proxied.Load() != 1 {
 		t.Fatalf("the proxy saw %d requests, want 1", proxied.Load())

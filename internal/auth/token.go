@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpproxy"
+
+	"mailtask/internal/version"
 )
 
 // grant is what a token endpoint returned.
@@ -60,6 +62,7 @@ func (s *Source) postToken(ctx context.Context, op string, form url.Values) (*gr
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", version.UserAgent())
 	s.log.Debug("token request", "account", s.account.Name, "grant_type", form.Get("grant_type"), "endpoint", fail.Host)
 	resp, err := s.http.Do(req)
 	if err != nil {

@@ -14,9 +14,15 @@ import (
 	"mailtask/internal/config"
 	"mailtask/internal/pgstore"
 	"mailtask/internal/testmail/postgres"
+	"mailtask/internal/testmail/versitygw"
 )
 
-func TestMain(m *testing.M) { postgres.Main(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	postgres.StopShared()
+	versitygw.StopShared()
+	os.Exit(code)
+}
 
 // tokenKey is what `openssl rand -base64 32` prints, for tests.
 const tokenKey = "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80="

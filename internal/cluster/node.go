@@ -26,6 +26,10 @@ type Node struct {
 	lease    time.Duration
 	stateDir string
 	s3cfg    func(context.Context) (*s3.Client, error)
+	// createOnly is s3_create_only; probes what the node learnt of its
+	// stores' create-only puts, for every destination it opens.
+	createOnly objsink.CreateOnly
+	probes     objsink.Probes
 
 	mu sync.Mutex
 	s3 *s3.Client
@@ -61,6 +65,9 @@ func Needed(cfg *config.Config) bool {
 // reached when a destination is first opened.
 func Open(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	n := &Node{lease: cfg.LeaseTime(), stateDir: cfg.StateDir}
+	if cfg.S3CreateOnly == config.S3CreateOnlyCheckFirst {
+		n.createOnly = objsink.CheckFirst
+	}
 	n.s3cfg = func(ctx context.Context) (*s3.Client, error) { return newS3Client(ctx, cfg) }
 	if !cfg.SharedState() {
 		return n, nil
@@ -133,7 +140,7 @@ func (n *Node) Destination(ctx context.Context, root, owner, spoolDir string) (s
 	if err != nil {
 		return nil, err
 	}
-	o := objsink.Options{Root: root, Client: client, SpoolDir: spoolDir}
+	o := objsink.Options{Root: root, Client: client, SpoolDir: spoolDir, CreateOnly: n.createOnly, Probes: &n.probes}
 	if n.store != nil {
 		o.Index = n.store.DedupeIndex(root)
 	}

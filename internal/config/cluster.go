@@ -40,6 +40,11 @@ type Cluster struct {
 	S3AccessKeyIDFile     string `toml:"s3_access_key_id_file"`
 	S3SecretAccessKeyEnv  string `toml:"s3_secret_access_key_env"`
 	S3SecretAccessKeyFile string `toml:"s3_secret_access_key_file"`
+	// S3CreateOnly is what to do with a store that ignores the
+	// create-only condition of a put (If-None-Match: *), or refuses it:
+	// "" or S3CreateOnlyRequire, refuse to write there;
+	// S3CreateOnlyCheckFirst, look at each key before writing it.
+	S3CreateOnly string `toml:"s3_create_only"`
 	// Lease is how long a node holds a task (and a connection slot)
 	// without renewing it: it renews every third of it, and a node that
 	// stops for longer loses the task to another. Zero means DefaultLease.
@@ -52,6 +57,12 @@ const (
 	DefaultLease = time.Minute
 	MinLease     = 3 * time.Second
 	MaxLease     = time.Hour
+)
+
+// The values of s3_create_only.
+const (
+	S3CreateOnlyRequire    = "require"
+	S3CreateOnlyCheckFirst = "check_first"
 )
 
 // LeaseTime is the lease setting, or its default.
@@ -246,6 +257,7 @@ func (c *Config) validateS3Keys(anyS3 bool, base string, fail func(section, key,
 		"s3_endpoint": cl.S3Endpoint != "", "s3_region": cl.S3Region != "", "s3_path_style": cl.S3PathStyle != nil,
 		"s3_access_key_id_env": cl.S3AccessKeyIDEnv != "", "s3_access_key_id_file": cl.S3AccessKeyIDFile != "",
 		"s3_secret_access_key_env": cl.S3SecretAccessKeyEnv != "", "s3_secret_access_key_file": cl.S3SecretAccessKeyFile != "",
+		"s3_create_only": cl.S3CreateOnly != "",
 	}
 	if !anyS3 {
 		for _, key := range slices.Sorted(maps.Keys(set)) {
@@ -264,6 +276,12 @@ func (c *Config) validateS3Keys(anyS3 bool, base string, fail func(section, key,
 		fail("", "s3_secret_access_key_env", "set only one of s3_secret_access_key_env, s3_secret_access_key_file")
 	case id != secret:
 		fail("", "s3_access_key_id_env", "set both the access key ID (s3_access_key_id_env or _file) and the secret (s3_secret_access_key_env or _file), or neither for the standard AWS environment")
+	}
+	switch cl.S3CreateOnly {
+	case "", S3CreateOnlyRequire, S3CreateOnlyCheckFirst:
+	default:
+		fail("", "s3_create_only", "%q is neither %q (the default: write only to a store that honours If-None-Match: *) nor %q (look at each key before writing it)",
+			cl.S3CreateOnly, S3CreateOnlyRequire, S3CreateOnlyCheckFirst)
 	}
 	cl.S3AccessKeyIDFile = resolveIfSet(base, cl.S3AccessKeyIDFile)
 	cl.S3SecretAccessKeyFile = resolveIfSet(base, cl.S3SecretAccessKeyFile)

@@ -36,6 +36,7 @@ token_key_file = "secrets/token.key"
 s3_endpoint = "http://127.0.0.1:9000"
 s3_region = "eu-west-1"
 s3_path_style = true
+s3_create_only = "check_first"
 s3_access_key_id_env = "S3_ID"
 s3_secret_access_key_file = "secrets/s3.secret"
 `+clusterAccounts+clusterTask))
@@ -52,7 +53,7 @@ s3_secret_access_key_file = "secrets/s3.secret"
 	if cl.LeaseTime() != DefaultLease {
 		t.Errorf("lease %s, want the default %s", cl.LeaseTime(), DefaultLease)
 	}
-	if cl.S3PathStyle == nil || !*cl.S3PathStyle || cl.S3Region != "eu-west-1" {
+	if cl.S3PathStyle == nil || !*cl.S3PathStyle || cl.S3Region != "eu-west-1" || cl.S3CreateOnly != S3CreateOnlyCheckFirst {
 		t.Errorf("s3 keys: %+v", cl)
 	}
 
@@ -118,6 +119,8 @@ func TestClusterKeyErrors(t *testing.T) {
 			"s3_access_key_id_env: set both the access key ID"},
 		{"bad endpoint", `s3_endpoint = "127.0.0.1:9000"` + "\n" + daemonBase + "[[task]]\nname = \"t\"\naccount = \"a\"\ndestination = \"s3://bkt/x\"\n",
 			`s3_endpoint: "127.0.0.1:9000" is not a URL`},
+		{"bad create-only", `s3_create_only = "trust"` + "\n" + daemonBase + "[[task]]\nname = \"t\"\naccount = \"a\"\ndestination = \"s3://bkt/x\"\n",
+			`s3_create_only: "trust" is neither "require"`},
 		{"bad bucket", daemonBase + "[[task]]\nname = \"t\"\naccount = \"a\"\ndestination = \"s3://Bad_Bucket/{yyyy}\"\n",
 			`task "t": destination: "s3://Bad_Bucket": the bucket "Bad_Bucket" is not a bucket name`},
 		{"variable in the bucket", daemonBase + "[[task]]\nname = \"t\"\naccount = \"a\"\ndestination = \"s3://{from_domain}/x\"\n",

@@ -12,6 +12,7 @@ import (
 
 	"mailtask/internal/auth"
 	"mailtask/internal/mailbox"
+	"mailtask/internal/objsink"
 )
 
 // Hints that several rows share.
@@ -35,6 +36,8 @@ func refusedAction(f *failure) bool {
 var catalogue = []row{
 	// Cluster mode: the object store of s3:// destinations and the
 	// state_store database (cluster.go).
+	{"S3 create-only ignored", "object store ignores or refuses If-None-Match: * (objsink.CreateOnlyError)", isError[*objsink.CreateOnlyError],
+		say("The object store does not honour create-only puts (If-None-Match: *), on which mailtask relies never to replace one file with another of the same name, so it writes nothing to that destination. Upgrade the store to a release that honours conditional writes (AWS S3 does, and versitygw since its 2025 releases), or set s3_create_only = \"check_first\" in the configuration: each put then looks at its key first, which leaves one race (README: Running on many machines, Files). The messages stay in the mailbox and are taken by the next run.")},
 	{"S3 no such bucket", "object store: S3 error NoSuchBucket", s3Code("NoSuchBucket"),
 		say("The object store has no such bucket. Create it, or correct the bucket in the task's destination (s3://BUCKET/prefix); check that s3_endpoint and s3_region name the store that holds it." + notCommitted)},
 	{"S3 access key unknown", "object store: S3 error InvalidAccessKeyId (versitygw: XAdminUserNotFound)", s3Code("InvalidAccessKeyId", "XAdminUserNotFound"),
@@ -55,8 +58,12 @@ var catalogue = []row{
 		say("PostgreSQL refused the user name or password of the cluster's database URL (" + databaseSetup + "). Check them; in the URL a password holding @ : / ? # or % is percent-encoded (p@ss becomes p%40ss); and the server's pg_hba.conf must let this user in from this machine.")},
 	{"database missing", "PostgreSQL SQLSTATE 3D000 (no such database)", sqlState("3D000"),
 		say("The database named in the cluster's database URL (" + databaseSetup + ") does not exist: create it (createdb -O USER DATABASE) and run `mailtask db migrate`, or correct the URL's path.")},
-	{"database unreachable", "PostgreSQL unreachable, restarting, or the connection ended (SQLSTATE 57..., 08..., 53...)", databaseGone,
-		say("The cluster's database did not answer, or ended the connection (a restart, a failover, pg_terminate_backend). What a run had not committed is taken again by the next run; a running node keeps trying, one starting exits for its service manager to start it again. Check that PostgreSQL is up and that this machine reaches the host and port of its URL (" + databaseSetup + ").")},
+	{"database pooler parameter", "PgBouncer: unsupported startup parameter (SQLSTATE 08P01)", pgMessage("08P01", "unsupported startup parameter"),
+		say("A connection pooler between this node and PostgreSQL (PgBouncer, a managed database's pooled port) refused a setting the cluster's database URL (" + databaseSetup + ") sends when it connects; the error names it. Remove it from the URL's query (mailtask itself sends only application_name), or add it to the pooler's ignore_startup_parameters.")},
+	{"database pooler statements", "PostgreSQL SQLSTATE 42P05 / 26000 on a prepared statement (a pooler in transaction mode)", pgMessage("", "prepared statement"),
+		say("The cluster's database is reached through a connection pooler in transaction mode (PgBouncer, a managed database's pooled port), which hands each transaction another server connection, and the database URL (" + databaseSetup + ") asks for prepared statements, which stay on the connection that made them. Remove default_query_exec_mode from the URL: mailtask then uses unnamed statements, which work through any pooler.")},
+	{rowDatabaseUnreachable, "PostgreSQL unreachable, restarting, or the connection ended (SQLSTATE 57..., 08..., 53...)", databaseGone,
+		say("The cluster's database did not answer, or ended the connection (a restart, a failover, pg_terminate_backend). What a run had not committed is taken again by the next run; a running node keeps trying, and `mailtask run` starting waits a minute for it, then exits for its service manager to start it again. Check that PostgreSQL is up and that this machine reaches the host and port of its URL (" + databaseSetup + ").")},
 
 	// The identity platform: Microsoft's AADSTS codes first, then the
 	// OAuth2 error codes every provider sends.

@@ -40,6 +40,21 @@ func databaseGone(f *failure) bool {
 	return errors.As(f.err, &ce) || sqlState("57", "08", "53")(f)
 }
 
+// DatabaseDown reports whether err is the state_store database not
+// answering, or ending or refusing sessions for now — a restart, a
+// failover, a pooler that has not reached it again — which waiting may
+// cure, unlike a refused password, a missing database or a setting a
+// pooler does not take: the failures Hint sends to "database
+// unreachable".
+func DatabaseDown(err error) bool {
+	r := find(err)
+	return r != nil && r.name == rowDatabaseUnreachable
+}
+
+// rowDatabaseUnreachable names the catalogue's row of a database that
+// does not answer.
+const rowDatabaseUnreachable = "database unreachable"
+
 // sqlState matches a PostgreSQL error whose SQLSTATE is one of codes, or,
 // for a code of two characters, is in that class.
 func sqlState(codes ...string) func(*failure) bool {
@@ -54,6 +69,15 @@ func sqlState(codes ...string) func(*failure) bool {
 			}
 		}
 		return false
+	}
+}
+
+// pgMessage matches a PostgreSQL error whose message has text in it and,
+// if code is not "", whose SQLSTATE is code.
+func pgMessage(code, text string) func(*failure) bool {
+	return func(f *failure) bool {
+		var pe *pgconn.PgError
+		return errors.As(f.err, &pe) && (code == "" || pe.Code == code) && strings.Contains(pe.Message, text)
 	}
 }
 

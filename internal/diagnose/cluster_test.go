@@ -34,8 +34,11 @@ var clusterCases = []catalogueCase{
 	{"S3 AccessDenied", "S3 access denied", s3Refused(http.StatusForbidden, "AccessDenied", "Access Denied"), "s3:PutObject", true},
 	{"S3 clock", "S3 clock skew", s3Refused(http.StatusForbidden, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large."), "clock", true},
 	{"S3 connection refused", "S3 unreachable", s3Unreachable, "s3_endpoint", true},
+	{"S3 If-None-Match ignored", "S3 create-only ignored", s3Ignoring, `s3_create_only = "check_first"`, true},
 	{"database password", "database sign-in refused", pgRefused("28P01", `password authentication failed for user "mailtask"`), "percent-encoded", true},
 	{"database missing", "database missing", pgRefused("3D000", `database "mailtsak" does not exist`), "createdb", true},
+	{"database pooler parameter", "database pooler parameter", pgRefused("08P01", "unsupported startup parameter: search_path"), "ignore_startup_parameters", true},
+	{"database prepared statement taken", "database pooler statements", pgStatementRefused("42P05", `prepared statement "stmtcache_102537ecf705892264756d5755e541af82cb1fb7ccf4c147" already exists`), "default_query_exec_mode", true},
 	{"database restarting", "database unreachable", pgRefused("57P03", "the database system is starting up"), "state_store_env", true},
 	{"database connection refused", "database unreachable", pgUnreachable, "Check that PostgreSQL is up", true},
 }
@@ -65,6 +68,16 @@ func s3Refused(status int, code, message string) func(*testing.T) error {
 		t.Cleanup(srv.Close)
 		return put(t, srv.URL)
 	}
+}
+
+// s3Ignoring is a put to a store that takes every put, also one of a
+// key that exists: one that ignores If-None-Match: *.
+func s3Ignoring(t *testing.T) error {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"etag"`)
+	}))
+	t.Cleanup(srv.Close)
+	return put(t, srv.URL)
 }
 
 // s3Unreachable is a put to an endpoint where nothing listens.
@@ -121,6 +134,59 @@ func pgRefused(code, message string) func(*testing.T) error {
 			be.Flush()
 		}()
 		return pgConnect(t, ln.Addr().String())
+	}
+}
+
+// pgStatementRefused is a session whose server refuses the first
+// statement pgx prepares with the SQLSTATE code, as a server does that a
+// pooler in transaction mode hands one client after another.
+func pgStatementRefused(code, message string) func(*testing.T) error {
+	return func(t *testing.T) error {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			be := pgproto3.NewBackend(conn, conn)
+			if _, err := be.ReceiveStartupMessage(); err != nil {
+				return
+			}
+			be.Send(&pgproto3.AuthenticationOk{})
+			be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+			be.Flush()
+			for { // Parse, Describe, then Sync
+				msg, err := be.Receive()
+				if err != nil {
+					return
+				}
+				if _, ok := msg.(*pgproto3.Sync); ok {
+					break
+				}
+			}
+			be.Send(&pgproto3.ErrorResponse{Severity: "ERROR", Code: code, Message: message})
+			be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+			be.Flush()
+			be.Receive() // the client's Terminate
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, "postgres://mailtask:secret@"+ln.Addr().String()+"/mailtask?sslmode=disable&default_query_exec_mode=cache_statement")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var n int
+		err = conn.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM mailtask_schema").Scan(&n)
+		if err == nil {
+			t.Fatal("the statement succeeded")
+		}
+		return fmt.Errorf("read the schema version: %w", err)
 	}
 }
 

@@ -47,6 +47,11 @@ type Options struct {
 	// MemoryBudget bounds the staged content held in memory at once
 	// (default MemoryBudget).
 	MemoryBudget int64
+	// CreateOnly is what to do if the store does not honour create-only
+	// puts; Probes what the process knows of that already (nil: this
+	// destination probes for itself).
+	CreateOnly CreateOnly
+	Probes     *Probes
 }
 
 // MemoryBudget is how many bytes of staged content a destination holds in
@@ -98,6 +103,14 @@ type Bucket struct {
 	sparesMu sync.Mutex
 	spares   []*os.File
 	closed   bool
+	// createOnly is Options.CreateOnly; support and partsSupport what
+	// the store does with the create-only condition of a put and of the
+	// completion of a multipart upload, once probed (probe.go).
+	createOnly   CreateOnly
+	probes       *Probes
+	supportMu    sync.Mutex
+	support      Support
+	partsSupport Support
 }
 
 var _ sink.Destination = (*Bucket)(nil)
@@ -116,7 +129,11 @@ func Open(o Options) (*Bucket, error) {
 		return nil, errors.New("objsink: Options need a Client and a SpoolDir")
 	}
 	b := &Bucket{root: o.Root, bucket: bucket, prefix: prefix, client: o.Client, puts: newPutter(o.Client, bucket), index: o.Index,
-		spoolDir: o.SpoolDir, mpAbove: o.MultipartThreshold, partSize: o.PartSize, memBudget: o.MemoryBudget}
+		spoolDir: o.SpoolDir, mpAbove: o.MultipartThreshold, partSize: o.PartSize, memBudget: o.MemoryBudget,
+		createOnly: o.CreateOnly, probes: o.Probes}
+	if b.probes == nil {
+		b.probes = &Probes{}
+	}
 	if b.memBudget <= 0 {
 		b.memBudget = MemoryBudget
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/logging"
+
+	"mailtask/internal/version"
 )
 
 // ClientConfig is how to reach the object store. Every field may be left
@@ -58,7 +60,10 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*s3.Client, error) {
 	// The SDK's default integrity checks (a CRC in a trailer of chunked
 	// uploads) are not what every S3-compatible server takes; the
 	// SHA-256 sent with each put (put.go) checks the content instead.
-	opts = append(opts,
+	// The store's access log tells mailtask's requests by their
+	// User-Agent: the SDK's name an application ID (its "/" shown as
+	// "-"), the puts made here version.UserAgent itself.
+	opts = append(opts, awsconfig.WithAppID(version.UserAgent()),
 		awsconfig.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
 		awsconfig.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired))
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)

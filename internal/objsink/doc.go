@@ -13,10 +13,23 @@
 // the task's on_collision, as on disk: a " (1)" suffix, skip, fail, or,
 // when the configuration says so, an unconditional overwrite. Objects
 // larger than Options.MultipartThreshold go up in parts, and the
-// create-only condition is on CompleteMultipartUpload. A put in one
-// request is made here, signed by the SDK's signer and retried by its
-// retryer, rather than through the SDK's PutObject, whose middleware was
-// a fifth of a run's CPU; the rest goes through the SDK's client.
+// create-only condition is on CompleteMultipartUpload.
+//
+// Stores that ignore the condition replace the object instead (older
+// releases of versitygw and other S3 servers), so that one invoice.pdf
+// would silently take another's place. Before a destination's first put,
+// the store is probed (probe.go: create-only puts of ProbeName under the
+// root, and before its first multipart upload, one of those; a process
+// remembers a store that honours it, in Probes). One that does not is
+// written to only with CheckFirst (s3_create_only = "check_first"): each
+// put looks at its key first and goes without the condition, its findings
+// meeting the same comparison as a refusal's; otherwise every put fails
+// with a CreateOnlyError.
+//
+// A put in one request is made here, signed by the SDK's signer and
+// retried by its retryer, rather than through the SDK's PutObject, whose
+// middleware was a fifth of a run's CPU; the rest goes through the SDK's
+// client.
 //
 // Content is staged first (Stage): held in memory when it is small and
 // the destination's MemoryBudget has room, else written to a spool file

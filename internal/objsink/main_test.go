@@ -44,7 +44,12 @@ type target struct {
 // openTarget opens s3://<new bucket>/prefix with o's sizes and index.
 func openTarget(t *testing.T, prefix string, o Options) *target {
 	t.Helper()
-	srv := versitygw.Shared(t)
+	return openOn(t, versitygw.Shared(t), prefix, o)
+}
+
+// openOn is openTarget on the server srv.
+func openOn(t *testing.T, srv *versitygw.Server, prefix string, o Options) *target {
+	t.Helper()
 	bucket := srv.NewBucket(t)
 	o.Root = s3url.Scheme + bucket
 	if prefix != "" {
@@ -58,6 +63,19 @@ func openTarget(t *testing.T, prefix string, o Options) *target {
 	}
 	t.Cleanup(func() { dest.Close() })
 	return &target{srv: srv, bucket: bucket, dest: dest}
+}
+
+// reopen opens tg's destination again with o's sizes, as a later run
+// does: a destination that has learnt nothing of the bucket yet.
+func (tg *target) reopen(t *testing.T, o Options) *target {
+	t.Helper()
+	o.Root, o.Client, o.SpoolDir = tg.dest.root, tg.srv.Client(), t.TempDir()
+	dest, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dest.Close() })
+	return &target{srv: tg.srv, bucket: tg.bucket, dest: dest}
 }
 
 // put stages content in folder rel and names it name, under p.
@@ -82,7 +100,8 @@ func (tg *target) put(t *testing.T, rel, name string, content []byte, p sink.Pol
 	return st, err
 }
 
-// keys lists the bucket, as a test may and the sink never does.
+// keys lists the bucket, as a test may and the sink never does, but
+// for the probe's object (probe_test.go looks at that).
 func (tg *target) keys(t *testing.T) []string {
 	t.Helper()
 	out, err := tg.srv.Client().ListObjectsV2(testContext(t), &s3.ListObjectsV2Input{Bucket: aws.String(tg.bucket)})
@@ -91,7 +110,9 @@ func (tg *target) keys(t *testing.T) []string {
 	}
 	var keys []string
 	for _, o := range out.Contents {
-		keys = append(keys, aws.ToString(o.Key))
+		if key := aws.ToString(o.Key); key != ProbeName && !strings.HasSuffix(key, "/"+ProbeName) {
+			keys = append(keys, key)
+		}
 	}
 	sort.Strings(keys)
 	return keys
@@ -120,6 +141,14 @@ func (tg *target) rawPut(t *testing.T, key string, content []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// honouring takes b's store to honour the create-only condition, as a
+// probe would find, without asking it: for tests of the puts themselves
+// against a stand-in for a store, which answers every put alike.
+func honouring(b *Bucket) *Bucket {
+	b.support = Honoured
+	return b
 }
 
 func sumOf(b []byte) [32]byte { return sha256.Sum256(b) }

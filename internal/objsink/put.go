@@ -123,14 +123,21 @@ const (
 
 // create puts the content under rel unless the key exists, and tells
 // what it found there: when it was taken, what is known of the object
-// that took it.
+// that took it. On a store that does not honour the create-only
+// condition, and with CheckFirst, it looks at the key first and puts
+// without the condition: what was found taken is decided as a refused
+// put's would be.
 func (b *Bucket) create(ctx context.Context, rel string, s *staged) (outcome, object, error) {
 	key := b.key(rel)
 	if len(key) > maxKeyLen {
 		return 0, object{}, &KeyTooLongError{Key: key}
 	}
+	unconditional, err := b.unconditional(ctx, s.size > b.mpAbove)
+	if err != nil {
+		return 0, object{}, err
+	}
 	for range createAttempts {
-		if s.size > headFirst {
+		if s.size > headFirst || unconditional {
 			o, err := b.look(ctx, key, s)
 			if err != nil {
 				return 0, o, err
@@ -139,7 +146,7 @@ func (b *Bucket) create(ctx context.Context, rel string, s *staged) (outcome, ob
 				return o.outcome(s), o, nil
 			}
 		}
-		err := b.upload(ctx, key, s, true)
+		err := b.upload(ctx, key, s, !unconditional)
 		if err == nil {
 			return placed, object{}, nil
 		}

@@ -27,6 +27,8 @@ import (
 	"github.com/aws/smithy-go/auth"
 	"github.com/aws/smithy-go/encoding/httpbinding"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"mailtask/internal/version"
 )
 
 // putter sends the PUTs that write an object in one request (all but
@@ -231,6 +233,7 @@ func (p *putter) send(ctx context.Context, ep *bucketEndpoint, key string, s *st
 	for name, values := range ep.header {
 		h[name] = values
 	}
+	h.Set("User-Agent", version.UserAgent())
 	h.Set("Content-Type", contentType(key))
 	h.Set("X-Amz-Meta-"+SHA256Metadata, hex.EncodeToString(s.sum[:]))
 	h.Set("X-Amz-Checksum-Sha256", base64.StdEncoding.EncodeToString(s.sum[:]))

@@ -23,6 +23,7 @@ import (
 	"mailtask/internal/s3url"
 	"mailtask/internal/sink"
 	"mailtask/internal/testmail/versitygw"
+	"mailtask/internal/version"
 )
 
 // scriptedStore is an HTTP client standing for a store: it answers the
@@ -68,7 +69,7 @@ func scriptedBucket(t *testing.T, store *scriptedStore, memoryBudget int64) *Buc
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
-	return b
+	return honouring(b)
 }
 
 // A put is tried again as the SDK's standard retryer says: a store's
@@ -180,6 +181,7 @@ func TestASpoolFileSentTwiceIsNotReused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dest = honouring(dest)
 	defer dest.Close()
 	f, _ := dest.Folder("")
 	p, err := f.Stage(strings.NewReader("content"), sink.Policy{})
@@ -283,6 +285,7 @@ func TestAPutSignedByAClockThatIsOffIsSignedAgainByTheStores(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b = honouring(b)
 	defer b.Close()
 	f, _ := b.Folder("")
 	for _, name := range []string{"a.txt", "b.txt"} {
@@ -333,6 +336,7 @@ func TestAnEndlessReplyToAPutIsNotReadToItsEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dest = honouring(dest)
 	defer dest.Close()
 	f, _ := dest.Folder("")
 	p, err := f.Stage(strings.NewReader("content"), sink.Policy{})
@@ -346,5 +350,53 @@ func TestAnEndlessReplyToAPutIsNotReadToItsEnd(t *testing.T) {
 	// sent too: a few MB at most on loopback.
 	if n := <-sent; n >= endless {
 		t.Fatalf("the put read the store's reply of %d bytes to its end", n)
+	}
+}
+
+// Every request to the store says it is mailtask's, and which: a put
+// made here as version.UserAgent, the SDK's own requests (a HEAD before a
+// put of a large file) with it as their application's ID, so that the
+// store's access log tells mailtask's requests from others'.
+func TestRequestsSayTheyAreMailtasks(t *testing.T) {
+	isolateAWSEnv(t)
+	var mu sync.Mutex
+	agents := map[string]string{} // by method
+	store := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		agents[r.Method] = r.Header.Get("User-Agent")
+		mu.Unlock()
+		if r.Method == http.MethodHead {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		w.Header().Set("ETag", `"etag"`)
+	}))
+	defer store.Close()
+	client, err := NewClient(testContext(t), ClientConfig{Endpoint: store.URL, Region: "us-east-1", AccessKeyID: "id", SecretAccessKey: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest, err := Open(Options{Root: "s3://agents", Client: client, SpoolDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest = honouring(dest)
+	defer dest.Close()
+	f, _ := dest.Folder("")
+	p, err := f.Stage(bytes.NewReader(make([]byte, headFirst+1)), sink.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.PutStaged(testContext(t), "large.bin", p); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := agents[http.MethodPut]; got != version.UserAgent() {
+		t.Errorf("the put's User-Agent is %q, want %q", got, version.UserAgent())
+	}
+	if got := agents[http.MethodHead]; !strings.Contains(got, "app/mailtask-"+version.String()) {
+		t.Errorf("the HEAD's User-Agent %q does not name mailtask and its version as the application", got)
 	}
 }

@@ -76,6 +76,7 @@ func TestAStalledStoreFailsTheRequest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			dest = honouring(dest)
 			t.Cleanup(func() { dest.Close() })
 			f, err := dest.Folder("")
 			if err != nil {
@@ -183,6 +184,7 @@ func TestASpoolFileAPutFailedOnIsNotReused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	dest = honouring(dest)
 	defer dest.Close()
 	f, err := dest.Folder("")
 	if err != nil {

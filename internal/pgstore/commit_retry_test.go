@@ -2,10 +2,13 @@ package pgstore
 
 import (
 	"errors"
+	"os"
 	"testing"
 	"time"
 
 	"mailtask/internal/state"
+	"mailtask/internal/testmail/pgbouncer"
+	"mailtask/internal/testmail/postgres"
 )
 
 // The database ends the node's connections (pg_terminate_backend; a
@@ -26,10 +29,16 @@ func TestACommitOutlivesConnectionsTheDatabaseEnded(t *testing.T) {
 	if err := l.Commit(ctx, st, []state.Fingerprint{{1}}); err != nil {
 		t.Fatal(err)
 	}
+	// Behind a pooler in transaction mode the node has no server
+	// connection of its own: end all of the pooler's, from outside it.
+	admin, whose := url, "application_name = 'mailtask node-a'"
+	if os.Getenv(poolModeVar) == string(pgbouncer.Transaction) {
+		admin, whose = postgres.Shared(t).URL(postgres.DatabaseOf(url)), "pid <> pg_backend_pid()"
+	}
 	endConnections := func() {
 		t.Helper()
-		if n := count(t, url, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity
-			WHERE datname = current_database() AND application_name = 'mailtask node-a') ended`); n == 0 {
+		if n := count(t, admin, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity
+			WHERE datname = current_database() AND `+whose+`) ended`); n == 0 {
 			t.Fatal("the node had no connection to end")
 		}
 	}

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // A commit that waits for the task's row (another session holds it
@@ -80,7 +78,7 @@ func TestASlotRenewalThatWaitedPastItsLeaseFindsItLost(t *testing.T) {
 func waitedPastLease(t *testing.T, url, from string, do func() error) error {
 	t.Helper()
 	ctx := testContext(t)
-	locker, err := pgx.Connect(ctx, url)
+	locker, err := adminConnect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,6 +98,7 @@ func (s *Store) Claim(ctx context.Context, limit int, leaseFor time.Duration) (l
 			WHERE next_due <= now()
 			  AND (lease_until IS NULL OR lease_until <= now())
 			  AND NOT $2 = ANY(skipped_by)
+			  AND `+schemaKnown+`
 			ORDER BY next_due
 			LIMIT $1
 			FOR UPDATE SKIP LOCKED
@@ -108,11 +109,12 @@ func (s *Store) Claim(ctx context.Context, limit int, leaseFor time.Duration) (l
 			FROM due WHERE t.task = due.task
 			RETURNING t.task, t.epoch, t.lease_until
 		)
-		SELECT c.task, c.epoch, c.lease_until, later.ms
+		SELECT c.task, c.epoch, c.lease_until, later.ms, schema.version
 		FROM (SELECT ceil(extract(epoch FROM min(next_due) - clock_timestamp()) * 1000)::bigint AS ms
 			FROM tasks WHERE next_due > now() AND NOT $2 = ANY(skipped_by)) later
+		CROSS JOIN (SELECT max(version) AS version FROM mailtask_schema) schema
 		LEFT JOIN claimed c ON true`,
-		limit, s.node, interval(leaseFor))
+		limit, s.node, interval(leaseFor), SchemaVersion)
 	if err != nil {
 		return nil, 0, fmt.Errorf("claim due tasks: %w", err)
 	}
@@ -121,8 +123,9 @@ func (s *Store) Claim(ctx context.Context, limit int, leaseFor time.Duration) (l
 		epoch, ms *int64
 		name      *string
 		until     *time.Time
+		schema    int
 	)
-	_, err = pgx.ForEachRow(rows, []any{&name, &epoch, &until, &ms}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&name, &epoch, &until, &ms, &schema}, func() error {
 		if ms != nil {
 			next = time.Duration(*ms) * time.Millisecond
 		}
@@ -134,11 +137,24 @@ func (s *Store) Claim(ctx context.Context, limit int, leaseFor time.Duration) (l
 	if err != nil {
 		return nil, 0, fmt.Errorf("claim due tasks: %w", err)
 	}
+	if schema > SchemaVersion {
+		return nil, 0, &SchemaError{Have: schema, Want: SchemaVersion}
+	}
 	return leases, next, nil
 }
 
 // NoneDue is Claim's next when no task will come due for the node.
 const NoneDue time.Duration = math.MaxInt64
+
+// schemaKnown is the condition, on the parameter $4 holding
+// SchemaVersion, under which a node takes or keeps a lease: that the
+// database's schema is not newer than the node knows. Open refuses such a
+// database, but a node already running meets it when a newer mailtask
+// migrates the database during a rolling upgrade; from then on it claims
+// nothing (Claim and ClaimTask fail with a *SchemaError) and its leases
+// are not renewed, so that what the new schema means is left to nodes
+// that know it, while what the node had committed stays.
+const schemaKnown = "(SELECT max(version) FROM mailtask_schema) <= $4"
 
 // ClaimTask leases one task whether or not it is due, as `mailtask
 // run-task` does; if another holder's lease is running it fails with a
@@ -152,9 +168,9 @@ func (s *Store) ClaimTask(ctx context.Context, task string, leaseFor time.Durati
 		UPDATE tasks
 		SET holder = $2, epoch = epoch + 1, claimed_at = now(),
 		    lease_until = now() + $3 * interval '1 millisecond'
-		WHERE task = $1 AND (lease_until IS NULL OR lease_until <= now())
+		WHERE task = $1 AND (lease_until IS NULL OR lease_until <= now()) AND `+schemaKnown+`
 		RETURNING epoch, lease_until`,
-		task, s.node, interval(leaseFor)).Scan(&l.Epoch, &l.until)
+		task, s.node, interval(leaseFor), SchemaVersion).Scan(&l.Epoch, &l.until)
 	if err == nil {
 		return l, nil
 	}
@@ -162,10 +178,14 @@ func (s *Store) ClaimTask(ctx context.Context, task string, leaseFor time.Durati
 		return nil, fmt.Errorf("claim the task: %w", err)
 	}
 	held := &HeldError{Task: task}
-	err = s.pool.QueryRow(ctx, "SELECT coalesce(holder, ''), coalesce(lease_until, now()) FROM tasks WHERE task = $1", task).
-		Scan(&held.Holder, &held.Until)
+	var schema int
+	err = s.pool.QueryRow(ctx, `SELECT coalesce(holder, ''), coalesce(lease_until, now()), (SELECT max(version) FROM mailtask_schema)
+		FROM tasks WHERE task = $1`, task).Scan(&held.Holder, &held.Until, &schema)
 	if err != nil {
 		return nil, fmt.Errorf("claim the task: %w", err)
+	}
+	if schema > SchemaVersion {
+		return nil, &SchemaError{Have: schema, Want: SchemaVersion}
 	}
 	return nil, held
 }
@@ -177,14 +197,17 @@ func (s *Store) ClaimTask(ctx context.Context, task string, leaseFor time.Durati
 func (l *Lease) Renew(ctx context.Context, leaseFor time.Duration) error {
 	var until time.Time
 	renewed, err := l.store.renew(ctx, "SELECT FROM tasks WHERE task = $1 FOR UPDATE", []any{l.Task}, `
-		UPDATE tasks SET lease_until = clock_timestamp() + $4 * interval '1 millisecond'
-		WHERE task = $1 AND epoch = $2 AND holder = $3 AND lease_until > clock_timestamp()
+		UPDATE tasks SET lease_until = clock_timestamp() + $5 * interval '1 millisecond'
+		WHERE task = $1 AND epoch = $2 AND holder = $3 AND lease_until > clock_timestamp() AND `+schemaKnown+`
 		RETURNING lease_until`,
-		[]any{l.Task, l.Epoch, l.store.node, interval(leaseFor)}, &until)
+		[]any{l.Task, l.Epoch, l.store.node, SchemaVersion, interval(leaseFor)}, &until)
 	if err != nil {
 		return fmt.Errorf("renew the lease: %w", err)
 	}
 	if !renewed {
+		if err := checkSchema(ctx, l.store.pool); err != nil {
+			return fmt.Errorf("epoch %d: %w: %w", l.Epoch, ErrLeaseLost, err)
+		}
 		return fmt.Errorf("epoch %d: %w", l.Epoch, ErrLeaseLost)
 	}
 	l.mu.Lock()

@@ -2,11 +2,13 @@ package pgstore
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"mailtask/internal/testmail/pgbouncer"
 	"mailtask/internal/testmail/postgres"
 )
 
@@ -23,10 +25,19 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
-// migratedDB returns the URL of a fresh database at SchemaVersion.
+// poolModeVar, set to a PgBouncer pool mode (transaction, session), runs
+// the tests of the package through a PgBouncer in that mode (make soak
+// does); TestThroughPgBouncer runs a sample of them so in make test.
+const poolModeVar = "MAILTASK_TEST_POOL_MODE"
+
+// migratedDB returns the URL of a fresh database at SchemaVersion,
+// through a PgBouncer if poolModeVar says so.
 func migratedDB(t *testing.T) string {
 	t.Helper()
 	url := postgres.Shared(t).NewDatabase(t)
+	if mode := os.Getenv(poolModeVar); mode != "" {
+		url = pgbouncer.Start(t, postgres.Shared(t), pgbouncer.Mode(mode)).Route(url)
+	}
 	if _, err := Migrate(testContext(t), url); err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +60,7 @@ func openNode(t *testing.T, url, node string) *Store {
 func sql(t *testing.T, url, query string, args ...any) {
 	t.Helper()
 	ctx := testContext(t)
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := adminConnect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,11 +70,23 @@ func sql(t *testing.T, url, query string, args ...any) {
 	}
 }
 
+// adminConnect connects to url as sql and count do: by the simple
+// protocol, which leaves nothing on the session, so that it works through
+// a pooler in transaction mode as well.
+func adminConnect(ctx context.Context, url string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
 // count returns the single integer query answers.
 func count(t *testing.T, url, query string, args ...any) int {
 	t.Helper()
 	ctx := testContext(t)
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := adminConnect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -118,48 +118,61 @@ type Migrated struct {
 }
 
 // Migrate brings the schema of the database at url up to SchemaVersion,
-// each migration in a transaction of its own, holding an advisory lock so
-// that nodes migrating at once take turns. A schema newer than this
-// mailtask knows is a *SchemaError and is left alone.
+// each migration in a transaction of its own that first takes an
+// advisory lock, so that nodes migrating at once take turns and each
+// applies only what the one before it left undone. The lock is the
+// transaction's, not the session's: through a connection pooler in
+// transaction mode a session's lock would stay behind on whichever
+// server connection took it. A schema newer than this mailtask knows is a
+// *SchemaError and is left alone.
 func Migrate(ctx context.Context, url string) (Migrated, error) {
 	conn, err := connect(ctx, url, "mailtask db migrate")
 	if err != nil {
 		return Migrated{}, err
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", schemaLock); err != nil {
-		return Migrated{}, fmt.Errorf("migrate: take the schema lock: %w", err)
-	}
-	// The lock goes with the connection if the unlock fails.
-	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", schemaLock)
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS mailtask_schema (
-		version    integer PRIMARY KEY,
-		name       text NOT NULL,
-		applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-		return Migrated{}, fmt.Errorf("migrate: %w", err)
-	}
-	from, err := schemaVersion(ctx, conn)
-	if err != nil {
-		return Migrated{}, err
-	}
-	done := Migrated{From: from, To: from}
-	if from > SchemaVersion {
-		return done, &SchemaError{Have: from, Want: SchemaVersion}
-	}
-	for _, m := range migrations[from:] {
+	var done Migrated
+	for first := true; ; first = false {
+		var next *migration
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
+			// One round trip, without arguments: the simple protocol,
+			// which takes several statements.
+			if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL idle_in_transaction_session_timeout = '%s';
+				SELECT pg_advisory_xact_lock(%d);
+				CREATE TABLE IF NOT EXISTS mailtask_schema (
+					version    integer PRIMARY KEY,
+					name       text NOT NULL,
+					applied_at timestamptz NOT NULL DEFAULT now())`, idleInTransaction, schemaLock)); err != nil {
+				return fmt.Errorf("migrate: take the schema lock: %w", err)
+			}
+			v, err := schemaVersion(ctx, tx)
+			if err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, "INSERT INTO mailtask_schema (version, name) VALUES ($1, $2)", m.version, m.name)
+			if first {
+				done = Migrated{From: v, To: v}
+			}
+			if v > SchemaVersion {
+				return &SchemaError{Have: v, Want: SchemaVersion}
+			}
+			if v == SchemaVersion {
+				return nil
+			}
+			next = &migrations[v]
+			if _, err := tx.Exec(ctx, next.sql); err != nil {
+				return fmt.Errorf("migrate to schema version %d (%s): %w", next.version, next.name, err)
+			}
+			_, err = tx.Exec(ctx, "INSERT INTO mailtask_schema (version, name) VALUES ($1, $2)", next.version, next.name)
 			return err
 		})
 		if err != nil {
-			return done, fmt.Errorf("migrate to schema version %d (%s): %w", m.version, m.name, err)
+			return done, err
 		}
-		done.To = m.version
+		if next == nil {
+			return done, nil
+		}
+		done.To = next.version
 	}
-	return done, nil
 }
 
 // errNoURL is Open's and Migrate's error for an empty URL.

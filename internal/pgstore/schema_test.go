@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"mailtask/internal/testmail/postgres"
 )
@@ -85,5 +86,40 @@ func TestErrorsHideTheDatabasePassword(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), "hunter2-secret") {
 			t.Errorf("Migrate(%s): %v; want an error without the password", Redact(url), err)
 		}
+	}
+}
+
+// A node already running when a newer mailtask migrates the database (a
+// rolling upgrade) takes no task from then on and keeps no lease, saying
+// why; what it had committed stays.
+func TestANodeOlderThanTheSchemaTakesAndKeepsNothing(t *testing.T) {
+	url := migratedDB(t)
+	ctx := testContext(t)
+	s := openNode(t, url, "old")
+	if err := s.AddTasks(ctx, []string{"due", "idle"}); err != nil {
+		t.Fatal(err)
+	}
+	held := claim(t, s, "running", time.Hour)
+	st, fps := sampleState("running")
+	if err := held.Commit(ctx, st, fps); err != nil {
+		t.Fatal(err)
+	}
+
+	sql(t, url, "INSERT INTO mailtask_schema (version, name) VALUES ($1, 'from a newer mailtask')", SchemaVersion+1)
+	var schemaErr *SchemaError
+	if leases, _, err := s.Claim(ctx, 10, time.Hour); !errors.As(err, &schemaErr) || len(leases) > 0 || schemaErr.Have != SchemaVersion+1 {
+		t.Fatalf("claim under a newer schema: %d leases, %v; want none and a *SchemaError naming version %d", len(leases), err, SchemaVersion+1)
+	}
+	if _, err := s.ClaimTask(ctx, "idle", time.Hour); !errors.As(err, &schemaErr) {
+		t.Fatalf("claim of one task under a newer schema: %v, want a *SchemaError", err)
+	}
+	if err := held.Renew(ctx, time.Hour); !errors.Is(err, ErrLeaseLost) || !errors.As(err, &schemaErr) {
+		t.Fatalf("renewal under a newer schema: %v, want ErrLeaseLost saying why", err)
+	}
+	if n := count(t, url, "SELECT count(*) FROM tasks WHERE holder = 'old' AND lease_until > now() AND task <> 'running'"); n != 0 {
+		t.Fatalf("the node holds %d tasks under a newer schema", n)
+	}
+	if got, err := s.LoadState(ctx, "running"); err != nil || got.UIDValidity != st.UIDValidity {
+		t.Fatalf("the committed state after the migration: %+v (err %v)", got, err)
 	}
 }

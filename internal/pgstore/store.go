@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -41,12 +40,13 @@ type Options struct {
 // commits, renewals and token refreshes each hold a connection briefly.
 const DefaultMaxConns = 8
 
-// idleInTransaction bounds how long a transaction may sit idle before
-// the server ends it: a node paused mid-transaction would otherwise hold
-// its row locks (a task's lease row, an account's token) until it
-// resumed. Token refreshes, which wait on the identity platform inside a
-// transaction, raise it for themselves (tokens.go).
-const idleInTransaction = 30 * time.Second
+// idleInTransaction bounds how long a transaction of several round trips
+// (a migration) may sit idle before the server ends it: a node paused
+// mid-transaction would otherwise hold its locks until it resumed. Token
+// refreshes, which wait on the identity platform inside a transaction,
+// bound it longer (tokens.go). The batches of everything else are one
+// round trip each, their transaction never idle between statements.
+const idleInTransaction = "30s"
 
 // Open connects to the database and checks that its schema is the one
 // this mailtask needs (a *SchemaError otherwise). Errors never show the
@@ -67,7 +67,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
 	}
-	setSessionParams(cfg.ConnConfig, "mailtask "+node)
+	configure(cfg.ConnConfig, o.URL, "mailtask "+node)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", Redact(o.URL), err)
@@ -100,15 +100,29 @@ func defaultNode() string {
 	return host + ":" + strconv.Itoa(os.Getpid())
 }
 
-// setSessionParams names the node's connections, which is how an
-// administrator (or a chaos test) finds them in pg_stat_activity, and
-// bounds idle transactions.
-func setSessionParams(c *pgx.ConnConfig, app string) {
+// configure names the node's connections, which is how an administrator
+// (or a chaos test) finds them in pg_stat_activity, and makes them fit to
+// go through a connection pooler (PgBouncer, a managed database's pooled
+// port) as well as straight to PostgreSQL:
+//   - no startup parameter but application_name, which poolers pass on;
+//     PgBouncer refuses a connection that sets any other ("unsupported
+//     startup parameter"), so settings are made in the transaction that
+//     needs them (SET LOCAL);
+//   - unnamed statements (QueryExecModeCacheDescribe) unless the URL
+//     chooses (default_query_exec_mode): a pooler in transaction mode
+//     hands each transaction whichever server connection is free, where
+//     the named statements pgx prepares by default are missing or already
+//     taken by another client. Their descriptions are still cached, so a
+//     statement is one round trip as before; the server plans it anew
+//     each time, which costs little for statements this small.
+func configure(c *pgx.ConnConfig, rawURL, app string) {
 	if len(app) > 63 { // NAMEDATALEN - 1
 		app = app[:63]
 	}
 	c.RuntimeParams["application_name"] = app
-	c.RuntimeParams["idle_in_transaction_session_timeout"] = strconv.FormatInt(idleInTransaction.Milliseconds(), 10)
+	if u, err := url.Parse(rawURL); err != nil || !u.Query().Has("default_query_exec_mode") {
+		c.DefaultQueryExecMode = pgx.QueryExecModeCacheDescribe
+	}
 }
 
 // connect opens a single connection, for Migrate.
@@ -120,7 +134,7 @@ func connect(ctx context.Context, rawURL, app string) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state_store: %s", redactParseError(err))
 	}
-	setSessionParams(cfg, app)
+	configure(cfg, rawURL, app)
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", Redact(rawURL), err)

@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // waitForLockWaiter returns once some session of the database at url waits
@@ -20,7 +18,7 @@ func waitForLockWaiter(ctx context.Context, url string) error {
 	// Bounded: without the row lock nobody ever waits.
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := adminConnect(ctx, url)
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 
 	"mailtask/internal/cluster"
 	"mailtask/internal/config"
+	"mailtask/internal/objsink"
 	"mailtask/internal/pgstore"
 	"mailtask/internal/sink"
 	"mailtask/internal/state"
@@ -45,9 +46,11 @@ type clusterFixture struct {
 }
 
 // newCluster configures task "t" on d's mailbox in cluster mode; dest is
-// its destination, "s3://BUCKET/..." for the fixture's bucket, and top
-// adds top-level lines, or is fileStore for a configuration without a
-// state_store.
+// its destination, "s3://BUCKET/..." for the fixture's bucket
+// ("s3://LEGACY/..." for one on the versitygw that ignores create-only
+// puts), and top
+// adds top-level lines, or is fileStore, perhaps followed by some, for a
+// configuration without a state_store.
 func newCluster(t *testing.T, d *dovecot.Server, dest, top string, taskTOML ...string) *clusterFixture {
 	t.Helper()
 	c := &clusterFixture{url: postgres.Shared(t).NewDatabase(t)}
@@ -58,10 +61,13 @@ func newCluster(t *testing.T, d *dovecot.Server, dest, top string, taskTOML ...s
 	}
 	t.Setenv("MAILTASK_POPIMAP_TEST_DB", c.url)
 	s3keys := ""
-	if strings.Contains(dest, "s3://BUCKET") {
+	if strings.Contains(dest, "s3://BUCKET") || strings.Contains(dest, "s3://LEGACY") {
 		c.gw = versitygw.Shared(t)
+		if strings.Contains(dest, "s3://LEGACY") {
+			c.gw = versitygw.SharedLegacy(t)
+		}
 		c.bucket = c.gw.NewBucket(t)
-		dest = strings.Replace(dest, "BUCKET", c.bucket, 1)
+		dest = strings.NewReplacer("s3://BUCKET", "s3://"+c.bucket, "s3://LEGACY", "s3://"+c.bucket).Replace(dest)
 		t.Setenv("MAILTASK_POPIMAP_TEST_S3_ID", c.gw.AccessKeyID)
 		t.Setenv("MAILTASK_POPIMAP_TEST_S3_SECRET", c.gw.SecretAccessKey)
 		s3keys = fmt.Sprintf(`s3_endpoint = %q
@@ -72,8 +78,8 @@ s3_secret_access_key_env = "MAILTASK_POPIMAP_TEST_S3_SECRET"
 	}
 	dir := t.TempDir()
 	store := "state_store_env = \"MAILTASK_POPIMAP_TEST_DB\"\n"
-	if top == fileStore {
-		store, top = "", ""
+	if rest, ok := strings.CutPrefix(top, fileStore); ok {
+		store, top = "", rest
 	}
 	text := `state_dir = "state"
 ` + store + s3keys + top + "\n" + d.AccountTOML("dovecot", config.ProtocolIMAP, d.User, d.Password) + `[[task]]
@@ -137,7 +143,8 @@ func (c *clusterFixture) runShared(t *testing.T, n *cluster.Node) Summary {
 	return sum
 }
 
-// objects lists the bucket: key -> SHA-256 of the content.
+// objects lists the bucket: key -> SHA-256 of the content, but for the
+// object of the store's create-only probe.
 func (c *clusterFixture) objects(t *testing.T) map[string]string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -149,6 +156,9 @@ func (c *clusterFixture) objects(t *testing.T) map[string]string {
 	}
 	objects := map[string]string{}
 	for _, o := range out.Contents {
+		if strings.HasSuffix(aws.ToString(o.Key), objsink.ProbeName) {
+			continue
+		}
 		got, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(c.bucket), Key: o.Key})
 		if err != nil {
 			t.Fatal(err)
@@ -633,5 +643,41 @@ func TestAMessageWhoseKeyIsTooLongIsKeptAside(t *testing.T) {
 	}
 	if sum := run(); sum.Saved != 0 || sum.Failed != 0 {
 		t.Errorf("second run: %+v, want nothing new: the message kept aside is done", sum)
+	}
+}
+
+// On a store that ignores If-None-Match: *, a later run's different
+// invoice.pdf would replace the first one unseen. By default a run writes
+// nothing there and fails, naming the setting; with s3_create_only =
+// "check_first" both files are kept, the second as "invoice (1).pdf".
+func TestAStoreIgnoringCreateOnlyLosesNoFile(t *testing.T) {
+	d := dovecot.Start(t, dovecot.Options{})
+	d.Seed(t, d.User, "INBOX", invoice("March", "invoice.pdf", pdf("march")))
+
+	refused := newCluster(t, d, "s3://LEGACY/in", fileStore)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sum, err := Run(ctx, Options{Config: refused.cfg, Task: refused.cfg.Tasks[0], Shared: refused.node(t, "node-a")})
+	var co *objsink.CreateOnlyError
+	if !errors.As(err, &co) || !strings.Contains(err.Error(), `s3_create_only = "check_first"`) || sum.Saved != 0 {
+		t.Fatalf("run on a store ignoring the condition: %+v, %v; want nothing saved and the error naming s3_create_only", sum, err)
+	}
+	if got := refused.objects(t); len(got) != 0 {
+		t.Fatalf("the refused run wrote %v", got)
+	}
+
+	c := newCluster(t, d, "s3://LEGACY/in", fileStore+"\n"+`s3_create_only = "check_first"`)
+	n := c.node(t, "node-a")
+	if sum := c.runShared(t, n); sum.Files != 1 {
+		t.Fatalf("first run: %+v", sum)
+	}
+	d.Seed(t, d.User, "INBOX", invoice("April", "invoice.pdf", pdf("april")))
+	if sum := c.runShared(t, n); sum.Files != 1 {
+		t.Fatalf("second run: %+v", sum)
+	}
+	march, april := sha256.Sum256(pdf("march")), sha256.Sum256(pdf("april"))
+	want := map[string]string{"in/invoice.pdf": hex.EncodeToString(march[:]), "in/invoice (1).pdf": hex.EncodeToString(april[:])}
+	if got := c.objects(t); !sameMap(got, want) {
+		t.Fatalf("bucket holds %v, want %v", got, want)
 	}
 }

@@ -211,11 +211,19 @@ func (sh *Shared[S]) Get(t testing.TB) S {
 // m.Run instead.
 func (sh *Shared[S]) Main(m *testing.M) {
 	code := m.Run()
-	if sh.started && code != 0 {
-		fmt.Fprintf(os.Stderr, "%s log tail:\n%s\n", sh.Name, sh.server.LogTail())
+	if code != 0 {
+		sh.Report()
 	}
 	sh.Stop()
 	os.Exit(code)
+}
+
+// Report writes the server's log tail to stderr, if it was started: for a
+// package whose tests failed.
+func (sh *Shared[S]) Report() {
+	if sh.started {
+		fmt.Fprintf(os.Stderr, "%s log tail:\n%s\n", sh.Name, sh.server.LogTail())
+	}
 }
 
 // Stop removes the server, if one was started. Call it once the tests are

@@ -20,4 +20,13 @@
 // refuse a second create-only write (If-None-Match: *) with 412, also on
 // CompleteMultipartUpload, which the object sink's tests rely on. Without
 // it the tests that need it skip, or fail under CI=true.
+//
+// SharedLegacy runs LegacyVersion (v1.0.14) instead, a release that
+// ignores If-None-Match: * and replaces the object, as many stores in
+// service do: the tests of what mailtask does on such a store run
+// against it. `.ci/run` builds it with
+//
+//	GOBIN=$(go env GOPATH)/versitygw-v1.0.14/bin go install github.com/versity/versitygw/cmd/versitygw@v1.0.14
+//
+// and the harness takes it from there only, by its exact version.
 package versitygw

@@ -13,45 +13,69 @@ import (
 	"mailtask/internal/testmail/child"
 )
 
-// Version is the only versitygw release the harness runs.
+// Version is the versitygw release the harness runs.
 const Version = "v1.8.0"
+
+// LegacyVersion is the release the harness runs as a store that ignores
+// the create-only condition of a put (If-None-Match: *), on PutObject
+// and CompleteMultipartUpload alike, as versitygw did before its
+// conditional writes (2025), and older releases of other S3 servers
+// still in service do. Its binary lives apart from Version's, under
+// $(go env GOPATH)/versitygw-LegacyVersion/bin.
+const LegacyVersion = "v1.0.14"
 
 const modulePath = "github.com/versity/versitygw"
 
 // missingMessage is the skip (or, under CI, failure) message when the
-// binary is absent.
-const missingMessage = "versitygw " + Version + " not found in PATH, $GOBIN or $(go env GOPATH)/bin: go install " + modulePath + "/cmd/versitygw@" + Version
-
-var (
-	probeOnce sync.Once
-	probed    string
-	probeErr  error
-)
-
-// probe finds the binary once per test binary.
-func probe() (string, error) {
-	probeOnce.Do(func() { probed, probeErr = findBinary() })
-	return probed, probeErr
+// binary of version is absent.
+func missingMessage(version string) string {
+	if version == LegacyVersion {
+		return "versitygw " + version + " not found in $(go env GOPATH)/versitygw-" + version + "/bin: GOBIN=$(go env GOPATH)/versitygw-" + version + "/bin go install " + modulePath + "/cmd/versitygw@" + version
+	}
+	return "versitygw " + version + " not found in PATH, $GOBIN or $(go env GOPATH)/bin: go install " + modulePath + "/cmd/versitygw@" + version
 }
 
-// findBinary looks where `go install` puts binaries, and checks by its
-// build information that it is versitygw at Version.
-func findBinary() (string, error) {
-	var candidates []string
-	if p, err := exec.LookPath("versitygw"); err == nil {
-		candidates = append(candidates, p)
-	}
-	if gobin := os.Getenv("GOBIN"); gobin != "" {
-		candidates = append(candidates, filepath.Join(gobin, "versitygw"))
-	}
+type found struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// binaries are the binaries found, by version, once per test binary.
+var binaries = map[string]*found{Version: {}, LegacyVersion: {}}
+
+// probe finds the binary of version once per test binary.
+func probe(version string) (string, error) {
+	f := binaries[version]
+	f.once.Do(func() { f.path, f.err = findBinary(version) })
+	return f.path, f.err
+}
+
+// findBinary looks where `go install` puts binaries (for LegacyVersion,
+// where .ci/run puts it), and checks by its build information that it is
+// versitygw at version.
+func findBinary(version string) (string, error) {
 	gopath := os.Getenv("GOPATH")
 	if gopath == "" {
 		if home, err := os.UserHomeDir(); err == nil {
 			gopath = filepath.Join(home, "go")
 		}
 	}
-	for _, dir := range filepath.SplitList(gopath) {
-		candidates = append(candidates, filepath.Join(dir, "bin", "versitygw"))
+	var candidates []string
+	if version == LegacyVersion {
+		for _, dir := range filepath.SplitList(gopath) {
+			candidates = append(candidates, filepath.Join(dir, "versitygw-"+version, "bin", "versitygw"))
+		}
+	} else {
+		if p, err := exec.LookPath("versitygw"); err == nil {
+			candidates = append(candidates, p)
+		}
+		if gobin := os.Getenv("GOBIN"); gobin != "" {
+			candidates = append(candidates, filepath.Join(gobin, "versitygw"))
+		}
+		for _, dir := range filepath.SplitList(gopath) {
+			candidates = append(candidates, filepath.Join(dir, "bin", "versitygw"))
+		}
 	}
 	var wrong []string
 	for _, p := range candidates {
@@ -59,13 +83,13 @@ func findBinary() (string, error) {
 		if err != nil {
 			continue
 		}
-		if info.Main.Path == modulePath && info.Main.Version == Version {
+		if info.Main.Path == modulePath && info.Main.Version == version {
 			return p, nil
 		}
 		wrong = append(wrong, fmt.Sprintf("%s is %s %s", p, info.Main.Path, info.Main.Version))
 	}
 	if len(wrong) > 0 {
-		return "", child.Unavailable(fmt.Sprintf("%s (found: %v)", missingMessage, wrong))
+		return "", child.Unavailable(fmt.Sprintf("%s (found: %v)", missingMessage(version), wrong))
 	}
-	return "", child.Unavailable(missingMessage)
+	return "", child.Unavailable(missingMessage(version))
 }

@@ -43,8 +43,8 @@ type Server struct {
 	// filesystem takes no extended attributes.
 	Dir string
 
-	binary string
-	proc   *child.Process
+	binary, version string
+	proc            *child.Process
 }
 
 // Start starts a server of t's own; t.Cleanup stops it by PID and removes
@@ -58,11 +58,11 @@ func Start(t testing.TB) *Server { return StartIn(t, "") }
 // temporary directory): a benchmark puts the server's storage on another
 // filesystem, such as a tmpfs, to tell the disk's share of its cost.
 func StartIn(t testing.TB, parent string) *Server {
-	return child.Own(t, "versitygw", func() (*Server, error) { return start(parent) })
+	return child.Own(t, "versitygw", func() (*Server, error) { return start(parent, Version) })
 }
 
-func start(parent string) (s *Server, err error) {
-	binary, err := probe()
+func start(parent, version string) (s *Server, err error) {
+	binary, err := probe(version)
 	if err != nil {
 		return nil, err
 	}
@@ -80,7 +80,7 @@ func start(parent string) (s *Server, err error) {
 			return nil, fmt.Errorf("versitygw: %w", err)
 		}
 	}
-	s = &Server{AccessKeyID: "mailtask-test", SecretAccessKey: rand.Text(), Dir: dir, binary: binary}
+	s = &Server{AccessKeyID: "mailtask-test", SecretAccessKey: rand.Text(), Dir: dir, binary: binary, version: version}
 	// Another process may take the free port before versitygw binds it;
 	// another port then.
 	for try := 0; ; try++ {
@@ -102,10 +102,15 @@ func (s *Server) logPath() string { return filepath.Join(s.Dir, "versitygw.log")
 func (s *Server) launch(port int) error {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	s.Endpoint = "http://" + addr
+	args := []string{"--port", addr, "--region", Region, "--health", healthPath}
 	// Keep-alive, off by default in versitygw, is what AWS and the other
 	// S3 servers do; without it every request of the sink is a new TCP
-	// connection, which is not what users' puts cost.
-	args := []string{"--port", addr, "--region", Region, "--health", healthPath, "--keep-alive", "posix"}
+	// connection, which is not what users' puts cost. LegacyVersion has
+	// no switch for it: its connections close after each request.
+	if s.version == Version {
+		args = append(args, "--keep-alive")
+	}
+	args = append(args, "posix")
 	if !takesXattrs(filepath.Join(s.Dir, "root")) {
 		args = append(args, "--sidecar", filepath.Join(s.Dir, "meta"))
 	}

@@ -5,6 +5,7 @@ package versitygw
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"net/http/httptrace"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 )
 
@@ -50,6 +52,58 @@ func TestCreateOnlyPutIsRefusedWith412AndKeepsMetadata(t *testing.T) {
 	}
 	if got := head.Metadata["sha256"]; got != "first" || aws.ToInt64(head.ContentLength) != 3 {
 		t.Fatalf("after the refused PUT: metadata %v, length %d; want the first object's", head.Metadata, aws.ToInt64(head.ContentLength))
+	}
+}
+
+// The tests of a store that ignores the create-only condition rely on
+// LegacyVersion's replacing the object, on a single put and on the
+// completion of a multipart upload.
+func TestLegacyReplacesTheObjectOnACreateOnlyPut(t *testing.T) {
+	s := SharedLegacy(t)
+	bucket := s.NewBucket(t)
+	c := s.Client()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	key := aws.String("a/b.txt")
+	get := func() string {
+		t.Helper()
+		out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer out.Body.Close()
+		data, err := io.ReadAll(out.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	for _, body := range []string{"one", "two"} {
+		_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: key, Body: strings.NewReader(body), IfNoneMatch: aws.String("*")})
+		if err != nil {
+			t.Fatalf("create-only PUT of %q: %v", body, err)
+		}
+	}
+	if got := get(); got != "two" {
+		t.Fatalf("after two create-only PUTs the object holds %q, want the second's", got)
+	}
+	up, err := c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := c.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(bucket), Key: key, UploadId: up.UploadId,
+		PartNumber: aws.Int32(1), Body: strings.NewReader("three")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(bucket), Key: key, UploadId: up.UploadId,
+		IfNoneMatch:     aws.String("*"),
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{ETag: part.ETag, PartNumber: aws.Int32(1)}}}})
+	if err != nil {
+		t.Fatalf("create-only completion: %v", err)
+	}
+	if got := get(); got != "three" {
+		t.Fatalf("after a create-only completion the object holds %q, want the upload's", got)
 	}
 }
 
