@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -49,34 +48,12 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(125)
 	}
-	parallelSuites()
 	code := m.Run()
 	postgres.StopShared() // if a test of cluster mode started it
 	if plain.dir != "" {
 		os.RemoveAll(plain.dir)
 	}
 	os.Exit(code)
-}
-
-// suitesAtOnce is how many parallel tests run at once unless -parallel
-// says otherwise. The parallel tests here are the crash suites and the
-// cluster chaos test, which spend most of their time waiting on child
-// processes, leases and schedules: at go test's default (GOMAXPROCS, 2 on
-// CI) they ran two at a time, one after another after the package's other
-// tests, the end of make test's critical path.
-const suitesAtOnce = 4
-
-// parallelSuites sets -test.parallel to suitesAtOnce if the command line
-// did not set it.
-func parallelSuites() {
-	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set {
-		if err := flag.Set("test.parallel", strconv.Itoa(suitesAtOnce)); err != nil {
-			panic(err) // the testing package's flag is gone
-		}
-	}
 }
 
 // mailtaskCmd returns the real mailtask (this binary, as main) with args.
