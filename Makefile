@@ -1,7 +1,7 @@
 # mailtask — build, test, benchmark.
 GO ?= go
 
-.PHONY: build test race-tests extract-tests vet lint fmt-check bench soak fuzz clean
+.PHONY: build test race-tests extract-tests vet vet-then-staticcheck lint staticcheck deadcode fmt-check bench soak fuzz clean
 
 build:
 	$(GO) build -o mailtask ./cmd/mailtask
@@ -10,17 +10,25 @@ build:
 # Dovecot, PostgreSQL and versitygw on loopback; with CI=true a missing one
 # fails instead of skips (.ci/run installs them). The import rules (which
 # package may use which; testmail never in the binary) are a test of their
-# own, internal/layering. -p 4: many packages spend their time waiting on
-# the servers and child processes they start, so four at once keep two
-# cores busy where the default (one per core) leaves them idle a third of
-# the time.
+# own, internal/layering.
 #
-# vet and lint run beside the tests, not before them: from a fresh clone
-# they took 80 s before the first test could start, much of it on one
-# core; beside the tests' compile the whole ends about 25 s sooner on two
-# quiet cores. make fails if any of them does. The tests run with
-# -vet=off: go test's own vet is a subset of the vet target's analyzers,
-# and doing it twice cost about 12 CPU-s of make test's 500.
+# go test starts packages in the order it is given them, -p at a time,
+# and each holds its place until its tests end. LONG_TESTS are the
+# packages whose tests take longest, mostly waiting on the servers,
+# leases and child processes they start (in make test: cmd/mailtask 280
+# s, the others 60-120 s; go test drops them where ./... lists them
+# again); in ./...'s order tasks/popimap started last and ended make test
+# alone on one core. -p 6: those five and the other packages' compiles
+# and tests beside them.
+#
+# vet and the linters run beside the tests, not before them: from a fresh
+# clone they took 80 s before the first test could start, much of it on
+# one core. make fails if any of them does. staticcheck runs after vet:
+# both compile the packages for their export data, and side by side each
+# compiled them (staticcheck from a fresh clone: 65 CPU-s alone, 40 after
+# vet). deadcode, which compiles nothing, runs beside them. The tests
+# run with -vet=off: go test's own vet is a subset of the vet target's
+# analyzers, and doing it twice cost about 12 CPU-s of make test's 500.
 #
 # internal/extract's tests run without -race (extract-tests): they are
 # differential oracles over generated corpora, one goroutine each, where
@@ -29,10 +37,16 @@ build:
 # pipeline's tests (tasks/popimap) run it in parallel parse workers and
 # read its files from another goroutine, under -race.
 test: fmt-check
-	@$(MAKE) --no-print-directory -j 4 --output-sync=line vet lint race-tests extract-tests
+	@$(MAKE) --no-print-directory -j 4 --output-sync=line vet-then-staticcheck deadcode race-tests extract-tests
 
+vet-then-staticcheck:
+	@$(MAKE) --no-print-directory vet
+	@$(MAKE) --no-print-directory staticcheck
+
+LONG_TESTS = ./cmd/mailtask ./internal/scheduler ./internal/pgstore ./tasks/popimap ./internal/testmail
 race-tests:
-	$(GO) test -race -vet=off -count=1 -p 4 -timeout 9m $$($(GO) list ./... | grep -v '/internal/extract$$')
+	pkgs=$$($(GO) list ./...) && \
+	$(GO) test -race -vet=off -count=1 -p 6 -timeout 9m $(LONG_TESTS) $$(echo "$$pkgs" | grep -v '/internal/extract$$')
 
 extract-tests:
 	$(GO) test -vet=off -count=1 -timeout 9m ./internal/extract
@@ -45,8 +59,12 @@ vet:
 # that the linters' dependencies never change the binary's; the first run
 # downloads them, later ones work offline.
 TOOL = $(GO) tool -modfile=tools/go.mod
-lint:
+lint: staticcheck deadcode
+
+staticcheck:
 	$(TOOL) staticcheck ./...
+
+deadcode:
 	@out=$$($(TOOL) deadcode -test ./...); \
 	if [ -n "$$out" ]; then echo "deadcode: unreachable functions:"; echo "$$out"; exit 1; fi
 

@@ -261,7 +261,9 @@ func (s *Scheduler) apply(cfg *config.Config, next map[string]*entry) (replaced 
 			s.since[name] = now
 			s.metrics.Track(name)
 			s.loadLastSuccess(e)
-			if s.ctx != nil {
+			// A reload, even one before Run has started the loops (a
+			// SIGHUP as the daemon starts): New's tasks are no addition.
+			if s.cfg != nil {
 				s.log.Info("task added", "task", name, "schedule", e.task.Schedule, "idle", e.task.Idle)
 			}
 		}

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -262,6 +263,26 @@ func TestReloadAddsRemovesAndChangesTasks(t *testing.T) {
 	r.noCall(t)
 	if n, err := testutil.GatherAndCount(d.metrics.Gatherer(), "mailtask_runs_total"); n != 3 {
 		t.Errorf("%d runs_total series (%v), want 3 (the removed task's are gone)", n, err)
+	}
+}
+
+// A reload that comes before Run has started the loops (a SIGHUP as the
+// daemon starts) says what it added, as any other does.
+func TestReloadBeforeRunLogsTheTaskAdded(t *testing.T) {
+	dir := t.TempDir()
+	l := newLogs()
+	s, err := New(parse(t, dir, task("kept", "a", "@every 1m")), Options{Run: newRunner().run, Clock: clock.NewFake(t0), Log: slog.New(l)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := l.count("task added"); n != 0 {
+		t.Fatalf("New logged %d tasks added, want none:\n%s", n, l)
+	}
+	if err := s.Reload(parse(t, dir, task("kept", "a", "@every 1m")+task("added", "b", "@every 1m"))); err != nil {
+		t.Fatal(err)
+	}
+	if n, all := l.count("task added", "task=added"), l.count("task added"); n != 1 || all != 1 {
+		t.Errorf("the reload logged %d lines of the task added (%d in all), want 1:\n%s", n, all, l)
 	}
 }
 

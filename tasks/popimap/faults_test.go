@@ -205,6 +205,7 @@ func committed(t *testing.T, cfg *config.Config) int {
 }
 
 func TestFaultsIMAP(t *testing.T) {
+	t.Parallel() // a Dovecot and directories of its own; much of it waits on stalls and re-runs
 	d := dovecot.Start(t, dovecot.Options{})
 	b := newFaultBed(t, d, d.User)
 
@@ -261,6 +262,7 @@ func TestFaultsIMAP(t *testing.T) {
 }
 
 func TestFaultsIMAPAfterAction(t *testing.T) {
+	t.Parallel()
 	const user = "seen"
 	d := dovecot.Start(t, dovecot.Options{Users: map[string]string{user: "pw-" + user}})
 	b := newFaultBed(t, d, user)
@@ -278,6 +280,7 @@ func TestFaultsIMAPAfterAction(t *testing.T) {
 }
 
 func TestFaultsPOP3(t *testing.T) {
+	t.Parallel()
 	const user = "pop"
 	d := dovecot.Start(t, dovecot.Options{Users: map[string]string{user: "pw-" + user}})
 	b := newFaultBed(t, d, user)
@@ -356,6 +359,7 @@ func exchangeErrorCode(cmd string) string {
 // action due in the state; the next run, with the cause gone, completes
 // it, so that the folders end exactly as after a clean run.
 func TestFaultsIMAPRefusedActions(t *testing.T) {
+	t.Parallel()
 	d := dovecot.Start(t, dovecot.Options{Users: map[string]string{"move": "pw-move", "seen": "pw-seen"}})
 	// Courier's capabilities: UIDPLUS without MOVE, so a move is a COPY.
 	noMove := dovecot.Start(t, dovecot.Options{Users: map[string]string{"copy": "pw-copy"},

@@ -1,8 +1,14 @@
 // Package postgres runs a real PostgreSQL for tests: one throwaway cluster
-// per test binary, created with initdb in a temporary directory, listening
-// on a free loopback port (and a unix socket inside that directory), with
-// fsync off because a test database need not survive a power cut. Each test
-// gets a database of its own (NewDatabase), dropped when it ends.
+// per test binary, in a temporary directory, listening on a free loopback
+// port (and a unix socket inside that directory), with fsync off because a
+// test database need not survive a power cut. Each test gets a database of
+// its own (NewDatabase), dropped when it ends.
+//
+// A cluster's data directory is a copy of a template that initdb made
+// once per machine, user, PostgreSQL binaries and initdb settings; it
+// stays in the temporary directory (mailtask-pg-template-KEY, about
+// 40 MB) for the next test binaries, and a lock file beside it makes those
+// that start at once wait for one initdb (template.go).
 //
 // The cluster is Debian's PostgreSQL (package postgresql, binaries under
 // /usr/lib/postgresql/N/bin). initdb and postgres refuse to run as root, so

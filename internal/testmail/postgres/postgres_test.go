@@ -90,3 +90,32 @@ func TestRestartKeepsCommittedData(t *testing.T) {
 		t.Fatalf("after restart: x = %d, %v; want 42", x, err)
 	}
 }
+
+// Clusters are copies of one initdb (the same system identifier), each
+// with data of its own.
+func TestClustersAreCopiesOfOneTemplate(t *testing.T) {
+	shared, own := Shared(t), Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, b := connect(t, shared.URL("postgres"), "a"), connect(t, own.URL("postgres"), "b")
+	var idA, idB int64
+	if err := a.QueryRow(ctx, "SELECT system_identifier FROM pg_control_system()").Scan(&idA); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.QueryRow(ctx, "SELECT system_identifier FROM pg_control_system()").Scan(&idB); err != nil {
+		t.Fatal(err)
+	}
+	if idA != idB {
+		t.Errorf("system identifiers %d and %d: each cluster ran initdb", idA, idB)
+	}
+	if _, err := b.Exec(ctx, "CREATE TABLE only_in_own (x int)"); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := a.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE tablename = 'only_in_own'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatal("a table created in one cluster is visible in another")
+	}
+}

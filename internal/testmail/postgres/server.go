@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -71,7 +70,7 @@ func start() (s *Server, err error) {
 		}
 	}
 	s = &Server{Host: "127.0.0.1", Dir: dir, inst: inst}
-	if err := s.initdb(); err != nil {
+	if err := inst.copyTemplate(dir, s.dataDir()); err != nil {
 		return nil, err
 	}
 	// Another process may take the free port before the postmaster binds
@@ -87,37 +86,14 @@ func start() (s *Server, err error) {
 	}
 }
 
-// initdb creates the cluster: trust authentication (loopback and socket
-// only), UTF-8 in the C locale, nothing fsynced.
-func (s *Server) initdb() error {
-	cmd := s.command("initdb", "-D", s.dataDir(), "-U", Superuser, "--auth=trust",
-		"--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("postgres: initdb: %w\n%s", err, out)
-	}
-	return nil
-}
-
 func (s *Server) dataDir() string { return filepath.Join(s.Dir, "data") }
 func (s *Server) logPath() string { return filepath.Join(s.Dir, "postgres.log") }
-
-// command is one of the cluster's binaries, run as the user that owns it;
-// the postmaster gets SIGQUIT (immediate shutdown) if the test binary
-// dies.
-func (s *Server) command(name string, args ...string) *exec.Cmd {
-	cmd := exec.Command(filepath.Join(s.inst.bin, name), args...)
-	cmd.Dir = s.Dir
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	cmd.SysProcAttr = child.Attr(s.inst.cred, syscall.SIGQUIT)
-	return cmd
-}
 
 // launch starts the postmaster itself, not through pg_ctl, which would
 // detach it: as our child it is stopped by its PID and dies with us. It
 // listens on 127.0.0.1:Port and a socket in Dir, never elsewhere.
 func (s *Server) launch() error {
-	cmd := s.command("postgres", "-D", s.dataDir(),
+	cmd := s.inst.command(s.Dir, filepath.Join(s.inst.bin, "postgres"), "-D", s.dataDir(),
 		"-p", strconv.Itoa(s.Port),
 		"-c", "listen_addresses="+s.Host,
 		"-c", "unix_socket_directories="+s.Dir,
