@@ -400,6 +400,50 @@ func TestANodeRegistersItsTasksOnceTheDatabaseLetsIt(t *testing.T) {
 	}
 }
 
+// A task added by a reload while the node registers its tasks at start
+// (a SIGHUP as the daemon starts, or while the database does not let it
+// register: here its tasks table is away) is registered too, and runs:
+// Reload registers only once Run has started, and Run registered the
+// names it had read before the reload.
+func TestATaskAddedWhileTheNodeRegistersItsTasksRuns(t *testing.T) {
+	top := clusterDB(t)
+	dir := t.TempDir()
+	url := os.Getenv("MAILTASK_SCHEDULER_TEST_DB") // clusterDB set it
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	admin := func(statement string) {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(ctx, statement); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admin("ALTER TABLE tasks RENAME TO tasks_away")
+	ran := make(chan string, 10)
+	l := newLogs()
+	n := startNode(t, parse(t, dir, top+task("t", "a", "@every 1h")), "node-a", l, func(_ context.Context, opts popimap.Options) (popimap.Summary, error) {
+		ran <- opts.Task.Name
+		return popimap.Summary{Task: opts.Task.Name}, nil
+	})
+	l.waitFor(t, "could not register the configuration's tasks in the database; trying again")
+	if err := n.Reload(parse(t, dir, top+task("t", "a", "@every 1h")+task("added", "b", "@every 1h"))); err != nil {
+		t.Fatal(err)
+	}
+	admin("ALTER TABLE tasks_away RENAME TO tasks")
+	seen := map[string]bool{}
+	for !seen["t"] || !seen["added"] {
+		select {
+		case name := <-ran:
+			seen[name] = true
+		case <-time.After(within):
+			t.Fatalf("ran %v; the task added while the node registered its tasks never ran", seen)
+		}
+	}
+}
+
 // A run's record gives back the task's lease, due next by the schedule,
 // and the run's own connection slot, in the commit that records the run:
 // by the time Record returns, the lease row has no holder and the slot is

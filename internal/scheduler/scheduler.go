@@ -161,12 +161,21 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.mu.Unlock()
 		return errors.New("scheduler: Run called twice")
 	}
-	names, skip := s.taskNames(), s.unclaimed()
-	s.mu.Unlock()
-	if !s.registerAtStart(ctx, names, skip) {
-		return nil // stopped before it could
+	for {
+		// The tasks of the configuration in force, registered again if
+		// a reload came meanwhile (a SIGHUP as the daemon starts, or
+		// while the database does not answer): Reload registers only
+		// once Run has started.
+		cfg, names, skip := s.cfg, s.taskNames(), s.unclaimed()
+		s.mu.Unlock()
+		if !s.registerAtStart(ctx, names, skip) {
+			return nil // stopped before it could
+		}
+		s.mu.Lock()
+		if s.cfg == cfg {
+			break
+		}
 	}
-	s.mu.Lock()
 	s.ctx = ctx
 	for _, e := range s.entries {
 		s.startLoop(e)
