@@ -115,26 +115,35 @@ func put(t *testing.T, endpoint string) error {
 // SQLSTATE code, as pgx reports it.
 func pgRefused(code, message string) func(*testing.T) error {
 	return func(t *testing.T) error {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ln.Close() })
-		go func() {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer conn.Close()
-			be := pgproto3.NewBackend(conn, conn)
-			if _, err := be.ReceiveStartupMessage(); err != nil {
-				return
-			}
+		addr := pgServer(t, func(be *pgproto3.Backend) {
 			be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", Code: code, Message: message})
 			be.Flush()
-		}()
-		return pgConnect(t, ln.Addr().String())
+		})
+		return pgConnect(t, addr)
 	}
+}
+
+// pgServer listens on loopback for one connection, reads its startup
+// message and hands the rest to serve; it returns the address.
+func pgServer(t *testing.T, serve func(be *pgproto3.Backend)) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		be := pgproto3.NewBackend(conn, conn)
+		if _, err := be.ReceiveStartupMessage(); err != nil {
+			return
+		}
+		serve(be)
+	}()
+	return ln.Addr().String()
 }
 
 // pgStatementRefused is a session whose server refuses the first
@@ -142,21 +151,7 @@ func pgRefused(code, message string) func(*testing.T) error {
 // pooler in transaction mode hands one client after another.
 func pgStatementRefused(code, message string) func(*testing.T) error {
 	return func(t *testing.T) error {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ln.Close() })
-		go func() {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer conn.Close()
-			be := pgproto3.NewBackend(conn, conn)
-			if _, err := be.ReceiveStartupMessage(); err != nil {
-				return
-			}
+		addr := pgServer(t, func(be *pgproto3.Backend) {
 			be.Send(&pgproto3.AuthenticationOk{})
 			be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
 			be.Flush()
@@ -173,10 +168,10 @@ func pgStatementRefused(code, message string) func(*testing.T) error {
 			be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
 			be.Flush()
 			be.Receive() // the client's Terminate
-		}()
+		})
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		conn, err := pgx.Connect(ctx, "postgres://mailtask:secret@"+ln.Addr().String()+"/mailtask?sslmode=disable&default_query_exec_mode=cache_statement")
+		conn, err := pgx.Connect(ctx, "postgres://mailtask:secret@"+addr+"/mailtask?sslmode=disable&default_query_exec_mode=cache_statement")
 		if err != nil {
 			t.Fatal(err)
 		}

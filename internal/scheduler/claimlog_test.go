@@ -2,11 +2,7 @@ package scheduler
 
 import (
 	"context"
-	"os"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"mailtask/tasks/popimap"
 )
@@ -18,25 +14,12 @@ import (
 // back and after how many.
 func TestFailingClaimsAreLoggedOnceAMinute(t *testing.T) {
 	cfg := clusterConfig(t, "unhealthy_after = 2\n"+task("t", "a", "@every 1h"))
-	url := os.Getenv("MAILTASK_SCHEDULER_TEST_DB") // clusterDB set it
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	admin := func(statement string) {
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(ctx, statement); err != nil {
-			t.Fatal(err)
-		}
-	}
 	l := newLogs()
 	n := startNode(t, cfg, "node-a", l, func(_ context.Context, opts popimap.Options) (popimap.Summary, error) {
 		return popimap.Summary{Task: opts.Task.Name}, nil
 	})
 	waitPolls(t, 1, n)
-	admin("ALTER TABLE tasks RENAME TO tasks_away")
+	adminExec(t, "ALTER TABLE tasks RENAME TO tasks_away")
 	waitPolls(t, 2, n)
 	if got := l.count("could not claim due tasks from the database"); got != 1 {
 		t.Errorf("%d warnings for 2 failed claims in a row, want 1:\n%s", got, l)
@@ -44,7 +27,7 @@ func TestFailingClaimsAreLoggedOnceAMinute(t *testing.T) {
 	if h := n.Health(); len(h) != 1 {
 		t.Errorf("health after 2 failed claims: %q", h)
 	}
-	admin("ALTER TABLE tasks_away RENAME TO tasks")
+	adminExec(t, "ALTER TABLE tasks_away RENAME TO tasks")
 	l.waitFor(t, "the database answers again; claiming due tasks")
 	if h := n.Health(); len(h) != 0 {
 		t.Errorf("health once claims work again: %q", h)

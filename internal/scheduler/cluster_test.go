@@ -47,6 +47,22 @@ func clusterDB(t *testing.T) string {
 	return "state_store_env = \"MAILTASK_SCHEDULER_TEST_DB\"\n"
 }
 
+// adminExec runs statement on the database clusterDB made, as an
+// administrator would.
+func adminExec(t *testing.T, statement string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, os.Getenv("MAILTASK_SCHEDULER_TEST_DB"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, statement); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // node is a Scheduler of one node of a cluster, on the real clock: the
 // database's decides who holds what.
 type node struct {
@@ -368,20 +384,7 @@ func TestANodePassesOverTasksNotInItsConfiguration(t *testing.T) {
 // to register its tasks rather than exit, and runs them once it can.
 func TestANodeRegistersItsTasksOnceTheDatabaseLetsIt(t *testing.T) {
 	cfg := clusterConfig(t, task("t", "a", "@every 1h"))
-	url := os.Getenv("MAILTASK_SCHEDULER_TEST_DB") // clusterDB set it
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	admin := func(statement string) {
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(ctx, statement); err != nil {
-			t.Fatal(err)
-		}
-	}
-	admin("ALTER TABLE tasks RENAME TO tasks_away")
+	adminExec(t, "ALTER TABLE tasks RENAME TO tasks_away")
 	ran := make(chan string, 10)
 	l := newLogs()
 	startNode(t, cfg, "node-a", l, func(_ context.Context, opts popimap.Options) (popimap.Summary, error) {
@@ -389,7 +392,7 @@ func TestANodeRegistersItsTasksOnceTheDatabaseLetsIt(t *testing.T) {
 		return popimap.Summary{Task: opts.Task.Name}, nil
 	})
 	l.waitFor(t, "could not register the configuration's tasks in the database; trying again")
-	admin("ALTER TABLE tasks_away RENAME TO tasks")
+	adminExec(t, "ALTER TABLE tasks_away RENAME TO tasks")
 	select {
 	case name := <-ran:
 		if name != "t" {
@@ -408,20 +411,7 @@ func TestANodeRegistersItsTasksOnceTheDatabaseLetsIt(t *testing.T) {
 func TestATaskAddedWhileTheNodeRegistersItsTasksRuns(t *testing.T) {
 	top := clusterDB(t)
 	dir := t.TempDir()
-	url := os.Getenv("MAILTASK_SCHEDULER_TEST_DB") // clusterDB set it
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	admin := func(statement string) {
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(ctx, statement); err != nil {
-			t.Fatal(err)
-		}
-	}
-	admin("ALTER TABLE tasks RENAME TO tasks_away")
+	adminExec(t, "ALTER TABLE tasks RENAME TO tasks_away")
 	ran := make(chan string, 10)
 	l := newLogs()
 	n := startNode(t, parse(t, dir, top+task("t", "a", "@every 1h")), "node-a", l, func(_ context.Context, opts popimap.Options) (popimap.Summary, error) {
@@ -432,7 +422,7 @@ func TestATaskAddedWhileTheNodeRegistersItsTasksRuns(t *testing.T) {
 	if err := n.Reload(parse(t, dir, top+task("t", "a", "@every 1h")+task("added", "b", "@every 1h"))); err != nil {
 		t.Fatal(err)
 	}
-	admin("ALTER TABLE tasks_away RENAME TO tasks")
+	adminExec(t, "ALTER TABLE tasks_away RENAME TO tasks")
 	seen := map[string]bool{}
 	for !seen["t"] || !seen["added"] {
 		select {
