@@ -158,6 +158,28 @@ func TestPutOfSpooledContentSendsTheFile(t *testing.T) {
 	}
 }
 
+// storeThroughClient opens the destination root on store, an S3 server
+// of the test's, through the client mailtask builds, its create-only
+// condition taken as honoured, and returns it with its top folder; a
+// memoryBudget of 0 is the default's. t.Cleanup closes it.
+func storeThroughClient(t *testing.T, store *httptest.Server, root string, memoryBudget int64) (*Bucket, sink.Folder) {
+	t.Helper()
+	client, err := NewClient(testContext(t), ClientConfig{Endpoint: store.URL, Region: "us-east-1", AccessKeyID: "id", SecretAccessKey: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest, err := Open(Options{Root: root, Client: client, SpoolDir: t.TempDir(), MemoryBudget: memoryBudget})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dest.Close() })
+	f, err := honouring(dest).Folder("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dest, f
+}
+
 // A put that succeeded only when tried again leaves its spool file
 // closed, not kept: the first attempt, which sent the file itself, may
 // still be sending it. Through net/http and the client mailtask builds.
@@ -173,17 +195,7 @@ func TestASpoolFileSentTwiceIsNotReused(t *testing.T) {
 		w.Header().Set("ETag", `"etag"`)
 	}))
 	defer store.Close()
-	client, err := NewClient(testContext(t), ClientConfig{Endpoint: store.URL, Region: "us-east-1", AccessKeyID: "id", SecretAccessKey: "secret"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dest, err := Open(Options{Root: "s3://retried", Client: client, SpoolDir: t.TempDir(), MemoryBudget: 1}) // everything spooled
-	if err != nil {
-		t.Fatal(err)
-	}
-	dest = honouring(dest)
-	defer dest.Close()
-	f, _ := dest.Folder("")
+	dest, f := storeThroughClient(t, store, "s3://retried", 1) // everything spooled
 	p, err := f.Stage(strings.NewReader("content"), sink.Policy{})
 	if err != nil {
 		t.Fatal(err)
@@ -328,17 +340,7 @@ func TestAnEndlessReplyToAPutIsNotReadToItsEnd(t *testing.T) {
 		sent <- n
 	}))
 	defer store.Close()
-	client, err := NewClient(testContext(t), ClientConfig{Endpoint: store.URL, Region: "us-east-1", AccessKeyID: "id", SecretAccessKey: "secret"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dest, err := Open(Options{Root: "s3://endless", Client: client, SpoolDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dest = honouring(dest)
-	defer dest.Close()
-	f, _ := dest.Folder("")
+	_, f := storeThroughClient(t, store, "s3://endless", 0)
 	p, err := f.Stage(strings.NewReader("content"), sink.Policy{})
 	if err != nil {
 		t.Fatal(err)
@@ -373,17 +375,7 @@ func TestRequestsSayTheyAreMailtasks(t *testing.T) {
 		w.Header().Set("ETag", `"etag"`)
 	}))
 	defer store.Close()
-	client, err := NewClient(testContext(t), ClientConfig{Endpoint: store.URL, Region: "us-east-1", AccessKeyID: "id", SecretAccessKey: "secret"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dest, err := Open(Options{Root: "s3://agents", Client: client, SpoolDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dest = honouring(dest)
-	defer dest.Close()
-	f, _ := dest.Folder("")
+	_, f := storeThroughClient(t, store, "s3://agents", 0)
 	p, err := f.Stage(bytes.NewReader(make([]byte, headFirst+1)), sink.Policy{})
 	if err != nil {
 		t.Fatal(err)
