@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"sync"
 	"syscall"
+	"testing"
+	"time"
 )
 
 // Inetd listens on a loopback port and runs a program for each connection
@@ -23,7 +25,10 @@ type Inetd struct {
 	mu     sync.Mutex
 	procs  map[*os.Process]bool
 	closed bool
-	wg     sync.WaitGroup
+	// quiet is closed while no program runs, and replaced by an open one
+	// when one starts.
+	quiet chan struct{}
+	wg    sync.WaitGroup
 }
 
 // StartInetd listens on 127.0.0.1:0 and serves each connection with argv,
@@ -33,7 +38,8 @@ func StartInetd(argv, env []string, log io.Writer) (*Inetd, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Inetd{ln: ln, argv: argv, env: env, log: log, procs: map[*os.Process]bool{}}
+	d := &Inetd{ln: ln, argv: argv, env: env, log: log, procs: map[*os.Process]bool{}, quiet: make(chan struct{})}
+	close(d.quiet)
 	d.wg.Add(1)
 	go d.accept()
 	return d, nil
@@ -77,6 +83,9 @@ func (d *Inetd) serve(conn net.Conn) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
+	if len(d.procs) == 0 {
+		d.quiet = make(chan struct{})
+	}
 	d.procs[cmd.Process] = true
 	d.wg.Add(1)
 	go func() {
@@ -84,9 +93,29 @@ func (d *Inetd) serve(conn net.Conn) error {
 		_ = cmd.Wait()
 		d.mu.Lock()
 		delete(d.procs, cmd.Process)
+		if len(d.procs) == 0 {
+			close(d.quiet)
+		}
 		d.mu.Unlock()
 	}()
 	return nil
+}
+
+// Quiet waits until no program is serving a connection, at most timeout.
+// A client's session is over when its program has exited, not when the
+// client has had its last reply: Courier's POP3 server answers QUIT
+// before it deletes the messages marked for deletion, so a mailbox read
+// right after a client's QUIT could still hold them.
+func (d *Inetd) Quiet(timeout time.Duration) error {
+	d.mu.Lock()
+	quiet := d.quiet
+	d.mu.Unlock()
+	select {
+	case <-quiet:
+		return nil
+	case <-time.After(timeout):
+		return fmt.Errorf("a session of %s still runs after %s", d.argv[0], timeout)
+	}
 }
 
 // Close stops listening, kills the programs still serving a connection by
@@ -101,4 +130,19 @@ func (d *Inetd) Close() error {
 	d.mu.Unlock()
 	d.wg.Wait()
 	return err
+}
+
+// quietTimeout bounds how long WaitQuiet waits for a session to end.
+const quietTimeout = 30 * time.Second
+
+// WaitQuiet waits until none of ds serves a connection (Inetd.Quiet), as
+// a harness does before it reads a mailbox, and fails t if one still
+// does after quietTimeout.
+func WaitQuiet(t testing.TB, ds ...*Inetd) {
+	t.Helper()
+	for _, d := range ds {
+		if err := d.Quiet(quietTimeout); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

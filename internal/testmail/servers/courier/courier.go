@@ -47,6 +47,7 @@ type Server struct {
 	Dir                string
 	root               servers.Root
 	uid, gid           int
+	inetds             []*servers.Inetd
 }
 
 // Options shape a Server.
@@ -93,6 +94,7 @@ func Start(t testing.TB, opts Options) *Server {
 		}
 		t.Cleanup(func() { d.Close() })
 		*l.addr = d.Addr()
+		s.inetds = append(s.inetds, d)
 	}
 	return s
 }
@@ -263,9 +265,11 @@ type Message struct {
 	Flags string // maildir's letters: S seen, T deleted, ...
 }
 
-// Messages returns what the user's folder holds, in no particular order.
+// Messages returns what the user's folder holds, in no particular order,
+// once no session is running (servers.Inetd.Quiet).
 func (s *Server) Messages(t testing.TB, user, folder string) []Message {
 	t.Helper()
+	servers.WaitQuiet(t, s.inetds...)
 	var msgs []Message
 	for _, sub := range []string{"new", "cur"} {
 		dir := filepath.Join(s.folderDir(user, folder), sub)

@@ -34,6 +34,7 @@ type Server struct {
 	Dir                string
 	CA                 *testmail.CA // signs the certificate Dir/cert.pem, key Dir/key.pem
 	uid, gid           int
+	inetds             []*servers.Inetd
 }
 
 // Options shape a Server.
@@ -71,6 +72,7 @@ func Start(t testing.TB, opts Options) *Server {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { d.Close() })
+		s.inetds = append(s.inetds, d)
 		if i == 0 {
 			s.IMAPAddr = d.Addr()
 		} else {
@@ -146,8 +148,9 @@ func (s *Server) Seed(t testing.TB, user, folder string, raws ...[]byte) {
 }
 
 // Count returns how many messages the user's folder holds, 0 when it does
-// not exist.
+// not exist, once no session is running (servers.Inetd.Quiet).
 func (s *Server) Count(t testing.TB, user, folder string) int {
 	t.Helper()
+	servers.WaitQuiet(t, s.inetds...)
 	return servers.CountMbox(t, s.folder(user, folder))
 }

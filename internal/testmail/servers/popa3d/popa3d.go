@@ -35,6 +35,7 @@ const (
 type Server struct {
 	POP3Addr string // 127.0.0.1:port, plain text (popa3d has no TLS)
 	Dir      string
+	inetd    *servers.Inetd
 }
 
 // Options shape a Server.
@@ -62,7 +63,7 @@ func Start(t testing.TB, opts Options) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.Close() })
-	s.POP3Addr = d.Addr()
+	s.POP3Addr, s.inetd = d.Addr(), d
 	return s
 }
 
@@ -113,8 +114,10 @@ func (s *Server) Seed(t testing.TB, user string, raws ...[]byte) {
 	servers.AppendMbox(t, s.mailbox(user), mailUID, mailGID, raws...)
 }
 
-// Count returns how many messages the user's mailbox holds.
+// Count returns how many messages the user's mailbox holds, once no
+// session is running (servers.Inetd.Quiet).
 func (s *Server) Count(t testing.TB, user string) int {
 	t.Helper()
+	servers.WaitQuiet(t, s.inetd)
 	return servers.CountMbox(t, s.mailbox(user))
 }
