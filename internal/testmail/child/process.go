@@ -131,6 +131,23 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// OnFreePort calls launch with a free loopback port until it starts a
+// server there: another process may take the port between FreePort and
+// the server binding it (launch's error wraps ErrPortTaken), and then
+// another port is tried, three in all.
+func OnFreePort(launch func(port int) error) error {
+	for try := 0; ; try++ {
+		port, err := FreePort()
+		if err != nil {
+			return err
+		}
+		err = launch(port)
+		if err == nil || !errors.Is(err, ErrPortTaken) || try == 2 {
+			return err
+		}
+	}
+}
+
 // Unavailable is a server this machine does not have (or cannot run), and
 // what to install.
 type Unavailable string

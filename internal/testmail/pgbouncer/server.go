@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -64,7 +63,7 @@ func start(pg *postgres.Server, mode Mode) (s *Server, err error) {
 	if _, err := os.Stat(binary); err != nil {
 		return nil, child.Unavailable(missingMessage)
 	}
-	cred, err := runAs()
+	cred, err := child.RunAs("postgres", "PgBouncer refuses to run as root")
 	if err != nil {
 		return nil, err
 	}
@@ -83,35 +82,11 @@ func start(pg *postgres.Server, mode Mode) (s *Server, err error) {
 		}
 	}
 	s = &Server{Host: "127.0.0.1", Mode: mode, Dir: dir}
-	// Another process may take the free port before PgBouncer binds it;
-	// another port then.
-	for try := 0; ; try++ {
-		if s.Port, err = child.FreePort(); err != nil {
-			return nil, err
-		}
-		err = s.launch(pg, cred)
-		if err == nil || !errors.Is(err, child.ErrPortTaken) || try == 2 {
-			return s, err
-		}
-	}
-}
-
-// runAs returns who runs PgBouncer: the postgres user when we are root,
-// which PgBouncer refuses to be; nil, ourselves, otherwise.
-func runAs() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, child.Unavailable("PgBouncer refuses to run as root, and there is no postgres user to run it as: " + err.Error())
-	}
-	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
-	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-	if err := errors.Join(err1, err2); err != nil {
-		return nil, fmt.Errorf("postgres user: %w", err)
-	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+	err = child.OnFreePort(func(port int) error {
+		s.Port = port
+		return s.launch(pg, cred)
+	})
+	return s, err
 }
 
 // config is PgBouncer's configuration: every database of pg, reached

@@ -3,11 +3,8 @@
 package postgres
 
 import (
-	"errors"
-	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -45,20 +42,10 @@ func probeInstall() (install, error) {
 		return install{}, err
 	}
 	inst := install{bin: bin}
-	if os.Geteuid() != 0 {
-		return inst, nil
-	}
 	// initdb and postgres refuse to run as root.
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return install{}, child.Unavailable("PostgreSQL is installed but there is no postgres user to run it as (the tests run as root, which initdb refuses): " + err.Error())
+	if inst.cred, err = child.RunAs("postgres", "PostgreSQL is installed but the tests run as root, which initdb refuses"); err != nil {
+		return install{}, err
 	}
-	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
-	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-	if err := errors.Join(err1, err2); err != nil {
-		return install{}, fmt.Errorf("postgres user: %w", err)
-	}
-	inst.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	return inst, nil
 }
 

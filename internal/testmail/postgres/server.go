@@ -4,7 +4,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -73,17 +72,11 @@ func start() (s *Server, err error) {
 	if err := inst.copyTemplate(dir, s.dataDir()); err != nil {
 		return nil, err
 	}
-	// Another process may take the free port before the postmaster binds
-	// it; another port then.
-	for try := 0; ; try++ {
-		if s.Port, err = child.FreePort(); err != nil {
-			return nil, err
-		}
-		err = s.launch()
-		if err == nil || !errors.Is(err, child.ErrPortTaken) || try == 2 {
-			return s, err
-		}
-	}
+	err = child.OnFreePort(func(port int) error {
+		s.Port = port
+		return s.launch()
+	})
+	return s, err
 }
 
 func (s *Server) dataDir() string { return filepath.Join(s.Dir, "data") }

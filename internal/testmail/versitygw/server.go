@@ -5,7 +5,6 @@ package versitygw
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -81,18 +80,7 @@ func start(parent, version string) (s *Server, err error) {
 		}
 	}
 	s = &Server{AccessKeyID: "mailtask-test", SecretAccessKey: rand.Text(), Dir: dir, binary: binary, version: version}
-	// Another process may take the free port before versitygw binds it;
-	// another port then.
-	for try := 0; ; try++ {
-		port, err := child.FreePort()
-		if err != nil {
-			return nil, err
-		}
-		err = s.launch(port)
-		if err == nil || !errors.Is(err, child.ErrPortTaken) || try == 2 {
-			return s, err
-		}
-	}
+	return s, child.OnFreePort(s.launch)
 }
 
 func (s *Server) logPath() string { return filepath.Join(s.Dir, "versitygw.log") }
