@@ -23,6 +23,15 @@ import (
 func clusterTask(t *testing.T) (cfg, url, stateDir string) {
 	t.Helper()
 	url = postgres.Shared(t).NewDatabase(t)
+	cfg, stateDir = clusterTaskOn(t, url, "", "")
+	return cfg, url, stateDir
+}
+
+// clusterTaskOn migrates the database at url and writes a configuration
+// of cluster mode keeping task "t" there, top and taskKeys adding lines to
+// the top level and to the task; it returns its path and the state_dir.
+func clusterTaskOn(t *testing.T, url, top, taskKeys string) (cfg, stateDir string) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := pgstore.Migrate(ctx, url); err != nil {
@@ -32,6 +41,7 @@ func clusterTask(t *testing.T) (cfg, url, stateDir string) {
 	writeFile(t, dir, "db.url", url)
 	cfg = writeFile(t, dir, "mailtask.toml", `state_dir = "state"
 state_store_file = "db.url"
+`+top+`
 [accounts.a]
 host = "127.0.0.1"
 port = 1
@@ -42,8 +52,8 @@ password = "p"
 name = "t"
 account = "a"
 destination = "dest"
-`)
-	return cfg, url, filepath.Join(dir, "state")
+`+taskKeys)
+	return cfg, filepath.Join(dir, "state")
 }
 
 // fileState writes a state of task "t" in the file store under dir with

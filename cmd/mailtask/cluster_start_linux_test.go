@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
 	"syscall"
 	"testing"
-	"time"
 
-	"mailtask/internal/pgstore"
 	"mailtask/internal/testmail/postgres"
 )
 
@@ -16,29 +13,7 @@ import (
 func TestADaemonStartingWhileTheDatabaseIsDownWaitsForIt(t *testing.T) {
 	t.Parallel()
 	pg := postgres.Start(t) // its own: stopped and started again
-	url := pg.NewDatabase(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := pgstore.Migrate(ctx, url); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	writeFile(t, dir, "db.url", url)
-	cfg := writeFile(t, dir, "mailtask.toml", `state_dir = "state"
-state_store_file = "db.url"
-listen = "127.0.0.1:0"
-[accounts.a]
-host = "127.0.0.1"
-port = 1
-tls = "none"
-username = "u"
-password = "p"
-[[task]]
-name = "t"
-account = "a"
-destination = "dest"
-schedule = "@every 1h"
-`)
+	cfg, _ := clusterTaskOn(t, pg.NewDatabase(t), `listen = "127.0.0.1:0"`, `schedule = "@every 1h"`)
 	pg.Stop()
 	c := startChild(t, "run", "--config", cfg)
 	c.waitLine(t, "the database does not answer")
