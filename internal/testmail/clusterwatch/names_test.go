@@ -15,6 +15,7 @@ import (
 
 	"mailtask/internal/metrics"
 	"mailtask/internal/pgstore"
+	"mailtask/internal/state"
 )
 
 // The names this package expects of cluster mode hold for pgstore as it
@@ -26,36 +27,13 @@ import (
 func TestNamesMatchPgstore(t *testing.T) {
 	url := loggedDB(t)
 	ctx := testContext(t)
-	s, err := pgstore.Open(ctx, pgstore.Options{URL: url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, lease, st := claimed(t, url, "t")
 	if got, want := s.Node(), NodeName(os.Getpid()); got != want {
 		t.Fatalf("pgstore names this process %q, NodeName says %q", got, want)
 	}
-	lease, err := s.ClaimTask(ctx, "t", time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, _, err := lease.Load(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 
-	locker, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer locker.Close(context.Background())
-	tx, err := locker.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(ctx, "SELECT 1 FROM tasks WHERE task = 't' FOR UPDATE"); err != nil {
-		t.Fatal(err)
-	}
+	tx := lockRow(t, url, "t")
+	locker := tx.Conn()
 	// A look before the commit starts, in the same transaction: what
 	// pg_stat_activity showed then must not hide the commit waiting later.
 	if app, err := WaitingAtFence(ctx, locker); err != nil || app != "" {
@@ -64,7 +42,10 @@ func TestNamesMatchPgstore(t *testing.T) {
 	committed := make(chan error, 1)
 	go func() { committed <- lease.Commit(ctx, st, nil) }()
 
-	var app string
+	var (
+		app string
+		err error
+	)
 	deadline := time.Now().Add(30 * time.Second)
 	for app == "" {
 		if time.Now().After(deadline) {
@@ -104,43 +85,17 @@ func TestNamesMatchPgstore(t *testing.T) {
 func TestWaitingAtFenceSeesOnlyCommitsWaitingForItsLock(t *testing.T) {
 	url := loggedDB(t)
 	ctx := testContext(t)
-	s, err := pgstore.Open(ctx, pgstore.Options{URL: url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	lease, err := s.ClaimTask(ctx, "other", time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, _, err := lease.Load(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, lease, st := claimed(t, url, "other")
 	if err := s.AddTasks(ctx, []string{"mine"}); err != nil {
 		t.Fatal(err)
 	}
-	lockRow := func(task string) pgx.Tx {
-		t.Helper()
-		conn, err := pgx.Connect(ctx, url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { conn.Close(context.Background()) })
-		tx, err := conn.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { tx.Rollback(context.Background()) })
-		if _, err := tx.Exec(ctx, "SELECT 1 FROM tasks WHERE task = $1 FOR UPDATE", task); err != nil {
-			t.Fatal(err)
-		}
-		return tx
-	}
-	bystander, locker := lockRow("other"), lockRow("mine")
+	bystander, locker := lockRow(t, url, "other"), lockRow(t, url, "mine")
 	committed := make(chan error, 1)
 	go func() { committed <- lease.Commit(ctx, st, nil) }()
-	var app string
+	var (
+		app string
+		err error
+	)
 	deadline := time.Now().Add(30 * time.Second)
 	for app == "" {
 		if time.Now().After(deadline) {
@@ -162,6 +117,48 @@ func TestWaitingAtFenceSeesOnlyCommitsWaitingForItsLock(t *testing.T) {
 	if err := <-committed; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// claimed opens the store at url as this process, claims task and loads
+// its state, as a run would before it commits.
+func claimed(t *testing.T, url, task string) (*pgstore.Store, *pgstore.Lease, *state.State) {
+	t.Helper()
+	ctx := testContext(t)
+	s, err := pgstore.Open(ctx, pgstore.Options{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	lease, err := s.ClaimTask(ctx, task, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := lease.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, lease, st
+}
+
+// lockRow holds task's lease row locked, in a transaction of a connection
+// of its own, until t ends.
+func lockRow(t *testing.T, url, task string) pgx.Tx {
+	t.Helper()
+	ctx := testContext(t)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM tasks WHERE task = $1 FOR UPDATE", task); err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }
 
 // The metric names are those a node of cluster mode serves on /metrics.
