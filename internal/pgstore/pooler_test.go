@@ -3,7 +3,6 @@ package pgstore
 import (
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,13 +25,7 @@ func TestThroughPgBouncerInTransactionMode(t *testing.T) {
 	url := pgbouncer.Start(t, pg, pgbouncer.Transaction).Route(direct)
 	ctx := testContext(t)
 
-	var wg sync.WaitGroup
-	errs := make([]error, 3)
-	for i := range errs {
-		wg.Go(func() { _, errs[i] = Migrate(ctx, url) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := migrateAtOnce(t, url, 3); err != nil {
 		t.Fatalf("nodes migrating at once through the pooler: %v", err)
 	}
 	if n := count(t, direct, "SELECT count(*) FROM mailtask_schema"); n != SchemaVersion {

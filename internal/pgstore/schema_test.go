@@ -57,19 +57,26 @@ func TestOpenRefusesASchemaBehindOrAhead(t *testing.T) {
 
 func TestNodesMigratingAtOnceTakeTurns(t *testing.T) {
 	url := postgres.Shared(t).NewDatabase(t)
-	ctx := testContext(t)
-	var wg sync.WaitGroup
-	errs := make([]error, 3)
-	for i := range errs {
-		wg.Go(func() { _, errs[i] = Migrate(ctx, url) })
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := migrateAtOnce(t, url, 3); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(t, url, "SELECT count(*) FROM mailtask_schema"); n != SchemaVersion {
 		t.Fatalf("%d schema versions recorded, want %d", n, SchemaVersion)
 	}
+}
+
+// migrateAtOnce runs n migrations of the database at url at once, as
+// nodes started together would, and returns their errors.
+func migrateAtOnce(t *testing.T, url string, n int) error {
+	t.Helper()
+	ctx := testContext(t)
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = Migrate(ctx, url) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func TestErrorsHideTheDatabasePassword(t *testing.T) {
