@@ -82,8 +82,22 @@ func defaultPort(protocol, tls string) int {
 // turns relative paths into absolute ones.
 func (c *Config) validate() []error {
 	var errs []error
+	// A problem with an account or a task is in the file that defines it.
+	files := map[string]string{}
+	for _, name := range c.AccountNames() {
+		files[fmt.Sprintf("account %q", name)] = c.Accounts[name].File
+	}
+	for i, t := range c.Tasks {
+		if label := taskLabel(i, t.Name); files[label] == "" {
+			files[label] = t.File
+		}
+	}
 	fail := func(section, key, format string, args ...any) {
-		errs = append(errs, &Error{File: c.File, Section: section, Key: key, Msg: fmt.Sprintf(format, args...)})
+		file := files[section]
+		if file == "" {
+			file = c.File
+		}
+		errs = append(errs, &Error{File: file, Section: section, Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
 	base := filepath.Dir(c.File)
 	c.StateDir = resolve(base, c.StateDir)
@@ -94,6 +108,7 @@ func (c *Config) validate() []error {
 	for _, name := range c.AccountNames() {
 		a := c.Accounts[name]
 		at := fmt.Sprintf("account %q", name)
+		base := c.dirOf(a.File)
 		switch a.Protocol {
 		case ProtocolIMAP, ProtocolPOP3:
 		default:
@@ -157,13 +172,19 @@ func (c *Config) validate() []error {
 		case !taskNamePattern.MatchString(t.Name):
 			fail(at, "name", "%q may hold only letters, digits, '.', '_' and '-', start with a letter or digit, and be at most 64 characters", t.Name)
 		default:
-			if first, dup := firstIndex[t.Name]; dup {
+			first, dup := firstIndex[t.Name]
+			switch {
+			case dup && c.Tasks[first].File != t.File:
+				// fail would name the first task's file, as the label is the same.
+				errs = append(errs, &Error{File: t.File, Section: at, Key: "name", Msg: fmt.Sprintf("is the name of a task in %s too; task names must be unique", c.Tasks[first].File)})
+			case dup:
 				fail(at, "name", "task #%d already has this name; task names must be unique", first+1)
-			} else {
+			default:
 				firstIndex[t.Name] = i
 			}
 		}
 
+		base := c.dirOf(t.File)
 		acct, ok := c.Accounts[t.Account]
 		switch {
 		case t.Account == "":
@@ -208,9 +229,22 @@ func (c *Config) validate() []error {
 	c.validateCluster(base, fail)
 	c.validatePush(fail)
 	if len(c.Tasks) == 0 {
-		errs = append(errs, &Error{File: c.File, Msg: "no [[task]] defined"})
+		msg := "no [[task]] defined"
+		if len(c.Include) > 0 {
+			msg += ", here or in the files include matches"
+		}
+		errs = append(errs, &Error{File: c.File, Msg: msg})
 	}
 	return errs
+}
+
+// dirOf is the folder relative paths in file are relative to: file is
+// where an account or task is defined, "" for one built in code.
+func (c *Config) dirOf(file string) string {
+	if file == "" {
+		file = c.File
+	}
+	return filepath.Dir(file)
 }
 
 // accountNames is AccountNames for a message that suggests one.

@@ -56,7 +56,7 @@ func (a *Attachments) KeepsInline() bool { return a.Inline == nil || *a.Inline }
 // the actions and the hooks of t; acct is nil when the task's account is
 // undefined (already reported).
 func (c *Config) validateTaskRules(at string, t *Task, acct *Account, fail func(section, key, format string, args ...any)) {
-	base := filepath.Dir(c.File)
+	base := c.dirOf(t.File)
 	pop3 := acct != nil && acct.Protocol == ProtocolPOP3
 
 	t.Location = time.Local
