@@ -45,6 +45,6 @@ func printFiles(e *env, cfg *config.Config) {
 	}
 	fmt.Fprintf(e.stdout, "%d files:\n", 1+len(cfg.Included))
 	for _, f := range append([]string{cfg.File}, cfg.Included...) {
-		fmt.Fprintf(e.stdout, "  %s: %d accounts, %d tasks\n", f, accounts[f], tasks[f])
+		fmt.Fprintf(e.stdout, "  %s: accounts %d, tasks %d\n", f, accounts[f], tasks[f])
 	}
 }

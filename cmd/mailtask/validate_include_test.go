@@ -27,9 +27,9 @@ destination = "d"
 	b := writeFile(t, dir, "conf.d/b.toml", "[[task]]\nname = \"b1\"\naccount = \"main\"\ndestination = \"d\"\n[[task]]\nname = \"b2\"\naccount = \"a\"\ndestination = \"d\"\n")
 	code, out, errOut := run(t, "validate", "--config", cfg)
 	want := cfg + ": ok (2 accounts, 4 tasks)\n3 files:\n" +
-		"  " + cfg + ": 1 accounts, 1 tasks\n" +
-		"  " + a + ": 1 accounts, 1 tasks\n" +
-		"  " + b + ": 0 accounts, 2 tasks\n"
+		"  " + cfg + ": accounts 1, tasks 1\n" +
+		"  " + a + ": accounts 1, tasks 1\n" +
+		"  " + b + ": accounts 0, tasks 2\n"
 	if code != exitOK || out != want {
 		t.Errorf("exit %d\n%s\nwant\n%s\n%s", code, out, want, errOut)
 	}
