@@ -152,14 +152,18 @@ func (c *Config) Task(name string) *Task {
 // sorted.
 func (c *Config) AccountNames() []string {
 	names := make([]string, 0, len(c.Accounts))
+	// A set, not a search of names: with an account per included file
+	// there are thousands.
+	listed := make(map[string]bool, len(c.Accounts))
 	for _, n := range c.accountOrder {
-		if _, ok := c.Accounts[n]; ok && !slices.Contains(names, n) {
+		if _, ok := c.Accounts[n]; ok && !listed[n] {
+			listed[n] = true
 			names = append(names, n)
 		}
 	}
 	var rest []string
 	for n := range c.Accounts {
-		if !slices.Contains(names, n) {
+		if !listed[n] {
 			rest = append(rest, n)
 		}
 	}
