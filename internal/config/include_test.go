@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -232,5 +233,21 @@ func TestHiddenNamesStayOutOfWildcards(t *testing.T) {
 		if got := hidden(c.pattern, c.match); got != c.hidden {
 			t.Errorf("hidden(%q, %q) = %v", c.pattern, c.match, got)
 		}
+	}
+}
+
+// A message suggesting an account names the first few, not the thousands
+// a file per mailbox makes.
+func TestUndefinedAccountListsAFew(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{"main.toml": mainWithInclude, "conf.d/typo.toml": "[[task]]\nname = \"t\"\naccount = \"c1\"\ndestination = \"d\"\n"}
+	for i := range 12 {
+		name := fmt.Sprintf("c%02d", i)
+		files["conf.d/"+name+".toml"] = customer(name)
+	}
+	_, err := Load(writeTree(t, dir, files))
+	want := `no account "c1" is defined (defined: main, c00, c01, c02, c03, c04, c05, c06, c07, c08 and 3 more)`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want %q", err, want)
 	}
 }

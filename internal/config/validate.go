@@ -188,9 +188,9 @@ func (c *Config) validate() []error {
 		acct, ok := c.Accounts[t.Account]
 		switch {
 		case t.Account == "":
-			fail(at, "account", "missing (one of: %s)", strings.Join(c.accountNames(), ", "))
+			fail(at, "account", "missing (one of: %s)", c.accountNames())
 		case !ok:
-			fail(at, "account", "no account %q is defined (defined: %s)", t.Account, strings.Join(c.accountNames(), ", "))
+			fail(at, "account", "no account %q is defined (defined: %s)", t.Account, c.accountNames())
 		}
 		if t.Destination == "" {
 			fail(at, "destination", "missing (the folder attachments are written to, or s3://bucket/prefix)")
@@ -247,12 +247,19 @@ func (c *Config) dirOf(file string) string {
 	return filepath.Dir(file)
 }
 
-// accountNames is AccountNames for a message that suggests one.
-func (c *Config) accountNames() []string {
-	if len(c.Accounts) == 0 {
-		return []string{"none; add an [accounts.NAME] table"}
+// accountNames is AccountNames for a message that suggests one: the
+// first few, as a configuration that includes a file per mailbox has
+// thousands.
+func (c *Config) accountNames() string {
+	const shown = 10
+	names := c.AccountNames()
+	switch {
+	case len(names) == 0:
+		return "none; add an [accounts.NAME] table"
+	case len(names) > shown:
+		return fmt.Sprintf("%s and %d more", strings.Join(names[:shown], ", "), len(names)-shown)
 	}
-	return c.AccountNames()
+	return strings.Join(names, ", ")
 }
 
 // resolve makes p absolute against the config file's directory, expanding

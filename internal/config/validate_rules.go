@@ -272,9 +272,9 @@ func (c *Config) validateNotify(fail func(section, key, format string, args ...a
 	acct, ok := c.Accounts[n.Account]
 	switch {
 	case n.Account == "":
-		fail(at, "account", "missing: the account whose username and password sign in to the SMTP server (one of: %s)", strings.Join(c.accountNames(), ", "))
+		fail(at, "account", "missing: the account whose username and password sign in to the SMTP server (one of: %s)", c.accountNames())
 	case !ok:
-		fail(at, "account", "no account %q is defined (defined: %s)", n.Account, strings.Join(c.accountNames(), ", "))
+		fail(at, "account", "no account %q is defined (defined: %s)", n.Account, c.accountNames())
 	}
 	if n.Port < 1 || n.Port > 65535 {
 		fail(at, "port", "%d is not a TCP port", n.Port)
