@@ -12,9 +12,9 @@ import (
 // cluster mode's files (the database URL with its password, the token
 // key, the S3 secret) readable by others or by a group other than this
 // user's own, and an inline password, client_secret or state_store in a
-// configuration file that is (the main file or an included one). A group of this user's own is the usual way
-// to share them with a service account (contrib/systemd), and is not
-// reported.
+// configuration file that is (the main file or an included one). A group
+// of this user's own is the usual way to share them with a service account
+// (contrib/systemd), and is not reported.
 func (c *Config) LaxSecrets() []string {
 	var warnings []string
 	cl := &c.Cluster
@@ -34,10 +34,7 @@ func (c *Config) LaxSecrets() []string {
 		if a.PasswordFile != "" {
 			warnings = append(warnings, laxFile(at, "password_file", a.PasswordFile)...)
 		}
-		file := a.File
-		if file == "" {
-			file = c.File
-		}
+		file := c.definedIn(a.File)
 		inline[file] = inline[file] || a.Password != ""
 		if o := a.OAuth2; o != nil {
 			if o.ClientSecretFile != "" {
@@ -47,7 +44,10 @@ func (c *Config) LaxSecrets() []string {
 		}
 	}
 	for _, file := range slices.Sorted(maps.Keys(inline)) {
-		if perm, lax := readableByOthers(file); inline[file] && lax {
+		if !inline[file] {
+			continue
+		}
+		if perm, lax := readableByOthers(file); lax {
 			warnings = append(warnings, fmt.Sprintf("%s holds a password, client secret or database URL and is readable by other accounts (mode %04o): run \"chmod 600 %s\", or move the secret to password_env / password_file (state_store_env / state_store_file)", file, perm, file))
 		}
 	}
