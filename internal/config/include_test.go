@@ -116,6 +116,23 @@ func TestIncludeOrder(t *testing.T) {
 	}
 }
 
+// A pattern that matches the main file leaves it out: its tasks are not
+// defined twice.
+func TestIncludeSkipsTheMainFile(t *testing.T) {
+	dir := t.TempDir()
+	main := writeTree(t, dir, map[string]string{
+		"main.toml":  `include = ["*.toml"]` + mainWithInclude[len(`include = ["conf.d/*.toml"]`):],
+		"other.toml": customer("other"),
+	})
+	cfg, err := Load(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.TaskNames(), ","); got != "main,other" {
+		t.Errorf("tasks %s, want main,other", got)
+	}
+}
+
 // An empty conf.d is a configuration without customers yet, not an error.
 func TestIncludeMatchingNothing(t *testing.T) {
 	dir := t.TempDir()
