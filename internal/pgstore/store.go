@@ -84,15 +84,15 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("%s: %w", Redact(o.URL), err)
 	}
-	if o.Announce != nil {
-		if err := announce(ctx, pool, node, *o.Announce, true); err != nil {
+	s := &Store{pool: pool, node: node}
+	if o.TokenKey != nil {
+		if s.seal, err = newSealer(o.TokenKey, o.TokenKeySetting); err != nil {
 			pool.Close()
 			return nil, err
 		}
 	}
-	s := &Store{pool: pool, node: node}
-	if o.TokenKey != nil {
-		if s.seal, err = newSealer(o.TokenKey, o.TokenKeySetting); err != nil {
+	if o.Announce != nil {
+		if err := announce(ctx, pool, node, *o.Announce, true); err != nil {
 			pool.Close()
 			return nil, err
 		}
