@@ -237,7 +237,7 @@ func tooLargeReason(size, limit int64, kept string) string {
 }
 
 // setAside keeps aside, as failed, the messages the server announced
-// larger than max_message_size, with their header alone (up to maxHeader
+// larger than max_message_size, with their header alone (up to mailbox.MaxHeader
 // bytes of it), and commits them. They are never downloaded. It returns
 // what it committed, and their failure actions, then due.
 func (r *run) setAside(ctx context.Context, msgs []mailbox.Message) (Summary, dueActions, error) {
@@ -254,7 +254,7 @@ func (r *run) setAside(ctx context.Context, msgs []mailbox.Message) (Summary, du
 	kept := map[string]bool{}
 	if hf, ok := r.sess.(mailbox.HeaderFetcher); ok {
 		err := hf.FetchHeaders(ctx, msgs, func(m mailbox.Message, header io.Reader) error {
-			h, err := io.ReadAll(io.LimitReader(header, maxHeader))
+			h, err := io.ReadAll(io.LimitReader(header, mailbox.MaxHeader))
 			if err != nil {
 				return err
 			}
