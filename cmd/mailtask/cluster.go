@@ -23,6 +23,12 @@ const openTimeout = 30 * time.Second
 // (a state_store, or an s3:// destination); nil otherwise. Close it when
 // done.
 func openNode(ctx context.Context, cfg *config.Config) (*cluster.Node, error) {
+	return openNodeAs(ctx, cfg, false)
+}
+
+// openNodeAs is openNode; daemon says the process is a node of the
+// cluster (`mailtask run`), which the database's nodes table records.
+func openNodeAs(ctx context.Context, cfg *config.Config, daemon bool) (*cluster.Node, error) {
 	if !cluster.Needed(cfg) {
 		return nil, nil
 	}
@@ -31,7 +37,7 @@ func openNode(ctx context.Context, cfg *config.Config) (*cluster.Node, error) {
 	// Every run renews its lease and its connection slots and commits on
 	// a connection of its own now and then, besides claims and tokens;
 	// at most 32, since PostgreSQL serves 100 connections by default.
-	node, err := cluster.Open(ctx, cfg, cluster.Options{MaxConns: int32(min(4+2*cfg.MaxConcurrentTasks, 32))})
+	node, err := cluster.Open(ctx, cfg, cluster.Options{MaxConns: int32(min(4+2*cfg.MaxConcurrentTasks, 32)), Announce: daemon})
 	var ce *config.Error
 	if errors.As(err, &ce) {
 		return nil, err // it names the file already
@@ -57,7 +63,7 @@ const startPatience = time.Minute
 func openNodePatiently(ctx context.Context, cfg *config.Config, log *slog.Logger) (*cluster.Node, error) {
 	giveUp := time.Now().Add(startPatience)
 	for tries := 1; ; tries++ {
-		node, err := openNode(ctx, cfg)
+		node, err := openNodeAs(ctx, cfg, true)
 		if err == nil && tries > 1 {
 			log.Info("the database answers", "tries", tries)
 		}

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"mailtask/internal/cluster"
 	"mailtask/internal/config"
 	"mailtask/internal/diagnose"
 	"mailtask/internal/notify"
@@ -79,10 +80,11 @@ type idleStatus struct {
 func statusFlags(fs *flag.FlagSet) runFunc {
 	cfgPath := configFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	return func(ctx context.Context, e *env, _ []string) error { return status(ctx, e, *cfgPath, *asJSON) }
+	nodes := fs.Bool("nodes", false, "cluster mode: print the nodes only (with --json, as a list of nodes)")
+	return func(ctx context.Context, e *env, _ []string) error { return status(ctx, e, *cfgPath, *asJSON, *nodes) }
 }
 
-func status(ctx context.Context, e *env, cfgPath string, asJSON bool) error {
+func status(ctx context.Context, e *env, cfgPath string, asJSON, nodesOnly bool) error {
 	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		return err
@@ -92,16 +94,34 @@ func status(ctx context.Context, e *env, cfgPath string, asJSON bool) error {
 		return err
 	}
 	defer closeNode(node)
+	if nodesOnly && !clustered(node) {
+		return usageError{"status --nodes: " + cfg.File + " has no state_store: only cluster mode has nodes"}
+	}
 	// In cluster mode every task's lease and state come in two statements,
-	// whatever the number of tasks.
+	// whatever the number of tasks, and the nodes in a third.
 	var (
 		leases map[string]pgstore.LeaseInfo
 		states map[string]pgstore.TaskState
+		nodes  []nodeStatus
 	)
 	if clustered(node) {
 		if leases, err = leasesOf(ctx, node.Store()); err != nil {
 			return err
 		}
+		list, err := node.Store().Nodes(ctx)
+		if err != nil {
+			return err
+		}
+		nodes = nodesStatus(list, leases, cfg.LeaseTime())
+	}
+	if nodesOnly {
+		if asJSON {
+			return printJSON(e.stdout, nodes)
+		}
+		printNodes(e.stdout, nodes, cluster.ConfigDigest(cfg))
+		return nil
+	}
+	if clustered(node) {
 		if states, err = node.Store().States(ctx); err != nil {
 			return err
 		}
@@ -149,13 +169,14 @@ func status(ctx context.Context, e *env, cfgPath string, asJSON bool) error {
 		rows = append(rows, row)
 	}
 	if asJSON {
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rows); err != nil {
+		if err := printJSON(e.stdout, rows); err != nil {
 			return err
 		}
 	} else {
 		printStatus(e.stdout, rows)
+		if clustered(node) {
+			printNodes(e.stdout, nodes, cluster.ConfigDigest(cfg))
+		}
 	}
 	if unreadable {
 		return errReported
@@ -234,6 +255,13 @@ func printStatus(w io.Writer, rows []taskStatus) {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, strings.Join(notes, "\n"))
 	}
+}
+
+// printJSON prints v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // loadIdle reads what the daemon's watcher of task last reported.

@@ -98,12 +98,14 @@ func BenchmarkClaims(b *testing.B) {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// openClaimers opens one store per node, named bench-1...
+// openClaimers opens one store per node, named bench-1..., each recorded
+// in the nodes table as `mailtask run` records itself, so that its claims
+// mark it seen as a node's do.
 func openClaimers(b *testing.B, ctx context.Context, url string, n int) []*pgstore.Store {
 	b.Helper()
 	stores := make([]*pgstore.Store, n)
 	for i := range stores {
-		s, err := pgstore.Open(ctx, pgstore.Options{URL: url, Node: fmt.Sprintf("bench-%d", i+1)})
+		s, err := pgstore.Open(ctx, pgstore.Options{URL: url, Node: fmt.Sprintf("bench-%d", i+1), Announce: &pgstore.Announcement{Version: "bench", Config: "bench"}})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -33,6 +33,8 @@ type Node struct {
 
 	mu sync.Mutex
 	s3 *s3.Client
+
+	announced announced
 }
 
 // Options are what Open needs besides the configuration.
@@ -44,6 +46,10 @@ type Options struct {
 	// MaxConns bounds the node's pool of database connections; 0 means
 	// pgstore's default.
 	MaxConns int32
+	// Announce makes the process a node of the database's nodes table
+	// (`mailtask run`), recorded as it opens and whenever Announce finds
+	// its configuration changed; commands are no nodes.
+	Announce bool
 }
 
 // Needed reports whether cfg needs a Node: it keeps its state in a
@@ -80,9 +86,14 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	if err != nil {
 		return nil, &config.Error{File: cfg.File, Key: "token_key", Msg: err.Error()}
 	}
-	n.store, err = pgstore.Open(ctx, pgstore.Options{
+	po := pgstore.Options{
 		URL: url.Reveal(), Node: o.Name, TokenKey: key, TokenKeySetting: cfg.TokenKeySetting(), MaxConns: o.MaxConns,
-	})
+	}
+	if o.Announce {
+		a := announcement(cfg)
+		po.Announce, n.announced.last = &a, &a
+	}
+	n.store, err = pgstore.Open(ctx, po)
 	if err != nil {
 		return nil, err
 	}

@@ -37,6 +37,8 @@ var localCases = []catalogueCase{
 	aadstsCase("AADSTS65004", "access_denied", 65004, "User declined to consent to access the app.", "accept"),
 	aadstsCase("AADSTS700082", "invalid_grant", 700082, "The refresh token has expired due to inactivity. The token was issued on 2024-10-01 and was inactive for 90.00:00:00.", "90 days without use"),
 	aadstsCase("AADSTS70008", "invalid_grant", 70008, "The provided authorization code or refresh token has expired due to inactivity.", "`mailtask auth login ACCOUNT`"),
+	aadstsCase("AADSTS50173", "invalid_grant", 50173, "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. The grant was issued on '2026-10-01T08:00:00.0000000Z' and the TokensValidFrom date (before which tokens are not valid) for this user is '2026-11-20T09:30:00.0000000Z'.", "password was changed"),
+	aadstsCase("AADSTS70043", "invalid_grant", 70043, "The refresh token has expired or is invalid due to sign-in frequency checks by conditional access. The token was issued on 2026-12-01T08:00:00.0000000Z and the maximum allowed lifetime for this request is 43200.", "sign-in frequency"),
 	aadstsCase("AADSTS700016", "unauthorized_client", 700016, "Application with identifier 'abc' was not found in the directory 'Contoso'.", "oauth2.client_id"),
 	aadstsCase("AADSTS7000215", "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.", "not its Secret ID"),
 	aadstsCase("AADSTS7000222", "invalid_client", 7000222, "The provided client secret keys for app 'abc' are expired.", "oauth2.client_secret_expires"),

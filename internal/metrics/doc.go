@@ -2,7 +2,8 @@
 // counters and gauges per task (runs, failures, skips, messages, files,
 // bytes, last success, next run), per task with idle = true (whether its
 // IDLE connection idles and since when, its failures and reconnects, the
-// delay from new mail to files written) and per credential (expiry), served on
+// delay from new mail to files written), per credential (expiry), and which
+// mailtask the daemon is (build_info, for upgrades across nodes), served on
 // /metrics, with /healthz beside them for probes, by a server whose
 // clients can hold neither connections nor descriptors for long (Serve).
 //

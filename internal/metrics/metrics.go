@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"mailtask/internal/outcome"
+	"mailtask/internal/version"
 )
 
 // Metrics holds the daemon's metrics: the per-task series in a table of
@@ -57,10 +58,16 @@ func New() *Metrics {
 		idle:    newIdleMetrics(),
 		cluster: newClusterMetrics(),
 	}
+	// Which mailtask each daemon is, for a rolling upgrade:
+	// count by (version) (mailtask_build_info).
+	build := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "mailtask", Name: "build_info",
+		Help: "Always 1; its version label is this daemon's mailtask (mailtask version).", ConstLabels: prometheus.Labels{"version": version.String()}})
+	build.Set(1)
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.credentials,
+		build,
 	)
 	m.reg.MustRegister(m.idle.collectors()...)
 	return m

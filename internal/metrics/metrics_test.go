@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"mailtask/internal/outcome"
+	"mailtask/internal/version"
 )
 
 var t0 = time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
@@ -139,7 +141,8 @@ func TestHandlerServesMetricsAndHealth(t *testing.T) {
 		return resp.StatusCode, string(body)
 	}
 	code, body := get("/metrics")
-	if code != 200 || !strings.Contains(body, `mailtask_runs_total{task="invoices"} 0`) || !strings.Contains(body, "go_goroutines") {
+	build := fmt.Sprintf("mailtask_build_info{version=%q} 1", version.String())
+	if code != 200 || !strings.Contains(body, `mailtask_runs_total{task="invoices"} 0`) || !strings.Contains(body, "go_goroutines") || !strings.Contains(body, build) {
 		t.Errorf("/metrics: %d\n%s", code, body)
 	}
 	// Go's client asks for gzip and unpacks it; a scraper that does not ask

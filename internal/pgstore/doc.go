@@ -18,7 +18,12 @@
 //     rotating refresh token is spent once across the cluster;
 //   - connection slots per account (slots.go), bounding connections to a
 //     mailbox across the cluster, leased so that a dead node's expire;
-//   - the object sink's dedupe index (dedupe.go).
+//   - the object sink's dedupe index (dedupe.go);
+//   - the nodes (nodes.go): each `mailtask run` records its version, the
+//     schema it knows and a digest of its configuration as it opens, and
+//     its claims mark it as seen, so that `mailtask status` shows which
+//     nodes are up, too old for the schema, or configured unlike the
+//     others (a rolling upgrade's progress).
 //
 // The schema is versioned: migrations are embedded (migrations/*.sql),
 // applied by `mailtask db migrate` (Migrate), and checked by Open, which

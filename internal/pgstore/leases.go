@@ -91,6 +91,10 @@ var addSkipper = fmt.Sprintf("(skipped_by || $1::text)[greatest(1, cardinality(s
 // statement reads it off the next_due index, so that the node can look
 // again when a task comes due instead of at some interval, which a task
 // due just after a look waited out whole.
+//
+// The same statement marks the node as seen (nodes.go), at most every
+// SeenEvery(leaseFor), even when the schema is newer than it knows; a
+// node whose run slots are all taken claims with limit 0 to be seen.
 func (s *Store) Claim(ctx context.Context, limit int, leaseFor time.Duration) (leases []*Lease, next time.Duration, err error) {
 	rows, err := s.pool.Query(ctx, `
 		WITH due AS (
@@ -108,13 +112,13 @@ func (s *Store) Claim(ctx context.Context, limit int, leaseFor time.Duration) (l
 			    lease_until = now() + $3 * interval '1 millisecond'
 			FROM due WHERE t.task = due.task
 			RETURNING t.task, t.epoch, t.lease_until
-		)
+		), `+seenByClaim+`
 		SELECT c.task, c.epoch, c.lease_until, later.ms, schema.version
 		FROM (SELECT ceil(extract(epoch FROM min(next_due) - clock_timestamp()) * 1000)::bigint AS ms
 			FROM tasks WHERE next_due > now() AND NOT $2 = ANY(skipped_by)) later
 		CROSS JOIN (SELECT max(version) AS version FROM mailtask_schema) schema
 		LEFT JOIN claimed c ON true`,
-		limit, s.node, interval(leaseFor), SchemaVersion)
+		limit, s.node, interval(leaseFor), SchemaVersion, interval(SeenEvery(leaseFor)))
 	if err != nil {
 		return nil, 0, fmt.Errorf("claim due tasks: %w", err)
 	}

@@ -132,11 +132,7 @@ func TestSlotsOfADeadNodeExpire(t *testing.T) {
 // so that the cap holds while they run out, and drops those that ran out.
 func TestMigratingSlotsKeepsThoseHeld(t *testing.T) {
 	url := postgres.Shared(t).NewDatabase(t)
-	sql(t, url, "CREATE TABLE mailtask_schema (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())")
-	for _, m := range migrations[:5] {
-		sql(t, url, m.sql)
-		sql(t, url, "INSERT INTO mailtask_schema (version, name) VALUES ($1, $2)", m.version, m.name)
-	}
+	migrateTo(t, url, 5)
 	sql(t, url, `INSERT INTO conn_slots (account, holder, lease_until) VALUES
 		('a', 'old', now() + interval '1 hour'), ('a', 'old', now() - interval '1 second'), ('a', 'old', now() + interval '1 hour')`)
 	if _, err := Migrate(testContext(t), url); err != nil {

@@ -34,6 +34,11 @@ type Options struct {
 	TokenKeySetting string
 	// MaxConns bounds the pool; 0 means DefaultMaxConns.
 	MaxConns int32
+	// Announce, for a node (`mailtask run`) rather than a command, is
+	// what Open records of it in the nodes table, as started now: also
+	// when the schema is newer than this mailtask knows, which Open
+	// refuses, so that the node shows as too old.
+	Announce *Announcement
 }
 
 // DefaultMaxConns is the pool size of a node when Options leave it open:
@@ -73,12 +78,21 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, fmt.Errorf("connect to %s: %w", Redact(o.URL), err)
 	}
 	if err := checkSchema(ctx, pool); err != nil {
+		if o.Announce != nil {
+			announceRefused(ctx, pool, node, *o.Announce, err)
+		}
 		pool.Close()
 		return nil, fmt.Errorf("%s: %w", Redact(o.URL), err)
 	}
 	s := &Store{pool: pool, node: node}
 	if o.TokenKey != nil {
 		if s.seal, err = newSealer(o.TokenKey, o.TokenKeySetting); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
+	if o.Announce != nil {
+		if err := announce(ctx, pool, node, *o.Announce, true); err != nil {
 			pool.Close()
 			return nil, err
 		}

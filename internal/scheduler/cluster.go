@@ -246,21 +246,26 @@ func (s *Scheduler) wakeClaims() {
 
 // claimDue claims as many due tasks as the node has free run slots,
 // starts their runs, and returns when to look again: when the next task
-// comes due, within claimPollMin and claimPoll.
+// comes due, within claimPollMin and claimPoll. A node whose run slots are
+// all taken claims none, but asks all the same once in a while, for a
+// claim marks it as seen in the nodes table (pgstore.SeenEvery): busy is
+// not gone.
 func (s *Scheduler) claimDue(ctx context.Context) time.Duration {
 	s.mu.Lock()
 	if s.stopped {
 		s.mu.Unlock()
 		return claimPoll
 	}
-	free := cap(s.global) - len(s.running)
+	free := max(cap(s.global)-len(s.running), 0)
 	s.mu.Unlock()
-	if free <= 0 {
+	lease := s.opts.Node.Lease()
+	if free == 0 && time.Since(s.lastClaim) < pgstore.SeenEvery(lease) {
 		return claimPoll
 	}
 	store := s.opts.Node.Store()
 	started := time.Now()
-	leases, next, err := store.Claim(ctx, free, s.opts.Node.Lease())
+	s.lastClaim = started
+	leases, next, err := store.Claim(ctx, free, lease)
 	s.metrics.Claimed(time.Since(started))
 	if err != nil {
 		s.claimFailed(ctx, "claim due tasks from the database", err)

@@ -78,7 +78,7 @@ func startNode(t *testing.T, cfg *config.Config, name string, l *logs, run popim
 	ctx, cancel := context.WithCancel(context.Background())
 	octx, ocancel := context.WithTimeout(ctx, time.Minute)
 	defer ocancel()
-	cn, err := cluster.Open(octx, cfg, cluster.Options{Name: name})
+	cn, err := cluster.Open(octx, cfg, cluster.Options{Name: name, Announce: true}) // a node, as `mailtask run` opens it
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,6 +81,9 @@ type Scheduler struct {
 	// claimFailingSince is when the row of failed claims began,
 	// claimLogged when one was last logged (claimlog.go).
 	claimFailingSince, claimLogged time.Time
+	// lastClaim is when the claim loop last asked the database, which
+	// marks the node as seen; only the claim loop uses it.
+	lastClaim time.Time
 
 	loops sync.WaitGroup // one per entry
 	runs  sync.WaitGroup // one per run started
@@ -168,7 +171,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		// once Run has started.
 		cfg, names, skip := s.cfg, s.taskNames(), s.unclaimed()
 		s.mu.Unlock()
-		if !s.registerAtStart(ctx, names, skip) {
+		if !s.registerAtStart(ctx, cfg, names, skip) {
 			return nil // stopped before it could
 		}
 		s.mu.Lock()
@@ -217,7 +220,7 @@ func (s *Scheduler) Reload(cfg *config.Config) error {
 	ctx := s.ctx
 	s.mu.Unlock()
 	if ctx != nil {
-		if err := s.register(ctx, names, skip); err != nil {
+		if err := s.register(ctx, cfg, names, skip); err != nil {
 			s.log.Error("could not add the configuration's new tasks to the database; they run once it can be reached and the configuration is reloaded", "err", err)
 		}
 	}
@@ -384,10 +387,11 @@ func (s *Scheduler) taskNames() []string {
 const registerTimeout = time.Minute
 
 // register makes sure, in cluster mode, that the database has a lease row
-// for each of names (a task new to it is due at once), and that this
+// for each of names (a task new to it is due at once), that this
 // node's claims pass over skip, the tasks it does not run by a schedule,
-// and no others.
-func (s *Scheduler) register(ctx context.Context, names, skip []string) error {
+// and no others, and that the nodes table has the node's configuration,
+// cfg.
+func (s *Scheduler) register(ctx context.Context, cfg *config.Config, names, skip []string) error {
 	if !s.clustered() {
 		return nil
 	}
@@ -397,7 +401,10 @@ func (s *Scheduler) register(ctx context.Context, names, skip []string) error {
 	if err := store.AddTasks(ctx, names); err != nil {
 		return err
 	}
-	return store.Skip(ctx, skip)
+	if err := store.Skip(ctx, skip); err != nil {
+		return err
+	}
+	return s.opts.Node.Announce(ctx, cfg)
 }
 
 // registerAtStart registers the tasks (register), trying again every
@@ -405,9 +412,9 @@ func (s *Scheduler) register(ctx context.Context, names, skip []string) error {
 // are cut), as claims do, until it succeeds or the scheduler is stopped
 // first: then it returns false. Each failure counts as a failed claim
 // for the health check: the node claims nothing until it succeeds.
-func (s *Scheduler) registerAtStart(ctx context.Context, names, skip []string) bool {
+func (s *Scheduler) registerAtStart(ctx context.Context, cfg *config.Config, names, skip []string) bool {
 	for {
-		err := s.register(ctx, names, skip)
+		err := s.register(ctx, cfg, names, skip)
 		if err == nil {
 			s.claimWorked()
 			return true
