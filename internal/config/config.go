@@ -36,8 +36,9 @@ type Config struct {
 type Account struct {
 	Name string `toml:"-"`
 	// File is the configuration file that defines the account: relative
-	// paths in it are relative to that file's folder.
-	File               string `toml:"-"`
+	// paths in it are relative to that file's folder. It is not part of
+	// what runs, so cluster mode's digest of the accounts leaves it out.
+	File               string `toml:"-" json:"-"`
 	Protocol           string `toml:"protocol"`
 	Host               string `toml:"host"`
 	Port               int    `toml:"port"`
@@ -67,8 +68,9 @@ func (a *Account) Addr() string { return net.JoinHostPort(a.Host, strconv.Itoa(a
 // whose attachments land in a destination folder.
 type Task struct {
 	// File is the configuration file that defines the task: relative
-	// paths in it are relative to that file's folder.
-	File        string `toml:"-"`
+	// paths in it are relative to that file's folder. It is not part of
+	// what runs, so cluster mode's digest of the tasks leaves it out.
+	File        string `toml:"-" json:"-"`
 	Name        string `toml:"name"`
 	Account     string `toml:"account"`
 	Schedule    string `toml:"schedule"`
