@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,5 +39,20 @@ destination = "d"
 	code, _, errOut = run(t, "validate", "--config", cfg)
 	if want := filepath.Join(dir, "conf.d/c.toml") + ": line "; code != exitUsage || !strings.Contains(errOut, want) {
 		t.Errorf("a broken included file: exit %d, stderr lacks %q:\n%s", code, want, errOut)
+	}
+}
+
+// A task name the configuration lacks is answered with a few of its
+// tasks, not the thousands a file per mailbox makes.
+func TestUnknownTaskListsAFew(t *testing.T) {
+	dir := t.TempDir()
+	text := "[accounts.a]\nhost = \"h\"\nusername = \"u\"\npassword_env = \"P\"\n"
+	for i := range 12 {
+		text += fmt.Sprintf("[[task]]\nname = \"t%02d\"\naccount = \"a\"\ndestination = \"d\"\n", i)
+	}
+	cfg := writeFile(t, dir, "mailtask.toml", text)
+	code, _, errOut := run(t, "run-task", "--config", cfg, "nope")
+	if want := "(tasks: t00, t01, t02, t03, t04, t05, t06, t07, t08, t09 and 2 more)"; code != exitUsage || !strings.Contains(errOut, want) {
+		t.Errorf("exit %d, stderr lacks %q:\n%s", code, want, errOut)
 	}
 }
