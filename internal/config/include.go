@@ -42,7 +42,7 @@ func (c *Config) include() (errs, unread []error) {
 			continue
 		}
 		c.Included = append(c.Included, file)
-		errs = append(errs, unknownKeys(file, data, md)...)
+		errs = append(errs, unknownKeys(file, data, md, len(c.Tasks))...)
 		errs = append(errs, mainFileKeys(file, c.File, md)...)
 		part.accountOrder = accountOrder(md)
 		for _, name := range part.AccountNames() {

@@ -162,6 +162,8 @@ func TestIncludeErrorsNameTheFile(t *testing.T) {
 			want: []string{a + ": include: included files do not include others"}},
 		{name: "an unknown key", files: map[string]string{a: customer("a") + "pasword = \"x\"\n", b: "bogus = 1\n" + customer("b")},
 			want: []string{a + `: task "a": pasword: unknown key`, b + ": bogus: unknown key"}, not: []string{"is a setting of the main"}},
+		{name: "a task without a name", files: map[string]string{a: "[[task]]\naccount = \"main\"\ndestination = \"d\"\nbogus = 1\n"},
+			want: []string{a + ": task #2: name: missing", a + ": task #2: bogus: unknown key"}},
 		{name: "an account defined twice", files: map[string]string{a: customer("a"), b: "[accounts.a]\nhost = \"h\"\n"},
 			want: []string{b + `: account "a": is defined in ` + "DIR/" + a + " too"}},
 		{name: "an account of the main file defined again", files: map[string]string{a: "[accounts.main]\nhost = \"h\"\n"},

@@ -54,7 +54,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	errs := unknownKeys(file, data, md)
+	errs := unknownKeys(file, data, md, 0)
 	cfg.accountOrder = accountOrder(md)
 	for _, name := range cfg.AccountNames() {
 		cfg.Accounts[name] = claimAccount(cfg.Accounts[name], file)
@@ -105,7 +105,9 @@ func accountOrder(md toml.MetaData) []string {
 
 // unknownKeys reports every key the file sets that mailtask does not know,
 // which is how a typo ("pasword_env") shows up instead of being ignored.
-func unknownKeys(file string, data []byte, md toml.MetaData) []error {
+// before is how many tasks the files read earlier define, so that a task
+// without a name is numbered as validation numbers it.
+func unknownKeys(file string, data []byte, md toml.MetaData, before int) []error {
 	undecoded := md.Undecoded()
 	if len(undecoded) == 0 {
 		return nil
@@ -126,7 +128,7 @@ func unknownKeys(file string, data []byte, md toml.MetaData) []error {
 			where := "task"
 			for i, t := range raw.Task {
 				if _, ok := t[k[1]]; ok {
-					where = taskLabel(i, t["name"])
+					where = taskLabel(before+i, t["name"])
 					break
 				}
 			}
