@@ -64,14 +64,18 @@ func sealHead(k *sealKey) []byte { return append([]byte{sealVersion}, k.id[:]...
 type Resealed struct {
 	Resealed int // rows sealed anew with the current key
 	Current  int // rows already under it
-	// Unreadable names the accounts whose tokens open with no key of
-	// this node: they need `mailtask auth login`.
-	Unreadable []string
-	// UnreadableErrs are the errors of Unreadable, in their order.
-	UnreadableErrs []error
+	// Unreadable are the accounts whose tokens open with no key of this
+	// node, and why: they need `mailtask auth login`.
+	Unreadable []Unreadable
 	// Cleared describes the app-only tokens that opened with no key:
 	// they are a cache, emptied so that the nodes fetch new ones.
 	Cleared []string
+}
+
+// Unreadable is an account whose tokens no key opens.
+type Unreadable struct {
+	Account string
+	Err     error // wraps ErrTokenKey
 }
 
 // ResealTokens seals every token row not yet under the current key
@@ -102,8 +106,7 @@ func (s *Store) ResealTokens(ctx context.Context) (Resealed, error) {
 		account := k[0]
 		got, err := s.lockedUpdate(ctx, accountRow(account), accountTokens, lockExisting, unchanged, account)
 		if errors.Is(err, ErrTokenKey) {
-			r.Unreadable = append(r.Unreadable, account)
-			r.UnreadableErrs = append(r.UnreadableErrs, err)
+			r.Unreadable = append(r.Unreadable, Unreadable{account, err})
 			continue
 		}
 		if err != nil {

@@ -102,13 +102,8 @@ func newSealer(o Options) (*sealer, error) {
 	if setting == "" {
 		setting = "the previous token key"
 	}
-	if s.previous, err = newSealKey(o.PreviousTokenKey, setting); err != nil {
-		return nil, err
-	}
-	if s.previous.id == current.id {
-		return nil, fmt.Errorf("%s: the previous token key is the current one (%s): give the key being retired", setting, current.setting)
-	}
-	return s, nil
+	s.previous, err = newSealKey(o.PreviousTokenKey, setting)
+	return s, err
 }
 
 // seal encrypts plain with the current key for the row named by aad.

@@ -3,7 +3,6 @@ package pgstore
 import (
 	"bytes"
 	"errors"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -100,11 +99,11 @@ func TestResealNamesTheTokensNoKeyOpens(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, err := rotated.ResealTokens(ctx)
-	if err != nil || r.Current != 1 || r.Resealed != 0 || !slices.Equal(r.Unreadable, []string{"lost"}) || len(r.Cleared) != 1 || !strings.Contains(r.Cleared[0], "app-1") {
+	if err != nil || r.Current != 1 || r.Resealed != 0 || len(r.Unreadable) != 1 || r.Unreadable[0].Account != "lost" || len(r.Cleared) != 1 || !strings.Contains(r.Cleared[0], "app-1") {
 		t.Fatalf("ResealTokens: %+v, %v; want account lost unreadable, the app-only token cleared", r, err)
 	}
-	if !errors.Is(r.UnreadableErrs[0], ErrTokenKey) || !strings.Contains(r.UnreadableErrs[0].Error(), TokenKeyID(keyC)) {
-		t.Fatalf("the error of account lost: %v; want ErrTokenKey naming the key that sealed it", r.UnreadableErrs[0])
+	if err := r.Unreadable[0].Err; !errors.Is(err, ErrTokenKey) || !strings.Contains(err.Error(), TokenKeyID(keyC)) {
+		t.Fatalf("the error of account lost: %v; want ErrTokenKey naming the key that sealed it", err)
 	}
 	if got, err := rotated.AppToken(ctx, app); err != nil || got != nil {
 		t.Fatalf("the cleared app-only token: %q, %v; want none, to be fetched again", got, err)
