@@ -9,7 +9,7 @@ import (
 
 // A token key's rotation: nodes get the new key as their token key and
 // the old one as their previous key; each update seals a row anew with
-// the new key; ResealTokens does the rest at once; SealedCounts tells when
+// the new key; ResealTokens does the rest at once; CountSealed tells when
 // no row needs the old key any more.
 
 // TokenKeyIDs are the identifiers of the store's current and previous
@@ -18,9 +18,9 @@ func (s *Store) TokenKeyIDs() (current, previous string) {
 	if s.seal == nil {
 		return "", ""
 	}
-	current = fmt.Sprintf("%x", s.seal.current.id)
+	current = s.seal.current.idString()
 	if s.seal.previous != nil {
-		previous = fmt.Sprintf("%x", s.seal.previous.id)
+		previous = s.seal.previous.idString()
 	}
 	return current, previous
 }

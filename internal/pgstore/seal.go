@@ -56,10 +56,9 @@ var ErrTokenKey = errors.New("the stored tokens cannot be decrypted with the con
 // TokenKeyID is the identifier of key that sealed rows carry and that
 // messages show, so that operators can compare the keys of their nodes
 // without showing them.
-func TokenKeyID(key []byte) string {
-	id := keyID(key)
-	return hex.EncodeToString(id[:])
-}
+func TokenKeyID(key []byte) string { return idString(keyID(key)) }
+
+func idString(id [keyIDSize]byte) string { return hex.EncodeToString(id[:]) }
 
 func keyID(key []byte) [keyIDSize]byte {
 	m := hmac.New(sha256.New, key)
@@ -83,7 +82,9 @@ func newSealKey(key []byte, setting string) (*sealKey, error) {
 }
 
 // String names the key in messages: its identifier and its setting.
-func (k *sealKey) String() string { return fmt.Sprintf("key %x (%s)", k.id, k.setting) }
+func (k *sealKey) String() string { return fmt.Sprintf("key %s (%s)", k.idString(), k.setting) }
+
+func (k *sealKey) idString() string { return idString(k.id) }
 
 func newSealer(o Options) (*sealer, error) {
 	setting := o.TokenKeySetting
@@ -154,7 +155,7 @@ func (s *sealer) open(sealed []byte, aad, what string) (plain []byte, stale bool
 	if tried != nil {
 		return nil, false, fmt.Errorf("%s: %w: they do not open with %s, whose identifier they carry: the row is damaged, or was copied from another's; sign in again (`mailtask auth login`)", what, ErrTokenKey, tried)
 	}
-	return nil, false, fmt.Errorf("%s: %w: they were sealed with key %x, which this node lacks (it has %s): %s", what, ErrTokenKey, id, s.describeKeys(), keyAdvice)
+	return nil, false, fmt.Errorf("%s: %w: they were sealed with key %s, which this node lacks (it has %s): %s", what, ErrTokenKey, idString(id), s.describeKeys(), keyAdvice)
 }
 
 // keyAdvice is what to do about a row sealed with a key a node lacks.
