@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -215,5 +216,50 @@ func TestRunTaskNamesTheNodeThatHoldsTheTask(t *testing.T) {
 		if code != exitOK || !strings.Contains(out, want) {
 			t.Errorf("status after the run: exit %d, want %q\n%s", code, want, out)
 		}
+	}
+}
+
+// In cluster mode `state retry` changes the database's state and ledger,
+// under the task's lease. A failure recorded before failures carried
+// their fingerprint is found in the ledger by the SHA-256 of its copy;
+// one whose copy cannot be read is refused, and nothing changes.
+func TestStateRetryInTheDatabase(t *testing.T) {
+	cfg, url, stateDir := clusterTask(t)
+	st, _ := fileState(t, stateDir)
+	copyOf44 := filepath.Join(t.TempDir(), "uid-44.eml")
+	raw := []byte("Subject: kept aside\r\n\r\nnot a message\r\n")
+	st.Failed[0].Path = copyOf44
+	if err := st.Save(); err != nil {
+		t.Fatal(err)
+	}
+	ledger, err := state.OpenLedger(stateDir, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ledger.Append(state.FingerprintOf(sha256.Sum256(raw))); err != nil {
+		t.Fatal(err)
+	}
+	ledger.Close()
+	if code, out, errOut := run(t, "state", "import", "--config", cfg, "t"); code != exitOK || !strings.Contains(out, "4 messages in the ledger") {
+		t.Fatalf("state import: exit %d\n%s%s", code, out, errOut)
+	}
+
+	code, out, errOut := run(t, "state", "retry", "--config", cfg, "t")
+	if code != exitFailed || !strings.Contains(errOut, "uid:44 was kept aside by an earlier mailtask") || !strings.Contains(errOut, copyOf44) {
+		t.Fatalf("retry with the copy missing: exit %d\n%s%s", code, out, errOut)
+	}
+	if st, n := dbState(t, url); len(st.Failed) != 1 || n != 4 {
+		t.Fatalf("a refused retry changed the database: failures %+v, %d in the ledger", st.Failed, n)
+	}
+
+	writeFile(t, filepath.Dir(copyOf44), filepath.Base(copyOf44), string(raw))
+	code, out, errOut = run(t, "state", "retry", "--config", cfg, "t", "uid:44")
+	if code != exitOK || !strings.Contains(out, "the next run takes again 1 message(s)") {
+		t.Fatalf("retry: exit %d\n%s%s", code, out, errOut)
+	}
+	st, n := dbState(t, url)
+	if len(st.Failed) != 0 || st.Done.Contains(44) || st.PendingFailedUIDs.Contains(44) || !st.Done.Contains(40) || n != 3 {
+		t.Errorf("after the retry: failures %+v, done %v, failure actions due %v, %d in the ledger; want uid 44 new again and 3 in the ledger",
+			st.Failed, st.Done.String(), st.PendingFailedUIDs.String(), n)
 	}
 }

@@ -49,6 +49,7 @@ var commands = []command{
 	{"validate", "", "check the configuration without connecting", validateFlags},
 	{"state show", "TASK", "print what a task remembers", stateFlags(stateShow)},
 	{"state reset", "TASK", "forget what a task has taken", stateFlags(stateReset)},
+	{"state retry", "TASK [KEY...]", "take again the messages a task kept aside as failed", stateRetryFlags},
 	{"state export", "TASK", "copy a task's state from cluster mode's database into state_dir", stateMoveFlags("export", stateExport)},
 	{"state import", "TASK", "move a task's state from state_dir into cluster mode's database", stateMoveFlags("import", stateImport)},
 	{"check", "TASK", "connect, sign in and select as a run would, step by step", checkFlags},

@@ -19,27 +19,34 @@ import (
 // task, in the file store or, with a state_store, in the database.
 type stateCmd func(ctx context.Context, e *env, cfg *config.Config, node *cluster.Node, task string) error
 
-// stateFlags declares the flags of a `state` command.
+// stateFlags declares the flags of a `state` command, whose one operand
+// is a task.
 func stateFlags(act stateCmd) func(fs *flag.FlagSet) runFunc {
 	return func(fs *flag.FlagSet) runFunc {
 		cfgPath := configFlag(fs)
 		return func(ctx context.Context, e *env, positional []string) error {
-			cfg, err := loadConfig(*cfgPath)
-			if err != nil {
-				return err
-			}
-			task, err := oneTask(fs.Name(), cfg, positional)
-			if err != nil {
-				return err
-			}
-			node, err := openNode(ctx, cfg)
-			if err != nil {
-				return err
-			}
-			defer closeNode(node)
-			return act(ctx, e, cfg, node, task.Name)
+			return onTaskState(ctx, e, fs.Name(), *cfgPath, positional, act)
 		}
 	}
+}
+
+// onTaskState runs act on the state of the task named by the one operand
+// of cmd.
+func onTaskState(ctx context.Context, e *env, cmd, cfgPath string, operands []string, act stateCmd) error {
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	task, err := oneTask(cmd, cfg, operands)
+	if err != nil {
+		return err
+	}
+	node, err := openNode(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeNode(node)
+	return act(ctx, e, cfg, node, task.Name)
 }
 
 // stateMoveFlags declares the flags of `state export` and `state

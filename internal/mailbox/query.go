@@ -43,6 +43,13 @@ type Searcher interface {
 type HeaderFetcher interface {
 	// FetchHeaders streams the header block of each of msgs to deliver,
 	// in order, as Fetch does whole messages; it changes nothing on the
-	// server (no \Seen).
+	// server (no \Seen). Of a header longer than MaxHeader it may
+	// deliver only the first MaxHeader+1 bytes, enough to tell it is.
 	FetchHeaders(ctx context.Context, msgs []Message, deliver func(Message, io.Reader) error) error
 }
+
+// MaxHeader bounds the header block a caller of FetchHeaders needs. A
+// longer one is not asked for whole: over IMAP it could exceed
+// max_message_size, whose bound on what the server sends would then fail
+// the fetch on every run.
+const MaxHeader = 1 << 20

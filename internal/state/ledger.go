@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 )
 
@@ -168,6 +169,35 @@ func (l *Ledger) All() ([]Fingerprint, error) {
 func (l *Ledger) Close() error {
 	if err := l.f.Close(); err != nil {
 		return fmt.Errorf("close ledger %s: %w", l.path, err)
+	}
+	return nil
+}
+
+// ForgetInLedger takes fingerprints out of the ledger of task in dir
+// (`mailtask state retry`), by writing the ledger afresh in place of the
+// old one: after a crash it holds either every record or all but these.
+// The caller holds the task's lock, and no Ledger of the task is open.
+func ForgetInLedger(dir, task string, fps []Fingerprint) error {
+	l, err := OpenLedger(dir, task)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	kept, err := l.All()
+	if err != nil {
+		return err
+	}
+	data := make([]byte, 0, 8*len(kept))
+	for _, f := range kept {
+		if !slices.Contains(fps, f) {
+			data = append(data, f[:]...)
+		}
+	}
+	if len(data) == 8*len(kept) {
+		return nil
+	}
+	if err := WriteFile(l.path, data); err != nil {
+		return fmt.Errorf("rewrite ledger %s: %w", l.path, err)
 	}
 	return nil
 }

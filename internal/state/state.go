@@ -66,6 +66,10 @@ type Failure struct {
 	Reason string    `json:"reason"`
 	Path   string    `json:"path"`
 	At     time.Time `json:"at"`
+	// Fingerprint is the message's in the ledger, where a message kept
+	// aside whole is recorded with its batch (nil for one kept without
+	// its whole raw form, which the ledger does not hold).
+	Fingerprint *Fingerprint `json:"fingerprint,omitempty"`
 }
 
 // Run summarises one run of a task.

@@ -81,10 +81,6 @@ func (r *run) list(ctx context.Context) (listing, error) {
 	return l, err
 }
 
-// maxHeader bounds the header read to check the rules before download; a
-// message with a larger one is downloaded and checked whole.
-const maxHeader = 1 << 20
-
 // prefilter checks the rules on header fields that the server could not
 // search for against each message's header alone (IMAP BODY.PEEK[HEADER],
 // POP3 TOP n 0), so that the messages they refuse are never downloaded.
@@ -123,8 +119,9 @@ func (r *run) prefilter(ctx context.Context, msgs []mailbox.Message, searched bo
 // a header it cannot judge (too large, unparseable) passes, and the whole
 // message decides.
 func (r *run) headerMatches(m mailbox.Message, header io.Reader, searched bool) bool {
-	raw, err := io.ReadAll(io.LimitReader(header, maxHeader+1))
-	if err != nil || len(raw) > maxHeader {
+	// A message with a larger header is downloaded and checked whole.
+	raw, err := io.ReadAll(io.LimitReader(header, mailbox.MaxHeader+1))
+	if err != nil || len(raw) > mailbox.MaxHeader {
 		return true
 	}
 	msg, err := extract.Parse(bytes.NewReader(raw))

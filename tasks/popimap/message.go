@@ -55,7 +55,7 @@ func (r *run) message(ctx context.Context, j *job) (delivered, error) {
 	case j.plan != nil && j.plan.unfit != nil:
 		r.log.Warn("message kept aside: the destination cannot hold one of its files", "msg", j.m.Key(), "reason", j.plan.unfit)
 		d.fate = quarantined
-		err = r.keepAside(ctx, j.m, j.raw.Reader(), ".eml", fmt.Sprintf("was not taken: %v", j.plan.unfit))
+		err = r.keepWhole(ctx, j.m, j.raw, fmt.Sprintf("was not taken: %v", j.plan.unfit))
 	default:
 		for _, p := range j.parsed.Problems {
 			r.log.Debug("message defect", "msg", j.m.Key(), "problem", p)

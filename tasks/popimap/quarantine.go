@@ -31,20 +31,29 @@ func QuarantineFolder(task string) string { return path.Join("_failed", task) }
 // with the rest of the batch.
 func (r *run) quarantine(ctx context.Context, m mailbox.Message, raw *spool, reason error) error {
 	r.log.Warn("message cannot be parsed; kept aside", "msg", m.Key(), "reason", reason)
-	return r.keepAside(ctx, m, raw.Reader(), ".eml", fmt.Sprintf("could not be parsed: %v", reason))
+	return r.keepWhole(ctx, m, raw, fmt.Sprintf("could not be parsed: %v", reason))
+}
+
+// keepWhole keeps aside a message received whole, and its fingerprint,
+// which the ledger records with the batch: `mailtask state retry` takes
+// it out of the ledger again, lest the retried message count as taken.
+func (r *run) keepWhole(ctx context.Context, m mailbox.Message, raw *spool, why string) error {
+	fp := state.FingerprintOf(raw.sum)
+	return r.keepAside(ctx, m, raw.Reader(), ".eml", why, &fp)
 }
 
 // keepAside writes what there is of a failed message, kept (nil: nothing)
 // as base-of-its-key + suffix, with a note of why in a .reason.txt beside
-// it, into the task's quarantine, and records the failure in the state.
+// it, into the task's quarantine, and records the failure in the state,
+// with fp when the ledger records the message (keepWhole).
 // A message recorded so is done: its failure action becomes due with its
 // batch's commit.
-func (r *run) keepAside(ctx context.Context, m mailbox.Message, kept io.Reader, suffix, why string) error {
+func (r *run) keepAside(ctx context.Context, m mailbox.Message, kept io.Reader, suffix, why string, fp *state.Fingerprint) error {
 	if r.opts.DryRun {
 		return nil
 	}
 	base := strings.ReplaceAll(m.Key(), ":", "-")
-	note := fmt.Sprintf("message %s of task %q %s\n", m.Key(), r.opts.Task.Name, why)
+	note := fmt.Sprintf("message %s of task %q %s\nOnce that is mended, `mailtask state retry %s %s` has the next run take it again.\n", m.Key(), r.opts.Task.Name, why, r.opts.Task.Name, m.Key())
 	put := r.quarantineLocally
 	if r.opts.Config.SharedState() {
 		put = r.quarantineShared
@@ -53,7 +62,7 @@ func (r *run) keepAside(ctx context.Context, m mailbox.Message, kept io.Reader, 
 	if err != nil {
 		return fmt.Errorf("quarantine: %w", err)
 	}
-	r.st.AddFailure(state.Failure{Key: m.Key(), Reason: why, Path: where, At: r.now()})
+	r.st.AddFailure(state.Failure{Key: m.Key(), Reason: why, Path: where, At: r.now(), Fingerprint: fp})
 	return nil
 }
 

@@ -152,7 +152,7 @@ func (r *run) undelivered(ctx context.Context, m mailbox.Message, why error, ret
 	}
 	r.log.Warn("the server did not deliver a message in any of its attempts; kept aside as failed", "msg", m.Key(), "attempts", n, "err", why)
 	reason := fmt.Sprintf("the server did not deliver this message after %d attempts (the last: %v)", n, why)
-	return &delivered{m: m, fate: quarantined, partial: true}, r.keepAside(ctx, m, nil, "", reason)
+	return &delivered{m: m, fate: quarantined, partial: true}, r.keepAside(ctx, m, nil, "", reason, nil)
 }
 
 // leftOut counts a run for each message of a batch the server left out
@@ -208,7 +208,7 @@ func (r *run) fetchFailed(ctx context.Context, err error) (Summary, error) {
 	if tl, ok := errors.AsType[*mailbox.TooLargeError](err); ok {
 		r.log.Warn("a message turned out larger than max_message_size; kept aside as failed", "msg", ff.m.Key(), "max_message_size", tl.Limit)
 		lost = &delivered{m: ff.m, fate: quarantined, partial: true}
-		if kerr := r.keepAside(ctx, ff.m, nil, "", tooLargeReason(tl.Size, tl.Limit, "while it arrived, so nothing of it is kept")); kerr != nil {
+		if kerr := r.keepAside(ctx, ff.m, nil, "", tooLargeReason(tl.Size, tl.Limit, "while it arrived, so nothing of it is kept"), nil); kerr != nil {
 			return Summary{}, kerr
 		}
 		// The connection, closed rather than read the message, is opened
@@ -237,7 +237,7 @@ func tooLargeReason(size, limit int64, kept string) string {
 }
 
 // setAside keeps aside, as failed, the messages the server announced
-// larger than max_message_size, with their header alone (up to maxHeader
+// larger than max_message_size, with their header alone (up to mailbox.MaxHeader
 // bytes of it), and commits them. They are never downloaded. It returns
 // what it committed, and their failure actions, then due.
 func (r *run) setAside(ctx context.Context, msgs []mailbox.Message) (Summary, dueActions, error) {
@@ -254,12 +254,12 @@ func (r *run) setAside(ctx context.Context, msgs []mailbox.Message) (Summary, du
 	kept := map[string]bool{}
 	if hf, ok := r.sess.(mailbox.HeaderFetcher); ok {
 		err := hf.FetchHeaders(ctx, msgs, func(m mailbox.Message, header io.Reader) error {
-			h, err := io.ReadAll(io.LimitReader(header, maxHeader))
+			h, err := io.ReadAll(io.LimitReader(header, mailbox.MaxHeader))
 			if err != nil {
 				return err
 			}
 			kept[m.Key()] = true
-			return r.keepAside(ctx, m, bytes.NewReader(h), ".header.eml", tooLargeReason(m.Size, limit, "its header alone is kept, in the .header.eml beside this note"))
+			return r.keepAside(ctx, m, bytes.NewReader(h), ".header.eml", tooLargeReason(m.Size, limit, "its header alone is kept, in the .header.eml beside this note"), nil)
 		})
 		if _, ok := errors.AsType[*mailbox.NotDeliveredError](err); !ok && err != nil {
 			return Summary{}, dueActions{}, err
@@ -267,7 +267,7 @@ func (r *run) setAside(ctx context.Context, msgs []mailbox.Message) (Summary, du
 	}
 	for _, m := range msgs {
 		if !kept[m.Key()] {
-			if err := r.keepAside(ctx, m, nil, "", tooLargeReason(m.Size, limit, "the server did not send its header either, so nothing of it is kept")); err != nil {
+			if err := r.keepAside(ctx, m, nil, "", tooLargeReason(m.Size, limit, "the server did not send its header either, so nothing of it is kept"), nil); err != nil {
 				return Summary{}, dueActions{}, err
 			}
 		}

@@ -2,6 +2,7 @@ package popimap
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -128,6 +129,48 @@ func TestMessageAboveMaxMessageSizeIsNotDownloaded(t *testing.T) {
 			}
 			if sum := f.mustRun(); sum.Seen != 0 {
 				t.Errorf("next run %+v: the message is not done", sum.Counts)
+			}
+		})
+	}
+}
+
+// headerBomb is a message of little more than a MiB, nearly all header.
+func headerBomb() []byte {
+	var pad strings.Builder
+	for i := 0; pad.Len() <= mailbox.MaxHeader; i++ {
+		fmt.Fprintf(&pad, "X-Pad-%d: %s\r\n", i, strings.Repeat("p", 70))
+	}
+	return append([]byte(pad.String()), scan(2)...)
+}
+
+// A message larger than max_message_size whose header is too is kept
+// aside with the first MiB of its header. Over IMAP the header was asked
+// for whole, and the server's announcement of it refused as a message too
+// large: the run failed, and every run after it.
+func TestMessageWhoseHeaderIsAboveMaxMessageSizeIsKeptAside(t *testing.T) {
+	for _, protocol := range []string{"imap", "pop3"} {
+		t.Run(protocol, func(t *testing.T) {
+			var f *fixture
+			if protocol == "imap" {
+				f = newFixture(t, testmail.IMAPOptions{}, `max_message_size = "1MiB"`)
+				f.append(scan(1), headerBomb(), scan(3))
+			} else {
+				f = newPOP3Fixture(t, testmail.POP3Options{}, [][]byte{scan(1), headerBomb(), scan(3)}, `max_message_size = "1MiB"`)
+			}
+			sum := f.mustRun()
+			if sum.Saved != 2 || sum.Failed != 1 {
+				t.Errorf("summary %+v", sum.Counts)
+			}
+			st, err := state.Load(f.cfg.StateDir, "t")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(st.Failed) != 1 {
+				t.Fatalf("failures %+v", st.Failed)
+			}
+			header, err := os.ReadFile(st.Failed[0].Path)
+			if err != nil || len(header) != mailbox.MaxHeader || !bytes.HasPrefix(header, []byte("X-Pad-0: ")) {
+				t.Errorf("kept %s (%d bytes, %v), want the first %d bytes of its header", st.Failed[0].Path, len(header), err, mailbox.MaxHeader)
 			}
 		})
 	}

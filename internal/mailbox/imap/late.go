@@ -167,7 +167,7 @@ func (s *Session) fetchNumber(seq uint32, m mailbox.Message, section *imap.Fetch
 				if delivered || item.Literal == nil || uid != 0 && uid != m.UID {
 					continue
 				}
-				if err := s.deliver(cmd, m, item.Literal, deliver); err != nil {
+				if err := s.deliver(cmd, m, item.Literal, s.literalLimit(section), deliver); err != nil {
 					return 0, false, err
 				}
 				delivered = true

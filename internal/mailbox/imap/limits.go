@@ -19,16 +19,26 @@ func (s *Session) LimitMessageSize(limit int64) {
 	s.maxSize = mailbox.EffectiveLimit(limit)
 }
 
+// literalLimit is the largest literal a fetch of section may bring:
+// max_message_size, or for a part asked for up to a size larger than
+// that (a header, mailbox.MaxHeader), that size.
+func (s *Session) literalLimit(section *imap.FetchItemBodySection) int64 {
+	if section.Partial != nil {
+		return max(s.maxSize, section.Partial.Size)
+	}
+	return s.maxSize
+}
+
 // deliver hands lit, m's literal, to deliver, unless the server announced
-// it larger than a message may be: then the connection is closed, since
+// it larger than limit (literalLimit): then the connection is closed, since
 // the server would go on sending it and nothing else can be read before
 // its end, and a *mailbox.TooLargeError is returned. On an error cmd is
 // closed.
-func (s *Session) deliver(cmd *imapclient.FetchCommand, m mailbox.Message, lit imap.LiteralReader, deliver func(mailbox.Message, io.Reader, int64) error) error {
-	if size := lit.Size(); size > s.maxSize {
+func (s *Session) deliver(cmd *imapclient.FetchCommand, m mailbox.Message, lit imap.LiteralReader, limit int64, deliver func(mailbox.Message, io.Reader, int64) error) error {
+	if size := lit.Size(); size > limit {
 		s.conn.Close()
 		cmd.Close()
-		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: &mailbox.TooLargeError{Msg: m, Size: size, Limit: s.maxSize}}
+		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: &mailbox.TooLargeError{Msg: m, Size: size, Limit: limit}}
 	}
 	if err := deliver(m, &literal{s: s, m: m, r: lit, left: lit.Size()}, lit.Size()); err != nil {
 		cmd.Close()

@@ -234,9 +234,11 @@ func (s *Session) Fetch(ctx context.Context, msgs []mailbox.Message, deliver fun
 	})
 }
 
-// FetchHeaders fetches each message's header, BODY.PEEK[HEADER].
+// FetchHeaders fetches each message's header, up to one byte more than
+// mailbox.MaxHeader of it: BODY.PEEK[HEADER]<0.1048577>.
 func (s *Session) FetchHeaders(ctx context.Context, msgs []mailbox.Message, deliver func(mailbox.Message, io.Reader) error) error {
-	return s.fetch(ctx, msgs, &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}, func(m mailbox.Message, r io.Reader, _ int64) error {
+	section := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true, Partial: &imap.SectionPartial{Size: mailbox.MaxHeader + 1}}
+	return s.fetch(ctx, msgs, section, func(m mailbox.Message, r io.Reader, _ int64) error {
 		return deliver(m, r)
 	})
 }
@@ -251,7 +253,8 @@ func (s *Session) fetch(ctx context.Context, msgs []mailbox.Message, section *im
 		wanted[m.UID] = m
 		set.AddNum(imap.UID(m.UID))
 	}
-	s.late.reset(len(msgs), s.maxSize, func() { s.conn.Close() })
+	limit := s.literalLimit(section)
+	s.late.reset(len(msgs), limit, func() { s.conn.Close() })
 	cmd := s.client.Fetch(set, &imap.FetchOptions{
 		UID:         true,
 		BodySection: []*imap.FetchItemBodySection{section},
@@ -268,7 +271,7 @@ func (s *Session) fetch(ctx context.Context, msgs []mailbox.Message, section *im
 				if !ok || got[uid] || item.Literal == nil {
 					continue
 				}
-				if err := s.deliver(cmd, m, item.Literal, deliver); err != nil {
+				if err := s.deliver(cmd, m, item.Literal, limit, deliver); err != nil {
 					return err
 				}
 				got[uid] = true
@@ -278,7 +281,7 @@ func (s *Session) fetch(ctx context.Context, msgs []mailbox.Message, section *im
 	err := cmd.Close()
 	late, oversize := s.late.wait()
 	if oversize > 0 {
-		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("the server sent a message of %d bytes, more than the %d a message may have (max_message_size), outside the messages asked for or without its UID first; the connection was closed rather than read it", oversize, s.maxSize)}
+		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("the server sent a message of %d bytes, more than the %d a message may have (max_message_size), outside the messages asked for or without its UID first; the connection was closed rather than read it", oversize, limit)}
 	}
 	if err != nil {
 		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: err, Transient: unparseable(err)}

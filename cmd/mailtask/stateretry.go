@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"mailtask/internal/cluster"
+	"mailtask/internal/config"
+	"mailtask/internal/pgstore"
+	"mailtask/internal/state"
+)
+
+// stateRetryFlags declares the flags of `state retry TASK [KEY...]`.
+func stateRetryFlags(fs *flag.FlagSet) runFunc {
+	cfgPath := configFlag(fs)
+	return func(ctx context.Context, e *env, positional []string) error {
+		task, keys := positional, []string(nil)
+		if len(positional) > 1 {
+			task, keys = positional[:1], positional[1:]
+		}
+		return onTaskState(ctx, e, fs.Name(), *cfgPath, task, func(ctx context.Context, e *env, cfg *config.Config, node *cluster.Node, name string) error {
+			return stateRetry(ctx, e, cfg, node, name, keys)
+		})
+	}
+}
+
+// stateRetry makes the messages a task kept aside as failed (those under
+// keys, or every one) new again, so that the next run takes them once
+// their cause is fixed: a larger max_message_size, a shorter destination,
+// a mailtask that parses them, a server that delivers them now. Their
+// fingerprints leave the ledger with them (ledgerEntries). It holds the
+// task's lock, or in cluster mode its lease, so no run commits meanwhile.
+func stateRetry(ctx context.Context, e *env, cfg *config.Config, node *cluster.Node, name string, keys []string) error {
+	retried, err := retryState(ctx, cfg, node, name, keys)
+	var unknown *state.UnknownFailureError
+	if errors.As(err, &unknown) {
+		return usageError{err.Error()}
+	}
+	if err != nil {
+		return err
+	}
+	printRetried(e, cfg.Task(name), retried)
+	return nil
+}
+
+// retryState is stateRetry's change, in the database or in the files.
+func retryState(ctx context.Context, cfg *config.Config, node *cluster.Node, name string, keys []string) (retried []state.Failure, err error) {
+	if clustered(node) {
+		err = withLease(ctx, node, name, func(l *pgstore.Lease) error {
+			st, ledger, err := l.Load(ctx)
+			if err != nil {
+				return err
+			}
+			if retried, err = st.Retry(keys); err != nil {
+				return err
+			}
+			forget, err := ledgerEntries(retried)
+			if err != nil {
+				return err
+			}
+			fps := slices.DeleteFunc(collect(ledger), func(f state.Fingerprint) bool { return forget[f] })
+			return l.Replace(ctx, st, fps)
+		})
+		return retried, err
+	}
+	lock, err := state.Lock(cfg.StateDir, name)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	st, err := state.Load(cfg.StateDir, name)
+	if err != nil {
+		return nil, err
+	}
+	if retried, err = st.Retry(keys); err != nil {
+		return nil, err
+	}
+	forget, err := ledgerEntries(retried)
+	if err != nil {
+		return nil, err
+	}
+	// The ledger first: a state saved before it would send a retried
+	// message, still in the ledger, to its after-action as taken, with
+	// no file written.
+	if err := state.ForgetInLedger(cfg.StateDir, name, keysOf(forget)); err != nil {
+		return nil, err
+	}
+	return retried, st.Save()
+}
+
+// ledgerEntries returns the fingerprints the ledger holds of the failures
+// retried. Failures recorded before they carried one are found by the
+// SHA-256 of their whole copy, where it can be read.
+func ledgerEntries(retried []state.Failure) (map[state.Fingerprint]bool, error) {
+	fps := map[state.Fingerprint]bool{}
+	for _, f := range retried {
+		switch {
+		case f.Fingerprint != nil:
+			fps[*f.Fingerprint] = true
+		case strings.HasSuffix(f.Path, ".eml") && !strings.HasSuffix(f.Path, ".header.eml"):
+			fp, err := fingerprintOfFile(f.Path)
+			if err != nil {
+				return nil, fmt.Errorf("%s was kept aside by an earlier mailtask, which did not record which ledger entry is its own, and its copy cannot be read here to find out (%w): retry it where %s can be read", f.Key, err, f.Path)
+			}
+			fps[fp] = true
+		}
+	}
+	return fps, nil
+}
+
+func fingerprintOfFile(path string) (state.Fingerprint, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return state.Fingerprint{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return state.Fingerprint{}, err
+	}
+	return state.FingerprintOf([32]byte(h.Sum(nil))), nil
+}
+
+func keysOf(set map[state.Fingerprint]bool) []state.Fingerprint {
+	var fps []state.Fingerprint
+	for f := range set {
+		fps = append(fps, f)
+	}
+	return fps
+}
+
+// printRetried says what the next run of task will take again, and where
+// the failure action may have put what it cannot find.
+func printRetried(e *env, task *config.Task, retried []state.Failure) {
+	if len(retried) == 0 {
+		fmt.Fprintf(e.stdout, "%s: no message is kept aside\n", task.Name)
+		return
+	}
+	fmt.Fprintf(e.stdout, "%s: the next run takes again %d message(s) kept aside:\n", task.Name, len(retried))
+	for _, f := range retried {
+		fmt.Fprintf(e.stdout, "  %s, kept aside %s: %s (copy: %s)\n", f.Key, f.At.Format("2006-01-02 15:04"), f.Reason, f.Path)
+	}
+	switch task.AfterFailure {
+	case config.AfterMove:
+		fmt.Fprintf(e.stdout, "after_failure = %q moved them to %q unless the server refused: move those back into %q, where the next run finds them\n", task.AfterFailure, task.FailureMoveTo, task.Mailbox)
+	case config.AfterDelete:
+		fmt.Fprintf(e.stdout, "after_failure = %q deleted from the server those received whole: their only copies are the ones kept aside\n", task.AfterFailure)
+	}
+	fmt.Fprintln(e.stdout, "The copies kept aside stay where they are: remove them once the messages are taken.")
+}
