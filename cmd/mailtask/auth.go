@@ -219,7 +219,10 @@ func authStatus(ctx context.Context, e *env, cfgPath string, positional []string
 		}
 		line("username", "%s", a.Username)
 		line("scopes", "%s", strings.Join(o.Scopes, " "))
-		var warnings []string
+		var (
+			warnings []string
+			hint     string // of a token that does not load
+		)
 		if !o.ClientSecretExpires.IsZero() {
 			exp := o.ClientSecretExpires.In(time.Local)
 			line("client secret", "expires %s (%s)", exp.Format(time.DateOnly), relative(exp, now))
@@ -231,6 +234,7 @@ func authStatus(ctx context.Context, e *env, cfgPath string, positional []string
 		switch {
 		case err != nil:
 			warnings = append(warnings, err.Error())
+			hint = diagnose.Hint(err)
 		case rec == nil && o.Delegated():
 			line("tokens", "none: not signed in; run `mailtask auth login %s`", name)
 			needLogin = true
@@ -273,6 +277,9 @@ func authStatus(ctx context.Context, e *env, cfgPath string, positional []string
 		}
 		for _, w := range warnings {
 			fmt.Fprintf(e.stdout, "  warning: %s\n", w)
+		}
+		if hint != "" {
+			fmt.Fprintf(e.stdout, "  hint: %s\n", hint)
 		}
 	}
 	if needLogin {

@@ -39,9 +39,11 @@ tenant = "contoso.onmicrosoft.com"
 	if err != nil {
 		t.Fatal(err)
 	}
-	write := func(key []byte, accounts ...string) {
+	// write seals the tokens of accounts with key, as a node with that
+	// key (and previous, if not nil) would.
+	write := func(key, previous []byte, accounts ...string) {
 		t.Helper()
-		s, err := pgstore.Open(ctx, pgstore.Options{URL: url, TokenKey: key})
+		s, err := pgstore.Open(ctx, pgstore.Options{URL: url, TokenKey: key, PreviousTokenKey: previous})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,7 +54,7 @@ tenant = "contoso.onmicrosoft.com"
 			}
 		}
 	}
-	write(oldKey, "o", "retired-account")
+	write(oldKey, nil, "o", "retired-account")
 	oldID, newID := pgstore.TokenKeyID(oldKey), pgstore.TokenKeyID(newKey)
 
 	code, out, errOut := run(t, "auth", "status", "--config", cfg)
@@ -73,11 +75,18 @@ tenant = "contoso.onmicrosoft.com"
 	}
 
 	// A token sealed with a key nobody configured: named, with what to do.
-	write(lostKey, "lost")
+	write(lostKey, nil, "lost")
 	code, out, errOut = run(t, "db", "reseal-tokens", "--config", cfg)
 	if code != exitFailed || !strings.Contains(out, `account "lost"`) || !strings.Contains(out, pgstore.TokenKeyID(lostKey)) ||
 		!strings.Contains(out, "1 accounts need `mailtask auth login ACCOUNT` (or the key they were sealed with, as token_key_previous_env or _file): lost") {
 		t.Fatalf("db reseal-tokens with a token no key opens: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// auth status names the key the account's token needs, with the hint.
+	write(lostKey, newKey, "o")
+	code, out, errOut = run(t, "auth", "status", "--config", cfg, "o")
+	if !strings.Contains(out, "sealed with key "+pgstore.TokenKeyID(lostKey)+", which this node lacks") || !strings.Contains(out, "\n  hint: ") || !strings.Contains(out, "a rotation is under way") {
+		t.Fatalf("auth status of an account whose token no key opens: exit %d\n%s%s", code, out, errOut)
 	}
 
 	t.Setenv("MAILTASK_TEST_OLD_KEY", base64.StdEncoding.EncodeToString(newKey))
