@@ -16,6 +16,7 @@ import (
 	"mailtask/internal/auth"
 	"mailtask/internal/config"
 	"mailtask/internal/diagnose"
+	"mailtask/internal/pgstore"
 )
 
 func authLoginFlags(fs *flag.FlagSet) runFunc {
@@ -204,6 +205,11 @@ func authStatus(ctx context.Context, e *env, cfgPath string, positional []string
 		return err
 	}
 	defer closeNode(node)
+	if clustered(node) {
+		if err := printTokenKeys(ctx, e, cfg, node.Store()); err != nil {
+			return err
+		}
+	}
 	needLogin := false
 	now := time.Now()
 	store := tokenStore(cfg, node)
@@ -219,7 +225,10 @@ func authStatus(ctx context.Context, e *env, cfgPath string, positional []string
 		}
 		line("username", "%s", a.Username)
 		line("scopes", "%s", strings.Join(o.Scopes, " "))
-		var warnings []string
+		var (
+			warnings []string
+			hint     string // of a token that does not load
+		)
 		if !o.ClientSecretExpires.IsZero() {
 			exp := o.ClientSecretExpires.In(time.Local)
 			line("client secret", "expires %s (%s)", exp.Format(time.DateOnly), relative(exp, now))
@@ -231,6 +240,7 @@ func authStatus(ctx context.Context, e *env, cfgPath string, positional []string
 		switch {
 		case err != nil:
 			warnings = append(warnings, err.Error())
+			hint = diagnose.Hint(err)
 		case rec == nil && o.Delegated():
 			line("tokens", "none: not signed in; run `mailtask auth login %s`", name)
 			needLogin = true
@@ -274,10 +284,35 @@ func authStatus(ctx context.Context, e *env, cfgPath string, positional []string
 		for _, w := range warnings {
 			fmt.Fprintf(e.stdout, "  warning: %s\n", w)
 		}
+		if hint != "" {
+			fmt.Fprintf(e.stdout, "  hint: %s\n", hint)
+		}
 	}
 	if needLogin {
 		return errReported
 	}
+	return nil
+}
+
+// printTokenKeys says which keys seal the database's tokens, so that
+// during a rotation the operator knows when the previous key may go.
+func printTokenKeys(ctx context.Context, e *env, cfg *config.Config, store *pgstore.Store) error {
+	c, err := store.CountSealed(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cfg.File, err)
+	}
+	current, previous := store.TokenKeyIDs()
+	fmt.Fprintf(e.stdout, "token key %s (%s) seals %d of the %d stored tokens\n", current, cfg.TokenKeySetting(), c.Current, c.Current+c.Previous+c.Other)
+	switch {
+	case previous != "" && c.Previous > 0:
+		fmt.Fprintf(e.stdout, "previous key %s (%s) still seals %d: keep it until `mailtask db reseal-tokens` has sealed them anew\n", previous, cfg.TokenKeyPreviousSetting(), c.Previous)
+	case previous != "":
+		fmt.Fprintf(e.stdout, "previous key %s (%s) seals none: once every node runs with key %s, drop it\n", previous, cfg.TokenKeyPreviousSetting(), current)
+	}
+	if c.Other > 0 {
+		fmt.Fprintf(e.stdout, "%d are sealed with another key, or as a release before key identifiers sealed them: `mailtask db reseal-tokens` seals anew those this node opens and names the others\n", c.Other)
+	}
+	fmt.Fprintln(e.stdout)
 	return nil
 }
 

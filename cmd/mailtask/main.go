@@ -61,6 +61,7 @@ var commands = []command{
 	{"run", "", "the daemon: run every task on its schedule until stopped", runDaemonFlags},
 	{"status", "", "show each task's last run, last success and next run", statusFlags},
 	{"db migrate", "", "create or upgrade cluster mode's database schema", dbMigrateFlags},
+	{"db reseal-tokens", "", "seal every stored OAuth2 token with the current token key, to retire the previous one", dbResealFlags},
 	{"version", "", "print which mailtask this is", versionFlags},
 }
 

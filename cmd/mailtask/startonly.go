@@ -24,6 +24,7 @@ func startOnly(running, next *config.Config) []string {
 		{"listen", running.Listen != next.Listen},
 		{"state_store", a.StateStore != b.StateStore || a.StateStoreEnv != b.StateStoreEnv || a.StateStoreFile != b.StateStoreFile},
 		{"token_key", a.TokenKeyEnv != b.TokenKeyEnv || a.TokenKeyFile != b.TokenKeyFile},
+		{"token_key_previous", a.TokenKeyPreviousEnv != b.TokenKeyPreviousEnv || a.TokenKeyPreviousFile != b.TokenKeyPreviousFile},
 		{"lease", a.LeaseTime() != b.LeaseTime()},
 		{"s3_endpoint", a.S3Endpoint != b.S3Endpoint},
 		{"s3_region", a.S3Region != b.S3Region},

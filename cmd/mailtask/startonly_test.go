@@ -47,6 +47,7 @@ destination = "`+destination+`"
 		{"lease left at its default", cluster, s3, "state_store_env = \"DB\"\ns3_region = \"us-east-1\"\n", s3, nil},
 		{"a state store added", "", folder, "state_store_env = \"DB\"\n", folder, []string{"state_store"}},
 		{"a first s3:// destination", "", folder, "s3_region = \"us-east-1\"\n", s3, []string{"s3_region", "an s3:// destination (the daemon started without an object store)"}},
+		{"a previous token key added", cluster + "token_key_env = \"NEW\"\n", s3, cluster + "token_key_env = \"NEW\"\ntoken_key_previous_env = \"OLD\"\n", s3, []string{"token_key_previous"}},
 		{"listen", "", folder, "listen = \"127.0.0.1:9464\"\n", folder, []string{"listen"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

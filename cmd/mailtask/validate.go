@@ -22,7 +22,15 @@ func validate(e *env, cfgPath string) error {
 	if err := state.CheckDir(cfg.StateDir); err != nil {
 		return &config.Error{File: cfg.File, Key: "state_dir", Msg: err.Error()}
 	}
-	for _, w := range cfg.LaxSecrets() {
+	warnings := cfg.LaxSecrets()
+	if cfg.SharedState() {
+		keyWarnings, err := cfg.CheckTokenKeys()
+		if err != nil {
+			return &config.Error{File: cfg.File, Key: "token_key", Msg: err.Error()}
+		}
+		warnings = append(warnings, keyWarnings...)
+	}
+	for _, w := range warnings {
 		fmt.Fprintf(e.stderr, "warning: %s\n", w)
 	}
 	fmt.Fprintf(e.stdout, "%s: ok (%d accounts, %d tasks)\n", cfg.File, len(cfg.Accounts), len(cfg.Tasks))

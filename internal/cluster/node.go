@@ -82,12 +82,14 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := cfg.ResolveTokenKey()
+	keys, err := cfg.ResolveTokenKeys()
 	if err != nil {
 		return nil, &config.Error{File: cfg.File, Key: "token_key", Msg: err.Error()}
 	}
 	po := pgstore.Options{
-		URL: url.Reveal(), Node: o.Name, TokenKey: key, TokenKeySetting: cfg.TokenKeySetting(), MaxConns: o.MaxConns,
+		URL: url.Reveal(), Node: o.Name, MaxConns: o.MaxConns,
+		TokenKey: keys.Current, TokenKeySetting: cfg.TokenKeySetting(),
+		PreviousTokenKey: keys.Previous, PreviousTokenKeySetting: cfg.TokenKeyPreviousSetting(),
 	}
 	if o.Announce {
 		a := announcement(cfg)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"maps"
@@ -30,6 +31,14 @@ type Cluster struct {
 	// (`openssl rand -base64 32`) that seals OAuth2 tokens in the database.
 	TokenKeyEnv  string `toml:"token_key_env"`
 	TokenKeyFile string `toml:"token_key_file"`
+	// TokenKeyPreviousEnv or TokenKeyPreviousFile holds, during a
+	// rotation of the token key, the key being retired: tokens sealed
+	// with it still open, and are sealed anew with the current key. One
+	// is enough: `mailtask db reseal-tokens` moves every token to the
+	// current key in minutes, so a rotation is over before the next
+	// begins.
+	TokenKeyPreviousEnv  string `toml:"token_key_previous_env"`
+	TokenKeyPreviousFile string `toml:"token_key_previous_file"`
 	// The object store of s3:// destinations. Left out, the standard AWS
 	// environment and files apply (AWS_REGION, AWS_ACCESS_KEY_ID,
 	// AWS_ENDPOINT_URL_S3, ...).
@@ -113,27 +122,83 @@ func (c *Config) StateStoreURL() (Secret, error) {
 // TokenKeySetting names where the token key comes from, for messages:
 // "token_key_env NAME" or "token_key_file PATH"; "" if nowhere.
 func (c *Cluster) TokenKeySetting() string {
+	return refSetting("token_key", c.TokenKeyEnv, c.TokenKeyFile)
+}
+
+// TokenKeyPreviousSetting is TokenKeySetting for the previous key.
+func (c *Cluster) TokenKeyPreviousSetting() string {
+	return refSetting("token_key_previous", c.TokenKeyPreviousEnv, c.TokenKeyPreviousFile)
+}
+
+func refSetting(key, env, file string) string {
 	switch {
-	case c.TokenKeyEnv != "":
-		return "token_key_env " + c.TokenKeyEnv
-	case c.TokenKeyFile != "":
-		return "token_key_file " + c.TokenKeyFile
+	case env != "":
+		return key + "_env " + env
+	case file != "":
+		return key + "_file " + file
 	}
 	return ""
 }
 
-// ResolveTokenKey reads and decodes the token key: nil if none is
-// configured, else exactly TokenKeySize bytes. Errors name the setting,
-// never the key.
-func (c *Cluster) ResolveTokenKey() ([]byte, error) {
-	if c.TokenKeyEnv == "" && c.TokenKeyFile == "" {
-		return nil, nil
+// TokenKeys are the token keys, decoded: exactly TokenKeySize bytes
+// each, or nil when not configured.
+type TokenKeys struct {
+	Current, Previous []byte
+}
+
+// ResolveTokenKeys reads and decodes the token key and the previous one.
+// Errors name the setting, never the key.
+func (c *Cluster) ResolveTokenKeys() (TokenKeys, error) {
+	var keys TokenKeys
+	for _, k := range c.tokenKeyRefs(&keys) {
+		if k.setting == "" {
+			continue
+		}
+		text, _, err := resolveRef("", k.key, k.env, k.file)
+		if err != nil {
+			return TokenKeys{}, err
+		}
+		if *k.dst, err = decodeTokenKey(text, k.setting); err != nil {
+			return TokenKeys{}, err
+		}
 	}
-	text, _, err := resolveRef("", "token_key", c.TokenKeyEnv, c.TokenKeyFile)
-	if err != nil {
-		return nil, err
+	return keys, c.sameTokenKeys(keys)
+}
+
+// CheckTokenKeys is ResolveTokenKeys for `mailtask validate`, which may
+// run where the keys are not given (a CI job, an administrator's
+// machine): a key it cannot read is a warning, a bad one an error.
+func (c *Cluster) CheckTokenKeys() (warnings []string, err error) {
+	var keys TokenKeys
+	for _, k := range c.tokenKeyRefs(&keys) {
+		if k.setting == "" {
+			continue
+		}
+		text, _, err := resolveRef("", k.key, k.env, k.file)
+		if err != nil {
+			warnings = append(warnings, err.Error()+": its value is not checked here")
+			continue
+		}
+		if *k.dst, err = decodeTokenKey(text, k.setting); err != nil {
+			return warnings, err
+		}
 	}
-	setting := c.TokenKeySetting()
+	return warnings, c.sameTokenKeys(keys)
+}
+
+type tokenKeyRef struct {
+	key, env, file, setting string
+	dst                     *[]byte
+}
+
+func (c *Cluster) tokenKeyRefs(keys *TokenKeys) []tokenKeyRef {
+	return []tokenKeyRef{
+		{"token_key", c.TokenKeyEnv, c.TokenKeyFile, c.TokenKeySetting(), &keys.Current},
+		{"token_key_previous", c.TokenKeyPreviousEnv, c.TokenKeyPreviousFile, c.TokenKeyPreviousSetting(), &keys.Previous},
+	}
+}
+
+func decodeTokenKey(text Secret, setting string) ([]byte, error) {
 	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(text.Reveal()))
 	if err != nil {
 		return nil, fmt.Errorf("%s: the token key is not base64; make one with `openssl rand -base64 32`", setting)
@@ -142,6 +207,13 @@ func (c *Cluster) ResolveTokenKey() ([]byte, error) {
 		return nil, fmt.Errorf("%s: the token key is %d bytes once decoded, it must be %d; make one with `openssl rand -base64 32`", setting, len(key), TokenKeySize)
 	}
 	return key, nil
+}
+
+func (c *Cluster) sameTokenKeys(keys TokenKeys) error {
+	if keys.Previous != nil && bytes.Equal(keys.Current, keys.Previous) {
+		return fmt.Errorf("%s: the previous token key is the current one (%s): give the new key as the token key and the one being retired as the previous", c.TokenKeyPreviousSetting(), c.TokenKeySetting())
+	}
+	return nil
 }
 
 // ResolveS3Credentials reads the object store's keys; both are "" when
@@ -228,6 +300,18 @@ func (c *Config) validateCluster(base string, fail func(section, key, format str
 		fail("", "token_key_env", "state_store keeps OAuth2 tokens in the database, sealed with a key: set token_key_env or token_key_file to the base64 of 32 random bytes (openssl rand -base64 32)")
 	}
 	cl.TokenKeyFile = resolveIfSet(base, cl.TokenKeyFile)
+	switch {
+	case cl.TokenKeyPreviousEnv != "" && cl.TokenKeyPreviousFile != "":
+		fail("", "token_key_previous_env", "set only one of token_key_previous_env, token_key_previous_file")
+	case cl.TokenKeyPreviousEnv == "" && cl.TokenKeyPreviousFile == "":
+	case !tokenKey:
+		fail("", keyOf(cl.TokenKeyPreviousEnv != "", "token_key_previous_env", "token_key_previous_file"), "is the key being retired, which only opens tokens sealed before: set token_key_env or token_key_file to the new key as well")
+	case cl.TokenKeyPreviousEnv != "" && cl.TokenKeyPreviousEnv == cl.TokenKeyEnv:
+		fail("", "token_key_previous_env", "names %s, as token_key_env does: the previous key is the one being retired, in a variable of its own", cl.TokenKeyEnv)
+	case cl.TokenKeyPreviousFile != "" && resolve(base, cl.TokenKeyPreviousFile) == cl.TokenKeyFile:
+		fail("", "token_key_previous_file", "names %s, as token_key_file does: the previous key is the one being retired, in a file of its own", cl.TokenKeyFile)
+	}
+	cl.TokenKeyPreviousFile = resolveIfSet(base, cl.TokenKeyPreviousFile)
 
 	anyS3 := false
 	for i, t := range c.Tasks {

@@ -67,8 +67,8 @@ s3_secret_access_key_file = "secrets/s3.secret"
 	if url, err := cl.ResolveStateStore(); err != nil || url.Reveal() != "postgres://mailtask:db-secret@db:5432/mailtask" {
 		t.Errorf("ResolveStateStore: %v", err)
 	}
-	if key, err := cl.ResolveTokenKey(); err != nil || len(key) != TokenKeySize {
-		t.Errorf("ResolveTokenKey: %d bytes, %v", len(key), err)
+	if keys, err := cl.ResolveTokenKeys(); err != nil || len(keys.Current) != TokenKeySize || keys.Previous != nil {
+		t.Errorf("ResolveTokenKeys: %d and %d bytes, %v", len(keys.Current), len(keys.Previous), err)
 	}
 	if id, secret, err := cl.ResolveS3Credentials(); err != nil || id.Reveal() != "AKIDEXAMPLE" || secret.Reveal() != "s3-secret" {
 		t.Errorf("ResolveS3Credentials: %v", err)
@@ -94,8 +94,8 @@ destination = "d"
 	if cfg.SharedState() {
 		t.Error("state is shared without state_store")
 	}
-	if key, err := cfg.ResolveTokenKey(); key != nil || err != nil {
-		t.Errorf("ResolveTokenKey without a key: %v, %v", key, err)
+	if keys, err := cfg.ResolveTokenKeys(); keys.Current != nil || keys.Previous != nil || err != nil {
+		t.Errorf("ResolveTokenKeys without a key: %v, %v", keys, err)
 	}
 }
 
@@ -113,6 +113,14 @@ func TestClusterKeyErrors(t *testing.T) {
 			"token_key_env: state_store keeps OAuth2 tokens in the database"},
 		{"two keys", `state_store_env = "DB"` + "\ntoken_key_env = \"K\"\ntoken_key_file = \"f\"\n" + clusterAccounts + clusterTask,
 			"token_key_env: set only one of token_key_env, token_key_file"},
+		{"two previous keys", `state_store_env = "DB"` + "\ntoken_key_env = \"K\"\ntoken_key_previous_env = \"P\"\ntoken_key_previous_file = \"f\"\n" + clusterAccounts + clusterTask,
+			"token_key_previous_env: set only one of token_key_previous_env, token_key_previous_file"},
+		{"previous key without a current one", `state_store_env = "DB"` + "\ntoken_key_previous_file = \"old.key\"\n" + clusterAccounts + clusterTask,
+			"token_key_previous_file: is the key being retired, which only opens tokens sealed before: set token_key_env or token_key_file"},
+		{"previous key in the current key's variable", `state_store_env = "DB"` + "\ntoken_key_env = \"K\"\ntoken_key_previous_env = \"K\"\n" + clusterAccounts + clusterTask,
+			"token_key_previous_env: names K, as token_key_env does"},
+		{"previous key in the current key's file", `state_store_env = "DB"` + "\ntoken_key_file = \"/etc/k\"\ntoken_key_previous_file = \"../k\"\n" + clusterAccounts + clusterTask,
+			"token_key_previous_file: names /etc/k, as token_key_file does"},
 		{"s3 keys without an s3 task", `s3_region = "x"` + "\n" + daemonBase + "[[task]]\nname = \"t\"\naccount = \"a\"\ndestination = \"d\"\n",
 			"s3_region: is only used by tasks whose destination is s3://"},
 		{"id without secret", `s3_access_key_id_env = "I"` + "\n" + daemonBase + "[[task]]\nname = \"t\"\naccount = \"a\"\ndestination = \"s3://bkt/x\"\n",
@@ -159,17 +167,29 @@ func TestTokenKeyErrorsNameTheSettingNotTheKey(t *testing.T) {
 		{Cluster{TokenKeyEnv: "TK"}, "not base64 at all!", "token_key_env TK: the token key is not base64"},
 		{Cluster{TokenKeyEnv: "TK_UNSET"}, "", "token_key_env: environment variable TK_UNSET is not set"},
 		{Cluster{TokenKeyFile: filepath.Join(dir, "missing")}, "", "token_key_file: open " + filepath.Join(dir, "missing")},
+		{Cluster{TokenKeyEnv: "TK", TokenKeyPreviousFile: short}, testTokenKey, "token_key_previous_file " + short + ": the token key is 9 bytes once decoded"},
+		{Cluster{TokenKeyEnv: "TK", TokenKeyPreviousEnv: "TK_UNSET"}, testTokenKey, "token_key_previous_env: environment variable TK_UNSET is not set"},
+		{Cluster{TokenKeyEnv: "TK", TokenKeyPreviousEnv: "TK_AGAIN"}, testTokenKey, "token_key_previous_env TK_AGAIN: the previous token key is the current one (token_key_env TK)"},
 	} {
 		if tc.env != "" {
 			t.Setenv(tc.cl.TokenKeyEnv, tc.env)
+			t.Setenv("TK_AGAIN", tc.env)
 		}
-		_, err := tc.cl.ResolveTokenKey()
+		_, err := tc.cl.ResolveTokenKeys()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want %q", tc.cl, err, tc.want)
 		}
 		if err != nil && (strings.Contains(err.Error(), "c2hvcnQta2V5") || strings.Contains(err.Error(), "not base64 at all")) {
 			t.Errorf("the error shows the key: %v", err)
 		}
+	}
+	t.Setenv("TK", testTokenKey)
+	t.Setenv("TK_BAD", "not base64 at all!")
+	if w, err := (&Cluster{TokenKeyEnv: "TK", TokenKeyPreviousEnv: "TK_UNSET"}).CheckTokenKeys(); err != nil || len(w) != 1 || !strings.Contains(w[0], "TK_UNSET is not set") {
+		t.Errorf("CheckTokenKeys of a key not given here: %q, %v; want a warning", w, err)
+	}
+	if _, err := (&Cluster{TokenKeyEnv: "TK", TokenKeyPreviousEnv: "TK_BAD"}).CheckTokenKeys(); err == nil || !strings.Contains(err.Error(), "token_key_previous_env TK_BAD: the token key is not base64") {
+		t.Errorf("CheckTokenKeys of a bad previous key: %v", err)
 	}
 	t.Setenv("DB", "mysql://u:db-secret@h/d")
 	if _, err := (&Cluster{StateStoreEnv: "DB"}).ResolveStateStore(); err == nil || strings.Contains(err.Error(), "db-secret") || !strings.Contains(err.Error(), "state_store_env DB") {

@@ -10,7 +10,7 @@ import (
 // LaxSecrets lists, for `mailtask validate`, the secrets other local
 // accounts can read: a password_file, client_secret_file, or one of
 // cluster mode's files (the database URL with its password, the token
-// key, the S3 secret) readable by others or by a group other than this
+// keys, the S3 secret) readable by others or by a group other than this
 // user's own, and an inline password, client_secret or state_store in a
 // configuration file that is (the main file or an included one). A group
 // of this user's own is the usual way to share them with a service account
@@ -19,7 +19,8 @@ func (c *Config) LaxSecrets() []string {
 	var warnings []string
 	cl := &c.Cluster
 	for _, f := range []struct{ key, path string }{
-		{"state_store_file", cl.StateStoreFile}, {"token_key_file", cl.TokenKeyFile}, {"s3_secret_access_key_file", cl.S3SecretAccessKeyFile},
+		{"state_store_file", cl.StateStoreFile}, {"token_key_file", cl.TokenKeyFile}, {"token_key_previous_file", cl.TokenKeyPreviousFile},
+		{"s3_secret_access_key_file", cl.S3SecretAccessKeyFile},
 	} {
 		if f.path != "" {
 			warnings = append(warnings, laxFile("", f.key, f.path)...)

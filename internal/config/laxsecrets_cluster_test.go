@@ -16,7 +16,7 @@ import (
 func TestLaxSecretsCoverClusterFiles(t *testing.T) {
 	dir := t.TempDir()
 	files := map[string]string{}
-	for _, key := range []string{"state_store_file", "token_key_file", "s3_secret_access_key_file"} {
+	for _, key := range []string{"state_store_file", "token_key_file", "token_key_previous_file", "s3_secret_access_key_file"} {
 		p := filepath.Join(dir, key)
 		write(t, p, "secret\n")
 		if err := os.Chmod(p, 0o644); err != nil {
@@ -30,7 +30,7 @@ func TestLaxSecretsCoverClusterFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := &Config{File: conf, Cluster: Cluster{
-		StateStoreFile: files["state_store_file"], TokenKeyFile: files["token_key_file"], S3SecretAccessKeyFile: files["s3_secret_access_key_file"],
+		StateStoreFile: files["state_store_file"], TokenKeyFile: files["token_key_file"], TokenKeyPreviousFile: files["token_key_previous_file"], S3SecretAccessKeyFile: files["s3_secret_access_key_file"],
 	}}
 	got := strings.Join(cfg.LaxSecrets(), "\n")
 	for key, p := range files {

@@ -65,6 +65,11 @@ var catalogue = []row{
 	{rowDatabaseUnreachable, "PostgreSQL unreachable, restarting, or the connection ended (SQLSTATE 57..., 08..., 53...)", databaseGone,
 		say("The cluster's database did not answer, or ended the connection (a restart, a failover, pg_terminate_backend). What a run had not committed is taken again by the next run; a running node keeps trying, and `mailtask run` starting waits a minute for it, then exits for its service manager to start it again. Check that PostgreSQL is up and that this machine reaches the host and port of its URL (" + databaseSetup + ").")},
 
+	// By its text (pgstore's tests import this package), which is also
+	// how a run's stored error meets it.
+	{"token key", "cluster mode: stored OAuth2 tokens open with none of the node's token keys (pgstore.ErrTokenKey)", contains("the stored tokens cannot be decrypted with the configured token key"),
+		say("The OAuth2 tokens in the cluster's database do not open with this node's token key. The error names the key that sealed them and the keys this node has, by identifier (`mailtask auth status` shows each node's). If another node has a newer key, a rotation is under way: give this node the same keys, the new one as token_key_env or token_key_file and the old one as token_key_previous_env or token_key_previous_file, and restart it (README: Rotating the token key); nothing was spent, the next run takes the mail. Sign the account in again (`mailtask auth login ACCOUNT`) only if no node has the key the error names, or if it says the row is damaged.")},
+
 	// The identity platform: Microsoft's AADSTS codes first, then the
 	// OAuth2 error codes every provider sends.
 	{"AADSTS50076", "token endpoint error, AADSTS50076 or AADSTS50079", aadsts(50076, 50079),

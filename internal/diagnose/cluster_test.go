@@ -19,6 +19,7 @@ import (
 
 	"mailtask/internal/diagnose"
 	"mailtask/internal/objsink"
+	"mailtask/internal/pgstore"
 	"mailtask/internal/sink"
 )
 
@@ -41,6 +42,9 @@ var clusterCases = []catalogueCase{
 	{"database prepared statement taken", "database pooler statements", pgStatementRefused("42P05", `prepared statement "stmtcache_102537ecf705892264756d5755e541af82cb1fb7ccf4c147" already exists`), "default_query_exec_mode", true},
 	{"database restarting", "database unreachable", pgRefused("57P03", "the database system is starting up"), "state_store_env", true},
 	{"database connection refused", "database unreachable", pgUnreachable, "Check that PostgreSQL is up", true},
+	{"token key lacking", "token key", func(*testing.T) error {
+		return fmt.Errorf("the tokens of account \"a\": %w: they were sealed with key 1a2b3c4d, which this node lacks (it has key 5e6f7a8b (token_key_env K))", pgstore.ErrTokenKey)
+	}, "token_key_previous_env", true},
 }
 
 func TestClusterCatalogue(t *testing.T) {

@@ -15,7 +15,10 @@
 //   - OAuth2 tokens per account and app-only tokens per tenant, client and
 //     scopes (tokens.go), sealed with AES-GCM under a key given by
 //     reference (seal.go), and updated under a row lock, so that a
-//     rotating refresh token is spent once across the cluster;
+//     rotating refresh token is spent once across the cluster; a token
+//     key's rotation opens them with the previous key too and seals them
+//     anew under the current one, as they are updated or all at once
+//     (reseal.go);
 //   - connection slots per account (slots.go), bounding connections to a
 //     mailbox across the cluster, leased so that a dead node's expire;
 //   - the object sink's dedupe index (dedupe.go);

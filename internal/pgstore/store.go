@@ -32,6 +32,11 @@ type Options struct {
 	// TokenKeySetting is how the configuration named the key
 	// (`token_key_env MAILTASK_TOKEN_KEY`), for errors.
 	TokenKeySetting string
+	// PreviousTokenKey, during a rotation, opens the tokens sealed
+	// before it; they are sealed anew with TokenKey when next written,
+	// or by ResealTokens. PreviousTokenKeySetting names it.
+	PreviousTokenKey        []byte
+	PreviousTokenKeySetting string
 	// MaxConns bounds the pool; 0 means DefaultMaxConns.
 	MaxConns int32
 	// Announce, for a node (`mailtask run`) rather than a command, is
@@ -86,7 +91,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 	s := &Store{pool: pool, node: node}
 	if o.TokenKey != nil {
-		if s.seal, err = newSealer(o.TokenKey, o.TokenKeySetting); err != nil {
+		if s.seal, err = newSealer(o); err != nil {
 			pool.Close()
 			return nil, err
 		}

@@ -25,19 +25,36 @@ type TokenUpdate func(current []byte) (next []byte, err error)
 // Token returns the token record of account as the auth package stored it
 // (nil if none), decrypted.
 func (s *Store) Token(ctx context.Context, account string) ([]byte, error) {
-	return s.readSealed(ctx, accountRow(account),
-		"SELECT sealed FROM oauth_tokens WHERE account = $1", account)
+	return s.readSealed(ctx, accountRow(account), accountTokens, account)
 }
 
 // UpdateToken runs fn on account's token record under the row's lock and
 // stores what it returns, sealed.
 func (s *Store) UpdateToken(ctx context.Context, account string, fn TokenUpdate) error {
-	return s.updateSealed(ctx, accountRow(account), fn,
-		"INSERT INTO oauth_tokens (account) VALUES ($1) ON CONFLICT DO NOTHING",
-		"SELECT sealed FROM oauth_tokens WHERE account = $1 FOR UPDATE",
-		"UPDATE oauth_tokens SET sealed = $2, updated_at = now() WHERE account = $1",
-		account)
+	return s.updateSealed(ctx, accountRow(account), accountTokens, fn, account)
 }
+
+// tokenTable holds the statements of one table of sealed tokens; each
+// takes the row's key as its first arguments, and update and clear take
+// the sealed value as one more.
+type tokenTable struct {
+	read, insert, lock, update string
+}
+
+var (
+	accountTokens = tokenTable{
+		read:   "SELECT sealed FROM oauth_tokens WHERE account = $1",
+		insert: "INSERT INTO oauth_tokens (account) VALUES ($1) ON CONFLICT DO NOTHING",
+		lock:   "SELECT sealed FROM oauth_tokens WHERE account = $1 FOR UPDATE",
+		update: "UPDATE oauth_tokens SET sealed = $2, updated_at = now() WHERE account = $1",
+	}
+	appTokens = tokenTable{
+		read:   "SELECT sealed FROM app_tokens WHERE tenant = $1 AND client_id = $2 AND scopes = $3",
+		insert: "INSERT INTO app_tokens (tenant, client_id, scopes) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+		lock:   "SELECT sealed FROM app_tokens WHERE tenant = $1 AND client_id = $2 AND scopes = $3 FOR UPDATE",
+		update: "UPDATE app_tokens SET sealed = $4, updated_at = now() WHERE tenant = $1 AND client_id = $2 AND scopes = $3",
+	}
+)
 
 // AppTokenKey names an app-only token: the same app (client) in the same
 // tenant with the same scopes gets one token, shared by all its
@@ -56,20 +73,14 @@ func (k AppTokenKey) scopes() string {
 // AppToken returns the cached app-only token of k (nil if none),
 // decrypted.
 func (s *Store) AppToken(ctx context.Context, k AppTokenKey) ([]byte, error) {
-	return s.readSealed(ctx, appRow(k),
-		"SELECT sealed FROM app_tokens WHERE tenant = $1 AND client_id = $2 AND scopes = $3",
-		k.Tenant, k.ClientID, k.scopes())
+	return s.readSealed(ctx, appRow(k), appTokens, k.Tenant, k.ClientID, k.scopes())
 }
 
 // UpdateAppToken runs fn on the cached app-only token of k under the
 // row's lock, so that nodes needing a new one at once ask the identity
 // platform once, and stores what it returns, sealed.
 func (s *Store) UpdateAppToken(ctx context.Context, k AppTokenKey, fn TokenUpdate) error {
-	return s.updateSealed(ctx, appRow(k), fn,
-		"INSERT INTO app_tokens (tenant, client_id, scopes) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-		"SELECT sealed FROM app_tokens WHERE tenant = $1 AND client_id = $2 AND scopes = $3 FOR UPDATE",
-		"UPDATE app_tokens SET sealed = $4, updated_at = now() WHERE tenant = $1 AND client_id = $2 AND scopes = $3",
-		k.Tenant, k.ClientID, k.scopes())
+	return s.updateSealed(ctx, appRow(k), appTokens, fn, k.Tenant, k.ClientID, k.scopes())
 }
 
 // sealedRow names a token row: aad binds its ciphertext to it, what names
@@ -92,64 +103,127 @@ func (s *Store) errNoTokenKey(row sealedRow) error {
 	return fmt.Errorf("%s: the database keeps tokens encrypted, and no token key is configured: set token_key_env or token_key_file", row.what)
 }
 
-func (s *Store) readSealed(ctx context.Context, row sealedRow, query string, args ...any) ([]byte, error) {
+func (s *Store) readSealed(ctx context.Context, row sealedRow, t tokenTable, args ...any) ([]byte, error) {
 	if s.seal == nil {
 		return nil, s.errNoTokenKey(row)
 	}
 	var sealed []byte
-	err := s.pool.QueryRow(ctx, query, args...).Scan(&sealed)
+	err := s.pool.QueryRow(ctx, t.read, args...).Scan(&sealed)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && sealed == nil) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", row.what, err)
 	}
-	return s.seal.open(sealed, row.aad, row.what)
+	// A row under the previous key is sealed anew by the next update,
+	// which holds its lock; a read does not, and writing here could put
+	// back what a refresh on another node has just replaced.
+	plain, _, err := s.seal.open(sealed, row.aad, row.what)
+	return plain, err
 }
 
-// updateSealed makes sure the row exists, locks it, hands its content to
-// fn and stores fn's answer, all in one transaction. insert, lock and
-// update take args; update takes the sealed value as one more.
-func (s *Store) updateSealed(ctx context.Context, row sealedRow, fn TokenUpdate, insert, lock, update string, args ...any) error {
+// updateSealed makes sure the row exists, and runs lockedUpdate.
+func (s *Store) updateSealed(ctx context.Context, row sealedRow, t tokenTable, fn TokenUpdate, args ...any) error {
+	_, err := s.lockedUpdate(ctx, row, t, lockCreate, fn, args...)
+	return err
+}
+
+// rowOutcome is what lockedUpdate found and left.
+type rowOutcome int
+
+const (
+	rowAbsent   rowOutcome = iota // no row, or one without tokens, left so
+	rowCurrent                    // under the current key, as fn left it
+	rowResealed                   // under another key or format, sealed anew
+	rowCleared                    // opened with no key, and emptied (lockClearUnreadable)
+)
+
+// lockMode says what lockedUpdate does besides its update.
+type lockMode int
+
+const (
+	// lockCreate inserts the row first if it is missing.
+	lockCreate lockMode = iota
+	// lockExisting leaves a missing row missing.
+	lockExisting
+	// lockClearUnreadable is lockExisting, and empties a row that opens
+	// with none of the keys instead of failing: for a cache, which the
+	// nodes fill again.
+	lockClearUnreadable
+)
+
+// lockedUpdate locks the row (as mode says), hands its content to fn and
+// stores fn's answer, all in one transaction. A row
+// that opened with the previous key, or is in the older format, is
+// sealed anew with the current key even when fn changes nothing: the
+// lock makes that safe against another node's refresh, and the previous
+// key can be retired the sooner.
+func (s *Store) lockedUpdate(ctx context.Context, row sealedRow, t tokenTable, mode lockMode, fn TokenUpdate, args ...any) (rowOutcome, error) {
 	if s.seal == nil {
-		return s.errNoTokenKey(row)
+		return rowAbsent, s.errNoTokenKey(row)
 	}
-	var fnErr error
+	var (
+		fnErr   error
+		outcome rowOutcome
+	)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		outcome = rowAbsent
 		if _, err := tx.Exec(ctx, "SET LOCAL idle_in_transaction_session_timeout = '"+refreshTimeout+"'"); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, insert, args...); err != nil {
-			return err
+		if mode == lockCreate {
+			if _, err := tx.Exec(ctx, t.insert, args...); err != nil {
+				return err
+			}
 		}
 		var sealed []byte
-		if err := tx.QueryRow(ctx, lock, args...).Scan(&sealed); err != nil {
+		err := tx.QueryRow(ctx, t.lock, args...).Scan(&sealed)
+		if errors.Is(err, pgx.ErrNoRows) && mode != lockCreate {
+			return nil
+		}
+		if err != nil {
 			return err
 		}
-		var current []byte
+		var (
+			current []byte
+			stale   bool
+		)
 		if sealed != nil {
-			var err error
-			if current, err = s.seal.open(sealed, row.aad, row.what); err != nil {
+			current, stale, err = s.seal.open(sealed, row.aad, row.what)
+			if err != nil && mode == lockClearUnreadable && errors.Is(err, ErrTokenKey) {
+				outcome = rowCleared
+				_, err = tx.Exec(ctx, t.update, append(args, []byte(nil))...)
+				return err
+			}
+			if err != nil {
 				fnErr = err
 				return err
 			}
+			outcome = rowCurrent
 		}
 		next, err := fn(current)
 		if err != nil {
 			fnErr = err
 			return err
 		}
-		if next == nil {
+		switch {
+		case next == nil && !stale:
 			return nil
+		case next == nil:
+			next = current
 		}
-		_, err = tx.Exec(ctx, update, append(args, s.seal.seal(next, row.aad))...)
+		outcome = rowCurrent
+		if stale {
+			outcome = rowResealed
+		}
+		_, err = tx.Exec(ctx, t.update, append(args, s.seal.seal(next, row.aad))...)
 		return err
 	})
 	if fnErr != nil {
-		return fnErr // fn's own error, or a key that does not open the row
+		return rowAbsent, fnErr // fn's own error, or keys that do not open the row
 	}
 	if err != nil {
-		return fmt.Errorf("update %s: %w", row.what, err)
+		return rowAbsent, fmt.Errorf("update %s: %w", row.what, err)
 	}
-	return nil
+	return outcome, nil
 }
