@@ -143,9 +143,15 @@ func oauth2Accounts(cfg *config.Config) []string {
 	return names
 }
 
+// listOrNone lists names for a message that suggests one: the first few,
+// as a configuration that includes a file per mailbox has thousands.
 func listOrNone(names []string) string {
-	if len(names) == 0 {
+	const shown = 10
+	switch {
+	case len(names) == 0:
 		return "none"
+	case len(names) > shown:
+		return fmt.Sprintf("%s and %d more", strings.Join(names[:shown], ", "), len(names)-shown)
 	}
 	return strings.Join(names, ", ")
 }

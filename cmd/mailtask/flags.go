@@ -125,7 +125,7 @@ func logLevel(s string) (slog.Level, error) {
 
 // oneTask returns the task named by the one operand of cmd.
 func oneTask(cmd string, cfg *config.Config, operands []string) (*config.Task, error) {
-	known := strings.Join(cfg.TaskNames(), ", ")
+	known := listOrNone(cfg.TaskNames())
 	if len(operands) != 1 {
 		return nil, usageError{fmt.Sprintf("%s needs exactly one task name (tasks: %s)", cmd, known)}
 	}

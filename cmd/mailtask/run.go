@@ -83,6 +83,9 @@ func runDaemon(ctx context.Context, e *env, cfgPath string) error {
 	digestReload := make(chan struct{}, 1)
 	go notify.Digests(runCtx, current.Load, digestReload, clock.Real, log)
 	attrs := []any{"version", version.String(), "config", cfg.File, "pid", os.Getpid(), "tasks", len(sched.Tasks()), "max_concurrent_tasks", cfg.MaxConcurrentTasks}
+	if len(cfg.Include) > 0 {
+		attrs = append(attrs, "files", 1+len(cfg.Included))
+	}
 	if clustered(node) {
 		attrs = append(attrs, "node", node.Name(), "lease", node.Lease())
 	}
@@ -133,9 +136,10 @@ func runDaemon(ctx context.Context, e *env, cfgPath string) error {
 	}
 }
 
-// reload applies the file at path and returns it, or keeps the running
-// configuration when the new one is invalid and returns nil. Settings read
-// only at start are reported, not applied.
+// reload applies the file at path, and the files its include matches now,
+// and returns it, or keeps the running configuration when the new one is
+// invalid and returns nil. Settings read only at start are reported, not
+// applied.
 func reload(path string, running *config.Config, sched *scheduler.Scheduler, level *slog.LevelVar, log *slog.Logger) *config.Config {
 	log.Info("SIGHUP: reloading the configuration", "config", path)
 	cfg, err := loadDaemonConfig(path)
@@ -150,7 +154,11 @@ func reload(path string, running *config.Config, sched *scheduler.Scheduler, lev
 	if keys := startOnly(running, cfg); len(keys) > 0 {
 		log.Warn("settings read only when the daemon starts have changed: restart it for them to take effect", "settings", strings.Join(keys, ", "))
 	}
-	log.Info("configuration reloaded", "tasks", len(sched.Tasks()))
+	attrs := []any{"tasks", len(sched.Tasks())}
+	if len(cfg.Include) > 0 {
+		attrs = append(attrs, "files", 1+len(cfg.Included))
+	}
+	log.Info("configuration reloaded", attrs...)
 	return cfg
 }
 

@@ -34,5 +34,25 @@ func validate(e *env, cfgPath string) error {
 		fmt.Fprintf(e.stderr, "warning: %s\n", w)
 	}
 	fmt.Fprintf(e.stdout, "%s: ok (%d accounts, %d tasks)\n", cfg.File, len(cfg.Accounts), len(cfg.Tasks))
+	if len(cfg.Include) > 0 {
+		printFiles(e, cfg)
+	}
 	return nil
+}
+
+// printFiles lists the files an include brought in, with what each
+// holds, so that a file a pattern missed (a wrong suffix, a hidden name)
+// shows by its absence.
+func printFiles(e *env, cfg *config.Config) {
+	accounts, tasks := map[string]int{}, map[string]int{}
+	for _, a := range cfg.Accounts {
+		accounts[a.File]++
+	}
+	for _, t := range cfg.Tasks {
+		tasks[t.File]++
+	}
+	fmt.Fprintf(e.stdout, "%d files:\n", 1+len(cfg.Included))
+	for _, f := range append([]string{cfg.File}, cfg.Included...) {
+		fmt.Fprintf(e.stdout, "  %s: accounts %d, tasks %d\n", f, accounts[f], tasks[f])
+	}
 }

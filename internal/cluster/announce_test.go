@@ -46,3 +46,21 @@ destination = "/srv/in"
 		}
 	}
 }
+
+// Where the configuration files are, and which of them defines a task, is
+// not the work either: nodes that keep the same configuration (absolute
+// paths) in different folders agree.
+func TestConfigDigestLeavesOutWhereTheFilesAre(t *testing.T) {
+	text := []byte("state_store_env = \"DB\"\n[accounts.a]\nhost = \"imap.example.com\"\nusername = \"u\"\npassword_env = \"P\"\n[[task]]\nname = \"t\"\naccount = \"a\"\ndestination = \"/srv/in\"\n")
+	var digests []string
+	for _, file := range []string{"/etc/mailtask/mailtask.toml", "/opt/mailtask/conf/mailtask.toml"} {
+		cfg, err := config.Parse(file, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		digests = append(digests, cluster.ConfigDigest(cfg))
+	}
+	if digests[0] != digests[1] {
+		t.Errorf("digests %s and %s of one configuration in two folders", digests[0], digests[1])
+	}
+}

@@ -16,6 +16,11 @@ type Config struct {
 	Accounts map[string]*Account `toml:"accounts"`
 	Tasks    []*Task             `toml:"task"`
 	Notify   *Notify             `toml:"notify"`
+	// Include lists the files, or glob patterns of files, whose accounts
+	// and tasks join the main file's (include.go): one file per mailbox.
+	Include []string `toml:"include"`
+	// Included is the files Include matched, in the order they were read.
+	Included []string `toml:"-"`
 	// The daemon's keys (max_concurrent_tasks, log_*, listen...): daemon.go.
 	Daemon
 	// Cluster mode's keys (state_store, token_key_*, s3_*): cluster.go.
@@ -29,7 +34,11 @@ type Config struct {
 
 // Account is one mailbox login.
 type Account struct {
-	Name               string `toml:"-"`
+	Name string `toml:"-"`
+	// File is the configuration file that defines the account: relative
+	// paths in it are relative to that file's folder. It is not part of
+	// what runs, so cluster mode's digest of the accounts leaves it out.
+	File               string `toml:"-" json:"-"`
 	Protocol           string `toml:"protocol"`
 	Host               string `toml:"host"`
 	Port               int    `toml:"port"`
@@ -58,6 +67,10 @@ func (a *Account) Addr() string { return net.JoinHostPort(a.Host, strconv.Itoa(a
 // Task is one ingestion job: a mailbox of an account, polled on a schedule,
 // whose attachments land in a destination folder.
 type Task struct {
+	// File is the configuration file that defines the task: relative
+	// paths in it are relative to that file's folder. It is not part of
+	// what runs, so cluster mode's digest of the tasks leaves it out.
+	File        string `toml:"-" json:"-"`
 	Name        string `toml:"name"`
 	Account     string `toml:"account"`
 	Schedule    string `toml:"schedule"`
@@ -141,14 +154,18 @@ func (c *Config) Task(name string) *Task {
 // sorted.
 func (c *Config) AccountNames() []string {
 	names := make([]string, 0, len(c.Accounts))
+	// A set, not a search of names: with an account per included file
+	// there are thousands.
+	listed := make(map[string]bool, len(c.Accounts))
 	for _, n := range c.accountOrder {
-		if _, ok := c.Accounts[n]; ok && !slices.Contains(names, n) {
+		if _, ok := c.Accounts[n]; ok && !listed[n] {
+			listed[n] = true
 			names = append(names, n)
 		}
 	}
 	var rest []string
 	for n := range c.Accounts {
-		if !slices.Contains(names, n) {
+		if !listed[n] {
 			rest = append(rest, n)
 		}
 	}

@@ -12,9 +12,9 @@ import (
 // cluster mode's files (the database URL with its password, the token
 // keys, the S3 secret) readable by others or by a group other than this
 // user's own, and an inline password, client_secret or state_store in a
-// configuration file that is. A group of this user's own is the usual way
-// to share them with a service account (contrib/systemd), and is not
-// reported.
+// configuration file that is (the main file or an included one). A group
+// of this user's own is the usual way to share them with a service account
+// (contrib/systemd), and is not reported.
 func (c *Config) LaxSecrets() []string {
 	var warnings []string
 	cl := &c.Cluster
@@ -26,24 +26,30 @@ func (c *Config) LaxSecrets() []string {
 			warnings = append(warnings, laxFile("", f.key, f.path)...)
 		}
 	}
-	inline := cl.StateStore != ""
+	// The configuration files holding an inline secret: the main file for
+	// state_store, an account's own file for its password or client secret.
+	inline := map[string]bool{c.File: cl.StateStore != ""}
 	for _, name := range slices.Sorted(maps.Keys(c.Accounts)) {
 		a := c.Accounts[name]
 		at := fmt.Sprintf("account %q", name)
 		if a.PasswordFile != "" {
 			warnings = append(warnings, laxFile(at, "password_file", a.PasswordFile)...)
 		}
-		inline = inline || a.Password != ""
+		file := c.definedIn(a.File)
+		inline[file] = inline[file] || a.Password != ""
 		if o := a.OAuth2; o != nil {
 			if o.ClientSecretFile != "" {
 				warnings = append(warnings, laxFile(at, "oauth2.client_secret_file", o.ClientSecretFile)...)
 			}
-			inline = inline || o.ClientSecret != ""
+			inline[file] = inline[file] || o.ClientSecret != ""
 		}
 	}
-	if inline {
-		if perm, lax := readableByOthers(c.File); lax {
-			warnings = append(warnings, fmt.Sprintf("%s holds a password, client secret or database URL and is readable by other accounts (mode %04o): run \"chmod 600 %s\", or move the secret to password_env / password_file (state_store_env / state_store_file)", c.File, perm, c.File))
+	for _, file := range slices.Sorted(maps.Keys(inline)) {
+		if !inline[file] {
+			continue
+		}
+		if perm, lax := readableByOthers(file); lax {
+			warnings = append(warnings, fmt.Sprintf("%s holds a password, client secret or database URL and is readable by other accounts (mode %04o): run \"chmod 600 %s\", or move the secret to password_env / password_file (state_store_env / state_store_file)", file, perm, file))
 		}
 	}
 	return warnings

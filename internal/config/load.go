@@ -47,25 +47,27 @@ func Load(path string) (*Config, error) {
 }
 
 // Parse is Load for a file already read; file is used for messages and to
-// resolve relative paths.
+// resolve relative paths. The files its include matches are read from disk.
 func Parse(file string, data []byte) (*Config, error) {
 	cfg := &Config{File: file}
-	md, err := toml.Decode(string(data), cfg)
+	md, err := decode(file, data, cfg)
 	if err != nil {
-		var perr toml.ParseError
-		if errors.As(err, &perr) {
-			return nil, &Error{File: file, Msg: fmt.Sprintf("line %d: %s", perr.Position.Line, perr.Message)}
-		}
-		return nil, &Error{File: file, Msg: err.Error()}
+		return nil, err
 	}
-	errs := unknownKeys(file, data, md)
+	errs := unknownKeys(file, data, md, 0)
 	cfg.accountOrder = accountOrder(md)
 	for _, name := range cfg.AccountNames() {
-		a := cfg.Accounts[name]
-		if a == nil { // [accounts.x] with nothing in it still decodes to a value; this is defence.
-			a = &Account{}
-			cfg.Accounts[name] = a
-		}
+		cfg.Accounts[name] = claimAccount(cfg.Accounts[name], file)
+	}
+	for _, t := range cfg.Tasks {
+		t.File = file
+	}
+	incErrs, unread := cfg.include()
+	if len(unread) > 0 {
+		return nil, errors.Join(unread...)
+	}
+	errs = append(errs, incErrs...)
+	for name, a := range cfg.Accounts {
 		a.Name = name
 	}
 	cfg.applyDefaults()
@@ -74,6 +76,19 @@ func Parse(file string, data []byte) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	return cfg, nil
+}
+
+// decode decodes the TOML of file into cfg; a syntax error names its line.
+func decode(file string, data []byte, cfg *Config) (toml.MetaData, error) {
+	md, err := toml.Decode(string(data), cfg)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return md, &Error{File: file, Msg: fmt.Sprintf("line %d: %s", perr.Position.Line, perr.Message)}
+		}
+		return md, &Error{File: file, Msg: err.Error()}
+	}
+	return md, nil
 }
 
 // accountOrder returns the names of the [accounts.NAME] tables in the
@@ -90,7 +105,9 @@ func accountOrder(md toml.MetaData) []string {
 
 // unknownKeys reports every key the file sets that mailtask does not know,
 // which is how a typo ("pasword_env") shows up instead of being ignored.
-func unknownKeys(file string, data []byte, md toml.MetaData) []error {
+// before is how many tasks the files read earlier define, so that a task
+// without a name is numbered as validation numbers it.
+func unknownKeys(file string, data []byte, md toml.MetaData, before int) []error {
 	undecoded := md.Undecoded()
 	if len(undecoded) == 0 {
 		return nil
@@ -111,7 +128,7 @@ func unknownKeys(file string, data []byte, md toml.MetaData) []error {
 			where := "task"
 			for i, t := range raw.Task {
 				if _, ok := t[k[1]]; ok {
-					where = taskLabel(i, t["name"])
+					where = taskLabel(before+i, t["name"])
 					break
 				}
 			}

@@ -82,8 +82,18 @@ func defaultPort(protocol, tls string) int {
 // turns relative paths into absolute ones.
 func (c *Config) validate() []error {
 	var errs []error
+	// A problem with an account or a task is in the file that defines it.
+	files := map[string]string{}
+	for _, name := range c.AccountNames() {
+		files[fmt.Sprintf("account %q", name)] = c.Accounts[name].File
+	}
+	for i, t := range c.Tasks {
+		if label := taskLabel(i, t.Name); files[label] == "" {
+			files[label] = t.File
+		}
+	}
 	fail := func(section, key, format string, args ...any) {
-		errs = append(errs, &Error{File: c.File, Section: section, Key: key, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, &Error{File: c.definedIn(files[section]), Section: section, Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
 	base := filepath.Dir(c.File)
 	c.StateDir = resolve(base, c.StateDir)
@@ -94,6 +104,7 @@ func (c *Config) validate() []error {
 	for _, name := range c.AccountNames() {
 		a := c.Accounts[name]
 		at := fmt.Sprintf("account %q", name)
+		base := c.dirOf(a.File)
 		switch a.Protocol {
 		case ProtocolIMAP, ProtocolPOP3:
 		default:
@@ -157,19 +168,25 @@ func (c *Config) validate() []error {
 		case !taskNamePattern.MatchString(t.Name):
 			fail(at, "name", "%q may hold only letters, digits, '.', '_' and '-', start with a letter or digit, and be at most 64 characters", t.Name)
 		default:
-			if first, dup := firstIndex[t.Name]; dup {
+			first, dup := firstIndex[t.Name]
+			switch {
+			case dup && c.Tasks[first].File != t.File:
+				// fail would name the first task's file, as the label is the same.
+				errs = append(errs, &Error{File: c.definedIn(t.File), Section: at, Key: "name", Msg: fmt.Sprintf("is the name of a task in %s too; task names must be unique", c.definedIn(c.Tasks[first].File))})
+			case dup:
 				fail(at, "name", "task #%d already has this name; task names must be unique", first+1)
-			} else {
+			default:
 				firstIndex[t.Name] = i
 			}
 		}
 
+		base := c.dirOf(t.File)
 		acct, ok := c.Accounts[t.Account]
 		switch {
 		case t.Account == "":
-			fail(at, "account", "missing (one of: %s)", strings.Join(c.accountNames(), ", "))
+			fail(at, "account", "missing (one of: %s)", c.accountNames())
 		case !ok:
-			fail(at, "account", "no account %q is defined (defined: %s)", t.Account, strings.Join(c.accountNames(), ", "))
+			fail(at, "account", "no account %q is defined (defined: %s)", t.Account, c.accountNames())
 		}
 		if t.Destination == "" {
 			fail(at, "destination", "missing (the folder attachments are written to, or s3://bucket/prefix)")
@@ -208,17 +225,41 @@ func (c *Config) validate() []error {
 	c.validateCluster(base, fail)
 	c.validatePush(fail)
 	if len(c.Tasks) == 0 {
-		errs = append(errs, &Error{File: c.File, Msg: "no [[task]] defined"})
+		msg := "no [[task]] defined"
+		if len(c.Include) > 0 {
+			msg += ", here or in the files include matches"
+		}
+		errs = append(errs, &Error{File: c.File, Msg: msg})
 	}
 	return errs
 }
 
-// accountNames is AccountNames for a message that suggests one.
-func (c *Config) accountNames() []string {
-	if len(c.Accounts) == 0 {
-		return []string{"none; add an [accounts.NAME] table"}
+// dirOf is the folder relative paths in file, where an account or task
+// is defined, are relative to.
+func (c *Config) dirOf(file string) string { return filepath.Dir(c.definedIn(file)) }
+
+// definedIn is the file an account or task with File file is defined in:
+// the main file for one built in code, whose File is "".
+func (c *Config) definedIn(file string) string {
+	if file == "" {
+		return c.File
 	}
-	return c.AccountNames()
+	return file
+}
+
+// accountNames is AccountNames for a message that suggests one: the
+// first few, as a configuration that includes a file per mailbox has
+// thousands.
+func (c *Config) accountNames() string {
+	const shown = 10
+	names := c.AccountNames()
+	switch {
+	case len(names) == 0:
+		return "none; add an [accounts.NAME] table"
+	case len(names) > shown:
+		return fmt.Sprintf("%s and %d more", strings.Join(names[:shown], ", "), len(names)-shown)
+	}
+	return strings.Join(names, ", ")
 }
 
 // resolve makes p absolute against the config file's directory, expanding

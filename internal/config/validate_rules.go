@@ -56,7 +56,7 @@ func (a *Attachments) KeepsInline() bool { return a.Inline == nil || *a.Inline }
 // the actions and the hooks of t; acct is nil when the task's account is
 // undefined (already reported).
 func (c *Config) validateTaskRules(at string, t *Task, acct *Account, fail func(section, key, format string, args ...any)) {
-	base := filepath.Dir(c.File)
+	base := c.dirOf(t.File)
 	pop3 := acct != nil && acct.Protocol == ProtocolPOP3
 
 	t.Location = time.Local
@@ -272,9 +272,9 @@ func (c *Config) validateNotify(fail func(section, key, format string, args ...a
 	acct, ok := c.Accounts[n.Account]
 	switch {
 	case n.Account == "":
-		fail(at, "account", "missing: the account whose username and password sign in to the SMTP server (one of: %s)", strings.Join(c.accountNames(), ", "))
+		fail(at, "account", "missing: the account whose username and password sign in to the SMTP server (one of: %s)", c.accountNames())
 	case !ok:
-		fail(at, "account", "no account %q is defined (defined: %s)", n.Account, strings.Join(c.accountNames(), ", "))
+		fail(at, "account", "no account %q is defined (defined: %s)", n.Account, c.accountNames())
 	}
 	if n.Port < 1 || n.Port > 65535 {
 		fail(at, "port", "%d is not a TCP port", n.Port)

@@ -349,7 +349,7 @@ func entriesOf(cfg *config.Config) (map[string]*entry, error) {
 		if t.Schedule != "" {
 			sched, err := config.ParseSchedule(t.Schedule)
 			if err != nil {
-				return nil, &config.Error{File: cfg.File, Section: "task " + strconv.Quote(t.Name), Key: "schedule", Msg: err.Error()}
+				return nil, &config.Error{File: t.File, Section: "task " + strconv.Quote(t.Name), Key: "schedule", Msg: err.Error()}
 			}
 			e.sched = sched
 		}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"mailtask/internal/testmail"
+	"mailtask/internal/testmail/dovecot"
+)
+
+// A customer's file added to conf.d starts its task on SIGHUP, a broken one
+// keeps the running configuration and is named, and a removed one stops
+// its task: the daemon of an MSP onboards mailboxes without a restart.
+func TestSIGHUPPicksUpIncludedFiles(t *testing.T) {
+	d := dovecot.Start(t, dovecot.Options{Users: map[string]string{"acme": "pw-acme"}})
+	invoice := testmail.Attachment{Name: "invoice.pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.4\nacme\n%%EOF\n")}
+	d.Append(t, "acme", "INBOX", testmail.NewMessage("invoice", invoice))
+	dir := t.TempDir()
+	confd := filepath.Join(dir, "conf.d")
+	if err := os.Mkdir(confd, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	main := writeFile(t, dir, "mailtask.toml", `state_dir = "state"
+include = ["conf.d/*.toml"]
+`+d.AccountTOML("main", "imap", d.User, d.Password)+`[[task]]
+name = "main"
+account = "main"
+destination = "dest"
+schedule = "@every 1s"
+`)
+	proc := startChild(t, "run", "--config", main)
+	proc.waitLine(t, "mailtask daemon started", "tasks=1", "files=1")
+
+	// The customer's own account and task, its destination relative to conf.d.
+	customer := writeFile(t, confd, "acme.toml", d.AccountTOML("acme", "imap", "acme", "pw-acme")+`[[task]]
+name = "acme"
+account = "acme"
+destination = "acme-drop"
+schedule = "@every 1s"
+`)
+	proc.signal(t, syscall.SIGHUP)
+	proc.waitLine(t, "task added", "task=acme")
+	proc.waitLine(t, "configuration reloaded", "tasks=2", "files=2")
+	proc.waitLine(t, "msg=run task=acme outcome=ok", "saved=1")
+	if files := filesOf(t, filepath.Join(confd, "acme-drop")); strings.Join(files, ",") != "invoice.pdf" {
+		t.Errorf("acme's files = %v", files)
+	}
+
+	broken := writeFile(t, confd, "broken.toml", "[[task]\n")
+	proc.signal(t, syscall.SIGHUP)
+	line := proc.waitLine(t, "the new configuration is invalid; keeping the running one")
+	if !strings.Contains(line, broken+": line ") {
+		t.Errorf("reload error does not name %s: %s", broken, line)
+	}
+	proc.waitCount(t, proc.count("msg=run task=acme outcome=ok")+2, "msg=run task=acme outcome=ok")
+
+	for _, f := range []string{customer, broken} {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	proc.signal(t, syscall.SIGHUP)
+	proc.waitLine(t, "task removed from the configuration", "task=acme")
+	proc.waitLine(t, "configuration reloaded", "tasks=1", "files=1")
+
+	proc.signal(t, syscall.SIGTERM)
+	if code, _ := proc.wait(t); code != exitOK {
+		t.Errorf("exit %d:\n%s", code, proc.output())
+	}
+}
