@@ -90,6 +90,9 @@ func runDaemon(ctx context.Context, e *env, cfgPath string) error {
 		attrs = append(attrs, "node", node.Name(), "lease", node.Lease())
 	}
 	log.Info("mailtask daemon started", attrs...)
+	if len(sched.Tasks()) == 0 {
+		log.Warn("no task has a schedule or idle = true yet: waiting for a reload (SIGHUP) that brings one", "include", cfg.Include)
+	}
 
 	var (
 		grace     <-chan time.Time
@@ -187,16 +190,16 @@ func credentials(cfg *config.Config, store auth.TokenStore) []metrics.Credential
 }
 
 // loadDaemonConfig loads the config and checks that the daemon has
-// something to do.
+// something to do. With include, nothing to do is a configuration waiting
+// for its files (the first customer's, or after the last one's went):
+// the daemon runs, and a reload brings the tasks.
 func loadDaemonConfig(path string) (*config.Config, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range cfg.Tasks {
-		if t.Scheduled() {
-			return cfg, nil
-		}
+	if len(cfg.Include) > 0 || slices.ContainsFunc(cfg.Tasks, (*config.Task).Scheduled) {
+		return cfg, nil
 	}
 	return nil, &config.Error{File: cfg.File, Msg: `no task has a schedule or idle = true, so "mailtask run" has nothing to do: add e.g. schedule = "*/5 * * * *" (or, for IMAP, idle = true) to a [[task]], or run tasks with "mailtask run-task NAME"`}
 }
