@@ -35,6 +35,14 @@ destination = "d"
 		t.Errorf("exit %d\n%s\nwant\n%s\n%s", code, out, want, errOut)
 	}
 
+	if err := os.Chmod(filepath.Join(dir, "conf.d"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = run(t, "validate", "--config", cfg)
+	if want := "warning: " + filepath.Join(dir, "conf.d") + ", a folder include reads, is writable by other accounts"; code != exitOK || !strings.Contains(errOut, want) {
+		t.Errorf("a folder anyone may write: exit %d, stderr lacks %q:\n%s", code, want, errOut)
+	}
+
 	writeFile(t, dir, "conf.d/c.toml", "[[task]\n")
 	code, _, errOut = run(t, "validate", "--config", cfg)
 	if want := filepath.Join(dir, "conf.d/c.toml") + ": line "; code != exitUsage || !strings.Contains(errOut, want) {

@@ -90,6 +90,9 @@ func runDaemon(ctx context.Context, e *env, cfgPath string) error {
 		attrs = append(attrs, "node", node.Name(), "lease", node.Lease())
 	}
 	log.Info("mailtask daemon started", attrs...)
+	for _, w := range cfg.WritableByOthers() {
+		log.Warn(w)
+	}
 	if len(sched.Tasks()) == 0 {
 		log.Warn("no task has a schedule or idle = true yet: waiting for a reload (SIGHUP) that brings one", "include", cfg.Include)
 	}

@@ -22,7 +22,7 @@ func validate(e *env, cfgPath string) error {
 	if err := state.CheckDir(cfg.StateDir); err != nil {
 		return &config.Error{File: cfg.File, Key: "state_dir", Msg: err.Error()}
 	}
-	warnings := cfg.LaxSecrets()
+	warnings := append(cfg.LaxSecrets(), cfg.WritableByOthers()...)
 	if cfg.SharedState() {
 		keyWarnings, err := cfg.CheckTokenKeys()
 		if err != nil {
