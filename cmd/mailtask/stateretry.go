@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -89,7 +90,7 @@ func retryState(ctx context.Context, cfg *config.Config, node *cluster.Node, nam
 	// The ledger first: a state saved before it would send a retried
 	// message, still in the ledger, to its after-action as taken, with
 	// no file written.
-	if err := state.ForgetInLedger(cfg.StateDir, name, keysOf(forget)); err != nil {
+	if err := state.ForgetInLedger(cfg.StateDir, name, slices.Collect(maps.Keys(forget))); err != nil {
 		return nil, err
 	}
 	return retried, st.Save()
@@ -126,14 +127,6 @@ func fingerprintOfFile(path string) (state.Fingerprint, error) {
 		return state.Fingerprint{}, err
 	}
 	return state.FingerprintOf([32]byte(h.Sum(nil))), nil
-}
-
-func keysOf(set map[state.Fingerprint]bool) []state.Fingerprint {
-	var fps []state.Fingerprint
-	for f := range set {
-		fps = append(fps, f)
-	}
-	return fps
 }
 
 // printRetried says what the next run of task will take again, and where

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"sync"
 )
 
@@ -187,9 +186,13 @@ func ForgetInLedger(dir, task string, fps []Fingerprint) error {
 	if err != nil {
 		return err
 	}
+	gone := make(map[Fingerprint]bool, len(fps))
+	for _, f := range fps {
+		gone[f] = true
+	}
 	data := make([]byte, 0, 8*len(kept))
 	for _, f := range kept {
-		if !slices.Contains(fps, f) {
+		if !gone[f] {
 			data = append(data, f[:]...)
 		}
 	}
