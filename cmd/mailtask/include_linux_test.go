@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,10 +27,19 @@ func TestSIGHUPPicksUpIncludedFiles(t *testing.T) {
 	}
 	main := writeFile(t, dir, "mailtask.toml", `state_dir = "state"
 include = ["conf.d/*.toml"]
+listen = "127.0.0.1:0"
 `)
 	proc := startChild(t, "run", "--config", main)
 	proc.waitLine(t, "mailtask daemon started", "tasks=0", "files=1")
 	proc.waitLine(t, "waiting for a reload (SIGHUP) that brings one")
+	// `mailtask reload` finds the daemon where the configuration says it
+	// listens: the port it was given.
+	listen := regexp.MustCompile(`listen=(\S+)`).FindStringSubmatch(proc.waitLine(t, "serving /metrics and /healthz"))[1]
+	text, err := os.ReadFile(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dir, "mailtask.toml", strings.Replace(string(text), "127.0.0.1:0", listen, 1))
 
 	// The customer's own account and task, its destination relative to conf.d.
 	customer := writeFile(t, confd, "acme.toml", d.AccountTOML("acme", "imap", "acme", "pw-acme")+`[[task]]
@@ -38,7 +48,11 @@ account = "acme"
 destination = "acme-drop"
 schedule = "@every 1s"
 `)
-	proc.signal(t, syscall.SIGHUP)
+	// Where the image has no kill, a reload is asked for over the listener.
+	if code, out, errOut := run(t, "reload", "--config", main); code != exitOK || out != "configuration reloaded: 1 scheduled tasks, 2 files\n" {
+		t.Fatalf("mailtask reload: exit %d\n%s%s", code, out, errOut)
+	}
+	proc.waitLine(t, "POST /-/reload: reloading the configuration")
 	proc.waitLine(t, "task added", "task=acme")
 	proc.waitLine(t, "configuration reloaded", "tasks=1", "files=2")
 	proc.waitLine(t, "msg=run task=acme outcome=ok", "saved=1")

@@ -59,6 +59,7 @@ var commands = []command{
 	{"notify digest", "", "send the digest of every task's last run through [notify]", notifyFlags(notifyDigest)},
 	{"demo", "", "run a task against a built-in test server, twice", demoFlags},
 	{"run", "", "the daemon: run every task on its schedule until stopped", runDaemonFlags},
+	{"reload", "", "have the daemon read its configuration again, as SIGHUP does", reloadFlags},
 	{"status", "", "show each task's last run, last success and next run", statusFlags},
 	{"db migrate", "", "create or upgrade cluster mode's database schema", dbMigrateFlags},
 	{"db reseal-tokens", "", "seal every stored OAuth2 token with the current token key, to retire the previous one", dbResealFlags},

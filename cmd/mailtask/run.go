@@ -62,12 +62,13 @@ func runDaemon(ctx context.Context, e *env, cfgPath string) error {
 	if err != nil {
 		return err
 	}
+	asks := make(chan reloadAsk) // reloads asked for over the listener
 	if cfg.Listen != "" {
 		ln, err := net.Listen("tcp", cfg.Listen)
 		if err != nil {
 			return fmt.Errorf("listen (%s: listen): %w", cfg.File, err)
 		}
-		srv := metrics.Serve(ln, m.Handler(sched.Health), metrics.DefaultLimits)
+		srv := metrics.Serve(ln, withReload(m.Handler(sched.Health), asks), metrics.DefaultLimits)
 		defer srv.Close()
 		log.Info("serving /metrics and /healthz", "listen", ln.Addr().String())
 	}
@@ -97,6 +98,21 @@ func runDaemon(ctx context.Context, e *env, cfgPath string) error {
 		log.Warn("no task has a schedule or idle = true yet: waiting for a reload (SIGHUP) that brings one", "include", cfg.Include)
 	}
 
+	// apply reloads the configuration, asked for by why, and puts it in
+	// force, or keeps the running one.
+	apply := func(why string) reloadAnswer {
+		next, err := reload(why, path, cfg, sched, level, log)
+		if err != nil {
+			return reloadAnswer{err: err}
+		}
+		current.Store(next)
+		select {
+		case digestReload <- struct{}{}:
+		default: // one is pending already
+		}
+		return reloadAnswer{summary: reloadSummary(next, sched)}
+	}
+
 	var (
 		grace     <-chan time.Time
 		stopGrace time.Duration
@@ -105,13 +121,9 @@ func runDaemon(ctx context.Context, e *env, cfgPath string) error {
 	for {
 		select {
 		case <-hup:
-			if next := reload(path, cfg, sched, level, log); next != nil {
-				current.Store(next)
-				select {
-				case digestReload <- struct{}{}:
-				default: // one is pending already
-				}
-			}
+			apply("SIGHUP")
+		case ask := <-asks:
+			ask <- apply("POST " + reloadPath)
 		case <-stop:
 			// stop_grace bounds a graceful stop: runs still going this long
 			// after the signal are abandoned (nothing uncommitted is kept,
@@ -144,17 +156,17 @@ func runDaemon(ctx context.Context, e *env, cfgPath string) error {
 
 // reload applies the file at path, and the files its include matches now,
 // and returns it, or keeps the running configuration when the new one is
-// invalid and returns nil. Settings read only at start are reported, not
-// applied.
-func reload(path string, running *config.Config, sched *scheduler.Scheduler, level *slog.LevelVar, log *slog.Logger) *config.Config {
-	log.Info("SIGHUP: reloading the configuration", "config", path)
+// invalid and returns why. Settings read only at start are reported, not
+// applied. why is what asked for it (SIGHUP).
+func reload(why, path string, running *config.Config, sched *scheduler.Scheduler, level *slog.LevelVar, log *slog.Logger) (*config.Config, error) {
+	log.Info(why+": reloading the configuration", "config", path)
 	cfg, err := loadDaemonConfig(path)
 	if err == nil {
 		err = sched.Reload(cfg)
 	}
 	if err != nil {
 		log.Error("the new configuration is invalid; keeping the running one", "err", err)
-		return nil
+		return nil, err
 	}
 	level.Set(cfg.Level())
 	if keys := startOnly(running, cfg); len(keys) > 0 {
@@ -165,7 +177,16 @@ func reload(path string, running *config.Config, sched *scheduler.Scheduler, lev
 		attrs = append(attrs, "files", 1+len(cfg.Included))
 	}
 	log.Info("configuration reloaded", attrs...)
-	return cfg
+	return cfg, nil
+}
+
+// reloadSummary says what a reload put in force, for `mailtask reload`.
+func reloadSummary(cfg *config.Config, sched *scheduler.Scheduler) string {
+	s := fmt.Sprintf("configuration reloaded: %d scheduled tasks", len(sched.Tasks()))
+	if len(cfg.Include) > 0 {
+		s += fmt.Sprintf(", %d files", 1+len(cfg.Included))
+	}
+	return s
 }
 
 // credentials lists the expiring credentials cfg knows of, for the
