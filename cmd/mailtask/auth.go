@@ -117,6 +117,46 @@ func authFailure(e *env, account string, waited time.Duration, err error) error 
 
 // oauth2Account resolves the one ACCOUNT argument to an auth = "oauth2"
 // account.
+func authLogoutFlags(fs *flag.FlagSet) runFunc {
+	cfgPath := configFlag(fs)
+	return func(ctx context.Context, e *env, positional []string) error {
+		return authLogout(ctx, e, *cfgPath, positional)
+	}
+}
+
+// authLogout removes a delegated account's stored tokens: a customer who
+// leaves should not leave a working refresh token to their mailbox behind.
+// An app-only account stores no sign-in of its own.
+func authLogout(ctx context.Context, e *env, cfgPath string, positional []string) error {
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	acct, err := oauth2Account(cfg, "auth logout", positional)
+	if err != nil {
+		return err
+	}
+	if !acct.OAuth2.Delegated() {
+		return usageError{fmt.Sprintf("account %q uses app-only tokens (client_credentials): it stores no sign-in of its own, and its app's token, shared with the app's other accounts, lapses within the hour; to end its access, remove the app's client secret or the mailbox permission (Remove-MailboxPermission)", acct.Name)}
+	}
+	node, err := openNode(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeNode(node)
+	store := tokenStore(cfg, node)
+	had, err := store.Forget(ctx, acct.Name)
+	if err != nil {
+		return err
+	}
+	if !had {
+		fmt.Fprintf(e.stdout, "account %q has no stored tokens (%s)\n", acct.Name, store.Where(acct.Name))
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "account %q: its tokens are removed from %s; its runs now fail until `mailtask auth login %s`. Microsoft still honours the refresh token until it lapses or the user's sessions are revoked (Entra admin center > Users > the user > Revoke sessions).\n", acct.Name, store.Where(acct.Name), acct.Name)
+	return nil
+}
+
 func oauth2Account(cfg *config.Config, cmd string, positional []string) (*config.Account, error) {
 	names := oauth2Accounts(cfg)
 	if len(positional) != 1 {

@@ -219,6 +219,25 @@ func TestAuthLoginThroughTheBrowser(t *testing.T) {
 	}
 }
 
+// A customer who leaves leaves no working refresh token behind: auth
+// logout removes the stored tokens, and the account is signed out.
+func TestAuthLogoutRemovesTheStoredTokens(t *testing.T) {
+	f := newOAuthFixture(t, testmail.IdPOptions{}, "")
+	if code, out, errOut := f.loginInBrowser(); code != exitOK {
+		t.Fatalf("auth login: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut := run(t, "auth", "logout", "--config", f.cfg, "m365")
+	if code != exitOK || !strings.Contains(out, `account "m365": its tokens are removed from `) || !strings.Contains(out, "Revoke sessions") {
+		t.Fatalf("auth logout: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := run(t, "auth", "status", "--config", f.cfg, "m365"); code != exitFailed || !strings.Contains(out, "not signed in") {
+		t.Errorf("status after logout: exit %d\n%s", code, out)
+	}
+	if code, out, _ := run(t, "auth", "logout", "--config", f.cfg, "m365"); code != exitOK || !strings.Contains(out, "has no stored tokens") {
+		t.Errorf("logout again: exit %d\n%s", code, out)
+	}
+}
+
 func TestAuthLoginWithADeviceCode(t *testing.T) {
 	// One second between polls is the shortest the protocol allows.
 	f := newOAuthFixture(t, testmail.IdPOptions{DeviceInterval: 1}, "flow = \"device_code\"")
@@ -383,5 +402,10 @@ func TestAppOnlyAccountNeedsNoSignIn(t *testing.T) {
 	code, out, _ = run(t, "auth", "status", "--config", f.cfg)
 	if code != exitOK || !strings.Contains(out, "client_credentials") || !strings.Contains(out, "access token   valid until") {
 		t.Errorf("status: exit %d\n%s", code, out)
+	}
+	// Its app's token is shared: logging one account out would not end
+	// its access, and says what would.
+	if code, _, errOut := run(t, "auth", "logout", "--config", f.cfg, "m365"); code != exitUsage || !strings.Contains(errOut, "Remove-MailboxPermission") {
+		t.Errorf("auth logout: exit %d\n%s", code, errOut)
 	}
 }

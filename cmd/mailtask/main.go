@@ -55,6 +55,7 @@ var commands = []command{
 	{"check", "TASK", "connect, sign in and select as a run would, step by step", checkFlags},
 	{"auth login", "ACCOUNT", "sign an OAuth2 account in once and store its tokens", authLoginFlags},
 	{"auth status", "[ACCOUNT]", "show the OAuth2 accounts' tokens and what expires when", authStatusFlags},
+	{"auth logout", "ACCOUNT", "remove an OAuth2 account's stored tokens", authLogoutFlags},
 	{"notify test", "", "send a test mail through [notify]", notifyFlags(notifyTest)},
 	{"notify digest", "", "send the digest of every task's last run through [notify]", notifyFlags(notifyDigest)},
 	{"demo", "", "run a task against a built-in test server, twice", demoFlags},

@@ -161,6 +161,25 @@ func (s Store) Update(ctx context.Context, k TokenKey, fn func(*Record) (*Record
 	return s.Save(next)
 }
 
+// Forget removes account's record under the account's lock file.
+func (s Store) Forget(ctx context.Context, account string) (bool, error) {
+	lockCtx, cancel := context.WithTimeout(ctx, lockWait)
+	unlock, err := s.Lock(lockCtx, account)
+	cancel()
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	err = state.RemoveFile(s.Path(account))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("token store: %w", err)
+	}
+	return true, nil
+}
+
 // Where is the file of account's record.
 func (s Store) Where(account string) string { return s.Path(account) }
 

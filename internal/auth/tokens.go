@@ -19,6 +19,10 @@ type TokenStore interface {
 	// it spends is spent once. An error of fn is returned as it is, and
 	// nothing is stored.
 	Update(ctx context.Context, k TokenKey, fn func(current *Record) (*Record, error)) error
+	// Forget removes the record of account (`mailtask auth logout`),
+	// waiting for an update of it in progress, and reports whether there
+	// was one.
+	Forget(ctx context.Context, account string) (bool, error)
 	// Where says where the tokens of account are kept, for messages.
 	Where(account string) string
 }

@@ -60,6 +60,10 @@ func (t tokens) Update(ctx context.Context, k auth.TokenKey, fn func(*auth.Recor
 	return t.store.UpdateToken(ctx, k.Account, update)
 }
 
+func (t tokens) Forget(ctx context.Context, account string) (bool, error) {
+	return t.store.ForgetToken(ctx, account)
+}
+
 func (t tokens) Where(account string) string {
 	return fmt.Sprintf("the database of state_store (account %q, sealed with the token key)", account)
 }

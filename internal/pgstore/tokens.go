@@ -34,6 +34,21 @@ func (s *Store) UpdateToken(ctx context.Context, account string, fn TokenUpdate)
 	return s.updateSealed(ctx, accountRow(account), accountTokens, fn, account)
 }
 
+// ForgetToken removes account's token record (`mailtask auth logout`),
+// and reports whether there was one. A refresh holding the row's lock is
+// waited for, and what it stored goes too.
+func (s *Store) ForgetToken(ctx context.Context, account string) (bool, error) {
+	var had bool
+	err := s.pool.QueryRow(ctx, "DELETE FROM oauth_tokens WHERE account = $1 RETURNING sealed IS NOT NULL", account).Scan(&had)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("remove the tokens of account %q: %w", account, err)
+	}
+	return had, nil
+}
+
 // tokenTable holds the statements of one table of sealed tokens; each
 // takes the row's key as its first arguments, and update and clear take
 // the sealed value as one more.

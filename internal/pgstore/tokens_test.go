@@ -147,6 +147,31 @@ func TestTokensAreSealedAndNeedTheRightKey(t *testing.T) {
 	}
 }
 
+// `mailtask auth logout` removes an account's row, whichever key sealed
+// it: a node that cannot open a token can still take it away.
+func TestForgetTokenRemovesTheRow(t *testing.T) {
+	url := migratedDB(t)
+	ctx := testContext(t)
+	s := openNode(t, url, "n")
+	if err := s.UpdateToken(ctx, "acct", func([]byte) ([]byte, error) { return []byte(`{"refresh_token":"rt"}`), nil }); err != nil {
+		t.Fatal(err)
+	}
+	other, err := Open(ctx, Options{URL: url, Node: "o", TokenKey: bytes.Repeat([]byte{7}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if had, err := other.ForgetToken(ctx, "acct"); err != nil || !had {
+		t.Fatalf("ForgetToken: %v, %v; want the row gone", had, err)
+	}
+	if got, err := s.Token(ctx, "acct"); err != nil || got != nil {
+		t.Errorf("Token after ForgetToken: %q, %v", got, err)
+	}
+	if had, err := s.ForgetToken(ctx, "acct"); err != nil || had {
+		t.Errorf("ForgetToken again: %v, %v; want nothing to remove", had, err)
+	}
+}
+
 func TestAppTokensAreSharedPerTenantClientAndScopes(t *testing.T) {
 	url := migratedDB(t)
 	ctx := testContext(t)

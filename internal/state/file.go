@@ -33,3 +33,12 @@ func WriteFile(path string, data []byte) error {
 	}
 	return syncDir(dir)
 }
+
+// RemoveFile removes path durably: once it returns, the file does not
+// come back after a crash. A missing file is fs.ErrNotExist.
+func RemoveFile(path string) error {
+	if err := os.Remove(path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
