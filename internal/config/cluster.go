@@ -149,26 +149,23 @@ type TokenKeys struct {
 // ResolveTokenKeys reads and decodes the token key and the previous one.
 // Errors name the setting, never the key.
 func (c *Cluster) ResolveTokenKeys() (TokenKeys, error) {
-	var keys TokenKeys
-	for _, k := range c.tokenKeyRefs(&keys) {
-		if k.setting == "" {
-			continue
-		}
-		text, _, err := resolveRef("", k.key, k.env, k.file)
-		if err != nil {
-			return TokenKeys{}, err
-		}
-		if *k.dst, err = decodeTokenKey(text, k.setting); err != nil {
-			return TokenKeys{}, err
-		}
-	}
-	return keys, c.sameTokenKeys(keys)
+	return c.readTokenKeys(func(err error) error { return err })
 }
 
 // CheckTokenKeys is ResolveTokenKeys for `mailtask validate`, which may
 // run where the keys are not given (a CI job, an administrator's
 // machine): a key it cannot read is a warning, a bad one an error.
 func (c *Cluster) CheckTokenKeys() (warnings []string, err error) {
+	_, err = c.readTokenKeys(func(err error) error {
+		warnings = append(warnings, err.Error()+": its value is not checked here")
+		return nil
+	})
+	return warnings, err
+}
+
+// readTokenKeys decodes the keys given; unreadable decides what a key
+// that cannot be read is: its error, or nil to go on without it.
+func (c *Cluster) readTokenKeys(unreadable func(error) error) (TokenKeys, error) {
 	var keys TokenKeys
 	for _, k := range c.tokenKeyRefs(&keys) {
 		if k.setting == "" {
@@ -176,14 +173,16 @@ func (c *Cluster) CheckTokenKeys() (warnings []string, err error) {
 		}
 		text, _, err := resolveRef("", k.key, k.env, k.file)
 		if err != nil {
-			warnings = append(warnings, err.Error()+": its value is not checked here")
+			if err := unreadable(err); err != nil {
+				return TokenKeys{}, err
+			}
 			continue
 		}
 		if *k.dst, err = decodeTokenKey(text, k.setting); err != nil {
-			return warnings, err
+			return TokenKeys{}, err
 		}
 	}
-	return warnings, c.sameTokenKeys(keys)
+	return keys, c.sameTokenKeys(keys)
 }
 
 type tokenKeyRef struct {
