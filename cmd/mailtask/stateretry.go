@@ -14,6 +14,7 @@ import (
 
 	"mailtask/internal/cluster"
 	"mailtask/internal/config"
+	"mailtask/internal/mailbox"
 	"mailtask/internal/pgstore"
 	"mailtask/internal/state"
 )
@@ -138,7 +139,9 @@ func printRetried(e *env, task *config.Task, retried []state.Failure) {
 	}
 	fmt.Fprintf(e.stdout, "%s: the next run takes again %d message(s) kept aside:\n", task.Name, len(retried))
 	for _, f := range retried {
-		fmt.Fprintf(e.stdout, "  %s, kept aside %s: %s (copy: %s)\n", f.Key, f.At.Format("2006-01-02 15:04"), f.Reason, f.Path)
+		// The key and the reason may quote the server and the message.
+		line := fmt.Sprintf("  %s, kept aside %s: %s (copy: %s)", f.Key, f.At.Format("2006-01-02 15:04"), f.Reason, f.Path)
+		fmt.Fprintln(e.stdout, mailbox.Printable(line))
 	}
 	switch task.AfterFailure {
 	case config.AfterMove:
