@@ -44,6 +44,9 @@ func withReload(h http.Handler, asks chan<- reloadAsk) http.Handler {
 			http.Error(w, "a reload is taken from this machine only (a loopback address); send the daemon SIGHUP, or run `mailtask reload` beside it", http.StatusForbidden)
 			return
 		}
+		// A reload in cluster mode may wait up to a minute for the
+		// database, past the listener's write timeout for the metrics.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(reloadTimeout))
 		ask := make(reloadAsk, 1)
 		select {
 		case asks <- ask:
