@@ -65,8 +65,11 @@ func headerText(v string) string {
 
 // decodeName decodes RFC 2047 encoded-words even where a sender put them
 // inside a quoted parameter, which RFC 2047 forbids and every mailer does.
+// A value the lenient parser has decoded already may hold bytes that are
+// not UTF-8 (a word declared "utf8" holding =80): they are read as
+// headerText reads raw bytes.
 func decodeName(v string) string {
-	return norm.NFC.String(decodeWords(v))
+	return norm.NFC.String(headerText(decodeWords(v)))
 }
 
 // extendedParam reads the RFC 2231 extended parameter key ("key*" or the
