@@ -3,6 +3,7 @@ package imap
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -204,7 +205,9 @@ func BenchmarkCodeFilter(b *testing.B) {
 
 // FuzzCodeFilter: whatever a server sends, the filter ends, changes nothing
 // in a stream without a response code, and only ever adds the UNPARSEABLE
-// code to a line it rewrites, keeping every byte it was given in order.
+// code to a line it rewrites, keeping every byte it was given in order. A
+// stream past the wire's bounds (wire.go) ends in errTooLong, what it
+// passed on until then kept to the same rules.
 func FuzzCodeFilter(f *testing.F) {
 	for _, s := range []string{
 		"* OK ready\r\n",
@@ -219,10 +222,11 @@ func FuzzCodeFilter(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		out, err := io.ReadAll(newCodeFilter(fakeConn{Reader: bytes.NewReader(in)}))
-		if err != nil {
+		bounded := errors.Is(err, errTooLong)
+		if err != nil && !bounded {
 			t.Fatal(err)
 		}
-		if !bytes.Contains(in, []byte("[")) && !bytes.Equal(out, in) {
+		if !bytes.Contains(in, []byte("[")) && !bytes.Equal(out, in) && !(bounded && bytes.HasPrefix(in, out)) {
 			t.Fatalf("a stream without response codes changed:\n%q\n%q", in, out)
 		}
 		// Remove what a rewrite adds; the rest is the input's bytes in order.
