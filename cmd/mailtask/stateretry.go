@@ -38,7 +38,8 @@ func stateRetryFlags(fs *flag.FlagSet) runFunc {
 // their cause is fixed: a larger max_message_size, a shorter destination,
 // a mailtask that parses them, a server that delivers them now. Their
 // fingerprints leave the ledger with them (ledgerEntries). It holds the
-// task's lock, or in cluster mode its lease, so no run commits meanwhile.
+// task's lock, or in cluster mode its lease, so no run commits meanwhile;
+// in the database only the ledger's rows of those messages change.
 func stateRetry(ctx context.Context, e *env, cfg *config.Config, node *cluster.Node, name string, keys []string) error {
 	retried, err := retryState(ctx, cfg, node, name, keys)
 	var unknown *state.UnknownFailureError
@@ -56,7 +57,8 @@ func stateRetry(ctx context.Context, e *env, cfg *config.Config, node *cluster.N
 func retryState(ctx context.Context, cfg *config.Config, node *cluster.Node, name string, keys []string) (retried []state.Failure, err error) {
 	if clustered(node) {
 		err = withLease(ctx, node, name, func(l *pgstore.Lease) error {
-			st, ledger, err := l.Load(ctx)
+			// Held, the lease keeps every run from committing meanwhile.
+			st, err := node.LoadState(ctx, name)
 			if err != nil {
 				return err
 			}
@@ -67,8 +69,7 @@ func retryState(ctx context.Context, cfg *config.Config, node *cluster.Node, nam
 			if err != nil {
 				return err
 			}
-			fps := slices.DeleteFunc(collect(ledger), func(f state.Fingerprint) bool { return forget[f] })
-			return l.Replace(ctx, st, fps)
+			return l.Forget(ctx, st, slices.Collect(maps.Keys(forget)))
 		})
 		return retried, err
 	}

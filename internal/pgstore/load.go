@@ -44,6 +44,14 @@ func (l *Ledger) add(fps []state.Fingerprint) {
 	}
 }
 
+func (l *Ledger) drop(fps []state.Fingerprint) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, f := range fps {
+		delete(l.set, f)
+	}
+}
+
 // fpValue is a fingerprint as the ledger table holds it.
 func fpValue(f state.Fingerprint) int64 { return int64(binary.BigEndian.Uint64(f[:])) }
 
