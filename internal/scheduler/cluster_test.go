@@ -51,6 +51,16 @@ func clusterDB(t *testing.T) string {
 // administrator would.
 func adminExec(t *testing.T, statement string) {
 	t.Helper()
+	asAdmin(t, func(ctx context.Context, conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, statement)
+		return err
+	})
+}
+
+// asAdmin runs fn on a connection of its own to the database clusterDB
+// made, failing t on its error.
+func asAdmin(t *testing.T, fn func(context.Context, *pgx.Conn) error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, os.Getenv("MAILTASK_SCHEDULER_TEST_DB"))
@@ -58,7 +68,7 @@ func adminExec(t *testing.T, statement string) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, statement); err != nil {
+	if err := fn(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
 }

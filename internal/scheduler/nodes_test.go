@@ -4,7 +4,7 @@ package scheduler
 
 import (
 	"context"
-	"os"
+	"fmt"
 	"testing"
 	"time"
 
@@ -43,16 +43,12 @@ func TestABusyNodeIsSeenAndItsReloadsRecorded(t *testing.T) {
 // database clusterDB made.
 func nodeRow(t *testing.T, query string) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, os.Getenv("MAILTASK_SCHEDULER_TEST_DB"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
 	var n int
-	if err := conn.QueryRow(ctx, query).Scan(&n); err != nil {
-		t.Fatalf("%s: %v", query, err)
-	}
+	asAdmin(t, func(ctx context.Context, conn *pgx.Conn) error {
+		if err := conn.QueryRow(ctx, query).Scan(&n); err != nil {
+			return fmt.Errorf("%s: %w", query, err)
+		}
+		return nil
+	})
 	return n
 }
