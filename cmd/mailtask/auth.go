@@ -115,8 +115,6 @@ func authFailure(e *env, account string, waited time.Duration, err error) error 
 	return errReported
 }
 
-// oauth2Account resolves the one ACCOUNT argument to an auth = "oauth2"
-// account.
 func authLogoutFlags(fs *flag.FlagSet) runFunc {
 	cfgPath := configFlag(fs)
 	return func(ctx context.Context, e *env, positional []string) error {
@@ -157,6 +155,8 @@ func authLogout(ctx context.Context, e *env, cfgPath string, positional []string
 	return nil
 }
 
+// oauth2Account resolves the one ACCOUNT argument to an auth = "oauth2"
+// account.
 func oauth2Account(cfg *config.Config, cmd string, positional []string) (*config.Account, error) {
 	names := oauth2Accounts(cfg)
 	if len(positional) != 1 {

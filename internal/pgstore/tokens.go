@@ -50,8 +50,8 @@ func (s *Store) ForgetToken(ctx context.Context, account string) (bool, error) {
 }
 
 // tokenTable holds the statements of one table of sealed tokens; each
-// takes the row's key as its first arguments, and update and clear take
-// the sealed value as one more.
+// takes the row's key as its first arguments, and update takes the sealed
+// value as one more (nil empties the row).
 type tokenTable struct {
 	read, insert, lock, update string
 }
