@@ -2,6 +2,7 @@ package pop3
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"mailtask/internal/mailbox"
@@ -62,4 +63,34 @@ func (c *cappedBody) Read(p []byte) (int, error) {
 		return n + int(c.left), &mailbox.TooLargeError{Msg: c.m, Size: c.limit + 1, Limit: c.limit}
 	}
 	return n, err
+}
+
+// boundedReply is a reply that fails once more than left bytes of it
+// arrived, closing the connection: the rest is not read.
+type boundedReply struct {
+	r    io.Reader
+	left int64
+	cmd  string
+	size int64 // as LIST gave it
+	stop func() error
+}
+
+func (b *boundedReply) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return 0, b.tooLong()
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.r.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		_ = b.stop()
+		return n + int(b.left), b.tooLong()
+	}
+	return n, err
+}
+
+func (b *boundedReply) tooLong() error {
+	return fmt.Errorf("the server's reply to %s went on past the message's size (%d bytes by LIST) and a MiB more, which no header does; the connection was closed rather than read it to its end", b.cmd, b.size)
 }
