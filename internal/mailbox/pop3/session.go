@@ -381,9 +381,10 @@ func (s *Session) fetch(ctx context.Context, step mailbox.Step, msgs []mailbox.M
 		err = deliver(m, reply)
 		if err == nil && cmd.most != nil {
 			// What deliver left is read through the bound, not by Close,
-			// which reads to the end however far that is.
+			// which reads to the end however far that is. Past the bound
+			// the connection is dropped, and a run retries that.
 			if _, derr := io.Copy(io.Discard, reply); derr != nil {
-				err = fail(m, derr, false)
+				err = fail(m, derr, true)
 			}
 		}
 		if cerr := body.Close(); err == nil && cerr != nil {
