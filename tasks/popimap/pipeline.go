@@ -398,6 +398,12 @@ func (r *run) commit(ctx context.Context, got []delivered) (dueActions, error) {
 		return dueActions{}, err
 	}
 	for _, d := range got {
+		if r.fromCopies {
+			// Its key was marked done when it was kept aside, maybe under
+			// a UIDVALIDITY since gone, where it names another message now.
+			r.st.DropFailure(d.m.Key())
+			continue
+		}
 		markDone(r.st, d.m)
 	}
 	if r.after.Action != config.AfterNone {
