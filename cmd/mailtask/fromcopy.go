@@ -44,6 +44,10 @@ func stateRetryFromCopy(ctx context.Context, e *env, cfg *config.Config, node *c
 		return usageError{err.Error()}
 	}
 	taken := sum.Saved + sum.Known
+	if err == nil && taken == 0 && len(left) == 0 {
+		fmt.Fprintf(e.stdout, "%s: no message is kept aside\n", name)
+		return nil
+	}
 	fmt.Fprintf(e.stdout, "%s: took %d message(s) from the copies kept aside: %d saved, %d already taken, %d files, %v\n", name, taken, sum.Saved, sum.Known, sum.Files, sum.Bytes)
 	for _, l := range left {
 		fmt.Fprintln(e.stdout, mailbox.Printable(fmt.Sprintf("  %s stays kept aside: %s (copy: %s)", l.Key, l.Why, l.Path)))

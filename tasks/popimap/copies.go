@@ -16,6 +16,7 @@ import (
 	"mailtask/internal/config"
 	"mailtask/internal/extract"
 	"mailtask/internal/mailbox"
+	"mailtask/internal/s3url"
 	"mailtask/internal/state"
 )
 
@@ -201,10 +202,19 @@ func keyMessage(key string) (mailbox.Message, error) {
 
 // openCopy opens the copy kept aside as f: a file under state_dir, or in
 // cluster mode one in the destination's quarantine folder, where every
-// node finds it (quarantineShared).
+// node finds it (quarantineShared). A copy in an object store outside the
+// destination (changed since) is not read: the store's settings are the
+// destination's.
 func (r *run) openCopy(ctx context.Context, f state.Failure) (io.ReadCloser, error) {
-	if !r.opts.Config.SharedState() {
-		return os.Open(f.Path)
+	if r.opts.Config.SharedState() {
+		rel := path.Join(QuarantineFolder(r.opts.Task.Name), path.Base(f.Path))
+		if loc := r.dest.Locate(rel); f.Path == loc.URL || f.Path == loc.Path {
+			return r.dest.Open(ctx, rel)
+		}
 	}
-	return r.dest.Open(ctx, path.Join(QuarantineFolder(r.opts.Task.Name), path.Base(f.Path)))
+	if s3url.Is(f.Path) {
+		return nil, fmt.Errorf("its copy kept aside, %s, lies outside the task's destination %s (changed since it was kept aside): copy it to the folder %s there, or set the destination back for the retry",
+			f.Path, r.dest.Path(), QuarantineFolder(r.opts.Task.Name))
+	}
+	return os.Open(f.Path)
 }
