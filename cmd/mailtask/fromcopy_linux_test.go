@@ -49,6 +49,7 @@ func twoForwards() []byte {
 // commit, and does not take it twice. A message kept with its header
 // only cannot be taken from its copy.
 func TestStateRetryFromCopyTakesWhatTheServerDeleted(t *testing.T) {
+	t.Parallel() // a server and directories of its own
 	users := map[string]string{"imap": "pw-imap", "pop3": "pw-pop3"}
 	d := dovecot.Start(t, dovecot.Options{Users: users})
 	large := testmail.NewMessage("large", testmail.Attachment{Name: "large.bin", Content: bytes.Repeat([]byte("L"), 1_200_000)})
