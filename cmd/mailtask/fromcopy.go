@@ -43,19 +43,18 @@ func stateRetryFromCopy(ctx context.Context, e *env, cfg *config.Config, node *c
 	if errors.As(err, &unknown) || errors.As(err, &notWhole) {
 		return usageError{err.Error()}
 	}
-	taken := sum.Saved + sum.Known
-	if err == nil && taken == 0 && len(left) == 0 {
+	if err == nil && sum.Saved == 0 && len(left) == 0 {
 		fmt.Fprintf(e.stdout, "%s: no message is kept aside\n", name)
 		return nil
 	}
-	fmt.Fprintf(e.stdout, "%s: took %d message(s) from the copies kept aside: %d saved, %d already taken, %d files, %v\n", name, taken, sum.Saved, sum.Known, sum.Files, sum.Bytes)
+	fmt.Fprintf(e.stdout, "%s: took %d message(s) from the copies kept aside: %d files, %v\n", name, sum.Saved, sum.Files, sum.Bytes)
 	for _, l := range left {
 		fmt.Fprintln(e.stdout, mailbox.Printable(fmt.Sprintf("  %s stays kept aside: %s (copy: %s)", l.Key, l.Why, l.Path)))
 	}
-	if taken > 0 && task.After != config.AfterNone {
+	if sum.Saved > 0 && task.After != config.AfterNone {
 		fmt.Fprintf(e.stdout, "after = %q was not carried out: after_failure handled the server's copy already\n", task.After)
 	}
-	if taken > 0 {
+	if sum.Saved > 0 {
 		fmt.Fprintln(e.stdout, "The copies kept aside stay where they are: remove them once you no longer need them.")
 	}
 	if err != nil {

@@ -77,9 +77,25 @@ func TestStateRetryFromCopyTakesWhatTheServerDeleted(t *testing.T) {
 				t.Errorf("the note beside the copy does not name --from-copy (%v):\n%s", err, note)
 			}
 
+			deleted := whole.Key + ": after_failure deleted it from the server"
+			if protocol == "pop3" {
+				// As an earlier mailtask recorded it: neither the failure
+				// action nor the fingerprint.
+				st, err := state.Load(td.state, "t")
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range st.Failed {
+					st.Failed[i].Action, st.Failed[i].Fingerprint = "", nil
+				}
+				if err := st.Save(); err != nil {
+					t.Fatal(err)
+				}
+				deleted = whole.Key + `: it was kept aside by an earlier mailtask, which did not record what after_failure did with it, and after_failure = "delete" may have deleted it`
+			}
 			code, out, errOut = run(t, "state", "retry", "--config", td.config, "t", whole.Key)
-			if code != exitUsage || !strings.Contains(errOut, whole.Key+": after_failure deleted it from the server") || !strings.Contains(errOut, "mailtask state retry --from-copy t") {
-				t.Fatalf("plain retry of a message the server deleted: exit %d, want %d naming --from-copy\n%s%s", code, exitUsage, out, errOut)
+			if code != exitUsage || !strings.Contains(errOut, deleted) || !strings.Contains(errOut, "mailtask state retry --from-copy t") {
+				t.Fatalf("plain retry of a message the server deleted: exit %d, want %d saying %q and naming --from-copy\n%s%s", code, exitUsage, deleted, out, errOut)
 			}
 			code, out, errOut = run(t, "state", "retry", "--from-copy", "--config", td.config, "t", tooLarge.Key)
 			if code != exitUsage || !strings.Contains(errOut, "only its header was kept") || !strings.Contains(errOut, "`mailtask state retry t "+tooLarge.Key+"`") {
@@ -99,7 +115,7 @@ func TestStateRetryFromCopyTakesWhatTheServerDeleted(t *testing.T) {
 			}
 			writeFile(t, td.dir, filepath.Base(td.config), strings.Replace(string(config), `nested = "extract"`, `nested = "eml"`, 1))
 			code, out, errOut = run(t, "state", "retry", "--from-copy", "--config", td.config, "t", whole.Key)
-			if code != exitOK || !strings.Contains(out, "took 1 message(s) from the copies kept aside: 1 saved, 0 already taken, 3 files") {
+			if code != exitOK || !strings.Contains(out, "took 1 message(s) from the copies kept aside: 3 files") {
 				t.Fatalf("retry from the copy: exit %d\n%s%s", code, out, errOut)
 			}
 			files := td.files(t)

@@ -98,23 +98,16 @@ func TakeCopies(ctx context.Context, opts Options, keys []string) (sum Summary, 
 	if err != nil {
 		return sum, nil, err
 	}
-	var (
-		partial []state.Failure
-		own     = map[state.Fingerprint]bool{}
-	)
+	var partial []state.Failure
 	for _, f := range failures {
 		if !f.Whole() {
 			partial = append(partial, f)
-		} else if f.Fingerprint != nil {
-			own[*f.Fingerprint] = true
 		}
 	}
 	if len(partial) > 0 {
 		return sum, nil, &NotWholeError{Task: task.Name, Failures: partial}
 	}
-	// The ledger holds the fingerprint of each message kept whole, so
-	// that a run counts it as done: its own must not count it as taken.
-	r, err := newRun(opts, log.With("task", task.Name), held, st, withoutOwn{ledger, own}, now, spoolDir)
+	r, err := newRun(opts, log.With("task", task.Name), held, st, ledger, now, spoolDir)
 	if err != nil {
 		return sum, nil, err
 	}
@@ -137,15 +130,6 @@ func TakeCopies(ctx context.Context, opts Options, keys []string) (sum Summary, 
 	}
 	return sum, left, nil
 }
-
-// withoutOwn is the ledger but for the fingerprints of the messages
-// taken from their copies.
-type withoutOwn struct {
-	Ledger
-	own map[state.Fingerprint]bool
-}
-
-func (l withoutOwn) Has(fp state.Fingerprint) bool { return !l.own[fp] && l.Ledger.Has(fp) }
 
 // takeCopy takes the message kept aside as f, committed alone: it
 // returns what it committed, or why the message stays kept aside.

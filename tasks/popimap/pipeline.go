@@ -116,7 +116,9 @@ func (r *run) receive(ctx context.Context, m mailbox.Message, body io.Reader, p 
 // to disk, so that no message waiting for its batch to be written holds
 // memory a message before it waits for.
 func (r *run) prepare(m mailbox.Message, raw *spool, searched bool) prepared {
-	if r.ledger.Has(state.FingerprintOf(raw.sum)) {
+	// A copy kept aside whole is in the ledger, as its own message kept
+	// aside (or, edited, not at all): there it is not taken yet.
+	if !r.fromCopies && r.ledger.Has(state.FingerprintOf(raw.sum)) {
 		raw.Close()
 		return prepared{known: true}
 	}
