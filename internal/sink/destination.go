@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 )
 
@@ -95,8 +94,10 @@ func (l local) Path() string                { return l.d.Path() }
 func (l local) PutsAtOnce() int             { return 1 }
 func (l local) Close() error                { return l.d.Close() }
 
+// Open reads through the folder's os.Root, as it writes: a link planted
+// in the destination cannot have another file read as rel.
 func (l local) Open(_ context.Context, rel string) (io.ReadCloser, error) {
-	return os.Open(l.Locate(rel).Path)
+	return l.d.root.Open(filepath.FromSlash(rel))
 }
 
 func (l local) Locate(rel string) Location {
