@@ -51,6 +51,9 @@ func (r *run) keepWhole(ctx context.Context, m mailbox.Message, raw *spool, why 
 // batch's commit.
 func (r *run) keepAside(ctx context.Context, m mailbox.Message, kept io.Reader, suffix, why string, fp *state.Fingerprint) error {
 	if r.opts.DryRun {
+		// Recorded in the state, which a dry run never saves, for its
+		// Summary to list.
+		r.st.AddFailure(state.Failure{Key: m.Key(), Reason: why, At: r.now()})
 		return nil
 	}
 	base := strings.ReplaceAll(m.Key(), ":", "-")
