@@ -40,7 +40,10 @@ type Held interface {
 	// Record stores how the run ended, st.LastRun, whether it succeeded
 	// or not: with the state, and in a run history if the store keeps
 	// one. It is called once, last, also after the run lost its task.
-	Record(ctx context.Context, st *state.State) error
+	// again says that Retry tries the run once more under this hold,
+	// which must then stay held: cluster mode's record gives the lease
+	// back otherwise (cluster.End).
+	Record(ctx context.Context, st *state.State, again bool) error
 }
 
 // Shared is what the nodes of cluster mode share besides the state:
@@ -107,7 +110,7 @@ func (f *files) Commit(_ context.Context, st *state.State, fps []state.Fingerpri
 // Confirm holds: nobody takes a lock file from its holder.
 func (f *files) Confirm(context.Context) error { return nil }
 
-func (f *files) Record(_ context.Context, st *state.State) error { return st.Save() }
+func (f *files) Record(_ context.Context, st *state.State, _ bool) error { return st.Save() }
 
 // release closes the ledger and lets go of the lock.
 func (f *files) release() {

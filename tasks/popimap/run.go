@@ -150,7 +150,7 @@ func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 				recorded, rerr = committedState(ctx, held)
 			}
 			if rerr == nil {
-				rerr = recordRun(ctx, held, recorded, sum, started, now().Sub(started), err)
+				rerr = recordRun(ctx, held, recorded, sum, started, now().Sub(started), err, triesAgain(ctx, opts, err))
 			}
 			if rerr != nil && err == nil {
 				err = rerr
