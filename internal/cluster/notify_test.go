@@ -104,13 +104,17 @@ func subjects(t *testing.T, mails []testmail.ReceivedMail) []string {
 func TestFailuresMailedOnceAcrossNodes(t *testing.T) {
 	_, srv, a, b := notifyCluster(t, "", "invoices")
 	t0 := time.Date(2025, 3, 14, 7, 0, 0, 0, time.UTC)
+	// The daemon's run context has ended when the run's mail goes out:
+	// its record gave the lease back and stopped its renewals.
+	ended, end := context.WithCancel(testContext(t))
+	end()
 	run := func(n notifyNode, d time.Duration, runErr error) {
 		t.Helper()
 		fails := func(context.Context, popimap.Options) (popimap.Summary, error) {
 			return popimap.Summary{Task: "invoices"}, runErr
 		}
 		opts := popimap.Options{Config: n.cfg, Task: n.cfg.Tasks[0], Shared: n.node, Now: func() time.Time { return t0.Add(d) }}
-		if _, err := popimap.NotifyFailures(fails, slog.New(slog.DiscardHandler))(testContext(t), opts); !errors.Is(err, runErr) {
+		if _, err := popimap.NotifyFailures(fails, slog.New(slog.DiscardHandler))(ended, opts); !errors.Is(err, runErr) {
 			t.Fatalf("run at +%s: %v", d, err)
 		}
 	}

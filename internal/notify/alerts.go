@@ -60,6 +60,13 @@ func RunEnded(ctx context.Context, cfg *config.Config, store Store, task string,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// A run stopped by its deadline still deserves the mail, and in
+	// cluster mode the daemon's run context has ended by now (the run's
+	// record gave the lease back and stopped its renewals): neither the
+	// mail nor its record waits on it. The mailer's timeout bounds the
+	// send, a minute more the store's round trips.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Notify.Timeout.Std()+time.Minute)
+	defer cancel()
 	store = storeOf(cfg, store)
 	if runErr == nil {
 		// A success with nothing mailed before, most runs, costs a read.
@@ -127,9 +134,7 @@ func send(ctx context.Context, cfg *config.Config, log *slog.Logger, subject, bo
 	if err != nil {
 		return err
 	}
-	// A run stopped by its deadline still deserves the mail; the mailer's
-	// own timeout bounds the send.
-	return m.Send(context.WithoutCancel(ctx), subject, body)
+	return m.Send(ctx, subject, body)
 }
 
 func loadAlert(path string) (*Alert, error) {
