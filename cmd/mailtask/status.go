@@ -340,7 +340,7 @@ func printStatus(w io.Writer, rows []taskStatus) {
 			notes = append(notes, note)
 		}
 		if r.Quarantined > 0 {
-			notes = append(notes, fmt.Sprintf("%s: %d messages kept aside as failed (mailtask state show %s; once the cause is mended, mailtask state retry %s)", r.Task, r.Quarantined, r.Task, r.Task))
+			notes = append(notes, fmt.Sprintf("%s: %d messages kept aside as failed (mailtask state show %s; once the cause is mended, mailtask state retry %s, or with --from-copy from the copies kept whole)", r.Task, r.Quarantined, r.Task, r.Task))
 		}
 		if a := r.Alert; a != nil {
 			notes = append(notes, fmt.Sprintf("%s: failing since %s (%d runs); %d failure mails sent", r.Task, stamp(a.Since), a.Failures, a.Mailed))

@@ -89,7 +89,7 @@ destination = "d3"
 		"manual    never",
 		"manual (run-task)",
 		"broken: last run failed: login to outlook.office365.com:993 as u failed: AUTHENTICATE failed.\n  hint: The server refused the user name or password.",
-		"invoices: 1 messages kept aside as failed (mailtask state show invoices; once the cause is mended, mailtask state retry invoices)",
+		"invoices: 1 messages kept aside as failed (mailtask state show invoices; once the cause is mended, mailtask state retry invoices, or with --from-copy from the copies kept whole)",
 		"broken: failing since 2025-03-01 09:00:00 (4 runs); 2 failure mails sent",
 		"broken: the actions on 19 taken messages are due, not yet confirmed by the server; every run retries them\n  refused: after: the server refused after = \"move\"",
 		"over quota",

@@ -209,6 +209,9 @@ type run struct {
 	now  func() time.Time
 	held Held
 	st   *state.State
+	// fromCopies: the messages are taken from the copies kept aside of
+	// failed ones (copies.go), whose failure records their commit drops.
+	fromCopies bool
 	// uncommitted says that a batch's commit failed: st holds its
 	// messages taken and their actions due, which the store does not.
 	uncommitted bool

@@ -376,7 +376,10 @@ func (s *Session) fetch(ctx context.Context, step mailbox.Step, msgs []mailbox.M
 		}
 		var reply io.Reader = body
 		if cmd.most != nil {
-			reply = &boundedReply{r: body, left: cmd.most(m.Size), cmd: cmd.line(m.Num), size: m.Size, stop: s.c.Close}
+			line, size := cmd.line(m.Num), m.Size
+			reply = &capped{r: body, left: cmd.most(size), stop: s.c.Close, over: func() error {
+				return fmt.Errorf("the server's reply to %s went on past the message's size (%d bytes by LIST) and a MiB more, which no header does; the connection was closed rather than read it to its end", line, size)
+			}}
 		}
 		err = deliver(m, reply)
 		if err == nil && cmd.most != nil {
