@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"mailtask/internal/auth"
+	"mailtask/internal/notify"
 	"mailtask/internal/sink"
 	"mailtask/internal/state"
 )
@@ -61,6 +62,9 @@ type Shared interface {
 	// LoadState reads the state of task without holding it, for a look
 	// such as Check's.
 	LoadState(ctx context.Context, task string) (*state.State, error)
+	// Notify is where [notify] keeps what it mailed about failures; nil
+	// means the files under state_dir.
+	Notify() notify.Store
 }
 
 // files is the file store's Held: the state file, the ledger and the UIDL
