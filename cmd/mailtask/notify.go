@@ -36,8 +36,15 @@ func notifyFlags(send func(ctx context.Context, cfg *config.Config, log *slog.Lo
 	}
 }
 
+// notifyTest sends a test mail, signing in as a failure's mail would: in
+// cluster mode with the tokens in the database.
 func notifyTest(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	m, err := notify.New(cfg, log)
+	node, err := openNode(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeNode(node)
+	m, err := notify.New(cfg, node.Notify(), log)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"mailtask/internal/auth"
 	"mailtask/internal/notify"
 	"mailtask/internal/pgstore"
 	"mailtask/internal/state"
@@ -82,3 +83,7 @@ func (s notes) States(ctx context.Context) (func(string) (*state.State, error), 
 func (s notes) ClaimDigest(ctx context.Context, due time.Time) (bool, error) {
 	return s.store.ClaimDigest(ctx, due)
 }
+
+// Tokens are the tokens `auth login` stored in the database, [notify]'s
+// account's among them.
+func (s notes) Tokens() auth.TokenStore { return tokens{s.store} }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mailtask/internal/auth"
 	"mime"
 	"mime/quotedprintable"
+	"net/http"
 	"net/mail"
 	"slices"
 	"strings"
@@ -275,4 +277,63 @@ func decodedText(t *testing.T, data []byte) string {
 		t.Fatal(err)
 	}
 	return strings.ReplaceAll(string(text), "\r\n", "\n")
+}
+
+// A node mails with the OAuth2 tokens `auth login` stored in the
+// database, as it polls with them: [notify]'s account signed in on one
+// node mails from any, over XOAUTH2, as Microsoft 365 asks now that it
+// retires passwords for SMTP. Before, the mailer looked for the tokens in
+// the node's state_dir, found none, and no failure was ever mailed.
+func TestNotifySignsInWithTheDatabasesTokens(t *testing.T) {
+	ctx := testContext(t)
+	f := startIdP(t)
+	ca, err := testmail.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := testmail.StartSMTP(testmail.SMTPOptions{TLS: ca.ServerTLS, Mechanisms: []string{"XOAUTH2"}, XOAUTH2: func(user, token string) bool {
+		_, ok := f.idp.Introspect(token)
+		return user == f.idp.User() && ok
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	caFile, err := ca.WriteCertFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := strings.Cut(srv.Addr, ":")
+	url := migratedDB(t)
+	cfg := clusterConfig(t, url, "", f.account("m365", fmt.Sprintf("redirect_url = %q\nscopes = [%q, %q, %q]", f.redirect,
+		"https://outlook.office.com/IMAP.AccessAsUser.All", "https://outlook.office.com/SMTP.Send", "offline_access"))+fmt.Sprintf(`
+[notify]
+account = "m365"
+host = %q
+port = %s
+tls = "starttls"
+ca_file = %q
+to = ["ops@contoso.example"]
+timeout = "10s"
+`, host, port, caFile))
+	signedIn, other := openNode(t, cfg, "node-a"), openNode(t, cfg, "node-b")
+	src, err := auth.NewSource(cfg.Accounts["m365"], auth.Options{Tokens: signedIn.Tokens()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.LoginBrowser(ctx, func(u string) {
+		if resp, err := http.Get(u); err == nil {
+			resp.Body.Close()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	runErr := errors.New("the mailbox is full")
+	if err := notify.RunEnded(ctx, cfg, other.Notify(), "m365", runErr, time.Now(), slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("the failure was not mailed: %v", err)
+	}
+	if got := srv.Received(); len(got) != 1 || got[0].Mechanism != "XOAUTH2" {
+		t.Errorf("received %+v; want the failure, signed in with XOAUTH2", got)
+	}
 }

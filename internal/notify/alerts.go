@@ -95,7 +95,7 @@ func RunEnded(ctx context.Context, cfg *config.Config, store Store, task string,
 			}
 			subject, body = reminder(task, runErr, *next, at)
 		}
-		if err := send(ctx, cfg, log, subject, body); err != nil {
+		if err := send(ctx, cfg, store, log, subject, body); err != nil {
 			return nil, err // nothing recorded: the next run tries again
 		}
 		if next != nil {
@@ -129,8 +129,8 @@ func class(err error) string {
 	return "error: " + digits.ReplaceAllString(err.Error(), "#")
 }
 
-func send(ctx context.Context, cfg *config.Config, log *slog.Logger, subject, body string) error {
-	m, err := New(cfg, log)
+func send(ctx context.Context, cfg *config.Config, store Store, log *slog.Logger, subject, body string) error {
+	m, err := New(cfg, store, log)
 	if err != nil {
 		return err
 	}

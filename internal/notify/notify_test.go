@@ -96,7 +96,7 @@ timeout = "10s"
 
 func (f *smtpFixture) send(t *testing.T, subject, body string) error {
 	t.Helper()
-	m, err := New(f.cfg, slog.New(slog.DiscardHandler))
+	m, err := New(f.cfg, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +251,7 @@ func TestNoNotifySectionSendsNothing(t *testing.T) {
 	if err := RunEnded(context.Background(), cfg, nil, "t", errors.New("x"), time.Now(), nil); err != nil {
 		t.Errorf("TaskFailed without [notify] = %v", err)
 	}
-	if m, err := New(cfg, nil); m != nil || err != nil {
+	if m, err := New(cfg, nil, nil); m != nil || err != nil {
 		t.Errorf("New without [notify] = %v, %v", m, err)
 	}
 }
@@ -359,7 +359,7 @@ func TestSendXOAUTH2(t *testing.T) {
 		gotUser, gotToken = user, token
 		return token == "access-token-1"
 	}})
-	m, err := New(f.cfg, nil)
+	m, err := New(f.cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

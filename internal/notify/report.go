@@ -141,7 +141,7 @@ func Digest(cfg *config.Config, load func(task string) (*state.State, error), no
 // SendDigest mails the digest of every task now, from the states in store
 // (nil: the files under state_dir).
 func SendDigest(ctx context.Context, cfg *config.Config, store Store, now time.Time, log *slog.Logger) error {
-	m, err := New(cfg, log)
+	m, err := New(cfg, store, log)
 	if err != nil {
 		return err
 	}

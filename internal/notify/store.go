@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"mailtask/internal/auth"
 	"mailtask/internal/config"
 	"mailtask/internal/state"
 )
@@ -29,6 +30,9 @@ type Store interface {
 	// ClaimDigest reports whether this process is to send the digest
 	// scheduled at due: the one of the cluster that claims it first.
 	ClaimDigest(ctx context.Context, due time.Time) (bool, error)
+	// Tokens is where the OAuth2 tokens of [notify]'s account are, as
+	// for the tasks' accounts: nil for the files under state_dir.
+	Tokens() auth.TokenStore
 }
 
 // storeOf is s, or the files under cfg's state_dir for none.
@@ -87,3 +91,5 @@ func (f files) States(context.Context) (func(string) (*state.State, error), erro
 }
 
 func (f files) ClaimDigest(context.Context, time.Time) (bool, error) { return true, nil }
+
+func (f files) Tokens() auth.TokenStore { return nil }
