@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path"
 	"strconv"
 	"strings"
-	"time"
 
 	"mailtask/internal/config"
 	"mailtask/internal/extract"
@@ -72,33 +70,13 @@ func notWhole(f state.Failure) string {
 // is a *state.UnknownFailureError, a key whose copy is not whole a
 // *NotWholeError, and nothing is taken then.
 func TakeCopies(ctx context.Context, opts Options, keys []string) (sum Summary, left []Left, err error) {
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
-	log := opts.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	task, cfg := opts.Task, opts.Config
-	held := opts.Held
-	if held == nil {
-		f, err := holdFiles(cfg.StateDir, task.Name)
-		if err != nil {
-			return sum, nil, err
-		}
-		defer f.release()
-		held = f
-	}
-	spoolDir := SpoolDir(cfg.StateDir, task.Name)
-	if err := clearSpool(spoolDir); err != nil {
-		return sum, nil, err
-	}
-	st, ledger, err := held.Load(ctx)
+	task := opts.Task
+	h, release, err := hold(ctx, opts)
+	defer release()
 	if err != nil {
 		return sum, nil, err
 	}
-	failures, err := st.Failures(keys)
+	failures, err := h.st.Failures(keys)
 	if err != nil {
 		return sum, nil, err
 	}
@@ -120,7 +98,7 @@ func TakeCopies(ctx context.Context, opts Options, keys []string) (sum Summary, 
 		left = append(left, Left{Failure: f, Why: notWhole(f) + "; `mailtask state retry " + task.Name + " " + f.Key + "` has the next run take it from the server"})
 	}
 	failures = whole
-	r, err := newRun(opts, log.With("task", task.Name), held, st, ledger, now, spoolDir)
+	r, err := newRun(opts, opts.logger().With("task", task.Name), h, opts.clock())
 	if err != nil {
 		return sum, nil, err
 	}

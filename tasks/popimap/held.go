@@ -76,6 +76,36 @@ type files struct {
 	ledger    *state.Ledger
 }
 
+// holding is what a run, or a take from the copies kept aside, works
+// under: the task held, its spool emptied, its state and ledger loaded.
+type holding struct {
+	held     Held
+	spoolDir string
+	st       *state.State
+	ledger   Ledger
+}
+
+// hold holds opts.Task: with opts.Held, or else under the task's lock in
+// state_dir, which release lets go of.
+func hold(ctx context.Context, opts Options) (h holding, release func(), err error) {
+	release = func() {}
+	cfg, task := opts.Config, opts.Task
+	h.held = opts.Held
+	if h.held == nil {
+		f, err := holdFiles(cfg.StateDir, task.Name)
+		if err != nil {
+			return h, release, err
+		}
+		h.held, release = f, f.release
+	}
+	h.spoolDir = SpoolDir(cfg.StateDir, task.Name)
+	if err := clearSpool(h.spoolDir); err != nil {
+		return h, release, err
+	}
+	h.st, h.ledger, err = h.held.Load(ctx)
+	return h, release, err
+}
+
 // holdFiles takes the lock of task under dir; a concurrent run of the
 // same task gets a *state.LockedError.
 func holdFiles(dir, task string) (*files, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"time"
 
 	"mailtask/internal/diagnose"
 	"mailtask/internal/notify"
@@ -24,15 +23,11 @@ func NotifyFailures(run RunFunc, log *slog.Logger) RunFunc {
 		if opts.DryRun || errors.As(err, &locked) {
 			return sum, err
 		}
-		now := opts.Now
-		if now == nil {
-			now = time.Now
-		}
 		var store notify.Store
 		if opts.Shared != nil {
 			store = opts.Shared.Notify()
 		}
-		if nerr := notify.RunEnded(ctx, opts.Config, store, opts.Task.Name, err, now(), log); nerr != nil {
+		if nerr := notify.RunEnded(ctx, opts.Config, store, opts.Task.Name, err, opts.clock()(), log); nerr != nil {
 			log.Error("could not send the notification", "task", opts.Task.Name, "err", nerr, "hint", diagnose.Hint(nerr))
 		}
 		return sum, err

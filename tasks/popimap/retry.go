@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"time"
 
@@ -74,10 +73,7 @@ func Retry(run RunFunc, b Backoff) RunFunc {
 		b.Jitter = func(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
 	}
 	return func(ctx context.Context, opts Options) (Summary, error) {
-		log := opts.Log
-		if log == nil {
-			log = slog.New(slog.DiscardHandler)
-		}
+		log := opts.logger()
 		retries := opts.Task.RetryLimit()
 		started := b.Clock.Now()
 		var total Summary
