@@ -37,21 +37,8 @@ type notifyNode struct {
 // [notify], tasks are the task names (account "a").
 func notifyCluster(t *testing.T, notifyTOML string, tasks ...string) (url string, srv *testmail.SMTPServer, a, b notifyNode) {
 	t.Helper()
-	ca, err := testmail.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err = testmail.StartSMTP(testmail.SMTPOptions{TLS: ca.ServerTLS, Username: "alerts@contoso.example", Password: "app-pass"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	caFile, err := ca.WriteCertFile(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	host, port, _ := strings.Cut(srv.Addr, ":")
-	body := fmt.Sprintf(`[accounts.a]
+	srv, notifyTable := startSMTP(t, testmail.SMTPOptions{Username: "alerts@contoso.example", Password: "app-pass"}, "mail")
+	body := `[accounts.a]
 host = "127.0.0.1"
 port = 1
 tls = "none"
@@ -61,16 +48,7 @@ password = "p"
 host = "127.0.0.1"
 username = "alerts@contoso.example"
 password = "app-pass"
-[notify]
-account = "mail"
-host = %q
-port = %s
-tls = "starttls"
-ca_file = %q
-to = ["ops@contoso.example"]
-timeout = "10s"
-%s
-`, host, port, caFile, notifyTOML)
+` + notifyTable + notifyTOML + "\n"
 	for _, name := range tasks {
 		body += fmt.Sprintf("[[task]]\nname = %q\naccount = \"a\"\ndestination = \"d\"\n", name)
 	}
@@ -80,6 +58,37 @@ timeout = "10s"
 		return notifyNode{cfg: cfg, node: openNode(t, cfg, name)}
 	}
 	return url, srv, open("node-a"), open("node-b")
+}
+
+// startSMTP starts an SMTP server taking mail over STARTTLS, as
+// Microsoft 365's does, and returns the [notify] table that mails
+// through it as account.
+func startSMTP(t *testing.T, opts testmail.SMTPOptions, account string) (*testmail.SMTPServer, string) {
+	t.Helper()
+	ca, err := testmail.NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.TLS = ca.ServerTLS
+	srv, err := testmail.StartSMTP(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	caFile, err := ca.WriteCertFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := strings.Cut(srv.Addr, ":")
+	return srv, fmt.Sprintf(`[notify]
+account = %q
+host = %q
+port = %s
+tls = "starttls"
+ca_file = %q
+to = ["ops@contoso.example"]
+timeout = "10s"
+`, account, host, port, caFile)
 }
 
 // subjects are the decoded subjects of mails.
@@ -287,35 +296,13 @@ func decodedText(t *testing.T, data []byte) string {
 func TestNotifySignsInWithTheDatabasesTokens(t *testing.T) {
 	ctx := testContext(t)
 	f := startIdP(t)
-	ca, err := testmail.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := testmail.StartSMTP(testmail.SMTPOptions{TLS: ca.ServerTLS, Mechanisms: []string{"XOAUTH2"}, XOAUTH2: func(user, token string) bool {
+	srv, notifyTable := startSMTP(t, testmail.SMTPOptions{Mechanisms: []string{"XOAUTH2"}, XOAUTH2: func(user, token string) bool {
 		_, ok := f.idp.Introspect(token)
 		return user == f.idp.User() && ok
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	caFile, err := ca.WriteCertFile(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	host, port, _ := strings.Cut(srv.Addr, ":")
+	}}, "m365")
 	url := migratedDB(t)
 	cfg := clusterConfig(t, url, "", f.account("m365", fmt.Sprintf("redirect_url = %q\nscopes = [%q, %q, %q]", f.redirect,
-		"https://outlook.office.com/IMAP.AccessAsUser.All", "https://outlook.office.com/SMTP.Send", "offline_access"))+fmt.Sprintf(`
-[notify]
-account = "m365"
-host = %q
-port = %s
-tls = "starttls"
-ca_file = %q
-to = ["ops@contoso.example"]
-timeout = "10s"
-`, host, port, caFile))
+		"https://outlook.office.com/IMAP.AccessAsUser.All", "https://outlook.office.com/SMTP.Send", "offline_access"))+notifyTable)
 	signedIn, other := openNode(t, cfg, "node-a"), openNode(t, cfg, "node-b")
 	src, err := auth.NewSource(cfg.Accounts["m365"], auth.Options{Tokens: signedIn.Tokens()})
 	if err != nil {
