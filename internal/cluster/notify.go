@@ -86,4 +86,4 @@ func (s notes) ClaimDigest(ctx context.Context, due time.Time) (bool, error) {
 
 // Tokens are the tokens `auth login` stored in the database, [notify]'s
 // account's among them.
-func (s notes) Tokens() auth.TokenStore { return tokens{s.store} }
+func (s notes) Tokens() auth.TokenStore { return tokens(s) }
