@@ -61,7 +61,7 @@ var commands = []command{
 	{"demo", "", "run a task against a built-in test server, twice", demoFlags},
 	{"run", "", "the daemon: run every task on its schedule until stopped", runDaemonFlags},
 	{"reload", "", "have the daemon read its configuration again, as SIGHUP does", reloadFlags},
-	{"status", "", "show each task's last run, last success and next run", statusFlags},
+	{"status", "[TASK...]", "show each task's last run, last success and next run", statusFlags},
 	{"db migrate", "", "create or upgrade cluster mode's database schema", dbMigrateFlags},
 	{"db reseal-tokens", "", "seal every stored OAuth2 token with the current token key, to retire the previous one", dbResealFlags},
 	{"version", "", "print which mailtask this is", versionFlags},

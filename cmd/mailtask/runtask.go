@@ -8,12 +8,13 @@ import (
 
 	"mailtask/internal/config"
 	"mailtask/internal/diagnose"
+	"mailtask/internal/mailbox"
 	"mailtask/tasks/popimap"
 )
 
 func runTaskFlags(fs *flag.FlagSet) runFunc {
 	cfgPath := configFlag(fs)
-	dryRun := fs.Bool("dry-run", false, "list what would be saved; write and change nothing")
+	dryRun := fs.Bool("dry-run", false, "list what would be saved or kept aside; write and change nothing")
 	level := logLevelFlag(fs, "")
 	return func(ctx context.Context, e *env, positional []string) error {
 		return runTask(ctx, e, *cfgPath, *dryRun, *level, positional)
@@ -71,6 +72,9 @@ func runTask(ctx context.Context, e *env, cfgPath string, dryRun bool, level str
 	if dryRun {
 		for _, name := range sum.Planned {
 			fmt.Fprintf(e.stdout, "would save %s\n", name)
+		}
+		for _, f := range sum.Aside {
+			fmt.Fprintf(e.stdout, "would keep aside %s: it %s\n", mailbox.Printable(f.Key), mailbox.Printable(f.Reason))
 		}
 	}
 	fmt.Fprintln(e.stdout, summaryLine(sum, dryRun))

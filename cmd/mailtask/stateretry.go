@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"mailtask/internal/cluster"
@@ -19,15 +20,20 @@ import (
 	"mailtask/internal/state"
 )
 
-// stateRetryFlags declares the flags of `state retry TASK [KEY...]`.
+// stateRetryFlags declares the flags of `state retry [--from-copy] TASK
+// [KEY...]`.
 func stateRetryFlags(fs *flag.FlagSet) runFunc {
 	cfgPath := configFlag(fs)
+	fromCopy := fs.Bool("from-copy", false, "take the messages now from the copies kept aside, through the task's rules, destination and hooks, rather than from the server at the next run")
 	return func(ctx context.Context, e *env, positional []string) error {
 		task, keys := positional, []string(nil)
 		if len(positional) > 1 {
 			task, keys = positional[:1], positional[1:]
 		}
 		return onTaskState(ctx, e, fs.Name(), *cfgPath, task, func(ctx context.Context, e *env, cfg *config.Config, node *cluster.Node, name string) error {
+			if *fromCopy {
+				return stateRetryFromCopy(ctx, e, cfg, node, name, keys)
+			}
 			return stateRetry(ctx, e, cfg, node, name, keys)
 		})
 	}
@@ -55,11 +61,15 @@ func stateRetry(ctx context.Context, e *env, cfg *config.Config, node *cluster.N
 
 // retryState is stateRetry's change, in the database or in the files.
 func retryState(ctx context.Context, cfg *config.Config, node *cluster.Node, name string, keys []string) (retried []state.Failure, err error) {
+	task := cfg.Task(name)
 	if clustered(node) {
 		err = withLease(ctx, node, name, func(l *pgstore.Lease) error {
 			// Held, the lease keeps every run from committing meanwhile.
 			st, err := node.LoadState(ctx, name)
 			if err != nil {
+				return err
+			}
+			if err := checkOnServer(st, task, keys); err != nil {
 				return err
 			}
 			if retried, err = st.Retry(keys); err != nil {
@@ -80,6 +90,9 @@ func retryState(ctx context.Context, cfg *config.Config, node *cluster.Node, nam
 	defer lock.Unlock()
 	st, err := state.Load(cfg.StateDir, name)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkOnServer(st, task, keys); err != nil {
 		return nil, err
 	}
 	if retried, err = st.Retry(keys); err != nil {
@@ -107,7 +120,7 @@ func ledgerEntries(retried []state.Failure) (map[state.Fingerprint]bool, error) 
 		switch {
 		case f.Fingerprint != nil:
 			fps[*f.Fingerprint] = true
-		case strings.HasSuffix(f.Path, ".eml") && !strings.HasSuffix(f.Path, ".header.eml"):
+		case f.Whole():
 			fp, err := fingerprintOfFile(f.Path)
 			if err != nil {
 				return nil, fmt.Errorf("%s was kept aside by an earlier mailtask, which did not record which ledger entry is its own, and its copy cannot be read here to find out (%w): retry it where %s can be read", f.Key, err, f.Path)
@@ -144,11 +157,49 @@ func printRetried(e *env, task *config.Task, retried []state.Failure) {
 		line := fmt.Sprintf("  %s, kept aside %s: %s (copy: %s)", f.Key, f.At.Format("2006-01-02 15:04"), f.Reason, f.Path)
 		fmt.Fprintln(e.stdout, mailbox.Printable(line))
 	}
-	switch task.AfterFailure {
-	case config.AfterMove:
+	if task.AfterFailure == config.AfterMove {
 		fmt.Fprintf(e.stdout, "after_failure = %q moved them to %q unless the server refused: move those back into %q, where the next run finds them\n", task.AfterFailure, task.FailureMoveTo, task.Mailbox)
-	case config.AfterDelete:
-		fmt.Fprintf(e.stdout, "after_failure = %q deleted from the server those received whole: their only copies are the ones kept aside\n", task.AfterFailure)
 	}
 	fmt.Fprintln(e.stdout, "The copies kept aside stay where they are: remove them once the messages are taken.")
+}
+
+// checkOnServer refuses to have the next run take again from the server
+// a message whose after_failure deleted it there, or may have: a record
+// that does not say (written by an earlier mailtask) of a task that
+// deletes. The retry would succeed and nothing would ever be taken; the
+// copy kept aside is all there is, and --from-copy takes it.
+func checkOnServer(st *state.State, task *config.Task, keys []string) error {
+	failures, err := st.Failures(keys)
+	if err != nil {
+		return err
+	}
+	var gone []string
+	for _, f := range failures {
+		deleting := f.Action == config.AfterDelete || f.Action == "" && task.AfterFailure == config.AfterDelete && f.Whole()
+		if !deleting || deletionDue(st, f.Key) {
+			continue
+		}
+		what := "after_failure deleted it from the server"
+		if f.Action == "" {
+			what = "it was kept aside by an earlier mailtask, which did not record what after_failure did with it, and after_failure = \"delete\" may have deleted it from the server"
+		}
+		gone = append(gone, mailbox.Printable(fmt.Sprintf("%s: %s (copy: %s)", f.Key, what, f.Path)))
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	return usageError{fmt.Sprintf("the next run of task %q cannot find on the server what it would take again:\n  %s\n"+
+		"`mailtask state retry --from-copy %s [KEY...]` takes these messages from their copies kept aside; a plain `state retry` takes the others, named by their KEYs",
+		task.Name, strings.Join(gone, "\n  "), task.Name)}
+}
+
+// deletionDue reports whether the failure action of the message under
+// key is still due: the server has not confirmed it, and holds the
+// message (a retry cancels the action).
+func deletionDue(st *state.State, key string) bool {
+	if uidl, ok := strings.CutPrefix(key, "uidl:"); ok {
+		return slices.Contains(st.PendingFailedUIDLs, uidl)
+	}
+	uid, err := strconv.ParseUint(strings.TrimPrefix(key, "uid:"), 10, 32)
+	return err == nil && st.PendingFailedUIDs.Contains(uint32(uid))
 }

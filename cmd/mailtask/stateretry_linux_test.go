@@ -36,7 +36,11 @@ func TestStateRetryTakesAgainWhatWasKeptAside(t *testing.T) {
 		t.Run(protocol, func(t *testing.T) {
 			d.Seed(t, protocol, "INBOX", large, unparseable)
 			td := newTaskDir(t, d, protocol, protocol, password, `max_message_size = "1MiB"`)
-			code, out, errOut := run(t, "run-task", "--config", td.config, "t")
+			code, out, errOut := run(t, "run-task", "--dry-run", "--config", td.config, "t")
+			if code != exitOK || strings.Count(out, "would keep aside ") != 2 || !strings.Contains(out, ": it is larger than max_message_size") || !strings.Contains(out, ": it could not be parsed") {
+				t.Fatalf("dry run: exit %d\n%s%s", code, out, errOut)
+			}
+			code, out, errOut = run(t, "run-task", "--config", td.config, "t")
 			if code != exitOK || !strings.Contains(out, "2 new, 0 saved, 0 already taken, 2 failed") {
 				t.Fatalf("first run: exit %d\n%s%s", code, out, errOut)
 			}

@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -81,11 +83,27 @@ func statusFlags(fs *flag.FlagSet) runFunc {
 	cfgPath := configFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	nodes := fs.Bool("nodes", false, "cluster mode: print the nodes only (with --json, as a list of nodes)")
-	return func(ctx context.Context, e *env, _ []string) error { return status(ctx, e, *cfgPath, *asJSON, *nodes) }
+	problems := fs.Bool("problems", false, "only the tasks that need a look: last run failed, state unreadable, messages kept aside, actions due, failing alert, IDLE unhealthy or its daemon gone")
+	return func(ctx context.Context, e *env, tasks []string) error {
+		return status(ctx, e, statusQuery{cfgPath: *cfgPath, asJSON: *asJSON, nodesOnly: *nodes, problems: *problems, tasks: tasks})
+	}
 }
 
-func status(ctx context.Context, e *env, cfgPath string, asJSON, nodesOnly bool) error {
-	cfg, err := loadConfig(cfgPath)
+// statusQuery is what `mailtask status` was asked to show.
+type statusQuery struct {
+	cfgPath                     string
+	asJSON, nodesOnly, problems bool
+	// tasks are the TASK operands: names or patterns (path.Match), all
+	// tasks for none.
+	tasks []string
+}
+
+func status(ctx context.Context, e *env, q statusQuery) error {
+	cfg, err := loadConfig(q.cfgPath)
+	if err != nil {
+		return err
+	}
+	tasks, err := selectTasks(cfg, q.tasks)
 	if err != nil {
 		return err
 	}
@@ -94,8 +112,11 @@ func status(ctx context.Context, e *env, cfgPath string, asJSON, nodesOnly bool)
 		return err
 	}
 	defer closeNode(node)
-	if nodesOnly && !clustered(node) {
+	if q.nodesOnly && !clustered(node) {
 		return usageError{"status --nodes: " + cfg.File + " has no state_store: only cluster mode has nodes"}
+	}
+	if q.nodesOnly && (len(q.tasks) > 0 || q.problems) {
+		return usageError{"status --nodes shows the nodes alone: it takes no TASK nor --problems"}
 	}
 	// In cluster mode every task's lease and state come in two statements,
 	// whatever the number of tasks, and the nodes in a third.
@@ -114,8 +135,8 @@ func status(ctx context.Context, e *env, cfgPath string, asJSON, nodesOnly bool)
 		}
 		nodes = nodesStatus(list, leases, cfg.LeaseTime())
 	}
-	if nodesOnly {
-		if asJSON {
+	if q.nodesOnly {
+		if q.asJSON {
 			return printJSON(e.stdout, nodes)
 		}
 		printNodes(e.stdout, nodes, cluster.ConfigDigest(cfg))
@@ -129,7 +150,7 @@ func status(ctx context.Context, e *env, cfgPath string, asJSON, nodesOnly bool)
 	now := time.Now()
 	var rows []taskStatus
 	unreadable := false
-	for _, t := range cfg.Tasks {
+	for _, t := range tasks {
 		row := taskStatus{Task: t.Name, Account: t.Account, Schedule: t.Schedule}
 		if t.Schedule != "" {
 			// Validated on load; the error cannot happen.
@@ -168,12 +189,20 @@ func status(ctx context.Context, e *env, cfgPath string, asJSON, nodesOnly bool)
 		}
 		rows = append(rows, row)
 	}
-	if asJSON {
+	sum := summarise(rows)
+	if q.problems {
+		rows = slices.DeleteFunc(rows, func(r taskStatus) bool { return !r.needsLook() })
+	}
+	if q.asJSON {
 		if err := printJSON(e.stdout, rows); err != nil {
 			return err
 		}
 	} else {
-		printStatus(e.stdout, rows)
+		fmt.Fprintln(e.stdout, sum)
+		if len(rows) > 0 {
+			fmt.Fprintln(e.stdout)
+			printStatus(e.stdout, rows)
+		}
 		if clustered(node) {
 			printNodes(e.stdout, nodes, cluster.ConfigDigest(cfg))
 		}
@@ -182,6 +211,76 @@ func status(ctx context.Context, e *env, cfgPath string, asJSON, nodesOnly bool)
 		return errReported
 	}
 	return nil
+}
+
+// selectTasks returns the tasks of cfg that patterns name (path.Match,
+// so a name is a pattern of itself), in the configuration's order; every
+// task for no pattern. A pattern naming no task is a usage error, lest a
+// misspelt name look like a task with nothing to report.
+func selectTasks(cfg *config.Config, patterns []string) ([]*config.Task, error) {
+	if len(patterns) == 0 {
+		return cfg.Tasks, nil
+	}
+	matched := make([]bool, len(patterns))
+	var tasks []*config.Task
+	for _, t := range cfg.Tasks {
+		named := false
+		for i, p := range patterns {
+			ok, err := path.Match(p, t.Name)
+			if err != nil {
+				return nil, usageError{fmt.Sprintf("status: %q is not a task name nor a pattern: %v", p, err)}
+			}
+			if ok {
+				matched[i], named = true, true
+			}
+		}
+		if named {
+			tasks = append(tasks, t)
+		}
+	}
+	for i, p := range patterns {
+		if !matched[i] {
+			return nil, usageError{fmt.Sprintf("status: %s has no task %q (mailtask validate lists the files and their tasks)", cfg.File, p)}
+		}
+	}
+	return tasks, nil
+}
+
+// needsLook reports whether an admin should look at the task: what
+// status --problems shows.
+func (r taskStatus) needsLook() bool {
+	return r.StateError != "" ||
+		r.LastRun != nil && r.LastRun.Outcome == outcome.Failed ||
+		r.Due.Total() > 0 || r.Quarantined > 0 || r.Alert != nil ||
+		r.Idle != nil && (r.Idle.Unhealthy || r.Idle.State == "not running")
+}
+
+// summarise says in a line how the tasks of rows stand, so that a status
+// of thousands of tasks begins with what matters.
+func summarise(rows []taskStatus) string {
+	var ok, failed, never, look int
+	for _, r := range rows {
+		switch {
+		case r.LastRun == nil:
+			never++
+		case r.LastRun.Outcome == outcome.Failed:
+			failed++
+		default:
+			ok++
+		}
+		if r.needsLook() {
+			look++
+		}
+	}
+	noun := "tasks"
+	if len(rows) == 1 {
+		noun = "task"
+	}
+	line := fmt.Sprintf("%d %s: %d last ran without failing, %d failed, %d never ran", len(rows), noun, ok, failed, never)
+	if look > 0 {
+		line += fmt.Sprintf("; %d need a look (status --problems)", look)
+	}
+	return line
 }
 
 func printStatus(w io.Writer, rows []taskStatus) {
@@ -234,7 +333,7 @@ func printStatus(w io.Writer, rows []taskStatus) {
 			notes = append(notes, note)
 		}
 		if r.Quarantined > 0 {
-			notes = append(notes, fmt.Sprintf("%s: %d messages kept aside as failed (mailtask state show %s; once the cause is mended, mailtask state retry %s)", r.Task, r.Quarantined, r.Task, r.Task))
+			notes = append(notes, fmt.Sprintf("%s: %d messages kept aside as failed (mailtask state show %s; once the cause is mended, mailtask state retry %s, or with --from-copy from the copies kept whole)", r.Task, r.Quarantined, r.Task, r.Task))
 		}
 		if a := r.Alert; a != nil {
 			notes = append(notes, fmt.Sprintf("%s: failing since %s (%d runs); %d failure mails sent", r.Task, stamp(a.Since), a.Failures, a.Mailed))

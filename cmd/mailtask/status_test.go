@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,8 +73,11 @@ destination = "d3"
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	lines := strings.Split(out, "\n")
-	if !strings.HasPrefix(lines[0], "TASK") || !strings.Contains(lines[0], "NEXT RUN") {
-		t.Errorf("header = %q", lines[0])
+	if lines[0] != "3 tasks: 1 last ran without failing, 1 failed, 1 never ran; 2 need a look (status --problems)" {
+		t.Errorf("summary = %q", lines[0])
+	}
+	if !strings.HasPrefix(lines[2], "TASK") || !strings.Contains(lines[2], "NEXT RUN") {
+		t.Errorf("header = %q", lines[2])
 	}
 	for _, want := range []string{
 		"invoices  2025-03-01 08:00:00",
@@ -85,7 +89,7 @@ destination = "d3"
 		"manual    never",
 		"manual (run-task)",
 		"broken: last run failed: login to outlook.office365.com:993 as u failed: AUTHENTICATE failed.\n  hint: The server refused the user name or password.",
-		"invoices: 1 messages kept aside as failed (mailtask state show invoices; once the cause is mended, mailtask state retry invoices)",
+		"invoices: 1 messages kept aside as failed (mailtask state show invoices; once the cause is mended, mailtask state retry invoices, or with --from-copy from the copies kept whole)",
 		"broken: failing since 2025-03-01 09:00:00 (4 runs); 2 failure mails sent",
 		"broken: the actions on 19 taken messages are due, not yet confirmed by the server; every run retries them\n  refused: after: the server refused after = \"move\"",
 		"over quota",
@@ -131,8 +135,73 @@ destination = "d3"
 	if code != exitFailed || !strings.Contains(out, "manual: cannot read its state: state file") {
 		t.Errorf("corrupt state: exit %d\n%s", code, out)
 	}
-	if code, _, errOut := run(t, "status", "--config", cfg, "extra"); code != exitUsage || !strings.Contains(errOut, "status takes no arguments") {
-		t.Errorf("extra argument: exit %d %s", code, errOut)
+	if code, _, errOut := run(t, "status", "--config", cfg, "invoices", "extra"); code != exitUsage || !strings.Contains(errOut, `has no task "extra"`) {
+		t.Errorf("a task that is not there: exit %d %s", code, errOut)
+	}
+}
+
+// Among thousands of tasks, status shows those asked for, by name or
+// pattern, or those that need a look; its first line counts them all.
+func TestStatusSelectsTasks(t *testing.T) {
+	dir := t.TempDir()
+	var text strings.Builder
+	text.WriteString("[accounts.a]\nhost = \"h\"\nusername = \"u\"\npassword_env = \"P\"\n")
+	for _, name := range []string{"acme-invoices", "acme-orders", "globex-invoices", "initech-invoices"} {
+		fmt.Fprintf(&text, "[[task]]\nname = %q\naccount = \"a\"\ndestination = %q\n", name, name)
+	}
+	cfg := writeFile(t, dir, "m.toml", text.String())
+	stateDir := filepath.Join(dir, "state")
+	for task, outcome := range map[string]string{"acme-invoices": "ok", "acme-orders": "failed", "globex-invoices": "ok"} {
+		st, err := state.Load(stateDir, task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.LastRun = &state.Run{Started: time.Now(), Outcome: outcome}
+		if task == "globex-invoices" {
+			st.AddFailure(state.Failure{Key: "uid:3", Reason: "unparseable"})
+		}
+		if err := st.Save(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tasks := func(args ...string) []string {
+		t.Helper()
+		code, out, errOut := run(t, append([]string{"status", "--json", "--config", cfg}, args...)...)
+		if code != exitOK {
+			t.Fatalf("status %v: exit %d: %s", args, code, errOut)
+		}
+		var rows []taskStatus
+		if err := json.Unmarshal([]byte(out), &rows); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, r := range rows {
+			names = append(names, r.Task)
+		}
+		return names
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "[acme-invoices acme-orders globex-invoices initech-invoices]"},
+		{[]string{"acme-*"}, "[acme-invoices acme-orders]"},
+		{[]string{"*-invoices", "acme-invoices"}, "[acme-invoices globex-invoices initech-invoices]"},
+		{[]string{"--problems"}, "[acme-orders globex-invoices]"},
+		{[]string{"--problems", "acme-*"}, "[acme-orders]"},
+	} {
+		if got := fmt.Sprint(tasks(c.args...)); got != c.want {
+			t.Errorf("status %v: %s, want %s", c.args, got, c.want)
+		}
+	}
+	code, out, _ := run(t, "status", "--problems", "--config", cfg, "initech-*")
+	if code != exitOK || out != "1 task: 0 last ran without failing, 0 failed, 1 never ran\n" {
+		t.Errorf("no task needing a look: exit %d\n%s", code, out)
+	}
+	for _, bad := range []string{"acme", "[x"} {
+		if code, _, errOut := run(t, "status", "--config", cfg, bad); code != exitUsage || !strings.Contains(errOut, strconv.Quote(bad)) {
+			t.Errorf("status %s: exit %d %s", bad, code, errOut)
+		}
 	}
 }
 

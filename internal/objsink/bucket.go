@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"mailtask/internal/s3url"
@@ -241,6 +243,15 @@ func (b *Bucket) Close() error {
 func (b *Bucket) Locate(rel string) sink.Location {
 	key := b.key(rel)
 	return sink.Location{Key: key, URL: s3url.Scheme + b.bucket + "/" + key}
+}
+
+// Open reads the object at rel.
+func (b *Bucket) Open(ctx context.Context, rel string) (io.ReadCloser, error) {
+	got, err := b.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(b.key(rel))})
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", b.Locate(rel).URL, err)
+	}
+	return got.Body, nil
 }
 
 // key is the object key of rel, a path below the destination.

@@ -361,8 +361,28 @@ func entriesOf(cfg *config.Config) (map[string]*entry, error) {
 // same reports whether e and other schedule the same work.
 func (e *entry) same(other *entry) bool {
 	return e.cfg.StateDir == other.cfg.StateDir &&
-		reflect.DeepEqual(e.task, other.task) &&
-		reflect.DeepEqual(e.cfg.Accounts[e.task.Account], other.cfg.Accounts[other.task.Account])
+		reflect.DeepEqual(taskAsRun(e.task), taskAsRun(other.task)) &&
+		reflect.DeepEqual(accountAsRun(e.cfg.Accounts[e.task.Account]), accountAsRun(other.cfg.Accounts[other.task.Account]))
+}
+
+// taskAsRun is t without the file that defines it: a task moved to
+// another file of an include, its relative paths resolved alike, runs
+// as before and keeps its schedule.
+func taskAsRun(t *config.Task) config.Task {
+	c := *t
+	c.File = ""
+	return c
+}
+
+// accountAsRun is a without the file that defines it (taskAsRun); the
+// zero Account for none.
+func accountAsRun(a *config.Account) config.Account {
+	if a == nil {
+		return config.Account{}
+	}
+	c := *a
+	c.File = ""
+	return c
 }
 
 // Tasks returns the names of the scheduled tasks, sorted.

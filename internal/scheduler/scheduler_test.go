@@ -3,6 +3,7 @@ package scheduler
 import (
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -227,10 +228,17 @@ func TestReloadAddsRemovesAndChangesTasks(t *testing.T) {
 	// Mid-run, "changed" moves to every 10s with another destination,
 	// "removed" goes and "added" comes.
 	next := parse(t, dir, task("kept", "a", "@every 1m")+task("changed", "a", "@every 10s")+task("added", "b", "@every 10s"))
+	// "kept" and its account moved to a file of their own, unchanged: an
+	// include's file split in two must not restart their schedules.
+	next.Task("kept").File = filepath.Join(dir, "conf.d", "kept.toml")
+	next.Accounts["a"].File = filepath.Join(dir, "conf.d", "kept.toml")
 	if err := d.Reload(next); err != nil {
 		t.Fatal(err)
 	}
 	d.logs.waitFor(t, "task changed; rescheduled", "task=changed")
+	if n := d.logs.count("rescheduled", "task=kept"); n != 0 {
+		t.Errorf("the task moved to another file was rescheduled:\n%s", d.logs.String())
+	}
 	d.logs.waitFor(t, "task removed from the configuration", "task=removed")
 	d.logs.waitFor(t, "task added", "task=added")
 	if got := strings.Join(d.Tasks(), ","); got != "added,changed,kept" {

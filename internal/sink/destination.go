@@ -34,6 +34,9 @@ type Destination interface {
 	PutsAtOnce() int
 	// Locate tells where a file put at rel (Stored.Rel) is, for hooks.
 	Locate(rel string) Location
+	// Open reads the file at rel: a message kept aside in the
+	// destination, taken again from that copy.
+	Open(ctx context.Context, rel string) (io.ReadCloser, error)
 	// Path names the destination in messages.
 	Path() string
 	Close() error
@@ -90,6 +93,12 @@ func (l local) Sync(context.Context) error  { return l.d.Sync() }
 func (l local) Path() string                { return l.d.Path() }
 func (l local) PutsAtOnce() int             { return 1 }
 func (l local) Close() error                { return l.d.Close() }
+
+// Open reads through the folder's os.Root, as it writes: a link planted
+// in the destination cannot have another file read as rel.
+func (l local) Open(_ context.Context, rel string) (io.ReadCloser, error) {
+	return l.d.root.Open(filepath.FromSlash(rel))
+}
 
 func (l local) Locate(rel string) Location {
 	return Location{Path: filepath.Join(l.d.Path(), filepath.FromSlash(rel))}

@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,5 +52,43 @@ func TestLocalDestinationWritesAsTheDirDoes(t *testing.T) {
 	}
 	if f.Path() != filepath.Join(root, "2026", "03") || dest.Path() != root {
 		t.Fatalf("paths %q, %q", f.Path(), dest.Path())
+	}
+}
+
+// Open reads a file of the destination, and, as writes do, nothing a link
+// in it points to outside.
+func TestLocalDestinationOpensItsFilesOnly(t *testing.T) {
+	root := t.TempDir()
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("not for the destination"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "_failed", "t"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "_failed", "t", "uid-1.eml"), []byte("Subject: kept\r\n\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, filepath.Join(root, "_failed", "t", "uid-2.eml")); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(root, "task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dest := Local(d)
+	defer dest.Close()
+	f, err := dest.Open(context.Background(), "_failed/t/uid-1.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(f)
+	f.Close()
+	if err != nil || string(got) != "Subject: kept\r\n\r\n" {
+		t.Errorf("read %q, %v", got, err)
+	}
+	if f, err := dest.Open(context.Background(), "_failed/t/uid-2.eml"); err == nil {
+		f.Close()
+		t.Error("a link out of the destination was opened")
 	}
 }

@@ -22,6 +22,24 @@ func (f *Fingerprint) UnmarshalText(text []byte) error {
 	return err
 }
 
+// Failures returns the failures recorded under keys, in the order they
+// were recorded (every one, with no keys); a key under which none is
+// recorded is an *UnknownFailureError.
+func (s *State) Failures(keys []string) ([]Failure, error) {
+	for _, key := range keys {
+		if !slices.ContainsFunc(s.Failed, func(f Failure) bool { return f.Key == key }) {
+			return nil, &UnknownFailureError{Task: s.Task, Key: key}
+		}
+	}
+	var picked []Failure
+	for _, f := range s.Failed {
+		if len(keys) == 0 || slices.Contains(keys, f.Key) {
+			picked = append(picked, f)
+		}
+	}
+	return picked, nil
+}
+
 // UnknownFailureError is a key given to Retry that names no message
 // kept aside.
 type UnknownFailureError struct{ Task, Key string }
@@ -39,26 +57,14 @@ func (e *UnknownFailureError) Error() string {
 // fingerprint there counts it as taken and carries out its after-action
 // without writing a file.
 func (s *State) Retry(keys []string) ([]Failure, error) {
-	if len(keys) == 0 {
-		for _, f := range s.Failed {
-			keys = append(keys, f.Key)
-		}
+	retried, err := s.Failures(keys)
+	if err != nil {
+		return nil, err
 	}
-	for _, key := range keys {
-		if !slices.ContainsFunc(s.Failed, func(f Failure) bool { return f.Key == key }) {
-			return nil, &UnknownFailureError{Task: s.Task, Key: key}
-		}
-	}
-	var retried []Failure
-	s.Failed = slices.DeleteFunc(s.Failed, func(f Failure) bool {
-		if !slices.Contains(keys, f.Key) {
-			return false
-		}
-		retried = append(retried, f)
-		return true
-	})
 	for _, f := range retried {
-		delete(s.Undelivered, f.Key)
+		s.DropFailure(f.Key)
+	}
+	for _, f := range retried {
 		if uidl, ok := strings.CutPrefix(f.Key, "uidl:"); ok {
 			s.UIDLs.forget(hashUIDL(uidl))
 			s.PendingFailedUIDLs = slices.DeleteFunc(s.PendingFailedUIDLs, func(p string) bool { return p == uidl })

@@ -103,3 +103,42 @@ func TestForgetInLedgerKeepsTheOthers(t *testing.T) {
 		t.Errorf("ledger holds %v, want 1 and 3", fps)
 	}
 }
+
+// What a failure record says of its copy and of the failure action
+// survives saving; a record without the action (an earlier mailtask's)
+// loads with it unknown.
+func TestFailureActionAndWholenessSurviveSaving(t *testing.T) {
+	dir := t.TempDir()
+	st, err := Load(dir, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := Fingerprint{1}
+	st.AddFailure(Failure{Key: "uid:1", Path: "/s/failed/t/uid-1.eml", Fingerprint: &fp, Action: "delete"})
+	st.AddFailure(Failure{Key: "uid:2", Path: "/s/failed/t/uid-2.header.eml", Action: "none"})
+	st.AddFailure(Failure{Key: "uid:3", Path: "/s/failed/t/uid-3.eml"})
+	st.AddFailure(Failure{Key: "uid:4", Path: "/s/failed/t/uid-4.reason.txt", Action: "none"})
+	if err := st.Save(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Load(dir, "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range again.Failed {
+		got = append(got, f.Key+" "+f.Action+" "+map[bool]string{true: "whole", false: "partial"}[f.Whole()])
+	}
+	want := []string{"uid:1 delete whole", "uid:2 none partial", "uid:3  whole", "uid:4 none partial"}
+	if !slices.Equal(got, want) {
+		t.Errorf("loaded %q, want %q", got, want)
+	}
+	picked, err := again.Failures([]string{"uid:3", "uid:1"})
+	if err != nil || len(picked) != 2 || picked[0].Key != "uid:1" || picked[1].Key != "uid:3" {
+		t.Errorf("failures uid:3 and uid:1: %+v, %v; want both, in the order recorded", picked, err)
+	}
+	again.DropFailure("uid:1")
+	if all, _ := again.Failures(nil); len(all) != 3 || all[0].Key != "uid:2" {
+		t.Errorf("after dropping uid:1: %+v", all)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"mailtask/internal/outcome"
@@ -70,6 +71,18 @@ type Failure struct {
 	// aside whole is recorded with its batch (nil for one kept without
 	// its whole raw form, which the ledger does not hold).
 	Fingerprint *Fingerprint `json:"fingerprint,omitempty"`
+	// Action is the failure action (after_failure) that became due for
+	// it: "none" where none did, such as a deletion of a message whose
+	// only whole copy the server holds; "" in records of a mailtask
+	// before it was recorded, for which it is unknown.
+	Action string `json:"action,omitempty"`
+}
+
+// Whole reports whether the copy kept aside is the whole message, which
+// a run can take again as it would the server's: not only its header
+// (too large to download), nor nothing of it (never delivered).
+func (f Failure) Whole() bool {
+	return f.Fingerprint != nil || strings.HasSuffix(f.Path, ".eml") && !strings.HasSuffix(f.Path, ".header.eml")
 }
 
 // Run summarises one run of a task.
@@ -180,6 +193,13 @@ func (s *State) AddFailure(f Failure) {
 	if over := len(s.Failed) - MaxFailures; over > 0 {
 		s.Failed = slices.Delete(s.Failed, 0, over)
 	}
+}
+
+// DropFailure forgets the failure recorded under key: its message was
+// taken from the copy kept aside.
+func (s *State) DropFailure(key string) {
+	s.Failed = slices.DeleteFunc(s.Failed, func(f Failure) bool { return f.Key == key })
+	delete(s.Undelivered, key)
 }
 
 func syncDir(dir string) error {

@@ -605,6 +605,22 @@ func TestAMessageWhoseKeyIsTooLongIsKeptAside(t *testing.T) {
 	prefix := strings.Repeat(strings.Repeat("p", 150)+"/", 6) + "in" // 908 bytes: a short name fits, the long one not
 	c := newCluster(t, d, "s3://BUCKET/"+prefix, fileStore)
 	n := c.node(t, "node-a")
+
+	// A dry run says so beforehand, and writes nothing.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dry, err := Run(ctx, Options{Config: c.cfg, Task: c.cfg.Tasks[0], Shared: n, DryRun: true})
+	mustT(t, err)
+	if len(dry.Planned) != 2 || len(dry.Aside) != 1 || dry.Aside[0].Key != "uid:2" || !strings.Contains(dry.Aside[0].Reason, "longer than S3's 1024") {
+		t.Errorf("dry run: planned %v, aside %+v; want the statement's key named too long", dry.Planned, dry.Aside)
+	}
+	if got := c.objects(t); len(got) != 0 {
+		t.Errorf("the dry run wrote %v", got)
+	}
+	if _, err := os.Stat(QuarantineDir(c.cfg.StateDir, "t")); !os.IsNotExist(err) {
+		t.Errorf("the dry run kept something aside: %v", err)
+	}
+
 	run := func() Summary { return c.runShared(t, n) }
 	if sum := run(); sum.Saved != 2 || sum.Failed != 1 {
 		t.Fatalf("run: %+v, want 2 saved and 1 kept aside", sum)

@@ -20,4 +20,7 @@
 // messages are spooled as they arrive (spool.go), parsed concurrently, their
 // files written concurrently under no name yet (plan in outputs.go), made
 // durable together, named in message order, then committed together.
+//
+// A message kept aside whole (quarantine.go) can be taken again from its
+// copy by the same stages, without the mailbox (copies.go).
 package popimap

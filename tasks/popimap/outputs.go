@@ -197,7 +197,7 @@ func (r *run) plan(m mailbox.Message, raw *spool, msg *extract.Message, searched
 	if cfg.Metadata {
 		p.meta = &planned{kind: kindMetadata, name: base + ".json", ctype: "application/json"}
 	}
-	if r.opts.DryRun {
+	if r.dest == nil { // a dry run to a folder
 		return p
 	}
 	if p.dir, p.err = r.dest.Folder(p.rel); p.err != nil {
@@ -212,6 +212,10 @@ func (r *run) plan(m mailbox.Message, raw *spool, msg *extract.Message, searched
 			p.unfit = fmt.Errorf("its file %q: %w", o.name, err)
 			return p
 		}
+	}
+	if r.opts.DryRun {
+		p.dir = nil // the writer lists what it would name
+		return p
 	}
 	for _, o := range p.outs {
 		if o.staged, p.err = p.dir.Stage(o.content(), r.out.policy); p.err != nil {

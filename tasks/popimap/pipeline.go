@@ -116,7 +116,9 @@ func (r *run) receive(ctx context.Context, m mailbox.Message, body io.Reader, p 
 // to disk, so that no message waiting for its batch to be written holds
 // memory a message before it waits for.
 func (r *run) prepare(m mailbox.Message, raw *spool, searched bool) prepared {
-	if r.ledger.Has(state.FingerprintOf(raw.sum)) {
+	// A copy kept aside whole is in the ledger, as its own message kept
+	// aside (or, edited, not at all): there it is not taken yet.
+	if !r.fromCopies && r.ledger.Has(state.FingerprintOf(raw.sum)) {
 		raw.Close()
 		return prepared{known: true}
 	}
@@ -398,6 +400,12 @@ func (r *run) commit(ctx context.Context, got []delivered) (dueActions, error) {
 		return dueActions{}, err
 	}
 	for _, d := range got {
+		if r.fromCopies {
+			// Its key was marked done when it was kept aside, maybe under
+			// a UIDVALIDITY since gone, where it names another message now.
+			r.st.DropFailure(d.m.Key())
+			continue
+		}
 		markDone(r.st, d.m)
 	}
 	if r.after.Action != config.AfterNone {

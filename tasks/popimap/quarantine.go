@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"mailtask/internal/config"
 	"mailtask/internal/mailbox"
 	"mailtask/internal/sink"
 	"mailtask/internal/state"
@@ -50,10 +51,18 @@ func (r *run) keepWhole(ctx context.Context, m mailbox.Message, raw *spool, why 
 // batch's commit.
 func (r *run) keepAside(ctx context.Context, m mailbox.Message, kept io.Reader, suffix, why string, fp *state.Fingerprint) error {
 	if r.opts.DryRun {
+		// Recorded in the state, which a dry run never saves, for its
+		// Summary to list.
+		r.st.AddFailure(state.Failure{Key: m.Key(), Reason: why, At: r.now()})
 		return nil
 	}
 	base := strings.ReplaceAll(m.Key(), ":", "-")
-	note := fmt.Sprintf("message %s of task %q %s\nOnce that is mended, `mailtask state retry %s %s` has the next run take it again.\n", m.Key(), r.opts.Task.Name, why, r.opts.Task.Name, m.Key())
+	task := r.opts.Task.Name
+	retry := fmt.Sprintf("`mailtask state retry %s %s` has the next run take it again", task, m.Key())
+	if fp != nil {
+		retry += fmt.Sprintf(" from the server (where after_failure left it), or `mailtask state retry --from-copy %s %s` takes it now from this copy", task, m.Key())
+	}
+	note := fmt.Sprintf("message %s of task %q %s\nOnce that is mended, %s.\n", m.Key(), task, why, retry)
 	put := r.quarantineLocally
 	if r.opts.Config.SharedState() {
 		put = r.quarantineShared
@@ -62,8 +71,20 @@ func (r *run) keepAside(ctx context.Context, m mailbox.Message, kept io.Reader, 
 	if err != nil {
 		return fmt.Errorf("quarantine: %w", err)
 	}
-	r.st.AddFailure(state.Failure{Key: m.Key(), Reason: why, Path: where, At: r.now(), Fingerprint: fp})
+	r.st.AddFailure(state.Failure{Key: m.Key(), Reason: why, Path: where, At: r.now(), Fingerprint: fp, Action: r.failureAction(fp != nil)})
 	return nil
+}
+
+// failureAction is the after_failure the commit makes due for a message
+// kept aside, whole or not: none deletes a message the server holds the
+// only whole copy of. `mailtask state retry` reads it from the failure
+// record, to tell whether the server still has the message.
+func (r *run) failureAction(whole bool) string {
+	f := r.after.Failure
+	if f == nil || f.Action == config.AfterDelete && !whole {
+		return config.AfterNone
+	}
+	return f.Action
 }
 
 // aside is what keepAside keeps of a message: kept (nil: nothing) as

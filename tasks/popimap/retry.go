@@ -58,7 +58,8 @@ type Backoff struct {
 // transient reason (mailbox.IsTransient). Authentication, configuration and
 // local failures fail at once. Retrying a whole run is safe: what an
 // attempt committed is in the state, and the next attempt goes on from
-// there. The Summary adds up the attempts.
+// there. The Summary adds up the attempts (a dry run's is its last
+// attempt's, which found again what the earlier ones would have done).
 func Retry(run RunFunc, b Backoff) RunFunc {
 	if b.Initial <= 0 {
 		b.Initial = 10 * time.Second
@@ -84,7 +85,13 @@ func Retry(run RunFunc, b Backoff) RunFunc {
 		for attempt := 0; ; attempt++ {
 			opts.retryFollows = attempt < retries
 			sum, err := run(ctx, opts)
-			total.add(sum)
+			if opts.DryRun {
+				// A dry run commits nothing: each attempt starts over
+				// and finds again what the one before it did.
+				total = sum
+			} else {
+				total.add(sum)
+			}
 			if err == nil || attempt == retries || !mailbox.IsTransient(err) || ctx.Err() != nil {
 				total.Duration = b.Clock.Now().Sub(started)
 				return total, err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -285,5 +286,42 @@ func TestPOP3LoginDelayIsWaitedOut(t *testing.T) {
 	}
 	if r.sum.Saved != 1 || !strings.Contains(r.log.String(), "LOGIN-DELAY") {
 		t.Errorf("summary %+v, log:\n%s", r.sum, r.log.String())
+	}
+}
+
+// A dry run's attempt commits nothing, so the next finds again what it
+// found: its summary is the last attempt's, not their sum, lest a dry run
+// that met a dropped connection list each file twice.
+func TestRetryOfADryRunReportsItsLastAttempt(t *testing.T) {
+	attempts := []Summary{
+		{Counts: outcome.Counts{Seen: 2, Saved: 1}, Planned: []string{"a.pdf"}},
+		{Counts: outcome.Counts{Seen: 2, Saved: 2}, Planned: []string{"a.pdf", "b.pdf"}},
+	}
+	var calls int
+	run := func(context.Context, Options) (Summary, error) {
+		calls++
+		if calls == 1 {
+			return attempts[0], &mailbox.Error{Transient: true, Err: io.ErrUnexpectedEOF}
+		}
+		return attempts[1], nil
+	}
+	clk := clock.NewFake(time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC))
+	retries := 1
+	task := &config.Task{Name: "t"}
+	task.Retries = &retries
+	result := make(chan Summary, 1)
+	go func() {
+		sum, _ := Retry(run, Backoff{Clock: clk})(t.Context(), Options{Task: task, DryRun: true})
+		result <- sum
+	}()
+	if err := clk.WaitForTimers(1, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := clk.AdvanceToNext(); err != nil {
+		t.Fatal(err)
+	}
+	sum := <-result
+	if fmt.Sprint(sum.Planned) != "[a.pdf b.pdf]" || sum.Saved != 2 || sum.Seen != 2 {
+		t.Errorf("dry run's summary: planned %v, %s", sum.Planned, sum.Counts.Summary(true))
 	}
 }

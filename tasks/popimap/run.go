@@ -74,8 +74,10 @@ type Summary struct {
 	// there were none.
 	Defects  outcome.Defects
 	Duration time.Duration
-	// Planned lists, on a dry run, the files that would be written.
+	// Planned lists, on a dry run, the files that would be written, and
+	// Aside the messages that would be kept aside as failed, with why.
 	Planned []string
+	Aside   []state.Failure
 	// Stopped reports that Options.Stop ended the run before every new
 	// message was taken; the rest wait for the next run.
 	Stopped bool
@@ -92,6 +94,7 @@ func (s Summary) plus(more Summary) Summary {
 	s.Counts = s.Counts.Plus(more.Counts)
 	s.Defects = s.Defects.Plus(more.Defects)
 	s.Planned = append(s.Planned, more.Planned...)
+	s.Aside = append(s.Aside, more.Aside...)
 	s.Stopped = s.Stopped || more.Stopped
 	if more.Committed.After(s.Committed) {
 		s.Committed = more.Committed
@@ -163,12 +166,38 @@ func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 	if err := r.open(ctx, cfg.Accounts[task.Account]); err != nil {
 		return sum, err
 	}
+	wasAside := failedKeys(st)
 	sum, err = r.ingest(ctx)
+	if opts.DryRun {
+		sum.Aside = newFailures(st, wasAside)
+	}
 	r.logout(ctx)
 	if err == nil {
 		err = r.applied.refused()
 	}
 	return sum, err
+}
+
+// failedKeys are the keys of the messages st holds as failed.
+func failedKeys(st *state.State) map[string]bool {
+	keys := make(map[string]bool, len(st.Failed))
+	for _, f := range st.Failed {
+		keys[f.Key] = true
+	}
+	return keys
+}
+
+// newFailures are the failures st holds that were not in before: on a
+// dry run, which records its failures in a state it never saves, the
+// messages it would have kept aside.
+func newFailures(st *state.State, before map[string]bool) []state.Failure {
+	var added []state.Failure
+	for _, f := range st.Failed {
+		if !before[f.Key] {
+			added = append(added, f)
+		}
+	}
+	return added
 }
 
 // run is what one run in progress works with. What it does is passed from
@@ -180,6 +209,9 @@ type run struct {
 	now  func() time.Time
 	held Held
 	st   *state.State
+	// fromCopies: the messages are taken from the copies kept aside of
+	// failed ones (copies.go), whose failure records their commit drops.
+	fromCopies bool
 	// uncommitted says that a batch's commit failed: st holds its
 	// messages taken and their actions due, which the store does not.
 	uncommitted bool
@@ -191,7 +223,7 @@ type run struct {
 	cred        auth.Credential
 	uidValidity uint32
 	ledger      Ledger
-	dest        sink.Destination // nil on a dry run
+	dest        sink.Destination // on a dry run, nil unless an object store
 	// spoolDir holds messages too large to keep in memory (spool.go).
 	spoolDir string
 	// applied is what the server said of the actions sess carried out
@@ -223,7 +255,10 @@ func newRun(opts Options, log *slog.Logger, held Held, st *state.State, ledger L
 func (r *run) open(ctx context.Context, acct *config.Account) error {
 	task, cfg := r.opts.Task, r.opts.Config
 	var err error
-	if !r.opts.DryRun {
+	// A dry run writes nothing, so it opens no folder (opening one makes
+	// it). An object store's destination opens without a request, and
+	// tells which names its keys cannot hold (plan).
+	if !r.opts.DryRun || s3url.Is(r.out.root) {
 		if r.dest, err = r.openDestination(ctx); err != nil {
 			return fmt.Errorf("destination: %w", err)
 		}

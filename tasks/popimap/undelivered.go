@@ -249,6 +249,11 @@ func (r *run) setAside(ctx context.Context, msgs []mailbox.Message) (Summary, du
 		r.log.Warn("message larger than max_message_size; its header alone is kept aside", "msg", m.Key(), "size", m.Size, "max_message_size", limit)
 	}
 	if r.opts.DryRun {
+		for _, m := range msgs {
+			if err := r.keepAside(ctx, m, nil, "", tooLargeReason(m.Size, limit, "its header alone would be kept"), nil); err != nil {
+				return Summary{}, dueActions{}, err
+			}
+		}
 		return tally(quarantinedAll(msgs)), dueActions{}, nil
 	}
 	kept := map[string]bool{}

@@ -255,6 +255,39 @@ func TestMessageSentLargerThanTheLimitStops(t *testing.T) {
 	}
 }
 
+// A reply to TOP n 0 that goes on far past the message's size is no
+// header: it is not read to its end, however far that is.
+func TestEndlessHeaderStops(t *testing.T) {
+	for _, noUIDL := range []bool{false, true} { // FetchHeaders; header keys in place of UIDLs
+		t.Run(fmt.Sprintf("no UIDL %v", noUIDL), func(t *testing.T) {
+			srv, s := signedIn(t, testmail.POP3Script{NoUIDL: noUIDL, Messages: raws("a"), Replies: map[string]func(io.Writer, string) error{
+				"TOP": func(w io.Writer, _ string) error {
+					io.WriteString(w, "+OK\r\nSubject: a\r\n")
+					if err := testmail.Endless(w, "X-Padding: an endless header\r\n", hostileBytes); err != nil {
+						return err
+					}
+					_, err := io.WriteString(w, "\r\n.\r\n")
+					return err
+				},
+			}})
+			found, err := s.New(testCtx(t), mailbox.NoneTaken)
+			if err == nil {
+				err = s.FetchHeaders(testCtx(t), found.New, func(_ mailbox.Message, r io.Reader) error {
+					_, err := io.Copy(io.Discard, io.LimitReader(r, mailbox.MaxHeader))
+					return err
+				})
+			}
+			if err == nil || !strings.Contains(err.Error(), "reply to TOP 1 0 went on past the message's size") {
+				t.Fatalf("err = %v; want the endless header refused", err)
+			}
+			// What the sockets' buffers took is written too, but not all.
+			if sent := srv.Sent(); sent >= hostileBytes {
+				t.Errorf("the server sent all its %d bytes: the client read them", sent)
+			}
+		})
+	}
+}
+
 // Escape sequences in a server's reply reach no terminal.
 func TestServerTextIsPrintable(t *testing.T) {
 	_, a := hostile(t, testmail.POP3Script{Replies: map[string]func(io.Writer, string) error{

@@ -30,7 +30,8 @@ func (s *Session) fetchWithin(ctx context.Context, msgs []mailbox.Message, deliv
 		}
 	}
 	err := s.fetchListed(ctx, msgs, func(m mailbox.Message, body io.Reader) error {
-		return deliver(m, &cappedBody{r: body, left: limit, m: m, limit: limit, stop: s.c.Close})
+		tooLarge := func() error { return &mailbox.TooLargeError{Msg: m, Size: limit + 1, Limit: limit} }
+		return deliver(m, &capped{r: body, left: limit, stop: s.c.Close, over: tooLarge})
 	}, messageCommand)
 	if err == nil && tooLarge != nil {
 		err = &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: &mailbox.TooLargeError{Msg: *tooLarge, Size: tooLarge.Size, Limit: limit}}
@@ -38,19 +39,18 @@ func (s *Session) fetchWithin(ctx context.Context, msgs []mailbox.Message, deliv
 	return err
 }
 
-// cappedBody is a message that fails once more than limit bytes of it
-// arrived, closing the connection: the rest is not read.
-type cappedBody struct {
-	r     io.Reader
-	left  int64
-	m     mailbox.Message
-	limit int64
-	stop  func() error
+// capped is a reply that fails with over() once more than left bytes of
+// it arrived, closing the connection (stop): the rest is not read.
+type capped struct {
+	r    io.Reader
+	left int64
+	stop func() error
+	over func() error
 }
 
-func (c *cappedBody) Read(p []byte) (int, error) {
+func (c *capped) Read(p []byte) (int, error) {
 	if c.left < 0 {
-		return 0, &mailbox.TooLargeError{Msg: c.m, Size: c.limit + 1, Limit: c.limit}
+		return 0, c.over()
 	}
 	if int64(len(p)) > c.left+1 {
 		p = p[:c.left+1]
@@ -59,7 +59,7 @@ func (c *cappedBody) Read(p []byte) (int, error) {
 	c.left -= int64(n)
 	if c.left < 0 {
 		_ = c.stop()
-		return n + int(c.left), &mailbox.TooLargeError{Msg: c.m, Size: c.limit + 1, Limit: c.limit}
+		return n + int(c.left), c.over()
 	}
 	return n, err
 }

@@ -293,19 +293,27 @@ const (
 	aheadBytes    = 4 << 20
 )
 
-// A fetchCommand asks for (part of) a message: its command line, and how
+// A fetchCommand asks for (part of) a message: its command line, how
 // much of the message its reply may hold, for the bound on what is sent
-// ahead.
+// ahead, and the most a reply may hold before the server is judged to
+// misbehave (nil: a message's, which fetchWithin bounds).
 type fetchCommand struct {
 	line  func(num int) string
 	reply func(size int64) int64
+	most  func(size int64) int64
 }
 
 var (
-	messageCommand = fetchCommand{retrCommand, func(size int64) int64 { return size }}
+	messageCommand = fetchCommand{line: retrCommand, reply: func(size int64) int64 { return size }}
 	// A header is rarely more than a few kilobytes, whatever the size of
-	// the message below it.
-	headerCommand = fetchCommand{func(num int) string { return topCommand(num, 0) }, func(size int64) int64 { return min(size, 64<<10) }}
+	// the message below it, and never more than the message: a server
+	// that goes on past that (with a slack for sizes LIST gives roughly)
+	// sends something else, which would be read to its end.
+	headerCommand = fetchCommand{
+		line:  func(num int) string { return topCommand(num, 0) },
+		reply: func(size int64) int64 { return min(size, 64<<10) },
+		most:  func(size int64) int64 { return max(size, 0) + mailbox.MaxHeader },
+	}
 )
 
 // fetch sends cmd for each of msgs and streams its reply to deliver;
@@ -366,7 +374,22 @@ func (s *Session) fetch(ctx context.Context, step mailbox.Step, msgs []mailbox.M
 		if err != nil {
 			return fail(m, err, s.c.broken != nil)
 		}
-		err = deliver(m, body)
+		var reply io.Reader = body
+		if cmd.most != nil {
+			line, size := cmd.line(m.Num), m.Size
+			reply = &capped{r: body, left: cmd.most(size), stop: s.c.Close, over: func() error {
+				return fmt.Errorf("the server's reply to %s went on past the message's size (%d bytes by LIST) and a MiB more, which no header does; the connection was closed rather than read it to its end", line, size)
+			}}
+		}
+		err = deliver(m, reply)
+		if err == nil && cmd.most != nil {
+			// What deliver left is read through the bound, not by Close,
+			// which reads to the end however far that is. Past the bound
+			// the connection is dropped, and a run retries that.
+			if _, derr := io.Copy(io.Discard, reply); derr != nil {
+				err = fail(m, derr, true)
+			}
+		}
 		if cerr := body.Close(); err == nil && cerr != nil {
 			err = fail(m, cerr, true)
 		}
