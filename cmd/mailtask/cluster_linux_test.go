@@ -129,7 +129,6 @@ func fingerprints(t *testing.T, dir string) []state.Fingerprint {
 }
 
 func TestStateImportThenExportKeepsEverythingTaken(t *testing.T) {
-	t.Parallel()
 	cfg, url, stateDir := clusterTask(t)
 	before, fps := fileState(t, stateDir)
 	want := comparable(t, before)
@@ -178,7 +177,6 @@ func TestStateImportThenExportKeepsEverythingTaken(t *testing.T) {
 }
 
 func TestRunTaskNamesTheNodeThatHoldsTheTask(t *testing.T) {
-	t.Parallel()
 	cfg, url, _ := clusterTask(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -226,7 +224,6 @@ func TestRunTaskNamesTheNodeThatHoldsTheTask(t *testing.T) {
 // their fingerprint is found in the ledger by the SHA-256 of its copy;
 // one whose copy cannot be read is refused, and nothing changes.
 func TestStateRetryInTheDatabase(t *testing.T) {
-	t.Parallel()
 	cfg, url, stateDir := clusterTask(t)
 	st, _ := fileState(t, stateDir)
 	copyOf44 := filepath.Join(t.TempDir(), "uid-44.eml")

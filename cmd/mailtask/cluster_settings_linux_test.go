@@ -191,7 +191,6 @@ retries = 0
 // those files, not to `state reset`, which with this configuration resets
 // the database's copy being exported.
 func TestStateMoveRefusalsSayWhatToFix(t *testing.T) {
-	t.Parallel()
 	cfg, url, stateDir := clusterTask(t)
 	code, out, errOut := run(t, "state", "import", "--config", cfg, "t")
 	if code != exitFailed || !strings.Contains(errOut, "no state under "+stateDir) || !strings.Contains(errOut, "set state_dir") {

@@ -294,7 +294,6 @@ func containsAll(s string, parts []string) bool {
 // that message, commit it, log out and exit 0. Meanwhile a manual run of
 // the same task from another process is refused with exit code 3.
 func TestSIGTERMMidRunCommitsTheMessageInHandAndExits0(t *testing.T) {
-	t.Parallel()
 	for _, c := range []struct {
 		name string
 		args func(cfg string) []string
@@ -357,7 +356,6 @@ func TestSIGTERMMidRunCommitsTheMessageInHandAndExits0(t *testing.T) {
 }
 
 func TestSecondSignalExitsAtOnce(t *testing.T) {
-	t.Parallel()
 	m := startMailServer(t, true, 5)
 	dir := t.TempDir()
 	proc := startChild(t, "run", "--config", m.writeConfig(t, dir, `log_level = "debug"`))
@@ -385,7 +383,6 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 // A run that cannot finish within stop_grace is abandoned: the daemon
 // exits 1, what was committed stays, and nothing half-written is visible.
 func TestStopGraceAbandonsStuckRuns(t *testing.T) {
-	t.Parallel()
 	m := startMailServer(t, true, 5)
 	dir := t.TempDir()
 	proc := startChild(t, "run", "--config", m.writeConfig(t, dir, `stop_grace = "1s"`))
@@ -407,7 +404,6 @@ func TestStopGraceAbandonsStuckRuns(t *testing.T) {
 }
 
 func TestSIGHUPReloadsAValidConfigAndKeepsTheOldOnAnInvalidOne(t *testing.T) {
-	t.Parallel()
 	m := startMailServer(t, false, 0)
 	dir := t.TempDir()
 	listen := `listen = "127.0.0.1:0"`

@@ -81,7 +81,6 @@ func committed(t *testing.T, td taskDir) state.UIDSet {
 // message is not committed, nothing half-written is visible, and the next
 // run, with room again, completes with exactly the clean result.
 func TestDiskFull(t *testing.T) {
-	t.Parallel()
 	fx := newDestinationFixture(t, "full")
 	td := newTaskDir(t, fx.d, "imap", fx.user, "pw-"+fx.user, "batch_size = "+strconv.Itoa(destBatch))
 	cmd := mailtaskCmd("run-task", "--config", td.config, "t")

@@ -35,7 +35,6 @@ func metricsAddr(t *testing.T, proc *child) string {
 // shows it idling in /metrics and status, and on SIGTERM while idling ends
 // IDLE, logs out and exits 0 at once.
 func TestDaemonIdlesAndStopsPromptlyOnSIGTERM(t *testing.T) {
-	t.Parallel()
 	m := startMailServer(t, false, 0)
 	dir := t.TempDir()
 	cfg := m.writeIdleConfig(t, dir, "idle = true")
@@ -83,7 +82,6 @@ func TestDaemonIdlesAndStopsPromptlyOnSIGTERM(t *testing.T) {
 // SIGHUP turning idle on starts watching the folder; turning it off stops
 // watching and the task goes back to its schedule.
 func TestSIGHUPTurnsIdleOnAndOff(t *testing.T) {
-	t.Parallel()
 	m := startMailServer(t, false, 0)
 	dir := t.TempDir()
 	cfg := m.writeIdleConfig(t, dir, `schedule = "@hourly"`)
