@@ -44,7 +44,10 @@ import (
 // wiped), a node stopped with SIGSTOP until its leases have run out and
 // then continued (once inside a commit, so that its late commit meets the
 // fence), a node's database connections terminated, PostgreSQL
-// restarted, IMAP connections cut in the middle of a message. Then the
+// restarted, IMAP connections cut in the middle of a message, the S3
+// server killed with SIGKILL, whatever it was writing, and started again
+// on the same address and data once a node has been refused a connection
+// to it, and the S3 server restarted with SIGTERM. Then the
 // mail stops, every task runs once more, and SIGTERM ends the nodes. With
 // MAILTASK_CHAOS_POOL_MODE set to a PgBouncer pool mode (`make soak`:
 // transaction), the nodes reach the database through a PgBouncer in that
@@ -367,12 +370,16 @@ const (
 	pauseInsideCommit
 	terminateConnections
 	restartDatabase
+	storeOutage
+	restartStore
 )
 
 func (e chaosEvent) String() string {
 	return [...]string{"kill -9 a node and restart it", "kill -9 a node, wipe its state_dir and restart it",
 		"SIGSTOP a node past its leases, then SIGCONT", "SIGSTOP a node inside a commit past its lease, then SIGCONT",
-		"terminate a node's database connections", "restart PostgreSQL"}[e]
+		"terminate a node's database connections", "restart PostgreSQL",
+		"kill -9 the object store, leave it refusing connections until a node has met that, and restart it",
+		"restart the object store with SIGTERM"}[e]
 }
 
 // runChaos strikes every fault at least once, in a seeded order, and more
@@ -380,9 +387,9 @@ func (e chaosEvent) String() string {
 func (c *chaosCluster) runChaos(t *testing.T) {
 	rng := rand.New(rand.NewPCG(c.plan.seed, 1))
 	events := []chaosEvent{killNode, killNode, killNodeAndWipe, pauseNode, pauseInsideCommit,
-		terminateConnections, terminateConnections, terminateConnections, restartDatabase}
+		terminateConnections, terminateConnections, terminateConnections, restartDatabase, storeOutage, restartStore}
 	rng.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
-	extras := []chaosEvent{killNode, pauseNode, terminateConnections}
+	extras := []chaosEvent{killNode, pauseNode, terminateConnections, storeOutage}
 
 	stopMail := c.mailThroughout(t, rng.Uint64())
 	c.faults.setCutting(true)
@@ -395,7 +402,7 @@ func (c *chaosCluster) runChaos(t *testing.T) {
 		time.Sleep(time.Duration(500+rng.IntN(2500)) * time.Millisecond) // pacing, not waiting for anything
 		n := c.nodes[rng.IntN(len(c.nodes))]
 		on := " (" + n.name + ")"
-		if ev == pauseInsideCommit || ev == restartDatabase { // no node of the test's choosing
+		if ev == pauseInsideCommit || ev == restartDatabase || ev == storeOutage || ev == restartStore { // no node of the test's choosing
 			on = ""
 		}
 		t.Logf("chaos %5.1fs: %s%s", time.Since(start).Seconds(), ev, on)
@@ -428,7 +435,40 @@ func (c *chaosCluster) strike(t *testing.T, ev chaosEvent, n *chaosNode, rng *ra
 		t.Logf("  %d connections of %s terminated", k, n.name)
 	case restartDatabase:
 		c.pg.Restart(t)
+	case storeOutage:
+		c.storeOutage(t)
+	case restartStore:
+		start := time.Now()
+		c.gw.Terminate(10 * time.Second)
+		stopped := time.Since(start)
+		c.gw.Relaunch(t)
+		t.Logf("  the store took %s to stop, and served again %s after SIGTERM", stopped.Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond))
 	}
+}
+
+// storeOutage kills the object store with SIGKILL, whatever it was
+// writing, and starts it again once a node has been refused a
+// connection to it (as its log says), so that the outage is one the
+// cluster met, not one it slept through.
+func (c *chaosCluster) storeOutage(t *testing.T) {
+	t.Helper()
+	before := c.storeRefusals()
+	c.gw.Stop()
+	down := time.Now()
+	waitFor(t, within, said("no node tried the object store while it was down"), func() bool { return c.storeRefusals() > before })
+	c.gw.Relaunch(t)
+	t.Logf("  the store was down %s", time.Since(down).Round(100*time.Millisecond))
+}
+
+// storeRefusals counts the lines of the nodes' logs that say a
+// connection to the object store was refused.
+func (c *chaosCluster) storeRefusals() int {
+	addr := strings.TrimPrefix(c.gw.Endpoint, "http://")
+	n := 0
+	for _, node := range c.nodes {
+		n += node.proc.count(addr, "connection refused")
+	}
+	return n
 }
 
 // mailThroughout sends a message to a random mailbox every 100 ms until

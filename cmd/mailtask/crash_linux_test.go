@@ -98,15 +98,28 @@ func attempt(t *testing.T, td taskDir, killAt int) (killed bool, events int, out
 // the failure, with the run's output and errors, instead.
 func attemptMayFail(t *testing.T, td taskDir, killAt int) (killed bool, events int, out string, err error) {
 	t.Helper()
+	killed, events, stdout, stderr, err := attemptCommand(t, td, killAt, "run-task", "--config", td.config, "t")
+	if err != nil {
+		return killed, events, "stdout: " + stdout + "\nstderr: " + stderr, err
+	}
+	return killed, events, stdout, nil
+}
+
+// attemptCommand runs mailtask with args once and kills it at the
+// killAt-th file-system event in td's destination and state (never, for
+// 0). It returns whether the kill struck, the events seen, and, for a
+// command that ended by itself, its output and how it ended.
+func attemptCommand(t *testing.T, td taskDir, killAt int, args ...string) (killed bool, events int, stdout, stderr string, err error) {
+	t.Helper()
 	for _, dir := range []string{td.dest, td.state} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	w := watchDirs(t, td.dest, td.state)
-	var stdout, stderr bytes.Buffer
-	cmd := plainMailtaskCmd(t, "run-task", "--config", td.config, "t")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var out, errOut bytes.Buffer
+	cmd := plainMailtaskCmd(t, args...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Start(); err != nil {
 		w.Close()
 		t.Fatal(err)
@@ -133,12 +146,9 @@ func attemptMayFail(t *testing.T, td taskDir, killAt int) (killed bool, events i
 	}
 	err = <-exited
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-		return true, events, "", nil
+		return true, events, "", "", nil
 	}
-	if err != nil {
-		return false, events, "stdout: " + stdout.String() + "\nstderr: " + stderr.String(), err
-	}
-	return false, events, stdout.String(), nil
+	return false, events, out.String(), errOut.String(), err
 }
 
 // crashScenario is one kind of task the suite interrupts.

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"mailtask/internal/state"
@@ -113,42 +110,8 @@ func named(t *testing.T, dir string) int {
 // seen, and the output of a retry that ended by itself, whatever its exit.
 func killRetryFromCopy(t *testing.T, td taskDir, killAt int) (killed bool, events int, out string) {
 	t.Helper()
-	for _, dir := range []string{td.dest, td.state} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w := watchDirs(t, td.dest, td.state)
-	var stdout, stderr bytes.Buffer
-	cmd := plainMailtaskCmd(t, "state", "retry", "--from-copy", "--config", td.config, "t")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		w.Close()
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() {
-		err := cmd.Wait()
-		w.Close() // wakes the watch loop below
-		exited <- err
-	}()
-	for killAt == 0 || events < killAt {
-		n, err := w.next()
-		if err != nil {
-			break // the process has exited
-		}
-		events += n
-	}
-	if killAt > 0 && events >= killAt {
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			t.Fatal(err)
-		}
-	}
-	<-exited
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-		return true, events, ""
-	}
-	return false, events, stdout.String() + stderr.String()
+	killed, events, stdout, stderr, _ := attemptCommand(t, td, killAt, "state", "retry", "--from-copy", "--config", td.config, "t")
+	return killed, events, stdout + stderr
 }
 
 // copyTree copies the folder from, its files and folders, to to.

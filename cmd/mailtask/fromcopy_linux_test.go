@@ -114,9 +114,12 @@ func TestStateRetryFromCopyTakesWhatTheServerDeleted(t *testing.T) {
 				t.Fatal(err)
 			}
 			writeFile(t, td.dir, filepath.Base(td.config), strings.Replace(string(config), `nested = "extract"`, `nested = "eml"`, 1))
-			code, out, errOut = run(t, "state", "retry", "--from-copy", "--config", td.config, "t", whole.Key)
-			if code != exitOK || !strings.Contains(out, "took 1 message(s) from the copies kept aside: 3 files") {
-				t.Fatalf("retry from the copy: exit %d\n%s%s", code, out, errOut)
+			// With no KEY, every whole copy is taken, and the copy of
+			// the header alone is named with the retry from the server.
+			code, out, errOut = run(t, "state", "retry", "--from-copy", "--config", td.config, "t")
+			if code != exitFailed || !strings.Contains(out, "took 1 message(s) from the copies kept aside: 3 files") ||
+				!strings.Contains(out, tooLarge.Key+" stays kept aside: only its header was kept") || !strings.Contains(out, "`mailtask state retry t "+tooLarge.Key+"`") {
+				t.Fatalf("retry from the copies: exit %d, want %d\n%s%s", code, exitFailed, out, errOut)
 			}
 			files := td.files(t)
 			var sidecar string

@@ -36,8 +36,15 @@ func notifyFlags(send func(ctx context.Context, cfg *config.Config, log *slog.Lo
 	}
 }
 
+// notifyTest sends a test mail, signing in as a failure's mail would: in
+// cluster mode with the tokens in the database.
 func notifyTest(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	m, err := notify.New(cfg, log)
+	node, err := openNode(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeNode(node)
+	m, err := notify.New(cfg, node.Notify(), log)
 	if err != nil {
 		return err
 	}
@@ -45,8 +52,15 @@ func notifyTest(ctx context.Context, cfg *config.Config, log *slog.Logger) error
 		"This is a test of the notifications configured in %s.\nFailures of tasks will be mailed like this, to %v.\n", cfg.File, cfg.Notify.To))
 }
 
+// notifyDigest sends the digest at once, from the database's states in
+// cluster mode; unlike the daemons' scheduled digests it claims nothing.
 func notifyDigest(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	return notify.SendDigest(ctx, cfg, time.Now(), log)
+	node, err := openNode(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer closeNode(node)
+	return notify.SendDigest(ctx, cfg, node.Notify(), time.Now(), log)
 }
 
 func reportNotifyError(e *env, err error) {

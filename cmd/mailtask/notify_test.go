@@ -67,7 +67,7 @@ func TestNotifyCommand(t *testing.T) {
 		t.Fatalf("notify digest: exit %d\n%s", code, errOut)
 	}
 	got := srv.Received()
-	if len(got) != 2 || got[0].Mechanism != sasl.Login || !strings.Contains(string(got[1].Data), "t (a ") {
+	if len(got) != 2 || got[0].Mechanism != sasl.Login || !strings.Contains(string(got[1].Data), "Not run yet: 1\r\n  t\r\n") {
 		t.Errorf("received %d mails: %+v", len(got), got)
 	}
 	if code, _, errOut := run(t, "notify", "send", "--config", cfg); code != exitUsage || !strings.Contains(errOut, "notify needs one of: test, digest") {

@@ -71,7 +71,7 @@ func stateReset(ctx context.Context, e *env, cfg *config.Config, node *cluster.N
 	} else if err := state.Reset(cfg.StateDir, name); err != nil {
 		return err
 	}
-	if err := notify.ForgetAlert(cfg, name); err != nil {
+	if err := notify.ForgetAlert(ctx, cfg, node.Notify(), name); err != nil {
 		return fmt.Errorf("reset task %q: %w", name, err)
 	}
 	fmt.Fprintf(e.stdout, "%s: state forgotten; the next run takes every message again (files already in the destination are not written twice)\n", name)

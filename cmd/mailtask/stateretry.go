@@ -47,7 +47,7 @@ func stateRetryFlags(fs *flag.FlagSet) runFunc {
 // task's lock, or in cluster mode its lease, so no run commits meanwhile;
 // in the database only the ledger's rows of those messages change.
 func stateRetry(ctx context.Context, e *env, cfg *config.Config, node *cluster.Node, name string, keys []string) error {
-	retried, err := retryState(ctx, cfg, node, name, keys)
+	retried, gone, err := retryState(ctx, cfg, node, name, keys)
 	var unknown *state.UnknownFailureError
 	if errors.As(err, &unknown) {
 		return usageError{err.Error()}
@@ -56,11 +56,20 @@ func stateRetry(ctx context.Context, e *env, cfg *config.Config, node *cluster.N
 		return err
 	}
 	printRetried(e, cfg.Task(name), retried)
+	if len(gone) > 0 {
+		fmt.Fprintf(e.stdout, "%d message(s) stay kept aside: the next run cannot find them on the server; `mailtask state retry --from-copy %s` takes them from their copies:\n", len(gone), name)
+		for _, g := range gone {
+			fmt.Fprintln(e.stdout, "  "+g)
+		}
+		return errReported
+	}
 	return nil
 }
 
-// retryState is stateRetry's change, in the database or in the files.
-func retryState(ctx context.Context, cfg *config.Config, node *cluster.Node, name string, keys []string) (retried []state.Failure, err error) {
+// retryState is stateRetry's change, in the database or in the files. It
+// returns the failures retried, and, when no key was given, those gone
+// from the server, which it leaves kept aside (retryable).
+func retryState(ctx context.Context, cfg *config.Config, node *cluster.Node, name string, keys []string) (retried []state.Failure, gone []string, err error) {
 	task := cfg.Task(name)
 	if clustered(node) {
 		err = withLease(ctx, node, name, func(l *pgstore.Lease) error {
@@ -69,10 +78,11 @@ func retryState(ctx context.Context, cfg *config.Config, node *cluster.Node, nam
 			if err != nil {
 				return err
 			}
-			if err := checkOnServer(st, task, keys); err != nil {
+			var pick []string
+			if pick, gone, err = retryable(st, task, keys); err != nil {
 				return err
 			}
-			if retried, err = st.Retry(keys); err != nil {
+			if retried, err = st.Retry(pick); err != nil {
 				return err
 			}
 			forget, err := ledgerEntries(retried)
@@ -81,34 +91,35 @@ func retryState(ctx context.Context, cfg *config.Config, node *cluster.Node, nam
 			}
 			return l.Forget(ctx, st, slices.Collect(maps.Keys(forget)))
 		})
-		return retried, err
+		return retried, gone, err
 	}
 	lock, err := state.Lock(cfg.StateDir, name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer lock.Unlock()
 	st, err := state.Load(cfg.StateDir, name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if err := checkOnServer(st, task, keys); err != nil {
-		return nil, err
+	pick, gone, err := retryable(st, task, keys)
+	if err != nil {
+		return nil, nil, err
 	}
-	if retried, err = st.Retry(keys); err != nil {
-		return nil, err
+	if retried, err = st.Retry(pick); err != nil {
+		return nil, nil, err
 	}
 	forget, err := ledgerEntries(retried)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// The ledger first: a state saved before it would send a retried
 	// message, still in the ledger, to its after-action as taken, with
 	// no file written.
 	if err := state.ForgetInLedger(cfg.StateDir, name, slices.Collect(maps.Keys(forget))); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return retried, st.Save()
+	return retried, gone, st.Save()
 }
 
 // ledgerEntries returns the fingerprints the ledger holds of the failures
@@ -163,20 +174,24 @@ func printRetried(e *env, task *config.Task, retried []state.Failure) {
 	fmt.Fprintln(e.stdout, "The copies kept aside stay where they are: remove them once the messages are taken.")
 }
 
-// checkOnServer refuses to have the next run take again from the server
-// a message whose after_failure deleted it there, or may have: a record
-// that does not say (written by an earlier mailtask) of a task that
-// deletes. The retry would succeed and nothing would ever be taken; the
-// copy kept aside is all there is, and --from-copy takes it.
-func checkOnServer(st *state.State, task *config.Task, keys []string) error {
+// retryable picks the messages a plain retry takes again from the
+// server: those under keys, refused when one of them is gone from it
+// (after_failure deleted it there, or may have: a record an earlier
+// mailtask wrote, of a task that deletes), for the retry would succeed
+// and nothing would ever be taken; the copy kept aside is all there is,
+// and --from-copy takes it. With no key, every message kept aside but
+// those gone, which it describes in gone; nil pick with nil gone is
+// every one.
+func retryable(st *state.State, task *config.Task, keys []string) (pick, gone []string, err error) {
 	failures, err := st.Failures(keys)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	var gone []string
+	var others []string
 	for _, f := range failures {
 		deleting := f.Action == config.AfterDelete || f.Action == "" && task.AfterFailure == config.AfterDelete && f.Whole()
 		if !deleting || deletionDue(st, f.Key) {
+			others = append(others, f.Key)
 			continue
 		}
 		what := "after_failure deleted it from the server"
@@ -185,11 +200,14 @@ func checkOnServer(st *state.State, task *config.Task, keys []string) error {
 		}
 		gone = append(gone, mailbox.Printable(fmt.Sprintf("%s: %s (copy: %s)", f.Key, what, f.Path)))
 	}
-	if len(gone) == 0 {
-		return nil
+	switch {
+	case len(gone) == 0:
+		return keys, nil, nil
+	case len(keys) == 0 && len(others) > 0:
+		return others, gone, nil
 	}
-	return usageError{fmt.Sprintf("the next run of task %q cannot find on the server what it would take again:\n  %s\n"+
-		"`mailtask state retry --from-copy %s [KEY...]` takes these messages from their copies kept aside; a plain `state retry` takes the others, named by their KEYs",
+	return nil, nil, usageError{fmt.Sprintf("the next run of task %q cannot find on the server what it would take again:\n  %s\n"+
+		"`mailtask state retry --from-copy %s [KEY...]` takes these messages from their copies kept aside; a plain `state retry` takes the others",
 		task.Name, strings.Join(gone, "\n  "), task.Name)}
 }
 

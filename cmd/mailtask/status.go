@@ -147,6 +147,14 @@ func status(ctx context.Context, e *env, q statusQuery) error {
 			return err
 		}
 	}
+	names := make([]string, len(tasks))
+	for i, t := range tasks {
+		names[i] = t.Name
+	}
+	alerts, err := notify.AlertsOf(ctx, cfg, node.Notify(), names)
+	if err != nil {
+		return err
+	}
 	now := time.Now()
 	var rows []taskStatus
 	unreadable := false
@@ -177,9 +185,8 @@ func status(ctx context.Context, e *env, q statusQuery) error {
 			row.Due = st.Due()
 			row.ActionRefused = st.ActionRefused
 		}
-		if row.Alert, err = notify.AlertOf(cfg, t.Name); err != nil {
-			row.StateError = err.Error()
-			unreadable = true
+		if a, ok := alerts[t.Name]; ok {
+			row.Alert = &a
 		}
 		if t.Idle && !clustered(node) {
 			if row.Idle, err = loadIdle(cfg, t.Name); err != nil {

@@ -161,14 +161,20 @@ func (h Held) Confirm(ctx context.Context) error {
 // to the history (not fenced: a run that lost its lease is history too),
 // in one transaction when the fence lets it, whether or not the run's
 // context has ended; with an End, that transaction gives back the lease
-// and the run's slot.
-func (h Held) Record(ctx context.Context, st *state.State) error {
+// and the run's slot, unless the run is tried again (again), under them.
+func (h Held) Record(ctx context.Context, st *state.State, again bool) error {
 	ctx, cancel := detached(ctx)
 	defer cancel()
 	if st.LastRun == nil {
 		return h.lease.Commit(ctx, st, nil)
 	}
-	ending, given := h.end.ending()
+	var (
+		ending *pgstore.Ending
+		given  func()
+	)
+	if !again {
+		ending, given = h.end.ending()
+	}
 	if err := h.lease.CommitRun(ctx, st, *st.LastRun, ending); err != nil {
 		return err
 	}

@@ -131,7 +131,7 @@ func TestARunsRecordGivesBackTheLeaseAndSlot(t *testing.T) {
 			query(t, url, func([]byte) {}, "UPDATE tasks SET lease_until = now() - interval '1 second' RETURNING task")
 		}
 		st.LastRun = &state.Run{Started: time.Now(), Outcome: "ok"}
-		return end, slot, held.Record(ctx, st)
+		return end, slot, held.Record(ctx, st, false)
 	}
 
 	end, slot, err := record(false)

@@ -26,9 +26,9 @@ const (
 	MaxReminderGap = 24 * time.Hour
 )
 
-// alert is what has been mailed about a task's failure, kept from run to
-// run (and across restarts) in the state directory.
-type alert struct {
+// Alert is what has been mailed about a task's failure, kept from run to
+// run (and across restarts) in the Store.
+type Alert struct {
 	// Class is the failure's kind (class): a run failing the same way is
 	// the same failure, whatever the message ids or times in its error.
 	Class    string    `json:"class"`
@@ -38,9 +38,10 @@ type alert struct {
 	LastMail time.Time `json:"last_mail"`
 }
 
-// alertPath is where the alert of task is kept: beside its state, 0600.
-func alertPath(cfg *config.Config, task string) string {
-	return filepath.Join(cfg.StateDir, task+".alert.json")
+// alertPath is where the file store keeps the alert of task: beside its
+// state, 0600.
+func alertPath(dir, task string) string {
+	return filepath.Join(dir, task+".alert.json")
 }
 
 // RunEnded mails about a run of task that ended with runErr (nil: it
@@ -48,49 +49,61 @@ func alertPath(cfg *config.Config, task string) string {
 // a mail for each new failure (a first one, or one of another kind than
 // the last), reminders while the same failure goes on, spaced out (see
 // FirstReminder), and a mail when the task succeeds again. A run cancelled
-// by the operator tells nothing. The error is about sending or about the
-// alert file; the caller logs it, it never changes the run's outcome.
-func RunEnded(ctx context.Context, cfg *config.Config, task string, runErr error, at time.Time, log *slog.Logger) error {
+// by the operator tells nothing. What was mailed is kept in store (nil:
+// the files under state_dir), which decides for one run of the task at a
+// time. The error is about sending or about the store; the caller logs
+// it, it never changes the run's outcome.
+func RunEnded(ctx context.Context, cfg *config.Config, store Store, task string, runErr error, at time.Time, log *slog.Logger) error {
 	if !cfg.Notify.SendOnFailure() || errors.Is(runErr, context.Canceled) {
 		return nil
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	path := alertPath(cfg, task)
-	prev, err := loadAlert(path)
-	if err != nil {
-		return err
-	}
-	if runErr == nil && prev == nil {
-		return nil
-	}
-	var subject, body string
-	next := prev
-	switch {
-	case runErr == nil:
-		subject, body = recovery(task, *prev, at)
-		next = nil
-	case prev == nil || prev.Class != class(runErr):
-		subject, body = Failure(task, runErr, at)
-		next = &alert{Class: class(runErr), Since: at, Failures: 1}
-	default:
-		next = &alert{Class: prev.Class, Since: prev.Since, Failures: prev.Failures + 1, Mailed: prev.Mailed, LastMail: prev.LastMail}
-		if due := prev.LastMail.Add(reminderGap(prev.Mailed)); at.Before(due) {
-			log.Info("failure not mailed: the same failure was mailed before; the next reminder is due later", "task", task, "failing_since", prev.Since, "reminder_due", due)
-			return saveAlert(path, next)
+	// A run stopped by its deadline still deserves the mail, and in
+	// cluster mode the daemon's run context has ended by now (the run's
+	// record gave the lease back and stopped its renewals): neither the
+	// mail nor its record waits on it. The mailer's timeout bounds the
+	// send, a minute more the store's round trips.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Notify.Timeout.Std()+time.Minute)
+	defer cancel()
+	store = storeOf(cfg, store)
+	if runErr == nil {
+		// A success with nothing mailed before, most runs, costs a read.
+		if prev, err := store.Alert(ctx, task); prev == nil || err != nil {
+			return err
 		}
-		subject, body = reminder(task, runErr, *next, at)
 	}
-	if err := send(ctx, cfg, log, subject, body); err != nil {
-		return err // nothing recorded: the next run tries again
-	}
-	if next == nil {
-		return removeAlert(path)
-	}
-	next.Mailed++
-	next.LastMail = at
-	return saveAlert(path, next)
+	return store.UpdateAlert(ctx, task, func(prev *Alert) (*Alert, error) {
+		if runErr == nil && prev == nil {
+			return nil, nil
+		}
+		var subject, body string
+		next := prev
+		switch {
+		case runErr == nil:
+			subject, body = recovery(task, *prev, at)
+			next = nil
+		case prev == nil || prev.Class != class(runErr):
+			subject, body = Failure(task, runErr, at)
+			next = &Alert{Class: class(runErr), Since: at, Failures: 1}
+		default:
+			next = &Alert{Class: prev.Class, Since: prev.Since, Failures: prev.Failures + 1, Mailed: prev.Mailed, LastMail: prev.LastMail}
+			if due := prev.LastMail.Add(reminderGap(prev.Mailed)); at.Before(due) {
+				log.Info("failure not mailed: the same failure was mailed before; the next reminder is due later", "task", task, "failing_since", prev.Since, "reminder_due", due)
+				return next, nil
+			}
+			subject, body = reminder(task, runErr, *next, at)
+		}
+		if err := send(ctx, cfg, store, log, subject, body); err != nil {
+			return nil, err // nothing recorded: the next run tries again
+		}
+		if next != nil {
+			next.Mailed++
+			next.LastMail = at
+		}
+		return next, nil
+	})
 }
 
 // reminderGap is how long after its mailed-th mail a failure that goes on
@@ -116,17 +129,15 @@ func class(err error) string {
 	return "error: " + digits.ReplaceAllString(err.Error(), "#")
 }
 
-func send(ctx context.Context, cfg *config.Config, log *slog.Logger, subject, body string) error {
-	m, err := New(cfg, log)
+func send(ctx context.Context, cfg *config.Config, store Store, log *slog.Logger, subject, body string) error {
+	m, err := New(cfg, store, log)
 	if err != nil {
 		return err
 	}
-	// A run stopped by its deadline still deserves the mail; the mailer's
-	// own timeout bounds the send.
-	return m.Send(context.WithoutCancel(ctx), subject, body)
+	return m.Send(ctx, subject, body)
 }
 
-func loadAlert(path string) (*alert, error) {
+func loadAlert(path string) (*Alert, error) {
 	data, err := state.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -134,7 +145,7 @@ func loadAlert(path string) (*alert, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read what was mailed about failures: %w", err)
 	}
-	var a alert
+	var a Alert
 	if err := json.Unmarshal(data, &a); err != nil {
 		// A damaged record costs at most one mail too many.
 		return nil, nil
@@ -142,7 +153,7 @@ func loadAlert(path string) (*alert, error) {
 	return &a, nil
 }
 
-func saveAlert(path string, a *alert) error {
+func saveAlert(path string, a *Alert) error {
 	data, err := json.MarshalIndent(a, "", "  ")
 	if err == nil {
 		err = state.WriteFile(path, append(data, '\n'))
@@ -161,21 +172,27 @@ type Alerted struct {
 	Mailed   int       `json:"mailed"`   // mails sent about it
 }
 
-// AlertOf returns what has been mailed about task's failure going on, nil
-// when none is: the task's last run succeeded, or no mail is asked for.
-func AlertOf(cfg *config.Config, task string) (*Alerted, error) {
-	a, err := loadAlert(alertPath(cfg, task))
-	if a == nil || err != nil {
+// AlertsOf returns what has been mailed about the failures going on of
+// tasks that have one, by task, from store (nil: the files under
+// state_dir): for a task not in it, the last run succeeded, or no mail is
+// asked for.
+func AlertsOf(ctx context.Context, cfg *config.Config, store Store, tasks []string) (map[string]Alerted, error) {
+	all, err := storeOf(cfg, store).Alerts(ctx, tasks)
+	if err != nil {
 		return nil, err
 	}
-	return &Alerted{Since: a.Since, Failures: a.Failures, Mailed: a.Mailed}, nil
+	alerted := make(map[string]Alerted, len(all))
+	for task, a := range all {
+		alerted[task] = Alerted{Since: a.Since, Failures: a.Failures, Mailed: a.Mailed}
+	}
+	return alerted, nil
 }
 
-// ForgetAlert removes what has been mailed about task's failures, as
-// `mailtask state reset` forgets the task: a failure after it is a new
-// one, mailed at once.
-func ForgetAlert(cfg *config.Config, task string) error {
-	return removeAlert(alertPath(cfg, task))
+// ForgetAlert removes what has been mailed about task's failures from
+// store (nil: the files under state_dir), as `mailtask state reset`
+// forgets the task: a failure after it is a new one, mailed at once.
+func ForgetAlert(ctx context.Context, cfg *config.Config, store Store, task string) error {
+	return storeOf(cfg, store).UpdateAlert(ctx, task, func(*Alert) (*Alert, error) { return nil, nil })
 }
 
 func removeAlert(path string) error {

@@ -13,29 +13,29 @@ import (
 // Digests sends the digest on [notify]'s digest schedule until ctx ends;
 // the daemon runs it beside the scheduler. current is the configuration in
 // force; a value on reloaded says it changed (SIGHUP), and the schedule is
-// worked out anew from it. A digest that cannot be sent is logged and the
-// next one tried on schedule.
-func Digests(ctx context.Context, current func() *config.Config, reloaded <-chan struct{}, clk clock.Clock, log *slog.Logger) {
+// worked out anew from it. store (nil: the files under state_dir) has the
+// states the digest reports and says which process sends each: in cluster
+// mode every node runs this loop and the one that claims a scheduled time
+// first sends its digest, by its scheduled time, which all nodes agree on,
+// rather than when each node's timer fires. A digest that cannot be sent
+// is logged and the next one tried on schedule.
+func Digests(ctx context.Context, current func() *config.Config, reloaded <-chan struct{}, store Store, clk clock.Clock, log *slog.Logger) {
 	for {
 		var (
 			timer clock.Timer
 			fire  <-chan time.Time // nil, never ready, without a schedule
 		)
 		now := clk.Now()
-		if next, ok := nextDigest(current(), now, log); ok {
+		next, ok := nextDigest(current(), now, log)
+		if ok {
 			timer = clk.NewTimer(next.Sub(now))
 			fire = timer.C()
 		}
 		select {
 		case <-ctx.Done():
 		case <-reloaded:
-		case at := <-fire:
-			cfg := current()
-			if err := SendDigest(ctx, cfg, at, log); err != nil {
-				log.Error("could not send the digest", "err", err, "hint", diagnose.Hint(err))
-			} else {
-				log.Info("digest sent", "to", cfg.Notify.To)
-			}
+		case <-fire:
+			digestDue(ctx, current(), store, next, log)
 		}
 		if timer != nil {
 			timer.Stop()
@@ -44,6 +44,24 @@ func Digests(ctx context.Context, current func() *config.Config, reloaded <-chan
 			return
 		}
 	}
+}
+
+// digestDue sends the digest scheduled at due, unless another node of the
+// cluster claimed it.
+func digestDue(ctx context.Context, cfg *config.Config, store Store, due time.Time, log *slog.Logger) {
+	claimed, err := storeOf(cfg, store).ClaimDigest(ctx, due)
+	if err == nil && !claimed {
+		log.Info("digest left to the node that claimed it", "due", due)
+		return
+	}
+	if err == nil {
+		err = SendDigest(ctx, cfg, store, due, log)
+	}
+	if err != nil {
+		log.Error("could not send the digest", "due", due, "err", err, "hint", diagnose.Hint(err))
+		return
+	}
+	log.Info("digest sent", "to", cfg.Notify.To)
 }
 
 // nextDigest is when cfg's digest is next due after now; false when cfg

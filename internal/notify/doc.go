@@ -1,7 +1,10 @@
 // Package notify mails an operator about tasks over SMTP: a failure as it
 // starts, reminders while it goes on (spaced out, remembered across
-// restarts in the state directory), the recovery, and a digest of every
-// task's last run.
+// restarts), the recovery, and a digest of every task's last run, leading
+// with the tasks that need a look. What it mailed, and the states the
+// digest reports, are in a Store: the files under state_dir, or cluster
+// mode's database, where nodes take turns deciding about a task's mail
+// and one node sends each scheduled digest for the cluster.
 //
 // Microsoft 365's submission endpoint (smtp.office365.com:587) is the
 // default: STARTTLS, then AUTH with the same mailbox credentials the task

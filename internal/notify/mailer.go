@@ -33,9 +33,10 @@ type Mailer struct {
 }
 
 // New returns the Mailer [notify] describes, signing in with its account's
-// password or OAuth2 tokens. It returns nil when the configuration has no
-// [notify].
-func New(cfg *config.Config, log *slog.Logger) (*Mailer, error) {
+// password or OAuth2 tokens, which are in store (nil: the files under
+// state_dir; in cluster mode, the database, where `auth login` put them).
+// It returns nil when the configuration has no [notify].
+func New(cfg *config.Config, store Store, log *slog.Logger) (*Mailer, error) {
 	n := cfg.Notify
 	if n == nil {
 		return nil, nil
@@ -46,7 +47,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Mailer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("[notify]: %w", err)
 	}
-	cred, err := auth.New(acct, auth.Options{StateDir: cfg.StateDir, Log: log})
+	cred, err := auth.New(acct, auth.Options{StateDir: cfg.StateDir, Tokens: storeOf(cfg, store).Tokens(), Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("[notify]: %w", err)
 	}

@@ -96,7 +96,7 @@ timeout = "10s"
 
 func (f *smtpFixture) send(t *testing.T, subject, body string) error {
 	t.Helper()
-	m, err := New(f.cfg, slog.New(slog.DiscardHandler))
+	m, err := New(f.cfg, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,11 +199,11 @@ func TestSendNoAuthOffered(t *testing.T) {
 func TestTaskFailedAndDigest(t *testing.T) {
 	f := newSMTPFixture(t, testmail.SMTPOptions{}, `digest = "0 8 * * *"`)
 	runErr := &mailbox.Error{Step: mailbox.StepLogin, Addr: "outlook.office365.com:993", User: user, Err: errors.New("AUTHENTICATE XOAUTH2: imap: NO AUTHENTICATE failed.")}
-	if err := RunEnded(context.Background(), f.cfg, "invoices", runErr, time.Now(), nil); err != nil {
+	if err := RunEnded(context.Background(), f.cfg, nil, "invoices", runErr, time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	// Cancelled runs are not failures worth a mail.
-	if err := RunEnded(context.Background(), f.cfg, "invoices", context.Canceled, time.Now(), nil); err != nil {
+	if err := RunEnded(context.Background(), f.cfg, nil, "invoices", context.Canceled, time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	got := f.srv.Received()
@@ -227,7 +227,7 @@ func TestTaskFailedAndDigest(t *testing.T) {
 	if err := st.Save(); err != nil {
 		t.Fatal(err)
 	}
-	if err := SendDigest(context.Background(), f.cfg, started.Add(2*time.Hour), nil); err != nil {
+	if err := SendDigest(context.Background(), f.cfg, nil, started.Add(2*time.Hour), nil); err != nil {
 		t.Fatal(err)
 	}
 	got = f.srv.Received()
@@ -248,10 +248,10 @@ func TestTaskFailedAndDigest(t *testing.T) {
 
 func TestNoNotifySectionSendsNothing(t *testing.T) {
 	cfg := &config.Config{}
-	if err := RunEnded(context.Background(), cfg, "t", errors.New("x"), time.Now(), nil); err != nil {
+	if err := RunEnded(context.Background(), cfg, nil, "t", errors.New("x"), time.Now(), nil); err != nil {
 		t.Errorf("TaskFailed without [notify] = %v", err)
 	}
-	if m, err := New(cfg, nil); m != nil || err != nil {
+	if m, err := New(cfg, nil, nil); m != nil || err != nil {
 		t.Errorf("New without [notify] = %v, %v", m, err)
 	}
 }
@@ -279,7 +279,7 @@ func TestDigestsOnSchedule(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		Digests(ctx, func() *config.Config { return f.cfg }, nil, clk, slog.New(slog.DiscardHandler))
+		Digests(ctx, func() *config.Config { return f.cfg }, nil, nil, clk, slog.New(slog.DiscardHandler))
 		close(done)
 	}()
 	// 07:59 to 08:00, then a day to the next 08:00.
@@ -309,7 +309,7 @@ func TestDigestsFollowReload(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		Digests(ctx, current.Load, reloaded, clk, slog.New(slog.DiscardHandler))
+		Digests(ctx, current.Load, reloaded, nil, clk, slog.New(slog.DiscardHandler))
 		close(done)
 	}()
 	defer func() { cancel(); <-done }()
@@ -359,7 +359,7 @@ func TestSendXOAUTH2(t *testing.T) {
 		gotUser, gotToken = user, token
 		return token == "access-token-1"
 	}})
-	m, err := New(f.cfg, nil)
+	m, err := New(f.cfg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +393,7 @@ func TestFailureMailsAreDeduplicatedAndBackedOff(t *testing.T) {
 	at := func(d time.Duration, runErr error) {
 		t.Helper()
 		before := len(f.srv.Received())
-		if err := RunEnded(context.Background(), f.cfg, "invoices", runErr, t0.Add(d), nil); err != nil {
+		if err := RunEnded(context.Background(), f.cfg, nil, "invoices", runErr, t0.Add(d), nil); err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range f.srv.Received()[before:] {
@@ -420,7 +420,7 @@ func TestFailureMailsAreDeduplicatedAndBackedOff(t *testing.T) {
 	if !slices.Equal(subjects, want) {
 		t.Errorf("a day of failures mailed:\n%s\nwant:\n%s", strings.Join(subjects, "\n"), strings.Join(want, "\n"))
 	}
-	fi, err := os.Stat(alertPath(f.cfg, "invoices"))
+	fi, err := os.Stat(alertPath(f.cfg.StateDir, "invoices"))
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("alert file: %v, %v; want 0600", fi, err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"mailtask/internal/config"
 	"mailtask/internal/diagnose"
+	"mailtask/internal/outcome"
 	"mailtask/internal/state"
 )
 
@@ -30,7 +31,7 @@ func Failure(task string, runErr error, at time.Time) (subject, body string) {
 
 // reminder is the subject and body of a mail about a failure that goes
 // on, a of them so far.
-func reminder(task string, runErr error, a alert, at time.Time) (subject, body string) {
+func reminder(task string, runErr error, a Alert, at time.Time) (subject, body string) {
 	_, failure := Failure(task, runErr, at)
 	host, _ := os.Hostname()
 	var b strings.Builder
@@ -43,34 +44,54 @@ func reminder(task string, runErr error, a alert, at time.Time) (subject, body s
 
 // recovery is the subject and body of the mail saying a task that failed
 // (a) has succeeded again.
-func recovery(task string, a alert, at time.Time) (subject, body string) {
+func recovery(task string, a Alert, at time.Time) (subject, body string) {
 	host, _ := os.Hostname()
 	body = fmt.Sprintf("The mailtask task %q on %s succeeded at %s, after %d failed runs since %s.\n",
 		task, host, at.Format(time.RFC1123Z), a.Failures, a.Since.Format(time.RFC1123Z))
 	return fmt.Sprintf("mailtask: task %q recovered", task), body
 }
 
-// Digest is the subject and body of a summary of every task's last run, as
-// recorded in the state files.
-func Digest(cfg *config.Config, now time.Time) (subject, body string, err error) {
+// listedWell is how many tasks that need no look a digest lists, one
+// line each; beyond it, it counts them: a digest of thousands of tasks
+// stays a mail someone reads.
+const listedWell = 20
+
+// Digest is the subject and body of a summary of every task's last run,
+// as load reads each task's state: first, in full, the tasks that need a
+// look (last run failed, never succeeded, messages kept aside, state
+// unreadable), then the others, listed in a line each when they are few,
+// counted otherwise. It names the host that sends it: in cluster mode, one
+// node sends it for the cluster.
+func Digest(cfg *config.Config, load func(task string) (*state.State, error), now time.Time) (subject, body string) {
 	host, _ := os.Hostname()
-	var b strings.Builder
-	failing := 0
-	fmt.Fprintf(&b, "mailtask on %s, %s\n", host, now.Format(time.RFC1123Z))
+	var (
+		b           strings.Builder
+		look        int
+		failing     int
+		well, never []string
+	)
 	for _, t := range cfg.Tasks {
-		st, err := state.Load(cfg.StateDir, t.Name)
+		st, err := load(t.Name)
 		if err != nil {
-			return "", "", err
-		}
-		fmt.Fprintf(&b, "\n%s (%s → %s)\n", t.Name, t.Account, t.Destination)
-		last := st.LastRun
-		if last == nil {
-			b.WriteString("  has not run yet\n")
+			look++
+			fmt.Fprintf(&b, "\n%s (%s → %s)\n  state unreadable: %v\n", t.Name, t.Account, t.Destination, err)
 			continue
 		}
+		last := st.LastRun
+		switch {
+		case last == nil:
+			never = append(never, t.Name)
+			continue
+		case last.Outcome != outcome.Failed && st.LastSuccess != nil && len(st.Failed) == 0:
+			well = append(well, fmt.Sprintf("  %s: last run %s, %s; %d saved, %d files",
+				t.Name, last.Started.Format(time.RFC1123Z), last.Outcome, last.Saved, last.Files))
+			continue
+		}
+		look++
+		fmt.Fprintf(&b, "\n%s (%s → %s)\n", t.Name, t.Account, t.Destination)
 		fmt.Fprintf(&b, "  last run %s: %s; %d new, %d saved, %d failed, %d files, %d bytes\n",
 			last.Started.Format(time.RFC1123Z), last.Outcome, last.Seen, last.Saved, last.Failed, last.Files, last.Bytes)
-		if last.Outcome == "failed" {
+		if last.Outcome == outcome.Failed {
 			failing++
 			fmt.Fprintf(&b, "  error: %s\n", last.Error)
 			if last.Hint != "" {
@@ -84,28 +105,53 @@ func Digest(cfg *config.Config, now time.Time) (subject, body string, err error)
 			fmt.Fprintf(&b, "  last success %s (%s ago)\n", ok.Started.Format(time.RFC1123Z), now.Sub(ok.Started).Round(time.Minute))
 		}
 		if n := len(st.Failed); n > 0 {
-			fmt.Fprintf(&b, "  %d messages could not be parsed; they are kept in %s\n", n, cfg.StateDir)
+			fmt.Fprintf(&b, "  %d messages kept aside as failed (mailtask state show %s)\n", n, t.Name)
 		}
 	}
-	subject = fmt.Sprintf("mailtask digest: %d tasks, all well", len(cfg.Tasks))
-	if failing > 0 {
-		subject = fmt.Sprintf("mailtask digest: %d of %d tasks failing", failing, len(cfg.Tasks))
+	var head strings.Builder
+	fmt.Fprintf(&head, "mailtask on %s, %s\n", host, now.Format(time.RFC1123Z))
+	fmt.Fprintf(&head, "%d tasks: %d need a look, %d well, %d not run yet\n", len(cfg.Tasks), look, len(well), len(never))
+	if look > 0 {
+		head.WriteString("\nNeed a look:\n")
 	}
-	return subject, b.String(), nil
+	head.WriteString(b.String())
+	if len(well) > 0 {
+		fmt.Fprintf(&head, "\nWell (last run succeeded): %d\n", len(well))
+		if len(well) <= listedWell {
+			head.WriteString(strings.Join(well, "\n") + "\n")
+		}
+	}
+	if len(never) > 0 {
+		fmt.Fprintf(&head, "\nNot run yet: %d\n", len(never))
+		if len(never) <= listedWell {
+			head.WriteString("  " + strings.Join(never, ", ") + "\n")
+		}
+	}
+	switch {
+	case failing > 0:
+		subject = fmt.Sprintf("mailtask digest: %d of %d tasks failing", failing, len(cfg.Tasks))
+	case look > 0:
+		subject = fmt.Sprintf("mailtask digest: %d of %d tasks need a look", look, len(cfg.Tasks))
+	default:
+		subject = fmt.Sprintf("mailtask digest: %d tasks, all well", len(cfg.Tasks))
+	}
+	return subject, head.String()
 }
 
-// SendDigest mails the digest of every task now.
-func SendDigest(ctx context.Context, cfg *config.Config, now time.Time, log *slog.Logger) error {
-	m, err := New(cfg, log)
+// SendDigest mails the digest of every task now, from the states in store
+// (nil: the files under state_dir).
+func SendDigest(ctx context.Context, cfg *config.Config, store Store, now time.Time, log *slog.Logger) error {
+	m, err := New(cfg, store, log)
 	if err != nil {
 		return err
 	}
 	if m == nil {
 		return errors.New("no [notify] section in the configuration")
 	}
-	subject, body, err := Digest(cfg, now)
+	load, err := storeOf(cfg, store).States(ctx)
 	if err != nil {
 		return err
 	}
+	subject, body := Digest(cfg, load, now)
 	return m.Send(ctx, subject, body)
 }

@@ -133,8 +133,8 @@ func (c countFenced) Commit(ctx context.Context, st *state.State, fps []state.Fi
 	return c.count(c.Held.Commit(ctx, st, fps))
 }
 
-func (c countFenced) Record(ctx context.Context, st *state.State) error {
-	return c.count(c.Held.Record(ctx, st))
+func (c countFenced) Record(ctx context.Context, st *state.State, again bool) error {
+	return c.count(c.Held.Record(ctx, st, again))
 }
 
 func (c countFenced) count(err error) error {

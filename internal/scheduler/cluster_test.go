@@ -462,7 +462,7 @@ func TestARunsRecordGivesBackItsLeaseAndSlot(t *testing.T) {
 		st, _, err := opts.Held.Load(ctx)
 		if err == nil {
 			st.LastRun = &state.Run{Started: time.Now(), Outcome: "ok"}
-			err = opts.Held.Record(ctx, st)
+			err = opts.Held.Record(ctx, st, false)
 		}
 		var s seen
 		if err == nil {

@@ -24,7 +24,7 @@ func TestAFencedCommitIsCountedWhateverTheRunReturns(t *testing.T) {
 	testFencedRunCounted(t, func(ctx context.Context, held popimap.Held, st *state.State) error {
 		st.UIDValidity = 7 // a batch that changes the state
 		err := held.Commit(ctx, st, nil)
-		held.Record(ctx, st)
+		held.Record(ctx, st, false)
 		return err
 	})
 }
@@ -37,7 +37,7 @@ func TestAFencedRunEndIsCounted(t *testing.T) {
 			return fmt.Errorf("a commit that changes nothing: %w, want nothing sent", err)
 		}
 		st.LastRun = &state.Run{Started: time.Now(), Outcome: "failed"}
-		return held.Record(ctx, st)
+		return held.Record(ctx, st, false)
 	})
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"strconv"
 	"time"
@@ -31,10 +30,7 @@ type CheckStep struct {
 // is kept, as a run would). It reports whether every step succeeded. Of
 // opts, it uses Config, Task, Log and Shared.
 func Check(ctx context.Context, opts Options, report func(CheckStep)) bool {
-	cfg, task, log := opts.Config, opts.Task, opts.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	cfg, task, log := opts.Config, opts.Task, opts.logger()
 	acct := cfg.Accounts[task.Account]
 	aopts := auth.Options{StateDir: cfg.StateDir, Log: log}
 	if opts.Shared != nil {

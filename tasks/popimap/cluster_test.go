@@ -48,7 +48,8 @@ type clusterFixture struct {
 // newCluster configures task "t" on d's mailbox in cluster mode; dest is
 // its destination, "s3://BUCKET/..." for the fixture's bucket
 // ("s3://LEGACY/..." for one on the versitygw that ignores create-only
-// puts), and top
+// puts, "s3://OWN/..." for one on a versitygw of the test's own, which
+// it may stop), and top
 // adds top-level lines, or is fileStore, perhaps followed by some, for a
 // configuration without a state_store.
 func newCluster(t *testing.T, d *dovecot.Server, dest, top string, taskTOML ...string) *clusterFixture {
@@ -61,13 +62,17 @@ func newCluster(t *testing.T, d *dovecot.Server, dest, top string, taskTOML ...s
 	}
 	t.Setenv("MAILTASK_POPIMAP_TEST_DB", c.url)
 	s3keys := ""
-	if strings.Contains(dest, "s3://BUCKET") || strings.Contains(dest, "s3://LEGACY") {
-		c.gw = versitygw.Shared(t)
-		if strings.Contains(dest, "s3://LEGACY") {
+	if strings.Contains(dest, "s3://BUCKET") || strings.Contains(dest, "s3://LEGACY") || strings.Contains(dest, "s3://OWN") {
+		switch {
+		case strings.Contains(dest, "s3://LEGACY"):
 			c.gw = versitygw.SharedLegacy(t)
+		case strings.Contains(dest, "s3://OWN"):
+			c.gw = versitygw.Start(t)
+		default:
+			c.gw = versitygw.Shared(t)
 		}
 		c.bucket = c.gw.NewBucket(t)
-		dest = strings.NewReplacer("s3://BUCKET", "s3://"+c.bucket, "s3://LEGACY", "s3://"+c.bucket).Replace(dest)
+		dest = strings.NewReplacer("s3://BUCKET", "s3://"+c.bucket, "s3://LEGACY", "s3://"+c.bucket, "s3://OWN", "s3://"+c.bucket).Replace(dest)
 		t.Setenv("MAILTASK_POPIMAP_TEST_S3_ID", c.gw.AccessKeyID)
 		t.Setenv("MAILTASK_POPIMAP_TEST_S3_SECRET", c.gw.SecretAccessKey)
 		s3keys = fmt.Sprintf(`s3_endpoint = %q
@@ -695,5 +700,46 @@ func TestAStoreIgnoringCreateOnlyLosesNoFile(t *testing.T) {
 	want := map[string]string{"in/invoice.pdf": hex.EncodeToString(march[:]), "in/invoice (1).pdf": hex.EncodeToString(april[:])}
 	if got := c.objects(t); !sameMap(got, want) {
 		t.Fatalf("bucket holds %v, want %v", got, want)
+	}
+}
+
+// A run that finds the object store down is tried again, as the daemon
+// tries it (Retry), under the lease it claimed for itself alone, whose
+// record would give the lease back (cluster.End): the record of the
+// failed attempt keeps the lease, and the next attempt, once the store is
+// back, takes the mail. Were the lease given back with the first record,
+// the run would stop there, its retries dropped, and the mail would wait
+// for the task's next turn by its schedule.
+func TestARunMeetingTheStoreDownIsTriedAgainUnderItsLease(t *testing.T) {
+	d := dovecot.Start(t, dovecot.Options{})
+	d.Seed(t, d.User, "INBOX", invoice("m", "scan.pdf", pdf("m")))
+	c := newCluster(t, d, "s3://OWN/mail", "", "retries = 1")
+	n := c.node(t, "node-a")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	lease, err := n.Store().ClaimTask(ctx, "t", n.Lease())
+	mustT(t, err)
+	held, stop := n.Hold(ctx, lease)
+	end := &cluster.End{Stop: stop, NextDue: func() time.Time { return time.Now().Add(time.Hour) }}
+
+	c.gw.Stop()
+	var waits int
+	back := Backoff{Jitter: func(time.Duration) time.Duration {
+		waits++
+		c.gw.Relaunch(t) // between the attempts
+		return 0
+	}}
+	sum, err := Retry(Run, back)(held, Options{Config: c.cfg, Task: c.cfg.Tasks[0], Held: n.Held(lease, end), Shared: n})
+	if err != nil || waits != 1 || sum.Saved != 1 {
+		t.Fatalf("run: %+v, %v after %d retries; want the message saved by the retry", sum.Counts, err, waits)
+	}
+	if !end.Ended() {
+		t.Error("the last attempt's record did not give the lease back")
+	}
+	if _, ledger := c.stored(t); ledger != 1 {
+		t.Errorf("%d messages in the ledger, want 1", ledger)
+	}
+	if got := c.objects(t); len(got) != 1 || got["mail/scan.pdf"] == "" {
+		t.Errorf("objects %v, want mail/scan.pdf", got)
 	}
 }

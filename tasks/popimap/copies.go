@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path"
 	"strconv"
 	"strings"
-	"time"
 
 	"mailtask/internal/config"
 	"mailtask/internal/extract"
@@ -48,14 +46,18 @@ func (e *NotWholeError) Error() string {
 	keys := make([]string, len(e.Failures))
 	for i, f := range e.Failures {
 		keys[i] = f.Key
-		what := "nothing of it was kept"
-		if strings.HasSuffix(f.Path, ".header.eml") {
-			what = "only its header was kept, in " + f.Path
-		}
-		fmt.Fprintf(&b, "%s cannot be taken from a copy: %s; ", f.Key, what)
+		fmt.Fprintf(&b, "%s cannot be taken from a copy: %s; ", f.Key, notWhole(f))
 	}
 	fmt.Fprintf(&b, "once the cause is mended, `mailtask state retry %s %s` has the next run take it from the server", e.Task, strings.Join(keys, " "))
 	return b.String()
+}
+
+// notWhole says what was kept of a message whose copy is not whole.
+func notWhole(f state.Failure) string {
+	if strings.HasSuffix(f.Path, ".header.eml") {
+		return "only its header was kept, in " + f.Path
+	}
+	return "nothing of it was kept"
 }
 
 // TakeCopies takes the messages task kept aside whole (those under keys,
@@ -63,51 +65,40 @@ func (e *NotWholeError) Error() string {
 // and drops their failure records with their commit. It does what Run
 // does with the task's lock or lease (Options.Held), and nothing with
 // the mailbox. It returns what it committed, and the messages left kept
-// aside, with why: one that still fails, or does not match the task's
-// rules. A key kept aside under no message is a *state.UnknownFailureError,
-// a message whose copy is not whole a *NotWholeError, and nothing is taken
-// then.
+// aside, with why: one that still fails, does not match the task's rules,
+// or, with no key, has no whole copy. A key kept aside under no message
+// is a *state.UnknownFailureError, a key whose copy is not whole a
+// *NotWholeError, and nothing is taken then.
 func TakeCopies(ctx context.Context, opts Options, keys []string) (sum Summary, left []Left, err error) {
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
-	log := opts.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	task, cfg := opts.Task, opts.Config
-	held := opts.Held
-	if held == nil {
-		f, err := holdFiles(cfg.StateDir, task.Name)
-		if err != nil {
-			return sum, nil, err
-		}
-		defer f.release()
-		held = f
-	}
-	spoolDir := SpoolDir(cfg.StateDir, task.Name)
-	if err := clearSpool(spoolDir); err != nil {
-		return sum, nil, err
-	}
-	st, ledger, err := held.Load(ctx)
+	task := opts.Task
+	h, release, err := hold(ctx, opts)
+	defer release()
 	if err != nil {
 		return sum, nil, err
 	}
-	failures, err := st.Failures(keys)
+	failures, err := h.st.Failures(keys)
 	if err != nil {
 		return sum, nil, err
 	}
+	// Asked for by key, a copy that is not whole refuses the lot; with
+	// no key, every whole copy is taken and the others are left.
 	var partial []state.Failure
+	var whole []state.Failure
 	for _, f := range failures {
-		if !f.Whole() {
+		if f.Whole() {
+			whole = append(whole, f)
+		} else {
 			partial = append(partial, f)
 		}
 	}
-	if len(partial) > 0 {
+	if len(partial) > 0 && len(keys) > 0 {
 		return sum, nil, &NotWholeError{Task: task.Name, Failures: partial}
 	}
-	r, err := newRun(opts, log.With("task", task.Name), held, st, ledger, now, spoolDir)
+	for _, f := range partial {
+		left = append(left, Left{Failure: f, Why: notWhole(f) + "; `mailtask state retry " + task.Name + " " + f.Key + "` has the next run take it from the server"})
+	}
+	failures = whole
+	r, err := newRun(opts, opts.logger().With("task", task.Name), h, opts.clock())
 	if err != nil {
 		return sum, nil, err
 	}

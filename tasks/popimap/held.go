@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"mailtask/internal/auth"
+	"mailtask/internal/notify"
 	"mailtask/internal/sink"
 	"mailtask/internal/state"
 )
@@ -40,7 +41,10 @@ type Held interface {
 	// Record stores how the run ended, st.LastRun, whether it succeeded
 	// or not: with the state, and in a run history if the store keeps
 	// one. It is called once, last, also after the run lost its task.
-	Record(ctx context.Context, st *state.State) error
+	// again says that Retry tries the run once more under this hold,
+	// which must then stay held: cluster mode's record gives the lease
+	// back otherwise (cluster.End).
+	Record(ctx context.Context, st *state.State, again bool) error
 }
 
 // Shared is what the nodes of cluster mode share besides the state:
@@ -58,6 +62,9 @@ type Shared interface {
 	// LoadState reads the state of task without holding it, for a look
 	// such as Check's.
 	LoadState(ctx context.Context, task string) (*state.State, error)
+	// Notify is where [notify] keeps what it mailed about failures; nil
+	// means the files under state_dir.
+	Notify() notify.Store
 }
 
 // files is the file store's Held: the state file, the ledger and the UIDL
@@ -67,6 +74,36 @@ type files struct {
 	dir, task string
 	lock      *state.TaskLock
 	ledger    *state.Ledger
+}
+
+// holding is what a run, or a take from the copies kept aside, works
+// under: the task held, its spool emptied, its state and ledger loaded.
+type holding struct {
+	held     Held
+	spoolDir string
+	st       *state.State
+	ledger   Ledger
+}
+
+// hold holds opts.Task: with opts.Held, or else under the task's lock in
+// state_dir, which release lets go of.
+func hold(ctx context.Context, opts Options) (h holding, release func(), err error) {
+	release = func() {}
+	cfg, task := opts.Config, opts.Task
+	h.held = opts.Held
+	if h.held == nil {
+		f, err := holdFiles(cfg.StateDir, task.Name)
+		if err != nil {
+			return h, release, err
+		}
+		h.held, release = f, f.release
+	}
+	h.spoolDir = SpoolDir(cfg.StateDir, task.Name)
+	if err := clearSpool(h.spoolDir); err != nil {
+		return h, release, err
+	}
+	h.st, h.ledger, err = h.held.Load(ctx)
+	return h, release, err
 }
 
 // holdFiles takes the lock of task under dir; a concurrent run of the
@@ -107,7 +144,7 @@ func (f *files) Commit(_ context.Context, st *state.State, fps []state.Fingerpri
 // Confirm holds: nobody takes a lock file from its holder.
 func (f *files) Confirm(context.Context) error { return nil }
 
-func (f *files) Record(_ context.Context, st *state.State) error { return st.Save() }
+func (f *files) Record(_ context.Context, st *state.State, _ bool) error { return st.Save() }
 
 // release closes the ledger and lets go of the lock.
 func (f *files) release() {

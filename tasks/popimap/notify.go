@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"time"
 
 	"mailtask/internal/diagnose"
 	"mailtask/internal/notify"
@@ -13,7 +12,8 @@ import (
 
 // NotifyFailures tells [notify] how each run of run ended, when the
 // configuration asks for failure mails: it mails new failures, reminders
-// and recoveries (notify.RunEnded). A dry run, a run cancelled by the
+// and recoveries (notify.RunEnded), keeping what it mailed where
+// opts.Shared says (the files under state_dir without it). A dry run, a run cancelled by the
 // operator and a run that found its task already running tell nothing. A
 // mail that cannot be sent is logged; the run's outcome stays what it was.
 func NotifyFailures(run RunFunc, log *slog.Logger) RunFunc {
@@ -23,11 +23,11 @@ func NotifyFailures(run RunFunc, log *slog.Logger) RunFunc {
 		if opts.DryRun || errors.As(err, &locked) {
 			return sum, err
 		}
-		now := opts.Now
-		if now == nil {
-			now = time.Now
+		var store notify.Store
+		if opts.Shared != nil {
+			store = opts.Shared.Notify()
 		}
-		if nerr := notify.RunEnded(ctx, opts.Config, opts.Task.Name, err, now(), log); nerr != nil {
+		if nerr := notify.RunEnded(ctx, opts.Config, store, opts.Task.Name, err, opts.clock()(), log); nerr != nil {
 			log.Error("could not send the notification", "task", opts.Task.Name, "err", nerr, "hint", diagnose.Hint(nerr))
 		}
 		return sum, err

@@ -10,8 +10,9 @@ import (
 )
 
 // recordRun stores the run's outcome in state, for `mailtask status` and
-// the daemon's health check, whether the run succeeded or not.
-func recordRun(ctx context.Context, held Held, st *state.State, sum Summary, started time.Time, took time.Duration, runErr error) error {
+// the daemon's health check, whether the run succeeded or not; again
+// says that Retry tries the run once more (Held.Record).
+func recordRun(ctx context.Context, held Held, st *state.State, sum Summary, started time.Time, took time.Duration, runErr error, again bool) error {
 	rec := &state.Run{
 		Started:  started,
 		Duration: took,
@@ -26,7 +27,7 @@ func recordRun(ctx context.Context, held Held, st *state.State, sum Summary, sta
 	if runErr == nil {
 		st.LastSuccess = rec
 	}
-	return held.Record(ctx, st)
+	return held.Record(ctx, st, again)
 }
 
 // committedState reads the task's state as its last commit left it, for

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"time"
 
@@ -74,10 +73,7 @@ func Retry(run RunFunc, b Backoff) RunFunc {
 		b.Jitter = func(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
 	}
 	return func(ctx context.Context, opts Options) (Summary, error) {
-		log := opts.Log
-		if log == nil {
-			log = slog.New(slog.DiscardHandler)
-		}
+		log := opts.logger()
 		retries := opts.Task.RetryLimit()
 		started := b.Clock.Now()
 		var total Summary
@@ -92,7 +88,7 @@ func Retry(run RunFunc, b Backoff) RunFunc {
 			} else {
 				total.add(sum)
 			}
-			if err == nil || attempt == retries || !mailbox.IsTransient(err) || ctx.Err() != nil {
+			if !triesAgain(ctx, opts, err) {
 				total.Duration = b.Clock.Now().Sub(started)
 				return total, err
 			}
@@ -116,6 +112,12 @@ func Retry(run RunFunc, b Backoff) RunFunc {
 			wait = min(2*wait, b.Max)
 		}
 	}
+}
+
+// triesAgain reports whether Retry tries the run of opts once more after
+// an attempt that ended with err; Run tells its record so (Held.Record).
+func triesAgain(ctx context.Context, opts Options, err error) bool {
+	return err != nil && opts.retryFollows && mailbox.IsTransient(err) && ctx.Err() == nil
 }
 
 // add folds a later attempt's summary into s (outcome.Counts.Then).

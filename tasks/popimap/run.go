@@ -58,6 +58,22 @@ type Options struct {
 	retryFollows bool
 }
 
+// clock is o.Now, or the system clock.
+func (o Options) clock() func() time.Time {
+	if o.Now == nil {
+		return time.Now
+	}
+	return o.Now
+}
+
+// logger is o.Log, or one that discards.
+func (o Options) logger() *slog.Logger {
+	if o.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Log
+}
+
 // Progress is how far a run has come.
 type Progress struct {
 	Done, Total int
@@ -107,14 +123,7 @@ func (s Summary) plus(more Summary) Summary {
 // *state.LockedError. Its errors do not name the task: the caller knows
 // which it ran.
 func Run(ctx context.Context, opts Options) (sum Summary, err error) {
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
-	log := opts.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	now, log := opts.clock(), opts.logger()
 	task, cfg := opts.Task, opts.Config
 	started := now()
 	defer func() {
@@ -122,23 +131,12 @@ func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 		sum.Duration = now().Sub(started)
 	}()
 
-	held := opts.Held
-	if held == nil {
-		f, err := holdFiles(cfg.StateDir, task.Name)
-		if err != nil {
-			return sum, err
-		}
-		defer f.release()
-		held = f
-	}
-	spoolDir := SpoolDir(cfg.StateDir, task.Name)
-	if err := clearSpool(spoolDir); err != nil {
-		return sum, err
-	}
-	st, ledger, err := held.Load(ctx)
+	h, release, err := hold(ctx, opts)
+	defer release()
 	if err != nil {
 		return sum, err
 	}
+	held, st := h.held, h.st
 	// However the run ends, even before it reaches the mailbox, it
 	// reports the actions the state then holds due (settle.go).
 	defer func() { sum.Due = st.Due() }()
@@ -150,7 +148,7 @@ func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 				recorded, rerr = committedState(ctx, held)
 			}
 			if rerr == nil {
-				rerr = recordRun(ctx, held, recorded, sum, started, now().Sub(started), err)
+				rerr = recordRun(ctx, held, recorded, sum, started, now().Sub(started), err, triesAgain(ctx, opts, err))
 			}
 			if rerr != nil && err == nil {
 				err = rerr
@@ -158,7 +156,7 @@ func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 		}()
 	}
 
-	r, err = newRun(opts, log.With("task", task.Name), held, st, ledger, now, spoolDir)
+	r, err = newRun(opts, log.With("task", task.Name), h, now)
 	if err != nil {
 		return sum, err
 	}
@@ -235,8 +233,8 @@ type run struct {
 	hooks hooks
 }
 
-func newRun(opts Options, log *slog.Logger, held Held, st *state.State, ledger Ledger, now func() time.Time, spoolDir string) (*run, error) {
-	r := &run{opts: opts, log: log, held: held, st: st, ledger: ledger, now: now, spoolDir: spoolDir}
+func newRun(opts Options, log *slog.Logger, h holding, now func() time.Time) (*run, error) {
+	r := &run{opts: opts, log: log, held: h.held, st: h.st, ledger: h.ledger, now: now, spoolDir: h.spoolDir}
 	var err error
 	if r.sel, err = newSelection(opts.Task); err != nil {
 		return nil, err

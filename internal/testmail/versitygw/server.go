@@ -43,6 +43,7 @@ type Server struct {
 	Dir string
 
 	binary, version string
+	port            int // Endpoint's, kept across restarts
 	proc            *child.Process
 }
 
@@ -89,7 +90,7 @@ func (s *Server) logPath() string { return filepath.Join(s.Dir, "versitygw.log")
 // and sent SIGTERM if the test binary dies.
 func (s *Server) launch(port int) error {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	s.Endpoint = "http://" + addr
+	s.port, s.Endpoint = port, "http://"+addr
 	args := []string{"--port", addr, "--region", Region, "--health", healthPath}
 	// Keep-alive, off by default in versitygw, is what AWS and the other
 	// S3 servers do; without it every request of the sink is a new TCP
@@ -144,11 +145,29 @@ func (s *Server) healthy(ctx context.Context) error {
 }
 
 // Stop stops the server by its PID (SIGKILL to its process group: an
-// acknowledged write is already on disk) and waits for it to be reaped.
-// It may be called more than once.
+// acknowledged write is already on disk) and waits for it to be reaped,
+// as a crash would; Relaunch starts it again. It may be called more
+// than once.
 func (s *Server) Stop() {
 	if s.proc != nil {
 		s.proc.Stop(os.Kill, 0)
+	}
+}
+
+// Terminate stops the server by its PID with SIGTERM, as a service
+// manager does, waiting up to grace for it to finish the requests it
+// has begun, and with SIGKILL after that.
+func (s *Server) Terminate(grace time.Duration) {
+	s.proc.Stop(syscall.SIGTERM, grace)
+}
+
+// Relaunch starts the stopped server again on its address, over its
+// Dir: the buckets and objects it had are served again, and clients
+// need nothing new. It fails t if the address has been taken meanwhile.
+func (s *Server) Relaunch(t testing.TB) {
+	t.Helper()
+	if err := s.launch(s.port); err != nil {
+		t.Fatal(err)
 	}
 }
 

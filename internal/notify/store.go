@@ -1,0 +1,95 @@
+package notify
+
+import (
+	"context"
+	"time"
+
+	"mailtask/internal/auth"
+	"mailtask/internal/config"
+	"mailtask/internal/state"
+)
+
+// Store is where [notify] keeps what it mailed about failures and reads
+// the tasks' states for the digest: the files under state_dir (a nil
+// Store), or cluster mode's database (package cluster), which every node
+// shares.
+type Store interface {
+	// Alert returns what has been mailed about task's failure going on,
+	// nil when none is.
+	Alert(ctx context.Context, task string) (*Alert, error)
+	// UpdateAlert hands task's alert (nil: none) to fn and stores fn's
+	// answer (nil: none); fn's error leaves it as it was. Callers for
+	// one task take turns from the read to the write.
+	UpdateAlert(ctx context.Context, task string, fn func(prev *Alert) (*Alert, error)) error
+	// Alerts returns the alerts of tasks that have one, by task; a store
+	// may return those of other tasks too.
+	Alerts(ctx context.Context, tasks []string) (map[string]Alert, error)
+	// States reads the tasks' states for a digest: state returns a
+	// task's, fresh for a task never run, or why it cannot be read.
+	States(ctx context.Context) (state func(task string) (*state.State, error), err error)
+	// ClaimDigest reports whether this process is to send the digest
+	// scheduled at due: the one of the cluster that claims it first.
+	ClaimDigest(ctx context.Context, due time.Time) (bool, error)
+	// Tokens is where the OAuth2 tokens of [notify]'s account are, as
+	// for the tasks' accounts: nil for the files under state_dir.
+	Tokens() auth.TokenStore
+}
+
+// storeOf is s, or the files under cfg's state_dir for none.
+func storeOf(cfg *config.Config, s Store) Store {
+	if s == nil {
+		return files{cfg.StateDir}
+	}
+	return s
+}
+
+// files is the file store's Store: an alert beside each task's state
+// (TASK.alert.json, 0600), and each process sending its own digest.
+type files struct{ dir string }
+
+func (f files) Alert(_ context.Context, task string) (*Alert, error) {
+	return loadAlert(alertPath(f.dir, task))
+}
+
+// UpdateAlert takes no lock, as before cluster mode: the daemon runs a
+// task's runs one after the other, each mailing before the next starts;
+// a `mailtask run-task` ending at the same moment as the daemon's run of
+// the task may mail twice.
+func (f files) UpdateAlert(_ context.Context, task string, fn func(*Alert) (*Alert, error)) error {
+	path := alertPath(f.dir, task)
+	prev, err := loadAlert(path)
+	if err != nil {
+		return err
+	}
+	next, err := fn(prev)
+	switch {
+	case err != nil:
+		return err
+	case next == nil:
+		return removeAlert(path)
+	default:
+		return saveAlert(path, next)
+	}
+}
+
+func (f files) Alerts(_ context.Context, tasks []string) (map[string]Alert, error) {
+	alerts := map[string]Alert{}
+	for _, t := range tasks {
+		a, err := loadAlert(alertPath(f.dir, t))
+		if err != nil {
+			return nil, err
+		}
+		if a != nil {
+			alerts[t] = *a
+		}
+	}
+	return alerts, nil
+}
+
+func (f files) States(context.Context) (func(string) (*state.State, error), error) {
+	return func(task string) (*state.State, error) { return state.Load(f.dir, task) }, nil
+}
+
+func (f files) ClaimDigest(context.Context, time.Time) (bool, error) { return true, nil }
+
+func (f files) Tokens() auth.TokenStore { return nil }
