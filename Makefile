@@ -96,7 +96,9 @@ bench:
 # through PgBouncer in transaction mode; then the exhaustive variants of the
 # tests that `make test` runs a sample of (MAILTASK_SOAK=1:
 # internal/extract's skeleton and ParseAt oracles, without -race for the
-# reason make test's extract-tests gives), and every test of
+# reason make test's extract-tests gives; the scheduler's and the
+# pipeline's tests, whose slowest run 200 tasks and 10,000 messages
+# instead of 40 and 2,000), and every test of
 # internal/pgstore through PgBouncer in transaction and in session mode
 # (make test runs a sample through it).
 SOAK_KILLS ?= 1000
@@ -112,6 +114,7 @@ soak:
 	MAILTASK_CHAOS_POOL_MODE=transaction MAILTASK_CHAOS_MAILBOXES=$(SOAK_CHAOS_MAILBOXES) MAILTASK_CHAOS_SECONDS=$(SOAK_CHAOS_SECONDS) \
 	  $(GO) test -race -run '^TestClusterChaos$$' -count=1 -timeout 60m -v ./cmd/mailtask
 	MAILTASK_SOAK=1 $(GO) test -count=1 -timeout 90m ./internal/extract
+	MAILTASK_SOAK=1 $(GO) test -race -count=1 -timeout 30m ./internal/scheduler ./tasks/popimap
 	MAILTASK_TEST_POOL_MODE=transaction $(GO) test -race -count=1 -timeout 30m ./internal/pgstore
 	MAILTASK_TEST_POOL_MODE=session $(GO) test -race -count=1 -timeout 30m ./internal/pgstore
 

@@ -31,11 +31,10 @@ schedule = "@every 5m"
 }
 
 func TestDBMigrateCreatesTheSchemaOnce(t *testing.T) {
-	pg := postgres.Start(t)
-	url := pg.NewDatabase(t)
-	t.Setenv("MAILTASK_TEST_DB", url)
+	url := postgres.Shared(t).NewDatabase(t)
 	dir := t.TempDir()
-	cfg := writeFile(t, dir, "cluster.toml", clusterConfig(`state_store_env = "MAILTASK_TEST_DB"`))
+	writeFile(t, dir, "db.url", url)
+	cfg := writeFile(t, dir, "cluster.toml", clusterConfig(`state_store_file = "db.url"`))
 
 	code, out, errOut := run(t, "db", "migrate", "--config", cfg)
 	if code != exitOK || !strings.Contains(out, fmt.Sprintf("schema migrated from version 0 to %d", pgstore.SchemaVersion)) {
@@ -54,7 +53,7 @@ func TestDBMigrateCreatesTheSchemaOnce(t *testing.T) {
 	}
 
 	// The database refuses: the error says where, without the password.
-	t.Setenv("MAILTASK_TEST_DB", "postgres://mailtask:pw-not-shown@127.0.0.1:1/x?connect_timeout=2")
+	writeFile(t, dir, "db.url", "postgres://mailtask:pw-not-shown@127.0.0.1:1/x?connect_timeout=2")
 	code, _, errOut = run(t, "db", "migrate", "--config", cfg)
 	if code != exitFailed || strings.Contains(errOut, "pw-not-shown") || !strings.Contains(errOut, "127.0.0.1:1") {
 		t.Fatalf("db migrate against nothing: exit %d\n%s", code, errOut)

@@ -49,7 +49,7 @@ func TestParseAtMatchesParse(t *testing.T) {
 // allocates a fraction of its size (about 1.4 MB, whatever the size: a
 // bound of 2.5 MB for 4 MB, 4 MB for 16 MB when soaking).
 func TestParseAtFlat(t *testing.T) {
-	size, limit := sample(4<<20, 16<<20), sample(5<<19, 4<<20)
+	size, limit := testmail.Sample(4<<20, 16<<20), testmail.Sample(5<<19, 4<<20)
 	qp, qpContent := quotedPrintableMessage(size)
 	dashed, dashedContent := dashedText(size)
 	for _, c := range []struct {

@@ -200,10 +200,10 @@ func BenchmarkHostileShapes(b *testing.B) {
 // generated messages nested 12 deep and every other message cross
 // windows too).
 func oracleCorpus() []testmail.Fixture {
-	corpus := testmail.Generate(20250314, sample(50, 200), sample(0.02, 0.2))
+	corpus := testmail.Generate(20250314, testmail.Sample(50, 200), testmail.Sample(0.02, 0.2))
 	corpus = append(corpus, testmail.DemoCorpus()...)
 	for _, fx := range testmail.MalformedCorpus() {
-		if soak() || fx.Name != "1mb-header-line" && fx.Name != "nested-100-deep" {
+		if testmail.Soak() || fx.Name != "1mb-header-line" && fx.Name != "nested-100-deep" {
 			corpus = append(corpus, fx)
 		}
 	}
@@ -311,7 +311,7 @@ func TestSkeletonAroundDelimiters(t *testing.T) {
 		for _, nested := range []bool{false, true} {
 			for _, insert := range inserts {
 				for _, at := range []int{10, 60, 100, 110, 120, 200, 299} { // a first read ends near line 130
-					if n++; !soak() && n%3 != 0 {
+					if n++; !testmail.Soak() && n%3 != 0 {
 						continue
 					}
 					raw := delimiterCase(nl, nested, insert, at)
@@ -354,7 +354,7 @@ func TestSkeletonWithInsertedDelimiters(t *testing.T) {
 		if len(boundaries) == 0 {
 			continue
 		}
-		for range sample(5, 20) {
+		for range testmail.Sample(5, 20) {
 			l := sh.leaves[r.Intn(len(sh.leaves))]
 			if l.body.end-l.body.start < 10 {
 				continue
@@ -376,7 +376,7 @@ func TestSkeletonWithInsertedDelimiters(t *testing.T) {
 			}
 		}
 	}
-	if tried < sample(60, 250) {
+	if tried < testmail.Sample(60, 250) {
 		t.Errorf("only %d variants tried", tried)
 	}
 }
@@ -504,7 +504,7 @@ func TestShapeMatchesEnmime(t *testing.T) {
 			t.Errorf("%s: envelope from the skeleton differs:\n%s\nwhole:\n%s", fx.Name, b, a)
 		}
 	}
-	if elided < sample(40, 50) {
+	if elided < testmail.Sample(40, 50) {
 		t.Errorf("only %d messages parsed as skeletons", elided)
 	}
 }

@@ -210,9 +210,12 @@ func TestPOP3WithoutUIDLUsesHeaderKeys(t *testing.T) {
 	}
 }
 
-func TestPOP3TenThousandMessagesSecondPollRetrievesNothing(t *testing.T) {
+// A second poll of a big mailbox asks for nothing but its UIDLs. 2,000
+// messages, two batches, show it as 10,000 do (make soak), for 1.2 CPU-s
+// under -race instead of 3.3.
+func TestPOP3ManyMessagesSecondPollRetrievesNothing(t *testing.T) {
 	var log commandLog
-	msgs := make([][]byte, 10_000)
+	msgs := make([][]byte, testmail.Sample(2_000, 10_000))
 	for i := range msgs {
 		msgs[i] = fmt.Appendf(nil, "Message-ID: <%d@test>\r\nSubject: %d\r\n\r\nno attachment\r\n", i, i)
 	}
