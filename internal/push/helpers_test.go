@@ -167,6 +167,24 @@ func (h *host) nextRun(t *testing.T) chan struct{} {
 	}
 }
 
+// finish ends the run handed out as run, and waits until the host has no
+// run going: mail reported after it then starts a run of its own, where
+// a trigger racing the run's end would be folded into it (the scheduler
+// runs again after such a run; this host does not), and the test would
+// wait for a run that never comes.
+func (h *host) finish(t *testing.T, run chan struct{}) {
+	t.Helper()
+	h.mu.Lock()
+	ended := h.ended
+	h.mu.Unlock()
+	close(run)
+	select {
+	case <-ended:
+	case <-time.After(within):
+		t.Fatal("the run did not end")
+	}
+}
+
 // waitState waits for a report of state and returns it.
 func (h *host) waitState(t *testing.T, state State) Status {
 	t.Helper()

@@ -22,7 +22,7 @@ func TestWatcherAsksForARunOnNewMail(t *testing.T) {
 	if at := h.nextTrigger(t); !at.IsZero() {
 		t.Errorf("the run after connecting has an arrival time: %v", at)
 	}
-	close(h.nextRun(t))
+	h.finish(t, h.nextRun(t))
 	if st := h.waitState(t, Idling); !st.Since.Equal(t0) || st.Reconnects != 0 || st.Failures != 0 {
 		t.Errorf("idling: %+v", st)
 	}
@@ -35,7 +35,7 @@ func TestWatcherAsksForARunOnNewMail(t *testing.T) {
 	// Mail during the run is reported too; the host coalesces it.
 	b.deliver(t)
 	h.nextTrigger(t)
-	close(run)
+	h.finish(t, run)
 
 	// IDLE is re-issued after idle_reissue, and new mail is still seen.
 	reissue := t0.Add(config.DefaultIdleReissue)
@@ -51,7 +51,7 @@ func TestWatcherAsksForARunOnNewMail(t *testing.T) {
 	}
 	b.deliver(t)
 	h.nextTrigger(t)
-	close(h.nextRun(t))
+	h.finish(t, h.nextRun(t))
 
 	w.Stop()
 	if st := w.Status(); st.State != Stopped {
@@ -70,7 +70,7 @@ func TestWatcherReconnectsAfterADrop(t *testing.T) {
 	h := newHost(2)
 	_, clk := b.start(t, h)
 	h.nextTrigger(t)
-	close(h.nextRun(t))
+	h.finish(t, h.nextRun(t))
 	h.waitState(t, Idling)
 
 	b.deliver(t)
@@ -86,7 +86,7 @@ func TestWatcherReconnectsAfterADrop(t *testing.T) {
 	if at := h.nextTrigger(t); !at.IsZero() {
 		t.Errorf("the run after reconnecting has an arrival time: %v", at)
 	}
-	close(h.nextRun(t))
+	h.finish(t, h.nextRun(t))
 	st = h.waitState(t, Idling)
 	if st.Reconnects != 1 || st.Failures != 1 || b.proxy.Connections() != 2 {
 		t.Errorf("reconnected: %+v over %d connections", st, b.proxy.Connections())
@@ -106,7 +106,7 @@ func TestWatcherDetectsAStalledServer(t *testing.T) {
 	h := newHost(2)
 	_, clk := b.start(t, h)
 	h.nextTrigger(t)
-	close(h.nextRun(t))
+	h.finish(t, h.nextRun(t))
 	h.waitState(t, Idling)
 	if err := clk.WaitForTimerAt(t0.Add(config.DefaultIdleReissue), within); err != nil {
 		t.Fatal(err)
@@ -121,7 +121,7 @@ func TestWatcherDetectsAStalledServer(t *testing.T) {
 	}
 	clk.Advance(firstBackoff)
 	h.nextTrigger(t)
-	close(h.nextRun(t))
+	h.finish(t, h.nextRun(t))
 	if st := h.waitState(t, Idling); st.Reconnects != 1 {
 		t.Errorf("reconnected: %+v", st)
 	}
@@ -137,7 +137,7 @@ func TestWatcherLendsItsConnectionWhenNoOtherIsFree(t *testing.T) {
 	h.nextTrigger(t) // after connecting: the run needs the only connection
 	run := h.nextRun(t)
 	h.waitState(t, Lent)
-	close(run)
+	h.finish(t, run)
 	h.waitState(t, Idling)
 	h.noTrigger(t) // nothing arrived meanwhile
 
@@ -148,11 +148,11 @@ func TestWatcherLendsItsConnectionWhenNoOtherIsFree(t *testing.T) {
 	run = h.nextRun(t)
 	h.waitState(t, Lent)
 	b.deliver(t) // while nobody watches
-	close(run)
+	h.finish(t, run)
 	if at := h.nextTrigger(t); !at.IsZero() {
 		t.Errorf("the run for mail that came while lent has an arrival time: %v", at)
 	}
-	close(h.nextRun(t))
+	h.finish(t, h.nextRun(t))
 	h.waitState(t, Idling)
 	h.noTrigger(t)
 }
