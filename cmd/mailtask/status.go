@@ -151,9 +151,9 @@ func status(ctx context.Context, e *env, q statusQuery) error {
 	for i, t := range tasks {
 		names[i] = t.Name
 	}
-	alerts, err := notify.AlertsOf(ctx, cfg, node.Notify(), names)
-	if err != nil {
-		return err
+	alerts, alertsErr := notify.AlertsOf(ctx, cfg, node.Notify(), names)
+	if alertsErr != nil && clustered(node) {
+		return alertsErr
 	}
 	now := time.Now()
 	var rows []taskStatus
@@ -185,7 +185,15 @@ func status(ctx context.Context, e *env, q statusQuery) error {
 			row.Due = st.Due()
 			row.ActionRefused = st.ActionRefused
 		}
-		if a, ok := alerts[t.Name]; ok {
+		if alertsErr != nil {
+			// The file store keeps a file per task: one that cannot be
+			// read marks its task's row, as its state file would, not
+			// the whole status.
+			if row.Alert, err = fileAlertOf(ctx, cfg, t.Name); err != nil {
+				row.StateError = err.Error()
+				unreadable = true
+			}
+		} else if a, ok := alerts[t.Name]; ok {
 			row.Alert = &a
 		}
 		if t.Idle && !clustered(node) {
@@ -218,6 +226,16 @@ func status(ctx context.Context, e *env, q statusQuery) error {
 		return errReported
 	}
 	return nil
+}
+
+// fileAlertOf reads the alert of task alone from the files under
+// state_dir, nil for none.
+func fileAlertOf(ctx context.Context, cfg *config.Config, task string) (*notify.Alerted, error) {
+	alerts, err := notify.AlertsOf(ctx, cfg, nil, []string{task})
+	if a, ok := alerts[task]; ok && err == nil {
+		return &a, nil
+	}
+	return nil, err
 }
 
 // selectTasks returns the tasks of cfg that patterns name (path.Match,

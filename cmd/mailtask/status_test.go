@@ -135,6 +135,16 @@ destination = "d3"
 	if code != exitFailed || !strings.Contains(out, "manual: cannot read its state: state file") {
 		t.Errorf("corrupt state: exit %d\n%s", code, out)
 	}
+	// So is an alert file that cannot be read, on its task's row alone:
+	// the others are shown as before.
+	if err := os.Mkdir(filepath.Join(stateDir, "invoices.alert.json"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = run(t, "status", "--config", cfg)
+	if code != exitFailed || !strings.Contains(out, "invoices: cannot read its state: read what was mailed about failures") ||
+		!strings.Contains(out, "broken: failing since 2025-03-01 09:00:00 (4 runs); 2 failure mails sent") {
+		t.Errorf("unreadable alert file: exit %d\n%s", code, out)
+	}
 	if code, _, errOut := run(t, "status", "--config", cfg, "invoices", "extra"); code != exitUsage || !strings.Contains(errOut, `has no task "extra"`) {
 		t.Errorf("a task that is not there: exit %d %s", code, errOut)
 	}
