@@ -195,8 +195,7 @@ func startChaosCluster(t *testing.T, plan chaosPlan) *chaosCluster {
 	for i := range 3 {
 		dir := t.TempDir()
 		writeFile(t, dir, "db.url", c.nodeDB)
-		writeFile(t, dir, "s3.id", c.gw.AccessKeyID)
-		writeFile(t, dir, "s3.secret", c.gw.SecretAccessKey)
+		c.gw.WriteKeys(t, dir)
 		c.nodes = append(c.nodes, &chaosNode{name: fmt.Sprintf("node-%d", i+1), dir: dir, config: writeFile(t, dir, "mailtask.toml", text)})
 	}
 	if code, out, errOut := run(t, "db", "migrate", "--config", c.nodes[0].config); code != exitOK {
@@ -221,15 +220,11 @@ func (c *chaosCluster) clusterConfig() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `state_dir = "state"
 state_store_file = "db.url"
-s3_endpoint = %q
-s3_region = %q
-s3_access_key_id_file = "s3.id"
-s3_secret_access_key_file = "s3.secret"
-listen = "127.0.0.1:0"
+%slisten = "127.0.0.1:0"
 max_concurrent_tasks = 8
 stop_grace = "20s"
 %s
-`, c.gw.Endpoint, versitygw.Region, clusterwatch.LeaseTOML)
+`, c.gw.SettingsTOML(), clusterwatch.LeaseTOML)
 	for _, box := range c.boxes {
 		fmt.Fprintf(&b, `
 [accounts.%[1]s]

@@ -39,19 +39,14 @@ func TestStateRetryFromCopyInTheCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	prefix := strings.Repeat(strings.Repeat("p", 150)+"/", 6) + "in" // 908 bytes: a short name fits, the long one not
-	t.Setenv("OPS_S3_ID", gw.AccessKeyID)
-	t.Setenv("OPS_S3_SECRET", gw.SecretAccessKey)
 	dir := t.TempDir()
+	gw.WriteKeys(t, dir)
 	hooked := filepath.Join(dir, "hooked")
 	writeFile(t, dir, "db.url", url)
 	configWith := func(fileName string) string {
 		return writeFile(t, dir, "mailtask.toml", `state_dir = "state"
 state_store_file = "db.url"
-s3_endpoint = "`+gw.Endpoint+`"
-s3_region = "`+versitygw.Region+`"
-s3_access_key_id_env = "OPS_S3_ID"
-s3_secret_access_key_env = "OPS_S3_SECRET"
-`+d.AccountTOML("dovecot", "imap", d.User, d.Password)+`[[task]]
+`+gw.SettingsTOML()+d.AccountTOML("dovecot", "imap", d.User, d.Password)+`[[task]]
 name = "t"
 account = "dovecot"
 destination = "s3://`+bucket+`/`+prefix+`"

@@ -73,15 +73,12 @@ func newCluster(t *testing.T, d *dovecot.Server, dest, top string, taskTOML ...s
 		}
 		c.bucket = c.gw.NewBucket(t)
 		dest = strings.NewReplacer("s3://BUCKET", "s3://"+c.bucket, "s3://LEGACY", "s3://"+c.bucket, "s3://OWN", "s3://"+c.bucket).Replace(dest)
-		t.Setenv("MAILTASK_POPIMAP_TEST_S3_ID", c.gw.AccessKeyID)
-		t.Setenv("MAILTASK_POPIMAP_TEST_S3_SECRET", c.gw.SecretAccessKey)
-		s3keys = fmt.Sprintf(`s3_endpoint = %q
-s3_region = %q
-s3_access_key_id_env = "MAILTASK_POPIMAP_TEST_S3_ID"
-s3_secret_access_key_env = "MAILTASK_POPIMAP_TEST_S3_SECRET"
-`, c.gw.Endpoint, versitygw.Region)
+		s3keys = c.gw.SettingsTOML()
 	}
 	dir := t.TempDir()
+	if c.gw != nil {
+		c.gw.WriteKeys(t, dir)
+	}
 	store := "state_store_env = \"MAILTASK_POPIMAP_TEST_DB\"\n"
 	if rest, ok := strings.CutPrefix(top, fileStore); ok {
 		store, top = "", rest

@@ -184,6 +184,25 @@ func (s *Server) Remove() {
 // messages.
 func (s *Server) LogTail() string { return child.LogTail(s.logPath()) }
 
+// SettingsTOML is the top-level configuration that writes to the server:
+// its endpoint and region, and its keys read from the files WriteKeys
+// writes beside the configuration file (files rather than environment
+// variables, which a parallel test may not set).
+func (s *Server) SettingsTOML() string {
+	return fmt.Sprintf("s3_endpoint = %q\ns3_region = %q\ns3_access_key_id_file = \"s3.id\"\ns3_secret_access_key_file = \"s3.secret\"\n", s.Endpoint, Region)
+}
+
+// WriteKeys writes the server's keys into dir, the folder of a
+// configuration file holding SettingsTOML.
+func (s *Server) WriteKeys(t testing.TB, dir string) {
+	t.Helper()
+	for name, key := range map[string]string{"s3.id": s.AccessKeyID, "s3.secret": s.SecretAccessKey} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(key), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // Client returns an S3 client of the root user, path-style, as tests use
 // to look at what a sink wrote.
 func (s *Server) Client() *s3.Client {
