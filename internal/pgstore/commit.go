@@ -28,19 +28,27 @@ import (
 // from claiming the task in between: a claim that comes after sees the
 // commit.
 func (l *Lease) Commit(ctx context.Context, st *state.State, fps []state.Fingerprint) error {
+	return l.commit(ctx, st, func(batch *pgx.Batch) { queueLedger(batch, l.Task, fps) }, func(ledger *Ledger) { ledger.add(fps) })
+}
+
+// commit writes st, fenced, with the ledger's change that queueLedger
+// queues, and then makes the same change to the lease's copy of the
+// ledger (change), if it has one.
+func (l *Lease) commit(ctx context.Context, st *state.State, queueLedger func(*pgx.Batch), change func(*Ledger)) error {
 	if st.Task != l.Task {
 		return fmt.Errorf("commit the state of task %q under the lease of task %q", st.Task, l.Task)
 	}
 	changes := st.UIDLs.Changes()
-	// Every statement of the batch may run twice (the ledger and the
-	// UIDLs are upserts, the state is written whole), so a commit that
-	// met a connection the database had ended is sent again, fence
-	// first, on another: after a restart or pg_terminate_backend each
-	// dead connection of the pool fails one query.
+	// Every statement of the batch may run twice (the ledger's change is
+	// an upsert or a delete, the UIDLs are upserts, the state is written
+	// whole), so a commit that met a connection the database had ended
+	// is sent again, fence first, on another: after a restart or
+	// pg_terminate_backend each dead connection of the pool fails one
+	// query.
 	for attempt := 1; ; attempt++ {
 		batch := &pgx.Batch{}
 		l.queueFence(batch)
-		queueLedger(batch, l.Task, fps)
+		queueLedger(batch)
 		queueUIDLs(batch, l.Task, changes)
 		if err := queueState(batch, st); err != nil {
 			return fmt.Errorf("commit: %w", err)
@@ -58,7 +66,7 @@ func (l *Lease) Commit(ctx context.Context, st *state.State, fps []state.Fingerp
 	ledger := l.ledger
 	l.mu.Unlock()
 	if ledger != nil {
-		ledger.add(fps)
+		change(ledger)
 	}
 	return nil
 }

@@ -67,29 +67,11 @@ func (l *Lease) Replace(ctx context.Context, st *state.State, fps []state.Finger
 // again, and a run finding one's fingerprint in the ledger would count it
 // as taken. Only those rows change, however long the ledger is.
 func (l *Lease) Forget(ctx context.Context, st *state.State, fps []state.Fingerprint) error {
-	if st.Task != l.Task {
-		return fmt.Errorf("commit the state of task %q under the lease of task %q", st.Task, l.Task)
-	}
 	values := make([]int64, len(fps))
 	for i, f := range fps {
 		values[i] = fpValue(f)
 	}
-	batch := &pgx.Batch{}
-	l.queueFence(batch)
-	batch.Queue("DELETE FROM ledger WHERE task = $1 AND fp = ANY($2::bigint[])", l.Task, values)
-	queueUIDLs(batch, l.Task, st.UIDLs.Changes())
-	if err := queueState(batch, st); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	if err := l.send(ctx, batch); err != nil {
-		return l.commitError(err)
-	}
-	st.UIDLs.ChangesSaved()
-	l.mu.Lock()
-	ledger := l.ledger
-	l.mu.Unlock()
-	if ledger != nil {
-		ledger.drop(fps)
-	}
-	return nil
+	return l.commit(ctx, st, func(batch *pgx.Batch) {
+		batch.Queue("DELETE FROM ledger WHERE task = $1 AND fp = ANY($2::bigint[])", l.Task, values)
+	}, func(ledger *Ledger) { ledger.drop(fps) })
 }
