@@ -151,19 +151,7 @@ func TestCheckHintsForTheNetwork(t *testing.T) {
 // answers AUTH with reply, and returns what it printed.
 func notifyRefused(t *testing.T, host string, reply *smtp.SMTPError) string {
 	t.Helper()
-	ca, err := testmail.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := testmail.StartSMTP(testmail.SMTPOptions{TLS: ca.ServerTLS, Username: "alerts@contoso.example", Password: "app-pass", Mechanisms: []string{sasl.Login}, AuthError: reply})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	caFile, err := ca.WriteCertFile(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, caFile := testmail.StartSMTPWithCA(t, testmail.SMTPOptions{Username: "alerts@contoso.example", Password: "app-pass", Mechanisms: []string{sasl.Login}, AuthError: reply})
 	cfg := notifyConfig(t, srv, caFile)
 	_, port, _ := net.SplitHostPort(srv.Addr)
 	editFile(t, cfg, "host = \"127.0.0.1\"\nport = "+port, "host = \""+host+"\"\nport = "+port)

@@ -39,20 +39,7 @@ timeout = "10s"
 
 func startSMTP(t *testing.T) (*testmail.SMTPServer, string) {
 	t.Helper()
-	ca, err := testmail.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := testmail.StartSMTP(testmail.SMTPOptions{TLS: ca.ServerTLS, Username: "alerts@contoso.example", Password: "app-pass", Mechanisms: []string{sasl.Login}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	caFile, err := ca.WriteCertFile(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return srv, caFile
+	return testmail.StartSMTPWithCA(t, testmail.SMTPOptions{Username: "alerts@contoso.example", Password: "app-pass", Mechanisms: []string{sasl.Login}})
 }
 
 func TestNotifyCommand(t *testing.T) {

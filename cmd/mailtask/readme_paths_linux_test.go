@@ -119,10 +119,6 @@ func TestREADMENotificationPaths(t *testing.T) {
 	} {
 		t.Run(p.name, func(t *testing.T) {
 			f := newOAuthFixture(t, testmail.IdPOptions{AppRoles: []string{"IMAP.AccessAsApp", "SMTP.SendAsApp"}}, p.oauth)
-			ca, err := testmail.NewCA()
-			if err != nil {
-				t.Fatal(err)
-			}
 			mayServe := func(user, token string) bool {
 				g, ok := f.idp.Introspect(token)
 				if g.User == "" {
@@ -130,15 +126,7 @@ func TestREADMENotificationPaths(t *testing.T) {
 				}
 				return ok && strings.EqualFold(g.User, user) && slices.Contains(g.Scopes, "SMTP.Send")
 			}
-			srv, err := testmail.StartSMTP(testmail.SMTPOptions{TLS: ca.ServerTLS, Mechanisms: []string{sasl.Login, "XOAUTH2"}, XOAUTH2: mayServe})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { srv.Close() })
-			caFile, err := ca.WriteCertFile(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
+			srv, caFile := testmail.StartSMTPWithCA(t, testmail.SMTPOptions{Mechanisms: []string{sasl.Login, "XOAUTH2"}, XOAUTH2: mayServe})
 			host, port, _ := strings.Cut(srv.Addr, ":")
 			editFile(t, f.cfg, "[[task]]", fmt.Sprintf("[notify]\naccount = \"m365\"\nhost = %q\nport = %s\nca_file = %q\nto = [\"ops@contoso.com\"]\ntimeout = \"10s\"\n[[task]]", host, port, caFile))
 			if code, out, errOut := p.login(f); code != exitOK {

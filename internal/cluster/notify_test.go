@@ -65,20 +65,7 @@ password = "app-pass"
 // through it as account.
 func startSMTP(t *testing.T, opts testmail.SMTPOptions, account string) (*testmail.SMTPServer, string) {
 	t.Helper()
-	ca, err := testmail.NewCA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.TLS = ca.ServerTLS
-	srv, err := testmail.StartSMTP(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	caFile, err := ca.WriteCertFile(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, caFile := testmail.StartSMTPWithCA(t, opts)
 	host, port, _ := strings.Cut(srv.Addr, ":")
 	return srv, fmt.Sprintf(`[notify]
 account = %q

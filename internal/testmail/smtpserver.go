@@ -10,6 +10,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"testing"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -59,6 +60,26 @@ type ReceivedMail struct {
 	From      string
 	To        []string
 	Data      []byte
+}
+
+// StartSMTPWithCA starts an SMTP server for t, over TLS from a CA of its
+// own (opts.TLS is ignored), closed when t ends, and returns it with the
+// file of the CA's certificate, for a client's ca_file.
+func StartSMTPWithCA(t testing.TB, opts SMTPOptions) (srv *SMTPServer, caFile string) {
+	t.Helper()
+	ca, err := NewCA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.TLS = ca.ServerTLS
+	if srv, err = StartSMTP(opts); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if caFile, err = ca.WriteCertFile(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	return srv, caFile
 }
 
 // StartSMTP starts a server listening on 127.0.0.1:0.

@@ -15,14 +15,8 @@ import (
 )
 
 func TestNotifyFailures(t *testing.T) {
-	ca, err := testmail.NewCA()
-	mustT(t, err)
-	srv, err := testmail.StartSMTP(testmail.SMTPOptions{TLS: ca.ServerTLS, Username: testUser, Password: testPassword})
-	mustT(t, err)
-	t.Cleanup(func() { srv.Close() })
+	srv, caFile := testmail.StartSMTPWithCA(t, testmail.SMTPOptions{Username: testUser, Password: testPassword})
 	f := newFixture(t, testmail.IMAPOptions{})
-	caFile, err := ca.WriteCertFile(t.TempDir())
-	mustT(t, err)
 	host, port, _ := strings.Cut(srv.Addr, ":")
 	p, err := strconv.Atoi(port)
 	mustT(t, err)
