@@ -164,7 +164,10 @@ func Run(ctx context.Context, opts Options) (sum Summary, err error) {
 	if err := r.open(ctx, cfg.Accounts[task.Account]); err != nil {
 		return sum, err
 	}
-	wasAside := failedKeys(st)
+	var wasAside map[string]bool // on a dry run, to tell what it would keep aside
+	if opts.DryRun {
+		wasAside = failedKeys(st)
+	}
 	sum, err = r.ingest(ctx)
 	if opts.DryRun {
 		sum.Aside = newFailures(st, wasAside)
