@@ -58,7 +58,7 @@ func runDaemon(ctx context.Context, e *env, cfgPath string) error {
 		cfg := current.Load()
 		return credentials(cfg, tokenStore(cfg, node))
 	})
-	sched, err := scheduler.New(cfg, scheduler.Options{Run: e.taskRun(log), Log: log, Metrics: m, Stop: stop, Node: node})
+	sched, err := scheduler.New(cfg, scheduler.Options{Run: e.taskRun(log, nil), Log: log, Metrics: m, Stop: stop, Node: node})
 	if err != nil {
 		return err
 	}
@@ -83,6 +83,7 @@ func runDaemon(ctx context.Context, e *env, cfgPath string) error {
 	go func() { done <- sched.Run(runCtx) }()
 	digestReload := make(chan struct{}, 1)
 	go notify.Digests(runCtx, current.Load, digestReload, node.Notify(), clock.Real, log)
+	go notify.Mails(runCtx, current.Load, node.Notify(), clock.Real, log)
 	attrs := []any{"version", version.String(), "config", cfg.File, "pid", os.Getpid(), "tasks", len(sched.Tasks()), "max_concurrent_tasks", cfg.MaxConcurrentTasks}
 	if len(cfg.Include) > 0 {
 		attrs = append(attrs, "files", 1+len(cfg.Included))

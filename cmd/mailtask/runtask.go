@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"mailtask/internal/clock"
 	"mailtask/internal/config"
 	"mailtask/internal/diagnose"
 	"mailtask/internal/mailbox"
@@ -63,9 +64,9 @@ func runTask(ctx context.Context, e *env, cfgPath string, dryRun bool, level str
 	}
 	var sum popimap.Summary
 	if clustered(node) {
-		sum, err = runHeld(ctx, node, opts, e.taskRun(log), log)
+		sum, err = runHeld(ctx, node, opts, e.taskRun(log, clock.Real), log)
 	} else {
-		sum, err = e.taskRun(log)(ctx, opts)
+		sum, err = e.taskRun(log, clock.Real)(ctx, opts)
 	}
 	stopWatch()
 	bar.clear()

@@ -106,13 +106,15 @@ func TestFailuresMailedOnceAcrossNodes(t *testing.T) {
 	// its record gave the lease back and stopped its renewals.
 	ended, end := context.WithCancel(testContext(t))
 	end()
+	clk := clock.NewFake(t0)
 	run := func(n notifyNode, d time.Duration, runErr error) {
 		t.Helper()
 		fails := func(context.Context, popimap.Options) (popimap.Summary, error) {
 			return popimap.Summary{Task: "invoices"}, runErr
 		}
-		opts := popimap.Options{Config: n.cfg, Task: n.cfg.Tasks[0], Shared: n.node, Now: func() time.Time { return t0.Add(d) }}
-		if _, err := popimap.NotifyFailures(fails, slog.New(slog.DiscardHandler))(ended, opts); !errors.Is(err, runErr) {
+		clk.Advance(t0.Add(d).Sub(clk.Now()))
+		opts := popimap.Options{Config: n.cfg, Task: n.cfg.Tasks[0], Shared: n.node, Now: clk.Now}
+		if _, err := popimap.NotifyFailures(fails, clk, slog.New(slog.DiscardHandler))(ended, opts); !errors.Is(err, runErr) {
 			t.Fatalf("run at +%s: %v", d, err)
 		}
 	}
@@ -157,12 +159,12 @@ func TestAlertDecidedInTurn(t *testing.T) {
 	deciding, decided := make(chan struct{}), make(chan struct{})
 	aDone := make(chan error, 1)
 	go func() {
-		aDone <- a.node.Notify().UpdateAlert(ctx, "invoices", func(prev *notify.Alert) (*notify.Alert, error) {
+		aDone <- a.node.Notify().UpdateAlert(ctx, "invoices", func(prev *notify.Alert) (*notify.Alert, *notify.Mail, error) {
 			close(deciding)
 			<-decided
 			next := *prev
 			next.Failures++
-			return &next, nil
+			return &next, nil, nil
 		})
 	}()
 	<-deciding
@@ -174,6 +176,9 @@ func TestAlertDecidedInTurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := <-bDone; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := notify.SendDue(ctx, b.cfg, b.node.Notify(), time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{`mailtask: task "invoices" failed`, `mailtask: task "invoices" recovered`}
@@ -305,6 +310,9 @@ func TestNotifySignsInWithTheDatabasesTokens(t *testing.T) {
 
 	runErr := errors.New("the mailbox is full")
 	if err := notify.RunEnded(ctx, cfg, other.Notify(), "m365", runErr, time.Now(), slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := notify.SendDue(ctx, cfg, other.Notify(), time.Now(), slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatalf("the failure was not mailed: %v", err)
 	}
 	if got := srv.Received(); len(got) != 1 || got[0].Mechanism != "XOAUTH2" {
