@@ -277,7 +277,7 @@ func decodedBody(t *testing.T, data []byte) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
+	return strings.ReplaceAll(string(b), "\r\n", "\n")
 }
 
 func TestDigestsOnSchedule(t *testing.T) {
