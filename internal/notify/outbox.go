@@ -118,6 +118,7 @@ func grouped(due []Mail, now time.Time) (subject, body string) {
 		kind, class string
 		example     Mail
 		tasks       []string
+		named       map[string]bool // tasks, as a set: a task can be due twice in a long outage
 	}
 	var causes []*cause
 	byKey := map[[2]string]*cause{}
@@ -126,11 +127,12 @@ func grouped(due []Mail, now time.Time) (subject, body string) {
 		key := [2]string{m.Kind, m.Class}
 		c := byKey[key]
 		if c == nil {
-			c = &cause{kind: m.Kind, class: m.Class, example: m}
+			c = &cause{kind: m.Kind, class: m.Class, example: m, named: map[string]bool{}}
 			byKey[key] = c
 			causes = append(causes, c)
 		}
-		if !slices.Contains(c.tasks, m.Task) {
+		if !c.named[m.Task] {
+			c.named[m.Task] = true
 			c.tasks = append(c.tasks, m.Task)
 			count[m.Kind]++
 		}
@@ -141,8 +143,8 @@ func grouped(due []Mail, now time.Time) (subject, body string) {
 	})
 	host, _ := os.Hostname()
 	var b strings.Builder
-	fmt.Fprintf(&b, "mailtask on %s, %s: %d mails about tasks came due within %s; here they are in one.\n",
-		host, now.Format(time.RFC1123Z), len(due), Window)
+	fmt.Fprintf(&b, "mailtask on %s, %s: %d mails about tasks came due since the last went out; here they are in one.\n",
+		host, now.Format(time.RFC1123Z), len(due))
 	var heads []string
 	for _, kind := range []string{Failed, StillFailing, Recovered} {
 		if count[kind] > 0 {
