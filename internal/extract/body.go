@@ -3,19 +3,38 @@ package extract
 import (
 	"net/textproto"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jhillyerd/enmime/v2"
 	"github.com/jhillyerd/enmime/v2/mediatype"
 )
 
-// headers returns the message's top-level header fields, decoded.
+// headers returns the message's top-level header fields, decoded (see
+// headerValue).
 func headers(env *enmime.Envelope) map[string][]string {
 	h := make(map[string][]string)
 	for _, key := range env.GetHeaderKeys() {
-		key = textproto.CanonicalMIMEHeaderKey(key)
-		h[key] = env.GetHeaderValues(key)
+		values := env.GetHeaderValues(key)
+		for i, v := range values {
+			if !utf8.ValidString(v) && i < len(env.Root.Header[key]) {
+				values[i] = decodeWords(headerText(env.Root.Header[key][i]))
+			}
+		}
+		h[textproto.CanonicalMIMEHeaderKey(key)] = values
 	}
 	return h
+}
+
+// headerValue is the top-level header field key, its encoded-words
+// decoded. Scan-to-mail devices and fax gateways write 8-bit bytes raw,
+// no charset declared ("Subject: Scan f\xfcr M\xfcller"): a value that is
+// not UTF-8 is read as headerText reads one first, so that rules, names
+// and the sidecar see the text the sender meant.
+func headerValue(env *enmime.Envelope, key string) string {
+	if v := env.GetHeader(key); utf8.ValidString(v) {
+		return v
+	}
+	return decodeWords(headerText(env.Root.Header.Get(key)))
 }
 
 // maxBodyBytes bounds each body kept for rules and body output; what lies
