@@ -79,14 +79,13 @@ type env struct {
 
 // taskRun is how run-task and the daemon run a task: e.run, with a panic
 // turned into a failure of that run alone (exit 1, not Go's 2), mailed
-// like any other failure: by the run itself on sender's clock (run-task),
-// or, for a nil sender, by the daemon's mail loop.
-func (e *env) taskRun(log *slog.Logger, sender clock.Clock) popimap.RunFunc {
+// like any other failure.
+func (e *env) taskRun(log *slog.Logger) popimap.RunFunc {
 	run := e.run
 	if run == nil {
 		run = popimap.Unattended(clock.Real)
 	}
-	return popimap.NotifyFailures(scheduler.Recover(run), sender, log)
+	return popimap.NotifyFailures(scheduler.Recover(run), log)
 }
 
 // endProfile ends the CPU profile of a binary built with -tags cpuprofile

@@ -58,7 +58,7 @@ func runDaemon(ctx context.Context, e *env, cfgPath string) error {
 		cfg := current.Load()
 		return credentials(cfg, tokenStore(cfg, node))
 	})
-	sched, err := scheduler.New(cfg, scheduler.Options{Run: e.taskRun(log, nil), Log: log, Metrics: m, Stop: stop, Node: node})
+	sched, err := scheduler.New(cfg, scheduler.Options{Run: e.taskRun(log), Log: log, Metrics: m, Stop: stop, Node: node})
 	if err != nil {
 		return err
 	}

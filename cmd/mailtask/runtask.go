@@ -10,6 +10,7 @@ import (
 	"mailtask/internal/config"
 	"mailtask/internal/diagnose"
 	"mailtask/internal/mailbox"
+	"mailtask/internal/notify"
 	"mailtask/tasks/popimap"
 )
 
@@ -64,12 +65,20 @@ func runTask(ctx context.Context, e *env, cfgPath string, dryRun bool, level str
 	}
 	var sum popimap.Summary
 	if clustered(node) {
-		sum, err = runHeld(ctx, node, opts, e.taskRun(log, clock.Real), log)
+		sum, err = runHeld(ctx, node, opts, e.taskRun(log), log)
 	} else {
-		sum, err = e.taskRun(log, clock.Real)(ctx, opts)
+		sum, err = e.taskRun(log)(ctx, opts)
 	}
 	stopWatch()
 	bar.clear()
+	if !dryRun {
+		// Outside the run's lease and slot: nothing else may send the
+		// mail the run made due (no daemon), and this may wait for the
+		// next window.
+		if err := notify.SendSoon(ctx, cfg, node.Notify(), clock.Real, log); err != nil {
+			log.Error("could not send the notification", "err", err, "hint", diagnose.Hint(err))
+		}
+	}
 	if dryRun {
 		for _, name := range sum.Planned {
 			fmt.Fprintf(e.stdout, "would save %s\n", name)

@@ -114,8 +114,11 @@ func TestFailuresMailedOnceAcrossNodes(t *testing.T) {
 		}
 		clk.Advance(t0.Add(d).Sub(clk.Now()))
 		opts := popimap.Options{Config: n.cfg, Task: n.cfg.Tasks[0], Shared: n.node, Now: clk.Now}
-		if _, err := popimap.NotifyFailures(fails, clk, slog.New(slog.DiscardHandler))(ended, opts); !errors.Is(err, runErr) {
+		if _, err := popimap.NotifyFailures(fails, slog.New(slog.DiscardHandler))(ended, opts); !errors.Is(err, runErr) {
 			t.Fatalf("run at +%s: %v", d, err)
+		}
+		if _, err := notify.SendDue(ended, n.cfg, n.node.Notify(), clk.Now(), nil); err != nil {
+			t.Fatalf("send at +%s: %v", d, err)
 		}
 	}
 	login := errors.New("login to outlook.office365.com:993 failed: AUTHENTICATE failed.")

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"mailtask/internal/clock"
 	"mailtask/internal/config"
 )
 
@@ -171,3 +172,30 @@ func grouped(due []Mail, now time.Time) (subject, body string) {
 }
 
 var titles = map[string]string{Failed: "Failed", StillFailing: "Still failing", Recovered: "Recovered"}
+
+// SendSoon sends the mails due now or, when a mail went out in this
+// window already, at the start of the next, with whatever else is due by
+// then: `mailtask run-task`'s sending of its run's mail, which nothing
+// else may send (no daemon). ctx ending meanwhile leaves the mails due,
+// for the daemon or the next run-task.
+func SendSoon(ctx context.Context, cfg *config.Config, store Store, clk clock.Clock, log *slog.Logger) error {
+	left, err := SendDue(ctx, cfg, store, clk.Now(), log)
+	if !left || err != nil {
+		return err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := clk.Now()
+	next := now.Truncate(Window).Add(Window)
+	log.Info("a mail went out in this window already: waiting for the next to send what is due", "until", next)
+	timer := clk.NewTimer(next.Sub(now))
+	defer timer.Stop()
+	select {
+	case <-timer.C():
+	case <-ctx.Done():
+		return nil
+	}
+	_, err = SendDue(ctx, cfg, store, next, log)
+	return err
+}

@@ -195,3 +195,33 @@ func TestARefusingServerIsTriedOnceAWindow(t *testing.T) {
 		}
 	}
 }
+
+// run-task sends the mail its run made due, nothing else might: at once,
+// or, when another's mail went out in this window, at the next window,
+// waiting for it rather than leaving the mail until some later run.
+func TestSendSoonWaitsForTheNextWindow(t *testing.T) {
+	f := newSMTPFixture(t, testmail.SMTPOptions{})
+	clk := clock.NewFake(time.Date(2025, 3, 14, 7, 0, 10, 0, time.UTC))
+	boom := errors.New("boom")
+	record(t, f.cfg, []string{"first"}, boom, clk.Now())
+	if err := SendSoon(context.Background(), f.cfg, nil, clk, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.srv.Received()); n != 1 {
+		t.Fatalf("%d mails after the first run, want its own", n)
+	}
+	record(t, f.cfg, []string{"second"}, boom, clk.Now())
+	sent := make(chan error)
+	go func() { sent <- SendSoon(context.Background(), f.cfg, nil, clk, nil) }()
+	mustWait(t, clk.WaitForTimerAt(time.Date(2025, 3, 14, 7, 1, 0, 0, time.UTC), 10*time.Second))
+	if n := len(f.srv.Received()); n != 1 {
+		t.Fatalf("%d mails within the first window, want 1", n)
+	}
+	clk.AdvanceToNext()
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	if s := subjectsOf(t, f.srv.Received()); !slices.Equal(s, []string{`mailtask: task "first" failed`, `mailtask: task "second" failed`}) {
+		t.Errorf("mailed %q", s)
+	}
+}
