@@ -58,4 +58,3 @@ func TestNotifyFailures(t *testing.T) {
 		})
 	}
 }
-
