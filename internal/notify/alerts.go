@@ -99,8 +99,8 @@ func RunEnded(ctx context.Context, cfg *config.Config, store Store, task string,
 	})
 }
 
-// mailAbout is the mail due about a failed run of task, a the alert as
-// it is with the mail counted.
+// mailAbout is the mail due about a failed run of task, a being the alert
+// with the mail counted.
 func mailAbout(task, kind string, runErr error, a Alert, at time.Time) *Mail {
 	return &Mail{Task: task, Kind: kind, At: at, Class: a.Class, Error: runErr.Error(), Hint: diagnose.Hint(runErr),
 		Since: a.Since, Failures: a.Failures, Mailed: a.Mailed}
@@ -182,7 +182,8 @@ func AlertsOf(ctx context.Context, cfg *config.Config, store Store, tasks []stri
 
 // ForgetAlert removes what has been mailed about task's failures from
 // store (nil: the files under state_dir), as `mailtask state reset`
-// forgets the task: a failure after it is a new one, mailed at once.
+// forgets the task: a failure after it is a new one, mailed with the
+// next window.
 func ForgetAlert(ctx context.Context, cfg *config.Config, store Store, task string) error {
 	return storeOf(cfg, store).UpdateAlert(ctx, task, func(*Alert) (*Alert, *Mail, error) { return nil, nil, nil })
 }
