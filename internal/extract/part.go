@@ -68,7 +68,7 @@ func (m *Message) files(env *enmime.Envelope, ps *parts, depth int) []File {
 			}
 			name = generatedName(len(files)+1, gen)
 		}
-		f := File{Name: SanitizeName(name), ContentType: ctype, Inline: disp == "inline"}
+		f := File{Name: SanitizeName(name), ContentType: ctype, Inline: shownInText(p, disp, ctype, m.HTML)}
 		problem := ps.decode(&f, p)
 		p.Content = nil
 		if shown && !m.heldMessage(f, depth+1) {
