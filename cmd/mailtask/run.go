@@ -83,6 +83,7 @@ func runDaemon(ctx context.Context, e *env, cfgPath string) error {
 	go func() { done <- sched.Run(runCtx) }()
 	digestReload := make(chan struct{}, 1)
 	go notify.Digests(runCtx, current.Load, digestReload, node.Notify(), clock.Real, log)
+	go notify.Mails(runCtx, current.Load, node.Notify(), clock.Real, log)
 	attrs := []any{"version", version.String(), "config", cfg.File, "pid", os.Getpid(), "tasks", len(sched.Tasks()), "max_concurrent_tasks", cfg.MaxConcurrentTasks}
 	if len(cfg.Include) > 0 {
 		attrs = append(attrs, "files", 1+len(cfg.Included))

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 
+	"mailtask/internal/clock"
 	"mailtask/internal/config"
 	"mailtask/internal/diagnose"
 	"mailtask/internal/mailbox"
+	"mailtask/internal/notify"
 	"mailtask/tasks/popimap"
 )
 
@@ -69,6 +71,14 @@ func runTask(ctx context.Context, e *env, cfgPath string, dryRun bool, level str
 	}
 	stopWatch()
 	bar.clear()
+	if !dryRun {
+		// Outside the run's lease and slot: nothing else may send the
+		// mail the run made due (no daemon), and this may wait for the
+		// next window.
+		if err := notify.SendSoon(ctx, cfg, node.Notify(), clock.Real, log); err != nil {
+			log.Error("could not send the notification", "err", err, "hint", diagnose.Hint(err))
+		}
+	}
 	if dryRun {
 		for _, name := range sum.Planned {
 			fmt.Fprintf(e.stdout, "would save %s\n", name)

@@ -32,22 +32,43 @@ func (s notes) Alert(ctx context.Context, task string) (*notify.Alert, error) {
 	return &na, nil
 }
 
-// UpdateAlert holds the alert's lock in the database while fn mails:
+// UpdateAlert holds the alert's lock in the database while fn decides:
 // nodes ending runs of the task at once take turns (pgstore's
 // UpdateAlert says why the task's lease does not do).
-func (s notes) UpdateAlert(ctx context.Context, task string, fn func(*notify.Alert) (*notify.Alert, error)) error {
-	return s.store.UpdateAlert(ctx, task, func(prev *pgstore.Alert) (*pgstore.Alert, error) {
+func (s notes) UpdateAlert(ctx context.Context, task string, fn func(*notify.Alert) (*notify.Alert, *notify.Mail, error)) error {
+	return s.store.UpdateAlert(ctx, task, func(prev *pgstore.Alert) (*pgstore.Alert, *pgstore.Mail, error) {
 		var np *notify.Alert
 		if prev != nil {
 			a := notify.Alert(*prev)
 			np = &a
 		}
-		next, err := fn(np)
-		if next == nil || err != nil {
-			return nil, err
+		next, mail, err := fn(np)
+		if err != nil {
+			return nil, nil, err
 		}
-		pa := pgstore.Alert(*next)
-		return &pa, nil
+		var pa *pgstore.Alert
+		if next != nil {
+			a := pgstore.Alert(*next)
+			pa = &a
+		}
+		var pm *pgstore.Mail
+		if mail != nil {
+			m := pgstore.Mail(*mail)
+			pm = &m
+		}
+		return pa, pm, nil
+	})
+}
+
+// SendDue sends a window's mails from the database's outbox, once for
+// the cluster.
+func (s notes) SendDue(ctx context.Context, window time.Time, send func([]notify.Mail) (int, error)) (bool, error) {
+	return s.store.SendDue(ctx, window, func(due []pgstore.Mail) (int, error) {
+		mails := make([]notify.Mail, len(due))
+		for i, m := range due {
+			mails[i] = notify.Mail(m)
+		}
+		return send(mails)
 	})
 }
 

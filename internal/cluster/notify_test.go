@@ -106,14 +106,19 @@ func TestFailuresMailedOnceAcrossNodes(t *testing.T) {
 	// its record gave the lease back and stopped its renewals.
 	ended, end := context.WithCancel(testContext(t))
 	end()
+	clk := clock.NewFake(t0)
 	run := func(n notifyNode, d time.Duration, runErr error) {
 		t.Helper()
 		fails := func(context.Context, popimap.Options) (popimap.Summary, error) {
 			return popimap.Summary{Task: "invoices"}, runErr
 		}
-		opts := popimap.Options{Config: n.cfg, Task: n.cfg.Tasks[0], Shared: n.node, Now: func() time.Time { return t0.Add(d) }}
+		clk.Advance(t0.Add(d).Sub(clk.Now()))
+		opts := popimap.Options{Config: n.cfg, Task: n.cfg.Tasks[0], Shared: n.node, Now: clk.Now}
 		if _, err := popimap.NotifyFailures(fails, slog.New(slog.DiscardHandler))(ended, opts); !errors.Is(err, runErr) {
 			t.Fatalf("run at +%s: %v", d, err)
+		}
+		if _, err := notify.SendDue(ended, n.cfg, n.node.Notify(), clk.Now(), nil); err != nil {
+			t.Fatalf("send at +%s: %v", d, err)
 		}
 	}
 	login := errors.New("login to outlook.office365.com:993 failed: AUTHENTICATE failed.")
@@ -157,12 +162,12 @@ func TestAlertDecidedInTurn(t *testing.T) {
 	deciding, decided := make(chan struct{}), make(chan struct{})
 	aDone := make(chan error, 1)
 	go func() {
-		aDone <- a.node.Notify().UpdateAlert(ctx, "invoices", func(prev *notify.Alert) (*notify.Alert, error) {
+		aDone <- a.node.Notify().UpdateAlert(ctx, "invoices", func(prev *notify.Alert) (*notify.Alert, *notify.Mail, error) {
 			close(deciding)
 			<-decided
 			next := *prev
 			next.Failures++
-			return &next, nil
+			return &next, nil, nil
 		})
 	}()
 	<-deciding
@@ -174,6 +179,9 @@ func TestAlertDecidedInTurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := <-bDone; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := notify.SendDue(ctx, b.cfg, b.node.Notify(), time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{`mailtask: task "invoices" failed`, `mailtask: task "invoices" recovered`}
@@ -305,9 +313,88 @@ func TestNotifySignsInWithTheDatabasesTokens(t *testing.T) {
 
 	runErr := errors.New("the mailbox is full")
 	if err := notify.RunEnded(ctx, cfg, other.Notify(), "m365", runErr, time.Now(), slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := notify.SendDue(ctx, cfg, other.Notify(), time.Now(), slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatalf("the failure was not mailed: %v", err)
 	}
 	if got := srv.Received(); len(got) != 1 || got[0].Mechanism != "XOAUTH2" {
 		t.Errorf("received %+v; want the failure, signed in with XOAUTH2", got)
+	}
+}
+
+// Every node runs the mail loop; in a window one node sends every mail
+// due, whichever nodes' runs recorded them, as one mail when they are
+// many; a node coming to a window already sent (its clock behind, or a
+// run-task) leaves what was recorded since to the next window. Without
+// the window's claim each node sent its own share, and every run-task
+// ending in the window sent again.
+func TestOneGroupedMailPerWindowAcrossNodes(t *testing.T) {
+	_, srv, a, b := notifyCluster(t, "", "invoices")
+	ctx := testContext(t)
+	t0 := time.Date(2025, 3, 14, 7, 0, 0, 0, time.UTC)
+	secret := errors.New("token endpoint: AADSTS7000222: The provided client secret keys for app are expired.")
+	for i := range 40 {
+		n := []notifyNode{a, b}[i%2]
+		if err := notify.RunEnded(ctx, n.cfg, n.node.Notify(), fmt.Sprintf("m%02d", i), secret, t0.Add(time.Duration(i)*time.Second), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(srv.Received()); n != 0 {
+		t.Fatalf("runs sent %d mails themselves", n)
+	}
+
+	loopCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var clocks []*clock.Fake
+	ended := make(chan struct{}, 2)
+	for _, n := range []notifyNode{a, b} {
+		clk := clock.NewFake(t0.Add(50 * time.Second))
+		clocks = append(clocks, clk)
+		go func() {
+			notify.Mails(loopCtx, func() *config.Config { return n.cfg }, n.node.Notify(), clk, slog.New(slog.DiscardHandler))
+			ended <- struct{}{}
+		}()
+	}
+	for _, clk := range clocks {
+		if err := clk.WaitForTimers(1, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := clk.AdvanceToNext(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, clk := range clocks { // each has decided, and armed the next window
+		if err := clk.WaitForTimers(1, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	<-ended
+	<-ended
+	got := srv.Received()
+	if s := subjects(t, got); !slices.Equal(s, []string{"mailtask: tasks 40 failed"}) {
+		t.Fatalf("mailed %q, want one mail about the 40 tasks", s)
+	}
+	if body := decodedText(t, got[0].Data); !strings.Contains(body, "Failed: 40 tasks\n") || !strings.Contains(body, "AADSTS7000222") {
+		t.Errorf("grouped mail:\n%s", body)
+	}
+
+	// Recorded after the window's mail went: a node coming to the same
+	// window sends nothing; the next window sends it.
+	if err := notify.RunEnded(ctx, a.cfg, a.node.Notify(), "late", secret, t0.Add(notify.Window+10*time.Second), nil); err != nil {
+		t.Fatal(err)
+	}
+	if left, err := notify.SendDue(ctx, b.cfg, b.node.Notify(), t0.Add(notify.Window+20*time.Second), nil); !left || err != nil {
+		t.Fatalf("a second send in the window: left %v, %v", left, err)
+	}
+	if n := len(srv.Received()); n != 1 {
+		t.Fatalf("%d mails in the window, want 1", n)
+	}
+	if left, err := notify.SendDue(ctx, b.cfg, b.node.Notify(), t0.Add(2*notify.Window), nil); left || err != nil {
+		t.Fatalf("send at the next window: left %v, %v", left, err)
+	}
+	if s := subjects(t, srv.Received()); !slices.Equal(s, []string{"mailtask: tasks 40 failed", `mailtask: task "late" failed`}) {
+		t.Errorf("mailed %q", s)
 	}
 }

@@ -44,15 +44,19 @@ func alertPath(dir, task string) string {
 	return filepath.Join(dir, task+".alert.json")
 }
 
-// RunEnded mails about a run of task that ended with runErr (nil: it
-// succeeded), when [notify] asks for failures (on_failure, the default):
-// a mail for each new failure (a first one, or one of another kind than
-// the last), reminders while the same failure goes on, spaced out (see
-// FirstReminder), and a mail when the task succeeds again. A run cancelled
-// by the operator tells nothing. What was mailed is kept in store (nil:
-// the files under state_dir), which decides for one run of the task at a
-// time. The error is about sending or about the store; the caller logs
-// it, it never changes the run's outcome.
+// RunEnded records the mail due about a run of task that ended with
+// runErr (nil: it succeeded), when [notify] asks for failures (on_failure,
+// the default): a mail for each new failure (a first one, or one of
+// another kind than the last), reminders while the same failure goes on,
+// spaced out (see FirstReminder), and a mail when the task succeeds again.
+// A run cancelled by the operator tells nothing. What is due and what was
+// decided are kept in store (nil: the files under state_dir), which
+// decides for one run of the task at a time; the mail goes out with the
+// next window (SendDue), alone or grouped with the others due then, so a
+// run never waits on the SMTP server and a thousand tasks failing at once
+// make one mail. A mail recorded counts as mailed: reminders follow from
+// it. The error is about the store; the caller logs it, it never changes
+// the run's outcome.
 func RunEnded(ctx context.Context, cfg *config.Config, store Store, task string, runErr error, at time.Time, log *slog.Logger) error {
 	if !cfg.Notify.SendOnFailure() || errors.Is(runErr, context.Canceled) {
 		return nil
@@ -62,10 +66,9 @@ func RunEnded(ctx context.Context, cfg *config.Config, store Store, task string,
 	}
 	// A run stopped by its deadline still deserves the mail, and in
 	// cluster mode the daemon's run context has ended by now (the run's
-	// record gave the lease back and stopped its renewals): neither the
-	// mail nor its record waits on it. The mailer's timeout bounds the
-	// send, a minute more the store's round trips.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Notify.Timeout.Std()+time.Minute)
+	// record gave the lease back and stopped its renewals): the record
+	// does not wait on it, a minute bounds the store's round trips.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
 	store = storeOf(cfg, store)
 	if runErr == nil {
@@ -74,36 +77,33 @@ func RunEnded(ctx context.Context, cfg *config.Config, store Store, task string,
 			return err
 		}
 	}
-	return store.UpdateAlert(ctx, task, func(prev *Alert) (*Alert, error) {
+	return store.UpdateAlert(ctx, task, func(prev *Alert) (*Alert, *Mail, error) {
 		if runErr == nil && prev == nil {
-			return nil, nil
+			return nil, nil, nil
 		}
-		var subject, body string
-		next := prev
 		switch {
 		case runErr == nil:
-			subject, body = recovery(task, *prev, at)
-			next = nil
+			return nil, &Mail{Task: task, Kind: Recovered, At: at, Class: prev.Class, Since: prev.Since, Failures: prev.Failures, Mailed: prev.Mailed}, nil
 		case prev == nil || prev.Class != class(runErr):
-			subject, body = Failure(task, runErr, at)
-			next = &Alert{Class: class(runErr), Since: at, Failures: 1}
-		default:
-			next = &Alert{Class: prev.Class, Since: prev.Since, Failures: prev.Failures + 1, Mailed: prev.Mailed, LastMail: prev.LastMail}
-			if due := prev.LastMail.Add(reminderGap(prev.Mailed)); at.Before(due) {
-				log.Info("failure not mailed: the same failure was mailed before; the next reminder is due later", "task", task, "failing_since", prev.Since, "reminder_due", due)
-				return next, nil
-			}
-			subject, body = reminder(task, runErr, *next, at)
+			next := &Alert{Class: class(runErr), Since: at, Failures: 1, Mailed: 1, LastMail: at}
+			return next, mailAbout(task, Failed, runErr, *next, at), nil
 		}
-		if err := send(ctx, cfg, store, log, subject, body); err != nil {
-			return nil, err // nothing recorded: the next run tries again
+		next := &Alert{Class: prev.Class, Since: prev.Since, Failures: prev.Failures + 1, Mailed: prev.Mailed, LastMail: prev.LastMail}
+		if due := prev.LastMail.Add(reminderGap(prev.Mailed)); at.Before(due) {
+			log.Info("failure not mailed: the same failure was mailed before; the next reminder is due later", "task", task, "failing_since", prev.Since, "reminder_due", due)
+			return next, nil, nil
 		}
-		if next != nil {
-			next.Mailed++
-			next.LastMail = at
-		}
-		return next, nil
+		next.Mailed++
+		next.LastMail = at
+		return next, mailAbout(task, StillFailing, runErr, *next, at), nil
 	})
+}
+
+// mailAbout is the mail due about a failed run of task, a being the alert
+// with the mail counted.
+func mailAbout(task, kind string, runErr error, a Alert, at time.Time) *Mail {
+	return &Mail{Task: task, Kind: kind, At: at, Class: a.Class, Error: runErr.Error(), Hint: diagnose.Hint(runErr),
+		Since: a.Since, Failures: a.Failures, Mailed: a.Mailed}
 }
 
 // reminderGap is how long after its mailed-th mail a failure that goes on
@@ -127,14 +127,6 @@ func class(err error) string {
 		return "hint: " + hint
 	}
 	return "error: " + digits.ReplaceAllString(err.Error(), "#")
-}
-
-func send(ctx context.Context, cfg *config.Config, store Store, log *slog.Logger, subject, body string) error {
-	m, err := New(cfg, store, log)
-	if err != nil {
-		return err
-	}
-	return m.Send(ctx, subject, body)
 }
 
 func loadAlert(path string) (*Alert, error) {
@@ -190,9 +182,10 @@ func AlertsOf(ctx context.Context, cfg *config.Config, store Store, tasks []stri
 
 // ForgetAlert removes what has been mailed about task's failures from
 // store (nil: the files under state_dir), as `mailtask state reset`
-// forgets the task: a failure after it is a new one, mailed at once.
+// forgets the task: a failure after it is a new one, mailed with the
+// next window.
 func ForgetAlert(ctx context.Context, cfg *config.Config, store Store, task string) error {
-	return storeOf(cfg, store).UpdateAlert(ctx, task, func(*Alert) (*Alert, error) { return nil, nil })
+	return storeOf(cfg, store).UpdateAlert(ctx, task, func(*Alert) (*Alert, *Mail, error) { return nil, nil, nil })
 }
 
 func removeAlert(path string) error {

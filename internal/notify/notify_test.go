@@ -199,13 +199,9 @@ func TestSendNoAuthOffered(t *testing.T) {
 func TestTaskFailedAndDigest(t *testing.T) {
 	f := newSMTPFixture(t, testmail.SMTPOptions{}, `digest = "0 8 * * *"`)
 	runErr := &mailbox.Error{Step: mailbox.StepLogin, Addr: "outlook.office365.com:993", User: user, Err: errors.New("AUTHENTICATE XOAUTH2: imap: NO AUTHENTICATE failed.")}
-	if err := RunEnded(context.Background(), f.cfg, nil, "invoices", runErr, time.Now(), nil); err != nil {
-		t.Fatal(err)
-	}
+	ended(t, f.cfg, "invoices", runErr, time.Now())
 	// Cancelled runs are not failures worth a mail.
-	if err := RunEnded(context.Background(), f.cfg, nil, "invoices", context.Canceled, time.Now(), nil); err != nil {
-		t.Fatal(err)
-	}
+	ended(t, f.cfg, "invoices", context.Canceled, time.Now().Add(Window))
 	got := f.srv.Received()
 	if len(got) != 1 {
 		t.Fatalf("%d mails, want 1", len(got))
@@ -256,6 +252,18 @@ func TestNoNotifySectionSendsNothing(t *testing.T) {
 	}
 }
 
+// ended is a run of task that ended with runErr at, and the window's
+// mails sent then, on the file store.
+func ended(t *testing.T, cfg *config.Config, task string, runErr error, at time.Time) {
+	t.Helper()
+	if err := RunEnded(context.Background(), cfg, nil, task, runErr, at, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SendDue(context.Background(), cfg, nil, at, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func decodedBody(t *testing.T, data []byte) string {
 	t.Helper()
 	msg, err := mail.ReadMessage(strings.NewReader(string(data)))
@@ -269,7 +277,7 @@ func decodedBody(t *testing.T, data []byte) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
+	return strings.ReplaceAll(string(b), "\r\n", "\n")
 }
 
 func TestDigestsOnSchedule(t *testing.T) {
@@ -393,9 +401,7 @@ func TestFailureMailsAreDeduplicatedAndBackedOff(t *testing.T) {
 	at := func(d time.Duration, runErr error) {
 		t.Helper()
 		before := len(f.srv.Received())
-		if err := RunEnded(context.Background(), f.cfg, nil, "invoices", runErr, t0.Add(d), nil); err != nil {
-			t.Fatal(err)
-		}
+		ended(t, f.cfg, "invoices", runErr, t0.Add(d))
 		for _, m := range f.srv.Received()[before:] {
 			msg, err := mail.ReadMessage(strings.NewReader(string(m.Data)))
 			if err != nil {

@@ -10,45 +10,44 @@ import (
 	"time"
 
 	"mailtask/internal/config"
-	"mailtask/internal/diagnose"
 	"mailtask/internal/outcome"
 	"mailtask/internal/state"
 )
 
-// Failure is the subject and body of the mail about a failed run of task.
-func Failure(task string, runErr error, at time.Time) (subject, body string) {
+// failure is the subject and body of the mail about m, a failed run.
+func failure(m Mail) (subject, body string) {
 	host, _ := os.Hostname()
 	var b strings.Builder
-	fmt.Fprintf(&b, "The mailtask task %q failed on %s at %s.\n\n", task, host, at.Format(time.RFC1123Z))
-	fmt.Fprintf(&b, "Error:\n  %s\n", runErr)
-	if hint := diagnose.Hint(runErr); hint != "" {
-		fmt.Fprintf(&b, "\nHint:\n  %s\n", hint)
+	fmt.Fprintf(&b, "The mailtask task %q failed on %s at %s.\n\n", m.Task, host, m.At.Format(time.RFC1123Z))
+	fmt.Fprintf(&b, "Error:\n  %s\n", m.Error)
+	if m.Hint != "" {
+		fmt.Fprintf(&b, "\nHint:\n  %s\n", m.Hint)
 	}
 	fmt.Fprintf(&b, "\nNothing taken before the failure is lost; the next run resumes where this one stopped.\n"+
-		"To see what the task remembers: mailtask state show %s\n", task)
-	return fmt.Sprintf("mailtask: task %q failed", task), b.String()
+		"To see what the task remembers: mailtask state show %s\n", m.Task)
+	return fmt.Sprintf("mailtask: task %q failed", m.Task), b.String()
 }
 
-// reminder is the subject and body of a mail about a failure that goes
-// on, a of them so far.
-func reminder(task string, runErr error, a Alert, at time.Time) (subject, body string) {
-	_, failure := Failure(task, runErr, at)
+// reminder is the subject and body of m, a mail about a failure that goes
+// on.
+func reminder(m Mail) (subject, body string) {
+	_, failure := failure(m)
 	host, _ := os.Hostname()
 	var b strings.Builder
 	fmt.Fprintf(&b, "The mailtask task %q on %s is still failing, the same way: %d failed runs since %s.\n",
-		task, host, a.Failures, a.Since.Format(time.RFC1123Z))
-	fmt.Fprintf(&b, "The next reminder comes in %s unless it succeeds (then a mail says so) or fails another way.\n\n", reminderGap(a.Mailed+1))
+		m.Task, host, m.Failures, m.Since.Format(time.RFC1123Z))
+	fmt.Fprintf(&b, "The next reminder comes in %s unless it succeeds (then a mail says so) or fails another way.\n\n", reminderGap(m.Mailed))
 	b.WriteString(failure)
-	return fmt.Sprintf("mailtask: task %q still failing (since %s)", task, a.Since.Format(time.RFC1123Z)), b.String()
+	return fmt.Sprintf("mailtask: task %q still failing (since %s)", m.Task, m.Since.Format(time.RFC1123Z)), b.String()
 }
 
-// recovery is the subject and body of the mail saying a task that failed
-// (a) has succeeded again.
-func recovery(task string, a Alert, at time.Time) (subject, body string) {
+// recovery is the subject and body of m, the mail saying a task that
+// failed has succeeded again.
+func recovery(m Mail) (subject, body string) {
 	host, _ := os.Hostname()
 	body = fmt.Sprintf("The mailtask task %q on %s succeeded at %s, after %d failed runs since %s.\n",
-		task, host, at.Format(time.RFC1123Z), a.Failures, a.Since.Format(time.RFC1123Z))
-	return fmt.Sprintf("mailtask: task %q recovered", task), body
+		m.Task, host, m.At.Format(time.RFC1123Z), m.Failures, m.Since.Format(time.RFC1123Z))
+	return fmt.Sprintf("mailtask: task %q recovered", m.Task), body
 }
 
 // listedWell is how many tasks that need no look a digest lists, one

@@ -18,9 +18,18 @@ type Store interface {
 	// nil when none is.
 	Alert(ctx context.Context, task string) (*Alert, error)
 	// UpdateAlert hands task's alert (nil: none) to fn and stores fn's
-	// answer (nil: none); fn's error leaves it as it was. Callers for
-	// one task take turns from the read to the write.
-	UpdateAlert(ctx context.Context, task string, fn func(prev *Alert) (*Alert, error)) error
+	// answer (nil: none) with the mail it found due (nil: none); fn's
+	// error leaves it as it was. Callers for one task take turns from
+	// the read to the write.
+	UpdateAlert(ctx context.Context, task string, fn func(prev *Alert) (*Alert, *Mail, error)) error
+	// SendDue hands the mails due, oldest first, to send, if there are
+	// any and the window starting at window is this process's: the first
+	// of the cluster to claim it, no later window claimed. The first n
+	// mails send says it sent are removed, the others stay; a claimed
+	// window stays claimed whatever send says, so that the cluster tries
+	// the SMTP server once a window. claimed is false when mails wait for
+	// a later window.
+	SendDue(ctx context.Context, window time.Time, send func(due []Mail) (n int, err error)) (claimed bool, err error)
 	// Alerts returns the alerts of tasks that have one, by task; a store
 	// may return those of other tasks too.
 	Alerts(ctx context.Context, tasks []string) (map[string]Alert, error)
@@ -55,21 +64,27 @@ func (f files) Alert(_ context.Context, task string) (*Alert, error) {
 // task's runs one after the other, each mailing before the next starts;
 // a `mailtask run-task` ending at the same moment as the daemon's run of
 // the task may mail twice.
-func (f files) UpdateAlert(_ context.Context, task string, fn func(*Alert) (*Alert, error)) error {
+// The mail is recorded before the alert: a crash between the two mails
+// twice rather than never.
+func (f files) UpdateAlert(_ context.Context, task string, fn func(*Alert) (*Alert, *Mail, error)) error {
 	path := alertPath(f.dir, task)
 	prev, err := loadAlert(path)
 	if err != nil {
 		return err
 	}
-	next, err := fn(prev)
-	switch {
-	case err != nil:
+	next, mail, err := fn(prev)
+	if err != nil {
 		return err
-	case next == nil:
-		return removeAlert(path)
-	default:
-		return saveAlert(path, next)
 	}
+	if mail != nil {
+		if err := queueMail(f.dir, mail); err != nil {
+			return err
+		}
+	}
+	if next == nil {
+		return removeAlert(path)
+	}
+	return saveAlert(path, next)
 }
 
 func (f files) Alerts(_ context.Context, tasks []string) (map[string]Alert, error) {

@@ -25,40 +25,36 @@ type Alert struct {
 // turns.
 const alertLockClass = 0x616c7274 // "alrt"
 
-// mailTimeout bounds, for the transaction of an alert's update, how long
-// it may sit idle while the mail about it is sent: longer than [notify]'s
-// timeout allows, so that the server never ends a transaction whose mail
-// went out.
-const mailTimeout = "70min"
-
 // AlertUpdate decides, from a task's alert (nil for none), what it is to
-// be (nil for none), sending the mail about it meanwhile. Its error leaves
-// the alert as it was.
-type AlertUpdate func(prev *Alert) (next *Alert, err error)
+// be (nil for none) and which mail it makes due (nil for none). Its error
+// leaves the alert as it was.
+type AlertUpdate func(prev *Alert) (next *Alert, mail *Mail, err error)
 
-// UpdateAlert hands the alert of task to fn and stores fn's answer, under
-// a lock of the task's alert held from the read to the write, the mail
-// fn sends included: nodes ending runs of the same task at once (a run's
-// lease is given back with its record, before its mail; a node paused
-// past its lease) decide one after the other, the second seeing what the
-// first mailed. A node that dies meanwhile records nothing: its mail, if
-// it went out, is sent again by the next run (a duplicate rather than a
-// loss, as with the files of state_dir).
+// UpdateAlert hands the alert of task to fn and stores fn's answer, and
+// the mail it made due in the outbox, under a lock of the task's alert
+// held from the read to the write: nodes ending runs of the same task at
+// once (a run's lease is given back with its record, before its alert; a
+// node paused past its lease) decide one after the other, the second
+// seeing what the first decided.
 func (s *Store) UpdateAlert(ctx context.Context, task string, fn AlertUpdate) error {
 	var fnErr error
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT set_config('idle_in_transaction_session_timeout', $1, true),
-			pg_advisory_xact_lock($2, hashtext($3))`, mailTimeout, alertLockClass, task); err != nil {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", alertLockClass, task); err != nil {
 			return err
 		}
 		prev, err := readAlert(ctx, tx, task)
 		if err != nil {
 			return err
 		}
-		next, err := fn(prev)
+		next, mail, err := fn(prev)
 		if err != nil {
 			fnErr = err
 			return err
+		}
+		if mail != nil {
+			if err := queueMail(ctx, tx, mail); err != nil {
+				return err
+			}
 		}
 		if next == nil {
 			_, err = tx.Exec(ctx, "DELETE FROM alerts WHERE task = $1", task)
@@ -126,9 +122,9 @@ func (s *Store) Alerts(ctx context.Context) (map[string]Alert, error) {
 
 // ForgetAlert removes the alert of task, as `mailtask state reset`
 // forgets the task. It takes the alert's lock, so that it waits for a
-// mail being sent about it rather than being undone by its record.
+// run deciding about it rather than being undone by its record.
 func (s *Store) ForgetAlert(ctx context.Context, task string) error {
-	return s.UpdateAlert(ctx, task, func(*Alert) (*Alert, error) { return nil, nil })
+	return s.UpdateAlert(ctx, task, func(*Alert) (*Alert, *Mail, error) { return nil, nil, nil })
 }
 
 // digestHistory is how long the claims of digests are kept, for an

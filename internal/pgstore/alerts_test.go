@@ -51,11 +51,11 @@ func TestAlertRoundTrips(t *testing.T) {
 	at := time.Now().Truncate(time.Microsecond)
 	for i := range 2 {
 		n := trips.during(func() {
-			err = s.UpdateAlert(ctx, "t", func(prev *Alert) (*Alert, error) {
+			err = s.UpdateAlert(ctx, "t", func(prev *Alert) (*Alert, *Mail, error) {
 				if i == 1 && (prev == nil || prev.Failures != 1) {
 					t.Errorf("update %d read %+v, want the first's alert", i, prev)
 				}
-				return &Alert{Class: "hint: x", Since: at, Failures: i + 1, Mailed: 1, LastMail: at}, nil
+				return &Alert{Class: "hint: x", Since: at, Failures: i + 1, Mailed: 1, LastMail: at}, nil, nil
 			})
 		})
 		if err != nil || i == 1 && n != 5 {

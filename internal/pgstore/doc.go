@@ -23,8 +23,9 @@
 //     mailbox across the cluster, leased so that a dead node's expire;
 //   - the object sink's dedupe index (dedupe.go);
 //   - what [notify] mailed about each failing task, updated under a lock
-//     of the task's alert held while the mail goes out, and the claims of
-//     scheduled digests, one node's each (alerts.go);
+//     of the task's alert with the mail it makes due, and the claims of
+//     scheduled digests, one node's each (alerts.go); the mails due, sent
+//     once a window by the node that claims it (outbox.go);
 //   - the nodes (nodes.go): each `mailtask run` records its version, the
 //     schema it knows and a digest of its configuration as it opens, and
 //     its claims mark it as seen, so that `mailtask status` shows which

@@ -51,6 +51,8 @@ type SMTPServer struct {
 
 	mu       sync.Mutex
 	received []ReceivedMail
+	refusal  *smtp.SMTPError // the reply to MAIL FROM while set
+	refused  int
 }
 
 // ReceivedMail is one message the server accepted.
@@ -124,6 +126,22 @@ func (s *SMTPServer) Close() error {
 	return err
 }
 
+// RefuseMail makes the server answer every MAIL FROM with reply, as
+// Microsoft 365 throttling a mailbox does (432 4.3.2), until it is called
+// with nil.
+func (s *SMTPServer) RefuseMail(reply *smtp.SMTPError) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refusal = reply
+}
+
+// Refused is how many messages RefuseMail's reply turned away.
+func (s *SMTPServer) Refused() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
+}
+
 // Received returns the messages accepted so far.
 func (s *SMTPServer) Received() []ReceivedMail {
 	s.mu.Lock()
@@ -172,6 +190,12 @@ func (sess *smtpSession) Auth(mech string) (sasl.Server, error) {
 func (sess *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
 	if sess.mechanism == "" {
 		return smtp.ErrAuthRequired
+	}
+	sess.srv.mu.Lock()
+	defer sess.srv.mu.Unlock()
+	if r := sess.srv.refusal; r != nil {
+		sess.srv.refused++
+		return r
 	}
 	sess.from = from
 	return nil

@@ -1,0 +1,201 @@
+package notify
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"mailtask/internal/clock"
+	"mailtask/internal/config"
+)
+
+// Window is how often mails about tasks go out: runs record the mails
+// due, and once a window the mails recorded go, alone when they are few
+// (GroupAbove), else in one mail. A lone failure is mailed within a
+// window; a thousand tasks failing at once (Microsoft 365 down, the
+// node's DNS or proxy, a tenant's expired secret) make one mail a window,
+// well below the 30 messages a minute Microsoft 365 lets a mailbox send,
+// and an SMTP server that refuses (throttled, down) is tried once a
+// window, not by every run of every task.
+const Window = time.Minute
+
+// GroupAbove is how many mails due in a window still go one by one; more
+// go as one mail grouping the tasks by cause.
+const GroupAbove = 3
+
+// Kinds of mail about a task.
+const (
+	Failed       = "failed"        // a new failure
+	StillFailing = "still failing" // a reminder
+	Recovered    = "recovered"
+)
+
+// Mail is a mail due about a task, recorded by the run that found it due
+// (RunEnded) with the task's alert, until a window's SendDue sends it.
+type Mail struct {
+	Task     string
+	Kind     string    // Failed, StillFailing or Recovered
+	At       time.Time // when the run ended
+	Class    string    // the failure's kind (Alert.Class)
+	Error    string    // the run's error; empty for a recovery
+	Hint     string
+	Since    time.Time // the failure's first run
+	Failures int       // failed runs since
+	Mailed   int       // mails about the failure, this one counted
+}
+
+// SendDue sends the mails runs recorded as due, once per window of the
+// cluster (Window): the window of now, unless a mail went out in it
+// already, in which case they wait for the next one. Mails that cannot be
+// sent stay recorded for the next window. left says mails wait for a
+// later window; the error is about sending or about store (nil: the files
+// under state_dir).
+func SendDue(ctx context.Context, cfg *config.Config, store Store, now time.Time, log *slog.Logger) (left bool, err error) {
+	if cfg.Notify == nil {
+		return false, nil
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// The mailer's timeout bounds each send, a minute more the store's
+	// round trips.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), GroupAbove*cfg.Notify.Timeout.Std()+time.Minute)
+	defer cancel()
+	store = storeOf(cfg, store)
+	claimed, err := store.SendDue(ctx, now.Truncate(Window), func(due []Mail) (int, error) {
+		return sendMails(ctx, cfg, store, log, due, now)
+	})
+	return !claimed, err
+}
+
+// sendMails sends due, one by one when they are few, else as one mail,
+// and says how many of the first went out.
+func sendMails(ctx context.Context, cfg *config.Config, store Store, log *slog.Logger, due []Mail, now time.Time) (int, error) {
+	m, err := New(cfg, store, log)
+	if err != nil {
+		return 0, err
+	}
+	if len(due) > GroupAbove {
+		subject, body := grouped(due, now)
+		if err := m.Send(ctx, subject, body); err != nil {
+			return 0, err
+		}
+		log.Info("mailed about tasks, grouped", "tasks", len(due), "to", cfg.Notify.To)
+		return len(due), nil
+	}
+	for i, d := range due {
+		var subject, body string
+		switch d.Kind {
+		case Recovered:
+			subject, body = recovery(d)
+		case StillFailing:
+			subject, body = reminder(d)
+		default:
+			subject, body = failure(d)
+		}
+		if err := m.Send(ctx, subject, body); err != nil {
+			return i, err
+		}
+		log.Info("mailed about a task", "task", d.Task, "kind", d.Kind, "to", cfg.Notify.To)
+	}
+	return len(due), nil
+}
+
+// listedPerCause is how many tasks a grouped mail names for each cause;
+// beyond it, it counts them: `mailtask status` lists them all.
+const listedPerCause = 20
+
+// grouped is the subject and body of one mail about many tasks: for each
+// kind of mail, the tasks by cause (the hint, or the error without its
+// numbers), the most tasks first, each cause with one of its errors and
+// the tasks' names (listedPerCause at most).
+func grouped(due []Mail, now time.Time) (subject, body string) {
+	type cause struct {
+		kind, class string
+		example     Mail
+		tasks       []string
+		named       map[string]bool // tasks, as a set: a task can be due twice in a long outage
+	}
+	var causes []*cause
+	byKey := map[[2]string]*cause{}
+	count := map[string]int{}
+	for _, m := range due {
+		key := [2]string{m.Kind, m.Class}
+		c := byKey[key]
+		if c == nil {
+			c = &cause{kind: m.Kind, class: m.Class, example: m, named: map[string]bool{}}
+			byKey[key] = c
+			causes = append(causes, c)
+		}
+		if !c.named[m.Task] {
+			c.named[m.Task] = true
+			c.tasks = append(c.tasks, m.Task)
+			count[m.Kind]++
+		}
+	}
+	order := map[string]int{Failed: 0, StillFailing: 1, Recovered: 2}
+	slices.SortStableFunc(causes, func(a, b *cause) int {
+		return cmp.Or(cmp.Compare(order[a.kind], order[b.kind]), cmp.Compare(len(b.tasks), len(a.tasks)))
+	})
+	host, _ := os.Hostname()
+	var b strings.Builder
+	fmt.Fprintf(&b, "mailtask on %s, %s: %d mails about tasks came due since the last went out; here they are in one.\n",
+		host, now.Format(time.RFC1123Z), len(due))
+	var heads []string
+	for _, kind := range []string{Failed, StillFailing, Recovered} {
+		if count[kind] > 0 {
+			heads = append(heads, fmt.Sprintf("%d %s", count[kind], kind))
+		}
+	}
+	for _, c := range causes {
+		fmt.Fprintf(&b, "\n%s: %d tasks\n", titles[c.kind], len(c.tasks))
+		if c.kind != Recovered {
+			if c.example.Hint != "" {
+				fmt.Fprintf(&b, "  hint: %s\n", c.example.Hint)
+			}
+			fmt.Fprintf(&b, "  error (of %s): %s\n", c.example.Task, c.example.Error)
+		}
+		listed := c.tasks[:min(len(c.tasks), listedPerCause)]
+		fmt.Fprintf(&b, "  %s", strings.Join(listed, ", "))
+		if more := len(c.tasks) - len(listed); more > 0 {
+			fmt.Fprintf(&b, ", and %d more (mailtask status lists them)", more)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\nEach task is counted as mailed: its reminders follow on their schedule (1, 2, 4, 8, 16 hours, then daily), and its recovery is mailed.\n")
+	return "mailtask: tasks " + strings.Join(heads, ", "), b.String()
+}
+
+var titles = map[string]string{Failed: "Failed", StillFailing: "Still failing", Recovered: "Recovered"}
+
+// SendSoon sends the mails due now or, when a mail went out in this
+// window already, at the start of the next, with whatever else is due by
+// then: `mailtask run-task`'s sending of its run's mail, which nothing
+// else may send (no daemon). ctx ending meanwhile leaves the mails due,
+// for the daemon or the next run-task.
+func SendSoon(ctx context.Context, cfg *config.Config, store Store, clk clock.Clock, log *slog.Logger) error {
+	left, err := SendDue(ctx, cfg, store, clk.Now(), log)
+	if !left || err != nil {
+		return err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := clk.Now()
+	next := now.Truncate(Window).Add(Window)
+	log.Info("a mail went out in this window already: waiting for the next to send what is due", "until", next)
+	timer := clk.NewTimer(next.Sub(now))
+	defer timer.Stop()
+	select {
+	case <-timer.C():
+	case <-ctx.Done():
+		return nil
+	}
+	_, err = SendDue(ctx, cfg, store, next, log)
+	return err
+}
