@@ -380,6 +380,26 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	}
 }
 
+// A daemon stopping cleanly sends the mail its last run recorded rather
+// than keep it for a next start that may never come. Its window loop sends
+// at each minute's start: without the flush the mail arrives before the
+// daemon exits only when a minute began between the run and the signal.
+func TestACleanStopSendsTheMailsDue(t *testing.T) {
+	srv, caFile := startSMTP(t)
+	cfg := notifyConfig(t, srv, caFile)
+	editFile(t, cfg, `retries = 0`, "retries = 0\nschedule = \"* * * * * *\"")
+	proc := startChild(t, "run", "--config", cfg)
+	proc.waitLine(t, "msg=run", "task=t", "outcome=failed")
+	proc.signal(t, syscall.SIGTERM)
+	if code, _ := proc.wait(t); code != exitOK {
+		t.Fatalf("exit %d after SIGTERM:\n%s", code, proc.output())
+	}
+	got := srv.Received()
+	if len(got) != 1 || !strings.Contains(string(got[0].Data), `task "t" failed`) {
+		t.Fatalf("received %d mails by the daemon's exit, want the failure's\n%s", len(got), proc.output())
+	}
+}
+
 // A run that cannot finish within stop_grace is abandoned: the daemon
 // exits 1, what was committed stays, and nothing half-written is visible.
 func TestStopGraceAbandonsStuckRuns(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"mailtask/internal/auth"
 	"mailtask/internal/clock"
 	"mailtask/internal/config"
+	"mailtask/internal/diagnose"
 	"mailtask/internal/metrics"
 	"mailtask/internal/notify"
 	"mailtask/internal/scheduler"
@@ -149,9 +150,26 @@ func runDaemon(ctx context.Context, e *env, cfgPath string) error {
 				log.Error("mailtask daemon stopped uncleanly", "err", err)
 				return errReported
 			}
+			flushMails(ctx, current.Load(), node.Notify(), log)
 			log.Info("mailtask daemon stopped")
 			return nil
 		}
+	}
+}
+
+// flushMails sends, as a daemon stops cleanly, the mails its last runs
+// recorded, which the window loop would have sent within the minute: a
+// daemon stopped for good would otherwise keep a task's failure to itself
+// (the file store's outbox waits for its next start or run-task). Only a
+// window in which nothing went out yet is sent now; else the mails wait
+// for the next start, or in cluster mode for the other nodes' next window.
+func flushMails(ctx context.Context, cfg *config.Config, store notify.Store, log *slog.Logger) {
+	left, err := notify.SendDue(ctx, cfg, store, time.Now(), log)
+	switch {
+	case err != nil:
+		log.Error("could not send the mails about tasks as the daemon stops; they go at its next start", "err", err, "hint", diagnose.Hint(err))
+	case left:
+		log.Info("mails about tasks went out in this window already; the rest go with the next", "window", notify.Window)
 	}
 }
 
