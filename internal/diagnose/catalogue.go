@@ -153,6 +153,15 @@ var catalogue = []row{
 	{"SendAsDenied", "SMTP 554 5.2.0 `...SendAsDeniedException...` or 5.7.60", func(f *failure) bool {
 		return smtpCode(5, 7, 60)(f) || contains("sendasdenied")(f)
 	}, say("The SMTP server refused to send as the From address: it must be the mailbox that signs in ([notify] from, or leave it out).")},
+	// Microsoft 365's limits on sending from one mailbox.
+	{"SMTP concurrent connections", "SMTP 432 4.3.2 `Concurrent connections limit exceeded` or `STOREDRV.ClientSubmit; sender thread limit exceeded`", all(smtpCode(4, 3, 2), smtpSays("concurrent connections limit", "sender thread limit")),
+		say("Microsoft 365 lets a mailbox hold 3 SMTP connections at once and refused one more (4.3.2): other programs or devices send through [notify]'s mailbox at the same time as mailtask, which sends one mail at a time. The mails stay due and go with the next minute; if this goes on, give [notify] a mailbox of its own.")},
+	{"SMTP recipient rate limit", "SMTP 554 5.2.0 `STOREDRV.Submission.Exception:SubmissionQuotaExceededException`", smtpSays("submissionquotaexceeded"),
+		say("Microsoft 365 sends nothing more from [notify]'s mailbox for now: it has sent to over 10,000 recipients in the past 24 hours, and stays blocked until that count falls below. Give [notify] a mailbox of its own, one no script or other program sends from.")},
+	{"SMTP mailbox full", "SMTP 554 5.2.2 `mailbox full; STOREDRV.Submission.Exception:QuotaExceededException...`", all(smtpCode(5, 2, 2), smtpSays("quotaexceeded")),
+		say("[notify]'s mailbox is full, and Microsoft 365 sends nothing from a full mailbox (5.2.2). It keeps every mail sent over SMTP AUTH in Sent Items: empty them, and give the mailbox a retention policy that deletes Sent Items after some days.")},
+	{"SMTP continuous error throttling", "SMTP 550 5.2.251 to 5.2.255 `Sender throttled due to continuous ... errors`", smtpSays("sender throttled due to continuous"),
+		say("Microsoft 365 has stopped taking mail over SMTP AUTH from [notify]'s mailbox for a while, after many submissions failed the same way; the reply says which (mailbox full, send-as denied, licence, recipients). Mend that cause: the block lifts by itself some time after.")},
 	{"SMTP AUTH refused", "SMTP 535 (5.7.8, 5.7.3, ...) to AUTH", smtpAuthRefused,
 		byHost("Microsoft refused the SMTP sign-in: check [notify]'s account (username and its password or token) and that SMTP AUTH is allowed for the mailbox (Microsoft 365 admin center > Users > the user > Mail > Manage email apps > Authenticated SMTP).",
 			"The SMTP server refused the user name or password of [notify]'s account. Check its username and password source; a provider with 2-step verification (Gmail, Yahoo, iCloud) wants an app password there, not the account's own.")},
