@@ -128,6 +128,9 @@ func mainWithExit(ctx context.Context, args []string, e *env) int {
 // findCommand returns the command args name and the arguments after its
 // name.
 func findCommand(args []string) (command, []string, error) {
+	if strings.HasPrefix(args[0], "-") {
+		return command{}, nil, usageError{optionsFirst(args)}
+	}
 	var verbs []string // of the noun args[0], if it is one
 	for _, c := range commands {
 		noun, verb, _ := strings.Cut(c.name, " ")
@@ -146,6 +149,37 @@ func findCommand(args []string) (command, []string, error) {
 	}
 	return command{}, nil, usageError{fmt.Sprintf("%s needs one of: %s\n\n%s", args[0], strings.Join(verbs, ", "), commandList(args[0]))}
 }
+
+// optionsFirst explains that a command's options follow its name, with
+// the command line put in that order when it names a command, as in
+// `mailtask --config /etc/mailtask.toml status`.
+func optionsFirst(args []string) string {
+	for i, a := range args {
+		if strings.HasPrefix(a, "-") {
+			continue
+		}
+		if c, rest, err := findCommand(args[i:]); err == nil {
+			line := append(append(strings.Fields(c.name), args[:i]...), rest...)
+			return fmt.Sprintf("options follow the command's name: mailtask %s", shellWords(line))
+		}
+	}
+	return fmt.Sprintf("unknown command %q: options follow the command's name\n\n%s", args[0], commandList())
+}
+
+// shellWords joins words for a command line to copy, quoting those a
+// shell would split or expand.
+func shellWords(words []string) string {
+	quoted := make([]string, len(words))
+	for i, w := range words {
+		quoted[i] = w
+		if w == "" || strings.ContainsFunc(w, func(r rune) bool { return !strings.ContainsRune(shellSafe, r) }) {
+			quoted[i] = "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(quoted, " ")
+}
+
+const shellSafe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@%+,"
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: mailtask COMMAND [options]")

@@ -95,6 +95,9 @@ retries = 0
 		{[]string{"run-task", "--config", good, "--log-level", "loud", "t"}, exitUsage, "--log-level"},
 		{[]string{"run-task", "--config", good, "t"}, exitFailed, "hint: Nothing accepts connections"},
 		{[]string{"frobnicate"}, exitUsage, `unknown command "frobnicate"`},
+		{[]string{"--config", good, "state", "show", "t"}, exitUsage, "options follow the command's name: mailtask state show --config " + good + " t"},
+		{[]string{"--config", "my file.toml", "validate"}, exitUsage, `mailtask validate --config 'my file.toml'`},
+		{[]string{"--verbose"}, exitUsage, `unknown command "--verbose": options follow`},
 		{[]string{}, exitUsage, ""},
 	}
 	for _, c := range cases {

@@ -27,6 +27,9 @@ const (
 	// DefectTNEFMessage: a TNEF stream holds an attached message, which is
 	// not taken out; the stream is kept whole.
 	DefectTNEFMessage = "tnef-attached-message"
+	// DefectEncrypted: S/MIME or PGP/MIME encrypted data, which mailtask
+	// cannot decrypt; it is saved as it came (encrypted.go).
+	DefectEncrypted = "encrypted"
 )
 
 // encodingDefect is the defect a transfer decoder's problem stands for.

@@ -38,7 +38,10 @@
 // uuencoded parts and uuencoded blocks in a plain text body
 // (uuencode.go); an unnamed message shown in the text (an inline forward,
 // a digest member) when it holds files; the message inside an opaque
-// S/MIME signed envelope (smime.go, its signature not checked); and, when
+// S/MIME signed envelope (smime.go, its signature not checked); the data
+// fork of a Mac's AppleDouble file, without its header fork
+// (appledouble.go); encrypted mail, S/MIME or PGP/MIME, as it came,
+// marked as such (encrypted.go); and, when
 // the pipeline asks, the files inside attached messages (ExpandNested)
 // and inside Outlook's winmail.dat (ExpandTNEF, tnef.go). Each of these
 // decoders reads where the bytes lie and decodes as the File is read, so

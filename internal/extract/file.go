@@ -10,7 +10,7 @@ import (
 type File struct {
 	Name        string // final, sanitised file name: one safe path segment, never empty, never reserved
 	ContentType string // declared media type, lower case, e.g. "application/pdf"
-	Inline      bool   // came from an inline disposition
+	Inline      bool   // shown inside the text (shownInText), not attached beside it
 	Size        int64  // bytes of content, transfer-decoded
 	// Defects are what was wrong with the content as the message carried
 	// it; none for a file that came through intact.

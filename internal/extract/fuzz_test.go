@@ -103,6 +103,7 @@ func FuzzPartName(f *testing.F) {
 		"attachment; filename=\r\n\t\"=?iso-8859-1?Q?a.?=\r\n =?iso-8859-1?Q?pdf?=\"; size=631148; creation-date=\"Fri, 05 Jul 2019 10:00:00 GMT\"",
 		`attachment; filename*=iso-8859-1''caf%E9.pdf`, `attachment; filename=Rechnung April.pdf`,
 		`inline; filename="a"; filename="b"`, `attachment; filename*0*=UTF-8''a; filename*1=".pdf"`,
+		"inline;\r\n\tfilename=\"Rechnung 2026-014.pdf\"", "attachment; filename=\"Fax f\xfcr M\xe4rz.pdf\"",
 	} {
 		f.Add(s)
 	}

@@ -108,7 +108,7 @@ func parseNested(t *text, depth int) (msg *Message, err error) {
 	}
 
 	m := &Message{
-		Subject:   env.GetHeader("Subject"),
+		Subject:   headerValue(env, "Subject"),
 		MessageID: messageID(env.GetHeader("Message-Id")),
 		Problems:  leading,
 		parts:     sh.parts,
@@ -182,12 +182,14 @@ func (m *Message) problemf(format string, args ...any) {
 
 // addresses returns the bare addresses of header key; a header that is
 // present but unparseable becomes a problem, not an error, because the
-// attachments are still worth having.
+// attachments are still worth having. A display name in raw 8-bit bytes
+// is read as headerText reads them: the parser refuses bytes that are not
+// UTF-8, and the address would be lost.
 func (m *Message) addresses(env *enmime.Envelope, key string) []string {
 	if env.GetHeader(key) == "" {
 		return nil
 	}
-	list, err := env.AddressList(key)
+	list, err := enmime.ParseAddressList(headerText(env.Root.Header.Get(key)))
 	if err != nil {
 		if !errors.Is(err, mail.ErrHeaderNotPresent) {
 			m.problemf("%s header %q: %v", key, env.GetHeader(key), err)

@@ -221,3 +221,26 @@ func TestDropContent(t *testing.T) {
 		t.Errorf("reading a dropped file: %v, want ErrDropped", err)
 	}
 }
+
+// Scan-to-mail devices and fax gateways write 8-bit header bytes raw, no
+// charset declared: they are the sender's text all the same, and the
+// address behind a display name so written is not lost.
+func TestEightBitHeaders(t *testing.T) {
+	raw := "From: Scanner M\xfcller <scan@example.test>\r\nTo: =?utf-8?q?B=C3=BCro?= <buero@example.test>, Kasse K\xf6ln <kasse@example.test>\r\n" +
+		"Subject: Scan f\xfcr Buchhaltung\r\nX-Mailer: Ger\xe4t 4F\r\nMessage-ID: <scan-1@example.test>\r\n\r\nbody\r\n"
+	m, err := Parse(strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.From != "scan@example.test" || !slices.Equal(m.To, []string{"buero@example.test", "kasse@example.test"}) {
+		t.Errorf("From %q To %q (problems %q)", m.From, m.To, m.Problems)
+	}
+	if m.Subject != "Scan für Buchhaltung" {
+		t.Errorf("Subject %q", m.Subject)
+	}
+	for key, want := range map[string]string{"From": "Scanner Müller <scan@example.test>", "Subject": "Scan für Buchhaltung", "X-Mailer": "Gerät 4F"} {
+		if got := m.Header[key]; len(got) != 1 || got[0] != want {
+			t.Errorf("Header[%q] = %q, want %q", key, got, want)
+		}
+	}
+}

@@ -152,6 +152,28 @@ func TestParseFileNames(t *testing.T) {
 			want: []want{{"logo.png", "image/png", true}},
 		},
 		{
+			// Apple Mail and iOS Mail mark inline every file dropped into
+			// the text and put it among the attachments: it is attached.
+			name: "PDF marked inline among the attachments (Apple Mail)",
+			msg: mixed(textBody, part(pdfBody,
+				"Content-Type: application/pdf; name=scan.pdf",
+				"Content-Disposition: inline; filename=scan.pdf", pdf)),
+			want: []want{{"scan.pdf", "application/pdf", false}},
+		},
+		{
+			name: "named picture without disposition beside the HTML in multipart/related",
+			msg: envelope + multipart("related", "rel",
+				part("<p>Hi<img src=\"cid:sig@x\"></p>\r\n", "Content-Type: text/html; charset=utf-8"),
+				part("iVBORw0KGgo=", "Content-Type: image/png; name=signature.png", "Content-ID: <sig@x>", pdf)),
+			want: []want{{"signature.png", "image/png", true}},
+		},
+		{
+			name: "document without disposition the HTML shows by cid:, outside a multipart/related",
+			msg: mixed(part("<p>See <img src=\"cid:page1@x\"></p>\r\n", "Content-Type: text/html; charset=utf-8"),
+				part(pdfBody, "Content-Type: application/pdf; name=page1.pdf", "Content-ID: <page1@x>", pdf)),
+			want: []want{{"page1.pdf", "application/pdf", true}},
+		},
+		{
 			name: "inline image without filename is not a file",
 			msg: mixed(textBody, part("iVBORw0KGgo=",
 				"Content-Type: image/png",

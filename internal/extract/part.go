@@ -18,8 +18,11 @@ import (
 // without a name (signature logos referenced by cid:), are not files,
 // except a message: an unnamed message shown in the text (an inline
 // forward, a member of a multipart/digest) is a file when it holds files,
-// so that they are not lost (see heldMessage). depth is how deep the
-// message itself is nested in the one the pipeline fetched.
+// so that they are not lost (see heldMessage); and the encrypted data of
+// a PGP/MIME message and the data fork of an AppleDouble file are files,
+// named or not, while the AppleDouble's header fork is none (encrypted.go,
+// appledouble.go). depth is how deep the message itself is nested in the
+// one the pipeline fetched.
 //
 // Each part's content is released once decoded, so that the raw and the
 // decoded form of the same attachment are not both held for long. The
@@ -41,9 +44,17 @@ func (m *Message) files(env *enmime.Envelope, ps *parts, depth int) []File {
 		}
 		disp, name := partName(p.Header)
 		ctype := contentType(p)
+		fork := inAppleDouble(p)
+		if isHeaderFork(p, ctype) {
+			continue
+		}
+		if fork && name == "" {
+			name = headerForkName(p)
+		}
 		// A message that is an S/MIME envelope is the message inside it.
 		envelope := p.Parent == nil && isSMIME(ctype, name)
-		shown := name == "" && disp != "attachment" && !attached[p] && !envelope
+		pgp := isPGPData(p, ctype)
+		shown := name == "" && disp != "attachment" && !attached[p] && !envelope && !pgp && !fork
 		if shown && ctype != "message/rfc822" {
 			if ctype == "text/plain" {
 				files = append(files, m.uuFiles(ps, p, len(files)+1)...)
@@ -51,9 +62,13 @@ func (m *Message) files(env *enmime.Envelope, ps *parts, depth int) []File {
 			continue
 		}
 		if name == "" {
-			name = generatedName(len(files)+1, ctype)
+			gen := ctype
+			if pgp {
+				gen = "application/pgp-encrypted" // ASCII armour, whatever type it declares
+			}
+			name = generatedName(len(files)+1, gen)
 		}
-		f := File{Name: SanitizeName(name), ContentType: ctype, Inline: disp == "inline"}
+		f := File{Name: SanitizeName(name), ContentType: ctype, Inline: shownInText(p, disp, ctype, m.HTML)}
 		problem := ps.decode(&f, p)
 		p.Content = nil
 		if shown && !m.heldMessage(f, depth+1) {
@@ -65,6 +80,10 @@ func (m *Message) files(env *enmime.Envelope, ps *parts, depth int) []File {
 				files = append(files, inner.Files...)
 				continue
 			}
+		}
+		if d, ok := encryptedDefect(p, ctype, name, f); ok {
+			f.Defects = append(f.Defects, d)
+			m.problemf("part %s (%s): %s", p.PartID, f.Name, d.Detail)
 		}
 		if problem != "" {
 			enc, _ := transferEncoding(p.Header.Get("Content-Transfer-Encoding"))
@@ -183,6 +202,7 @@ var extensions = map[string]string{
 	"application/pkcs7-mime":       "p7m",
 	"application/x-pkcs7-mime":     "p7m",
 	"application/ms-tnef":          "dat",
+	"application/pgp-encrypted":    "asc",
 	"application/msword":           "doc",
 	"application/vnd.ms-excel":     "xls",
 	"application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",

@@ -28,6 +28,8 @@ func TestMatchRules(t *testing.T) {
 		{name: "from regex no match", rules: `from_regex = "^sales@"`, want: false},
 		{name: "from glob or regex", rules: "from = \"*@nope\"\nfrom_regex = \"acme\"", want: true},
 		{name: "from unparseable header", rules: `from = "*scanner*"`, header: []string{"From: scanner at floor 3"}, want: true},
+		{name: "from 8-bit display name", rules: `from = "*@scanner.example"`, header: []string{"From: Scanner M\xfcller <scan@scanner.example>"}, want: true},
+		{name: "from 8-bit display name by name", rules: `from = "Scanner Müller"`, header: []string{"From: Scanner M\xfcller <scan@scanner.example>"}, want: true},
 
 		{name: "to any recipient", rules: `to = "archive@contoso.example"`, want: true},
 		{name: "to no recipient", rules: `to = "ceo@*"`, want: false},
@@ -40,6 +42,7 @@ func TestMatchRules(t *testing.T) {
 		{name: "subject glob whole value", rules: `subject = "invoice"`, want: false},
 		{name: "subject regex", rules: `subject_regex = "invoice [0-9]+"`, want: true},
 		{name: "subject regex no match", rules: `subject_regex = "^re:"`, want: false},
+		{name: "subject 8-bit", rules: `subject = "Scan für *"`, header: []string{"Subject: Scan f\xfcr M\xfcller"}, want: true},
 
 		{name: "body contains", rules: `body_contains = "PLEASE PAY"`, body: "Hello,\r\nplease pay by Friday.\r\n", want: true},
 		{name: "body lacks", rules: `body_contains = ["overdue", "reminder"]`, body: "Hello.\r\n", want: false},

@@ -141,6 +141,8 @@ func FidelityCorpus() []Fixture {
 		}, Body: mailgen.Base64Lines(pdf(c.name))}), c.name)
 	}
 
+	clientShapes(&fx, add, r, inner)
+
 	// The usual shapes around them.
 	add("inline-image-named", mailgen.Multipart("mixed", mailgen.Multipart("related",
 		mailgen.HTMLPart(`<p>Chart: <img src="cid:chart"></p>`),

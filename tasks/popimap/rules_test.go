@@ -169,20 +169,24 @@ func TestAttachmentSelection(t *testing.T) {
 	big := testmail.Attachment{Name: "big.pdf", ContentType: "application/pdf", Content: pdf(strings.Repeat("x", 5000))}
 	inner := mail{subject: "inner", files: []testmail.Attachment{pdfFile("inner.pdf")}}.raw()
 	fwd := testmail.Attachment{Name: "forwarded.eml", ContentType: "message/rfc822", Content: inner}
-	all := []testmail.Attachment{pdfFile("invoice.pdf"), png, csv, fake, big, fwd}
+	// A PDF dropped into the text by Apple Mail or iOS Mail: marked inline
+	// among the attachments.
+	scan := pdfFile("scan.pdf")
+	scan.Inline = true
+	all := []testmail.Attachment{pdfFile("invoice.pdf"), png, csv, fake, big, fwd, scan}
 	for _, tc := range []struct {
 		name, rules string
 		want        []string
 	}{
-		{"everything by default", "", []string{"big.pdf", "forwarded.eml", "image001.png", "invoice-fake.pdf", "invoice.pdf", "lines.csv"}},
-		{"include", `include = ["*.pdf", "*.CSV"]`, []string{"big.pdf", "invoice-fake.pdf", "invoice.pdf", "lines.csv"}},
-		{"exclude", `exclude = ["image*", "*.eml"]`, []string{"big.pdf", "invoice-fake.pdf", "invoice.pdf", "lines.csv"}},
-		{"content_types sniffed", `content_types = "application/pdf"`, []string{"big.pdf", "invoice.pdf"}},
+		{"everything by default", "", []string{"big.pdf", "forwarded.eml", "image001.png", "invoice-fake.pdf", "invoice.pdf", "lines.csv", "scan.pdf"}},
+		{"include", `include = ["*.pdf", "*.CSV"]`, []string{"big.pdf", "invoice-fake.pdf", "invoice.pdf", "lines.csv", "scan.pdf"}},
+		{"exclude", `exclude = ["image*", "*.eml"]`, []string{"big.pdf", "invoice-fake.pdf", "invoice.pdf", "lines.csv", "scan.pdf"}},
+		{"content_types sniffed", `content_types = "application/pdf"`, []string{"big.pdf", "invoice.pdf", "scan.pdf"}},
 		{"content_types glob", `content_types = ["image/*", "text/*"]`, []string{"image001.png", "lines.csv"}},
 		{"min_size", `min_size = 2000`, []string{"big.pdf"}},
-		{"max_size", `max_size = 100`, []string{"image001.png", "invoice.pdf", "lines.csv"}},
-		{"inline false", `inline = false`, []string{"big.pdf", "forwarded.eml", "invoice-fake.pdf", "invoice.pdf", "lines.csv"}},
-		{"nested extract", `nested = "extract"`, []string{"big.pdf", "image001.png", "inner.pdf", "invoice-fake.pdf", "invoice.pdf", "lines.csv"}},
+		{"max_size", `max_size = 100`, []string{"image001.png", "invoice.pdf", "lines.csv", "scan.pdf"}},
+		{"inline false", `inline = false`, []string{"big.pdf", "forwarded.eml", "invoice-fake.pdf", "invoice.pdf", "lines.csv", "scan.pdf"}},
+		{"nested extract", `nested = "extract"`, []string{"big.pdf", "image001.png", "inner.pdf", "invoice-fake.pdf", "invoice.pdf", "lines.csv", "scan.pdf"}},
 		{"nested extract then include", "nested = \"extract\"\ninclude = \"inner*\"", []string{"inner.pdf"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

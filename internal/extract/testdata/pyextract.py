@@ -1,18 +1,24 @@
 #!/usr/bin/env python3
 """The independent side of TestDifferential: the files a person sees in
 each message, found with Python's standard email package, tnef(1) for
-winmail.dat and openssl for opaque S/MIME envelopes.
+winmail.dat and openssl for opaque S/MIME envelopes. Beyond what the email
+package walks: an attached message sent in base64 or quoted-printable
+(which RFC 2046 forbids and gateways send) is decoded and walked, the
+Finder header fork of an AppleDouble file (RFC 1740) is no file, and the
+encrypted data of a PGP/MIME message (RFC 3156) is one, named or not.
 
 Usage: pyextract.py DIR; prints JSON {"message.eml": [[name, sha256], ...]}
 for every .eml in DIR. A name is as decoded, not made safe; "" when the
 sender gave none.
 """
+import base64
 import binascii
 import email
 import email.policy
 import hashlib
 import json
 import os
+import quopri
 import re
 import subprocess
 import sys
@@ -79,15 +85,32 @@ def smime_content(data):
     return r.stdout
 
 
+def parts_of(msg, parent=None):
+    """The leaves of msg in order, each with its parent's content type;
+    the message inside a transfer-encoded message/rfc822 walked too."""
+    if msg.get_content_type() == "message/rfc822":
+        cte = str(msg.get("content-transfer-encoding", "")).strip().lower()
+        if cte in ("base64", "quoted-printable"):
+            body = msg.get_payload()[0].as_bytes()
+            raw = base64.b64decode(body) if cte == "base64" else quopri.decodestring(body)
+            yield from parts_of(email.message_from_bytes(raw, policy=email.policy.default), msg.get_content_type())
+            return
+    if msg.is_multipart():
+        for sub in msg.get_payload():
+            yield from parts_of(sub, msg.get_content_type())
+        return
+    yield msg, parent
+
+
 def files_of(msg):
     out = []
-    for part in msg.walk():
-        if part.is_multipart():
-            continue
+    for part, parent in parts_of(msg):
         ctype = part.get_content_type()
         disp = part.get_content_disposition()
         name = decoded_name(part)
         payload = part.get_payload(decode=True) or b""
+        if parent == "multipart/appledouble" and ctype == "application/applefile":
+            continue
         if ctype in ("application/pkcs7-mime", "application/x-pkcs7-mime"):
             inner = smime_content(payload)
             if inner is not None:
@@ -96,7 +119,8 @@ def files_of(msg):
         if ctype == "application/ms-tnef" or (name or "").lower() == "winmail.dat":
             out += tnef_files(payload)
             continue
-        if name is None and disp != "attachment":
+        encrypted = parent == "multipart/encrypted" and ctype != "application/pgp-encrypted"
+        if name is None and disp != "attachment" and not encrypted:
             if ctype == "text/plain":
                 out += uu_blocks(payload)
             continue

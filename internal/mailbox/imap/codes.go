@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/emersion/go-imap/v2"
 )
@@ -31,7 +32,7 @@ import (
 // filter's buffer is passed through unexamined.
 //
 // Tracking lines and literals, the filter also bounds what go-imap would
-// hold in memory (wireBounds, bounds.go).
+// hold in memory (wireBounds, wire.go).
 type codeFilter struct {
 	net.Conn
 	r       *bufio.Reader
@@ -41,6 +42,8 @@ type codeFilter struct {
 	tail    []byte // the end of the current line, to spot a literal
 	line    []byte // backs pending
 	err     error  // a read error to report once pending is drained
+	// readErr is err for Write, which runs in another goroutine.
+	readErr atomic.Pointer[error]
 	bounds  wireBounds
 }
 
@@ -75,15 +78,38 @@ func (f *codeFilter) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// Write reports a write to the connection closed after a failed read as
+// that read's error. go-imap closes the connection when a response cannot
+// be read and then fails the pending commands with that error, but it
+// closes first: a command written in that moment fails with "use of closed
+// network connection", and go-imap may fail every pending command with
+// that instead. Such a write is common, as go-imap sends CAPABILITY from a
+// goroutine of its own after a login, beside the session's next command.
+func (f *codeFilter) Write(p []byte) (int, error) {
+	n, err := f.Conn.Write(p)
+	if errors.Is(err, net.ErrClosed) {
+		if cause := f.readErr.Load(); cause != nil {
+			return n, *cause
+		}
+	}
+	return n, err
+}
+
+// fail ends reading with err, once pending is drained.
+func (f *codeFilter) fail(err error) {
+	f.err = err
+	f.readErr.Store(&err)
+}
+
 // next reads the next line, or the next buffer's worth of a long one, into
 // pending.
 func (f *codeFilter) next() {
 	chunk, err := f.r.ReadSlice('\n')
 	if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
-		f.err = err
+		f.fail(err)
 	}
 	if berr := f.bounds.line(chunk, !f.inLine); berr != nil {
-		f.err = berr
+		f.fail(berr)
 		return
 	}
 	// ReadSlice's slice is valid only until the next read; line is free
@@ -108,7 +134,8 @@ func (f *codeFilter) next() {
 	if ok {
 		if berr := f.bounds.literal(n, f.tail); berr != nil {
 			// go-imap reads the line, then fails on the literal.
-			f.err, n = berr, 0
+			f.fail(berr)
+			n = 0
 		}
 	}
 	f.literal, f.inLine = n, ok

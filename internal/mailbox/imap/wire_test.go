@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,38 @@ func TestHugeLiteralInUntaggedListIsRefused(t *testing.T) {
 	}
 	if cost > boundedAlloc {
 		t.Errorf("reading the literal cost %d MB", cost>>20)
+	}
+}
+
+// A command written just as go-imap closes the connection on a response it
+// cannot read (the CAPABILITY it sends by itself after a login) fails with
+// the response's error, not with "use of closed network connection", which
+// go-imap may report for every pending command instead: the admin learns
+// what the server did whichever goroutine came first.
+func TestWriteAfterAFailedReadReportsTheRead(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		server, err := ln.Accept()
+		if err == nil {
+			io.WriteString(server, `* LIST () "/" {99999999999}`+"\r\n")
+			server.Close()
+		}
+	}()
+	client, err := net.DialTimeout("tcp", ln.Addr().String(), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newCodeFilter(client)
+	if _, err := io.Copy(io.Discard, f); !errors.Is(err, errTooLong) {
+		t.Fatalf("read: %v, want the literal refused", err)
+	}
+	client.Close() // as go-imap does on the failed read
+	if _, err := f.Write([]byte("T2 CAPABILITY\r\n")); !errors.Is(err, errTooLong) {
+		t.Errorf("write after the failed read: %v, want the read's error", err)
 	}
 }
 
