@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -19,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5"
 
 	"mailtask/internal/objsink"
@@ -781,31 +777,10 @@ func (c *chaosCluster) cleanRun(t *testing.T, raws map[string][][]byte) map[stri
 // probe.
 func (c *chaosCluster) objects(t *testing.T) map[string]string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	client := c.gw.Client()
-	out := map[string]string{}
-	pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(c.bucket), Prefix: aws.String(chaosPrefix + "/")})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, obj := range page.Contents {
-			if strings.HasSuffix(*obj.Key, objsink.ProbeName) {
-				continue
-			}
-			resp, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(c.bucket), Key: obj.Key})
-			if err != nil {
-				t.Fatal(err)
-			}
-			h := sha256.New()
-			_, err = io.Copy(h, resp.Body)
-			resp.Body.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			out[strings.TrimPrefix(*obj.Key, chaosPrefix+"/")] = hex.EncodeToString(h.Sum(nil))
+	out := bucketSums(t, c.gw, c.bucket, chaosPrefix+"/")
+	for key := range out {
+		if strings.HasSuffix(key, objsink.ProbeName) {
+			delete(out, key)
 		}
 	}
 	return out

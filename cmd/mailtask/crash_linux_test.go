@@ -106,17 +106,22 @@ func attemptMayFail(t *testing.T, td taskDir, killAt int) (killed bool, events i
 }
 
 // attemptCommand runs mailtask with args once and kills it at the
-// killAt-th file-system event in td's destination and state (never, for
-// 0). It returns whether the kill struck, the events seen, and, for a
-// command that ended by itself, its output and how it ended.
+// killAt-th file-system event in td's destination and state, or the
+// folders of td.watch (never, for 0). It returns whether the kill struck,
+// the events seen, and, for a command that ended by itself, its output
+// and how it ended.
 func attemptCommand(t *testing.T, td taskDir, killAt int, args ...string) (killed bool, events int, stdout, stderr string, err error) {
 	t.Helper()
-	for _, dir := range []string{td.dest, td.state} {
+	dirs := td.watch
+	if len(dirs) == 0 {
+		dirs = []string{td.dest, td.state}
+	}
+	for _, dir := range dirs {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	w := watchDirs(t, td.dest, td.state)
+	w := watchDirs(t, dirs...)
 	var out, errOut bytes.Buffer
 	cmd := plainMailtaskCmd(t, args...)
 	cmd.Stdout, cmd.Stderr = &out, &errOut

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -108,4 +111,35 @@ func objects(t *testing.T, gw *versitygw.Server, bucket, prefix string) []string
 		keys = append(keys, aws.ToString(o.Key))
 	}
 	return keys
+}
+
+// bucketSums returns the objects below prefix in bucket as key (without
+// the prefix) -> SHA-256 of their content.
+func bucketSums(t *testing.T, gw *versitygw.Server, bucket, prefix string) map[string]string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	client := gw.Client()
+	out := map[string]string{}
+	pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, obj := range page.Contents {
+			resp, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: obj.Key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := sha256.New()
+			_, err = io.Copy(h, resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[strings.TrimPrefix(*obj.Key, prefix)] = hex.EncodeToString(h.Sum(nil))
+		}
+	}
+	return out
 }

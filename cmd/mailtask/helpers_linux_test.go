@@ -16,6 +16,9 @@ import (
 // its own, against a Dovecot account.
 type taskDir struct {
 	dir, config, state, dest string
+	// watch are the folders whose file-system events are the kill points
+	// of attemptCommand: dest and state when empty (onS3 sets them).
+	watch []string
 }
 
 // newTaskDir writes a config for task "t" fetching user's INBOX over

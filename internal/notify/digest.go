@@ -61,7 +61,10 @@ func digestDue(ctx context.Context, cfg *config.Config, store Store, due time.Ti
 		log.Error("could not send the digest", "due", due, "err", err, "hint", diagnose.Hint(err))
 		return
 	}
-	log.Info("digest sent", "to", cfg.Notify.To)
+	// The due time names the digest as the other nodes' "left to the node
+	// that claimed it" lines do, so that the logs of a cluster show who
+	// sent which.
+	log.Info("digest sent", "due", due, "to", cfg.Notify.To)
 }
 
 // nextDigest is when cfg's digest is next due after now; false when cfg

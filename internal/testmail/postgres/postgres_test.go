@@ -53,6 +53,32 @@ func TestDatabasesAreSeparate(t *testing.T) {
 	}
 }
 
+// A snapshot keeps what its database held when it was taken; a restore
+// puts that back under the database's own URL, whatever was changed or
+// left connected since.
+func TestRestoreDatabasePutsTheSnapshotBack(t *testing.T) {
+	s := Shared(t)
+	url := s.NewDatabase(t)
+	ctx := context.Background()
+	setup, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := setup.Exec(ctx, "CREATE TABLE kept (x int); INSERT INTO kept VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	setup.Close(ctx)
+	snapshot := s.CopyDatabase(t, url)
+	if _, err := connect(t, url, "later").Exec(ctx, "UPDATE kept SET x = 2"); err != nil {
+		t.Fatal(err)
+	}
+	s.RestoreDatabase(t, url, snapshot)
+	var x int
+	if err := connect(t, url, "after").QueryRow(ctx, "SELECT x FROM kept").Scan(&x); err != nil || x != 1 {
+		t.Errorf("after the restore the row holds %d (%v); want 1, as in the snapshot", x, err)
+	}
+}
+
 func TestTerminateConnectionsEndsOnlyThatApplication(t *testing.T) {
 	s := Shared(t)
 	url := s.NewDatabase(t)

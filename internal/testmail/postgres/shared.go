@@ -51,12 +51,38 @@ var (
 // connections are left to it) when t ends, and returns its URL.
 func (s *Server) NewDatabase(t testing.TB) string {
 	t.Helper()
+	return s.createDatabase(t, "")
+}
+
+// CopyDatabase creates a database for t holding a copy of the one at url,
+// dropped when t ends, and returns its URL: a snapshot, which
+// RestoreDatabase puts back. Nothing may be connected to the database at
+// url (PostgreSQL waits a few seconds for connections that are closing).
+func (s *Server) CopyDatabase(t testing.TB, url string) string {
+	t.Helper()
+	return s.createDatabase(t, " TEMPLATE "+pgx.Identifier{DatabaseOf(url)}.Sanitize())
+}
+
+// RestoreDatabase makes the database at url a copy of the one at
+// snapshot (CopyDatabase's) again, under the same name, ending the
+// connections left to it.
+func (s *Server) RestoreDatabase(t testing.TB, url, snapshot string) {
+	t.Helper()
+	name := pgx.Identifier{DatabaseOf(url)}.Sanitize()
+	s.admin(t, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	s.admin(t, "CREATE DATABASE "+name+" TEMPLATE "+pgx.Identifier{DatabaseOf(snapshot)}.Sanitize())
+}
+
+// createDatabase creates a database for t with the options of CREATE
+// DATABASE after its name, dropped when t ends, and returns its URL.
+func (s *Server) createDatabase(t testing.TB, options string) string {
+	t.Helper()
 	name := unsafeName.ReplaceAllString(strings.ToLower(t.Name()), "_")
 	if len(name) > 40 {
 		name = name[:40]
 	}
 	name = fmt.Sprintf("t%d_%s", dbSeq.Add(1), name)
-	s.admin(t, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	s.admin(t, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+options)
 	t.Cleanup(func() {
 		// FORCE ends the connections a failed test left open.
 		s.admin(t, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
