@@ -3,5 +3,6 @@
 // process group of its own, so that one signal stops a server and the
 // processes it forked, and, on Linux, with a parent-death signal, so that
 // a test binary killed before its cleanups (a timeout panic, SIGKILL)
-// leaves no server running.
+// leaves no server running. Their directories are in memory where
+// there is room (MkdirTemp).
 package child

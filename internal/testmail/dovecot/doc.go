@@ -1,7 +1,8 @@
 // Package dovecot runs a real Dovecot for tests: one throwaway instance per
-// test (or per package), configured from scratch inside a temporary
-// directory, listening on loopback ports of its own, with Maildir mailboxes
-// that tests fill and inspect directly on disk.
+// test (or per package), configured from scratch inside a directory of its
+// own (in memory where there is room: child.MkdirTemp), listening on
+// loopback ports of its own, with Maildir mailboxes that tests fill and
+// inspect directly.
 //
 // It exists because the in-process servers of package testmail only show
 // that mailtask agrees with itself; Dovecot shows it agrees with a server

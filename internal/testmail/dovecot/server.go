@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"mailtask/internal/testmail"
+	"mailtask/internal/testmail/child"
 )
 
 // Default account every instance has.
@@ -125,7 +126,7 @@ func start(inst install, opts Options) (s *Server, err error) {
 	}
 	// A short path: Dovecot's unix sockets live below it and socket paths
 	// are limited to about 100 bytes, which t.TempDir can exceed.
-	dir, err := os.MkdirTemp("", "mailtask-dovecot-")
+	dir, err := child.MkdirTemp("mailtask-dovecot-")
 	if err != nil {
 		return nil, fmt.Errorf("dovecot: instance dir: %w", err)
 	}

@@ -1,7 +1,8 @@
 // Package postgres runs a real PostgreSQL for tests: one throwaway cluster
-// per test binary, in a temporary directory, listening on a free loopback
-// port (and a unix socket inside that directory), with fsync off because a
-// test database need not survive a power cut. Each test gets a database of
+// per test binary, in a directory of its own (in memory where there is
+// room: child.MkdirTemp), listening on a free loopback port (and a unix
+// socket inside that directory), with fsync off because a test database
+// need not survive a power cut. Each test gets a database of
 // its own (NewDatabase), dropped when it ends.
 //
 // A cluster's data directory is a copy of a template that initdb made

@@ -54,7 +54,7 @@ func start() (s *Server, err error) {
 	}
 	// A short path: the unix socket lives in it, and socket paths are
 	// limited to about 100 bytes, which t.TempDir can exceed.
-	dir, err := os.MkdirTemp("", "mailtask-pg-")
+	dir, err := child.MkdirTemp("mailtask-pg-")
 	if err != nil {
 		return nil, fmt.Errorf("postgres: cluster dir: %w", err)
 	}
