@@ -315,33 +315,39 @@ func (l *Lease) Keep(ctx context.Context, leaseFor, every time.Duration) error {
 
 // keep calls renew every `every` until ctx ends (nil), renew reports the
 // lease lost (its error), or no renewal has got through for leaseFor
-// (expired's error).
+// (expired's error), which it says at that deadline, not at the next
+// tick: until then the node keeps its connection or run while another
+// may already hold its place.
 func keep(ctx context.Context, leaseFor, every time.Duration, renew func(context.Context, time.Duration) error, expired func() error) error {
 	// The node's own deadline: leaseFor after the last renewal was
 	// asked for, which is no later than the database's.
 	deadline := time.Now().Add(leaseFor)
+	lapse := time.NewTimer(leaseFor)
+	defer lapse.Stop()
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-lapse.C:
+			return expired()
 		case <-tick.C:
 		}
 		asked := time.Now()
-		if asked.After(deadline) {
-			return expired()
-		}
 		rctx, cancel := context.WithDeadline(ctx, deadline)
 		err := renew(rctx, leaseFor)
 		cancel()
 		switch {
 		case err == nil:
 			deadline = asked.Add(leaseFor)
+			lapse.Reset(time.Until(deadline))
 		case errors.Is(err, ErrLeaseLost):
 			return err
 		case ctx.Err() != nil:
 			return nil
+		case !time.Now().Before(deadline):
+			return expired()
 		}
 	}
 }

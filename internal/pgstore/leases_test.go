@@ -492,3 +492,24 @@ func stateJSON(t *testing.T, st *state.State) string {
 	}
 	return string(data)
 }
+
+// A lease whose renewals fail is given up when it runs out, not at the
+// next renewal's tick after that (a third of a lease late): until then
+// the node would keep a connection or a run another node may hold by then.
+func TestKeepGivesUpAtTheDeadlineNotTheNextTick(t *testing.T) {
+	const leaseFor, every = 50 * time.Millisecond, time.Hour
+	errDown := errors.New("the database is down")
+	done := make(chan error, 1)
+	go func() {
+		done <- keep(context.Background(), leaseFor, every, func(context.Context, time.Duration) error { return errDown },
+			func() error { return ErrLeaseLost })
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrLeaseLost) {
+			t.Fatalf("keep: %v, want the lease given up", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a lease of 50ms was still kept 30s after its last renewal")
+	}
+}
