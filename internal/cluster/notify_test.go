@@ -373,7 +373,7 @@ func TestOneGroupedMailPerWindowAcrossNodes(t *testing.T) {
 	<-ended
 	<-ended
 	got := srv.Received()
-	if s := subjects(t, got); !slices.Equal(s, []string{"mailtask: tasks 40 failed"}) {
+	if s := subjects(t, got); !slices.Equal(s, []string{"mailtask: 40 tasks failed"}) {
 		t.Fatalf("mailed %q, want one mail about the 40 tasks", s)
 	}
 	if body := decodedText(t, got[0].Data); !strings.Contains(body, "Failed: 40 tasks\n") || !strings.Contains(body, "AADSTS7000222") {
@@ -394,7 +394,7 @@ func TestOneGroupedMailPerWindowAcrossNodes(t *testing.T) {
 	if left, err := notify.SendDue(ctx, b.cfg, b.node.Notify(), t0.Add(2*notify.Window), nil); left || err != nil {
 		t.Fatalf("send at the next window: left %v, %v", left, err)
 	}
-	if s := subjects(t, srv.Received()); !slices.Equal(s, []string{"mailtask: tasks 40 failed", `mailtask: task "late" failed`}) {
+	if s := subjects(t, srv.Received()); !slices.Equal(s, []string{"mailtask: 40 tasks failed", `mailtask: task "late" failed`}) {
 		t.Errorf("mailed %q", s)
 	}
 }

@@ -149,11 +149,11 @@ func grouped(due []Mail, now time.Time) (subject, body string) {
 	var heads []string
 	for _, kind := range []string{Failed, StillFailing, Recovered} {
 		if count[kind] > 0 {
-			heads = append(heads, fmt.Sprintf("%d %s", count[kind], kind))
+			heads = append(heads, tasks(count[kind])+" "+kind)
 		}
 	}
 	for _, c := range causes {
-		fmt.Fprintf(&b, "\n%s: %d tasks\n", titles[c.kind], len(c.tasks))
+		fmt.Fprintf(&b, "\n%s: %s\n", titles[c.kind], tasks(len(c.tasks)))
 		if c.kind != Recovered {
 			if c.example.Hint != "" {
 				fmt.Fprintf(&b, "  hint: %s\n", c.example.Hint)
@@ -168,10 +168,18 @@ func grouped(due []Mail, now time.Time) (subject, body string) {
 		b.WriteString("\n")
 	}
 	b.WriteString("\nEach task is counted as mailed: its reminders follow on their schedule (1, 2, 4, 8, 16 hours, then daily), and its recovery is mailed.\n")
-	return "mailtask: tasks " + strings.Join(heads, ", "), b.String()
+	return "mailtask: " + strings.Join(heads, ", "), b.String()
 }
 
 var titles = map[string]string{Failed: "Failed", StillFailing: "Still failing", Recovered: "Recovered"}
+
+// tasks counts n tasks in words: "1 task", "3 tasks".
+func tasks(n int) string {
+	if n == 1 {
+		return "1 task"
+	}
+	return fmt.Sprintf("%d tasks", n)
+}
 
 // SendSoon sends the mails due now or, when a mail went out in this
 // window already, at the start of the next, with whatever else is due by

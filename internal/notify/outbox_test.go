@@ -78,7 +78,7 @@ func TestManyFailuresAtOnceMakeOneMail(t *testing.T) {
 	}
 	send(t0.Add(Window))
 	got := f.srv.Received()
-	if s := subjectsOf(t, got); !slices.Equal(s, []string{"mailtask: tasks 63 failed"}) {
+	if s := subjectsOf(t, got); !slices.Equal(s, []string{"mailtask: 63 tasks failed"}) {
 		t.Fatalf("mailed %q, want one mail about the 63 tasks", s)
 	}
 	body := decodedBody(t, got[0].Data)
@@ -108,7 +108,7 @@ func TestManyFailuresAtOnceMakeOneMail(t *testing.T) {
 	record(t, f.cfg, expired, secret, t0.Add(time.Hour+10*time.Second))
 	record(t, f.cfg, disk, nil, t0.Add(time.Hour+20*time.Second))
 	send(t0.Add(time.Hour + Window))
-	want := []string{"mailtask: tasks 63 failed", "mailtask: tasks 60 still failing, 3 recovered"}
+	want := []string{"mailtask: 63 tasks failed", "mailtask: 60 tasks still failing, 3 tasks recovered"}
 	if s := subjectsOf(t, f.srv.Received()); !slices.Equal(s, want) {
 		t.Errorf("mailed %q, want %q", s, want)
 	}
@@ -182,7 +182,7 @@ func TestARefusingServerIsTriedOnceAWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := f.srv.Received()
-	if s := subjectsOf(t, got); !slices.Equal(s, []string{"mailtask: tasks 60 failed"}) {
+	if s := subjectsOf(t, got); !slices.Equal(s, []string{"mailtask: 60 tasks failed"}) {
 		t.Fatalf("mailed %q once the server accepts, want the 60 failures in one", s)
 	}
 	if body := decodedBody(t, got[0].Data); !strings.Contains(body, "Failed: 60 tasks") {
