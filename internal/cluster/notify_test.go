@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"mailtask/internal/auth"
-	"mime"
 	"mime/quotedprintable"
 	"net/http"
 	"net/mail"
@@ -78,21 +77,6 @@ timeout = "10s"
 `, account, host, port, caFile)
 }
 
-// subjects are the decoded subjects of mails.
-func subjects(t *testing.T, mails []testmail.ReceivedMail) []string {
-	t.Helper()
-	var list []string
-	for _, m := range mails {
-		msg, err := mail.ReadMessage(strings.NewReader(string(m.Data)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
-		list = append(list, s)
-	}
-	return list
-}
-
 // Two nodes running a failing task in turn (as the cluster's claims hand
 // it to one, then the other) mail the failure once, the reminders on
 // their schedule, and the recovery once: what was mailed is in the
@@ -138,7 +122,7 @@ func TestFailuresMailedOnceAcrossNodes(t *testing.T) {
 		`mailtask: task "invoices" still failing (since ` + since + `)`,
 		`mailtask: task "invoices" recovered`,
 	}
-	if got := subjects(t, srv.Received()); !slices.Equal(got, want) {
+	if got := testmail.Subjects(t, srv.Received()); !slices.Equal(got, want) {
 		t.Errorf("mailed:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
@@ -185,7 +169,7 @@ func TestAlertDecidedInTurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{`mailtask: task "invoices" failed`, `mailtask: task "invoices" recovered`}
-	if got := subjects(t, srv.Received()); !slices.Equal(got, want) {
+	if got := testmail.Subjects(t, srv.Received()); !slices.Equal(got, want) {
 		t.Errorf("mailed %q, want %q", got, want)
 	}
 	if left, err := a.node.Notify().Alert(ctx, "invoices"); err != nil || left != nil {
@@ -253,7 +237,7 @@ func TestDigestOncePerClusterFromTheDatabase(t *testing.T) {
 	<-ended
 	<-ended
 	got := srv.Received()
-	if s := subjects(t, got); len(s) != 1 || s[0] != "mailtask digest: 1 of 3 tasks failing" {
+	if s := testmail.Subjects(t, got); len(s) != 1 || s[0] != "mailtask digest: 1 of 3 tasks failing" {
 		t.Fatalf("digests sent: %q, want one of 1 of 3 tasks failing", s)
 	}
 	body := decodedText(t, got[0].Data)
@@ -373,7 +357,7 @@ func TestOneGroupedMailPerWindowAcrossNodes(t *testing.T) {
 	<-ended
 	<-ended
 	got := srv.Received()
-	if s := subjects(t, got); !slices.Equal(s, []string{"mailtask: 40 tasks failed"}) {
+	if s := testmail.Subjects(t, got); !slices.Equal(s, []string{"mailtask: 40 tasks failed"}) {
 		t.Fatalf("mailed %q, want one mail about the 40 tasks", s)
 	}
 	if body := decodedText(t, got[0].Data); !strings.Contains(body, "Failed: 40 tasks\n") || !strings.Contains(body, "AADSTS7000222") {
@@ -394,7 +378,7 @@ func TestOneGroupedMailPerWindowAcrossNodes(t *testing.T) {
 	if left, err := notify.SendDue(ctx, b.cfg, b.node.Notify(), t0.Add(2*notify.Window), nil); left || err != nil {
 		t.Fatalf("send at the next window: left %v, %v", left, err)
 	}
-	if s := subjects(t, srv.Received()); !slices.Equal(s, []string{"mailtask: 40 tasks failed", `mailtask: task "late" failed`}) {
+	if s := testmail.Subjects(t, srv.Received()); !slices.Equal(s, []string{"mailtask: 40 tasks failed", `mailtask: task "late" failed`}) {
 		t.Errorf("mailed %q", s)
 	}
 }

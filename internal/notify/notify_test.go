@@ -402,12 +402,7 @@ func TestFailureMailsAreDeduplicatedAndBackedOff(t *testing.T) {
 		t.Helper()
 		before := len(f.srv.Received())
 		ended(t, f.cfg, "invoices", runErr, t0.Add(d))
-		for _, m := range f.srv.Received()[before:] {
-			msg, err := mail.ReadMessage(strings.NewReader(string(m.Data)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+		for _, s := range testmail.Subjects(t, f.srv.Received()[before:]) {
 			subjects = append(subjects, fmt.Sprintf("+%s %s", d, s))
 		}
 	}

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"mime"
-	"net/mail"
 	"os"
 	"slices"
 	"strings"
@@ -19,21 +17,6 @@ import (
 	"mailtask/internal/config"
 	"mailtask/internal/testmail"
 )
-
-// subjectsOf are the decoded subjects of mails.
-func subjectsOf(t *testing.T, mails []testmail.ReceivedMail) []string {
-	t.Helper()
-	var list []string
-	for _, m := range mails {
-		msg, err := mail.ReadMessage(strings.NewReader(string(m.Data)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
-		list = append(list, s)
-	}
-	return list
-}
 
 // record is runs of tasks ending with runErr at, recorded, nothing sent.
 func record(t *testing.T, cfg *config.Config, tasks []string, runErr error, at time.Time) {
@@ -78,7 +61,7 @@ func TestManyFailuresAtOnceMakeOneMail(t *testing.T) {
 	}
 	send(t0.Add(Window))
 	got := f.srv.Received()
-	if s := subjectsOf(t, got); !slices.Equal(s, []string{"mailtask: 63 tasks failed"}) {
+	if s := testmail.Subjects(t, got); !slices.Equal(s, []string{"mailtask: 63 tasks failed"}) {
 		t.Fatalf("mailed %q, want one mail about the 63 tasks", s)
 	}
 	body := decodedBody(t, got[0].Data)
@@ -109,7 +92,7 @@ func TestManyFailuresAtOnceMakeOneMail(t *testing.T) {
 	record(t, f.cfg, disk, nil, t0.Add(time.Hour+20*time.Second))
 	send(t0.Add(time.Hour + Window))
 	want := []string{"mailtask: 63 tasks failed", "mailtask: 60 tasks still failing, 3 tasks recovered"}
-	if s := subjectsOf(t, f.srv.Received()); !slices.Equal(s, want) {
+	if s := testmail.Subjects(t, f.srv.Received()); !slices.Equal(s, want) {
 		t.Errorf("mailed %q, want %q", s, want)
 	}
 	if names, err := dueFiles(outboxDir(f.cfg.StateDir)); len(names) != 0 || err != nil {
@@ -141,7 +124,7 @@ func TestALoneFailureIsMailedWithinAWindow(t *testing.T) {
 	mustWait(t, clk.WaitForTimers(1, 10*time.Second))
 	record(t, f.cfg, []string{"invoices"}, errors.New("login failed: AUTHENTICATE failed."), start.Add(10*time.Second))
 	window()
-	if s := subjectsOf(t, f.srv.Received()); !slices.Equal(s, []string{`mailtask: task "invoices" failed`}) {
+	if s := testmail.Subjects(t, f.srv.Received()); !slices.Equal(s, []string{`mailtask: task "invoices" failed`}) {
 		t.Fatalf("mailed %q, want the failure on its own", s)
 	}
 	few := taskNames("t", GroupAbove)
@@ -182,7 +165,7 @@ func TestARefusingServerIsTriedOnceAWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := f.srv.Received()
-	if s := subjectsOf(t, got); !slices.Equal(s, []string{"mailtask: 60 tasks failed"}) {
+	if s := testmail.Subjects(t, got); !slices.Equal(s, []string{"mailtask: 60 tasks failed"}) {
 		t.Fatalf("mailed %q once the server accepts, want the 60 failures in one", s)
 	}
 	if body := decodedBody(t, got[0].Data); !strings.Contains(body, "Failed: 60 tasks") {
@@ -221,7 +204,7 @@ func TestSendSoonWaitsForTheNextWindow(t *testing.T) {
 	if err := <-sent; err != nil {
 		t.Fatal(err)
 	}
-	if s := subjectsOf(t, f.srv.Received()); !slices.Equal(s, []string{`mailtask: task "first" failed`, `mailtask: task "second" failed`}) {
+	if s := testmail.Subjects(t, f.srv.Received()); !slices.Equal(s, []string{`mailtask: task "first" failed`, `mailtask: task "second" failed`}) {
 		t.Errorf("mailed %q", s)
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"mime"
 	"net"
+	"net/mail"
 	"slices"
 	"sync"
 	"testing"
@@ -62,6 +64,22 @@ type ReceivedMail struct {
 	From      string
 	To        []string
 	Data      []byte
+}
+
+// Subjects are the subjects of mails, their encoded words decoded; t
+// fails on a mail that cannot be read.
+func Subjects(t testing.TB, mails []ReceivedMail) []string {
+	t.Helper()
+	var list []string
+	for _, m := range mails {
+		msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+		list = append(list, s)
+	}
+	return list
 }
 
 // StartSMTPWithCA starts an SMTP server for t, over TLS from a CA of its
