@@ -721,7 +721,20 @@ func (c *chaosCluster) check(t *testing.T) {
 	if fenced == 0 {
 		t.Errorf("%s is 0: no paused node's commit met the fence", clusterwatch.MetricFencedCommits)
 	}
-	report(t, "connection cap", capViolations(c.host.Refusals(), chaosMaxConns, c.pauses.all()))
+	refusals := c.host.Refusals()
+	if violations := capViolations(refusals, chaosMaxConns, c.pauses.all()); len(violations) > 0 {
+		report(t, "connection cap", violations)
+		// What the nodes did with the mailbox before each refusal (two of
+		// clusterwatch's 6 s leases): which node held the connections, and
+		// whether it knew its slot lost.
+		for _, r := range refusals {
+			for _, n := range c.nodes {
+				for _, l := range n.logAbout(r.User, r.At.Add(-12*time.Second), r.At.Add(time.Second), 30) {
+					t.Logf("  %s %s: %s", r.User, n.name, l)
+				}
+			}
+		}
+	}
 
 	c.checkWipedNodesLoseNothing(t, want)
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,12 +31,33 @@ type chaosNode struct {
 	// counted holds, per counter, the sum over the processes that have
 	// ended of the last value each showed.
 	counted map[string]float64
+	// past is the log of the processes that have ended, for a failure
+	// to be traced to what the node did (logAbout).
+	past []string
+}
+
+// logAbout returns the node's log lines, of every process it ran, that
+// name task and were written from `from` to `to`, the last `most` of them.
+func (n *chaosNode) logAbout(task string, from, to time.Time, most int) []string {
+	var lines []string
+	for _, l := range append(slices.Clone(n.past), strings.Split(n.proc.output(), "\n")...) {
+		stamp, _, _ := strings.Cut(strings.TrimPrefix(l, "time="), " ")
+		at, err := time.Parse(time.RFC3339Nano, stamp)
+		if err != nil || at.Before(from) || at.After(to) || !strings.Contains(l, "="+task+" ") && !strings.HasSuffix(l, "="+task) {
+			continue
+		}
+		lines = append(lines, l)
+	}
+	return lines[max(0, len(lines)-most):]
 }
 
 // startNode starts the process of n and waits until it serves /metrics
 // and runs its tasks.
 func (n *chaosNode) start(t *testing.T) {
 	t.Helper()
+	if n.proc != nil {
+		n.past = append(n.past, strings.Split(n.proc.output(), "\n")...)
+	}
 	n.proc = startChild(t, "run", "--config", n.config)
 	line := n.proc.waitLine(t, "serving /metrics and /healthz")
 	m := regexp.MustCompile(`listen=(\S+)`).FindStringSubmatch(line)
