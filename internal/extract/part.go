@@ -34,6 +34,7 @@ func (m *Message) files(env *enmime.Envelope, ps *parts, depth int) []File {
 		attached[p] = true
 	}
 	leaves := env.Root.DepthMatchAll(func(p *enmime.Part) bool { return p.FirstChild == nil })
+	cids := cidRefs(m.HTML)
 	var files []File
 	for _, p := range leaves {
 		if strings.HasPrefix(p.ContentType, "multipart/") {
@@ -68,7 +69,7 @@ func (m *Message) files(env *enmime.Envelope, ps *parts, depth int) []File {
 			}
 			name = generatedName(len(files)+1, gen)
 		}
-		f := File{Name: SanitizeName(name), ContentType: ctype, Inline: shownInText(p, disp, ctype, m.HTML)}
+		f := File{Name: SanitizeName(name), ContentType: ctype, Inline: shownInText(p, disp, ctype, cids)}
 		problem := ps.decode(&f, p)
 		p.Content = nil
 		if shown && !m.heldMessage(f, depth+1) {
