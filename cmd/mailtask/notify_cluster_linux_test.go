@@ -28,20 +28,12 @@ import (
 func TestNotifyInClusterModeUsesTheDatabase(t *testing.T) {
 	t.Parallel()
 	srv, caFile := startSMTP(t)
-	host, port, _ := strings.Cut(srv.Addr, ":")
 	url := postgres.Shared(t).NewDatabase(t)
 	cfg, stateDir := clusterTaskOn(t, url, `[accounts.mail]
 host = "127.0.0.1"
 username = "alerts@contoso.example"
 password = "app-pass"
-[notify]
-account = "mail"
-host = "`+host+`"
-port = `+port+`
-ca_file = "`+caFile+`"
-to = ["ops@contoso.example"]
-timeout = "10s"
-`, "retries = 0")
+`+notifyTable(srv, caFile, "mail"), "retries = 0")
 	if code, _, errOut := run(t, "run-task", "--config", cfg, "t"); code != exitFailed {
 		t.Fatalf("run-task: exit %d\n%s", code, errOut)
 	}
@@ -88,21 +80,13 @@ timeout = "10s"
 func TestDaemonsMailOneDigestFromTheDatabase(t *testing.T) {
 	t.Parallel()
 	srv, caFile := startSMTP(t)
-	host, port, _ := strings.Cut(srv.Addr, ":")
 	url := postgres.Shared(t).NewDatabase(t)
 	top := `log_format = "json"
 [accounts.mail]
 host = "127.0.0.1"
 username = "alerts@contoso.example"
 password = "app-pass"
-[notify]
-account = "mail"
-host = "` + host + `"
-port = ` + port + `
-ca_file = "` + caFile + `"
-to = ["ops@contoso.example"]
-timeout = "10s"
-digest = "*/2 * * * * *"
+` + notifyTable(srv, caFile, "mail") + `digest = "*/2 * * * * *"
 `
 	const never = `schedule = "0 0 1 1 *"` // the nodes leave the task alone
 	cfgA, _ := clusterTaskOn(t, url, top, never)

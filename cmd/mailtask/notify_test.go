@@ -13,7 +13,6 @@ import (
 // [notify] points at an in-process SMTP server.
 func notifyConfig(t *testing.T, srv *testmail.SMTPServer, caFile string) string {
 	t.Helper()
-	host, port, _ := strings.Cut(srv.Addr, ":")
 	return writeFile(t, t.TempDir(), "m.toml", `
 [accounts.a]
 host = "127.0.0.1"
@@ -27,14 +26,21 @@ name = "t"
 account = "a"
 destination = "out"
 retries = 0
-[notify]
-account = "a"
-host = "`+host+`"
-port = `+port+`
-ca_file = "`+caFile+`"
+`+notifyTable(srv, caFile, "a"))
+}
+
+// notifyTable is a [notify] table mailing through srv, whose certificate
+// caFile holds, signed in as account.
+func notifyTable(srv *testmail.SMTPServer, caFile, account string) string {
+	host, port, _ := strings.Cut(srv.Addr, ":")
+	return `[notify]
+account = "` + account + `"
+host = "` + host + `"
+port = ` + port + `
+ca_file = "` + caFile + `"
 to = ["ops@contoso.example"]
 timeout = "10s"
-`)
+`
 }
 
 func startSMTP(t *testing.T) (*testmail.SMTPServer, string) {
