@@ -79,19 +79,11 @@ func TestHugeLiteralInUntaggedListIsRefused(t *testing.T) {
 // go-imap may report for every pending command instead: the admin learns
 // what the server did whichever goroutine came first.
 func TestWriteAfterAFailedReadReportsTheRead(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		server, err := ln.Accept()
-		if err == nil {
-			io.WriteString(server, `* LIST () "/" {99999999999}`+"\r\n")
-			server.Close()
-		}
-	}()
-	client, err := net.DialTimeout("tcp", ln.Addr().String(), 10*time.Second)
+	srv, _ := hostile(t, testmail.Script{Greet: func(w io.Writer) error {
+		_, err := io.WriteString(w, `* LIST () "/" {99999999999}`+"\r\n")
+		return err
+	}})
+	client, err := net.DialTimeout("tcp", srv.Addr(), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
