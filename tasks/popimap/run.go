@@ -94,6 +94,9 @@ type Summary struct {
 	// Aside the messages that would be kept aside as failed, with why.
 	Planned []string
 	Aside   []state.Failure
+	// Skipped lists, on a dry run, the messages not taken because they are
+	// automatic mail the task skips (skip_automatic), with why.
+	Skipped []Skip
 	// Stopped reports that Options.Stop ended the run before every new
 	// message was taken; the rest wait for the next run.
 	Stopped bool
@@ -111,6 +114,7 @@ func (s Summary) plus(more Summary) Summary {
 	s.Defects = s.Defects.Plus(more.Defects)
 	s.Planned = append(s.Planned, more.Planned...)
 	s.Aside = append(s.Aside, more.Aside...)
+	s.Skipped = append(s.Skipped, more.Skipped...)
 	s.Stopped = s.Stopped || more.Stopped
 	if more.Committed.After(s.Committed) {
 		s.Committed = more.Committed
@@ -348,6 +352,7 @@ func (r *run) ingest(ctx context.Context) (Summary, error) {
 		return sum, err
 	}
 	sum.Unmatched = len(l.refused)
+	sum.Skipped = l.skipped
 	if !r.opts.DryRun {
 		if err := r.applyPending(ctx); err != nil {
 			return sum, err

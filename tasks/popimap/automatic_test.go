@@ -1,0 +1,110 @@
+package popimap
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"mailtask/internal/testmail"
+)
+
+// automaticMails are, from testmail's fidelity corpus, Exchange Online's
+// report that the company's own invoice-4711.pdf bounced, Exchange's
+// automatic reply, an ERP system's invoice marked auto-generated and a
+// read receipt.
+func automaticMails(t *testing.T) [][]byte {
+	t.Helper()
+	byName := map[string][]byte{}
+	for _, fx := range testmail.FidelityCorpus() {
+		byName[fx.Name] = fx.Raw
+	}
+	var raws [][]byte
+	for _, name := range []string{"exchange-online-ndr", "exchange-automatic-reply", "erp-invoice-auto-generated", "mdn-displayed"} {
+		if byName[name] == nil {
+			t.Fatalf("no fixture %s", name)
+		}
+		raws = append(raws, byName[name])
+	}
+	return raws
+}
+
+// By default a task takes the ERP system's invoice and none of the mail
+// sent back to the company: the bounce's invoice is not filed as if it
+// had come in. The skipped mail is left on the server (after = "delete"
+// notwithstanding), recorded as done, and each is logged at info with the
+// header that gave it away; a dry run lists it.
+func TestAutomaticMailIsNotTaken(t *testing.T) {
+	f := newFixture(t, testmail.IMAPOptions{}, `after = "delete"`, "[task.attachments]", `nested = "extract"`)
+	f.append(automaticMails(t)...)
+
+	dry, err := Run(t.Context(), Options{Config: f.cfg, Task: f.cfg.Tasks[0], DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	skipped := map[string]string{}
+	for _, s := range dry.Skipped {
+		skipped[s.Key] = s.Reason
+	}
+	if len(skipped) != 3 || !strings.Contains(skipped["uid:1"], "delivery report") || !strings.Contains(skipped["uid:1"], "report-type=delivery-status") ||
+		!strings.Contains(skipped["uid:2"], "automatic reply") || !strings.Contains(skipped["uid:4"], "read receipt") {
+		t.Errorf("dry run would skip %+v; want uid:1 a delivery report, uid:2 an automatic reply, uid:4 a read receipt", dry.Skipped)
+	}
+
+	var logs bytes.Buffer
+	sum, err := Run(t.Context(), Options{Config: f.cfg, Task: f.cfg.Tasks[0], Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Saved != 1 || sum.Unmatched != 3 {
+		t.Errorf("%s; want 1 saved, 3 not matching", sum.Counts.Summary(false))
+	}
+	if got := f.files(); len(got) != 1 || got["Invoice_90017.pdf"] == "" {
+		t.Errorf("files %v, want the ERP system's Invoice_90017.pdf alone", sortedKeys(got))
+	}
+	if left := f.srv.Messages("INBOX"); len(left) != 3 {
+		t.Errorf("%d messages left on the server, want the 3 skipped", len(left))
+	}
+	for _, want := range []string{
+		`level=INFO msg="automatic mail not taken (skip_automatic); recorded as done and left on the server" task=t msg=uid:1 kind=delivery-report sign="Content-Type: multipart/report; report-type=delivery-status;`,
+		`msg=uid:2 kind=auto-reply sign="Auto-Submitted: auto-generated, subject \"automatic reply:\""`,
+		`msg=uid:4 kind=read-receipt`,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log lacks %s:\n%s", want, logs.String())
+		}
+	}
+	if sum := f.mustRun(); sum.Seen != 0 {
+		t.Errorf("second run: %s; the skipped mail is done", sum.Counts.Summary(false))
+	}
+}
+
+// skip_automatic = [] takes automatic mail as any other: the bounce gives
+// the invoice it carries back.
+func TestSkipAutomaticEmptyTakesAll(t *testing.T) {
+	f := newFixture(t, testmail.IMAPOptions{}, "[task.match]", "skip_automatic = []", "[task.attachments]", `nested = "extract"`)
+	f.append(automaticMails(t)...)
+	if sum := f.mustRun(); sum.Saved != 4 || sum.Unmatched != 0 {
+		t.Errorf("%s; want all 4 saved", sum.Counts.Summary(false))
+	}
+	if got := f.files(); got["invoice-4711.pdf"] == "" || got["Invoice_90017.pdf"] == "" {
+		t.Errorf("files %v, want the bounce's invoice-4711.pdf and Invoice_90017.pdf", sortedKeys(got))
+	}
+}
+
+// Where the header is read before the download anyway (POP3, a rule on a
+// header field), automatic mail is refused there and never retrieved.
+func TestAutomaticMailRefusedOnItsHeader(t *testing.T) {
+	f := newPOP3Fixture(t, testmail.POP3Options{}, automaticMails(t), "[task.match]", `from = "*@*"`)
+	dry, err := Run(t.Context(), Options{Config: f.cfg, Task: f.cfg.Tasks[0], DryRun: true})
+	if err != nil || len(dry.Skipped) != 3 {
+		t.Errorf("dry run would skip %+v (%v), want 3", dry.Skipped, err)
+	}
+	sum := f.mustRun()
+	if sum.Saved != 1 || sum.Unmatched != 3 {
+		t.Errorf("%s; want 1 saved, 3 not matching", sum.Counts.Summary(false))
+	}
+	if n := f.pop.Retrieved(); n != 2 {
+		t.Errorf("%d messages retrieved by the dry run and the run, want only the ERP system's invoice by each", n)
+	}
+}
