@@ -4,6 +4,7 @@ import (
 	"mime"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"mailtask/internal/config"
 )
@@ -73,14 +74,14 @@ func Classify(header map[string][]string, subject string) Automatic {
 	if v, ok := first("X-Failed-Recipients"); ok {
 		return Automatic{config.AutomaticDeliveryReport, "X-Failed-Recipients: " + v}
 	}
-	if from, _ := first("From"); strings.Contains(strings.ToLower(from), "mailer-daemon@") {
+	if from, _ := first("From"); hasFold(from, "mailer-daemon@") {
 		return Automatic{config.AutomaticDeliveryReport, "From: " + from}
 	}
 	submitted, submittedSet := first("Auto-Submitted")
-	switch keyword(submitted) {
-	case "auto-replied":
+	switch kw := keyword(submitted); {
+	case strings.EqualFold(kw, "auto-replied"):
 		return Automatic{config.AutomaticReply, "Auto-Submitted: " + submitted}
-	case "no":
+	case strings.EqualFold(kw, "no"):
 		submittedSet = false
 	}
 	for _, field := range []string{"X-Autoreply", "X-Autorespond"} {
@@ -91,14 +92,20 @@ func Classify(header map[string][]string, subject string) Automatic {
 	if v, _ := first("Precedence"); strings.EqualFold(v, "auto_reply") {
 		return Automatic{config.AutomaticReply, "Precedence: " + v}
 	}
-	if prefix, ok := autoReplySubject(subject); ok {
-		if submittedSet {
-			return Automatic{config.AutomaticReply, "Auto-Submitted: " + submitted + ", subject " + prefix}
-		}
-		for _, field := range []string{"X-Auto-Response-Suppress", "X-Ms-Exchange-Inbox-Rules-Loop"} {
-			if v, ok := first(field); ok {
-				return Automatic{config.AutomaticReply, field + ": " + v + ", subject " + prefix}
+	// The subject counts only beside a header of automatic mail.
+	field, value := "Auto-Submitted", submitted
+	if !submittedSet {
+		field = ""
+		for _, f := range []string{"X-Auto-Response-Suppress", "X-Ms-Exchange-Inbox-Rules-Loop"} {
+			if v, ok := first(f); ok {
+				field, value = f, v
+				break
 			}
+		}
+	}
+	if field != "" {
+		if prefix, ok := autoReplySubject(subject); ok {
+			return Automatic{config.AutomaticReply, field + ": " + value + ", subject " + prefix}
 		}
 	}
 	return Automatic{}
@@ -107,6 +114,10 @@ func Classify(header map[string][]string, subject string) Automatic {
 // reportKind is the kind of automatic mail a top-level Content-Type of
 // multipart/report says, "" for any other.
 func reportKind(ct string) string {
+	// Spares parsing the Content-Type of every other message.
+	if len(ct) < len("multipart/report") || !strings.EqualFold(ct[:len("multipart/report")], "multipart/report") {
+		return ""
+	}
 	media, params, err := mime.ParseMediaType(ct)
 	if media != "multipart/report" {
 		return ""
@@ -131,11 +142,10 @@ func reportKind(ct string) string {
 	return ""
 }
 
-// keyword is the keyword of an Auto-Submitted value, in lower case,
-// without the comment or parameters that may follow it
-// ("auto-replied (vacation)", "auto-generated; owner-email=...").
+// keyword is the keyword of an Auto-Submitted value, without the comment
+// or parameters that may follow it ("auto-replied (vacation)",
+// "auto-generated; owner-email=...").
 func keyword(v string) string {
-	v = strings.ToLower(strings.TrimSpace(v))
 	if i := strings.IndexAny(v, " \t;("); i >= 0 {
 		v = v[:i]
 	}
@@ -144,9 +154,16 @@ func keyword(v string) string {
 
 // negative reports whether a header's value says no.
 func negative(v string) bool {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "no", "false", "0":
-		return true
+	return strings.EqualFold(v, "no") || strings.EqualFold(v, "false") || v == "0"
+}
+
+// hasFold reports whether sub is within s in any case, without the copy
+// strings.ToLower makes.
+func hasFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
 	}
 	return false
 }
@@ -174,11 +191,25 @@ var autoReplySubjects = []string{
 // autoReplySubject reports whether subject starts with the prefix of an
 // automatic reply, and which (quoted, in lower case).
 func autoReplySubject(subject string) (string, bool) {
-	lower := strings.ToLower(strings.TrimSpace(subject))
+	subject = strings.TrimSpace(subject)
 	for _, p := range autoReplySubjects {
-		if strings.HasPrefix(lower, p) {
+		if hasPrefixFold(subject, p) {
 			return strconv.Quote(p), true
 		}
 	}
 	return "", false
+}
+
+// hasPrefixFold reports whether s starts with prefix in any case.
+// EqualFold folds rune by rune, so the prefix of s to compare is the one
+// of as many runes as prefix has.
+func hasPrefixFold(s, prefix string) bool {
+	n := utf8.RuneCountInString(prefix)
+	for i := range s {
+		if n == 0 {
+			return strings.EqualFold(s[:i], prefix)
+		}
+		n--
+	}
+	return n == 0 && strings.EqualFold(s, prefix)
 }

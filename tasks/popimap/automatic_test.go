@@ -3,7 +3,9 @@ package popimap
 import (
 	"bytes"
 	"log/slog"
+	"maps"
 	"strings"
+	"sync"
 	"testing"
 
 	"mailtask/internal/testmail"
@@ -106,5 +108,39 @@ func TestAutomaticMailRefusedOnItsHeader(t *testing.T) {
 	}
 	if n := f.pop.Retrieved(); n != 2 {
 		t.Errorf("%d messages retrieved by the dry run and the run, want only the ERP system's invoice by each", n)
+	}
+}
+
+// Skipping automatic mail costs no command: a task that skips it sends
+// the server what a task taking everything sends, over IMAP and POP3 (no
+// header fetched first); the automatic mail is downloaded and judged
+// there.
+func TestSkipAutomaticCostsNoCommand(t *testing.T) {
+	for _, protocol := range []string{"imap", "pop3"} {
+		counts := map[string]map[string]int{}
+		for _, match := range []string{"", "skip_automatic = []"} {
+			var (
+				mu   sync.Mutex
+				sent = map[string]int{}
+			)
+			count := func(cmd string) {
+				mu.Lock()
+				defer mu.Unlock()
+				verb, _, _ := strings.Cut(cmd, " ")
+				sent[verb]++
+			}
+			var f *fixture
+			if protocol == "imap" {
+				f = newFixture(t, testmail.IMAPOptions{Fault: func(cmd string) error { count(cmd); return nil }}, "[task.match]", match)
+				f.append(automaticMails(t)...)
+			} else {
+				f = newPOP3Fixture(t, testmail.POP3Options{Fault: func(cmd string) string { count(cmd); return "" }}, automaticMails(t), "[task.match]", match)
+			}
+			f.mustRun()
+			counts[match] = sent
+		}
+		if skip, take := counts[""], counts["skip_automatic = []"]; !maps.Equal(skip, take) || skip["FETCH"]+skip["RETR"] == 0 {
+			t.Errorf("%s: skipping sent %v, taking everything %v", protocol, skip, take)
+		}
 	}
 }
