@@ -172,18 +172,19 @@ func hasFold(s, sub string) bool {
 // automatic reply, in their languages most met, and older Exchange's "Out
 // of Office:" / "Out of Office AutoReply:"; lower case.
 var autoReplySubjects = []string{
-	"automatic reply:",       // English
-	"out of office",          // Exchange 2003-2007, and the autoreply: variant
-	"automatische antwort:",  // German
-	"réponse automatique :",  // French, with the space French puts before a colon
-	"réponse automatique:",   // ... and without
-	"respuesta automática:",  // Spanish
-	"risposta automatica:",   // Italian
-	"automatisch antwoord:",  // Dutch
-	"resposta automática:",   // Portuguese
-	"automatiskt svar:",      // Swedish
-	"automatisk svar:",       // Danish, Norwegian
-	"automaattinen vastaus:", // Finnish
+	"automatic reply:",         // English
+	"out of office:",           // Exchange 2007
+	"out of office autoreply:", // Exchange 2003
+	"automatische antwort:",    // German
+	"réponse automatique :",    // French, with the space French puts before a colon
+	"réponse automatique:",     // ... and without
+	"respuesta automática:",    // Spanish
+	"risposta automatica:",     // Italian
+	"automatisch antwoord:",    // Dutch
+	"resposta automática:",     // Portuguese
+	"automatiskt svar:",        // Swedish
+	"automatisk svar:",         // Danish, Norwegian
+	"automaattinen vastaus:",   // Finnish
 	"odpowiedź automatyczna:",
 	"automatická odpověď:",
 }

@@ -78,6 +78,7 @@ func TestClassify(t *testing.T) {
 		{"auto-submitted no", []string{"Auto-Submitted: no", "Subject: Automatic reply: Invoice"}, ""},
 		{"reply to an automatic reply", []string{"Auto-Submitted: auto-generated", "Subject: RE: Automatic reply: Invoice"}, ""},
 		{"subject prefix in any case", []string{"Auto-Submitted: auto-generated", "Subject: AUTOMATISCHE ANTWORT: Rechnung"}, config.AutomaticReply},
+		{"an invoice for office supplies", []string{"Auto-Submitted: auto-generated", "Subject: Out of office supplies: invoice 12"}, ""},
 		{"subject shorter than a prefix", []string{"Auto-Submitted: auto-generated", "Subject: Auto"}, ""},
 		{"x-autoreply", []string{"X-Autoreply: yes"}, config.AutomaticReply},
 		{"x-autoreply no", []string{"X-Autoreply: no"}, ""},
