@@ -24,7 +24,7 @@ func TestRunTaskSkipsABounce(t *testing.T) {
 	td := newTaskDir(t, d, "imap", d.User, d.Password, `after = "delete"`, "[task.attachments]", `nested = "extract"`)
 
 	code, out, errOut := run(t, "run-task", "--dry-run", "--config", td.config, "t")
-	if code != exitOK || !strings.Contains(out, "would skip uid:1: a delivery report (bounce, delay or receipt): Content-Type: multipart/report; boundary=") {
+	if code != exitOK || !strings.Contains(out, "would skip uid:1: a delivery report (bounce, delay or receipt): Content-Type: multipart/report; report-type=delivery-status\n") {
 		t.Fatalf("dry run: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = run(t, "run-task", "--config", td.config, "t")

@@ -65,7 +65,7 @@ func Classify(header map[string][]string, subject string) Automatic {
 	}
 	if ct, ok := first("Content-Type"); ok {
 		if kind := reportKind(ct); kind != "" {
-			return Automatic{kind, "Content-Type: " + ct}
+			return Automatic{kind, reportSigns[kind]}
 		}
 	}
 	if _, ok := first("X-Ms-Exchange-Message-Is-Ndr"); ok {
@@ -109,6 +109,13 @@ func Classify(header map[string][]string, subject string) Automatic {
 		}
 	}
 	return Automatic{}
+}
+
+// reportSigns are what reportKind goes by, for the log: without the
+// boundary, which says nothing to a reader.
+var reportSigns = map[string]string{
+	config.AutomaticDeliveryReport: "Content-Type: multipart/report; report-type=delivery-status",
+	config.AutomaticReadReceipt:    "Content-Type: multipart/report; report-type=disposition-notification",
 }
 
 // reportKind is the kind of automatic mail a top-level Content-Type of

@@ -68,7 +68,7 @@ func TestAutomaticMailIsNotTaken(t *testing.T) {
 		t.Errorf("%d messages left on the server, want the 3 skipped", len(left))
 	}
 	for _, want := range []string{
-		`level=INFO msg="automatic mail not taken (skip_automatic); recorded as done and left on the server" task=t msg=uid:1 kind=delivery-report sign="Content-Type: multipart/report; report-type=delivery-status;`,
+		`level=INFO msg="automatic mail not taken (skip_automatic); recorded as done and left on the server" task=t msg=uid:1 kind=delivery-report sign="Content-Type: multipart/report; report-type=delivery-status" from=postmaster@contoso.example subject="Undeliverable: Invoice 4711"`,
 		`msg=uid:2 kind=auto-reply sign="Auto-Submitted: auto-generated, subject \"automatic reply:\""`,
 		`msg=uid:4 kind=read-receipt`,
 	} {
