@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"mailtask/internal/outcome"
 	"mailtask/internal/testmail"
 )
 
@@ -61,6 +62,9 @@ func TestAutomaticMailIsNotTaken(t *testing.T) {
 	if sum.Saved != 1 || sum.Unmatched != 3 {
 		t.Errorf("%s; want 1 saved, 3 not matching", sum.Counts.Summary(false))
 	}
+	if got, want := sum.Automatic(), (outcome.Automatic{"delivery-report": 1, "auto-reply": 1, "read-receipt": 1}); !maps.Equal(got, want) {
+		t.Errorf("automatic mail by kind %v, want %v", got, want)
+	}
 	if got := f.files(); len(got) != 1 || got["Invoice_90017.pdf"] == "" {
 		t.Errorf("files %v, want the ERP system's Invoice_90017.pdf alone", sortedKeys(got))
 	}
@@ -103,8 +107,8 @@ func TestAutomaticMailRefusedOnItsHeader(t *testing.T) {
 		t.Errorf("dry run would skip %+v (%v), want 3", dry.Skipped, err)
 	}
 	sum := f.mustRun()
-	if sum.Saved != 1 || sum.Unmatched != 3 {
-		t.Errorf("%s; want 1 saved, 3 not matching", sum.Counts.Summary(false))
+	if sum.Saved != 1 || sum.Unmatched != 3 || len(sum.Automatic()) != 3 {
+		t.Errorf("%s, automatic %v; want 1 saved, 3 not matching of 3 kinds", sum.Counts.Summary(false), sum.Automatic())
 	}
 	if n := f.pop.Retrieved(); n != 2 {
 		t.Errorf("%d messages retrieved by the dry run and the run, want only the ERP system's invoice by each", n)

@@ -53,7 +53,7 @@ func (s *selection) open(msg *extract.Message) error {
 type listing struct {
 	msgs     []mailbox.Message // to fetch, oldest first
 	refused  []mailbox.Message // refused on their header alone, and recorded as done
-	skipped  []Skip            // on a dry run, those refused as automatic mail
+	skipped  []Skip            // those refused as automatic mail
 	searched bool              // the server applied the rules' query
 }
 
@@ -87,8 +87,8 @@ func (r *run) list(ctx context.Context) (listing, error) {
 // search for against each message's header alone (IMAP BODY.PEEK[HEADER],
 // POP3 TOP n 0), so that the messages they refuse are never downloaded.
 // Those are recorded as done at once, as after a full parse; it returns
-// the others, those it refused, and, on a dry run, why it refused those
-// that are automatic mail.
+// the others, those it refused, and why it refused those that are
+// automatic mail.
 func (r *run) prefilter(ctx context.Context, msgs []mailbox.Message, searched bool) (keep, refused []mailbox.Message, skipped []Skip, err error) {
 	hf, ok := r.sess.(mailbox.HeaderFetcher)
 	if !ok || len(msgs) == 0 || !r.sel.set.NeedsHeader(searched) {
@@ -124,8 +124,8 @@ func (r *run) prefilter(ctx context.Context, msgs []mailbox.Message, searched bo
 
 // headerMatches reports whether m's header passes the rules on headers;
 // a header it cannot judge (too large, unparseable) passes, and the whole
-// message decides. For a message it refuses as automatic mail, a dry run
-// also gets what to list.
+// message decides. For a message it refuses as automatic mail, it says
+// why.
 func (r *run) headerMatches(m mailbox.Message, header io.Reader, searched bool) (bool, *Skip) {
 	// A message with a larger header is downloaded and checked whole.
 	raw, err := io.ReadAll(io.LimitReader(header, mailbox.MaxHeader+1))
@@ -148,23 +148,19 @@ func (r *run) headerMatches(m mailbox.Message, header io.Reader, searched bool) 
 	return ok, nil
 }
 
-// Skip is a message a dry run would not take because it is automatic mail
-// the task skips (skip_automatic), and why.
+// Skip is a message not taken because it is automatic mail the task skips
+// (skip_automatic): its kind, and why, for a dry run to list.
 type Skip struct {
-	Key, Reason string
+	Key, Kind, Reason string
 }
 
 // skipAutomatic logs msg, which the task skips as automatic mail, at info
 // with the header that gave it away: the line a user looks for when
-// asking why a message was not taken. On a dry run it returns what to
-// list.
+// asking why a message was not taken.
 func (r *run) skipAutomatic(m mailbox.Message, msg *extract.Message) *Skip {
 	a := r.sel.set.Skipped(msg)
 	r.log.Info("automatic mail not taken (skip_automatic); recorded as done and left on the server", "msg", m.Key(), "kind", a.Kind, "sign", a.Sign, "from", msg.From, "subject", msg.Subject)
-	if !r.opts.DryRun {
-		return nil
-	}
-	return &Skip{Key: m.Key(), Reason: fmt.Sprintf("%s: %s", a.Describe(), a.Sign)}
+	return &Skip{Key: m.Key(), Kind: a.Kind, Reason: fmt.Sprintf("%s: %s", a.Describe(), a.Sign)}
 }
 
 // afterActions is what the server does with a taken message and with one

@@ -34,8 +34,8 @@ type delivered struct {
 	partial bool
 	w       *writer  // the files it wrote, when taken
 	hook    *hookJob // its hooks, due once its files are durable
-	// skip, on a dry run, is why it is not taken, when it is automatic
-	// mail the task skips.
+	// skip is why it is not taken, when it is automatic mail the task
+	// skips.
 	skip *Skip
 }
 

@@ -94,8 +94,9 @@ type Summary struct {
 	// Aside the messages that would be kept aside as failed, with why.
 	Planned []string
 	Aside   []state.Failure
-	// Skipped lists, on a dry run, the messages not taken because they are
-	// automatic mail the task skips (skip_automatic), with why.
+	// Skipped lists the messages not taken because they are automatic
+	// mail the task skips (skip_automatic), with why; Counts.Unmatched
+	// counts them too.
 	Skipped []Skip
 	// Stopped reports that Options.Stop ended the run before every new
 	// message was taken; the rest wait for the next run.
@@ -106,6 +107,18 @@ type Summary struct {
 	// Committed is when the run last committed a batch (its files durable,
 	// the state saved); zero if it committed none.
 	Committed time.Time
+}
+
+// Automatic counts the messages of Skipped by kind.
+func (s Summary) Automatic() outcome.Automatic {
+	var by outcome.Automatic
+	for _, skip := range s.Skipped {
+		if by == nil {
+			by = outcome.Automatic{}
+		}
+		by[skip.Kind]++
+	}
+	return by
 }
 
 // plus is s followed by more of the same attempt.
