@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"mailtask/internal/config"
 	"mailtask/internal/outcome"
 	"mailtask/internal/testmail"
 )
@@ -146,5 +147,41 @@ func TestSkipAutomaticCostsNoCommand(t *testing.T) {
 		if skip, take := counts[""], counts["skip_automatic = []"]; !maps.Equal(skip, take) || skip["FETCH"]+skip["RETR"] == 0 {
 			t.Errorf("%s: skipping sent %v, taking everything %v", protocol, skip, take)
 		}
+	}
+}
+
+// A bounce that carries back a message larger than max_message_size is
+// skipped by its header, which the run reads anyway: not kept aside, no
+// failure action, nothing for a failure mail. A large message of another
+// kind is kept aside as before; a dry run says which is which.
+func TestLargeBounceIsSkippedNotKeptAside(t *testing.T) {
+	bounce := []byte("From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\r\nTo: invoices@contoso.example\r\nSubject: Delivery Status Notification (Failure)\r\n" +
+		"Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\nContent-Type: multipart/report; boundary=\"b\"; report-type=delivery-status\r\n\r\n" +
+		"--b\r\nContent-Type: text/plain\r\n\r\nAddress not found.\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; googlemail.com\r\n\r\nFinal-Recipient: rfc822; ap@fabrikam.example\r\nAction: failed\r\nStatus: 5.1.1\r\n" +
+		"--b\r\nContent-Type: message/rfc822\r\n\r\n" + string(large()) + "\r\n--b--\r\n")
+	f := newFixture(t, testmail.IMAPOptions{}, `max_message_size = "1MiB"`, `after_failure = "keyword"`)
+	f.append(bounce, large())
+
+	dry, err := Run(t.Context(), Options{Config: f.cfg, Task: f.cfg.Tasks[0], DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dry.Skipped) != 1 || dry.Skipped[0].Key != "uid:1" || len(dry.Aside) != 1 || dry.Aside[0].Key != "uid:2" {
+		t.Errorf("dry run would skip %+v and keep aside %+v; want uid:1 skipped, uid:2 aside", dry.Skipped, dry.Aside)
+	}
+	sum := f.mustRun()
+	if sum.Unmatched != 1 || sum.Failed != 1 || len(sum.Automatic()) != 1 {
+		t.Errorf("%s; want the bounce not matching, the other large message failed", sum.Counts.Summary(false))
+	}
+	if st := loadState(t, f); len(st.Failed) != 1 || st.Failed[0].Key != "uid:2" || st.Done.Len() != 2 {
+		t.Errorf("kept aside %+v, done %s; want uid:2 alone kept aside, both done", st.Failed, st.Done.String())
+	}
+	for _, m := range f.srv.Messages("INBOX") {
+		if flagged := hasFlag(m.Flags, config.DefaultFailureKeyword); flagged != (m.UID == 2) {
+			t.Errorf("message %d: failure keyword %v", m.UID, flagged)
+		}
+	}
+	if n := len(f.srv.FetchedUIDs()); n != 0 {
+		t.Errorf("%d messages downloaded, want none", n)
 	}
 }

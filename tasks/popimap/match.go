@@ -148,6 +148,16 @@ func (r *run) headerMatches(m mailbox.Message, header io.Reader, searched bool) 
 	return ok, nil
 }
 
+// automaticHeader is what to record of m, whose header h alone the run
+// reads, when h shows automatic mail the task skips; nil otherwise.
+func (r *run) automaticHeader(m mailbox.Message, h []byte) *Skip {
+	msg, err := extract.Parse(bytes.NewReader(h))
+	if err != nil || r.sel.set.Skipped(msg).Kind == "" {
+		return nil
+	}
+	return r.skipAutomatic(m, msg)
+}
+
 // Skip is a message not taken because it is automatic mail the task skips
 // (skip_automatic): its kind, and why, for a dry run to list.
 type Skip struct {
