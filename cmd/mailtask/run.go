@@ -209,9 +209,9 @@ func reloadSummary(cfg *config.Config, sched *scheduler.Scheduler) string {
 }
 
 // credentials lists the expiring credentials cfg knows of, for the
-// metrics: OAuth2 client secrets whose client_secret_expires is set, and
-// Microsoft refresh tokens in the token store, which lapse after 90 days
-// unused.
+// metrics: OAuth2 client secrets whose client_secret_expires is set,
+// client certificates, and Microsoft refresh tokens in the token store,
+// which lapse after 90 days unused.
 func credentials(cfg *config.Config, store auth.TokenStore) []metrics.Credential {
 	var list []metrics.Credential
 	for _, name := range slices.Sorted(maps.Keys(cfg.Accounts)) {
@@ -221,6 +221,13 @@ func credentials(cfg *config.Config, store auth.TokenStore) []metrics.Credential
 		}
 		if !o.ClientSecretExpires.IsZero() {
 			list = append(list, metrics.Credential{Account: name, Kind: "client_secret", Expires: o.ClientSecretExpires.In(time.Local)})
+		}
+		// Read at each scrape, so that a rotated certificate shows at once;
+		// one that does not load is reported by the runs that need it.
+		if o.HasClientCertificate() {
+			if c, err := auth.LoadClientCertificate(cfg.Accounts[name]); err == nil {
+				list = append(list, metrics.Credential{Account: name, Kind: "client_certificate", Expires: c.Cert.NotAfter})
+			}
 		}
 		// A record that cannot be read is reported by the runs that need it.
 		if rec, err := store.Load(context.Background(), auth.KeyOf(cfg.Accounts[name])); err == nil {
