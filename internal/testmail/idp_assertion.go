@@ -46,7 +46,7 @@ func (p *IdP) checkAssertion(f url.Values, tokenURL string) *IdPError {
 		}
 		claims struct {
 			Aud, Iss, Sub, Jti string
-			Nbf, Exp          *int64
+			Nbf, Exp           *int64
 		}
 	)
 	if len(parts) != 3 || decodeJSON(parts[0], &header) != nil || decodeJSON(parts[1], &claims) != nil {
