@@ -107,20 +107,6 @@ func LoadClientCertificate(a *config.Account) (*ClientCertificate, error) {
 	return c, nil
 }
 
-// parseClientCertificate is LoadClientCertificate on bytes (one PEM
-// holding both), for fuzzing: the files are read as they come.
-func parseClientCertificate(data []byte) (*ClientCertificate, error) {
-	certs, err := pemCertificates(data)
-	if err != nil {
-		return nil, err
-	}
-	key, err := pemPrivateKey(data, true)
-	if err != nil {
-		return nil, err
-	}
-	return pair(certs, key)
-}
-
 // convertPFX is how a PKCS#12 file, what the Azure portal and Key Vault
 // export, becomes the PEM mailtask reads.
 const convertPFX = "openssl pkcs12 -in app.pfx -nodes -out app.pem"
@@ -195,7 +181,7 @@ func pemPrivateKey(data []byte, shared bool) (*rsa.PrivateKey, error) {
 		case b.Type == "EC PRIVATE KEY":
 			parsed, err = x509.ParseECPrivateKey(b.Bytes)
 		case strings.HasSuffix(b.Type, "PRIVATE KEY"):
-			return nil, fmt.Errorf("holds a %s, which is not a certificate's key: it must be PEM PKCS#8 (PRIVATE KEY) or PKCS#1 (RSA PRIVATE KEY)", b.Type)
+			return nil, fmt.Errorf("holds a %q block, which is not a certificate's key: it must be PEM PKCS#8 (PRIVATE KEY) or PKCS#1 (RSA PRIVATE KEY)", b.Type)
 		default:
 			continue
 		}
