@@ -146,3 +146,45 @@ destination = "dest"
 		t.Errorf("assertions signed as %q, want RS256 with x5t", got)
 	}
 }
+
+// TestDelegatedWithCertificate: an app registered under the Web platform
+// (a confidential client) may prove itself with its certificate in the
+// delegated flows too: redeeming the code, refreshing, and at each poll
+// of a device code, each with an assertion of its own.
+func TestDelegatedWithCertificate(t *testing.T) {
+	clk := clock.NewFake(start)
+	cert := appCert(t, start.AddDate(0, -1, 0), start.AddDate(1, 0, 0), false)
+	file := writeFile(t, filepath.Join(t.TempDir(), "app.pem"), cert.PEM())
+	idp := testmail.IdPOptions{WebPlatform: true, ClientCertificates: []*x509.Certificate{cert.Cert}, DeviceReplies: []string{"authorization_pending"}}
+	f := newFixture(t, fixtureOptions{clock: clk, idp: idp, oauth: "client_certificate_file = \"" + file + "\""})
+	f.signIn()
+	clk.Advance(2 * time.Hour)
+	if _, err := f.source().Token(testCtx(t)); err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+
+	src := f.source()
+	done := make(chan error, 1)
+	shown := make(chan auth.DeviceCode, 1)
+	go func() {
+		_, err := src.LoginDevice(testCtx(t), func(c auth.DeviceCode) { shown <- c })
+		done <- err
+	}()
+	if err := f.idp.ApproveDevice((<-shown).UserCode); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := clk.WaitForTimers(1, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := clk.AdvanceToNext(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("device code: %v", err)
+	}
+	if got := f.idp.AssertionForms(); len(got) != 4 {
+		t.Errorf("%d assertions taken, want 4: the code's, the refresh's and one per poll", len(got))
+	}
+}
