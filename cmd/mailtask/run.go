@@ -214,6 +214,10 @@ func reloadSummary(cfg *config.Config, sched *scheduler.Scheduler) string {
 // which lapse after 90 days unused.
 func credentials(cfg *config.Config, store auth.TokenStore) []metrics.Credential {
 	var list []metrics.Credential
+	// Reading a certificate with its key costs over a millisecond (the
+	// key's checks), and the accounts of one app, thousands with
+	// include, share its file: each is read once per scrape.
+	certExpiry := map[[2]string]time.Time{}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Accounts)) {
 		o := cfg.Accounts[name].OAuth2
 		if o == nil {
@@ -225,8 +229,16 @@ func credentials(cfg *config.Config, store auth.TokenStore) []metrics.Credential
 		// Read at each scrape, so that a rotated certificate shows at once;
 		// one that does not load is reported by the runs that need it.
 		if o.HasClientCertificate() {
-			if c, err := auth.LoadClientCertificate(cfg.Accounts[name]); err == nil {
-				list = append(list, metrics.Credential{Account: name, Kind: "client_certificate", Expires: c.Cert.NotAfter})
+			files := [2]string{o.ClientCertificateFile, o.ClientKeyFile}
+			expires, ok := certExpiry[files]
+			if !ok {
+				if c, err := auth.LoadClientCertificate(cfg.Accounts[name]); err == nil {
+					expires = c.Cert.NotAfter
+				}
+				certExpiry[files] = expires
+			}
+			if !expires.IsZero() {
+				list = append(list, metrics.Credential{Account: name, Kind: "client_certificate", Expires: expires})
 			}
 		}
 		// A record that cannot be read is reported by the runs that need it.
