@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
+
 	"mailtask/internal/outcome"
 	"mailtask/internal/pgstore"
 	"mailtask/internal/state"
@@ -66,6 +68,26 @@ password = "app-pass"
 	}
 	if alerted() {
 		t.Error("status shows the alert after state reset")
+	}
+
+	// Throttled, the failure's mail stays due in the database: status
+	// shows it and the failed send, whichever node looks; state reset
+	// drops it.
+	srv.RefuseMail(&smtp.SMTPError{Code: 432, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Concurrent connections limit exceeded"})
+	if code, _, errOut := run(t, "run-task", "--config", cfg, "t"); code != exitFailed || !strings.Contains(errOut, "could not send the notification") {
+		t.Fatalf("run-task: exit %d\n%s", code, errOut)
+	}
+	_, out, _ := run(t, "status", "--config", cfg)
+	for _, want := range []string{"mails due ([notify]): 1 about 1 task", "sending them failed 1 times in a row", "Concurrent connections limit exceeded\n  hint: "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	if code, out, errOut := run(t, "state", "reset", "--config", cfg, "t"); code != exitOK || !strings.Contains(out, "t: dropped 1 mail due about it, not sent") {
+		t.Fatalf("state reset: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, out, _ := run(t, "status", "--config", cfg); strings.Contains(out, "mails due") {
+		t.Errorf("mails due after state reset:\n%s", out)
 	}
 }
 

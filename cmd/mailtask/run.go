@@ -161,15 +161,15 @@ func runDaemon(ctx context.Context, e *env, cfgPath string) error {
 // recorded, which the window loop would have sent within the minute: a
 // daemon stopped for good would otherwise keep a task's failure to itself
 // (the file store's outbox waits for its next start or run-task). Only a
-// window in which nothing went out yet is sent now; else the mails wait
-// for the next start, or in cluster mode for the other nodes' next window.
+// window whose budget is not spent sends now; else the mails wait for the
+// next start, or in cluster mode for the other nodes' next window.
 func flushMails(ctx context.Context, cfg *config.Config, store notify.Store, log *slog.Logger) {
 	left, err := notify.SendDue(ctx, cfg, store, time.Now(), log)
 	switch {
 	case err != nil:
 		log.Error("could not send the mails about tasks as the daemon stops; they go at its next start", "err", err, "hint", diagnose.Hint(err))
 	case left:
-		log.Info("mails about tasks went out in this window already; the rest go with the next", "window", notify.Window)
+		log.Info("this window's mails about tasks are spent; the rest go with the next", "window", notify.Window, "budget", notify.Budget)
 	}
 }
 

@@ -71,10 +71,14 @@ func stateReset(ctx context.Context, e *env, cfg *config.Config, node *cluster.N
 	} else if err := state.Reset(cfg.StateDir, name); err != nil {
 		return err
 	}
-	if err := notify.ForgetAlert(ctx, cfg, node.Notify(), name); err != nil {
+	dropped, err := notify.Forget(ctx, cfg, node.Notify(), name)
+	if err != nil {
 		return fmt.Errorf("reset task %q: %w", name, err)
 	}
 	fmt.Fprintf(e.stdout, "%s: state forgotten; the next run takes every message again (files already in the destination are not written twice)\n", name)
+	if dropped > 0 {
+		fmt.Fprintf(e.stdout, "%s: dropped %s due about it, not sent\n", name, mails(dropped))
+	}
 	return nil
 }
 

@@ -36,6 +36,10 @@ type taskStatus struct {
 	Quarantined int `json:"quarantined"`
 	// Alert is what has been mailed about a failure going on ([notify]).
 	Alert *notify.Alerted `json:"alert,omitempty"`
+	// MailsDue are the mails about the task [notify] has yet to send,
+	// and MailsFailing the send of the mails due that keeps failing.
+	MailsDue     *notify.TaskMails   `json:"mails_due,omitempty"`
+	MailsFailing *notify.SendFailure `json:"mails_failing,omitempty"`
 	// Due counts the messages taken whose after-action or failure action
 	// the server has not confirmed (actions_due, failure_actions_due);
 	// ActionRefused is its last refusal of one.
@@ -155,9 +159,13 @@ func status(ctx context.Context, e *env, q statusQuery) error {
 	if alertsErr != nil && clustered(node) {
 		return alertsErr
 	}
+	outbox, outboxErr := notify.OutboxOf(ctx, cfg, node.Notify())
+	if outboxErr != nil && clustered(node) {
+		return outboxErr
+	}
+	unreadable := outboxErr != nil
 	now := time.Now()
 	var rows []taskStatus
-	unreadable := false
 	for _, t := range tasks {
 		row := taskStatus{Task: t.Name, Account: t.Account, Schedule: t.Schedule}
 		if t.Schedule != "" {
@@ -196,6 +204,9 @@ func status(ctx context.Context, e *env, q statusQuery) error {
 		} else if a, ok := alerts[t.Name]; ok {
 			row.Alert = &a
 		}
+		if tm, ok := outbox.Due[t.Name]; ok {
+			row.MailsDue, row.MailsFailing = &tm, outbox.Failing
+		}
 		if t.Idle && !clustered(node) {
 			if row.Idle, err = loadIdle(cfg, t.Name); err != nil {
 				row.StateError = err.Error()
@@ -214,6 +225,9 @@ func status(ctx context.Context, e *env, q statusQuery) error {
 		}
 	} else {
 		fmt.Fprintln(e.stdout, sum)
+		if lines := outboxLines(outbox, outboxErr); len(lines) > 0 {
+			fmt.Fprintln(e.stdout, strings.Join(lines, "\n"))
+		}
 		if len(rows) > 0 {
 			fmt.Fprintln(e.stdout)
 			printStatus(e.stdout, rows)
@@ -363,6 +377,9 @@ func printStatus(w io.Writer, rows []taskStatus) {
 		if a := r.Alert; a != nil {
 			notes = append(notes, fmt.Sprintf("%s: failing since %s (%d runs); %d failure mails sent", r.Task, stamp(a.Since), a.Failures, a.Mailed))
 		}
+		if m := r.MailsDue; m != nil {
+			notes = append(notes, fmt.Sprintf("%s: %s about it due, not sent yet, the oldest from %s", r.Task, mails(m.Mails), stamp(m.Oldest)))
+		}
 		if r.Idle != nil {
 			notes = append(notes, r.Task+": "+r.Idle.describe())
 		}
@@ -379,6 +396,46 @@ func printStatus(w io.Writer, rows []taskStatus) {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, strings.Join(notes, "\n"))
 	}
+}
+
+// outboxLines say, under the counting line, what [notify] has yet to
+// send, cluster-wide, and why it does not go: the send that keeps
+// failing, with its error and hint, and the records of mails due kept
+// aside as damaged. None when nothing is due.
+func outboxLines(ob notify.Outbox, err error) []string {
+	if err != nil {
+		return []string{"mails due ([notify]): cannot read them: " + err.Error()}
+	}
+	var lines []string
+	total, oldest := 0, time.Time{}
+	for _, tm := range ob.Due {
+		total += tm.Mails
+		if oldest.IsZero() || tm.Oldest.Before(oldest) {
+			oldest = tm.Oldest
+		}
+	}
+	if total > 0 {
+		lines = append(lines, fmt.Sprintf("mails due ([notify]): %d about %s, the oldest from %s", total, taskCount(len(ob.Due)), stamp(oldest)))
+	}
+	if f := ob.Failing; f != nil {
+		line := fmt.Sprintf("  sending them failed %d times in a row, since %s, last at %s: %s", f.Attempts, stamp(f.Since), stamp(f.Last), f.Error)
+		if f.Hint != "" {
+			line += "\n  hint: " + f.Hint
+		}
+		lines = append(lines, line)
+	}
+	for _, path := range ob.Damaged {
+		lines = append(lines, fmt.Sprintf("mails due ([notify]): %s cannot be read; kept aside, its mail is not sent (read it, then remove it)", path))
+	}
+	return lines
+}
+
+// mails counts n mails in words.
+func mails(n int) string {
+	if n == 1 {
+		return "1 mail"
+	}
+	return fmt.Sprintf("%d mails", n)
 }
 
 // printJSON prints v as indented JSON.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"mailtask/internal/auth"
+	"mailtask/internal/diagnose"
 	"mailtask/internal/notify"
 	"mailtask/internal/pgstore"
 	"mailtask/internal/state"
@@ -60,16 +61,39 @@ func (s notes) UpdateAlert(ctx context.Context, task string, fn func(*notify.Ale
 	})
 }
 
-// SendDue sends a window's mails from the database's outbox, once for
-// the cluster.
-func (s notes) SendDue(ctx context.Context, window time.Time, send func([]notify.Mail) (int, error)) (bool, error) {
-	return s.store.SendDue(ctx, window, func(due []pgstore.Mail) (int, error) {
+// SendDue sends a window's mails from the database's outbox, within the
+// cluster's budget of the window.
+func (s notes) SendDue(ctx context.Context, window time.Time, send func([]notify.Mail, int) (int, int, error)) (bool, error) {
+	return s.store.SendDue(ctx, window, notify.Budget, func(due []pgstore.Mail, budget int) (int, int, error) {
 		mails := make([]notify.Mail, len(due))
 		for i, m := range due {
 			mails[i] = notify.Mail(m)
 		}
-		return send(mails)
-	})
+		return send(mails, budget)
+	}, diagnose.Hint)
+}
+
+// Outbox reads the cluster's mails due, whichever nodes recorded them, in
+// two statements.
+func (s notes) Outbox(ctx context.Context) (notify.Outbox, error) {
+	due, failing, err := s.store.Outbox(ctx)
+	if err != nil {
+		return notify.Outbox{}, err
+	}
+	ob := notify.Outbox{Due: make(map[string]notify.TaskMails, len(due))}
+	for task, tm := range due {
+		ob.Due[task] = notify.TaskMails(tm)
+	}
+	if failing != nil {
+		sf := notify.SendFailure(*failing)
+		ob.Failing = &sf
+	}
+	return ob, nil
+}
+
+// Forget removes the task's alert and its mails due in one transaction.
+func (s notes) Forget(ctx context.Context, task string) (int, error) {
+	return s.store.ForgetAlert(ctx, task)
 }
 
 // Alerts reads every task's alert in one statement, whichever tasks are

@@ -12,6 +12,7 @@ import (
 	"net/mail"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -364,21 +365,71 @@ func TestOneGroupedMailPerWindowAcrossNodes(t *testing.T) {
 		t.Errorf("grouped mail:\n%s", body)
 	}
 
-	// Recorded after the window's mail went: a node coming to the same
-	// window sends nothing; the next window sends it.
-	if err := notify.RunEnded(ctx, a.cfg, a.node.Notify(), "late", secret, t0.Add(notify.Window+10*time.Second), nil); err != nil {
-		t.Fatal(err)
+	// Recorded after the window's mail went: the window has two mails of
+	// its budget left, which nodes spend in turn, one failure each;
+	// then what is recorded waits for the next window.
+	late := func(n notifyNode, task string, at time.Duration) (left bool) {
+		t.Helper()
+		if err := notify.RunEnded(ctx, n.cfg, n.node.Notify(), task, secret, t0.Add(at), nil); err != nil {
+			t.Fatal(err)
+		}
+		left, err := notify.SendDue(ctx, n.cfg, n.node.Notify(), t0.Add(at+time.Second), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return left
 	}
-	if left, err := notify.SendDue(ctx, b.cfg, b.node.Notify(), t0.Add(notify.Window+20*time.Second), nil); !left || err != nil {
-		t.Fatalf("a second send in the window: left %v, %v", left, err)
+	if late(a, "late1", notify.Window+10*time.Second) || late(b, "late2", notify.Window+20*time.Second) {
+		t.Fatal("a failure waits for the next window while the budget lasts")
 	}
-	if n := len(srv.Received()); n != 1 {
-		t.Fatalf("%d mails in the window, want 1", n)
+	if !late(a, "late3", notify.Window+30*time.Second) {
+		t.Fatal("a fourth mail in the window went")
 	}
 	if left, err := notify.SendDue(ctx, b.cfg, b.node.Notify(), t0.Add(2*notify.Window), nil); left || err != nil {
 		t.Fatalf("send at the next window: left %v, %v", left, err)
 	}
-	if s := testmail.Subjects(t, srv.Received()); !slices.Equal(s, []string{"mailtask: 40 tasks failed", `mailtask: task "late" failed`}) {
-		t.Errorf("mailed %q", s)
+	want := []string{"mailtask: 40 tasks failed", `mailtask: task "late1" failed`, `mailtask: task "late2" failed`, `mailtask: task "late3" failed`}
+	if s := testmail.Subjects(t, srv.Received()); !slices.Equal(s, want) {
+		t.Errorf("mailed %q, want %q", s, want)
+	}
+}
+
+// Senders on both nodes at once (run-tasks of a script each, the nodes'
+// minute) share the window's budget: whoever claims first, the window
+// sends no more than its budget, and what does not go waits, none lost.
+func TestSendersAtOnceShareTheBudget(t *testing.T) {
+	_, srv, a, b := notifyCluster(t, "", "invoices")
+	ctx := testContext(t)
+	t0 := time.Date(2025, 3, 14, 7, 0, 0, 0, time.UTC)
+	boom := errors.New("boom")
+	const senders = 6
+	var wg sync.WaitGroup
+	errs := make(chan error, senders)
+	for i := range senders {
+		n := []notifyNode{a, b}[i%2]
+		wg.Go(func() {
+			if err := notify.RunEnded(ctx, n.cfg, n.node.Notify(), fmt.Sprintf("s%d", i), boom, t0, nil); err != nil {
+				errs <- err
+				return
+			}
+			if _, err := notify.SendDue(ctx, n.cfg, n.node.Notify(), t0.Add(time.Second), nil); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := len(srv.Received()); n > notify.Budget || n == 0 {
+		t.Fatalf("%d mails in the window, want 1 to %d", n, notify.Budget)
+	}
+	if _, err := notify.SendDue(ctx, a.cfg, a.node.Notify(), t0.Add(notify.Window), nil); err != nil {
+		t.Fatal(err)
+	}
+	ob, err := notify.OutboxOf(ctx, a.cfg, a.node.Notify())
+	if err != nil || len(ob.Due) != 0 {
+		t.Errorf("due after the next window: %v, %v", ob.Due, err)
 	}
 }

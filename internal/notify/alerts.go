@@ -70,7 +70,7 @@ func RunEnded(ctx context.Context, cfg *config.Config, store Store, task string,
 	// does not wait on it, a minute bounds the store's round trips.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	store = storeOf(cfg, store)
+	store = storeOf(cfg, store, log)
 	if runErr == nil {
 		// A success with nothing mailed before, most runs, costs a read.
 		if prev, err := store.Alert(ctx, task); prev == nil || err != nil {
@@ -169,7 +169,7 @@ type Alerted struct {
 // state_dir): for a task not in it, the last run succeeded, or no mail is
 // asked for.
 func AlertsOf(ctx context.Context, cfg *config.Config, store Store, tasks []string) (map[string]Alerted, error) {
-	all, err := storeOf(cfg, store).Alerts(ctx, tasks)
+	all, err := storeOf(cfg, store, nil).Alerts(ctx, tasks)
 	if err != nil {
 		return nil, err
 	}
@@ -180,12 +180,14 @@ func AlertsOf(ctx context.Context, cfg *config.Config, store Store, tasks []stri
 	return alerted, nil
 }
 
-// ForgetAlert removes what has been mailed about task's failures from
-// store (nil: the files under state_dir), as `mailtask state reset`
-// forgets the task: a failure after it is a new one, mailed with the
-// next window.
-func ForgetAlert(ctx context.Context, cfg *config.Config, store Store, task string) error {
-	return storeOf(cfg, store).UpdateAlert(ctx, task, func(*Alert) (*Alert, *Mail, error) { return nil, nil, nil })
+// Forget removes what has been mailed about task's failures, and the
+// mails due about it, from store (nil: the files under state_dir), as
+// `mailtask state reset` forgets the task: a failure the admin has just
+// mended and reset is not mailed after the reset, and a failure after it
+// is a new one, mailed with the next window. It returns how many mails
+// due it removed.
+func Forget(ctx context.Context, cfg *config.Config, store Store, task string) (mails int, err error) {
+	return storeOf(cfg, store, nil).Forget(ctx, task)
 }
 
 func removeAlert(path string) error {

@@ -49,7 +49,7 @@ func Digests(ctx context.Context, current func() *config.Config, reloaded <-chan
 // digestDue sends the digest scheduled at due, unless another node of the
 // cluster claimed it.
 func digestDue(ctx context.Context, cfg *config.Config, store Store, due time.Time, log *slog.Logger) {
-	claimed, err := storeOf(cfg, store).ClaimDigest(ctx, due)
+	claimed, err := storeOf(cfg, store, log).ClaimDigest(ctx, due)
 	if err == nil && !claimed {
 		log.Info("digest left to the node that claimed it", "due", due)
 		return

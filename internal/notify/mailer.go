@@ -47,7 +47,7 @@ func New(cfg *config.Config, store Store, log *slog.Logger) (*Mailer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("[notify]: %w", err)
 	}
-	cred, err := auth.New(acct, auth.Options{StateDir: cfg.StateDir, Tokens: storeOf(cfg, store).Tokens(), Log: log})
+	cred, err := auth.New(acct, auth.Options{StateDir: cfg.StateDir, Tokens: storeOf(cfg, store, log).Tokens(), Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("[notify]: %w", err)
 	}

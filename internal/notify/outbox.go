@@ -15,18 +15,21 @@ import (
 )
 
 // Window is how often mails about tasks go out: runs record the mails
-// due, and once a window the mails recorded go, alone when they are few
-// (GroupAbove), else in one mail. A lone failure is mailed within a
-// window; a thousand tasks failing at once (Microsoft 365 down, the
-// node's DNS or proxy, a tenant's expired secret) make one mail a window,
-// well below the 30 messages a minute Microsoft 365 lets a mailbox send,
-// and an SMTP server that refuses (throttled, down) is tried once a
+// due, and once a window the mails recorded go, alone while they fit in
+// what is left of the window's Budget, else in one mail. A lone failure
+// is mailed within a window; a thousand tasks failing at once (Microsoft
+// 365 down, the node's DNS or proxy, a tenant's expired secret) make one
+// mail, and an SMTP server that refuses (throttled, down) is tried once a
 // window, not by every run of every task.
 const Window = time.Minute
 
-// GroupAbove is how many mails due in a window still go one by one; more
-// go as one mail grouping the tasks by cause.
-const GroupAbove = 3
+// Budget is how many mails a window may send, for the cluster: 3 a
+// minute, a tenth of the 30 messages a minute Microsoft 365 lets a
+// mailbox send, leaving the rest to whatever else sends through it. Mails
+// due that do not fit in what is left go as one mail grouping the tasks
+// by cause; none left, they wait for the next window. A send that fails
+// spends the window's budget: the server is tried once a window.
+const Budget = 3
 
 // Kinds of mail about a task.
 const (
@@ -49,10 +52,11 @@ type Mail struct {
 	Mailed   int       // mails about the failure, this one counted
 }
 
-// SendDue sends the mails runs recorded as due, once per window of the
-// cluster (Window): the window of now, unless a mail went out in it
-// already, in which case they wait for the next one. Mails that cannot be
-// sent stay recorded for the next window. left says mails wait for a
+// SendDue sends the mails runs recorded as due, in the window of now, as
+// far as its budget goes (Budget): alone while they fit in what is left,
+// else as one mail; with nothing left they wait for the next window.
+// Mails that cannot be sent stay recorded for the next window, and the
+// failure is recorded for `mailtask status`. left says mails wait for a
 // later window; the error is about sending or about store (nil: the files
 // under state_dir).
 func SendDue(ctx context.Context, cfg *config.Config, store Store, now time.Time, log *slog.Logger) (left bool, err error) {
@@ -64,29 +68,30 @@ func SendDue(ctx context.Context, cfg *config.Config, store Store, now time.Time
 	}
 	// The mailer's timeout bounds each send, a minute more the store's
 	// round trips.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), GroupAbove*cfg.Notify.Timeout.Std()+time.Minute)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), Budget*cfg.Notify.Timeout.Std()+time.Minute)
 	defer cancel()
-	store = storeOf(cfg, store)
-	claimed, err := store.SendDue(ctx, now.Truncate(Window), func(due []Mail) (int, error) {
-		return sendMails(ctx, cfg, store, log, due, now)
+	store = storeOf(cfg, store, log)
+	claimed, err := store.SendDue(ctx, now.Truncate(Window), func(due []Mail, budget int) (int, int, error) {
+		return sendMails(ctx, cfg, store, log, due, budget, now)
 	})
 	return !claimed, err
 }
 
-// sendMails sends due, one by one when they are few, else as one mail,
-// and says how many of the first went out.
-func sendMails(ctx context.Context, cfg *config.Config, store Store, log *slog.Logger, due []Mail, now time.Time) (int, error) {
+// sendMails sends due, one by one when they fit in budget mails, else as
+// one mail, and says how many of due went out and how many mails it
+// sent.
+func sendMails(ctx context.Context, cfg *config.Config, store Store, log *slog.Logger, due []Mail, budget int, now time.Time) (mails, sent int, err error) {
 	m, err := New(cfg, store, log)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	if len(due) > GroupAbove {
+	if len(due) > budget {
 		subject, body := grouped(due, now)
 		if err := m.Send(ctx, subject, body); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		log.Info("mailed about tasks, grouped", "tasks", len(due), "to", cfg.Notify.To)
-		return len(due), nil
+		return len(due), 1, nil
 	}
 	for i, d := range due {
 		var subject, body string
@@ -99,11 +104,11 @@ func sendMails(ctx context.Context, cfg *config.Config, store Store, log *slog.L
 			subject, body = failure(d)
 		}
 		if err := m.Send(ctx, subject, body); err != nil {
-			return i, err
+			return i, i, err
 		}
 		log.Info("mailed about a task", "task", d.Task, "kind", d.Kind, "to", cfg.Notify.To)
 	}
-	return len(due), nil
+	return len(due), len(due), nil
 }
 
 // listedPerCause is how many tasks a grouped mail names for each cause;
@@ -181,8 +186,8 @@ func tasks(n int) string {
 	return fmt.Sprintf("%d tasks", n)
 }
 
-// SendSoon sends the mails due now or, when a mail went out in this
-// window already, at the start of the next, with whatever else is due by
+// SendSoon sends the mails due now or, when this window's budget is
+// spent (Budget), at the start of the next, with whatever else is due by
 // then: `mailtask run-task`'s sending of its run's mail, which nothing
 // else may send (no daemon). ctx ending meanwhile leaves the mails due,
 // for the daemon or the next run-task.
@@ -196,7 +201,7 @@ func SendSoon(ctx context.Context, cfg *config.Config, store Store, clk clock.Cl
 	}
 	now := clk.Now()
 	next := now.Truncate(Window).Add(Window)
-	log.Info("a mail went out in this window already: waiting for the next to send what is due", "until", next)
+	log.Info("this window's mails are spent: waiting for the next to send what is due", "budget", Budget, "until", next)
 	timer := clk.NewTimer(next.Sub(now))
 	defer timer.Stop()
 	select {

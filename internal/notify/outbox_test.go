@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -127,11 +129,11 @@ func TestALoneFailureIsMailedWithinAWindow(t *testing.T) {
 	if s := testmail.Subjects(t, f.srv.Received()); !slices.Equal(s, []string{`mailtask: task "invoices" failed`}) {
 		t.Fatalf("mailed %q, want the failure on its own", s)
 	}
-	few := taskNames("t", GroupAbove)
+	few := taskNames("t", Budget)
 	record(t, f.cfg, few, errors.New("login failed: AUTHENTICATE failed."), clk.Now())
 	window()
-	if n := len(f.srv.Received()); n != 1+GroupAbove {
-		t.Errorf("%d mails for %d failures in a window, want one each", n-1, GroupAbove)
+	if n := len(f.srv.Received()); n != 1+Budget {
+		t.Errorf("%d mails for %d failures in a window, want one each", n-1, Budget)
 	}
 }
 
@@ -179,32 +181,147 @@ func TestARefusingServerIsTriedOnceAWindow(t *testing.T) {
 	}
 }
 
-// run-task sends the mail its run made due, nothing else might: at once,
-// or, when another's mail went out in this window, at the next window,
-// waiting for it rather than leaving the mail until some later run.
-func TestSendSoonWaitsForTheNextWindow(t *testing.T) {
+// run-task sends the mail its run made due, nothing else might: at once
+// while the window's budget lasts, so that a script running failing
+// tasks one after the other waits for none of the first three; then at
+// the next window, waiting for it rather than leaving the mail until some
+// later run. It waited a minute for each mail after the first.
+func TestSendSoonSpendsTheBudgetThenWaits(t *testing.T) {
 	f := newSMTPFixture(t, testmail.SMTPOptions{})
 	clk := clock.NewFake(time.Date(2025, 3, 14, 7, 0, 10, 0, time.UTC))
 	boom := errors.New("boom")
-	record(t, f.cfg, []string{"first"}, boom, clk.Now())
-	if err := SendSoon(context.Background(), f.cfg, nil, clk, nil); err != nil {
-		t.Fatal(err)
+	var want []string
+	for _, task := range taskNames("t", Budget) {
+		record(t, f.cfg, []string{task}, boom, clk.Now())
+		// What SendSoon does first; SendSoon itself would wait, here for
+		// ever, when the budget is spent.
+		if left, err := SendDue(context.Background(), f.cfg, nil, clk.Now(), nil); left || err != nil {
+			t.Fatalf("send about %s: left %v, %v", task, left, err)
+		}
+		want = append(want, fmt.Sprintf("mailtask: task %q failed", task))
+		if s := testmail.Subjects(t, f.srv.Received()); !slices.Equal(s, want) {
+			t.Fatalf("mailed %q, want %q", s, want)
+		}
 	}
-	if n := len(f.srv.Received()); n != 1 {
-		t.Fatalf("%d mails after the first run, want its own", n)
-	}
-	record(t, f.cfg, []string{"second"}, boom, clk.Now())
+	record(t, f.cfg, []string{"late"}, boom, clk.Now())
 	sent := make(chan error)
 	go func() { sent <- SendSoon(context.Background(), f.cfg, nil, clk, nil) }()
 	mustWait(t, clk.WaitForTimerAt(time.Date(2025, 3, 14, 7, 1, 0, 0, time.UTC), 10*time.Second))
-	if n := len(f.srv.Received()); n != 1 {
-		t.Fatalf("%d mails within the first window, want 1", n)
+	if n := len(f.srv.Received()); n != Budget {
+		t.Fatalf("%d mails within the first window, want %d", n, Budget)
 	}
 	clk.AdvanceToNext()
 	if err := <-sent; err != nil {
 		t.Fatal(err)
 	}
-	if s := testmail.Subjects(t, f.srv.Received()); !slices.Equal(s, []string{`mailtask: task "first" failed`, `mailtask: task "second" failed`}) {
+	if s := testmail.Subjects(t, f.srv.Received()); !slices.Equal(s, append(want, `mailtask: task "late" failed`)) {
 		t.Errorf("mailed %q", s)
+	}
+}
+
+// Mails due that do not fit in what is left of the window go as one
+// mail.
+func TestWhatDoesNotFitGoesGrouped(t *testing.T) {
+	f := newSMTPFixture(t, testmail.SMTPOptions{})
+	t0 := time.Date(2025, 3, 14, 7, 0, 0, 0, time.UTC)
+	boom := errors.New("boom")
+	record(t, f.cfg, []string{"first", "second"}, boom, t0)
+	if left, err := SendDue(context.Background(), f.cfg, nil, t0, nil); left || err != nil {
+		t.Fatalf("send: left %v, %v", left, err)
+	}
+	record(t, f.cfg, []string{"third", "fourth"}, boom, t0.Add(time.Second))
+	if left, err := SendDue(context.Background(), f.cfg, nil, t0.Add(2*time.Second), nil); left || err != nil {
+		t.Fatalf("send: left %v, %v", left, err)
+	}
+	want := []string{`mailtask: task "first" failed`, `mailtask: task "second" failed`, "mailtask: 2 tasks failed"}
+	if s := testmail.Subjects(t, f.srv.Received()); !slices.Equal(s, want) {
+		t.Errorf("mailed %q, want %q", s, want)
+	}
+}
+
+// An operator whose [notify] account is throttled, or whose password
+// expired, saw nothing in `mailtask status`. The outbox says which mails
+// are due, since when, and the send that keeps failing, until one goes.
+func TestOutboxShowsMailsDueAndFailedSends(t *testing.T) {
+	f := newSMTPFixture(t, testmail.SMTPOptions{})
+	f.srv.RefuseMail(&smtp.SMTPError{Code: 432, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "STOREDRV.ClientSubmit; sender thread limit exceeded"})
+	t0 := time.Date(2025, 3, 14, 7, 0, 0, 0, time.UTC)
+	boom := errors.New("boom")
+	record(t, f.cfg, []string{"a", "b.x"}, boom, t0.Add(time.Second))
+	record(t, f.cfg, []string{"a"}, nil, t0.Add(2*time.Second))
+	for i := 1; i <= 2; i++ {
+		if _, err := SendDue(context.Background(), f.cfg, nil, t0.Add(time.Duration(i)*Window), nil); err == nil {
+			t.Fatal("a send to a throttling server went")
+		}
+	}
+	ob, err := OutboxOf(context.Background(), f.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]TaskMails{"a": {2, t0.Add(time.Second)}, "b.x": {1, t0.Add(time.Second)}}
+	if !maps.EqualFunc(ob.Due, want, func(a, b TaskMails) bool { return a.Mails == b.Mails && a.Oldest.Equal(b.Oldest) }) {
+		t.Errorf("due %v, want %v", ob.Due, want)
+	}
+	if sf := ob.Failing; sf == nil || sf.Attempts != 2 || !sf.Since.Equal(t0.Add(Window)) || !sf.Last.Equal(t0.Add(2*Window)) || !strings.Contains(sf.Error, "432 4.3.2") {
+		t.Errorf("failing %+v, want the two refusals", sf)
+	}
+	f.srv.RefuseMail(nil)
+	if _, err := SendDue(context.Background(), f.cfg, nil, t0.Add(3*Window), nil); err != nil {
+		t.Fatal(err)
+	}
+	if ob, err := OutboxOf(context.Background(), f.cfg, nil); err != nil || len(ob.Due) != 0 || ob.Failing != nil {
+		t.Errorf("once sent: %+v, %v; want nothing due, nothing failing", ob, err)
+	}
+}
+
+// `mailtask state reset` forgot a task's alert but not its mail due: a
+// failure the admin had just mended and reset was mailed afterwards.
+func TestForgetRemovesTheMailsDue(t *testing.T) {
+	f := newSMTPFixture(t, testmail.SMTPOptions{})
+	t0 := time.Date(2025, 3, 14, 7, 0, 0, 0, time.UTC)
+	boom := errors.New("boom")
+	record(t, f.cfg, []string{"mended", "mended.eu", "other"}, boom, t0)
+	if n, err := Forget(context.Background(), f.cfg, nil, "mended"); n != 1 || err != nil {
+		t.Fatalf("forget: %d mails, %v; want 1", n, err)
+	}
+	if a, err := storeOf(f.cfg, nil, nil).Alert(context.Background(), "mended"); a != nil || err != nil {
+		t.Errorf("alert after forget: %+v, %v", a, err)
+	}
+	if _, err := SendDue(context.Background(), f.cfg, nil, t0, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`mailtask: task "mended.eu" failed`, `mailtask: task "other" failed`}
+	if s := testmail.Subjects(t, f.srv.Received()); !slices.Equal(s, want) {
+		t.Errorf("mailed %q, want %q", s, want)
+	}
+}
+
+// A record of a mail due that cannot be read was removed without a word.
+// It is kept aside where the admin finds it, logged with its path and
+// listed by Outbox; the other mails go.
+func TestADamagedRecordIsKeptAside(t *testing.T) {
+	f := newSMTPFixture(t, testmail.SMTPOptions{})
+	t0 := time.Date(2025, 3, 14, 7, 0, 0, 0, time.UTC)
+	record(t, f.cfg, []string{"whole"}, errors.New("boom"), t0)
+	damaged := filepath.Join(outboxDir(f.cfg.StateDir), mailName("torn", t0))
+	if err := os.WriteFile(damaged, []byte(`{"Task":"torn","Ki`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logged strings.Builder
+	if _, err := SendDue(context.Background(), f.cfg, nil, t0, slog.New(slog.NewTextHandler(&logged, nil))); err != nil {
+		t.Fatal(err)
+	}
+	if s := testmail.Subjects(t, f.srv.Received()); !slices.Equal(s, []string{`mailtask: task "whole" failed`}) {
+		t.Errorf("mailed %q, want the whole record's mail", s)
+	}
+	aside := damaged + damagedSuffix
+	if data, err := os.ReadFile(aside); err != nil || string(data) != `{"Task":"torn","Ki` {
+		t.Errorf("kept aside: %q, %v", data, err)
+	}
+	if !strings.Contains(logged.String(), "path="+aside) {
+		t.Errorf("the log does not name %s:\n%s", aside, logged.String())
+	}
+	if ob, err := OutboxOf(context.Background(), f.cfg, nil); err != nil || !slices.Equal(ob.Damaged, []string{aside}) {
+		t.Errorf("outbox %+v, %v; want %s damaged", ob, err, aside)
 	}
 }

@@ -147,7 +147,7 @@ func SendDigest(ctx context.Context, cfg *config.Config, store Store, now time.T
 	if m == nil {
 		return errors.New("no [notify] section in the configuration")
 	}
-	load, err := storeOf(cfg, store).States(ctx)
+	load, err := storeOf(cfg, store, nil).States(ctx)
 	if err != nil {
 		return err
 	}

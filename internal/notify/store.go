@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"mailtask/internal/auth"
@@ -22,14 +23,23 @@ type Store interface {
 	// error leaves it as it was. Callers for one task take turns from
 	// the read to the write.
 	UpdateAlert(ctx context.Context, task string, fn func(prev *Alert) (*Alert, *Mail, error)) error
-	// SendDue hands the mails due, oldest first, to send, if there are
-	// any and the window starting at window is this process's: the first
-	// of the cluster to claim it, no later window claimed. The first n
-	// mails send says it sent are removed, the others stay; a claimed
-	// window stays claimed whatever send says, so that the cluster tries
-	// the SMTP server once a window. claimed is false when mails wait for
-	// a later window.
-	SendDue(ctx context.Context, window time.Time, send func(due []Mail) (n int, err error)) (claimed bool, err error)
+	// SendDue hands the mails due, oldest first, to send, with what is
+	// left of the Budget of the window starting at window, if there are
+	// any and something is left: the window's budget is the cluster's,
+	// each sender claiming from it in turn, and a later window claimed
+	// ends the earlier. send says how many of the mails due it sent
+	// (those are removed, the others stay) and how many mails that took
+	// (they are spent from the budget); its error spends the window's
+	// whole budget, so that the cluster tries the SMTP server once a
+	// window, and is recorded for Outbox until a send goes out. claimed
+	// is false when the mails wait for a later window.
+	SendDue(ctx context.Context, window time.Time, send func(due []Mail, budget int) (n, sent int, err error)) (claimed bool, err error)
+	// Outbox says what is due, for `mailtask status`.
+	Outbox(ctx context.Context) (Outbox, error)
+	// Forget removes task's alert and the mails due about it, as
+	// `mailtask state reset` forgets the task, and returns how many
+	// mails it removed.
+	Forget(ctx context.Context, task string) (mails int, err error)
 	// Alerts returns the alerts of tasks that have one, by task; a store
 	// may return those of other tasks too.
 	Alerts(ctx context.Context, tasks []string) (map[string]Alert, error)
@@ -44,17 +54,25 @@ type Store interface {
 	Tokens() auth.TokenStore
 }
 
-// storeOf is s, or the files under cfg's state_dir for none.
-func storeOf(cfg *config.Config, s Store) Store {
-	if s == nil {
-		return files{cfg.StateDir}
+// storeOf is s, or the files under cfg's state_dir for none, which log
+// what they keep aside to log (nil: nowhere).
+func storeOf(cfg *config.Config, s Store, log *slog.Logger) Store {
+	if s != nil {
+		return s
 	}
-	return s
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return files{cfg.StateDir, log}
 }
 
 // files is the file store's Store: an alert beside each task's state
-// (TASK.alert.json, 0600), and each process sending its own digest.
-type files struct{ dir string }
+// (TASK.alert.json, 0600), the mails due in outbox/, and each process
+// sending its own digest.
+type files struct {
+	dir string
+	log *slog.Logger
+}
 
 func (f files) Alert(_ context.Context, task string) (*Alert, error) {
 	return loadAlert(alertPath(f.dir, task))

@@ -120,11 +120,27 @@ func (s *Store) Alerts(ctx context.Context) (map[string]Alert, error) {
 	return alerts, nil
 }
 
-// ForgetAlert removes the alert of task, as `mailtask state reset`
-// forgets the task. It takes the alert's lock, so that it waits for a
-// run deciding about it rather than being undone by its record.
-func (s *Store) ForgetAlert(ctx context.Context, task string) error {
-	return s.UpdateAlert(ctx, task, func(*Alert) (*Alert, *Mail, error) { return nil, nil, nil })
+// ForgetAlert removes the alert of task and the mails due about it, as
+// `mailtask state reset` forgets the task, and returns how many mails it
+// removed. It takes the alert's lock, so that it waits for a run deciding
+// about it rather than being undone by its record; a sender that has
+// read the mails already sends them still.
+func (s *Store) ForgetAlert(ctx context.Context, task string) (mails int, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, hashtext($2))", alertLockClass, task); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM alerts WHERE task = $1", task); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, "DELETE FROM outbox WHERE task = $1", task)
+		mails = int(tag.RowsAffected())
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("forget what was mailed about task %q: %w", task, err)
+	}
+	return mails, nil
 }
 
 // digestHistory is how long the claims of digests are kept, for an

@@ -65,7 +65,7 @@ func TestAlertRoundTrips(t *testing.T) {
 	if a, err := s.Alert(ctx, "t"); err != nil || a == nil || a.Failures != 2 || !a.Since.Equal(at) {
 		t.Fatalf("alert %+v, %v; want the second update's", a, err)
 	}
-	if err := s.ForgetAlert(ctx, "t"); err != nil {
+	if _, err := s.ForgetAlert(ctx, "t"); err != nil {
 		t.Fatal(err)
 	}
 	if all, err := s.Alerts(ctx); err != nil || len(all) != 0 {

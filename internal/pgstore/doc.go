@@ -25,7 +25,8 @@
 //   - what [notify] mailed about each failing task, updated under a lock
 //     of the task's alert with the mail it makes due, and the claims of
 //     scheduled digests, one node's each (alerts.go); the mails due, sent
-//     once a window by the node that claims it (outbox.go);
+//     within each window's budget by the nodes claiming it in turn, and
+//     the send that keeps failing, for status (outbox.go);
 //   - the nodes (nodes.go): each `mailtask run` records its version, the
 //     schema it knows and a digest of its configuration as it opens, and
 //     its claims mark it as seen, so that `mailtask status` shows which

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -34,18 +35,21 @@ func queueMail(ctx context.Context, tx pgx.Tx, m *Mail) error {
 // them, so that the server never ends a transaction whose mails went out.
 const sendTimeout = "4h"
 
-// SendDue hands the mails due to send, oldest first, when there are any
-// and this node is the first to claim the window starting at window (no
-// later one claimed), and removes the first n that send sent. The
-// window's row stays locked while they are sent, so that another node
-// coming to the same window waits to find it taken; the mails stay
-// locked (FOR UPDATE), so that a node claiming the next window meanwhile
-// sends only mails due since; a node dying
-// meanwhile leaves them due, sent again with a later window (a duplicate
-// rather than a loss). The window's claim is kept whatever send says:
-// the cluster tries the SMTP server once a window. claimed is false when
-// the mails wait for a later window.
-func (s *Store) SendDue(ctx context.Context, window time.Time, send func([]Mail) (int, error)) (claimed bool, err error) {
+// SendDue hands the mails due to send, oldest first, with what is left of
+// the budget of the window starting at window (budget mails a window),
+// when there are any and something is left, and removes the first n that
+// send sent. The claim of the window is one statement that locks its row
+// until the transaction ends, while the mails are sent: a sender coming
+// to the same window, or claiming the next, waits for the first to
+// record what it spent and which mails went, so that no two senders
+// spend the same budget nor send the same mails. A node dying meanwhile
+// leaves the mails due and the budget unspent: sent again (a duplicate
+// rather than a loss). send's error spends the window's budget, so that
+// the cluster tries the SMTP server once a window, and is recorded with
+// its hint (from the error's types, which its text loses) for Outbox
+// until a send goes out. claimed is false when the mails wait for a later
+// window.
+func (s *Store) SendDue(ctx context.Context, window time.Time, budget int, send func(due []Mail, budget int) (n, sent int, err error), hint func(error) string) (claimed bool, err error) {
 	var sendErr error
 	claimed = true
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -56,20 +60,25 @@ func (s *Store) SendDue(ctx context.Context, window time.Time, send func([]Mail)
 		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM outbox)").Scan(&some); err != nil || !some {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `
-			INSERT INTO outbox_window (start, node) VALUES ($1, $2)
-			ON CONFLICT (one) DO UPDATE SET start = $1, node = $2, claimed_at = now() WHERE outbox_window.start < $1`, window, s.node)
+		var left int
+		err := tx.QueryRow(ctx, `
+			UPDATE outbox_window SET start = $1, node = $2, claimed_at = now(),
+				sent = CASE WHEN start < $1 THEN 0 ELSE sent END
+			WHERE start < $1 OR start = $1 AND sent < $3
+			RETURNING $3 - sent`, window, s.node, budget).Scan(&left)
+		if errors.Is(err, pgx.ErrNoRows) {
+			claimed = false
+			return nil
+		}
 		if err != nil {
 			return err
-		}
-		if claimed = tag.RowsAffected() == 1; !claimed {
-			return nil
 		}
 		if _, err := tx.Exec(ctx, "SELECT set_config('idle_in_transaction_session_timeout', $1, true)", sendTimeout); err != nil {
 			return err
 		}
+		// Not locked: the window's row keeps other senders off them.
 		rows, err := tx.Query(ctx, `SELECT id, task, kind, at, class, error, hint, since, failures, mailed
-			FROM outbox ORDER BY at, id FOR UPDATE SKIP LOCKED`)
+			FROM outbox ORDER BY at, id`)
 		if err != nil {
 			return err
 		}
@@ -85,13 +94,69 @@ func (s *Store) SendDue(ctx context.Context, window time.Time, send func([]Mail)
 		}); err != nil || len(due) == 0 {
 			return err
 		}
-		var n int
-		n, sendErr = send(due)
-		_, err = tx.Exec(ctx, "DELETE FROM outbox WHERE id = ANY($1)", ids[:n])
+		var n, sent int
+		n, sent, sendErr = send(due, left)
+		spent, failure, failureHint := budget-left+sent, (*string)(nil), ""
+		if sendErr != nil {
+			msg := sendErr.Error()
+			spent, failure, failureHint = budget, &msg, hint(sendErr)
+		}
+		_, err = tx.Exec(ctx, `
+			WITH gone AS (DELETE FROM outbox WHERE id = ANY($1))
+			UPDATE outbox_window SET sent = $2,
+				failed_sends = CASE WHEN $3::text IS NULL THEN 0 ELSE failed_sends + 1 END,
+				failing_since = CASE WHEN $3::text IS NULL THEN NULL ELSE coalesce(failing_since, $4) END,
+				failing_last = CASE WHEN $3::text IS NULL THEN NULL ELSE $4::timestamptz END,
+				send_error = coalesce($3, ''), send_hint = $5`, ids[:n], spent, failure, window, failureHint)
 		return err
 	})
 	if err != nil {
 		return claimed, fmt.Errorf("send the mails due: %w", err)
 	}
 	return claimed, sendErr
+}
+
+// TaskMails are the mails due about a task.
+type TaskMails struct {
+	Mails  int
+	Oldest time.Time
+}
+
+// SendFailure is the send of the mails due that keeps failing: since the
+// window of the first failure, the last's, how many, and its error and
+// hint.
+type SendFailure struct {
+	Since, Last time.Time
+	Attempts    int
+	Error, Hint string
+}
+
+// Outbox reads the mails due, counted by task, and the send that keeps
+// failing (nil for none), for `mailtask status`.
+func (s *Store) Outbox(ctx context.Context) (map[string]TaskMails, *SendFailure, error) {
+	rows, err := s.pool.Query(ctx, "SELECT task, count(*), min(at) FROM outbox GROUP BY task")
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the mails due: %w", err)
+	}
+	due := map[string]TaskMails{}
+	var (
+		task string
+		tm   TaskMails
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&task, &tm.Mails, &tm.Oldest}, func() error {
+		due[task] = tm
+		return nil
+	}); err != nil {
+		return nil, nil, fmt.Errorf("read the mails due: %w", err)
+	}
+	var sf SendFailure
+	err = s.pool.QueryRow(ctx, `SELECT failing_since, failing_last, failed_sends, send_error, send_hint
+		FROM outbox_window WHERE failed_sends > 0`).Scan(&sf.Since, &sf.Last, &sf.Attempts, &sf.Error, &sf.Hint)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return due, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the failed sends of the mails due: %w", err)
+	}
+	return due, &sf, nil
 }
