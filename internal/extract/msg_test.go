@@ -327,3 +327,27 @@ func FuzzOutlookMsg(f *testing.F) {
 		}
 	})
 }
+
+// An item larger than the header's 109 FAT sectors describe (7 MB) lists
+// the rest in DIFAT sectors: its file comes out whole; a DIFAT that points
+// past the file's end is damage.
+func TestOutlookMsgDIFAT(t *testing.T) {
+	content := randomContent(31, 7500<<10)
+	msg := testmail.OutlookMsg(testmail.OutlookItem{Attachments: []testmail.OutlookAttachment{{Name: "scan.pdf", Content: content}}})
+	if n := binary.LittleEndian.Uint32(msg[0x48:]); n == 0 {
+		t.Fatal("the item has no DIFAT sector")
+	}
+	items, _, err := readMsg(bytes.NewReader(msg), int64(len(msg)), 1, maxParts)
+	if err != nil || len(items) != 1 {
+		t.Fatalf("%d items, err %v", len(items), err)
+	}
+	got := make([]byte, items[0].content.size)
+	if err := readAtFull(items[0].content, got, 0); err != nil || !bytes.Equal(got, content) {
+		t.Errorf("scan.pdf: %d bytes, err %v; not the content", len(got), err)
+	}
+	binary.LittleEndian.PutUint32(msg[0x44:], 0xfffffff0)
+	var damage cfbDamage
+	if _, _, err := readMsg(bytes.NewReader(msg), int64(len(msg)), 1, maxParts); !errors.As(err, &damage) {
+		t.Errorf("DIFAT past the end: err %v", err)
+	}
+}

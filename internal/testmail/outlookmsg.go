@@ -158,6 +158,7 @@ const (
 	cfbEnd         = 0xfffffffe
 	cfbFree        = 0xffffffff
 	cfbFATSect     = 0xfffffffd
+	cfbDIFSect     = 0xfffffffc
 	cfbNone        = 0xffffffff
 	cfbEntry       = 128
 	cfbDIFATInHead = 109
@@ -275,23 +276,46 @@ func writeCFB(root *cfbNode) []byte {
 	dirStart := uint32(len(data) / cfbSector)
 	chain(&fat, len(data)/cfbSector, len(dir)/cfbSector)
 	data = append(data, dir...)
-	// The FAT, after everything else, describing itself too.
+	// The FAT, after everything else, describing itself and the DIFAT
+	// sectors that list the FAT sectors the header has no room for.
 	perSector := cfbSector / 4
-	fatSectors := 1
-	for (len(fat)+fatSectors+perSector-1)/perSector > fatSectors {
-		fatSectors++
-	}
-	if fatSectors > cfbDIFATInHead {
-		panic("testmail: a compound file too large for a header's DIFAT")
+	fatSectors, difatSectors := 1, 0
+	for {
+		need := (len(fat) + fatSectors + difatSectors + perSector - 1) / perSector
+		difat := max(0, (need-cfbDIFATInHead+perSector-2)/(perSector-1))
+		if need == fatSectors && difat == difatSectors {
+			break
+		}
+		fatSectors, difatSectors = need, difat
 	}
 	fatStart := len(data) / cfbSector
+	difatStart := fatStart + fatSectors
 	for range fatSectors {
 		fat = append(fat, cfbFATSect)
+	}
+	for range difatSectors {
+		fat = append(fat, cfbDIFSect)
 	}
 	for len(fat)%perSector != 0 {
 		fat = append(fat, cfbFree)
 	}
 	data = append(data, u32s(fat...)...)
+	fatSector := func(i int) uint32 {
+		if i < fatSectors {
+			return uint32(fatStart + i)
+		}
+		return cfbFree
+	}
+	for d := range difatSectors {
+		for k := range perSector - 1 {
+			data = append(data, u32s(fatSector(cfbDIFATInHead+d*(perSector-1)+k))...)
+		}
+		next := uint32(cfbEnd)
+		if d < difatSectors-1 {
+			next = uint32(difatStart + d + 1)
+		}
+		data = append(data, u32s(next)...)
+	}
 	// The header.
 	h := make([]byte, cfbSector)
 	copy(h, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
@@ -307,12 +331,12 @@ func writeCFB(root *cfbNode) []byte {
 	le.PutUint32(h[0x3c:], miniFATStart)
 	le.PutUint32(h[0x40:], uint32(miniFATSectors))
 	le.PutUint32(h[0x44:], cfbEnd)
+	if difatSectors > 0 {
+		le.PutUint32(h[0x44:], uint32(difatStart))
+	}
+	le.PutUint32(h[0x48:], uint32(difatSectors))
 	for i := range cfbDIFATInHead {
-		v := uint32(cfbFree)
-		if i < fatSectors {
-			v = uint32(fatStart + i)
-		}
-		le.PutUint32(h[0x4c+4*i:], v)
+		le.PutUint32(h[0x4c+4*i:], fatSector(i))
 	}
 	return append(h, data...)
 }
