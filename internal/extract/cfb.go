@@ -33,7 +33,6 @@ const (
 	cfbMiniSize     = 64
 	cfbMiniCutoff   = 4096
 	cfbEndOfChain   = 0xfffffffe
-	cfbFreeSect     = 0xffffffff
 	cfbNoStream     = 0xffffffff
 	cfbMaxRegSect   = 0xfffffffa
 	cfbTypeStorage  = 1

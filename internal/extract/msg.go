@@ -71,8 +71,11 @@ func (m *Message) outlookFiles(f File, depth int) ([]File, error) {
 	}
 	var out []File
 	var defects []Defect
-	if damage != "" {
+	switch {
+	case damage != "" && len(items) > 0:
 		defects = append(defects, Defect{DefectMsg, string(damage) + "; the files before the damage were taken out, " + f.Name + " is kept whole"})
+	case damage != "":
+		defects = append(defects, Defect{DefectMsg, string(damage) + "; " + f.Name + " is kept whole"})
 	}
 	for _, it := range items {
 		if it.kept != "" {

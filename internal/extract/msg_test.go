@@ -167,11 +167,11 @@ func TestOutlookMsgCountsParts(t *testing.T) {
 	}
 }
 
-// Hostile compound files end with a defect, within bounds: a FAT chain
-// that loops, a stream that claims more than the file holds, a mini FAT
-// chain that loops, a directory tree that loops. A count of FAT sectors
-// far beyond the file is read as far as the file goes.
-func TestOutlookMsgHostileCompoundFiles(t *testing.T) {
+// hostileOutlookMsgs are outlookItem's .msg spoilt as hostile compound
+// files are, by name: a FAT chain that loops, a stream that claims more
+// than the file holds, a mini FAT chain that loops, a directory tree
+// that loops, a count of FAT sectors far beyond the file.
+func hostileOutlookMsgs(t testing.TB) map[string][]byte {
 	msg := testmail.OutlookMsg(outlookItem())
 	c, err := openCFB(bytes.NewReader(msg), int64(len(msg)))
 	if err != nil {
@@ -200,46 +200,51 @@ func TestOutlookMsgHostileCompoundFiles(t *testing.T) {
 	fatAt := func(sect uint32) int { // the file offset of sect's FAT entry, FAT sectors being in a row
 		return int(c.offset(le.Uint32(msg[0x4c:]))) + 4*int(sect)
 	}
-	for _, h := range []struct {
-		name  string
-		spoil func(b []byte)
-	}{
-		{"FAT chain points at itself", func(b []byte) {
+	out := map[string][]byte{}
+	for name, spoil := range map[string]func(b []byte){
+		"FAT chain points at itself": func(b []byte) {
 			s := le.Uint32(b[dirAt(pdf)+116:])
 			le.PutUint32(b[fatAt(s):], s)
-		}},
-		{"FAT chain loops back", func(b []byte) {
+		},
+		"FAT chain loops back": func(b []byte) {
 			s := le.Uint32(b[dirAt(pdf)+116:])
 			le.PutUint32(b[fatAt(s+3):], s+1)
-		}},
-		{"stream larger than the file", func(b []byte) { le.PutUint32(b[dirAt(pdf)+120:], 0xffffff00) }},
-		{"mini FAT chain loops", func(b []byte) {
+		},
+		"stream larger than the file": func(b []byte) { le.PutUint32(b[dirAt(pdf)+120:], 0xffffff00) },
+		"mini FAT chain loops": func(b []byte) {
 			s := le.Uint32(b[dirAt(small)+116:])
 			le.PutUint32(b[dirAt(small)+120:], 4000)
 			mf := int(c.offset(le.Uint32(b[0x3c:])))
 			le.PutUint32(b[mf+4*int(s):], s)
-		}},
-		{"directory tree loops", func(b []byte) { le.PutUint32(b[dirAt(pdf)+68:], 0) }},
-		{"directory child is its storage", func(b []byte) {
-			le.PutUint32(b[dirAt(0)+76:], 0)
-		}},
-		{"FAT sectors beyond the file", func(b []byte) {
+		},
+		"directory tree loops":           func(b []byte) { le.PutUint32(b[dirAt(pdf)+68:], uint32(pdf)) },
+		"directory entry in two trees":   func(b []byte) { le.PutUint32(b[dirAt(pdf)+72:], 1) },
+		"directory child is its storage": func(b []byte) { le.PutUint32(b[dirAt(0)+76:], 0) },
+		"FAT sectors beyond the file": func(b []byte) {
 			le.PutUint32(b[0x2c:], 0xffffffff)
 			le.PutUint32(b[0x48:], 0xffffffff)
-		}},
+		},
 	} {
-		b := slices.Clone(msg)
-		h.spoil(b)
+		out[name] = slices.Clone(msg)
+		spoil(out[name])
+	}
+	return out
+}
+
+// Hostile compound files end with a defect, within bounds; a count of FAT
+// sectors far beyond the file is read as far as the file goes.
+func TestOutlookMsgHostileCompoundFiles(t *testing.T) {
+	for name, b := range hostileOutlookMsgs(t) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		items, _, err := readMsg(bytes.NewReader(b), int64(len(b)), 1, maxParts)
 		runtime.ReadMemStats(&after)
 		var damage cfbDamage
-		if intact := strings.HasPrefix(h.name, "FAT sectors"); intact && (err != nil || len(items) != len(outlookWant())) || !intact && !errors.As(err, &damage) {
-			t.Errorf("%s: %d items, err %v", h.name, len(items), err)
+		if intact := strings.HasPrefix(name, "FAT sectors"); intact && (err != nil || len(items) != len(outlookWant())) || !intact && !errors.As(err, &damage) {
+			t.Errorf("%s: %d items, err %v", name, len(items), err)
 		}
 		if grew := after.TotalAlloc - before.TotalAlloc; grew > 4*uint64(len(b))+64<<10 {
-			t.Errorf("%s: allocated %d bytes for a file of %d", h.name, grew, len(b))
+			t.Errorf("%s: allocated %d bytes for a file of %d", name, grew, len(b))
 		}
 	}
 }
@@ -297,6 +302,9 @@ func FuzzOutlookMsg(f *testing.F) {
 	f.Add(testmail.OutlookMsg(outlookItem()))
 	f.Add(testmail.OutlookMsg(testmail.OutlookItem{Attachments: []testmail.OutlookAttachment{{Name: "Bild", OLE: true, Content: []byte("ole")}}}))
 	f.Add(testmail.OutlookMsg(testmail.OutlookItem{}))
+	for _, msg := range hostileOutlookMsgs(f) {
+		f.Add(msg)
+	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)

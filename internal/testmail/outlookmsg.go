@@ -197,7 +197,7 @@ func writeCFB(root *cfbNode) []byte {
 	for i, n := range entries {
 		start[i] = cfbEnd
 		switch {
-		case n.stream == nil || len(n.stream) == 0:
+		case len(n.stream) == 0:
 		case len(n.stream) < cfbCutoff:
 			start[i] = uint32(len(mini) / cfbMini)
 			chain(&miniFAT, len(mini)/cfbMini, (len(n.stream)+cfbMini-1)/cfbMini)
