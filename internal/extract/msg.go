@@ -34,6 +34,7 @@ const (
 
 	prMessageCodepage  = 0x3ffd
 	prInternetCodepage = 0x3fde
+	prAttachmentHidden = 0x7ffe // a picture shown in the text, as Outlook marks one
 	attachOLE          = 6
 )
 
@@ -90,7 +91,7 @@ func (m *Message) outlookFiles(f File, depth int) ([]File, error) {
 		if strings.TrimSpace(name) == "" {
 			name = generatedName(len(out)+1, ctype)
 		}
-		file := File{Name: SanitizeName(name), ContentType: ctype, Size: it.content.size, Signature: f.Signature, content: it.content}
+		file := File{Name: SanitizeName(name), ContentType: ctype, Inline: it.inline, Size: it.content.size, Signature: f.Signature, content: it.content}
 		inside, err := m.expand([]File{file}, it.depth+1)
 		if err != nil {
 			return nil, err
@@ -112,7 +113,8 @@ func (m *Message) outlookFiles(f File, depth int) ([]File, error) {
 type msgItem struct {
 	name, mimeTag string
 	content       *chainReader
-	depth         int // of the message it is attached to
+	depth         int  // of the message it is attached to
+	inline        bool // shown in the text, not beside it
 	kept          string
 }
 
@@ -190,7 +192,8 @@ func (r *msgReader) attachment(s cfbEntry, codepage string, depth int) error {
 	if err != nil {
 		return err
 	}
-	it := msgItem{depth: depth}
+	hidden := props[prAttachmentHidden]
+	it := msgItem{depth: depth, inline: hidden.typ == ptBoolean && hidden.value[0] != 0}
 	for _, id := range []uint16{prAttachLongFilename, prAttachFilename, prDisplayName} {
 		if it.name, err = r.str(kids, id, codepage); err != nil || strings.TrimSpace(it.name) != "" {
 			break

@@ -20,7 +20,8 @@ import (
 
 // outlookItem is an Outlook item as accounts payable receive them: an
 // invoice larger than a mini stream holds, an 8-bit name in the item's
-// code page, a forwarded mail attached with its own file, an empty file.
+// code page, a forwarded mail attached with its own file, an empty file,
+// the logo of the signature, shown in the text.
 func outlookItem() testmail.OutlookItem {
 	return testmail.OutlookItem{Subject: "RE: Angebot", Codepage: 1252, Attachments: []testmail.OutlookAttachment{
 		{Name: "Rechnung März 2026.pdf", Short: "RECHNU~1.PDF", MIMEType: "application/pdf", Content: append([]byte("%PDF-1.4\n"), randomContent(20, 9000)...)},
@@ -29,13 +30,14 @@ func outlookItem() testmail.OutlookItem {
 			{Name: "見積依頼.pdf", Content: append([]byte("%PDF-1.4\n"), randomContent(21, 300)...)},
 		}}},
 		{Name: "empty.txt", Content: []byte{}},
+		{Name: "image001.png", MIMEType: "image/png", Hidden: true, Content: []byte("\x89PNG\r\n\x1a\nlogo")},
 	}}
 }
 
 // outlookWant are the files of outlookItem, in order.
 func outlookWant() []testmail.OutlookAttachment {
 	a := outlookItem().Attachments
-	return []testmail.OutlookAttachment{a[0], a[1], a[2].Message.Attachments[0], a[3]}
+	return []testmail.OutlookAttachment{a[0], a[1], a[2].Message.Attachments[0], a[3], a[4]}
 }
 
 // withMsg is a message with the Outlook item msg attached as ctype.
@@ -58,8 +60,8 @@ func TestExpandOutlookMsg(t *testing.T) {
 				t.Fatalf("%s: files %q, want %d (problems %q)", ctype, fileNames(m), len(want), m.Problems)
 			}
 			for i, f := range m.Files {
-				if f.Name != want[i].Name || !bytes.Equal(contentOf(t, f), want[i].Content) || len(f.Defects) != 0 {
-					t.Errorf("%s: file %d: %q (%d bytes, defects %v), want %q", ctype, i, f.Name, f.Size, f.Defects, want[i].Name)
+				if f.Name != want[i].Name || !bytes.Equal(contentOf(t, f), want[i].Content) || len(f.Defects) != 0 || f.Inline != want[i].Hidden {
+					t.Errorf("%s: file %d: %q (%d bytes, defects %v, inline %v), want %q", ctype, i, f.Name, f.Size, f.Defects, f.Inline, want[i].Name)
 				}
 			}
 			if m.Files[0].ContentType != "application/pdf" || m.Files[2].Type() != "application/pdf" || m.Files[1].ContentType != "text/csv" {

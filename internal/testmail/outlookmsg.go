@@ -35,6 +35,9 @@ type OutlookAttachment struct {
 	// ByReference makes it a link to a file on the sender's share: no
 	// content (afByReference).
 	ByReference bool
+	// Hidden marks it as a picture shown in the text (a signature logo):
+	// PidTagAttachmentHidden, with a content ID the HTML refers to.
+	Hidden bool
 }
 
 // OutlookMsg writes item as Outlook saves an item to a .msg file
@@ -91,6 +94,10 @@ func outlookAttachment(a OutlookAttachment, num int, codepage uint32) []*cfbNode
 	p.fixed(0x0003, 0x3705, method) // PidTagAttachMethod
 	p.fixed(0x0003, 0x0e21, uint64(num))
 	p.fixed(0x0003, 0x370b, 0xffffffff) // PidTagRenderingPosition
+	if a.Hidden {
+		p.fixed(0x000b, 0x7ffe, 1) // PidTagAttachmentHidden
+		p.fixed(0x0003, 0x3714, 4) // PidTagAttachFlags: attRenderedInBody
+	}
 	nodes := []*cfbNode{
 		p.str(0x3707, a.Name, a.String8, codepage),
 		p.str(0x3001, a.Name, a.String8, codepage),
@@ -100,6 +107,9 @@ func outlookAttachment(a OutlookAttachment, num int, codepage uint32) []*cfbNode
 	}
 	if a.MIMEType != "" {
 		nodes = append(nodes, p.str(0x370e, a.MIMEType, false, codepage))
+	}
+	if a.Hidden {
+		nodes = append(nodes, p.str(0x3712, a.Name+"@01DC0000.00000000", false, codepage)) // PidTagAttachContentId
 	}
 	switch {
 	case a.Message != nil:
