@@ -4,5 +4,6 @@
 // processes it forked, and, on Linux, with a parent-death signal, so that
 // a test binary killed before its cleanups (a timeout panic, SIGKILL)
 // leaves no server running. Their directories are in memory where
-// there is room (MkdirTemp).
+// there is room (MkdirTemp), and the next test binary removes those a
+// killed one left there.
 package child
