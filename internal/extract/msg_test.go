@@ -48,27 +48,32 @@ func withMsg(msg []byte, name, ctype string) string {
 		"Content-Transfer-Encoding: base64"))
 }
 
+// The files of an item come out in order, in compound files of both
+// sizes of sector, attached as Outlook attaches them and as other clients
+// attach a .msg file.
 func TestExpandOutlookMsg(t *testing.T) {
 	want := outlookWant()
-	msg := testmail.OutlookMsg(outlookItem())
-	for _, ctype := range []string{"application/vnd.ms-outlook", "application/octet-stream"} {
-		for _, m := range parseBoth(t, []byte(withMsg(msg, "RE_ Angebot.msg", ctype))) {
-			if err := m.ExpandNested(); err != nil {
-				t.Fatal(err)
-			}
-			if len(m.Files) != len(want) {
-				t.Fatalf("%s: files %q, want %d (problems %q)", ctype, fileNames(m), len(want), m.Problems)
-			}
-			for i, f := range m.Files {
-				if f.Name != want[i].Name || !bytes.Equal(contentOf(t, f), want[i].Content) || len(f.Defects) != 0 || f.Inline != want[i].Hidden {
-					t.Errorf("%s: file %d: %q (%d bytes, defects %v, inline %v), want %q", ctype, i, f.Name, f.Size, f.Defects, f.Inline, want[i].Name)
+	for _, sector := range []int{512, 4096} {
+		msg := testmail.OutlookMsgSectors(outlookItem(), sector)
+		for _, ctype := range []string{"application/vnd.ms-outlook", "application/octet-stream"} {
+			for _, m := range parseBoth(t, []byte(withMsg(msg, "RE_ Angebot.msg", ctype))) {
+				if err := m.ExpandNested(); err != nil {
+					t.Fatal(err)
 				}
-			}
-			if m.Files[0].ContentType != "application/pdf" || m.Files[2].Type() != "application/pdf" || m.Files[1].ContentType != "text/csv" {
-				t.Errorf("%s: types %q %q %q", ctype, m.Files[0].ContentType, m.Files[1].ContentType, m.Files[2].Type())
-			}
-			if len(m.Problems) != 0 {
-				t.Errorf("%s: problems %q", ctype, m.Problems)
+				if len(m.Files) != len(want) {
+					t.Fatalf("%d, %s: files %q, want %d (problems %q)", sector, ctype, fileNames(m), len(want), m.Problems)
+				}
+				for i, f := range m.Files {
+					if f.Name != want[i].Name || !bytes.Equal(contentOf(t, f), want[i].Content) || len(f.Defects) != 0 || f.Inline != want[i].Hidden {
+						t.Errorf("%d, %s: file %d: %q (%d bytes, defects %v, inline %v), want %q", sector, ctype, i, f.Name, f.Size, f.Defects, f.Inline, want[i].Name)
+					}
+				}
+				if m.Files[0].ContentType != "application/pdf" || m.Files[2].Type() != "application/pdf" || m.Files[1].ContentType != "text/csv" {
+					t.Errorf("%d, %s: types %q %q %q", sector, ctype, m.Files[0].ContentType, m.Files[1].ContentType, m.Files[2].Type())
+				}
+				if len(m.Problems) != 0 {
+					t.Errorf("%d, %s: problems %q", sector, ctype, m.Problems)
+				}
 			}
 		}
 	}
@@ -302,6 +307,7 @@ func TestOutlookMsgMatchesMsgconvert(t *testing.T) {
 // proportion to their size, and every file taken out can be read whole.
 func FuzzOutlookMsg(f *testing.F) {
 	f.Add(testmail.OutlookMsg(outlookItem()))
+	f.Add(testmail.OutlookMsgSectors(outlookItem(), 4096))
 	f.Add(testmail.OutlookMsg(testmail.OutlookItem{Attachments: []testmail.OutlookAttachment{{Name: "Bild", OLE: true, Content: []byte("ole")}}}))
 	f.Add(testmail.OutlookMsg(testmail.OutlookItem{}))
 	for _, msg := range hostileOutlookMsgs(f) {

@@ -119,7 +119,8 @@ func clientShapes(fx *[]Fixture, add func(name string, body mailgen.Entity, file
 	// An Outlook item attached as a file, as Outlook sends one dragged
 	// into a mail: the invoice inside it, and inside the mail it forwards;
 	// and as a .msg saved to disk and attached by another client, an
-	// older Outlook's 8-bit names in it.
+	// older Outlook's 8-bit names in it, in a compound file of 4096-byte
+	// sectors.
 	add("outlook-msg-attached", mailgen.Multipart("mixed", text, mailgen.AttachmentPart(Attachment{Name: "RE_ Angebot.msg", ContentType: "application/vnd.ms-outlook", Content: OutlookMsg(OutlookItem{
 		Subject: "RE: Angebot", Codepage: 1252, Attachments: []OutlookAttachment{
 			{Name: "Rechnung 2026-031.pdf", Short: "RECHNU~1.PDF", MIMEType: "application/pdf", Content: pdf("Rechnung 2026-031", 6000)},
@@ -129,10 +130,10 @@ func clientShapes(fx *[]Fixture, add func(name string, body mailgen.Entity, file
 			}}},
 		}})}, mailgen.NamePlain)),
 		"Rechnung 2026-031.pdf", "Preisliste.xlsx", "Anfrage.pdf")
-	add("outlook-msg-octet-stream", mailgen.Multipart("mixed", text, mailgen.AttachmentPart(Attachment{Name: "Lieferung.msg", ContentType: "application/octet-stream", Content: OutlookMsg(OutlookItem{
+	add("outlook-msg-octet-stream", mailgen.Multipart("mixed", text, mailgen.AttachmentPart(Attachment{Name: "Lieferung.msg", ContentType: "application/octet-stream", Content: OutlookMsgSectors(OutlookItem{
 		Subject: "Lieferung", Codepage: 1252, Attachments: []OutlookAttachment{
 			{Name: "Lieferschein März.pdf", String8: true, Content: pdf("Lieferschein", 3000)},
-		}})}, mailgen.NamePlain)),
+		}}, 4096)}, mailgen.NamePlain)),
 		"Lieferschein März.pdf")
 
 	// Meeting requests: Outlook's in the alternatives only (no file), and

@@ -45,14 +45,18 @@ type OutlookAttachment struct {
 // the message's properties stream, its subject and class as string
 // streams, and a storage per attachment holding its properties, names
 // and content, an attached message in a storage of its own.
-func OutlookMsg(item OutlookItem) []byte {
+func OutlookMsg(item OutlookItem) []byte { return OutlookMsgSectors(item, 512) }
+
+// OutlookMsgSectors is OutlookMsg in a compound file of version 3 with
+// 512-byte sectors, or version 4 with 4096-byte ones.
+func OutlookMsgSectors(item OutlookItem, sectorSize int) []byte {
 	root := &cfbNode{name: "Root Entry", children: outlookMessage(item, 32)}
 	root.children = append(root.children, &cfbNode{name: "__nameid_version1.0", children: []*cfbNode{
 		{name: "__substg1.0_00020102", stream: []byte{}},
 		{name: "__substg1.0_00030102", stream: []byte{}},
 		{name: "__substg1.0_00040102", stream: []byte{}},
 	}})
-	return writeCFB(root)
+	return writeCFB(root, sectorSize)
 }
 
 // outlookMessage is the entries of a message's storage, its properties
@@ -162,7 +166,6 @@ type cfbNode struct {
 }
 
 const (
-	cfbSector      = 512
 	cfbMini        = 64
 	cfbCutoff      = 4096
 	cfbEnd         = 0xfffffffe
@@ -178,7 +181,7 @@ const (
 // large streams in sectors of their own, the small ones in the mini
 // stream, each storage's children in a balanced tree of its directory
 // entries ordered as MS-CFB orders names.
-func writeCFB(root *cfbNode) []byte {
+func writeCFB(root *cfbNode, cfbSector int) []byte {
 	// The directory, breadth first, each storage's children sorted.
 	var entries []*cfbNode
 	index := map[*cfbNode]int{}
@@ -326,7 +329,7 @@ func writeCFB(root *cfbNode) []byte {
 		}
 		data = append(data, u32s(next)...)
 	}
-	// The header.
+	// The header, alone in the first sector.
 	h := make([]byte, cfbSector)
 	copy(h, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
 	le := binary.LittleEndian
@@ -334,6 +337,11 @@ func writeCFB(root *cfbNode) []byte {
 	le.PutUint16(h[0x1a:], 3)
 	le.PutUint16(h[0x1c:], 0xfffe)
 	le.PutUint16(h[0x1e:], 9)
+	if cfbSector == 4096 {
+		le.PutUint16(h[0x1a:], 4)
+		le.PutUint16(h[0x1e:], 12)
+		le.PutUint32(h[0x28:], uint32(len(dir)/cfbSector)) // directory sectors, counted in version 4
+	}
 	le.PutUint16(h[0x20:], 6)
 	le.PutUint32(h[0x2c:], uint32(fatSectors))
 	le.PutUint32(h[0x30:], dirStart)
