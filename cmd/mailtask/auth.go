@@ -48,7 +48,7 @@ func authLogin(ctx context.Context, e *env, cfgPath string, device, noBrowser bo
 	if err != nil {
 		return err
 	}
-	if w := auth.SecretExpiryWarning(acct, time.Now()); w != "" {
+	if w := auth.CredentialExpiryWarning(acct, time.Now()); w != "" {
 		fmt.Fprintf(e.stderr, "warning: %s\n", w)
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
@@ -56,9 +56,10 @@ func authLogin(ctx context.Context, e *env, cfgPath string, device, noBrowser bo
 	o := acct.OAuth2
 
 	if !o.Delegated() {
-		fmt.Fprintf(e.stdout, "Account %q uses app-only tokens (client_credentials): there is no sign-in; tokens are fetched when needed.\nFetching a new one now to check the app registration and its client secret...\n", acct.Name)
-		// A new token, never the stored one: a rotated secret must be
-		// proven now, not when the stored token runs out in an hour.
+		fmt.Fprintf(e.stdout, "Account %q uses app-only tokens (client_credentials): there is no sign-in; tokens are fetched when needed.\nFetching a new one now to check the app registration and its %s...\n", acct.Name, credentialName(o))
+		// A new token, never the stored one: a rotated secret or
+		// certificate must be proven now, not when the stored token runs
+		// out in an hour.
 		tok, err := src.FreshToken(ctx)
 		if err != nil {
 			return authFailure(e, acct.Name, wait, err)
@@ -135,7 +136,7 @@ func authLogout(ctx context.Context, e *env, cfgPath string, positional []string
 		return err
 	}
 	if !acct.OAuth2.Delegated() {
-		return usageError{fmt.Sprintf("account %q uses app-only tokens (client_credentials): it stores no sign-in of its own, and its app's token, shared with the app's other accounts, lapses within the hour; to end its access, remove the app's client secret or the mailbox permission (Remove-MailboxPermission)", acct.Name)}
+		return usageError{fmt.Sprintf("account %q uses app-only tokens (client_credentials): it stores no sign-in of its own, and its app's token, shared with the app's other accounts, lapses within the hour; to end its access, remove the app's client secret or certificate, or the mailbox permission (Remove-MailboxPermission)", acct.Name)}
 	}
 	node, err := openNode(ctx, cfg)
 	if err != nil {
@@ -273,7 +274,13 @@ func authStatus(ctx context.Context, e *env, cfgPath string, positional []string
 			exp := o.ClientSecretExpires.In(time.Local)
 			line("client secret", "expires %s (%s)", exp.Format(time.DateOnly), relative(exp, now))
 		}
-		if w := auth.SecretExpiryWarning(a, now); w != "" {
+		if o.HasClientCertificate() {
+			// A file that does not load is the warning below.
+			if c, err := auth.LoadClientCertificate(a); err == nil {
+				line("certificate", "%s, thumbprint %s, expires %s (%s)", c.Cert.Subject, c.Thumbprint(), c.Cert.NotAfter.Local().Format(time.DateOnly), relative(c.Cert.NotAfter, now))
+			}
+		}
+		if w := auth.CredentialExpiryWarning(a, now); w != "" {
 			warnings = append(warnings, w)
 		}
 		rec, err := store.Load(ctx, auth.KeyOf(a))
@@ -375,4 +382,12 @@ func relative(t, now time.Time) string {
 		s = fmt.Sprintf("%d minutes", int(d.Minutes()))
 	}
 	return prefix + s + suffix
+}
+
+// credentialName says how the app proves itself, for messages.
+func credentialName(o *config.OAuth2) string {
+	if o.HasClientCertificate() {
+		return "certificate"
+	}
+	return "client secret"
 }

@@ -105,7 +105,7 @@ func authWarnings(ctx context.Context, a *config.Account, store auth.TokenStore)
 	}
 	now := time.Now()
 	var ws []string
-	if w := auth.SecretExpiryWarning(a, now); w != "" {
+	if w := auth.CredentialExpiryWarning(a, now); w != "" {
 		ws = append(ws, w)
 	}
 	rec, err := store.Load(ctx, auth.KeyOf(a))

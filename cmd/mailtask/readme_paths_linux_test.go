@@ -1,12 +1,14 @@
 package main
 
 import (
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-sasl"
 
@@ -49,6 +51,14 @@ func appOnlyLogin(f *oauthFixture) (int, string, string) {
 // to a `mailtask check` that passes, and the app-password path too.
 func TestREADMEPathsEndInAWorkingCheck(t *testing.T) {
 	const secretLine = "client_secret = \"" + oauthSecret + "\""
+	// The app's certificate, made as the README says and uploaded to the
+	// app registration; its PEM holds the key too, as openssl pkcs12
+	// -nodes prints it.
+	cert, err := testmail.NewAppCertificate(time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile := writeFile(t, t.TempDir(), "app.pem", string(cert.PEM()))
 	for _, p := range []readmePath{
 		// A new registration: "Mobile and desktop applications", public
 		// client flows allowed, no secret.
@@ -58,6 +68,9 @@ func TestREADMEPathsEndInAWorkingCheck(t *testing.T) {
 		{"device code", testmail.IdPOptions{DeviceInterval: 1}, "flow = \"device_code\"", deviceLogin},
 		// New-ServicePrincipal and Add-MailboxPermission gave the app the mailbox.
 		{"app-only", testmail.IdPOptions{AppMailbox: dovecot.DefaultUser}, "flow = \"client_credentials\"\n" + secretLine, appOnlyLogin},
+		// The same with a certificate in place of the secret.
+		{"app-only, certificate", testmail.IdPOptions{AppMailbox: dovecot.DefaultUser, ClientCertificates: []*x509.Certificate{cert.Cert}},
+			"flow = \"client_credentials\"\nclient_certificate_file = \"" + certFile + "\"", appOnlyLogin},
 	} {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()

@@ -209,11 +209,15 @@ func reloadSummary(cfg *config.Config, sched *scheduler.Scheduler) string {
 }
 
 // credentials lists the expiring credentials cfg knows of, for the
-// metrics: OAuth2 client secrets whose client_secret_expires is set, and
-// Microsoft refresh tokens in the token store, which lapse after 90 days
-// unused.
+// metrics: OAuth2 client secrets whose client_secret_expires is set,
+// client certificates, and Microsoft refresh tokens in the token store,
+// which lapse after 90 days unused.
 func credentials(cfg *config.Config, store auth.TokenStore) []metrics.Credential {
 	var list []metrics.Credential
+	// Reading a certificate with its key costs over a millisecond (the
+	// key's checks), and the accounts of one app, thousands with
+	// include, share its file: each is read once per scrape.
+	certExpiry := map[[2]string]time.Time{}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Accounts)) {
 		o := cfg.Accounts[name].OAuth2
 		if o == nil {
@@ -221,6 +225,21 @@ func credentials(cfg *config.Config, store auth.TokenStore) []metrics.Credential
 		}
 		if !o.ClientSecretExpires.IsZero() {
 			list = append(list, metrics.Credential{Account: name, Kind: "client_secret", Expires: o.ClientSecretExpires.In(time.Local)})
+		}
+		// Read at each scrape, so that a rotated certificate shows at once;
+		// one that does not load is reported by the runs that need it.
+		if o.HasClientCertificate() {
+			files := [2]string{o.ClientCertificateFile, o.ClientKeyFile}
+			expires, ok := certExpiry[files]
+			if !ok {
+				if c, err := auth.LoadClientCertificate(cfg.Accounts[name]); err == nil {
+					expires = c.Cert.NotAfter
+				}
+				certExpiry[files] = expires
+			}
+			if !expires.IsZero() {
+				list = append(list, metrics.Credential{Account: name, Kind: "client_certificate", Expires: expires})
+			}
 		}
 		// A record that cannot be read is reported by the runs that need it.
 		if rec, err := store.Load(context.Background(), auth.KeyOf(cfg.Accounts[name])); err == nil {

@@ -2,9 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
+	"maps"
+	"slices"
+	"time"
 
+	"mailtask/internal/auth"
 	"mailtask/internal/config"
 	"mailtask/internal/state"
 )
@@ -30,6 +36,11 @@ func validate(e *env, cfgPath string) error {
 		}
 		warnings = append(warnings, keyWarnings...)
 	}
+	certWarnings, err := checkCertificates(cfg, time.Now())
+	if err != nil {
+		return err
+	}
+	warnings = append(warnings, certWarnings...)
 	for _, w := range warnings {
 		fmt.Fprintf(e.stderr, "warning: %s\n", w)
 	}
@@ -55,4 +66,37 @@ func printFiles(e *env, cfg *config.Config) {
 	for _, f := range append([]string{cfg.File}, cfg.Included...) {
 		fmt.Fprintf(e.stdout, "  %s: accounts %d, tasks %d\n", f, accounts[f], tasks[f])
 	}
+}
+
+// checkCertificates reads the client certificates where they are, and
+// refuses one that Entra would refuse or that is outside its dates. A
+// file that is not there is a warning: validate may run where the
+// certificates are not (a build machine, before a Secret is mounted).
+func checkCertificates(cfg *config.Config, now time.Time) ([]string, error) {
+	var warnings []string
+	for _, name := range slices.Sorted(maps.Keys(cfg.Accounts)) {
+		a := cfg.Accounts[name]
+		if a.OAuth2 == nil || !a.OAuth2.HasClientCertificate() {
+			continue
+		}
+		file := a.File
+		if file == "" {
+			file = cfg.File
+		}
+		c, err := auth.LoadClientCertificate(a)
+		if errors.Is(err, fs.ErrNotExist) {
+			warnings = append(warnings, err.Error()+" (not here: the machine that runs the account needs it)")
+			continue
+		}
+		if err == nil {
+			err = c.UsableAt(a, now)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		if w := auth.CredentialExpiryWarning(a, now); w != "" {
+			warnings = append(warnings, w)
+		}
+	}
+	return warnings, nil
 }

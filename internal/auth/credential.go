@@ -25,8 +25,8 @@ type Credential interface {
 
 // New returns the credential an account's configuration describes: its
 // password, resolved now, or its OAuth2 token source. For an OAuth2
-// account it also warns, on every run, when the client secret is about to
-// expire.
+// account it also warns, on every run, when the client secret or
+// certificate is about to expire, or the certificate's file is unusable.
 func New(a *config.Account, opts Options) (Credential, error) {
 	if a.Auth != config.AuthOAuth2 {
 		pw, err := a.ResolvePassword()
@@ -39,7 +39,7 @@ func New(a *config.Account, opts Options) (Credential, error) {
 	if err != nil {
 		return nil, err
 	}
-	if w := SecretExpiryWarning(a, src.clock.Now()); w != "" {
+	if w := CredentialExpiryWarning(a, src.clock.Now()); w != "" {
 		src.log.Warn(w, "account", a.Name)
 	}
 	return Bearer(a.Username, src), nil

@@ -3,9 +3,12 @@
 // (XOAUTH2, which go-sasl lacks, and an OAUTHBEARER that answers failure
 // challenges), the OAuth2 flows (authorization code with PKCE through a
 // local listener, device code, client credentials, refresh), provider
-// presets for Microsoft 365 and Google, and the token store: one 0600 file
-// per account under state_dir/tokens, replaced atomically and guarded by a
-// lock, so that rotated refresh tokens are never lost or spent twice.
+// presets for Microsoft 365 and Google, how the app proves itself in a
+// token request (a client secret, or a client assertion signed with its
+// certificate's key, RFC 7523: clientcert.go, assertion.go), and the
+// token store: one 0600 file per account under state_dir/tokens, replaced
+// atomically and guarded by a lock, so that rotated refresh tokens are
+// never lost or spent twice.
 //
 // Mailbox sessions see only a Credential; the pipeline never knows which
 // kind it carries.

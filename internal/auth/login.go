@@ -102,7 +102,7 @@ func (s *Source) LoginBrowser(ctx context.Context, show func(signInURL string)) 
 	if s.o.Provider == config.ProviderMicrosoft {
 		form.Set("scope", strings.Join(cfg.Scopes, " "))
 	}
-	if err := s.addClientSecret(form); err != nil {
+	if err := s.addClientCredential(form); err != nil {
 		return nil, err
 	}
 	g, err := s.postToken(ctx, "sign-in", form)
@@ -261,14 +261,6 @@ func (s *Source) LoginDevice(ctx context.Context, show func(DeviceCode)) (*Recor
 	if interval <= 0 {
 		interval = devicePollDefault
 	}
-	form := url.Values{
-		"grant_type":  {"urn:ietf:params:oauth:grant-type:device_code"},
-		"device_code": {da.DeviceCode},
-		"client_id":   {s.o.ClientID},
-	}
-	if err := s.addClientSecret(form); err != nil {
-		return nil, err
-	}
 	for {
 		t := s.clock.NewTimer(interval)
 		select {
@@ -280,6 +272,16 @@ func (s *Source) LoginDevice(ctx context.Context, show func(DeviceCode)) (*Recor
 			}
 			return nil, fmt.Errorf("account %q: sign-in not completed: %w", name, ctx.Err())
 		case <-t.C():
+		}
+		// Each poll proves the app anew: a client assertion is for one
+		// request, and would expire before a slow sign-in ends.
+		form := url.Values{
+			"grant_type":  {"urn:ietf:params:oauth:grant-type:device_code"},
+			"device_code": {da.DeviceCode},
+			"client_id":   {s.o.ClientID},
+		}
+		if err := s.addClientCredential(form); err != nil {
+			return nil, err
 		}
 		g, err := s.postToken(ctx, "sign-in", form)
 		switch {

@@ -242,7 +242,7 @@ func (s *Source) refresh(ctx context.Context, rec *Record) (*Record, error) {
 		"client_id":     {s.o.ClientID},
 		"scope":         {strings.Join(s.o.Scopes, " ")},
 	}
-	if err := s.addClientSecret(form); err != nil {
+	if err := s.addClientCredential(form); err != nil {
 		return nil, err
 	}
 	g, err := s.postToken(ctx, "token refresh", form)
@@ -267,7 +267,7 @@ func (s *Source) appOnly(ctx context.Context) (*Record, error) {
 		"client_id":  {s.o.ClientID},
 		"scope":      {strings.Join(s.o.Scopes, " ")},
 	}
-	if err := s.addClientSecret(form); err != nil {
+	if err := s.addClientCredential(form); err != nil {
 		return nil, err
 	}
 	g, err := s.postToken(ctx, "app-only token", form)
@@ -299,16 +299,36 @@ func (s *Source) newRecord(flow string, g *grant) *Record {
 	return rec
 }
 
-// addClientSecret adds the client secret to a token request, in the body
-// (what Entra and Google both accept); public clients have none.
-func (s *Source) addClientSecret(form url.Values) error {
-	secret, err := s.account.ResolveClientSecret()
+// addClientCredential proves the app in a token request: with a client
+// assertion its certificate's key signs, read anew each time so that a
+// rotated certificate is taken without a restart, or with the client
+// secret in the body (what Entra and Google both accept). Public clients
+// have neither.
+func (s *Source) addClientCredential(form url.Values) error {
+	if !s.o.HasClientCertificate() {
+		secret, err := s.account.ResolveClientSecret()
+		if err != nil {
+			return err
+		}
+		if secret != "" {
+			form.Set("client_secret", secret.Reveal())
+		}
+		return nil
+	}
+	cert, err := LoadClientCertificate(s.account)
 	if err != nil {
 		return err
 	}
-	if secret != "" {
-		form.Set("client_secret", secret.Reveal())
+	now := s.clock.Now()
+	if err := cert.UsableAt(s.account, now); err != nil {
+		return err
 	}
+	assertion, err := cert.assertion(s.ep.TokenURL, s.o.ClientID, now, s.o.Provider == config.ProviderMicrosoft)
+	if err != nil {
+		return fmt.Errorf("account %q: %w", s.account.Name, err)
+	}
+	form.Set("client_assertion_type", ClientAssertionType)
+	form.Set("client_assertion", assertion)
 	return nil
 }
 

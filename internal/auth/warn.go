@@ -8,8 +8,8 @@ import (
 	"mailtask/internal/config"
 )
 
-// Warning thresholds: client secrets are flagged a month before they
-// expire; Microsoft drops a refresh token after 90 days unused, so one
+// Warning thresholds: client secrets and certificates are flagged a
+// month before they expire; Microsoft drops a refresh token after 90 days unused, so one
 // idle for 60 is flagged while there is time to act.
 const (
 	SecretExpiryNotice = 30 * 24 * time.Hour
@@ -17,11 +17,18 @@ const (
 	microsoftIdleLimit = 90 * 24 * time.Hour
 )
 
-// SecretExpiryWarning returns a warning when the account's client secret
-// has expired or will within SecretExpiryNotice, going by
-// oauth2.client_secret_expires; "" otherwise.
-func SecretExpiryWarning(a *config.Account, now time.Time) string {
-	if a.OAuth2 == nil || a.OAuth2.ClientSecretExpires.IsZero() {
+// CredentialExpiryWarning returns a warning when the account's client
+// credential has expired or will within SecretExpiryNotice: a client
+// secret going by oauth2.client_secret_expires, a certificate by its own
+// end date, read from its file (which also says when the file cannot be
+// used); "" otherwise.
+func CredentialExpiryWarning(a *config.Account, now time.Time) string {
+	switch {
+	case a.OAuth2 == nil:
+		return ""
+	case a.OAuth2.HasClientCertificate():
+		return certificateWarning(a, now)
+	case a.OAuth2.ClientSecretExpires.IsZero():
 		return ""
 	}
 	expires := a.OAuth2.ClientSecretExpires.In(time.Local)
@@ -32,6 +39,21 @@ func SecretExpiryWarning(a *config.Account, now time.Time) string {
 		return fmt.Sprintf("the client secret of account %q expired on %s: %s", a.Name, expires.Format(time.DateOnly), fix)
 	case left <= SecretExpiryNotice:
 		return fmt.Sprintf("the client secret of account %q expires on %s, in %s: %s", a.Name, expires.Format(time.DateOnly), Days(left), fix)
+	}
+	return ""
+}
+
+// certificateWarning is CredentialExpiryWarning for a certificate.
+func certificateWarning(a *config.Account, now time.Time) string {
+	c, err := LoadClientCertificate(a)
+	if err != nil {
+		return err.Error()
+	}
+	if err := c.UsableAt(a, now); err != nil {
+		return err.Error()
+	}
+	if left := c.Cert.NotAfter.Sub(now); left <= SecretExpiryNotice {
+		return fmt.Sprintf("the client certificate of account %q (thumbprint %s) expires on %s, in %s: make a new one, upload its public part to the app registration (Entra admin center > App registrations > the app > Certificates & secrets > Certificates) beside the old one, then replace %s", a.Name, c.Thumbprint(), c.Cert.NotAfter.Local().Format(time.DateOnly), Days(left), a.OAuth2.ClientCertificateFile)
 	}
 	return ""
 }

@@ -9,7 +9,7 @@ import (
 	"mailtask/internal/config"
 )
 
-func TestSecretExpiryWarning(t *testing.T) {
+func TestCredentialExpiryWarning(t *testing.T) {
 	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.Local)
 	account := func(expires string) *config.Account {
 		a := &config.Account{Name: "m365", OAuth2: &config.OAuth2{ClientSecret: "x"}}
@@ -30,7 +30,7 @@ func TestSecretExpiryWarning(t *testing.T) {
 		{"2025-06-02", "expires on 2025-06-02, in 1 day"},
 		{"2025-05-31", "expired on 2025-05-31"},
 	} {
-		got := auth.SecretExpiryWarning(account(c.expires), now)
+		got := auth.CredentialExpiryWarning(account(c.expires), now)
 		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
 			t.Errorf("expires %q: %q, want %q", c.expires, got, c.want)
 		}

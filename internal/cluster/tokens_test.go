@@ -2,8 +2,11 @@ package cluster_test
 
 import (
 	"bytes"
+	"crypto/x509"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -20,12 +23,12 @@ type idpFixture struct {
 	redirect string
 }
 
-func startIdP(t *testing.T) *idpFixture {
+func startIdP(t *testing.T, certs ...*x509.Certificate) *idpFixture {
 	t.Helper()
 	// Below the range of outgoing connections' source ports, one of which
 	// could take a port closed here before the sign-in listens on it.
 	redirect := testmail.RedirectURL(t)
-	idp, err := testmail.StartIdP(testmail.IdPOptions{RedirectURL: redirect, ClientSecret: "app-secret"})
+	idp, err := testmail.StartIdP(testmail.IdPOptions{RedirectURL: redirect, ClientSecret: "app-secret", ClientCertificates: certs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,9 +144,19 @@ func TestARotatingRefreshTokenIsSpentOnceAcrossNodes(t *testing.T) {
 func TestAppOnlyTokensAreSharedByTheAppsAccounts(t *testing.T) {
 	url := migratedDB(t)
 	ctx := testContext(t)
-	f := startIdP(t)
+	// One account proves the app with its certificate, the other with its
+	// secret: the token is the app's either way, and keyed so.
+	cert, err := testmail.NewAppCertificate(time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile := filepath.Join(t.TempDir(), "app.pem")
+	if err := os.WriteFile(certFile, cert.PEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := startIdP(t, cert.Cert)
 	app := "flow = \"client_credentials\"\nclient_secret = \"app-secret\""
-	cfg := clusterConfig(t, url, "", f.account("shared-a", app)+f.account("shared-b", app))
+	cfg := clusterConfig(t, url, "", f.account("shared-a", "flow = \"client_credentials\"\nclient_certificate_file = \""+certFile+"\"")+f.account("shared-b", app))
 	a, b := openNode(t, cfg, "node-a"), openNode(t, cfg, "node-b")
 	for _, use := range []struct {
 		node    *cluster.Node

@@ -8,7 +8,8 @@ import (
 )
 
 // LaxSecrets lists, for `mailtask validate`, the secrets other local
-// accounts can read: a password_file, client_secret_file, or one of
+// accounts can read: a password_file, client_secret_file, the file with
+// a client certificate's private key, or one of
 // cluster mode's files (the database URL with its password, the token
 // keys, the S3 secret) readable by others or by a group other than this
 // user's own, and an inline password, client_secret or state_store in a
@@ -40,6 +41,13 @@ func (c *Config) LaxSecrets() []string {
 		if o := a.OAuth2; o != nil {
 			if o.ClientSecretFile != "" {
 				warnings = append(warnings, laxFile(at, "oauth2.client_secret_file", o.ClientSecretFile)...)
+			}
+			// The private key is in client_key_file when it is set, else
+			// in client_certificate_file; a certificate alone is public.
+			if o.ClientKeyFile != "" {
+				warnings = append(warnings, laxFile(at, "oauth2.client_key_file", o.ClientKeyFile)...)
+			} else if o.ClientCertificateFile != "" {
+				warnings = append(warnings, laxFile(at, "oauth2.client_certificate_file", o.ClientCertificateFile)...)
 			}
 			inline[file] = inline[file] || o.ClientSecret != ""
 		}

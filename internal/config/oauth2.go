@@ -21,14 +21,22 @@ type OAuth2 struct {
 	// a domain or a GUID.
 	Tenant   string `toml:"tenant"`
 	ClientID string `toml:"client_id"`
-	// The client secret: at most one of the three. Public clients (most
-	// delegated setups) have none.
+	// The client secret: at most one of the three, and none with a
+	// certificate. Public clients (most delegated setups) have none.
 	ClientSecret     Secret `toml:"client_secret"`
 	ClientSecretEnv  string `toml:"client_secret_env"`
 	ClientSecretFile string `toml:"client_secret_file"`
 	// ClientSecretExpires is when the secret stops working (a date is
 	// read in the machine's zone); mailtask warns 30 days ahead.
 	ClientSecretExpires Date `toml:"client_secret_expires"`
+	// ClientCertificateFile is a PEM file holding the certificate the app
+	// registration knows and, unless ClientKeyFile names another file,
+	// its private key: the app then signs in with a client assertion
+	// signed by the key (package auth) in place of a secret. Both files
+	// are read each time a token is fetched, so a rotated certificate
+	// needs no restart.
+	ClientCertificateFile string `toml:"client_certificate_file"`
+	ClientKeyFile         string `toml:"client_key_file"`
 	// RedirectURL is where `mailtask auth login` listens for the browser;
 	// it must be registered with the app exactly.
 	RedirectURL string   `toml:"redirect_url"`
@@ -73,6 +81,10 @@ func (o *OAuth2) Delegated() bool { return o.Flow != FlowClientCredentials }
 func (o *OAuth2) HasClientSecret() bool {
 	return o.ClientSecret != "" || o.ClientSecretEnv != "" || o.ClientSecretFile != ""
 }
+
+// HasClientCertificate reports whether the app signs in with a
+// certificate.
+func (o *OAuth2) HasClientCertificate() bool { return o.ClientCertificateFile != "" }
 
 // ResolveClientSecret reads the client secret from wherever the file says
 // it is; "" for a public client. Errors name the account and the key,

@@ -29,6 +29,8 @@ func TestOAuth2Defaults(t *testing.T) {
 			Scopes: []string{ScopeMicrosoftPOP, ScopeOfflineAccess}}},
 		{"microsoft app-only", "", "flow = \"client_credentials\"\ntenant = \"contoso.onmicrosoft.com\"\nclient_secret_env = \"S\"", OAuth2{Provider: ProviderMicrosoft, Flow: FlowClientCredentials, Tenant: "contoso.onmicrosoft.com", ClientSecretEnv: "S",
 			Scopes: []string{ScopeMicrosoftAppOnly}}},
+		{"microsoft app-only with a certificate", "", "flow = \"client_credentials\"\ntenant = \"contoso.onmicrosoft.com\"\nclient_certificate_file = \"secrets/app.crt\"\nclient_key_file = \"/keys/app.key\"", OAuth2{Provider: ProviderMicrosoft, Flow: FlowClientCredentials, Tenant: "contoso.onmicrosoft.com",
+			ClientCertificateFile: "/cfg/secrets/app.crt", ClientKeyFile: "/keys/app.key", Scopes: []string{ScopeMicrosoftAppOnly}}},
 		{"google", `host = "imap.gmail.com"`, "provider = \"google\"\nclient_secret = \"x\"", OAuth2{Provider: ProviderGoogle, Flow: FlowAuthorizationCode, ClientSecret: "x", RedirectURL: DefaultGoogleRedirectURL,
 			Scopes: []string{ScopeGoogleMail}}},
 	}
@@ -45,7 +47,8 @@ func TestOAuth2Defaults(t *testing.T) {
 			got := *cfg.Accounts["m365"].OAuth2
 			c.want.ClientID = "00000000-0000-0000-0000-00000000c11e"
 			if got.Provider != c.want.Provider || got.Flow != c.want.Flow || got.Tenant != c.want.Tenant || got.RedirectURL != c.want.RedirectURL ||
-				!slices.Equal(got.Scopes, c.want.Scopes) || got.ClientSecret != c.want.ClientSecret || got.ClientSecretEnv != c.want.ClientSecretEnv {
+				!slices.Equal(got.Scopes, c.want.Scopes) || got.ClientSecret != c.want.ClientSecret || got.ClientSecretEnv != c.want.ClientSecretEnv ||
+				got.ClientCertificateFile != c.want.ClientCertificateFile || got.ClientKeyFile != c.want.ClientKeyFile {
 				t.Errorf("got  %+v\nwant %+v", got, c.want)
 			}
 		})
@@ -65,7 +68,11 @@ func TestOAuth2Errors(t *testing.T) {
 		{"bad flow", "", `flow = "password"`, `oauth2.flow: "password" is not one of`},
 		{"bad tenant", "", `tenant = "contoso/evil"`, `oauth2.tenant: "contoso/evil" is not a tenant`},
 		{"app-only on common", "", "flow = \"client_credentials\"\nclient_secret = \"s\"", `oauth2.tenant: app-only tokens (client_credentials) need the app's own tenant, not "common"`},
-		{"app-only without secret", "", "flow = \"client_credentials\"\ntenant = \"contoso.onmicrosoft.com\"", `oauth2.client_secret_env: client_credentials needs the app's client secret`},
+		{"app-only without secret", "", "flow = \"client_credentials\"\ntenant = \"contoso.onmicrosoft.com\"", `oauth2.client_secret_env: client_credentials needs the app's credential: a certificate (client_certificate_file) or a client secret`},
+		{"secret and certificate", "", "flow = \"client_credentials\"\ntenant = \"contoso.onmicrosoft.com\"\nclient_secret_env = \"S\"\nclient_certificate_file = \"app.pem\"", `oauth2.client_certificate_file: set either a client secret or a certificate, not both`},
+		{"key without certificate", "", "flow = \"client_credentials\"\ntenant = \"contoso.onmicrosoft.com\"\nclient_secret_env = \"S\"\nclient_key_file = \"app.key\"", `oauth2.client_key_file: is set but client_certificate_file is not`},
+		{"secret expiry with certificate", "", "flow = \"client_credentials\"\ntenant = \"contoso.onmicrosoft.com\"\nclient_certificate_file = \"app.pem\"\nclient_secret_expires = 2027-01-31", `oauth2.client_secret_expires: is set but no client secret is (a certificate's expiry is read from the certificate)`},
+		{"google certificate", "", "provider = \"google\"\nclient_certificate_file = \"app.pem\"", `oauth2.client_certificate_file: Google's OAuth clients sign in with a client secret only`},
 		{"two secrets", "", "client_secret = \"a\"\nclient_secret_env = \"B\"", `oauth2.client_secret: set only one of`},
 		{"expiry without secret", "", "client_secret_expires = 2026-03-31", `oauth2.client_secret_expires: is set but no client secret is`},
 		{"bad expiry", "", "client_secret = \"a\"\nclient_secret_expires = \"next year\"", `is not a date`},

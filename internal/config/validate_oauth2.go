@@ -121,13 +121,27 @@ func (c *Config) validateOAuth2(at string, a *Account, base string, fail func(se
 	switch {
 	case secrets > 1:
 		fail(at, key("client_secret"), "set only one of client_secret, client_secret_env, client_secret_file")
-	case secrets == 0 && o.Flow == FlowClientCredentials:
-		fail(at, key("client_secret_env"), "client_credentials needs the app's client secret: set one of client_secret_env, client_secret_file or client_secret")
+	case secrets > 0 && o.HasClientCertificate():
+		fail(at, key("client_certificate_file"), "set either a client secret or a certificate, not both: the app signs in with one credential")
+	case secrets == 0 && !o.HasClientCertificate() && o.Flow == FlowClientCredentials:
+		fail(at, key("client_secret_env"), "client_credentials needs the app's credential: a certificate (client_certificate_file) or a client secret (client_secret_env, client_secret_file or client_secret)")
 	case secrets == 0 && !o.ClientSecretExpires.IsZero():
-		fail(at, key("client_secret_expires"), "is set but no client secret is")
+		fail(at, key("client_secret_expires"), "is set but no client secret is (a certificate's expiry is read from the certificate)")
+	}
+	switch {
+	case o.ClientKeyFile != "" && !o.HasClientCertificate():
+		fail(at, key("client_key_file"), "is set but client_certificate_file is not: the key signs for a certificate, which client_certificate_file names")
+	case o.HasClientCertificate() && o.Provider == ProviderGoogle:
+		fail(at, key("client_certificate_file"), "Google's OAuth clients sign in with a client secret only")
 	}
 	if o.ClientSecretFile != "" {
 		o.ClientSecretFile = resolve(base, o.ClientSecretFile)
+	}
+	if o.ClientCertificateFile != "" {
+		o.ClientCertificateFile = resolve(base, o.ClientCertificateFile)
+	}
+	if o.ClientKeyFile != "" {
+		o.ClientKeyFile = resolve(base, o.ClientKeyFile)
 	}
 
 	switch {

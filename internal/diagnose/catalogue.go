@@ -95,7 +95,17 @@ var catalogue = []row{
 	{"AADSTS7000222", "token endpoint error, AADSTS7000222", aadsts(7000222),
 		say("The client secret has expired (AADSTS7000222). Create a new one (Entra admin center > App registrations > the app > Certificates & secrets), then update the account's client secret and oauth2.client_secret_expires.")},
 	{"AADSTS7000218", "token endpoint error, AADSTS7000218", aadsts(7000218),
-		say("Entra treats this app as a confidential client and wants its client secret (AADSTS7000218); a redirect URI registered under the Web platform (as CrushFTP registers it) does that. Either fix works: keep the Web registration and set the account's client secret (oauth2.client_secret_env or client_secret_file; App registrations > the app > Certificates & secrets > New client secret, its Value), or move the redirect URI to the \"Mobile and desktop applications\" platform and set Authentication > Allow public client flows: Yes. For app-only (client_credentials) a secret is always needed.")},
+		say("Entra treats this app as a confidential client and wants its client secret (AADSTS7000218); a redirect URI registered under the Web platform (as CrushFTP registers it) does that. Either fix works: keep the Web registration and set the account's client secret (oauth2.client_secret_env or client_secret_file; App registrations > the app > Certificates & secrets > New client secret, its Value), or move the redirect URI to the \"Mobile and desktop applications\" platform and set Authentication > Allow public client flows: Yes. For app-only (client_credentials) the app always needs a client secret or a certificate (oauth2.client_certificate_file).")},
+	{"AADSTS700027", "token endpoint error, AADSTS700027 (a certificate not registered, expired there, or another key's signature)", aadsts(700027),
+		say("Entra does not take the certificate that signed the app's client assertion (AADSTS700027). Upload the certificate's public part (the .cer or .pem, never the key) to the app registration: Entra admin center > App registrations > the app > Certificates & secrets > Certificates > Upload certificate. Its thumbprint there must be the one `mailtask auth status` shows for oauth2.client_certificate_file. If it is there: \"The key used is expired\" means the uploaded certificate's end date has passed (upload a new one and replace the file), and otherwise the certificate belongs to another app registration than oauth2.client_id.")},
+	{"AADSTS700024", "token endpoint error, AADSTS700024 (client assertion outside its valid time)", aadsts(700024),
+		say("Entra found the app's client assertion outside its valid time (AADSTS700024). mailtask dates it by this machine's clock, which is off by minutes or more: synchronise it (timedatectl set-ntp true, chrony or ntpd; in a container, the host's clock). The reply names Entra's time and the assertion's.")},
+	{"AADSTS700021", "token endpoint error, AADSTS700021 (client assertion for another app)", aadsts(700021),
+		say("The app's client assertion names another app than the request does (AADSTS700021). Set oauth2.client_id to the Application (client) ID shown on the Overview of the app registration that holds the certificate, not its Object ID.")},
+	{"AADSTS700023", "token endpoint error, AADSTS700023 (client assertion for another token endpoint)", aadsts(700023),
+		say("The app's client assertion was made for another token endpoint than the directory's (AADSTS700023): mailtask addresses it to the token URL it posts to, so oauth2.tenant, and token_url in a national cloud, must name the cloud and the directory the app is registered in.")},
+	{"AADSTS50012", "token endpoint error, AADSTS50012 (the older wording of the client assertion's refusals)", aadsts(50012),
+		say("Entra refused the app's credential (AADSTS50012); its words say which part: \"audience\" means oauth2.tenant or token_url names another directory or cloud than the app's; \"valid time range\", that this machine's clock is off (synchronise it); \"signature\" or \"thumbprint\", that the certificate is not uploaded to the app registration (Certificates & secrets > Certificates) or the key is another's.")},
 	{"AADSTS90002", "token endpoint error, AADSTS90002", aadsts(90002),
 		say("Microsoft does not know that tenant (AADSTS90002). oauth2.tenant must be the directory's domain (contoso.onmicrosoft.com or a verified domain) or its Directory (tenant) ID, as shown on the app registration's Overview; in a national cloud the tenant must also be in token_url, auth_url and device_url.")},
 	{"AADSTS50011", "redirect error, AADSTS50011", aadsts(50011),
@@ -127,7 +137,7 @@ var catalogue = []row{
 	{"unauthorized_client", "OAuth2 error unauthorized_client", oauthError("unauthorized_client"),
 		say("The app may not use this flow (unauthorized_client). For device_code, or for a sign-in without a client secret, allow public client flows (App registrations > the app > Authentication); check oauth2.client_id and oauth2.tenant.")},
 	{"invalid_client", "OAuth2 error invalid_client", oauthError("invalid_client"),
-		say("The identity platform refused the app's credentials (invalid_client): check oauth2.client_id and the client secret.")},
+		say("The identity platform refused the app's credentials (invalid_client): check oauth2.client_id and the client secret or certificate.")},
 
 	// Mail servers refusing a sign-in. Microsoft's own texts first, then
 	// the generic refusals of a token and of a password.

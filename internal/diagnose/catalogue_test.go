@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-smtp"
@@ -43,6 +44,12 @@ var localCases = []catalogueCase{
 	aadstsCase("AADSTS7000215", "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.", "not its Secret ID"),
 	aadstsCase("AADSTS7000222", "invalid_client", 7000222, "The provided client secret keys for app 'abc' are expired.", "oauth2.client_secret_expires"),
 	aadstsCase("AADSTS7000218", "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.", "Mobile and desktop applications"),
+	{"AADSTS700027 not registered", "AADSTS700027", certRefused(false, 0), "Certificates & secrets > Certificates > Upload certificate", false},
+	aadstsCase("AADSTS700027", "invalid_client", 700027, "Client assertion contains an invalid signature. [Reason - The key used is expired., Thumbprint of key used by client: '1C74D736BEA6C95459FD38D02D0A2514A52FC9E9', Found key 'Start=02/07/2025 17:00:39, End=02/06/2026 17:00:39', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '00000000-0000-0000-0000-00000000c11e'.]", "The key used is expired"),
+	{"AADSTS700024 clock behind", "AADSTS700024", certRefused(true, time.Hour), "synchronise it", false},
+	aadstsCase("AADSTS700021", "invalid_client", 700021, "Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials .", "not its Object ID"),
+	aadstsCase("AADSTS700023", "invalid_client", 700023, "Client assertion audience claim does not match Realm issuer. Review the documentation at https://docs.microsoft.com/azure/active-directory/develop/active-directory-certificate-credentials .", "token_url in a national cloud"),
+	aadstsCase("AADSTS50012", "invalid_client", 70002, "Error validating credentials. AADSTS50012: Client assertion audience claim does not match Realm issuer.", "this machine's clock is off"),
 	aadstsCase("AADSTS90002", "invalid_request", 90002, "Tenant 'contoso.onmicrosft.com' not found.", "oauth2.tenant"),
 	aadstsCase("AADSTS50011", "invalid_request", 50011, "The redirect URI 'http://localhost:9090/' specified in the request does not match the redirect URIs configured for the application.", "oauth2.redirect_url"),
 	aadstsCase("AADSTS50194", "invalid_request", 50194, "Application '00000000-0000-0000-0000-00000000c11e'(mailtask) is not configured as a multi-tenant application. Usage of the /common endpoint is not supported for such applications created after '10/15/2018'. Use a tenant-specific endpoint or configure the application to be multi-tenant.", "Set oauth2.tenant"),

@@ -25,6 +25,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"mailtask/internal/auth"
+	"mailtask/internal/clock"
 	"mailtask/internal/config"
 	"mailtask/internal/mailbox"
 	mimap "mailtask/internal/mailbox/imap"
@@ -530,4 +531,39 @@ func runTimeout(t *testing.T) error {
 // bearer is a token credential that never asks an identity platform.
 func bearer() auth.Credential {
 	return auth.Bearer(mailboxUser, auth.StaticToken("token", mailboxUser))
+}
+
+// certRefused is the refusal Entra sends to the client assertion of an
+// app-only account signing in with a certificate, as the test IdP
+// verifies it: registered says whether the certificate was uploaded to
+// the app registration, skew how far the IdP's clock is ahead of
+// mailtask's.
+func certRefused(registered bool, skew time.Duration) func(*testing.T) error {
+	return func(t *testing.T) error {
+		now := time.Now()
+		cert, err := testmail.NewAppCertificate(now.Add(-time.Hour), now.AddDate(1, 0, 0), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := testmail.IdPOptions{Clock: clock.NewFake(now.Add(skew))}
+		if registered {
+			opts.ClientCertificates = []*x509.Certificate{cert.Cert}
+		}
+		idp := startIdP(t, opts)
+		file := filepath.Join(t.TempDir(), "app.pem")
+		if err := os.WriteFile(file, cert.PEM(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, acct := loadAccount(t, fmt.Sprintf("host = \"127.0.0.1\"\nusername = %q\nauth = \"oauth2\"\n[accounts.a.oauth2]\nflow = \"client_credentials\"\ntenant = %q\nclient_id = %q\nclient_certificate_file = %q\ntoken_url = %q\n",
+			mailboxUser, idp.Tenant(), idp.ClientID(), file, idp.Endpoint(idp.Tenant(), "token")))
+		src, err := auth.NewSource(acct, auth.Options{StateDir: cfg.StateDir, Clock: clock.NewFake(now)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = src.Token(ctxFor(t))
+		if err == nil {
+			t.Fatal("the token request succeeded")
+		}
+		return err
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -28,7 +29,13 @@ type IdPOptions struct {
 	// app-only tokens, which need the directory itself.
 	Tenant       string
 	ClientID     string // default "00000000-0000-0000-0000-00000000c11e"
-	ClientSecret string // "" makes a public client: no app-only tokens
+	ClientSecret string // "" and no ClientCertificates make a public client: no app-only tokens
+	// ClientCertificates are the certificates uploaded to the app
+	// registration (Certificates & secrets > Certificates): a request may
+	// prove the app with a client assertion signed by one's key, which the
+	// IdP verifies as Entra does (idp_assertion.go) and refuses with
+	// Entra's replies.
+	ClientCertificates []*x509.Certificate
 	// WebPlatform registers RedirectURL under the Web platform, as CrushFTP
 	// does: the app is then a confidential client, and redeeming a code or
 	// a refresh token (or polling a device code) without ClientSecret is
@@ -92,6 +99,9 @@ type IdP struct {
 	devices  map[string]*idpDevice // by device code
 	failNext map[string]IdPError   // by grant type or endpoint
 	requests map[string]int
+	jtis     map[string]time.Time // the client assertions seen, until they expire
+	// assertionForms are the algorithm and thumbprint of each assertion taken.
+	assertionForms []string
 }
 
 // IdPGrant is what an access token stands for.
@@ -158,6 +168,7 @@ func StartIdP(opts IdPOptions) (*IdP, error) {
 		devices:  map[string]*idpDevice{},
 		failNext: map[string]IdPError{},
 		requests: map[string]int{},
+		jtis:     map[string]time.Time{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{tenant}/oauth2/v2.0/authorize", p.authorize)
@@ -278,8 +289,16 @@ func (p *IdP) knownTenant(tenant string, appOnly bool) bool {
 }
 
 func (e IdPError) description() string {
+	d, _, _ := e.traced()
+	return d
+}
+
+// traced is e's description with the trace and correlation IDs it
+// names, which Entra also sends as fields of its own.
+func (e IdPError) traced() (description, traceID, correlationID string) {
+	traceID, correlationID = randomGUID(), randomGUID()
 	return fmt.Sprintf("AADSTS%d: %s Trace ID: %s Correlation ID: %s Timestamp: %s",
-		e.AADSTS, e.Message, randomHex(16), randomHex(16), time.Now().UTC().Format("2006-01-02 15:04:05Z"))
+		e.AADSTS, e.Message, traceID, correlationID, time.Now().UTC().Format("2006-01-02 15:04:05Z")), traceID, correlationID
 }
 
 // writeError sends e as Entra's JSON error body.
@@ -287,12 +306,22 @@ func writeError(w http.ResponseWriter, e IdPError) {
 	if e.Status == 0 {
 		e.Status = http.StatusBadRequest
 	}
+	description, traceID, correlationID := e.traced()
 	writeJSON(w, e.Status, map[string]any{
 		"error":             e.Code,
-		"error_description": e.description(),
+		"error_description": description,
 		"error_codes":       []int{e.AADSTS},
 		"timestamp":         time.Now().UTC().Format("2006-01-02 15:04:05Z"),
+		"trace_id":          traceID,
+		"correlation_id":    correlationID,
+		"error_uri":         fmt.Sprintf("https://login.microsoftonline.com/error?code=%d", e.AADSTS),
 	})
+}
+
+// randomGUID is a random ID in the form Entra's trace IDs take.
+func randomGUID() string {
+	h := randomHex(16)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -364,9 +393,15 @@ func (p *IdP) token(w http.ResponseWriter, r *http.Request) {
 	case f.Has("client_secret") && f.Get("client_secret") != p.opts.ClientSecret:
 		writeError(w, IdPError{Status: http.StatusUnauthorized, Code: "invalid_client", AADSTS: 7000215, Message: "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID."})
 		return
-	case (appOnly || p.opts.WebPlatform) && (p.opts.ClientSecret == "" || !f.Has("client_secret")):
+	case (appOnly || p.opts.WebPlatform) && !f.Has("client_secret") && !f.Has("client_assertion"):
 		writeError(w, IdPError{Status: http.StatusUnauthorized, Code: "invalid_client", AADSTS: 7000218, Message: "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."})
 		return
+	}
+	if f.Has("client_assertion") || f.Has("client_assertion_type") {
+		if e := p.checkAssertion(f, p.Endpoint(tenant, "token")); e != nil {
+			writeError(w, *e)
+			return
+		}
 	}
 	switch grant {
 	case "authorization_code":
