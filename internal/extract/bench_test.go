@@ -98,3 +98,43 @@ func BenchmarkParseBytes(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkExpandOutlookMsg parses a message spooled to disk whose 8 MB
+// invoice is inside an attached .msg, and reads it, beside the same
+// invoice attached directly: the compound file's sectors are read from
+// the base64 body, out of order, where they lie.
+func BenchmarkExpandOutlookMsg(b *testing.B) {
+	content := randomContent(30, 8<<20)
+	msg := testmail.OutlookMsg(testmail.OutlookItem{Attachments: []testmail.OutlookAttachment{
+		{Name: "notes.txt", Content: []byte("small, in the mini stream\r\n")},
+		{Name: "invoice.pdf", Content: content},
+	}})
+	for _, c := range []struct{ name, raw string }{
+		{"msg", withMsg(msg, "item.msg", "application/vnd.ms-outlook")},
+		{"direct", mixed(textBody, part(string(base64Lines(content)),
+			"Content-Type: application/pdf", "Content-Disposition: attachment; filename=invoice.pdf",
+			"Content-Transfer-Encoding: base64"))},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			raw := strings.NewReader(c.raw)
+			b.SetBytes(int64(len(content)))
+			b.ReportAllocs()
+			for b.Loop() {
+				m, err := ParseAt(raw, int64(len(c.raw)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := m.ExpandNested(); err != nil {
+					b.Fatal(err)
+				}
+				f := m.Files[len(m.Files)-1]
+				if f.Name != "invoice.pdf" || f.Size != int64(len(content)) {
+					b.Fatalf("files %q", fileNames(m))
+				}
+				if _, err := io.Copy(io.Discard, f.Open()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -27,6 +27,13 @@ const (
 	// DefectTNEFMessage: a TNEF stream holds an attached message, which is
 	// not taken out; the stream is kept whole.
 	DefectTNEFMessage = "tnef-attached-message"
+	// DefectMsg: an Outlook item attached as a file (.msg) that is
+	// damaged; it is kept whole beside the files taken out.
+	DefectMsg = "damaged-msg"
+	// DefectMsgObject: an Outlook item holds what is not taken out (an
+	// OLE object, a message attached more than maxNesting deep); the item
+	// is kept whole beside the files taken out.
+	DefectMsgObject = "msg-object-not-taken"
 	// DefectEncrypted: S/MIME or PGP/MIME encrypted data, which mailtask
 	// cannot decrypt; it is saved as it came (encrypted.go).
 	DefectEncrypted = "encrypted"

@@ -34,6 +34,11 @@ func (b *markedBody) ReadAt(p []byte, off int64) (int, error) {
 	// content that lies in pieces, as an S/MIME envelope's does) goes on
 	// decoding rather than starting again from a mark.
 	if b.dec == nil || off < b.pos || off-b.pos > markedSkip {
+		// A decoder left before its end (a compound file's sectors are
+		// read out of order) gives its buffers back for the next.
+		if r, ok := b.dec.(interface{ release() }); ok {
+			r.release()
+		}
 		b.dec, b.pos = b.decoder(off)
 	}
 	if off > b.pos {

@@ -9,7 +9,9 @@ const maxNesting = 8
 // ExpandNested replaces every attached message (message/rfc822) among
 // m.Files by the files inside it, at any depth, in MIME order; and every
 // attached S/MIME signed message (smime.p7m, a .p7m holding a message) by
-// the files inside its envelope, marked as such. An attached message that
+// the files inside its envelope, marked as such; and every Outlook item
+// attached as a file (a .msg) by the files inside it (msg.go). An
+// attached message that
 // cannot be parsed stays a file, with a problem noted; one nested deeper
 // than maxNesting too; a .p7m that holds no message stays as it is. It
 // fails, with an error wrapping ErrUnparseable and m.Files unchanged, when the
@@ -40,6 +42,14 @@ func (m *Message) expand(files []File, depth int) ([]File, error) {
 				return nil, err
 			}
 			signed(inside)
+			out = append(out, inside...)
+			continue
+		}
+		if isOutlookMsg(f) {
+			inside, err := m.outlookFiles(f, depth)
+			if err != nil {
+				return nil, err
+			}
 			out = append(out, inside...)
 			continue
 		}

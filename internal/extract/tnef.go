@@ -356,18 +356,27 @@ func (tr *tnefReader) bytes(pos, n int64) []byte {
 	return b
 }
 
-// string8 is an 8-bit string in the stream's code page, NUL-terminated.
+// string8 is an 8-bit string in the stream's code page.
 func (tr *tnefReader) string8(pos, n int64) string {
-	b := tr.bytes(pos, min(n, maxTNEFName))
+	return decodeString8(tr.codepage, tr.bytes(pos, min(n, maxTNEFName)))
+}
+
+// unicode is a UTF-16LE string.
+func (tr *tnefReader) unicode(pos, n int64) string {
+	return decodeUTF16LE(tr.bytes(pos, min(n, 2*maxTNEFName)))
+}
+
+// decodeString8 is the 8-bit string in b, in codepage, up to a NUL: the
+// strings of Outlook's MAPI properties, in TNEF and in .msg files alike.
+func decodeString8(codepage string, b []byte) string {
 	if i := bytes.IndexByte(b, 0); i >= 0 {
 		b = b[:i]
 	}
-	return decodeCharset(tr.codepage, b)
+	return decodeCharset(codepage, b)
 }
 
-// unicode is a UTF-16LE string, NUL-terminated.
-func (tr *tnefReader) unicode(pos, n int64) string {
-	b := tr.bytes(pos, min(n, 2*maxTNEFName))
+// decodeUTF16LE is the UTF-16LE string in b, up to a NUL.
+func decodeUTF16LE(b []byte) string {
 	u := make([]uint16, 0, len(b)/2)
 	for i := 0; i+1 < len(b); i += 2 {
 		c := binary.LittleEndian.Uint16(b[i:])

@@ -24,7 +24,8 @@ var (
 // and devices send, as they put them on the wire: Apple Mail's
 // attachments inside the HTML alternative and its AppleDouble files,
 // scan-to-mail devices and fax gateways, encrypted S/MIME and PGP/MIME,
-// attached messages sent in base64, meeting requests. inner is a message
+// attached messages sent in base64, Outlook items attached as .msg
+// files, meeting requests. inner is a message
 // holding offer-77.pdf.
 func clientShapes(fx *[]Fixture, add func(name string, body mailgen.Entity, files ...string), r *rand.Rand, inner []byte) {
 	pdf := func(title string, size int) []byte { return mailgen.PDF(r, title, size) }
@@ -114,6 +115,26 @@ func clientShapes(fx *[]Fixture, add func(name string, body mailgen.Entity, file
 		"Content-Type", "message/rfc822",
 		"Content-Transfer-Encoding", "base64"), Body: mailgen.Base64Lines(inner)}),
 		"offer-77.pdf")
+
+	// An Outlook item attached as a file, as Outlook sends one dragged
+	// into a mail: the invoice inside it, and inside the mail it forwards;
+	// and as a .msg saved to disk and attached by another client, an
+	// older Outlook's 8-bit names in it, in a compound file of 4096-byte
+	// sectors.
+	add("outlook-msg-attached", mailgen.Multipart("mixed", text, mailgen.AttachmentPart(Attachment{Name: "RE_ Angebot.msg", ContentType: "application/vnd.ms-outlook", Content: OutlookMsg(OutlookItem{
+		Subject: "RE: Angebot", Codepage: 1252, Attachments: []OutlookAttachment{
+			{Name: "Rechnung 2026-031.pdf", Short: "RECHNU~1.PDF", MIMEType: "application/pdf", Content: pdf("Rechnung 2026-031", 6000)},
+			{Name: "Preisliste.xlsx", Content: mailgen.ZIP(r, "xl/workbook.xml", 1500)},
+			{Name: "Fwd: Anfrage", Message: &OutlookItem{Subject: "Anfrage", Attachments: []OutlookAttachment{
+				{Name: "Anfrage.pdf", MIMEType: "application/pdf", Content: pdf("Anfrage", 2500)},
+			}}},
+		}})}, mailgen.NamePlain)),
+		"Rechnung 2026-031.pdf", "Preisliste.xlsx", "Anfrage.pdf")
+	add("outlook-msg-octet-stream", mailgen.Multipart("mixed", text, mailgen.AttachmentPart(Attachment{Name: "Lieferung.msg", ContentType: "application/octet-stream", Content: OutlookMsgSectors(OutlookItem{
+		Subject: "Lieferung", Codepage: 1252, Attachments: []OutlookAttachment{
+			{Name: "Lieferschein März.pdf", String8: true, Content: pdf("Lieferschein", 3000)},
+		}}, 4096)}, mailgen.NamePlain)),
+		"Lieferschein März.pdf")
 
 	// Meeting requests: Outlook's in the alternatives only (no file), and
 	// Gmail's with invite.ics beside it.

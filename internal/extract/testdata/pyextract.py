@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """The independent side of TestDifferential: the files a person sees in
 each message, found with Python's standard email package, tnef(1) for
-winmail.dat and openssl for opaque S/MIME envelopes. Beyond what the email
+winmail.dat, openssl for opaque S/MIME envelopes and olefile for Outlook
+items attached as .msg files (read as MS-OXMSG lays them out: each
+attachment's storage, an attached message's files in its place). Beyond what the email
 package walks: an attached message sent in base64 or quoted-printable
 (which RFC 2046 forbids and gateways send) is decoded and walked, the
 Finder header fork of an AppleDouble file (RFC 1740) is no file, and the
@@ -17,7 +19,9 @@ import email
 import email.policy
 import hashlib
 import json
+import olefile
 import os
+import struct
 import quopri
 import re
 import subprocess
@@ -77,6 +81,48 @@ def tnef_files(data):
         return files
 
 
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def msg_files(data):
+    """The files of an Outlook .msg, in order, those of attached messages
+    in their place."""
+    ole = olefile.OleFileIO(data)
+    entries = [[n.upper() for n in e] for e in ole.listdir(streams=True, storages=True)]
+
+    def has(path):
+        return [n.upper() for n in path] in entries
+
+    def string(path, prop, codepage):
+        for typ, codec in (("001F", "utf-16-le"), ("001E", codepage)):
+            p = path + ["__substg1.0_%s%s" % (prop, typ)]
+            if has(p):
+                return ole.openstream(p).read().decode(codec).split("\0")[0]
+        return ""
+
+    def message(path, header):
+        props = ole.openstream(path + ["__properties_version1.0"]).read()[header:]
+        codepage = "cp1252"
+        for i in range(0, len(props) - 15, 16):
+            typ, pid = struct.unpack_from("<HH", props, i)
+            if pid == 0x3FFD and typ == 3:
+                codepage = "cp%d" % struct.unpack_from("<I", props, i + 8)[0]
+        out = []
+        attachments = sorted({e[len(path)] for e in entries
+                              if len(e) > len(path) and e[:len(path)] == [n.upper() for n in path]
+                              and e[len(path)].startswith("__ATTACH_VERSION1.0_#")})
+        for a in attachments:
+            p = path + [a]
+            if has(p + ["__substg1.0_3701000D"]):
+                out += message(p + ["__substg1.0_3701000D"], 24)
+                continue
+            name = string(p, "3707", codepage) or string(p, "3704", codepage) or string(p, "3001", codepage)
+            out.append((name, ole.openstream(p + ["__substg1.0_37010102"]).read()))
+        return out
+
+    return message([], 32)
+
+
 def smime_content(data):
     r = subprocess.run(["openssl", "cms", "-verify", "-noverify", "-inform", "DER"],
                        input=data, capture_output=True)
@@ -116,6 +162,9 @@ def files_of(msg):
             if inner is not None:
                 out += files_of(email.message_from_bytes(inner, policy=email.policy.default))
                 continue
+        if ctype == "application/vnd.ms-outlook" or (name or "").lower().endswith(".msg") and payload.startswith(OLE_MAGIC):
+            out += msg_files(payload)
+            continue
         if ctype == "application/ms-tnef" or (name or "").lower() == "winmail.dat":
             out += tnef_files(payload)
             continue
