@@ -86,6 +86,9 @@ func runTask(ctx context.Context, e *env, cfgPath string, dryRun bool, level str
 		for _, f := range sum.Aside {
 			fmt.Fprintf(e.stdout, "would keep aside %s: it %s\n", mailbox.Printable(f.Key), mailbox.Printable(f.Reason))
 		}
+		for _, s := range sum.Skipped {
+			fmt.Fprintf(e.stdout, "would skip %s: %s\n", mailbox.Printable(s.Key), mailbox.Printable(s.Reason))
+		}
 	}
 	fmt.Fprintln(e.stdout, summaryLine(sum, dryRun))
 	if err != nil {

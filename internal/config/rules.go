@@ -59,7 +59,25 @@ type Match struct {
 	HasAttachments *bool `toml:"has_attachments"`
 	// UnseenOnly takes only messages without \Seen (IMAP).
 	UnseenOnly bool `toml:"unseen_only"`
+	// SkipAutomatic lists the kinds of automatic mail (Automatic*) not
+	// taken: nil is all of them, empty none.
+	SkipAutomatic []string `toml:"skip_automatic"`
 }
+
+// The kinds of automatic mail [task.match] skip_automatic names: mail no
+// person wrote, sent back in answer to mail the mailbox's own side sent.
+const (
+	// AutomaticDeliveryReport: a bounce, a delay notice, a delivery
+	// receipt (RFC 3464 and the mailers that predate it).
+	AutomaticDeliveryReport = "delivery-report"
+	// AutomaticReply: an out-of-office or vacation reply (RFC 3834).
+	AutomaticReply = "auto-reply"
+	// AutomaticReadReceipt: a read or not-read notification (RFC 8098).
+	AutomaticReadReceipt = "read-receipt"
+)
+
+// AutomaticKinds are the kinds of automatic mail, skipped by default.
+var AutomaticKinds = []string{AutomaticDeliveryReport, AutomaticReply, AutomaticReadReceipt}
 
 // Attachments ([task.attachments]) says which parts of a message are
 // saved as files.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,7 @@ min_size = "10KB"
 max_size = "25MiB"
 has_attachments = true
 unseen_only = true
+skip_automatic = ["delivery-report"]
 [task.match.header]
 X-Mailer = "Canon*"
 [task.attachments]
@@ -74,7 +76,8 @@ digest = "0 8 * * *"
 	if len(m.Subject) != 2 || m.From[0] != "*@acme.example" || len(m.SubjectRegex) != 1 || m.Header["X-Mailer"] != "Canon*" {
 		t.Errorf("match patterns = %+v", m)
 	}
-	if m.MinSize != 10_000 || m.MaxSize != 25<<20 || m.MaxAge.Std() != 30*24*time.Hour || !*m.HasAttachments || !m.UnseenOnly {
+	if m.MinSize != 10_000 || m.MaxSize != 25<<20 || m.MaxAge.Std() != 30*24*time.Hour || !*m.HasAttachments || !m.UnseenOnly ||
+		!slices.Equal(m.SkipAutomatic, []string{AutomaticDeliveryReport}) {
 		t.Errorf("match values = %+v", m)
 	}
 	berlin, _ := time.LoadLocation("Europe/Berlin")
@@ -115,6 +118,18 @@ func TestRulesDefaults(t *testing.T) {
 		!task.Attachments.KeepsInline() || !task.Output.TakesAttachments() || task.Location != time.Local || cfg.Notify != nil {
 		t.Errorf("defaults: %+v", task)
 	}
+	if !slices.Equal(task.Match.SkipAutomatic, AutomaticKinds) {
+		t.Errorf("skip_automatic defaults to %q, want every kind %q", task.Match.SkipAutomatic, AutomaticKinds)
+	}
+	// An empty list is the user's word that automatic mail is taken too,
+	// not a key left out.
+	cfg, err = Parse("/cfg/m.toml", []byte(rulesBase+"[task.match]\nskip_automatic = []\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if skip := cfg.Tasks[0].Match.SkipAutomatic; len(skip) != 0 {
+		t.Errorf("skip_automatic = [] gave %q", skip)
+	}
 }
 
 func TestRulesErrors(t *testing.T) {
@@ -128,6 +143,7 @@ func TestRulesErrors(t *testing.T) {
 		{"bad size", "[task.match]\nmin_size = \"lots\"", `"lots" is not a size`},
 		{"bad age", "[task.match]\nmax_age = \"a month\"", `"a month" is not a positive age`},
 		{"bad date", "[task.match]\nsince = \"yesterday\"", `"yesterday" is not a date`},
+		{"unknown automatic kind", "[task.match]\nskip_automatic = [\"bounce\"]", `task "t": match.skip_automatic: "bounce" is not one of delivery-report, auto-reply, read-receipt`},
 		{"unseen on pop3", "[task.match]\nunseen_only = true", `match.unseen_only: POP3 account "p" has no \Seen flag`},
 		{"bad content type", "[task.attachments]\ncontent_types = \"pdf\"", `attachments.content_types: "pdf" is not a media type`},
 		{"bad nested", "[task.attachments]\nnested = \"flatten\"", `attachments.nested: "flatten" is not one of eml, extract`},

@@ -16,6 +16,9 @@ import (
 )
 
 func (t *Task) applyRuleDefaults() {
+	if t.Match.SkipAutomatic == nil {
+		t.Match.SkipAutomatic = slices.Clone(AutomaticKinds)
+	}
 	if t.Attachments.Nested == "" {
 		t.Attachments.Nested = NestedEML
 	}
@@ -106,6 +109,11 @@ func (c *Config) validateTaskRules(at string, t *Task, acct *Account, fail func(
 	}
 	if m.MaxSize > 0 && m.MinSize > m.MaxSize {
 		fail(at, "match.min_size", "%v is larger than max_size %v", m.MinSize, m.MaxSize)
+	}
+	for _, kind := range m.SkipAutomatic {
+		if !slices.Contains(AutomaticKinds, kind) {
+			fail(at, "match.skip_automatic", "%q is not one of %s (or [] to take automatic mail too)", kind, strings.Join(AutomaticKinds, ", "))
+		}
 	}
 	if pop3 && m.UnseenOnly {
 		fail(at, "match.unseen_only", "POP3 account %q has no \\Seen flag; remove unseen_only or use IMAP", t.Account)

@@ -18,6 +18,10 @@ type Fixture struct {
 	Name  string   // short description, e.g. "invoice-pdf"
 	Raw   []byte   // the complete message, CRLF line endings unless the fixture is about them
 	Files []string // file names a correct extractor produces, in MIME order, before de-duplication
+	// Automatic is the kind of automatic mail the message is ("delivery-report",
+	// "auto-reply", "read-receipt"), which a task skips by default; "" for
+	// mail a task takes.
+	Automatic string
 }
 
 // Attachment is one file of a message.

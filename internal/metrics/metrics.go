@@ -27,9 +27,10 @@ type Run struct {
 	Task    string
 	Outcome string // outcome.OK, outcome.Stopped or outcome.Failed
 	outcome.Counts
-	Defects  outcome.Defects // of the files written, by kind
-	Duration time.Duration
-	End      time.Time
+	Defects   outcome.Defects   // of the files written, by kind
+	Automatic outcome.Automatic // the automatic mail skipped, by kind
+	Duration  time.Duration
+	End       time.Time
 	// Due counts the messages whose after-action or failure action the
 	// server has not confirmed when the run ends.
 	Due outcome.Due
@@ -95,16 +96,23 @@ func (m *Metrics) Observe(r Run) {
 		for i, k := range outcome.Counters {
 			f.counts[i] += float64(k.In(r.Counts))
 		}
-		for kind, n := range r.Defects {
-			if f.defects == nil {
-				f.defects = map[string]float64{}
-			}
-			f.defects[kind] += float64(n)
-		}
+		f.defects = add(f.defects, r.Defects)
+		f.automatic = add(f.automatic, r.Automatic)
 		f.lastRun.put(unix(r.End))
 		f.duration.put(r.Duration.Seconds())
 		f.setDue(r.Due)
 	})
+}
+
+// add adds counts by kind to figures by kind, made if need be.
+func add(figures map[string]float64, counts outcome.ByKind) map[string]float64 {
+	for kind, n := range counts {
+		if figures == nil {
+			figures = map[string]float64{}
+		}
+		figures[kind] += float64(n)
+	}
+	return figures
 }
 
 // ActionsDue records how many messages' after-actions and failure actions

@@ -177,6 +177,26 @@ func TestHandlerServesMetricsAndHealth(t *testing.T) {
 	}
 }
 
+// Automatic mail skipped is counted by task and kind.
+func TestAutomaticCounted(t *testing.T) {
+	m := New()
+	m.Track("invoices")
+	if n, _ := testutil.GatherAndCount(m.Gatherer(), "mailtask_messages_automatic_total"); n != 0 {
+		t.Errorf("%d series before any automatic mail", n)
+	}
+	m.Observe(Run{Task: "invoices", Outcome: "ok", Counts: outcome.Counts{Unmatched: 3}, Automatic: outcome.Automatic{"delivery-report": 2, "auto-reply": 1}, End: t0})
+	m.Observe(Run{Task: "invoices", Outcome: "ok", Counts: outcome.Counts{Unmatched: 1}, Automatic: outcome.Automatic{"delivery-report": 1}, End: t0})
+	expected := `
+# HELP mailtask_messages_automatic_total Messages not taken because they are automatic mail the task skips (skip_automatic), by kind: delivery-report, auto-reply, read-receipt. messages_unmatched_total counts them too.
+# TYPE mailtask_messages_automatic_total counter
+mailtask_messages_automatic_total{kind="auto-reply",task="invoices"} 1
+mailtask_messages_automatic_total{kind="delivery-report",task="invoices"} 3
+`
+	if err := testutil.GatherAndCompare(m.Gatherer(), strings.NewReader(expected), "mailtask_messages_automatic_total"); err != nil {
+		t.Error(err)
+	}
+}
+
 // Defects of the files written are counted by task and kind, and go with
 // a task that is forgotten.
 func TestFileDefectsCounted(t *testing.T) {

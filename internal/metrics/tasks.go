@@ -24,6 +24,7 @@ type taskFigures struct {
 	counts         []float64 // by outcome.Counters
 	skipped        [2]float64
 	defects        map[string]float64 // by kind
+	automatic      map[string]float64 // by kind
 	lastRun        optional
 	lastSuccess    optional
 	duration       optional
@@ -108,8 +109,11 @@ var taskFamilies = func() []taskFamily {
 				return f.skipped[slices.Index(skipReasons, reason)], true
 			}},
 		{name: "file_defects_total", help: "Defects of the files written (damaged base64, an unknown transfer encoding, ...), by kind: such a file holds what could be recovered.",
-			kind: "counter", label: "defect", values: (*taskTable).defectKinds,
+			kind: "counter", label: "defect", values: kinds(func(f *taskFigures) map[string]float64 { return f.defects }),
 			value: func(f *taskFigures, kind string) (float64, bool) { v, ok := f.defects[kind]; return v, ok }},
+		{name: "messages_automatic_total", help: "Messages not taken because they are automatic mail the task skips (skip_automatic), by kind: delivery-report, auto-reply, read-receipt. messages_unmatched_total counts them too.",
+			kind: "counter", label: "kind", values: kinds(func(f *taskFigures) map[string]float64 { return f.automatic }),
+			value: func(f *taskFigures, kind string) (float64, bool) { v, ok := f.automatic[kind]; return v, ok }},
 		gauge("last_run_timestamp_seconds", "When the task's last run ended, in Unix time.", func(f *taskFigures) optional { return f.lastRun }),
 		gauge("last_success_timestamp_seconds", "When the task's last successful run ended, in Unix time.", func(f *taskFigures) optional { return f.lastSuccess }),
 		gauge("last_run_duration_seconds", "How long the task's last run took.", func(f *taskFigures) optional { return f.duration }),
@@ -131,18 +135,20 @@ var taskFamilies = func() []taskFamily {
 	return families
 }()
 
-// defectKinds lists the kinds of defect any task counted, sorted.
-func (t *taskTable) defectKinds() []string {
-	var kinds []string
-	for _, f := range t.figures {
-		for kind := range f.defects {
-			if !slices.Contains(kinds, kind) {
-				kinds = append(kinds, kind)
+// kinds returns, for figures by kind, the kinds any task counted, sorted.
+func kinds(figures func(*taskFigures) map[string]float64) func(*taskTable) []string {
+	return func(t *taskTable) []string {
+		var kinds []string
+		for _, f := range t.figures {
+			for kind := range figures(f) {
+				if !slices.Contains(kinds, kind) {
+					kinds = append(kinds, kind)
+				}
 			}
 		}
+		slices.Sort(kinds)
+		return kinds
 	}
-	slices.Sort(kinds)
-	return kinds
 }
 
 // writeText writes every series of the table in Prometheus's text format,

@@ -68,6 +68,9 @@ func (v *vectors) observe(r Run) {
 	for kind, n := range r.Defects {
 		v.counters["file_defects_total"].WithLabelValues(r.Task, kind).Add(float64(n))
 	}
+	for kind, n := range r.Automatic {
+		v.counters["messages_automatic_total"].WithLabelValues(r.Task, kind).Add(float64(n))
+	}
 	v.gauges["last_run_timestamp_seconds"].WithLabelValues(r.Task).Set(unix(r.End))
 	v.gauges["last_run_duration_seconds"].WithLabelValues(r.Task).Set(r.Duration.Seconds())
 	v.due(r.Task, r.Due)
@@ -123,6 +126,7 @@ func isTaskFamily(name string) bool {
 func TestTaskTableMatchesVectors(t *testing.T) {
 	tasks := []string{"a", "a-b", "B", "ab", "z9", "mailbox-0010", "mailbox-0002", "ä", `q"uote`}
 	kinds := []string{"damaged-base64", "unknown-transfer-encoding", "charset"}
+	automatic := []string{"delivery-report", "auto-reply", "read-receipt"}
 	rng := rand.New(rand.NewPCG(7, 11))
 	m, v := New(), newVectors()
 	tracked := map[string]bool{}
@@ -160,6 +164,9 @@ func TestTaskTableMatchesVectors(t *testing.T) {
 				Due: outcome.Due{After: rng.IntN(2)}}
 			if rng.IntN(4) == 0 {
 				r.Defects = outcome.Defects{kinds[rng.IntN(len(kinds))]: 1 + rng.IntN(2)}
+			}
+			if rng.IntN(4) == 0 {
+				r.Automatic = outcome.Automatic{automatic[rng.IntN(len(automatic))]: 1 + rng.IntN(2)}
 			}
 			m.Observe(r)
 			v.observe(r)

@@ -7,8 +7,9 @@
 // for the run, the state file's last run (`mailtask status`), and the
 // Prometheus metrics. Each counter is one field of Counts whose tags say
 // how each of those names it, so a counter added there reaches all of them.
-// Two figures travel beside Counts because they do not fit a counter of
-// its kind: Defects, the defects of the files written counted by kind (a
-// labelled metric), and Due, the actions the server has not confirmed
-// when the run ends (a level: status, the state and a gauge).
+// Figures that do not fit a counter of its kind travel beside Counts:
+// Defects, the defects of the files written, and Automatic, the automatic
+// mail skipped, both counted by kind (labelled metrics), and Due, the
+// actions the server has not confirmed when the run ends (a level:
+// status, the state and a gauge).
 package outcome

@@ -14,4 +14,13 @@
 // header alone, before it is downloaded, when NeedsHeader says it is worth
 // fetching the header first; Match then decides exactly on the parsed
 // message.
+//
+// Automatic mail (automatic.go) is mail no person wrote, sent back in
+// answer to mail the mailbox's own side sent: delivery reports, automatic
+// replies, read receipts. Classify tells it by its top-level header alone;
+// a task skips the kinds its skip_automatic names (all of them by default)
+// as it skips mail its other rules refuse. It is never asked of the
+// server: Exchange's SEARCH on arbitrary header fields is unreliable, and
+// a term the server got wrong would leave real mail recorded as done,
+// never looked at.
 package rules

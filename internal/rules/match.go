@@ -24,7 +24,12 @@ type Set struct {
 	minSize, maxSize      int64
 	hasAttachments        *bool
 	unseenOnly            bool
+	skipAutomatic         []string // kinds of automatic mail not taken
 }
+
+// RuleAutomatic is the rule Match and MatchHeader name for a message they
+// refuse as automatic mail; Skipped says what kind, and why.
+const RuleAutomatic = "skip_automatic"
 
 type headerRule struct {
 	field    string // canonical
@@ -40,6 +45,7 @@ func New(m config.Match, loc *time.Location) (*Set, error) {
 		maxSize:        int64(m.MaxSize),
 		hasAttachments: m.HasAttachments,
 		unseenOnly:     m.UnseenOnly,
+		skipAutomatic:  m.SkipAutomatic,
 	}
 	var err error
 	for _, f := range []struct {
@@ -154,7 +160,12 @@ func (s *Set) Match(msg *extract.Message, in Input) (ok bool, why string) {
 // NeedsHeader reports whether reading a message's header first can spare
 // downloading it: whether there are rules on header fields or the date
 // that the server did not already apply (searched: Query was used, and
-// every field rule went into it as exact text).
+// every field rule went into it as exact text). skip_automatic alone does
+// not make it worth it: automatic mail is a few messages in a thousand,
+// and fetching every header first would cost each run a round trip per
+// batch (per message on POP3) to spare downloading those few. It is
+// checked on the header wherever one is read anyway, else once the
+// message is downloaded.
 func (s *Set) NeedsHeader(searched bool) bool {
 	fields := []Patterns{s.from, s.to, s.cc, s.subject}
 	for _, h := range s.headers {
@@ -207,7 +218,23 @@ func (s *Set) MatchHeader(msg *extract.Message, in Input) (ok bool, why string) 
 			return false, "max_size"
 		}
 	}
+	if s.Skipped(msg).Kind != "" {
+		return false, RuleAutomatic
+	}
 	return true, ""
+}
+
+// Skipped is what makes msg automatic mail of a kind the task does not
+// take (skip_automatic); its zero value when the task takes msg whatever
+// it is. The header alone decides it.
+func (s *Set) Skipped(msg *extract.Message) Automatic {
+	if len(s.skipAutomatic) == 0 {
+		return Automatic{}
+	}
+	if a := Classify(msg.Header, msg.Subject); a.Kind != "" && slices.Contains(s.skipAutomatic, a.Kind) {
+		return a
+	}
+	return Automatic{}
 }
 
 // addressValues are what an address pattern is matched against: each bare

@@ -32,8 +32,9 @@ func OpaqueSigned() []byte { return append([]byte(nil), opaqueSigned...) }
 // From line or blank-ish line before the header, winmail.dat (TNEF),
 // opaque S/MIME signed mail; RFC 2231 continuations and RFC 2047 names in
 // every charset extract decodes, attached messages, inline images,
-// bounces. Files lists the names a correct extractor takes out with
-// nested = "extract" and tnef = "extract", in order.
+// bounces, and the automatic mail a task skips (corpus_automatic.go,
+// Fixture.Automatic). Files lists the names a correct extractor takes out
+// with nested = "extract" and tnef = "extract", in order.
 func FidelityCorpus() []Fixture {
 	r := rand.New(rand.NewPCG(18, 2026))
 	var fx []Fixture
@@ -142,6 +143,7 @@ func FidelityCorpus() []Fixture {
 	}
 
 	clientShapes(&fx, add, r, inner)
+	automaticShapes(&fx, r)
 
 	// The usual shapes around them.
 	add("inline-image-named", mailgen.Multipart("mixed", mailgen.Multipart("related",
@@ -160,11 +162,13 @@ func FidelityCorpus() []Fixture {
 		mailgen.Entity{Header: mailgen.Header{{Key: "Content-Type", Value: "message/delivery-status"}}, Body: mailgen.CRLF("Reporting-MTA: dns; mx.example.test\n\nFinal-Recipient: rfc822; gone@example.test\nAction: failed\nStatus: 5.1.1\n")},
 		mailgen.Entity{Header: mailgen.Header{{Key: "Content-Type", Value: "message/rfc822"}}, Body: inner},
 	), "offer-77.pdf")
+	fx[len(fx)-1].Automatic = "delivery-report"
 	add("bounce-headers-only", mailgen.Multipart("report; report-type=delivery-status",
 		mailgen.TextPart("Delivery has failed.\n"),
 		mailgen.Entity{Header: mailgen.Header{{Key: "Content-Type", Value: "message/delivery-status"}}, Body: mailgen.CRLF("Reporting-MTA: dns; mx.example.test\n\nFinal-Recipient: rfc822; gone@example.test\nAction: failed\nStatus: 5.2.2\n")},
 		mailgen.Entity{Header: mailgen.Header{{Key: "Content-Type", Value: "text/rfc822-headers"}}, Body: mailgen.CRLF("From: a@example.test\nSubject: big\n")},
 	))
+	fx[len(fx)-1].Automatic = "delivery-report"
 	add("alternative-and-attachments", mailgen.Multipart("mixed",
 		mailgen.Multipart("alternative", mailgen.TextPart("plain\n"), mailgen.HTMLPart("<p>html</p>")),
 		att("a.pdf", "application/pdf", pdf("a")), att("b.jpg", "image/jpeg", mailgen.JPEG(r, 2000)), att("c.zip", "application/zip", mailgen.ZIP(r, "c.txt", 1000))),

@@ -3,6 +3,7 @@ package popimap
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"slices"
 
@@ -52,6 +53,7 @@ func (s *selection) open(msg *extract.Message) error {
 type listing struct {
 	msgs     []mailbox.Message // to fetch, oldest first
 	refused  []mailbox.Message // refused on their header alone, and recorded as done
+	skipped  []Skip            // those refused as automatic mail
 	searched bool              // the server applied the rules' query
 }
 
@@ -77,7 +79,7 @@ func (r *run) list(ctx context.Context) (listing, error) {
 		return l, err
 	}
 	markFound(r.st, found)
-	l.msgs, l.refused, err = r.prefilter(ctx, found.New, l.searched)
+	l.msgs, l.refused, l.skipped, err = r.prefilter(ctx, found.New, l.searched)
 	return l, err
 }
 
@@ -85,15 +87,20 @@ func (r *run) list(ctx context.Context) (listing, error) {
 // search for against each message's header alone (IMAP BODY.PEEK[HEADER],
 // POP3 TOP n 0), so that the messages they refuse are never downloaded.
 // Those are recorded as done at once, as after a full parse; it returns
-// the others, and those it refused.
-func (r *run) prefilter(ctx context.Context, msgs []mailbox.Message, searched bool) (keep, refused []mailbox.Message, err error) {
+// the others, those it refused, and why it refused those that are
+// automatic mail.
+func (r *run) prefilter(ctx context.Context, msgs []mailbox.Message, searched bool) (keep, refused []mailbox.Message, skipped []Skip, err error) {
 	hf, ok := r.sess.(mailbox.HeaderFetcher)
 	if !ok || len(msgs) == 0 || !r.sel.set.NeedsHeader(searched) {
-		return msgs, nil, nil
+		return msgs, nil, nil, nil
 	}
 	for batch := range slices.Chunk(msgs, r.opts.Task.BatchSize) {
 		err := hf.FetchHeaders(ctx, batch, func(m mailbox.Message, header io.Reader) error {
-			if !r.headerMatches(m, header, searched) {
+			ok, skip := r.headerMatches(m, header, searched)
+			if skip != nil {
+				skipped = append(skipped, *skip)
+			}
+			if !ok {
 				refused = append(refused, m)
 				return nil
 			}
@@ -101,7 +108,7 @@ func (r *run) prefilter(ctx context.Context, msgs []mailbox.Message, searched bo
 			return nil
 		})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	if len(refused) > 0 && !r.opts.DryRun {
@@ -109,32 +116,61 @@ func (r *run) prefilter(ctx context.Context, msgs []mailbox.Message, searched bo
 			markDone(r.st, m)
 		}
 		if err := r.held.Commit(ctx, r.st, nil); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
-	return keep, refused, nil
+	return keep, refused, skipped, nil
 }
 
 // headerMatches reports whether m's header passes the rules on headers;
 // a header it cannot judge (too large, unparseable) passes, and the whole
-// message decides.
-func (r *run) headerMatches(m mailbox.Message, header io.Reader, searched bool) bool {
+// message decides. For a message it refuses as automatic mail, it says
+// why.
+func (r *run) headerMatches(m mailbox.Message, header io.Reader, searched bool) (bool, *Skip) {
 	// A message with a larger header is downloaded and checked whole.
 	raw, err := io.ReadAll(io.LimitReader(header, mailbox.MaxHeader+1))
 	if err != nil || len(raw) > mailbox.MaxHeader {
-		return true
+		return true, nil
 	}
 	msg, err := extract.Parse(bytes.NewReader(raw))
 	if err != nil {
-		return true
+		return true, nil
 	}
 	// A size the session does not know yet (IMAP) is not judged here.
 	in := rules.Input{Size: m.Size, Now: r.now(), Searched: searched || m.Size == 0}
 	ok, why := r.sel.set.MatchHeader(msg, in)
-	if !ok {
+	switch {
+	case why == rules.RuleAutomatic:
+		return false, r.skipAutomatic(m, msg)
+	case !ok:
 		r.log.Debug("message does not match the task's rules; recorded as done without downloading it", "msg", m.Key(), "rule", why)
 	}
-	return ok
+	return ok, nil
+}
+
+// automaticHeader is what to record of m, whose header h alone the run
+// reads, when h shows automatic mail the task skips; nil otherwise.
+func (r *run) automaticHeader(m mailbox.Message, h []byte) *Skip {
+	msg, err := extract.Parse(bytes.NewReader(h))
+	if err != nil || r.sel.set.Skipped(msg).Kind == "" {
+		return nil
+	}
+	return r.skipAutomatic(m, msg)
+}
+
+// Skip is a message not taken because it is automatic mail the task skips
+// (skip_automatic): its kind, and why, for a dry run to list.
+type Skip struct {
+	Key, Kind, Reason string
+}
+
+// skipAutomatic logs msg, which the task skips as automatic mail, at info
+// with the header that gave it away: the line a user looks for when
+// asking why a message was not taken.
+func (r *run) skipAutomatic(m mailbox.Message, msg *extract.Message) *Skip {
+	a := r.sel.set.Skipped(msg)
+	r.log.Info("automatic mail not taken (skip_automatic); recorded as done and left on the server", "msg", m.Key(), "kind", a.Kind, "sign", a.Sign, "from", msg.From, "subject", msg.Subject)
+	return &Skip{Key: m.Key(), Kind: a.Kind, Reason: fmt.Sprintf("%s: %s", a.Describe(), a.Sign)}
 }
 
 // afterActions is what the server does with a taken message and with one

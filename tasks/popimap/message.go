@@ -8,6 +8,7 @@ import (
 	"mailtask/internal/extract"
 	"mailtask/internal/mailbox"
 	"mailtask/internal/outcome"
+	"mailtask/internal/rules"
 	"mailtask/internal/state"
 )
 
@@ -33,6 +34,9 @@ type delivered struct {
 	partial bool
 	w       *writer  // the files it wrote, when taken
 	hook    *hookJob // its hooks, due once its files are durable
+	// skip is why it is not taken, when it is automatic mail the task
+	// skips.
+	skip *Skip
 }
 
 // message writes one prepared message's outputs (take), or recognises it
@@ -61,6 +65,9 @@ func (r *run) message(ctx context.Context, j *job) (delivered, error) {
 			r.log.Debug("message defect", "msg", j.m.Key(), "problem", p)
 		}
 		d.fate, d.w, err = r.take(ctx, j.m, j.raw, j.parsed, j.plan)
+		if d.fate == unmatched && j.plan.why == rules.RuleAutomatic {
+			d.skip = r.skipAutomatic(j.m, j.parsed)
+		}
 	}
 	return d, err
 }
@@ -93,6 +100,9 @@ func tally(got []delivered) Summary {
 			sum.Failed++
 		case unmatched:
 			sum.Unmatched++
+		}
+		if d.skip != nil {
+			sum.Skipped = append(sum.Skipped, *d.skip)
 		}
 	}
 	return sum

@@ -261,7 +261,9 @@ func (r *run) writeError(m mailbox.Message, name string, dir sink.Folder, err er
 // committed here.
 func (r *run) take(ctx context.Context, m mailbox.Message, raw *spool, msg *extract.Message, p *plan) (fate, *writer, error) {
 	if !p.matched {
-		r.log.Debug("message does not match the task's rules; recorded as done", "msg", m.Key(), "rule", p.why)
+		if p.why != rules.RuleAutomatic { // message logs those at info
+			r.log.Debug("message does not match the task's rules; recorded as done", "msg", m.Key(), "rule", p.why)
+		}
 		return unmatched, nil, nil
 	}
 	if p.err != nil {

@@ -94,6 +94,10 @@ type Summary struct {
 	// Aside the messages that would be kept aside as failed, with why.
 	Planned []string
 	Aside   []state.Failure
+	// Skipped lists the messages not taken because they are automatic
+	// mail the task skips (skip_automatic), with why; Counts.Unmatched
+	// counts them too.
+	Skipped []Skip
 	// Stopped reports that Options.Stop ended the run before every new
 	// message was taken; the rest wait for the next run.
 	Stopped bool
@@ -105,12 +109,25 @@ type Summary struct {
 	Committed time.Time
 }
 
+// Automatic counts the messages of Skipped by kind.
+func (s Summary) Automatic() outcome.Automatic {
+	var by outcome.Automatic
+	for _, skip := range s.Skipped {
+		if by == nil {
+			by = outcome.Automatic{}
+		}
+		by[skip.Kind]++
+	}
+	return by
+}
+
 // plus is s followed by more of the same attempt.
 func (s Summary) plus(more Summary) Summary {
 	s.Counts = s.Counts.Plus(more.Counts)
 	s.Defects = s.Defects.Plus(more.Defects)
 	s.Planned = append(s.Planned, more.Planned...)
 	s.Aside = append(s.Aside, more.Aside...)
+	s.Skipped = append(s.Skipped, more.Skipped...)
 	s.Stopped = s.Stopped || more.Stopped
 	if more.Committed.After(s.Committed) {
 		s.Committed = more.Committed
@@ -348,6 +365,7 @@ func (r *run) ingest(ctx context.Context) (Summary, error) {
 		return sum, err
 	}
 	sum.Unmatched = len(l.refused)
+	sum.Skipped = l.skipped
 	if !r.opts.DryRun {
 		if err := r.applyPending(ctx); err != nil {
 			return sum, err

@@ -238,46 +238,48 @@ func tooLargeReason(size, limit int64, kept string) string {
 
 // setAside keeps aside, as failed, the messages the server announced
 // larger than max_message_size, with their header alone (up to mailbox.MaxHeader
-// bytes of it), and commits them. They are never downloaded. It returns
-// what it committed, and their failure actions, then due.
+// bytes of it), and commits them. They are never downloaded. Those whose
+// header shows automatic mail the task skips are not kept aside but
+// recorded as not matching: a bounce that carries back a large message
+// is no failure to act on. It returns what it committed, and the failure
+// actions then due.
 func (r *run) setAside(ctx context.Context, msgs []mailbox.Message) (Summary, dueActions, error) {
 	if len(msgs) == 0 {
 		return Summary{}, dueActions{}, nil
 	}
-	limit := int64(r.opts.Task.MaxMessageSize)
-	for _, m := range msgs {
-		r.log.Warn("message larger than max_message_size; its header alone is kept aside", "msg", m.Key(), "size", m.Size, "max_message_size", limit)
-	}
-	if r.opts.DryRun {
-		for _, m := range msgs {
-			if err := r.keepAside(ctx, m, nil, "", tooLargeReason(m.Size, limit, "its header alone would be kept"), nil); err != nil {
-				return Summary{}, dueActions{}, err
-			}
-		}
-		return tally(quarantinedAll(msgs)), dueActions{}, nil
-	}
-	kept := map[string]bool{}
+	var got []delivered
+	headed := map[string]bool{}
 	if hf, ok := r.sess.(mailbox.HeaderFetcher); ok {
 		err := hf.FetchHeaders(ctx, msgs, func(m mailbox.Message, header io.Reader) error {
 			h, err := io.ReadAll(io.LimitReader(header, mailbox.MaxHeader))
 			if err != nil {
 				return err
 			}
-			kept[m.Key()] = true
-			return r.keepAside(ctx, m, bytes.NewReader(h), ".header.eml", tooLargeReason(m.Size, limit, "its header alone is kept, in the .header.eml beside this note"), nil)
+			headed[m.Key()] = true
+			if skip := r.automaticHeader(m, h); skip != nil {
+				got = append(got, delivered{m: m, fate: unmatched, skip: skip})
+				return nil
+			}
+			d, err := r.keepTooLarge(ctx, m, h)
+			got = append(got, d)
+			return err
 		})
 		if _, ok := errors.AsType[*mailbox.NotDeliveredError](err); !ok && err != nil {
 			return Summary{}, dueActions{}, err
 		}
 	}
 	for _, m := range msgs {
-		if !kept[m.Key()] {
-			if err := r.keepAside(ctx, m, nil, "", tooLargeReason(m.Size, limit, "the server did not send its header either, so nothing of it is kept"), nil); err != nil {
+		if !headed[m.Key()] {
+			d, err := r.keepTooLarge(ctx, m, nil)
+			if err != nil {
 				return Summary{}, dueActions{}, err
 			}
+			got = append(got, d)
 		}
 	}
-	got := quarantinedAll(msgs)
+	if r.opts.DryRun {
+		return tally(got), dueActions{}, nil
+	}
 	due, err := r.commit(ctx, got)
 	if err != nil {
 		return Summary{}, dueActions{}, err
@@ -285,13 +287,21 @@ func (r *run) setAside(ctx context.Context, msgs []mailbox.Message) (Summary, du
 	return tally(got), due, nil
 }
 
-// quarantinedAll is msgs kept aside without their whole raw form.
-func quarantinedAll(msgs []mailbox.Message) []delivered {
-	got := make([]delivered, len(msgs))
-	for i, m := range msgs {
-		got[i] = delivered{m: m, fate: quarantined, partial: true}
+// keepTooLarge keeps aside m, larger than max_message_size, with its
+// header h (nil when the server sent none); a dry run only lists it.
+func (r *run) keepTooLarge(ctx context.Context, m mailbox.Message, h []byte) (delivered, error) {
+	limit := int64(r.opts.Task.MaxMessageSize)
+	r.log.Warn("message larger than max_message_size; its header alone is kept aside", "msg", m.Key(), "size", m.Size, "max_message_size", limit)
+	var err error
+	switch {
+	case r.opts.DryRun:
+		err = r.keepAside(ctx, m, nil, "", tooLargeReason(m.Size, limit, "its header alone would be kept"), nil)
+	case h != nil:
+		err = r.keepAside(ctx, m, bytes.NewReader(h), ".header.eml", tooLargeReason(m.Size, limit, "its header alone is kept, in the .header.eml beside this note"), nil)
+	default:
+		err = r.keepAside(ctx, m, nil, "", tooLargeReason(m.Size, limit, "the server did not send its header either, so nothing of it is kept"), nil)
 	}
-	return got
+	return delivered{m: m, fate: quarantined, partial: true}, err
 }
 
 // tooLarge divides msgs into those a run may download and those the
