@@ -36,7 +36,7 @@ func (c *Config) LaxSecrets() []string {
 		if a.PasswordFile != "" {
 			warnings = append(warnings, laxFile(at, "password_file", a.PasswordFile)...)
 		}
-		file := c.definedIn(a.File)
+		file := c.DefinedIn(a.File)
 		inline[file] = inline[file] || a.Password != ""
 		if o := a.OAuth2; o != nil {
 			if o.ClientSecretFile != "" {

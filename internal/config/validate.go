@@ -93,7 +93,7 @@ func (c *Config) validate() []error {
 		}
 	}
 	fail := func(section, key, format string, args ...any) {
-		errs = append(errs, &Error{File: c.definedIn(files[section]), Section: section, Key: key, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, &Error{File: c.DefinedIn(files[section]), Section: section, Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
 	base := filepath.Dir(c.File)
 	c.StateDir = resolve(base, c.StateDir)
@@ -172,7 +172,7 @@ func (c *Config) validate() []error {
 			switch {
 			case dup && c.Tasks[first].File != t.File:
 				// fail would name the first task's file, as the label is the same.
-				errs = append(errs, &Error{File: c.definedIn(t.File), Section: at, Key: "name", Msg: fmt.Sprintf("is the name of a task in %s too; task names must be unique", c.definedIn(c.Tasks[first].File))})
+				errs = append(errs, &Error{File: c.DefinedIn(t.File), Section: at, Key: "name", Msg: fmt.Sprintf("is the name of a task in %s too; task names must be unique", c.DefinedIn(c.Tasks[first].File))})
 			case dup:
 				fail(at, "name", "task #%d already has this name; task names must be unique", first+1)
 			default:
@@ -234,11 +234,11 @@ func (c *Config) validate() []error {
 
 // dirOf is the folder relative paths in file, where an account or task
 // is defined, are relative to.
-func (c *Config) dirOf(file string) string { return filepath.Dir(c.definedIn(file)) }
+func (c *Config) dirOf(file string) string { return filepath.Dir(c.DefinedIn(file)) }
 
-// definedIn is the file an account or task with File file is defined in:
+// DefinedIn is the file an account or task with File file is defined in:
 // the main file for one built in code, whose File is "".
-func (c *Config) definedIn(file string) string {
+func (c *Config) DefinedIn(file string) string {
 	if file == "" {
 		return c.File
 	}
