@@ -274,13 +274,16 @@ func authStatus(ctx context.Context, e *env, cfgPath string, positional []string
 			exp := o.ClientSecretExpires.In(time.Local)
 			line("client secret", "expires %s (%s)", exp.Format(time.DateOnly), relative(exp, now))
 		}
-		if o.HasClientCertificate() {
-			// A file that does not load is the warning below.
-			if c, err := auth.LoadClientCertificate(a); err == nil {
-				line("certificate", "%s, thumbprint %s, expires %s (%s)", c.Cert.Subject, c.Thumbprint(), c.Cert.NotAfter.Local().Format(time.DateOnly), relative(c.Cert.NotAfter, now))
-			}
+		w := ""
+		if !o.HasClientCertificate() {
+			w = auth.CredentialExpiryWarning(a, now)
+		} else if c, err := auth.LoadClientCertificate(a); err != nil {
+			w = err.Error()
+		} else {
+			line("certificate", "%s, thumbprint %s, expires %s (%s)", c.Cert.Subject, c.Thumbprint(), c.Cert.NotAfter.Local().Format(time.DateOnly), relative(c.Cert.NotAfter, now))
+			w = c.ExpiryWarning(a, now)
 		}
-		if w := auth.CredentialExpiryWarning(a, now); w != "" {
+		if w != "" {
 			warnings = append(warnings, w)
 		}
 		rec, err := store.Load(ctx, auth.KeyOf(a))

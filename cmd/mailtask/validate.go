@@ -79,10 +79,6 @@ func checkCertificates(cfg *config.Config, now time.Time) ([]string, error) {
 		if a.OAuth2 == nil || !a.OAuth2.HasClientCertificate() {
 			continue
 		}
-		file := a.File
-		if file == "" {
-			file = cfg.File
-		}
 		c, err := auth.LoadClientCertificate(a)
 		if errors.Is(err, fs.ErrNotExist) {
 			warnings = append(warnings, err.Error()+" (not here: the machine that runs the account needs it)")
@@ -92,9 +88,9 @@ func checkCertificates(cfg *config.Config, now time.Time) ([]string, error) {
 			err = c.UsableAt(a, now)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", file, err)
+			return nil, fmt.Errorf("%s: %w", cfg.DefinedIn(a.File), err)
 		}
-		if w := auth.CredentialExpiryWarning(a, now); w != "" {
+		if w := c.ExpiryWarning(a, now); w != "" {
 			warnings = append(warnings, w)
 		}
 	}

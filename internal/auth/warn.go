@@ -49,6 +49,13 @@ func certificateWarning(a *config.Account, now time.Time) string {
 	if err != nil {
 		return err.Error()
 	}
+	return c.ExpiryWarning(a, now)
+}
+
+// ExpiryWarning is CredentialExpiryWarning for c, account a's certificate
+// already read: a certificate outside its dates, or within
+// SecretExpiryNotice of its end; "" otherwise.
+func (c *ClientCertificate) ExpiryWarning(a *config.Account, now time.Time) string {
 	if err := c.UsableAt(a, now); err != nil {
 		return err.Error()
 	}
