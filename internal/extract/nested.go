@@ -11,11 +11,11 @@ const maxNesting = 8
 // attached S/MIME signed message (smime.p7m, a .p7m holding a message) by
 // the files inside its envelope, marked as such; and every Outlook item
 // attached as a file (a .msg) by the files inside it (msg.go). An
-// attached message that
-// cannot be parsed stays a file, with a problem noted; one nested deeper
-// than maxNesting too; a .p7m that holds no message stays as it is. It
-// fails, with an error wrapping ErrUnparseable and m.Files unchanged, when the
-// message and those it opens hold more than maxParts parts together.
+// attached message that cannot be parsed stays a file, with a problem
+// noted; one nested deeper than maxNesting too; a .p7m that holds no
+// message stays as it is. It fails, with an error wrapping
+// ErrUnparseable and m.Files unchanged, when the message and those it
+// opens hold more than maxParts parts together.
 func (m *Message) ExpandNested() error {
 	files, err := m.expand(m.Files, 1)
 	if err != nil {
