@@ -95,9 +95,9 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 $$($(GO) list ./... | grep -v /internal/bench)
 
 # The crash suites of `make test` (cmd/mailtask: the file store's and
-# PostgreSQL's), with many more kills, and `state retry --from-copy`, with
-# the file store and in cluster mode, killed at every file-system event of
-# a clean one rather than a sample (MAILTASK_SOAK=1); the cluster chaos test at full size
+# PostgreSQL's), with many more kills, and cluster mode's `state retry
+# --from-copy` killed at every file-system event of a clean one rather than
+# a sample (MAILTASK_SOAK=1); the cluster chaos test at full size
 # (200 mailboxes, 90 seconds of faults), straight to PostgreSQL and again
 # through PgBouncer in transaction mode; then the exhaustive variants of the
 # tests that `make test` runs a sample of (MAILTASK_SOAK=1:
@@ -114,7 +114,7 @@ SOAK_CHAOS_SECONDS ?= 90
 soak:
 	MAILTASK_CRASH_KILLS=$(SOAK_KILLS) MAILTASK_CRASH_MESSAGES=$(SOAK_MESSAGES) \
 	MAILTASK_CRASH_PG_KILLS=$(SOAK_KILLS) MAILTASK_CRASH_PG_MESSAGES=$(SOAK_MESSAGES) MAILTASK_SOAK=1 \
-	  $(GO) test -run '^(TestCrashSuite(Postgres)?|TestStateRetryFromCopy(InTheCluster)?SurvivesAKillAnywhere)$$' -count=1 -timeout 90m -v ./cmd/mailtask
+	  $(GO) test -run '^(TestCrashSuite(Postgres)?|TestStateRetryFromCopyInTheClusterSurvivesAKillAnywhere)$$' -count=1 -timeout 90m -v ./cmd/mailtask
 	MAILTASK_CHAOS_MAILBOXES=$(SOAK_CHAOS_MAILBOXES) MAILTASK_CHAOS_SECONDS=$(SOAK_CHAOS_SECONDS) \
 	  $(GO) test -race -run '^TestClusterChaos$$' -count=1 -timeout 60m -v ./cmd/mailtask
 	MAILTASK_CHAOS_POOL_MODE=transaction MAILTASK_CHAOS_MAILBOXES=$(SOAK_CHAOS_MAILBOXES) MAILTASK_CHAOS_SECONDS=$(SOAK_CHAOS_SECONDS) \

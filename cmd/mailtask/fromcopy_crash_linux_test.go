@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"mailtask/internal/state"
-	"mailtask/internal/testmail"
 	"mailtask/internal/testmail/dovecot"
 )
 
@@ -17,7 +16,7 @@ import (
 // file writes, the ledger's append and the state's save: every
 // file-system event of a clean one) and then run again leaves what a
 // clean one leaves: the same files, none twice, and the failure record
-// gone. make soak kills it at every point; make test at a sample of them.
+// gone.
 func TestStateRetryFromCopySurvivesAKillAnywhere(t *testing.T) {
 	t.Parallel() // a server and directories of its own
 	d := dovecot.Start(t, dovecot.Options{})
@@ -57,14 +56,9 @@ func TestStateRetryFromCopySurvivesAKillAnywhere(t *testing.T) {
 		t.Fatalf("a clean retry from the copy wrote %v; want the two attached messages, the message, its body and its sidecar", clean)
 	}
 	// inotify merges events that come together, so a run may end before
-	// its last kill points. make test kills at 11 of the 30-odd points,
-	// evenly apart from the first to the last: a step of about 3, where a
-	// file's write makes about 4 events (create, write, close, rename), so
-	// the kills do not all fall on the same step of it. make soak
-	// (MAILTASK_SOAK=1) kills at every one. Each point costs two runs.
-	points := spread(1, events-1, testmail.Sample(11, events-1))
+	// its last kill points.
 	kills, between := 0, 0 // between: kills that left files written and the message kept aside
-	for _, killAt := range points {
+	for killAt := 1; killAt < events; killAt++ {
 		restore()
 		if killed, _, _ := retry(killAt); killed {
 			kills++
@@ -87,10 +81,10 @@ func TestStateRetryFromCopySurvivesAKillAnywhere(t *testing.T) {
 			t.Fatalf("killed at event %d, then run again: still kept aside %+v", killAt, st.Failed)
 		}
 	}
-	if kills < len(points)/2 || between == 0 {
-		t.Errorf("%d of %d kill points struck, %d of them between a file written and the commit", kills, len(points), between)
+	if kills < events/2 || between == 0 {
+		t.Errorf("%d of %d kill points struck, %d of them between a file written and the commit", kills, events-1, between)
 	}
-	t.Logf("%d of %d kill points struck (of %d events), %d of them between a file written and the commit", kills, len(points), events, between)
+	t.Logf("%d of %d kill points struck, %d of them between a file written and the commit", kills, events-1, between)
 }
 
 // named counts the files in dir under their own names, temporary ones
