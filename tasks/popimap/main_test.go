@@ -4,15 +4,17 @@ import (
 	"os"
 	"testing"
 
+	"mailtask/internal/testmail/mox"
 	"mailtask/internal/testmail/postgres"
 	"mailtask/internal/testmail/versitygw"
 )
 
 // TestMain stops the PostgreSQL and S3 servers the cluster tests share,
-// if they started them.
+// and the mox the mox tests share, if they started them.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	versitygw.StopShared()
 	postgres.StopShared()
+	mox.StopShared()
 	os.Exit(code)
 }

@@ -1,0 +1,235 @@
+package popimap
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"mailtask/internal/config"
+	"mailtask/internal/state"
+	"mailtask/internal/testmail"
+	"mailtask/internal/testmail/mox"
+)
+
+// Tests against a real mox v0.0.15, a server written in Go from the
+// RFCs (IMAP4rev2, ESEARCH, CONDSTORE, MOVE, UIDPLUS, its own SEARCH),
+// in pedantic mode: one server for them all (internal/testmail/mox),
+// each test in an account of its own.
+
+// moxConfig points a task at a's INBOX on s, in plain text.
+func moxConfig(t *testing.T, s *mox.Server, a mox.Account, taskTOML ...string) *config.Config {
+	t.Helper()
+	return taskConfig(t, "mox", accountTOML("mox", config.ProtocolIMAP, s.IMAPAddr, config.TLSNone, "", a.Address, a.Password), taskTOML...)
+}
+
+// The shapes of real-world mail come out of mox as out of Dovecot: each
+// message's files are the ones its fixture names, its .eml the message
+// byte for byte, automatic mail skipped; a second run takes nothing.
+func TestMoxFidelity(t *testing.T) {
+	s := mox.Shared(t)
+	a := s.AddAccount(t)
+	corpus := testmail.FidelityCorpus()
+	raws := make([][]byte, len(corpus))
+	automatic := 0
+	for i, fx := range corpus {
+		raws[i] = fx.Raw
+		if fx.Automatic != "" {
+			automatic++
+		}
+	}
+	s.Append(t, a, "INBOX", nil, raws...)
+	cfg := moxConfig(t, s, a, fidelityTask()...)
+	if sum := runCfg(t, cfg); sum.Saved != len(corpus)-automatic || sum.Unmatched != automatic || sum.Failed != 0 {
+		t.Fatalf("run: %+v, want %d automatic messages not matching and the rest saved", sum, automatic)
+	}
+	root := strings.TrimSuffix(cfg.Tasks[0].Destination, "/{message_id}")
+	checkFidelity(t, corpus, root, filesIn(t, root))
+	if again := runCfg(t, cfg); again.Seen != 0 || again.Files != 0 {
+		t.Errorf("re-run: %+v", again)
+	}
+}
+
+// Every after action, and what mox holds afterwards: the messages
+// flagged or keyworded in place, moved byte for byte, or expunged.
+func TestMoxAfterActions(t *testing.T) {
+	s := mox.Shared(t)
+	taken := [][]byte{scan(1), scan(2), scan(3)}
+	for _, c := range []struct {
+		after     []string
+		inbox     int
+		flag      imap.Flag // every message left in the INBOX has it
+		processed int
+	}{
+		{[]string{`after = "seen"`}, 3, imap.FlagSeen, 0},
+		{[]string{`after = "flag"`}, 3, imap.FlagFlagged, 0},
+		{[]string{`after = "keyword"`, `keyword = "$Processed"`}, 3, "$Processed", 0},
+		{[]string{`after = "move"`, `move_to = "Processed"`}, 0, "", 3},
+		{[]string{`after = "delete"`}, 0, "", 0},
+	} {
+		t.Run(strings.Trim(strings.TrimPrefix(c.after[0], "after = "), `"`), func(t *testing.T) {
+			a := s.AddAccount(t)
+			s.Create(t, a, "Processed")
+			s.Append(t, a, "INBOX", nil, taken...)
+			cfg := moxConfig(t, s, a, c.after...)
+			if sum := runCfg(t, cfg); sum.Saved != 3 || sum.Due.After != 0 {
+				t.Fatalf("run: %+v; want 3 taken and acted on", sum)
+			}
+			inbox, processed := s.Messages(t, a, "INBOX"), s.Messages(t, a, "Processed")
+			if len(inbox) != c.inbox || len(processed) != c.processed {
+				t.Fatalf("INBOX %d, Processed %d; want %d and %d", len(inbox), len(processed), c.inbox, c.processed)
+			}
+			for _, m := range inbox {
+				if !hasFlag(m.Flags, c.flag) {
+					t.Errorf("UID %d flags %v, want %s", m.UID, m.Flags, c.flag)
+				}
+				if c.flag != imap.FlagSeen && hasFlag(m.Flags, imap.FlagSeen) {
+					t.Errorf("UID %d was marked \\Seen: %v", m.UID, m.Flags)
+				}
+			}
+			for i, m := range processed {
+				if !bytes.Equal(m.Raw, taken[i]) {
+					t.Errorf("Processed message %d is not taken message %d", i+1, i+1)
+				}
+			}
+			if n := len(filesIn(t, cfg.Tasks[0].Destination)); n != 3 {
+				t.Errorf("%d files, want 3", n)
+			}
+			if again := runCfg(t, cfg); again.Seen != 0 {
+				t.Errorf("re-run: %+v", again)
+			}
+		})
+	}
+}
+
+// The globs of [task.match] go into mox's UID SEARCH as substrings, which
+// mox looks for in the raw header field (after unfolding), while
+// mailtask's rules judge the decoded one. Whatever the search says, the
+// task takes exactly what its rules match: an encoded word hides a
+// subject or a display name from the raw text, and a substring found
+// where the glob does not match is refused on the header.
+func TestMoxSearchTakesWhatTheRulesMatch(t *testing.T) {
+	s := mox.Shared(t)
+	a := s.AddAccount(t)
+	msgs := []struct {
+		m    mail
+		take bool
+	}{
+		{mail{subject: "Invoice 1"}, true},
+		{mail{subject: "INVOICE 2"}, true}, // globs ignore case; so does mox's search
+		{mail{subject: "=?UTF-8?B?SW52b2ljZSAz?="}, true},                   // "Invoice 3", base64
+		{mail{subject: "=?ISO-8859-1?Q?Invoice_4_f=FCr_M=E4rz?="}, true},    // "Invoice 4 für März"
+		{mail{subject: "Invoice\r\n 5"}, true},                              // folded
+		{mail{subject: "Re: Invoice 6"}, false},                             // the substring, not the glob
+		{mail{subject: "Invoice 7", from: "x@acme.example.evil"}, false},    // the substring, not the glob
+		{mail{subject: "Newsletter"}, false},                                // left out by the search
+		{mail{subject: "Invoice 9", from: "=?UTF-8?Q?M=C3=BCller?= <m@contoso.example>"}, true}, // the display name
+	}
+	raws := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		raws[i] = m.m.raw()
+	}
+	s.Append(t, a, "INBOX", nil, raws...)
+	cfg := moxConfig(t, s, a, `destination = "dest"`, "[task.output]", "eml = true", `message_name = "{uid}"`, `file_name = "{uid}-{name}"`,
+		"[task.match]", `from = ["*@acme.example", "Müller"]`, `subject = "Invoice *"`)
+	sum := runCfg(t, cfg)
+	var want []string
+	for i, m := range msgs {
+		if m.take {
+			want = append(want, fmt.Sprintf("%d.eml", i+1))
+		}
+	}
+	if got := sortedKeys(filesIn(t, cfg.Tasks[0].Destination)); !slices.Equal(got, want) {
+		t.Errorf("took %v, want %v (summary %+v)", got, want, sum)
+	}
+	st, err := state.Load(cfg.StateDir, "t")
+	mustT(t, err)
+	if st.Done.Len() != uint64(len(msgs)) {
+		t.Errorf("done %s, want all %d UIDs", st.Done.String(), len(msgs))
+	}
+}
+
+// A run records the folder's UIDVALIDITY and takes only what came after
+// it; when the folder is made again (mox gives it a new UIDVALIDITY), the
+// next run starts over in the new epoch and recognises what it had
+// written, taking only the new message.
+func TestMoxUIDValidityChange(t *testing.T) {
+	s := mox.Shared(t)
+	a := s.AddAccount(t)
+	s.Create(t, a, "Scans")
+	s.Append(t, a, "Scans", nil, scan(1), scan(2))
+	cfg := moxConfig(t, s, a, `mailbox = "Scans"`)
+	if sum := runCfg(t, cfg); sum.Saved != 2 {
+		t.Fatalf("first run: %+v", sum)
+	}
+	first := moxUIDValidity(t, s, a, "Scans")
+	st, err := state.Load(cfg.StateDir, "t")
+	mustT(t, err)
+	if st.UIDValidity != first {
+		t.Fatalf("state's UIDVALIDITY %d, the server's %d", st.UIDValidity, first)
+	}
+	s.Append(t, a, "Scans", nil, scan(3))
+	if sum := runCfg(t, cfg); sum.Saved != 1 || sum.Seen != 1 {
+		t.Fatalf("run after one more message: %+v; want it alone", sum)
+	}
+
+	c := s.Login(t, a)
+	mustT(t, c.Delete("Scans").Wait())
+	mustT(t, c.Create("Scans", nil).Wait())
+	s.Append(t, a, "Scans", nil, scan(1), scan(2), scan(3), scan(4))
+	second := moxUIDValidity(t, s, a, "Scans")
+	if second == first {
+		t.Fatalf("mox kept UIDVALIDITY %d for the folder made again", first)
+	}
+	sum := runCfg(t, cfg)
+	if sum.Seen != 4 || sum.Files != 1 {
+		t.Errorf("run in the new epoch: %+v; want 4 looked at, 1 new file", sum)
+	}
+	if n := len(filesIn(t, cfg.Tasks[0].Destination)); n != 4 {
+		t.Errorf("%d files, want 4", n)
+	}
+	st, err = state.Load(cfg.StateDir, "t")
+	mustT(t, err)
+	if st.UIDValidity != second {
+		t.Errorf("state's UIDVALIDITY %d, the server's %d", st.UIDValidity, second)
+	}
+}
+
+func moxUIDValidity(t *testing.T, s *mox.Server, a mox.Account, folder string) uint32 {
+	t.Helper()
+	data, err := s.Login(t, a).Status(folder, &imap.StatusOptions{UIDValidity: true}).Wait()
+	mustT(t, err)
+	return data.UIDValidity
+}
+
+// check's steps against mox over STARTTLS, with its self-signed
+// certificate as the CA: every step passes and the count is the folder's.
+func TestMoxCheck(t *testing.T) {
+	s := mox.Shared(t)
+	a := s.AddAccount(t)
+	s.Append(t, a, "INBOX", nil, scan(1), scan(2), scan(3))
+	_, port, _ := strings.Cut(s.IMAPAddr, ":")
+	cfg := taskConfig(t, "mox", accountTOML("mox", config.ProtocolIMAP, "localhost:"+port, config.TLSStartTLS, s.CertFile, a.Address, a.Password))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var names []string
+	steps := map[string]CheckStep{}
+	ok := Check(ctx, Options{Config: cfg, Task: cfg.Tasks[0]}, func(s CheckStep) {
+		names = append(names, s.Name)
+		steps[s.Name] = s
+	})
+	if !ok || !slices.Equal(names, []string{"connect", "TLS", "authenticate", "list folders", "select", "messages"}) {
+		t.Fatalf("check: ok %v, steps %+v", ok, steps)
+	}
+	if d := steps["messages"].Detail; !strings.HasPrefix(d, "3 in INBOX") {
+		t.Errorf("messages step %q, want 3 in INBOX", d)
+	}
+	if d := steps["authenticate"].Detail; d == "" {
+		t.Errorf("authenticate step without detail: %+v", steps["authenticate"])
+	}
+}
