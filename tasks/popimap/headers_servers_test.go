@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"mailtask/internal/config"
+	"mailtask/internal/testmail/mox"
 	"mailtask/internal/testmail/servers/courier"
 	"mailtask/internal/testmail/servers/cyrus"
 	"mailtask/internal/testmail/servers/mailutils"
@@ -51,5 +52,14 @@ func TestMailutilsIMAPAnswersPartialHeaderFetches(t *testing.T) {
 	s.Seed(t, "alice", "INBOX", headerFetchMail()...)
 	takeHeadersAlone(t, func(taskTOML ...string) *config.Config {
 		return mailutilsConfig(t, s, config.ProtocolIMAP, mailutilsPassword, taskTOML...)
+	})
+}
+
+func TestMoxIMAPAnswersPartialHeaderFetches(t *testing.T) {
+	s := mox.Shared(t)
+	a := s.AddAccount(t)
+	s.Append(t, a, "INBOX", nil, headerFetchMail()...)
+	takeHeadersAlone(t, func(taskTOML ...string) *config.Config {
+		return moxConfig(t, s, a, taskTOML...)
 	})
 }

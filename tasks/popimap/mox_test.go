@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"mailtask/internal/config"
+	"mailtask/internal/push"
 	"mailtask/internal/state"
 	"mailtask/internal/testmail"
 	"mailtask/internal/testmail/mox"
@@ -121,13 +122,13 @@ func TestMoxSearchTakesWhatTheRulesMatch(t *testing.T) {
 		take bool
 	}{
 		{mail{subject: "Invoice 1"}, true},
-		{mail{subject: "INVOICE 2"}, true}, // globs ignore case; so does mox's search
-		{mail{subject: "=?UTF-8?B?SW52b2ljZSAz?="}, true},                   // "Invoice 3", base64
-		{mail{subject: "=?ISO-8859-1?Q?Invoice_4_f=FCr_M=E4rz?="}, true},    // "Invoice 4 für März"
-		{mail{subject: "Invoice\r\n 5"}, true},                              // folded
-		{mail{subject: "Re: Invoice 6"}, false},                             // the substring, not the glob
-		{mail{subject: "Invoice 7", from: "x@acme.example.evil"}, false},    // the substring, not the glob
-		{mail{subject: "Newsletter"}, false},                                // left out by the search
+		{mail{subject: "INVOICE 2"}, true},                                                      // globs ignore case; so does mox's search
+		{mail{subject: "=?UTF-8?B?SW52b2ljZSAz?="}, true},                                       // "Invoice 3", base64
+		{mail{subject: "=?ISO-8859-1?Q?Invoice_4_f=FCr_M=E4rz?="}, true},                        // "Invoice 4 für März"
+		{mail{subject: "Invoice\r\n 5"}, true},                                                  // folded
+		{mail{subject: "Re: Invoice 6"}, false},                                                 // the substring, not the glob
+		{mail{subject: "Invoice 7", from: "x@acme.example.evil"}, false},                        // the substring, not the glob
+		{mail{subject: "Newsletter"}, false},                                                    // left out by the search
 		{mail{subject: "Invoice 9", from: "=?UTF-8?Q?M=C3=BCller?= <m@contoso.example>"}, true}, // the display name
 	}
 	raws := make([][]byte, len(msgs))
@@ -231,5 +232,84 @@ func TestMoxCheck(t *testing.T) {
 	}
 	if d := steps["authenticate"].Detail; d == "" {
 		t.Errorf("authenticate step without detail: %+v", steps["authenticate"])
+	}
+}
+
+// The daemon's IDLE path against mox: the watcher signs in, EXAMINEs the
+// INBOX and idles; a message APPENDed by another client is reported
+// (EXISTS), and the run it asks for takes it.
+func TestMoxIdleRunsTheTaskOnNewMail(t *testing.T) {
+	s := mox.Shared(t)
+	a := s.AddAccount(t)
+	cfg := moxConfig(t, s, a, "idle = true")
+	type run struct {
+		arrived time.Time
+		sum     Summary
+		err     error
+	}
+	runs := make(chan run, 10)
+	idling := make(chan struct{}, 100)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	slots := make(chan struct{}, cfg.Accounts["mox"].MaxConnections)
+	w := push.Start(ctx, push.Options{
+		Config: cfg, Task: cfg.Tasks[0],
+		// Each run goes on its own and is waited for by the test, one at
+		// a time: no second report comes before the test appends again.
+		Trigger: func(arrived time.Time) (bool, <-chan struct{}) {
+			ended := make(chan struct{})
+			go func() {
+				defer close(ended)
+				sum, err := Run(ctx, Options{Config: cfg, Task: cfg.Tasks[0]})
+				runs <- run{arrived, sum, err}
+			}()
+			return false, ended
+		},
+		Slot: func(ctx context.Context) (func(), bool) {
+			select {
+			case slots <- struct{}{}:
+				return func() { <-slots }, true
+			case <-ctx.Done():
+				return nil, false
+			}
+		},
+		Report: func(st push.Status) {
+			if st.State == push.Idling {
+				idling <- struct{}{}
+			}
+		},
+	})
+	defer w.Stop()
+	next := func(what string) run {
+		t.Helper()
+		select {
+		case r := <-runs:
+			if r.err != nil {
+				t.Fatalf("%s: %v", what, r.err)
+			}
+			return r
+		case <-ctx.Done():
+			t.Fatalf("%s: no run (watcher %+v)", what, w.Status())
+			return run{}
+		}
+	}
+	if r := next("the run after connecting"); !r.arrived.IsZero() || r.sum.Seen != 0 {
+		t.Errorf("the run after connecting: arrival %v, %+v", r.arrived, r.sum.Counts)
+	}
+	select {
+	case <-idling:
+	case <-ctx.Done():
+		t.Fatalf("the watcher never idled: %+v", w.Status())
+	}
+	s.Append(t, a, "INBOX", nil, scan(1))
+	if r := next("the run for the new mail"); r.arrived.IsZero() || r.sum.Saved != 1 {
+		t.Errorf("the run for the new mail: arrival %v, %+v; want the scan taken", r.arrived, r.sum.Counts)
+	}
+	if n := len(filesIn(t, cfg.Tasks[0].Destination)); n != 1 {
+		t.Errorf("%d files, want 1", n)
+	}
+	w.Stop()
+	if st := w.Status(); st.State != push.Stopped || st.Failures != 0 {
+		t.Errorf("after Stop: %+v", st)
 	}
 }
