@@ -235,6 +235,111 @@ func TestMoxCheck(t *testing.T) {
 	}
 }
 
+// moxWatch runs the daemon's IDLE watcher on cfg's task, with runs of
+// the task for its triggers and the account's max_connections as slots,
+// as the scheduler would give them. A run waits for a slot when none is
+// free (the watcher then lends its own), and afterRun is called with
+// the run's number (from 1) once it has ended but before the watcher is
+// told so.
+type moxWatch struct {
+	w      *push.Watcher
+	runs   chan moxRun
+	idling chan struct{}
+	ctx    context.Context
+}
+
+type moxRun struct {
+	arrived time.Time
+	sum     Summary
+	err     error
+}
+
+func startMoxWatch(t *testing.T, cfg *config.Config, afterRun func(n int)) *moxWatch {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	m := &moxWatch{runs: make(chan moxRun, 10), idling: make(chan struct{}, 100), ctx: ctx}
+	slots := make(chan struct{}, cfg.Accounts["mox"].MaxConnections)
+	take := func(ctx context.Context) (func(), bool) {
+		select {
+		case slots <- struct{}{}:
+			return func() { <-slots }, true
+		case <-ctx.Done():
+			return nil, false
+		}
+	}
+	n := 0
+	m.w = push.Start(ctx, push.Options{
+		Config: cfg, Task: cfg.Tasks[0], Slot: take,
+		// The test appends only between runs: no trigger comes while one
+		// goes, which the scheduler would fold into it.
+		Trigger: func(arrived time.Time) (bool, <-chan struct{}) {
+			ended := make(chan struct{})
+			starved := true
+			select {
+			case slots <- struct{}{}:
+				starved = false
+			default:
+			}
+			n++
+			go func(n int) {
+				defer close(ended)
+				if starved {
+					if _, ok := take(ctx); !ok {
+						return
+					}
+				}
+				sum, err := Run(ctx, Options{Config: cfg, Task: cfg.Tasks[0]})
+				<-slots
+				afterRun(n)
+				m.runs <- moxRun{arrived, sum, err}
+			}(n)
+			return starved, ended
+		},
+		Report: func(st push.Status) {
+			if st.State == push.Idling {
+				m.idling <- struct{}{}
+			}
+		},
+	})
+	t.Cleanup(m.w.Stop)
+	return m
+}
+
+// next waits for the next run and returns it.
+func (m *moxWatch) next(t *testing.T, what string) moxRun {
+	t.Helper()
+	select {
+	case r := <-m.runs:
+		if r.err != nil {
+			t.Fatalf("%s: %v", what, r.err)
+		}
+		return r
+	case <-m.ctx.Done():
+		t.Fatalf("%s: no run (watcher %+v)", what, m.w.Status())
+		return moxRun{}
+	}
+}
+
+// idle waits for the watcher to report that it idles.
+func (m *moxWatch) idle(t *testing.T) {
+	t.Helper()
+	select {
+	case <-m.idling:
+	case <-m.ctx.Done():
+		t.Fatalf("the watcher never idled: %+v", m.w.Status())
+	}
+}
+
+// stop stops the watcher and checks it ended without a failure.
+func (m *moxWatch) stop(t *testing.T) {
+	t.Helper()
+	m.w.Stop()
+	if st := m.w.Status(); st.State != push.Stopped || st.Failures != 0 {
+		t.Errorf("after Stop: %+v", st)
+	}
+}
+
 // The daemon's IDLE path against mox: the watcher signs in, EXAMINEs the
 // INBOX and idles; a message APPENDed by another client is reported
 // (EXISTS), and the run it asks for takes it.
@@ -242,74 +347,54 @@ func TestMoxIdleRunsTheTaskOnNewMail(t *testing.T) {
 	s := mox.Shared(t)
 	a := s.AddAccount(t)
 	cfg := moxConfig(t, s, a, "idle = true")
-	type run struct {
-		arrived time.Time
-		sum     Summary
-		err     error
-	}
-	runs := make(chan run, 10)
-	idling := make(chan struct{}, 100)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	slots := make(chan struct{}, cfg.Accounts["mox"].MaxConnections)
-	w := push.Start(ctx, push.Options{
-		Config: cfg, Task: cfg.Tasks[0],
-		// Each run goes on its own and is waited for by the test, one at
-		// a time: no second report comes before the test appends again.
-		Trigger: func(arrived time.Time) (bool, <-chan struct{}) {
-			ended := make(chan struct{})
-			go func() {
-				defer close(ended)
-				sum, err := Run(ctx, Options{Config: cfg, Task: cfg.Tasks[0]})
-				runs <- run{arrived, sum, err}
-			}()
-			return false, ended
-		},
-		Slot: func(ctx context.Context) (func(), bool) {
-			select {
-			case slots <- struct{}{}:
-				return func() { <-slots }, true
-			case <-ctx.Done():
-				return nil, false
-			}
-		},
-		Report: func(st push.Status) {
-			if st.State == push.Idling {
-				idling <- struct{}{}
-			}
-		},
-	})
-	defer w.Stop()
-	next := func(what string) run {
-		t.Helper()
-		select {
-		case r := <-runs:
-			if r.err != nil {
-				t.Fatalf("%s: %v", what, r.err)
-			}
-			return r
-		case <-ctx.Done():
-			t.Fatalf("%s: no run (watcher %+v)", what, w.Status())
-			return run{}
-		}
-	}
-	if r := next("the run after connecting"); !r.arrived.IsZero() || r.sum.Seen != 0 {
+	m := startMoxWatch(t, cfg, func(int) {})
+	if r := m.next(t, "the run after connecting"); !r.arrived.IsZero() || r.sum.Seen != 0 {
 		t.Errorf("the run after connecting: arrival %v, %+v", r.arrived, r.sum.Counts)
 	}
-	select {
-	case <-idling:
-	case <-ctx.Done():
-		t.Fatalf("the watcher never idled: %+v", w.Status())
-	}
+	m.idle(t)
 	s.Append(t, a, "INBOX", nil, scan(1))
-	if r := next("the run for the new mail"); r.arrived.IsZero() || r.sum.Saved != 1 {
+	if r := m.next(t, "the run for the new mail"); r.arrived.IsZero() || r.sum.Saved != 1 {
 		t.Errorf("the run for the new mail: arrival %v, %+v; want the scan taken", r.arrived, r.sum.Counts)
 	}
 	if n := len(filesIn(t, cfg.Tasks[0].Destination)); n != 1 {
 		t.Errorf("%d files, want 1", n)
 	}
-	w.Stop()
-	if st := w.Status(); st.State != push.Stopped || st.Failures != 0 {
-		t.Errorf("after Stop: %+v", st)
+	m.stop(t)
+}
+
+// With one connection for the account, the watcher logs out for each run
+// and comes back after it: mail that arrived meanwhile, which no IDLE
+// saw, moved mox's UIDNEXT, and the watcher runs the task once more for
+// it. Coming back to a folder whose UIDNEXT stayed, it runs nothing.
+func TestMoxIdleLentConnectionComesBackByUIDNext(t *testing.T) {
+	s := mox.Shared(t)
+	a := s.AddAccount(t)
+	cfg := moxConfig(t, s, a, "idle = true")
+	cfg.Accounts["mox"].MaxConnections = 1
+	m := startMoxWatch(t, cfg, func(n int) {
+		if n == 2 { // the run for the first scan: the watcher is away
+			s.Append(t, a, "INBOX", nil, scan(2))
+		}
+	})
+	if r := m.next(t, "the run after connecting"); r.sum.Seen != 0 {
+		t.Errorf("the run after connecting: %+v", r.sum.Counts)
 	}
+	m.idle(t) // back, without a run: UIDNEXT stayed
+	s.Append(t, a, "INBOX", nil, scan(1))
+	if r := m.next(t, "the run for the new mail"); r.arrived.IsZero() || r.sum.Saved != 1 {
+		t.Errorf("the run for the new mail: arrival %v, %+v; want the first scan taken", r.arrived, r.sum.Counts)
+	}
+	if r := m.next(t, "the run for UIDNEXT"); !r.arrived.IsZero() || r.sum.Saved != 1 {
+		t.Errorf("the run for UIDNEXT: arrival %v, %+v; want the second scan taken", r.arrived, r.sum.Counts)
+	}
+	m.idle(t)
+	select {
+	case r := <-m.runs:
+		t.Errorf("a run after coming back to a folder that stayed: %+v", r.sum.Counts)
+	default:
+	}
+	if n := len(filesIn(t, cfg.Tasks[0].Destination)); n != 2 {
+		t.Errorf("%d files, want 2", n)
+	}
+	m.stop(t)
 }
