@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"mailtask/internal/config"
-	"mailtask/internal/testmail/mox"
 	"mailtask/internal/testmail/servers/courier"
 	"mailtask/internal/testmail/servers/cyrus"
 	"mailtask/internal/testmail/servers/mailutils"
@@ -56,10 +55,7 @@ func TestMailutilsIMAPAnswersPartialHeaderFetches(t *testing.T) {
 }
 
 func TestMoxIMAPAnswersPartialHeaderFetches(t *testing.T) {
-	s := mox.Shared(t)
-	a := s.AddAccount(t)
-	s.Append(t, a, "INBOX", nil, headerFetchMail()...)
-	takeHeadersAlone(t, func(taskTOML ...string) *config.Config {
-		return moxConfig(t, s, a, taskTOML...)
-	})
+	b := newMoxBox(t)
+	b.append(t, headerFetchMail()...)
+	takeHeadersAlone(t, func(taskTOML ...string) *config.Config { return b.config(t, taskTOML...) })
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"mailtask/internal/config"
+	"mailtask/internal/mailbox"
 	"mailtask/internal/push"
 	"mailtask/internal/state"
 	"mailtask/internal/testmail"
@@ -20,22 +21,57 @@ import (
 
 // Tests against a real mox v0.0.15, a server written in Go from the
 // RFCs (IMAP4rev2, ESEARCH, CONDSTORE, MOVE, UIDPLUS, its own SEARCH),
-// in pedantic mode: one server for them all (internal/testmail/mox),
-// each test in an account of its own.
+// in pedantic mode: one server and one account for them all
+// (internal/testmail/mox), each test in folders of its own.
 
-// moxConfig points a task at a's INBOX on s, in plain text.
-func moxConfig(t *testing.T, s *mox.Server, a mox.Account, taskTOML ...string) *config.Config {
+// moxBox is a test's folder, made empty, in the account of the mox tests.
+type moxBox struct {
+	s      *mox.Server
+	a      mox.Account
+	folder string
+}
+
+// newMoxBox makes t's folder, named for t, and the further folders
+// given by suffix ("-done" makes folder+"-done").
+func newMoxBox(t *testing.T, suffixes ...string) moxBox {
 	t.Helper()
-	return taskConfig(t, "mox", accountTOML("mox", config.ProtocolIMAP, s.IMAPAddr, config.TLSNone, "", a.Address, a.Password), taskTOML...)
+	s := mox.Shared(t)
+	b := moxBox{s: s, a: s.SharedAccount(t), folder: strings.ReplaceAll(t.Name(), "/", "-")}
+	folders := []string{b.folder}
+	for _, suffix := range suffixes {
+		folders = append(folders, b.folder+suffix)
+	}
+	s.Create(t, b.a, folders...)
+	return b
+}
+
+// config points a task at the folder, in plain text.
+func (b moxBox) config(t *testing.T, taskTOML ...string) *config.Config {
+	t.Helper()
+	return taskConfig(t, "mox", accountTOML("mox", config.ProtocolIMAP, b.s.IMAPAddr, config.TLSNone, "", b.a.Address, b.a.Password),
+		append([]string{fmt.Sprintf("mailbox = %q", b.folder)}, taskTOML...)...)
+}
+
+// append adds raws to the folder.
+func (b moxBox) append(t *testing.T, raws ...[]byte) {
+	t.Helper()
+	b.s.Append(t, b.a, b.folder, nil, raws...)
 }
 
 // The shapes of real-world mail come out of mox as out of Dovecot: each
 // message's files are the ones its fixture names, its .eml the message
 // byte for byte, automatic mail skipped; a second run takes nothing.
+// make test takes every other shape and the mbox From line, whose first
+// line a server may take for a separator (the whole corpus cost 1.8
+// CPU-s here); make soak takes them all.
 func TestMoxFidelity(t *testing.T) {
-	s := mox.Shared(t)
-	a := s.AddAccount(t)
-	corpus := testmail.FidelityCorpus()
+	b := newMoxBox(t)
+	var corpus []testmail.Fixture
+	for i, fx := range testmail.FidelityCorpus() {
+		if testmail.Soak() || i%2 == 0 || strings.HasPrefix(fx.Name, "mbox-from-line") {
+			corpus = append(corpus, fx)
+		}
+	}
 	raws := make([][]byte, len(corpus))
 	automatic := 0
 	for i, fx := range corpus {
@@ -44,8 +80,8 @@ func TestMoxFidelity(t *testing.T) {
 			automatic++
 		}
 	}
-	s.Append(t, a, "INBOX", nil, raws...)
-	cfg := moxConfig(t, s, a, fidelityTask()...)
+	b.append(t, raws...)
+	cfg := b.config(t, fidelityTask()...)
 	if sum := runCfg(t, cfg); sum.Saved != len(corpus)-automatic || sum.Unmatched != automatic || sum.Failed != 0 {
 		t.Fatalf("run: %+v, want %d automatic messages not matching and the rest saved", sum, automatic)
 	}
@@ -59,33 +95,37 @@ func TestMoxFidelity(t *testing.T) {
 // Every after action, and what mox holds afterwards: the messages
 // flagged or keyworded in place, moved byte for byte, or expunged.
 func TestMoxAfterActions(t *testing.T) {
-	s := mox.Shared(t)
 	taken := [][]byte{scan(1), scan(2), scan(3)}
 	for _, c := range []struct {
-		after     []string
-		inbox     int
-		flag      imap.Flag // every message left in the INBOX has it
-		processed int
+		after string
+		more  string    // the action's other key
+		left  int       // messages left in the folder
+		flag  imap.Flag // which each has
+		moved int
 	}{
-		{[]string{`after = "seen"`}, 3, imap.FlagSeen, 0},
-		{[]string{`after = "flag"`}, 3, imap.FlagFlagged, 0},
-		{[]string{`after = "keyword"`, `keyword = "$Processed"`}, 3, "$Processed", 0},
-		{[]string{`after = "move"`, `move_to = "Processed"`}, 0, "", 3},
-		{[]string{`after = "delete"`}, 0, "", 0},
+		{"seen", "", 3, imap.FlagSeen, 0},
+		{"flag", "", 3, imap.FlagFlagged, 0},
+		{"keyword", `keyword = "$Processed"`, 3, "$Processed", 0},
+		{"move", "", 0, "", 3},
+		{"delete", "", 0, "", 0},
 	} {
-		t.Run(strings.Trim(strings.TrimPrefix(c.after[0], "after = "), `"`), func(t *testing.T) {
-			a := s.AddAccount(t)
-			s.Create(t, a, "Processed")
-			s.Append(t, a, "INBOX", nil, taken...)
-			cfg := moxConfig(t, s, a, c.after...)
+		t.Run(c.after, func(t *testing.T) {
+			b := newMoxBox(t, "-done")
+			done := b.folder + "-done"
+			b.append(t, taken...)
+			more := c.more
+			if c.after == "move" {
+				more = fmt.Sprintf("move_to = %q", done)
+			}
+			cfg := b.config(t, fmt.Sprintf("after = %q", c.after), more)
 			if sum := runCfg(t, cfg); sum.Saved != 3 || sum.Due.After != 0 {
 				t.Fatalf("run: %+v; want 3 taken and acted on", sum)
 			}
-			inbox, processed := s.Messages(t, a, "INBOX"), s.Messages(t, a, "Processed")
-			if len(inbox) != c.inbox || len(processed) != c.processed {
-				t.Fatalf("INBOX %d, Processed %d; want %d and %d", len(inbox), len(processed), c.inbox, c.processed)
+			left, moved := b.s.Messages(t, b.a, b.folder), b.s.Messages(t, b.a, done)
+			if len(left) != c.left || len(moved) != c.moved {
+				t.Fatalf("%s holds %d, %s %d; want %d and %d", b.folder, len(left), done, len(moved), c.left, c.moved)
 			}
-			for _, m := range inbox {
+			for _, m := range left {
 				if !hasFlag(m.Flags, c.flag) {
 					t.Errorf("UID %d flags %v, want %s", m.UID, m.Flags, c.flag)
 				}
@@ -93,9 +133,9 @@ func TestMoxAfterActions(t *testing.T) {
 					t.Errorf("UID %d was marked \\Seen: %v", m.UID, m.Flags)
 				}
 			}
-			for i, m := range processed {
+			for i, m := range moved {
 				if !bytes.Equal(m.Raw, taken[i]) {
-					t.Errorf("Processed message %d is not taken message %d", i+1, i+1)
+					t.Errorf("moved message %d is not taken message %d", i+1, i+1)
 				}
 			}
 			if n := len(filesIn(t, cfg.Tasks[0].Destination)); n != 3 {
@@ -115,8 +155,7 @@ func TestMoxAfterActions(t *testing.T) {
 // subject or a display name from the raw text, and a substring found
 // where the glob does not match is refused on the header.
 func TestMoxSearchTakesWhatTheRulesMatch(t *testing.T) {
-	s := mox.Shared(t)
-	a := s.AddAccount(t)
+	b := newMoxBox(t)
 	msgs := []struct {
 		m    mail
 		take bool
@@ -135,8 +174,8 @@ func TestMoxSearchTakesWhatTheRulesMatch(t *testing.T) {
 	for i, m := range msgs {
 		raws[i] = m.m.raw()
 	}
-	s.Append(t, a, "INBOX", nil, raws...)
-	cfg := moxConfig(t, s, a, `destination = "dest"`, "[task.output]", "eml = true", `message_name = "{uid}"`, `file_name = "{uid}-{name}"`,
+	b.append(t, raws...)
+	cfg := b.config(t, `destination = "dest"`, "[task.output]", "eml = true", `message_name = "{uid}"`, `file_name = "{uid}-{name}"`,
 		"[task.match]", `from = ["*@acme.example", "Müller"]`, `subject = "Invoice *"`)
 	sum := runCfg(t, cfg)
 	var want []string
@@ -160,30 +199,28 @@ func TestMoxSearchTakesWhatTheRulesMatch(t *testing.T) {
 // next run starts over in the new epoch and recognises what it had
 // written, taking only the new message.
 func TestMoxUIDValidityChange(t *testing.T) {
-	s := mox.Shared(t)
-	a := s.AddAccount(t)
-	s.Create(t, a, "Scans")
-	s.Append(t, a, "Scans", nil, scan(1), scan(2))
-	cfg := moxConfig(t, s, a, `mailbox = "Scans"`)
+	b := newMoxBox(t)
+	b.append(t, scan(1), scan(2))
+	cfg := b.config(t)
 	if sum := runCfg(t, cfg); sum.Saved != 2 {
 		t.Fatalf("first run: %+v", sum)
 	}
-	first := moxUIDValidity(t, s, a, "Scans")
+	first := b.uidValidity(t)
 	st, err := state.Load(cfg.StateDir, "t")
 	mustT(t, err)
 	if st.UIDValidity != first {
 		t.Fatalf("state's UIDVALIDITY %d, the server's %d", st.UIDValidity, first)
 	}
-	s.Append(t, a, "Scans", nil, scan(3))
+	b.append(t, scan(3))
 	if sum := runCfg(t, cfg); sum.Saved != 1 || sum.Seen != 1 {
 		t.Fatalf("run after one more message: %+v; want it alone", sum)
 	}
 
-	c := s.Login(t, a)
-	mustT(t, c.Delete("Scans").Wait())
-	mustT(t, c.Create("Scans", nil).Wait())
-	s.Append(t, a, "Scans", nil, scan(1), scan(2), scan(3), scan(4))
-	second := moxUIDValidity(t, s, a, "Scans")
+	c := b.s.Login(t, b.a)
+	mustT(t, c.Delete(b.folder).Wait())
+	mustT(t, c.Create(b.folder, nil).Wait())
+	b.append(t, scan(1), scan(2), scan(3), scan(4))
+	second := b.uidValidity(t)
 	if second == first {
 		t.Fatalf("mox kept UIDVALIDITY %d for the folder made again", first)
 	}
@@ -201,37 +238,48 @@ func TestMoxUIDValidityChange(t *testing.T) {
 	}
 }
 
-func moxUIDValidity(t *testing.T, s *mox.Server, a mox.Account, folder string) uint32 {
+func (b moxBox) uidValidity(t *testing.T) uint32 {
 	t.Helper()
-	data, err := s.Login(t, a).Status(folder, &imap.StatusOptions{UIDValidity: true}).Wait()
+	data, err := b.s.Login(t, b.a).Status(b.folder, &imap.StatusOptions{UIDValidity: true}).Wait()
 	mustT(t, err)
 	return data.UIDValidity
 }
 
-// check's steps against mox over STARTTLS, with its self-signed
-// certificate as the CA: every step passes and the count is the folder's.
+// check's steps against mox over STARTTLS: every step passes and the
+// count is the folder's. With a wrong password it stops at the sign-in,
+// with mox's refusal, which is not worth retrying.
 func TestMoxCheck(t *testing.T) {
-	s := mox.Shared(t)
-	a := s.AddAccount(t)
-	s.Append(t, a, "INBOX", nil, scan(1), scan(2), scan(3))
-	_, port, _ := strings.Cut(s.IMAPAddr, ":")
-	cfg := taskConfig(t, "mox", accountTOML("mox", config.ProtocolIMAP, "localhost:"+port, config.TLSStartTLS, s.CertFile, a.Address, a.Password))
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var names []string
-	steps := map[string]CheckStep{}
-	ok := Check(ctx, Options{Config: cfg, Task: cfg.Tasks[0]}, func(s CheckStep) {
-		names = append(names, s.Name)
-		steps[s.Name] = s
-	})
+	b := newMoxBox(t)
+	b.append(t, scan(1), scan(2), scan(3))
+	check := func(password string) ([]string, map[string]CheckStep, bool) {
+		cfg := taskConfig(t, "mox", accountTOML("mox", config.ProtocolIMAP, b.s.IMAPAddr, config.TLSStartTLS, b.s.CAFile, b.a.Address, password),
+			fmt.Sprintf("mailbox = %q", b.folder))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		var names []string
+		steps := map[string]CheckStep{}
+		ok := Check(ctx, Options{Config: cfg, Task: cfg.Tasks[0]}, func(s CheckStep) {
+			names = append(names, s.Name)
+			steps[s.Name] = s
+		})
+		return names, steps, ok
+	}
+	names, steps, ok := check(b.a.Password)
 	if !ok || !slices.Equal(names, []string{"connect", "TLS", "authenticate", "list folders", "select", "messages"}) {
 		t.Fatalf("check: ok %v, steps %+v", ok, steps)
 	}
-	if d := steps["messages"].Detail; !strings.HasPrefix(d, "3 in INBOX") {
-		t.Errorf("messages step %q, want 3 in INBOX", d)
+	if d, want := steps["messages"].Detail, "3 in "+b.folder; !strings.HasPrefix(d, want) {
+		t.Errorf("messages step %q, want %q", d, want)
 	}
-	if d := steps["authenticate"].Detail; d == "" {
-		t.Errorf("authenticate step without detail: %+v", steps["authenticate"])
+	if d := steps["authenticate"].Detail; !strings.Contains(d, b.a.Address) {
+		t.Errorf("authenticate step %+v does not name %s", steps["authenticate"], b.a.Address)
+	}
+
+	names, steps, ok = check("wrong-" + b.a.Password)
+	refusal := steps["authenticate"].Err
+	if ok || names[len(names)-1] != "authenticate" || refusal == nil || mailbox.IsTransient(refusal) {
+		t.Errorf("check with a wrong password: ok %v, steps %v, refusal %v (transient %v); want it to stop at authenticate, not transient",
+			ok, names, refusal, mailbox.IsTransient(refusal))
 	}
 }
 
@@ -344,15 +392,14 @@ func (m *moxWatch) stop(t *testing.T) {
 // INBOX and idles; a message APPENDed by another client is reported
 // (EXISTS), and the run it asks for takes it.
 func TestMoxIdleRunsTheTaskOnNewMail(t *testing.T) {
-	s := mox.Shared(t)
-	a := s.AddAccount(t)
-	cfg := moxConfig(t, s, a, "idle = true")
+	b := newMoxBox(t)
+	cfg := b.config(t, "idle = true")
 	m := startMoxWatch(t, cfg, func(int) {})
 	if r := m.next(t, "the run after connecting"); !r.arrived.IsZero() || r.sum.Seen != 0 {
 		t.Errorf("the run after connecting: arrival %v, %+v", r.arrived, r.sum.Counts)
 	}
 	m.idle(t)
-	s.Append(t, a, "INBOX", nil, scan(1))
+	b.append(t, scan(1))
 	if r := m.next(t, "the run for the new mail"); r.arrived.IsZero() || r.sum.Saved != 1 {
 		t.Errorf("the run for the new mail: arrival %v, %+v; want the scan taken", r.arrived, r.sum.Counts)
 	}
@@ -367,20 +414,19 @@ func TestMoxIdleRunsTheTaskOnNewMail(t *testing.T) {
 // saw, moved mox's UIDNEXT, and the watcher runs the task once more for
 // it. Coming back to a folder whose UIDNEXT stayed, it runs nothing.
 func TestMoxIdleLentConnectionComesBackByUIDNext(t *testing.T) {
-	s := mox.Shared(t)
-	a := s.AddAccount(t)
-	cfg := moxConfig(t, s, a, "idle = true")
+	b := newMoxBox(t)
+	cfg := b.config(t, "idle = true")
 	cfg.Accounts["mox"].MaxConnections = 1
 	m := startMoxWatch(t, cfg, func(n int) {
 		if n == 2 { // the run for the first scan: the watcher is away
-			s.Append(t, a, "INBOX", nil, scan(2))
+			b.append(t, scan(2))
 		}
 	})
 	if r := m.next(t, "the run after connecting"); r.sum.Seen != 0 {
 		t.Errorf("the run after connecting: %+v", r.sum.Counts)
 	}
 	m.idle(t) // back, without a run: UIDNEXT stayed
-	s.Append(t, a, "INBOX", nil, scan(1))
+	b.append(t, scan(1))
 	if r := m.next(t, "the run for the new mail"); r.arrived.IsZero() || r.sum.Saved != 1 {
 		t.Errorf("the run for the new mail: arrival %v, %+v; want the first scan taken", r.arrived, r.sum.Counts)
 	}

@@ -6,17 +6,16 @@
 // mox answers as an independent modern implementation does.
 //
 // It runs as `mox localserve`, mox's mode for trying it out on one
-// machine: no root, no DNS, no network beyond loopback. The harness has
-// localserve write its configuration into a temporary directory
-// (child.MkdirTemp), then replaces mox.conf and domains.conf with ones
-// that serve plain IMAP (STARTTLS offered, with localserve's self-signed
-// certificate) on one free loopback port and nothing else: localserve's
-// defaults are fixed ports (1143, 1025, 1080, ...) that two test
-// binaries would fight over. Accounts are added while it runs, through
-// its control socket (`mox config account add`, `mox
-// setaccountpassword`), and mail is loaded over IMAP APPEND. It is
-// stopped by its PID (SIGKILL to its process group), and gets SIGKILL
-// too if the test binary dies (child.Attr).
+// machine: no root, no DNS, no network beyond loopback. Its directory
+// (child.MkdirTemp) holds a configuration of the harness's own: plain
+// IMAP (STARTTLS offered, with a certificate from a test CA) on one free
+// loopback port and nothing else, where localserve's own would serve
+// fixed ports (1143, 1025, 1080, ...) that two test binaries would fight
+// over. Accounts are added while it runs, through its control socket
+// (`mox config account add`, `mox setaccountpassword`), and mail is
+// loaded over IMAP APPEND. It is stopped by its PID (SIGKILL to its
+// process group), and gets SIGKILL too if the test binary dies
+// (child.Attr).
 //
 // localserve runs in pedantic mode: protocol violations mox tolerates
 // from clients in the wild are errors, so a command of mailtask's that

@@ -22,6 +22,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"mailtask/internal/testmail"
 	"mailtask/internal/testmail/child"
 )
 
@@ -29,10 +30,10 @@ const readyTimeout = 30 * time.Second
 
 // Server is one running mox.
 type Server struct {
-	// IMAPAddr is 127.0.0.1:port: plain IMAP, STARTTLS offered with
-	// CertFile, a self-signed certificate for "localhost".
+	// IMAPAddr is 127.0.0.1:port: plain IMAP, STARTTLS offered with a
+	// certificate for 127.0.0.1 and localhost from the CA in CAFile.
 	IMAPAddr string
-	CertFile string
+	CAFile   string
 	// Dir holds the log; Dir/config mox's configuration and data.
 	Dir string
 
@@ -40,20 +41,14 @@ type Server struct {
 	proc   *child.Process
 
 	mu       sync.Mutex
-	accounts int // made so far, to name the next
+	accounts int      // made so far, to name the next
+	shared   *Account // SharedAccount's, once made
 }
 
 // Account is an account of the server, with one address, which is what
 // it signs in with.
 type Account struct {
 	Name, Address, Password string
-}
-
-// Start starts a server of t's own; t.Cleanup stops it by PID and
-// removes Dir. Most tests share one (Shared) and keep apart by account
-// (AddAccount). Without mox it skips t, or fails it under CI=true.
-func Start(t testing.TB) *Server {
-	return child.Own(t, "mox", start)
 }
 
 func start() (s *Server, err error) {
@@ -70,15 +65,38 @@ func start() (s *Server, err error) {
 			os.RemoveAll(dir)
 		}
 	}()
-	s = &Server{Dir: dir, binary: binary, CertFile: filepath.Join(dir, "config", "localhost.crt")}
-	// localserve writes what it needs beside its configuration: the
-	// certificate and its key, the admin password's hash, the
-	// received-ID key and the default account, whose database it makes.
-	init := exec.Command(binary, "localserve", "-dir", s.configDir(), "-initonly")
-	if out, err := init.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("mox localserve -initonly: %w\n%s", err, out)
+	s = &Server{Dir: dir, binary: binary}
+	if err := s.writeFiles(); err != nil {
+		return nil, fmt.Errorf("mox: %w", err)
 	}
 	return s, child.OnFreePort(s.launch)
+}
+
+// writeFiles writes what localserve reads beside its configuration: the
+// TLS certificate for localhost and 127.0.0.1 (from a CA of the test's,
+// CAFile) with its key, and the key of its Received header IDs. Its
+// -initonly would write them too, and hash an admin password and the
+// default account's, which the tests do not use: a quarter of a CPU
+// second.
+func (s *Server) writeFiles() error {
+	ca, err := testmail.NewCA()
+	if err != nil {
+		return fmt.Errorf("test CA: %w", err)
+	}
+	if s.CAFile, err = ca.WriteCertFile(s.Dir); err != nil {
+		return err
+	}
+	if err := os.Mkdir(s.configDir(), 0o700); err != nil {
+		return err
+	}
+	files := map[string][]byte{"localhost.crt": ca.ServerPEM, "localhost.key": ca.KeyPEM, "receivedid.key": make([]byte, 16+8)}
+	rand.Read(files["receivedid.key"])
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(s.configDir(), name), data, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Server) configDir() string { return filepath.Join(s.Dir, "config") }
@@ -110,8 +128,8 @@ Postmaster:
 	Mailbox: Inbox
 `
 
-// dynamicConfig is domains.conf: localserve's domain and account, without
-// its web handler, which needs a web listener.
+// dynamicConfig is domains.conf: the domain localhost and the account
+// Postmaster names; SharedAccount adds the tests' own.
 const dynamicConfig = `# Written by mailtask's test harness (internal/testmail/mox).
 Domains:
 	localhost: nil
@@ -179,23 +197,37 @@ func (s *Server) ctl(stdin string, args ...string) error {
 	return nil
 }
 
-// AddAccount adds an account of t's own, with an address at localhost
-// and a random password, as an administrator does with the mox command.
-func (s *Server) AddAccount(t testing.TB) Account {
-	t.Helper()
-	s.mu.Lock()
+// addAccount adds an account with an address at localhost and a random
+// password, as an administrator does with the mox command; s.mu is held.
+func (s *Server) addAccount() (Account, error) {
 	s.accounts++
-	n := s.accounts
-	s.mu.Unlock()
-	a := Account{Name: "u" + strconv.Itoa(n), Password: rand.Text()}
+	a := Account{Name: "u" + strconv.Itoa(s.accounts), Password: rand.Text()}
 	a.Address = a.Name + "@localhost"
 	if err := s.ctl("", "config", "account", "add", a.Name, a.Address); err != nil {
-		t.Fatal(err)
+		return Account{}, err
 	}
 	if err := s.ctl(a.Password+"\n", "setaccountpassword", a.Name); err != nil {
-		t.Fatal(err)
+		return Account{}, err
 	}
-	return a
+	return a, nil
+}
+
+// SharedAccount returns the account the tests of a test binary share,
+// adding it on first use; they keep apart by folder. Adding an account
+// costs a fifth of a CPU second (two mox commands, and the server hashes
+// the password for every mechanism it offers).
+func (s *Server) SharedAccount(t testing.TB) Account {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shared == nil {
+		a, err := s.addAccount()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.shared = &a
+	}
+	return *s.shared
 }
 
 // Login signs in to a's mailbox over plain IMAP; the client is closed
