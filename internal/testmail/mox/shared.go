@@ -23,3 +23,8 @@ func Shared(t testing.TB) *Server {
 // StopShared stops the shared server, if started, and removes its
 // directory.
 func StopShared() { shared.Stop() }
+
+// ReportShared writes the shared server's log tail to stderr, if it was
+// started: for a package whose tests failed, as mox logs the commands it
+// refused and why.
+func ReportShared() { shared.Report() }
