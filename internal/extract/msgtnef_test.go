@@ -1,9 +1,15 @@
 package extract
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -123,5 +129,108 @@ func TestWinmailDatInsideOutlookMsgCountsParts(t *testing.T) {
 	}
 	if len(m.Files) != before {
 		t.Errorf("files changed on failure: %d, were %d", len(m.Files), before)
+	}
+}
+
+// Debian's tnef(1) and msgconvert, each opening what the other took out,
+// take the same files out of a .msg inside a winmail.dat and a winmail.dat
+// inside a .msg as ExpandNested(true) does: an independent chain beside
+// the Python oracle's (olefile and tnef(1)).
+func TestNestedMsgAndWinmailDatMatchTools(t *testing.T) {
+	tool := func(name, install string) string {
+		path, err := exec.LookPath(name)
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s is not installed (apt-get install %s); CI must not skip this", name, install)
+			}
+			t.Skipf("%s is not installed (apt-get install %s)", name, install)
+		}
+		return path
+	}
+	tnefTool, msgconvert := tool("tnef", "tnef"), tool("msgconvert", "libemail-outlook-message-perl libemail-address-perl")
+	dir := t.TempDir()
+	n := 0
+	write := func(b []byte) string {
+		n++
+		path := filepath.Join(dir, strconv.Itoa(n))
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	// theirs opens name as the tools do, the files inside in turn: by
+	// name, as Outlook names them.
+	var theirs func(name string, b []byte) []string
+	theirs = func(name string, b []byte) []string {
+		var inside [][2]string // name, content
+		switch {
+		case strings.HasSuffix(name, ".msg"):
+			out := write(nil) + ".eml"
+			if msg, err := exec.Command(msgconvert, "--outfile", out, write(b)).CombinedOutput(); err != nil {
+				t.Fatalf("msgconvert: %v\n%s", err, msg)
+			}
+			eml, _ := os.ReadFile(out)
+			m, err := Parse(bytes.NewReader(eml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range m.Files {
+				inside = append(inside, [2]string{f.Name, string(contentOf(t, f))})
+			}
+		case name == "winmail.dat":
+			out := write(nil) + ".d"
+			os.Mkdir(out, 0o700)
+			listed, err := exec.Command(tnefTool, "-f", write(b), "--list").Output()
+			if err != nil {
+				t.Fatalf("tnef --list: %v", err)
+			}
+			if msg, err := exec.Command(tnefTool, "-f", write(b), "-C", out).CombinedOutput(); err != nil {
+				t.Fatalf("tnef: %v\n%s", err, msg)
+			}
+			for _, line := range strings.Split(strings.TrimSpace(string(listed)), "\n") {
+				file, _, _ := strings.Cut(line, "\t|\t")
+				content, _ := os.ReadFile(filepath.Join(out, file))
+				inside = append(inside, [2]string{file, string(content)})
+			}
+		default:
+			return []string{fmt.Sprintf("%s %x", name, sha256.Sum256(b))}
+		}
+		var out []string
+		for _, f := range inside {
+			out = append(out, theirs(f[0], []byte(f[1]))...)
+		}
+		return out
+	}
+	pdf := []byte("%PDF-1.4\nRechnung 4711\n%%EOF\n")
+	item := testmail.OutlookMsg(testmail.OutlookItem{Subject: "Angebot", Attachments: []testmail.OutlookAttachment{
+		{Name: "Rechnung 4711.pdf", MIMEType: "application/pdf", Content: pdf},
+	}})
+	rtf := testmail.OutlookMsg(testmail.OutlookItem{Subject: "RTF", Attachments: []testmail.OutlookAttachment{
+		{Name: "winmail.dat", MIMEType: "application/ms-tnef", Content: testmail.TNEF(testmail.TNEFFile{Name: "Lieferschein.pdf", Content: pdf})},
+		{Name: "Bestellung.csv", MIMEType: "text/csv", Content: []byte("a;b\r\n")},
+	}})
+	for _, c := range []struct {
+		name, ctype string
+		content     []byte
+	}{
+		{"winmail.dat", "application/ms-tnef", testmail.TNEF(
+			testmail.TNEFFile{Name: "Angebot.msg", Content: item},
+			testmail.TNEFFile{Name: "notes.txt", Content: []byte("notes\r\n")})},
+		{"RTF.msg", "application/vnd.ms-outlook", rtf},
+	} {
+		m, err := Parse(strings.NewReader(withMsg(c.content, c.name, c.ctype)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.ExpandNested(true); err != nil {
+			t.Fatal(err)
+		}
+		var ours []string
+		for _, f := range m.Files {
+			ours = append(ours, fmt.Sprintf("%s %x", f.Name, sha256.Sum256(contentOf(t, f))))
+		}
+		if want := theirs(c.name, c.content); !slices.Equal(ours, want) {
+			t.Errorf("%s: ours %q\ntools: %q", c.name, ours, want)
+		}
 	}
 }
