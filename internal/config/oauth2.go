@@ -84,7 +84,9 @@ const (
 // Delegated reports whether tokens act for a signed-in user (and so need
 // `mailtask auth login` once), as opposed to the app itself or a service
 // account acting for the user without a sign-in.
-func (o *OAuth2) Delegated() bool { return o.Flow != FlowClientCredentials && o.Flow != FlowServiceAccount }
+func (o *OAuth2) Delegated() bool {
+	return o.Flow != FlowClientCredentials && o.Flow != FlowServiceAccount
+}
 
 // HasClientSecret reports whether the file names a client secret.
 func (o *OAuth2) HasClientSecret() bool {
