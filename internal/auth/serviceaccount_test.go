@@ -270,3 +270,116 @@ func TestServiceAccountRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestServiceAccountKeyFileErrors: a key file mailtask cannot use is
+// refused naming the account, the key and the file, and saying what the
+// file is when it is something else Google hands out.
+func TestServiceAccountKeyFileErrors(t *testing.T) {
+	f := newSAFixture(t, nil)
+	good := map[string]any{}
+	if err := json.Unmarshal(f.key.JSON(f.idp.GoogleTokenURL()), &good); err != nil {
+		t.Fatal(err)
+	}
+	with := func(k string, v any) []byte {
+		m := map[string]any{}
+		for key, val := range good {
+			m[key] = val
+		}
+		if v == nil {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		data, _ := json.Marshal(m)
+		return data
+	}
+	pemKey := good["private_key"].(string)
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"not JSON", []byte("type = service_account\n"), "is not JSON (at byte 2)"},
+		{"PEM", []byte(pemKey), "holds PEM, not a service account's JSON key"},
+		{"P12", []byte{0x30, 0x82, 0x09, 0x00}, "a .p12 key is Google's legacy format"},
+		{"OAuth client", []byte(`{"installed":{"client_id":"1.apps.googleusercontent.com","client_secret":"GOCSPX-x"}}`), `is an OAuth client's file (a "installed" client`},
+		{"web OAuth client", []byte(`{"web":{"client_id":"1.apps.googleusercontent.com"}}`), `(a "web" client`},
+		{"gcloud credentials", []byte(`{"type":"authorized_user","client_id":"1","refresh_token":"1//x"}`), "is a user's credentials"},
+		{"other type", with("type", "external_account"), `has "type": "external_account", not "service_account"`},
+		{"no client_email", with("client_email", nil), `has no "client_email"`},
+		{"no token_uri", with("token_uri", nil), `has no "token_uri"`},
+		{"plain http token_uri", with("token_uri", "http://oauth2.example.com/token"), `"token_uri" "http://oauth2.example.com/token" must be an https:// URL`},
+		{"no private_key", with("private_key", nil), `has no "private_key"`},
+		{"private_key not PEM", with("private_key", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"), `"private_key" is not PEM`},
+		{"private_key damaged", with("private_key", "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEA\n-----END PRIVATE KEY-----\n"), `"private_key" does not parse`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f.writeKey(c.data)
+			_, err := auth.LoadServiceAccountKey(f.cfg.Accounts["alice"])
+			prefix := `account "alice": oauth2.service_account_key_file: ` + f.keyFile + ": "
+			if err == nil || !strings.HasPrefix(err.Error(), prefix) || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got  %v\nwant %s…%s", err, prefix, c.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "MII") {
+				t.Errorf("the error shows the key: %v", err)
+			}
+		})
+	}
+	f.writeKey(f.key.JSON(f.idp.GoogleTokenURL()))
+	k, err := auth.LoadServiceAccountKey(f.cfg.Accounts["alice"])
+	if err != nil || k.ClientEmail != testmail.ServiceAccountEmail || k.ClientID != testmail.ServiceAccountClientID || k.KeyID != f.key.ID {
+		t.Errorf("the good key file: %v, %v", k, err)
+	}
+}
+
+// TestServiceAccountSecretsNeverShown: the private key and the signed
+// grants appear in no debug log, error or printed form, through a token
+// issued and each refusal.
+func TestServiceAccountSecretsNeverShown(t *testing.T) {
+	f := newSAFixture(t, nil)
+	ctx := testCtx(t)
+	var printed bytes.Buffer
+	show := func(vs ...any) {
+		for _, v := range vs {
+			fmt.Fprintf(&printed, "%v %+v %#v\n", v, v, v)
+			slog.New(slog.NewJSONHandler(&printed, nil)).Info("value", "v", v)
+			json.NewEncoder(&printed).Encode(v)
+		}
+	}
+	tok, err := f.source("alice").Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := f.source("alice").Record(ctx)
+	key, err := auth.LoadServiceAccountKey(f.cfg.Accounts["alice"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	show(tok, rec, *rec, key, *key)
+	// Refusals: an unknown user, and a key of another account's.
+	f.cfg.Accounts["alice"].Username = "nobody@example.com"
+	_, err = f.source("alice").Token(ctx)
+	show(err)
+	other, _ := testmail.NewServiceAccountKey(true)
+	f.writeKey(other.JSON(f.idp.GoogleTokenURL()))
+	_, err = f.source("alice").FreshToken(ctx)
+	show(err)
+	if len(f.grants) != 3 || !strings.Contains(f.log.String(), "grant_type="+jwtBearer) {
+		t.Fatalf("%d grants posted; log:\n%s", len(f.grants), f.log.String())
+	}
+	var keyFile map[string]string
+	json.Unmarshal(f.key.JSON(""), &keyFile)
+	secrets := append([]string{tok.Bearer()}, f.grants...)
+	for _, line := range strings.Split(keyFile["private_key"], "\n") {
+		if len(line) > 20 && !strings.HasPrefix(line, "-----") {
+			secrets = append(secrets, line)
+		}
+	}
+	for _, s := range secrets {
+		for name, text := range map[string]string{"log": f.log.String(), "printed values": printed.String()} {
+			if strings.Contains(text, s) {
+				t.Errorf("the %s show a secret (%.12s…)", name, s)
+			}
+		}
+	}
+}
