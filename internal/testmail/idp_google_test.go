@@ -61,9 +61,13 @@ func TestGoogleTokenEndpointVerifies(t *testing.T) {
 		{"issued in the future", func(h, c map[string]any) {
 			c["iat"], c["exp"] = now.Add(10*time.Minute).Unix(), now.Add(time.Hour).Unix()
 		}, 400, GoogleBadTime},
-		{"expired", func(h, c map[string]any) { c["iat"], c["exp"] = now.Add(-2*time.Hour).Unix(), now.Add(-time.Hour).Unix() }, 400, GoogleBadTime},
+		{"expired", func(h, c map[string]any) {
+			c["iat"], c["exp"] = now.Add(-2*time.Hour).Unix(), now.Add(-time.Hour).Unix()
+		}, 400, GoogleBadTime},
 		{"another audience", func(h, c map[string]any) { c["aud"] = "https://oauth2.googleapis.com/token" }, 400, "Failed audience check"},
-		{"scope not delegated", func(h, c map[string]any) { c["scope"] = "https://mail.google.com/ https://www.googleapis.com/auth/drive" }, 401, GoogleUnauthorizedClient},
+		{"scope not delegated", func(h, c map[string]any) {
+			c["scope"] = "https://mail.google.com/ https://www.googleapis.com/auth/drive"
+		}, 401, GoogleUnauthorizedClient},
 		{"no user", func(h, c map[string]any) { delete(c, "sub") }, 400, GoogleUnknownUser},
 	} {
 		t.Run(c.name, func(t *testing.T) {
