@@ -105,9 +105,24 @@ destination = "out-%[1]s"
 		}
 	}
 
+	// The account now names another mailbox: its stored token is not
+	// alice's to use there, and auth status says so.
+	editFile(t, cfg, `username = "alice"`, `username = "carol"`)
+	if _, out, _ := run(t, "auth", "status", "--config", cfg, "alice"); !strings.Contains(out, "warning: the stored token acts as alice, not as username carol") {
+		t.Errorf("auth status after the username changed:\n%s", out)
+	}
+	editFile(t, cfg, `username = "carol"`, `username = "alice"`)
+
+	// Google refuses: auth login shows its words and the hint naming the fix.
+	idp.FailNext("urn:ietf:params:oauth:grant-type:jwt-bearer", testmail.IdPError{Status: 401, Code: "unauthorized_client", Message: testmail.GoogleUnauthorizedClient})
+	code, _, errOut := run(t, "auth", "login", "--config", cfg, "bob")
+	if code == exitOK || !strings.Contains(errOut, testmail.GoogleUnauthorizedClient) || !strings.Contains(errOut, "hint: Google refused the service account's grant") || !strings.Contains(errOut, "Manage Domain Wide Delegation") {
+		t.Errorf("auth login refused: exit %d\n%s", code, errOut)
+	}
+
 	// An OAuth client's file given by mistake: validate says what it is.
 	writeFile(t, dir, "sa.json", `{"installed":{"client_id":"1.apps.googleusercontent.com","client_secret":"GOCSPX-x"}}`)
-	code, _, errOut := run(t, "validate", "--config", cfg)
+	code, _, errOut = run(t, "validate", "--config", cfg)
 	if code == exitOK || !strings.Contains(errOut, cfg+`: account "alice": oauth2.service_account_key_file: `+keyFile+`: is an OAuth client's file`) {
 		t.Errorf("validate with an OAuth client's file: exit %d\n%s", code, errOut)
 	}
