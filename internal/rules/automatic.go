@@ -45,8 +45,9 @@ func (a Automatic) Describe() string {
 //     them from MAILER-DAEMON;
 //   - an automatic reply says Auto-Submitted: auto-replied (RFC 3834; Sieve
 //     vacation, RFC 5230, must; Gmail, Zimbra), X-Autoreply, X-Autorespond,
-//     Precedence: auto_reply, or (iCloud Mail) X-Apple-Action: vacation. Exchange's out-of-office reply says only auto-generated,
-//     which is what ERP systems, scanners and billing platforms put on real
+//     Precedence: auto_reply, or (iCloud Mail) X-Apple-Action: vacation.
+//     Exchange's out-of-office reply says only auto-generated, which is
+//     what ERP systems, scanners and billing platforms put on real
 //     invoices: auto-generated counts only with the subject prefix Outlook
 //     gives an automatic reply ("Automatic reply:", "Out of Office:", and
 //     their translations); such a subject without any header of automatic
