@@ -104,7 +104,8 @@ bench:
 # internal/extract's skeleton and ParseAt oracles, without -race for the
 # reason make test's extract-tests gives; the scheduler's and the
 # pipeline's tests, whose slowest run 200 tasks and 10,000 messages
-# instead of 40 and 2,000), and every test of
+# instead of 40 and 2,000, and whose mox test takes the whole fidelity
+# corpus), and every test of
 # internal/pgstore through PgBouncer in transaction and in session mode
 # (make test runs a sample through it).
 SOAK_KILLS ?= 1000

@@ -55,6 +55,15 @@ func authLogin(ctx context.Context, e *env, cfgPath string, device, noBrowser bo
 	defer cancel()
 	o := acct.OAuth2
 
+	if o.Flow == config.FlowServiceAccount {
+		fmt.Fprintf(e.stdout, "Account %q uses a Google service account (service_account): there is no sign-in; it acts as %s with tokens fetched when needed.\nFetching a new one now to check the key file and the domain-wide delegation...\n", acct.Name, acct.Username)
+		tok, err := src.FreshToken(ctx)
+		if err != nil {
+			return authFailure(e, acct.Name, wait, err)
+		}
+		fmt.Fprintf(e.stdout, "ok: Google issued a token acting as %s, valid until %s.\nIf Gmail still refuses it, see `mailtask check TASK`.\n", acct.Username, tok.Expiry.Local().Format(time.DateTime))
+		return nil
+	}
 	if !o.Delegated() {
 		fmt.Fprintf(e.stdout, "Account %q uses app-only tokens (client_credentials): there is no sign-in; tokens are fetched when needed.\nFetching a new one now to check the app registration and its %s...\n", acct.Name, credentialName(o))
 		// A new token, never the stored one: a rotated secret or
@@ -134,6 +143,9 @@ func authLogout(ctx context.Context, e *env, cfgPath string, positional []string
 	acct, err := oauth2Account(cfg, "auth logout", positional)
 	if err != nil {
 		return err
+	}
+	if acct.OAuth2.Flow == config.FlowServiceAccount {
+		return usageError{fmt.Sprintf("account %q uses a Google service account (service_account): it stores no sign-in, and its access token lapses within the hour; to end its access, the domain's admin removes the delegation (Admin console > Security > Access and data control > API controls > Manage Domain Wide Delegation), which ends it for every mailbox of the domain, or you delete the key (Google Cloud console > IAM & Admin > Service accounts > the account > Keys)", acct.Name)}
 	}
 	if !acct.OAuth2.Delegated() {
 		return usageError{fmt.Sprintf("account %q uses app-only tokens (client_credentials): it stores no sign-in of its own, and its app's token, shared with the app's other accounts, lapses within the hour; to end its access, remove the app's client secret or certificate, or the mailbox permission (Remove-MailboxPermission)", acct.Name)}
@@ -254,13 +266,21 @@ func authStatus(ctx context.Context, e *env, cfgPath string, positional []string
 	needLogin := false
 	now := time.Now()
 	store := tokenStore(cfg, node)
+	saKeys := map[string]struct {
+		key *auth.ServiceAccountKey
+		err error
+	}{}
 	for i, name := range names {
 		if i > 0 {
 			fmt.Fprintln(e.stdout)
 		}
 		a := cfg.Accounts[name]
 		o := a.OAuth2
-		fmt.Fprintf(e.stdout, "%s: %s, client %s\n", name, describeAuth(a), o.ClientID)
+		if o.Flow == config.FlowServiceAccount {
+			fmt.Fprintf(e.stdout, "%s: %s\n", name, describeAuth(a))
+		} else {
+			fmt.Fprintf(e.stdout, "%s: %s, client %s\n", name, describeAuth(a), o.ClientID)
+		}
 		line := func(k, format string, args ...any) {
 			fmt.Fprintf(e.stdout, "  %-14s %s\n", k, fmt.Sprintf(format, args...))
 		}
@@ -275,7 +295,21 @@ func authStatus(ctx context.Context, e *env, cfgPath string, positional []string
 			line("client secret", "expires %s (%s)", exp.Format(time.DateOnly), relative(exp, now))
 		}
 		w := ""
-		if !o.HasClientCertificate() {
+		if o.Flow == config.FlowServiceAccount {
+			// Thousands of mailboxes may share one key file: it is read once.
+			k, ok := saKeys[o.ServiceAccountKeyFile]
+			if !ok {
+				k.key, k.err = auth.LoadServiceAccountKey(a)
+				saKeys[o.ServiceAccountKeyFile] = k
+			}
+			if k.err != nil {
+				w = k.err.Error()
+			} else {
+				k := k.key
+				line("service acct", "%s, client ID %s", k.ClientEmail, k.ClientID)
+				line("key", "%s (%s)", k.KeyID, o.ServiceAccountKeyFile)
+			}
+		} else if !o.HasClientCertificate() {
 			w = auth.CredentialExpiryWarning(a, now)
 		} else if c, err := auth.LoadClientCertificate(a); err != nil {
 			w = err.Error()
@@ -294,10 +328,14 @@ func authStatus(ctx context.Context, e *env, cfgPath string, positional []string
 		case rec == nil && o.Delegated():
 			line("tokens", "none: not signed in; run `mailtask auth login %s`", name)
 			needLogin = true
+		case rec == nil && o.Flow == config.FlowServiceAccount:
+			line("tokens", "none yet (the service account's tokens are fetched when needed)")
 		case rec == nil:
 			line("tokens", "none yet (app-only tokens are fetched when needed)")
 		default:
-			if rec.User != "" {
+			if rec.User != "" && o.Flow == config.FlowServiceAccount {
+				line("acting as", "%s", rec.User)
+			} else if rec.User != "" {
 				line("signed in as", "%s", rec.User)
 			}
 			if !rec.SignedIn.IsZero() {
@@ -327,7 +365,9 @@ func authStatus(ctx context.Context, e *env, cfgPath string, positional []string
 				warnings = append(warnings, fmt.Sprintf("the stored sign-in was made for client %s (tenant %q), but the configuration names client %s (tenant %q): run `mailtask auth login %s`", rec.ClientID, rec.Tenant, o.ClientID, o.Tenant, name))
 				needLogin = true
 			}
-			if rec.User != "" && !strings.EqualFold(rec.User, a.Username) {
+			if o.Flow == config.FlowServiceAccount && rec.User != a.Username {
+				warnings = append(warnings, fmt.Sprintf("the stored token acts as %s, not as username %s: it is not used, and the next run asks for one acting as %s", rec.User, a.Username, a.Username))
+			} else if rec.User != "" && !strings.EqualFold(rec.User, a.Username) && o.Flow != config.FlowServiceAccount {
 				warnings = append(warnings, fmt.Sprintf("the token belongs to %s, not to username %s: this works only if %s has Full Access to that mailbox", rec.User, a.Username, rec.User))
 			}
 		}

@@ -41,6 +41,11 @@ func validate(e *env, cfgPath string) error {
 		return err
 	}
 	warnings = append(warnings, certWarnings...)
+	keyWarnings, err := checkServiceAccountKeys(cfg)
+	if err != nil {
+		return err
+	}
+	warnings = append(warnings, keyWarnings...)
 	for _, w := range warnings {
 		fmt.Fprintf(e.stderr, "warning: %s\n", w)
 	}
@@ -92,6 +97,30 @@ func checkCertificates(cfg *config.Config, now time.Time) ([]string, error) {
 		}
 		if w := c.ExpiryWarning(a, now); w != "" {
 			warnings = append(warnings, w)
+		}
+	}
+	return warnings, nil
+}
+
+// checkServiceAccountKeys reads the service accounts' key files where
+// they are, once per file (thousands of accounts may share one), and
+// refuses one that is not a usable key; a file that is not there is a
+// warning, as for certificates.
+func checkServiceAccountKeys(cfg *config.Config) ([]string, error) {
+	var warnings []string
+	read := map[string]bool{}
+	for _, name := range slices.Sorted(maps.Keys(cfg.Accounts)) {
+		a := cfg.Accounts[name]
+		if a.OAuth2 == nil || a.OAuth2.ServiceAccountKeyFile == "" || read[a.OAuth2.ServiceAccountKeyFile] {
+			continue
+		}
+		read[a.OAuth2.ServiceAccountKeyFile] = true
+		_, err := auth.LoadServiceAccountKey(a)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			warnings = append(warnings, err.Error()+" (not here: the machine that runs the account needs it)")
+		case err != nil:
+			return nil, fmt.Errorf("%s: %w", cfg.DefinedIn(a.File), err)
 		}
 	}
 	return warnings, nil

@@ -22,20 +22,22 @@ const ClientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bea
 // room for a slow request and a clock a little behind.
 const assertionLifetime = 10 * time.Minute
 
-// assertionHeader is the JOSE header Microsoft's certificate credentials
-// take: the certificate named by its thumbprint, x5t#S256 (SHA-256) with
-// PS256 as Microsoft documents it now and MSAL sends it to Entra, or x5t
-// (SHA-1) with RS256, the older form that ADFS and other RFC 7523 servers
-// take.
+// assertionHeader is the JOSE header of the JWTs mailtask signs. Microsoft's
+// certificate credentials name the certificate by its thumbprint,
+// x5t#S256 (SHA-256) with PS256 as Microsoft documents it now and MSAL
+// sends it to Entra, or x5t (SHA-1) with RS256, the older form that ADFS
+// and other RFC 7523 servers take. A Google service account names its key
+// by kid, the private_key_id of its key file, with RS256.
 type assertionHeader struct {
 	Alg     string `json:"alg"`
 	Typ     string `json:"typ"`
+	Kid     string `json:"kid,omitempty"`
 	X5t     string `json:"x5t,omitempty"`
 	X5tS256 string `json:"x5t#S256,omitempty"`
 }
 
-// assertionClaims are RFC 7523's claims: the app is both issuer and
-// subject, the token endpoint the audience.
+// assertionClaims are RFC 7523's claims of a client assertion: the app is
+// both issuer and subject, the token endpoint the audience.
 type assertionClaims struct {
 	Aud string `json:"aud"`
 	Iss string `json:"iss"`
@@ -63,7 +65,17 @@ func (c *ClientCertificate) assertion(tokenURL, clientID string, now time.Time, 
 		Aud: tokenURL, Iss: clientID, Sub: clientID, Jti: newJTI(),
 		Nbf: now.Unix(), Iat: now.Unix(), Exp: now.Add(assertionLifetime).Unix(),
 	}
-	header, err := json.Marshal(h)
+	jwt, err := signJWT(c.key, h, claims)
+	if err != nil {
+		return "", fmt.Errorf("signing the client assertion with the certificate's key: %w", err)
+	}
+	return jwt, nil
+}
+
+// signJWT returns the JWT of header and claims signed with key, by the
+// algorithm header names: RS256 or PS256.
+func signJWT(key *rsa.PrivateKey, header assertionHeader, claims any) (string, error) {
+	h, err := json.Marshal(header)
 	if err != nil {
 		return "", err
 	}
@@ -72,17 +84,20 @@ func (c *ClientCertificate) assertion(tokenURL, clientID string, now time.Time, 
 		return "", err
 	}
 	enc := base64.RawURLEncoding
-	signing := enc.EncodeToString(header) + "." + enc.EncodeToString(payload)
+	signing := enc.EncodeToString(h) + "." + enc.EncodeToString(payload)
 	digest := sha256.Sum256([]byte(signing))
 	var sig []byte
-	if pss {
+	switch header.Alg {
+	case "PS256":
 		// RFC 7518 3.5: the salt is as long as the hash.
-		sig, err = rsa.SignPSS(rand.Reader, c.key, crypto.SHA256, digest[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
-	} else {
-		sig, err = rsa.SignPKCS1v15(nil, c.key, crypto.SHA256, digest[:])
+		sig, err = rsa.SignPSS(rand.Reader, key, crypto.SHA256, digest[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
+	case "RS256":
+		sig, err = rsa.SignPKCS1v15(nil, key, crypto.SHA256, digest[:])
+	default:
+		err = fmt.Errorf("no signer for alg %q", header.Alg)
 	}
 	if err != nil {
-		return "", fmt.Errorf("signing the client assertion with the certificate's key: %w", err)
+		return "", err
 	}
 	return signing + "." + enc.EncodeToString(sig), nil
 }

@@ -59,3 +59,26 @@ func FuzzClientCertificateFile(f *testing.F) {
 		}
 	})
 }
+
+// FuzzServiceAccountKeyFile feeds what a service_account_key_file may
+// hold to its reading: it must never panic, and its errors must never
+// show the private key or hold control characters (they reach logs).
+func FuzzServiceAccountKeyFile(f *testing.F) {
+	f.Add([]byte(`{"type":"service_account","client_email":"a@p.iam.gserviceaccount.com","token_uri":"https://oauth2.googleapis.com/token","private_key":"-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEA\n-----END PRIVATE KEY-----\n"}`))
+	f.Add([]byte(`{"type":"service_account","client_email":"a","token_uri":"javascript:x","private_key":"MIIsecret"}`))
+	f.Add([]byte(`{"installed":{"client_secret":"GOCSPX-MIIsecret"}}`))
+	f.Add([]byte(`{"type":"\u001b[31mservice_account","private_key":"MIIsecret"}`))
+	f.Add([]byte("{\"private_key\":\"MIIsecret\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, err := parseServiceAccountKey(data)
+		if err == nil {
+			return
+		}
+		if strings.ContainsFunc(err.Error(), func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			t.Fatalf("error with control characters: %q", err)
+		}
+		if strings.Contains(err.Error(), "MII") {
+			t.Fatalf("the error shows the key: %q", err)
+		}
+	})
+}

@@ -130,14 +130,15 @@ func (s *Source) Record(ctx context.Context) (*Record, error) { return s.store.L
 
 // key names the account's record in the store: for an app-only account,
 // its app's token, which the store may share with the app's other
-// accounts.
+// accounts. A service account's token acts for one user, the account's:
+// it is the account's own.
 func (s *Source) key() TokenKey { return KeyOf(s.account) }
 
 // KeyOf names the record of the auth = "oauth2" account a in a
 // TokenStore.
 func KeyOf(a *config.Account) TokenKey {
 	k := TokenKey{Account: a.Name}
-	if o := a.OAuth2; o != nil && !o.Delegated() {
+	if o := a.OAuth2; o != nil && o.Flow == config.FlowClientCredentials {
 		k.App = &AppKey{Tenant: o.Tenant, ClientID: o.ClientID, Scopes: o.Scopes}
 	}
 	return k
@@ -175,9 +176,12 @@ func (s *Source) token(ctx context.Context, reuse bool) (AccessToken, error) {
 			got = rec
 			return nil, nil
 		}
-		if s.o.Delegated() {
+		switch {
+		case s.o.Flow == config.FlowServiceAccount:
+			got, fnErr = s.impersonate(ctx)
+		case s.o.Delegated():
 			got, fnErr = s.refresh(ctx, rec)
-		} else {
+		default:
 			got, fnErr = s.appOnly(ctx)
 		}
 		return got, fnErr
@@ -187,7 +191,7 @@ func (s *Source) token(ctx context.Context, reuse bool) (AccessToken, error) {
 		return AccessToken{}, fnErr
 	case err != nil && got != nil && !s.o.Delegated():
 		// The token is good; only its reuse by the next run is lost.
-		s.log.Warn("could not keep the app-only token for the next run", "account", s.account.Name, "err", err)
+		s.log.Warn("could not keep the access token for the next run", "account", s.account.Name, "err", err)
 	case err != nil && got != nil:
 		name := s.account.Name
 		return AccessToken{}, fmt.Errorf("account %q: the identity platform issued a new refresh token that could not be saved, so the next run may need `mailtask auth login %s`: %w", name, name, err)
@@ -208,9 +212,18 @@ func accessToken(rec *Record) AccessToken {
 // reusable reports whether rec's access token was issued for the
 // configuration as it stands and lives on for more than ReuseMargin.
 func (s *Source) reusable(rec *Record) bool {
-	return rec != nil && s.sameClient(rec) && rec.AccessToken != "" &&
-		slices.Equal(rec.Scopes, s.o.Scopes) && (rec.Flow == config.FlowClientCredentials) == !s.o.Delegated() &&
-		s.clock.Now().Add(ReuseMargin).Before(rec.Expiry)
+	if rec == nil || rec.AccessToken == "" || !slices.Equal(rec.Scopes, s.o.Scopes) || !s.clock.Now().Add(ReuseMargin).Before(rec.Expiry) {
+		return false
+	}
+	switch s.o.Flow {
+	case config.FlowServiceAccount:
+		// Whichever key got it, the token opens its user's mailbox, and
+		// only that one: a changed username needs a token of its own.
+		return rec.Flow == config.FlowServiceAccount && rec.Provider == s.o.Provider && rec.User == s.account.Username
+	case config.FlowClientCredentials:
+		return rec.Flow == config.FlowClientCredentials && s.sameClient(rec)
+	}
+	return rec.Flow != config.FlowClientCredentials && rec.Flow != config.FlowServiceAccount && s.sameClient(rec)
 }
 
 // sameClient reports whether rec was issued to the configured app.
@@ -231,7 +244,7 @@ func (s *Source) refresh(ctx context.Context, rec *Record) (*Record, error) {
 	switch {
 	case rec == nil:
 		return nil, &NotSignedInError{Account: name, Reason: "no one has signed in yet"}
-	case rec.Flow == config.FlowClientCredentials || rec.RefreshToken == "":
+	case rec.RefreshToken == "":
 		return nil, &NotSignedInError{Account: name, Reason: "the token store holds no refresh token"}
 	case !s.sameClient(rec):
 		return nil, &NotSignedInError{Account: name, Reason: fmt.Sprintf("the stored sign-in was made for client %s (tenant %q), but the configuration now names client %s (tenant %q)", rec.ClientID, rec.Tenant, s.o.ClientID, s.o.Tenant)}
@@ -279,6 +292,31 @@ func (s *Source) appOnly(ctx context.Context) (*Record, error) {
 	return rec, nil
 }
 
+// impersonate gets a token acting as the account's user from its Google
+// service account: a JWT bearer grant (RFC 7523 2.1) signed with the key
+// of the key file, read anew each time so that a rotated key is taken
+// without a restart. There is no refresh token: the next token is asked
+// for the same way.
+func (s *Source) impersonate(ctx context.Context) (*Record, error) {
+	key, err := LoadServiceAccountKey(s.account)
+	if err != nil {
+		return nil, err
+	}
+	jwt, err := key.grant(s.account.Username, s.o.Scopes, s.clock.Now())
+	if err != nil {
+		return nil, fmt.Errorf("account %q: %w", s.account.Name, err)
+	}
+	form := url.Values{"grant_type": {JWTBearerGrant}, "assertion": {jwt}}
+	g, err := s.postTokenAt(ctx, key.TokenURI, "service account token", form)
+	if err != nil {
+		return nil, err
+	}
+	rec := s.newRecord(config.FlowServiceAccount, g)
+	rec.ClientID = key.ClientID
+	s.log.Debug("service account token issued", "account", s.account.Name, "service_account", key.ClientEmail, "key", key.KeyID, "user", rec.User, "expires", rec.Expiry)
+	return rec, nil
+}
+
 func (s *Source) newRecord(flow string, g *grant) *Record {
 	now := s.clock.Now()
 	rec := &Record{
@@ -291,7 +329,11 @@ func (s *Source) newRecord(flow string, g *grant) *Record {
 		AccessToken: g.access,
 		Expiry:      g.expiry,
 	}
-	if flow != config.FlowClientCredentials {
+	switch flow {
+	case config.FlowClientCredentials:
+	case config.FlowServiceAccount:
+		rec.User = s.account.Username
+	default:
 		rec.User = identity(g)
 		rec.SignedIn = now
 		rec.RefreshToken, rec.RefreshIssued = g.refresh, now

@@ -53,7 +53,12 @@ const maxResponse = 1 << 20
 // refresher cannot send the scope Microsoft expects on refresh, and its
 // device-code poller waits on real timers.
 func (s *Source) postToken(ctx context.Context, op string, form url.Values) (*grant, error) {
-	endpoint := s.ep.TokenURL
+	return s.postTokenAt(ctx, s.ep.TokenURL, op, form)
+}
+
+// postTokenAt is postToken to endpoint: a service account's, which its
+// key file names.
+func (s *Source) postTokenAt(ctx context.Context, endpoint, op string, form url.Values) (*grant, error) {
 	fail := &Error{Account: s.account.Name, Op: op, Host: hostOf(endpoint)}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {

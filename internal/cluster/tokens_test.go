@@ -183,3 +183,58 @@ func rawTokens(t *testing.T, url string) []byte {
 		"SELECT coalesce(sealed, '') FROM oauth_tokens UNION ALL SELECT coalesce(sealed, '') FROM app_tokens")
 	return all
 }
+
+// TestServiceAccountTokensPerMailboxAcrossNodes: two mailboxes of one
+// Google service account, used from two nodes: each mailbox's token is
+// asked for once across the cluster and reused by the other node, acts
+// as that mailbox's user alone, and is sealed in the database.
+func TestServiceAccountTokensPerMailboxAcrossNodes(t *testing.T) {
+	url := migratedDB(t)
+	ctx := testContext(t)
+	key, err := testmail.NewServiceAccountKey(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idp, err := testmail.StartIdP(testmail.IdPOptions{ServiceAccounts: []testmail.GoogleServiceAccount{key.Account("https://mail.google.com/")}, WorkspaceUsers: []string{"alice@example.com", "bob@example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idp.Close() })
+	keyFile := filepath.Join(t.TempDir(), "sa.json")
+	if err := os.WriteFile(keyFile, key.JSON(idp.GoogleTokenURL()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var body string
+	for _, name := range []string{"alice", "bob"} {
+		body += fmt.Sprintf("[accounts.%[1]s]\nhost = \"imap.gmail.com\"\nusername = \"%[1]s@example.com\"\nauth = \"oauth2\"\n[accounts.%[1]s.oauth2]\nprovider = \"google\"\nflow = \"service_account\"\nservice_account_key_file = %[2]q\n[[task]]\nname = %[1]q\naccount = %[1]q\ndestination = \"dest-%[1]s\"\n", name, keyFile)
+	}
+	cfg := clusterConfig(t, url, "", body)
+	a, b := openNode(t, cfg, "node-a"), openNode(t, cfg, "node-b")
+	got := map[string]string{}
+	for _, use := range []struct {
+		node    *cluster.Node
+		account string
+	}{{a, "alice"}, {b, "bob"}, {b, "alice"}, {a, "bob"}} {
+		src, err := auth.NewSource(cfg.Accounts[use.account], auth.Options{Tokens: use.node.Tokens()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := src.Token(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", use.account, err)
+		}
+		if prev, ok := got[use.account]; ok && prev != tok.Bearer() {
+			t.Errorf("%s: the second node got a token of its own", use.account)
+		}
+		got[use.account] = tok.Bearer()
+		if g, _ := idp.Introspect(tok.Bearer()); g.User != use.account+"@example.com" {
+			t.Errorf("%s's token acts for %q", use.account, g.User)
+		}
+	}
+	if n := idp.Requests("urn:ietf:params:oauth:grant-type:jwt-bearer"); n != 2 || got["alice"] == got["bob"] {
+		t.Errorf("%d tokens asked for, want one per mailbox for both nodes", n)
+	}
+	if raw := rawTokens(t, url); bytes.Contains(raw, []byte(got["alice"])) || bytes.Contains(raw, []byte(got["bob"])) {
+		t.Error("the database holds a token in the clear")
+	}
+}

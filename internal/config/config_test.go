@@ -192,7 +192,7 @@ func TestExampleConfigIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Tasks) != 2 || len(cfg.Accounts) != 4 {
+	if len(cfg.Tasks) != 2 || len(cfg.Accounts) != 5 {
 		t.Errorf("example has %d tasks, %d accounts", len(cfg.Tasks), len(cfg.Accounts))
 	}
 }

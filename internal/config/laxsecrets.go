@@ -9,7 +9,7 @@ import (
 
 // LaxSecrets lists, for `mailtask validate`, the secrets other local
 // accounts can read: a password_file, client_secret_file, the file with
-// a client certificate's private key, or one of
+// a client certificate's private key, a service account's key, or one of
 // cluster mode's files (the database URL with its password, the token
 // keys, the S3 secret) readable by others or by a group other than this
 // user's own, and an inline password, client_secret or state_store in a
@@ -48,6 +48,9 @@ func (c *Config) LaxSecrets() []string {
 				warnings = append(warnings, laxFile(at, "oauth2.client_key_file", o.ClientKeyFile)...)
 			} else if o.ClientCertificateFile != "" {
 				warnings = append(warnings, laxFile(at, "oauth2.client_certificate_file", o.ClientCertificateFile)...)
+			}
+			if o.ServiceAccountKeyFile != "" {
+				warnings = append(warnings, laxFile(at, "oauth2.service_account_key_file", o.ServiceAccountKeyFile)...)
 			}
 			inline[file] = inline[file] || o.ClientSecret != ""
 		}

@@ -35,3 +35,24 @@ func TestLaxSecretsCoverCertificateKeys(t *testing.T) {
 		t.Errorf("a key file of its own: want it warned of and the certificate not: %q", got)
 	}
 }
+
+// TestLaxSecretsCoverServiceAccountKeys warns of a service account's key
+// file that others can read.
+func TestLaxSecretsCoverServiceAccountKeys(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "sa.json")
+	write(t, key, "{}\n")
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &Config{File: filepath.Join(dir, "mailtask.toml"), Accounts: map[string]*Account{"gsa": {Name: "gsa", OAuth2: &OAuth2{ServiceAccountKeyFile: key}}}}
+	if got := strings.Join(cfg.LaxSecrets(), "\n"); !strings.Contains(got, `account "gsa": oauth2.service_account_key_file: `+key+" is readable by other accounts") {
+		t.Errorf("a key file others read: %q", got)
+	}
+	if err := os.Chmod(key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.LaxSecrets(); len(got) != 0 {
+		t.Errorf("a key file of this user's alone: %q", got)
+	}
+}

@@ -14,8 +14,9 @@ type OAuth2 struct {
 	Provider string `toml:"provider"`
 	// Flow is how tokens are obtained: authorization_code (a one-time
 	// browser sign-in with `mailtask auth login`), device_code (the same on
-	// a machine without a browser) or client_credentials (app-only, no
-	// sign-in).
+	// a machine without a browser), client_credentials (app-only, no
+	// sign-in) or service_account (Google: a service account with
+	// domain-wide delegation acting as the account's username).
 	Flow string `toml:"flow"`
 	// Tenant is the Microsoft directory: common, organizations, consumers,
 	// a domain or a GUID.
@@ -37,6 +38,12 @@ type OAuth2 struct {
 	// needs no restart.
 	ClientCertificateFile string `toml:"client_certificate_file"`
 	ClientKeyFile         string `toml:"client_key_file"`
+	// ServiceAccountKeyFile is the JSON key of a Google service account
+	// (flow = "service_account"), as the Cloud console downloads it: it
+	// names the account, its client ID and token endpoint, and holds the
+	// private key that signs each token request. It is read each time a
+	// token is fetched, so a rotated key needs no restart.
+	ServiceAccountKeyFile string `toml:"service_account_key_file"`
 	// RedirectURL is where `mailtask auth login` listens for the browser;
 	// it must be registered with the app exactly.
 	RedirectURL string   `toml:"redirect_url"`
@@ -59,6 +66,7 @@ const (
 	FlowAuthorizationCode = "authorization_code"
 	FlowDeviceCode        = "device_code"
 	FlowClientCredentials = "client_credentials"
+	FlowServiceAccount    = "service_account"
 )
 
 // Defaults for the oauth2 table.
@@ -74,8 +82,11 @@ const (
 )
 
 // Delegated reports whether tokens act for a signed-in user (and so need
-// `mailtask auth login` once), as opposed to the app itself.
-func (o *OAuth2) Delegated() bool { return o.Flow != FlowClientCredentials }
+// `mailtask auth login` once), as opposed to the app itself or a service
+// account acting for the user without a sign-in.
+func (o *OAuth2) Delegated() bool {
+	return o.Flow != FlowClientCredentials && o.Flow != FlowServiceAccount
+}
 
 // HasClientSecret reports whether the file names a client secret.
 func (o *OAuth2) HasClientSecret() bool {

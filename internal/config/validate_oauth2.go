@@ -95,9 +95,16 @@ func (c *Config) validateOAuth2(at string, a *Account, base string, fail func(se
 		fail(at, key("provider"), "%q is not one of microsoft, google, custom", o.Provider)
 	}
 	switch o.Flow {
-	case FlowAuthorizationCode, FlowDeviceCode, FlowClientCredentials:
+	case FlowAuthorizationCode, FlowDeviceCode, FlowClientCredentials, FlowServiceAccount:
 	default:
-		fail(at, key("flow"), "%q is not one of authorization_code, device_code, client_credentials", o.Flow)
+		fail(at, key("flow"), "%q is not one of authorization_code, device_code, client_credentials, service_account", o.Flow)
+	}
+	if o.Flow == FlowServiceAccount {
+		c.validateServiceAccount(at, a, base, fail)
+		return
+	}
+	if o.ServiceAccountKeyFile != "" {
+		fail(at, key("service_account_key_file"), "is only used with flow = \"service_account\" (flow is %q)", o.Flow)
 	}
 	if o.ClientID == "" {
 		fail(at, key("client_id"), "missing (the application (client) ID of the app registration)")
@@ -157,7 +164,7 @@ func (c *Config) validateOAuth2(at string, a *Account, base string, fail func(se
 		if e.value == "" {
 			continue
 		}
-		if msg := checkEndpointURL(e.value); msg != "" {
+		if msg := CheckEndpointURL(e.value); msg != "" {
 			fail(at, key(e.key), "%s", msg)
 		}
 	}
@@ -180,10 +187,44 @@ func (c *Config) validateOAuth2(at string, a *Account, base string, fail func(se
 		case FlowDeviceCode:
 			fail(at, key("flow"), "Google's device flow does not grant the Gmail scope; use \"authorization_code\" (on a machine without a browser, sign in through an SSH tunnel to redirect_url's port)")
 		case FlowClientCredentials:
-			fail(at, key("flow"), "Google has no client-credentials access to Gmail; use \"authorization_code\"")
+			fail(at, key("flow"), "Google has no client-credentials access to Gmail; use \"authorization_code\", or \"service_account\" for a Workspace service account with domain-wide delegation")
 		}
 	case ProviderMicrosoft:
 		c.checkMicrosoftScopes(at, a, fail)
+	}
+}
+
+// validateServiceAccount checks a Google service account's table
+// (flow = "service_account"): the key file says who the app is and where
+// its token endpoint is, so the settings of an app registration have no
+// place beside it. The key file itself is read when a token is needed
+// (package auth), and by `mailtask validate`.
+func (c *Config) validateServiceAccount(at string, a *Account, base string, fail func(section, key, format string, args ...any)) {
+	o := a.OAuth2
+	key := func(k string) string { return "oauth2." + k }
+	if o.Provider != ProviderGoogle {
+		fail(at, key("flow"), "\"service_account\" is Google's (a Workspace service account with domain-wide delegation): set provider = \"google\"")
+	}
+	if o.ServiceAccountKeyFile == "" {
+		fail(at, key("service_account_key_file"), "missing: flow = \"service_account\" needs the service account's JSON key file (Google Cloud console > IAM & Admin > Service accounts > the account > Keys > Add key > JSON)")
+	} else {
+		o.ServiceAccountKeyFile = resolve(base, o.ServiceAccountKeyFile)
+	}
+	for _, k := range []struct {
+		key string
+		set bool
+	}{
+		{"client_id", o.ClientID != ""}, {"client_secret", o.ClientSecret != ""}, {"client_secret_env", o.ClientSecretEnv != ""},
+		{"client_secret_file", o.ClientSecretFile != ""}, {"client_secret_expires", !o.ClientSecretExpires.IsZero()},
+		{"client_certificate_file", o.ClientCertificateFile != ""}, {"client_key_file", o.ClientKeyFile != ""},
+		{"token_url", o.TokenURL != ""}, {"auth_url", o.AuthURL != ""}, {"device_url", o.DeviceURL != ""},
+	} {
+		if k.set {
+			fail(at, key(k.key), "is not used with flow = \"service_account\": the service account's key file names its client ID and token endpoint, and its key signs every token request; remove it")
+		}
+	}
+	if o.RedirectURL != "" {
+		fail(at, key("redirect_url"), "is only used with flow = \"authorization_code\" (flow is %q)", o.Flow)
 	}
 }
 
@@ -237,10 +278,11 @@ func checkRedirectURL(u string) string {
 	return ""
 }
 
-// checkEndpointURL returns what is wrong with an identity endpoint, or "".
+// CheckEndpointURL returns what is wrong with an identity endpoint, or "":
+// one in the file, or the token_uri of a service account's key.
 // Plain http is allowed only on loopback (a test or a local proxy), since
 // secrets and tokens cross it.
-func checkEndpointURL(u string) string {
+func CheckEndpointURL(u string) string {
 	p, err := url.Parse(u)
 	switch {
 	case err != nil:

@@ -91,6 +91,18 @@ var localCases = []catalogueCase{
 		return imapSignIn(t, ca, srv, local, bearer())
 	}, "auth = \"password\"", false},
 	{"token refused elsewhere", "token refused", imapTokenRefused(local, nil), "mailtask auth status ACCOUNT", true},
+	{"Gmail IMAP off for the user", "Gmail IMAP off", imapTokenRefused(local, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAlert, Text: "Your account is not enabled for IMAP use. Please visit your Gmail settings page and enable your account for IMAP access. (Failure)"}), "Enable IMAP", true},
+	{"Gmail IMAP off for the domain", "Gmail IMAP off", imapTokenRefused(local, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAlert, Text: "IMAP access is disabled for your domain. Please contact your domain administrator for questions about this feature. (Failure)"}), "POP and IMAP access", true},
+	{"Google delegation not granted", "Google delegation", serviceAccountRefused(func(sa *testmail.GoogleServiceAccount, _ *time.Duration, _ *string) { sa.Delegated = nil }), "Manage Domain Wide Delegation", true},
+	{"Google delegation for other scopes", "Google delegation", serviceAccountRefused(func(sa *testmail.GoogleServiceAccount, _ *time.Duration, _ *string) {
+		sa.Delegated = []string{"https://www.googleapis.com/auth/gmail.readonly"}
+	}), "https://mail.google.com/ exactly", true},
+	{"Google group as username", "Google unknown user", serviceAccountRefused(func(_ *testmail.GoogleServiceAccount, _ *time.Duration, user *string) {
+		*user = "invoices-group@example.com"
+	}), "primary email address", true},
+	{"Google key deleted", "Google key signature", serviceAccountRefused(func(sa *testmail.GoogleServiceAccount, _ *time.Duration, _ *string) { clear(sa.Keys) }), "create a new JSON key", true},
+	{"Google clock behind", "Google clock", serviceAccountRefused(func(_ *testmail.GoogleServiceAccount, skew *time.Duration, _ *string) { *skew = -2 * time.Hour }), "Synchronise it", true},
+	{"Google service account disabled", "Google service account gone", serviceAccountRefused(func(sa *testmail.GoogleServiceAccount, _ *time.Duration, _ *string) { sa.Disabled = true }), "enable it", true},
 	{"POP3 token refused elsewhere", "token refused", pop3Refused(local, "AUTH", "-ERR [AUTH] Authentication failed.", true), "scopes", true},
 	{"password refused: Dovecot", "password refused", imapLoginRefused(local, imap.ResponseCodeAuthenticationFailed, "Authentication failed."), "app password", true},
 	{"password refused: Gmail", "password refused", imapLoginRefused(local, imap.ResponseCodeAuthenticationFailed, "Invalid credentials (Failure)"), "app password", true},

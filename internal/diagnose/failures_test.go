@@ -567,3 +567,33 @@ func certRefused(registered bool, skew time.Duration) func(*testing.T) error {
 		return err
 	}
 }
+
+// serviceAccountRefused is Google's refusal of a service account's grant
+// for alice's mailbox, as the test IdP's Google token endpoint verifies
+// it: change sets the service account up wrong, puts mailtask's clock
+// off by skew, or names another user.
+func serviceAccountRefused(change func(sa *testmail.GoogleServiceAccount, skew *time.Duration, user *string)) func(*testing.T) error {
+	return func(t *testing.T) error {
+		key, err := testmail.NewServiceAccountKey(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sa, skew, user := key.Account(config.ScopeGoogleMail), time.Duration(0), "alice@example.com"
+		change(&sa, &skew, &user)
+		idp := startIdP(t, testmail.IdPOptions{ServiceAccounts: []testmail.GoogleServiceAccount{sa}, WorkspaceUsers: []string{"alice@example.com"}})
+		file := filepath.Join(t.TempDir(), "sa.json")
+		if err := os.WriteFile(file, key.JSON(idp.GoogleTokenURL()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, acct := loadAccount(t, fmt.Sprintf("host = \"imap.gmail.com\"\nusername = %q\nauth = \"oauth2\"\n[accounts.a.oauth2]\nprovider = \"google\"\nflow = \"service_account\"\nservice_account_key_file = %q\n", user, file))
+		src, err := auth.NewSource(acct, auth.Options{StateDir: cfg.StateDir, Clock: clock.NewFake(time.Now().Add(skew))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = src.Token(ctxFor(t))
+		if err == nil {
+			t.Fatal("the token request succeeded")
+		}
+		return err
+	}
+}

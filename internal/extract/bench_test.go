@@ -124,7 +124,7 @@ func BenchmarkExpandOutlookMsg(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := m.ExpandNested(); err != nil {
+				if err := m.ExpandNested(false); err != nil {
 					b.Fatal(err)
 				}
 				f := m.Files[len(m.Files)-1]

@@ -60,8 +60,7 @@ func TestDifferential(t *testing.T) {
 			t.Errorf("%s: %v", fx.Name, err)
 			continue
 		}
-		m.ExpandNested()
-		m.ExpandTNEF()
+		m.ExpandNested(true)
 		var ours, names []string
 		for _, f := range m.Files {
 			ours = append(ours, fmt.Sprintf("%s %x", f.Name, sha256.Sum256(contentOf(t, f))))

@@ -44,8 +44,8 @@
 // marked as such (encrypted.go); and, when
 // the pipeline asks, the files inside attached messages (ExpandNested),
 // Outlook items attached as .msg files among them (msg.go, over a reader
-// of compound files, cfb.go), and inside Outlook's winmail.dat
-// (ExpandTNEF, tnef.go). Each of these
+// of compound files, cfb.go), and inside Outlook's winmail.dat (tnef.go:
+// at any depth with ExpandNested, at the top with ExpandTNEF). Each of these
 // decoders reads where the bytes lie and decodes as the File is read, so
 // memory stays bounded whatever the size. What was wrong with a file's
 // content as the message carried it is kept on the file as Defects

@@ -55,7 +55,7 @@ func TestEncryptedMailIsSavedMarked(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.nested {
-				if err := m.ExpandNested(); err != nil {
+				if err := m.ExpandNested(false); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -65,14 +65,14 @@ func FuzzParse(f *testing.F) {
 				t.Errorf("file %q of declared type %q has no type", f.Name, f.ContentType)
 			}
 		}
-		// Descending into attached messages and winmail.dat holds to the
-		// same promises.
-		for _, expand := range []func() error{m.ExpandNested, m.ExpandTNEF} {
+		// Descending into attached messages and winmail.dat, or into
+		// winmail.dat alone, holds to the same promises.
+		for _, expand := range []func() error{func() error { return m.ExpandNested(true) }, at.ExpandTNEF} {
 			if err := expand(); err != nil && !errors.Is(err, ErrUnparseable) {
 				t.Fatalf("error %v does not wrap ErrUnparseable", err)
 			}
 		}
-		for _, f := range m.Files {
+		for _, f := range append(m.Files, at.Files...) {
 			checkName(t, f.Name)
 		}
 	})

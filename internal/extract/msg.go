@@ -54,10 +54,11 @@ func isOutlookMsg(f File) bool {
 }
 
 // outlookFiles returns the files in the Outlook item f, nested depth deep
-// in the message, each taken out of what it holds in turn (ExpandNested);
-// and f itself, with a defect, when it is to be kept. It fails only when
-// the message then holds more than maxParts parts.
-func (m *Message) outlookFiles(f File, depth int) ([]File, error) {
+// in the message, each taken out of what it holds in turn (ExpandNested,
+// winmail.dat files too with tnef); and f itself, with a defect, when it
+// is to be kept. It fails only when the message then holds more than
+// maxParts parts.
+func (m *Message) outlookFiles(f File, depth int, tnef bool) ([]File, error) {
 	if depth > maxNesting {
 		m.problemf("attached Outlook item %s nested more than %d deep, kept whole", f.Name, maxNesting)
 		return []File{f}, nil
@@ -92,7 +93,7 @@ func (m *Message) outlookFiles(f File, depth int) ([]File, error) {
 			name = generatedName(len(out)+1, ctype)
 		}
 		file := File{Name: SanitizeName(name), ContentType: ctype, Inline: it.inline, Size: it.content.size, Signature: f.Signature, content: it.content}
-		inside, err := m.expand([]File{file}, it.depth+1)
+		inside, err := m.expand([]File{file}, it.depth+1, tnef)
 		if err != nil {
 			return nil, err
 		}

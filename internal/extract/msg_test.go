@@ -57,7 +57,7 @@ func TestExpandOutlookMsg(t *testing.T) {
 		msg := testmail.OutlookMsgSectors(outlookItem(), sector)
 		for _, ctype := range []string{"application/vnd.ms-outlook", "application/octet-stream"} {
 			for _, m := range parseBoth(t, []byte(withMsg(msg, "RE_ Angebot.msg", ctype))) {
-				if err := m.ExpandNested(); err != nil {
+				if err := m.ExpandNested(false); err != nil {
 					t.Fatal(err)
 				}
 				if len(m.Files) != len(want) {
@@ -112,7 +112,7 @@ func TestOutlookMsgKeepsWhatItCannotTake(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := m.ExpandNested(); err != nil {
+		if err := m.ExpandNested(false); err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		if got := fileNames(m); !slices.Equal(got, c.want) {
@@ -166,7 +166,7 @@ func TestOutlookMsgCountsParts(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := slices.Clone(m.Files)
-	if err := m.ExpandNested(); err == nil || !strings.Contains(err.Error(), "Outlook items") {
+	if err := m.ExpandNested(false); err == nil || !strings.Contains(err.Error(), "Outlook items") {
 		t.Fatalf("err %v", err)
 	}
 	if !slices.EqualFunc(m.Files, before, func(a, b File) bool { return a.Name == b.Name }) {
@@ -292,12 +292,12 @@ func TestOutlookMsgMatchesMsgconvert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	theirs.ExpandNested() // msgconvert writes the attached mail as message/rfc822
+	theirs.ExpandNested(false) // msgconvert writes the attached mail as message/rfc822
 	ours, err := Parse(strings.NewReader(withMsg(msg, "item.msg", "application/vnd.ms-outlook")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ours.ExpandNested()
+	ours.ExpandNested(false)
 	if a, b := sums(ours), sums(theirs); !slices.Equal(a, b) {
 		t.Errorf("ours:       %q\nmsgconvert: %q", a, b)
 	}
@@ -337,7 +337,7 @@ func FuzzOutlookMsg(f *testing.F) {
 			}
 		}
 		m := &Message{Files: []File{NewFile("item.msg", "application/vnd.ms-outlook", msg)}}
-		m.ExpandNested()
+		m.ExpandNested(false)
 		for _, f := range m.Files {
 			checkName(t, f.Name)
 		}

@@ -35,7 +35,7 @@ func TestExpandNested(t *testing.T) {
 	if got, want := names(), []string{"outer.csv", "fwd.eml", "attachment-3.eml"}; !slices.Equal(got, want) {
 		t.Fatalf("before: files %q, want %q", got, want)
 	}
-	m.ExpandNested()
+	m.ExpandNested(false)
 	if got, want := names(), []string{"outer.csv", "inner.pdf"}; !slices.Equal(got, want) {
 		t.Errorf("after: files %q, want %q (a nested message without files adds none)", got, want)
 	}
@@ -53,7 +53,7 @@ func TestExpandNestedDepthBound(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.ExpandNested()
+	m.ExpandNested(false)
 	if len(m.Files) != 1 || m.Files[0].ContentType != "message/rfc822" {
 		t.Errorf("files %v: a message nested beyond the bound should stay whole", m.Files)
 	}
@@ -105,7 +105,7 @@ func TestUnnamedShownMessages(t *testing.T) {
 			if got := fileNames(m); !slices.Equal(got, c.eml) {
 				t.Errorf("files %q, want %q", got, c.eml)
 			}
-			m.ExpandNested()
+			m.ExpandNested(false)
 			if got := fileNames(m); !slices.Equal(got, c.extracted) {
 				t.Errorf("expanded: files %q, want %q", got, c.extracted)
 			}
@@ -157,7 +157,7 @@ func TestExpandNestedCountsEveryPart(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := len(m.Files)
-	if err := m.ExpandNested(); !errors.Is(err, ErrUnparseable) || !strings.Contains(err.Error(), "more than 2000 MIME parts, counting those of the attached messages") {
+	if err := m.ExpandNested(false); !errors.Is(err, ErrUnparseable) || !strings.Contains(err.Error(), "more than 2000 MIME parts, counting those of the attached messages") {
 		t.Errorf("ExpandNested: %v", err)
 	}
 	if len(m.Files) != before {
@@ -168,7 +168,7 @@ func TestExpandNestedCountsEveryPart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.ExpandNested(); err != nil || len(m.Files) != 1800 {
+	if err := m.ExpandNested(false); err != nil || len(m.Files) != 1800 {
 		t.Errorf("ExpandNested: %v, %d files", err, len(m.Files))
 	}
 }

@@ -122,7 +122,7 @@ func TestAttachedSignedMessage(t *testing.T) {
 		if got, want := fileNames(m), []string{"forwarded.p7m", "contract.pdf.p7m", "cut.p7m", "smime.p7s"}; !slices.Equal(got, want) {
 			t.Fatalf("files %q, want %q", got, want)
 		}
-		m.ExpandNested()
+		m.ExpandNested(false)
 		if got, want := fileNames(m), []string{"invoice.pdf", "contract.pdf.p7m", "cut.p7m", "smime.p7s"}; !slices.Equal(got, want) {
 			t.Fatalf("expanded: files %q, want %q", got, want)
 		}

@@ -65,7 +65,9 @@ const (
 )
 
 // ExpandTNEF replaces every TNEF file (winmail.dat) among m.Files by the
-// files inside it, in order. Attached messages inside are not taken out:
+// files inside it, in order, for a task that opens winmail.dat but not
+// attached messages (ExpandNested(true) does both, at every depth).
+// Attached messages inside are not taken out:
 // a stream that holds one, or that is damaged, is kept whole beside the
 // files that could be taken, with a defect, so that nothing is lost
 // unseen. A stream that holds no files (only Outlook's rich text) is
@@ -80,11 +82,14 @@ func (m *Message) ExpandTNEF() error {
 			out = append(out, f)
 			continue
 		}
-		inside := m.tnefFiles(f)
-		if err := m.opened(len(inside)-1, "winmail.dat files"); err != nil {
+		inside, whole, err := m.tnefFiles(f)
+		if err != nil {
 			return err
 		}
 		out = append(out, inside...)
+		if whole != nil {
+			out = append(out, *whole)
+		}
 	}
 	m.Files = out
 	return nil
@@ -100,13 +105,14 @@ func isTNEF(f File) bool {
 	return f.ContentType == "application/ms-tnef" || f.ContentType == "application/vnd.ms-tnef"
 }
 
-// tnefFiles returns the files in the TNEF stream f, and f itself with a
-// defect when it is to be kept.
-func (m *Message) tnefFiles(f File) []File {
+// tnefFiles returns the files in the TNEF stream f, and f itself, with a
+// defect, when it is to be kept whole too. It fails only when the message
+// then holds more than maxParts parts.
+func (m *Message) tnefFiles(f File) (inside []File, whole *File, err error) {
 	src := f.Open()
 	inner, damage, err := readTNEF(src, f.Size)
 	if err != nil {
-		return []File{f} // unreadable: writing it fails, and the run with it
+		return nil, &f, nil // unreadable: writing it fails, and the run with it
 	}
 	var out []File
 	var defects []Defect
@@ -132,14 +138,16 @@ func (m *Message) tnefFiles(f File) []File {
 		out = append(out, File{Name: SanitizeName(name), ContentType: ctype, Size: t.data.n, Signature: f.Signature,
 			content: io.NewSectionReader(src, t.data.off, t.data.n)})
 	}
+	// The stream was a part; its files, and itself when kept, are now.
+	opened := len(out) - 1
 	if len(defects) > 0 {
 		for _, d := range defects {
 			m.problemf("%s: %s", f.Name, d.Detail)
 		}
 		f.Defects = append(f.Defects, defects...)
-		out = append(out, f)
+		whole, opened = &f, opened+1
 	}
-	return out
+	return out, whole, m.opened(opened, "winmail.dat files")
 }
 
 // tnefFile is one attachment in a TNEF stream.

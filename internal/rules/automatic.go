@@ -44,9 +44,10 @@ func (a Automatic) Describe() string {
 //     X-Failed-Recipients, and mailers older than RFC 3464 (qmail) send
 //     them from MAILER-DAEMON;
 //   - an automatic reply says Auto-Submitted: auto-replied (RFC 3834; Sieve
-//     vacation, RFC 5230, must), X-Autoreply, X-Autorespond or Precedence:
-//     auto_reply. Exchange's out-of-office reply says only auto-generated,
-//     which is what ERP systems, scanners and billing platforms put on real
+//     vacation, RFC 5230, must; Gmail, Zimbra), X-Autoreply, X-Autorespond,
+//     Precedence: auto_reply, or (iCloud Mail) X-Apple-Action: vacation.
+//     Exchange's out-of-office reply says only auto-generated, which is
+//     what ERP systems, scanners and billing platforms put on real
 //     invoices: auto-generated counts only with the subject prefix Outlook
 //     gives an automatic reply ("Automatic reply:", "Out of Office:", and
 //     their translations); such a subject without any header of automatic
@@ -88,6 +89,10 @@ func Classify(header map[string][]string, subject string) Automatic {
 		if v, ok := first(field); ok && !negative(v) {
 			return Automatic{config.AutomaticReply, field + ": " + v}
 		}
+	}
+	// iCloud Mail's vacation reply says nothing else (no Auto-Submitted).
+	if v, _ := first("X-Apple-Action"); strings.EqualFold(v, "vacation") {
+		return Automatic{config.AutomaticReply, "X-Apple-Action: " + v}
 	}
 	if v, _ := first("Precedence"); strings.EqualFold(v, "auto_reply") {
 		return Automatic{config.AutomaticReply, "Precedence: " + v}
@@ -149,14 +154,37 @@ func reportKind(ct string) string {
 	return ""
 }
 
-// keyword is the keyword of an Auto-Submitted value, without the comment
-// or parameters that may follow it ("auto-replied (vacation)",
-// "auto-generated; owner-email=...").
+// keyword is the keyword of an Auto-Submitted value, without the
+// comments RFC 3834 lets stand before and after it or the parameters
+// that may follow it ("auto-replied (vacation)", "(vacation)
+// auto-replied", "auto-generated; owner-email=...").
 func keyword(v string) string {
+	for v = strings.TrimLeft(v, " \t"); strings.HasPrefix(v, "("); v = strings.TrimLeft(v, " \t") {
+		v = skipComment(v)
+	}
 	if i := strings.IndexAny(v, " \t;("); i >= 0 {
 		v = v[:i]
 	}
 	return v
+}
+
+// skipComment is v after the comment it starts with, nested comments and
+// quoted pairs within it; "" when the comment does not end.
+func skipComment(v string) string {
+	depth := 0
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '\\':
+			i++
+		case '(':
+			depth++
+		case ')':
+			if depth--; depth == 0 {
+				return v[i+1:]
+			}
+		}
+	}
+	return ""
 }
 
 // negative reports whether a header's value says no.
@@ -192,8 +220,25 @@ var autoReplySubjects = []string{
 	"automatiskt svar:",        // Swedish
 	"automatisk svar:",         // Danish, Norwegian
 	"automaattinen vastaus:",   // Finnish
-	"odpowiedź automatyczna:",
-	"automatická odpověď:",
+	"odpowiedź automatyczna:",  // Polish
+	"automatická odpověď:",     // Czech
+	"abwesenheitsnotiz:",       // German, Exchange 2003
+	"automatikus válasz:",      // Hungarian
+	"răspuns automat:",         // Romanian
+	"otomatik yanıt:",          // Turkish
+	"αυτόματη απάντηση:",       // Greek
+	"автоматический ответ:",    // Russian
+	"автоматична відповідь:",   // Ukrainian
+	"رد تلقائي:",               // Arabic
+	"תשובה אוטומטית:",          // Hebrew
+	"自動応答:",                    // Japanese
+	"自动回复:",                    // Chinese, simplified
+	"自動回覆:",                    // Chinese, traditional
+	"자동 회신:",                   // Korean
+	"自動応答：",                    // ... the four, with the full-width colon
+	"自动回复：",                    // their writers type
+	"自動回覆：",
+	"자동 회신：",
 }
 
 // autoReplySubject reports whether subject starts with the prefix of an

@@ -212,7 +212,7 @@ func (s *Scheduler) nextDue(e *entry) time.Time {
 	if j := e.task.Jitter.Std(); j > 0 {
 		next = next.Add(s.opts.Jitter(j))
 	}
-	s.metrics.NextRun(e.task.Name, next)
+	s.nextRun(e, next)
 	return next
 }
 

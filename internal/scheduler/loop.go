@@ -87,7 +87,7 @@ func (s *Scheduler) loop(ctx context.Context, e *entry) {
 		if j := e.task.Jitter.Std(); j > 0 {
 			at = at.Add(s.opts.Jitter(j))
 		}
-		s.metrics.NextRun(name, at)
+		s.nextRun(e, at)
 		timer := s.clk.NewTimer(at.Sub(s.clk.Now()))
 		fired := s.waitFor(ctx, e, timer.C())
 		timer.Stop()
@@ -104,6 +104,22 @@ func (s *Scheduler) loop(ctx context.Context, e *entry) {
 	}
 }
 
+// nextRun records when e's task runs next, unless a reload replaced or
+// removed e while its loop computed it: the series then belong to the
+// entry that replaced it, whose own time this must not overwrite, or to no
+// task, and a removed task's series must not come back.
+func (s *Scheduler) nextRun(e *entry, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.current(e) {
+		s.metrics.NextRun(e.task.Name, at)
+	}
+}
+
+// current reports whether e is the entry in force for its task, not one a
+// reload replaced or removed. s.mu is held.
+func (s *Scheduler) current(e *entry) bool { return s.entries[e.task.Name] == e }
+
 // start runs e's task now unless its previous run is still going.
 func (s *Scheduler) start(ctx context.Context, e *entry) {
 	name := e.task.Name
@@ -113,8 +129,10 @@ func (s *Scheduler) start(ctx context.Context, e *entry) {
 		return
 	}
 	if s.running[name] {
+		if s.current(e) {
+			s.metrics.Skipped(name, metrics.SkipOverlap)
+		}
 		s.mu.Unlock()
-		s.metrics.Skipped(name, metrics.SkipOverlap)
 		s.log.Warn("skipping this run: the previous run of the task is still going", "task", name)
 		return
 	}
@@ -252,7 +270,11 @@ func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, a
 	var locked *state.LockedError
 	if errors.As(err, &locked) {
 		return func() {
-			s.metrics.Skipped(name, metrics.SkipLocked)
+			s.mu.Lock()
+			if s.entries[name] != nil { // a task removed meanwhile keeps no metrics
+				s.metrics.Skipped(name, metrics.SkipLocked)
+			}
+			s.mu.Unlock()
 			s.log.Info("skipping this run: another process is running the task", "task", name, "pid", locked.PID)
 		}, time.Time{}
 	}

@@ -2,6 +2,7 @@ package testmail
 
 import (
 	"math/rand/v2"
+	"mime"
 	"net/mail"
 	"strings"
 	"time"
@@ -249,6 +250,149 @@ func automaticShapes(fx *[]Fixture, r *rand.Rand) {
 		mailgen.TextPart("Your message\n\n  To: Anna Berger\n  Subject: Invoice 4711\n\nwas read on Tuesday, 6 January 2026 10:02:11 (UTC).\n"),
 		mailgen.Entity{Header: field("Content-Type", "message/disposition-notification"),
 			Body: mailgen.CRLF("Final-Recipient: RFC822; anna.berger@fabrikam.example\nDisposition: automatic-action/MDN-sent-automatically; displayed\nX-MSExch-Correlation-Key: 0Qc8vJ0kN0m2a0e3p1sQ6A==\nOriginal-Message-ID: <invoice-4711@contoso.example>\n")}))
+
+	// The senders below draw their bytes from a stream of their own, so
+	// that the fixtures after these keep theirs.
+	own := rand.New(rand.NewPCG(4711, 2))
+	encoded := func(s string) string { return mime.BEncoding.Encode("utf-8", s) }
+
+	// HCL (Lotus) Domino's: from Postmaster, not MAILER-DAEMON, with no
+	// Auto-Submitted; the report type alone says it (the shape Drupal
+	// inmail's Domino test message has, X-Notes diagnostic as sisimai
+	// reads it).
+	add("domino-delivery-failure", "delivery-report", field(
+		"To", "invoices@contoso.example",
+		"From", "Postmaster@mail.fabrikam.example",
+		"Date", date(),
+		"Message-ID", "<21386_1767690840_530473CD_21386_78_1_OF72A6C464.8DF6E397-ONC1257C84.0031EBBB-C1257C84.0031EC2C@mail.fabrikam.example>",
+		"Subject", "DELIVERY FAILURE: User ap (ap@fabrikam.example) not listed in Domino\r\n Directory",
+		"MIME-Version", "1.0",
+	), report("multipart/report; report-type=delivery-status;\r\n\tboundary=\"%s\"",
+		mailgen.TextPart("Your message\n\n  Subject: Invoice 4711\n\nwas not delivered to:\n\n  ap@fabrikam.example\n\nbecause:\n\n  User ap (ap@fabrikam.example) not listed in Domino Directory\n"),
+		status("Reporting-MTA: dns;mail.fabrikam.example\nArrival-Date: Tue, 6 Jan 2026 10:00:02 +0100",
+			"Final-Recipient: rfc822;ap@fabrikam.example\nAction: failed\nStatus: 5.0.0\nDiagnostic-Code: X-Notes; User ap (ap@fabrikam.example) not listed in Domino Directory"),
+		original), "invoice-4711.pdf")
+
+	// Google Workspace's "Delivery Status Notification (Failure)" in the
+	// shape sisimai keeps (lhost-googleworkspace-01): Content-Type first,
+	// the explanation in a multipart/related whose error icon is marked
+	// attachment (a task taking it would file icon.png), the original
+	// truncated to its header.
+	sentBoundary := sentHeader[strings.Index(sentHeader, `boundary="`)+len(`boundary="`):]
+	sentBoundary = sentBoundary[:strings.IndexByte(sentBoundary, '"')]
+	add("google-workspace-dsn", "delivery-report", nil, then(report("multipart/report; boundary=\"%s\"; report-type=delivery-status",
+		mailgen.Multipart("related",
+			mailgen.Multipart("alternative",
+				mailgen.TextPart("** Message not delivered **\n\nYou're sending this from a different address or alias using the 'Send mail as' feature.\n"),
+				mailgen.HTMLPart(`<img width=72 height=72 alt="Error Icon" src="cid:icon.png"><h2>Message not delivered</h2>`)),
+			mailgen.Entity{Header: field("Content-Type", `image/png; name="icon.png"`, "Content-Disposition", `attachment; filename="icon.png"`,
+				"Content-Transfer-Encoding", "base64", "Content-ID", "<icon.png>"), Body: mailgen.Base64Lines(mailgen.PNG(own, 700))}),
+		status("Reporting-MTA: dns; googlemail.com\nArrival-Date: Tue, 06 Jan 2026 01:00:03 -0800 (PST)",
+			"Final-Recipient: rfc822; ap@fabrikam.example\nAction: failed\nStatus: 5.0.0\nDiagnostic-Code: smtp; Unspecified Error (SENT_SECOND_EHLO): Smtp server does not advertise AUTH capability"),
+		mailgen.Entity{Header: field("Content-Type", "message/rfc822"),
+			Body: []byte(sentHeader + "\r\n\r\n--" + sentBoundary + "\r\n----- Message truncated -----\r\n--" + sentBoundary + "--\r\n")}),
+		"To", "invoices@contoso.example",
+		"Return-Path", "<>",
+		"Auto-Submitted", "auto-replied",
+		"Message-ID", "<63fc15e0.050a0220.58de0.183e.GMR@mx.google.com>",
+		"Date", date(),
+		"From", "Mail Delivery Subsystem <mailer-daemon@googlemail.com>",
+		"Subject", "Delivery Status Notification (Failure)",
+		"X-Failed-Recipients", "ap@fabrikam.example"), "icon.png")
+
+	// Gmail's vacation responder: Auto-Submitted: auto-replied with
+	// X-Autoreply and Precedence: bulk (as Zammad's tests keep its
+	// header), the subject whatever the user typed.
+	add("gmail-vacation", "auto-reply", field(
+		"MIME-Version", "1.0",
+		"References", "<invoice-4711@contoso.example>",
+		"In-Reply-To", "<invoice-4711@contoso.example>",
+		"Precedence", "bulk",
+		"X-Autoreply", "yes",
+		"Auto-Submitted", "auto-replied",
+		"Date", date(),
+		"Message-ID", "<CAF8kR2tq0vacation4711@mail.gmail.com>",
+		"Subject", "Vacation: back on 12 January",
+		"From", "Anna Berger <anna.berger.fabrikam@gmail.com>",
+		"To", "invoices@contoso.example",
+	), mailgen.Multipart("alternative", mailgen.TextPart("I am on vacation until 12 January.\n"), mailgen.HTMLPart("<div>I am on vacation until 12 January.</div>")))
+
+	// iCloud Mail's vacation reply says only X-Apple-Action: VACATION (no
+	// Auto-Submitted), as sisimai reads it and an ingestion tool found
+	// on a live one.
+	add("icloud-vacation", "auto-reply", field(
+		"From", "Anna Berger <anna.berger@icloud.com>",
+		"To", "invoices@contoso.example",
+		"Subject", "Re: Invoice 4711",
+		"Date", date(),
+		"Message-Id", "<A1B2C3D4-vacation-4711@icloud.com>",
+		"In-Reply-To", "<invoice-4711@contoso.example>",
+		"X-Apple-Action", "VACATION",
+		"MIME-Version", "1.0",
+		"Content-Type", "text/plain; charset=utf-8",
+		"Content-Transfer-Encoding", "7bit",
+	), mailgen.Entity{Body: mailgen.CRLF("I am away until 12 January.\n")})
+
+	// Zimbra's out-of-office reply and read receipt, their fields as
+	// Zimbra's Notification and SendDeliveryReport set them on a JavaMail
+	// message: Auto-Submitted: auto-replied with Zimbra's comment,
+	// Precedence: bulk; the receipt a multipart/report, which wins.
+	add("zimbra-vacation", "auto-reply", field(
+		"Date", date(),
+		"From", "Anna Berger <anna.berger@fabrikam.example>",
+		"To", "invoices@contoso.example",
+		"Message-ID", "<1767690840123.4711.JavaMail.zimbra@mail.fabrikam.example>",
+		"In-Reply-To", "<invoice-4711@contoso.example>",
+		"Subject", "Re: Invoice 4711",
+		"MIME-Version", "1.0",
+		"Content-Type", "text/plain; charset=utf-8",
+		"Content-Transfer-Encoding", "7bit",
+		"Auto-Submitted", "auto-replied (zimbra; vacation)",
+		"Precedence", "bulk",
+	), mailgen.Entity{Body: mailgen.CRLF("I am out of the office until 12 January.\n")})
+	add("zimbra-read-receipt", "read-receipt", field(
+		"Date", date(),
+		"From", "Anna Berger <anna.berger@fabrikam.example>",
+		"To", "invoices@contoso.example",
+		"Message-ID", "<1767690900456.4712.JavaMail.zimbra@mail.fabrikam.example>",
+		"Subject", "Read-Receipt: Invoice 4711",
+		"MIME-Version", "1.0",
+		"Auto-Submitted", "auto-replied (zimbra; read-receipt)",
+		"Precedence", "bulk",
+	), report("multipart/report; \r\n\tboundary=\"%s\"; report-type=disposition-notification",
+		mailgen.TextPart("Your message \"Invoice 4711\" sent on 1/6/26 9:00 AM was read by anna.berger@fabrikam.example.\n"),
+		mailgen.Entity{Header: field("Content-Type", "message/disposition-notification; charset=utf-8", "Content-Transfer-Encoding", "7bit"),
+			Body: mailgen.CRLF("Reporting-UA: 192.0.2.7; ZimbraWebClient\nOriginal-Recipient: rfc822;anna.berger@fabrikam.example\nFinal-Recipient: rfc822;anna.berger@fabrikam.example\nOriginal-Message-ID: <invoice-4711@contoso.example>\nDisposition: manual-action/MDN-sent-manually; displayed\n")}))
+
+	// Outlook's out-of-office replies in Japanese and Russian: the same
+	// weak header as in English, the prefix in the user's language,
+	// the subject in encoded words.
+	oof("exchange-automatic-reply-ja", encoded("自動応答: 請求書 4711"), "1月12日まで不在にしております。\n",
+		"X-Auto-Response-Suppress", "All",
+		"X-MS-Exchange-Inbox-Rules-Loop", "anna.berger@fabrikam.example",
+		"auto-submitted", "auto-generated")
+	oof("exchange-automatic-reply-ru", encoded("Автоматический ответ: Счёт 4711"), "Я в отпуске до 12 января.\n",
+		"X-Auto-Response-Suppress", "All",
+		"auto-submitted", "auto-generated")
+
+	// ERP systems whose subjects start like those: "automatic sending"
+	// and "automatic mailing", not Outlook's prefix. Taken.
+	for _, erp := range []struct{ name, subject, file string }{
+		{"erp-invoice-japanese-subject", "自動送信: 請求書 2026-01", "seikyusho-2026-01.pdf"},
+		{"erp-invoice-russian-subject", "Автоматическая рассылка: счёт 4711", "schet-4711.pdf"},
+	} {
+		add(erp.name, "", field(
+			"Date", date(),
+			"From", "Billing <billing@fabrikam.example>",
+			"To", "invoices@contoso.example",
+			"Subject", encoded(erp.subject),
+			"Message-ID", "<"+erp.name+"@fabrikam.example>",
+			"Auto-Submitted", "auto-generated",
+			"X-Auto-Response-Suppress", "All",
+			"MIME-Version", "1.0",
+		), mailgen.Multipart("mixed", mailgen.TextPart("Invoice attached.\n"),
+			mailgen.AttachmentPart(Attachment{Name: erp.file, ContentType: "application/pdf", Content: mailgen.PDF(own, erp.file, 2500)}, mailgen.NamePlain)), erp.file)
+	}
 
 	// Real mail that looks automatic, and is taken. An ERP system's
 	// invoice: auto-generated, and asking for no out-of-office replies.

@@ -136,6 +136,24 @@ func clientShapes(fx *[]Fixture, add func(name string, body mailgen.Entity, file
 		}}, 4096)}, mailgen.NamePlain)),
 		"Lieferschein März.pdf")
 
+	// An Outlook item dragged into a rich-text mail: the .msg travels
+	// inside winmail.dat, beside a file attached directly; and a
+	// rich-text mail saved as a .msg and attached by another client: its
+	// winmail.dat inside the .msg. (Bytes of their own, so that the
+	// fixtures after these keep theirs.)
+	own := rand.New(rand.NewPCG(4711, 3))
+	add("outlook-msg-in-winmail-dat", mailgen.Multipart("mixed", text, mailgen.AttachmentPart(Attachment{Name: "winmail.dat", ContentType: "application/ms-tnef", Content: TNEF(
+		TNEFFile{Name: "WG Angebot 2026-044.msg", Content: OutlookMsg(OutlookItem{Subject: "Angebot 2026-044", Attachments: []OutlookAttachment{
+			{Name: "Angebot 2026-044.pdf", MIMEType: "application/pdf", Content: mailgen.PDF(own, "Angebot 2026-044", 3000)},
+		}})},
+		TNEFFile{Name: "Konditionen.pdf", MIMEType: "application/pdf", Content: mailgen.PDF(own, "Konditionen", 2000)})}, mailgen.NamePlain)),
+		"Angebot 2026-044.pdf", "Konditionen.pdf")
+	add("winmail-dat-in-outlook-msg", mailgen.Multipart("mixed", text, mailgen.AttachmentPart(Attachment{Name: "Rechnung RTF.msg", ContentType: "application/octet-stream", Content: OutlookMsg(OutlookItem{
+		Subject: "Rechnung 2026-052", Attachments: []OutlookAttachment{
+			{Name: "winmail.dat", MIMEType: "application/ms-tnef", Content: TNEF(TNEFFile{Name: "Rechnung 2026-052.pdf", Content: mailgen.PDF(own, "Rechnung 2026-052", 2500)})},
+		}})}, mailgen.NamePlain)),
+		"Rechnung 2026-052.pdf")
+
 	// Meeting requests: Outlook's in the alternatives only (no file), and
 	// Gmail's with invite.ics beside it.
 	ics := mailgen.CRLF("BEGIN:VCALENDAR\nMETHOD:REQUEST\nVERSION:2.0\nBEGIN:VEVENT\nUID:040000008200E00074C5B7101A82E008@example.test\nDTSTART:20260112T090000Z\nSUMMARY:Budget 2026\nEND:VEVENT\nEND:VCALENDAR\n")

@@ -4,7 +4,8 @@
 // (imaphost.go, for cluster chaos tests), an in-process POP3 server, an SMTP
 // server, a fake Microsoft identity platform (idp.go: the OAuth2
 // endpoints, AADSTS errors, token introspection, client assertions
-// verified against the app's certificates), a fault proxy, and
+// verified against the app's certificates; Google's token endpoint for
+// service accounts, idp_google.go), a fault proxy, and
 // generated corpora of realistic and hostile messages, with the shapes of
 // real-world mail plain MIME parsers miss (corpus_fidelity.go: uuencode,
 // winmail.dat built by TNEF, S/MIME, inline forwards, names in 14 charsets).

@@ -66,7 +66,12 @@ type IdPOptions struct {
 	// server checking tokens that way (Dovecot's oauth2 passdb) lets the
 	// app into that mailbox only. "" gives the app no mailbox.
 	AppMailbox string
-	Clock      clock.Clock // default the real one
+	// ServiceAccounts are the Google service accounts whose grants the
+	// Google token endpoint (GoogleTokenURL, idp_google.go) takes, acting
+	// as one of WorkspaceUsers, the users of the Workspace domain.
+	ServiceAccounts []GoogleServiceAccount
+	WorkspaceUsers  []string
+	Clock           clock.Clock // default the real one
 }
 
 // IdPError is a refusal the IdP sends, shaped like Entra's: an OAuth2
@@ -78,7 +83,8 @@ type IdPError struct {
 	Message string
 }
 
-// IdP is a fake Microsoft identity platform on 127.0.0.1 speaking the real
+// IdP is a fake Microsoft identity platform, and Google's token endpoint
+// for service accounts (idp_google.go), on 127.0.0.1 speaking the real
 // wire protocol: the /{tenant}/oauth2/v2.0/authorize redirect (with PKCE),
 // form posts to /{tenant}/oauth2/v2.0/token for the authorization-code,
 // refresh-token (rotated on every use: the old one is refused from then
@@ -176,6 +182,7 @@ func StartIdP(opts IdPOptions) (*IdP, error) {
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/devicecode", p.deviceCode)
 	mux.HandleFunc("GET /devicelogin", p.deviceLogin)
 	mux.HandleFunc("POST /introspect", p.introspect)
+	mux.HandleFunc("POST /token", p.googleToken)
 	p.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go p.srv.Serve(ln)
 	return p, nil

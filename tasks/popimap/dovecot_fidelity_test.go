@@ -30,8 +30,7 @@ func TestDovecotFidelityIMAPMatchesPOP3(t *testing.T) {
 		raws[i] = fx.Raw
 	}
 	d.Seed(t, d.User, "INBOX", raws...)
-	task := []string{`destination = "dest/{message_id}"`, "[task.attachments]", `nested = "extract"`,
-		"[task.output]", "eml = true", `message_name = "message"`}
+	task := fidelityTask()
 	viaIMAP := dovecotConfig(t, d, task...)
 	viaPOP3 := dovecotProtocolConfig(t, d, config.ProtocolPOP3, task...)
 	automatic := 0
@@ -50,18 +49,25 @@ func TestDovecotFidelityIMAPMatchesPOP3(t *testing.T) {
 	if !maps.Equal(imap, pop) {
 		t.Errorf("IMAP wrote %d files, POP3 %d: they differ", len(imap), len(pop))
 	}
-	// Each message's folder holds its .eml, the message as sent, and the
-	// files its fixture names (a name taken twice by different content
-	// gets a suffix; identical content is one file).
+	checkFidelity(t, corpus, root, imap)
+}
+
+// checkFidelity checks the files a run of fidelityTask wrote under root
+// (the destination up to {message_id}), by path to their sha256: each
+// message's folder holds its .eml, the message as sent, and the files its
+// fixture names (a name taken twice by different content gets a suffix;
+// identical content is one file); automatic mail has no folder.
+func checkFidelity(t *testing.T, corpus []testmail.Fixture, root string, files map[string]string) {
+	t.Helper()
 	folders := map[string][]string{}
-	for rel := range imap {
+	for rel := range files {
 		folders[path.Dir(rel)] = append(folders[path.Dir(rel)], path.Base(rel))
 	}
 	emls := map[string]string{} // sha256 of each .eml -> folder
 	for dir, names := range folders {
 		for _, n := range names {
 			if n == "message.eml" {
-				emls[imap[path.Join(dir, n)]] = dir
+				emls[files[path.Join(dir, n)]] = dir
 			}
 		}
 	}
@@ -96,4 +102,11 @@ func TestDovecotFidelityIMAPMatchesPOP3(t *testing.T) {
 			}
 		}
 	}
+}
+
+// fidelityTask is the task of the fidelity tests: a folder per message
+// holding its .eml and every attachment, nested ones extracted.
+func fidelityTask() []string {
+	return []string{`destination = "dest/{message_id}"`, "[task.attachments]", `nested = "extract"`,
+		"[task.output]", "eml = true", `message_name = "message"`}
 }

@@ -53,3 +53,9 @@ func TestMailutilsIMAPAnswersPartialHeaderFetches(t *testing.T) {
 		return mailutilsConfig(t, s, config.ProtocolIMAP, mailutilsPassword, taskTOML...)
 	})
 }
+
+func TestMoxIMAPAnswersPartialHeaderFetches(t *testing.T) {
+	b := newMoxBox(t)
+	b.append(t, headerFetchMail()...)
+	takeHeadersAlone(t, func(taskTOML ...string) *config.Config { return b.config(t, taskTOML...) })
+}

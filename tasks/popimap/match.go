@@ -39,9 +39,7 @@ func newSelection(task *config.Task) (*selection, error) {
 // too many parts then is unparseable (extract.ErrUnparseable).
 func (s *selection) open(msg *extract.Message) error {
 	if s.nested {
-		if err := msg.ExpandNested(); err != nil {
-			return err
-		}
+		return msg.ExpandNested(s.tnef)
 	}
 	if s.tnef {
 		return msg.ExpandTNEF()

@@ -123,6 +123,26 @@ def msg_files(data):
     return message([], 32)
 
 
+def is_msg(ctype, name, data):
+    return ctype == "application/vnd.ms-outlook" or (name or "").lower().endswith(".msg") and data.startswith(OLE_MAGIC)
+
+
+def is_tnef(ctype, name):
+    return ctype == "application/ms-tnef" or (name or "").lower() == "winmail.dat"
+
+
+def opened(name, ctype, data):
+    """The files in an Outlook item or a winmail.dat, those in the items
+    and winmail.dat files inside it opened in turn (known by name)."""
+    if is_msg(ctype, name, data):
+        inside = msg_files(data)
+    elif is_tnef(ctype, name):
+        inside = tnef_files(data)
+    else:
+        return [(name, data)]
+    return [f for n, d in inside for f in opened(n, "", d)]
+
+
 def smime_content(data):
     r = subprocess.run(["openssl", "cms", "-verify", "-noverify", "-inform", "DER"],
                        input=data, capture_output=True)
@@ -162,11 +182,8 @@ def files_of(msg):
             if inner is not None:
                 out += files_of(email.message_from_bytes(inner, policy=email.policy.default))
                 continue
-        if ctype == "application/vnd.ms-outlook" or (name or "").lower().endswith(".msg") and payload.startswith(OLE_MAGIC):
-            out += msg_files(payload)
-            continue
-        if ctype == "application/ms-tnef" or (name or "").lower() == "winmail.dat":
-            out += tnef_files(payload)
+        if is_msg(ctype, name, payload) or is_tnef(ctype, name):
+            out += opened(name or "", ctype, payload)
             continue
         encrypted = parent == "multipart/encrypted" and ctype != "application/pgp-encrypted"
         if name is None and disp != "attachment" and not encrypted:

@@ -120,6 +120,9 @@ func (f *codeFilter) next() {
 	if complete && !f.inLine {
 		out = fixStatusCode(out)
 	}
+	if complete && f.bounds.kind == fetchData {
+		out = dropPartialCount(out)
+	}
 	f.pending = out
 	f.tail = append(f.tail, chunk...)
 	if len(f.tail) > tailSize {
@@ -163,6 +166,44 @@ func literalAtEnd(line []byte) (int64, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// dropPartialCount rewrites the section of a FETCH line that announces
+// a message literal, "BODY[HEADER]<0.1048577> {n}", into
+// "BODY[HEADER]<0> {n}", and returns any other line unchanged. RFC 3501
+// has a server answer a partial fetch with the origin octet alone;
+// WildDuck before 2017 echoed the octet count too, on which go-imap fails
+// the whole FETCH ("expected '>'"), so that a header rule's fetch of
+// every message failed, run after run.
+func dropPartialCount(line []byte) []byte {
+	body := bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+	open := bytes.LastIndexByte(body, '{')
+	if open < 0 || !bytes.HasSuffix(body, []byte("}")) {
+		return line
+	}
+	before := bytes.TrimSuffix(bytes.TrimSuffix(body[:open], []byte("~")), []byte(" "))
+	partial, ok := bytes.CutSuffix(before, []byte(">"))
+	lt := bytes.LastIndexByte(partial, '<')
+	if !ok || lt < 1 || partial[lt-1] != ']' {
+		return line
+	}
+	origin, count, ok := bytes.Cut(partial[lt+1:], []byte("."))
+	if !ok || !digits(origin) || !digits(count) {
+		return line
+	}
+	out := make([]byte, 0, len(line))
+	out = append(out, line[:lt+1+len(origin)]...)
+	return append(out, line[len(partial):]...)
+}
+
+// digits reports whether b is a non-empty run of ASCII digits.
+func digits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) > 0
 }
 
 var statusWords = [][]byte{[]byte("OK"), []byte("NO"), []byte("BAD"), []byte("BYE"), []byte("PREAUTH")}

@@ -48,6 +48,28 @@ func TestFixStatusCode(t *testing.T) {
 	}
 }
 
+func TestDropPartialCount(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"* 1 FETCH (UID 1 BODY[HEADER]<0.1048577> {40}\r\n", "* 1 FETCH (UID 1 BODY[HEADER]<0> {40}\r\n"},
+		{"* 2 FETCH (BODY[]<512.1024> {1024+}\r\n", "* 2 FETCH (BODY[]<512> {1024+}\r\n"},
+		{"* 3 FETCH (BINARY[1]<0.9> ~{9}\r\n", "* 3 FETCH (BINARY[1]<0> ~{9}\r\n"},
+		// The origin alone, no literal, or no section: unchanged.
+		{"* 1 FETCH (UID 1 BODY[HEADER]<0> {40}\r\n", ""},
+		{"* 1 FETCH (UID 1 BODY[HEADER]<0.5> \"abcde\")\r\n", ""},
+		{"* 1 FETCH (UID 1 X<0.5> {5}\r\n", ""},
+		{"* 1 FETCH (UID 1 BODY[]<0.x> {5}\r\n", ""},
+		{"* 1 FETCH (UID 1 BODY[]<.5> {5}\r\n", ""},
+	} {
+		want := tc.want
+		if want == "" {
+			want = tc.in
+		}
+		if got := string(dropPartialCount([]byte(tc.in))); got != want {
+			t.Errorf("dropPartialCount(%q)\n got %q\nwant %q", tc.in, got, want)
+		}
+	}
+}
+
 // TestCodeFilterLeavesLiteralsAlone streams responses whose literals
 // contain status lines with unparseable codes, in reads of every size:
 // the literal bytes arrive as sent, the real status lines are rewritten.

@@ -28,6 +28,7 @@ func TestHeaderFetchAnswersAsServersWriteThem(t *testing.T) {
 	for _, tc := range []struct{ server, section string }{
 		{"RFC 3501: the origin octet alone", "BODY[HEADER]<0>"},
 		{"partial not honoured, no origin (hMailServer, GreenMail)", "BODY[HEADER]"},
+		{"the origin and the count echoed (WildDuck before 2017)", "BODY[HEADER]<0.1048577>"},
 	} {
 		t.Run(tc.server, func(t *testing.T) {
 			_, s := selected(t, answeringHeaders(header, tc.section))

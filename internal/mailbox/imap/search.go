@@ -3,6 +3,7 @@ package imap
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -55,8 +56,17 @@ func (s *Session) matching(ctx context.Context, found mailbox.Found, q mailbox.Q
 	return found, nil
 }
 
-// searchCriteria translates q. Alternatives within a header term become a
-// chain of ORs.
+// encodedWord begins an RFC 2047 encoded word. A server that looks for a
+// search string in a field's raw text rather than its decoded text (mox)
+// does not find "Invoice" in "=?UTF-8?B?SW52b2ljZSAz?=", and a message
+// its search leaves out is never looked at: every header term also lets
+// through a field that holds an encoded word, and the rules then judge
+// that message on its decoded header. A server that decodes (Dovecot,
+// Exchange) finds "=?" only where the decoded text holds it.
+const encodedWord = "=?"
+
+// searchCriteria translates q. Alternatives within a header term, and the
+// encoded word, become a chain of ORs.
 func searchCriteria(q mailbox.Query) *imap.SearchCriteria {
 	c := &imap.SearchCriteria{SentSince: q.SentSince, Larger: q.Larger, Smaller: q.Smaller}
 	if q.Unseen {
@@ -65,9 +75,7 @@ func searchCriteria(q mailbox.Query) *imap.SearchCriteria {
 	// Not SearchCriteria.And: in go-imap v2.0.0-beta.8 it resets Smaller
 	// to 0 when the other side has none, dropping max_size.
 	for _, term := range q.Header {
-		alt := anyOf(term.Field, term.AnyOf)
-		c.Header = append(c.Header, alt.Header...)
-		c.Or = append(c.Or, alt.Or...)
+		c.Or = append(c.Or, anyOf(term.Field, append(slices.Clip(term.AnyOf), encodedWord)).Or...)
 	}
 	return c
 }

@@ -1,6 +1,7 @@
 package imap
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -21,26 +22,32 @@ func TestSearchCriteria(t *testing.T) {
 	if !c.SentSince.Equal(since) || c.Larger != 999 || c.Smaller != 5001 || len(c.NotFlag) != 1 || c.NotFlag[0] != imap.FlagSeen {
 		t.Errorf("criteria %+v", c)
 	}
-	if len(c.Header) != 1 || c.Header[0] != (imap.SearchCriteriaHeaderField{Key: "Subject", Value: "Invoice"}) {
-		t.Errorf("single-value term: %+v", c.Header)
+	if len(c.Header) != 0 {
+		t.Errorf("a header term outside the ORs: %+v", c.Header)
 	}
-	// OR a (OR b c): every alternative reachable, nothing else.
-	if len(c.Or) != 1 {
+	// Per term, OR a (OR b (OR c "=?")): every alternative reachable, and
+	// the encoded word, nothing else.
+	if len(c.Or) != 2 {
 		t.Fatalf("or terms %+v", c.Or)
 	}
-	var got []string
-	var walk func(sc imap.SearchCriteria)
-	walk = func(sc imap.SearchCriteria) {
-		for _, h := range sc.Header {
-			got = append(got, h.Value)
+	for i, want := range [][]string{{"From", "@acme.example", "@globex.example", "billing", "=?"}, {"Subject", "Invoice", "=?"}} {
+		var got []string
+		var walk func(sc imap.SearchCriteria)
+		walk = func(sc imap.SearchCriteria) {
+			for _, h := range sc.Header {
+				if h.Key != want[0] {
+					t.Errorf("term %d: field %q, want %q", i, h.Key, want[0])
+				}
+				got = append(got, h.Value)
+			}
+			for _, pair := range sc.Or {
+				walk(pair[0])
+				walk(pair[1])
+			}
 		}
-		for _, pair := range sc.Or {
-			walk(pair[0])
-			walk(pair[1])
+		walk(imap.SearchCriteria{Or: c.Or[i : i+1]})
+		if !slices.Equal(got, want[1:]) {
+			t.Errorf("term %d: alternatives %q, want %q", i, got, want[1:])
 		}
-	}
-	walk(imap.SearchCriteria{Or: c.Or})
-	if len(got) != 3 || got[0] != "@acme.example" || got[1] != "@globex.example" || got[2] != "billing" {
-		t.Errorf("alternatives %q", got)
 	}
 }
