@@ -19,7 +19,11 @@ build:
 # s, the others 60-120 s; go test drops them where ./... lists them
 # again); in ./...'s order tasks/popimap started last and ended make test
 # alone on one core. -p 6: those five and the other packages' compiles
-# and tests beside them.
+# and tests beside them. -parallel 4: a package's t.Parallel tests are
+# those that mostly wait (on leases, child processes, servers' stalls),
+# and go test runs GOMAXPROCS of them at once, 2 here; cmd/mailtask's
+# cluster chaos test (60 s, half a core) then started after the crash
+# suites and ended make test alone.
 #
 # vet and the linters run beside the tests, not before them: from a fresh
 # clone they took 80 s before the first test could start, much of it on
@@ -46,7 +50,7 @@ vet-then-staticcheck:
 LONG_TESTS = ./cmd/mailtask ./internal/scheduler ./internal/pgstore ./tasks/popimap ./internal/testmail
 race-tests:
 	pkgs=$$($(GO) list ./...) && \
-	$(GO) test -race -vet=off -count=1 -p 6 -timeout 9m $(LONG_TESTS) $$(echo "$$pkgs" | grep -v '/internal/extract$$')
+	$(GO) test -race -vet=off -count=1 -p 6 -parallel 4 -timeout 9m $(LONG_TESTS) $$(echo "$$pkgs" | grep -v '/internal/extract$$')
 
 extract-tests:
 	$(GO) test -vet=off -count=1 -timeout 9m ./internal/extract

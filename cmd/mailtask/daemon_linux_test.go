@@ -294,6 +294,7 @@ func containsAll(s string, parts []string) bool {
 // that message, commit it, log out and exit 0. Meanwhile a manual run of
 // the same task from another process is refused with exit code 3.
 func TestSIGTERMMidRunCommitsTheMessageInHandAndExits0(t *testing.T) {
+	t.Parallel() // servers, child processes and directories of its own; it mostly waits on them
 	for _, c := range []struct {
 		name string
 		args func(cfg string) []string

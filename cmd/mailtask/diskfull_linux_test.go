@@ -81,6 +81,7 @@ func committed(t *testing.T, td taskDir) state.UIDSet {
 // message is not committed, nothing half-written is visible, and the next
 // run, with room again, completes with exactly the clean result.
 func TestDiskFull(t *testing.T) {
+	t.Parallel() // servers, child processes and directories of its own; it mostly waits on them
 	fx := newDestinationFixture(t, "full")
 	td := newTaskDir(t, fx.d, "imap", fx.user, "pw-"+fx.user, "batch_size = "+strconv.Itoa(destBatch))
 	cmd := mailtaskCmd("run-task", "--config", td.config, "t")
@@ -128,6 +129,7 @@ func TestDiskFull(t *testing.T) {
 // exactly the clean result. As root, which ignores permissions, mailtask
 // runs as the user nobody.
 func TestDestinationPermissionDenied(t *testing.T) {
+	t.Parallel() // servers, child processes and directories of its own; it mostly waits on them
 	fx := newDestinationFixture(t, "denied")
 	td := newTaskDir(t, fx.d, "imap", fx.user, "pw-"+fx.user, "batch_size = "+strconv.Itoa(destBatch))
 	for _, dir := range []string{td.dest, td.state} {

@@ -34,6 +34,7 @@ func hostileMessages() [][]byte {
 // its task keeps each message aside with the reason and fails its runs on
 // the bound, and the healthy task takes its mail as if it were alone.
 func TestDaemonRunsAHealthyTaskBesideAHostileOne(t *testing.T) {
+	t.Parallel() // servers, child processes and directories of its own; it mostly waits on them
 	good := startMailServer(t, false, 3)
 	bad, err := testmail.StartScripted(testmail.IMAPScript{Messages: hostileMessages(), Replies: map[string]func(io.Writer, string, string) error{
 		"UID STORE": func(w io.Writer, _, _ string) error { return testmail.Endless(w, "x", 64<<20) },

@@ -17,6 +17,7 @@ import (
 // its task: the daemon of an MSP onboards mailboxes without a restart. It
 // starts with no customer yet, and keeps running once the last one went.
 func TestSIGHUPPicksUpIncludedFiles(t *testing.T) {
+	t.Parallel() // servers, child processes and directories of its own; it mostly waits on them
 	d := dovecot.Start(t, dovecot.Options{Users: map[string]string{"acme": "pw-acme"}})
 	invoice := testmail.Attachment{Name: "invoice.pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.4\nacme\n%%EOF\n")}
 	d.Append(t, "acme", "INBOX", testmail.NewMessage("invoice", invoice))

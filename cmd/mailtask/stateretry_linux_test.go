@@ -18,6 +18,7 @@ import (
 // whole is in the ledger too, where a run would find it and count it as
 // taken, with no file written: it must leave the ledger with its failure.
 func TestStateRetryTakesAgainWhatWasKeptAside(t *testing.T) {
+	t.Parallel() // servers, child processes and directories of its own; it mostly waits on them
 	users := map[string]string{"imap": "pw-imap", "pop3": "pw-pop3"}
 	d := dovecot.Start(t, dovecot.Options{Users: users})
 	large := testmail.NewMessage("large", testmail.Attachment{Name: "large.bin", Content: bytes.Repeat([]byte("L"), 1_200_000)})
