@@ -5,5 +5,7 @@
 // a test binary killed before its cleanups (a timeout panic, SIGKILL)
 // leaves no server running. Their directories are in memory where
 // there is room (MkdirTemp), and the next test binary removes those a
-// killed one left there.
+// killed one left there. Servers built with the go command (versitygw,
+// mox) are found where it puts them, and taken only at the release the
+// tests were written against (GoBinary).
 package child

@@ -3,11 +3,6 @@
 package mox
 
 import (
-	"debug/buildinfo"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sync"
 
 	"mailtask/internal/testmail/child"
@@ -35,35 +30,5 @@ func probe() (string, error) {
 // findBinary looks in PATH and where .ci/run puts the binary, and checks
 // by its build information that it is mox at Version.
 func findBinary() (string, error) {
-	var candidates []string
-	if p, err := exec.LookPath("mox"); err == nil {
-		candidates = append(candidates, p)
-	}
-	if gobin := os.Getenv("GOBIN"); gobin != "" {
-		candidates = append(candidates, filepath.Join(gobin, "mox"))
-	}
-	gopath := os.Getenv("GOPATH")
-	if gopath == "" {
-		if home, err := os.UserHomeDir(); err == nil {
-			gopath = filepath.Join(home, "go")
-		}
-	}
-	for _, dir := range filepath.SplitList(gopath) {
-		candidates = append(candidates, filepath.Join(dir, "bin", "mox"))
-	}
-	var wrong []string
-	for _, p := range candidates {
-		info, err := buildinfo.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		if info.Main.Path == modulePath && info.Main.Version == Version {
-			return p, nil
-		}
-		wrong = append(wrong, fmt.Sprintf("%s is %s %s", p, info.Main.Path, info.Main.Version))
-	}
-	if len(wrong) > 0 {
-		return "", child.Unavailable(fmt.Sprintf("%s (found: %v)", missingMessage, wrong))
-	}
-	return "", child.Unavailable(missingMessage)
+	return child.GoBinary(child.Installed("mox"), modulePath, Version, missingMessage)
 }

@@ -3,10 +3,6 @@
 package versitygw
 
 import (
-	"debug/buildinfo"
-	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 
@@ -55,41 +51,12 @@ func probe(version string) (string, error) {
 // where .ci/run puts it), and checks by its build information that it is
 // versitygw at version.
 func findBinary(version string) (string, error) {
-	gopath := os.Getenv("GOPATH")
-	if gopath == "" {
-		if home, err := os.UserHomeDir(); err == nil {
-			gopath = filepath.Join(home, "go")
-		}
+	if version != LegacyVersion {
+		return child.GoBinary(child.Installed("versitygw"), modulePath, version, missingMessage(version))
 	}
 	var candidates []string
-	if version == LegacyVersion {
-		for _, dir := range filepath.SplitList(gopath) {
-			candidates = append(candidates, filepath.Join(dir, "versitygw-"+version, "bin", "versitygw"))
-		}
-	} else {
-		if p, err := exec.LookPath("versitygw"); err == nil {
-			candidates = append(candidates, p)
-		}
-		if gobin := os.Getenv("GOBIN"); gobin != "" {
-			candidates = append(candidates, filepath.Join(gobin, "versitygw"))
-		}
-		for _, dir := range filepath.SplitList(gopath) {
-			candidates = append(candidates, filepath.Join(dir, "bin", "versitygw"))
-		}
+	for _, dir := range child.GoPath() {
+		candidates = append(candidates, filepath.Join(dir, "versitygw-"+version, "bin", "versitygw"))
 	}
-	var wrong []string
-	for _, p := range candidates {
-		info, err := buildinfo.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		if info.Main.Path == modulePath && info.Main.Version == version {
-			return p, nil
-		}
-		wrong = append(wrong, fmt.Sprintf("%s is %s %s", p, info.Main.Path, info.Main.Version))
-	}
-	if len(wrong) > 0 {
-		return "", child.Unavailable(fmt.Sprintf("%s (found: %v)", missingMessage(version), wrong))
-	}
-	return "", child.Unavailable(missingMessage(version))
+	return child.GoBinary(candidates, modulePath, version, missingMessage(version))
 }
