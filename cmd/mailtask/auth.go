@@ -145,7 +145,7 @@ func authLogout(ctx context.Context, e *env, cfgPath string, positional []string
 		return err
 	}
 	if acct.OAuth2.Flow == config.FlowServiceAccount {
-		return usageError{fmt.Sprintf("account %q uses a Google service account (service_account): it stores no sign-in, and its access token lapses within the hour; to end its access, remove the mailbox's user from the service account's reach (Admin console > Security > Access and data control > API controls > Manage Domain Wide Delegation), or delete the key (Google Cloud console > IAM & Admin > Service accounts > the account > Keys)", acct.Name)}
+		return usageError{fmt.Sprintf("account %q uses a Google service account (service_account): it stores no sign-in, and its access token lapses within the hour; to end its access, the domain's admin removes the delegation (Admin console > Security > Access and data control > API controls > Manage Domain Wide Delegation), which ends it for every mailbox of the domain, or you delete the key (Google Cloud console > IAM & Admin > Service accounts > the account > Keys)", acct.Name)}
 	}
 	if !acct.OAuth2.Delegated() {
 		return usageError{fmt.Sprintf("account %q uses app-only tokens (client_credentials): it stores no sign-in of its own, and its app's token, shared with the app's other accounts, lapses within the hour; to end its access, remove the app's client secret or certificate, or the mailbox permission (Remove-MailboxPermission)", acct.Name)}
