@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 
 	"mailtask/internal/clock"
@@ -80,15 +81,7 @@ func runTask(ctx context.Context, e *env, cfgPath string, dryRun bool, level str
 		}
 	}
 	if dryRun {
-		for _, name := range sum.Planned {
-			fmt.Fprintf(e.stdout, "would save %s\n", name)
-		}
-		for _, f := range sum.Aside {
-			fmt.Fprintf(e.stdout, "would keep aside %s: it %s\n", mailbox.Printable(f.Key), mailbox.Printable(f.Reason))
-		}
-		for _, s := range sum.Skipped {
-			fmt.Fprintf(e.stdout, "would skip %s: %s\n", mailbox.Printable(s.Key), mailbox.Printable(s.Reason))
-		}
+		dryRunLines(e.stdout, sum)
 	}
 	fmt.Fprintln(e.stdout, summaryLine(sum, dryRun))
 	if err != nil {
@@ -110,8 +103,31 @@ func taskFailure(e *env, task string, err error) error {
 	return errReported
 }
 
+// dryRunLines lists what a dry run would do, and the quarantine notices
+// it met.
+func dryRunLines(w io.Writer, sum popimap.Summary) {
+	for _, name := range sum.Planned {
+		fmt.Fprintf(w, "would save %s\n", name)
+	}
+	for _, f := range sum.Aside {
+		fmt.Fprintf(w, "would keep aside %s: it %s\n", mailbox.Printable(f.Key), mailbox.Printable(f.Reason))
+	}
+	for _, s := range sum.Skipped {
+		fmt.Fprintf(w, "would skip %s: %s\n", mailbox.Printable(s.Key), mailbox.Printable(s.Reason))
+	}
+	for _, n := range sum.Notices {
+		fmt.Fprintf(w, "quarantine notice %s: %s\n", mailbox.Printable(n.Key), n.Describe())
+	}
+}
+
 func summaryLine(s popimap.Summary, dryRun bool) string {
 	line := fmt.Sprintf("%s: %s in %.2fs", s.Task, s.Counts.Summary(dryRun), s.Duration.Seconds())
+	switch n := len(s.Notices); {
+	case n == 1:
+		line += "; a quarantine notice: Microsoft 365 holds mail for this mailbox (see the warning)"
+	case n > 1:
+		line += fmt.Sprintf("; %d quarantine notices: Microsoft 365 holds mail for this mailbox (see the warnings)", n)
+	}
 	if s.Stopped {
 		line += " (stopped on request; the rest wait for the next run)"
 	}

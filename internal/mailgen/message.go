@@ -22,6 +22,12 @@ type Fixture struct {
 	// "auto-reply", "read-receipt"), which a task skips by default; "" for
 	// mail a task takes.
 	Automatic string
+	// QuarantineNotice marks Microsoft 365's notice that it holds mail for
+	// the mailbox in quarantine, and QuarantineHeld is how many held
+	// messages its body says it lists (0: it does not say so in words a
+	// reader can rely on). A task takes such a notice, and warns.
+	QuarantineNotice bool
+	QuarantineHeld   int
 }
 
 // Attachment is one file of a message.

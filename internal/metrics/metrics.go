@@ -29,8 +29,11 @@ type Run struct {
 	outcome.Counts
 	Defects   outcome.Defects   // of the files written, by kind
 	Automatic outcome.Automatic // the automatic mail skipped, by kind
-	Duration  time.Duration
-	End       time.Time
+	// QuarantineNotices counts the Microsoft 365 quarantine notices among
+	// the messages the run looked at.
+	QuarantineNotices int
+	Duration          time.Duration
+	End               time.Time
 	// Due counts the messages whose after-action or failure action the
 	// server has not confirmed when the run ends.
 	Due outcome.Due
@@ -98,6 +101,7 @@ func (m *Metrics) Observe(r Run) {
 		}
 		f.defects = add(f.defects, r.Defects)
 		f.automatic = add(f.automatic, r.Automatic)
+		f.notices += float64(r.QuarantineNotices)
 		f.lastRun.put(unix(r.End))
 		f.duration.put(r.Duration.Seconds())
 		f.setDue(r.Due)

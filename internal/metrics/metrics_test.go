@@ -197,6 +197,24 @@ mailtask_messages_automatic_total{kind="delivery-report",task="invoices"} 3
 	}
 }
 
+// Quarantine notices are counted by task, from the task's first run on.
+func TestQuarantineNoticesCounted(t *testing.T) {
+	m := New()
+	m.Track("invoices")
+	m.Observe(Run{Task: "invoices", Outcome: "ok", Counts: outcome.Counts{Saved: 2}, QuarantineNotices: 2, End: t0})
+	m.Observe(Run{Task: "invoices", Outcome: "ok", Counts: outcome.Counts{Saved: 1}, QuarantineNotices: 1, End: t0})
+	m.Observe(Run{Task: "reports", Outcome: "ok", End: t0})
+	expected := `
+# HELP mailtask_quarantine_notices_total Microsoft 365 quarantine notices a task met: mail held for its mailbox that it will never see until someone releases it. Each is logged at WARN.
+# TYPE mailtask_quarantine_notices_total counter
+mailtask_quarantine_notices_total{task="invoices"} 3
+mailtask_quarantine_notices_total{task="reports"} 0
+`
+	if err := testutil.GatherAndCompare(m.Gatherer(), strings.NewReader(expected), "mailtask_quarantine_notices_total"); err != nil {
+		t.Error(err)
+	}
+}
+
 // Defects of the files written are counted by task and kind, and go with
 // a task that is forgotten.
 func TestFileDefectsCounted(t *testing.T) {

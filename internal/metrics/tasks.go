@@ -25,6 +25,7 @@ type taskFigures struct {
 	skipped        [2]float64
 	defects        map[string]float64 // by kind
 	automatic      map[string]float64 // by kind
+	notices        float64            // quarantine notices met
 	lastRun        optional
 	lastSuccess    optional
 	duration       optional
@@ -114,6 +115,7 @@ var taskFamilies = func() []taskFamily {
 		{name: "messages_automatic_total", help: "Messages not taken because they are automatic mail the task skips (skip_automatic), by kind: delivery-report, auto-reply, read-receipt. messages_unmatched_total counts them too.",
 			kind: "counter", label: "kind", values: kinds(func(f *taskFigures) map[string]float64 { return f.automatic }),
 			value: func(f *taskFigures, kind string) (float64, bool) { v, ok := f.automatic[kind]; return v, ok }},
+		counter("quarantine_notices_total", "Microsoft 365 quarantine notices a task met: mail held for its mailbox that it will never see until someone releases it. Each is logged at WARN.", func(f *taskFigures) float64 { return f.notices }),
 		gauge("last_run_timestamp_seconds", "When the task's last run ended, in Unix time.", func(f *taskFigures) optional { return f.lastRun }),
 		gauge("last_success_timestamp_seconds", "When the task's last successful run ended, in Unix time.", func(f *taskFigures) optional { return f.lastSuccess }),
 		gauge("last_run_duration_seconds", "How long the task's last run took.", func(f *taskFigures) optional { return f.duration }),

@@ -47,6 +47,7 @@ func newVectors() *vectors {
 func (v *vectors) track(task string) {
 	v.counters["runs_total"].WithLabelValues(task)
 	v.counters["run_failures_total"].WithLabelValues(task)
+	v.counters["quarantine_notices_total"].WithLabelValues(task)
 	for _, k := range outcome.Counters {
 		v.counters[k.Metric].WithLabelValues(task)
 	}
@@ -71,6 +72,7 @@ func (v *vectors) observe(r Run) {
 	for kind, n := range r.Automatic {
 		v.counters["messages_automatic_total"].WithLabelValues(r.Task, kind).Add(float64(n))
 	}
+	v.counters["quarantine_notices_total"].WithLabelValues(r.Task).Add(float64(r.QuarantineNotices))
 	v.gauges["last_run_timestamp_seconds"].WithLabelValues(r.Task).Set(unix(r.End))
 	v.gauges["last_run_duration_seconds"].WithLabelValues(r.Task).Set(r.Duration.Seconds())
 	v.due(r.Task, r.Due)
@@ -167,6 +169,9 @@ func TestTaskTableMatchesVectors(t *testing.T) {
 			}
 			if rng.IntN(4) == 0 {
 				r.Automatic = outcome.Automatic{automatic[rng.IntN(len(automatic))]: 1 + rng.IntN(2)}
+			}
+			if rng.IntN(8) == 0 {
+				r.QuarantineNotices = 1 + rng.IntN(2)
 			}
 			m.Observe(r)
 			v.observe(r)

@@ -302,7 +302,7 @@ func (s *Scheduler) execute(ctx context.Context, e *entry, cfg *config.Config, a
 		if current { // a task removed meanwhile keeps no metrics
 			s.metrics.Observe(metrics.Run{
 				Task: name, Outcome: how, Counts: sum.Counts, Defects: sum.Defects, Automatic: sum.Automatic(),
-				Duration: end.Sub(started), End: end, Due: sum.Due,
+				QuarantineNotices: len(sum.Notices), Duration: end.Sub(started), End: end, Due: sum.Due,
 			})
 			served := sum.Committed
 			if served.IsZero() {

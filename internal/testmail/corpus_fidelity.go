@@ -144,6 +144,7 @@ func FidelityCorpus() []Fixture {
 
 	clientShapes(&fx, add, r, inner)
 	automaticShapes(&fx, r)
+	quarantineNotices(&fx)
 
 	// The usual shapes around them.
 	add("inline-image-named", mailgen.Multipart("mixed", mailgen.Multipart("related",

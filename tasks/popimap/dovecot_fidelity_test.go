@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -21,7 +22,8 @@ import (
 // out the same over IMAP and POP3: each message's files are the ones its
 // fixture names, and its .eml is the message byte for byte. The automatic
 // mail among them (bounces, automatic replies, read receipts) is skipped
-// over both, and its look-alikes taken.
+// over both, and its look-alikes taken. Microsoft 365's quarantine
+// notices are taken too, and each is reported with the count it lists.
 func TestDovecotFidelityIMAPMatchesPOP3(t *testing.T) {
 	d := dovecot.Start(t, dovecot.Options{})
 	corpus := testmail.FidelityCorpus()
@@ -34,14 +36,27 @@ func TestDovecotFidelityIMAPMatchesPOP3(t *testing.T) {
 	viaIMAP := dovecotConfig(t, d, task...)
 	viaPOP3 := dovecotProtocolConfig(t, d, config.ProtocolPOP3, task...)
 	automatic := 0
+	var held []int // of each quarantine notice
 	for _, fx := range corpus {
 		if fx.Automatic != "" {
 			automatic++
 		}
+		if fx.QuarantineNotice {
+			held = append(held, fx.QuarantineHeld)
+		}
 	}
 	for _, cfg := range []*config.Config{viaIMAP, viaPOP3} {
-		if sum := runCfg(t, cfg); sum.Saved != len(corpus)-automatic || sum.Unmatched != automatic || sum.Failed != 0 {
+		sum := runCfg(t, cfg)
+		if sum.Saved != len(corpus)-automatic || sum.Unmatched != automatic || sum.Failed != 0 {
 			t.Fatalf("%s: %+v, want %d automatic messages not matching and the rest saved", cfg.Accounts["dovecot"].Protocol, sum, automatic)
+		}
+		var got []int
+		for _, n := range sum.Notices {
+			got = append(got, n.Held)
+		}
+		slices.Sort(got)
+		if slices.Sort(held); !slices.Equal(got, held) {
+			t.Errorf("%s: quarantine notices %+v, want %d holding %v", cfg.Accounts["dovecot"].Protocol, sum.Notices, len(held), held)
 		}
 	}
 	root := filepath.Dir(viaIMAP.Tasks[0].Destination) // the destination up to {message_id}

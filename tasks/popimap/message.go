@@ -37,6 +37,8 @@ type delivered struct {
 	// skip is why it is not taken, when it is automatic mail the task
 	// skips.
 	skip *Skip
+	// notice: it is a Microsoft 365 quarantine notice.
+	notice *Notice
 }
 
 // message writes one prepared message's outputs (take), or recognises it
@@ -67,6 +69,9 @@ func (r *run) message(ctx context.Context, j *job) (delivered, error) {
 		d.fate, d.w, err = r.take(ctx, j.m, j.raw, j.parsed, j.plan)
 		if d.fate == unmatched && j.plan.why == rules.RuleAutomatic {
 			d.skip = r.skipAutomatic(j.m, j.parsed)
+		}
+		if d.notice = j.plan.notice; d.notice != nil {
+			r.warnNotice(d.notice, j.parsed)
 		}
 	}
 	return d, err
@@ -103,6 +108,9 @@ func tally(got []delivered) Summary {
 		}
 		if d.skip != nil {
 			sum.Skipped = append(sum.Skipped, *d.skip)
+		}
+		if d.notice != nil {
+			sum.Notices = append(sum.Notices, *d.notice)
 		}
 	}
 	return sum

@@ -133,6 +133,8 @@ type plan struct {
 	// under the name the templates give it (Folder.Fits): the message is
 	// kept aside, nothing of it staged.
 	unfit error
+	// notice: the message is a Microsoft 365 quarantine notice.
+	notice *Notice
 	// Set by take: the message's writer, and its metadata sidecar, which
 	// lists the names the other files were given and so is staged only
 	// once they are named; finish names it.
@@ -151,7 +153,7 @@ type planned struct {
 }
 
 func (r *run) plan(m mailbox.Message, raw *spool, msg *extract.Message, searched bool) *plan {
-	p := &plan{}
+	p := &plan{notice: noticeOf(m, msg)}
 	// Once staged (or, on a dry run, listed), the content is no longer
 	// needed: a message waiting for its batch to be named keeps only what
 	// describes it, so that the batches fetched ahead hold kilobytes per

@@ -98,6 +98,9 @@ type Summary struct {
 	// mail the task skips (skip_automatic), with why; Counts.Unmatched
 	// counts them too.
 	Skipped []Skip
+	// Notices lists the Microsoft 365 quarantine notices among the
+	// messages the run looked at, taken or not (notice.go).
+	Notices []Notice
 	// Stopped reports that Options.Stop ended the run before every new
 	// message was taken; the rest wait for the next run.
 	Stopped bool
@@ -128,6 +131,7 @@ func (s Summary) plus(more Summary) Summary {
 	s.Planned = append(s.Planned, more.Planned...)
 	s.Aside = append(s.Aside, more.Aside...)
 	s.Skipped = append(s.Skipped, more.Skipped...)
+	s.Notices = append(s.Notices, more.Notices...)
 	s.Stopped = s.Stopped || more.Stopped
 	if more.Committed.After(s.Committed) {
 		s.Committed = more.Committed

@@ -1,0 +1,83 @@
+package popimap
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"mailtask/internal/testmail"
+)
+
+// quarantineFixtures are, from testmail's fidelity corpus, Microsoft's
+// quarantine notice listing 2 held messages and a person's forward of one.
+func quarantineFixtures(t *testing.T) (notice, forward []byte) {
+	t.Helper()
+	for _, fx := range testmail.FidelityCorpus() {
+		switch fx.Name {
+		case "m365-quarantine-notice":
+			notice = fx.Raw
+		case "person-forwards-quarantine-notice":
+			forward = fx.Raw
+		}
+	}
+	if notice == nil || forward == nil {
+		t.Fatal("the corpus lacks the quarantine notice or its forward")
+	}
+	return notice, forward
+}
+
+// A quarantine notice is taken as the task's rules say, like the mail
+// beside it (its .eml written, deleted after), and warned about: the log
+// names the task, the account, the mailbox, how many messages are held
+// and where to release them; a dry run lists it. A person's forward of a
+// notice is not one.
+func TestQuarantineNoticeWarned(t *testing.T) {
+	f := newFixture(t, testmail.IMAPOptions{}, `after = "delete"`, "[task.output]", "eml = true")
+	notice, forward := quarantineFixtures(t)
+	f.append(forward, notice, testmail.PDFMessage("invoice.pdf"))
+
+	dry, err := Run(t.Context(), Options{Config: f.cfg, Task: f.cfg.Tasks[0], DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dry.Notices) != 1 || dry.Notices[0] != (Notice{Key: "uid:2", Held: 2}) {
+		t.Errorf("dry run: notices %+v, want uid:2 holding 2", dry.Notices)
+	}
+
+	var logs bytes.Buffer
+	sum, err := Run(t.Context(), Options{Config: f.cfg, Task: f.cfg.Tasks[0], Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Saved != 3 || len(sum.Notices) != 1 || sum.Notices[0].Held != 2 {
+		t.Errorf("%s, notices %+v; want 3 saved, one notice holding 2", sum.Counts.Summary(false), sum.Notices)
+	}
+	if emls := countSuffix(f.files(), ".eml"); emls != 3 {
+		t.Errorf("%d .eml files, want the notice's beside the others", emls)
+	}
+	if left := f.srv.Messages("INBOX"); len(left) != 0 {
+		t.Errorf("%d messages left on the server; after = \"delete\" takes the notice too", len(left))
+	}
+	for _, want := range []string{
+		`level=WARN msg="Microsoft 365 holds 2 messages for this mailbox in quarantine; mailtask never sees mail held there, nor releases any" task=t msg=uid:2 account=` + testUser + ` mailbox=INBOX from=quarantine@messaging.microsoft.com`,
+		`hint="review it in the Microsoft Defender portal (Email & collaboration > Review > Quarantine)`,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log lacks %s:\n%s", want, logs.String())
+		}
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 {
+		t.Errorf("%d warnings, want the notice's alone:\n%s", n, logs.String())
+	}
+}
+
+func countSuffix(files map[string]string, suffix string) int {
+	n := 0
+	for name := range files {
+		if strings.HasSuffix(name, suffix) {
+			n++
+		}
+	}
+	return n
+}
