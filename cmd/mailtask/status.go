@@ -87,7 +87,7 @@ func statusFlags(fs *flag.FlagSet) runFunc {
 	cfgPath := configFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	nodes := fs.Bool("nodes", false, "cluster mode: print the nodes only (with --json, as a list of nodes)")
-	problems := fs.Bool("problems", false, "only the tasks that need a look: last run failed, state unreadable, messages kept aside, actions due, failing alert, IDLE unhealthy or its daemon gone")
+	problems := fs.Bool("problems", false, "only the tasks that need a look: last run failed or met a Microsoft 365 quarantine notice, state unreadable, messages kept aside, actions due, failing alert, IDLE unhealthy or its daemon gone")
 	return func(ctx context.Context, e *env, tasks []string) error {
 		return status(ctx, e, statusQuery{cfgPath: *cfgPath, asJSON: *asJSON, nodesOnly: *nodes, problems: *problems, tasks: tasks})
 	}
@@ -289,7 +289,7 @@ func selectTasks(cfg *config.Config, patterns []string) ([]*config.Task, error) 
 // status --problems shows.
 func (r taskStatus) needsLook() bool {
 	return r.StateError != "" ||
-		r.LastRun != nil && r.LastRun.Outcome == outcome.Failed ||
+		r.LastRun != nil && (r.LastRun.Outcome == outcome.Failed || r.LastRun.QuarantineNotices > 0) ||
 		r.Due.Total() > 0 || r.Quarantined > 0 || r.Alert != nil ||
 		r.Idle != nil && (r.Idle.Unhealthy || r.Idle.State == "not running")
 }
@@ -360,6 +360,9 @@ func printStatus(w io.Writer, rows []taskStatus) {
 				note += "\n  hint: " + r.LastRun.Hint
 			}
 			notes = append(notes, note)
+		}
+		if note := r.LastRun.NoticeNote(); note != "" {
+			notes = append(notes, r.Task+": "+note)
 		}
 		if due := r.Due.Total(); due > 0 {
 			note := fmt.Sprintf("%s: the actions on %d taken messages are due, not yet confirmed by the server; every run retries them", r.Task, due)

@@ -17,11 +17,14 @@ import (
 func TestDigestLeadsWithTasksThatNeedALook(t *testing.T) {
 	now := time.Date(2025, 3, 14, 8, 0, 0, 0, time.UTC)
 	ran := &state.Run{Started: now.Add(-time.Hour), Outcome: "ok"}
+	noticed := &state.Run{Started: ran.Started, Outcome: "ok", QuarantineNotices: 2}
 	cfg := &config.Config{}
 	states := map[string]*state.State{
 		"failing":  {LastRun: &state.Run{Started: ran.Started, Outcome: "failed", Error: "AUTHENTICATE failed."}, LastSuccess: &state.Run{Started: now.Add(-50 * time.Hour)}},
 		"never-ok": {LastRun: &state.Run{Started: ran.Started, Outcome: "stopped"}},
 		"kept":     {LastRun: ran, LastSuccess: ran, Failed: []state.Failure{{Key: "uid:1"}, {Key: "uid:2"}}},
+		// A run that went well, but met notices of mail held in quarantine.
+		"noticed": {LastRun: noticed, LastSuccess: noticed},
 	}
 	for i := range 25 {
 		states[fmt.Sprintf("well-%02d", i)] = &state.State{LastRun: ran, LastSuccess: ran}
@@ -40,15 +43,16 @@ func TestDigestLeadsWithTasksThatNeedALook(t *testing.T) {
 		return &state.State{}, nil
 	}
 	subject, body := Digest(cfg, load, now)
-	if subject != "mailtask digest: 1 of 30 tasks failing" {
+	if subject != "mailtask digest: 1 of 31 tasks failing" {
 		t.Errorf("subject %q", subject)
 	}
 	for _, want := range []string{
-		"30 tasks: 4 need a look, 25 well, 1 not run yet\n",
+		"31 tasks: 5 need a look, 25 well, 1 not run yet\n",
 		"failing (a → /srv/in)\n", "error: AUTHENTICATE failed.", "last success Wed, 12 Mar 2025 06:00:00 +0000 (50h0m0s ago)",
 		"never-ok (a → /srv/in)\n", "never succeeded",
 		"kept (a → /srv/in)\n", "2 messages kept aside as failed (mailtask state show kept)",
 		"damaged (a → /srv/in)\n  state unreadable: damaged.json",
+		"noticed (a → /srv/in)\n", "\n  last run met 2 Microsoft 365 quarantine notices: mail for this mailbox is held in quarantine",
 		"\nWell (last run succeeded): 25\n\nNot run yet: 1\n  new\n",
 	} {
 		if !strings.Contains(body, want) {

@@ -87,12 +87,13 @@ func TestCommitRunIsFencedAndRecordsTheRunAnyway(t *testing.T) {
 	}
 	started := time.Unix(1700000000, 0).UTC()
 	st.UIDValidity = 7
-	st.LastRun = &state.Run{Started: started, Outcome: "ok"}
+	st.LastRun = &state.Run{Started: started, Outcome: "ok", QuarantineNotices: 2}
 	if err := l.CommitRun(ctx, st, *st.LastRun, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := s.LoadState(ctx, "inbox"); err != nil || got.UIDValidity != 7 || got.LastRun == nil || !got.LastRun.Started.Equal(started) {
-		t.Fatalf("state after CommitRun: %+v (err %v), want UIDVALIDITY 7 and the run's end", got, err)
+	if got, err := s.LoadState(ctx, "inbox"); err != nil || got.UIDValidity != 7 || got.LastRun == nil || !got.LastRun.Started.Equal(started) ||
+		got.LastRun.QuarantineNotices != 2 {
+		t.Fatalf("state after CommitRun: %+v (err %v), want UIDVALIDITY 7 and the run's end, its 2 quarantine notices included", got, err)
 	}
 
 	expire(t, url, "inbox")
@@ -108,7 +109,7 @@ func TestCommitRunIsFencedAndRecordsTheRunAnyway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(runs) != 2 || runs[0].Outcome != "failed" || runs[1].Outcome != "ok" {
-		t.Fatalf("history: %+v, want the fenced run after the first", runs)
+	if len(runs) != 2 || runs[0].Outcome != "failed" || runs[1].Outcome != "ok" || runs[1].QuarantineNotices != 2 {
+		t.Fatalf("history: %+v, want the fenced run after the first, which met 2 quarantine notices", runs)
 	}
 }

@@ -72,10 +72,11 @@ type Ending struct {
 func (l *Lease) queueRun(batch *pgx.Batch, run state.Run) {
 	batch.Queue(`
 		INSERT INTO runs (task, node, epoch, started, duration_ms, outcome, error, hint,
-			seen, matched, saved, failed, files, bytes, known, unmatched, held)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+			seen, matched, saved, failed, files, bytes, known, unmatched, held, quarantine_notices)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 		l.Task, l.store.node, l.Epoch, run.Started, run.Duration.Milliseconds(), run.Outcome, run.Error, run.Hint,
-		run.Seen, run.Seen-run.Unmatched, run.Saved, run.Failed, run.Files, int64(run.Bytes), run.Known, run.Unmatched, run.Held)
+		run.Seen, run.Seen-run.Unmatched, run.Saved, run.Failed, run.Files, int64(run.Bytes), run.Known, run.Unmatched, run.Held,
+		run.QuarantineNotices)
 	batch.Queue(`
 		DELETE FROM runs WHERE task = $1 AND id < (
 			SELECT id FROM runs WHERE task = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)`,

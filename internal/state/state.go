@@ -93,6 +93,11 @@ type Run struct {
 	Error    string        `json:"error,omitempty"`
 	Hint     string        `json:"hint,omitempty"`
 	outcome.Counts
+	// QuarantineNotices counts the Microsoft 365 quarantine notices the
+	// run met: notices, not the messages they say are held, which a
+	// notice in another language or HTML does not tell, and which the
+	// next day's notice lists again.
+	QuarantineNotices int `json:"quarantine_notices,omitempty"`
 }
 
 // Load reads the state of task from dir. A missing file is a task that has

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"mailtask/internal/state"
 	"mailtask/internal/testmail"
 )
 
@@ -52,6 +53,11 @@ func TestQuarantineNoticeWarned(t *testing.T) {
 	}
 	if sum.Saved != 3 || len(sum.Notices) != 1 || sum.Notices[0].Held != 2 {
 		t.Errorf("%s, notices %+v; want 3 saved, one notice holding 2", sum.Counts.Summary(false), sum.Notices)
+	}
+	// The run's record keeps the notice, for `mailtask status` and the
+	// digest.
+	if st, err := state.Load(f.cfg.StateDir, "t"); err != nil || st.LastRun == nil || st.LastRun.QuarantineNotices != 1 {
+		t.Errorf("the run's record: %+v (err %v), want 1 quarantine notice", st.LastRun, err)
 	}
 	if emls := countSuffix(f.files(), ".eml"); emls != 3 {
 		t.Errorf("%d .eml files, want the notice's beside the others", emls)

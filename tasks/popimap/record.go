@@ -14,10 +14,11 @@ import (
 // says that Retry tries the run once more (Held.Record).
 func recordRun(ctx context.Context, held Held, st *state.State, sum Summary, started time.Time, took time.Duration, runErr error, again bool) error {
 	rec := &state.Run{
-		Started:  started,
-		Duration: took,
-		Outcome:  outcome.Of(runErr, sum.Stopped),
-		Counts:   sum.Counts,
+		Started:           started,
+		Duration:          took,
+		Outcome:           outcome.Of(runErr, sum.Stopped),
+		Counts:            sum.Counts,
+		QuarantineNotices: len(sum.Notices),
 	}
 	if runErr != nil {
 		rec.Error = runErr.Error()
