@@ -59,8 +59,9 @@ const listedWell = 20
 // as load reads each task's state: first, in full, the tasks that need a
 // look (last run failed or met a Microsoft 365 quarantine notice, never
 // succeeded, messages kept aside, state unreadable), then the others,
-// listed in a line each when they are few, counted otherwise. It names the host that sends it: in cluster mode, one
-// node sends it for the cluster.
+// listed in a line each when they are few, counted otherwise. It names
+// the host that sends it: in cluster mode, one node sends it for the
+// cluster.
 func Digest(cfg *config.Config, load func(task string) (*state.State, error), now time.Time) (subject, body string) {
 	host, _ := os.Hostname()
 	var (
