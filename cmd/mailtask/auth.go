@@ -365,9 +365,12 @@ func authStatus(ctx context.Context, e *env, cfgPath string, positional []string
 				warnings = append(warnings, fmt.Sprintf("the stored sign-in was made for client %s (tenant %q), but the configuration names client %s (tenant %q): run `mailtask auth login %s`", rec.ClientID, rec.Tenant, o.ClientID, o.Tenant, name))
 				needLogin = true
 			}
-			if o.Flow == config.FlowServiceAccount && rec.User != a.Username {
-				warnings = append(warnings, fmt.Sprintf("the stored token acts as %s, not as username %s: it is not used, and the next run asks for one acting as %s", rec.User, a.Username, a.Username))
-			} else if rec.User != "" && !strings.EqualFold(rec.User, a.Username) && o.Flow != config.FlowServiceAccount {
+			switch {
+			case o.Flow == config.FlowServiceAccount:
+				if rec.User != a.Username {
+					warnings = append(warnings, fmt.Sprintf("the stored token acts as %s, not as username %s: it is not used, and the next run asks for one acting as %s", rec.User, a.Username, a.Username))
+				}
+			case rec.User != "" && !strings.EqualFold(rec.User, a.Username):
 				warnings = append(warnings, fmt.Sprintf("the token belongs to %s, not to username %s: this works only if %s has Full Access to that mailbox", rec.User, a.Username, rec.User))
 			}
 		}
