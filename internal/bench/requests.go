@@ -47,8 +47,9 @@ func (r S3Requests) PerObject() string {
 // vgw | status | latency | client | method | path | error | query"),
 // those for keys ending in probe (objsink.ProbeName, which this package
 // cannot import: objsink's benchmarks import it) apart, and returns the
-// offset it read to. Lines of another shape (the server's start) are
-// passed over.
+// offset it read to. Lines of another shape are passed over: the
+// server's start, and a line that a window of the log cuts, since
+// Linux may show a read a write that spans a page in part.
 func ReadS3Requests(path string, offset int64, probe string) (S3Requests, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -71,7 +72,7 @@ func ReadS3Requests(path string, offset int64, probe string) (S3Requests, int64,
 		}
 		offset += int64(len(line))
 		fields := strings.Split(strings.TrimSuffix(line, "\n"), " | ")
-		if len(fields) < 7 || fields[1] != "vgw" {
+		if len(fields) != 9 || fields[1] != "vgw" || !slices.Contains(methods, fields[5]) || !isStatus(fields[2]) {
 			continue
 		}
 		status, method, target := fields[2], fields[5], fields[6]
@@ -81,6 +82,14 @@ func ReadS3Requests(path string, offset int64, probe string) (S3Requests, int64,
 		}
 		reqs.ByKind[method+" "+status]++
 	}
+}
+
+// methods are the HTTP methods of S3's API.
+var methods = []string{"GET", "HEAD", "PUT", "POST", "DELETE"}
+
+// isStatus reports whether s is an HTTP status code.
+func isStatus(s string) bool {
+	return len(s) == 3 && strings.Trim(s, "0123456789") == ""
 }
 
 // LogSize is the size of the file at path, where ReadS3Requests starts

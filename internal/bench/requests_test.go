@@ -10,7 +10,9 @@ import (
 )
 
 // versitygw's request log as v1.8.0 writes it: its banner, then a line per
-// request, the harness's health check and the probe's among them.
+// request, the harness's health check and the probe's among them, and a
+// line cut short, run into the next, as the log of a benchmark's run
+// once showed: neither is counted.
 const requestLog = `No IAM service configured, enabling single account mode
 ┌────────────────────────────────────────────────────────────────────┐
 │                             VersityGW                              │
@@ -25,7 +27,7 @@ const requestLog = `No IAM service configured, enabling single account mode
 00:02:22 | vgw | 200 |    8.961035ms | 127.0.0.1 | PUT | /tixnzlwin3suh5nse/run/files/example.test/2025/mb-009-00077.pdf | - | 
 00:02:23 | vgw | 200 |     779.938µs | 127.0.0.1 | PUT | /tixnzlwin3suh5nse/run/files/example.test/2025/mb-009-00087.pdf | - | 
 00:02:23 | vgw | 412 |     301.2µs | 127.0.0.1 | PUT | /tixnzlwin3suh5nse/run/files/example.test/2025/mb-009-00087.pdf | - | 
-00:02:23 | vgw | 200 |     253.196µs | 127.0.0.1 | HEAD | /tixnzlwin3suh5nse/run/files/example.test/2025/mb-009-00087.pdf | - | x-id=HeadObject
+00:02:23 | vgw | 200 |     301.2µs | 127.0.0.1 | PUT00:02:23 | vgw | 200 |     253.196µs | 127.0.0.1 | HEAD | /tixnzlwin3suh5nse/run/files/example.test/2025/mb-009-00087.pdf | - | x-id=HeadObject
 `
 
 func TestS3RequestsAreCountedByKindFromAnOffset(t *testing.T) {
@@ -43,7 +45,7 @@ func TestS3RequestsAreCountedByKindFromAnOffset(t *testing.T) {
 	if got.Objects() != 2 || got.Probe != 1 {
 		t.Errorf("%d objects, %d probe requests; want 2 and 1", got.Objects(), got.Probe)
 	}
-	if want := "GET 200 0.500, HEAD 200 0.500, PUT 200 1.000, PUT 412 0.500"; got.PerObject() != want {
+	if want := "GET 200 0.500, PUT 200 1.000, PUT 412 0.500"; got.PerObject() != want {
 		t.Errorf("per object %q, want %q", got.PerObject(), want)
 	}
 
