@@ -48,8 +48,9 @@ func (r S3Requests) PerObject() string {
 // those for keys ending in probe (objsink.ProbeName, which this package
 // cannot import: objsink's benchmarks import it) apart, and returns the
 // offset it read to. Lines of another shape are passed over: the
-// server's start, and a line that a window of the log cuts, since
-// Linux may show a read a write that spans a page in part.
+// server's start, and a line cut short and run into the next, as the log
+// of one benchmark run showed (why, is not known), which would otherwise
+// count as a request of a method like "PUT00:10:30".
 func ReadS3Requests(path string, offset int64, probe string) (S3Requests, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
