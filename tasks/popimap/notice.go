@@ -29,6 +29,16 @@ func (n Notice) Describe() string {
 	return "Microsoft 365 holds " + held + " for this mailbox in quarantine"
 }
 
+// mostHeld is the most messages one of notices says are held: each
+// day's notice lists again what is still held.
+func mostHeld(notices []Notice) int {
+	most := 0
+	for _, n := range notices {
+		most = max(most, n.Held)
+	}
+	return most
+}
+
 // noticeOf is msg as a quarantine notice, nil when it is none. It reads
 // the bodies, which the plan drops once staged: the plan asks.
 func noticeOf(m mailbox.Message, msg *extract.Message) *Notice {

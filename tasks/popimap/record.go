@@ -25,6 +25,7 @@ func recordRun(ctx context.Context, held Held, st *state.State, sum Summary, sta
 		rec.Hint = diagnose.Hint(runErr)
 	}
 	st.LastRun = rec
+	st.RecordNotices(started, len(sum.Notices), mostHeld(sum.Notices))
 	if runErr == nil {
 		st.LastSuccess = rec
 	}
