@@ -139,9 +139,9 @@ func TestMigratingToLastNoticeKeepsTheState(t *testing.T) {
 	migrateTo(t, url, 12)
 	sql(t, url, `INSERT INTO task_state (task, uid_validity, done_uids, last_run)
 		VALUES ('t', 9, '1:40', '{"started": "2026-12-07T09:12:00Z", "outcome": "ok", "quarantine_notices": 1}')`)
-	got, err := Migrate(testContext(t), url)
-	if err != nil || got.From != 12 || got.To != SchemaVersion {
-		t.Fatalf("migrate from 12: %+v, %v", got, err)
+	done, err := Migrate(testContext(t), url)
+	if err != nil || done.From != 12 || done.To != SchemaVersion {
+		t.Fatalf("migrate from 12: %+v, %v", done, err)
 	}
 	ctx := testContext(t)
 	s := openNode(t, url, "n")
@@ -155,7 +155,11 @@ func TestMigratingToLastNoticeKeepsTheState(t *testing.T) {
 		t.Fatal(err)
 	}
 	states, err := s.States(ctx)
-	if n := states["t"].State; err != nil || n == nil || n.LastNotice == nil || *n.LastNotice != *st.LastNotice {
-		t.Fatalf("the states after a commit of a notice: %+v, %v; want its last notice %+v", states["t"], err, st.LastNotice)
+	var got *state.LastNotice
+	if back := states["t"].State; back != nil {
+		got = back.LastNotice
+	}
+	if err != nil || got == nil || *got != *st.LastNotice {
+		t.Fatalf("the last notice after a commit of one: %+v (err %v, %v), want %+v", got, err, states["t"].Err, st.LastNotice)
 	}
 }
