@@ -27,21 +27,26 @@ type LastNotice struct {
 }
 
 // RecordNotices keeps the notices a run started at met, held the most
-// one of them says are held. A run that met none leaves the last notice
-// as it was, but forgets it once older than NoticeKept.
+// one of them says are held; it goes before the run's record replaces
+// LastRun. A run that met none leaves the last notice as it was, but
+// forgets it once older than NoticeKept.
 func (s *State) RecordNotices(at time.Time, notices, held int) {
-	switch {
-	case notices > 0:
+	if notices > 0 {
 		s.LastNotice = &LastNotice{At: at, Notices: notices, Held: held}
-	case s.Notice(at) == nil:
-		s.LastNotice = nil
+		return
 	}
+	s.LastNotice = s.Notice(at)
 }
 
 // Notice is the task's last quarantine notice while it is younger than
-// NoticeKept at now; nil otherwise.
+// NoticeKept at now; nil otherwise. A state written before LastNotice
+// was has the notices of its last run's record alone.
 func (s *State) Notice(now time.Time) *LastNotice {
-	if n := s.LastNotice; n != nil && now.Sub(n.At) < NoticeKept {
+	n := s.LastNotice
+	if n == nil && s.LastRun != nil && s.LastRun.QuarantineNotices > 0 {
+		n = &LastNotice{At: s.LastRun.Started, Notices: s.LastRun.QuarantineNotices}
+	}
+	if n != nil && now.Sub(n.At) < NoticeKept {
 		return n
 	}
 	return nil

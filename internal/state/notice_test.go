@@ -33,6 +33,25 @@ func TestLastNoticeKeptForADay(t *testing.T) {
 	}
 }
 
+// A state written before LastNotice was keeps its last run's notices as
+// the last notice, for the day after that run, across the runs after.
+func TestLastNoticeOfAnOlderState(t *testing.T) {
+	met := time.Date(2026, 12, 7, 9, 12, 0, 0, time.UTC)
+	s := State{LastRun: &Run{Started: met, Outcome: "ok", QuarantineNotices: 3}}
+	want := LastNotice{At: met, Notices: 3}
+	if got := s.Notice(met.Add(time.Hour)); got == nil || *got != want {
+		t.Errorf("before a run: %+v, want the last run's notices %+v", got, want)
+	}
+	s.RecordNotices(met.Add(2*time.Hour), 0, 0)
+	s.LastRun = &Run{Started: met.Add(2 * time.Hour), Outcome: "ok"}
+	if s.LastNotice == nil || *s.LastNotice != want {
+		t.Errorf("after a run that met none: %+v, want the earlier run's notices kept, %+v", s.LastNotice, want)
+	}
+	if got := s.Notice(met.Add(NoticeKept)); got != nil {
+		t.Errorf("a day after: %+v, want none", got)
+	}
+}
+
 // The note says how many notices, at what time in now's zone and how
 // long ago, how many messages are held when a notice said, and where to
 // look.
