@@ -8,9 +8,10 @@ import (
 // NoticeKept is how long `mailtask status` and the digest show a task's
 // last Microsoft 365 quarantine notice after the run that met it,
 // whatever runs came after: a day, because the digest is daily, so that
-// the digest after the run shows it however often the task runs, and
-// because Defender sends a notice a day while mail is held, so that a
-// notice still true is followed by the next before this one goes.
+// the first digest after the run shows it however often the task runs.
+// Defender sends notices every four hours, daily or weekly, as the
+// tenant's quarantine policies say: at the daily frequency, a notice
+// still true is followed by the next as this one goes.
 const NoticeKept = 24 * time.Hour
 
 // LastNotice is the last run of a task that met Microsoft 365 quarantine
