@@ -70,7 +70,7 @@ func (r *run) list(ctx context.Context) (listing, error) {
 	)
 	if s, ok := r.sess.(mailbox.Searcher); ok && !q.IsZero() {
 		l.searched = true
-		found, err = s.NewMatching(ctx, have, q)
+		found, err = s.NewMatching(ctx, have, q, nil)
 	} else {
 		found, err = r.sess.New(ctx, have)
 	}
