@@ -214,6 +214,31 @@ func imapMissingFolderMailutils(t *testing.T) error {
 	return err
 }
 
+// imapSelectRefused is the server's reply to SELECT or EXAMINE of the
+// inbox, at host, once signed in.
+func imapSelectRefused(host string, reply *imap.Error) func(*testing.T) error {
+	return func(t *testing.T) error {
+		ca := newCA(t)
+		srv := imapServer(t, ca, testmail.IMAPOptions{Fault: func(cmd string) error {
+			if cmd == "SELECT" {
+				return reply
+			}
+			return nil
+		}})
+		_, acct := loadAccount(t, serverAccount(t, ca, "imap", host, srv.Addr)+"password = \"unused\"")
+		s, err := mimap.Dial(ctxFor(t), acct, auth.Password(mailboxUser, password))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Logout(ctxFor(t))
+		_, err = s.Select(ctxFor(t), "INBOX", mailbox.After{Action: "none"})
+		if err == nil {
+			t.Fatal("SELECT succeeded")
+		}
+		return err
+	}
+}
+
 // imapLoginDisabled signs in with a password over plain text to a server
 // that offers STARTTLS and advertises LOGINDISABLED until then.
 func imapLoginDisabled(t *testing.T) error {
