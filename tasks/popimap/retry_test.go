@@ -113,6 +113,7 @@ func TestRetryTransientFailuresWithBackoffThenSucceed(t *testing.T) {
 		{"NO [UNAVAILABLE] at login", "LOGIN", unavailable},
 		{"throttled select", "SELECT", &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Request is throttled. Suggested Backoff Time: 299 milliseconds"}},
 		{"connection dropped mid-fetch", "FETCH", testmail.ErrDrop},
+		{"Gmail's connection limit at login", "LOGIN", &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAlert, Text: "Too many simultaneous connections. (Failure)"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			flt := &faults{cmd: c.cmd, times: 3, err: c.err}
