@@ -55,10 +55,12 @@ func tookNothing(t *testing.T, cfg *config.Config) {
 }
 
 // gmailBandwidth answers UID FETCH of message bodies as Gmail does once
-// an account has spent its IMAP bandwidth: the first message, then "NO
-// [OVERQUOTA] Account exceeded command or bandwidth limits. (Failure)",
-// while blocked is set; otherwise as a plain server would.
-func gmailBandwidth(raws [][]byte, blocked *atomic.Bool) func(w io.Writer, tag, args string) error {
+// an account has spent its IMAP bandwidth, while blocked is set: the
+// first message, then refusal, a tagged "NO [OVERQUOTA] Account exceeded
+// command or bandwidth limits. (Failure)" or an untagged "* BYE
+// [OVERQUOTA] ..." before it closes the connection; otherwise as a plain
+// server would.
+func gmailBandwidth(raws [][]byte, blocked *atomic.Bool, refusal string) func(w io.Writer, tag, args string) error {
 	return func(w io.Writer, tag, args string) error {
 		set, items, _ := strings.Cut(args, " ")
 		var b bytes.Buffer
@@ -67,6 +69,12 @@ func gmailBandwidth(raws [][]byte, blocked *atomic.Bool) func(w io.Writer, tag, 
 			switch {
 			case !strings.Contains(items, "BODY.PEEK[]"):
 				fmt.Fprintf(&b, "* %d FETCH (UID %d RFC822.SIZE %d)\r\n", num, num, len(raw))
+			case blocked.Load() && i > 0 && refusal == "BYE":
+				b.WriteString("* BYE [OVERQUOTA] Account exceeded command or bandwidth limits.\r\n")
+				if _, err := w.Write(b.Bytes()); err != nil {
+					return err
+				}
+				return io.EOF // Gmail closes the connection
 			case blocked.Load() && i > 0:
 				fmt.Fprintf(&b, "%s NO [OVERQUOTA] Account exceeded command or bandwidth limits. (Failure)\r\n", tag)
 				_, err := w.Write(b.Bytes())
@@ -81,11 +89,17 @@ func gmailBandwidth(raws [][]byte, blocked *atomic.Bool) func(w io.Writer, tag, 
 	}
 }
 
-// Gmail's bandwidth limit, met in the middle of a fetch, is the
-// account's and no message's: however many scheduled runs meet it, no
+// Gmail's bandwidth limit, met in the middle of a fetch, as a NO or as a
+// BYE, is the account's and no message's: however many scheduled runs meet it, no
 // message is counted as undelivered or kept aside as failed, and the
 // mail is all taken once the block lifts.
 func TestGmailBandwidthLimitCostsNoMessage(t *testing.T) {
+	for _, refusal := range []string{"NO", "BYE"} {
+		t.Run(refusal, func(t *testing.T) { gmailBandwidthLimit(t, refusal) })
+	}
+}
+
+func gmailBandwidthLimit(t *testing.T, refusal string) {
 	raws := [][]byte{
 		testmail.NewMessage("one", testmail.Attachment{Name: "one.pdf", ContentType: "application/pdf", Content: pdf("one")}),
 		testmail.NewMessage("two", testmail.Attachment{Name: "two.pdf", ContentType: "application/pdf", Content: pdf("two")}),
@@ -97,7 +111,7 @@ func TestGmailBandwidthLimitCostsNoMessage(t *testing.T) {
 		Capabilities: "IMAP4rev1 UNSELECT IDLE NAMESPACE QUOTA ID XLIST CHILDREN X-GM-EXT-1 UIDPLUS COMPRESS=DEFLATE ENABLE MOVE CONDSTORE ESEARCH UTF8=ACCEPT LIST-EXTENDED LIST-STATUS LITERAL- SPECIAL-USE",
 		Greeting:     "* OK Gimap ready for requests from 127.0.0.1 x2mb241876667wmk",
 		Messages:     raws,
-		Replies:      map[string]func(io.Writer, string, string) error{"UID FETCH": gmailBandwidth(raws, &blocked)},
+		Replies:      map[string]func(io.Writer, string, string) error{"UID FETCH": gmailBandwidth(raws, &blocked, refusal)},
 	}.Script())
 	mustT(t, err)
 	t.Cleanup(func() { srv.Close() })
