@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -65,14 +67,33 @@ func (e *Error) ServerHost() string {
 }
 
 // RetryAfter returns how long the server that failed err asked to be left
-// alone, 0 if it did not say.
+// alone, 0 if it did not say: the session's word for it (POP3's
+// LOGIN-DELAY), or Exchange's "Request is throttled. Suggested Backoff
+// Time: N milliseconds".
 func RetryAfter(err error) time.Duration {
 	var me *Error
-	if errors.As(err, &me) {
+	if !errors.As(err, &me) {
+		return 0
+	}
+	if me.RetryAfter > 0 || me.Err == nil {
 		return me.RetryAfter
+	}
+	if m := suggestedBackoff.FindStringSubmatch(me.Err.Error()); m != nil {
+		if ms, err := strconv.ParseInt(m[1], 10, 64); err == nil && ms <= maxSuggestedBackoff.Milliseconds() {
+			return time.Duration(ms) * time.Millisecond
+		}
+		return maxSuggestedBackoff
 	}
 	return 0
 }
+
+// suggestedBackoff finds the wait Exchange Online asks for when it
+// throttles a mailbox.
+var suggestedBackoff = regexp.MustCompile(`(?i)suggested backoff time: (\d+) milliseconds`)
+
+// maxSuggestedBackoff bounds the wait taken from a server's words: Exchange
+// asks for up to about 5 minutes.
+const maxSuggestedBackoff = 15 * time.Minute
 
 // IsTransient reports whether err is worth retrying unchanged: network
 // failures and timeouts are, and so are replies in which the server says

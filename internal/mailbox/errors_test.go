@@ -9,6 +9,7 @@ import (
 	"os"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestIsTransient(t *testing.T) {
@@ -90,6 +91,29 @@ func TestNotNow(t *testing.T) {
 	} {
 		if NotNow(err) {
 			t.Errorf("NotNow(%v) = true", err)
+		}
+	}
+}
+
+// TestRetryAfterTakesExchangesSuggestion: Exchange Online says how long a
+// throttled mailbox should wait, and a retry sooner is throttled again.
+func TestRetryAfterTakesExchangesSuggestion(t *testing.T) {
+	at := func(text string) error {
+		return &Error{Step: StepSelect, Addr: "outlook.office365.com:993", Err: errors.New(text)}
+	}
+	for _, c := range []struct {
+		err  error
+		want time.Duration
+	}{
+		{at(`folder "INBOX": imap: BAD Request is throttled. Suggested Backoff Time: 299910 milliseconds`), 299910 * time.Millisecond},
+		{at("imap: NO Request is throttled. Suggested Backoff Time: 89117 milliseconds"), 89117 * time.Millisecond},
+		{at("imap: NO Request is throttled. Suggested Backoff Time: 99999999999 milliseconds"), 15 * time.Minute},
+		{&Error{Step: StepLogin, Err: errors.New("PASS refused: [LOGIN-DELAY] wait"), RetryAfter: time.Minute}, time.Minute},
+		{at("imap: NO [UNAVAILABLE] Server Unavailable. 15"), 0},
+		{errors.New("Suggested Backoff Time: 1000 milliseconds"), 0}, // not a session's
+	} {
+		if got := RetryAfter(c.err); got != c.want {
+			t.Errorf("RetryAfter(%v) = %v, want %v", c.err, got, c.want)
 		}
 	}
 }
