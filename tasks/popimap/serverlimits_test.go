@@ -188,7 +188,8 @@ func retryingRun(t *testing.T, cfg *config.Config) (Summary, error, string) {
 // the one the server allows (a further connection, when it is tried before
 // the run is done, is refused: TestFurtherConnectionRefusedForTheLimit)
 // and takes everything; one allowed one takes everything without a word
-// about the limit.
+// about the limit. The same holds of POP3, where Dovecot says "-ERR
+// [IN-USE] Maximum number of connections ...".
 func TestDovecotConnectionLimit(t *testing.T) {
 	d := dovecot.Start(t, dovecot.Options{Extra: "mail_max_userip_connections = 1\n"})
 	scan := func(name string) []byte {
@@ -239,6 +240,26 @@ func TestDovecotConnectionLimit(t *testing.T) {
 	}
 	if sum.Files != 3 || strings.Contains(log, "refused one more connection") {
 		t.Errorf("summary %+v, log:\n%s", sum.Counts, log)
+	}
+
+	// POP3, whose connections Dovecot counts apart from IMAP's.
+	pop := dovecotProtocolConfig(t, d, config.ProtocolPOP3, "retries = 0")
+	pacct := pop.Accounts["dovecot"]
+	other, err = open(t.Context(), pacct, auth.Password(pacct.Username, string(pacct.Password)), 0, nil, slog.New(slog.DiscardHandler))
+	mustT(t, err)
+	_, err = Run(t.Context(), Options{Config: pop, Task: pop.Tasks[0]})
+	if err == nil || !mailbox.IsTransient(err) || !strings.Contains(err.Error(), "[IN-USE] Maximum number of connections from user+IP exceeded (mail_max_userip_connections=1)") {
+		t.Fatalf("POP3: err = %v, want Dovecot's refusal, to retry", err)
+	}
+	if hint := diagnose.Hint(err); !strings.Contains(hint, "set the account's max_connections below it") {
+		t.Errorf("POP3: hint %q", hint)
+	}
+	tookNothing(t, pop)
+	other.Close()
+	pop.Tasks[0].Retries = &twenty
+	sum, err, log = retryingRun(t, pop)
+	if err != nil || sum.Files != 7 {
+		t.Errorf("POP3, once the other client has gone: summary %+v, err %v\n%s", sum.Counts, err, log)
 	}
 }
 
