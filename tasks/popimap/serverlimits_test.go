@@ -142,8 +142,8 @@ func gmailBandwidthLimit(t *testing.T, refusal string) {
 
 // retryingRun runs the task of cfg as the daemon does (Retry) on a fake
 // clock, advancing it through every backoff wait until the run ends, and
-// returns the run's result and its log.
-func retryingRun(t *testing.T, cfg *config.Config) (Summary, error, string) {
+// returns the run's summary, its log and its error.
+func retryingRun(t *testing.T, cfg *config.Config) (Summary, string, error) {
 	t.Helper()
 	clk := clock.NewFake(time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC))
 	run := Retry(Run, Backoff{Clock: clk, Jitter: func(d time.Duration) time.Duration { return d }})
@@ -162,7 +162,7 @@ func retryingRun(t *testing.T, cfg *config.Config) (Summary, error, string) {
 	for {
 		select {
 		case r := <-done:
-			return r.sum, r.err, log.String()
+			return r.sum, log.String(), r.err
 		default:
 		}
 		// A wait is due once an attempt has failed; the run ends instead
@@ -220,7 +220,7 @@ func TestDovecotConnectionLimit(t *testing.T) {
 	// server's count of its connections may lag a moment behind.
 	twenty := 20
 	cfg.Tasks[0].Retries = &twenty
-	sum, err, log := retryingRun(t, cfg)
+	sum, log, err := retryingRun(t, cfg)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, log)
 	}
@@ -234,7 +234,7 @@ func TestDovecotConnectionLimit(t *testing.T) {
 	// Within the server's limit.
 	d.Seed(t, d.User, "INBOX", scan("e"), scan("f"), scan("g"))
 	acct.MaxConnections = 1
-	sum, err, log = retryingRun(t, cfg)
+	sum, log, err = retryingRun(t, cfg)
 	if err != nil {
 		t.Fatalf("run: %v\n%s", err, log)
 	}
@@ -257,7 +257,7 @@ func TestDovecotConnectionLimit(t *testing.T) {
 	tookNothing(t, pop)
 	other.Close()
 	pop.Tasks[0].Retries = &twenty
-	sum, err, log = retryingRun(t, pop)
+	sum, log, err = retryingRun(t, pop)
 	if err != nil || sum.Files != 7 {
 		t.Errorf("POP3, once the other client has gone: summary %+v, err %v\n%s", sum.Counts, err, log)
 	}
