@@ -30,11 +30,13 @@ var userIPLimit = regexp.MustCompile(`mail_max_userip_connections=(\d+)`)
 // server names it (Dovecot does).
 func tooManyConnections(f *failure) string {
 	allows := "as many as the server allows at once (Dovecot: mail_max_userip_connections, 10 by default, counted per user and client address and for IMAP and POP3 apart; Gmail: 15)"
+	limit := "the limit"
 	if m := userIPLimit.FindStringSubmatch(f.text); m != nil {
-		allows = fmt.Sprintf("the %s the server allows at once from one address (Dovecot's mail_max_userip_connections=%s)", connectionsWord(m[1]), m[1])
+		allows = fmt.Sprintf("the %s the server allows at once from one address (Dovecot's mail_max_userip_connections=%s, counted for IMAP and POP3 apart)", connectionsWord(m[1]), m[1])
+		limit = m[1]
 	}
 	return "The server refused a connection because this mailbox already has " + allows + "." + nothingLost +
-		" If it recurs, mailtask's connections and other clients' together exceed the limit: set the account's max_connections below it, leaving room for the other clients (each run takes one connection, fetching takes up to the task's connections, a task with idle = true holds one all along); let fewer tasks poll this mailbox, or schedule them apart; or have the server's admin raise the limit."
+		" If it recurs, mailtask's connections and other clients' together exceed the limit: set the account's max_connections no higher than " + limit + ", less what the mailbox's other clients hold (each run takes one connection, fetching takes up to the task's connections, a task with idle = true holds one all along); let fewer tasks poll this mailbox, or schedule them apart; or have the server's admin raise the limit."
 }
 
 // connectionsWord is "1 connection" or "N connections".

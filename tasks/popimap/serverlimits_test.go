@@ -207,7 +207,7 @@ func TestDovecotConnectionLimit(t *testing.T) {
 	if err == nil || !mailbox.IsTransient(err) || !strings.Contains(err.Error(), "[LIMIT] Maximum number of connections from user+IP exceeded (mail_max_userip_connections=1)") {
 		t.Fatalf("err = %v, want Dovecot's refusal, to retry", err)
 	}
-	if hint := diagnose.Hint(err); !strings.Contains(hint, "set the account's max_connections below it") || strings.Contains(hint, "password") {
+	if hint := diagnose.Hint(err); !strings.Contains(hint, "set the account's max_connections no higher than 1") || strings.Contains(hint, "password") {
 		t.Errorf("hint %q", hint)
 	}
 	tookNothing(t, cfg)
@@ -251,7 +251,7 @@ func TestDovecotConnectionLimit(t *testing.T) {
 	if err == nil || !mailbox.IsTransient(err) || !strings.Contains(err.Error(), "[IN-USE] Maximum number of connections from user+IP exceeded (mail_max_userip_connections=1)") {
 		t.Fatalf("POP3: err = %v, want Dovecot's refusal, to retry", err)
 	}
-	if hint := diagnose.Hint(err); !strings.Contains(hint, "set the account's max_connections below it") {
+	if hint := diagnose.Hint(err); !strings.Contains(hint, "set the account's max_connections no higher than 1") {
 		t.Errorf("POP3: hint %q", hint)
 	}
 	tookNothing(t, pop)
