@@ -127,7 +127,7 @@ func IsTransient(err error) bool {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
 		return true
 	}
-	return NotNow(err) || replySays(me.Err, transientReplies)
+	return NotNow(err) || me.Err != nil && says(me.Err.Error(), transientReplies)
 }
 
 // transientErrnos are network failures that a later attempt may not meet.
@@ -145,21 +145,21 @@ var transientErrnos = []error{
 // the folder or the message it came during.
 func NotNow(err error) bool {
 	var me *Error
-	if !errors.As(err, &me) {
+	if !errors.As(err, &me) || me.Err == nil {
 		// Only a session's failures are judged by their text: elsewhere
 		// (a state file, a destination) the same words mean something else.
 		return false
 	}
-	return replySays(me.Err, notNowReplies)
+	return NotNowReply(me.Err.Error())
 }
 
-// replySays reports whether the text of err holds any of markers, which
-// are lower case.
-func replySays(err error, markers []string) bool {
-	if err == nil {
-		return false
-	}
-	text := strings.ToLower(err.Error())
+// NotNowReply reports whether reply, a server's words, says "not now"
+// (NotNow).
+func NotNowReply(reply string) bool { return says(reply, notNowReplies) }
+
+// says reports whether text holds any of markers, which are lower case.
+func says(text string, markers []string) bool {
+	text = strings.ToLower(text)
 	return slices.ContainsFunc(markers, func(m string) bool { return strings.Contains(text, m) })
 }
 
@@ -181,9 +181,10 @@ func replySays(err error, markers []string) bool {
 //     bandwidth limits." (its daily IMAP download limit), Yahoo's "NO
 //     [LIMIT] ... Rate limit hit.", Exchange's "Request is throttled.
 //     Suggested Backoff Time: N milliseconds", RFC 2449's [LOGIN-DELAY];
-//   - the server busy or down: RFC 5530's [UNAVAILABLE] (Gmail's
-//     "Temporary authentication failure.", Exchange's "Server Unavailable.
-//     15"), RFC 3206's [SYS/TEMP], and the words of others.
+//   - the server busy or down: RFC 5530's [UNAVAILABLE] (Dovecot's
+//     "Temporary authentication failure."), Exchange's "Server
+//     Unavailable. 15" (IMAP) and "-ERR Server Unavailable. 21" (POP3,
+//     also to a RETR), RFC 3206's [SYS/TEMP], and the words of others.
 var notNowReplies = []string{
 	"[limit]", "[inuse]", "[in-use]",
 	"maximum number of connections", "too many simultaneous connections", "user is authenticated but not connected",

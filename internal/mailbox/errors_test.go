@@ -76,6 +76,7 @@ func TestNotNow(t *testing.T) {
 		"imap: BAD Request is throttled. Suggested Backoff Time: 299910 milliseconds",
 		"imap: NO [UNAVAILABLE] Temporary authentication failure. [mx.google.com]",
 		"RETR refused: [SYS/TEMP] Try again later",
+		"RETR refused: Server Unavailable. 21",
 	} {
 		if !NotNow(at(StepFetch, text)) {
 			t.Errorf("NotNow(%q) = false", text)

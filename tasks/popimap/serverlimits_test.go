@@ -305,3 +305,32 @@ func TestFurtherConnectionRefusedForTheLimit(t *testing.T) {
 		t.Errorf("no warning that max_connections is more than the server allows:\n%s", log)
 	}
 }
+
+// Exchange Online's POP3 answers a RETR now and then with "-ERR Server
+// Unavailable. 21", which is its "not now", not a refusal of the message:
+// however many scheduled runs meet it, no message is counted as
+// undelivered or kept aside as failed, and the mail is all taken once it
+// passes.
+func TestPOP3ServerUnavailableCostsNoMessage(t *testing.T) {
+	log := &commandLog{}
+	f := newPOP3Fixture(t, testmail.POP3Options{Fault: log.hook}, [][]byte{scan(1), scan(2), scan(3)}, "batch_size = 1")
+	log.set("RETR 2", "-ERR Server Unavailable. 21")
+	for run := range maxFetchAttempts + 1 {
+		_, err := f.run()
+		if err == nil || !mailbox.IsTransient(err) || !strings.Contains(err.Error(), "Server Unavailable. 21") {
+			t.Fatalf("run %d: err = %v, want the server's refusal, to retry", run+1, err)
+		}
+		st, err := state.Load(f.cfg.StateDir, f.cfg.Tasks[0].Name)
+		mustT(t, err)
+		if len(st.Undelivered) != 0 || len(st.Failed) != 0 {
+			t.Fatalf("run %d counted the server's \"not now\" against messages: undelivered %v, failed %+v", run+1, st.Undelivered, st.Failed)
+		}
+	}
+	log.set("RETR 2", "")
+	if sum := f.mustRun(); sum.Files != 2 || sum.Failed != 0 {
+		t.Errorf("once the server served again: %+v", sum.Counts)
+	}
+	if n := len(f.files()); n != 3 {
+		t.Errorf("%d files, want 3", n)
+	}
+}
