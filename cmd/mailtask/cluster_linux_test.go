@@ -58,8 +58,9 @@ destination = "dest"
 }
 
 // fileState writes a state of task "t" in the file store under dir with
-// something in every part: what it took, what is due, its quarantine and
-// last run. It returns the state and the ledger's fingerprints.
+// something in every part: what it took, what is due, its quarantine,
+// last run and last quarantine notice. It returns the state and the
+// ledger's fingerprints.
 func fileState(t *testing.T, dir string) (*state.State, []state.Fingerprint) {
 	t.Helper()
 	st, err := state.Load(dir, "t")
@@ -81,6 +82,7 @@ func fileState(t *testing.T, dir string) (*state.State, []state.Fingerprint) {
 	st.AddFailure(state.Failure{Key: "uid:44", Reason: "not a message", Path: "/q/uid-44.eml", At: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)})
 	st.LastRun = &state.Run{Started: time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC), Duration: time.Second, Outcome: outcome.OK, Counts: outcome.Counts{Seen: 3, Saved: 3}}
 	st.LastSuccess = st.LastRun
+	st.LastNotice = &state.LastNotice{At: time.Date(2026, 11, 2, 9, 12, 0, 0, time.UTC), Notices: 2, Held: 5}
 	if err := st.Save(); err != nil {
 		t.Fatal(err)
 	}

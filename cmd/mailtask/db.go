@@ -45,7 +45,7 @@ func dbMigrate(ctx context.Context, e *env, cfgPath string) error {
 		fmt.Fprintf(e.stdout, "%s: schema already at version %d\n", pgstore.Redact(url.Reveal()), done.To)
 		return nil
 	}
-	fmt.Fprintf(e.stdout, "%s: schema migrated from version %d to %d\n", pgstore.Redact(url.Reveal()), done.From, done.To)
+	fmt.Fprintf(e.stdout, "%s: schema migrated from version %d to %d (%s)\n", pgstore.Redact(url.Reveal()), done.From, done.To, strings.Join(done.Applied, ", "))
 	return nil
 }
 

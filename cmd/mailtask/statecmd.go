@@ -233,7 +233,7 @@ func copyState(to, from *state.State) {
 	to.PendingUIDs, to.PendingUIDLs = from.PendingUIDs, from.PendingUIDLs
 	to.PendingFailedUIDs, to.PendingFailedUIDLs = from.PendingFailedUIDs, from.PendingFailedUIDLs
 	to.PendingRemovalUIDs, to.ActionRefused = from.PendingRemovalUIDs, from.ActionRefused
-	to.LastRun, to.LastSuccess = from.LastRun, from.LastSuccess
+	to.LastRun, to.LastSuccess, to.LastNotice = from.LastRun, from.LastSuccess, from.LastNotice
 	for h, day := range from.UIDLs.All() {
 		to.UIDLs.Restore(h, day)
 	}

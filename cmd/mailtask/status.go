@@ -31,6 +31,10 @@ type taskStatus struct {
 	Jitter      string     `json:"jitter,omitempty"`
 	LastRun     *state.Run `json:"last_run,omitempty"`
 	LastSuccess *state.Run `json:"last_success,omitempty"`
+	// LastNotice is the last run that met Microsoft 365 quarantine
+	// notices, while younger than state.NoticeKept, whatever runs came
+	// after.
+	LastNotice *state.LastNotice `json:"last_notice,omitempty"`
 	// Quarantined counts messages kept aside as failed: unparseable, too
 	// large, or never delivered.
 	Quarantined int `json:"quarantined"`
@@ -190,6 +194,7 @@ func status(ctx context.Context, e *env, q statusQuery) error {
 			unreadable = true
 		} else {
 			row.LastRun, row.LastSuccess, row.Quarantined = st.LastRun, st.LastSuccess, len(st.Failed)
+			row.LastNotice = st.Notice(now)
 			row.Due = st.Due()
 			row.ActionRefused = st.ActionRefused
 		}
@@ -230,7 +235,7 @@ func status(ctx context.Context, e *env, q statusQuery) error {
 		}
 		if len(rows) > 0 {
 			fmt.Fprintln(e.stdout)
-			printStatus(e.stdout, rows)
+			printStatus(e.stdout, rows, now)
 		}
 		if clustered(node) {
 			printNodes(e.stdout, nodes, cluster.ConfigDigest(cfg))
@@ -289,7 +294,7 @@ func selectTasks(cfg *config.Config, patterns []string) ([]*config.Task, error) 
 // status --problems shows.
 func (r taskStatus) needsLook() bool {
 	return r.StateError != "" ||
-		r.LastRun != nil && (r.LastRun.Outcome == outcome.Failed || r.LastRun.QuarantineNotices > 0) ||
+		r.LastRun != nil && r.LastRun.Outcome == outcome.Failed || r.LastNotice != nil ||
 		r.Due.Total() > 0 || r.Quarantined > 0 || r.Alert != nil ||
 		r.Idle != nil && (r.Idle.Unhealthy || r.Idle.State == "not running")
 }
@@ -322,7 +327,7 @@ func summarise(rows []taskStatus) string {
 	return line
 }
 
-func printStatus(w io.Writer, rows []taskStatus) {
+func printStatus(w io.Writer, rows []taskStatus, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TASK\tLAST RUN\tOUTCOME\tNEW\tSAVED\tFILES\tBYTES\tLAST SUCCESS\tNEXT RUN")
 	var notes []string
@@ -361,8 +366,8 @@ func printStatus(w io.Writer, rows []taskStatus) {
 			}
 			notes = append(notes, note)
 		}
-		if note := r.LastRun.NoticeNote(); note != "" {
-			notes = append(notes, r.Task+": "+note)
+		if r.LastNotice != nil {
+			notes = append(notes, r.Task+": "+r.LastNotice.Note(now))
 		}
 		if due := r.Due.Total(); due > 0 {
 			note := fmt.Sprintf("%s: the actions on %d taken messages are due, not yet confirmed by the server; every run retries them", r.Task, due)

@@ -40,6 +40,7 @@ destination = "d3"
 `)
 	stateDir := filepath.Join(dir, "state")
 	started := time.Date(2025, 3, 1, 8, 0, 0, 0, time.Local)
+	noticed := time.Now().Add(-3*time.Hour - 10*time.Minute)
 	save := func(task string, edit func(*state.State)) {
 		st, err := state.Load(stateDir, task)
 		if err != nil {
@@ -53,6 +54,9 @@ destination = "d3"
 	save("invoices", func(st *state.State) {
 		st.LastRun = &state.Run{Started: started, Duration: 2 * time.Second, Outcome: "ok", Counts: outcome.Counts{Seen: 4, Saved: 3, Files: 5, Bytes: 3 << 20}, QuarantineNotices: 1}
 		st.LastSuccess = st.LastRun
+		// Runs since have met no notice, but the one met is younger
+		// than a day.
+		st.LastNotice = &state.LastNotice{At: noticed, Notices: 2, Held: 5}
 		st.AddFailure(state.Failure{Key: "uid:7", Reason: "unparseable"})
 	})
 	save("broken", func(st *state.State) {
@@ -93,7 +97,7 @@ destination = "d3"
 		"broken: failing since 2025-03-01 09:00:00 (4 runs); 2 failure mails sent",
 		"broken: the actions on 19 taken messages are due, not yet confirmed by the server; every run retries them\n  refused: after: the server refused after = \"move\"",
 		"over quota",
-		"\ninvoices: last run met a Microsoft 365 quarantine notice: mail for this mailbox is held in quarantine",
+		"\ninvoices: met 2 Microsoft 365 quarantine notices at " + noticed.Format("15:04") + ", 3 h ago: 5 messages for this mailbox are held in quarantine",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
@@ -124,7 +128,10 @@ destination = "d3"
 	if m := rows[2]; m.NextRun != nil || m.LastRun != nil || m.Schedule != "" {
 		t.Errorf("manual = %+v", m)
 	}
-	if !strings.Contains(out, `"next_run": "`) || !strings.Contains(out, `"quarantine_notices": 1`) {
+	if n := inv.LastNotice; n == nil || !n.At.Equal(noticed) || n.Notices != 2 || n.Held != 5 {
+		t.Errorf("invoices' last notice = %+v, want 2 notices holding 5, at %v", n, noticed)
+	}
+	if !strings.Contains(out, `"next_run": "`) || !strings.Contains(out, `"quarantine_notices": 1`) || !strings.Contains(out, `"last_notice": {`) {
 		t.Errorf("json:\n%s", out)
 	}
 
@@ -162,16 +169,21 @@ func TestStatusSelectsTasks(t *testing.T) {
 	}
 	cfg := writeFile(t, dir, "m.toml", text.String())
 	stateDir := filepath.Join(dir, "state")
-	for task, outcome := range map[string]string{"acme-invoices": "ok", "acme-orders": "failed", "globex-invoices": "ok"} {
+	for task, outcome := range map[string]string{"acme-invoices": "ok", "acme-orders": "failed", "globex-invoices": "ok", "initech-invoices": "ok"} {
 		st, err := state.Load(stateDir, task)
 		if err != nil {
 			t.Fatal(err)
 		}
 		st.LastRun = &state.Run{Started: time.Now(), Outcome: outcome}
-		if task == "acme-invoices" {
-			// A run that went well but met a Microsoft 365 quarantine
-			// notice: mail is held where mailtask cannot see it.
-			st.LastRun.QuarantineNotices = 1
+		switch task {
+		case "acme-invoices":
+			// Runs that went well after one that met a Microsoft 365
+			// quarantine notice: mail is still held where mailtask
+			// cannot see it.
+			st.LastNotice = &state.LastNotice{At: time.Now().Add(-2 * time.Hour), Notices: 1}
+		case "initech-invoices":
+			// A notice older than a day is forgotten.
+			st.LastNotice = &state.LastNotice{At: time.Now().Add(-state.NoticeKept - time.Minute), Notices: 1}
 		}
 		if task == "globex-invoices" {
 			st.AddFailure(state.Failure{Key: "uid:3", Reason: "unparseable"})
@@ -211,7 +223,7 @@ func TestStatusSelectsTasks(t *testing.T) {
 		}
 	}
 	code, out, _ := run(t, "status", "--problems", "--config", cfg, "initech-*")
-	if code != exitOK || out != "1 task: 0 last ran without failing, 0 failed, 1 never ran\n" {
+	if code != exitOK || out != "1 task: 1 last ran without failing, 0 failed, 0 never ran\n" {
 		t.Errorf("no task needing a look: exit %d\n%s", code, out)
 	}
 	for _, bad := range []string{"acme", "[x"} {

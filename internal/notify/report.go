@@ -57,8 +57,9 @@ const listedWell = 20
 
 // Digest is the subject and body of a summary of every task's last run,
 // as load reads each task's state: first, in full, the tasks that need a
-// look (last run failed or met a Microsoft 365 quarantine notice, never
-// succeeded, messages kept aside, state unreadable), then the others,
+// look (last run failed, a run met a Microsoft 365 quarantine notice
+// within state.NoticeKept, never succeeded, messages kept aside, state
+// unreadable), then the others,
 // listed in a line each when they are few, counted otherwise. It names
 // the host that sends it: in cluster mode, one node sends it for the
 // cluster.
@@ -77,12 +78,12 @@ func Digest(cfg *config.Config, load func(task string) (*state.State, error), no
 			fmt.Fprintf(&b, "\n%s (%s → %s)\n  state unreadable: %v\n", t.Name, t.Account, t.Destination, err)
 			continue
 		}
-		last := st.LastRun
+		last, notice := st.LastRun, st.Notice(now)
 		switch {
 		case last == nil:
 			never = append(never, t.Name)
 			continue
-		case last.Outcome != outcome.Failed && st.LastSuccess != nil && len(st.Failed) == 0 && last.QuarantineNotices == 0:
+		case last.Outcome != outcome.Failed && st.LastSuccess != nil && len(st.Failed) == 0 && notice == nil:
 			well = append(well, fmt.Sprintf("  %s: last run %s, %s; %d saved, %d files",
 				t.Name, last.Started.Format(time.RFC1123Z), last.Outcome, last.Saved, last.Files))
 			continue
@@ -98,8 +99,8 @@ func Digest(cfg *config.Config, load func(task string) (*state.State, error), no
 				fmt.Fprintf(&b, "  hint: %s\n", last.Hint)
 			}
 		}
-		if note := last.NoticeNote(); note != "" {
-			fmt.Fprintf(&b, "  %s\n", note)
+		if notice != nil {
+			fmt.Fprintf(&b, "  %s\n", notice.Note(now))
 		}
 		switch ok := st.LastSuccess; {
 		case ok == nil:

@@ -17,16 +17,18 @@ import (
 func TestDigestLeadsWithTasksThatNeedALook(t *testing.T) {
 	now := time.Date(2025, 3, 14, 8, 0, 0, 0, time.UTC)
 	ran := &state.Run{Started: now.Add(-time.Hour), Outcome: "ok"}
-	noticed := &state.Run{Started: ran.Started, Outcome: "ok", QuarantineNotices: 2}
 	cfg := &config.Config{}
 	states := map[string]*state.State{
 		"failing":  {LastRun: &state.Run{Started: ran.Started, Outcome: "failed", Error: "AUTHENTICATE failed."}, LastSuccess: &state.Run{Started: now.Add(-50 * time.Hour)}},
 		"never-ok": {LastRun: &state.Run{Started: ran.Started, Outcome: "stopped"}},
 		"kept":     {LastRun: ran, LastSuccess: ran, Failed: []state.Failure{{Key: "uid:1"}, {Key: "uid:2"}}},
-		// A run that went well, but met notices of mail held in quarantine.
-		"noticed": {LastRun: noticed, LastSuccess: noticed},
+		// Runs that went well after one that met notices of mail held
+		// in quarantine three hours ago.
+		"noticed": {LastRun: ran, LastSuccess: ran, LastNotice: &state.LastNotice{At: now.Add(-3 * time.Hour), Notices: 2, Held: 5}},
+		// A notice a day old is no longer news.
+		"noticed-long-ago": {LastRun: ran, LastSuccess: ran, LastNotice: &state.LastNotice{At: now.Add(-state.NoticeKept), Notices: 1}},
 	}
-	for i := range 25 {
+	for i := range 24 {
 		states[fmt.Sprintf("well-%02d", i)] = &state.State{LastRun: ran, LastSuccess: ran}
 	}
 	for name := range states {
@@ -52,14 +54,14 @@ func TestDigestLeadsWithTasksThatNeedALook(t *testing.T) {
 		"never-ok (a → /srv/in)\n", "never succeeded",
 		"kept (a → /srv/in)\n", "2 messages kept aside as failed (mailtask state show kept)",
 		"damaged (a → /srv/in)\n  state unreadable: damaged.json",
-		"noticed (a → /srv/in)\n", "\n  last run met 2 Microsoft 365 quarantine notices: mail for this mailbox is held in quarantine",
+		"noticed (a → /srv/in)\n", "\n  met 2 Microsoft 365 quarantine notices at 05:00, 3 h ago: 5 messages for this mailbox are held in quarantine",
 		"\nWell (last run succeeded): 25\n\nNot run yet: 1\n  new\n",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("digest lacks %q:\n%s", want, body)
 		}
 	}
-	if strings.Contains(body, "well-") || strings.Index(body, "Well") < strings.Index(body, "kept (a") {
+	if strings.Contains(body, "well-") || strings.Contains(body, "noticed-long-ago") || strings.Index(body, "Well") < strings.Index(body, "kept (a") {
 		t.Errorf("the tasks that need no look are listed, or come first:\n%s", body)
 	}
 

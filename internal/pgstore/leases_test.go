@@ -309,6 +309,7 @@ func TestCommitThenLoadRoundTrips(t *testing.T) {
 	st.AddFailure(state.Failure{Key: "uid:4", Reason: "unparseable", Path: "/q/4.eml", At: time.Unix(1700000000, 0).UTC()})
 	run := &state.Run{Started: time.Unix(1700000100, 0).UTC(), Duration: 1500 * time.Millisecond, Outcome: "ok", Counts: outcome.Counts{Seen: 7, Saved: 6, Known: 1, Files: 3, Bytes: 1234}}
 	st.LastRun, st.LastSuccess = run, run
+	st.LastNotice = &state.LastNotice{At: time.Unix(1699990000, 0).UTC(), Notices: 2, Held: 5}
 	fps := []state.Fingerprint{{1}, {2}, {3}}
 	if err := l.Commit(ctx, st, fps); err != nil {
 		t.Fatal(err)
@@ -340,6 +341,8 @@ func TestCommitThenLoadRoundTrips(t *testing.T) {
 		t.Errorf("loaded failures %+v, want %+v", got.Failed, st.Failed)
 	case got.LastRun == nil || *got.LastRun != *run || got.LastSuccess == nil:
 		t.Errorf("loaded last run %+v, want %+v", got.LastRun, run)
+	case got.LastNotice == nil || *got.LastNotice != *st.LastNotice:
+		t.Errorf("loaded last quarantine notice %+v, want %+v", got.LastNotice, st.LastNotice)
 	case gotLedger.Len() != 3 || !gotLedger.Has(fps[2]):
 		t.Errorf("loaded ledger of %d, want the 3 fingerprints", gotLedger.Len())
 	}

@@ -115,6 +115,9 @@ func checkSchema(ctx context.Context, q querier) error {
 // Migrated is what Migrate did.
 type Migrated struct {
 	From, To int // schema versions before and after
+	// Applied names the migrations applied, oldest first
+	// ("0013_last_notice"), for the operator to see what changed.
+	Applied []string
 }
 
 // Migrate brings the schema of the database at url up to SchemaVersion,
@@ -172,6 +175,7 @@ func Migrate(ctx context.Context, url string) (Migrated, error) {
 			return done, nil
 		}
 		done.To = next.version
+		done.Applied = append(done.Applied, fmt.Sprintf("%04d_%s", next.version, next.name))
 	}
 }
 

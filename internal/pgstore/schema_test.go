@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"mailtask/internal/state"
 	"mailtask/internal/testmail/postgres"
 )
 
@@ -128,5 +129,37 @@ func TestANodeOlderThanTheSchemaTakesAndKeepsNothing(t *testing.T) {
 	}
 	if got, err := s.LoadState(ctx, "running"); err != nil || got.UIDValidity != st.UIDValidity {
 		t.Fatalf("the committed state after the migration: %+v (err %v)", got, err)
+	}
+}
+
+// Migration 13 (last_notice) applies to a database at 12 with a task's
+// state in it, which loads as before with no notice, and then keeps one.
+func TestMigratingToLastNoticeKeepsTheState(t *testing.T) {
+	url := postgres.Shared(t).NewDatabase(t)
+	migrateTo(t, url, 12)
+	sql(t, url, `INSERT INTO task_state (task, uid_validity, done_uids, last_run)
+		VALUES ('t', 9, '1:40', '{"started": "2026-12-07T09:12:00Z", "outcome": "ok", "quarantine_notices": 1}')`)
+	done, err := Migrate(testContext(t), url)
+	if err != nil || done.From != 12 || done.To != SchemaVersion {
+		t.Fatalf("migrate from 12: %+v, %v", done, err)
+	}
+	ctx := testContext(t)
+	s := openNode(t, url, "n")
+	st, err := s.LoadState(ctx, "t")
+	if err != nil || st.UIDValidity != 9 || st.Done.String() != "1:40" || st.LastRun == nil || st.LastRun.QuarantineNotices != 1 || st.LastNotice != nil {
+		t.Fatalf("the state after the migration: %+v, %v; want it as before, with no last notice", st, err)
+	}
+	l := claim(t, s, "t", time.Hour)
+	st.LastNotice = &state.LastNotice{At: st.LastRun.Started, Notices: 1}
+	if err := l.Commit(ctx, st, nil); err != nil {
+		t.Fatal(err)
+	}
+	states, err := s.States(ctx)
+	var got *state.LastNotice
+	if back := states["t"].State; back != nil {
+		got = back.LastNotice
+	}
+	if err != nil || got == nil || *got != *st.LastNotice {
+		t.Fatalf("the last notice after a commit of one: %+v (err %v, %v), want %+v", got, err, states["t"].Err, st.LastNotice)
 	}
 }

@@ -54,6 +54,9 @@ type State struct {
 	ActionRefused string `json:"action_refused,omitempty"`
 	LastRun       *Run   `json:"last_run,omitempty"`
 	LastSuccess   *Run   `json:"last_success,omitempty"`
+	// LastNotice is the last run that met Microsoft 365 quarantine
+	// notices, kept until it is older than NoticeKept.
+	LastNotice *LastNotice `json:"last_notice,omitempty"`
 
 	dir string
 	// committedGen is the UIDL log generation the state file on disk

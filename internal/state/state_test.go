@@ -52,6 +52,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	s.LastRun = &Run{Started: at, Duration: 1500 * time.Millisecond, Outcome: "failed", Error: "AUTHENTICATE failed.", Hint: "check the app password",
 		Counts: outcome.Counts{Seen: 10, Unmatched: 5, Saved: 4, Failed: 1, Files: 7, Bytes: 1 << 33}, QuarantineNotices: 2}
 	s.LastSuccess = &Run{Started: at.Add(-time.Hour), Outcome: "ok"}
+	s.LastNotice = &LastNotice{At: at.Add(-2 * time.Hour), Notices: 2, Held: 5}
 	if err := s.Save(); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,12 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"done_uids": "1:500,502"`, `"uid_validity": 12345`, `"duration_ns": 1500000000`, `"bytes": 8589934592`, `"quarantine_notices": 2`} {
+	for _, want := range []string{`"done_uids": "1:500,502"`, `"uid_validity": 12345`, `"duration_ns": 1500000000`, `"bytes": 8589934592`, `"quarantine_notices": 2`,
+		`"last_notice": {
+    "at": "2025-03-04T03:06:07.000000008Z",
+    "notices": 2,
+    "held": 5
+  }`} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("state file lacks %s:\n%s", want, data)
 		}

@@ -52,6 +52,7 @@ type listing struct {
 	msgs     []mailbox.Message // to fetch, oldest first
 	refused  []mailbox.Message // refused on their header alone, and recorded as done
 	skipped  []Skip            // those refused as automatic mail
+	notices  []Notice          // those refused that are quarantine notices
 	searched bool              // the server applied the rules' query
 }
 
@@ -77,73 +78,94 @@ func (r *run) list(ctx context.Context) (listing, error) {
 		return l, err
 	}
 	markFound(r.st, found)
-	l.msgs, l.refused, l.skipped, err = r.prefilter(ctx, found.New, l.searched)
+	err = r.prefilter(ctx, &l, found.New)
 	return l, err
 }
 
 // prefilter checks the rules on header fields that the server could not
 // search for against each message's header alone (IMAP BODY.PEEK[HEADER],
 // POP3 TOP n 0), so that the messages they refuse are never downloaded.
-// Those are recorded as done at once, as after a full parse; it returns
-// the others, those it refused, and why it refused those that are
-// automatic mail.
-func (r *run) prefilter(ctx context.Context, msgs []mailbox.Message, searched bool) (keep, refused []mailbox.Message, skipped []Skip, err error) {
+// Those are recorded as done at once, as after a full parse. It sets l's
+// messages to fetch (of msgs), those it refused, why it refused those
+// that are automatic mail, and the quarantine notices among them, which
+// only their header shows: a run never sees them again.
+func (r *run) prefilter(ctx context.Context, l *listing, msgs []mailbox.Message) error {
 	hf, ok := r.sess.(mailbox.HeaderFetcher)
-	if !ok || len(msgs) == 0 || !r.sel.set.NeedsHeader(searched) {
-		return msgs, nil, nil, nil
+	if !ok || len(msgs) == 0 || !r.sel.set.NeedsHeader(l.searched) {
+		l.msgs = msgs
+		return nil
 	}
 	for batch := range slices.Chunk(msgs, r.opts.Task.BatchSize) {
 		err := hf.FetchHeaders(ctx, batch, func(m mailbox.Message, header io.Reader) error {
-			ok, skip := r.headerMatches(m, header, searched)
-			if skip != nil {
-				skipped = append(skipped, *skip)
+			j := r.judgeHeader(m, header, l.searched)
+			if j.skip != nil {
+				l.skipped = append(l.skipped, *j.skip)
 			}
-			if !ok {
-				refused = append(refused, m)
-				return nil
+			if j.notice != nil {
+				l.notices = append(l.notices, *j.notice)
 			}
-			keep = append(keep, m)
+			if j.refused {
+				l.refused = append(l.refused, m)
+			} else {
+				l.msgs = append(l.msgs, m)
+			}
 			return nil
 		})
 		if err != nil {
-			return nil, nil, nil, err
+			return err
 		}
 	}
-	if len(refused) > 0 && !r.opts.DryRun {
-		for _, m := range refused {
+	if len(l.refused) > 0 && !r.opts.DryRun {
+		for _, m := range l.refused {
 			markDone(r.st, m)
 		}
 		if err := r.held.Commit(ctx, r.st, nil); err != nil {
-			return nil, nil, nil, err
+			return err
 		}
 	}
-	return keep, refused, skipped, nil
+	return nil
 }
 
-// headerMatches reports whether m's header passes the rules on headers;
-// a header it cannot judge (too large, unparseable) passes, and the whole
-// message decides. For a message it refuses as automatic mail, it says
-// why.
-func (r *run) headerMatches(m mailbox.Message, header io.Reader, searched bool) (bool, *Skip) {
+// headerJudgement is what the header alone says of a message.
+type headerJudgement struct {
+	refused bool // by the rules on headers
+	// skip is why, when it is refused as automatic mail.
+	skip *Skip
+	// notice: it is refused, and a Microsoft 365 quarantine notice. One
+	// that passes is recognised once downloaded, with what its body says
+	// is held (plan).
+	notice *Notice
+}
+
+// judgeHeader checks m's header against the rules on headers; a header
+// it cannot judge (too large, unparseable) passes, and the whole message
+// decides.
+func (r *run) judgeHeader(m mailbox.Message, header io.Reader, searched bool) headerJudgement {
 	// A message with a larger header is downloaded and checked whole.
 	raw, err := io.ReadAll(io.LimitReader(header, mailbox.MaxHeader+1))
 	if err != nil || len(raw) > mailbox.MaxHeader {
-		return true, nil
+		return headerJudgement{}
 	}
 	msg, err := extract.Parse(bytes.NewReader(raw))
 	if err != nil {
-		return true, nil
+		return headerJudgement{}
 	}
 	// A size the session does not know yet (IMAP) is not judged here.
 	in := rules.Input{Size: m.Size, Now: r.now(), Searched: searched || m.Size == 0}
 	ok, why := r.sel.set.MatchHeader(msg, in)
-	switch {
-	case why == rules.RuleAutomatic:
-		return false, r.skipAutomatic(m, msg)
-	case !ok:
+	if ok {
+		return headerJudgement{}
+	}
+	j := headerJudgement{refused: true}
+	if why == rules.RuleAutomatic {
+		j.skip = r.skipAutomatic(m, msg)
+	} else {
 		r.log.Debug("message does not match the task's rules; recorded as done without downloading it", "msg", m.Key(), "rule", why)
 	}
-	return ok, nil
+	if j.notice = headerNotice(m, msg); j.notice != nil {
+		r.warnNotice(j.notice, msg)
+	}
+	return j
 }
 
 // automaticHeader is what to record of m, whose header h alone the run

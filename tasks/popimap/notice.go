@@ -29,15 +29,34 @@ func (n Notice) Describe() string {
 	return "Microsoft 365 holds " + held + " for this mailbox in quarantine"
 }
 
+// mostHeld is the most messages one of notices says are held: each
+// day's notice lists again what is still held.
+func mostHeld(notices []Notice) int {
+	most := 0
+	for _, n := range notices {
+		most = max(most, n.Held)
+	}
+	return most
+}
+
 // noticeOf is msg as a quarantine notice, nil when it is none. It reads
 // the bodies, which the plan drops once staged: the plan asks.
 func noticeOf(m mailbox.Message, msg *extract.Message) *Notice {
+	n := headerNotice(m, msg)
+	if n != nil {
+		n.Held, _ = rules.NoticeHeld(msg.Text, msg.HTML)
+	}
+	return n
+}
+
+// headerNotice is the message whose header alone was read, msg, as a
+// quarantine notice, nil when it is none: how many messages it says are
+// held is in its body, which was not.
+func headerNotice(m mailbox.Message, msg *extract.Message) *Notice {
 	if !rules.QuarantineNotice(msg.From, msg.Subject) {
 		return nil
 	}
-	n := &Notice{Key: m.Key()}
-	n.Held, _ = rules.NoticeHeld(msg.Text, msg.HTML)
-	return n
+	return &Notice{Key: m.Key()}
 }
 
 // warnNotice warns of n, msg's notice. It only warns: the message is

@@ -2,12 +2,17 @@ package popimap
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
+	"mailtask/internal/config"
+	"mailtask/internal/outcome"
 	"mailtask/internal/state"
 	"mailtask/internal/testmail"
+	"mailtask/internal/testmail/dovecot"
 )
 
 // quarantineFixtures are, from testmail's fidelity corpus, Microsoft's
@@ -86,4 +91,46 @@ func countSuffix(files map[string]string, suffix string) int {
 		}
 	}
 	return n
+}
+
+// Against Dovecot, over IMAP (BODY.PEEK[HEADER]) and POP3 (TOP n 0), a
+// quarantine notice that the rules on headers refuse is still recognised
+// from its header, warned about and counted, though never downloaded;
+// the run's record keeps it (Held 0: its body, which says how many are
+// held, was never read). One the rules let through is downloaded and
+// counted once, with what its body says is held.
+func TestDovecotNoticeRefusedOnItsHeader(t *testing.T) {
+	notice, _ := quarantineFixtures(t)
+	d := dovecot.Start(t, dovecot.Options{})
+	d.Seed(t, d.User, "INBOX", append(prefilterMails(), notice)...)
+	for _, c := range []struct {
+		rule string
+		want outcome.Counts
+		held int // what the notice's body says, 0 when it was not read
+	}{
+		{`subject_regex = "^Invoice \\d+$"`, outcome.Counts{Seen: 5, Saved: 2, Unmatched: 3}, 0},
+		{`subject_regex = "^(Invoice \\d+|Microsoft 365 security: .*)$"`, outcome.Counts{Seen: 5, Saved: 3, Unmatched: 2}, 2},
+	} {
+		for _, protocol := range []string{config.ProtocolIMAP, config.ProtocolPOP3} {
+			cfg := dovecotProtocolConfig(t, d, protocol, "[task.match]", c.rule)
+			var logs bytes.Buffer
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			sum, err := Run(ctx, Options{Config: cfg, Task: cfg.Tasks[0], Log: slog.New(slog.NewTextHandler(&logs, nil))})
+			cancel()
+			if err != nil {
+				t.Fatalf("%s, %s: %v", protocol, c.rule, err)
+			}
+			if sum.Seen != c.want.Seen || sum.Saved != c.want.Saved || sum.Unmatched != c.want.Unmatched || len(sum.Notices) != 1 || sum.Notices[0].Held != c.held {
+				t.Errorf("%s, %s: %s, notices %+v; want %d new, %d saved, %d not matching and one notice, holding %d",
+					protocol, c.rule, sum.Counts.Summary(false), sum.Notices, c.want.Seen, c.want.Saved, c.want.Unmatched, c.held)
+			}
+			if n := strings.Count(logs.String(), `level=WARN msg="Microsoft 365 holds`); n != 1 {
+				t.Errorf("%s, %s: %d warnings of the notice, want 1:\n%s", protocol, c.rule, n, logs.String())
+			}
+			st, err := state.Load(cfg.StateDir, "t")
+			if err != nil || st.LastNotice == nil || st.LastNotice.Notices != 1 || st.LastNotice.Held != c.held {
+				t.Errorf("%s, %s: the task's last notice %+v (err %v), want 1 notice holding %d", protocol, c.rule, st.LastNotice, err, c.held)
+			}
+		}
+	}
 }

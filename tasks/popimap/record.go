@@ -24,6 +24,7 @@ func recordRun(ctx context.Context, held Held, st *state.State, sum Summary, sta
 		rec.Error = runErr.Error()
 		rec.Hint = diagnose.Hint(runErr)
 	}
+	st.RecordNotices(started, len(sum.Notices), mostHeld(sum.Notices))
 	st.LastRun = rec
 	if runErr == nil {
 		st.LastSuccess = rec

@@ -369,7 +369,7 @@ func (r *run) ingest(ctx context.Context) (Summary, error) {
 		return sum, err
 	}
 	sum.Unmatched = len(l.refused)
-	sum.Skipped = l.skipped
+	sum.Skipped, sum.Notices = l.skipped, l.notices
 	if !r.opts.DryRun {
 		if err := r.applyPending(ctx); err != nil {
 			return sum, err
