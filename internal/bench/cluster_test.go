@@ -23,6 +23,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"mailtask/internal/objsink"
 	"mailtask/internal/pgstore"
 	"mailtask/internal/testmail"
 	"mailtask/internal/testmail/child"
@@ -362,7 +363,11 @@ func quietCounts(b *testing.B, ctx context.Context, url string, nodes []string) 
 // the machine's CPUs alone takes against the file store's time: on two
 // cores, the floor the servers set; and that floor once more with
 // cluster mode's mailtask at the file store's CPU, which no work on
-// mailtask can go under. With BENCH_CLUSTER_PROFILE set to a
+// mailtask can go under. For each cluster mode it also reports what a
+// run asked of the servers: the S3 requests per object stored, by method
+// and status, from versitygw's request log (the create-only probe's
+// apart), and PostgreSQL's transactions (pg_stat_database's, of the
+// run's own database). With BENCH_CLUSTER_PROFILE set to a
 // directory, each mailtask run writes a CPU profile there,
 // corpus-STORE-RUN.pprof (STORE file, cluster, file-tmpfs or
 // cluster-tmpfs; a binary built with -tags cpuprofile).
@@ -408,10 +413,17 @@ func BenchmarkClusterCorpus(b *testing.B) {
 		clusterRuns += runs
 	}
 	var databases []string
+	// made is what each database had counted of transactions before its
+	// run (its migration's); lastDatabase the one handed to the last run.
+	made := map[string]int64{}
+	var lastDatabase string
 	for range clusterRuns {
 		url := pg.NewDatabase(b)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		_, err := pgstore.Migrate(ctx, url)
+		if err == nil {
+			made[url], err = DatabaseTransactions(ctx, pg.URL("postgres"), url)
+		}
 		cancel()
 		if err != nil {
 			b.Fatal(err)
@@ -424,6 +436,7 @@ func BenchmarkClusterCorpus(b *testing.B) {
 		}
 		url := databases[0]
 		databases = databases[1:]
+		lastDatabase = url
 		return url, nil
 	}
 	storesOn := func(gw *versitygw.Server) ClusterStores {
@@ -470,6 +483,10 @@ func BenchmarkClusterCorpus(b *testing.B) {
 		results[i] = Result{Protocol: protocol, Tool: c.Name}
 	}
 	spent := make([][]runCPU, len(contestants))
+	// What each cluster run asked of the servers: the S3 requests of the
+	// server's request log, and the database's transactions.
+	requests := make([][]S3Requests, len(contestants))
+	xacts := make([][]int64, len(contestants))
 	b.ResetTimer()
 	order := make([]int, len(contestants))
 	for run := range runs { // round-robin, so that noise spreads over all
@@ -491,6 +508,13 @@ func BenchmarkClusterCorpus(b *testing.B) {
 			servers := func() runCPU {
 				return runCPU{imap: treeCPU(b, imap.PID()), s3: processCPU(b, c.s3.PID()), pg: treeCPU(b, postmaster)}
 			}
+			cluster := strings.HasPrefix(c.profile, "cluster")
+			var logAt int64
+			if cluster {
+				if logAt, err = LogSize(c.s3.RequestLog()); err != nil {
+					b.Fatal(err)
+				}
+			}
 			before := servers()
 			s, err := once(b, c.Contestant, a, protocol, n)
 			if err != nil {
@@ -498,6 +522,21 @@ func BenchmarkClusterCorpus(b *testing.B) {
 			}
 			results[i].Samples = append(results[i].Samples, s)
 			spent[i] = append(spent[i], servers().since(before, s.CPU))
+			if cluster {
+				reqs, _, err := ReadS3Requests(c.s3.RequestLog(), logAt, objsink.ProbeName)
+				if err != nil {
+					b.Fatal(err)
+				}
+				requests[i] = append(requests[i], reqs)
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				x, err := DatabaseTransactions(ctx, pg.URL("postgres"), lastDatabase)
+				cancel()
+				if err != nil {
+					b.Fatal(err)
+				}
+				// The harness's own count of the ledger (Check) is one.
+				xacts[i] = append(xacts[i], x-made[lastDatabase]-1)
+			}
 		}
 	}
 	b.StopTimer()
@@ -551,6 +590,14 @@ func BenchmarkClusterCorpus(b *testing.B) {
 		fmt.Fprintf(&out, "this tree's mailtask in cluster mode spent %.2f× the CPU time of %s's, the median of the rounds' ratios (%.2f to %.2f)\n",
 			ratios[runs/2], against, ratios[0], ratios[runs-1])
 		b.ReportMetric(ratios[runs/2], "cpu-mailtask/against")
+	}
+	for i, c := range contestants {
+		if len(requests[i]) == 0 {
+			continue
+		}
+		r := requests[i][0] // every run stores the same objects
+		fmt.Fprintf(&out, "%s, a run: %d objects stored, S3 requests per object %s, and %d for the create-only probe; PostgreSQL transactions %d (%.3f per message)\n",
+			c.Name, r.Objects(), r.PerObject(), r.Probe, xacts[i][0], float64(xacts[i][0])/float64(n))
 	}
 	os.Stdout.Write(out.Bytes())
 }

@@ -184,6 +184,11 @@ func (s *Server) Remove() {
 // messages.
 func (s *Server) LogTail() string { return child.LogTail(s.logPath()) }
 
+// RequestLog is the file of the server's output: a line per request it
+// served (time, status, latency, client, method, path, error, query),
+// which benchmarks count requests by.
+func (s *Server) RequestLog() string { return s.logPath() }
+
 // SettingsTOML is the top-level configuration that writes to the server:
 // its endpoint and region, and its keys read from the files WriteKeys
 // writes beside the configuration file (files rather than environment
