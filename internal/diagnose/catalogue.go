@@ -157,6 +157,18 @@ var catalogue = []row{
 		say("Gmail took the sign-in but refuses IMAP for this user. For the user alone: Gmail > Settings > See all settings > Forwarding and POP/IMAP > IMAP access: Enable IMAP. In Google Workspace, an admin may have turned IMAP off: Admin console > Apps > Google Workspace > Gmail > End User Access > POP and IMAP access, for the user's organisational unit. Changes may take an hour to apply.")},
 	{"not connected", "IMAP NO/BAD `User is authenticated but not connected.` (to AUTHENTICATE or SELECT)", contains("user is authenticated but not connected"),
 		say("Microsoft accepted the token but will not open the mailbox: username must be the mailbox the token's user owns, or one that user has Full Access to. For a delegated user and a shared mailbox: Add-MailboxPermission -Identity MAILBOX -User USER -AccessRights FullAccess (check with Get-MailboxPermission -Identity MAILBOX). For app-only tokens (client_credentials), Exchange needs the app's service principal and a mailbox permission for it: New-ServicePrincipal and Add-MailboxPermission (verify with Get-ServicePrincipal and Get-MailboxPermission; see the README). Changes take up to an hour to reach the servers.")},
+	// A server's limits on the account (limits.go), before the refusals
+	// of a token or a password that some of them would also match.
+	{"too many connections", "IMAP NO `[LIMIT] Maximum number of connections from user+IP exceeded (mail_max_userip_connections=N)` (Dovecot; POP3 -ERR `[IN-USE] ...`); Gmail NO `[ALERT] Too many simultaneous connections. (Failure)`", all(mailServer, contains("maximum number of connections", "too many simultaneous connections")),
+		tooManyConnections},
+	{"maildrop in use", "POP3 -ERR `[IN-USE] Mailbox is locked by another POP3 session.` (RFC 2449; Dovecot's pop3_lock_session); IMAP NO `[INUSE] ...` (RFC 5530)", all(mailServer, contains("[in-use]", "[inuse]")),
+		say(maildropInUseHint)},
+	{"bandwidth limit", "Gmail NO or BYE `[OVERQUOTA] Account exceeded command or bandwidth limits.` (also with [ALERT])", all(mailServer, contains("exceeded command or bandwidth limits")),
+		say(bandwidthHint)},
+	{"throttled", "Exchange Online BAD/NO `Request is throttled. Suggested Backoff Time: N milliseconds`; Yahoo NO `[LIMIT] ... Rate limit hit.`; RFC 5530 `[LIMIT]`", all(mailServer, contains("throttl", "rate limit", "[limit]")),
+		byHost(throttledMicrosoftHint, throttledHint)},
+	{"server unavailable", "IMAP NO `[UNAVAILABLE] ...` (Dovecot `Temporary authentication failure. [host:time]`, Exchange `Server Unavailable. 15`); POP3 -ERR `[SYS/TEMP] ...`", all(mailServer, contains("[unavailable]", "server unavailable", "[sys/temp]")),
+		byHost(unavailableMicrosoftHint, unavailableHint)},
 	{"app-only token without roles", "IMAP NO `AUTHENTICATE failed.` / POP3 -ERR to an app-only token that carries no roles", contains(auth.NoRolesNote),
 		say("The app-only token carries no application permission (roles), so Exchange refuses it. An admin: Entra admin center > App registrations > the app > API permissions > Add a permission > APIs my organization uses > Office 365 Exchange Online > Application permissions: IMAP.AccessAsApp (or POP.AccessAsApp; SMTP.SendAsApp for notifications), then Grant admin consent. New tokens carry it once consented: run `mailtask auth login ACCOUNT` to fetch one.")},
 	{"security defaults", "IMAP NO / SMTP 535 5.7.139 `... user is locked by your organization's security defaults policy`", contains("user is locked by your organization's security defaults policy"),

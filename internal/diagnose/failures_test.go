@@ -214,6 +214,67 @@ func imapMissingFolderMailutils(t *testing.T) error {
 	return err
 }
 
+// imapSelectRefused is the server's reply to SELECT or EXAMINE of the
+// inbox, at host, once signed in.
+func imapSelectRefused(host string, reply *imap.Error) func(*testing.T) error {
+	return func(t *testing.T) error {
+		ca := newCA(t)
+		srv := imapServer(t, ca, testmail.IMAPOptions{Fault: func(cmd string) error {
+			if cmd == "SELECT" {
+				return reply
+			}
+			return nil
+		}})
+		_, acct := loadAccount(t, serverAccount(t, ca, "imap", host, srv.Addr)+"password = \"unused\"")
+		s, err := mimap.Dial(ctxFor(t), acct, auth.Password(mailboxUser, password))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Logout(ctxFor(t))
+		_, err = s.Select(ctxFor(t), "INBOX", mailbox.After{Action: "none"})
+		if err == nil {
+			t.Fatal("SELECT succeeded")
+		}
+		return err
+	}
+}
+
+// gmailTooManyConnections signs in with a token to a server that answers
+// as Gmail did to one connection too many (the exchange of MailKit issue
+// 377): AUTHENTICATE XOAUTH2 gets a failure challenge, {"status":"400",
+// "schemes":"Bearer","scope":"https://mail.google.com/"}, and the client's
+// empty answer "NO [ALERT] Too many simultaneous connections. (Failure)".
+func gmailTooManyConnections(t *testing.T) error {
+	var tag string
+	srv, err := testmail.StartScripted(testmail.IMAPScript{
+		Greeting:     "* OK Gimap ready for requests from 127.0.0.1 x2mb241876667wmk",
+		Capabilities: "IMAP4rev1 UNSELECT IDLE NAMESPACE QUOTA ID XLIST CHILDREN X-GM-EXT-1 XYZZY SASL-IR AUTH=XOAUTH2 AUTH=PLAIN AUTH=PLAIN-CLIENTTOKEN AUTH=OAUTHBEARER AUTH=XOAUTH",
+		Replies: map[string]func(io.Writer, string, string) error{
+			"AUTHENTICATE": func(w io.Writer, t, _ string) error {
+				tag = t
+				_, err := io.WriteString(w, "+ eyJzdGF0dXMiOiI0MDAiLCJzY2hlbWVzIjoiQmVhcmVyIiwic2NvcGUiOiJodHRwczovL21haWwuZ29vZ2xlLmNvbS8ifQ==\r\n")
+				return err
+			},
+			"": func(w io.Writer, _, _ string) error { // the client's empty answer
+				_, err := io.WriteString(w, tag+" NO [ALERT] Too many simultaneous connections. (Failure)\r\n")
+				return err
+			},
+		},
+	}.Script())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	host, port, _ := net.SplitHostPort(srv.Addr())
+	_, acct := loadAccount(t, fmt.Sprintf("host = %q\nport = %s\ntls = \"none\"\nusername = %q\npassword = \"unused\"\ntimeout = \"5s\"\n", host, port, mailboxUser))
+	s, err := mimap.Dial(ctxFor(t), acct, bearer())
+	if err == nil {
+		s.Logout(ctxFor(t))
+		t.Fatal("the sign-in succeeded")
+	}
+	return err
+}
+
 // imapLoginDisabled signs in with a password over plain text to a server
 // that offers STARTTLS and advertises LOGINDISABLED until then.
 func imapLoginDisabled(t *testing.T) error {

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -64,19 +67,38 @@ func (e *Error) ServerHost() string {
 }
 
 // RetryAfter returns how long the server that failed err asked to be left
-// alone, 0 if it did not say.
+// alone, 0 if it did not say: the session's word for it (POP3's
+// LOGIN-DELAY), or Exchange's "Request is throttled. Suggested Backoff
+// Time: N milliseconds".
 func RetryAfter(err error) time.Duration {
 	var me *Error
-	if errors.As(err, &me) {
+	if !errors.As(err, &me) {
+		return 0
+	}
+	if me.RetryAfter > 0 || me.Err == nil {
 		return me.RetryAfter
+	}
+	if m := suggestedBackoff.FindStringSubmatch(me.Err.Error()); m != nil {
+		if ms, err := strconv.ParseInt(m[1], 10, 64); err == nil && ms <= maxSuggestedBackoff.Milliseconds() {
+			return time.Duration(ms) * time.Millisecond
+		}
+		return maxSuggestedBackoff
 	}
 	return 0
 }
 
+// suggestedBackoff finds the wait Exchange Online asks for when it
+// throttles a mailbox.
+var suggestedBackoff = regexp.MustCompile(`(?i)suggested backoff time: (\d+) milliseconds`)
+
+// maxSuggestedBackoff bounds the wait taken from a server's words: Exchange
+// asks for up to about 5 minutes.
+const maxSuggestedBackoff = 15 * time.Minute
+
 // IsTransient reports whether err is worth retrying unchanged: network
-// failures and timeouts are, and so are replies in which the server says it
-// is busy, throttling or briefly unavailable; a refused login or a missing
-// folder are not.
+// failures and timeouts are, and so are replies in which the server says
+// "not now" (NotNow: too many connections, throttling, busy or briefly
+// unavailable); a refused login or a missing folder are not.
 func IsTransient(err error) bool {
 	var me *Error
 	if errors.As(err, &me) && me.Transient {
@@ -105,13 +127,7 @@ func IsTransient(err error) bool {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
 		return true
 	}
-	text := strings.ToLower(me.Err.Error())
-	for _, marker := range transientReplies {
-		if strings.Contains(text, marker) {
-			return true
-		}
-	}
-	return false
+	return NotNow(err) || me.Err != nil && says(me.Err.Error(), transientReplies)
 }
 
 // transientErrnos are network failures that a later attempt may not meet.
@@ -120,22 +136,67 @@ var transientErrnos = []error{
 	syscall.ETIMEDOUT, syscall.EHOSTUNREACH, syscall.ENETUNREACH, syscall.ENETDOWN,
 }
 
-// transientReplies are, lower-cased, what servers say when they want a
-// client to come back later: IMAP response codes (RFC 5530), POP3 ones
-// (RFC 3206), Exchange Online's throttling and outage texts, and the
-// go-imap client's complaint about a reply it could not parse. Exchange
-// says "User is authenticated but not connected." when a mailbox has
-// more connections than it allows, which passes as others close, and
-// also when the signed-in user lacks access to the mailbox, which does
-// not: retried, that costs a few attempts before the run fails with the
-// hint for it.
-var transientReplies = []string{
-	"[unavailable]", "[inuse]", "[serverbug]", // IMAP
-	"[sys/temp]", "[in-use]", "[login-delay]", // POP3
-	"throttl", "server unavailable", "server busy", "try again later", "temporarily unavailable", // Exchange and others
-	"user is authenticated but not connected", // Exchange: too many connections to the mailbox
-	"in resp-text", "in response:", // go-imap: unparseable reply, connection closed
+// NotNow reports whether err is a server saying "not now" to the account
+// rather than "no" to it or to a message: the mailbox has more
+// connections than the server allows, a POP3 maildrop is in use by
+// another session, a rate or bandwidth budget is spent, or the server is
+// busy or briefly unavailable (notNowReplies). Such a refusal passes:
+// it is worth retrying later, and it says nothing about the password,
+// the folder or the message it came during.
+func NotNow(err error) bool {
+	var me *Error
+	if !errors.As(err, &me) || me.Err == nil {
+		// Only a session's failures are judged by their text: elsewhere
+		// (a state file, a destination) the same words mean something else.
+		return false
+	}
+	return NotNowReply(me.Err.Error())
 }
+
+// NotNowReply reports whether reply, a server's words, says "not now"
+// (NotNow).
+func NotNowReply(reply string) bool { return says(reply, notNowReplies) }
+
+// says reports whether text holds any of markers, which are lower case.
+func says(text string, markers []string) bool {
+	text = strings.ToLower(text)
+	return slices.ContainsFunc(markers, func(m string) bool { return strings.Contains(text, m) })
+}
+
+// notNowReplies are, lower-cased, what servers say when they will not
+// serve the account now, for a reason that passes and is the account's or
+// the server's, never one message's. Each is a server's own words, as it
+// sends them:
+//
+//   - too many connections to the mailbox at once: RFC 5530's [LIMIT] and
+//     [INUSE] and RFC 2449's [IN-USE]; Dovecot's "NO [LIMIT] Maximum number
+//     of connections from user+IP exceeded (mail_max_userip_connections=N)"
+//     (POP3: "-ERR [IN-USE] ..."), and its POP3 "-ERR [IN-USE] Mailbox is
+//     locked by another POP3 session."; Gmail's "NO [ALERT] Too many
+//     simultaneous connections. (Failure)"; Exchange's "User is
+//     authenticated but not connected.", which it also says to a user
+//     without access to the mailbox: retried, that costs a few attempts
+//     before the run fails with the hint for it;
+//   - a budget spent: Gmail's "[OVERQUOTA] Account exceeded command or
+//     bandwidth limits." (its daily IMAP download limit), Yahoo's "NO
+//     [LIMIT] ... Rate limit hit.", Exchange's "Request is throttled.
+//     Suggested Backoff Time: N milliseconds", RFC 2449's [LOGIN-DELAY];
+//   - the server busy or down: RFC 5530's [UNAVAILABLE] (Dovecot's
+//     "Temporary authentication failure."), Exchange's "Server
+//     Unavailable. 15" (IMAP) and "-ERR Server Unavailable. 21" (POP3,
+//     also to a RETR), RFC 3206's [SYS/TEMP], and the words of others.
+var notNowReplies = []string{
+	"[limit]", "[inuse]", "[in-use]",
+	"maximum number of connections", "too many simultaneous connections", "user is authenticated but not connected",
+	"exceeded command or bandwidth limits", "rate limit", "throttl", "[login-delay]",
+	"[unavailable]", "[sys/temp]", "server unavailable", "server busy", "try again later", "temporarily unavailable",
+}
+
+// transientReplies are, lower-cased, what else a session's failure may say
+// that is worth retrying: IMAP's [SERVERBUG] (RFC 5530), and the go-imap
+// client's complaint about a reply it could not parse, after which it
+// closes the connection.
+var transientReplies = []string{"[serverbug]", "in resp-text", "in response:"}
 
 // NotDeliveredError is a fetch the server completed without some of the
 // messages asked for: it left them out (an IMAP FETCH without their

@@ -57,6 +57,10 @@ type Found struct {
 	// leaves out. Recording them as taken keeps the record a few ranges,
 	// and the next search starts higher.
 	Done []UIDRange
+	// Watched are, from NewMatching, the messages of Done that its watch
+	// terms select, oldest first: none is taken, but what their header
+	// says the caller must hear of (a quarantine notice).
+	Watched []Message
 }
 
 // UIDRange is the UIDs from First to Last, both included.

@@ -33,8 +33,10 @@ func (q Query) IsZero() bool {
 type Searcher interface {
 	// NewMatching is New for the messages that satisfy q. The messages
 	// New would return that q leaves out are in Found.Done: they do not
-	// match, and taking them later would take them by surprise.
-	NewMatching(ctx context.Context, taken Taken, q Query) (Found, error)
+	// match, and taking them later would take them by surprise. Of
+	// those, the ones that satisfy any of watch are in Found.Watched
+	// too, for the caller to read their header though it takes none.
+	NewMatching(ctx context.Context, taken Taken, q Query, watch []HeaderTerm) (Found, error)
 }
 
 // HeaderFetcher is a Session that can fetch the header of a message alone,

@@ -3,6 +3,8 @@ package rules
 import (
 	"strconv"
 	"strings"
+
+	"mailtask/internal/mailbox"
 )
 
 // quarantineSender is the address Exchange Online Protection and
@@ -30,6 +32,18 @@ const quarantineSubject = "Microsoft 365 security: You have messages in quaranti
 func QuarantineNotice(from, subject string) bool {
 	return strings.EqualFold(from, quarantineSender) ||
 		hasPrefixFold(strings.TrimSpace(subject), quarantineSubject)
+}
+
+// NoticeTerms are what an IMAP SEARCH asks of a quarantine notice: its
+// sender, or its subject. Any one holding is a necessary condition of
+// QuarantineNotice (the subject's prefix as a substring), so the search
+// leaves out no notice; what it lets through that is none, a person's
+// forward, is told apart on the header.
+func NoticeTerms() []mailbox.HeaderTerm {
+	return []mailbox.HeaderTerm{
+		{Field: "From", AnyOf: []string{quarantineSender}},
+		{Field: "Subject", AnyOf: []string{quarantineSubject}},
+	}
 }
 
 // NoticeHeld is how many held messages a quarantine notice's body says it

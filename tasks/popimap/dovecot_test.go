@@ -261,26 +261,11 @@ func TestDovecotFetchesOverTwoConnections(t *testing.T) {
 					t.Errorf("%d messages moved, want %d", moved, len(corpus))
 				}
 			}
-			// Dovecot logs a session's end once the client has gone, which
-			// may be after the run returned: the log is read until it holds
-			// both lines, or for 10 s.
-			var lines [][]string
-			poll := time.NewTicker(10 * time.Millisecond)
-			defer poll.Stop()
-			for deadline := time.Now().Add(10 * time.Second); len(lines) < 2 && time.Now().Before(deadline); <-poll.C {
-				log, err := os.ReadFile(filepath.Join(d.Dir, "dovecot.log"))
-				if err != nil {
-					t.Fatal(err)
-				}
-				lines = c.fetched.FindAllStringSubmatch(string(log), -1)
-			}
 			var fetched, deleted []int
-			for _, m := range lines {
-				n, _ := strconv.Atoi(m[1])
-				fetched = append(fetched, n)
-				if len(m) > 2 {
-					del, _ := strconv.Atoi(m[2])
-					deleted = append(deleted, del)
+			for _, numbers := range dovecotLogouts(t, d, c.fetched, 2) {
+				fetched = append(fetched, numbers[0])
+				if len(numbers) > 1 {
+					deleted = append(deleted, numbers[1])
 				}
 			}
 			if !m.met() {
@@ -302,4 +287,30 @@ func sortedInts(s []int) []int {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+// dovecotLogouts is, for each line of d's log that logout matches (a
+// session's end), the numbers its groups capture. Dovecot logs a
+// session's end once the client has gone, which may be after the run
+// returned: the log is read until it holds n such lines, or for 10 s.
+func dovecotLogouts(t *testing.T, d *dovecot.Server, logout *regexp.Regexp, n int) [][]int {
+	t.Helper()
+	var lines [][]string
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
+	for deadline := time.Now().Add(10 * time.Second); len(lines) < n && time.Now().Before(deadline); <-poll.C {
+		log, err := os.ReadFile(filepath.Join(d.Dir, "dovecot.log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = logout.FindAllStringSubmatch(string(log), -1)
+	}
+	numbers := make([][]int, len(lines))
+	for i, m := range lines {
+		for _, group := range m[1:] {
+			k, _ := strconv.Atoi(group)
+			numbers[i] = append(numbers[i], k)
+		}
+	}
+	return numbers
 }

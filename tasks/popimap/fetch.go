@@ -279,7 +279,14 @@ func (r *run) openFurther(ctx context.Context) (sess mailbox.Session, release fu
 	sess, err := open(ctx, acct, r.cred, int64(r.opts.Task.MaxMessageSize), r.opts.TLS, r.log)
 	if err != nil {
 		release()
-		r.log.Debug("fetching over fewer connections: another one could not be opened", "err", err)
+		if mailbox.NotNow(err) {
+			// Nothing is lost, but every run meets it again: the account's
+			// max_connections is more than the server allows.
+			r.log.Warn("fetching over fewer connections: the server refused one more connection to this mailbox; set the account's max_connections (or the task's connections) to what the server allows, less what other clients hold",
+				"account", acct.Name, "max_connections", acct.MaxConnections, "connections", r.opts.Task.Connections, "err", err)
+		} else {
+			r.log.Debug("fetching over fewer connections: another one could not be opened", "err", err)
+		}
 		return nil, nil, false
 	}
 	// Read-only, whatever the after-action: the run's session carries it out.

@@ -2,6 +2,7 @@ package popimap
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -52,14 +53,16 @@ type listing struct {
 	msgs     []mailbox.Message // to fetch, oldest first
 	refused  []mailbox.Message // refused on their header alone, and recorded as done
 	skipped  []Skip            // those refused as automatic mail
-	notices  []Notice          // those refused that are quarantine notices
+	notices  []Notice          // quarantine notices recognised on their header alone
 	searched bool              // the server applied the rules' query
 }
 
 // list lists the messages to fetch. A session that can search applies what
 // it can of the rules on the server, so that non-matching mail is never
-// downloaded; what it leaves out is recorded as done. The rules the server
-// could not apply are then checked on each header (prefilter).
+// downloaded; what it leaves out is recorded as done, but for the
+// quarantine notices among it, which a search of their own finds, and
+// whose headers are read for the warning. The rules the server could not
+// apply are then checked on each header (prefilter).
 func (r *run) list(ctx context.Context) (listing, error) {
 	q := r.sel.set.Query(r.now())
 	have := taken{st: r.st, prune: true, now: r.now()}
@@ -70,7 +73,7 @@ func (r *run) list(ctx context.Context) (listing, error) {
 	)
 	if s, ok := r.sess.(mailbox.Searcher); ok && !q.IsZero() {
 		l.searched = true
-		found, err = s.NewMatching(ctx, have, q)
+		found, err = s.NewMatching(ctx, have, q, rules.NoticeTerms())
 	} else {
 		found, err = r.sess.New(ctx, have)
 	}
@@ -78,7 +81,7 @@ func (r *run) list(ctx context.Context) (listing, error) {
 		return l, err
 	}
 	markFound(r.st, found)
-	err = r.prefilter(ctx, &l, found.New)
+	err = r.prefilter(ctx, &l, found.New, found.Watched)
 	return l, err
 }
 
@@ -88,16 +91,33 @@ func (r *run) list(ctx context.Context) (listing, error) {
 // Those are recorded as done at once, as after a full parse. It sets l's
 // messages to fetch (of msgs), those it refused, why it refused those
 // that are automatic mail, and the quarantine notices among them, which
-// only their header shows: a run never sees them again.
-func (r *run) prefilter(ctx context.Context, l *listing, msgs []mailbox.Message) error {
+// only their header shows: a run never sees them again. The headers of
+// watched, messages the server's search left out (recorded as done
+// already), are read with them, whether or not the rules need any, for
+// the quarantine notices alone.
+func (r *run) prefilter(ctx context.Context, l *listing, msgs, watched []mailbox.Message) error {
 	hf, ok := r.sess.(mailbox.HeaderFetcher)
-	if !ok || len(msgs) == 0 || !r.sel.set.NeedsHeader(l.searched) {
+	if !ok {
 		l.msgs = msgs
 		return nil
 	}
-	for batch := range slices.Chunk(msgs, r.opts.Task.BatchSize) {
+	read := msgs
+	if len(msgs) == 0 || !r.sel.set.NeedsHeader(l.searched) {
+		read, l.msgs = nil, msgs
+	}
+	if len(watched) > 0 { // IMAP alone, whose UIDs order msgs too
+		read = slices.SortedFunc(slices.Values(slices.Concat(read, watched)), byUID)
+	}
+	for batch := range slices.Chunk(read, r.opts.Task.BatchSize) {
 		err := hf.FetchHeaders(ctx, batch, func(m mailbox.Message, header io.Reader) error {
-			j := r.judgeHeader(m, header, l.searched)
+			msg := readHeader(header)
+			if _, left := slices.BinarySearchFunc(watched, m, byUID); left {
+				if n := r.warnHeaderNotice(m, msg); n != nil {
+					l.notices = append(l.notices, *n)
+				}
+				return nil
+			}
+			j := r.judgeHeader(m, msg, l.searched)
 			if j.skip != nil {
 				l.skipped = append(l.skipped, *j.skip)
 			}
@@ -126,6 +146,23 @@ func (r *run) prefilter(ctx context.Context, l *listing, msgs []mailbox.Message)
 	return nil
 }
 
+// byUID orders IMAP messages as the server numbers them.
+func byUID(a, b mailbox.Message) int { return cmp.Compare(a.UID, b.UID) }
+
+// readHeader parses a header that FetchHeaders delivered; nil when it
+// is too large or unparseable, and the whole message is to decide.
+func readHeader(header io.Reader) *extract.Message {
+	raw, err := io.ReadAll(io.LimitReader(header, mailbox.MaxHeader+1))
+	if err != nil || len(raw) > mailbox.MaxHeader {
+		return nil
+	}
+	msg, err := extract.Parse(bytes.NewReader(raw))
+	if err != nil {
+		return nil
+	}
+	return msg
+}
+
 // headerJudgement is what the header alone says of a message.
 type headerJudgement struct {
 	refused bool // by the rules on headers
@@ -137,17 +174,11 @@ type headerJudgement struct {
 	notice *Notice
 }
 
-// judgeHeader checks m's header against the rules on headers; a header
-// it cannot judge (too large, unparseable) passes, and the whole message
+// judgeHeader checks m's header msg (readHeader) against the rules on
+// headers; a header it could not read passes, and the whole message
 // decides.
-func (r *run) judgeHeader(m mailbox.Message, header io.Reader, searched bool) headerJudgement {
-	// A message with a larger header is downloaded and checked whole.
-	raw, err := io.ReadAll(io.LimitReader(header, mailbox.MaxHeader+1))
-	if err != nil || len(raw) > mailbox.MaxHeader {
-		return headerJudgement{}
-	}
-	msg, err := extract.Parse(bytes.NewReader(raw))
-	if err != nil {
+func (r *run) judgeHeader(m mailbox.Message, msg *extract.Message, searched bool) headerJudgement {
+	if msg == nil {
 		return headerJudgement{}
 	}
 	// A size the session does not know yet (IMAP) is not judged here.
@@ -162,9 +193,7 @@ func (r *run) judgeHeader(m mailbox.Message, header io.Reader, searched bool) he
 	} else {
 		r.log.Debug("message does not match the task's rules; recorded as done without downloading it", "msg", m.Key(), "rule", why)
 	}
-	if j.notice = headerNotice(m, msg); j.notice != nil {
-		r.warnNotice(j.notice, msg)
-	}
+	j.notice = r.warnHeaderNotice(m, msg)
 	return j
 }
 

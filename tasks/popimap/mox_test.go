@@ -3,7 +3,9 @@ package popimap
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -191,6 +193,47 @@ func TestMoxSearchTakesWhatTheRulesMatch(t *testing.T) {
 	mustT(t, err)
 	if st.Done.Len() != uint64(len(msgs)) {
 		t.Errorf("done %s, want all %d UIDs", st.Done.String(), len(msgs))
+	}
+}
+
+// mox searches raw header text: a quarantine notice whose subject is an
+// encoded word (a custom sender's, so the subject alone tells it) is
+// found among what a from rule's search leaves out by the encoded word
+// the notice search ORs in, as Microsoft's notice is by its sender and a
+// person's forward by its subject. Their headers alone are read: the
+// notices are warned of and counted, the forward is not, and none is
+// downloaded (Microsoft's would say it holds 2).
+func TestMoxNoticeLeftOutBySearch(t *testing.T) {
+	b := newMoxBox(t)
+	notice, forward := quarantineFixtures(t)
+	var custom []byte
+	for _, fx := range testmail.FidelityCorpus() {
+		if fx.Name == "m365-quarantine-notice-custom-sender" {
+			custom = fx.Raw
+		}
+	}
+	const subject = "Microsoft 365 security: You have messages in quarantine"
+	encoded := bytes.Replace(custom, []byte("Subject: "+subject), []byte("Subject: =?UTF-8?B?"+base64.StdEncoding.EncodeToString([]byte(subject))+"?="), 1)
+	if bytes.Equal(encoded, custom) {
+		t.Fatal("the custom sender's notice has no subject to encode")
+	}
+	b.append(t, append(prefilterMails(), notice, forward, encoded)...)
+	cfg := b.config(t, "[task.match]", `from = "*@acme.example"`)
+	var logs bytes.Buffer
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	sum, err := Run(ctx, Options{Config: cfg, Task: cfg.Tasks[0], Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Seen != 4 || sum.Saved != 4 {
+		t.Errorf("%s; want Acme's 4 downloaded and taken", sum.Counts.Summary(false))
+	}
+	if want := []Notice{{Key: "uid:5"}, {Key: "uid:7"}}; !slices.Equal(sum.Notices, want) {
+		t.Errorf("notices %+v, want %+v: Microsoft's and the custom sender's, their bodies unread", sum.Notices, want)
+	}
+	if n := strings.Count(logs.String(), "level=WARN"); n != 2 {
+		t.Errorf("%d warnings, want the 2 notices':\n%s", n, logs.String())
 	}
 }
 

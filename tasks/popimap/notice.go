@@ -59,6 +59,19 @@ func headerNotice(m mailbox.Message, msg *extract.Message) *Notice {
 	return &Notice{Key: m.Key()}
 }
 
+// warnHeaderNotice is headerNotice, warned of; nil too when msg is (its
+// header could not be read).
+func (r *run) warnHeaderNotice(m mailbox.Message, msg *extract.Message) *Notice {
+	if msg == nil {
+		return nil
+	}
+	n := headerNotice(m, msg)
+	if n != nil {
+		r.warnNotice(n, msg)
+	}
+	return n
+}
+
 // warnNotice warns of n, msg's notice. It only warns: the message is
 // taken or refused as the task's rules say, whoever wrote it.
 func (r *run) warnNotice(n *Notice, msg *extract.Message) {

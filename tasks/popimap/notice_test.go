@@ -3,8 +3,12 @@ package popimap
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"regexp"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -132,5 +136,141 @@ func TestDovecotNoticeRefusedOnItsHeader(t *testing.T) {
 				t.Errorf("%s, %s: the task's last notice %+v (err %v), want 1 notice holding %d", protocol, c.rule, st.LastNotice, err, c.held)
 			}
 		}
+	}
+}
+
+// Against Dovecot, over IMAP, a rule the server searches for (subject =
+// "Invoice *") leaves the quarantine notices out of the listing; a
+// search of their own finds them among what it left out, and their
+// headers alone are read, with those the rules need read if any: each is
+// warned of and counted once, in the run's record and the task's last
+// notice, and none is downloaded (Dovecot's log of the session:
+// hdr_count, body_count). A person's forward, which the notice search
+// lets through by its subject, is no notice. A notice the rules take is
+// downloaded and counted once. The invoices are taken as without the
+// notices, and the next run finds nothing to warn of. Each case has a
+// mailbox of its own.
+func TestDovecotNoticeLeftOutBySearch(t *testing.T) {
+	notice, forward := quarantineFixtures(t)
+	var custom []byte
+	for _, fx := range testmail.FidelityCorpus() {
+		if fx.Name == "m365-quarantine-notice-custom-sender" {
+			custom = fx.Raw
+		}
+	}
+	// UIDs 1 to 4 are prefilterMails: Invoice 1, Newsletter March,
+	// Invoice 2, Re: Invoice 1.
+	mails := append(prefilterMails(), notice, forward, custom)
+	cases := []struct {
+		rules   []string
+		want    outcome.Counts
+		notices []Notice
+		// headers and messages Dovecot sent
+		headers, bodies int
+	}{
+		// The search's 1, 3 and 4 downloaded ("Re: Invoice 1" refused
+		// then); the notice search finds 5, 6 and 7.
+		{[]string{`subject = "Invoice *"`}, outcome.Counts{Seen: 3, Saved: 2, Unmatched: 1}, []Notice{{Key: "uid:5"}, {Key: "uid:7"}}, 3, 3},
+		// And a rule SEARCH cannot express, on the From address: 1, 3
+		// and 4 are judged on their headers, read with those of 5, 6 and
+		// 7, and 4 is refused there.
+		{[]string{`subject = "Invoice *"`, `from_regex = "@"`}, outcome.Counts{Seen: 3, Saved: 2, Unmatched: 1}, []Notice{{Key: "uid:5"}, {Key: "uid:7"}}, 6, 2},
+		// The rules take the notices: downloaded, each counted once, with
+		// what its body says is held; the forward is downloaded and
+		// refused; the newsletter alone is left out, and the notice
+		// search finds nothing in it.
+		{[]string{`subject = ["Invoice *", "Microsoft 365 security: *"]`}, outcome.Counts{Seen: 6, Saved: 4, Unmatched: 2}, []Notice{{Key: "uid:5", Held: 2}, {Key: "uid:7"}}, 0, 6},
+	}
+	users := map[string]string{}
+	for i := range cases {
+		users[fmt.Sprint("user", i)] = "pass"
+	}
+	d := dovecot.Start(t, dovecot.Options{Users: users})
+	for i, c := range cases {
+		user := fmt.Sprint("user", i)
+		d.Seed(t, user, "INBOX", mails...)
+		cfg := dovecotUserConfig(t, d, config.ProtocolIMAP, user, "pass", append([]string{"connections = 1", "[task.match]"}, c.rules...)...)
+		var logs bytes.Buffer
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		sum, err := Run(ctx, Options{Config: cfg, Task: cfg.Tasks[0], Log: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatalf("%v: %v", c.rules, err)
+		}
+		if sum.Seen != c.want.Seen || sum.Saved != c.want.Saved || sum.Unmatched != c.want.Unmatched {
+			t.Errorf("%v: %s; want %d new, %d saved, %d not matching", c.rules, sum.Counts.Summary(false), c.want.Seen, c.want.Saved, c.want.Unmatched)
+		}
+		if got := filesIn(t, cfg.Tasks[0].Destination); len(got) != 2 || got["one.pdf"] == "" || got["two.pdf"] == "" {
+			t.Errorf("%v: files %v, want one.pdf and two.pdf", c.rules, sortedKeys(got))
+		}
+		if !slices.Equal(sum.Notices, c.notices) {
+			t.Errorf("%v: notices %+v, want %+v: Microsoft's and the custom sender's", c.rules, sum.Notices, c.notices)
+		}
+		if n := strings.Count(logs.String(), `level=WARN msg="Microsoft 365 holds`); n != 2 {
+			t.Errorf("%v: %d warnings of a notice, want 2:\n%s", c.rules, n, logs.String())
+		}
+		st, err := state.Load(cfg.StateDir, "t")
+		if err != nil || st.LastRun == nil || st.LastRun.QuarantineNotices != 2 || st.LastNotice == nil || st.LastNotice.Notices != 2 {
+			t.Errorf("%v: the run's record %+v, the task's last notice %+v (err %v); want 2 notices in each", c.rules, st.LastRun, st.LastNotice, err)
+		}
+		if err == nil && st.Done.Len() != uint64(len(mails)) {
+			t.Errorf("%v: done %s, want all %d UIDs", c.rules, st.Done.String(), len(mails))
+		}
+		// BODY.PEEK[HEADER] counts in hdr_count, BODY.PEEK[] in body_count.
+		logout := regexp.MustCompile(`imap\(` + user + `\).*Logged out .* hdr_count=(\d+) .* body_count=(\d+)`)
+		if sessions := dovecotLogouts(t, d, logout, 1); len(sessions) != 1 || !slices.Equal(sessions[0], []int{c.headers, c.bodies}) {
+			t.Errorf("%v: Dovecot's sessions sent (headers, messages) %v, want one session sending %d headers and %d messages", c.rules, sessions, c.headers, c.bodies)
+		}
+		logs.Reset()
+		again, err := Run(ctx, Options{Config: cfg, Task: cfg.Tasks[0], Log: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil || again.Seen != 0 || len(again.Notices) != 0 || strings.Contains(logs.String(), "level=WARN") {
+			t.Errorf("%v: second run: %s, notices %+v, %v; want nothing new, no warning:\n%s", c.rules, again.Counts.Summary(false), again.Notices, err, logs.String())
+		}
+	}
+}
+
+// The in-process server's search finds the notice the rules' search left
+// out, as Dovecot's does. It is recorded as done with the rest of what
+// that search left out: a run that fails after reading its header (the
+// server drops the connection at the download) warned of it, and the
+// next run, which takes the invoices, does not warn of it again. Neither
+// downloads it.
+func TestNoticeLeftOutBySearchWarnedOnce(t *testing.T) {
+	notice, _ := quarantineFixtures(t)
+	var fetches atomic.Int32
+	f := newFixture(t, testmail.IMAPOptions{Fault: func(cmd string) error {
+		// The first FETCH of a section is the notice's header, the second
+		// the first run's download.
+		if cmd == "FETCH" && fetches.Add(1) == 2 {
+			return testmail.ErrDrop
+		}
+		return nil
+	}}, "[task.match]", `subject = "Invoice *"`)
+	uids := f.appendUIDs(append(prefilterMails(), notice)...)
+	var (
+		warned []int
+		sums   []Summary
+		failed []bool
+	)
+	for range 2 {
+		var logs bytes.Buffer
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		sum, err := Run(ctx, Options{Config: f.cfg, Task: f.cfg.Tasks[0], Log: slog.New(slog.NewTextHandler(&logs, nil))})
+		cancel()
+		warned = append(warned, strings.Count(logs.String(), `level=WARN msg="Microsoft 365 holds some messages`))
+		sums = append(sums, sum)
+		failed = append(failed, err != nil)
+	}
+	if !slices.Equal(failed, []bool{true, false}) {
+		t.Errorf("runs failed: %v; want the first alone to", failed)
+	}
+	if !slices.Equal(warned, []int{1, 0}) || len(sums[0].Notices) != 1 || len(sums[1].Notices) != 0 {
+		t.Errorf("the runs warned %v times, met notices %+v and %+v; want the first alone to warn of the notice", warned, sums[0].Notices, sums[1].Notices)
+	}
+	if sums[1].Saved != 2 {
+		t.Errorf("second run: %s, want the 2 invoices saved", sums[1].Counts.Summary(false))
+	}
+	if slices.Contains(f.srv.FetchedUIDs(), uids[4]) {
+		t.Errorf("downloaded UIDs %v include the notice's, %d", f.srv.FetchedUIDs(), uids[4])
 	}
 }

@@ -113,6 +113,7 @@ func TestRetryTransientFailuresWithBackoffThenSucceed(t *testing.T) {
 		{"NO [UNAVAILABLE] at login", "LOGIN", unavailable},
 		{"throttled select", "SELECT", &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Request is throttled. Suggested Backoff Time: 299 milliseconds"}},
 		{"connection dropped mid-fetch", "FETCH", testmail.ErrDrop},
+		{"Gmail's connection limit at login", "LOGIN", &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAlert, Text: "Too many simultaneous connections. (Failure)"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			flt := &faults{cmd: c.cmd, times: 3, err: c.err}
@@ -136,6 +137,25 @@ func TestRetryTransientFailuresWithBackoffThenSucceed(t *testing.T) {
 				t.Errorf("log:\n%s", r.log.String())
 			}
 		})
+	}
+}
+
+// Exchange Online says how long a throttled mailbox should wait: the
+// retry waits that long rather than be throttled again after 10 s.
+func TestRetryWaitsTheBackoffExchangeSuggests(t *testing.T) {
+	flt := &faults{cmd: "SELECT", times: 1, err: &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Request is throttled. Suggested Backoff Time: 299910 milliseconds"}}
+	f := newFixture(t, testmail.IMAPOptions{Fault: flt.hook}, "retries = 1")
+	f.append(testmail.NewMessage("m", testmail.Attachment{Name: "m.pdf", ContentType: "application/pdf", Content: pdf("m")}))
+	r := startRetrying(t, f, nil)
+	waits := r.waits(t, 1)
+	if err := r.wait(t); err != nil {
+		t.Fatalf("run failed after the retry: %v\n%s", err, r.log.String())
+	}
+	if want := 299910 * time.Millisecond; len(waits) != 1 || waits[0] != want {
+		t.Errorf("waits = %v, want %v", waits, want)
+	}
+	if r.sum.Files != 1 {
+		t.Errorf("summary %+v", r.sum)
 	}
 }
 

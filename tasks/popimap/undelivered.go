@@ -23,8 +23,10 @@ import (
 // server answered the fetch without it, or the connection failed while
 // the message was on its way, over a session that had signed in, opened
 // the folder and listed it. Nothing is counted when a run fails before
-// that (a server that is down, a refused login), when it is stopped or
-// out of time, or when the failure is mailtask's own (a full disk). Nor
+// that (a server that is down, a refused login), when the server said
+// "not now" to the account (mailbox.NotNow: Gmail's bandwidth limit,
+// throttling), when it is stopped or out of time, or when the failure is
+// mailtask's own (a full disk). Nor
 // does an attempt that Retry follows with another: a scheduled run counts
 // once, in its last attempt, so that the retries of one outage, 10 s, 20 s
 // and 40 s apart, count one attempt and not four. A message with an
@@ -61,6 +63,11 @@ func (r *run) attribute(ctx context.Context, err error, batch []mailbox.Message,
 		return &fetchFailure{m: tl.Msg, err: err}
 	}
 	if me, ok := errors.AsType[*mailbox.Error](err); !ok || me.Step != mailbox.StepFetch {
+		return err
+	}
+	if mailbox.NotNow(err) {
+		// The server refuses the account for now (a bandwidth or rate
+		// limit, too many connections), whichever message it came during.
 		return err
 	}
 	if inFlight != nil {

@@ -45,6 +45,8 @@ type codeFilter struct {
 	// readErr is err for Write, which runs in another goroutine.
 	readErr atomic.Pointer[error]
 	bounds  wireBounds
+	// bye is the text of the server's last untagged BYE (noteBye).
+	bye atomic.Pointer[string]
 }
 
 // unparseableCode replaces response codes go-imap cannot parse.
@@ -119,6 +121,7 @@ func (f *codeFilter) next() {
 	complete := err == nil
 	if complete && !f.inLine {
 		out = fixStatusCode(out)
+		f.noteBye(out)
 	}
 	if complete && f.bounds.kind == fetchData {
 		out = dropPartialCount(out)
@@ -144,6 +147,26 @@ func (f *codeFilter) next() {
 	f.literal, f.inLine = n, ok
 	f.tail = f.tail[:0]
 }
+
+// noteBye keeps the text of an untagged BYE, which go-imap reads and
+// drops, failing the commands pending with a bare end of stream: the
+// reason a server gives for ending the session (Gmail's "* BYE
+// [OVERQUOTA] Account exceeded command or bandwidth limits.") is then
+// lost, and with it what the failure was (Session.endedBy).
+func (f *codeFilter) noteBye(line []byte) {
+	rest, ok := bytes.CutPrefix(line, []byte("* "))
+	if !ok || len(rest) < len("BYE") || !bytes.EqualFold(rest[:len("BYE")], []byte("BYE")) {
+		return
+	}
+	text := string(bytes.TrimSpace(rest))
+	if len(text) > byeText {
+		text = text[:byeText]
+	}
+	f.bye.Store(&text)
+}
+
+// byeText bounds the BYE text kept: real ones are a line of prose.
+const byeText = 512
 
 // tailSize is as much of a line's end as the filter keeps to read the
 // literal it announces and what precedes it ("BODY[]<4294967295> ~{n}").

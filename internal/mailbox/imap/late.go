@@ -175,7 +175,7 @@ func (s *Session) fetchNumber(seq uint32, m mailbox.Message, section *imap.Fetch
 		}
 	}
 	if err := cmd.Close(); err != nil {
-		return 0, false, &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: err, Transient: unparseable(err)}
+		return 0, false, &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: s.endedBy(err), Transient: unparseable(err)}
 	}
 	return uid, delivered, nil
 }

@@ -1,13 +1,17 @@
 package imap
 
 import (
+	"io"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
 
 	"mailtask/internal/mailbox"
+	"mailtask/internal/rules"
+	"mailtask/internal/testmail"
 )
 
 func TestSearchCriteria(t *testing.T) {
@@ -49,5 +53,82 @@ func TestSearchCriteria(t *testing.T) {
 		if !slices.Equal(got, want[1:]) {
 			t.Errorf("term %d: alternatives %q, want %q", i, got, want[1:])
 		}
+	}
+}
+
+// A run searching for the messages its rules select asks, when that
+// search leaves some out, for the quarantine notices among those with one
+// UID SEARCH over their range: the notice's sender or its subject, each
+// with the encoded word, so that a server searching raw text (mox) loses
+// none. Of its answer only the messages left out are watched: a message
+// the rules' search selected stays new, whatever the second says of it.
+func TestNewMatchingWatchesForNotices(t *testing.T) {
+	answers := map[string]string{
+		"UID 1:*":           "* SEARCH 1 2 3 4 5",
+		`SUBJECT "Invoice"`: "* SEARCH 1 3",
+		"quarantine":        "* SEARCH 3 5",
+	}
+	srv, s := selected(t, testmail.IMAPScript{Messages: messages(5), Replies: map[string]func(io.Writer, string, string) error{
+		"UID SEARCH": func(w io.Writer, tag, args string) error {
+			for key, answer := range answers {
+				if strings.Contains(args, key) {
+					_, err := io.WriteString(w, answer+"\r\n"+tag+" OK SEARCH completed\r\n")
+					return err
+				}
+			}
+			_, err := io.WriteString(w, tag+" BAD unexpected search\r\n")
+			return err
+		},
+	}})
+	q := mailbox.Query{Header: []mailbox.HeaderTerm{{Field: "Subject", AnyOf: []string{"Invoice"}}}}
+	var (
+		found mailbox.Found
+		err   error
+	)
+	testmail.Within(t, 30*time.Second, func() { found, err = s.NewMatching(t.Context(), mailbox.NoneTaken, q, rules.NoticeTerms()) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(uidsOf(found.New), []uint32{1, 3}) || !slices.Equal(uidsOf(found.Watched), []uint32{5}) {
+		t.Errorf("new %v, watched %v; want new 1 and 3, watched 5", uidsOf(found.New), uidsOf(found.Watched))
+	}
+	for _, uid := range []uint32{2, 4, 5} {
+		if !doneContains(found.Done, uid) {
+			t.Errorf("UID %d, which the rules' search left out, is not done: %v", uid, found.Done)
+		}
+	}
+	var searches []string
+	for _, line := range srv.Lines() {
+		if _, cmd, _ := strings.Cut(line, " "); strings.HasPrefix(cmd, "UID SEARCH") {
+			searches = append(searches, cmd)
+		}
+	}
+	want := []string{
+		"UID SEARCH UID 1:*",
+		`UID SEARCH UID 1:5 OR (SUBJECT "Invoice") (SUBJECT "=?")`,
+		`UID SEARCH UID 2:5 OR (FROM "quarantine@messaging.microsoft.com") (OR (FROM "=?") (OR (SUBJECT "Microsoft 365 security: You have messages in quarantine") (SUBJECT "=?")))`,
+	}
+	if !slices.Equal(searches, want) {
+		t.Errorf("searches\n%s\nwant\n%s", strings.Join(searches, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// When the rules' search leaves nothing out, there is nothing to watch:
+// no further search.
+func TestNewMatchingTakingAllSearchesOnce(t *testing.T) {
+	srv, s := selected(t, searching(3, "* SEARCH 1 2 3"))
+	q := mailbox.Query{Header: []mailbox.HeaderTerm{{Field: "Subject", AnyOf: []string{"Invoice"}}}}
+	found, err := s.NewMatching(t.Context(), mailbox.NoneTaken, q, rules.NoticeTerms())
+	if err != nil || len(found.New) != 3 || len(found.Watched) != 0 {
+		t.Fatalf("new %v, watched %v, %v; want 3 new", uidsOf(found.New), uidsOf(found.Watched), err)
+	}
+	n := 0
+	for _, line := range srv.Lines() {
+		if strings.Contains(line, "UID SEARCH") {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d searches, want the listing's and the rules'", n)
 	}
 }

@@ -31,6 +31,8 @@ type Session struct {
 	// answer carries every write of the client, to send its empty SASL
 	// responses the way RFC 3501 wants (signin.go).
 	answer *saslConn
+	// filter reads every byte the server sends (codes.go).
+	filter *codeFilter
 	// trash receives deleted messages on a server with MOVE but without
 	// UIDPLUS; "" when UID EXPUNGE is used.
 	trash string
@@ -97,7 +99,8 @@ func DialCached(ctx context.Context, a *config.Account, cred auth.Credential, tl
 		}
 		conn = tc
 	}
-	s.answer = &saslConn{Conn: newCodeFilter(conn)}
+	s.filter = newCodeFilter(conn)
+	s.answer = &saslConn{Conn: s.filter}
 	s.client = imapclient.New(s.answer, opts)
 	if err := s.client.WaitGreeting(); err != nil {
 		s.client.Close()
@@ -108,6 +111,17 @@ func DialCached(ctx context.Context, a *config.Account, cred auth.Credential, tl
 		return nil, err
 	}
 	return s, nil
+}
+
+// endedBy adds to err, the failure of a command on a connection that
+// ended, the reason the server gave in a BYE before it closed the
+// connection, if it gave one.
+func (s *Session) endedBy(err error) error {
+	bye := s.filter.bye.Load()
+	if bye == nil || !(errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)) {
+		return err
+	}
+	return fmt.Errorf("%w (the server ended the session: %s)", err, *bye)
 }
 
 // guard bounds the call in progress by the session timeout and ctx: the
@@ -132,7 +146,7 @@ func (s *Session) Select(ctx context.Context, folder string, after mailbox.After
 	}
 	data, err := s.client.Select(folder, &imap.SelectOptions{ReadOnly: !writes(after)}).Wait()
 	if err != nil {
-		return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: fmt.Errorf("folder %q: %w", folder, err)}
+		return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: fmt.Errorf("folder %q: %w", folder, s.endedBy(err))}
 	}
 	if err := checkKeywords(after, data); err != nil {
 		return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: fmt.Errorf("folder %q: %w", folder, err)}
@@ -284,7 +298,7 @@ func (s *Session) fetch(ctx context.Context, msgs []mailbox.Message, section *im
 		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("the server sent a message of %d bytes, more than the %d a message may have (max_message_size), outside the messages asked for or without its UID first; the connection was closed rather than read it", oversize, limit)}
 	}
 	if err != nil {
-		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: err, Transient: unparseable(err)}
+		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: s.endedBy(err), Transient: unparseable(err)}
 	}
 	if err := s.fetchLate(late, wanted, got, section, deliver); err != nil {
 		return err

@@ -28,14 +28,17 @@ func (e *ServerError) Error() string {
 // ofMessage reports whether the refusal is of the message the command
 // named rather than of the session: one without a response code of the
 // mailbox or the system (RFC 3206's SYS/TEMP, SYS/PERM; RFC 2449's IN-USE,
-// LOGIN-DELAY, AUTH), which say that the other messages fare no better.
+// LOGIN-DELAY, AUTH), which say that the other messages fare no better,
+// and without a server's "not now" in words (Exchange's "-ERR Server
+// Unavailable. 21", which it sends to a RETR now and then), which says
+// nothing about the message.
 func (e *ServerError) ofMessage() bool {
 	for _, code := range []string{"[SYS/", "[IN-USE]", "[LOGIN-DELAY]", "[AUTH]"} {
 		if strings.HasPrefix(strings.ToUpper(e.Text), code) {
 			return false
 		}
 	}
-	return true
+	return !mailbox.NotNowReply(e.Text)
 }
 
 // ErrNoUIDL is returned (through errors.Is) by UIDLAll when the server does

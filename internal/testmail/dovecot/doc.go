@@ -10,6 +10,14 @@
 // touches the system Dovecot service, so it works as root (CI containers)
 // and as an ordinary user alike.
 //
+// There is no shared instance, unlike the PostgreSQL, mox and versitygw
+// harnesses: an instance is cheap. Thirty started, each given one test's
+// work (a seeded message, an APPEND, a count) and stopped, cost 2.0 CPU-s
+// under -race, against 0.6 for the same work on one instance: about 0.05
+// CPU-s an instance, 3 CPU-s for the 69 that make test starts, of some 350.
+// A test on an instance of its own sees no other test's mail and can give
+// it any configuration.
+//
 // Only Dovecot 2.3 configuration syntax is written; other versions skip (or
 // fail when CI=true) with a message saying so.
 package dovecot
