@@ -64,7 +64,7 @@ type Account struct {
 	// done: a server whose search goes through an index (Exchange, Gmail)
 	// can leave out mail that arrived just before, until the index catches
 	// up. 0 records it as done at once; nil (unset), the default.
-	SearchSettle *Duration `toml:"search_settle"`
+	SearchSettle *Delay `toml:"search_settle"`
 }
 
 // Addr is the account's server as host:port.

@@ -229,6 +229,6 @@ func settlingUIDs(st *state.State) []uint32 {
 // servers whose search does not lag; searchlag_test.go tests settling.
 func settleAtOnce(cfg *config.Config) {
 	for _, a := range cfg.Accounts {
-		a.SearchSettle = new(config.Duration(0))
+		a.SearchSettle = new(config.Delay(0))
 	}
 }
