@@ -35,7 +35,8 @@ type State struct {
 	// runs the message is recorded as failed (tasks/popimap).
 	Undelivered map[string]int `json:"undelivered,omitempty"`
 	// Settling are IMAP UIDs the rules' search left out, not done until
-	// a later search still leaves them out (settling.go).
+	// a later search still leaves them out (settling.go): those of its
+	// ranges that Done does not hold.
 	Settling Settling `json:"settling_uids,omitempty"`
 	// Committed messages whose after-action (move, delete...) the server
 	// has not yet confirmed: a crash or a dropped connection between the

@@ -212,12 +212,15 @@ func judged(st *state.State) state.UIDSet {
 	return set
 }
 
-// settlingUIDs lists the UIDs st records as settling.
+// settlingUIDs lists the UIDs st records as settling: those of its
+// ranges that are not done.
 func settlingUIDs(st *state.State) []uint32 {
 	var uids []uint32
 	for _, r := range st.Settling {
 		for uid := r.First; uid <= r.Last; uid++ {
-			uids = append(uids, uid)
+			if !st.Done.Contains(uid) {
+				uids = append(uids, uid)
+			}
 		}
 	}
 	return uids
