@@ -60,4 +60,13 @@ const (
 		" If it recurs at every run, check the service health in the Microsoft 365 admin center, and schedule the task less often."
 	unavailableHint = "The server says it cannot serve this account for now ([UNAVAILABLE] or POP3's [SYS/TEMP]): trouble on its side that passes, or its answer to one connection too many." + nothingLost +
 		" If it recurs at every run, check the server's status, and that the account's max_connections leaves room for the mailbox's other clients."
+	// The server ended the session, in the middle of a run: what the run
+	// committed stays, and its retry takes the rest.
+	sessionEndedRetried     = " What the run had committed stays, no message counts as failed, and the run is retried for the rest (the task's retries)."
+	sessionTokenExpiredHint = "Exchange ended the session because the OAuth2 access token it signed in with expired (Session invalidated - AccessTokenExpired): a token lasts about an hour, and Exchange checks it during the session, not only at sign-in. mailtask signs in again with a new token." + sessionEndedRetried +
+		" If it recurs at every run, this machine's clock is probably off (synchronise it), so that a token looks valid here after Exchange has let it expire."
+	shuttingDownHint = "The server ended the session because it is shutting down or restarting (Server shutting down.): maintenance, an upgrade, a reload of its configuration." + sessionEndedRetried +
+		" If it recurs, ask the server's admin; nothing needs changing on mailtask's side."
+	inactivityHint = "The server ended the session because mailtask had sent it nothing for longer than it allows (Disconnected for inactivity.; Dovecot: 30 minutes after sign-in, 3 minutes before it, 10 minutes for POP3)." + sessionEndedRetried +
+		" If it recurs, something held the run that long between two commands: a slow destination or hook, or a wait for one of the account's max_connections; with idle = true, idle_reissue must stay shorter than the server's limit. The account's timeout bounds how long mailtask waits for the server, not how long the server waits for mailtask: raising it does not help."
 )
