@@ -62,6 +62,8 @@ type byeCase struct {
 	// notNow: the server's "not now" to the account (mailbox.NotNow),
 	// which counts against no message.
 	notNow bool
+	// reset: the connection ends in a reset after the BYE, not a close.
+	reset bool
 }
 
 // Real servers' words for ending a session, each at a command it comes
@@ -130,6 +132,10 @@ func TestByeReasonAtEveryCommand(t *testing.T) {
 			do: then(opened(config.AfterNone), func(s *Session) error {
 				return s.FetchHeaders(context.Background(), one, func(mailbox.Message, io.Reader) error { return nil })
 			})},
+		{name: "header fetch, then a reset", command: "UID FETCH", bye: "* BYE System Error", reset: true,
+			do: then(opened(config.AfterNone), func(s *Session) error {
+				return s.FetchHeaders(context.Background(), one, func(mailbox.Message, io.Reader) error { return nil })
+			})},
 		{name: "UID STORE", command: "UID STORE", bye: "* BYE Session invalidated - AccessTokenExpired", notNow: true,
 			do: then(opened(config.AfterSeen), func(s *Session) error {
 				return s.Apply(context.Background(), mailbox.After{Action: config.AfterSeen}, one)
@@ -171,6 +177,9 @@ func TestByeReasonAtEveryCommand(t *testing.T) {
 			script.Replies[c.command] = func(w io.Writer, _, _ string) error {
 				if _, err := io.WriteString(w, c.bye+"\r\n"); err != nil {
 					return err
+				}
+				if c.reset {
+					return testmail.ErrReset
 				}
 				return io.EOF // the server closes the connection
 			}

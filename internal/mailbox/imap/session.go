@@ -125,17 +125,20 @@ func (s *Session) fail(e mailbox.Error) *mailbox.Error {
 // endedBy adds to err, the failure of a command on a connection that
 // ended, the reason the server gave in a BYE before it closed the
 // connection, if it gave one. go-imap reads such a BYE and drops it,
-// failing every command pending with a bare end of stream: Exchange's
-// "* BYE Session invalidated - AccessTokenExpired" (its token expired
-// mid-session), Dovecot's "* BYE Disconnected for inactivity." or
-// "* BYE Server shutting down.", Gmail's "* BYE [OVERQUOTA] ..." would
-// all read as "unexpected EOF", and say nothing of what to do.
+// failing every command pending with a bare end of stream, or with
+// "in response: ... connection reset by peer" when the connection ends
+// in a reset: Exchange's "* BYE Session invalidated - AccessTokenExpired"
+// (its token expired mid-session), Dovecot's "* BYE Disconnected for
+// inactivity." or "* BYE Server shutting down.", Gmail's "* BYE
+// [OVERQUOTA] ..." would all read as the connection's end, and say
+// nothing of what to do. A reply of the server's own to the command (a
+// tagged NO or BAD, *imap.Error) says why it failed already.
 func (s *Session) endedBy(err error) error {
 	if s.filter == nil {
 		return err
 	}
 	bye := s.filter.bye.Load()
-	if bye == nil || !(errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)) {
+	if _, replied := errors.AsType[*imap.Error](err); bye == nil || replied {
 		return err
 	}
 	return fmt.Errorf("%w (the server ended the session: %s)", err, *bye)
