@@ -63,8 +63,8 @@ const (
 	// The server ended the session, in the middle of a run: what the run
 	// committed stays, and its retry takes the rest.
 	sessionEndedRetried     = " What the run had committed stays, no message counts as failed, and the run is retried for the rest (the task's retries)."
-	sessionTokenExpiredHint = "Exchange ended the session because the OAuth2 access token it signed in with expired (Session invalidated - AccessTokenExpired): a token lasts about an hour, and Exchange checks it during the session, not only at sign-in. mailtask signs in again with a new token." + sessionEndedRetried +
-		" If it recurs at every run, this machine's clock is probably off (synchronise it), so that a token looks valid here after Exchange has let it expire."
+	sessionTokenExpiredHint = "Exchange ended the session because the OAuth2 access token it signed in with expired (Session invalidated - AccessTokenExpired): it checks a token's lifetime, about an hour, during the session and not only at sign-in, so a run that lasts longer than its token had left meets this; mailtask signs in again with a new token when it retries." + sessionEndedRetried +
+		" If it recurs within minutes of a run's start, this machine's clock is probably off by more than the 5 minutes mailtask keeps in hand before a token expires: synchronise it (timedatectl set-ntp true, chrony or ntpd)."
 	shuttingDownHint = "The server ended the session because it is shutting down or restarting (Server shutting down.): maintenance, an upgrade, a reload of its configuration." + sessionEndedRetried +
 		" If it recurs, ask the server's admin; nothing needs changing on mailtask's side."
 	inactivityHint = "The server ended the session because mailtask had sent it nothing for longer than it allows (Disconnected for inactivity.; Dovecot: 30 minutes after sign-in, 3 minutes before it, 10 minutes for POP3)." + sessionEndedRetried +
