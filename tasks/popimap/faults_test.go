@@ -229,6 +229,30 @@ func TestFaultsIMAP(t *testing.T) {
 		}
 		t.Logf("NO [UNAVAILABLE] on FETCH: transient=%v: %v", mailbox.IsTransient(err), err)
 	})
+	t.Run("bye-token-expired-on-fetch", func(t *testing.T) {
+		// Exchange ends the session as the token it signed in with
+		// expires: the run fails with its reason, counts no attempt
+		// against the message on its way, and the next run, signed in
+		// again, takes everything.
+		p := b.proxy(t, config.ProtocolIMAP, testmail.Fault{Kind: testmail.FaultAnswer, On: "UID FETCH", Nth: 2, Reply: "* BYE Session invalidated - AccessTokenExpired"})
+		cfg := b.config(t, config.ProtocolIMAP, p.Addr())
+		_, err := runOnce(cfg)
+		if err == nil || !strings.Contains(err.Error(), "the server ended the session: BYE Session invalidated - AccessTokenExpired") || !mailbox.IsTransient(err) {
+			t.Fatalf("run: %v; want the server's reason, a failure that passes", err)
+		}
+		st, err := state.Load(cfg.StateDir, "t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Undelivered) != 0 {
+			t.Errorf("attempts counted against messages %v: the server ended the session, no message failed", st.Undelivered)
+		}
+		sum, err := runOnce(cfg)
+		if err != nil {
+			t.Fatalf("re-run: %v", err)
+		}
+		b.checkExact(t, cfg, sum)
+	})
 	t.Run("exchange-error-code-on-fetch", func(t *testing.T) {
 		// The completion of batch 2 carries a code go-imap cannot
 		// parse; the session rewrites it and the run goes on.
