@@ -58,8 +58,8 @@ destination = "dest"
 }
 
 // fileState writes a state of task "t" in the file store under dir with
-// something in every part: what it took, what is due, its quarantine,
-// last run and last quarantine notice. It returns the state and the
+// something in every part: what it took, what settles, what is due, its
+// quarantine, last run and last quarantine notice. It returns the state and the
 // ledger's fingerprints.
 func fileState(t *testing.T, dir string) (*state.State, []state.Fingerprint) {
 	t.Helper()
@@ -83,6 +83,8 @@ func fileState(t *testing.T, dir string) (*state.State, []state.Fingerprint) {
 	st.LastRun = &state.Run{Started: time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC), Duration: time.Second, Outcome: outcome.OK, Counts: outcome.Counts{Seen: 3, Saved: 3}}
 	st.LastSuccess = st.LastRun
 	st.LastNotice = &state.LastNotice{At: time.Date(2026, 11, 2, 9, 12, 0, 0, time.UTC), Notices: 2, Held: 5}
+	st.Settling.Append(45, time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC))
+	st.Settling.Append(46, time.Date(2026, 11, 3, 0, 0, 0, 0, time.UTC))
 	if err := st.Save(); err != nil {
 		t.Fatal(err)
 	}

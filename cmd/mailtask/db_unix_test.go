@@ -54,20 +54,20 @@ func TestDBMigrateCreatesTheSchemaOnce(t *testing.T) {
 		t.Fatalf("second db migrate: exit %d\n%s", code, out)
 	}
 
-	// A database at schema 12, as the release before left it: the
-	// migration to 13 is named.
+	// A database at schema 13, as the release before left it: the
+	// migration to 14 is named.
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = conn.Exec(ctx, "ALTER TABLE task_state DROP COLUMN last_notice; DELETE FROM mailtask_schema WHERE version = 13")
+	_, err = conn.Exec(ctx, "ALTER TABLE task_state DROP COLUMN settling_uids; DELETE FROM mailtask_schema WHERE version = 14")
 	conn.Close(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut = run(t, "db", "migrate", "--config", cfg)
-	if code != exitOK || !strings.Contains(out, "schema migrated from version 12 to 13 (0013_last_notice)") {
-		t.Fatalf("db migrate from 12: exit %d\n%s%s", code, out, errOut)
+	if code != exitOK || !strings.Contains(out, "schema migrated from version 13 to 14 (0014_settling_uids)") {
+		t.Fatalf("db migrate from 13: exit %d\n%s%s", code, out, errOut)
 	}
 
 	// The database refuses: the error says where, without the password.

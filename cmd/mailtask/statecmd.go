@@ -229,7 +229,7 @@ func taken(st *state.State) bool {
 // copyState copies into to everything from holds but its task name and
 // where it is kept.
 func copyState(to, from *state.State) {
-	to.UIDValidity, to.Done, to.Failed = from.UIDValidity, from.Done, from.Failed
+	to.UIDValidity, to.Done, to.Settling, to.Failed = from.UIDValidity, from.Done, from.Settling, from.Failed
 	to.PendingUIDs, to.PendingUIDLs = from.PendingUIDs, from.PendingUIDLs
 	to.PendingFailedUIDs, to.PendingFailedUIDLs = from.PendingFailedUIDs, from.PendingFailedUIDLs
 	to.PendingRemovalUIDs, to.ActionRefused = from.PendingRemovalUIDs, from.ActionRefused

@@ -13,6 +13,7 @@ import (
 const (
 	MinTimeout        = time.Second // every timeout, the account's, the run's, a hook's, [notify]'s
 	MaxAccountTimeout = time.Hour
+	MaxSearchSettle   = 7 * 24 * time.Hour
 	MaxRunTimeout     = 7 * 24 * time.Hour
 	MaxHookTimeout    = 24 * time.Hour
 	MaxNotifyTimeout  = time.Hour

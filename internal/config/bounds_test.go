@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // Every duration and count of the file has bounds, and a value outside
@@ -18,6 +19,8 @@ func TestBoundsOnEveryDurationAndCount(t *testing.T) {
 	}{
 		{"account timeout too short", file("", `timeout = "1ns"`, "", ""), `/cfg/m.toml: account "a": timeout: 1ns is outside 1s..1h`},
 		{"account timeout too long", file("", `timeout = "2h"`, "", ""), `account "a": timeout: 2h0m0s is outside 1s..1h`},
+		{"negative search_settle", file("", `search_settle = "-1m"`, "", ""), `account "a": search_settle: -1m0s is outside 0s..168h ("0s" records what the search leaves out as done at once)`},
+		{"search_settle too long", file("", `search_settle = "200h"`, "", ""), `account "a": search_settle: 200h0m0s is outside 0s..168h`},
 		{"run timeout too short", file("", "", `timeout = "1ns"`, ""), `task "t": timeout: 1ns is outside 1s..168h`},
 		{"run timeout too long", file("", "", `timeout = "200h"`, ""), `task "t": timeout: 200h0m0s is outside 1s..168h`},
 		{"hook timeout", file("", "", "run_after_file = [\"/bin/true\"]\nhook_timeout = \"1ms\"", ""), `task "t": hook_timeout: 1ms is outside 1s..24h`},
@@ -47,8 +50,22 @@ func TestBoundsOnEveryDurationAndCount(t *testing.T) {
 		})
 	}
 	// The bounds themselves are accepted.
-	edge := file("unhealthy_after = 10000", "timeout = \"1s\"", "timeout = \"168h\"\nmax_messages = 10000000\nmax_message_size = \"64GiB\"\nrun_after_file = [\"/bin/true\"]\nhook_timeout = \"24h\"", `timeout = "1h"`)
+	edge := file("unhealthy_after = 10000", "timeout = \"1s\"\nsearch_settle = \"168h\"", "timeout = \"168h\"\nmax_messages = 10000000\nmax_message_size = \"64GiB\"\nrun_after_file = [\"/bin/true\"]\nhook_timeout = \"24h\"", `timeout = "1h"`)
 	if _, err := Parse("/cfg/m.toml", []byte(edge)); err != nil {
 		t.Errorf("the bounds themselves are refused: %v", err)
+	}
+}
+
+// search_settle defaults to an hour; "0s" turns settling off.
+func TestSearchSettle(t *testing.T) {
+	for text, want := range map[string]time.Duration{"": DefaultSearchSettle, `search_settle = "0s"`: 0, `search_settle = "5m"`: 5 * time.Minute} {
+		cfg, err := Parse("/cfg/m.toml", []byte("[accounts.a]\nhost = \"mail.example.com\"\nusername = \"u\"\npassword_env = \"P\"\n"+text+
+			"\n[[task]]\nname = \"t\"\naccount = \"a\"\ndestination = \"/d\"\n"))
+		if err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		if got := cfg.Accounts["a"].Settle(); got != want {
+			t.Errorf("%q: settle %v, want %v", text, got, want)
+		}
 	}
 }

@@ -59,10 +59,24 @@ type Account struct {
 	// once: each run's own, and those its task's Connections add while
 	// they are free (daemon.go).
 	MaxConnections int `toml:"max_connections"`
+	// SearchSettle is how long a message the rules' IMAP search leaves
+	// out stays new, searched again by each run, before it is recorded as
+	// done: a server whose search goes through an index (Exchange, Gmail)
+	// can leave out mail that arrived just before, until the index catches
+	// up. 0 records it as done at once; nil (unset), the default.
+	SearchSettle *Delay `toml:"search_settle"`
 }
 
 // Addr is the account's server as host:port.
 func (a *Account) Addr() string { return net.JoinHostPort(a.Host, strconv.Itoa(a.Port)) }
+
+// Settle is SearchSettle, or its default when unset.
+func (a *Account) Settle() time.Duration {
+	if a.SearchSettle == nil {
+		return DefaultSearchSettle
+	}
+	return a.SearchSettle.Std()
+}
 
 // Task is one ingestion job: a mailbox of an account, polled on a schedule,
 // whose attachments land in a destination folder.
@@ -137,6 +151,11 @@ const (
 	// 1.20 s.
 	DefaultConnections = 2
 	DefaultMailbox     = "INBOX"
+	// An hour covers the seconds to minutes an Exchange Online search
+	// index usually lags behind delivery with room for its slow days;
+	// settling costs a run one UID SEARCH, nothing per message, and
+	// delays only the warning of a quarantine notice the rules leave out.
+	DefaultSearchSettle = time.Hour
 )
 
 // Task returns the task named name, or nil.

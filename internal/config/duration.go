@@ -26,3 +26,24 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d)
 
 // Std returns the value as a time.Duration.
 func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// Delay is a duration that may be "0s", for no delay at all. Unlike a
+// Duration it is not refused when read: validation bounds it, naming
+// the key.
+type Delay time.Duration
+
+// UnmarshalText implements encoding.TextUnmarshaler for TOML strings.
+func (d *Delay) UnmarshalText(text []byte) error {
+	v, err := time.ParseDuration(string(text))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (write e.g. \"0s\", \"90s\", \"5m\")", text)
+	}
+	*d = Delay(v)
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Delay) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// Std returns the value as a time.Duration.
+func (d Delay) Std() time.Duration { return time.Duration(d) }

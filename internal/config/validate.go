@@ -132,6 +132,7 @@ func (c *Config) validate() []error {
 			}
 		}
 		checkDuration(fail, at, "timeout", a.Timeout.Std(), MinTimeout, MaxAccountTimeout, "")
+		checkDuration(fail, at, "search_settle", a.Settle(), 0, MaxSearchSettle, `"0s" records what the search leaves out as done at once`)
 		if a.Username == "" {
 			fail(at, "username", "missing (the mailbox's sign-in name, e.g. \"invoices@contoso.com\")")
 		}

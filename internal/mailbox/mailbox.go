@@ -53,11 +53,15 @@ type Found struct {
 	New []Message
 	// Done are UIDs (IMAP) that need no taking: below the highest UID on
 	// the server and not on it, so gone for good (UIDs are not reused
-	// within a UIDVALIDITY), or, from NewMatching, new ones the query
-	// leaves out. Recording them as taken keeps the record a few ranges,
-	// and the next search starts higher.
+	// within a UIDVALIDITY). Recording them as taken keeps the record a
+	// few ranges, and the next search starts higher.
 	Done []UIDRange
-	// Watched are, from NewMatching, the messages of Done that its watch
+	// Left are, from NewMatching, the new messages its query leaves out,
+	// oldest first. None matches as the server's search stands now; a
+	// search that goes through an index may not have caught up with the
+	// newest yet, so the caller decides when they are done.
+	Left []Message
+	// Watched are, from NewMatching, the messages of Left that its watch
 	// terms select, oldest first: none is taken, but what their header
 	// says the caller must hear of (a quarantine notice).
 	Watched []Message

@@ -32,10 +32,10 @@ func (q Query) IsZero() bool {
 // Searcher is a Session that can narrow New by a Query on the server.
 type Searcher interface {
 	// NewMatching is New for the messages that satisfy q. The messages
-	// New would return that q leaves out are in Found.Done: they do not
-	// match, and taking them later would take them by surprise. Of
-	// those, the ones that satisfy any of watch are in Found.Watched
-	// too, for the caller to read their header though it takes none.
+	// New would return that q leaves out are in Found.Left: they do not
+	// match as far as the server's search can tell now. Of those, the
+	// ones that satisfy any of watch are in Found.Watched too, for the
+	// caller to read their header though it takes none.
 	NewMatching(ctx context.Context, taken Taken, q Query, watch []HeaderTerm) (Found, error)
 }
 

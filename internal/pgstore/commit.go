@@ -202,21 +202,27 @@ func queueState(batch *pgx.Batch, st *state.State) error {
 	if err != nil {
 		return err
 	}
+	var settling []byte
+	if len(st.Settling) > 0 {
+		if settling, err = json.Marshal(st.Settling); err != nil {
+			return err
+		}
+	}
 	batch.Queue(`
 		INSERT INTO task_state (task, uid_validity, done_uids, pending_uids, pending_uidls,
 			pending_failed_uids, pending_failed_uidls, pending_removal_uids, action_refused,
-			failed, undelivered, last_run, last_success, last_notice, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, now())
+			failed, undelivered, last_run, last_success, last_notice, settling_uids, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now())
 		ON CONFLICT (task) DO UPDATE SET
 			uid_validity = excluded.uid_validity, done_uids = excluded.done_uids,
 			pending_uids = excluded.pending_uids, pending_uidls = excluded.pending_uidls,
 			pending_failed_uids = excluded.pending_failed_uids, pending_failed_uidls = excluded.pending_failed_uidls,
 			pending_removal_uids = excluded.pending_removal_uids, action_refused = excluded.action_refused,
 			failed = excluded.failed, undelivered = excluded.undelivered, last_run = excluded.last_run, last_success = excluded.last_success,
-			last_notice = excluded.last_notice, updated_at = now()`,
+			last_notice = excluded.last_notice, settling_uids = excluded.settling_uids, updated_at = now()`,
 		st.Task, int64(st.UIDValidity), st.Done.String(), st.PendingUIDs.String(), nonNil(st.PendingUIDLs),
 		st.PendingFailedUIDs.String(), nonNil(st.PendingFailedUIDLs), st.PendingRemovalUIDs.String(), st.ActionRefused,
-		failed, undeliveredJSON, lastRun, lastSuccess, lastNotice)
+		failed, undeliveredJSON, lastRun, lastSuccess, lastNotice, settling)
 	return nil
 }
 

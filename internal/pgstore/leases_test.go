@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -310,6 +311,7 @@ func TestCommitThenLoadRoundTrips(t *testing.T) {
 	run := &state.Run{Started: time.Unix(1700000100, 0).UTC(), Duration: 1500 * time.Millisecond, Outcome: "ok", Counts: outcome.Counts{Seen: 7, Saved: 6, Known: 1, Files: 3, Bytes: 1234}}
 	st.LastRun, st.LastSuccess = run, run
 	st.LastNotice = &state.LastNotice{At: time.Unix(1699990000, 0).UTC(), Notices: 2, Held: 5}
+	st.Settling = state.Settling{{First: 10, Last: 12, Seen: time.Unix(1700000050, 0).UTC()}, {First: 14, Last: 14, Seen: time.Unix(1700000090, 0).UTC()}}
 	fps := []state.Fingerprint{{1}, {2}, {3}}
 	if err := l.Commit(ctx, st, fps); err != nil {
 		t.Fatal(err)
@@ -343,6 +345,8 @@ func TestCommitThenLoadRoundTrips(t *testing.T) {
 		t.Errorf("loaded last run %+v, want %+v", got.LastRun, run)
 	case got.LastNotice == nil || *got.LastNotice != *st.LastNotice:
 		t.Errorf("loaded last quarantine notice %+v, want %+v", got.LastNotice, st.LastNotice)
+	case !slices.Equal(got.Settling, st.Settling):
+		t.Errorf("loaded settling UIDs %+v, want %+v", got.Settling, st.Settling)
 	case gotLedger.Len() != 3 || !gotLedger.Has(fps[2]):
 		t.Errorf("loaded ledger of %d, want the 3 fingerprints", gotLedger.Len())
 	}

@@ -205,18 +205,19 @@ type stateRow struct {
 	actionRefused                       *string
 	failed, undelivered                 []byte
 	lastRun, lastSuccess, lastNotice    []byte
+	settling                            []byte
 }
 
 // stateColumns are the columns of task_state (as s) that a stateRow reads,
 // after whether the row was found.
 const stateColumns = `s.uid_validity, s.done_uids, s.pending_uids, s.pending_uidls,
 	s.pending_failed_uids, s.pending_failed_uidls, s.pending_removal_uids, s.action_refused,
-	s.failed, s.undelivered, s.last_run, s.last_success, s.last_notice`
+	s.failed, s.undelivered, s.last_run, s.last_success, s.last_notice, s.settling_uids`
 
 // fields are where a scan puts found and stateColumns.
 func (r *stateRow) fields() []any {
 	return []any{&r.found, &r.uidValidity, &r.done, &r.pending, &r.pendingUIDLs, &r.pendingFail, &r.pendingFailUIDLs,
-		&r.removal, &r.actionRefused, &r.failed, &r.undelivered, &r.lastRun, &r.lastSuccess, &r.lastNotice}
+		&r.removal, &r.actionRefused, &r.failed, &r.undelivered, &r.lastRun, &r.lastSuccess, &r.lastNotice, &r.settling}
 }
 
 // fill sets st from the row.
@@ -241,6 +242,9 @@ func (r *stateRow) fill(st *state.State) error {
 	}
 	if r.lastNotice != nil {
 		errs = append(errs, json.Unmarshal(r.lastNotice, &st.LastNotice))
+	}
+	if r.settling != nil {
+		errs = append(errs, json.Unmarshal(r.settling, &st.Settling))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("the task_state row is damaged: %w", err)

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -161,5 +162,39 @@ func TestMigratingToLastNoticeKeepsTheState(t *testing.T) {
 	}
 	if err != nil || got == nil || *got != *st.LastNotice {
 		t.Fatalf("the last notice after a commit of one: %+v (err %v, %v), want %+v", got, err, states["t"].Err, st.LastNotice)
+	}
+}
+
+// Migration 14 (settling_uids) applies to a database at 13 with a task's
+// state in it, which loads as before with nothing settling, and then
+// keeps what settles.
+func TestMigratingToSettlingKeepsTheState(t *testing.T) {
+	url := postgres.Shared(t).NewDatabase(t)
+	migrateTo(t, url, 13)
+	sql(t, url, `INSERT INTO task_state (task, uid_validity, done_uids, last_notice)
+		VALUES ('t', 9, '1:40', '{"at": "2026-12-07T09:12:00Z", "notices": 1}')`)
+	done, err := Migrate(testContext(t), url)
+	if err != nil || done.From != 13 || done.To != SchemaVersion || !slices.Equal(done.Applied, []string{"0014_settling_uids"}) {
+		t.Fatalf("migrate from 13: %+v, %v", done, err)
+	}
+	ctx := testContext(t)
+	s := openNode(t, url, "n")
+	st, err := s.LoadState(ctx, "t")
+	if err != nil || st.UIDValidity != 9 || st.Done.String() != "1:40" || st.LastNotice == nil || st.LastNotice.Notices != 1 || st.Settling != nil {
+		t.Fatalf("the state after the migration: %+v, %v; want it as before, with nothing settling", st, err)
+	}
+	l := claim(t, s, "t", time.Hour)
+	st.Settling.Append(41, st.LastNotice.At)
+	st.Settling.Append(43, st.LastNotice.At)
+	if err := l.Commit(ctx, st, nil); err != nil {
+		t.Fatal(err)
+	}
+	states, err := s.States(ctx)
+	var got state.Settling
+	if back := states["t"].State; back != nil {
+		got = back.Settling
+	}
+	if err != nil || !slices.Equal(got, st.Settling) {
+		t.Fatalf("settling after a commit: %+v (err %v, %v), want %+v", got, err, states["t"].Err, st.Settling)
 	}
 }

@@ -34,6 +34,10 @@ type State struct {
 	// the connection failed while it was being sent. After a few such
 	// runs the message is recorded as failed (tasks/popimap).
 	Undelivered map[string]int `json:"undelivered,omitempty"`
+	// Settling are IMAP UIDs the rules' search left out, not done until
+	// a later search still leaves them out (settling.go): those of its
+	// ranges that Done does not hold.
+	Settling Settling `json:"settling_uids,omitempty"`
 	// Committed messages whose after-action (move, delete...) the server
 	// has not yet confirmed: a crash or a dropped connection between the
 	// commit and the action leaves them here, and the next run acts on

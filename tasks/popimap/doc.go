@@ -23,4 +23,8 @@
 //
 // A message kept aside whole (quarantine.go) can be taken again from its
 // copy by the same stages, without the mailbox (copies.go).
+//
+// What the server's search of the rules leaves out is recorded as done
+// only once a later search, search_settle on, still leaves it out: a
+// search index that lags behind new mail costs none (searchlag.go).
 package popimap

@@ -90,8 +90,11 @@ func TestDovecotWholeRuleSet(t *testing.T) {
 	}
 	st, err := state.Load(cfg.StateDir, "t")
 	mustT(t, err)
-	if st.Done.Len() != uint64(len(msgs)) {
-		t.Errorf("done %s, want all %d UIDs", st.Done.String(), len(msgs))
+	// What the search left out settles (search_settle): Dovecot's search
+	// does not lag, and a later run after the default hour records it as
+	// done. One run's worth is one range, interleaved as it is.
+	if st.Done.String() != "1,4,7:8" || !slices.Equal(settlingUIDs(st), []uint32{2, 3, 5, 6, 9}) || len(st.Settling) != 1 {
+		t.Errorf("done %s, settling %v in %d ranges; want the 4 downloaded done, the 5 the search left out settling in one", st.Done.String(), settlingUIDs(st), len(st.Settling))
 	}
 	flags, err := c.Fetch(imap.SeqSetNum(1, 2, 3, 4, 5, 6, 7, 8, 9), &imap.FetchOptions{UID: true, Flags: true}).Collect()
 	mustT(t, err)
@@ -104,7 +107,7 @@ func TestDovecotWholeRuleSet(t *testing.T) {
 	if again := runCfg(t, cfg); again.Seen != 0 {
 		t.Errorf("second run %+v", again)
 	}
-	if strings.Contains(st.Done.String(), ",") {
-		t.Errorf("done %s is not one range", st.Done.String())
+	if all := judged(st); all.Len() != uint64(len(msgs)) || strings.Contains(all.String(), ",") {
+		t.Errorf("done or settling %s, want all %d UIDs in one range", all.String(), len(msgs))
 	}
 }

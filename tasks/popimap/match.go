@@ -59,10 +59,11 @@ type listing struct {
 
 // list lists the messages to fetch. A session that can search applies what
 // it can of the rules on the server, so that non-matching mail is never
-// downloaded; what it leaves out is recorded as done, but for the
-// quarantine notices among it, which a search of their own finds, and
-// whose headers are read for the warning. The rules the server could not
-// apply are then checked on each header (prefilter).
+// downloaded; what it leaves out is recorded as done once it has settled
+// (searchlag.go), but for the quarantine notices among it, which a
+// search of their own finds, and whose headers are read for the warning.
+// The rules the server could not apply are then checked on each header
+// (prefilter).
 func (r *run) list(ctx context.Context) (listing, error) {
 	q := r.sel.set.Query(r.now())
 	have := taken{st: r.st, prune: true, now: r.now()}
@@ -81,7 +82,8 @@ func (r *run) list(ctx context.Context) (listing, error) {
 		return l, err
 	}
 	markFound(r.st, found)
-	err = r.prefilter(ctx, &l, found.New, found.Watched)
+	settled := settleLeft(r.st, found.Left, r.opts.Config.Accounts[r.opts.Task.Account].Settle(), r.now())
+	err = r.prefilter(ctx, &l, found.New, settledWatched(found.Watched, settled))
 	return l, err
 }
 

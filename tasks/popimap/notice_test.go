@@ -191,6 +191,7 @@ func TestDovecotNoticeLeftOutBySearch(t *testing.T) {
 		user := fmt.Sprint("user", i)
 		d.Seed(t, user, "INBOX", mails...)
 		cfg := dovecotUserConfig(t, d, config.ProtocolIMAP, user, "pass", append([]string{"connections = 1", "[task.match]"}, c.rules...)...)
+		settleAtOnce(cfg)
 		var logs bytes.Buffer
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
@@ -247,6 +248,7 @@ func TestNoticeLeftOutBySearchWarnedOnce(t *testing.T) {
 		}
 		return nil
 	}}, "[task.match]", `subject = "Invoice *"`)
+	settleAtOnce(f.cfg)
 	uids := f.appendUIDs(append(prefilterMails(), notice)...)
 	var (
 		warned []int

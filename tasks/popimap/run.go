@@ -306,7 +306,7 @@ func (r *run) open(ctx context.Context, acct *config.Account) error {
 				"mailbox", task.Mailbox, "old", r.st.UIDValidity, "new", uidValidity)
 		}
 		r.st.UIDValidity = uidValidity
-		r.st.Done = state.UIDSet{}
+		r.st.Done, r.st.Settling = state.UIDSet{}, nil
 	}
 	return nil
 }

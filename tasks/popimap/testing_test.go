@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"mailtask/internal/config"
+	"mailtask/internal/state"
 	"mailtask/internal/testmail"
 )
 
@@ -196,4 +197,41 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// judged is every UID st records as done or as settling (searchlag.go):
+// those a run has judged, taken or not.
+func judged(st *state.State) state.UIDSet {
+	var set state.UIDSet
+	for uid := range st.Done.All() {
+		set.Add(uid)
+	}
+	for _, r := range st.Settling {
+		set.AddRange(r.First, r.Last)
+	}
+	return set
+}
+
+// settlingUIDs lists the UIDs st records as settling: those of its
+// ranges that are not done.
+func settlingUIDs(st *state.State) []uint32 {
+	var uids []uint32
+	for _, r := range st.Settling {
+		for uid := r.First; uid <= r.Last; uid++ {
+			if !st.Done.Contains(uid) {
+				uids = append(uids, uid)
+			}
+		}
+	}
+	return uids
+}
+
+// settleAtOnce has cfg's accounts record what the rules' search leaves
+// out as done at once (search_settle = "0s"), for the tests of what
+// follows from it, the quarantine notices found among it, against
+// servers whose search does not lag; searchlag_test.go tests settling.
+func settleAtOnce(cfg *config.Config) {
+	for _, a := range cfg.Accounts {
+		a.SearchSettle = new(config.Delay(0))
+	}
 }

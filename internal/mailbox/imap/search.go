@@ -13,7 +13,7 @@ import (
 var _ mailbox.Searcher = (*Session)(nil)
 
 // NewMatching is New narrowed by q with a second UID SEARCH over the range
-// of new UIDs. New UIDs that q leaves out are in Found.Done. When it
+// of new UIDs. New UIDs that q leaves out are in Found.Left. When it
 // leaves some out, a third UID SEARCH over the same range finds those
 // watch selects (Found.Watched): a separate search, not an OR in the
 // second, since only it tells them from the messages q selects, whose
@@ -24,37 +24,35 @@ func (s *Session) NewMatching(ctx context.Context, taken mailbox.Taken, q mailbo
 	if err != nil {
 		return found, err
 	}
-	var left []mailbox.Message
-	if found, left, err = s.matching(ctx, found, q); err != nil {
+	if found, err = s.matching(ctx, found, q); err != nil {
 		return found, err
 	}
-	if found.Watched, err = s.watched(ctx, left, watch); err != nil {
+	if found.Watched, err = s.watched(ctx, found.Left, watch); err != nil {
 		return found, err
 	}
 	return found, s.sized(ctx, found.New)
 }
 
-// matching leaves out of found.New, as Done, what the server finds q
-// does not select; left are those messages.
-func (s *Session) matching(ctx context.Context, found mailbox.Found, q mailbox.Query) (_ mailbox.Found, left []mailbox.Message, err error) {
+// matching moves out of found.New, into found.Left, what the server
+// finds q does not select.
+func (s *Session) matching(ctx context.Context, found mailbox.Found, q mailbox.Query) (mailbox.Found, error) {
 	msgs := found.New
 	if len(msgs) == 0 || q.IsZero() {
-		return found, nil, nil
+		return found, nil
 	}
 	matching, err := s.searchRange(ctx, msgs, searchCriteria(q))
 	if err != nil {
-		return mailbox.Found{}, nil, s.fail(mailbox.Error{Step: mailbox.StepList, Err: fmt.Errorf("search for the messages [task.match] selects: %w", err)})
+		return mailbox.Found{}, s.fail(mailbox.Error{Step: mailbox.StepList, Err: fmt.Errorf("search for the messages [task.match] selects: %w", err)})
 	}
 	found.New = nil
 	for _, m := range msgs {
 		if matching.Contains(imap.UID(m.UID)) {
 			found.New = append(found.New, m)
 		} else {
-			found.Done = append(found.Done, mailbox.UIDRange{First: m.UID, Last: m.UID})
-			left = append(left, m)
+			found.Left = append(found.Left, m)
 		}
 	}
-	return found, left, nil
+	return found, nil
 }
 
 // watched is those of left, ascending by UID, that the server finds any
