@@ -66,9 +66,15 @@ func SendDue(ctx context.Context, cfg *config.Config, store Store, now time.Time
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	// The mailer's timeout bounds each send, a minute more the store's
-	// round trips.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), Budget*cfg.Notify.Timeout.Std()+time.Minute)
+	// A sender holds the outbox (the file store's lock, the database's
+	// row of the window) while it sends: at most the window's Budget of
+	// mails, each bounded by the mailer's timeout, a minute more the
+	// store's round trips, whoever holds it in turn, as the window's
+	// senders share its budget. One coming meanwhile waits for it, rather
+	// than for the next window, at most as long, then has as long for its
+	// own mails.
+	hold := Budget*cfg.Notify.Timeout.Std() + time.Minute
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*hold)
 	defer cancel()
 	store = storeOf(cfg, store, log)
 	claimed, err := store.SendDue(ctx, now.Truncate(Window), func(due []Mail, budget int) (int, int, error) {
