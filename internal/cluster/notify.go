@@ -125,7 +125,7 @@ func (s notes) States(ctx context.Context) (func(string) (*state.State, error), 
 	}, nil
 }
 
-func (s notes) ClaimDigest(ctx context.Context, due time.Time) (bool, error) {
+func (s notes) ClaimDigest(ctx context.Context, due time.Time) (bool, time.Duration, error) {
 	return s.store.ClaimDigest(ctx, due)
 }
 

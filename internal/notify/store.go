@@ -47,8 +47,10 @@ type Store interface {
 	// task's, fresh for a task never run, or why it cannot be read.
 	States(ctx context.Context) (state func(task string) (*state.State, error), err error)
 	// ClaimDigest reports whether this process is to send the digest
-	// scheduled at due: the one of the cluster that claims it first.
-	ClaimDigest(ctx context.Context, due time.Time) (bool, error)
+	// scheduled at due: the one of the cluster that claims it first,
+	// once due has come by the cluster's clock (the database's); before
+	// that, it claims nothing and says how long to wait.
+	ClaimDigest(ctx context.Context, due time.Time) (claimed bool, wait time.Duration, err error)
 	// Tokens is where the OAuth2 tokens of [notify]'s account are, as
 	// for the tasks' accounts: nil for the files under state_dir.
 	Tokens() auth.TokenStore
@@ -123,6 +125,10 @@ func (f files) States(context.Context) (func(string) (*state.State, error), erro
 	return func(task string) (*state.State, error) { return state.Load(f.dir, task) }, nil
 }
 
-func (f files) ClaimDigest(context.Context, time.Time) (bool, error) { return true, nil }
+// ClaimDigest leaves every process to send its own digest, on its own
+// clock.
+func (f files) ClaimDigest(context.Context, time.Time) (bool, time.Duration, error) {
+	return true, 0, nil
+}
 
 func (f files) Tokens() auth.TokenStore { return nil }
