@@ -192,10 +192,11 @@ func tasks(n int) string {
 	return fmt.Sprintf("%d tasks", n)
 }
 
-// SendSoon sends the mails due now or, when this window's budget is
-// spent (Budget), at the start of the next, with whatever else is due by
-// then: `mailtask run-task`'s sending of its run's mail, which nothing
-// else may send (no daemon). ctx ending meanwhile leaves the mails due,
+// SendSoon sends the mails due now, once any other sender of the window
+// is done (SendDue waits for it), or, when this window's budget is spent
+// (Budget), at the start of the next, with whatever else is due by then:
+// `mailtask run-task`'s sending of its run's mail, which nothing else may
+// send (no daemon). ctx ending meanwhile leaves the mails due,
 // for the daemon or the next run-task.
 func SendSoon(ctx context.Context, cfg *config.Config, store Store, clk clock.Clock, log *slog.Logger) error {
 	left, err := SendDue(ctx, cfg, store, clk.Now(), log)
