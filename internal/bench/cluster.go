@@ -59,6 +59,10 @@ func WaitGone(ctx context.Context, url, prefix string) error {
 // files on S3 (cluster mode), beside ToolMailtask on the file store.
 const ToolMailtaskCluster = "mailtask on PostgreSQL + S3"
 
+// ToolMailtaskClusterSeaweedFS is cluster mode with its files on
+// SeaweedFS rather than versitygw.
+const ToolMailtaskClusterSeaweedFS = "mailtask on PostgreSQL + S3, S3 on SeaweedFS"
+
 // ToolMailtaskTmpfs and ToolMailtaskClusterTmpfs are the file store and
 // cluster mode with their files on a tmpfs (BenchmarkClusterCorpus with
 // BENCH_CLUSTER_TMPFS): the destination folder, and the S3 server's

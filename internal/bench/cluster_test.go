@@ -29,6 +29,7 @@ import (
 	"mailtask/internal/testmail/child"
 	"mailtask/internal/testmail/clusterwatch"
 	"mailtask/internal/testmail/postgres"
+	"mailtask/internal/testmail/seaweedfs"
 	"mailtask/internal/testmail/versitygw"
 )
 
@@ -356,21 +357,23 @@ func quietCounts(b *testing.B, ctx context.Context, url string, nodes []string) 
 // BenchmarkClusterCorpus runs the corpus of BenchmarkCompare (the same
 // knobs) through `mailtask run-task` over IMAPS twice over: with the file
 // store and a local destination, and in cluster mode, with its state on
-// PostgreSQL and its files on S3 (versitygw), each run with a fresh
-// database and prefix. Target: cluster mode within 1.25 times the file
-// store's wall time. It reports the CPU time each process spent per run,
-// mailtask, Dovecot, versitygw and PostgreSQL, and what their sum over
+// PostgreSQL and its files on S3, each run with a fresh database and
+// prefix, on two S3 servers: versitygw, whose posix backend creates a
+// file per object, and SeaweedFS, which appends objects to volume
+// files. Target: cluster mode within 1.25 times the file store's wall
+// time. It reports the CPU time each process spent per run, mailtask,
+// Dovecot, the S3 server and PostgreSQL, and what their sum over
 // the machine's CPUs alone takes against the file store's time: on two
 // cores, the floor the servers set; and that floor once more with
 // cluster mode's mailtask at the file store's CPU, which no work on
 // mailtask can go under. For each cluster mode it also reports what a
 // run asked of the servers: the S3 requests per object stored, by method
 // and status, from versitygw's request log (the create-only probe's
-// apart), and PostgreSQL's transactions (pg_stat_database's, of the
+// apart; SeaweedFS keeps none), and PostgreSQL's transactions (pg_stat_database's, of the
 // run's own database). With BENCH_CLUSTER_PROFILE set to a
 // directory, each mailtask run writes a CPU profile there,
-// corpus-STORE-RUN.pprof (STORE file, cluster, file-tmpfs or
-// cluster-tmpfs; a binary built with -tags cpuprofile).
+// corpus-STORE-RUN.pprof (STORE file, cluster, cluster-seaweedfs,
+// file-tmpfs or cluster-tmpfs; a binary built with -tags cpuprofile).
 //
 // With BENCH_CLUSTER_TMPFS set to a directory on a tmpfs (/dev/shm), both
 // run once more in each round with the files out of the disk's way: the
@@ -405,7 +408,7 @@ func BenchmarkClusterCorpus(b *testing.B) {
 	// runs: PostgreSQL's CPU time is read around each run, and making one
 	// (CREATE DATABASE copies the template) cost it more than the run's
 	// commits did.
-	clusterRuns := runs
+	clusterRuns := 2 * runs // on versitygw and on SeaweedFS
 	if tmpfs != "" {
 		clusterRuns += runs
 	}
@@ -444,6 +447,10 @@ func BenchmarkClusterCorpus(b *testing.B) {
 			AccessKeyID: gw.AccessKeyID, SecretAccessKey: gw.SecretAccessKey}
 	}
 	gw := versitygw.Start(b)
+	weed := seaweedfs.Start(b)
+	onSeaweedFS := MailtaskCluster(bin, ClusterStores{NewDatabase: newDatabase, Endpoint: weed.Endpoint, Bucket: weed.NewBucket(b),
+		Region: seaweedfs.Region, AccessKeyID: weed.AccessKeyID, SecretAccessKey: weed.SecretAccessKey})
+	onSeaweedFS.Name = ToolMailtaskClusterSeaweedFS
 	const protocol = "IMAPS"
 	if _, err := once(b, wire(), a, protocol, n); err != nil { // Dovecot indexes the mailbox
 		b.Fatalf("warm-up: %v", err)
@@ -452,14 +459,18 @@ func BenchmarkClusterCorpus(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// requestLog is the S3 server's request log, where it keeps one
+	// (versitygw's); "" where it keeps none (SeaweedFS's).
 	type contestant struct {
 		Contestant
-		s3      *versitygw.Server
-		profile string
+		s3         interface{ PID() int }
+		requestLog string
+		profile    string
 	}
 	contestants := []contestant{
-		{Mailtask(bin), gw, "file"},
-		{MailtaskCluster(bin, storesOn(gw)), gw, "cluster"},
+		{Mailtask(bin), gw, gw.RequestLog(), "file"},
+		{MailtaskCluster(bin, storesOn(gw)), gw, gw.RequestLog(), "cluster"},
+		{onSeaweedFS, weed, "", "cluster-seaweedfs"},
 	}
 	if tmpfs != "" {
 		files, err := os.MkdirTemp(tmpfs, "mailtask-bench-")
@@ -470,13 +481,13 @@ func BenchmarkClusterCorpus(b *testing.B) {
 		onTmpfs := versitygw.StartIn(b, tmpfs)
 		cluster := MailtaskCluster(bin, storesOn(onTmpfs))
 		cluster.Name = ToolMailtaskClusterTmpfs
-		contestants = append(contestants, contestant{MailtaskFilesIn(bin, files), onTmpfs, "file-tmpfs"},
-			contestant{cluster, onTmpfs, "cluster-tmpfs"})
+		contestants = append(contestants, contestant{MailtaskFilesIn(bin, files), onTmpfs, onTmpfs.RequestLog(), "file-tmpfs"},
+			contestant{cluster, onTmpfs, onTmpfs.RequestLog(), "cluster-tmpfs"})
 	}
 	if against != "" {
 		c := MailtaskCluster(against, storesOn(gw))
 		c.Name = ToolMailtaskCluster + ", the other binary"
-		contestants = append(contestants, contestant{c, gw, "cluster-against"})
+		contestants = append(contestants, contestant{c, gw, gw.RequestLog(), "cluster-against"})
 	}
 	results := make([]Result, len(contestants))
 	for i, c := range contestants {
@@ -510,8 +521,8 @@ func BenchmarkClusterCorpus(b *testing.B) {
 			}
 			cluster := strings.HasPrefix(c.profile, "cluster")
 			var logAt int64
-			if cluster {
-				if logAt, err = LogSize(c.s3.RequestLog()); err != nil {
+			if c.requestLog != "" {
+				if logAt, err = LogSize(c.requestLog); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -522,12 +533,14 @@ func BenchmarkClusterCorpus(b *testing.B) {
 			}
 			results[i].Samples = append(results[i].Samples, s)
 			spent[i] = append(spent[i], servers().since(before, s.CPU))
-			if cluster {
-				reqs, _, err := ReadS3Requests(c.s3.RequestLog(), logAt, objsink.ProbeName)
+			if cluster && c.requestLog != "" {
+				reqs, _, err := ReadS3Requests(c.requestLog, logAt, objsink.ProbeName)
 				if err != nil {
 					b.Fatal(err)
 				}
 				requests[i] = append(requests[i], reqs)
+			}
+			if cluster {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				x, err := DatabaseTransactions(ctx, pg.URL("postgres"), lastDatabase)
 				cancel()
@@ -543,7 +556,7 @@ func BenchmarkClusterCorpus(b *testing.B) {
 
 	var out bytes.Buffer
 	fmt.Fprintf(&out, "\n## make bench: the corpus in cluster mode (PostgreSQL + S3) against the file store, %d messages over IMAPS, median of %d runs\n\n", n, runs)
-	fmt.Fprintln(&out, "| store | median s | machine busy | CPU s: mailtask | Dovecot | versitygw | PostgreSQL | all | peak RSS MB |")
+	fmt.Fprintln(&out, "| store | median s | machine busy | CPU s: mailtask | Dovecot | S3 server | PostgreSQL | all | peak RSS MB |")
 	fmt.Fprintln(&out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for i, r := range results {
 		fmt.Fprintf(&out, "| %s | %.2f | %.0f %% | %.2f | %.2f | %.2f | %.2f | %.2f | %.1f |\n", r.Tool, r.Median().Seconds(), 100*r.median().Busy,
@@ -563,6 +576,16 @@ func BenchmarkClusterCorpus(b *testing.B) {
 	b.ReportMetric(ratio, "cluster/file-store")
 	b.ReportMetric(cpuRatio, "cpu-cluster/file-store")
 	b.ReportMetric(floor, "cpu-floor/file-store")
+	// The same on SeaweedFS, which appends objects to volume files where
+	// versitygw creates a file for each.
+	weedAt := slices.IndexFunc(contestants, func(c contestant) bool { return c.profile == "cluster-seaweedfs" })
+	weedRatio, _ := Ratio(results, protocol, ToolMailtaskClusterSeaweedFS, ToolMailtask)
+	weedCPURatio := medianOf(spent[weedAt], runCPU.all) / medianOf(spent[0], runCPU.all)
+	weedFloor := medianOf(spent[weedAt], runCPU.all) / float64(runtime.NumCPU()) / results[0].Median().Seconds()
+	fmt.Fprintf(&out, "cluster mode on SeaweedFS / file store: %.2f× the wall time, %.2f× the CPU time of all processes; over %d CPUs alone it takes %.2f× the file store's wall time\n",
+		weedRatio, weedCPURatio, runtime.NumCPU(), weedFloor)
+	b.ReportMetric(weedRatio, "seaweedfs-cluster/file-store")
+	b.ReportMetric(weedCPURatio, "seaweedfs-cpu-cluster/file-store")
 	// What the target meets on this machine whatever mailtask does: the
 	// servers cluster mode adds run on the same CPUs, so even a cluster
 	// mailtask no dearer than the file store's would leave this floor.
@@ -574,7 +597,10 @@ func BenchmarkClusterCorpus(b *testing.B) {
 	b.ReportMetric(serversFloor, "servers-floor/file-store")
 	if tmpfs != "" {
 		ratio, _ := Ratio(results, protocol, ToolMailtaskClusterTmpfs, ToolMailtaskTmpfs)
-		cpuRatio := medianOf(spent[3], runCPU.all) / medianOf(spent[2], runCPU.all)
+		at := func(profile string) int {
+			return slices.IndexFunc(contestants, func(c contestant) bool { return c.profile == profile })
+		}
+		cpuRatio := medianOf(spent[at("cluster-tmpfs")], runCPU.all) / medianOf(spent[at("file-tmpfs")], runCPU.all)
 		fmt.Fprintf(&out, "the same with the file store's destination and versitygw's storage on a tmpfs (%s), not the disk: %.2f× the wall time, %.2f× the CPU time of all processes\n",
 			tmpfs, ratio, cpuRatio)
 		b.ReportMetric(ratio, "tmpfs-cluster/file-store")

@@ -13,19 +13,35 @@ import (
 	"mailtask/internal/bench"
 	"mailtask/internal/s3url"
 	"mailtask/internal/sink"
+	"mailtask/internal/testmail/seaweedfs"
 	"mailtask/internal/testmail/versitygw"
 )
 
 // BenchmarkPutStaged stages and puts objects of a few sizes, create-only,
-// through the client mailtask builds (NewClient) to versitygw, and
-// reports the CPU time spent per put by this process (the client's) and
-// by the server's, beside the client's allocations: what the request's
-// shape costs is paid on both sides.
+// through the client mailtask builds (NewClient) to versitygw and to
+// SeaweedFS, and reports the CPU time spent per put by this process (the
+// client's) and by the server's, beside the client's allocations: what
+// the request's shape costs is paid on both sides.
 func BenchmarkPutStaged(b *testing.B) {
-	srv := versitygw.Shared(b)
+	vgw, weed := versitygw.Shared(b), seaweedfs.Shared(b)
+	for _, srv := range []struct {
+		name string
+		store
+		pid    int
+		config ClientConfig
+	}{
+		{"versitygw", vgw, vgw.PID(), ClientConfig{Endpoint: vgw.Endpoint, Region: versitygw.Region,
+			AccessKeyID: vgw.AccessKeyID, SecretAccessKey: vgw.SecretAccessKey}},
+		{"seaweedfs", weed, weed.PID(), ClientConfig{Endpoint: weed.Endpoint, Region: seaweedfs.Region,
+			AccessKeyID: weed.AccessKeyID, SecretAccessKey: weed.SecretAccessKey}},
+	} {
+		b.Run(srv.name, func(b *testing.B) { benchmarkPuts(b, srv.store, srv.pid, srv.config) })
+	}
+}
+
+func benchmarkPuts(b *testing.B, srv store, pid int, config ClientConfig) {
 	ctx := context.Background()
-	client, err := NewClient(ctx, ClientConfig{Endpoint: srv.Endpoint, Region: versitygw.Region,
-		AccessKeyID: srv.AccessKeyID, SecretAccessKey: srv.SecretAccessKey})
+	client, err := NewClient(ctx, config)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -43,7 +59,7 @@ func BenchmarkPutStaged(b *testing.B) {
 			content := bytes.Repeat([]byte("mailtask "), size/9+1)[:size]
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
-			cpu0, server0 := processCPU(), serverCPU(b, srv)
+			cpu0, server0 := processCPU(), serverCPU(b, pid)
 			b.ResetTimer()
 			for i := range b.N {
 				s, err := f.Stage(bytes.NewReader(content), sink.Policy{})
@@ -56,14 +72,14 @@ func BenchmarkPutStaged(b *testing.B) {
 			}
 			b.StopTimer()
 			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "client-CPU-µs/op")
-			b.ReportMetric(float64((serverCPU(b, srv)-server0).Microseconds())/float64(b.N), "server-CPU-µs/op")
+			b.ReportMetric(float64((serverCPU(b, pid)-server0).Microseconds())/float64(b.N), "server-CPU-µs/op")
 		})
 	}
 }
 
-// serverCPU is the CPU time the S3 server has spent.
-func serverCPU(b *testing.B, srv *versitygw.Server) time.Duration {
-	cpu, err := bench.ProcessCPU(srv.PID(), false)
+// serverCPU is the CPU time the S3 server of process pid has spent.
+func serverCPU(b *testing.B, pid int) time.Duration {
+	cpu, err := bench.ProcessCPU(pid, false)
 	if err != nil {
 		b.Fatal(err)
 	}

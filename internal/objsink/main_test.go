@@ -17,14 +17,37 @@ import (
 	"mailtask/internal/s3url"
 	"mailtask/internal/sink"
 	"mailtask/internal/testmail/postgres"
+	"mailtask/internal/testmail/seaweedfs"
 	"mailtask/internal/testmail/versitygw"
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
 	versitygw.StopShared()
+	seaweedfs.StopShared()
 	postgres.StopShared()
 	os.Exit(code)
+}
+
+// store is a real S3 server of a harness's, shared by the test binary.
+type store interface {
+	Client() *s3.Client
+	NewBucket(testing.TB) string
+}
+
+// eachStore runs test against each S3 server that honours the
+// create-only condition, as a subtest named for it: versitygw, whose
+// posix backend stores an object as a file, and SeaweedFS, which
+// appends objects to volume files; two servers written apart, so that
+// what the sink relies on is the protocol, not one server's habits.
+func eachStore(t *testing.T, test func(t *testing.T, srv store)) {
+	t.Run("versitygw", func(t *testing.T) { test(t, versitygw.Shared(t)) })
+	t.Run("seaweedfs", func(t *testing.T) { test(t, seaweedfs.Shared(t)) })
+}
+
+// through is srv's client sending its requests through h.
+func through(srv store, h s3.HTTPClient) *s3.Client {
+	return s3.New(srv.Client().Options(), func(o *s3.Options) { o.HTTPClient = h })
 }
 
 func testContext(t *testing.T) context.Context {
@@ -34,21 +57,22 @@ func testContext(t *testing.T) context.Context {
 	return ctx
 }
 
-// target is a bucket of the shared server, opened as a destination.
+// target is a bucket of a shared server, opened as a destination.
 type target struct {
-	srv    *versitygw.Server
+	srv    store
 	bucket string
 	dest   *Bucket
 }
 
-// openTarget opens s3://<new bucket>/prefix with o's sizes and index.
+// openTarget opens s3://<new bucket of versitygw's>/prefix with o's
+// sizes and index.
 func openTarget(t *testing.T, prefix string, o Options) *target {
 	t.Helper()
 	return openOn(t, versitygw.Shared(t), prefix, o)
 }
 
 // openOn is openTarget on the server srv.
-func openOn(t *testing.T, srv *versitygw.Server, prefix string, o Options) *target {
+func openOn(t *testing.T, srv store, prefix string, o Options) *target {
 	t.Helper()
 	bucket := srv.NewBucket(t)
 	o.Root = s3url.Scheme + bucket

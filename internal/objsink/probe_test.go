@@ -19,6 +19,7 @@ import (
 
 	"mailtask/internal/s3url"
 	"mailtask/internal/sink"
+	"mailtask/internal/testmail/seaweedfs"
 	"mailtask/internal/testmail/versitygw"
 )
 
@@ -33,7 +34,7 @@ func TestAStoreIgnoringCreateOnlyIsNotWrittenToByDefault(t *testing.T) {
 		if !errors.As(err, &co) || co.Support != Ignored {
 			t.Fatalf("put to a store ignoring the condition: %v, want a CreateOnlyError", err)
 		}
-		for _, want := range []string{`s3_create_only = "check_first"`, tg.srv.Endpoint, "s3://" + tg.bucket + "/mail"} {
+		for _, want := range []string{`s3_create_only = "check_first"`, versitygw.SharedLegacy(t).Endpoint, "s3://" + tg.bucket + "/mail"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("the error does not name %q: %v", want, err)
 			}
@@ -164,11 +165,13 @@ func TestTheProbeCostsOneRequestOnceItsObjectExists(t *testing.T) {
 func TestProbesRacingEachOtherAgree(t *testing.T) {
 	const nodes = 6
 	for _, tc := range []struct {
-		srv  *versitygw.Server
+		name string
+		srv  store
 		want Support
 	}{
-		{versitygw.Shared(t), Honoured},
-		{versitygw.SharedLegacy(t), Ignored},
+		{"versitygw", versitygw.Shared(t), Honoured},
+		{"seaweedfs", seaweedfs.Shared(t), Honoured},
+		{"versitygw " + versitygw.LegacyVersion, versitygw.SharedLegacy(t), Ignored},
 	} {
 		root := s3url.Scheme + tc.srv.NewBucket(t) + "/in"
 		got := make([]Support, nodes)
@@ -185,7 +188,7 @@ func TestProbesRacingEachOtherAgree(t *testing.T) {
 		wg.Wait()
 		for i := range nodes {
 			if errs[i] != nil || got[i] != tc.want {
-				t.Errorf("%s: node %d found %v, %v; want %v", tc.srv.Endpoint, i, got[i], errs[i], tc.want)
+				t.Errorf("%s: node %d found %v, %v; want %v", tc.name, i, got[i], errs[i], tc.want)
 			}
 		}
 	}
@@ -228,38 +231,35 @@ func TestAStoreRefusingTheConditionIsToldApart(t *testing.T) {
 // one, once: on a store that honours the condition, the probe's upload
 // is refused at completion and aborted, leaving no upload behind.
 func TestMultipartUploadsAreProbedBeforeTheFirst(t *testing.T) {
-	srv := versitygw.Shared(t)
-	bucket := srv.NewBucket(t)
-	log := &requestLog{}
-	client := s3.New(s3.Options{
-		Region: versitygw.Region, BaseEndpoint: aws.String(srv.Endpoint), UsePathStyle: true, HTTPClient: log,
-		Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKeyID, srv.SecretAccessKey, ""),
+	eachStore(t, func(t *testing.T, srv store) {
+		bucket := srv.NewBucket(t)
+		log := &requestLog{}
+		b, err := Open(Options{Root: s3url.Scheme + bucket + "/in", Client: through(srv, log), SpoolDir: t.TempDir(), MultipartThreshold: 4 << 10, PartSize: 5 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		probe, file := "/"+bucket+"/in/"+ProbeName, "/"+bucket+"/in/acme/"
+		putNamed(t, b, "small.pdf", invoiceA)
+		if got, want := log.take(), "PUT "+probe+", PUT "+probe+", PUT "+file+"small.pdf"; got != want {
+			t.Errorf("a small file: requests %s, want %s", got, want)
+		}
+		upload := func(name string) string {
+			return "POST " + file + name + ", PUT " + file + name + ", POST " + file + name
+		}
+		putNamed(t, b, "big.pdf", bytes.Repeat([]byte("big "), 2<<10))
+		if got, want := log.take(), "POST "+probe+", PUT "+probe+", POST "+probe+", DELETE "+probe+", "+upload("big.pdf"); got != want {
+			t.Errorf("the first large file: requests %s,\nwant %s", got, want)
+		}
+		putNamed(t, b, "big2.pdf", bytes.Repeat([]byte("BIG "), 2<<10))
+		if got, want := log.take(), upload("big2.pdf"); got != want {
+			t.Errorf("the next large file: requests %s, want %s", got, want)
+		}
+		ups, err := srv.Client().ListMultipartUploads(testContext(t), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
+		if err != nil || len(ups.Uploads) != 0 {
+			t.Fatalf("uploads left: %d, %v", len(ups.Uploads), err)
+		}
 	})
-	b, err := Open(Options{Root: s3url.Scheme + bucket + "/in", Client: client, SpoolDir: t.TempDir(), MultipartThreshold: 4 << 10, PartSize: 5 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	probe, file := "/"+bucket+"/in/"+ProbeName, "/"+bucket+"/in/acme/"
-	putNamed(t, b, "small.pdf", invoiceA)
-	if got, want := log.take(), "PUT "+probe+", PUT "+probe+", PUT "+file+"small.pdf"; got != want {
-		t.Errorf("a small file: requests %s, want %s", got, want)
-	}
-	upload := func(name string) string {
-		return "POST " + file + name + ", PUT " + file + name + ", POST " + file + name
-	}
-	putNamed(t, b, "big.pdf", bytes.Repeat([]byte("big "), 2<<10))
-	if got, want := log.take(), "POST "+probe+", PUT "+probe+", POST "+probe+", DELETE "+probe+", "+upload("big.pdf"); got != want {
-		t.Errorf("the first large file: requests %s,\nwant %s", got, want)
-	}
-	putNamed(t, b, "big2.pdf", bytes.Repeat([]byte("BIG "), 2<<10))
-	if got, want := log.take(), upload("big2.pdf"); got != want {
-		t.Errorf("the next large file: requests %s, want %s", got, want)
-	}
-	ups, err := srv.Client().ListMultipartUploads(testContext(t), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
-	if err != nil || len(ups.Uploads) != 0 {
-		t.Fatalf("uploads left: %d, %v", len(ups.Uploads), err)
-	}
 }
 
 // partsIgnoringStore stands for a store that honours If-None-Match: * on

@@ -28,125 +28,133 @@ var (
 )
 
 func TestRerunOfIdenticalContentIsExistingNotASecondCopy(t *testing.T) {
-	tg := openTarget(t, "mail/in", Options{})
-	first, err := tg.put(t, "contoso.com/2026", "invoice.pdf", invoiceA, sink.Policy{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := tg.put(t, "contoso.com/2026", "invoice.pdf", invoiceA, sink.Policy{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if first.Existing || first.Rel() != "contoso.com/2026/invoice.pdf" || !again.Existing || again.Name != "invoice.pdf" {
-		t.Fatalf("first %+v, again %+v; want the same name, the second Existing", first, again)
-	}
-	if keys := tg.keys(t); join(keys) != "mail/in/contoso.com/2026/invoice.pdf" {
-		t.Fatalf("bucket holds %v, want the one object", keys)
-	}
-	data, meta := tg.get(t, "mail/in/contoso.com/2026/invoice.pdf")
-	sum := sumOf(invoiceA)
-	if !bytes.Equal(data, invoiceA) || meta[SHA256Metadata] != hex.EncodeToString(sum[:]) || first.SHA256 != sum {
-		t.Fatalf("object %q with metadata %v; Stored.SHA256 %x", data, meta, first.SHA256)
-	}
-	loc := tg.dest.Locate(first.Rel())
-	if loc.Key != "mail/in/contoso.com/2026/invoice.pdf" || loc.URL != "s3://"+tg.bucket+"/"+loc.Key || loc.Path != "" {
-		t.Fatalf("Locate: %+v", loc)
-	}
+	eachStore(t, func(t *testing.T, srv store) {
+		tg := openOn(t, srv, "mail/in", Options{})
+		first, err := tg.put(t, "contoso.com/2026", "invoice.pdf", invoiceA, sink.Policy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := tg.put(t, "contoso.com/2026", "invoice.pdf", invoiceA, sink.Policy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first.Existing || first.Rel() != "contoso.com/2026/invoice.pdf" || !again.Existing || again.Name != "invoice.pdf" {
+			t.Fatalf("first %+v, again %+v; want the same name, the second Existing", first, again)
+		}
+		if keys := tg.keys(t); join(keys) != "mail/in/contoso.com/2026/invoice.pdf" {
+			t.Fatalf("bucket holds %v, want the one object", keys)
+		}
+		data, meta := tg.get(t, "mail/in/contoso.com/2026/invoice.pdf")
+		sum := sumOf(invoiceA)
+		if !bytes.Equal(data, invoiceA) || meta[SHA256Metadata] != hex.EncodeToString(sum[:]) || first.SHA256 != sum {
+			t.Fatalf("object %q with metadata %v; Stored.SHA256 %x", data, meta, first.SHA256)
+		}
+		loc := tg.dest.Locate(first.Rel())
+		if loc.Key != "mail/in/contoso.com/2026/invoice.pdf" || loc.URL != "s3://"+tg.bucket+"/"+loc.Key || loc.Path != "" {
+			t.Fatalf("Locate: %+v", loc)
+		}
+	})
 }
 
 func TestDifferentContentMeetsTheCollisionPolicy(t *testing.T) {
-	tg := openTarget(t, "", Options{})
-	if _, err := tg.put(t, "", "invoice.pdf", invoiceA, sink.Policy{}); err != nil {
-		t.Fatal(err)
-	}
+	eachStore(t, func(t *testing.T, srv store) {
+		tg := openOn(t, srv, "", Options{})
+		if _, err := tg.put(t, "", "invoice.pdf", invoiceA, sink.Policy{}); err != nil {
+			t.Fatal(err)
+		}
 
-	st, err := tg.put(t, "", "invoice.pdf", invoiceB, sink.Policy{Collision: sink.Suffix})
-	if err != nil || st.Name != "invoice (1).pdf" || st.Existing {
-		t.Fatalf("suffix: %+v, %v", st, err)
-	}
-	// The re-run of the suffixed file finds it where it went.
-	if st, err := tg.put(t, "", "invoice.pdf", invoiceB, sink.Policy{Collision: sink.Suffix}); err != nil || st.Name != "invoice (1).pdf" || !st.Existing {
-		t.Fatalf("suffix again: %+v, %v", st, err)
-	}
+		st, err := tg.put(t, "", "invoice.pdf", invoiceB, sink.Policy{Collision: sink.Suffix})
+		if err != nil || st.Name != "invoice (1).pdf" || st.Existing {
+			t.Fatalf("suffix: %+v, %v", st, err)
+		}
+		// The re-run of the suffixed file finds it where it went.
+		if st, err := tg.put(t, "", "invoice.pdf", invoiceB, sink.Policy{Collision: sink.Suffix}); err != nil || st.Name != "invoice (1).pdf" || !st.Existing {
+			t.Fatalf("suffix again: %+v, %v", st, err)
+		}
 
-	st, err = tg.put(t, "", "invoice.pdf", invoiceB, sink.Policy{Collision: sink.Skip})
-	if err != nil || !st.Skipped {
-		t.Fatalf("skip: %+v, %v", st, err)
-	}
-	if data, _ := tg.get(t, "invoice.pdf"); !bytes.Equal(data, invoiceA) {
-		t.Fatal("skip changed the object")
-	}
+		st, err = tg.put(t, "", "invoice.pdf", invoiceB, sink.Policy{Collision: sink.Skip})
+		if err != nil || !st.Skipped {
+			t.Fatalf("skip: %+v, %v", st, err)
+		}
+		if data, _ := tg.get(t, "invoice.pdf"); !bytes.Equal(data, invoiceA) {
+			t.Fatal("skip changed the object")
+		}
 
-	_, err = tg.put(t, "", "invoice.pdf", invoiceB, sink.Policy{Collision: sink.Fail})
-	if !errors.Is(err, sink.ErrCollision) {
-		t.Fatalf("fail: %v, want ErrCollision", err)
-	}
+		_, err = tg.put(t, "", "invoice.pdf", invoiceB, sink.Policy{Collision: sink.Fail})
+		if !errors.Is(err, sink.ErrCollision) {
+			t.Fatalf("fail: %v, want ErrCollision", err)
+		}
 
-	st, err = tg.put(t, "", "invoice.pdf", invoiceB, sink.Policy{Collision: sink.Overwrite})
-	if err != nil || !st.Replaced {
-		t.Fatalf("overwrite: %+v, %v", st, err)
-	}
-	if data, _ := tg.get(t, "invoice.pdf"); !bytes.Equal(data, invoiceB) {
-		t.Fatal("overwrite did not replace the object")
-	}
-	if keys := tg.keys(t); join(keys) != "invoice (1).pdf, invoice.pdf" {
-		t.Fatalf("bucket holds %v", keys)
-	}
+		st, err = tg.put(t, "", "invoice.pdf", invoiceB, sink.Policy{Collision: sink.Overwrite})
+		if err != nil || !st.Replaced {
+			t.Fatalf("overwrite: %+v, %v", st, err)
+		}
+		if data, _ := tg.get(t, "invoice.pdf"); !bytes.Equal(data, invoiceB) {
+			t.Fatal("overwrite did not replace the object")
+		}
+		if keys := tg.keys(t); join(keys) != "invoice (1).pdf, invoice.pdf" {
+			t.Fatalf("bucket holds %v", keys)
+		}
+	})
 }
 
 func TestObjectsOthersWroteAreComparedByContent(t *testing.T) {
-	tg := openTarget(t, "p", Options{})
-	tg.rawPut(t, "p/same.pdf", invoiceA)
-	st, err := tg.put(t, "", "same.pdf", invoiceA, sink.Policy{})
-	if err != nil || !st.Existing {
-		t.Fatalf("identical content without our metadata: %+v, %v; want Existing", st, err)
-	}
-	// Same size, different bytes.
-	other := bytes.ToUpper(invoiceA)
-	tg.rawPut(t, "p/other.pdf", other)
-	st, err = tg.put(t, "", "other.pdf", invoiceA, sink.Policy{})
-	if err != nil || st.Name != "other (1).pdf" {
-		t.Fatalf("different content of the same size: %+v, %v; want a suffix", st, err)
-	}
+	eachStore(t, func(t *testing.T, srv store) {
+		tg := openOn(t, srv, "p", Options{})
+		tg.rawPut(t, "p/same.pdf", invoiceA)
+		st, err := tg.put(t, "", "same.pdf", invoiceA, sink.Policy{})
+		if err != nil || !st.Existing {
+			t.Fatalf("identical content without our metadata: %+v, %v; want Existing", st, err)
+		}
+		// Same size, different bytes.
+		other := bytes.ToUpper(invoiceA)
+		tg.rawPut(t, "p/other.pdf", other)
+		st, err = tg.put(t, "", "other.pdf", invoiceA, sink.Policy{})
+		if err != nil || st.Name != "other (1).pdf" {
+			t.Fatalf("different content of the same size: %+v, %v; want a suffix", st, err)
+		}
+	})
 }
 
 func TestLargeObjectsGoUpInPartsCreateOnly(t *testing.T) {
-	tg := openTarget(t, "big", Options{MultipartThreshold: 6 << 20, PartSize: 5 << 20})
-	content := bytes.Repeat([]byte("0123456789abcdef"), (11<<20)/16+3) // three parts
-	st, err := tg.put(t, "", "scan.tiff", content, sink.Policy{})
-	if err != nil || st.Existing || st.Size != int64(len(content)) {
-		t.Fatalf("first put: %+v, %v", st, err)
-	}
-	data, meta := tg.get(t, "big/scan.tiff")
-	if !bytes.Equal(data, content) || meta[SHA256Metadata] != hex.EncodeToString(st.SHA256[:]) {
-		t.Fatalf("multipart object: %d bytes (want %d), metadata %v", len(data), len(content), meta)
-	}
-	if again, err := tg.put(t, "", "scan.tiff", content, sink.Policy{}); err != nil || !again.Existing {
-		t.Fatalf("re-run: %+v, %v; want Existing", again, err)
-	}
+	eachStore(t, func(t *testing.T, srv store) {
+		tg := openOn(t, srv, "big", Options{MultipartThreshold: 6 << 20, PartSize: 5 << 20})
+		content := bytes.Repeat([]byte("0123456789abcdef"), (11<<20)/16+3) // three parts
+		st, err := tg.put(t, "", "scan.tiff", content, sink.Policy{})
+		if err != nil || st.Existing || st.Size != int64(len(content)) {
+			t.Fatalf("first put: %+v, %v", st, err)
+		}
+		data, meta := tg.get(t, "big/scan.tiff")
+		if !bytes.Equal(data, content) || meta[SHA256Metadata] != hex.EncodeToString(st.SHA256[:]) {
+			t.Fatalf("multipart object: %d bytes (want %d), metadata %v", len(data), len(content), meta)
+		}
+		if again, err := tg.put(t, "", "scan.tiff", content, sink.Policy{}); err != nil || !again.Existing {
+			t.Fatalf("re-run: %+v, %v; want Existing", again, err)
+		}
 
-	// The condition on CompleteMultipartUpload itself: a multipart upload
-	// to a key that exists is refused at completion, leaves the object as
-	// it was and no upload behind.
-	f, _ := tg.dest.Folder("")
-	changed := append(bytes.Clone(content[:len(content)-1]), 'X')
-	p, err := f.Stage(bytes.NewReader(changed), sink.Policy{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Discard()
-	ctx := testContext(t)
-	err = tg.dest.upload(ctx, "big/scan.tiff", p.(*staged), true)
-	if !hasStatus(err, 412) {
-		t.Fatalf("multipart upload over an existing key: %v, want 412", err)
-	}
-	if data, _ := tg.get(t, "big/scan.tiff"); !bytes.Equal(data, content) {
-		t.Fatal("the refused upload changed the object")
-	}
-	ups, err := tg.srv.Client().ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(tg.bucket)})
-	if err != nil || len(ups.Uploads) != 0 {
-		t.Fatalf("uploads left: %d, %v", len(ups.Uploads), err)
-	}
+		// The condition on CompleteMultipartUpload itself: a multipart upload
+		// to a key that exists is refused at completion, leaves the object as
+		// it was and no upload behind.
+		f, _ := tg.dest.Folder("")
+		changed := append(bytes.Clone(content[:len(content)-1]), 'X')
+		p, err := f.Stage(bytes.NewReader(changed), sink.Policy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Discard()
+		ctx := testContext(t)
+		err = tg.dest.upload(ctx, "big/scan.tiff", p.(*staged), true)
+		if !hasStatus(err, 412) {
+			t.Fatalf("multipart upload over an existing key: %v, want 412", err)
+		}
+		if data, _ := tg.get(t, "big/scan.tiff"); !bytes.Equal(data, content) {
+			t.Fatal("the refused upload changed the object")
+		}
+		ups, err := tg.srv.Client().ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(tg.bucket)})
+		if err != nil || len(ups.Uploads) != 0 {
+			t.Fatalf("uploads left: %d, %v", len(ups.Uploads), err)
+		}
+	})
 }
 
 func TestKeysStayUnderTheDestination(t *testing.T) {
@@ -400,29 +408,31 @@ func (c countedReader) Read(p []byte) (int, error) {
 // not cover the content (unsignedPayloadHash), so the SHA-256 in the
 // checksum header, which it covers, is what the store checks it by.
 func TestContentThatDoesNotMatchItsSumIsRefused(t *testing.T) {
-	tg := openTarget(t, "in", Options{})
-	f, err := tg.dest.Folder("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, size := range []int{4 << 10, memLimit + 1} { // in memory, spooled
-		p, err := f.Stage(bytes.NewReader(bytes.Repeat([]byte("invoice "), size/8+1)[:size]), sink.Policy{})
+	eachStore(t, func(t *testing.T, srv store) {
+		tg := openOn(t, srv, "in", Options{})
+		f, err := tg.dest.Folder("")
 		if err != nil {
 			t.Fatal(err)
 		}
-		s := p.(*staged)
-		if s.file != nil {
-			if _, err := s.file.WriteAt([]byte("X"), 10); err != nil {
+		for _, size := range []int{4 << 10, memLimit + 1} { // in memory, spooled
+			p, err := f.Stage(bytes.NewReader(bytes.Repeat([]byte("invoice "), size/8+1)[:size]), sink.Policy{})
+			if err != nil {
 				t.Fatal(err)
 			}
-		} else {
-			s.mem[10] = 'X'
+			s := p.(*staged)
+			if s.file != nil {
+				if _, err := s.file.WriteAt([]byte("X"), 10); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				s.mem[10] = 'X'
+			}
+			if st, err := f.PutStaged(testContext(t), "invoice.pdf", p); err == nil {
+				t.Fatalf("%d bytes unlike their SHA-256 were put: %+v", size, st)
+			}
+			if keys := tg.keys(t); len(keys) != 0 {
+				t.Fatalf("after a refused put of %d bytes the bucket holds %v", size, keys)
+			}
 		}
-		if st, err := f.PutStaged(testContext(t), "invoice.pdf", p); err == nil {
-			t.Fatalf("%d bytes unlike their SHA-256 were put: %+v", size, st)
-		}
-		if keys := tg.keys(t); len(keys) != 0 {
-			t.Fatalf("after a refused put of %d bytes the bucket holds %v", size, keys)
-		}
-	}
+	})
 }

@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"mailtask/internal/s3url"
@@ -49,18 +48,13 @@ func (w *wire) Do(r *http.Request) (*http.Response, error) {
 	return http.DefaultClient.Do(r)
 }
 
-// openThrough opens a destination on a new bucket of the shared server,
-// reached through w, its create-only condition taken as honoured, and
-// returns its folder "in" and the bucket's name.
-func openThrough(t *testing.T, w *wire) (sink.Folder, string) {
+// openThrough opens a destination on a new bucket of srv, reached
+// through w, its create-only condition taken as honoured, and returns its
+// folder "in" and the bucket's name.
+func openThrough(t *testing.T, srv store, w *wire) (sink.Folder, string) {
 	t.Helper()
-	srv := versitygw.Shared(t)
 	bucket := srv.NewBucket(t)
-	client := s3.New(s3.Options{
-		Region: versitygw.Region, BaseEndpoint: aws.String(srv.Endpoint), UsePathStyle: true, HTTPClient: w,
-		Credentials: credentials.NewStaticCredentialsProvider(srv.AccessKeyID, srv.SecretAccessKey, ""),
-	})
-	b, err := Open(Options{Root: s3url.Scheme + bucket, Client: client, SpoolDir: t.TempDir()})
+	b, err := Open(Options{Root: s3url.Scheme + bucket, Client: through(srv, w), SpoolDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +77,7 @@ func openThrough(t *testing.T, w *wire) (sink.Folder, string) {
 // dropped on the way without the store refusing the put.
 func TestAFileIsOneSignedPutCarryingItsSHA256(t *testing.T) {
 	w := &wire{}
-	f, bucket := openThrough(t, w)
+	f, bucket := openThrough(t, versitygw.Shared(t), w)
 	content := bytes.Repeat([]byte("%PDF-1.7 invoice "), 1000)
 	sum := sumOf(content)
 	p, err := f.Stage(bytes.NewReader(content), sink.Policy{})
@@ -139,23 +133,25 @@ func signedHeaders(authorization string) []string {
 // in the signed checksum header: the store refuses the put (BadDigest)
 // and keeps nothing under the key, and the run sees a failure, not a
 // file written. This is what makes UNSIGNED-PAYLOAD safe over plain
-// http against a store that checks the header, as AWS, MinIO and
-// versitygw do.
+// http against a store that checks the header, as AWS, MinIO,
+// versitygw and SeaweedFS do.
 func TestContentChangedOnItsWayIsRefusedByTheStore(t *testing.T) {
-	f, bucket := openThrough(t, &wire{tamper: true})
-	for _, size := range []int{16 << 10, memLimit * 2} { // in memory, and spooled
-		p, err := f.Stage(bytes.NewReader(bytes.Repeat([]byte("invoice "), size/8)), sink.Policy{})
-		if err != nil {
-			t.Fatal(err)
+	eachStore(t, func(t *testing.T, srv store) {
+		f, bucket := openThrough(t, srv, &wire{tamper: true})
+		for _, size := range []int{16 << 10, memLimit * 2} { // in memory, and spooled
+			p, err := f.Stage(bytes.NewReader(bytes.Repeat([]byte("invoice "), size/8)), sink.Policy{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = f.PutStaged(testContext(t), "invoice.pdf", p)
+			var api interface{ ErrorCode() string }
+			if !errors.As(err, &api) || api.ErrorCode() != "BadDigest" {
+				t.Fatalf("%d bytes changed on the way: put returned %v; want the store's BadDigest", size, err)
+			}
 		}
-		_, err = f.PutStaged(testContext(t), "invoice.pdf", p)
-		var api interface{ ErrorCode() string }
-		if !errors.As(err, &api) || api.ErrorCode() != "BadDigest" {
-			t.Fatalf("%d bytes changed on the way: put returned %v; want the store's BadDigest", size, err)
+		_, err := srv.Client().HeadObject(testContext(t), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("in/invoice.pdf")})
+		if !hasStatus(err, http.StatusNotFound) {
+			t.Errorf("HEAD of the key whose content was changed on the way: %v; want 404", err)
 		}
-	}
-	_, err := versitygw.Shared(t).Client().HeadObject(testContext(t), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String("in/invoice.pdf")})
-	if !hasStatus(err, http.StatusNotFound) {
-		t.Errorf("HEAD of the key whose content was changed on the way: %v; want 404", err)
-	}
+	})
 }
