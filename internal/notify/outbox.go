@@ -71,13 +71,13 @@ func SendDue(ctx context.Context, cfg *config.Config, store Store, now time.Time
 	// mails, each bounded by the mailer's timeout, a minute more the
 	// store's round trips, whoever holds it in turn, as the window's
 	// senders share its budget. One coming meanwhile waits for it, rather
-	// than for the next window, at most as long, then has as long for its
-	// own mails.
+	// than for the next window, at most as long (longer, the holder is
+	// stuck), then has as long for its own mails.
 	hold := Budget*cfg.Notify.Timeout.Std() + time.Minute
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*hold)
 	defer cancel()
 	store = storeOf(cfg, store, log)
-	claimed, err := store.SendDue(ctx, now.Truncate(Window), func(due []Mail, budget int) (int, int, error) {
+	claimed, err := store.SendDue(ctx, now.Truncate(Window), hold, func(due []Mail, budget int) (int, int, error) {
 		return sendMails(ctx, cfg, store, log, due, budget, now)
 	})
 	return !claimed, err

@@ -406,8 +406,9 @@ func TestASecondSenderWaitsForTheFirst(t *testing.T) {
 }
 
 // A holder that never lets go (a process stopped, a file system hung)
-// keeps a sender waiting only within its context, and the error names
-// the lock; the mails stay due.
+// keeps a sender waiting at most what SendDue allows for another's
+// sending, leaving it as long for its own, and the error names the lock;
+// the mails stay due.
 func TestAWaitForAHungSenderIsBounded(t *testing.T) {
 	f := newSMTPFixture(t, testmail.SMTPOptions{})
 	t0 := time.Date(2025, 3, 14, 7, 0, 0, 0, time.UTC)
@@ -418,14 +419,14 @@ func TestAWaitForAHungSenderIsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer hung.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // SendDue's is far longer
 	defer cancel()
-	claimed, err := storeOf(f.cfg, nil, nil).SendDue(ctx, t0, func([]Mail, int) (int, int, error) {
+	claimed, err := storeOf(f.cfg, nil, nil).SendDue(ctx, t0, 200*time.Millisecond, func([]Mail, int) (int, int, error) {
 		t.Error("sent while another process held the outbox")
 		return 0, 0, nil
 	})
-	if claimed || err == nil || !strings.Contains(err.Error(), lock) || !strings.Contains(err.Error(), "stuck") {
-		t.Errorf("waiting for a hung holder: claimed %v, %v; want an error naming %s", claimed, err, lock)
+	if claimed || err == nil || !strings.Contains(err.Error(), lock) || !strings.Contains(err.Error(), "stuck") || ctx.Err() != nil {
+		t.Errorf("waiting for a hung holder: claimed %v, %v (context: %v); want an error naming %s within the wait", claimed, err, ctx.Err(), lock)
 	}
 	if names, err := dueFiles(outboxDir(f.cfg.StateDir)); len(names) != 1 || err != nil {
 		t.Errorf("mails due after the wait: %v, %v; want the one", names, err)

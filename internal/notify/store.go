@@ -32,8 +32,10 @@ type Store interface {
 	// (they are spent from the budget); its error spends the window's
 	// whole budget, so that the cluster tries the SMTP server once a
 	// window, and is recorded for Outbox until a send goes out. claimed
-	// is false when the mails wait for a later window.
-	SendDue(ctx context.Context, window time.Time, send func(due []Mail, budget int) (n, sent int, err error)) (claimed bool, err error)
+	// is false when the mails wait for a later window. A sender holding
+	// the window (sending) is waited for, at most wait: longer, the
+	// error says so, and the mails stay due.
+	SendDue(ctx context.Context, window time.Time, wait time.Duration, send func(due []Mail, budget int) (n, sent int, err error)) (claimed bool, err error)
 	// Outbox says what is due, for `mailtask status`.
 	Outbox(ctx context.Context) (Outbox, error)
 	// Forget removes task's alert and the mails due about it, as
