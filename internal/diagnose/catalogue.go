@@ -167,6 +167,14 @@ var catalogue = []row{
 		say(bandwidthHint)},
 	{"throttled", "Exchange Online BAD/NO `Request is throttled. Suggested Backoff Time: N milliseconds`; Yahoo NO `[LIMIT] ... Rate limit hit.`; RFC 5530 `[LIMIT]`", all(mailServer, contains("throttl", "rate limit", "[limit]")),
 		byHost(throttledMicrosoftHint, throttledHint)},
+	// The server ending a session with a reason (limits.go), before the
+	// row of [SYS/TEMP], which Dovecot's POP3 puts before its shutdown.
+	{"session token expired", "Exchange `* BYE Session invalidated - AccessTokenExpired`, after any command", all(mailServer, contains("accesstokenexpired")),
+		say(sessionTokenExpiredHint)},
+	{"server shutting down", "Dovecot `* BYE Server shutting down.` (POP3 `-ERR [SYS/TEMP] Server shutting down.`), after any command", all(mailServer, contains("server shutting down")),
+		say(shuttingDownHint)},
+	{"server inactivity", "Dovecot `* BYE Disconnected for inactivity.` (POP3 `-ERR Disconnected for inactivity.`)", all(mailServer, contains("disconnected for inactivity")),
+		say(inactivityHint)},
 	{"server unavailable", "IMAP NO `[UNAVAILABLE] ...` (Dovecot `Temporary authentication failure. [host:time]`, Exchange `Server Unavailable. 15`); POP3 -ERR `[SYS/TEMP] ...`", all(mailServer, contains("[unavailable]", "server unavailable", "[sys/temp]")),
 		byHost(unavailableMicrosoftHint, unavailableHint)},
 	{"app-only token without roles", "IMAP NO `AUTHENTICATE failed.` / POP3 -ERR to an app-only token that carries no roles", contains(auth.NoRolesNote),

@@ -275,6 +275,41 @@ func gmailTooManyConnections(t *testing.T) error {
 	return err
 }
 
+// imapEndedBy opens INBOX on a server that answers UID SEARCH with bye,
+// an untagged BYE, and closes the connection: the search for new mail
+// fails as go-imap reports it, a bare end of stream, which mailtask
+// completes with the server's reason.
+func imapEndedBy(bye string) func(*testing.T) error {
+	return func(t *testing.T) error {
+		srv, err := testmail.StartScripted(testmail.IMAPScript{Replies: map[string]func(io.Writer, string, string) error{
+			"UID SEARCH": func(w io.Writer, _, _ string) error {
+				if _, err := io.WriteString(w, bye+"\r\n"); err != nil {
+					return err
+				}
+				return io.EOF
+			},
+		}}.Script())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Close() })
+		host, port, _ := net.SplitHostPort(srv.Addr())
+		_, acct := loadAccount(t, fmt.Sprintf("host = %q\nport = %s\ntls = \"none\"\nusername = %q\npassword = \"unused\"\ntimeout = \"5s\"\n", host, port, mailboxUser))
+		s, err := mimap.Dial(ctxFor(t), acct, auth.Password(mailboxUser, password))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if _, err := s.Select(ctxFor(t), "INBOX", mailbox.After{Action: "none"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err = s.New(ctxFor(t), mailbox.NoneTaken); err == nil {
+			t.Fatal("the search succeeded")
+		}
+		return err
+	}
+}
+
 // imapLoginDisabled signs in with a password over plain text to a server
 // that offers STARTTLS and advertises LOGINDISABLED until then.
 func imapLoginDisabled(t *testing.T) error {

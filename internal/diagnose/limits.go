@@ -60,4 +60,13 @@ const (
 		" If it recurs at every run, check the service health in the Microsoft 365 admin center, and schedule the task less often."
 	unavailableHint = "The server says it cannot serve this account for now ([UNAVAILABLE] or POP3's [SYS/TEMP]): trouble on its side that passes, or its answer to one connection too many." + nothingLost +
 		" If it recurs at every run, check the server's status, and that the account's max_connections leaves room for the mailbox's other clients."
+	// The server ended the session, in the middle of a run: what the run
+	// committed stays, and its retry takes the rest.
+	sessionEndedRetried     = " What the run had committed stays, no message counts as failed, and the run is retried for the rest (the task's retries)."
+	sessionTokenExpiredHint = "Exchange ended the session because the OAuth2 access token it signed in with expired (Session invalidated - AccessTokenExpired): it checks a token's lifetime, about an hour, during the session and not only at sign-in, so a run that lasts longer than its token had left meets this; mailtask signs in again with a new token when it retries." + sessionEndedRetried +
+		" If it recurs within minutes of a run's start, this machine's clock is probably off by more than the 5 minutes mailtask keeps in hand before a token expires: synchronise it (timedatectl set-ntp true, chrony or ntpd)."
+	shuttingDownHint = "The server ended the session because it is shutting down or restarting (Server shutting down.): maintenance, an upgrade, a reload of its configuration." + sessionEndedRetried +
+		" If it recurs, ask the server's admin; nothing needs changing on mailtask's side."
+	inactivityHint = "The server ended the session because mailtask had sent it nothing for longer than it allows (Disconnected for inactivity.; Dovecot: 30 minutes after sign-in, 3 minutes before it, 10 minutes for POP3)." + sessionEndedRetried +
+		" If it recurs, something held the run that long between two commands: a slow destination or hook, or a wait for one of the account's max_connections; with idle = true, idle_reissue must stay shorter than the server's limit. The account's timeout bounds how long mailtask waits for the server, not how long the server waits for mailtask: raising it does not help."
 )

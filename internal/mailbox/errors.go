@@ -184,12 +184,19 @@ func says(text string, markers []string) bool {
 //   - the server busy or down: RFC 5530's [UNAVAILABLE] (Dovecot's
 //     "Temporary authentication failure."), Exchange's "Server
 //     Unavailable. 15" (IMAP) and "-ERR Server Unavailable. 21" (POP3,
-//     also to a RETR), RFC 3206's [SYS/TEMP], and the words of others.
+//     also to a RETR), RFC 3206's [SYS/TEMP], and the words of others;
+//   - the session ended for a reason of the server's or the account's,
+//     in the BYE (POP3: the -ERR) sent before closing the connection:
+//     Dovecot's "Server shutting down." and "Disconnected for
+//     inactivity.", Exchange's "Session invalidated - AccessTokenExpired"
+//     (the token the session signed in with expired: the next sign-in
+//     takes a new one).
 var notNowReplies = []string{
 	"[limit]", "[inuse]", "[in-use]",
 	"maximum number of connections", "too many simultaneous connections", "user is authenticated but not connected",
 	"exceeded command or bandwidth limits", "rate limit", "throttl", "[login-delay]",
 	"[unavailable]", "[sys/temp]", "server unavailable", "server busy", "try again later", "temporarily unavailable",
+	"server shutting down", "disconnected for inactivity", "session invalidated",
 }
 
 // transientReplies are, lower-cased, what else a session's failure may say

@@ -2,17 +2,12 @@ package push
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"mailtask/internal/auth"
 	"mailtask/internal/clock"
-	"mailtask/internal/mailbox"
 	"mailtask/internal/mailbox/imap"
 )
-
-// errDropped is a connection that went away while idling.
-var errDropped = errors.New("the connection dropped while idling")
 
 // connection is one connection's life: sign in on the slot release gives
 // back, open the folder, run the task if from says so, then idle until
@@ -109,7 +104,7 @@ func (w *Watcher) idle(ctx, quit context.Context, s *imap.Session, afterFailure 
 				waiting = false
 			case <-s.Closed():
 				stopTimers()
-				return ending{}, &mailbox.Error{Step: mailbox.StepIdle, Err: errDropped, Transient: true}
+				return ending{}, s.Dropped()
 			case <-quit.Done():
 				stopTimers()
 				w.goodbye(ctx, s, idling)

@@ -34,7 +34,10 @@ const (
 	// with Reply instead, e.g. "{tag} NO [UNAVAILABLE] ...". The answer
 	// comes in its place in the stream, after the server's replies to the
 	// commands the client pipelined before it: the proxy sends the server
-	// a NOOP instead and puts Reply in the place of the NOOP's reply.
+	// a NOOP instead and puts Reply in the place of the NOOP's reply. An
+	// IMAP Reply that is an untagged BYE ("* BYE Session invalidated -
+	// AccessTokenExpired") ends the connection after it, as a server
+	// that sends one does.
 	FaultAnswer
 	// FaultRewrite forwards the arming command and replaces the server's tagged
 	// completion of it with Reply (IMAP only), e.g. the "{tag} OK
@@ -478,6 +481,10 @@ func (c *proxyConn) imapResponses() {
 		if tag, _, ok := bytes.Cut(line, []byte(" ")); ok {
 			if reply, answered := c.answers.LoadAndDelete(string(tag)); answered {
 				line = []byte(reply.(string) + "\r\n")
+				if bytes.HasPrefix(line, []byte("* BYE")) {
+					c.writeClient(line)
+					return
+				}
 			}
 		}
 		if c.armed.Load() {

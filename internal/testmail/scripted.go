@@ -3,6 +3,7 @@ package testmail
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -22,9 +23,15 @@ type Script struct {
 	Greet func(w io.Writer) error
 	// Answer writes the server's reply to line, a line the client sent
 	// without its line ending; an error (a write the client no longer
-	// reads, or io.EOF to hang up) ends the connection.
+	// reads, io.EOF to hang up, ErrReset) ends the connection.
 	Answer func(w io.Writer, line string) error
 }
+
+// ErrReset, returned by a Script's Answer, ends the connection with a
+// reset (RST) rather than a close: what the client reads after the
+// reply is "connection reset by peer", as from a server or a load
+// balancer that drops the connection.
+var ErrReset = errors.New("testmail: reset the connection")
 
 // ScriptedServer plays a Script to each connection, on a loopback port.
 type ScriptedServer struct {
@@ -125,6 +132,9 @@ func (s *ScriptedServer) serve(conn net.Conn) {
 		s.mu.Unlock()
 		err = s.script.Answer(w, line)
 		if w.Flush() != nil || err != nil {
+			if tcp, ok := conn.(*net.TCPConn); ok && errors.Is(err, ErrReset) {
+				_ = tcp.SetLinger(0)
+			}
 			return
 		}
 	}

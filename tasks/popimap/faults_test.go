@@ -229,6 +229,30 @@ func TestFaultsIMAP(t *testing.T) {
 		}
 		t.Logf("NO [UNAVAILABLE] on FETCH: transient=%v: %v", mailbox.IsTransient(err), err)
 	})
+	t.Run("bye-token-expired-on-fetch", func(t *testing.T) {
+		// Exchange ends the session as the token it signed in with
+		// expires: the run fails with its reason, counts no attempt
+		// against the message on its way, and the next run, signed in
+		// again, takes everything.
+		p := b.proxy(t, config.ProtocolIMAP, testmail.Fault{Kind: testmail.FaultAnswer, On: "UID FETCH", Nth: 2, Reply: "* BYE Session invalidated - AccessTokenExpired"})
+		cfg := b.config(t, config.ProtocolIMAP, p.Addr())
+		_, err := runOnce(cfg)
+		if err == nil || !strings.Contains(err.Error(), "the server ended the session: BYE Session invalidated - AccessTokenExpired") || !mailbox.IsTransient(err) {
+			t.Fatalf("run: %v; want the server's reason, a failure that passes", err)
+		}
+		st, err := state.Load(cfg.StateDir, "t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Undelivered) != 0 {
+			t.Errorf("attempts counted against messages %v: the server ended the session, no message failed", st.Undelivered)
+		}
+		sum, err := runOnce(cfg)
+		if err != nil {
+			t.Fatalf("re-run: %v", err)
+		}
+		b.checkExact(t, cfg, sum)
+	})
 	t.Run("exchange-error-code-on-fetch", func(t *testing.T) {
 		// The completion of batch 2 carries a code go-imap cannot
 		// parse; the session rewrites it and the run goes on.
@@ -360,7 +384,7 @@ func exchangeErrorCode(cmd string) string {
 // it, so that the folders end exactly as after a clean run.
 func TestFaultsIMAPRefusedActions(t *testing.T) {
 	t.Parallel()
-	d := dovecot.Start(t, dovecot.Options{Users: map[string]string{"move": "pw-move", "seen": "pw-seen"}})
+	d := dovecot.Start(t, dovecot.Options{Users: map[string]string{"move": "pw-move", "seen": "pw-seen", "bye": "pw-bye"}})
 	// Courier's capabilities: UIDPLUS without MOVE, so a move is a COPY.
 	noMove := dovecot.Start(t, dovecot.Options{Users: map[string]string{"copy": "pw-copy"},
 		Extra: "imap_capability = IMAP4rev1 LITERAL+ SASL-IR ID ENABLE IDLE NAMESPACE UNSELECT CHILDREN UIDPLUS\n"})
@@ -385,6 +409,34 @@ func TestFaultsIMAPRefusedActions(t *testing.T) {
 		d.Seed(t, "move", "Processed")
 		b.refused(t, "UID MOVE", "{tag} NO Over quota", move...)
 		moved(t, d, "move")
+	})
+	// Not refused: Exchange ends the session as the token it signed in
+	// with expires. The batch's action stays due, unknown rather than
+	// refused, as the server's "not now", and the next run does it.
+	t.Run("store-cut-by-bye", func(t *testing.T) {
+		b := newFaultBed(t, d, "bye")
+		p := b.proxy(t, config.ProtocolIMAP, testmail.Fault{Kind: testmail.FaultAnswer, On: "UID STORE", Reply: "* BYE Session invalidated - AccessTokenExpired"})
+		cfg := b.config(t, config.ProtocolIMAP, p.Addr(), `after = "seen"`)
+		sum, err := runOnce(cfg)
+		if err == nil || !strings.Contains(err.Error(), "the server ended the session: BYE Session invalidated - AccessTokenExpired") || !mailbox.NotNow(err) {
+			t.Fatalf("run: %v; want the server's reason, its \"not now\"", err)
+		}
+		st, err := state.Load(cfg.StateDir, "t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if due := st.Due().After; sum.Saved == 0 || due != sum.Saved || sum.Due.After != sum.Saved || st.ActionRefused != "" {
+			t.Errorf("after the BYE: %d saved, %d actions due (summary %d), refusal %q; want the action of each saved due, none refused",
+				sum.Saved, due, sum.Due.After, st.ActionRefused)
+		}
+		sum, err = runOnce(cfg)
+		if err != nil || sum.Due.After != 0 {
+			t.Fatalf("re-run: %+v, %v", sum, err)
+		}
+		b.checkExact(t, cfg, sum)
+		if total, seen := d.Count("bye", "INBOX"); total != faultMessages || seen != faultMessages {
+			t.Errorf("INBOX: %d messages, %d seen; want %d, all seen", total, seen, faultMessages)
+		}
 	})
 	t.Run("refused-store", func(t *testing.T) {
 		b := newFaultBed(t, d, "seen")

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"mailtask/internal/config"
+	"mailtask/internal/diagnose"
 	"mailtask/internal/mailbox"
 )
 
@@ -280,10 +281,13 @@ func (r *run) openFurther(ctx context.Context) (sess mailbox.Session, release fu
 	if err != nil {
 		release()
 		if mailbox.NotNow(err) {
-			// Nothing is lost, but every run meets it again: the account's
-			// max_connections is more than the server allows.
-			r.log.Warn("fetching over fewer connections: the server refused one more connection to this mailbox; set the account's max_connections (or the task's connections) to what the server allows, less what other clients hold",
-				"account", acct.Name, "max_connections", acct.MaxConnections, "connections", r.opts.Task.Connections, "err", err)
+			// Nothing is lost, but a run meets it again while the cause
+			// lasts, and the cause is the admin's to see: most often the
+			// account's max_connections is more than the server allows,
+			// but a server shutting down or an expired token say "not
+			// now" too. The hint tells them apart.
+			r.log.Warn("fetching over fewer connections: the server refused one more connection to this mailbox for now",
+				"account", acct.Name, "max_connections", acct.MaxConnections, "connections", r.opts.Task.Connections, "err", err, "hint", diagnose.Hint(err))
 		} else {
 			r.log.Debug("fetching over fewer connections: another one could not be opened", "err", err)
 		}

@@ -197,11 +197,11 @@ func (r *run) judgeHeader(m mailbox.Message, msg *extract.Message, searched bool
 	return j
 }
 
-// automaticHeader is what to record of m, whose header h alone the run
-// reads, when h shows automatic mail the task skips; nil otherwise.
-func (r *run) automaticHeader(m mailbox.Message, h []byte) *Skip {
-	msg, err := extract.Parse(bytes.NewReader(h))
-	if err != nil || r.sel.set.Skipped(msg).Kind == "" {
+// automaticHeader is what to record of m, whose header msg alone the run
+// reads, when it shows automatic mail the task skips; nil otherwise, and
+// when msg is (its header could not be read).
+func (r *run) automaticHeader(m mailbox.Message, msg *extract.Message) *Skip {
+	if msg == nil || r.sel.set.Skipped(msg).Kind == "" {
 		return nil
 	}
 	return r.skipAutomatic(m, msg)

@@ -3,6 +3,7 @@ package popimap
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -272,5 +273,52 @@ func TestNoticeLeftOutBySearchWarnedOnce(t *testing.T) {
 	}
 	if slices.Contains(f.srv.FetchedUIDs(), uids[4]) {
 		t.Errorf("downloaded UIDs %v include the notice's, %d", f.srv.FetchedUIDs(), uids[4])
+	}
+}
+
+// largeNotice is Microsoft's quarantine notice as an admin may send it,
+// with a logo that makes it larger than 1 MiB.
+func largeNotice(t *testing.T) []byte {
+	notice, _ := quarantineFixtures(t)
+	header, body, _ := bytes.Cut(notice, []byte("\r\n\r\n"))
+	header, alternative, _ := bytes.Cut(header, []byte("\r\nContent-Type: "))
+	logo := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte("\x89PNG"), 400_000))
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s\r\nContent-Type: multipart/related; boundary=\"logo\"\r\n\r\n--logo\r\nContent-Type: %s\r\n\r\n%s\r\n", header, alternative, body)
+	fmt.Fprintf(&b, "--logo\r\nContent-Type: image/png\r\nContent-ID: <logo>\r\nContent-Transfer-Encoding: base64\r\n\r\n%s\r\n--logo--\r\n", logo)
+	return b.Bytes()
+}
+
+// A quarantine notice larger than max_message_size is kept aside like any
+// such message, never downloaded, and recognised on the header the run
+// reads for it: warned of once and counted, in a dry run too, and kept
+// in the run's record.
+func TestLargeNoticeRecognisedWhenSetAside(t *testing.T) {
+	f := newFixture(t, testmail.IMAPOptions{}, `max_message_size = "1MiB"`)
+	f.append(largeNotice(t), testmail.PDFMessage("invoice.pdf"))
+
+	dry, err := Run(t.Context(), Options{Config: f.cfg, Task: f.cfg.Tasks[0], DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dry.Notices) != 1 || dry.Notices[0] != (Notice{Key: "uid:1"}) {
+		t.Errorf("dry run: notices %+v, want uid:1, its count unread", dry.Notices)
+	}
+	var logs bytes.Buffer
+	sum, err := Run(t.Context(), Options{Config: f.cfg, Task: f.cfg.Tasks[0], Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Saved != 1 || sum.Failed != 1 || len(sum.Notices) != 1 || sum.Notices[0].Key != "uid:1" {
+		t.Errorf("%s, notices %+v; want the invoice saved, the notice kept aside and counted", sum.Counts.Summary(false), sum.Notices)
+	}
+	if st, err := state.Load(f.cfg.StateDir, "t"); err != nil || st.LastRun == nil || st.LastRun.QuarantineNotices != 1 {
+		t.Errorf("the run's record: %+v (err %v), want 1 quarantine notice", st.LastRun, err)
+	}
+	if n := strings.Count(logs.String(), "for this mailbox in quarantine; mailtask never sees mail held there"); n != 1 {
+		t.Errorf("the notice warned of %d times, want once:\n%s", n, logs.String())
+	}
+	if fetched := f.srv.FetchedUIDs(); slices.Contains(fetched, 1) {
+		t.Errorf("downloaded %v: the notice is larger than max_message_size", fetched)
 	}
 }

@@ -301,7 +301,7 @@ func TestFurtherConnectionRefusedForTheLimit(t *testing.T) {
 			t.Errorf("message %d not marked seen", m.UID)
 		}
 	}
-	if log := logs.String(); !strings.Contains(log, "the server refused one more connection to this mailbox; set the account's max_connections") || !strings.Contains(log, "max_connections=2") {
+	if log := logs.String(); !strings.Contains(log, "the server refused one more connection to this mailbox for now") || !strings.Contains(log, "set the account's max_connections no higher than 1") || !strings.Contains(log, "max_connections=2") {
 		t.Errorf("no warning that max_connections is more than the server allows:\n%s", log)
 	}
 }

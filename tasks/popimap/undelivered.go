@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"mailtask/internal/extract"
 	"mailtask/internal/mailbox"
 	"mailtask/internal/state"
 )
@@ -248,8 +249,11 @@ func tooLargeReason(size, limit int64, kept string) string {
 // bytes of it), and commits them. They are never downloaded. Those whose
 // header shows automatic mail the task skips are not kept aside but
 // recorded as not matching: a bounce that carries back a large message
-// is no failure to act on. It returns what it committed, and the failure
-// actions then due.
+// is no failure to act on. A Microsoft 365 quarantine notice among them
+// (one an admin sent with a large logo, or forwarded with attachments)
+// is recognised on its header, warned of and counted: nothing else
+// would, as it is never downloaded. It returns what it committed, and
+// the failure actions then due.
 func (r *run) setAside(ctx context.Context, msgs []mailbox.Message) (Summary, dueActions, error) {
 	if len(msgs) == 0 {
 		return Summary{}, dueActions{}, nil
@@ -263,11 +267,14 @@ func (r *run) setAside(ctx context.Context, msgs []mailbox.Message) (Summary, du
 				return err
 			}
 			headed[m.Key()] = true
-			if skip := r.automaticHeader(m, h); skip != nil {
-				got = append(got, delivered{m: m, fate: unmatched, skip: skip})
+			msg, _ := extract.Parse(bytes.NewReader(h))
+			notice := r.warnHeaderNotice(m, msg)
+			if skip := r.automaticHeader(m, msg); skip != nil {
+				got = append(got, delivered{m: m, fate: unmatched, skip: skip, notice: notice})
 				return nil
 			}
 			d, err := r.keepTooLarge(ctx, m, h)
+			d.notice = notice
 			got = append(got, d)
 			return err
 		})

@@ -37,7 +37,10 @@ func writes(after mailbox.After) bool {
 // that name the key to fix. Deleting without UIDPLUS falls back to moving
 // to the Trash folder, which it looks up here.
 func (s *Session) canDo(a mailbox.After, failure bool) error {
-	caps := s.client.Caps()
+	caps, err := s.caps()
+	if err != nil {
+		return err
+	}
 	switch a.Action {
 	case config.AfterMove:
 		if !caps.Has(imap.CapMove) && !caps.Has(imap.CapUIDPlus) {

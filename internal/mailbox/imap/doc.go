@@ -47,5 +47,12 @@
 //   - LOGINDISABLED is honoured: no password is sent where it is;
 //   - IDLE (idle.go) bounds the wait for the reply to DONE, which the
 //     library would wait for forever, and reports a connection dropped
-//     while idling.
+//     while idling;
+//   - go-imap drops the text of an untagged BYE and fails the commands
+//     pending with a bare end of stream: the code filter keeps it, and
+//     every failure of the session, built by Session.fail, says why the
+//     server ended it (Exchange's "Session invalidated -
+//     AccessTokenExpired", Dovecot's "Server shutting down."); a
+//     CAPABILITY it cuts short is that failure, not a server without
+//     MOVE or UIDPLUS.
 package imap

@@ -15,7 +15,7 @@ func (s *Session) Folders(ctx context.Context) ([]string, error) {
 	defer s.guard(ctx)()
 	list, err := s.list(nil)
 	if err != nil {
-		return nil, &mailbox.Error{Step: mailbox.StepList, Addr: s.addr, Err: err}
+		return nil, s.fail(mailbox.Error{Step: mailbox.StepList, Err: err})
 	}
 	names := make([]string, 0, len(list))
 	for _, l := range list {

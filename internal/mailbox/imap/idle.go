@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/emersion/go-imap/v2"
@@ -45,7 +46,7 @@ func (s *Session) Watch(ctx context.Context, folder string) (Folder, error) {
 	defer s.guard(ctx)()
 	data, err := s.client.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait()
 	if err != nil {
-		return Folder{}, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: fmt.Errorf("folder %q: %w", folder, err)}
+		return Folder{}, s.fail(mailbox.Error{Step: mailbox.StepSelect, Err: fmt.Errorf("folder %q: %w", folder, err)})
 	}
 	s.mail.reset(data.NumMessages)
 	return Folder{UIDValidity: data.UIDValidity, UIDNext: uint32(data.UIDNext), Messages: data.NumMessages}, nil
@@ -65,6 +66,17 @@ func (s *Session) NewMail() <-chan struct{} { return s.mail.signal }
 // Closed is closed once the connection is gone, whoever closed it.
 func (s *Session) Closed() <-chan struct{} { return s.client.Closed() }
 
+// errDropped is a connection that went away while idling.
+var errDropped = fmt.Errorf("the connection dropped while idling: %w", io.ErrUnexpectedEOF)
+
+// Dropped is the error of a connection that went away while idling (once
+// Closed is), with the reason the server gave if it ended the session:
+// Dovecot's "* BYE Server shutting down.", Exchange's "* BYE Session
+// invalidated - AccessTokenExpired". It passes: a watcher reconnects.
+func (s *Session) Dropped() error {
+	return s.fail(mailbox.Error{Step: mailbox.StepIdle, Err: errDropped, Transient: true})
+}
+
 // Idling is an IDLE command in progress; no other command can be sent
 // until Done.
 type Idling struct {
@@ -77,13 +89,13 @@ type Idling struct {
 // without a deadline: silence is what IDLE looks like.
 func (s *Session) Idle(ctx context.Context) (*Idling, error) {
 	if !s.CanIdle(ctx) {
-		return nil, &mailbox.Error{Step: mailbox.StepIdle, Addr: s.addr, Err: ErrNoIdle}
+		return nil, s.fail(mailbox.Error{Step: mailbox.StepIdle, Err: ErrNoIdle})
 	}
 	release := s.guard(ctx)
 	cmd, err := s.client.Idle()
 	release()
 	if err != nil {
-		return nil, &mailbox.Error{Step: mailbox.StepIdle, Addr: s.addr, Err: err, Transient: true}
+		return nil, s.fail(mailbox.Error{Step: mailbox.StepIdle, Err: err, Transient: true})
 	}
 	return &Idling{s: s, cmd: cmd}, nil
 }
@@ -100,7 +112,7 @@ func (i *Idling) Done(ctx context.Context) error {
 	release()
 	if err != nil {
 		i.s.client.Close()
-		return &mailbox.Error{Step: mailbox.StepIdle, Addr: i.s.addr, Err: fmt.Errorf("DONE: %w", err), Transient: true}
+		return i.s.fail(mailbox.Error{Step: mailbox.StepIdle, Err: fmt.Errorf("DONE: %w", err), Transient: true})
 	}
 	return nil
 }

@@ -147,7 +147,7 @@ func (s *Session) fetchLate(late []lateFetch, wanted map[uint32]mailbox.Message,
 			return err
 		}
 		if delivered && uid != m.UID {
-			return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("message number %d was UID %d and then UID %d; nothing was lost, the next run asks again", lf.seq, m.UID, uid), Transient: true}
+			return s.fail(mailbox.Error{Step: mailbox.StepFetch, Err: fmt.Errorf("message number %d was UID %d and then UID %d; nothing was lost, the next run asks again", lf.seq, m.UID, uid), Transient: true})
 		}
 		got[m.UID] = delivered
 	}
@@ -175,7 +175,7 @@ func (s *Session) fetchNumber(seq uint32, m mailbox.Message, section *imap.Fetch
 		}
 	}
 	if err := cmd.Close(); err != nil {
-		return 0, false, &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: s.endedBy(err), Transient: unparseable(err)}
+		return 0, false, s.fail(mailbox.Error{Step: mailbox.StepFetch, Err: err, Transient: unparseable(err)})
 	}
 	return uid, delivered, nil
 }

@@ -38,7 +38,7 @@ func (s *Session) deliver(cmd *imapclient.FetchCommand, m mailbox.Message, lit i
 	if size := lit.Size(); size > limit {
 		s.conn.Close()
 		cmd.Close()
-		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: &mailbox.TooLargeError{Msg: m, Size: size, Limit: limit}}
+		return s.fail(mailbox.Error{Step: mailbox.StepFetch, Err: &mailbox.TooLargeError{Msg: m, Size: size, Limit: limit}})
 	}
 	if err := deliver(m, &literal{s: s, m: m, r: lit, left: lit.Size()}, lit.Size()); err != nil {
 		cmd.Close()
@@ -80,7 +80,7 @@ func (l *literal) Read(p []byte) (int, error) {
 	if err == io.EOF {
 		err = fmt.Errorf("UID %d: the connection ended %d bytes before the end of the message: %w", l.m.UID, l.left, io.ErrUnexpectedEOF)
 	}
-	l.err = &mailbox.Error{Step: mailbox.StepFetch, Addr: l.s.addr, Err: err, Transient: true}
+	l.err = l.s.fail(mailbox.Error{Step: mailbox.StepFetch, Err: err, Transient: true})
 	l.s.conn.Close()
 	select {
 	case <-l.s.client.Closed():

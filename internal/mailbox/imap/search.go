@@ -43,7 +43,7 @@ func (s *Session) matching(ctx context.Context, found mailbox.Found, q mailbox.Q
 	}
 	matching, err := s.searchRange(ctx, msgs, searchCriteria(q))
 	if err != nil {
-		return mailbox.Found{}, nil, &mailbox.Error{Step: mailbox.StepList, Addr: s.addr, Err: fmt.Errorf("search for the messages [task.match] selects: %w", err)}
+		return mailbox.Found{}, nil, s.fail(mailbox.Error{Step: mailbox.StepList, Err: fmt.Errorf("search for the messages [task.match] selects: %w", err)})
 	}
 	found.New = nil
 	for _, m := range msgs {
@@ -69,7 +69,7 @@ func (s *Session) watched(ctx context.Context, left []mailbox.Message, watch []m
 	}
 	selected, err := s.searchRange(ctx, left, anyOf(fields))
 	if err != nil {
-		return nil, &mailbox.Error{Step: mailbox.StepList, Addr: s.addr, Err: fmt.Errorf("search for quarantine notices among the messages [task.match] leaves out: %w", err)}
+		return nil, s.fail(mailbox.Error{Step: mailbox.StepList, Err: fmt.Errorf("search for quarantine notices among the messages [task.match] leaves out: %w", err)})
 	}
 	var watched []mailbox.Message
 	for _, m := range left {

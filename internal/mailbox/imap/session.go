@@ -104,7 +104,7 @@ func DialCached(ctx context.Context, a *config.Account, cred auth.Credential, tl
 	s.client = imapclient.New(s.answer, opts)
 	if err := s.client.WaitGreeting(); err != nil {
 		s.client.Close()
-		return nil, &mailbox.Error{Step: mailbox.StepConnect, Addr: addr, Err: fmt.Errorf("no IMAP greeting: %w", err)}
+		return nil, s.fail(mailbox.Error{Step: mailbox.StepConnect, Err: fmt.Errorf("no IMAP greeting: %w", err)})
 	}
 	if err := s.signIn(ctx, cred); err != nil {
 		s.client.Close()
@@ -113,15 +113,51 @@ func DialCached(ctx context.Context, a *config.Account, cred auth.Credential, tl
 	return s, nil
 }
 
+// fail is the *mailbox.Error of e's step at the session's server: every
+// failure of the session is built here, so that each carries the reason
+// the server gave for ending the session, if it ended it (endedBy).
+func (s *Session) fail(e mailbox.Error) *mailbox.Error {
+	e.Addr = s.addr
+	e.Err = s.endedBy(e.Err)
+	return &e
+}
+
 // endedBy adds to err, the failure of a command on a connection that
 // ended, the reason the server gave in a BYE before it closed the
-// connection, if it gave one.
+// connection, if it gave one. go-imap reads such a BYE and drops it,
+// failing every command pending with a bare end of stream, or with
+// "in response: ... connection reset by peer" when the connection ends
+// in a reset: Exchange's "* BYE Session invalidated - AccessTokenExpired"
+// (its token expired mid-session), Dovecot's "* BYE Disconnected for
+// inactivity." or "* BYE Server shutting down.", Gmail's "* BYE
+// [OVERQUOTA] ..." would all read as the connection's end, and say
+// nothing of what to do. A reply of the server's own to the command (a
+// tagged NO or BAD, *imap.Error) says why it failed already.
 func (s *Session) endedBy(err error) error {
+	if s.filter == nil {
+		return err
+	}
 	bye := s.filter.bye.Load()
-	if bye == nil || !(errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed)) {
+	if _, replied := errors.AsType[*imap.Error](err); bye == nil || replied {
 		return err
 	}
 	return fmt.Errorf("%w (the server ended the session: %s)", err, *bye)
+}
+
+// caps is the server's capabilities. go-imap's Caps asks for them after a
+// sign-in and returns none when CAPABILITY fails: a connection the server
+// ended with a BYE would then read as a server without MOVE or UIDPLUS,
+// which no retry cures (canDo). An empty answer is asked again, for the
+// error.
+func (s *Session) caps() (imap.CapSet, error) {
+	if caps := s.client.Caps(); len(caps) > 0 {
+		return caps, nil
+	}
+	caps, err := s.client.Capability().Wait()
+	if err != nil {
+		return nil, fmt.Errorf("CAPABILITY: %w", err)
+	}
+	return caps, nil
 }
 
 // guard bounds the call in progress by the session timeout and ctx: the
@@ -138,18 +174,18 @@ func (s *Session) Select(ctx context.Context, folder string, after mailbox.After
 	defer s.guard(ctx)()
 	for i, a := range actions(after) {
 		if err := s.canDo(a, i > 0); err != nil {
-			return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: err}
+			return 0, s.fail(mailbox.Error{Step: mailbox.StepSelect, Err: err})
 		}
 	}
 	if err := s.checkRights(folder, after); err != nil {
-		return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: err}
+		return 0, s.fail(mailbox.Error{Step: mailbox.StepSelect, Err: err})
 	}
 	data, err := s.client.Select(folder, &imap.SelectOptions{ReadOnly: !writes(after)}).Wait()
 	if err != nil {
-		return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: fmt.Errorf("folder %q: %w", folder, s.endedBy(err))}
+		return 0, s.fail(mailbox.Error{Step: mailbox.StepSelect, Err: fmt.Errorf("folder %q: %w", folder, err)})
 	}
 	if err := checkKeywords(after, data); err != nil {
-		return 0, &mailbox.Error{Step: mailbox.StepSelect, Addr: s.addr, Err: fmt.Errorf("folder %q: %w", folder, err)}
+		return 0, s.fail(mailbox.Error{Step: mailbox.StepSelect, Err: fmt.Errorf("folder %q: %w", folder, err)})
 	}
 	s.uidNext, s.exists = uint32(data.UIDNext), data.NumMessages
 	return data.UIDValidity, nil
@@ -174,7 +210,7 @@ func (s *Session) listNew(ctx context.Context, taken mailbox.Taken) (mailbox.Fou
 	first := taken.FirstUID()
 	set, err := s.uidsFrom(first)
 	if err != nil {
-		return mailbox.Found{}, &mailbox.Error{Step: mailbox.StepList, Addr: s.addr, Err: err}
+		return mailbox.Found{}, s.fail(mailbox.Error{Step: mailbox.StepList, Err: err})
 	}
 	var found mailbox.Found
 	next := first
@@ -295,10 +331,10 @@ func (s *Session) fetch(ctx context.Context, msgs []mailbox.Message, section *im
 	err := cmd.Close()
 	late, oversize := s.late.wait()
 	if oversize > 0 {
-		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: fmt.Errorf("the server sent a message of %d bytes, more than the %d a message may have (max_message_size), outside the messages asked for or without its UID first; the connection was closed rather than read it", oversize, limit)}
+		return s.fail(mailbox.Error{Step: mailbox.StepFetch, Err: fmt.Errorf("the server sent a message of %d bytes, more than the %d a message may have (max_message_size), outside the messages asked for or without its UID first; the connection was closed rather than read it", oversize, limit)})
 	}
 	if err != nil {
-		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: s.endedBy(err), Transient: unparseable(err)}
+		return s.fail(mailbox.Error{Step: mailbox.StepFetch, Err: err, Transient: unparseable(err)})
 	}
 	if err := s.fetchLate(late, wanted, got, section, deliver); err != nil {
 		return err
@@ -310,7 +346,7 @@ func (s *Session) fetch(ctx context.Context, msgs []mailbox.Message, section *im
 		}
 	}
 	if len(missing) > 0 {
-		return &mailbox.Error{Step: mailbox.StepFetch, Addr: s.addr, Err: &mailbox.NotDeliveredError{Msgs: missing}, Transient: true}
+		return s.fail(mailbox.Error{Step: mailbox.StepFetch, Err: &mailbox.NotDeliveredError{Msgs: missing}, Transient: true})
 	}
 	return nil
 }
@@ -345,7 +381,7 @@ func (s *Session) Apply(ctx context.Context, after mailbox.After, msgs []mailbox
 		}
 		err = s.remove(set)
 	default:
-		return &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: fmt.Errorf("unknown after-action %q", after.Action)}
+		return s.fail(mailbox.Error{Step: mailbox.StepAfter, Err: fmt.Errorf("unknown after-action %q", after.Action)})
 	}
 	return s.afterError(after, msgs, err, false)
 }
@@ -372,9 +408,9 @@ func (s *Session) afterError(after mailbox.After, msgs []mailbox.Message, err er
 	}
 	var ie *imap.Error
 	if !errors.As(err, &ie) {
-		return &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: fmt.Errorf("after = %q: %w", after.Action, err)}
+		return s.fail(mailbox.Error{Step: mailbox.StepAfter, Err: fmt.Errorf("after = %q: %w", after.Action, err)})
 	}
-	return &mailbox.RefusedError{Action: after.Action, Msgs: msgs, Copied: copied, Err: &mailbox.Error{Step: mailbox.StepAfter, Addr: s.addr, Err: err}}
+	return &mailbox.RefusedError{Action: after.Action, Msgs: msgs, Copied: copied, Err: s.fail(mailbox.Error{Step: mailbox.StepAfter, Err: err})}
 }
 
 // Logout sends LOGOUT and closes the connection.
@@ -383,7 +419,10 @@ func (s *Session) Logout(ctx context.Context) error {
 	err := s.client.Logout().Wait()
 	release()
 	s.client.Close()
-	return err
+	if err != nil {
+		return s.fail(mailbox.Error{Step: mailbox.StepLogout, Err: err})
+	}
+	return nil
 }
 
 // Close drops the connection.

@@ -21,7 +21,7 @@ import (
 func (s *Session) signIn(ctx context.Context, cred auth.Credential) error {
 	user := cred.Username()
 	fail := func(err error, transient bool) error {
-		return &mailbox.Error{Step: mailbox.StepLogin, Addr: s.addr, User: user, Err: err, Transient: transient}
+		return s.fail(mailbox.Error{Step: mailbox.StepLogin, User: user, Err: err, Transient: transient})
 	}
 	if pass, ok := cred.Password(); ok {
 		// RFC 3501: a server that advertises LOGINDISABLED refuses LOGIN

@@ -44,7 +44,7 @@ func (s *Session) sized(ctx context.Context, msgs []mailbox.Message) error {
 		}
 	}
 	if err := cmd.Close(); err != nil {
-		return &mailbox.Error{Step: mailbox.StepList, Addr: s.addr, Err: err, Transient: unparseable(err)}
+		return s.fail(mailbox.Error{Step: mailbox.StepList, Err: err, Transient: unparseable(err)})
 	}
 	return nil
 }

@@ -438,8 +438,11 @@ func (s *Session) Apply(ctx context.Context, after mailbox.After, msgs []mailbox
 		}
 		err := s.c.Dele(ctx, num)
 		var se *ServerError
-		if errors.As(err, &se) {
-			// -ERR leaves the session usable: the other messages go on.
+		// -ERR leaves the session usable: the other messages go on. But
+		// a "not now" to the session, after which the server closes the
+		// connection (Dovecot's "-ERR Disconnected for inactivity."), is
+		// no refusal of the deletion: it and the rest stay due.
+		if errors.As(err, &se) && !mailbox.NotNowReply(se.Text) {
 			refused = append(refused, m)
 			if firstRefusal == nil {
 				firstRefusal = err
