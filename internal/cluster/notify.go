@@ -63,8 +63,8 @@ func (s notes) UpdateAlert(ctx context.Context, task string, fn func(*notify.Ale
 
 // SendDue sends a window's mails from the database's outbox, within the
 // cluster's budget of the window.
-func (s notes) SendDue(ctx context.Context, window time.Time, send func([]notify.Mail, int) (int, int, error)) (bool, error) {
-	return s.store.SendDue(ctx, window, notify.Budget, func(due []pgstore.Mail, budget int) (int, int, error) {
+func (s notes) SendDue(ctx context.Context, window time.Time, wait time.Duration, send func([]notify.Mail, int) (int, int, error)) (bool, error) {
+	return s.store.SendDue(ctx, window, notify.Budget, wait, func(due []pgstore.Mail, budget int) (int, int, error) {
 		mails := make([]notify.Mail, len(due))
 		for i, m := range due {
 			mails[i] = notify.Mail(m)
@@ -125,7 +125,7 @@ func (s notes) States(ctx context.Context) (func(string) (*state.State, error), 
 	}, nil
 }
 
-func (s notes) ClaimDigest(ctx context.Context, due time.Time) (bool, error) {
+func (s notes) ClaimDigest(ctx context.Context, due time.Time) (bool, time.Duration, error) {
 	return s.store.ClaimDigest(ctx, due)
 }
 

@@ -254,6 +254,47 @@ func TestDigestOncePerClusterFromTheDatabase(t *testing.T) {
 	}
 }
 
+// A node whose clock ran 10 minutes ahead of the database's came to the
+// digest 10 minutes early, claimed it and sent it, its "since" its own.
+// It waits for the database's clock, as long as the database says, and
+// asks again: its own timer firing is not enough.
+func TestANodeAheadWaitsForTheDatabasesClock(t *testing.T) {
+	url, srv, a, _ := notifyCluster(t, `digest = "* * * * *"`, "invoices")
+	ctx := testContext(t)
+	clk := clock.NewFake(time.Now().Add(10 * time.Minute))
+	loopCtx, cancel := context.WithCancel(ctx)
+	ended := make(chan struct{})
+	go func() {
+		notify.Digests(loopCtx, func() *config.Config { return a.cfg }, nil, a.node.Notify(), clk, slog.New(slog.DiscardHandler))
+		close(ended)
+	}()
+	defer func() { cancel(); <-ended }()
+	for round := range 2 { // the schedule's time, then the end of the wait
+		if err := clk.WaitForTimers(1, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := clk.AdvanceToNext(); err != nil {
+			t.Fatal(err)
+		}
+		fired := clk.Now()
+		if err := clk.WaitForTimers(1, 10*time.Second); err != nil { // decided, and armed what comes next
+			t.Fatal(err)
+		}
+		if wait := clk.Pending()[0].Sub(fired); wait < 9*time.Minute || wait > 11*time.Minute {
+			t.Errorf("round %d: node a, 10 minutes ahead, waits %s after its timer at %s; want about 10 minutes, for the database's clock",
+				round, wait, fired.Format(time.RFC3339))
+		}
+		if s := testmail.Subjects(t, srv.Received()); len(s) != 0 {
+			t.Fatalf("round %d: node a, 10 minutes ahead, sent %q before the database's time", round, s)
+		}
+		var claims []string
+		query(t, url, func(node []byte) { claims = append(claims, string(node)) }, "SELECT node FROM digests")
+		if len(claims) != 0 {
+			t.Fatalf("round %d: digests claimed by %q before the database's time", round, claims)
+		}
+	}
+}
+
 // decodedText is the text of a mail the notifier sent, quoted-printable.
 func decodedText(t *testing.T, data []byte) string {
 	t.Helper()

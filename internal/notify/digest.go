@@ -17,8 +17,9 @@ import (
 // states the digest reports and says which process sends each: in cluster
 // mode every node runs this loop and the one that claims a scheduled time
 // first sends its digest, by its scheduled time, which all nodes agree on,
-// rather than when each node's timer fires. A digest that cannot be sent
-// is logged and the next one tried on schedule.
+// rather than when each node's timer fires, and once the database's
+// clock says it has come, whatever the node's says. A digest that cannot
+// be sent is logged and the next one tried on schedule.
 func Digests(ctx context.Context, current func() *config.Config, reloaded <-chan struct{}, store Store, clk clock.Clock, log *slog.Logger) {
 	for {
 		var (
@@ -35,7 +36,7 @@ func Digests(ctx context.Context, current func() *config.Config, reloaded <-chan
 		case <-ctx.Done():
 		case <-reloaded:
 		case <-fire:
-			digestDue(ctx, current(), store, next, log)
+			digestDue(ctx, current(), store, next, clk, log)
 		}
 		if timer != nil {
 			timer.Stop()
@@ -48,8 +49,11 @@ func Digests(ctx context.Context, current func() *config.Config, reloaded <-chan
 
 // digestDue sends the digest scheduled at due, unless another node of the
 // cluster claimed it.
-func digestDue(ctx context.Context, cfg *config.Config, store Store, due time.Time, log *slog.Logger) {
-	claimed, err := storeOf(cfg, store, log).ClaimDigest(ctx, due)
+func digestDue(ctx context.Context, cfg *config.Config, store Store, due time.Time, clk clock.Clock, log *slog.Logger) {
+	claimed, err := claimDigest(ctx, storeOf(cfg, store, log), due, clk, log)
+	if ctx.Err() != nil {
+		return
+	}
 	if err == nil && !claimed {
 		log.Info("digest left to the node that claimed it", "due", due)
 		return
@@ -65,6 +69,29 @@ func digestDue(ctx context.Context, cfg *config.Config, store Store, due time.Ti
 	// that claimed it" lines do, so that the logs of a cluster show who
 	// sent which.
 	log.Info("digest sent", "due", due, "to", cfg.Notify.To)
+}
+
+// claimDigest claims the digest scheduled at due once it has come by the
+// store's clock: a node whose clock runs ahead of the database's waits
+// for it there, so that it neither sends the digest early nor, far
+// enough ahead, the next schedule's too, and its "since" is the
+// cluster's. The wait is a duration, which the node's clock measures
+// well, however wrong the time it shows.
+func claimDigest(ctx context.Context, store Store, due time.Time, clk clock.Clock, log *slog.Logger) (bool, error) {
+	for {
+		claimed, wait, err := store.ClaimDigest(ctx, due)
+		if err != nil || wait <= 0 {
+			return claimed, err
+		}
+		log.Info("the digest is not due yet by the database's clock, which this node's runs ahead of: waiting for it", "due", due, "wait", wait)
+		timer := clk.NewTimer(wait)
+		select {
+		case <-timer.C():
+		case <-ctx.Done():
+			timer.Stop()
+			return false, ctx.Err()
+		}
+	}
 }
 
 // nextDigest is when cfg's digest is next due after now; false when cfg

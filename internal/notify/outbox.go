@@ -66,12 +66,18 @@ func SendDue(ctx context.Context, cfg *config.Config, store Store, now time.Time
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	// The mailer's timeout bounds each send, a minute more the store's
-	// round trips.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), Budget*cfg.Notify.Timeout.Std()+time.Minute)
+	// A sender holds the outbox (the file store's lock, the database's
+	// row of the window) while it sends: at most the window's Budget of
+	// mails, each bounded by the mailer's timeout, a minute more the
+	// store's round trips, whoever holds it in turn, as the window's
+	// senders share its budget. One coming meanwhile waits for it, rather
+	// than for the next window, at most as long (longer, the holder is
+	// stuck), then has as long for its own mails.
+	hold := Budget*cfg.Notify.Timeout.Std() + time.Minute
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*hold)
 	defer cancel()
 	store = storeOf(cfg, store, log)
-	claimed, err := store.SendDue(ctx, now.Truncate(Window), func(due []Mail, budget int) (int, int, error) {
+	claimed, err := store.SendDue(ctx, now.Truncate(Window), hold, func(due []Mail, budget int) (int, int, error) {
 		return sendMails(ctx, cfg, store, log, due, budget, now)
 	})
 	return !claimed, err
@@ -186,10 +192,11 @@ func tasks(n int) string {
 	return fmt.Sprintf("%d tasks", n)
 }
 
-// SendSoon sends the mails due now or, when this window's budget is
-// spent (Budget), at the start of the next, with whatever else is due by
-// then: `mailtask run-task`'s sending of its run's mail, which nothing
-// else may send (no daemon). ctx ending meanwhile leaves the mails due,
+// SendSoon sends the mails due now, once any other sender of the window
+// is done (SendDue waits for it), or, when this window's budget is spent
+// (Budget), at the start of the next, with whatever else is due by then:
+// `mailtask run-task`'s sending of its run's mail, which nothing else may
+// send (no daemon). ctx ending meanwhile leaves the mails due,
 // for the daemon or the next run-task.
 func SendSoon(ctx context.Context, cfg *config.Config, store Store, clk clock.Clock, log *slog.Logger) error {
 	left, err := SendDue(ctx, cfg, store, clk.Now(), log)

@@ -49,7 +49,7 @@ func BenchmarkOutboxWindow(b *testing.B) {
 				}
 				before := rusage()
 				window := t0.Add(time.Duration(i+1) * Window)
-				_, err := f.SendDue(context.Background(), window, func(due []Mail, budget int) (int, int, error) {
+				_, err := f.SendDue(context.Background(), window, time.Minute, func(due []Mail, budget int) (int, int, error) {
 					if len(due) != dueMails {
 						b.Fatalf("%d due, want %d", len(due), dueMails)
 					}

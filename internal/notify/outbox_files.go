@@ -64,23 +64,37 @@ func cutLast(s, sep string) (before, after string, found bool) {
 	return s, "", false
 }
 
-// SendDue takes the outbox's lock without waiting: a process that finds
-// another sending leaves its mails to it or to the next window, as one
-// that finds the window's budget spent does. The daemon and each
-// run-task share the window's budget through the file window, read and
-// written under the lock.
-func (f files) SendDue(_ context.Context, window time.Time, send func([]Mail, int) (int, int, error)) (bool, error) {
+// lockRetry is how often a sender waiting for the outbox's lock tries it
+// again: flock has no wait that a context ends, and a send takes seconds.
+const lockRetry = 100 * time.Millisecond
+
+// SendDue takes the outbox's lock, waiting at most wait for a process
+// that holds it: that one sends for at most a window's budget (see
+// SendDue), then this one spends what is left of the window's, or finds
+// it spent and leaves its mails to the next window, as cluster mode's
+// senders wait on the row of the window. The daemon and each run-task
+// share the window's budget through the file window, read and written
+// under the lock.
+func (f files) SendDue(ctx context.Context, window time.Time, wait time.Duration, send func([]Mail, int) (int, int, error)) (bool, error) {
 	out := outboxDir(f.dir)
 	// Most windows have nothing to send: a look at the directory.
 	if names, err := dueFiles(out); len(names) == 0 || err != nil {
 		return true, err
 	}
-	fl := flock.New(filepath.Join(out, "lock"), flock.SetPermissions(0o600))
-	if ok, err := fl.TryLock(); !ok || err != nil {
-		if err != nil {
-			err = fmt.Errorf("lock the mails due (%s): %w", out, err)
+	lock := filepath.Join(out, "lock")
+	fl := flock.New(lock, flock.SetPermissions(0o600))
+	ok, err := fl.TryLock()
+	if !ok && err == nil {
+		f.log.Info("another process is sending the mails due: waiting for it", "lock", lock, "at_most", wait)
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		ok, err = fl.TryLockContext(wctx, lockRetry)
+		cancel()
+		if !ok && wctx.Err() != nil {
+			return false, fmt.Errorf("another process has held the lock of the mails due (%s) longer than %s, longer than sending them takes (3 mails of [notify] timeout, a minute more): is a mailtask process stuck? The mails stay due: %w", lock, wait, err)
 		}
-		return false, err
+	}
+	if !ok || err != nil {
+		return false, fmt.Errorf("lock the mails due (%s): %w", out, err)
 	}
 	defer fl.Unlock()
 	windowPath := filepath.Join(out, "window")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/gofrs/flock"
 
 	"mailtask/internal/clock"
 	"mailtask/internal/config"
@@ -323,5 +324,111 @@ func TestADamagedRecordIsKeptAside(t *testing.T) {
 	}
 	if ob, err := OutboxOf(context.Background(), f.cfg, nil); err != nil || !slices.Equal(ob.Damaged, []string{aside}) {
 		t.Errorf("outbox %+v, %v; want %s damaged", ob, err, aside)
+	}
+}
+
+// logLines is a log's destination that hands over each line as it is
+// written, so that a test learns what a sender decided when it decides.
+type logLines chan string
+
+func (l logLines) Write(p []byte) (int, error) {
+	l <- string(p)
+	return len(p), nil
+}
+
+// A run-task whose run ended while another process (the daemon, another
+// run-task) was sending found the outbox's lock taken and waited for the
+// next window: its failure mailed up to a minute late, though the holder
+// let go within seconds. It waits for the holder, then spends what is
+// left of the window's budget, in the same window, as cluster mode's
+// senders do on the window's row.
+func TestASecondSenderWaitsForTheFirst(t *testing.T) {
+	f := newSMTPFixture(t, testmail.SMTPOptions{})
+	held, release := f.srv.HoldData()
+	t.Cleanup(release) // before the server closes
+	t0 := time.Date(2025, 3, 14, 7, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(t0.Add(20 * time.Second))
+	boom := errors.New("boom")
+	record(t, f.cfg, []string{"first"}, boom, t0.Add(5*time.Second))
+	type result struct {
+		left bool
+		err  error
+	}
+	first := make(chan result, 1)
+	go func() {
+		left, err := SendDue(context.Background(), f.cfg, nil, t0.Add(10*time.Second), nil)
+		first <- result{left, err}
+	}()
+	select {
+	case <-held: // the first sender holds the outbox, its mail unanswered
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first sender's mail never reached the server")
+	}
+	record(t, f.cfg, []string{"second"}, boom, t0.Add(15*time.Second))
+	lines := make(logLines, 64)
+	second := make(chan error, 1)
+	go func() {
+		second <- SendSoon(context.Background(), f.cfg, nil, clk, slog.New(slog.NewTextHandler(lines, nil)))
+	}()
+	for waiting := false; !waiting; {
+		select {
+		case line := <-lines:
+			if strings.Contains(line, "waiting for the next") {
+				t.Fatalf("the second sender left its mail to the next window while the first held the outbox: %s", line)
+			}
+			waiting = strings.Contains(line, "another process is sending the mails due: waiting for it")
+		case <-time.After(10 * time.Second):
+			t.Fatal("the second sender neither waited for the first nor gave up")
+		}
+	}
+	release()
+	if r := <-first; r.left || r.err != nil { // its mail answered: bounded by the mailer's timeout
+		t.Fatalf("the first sender: left %v, %v", r.left, r.err)
+	}
+	select {
+	case err := <-second:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the second sender did not send once the first let go; timers pending at %v", clk.Pending())
+	}
+	want := []string{`mailtask: task "first" failed`, `mailtask: task "second" failed`}
+	if s := testmail.Subjects(t, f.srv.Received()); !slices.Equal(s, want) {
+		t.Errorf("mailed %q, want %q", s, want)
+	}
+	if !clk.Now().Equal(t0.Add(20*time.Second)) || len(clk.Pending()) != 0 {
+		t.Errorf("the second sender waited for a later window: now %s, timers %v", clk.Now(), clk.Pending())
+	}
+	if start, spent, ok := readWindow(filepath.Join(outboxDir(f.cfg.StateDir), "window")); !ok || !start.Equal(t0) || spent != 2 {
+		t.Errorf("window %s spent %d (%v), want %s spent 2", start, spent, ok, t0)
+	}
+}
+
+// A holder that never lets go (a process stopped, a file system hung)
+// keeps a sender waiting at most what SendDue allows for another's
+// sending, leaving it as long for its own, and the error names the lock;
+// the mails stay due.
+func TestAWaitForAHungSenderIsBounded(t *testing.T) {
+	f := newSMTPFixture(t, testmail.SMTPOptions{})
+	t0 := time.Date(2025, 3, 14, 7, 0, 0, 0, time.UTC)
+	record(t, f.cfg, []string{"stuck"}, errors.New("boom"), t0)
+	lock := filepath.Join(outboxDir(f.cfg.StateDir), "lock")
+	hung := flock.New(lock)
+	if err := hung.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	defer hung.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // SendDue's is far longer
+	defer cancel()
+	claimed, err := storeOf(f.cfg, nil, nil).SendDue(ctx, t0, 200*time.Millisecond, func([]Mail, int) (int, int, error) {
+		t.Error("sent while another process held the outbox")
+		return 0, 0, nil
+	})
+	if claimed || err == nil || !strings.Contains(err.Error(), lock) || !strings.Contains(err.Error(), "stuck") || ctx.Err() != nil {
+		t.Errorf("waiting for a hung holder: claimed %v, %v (context: %v); want an error naming %s within the wait", claimed, err, ctx.Err(), lock)
+	}
+	if names, err := dueFiles(outboxDir(f.cfg.StateDir)); len(names) != 1 || err != nil {
+		t.Errorf("mails due after the wait: %v, %v; want the one", names, err)
 	}
 }

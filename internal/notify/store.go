@@ -32,8 +32,10 @@ type Store interface {
 	// (they are spent from the budget); its error spends the window's
 	// whole budget, so that the cluster tries the SMTP server once a
 	// window, and is recorded for Outbox until a send goes out. claimed
-	// is false when the mails wait for a later window.
-	SendDue(ctx context.Context, window time.Time, send func(due []Mail, budget int) (n, sent int, err error)) (claimed bool, err error)
+	// is false when the mails wait for a later window. A sender holding
+	// the window (sending) is waited for, at most wait: longer, the
+	// error says so, and the mails stay due.
+	SendDue(ctx context.Context, window time.Time, wait time.Duration, send func(due []Mail, budget int) (n, sent int, err error)) (claimed bool, err error)
 	// Outbox says what is due, for `mailtask status`.
 	Outbox(ctx context.Context) (Outbox, error)
 	// Forget removes task's alert and the mails due about it, as
@@ -47,8 +49,10 @@ type Store interface {
 	// task's, fresh for a task never run, or why it cannot be read.
 	States(ctx context.Context) (state func(task string) (*state.State, error), err error)
 	// ClaimDigest reports whether this process is to send the digest
-	// scheduled at due: the one of the cluster that claims it first.
-	ClaimDigest(ctx context.Context, due time.Time) (bool, error)
+	// scheduled at due: the one of the cluster that claims it first,
+	// once due has come by the cluster's clock (the database's); before
+	// that, it claims nothing and says how long to wait.
+	ClaimDigest(ctx context.Context, due time.Time) (claimed bool, wait time.Duration, err error)
 	// Tokens is where the OAuth2 tokens of [notify]'s account are, as
 	// for the tasks' accounts: nil for the files under state_dir.
 	Tokens() auth.TokenStore
@@ -123,6 +127,10 @@ func (f files) States(context.Context) (func(string) (*state.State, error), erro
 	return func(task string) (*state.State, error) { return state.Load(f.dir, task) }, nil
 }
 
-func (f files) ClaimDigest(context.Context, time.Time) (bool, error) { return true, nil }
+// ClaimDigest leaves every process to send its own digest, on its own
+// clock.
+func (f files) ClaimDigest(context.Context, time.Time) (bool, time.Duration, error) {
+	return true, 0, nil
+}
 
 func (f files) Tokens() auth.TokenStore { return nil }

@@ -150,18 +150,26 @@ const digestHistory = "31 days"
 // ClaimDigest reports whether this node is the one to send the digest
 // scheduled at due: the first node of the cluster to claim it, unless a
 // later digest was claimed already (a node whose clock runs behind the
-// others' comes to an earlier one late). A claimed digest stays claimed
+// others' comes to an earlier one late). The database's clock says when
+// due has come, as it times the leases: a node whose clock runs ahead
+// comes to it early and is told how long to wait (wait, by the
+// database's clock) before asking again, rather than sending early, or
+// claiming the next schedule's too. A claimed digest stays claimed
 // whether or not its mail goes out (README: a node dying before it sends
 // loses that digest rather than sending it twice). Claims older than
 // digestHistory are removed as a new one is made: only the latest decides.
-func (s *Store) ClaimDigest(ctx context.Context, due time.Time) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `
-		WITH old AS (DELETE FROM digests WHERE due < $1::timestamptz - $3::interval)
-		INSERT INTO digests (due, node) SELECT $1, $2
-		WHERE NOT EXISTS (SELECT 1 FROM digests WHERE due >= $1)
-		ON CONFLICT (due) DO NOTHING`, due, s.node, digestHistory)
+func (s *Store) ClaimDigest(ctx context.Context, due time.Time) (claimed bool, wait time.Duration, err error) {
+	var now time.Time
+	err = s.pool.QueryRow(ctx, `
+		WITH old AS (DELETE FROM digests WHERE due < $1::timestamptz - $3::interval AND $1 <= now()),
+		claim AS (
+			INSERT INTO digests (due, node) SELECT $1, $2
+			WHERE $1 <= now() AND NOT EXISTS (SELECT 1 FROM digests WHERE due >= $1)
+			ON CONFLICT (due) DO NOTHING
+			RETURNING 1)
+		SELECT EXISTS (SELECT 1 FROM claim), now()`, due, s.node, digestHistory).Scan(&claimed, &now)
 	if err != nil {
-		return false, fmt.Errorf("claim the digest due at %s: %w", due.Format(time.RFC3339), err)
+		return false, 0, fmt.Errorf("claim the digest due at %s: %w", due.Format(time.RFC3339), err)
 	}
-	return tag.RowsAffected() == 1, nil
+	return claimed, max(due.Sub(now), 0), nil
 }

@@ -25,13 +25,70 @@ func TestClaimDigest(t *testing.T) {
 		{a, eight.Add(-24 * time.Hour), false}, // late, and older than the latest
 		{a, eight.Add(40 * 24 * time.Hour), true},
 	} {
-		got, err := c.s.ClaimDigest(ctx, c.due)
-		if err != nil || got != c.want {
-			t.Errorf("%s claims %s: %v, %v; want %v", c.s.Node(), c.due, got, err, c.want)
+		got, wait, err := c.s.ClaimDigest(ctx, c.due)
+		if err != nil || got != c.want || wait != 0 {
+			t.Errorf("%s claims %s: %v, wait %s, %v; want %v", c.s.Node(), c.due, got, wait, err, c.want)
 		}
 	}
 	if n := count(t, url, "SELECT count(*) FROM digests"); n != 1 {
 		t.Errorf("%d digests kept, want the one within %s of the latest", n, digestHistory)
+	}
+}
+
+// A node whose clock ran ahead of the others' claimed the digest before
+// its time, and far enough ahead the next schedule's: a digest is due by
+// the database's clock. Until then a claim claims nothing and says how
+// long to wait; then the first node to claim it sends it, once for the
+// cluster.
+func TestADigestIsDueByTheDatabasesClock(t *testing.T) {
+	url := migratedDB(t)
+	a, b := openNode(t, url, "a"), openNode(t, url, "b")
+	ctx := testContext(t)
+	dbNow := func() time.Time {
+		return time.UnixMicro(int64(count(t, url, "SELECT (extract(epoch FROM now()) * 1000000)::bigint")))
+	}
+	// Node a's clock runs 10 minutes ahead: its timer fires at what it
+	// takes for the scheduled time.
+	ahead := dbNow().Add(10 * time.Minute).Truncate(time.Second)
+	claimed, wait, err := a.ClaimDigest(ctx, ahead)
+	if claimed || err != nil || wait < 9*time.Minute || wait > 10*time.Minute {
+		t.Fatalf("node a claims the digest due at %s, 10 minutes ahead of the database: %v, wait %s, %v; want no claim and a wait of about 10 minutes",
+			ahead.Format(time.RFC3339), claimed, wait, err)
+	}
+	if n := count(t, url, "SELECT count(*) FROM digests"); n != 0 {
+		t.Fatalf("%d digests claimed before they were due", n)
+	}
+	// A digest due in a moment: each node claims it when the database
+	// says it has come, waiting as long as it is told.
+	soon := dbNow().Add(time.Second)
+	var winners []string
+	for _, s := range []*Store{a, b} {
+		for {
+			claimed, wait, err := s.ClaimDigest(ctx, soon)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wait <= 0 {
+				if claimed {
+					winners = append(winners, s.Node())
+				}
+				break
+			}
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				t.Fatal(ctx.Err())
+			}
+		}
+	}
+	if len(winners) != 1 {
+		t.Errorf("the digest due at %s was claimed by %q, want one node", soon.Format(time.RFC3339Nano), winners)
+	}
+	if n := count(t, url, "SELECT count(*) FROM digests WHERE due = $1 AND claimed_at >= due", soon); n != 1 {
+		t.Errorf("%d claims of the digest due at %s by the database's clock, want 1", n, soon.Format(time.RFC3339Nano))
+	}
+	if claimed, wait, err := a.ClaimDigest(ctx, ahead); claimed || wait <= 0 || err != nil {
+		t.Errorf("node a claims the digest 10 minutes ahead once the one before is sent: %v, wait %s, %v; want it still early", claimed, wait, err)
 	}
 }
 

@@ -24,7 +24,8 @@
 //   - the object sink's dedupe index (dedupe.go);
 //   - what [notify] mailed about each failing task, updated under a lock
 //     of the task's alert with the mail it makes due, and the claims of
-//     scheduled digests, one node's each (alerts.go); the mails due, sent
+//     scheduled digests, one node's each, once the database's clock
+//     reaches them (alerts.go); the mails due, sent
 //     within each window's budget by the nodes claiming it in turn, and
 //     the send that keeps failing, for status (outbox.go);
 //   - the nodes (nodes.go): each `mailtask run` records its version, the

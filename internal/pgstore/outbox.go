@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
+
+// lockNotAvailable is SQLSTATE 55P03: lock_timeout ran out.
+const lockNotAvailable = "55P03"
 
 // Mail is a mail due about a task ([notify]), as the outbox keeps it
 // until it is sent.
@@ -48,8 +53,10 @@ const sendTimeout = "4h"
 // the cluster tries the SMTP server once a window, and is recorded with
 // its hint (from the error's types, which its text loses) for Outbox
 // until a send goes out. claimed is false when the mails wait for a later
-// window.
-func (s *Store) SendDue(ctx context.Context, window time.Time, budget int, send func(due []Mail, budget int) (n, sent int, err error), hint func(error) string) (claimed bool, err error) {
+// window. The wait for a sender holding the window's row is at most wait
+// (lock_timeout): longer, that sender is stuck, or its node cut off from
+// the database with the transaction open, and the mails stay due.
+func (s *Store) SendDue(ctx context.Context, window time.Time, budget int, wait time.Duration, send func(due []Mail, budget int) (n, sent int, err error), hint func(error) string) (claimed bool, err error) {
 	var sendErr error
 	claimed = true
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -57,7 +64,8 @@ func (s *Store) SendDue(ctx context.Context, window time.Time, budget int, send 
 		// window is claimed before the mails are read, so that nodes
 		// sending at once do not each take a share of them.
 		var some bool
-		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM outbox)").Scan(&some); err != nil || !some {
+		if err := tx.QueryRow(ctx, "SELECT set_config('lock_timeout', $1, true), EXISTS (SELECT 1 FROM outbox)",
+			strconv.FormatInt(max(wait.Milliseconds(), 1), 10)).Scan(nil, &some); err != nil || !some {
 			return err
 		}
 		var left int
@@ -73,7 +81,9 @@ func (s *Store) SendDue(ctx context.Context, window time.Time, budget int, send 
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "SELECT set_config('idle_in_transaction_session_timeout', $1, true)", sendTimeout); err != nil {
+		// Holding the window, the sender waits on no other sender:
+		// lock_timeout bounds the claim only.
+		if _, err := tx.Exec(ctx, "SELECT set_config('idle_in_transaction_session_timeout', $1, true), set_config('lock_timeout', '0', true)", sendTimeout); err != nil {
 			return err
 		}
 		// Not locked: the window's row keeps other senders off them.
@@ -110,6 +120,9 @@ func (s *Store) SendDue(ctx context.Context, window time.Time, budget int, send 
 				send_error = coalesce($3, ''), send_hint = $5`, ids[:n], spent, failure, window, failureHint)
 		return err
 	})
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Code == lockNotAvailable {
+		return false, fmt.Errorf("another node or run-task has held the window of the mails due (its row of outbox_window) longer than %s, longer than sending them takes (3 mails of [notify] timeout, a minute more): is one stuck? The mails stay due: %w", wait, err)
+	}
 	if err != nil {
 		return claimed, fmt.Errorf("send the mails due: %w", err)
 	}

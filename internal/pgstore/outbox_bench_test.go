@@ -64,7 +64,7 @@ func BenchmarkOutboxWindow(b *testing.B) {
 	var walBytes int64
 	for i := 0; b.Loop(); i++ {
 		w0, c0 := wal(), rusage()
-		_, err := s.SendDue(ctx, t0.Add(time.Duration(i+1)*time.Minute), 3, func(due []Mail, budget int) (int, int, error) {
+		_, err := s.SendDue(ctx, t0.Add(time.Duration(i+1)*time.Minute), 3, time.Minute, func(due []Mail, budget int) (int, int, error) {
 			if len(due) != dueMails {
 				b.Fatalf("%d due, want %d", len(due), dueMails)
 			}

@@ -55,6 +55,13 @@ type SMTPServer struct {
 	received []ReceivedMail
 	refusal  *smtp.SMTPError // the reply to MAIL FROM while set
 	refused  int
+	hold     *dataHold // while set, the reply to each message's data waits
+}
+
+// dataHold keeps the replies to messages' data back until released.
+type dataHold struct {
+	held    chan struct{}
+	release chan struct{}
 }
 
 // ReceivedMail is one message the server accepted.
@@ -153,6 +160,30 @@ func (s *SMTPServer) RefuseMail(reply *smtp.SMTPError) {
 	s.refusal = reply
 }
 
+// HoldData keeps the reply to each message's data back, the message not
+// yet accepted, until release is called, as a slow or hung server does:
+// a test holds a sender in the middle of its send for as long as it
+// needs, without sleeping. held receives as each message's data has
+// arrived (up to 16 unread). release accepts the messages held, and
+// those after it at once; it may be called more than once.
+func (s *SMTPServer) HoldData() (held <-chan struct{}, release func()) {
+	h := &dataHold{held: make(chan struct{}, 16), release: make(chan struct{})}
+	s.mu.Lock()
+	s.hold = h
+	s.mu.Unlock()
+	var once sync.Once
+	return h.held, func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.hold == h {
+				s.hold = nil
+			}
+			s.mu.Unlock()
+			close(h.release)
+		})
+	}
+}
+
 // Refused is how many messages RefuseMail's reply turned away.
 func (s *SMTPServer) Refused() int {
 	s.mu.Lock()
@@ -228,6 +259,16 @@ func (sess *smtpSession) Data(r io.Reader) error {
 	var b bytes.Buffer
 	if _, err := b.ReadFrom(r); err != nil {
 		return err
+	}
+	sess.srv.mu.Lock()
+	h := sess.srv.hold
+	sess.srv.mu.Unlock()
+	if h != nil {
+		select {
+		case h.held <- struct{}{}:
+		default:
+		}
+		<-h.release
 	}
 	sess.srv.mu.Lock()
 	sess.srv.received = append(sess.srv.received, ReceivedMail{
