@@ -1,15 +1,21 @@
 package popimap
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
 
 	"mailtask/internal/config"
+	"mailtask/internal/state"
 	"mailtask/internal/testmail"
 )
 
@@ -126,5 +132,39 @@ func TestServerSearchOnAnIndexedServer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// With the flags alone in the search, what it leaves out is the \Seen
+// mail, and that settles as before: a seen quarantine notice is found by
+// the notice search, warned of once it settles, and never downloaded.
+func TestSeenNoticeSettlesWithFlagsAlone(t *testing.T) {
+	notice, _ := quarantineFixtures(t)
+	f := newFixture(t, testmail.IMAPOptions{}, "[task.match]", `subject = "Invoice *"`, "unseen_only = true")
+	f.appendUIDs(prefilterMails()...)
+	seen, err := f.srv.Append("INBOX", notice, imap.FlagSeen)
+	mustT(t, err)
+	start := time.Date(2026, 12, 8, 9, 0, 0, 0, time.UTC)
+	var notices []int
+	for _, at := range []time.Duration{0, config.DefaultSearchSettle} {
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		sum, err := Run(ctx, Options{Config: f.cfg, Task: f.cfg.Tasks[0], Now: func() time.Time { return start.Add(at) }})
+		cancel()
+		mustT(t, err)
+		notices = append(notices, len(sum.Notices))
+	}
+	if !slices.Equal(notices, []int{0, 1}) {
+		t.Errorf("the runs met %v notices; want the second, which settles the seen notice, alone to", notices)
+	}
+	if got := strings.Join(sortedKeys(f.files()), " "); got != "one.pdf two.pdf" {
+		t.Errorf("files %q, want the two invoices'", got)
+	}
+	if slices.Contains(f.srv.FetchedUIDs(), seen) {
+		t.Errorf("downloaded UIDs %v include the seen notice's, %d", f.srv.FetchedUIDs(), seen)
+	}
+	st, err := state.Load(f.cfg.StateDir, "t")
+	mustT(t, err)
+	if st.Done.Len() != 5 || st.Settling != nil {
+		t.Errorf("done %s, settling %v; want all 5 UIDs done", st.Done.String(), settlingUIDs(st))
 	}
 }
