@@ -15,20 +15,8 @@ const modulePath = "github.com/mjl-/mox"
 
 const missingMessage = "mox " + Version + " not found in PATH, $GOBIN or $(go env GOPATH)/bin: go build -C .ci/mox -o $(go env GOPATH)/bin/mox " + modulePath + " (as .ci/run does)"
 
-var found struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// probe finds the binary once per test binary.
-func probe() (string, error) {
-	found.once.Do(func() { found.path, found.err = findBinary() })
-	return found.path, found.err
-}
-
-// findBinary looks in PATH and where .ci/run puts the binary, and checks
-// by its build information that it is mox at Version.
-func findBinary() (string, error) {
+// probe finds the binary once per test binary: in PATH or where .ci/run
+// puts it, and only if its build information says it is mox at Version.
+var probe = sync.OnceValues(func() (string, error) {
 	return child.GoBinary(child.Installed("mox"), modulePath, Version, missingMessage)
-}
+})

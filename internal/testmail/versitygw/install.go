@@ -31,21 +31,14 @@ func missingMessage(version string) string {
 	return "versitygw " + version + " not found in PATH, $GOBIN or $(go env GOPATH)/bin: go install " + modulePath + "/cmd/versitygw@" + version
 }
 
-type found struct {
-	once sync.Once
-	path string
-	err  error
+// binaries find the binary of each version once per test binary.
+var binaries = map[string]func() (string, error){
+	Version:       sync.OnceValues(func() (string, error) { return findBinary(Version) }),
+	LegacyVersion: sync.OnceValues(func() (string, error) { return findBinary(LegacyVersion) }),
 }
-
-// binaries are the binaries found, by version, once per test binary.
-var binaries = map[string]*found{Version: {}, LegacyVersion: {}}
 
 // probe finds the binary of version once per test binary.
-func probe(version string) (string, error) {
-	f := binaries[version]
-	f.once.Do(func() { f.path, f.err = findBinary(version) })
-	return f.path, f.err
-}
+func probe(version string) (string, error) { return binaries[version]() }
 
 // findBinary looks where `go install` puts binaries (for LegacyVersion,
 // where .ci/run puts it), and checks by its build information that it is
