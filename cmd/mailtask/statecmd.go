@@ -100,6 +100,10 @@ func stateShow(ctx context.Context, e *env, cfg *config.Config, node *cluster.No
 		return err
 	}
 	fmt.Fprintf(e.stdout, "%s\n", out)
+	// On standard error, so that standard output stays the state's JSON.
+	if c := st.CountSettling(); c != nil {
+		fmt.Fprintln(e.stderr, settlingNote(name, c))
+	}
 	return nil
 }
 

@@ -58,6 +58,10 @@ destination = "d3"
 		// than a day.
 		st.LastNotice = &state.LastNotice{At: noticed, Notices: 2, Held: 5}
 		st.AddFailure(state.Failure{Key: "uid:7", Reason: "unparseable"})
+		// UIDs 5, 7 and 9 settle; 6 was taken.
+		st.Done.AddRange(1, 4)
+		st.Done.Add(6)
+		st.Settling = state.Settling{{First: 5, Last: 7, Seen: started.Add(-time.Minute)}, {First: 9, Last: 9, Seen: started}}
 	})
 	save("broken", func(st *state.State) {
 		st.LastRun = &state.Run{Started: started.Add(time.Hour), Outcome: "failed", Error: "login to outlook.office365.com:993 as u failed: AUTHENTICATE failed.", Hint: "The server refused the user name or password."}
@@ -95,6 +99,7 @@ destination = "d3"
 		"broken: last run failed: login to outlook.office365.com:993 as u failed: AUTHENTICATE failed.\n  hint: The server refused the user name or password.",
 		"invoices: 1 messages kept aside as failed (mailtask state show invoices; once the cause is mended, mailtask state retry invoices, or with --from-copy from the copies kept whole)",
 		"broken: failing since 2025-03-01 09:00:00 (4 runs); 2 failure mails sent",
+		"invoices: up to 3 UIDs the rules' search left out are settling (2 ranges, the oldest first seen 2025-03-01 07:59:00); each is done once a search search_settle later still leaves it out",
 		"broken: the actions on 19 taken messages are due, not yet confirmed by the server; every run retries them\n  refused: after: the server refused after = \"move\"",
 		"over quota",
 		"\ninvoices: met 2 Microsoft 365 quarantine notices at " + noticed.Format("15:04") + ", 3 h ago: 5 messages for this mailbox are held in quarantine",
@@ -128,11 +133,22 @@ destination = "d3"
 	if m := rows[2]; m.NextRun != nil || m.LastRun != nil || m.Schedule != "" {
 		t.Errorf("manual = %+v", m)
 	}
+	if c := inv.Settling; c == nil || c.Ranges != 2 || c.UIDsAtMost != 3 || !c.OldestSeen.Equal(started.Add(-time.Minute)) {
+		t.Errorf("invoices' settling = %+v, want 3 UIDs in 2 ranges, the oldest first seen at %v", c, started.Add(-time.Minute))
+	}
+	if rows[1].Settling != nil {
+		t.Errorf("broken's settling = %+v, want none", rows[1].Settling)
+	}
 	if n := inv.LastNotice; n == nil || !n.At.Equal(noticed) || n.Notices != 2 || n.Held != 5 {
 		t.Errorf("invoices' last notice = %+v, want 2 notices holding 5, at %v", n, noticed)
 	}
 	if !strings.Contains(out, `"next_run": "`) || !strings.Contains(out, `"quarantine_notices": 1`) || !strings.Contains(out, `"last_notice": {`) {
 		t.Errorf("json:\n%s", out)
+	}
+	// state show says it too, beside the state's JSON.
+	code, out, errOut = run(t, "state", "show", "--config", cfg, "invoices")
+	if code != exitOK || !json.Valid([]byte(out)) || !strings.Contains(errOut, "invoices: up to 3 UIDs the rules' search left out are settling (2 ranges, the oldest first seen 2025-03-01 07:59:00)") {
+		t.Errorf("state show: exit %d\n%s\nstderr: %s", code, out, errOut)
 	}
 
 	// A state file that cannot be read is reported, and the exit code says so.

@@ -33,7 +33,11 @@ func (w *Watcher) connection(ctx, quit context.Context, release func(), cred *au
 	if err != nil {
 		return ending{}, err
 	}
-	if !s.CanIdle(quit) {
+	idles, err := s.CanIdle(quit)
+	if err != nil {
+		return ending{}, err // a connection the server ended: reconnect
+	}
+	if !idles {
 		w.goodbye(ctx, s, nil)
 		return ending{noIdle: true}, nil
 	}

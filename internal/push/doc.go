@@ -13,7 +13,9 @@
 //     5 minutes), and the task is run after every such reconnect, since
 //     mail may have arrived while nobody watched;
 //   - a server without IDLE is polled instead, warned about once: on the
-//     task's schedule, or every config.IdlePoll when it has none;
+//     task's schedule, or every config.IdlePoll when it has none. Only its
+//     CAPABILITY answer says so: a CAPABILITY the server cut (a BYE) is a
+//     dropped connection, reconnected;
 //   - the connection counts against the account's max_connections. When a
 //     run it asks for finds no connection of the account free, the watcher
 //     gives the run its own: it logs out, waits for the task's runs to end,

@@ -46,8 +46,28 @@ func newBed(t *testing.T, timeout time.Duration, faults ...testmail.Fault) *bed 
 		t.Cleanup(func() { b.proxy.Close() })
 		addr = b.proxy.Addr()
 	}
+	b.cfg = configFor(t, addr, timeout)
+	return b
+}
+
+// scriptedBed is a bed on a scripted server (testmail.IMAPScript), for
+// replies the in-process server does not give.
+func scriptedBed(t *testing.T, script testmail.IMAPScript) *bed {
+	t.Helper()
+	srv, err := testmail.StartScripted(script.Script())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	return &bed{cfg: configFor(t, srv.Addr(), 10*time.Second)}
+}
+
+// configFor is a config whose task "t" watches the INBOX of the server
+// at addr.
+func configFor(t *testing.T, addr string, timeout time.Duration) *config.Config {
+	t.Helper()
 	host, port, _ := net.SplitHostPort(addr)
-	b.cfg, err = config.Parse(t.TempDir()+"/mailtask.toml", fmt.Appendf(nil, `
+	cfg, err := config.Parse(t.TempDir()+"/mailtask.toml", fmt.Appendf(nil, `
 [accounts.a]
 host = %q
 port = %s
@@ -65,7 +85,7 @@ idle = true
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return cfg
 }
 
 func (b *bed) deliver(t *testing.T) {

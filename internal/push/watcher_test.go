@@ -1,7 +1,9 @@
 package push
 
 import (
+	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,6 +99,87 @@ func TestWatcherReconnectsAfterADrop(t *testing.T) {
 	}
 	clk.Advance(steadyAfter)
 	h.waitStatus(t, "the failures over", func(s Status) bool { return s.State == Idling && s.Failures == 0 })
+}
+
+// A server that ends the session while the CAPABILITY go-imap sends by
+// itself after the sign-in is outstanding (Exchange's "* BYE Session
+// invalidated - AccessTokenExpired") has not said it lacks IDLE: the
+// watcher reconnects and idles, rather than polling for good. The BYE
+// comes once EXAMINE is answered, whichever of the two the client sent
+// first, so that it is the question about IDLE that it cuts.
+func TestWatcherReconnectsWhenAByeCutsCapability(t *testing.T) {
+	const bye = "* BYE Session invalidated - AccessTokenExpired\r\n"
+	var mu sync.Mutex
+	var ended, examined, asked bool // on the first connection
+	idleTag := ""
+	b := scriptedBed(t, testmail.IMAPScript{Capabilities: "IMAP4rev1 UIDPLUS MOVE IDLE", Replies: map[string]func(io.Writer, string, string) error{
+		"CAPABILITY": func(w io.Writer, tag, _ string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case ended:
+				_, err := io.WriteString(w, "* CAPABILITY IMAP4rev1 UIDPLUS MOVE IDLE\r\n"+tag+" OK CAPABILITY completed\r\n")
+				return err
+			case examined:
+				ended = true
+				if _, err := io.WriteString(w, bye); err != nil {
+					return err
+				}
+				return io.EOF // the server closes the connection
+			}
+			asked = true // answered after EXAMINE, with the BYE
+			return nil
+		},
+		"EXAMINE": func(w io.Writer, tag, _ string) error {
+			if _, err := io.WriteString(w, "* 0 EXISTS\r\n* OK [UIDVALIDITY 1] UIDs valid\r\n* OK [UIDNEXT 1] next\r\n"+tag+" OK [READ-ONLY] done\r\n"); err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if ended {
+				return nil
+			}
+			examined = true
+			if asked {
+				ended = true
+				if _, err := io.WriteString(w, bye); err != nil {
+					return err
+				}
+				return io.EOF
+			}
+			return nil
+		},
+		"IDLE": func(w io.Writer, tag, _ string) error {
+			mu.Lock()
+			idleTag = tag
+			mu.Unlock()
+			_, err := io.WriteString(w, "+ idling\r\n")
+			return err
+		},
+		"": func(w io.Writer, _, _ string) error { // DONE
+			mu.Lock()
+			tag := idleTag
+			mu.Unlock()
+			_, err := io.WriteString(w, tag+" OK IDLE terminated\r\n")
+			return err
+		},
+	}})
+	h := newHost(2)
+	_, clk := b.start(t, h)
+	st := h.waitStatus(t, "a failure or polling", func(s Status) bool { return s.State == Failing || s.State == Polling })
+	if st.State != Failing || !strings.Contains(st.LastError, "the server ended the session: BYE Session invalidated - AccessTokenExpired") {
+		t.Fatalf("CAPABILITY cut by a BYE: %+v, want a failure with the server's reason, reconnected, not a server without IDLE", st)
+	}
+	h.noTrigger(t)
+	if err := clk.WaitForTimerAt(t0.Add(firstBackoff), within); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(firstBackoff)
+	h.nextTrigger(t)
+	h.finish(t, h.nextRun(t))
+	if st := h.waitState(t, Idling); st.Reconnects != 1 {
+		t.Errorf("reconnected: %+v", st)
+	}
 }
 
 // A server that stops answering is found out at the next re-issue: DONE

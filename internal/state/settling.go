@@ -50,3 +50,31 @@ func (s *Settling) Append(uid uint32, seen time.Time) {
 	}
 	*s = append(*s, SettlingRange{First: uid, Last: uid, Seen: seen})
 }
+
+// SettlingCount is what a state's Settling holds, as far as the state
+// can count it.
+type SettlingCount struct {
+	Ranges int `json:"ranges"`
+	// UIDsAtMost counts the UIDs of the ranges that Done does not hold:
+	// the settling ones, and any the search selected that no run has
+	// taken yet (a run cut short, or max_messages), which the state does
+	// not tell apart from them.
+	UIDsAtMost uint64 `json:"uids_at_most"`
+	// OldestSeen is when the UIDs first seen the longest ago were.
+	OldestSeen time.Time `json:"oldest_seen"`
+}
+
+// CountSettling counts what is settling; nil when nothing is.
+func (st *State) CountSettling() *SettlingCount {
+	if len(st.Settling) == 0 {
+		return nil
+	}
+	c := &SettlingCount{Ranges: len(st.Settling), OldestSeen: st.Settling[0].Seen}
+	for _, r := range st.Settling {
+		c.UIDsAtMost += uint64(r.Last-r.First) + 1 - st.Done.CountIn(r.First, r.Last)
+		if r.Seen.Before(c.OldestSeen) { // a clock set back
+			c.OldestSeen = r.Seen
+		}
+	}
+	return c
+}

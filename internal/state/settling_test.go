@@ -53,3 +53,21 @@ func TestSettlingRangesRoundTrip(t *testing.T) {
 		t.Errorf("a state with nothing settling: %s (err %v)", data, err)
 	}
 }
+
+// What is settling is counted as the UIDs of its ranges that Done does
+// not hold, and the oldest time is the earliest, whatever the ranges'
+// order (a clock set back).
+func TestCountSettling(t *testing.T) {
+	t0 := time.Date(2026, 12, 8, 9, 0, 0, 0, time.UTC)
+	st := &State{}
+	if c := st.CountSettling(); c != nil {
+		t.Errorf("nothing settling counts %+v", c)
+	}
+	st.Done.AddRange(1, 6)
+	st.Done.Add(8)
+	st.Settling = Settling{{5, 9, t0}, {12, 14, t0.Add(-time.Hour)}}
+	c := st.CountSettling()
+	if c == nil || c.Ranges != 2 || c.UIDsAtMost != 5 || !c.OldestSeen.Equal(t0.Add(-time.Hour)) {
+		t.Errorf("CountSettling = %+v, want 5 UIDs (7, 9, 12, 13, 14) in 2 ranges, the oldest seen %v", c, t0.Add(-time.Hour))
+	}
+}

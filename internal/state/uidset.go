@@ -78,6 +78,16 @@ func (s *UIDSet) Len() uint64 {
 	return n
 }
 
+// CountIn returns how many UIDs from lo to hi, both included, are in the
+// set.
+func (s *UIDSet) CountIn(lo, hi uint32) uint64 {
+	var n uint64
+	for i := sort.Search(len(s.r), func(k int) bool { return s.r[k].hi >= lo }); i < len(s.r) && s.r[i].lo <= hi; i++ {
+		n += uint64(min(s.r[i].hi, hi)-max(s.r[i].lo, lo)) + 1
+	}
+	return n
+}
+
 // All yields the UIDs in the set in ascending order.
 func (s *UIDSet) All() iter.Seq[uint32] {
 	return func(yield func(uint32) bool) {

@@ -243,3 +243,18 @@ func TestUIDSetRemove(t *testing.T) {
 		t.Errorf("after emptying a range: %q, want 6:9", got)
 	}
 }
+
+func TestUIDSetCountIn(t *testing.T) {
+	var s UIDSet
+	s.AddRange(1, 4)
+	s.Add(6)
+	s.AddRange(8, 10)
+	for _, c := range []struct {
+		lo, hi uint32
+		want   uint64
+	}{{3, 9, 5}, {5, 5, 0}, {6, 6, 1}, {11, 20, 0}, {0, math.MaxUint32, s.Len()}} {
+		if got := s.CountIn(c.lo, c.hi); got != c.want {
+			t.Errorf("CountIn(%d, %d) of %s = %d, want %d", c.lo, c.hi, s.String(), got, c.want)
+		}
+	}
+}

@@ -153,6 +153,8 @@ func TestByeReasonAtEveryCommand(t *testing.T) {
 			do: then(opened(config.AfterDelete), func(s *Session) error {
 				return s.Apply(context.Background(), mailbox.After{Action: config.AfterDelete}, one)
 			})},
+		{name: "CAPABILITY before IDLE", command: "CAPABILITY", bye: "* BYE Session invalidated - AccessTokenExpired", notNow: true,
+			do: then(dial, func(s *Session) error { _, err := s.CanIdle(context.Background()); return err })},
 		{name: "DONE", command: "", bye: "* BYE Server shutting down.", notNow: true,
 			script: testmail.IMAPScript{Capabilities: "IMAP4rev1 UIDPLUS MOVE IDLE", Replies: map[string]func(io.Writer, string, string) error{
 				"IDLE": func(w io.Writer, _, _ string) error { _, err := io.WriteString(w, "+ idling\r\n"); return err },

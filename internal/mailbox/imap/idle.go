@@ -52,11 +52,17 @@ func (s *Session) Watch(ctx context.Context, folder string) (Folder, error) {
 	return Folder{UIDValidity: data.UIDValidity, UIDNext: uint32(data.UIDNext), Messages: data.NumMessages}, nil
 }
 
-// CanIdle reports whether the server offers IDLE.
-func (s *Session) CanIdle(ctx context.Context) bool {
+// CanIdle reports whether the server offers IDLE. A CAPABILITY that
+// fails (a BYE cut it: Exchange's "* BYE Session invalidated -
+// AccessTokenExpired") is an error that passes, not a server without
+// IDLE, which a watcher would stop trying to idle on for good.
+func (s *Session) CanIdle(ctx context.Context) (bool, error) {
 	defer s.guard(ctx)()
-	caps := s.client.Caps()
-	return caps.Has(imap.CapIdle) || caps.Has(imap.CapIMAP4rev2)
+	caps, err := s.caps()
+	if err != nil {
+		return false, s.fail(mailbox.Error{Step: mailbox.StepIdle, Err: err, Transient: true})
+	}
+	return caps.Has(imap.CapIdle) || caps.Has(imap.CapIMAP4rev2), nil
 }
 
 // NewMail receives a value when the watched folder has grown; values
@@ -88,7 +94,11 @@ type Idling struct {
 // account's timeout. While idling the connection waits for the server
 // without a deadline: silence is what IDLE looks like.
 func (s *Session) Idle(ctx context.Context) (*Idling, error) {
-	if !s.CanIdle(ctx) {
+	idles, err := s.CanIdle(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !idles {
 		return nil, s.fail(mailbox.Error{Step: mailbox.StepIdle, Err: ErrNoIdle})
 	}
 	release := s.guard(ctx)

@@ -179,7 +179,7 @@ func TestWatchNeedsAFolderThatExists(t *testing.T) {
 	if _, err := s.Watch(context.Background(), "Nowhere"); !errors.As(err, &me) || me.Step != mailbox.StepSelect {
 		t.Errorf("Watch of a missing folder: %v", err)
 	}
-	if !s.CanIdle(context.Background()) {
-		t.Error("the in-process server offers IDLE, CanIdle says no")
+	if idles, err := s.CanIdle(context.Background()); !idles || err != nil {
+		t.Errorf("the in-process server offers IDLE, CanIdle says %v, %v", idles, err)
 	}
 }
