@@ -107,6 +107,9 @@ destination = "d3"
 			t.Errorf("missing %q in:\n%s", want, out)
 		}
 	}
+	if strings.Contains(out, "settling") {
+		t.Errorf("status tells of what settles, which needs nobody's look:\n%s", out)
+	}
 
 	code, out, errOut = run(t, "status", "--json", "--config", cfg)
 	if code != exitOK {
