@@ -256,3 +256,12 @@ func isLocked(err error) bool {
 	var locked *state.LockedError
 	return errors.As(err, &locked)
 }
+
+// settlingNote says in a line what of task is settling.
+func settlingNote(task string, c *state.SettlingCount) string {
+	ranges := "1 range"
+	if c.Ranges != 1 {
+		ranges = fmt.Sprintf("%d ranges", c.Ranges)
+	}
+	return fmt.Sprintf("%s: up to %d UIDs the rules' search left out are settling (%s, the oldest first seen %s); each is done once a search search_settle later still leaves it out", task, c.UIDsAtMost, ranges, stamp(c.OldestSeen))
+}

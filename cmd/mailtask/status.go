@@ -386,9 +386,6 @@ func printStatus(w io.Writer, rows []taskStatus, now time.Time) {
 		if r.Quarantined > 0 {
 			notes = append(notes, fmt.Sprintf("%s: %d messages kept aside as failed (mailtask state show %s; once the cause is mended, mailtask state retry %s, or with --from-copy from the copies kept whole)", r.Task, r.Quarantined, r.Task, r.Task))
 		}
-		if r.Settling != nil {
-			notes = append(notes, settlingNote(r.Task, r.Settling))
-		}
 		if a := r.Alert; a != nil {
 			notes = append(notes, fmt.Sprintf("%s: failing since %s (%d runs); %d failure mails sent", r.Task, stamp(a.Since), a.Failures, a.Mailed))
 		}
@@ -411,15 +408,6 @@ func printStatus(w io.Writer, rows []taskStatus, now time.Time) {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, strings.Join(notes, "\n"))
 	}
-}
-
-// settlingNote says in a line what of task is settling.
-func settlingNote(task string, c *state.SettlingCount) string {
-	ranges := "1 range"
-	if c.Ranges != 1 {
-		ranges = fmt.Sprintf("%d ranges", c.Ranges)
-	}
-	return fmt.Sprintf("%s: up to %d UIDs the rules' search left out are settling (%s, the oldest first seen %s); each is done once a search search_settle later still leaves it out", task, c.UIDsAtMost, ranges, stamp(c.OldestSeen))
 }
 
 // outboxLines say, under the counting line, what [notify] has yet to
