@@ -69,3 +69,26 @@ func TestSearchSettle(t *testing.T) {
 		}
 	}
 }
+
+// server_search defaults to the flags alone; "all" trusts the server with
+// every rule it can express; anything else is refused, naming the
+// account and the key.
+func TestServerSearch(t *testing.T) {
+	parse := func(text string) (*Config, error) {
+		return Parse("/cfg/m.toml", []byte("[accounts.a]\nhost = \"mail.example.com\"\nusername = \"u\"\npassword_env = \"P\"\n"+text+
+			"\n[[task]]\nname = \"t\"\naccount = \"a\"\ndestination = \"/d\"\n"))
+	}
+	for text, want := range map[string]bool{"": false, `server_search = "flags"`: false, `server_search = "all"`: true} {
+		cfg, err := parse(text)
+		if err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		if got := cfg.Accounts["a"].SearchesAll(); got != want {
+			t.Errorf("%q: searches all %v, want %v", text, got, want)
+		}
+	}
+	_, err := parse(`server_search = "everything"`)
+	if err == nil || !strings.Contains(err.Error(), `account "a": server_search: "everything" is not one of flags`) {
+		t.Errorf("server_search = \"everything\": %v, want it refused naming the account and the key", err)
+	}
+}

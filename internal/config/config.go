@@ -65,10 +65,18 @@ type Account struct {
 	// can leave out mail that arrived just before, until the index catches
 	// up. 0 records it as done at once; nil (unset), the default.
 	SearchSettle *Delay `toml:"search_settle"`
+	// ServerSearch is which of a task's rules go into the IMAP server's
+	// SEARCH: ServerSearchFlags (the default when empty) or
+	// ServerSearchAll.
+	ServerSearch string `toml:"server_search"`
 }
 
 // Addr is the account's server as host:port.
 func (a *Account) Addr() string { return net.JoinHostPort(a.Host, strconv.Itoa(a.Port)) }
+
+// SearchesAll reports whether the admin trusts the account's IMAP SEARCH
+// with the header, date and size rules (server_search = "all").
+func (a *Account) SearchesAll() bool { return a.ServerSearch == ServerSearchAll }
 
 // Settle is SearchSettle, or its default when unset.
 func (a *Account) Settle() time.Duration {
@@ -131,6 +139,13 @@ const (
 	TLSNone     = "none"
 
 	AuthPassword = "password"
+
+	// Servers that answer SEARCH from an index (Exchange, Gmail) leave out
+	// messages whose header holds the string, so by default only the
+	// flags, which every server evaluates exactly, are searched for, and
+	// mailtask checks the header, date and size rules itself.
+	ServerSearchFlags = "flags"
+	ServerSearchAll   = "all"
 
 	AfterNone   = "none"
 	AfterSeen   = "seen"

@@ -133,6 +133,11 @@ func (c *Config) validate() []error {
 		}
 		checkDuration(fail, at, "timeout", a.Timeout.Std(), MinTimeout, MaxAccountTimeout, "")
 		checkDuration(fail, at, "search_settle", a.Settle(), 0, MaxSearchSettle, `"0s" records what the search leaves out as done at once`)
+		switch a.ServerSearch {
+		case "", ServerSearchFlags, ServerSearchAll:
+		default:
+			fail(at, "server_search", "%q is not one of flags (the default: mailtask checks the header, date and size rules itself), all (the server's SEARCH, trusted to follow RFC 3501)", a.ServerSearch)
+		}
 		if a.Username == "" {
 			fail(at, "username", "missing (the mailbox's sign-in name, e.g. \"invoices@contoso.com\")")
 		}

@@ -7,13 +7,16 @@
 // a header). Keys are ANDed, patterns within a key ORed.
 //
 // A message rule set also says what of it a server can evaluate: Query
-// gives the terms an IMAP UID SEARCH can apply, each a necessary condition
-// of a match (a glob's longest literal run as a substring, a day before a
-// date bound, exact sizes and flags), so non-matching mail is never
-// downloaded. What the search cannot say, MatchHeader checks on a message's
-// header alone, before it is downloaded, when NeedsHeader says it is worth
-// fetching the header first; Match then decides exactly on the parsed
-// message.
+// gives the terms an IMAP UID SEARCH applies, each a necessary condition
+// of a match, so non-matching mail is never downloaded: by default the
+// flags alone, since search indexes (Exchange, Gmail) leave out messages
+// whose header matches; for an account that trusts its server's search
+// (server_search = "all"), also a glob's longest literal run as a
+// substring, a day before a date bound and exact sizes. What the search
+// did not apply, MatchHeader checks on a message's header and announced
+// size alone (MatchSize on the size when no header is read), before it is
+// downloaded, when NeedsHeader says it is worth fetching the header
+// first; Match then decides exactly on the parsed message.
 //
 // Automatic mail (automatic.go) is mail no person wrote, sent back in
 // answer to mail the mailbox's own side sent: delivery reports, automatic

@@ -8,8 +8,9 @@ import (
 	"mailtask/internal/rules"
 )
 
-// The part of a rule set an IMAP server can evaluate: each glob's longest
-// literal word, and the size bounds exactly.
+// The part of a rule set an IMAP server's search applies: by default the
+// flags alone; for a server trusted to follow RFC 3501 (server_search =
+// "all"), each glob's longest literal word, and the size bounds exactly.
 func ExampleSet_Query() {
 	set, err := rules.New(config.Match{
 		From:    config.Patterns{"*@acme.example"},
@@ -19,9 +20,11 @@ func ExampleSet_Query() {
 	if err != nil {
 		panic(err)
 	}
-	q := set.Query(time.Now())
+	fmt.Println(set.Query(time.Now(), false).IsZero())
+	q := set.Query(time.Now(), true)
 	fmt.Println(q.Header, q.Larger)
 	// Output:
+	// true
 	// [{From [@acme.example]} {Subject [Invoice]}] 9999
 }
 

@@ -88,10 +88,21 @@ func New(m config.Match, loc *time.Location) (*Set, error) {
 	return s, nil
 }
 
-// Query returns what a server can evaluate of the rules at time now: the
-// flags and sizes exactly, the rest as necessary conditions.
-func (s *Set) Query(now time.Time) mailbox.Query {
-	var q mailbox.Query
+// Query returns what of the rules a server's search applies at time now.
+// By default (all false) that is the flags alone: a server's SEARCH
+// evaluates them exactly, but answers header, date and size keys from an
+// index that leaves out messages that match (Exchange finds nothing for
+// FROM "user@domain" where HEADER FROM finds it, and compares LARGER and
+// SMALLER with the stored size when it does not know the RFC 822 size;
+// Gmail's SUBJECT misses subjects that hold the string), so those are
+// checked on each header instead. all (server_search = "all") adds them,
+// for a server the admin trusts to follow RFC 3501: the sizes exactly,
+// the rest as necessary conditions.
+func (s *Set) Query(now time.Time, all bool) mailbox.Query {
+	q := mailbox.Query{Unseen: s.unseenOnly}
+	if !all {
+		return q
+	}
 	for _, f := range []struct {
 		field string
 		p     Patterns
@@ -117,7 +128,6 @@ func (s *Set) Query(now time.Time) mailbox.Query {
 	if s.maxSize > 0 {
 		q.Smaller = s.maxSize + 1
 	}
-	q.Unseen = s.unseenOnly
 	return q
 }
 
@@ -137,8 +147,9 @@ type Input struct {
 	Size  int64     // the raw message's size in bytes
 	Files int       // attachments the task's [task.attachments] selects
 	Now   time.Time // for max_age
-	// Searched is set when the server applied Query: flags and sizes,
-	// which it evaluates exactly, are not checked again.
+	// Searched is set when the server applied Query(now, true): the
+	// sizes it searched for are not checked again. A size not pushed
+	// into the search (Query(now, false)) is checked here.
 	Searched bool
 }
 
@@ -159,8 +170,8 @@ func (s *Set) Match(msg *extract.Message, in Input) (ok bool, why string) {
 
 // NeedsHeader reports whether reading a message's header first can spare
 // downloading it: whether there are rules on header fields or the date
-// that the server did not already apply (searched: Query was used, and
-// every field rule went into it as exact text). skip_automatic alone does
+// that the server did not already apply (searched: Query(now, true) was
+// used, and every field rule went into it as exact text). skip_automatic alone does
 // not make it worth it: automatic mail is a few messages in a thousand,
 // and fetching every header first would cost each run a round trip per
 // batch (per message on POP3) to spare downloading those few. It is
@@ -211,15 +222,26 @@ func (s *Set) MatchHeader(msg *extract.Message, in Input) (ok bool, why string) 
 		return false, "since/max_age"
 	}
 	if !in.Searched {
-		if s.minSize > 0 && in.Size < s.minSize {
-			return false, "min_size"
-		}
-		if s.maxSize > 0 && in.Size > s.maxSize {
-			return false, "max_size"
+		if ok, why := s.MatchSize(in.Size); !ok {
+			return false, why
 		}
 	}
 	if s.Skipped(msg).Kind != "" {
 		return false, RuleAutomatic
+	}
+	return true, ""
+}
+
+// MatchSize is MatchHeader on the size alone: whether a message of size
+// bytes is within min_size and max_size, and if not, which it fails. It
+// decides on the size a listing announces (POP3 LIST, IMAP RFC822.SIZE)
+// when no header is read.
+func (s *Set) MatchSize(size int64) (ok bool, why string) {
+	if s.minSize > 0 && size < s.minSize {
+		return false, "min_size"
+	}
+	if s.maxSize > 0 && size > s.maxSize {
+		return false, "max_size"
 	}
 	return true, ""
 }

@@ -50,22 +50,27 @@ func (s *selection) open(msg *extract.Message) error {
 
 // listing is what a run found to take.
 type listing struct {
-	msgs     []mailbox.Message // to fetch, oldest first
-	refused  []mailbox.Message // refused on their header alone, and recorded as done
-	skipped  []Skip            // those refused as automatic mail
-	notices  []Notice          // quarantine notices recognised on their header alone
-	searched bool              // the server applied the rules' query
+	msgs    []mailbox.Message // to fetch, oldest first
+	refused []mailbox.Message // refused on their header alone, and recorded as done
+	skipped []Skip            // those refused as automatic mail
+	notices []Notice          // quarantine notices recognised on their header alone
+	// searched: the server applied the rules' header, date and size
+	// terms (server_search = "all"), which are then not checked again
+	// but for what the search could not express. With the flags alone
+	// (the default) every one of them is checked here.
+	searched bool
 }
 
 // list lists the messages to fetch. A session that can search applies what
-// it can of the rules on the server, so that non-matching mail is never
-// downloaded; what it leaves out is recorded as done once it has settled
-// (searchlag.go), but for the quarantine notices among it, which a
+// the account trusts it with of the rules (Set.Query, server_search), so
+// that non-matching mail is never downloaded; what it leaves out is
+// recorded as done once it has settled (searchlag.go), but for the quarantine notices among it, which a
 // search of their own finds, and whose headers are read for the warning.
 // The rules the server could not apply are then checked on each header
 // (prefilter).
 func (r *run) list(ctx context.Context) (listing, error) {
-	q := r.sel.set.Query(r.now())
+	acct := r.opts.Config.Accounts[r.opts.Task.Account]
+	q := r.sel.set.Query(r.now(), acct.SearchesAll())
 	have := taken{st: r.st, prune: true, now: r.now()}
 	var (
 		l     listing
@@ -73,7 +78,7 @@ func (r *run) list(ctx context.Context) (listing, error) {
 		err   error
 	)
 	if s, ok := r.sess.(mailbox.Searcher); ok && !q.IsZero() {
-		l.searched = true
+		l.searched = acct.SearchesAll()
 		found, err = s.NewMatching(ctx, have, q, rules.NoticeTerms())
 	} else {
 		found, err = r.sess.New(ctx, have)
@@ -82,7 +87,7 @@ func (r *run) list(ctx context.Context) (listing, error) {
 		return l, err
 	}
 	markFound(r.st, found)
-	settled := settleLeft(r.st, found.Left, r.opts.Config.Accounts[r.opts.Task.Account].Settle(), r.now())
+	settled := settleLeft(r.st, found.Left, acct.Settle(), r.now())
 	err = r.prefilter(ctx, &l, found.New, settledWatched(found.Watched, settled))
 	return l, err
 }
@@ -105,7 +110,8 @@ func (r *run) prefilter(ctx context.Context, l *listing, msgs, watched []mailbox
 	}
 	read := msgs
 	if len(msgs) == 0 || !r.sel.set.NeedsHeader(l.searched) {
-		read, l.msgs = nil, msgs
+		read = nil
+		l.msgs, l.refused = r.bySize(msgs, l.searched)
 	}
 	if len(watched) > 0 { // IMAP alone, whose UIDs order msgs too
 		read = slices.SortedFunc(slices.Values(slices.Concat(read, watched)), byUID)
@@ -146,6 +152,24 @@ func (r *run) prefilter(ctx context.Context, l *listing, msgs, watched []mailbox
 		}
 	}
 	return nil
+}
+
+// bySize splits msgs, whose headers are not to be read, by the size their
+// listing announced: those outside min_size and max_size are refused
+// without being downloaded, unless the server's search applied the size
+// rules (searched). A size not announced (0) is judged once downloaded.
+func (r *run) bySize(msgs []mailbox.Message, searched bool) (fit, refused []mailbox.Message) {
+	for _, m := range msgs {
+		if !searched && m.Size > 0 {
+			if ok, why := r.sel.set.MatchSize(m.Size); !ok {
+				r.log.Debug("message does not match the task's rules; recorded as done without downloading it", "msg", m.Key(), "rule", why)
+				refused = append(refused, m)
+				continue
+			}
+		}
+		fit = append(fit, m)
+	}
+	return fit, refused
 }
 
 // byUID orders IMAP messages as the server numbers them.

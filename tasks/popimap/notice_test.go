@@ -168,19 +168,27 @@ func TestDovecotNoticeLeftOutBySearch(t *testing.T) {
 		notices []Notice
 		// headers and messages Dovecot sent
 		headers, bodies int
+		// flags: server_search left at its default, the flags alone;
+		// the other cases trust Dovecot's search with every rule.
+		flags bool
 	}{
 		// The search's 1, 3 and 4 downloaded ("Re: Invoice 1" refused
 		// then); the notice search finds 5, 6 and 7.
-		{[]string{`subject = "Invoice *"`}, outcome.Counts{Seen: 3, Saved: 2, Unmatched: 1}, []Notice{{Key: "uid:5"}, {Key: "uid:7"}}, 3, 3},
+		{[]string{`subject = "Invoice *"`}, outcome.Counts{Seen: 3, Saved: 2, Unmatched: 1}, []Notice{{Key: "uid:5"}, {Key: "uid:7"}}, 3, 3, false},
 		// And a rule SEARCH cannot express, on the From address: 1, 3
 		// and 4 are judged on their headers, read with those of 5, 6 and
 		// 7, and 4 is refused there.
-		{[]string{`subject = "Invoice *"`, `from_regex = "@"`}, outcome.Counts{Seen: 3, Saved: 2, Unmatched: 1}, []Notice{{Key: "uid:5"}, {Key: "uid:7"}}, 6, 2},
+		{[]string{`subject = "Invoice *"`, `from_regex = "@"`}, outcome.Counts{Seen: 3, Saved: 2, Unmatched: 1}, []Notice{{Key: "uid:5"}, {Key: "uid:7"}}, 6, 2, false},
 		// The rules take the notices: downloaded, each counted once, with
 		// what its body says is held; the forward is downloaded and
 		// refused; the newsletter alone is left out, and the notice
 		// search finds nothing in it.
-		{[]string{`subject = ["Invoice *", "Microsoft 365 security: *"]`}, outcome.Counts{Seen: 6, Saved: 4, Unmatched: 2}, []Notice{{Key: "uid:5", Held: 2}, {Key: "uid:7"}}, 0, 6},
+		{[]string{`subject = ["Invoice *", "Microsoft 365 security: *"]`}, outcome.Counts{Seen: 6, Saved: 4, Unmatched: 2}, []Notice{{Key: "uid:5", Held: 2}, {Key: "uid:7"}}, 0, 6, false},
+		// By default the search holds unseen_only alone, which leaves out
+		// nothing here: every header is read, the subject rule refuses
+		// the newsletter, "Re: Invoice 1" and the notices there, and the
+		// two invoices alone are downloaded.
+		{[]string{`subject = "Invoice *"`, "unseen_only = true"}, outcome.Counts{Seen: 7, Saved: 2, Unmatched: 5}, []Notice{{Key: "uid:5"}, {Key: "uid:7"}}, 7, 2, true},
 	}
 	users := map[string]string{}
 	for i := range cases {
@@ -192,6 +200,9 @@ func TestDovecotNoticeLeftOutBySearch(t *testing.T) {
 		d.Seed(t, user, "INBOX", mails...)
 		cfg := dovecotUserConfig(t, d, config.ProtocolIMAP, user, "pass", append([]string{"connections = 1", "[task.match]"}, c.rules...)...)
 		settleAtOnce(cfg)
+		if !c.flags {
+			searchAll(cfg) // the notice search among what Dovecot's search leaves out
+		}
 		var logs bytes.Buffer
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()

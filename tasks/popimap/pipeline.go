@@ -69,7 +69,7 @@ type parsing struct {
 	// received and not yet prepared; memory, the bytes they hold.
 	parsers, unparsed chan struct{}
 	memory            *memory
-	searched          bool // the server applied the rules' query
+	searched          bool // the server applied the rules' header, date and size terms (listing)
 }
 
 func newParsing(budget int64, searched bool) *parsing {

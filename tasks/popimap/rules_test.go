@@ -8,6 +8,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"mailtask/internal/config"
 	"mailtask/internal/state"
 	"mailtask/internal/testmail"
 )
@@ -16,15 +17,18 @@ import (
 // IMAP server with one message it selects and one it does not. Only the
 // selected message's file is written; the other is recorded as done. When
 // the rule can be pushed into UID SEARCH exactly, the other message is not
-// even downloaded.
+// even downloaded, in either server_search mode: by default its header
+// and announced size refuse it.
 func TestMatchRulesOnServer(t *testing.T) {
 	now := time.Date(2025, 3, 20, 12, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		name, rules string
 		yes, no     mail
 		noSeen      bool // append the non-matching message \Seen
-		// pushed: the server search leaves the non-matching message out,
-		// so it is never downloaded.
+		// pushed: the non-matching message is never downloaded: the
+		// server's search leaves it out (server_search = "all"), or its
+		// header and the size RFC822.SIZE announces refuse it (the
+		// default, the flags alone in the search).
 		pushed bool
 	}{
 		{name: "from", rules: `from = "*@acme.example"`, yes: mail{}, no: mail{from: "x@other.example"}, pushed: true},
@@ -51,52 +55,57 @@ func TestMatchRulesOnServer(t *testing.T) {
 			no: mail{files: []testmail.Attachment{{Name: "logo.png", ContentType: "image/png", Content: []byte("\x89PNG\r\n\x1a\n")}}}},
 		{name: "unseen_only", rules: `unseen_only = true`, yes: mail{}, no: mail{subject: "read already"}, noSeen: true, pushed: true},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			// Every "yes" message carries invoice.pdf unless it says
-			// otherwise; "no" messages carry other.pdf.
-			if tc.yes.files == nil {
-				tc.yes.files = []testmail.Attachment{pdfFile("invoice.pdf")}
-			}
-			if tc.no.files == nil && tc.name != "has_attachments" {
-				tc.no.files = []testmail.Attachment{pdfFile("other.pdf")}
-			}
-			f := newFixture(t, testmail.IMAPOptions{}, "[task.match]", tc.rules)
-			yes := f.appendUIDs(tc.yes.raw())[0]
-			var flags []imap.Flag
-			if tc.noSeen {
-				flags = append(flags, imap.FlagSeen)
-			}
-			no, err := f.srv.Append("INBOX", tc.no.raw(), flags...)
-			mustT(t, err)
+		for _, mode := range []string{config.ServerSearchFlags, config.ServerSearchAll} {
+			t.Run(mode+"/"+tc.name, func(t *testing.T) {
+				// Every "yes" message carries invoice.pdf unless it says
+				// otherwise; "no" messages carry other.pdf.
+				if tc.yes.files == nil {
+					tc.yes.files = []testmail.Attachment{pdfFile("invoice.pdf")}
+				}
+				if tc.no.files == nil && tc.name != "has_attachments" {
+					tc.no.files = []testmail.Attachment{pdfFile("other.pdf")}
+				}
+				f := newFixture(t, testmail.IMAPOptions{}, "[task.match]", tc.rules)
+				if mode == config.ServerSearchAll {
+					searchAll(f.cfg)
+				}
+				yes := f.appendUIDs(tc.yes.raw())[0]
+				var flags []imap.Flag
+				if tc.noSeen {
+					flags = append(flags, imap.FlagSeen)
+				}
+				no, err := f.srv.Append("INBOX", tc.no.raw(), flags...)
+				mustT(t, err)
 
-			sum, err := f.runAt(now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := sortedKeys(f.files()); !slices.Equal(got, []string{"invoice.pdf"}) {
-				t.Errorf("files = %v, want only invoice.pdf", got)
-			}
-			fetched := f.srv.FetchedUIDs()
-			if !slices.Contains(fetched, yes) {
-				t.Errorf("the matching message %d was not fetched (fetched %v)", yes, fetched)
-			}
-			if tc.pushed && slices.Contains(fetched, no) {
-				t.Errorf("the non-matching message %d was downloaded; the rule should be in UID SEARCH", no)
-			}
-			if !tc.pushed && sum.Unmatched != 1 {
-				t.Errorf("summary %+v, want 1 unmatched after download", sum)
-			}
-			st, err := state.Load(f.cfg.StateDir, "t")
-			mustT(t, err)
-			if all := judged(st); !st.Done.Contains(yes) || !all.Contains(no) {
-				t.Errorf("done = %s, settling %v, want %d done and %d done or settling", st.Done.String(), settlingUIDs(st), yes, no)
-			}
-			// Nothing is looked at again.
-			before := len(f.srv.FetchedUIDs())
-			if again, err := f.runAt(now); err != nil || again.Seen != 0 || len(f.srv.FetchedUIDs()) != before {
-				t.Errorf("second run %+v, %v, fetched %d more", again, err, len(f.srv.FetchedUIDs())-before)
-			}
-		})
+				sum, err := f.runAt(now)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := sortedKeys(f.files()); !slices.Equal(got, []string{"invoice.pdf"}) {
+					t.Errorf("files = %v, want only invoice.pdf", got)
+				}
+				fetched := f.srv.FetchedUIDs()
+				if !slices.Contains(fetched, yes) {
+					t.Errorf("the matching message %d was not fetched (fetched %v)", yes, fetched)
+				}
+				if tc.pushed && slices.Contains(fetched, no) {
+					t.Errorf("the non-matching message %d was downloaded; the rule should be in UID SEARCH", no)
+				}
+				if !tc.pushed && sum.Unmatched != 1 {
+					t.Errorf("summary %+v, want 1 unmatched after download", sum)
+				}
+				st, err := state.Load(f.cfg.StateDir, "t")
+				mustT(t, err)
+				if all := judged(st); !st.Done.Contains(yes) || !all.Contains(no) {
+					t.Errorf("done = %s, settling %v, want %d done and %d done or settling", st.Done.String(), settlingUIDs(st), yes, no)
+				}
+				// Nothing is looked at again.
+				before := len(f.srv.FetchedUIDs())
+				if again, err := f.runAt(now); err != nil || again.Seen != 0 || len(f.srv.FetchedUIDs()) != before {
+					t.Errorf("second run %+v, %v, fetched %d more", again, err, len(f.srv.FetchedUIDs())-before)
+				}
+			})
+		}
 	}
 }
 
@@ -108,6 +117,7 @@ func TestServerSearchDownloadsOnlyMatching(t *testing.T) {
 		`from = ["*@acme.example", "*@globex.example"]`,
 		`subject = ["Invoice *", "Rechnung *"]`,
 		`min_size = 200`)
+	searchAll(f.cfg) // what goes into UID SEARCH
 	uids := f.appendUIDs(
 		mail{}.raw(), // 0: matches
 		mail{from: "spam@evil.example"}.raw(),

@@ -64,6 +64,7 @@ func TestSearchOnRawFieldsLosesNoEncodedSubject(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 	cfg := taskConfig(t, "mox", accountTOML("mox", config.ProtocolIMAP, srv.Addr(), config.TLSNone, "", "user", "password"),
 		"[task.output]", "eml = true", `message_name = "{uid}"`, "[task.match]", `subject = "Invoice *"`)
+	searchAll(cfg) // the default sends mox no SUBJECT to search for
 	sum := runCfg(t, cfg)
 	if got := sortedKeys(filesIn(t, cfg.Tasks[0].Destination)); strings.Join(got, " ") != "1.eml 2.eml" {
 		t.Errorf("took %v, want 1.eml and 2.eml (summary %+v)", got, sum.Counts)

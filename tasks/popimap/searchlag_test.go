@@ -97,6 +97,7 @@ func TestLaggingSearchCostsNoMail(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 	cfg := taskConfig(t, "lag", accountTOML("lag", config.ProtocolIMAP, srv.Addr(), config.TLSNone, "", "user", "password"),
 		"[task.output]", "eml = true", `message_name = "{uid}"`, "[task.match]", `subject = "Invoice *"`)
+	searchAll(cfg) // a lagging SUBJECT search
 	start := time.Date(2026, 12, 8, 9, 0, 0, 0, time.UTC)
 	runs := []struct {
 		at       time.Duration
@@ -162,6 +163,7 @@ func TestNoticeLeftOutBySearchWarnedWhenSettled(t *testing.T) {
 		}
 		return nil
 	}}, "[task.match]", `subject = "Invoice *"`)
+	searchAll(f.cfg)
 	uids := f.appendUIDs(append(prefilterMails(), notice)...)
 	start := time.Date(2026, 12, 8, 9, 0, 0, 0, time.UTC)
 	var warned, notices, fetched []int
@@ -213,6 +215,7 @@ func TestUIDValidityChangeDropsSettling(t *testing.T) {
 	t.Cleanup(func() { srv.Close() })
 	cfg := taskConfig(t, "lag", accountTOML("lag", config.ProtocolIMAP, srv.Addr(), config.TLSNone, "", "user", "password"),
 		"[task.output]", "eml = true", `message_name = "{uid}"`, "[task.match]", `subject = "Invoice *"`)
+	searchAll(cfg)
 	start := time.Date(2026, 12, 8, 9, 0, 0, 0, time.UTC)
 	// The folder's UIDVALIDITY was 7; the scripted server's is 1.
 	st, err := state.Load(cfg.StateDir, "t")

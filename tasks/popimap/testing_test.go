@@ -235,3 +235,13 @@ func settleAtOnce(cfg *config.Config) {
 		a.SearchSettle = new(config.Delay(0))
 	}
 }
+
+// searchAll has cfg's accounts trust their server's search with every
+// rule it can express (server_search = "all"), for the tests of that
+// mode: what goes into UID SEARCH, and what a server's search lets
+// through. serversearch_test.go tests the default, the flags alone.
+func searchAll(cfg *config.Config) {
+	for _, a := range cfg.Accounts {
+		a.ServerSearch = config.ServerSearchAll
+	}
+}
