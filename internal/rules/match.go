@@ -151,6 +151,10 @@ type Input struct {
 	// sizes it searched for are not checked again. A size not pushed
 	// into the search (Query(now, false)) is checked here.
 	Searched bool
+	// Announced is set when Size is what the server's listing announced
+	// (IMAP RFC822.SIZE, POP3 LIST), before the message was downloaded,
+	// rather than the bytes it sent: it is judged with announcedSlack.
+	Announced bool
 }
 
 // Match reports whether msg satisfies every rule, and if not, the first
@@ -222,7 +226,7 @@ func (s *Set) MatchHeader(msg *extract.Message, in Input) (ok bool, why string) 
 		return false, "since/max_age"
 	}
 	if !in.Searched {
-		if ok, why := s.MatchSize(in.Size); !ok {
+		if ok, why := s.MatchSize(in.Size, in.Announced); !ok {
 			return false, why
 		}
 	}
@@ -235,16 +239,32 @@ func (s *Set) MatchHeader(msg *extract.Message, in Input) (ok bool, why string) 
 // MatchSize is MatchHeader on the size alone: whether a message of size
 // bytes is within min_size and max_size, and if not, which it fails. It
 // decides on the size a listing announces (POP3 LIST, IMAP RFC822.SIZE)
-// when no header is read.
-func (s *Set) MatchSize(size int64) (ok bool, why string) {
-	if s.minSize > 0 && size < s.minSize {
+// when no header is read; announced, the bounds are widened by
+// announcedSlack.
+func (s *Set) MatchSize(size int64, announced bool) (ok bool, why string) {
+	lo, hi := s.minSize, s.maxSize
+	if announced {
+		lo, hi = lo-lo/announcedSlack, hi+hi/announcedSlack
+	}
+	if s.minSize > 0 && size < lo {
 		return false, "min_size"
 	}
-	if s.maxSize > 0 && size > s.maxSize {
+	if s.maxSize > 0 && size > hi {
 		return false, "max_size"
 	}
 	return true, ""
 }
+
+// announcedSlack is the part (1/10) of min_size and max_size by which a
+// size the server announces may miss them and the message still be
+// downloaded, to be judged on the bytes it sends. A refusal before the
+// download is final, and servers work out the size they announce apart
+// from what they send: hMailServer announced 29 bytes fewer than it sent
+// (hmailserver#476), another server 1.4% more (imap_tools#60), and
+// Exchange's search takes the size of its own storage where it does not
+// know the message's ([MS-OXIMAP] V0040). A message near a bound costs a
+// download; one judged on its announced size alone could be lost.
+const announcedSlack = 10
 
 // Skipped is what makes msg automatic mail of a kind the task does not
 // take (skip_automatic); its zero value when the task takes msg whatever

@@ -73,6 +73,12 @@ func TestMatchRules(t *testing.T) {
 		{name: "max_size", rules: `max_size = 2048`, in: Input{Size: 2048}, want: true},
 		{name: "max_size too big", rules: `max_size = "2KiB"`, in: Input{Size: 2049}, want: false},
 		{name: "sizes trusted to the server", rules: `max_size = 10`, in: Input{Size: 2049, Searched: true}, want: true},
+		// A size the listing announced is judged with a tenth's slack:
+		// the message is downloaded, and judged on its bytes.
+		{name: "max_size, announced within the slack", rules: `max_size = 2000`, in: Input{Size: 2200, Announced: true}, want: true},
+		{name: "max_size, announced past the slack", rules: `max_size = 2000`, in: Input{Size: 2201, Announced: true}, want: false},
+		{name: "min_size, announced within the slack", rules: `min_size = 1000`, in: Input{Size: 900, Announced: true}, want: true},
+		{name: "min_size, announced past the slack", rules: `min_size = 1000`, in: Input{Size: 899, Announced: true}, want: false},
 
 		{name: "has attachments", rules: `has_attachments = true`, in: Input{Files: 1}, want: true},
 		{name: "has no attachments", rules: `has_attachments = true`, in: Input{Files: 0}, want: false},

@@ -161,7 +161,7 @@ func (r *run) prefilter(ctx context.Context, l *listing, msgs, watched []mailbox
 func (r *run) bySize(msgs []mailbox.Message, searched bool) (fit, refused []mailbox.Message) {
 	for _, m := range msgs {
 		if !searched && m.Size > 0 {
-			if ok, why := r.sel.set.MatchSize(m.Size); !ok {
+			if ok, why := r.sel.set.MatchSize(m.Size, true); !ok {
 				r.log.Debug("message does not match the task's rules; recorded as done without downloading it", "msg", m.Key(), "rule", why)
 				refused = append(refused, m)
 				continue
@@ -208,7 +208,7 @@ func (r *run) judgeHeader(m mailbox.Message, msg *extract.Message, searched bool
 		return headerJudgement{}
 	}
 	// A size the session does not know yet (IMAP) is not judged here.
-	in := rules.Input{Size: m.Size, Now: r.now(), Searched: searched || m.Size == 0}
+	in := rules.Input{Size: m.Size, Announced: true, Now: r.now(), Searched: searched || m.Size == 0}
 	ok, why := r.sel.set.MatchHeader(msg, in)
 	if ok {
 		return headerJudgement{}

@@ -168,3 +168,30 @@ func TestSeenNoticeSettlesWithFlagsAlone(t *testing.T) {
 		t.Errorf("done %s, settling %v; want all 5 UIDs done", st.Done.String(), settlingUIDs(st))
 	}
 }
+
+// A size the listing announces is judged with a tenth's slack, since a
+// refusal before the download is final and servers announce sizes worked
+// out apart from the bytes they send: a message announced just past
+// max_size whose bytes are within it is taken, and one announced within
+// the slack whose bytes are past it is downloaded and refused.
+func TestAnnouncedSizeIsJudgedWithSlack(t *testing.T) {
+	small := scan(1)
+	maxSize := len(small) + 100
+	var over []byte // bytes past max_size, by less than a tenth
+	for k := 0; len(over) <= maxSize+20; k += 16 {
+		over = testmail.NewMessage("scan 3", testmail.Attachment{Name: "scan-3.pdf", ContentType: "application/pdf", Content: pdf(strings.Repeat("3", k))})
+	}
+	if len(over) > maxSize+maxSize/10 {
+		t.Fatalf("the test's message 3 is %d bytes, past max_size %d by more than a tenth", len(over), maxSize)
+	}
+	var log commandLog
+	log.set("LIST", fmt.Sprintf("+OK 2 messages\r\n1 %d\r\n2 %d\r\n.", maxSize+maxSize/20, len(over)))
+	f := newPOP3Fixture(t, testmail.POP3Options{Fault: log.hook}, [][]byte{small, over}, "[task.match]", fmt.Sprintf("max_size = %d", maxSize))
+	sum := f.mustRun()
+	if sum.Saved != 1 || !slices.Equal(sortedKeys(f.files()), []string{"scan-1.pdf"}) {
+		t.Errorf("summary %+v, files %v; want scan-1.pdf, its message announced past max_size by a twentieth but within it", sum.Counts, sortedKeys(f.files()))
+	}
+	if !slices.Contains(log.cmds, "RETR 2") {
+		t.Errorf("commands %v: message 2, announced within max_size, was not downloaded to be judged on its bytes", log.cmds)
+	}
+}
