@@ -36,20 +36,53 @@ type laggingSearch struct {
 
 var uidRangeArg = regexp.MustCompile(`^UID (\d+)(?::(\d+|\*))?`)
 
-func (l *laggingSearch) answer(w io.Writer, tag, args string) error {
+// searchedRange is the UIDs a scripted server's UID SEARCH args ask
+// about, first to last, in a folder of n messages; false when args do
+// not start with a UID set.
+func searchedRange(args string, n int) (first, last int, ok bool) {
 	m := uidRangeArg.FindStringSubmatch(args)
 	if m == nil {
-		_, err := io.WriteString(w, tag+" BAD unexpected search "+args+"\r\n")
-		return err
+		return 0, 0, false
 	}
-	first, _ := strconv.Atoi(m[1])
-	last := len(l.subjects)
+	first, _ = strconv.Atoi(m[1])
 	switch m[2] {
 	case "":
 		last = first
 	case "*":
+		last = n
 	default:
 		last, _ = strconv.Atoi(m[2])
+	}
+	return first, last, true
+}
+
+// startLaggingIndex starts a scripted server holding Invoice 1, a
+// newsletter and Invoice 2, whose search index has not caught up with
+// Invoice 2 (laggingSearch), and a task taking "Invoice *" from it with
+// the rules in the server's search.
+func startLaggingIndex(t *testing.T) (*testmail.ScriptedServer, *config.Config) {
+	subjects := []string{"Invoice 1", "Newsletter", "Invoice 2"}
+	var raws [][]byte
+	for _, s := range subjects {
+		raws = append(raws, mail{subject: s}.raw())
+	}
+	search := &laggingSearch{subjects: subjects, unindexed: map[int]bool{3: true}}
+	srv, err := testmail.StartScripted(testmail.IMAPScript{
+		Messages: raws,
+		Replies:  map[string]func(io.Writer, string, string) error{"UID SEARCH": search.answer},
+	}.Script())
+	mustT(t, err)
+	t.Cleanup(func() { srv.Close() })
+	cfg := taskConfig(t, "lag", accountTOML("lag", config.ProtocolIMAP, srv.Addr(), config.TLSNone, "", "user", "password"),
+		"[task.output]", "eml = true", `message_name = "{uid}"`, "[task.match]", `subject = "Invoice *"`)
+	return srv, cfg
+}
+
+func (l *laggingSearch) answer(w io.Writer, tag, args string) error {
+	first, last, ok := searchedRange(args, len(l.subjects))
+	if !ok {
+		_, err := io.WriteString(w, tag+" BAD unexpected search "+args+"\r\n")
+		return err
 	}
 	var uids []string
 	switch {
@@ -83,20 +116,7 @@ func (l *laggingSearch) answer(w io.Writer, tag, args string) error {
 // search_settle (the default hour) after the first records it as done;
 // a later run does not search it again. No run downloads the newsletter.
 func TestLaggingSearchCostsNoMail(t *testing.T) {
-	subjects := []string{"Invoice 1", "Newsletter", "Invoice 2"}
-	var raws [][]byte
-	for _, s := range subjects {
-		raws = append(raws, mail{subject: s}.raw())
-	}
-	search := &laggingSearch{subjects: subjects, unindexed: map[int]bool{3: true}}
-	srv, err := testmail.StartScripted(testmail.IMAPScript{
-		Messages: raws,
-		Replies:  map[string]func(io.Writer, string, string) error{"UID SEARCH": search.answer},
-	}.Script())
-	mustT(t, err)
-	t.Cleanup(func() { srv.Close() })
-	cfg := taskConfig(t, "lag", accountTOML("lag", config.ProtocolIMAP, srv.Addr(), config.TLSNone, "", "user", "password"),
-		"[task.output]", "eml = true", `message_name = "{uid}"`, "[task.match]", `subject = "Invoice *"`)
+	srv, cfg := startLaggingIndex(t)
 	searchAll(cfg) // a lagging SUBJECT search
 	start := time.Date(2026, 12, 8, 9, 0, 0, 0, time.UTC)
 	runs := []struct {
@@ -201,20 +221,7 @@ func TestNoticeLeftOutBySearchWarnedWhenSettled(t *testing.T) {
 // left out must not settle another early. The invoice the lagging index
 // leaves out at first settles anew, and the next run takes it.
 func TestUIDValidityChangeDropsSettling(t *testing.T) {
-	subjects := []string{"Invoice 1", "Newsletter", "Invoice 2"}
-	var raws [][]byte
-	for _, s := range subjects {
-		raws = append(raws, mail{subject: s}.raw())
-	}
-	search := &laggingSearch{subjects: subjects, unindexed: map[int]bool{3: true}}
-	srv, err := testmail.StartScripted(testmail.IMAPScript{
-		Messages: raws,
-		Replies:  map[string]func(io.Writer, string, string) error{"UID SEARCH": search.answer},
-	}.Script())
-	mustT(t, err)
-	t.Cleanup(func() { srv.Close() })
-	cfg := taskConfig(t, "lag", accountTOML("lag", config.ProtocolIMAP, srv.Addr(), config.TLSNone, "", "user", "password"),
-		"[task.output]", "eml = true", `message_name = "{uid}"`, "[task.match]", `subject = "Invoice *"`)
+	_, cfg := startLaggingIndex(t)
 	searchAll(cfg)
 	start := time.Date(2026, 12, 8, 9, 0, 0, 0, time.UTC)
 	// The folder's UIDVALIDITY was 7; the scripted server's is 1.

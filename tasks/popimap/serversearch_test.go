@@ -43,19 +43,10 @@ func (s *indexedSearch) answer(w io.Writer, tag, args string) error {
 	s.mu.Lock()
 	s.args = append(s.args, args)
 	s.mu.Unlock()
-	m := uidRangeArg.FindStringSubmatch(args)
-	if m == nil {
+	first, last, ok := searchedRange(args, len(s.raws))
+	if !ok {
 		_, err := io.WriteString(w, tag+" BAD unexpected search "+args+"\r\n")
 		return err
-	}
-	first, _ := strconv.Atoi(m[1])
-	last := len(s.raws)
-	switch m[2] {
-	case "":
-		last = first
-	case "*":
-	default:
-		last, _ = strconv.Atoi(m[2])
 	}
 	var uids []string
 	for uid := first; uid <= last && !strings.Contains(args, "quarantine"); uid++ {
