@@ -120,9 +120,13 @@ func start(inst install, opts Options) (s *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("dovecot: test CA: %w", err)
 	}
-	ports, err := freePorts(4)
+	nums, err := child.FreePorts(4)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("dovecot: %w", err)
+	}
+	var ports []string
+	for _, n := range nums {
+		ports = append(ports, strconv.Itoa(n))
 	}
 	// A short path: Dovecot's unix sockets live below it and socket paths
 	// are limited to about 100 bytes, which t.TempDir can exceed.
@@ -345,20 +349,4 @@ func (s *Server) LogTail() string {
 		return "(dovecot wrote no log)"
 	}
 	return strings.Join(lines, "\n")
-}
-
-// freePorts asks the kernel for n free loopback ports, holding all of them
-// until each is chosen so that none repeats. Another process may still take
-// one before Dovecot binds it; Start retries once for that.
-func freePorts(n int) ([]string, error) {
-	var ports []string
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("dovecot: find a free loopback port: %w", err)
-		}
-		defer l.Close()
-		ports = append(ports, strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
-	}
-	return ports, nil
 }

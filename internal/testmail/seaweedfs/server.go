@@ -119,21 +119,6 @@ func (s *Server) writeIdentities() error {
 	return nil
 }
 
-// freePorts asks the kernel for n free loopback ports at once, so that
-// they differ.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, n)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free loopback port: %w", err)
-		}
-		defer l.Close()
-		ports[i] = l.Addr().(*net.TCPAddr).Port
-	}
-	return ports, nil
-}
-
 // launch starts weed as our child, sent SIGTERM if the test binary dies.
 // Each of its four servers listens for HTTP and gRPC on ports of its own,
 // all on 127.0.0.1, given here: their defaults (9333, 8080, 8888, 8333,
@@ -148,7 +133,7 @@ func freePorts(n int) ([]int, error) {
 // 8 a second bucket found no room. One volume a bucket (as `weed mini`
 // sets it) and room for many let the tests make a bucket each.
 func (s *Server) launch() error {
-	p, err := freePorts(8)
+	p, err := child.FreePorts(8)
 	if err != nil {
 		return err
 	}

@@ -68,22 +68,6 @@ func UserName(uid int) string {
 	return u.Username
 }
 
-// FreePorts asks the kernel for n free loopback ports, held together so
-// that none repeats, for a server that binds its own listeners. Another
-// process may take one before the server binds it.
-func FreePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("servers: find a free loopback port: %w", err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
 // Greets reports whether the server at addr greets with a line that
 // starts with prefix ("* OK", "+OK") within a second.
 func Greets(addr, prefix string) bool {

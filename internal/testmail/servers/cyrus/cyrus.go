@@ -33,6 +33,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"mailtask/internal/testmail/child"
 	"mailtask/internal/testmail/servers"
 )
 
@@ -75,7 +76,7 @@ func Start(t testing.TB, opts Options) *Server {
 }
 
 func start(t testing.TB, root servers.Root, opts Options) (*Server, error) {
-	ports, err := servers.FreePorts(2)
+	ports, err := child.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
